@@ -1,0 +1,115 @@
+"""Every error civicscore raises, in one tree.
+
+The people who read these messages are policy officers editing TOML and
+clerks feeding in spreadsheets, so each error says *where* (file, line and
+column, or record and field), *what was expected*, and where possible *how to
+fix it* ("did you mean ...?").
+
+::
+
+    CivicScoreError                 base of everything raised on purpose
+    ├── PolicyError (ValueError)    a policy file is wrong; holds every Problem found
+    ├── ExpressionError (ValueError)an expression is outside the language or ill-typed
+    │                               (raised standalone; inside a policy it becomes
+    │                               a Problem of a PolicyError)
+    ├── RecordError (ValueError)    one input record is unusable (names record and field)
+    ├── InputError (ValueError)     an input file as a whole is unusable
+    └── PluginError (RuntimeError)  a plugin contributes something invalid or conflicting
+
+Exceptions subclass the builtin they refine (as attrs does), so code that
+already catches ``ValueError`` keeps working, and none shadows a builtin name.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass
+
+__all__ = [
+    "CivicScoreError",
+    "ExpressionError",
+    "InputError",
+    "PluginError",
+    "PolicyError",
+    "Problem",
+    "RecordError",
+]
+
+
+class CivicScoreError(Exception):
+    """Base class: catch this to handle any error civicscore raises on purpose."""
+
+
+@dataclass(frozen=True, slots=True)
+class Problem:
+    """One located mistake in a policy file.
+
+    ``path`` is the TOML key path (``volunteer.activities.patrol.points``);
+    ``line``/``col`` are 1-based and point at the key or value at fault.
+    """
+
+    file: str
+    line: int
+    col: int
+    message: str
+    path: str = ""
+    hint: str = ""
+    severity: str = "error"
+
+    def __str__(self) -> str:
+        where = f"{self.file}:{self.line}:{self.col}"
+        key = f" [{self.path}]" if self.path else ""
+        hint = f" ({self.hint})" if self.hint else ""
+        label = "" if self.severity == "error" else f"{self.severity}: "
+        return f"{where}: {label}{self.message}{key}{hint}"
+
+
+class PolicyError(CivicScoreError, ValueError):
+    """A policy file cannot be used; ``problems`` lists every mistake found.
+
+    The loader keeps going after the first mistake so that an officer can fix
+    a whole file in one pass, then raises one ``PolicyError`` with all of them.
+    """
+
+    def __init__(self, problems: Iterable[Problem]) -> None:
+        self.problems: tuple[Problem, ...] = tuple(problems)
+        super().__init__("\n".join(str(p) for p in self.problems))
+
+    @classmethod
+    def single(
+        cls, file: str, line: int, col: int, message: str, *, path: str = "", hint: str = ""
+    ) -> PolicyError:
+        return cls([Problem(file, line, col, message, path, hint)])
+
+
+class ExpressionError(CivicScoreError, ValueError):
+    """An expression uses something outside the language or mixes types.
+
+    ``offset`` is the 0-based column inside the expression text, so the loader
+    can add it to the column where the string starts in the TOML file.
+    """
+
+    def __init__(self, message: str, *, offset: int = 0, hint: str = "") -> None:
+        self.message = message
+        self.offset = offset
+        self.hint = hint
+        super().__init__(message + (f" ({hint})" if hint else ""))
+
+
+class RecordError(CivicScoreError, ValueError):
+    """One input record is unusable; names the record and the field."""
+
+    def __init__(self, record: str, field: str, message: str, *, code: str = "INVALID_FIELD"):
+        self.record = record
+        self.field = field
+        self.message = message
+        self.code = code
+        super().__init__(f"record {record}: field {field!r}: {message}")
+
+
+class InputError(CivicScoreError, ValueError):
+    """An input file cannot be read at all (wrong format, not UTF-8, truncated)."""
+
+
+class PluginError(CivicScoreError, RuntimeError):
+    """A plugin contributes something invalid or clashes with another plugin."""

@@ -1,0 +1,228 @@
+"""Reading records from and writing decisions to CSV, JSON Lines and Parquet.
+
+The format is chosen by the file's extension. Readers stream (one row at a
+time) and never give up on a bad row: a line that is not valid JSON, or a row
+with the wrong number of CSV cells, becomes an :class:`UnreadableRow` that
+the scheme rejects with a reason, so that *input rows = scored + rejected*
+holds even for damaged files. Only a file that cannot be read at all (missing,
+not UTF-8, unknown format) raises :class:`InputError`.
+"""
+
+from __future__ import annotations
+
+import csv
+import datetime as dt
+import json
+import math
+import sys
+from collections.abc import Iterable, Iterator, Mapping
+from pathlib import Path
+from typing import Any, TextIO
+
+from .errors import InputError
+from .records import UnreadableRow
+
+FORMATS = {".csv": "csv", ".jsonl": "jsonl", ".ndjson": "jsonl", ".json": "json",
+           ".parquet": "parquet"}
+
+
+def format_of(path: str | Path) -> str:
+    suffix = Path(path).suffix.lower()
+    if suffix not in FORMATS:
+        raise InputError(f"{path}: unknown file type {suffix or '(none)'!r}; use "
+                         f".csv, .jsonl, .json or .parquet")
+    return FORMATS[suffix]
+
+
+def read_records(path: str | Path) -> Iterator[Mapping[str, Any] | UnreadableRow]:
+    """Stream the rows of a CSV, JSON Lines, JSON (a list) or Parquet file."""
+    p = Path(path)
+    kind = format_of(p)
+    if not p.is_file():
+        raise InputError(f"{path}: no such file")
+    if kind == "parquet":
+        return _read_parquet(p)
+    try:
+        p.open("rb").close()
+    except OSError as e:
+        raise InputError(f"{path}: cannot be read ({e.strerror})") from None
+    if kind == "csv":
+        return _read_csv(p)
+    if kind == "json":
+        return _read_json(p)
+    return _read_jsonl(p)
+
+
+def _text_lines(path: Path) -> Iterator[str]:
+    with path.open("rb") as f:
+        for n, raw in enumerate(f, start=1):
+            try:
+                yield raw.decode("utf-8-sig" if n == 1 else "utf-8")
+            except UnicodeDecodeError:
+                raise InputError(f"{path}:{n}: the file is not UTF-8 text (save it as UTF-8; "
+                                 f"Excel: 'CSV UTF-8')") from None
+
+
+def _read_csv(path: Path) -> Iterator[Mapping[str, Any] | UnreadableRow]:
+    reader = csv.reader(_text_lines(path))
+    try:
+        header = next(reader)
+    except StopIteration:
+        return
+    except csv.Error as e:
+        raise InputError(f"{path}:1: the header row cannot be read ({e})") from None
+    header = [h.strip() for h in header]
+    if len(set(header)) != len(header):
+        dupes = sorted({h for h in header if header.count(h) > 1})
+        raise InputError(f"{path}:1: column names appear twice: {', '.join(dupes)}")
+    row = 0
+    while True:
+        try:
+            cells = next(reader)
+        except StopIteration:
+            return
+        except csv.Error as e:
+            row += 1
+            yield UnreadableRow(row, f"row {row} (line {reader.line_num}) cannot be read: {e}")
+            continue
+        if not cells or all(not c.strip() for c in cells):
+            continue  # blank line: not a record
+        row += 1
+        if len(cells) != len(header):
+            yield UnreadableRow(row, f"row {row} (line {reader.line_num}) has {len(cells)} "
+                                     f"cells, the header has {len(header)}")
+            continue
+        yield dict(zip(header, cells, strict=True))
+
+
+def _read_jsonl(path: Path) -> Iterator[Mapping[str, Any] | UnreadableRow]:
+    row = 0
+    for n, line in enumerate(_text_lines(path), start=1):
+        if not line.strip():
+            continue
+        row += 1
+        try:
+            value = json.loads(line)
+        except json.JSONDecodeError as e:
+            yield UnreadableRow(row, f"row {row} (line {n}) is not valid JSON: {e.msg}")
+            continue
+        if not isinstance(value, dict):
+            yield UnreadableRow(row, f"row {row} (line {n}) is not a JSON object")
+            continue
+        yield value
+
+
+def _read_json(path: Path) -> Iterator[Mapping[str, Any] | UnreadableRow]:
+    try:
+        data = json.loads("".join(_text_lines(path)))
+    except json.JSONDecodeError as e:
+        raise InputError(f"{path}:{e.lineno}:{e.colno}: not valid JSON: {e.msg}") from None
+    if not isinstance(data, list):
+        raise InputError(f"{path}: expected a JSON list of records")
+    for row, value in enumerate(data, start=1):
+        yield value if isinstance(value, dict) else UnreadableRow(
+            row, f"row {row} is not a JSON object")
+
+
+def _read_parquet(path: Path) -> Iterator[Mapping[str, Any] | UnreadableRow]:
+    try:
+        import pyarrow.parquet as pq
+    except ImportError:
+        raise InputError("reading Parquet needs pyarrow: pip install 'civicscore[parquet]'"
+                         ) from None
+    try:
+        file = pq.ParquetFile(path)
+    except Exception as e:  # pyarrow raises several types for damaged files
+        raise InputError(f"{path}: not a readable Parquet file ({e})") from None
+
+    def rows() -> Iterator[Mapping[str, Any]]:
+        for batch in file.iter_batches(batch_size=65536):
+            yield from batch.to_pylist()
+
+    return rows()
+
+
+# --- writing ------------------------------------------------------------------------
+
+
+def _cell(value: Any) -> Any:
+    if isinstance(value, (dt.date, dt.datetime)):
+        return value.isoformat()
+    if isinstance(value, float) and not math.isfinite(value):
+        return None
+    return value
+
+
+def _csv_cell(value: Any) -> Any:
+    if isinstance(value, (list, tuple)):
+        return "; ".join(str(v) for v in value)
+    value = _cell(value)
+    return "" if value is None else value
+
+
+def write_rows(rows: Iterable[Mapping[str, Any]], target: str | Path | None,
+               kind: str | None = None) -> int:
+    """Write rows to a file (format by extension) or to stdout; returns the count."""
+    kind = kind or (format_of(target) if target else "jsonl")
+    if kind == "parquet":
+        return _write_parquet(rows, target)
+    out: TextIO
+    if target is None or str(target) == "-":
+        out, close = sys.stdout, False
+    else:
+        out, close = Path(target).open("w", encoding="utf-8", newline=""), True
+    n = 0
+    try:
+        if kind == "csv":
+            writer: csv.DictWriter[str] | None = None
+            for row in rows:
+                if writer is None:
+                    writer = csv.DictWriter(out, fieldnames=list(row))
+                    writer.writeheader()
+                writer.writerow({k: _csv_cell(v) for k, v in row.items()})
+                n += 1
+        elif kind == "json":
+            out.write(json.dumps([{k: _cell(v) for k, v in r.items()} for r in rows],
+                                 ensure_ascii=False, indent=2, default=str))
+            out.write("\n")
+        else:
+            for row in rows:
+                out.write(json.dumps({k: _cell(v) for k, v in row.items()},
+                                     ensure_ascii=False, default=str))
+                out.write("\n")
+                n += 1
+    finally:
+        if close:
+            out.close()
+    return n
+
+
+def _write_parquet(rows: Iterable[Mapping[str, Any]], target: str | Path | None) -> int:
+    if target is None:
+        raise InputError("Parquet output needs a file name (-o out.parquet)")
+    try:
+        import pyarrow as pa
+        import pyarrow.parquet as pq
+    except ImportError:
+        raise InputError("writing Parquet needs pyarrow: pip install 'civicscore[parquet]'"
+                         ) from None
+    data = [dict(r) for r in rows]
+    pq.write_table(pa.Table.from_pylist(data), str(target))
+    return len(data)
+
+
+def parse_json_record(text: str) -> Mapping[str, Any]:
+    """A record given on the command line as JSON (or @file.json)."""
+    if text.startswith("@"):
+        try:
+            text = Path(text[1:]).read_text(encoding="utf-8")
+        except OSError as e:
+            raise InputError(f"{text[1:]}: cannot be read ({e.strerror})") from None
+    try:
+        value = json.loads(text)
+    except json.JSONDecodeError as e:
+        raise InputError(f"--record is not valid JSON: {e.msg} at column {e.colno}") from None
+    if not isinstance(value, dict):
+        raise InputError("--record must be a JSON object such as {\"record_id\": \"a1\", ...}")
+    return value
+

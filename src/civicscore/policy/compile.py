@@ -1,0 +1,257 @@
+"""Validated policy data -> a ready-to-evaluate :class:`Policy`.
+
+Checks that need the whole policy live here: facts that denote protected
+characteristics, fact declarations that contradict themselves, the holiday
+calendar, and compiling every scheme's expressions against the declared facts
+(each scheme compiles its own section through :class:`CompileContext`). All
+problems are collected and raised together, with their positions.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import warnings
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from .._suggest import did_you_mean
+from ..errors import CivicScoreError, ExpressionError, PolicyError, Problem
+from ..expr import Expression, Fact, FunctionTable, Scope, Type, builtin_functions
+from ..expr import compile_expression as _compile_expression
+from ..results import PolicyRef
+from .calendar import HolidayCalendar, supported_countries
+from .load import KeyPath, Layers, Loaded, Resolver, load_source, read_source
+from .model import FactSpec, PolicyModel
+from .protected import protected_in, protected_reason
+
+FACT_TYPES: dict[str, Type] = {
+    "bool": Type.BOOL, "int": Type.INT, "decimal": Type.DECIMAL,
+    "string": Type.STRING, "enum": Type.STRING, "date": Type.DATE,
+}
+
+
+class PolicyWarning(UserWarning):
+    """A policy loads but something deserves attention (e.g. past its review date)."""
+
+
+@dataclass
+class CompileContext:
+    """What a scheme needs to compile its section, and where to report problems."""
+
+    model: PolicyModel
+    layers: Layers
+    functions: FunctionTable
+    calendar: HolidayCalendar
+    ref: PolicyRef
+    problems: list[Problem] = field(default_factory=list)
+
+    def report(self, path: KeyPath, message: str, hint: str = "", *, value: bool = True) -> None:
+        self.problems.append(self.layers.problem(path, message, hint, value=value))
+
+    def facts(self, entity: str) -> dict[str, Fact]:
+        specs = self.model.facts.get(entity, {})
+        return {name: Fact(FACT_TYPES[s.type], tuple(s.values or ())) for name, s in specs.items()}
+
+    def scope(self, entity: str, where: str, extra: Mapping[str, Fact] | None = None,
+              forbidden: Mapping[str, str] | None = None) -> Scope:
+        names = self.facts(entity)
+        names["as_of"] = Fact(Type.DATE)
+        names.update(extra or {})
+        return Scope(names, self.functions, where, dict(forbidden or {}))
+
+    def expression(self, path: KeyPath, text: str, scope: Scope,
+                   expect: Type | None = Type.BOOL) -> Expression | None:
+        """Compile one expression; on failure report it at its column and return None."""
+        try:
+            return _compile_expression(text, scope, expect)
+        except ExpressionError as e:
+            self.problems.append(self.layers.problem(path, e.message, e.hint, offset=e.offset))
+            return None
+
+
+SchemeCompiler = Callable[[CompileContext], Any]
+
+
+@dataclass(frozen=True)
+class Policy:
+    """A checked, compiled policy: the object Python applications work with.
+
+    Each scheme the policy defines is an attribute (``policy.volunteer``)
+    with its own ``evaluate`` method; asking for a scheme the file does not
+    define raises an error naming the missing TOML section.
+    """
+
+    model: PolicyModel
+    ref: PolicyRef
+    calendar: HolidayCalendar
+    functions: FunctionTable
+    schemes: Mapping[str, Any]
+    warnings: tuple[Problem, ...] = ()
+
+    @property
+    def id(self) -> str:
+        return self.ref.id
+
+    @property
+    def version(self) -> str:
+        return self.ref.version
+
+    @property
+    def hash(self) -> str:
+        return self.ref.hash
+
+    def scheme(self, name: str) -> Any:
+        if name not in self.schemes:
+            raise CivicScoreError(
+                f"policy {self.ref.id!r} ({self.ref.source}) has no [{name}] section"
+                + (f"; it defines: {', '.join(sorted(self.schemes))}" if self.schemes else ""))
+        return self.schemes[name]
+
+    @property
+    def volunteer(self) -> Any:
+        return self.scheme("volunteer")
+
+    def check_in_effect(self, as_of: dt.date) -> None:
+        ensure_in_effect(self.model, self.ref, as_of)
+
+
+def ensure_in_effect(model: PolicyModel, ref: PolicyRef, as_of: dt.date) -> None:
+    """Refuse an as-of date outside ``[policy] effective``: it would misapply the rules."""
+    eff = model.policy.effective
+    if eff is None:
+        return
+    if as_of < eff.from_ or (eff.to is not None and as_of > eff.to):
+        end = eff.to.isoformat() if eff.to else "open-ended"
+        raise CivicScoreError(f"policy {ref.id} {ref.version} is in effect from "
+                              f"{eff.from_} to {end}, not on {as_of}")
+
+
+# --- checks on [facts] ---------------------------------------------------------------
+
+
+def _check_facts(ctx: CompileContext) -> None:
+    for entity, facts in ctx.model.facts.items():
+        for name, spec in facts.items():
+            path: KeyPath = ("facts", entity, name)
+            why = protected_reason(name, spec.label, spec.label_en, spec.description)
+            if why:
+                ctx.report(path, f"fact {name!r} denotes a protected characteristic ({why}); "
+                                 f"policies may not read it",
+                           "scores recognise effort and allocate care by need; they may not "
+                           "sort people by who they are", value=False)
+                continue
+            if spec.values:
+                hit = protected_in(spec.values)
+                if hit:
+                    ctx.report(path + ("values",), f"value {hit[0]!r} of fact {name!r} denotes "
+                                                   f"a protected characteristic ({hit[1]})")
+            _check_fact_spec(ctx, path, spec)
+
+
+def _check_fact_spec(ctx: CompileContext, path: KeyPath, spec: FactSpec) -> None:
+    if spec.type == "enum" and not spec.values:
+        ctx.report(path + ("type",), "an enum fact needs its allowed values",
+                   'add values = ["a", "b"]')
+    if spec.type != "enum" and spec.values is not None:
+        ctx.report(path + ("values",), f"'values' only applies to enum facts, this one is "
+                                       f"{spec.type}", 'set type = "enum"')
+    if (spec.min is not None or spec.max is not None) and spec.type not in ("int", "decimal"):
+        ctx.report(path + ("type",), f"min/max only apply to int and decimal facts, this one "
+                                     f"is {spec.type}")
+    if spec.min is not None and spec.max is not None and spec.min > spec.max:
+        ctx.report(path + ("min",), f"min {spec.min:g} is greater than max {spec.max:g}")
+    d = spec.default
+    if d is None:
+        return
+    ok = {
+        "bool": isinstance(d, bool),
+        "int": isinstance(d, int) and not isinstance(d, bool),
+        "decimal": isinstance(d, (int, float)) and not isinstance(d, bool),
+        "string": isinstance(d, str),
+        "enum": isinstance(d, str) and d in (spec.values or []),
+        "date": isinstance(d, dt.date),
+    }[spec.type]
+    if not ok:
+        hint = did_you_mean(d, spec.values or []) if isinstance(d, str) else ""
+        ctx.report(path + ("default",), f"default {d!r} is not a valid {spec.type} value"
+                   + (f" (allowed: {', '.join(spec.values or [])})" if spec.type == "enum"
+                      else ""), hint)
+    elif spec.type in ("int", "decimal") and isinstance(d, (int, float)):
+        if (spec.min is not None and d < spec.min) or (spec.max is not None and d > spec.max):
+            ctx.report(path + ("default",), f"default {d} is outside min/max")
+
+
+def _make_calendar(ctx_model: PolicyModel, layers: Layers, problems: list[Problem]
+                   ) -> HolidayCalendar:
+    cal = ctx_model.calendar
+    countries = supported_countries()
+    country = cal.country
+    if country is not None and country not in countries:
+        problems.append(layers.problem(("calendar", "country"),
+                                       f"unknown holiday calendar country {country!r}",
+                                       did_you_mean(country, countries), value=True))
+        country = None
+    if country and cal.subdivision and cal.subdivision not in countries[country]:
+        problems.append(layers.problem(("calendar", "subdivision"),
+                                       f"{country} has no subdivision {cal.subdivision!r}",
+                                       did_you_mean(cal.subdivision, countries[country]),
+                                       value=True))
+        return HolidayCalendar(country, None, cal.extra_holidays, cal.extra_workdays)
+    return HolidayCalendar(country, cal.subdivision, cal.extra_holidays, cal.extra_workdays)
+
+
+def compile_policy(loaded: Loaded, schemes: Mapping[str, SchemeCompiler],
+                   today: dt.date | None = None) -> Policy:
+    """Run the whole-policy checks and each scheme's compiler; raise all problems at once."""
+    model = loaded.model
+    problems = list(loaded.problems)
+    calendar = _make_calendar(model, loaded.layers, problems)
+    ref = PolicyRef(model.policy.id, model.policy.version, loaded.content_hash,
+                    loaded.layers.files[0].name)
+    ctx = CompileContext(model, loaded.layers, builtin_functions(calendar), calendar, ref,
+                         problems)
+    _check_facts(ctx)
+    compiled: dict[str, Any] = {}
+    for name, compiler in schemes.items():
+        if getattr(model, name, None) is not None:
+            compiled[name] = compiler(ctx)
+    reported = len(loaded.problems)
+    problems = ctx.problems[:reported] + [
+        p for p in ctx.problems[reported:] if not loaded.is_consequence(p)]
+    if problems:
+        raise PolicyError(sorted(problems, key=lambda p: (p.file, p.line, p.col)))
+    notes: list[Problem] = []
+    today = today or dt.date.today()
+    if model.policy.review_by is not None and model.policy.review_by < today:
+        notes.append(loaded.layers.problem(
+            ("policy", "review_by"), f"policy was due for review on {model.policy.review_by}",
+            "review it and set a new review_by date", value=True, severity="warning"))
+    for note in notes:
+        warnings.warn(str(note), PolicyWarning, stacklevel=3)
+    return Policy(model, ref, calendar, ctx.functions, compiled, tuple(notes))
+
+
+def load_policy(source: str | Path, schemes: Mapping[str, SchemeCompiler],
+                resolver: Resolver | None = None, text: str | bytes | None = None,
+                today: dt.date | None = None) -> Policy:
+    """Load one policy file (or its text) and compile it."""
+    if text is None:
+        path = Path(source)
+        if not path.exists():
+            if resolver is not None and (found := resolver(str(source))) is not None:
+                return load_policy(found[0], schemes, resolver, found[1], today)
+            raise PolicyError.single(str(source), 1, 1, "no such policy file",
+                                     hint="give a path to a .toml file, or the name of "
+                                          "an installed policy")
+        try:
+            raw: bytes | str = path.read_bytes()
+        except (IsADirectoryError, PermissionError) as e:
+            raise PolicyError.single(str(source), 1, 1, f"cannot read the policy: "
+                                                        f"{e.strerror}") from None
+        directory: Path | None = path.parent
+    else:
+        raw, directory = text, None
+    src = read_source(str(source), raw, directory)
+    return compile_policy(load_source(src, resolver), schemes, today)

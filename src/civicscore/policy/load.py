@@ -1,0 +1,528 @@
+"""TOML file -> validated, merged policy data, with every mistake located.
+
+The steps, each reporting problems as ``file:line:col`` so that an officer can
+fix the whole file in one pass:
+
+1. read and parse the TOML (a syntax error stops here: nothing else is known);
+2. load what it ``extends`` first, then merge this file over it: a key the
+   parent already defines may only be changed if ``[policy] overrides`` names
+   it, so a locality cannot change a baseline rule by accident;
+3. validate the merged data against :mod:`.model` (unknown keys, wrong types,
+   missing keys, with "did you mean");
+4. semantic checks that need the whole policy (protected characteristics,
+   references between tables) and compiling every expression against the
+   declared facts, done by :mod:`.compile`.
+
+Positions come from :mod:`.locate`, built once per file, since ``tomllib``
+returns values without them.
+"""
+
+from __future__ import annotations
+
+import copy
+import datetime as dt
+import hashlib
+import json
+import sys
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from pydantic import ValidationError
+
+from .._suggest import did_you_mean, one_of
+from ..errors import PolicyError, Problem
+from .locate import PositionMap, Span, locate
+from .model import PolicyModel
+
+if sys.version_info >= (3, 11):  # noqa: UP036 - tomli stays declared for older Pythons
+    import tomllib
+else:  # pragma: no cover
+    import tomli as tomllib
+
+KeyPath = tuple[str | int, ...]
+MAX_FILE_BYTES = 2 * 1024 * 1024
+MAX_EXTENDS_DEPTH = 8
+
+Resolver = Callable[[str], "tuple[str, str] | None"]
+"""Name -> (display name, TOML text) for policies found by name (e.g. plugins)."""
+
+
+@dataclass
+class SourceFile:
+    """One TOML file as read: its name for messages, text, data and positions."""
+
+    name: str
+    text: str
+    data: dict[str, Any]
+    directory: Path | None
+    _positions: PositionMap | None = None
+
+    @property
+    def positions(self) -> PositionMap:
+        if self._positions is None:
+            self._positions = locate(self.text)
+        return self._positions
+
+
+@dataclass
+class Layers:
+    """The files a merged policy came from, child first, to locate any key."""
+
+    files: list[SourceFile] = field(default_factory=list)
+
+    def where(self, path: KeyPath, *, value: bool = False) -> tuple[str, int, int]:
+        best: tuple[int, SourceFile, Span] | None = None
+        for src in self.files:
+            if _has(src.data, path):
+                span = src.positions.get(path)
+                if span is not None:
+                    return _point(src, span, value)
+            prefix, span = src.positions.nearest(path)
+            if _has(src.data, prefix) and (best is None or len(prefix) > best[0]):
+                best = (len(prefix), src, span)
+        if best is None:
+            return (self.files[0].name if self.files else "<policy>", 1, 1)
+        return _point(best[1], best[2], value)
+
+    def problem(self, path: KeyPath, message: str, hint: str = "", *, value: bool = False,
+                offset: int | None = None, severity: str = "error") -> Problem:
+        file, line, col = self.where(path, value=value or offset is not None)
+        if offset is not None:
+            col += offset + self._quote_width(path, line, col)
+        return Problem(file, line, col, message, dotted(path), hint, severity)
+
+    def _quote_width(self, path: KeyPath, line: int, col: int) -> int:
+        for src in self.files:
+            if _has(src.data, path):
+                lines = src.text.splitlines()
+                text = lines[line - 1][col - 1:] if 0 < line <= len(lines) else ""
+                return 3 if text[:3] in ('"""', "'''") else 1 if text[:1] in "\"'" else 0
+        return 0
+
+
+def _point(src: SourceFile, span: Span, value: bool) -> tuple[str, int, int]:
+    if value:
+        return src.name, span.value_line, span.value_col
+    return src.name, span.line, span.col
+
+
+def _has(data: Any, path: KeyPath) -> bool:
+    node = data
+    for part in path:
+        if isinstance(node, dict) and isinstance(part, str) and part in node:
+            node = node[part]
+        elif isinstance(node, list) and isinstance(part, int) and 0 <= part < len(node):
+            node = node[part]
+        else:
+            return False
+    return True
+
+
+def dotted(path: Sequence[str | int]) -> str:
+    out = ""
+    for part in path:
+        if isinstance(part, int):
+            out += f"[{part}]"
+        else:
+            out += ("." if out else "") + part
+    return out
+
+
+# --- 1. read ---------------------------------------------------------------------
+
+
+def read_source(name: str, raw: bytes | str, directory: Path | None) -> SourceFile:
+    """Decode and parse one TOML file, or raise a located ``PolicyError``."""
+    if isinstance(raw, bytes):
+        if len(raw) > MAX_FILE_BYTES:
+            raise PolicyError.single(name, 1, 1, f"policy file is larger than "
+                                                 f"{MAX_FILE_BYTES // 1024 // 1024} MiB")
+        try:
+            text = raw.decode("utf-8-sig")
+        except UnicodeDecodeError as e:
+            line = raw[: e.start].count(b"\n") + 1
+            col = e.start - (raw.rfind(b"\n", 0, e.start) + 1) + 1
+            raise PolicyError.single(name, line, col, "the file is not valid UTF-8 text",
+                                     hint="save it as UTF-8") from None
+    else:
+        text = raw
+    try:
+        data = tomllib.loads(text)
+    except tomllib.TOMLDecodeError as e:
+        line, col, msg = _toml_error_position(e, text)
+        raise PolicyError.single(name, line, col, f"TOML syntax error: {msg}",
+                                 hint=_toml_hint(msg)) from None
+    except RecursionError:
+        raise PolicyError.single(name, 1, 1, "TOML nesting is too deep") from None
+    return SourceFile(name, text, data, directory)
+
+
+def _toml_error_position(e: Exception, text: str) -> tuple[int, int, str]:
+    line = getattr(e, "lineno", None)
+    col = getattr(e, "colno", None)
+    msg = getattr(e, "msg", None) or str(e)
+    if line is None:
+        import re
+
+        m = re.search(r"\(at line (\d+), column (\d+)\)", str(e))
+        if m:
+            line, col = int(m.group(1)), int(m.group(2))
+        elif "end of document" in str(e):
+            lines = text.splitlines() or [""]
+            line, col = len(lines), len(lines[-1]) + 1
+        msg = str(e).split(" (at ")[0]
+    return int(line or 1), int(col or 1), msg
+
+
+def _toml_hint(msg: str) -> str:
+    if "Invalid value" in msg or "invalid value" in msg:
+        return "text values need quotes, e.g. label = \"巡逻\""
+    if "Cannot overwrite" in msg or "cannot overwrite" in msg.lower():
+        return "each key may be written once per table"
+    return ""
+
+
+# --- 2. extends --------------------------------------------------------------------
+
+
+def _find_parent(child: SourceFile, name: str, resolver: Resolver | None
+                 ) -> tuple[str, bytes | str, Path | None] | None:
+    candidates: list[Path] = []
+    if child.directory is not None:
+        base = child.directory / name
+        candidates = [base, base.with_name(base.name + ".toml")]
+    for path in candidates:
+        if path.is_file():
+            return str(path), path.read_bytes(), path.parent
+    if resolver is not None:
+        found = resolver(name)
+        if found is not None:
+            return found[0], found[1], None
+    return None
+
+
+def _merge(parent: Any, child: Any, path: KeyPath, overrides: dict[str, bool],
+           layers: Layers, parent_name: str, problems: list[Problem]) -> Any:
+    """Child over parent; changing an inherited key needs an explicit override."""
+    if not (isinstance(parent, dict) and isinstance(child, dict)):
+        return child
+    out = dict(parent)
+    for key, value in child.items():
+        p = path + (key,)
+        if key not in parent:
+            out[key] = value
+            continue
+        name = dotted(p)
+        if name in overrides:
+            overrides[name] = True
+            out[key] = value
+        elif isinstance(parent[key], dict) and isinstance(value, dict):
+            out[key] = _merge(parent[key], value, p, overrides, layers, parent_name, problems)
+        elif _by_id(parent[key]) is not None and _by_id(value) is not None:
+            out[key] = _merge_by_id(parent[key], value, p, overrides, layers, parent_name,
+                                    problems)
+        elif parent[key] != value:
+            problems.append(layers.problem(
+                p, f"changes {name!r}, which {parent_name} already defines",
+                hint=f"to change it on purpose, add {name!r} to [policy] overrides"))
+    return out
+
+
+def _by_id(value: Any) -> dict[str, dict[str, Any]] | None:
+    """A list of tables that all carry an ``id``, keyed by it; otherwise None."""
+    if not isinstance(value, list) or not value:
+        return None
+    if not all(isinstance(v, dict) and isinstance(v.get("id"), str) for v in value):
+        return None
+    return {v["id"]: v for v in value}
+
+
+def _merge_by_id(parent: list[Any], child: list[Any], path: KeyPath,
+                 overrides: dict[str, bool], layers: Layers, parent_name: str,
+                 problems: list[Problem]) -> list[Any]:
+    """Lists of rules with ids (multipliers, tiers, ...): new ids add, same ids override.
+
+    An override names the rule by id (``volunteer.multipliers.holiday``) or
+    one of its keys (``volunteer.multipliers.holiday.factor``).
+    """
+    out = list(parent)
+    index = {v["id"]: i for i, v in enumerate(parent)}
+    for i, item in enumerate(child):
+        rid = item["id"]
+        if rid not in index:
+            out.append(item)
+            continue
+        name = dotted((*path, rid))
+        if name in overrides:
+            overrides[name] = True
+            out[index[rid]] = item
+            continue
+        merged = dict(parent[index[rid]])
+        for key, value in item.items():
+            full = f"{name}.{key}"
+            if full in overrides:
+                overrides[full] = True
+            elif key in merged and merged[key] != value:
+                problems.append(layers.problem(
+                    (*path, i, key), f"changes {full!r}, which {parent_name} already defines",
+                    hint=f"to change it on purpose, add {full!r} to [policy] overrides"))
+                continue
+            merged[key] = value
+        out[index[rid]] = merged
+    return out
+
+
+def _all_paths(data: Any, path: KeyPath = ()) -> list[str]:
+    """Every key path a policy defines, as overrides would name it."""
+    out: list[str] = []
+    if isinstance(data, dict):
+        for k, v in data.items():
+            out.append(dotted((*path, k)))
+            out.extend(_all_paths(v, (*path, k)))
+    elif (items := _by_id(data)) is not None:
+        for rid, v in items.items():
+            out.append(dotted((*path, rid)))
+            out.extend(_all_paths({k: x for k, x in v.items() if k != "id"}, (*path, rid)))
+    return out
+
+
+# --- 3. validate ---------------------------------------------------------------------
+
+
+_TYPE_WORDS = {
+    "float_type": "a number",
+    "int_type": "a whole number",
+    "int_from_float": "a whole number",
+    "string_type": "text in quotes",
+    "bool_type": "true or false",
+    "date_type": "a date such as 2025-01-01 (without quotes)",
+    "list_type": "a list [ ... ]",
+    "dict_type": "a table",
+    "model_type": "a table",
+    "model_attributes_type": "a table",
+}
+
+
+def _describe(value: Any) -> str:
+    if isinstance(value, bool):
+        return f"{str(value).lower()}"
+    if isinstance(value, str):
+        return f"text {value!r}"
+    if isinstance(value, dict):
+        return "a table"
+    if isinstance(value, list):
+        return "a list"
+    if isinstance(value, dt.date):
+        return f"date {value}"
+    return repr(value)
+
+
+def _schema_at(schema: Mapping[str, Any], path: KeyPath) -> Mapping[str, Any] | None:
+    """The JSON Schema node for a key path, to list the keys allowed there."""
+    defs = schema.get("$defs", {})
+
+    def deref(node: Mapping[str, Any]) -> Mapping[str, Any]:
+        while "$ref" in node:
+            node = defs[node["$ref"].split("/")[-1]]
+        for alt in node.get("anyOf", ()):
+            alt = deref(alt)
+            if alt.get("type") == "object" or "properties" in alt:
+                return alt
+        return node
+
+    node: Mapping[str, Any] = deref(schema)
+    for part in path:
+        if isinstance(part, int):
+            node = deref(node.get("items", {}))
+        elif part in node.get("properties", {}):
+            node = deref(node["properties"][part])
+        elif isinstance(node.get("additionalProperties"), dict):
+            node = deref(node["additionalProperties"])
+        else:
+            return None
+    return node
+
+
+def validation_problems(err: ValidationError, layers: Layers) -> list[Problem]:
+    """Turn pydantic's errors into messages an officer can act on."""
+    schema = PolicyModel.model_json_schema(by_alias=True)
+    problems: list[Problem] = []
+    for e in err.errors(include_url=False):
+        loc: KeyPath = tuple(x for x in e["loc"] if isinstance(x, (str, int)))
+        kind = e["type"]
+        where = dotted(loc[:-1]) or "the top level"
+        if kind == "extra_forbidden":
+            parent = _schema_at(schema, loc[:-1]) or {}
+            allowed = list(parent.get("properties", {}))
+            key = str(loc[-1])
+            hint = did_you_mean(key, allowed) or (
+                ("allowed keys: " + one_of(allowed)) if allowed else "")
+            problems.append(layers.problem(loc, f"unknown key {key!r} in {where}", hint))
+        elif kind == "missing":
+            problems.append(layers.problem(loc[:-1], f"missing required key {loc[-1]!r} "
+                                                     f"in {where}"))
+        elif kind == "literal_error":
+            options = [o.strip(" '") for o in e["ctx"]["expected"].replace(" or ", ",")
+                       .split(",")]
+            got = e["input"]
+            hint = did_you_mean(str(got), options) if isinstance(got, str) else ""
+            problems.append(layers.problem(
+                loc, f"expected {e['ctx']['expected']}, got {_describe(got)}", hint,
+                value=True))
+        elif kind in _TYPE_WORDS:
+            problems.append(layers.problem(
+                loc, f"expected {_TYPE_WORDS[kind]}, got {_describe(e['input'])}",
+                _fix_for(kind, e["input"]), value=True))
+        elif kind == "value_error":
+            msg = str(e["ctx"]["error"]) if "ctx" in e else e["msg"]
+            problems.append(layers.problem(loc, msg, value=True))
+        else:
+            problems.append(layers.problem(loc, f"{e['msg'].lower()} (got "
+                                                f"{_describe(e['input'])})", value=True))
+    return problems
+
+
+def _fix_for(kind: str, value: Any) -> str:
+    """Suggest removing quotes when the quoted text is a valid value of the right type."""
+    if not isinstance(value, str):
+        return ""
+    try:
+        parsed = tomllib.loads(f"x = {value.strip()}")["x"]
+    except tomllib.TOMLDecodeError:
+        return ""
+    fits = {"float_type": (int, float), "int_type": (int,), "bool_type": (bool,),
+            "date_type": (dt.date,)}.get(kind, ())
+    if isinstance(parsed, fits) and not (kind != "bool_type" and isinstance(parsed, bool)):
+        return f"remove the quotes: {value.strip()}"
+    return ""
+
+
+# --- the whole load --------------------------------------------------------------------
+
+
+@dataclass
+class Loaded:
+    """Everything the compile step needs: the model, the raw data and the layers."""
+
+    model: PolicyModel
+    data: dict[str, Any]
+    layers: Layers
+    content_hash: str
+    parents: list[Loaded]
+    problems: list[Problem]
+    pruned: set[str] = field(default_factory=set)
+
+    def is_consequence(self, problem: Problem) -> bool:
+        """A later problem caused by a key already reported and pruned (no cascades)."""
+        return any(p == problem.path or p.startswith((problem.path + ".", problem.path + "["))
+                   for p in self.pruned)
+
+
+def _validate(data: dict[str, Any], layers: Layers, problems: list[Problem],
+              pruned_paths: set[str]) -> PolicyModel:
+    """Validate; on errors, report them and go on with the faulty keys pruned.
+
+    Pruning lets the later checks (expressions, references) run on the rest of
+    the file, so an officer sees every mistake in one pass rather than one
+    layer of mistakes per run. The policy is still refused: the problems
+    collected here are raised after compiling.
+    """
+    try:
+        return PolicyModel.model_validate(data)
+    except ValidationError as e:
+        problems.extend(validation_problems(e, layers))
+        error = e
+    pruned: Any = copy.deepcopy(data)
+    for _ in range(5):
+        locs = [tuple(x for x in err["loc"] if isinstance(x, (str, int)))
+                for err in error.errors() if err["type"] != "missing"]
+        if not locs or any(len(loc) < 2 for loc in locs):
+            break
+        for loc in sorted(set(locs), key=_loc_order, reverse=True):
+            _delete(pruned, loc)
+            pruned_paths.add(dotted(loc))
+        try:
+            return PolicyModel.model_validate(pruned)
+        except ValidationError as e:
+            error = e
+    raise PolicyError(problems)
+
+
+def _loc_order(loc: KeyPath) -> list[tuple[int, int, str]]:
+    return [(0, x, "") if isinstance(x, int) else (1, 0, x) for x in loc]
+
+
+def _delete(data: Any, loc: KeyPath) -> None:
+    node = data
+    for part in loc[:-1]:
+        try:
+            node = node[part]
+        except (KeyError, IndexError, TypeError):
+            return
+    last = loc[-1]
+    if isinstance(node, dict) and last in node:
+        del node[last]
+    elif isinstance(node, list) and isinstance(last, int) and 0 <= last < len(node):
+        del node[last]
+
+
+def canonical_hash(data: Any, parent_hashes: Sequence[str] = ()) -> str:
+    """sha256 of the policy's meaning, not its spelling (key order, comments, spacing)."""
+    text = json.dumps(data, sort_keys=True, ensure_ascii=False, separators=(",", ":"),
+                      default=lambda o: o.isoformat())
+    h = hashlib.sha256(text.encode("utf-8"))
+    for p in parent_hashes:
+        h.update(p.encode("ascii"))
+    return h.hexdigest()
+
+
+def load_source(src: SourceFile, resolver: Resolver | None = None,
+                _chain: tuple[str, ...] = ()) -> Loaded:
+    """Steps 2 and 3 for one parsed file; raises ``PolicyError`` when it cannot go on."""
+    layers = Layers([src])
+    problems: list[Problem] = []
+    data = src.data
+    parents: list[Loaded] = []
+    meta = data.get("policy") if isinstance(data.get("policy"), dict) else {}
+    parent_name = meta.get("extends")
+    if isinstance(parent_name, str) and parent_name:
+        if len(_chain) >= MAX_EXTENDS_DEPTH:
+            raise PolicyError([layers.problem(("policy", "extends"),
+                                              f"'extends' goes deeper than "
+                                              f"{MAX_EXTENDS_DEPTH} policies", value=True)])
+        found = _find_parent(src, parent_name, resolver)
+        if found is None:
+            raise PolicyError([layers.problem(
+                ("policy", "extends"), f"cannot find the policy {parent_name!r} to extend",
+                "give a path relative to this file, or the name of an installed policy",
+                value=True)])
+        pname, raw, pdir = found
+        key = str(Path(pname).resolve()) if pdir is not None else pname
+        if key in _chain:
+            raise PolicyError([layers.problem(("policy", "extends"),
+                                              f"{parent_name!r} extends this file again "
+                                              f"(a cycle)", value=True)])
+        parent = load_source(read_source(pname, raw, pdir), resolver, (*_chain, key))
+        parents.append(parent)
+        overrides_list = meta.get("overrides", [])
+        overrides = {str(o): False for o in overrides_list} if isinstance(
+            overrides_list, list) else {}
+        parent_data = {k: v for k, v in parent.data.items() if k != "policy"}
+        child_data = {k: v for k, v in data.items() if k != "policy"}
+        data = _merge(parent_data, child_data, (), overrides, layers, pname, problems)
+        data["policy"] = meta
+        layers.files.extend(parent.layers.files)
+        known = _all_paths(parent_data)
+        for i, (name, used) in enumerate(overrides.items()):
+            if not used:
+                why = (f"overrides {name!r}, but this file does not change it"
+                       if name in known else
+                       f"overrides {name!r}, which {pname} does not define")
+                problems.append(layers.problem(("policy", "overrides", i), why,
+                                               did_you_mean(name, known), value=True))
+    pruned: set[str] = set()
+    model = _validate(data, layers, problems, pruned)
+    content_hash = canonical_hash(data, [p.content_hash for p in parents])
+    return Loaded(model, data, layers, content_hash, parents, problems, pruned)

@@ -1,0 +1,163 @@
+"""Turning input values into typed facts, or into an error naming record and field.
+
+Records arrive from spreadsheets, CSV exports and other systems, so a value
+may be a string where a number is meant, a blank cell, ``NaN``, or a date in
+the wrong format. Every scheme coerces through these functions so that the
+same mistake gets the same message everywhere, and no bad value reaches an
+expression (which has no nulls by design).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import math
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from ._suggest import did_you_mean, one_of
+from .errors import RecordError
+from .policy.model import FactSpec
+
+
+@dataclass(frozen=True, slots=True)
+class UnreadableRow:
+    """A row a reader could not parse; schemes reject it with ``message``, never drop it."""
+
+    row: int
+    message: str
+
+
+_TRUE = {"true", "t", "yes", "y", "1", "是", "对", "已确认"}
+_FALSE = {"false", "f", "no", "n", "0", "否", "不", "未确认"}
+
+
+def is_missing(value: Any) -> bool:
+    """Blank cells and nulls count as missing; ``0`` and ``False`` do not."""
+    if value is None:
+        return True
+    if isinstance(value, str) and not value.strip():
+        return True
+    return False
+
+
+def to_text(value: Any, record: str, field: str) -> str:
+    if isinstance(value, str):
+        return value.strip()
+    if isinstance(value, bool) or not isinstance(value, (int, str)):
+        raise RecordError(record, field, f"expected text, got {value!r}")
+    return str(value)
+
+
+def to_bool(value: Any, record: str, field: str) -> bool:
+    if isinstance(value, bool):
+        return value
+    if isinstance(value, int) and value in (0, 1):
+        return bool(value)
+    if isinstance(value, str):
+        v = value.strip().lower()
+        if v in _TRUE:
+            return True
+        if v in _FALSE:
+            return False
+    raise RecordError(record, field, f"expected true or false, got {value!r}")
+
+
+def to_int(value: Any, record: str, field: str) -> int:
+    if isinstance(value, bool):
+        raise RecordError(record, field, f"expected a whole number, got {value!r}")
+    if isinstance(value, int):
+        return value
+    if isinstance(value, float):
+        if math.isfinite(value) and value.is_integer():
+            return int(value)
+        raise RecordError(record, field, f"expected a whole number, got {value!r}")
+    if isinstance(value, str):
+        try:
+            return int(value.strip().replace(",", ""))
+        except ValueError:
+            pass
+    raise RecordError(record, field, f"expected a whole number, got {value!r}")
+
+
+def to_decimal(value: Any, record: str, field: str) -> float:
+    if isinstance(value, bool):
+        raise RecordError(record, field, f"expected a number, got {value!r}")
+    number: float | None = None
+    if isinstance(value, (int, float)):
+        number = float(value)
+    elif isinstance(value, str):
+        try:
+            number = float(value.strip().replace(",", ""))
+        except ValueError:
+            number = None
+    if number is None:
+        raise RecordError(record, field, f"expected a number, got {value!r}")
+    if not math.isfinite(number):
+        raise RecordError(record, field, f"expected a finite number, got {value!r}")
+    return number
+
+
+def to_date(value: Any, record: str, field: str) -> dt.date:
+    if isinstance(value, dt.datetime):
+        return value.date()
+    if isinstance(value, dt.date):
+        return value
+    if isinstance(value, str):
+        text = value.strip()
+        try:
+            return dt.date.fromisoformat(text)
+        except ValueError:
+            pass
+        try:
+            return dt.datetime.fromisoformat(text).date()
+        except ValueError:
+            pass
+    raise RecordError(record, field, f"expected a date YYYY-MM-DD, got {value!r}",
+                      code="INVALID_DATE")
+
+
+def to_datetime(value: Any, record: str, field: str) -> dt.datetime:
+    """A wall-clock time; an offset such as +08:00 is dropped (local time is kept)."""
+    if isinstance(value, dt.datetime):
+        return value.replace(tzinfo=None)
+    if isinstance(value, str):
+        try:
+            return dt.datetime.fromisoformat(value.strip()).replace(tzinfo=None)
+        except ValueError:
+            pass
+    raise RecordError(record, field, f"expected a date and time such as 2025-03-01T09:30, "
+                                     f"got {value!r}", code="INVALID_DATETIME")
+
+
+def coerce_fact(name: str, spec: FactSpec, record: Mapping[str, Any], record_id: str) -> Any:
+    """The typed value of one declared fact, its default, or a ``RecordError``."""
+    value = record.get(name)
+    if is_missing(value):
+        if spec.default is not None:
+            return float(spec.default) if spec.type == "decimal" else spec.default
+        raise RecordError(record_id, name, "is required and missing", code="MISSING_FIELD")
+    kind = spec.type
+    out: Any
+    if kind == "bool":
+        out = to_bool(value, record_id, name)
+    elif kind == "int":
+        out = to_int(value, record_id, name)
+    elif kind == "decimal":
+        out = to_decimal(value, record_id, name)
+    elif kind == "date":
+        out = to_date(value, record_id, name)
+    else:
+        out = to_text(value, record_id, name)
+        if kind == "enum" and spec.values is not None and out not in spec.values:
+            hint = did_you_mean(out, spec.values) or "allowed: " + one_of(spec.values)
+            raise RecordError(record_id, name, f"{out!r} is not an allowed value ({hint})",
+                              code="INVALID_VALUE")
+    if kind in ("int", "decimal"):
+        if spec.min is not None and out < spec.min:
+            raise RecordError(record_id, name, f"{out} is below the minimum {spec.min:g}",
+                              code="OUT_OF_RANGE")
+        if spec.max is not None and out > spec.max:
+            raise RecordError(record_id, name, f"{out} is above the maximum {spec.max:g}",
+                              code="OUT_OF_RANGE")
+    return out

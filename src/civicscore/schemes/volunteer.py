@@ -1,0 +1,776 @@
+"""Volunteer points: activity records -> points with reasons -> statements.
+
+How one batch of records is scored (the order is part of the meaning, and
+each step leaves a reason on the record it touches):
+
+1. Each record is checked on its own: fields present and typed, known
+   activity, end after start, not after the as-of date, confirmed by the
+   organiser, submitted within the window, and a rate in force on its date.
+   A record failing any check is *rejected* with every reason found; it is
+   never dropped.
+2. A volunteer's accepted records are taken in order of start time (then
+   record id). A record that overlaps an earlier accepted one is rejected.
+3. Service time is rounded to the policy's unit; counted hours are limited
+   by the activity's ``max_hours`` and by what is left of the per-day and
+   per-month hour caps (days and months by the start date).
+4. Points = counted hours x rate (or the per-event rate) x category
+   coefficient x multiplier (the largest, or the product, of those whose
+   ``when`` holds), rounded half-up to ``points_decimals``, then limited by
+   what is left of the per-day and per-month point caps.
+5. Statements as of a date: points expire ``point_expiry_months`` after the
+   activity; redemptions consume the oldest unexpired points first and are
+   rejected (not partly applied) when the balance is short; hours never
+   expire and set the star level.
+
+Points are kept internally as whole units of the smallest decimal
+(``10**-points_decimals``) so that sums, caps and balances are exact.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections import defaultdict
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from .._suggest import did_you_mean, one_of
+from ..errors import RecordError
+from ..expr import Expression, Fact, Type, round_half_up
+from ..policy.compile import CompileContext, ensure_in_effect
+from ..policy.dated import DatedValue, NotInForce
+from ..policy.model import FactSpec, PolicyModel, Volunteer
+from ..records import (
+    UnreadableRow,
+    coerce_fact,
+    is_missing,
+    to_bool,
+    to_date,
+    to_datetime,
+    to_decimal,
+    to_text,
+)
+from ..results import ParameterUse, PolicyRef, Reason, to_jsonable
+
+SCORED = "scored"
+REJECTED = "rejected"
+APPLIED = "applied"
+
+#: Names every multiplier expression may read, besides [facts.activity].
+BUILTIN_NAMES = ("activity", "category", "date", "hours", "as_of")
+
+
+# --- results ------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class ActivityDecision:
+    """The points one activity record earned, or why it was rejected."""
+
+    row: int
+    record_id: str
+    volunteer_id: str
+    activity: str
+    date: dt.date | None
+    status: str
+    service_hours: float
+    counted_hours: float
+    points: float
+    expires_on: dt.date | None
+    reasons: tuple[Reason, ...]
+    parameters: tuple[ParameterUse, ...]
+    policy: PolicyRef
+    as_of: dt.date
+
+    @property
+    def rejected(self) -> bool:
+        return self.status == REJECTED
+
+    @property
+    def reason_codes(self) -> tuple[str, ...]:
+        return tuple(r.code for r in self.reasons)
+
+    def explain(self) -> str:
+        """Plain-language account of the decision, for an officer or the volunteer."""
+        head = (f"Record {self.record_id} ({self.activity or '?'}, volunteer "
+                f"{self.volunteer_id or '?'}"
+                + (f", {self.date}" if self.date else "") + ")")
+        if self.rejected:
+            lines = [f"{head} was rejected:"]
+        else:
+            lines = [f"{head} earned {self.points:g} points for {self.counted_hours:g} "
+                     f"counted hours" + (f"; they expire on {self.expires_on}."
+                                         if self.expires_on else ".")]
+        lines += [f"  - {r.message}" for r in self.reasons]
+        if self.parameters:
+            lines.append("  Parameters used: " + "; ".join(str(p) for p in self.parameters))
+        lines.append(f"  Policy {self.policy}, as of {self.as_of}.")
+        return "\n".join(lines)
+
+    def to_row(self) -> dict[str, Any]:
+        return {
+            "row": self.row, "record_id": self.record_id, "volunteer_id": self.volunteer_id,
+            "activity": self.activity, "date": self.date, "status": self.status,
+            "service_hours": self.service_hours, "counted_hours": self.counted_hours,
+            "points": self.points, "expires_on": self.expires_on,
+            "reason_codes": list(self.reason_codes),
+            "reasons": [r.message for r in self.reasons],
+            "policy_id": self.policy.id, "policy_version": self.policy.version,
+            "policy_hash": self.policy.hash, "as_of": self.as_of,
+        }
+
+
+@dataclass(frozen=True, slots=True)
+class RedemptionDecision:
+    """A redemption applied to a balance, or why it was refused."""
+
+    row: int
+    redemption_id: str
+    volunteer_id: str
+    date: dt.date | None
+    points: float
+    status: str
+    reasons: tuple[Reason, ...]
+
+    def to_row(self) -> dict[str, Any]:
+        return {"row": self.row, "redemption_id": self.redemption_id,
+                "volunteer_id": self.volunteer_id, "date": self.date, "points": self.points,
+                "status": self.status, "reason_codes": [r.code for r in self.reasons],
+                "reasons": [r.message for r in self.reasons]}
+
+
+@dataclass(frozen=True, slots=True)
+class Statement:
+    """One volunteer's account as of a date."""
+
+    volunteer_id: str
+    as_of: dt.date
+    earned: float
+    expired: float
+    redeemed: float
+    balance: float
+    hours: float
+    star_level: int
+    star_label: str
+    records_scored: int
+    records_rejected: int
+    next_star_hours: float | None
+    reasons: tuple[Reason, ...]
+    policy: PolicyRef
+
+    def to_row(self) -> dict[str, Any]:
+        return {
+            "volunteer_id": self.volunteer_id, "as_of": self.as_of, "earned": self.earned,
+            "expired": self.expired, "redeemed": self.redeemed, "balance": self.balance,
+            "hours": self.hours, "star_level": self.star_level, "star_label": self.star_label,
+            "records_scored": self.records_scored, "records_rejected": self.records_rejected,
+            "policy_id": self.policy.id, "policy_version": self.policy.version,
+            "policy_hash": self.policy.hash,
+        }
+
+    def explain(self) -> str:
+        lines = [f"Volunteer {self.volunteer_id}, as of {self.as_of}: balance "
+                 f"{self.balance:g} points (earned {self.earned:g}, expired {self.expired:g}, "
+                 f"redeemed {self.redeemed:g}); {self.hours:g} service hours"
+                 + (f", {self.star_label}" if self.star_label else ", no star level yet")
+                 + "."]
+        lines += [f"  - {r.message}" for r in self.reasons]
+        lines.append(f"  Policy {self.policy}.")
+        return "\n".join(lines)
+
+
+@dataclass(frozen=True)
+class VolunteerResult:
+    """Everything one run produced: every input record is in ``records``."""
+
+    as_of: dt.date
+    policy: PolicyRef
+    records: tuple[ActivityDecision, ...]
+    redemptions: tuple[RedemptionDecision, ...]
+    statements: Mapping[str, Statement]
+
+    @property
+    def scored(self) -> tuple[ActivityDecision, ...]:
+        return tuple(r for r in self.records if not r.rejected)
+
+    @property
+    def rejected(self) -> tuple[ActivityDecision, ...]:
+        return tuple(r for r in self.records if r.rejected)
+
+    def to_jsonable(self) -> Any:
+        return to_jsonable(self)
+
+
+# --- compiled rules ------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class _Activity:
+    id: str
+    label: str
+    category: str
+    per_hour: DatedValue | None
+    per_event: DatedValue | None
+    max_hours: DatedValue | None
+
+
+@dataclass(frozen=True)
+class _Multiplier:
+    id: str
+    label: str
+    when: Expression
+    factor: DatedValue
+
+
+@dataclass
+class _Pending:
+    """A record that passed the stateless checks, with its parsed fields."""
+
+    row: int
+    record_id: str
+    volunteer_id: str
+    activity: _Activity
+    start: dt.datetime
+    end: dt.datetime
+    facts: dict[str, Any]
+    reasons: list[Reason] = field(default_factory=list)
+    params: list[ParameterUse] = field(default_factory=list)
+
+
+def _label(obj: Any, fallback: str) -> str:
+    return str(getattr(obj, "label", "") or fallback)
+
+
+def add_months(day: dt.date, months: int) -> dt.date:
+    """The same day ``months`` later, clipped to the month's end (31 Jan + 1 = 28/29 Feb)."""
+    m = day.month - 1 + months
+    year, month = day.year + m // 12, m % 12 + 1
+    for d in (day.day, 30, 29, 28):
+        try:
+            return dt.date(year, month, min(d, day.day))
+        except ValueError:
+            continue
+    raise ValueError(day)  # pragma: no cover
+
+
+class VolunteerScheme:
+    """The compiled [volunteer] section of one policy."""
+
+    def __init__(self, model: PolicyModel, rules: Volunteer, ref: PolicyRef,
+                 activities: Mapping[str, _Activity], multipliers: Sequence[_Multiplier],
+                 activity_facts: Mapping[str, FactSpec]) -> None:
+        self.model = model
+        self.rules = rules
+        self.ref = ref
+        self.activities = dict(activities)
+        self.multipliers = tuple(multipliers)
+        self.activity_facts = dict(activity_facts)
+        self.scale = 10 ** rules.points_decimals
+        self.stars = sorted(rules.star_levels, key=lambda s: s.hours)
+
+    # -- public API --------------------------------------------------------------------
+    def evaluate(self, records: Iterable[Mapping[str, Any]],
+                 redemptions: Iterable[Mapping[str, Any]] = (), *,
+                 as_of: dt.date) -> VolunteerResult:
+        """Score activity records and build each volunteer's statement as of ``as_of``."""
+        ensure_in_effect(self.model, self.ref, as_of)
+        decisions: list[ActivityDecision] = []
+        pending: dict[str, list[_Pending]] = defaultdict(list)
+        seen_ids: dict[str, int] = {}
+        for row, record in enumerate(records, start=1):
+            result = self._check_record(row, record, as_of, seen_ids)
+            if isinstance(result, ActivityDecision):
+                decisions.append(result)
+            else:
+                pending[result.volunteer_id].append(result)
+        lots: dict[str, list[list[Any]]] = defaultdict(list)
+        for volunteer_id, items in pending.items():
+            decisions.extend(self._score_volunteer(items, as_of, lots[volunteer_id]))
+        decisions.sort(key=lambda d: d.row)
+        redemption_decisions = self._redeem(redemptions, as_of, lots)
+        statements = self._statements(decisions, redemption_decisions, lots, as_of)
+        return VolunteerResult(as_of, self.ref, tuple(decisions), tuple(redemption_decisions),
+                               statements)
+
+    def evaluate_record(self, record: Mapping[str, Any], *, as_of: dt.date) -> ActivityDecision:
+        """One record on its own (caps and overlaps see only this record)."""
+        return self.evaluate([record], as_of=as_of).records[0]
+
+    # -- step 1: one record on its own -------------------------------------------------
+    def _reject(self, row: int, rid: str, vid: str, activity: str, day: dt.date | None,
+                reasons: Sequence[Reason], as_of: dt.date) -> ActivityDecision:
+        return ActivityDecision(row, rid, vid, activity, day, REJECTED, 0.0, 0.0, 0.0, None,
+                                tuple(reasons), (), self.ref, as_of)
+
+    def _check_record(self, row: int, record: Mapping[str, Any], as_of: dt.date,
+                      seen_ids: dict[str, int]) -> ActivityDecision | _Pending:
+        if not isinstance(record, Mapping):
+            message = (record.message if isinstance(record, UnreadableRow)
+                       else f"row {row} is not a record with named fields")
+            reason = Reason("UNREADABLE_ROW", "input", message)
+            return self._reject(row, f"row {row}", "", "", None, [reason], as_of)
+        reasons: list[Reason] = []
+        label = f"row {row}"
+
+        def field(name: str, convert: Any, required: bool = True) -> Any:
+            value = record.get(name)
+            if is_missing(value):
+                if required:
+                    reasons.append(Reason("MISSING_FIELD", f"record.{name}",
+                                          f"{label}: field {name!r} is required and missing"))
+                return None
+            try:
+                return convert(value, label, name)
+            except RecordError as e:
+                reasons.append(Reason(e.code, f"record.{name}", str(e), {name: value}))
+                return None
+
+        rid = field("record_id", to_text)
+        if rid:
+            label = f"record {rid}"
+        rid = rid or f"row {row}"
+        vid = field("volunteer_id", to_text) or ""
+        activity_id = field("activity", to_text) or ""
+        start = field("start", to_datetime)
+        end = field("end", to_datetime)
+        confirmed = field("confirmed", to_bool, required=False)
+        submitted = field("submitted_at", to_datetime,
+                          required=self.rules.submission_window_days is not None)
+        day = start.date() if start else None
+
+        if rid in seen_ids:
+            reasons.append(Reason("DUPLICATE_RECORD", "record.record_id",
+                                  f"record id {rid} already appears in row {seen_ids[rid]}",
+                                  {"record_id": rid}))
+        else:
+            seen_ids[rid] = row
+        activity = self.activities.get(activity_id) if activity_id else None
+        if activity_id and activity is None:
+            hint = did_you_mean(activity_id, self.activities) or (
+                "known activities: " + one_of(self.activities))
+            reasons.append(Reason("UNKNOWN_ACTIVITY", "volunteer.activities",
+                                  f"{label}: unknown activity {activity_id!r} ({hint})",
+                                  {"activity": activity_id}))
+        facts: dict[str, Any] = {}
+        for name, spec in self.activity_facts.items():
+            try:
+                facts[name] = coerce_fact(name, spec, record, label)
+            except RecordError as e:
+                reasons.append(Reason(e.code, f"facts.activity.{name}", str(e),
+                                      {name: record.get(name)}))
+        if start and end:
+            if end <= start:
+                reasons.append(Reason("END_NOT_AFTER_START", "record.end",
+                                      f"{label}: ends ({end}) at or before it starts ({start})",
+                                      {"start": start, "end": end}))
+            if end.date() > as_of:
+                reasons.append(Reason("AFTER_AS_OF", "record.end",
+                                      f"{label}: ends on {end.date()}, after the as-of date "
+                                      f"{as_of}", {"end": end}, as_of))
+        if self.rules.confirmation_required and confirmed is not True and not any(
+                r.rule == "record.confirmed" for r in reasons):
+            reasons.append(Reason("NOT_CONFIRMED", "volunteer.confirmation_required",
+                                  f"{label}: not confirmed by the organiser",
+                                  {"confirmed": confirmed}))
+        window = self.rules.submission_window_days
+        if window is not None and submitted and end:
+            late = (submitted.date() - end.date()).days
+            if submitted < end:
+                reasons.append(Reason("SUBMITTED_BEFORE_END", "record.submitted_at",
+                                      f"{label}: submitted ({submitted}) before the activity "
+                                      f"ended ({end})", {"submitted_at": submitted,
+                                                         "end": end}))
+            elif late > window:
+                reasons.append(Reason("LATE_SUBMISSION", "volunteer.submission_window_days",
+                                      f"{label}: submitted {late} days after the activity; "
+                                      f"the window is {window} days",
+                                      {"submitted_at": submitted, "end": end}, window,
+                                      "rejected"))
+        if activity is not None and day is not None:
+            for rate_name in ("per_hour", "per_event"):
+                rate = getattr(activity, rate_name)
+                if rate is not None:
+                    try:
+                        rate.at(day)
+                    except NotInForce as e:
+                        reasons.append(Reason(
+                            "RATE_NOT_IN_FORCE",
+                            f"volunteer.activities.{activity.id}.points_{rate_name}",
+                            f"{label}: activity {activity.id!r} has no rate in force on "
+                            f"{day} (its first rate starts {e.first})", {"date": day}))
+        if reasons or activity is None or start is None or end is None:
+            return self._reject(row, rid, vid, activity_id, day, reasons, as_of)
+        return _Pending(row, rid, vid, activity, start, end, facts)
+
+    # -- steps 2-4: one volunteer's records in time order --------------------------------
+    def _score_volunteer(self, items: list[_Pending], as_of: dt.date,
+                         lots: list[list[Any]]) -> list[ActivityDecision]:
+        rules = self.rules
+        out: list[ActivityDecision] = []
+        hours_day: dict[Any, int] = defaultdict(int)  # counted minutes, by day
+        hours_month: dict[Any, int] = defaultdict(int)  # by (year, month)
+        points_day: dict[Any, int] = defaultdict(int)  # point units
+        points_month: dict[Any, int] = defaultdict(int)
+        latest_end: dt.datetime | None = None
+        latest_id = ""
+        for p in sorted(items, key=lambda p: (p.start, p.end, p.record_id)):
+            day = p.start.date()
+            month = (day.year, day.month)
+            if rules.overlap == "reject" and latest_end is not None and p.start < latest_end:
+                out.append(self._reject(p.row, p.record_id, p.volunteer_id, p.activity.id, day, [
+                    Reason("OVERLAP", "volunteer.overlap",
+                           f"record {p.record_id} starts at {p.start}, before record "
+                           f"{latest_id} of the same volunteer ends ({latest_end})",
+                           {"start": p.start, "overlaps": latest_id})], as_of))
+                continue
+            try:
+                decision = self._score_one(p, day, month, as_of, hours_day, hours_month,
+                                           points_day, points_month)
+            except (ArithmeticError, ValueError) as e:
+                out.append(self._reject(p.row, p.record_id, p.volunteer_id, p.activity.id, day, [
+                    Reason("EXPR_ERROR", "volunteer.multipliers",
+                           f"record {p.record_id}: a multiplier could not be computed ({e})")],
+                    as_of))
+                continue
+            if latest_end is None or p.end > latest_end:
+                latest_end, latest_id = p.end, p.record_id
+            out.append(decision)
+            units = round(decision.points * self.scale)
+            if units > 0:
+                lots.append([p.end.date(), p.record_id, units, decision.expires_on])
+        return out
+
+    def _param(self, p: _Pending, path: str, value: DatedValue, day: dt.date) -> float:
+        v, since = value.at(day)
+        p.params.append(ParameterUse(path, v, since))
+        return v
+
+    def _score_one(self, p: _Pending, day: dt.date, month: tuple[int, int], as_of: dt.date,
+                   hours_day: dict[Any, int], hours_month: dict[Any, int],
+                   points_day: dict[Any, int], points_month: dict[Any, int]
+                   ) -> ActivityDecision:
+        rules, act = self.rules, p.activity
+        base = f"volunteer.activities.{act.id}"
+        # service time, rounded to the unit
+        raw_minutes = (p.end - p.start).total_seconds() / 60
+        unit = rules.rounding_minutes
+        units_of_time = raw_minutes / unit
+        if rules.rounding == "down":
+            n = int(units_of_time + 1e-9)
+        elif rules.rounding == "up":
+            n = int(units_of_time) + (0 if units_of_time - int(units_of_time) < 1e-9 else 1)
+        else:
+            n = int(round_half_up(units_of_time))
+        service = n * unit
+        if unit > 1 and abs(service - raw_minutes) > 1e-9:
+            p.reasons.append(Reason("ROUNDING", "volunteer.rounding_minutes",
+                                    f"{raw_minutes:g} minutes of service counted as {service} "
+                                    f"minutes ({unit}-minute units, rounded {rules.rounding})",
+                                    {"minutes": raw_minutes}, unit))
+        counted = service
+        if act.max_hours is not None:
+            limit = round(self._param(p, f"{base}.max_hours", act.max_hours, day) * 60)
+            if counted > limit:
+                p.reasons.append(Reason("MAX_HOURS", f"{base}.max_hours",
+                                        f"at most {limit / 60:g} hours of {act.label} count per "
+                                        f"record; {counted / 60:g} were served",
+                                        {"hours": counted / 60}, limit / 60,
+                                        f"-{(counted - limit) / 60:g} h"))
+                counted = limit
+        caps = rules.caps
+        for cap, used, key, code, period in (
+                (caps.hours_per_day, hours_day, day, "CAP_HOURS_DAY", f"on {day}"),
+                (caps.hours_per_month, hours_month, month, "CAP_HOURS_MONTH",
+                 f"in {month[0]}-{month[1]:02d}")):
+            if cap is None:
+                continue
+            limit = round(self._param(p, f"volunteer.caps.{code_to_key(code)}", cap, day) * 60)
+            left = max(limit - used[key], 0)
+            if counted > left:
+                p.reasons.append(Reason(code, f"volunteer.caps.{code_to_key(code)}",
+                                        f"only {left / 60:g} of the {limit / 60:g} counted hours "
+                                        f"allowed {period} were left; {counted / 60:g} reduced "
+                                        f"to {left / 60:g}", {"hours": counted / 60},
+                                        limit / 60, f"-{(counted - left) / 60:g} h"))
+                counted = left
+        hours_day[day] += counted
+        hours_month[month] += counted
+
+        # points
+        if act.per_event is not None:
+            rate = self._param(p, f"{base}.points_per_event", act.per_event, day)
+            points = rate
+            p.reasons.append(Reason("RATE", f"{base}.points_per_event",
+                                    f"{act.label}: {rate:g} points per event", {}, rate,
+                                    f"+{rate:g}"))
+        else:
+            assert act.per_hour is not None
+            rate = self._param(p, f"{base}.points_per_hour", act.per_hour, day)
+            points = rate * counted / 60
+            p.reasons.append(Reason("RATE", f"{base}.points_per_hour",
+                                    f"{act.label}: {rate:g} points per hour x {counted / 60:g} "
+                                    f"counted hours = {points:g}",
+                                    {"counted_hours": counted / 60}, rate, f"+{points:g}"))
+        if act.category:
+            cat = self.rules.categories[act.category]
+            coef = self._param(p, f"volunteer.categories.{act.category}.coefficient",
+                               cat.coefficient, day)
+            if coef != 1:
+                points *= coef
+                p.reasons.append(Reason("COEFFICIENT",
+                                        f"volunteer.categories.{act.category}.coefficient",
+                                        f"category {_label(cat, act.category)}: x{coef:g}",
+                                        {"category": act.category}, coef, f"x{coef:g}"))
+        factor = self._multiplier(p, day, counted, as_of)
+        points *= factor
+        units = int(round_half_up(points * self.scale)) if points > 0 else 0
+        for cap, used, key, code, period in (
+                (caps.points_per_day, points_day, day, "CAP_POINTS_DAY", f"on {day}"),
+                (caps.points_per_month, points_month, month, "CAP_POINTS_MONTH",
+                 f"in {month[0]}-{month[1]:02d}")):
+            if cap is None:
+                continue
+            limit = int(round_half_up(self._param(p, f"volunteer.caps.{code_to_key(code)}",
+                                                  cap, day) * self.scale))
+            left = max(limit - used[key], 0)
+            if units > left:
+                p.reasons.append(Reason(code, f"volunteer.caps.{code_to_key(code)}",
+                                        f"only {left / self.scale:g} of the "
+                                        f"{limit / self.scale:g} points allowed {period} were "
+                                        f"left; {units / self.scale:g} reduced to "
+                                        f"{left / self.scale:g}",
+                                        {"points": units / self.scale}, limit / self.scale,
+                                        f"-{(units - left) / self.scale:g}"))
+                units = left
+        points_day[day] += units
+        points_month[month] += units
+        expires = None
+        if rules.point_expiry_months is not None and units > 0:
+            expires = add_months(p.end.date(), rules.point_expiry_months)
+        return ActivityDecision(p.row, p.record_id, p.volunteer_id, act.id, day, SCORED,
+                                service / 60, counted / 60, units / self.scale, expires,
+                                tuple(p.reasons), tuple(p.params), self.ref, as_of)
+
+    def _multiplier(self, p: _Pending, day: dt.date, counted: int, as_of: dt.date) -> float:
+        if not self.multipliers:
+            return 1.0
+        env = dict(p.facts)
+        env.update(activity=p.activity.id, category=p.activity.category, date=day,
+                   hours=counted / 60, as_of=as_of)
+        applied: list[tuple[_Multiplier, float]] = []
+        for m in self.multipliers:
+            if m.when(env):
+                factor = self._param(p, f"volunteer.multipliers.{m.id}.factor", m.factor, day)
+                applied.append((m, factor))
+        if not applied:
+            return 1.0
+        if self.rules.multiplier_rule == "max":
+            chosen = [max(applied, key=lambda a: a[1])]
+            total = chosen[0][1]
+        else:
+            chosen = applied
+            total = 1.0
+            for _, f in applied:
+                total *= f
+        for m, f in chosen:
+            p.reasons.append(Reason("MULTIPLIER", f"volunteer.multipliers.{m.id}",
+                                    f"{_label(m, m.id)} applies ({m.when.text}): x{f:g}",
+                                    m.when.values_read(env), f, f"x{f:g}"))
+        return total
+
+    # -- step 5: redemptions and statements -----------------------------------------------
+    def _redeem(self, redemptions: Iterable[Mapping[str, Any]], as_of: dt.date,
+                lots: dict[str, list[list[Any]]]) -> list[RedemptionDecision]:
+        parsed: list[tuple[dt.date, str, int, str, int, Mapping[str, Any]]] = []
+        out: list[RedemptionDecision] = []
+        for row, rec in enumerate(redemptions, start=1):
+            reasons: list[Reason] = []
+            rid = vid = ""
+            day = None
+            units = 0
+            try:
+                if isinstance(rec, UnreadableRow):
+                    raise RecordError(f"row {row}", "*", rec.message, code="UNREADABLE_ROW")
+                if not isinstance(rec, Mapping):
+                    raise RecordError(f"row {row}", "*", "not a record with named fields",
+                                      code="UNREADABLE_ROW")
+                rid = to_text(rec.get("redemption_id") or f"row {row}", f"row {row}",
+                              "redemption_id")
+                vid = to_text(rec.get("volunteer_id"), rid, "volunteer_id") if not is_missing(
+                    rec.get("volunteer_id")) else ""
+                if not vid:
+                    raise RecordError(rid, "volunteer_id", "is required and missing",
+                                      code="MISSING_FIELD")
+                if is_missing(rec.get("date")):
+                    raise RecordError(rid, "date", "is required and missing",
+                                      code="MISSING_FIELD")
+                day = to_date(rec.get("date"), rid, "date")
+                amount = to_decimal(rec.get("points"), rid, "points")
+                units = int(round_half_up(amount * self.scale))
+                if units <= 0:
+                    raise RecordError(rid, "points", f"must be more than 0, got {amount:g}",
+                                      code="OUT_OF_RANGE")
+            except RecordError as e:
+                reasons.append(Reason(e.code, f"redemption.{e.field}", str(e)))
+            if not reasons and day is not None and day > as_of:
+                reasons.append(Reason("AFTER_AS_OF", "redemption.date",
+                                      f"redemption {rid} is dated {day}, after the as-of date "
+                                      f"{as_of}", {"date": day}, as_of))
+            if reasons or day is None:
+                out.append(RedemptionDecision(row, rid, vid, day, units / self.scale, REJECTED,
+                                              tuple(reasons)))
+            else:
+                parsed.append((day, rid, row, vid, units, rec))
+        for day, rid, row, vid, units, _ in sorted(parsed, key=lambda t: (t[0], t[1])):
+            available = [lot for lot in sorted(lots.get(vid, []), key=lambda lot: (lot[0], lot[1]))
+                         if lot[0] <= day and (lot[3] is None or lot[3] > day) and lot[2] > 0]
+            have = sum(lot[2] for lot in available)
+            if units > have:
+                out.append(RedemptionDecision(row, rid, vid, day, units / self.scale, REJECTED, (
+                    Reason("INSUFFICIENT_BALANCE", "volunteer.redemption",
+                           f"redemption {rid} asks for {units / self.scale:g} points on {day}; "
+                           f"only {have / self.scale:g} unexpired points were available",
+                           {"points": units / self.scale}, have / self.scale),)))
+                continue
+            left = units
+            for lot in available:  # oldest first
+                take = min(lot[2], left)
+                lot[2] -= take
+                left -= take
+                if left == 0:
+                    break
+            out.append(RedemptionDecision(row, rid, vid, day, units / self.scale, APPLIED, (
+                Reason("REDEEMED", "volunteer.redemption",
+                       f"{units / self.scale:g} points redeemed on {day}, oldest points first",
+                       {}, None, f"-{units / self.scale:g}"),)))
+        out.sort(key=lambda r: r.row)
+        return out
+
+    def _statements(self, decisions: Sequence[ActivityDecision],
+                    redemptions: Sequence[RedemptionDecision],
+                    lots: Mapping[str, list[list[Any]]], as_of: dt.date) -> dict[str, Statement]:
+        earned: dict[str, int] = defaultdict(int)
+        minutes: dict[str, float] = defaultdict(float)
+        counts: dict[str, list[int]] = defaultdict(lambda: [0, 0])
+        for d in decisions:
+            if not d.volunteer_id:
+                continue
+            counts[d.volunteer_id][1 if d.rejected else 0] += 1
+            if not d.rejected:
+                earned[d.volunteer_id] += round(d.points * self.scale)
+                hours = d.counted_hours if self.rules.star_hours == "counted" else d.service_hours
+                minutes[d.volunteer_id] += hours * 60
+        redeemed: dict[str, int] = defaultdict(int)
+        for r in redemptions:
+            if r.status == APPLIED:
+                redeemed[r.volunteer_id] += round(r.points * self.scale)
+        volunteers = sorted(set(counts) | {r.volunteer_id for r in redemptions if r.volunteer_id})
+        out: dict[str, Statement] = {}
+        for vid in volunteers:
+            expired = sum(lot[2] for lot in lots.get(vid, [])
+                          if lot[3] is not None and lot[3] <= as_of)
+            hours = round(minutes[vid] / 60, 6)
+            level = None
+            for s in self.stars:
+                if hours >= s.hours:
+                    level = s
+            nxt = next((s.hours for s in self.stars if hours < s.hours), None)
+            reasons: list[Reason] = []
+            if level is not None:
+                reasons.append(Reason("STAR_LEVEL", "volunteer.star_levels",
+                                      f"{hours:g} service hours reach {_label(level, '')} "
+                                      f"({level.stars} stars from {level.hours:g} h)",
+                                      {"hours": hours}, level.hours))
+            if nxt is not None:
+                reasons.append(Reason("NEXT_STAR", "volunteer.star_levels",
+                                      f"{nxt - hours:g} more hours to the next star level "
+                                      f"({nxt:g} h)", {"hours": hours}, nxt))
+            if expired:
+                reasons.append(Reason("EXPIRED", "volunteer.point_expiry_months",
+                                      f"{expired / self.scale:g} points expired "
+                                      f"{self.rules.point_expiry_months} months after they "
+                                      f"were earned", {}, self.rules.point_expiry_months,
+                                      f"-{expired / self.scale:g}"))
+            e, x, r = earned[vid], expired, redeemed[vid]
+            out[vid] = Statement(vid, as_of, e / self.scale, x / self.scale, r / self.scale,
+                                 (e - x - r) / self.scale, hours,
+                                 level.stars if level else 0,
+                                 _label(level, f"{level.stars} stars") if level else "",
+                                 counts[vid][0], counts[vid][1], nxt, tuple(reasons), self.ref)
+        return out
+
+
+def code_to_key(code: str) -> str:
+    """CAP_HOURS_DAY -> hours_per_day (the key in [volunteer.caps])."""
+    _, what, period = code.lower().split("_")
+    return f"{what}_per_{period}"
+
+
+# --- compile ---------------------------------------------------------------------------
+
+
+def _dated_values(v: DatedValue | None) -> tuple[float, ...]:
+    return () if v is None else v.values
+
+
+def compile_volunteer(ctx: CompileContext) -> VolunteerScheme:
+    """Check the [volunteer] section against the rest of the policy and compile it."""
+    rules = ctx.model.volunteer
+    assert rules is not None
+    root = ("volunteer",)
+    for cid, cat in rules.categories.items():
+        if any(v < 0 for v in cat.coefficient.values):
+            ctx.report(root + ("categories", cid, "coefficient"), "a coefficient cannot be "
+                                                                  "negative")
+    activities: dict[str, _Activity] = {}
+    for aid, a in rules.activities.items():
+        path = root + ("activities", aid)
+        if (a.points_per_hour is None) == (a.points_per_event is None):
+            ctx.report(path, f"activity {aid!r} needs exactly one of points_per_hour and "
+                             f"points_per_event", value=False)
+            continue
+        for key in ("points_per_hour", "points_per_event", "max_hours"):
+            if any(v < 0 for v in _dated_values(getattr(a, key))):
+                ctx.report(path + (key,), f"{key} cannot be negative")
+        if a.category is not None and a.category not in rules.categories:
+            ctx.report(path + ("category",), f"unknown category {a.category!r}",
+                       did_you_mean(a.category, rules.categories) or (
+                           "declare it under [volunteer.categories." + a.category + "]"))
+            continue
+        activities[aid] = _Activity(aid, a.label or aid, a.category or "", a.points_per_hour,
+                                    a.points_per_event, a.max_hours)
+    for key in ("hours_per_day", "points_per_day", "hours_per_month", "points_per_month"):
+        if any(v < 0 for v in _dated_values(getattr(rules.caps, key))):
+            ctx.report(root + ("caps", key), f"{key} cannot be negative")
+    previous = None
+    for i, s in enumerate(rules.star_levels):
+        if previous is not None and (s.hours <= previous.hours or s.stars <= previous.stars):
+            ctx.report(root + ("star_levels", i), "star levels must be listed with increasing "
+                                                  "stars and hours", value=False)
+        previous = s
+    activity_facts = ctx.model.facts.get("activity", {})
+    for name in activity_facts:
+        if name in BUILTIN_NAMES:
+            ctx.report(("facts", "activity", name), f"fact name {name!r} is reserved in "
+                                                    f"volunteer expressions",
+                       "rename the fact", value=False)
+    extra = {
+        "activity": Fact(Type.STRING, tuple(rules.activities)),
+        "category": Fact(Type.STRING, (*rules.categories, "")),
+        "date": Fact(Type.DATE),
+        "hours": Fact(Type.DECIMAL),
+    }
+    multipliers: list[_Multiplier] = []
+    seen: set[str] = set()
+    for i, m in enumerate(rules.multipliers):
+        path = root + ("multipliers", i)
+        if m.id in seen:
+            ctx.report(path + ("id",), f"multiplier id {m.id!r} is used twice")
+        seen.add(m.id)
+        if any(v <= 0 for v in m.factor.values):
+            ctx.report(path + ("factor",), "a multiplier factor must be more than 0")
+        scope = ctx.scope("activity", f"multiplier {m.id!r}", extra)
+        expr = ctx.expression(path + ("when",), m.when, scope, Type.BOOL)
+        if expr is not None:
+            multipliers.append(_Multiplier(m.id, m.label or m.id, expr, m.factor))
+    return VolunteerScheme(ctx.model, rules, ctx.ref, activities, multipliers, activity_facts)

@@ -1,0 +1,47 @@
+"""Shared fixtures: write a policy file and load it, with located errors."""
+
+from __future__ import annotations
+
+import datetime as dt
+import textwrap
+from collections.abc import Callable
+from pathlib import Path
+
+import pytest
+
+import civicscore
+
+ROOT = Path(__file__).resolve().parents[1]
+EXAMPLE_POLICY = ROOT / "policies" / "example-district.toml"
+EXAMPLES = ROOT / "examples"
+AS_OF = dt.date(2025, 12, 31)
+
+MINIMAL = """
+[policy]
+id = "t"
+version = "1"
+"""
+
+
+@pytest.fixture
+def write_policy(tmp_path: Path) -> Callable[..., Path]:
+    """Write TOML (dedented) to a file under tmp_path and return its path."""
+
+    def write(text: str, name: str = "policy.toml") -> Path:
+        path = tmp_path / name
+        path.write_text(textwrap.dedent(text).lstrip("\n"), encoding="utf-8")
+        return path
+
+    return write
+
+
+@pytest.fixture
+def load_text(write_policy: Callable[..., Path]) -> Callable[..., civicscore.Policy]:
+    def load(text: str, name: str = "policy.toml") -> civicscore.Policy:
+        return civicscore.load(write_policy(text, name), today=dt.date(2025, 1, 1))
+
+    return load
+
+
+def problems_of(excinfo: pytest.ExceptionInfo[civicscore.PolicyError]) -> list[str]:
+    return [str(p) for p in excinfo.value.problems]
