@@ -32,9 +32,10 @@ array-of-tables element) the value position equals the key position.
 
 The scanner never raises: on malformed text it records what it recognised and
 resynchronises at the next line.  It runs in linear time (token regexes are
-anchored and free of nested ambiguous quantifiers), and recursion is bounded:
+anchored and cannot backtrack catastrophically), and recursion is bounded:
 arrays and inline tables nested deeper than :data:`MAX_DEPTH` are skipped
-iteratively without recording their contents.
+iteratively without recording their contents, and keys or headers with more
+than :data:`MAX_DEPTH` dotted segments are skipped without being mapped.
 """
 
 from __future__ import annotations
@@ -200,8 +201,9 @@ def locate(text: str) -> PositionMap:
 
 
 # --- tokens -----------------------------------------------------------------
-# Every pattern is anchored with .match() and is either a plain character-class
-# run or an "unrolled loop", so matching (and failing) is linear.  Patterns
+# Every pattern is anchored with .match() and is built from character-class runs
+# or "unrolled loops" with disjoint alternatives, so matching (and failing) is
+# linear.  Patterns
 # swallow the whitespace around their token to keep the number of regex calls
 # per statement small: that is most of the running time.
 
@@ -263,7 +265,7 @@ _Segment: TypeAlias = tuple[str, int]
 
 
 class _Scanner:
-    """One forward pass over the text; fills ``spans`` as keys are met."""
+    """One forward pass over the text; fills ``offsets`` as keys are met."""
 
     __slots__ = ("aot_counts", "implicit", "line_starts", "n", "offsets", "pos", "text")
 
