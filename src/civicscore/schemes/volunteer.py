@@ -103,7 +103,8 @@ class ActivityDecision:
                                          if self.expires_on else ".")]
         lines += [f"  - {r.message}" for r in self.reasons]
         if self.parameters:
-            lines.append("  Parameters used: " + "; ".join(str(p) for p in self.parameters))
+            lines.append("  Parameters used:")
+            lines += [f"    {p}" for p in self.parameters]
         lines.append(f"  Policy {self.policy}, as of {self.as_of}.")
         return "\n".join(lines)
 

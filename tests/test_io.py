@@ -1,0 +1,91 @@
+"""Reading damaged inputs: every row is read or reported, and whole-file faults are clear."""
+
+from __future__ import annotations
+
+import datetime as dt
+from pathlib import Path
+
+import pytest
+
+import civicscore
+from civicscore.errors import InputError
+from civicscore.io import read_records, write_rows
+from civicscore.records import UnreadableRow
+
+from .conftest import EXAMPLE_POLICY
+
+HEADER = "record_id,volunteer_id,activity,start,end,confirmed,submitted_at\n"
+GOOD = "a1,v1,general,2025-03-01T09:00,2025-03-01T11:00,yes,2025-03-01T12:00\n"
+
+
+def test_csv_ragged_rows_and_blank_lines(tmp_path: Path) -> None:
+    path = tmp_path / "in.csv"
+    path.write_text("\ufeff" + HEADER + GOOD + "\n" + "a2,v1,general\n" + GOOD.replace("a1", "a3"),
+                    encoding="utf-8")
+    rows = list(read_records(path))
+    assert len(rows) == 3
+    assert rows[0]["record_id"] == "a1"  # the byte-order mark is not part of the header
+    assert isinstance(rows[1], UnreadableRow) and "has 3 cells, the header has 7" in rows[1].message
+
+
+def test_csv_duplicate_header_is_refused(tmp_path: Path) -> None:
+    path = tmp_path / "in.csv"
+    path.write_text("a,b,a\n1,2,3\n", encoding="utf-8")
+    with pytest.raises(InputError, match="column names appear twice: a"):
+        list(read_records(path))
+
+
+def test_jsonl_truncated_and_non_objects(tmp_path: Path) -> None:
+    path = tmp_path / "in.jsonl"
+    path.write_text('{"record_id": "a1"}\n[1, 2]\n\n{"record_id": "a2", "volu', encoding="utf-8")
+    rows = list(read_records(path))
+    assert rows[0] == {"record_id": "a1"}
+    assert isinstance(rows[1], UnreadableRow) and "not a JSON object" in rows[1].message
+    assert isinstance(rows[2], UnreadableRow) and "(line 4) is not valid JSON" in rows[2].message
+
+
+def test_non_utf8_names_the_line(tmp_path: Path) -> None:
+    path = tmp_path / "in.csv"
+    path.write_bytes(HEADER.encode() + "a1,v1,巡逻\n".encode("gbk"))
+    with pytest.raises(InputError, match=r"in.csv:2: the file is not UTF-8"):
+        list(read_records(path))
+
+
+def test_json_list_and_unknown_extension(tmp_path: Path) -> None:
+    path = tmp_path / "in.json"
+    path.write_text('[{"record_id": "a"}, 3]', encoding="utf-8")
+    rows = list(read_records(path))
+    assert rows[0] == {"record_id": "a"} and isinstance(rows[1], UnreadableRow)
+    with pytest.raises(InputError, match="unknown file type"):
+        read_records(tmp_path / "in.txt")
+
+
+def test_rows_are_conserved_through_scoring(tmp_path: Path) -> None:
+    path = tmp_path / "in.jsonl"
+    good = ('{"record_id": "%s", "volunteer_id": "v1", "activity": "general", '
+            '"start": "2025-03-0%dT09:00", "end": "2025-03-0%dT10:00", "confirmed": true, '
+            '"submitted_at": "2025-03-0%dT12:00"}\n')
+    path.write_text(good % ("a", 1, 1, 1) + "not json\n" + good % ("b", 2, 2, 2) + '{"x": 1',
+                    encoding="utf-8")
+    policy = civicscore.load(EXAMPLE_POLICY)
+    result = policy.volunteer.evaluate(read_records(path), as_of=dt.date(2025, 12, 31))
+    assert len(result.records) == 4
+    assert len(result.scored) + len(result.rejected) == 4
+    assert [d.reason_codes[0] for d in result.rejected] == ["UNREADABLE_ROW", "UNREADABLE_ROW"]
+
+
+def test_parquet_round_trip(tmp_path: Path) -> None:
+    pytest.importorskip("pyarrow")
+    rows = [{"record_id": f"a{i}", "n": i, "day": dt.date(2025, 1, 1)} for i in range(3)]
+    path = tmp_path / "x.parquet"
+    assert write_rows(rows, path) == 3
+    back = list(read_records(path))
+    assert [r["record_id"] for r in back] == ["a0", "a1", "a2"]
+
+
+def test_damaged_parquet_is_an_input_error(tmp_path: Path) -> None:
+    pytest.importorskip("pyarrow")
+    path = tmp_path / "x.parquet"
+    path.write_bytes(b"PAR1 truncated")
+    with pytest.raises(InputError, match="not a readable Parquet file"):
+        read_records(path)
