@@ -342,3 +342,12 @@ def test_scheme_not_defined(load_text) -> None:
     policy = load_text(MINIMAL)
     with pytest.raises(civicscore.CivicScoreError, match=r"has no \[volunteer\] section"):
         policy.volunteer  # noqa: B018
+
+
+@pytest.mark.parametrize("name", ["age-oldest", "_secret", "if", '"two words"'])
+def test_fact_names_must_be_usable_in_expressions(write_policy, name: str) -> None:
+    path = write_policy(MINIMAL + f'[facts.household]\n{name} = {{ type = "int" }}\n')
+    with pytest.raises(civicscore.PolicyError) as e:
+        civicscore.load(path)
+    assert "cannot be used in expressions" in str(e.value)
+    assert e.value.problems[0].line == 5

@@ -10,6 +10,8 @@ problems are collected and raised together, with their positions.
 from __future__ import annotations
 
 import datetime as dt
+import keyword
+import re
 import warnings
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
@@ -135,6 +137,13 @@ def _check_facts(ctx: CompileContext) -> None:
     for entity, facts in ctx.model.facts.items():
         for name, spec in facts.items():
             path: KeyPath = ("facts", entity, name)
+            if not name.isidentifier() or keyword.iskeyword(name) or name.startswith("_"):
+                fix = re.sub(r"\W", "_", name).strip("_") or "fact"
+                ctx.report(path, f"fact name {name!r} cannot be used in expressions",
+                           f"use a name of letters, digits and '_' that does not start with "
+                           f"'_' or a digit, e.g. {fix!r}" if fix.isidentifier() and not
+                           keyword.iskeyword(fix) else "rename it", value=False)
+                continue
             why = protected_reason(name, spec.label, spec.label_en, spec.description)
             if why:
                 ctx.report(path, f"fact {name!r} denotes a protected characteristic ({why}); "
