@@ -56,7 +56,7 @@ def test_score_example_as_jsonl_with_rejects(tmp_path: Path) -> None:
     rejects = tmp_path / "rejects.csv"
     records = tmp_path / "records.jsonl"
     r = run("score", EXAMPLE_POLICY, "--scheme", "volunteer", ACTIVITIES, "--redemptions",
-            REDEMPTIONS, "--as-of", "2025-12-31", "--rejects", rejects, "--records", records)
+            REDEMPTIONS, "--as-of", "2025-12-31", "--rejects", rejects, "--details", records)
     assert r.exit_code == 0, r.stderr
     statements = [json.loads(line) for line in r.stdout.splitlines()]
     by_id = {s["volunteer_id"]: s for s in statements}

@@ -18,7 +18,6 @@ import json
 import os
 import sys
 import warnings
-from collections.abc import Iterable, Mapping
 from pathlib import Path
 from typing import Any
 
@@ -29,7 +28,7 @@ from .errors import CivicScoreError, PolicyError, Problem
 from .io import format_of, parse_json_record, read_records, write_rows
 from .policy.compile import Policy
 
-SCHEMES = ("volunteer",)
+SCHEMES = ("volunteer", "civility", "visits", "appraisal")
 EXIT_PROBLEMS = 1
 EXIT_INPUT = 2
 EXIT_INTERNAL = 70
@@ -149,71 +148,69 @@ def _output_kind(output: str | None, fmt: str | None) -> str:
 @click.option("-o", "--output", type=click.Path(dir_okay=False),
               help="Where to write the results (.csv, .jsonl, .json, .parquet); default stdout.")
 @click.option("--rejects", type=click.Path(dir_okay=False),
-              help="Write every rejected row, with its reasons, to this file.")
-@click.option("--records", "records_out", type=click.Path(dir_okay=False),
-              help="volunteer: also write the decision on every activity record.")
-@click.option("--redemptions", type=click.Path(exists=False, dir_okay=False),
+              help="Write every rejected row, with its reasons, to this file "
+                   "(default: list them on stderr).")
+@click.option("--details", type=click.Path(dir_okay=False),
+              help="Also write detail rows: volunteer: the decision on every activity record; "
+                   "civility: every star; visits: caseload per liaison; appraisal: the trace "
+                   "of every indicator.")
+@click.option("--redemptions", type=click.Path(dir_okay=False),
               help="volunteer: redemption records to apply to the balances.")
 @click.option("--format", "fmt", type=click.Choice(["table", "csv", "jsonl", "json"]),
               help="Format of the results on stdout (default: a table on a terminal, "
                    "JSON Lines otherwise).")
 @_as_of_option
 def score(policy: str, input_file: str, scheme: str, output: str | None, rejects: str | None,
-          records_out: str | None, redemptions: str | None, fmt: str | None,
+          details: str | None, redemptions: str | None, fmt: str | None,
           as_of: dt.datetime | None) -> None:
-    """Score the records in INPUT against POLICY."""
+    """Score the records in INPUT against POLICY with one scheme."""
     pol = load(policy)
     _print_warnings(pol)
+    compiled = pol.scheme(scheme)
+    extra: dict[str, Any] = {}
+    if redemptions:
+        if "redemptions" not in compiled.extra_inputs:
+            raise click.UsageError(f"--redemptions applies to the volunteer scheme, not {scheme}")
+        extra["redemptions"] = read_records(redemptions)
     day = _as_of(as_of)
-    records = read_records(input_file)
-    red = read_records(redemptions) if redemptions else ()
-    result = pol.volunteer.evaluate(records, red, as_of=day)
-    statements = [s.to_row() for s in result.statements.values()]
+    result = compiled.run(read_records(input_file), as_of=day, **extra)
     kind = _output_kind(output, fmt)
     if kind == "table":
-        _statement_table(result.statements.values(), pol, day)
+        _print_table(*result.table())
     else:
-        write_rows(statements, output, kind)
-    if records_out:
-        write_rows((d.to_row() for d in result.records), records_out)
-    rejected = [_reject_row("activities", d.to_row(), d.record_id) for d in result.rejected]
-    rejected += [_reject_row("redemptions", r.to_row(), r.redemption_id)
-                 for r in result.redemptions if r.status == "rejected"]
-    n_in = len(result.records)
-    click.echo(f"{n_in - len(result.rejected)} of {n_in} activity records scored, "
-               f"{len(result.rejected)} rejected; "
-               f"{len(result.statements)} volunteer statements as of {day}"
-               + (f"; {len(result.redemptions)} redemptions read" if redemptions else ""),
-               err=True)
-    if rejected:
-        if rejects:
-            write_rows(rejected, rejects)
-            click.echo(f"{len(rejected)} rejected rows written to {rejects}", err=True)
-        else:
-            for r in rejected:
-                click.echo(f"rejected {r['input']} row {r['row']} ({r['id']}): "
-                           + "; ".join(r["reasons"]), err=True)
+        write_rows(result.output_rows(), output, kind)
+    if details:
+        write_rows(result.detail_rows(), details)
+    click.echo(result.summary(), err=True)
+    rejected = result.rejected_rows()
+    if rejected and rejects:
+        write_rows(rejected, rejects)
+        click.echo(f"{len(rejected)} rejected rows written to {rejects}", err=True)
+    elif rejected:
+        for r in rejected:
+            click.echo(f"rejected {r['input']} row {r['row']} ({r['id']}): "
+                       + "; ".join(r["reasons"]), err=True)
 
 
-def _reject_row(kind: str, row: Mapping[str, Any], ident: str) -> dict[str, Any]:
-    return {"input": kind, "row": row["row"], "id": ident,
-            "volunteer_id": row.get("volunteer_id", ""),
-            "reason_codes": row["reason_codes"], "reasons": row["reasons"]}
-
-
-def _statement_table(statements: Iterable[Any], policy: Policy, day: dt.date) -> None:
+def _print_table(title: str, columns: list[str], rows: list[list[str]]) -> None:
     from rich.console import Console
     from rich.table import Table
 
-    table = Table(title=f"Volunteer statements as of {day} — {policy.ref}")
-    for col in ("volunteer", "earned", "expired", "redeemed", "balance", "hours", "star level",
-                "records", "rejected"):
-        table.add_column(col, justify="left" if col in ("volunteer", "star level") else "right")
-    for s in statements:
-        table.add_row(s.volunteer_id, f"{s.earned:g}", f"{s.expired:g}", f"{s.redeemed:g}",
-                      f"{s.balance:g}", f"{s.hours:g}", s.star_label or "-",
-                      str(s.records_scored), str(s.records_rejected))
+    table = Table(title=title)
+    for i, col in enumerate(columns):
+        numeric = rows and all(_looks_numeric(r[i]) for r in rows)
+        table.add_column(col, justify="right" if numeric else "left")
+    for row in rows:
+        table.add_row(*row)
     Console().print(table)
+
+
+def _looks_numeric(text: str) -> bool:
+    try:
+        float(text)
+    except ValueError:
+        return False
+    return True
 
 
 # --- explain ----------------------------------------------------------------------------
@@ -229,9 +226,9 @@ def explain(policy: str, scheme: str, record_json: str, as_of: dt.datetime | Non
     """Explain, in plain language, the decision on one record."""
     pol = load(policy)
     _print_warnings(pol)
+    compiled = pol.scheme(scheme)
     record = parse_json_record(record_json)
-    decision = pol.volunteer.evaluate_record(record, as_of=_as_of(as_of))
-    click.echo(decision.explain())
+    click.echo(compiled.explain_record(record, as_of=_as_of(as_of)))
 
 
 # --- schema -----------------------------------------------------------------------------

@@ -19,6 +19,9 @@ from ._suggest import did_you_mean, one_of
 from .errors import RecordError
 from .policy.model import FactSpec
 
+NEVER = dt.date.min
+"""The value of a missing optional date fact: 'never', which compares as long ago."""
+
 
 @dataclass(frozen=True, slots=True)
 class UnreadableRow:
@@ -134,6 +137,8 @@ def coerce_fact(name: str, spec: FactSpec, record: Mapping[str, Any], record_id:
     """The typed value of one declared fact, its default, or a ``RecordError``."""
     value = record.get(name)
     if is_missing(value):
+        if spec.optional:
+            return NEVER
         if spec.default is not None:
             return float(spec.default) if spec.type == "decimal" else spec.default
         raise RecordError(record_id, name, "is required and missing", code="MISSING_FIELD")

@@ -48,9 +48,16 @@ class CompileContext:
     calendar: HolidayCalendar
     ref: PolicyRef
     problems: list[Problem] = field(default_factory=list)
+    notes: list[Problem] = field(default_factory=list)
 
     def report(self, path: KeyPath, message: str, hint: str = "", *, value: bool = True) -> None:
+        """A mistake: the policy will be refused, with this located message."""
         self.problems.append(self.layers.problem(path, message, hint, value=value))
+
+    def warn(self, path: KeyPath, message: str, hint: str = "", *, value: bool = False) -> None:
+        """Worth an officer's attention, but the policy still loads (e.g. a shadowed tier)."""
+        self.notes.append(self.layers.problem(path, message, hint, value=value,
+                                              severity="warning"))
 
     def facts(self, entity: str) -> dict[str, Fact]:
         specs = self.model.facts.get(entity, {})
@@ -113,7 +120,23 @@ class Policy:
 
     @property
     def volunteer(self) -> Any:
+        """The [volunteer] scheme: ``policy.volunteer.evaluate(records, as_of=...)``."""
         return self.scheme("volunteer")
+
+    @property
+    def civility(self) -> Any:
+        """The [civility] scheme: household stars and titles."""
+        return self.scheme("civility")
+
+    @property
+    def visits(self) -> Any:
+        """The [visits] scheme: care tiers, cadences and next due dates."""
+        return self.scheme("visits")
+
+    @property
+    def appraisal(self) -> Any:
+        """The [appraisal] scheme: scorecards, grades, vetoes and the quota."""
+        return self.scheme("appraisal")
 
     def check_in_effect(self, as_of: dt.date) -> None:
         ensure_in_effect(self.model, self.ref, as_of)
@@ -171,6 +194,11 @@ def _check_fact_spec(ctx: CompileContext, path: KeyPath, spec: FactSpec) -> None
                                      f"is {spec.type}")
     if spec.min is not None and spec.max is not None and spec.min > spec.max:
         ctx.report(path + ("min",), f"min {spec.min:g} is greater than max {spec.max:g}")
+    if spec.optional and spec.type != "date":
+        ctx.report(path + ("optional",), "only date facts can be optional (a missing date "
+                                         "means 'never')", "give the fact a default instead")
+    if spec.optional and spec.default is not None:
+        ctx.report(path + ("default",), "an optional date fact cannot also have a default")
     d = spec.default
     if d is None:
         return
@@ -231,7 +259,7 @@ def compile_policy(loaded: Loaded, schemes: Mapping[str, SchemeCompiler],
         p for p in ctx.problems[reported:] if not loaded.is_consequence(p)]
     if problems:
         raise PolicyError(sorted(problems, key=lambda p: (p.file, p.line, p.col)))
-    notes: list[Problem] = []
+    notes: list[Problem] = list(ctx.notes)
     today = today or dt.date.today()
     if model.policy.review_by is not None and model.policy.review_by < today:
         notes.append(loaded.layers.problem(

@@ -105,6 +105,10 @@ class FactSpec(Labelled):
         None, description="Value used when a record leaves the fact out; "
                           "without a default the fact is required.")
     unit: str = ""
+    optional: bool = Field(False, description="date facts only: a missing value means "
+                                              "'never' (read as 0001-01-01, long ago).")
+    care_need: bool = Field(False, description="The fact describes a care need; only such "
+                                               "facts may be read by visit tiers.")
 
 
 # --- [volunteer] ------------------------------------------------------------------
@@ -169,6 +173,160 @@ class Volunteer(_Model):
     star_levels: list[StarLevel] = Field(default_factory=list)
 
 
+# --- [civility] ------------------------------------------------------------------
+
+
+class Star(Labelled):
+    """One criterion; a household meeting it earns the star."""
+
+    id: Id
+    when: Expr
+
+
+class Title(Labelled):
+    """A title held from ``min_stars`` stars up (the highest one reached applies)."""
+
+    min_stars: int = Field(ge=0)
+
+
+class Civility(_Model):
+    """Household civility stars: a star per criterion met; titles by star count."""
+
+    entity: Id = Field("household", description="Which [facts.<entity>] the criteria read.")
+    review_years: int = Field(1, ge=1, le=10, description="Stars are valid this many years "
+                                                          "from the review date.")
+    bar_years: int = Field(1, ge=0, le=10, description="After a revocation, no stars for "
+                                                       "this many years.")
+    stars: list[Star] = Field(min_length=1)
+    titles: list[Title] = Field(default_factory=list)
+
+
+# --- [visits] ------------------------------------------------------------------------
+
+Cadence = Annotated[str, Field(
+    pattern=r"^(P(\d+[YMWD])+|daily|weekly|fortnightly|monthly|bimonthly|quarterly|"
+            r"half-yearly|yearly)$",
+    description="An ISO-8601 period such as P7D, P1M, P2M, or daily, weekly, fortnightly, "
+                "monthly, bimonthly, quarterly, half-yearly, yearly.")]
+
+
+class Tier(Labelled):
+    """A care tier: who needs a liaison to look in, and how often."""
+
+    id: Id
+    when: Expr | None = Field(None, description="Condition on care-need facts; the default "
+                                                "tier has none.")
+    cadence: Cadence
+    priority: int | None = Field(None, description="hit_policy = 'priority': the matching "
+                                                   "tier with the highest priority wins.")
+
+
+class Trigger(Labelled):
+    """An event that pulls the next visit forward, e.g. a hospital discharge."""
+
+    id: Id
+    event: Expr = Field(description="A date expression: when the event happened.")
+    when: Expr = Field("True", description="An extra condition for the trigger to apply.")
+    within_days: int = Field(ge=0, le=366, description="Visit within this many days of the "
+                                                       "event (1 = within 24 hours).")
+
+
+class Capacity(_Model):
+    households_per_liaison: int | None = Field(None, ge=1)
+    visits_per_month: float | None = Field(None, gt=0, description="Visits one liaison can "
+                                                                   "make in a month.")
+
+
+class Visits(_Model):
+    """Care visit tiers, chosen from care needs only."""
+
+    entity: Id = "household"
+    hit_policy: Literal["first", "priority", "unique"] = "first"
+    default_tier: Id = Field(description="The tier of a household no other tier matches.")
+    max_interval: Cadence | None = Field(None, description="No tier's cadence may be longer "
+                                                           "(e.g. P2M: everyone at least every "
+                                                           "two months).")
+    tiers: list[Tier] = Field(min_length=1)
+    triggers: list[Trigger] = Field(default_factory=list)
+    capacity: Capacity = Field(default_factory=Capacity)
+
+
+# --- [appraisal] ---------------------------------------------------------------------
+
+
+class Step(_Model):
+    at: float
+    score: float = Field(ge=0, le=100)
+
+
+class Band(_Model):
+    from_: float = Field(alias="from", description="Lower bound, inclusive.")
+    to: float = Field(description="Upper bound, exclusive (the last band's is inclusive).")
+    score: float = Field(ge=0, le=100)
+
+
+class Normalise(_Model):
+    """How a raw indicator value becomes a 0-100 score."""
+
+    method: Literal["linear", "thresholds", "bands", "none"]
+    floor: float | None = Field(None, description="linear: the value scoring 0.")
+    target: float | None = Field(None, description="linear: the value scoring 100.")
+    higher_is_better: bool = True
+    steps: list[Step] = Field(default_factory=list, description="thresholds: the score of the "
+                                                                "highest step reached.")
+    bands: list[Band] = Field(default_factory=list)
+
+
+class Indicator(Labelled):
+    id: Id
+    group: Id | None = None
+    weight: float = Field(gt=0, le=1, description="Weight within its group (or overall).")
+    value: Expr | None = Field(None, description="Expression giving the raw value.")
+    raters: dict[str, float] = Field(
+        default_factory=dict, description="Rater-weighted value: fact name -> rater weight, "
+                                          "e.g. { staff = 3, users = 6 }.")
+    normalise: Normalise
+
+
+class Veto(Labelled):
+    """A critical item: when it holds, the lowest grade (after human confirmation)."""
+
+    id: Id
+    when: Expr
+
+
+class Grade(Labelled):
+    id: Id
+    min_score: float = Field(ge=0, le=100)
+
+
+class Group(Labelled):
+    weight: float = Field(gt=0, le=1)
+
+
+class Quota(_Model):
+    """At most ``max_share`` of a cohort may hold ``grade``; the rest move down one grade."""
+
+    grade: Id
+    max_share: float = Field(gt=0, le=1)
+    rounding: Literal["floor", "round_half_up", "ceil"] = "floor"
+    tie_break: list[str] = Field(
+        default_factory=lambda: ["total", "subject_id"],
+        description="Order for keeping the grade: 'total' (higher first), "
+                    "'indicator:<id>' (higher score first), 'subject_id' (ascending).")
+
+
+class Appraisal(_Model):
+    """Weighted indicator scorecards with grade bands, vetoes and a quota."""
+
+    entity: Id = "subject"
+    indicators: list[Indicator] = Field(min_length=1)
+    groups: dict[str, Group] = Field(default_factory=dict)
+    grades: list[Grade] = Field(min_length=2)
+    vetoes: list[Veto] = Field(default_factory=list)
+    quota: Quota | None = None
+
+
 # --- the whole file ----------------------------------------------------------------
 
 
@@ -182,3 +340,6 @@ class PolicyModel(_Model):
         description="Typed inputs by entity: [facts.household], [facts.activity], ...",
     )
     volunteer: Volunteer | None = None
+    civility: Civility | None = None
+    visits: Visits | None = None
+    appraisal: Appraisal | None = None

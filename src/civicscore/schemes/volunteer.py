@@ -30,7 +30,7 @@ from __future__ import annotations
 
 import datetime as dt
 from collections import defaultdict
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -51,6 +51,7 @@ from ..records import (
     to_text,
 )
 from ..results import ParameterUse, PolicyRef, Reason, to_jsonable
+from .base import policy_columns, reject_row
 
 SCORED = "scored"
 REJECTED = "rejected"
@@ -116,8 +117,7 @@ class ActivityDecision:
             "points": self.points, "expires_on": self.expires_on,
             "reason_codes": list(self.reason_codes),
             "reasons": [r.message for r in self.reasons],
-            "policy_id": self.policy.id, "policy_version": self.policy.version,
-            "policy_hash": self.policy.hash, "as_of": self.as_of,
+            **policy_columns(self.policy), "as_of": self.as_of,
         }
 
 
@@ -165,8 +165,7 @@ class Statement:
             "expired": self.expired, "redeemed": self.redeemed, "balance": self.balance,
             "hours": self.hours, "star_level": self.star_level, "star_label": self.star_label,
             "records_scored": self.records_scored, "records_rejected": self.records_rejected,
-            "policy_id": self.policy.id, "policy_version": self.policy.version,
-            "policy_hash": self.policy.hash,
+            **policy_columns(self.policy),
         }
 
     def explain(self) -> str:
@@ -200,6 +199,40 @@ class VolunteerResult:
 
     def to_jsonable(self) -> Any:
         return to_jsonable(self)
+
+    # -- the SchemeRun protocol (used by the CLI) -------------------------------------
+    def output_rows(self) -> Iterator[dict[str, Any]]:
+        return (s.to_row() for s in self.statements.values())
+
+    def detail_rows(self) -> Iterator[dict[str, Any]]:
+        return (d.to_row() for d in self.records)
+
+    def rejected_rows(self) -> list[dict[str, Any]]:
+        rows = [reject_row("activities", d.row, d.record_id, d.reason_codes,
+                           [r.message for r in d.reasons]) for d in self.rejected]
+        rows += [reject_row("redemptions", r.row, r.redemption_id, [x.code for x in r.reasons],
+                            [x.message for x in r.reasons])
+                 for r in self.redemptions if r.status == REJECTED]
+        return rows
+
+    def summary(self) -> str:
+        n = len(self.records)
+        text = (f"{n - len(self.rejected)} of {n} activity records scored, "
+                f"{len(self.rejected)} rejected; {len(self.statements)} volunteer statements "
+                f"as of {self.as_of}")
+        if self.redemptions:
+            refused = sum(r.status == REJECTED for r in self.redemptions)
+            text += f"; {len(self.redemptions) - refused} of {len(self.redemptions)} " \
+                    f"redemptions applied"
+        return text
+
+    def table(self) -> tuple[str, list[str], list[list[str]]]:
+        columns = ["volunteer", "earned", "expired", "redeemed", "balance", "hours", "star",
+                   "scored", "rejected"]
+        rows = [[s.volunteer_id, f"{s.earned:g}", f"{s.expired:g}", f"{s.redeemed:g}",
+                 f"{s.balance:g}", f"{s.hours:g}", s.star_label or "-", str(s.records_scored),
+                 str(s.records_rejected)] for s in self.statements.values()]
+        return f"Volunteer statements as of {self.as_of} — {self.policy}", columns, rows
 
 
 # --- compiled rules ------------------------------------------------------------------
@@ -296,6 +329,16 @@ class VolunteerScheme:
     def evaluate_record(self, record: Mapping[str, Any], *, as_of: dt.date) -> ActivityDecision:
         """One record on its own (caps and overlaps see only this record)."""
         return self.evaluate([record], as_of=as_of).records[0]
+
+    # -- the Scheme protocol (used by the CLI) ----------------------------------------
+    extra_inputs = ("redemptions",)
+
+    def run(self, records: Iterable[Any], *, as_of: dt.date,
+            **extra: Iterable[Any]) -> VolunteerResult:
+        return self.evaluate(records, extra.get("redemptions", ()), as_of=as_of)
+
+    def explain_record(self, record: Mapping[str, Any], *, as_of: dt.date) -> str:
+        return self.evaluate_record(record, as_of=as_of).explain()
 
     # -- step 1: one record on its own -------------------------------------------------
     def _reject(self, row: int, rid: str, vid: str, activity: str, day: dt.date | None,
