@@ -495,6 +495,7 @@ class VolunteerScheme:
                    ) -> ActivityDecision:
         rules, act = self.rules, p.activity
         base = f"volunteer.activities.{act.id}"
+        month_name = f"{month[0]}-{month[1]:02d}"
         # service time, rounded to the unit
         raw_minutes = (p.end - p.start).total_seconds() / 60
         unit = rules.rounding_minutes
@@ -522,21 +523,9 @@ class VolunteerScheme:
                                         f"-{(counted - limit) / 60:g} h"))
                 counted = limit
         caps = rules.caps
-        for cap, used, key, code, period in (
-                (caps.hours_per_day, hours_day, day, "CAP_HOURS_DAY", f"on {day}"),
-                (caps.hours_per_month, hours_month, month, "CAP_HOURS_MONTH",
-                 f"in {month[0]}-{month[1]:02d}")):
-            if cap is None:
-                continue
-            limit = round(self._param(p, f"volunteer.caps.{code_to_key(code)}", cap, day) * 60)
-            left = max(limit - used[key], 0)
-            if counted > left:
-                p.reasons.append(Reason(code, f"volunteer.caps.{code_to_key(code)}",
-                                        f"only {left / 60:g} of the {limit / 60:g} counted hours "
-                                        f"allowed {period} were left; {counted / 60:g} reduced "
-                                        f"to {left / 60:g}", {"hours": counted / 60},
-                                        limit / 60, f"-{(counted - left) / 60:g} h"))
-                counted = left
+        counted = self._apply_caps(p, counted, 60, "counted hours", day, (
+            (caps.hours_per_day, hours_day[day], "CAP_HOURS_DAY", f"on {day}"),
+            (caps.hours_per_month, hours_month[month], "CAP_HOURS_MONTH", f"in {month_name}")))
         hours_day[day] += counted
         hours_month[month] += counted
 
@@ -568,24 +557,10 @@ class VolunteerScheme:
         factor = self._multiplier(p, day, counted, as_of)
         points *= factor
         units = int(round_half_up(points * self.scale)) if points > 0 else 0
-        for cap, used, key, code, period in (
-                (caps.points_per_day, points_day, day, "CAP_POINTS_DAY", f"on {day}"),
-                (caps.points_per_month, points_month, month, "CAP_POINTS_MONTH",
-                 f"in {month[0]}-{month[1]:02d}")):
-            if cap is None:
-                continue
-            limit = int(round_half_up(self._param(p, f"volunteer.caps.{code_to_key(code)}",
-                                                  cap, day) * self.scale))
-            left = max(limit - used[key], 0)
-            if units > left:
-                p.reasons.append(Reason(code, f"volunteer.caps.{code_to_key(code)}",
-                                        f"only {left / self.scale:g} of the "
-                                        f"{limit / self.scale:g} points allowed {period} were "
-                                        f"left; {units / self.scale:g} reduced to "
-                                        f"{left / self.scale:g}",
-                                        {"points": units / self.scale}, limit / self.scale,
-                                        f"-{(units - left) / self.scale:g}"))
-                units = left
+        units = self._apply_caps(p, units, self.scale, "points", day, (
+            (caps.points_per_day, points_day[day], "CAP_POINTS_DAY", f"on {day}"),
+            (caps.points_per_month, points_month[month], "CAP_POINTS_MONTH",
+             f"in {month_name}")))
         points_day[day] += units
         points_month[month] += units
         expires = None
@@ -594,6 +569,24 @@ class VolunteerScheme:
         return ActivityDecision(p.row, p.record_id, p.volunteer_id, act.id, day, SCORED,
                                 service / 60, counted / 60, units / self.scale, expires,
                                 tuple(p.reasons), tuple(p.params), self.ref, as_of)
+
+    def _apply_caps(self, p: _Pending, amount: int, scale: float, noun: str, day: dt.date,
+                    windows: Sequence[tuple[DatedValue | None, int, str, str]]) -> int:
+        """Limit ``amount`` (minutes or point units) to what each window has left."""
+        for cap, used, code, period in windows:
+            if cap is None:
+                continue
+            path = f"volunteer.caps.{code_to_key(code)}"
+            limit = int(round_half_up(self._param(p, path, cap, day) * scale))
+            left = max(limit - used, 0)
+            if amount > left:
+                p.reasons.append(Reason(code, path,
+                                        f"only {left / scale:g} of the {limit / scale:g} {noun} "
+                                        f"allowed {period} were left; {amount / scale:g} reduced "
+                                        f"to {left / scale:g}", {noun: amount / scale},
+                                        limit / scale, f"-{(amount - left) / scale:g}"))
+                amount = left
+        return amount
 
     def _multiplier(self, p: _Pending, day: dt.date, counted: int, as_of: dt.date) -> float:
         if not self.multipliers:
