@@ -9,10 +9,13 @@ def test_public_api_is_pinned() -> None:
     assert sorted(civicscore.__all__) == [
         "ActivityDecision",
         "CivicScoreError",
+        "Engine",
         "ExpressionError",
+        "Function",
         "InputError",
         "ParameterUse",
         "PluginError",
+        "PluginInfo",
         "Policy",
         "PolicyError",
         "PolicyRef",
@@ -24,8 +27,9 @@ def test_public_api_is_pinned() -> None:
         "Statement",
         "VolunteerResult",
         "__version__",
-        "bundled_policy",
+        "hookimpl",
         "load",
+        "simple_function",
     ]
     for name in civicscore.__all__:
         assert hasattr(civicscore, name), name

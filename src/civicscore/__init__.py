@@ -11,9 +11,9 @@ else lives in private modules and may change.
 from __future__ import annotations
 
 import datetime as dt
-from importlib import resources
 from pathlib import Path
 
+from .engine import Engine
 from .errors import (
     CivicScoreError,
     ExpressionError,
@@ -23,9 +23,11 @@ from .errors import (
     Problem,
     RecordError,
 )
-from .policy.compile import Policy, PolicyWarning, load_policy
+from .expr import Function, simple_function
+from .hookspecs import hookimpl
+from .plugins import PluginInfo
+from .policy.compile import Policy, PolicyWarning
 from .results import ParameterUse, PolicyRef, Reason
-from .schemes import BUILTIN_SCHEMES
 from .schemes.volunteer import (
     ActivityDecision,
     RedemptionDecision,
@@ -38,10 +40,13 @@ __version__ = "0.1.0"
 __all__ = [
     "ActivityDecision",
     "CivicScoreError",
+    "Engine",
     "ExpressionError",
+    "Function",
     "InputError",
     "ParameterUse",
     "PluginError",
+    "PluginInfo",
     "Policy",
     "PolicyError",
     "PolicyRef",
@@ -53,29 +58,18 @@ __all__ = [
     "Statement",
     "VolunteerResult",
     "__version__",
-    "bundled_policy",
+    "hookimpl",
     "load",
+    "simple_function",
 ]
 
 
-def bundled_policy(name: str) -> tuple[str, str] | None:
-    """Find a policy shipped with civicscore by name (e.g. ``baseline``).
+def load(source: str | Path, *, today: dt.date | None = None,
+         engine: Engine | None = None) -> Policy:
+    """Load, check and compile a policy from a TOML file path or an installed name.
 
-    Returns (display name, TOML text), or ``None``. Locality plugins will add
-    their own names through the plugin hooks.
-    """
-    if not name.replace("-", "").replace("_", "").isalnum():
-        return None
-    res = resources.files("civicscore") / "policies" / f"{name}.toml"
-    if not res.is_file():
-        return None
-    return f"<civicscore>/policies/{name}.toml", res.read_text(encoding="utf-8")
-
-
-def load(source: str | Path, *, today: dt.date | None = None) -> Policy:
-    """Load, check and compile a policy from a TOML file path or a bundled name.
-
-    Raises :class:`PolicyError` listing every problem found, each with its file,
+    Names (``"baseline"``, ``"karamay"``) come from installed plugins. Raises
+    :class:`PolicyError` listing every problem found, each with its file,
     line and column. ``today`` only matters for the review-date warning.
     """
-    return load_policy(source, BUILTIN_SCHEMES, resolver=bundled_policy, today=today)
+    return (engine or Engine()).load(source, today=today)

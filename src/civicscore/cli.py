@@ -24,6 +24,7 @@ from typing import Any
 import click
 
 from . import __version__, load
+from .engine import Engine
 from .errors import CivicScoreError, PolicyError, Problem
 from .io import format_of, parse_json_record, read_records, write_rows
 from .policy.compile import Policy
@@ -229,6 +230,76 @@ def explain(policy: str, scheme: str, record_json: str, as_of: dt.datetime | Non
     compiled = pol.scheme(scheme)
     record = parse_json_record(record_json)
     click.echo(compiled.explain_record(record, as_of=_as_of(as_of)))
+
+
+# --- test -------------------------------------------------------------------------------
+
+
+@main.command("test")
+@click.argument("policies", nargs=-1, required=True)
+@click.option("-k", "pattern", help="Run only cases whose name or tags match (substring or "
+                                    "glob).")
+@click.option("--min-coverage", type=click.FloatRange(0, 100), default=None,
+              help="Fail when fewer than this percent of the rules are exercised.")
+@click.option("-v", "--verbose", is_flag=True, help="List passing cases too.")
+def test_cmd(policies: tuple[str, ...], pattern: str | None, min_coverage: float | None,
+             verbose: bool) -> None:
+    """Run the [[case]] tables of POLICIES (paths or installed names)."""
+    from .cases import run_cases
+
+    engine = Engine()
+    failed = total = 0
+    below = []
+    for source in policies:
+        policy = engine.load(source)
+        results, coverage = run_cases(policy, pattern, source)
+        for r in results:
+            total += 1
+            if r.passed:
+                if verbose:
+                    click.echo(f"PASS {source}: {r.name}")
+                continue
+            failed += 1
+            click.echo(f"FAIL {source}: {r.name}")
+            for m in r.mismatches:
+                click.echo(f"    {m}")
+            for line in r.explanation.splitlines():
+                click.echo(f"    | {line}")
+        covered = len(coverage.rules) - len(coverage.missing)
+        click.echo(f"{source}: {len(results)} cases, "
+                   f"{sum(r.passed for r in results)} passed; rule coverage "
+                   f"{coverage.percent:.0f}% ({covered} of {len(coverage.rules)})")
+        if coverage.missing:
+            click.echo("    not exercised: " + ", ".join(coverage.missing))
+        if min_coverage is not None and coverage.percent + 1e-9 < min_coverage:
+            below.append(source)
+    click.echo(f"{total - failed} passed, {failed} failed")
+    if below:
+        click.echo(f"rule coverage below {min_coverage:g}% in: {', '.join(below)}", err=True)
+    if failed or below:
+        sys.exit(EXIT_PROBLEMS)
+
+
+# --- plugins ----------------------------------------------------------------------------
+
+
+@main.command()
+@click.option("--json", "as_json", is_flag=True, help="Print JSON, for scripts.")
+def plugins(as_json: bool) -> None:
+    """List installed plugins, their hooks and the policies they provide."""
+    engine = Engine()
+    infos = engine.plugins
+    if as_json:
+        click.echo(json.dumps([p.to_dict() for p in infos], ensure_ascii=False, indent=2))
+        return
+    for p in infos:
+        dist = f"{p.distribution} {p.version}".strip()
+        click.echo(f"{p.name}" + (f" ({dist})" if dist else ""))
+        click.echo(f"  hooks: {', '.join(p.hooks) or '-'}")
+        for label, items in (("policies", p.policies), ("schemes", p.schemes),
+                             ("calendars", p.calendars), ("functions", p.functions)):
+            if items:
+                click.echo(f"  {label}: {', '.join(items)}")
 
 
 # --- schema -----------------------------------------------------------------------------

@@ -12,7 +12,14 @@ from dataclasses import dataclass
 from typing import Any
 
 from .check import Fact, Scope, check
-from .functions import Function, FunctionTable, builtin_functions, round_half_up
+from .functions import (
+    Function,
+    FunctionTable,
+    builtin_functions,
+    round_half_up,
+    simple_function,
+    standard_functions,
+)
 from .ir import Node, Type, names_read
 from .to_python import to_python
 
@@ -27,6 +34,8 @@ __all__ = [
     "check",
     "compile_expression",
     "round_half_up",
+    "simple_function",
+    "standard_functions",
 ]
 
 

@@ -192,10 +192,9 @@ def _to_date(d: dt.date) -> dt.date:
     return d.date() if isinstance(d, dt.datetime) else d
 
 
-def builtin_functions(is_holiday: Callable[[dt.date], bool]) -> FunctionTable:
-    """The standard library of the expression language, bound to one calendar."""
-    table = FunctionTable()
-    for fn in (
+def standard_functions() -> list[Function]:
+    """The context-free standard library (registered by the built-in plugin)."""
+    return [
         Function("min", "min(a, b, ...)", "The smallest of two or more numbers or dates.",
                  _check_minmax("min"), min),
         Function("max", "max(a, b, ...)", "The largest of two or more numbers or dates.",
@@ -219,14 +218,54 @@ def builtin_functions(is_holiday: Callable[[dt.date], bool]) -> FunctionTable:
                  _dates_to(Type.INT, "day", 1), lambda d: d.day),
         Function("weekday", "weekday(d)", "ISO weekday: 1 is Monday, 7 is Sunday.",
                  _dates_to(Type.INT, "weekday", 1), lambda d: d.isoweekday()),
+        Function("date", 'date("YYYY-MM-DD")', "A date literal.", _check_date,
+                 dt.date.fromisoformat, fold=_fold_date),
+    ]
+
+
+def calendar_functions(is_holiday: Callable[[dt.date], bool]) -> list[Function]:
+    """Functions bound to one policy's holiday calendar."""
+    return [
         Function("is_holiday", "is_holiday(d)",
                  "True on a public holiday of the policy's calendar ([calendar] in the policy).",
                  _dates_to(Type.BOOL, "is_holiday", 1), lambda d: is_holiday(_to_date(d))),
-        Function("date", 'date("YYYY-MM-DD")', "A date literal.", _check_date,
-                 dt.date.fromisoformat, fold=_fold_date),
-    ):
+    ]
+
+
+CALENDAR_FUNCTION_NAMES = ("is_holiday",)
+
+
+def builtin_functions(is_holiday: Callable[[dt.date], bool],
+                      extra: Iterable[Function] = ()) -> FunctionTable:
+    """A function table: the standard library, the calendar's functions, and ``extra``."""
+    table = FunctionTable()
+    for fn in (*standard_functions(), *calendar_functions(is_holiday), *extra):
         table.add(fn)
     return table
+
+
+_TYPE_NAMES = {t.value: t for t in Type}
+
+
+def simple_function(name: str, params: Sequence[str], returns: str,
+                    python: Callable[..., Any], doc: str = "") -> Function:
+    """A function with fixed parameter types, for plugin authors.
+
+    ``params`` and ``returns`` are type names: bool, int, decimal, string,
+    date. An int argument is accepted where a decimal is declared.
+    """
+    types = [_TYPE_NAMES[p] for p in params]
+    result = _TYPE_NAMES[returns]
+    signature = f"{name}({', '.join(params)}) -> {returns}"
+
+    def rule(args: Sequence[Node]) -> Type:
+        _arity(name, args, len(types))
+        for i, (a, t) in enumerate(zip(args, types, strict=True)):
+            allowed = (Type.INT, Type.DECIMAL) if t is Type.DECIMAL else (t,)
+            _want(name, i, a, *allowed)
+        return result
+
+    return Function(name, signature, doc or signature, rule, python)
 
 
 def describe(table: FunctionTable) -> Mapping[str, str]:

@@ -84,6 +84,22 @@ SchemeCompiler = Callable[[CompileContext], Any]
 
 
 @dataclass(frozen=True)
+class Environment:
+    """What installed plugins provide to loading (built by ``civicscore.plugins``).
+
+    Kept as plain callables and mappings so the loader does not depend on
+    pluggy: named policies (``resolver``), the function table for a calendar,
+    named calendars and the scheme compilers.
+    """
+
+    schemes: Mapping[str, SchemeCompiler]
+    resolver: Resolver | None = None
+    functions: Callable[[Callable[[dt.date], bool]], FunctionTable] = builtin_functions
+    calendars: Mapping[str, Callable[..., HolidayCalendar]] = field(default_factory=dict)
+    model: type[PolicyModel] = PolicyModel
+
+
+@dataclass(frozen=True)
 class Policy:
     """A checked, compiled policy: the object Python applications work with.
 
@@ -220,9 +236,17 @@ def _check_fact_spec(ctx: CompileContext, path: KeyPath, spec: FactSpec) -> None
             ctx.report(path + ("default",), f"default {d} is outside min/max")
 
 
-def _make_calendar(ctx_model: PolicyModel, layers: Layers, problems: list[Problem]
-                   ) -> HolidayCalendar:
-    cal = ctx_model.calendar
+def _make_calendar(model: PolicyModel, env: Environment, layers: Layers,
+                   problems: list[Problem]) -> HolidayCalendar:
+    cal = model.calendar
+    if cal.name is not None:
+        if cal.name not in env.calendars:
+            problems.append(layers.problem(("calendar", "name"),
+                                           f"no installed plugin provides the calendar "
+                                           f"{cal.name!r}",
+                                           did_you_mean(cal.name, env.calendars), value=True))
+            return HolidayCalendar(None)
+        return env.calendars[cal.name](cal.extra_holidays, cal.extra_workdays)
     countries = supported_countries()
     country = cal.country
     if country is not None and country not in countries:
@@ -239,21 +263,28 @@ def _make_calendar(ctx_model: PolicyModel, layers: Layers, problems: list[Proble
     return HolidayCalendar(country, cal.subdivision, cal.extra_holidays, cal.extra_workdays)
 
 
-def compile_policy(loaded: Loaded, schemes: Mapping[str, SchemeCompiler],
-                   today: dt.date | None = None) -> Policy:
+def compile_policy(loaded: Loaded, env: Environment, today: dt.date | None = None) -> Policy:
     """Run the whole-policy checks and each scheme's compiler; raise all problems at once."""
     model = loaded.model
     problems = list(loaded.problems)
-    calendar = _make_calendar(model, loaded.layers, problems)
+    calendar = _make_calendar(model, env, loaded.layers, problems)
     ref = PolicyRef(model.policy.id, model.policy.version, loaded.content_hash,
                     loaded.layers.files[0].name)
-    ctx = CompileContext(model, loaded.layers, builtin_functions(calendar), calendar, ref,
+    ctx = CompileContext(model, loaded.layers, env.functions(calendar), calendar, ref,
                          problems)
     _check_facts(ctx)
     compiled: dict[str, Any] = {}
-    for name, compiler in schemes.items():
+    for name, compiler in env.schemes.items():
         if getattr(model, name, None) is not None:
             compiled[name] = compiler(ctx)
+    for i, case in enumerate(model.case):
+        if case.scheme not in compiled:
+            ctx.report(("case", i, "scheme"), f"case {case.name!r} is for scheme "
+                                              f"{case.scheme!r}, which this policy does not define",
+                       did_you_mean(case.scheme, compiled))
+        if (case.input is None) == (not case.records):
+            ctx.report(("case", i), f"case {case.name!r} needs exactly one of 'input' (one "
+                                    f"record) and 'records' (several)", value=False)
     reported = len(loaded.problems)
     problems = ctx.problems[:reported] + [
         p for p in ctx.problems[reported:] if not loaded.is_consequence(p)]
@@ -270,18 +301,17 @@ def compile_policy(loaded: Loaded, schemes: Mapping[str, SchemeCompiler],
     return Policy(model, ref, calendar, ctx.functions, compiled, tuple(notes))
 
 
-def load_policy(source: str | Path, schemes: Mapping[str, SchemeCompiler],
-                resolver: Resolver | None = None, text: str | bytes | None = None,
+def load_policy(source: str | Path, env: Environment, text: str | bytes | None = None,
                 today: dt.date | None = None) -> Policy:
-    """Load one policy file (or its text) and compile it."""
+    """Load one policy file (or its text, or an installed policy's name) and compile it."""
     if text is None:
         path = Path(source)
         if not path.exists():
-            if resolver is not None and (found := resolver(str(source))) is not None:
-                return load_policy(found[0], schemes, resolver, found[1], today)
+            if env.resolver is not None and (found := env.resolver(str(source))) is not None:
+                return load_policy(found[0], env, found[1], today)
             raise PolicyError.single(str(source), 1, 1, "no such policy file",
                                      hint="give a path to a .toml file, or the name of "
-                                          "an installed policy")
+                                          "an installed policy (civicscore plugins lists them)")
         try:
             raw: bytes | str = path.read_bytes()
         except (IsADirectoryError, PermissionError) as e:
@@ -291,4 +321,4 @@ def load_policy(source: str | Path, schemes: Mapping[str, SchemeCompiler],
     else:
         raw, directory = text, None
     src = read_source(str(source), raw, directory)
-    return compile_policy(load_source(src, resolver), schemes, today)
+    return compile_policy(load_source(src, env.resolver, env.model), env, today)

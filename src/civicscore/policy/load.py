@@ -44,6 +44,8 @@ else:  # pragma: no cover
 KeyPath = tuple[str | int, ...]
 MAX_FILE_BYTES = 2 * 1024 * 1024
 MAX_EXTENDS_DEPTH = 8
+OWN_TABLES = ("policy", "case")
+"""Tables every file keeps to itself: its metadata and its test cases are not inherited."""
 
 Resolver = Callable[[str], "tuple[str, str] | None"]
 """Name -> (display name, TOML text) for policies found by name (e.g. plugins)."""
@@ -345,9 +347,10 @@ def _schema_at(schema: Mapping[str, Any], path: KeyPath) -> Mapping[str, Any] | 
     return node
 
 
-def validation_problems(err: ValidationError, layers: Layers) -> list[Problem]:
+def validation_problems(err: ValidationError, layers: Layers,
+                        model_cls: type[PolicyModel] = PolicyModel) -> list[Problem]:
     """Turn pydantic's errors into messages an officer can act on."""
-    schema = PolicyModel.model_json_schema(by_alias=True)
+    schema = model_cls.model_json_schema(by_alias=True)
     problems: list[Problem] = []
     for e in err.errors(include_url=False):
         loc: KeyPath = tuple(x for x in e["loc"] if isinstance(x, (str, int)))
@@ -421,7 +424,7 @@ class Loaded:
 
 
 def _validate(data: dict[str, Any], layers: Layers, problems: list[Problem],
-              pruned_paths: set[str]) -> PolicyModel:
+              pruned_paths: set[str], model_cls: type[PolicyModel]) -> PolicyModel:
     """Validate; on errors, report them and go on with the faulty keys pruned.
 
     Pruning lets the later checks (expressions, references) run on the rest of
@@ -430,9 +433,9 @@ def _validate(data: dict[str, Any], layers: Layers, problems: list[Problem],
     collected here are raised after compiling.
     """
     try:
-        return PolicyModel.model_validate(data)
+        return model_cls.model_validate(data)
     except ValidationError as e:
-        problems.extend(validation_problems(e, layers))
+        problems.extend(validation_problems(e, layers, model_cls))
         error = e
     pruned: Any = copy.deepcopy(data)
     for _ in range(5):
@@ -444,7 +447,7 @@ def _validate(data: dict[str, Any], layers: Layers, problems: list[Problem],
             _delete(pruned, loc)
             pruned_paths.add(dotted(loc))
         try:
-            return PolicyModel.model_validate(pruned)
+            return model_cls.model_validate(pruned)
         except ValidationError as e:
             error = e
     raise PolicyError(problems)
@@ -479,6 +482,7 @@ def canonical_hash(data: Any, parent_hashes: Sequence[str] = ()) -> str:
 
 
 def load_source(src: SourceFile, resolver: Resolver | None = None,
+                model_cls: type[PolicyModel] = PolicyModel,
                 _chain: tuple[str, ...] = ()) -> Loaded:
     """Steps 2 and 3 for one parsed file; raises ``PolicyError`` when it cannot go on."""
     layers = Layers([src])
@@ -504,15 +508,15 @@ def load_source(src: SourceFile, resolver: Resolver | None = None,
             raise PolicyError([layers.problem(("policy", "extends"),
                                               f"{parent_name!r} extends this file again "
                                               f"(a cycle)", value=True)])
-        parent = load_source(read_source(pname, raw, pdir), resolver, (*_chain, key))
+        parent = load_source(read_source(pname, raw, pdir), resolver, model_cls, (*_chain, key))
         parents.append(parent)
         overrides_list = meta.get("overrides", [])
         overrides = {str(o): False for o in overrides_list} if isinstance(
             overrides_list, list) else {}
-        parent_data = {k: v for k, v in parent.data.items() if k != "policy"}
-        child_data = {k: v for k, v in data.items() if k != "policy"}
+        parent_data = {k: v for k, v in parent.data.items() if k not in OWN_TABLES}
+        child_data = {k: v for k, v in data.items() if k not in OWN_TABLES}
         data = _merge(parent_data, child_data, (), overrides, layers, pname, problems)
-        data["policy"] = meta
+        data.update({k: v for k, v in src.data.items() if k in OWN_TABLES})
         layers.files.extend(parent.layers.files)
         known = _all_paths(parent_data)
         for i, (name, used) in enumerate(overrides.items()):
@@ -523,6 +527,7 @@ def load_source(src: SourceFile, resolver: Resolver | None = None,
                 problems.append(layers.problem(("policy", "overrides", i), why,
                                                did_you_mean(name, known), value=True))
     pruned: set[str] = set()
-    model = _validate(data, layers, problems, pruned)
-    content_hash = canonical_hash(data, [p.content_hash for p in parents])
+    model = _validate(data, layers, problems, pruned, model_cls)
+    meaning = {k: v for k, v in data.items() if k != "case"}  # tests do not change decisions
+    content_hash = canonical_hash(meaning, [p.content_hash for p in parents])
     return Loaded(model, data, layers, content_hash, parents, problems, pruned)

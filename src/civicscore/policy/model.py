@@ -15,7 +15,7 @@ declared facts, because that needs the whole policy.
 from __future__ import annotations
 
 import datetime as dt
-from typing import Annotated, Literal
+from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -83,6 +83,8 @@ class PolicyMeta(_Model):
 class Calendar(_Model):
     """Public holidays, from the ``holidays`` package plus local adjustments."""
 
+    name: str | None = Field(None, description="A holiday calendar provided by an installed "
+                                               "plugin (civicscore plugins lists them).")
     country: str | None = Field("CN", description="ISO country code, or none for no holidays.")
     subdivision: str | None = None
     extra_holidays: list[dt.date] = Field(default_factory=list)
@@ -327,6 +329,33 @@ class Appraisal(_Model):
     quota: Quota | None = None
 
 
+# --- [[case]]: policy tests as data ----------------------------------------------
+
+
+class Case(_Model):
+    """A worked example kept in the policy: input, as-of date and expected output.
+
+    ``civicscore test`` (and pytest, through civicscore's pytest plugin) runs
+    every case and reports which rules no case exercised.
+    """
+
+    name: str = Field(min_length=1)
+    scheme: Id
+    as_of: dt.date
+    input: dict[str, Any] | None = Field(None, description="One input record.")
+    records: list[dict[str, Any]] = Field(default_factory=list,
+                                          description="Several input records.")
+    redemptions: list[dict[str, Any]] = Field(default_factory=list,
+                                              description="volunteer: redemption records.")
+    expect: dict[str, Any] | list[dict[str, Any]] = Field(
+        description="Expected output: one row's fields, or a list of rows in order.")
+    expect_details: dict[str, Any] | list[dict[str, Any]] | None = Field(
+        None, description="Expected detail rows (as written by score --details).")
+    tolerance: float = Field(0.0, ge=0, description="Allowed difference for numbers.")
+    tags: list[str] = Field(default_factory=list)
+    description: str = ""
+
+
 # --- the whole file ----------------------------------------------------------------
 
 
@@ -343,3 +372,4 @@ class PolicyModel(_Model):
     civility: Civility | None = None
     visits: Visits | None = None
     appraisal: Appraisal | None = None
+    case: list[Case] = Field(default_factory=list, description="Policy tests as data.")

@@ -226,6 +226,16 @@ class VolunteerResult:
                     f"redemptions applied"
         return text
 
+    def fired_rules(self) -> set[str]:
+        """Activities scored, multipliers applied and star levels reached (for coverage)."""
+        fired: set[str] = set()
+        for d in self.scored:
+            fired.add(f"volunteer.activities.{d.activity}")
+            fired.update(r.rule for r in d.reasons if r.code == "MULTIPLIER")
+        for s in self.statements.values():
+            fired.update(r.rule for r in s.reasons if r.code == "STAR_LEVEL")
+        return fired
+
     def table(self) -> tuple[str, list[str], list[list[str]]]:
         columns = ["volunteer", "earned", "expired", "redeemed", "balance", "hours", "star",
                    "scored", "rejected"]
@@ -332,6 +342,12 @@ class VolunteerScheme:
 
     # -- the Scheme protocol (used by the CLI) ----------------------------------------
     extra_inputs = ("redemptions",)
+
+    def rule_ids(self) -> set[str]:
+        """Every rule a case can exercise: activities, multipliers, star levels."""
+        return ({f"volunteer.activities.{a}" for a in self.activities}
+                | {f"volunteer.multipliers.{m.id}" for m in self.multipliers}
+                | {f"volunteer.star_levels.{s.stars}" for s in self.stars})
 
     def run(self, records: Iterable[Any], *, as_of: dt.date,
             **extra: Iterable[Any]) -> VolunteerResult:
@@ -714,7 +730,7 @@ class VolunteerScheme:
             nxt = next((s.hours for s in self.stars if hours < s.hours), None)
             reasons: list[Reason] = []
             if level is not None:
-                reasons.append(Reason("STAR_LEVEL", "volunteer.star_levels",
+                reasons.append(Reason("STAR_LEVEL", f"volunteer.star_levels.{level.stars}",
                                       f"{hours:g} service hours reach {_label(level, '')} "
                                       f"({level.stars} stars from {level.hours:g} h)",
                                       {"hours": hours}, level.hours))

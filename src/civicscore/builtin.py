@@ -1,0 +1,32 @@
+"""civicscore's own features, registered through the same hooks as any plugin.
+
+The baseline policy, the standard expression functions and the four schemes
+are contributions like a locality's: there is one mechanism and no special
+case, so what a plugin author can do is exactly what civicscore itself does.
+"""
+
+from __future__ import annotations
+
+from importlib import resources
+from typing import Any
+
+from .expr import standard_functions
+from .hookspecs import hookimpl
+from .schemes import BUILTIN_SCHEMES
+
+
+@hookimpl
+def register_policies(register: Any) -> None:
+    register("baseline", resources.files("civicscore") / "policies" / "baseline.toml")
+
+
+@hookimpl
+def register_functions(register: Any) -> None:
+    for fn in standard_functions():
+        register(fn)
+
+
+@hookimpl
+def register_schemes(register: Any) -> None:
+    for section, compiler in BUILTIN_SCHEMES.items():
+        register(section, compiler)
