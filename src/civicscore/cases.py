@@ -62,7 +62,7 @@ class Coverage:
 
 def _same(expected: Any, actual: Any, tolerance: float, key: str) -> bool:
     if isinstance(expected, bool) or isinstance(actual, bool):
-        return expected == actual
+        return isinstance(expected, bool) and isinstance(actual, bool) and expected == actual
     if isinstance(expected, (int, float)) and isinstance(actual, (int, float)):
         return abs(expected - actual) <= tolerance + 1e-9
     if isinstance(expected, (dt.date, dt.datetime)):

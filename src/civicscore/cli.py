@@ -302,6 +302,19 @@ def plugins(as_json: bool) -> None:
                 click.echo(f"  {label}: {', '.join(items)}")
 
 
+@main.command("new-plugin")
+@click.argument("name")
+@click.option("--dir", "directory", type=click.Path(file_okay=False), default=".",
+              help="Where to create civicscore-NAME/ (default: here).")
+@click.option("--title", help="The locality's name for titles and docs.")
+def new_plugin_cmd(name: str, directory: str, title: str | None) -> None:
+    """Create a locality plugin package that installs and passes its own tests."""
+    from .scaffold import new_plugin
+
+    root = new_plugin(name, Path(directory), title)
+    click.echo(f"created {root}\nnext: pip install -e {root} && civicscore plugins")
+
+
 # --- schema -----------------------------------------------------------------------------
 
 
