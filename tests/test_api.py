@@ -8,7 +8,11 @@ import civicscore
 def test_public_api_is_pinned() -> None:
     assert sorted(civicscore.__all__) == [
         "ActivityDecision",
+        "AppraisalDecision",
+        "AppraisalResult",
         "CivicScoreError",
+        "CivilityDecision",
+        "CivilityResult",
         "Engine",
         "ExpressionError",
         "Function",
@@ -25,6 +29,8 @@ def test_public_api_is_pinned() -> None:
         "RecordError",
         "RedemptionDecision",
         "Statement",
+        "VisitDecision",
+        "VisitResult",
         "VolunteerResult",
         "__version__",
         "hookimpl",

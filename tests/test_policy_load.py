@@ -351,3 +351,24 @@ def test_fact_names_must_be_usable_in_expressions(write_policy, name: str) -> No
         civicscore.load(path)
     assert "cannot be used in expressions" in str(e.value)
     assert e.value.problems[0].line == 5
+
+
+def test_rules_merged_by_id_are_located_in_the_file_that_wrote_them(write_policy) -> None:
+    """Item 3 of the merged multipliers is item 0 of the child: errors must say so."""
+    write_policy(PARENT, "parent.toml")
+    child = write_policy("""
+    [policy]
+    id = "child"
+    version = "1"
+    extends = "parent"
+
+    [[volunteer.multipliers]]
+    id = "weekend"
+    when = "weekday(date) >= sixx"
+    factor = 1.5
+    """, "child.toml")
+    with pytest.raises(civicscore.PolicyError) as e:
+        civicscore.load(child)
+    (p,) = e.value.problems
+    assert (p.file, p.line) == (str(child), 8)
+    assert p.col == len('when = "weekday(date) >= ') + 1

@@ -28,6 +28,9 @@ from .hookspecs import hookimpl
 from .plugins import PluginInfo
 from .policy.compile import Policy, PolicyWarning
 from .results import ParameterUse, PolicyRef, Reason
+from .schemes.appraisal import AppraisalDecision, AppraisalResult
+from .schemes.civility import CivilityDecision, CivilityResult
+from .schemes.visits import VisitDecision, VisitResult
 from .schemes.volunteer import (
     ActivityDecision,
     RedemptionDecision,
@@ -39,7 +42,11 @@ __version__ = "0.1.0"
 
 __all__ = [
     "ActivityDecision",
+    "AppraisalDecision",
+    "AppraisalResult",
     "CivicScoreError",
+    "CivilityDecision",
+    "CivilityResult",
     "Engine",
     "ExpressionError",
     "Function",
@@ -56,6 +63,8 @@ __all__ = [
     "RecordError",
     "RedemptionDecision",
     "Statement",
+    "VisitDecision",
+    "VisitResult",
     "VolunteerResult",
     "__version__",
     "hookimpl",

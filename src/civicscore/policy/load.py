@@ -73,15 +73,17 @@ class Layers:
     """The files a merged policy came from, child first, to locate any key."""
 
     files: list[SourceFile] = field(default_factory=list)
+    merged: dict[str, Any] | None = None  # the merged data, once an extends is resolved
 
     def where(self, path: KeyPath, *, value: bool = False) -> tuple[str, int, int]:
         best: tuple[int, SourceFile, Span] | None = None
         for src in self.files:
-            if _has(src.data, path):
-                span = src.positions.get(path)
+            local = _translate(path, self.merged, src.data) if self.merged else path
+            if _has(src.data, local):
+                span = src.positions.get(local)
                 if span is not None:
                     return _point(src, span, value)
-            prefix, span = src.positions.nearest(path)
+            prefix, span = src.positions.nearest(local)
             if _has(src.data, prefix) and (best is None or len(prefix) > best[0]):
                 best = (len(prefix), src, span)
         if best is None:
@@ -97,11 +99,44 @@ class Layers:
 
     def _quote_width(self, path: KeyPath, line: int, col: int) -> int:
         for src in self.files:
-            if _has(src.data, path):
+            local = _translate(path, self.merged, src.data) if self.merged else path
+            if _has(src.data, local):
                 lines = src.text.splitlines()
                 text = lines[line - 1][col - 1:] if 0 < line <= len(lines) else ""
                 return 3 if text[:3] in ('"""', "'''") else 1 if text[:1] in "\"'" else 0
         return 0
+
+
+def _translate(path: KeyPath, merged: Any, data: Any) -> KeyPath:
+    """A key path in the merged policy -> the same key in one file's own data.
+
+    Lists of rules with ids are merged by id, so item 3 of the merged
+    ``visits.tiers`` may be item 0 of the file that wrote it. Items are
+    matched by id; the rest of the path is unchanged.
+    """
+    out: list[str | int] = []
+    m, d = merged, data
+    for part in path:
+        if (isinstance(part, int) and isinstance(m, list) and isinstance(d, list)
+                and 0 <= part < len(m) and isinstance(m[part], dict) and "id" in m[part]):
+            rid = m[part]["id"]
+            j = next((i for i, x in enumerate(d) if isinstance(x, dict) and x.get("id") == rid),
+                     len(d))  # not in this file: an index it does not have
+            out.append(j)
+            m, d = m[part], (d[j] if j < len(d) else None)
+            continue
+        out.append(part)
+        m = _step(m, part)
+        d = _step(d, part)
+    return tuple(out)
+
+
+def _step(node: Any, part: str | int) -> Any:
+    if isinstance(node, dict) and isinstance(part, str):
+        return node.get(part)
+    if isinstance(node, list) and isinstance(part, int) and 0 <= part < len(node):
+        return node[part]
+    return None
 
 
 def _point(src: SourceFile, span: Span, value: bool) -> tuple[str, int, int]:
@@ -518,6 +553,7 @@ def load_source(src: SourceFile, resolver: Resolver | None = None,
         data = _merge(parent_data, child_data, (), overrides, layers, pname, problems)
         data.update({k: v for k, v in src.data.items() if k in OWN_TABLES})
         layers.files.extend(parent.layers.files)
+        layers.merged = data
         known = _all_paths(parent_data)
         for i, (name, used) in enumerate(overrides.items()):
             if not used:

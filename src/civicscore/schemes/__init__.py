@@ -1,31 +1,23 @@
-"""The scoring schemes; each compiles its own section of a policy.
+"""The four built-in scoring schemes; each compiles its own section of a policy.
 
 ``BUILTIN_SCHEMES`` maps the TOML section name to the function that checks and
-compiles it. The loader runs every compiler whose section the policy defines.
+compiles it. The built-in plugin (``civicscore.builtin``) registers them
+through the ``register_schemes`` hook, as any plugin would.
 """
 
 from __future__ import annotations
 
 from collections.abc import Mapping
 
-from importlib import import_module
-
 from ..policy.compile import SchemeCompiler
+from .appraisal import compile_appraisal
+from .civility import compile_civility
+from .visits import compile_visits
 from .volunteer import compile_volunteer
-
-
-def _optional(name: str) -> dict[str, SchemeCompiler]:
-    """Schemes still being built are registered once their module exists."""
-    try:
-        module = import_module(f"{__name__}.{name}")
-    except ModuleNotFoundError:
-        return {}
-    return {name: getattr(module, f"compile_{name}")}
-
 
 BUILTIN_SCHEMES: Mapping[str, SchemeCompiler] = {
     "volunteer": compile_volunteer,
-    **_optional("civility"),
-    **_optional("visits"),
-    **_optional("appraisal"),
+    "civility": compile_civility,
+    "visits": compile_visits,
+    "appraisal": compile_appraisal,
 }

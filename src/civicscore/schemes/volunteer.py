@@ -227,13 +227,11 @@ class VolunteerResult:
         return text
 
     def fired_rules(self) -> set[str]:
-        """Activities scored, multipliers applied and star levels reached (for coverage)."""
+        """Activities scored and multipliers applied (for coverage)."""
         fired: set[str] = set()
         for d in self.scored:
             fired.add(f"volunteer.activities.{d.activity}")
             fired.update(r.rule for r in d.reasons if r.code == "MULTIPLIER")
-        for s in self.statements.values():
-            fired.update(r.rule for r in s.reasons if r.code == "STAR_LEVEL")
         return fired
 
     def table(self) -> tuple[str, list[str], list[list[str]]]:
@@ -344,10 +342,13 @@ class VolunteerScheme:
     extra_inputs = ("redemptions",)
 
     def rule_ids(self) -> set[str]:
-        """Every rule a case can exercise: activities, multipliers, star levels."""
+        """The rules a case can exercise: every activity and every multiplier.
+
+        Star levels are thresholds on a lifetime of hours rather than rules a
+        record triggers, so they are not counted for coverage.
+        """
         return ({f"volunteer.activities.{a}" for a in self.activities}
-                | {f"volunteer.multipliers.{m.id}" for m in self.multipliers}
-                | {f"volunteer.star_levels.{s.stars}" for s in self.stars})
+                | {f"volunteer.multipliers.{m.id}" for m in self.multipliers})
 
     def run(self, records: Iterable[Any], *, as_of: dt.date,
             **extra: Iterable[Any]) -> VolunteerResult:

@@ -1,0 +1,1003 @@
+"""Appraisal: weighted indicator scorecards -> grades, with vetoes and a quota.
+
+Performance appraisals of community workers and of communities. Every
+subject's decision keeps the whole trace, in this order, so that an officer
+can check it on paper and a subject can see why:
+
+1. **Record.** One record per subject: ``subject_id`` plus the facts declared
+   under ``[facts.<entity>]``, each coerced by its declaration. A record with
+   any problem (missing or malformed field, duplicate id, an expression that
+   cannot be computed) is *rejected* with every reason found; it is never
+   dropped and never given a grade.
+2. **Raw value** of each indicator: its ``value`` expression, or the
+   rater-weighted mean ``sum(w_i * x_i) / sum(w_i)`` of its ``raters`` (e.g.
+   staff 3 : users 6 : departments 3 : leaders 3).
+3. **Normalised score** (0-100): ``linear`` maps ``floor`` to 0 and ``target``
+   to 100 and clamps (with ``higher_is_better = false`` the floor is the worst
+   value and the target the best, so the same formula runs downhill);
+   ``thresholds`` gives the score of the highest step reached (lower is
+   better: the lowest step not exceeded), 0 if none; ``bands`` gives the score
+   of the band ``from <= raw < to`` (the last band includes its ``to``), 0
+   outside every band; ``none`` takes the raw value as the score and rejects a
+   value outside 0-100 rather than guess. A policy may not say "higher is
+   better" and then score a better value lower: the loader refuses steps and
+   bands that contradict ``higher_is_better``, so the total can only rise when
+   a subject does better.
+4. **Weighted** = normalised x indicator weight x group weight; the **total**
+   is their sum rounded half-up to 2 decimals (as on paper, not as binary
+   floating point rounds). Weights are checked at load time to sum to 1 within
+   each group and across groups, so totals are on the same 0-100 scale as the
+   scores.
+5. **Band:** the first grade, in the order written, whose ``min_score`` the
+   total reaches. Grades must be written best first with strictly decreasing
+   ``min_score`` and the last at 0, so every total has exactly one grade.
+6. **Quota** (only over a cohort, ``evaluate_many``): of the *n* subjects
+   scored in the run, at most ``k = rounding(max_share x n)`` may keep the
+   quota grade. Candidates are ranked by ``tie_break`` (total: higher first;
+   ``indicator:<id>``: higher normalised score first; subject_id: ascending),
+   and anything still tied by subject_id, so the order is total and the result
+   never depends on input order. The first *k* keep the grade; the rest move to
+   the next grade down. *n* counts every scored subject, vetoed ones included
+   (they were appraised), but not rejected records (they were not).
+7. **Veto:** a critical item (e.g. a major safety incident) that holds sends
+   the subject to the lowest grade, whatever the total. Vetoed subjects do not
+   take a quota place.
+
+A veto or a quota demotion is a recommendation: the decision says
+``needs_confirmation = True`` and keeps the grade the bands gave
+(``computed_grade``) beside the recommended ``grade``, because a person must
+confirm it before it takes effect.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import decimal
+import itertools
+import math
+from collections.abc import Iterable, Iterator, Mapping, Sequence
+from dataclasses import dataclass, replace
+from typing import Any
+
+from .._suggest import did_you_mean, one_of
+from ..errors import RecordError
+from ..expr import Expression, Type, round_half_up
+from ..policy.compile import CompileContext, ensure_in_effect
+from ..policy.model import Appraisal, FactSpec, Normalise, PolicyModel
+from ..records import UnreadableRow, coerce_fact, is_missing, to_text
+from ..results import PolicyRef, Reason, to_jsonable
+from .base import policy_columns, reject_row
+
+SCORED = "scored"
+REJECTED = "rejected"
+TOLERANCE = 1e-9
+RESERVED = ("subject_id",)
+CONFIRM = "a human must confirm this before it takes effect"
+
+
+# --- results ------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class RaterValue:
+    """One rater's score and weight in a rater-weighted indicator."""
+
+    fact: str
+    label: str
+    value: float
+    weight: float
+
+
+@dataclass(frozen=True, slots=True)
+class IndicatorTrace:
+    """How one indicator contributed to a subject's total: raw -> normalised -> weighted."""
+
+    id: str
+    label: str
+    label_en: str
+    group: str | None
+    method: str
+    raw: float
+    normalised: float
+    weight: float
+    group_weight: float
+    weighted: float
+    raters: tuple[RaterValue, ...] = ()
+    facts: Mapping[str, Any] | None = None
+    how: str = ""
+    flag: str = ""
+
+
+@dataclass(frozen=True, slots=True)
+class AppraisalDecision:
+    """The grade one subject gets (or why the record was rejected), with the whole trace."""
+
+    subject_id: str
+    status: str
+    total: float | None
+    computed_grade: str
+    grade: str
+    grade_label: str
+    grade_label_en: str
+    vetoed: tuple[str, ...]
+    needs_confirmation: bool
+    indicators: tuple[IndicatorTrace, ...]
+    reasons: tuple[Reason, ...]
+    policy: PolicyRef
+    as_of: dt.date
+    row: int
+    rank: int | None = None
+    quota_applied: bool = False
+    quota_note: str = ""
+    computed_grade_label: str = ""
+    computed_grade_label_en: str = ""
+
+    @property
+    def rejected(self) -> bool:
+        return self.status == REJECTED
+
+    @property
+    def reason_codes(self) -> tuple[str, ...]:
+        return tuple(r.code for r in self.reasons)
+
+    def indicator(self, indicator_id: str) -> IndicatorTrace:
+        for t in self.indicators:
+            if t.id == indicator_id:
+                return t
+        raise KeyError(indicator_id)
+
+    def explain(self) -> str:
+        """Plain-language account of the decision, for an officer or the subject."""
+        head = f"Subject {self.subject_id} (row {self.row})"
+        if self.rejected:
+            lines = [f"{head} was rejected and has no grade:"]
+        else:
+            grade = _both(self.grade_label, self.grade_label_en, self.grade)
+            lines = [f"{head}: total {self.total:g}, "
+                     + (f"recommended grade {grade}, to be confirmed by a person."
+                        if self.needs_confirmation else f"grade {grade}.")]
+            lines.append("  How the total was reached (raw -> normalised 0-100 x weight x "
+                         "group weight = weighted):")
+        lines += [f"  - {r.message}" for r in self.reasons]
+        if self.needs_confirmation:
+            band = _both(self.computed_grade_label, self.computed_grade_label_en,
+                         self.computed_grade)
+            grade = _both(self.grade_label, self.grade_label_en, self.grade)
+            lines.append(f"  Needs confirmation: the total alone gives {band}; {grade} is a "
+                         f"recommendation until a person confirms it.")
+        if self.quota_note:
+            lines.append(f"  {self.quota_note}")
+        lines.append(f"  Policy {self.policy}, as of {self.as_of}.")
+        return "\n".join(lines)
+
+    def to_row(self) -> dict[str, Any]:
+        return {
+            "row": self.row, "subject_id": self.subject_id, "status": self.status,
+            "total": self.total, "computed_grade": self.computed_grade, "grade": self.grade,
+            "grade_label": self.grade_label, "rank": self.rank, "vetoed": list(self.vetoed),
+            "needs_confirmation": self.needs_confirmation,
+            "reason_codes": list(self.reason_codes),
+            **policy_columns(self.policy), "as_of": self.as_of,
+        }
+
+
+@dataclass(frozen=True, slots=True)
+class QuotaOutcome:
+    """What the quota did to one cohort."""
+
+    grade: str
+    max_share: float
+    rounding: str
+    cohort: int
+    places: int
+    candidates: int
+    kept: tuple[str, ...]
+    demoted: tuple[str, ...]
+
+
+@dataclass(frozen=True)
+class AppraisalResult:
+    """Everything one run produced: every input record is in ``decisions``, in input order."""
+
+    as_of: dt.date
+    policy: PolicyRef
+    decisions: tuple[AppraisalDecision, ...]
+    quota: QuotaOutcome | None
+
+    def fired_rules(self) -> set[str]:
+        """Indicators scored, vetoes that held and grades given (for test coverage)."""
+        fired = {f"appraisal.grades.{d.grade}" for d in self.scored}
+        fired |= {r.rule for d in self.scored for r in d.reasons
+                  if r.code in ("INDICATOR", "VETO")}
+        return fired
+
+    @property
+    def scored(self) -> tuple[AppraisalDecision, ...]:
+        return tuple(d for d in self.decisions if not d.rejected)
+
+    @property
+    def rejected(self) -> tuple[AppraisalDecision, ...]:
+        return tuple(d for d in self.decisions if d.rejected)
+
+    def by_subject(self) -> dict[str, AppraisalDecision]:
+        """Scored decisions by subject id (rejected rows may lack a usable id)."""
+        return {d.subject_id: d for d in self.scored}
+
+    def to_jsonable(self) -> Any:
+        return to_jsonable(self)
+
+    # -- the SchemeRun protocol (used by the CLI) -------------------------------------
+    def output_rows(self) -> Iterator[dict[str, Any]]:
+        return (d.to_row() for d in self.decisions)
+
+    def detail_rows(self) -> Iterator[dict[str, Any]]:
+        for d in self.decisions:
+            for t in d.indicators:
+                yield {
+                    "row": d.row, "subject_id": d.subject_id, "indicator": t.id,
+                    "label": t.label, "group": t.group or "", "method": t.method,
+                    "raw": t.raw,
+                    "raters": [f"{r.fact}={_fmt(r.value)} x{_fmt(r.weight)}" for r in t.raters],
+                    "normalised": t.normalised, "weight": t.weight,
+                    "group_weight": t.group_weight, "weighted": t.weighted,
+                    "how": t.how, "total": d.total, "grade": d.grade,
+                    **policy_columns(d.policy), "as_of": d.as_of,
+                }
+
+    def rejected_rows(self) -> list[dict[str, Any]]:
+        return [reject_row("subjects", d.row, d.subject_id, d.reason_codes,
+                           [r.message for r in d.reasons]) for d in self.rejected]
+
+    def summary(self) -> str:
+        n = len(self.decisions)
+        text = (f"{len(self.scored)} of {n} subjects scored, {len(self.rejected)} rejected, "
+                f"as of {self.as_of}")
+        vetoed = sum(bool(d.vetoed) for d in self.decisions)
+        if vetoed:
+            text += f"; {vetoed} vetoed"
+        q = self.quota
+        if q is not None:
+            text += (f"; quota on {q.grade}: {q.places} place(s) for {q.cohort} scored, "
+                     f"{len(q.kept)} kept, {len(q.demoted)} moved down")
+        confirm = sum(d.needs_confirmation for d in self.decisions)
+        if confirm:
+            text += f"; {confirm} need a person's confirmation"
+        return text
+
+    def table(self) -> tuple[str, list[str], list[list[str]]]:
+        rows: list[list[str]] = []
+        for d in self.decisions:
+            if d.rejected:
+                rows.append([d.subject_id, "-", "-", "rejected: " + ", ".join(d.reason_codes)])
+                continue
+            notes = []
+            if d.vetoed:
+                notes.append("veto: " + ", ".join(d.vetoed) + f" (bands gave {d.computed_grade})")
+            if "QUOTA_DEMOTED" in d.reason_codes:
+                notes.append(f"quota: moved down from {d.computed_grade} (rank {d.rank})")
+            elif "QUOTA_KEPT" in d.reason_codes:
+                notes.append(f"quota: kept (rank {d.rank})")
+            if d.needs_confirmation:
+                notes.append("to confirm")
+            grade = f"{d.grade_label} ({d.grade})" if d.grade_label else d.grade
+            rows.append([d.subject_id, f"{d.total:g}", grade, "; ".join(notes)])
+        return (f"Appraisal as of {self.as_of} — {self.policy}",
+                ["subject", "total", "grade", "notes"], rows)
+
+
+# --- compiled rules ------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class _Indicator:
+    id: str
+    label: str
+    label_en: str
+    group: str | None
+    group_label: str
+    weight: float
+    group_weight: float
+    value: Expression | None
+    raters: tuple[tuple[str, float], ...]
+    norm: Normalise
+    steps: tuple[tuple[float, float], ...]  # (at, score), by at ascending
+    bands: tuple[tuple[float, float, float], ...]  # (from, to, score), by from ascending
+
+
+@dataclass(frozen=True)
+class _Veto:
+    id: str
+    label: str
+    label_en: str
+    when: Expression
+
+
+@dataclass(frozen=True)
+class _Grade:
+    id: str
+    label: str
+    label_en: str
+    min_score: float
+
+
+class _Rejected(Exception):
+    """An indicator or veto could not be evaluated for this subject."""
+
+    def __init__(self, reason: Reason) -> None:
+        super().__init__(reason.message)
+        self.reason = reason
+
+
+def _both(label: str, label_en: str, fallback: str) -> str:
+    """'任务完成率 (Task completion)', or whichever of the two exists, or the id."""
+    if label and label_en and label != label_en:
+        return f"{label} ({label_en})"
+    return label or label_en or fallback
+
+
+def _fmt(x: float) -> str:
+    """A number as an officer writes it: at most 4 decimals, no exponent, no trailing 0."""
+    if not math.isfinite(x) or abs(x) >= 1e15:
+        return f"{x:g}"
+    text = f"{round_half_up(float(x), 4):.4f}".rstrip("0").rstrip(".")
+    return "0" if text in ("-0", "") else text
+
+
+def _num(x: float) -> str:
+    """A sum for an error message: floating-point noise removed (0.1 + 0.2 -> 0.3)."""
+    r = round(x, 9)
+    return str(int(r)) if r == int(r) else repr(r)
+
+
+def _places(share: float, n: int, rounding: str) -> int:
+    """k = rounding(share x n), computed on decimals so that 0.7 x 10 is exactly 7."""
+    exact = decimal.Decimal(repr(share)) * n
+    mode = {"floor": decimal.ROUND_FLOOR, "ceil": decimal.ROUND_CEILING,
+            "round_half_up": decimal.ROUND_HALF_UP}[rounding]
+    return int(exact.quantize(decimal.Decimal(1), rounding=mode))
+
+
+class AppraisalScheme:
+    """The compiled [appraisal] section of one policy."""
+
+    extra_inputs: tuple[str, ...] = ()
+
+    def __init__(self, model: PolicyModel, rules: Appraisal, ref: PolicyRef,
+                 indicators: Sequence[_Indicator], grades: Sequence[_Grade],
+                 vetoes: Sequence[_Veto], facts: Mapping[str, FactSpec]) -> None:
+        self.model = model
+        self.rules = rules
+        self.ref = ref
+        self.indicators = tuple(indicators)
+        self.grades = tuple(grades)
+        self.vetoes = tuple(vetoes)
+        self.facts = dict(facts)
+        self.quota = rules.quota
+
+    def rule_ids(self) -> set[str]:
+        """Every indicator, veto and grade, for ``civicscore test`` coverage."""
+        return ({f"appraisal.indicators.{i.id}" for i in self.indicators}
+                | {f"appraisal.vetoes.{v.id}" for v in self.vetoes}
+                | {f"appraisal.grades.{g.id}" for g in self.grades})
+
+    # -- public API --------------------------------------------------------------------
+    def evaluate(self, subject: Mapping[str, Any], *, as_of: dt.date) -> AppraisalDecision:
+        """One subject on its own: bands and vetoes, but no quota (that needs a cohort)."""
+        ensure_in_effect(self.model, self.ref, as_of)
+        decision = self._decide(1, subject, as_of, {})
+        if self.quota is None or decision.rejected or decision.vetoed:
+            return decision
+        q = self.quota
+        g = self._grade(q.grade)
+        note = (f"The quota (at most {_fmt(q.max_share * 100)}% of a cohort may be "
+                f"{_both(g.label, g.label_en, g.id)}) was not applied: it is applied only when "
+                f"a whole cohort is appraised together (evaluate_many, or civicscore score)")
+        if decision.grade == q.grade:
+            note += ", so this grade may still be moved down."
+        else:
+            note += "."
+        return replace(decision, quota_note=note)
+
+    def evaluate_many(self, subjects: Iterable[Any], *, as_of: dt.date) -> AppraisalResult:
+        """Score a cohort: every subject, then the quota over all scored subjects."""
+        ensure_in_effect(self.model, self.ref, as_of)
+        seen: dict[str, int] = {}
+        decisions = [self._decide(row, record, as_of, seen)
+                     for row, record in enumerate(subjects, start=1)]
+        outcome = None
+        if self.quota is not None:
+            decisions, outcome = self._apply_quota(decisions)
+        return AppraisalResult(as_of, self.ref, tuple(decisions), outcome)
+
+    # -- the Scheme protocol (used by the CLI) ----------------------------------------
+    def run(self, records: Iterable[Any], *, as_of: dt.date,
+            **extra: Iterable[Any]) -> AppraisalResult:
+        return self.evaluate_many(records, as_of=as_of)
+
+    def explain_record(self, record: Mapping[str, Any], *, as_of: dt.date) -> str:
+        return self.evaluate(record, as_of=as_of).explain()
+
+    # -- one subject ----------------------------------------------------------------------
+    def _grade(self, grade_id: str) -> _Grade:
+        return next(g for g in self.grades if g.id == grade_id)
+
+    def _reject(self, row: int, sid: str, reasons: Sequence[Reason],
+                as_of: dt.date) -> AppraisalDecision:
+        return AppraisalDecision(sid, REJECTED, None, "", "", "", "", (), False, (),
+                                 tuple(reasons), self.ref, as_of, row)
+
+    def _decide(self, row: int, record: Any, as_of: dt.date,
+                seen: dict[str, int]) -> AppraisalDecision:
+        if not isinstance(record, Mapping):
+            message = (record.message if isinstance(record, UnreadableRow)
+                       else f"row {row} is not a record with named fields")
+            return self._reject(row, f"row {row}", [Reason("UNREADABLE_ROW", "input", message)],
+                                as_of)
+        reasons: list[Reason] = []
+        sid = ""
+        raw_id = record.get("subject_id")
+        if is_missing(raw_id):
+            reasons.append(Reason("MISSING_FIELD", "record.subject_id",
+                                  f"row {row}: field 'subject_id' is required and missing"))
+        else:
+            try:
+                sid = to_text(raw_id, f"row {row}", "subject_id")
+            except RecordError as e:
+                reasons.append(Reason(e.code, "record.subject_id", str(e),
+                                      {"subject_id": raw_id}))
+        label = sid or f"row {row}"
+        if sid:
+            if sid in seen:
+                reasons.append(Reason("DUPLICATE_RECORD", "record.subject_id",
+                                      f"subject id {sid} already appears in row {seen[sid]}",
+                                      {"subject_id": sid}))
+            else:
+                seen[sid] = row
+        facts: dict[str, Any] = {}
+        entity = self.rules.entity
+        for name, spec in self.facts.items():
+            try:
+                facts[name] = coerce_fact(name, spec, record, label)
+            except RecordError as e:
+                reasons.append(Reason(e.code, f"facts.{entity}.{name}", str(e),
+                                      {name: record.get(name)}))
+        sid = sid or f"row {row}"
+        if reasons:
+            return self._reject(row, sid, reasons, as_of)
+        env = dict(facts)
+        env["as_of"] = as_of
+        traces: list[IndicatorTrace] = []
+        for ind in self.indicators:
+            try:
+                traces.append(self._indicator(ind, env, label))
+            except _Rejected as e:
+                reasons.append(e.reason)
+        held: list[tuple[_Veto, dict[str, Any]]] = []
+        for v in self.vetoes:
+            try:
+                if v.when(env):
+                    held.append((v, v.when.values_read(env)))
+            except (ArithmeticError, ValueError) as e:
+                reasons.append(Reason("EXPR_ERROR", f"appraisal.vetoes.{v.id}",
+                                      f"subject {label}: veto item {v.id!r} ({v.when.text}) "
+                                      f"could not be computed: {e}",
+                                      v.when.values_read(env)))
+        if reasons:
+            return self._reject(row, sid, reasons, as_of)
+        return self._grade_subject(row, sid, traces, held, as_of)
+
+    def _indicator(self, ind: _Indicator, env: Mapping[str, Any], label: str
+                   ) -> IndicatorTrace:
+        rule = f"appraisal.indicators.{ind.id}"
+        raters: tuple[RaterValue, ...] = ()
+        read: dict[str, Any] | None = None
+        try:
+            if ind.value is not None:
+                read = ind.value.values_read(env)
+                raw = float(ind.value(env))
+            else:
+                raters = tuple(RaterValue(f, self.facts[f].label or f, float(env[f]), w)
+                               for f, w in ind.raters)
+                raw = (sum(r.weight * r.value for r in raters)
+                       / sum(r.weight for r in raters))
+            if not math.isfinite(raw):
+                raise ArithmeticError(f"the value is not a finite number ({raw})")
+        except (ArithmeticError, ValueError) as e:
+            text = ind.value.text if ind.value is not None else "rater-weighted mean"
+            raise _Rejected(Reason("EXPR_ERROR", f"{rule}.value",
+                                   f"subject {label}: indicator {ind.id!r} ({text}) could not be "
+                                   f"computed: {e}", read or {})) from None
+        score, how, flag = self._normalise(ind, raw, label)
+        weighted = score * ind.weight * ind.group_weight
+        return IndicatorTrace(ind.id, ind.label, ind.label_en, ind.group, ind.norm.method, raw,
+                              score, ind.weight, ind.group_weight, weighted, raters, read, how,
+                              flag)
+
+    def _normalise(self, ind: _Indicator, raw: float, label: str) -> tuple[float, str, str]:
+        """The 0-100 score, how it was found, and a flag (OUT_OF_BANDS, NO_STEP_REACHED)."""
+        n = ind.norm
+        if n.method == "linear":
+            floor, target = float(n.floor or 0), float(n.target or 0)
+            score = (raw - floor) * 100 / (target - floor)
+            how = f"linear: {_fmt(floor)} scores 0, {_fmt(target)} scores 100"
+            if score < 0 or score > 100:
+                score = min(max(score, 0.0), 100.0)
+                how += f", clamped to {_fmt(score)}"
+            return score, how, ""
+        if n.method == "thresholds":
+            if n.higher_is_better:
+                hit = [s for s in ind.steps if s[0] <= raw]
+                step = hit[-1] if hit else None
+                word = "at least"
+            else:
+                hit = [s for s in ind.steps if s[0] >= raw]
+                step = hit[0] if hit else None
+                word = "at most"
+            if step is None:
+                edge = ind.steps[0 if n.higher_is_better else -1][0]
+                return 0.0, (f"thresholds: no step reached (the step nearest is {word} "
+                             f"{_fmt(edge)}), scores 0"), "NO_STEP_REACHED"
+            return step[1], f"thresholds: {word} {_fmt(step[0])} scores {_fmt(step[1])}", ""
+        if n.method == "bands":
+            last = len(ind.bands) - 1
+            for i, (lo, hi, score) in enumerate(ind.bands):
+                if lo <= raw < hi or (i == last and raw == hi):
+                    close = "]" if i == last else ")"
+                    return (score, f"bands: [{_fmt(lo)}, {_fmt(hi)}{close} scores "
+                                   f"{_fmt(score)}", "")
+            return 0.0, f"bands: {_fmt(raw)} is in no band, scores 0", "OUT_OF_BANDS"
+        # method = "none": the raw value is the score
+        if not 0 <= raw <= 100:
+            raise _Rejected(Reason(
+                "SCORE_OUT_OF_RANGE", f"appraisal.indicators.{ind.id}.normalise",
+                f"subject {label}: indicator {ind.id!r} gives {_fmt(raw)}, but with method = "
+                f"'none' the value is the score and must be between 0 and 100", {"raw": raw},
+                (0, 100)))
+        return raw, "none: the value is the score", ""
+
+    def _grade_subject(self, row: int, sid: str, traces: list[IndicatorTrace],
+                       held: list[tuple[_Veto, dict[str, Any]]],
+                       as_of: dt.date) -> AppraisalDecision:
+        reasons: list[Reason] = []
+        for t in traces:
+            ind = next(i for i in self.indicators if i.id == t.id)
+            name = _both(t.label, t.label_en, t.id)
+            if t.raters:
+                source = ("rater-weighted mean of "
+                          + ", ".join(f"{r.fact} {_fmt(r.value)} x{_fmt(r.weight)}"
+                                      for r in t.raters) + f" = {_fmt(t.raw)}")
+            else:
+                source = f"{ind.value.text if ind.value else ''} = {_fmt(t.raw)}"
+            group = (f" x group {ind.group_label} {_fmt(t.group_weight)}"
+                     if t.group is not None else "")
+            facts: dict[str, Any] = dict(t.facts or {})
+            facts.update({r.fact: r.value for r in t.raters})
+            reasons.append(Reason(
+                "INDICATOR", f"appraisal.indicators.{t.id}",
+                f"{name}: {source} -> {_fmt(t.normalised)} ({t.how}) x weight "
+                f"{_fmt(t.weight)}{group} = {_fmt(t.weighted)}",
+                facts, None, f"+{_fmt(t.weighted)}"))
+            if t.flag == "OUT_OF_BANDS":
+                reasons.append(Reason("OUT_OF_BANDS", f"appraisal.indicators.{t.id}.normalise",
+                                      f"{name}: the value {_fmt(t.raw)} falls in no band of "
+                                      f"the policy, so it scores 0", {"raw": t.raw}))
+            elif t.flag == "NO_STEP_REACHED":
+                reasons.append(Reason("NO_STEP_REACHED",
+                                      f"appraisal.indicators.{t.id}.normalise",
+                                      f"{name}: the value {_fmt(t.raw)} reaches no step, so it "
+                                      f"scores 0", {"raw": t.raw}))
+        total = float(round_half_up(sum(t.weighted for t in traces), 2))
+        reasons.append(Reason("TOTAL", "appraisal.indicators",
+                              "total = " + " + ".join(_fmt(t.weighted) for t in traces)
+                              + f" = {total:g} (rounded half-up to 2 decimals)",
+                              {t.id: t.weighted for t in traces}))
+        band = next((g for g in self.grades if g.min_score <= total), self.grades[-1])
+        reasons.append(Reason("GRADE", f"appraisal.grades.{band.id}",
+                              f"a total of {total:g} reaches {_fmt(band.min_score)}, the "
+                              f"lowest score for {_both(band.label, band.label_en, band.id)}"
+                              + self._next_grade_note(band, total),
+                              {"total": total}, band.min_score, band.id))
+        grade = band
+        for v, read in held:
+            lowest = self.grades[-1]
+            values = ", ".join(f"{k} = {val}" for k, val in read.items())
+            reasons.append(Reason(
+                "VETO", f"appraisal.vetoes.{v.id}",
+                f"veto item {_both(v.label, v.label_en, v.id)} holds ({v.when.text}"
+                + (f"; read {values}" if values else "") + "): the grade is "
+                f"{_both(lowest.label, lowest.label_en, lowest.id)} whatever the total "
+                f"(the bands gave {_both(band.label, band.label_en, band.id)}); {CONFIRM}",
+                read, None, f"grade -> {lowest.id}"))
+            grade = lowest
+        vetoed = tuple(v.id for v, _ in held)
+        return AppraisalDecision(sid, SCORED, total, band.id, grade.id, grade.label,
+                                 grade.label_en, vetoed, bool(vetoed), tuple(traces),
+                                 tuple(reasons), self.ref, as_of, row,
+                                 computed_grade_label=band.label,
+                                 computed_grade_label_en=band.label_en)
+
+    def _next_grade_note(self, band: _Grade, total: float) -> str:
+        i = self.grades.index(band)
+        if i == 0:
+            return ""
+        better = self.grades[i - 1]
+        return (f" ({_fmt(better.min_score - total)} short of "
+                f"{_both(better.label, better.label_en, better.id)} at {_fmt(better.min_score)})")
+
+    # -- the quota over a cohort -----------------------------------------------------------
+    def _order_text(self) -> str:
+        assert self.quota is not None
+        parts = []
+        for key in self.quota.tie_break:
+            if key == "total":
+                parts.append("total (higher first)")
+            elif key == "subject_id":
+                parts.append("subject id (ascending)")
+            else:
+                parts.append(f"{key.split(':', 1)[1]} score (higher first)")
+        if not self.quota.tie_break or self.quota.tie_break[-1] != "subject_id":
+            parts.append("subject id (ascending)")
+        return ", then ".join(parts)
+
+    def _sort_key(self, d: AppraisalDecision) -> tuple[Any, ...]:
+        assert self.quota is not None and d.total is not None
+        key: list[Any] = []
+        for item in self.quota.tie_break:
+            if item == "total":
+                key.append(-d.total)
+            elif item == "subject_id":
+                key.append(d.subject_id)
+            else:
+                key.append(-d.indicator(item.split(":", 1)[1]).normalised)
+        key.append(d.subject_id)
+        return tuple(key)
+
+    def _apply_quota(self, decisions: list[AppraisalDecision]
+                     ) -> tuple[list[AppraisalDecision], QuotaOutcome]:
+        q = self.quota
+        assert q is not None
+        cohort = sum(not d.rejected for d in decisions)
+        k = _places(q.max_share, cohort, q.rounding)
+        grade = self._grade(q.grade)
+        lower = self.grades[self.grades.index(grade) + 1]
+        candidates = sorted((d for d in decisions if not d.rejected and not d.vetoed
+                             and d.grade == q.grade), key=self._sort_key)
+        share = _fmt(q.max_share * 100)
+        rule = (f"at most {share}% of the {cohort} scored subjects may be "
+                f"{_both(grade.label, grade.label_en, grade.id)}: {q.rounding}("
+                f"{_fmt(q.max_share)} x {cohort}) = {k} place(s)")
+        order = self._order_text()
+        changed: dict[int, AppraisalDecision] = {}
+        kept: list[str] = []
+        demoted: list[str] = []
+        facts = {"cohort": cohort, "places": k, "candidates": len(candidates)}
+        for rank, d in enumerate(candidates, start=1):
+            if rank <= k:
+                kept.append(d.subject_id)
+                reason = Reason("QUOTA_KEPT", "appraisal.quota",
+                                f"quota: {rule}; ranked {rank} of {len(candidates)} by "
+                                f"{order}, so the grade is kept",
+                                {**facts, "rank": rank, "total": d.total}, k)
+                changed[d.row] = replace(d, reasons=d.reasons + (reason,), rank=rank,
+                                         quota_applied=True)
+            else:
+                demoted.append(d.subject_id)
+                reason = Reason("QUOTA_DEMOTED", "appraisal.quota",
+                                f"quota: {rule}; ranked {rank} of {len(candidates)} by "
+                                f"{order}, so moved to "
+                                f"{_both(lower.label, lower.label_en, lower.id)}; this is a "
+                                f"recommendation until a human confirms it",
+                                {**facts, "rank": rank, "total": d.total}, k,
+                                f"grade -> {lower.id}")
+                changed[d.row] = replace(d, reasons=d.reasons + (reason,), rank=rank,
+                                         grade=lower.id, grade_label=lower.label,
+                                         grade_label_en=lower.label_en,
+                                         needs_confirmation=True, quota_applied=True)
+        out = [changed.get(d.row) or (d if d.rejected else replace(d, quota_applied=True))
+               for d in decisions]
+        outcome = QuotaOutcome(q.grade, q.max_share, q.rounding, cohort, k, len(candidates),
+                               tuple(kept), tuple(demoted))
+        return out, outcome
+
+
+# --- compile ---------------------------------------------------------------------------
+
+#: Which normalise keys each method uses (``method`` itself is always used).
+_KEY_USE = {
+    "floor": ("linear",),
+    "target": ("linear",),
+    "steps": ("thresholds",),
+    "bands": ("bands",),
+    "higher_is_better": ("linear", "thresholds", "bands"),
+}
+NUMERIC = ("int", "decimal")
+
+
+def _check_normalise(ctx: CompileContext, path: tuple[Any, ...], ind_id: str,
+                     n: Normalise) -> bool:
+    """Report every problem of one indicator's normalise table; True when it is usable."""
+    ok = True
+    for key in ("floor", "target", "steps", "bands", "higher_is_better"):
+        if key in n.model_fields_set and n.method not in _KEY_USE[key]:
+            uses = _KEY_USE[key]
+            if len(uses) == 1:
+                msg = f"{key!r} is only used with method = {uses[0]!r}"
+            else:
+                msg = (f"{key!r} is not used with method = {n.method!r} (the raw value is "
+                       f"the score, so higher is always better)")
+            ctx.report(path + (key,), msg, "remove it, or change the method", value=False)
+            ok = False
+    better = "higher" if n.higher_is_better else "lower"
+    if n.method == "linear":
+        if n.floor is None or n.target is None:
+            missing = " and ".join(k for k in ("floor", "target") if getattr(n, k) is None)
+            ctx.report(path, f"method = 'linear' needs {missing} (floor: the value scoring "
+                             f"0; target: the value scoring 100)",
+                       "e.g. { method = \"linear\", floor = 60, target = 100 }", value=False)
+            return False
+        if n.floor == n.target:
+            ctx.report(path + ("target",), f"target {n.target:g} equals floor {n.floor:g}; "
+                                           f"they must differ")
+            return False
+        if n.higher_is_better != (n.target > n.floor):
+            ctx.report(path + ("target",),
+                       f"target {n.target:g} is {'below' if n.target < n.floor else 'above'} "
+                       f"floor {n.floor:g}, but higher_is_better is "
+                       f"{str(n.higher_is_better).lower()}: the floor is the worst value "
+                       f"and the target the best",
+                       "swap floor and target, or set higher_is_better = "
+                       f"{str(not n.higher_is_better).lower()}")
+            ok = False
+    elif n.method == "thresholds":
+        if not n.steps:
+            ctx.report(path, f"indicator {ind_id!r}: method = 'thresholds' needs at least one "
+                             f"step", "steps = [{ at = 90, score = 100 }, { at = 0, score = 60 }]",
+                       value=False)
+            return False
+        seen: dict[float, int] = {}
+        for j, s in enumerate(n.steps):
+            if s.at in seen:
+                ctx.report(path + ("steps", j, "at"), f"two steps are at {s.at:g} (steps "
+                                                      f"{seen[s.at] + 1} and {j + 1})")
+                ok = False
+            seen.setdefault(s.at, j)
+        order = sorted(range(len(n.steps)), key=lambda j: n.steps[j].at)
+        for a, b in itertools.pairwise(order):
+            lo, hi = n.steps[a], n.steps[b]
+            if lo.at == hi.at:
+                continue
+            if (hi.score < lo.score) if n.higher_is_better else (hi.score > lo.score):
+                worse, other = (b, a) if n.higher_is_better else (a, b)
+                ctx.report(path + ("steps", worse, "score"),
+                           f"the step at {n.steps[worse].at:g} scores "
+                           f"{n.steps[worse].score:g}, less than the step at "
+                           f"{n.steps[other].at:g} ({n.steps[other].score:g}), but "
+                           f"{better} values are better (higher_is_better = "
+                           f"{str(n.higher_is_better).lower()})",
+                           "a better value must never score less; fix the scores, or set "
+                           "higher_is_better")
+                ok = False
+    elif n.method == "bands":
+        if not n.bands:
+            ctx.report(path, f"indicator {ind_id!r}: method = 'bands' needs at least one band",
+                       "bands = [{ from = 0, to = 60, score = 50 }, ...]", value=False)
+            return False
+        for j, b in enumerate(n.bands):
+            if not b.from_ < b.to:
+                ctx.report(path + ("bands", j, "to"), f"band {j + 1} goes from {b.from_:g} to "
+                                                      f"{b.to:g}; 'from' must be below 'to'")
+                ok = False
+        if not ok:
+            return False
+        order = sorted(range(len(n.bands)), key=lambda j: (n.bands[j].from_, n.bands[j].to))
+        for a, b in itertools.pairwise(order):
+            lo, hi = n.bands[a], n.bands[b]
+            if hi.from_ < lo.to:
+                ctx.report(path + ("bands", b, "from"),
+                           f"band {b + 1} [{hi.from_:g}, {hi.to:g}) overlaps band {a + 1} "
+                           f"[{lo.from_:g}, {lo.to:g})", "bands include 'from' and exclude "
+                                                         "'to': make one start where the "
+                                                         "other ends")
+                ok = False
+            elif hi.from_ > lo.to:
+                ctx.warn(path + ("bands", b, "from"),
+                         f"values from {lo.to:g} up to {hi.from_:g} fall in no band and "
+                         f"score 0")
+            if (hi.score < lo.score) if n.higher_is_better else (hi.score > lo.score):
+                worse, other = (b, a) if n.higher_is_better else (a, b)
+                ctx.report(path + ("bands", worse, "score"),
+                           f"band {worse + 1} scores {n.bands[worse].score:g}, less than band "
+                           f"{other + 1} ({n.bands[other].score:g}), but {better} values are "
+                           f"better (higher_is_better = {str(n.higher_is_better).lower()})",
+                           "a better value must never score less; fix the scores, or set "
+                           "higher_is_better")
+                ok = False
+    return ok
+
+
+def _check_weights(ctx: CompileContext, rules: Appraisal) -> dict[str, float]:
+    """Groups declared and used, weights summing to 1; returns the usable group weights."""
+    root = ("appraisal",)
+    inds = rules.indicators
+    grouped = [i for i, ind in enumerate(inds) if ind.group is not None]
+    declared = ", ".join(rules.groups) or "none declared"
+    if grouped and len(grouped) < len(inds):
+        for i, ind in enumerate(inds):
+            if ind.group is None:
+                ctx.report(root + ("indicators", i, "id"),
+                           f"indicator {ind.id!r} has no group; when any indicator has a "
+                           f"group, all must", f"add group = \"...\" (groups: {declared})",
+                           value=False)
+    if not grouped:
+        if rules.groups:
+            ctx.report(root + ("groups",), "groups are declared but no indicator names one",
+                       "give each indicator a group, or remove [appraisal.groups]",
+                       value=False)
+        _check_sum(ctx, "indicator weights", [(i, inds[i].id, inds[i].weight)
+                                              for i in range(len(inds))],
+                   lambda i: root + ("indicators", i, "weight"))
+        return {}
+    for i in grouped:
+        g = inds[i].group
+        assert g is not None
+        if g not in rules.groups:
+            ctx.report(root + ("indicators", i, "group"), f"unknown group {g!r}",
+                       did_you_mean(g, rules.groups) or f"declare it under "
+                                                        f"[appraisal.groups.{g}]")
+    for gid in rules.groups:
+        members = [(i, inds[i].id, inds[i].weight) for i in grouped if inds[i].group == gid]
+        if not members:
+            ctx.report(root + ("groups", gid), f"group {gid!r} has no indicators",
+                       "remove it, or give it indicators", value=False)
+            continue
+        _check_sum(ctx, f"weights of group {gid!r}", members,
+                   lambda i: root + ("indicators", i, "weight"))
+    _check_sum(ctx, "group weights", [(g, g, grp.weight) for g, grp in rules.groups.items()],
+               lambda g: root + ("groups", g, "weight"))
+    return {g: grp.weight for g, grp in rules.groups.items()}
+
+
+def _check_sum(ctx: CompileContext, what: str, items: list[tuple[Any, str, float]],
+               where: Any) -> None:
+    if not items:
+        return
+    total = math.fsum(w for _, _, w in items)
+    if abs(total - 1) > TOLERANCE:
+        parts = ", ".join(f"{name} {_num(w)}" for _, name, w in items)
+        ctx.report(where(items[0][0]), f"{what} sum to {_num(total)} ({parts}); they must "
+                                       f"sum to 1")
+
+
+def compile_appraisal(ctx: CompileContext) -> AppraisalScheme:
+    """Check the [appraisal] section against the rest of the policy and compile it."""
+    rules = ctx.model.appraisal
+    assert rules is not None
+    root = ("appraisal",)
+    entity = rules.entity
+    facts = ctx.model.facts.get(entity, {})
+    if entity not in ctx.model.facts:
+        ctx.report(root + ("entity",), f"no facts are declared for entity {entity!r}",
+                   did_you_mean(entity, ctx.model.facts) or f"declare them under "
+                                                            f"[facts.{entity}]")
+    for name in RESERVED:
+        if name in facts:
+            ctx.report(("facts", entity, name), f"fact name {name!r} is reserved: it is the "
+                                                f"record's id in appraisal records",
+                       "rename the fact", value=False)
+    numeric = [f for f, s in facts.items() if s.type in NUMERIC]
+
+    group_weights = _check_weights(ctx, rules)
+    indicators: list[_Indicator] = []
+    seen: dict[str, int] = {}
+    for i, ind in enumerate(rules.indicators):
+        path = root + ("indicators", i)
+        if ind.id in seen:
+            ctx.report(path + ("id",), f"indicator id {ind.id!r} is used twice (first in "
+                                       f"indicator {seen[ind.id] + 1})")
+        seen.setdefault(ind.id, i)
+        usable = _check_normalise(ctx, path + ("normalise",), ind.id, ind.normalise)
+        value: Expression | None = None
+        raters: list[tuple[str, float]] = []
+        if (ind.value is None) == (not ind.raters):
+            if ind.value is None:
+                ctx.report(path + ("id",), f"indicator {ind.id!r} needs a value expression "
+                                           f"or raters", "add value = \"some_fact\"",
+                           value=False)
+            else:
+                ctx.report(path + ("raters",), f"indicator {ind.id!r} has both value and "
+                                               f"raters; give exactly one", value=False)
+            usable = False
+        elif ind.value is not None:
+            scope = ctx.scope(entity, f"indicator {ind.id!r}")
+            value = ctx.expression(path + ("value",), ind.value, scope, Type.DECIMAL)
+            usable = usable and value is not None
+        else:
+            for fact, w in ind.raters.items():
+                if fact not in facts:
+                    ctx.report(path + ("raters", fact), f"unknown fact {fact!r}",
+                               did_you_mean(fact, numeric) or f"declare it under "
+                                                              f"[facts.{entity}]",
+                               value=False)
+                    usable = False
+                elif facts[fact].type not in NUMERIC:
+                    ctx.report(path + ("raters", fact), f"rater fact {fact!r} is a "
+                                                        f"{facts[fact].type} fact; raters "
+                                                        f"read int or decimal facts",
+                               value=False)
+                    usable = False
+                if not (math.isfinite(w) and w > 0):
+                    ctx.report(path + ("raters", fact), f"rater weight {w:g} of {fact!r} must "
+                                                        f"be more than 0")
+                    usable = False
+                raters.append((fact, w))
+        group = ind.group
+        if group is not None and group not in group_weights:
+            usable = False
+        if not usable:
+            continue
+        n = ind.normalise
+        grp = rules.groups.get(group) if group is not None else None
+        indicators.append(_Indicator(
+            ind.id, ind.label, ind.label_en, group,
+            _both(grp.label, grp.label_en, group or "") if grp else "",
+            ind.weight, group_weights.get(group, 1.0) if group is not None else 1.0,
+            value, tuple(raters), n,
+            tuple(sorted((s.at, s.score) for s in n.steps)),
+            tuple(sorted((b.from_, b.to, b.score) for b in n.bands))))
+
+    grades: list[_Grade] = []
+    seen_grades: dict[str, int] = {}
+    for j, g in enumerate(rules.grades):
+        path = root + ("grades", j)
+        if g.id in seen_grades:
+            ctx.report(path + ("id",), f"grade id {g.id!r} is used twice")
+        seen_grades.setdefault(g.id, j)
+        if grades and g.min_score >= grades[-1].min_score:
+            ctx.report(path + ("min_score",),
+                       f"grades must be written best first with decreasing min_score: "
+                       f"{g.min_score:g} is not below {grades[-1].min_score:g} "
+                       f"({grades[-1].id})")
+        grades.append(_Grade(g.id, g.label, g.label_en, g.min_score))
+    if rules.grades and rules.grades[-1].min_score != 0:
+        last = len(rules.grades) - 1
+        ctx.report(root + ("grades", last, "min_score"),
+                   f"the last grade ({rules.grades[-1].id}) must have min_score = 0, so that "
+                   f"every total has a grade")
+
+    q = rules.quota
+    if q is not None:
+        ids = [g.id for g in rules.grades]
+        if q.grade not in ids:
+            ctx.report(root + ("quota", "grade"), f"unknown grade {q.grade!r}",
+                       did_you_mean(q.grade, ids) or "grades: " + one_of(ids))
+        elif ids.index(q.grade) == len(ids) - 1:
+            ctx.report(root + ("quota", "grade"), f"the quota cannot apply to the lowest "
+                                                  f"grade {q.grade!r}: there is no grade below "
+                                                  f"it for the others to move to")
+        known = [ind.id for ind in rules.indicators]
+        for j, item in enumerate(q.tie_break):
+            path = root + ("quota", "tie_break", j)
+            if item in ("total", "subject_id"):
+                continue
+            if item.startswith("indicator:"):
+                iid = item.split(":", 1)[1]
+                if iid not in known:
+                    ctx.report(path, f"unknown indicator {iid!r} in tie_break",
+                               did_you_mean(iid, known) or "indicators: " + one_of(known))
+                continue
+            ctx.report(path, f"unknown tie_break entry {item!r}",
+                       did_you_mean(item, ["total", "subject_id"])
+                       or "use 'total', 'subject_id' or 'indicator:<id>'")
+
+    vetoes: list[_Veto] = []
+    seen_vetoes: set[str] = set()
+    for j, v in enumerate(rules.vetoes):
+        path = root + ("vetoes", j)
+        if v.id in seen_vetoes:
+            ctx.report(path + ("id",), f"veto id {v.id!r} is used twice")
+        seen_vetoes.add(v.id)
+        expr = ctx.expression(path + ("when",), v.when,
+                              ctx.scope(entity, f"veto {v.id!r}"), Type.BOOL)
+        if expr is not None:
+            vetoes.append(_Veto(v.id, v.label, v.label_en, expr))
+    return AppraisalScheme(ctx.model, rules, ctx.ref, indicators, grades, vetoes, facts)

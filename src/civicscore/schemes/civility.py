@@ -1,0 +1,560 @@
+"""Household civility stars: one star per criterion met; titles by star count.
+
+How one household is decided (the order is part of the meaning, and each step
+leaves a reason on the decision):
+
+1. The record is checked on its own: ``household_id`` present and not seen
+   before in the batch, every civic-life fact of the scheme's entity typed and
+   in range (defaults applied), ``review_date`` and ``revoked_on`` real dates,
+   a ``revocation_reason`` whenever ``revoked_on`` is given (and a
+   ``revoked_on`` whenever a reason is), and no review dated after the as-of
+   date (stars cannot rest on a review that has not happened yet). A record
+   failing any check is *rejected* with every reason found; it is never
+   dropped, and the rest of the batch is still scored.
+2. Every star's criterion is evaluated, in policy order, on the household's
+   facts (and ``as_of``). Each gives STAR_MET or STAR_NOT_MET with the facts
+   it read and their values, so a resident can see what each star rests on.
+   A criterion that cannot be evaluated (a division by zero, a date out of
+   range) rejects the record with CRITERION_ERROR rather than guessing.
+3. Revocation: a ``revoked_on`` after the as-of date is not in effect yet
+   (REVOCATION_PENDING; it is ignored). Otherwise the household is barred
+   until ``revoked_on`` plus ``bar_years`` (the same day, that many years
+   later; 29 February becomes 28 February): while ``as_of`` is before that
+   date it holds 0 stars and no title (REVOKED, naming the reason and the end
+   of the bar). The criteria are still evaluated and shown, so the officer
+   sees what the household would earn. A bar that has ended leaves
+   REVOCATION_ENDED, for the record.
+4. Title: the title with the highest ``min_stars`` that the star count
+   reaches (TITLE); none reached gives NO_TITLE with the stars still missing
+   for the lowest title. A barred household never holds a title, even one
+   from 0 stars.
+5. Review: stars are valid ``review_years`` from ``review_date``. When
+   ``review_date + review_years <= as_of``, or there is no review date at
+   all, the household is flagged REVIEW_DUE (with the date it was due, or
+   "never reviewed"); otherwise REVIEW_VALID gives the next review date. An
+   overdue review flags the household for an officer; it does not take its
+   stars away, because the facts are those the record gives as of today.
+
+Why these choices:
+
+* Criteria read civic conduct only. Facts marked ``care_need`` are refused in
+  a criterion at load time (care is allocated by need and is never something
+  a household earns or loses), and the loader already refuses facts denoting
+  protected characteristics. Care-need facts in a record are therefore neither
+  required nor read by this scheme: a household is not refused its stars
+  because, say, the age of its oldest member is missing.
+* A revocation that is announced but not yet in effect is shown, not applied,
+  so that a batch run as of an earlier date reproduces the decision made then.
+* Duplicate household ids: the first row is scored, every later row with the
+  same id is rejected (DUPLICATE_RECORD), so that one household never holds
+  two different star counts in one run.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Iterable, Iterator, Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from .._suggest import did_you_mean, one_of
+from ..errors import RecordError
+from ..expr import Expression, Type
+from ..policy.compile import CompileContext, ensure_in_effect
+from ..policy.model import Civility, FactSpec, PolicyModel
+from ..records import UnreadableRow, coerce_fact, is_missing, to_date, to_text
+from ..results import PolicyRef, Reason, to_jsonable
+from .base import policy_columns, reject_row
+
+SCORED = "scored"
+REJECTED = "rejected"
+
+#: Per-star reason codes: in ``detail_rows`` (one row per star), not repeated in ``output_rows``.
+STAR_CODES = ("STAR_MET", "STAR_NOT_MET")
+
+#: Record fields the scheme reads besides the entity's facts; facts may not use these names.
+RECORD_FIELDS = ("household_id", "review_date", "revoked_on", "revocation_reason")
+
+
+def add_years(day: dt.date, years: int) -> dt.date:
+    """The same day ``years`` later; 29 Feb becomes 28 Feb; clipped to the last date."""
+    year = day.year + years
+    if year > dt.MAXYEAR:
+        return dt.date.max
+    try:
+        return day.replace(year=year)
+    except ValueError:  # 29 February in a common year
+        return day.replace(year=year, day=28)
+
+
+def _both(label: str, label_en: str, fallback: str = "") -> str:
+    """``label (label_en)`` when both are given and differ; else whichever there is."""
+    label, label_en = label or "", label_en or ""
+    if label and label_en and label != label_en:
+        return f"{label} ({label_en})"
+    return label or label_en or fallback
+
+
+def _show(value: Any) -> str:
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, dt.date):
+        return "never" if value == dt.date.min else value.isoformat()
+    if isinstance(value, float):
+        return f"{value:g}"
+    if isinstance(value, str):
+        return repr(value)
+    return str(value)
+
+
+def format_values(values: Mapping[str, Any]) -> str:
+    """``law_violations = 0, covenant_signed = true``: the facts a criterion read."""
+    return ", ".join(f"{k} = {_show(v)}" for k, v in values.items())
+
+
+# --- results ------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class StarResult:
+    """One criterion on one household: met or not, and the fact values it read."""
+
+    id: str
+    label: str
+    label_en: str
+    met: bool
+    values: Mapping[str, Any]
+    when: str
+
+    @property
+    def name(self) -> str:
+        return _both(self.label, self.label_en, self.id)
+
+
+@dataclass(frozen=True, slots=True)
+class CivilityDecision:
+    """One household's stars and title as of a date, or why its record was rejected."""
+
+    household_id: str
+    status: str
+    stars: int
+    max_stars: int
+    title: str
+    title_en: str
+    criteria: tuple[StarResult, ...]
+    review_due: bool
+    next_review: dt.date | None
+    barred_until: dt.date | None
+    reasons: tuple[Reason, ...]
+    policy: PolicyRef
+    as_of: dt.date
+    row: int
+
+    @property
+    def rejected(self) -> bool:
+        return self.status == REJECTED
+
+    @property
+    def reason_codes(self) -> tuple[str, ...]:
+        return tuple(r.code for r in self.reasons)
+
+    @property
+    def stars_met(self) -> tuple[str, ...]:
+        """Ids of the criteria met (whether or not a bar keeps the stars from counting)."""
+        return tuple(c.id for c in self.criteria if c.met)
+
+    @property
+    def barred(self) -> bool:
+        return self.barred_until is not None
+
+    def explain(self) -> str:
+        """Plain-language account, for an officer or to show the household."""
+        head = f"Household {self.household_id}"
+        if self.rejected:
+            lines = [f"{head}: the record was rejected, as of {self.as_of}:"]
+            lines += [f"  - {r.message}" for r in self.reasons]
+            lines.append(f"  Policy {self.policy}.")
+            return "\n".join(lines)
+        title = _both(self.title, self.title_en)
+        lines = [f"{head}, as of {self.as_of}: {self.stars} of {self.max_stars} stars"
+                 + (f", title {title}." if title else ", no title.")]
+        met = sum(c.met for c in self.criteria)
+        lines.append(f"  Criteria met: {met} of {len(self.criteria)}"
+                     + (" (not counted while the bar lasts)" if self.barred else "") + ":")
+        for c in self.criteria:
+            mark = "[x]" if c.met else "[ ]"
+            read = f": {format_values(c.values)}" if c.values else ""
+            lines.append(f"    {mark} {c.name} — {c.when}{read}")
+        lines += [f"  - {r.message}" for r in self.reasons if r.code not in STAR_CODES]
+        lines.append(f"  Policy {self.policy}.")
+        return "\n".join(lines)
+
+    def to_row(self) -> dict[str, Any]:
+        scored = not self.rejected
+        return {
+            "row": self.row, "household_id": self.household_id, "status": self.status,
+            "stars": self.stars if scored else None, "max_stars": self.max_stars,
+            "title": self.title, "title_en": self.title_en,
+            "review_due": self.review_due if scored else None,
+            "next_review": self.next_review, "barred_until": self.barred_until,
+            "stars_met": list(self.stars_met),
+            "reason_codes": [c for c in self.reason_codes if c not in STAR_CODES],
+            **policy_columns(self.policy), "as_of": self.as_of,
+        }
+
+    def detail_rows(self) -> Iterator[dict[str, Any]]:
+        for c in self.criteria:
+            yield {
+                "row": self.row, "household_id": self.household_id, "star": c.id,
+                "label": c.label, "label_en": c.label_en, "met": c.met,
+                "counted": c.met and not self.barred, "when": c.when,
+                "values": format_values(c.values),
+                **policy_columns(self.policy), "as_of": self.as_of,
+            }
+
+
+@dataclass(frozen=True)
+class CivilityResult:
+    """Every household of one run, in input order (rejected ones included)."""
+
+    as_of: dt.date
+    policy: PolicyRef
+    decisions: tuple[CivilityDecision, ...]
+    max_stars: int
+
+    @property
+    def scored(self) -> tuple[CivilityDecision, ...]:
+        return tuple(d for d in self.decisions if not d.rejected)
+
+    @property
+    def rejected(self) -> tuple[CivilityDecision, ...]:
+        return tuple(d for d in self.decisions if d.rejected)
+
+    def to_jsonable(self) -> Any:
+        return to_jsonable(self)
+
+    # -- the SchemeRun protocol (used by the CLI) -------------------------------------
+    def fired_rules(self) -> set[str]:
+        """Stars met in this run (for ``civicscore test`` coverage)."""
+        return {r.rule for d in self.scored for r in d.reasons if r.code == "STAR_MET"}
+
+    def output_rows(self) -> Iterator[dict[str, Any]]:
+        return (d.to_row() for d in self.decisions)
+
+    def detail_rows(self) -> Iterator[dict[str, Any]]:
+        return (row for d in self.decisions for row in d.detail_rows())
+
+    def rejected_rows(self) -> list[dict[str, Any]]:
+        return [reject_row("households", d.row, d.household_id, d.reason_codes,
+                           [r.message for r in d.reasons]) for d in self.rejected]
+
+    def summary(self) -> str:
+        n = len(self.decisions)
+        scored = self.scored
+        full = sum(1 for d in scored if d.stars == self.max_stars)
+        barred = sum(d.barred for d in scored)
+        due = sum(d.review_due for d in scored)
+        return (f"{len(scored)} of {n} households scored, {n - len(scored)} rejected; "
+                f"{full} with all {self.max_stars} stars; {barred} barred after a revocation; "
+                f"{due} reviews due; as of {self.as_of}")
+
+    def table(self) -> tuple[str, list[str], list[list[str]]]:
+        columns = ["household", "stars", "title", "review", "barred until", "status"]
+        rows = []
+        for d in self.decisions:
+            if d.rejected:
+                rows.append([d.household_id, "-", "-", "-", "-", "rejected"])
+                continue
+            review = ("due" + (f" since {d.next_review}" if d.next_review else " (never)")
+                      if d.review_due else f"next {d.next_review}")
+            rows.append([d.household_id, f"{d.stars}/{d.max_stars}",
+                         d.title or d.title_en or "-", review,
+                         str(d.barred_until) if d.barred_until else "-", d.status])
+        return f"Civility stars as of {self.as_of} — {self.policy}", columns, rows
+
+
+# --- compiled rules ------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class _Star:
+    id: str
+    label: str
+    label_en: str
+    when: Expression
+
+
+@dataclass(frozen=True)
+class _Title:
+    min_stars: int
+    label: str
+    label_en: str
+
+
+class CivilityScheme:
+    """The compiled [civility] section of one policy."""
+
+    extra_inputs: tuple[str, ...] = ()
+
+    def __init__(self, model: PolicyModel, rules: Civility, ref: PolicyRef,
+                 stars: Sequence[_Star], titles: Sequence[_Title],
+                 facts: Mapping[str, FactSpec]) -> None:
+        self.model = model
+        self.rules = rules
+        self.ref = ref
+        self.stars = tuple(stars)
+        self.titles = tuple(sorted(titles, key=lambda t: t.min_stars))
+        self.facts = dict(facts)
+
+    @property
+    def max_stars(self) -> int:
+        return len(self.stars)
+
+    # -- public API --------------------------------------------------------------------
+    def rule_ids(self) -> set[str]:
+        """Every star, for ``civicscore test`` coverage (a star counts once a case meets it)."""
+        return {f"civility.stars.{s.id}" for s in self.stars}
+
+    def evaluate(self, household: Mapping[str, Any], *, as_of: dt.date) -> CivilityDecision:
+        """Stars, title, review and bar of one household as of ``as_of``."""
+        ensure_in_effect(self.model, self.ref, as_of)
+        return self._decide(1, household, as_of, {})
+
+    def evaluate_many(self, households: Iterable[Any], *, as_of: dt.date) -> CivilityResult:
+        """Every household in input order; later rows repeating a household id are rejected."""
+        ensure_in_effect(self.model, self.ref, as_of)
+        seen: dict[str, int] = {}
+        decisions = tuple(self._decide(row, record, as_of, seen)
+                          for row, record in enumerate(households, start=1))
+        return CivilityResult(as_of, self.ref, decisions, self.max_stars)
+
+    # -- the Scheme protocol (used by the CLI) ----------------------------------------
+    def run(self, records: Iterable[Any], *, as_of: dt.date,
+            **extra: Iterable[Any]) -> CivilityResult:
+        return self.evaluate_many(records, as_of=as_of)
+
+    def explain_record(self, record: Mapping[str, Any], *, as_of: dt.date) -> str:
+        return self.evaluate(record, as_of=as_of).explain()
+
+    # -- one household -------------------------------------------------------------------
+    def _reject(self, row: int, hid: str, reasons: Sequence[Reason],
+                as_of: dt.date) -> CivilityDecision:
+        return CivilityDecision(hid, REJECTED, 0, self.max_stars, "", "", (), False, None, None,
+                                tuple(reasons), self.ref, as_of, row)
+
+    def _decide(self, row: int, record: Any, as_of: dt.date,
+                seen: dict[str, int]) -> CivilityDecision:
+        if not isinstance(record, Mapping):
+            message = (record.message if isinstance(record, UnreadableRow)
+                       else f"row {row} is not a record with named fields")
+            return self._reject(row, f"row {row}", [Reason("UNREADABLE_ROW", "input", message)],
+                                as_of)
+        reasons: list[Reason] = []
+        label = f"row {row}"
+
+        def field(name: str, convert: Any) -> Any:
+            value = record.get(name)
+            if is_missing(value):
+                return None
+            try:
+                return convert(value, label, name)
+            except RecordError as e:
+                reasons.append(Reason(e.code, f"record.{name}", str(e), {name: value}))
+                return None
+
+        hid = field("household_id", to_text)
+        if hid:
+            label, who = hid, f"record {hid}"
+        else:
+            if not any(r.rule == "record.household_id" for r in reasons):
+                reasons.append(Reason("MISSING_FIELD", "record.household_id",
+                                      f"{label}: field 'household_id' is required and missing"))
+            hid, who = label, label
+        if not reasons:  # a real id: the first row with it is the household's
+            if hid in seen:
+                reasons.append(Reason("DUPLICATE_RECORD", "record.household_id",
+                                      f"household {hid} already appears in row {seen[hid]}",
+                                      {"household_id": hid}))
+            else:
+                seen[hid] = row
+        facts: dict[str, Any] = {}
+        for name, spec in self.facts.items():
+            try:
+                facts[name] = coerce_fact(name, spec, record, label)
+            except RecordError as e:
+                reasons.append(Reason(e.code, f"facts.{self.rules.entity}.{name}", str(e),
+                                      {name: record.get(name)}))
+        review = field("review_date", to_date)
+        revoked = field("revoked_on", to_date)
+        why = field("revocation_reason", to_text)
+        if not is_missing(record.get("revoked_on")) and not why:
+            reasons.append(Reason("MISSING_FIELD", "record.revocation_reason",
+                                  f"{who}: field 'revocation_reason' is required when "
+                                  f"revoked_on is given", {"revoked_on": record.get("revoked_on")}))
+        if why and revoked is None and is_missing(record.get("revoked_on")):
+            reasons.append(Reason("MISSING_FIELD", "record.revoked_on",
+                                  f"{who}: field 'revoked_on' is required when a "
+                                  f"revocation_reason is given", {"revocation_reason": why}))
+        if review is not None and review > as_of:
+            reasons.append(Reason("REVIEW_AFTER_AS_OF", "record.review_date",
+                                  f"{who}: reviewed on {review}, after the as-of date "
+                                  f"{as_of}", {"review_date": review}, as_of))
+        if reasons:
+            return self._reject(row, hid, reasons, as_of)
+
+        # step 2: every criterion, in policy order
+        env = dict(facts)
+        env["as_of"] = as_of
+        criteria: list[StarResult] = []
+        for s in self.stars:
+            try:
+                met = bool(s.when(env))
+            except (ArithmeticError, ValueError) as e:
+                reasons.append(Reason("CRITERION_ERROR", f"civility.stars.{s.id}",
+                                      f"{who}: star {s.id!r} ({s.when.text}) cannot be "
+                                      f"evaluated: {e}", s.when.values_read(env)))
+                continue
+            values = s.when.values_read(env)
+            criteria.append(StarResult(s.id, s.label, s.label_en, met, values, s.when.text))
+            name = _both(s.label, s.label_en, s.id)
+            read = f" ({format_values(values)})" if values else ""
+            if met:
+                reasons.append(Reason("STAR_MET", f"civility.stars.{s.id}",
+                                      f"{name}: met — {s.when.text}{read}", values,
+                                      s.when.text, "+1 star"))
+            else:
+                reasons.append(Reason("STAR_NOT_MET", f"civility.stars.{s.id}",
+                                      f"{name}: not met — {s.when.text} does not hold{read}",
+                                      values, s.when.text))
+        if any(r.code == "CRITERION_ERROR" for r in reasons):
+            return self._reject(row, hid, [r for r in reasons if r.code == "CRITERION_ERROR"],
+                                as_of)
+        earned = sum(c.met for c in criteria)
+
+        # step 3: revocation
+        rules = self.rules
+        barred_until: dt.date | None = None
+        if revoked is not None:
+            end = add_years(revoked, rules.bar_years)
+            facts_read = {"revoked_on": revoked, "revocation_reason": why}
+            if revoked > as_of:
+                reasons.append(Reason("REVOCATION_PENDING", "record.revoked_on",
+                                      f"a revocation dated {revoked} ({why}) is after the as-of "
+                                      f"date {as_of}, so it is not in effect yet", facts_read,
+                                      as_of))
+            elif as_of < end:
+                barred_until = end
+                reasons.append(Reason("REVOKED", "civility.bar_years",
+                                      f"stars revoked on {revoked} ({why}): no stars and no "
+                                      f"title until {end} ({rules.bar_years} year(s) bar); "
+                                      f"without the bar the household would hold {earned} "
+                                      f"star(s)", facts_read, rules.bar_years,
+                                      f"-{earned} stars"))
+            else:
+                reasons.append(Reason("REVOCATION_ENDED", "civility.bar_years",
+                                      f"stars were revoked on {revoked} ({why}); the "
+                                      f"{rules.bar_years} year(s) bar ended on {end}",
+                                      facts_read, rules.bar_years))
+        stars = 0 if barred_until is not None else earned
+
+        # step 4: title
+        title: _Title | None = None
+        if barred_until is None:
+            for t in self.titles:
+                if stars >= t.min_stars:
+                    title = t
+        if title is not None:
+            reasons.append(Reason("TITLE", "civility.titles",
+                                  f"{stars} star(s) reach the title "
+                                  f"{_both(title.label, title.label_en, str(title.min_stars))} "
+                                  f"(from {title.min_stars} stars)", {"stars": stars},
+                                  title.min_stars))
+        elif barred_until is None and self.titles:
+            lowest = self.titles[0]
+            reasons.append(Reason("NO_TITLE", "civility.titles",
+                                  f"{stars} star(s): {lowest.min_stars - stars} more needed for "
+                                  f"the title "
+                                  f"{_both(lowest.label, lowest.label_en, str(lowest.min_stars))}",
+                                  {"stars": stars}, lowest.min_stars))
+
+        # step 5: review
+        next_review = add_years(review, rules.review_years) if review is not None else None
+        review_due = next_review is None or next_review <= as_of
+        if next_review is None:
+            reasons.append(Reason("REVIEW_DUE", "civility.review_years",
+                                  "review due: never reviewed (no review_date)",
+                                  {"review_date": None}, rules.review_years))
+        elif review_due:
+            reasons.append(Reason("REVIEW_DUE", "civility.review_years",
+                                  f"review due since {next_review} (reviewed on {review}; stars "
+                                  f"are valid {rules.review_years} year(s))",
+                                  {"review_date": review}, rules.review_years))
+        else:
+            reasons.append(Reason("REVIEW_VALID", "civility.review_years",
+                                  f"reviewed on {review}; next review due on {next_review}",
+                                  {"review_date": review}, rules.review_years))
+        return CivilityDecision(
+            hid, SCORED, stars, self.max_stars,
+            title.label if title else "", title.label_en if title else "",
+            tuple(criteria), review_due, next_review, barred_until, tuple(reasons), self.ref,
+            as_of, row)
+
+
+# --- compile ---------------------------------------------------------------------------
+
+
+def compile_civility(ctx: CompileContext) -> CivilityScheme:
+    """Check the [civility] section against the rest of the policy and compile it."""
+    rules = ctx.model.civility
+    assert rules is not None
+    root = ("civility",)
+    entity = rules.entity
+    declared = ctx.model.facts.get(entity)
+    if declared is None:
+        known = list(ctx.model.facts)
+        ctx.report(root + ("entity",), f"no facts are declared for entity {entity!r}",
+                   did_you_mean(entity, known) or (
+                       f"declare them under [facts.{entity}]" if not known
+                       else "entities with facts: " + one_of(known)))
+    declared = declared or {}
+    for name in declared:
+        if name in RECORD_FIELDS:
+            ctx.report(("facts", entity, name), f"fact name {name!r} is a field of civility "
+                                                f"records", "rename the fact", value=False)
+    facts = {name: spec for name, spec in declared.items() if not spec.care_need}
+    forbidden = {name: "it is a care need; civility stars recognise conduct, and care is "
+                       "given by need, never earned or lost"
+                 for name, spec in declared.items() if spec.care_need}
+    stars: list[_Star] = []
+    seen: dict[str, int] = {}
+    for i, s in enumerate(rules.stars):
+        path = root + ("stars", i)
+        if s.id in seen:
+            ctx.report(path + ("id",), f"star id {s.id!r} is used twice (first in star "
+                                       f"{seen[s.id] + 1})")
+        else:
+            seen[s.id] = i
+        if ctx.model.facts.get(entity) is None:
+            continue  # already reported: every name would be unknown
+        scope = ctx.scope(entity, f"civility star {s.id!r}", forbidden=forbidden)
+        expr = ctx.expression(path + ("when",), s.when, scope, Type.BOOL)
+        if expr is not None:
+            stars.append(_Star(s.id, s.label, s.label_en, expr))
+    titles: list[_Title] = []
+    levels: dict[int, int] = {}
+    count = len(rules.stars)
+    for i, t in enumerate(rules.titles):
+        path = root + ("titles", i, "min_stars")
+        if t.min_stars in levels:
+            ctx.report(path, f"two titles start at {t.min_stars} stars (titles "
+                             f"{levels[t.min_stars] + 1} and {i + 1})",
+                       "give each title its own min_stars")
+        else:
+            levels[t.min_stars] = i
+        if t.min_stars > count:
+            ctx.report(path, f"title {_both(t.label, t.label_en, str(i + 1))!r} needs "
+                             f"{t.min_stars} stars but there are only {count} stars; it can "
+                             f"never be reached",
+                       f"use a min_stars from 0 to {count}")
+        titles.append(_Title(t.min_stars, t.label, t.label_en))
+    return CivilityScheme(ctx.model, rules, ctx.ref, stars, titles, facts)

@@ -1,0 +1,1045 @@
+"""Care visits: how often a community care liaison looks in on a household.
+
+This is care allocation, not surveillance. A household's tier, and so how
+often someone comes by, follows from its care NEEDS only: tier and trigger
+conditions may read only the facts declared ``care_need = true`` (plus
+``as_of`` and ``last_visit``). Reading any other fact of the household is
+refused when the policy is loaded, and a fact marked as a care need whose
+name or label denotes the result of another scheme (stars, civility titles,
+points, credit scores, grades, ...) is refused too: one scheme's result must
+not change how often a household is visited.
+
+How one household is decided (the order is part of the meaning; each step
+leaves a reason):
+
+1. The record is checked on its own: ``household_id`` present and not seen
+   before, ``liaison_id`` text if given, ``last_visit`` a date if given and not
+   after the as-of date, and every declared fact of the entity coerced (a
+   record is one household, so a malformed fact that only civility reads
+   still makes the record unusable here). A failing record is *rejected*
+   with every reason found; it is never dropped.
+2. The tier, by ``hit_policy`` (DMN names):
+   ``first``: the first tier, in policy order, whose ``when`` holds;
+   ``priority``: the highest ``priority`` among the tiers whose ``when`` holds;
+   ``unique``: at most one tier's ``when`` may hold; two or more reject the
+   record (``UNIQUE_VIOLATION``, naming them all), because the policy does not
+   say which should win.
+   When no condition holds, the default tier applies (it has no ``when``).
+3. The next due date: the last visit plus the tier's cadence (months by the
+   calendar, the day clipped to the month's end, then days); a household never
+   visited is due on the as-of date. Each trigger whose ``when`` holds and
+   whose event date is known, on or before the as-of date and after the last
+   visit (or there was none) makes a visit due ``within_days`` after the event.
+   The next due date is the earliest of these, so a trigger can only bring a
+   visit forward, never push it back. A household is overdue when its next
+   due date is before the as-of date.
+4. Caseload per liaison (households without one are grouped as
+   ``(unassigned)``): households, visits owed per month (a cadence of ``n``
+   months owes ``1/n``, one of ``d`` days ``30.44/d``), overdue households,
+   and a ``CAPACITY_EXCEEDED`` warning when either number is above
+   ``[visits.capacity]``.
+
+At load time, besides the checks on ids, references and cadences, a tier
+that can never be chosen under ``hit_policy = "first"`` because one earlier
+tier already takes every household it matches, and a tier whose own
+condition cannot hold, are reported as warnings. The analysis is exact for
+conditions that are conjunctions of single-fact constraints (``age >= 80 and
+lives_alone``, ``70 <= age < 80``, ``kind in ["a", "b"]``); for anything else
+it says nothing rather than guess.
+"""
+
+from __future__ import annotations
+
+import calendar
+import datetime as dt
+import math
+import re
+from collections import Counter
+from collections.abc import Iterable, Iterator, Mapping, Sequence
+from dataclasses import dataclass
+from functools import partial
+from typing import Any
+
+from .._suggest import did_you_mean, one_of
+from ..errors import RecordError
+from ..expr import Expression, Fact, Scope, Type, round_half_up
+from ..expr.ir import BoolOp, Compare, Const, In, Name, Node, Unary
+from ..policy.compile import FACT_TYPES, CompileContext, ensure_in_effect
+from ..policy.load import KeyPath
+from ..policy.model import FactSpec, PolicyModel, Visits
+from ..records import NEVER, UnreadableRow, coerce_fact, is_missing, to_date, to_text
+from ..results import PolicyRef, Reason, to_jsonable
+from .base import policy_columns, reject_row
+
+SCORED = "scored"
+REJECTED = "rejected"
+UNASSIGNED = "(unassigned)"
+
+#: Average days in a month, for comparing cadences and counting visits owed per month.
+DAYS_PER_MONTH = 30.44
+
+#: Names every tier and trigger expression may read besides the care-need facts.
+BUILTIN_NAMES = ("as_of", "last_visit")
+
+#: Words that denote the result of another scheme. A fact marked ``care_need = true``
+#: whose name or label contains one is refused: one scheme's result must not change
+#: how often a household is visited. English words match whole words of the name
+#: (``star_level``, ``creditScore``) or label; Chinese ones match anywhere.
+SCHEME_RESULT_WORDS = (
+    "star", "stars", "star level", "civility", "civilised", "civilized", "point",
+    "points", "balance", "credit score", "credit rating", "title", "grade",
+)
+SCHEME_RESULT_WORDS_ZH = ("星级", "文明", "积分", "信用", "评分", "等次")
+
+CADENCE_WORDS = {
+    "daily": "P1D", "weekly": "P7D", "fortnightly": "P14D", "monthly": "P1M",
+    "bimonthly": "P2M", "quarterly": "P3M", "half-yearly": "P6M", "yearly": "P1Y",
+}
+_ISO = re.compile(r"P(?:\d+[YMWD])+")
+_ISO_PART = re.compile(r"(\d+)([YMWD])")
+
+
+# --- cadences ---------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class Cadence:
+    """How often to visit: whole calendar months plus days, as written in the policy."""
+
+    text: str
+    months: int
+    days: int
+
+    @property
+    def approx_days(self) -> float:
+        """Length in days, months counted as 30.44 days (for comparisons only)."""
+        return self.months * DAYS_PER_MONTH + self.days
+
+    @property
+    def visits_per_month(self) -> float:
+        if self.days == 0:
+            return 1 / self.months
+        if self.months == 0:
+            return DAYS_PER_MONTH / self.days
+        return DAYS_PER_MONTH / self.approx_days
+
+    def after(self, day: dt.date) -> dt.date:
+        """``day`` plus this cadence; past the last representable date, that date."""
+        try:
+            return add_months(day, self.months) + dt.timedelta(days=self.days)
+        except (OverflowError, ValueError):
+            return dt.date.max
+
+    def describe(self) -> str:
+        """Plain words: 'every week', 'every 10 days', 'every 2 months', 'every year'."""
+        m, d = self.months, self.days
+        if d == 0 and m % 12 == 0:
+            return "every year" if m == 12 else f"every {m // 12} years"
+        parts = []
+        if m:
+            parts.append("month" if m == 1 and not d else f"{m} month" + ("s" if m > 1 else ""))
+        if d:
+            if not m and d % 7 == 0:
+                parts.append("week" if d == 7 else f"{d // 7} weeks")
+            else:
+                parts.append("day" if d == 1 and not m else f"{d} day" + ("s" if d > 1 else ""))
+        return "every " + " and ".join(parts)
+
+    def __str__(self) -> str:
+        return self.text
+
+
+def parse_cadence(text: str) -> Cadence:
+    """``"P1M2W"`` or ``"monthly"`` -> a :class:`Cadence`; ``ValueError`` says what is wrong."""
+    iso = CADENCE_WORDS.get(text, text)
+    if not _ISO.fullmatch(iso):
+        raise ValueError(f"cadence {text!r} is not a period such as P7D or P2M, nor one of "
+                         f"{one_of(CADENCE_WORDS)}")
+    parts = _ISO_PART.findall(iso, 1)
+    order = ["YMWD".index(unit) for _, unit in parts]
+    if order != sorted(set(order)):
+        raise ValueError(f"cadence {text!r}: write each unit once, in the order "
+                         f"years, months, weeks, days (e.g. P1M2W)")
+    months = days = 0
+    for number, unit in parts:
+        if len(number) > 5:
+            raise ValueError(f"cadence {text!r}: {number} is too large")
+        n = int(number)
+        months += {"Y": 12 * n, "M": n}.get(unit, 0)
+        days += {"W": 7 * n, "D": n}.get(unit, 0)
+    if months == 0 and days == 0:
+        raise ValueError(f"cadence {text!r} is zero: a visit could never be due later "
+                         f"than the last one")
+    return Cadence(text, months, days)
+
+
+def add_months(day: dt.date, months: int) -> dt.date:
+    """The same day ``months`` later, clipped to the month's end (31 Jan + 1 = 28/29 Feb)."""
+    m = day.month - 1 + months
+    year, month = day.year + m // 12, m % 12 + 1
+    if not dt.MINYEAR <= year <= dt.MAXYEAR:
+        raise OverflowError("date out of range")
+    return dt.date(year, month, min(day.day, calendar.monthrange(year, month)[1]))
+
+
+# --- results ------------------------------------------------------------------------------
+
+
+def _show(value: Any) -> str:
+    """A fact value as an officer would write it."""
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, dt.date):
+        return "never" if value == NEVER else value.isoformat()
+    if isinstance(value, float):
+        return f"{value:g}"
+    return str(value)
+
+
+def _values(facts: Mapping[str, Any]) -> str:
+    return ", ".join(f"{k} = {_show(v)}" for k, v in facts.items())
+
+
+def _days(n: int) -> str:
+    return f"{n} day" if n == 1 else f"{n} days"
+
+
+def _both(label: str, label_en: str, fallback: str) -> str:
+    """'每周探访 / Weekly visits', or whichever label exists, or the id."""
+    names = [x for x in (label, label_en) if x]
+    if len(names) == 2 and names[0] == names[1]:
+        names = names[:1]
+    return " / ".join(names) or fallback
+
+
+@dataclass(frozen=True, slots=True)
+class VisitDecision:
+    """One household's visit tier and next due date, or why the record was rejected."""
+
+    row: int
+    household_id: str
+    liaison_id: str
+    status: str
+    tier: str
+    tier_label: str
+    tier_label_en: str
+    cadence: str
+    last_visit: dt.date | None
+    next_due: dt.date | None
+    overdue: bool
+    triggers: tuple[str, ...]
+    reasons: tuple[Reason, ...]
+    policy: PolicyRef
+    as_of: dt.date
+    cadence_description: str = ""
+    visits_per_month: float = 0.0
+
+    @property
+    def rejected(self) -> bool:
+        return self.status == REJECTED
+
+    @property
+    def reason_codes(self) -> tuple[str, ...]:
+        return tuple(r.code for r in self.reasons)
+
+    def explain(self) -> str:
+        """Plain-language account, for the liaison's officer and for the household."""
+        who = f"Household {self.household_id}" + (
+            f" (liaison {self.liaison_id})" if self.liaison_id else "")
+        if self.rejected:
+            lines = [f"{who} was not scored:"]
+        else:
+            tier = _both(self.tier_label, self.tier_label_en, self.tier)
+            lines = [f"{who}: tier {tier} [{self.tier}], visits {self.cadence_description} "
+                     f"({self.cadence})."]
+            last = f"last visited on {self.last_visit}" if self.last_visit else "never visited"
+            due = f"Next visit due on {self.next_due}"
+            if self.overdue:
+                assert self.next_due is not None
+                due += f": OVERDUE by {_days((self.as_of - self.next_due).days)}"
+            lines.append(f"  {due} ({last}).")
+            if self.triggers:
+                lines.append(f"  Brought forward by: {', '.join(self.triggers)}.")
+        lines += [f"  - {r.message}" for r in self.reasons]
+        lines.append(f"  Policy {self.policy}, as of {self.as_of}.")
+        if not self.rejected:
+            lines.append("  The tier follows from care needs only; it is not a rating of the "
+                         "household.")
+        return "\n".join(lines)
+
+    def to_row(self) -> dict[str, Any]:
+        return {
+            "row": self.row, "household_id": self.household_id, "liaison_id": self.liaison_id,
+            "status": self.status, "tier": self.tier, "tier_label": self.tier_label,
+            "tier_label_en": self.tier_label_en, "cadence": self.cadence,
+            "last_visit": self.last_visit, "next_due": self.next_due, "overdue": self.overdue,
+            "triggers": list(self.triggers), "reason_codes": list(self.reason_codes),
+            "reasons": [r.message for r in self.reasons],
+            **policy_columns(self.policy), "as_of": self.as_of,
+        }
+
+
+@dataclass(frozen=True, slots=True)
+class Caseload:
+    """One liaison's (or grid's) households and the visits they owe per month."""
+
+    liaison_id: str
+    households: int
+    visits_per_month: float
+    overdue: int
+    households_per_liaison: int | None
+    capacity_visits_per_month: float | None
+    warnings: tuple[Reason, ...]
+    policy: PolicyRef
+    as_of: dt.date
+
+    @property
+    def exceeded(self) -> bool:
+        return bool(self.warnings)
+
+    def to_row(self) -> dict[str, Any]:
+        return {
+            "liaison_id": self.liaison_id, "households": self.households,
+            "visits_per_month": self.visits_per_month, "overdue": self.overdue,
+            "households_per_liaison": self.households_per_liaison,
+            "capacity_visits_per_month": self.capacity_visits_per_month,
+            "warning_codes": [w.code for w in self.warnings],
+            "warnings": [w.message for w in self.warnings],
+            **policy_columns(self.policy), "as_of": self.as_of,
+        }
+
+
+@dataclass(frozen=True)
+class VisitResult:
+    """Every household's decision (one per input row, in order) and the caseloads."""
+
+    as_of: dt.date
+    policy: PolicyRef
+    decisions: tuple[VisitDecision, ...]
+    caseload: Mapping[str, Caseload]
+
+    def fired_rules(self) -> set[str]:
+        """Tiers chosen and triggers fired in this run (for ``civicscore test`` coverage)."""
+        fired = {f"visits.tiers.{d.tier}" for d in self.scored}
+        fired |= {r.rule for d in self.scored for r in d.reasons if r.code == "TRIGGER"}
+        return fired
+
+    @property
+    def scored(self) -> tuple[VisitDecision, ...]:
+        return tuple(d for d in self.decisions if not d.rejected)
+
+    @property
+    def rejected(self) -> tuple[VisitDecision, ...]:
+        return tuple(d for d in self.decisions if d.rejected)
+
+    @property
+    def overdue(self) -> tuple[VisitDecision, ...]:
+        return tuple(d for d in self.decisions if d.overdue)
+
+    @property
+    def capacity_warnings(self) -> tuple[Reason, ...]:
+        return tuple(w for c in self.caseload.values() for w in c.warnings)
+
+    def to_jsonable(self) -> Any:
+        return to_jsonable(self)
+
+    # -- the SchemeRun protocol (used by the CLI) -------------------------------------
+    def output_rows(self) -> Iterator[dict[str, Any]]:
+        return (d.to_row() for d in self.decisions)
+
+    def detail_rows(self) -> Iterator[dict[str, Any]]:
+        return (c.to_row() for c in self.caseload.values())
+
+    def rejected_rows(self) -> list[dict[str, Any]]:
+        return [reject_row("households", d.row, d.household_id, d.reason_codes,
+                           [r.message for r in d.reasons]) for d in self.rejected]
+
+    def summary(self) -> str:
+        n = len(self.decisions)
+        text = (f"{n - len(self.rejected)} of {n} households scored, {len(self.rejected)} "
+                f"rejected; {len(self.overdue)} overdue as of {self.as_of}; "
+                f"{len(self.caseload)} caseload(s)")
+        warnings = self.capacity_warnings
+        if warnings:
+            text += "; capacity exceeded: " + "; ".join(w.message for w in warnings)
+        return text
+
+    def table(self) -> tuple[str, list[str], list[list[str]]]:
+        columns = ["household", "tier", "cadence", "last visit", "next due", "overdue"]
+        rows = []
+        for d in self.decisions:
+            if d.rejected:
+                rows.append([d.household_id, "rejected: " + ", ".join(d.reason_codes), "-",
+                             "-", "-", "-"])
+            else:
+                rows.append([d.household_id, d.tier_label or d.tier, d.cadence,
+                             str(d.last_visit) if d.last_visit else "never", str(d.next_due),
+                             "OVERDUE" if d.overdue else ""])
+        return f"Care visits as of {self.as_of} — {self.policy}", columns, rows
+
+
+# --- compiled rules ------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class _Tier:
+    index: int
+    id: str
+    label: str
+    label_en: str
+    when: Expression | None
+    cadence: Cadence
+    priority: int | None
+
+    @property
+    def name(self) -> str:
+        return f"{_both(self.label, self.label_en, self.id)} [{self.id}]"
+
+
+@dataclass(frozen=True)
+class _Trigger:
+    id: str
+    label: str
+    label_en: str
+    event: Expression
+    when: Expression
+    within_days: int
+
+    @property
+    def name(self) -> str:
+        return _both(self.label, self.label_en, self.id)
+
+
+class _ExprFailure(Exception):
+    def __init__(self, reason: Reason) -> None:
+        super().__init__(reason.message)
+        self.reason = reason
+
+
+class VisitsScheme:
+    """The compiled [visits] section of one policy."""
+
+    extra_inputs: tuple[str, ...] = ()
+
+    def __init__(self, model: PolicyModel, rules: Visits, ref: PolicyRef,
+                 tiers: Sequence[_Tier], default: _Tier | None, triggers: Sequence[_Trigger],
+                 facts: Mapping[str, FactSpec]) -> None:
+        self.model = model
+        self.rules = rules
+        self.ref = ref
+        self.tiers = tuple(tiers)  # the tiers with a condition, in policy order
+        self.default = default
+        self.triggers = tuple(triggers)
+        self.facts = dict(facts)
+
+    # -- public API --------------------------------------------------------------------
+    def rule_ids(self) -> set[str]:
+        """Every tier and trigger, for ``civicscore test`` coverage."""
+        return ({f"visits.tiers.{t.id}" for t in self.rules.tiers}
+                | {f"visits.triggers.{t.id}" for t in self.rules.triggers})
+
+    def evaluate(self, household: Mapping[str, Any], *, as_of: dt.date) -> VisitDecision:
+        """The tier and next due date of one household."""
+        return self.evaluate_many([household], as_of=as_of).decisions[0]
+
+    def evaluate_many(self, households: Iterable[Any], *, as_of: dt.date) -> VisitResult:
+        """Decide every household and total the caseload of each liaison."""
+        ensure_in_effect(self.model, self.ref, as_of)
+        seen: dict[str, int] = {}
+        decisions = tuple(self._decide(row, record, as_of, seen)
+                          for row, record in enumerate(households, start=1))
+        return VisitResult(as_of, self.ref, decisions, self._caseload(decisions, as_of))
+
+    # -- the Scheme protocol (used by the CLI) ----------------------------------------
+    def run(self, records: Iterable[Any], *, as_of: dt.date,
+            **extra: Iterable[Any]) -> VisitResult:
+        return self.evaluate_many(records, as_of=as_of)
+
+    def explain_record(self, record: Mapping[str, Any], *, as_of: dt.date) -> str:
+        return self.evaluate(record, as_of=as_of).explain()
+
+    # -- step 1: the record on its own -------------------------------------------------
+    def _reject(self, row: int, hid: str, lid: str, last: dt.date | None,
+                reasons: Sequence[Reason], as_of: dt.date) -> VisitDecision:
+        return VisitDecision(row, hid, lid, REJECTED, "", "", "", "", last, None, False, (),
+                             tuple(reasons), self.ref, as_of)
+
+    def _decide(self, row: int, record: Any, as_of: dt.date,
+                seen: dict[str, int]) -> VisitDecision:
+        if not isinstance(record, Mapping):
+            message = (record.message if isinstance(record, UnreadableRow)
+                       else f"row {row} is not a record with named fields")
+            return self._reject(row, f"row {row}", "", None,
+                                [Reason("UNREADABLE_ROW", "input", message)], as_of)
+        reasons: list[Reason] = []
+        label = f"row {row}"
+
+        def field(name: str, convert: Any, required: bool) -> Any:
+            value = record.get(name)
+            if is_missing(value):
+                if required:
+                    reasons.append(Reason("MISSING_FIELD", f"record.{name}",
+                                          f"{label}: field {name!r} is required and missing"))
+                return None
+            try:
+                return convert(value, label, name)
+            except RecordError as e:
+                reasons.append(Reason(e.code, f"record.{name}", str(e), {name: value}))
+                return None
+
+        hid = field("household_id", to_text, True)
+        if hid:
+            label = hid
+        hid = hid or f"row {row}"
+        lid = field("liaison_id", to_text, False) or ""
+        last = field("last_visit", to_date, False)
+        if hid in seen:
+            reasons.append(Reason("DUPLICATE_RECORD", "record.household_id",
+                                  f"household id {hid} already appears in row {seen[hid]}",
+                                  {"household_id": hid}))
+        else:
+            seen[hid] = row
+        if last is not None and last > as_of:
+            reasons.append(Reason("AFTER_AS_OF", "record.last_visit",
+                                  f"household {hid}: last visit on {last} is after the as-of date "
+                                  f"{as_of}", {"last_visit": last}, as_of))
+        facts: dict[str, Any] = {}
+        entity = self.rules.entity
+        for name, spec in self.facts.items():
+            try:
+                facts[name] = coerce_fact(name, spec, record, hid)
+            except RecordError as e:
+                reasons.append(Reason(e.code, f"facts.{entity}.{name}", str(e),
+                                      {name: record.get(name)}))
+        if reasons:
+            return self._reject(row, hid, lid, last, reasons, as_of)
+        env = dict(facts)
+        env["as_of"] = as_of
+        env["last_visit"] = last if last is not None else NEVER
+        try:
+            return self._score(row, hid, lid, last, env, as_of)
+        except _ExprFailure as e:
+            return self._reject(row, hid, lid, last, [e.reason], as_of)
+
+    def _eval(self, expr: Expression, env: Mapping[str, Any], hid: str, rule: str) -> Any:
+        try:
+            return expr(env)
+        except (ArithmeticError, ValueError) as e:
+            raise _ExprFailure(Reason(
+                "EXPR_ERROR", rule, f"household {hid}: {expr.text!r} could not be computed "
+                                    f"({e})", expr.values_read(env))) from None
+
+    # -- steps 2 and 3: tier and next due date ------------------------------------------
+    def _tier_holds(self, t: _Tier, env: Mapping[str, Any], hid: str) -> bool:
+        assert t.when is not None
+        return bool(self._eval(t.when, env, hid, f"visits.tiers.{t.id}.when"))
+
+    def _matched(self, t: _Tier, env: Mapping[str, Any], note: str = "") -> Reason:
+        assert t.when is not None
+        read = t.when.values_read(env)
+        return Reason("TIER_MATCHED", f"visits.tiers.{t.id}",
+                      f"tier {t.name} applies because its condition holds: {t.when.text}"
+                      + (f" ({_values(read)})" if read else "") + note,
+                      read, t.when.text, f"visits {t.cadence.describe()}")
+
+    def _score(self, row: int, hid: str, lid: str, last: dt.date | None,
+               env: Mapping[str, Any], as_of: dt.date) -> VisitDecision:
+        reasons: list[Reason] = []
+        policy = self.rules.hit_policy
+        chosen: _Tier | None = None
+        if policy == "first":
+            for t in self.tiers:
+                if self._tier_holds(t, env, hid):
+                    chosen = t
+                    reasons.append(self._matched(t, env))
+                    break
+        else:
+            matching = [t for t in self.tiers if self._tier_holds(t, env, hid)]
+            if policy == "unique" and len(matching) > 1:
+                parts = "; ".join(f"{t.id} ({t.when.text if t.when else ''})" for t in matching)
+                read: dict[str, Any] = {}
+                for t in matching:
+                    read.update(t.when.values_read(env) if t.when else {})
+                raise _ExprFailure(Reason(
+                    "UNIQUE_VIOLATION", "visits.hit_policy",
+                    f"household {hid}: {len(matching)} tiers match but hit_policy = 'unique' "
+                    f"allows one: {parts}", read, 1))
+            if matching and policy == "priority":
+                chosen = max(matching, key=lambda t: t.priority or 0)
+                note = ""
+                if len(matching) > 1:
+                    note = ("; it has the highest priority among the matching tiers: "
+                            + ", ".join(f"{t.id} ({t.priority})" for t in matching))
+                reasons.append(self._matched(chosen, env, note))
+            elif matching:
+                chosen = matching[0]
+                reasons.append(self._matched(chosen, env))
+        if chosen is None:
+            chosen = self.default
+            assert chosen is not None  # compile refuses a policy without a default tier
+            read = {}
+            for t in self.tiers:
+                read.update(t.when.values_read(env) if t.when else {})
+            checked = ", ".join(t.id for t in self.tiers)
+            reasons.append(Reason(
+                "DEFAULT_TIER", "visits.default_tier",
+                "no other tier's condition holds"
+                + (f" (checked {checked}; {_values(read)})" if checked else "")
+                + f", so the default tier {chosen.name} applies", read, None,
+                f"visits {chosen.cadence.describe()}"))
+        due: list[tuple[dt.date, str]] = []
+        if last is None:
+            due.append((as_of, "record.last_visit"))
+            reasons.append(Reason("NEVER_VISITED", "record.last_visit",
+                                  f"no visit on record: the first visit is due now ({as_of})",
+                                  {"last_visit": None}, None, f"due {as_of}"))
+        else:
+            nxt = chosen.cadence.after(last)
+            rule = f"visits.tiers.{chosen.id}.cadence"
+            due.append((nxt, rule))
+            reasons.append(Reason("CADENCE", rule,
+                                  f"last visit on {last}, {chosen.cadence.describe()} "
+                                  f"({chosen.cadence}): next visit due on {nxt}",
+                                  {"last_visit": last}, chosen.cadence.text, f"due {nxt}"))
+        fired: list[str] = []
+        for tr in self.triggers:
+            rule = f"visits.triggers.{tr.id}"
+            if not self._eval(tr.when, env, hid, rule + ".when"):
+                continue
+            event = self._eval(tr.event, env, hid, rule + ".event")
+            if event == NEVER or event > as_of or (last is not None and event <= last):
+                continue
+            try:
+                deadline = event + dt.timedelta(days=tr.within_days)
+            except OverflowError:
+                deadline = dt.date.max
+            fired.append(tr.id)
+            due.append((deadline, rule))
+            read = {**tr.event.values_read(env), **tr.when.values_read(env)}
+            since = f"after the last visit on {last}" if last else "and no visit since"
+            reasons.append(Reason("TRIGGER", rule,
+                                  f"{tr.name}: event on {event} ({tr.event.text}), {since}; "
+                                  f"a visit is due within {_days(tr.within_days)}, by {deadline}",
+                                  read, tr.within_days, f"due {deadline}"))
+        next_due, rule = min(due)
+        overdue = next_due < as_of
+        if overdue:
+            reasons.append(Reason("OVERDUE", rule,
+                                  f"the next visit was due on {next_due}, "
+                                  f"{_days((as_of - next_due).days)} before {as_of}",
+                                  {"next_due": next_due}, as_of, "overdue"))
+        return VisitDecision(row, hid, lid, SCORED, chosen.id, chosen.label, chosen.label_en,
+                             chosen.cadence.text, last, next_due, overdue, tuple(fired),
+                             tuple(reasons), self.ref, as_of, chosen.cadence.describe(),
+                             chosen.cadence.visits_per_month)
+
+    # -- step 4: caseload ------------------------------------------------------------------
+    def _caseload(self, decisions: Sequence[VisitDecision],
+                  as_of: dt.date) -> dict[str, Caseload]:
+        counts: Counter[str] = Counter()
+        visits: dict[str, float] = {}
+        overdue: Counter[str] = Counter()
+        for d in decisions:
+            if d.rejected:
+                continue
+            key = d.liaison_id or UNASSIGNED
+            counts[key] += 1
+            visits[key] = visits.get(key, 0.0) + d.visits_per_month
+            overdue[key] += d.overdue
+        cap = self.rules.capacity
+        out: dict[str, Caseload] = {}
+        for key in sorted(counts, key=lambda k: (k == UNASSIGNED, k)):
+            n, v = counts[key], float(round_half_up(visits[key], 1))
+            warnings: list[Reason] = []
+            who = "households without a liaison" if key == UNASSIGNED else f"liaison {key}"
+            if cap.households_per_liaison is not None and n > cap.households_per_liaison:
+                warnings.append(Reason(
+                    "CAPACITY_EXCEEDED", "visits.capacity.households_per_liaison",
+                    f"{who}: {n} households, more than the {cap.households_per_liaison} "
+                    f"one liaison can look after", {"households": n},
+                    cap.households_per_liaison))
+            if cap.visits_per_month is not None and v > cap.visits_per_month:
+                warnings.append(Reason(
+                    "CAPACITY_EXCEEDED", "visits.capacity.visits_per_month",
+                    f"{who}: {v:g} visits owed per month, more than the "
+                    f"{cap.visits_per_month:g} one liaison can make", {"visits_per_month": v},
+                    cap.visits_per_month))
+            out[key] = Caseload(key, n, v, overdue[key], cap.households_per_liaison,
+                                cap.visits_per_month, tuple(warnings), self.ref, as_of)
+        return out
+
+
+# --- load-time analysis of tier conditions ------------------------------------------------
+#
+# A condition that is a conjunction of single-fact constraints is turned into one
+# set of allowed values per fact. Tier B is shadowed by an earlier tier A when, for
+# every fact A constrains, B's set is inside A's; a tier is unsatisfiable when one of
+# its sets is empty. Anything else is "don't know", and nothing is reported.
+
+_FLIP = {"<": ">", "<=": ">=", ">": "<", ">=": "<=", "==": "==", "!=": "!="}
+_NEGATE = {"<": ">=", "<=": ">", ">": "<=", ">=": "<", "==": "!=", "!=": "=="}
+_ENUMERATE_LIMIT = 10_000
+
+
+class _Unknown(Exception):
+    """The condition is not a conjunction of single-fact constraints."""
+
+
+@dataclass(frozen=True)
+class _Values:
+    """A set of values of one fact: exactly ``finite``, or a range minus ``excluded``."""
+
+    finite: frozenset[Any] | None = None
+    lo: Any = None
+    lo_open: bool = False
+    hi: Any = None
+    hi_open: bool = False
+    excluded: frozenset[Any] = frozenset()
+    discrete: bool = False  # whole numbers only (int facts, dates as day numbers)
+
+    def contains(self, v: Any) -> bool:
+        if self.finite is not None:
+            return v in self.finite
+        if self.discrete and not (isinstance(v, (int, float)) and float(v).is_integer()):
+            return False
+        if self.lo is not None and (v < self.lo or (self.lo_open and v == self.lo)):
+            return False
+        if self.hi is not None and (v > self.hi or (self.hi_open and v == self.hi)):
+            return False
+        return v not in self.excluded
+
+    @property
+    def empty(self) -> bool:
+        return self.finite is not None and not self.finite
+
+    def intersect(self, other: _Values) -> _Values:
+        if self.finite is not None:
+            return _Values(frozenset(v for v in self.finite if other.contains(v)))
+        if other.finite is not None:
+            return other.intersect(self)
+        lo, lo_open = self.lo, self.lo_open
+        if other.lo is not None and (lo is None or other.lo > lo or
+                                     (other.lo == lo and other.lo_open)):
+            lo, lo_open = other.lo, other.lo_open
+        hi, hi_open = self.hi, self.hi_open
+        if other.hi is not None and (hi is None or other.hi < hi or
+                                     (other.hi == hi and other.hi_open)):
+            hi, hi_open = other.hi, other.hi_open
+        return _Values(None, lo, lo_open, hi, hi_open, self.excluded | other.excluded,
+                       self.discrete or other.discrete).normalised()
+
+    def normalised(self) -> _Values:
+        if self.finite is not None:
+            return self
+        lo, hi, lo_open, hi_open = self.lo, self.hi, self.lo_open, self.hi_open
+        if self.discrete:
+            if lo is not None:
+                lo, lo_open = (math.floor(lo) + 1 if lo_open else math.ceil(lo)), False
+            if hi is not None:
+                hi, hi_open = (math.ceil(hi) - 1 if hi_open else math.floor(hi)), False
+        excluded = frozenset(v for v in self.excluded
+                             if _Values(None, lo, lo_open, hi, hi_open, frozenset(),
+                                        self.discrete).contains(v))
+        if lo is not None and hi is not None:
+            if lo > hi or (lo == hi and (lo_open or hi_open)):
+                return _Values(frozenset())
+            if lo == hi:
+                return _Values(frozenset({lo}) - excluded)
+            if self.discrete and hi - lo < max(_ENUMERATE_LIMIT, len(excluded) + 1):
+                return _Values(frozenset(range(lo, hi + 1)) - excluded)
+        return _Values(None, lo, lo_open, hi, hi_open, excluded, self.discrete)
+
+    def within(self, other: _Values) -> bool:
+        """Is every value of this set also in ``other``?"""
+        if self.finite is not None:
+            return all(other.contains(v) for v in self.finite)
+        if other.finite is not None:
+            return False  # an infinite set is never inside a finite one
+        if other.lo is not None and not (self.lo is not None and (
+                self.lo > other.lo or (self.lo == other.lo and (self.lo_open or
+                                                                not other.lo_open)))):
+            return False
+        if other.hi is not None and not (self.hi is not None and (
+                self.hi < other.hi or (self.hi == other.hi and (self.hi_open or
+                                                                not other.hi_open)))):
+            return False
+        return not any(self.contains(v) for v in other.excluded)
+
+
+def _domain(name: str, kinds: Mapping[str, tuple[Type, FactSpec | None]]) -> _Values:
+    kind, spec = kinds[name]
+    if kind is Type.BOOL:
+        return _Values(frozenset({True, False}))
+    if kind is Type.STRING:
+        return _Values(frozenset(spec.values)) if spec is not None and spec.values \
+            else _Values()
+    lo = spec.min if spec is not None else None
+    hi = spec.max if spec is not None else None
+    return _Values(None, lo, False, hi, False, frozenset(),
+                   kind in (Type.INT, Type.DATE)).normalised()
+
+
+def _plain(value: Any) -> Any:
+    return value.toordinal() if isinstance(value, dt.date) else value
+
+
+def _atoms(node: Node, negate: bool = False) -> list[tuple[str, str, Any]]:
+    """(fact, op, value) constraints whose conjunction is ``node``; raises _Unknown."""
+    if isinstance(node, BoolOp) and (node.op == "and") != negate:
+        return [a for v in node.values for a in _atoms(v, negate)]  # not (a or b) = ...
+    if isinstance(node, Unary) and node.op == "not":
+        return _atoms(node.operand, not negate)
+    if isinstance(node, Const) and node.type is Type.BOOL:
+        return [] if node.value != negate else [("", "false", None)]
+    if isinstance(node, Name) and node.type is Type.BOOL:
+        return [(node.name, "==", not negate)]
+    if isinstance(node, In) and isinstance(node.operand, Name):
+        op = "in" if node.negate == negate else "not in"
+        return [(node.operand.name, op, frozenset(_plain(v) for v in node.options))]
+    if isinstance(node, Compare):
+        op = _NEGATE[node.op] if negate else node.op
+        if isinstance(node.left, Name) and isinstance(node.right, Const):
+            return [(node.left.name, op, _plain(node.right.value))]
+        if isinstance(node.right, Name) and isinstance(node.left, Const):
+            return [(node.right.name, _FLIP[op], _plain(node.left.value))]
+    raise _Unknown
+
+
+def _constraint(op: str, value: Any) -> _Values:
+    return {
+        "==": lambda: _Values(frozenset({value})),
+        "!=": lambda: _Values(excluded=frozenset({value})),
+        "in": lambda: _Values(frozenset(value)),
+        "not in": lambda: _Values(excluded=frozenset(value)),
+        "<": lambda: _Values(hi=value, hi_open=True),
+        "<=": lambda: _Values(hi=value),
+        ">": lambda: _Values(lo=value, lo_open=True),
+        ">=": lambda: _Values(lo=value),
+    }[op]()
+
+
+def analyse_condition(node: Node, kinds: Mapping[str, tuple[Type, FactSpec | None]]
+                      ) -> dict[str, _Values] | None:
+    """Fact -> allowed values, or None when the condition is not a simple conjunction."""
+    try:
+        atoms = _atoms(node)
+    except _Unknown:
+        return None
+    out: dict[str, _Values] = {}
+    for name, op, value in atoms:
+        if op == "false":
+            out[""] = _Values(frozenset())
+            continue
+        if name not in kinds:
+            return None
+        current = out[name] if name in out else _domain(name, kinds)
+        out[name] = current.intersect(_constraint(op, value))
+    return out
+
+
+def _check_overlaps(ctx: CompileContext, tiers: Sequence[_Tier],
+                    kinds: Mapping[str, tuple[Type, FactSpec | None]]) -> None:
+    analysed: list[tuple[_Tier, dict[str, _Values]]] = []
+    for t in tiers:
+        if t.when is None:
+            continue
+        sets = analyse_condition(t.when.node, kinds)
+        if sets is None:
+            continue
+        path = item_path(ctx, "tiers", t.index, t.id, "when")
+        empty = [name for name, s in sets.items() if s.empty]
+        if empty:
+            what = (f"no value of {empty[0]} satisfies it" if empty[0]
+                    else "it contains False")
+            ctx.warn(path, f"visit tier {t.id!r} can never match: its condition "
+                           f"{t.when.text!r} cannot hold for any household ({what})",
+                     "fix the condition, or remove the tier", value=True)
+            continue
+        if ctx.model.visits is not None and ctx.model.visits.hit_policy == "first":
+            for earlier, a in analysed:
+                if all(sets.get(name, _domain(name, kinds)).within(allowed)
+                       for name, allowed in a.items()):
+                    assert earlier.when is not None
+                    ctx.warn(path, f"visit tier {t.id!r} can never match: every household "
+                                   f"it matches ({t.when.text}) is already taken by the "
+                                   f"earlier tier {earlier.id!r} ({earlier.when.text}), and "
+                                   f"hit_policy = 'first'",
+                             f"move {t.id!r} before {earlier.id!r}, or narrow "
+                             f"{earlier.id!r}", value=True)
+                    break
+        analysed.append((t, sets))
+
+
+# --- compile ---------------------------------------------------------------------------
+
+
+def item_path(ctx: CompileContext, kind: str, index: int, rid: str, *rest: str) -> KeyPath:
+    """The key path of ``[[visits.<kind>]]`` item ``rid`` in the merged policy.
+
+    The loader maps merged positions back to the file that wrote the item
+    (rules in lists are merged by id), so the merged index is all it needs.
+    """
+    return ("visits", kind, index, *rest)
+
+
+def scheme_result_word(*texts: str) -> str:
+    """The first word in ``texts`` that denotes another scheme's result, or ''."""
+    for text in texts:
+        if not text:
+            continue
+        for word in SCHEME_RESULT_WORDS_ZH:
+            if word in text:
+                return word
+        spaced = re.sub(r"([a-z0-9])([A-Z])", r"\1 \2", text).lower()
+        words = " " + " ".join(re.findall(r"[a-z0-9]+", spaced)) + " "
+        for word in sorted(SCHEME_RESULT_WORDS, key=len, reverse=True):
+            if f" {word} " in words:
+                return word
+    return ""
+
+
+def _fact_name(name: str, spec: FactSpec) -> str:
+    return f"{name!r}" + (f" ({spec.label})" if spec.label else "")
+
+
+def compile_visits(ctx: CompileContext) -> VisitsScheme:
+    """Check the [visits] section against the rest of the policy and compile it."""
+    rules = ctx.model.visits
+    assert rules is not None
+    root: tuple[str | int, ...] = ("visits",)
+    entity = rules.entity
+    facts = ctx.model.facts.get(entity, {})
+    if entity not in ctx.model.facts and ctx.model.facts:
+        ctx.report(root + ("entity",), f"no facts are declared for entity {entity!r}",
+                   did_you_mean(entity, ctx.model.facts) or
+                   f"declare them under [facts.{entity}]")
+
+    # care needs, and only care needs
+    names: dict[str, Fact] = {}
+    forbidden: dict[str, str] = {}
+    kinds: dict[str, tuple[Type, FactSpec | None]] = {}
+    for name, spec in facts.items():
+        path = ("facts", entity, name)
+        if not spec.care_need:
+            if name not in BUILTIN_NAMES:
+                forbidden[name] = (f"visit tiers read care needs only, and fact "
+                                   f"{_fact_name(name, spec)} is not marked care_need = true")
+            continue
+        if name in BUILTIN_NAMES:
+            ctx.report(path, f"fact name {name!r} is reserved in visit expressions",
+                       "rename the fact", value=False)
+            continue
+        word = scheme_result_word(name, spec.label, spec.label_en)
+        if word:
+            ctx.report(path, f"fact {name!r} is marked care_need = true but denotes the result "
+                             f"of another scheme ({word!r}): one scheme's result must not "
+                             f"change how often a household is visited",
+                       "visit tiers read care needs only; declare the need itself (age, "
+                       "illness, living alone, ...) instead", value=False)
+        names[name] = Fact(FACT_TYPES[spec.type], tuple(spec.values or ()))
+        kinds[name] = (FACT_TYPES[spec.type], spec)
+    names["as_of"] = Fact(Type.DATE)
+    names["last_visit"] = Fact(Type.DATE)
+    kinds["as_of"] = (Type.DATE, None)
+    kinds["last_visit"] = (Type.DATE, None)
+
+    def scope(where: str) -> Scope:
+        return Scope(names, ctx.functions, where, forbidden)
+
+    # cadences
+    max_interval: Cadence | None = None
+    if rules.max_interval is not None:
+        try:
+            max_interval = parse_cadence(rules.max_interval)
+        except ValueError as e:
+            ctx.report(root + ("max_interval",), str(e))
+
+    # tiers
+    tier_ids = [t.id for t in rules.tiers]
+    default_index: int | None = None
+    if rules.default_tier in tier_ids:
+        default_index = tier_ids.index(rules.default_tier)
+    else:
+        ctx.report(root + ("default_tier",), f"default tier {rules.default_tier!r} is not "
+                                             f"one of the tiers",
+                   did_you_mean(rules.default_tier, tier_ids) or
+                   "tiers: " + one_of(tier_ids))
+    seen: dict[str, int] = {}
+    priorities: dict[int, str] = {}
+    tiers: list[_Tier] = []
+    default: _Tier | None = None
+    for i, t in enumerate(rules.tiers):
+        path = partial(item_path, ctx, "tiers", i, t.id)
+        if t.id in seen:
+            ctx.report(path("id"), f"tier id {t.id!r} is used twice (first in tier "
+                                       f"{seen[t.id] + 1})")
+        seen.setdefault(t.id, i)
+        is_default = i == default_index
+        try:
+            cadence = parse_cadence(t.cadence)
+        except ValueError as e:
+            ctx.report(path("cadence"), str(e))
+            cadence = None
+        if cadence is not None and max_interval is not None and \
+                cadence.approx_days > max_interval.approx_days:
+            ctx.report(path("cadence"),
+                       f"tier {t.id!r} visits {cadence.describe()} ({t.cadence}, about "
+                       f"{cadence.approx_days:.1f} days), longer than max_interval "
+                       f"{max_interval.text!r} ({max_interval.describe()}, about "
+                       f"{max_interval.approx_days:.1f} days)",
+                       "shorten the cadence, or raise max_interval")
+        if rules.hit_policy == "priority":
+            if not is_default and t.priority is None:
+                ctx.report(path(), f"tier {t.id!r} needs a priority (hit_policy = 'priority')",
+                           "add priority = <number>; the highest matching priority wins",
+                           value=False)
+            elif not is_default and t.priority is not None:
+                if t.priority in priorities:
+                    ctx.report(path("priority"),
+                               f"tiers {priorities[t.priority]!r} and {t.id!r} have the same "
+                               f"priority {t.priority}",
+                               "give each tier its own priority")
+                else:
+                    priorities[t.priority] = t.id
+        elif t.priority is not None:
+            ctx.report(path("priority"), "priority is only used with hit_policy = "
+                                             "'priority'",
+                       f"remove it, or set hit_policy = \"priority\" (now "
+                       f"{rules.hit_policy!r})", value=False)
+        when: Expression | None = None
+        if is_default and t.when is not None:
+            ctx.report(path("when"), f"the default tier {t.id!r} cannot have a condition: "
+                                         f"it applies when no other tier does",
+                       "remove 'when', or make another tier the default_tier", value=False)
+        elif not is_default and t.when is None:
+            ctx.report(path(), f"tier {t.id!r} needs a 'when' condition (only the default tier "
+                             f"{rules.default_tier!r} has none)", value=False)
+        elif t.when is not None:
+            when = ctx.expression(path("when"), t.when, scope(f"visit tier {t.id!r}"),
+                                  Type.BOOL)
+        if cadence is None:
+            continue
+        compiled = _Tier(i, t.id, t.label, t.label_en, when, cadence, t.priority)
+        if is_default:
+            default = compiled
+        elif when is not None:
+            tiers.append(compiled)
+
+    # triggers
+    triggers: list[_Trigger] = []
+    trigger_ids: dict[str, int] = {}
+    for i, tr in enumerate(rules.triggers):
+        tpath = partial(item_path, ctx, "triggers", i, tr.id)
+        if tr.id in trigger_ids:
+            ctx.report(tpath("id"), f"trigger id {tr.id!r} is used twice (first in "
+                                       f"trigger {trigger_ids[tr.id] + 1})")
+        trigger_ids.setdefault(tr.id, i)
+        where = f"visit trigger {tr.id!r}"
+        event = ctx.expression(tpath("event"), tr.event, scope(where), Type.DATE)
+        cond = ctx.expression(tpath("when"), tr.when, scope(where), Type.BOOL)
+        if event is not None and cond is not None:
+            triggers.append(_Trigger(tr.id, tr.label, tr.label_en, event, cond,
+                                     tr.within_days))
+
+    _check_overlaps(ctx, tiers, kinds)
+    return VisitsScheme(ctx.model, rules, ctx.ref, tiers, default, triggers, facts)
