@@ -18,6 +18,7 @@ from typing import Any
 from ._suggest import did_you_mean, one_of
 from .errors import RecordError
 from .policy.model import FactSpec
+from .results import Reason
 
 NEVER = dt.date.min
 """The value of a missing optional date fact: 'never', which compares as long ago."""
@@ -166,3 +167,30 @@ def coerce_fact(name: str, spec: FactSpec, record: Mapping[str, Any], record_id:
             raise RecordError(record_id, name, f"{out} is above the maximum {spec.max:g}",
                               code="OUT_OF_RANGE")
     return out
+
+
+def coerce_facts(record: Mapping[str, Any], specs: Mapping[str, FactSpec], label: str,
+                 entity: str) -> tuple[dict[str, Any], list[Reason]]:
+    """Every declared fact of a record, and a reason for each one that is unusable.
+
+    All facts are tried, so a record with three mistakes is rejected once with
+    three reasons rather than three times in three runs.
+    """
+    facts: dict[str, Any] = {}
+    reasons: list[Reason] = []
+    for name, spec in specs.items():
+        try:
+            facts[name] = coerce_fact(name, spec, record, label)
+        except RecordError as e:
+            reasons.append(Reason(e.code, f"facts.{entity}.{name}", str(e),
+                                  {name: record.get(name)}))
+    return facts, reasons
+
+
+def unreadable_reason(row: int, record: Any) -> Reason | None:
+    """The reason a row cannot be read as a record at all, or None when it can."""
+    if isinstance(record, Mapping):
+        return None
+    message = (record.message if isinstance(record, UnreadableRow)
+               else f"row {row} is not a record with named fields")
+    return Reason("UNREADABLE_ROW", "input", message)

@@ -64,7 +64,7 @@ from ..errors import RecordError
 from ..expr import Expression, Type, round_half_up
 from ..policy.compile import CompileContext, ensure_in_effect
 from ..policy.model import Appraisal, FactSpec, Normalise, PolicyModel
-from ..records import UnreadableRow, coerce_fact, is_missing, to_text
+from ..records import coerce_facts, is_missing, to_text, unreadable_reason
 from ..results import PolicyRef, Reason, to_jsonable
 from .base import policy_columns, reject_row
 
@@ -428,11 +428,8 @@ class AppraisalScheme:
 
     def _decide(self, row: int, record: Any, as_of: dt.date,
                 seen: dict[str, int]) -> AppraisalDecision:
-        if not isinstance(record, Mapping):
-            message = (record.message if isinstance(record, UnreadableRow)
-                       else f"row {row} is not a record with named fields")
-            return self._reject(row, f"row {row}", [Reason("UNREADABLE_ROW", "input", message)],
-                                as_of)
+        if (unreadable := unreadable_reason(row, record)) is not None:
+            return self._reject(row, f"row {row}", [unreadable], as_of)
         reasons: list[Reason] = []
         sid = ""
         raw_id = record.get("subject_id")
@@ -453,14 +450,8 @@ class AppraisalScheme:
                                       {"subject_id": sid}))
             else:
                 seen[sid] = row
-        facts: dict[str, Any] = {}
-        entity = self.rules.entity
-        for name, spec in self.facts.items():
-            try:
-                facts[name] = coerce_fact(name, spec, record, label)
-            except RecordError as e:
-                reasons.append(Reason(e.code, f"facts.{entity}.{name}", str(e),
-                                      {name: record.get(name)}))
+        facts, fact_reasons = coerce_facts(record, self.facts, label, self.rules.entity)
+        reasons += fact_reasons
         sid = sid or f"row {row}"
         if reasons:
             return self._reject(row, sid, reasons, as_of)

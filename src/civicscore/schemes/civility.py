@@ -62,7 +62,7 @@ from ..errors import RecordError
 from ..expr import Expression, Type
 from ..policy.compile import CompileContext, ensure_in_effect
 from ..policy.model import Civility, FactSpec, PolicyModel
-from ..records import UnreadableRow, coerce_fact, is_missing, to_date, to_text
+from ..records import coerce_facts, is_missing, to_date, to_text, unreadable_reason
 from ..results import PolicyRef, Reason, to_jsonable
 from .base import policy_columns, reject_row
 
@@ -344,11 +344,8 @@ class CivilityScheme:
 
     def _decide(self, row: int, record: Any, as_of: dt.date,
                 seen: dict[str, int]) -> CivilityDecision:
-        if not isinstance(record, Mapping):
-            message = (record.message if isinstance(record, UnreadableRow)
-                       else f"row {row} is not a record with named fields")
-            return self._reject(row, f"row {row}", [Reason("UNREADABLE_ROW", "input", message)],
-                                as_of)
+        if (unreadable := unreadable_reason(row, record)) is not None:
+            return self._reject(row, f"row {row}", [unreadable], as_of)
         reasons: list[Reason] = []
         label = f"row {row}"
 
@@ -377,13 +374,8 @@ class CivilityScheme:
                                       {"household_id": hid}))
             else:
                 seen[hid] = row
-        facts: dict[str, Any] = {}
-        for name, spec in self.facts.items():
-            try:
-                facts[name] = coerce_fact(name, spec, record, label)
-            except RecordError as e:
-                reasons.append(Reason(e.code, f"facts.{self.rules.entity}.{name}", str(e),
-                                      {name: record.get(name)}))
+        facts, fact_reasons = coerce_facts(record, self.facts, label, self.rules.entity)
+        reasons += fact_reasons
         review = field("review_date", to_date)
         revoked = field("revoked_on", to_date)
         why = field("revocation_reason", to_text)

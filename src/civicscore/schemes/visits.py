@@ -67,7 +67,7 @@ from ..expr.ir import BoolOp, Compare, Const, In, Name, Node, Unary
 from ..policy.compile import FACT_TYPES, CompileContext, ensure_in_effect
 from ..policy.load import KeyPath
 from ..policy.model import FactSpec, PolicyModel, Visits
-from ..records import NEVER, UnreadableRow, coerce_fact, is_missing, to_date, to_text
+from ..records import NEVER, coerce_facts, is_missing, to_date, to_text, unreadable_reason
 from ..results import PolicyRef, Reason, to_jsonable
 from .base import policy_columns, reject_row
 
@@ -466,11 +466,8 @@ class VisitsScheme:
 
     def _decide(self, row: int, record: Any, as_of: dt.date,
                 seen: dict[str, int]) -> VisitDecision:
-        if not isinstance(record, Mapping):
-            message = (record.message if isinstance(record, UnreadableRow)
-                       else f"row {row} is not a record with named fields")
-            return self._reject(row, f"row {row}", "", None,
-                                [Reason("UNREADABLE_ROW", "input", message)], as_of)
+        if (unreadable := unreadable_reason(row, record)) is not None:
+            return self._reject(row, f"row {row}", "", None, [unreadable], as_of)
         reasons: list[Reason] = []
         label = f"row {row}"
 
@@ -503,14 +500,8 @@ class VisitsScheme:
             reasons.append(Reason("AFTER_AS_OF", "record.last_visit",
                                   f"household {hid}: last visit on {last} is after the as-of date "
                                   f"{as_of}", {"last_visit": last}, as_of))
-        facts: dict[str, Any] = {}
-        entity = self.rules.entity
-        for name, spec in self.facts.items():
-            try:
-                facts[name] = coerce_fact(name, spec, record, hid)
-            except RecordError as e:
-                reasons.append(Reason(e.code, f"facts.{entity}.{name}", str(e),
-                                      {name: record.get(name)}))
+        facts, fact_reasons = coerce_facts(record, self.facts, hid, self.rules.entity)
+        reasons += fact_reasons
         if reasons:
             return self._reject(row, hid, lid, last, reasons, as_of)
         env = dict(facts)

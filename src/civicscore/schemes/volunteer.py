@@ -42,13 +42,14 @@ from ..policy.dated import DatedValue, NotInForce
 from ..policy.model import FactSpec, PolicyModel, Volunteer
 from ..records import (
     UnreadableRow,
-    coerce_fact,
+    coerce_facts,
     is_missing,
     to_bool,
     to_date,
     to_datetime,
     to_decimal,
     to_text,
+    unreadable_reason,
 )
 from ..results import ParameterUse, PolicyRef, Reason, to_jsonable
 from .base import policy_columns, reject_row
@@ -365,11 +366,8 @@ class VolunteerScheme:
 
     def _check_record(self, row: int, record: Mapping[str, Any], as_of: dt.date,
                       seen_ids: dict[str, int]) -> ActivityDecision | _Pending:
-        if not isinstance(record, Mapping):
-            message = (record.message if isinstance(record, UnreadableRow)
-                       else f"row {row} is not a record with named fields")
-            reason = Reason("UNREADABLE_ROW", "input", message)
-            return self._reject(row, f"row {row}", "", "", None, [reason], as_of)
+        if (unreadable := unreadable_reason(row, record)) is not None:
+            return self._reject(row, f"row {row}", "", "", None, [unreadable], as_of)
         reasons: list[Reason] = []
         label = f"row {row}"
 
@@ -412,13 +410,8 @@ class VolunteerScheme:
             reasons.append(Reason("UNKNOWN_ACTIVITY", "volunteer.activities",
                                   f"{label}: unknown activity {activity_id!r} ({hint})",
                                   {"activity": activity_id}))
-        facts: dict[str, Any] = {}
-        for name, spec in self.activity_facts.items():
-            try:
-                facts[name] = coerce_fact(name, spec, record, label)
-            except RecordError as e:
-                reasons.append(Reason(e.code, f"facts.activity.{name}", str(e),
-                                      {name: record.get(name)}))
+        facts, fact_reasons = coerce_facts(record, self.activity_facts, label, "activity")
+        reasons += fact_reasons
         if start and end:
             if end <= start:
                 reasons.append(Reason("END_NOT_AFTER_START", "record.end",
