@@ -116,6 +116,9 @@ def test_cases_do_not_change_the_hash(tmp_path: Path, policy_file: Path) -> None
 def test_compare_rules() -> None:
     assert compare({"a": 1.0}, [{"a": 1.004}], 0.01, "output") == []
     assert compare({"reason_codes": ["X"]}, [{"reason_codes": ["Y", "X"]}], 0, "o") == []
+    assert compare({"triggers": []}, [{"triggers": []}], 0, "o") == []
+    assert compare({"triggers": []}, [{"triggers": ["t"]}], 0, "o") == [
+        "o: triggers expected [], got ['t']"]
     assert compare({"d": "2025-01-01"}, [{"d": __import__("datetime").date(2025, 1, 1)}], 0,
                    "o") == []
     assert compare({"a": True}, [{"a": 1}], 0, "o") == ["o: a expected True, got 1"]

@@ -8,8 +8,8 @@ activities, indicators, ...) no case exercises yet.
 
 Comparison rules: numbers within ``tolerance``; dates by their ISO text;
 ``reason_codes`` and other lists of codes by inclusion (every expected code
-must be present, so adding a reason does not break a case); everything else
-by equality.
+must be present, so adding a reason does not break a case), except that an
+empty list means "none at all"; everything else by equality.
 """
 
 from __future__ import annotations
@@ -70,8 +70,8 @@ def _same(expected: Any, actual: Any, tolerance: float, key: str) -> bool:
     if isinstance(actual, (dt.date, dt.datetime)):
         actual = actual.isoformat()
     if isinstance(expected, list) and isinstance(actual, (list, tuple)):
-        if key in INCLUSIVE_KEYS:
-            return all(e in actual for e in expected)
+        if key in INCLUSIVE_KEYS:  # [] means "none at all"; otherwise "at least these"
+            return not actual if not expected else all(e in actual for e in expected)
         return len(expected) == len(actual) and all(
             _same(e, a, tolerance, key) for e, a in zip(expected, actual, strict=True))
     return bool(expected == actual)

@@ -104,7 +104,8 @@ class RecordError(CivicScoreError, ValueError):
         self.field = field
         self.message = message
         self.code = code
-        super().__init__(f"record {record}: field {field!r}: {message}")
+        who = record if record.startswith("row ") else f"record {record}"
+        super().__init__(f"{who}: field {field!r}: {message}")
 
 
 class InputError(CivicScoreError, ValueError):

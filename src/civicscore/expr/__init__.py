@@ -63,4 +63,5 @@ class Expression:
 def compile_expression(text: str, scope: Scope, expect: Type | None = None) -> Expression:
     """Check ``text`` against ``scope`` and compile it; raises ``ExpressionError``."""
     node = check(text, scope, expect)
-    return Expression(text, node, names_read(node), to_python(node, scope.functions))
+    shown = " ".join(text.split())  # a condition written over several lines reads as one
+    return Expression(shown, node, names_read(node), to_python(node, scope.functions))

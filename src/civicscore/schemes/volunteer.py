@@ -280,6 +280,10 @@ class _Pending:
     params: list[ParameterUse] = field(default_factory=list)
 
 
+def _points(n: float) -> str:
+    return f"{n:g} point" + ("" if n == 1 else "s")
+
+
 def _label(obj: Any, fallback: str) -> str:
     return str(getattr(obj, "label", "") or fallback)
 
@@ -369,7 +373,8 @@ class VolunteerScheme:
         if (unreadable := unreadable_reason(row, record)) is not None:
             return self._reject(row, f"row {row}", "", "", None, [unreadable], as_of)
         reasons: list[Reason] = []
-        label = f"row {row}"
+        label = f"row {row}"  # how messages name the record; "record <id>" once it is known
+        who = label  # what RecordError needs: the bare id, or "row N"
 
         def field(name: str, convert: Any, required: bool = True) -> Any:
             value = record.get(name)
@@ -379,14 +384,14 @@ class VolunteerScheme:
                                           f"{label}: field {name!r} is required and missing"))
                 return None
             try:
-                return convert(value, label, name)
+                return convert(value, who, name)
             except RecordError as e:
                 reasons.append(Reason(e.code, f"record.{name}", str(e), {name: value}))
                 return None
 
         rid = field("record_id", to_text)
         if rid:
-            label = f"record {rid}"
+            label, who = f"record {rid}", rid
         rid = rid or f"row {row}"
         vid = field("volunteer_id", to_text) or ""
         activity_id = field("activity", to_text) or ""
@@ -410,7 +415,7 @@ class VolunteerScheme:
             reasons.append(Reason("UNKNOWN_ACTIVITY", "volunteer.activities",
                                   f"{label}: unknown activity {activity_id!r} ({hint})",
                                   {"activity": activity_id}))
-        facts, fact_reasons = coerce_facts(record, self.activity_facts, label, "activity")
+        facts, fact_reasons = coerce_facts(record, self.activity_facts, who, "activity")
         reasons += fact_reasons
         if start and end:
             if end <= start:
@@ -544,14 +549,14 @@ class VolunteerScheme:
             rate = self._param(p, f"{base}.points_per_event", act.per_event, day)
             points = rate
             p.reasons.append(Reason("RATE", f"{base}.points_per_event",
-                                    f"{act.label}: {rate:g} points per event", {}, rate,
+                                    f"{act.label}: {_points(rate)} per event", {}, rate,
                                     f"+{rate:g}"))
         else:
             assert act.per_hour is not None
             rate = self._param(p, f"{base}.points_per_hour", act.per_hour, day)
             points = rate * counted / 60
             p.reasons.append(Reason("RATE", f"{base}.points_per_hour",
-                                    f"{act.label}: {rate:g} points per hour x {counted / 60:g} "
+                                    f"{act.label}: {_points(rate)} per hour x {counted / 60:g} "
                                     f"counted hours = {points:g}",
                                     {"counted_hours": counted / 60}, rate, f"+{points:g}"))
         if act.category:
@@ -604,11 +609,7 @@ class VolunteerScheme:
         env = dict(p.facts)
         env.update(activity=p.activity.id, category=p.activity.category, date=day,
                    hours=counted / 60, as_of=as_of)
-        applied: list[tuple[_Multiplier, float]] = []
-        for m in self.multipliers:
-            if m.when(env):
-                factor = self._param(p, f"volunteer.multipliers.{m.id}.factor", m.factor, day)
-                applied.append((m, factor))
+        applied = [(m, m.factor.value_at(day)) for m in self.multipliers if m.when(env)]
         if not applied:
             return 1.0
         if self.rules.multiplier_rule == "max":
@@ -619,7 +620,8 @@ class VolunteerScheme:
             total = 1.0
             for _, f in applied:
                 total *= f
-        for m, f in chosen:
+        for m, f in chosen:  # only the factors that count are parameters of the decision
+            self._param(p, f"volunteer.multipliers.{m.id}.factor", m.factor, day)
             p.reasons.append(Reason("MULTIPLIER", f"volunteer.multipliers.{m.id}",
                                     f"{_label(m, m.id)} applies ({m.when.text}): x{f:g}",
                                     m.when.values_read(env), f, f"x{f:g}"))

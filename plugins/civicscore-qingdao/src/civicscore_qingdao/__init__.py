@@ -1,0 +1,13 @@
+"""civicscore plugin for qingdao: its policy, registered by name."""
+
+from __future__ import annotations
+
+from importlib.resources import files
+from typing import Any
+
+from civicscore import hookimpl
+
+
+@hookimpl
+def register_policies(register: Any) -> None:
+    register("qingdao", files(__name__) / "policy.toml")
