@@ -372,3 +372,33 @@ def test_rules_merged_by_id_are_located_in_the_file_that_wrote_them(write_policy
     (p,) = e.value.problems
     assert (p.file, p.line) == (str(child), 8)
     assert p.col == len('when = "weekday(date) >= ') + 1
+
+
+def test_installed_name_wins_over_a_stray_file_of_that_name(write_policy) -> None:
+    write_policy('[policy]\nid = "stray"\nversion = "1"\n', "baseline.toml")
+    child = write_policy('[policy]\nid = "c"\nversion = "1"\nextends = "baseline"\n', "c.toml")
+    assert civicscore.load(child).model.volunteer is not None  # the installed baseline
+    local = write_policy('[policy]\nid = "c"\nversion = "1"\nextends = "./baseline.toml"\n',
+                         "d.toml")
+    assert civicscore.load(local).model.volunteer is None  # the file, asked for as a path
+
+
+def test_calendar_can_be_switched_off(load_text) -> None:
+    policy = load_text(MINIMAL + '[calendar]\ncountry = "none"\n')
+    assert not policy.calendar(dt.date(2025, 10, 1))
+
+
+def test_bad_identifier_message_is_readable(write_policy) -> None:
+    path = write_policy('[policy]\nid = "my policy"\nversion = "1"\n')
+    with pytest.raises(civicscore.PolicyError) as e:
+        civicscore.load(path)
+    assert "text 'my policy' is not a valid identifier" in str(e.value)
+
+
+@pytest.mark.parametrize("name,label", [("is_muslim", ""), ("x", "穆斯林"), ("y", "汉族户"),
+                                        ("gay_household", ""), ("z", "共青团员")])
+def test_more_protected_terms(write_policy, name: str, label: str) -> None:
+    path = write_policy(MINIMAL + f'[facts.household]\n{name} = {{ type = "bool", '
+                                  f'label = "{label}" }}\n')
+    with pytest.raises(civicscore.PolicyError, match="protected characteristic"):
+        civicscore.load(path)

@@ -249,3 +249,62 @@ def test_properties(policy: civicscore.Policy, records: list[dict[str, object]],
     if len({rr.get("record_id") for rr in records}) == len(records):
         assert {k: v.balance for k, v in again.statements.items()} == \
             {k: v.balance for k, v in r.statements.items()}
+
+
+def test_parameter_not_in_force_rejects_only_that_record(load_text) -> None:
+    policy = load_text("""
+[policy]
+id = "t"
+version = "1"
+[volunteer.caps]
+hours_per_day = { 2025-06-01 = 4 }
+[volunteer.activities.a]
+points_per_hour = 1
+""")
+    r = policy.volunteer.evaluate([rec("early", "2025-05-01T09:00", "2025-05-01T10:00", "a"),
+                                   rec("late", "2025-06-02T09:00", "2025-06-02T10:00", "a")],
+                                  as_of=AS_OF)
+    early, late = r.records
+    assert early.reason_codes == ("PARAMETER_NOT_IN_FORCE",)
+    assert "volunteer.caps.hours_per_day has no value in force on 2025-05-01" in \
+        early.reasons[0].message
+    assert late.points == 1
+
+
+def test_expression_error_names_the_multiplier_and_uses_no_cap(load_text) -> None:
+    policy = load_text("""
+[policy]
+id = "t"
+version = "1"
+[facts.activity]
+people = { type = "int", default = 1 }
+[volunteer.caps]
+hours_per_day = 2
+[volunteer.activities.a]
+points_per_hour = 1
+[[volunteer.multipliers]]
+id = "per_head"
+when = "10 / people > 1"
+factor = 2
+""")
+    r = policy.volunteer.evaluate([rec("x", "2025-05-01T08:00", "2025-05-01T10:00", "a", people=0),
+                                   rec("y", "2025-05-01T11:00", "2025-05-01T13:00", "a", people=20)],
+                                  as_of=AS_OF)
+    x, y = r.records
+    assert x.reason_codes == ("EXPR_ERROR",) and "multiplier 'per_head'" in x.reasons[0].message
+    assert y.counted_hours == 2  # the rejected record used none of the day's two hours
+
+
+def test_point_rounding_is_explained(load_text) -> None:
+    policy = load_text("""
+[policy]
+id = "t"
+version = "1"
+[volunteer]
+points_decimals = 0
+[volunteer.activities.a]
+points_per_hour = 1.5
+""")
+    d = policy.volunteer.evaluate_record(rec("x", "2025-05-01T08:00", "2025-05-01T09:30", "a"),
+                                         as_of=AS_OF)
+    assert d.points == 2 and "ROUNDING_POINTS" in d.reason_codes

@@ -248,7 +248,7 @@ def _make_calendar(model: PolicyModel, env: Environment, layers: Layers,
             return HolidayCalendar(None)
         return env.calendars[cal.name](cal.extra_holidays, cal.extra_workdays)
     countries = supported_countries()
-    country = cal.country
+    country = None if (cal.country or "").strip().lower() in ("", "none") else cal.country
     if country is not None and country not in countries:
         problems.append(layers.problem(("calendar", "country"),
                                        f"unknown holiday calendar country {country!r}",

@@ -226,6 +226,14 @@ def _toml_hint(msg: str) -> str:
 
 def _find_parent(child: SourceFile, name: str, resolver: Resolver | None
                  ) -> tuple[str, bytes | str, Path | None] | None:
+    """A bare name (``baseline``) is an installed policy first, so a stray file of
+    that name cannot silently replace it; a path (``./base.toml``, ``../x``) is a
+    file relative to the extending one."""
+    is_path = "/" in name or "\\" in name or name.endswith(".toml")
+    if not is_path and resolver is not None:
+        found = resolver(name)
+        if found is not None:
+            return found[0], found[1], None
     candidates: list[Path] = []
     if child.directory is not None:
         base = child.directory / name
@@ -233,10 +241,6 @@ def _find_parent(child: SourceFile, name: str, resolver: Resolver | None
     for path in candidates:
         if path.is_file():
             return str(path), path.read_bytes(), path.parent
-    if resolver is not None:
-        found = resolver(name)
-        if found is not None:
-            return found[0], found[1], None
     return None
 
 
@@ -416,9 +420,14 @@ def validation_problems(err: ValidationError, layers: Layers,
         elif kind == "value_error":
             msg = str(e["ctx"]["error"]) if "ctx" in e else e["msg"]
             problems.append(layers.problem(loc, msg, value=True))
+        elif kind == "string_pattern_mismatch":
+            problems.append(layers.problem(
+                loc, f"{_describe(e['input'])} is not a valid identifier",
+                "use a letter, then letters, digits, '_' or '-' (e.g. 'night_patrol')",
+                value=True))
         else:
-            problems.append(layers.problem(loc, f"{e['msg'].lower()} (got "
-                                                f"{_describe(e['input'])})", value=True))
+            problems.append(layers.problem(loc, f"{e['msg']} (got {_describe(e['input'])})",
+                                           value=True))
     return problems
 
 
@@ -557,11 +566,14 @@ def load_source(src: SourceFile, resolver: Resolver | None = None,
         known = _all_paths(parent_data)
         for i, (name, used) in enumerate(overrides.items()):
             if not used:
-                why = (f"overrides {name!r}, but this file does not change it"
-                       if name in known else
-                       f"overrides {name!r}, which {pname} does not define")
-                problems.append(layers.problem(("policy", "overrides", i), why,
-                                               did_you_mean(name, known), value=True))
+                if name in known:
+                    why, hint = (f"overrides {name!r}, but this file does not change it",
+                                 "remove it from [policy] overrides, or change the key")
+                else:
+                    why, hint = (f"overrides {name!r}, which {pname} does not define",
+                                 did_you_mean(name, known))
+                problems.append(layers.problem(("policy", "overrides", i), why, hint,
+                                               value=True))
     pruned: set[str] = set()
     model = _validate(data, layers, problems, pruned, model_cls)
     meaning = {k: v for k, v in data.items() if k != "case"}  # tests do not change decisions

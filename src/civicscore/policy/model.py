@@ -85,7 +85,8 @@ class Calendar(_Model):
 
     name: str | None = Field(None, description="A holiday calendar provided by an installed "
                                                "plugin (civicscore plugins lists them).")
-    country: str | None = Field("CN", description="ISO country code, or none for no holidays.")
+    country: str | None = Field("CN", description='ISO country code, or "none" for no '
+                                                  'public holidays.')
     subdivision: str | None = None
     extra_holidays: list[dt.date] = Field(default_factory=list)
     extra_workdays: list[dt.date] = Field(

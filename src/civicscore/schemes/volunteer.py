@@ -166,6 +166,8 @@ class Statement:
             "expired": self.expired, "redeemed": self.redeemed, "balance": self.balance,
             "hours": self.hours, "star_level": self.star_level, "star_label": self.star_label,
             "records_scored": self.records_scored, "records_rejected": self.records_rejected,
+            "reason_codes": [r.code for r in self.reasons],
+            "reasons": [r.message for r in self.reasons],
             **policy_columns(self.policy),
         }
 
@@ -298,6 +300,14 @@ def add_months(day: dt.date, months: int) -> dt.date:
         except ValueError:
             continue
     raise ValueError(day)  # pragma: no cover
+
+
+class _Unscorable(Exception):
+    """A record that passed its own checks but cannot be scored; carries the reason."""
+
+    def __init__(self, reason: Reason) -> None:
+        super().__init__(reason.message)
+        self.reason = reason
 
 
 class VolunteerScheme:
@@ -485,11 +495,9 @@ class VolunteerScheme:
             try:
                 decision = self._score_one(p, day, month, as_of, hours_day, hours_month,
                                            points_day, points_month)
-            except (ArithmeticError, ValueError) as e:
-                out.append(self._reject(p.row, p.record_id, p.volunteer_id, p.activity.id, day, [
-                    Reason("EXPR_ERROR", "volunteer.multipliers",
-                           f"record {p.record_id}: a multiplier could not be computed ({e})")],
-                    as_of))
+            except _Unscorable as e:  # nothing was counted against the caps
+                out.append(self._reject(p.row, p.record_id, p.volunteer_id, p.activity.id, day,
+                                        [e.reason], as_of))
                 continue
             if latest_end is None or p.end > latest_end:
                 latest_end, latest_id = p.end, p.record_id
@@ -500,7 +508,13 @@ class VolunteerScheme:
         return out
 
     def _param(self, p: _Pending, path: str, value: DatedValue, day: dt.date) -> float:
-        v, since = value.at(day)
+        try:
+            v, since = value.at(day)
+        except NotInForce as e:
+            raise _Unscorable(Reason(
+                "PARAMETER_NOT_IN_FORCE", path,
+                f"record {p.record_id}: {path} has no value in force on {day} (its first "
+                f"value starts {e.first})", {"date": day}, e.first)) from None
         p.params.append(ParameterUse(path, v, since))
         return v
 
@@ -541,8 +555,6 @@ class VolunteerScheme:
         counted = self._apply_caps(p, counted, 60, "counted hours", day, (
             (caps.hours_per_day, hours_day[day], "CAP_HOURS_DAY", f"on {day}"),
             (caps.hours_per_month, hours_month[month], "CAP_HOURS_MONTH", f"in {month_name}")))
-        hours_day[day] += counted
-        hours_month[month] += counted
 
         # points
         if act.per_event is not None:
@@ -572,10 +584,17 @@ class VolunteerScheme:
         factor = self._multiplier(p, day, counted, as_of)
         points *= factor
         units = int(round_half_up(points * self.scale)) if points > 0 else 0
+        if abs(units / self.scale - points) > 1e-9:
+            p.reasons.append(Reason("ROUNDING_POINTS", "volunteer.points_decimals",
+                                    f"{points:g} points rounded half-up to {units / self.scale:g} "
+                                    f"({rules.points_decimals} decimals)", {"points": points},
+                                    rules.points_decimals))
         units = self._apply_caps(p, units, self.scale, "points", day, (
             (caps.points_per_day, points_day[day], "CAP_POINTS_DAY", f"on {day}"),
             (caps.points_per_month, points_month[month], "CAP_POINTS_MONTH",
              f"in {month_name}")))
+        hours_day[day] += counted  # only now, when the record is certainly scored
+        hours_month[month] += counted
         points_day[day] += units
         points_month[month] += units
         expires = None
@@ -609,7 +628,20 @@ class VolunteerScheme:
         env = dict(p.facts)
         env.update(activity=p.activity.id, category=p.activity.category, date=day,
                    hours=counted / 60, as_of=as_of)
-        applied = [(m, m.factor.value_at(day)) for m in self.multipliers if m.when(env)]
+        applied = []
+        for m in self.multipliers:
+            try:
+                holds = m.when(env)
+            except (ArithmeticError, ValueError) as e:
+                raise _Unscorable(Reason(
+                    "EXPR_ERROR", f"volunteer.multipliers.{m.id}",
+                    f"record {p.record_id}: the condition of multiplier {m.id!r} "
+                    f"({m.when.text}) cannot be computed: {e}", m.when.values_read(env))) from None
+            if holds:
+                try:
+                    applied.append((m, m.factor.value_at(day)))
+                except NotInForce:
+                    self._param(p, f"volunteer.multipliers.{m.id}.factor", m.factor, day)
         if not applied:
             return 1.0
         if self.rules.multiplier_rule == "max":

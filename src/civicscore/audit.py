@@ -1,0 +1,419 @@
+"""Decision logs, replay, human review and appeals.
+
+Every decision can be reproduced, reviewed and appealed:
+
+* A **decision log** (opt-in, JSON Lines) keeps, for every decision of a run,
+  its id, the time, the policy (id, version, content hash), the scheme, the
+  as-of date, the input, the result and the reasons. Chosen input fields are
+  *redacted* in the log (erased, or replaced by a salted hash); redaction only
+  ever touches the log's copy, never the result returned to the caller.
+* **Replay** re-runs logged runs with the policy of the same content hash and
+  reports every decision that comes out differently.
+* **Review**: a person may override a tier, stars, a title or a grade, with a
+  reason and their name; the reviewed decision keeps the computed value beside
+  the final one. A veto or quota demotion is a recommendation until a person
+  confirms it.
+* **Appeal**: the same run under the same policy version with corrected facts,
+  and the difference it makes, decision by decision.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import datetime as dt
+import hashlib
+import json
+from collections import defaultdict
+from collections.abc import Iterable, Iterator, Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Literal
+
+from .errors import CivicScoreError, InputError
+from .policy.compile import Policy
+from .results import to_jsonable
+
+LOG_FORMAT = "civicscore-decision-log/1"
+ERASED = "[erased]"
+Redaction = Literal["erase", "hash"]
+
+
+# --- what a run decided, uniformly across schemes ------------------------------------
+
+
+@dataclass(frozen=True)
+class LoggedDecision:
+    """One decision as the log sees it: what it is about, its input and its result."""
+
+    kind: str  # "record", "redemption" or "statement"
+    key: str  # the row number, or the volunteer id for a statement
+    row: int | None
+    result: dict[str, Any]
+
+
+def decisions_of(scheme: str, result: Any) -> list[LoggedDecision]:
+    """Every decision of a run. Volunteer runs decide per record, per redemption and per
+    volunteer statement; the other schemes decide once per input row."""
+    out: list[LoggedDecision] = []
+    if scheme == "volunteer":
+        for row in result.detail_rows():
+            out.append(LoggedDecision("record", str(row["row"]), row["row"], row))
+        for r in result.redemptions:
+            row = r.to_row()
+            out.append(LoggedDecision("redemption", str(row["row"]), row["row"], row))
+        for row in result.output_rows():
+            out.append(LoggedDecision("statement", str(row["volunteer_id"]), None, row))
+        return out
+    for row in result.output_rows():
+        out.append(LoggedDecision("record", str(row["row"]), row["row"], row))
+    return out
+
+
+def _canonical(value: Any) -> Any:
+    """JSON-ready, with dates as ISO text, so logged and replayed results compare equal."""
+    return json.loads(json.dumps(to_jsonable(value), ensure_ascii=False, default=str))
+
+
+def _digest(*parts: Any) -> str:
+    text = json.dumps(_canonical(list(parts)), sort_keys=True, ensure_ascii=False)
+    return hashlib.sha256(text.encode("utf-8")).hexdigest()
+
+
+# --- writing -----------------------------------------------------------------------------
+
+
+@dataclass
+class DecisionLog:
+    """Appends the decisions of runs to a JSON Lines file.
+
+    ``redact`` maps input field names to ``"erase"`` or ``"hash"`` (salted
+    sha256, so equal values stay linkable without being readable). A run
+    whose redacted fields feed a rule cannot be replayed exactly; replay says
+    so instead of reporting a false difference.
+    """
+
+    path: Path
+    redact: Mapping[str, Redaction] = field(default_factory=dict)
+    salt: str = ""
+
+    def __post_init__(self) -> None:
+        self.path = Path(self.path)
+        for name, how in self.redact.items():
+            if how not in ("erase", "hash"):
+                raise CivicScoreError(f"redaction of {name!r} must be 'erase' or 'hash', "
+                                      f"got {how!r}")
+
+    def _redacted(self, record: Any) -> tuple[Any, list[str]]:
+        if not isinstance(record, Mapping):
+            return _canonical(getattr(record, "message", repr(record))), []
+        out: dict[str, Any] = {}
+        hidden: list[str] = []
+        for k, v in record.items():
+            how = self.redact.get(str(k))
+            if how is None:
+                out[str(k)] = v
+            else:
+                hidden.append(str(k))
+                out[str(k)] = ERASED if how == "erase" else "sha256:" + hashlib.sha256(
+                    (self.salt + str(v)).encode("utf-8")).hexdigest()[:32]
+        return _canonical(out), hidden
+
+    def write_run(self, policy: Policy, scheme: str, as_of: dt.date, result: Any,
+                  records: Sequence[Any], redemptions: Sequence[Any] = (),
+                  now: dt.datetime | None = None) -> int:
+        """Log every decision of one run; returns how many were written."""
+        logged_at = (now or dt.datetime.now(dt.UTC)).isoformat(timespec="seconds")
+        run_id = _digest(policy.hash, scheme, as_of, [self._redacted(r)[0] for r in records],
+                         [self._redacted(r)[0] for r in redemptions], logged_at)[:16]
+        ref = {"id": policy.ref.id, "version": policy.ref.version, "hash": policy.ref.hash,
+               "source": policy.ref.source}
+        n = 0
+        with self.path.open("a", encoding="utf-8") as out:
+            for d in decisions_of(scheme, result):
+                source = redemptions if d.kind == "redemption" else records
+                data, hidden = (self._redacted(source[d.row - 1])
+                                if d.row is not None and 0 < d.row <= len(source) else (None, []))
+                entry = {
+                    "format": LOG_FORMAT,
+                    "decision_id": f"{run_id}-{d.kind[0]}{d.key}",
+                    "run_id": run_id, "logged_at": logged_at, "scheme": scheme,
+                    "policy": ref, "as_of": as_of.isoformat(), "kind": d.kind, "key": d.key,
+                    "row": d.row, "input": data, "redacted": hidden,
+                    "result": _canonical(d.result),
+                }
+                out.write(json.dumps(entry, ensure_ascii=False) + "\n")
+                n += 1
+        return n
+
+
+# --- reading and replaying ----------------------------------------------------------------
+
+
+def read_log(path: str | Path) -> list[dict[str, Any]]:
+    """The entries of a decision log; a damaged line is an error naming the line."""
+    entries: list[dict[str, Any]] = []
+    try:
+        lines = Path(path).read_text(encoding="utf-8").splitlines()
+    except (OSError, UnicodeDecodeError) as e:
+        raise InputError(f"{path}: cannot read the decision log ({e})") from None
+    for n, line in enumerate(lines, start=1):
+        if not line.strip():
+            continue
+        try:
+            entry = json.loads(line)
+        except json.JSONDecodeError as e:
+            raise InputError(f"{path}:{n}: not a decision-log line ({e.msg})") from None
+        if not isinstance(entry, dict) or entry.get("format") != LOG_FORMAT:
+            raise InputError(f"{path}:{n}: not a civicscore decision-log entry")
+        entries.append(entry)
+    return entries
+
+
+@dataclass(frozen=True)
+class Difference:
+    """A logged decision that came out differently (or could not be re-made)."""
+
+    decision_id: str
+    message: str
+    fields: Mapping[str, tuple[Any, Any]] = field(default_factory=dict)
+
+
+@dataclass
+class ReplayReport:
+    replayed: int = 0
+    differences: list[Difference] = field(default_factory=list)
+    skipped: list[Difference] = field(default_factory=list)
+
+    @property
+    def ok(self) -> bool:
+        return not self.differences and not self.skipped
+
+
+def _rebuild(entries: list[dict[str, Any]], kind: str) -> list[Any]:
+    rows = sorted((e for e in entries if e["kind"] == kind), key=lambda e: e["row"])
+    return [e["input"] for e in rows]
+
+
+def replay(log: str | Path, policies: Mapping[str, Policy]) -> ReplayReport:
+    """Re-run every logged run with the policy of the same hash and compare decisions.
+
+    ``policies`` maps content hashes to loaded policies (see
+    :func:`policies_by_hash`). A run whose policy is not available, or whose
+    redacted inputs feed its rules, is reported as skipped, not as equal.
+    """
+    report = ReplayReport()
+    runs: dict[str, list[dict[str, Any]]] = defaultdict(list)
+    for entry in read_log(log):
+        runs[entry["run_id"]].append(entry)
+    for run_id, entries in runs.items():
+        first = entries[0]
+        policy = policies.get(first["policy"]["hash"])
+        if policy is None:
+            report.skipped.append(Difference(run_id, f"run {run_id}: no policy with hash "
+                                                     f"{first['policy']['hash'][:12]} "
+                                                     f"({first['policy']['id']} "
+                                                     f"{first['policy']['version']}) was given"))
+            continue
+        as_of = dt.date.fromisoformat(first["as_of"])
+        scheme = policy.scheme(first["scheme"])
+        extra = {}
+        if any(e["kind"] == "redemption" for e in entries):
+            extra["redemptions"] = _rebuild(entries, "redemption")
+        result = scheme.run(_rebuild(entries, "record"), as_of=as_of, **extra)
+        again = {(d.kind, d.key): _canonical(d.result)
+                 for d in decisions_of(first["scheme"], result)}
+        hidden = sorted({f for e in entries for f in e.get("redacted", ())})
+        for e in entries:
+            report.replayed += 1
+            now = again.get((e["kind"], e["key"]))
+            if now is None:
+                report.differences.append(Difference(e["decision_id"], "no longer made"))
+                continue
+            changed = {k: (v, now.get(k)) for k, v in e["result"].items() if now.get(k) != v}
+            if changed:
+                note = (f" (input fields {', '.join(hidden)} were redacted in the log)"
+                        if hidden else "")
+                target = report.skipped if hidden else report.differences
+                target.append(Difference(e["decision_id"],
+                                         "differs in " + ", ".join(sorted(changed)) + note,
+                                         changed))
+    return report
+
+
+def policies_by_hash(policies: Iterable[Policy]) -> dict[str, Policy]:
+    return {p.hash: p for p in policies}
+
+
+# --- human review ---------------------------------------------------------------------------
+
+#: Which values a person may override, per decision type.
+OVERRIDABLE: dict[str, tuple[str, ...]] = {
+    "VisitDecision": ("tier",),
+    "CivilityDecision": ("stars", "title"),
+    "AppraisalDecision": ("grade",),
+}
+
+
+@dataclass(frozen=True)
+class Override:
+    """A person's change to, or confirmation of, a computed value."""
+
+    field: str
+    computed: Any
+    final: Any
+    reason: str
+    author: str
+    at: dt.datetime
+    kind: Literal["override", "confirmation"] = "override"
+
+
+@dataclass(frozen=True)
+class Reviewed:
+    """A decision after human review: the computed decision is kept unchanged."""
+
+    decision: Any
+    overrides: tuple[Override, ...] = ()
+
+    def final(self, name: str) -> Any:
+        for o in reversed(self.overrides):
+            if o.field == name:
+                return o.final
+        return getattr(self.decision, name)
+
+    @property
+    def awaiting_confirmation(self) -> bool:
+        """True while a veto or quota demotion is only a recommendation."""
+        if not getattr(self.decision, "needs_confirmation", False):
+            return False
+        return not any(o.field == "grade" for o in self.overrides)
+
+    def to_row(self) -> dict[str, Any]:
+        row = dict(self.decision.to_row())
+        for name in OVERRIDABLE.get(type(self.decision).__name__, ()):
+            row[f"final_{name}"] = self.final(name)
+        row["awaiting_confirmation"] = self.awaiting_confirmation
+        row["overrides"] = [_canonical(dataclasses.asdict(o)) for o in self.overrides]
+        return row
+
+    def explain(self) -> str:
+        lines = [self.decision.explain()]
+        for o in self.overrides:
+            verb = "confirmed" if o.kind == "confirmation" else "overrode"
+            lines.append(f"  Review: {o.author} {verb} {o.field} on {o.at:%Y-%m-%d %H:%M}: "
+                         f"computed {o.computed!r}, final {o.final!r} — {o.reason}")
+        if self.awaiting_confirmation:
+            lines.append("  This grade is a recommendation until a person confirms it.")
+        return "\n".join(lines)
+
+
+def _check_review(decision: Any, reason: str, author: str) -> tuple[Any, tuple[Override, ...]]:
+    base, previous = (decision.decision, decision.overrides) if isinstance(
+        decision, Reviewed) else (decision, ())
+    if getattr(base, "status", "") == "rejected":
+        raise CivicScoreError("a rejected record has no value to override: correct the "
+                              "record and appeal instead")
+    if not reason.strip() or not author.strip():
+        raise CivicScoreError("an override needs a reason and the name of the person making it")
+    return base, previous
+
+
+def override(decision: Any, name: str, value: Any, *, reason: str, author: str,
+             policy: Policy | None = None, at: dt.datetime | None = None) -> Reviewed:
+    """Record a person's decision to change a computed tier, stars, title or grade.
+
+    With ``policy``, the new value is checked against it (a tier or grade the
+    policy defines; stars within 0..the number of stars).
+    """
+    base, previous = _check_review(decision, reason, author)
+    allowed = OVERRIDABLE.get(type(base).__name__, ())
+    if name not in allowed:
+        raise CivicScoreError(f"{type(base).__name__} allows overriding "
+                              f"{', '.join(allowed) or 'nothing'}, not {name!r}")
+    if policy is not None:
+        _validate_value(policy, name, value, base)
+    computed = Reviewed(base, previous).final(name)
+    stamp = at or dt.datetime.now(dt.UTC)
+    return Reviewed(base, (*previous, Override(name, computed, value, reason, author, stamp)))
+
+
+def confirm(decision: Any, *, reason: str, author: str,
+            at: dt.datetime | None = None) -> Reviewed:
+    """Accept a recommended grade (a veto or quota demotion) so that it takes effect."""
+    base, previous = _check_review(decision, reason, author)
+    if not getattr(base, "needs_confirmation", False):
+        raise CivicScoreError("this decision needs no confirmation")
+    stamp = at or dt.datetime.now(dt.UTC)
+    return Reviewed(base, (*previous, Override("grade", base.computed_grade, base.grade, reason,
+                                               author, stamp, "confirmation")))
+
+
+def _validate_value(policy: Policy, name: str, value: Any, base: Any) -> None:
+    model = policy.model
+    if name == "tier" and model.visits is not None:
+        ids = [t.id for t in model.visits.tiers]
+        if value not in ids:
+            raise CivicScoreError(f"{value!r} is not a tier of {policy.id}: {', '.join(ids)}")
+    elif name == "grade" and model.appraisal is not None:
+        ids = [g.id for g in model.appraisal.grades]
+        if value not in ids:
+            raise CivicScoreError(f"{value!r} is not a grade of {policy.id}: {', '.join(ids)}")
+    elif name == "stars":
+        if not isinstance(value, int) or not 0 <= value <= base.max_stars:
+            raise CivicScoreError(f"stars must be a whole number from 0 to {base.max_stars}")
+
+
+# --- appeals --------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Appeal:
+    """What changes when a run is decided again with corrected facts."""
+
+    policy: str
+    as_of: dt.date
+    changes: Mapping[str, Mapping[str, tuple[Any, Any]]]  # decision key -> field -> (old, new)
+    before: Any
+    after: Any
+
+    def explain(self) -> str:
+        if not self.changes:
+            return f"With the corrected facts, no decision changes (policy {self.policy})."
+        lines = [f"With the corrected facts (policy {self.policy}, as of {self.as_of}):"]
+        for key, fields in self.changes.items():
+            diffs = "; ".join(f"{k}: {a!r} -> {b!r}" for k, (a, b) in sorted(fields.items())
+                              if k not in ("reasons",))
+            lines.append(f"  {key}: {diffs}")
+        return "\n".join(lines)
+
+
+def appeal(policy: Policy, scheme: str, records: Sequence[Mapping[str, Any]],
+           corrections: Mapping[int, Mapping[str, Any]], *, as_of: dt.date,
+           expected_hash: str | None = None, **extra: Sequence[Any]) -> Appeal:
+    """Re-run ``records`` with ``corrections`` (1-based row -> field -> value).
+
+    ``expected_hash`` guards that the appeal runs under the same policy version
+    as the decision appealed against.
+    """
+    if expected_hash is not None and policy.hash != expected_hash:
+        raise CivicScoreError(f"the appeal must run under the policy that decided "
+                              f"(sha256:{expected_hash[:12]}), not {policy.ref}")
+    for row in corrections:
+        if not 1 <= row <= len(records):
+            raise CivicScoreError(f"there is no row {row} to correct (rows 1..{len(records)})")
+    corrected = [{**r, **corrections.get(i, {})} for i, r in enumerate(records, start=1)]
+    run = policy.scheme(scheme).run
+    before = run(list(records), as_of=as_of, **extra)
+    after = run(corrected, as_of=as_of, **extra)
+    old = {f"{d.kind} {d.key}": _canonical(d.result) for d in decisions_of(scheme, before)}
+    new = {f"{d.kind} {d.key}": _canonical(d.result) for d in decisions_of(scheme, after)}
+    changes: dict[str, dict[str, tuple[Any, Any]]] = {}
+    for key in sorted(set(old) | set(new)):
+        a, b = old.get(key, {}), new.get(key, {})
+        diff = {k: (a.get(k), b.get(k)) for k in sorted(set(a) | set(b)) if a.get(k) != b.get(k)}
+        if diff:
+            changes[key] = diff
+    return Appeal(str(policy.ref), as_of, changes, before, after)
+
+
+def iter_log(path: str | Path) -> Iterator[dict[str, Any]]:
+    yield from read_log(path)
