@@ -13,6 +13,7 @@ from __future__ import annotations
 import datetime as dt
 from pathlib import Path
 
+from .audit import Appeal, DecisionLog, Override, Reviewed, appeal, confirm, override, replay
 from .engine import Engine
 from .errors import (
     CivicScoreError,
@@ -42,15 +43,18 @@ __version__ = "0.1.0"
 
 __all__ = [
     "ActivityDecision",
+    "Appeal",
     "AppraisalDecision",
     "AppraisalResult",
     "CivicScoreError",
     "CivilityDecision",
     "CivilityResult",
+    "DecisionLog",
     "Engine",
     "ExpressionError",
     "Function",
     "InputError",
+    "Override",
     "ParameterUse",
     "PluginError",
     "PluginInfo",
@@ -62,13 +66,18 @@ __all__ = [
     "Reason",
     "RecordError",
     "RedemptionDecision",
+    "Reviewed",
     "Statement",
     "VisitDecision",
     "VisitResult",
     "VolunteerResult",
     "__version__",
+    "appeal",
+    "confirm",
     "hookimpl",
     "load",
+    "override",
+    "replay",
     "simple_function",
 ]
 

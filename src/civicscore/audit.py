@@ -74,6 +74,11 @@ def _canonical(value: Any) -> Any:
     return json.loads(json.dumps(to_jsonable(value), ensure_ascii=False, default=str))
 
 
+def _short(key: str, kind: str) -> str:
+    """Statements are keyed by volunteer id, which may be redacted: keep ids short."""
+    return _digest(key)[:10] if kind == "statement" else key
+
+
 def _digest(*parts: Any) -> str:
     text = json.dumps(_canonical(list(parts)), sort_keys=True, ensure_ascii=False)
     return hashlib.sha256(text.encode("utf-8")).hexdigest()
@@ -104,19 +109,29 @@ class DecisionLog:
                                       f"got {how!r}")
 
     def _redacted(self, record: Any) -> tuple[Any, list[str]]:
+        """The log's copy of a record or result row, and which fields were hidden.
+
+        Results echo input fields (an id, a name), so they are redacted too.
+        """
         if not isinstance(record, Mapping):
             return _canonical(getattr(record, "message", repr(record))), []
         out: dict[str, Any] = {}
         hidden: list[str] = []
         for k, v in record.items():
             how = self.redact.get(str(k))
-            if how is None:
+            if how is None or v is None or v == "":
                 out[str(k)] = v
             else:
                 hidden.append(str(k))
                 out[str(k)] = ERASED if how == "erase" else "sha256:" + hashlib.sha256(
                     (self.salt + str(v)).encode("utf-8")).hexdigest()[:32]
         return _canonical(out), hidden
+
+    def logged(self, d: LoggedDecision) -> tuple[str, dict[str, Any]]:
+        """The key and result of a decision as they are written to (and compared in) the log."""
+        result, _ = self._redacted(d.result)
+        key = str(result.get("volunteer_id", d.key)) if d.kind == "statement" else d.key
+        return key, result
 
     def write_run(self, policy: Policy, scheme: str, as_of: dt.date, result: Any,
                   records: Sequence[Any], redemptions: Sequence[Any] = (),
@@ -133,13 +148,14 @@ class DecisionLog:
                 source = redemptions if d.kind == "redemption" else records
                 data, hidden = (self._redacted(source[d.row - 1])
                                 if d.row is not None and 0 < d.row <= len(source) else (None, []))
+                key, logged_result = self.logged(d)
                 entry = {
                     "format": LOG_FORMAT,
-                    "decision_id": f"{run_id}-{d.kind[0]}{d.key}",
+                    "decision_id": f"{run_id}-{d.kind[0]}{_short(key, d.kind)}",
                     "run_id": run_id, "logged_at": logged_at, "scheme": scheme,
-                    "policy": ref, "as_of": as_of.isoformat(), "kind": d.kind, "key": d.key,
+                    "policy": ref, "as_of": as_of.isoformat(), "kind": d.kind, "key": key,
                     "row": d.row, "input": data, "redacted": hidden,
-                    "result": _canonical(d.result),
+                    "redaction": dict(self.redact), "result": logged_result,
                 }
                 out.write(json.dumps(entry, ensure_ascii=False) + "\n")
                 n += 1
@@ -199,7 +215,8 @@ def replay(log: str | Path, policies: Mapping[str, Policy]) -> ReplayReport:
 
     ``policies`` maps content hashes to loaded policies (see
     :func:`policies_by_hash`). A run whose policy is not available, or whose
-    redacted inputs feed its rules, is reported as skipped, not as equal.
+    redacted inputs change what its rules decide (an erased id that made two
+    households look alike), is reported as not replayed, never as equal.
     """
     report = ReplayReport()
     runs: dict[str, list[dict[str, Any]]] = defaultdict(list)
@@ -220,8 +237,11 @@ def replay(log: str | Path, policies: Mapping[str, Policy]) -> ReplayReport:
         if any(e["kind"] == "redemption" for e in entries):
             extra["redemptions"] = _rebuild(entries, "redemption")
         result = scheme.run(_rebuild(entries, "record"), as_of=as_of, **extra)
-        again = {(d.kind, d.key): _canonical(d.result)
-                 for d in decisions_of(first["scheme"], result)}
+        # The inputs were rebuilt from the log, already redacted, and results only echo
+        # them: the replayed results compare with the logged ones as they are.
+        plain = DecisionLog(Path(log))
+        again = {(d.kind, key): res for d in decisions_of(first["scheme"], result)
+                 for key, res in [plain.logged(d)]}
         hidden = sorted({f for e in entries for f in e.get("redacted", ())})
         for e in entries:
             report.replayed += 1
@@ -380,8 +400,7 @@ class Appeal:
             return f"With the corrected facts, no decision changes (policy {self.policy})."
         lines = [f"With the corrected facts (policy {self.policy}, as of {self.as_of}):"]
         for key, fields in self.changes.items():
-            diffs = "; ".join(f"{k}: {a!r} -> {b!r}" for k, (a, b) in sorted(fields.items())
-                              if k not in ("reasons",))
+            diffs = "; ".join(f"{k}: {a!r} -> {b!r}" for k, (a, b) in sorted(fields.items()))
             lines.append(f"  {key}: {diffs}")
         return "\n".join(lines)
 
@@ -409,7 +428,10 @@ def appeal(policy: Policy, scheme: str, records: Sequence[Mapping[str, Any]],
     changes: dict[str, dict[str, tuple[Any, Any]]] = {}
     for key in sorted(set(old) | set(new)):
         a, b = old.get(key, {}), new.get(key, {})
-        diff = {k: (a.get(k), b.get(k)) for k in sorted(set(a) | set(b)) if a.get(k) != b.get(k)}
+        # The reason sentences quote the facts, so they change with any correction;
+        # a change is what the decision is (tier, grade, codes ...), not its wording.
+        diff = {k: (a.get(k), b.get(k)) for k in sorted(set(a) | set(b))
+                if k != "reasons" and a.get(k) != b.get(k)}
         if diff:
             changes[key] = diff
     return Appeal(str(policy.ref), as_of, changes, before, after)

@@ -160,21 +160,34 @@ def _output_kind(output: str | None, fmt: str | None) -> str:
 @click.option("--format", "fmt", type=click.Choice(["table", "csv", "jsonl", "json"]),
               help="Format of the results on stdout (default: a table on a terminal, "
                    "JSON Lines otherwise).")
+@click.option("--log", "log_path", type=click.Path(dir_okay=False),
+              help="Append every decision, with its input and reasons, to this JSON Lines "
+                   "decision log (for civicscore replay and appeals).")
+@click.option("--redact", "redactions", multiple=True, metavar="FIELD=erase|hash",
+              help="In the decision log only, erase or hash this input field (repeatable).")
 @_as_of_option
 def score(policy: str, input_file: str, scheme: str, output: str | None, rejects: str | None,
           details: str | None, redemptions: str | None, fmt: str | None,
-          as_of: dt.datetime | None) -> None:
+          log_path: str | None, redactions: tuple[str, ...], as_of: dt.datetime | None) -> None:
     """Score the records in INPUT against POLICY with one scheme."""
     pol = load(policy)
     _print_warnings(pol)
     compiled = pol.scheme(scheme)
+    log = _decision_log(log_path, redactions)
     extra: dict[str, Any] = {}
     if redemptions:
         if "redemptions" not in compiled.extra_inputs:
             raise click.UsageError(f"--redemptions applies to the volunteer scheme, not {scheme}")
         extra["redemptions"] = read_records(redemptions)
     day = _as_of(as_of)
-    result = compiled.run(read_records(input_file), as_of=day, **extra)
+    records: Any = read_records(input_file)
+    if log is not None:  # the log needs the inputs after the run: keep them
+        records = list(records)
+        extra = {k: list(v) for k, v in extra.items()}
+    result = compiled.run(records, as_of=day, **extra)
+    if log is not None:
+        n = log.write_run(pol, scheme, day, result, records, extra.get("redemptions", ()))
+        click.echo(f"{n} decisions logged to {log.path}", err=True)
     kind = _output_kind(output, fmt)
     if kind == "table":
         _print_table(*result.table())
@@ -191,6 +204,22 @@ def score(policy: str, input_file: str, scheme: str, output: str | None, rejects
         for r in rejected:
             click.echo(f"rejected {r['input']} row {r['row']} ({r['id']}): "
                        + "; ".join(r["reasons"]), err=True)
+
+
+def _decision_log(path: str | None, redactions: tuple[str, ...]) -> Any:
+    from .audit import DecisionLog
+
+    if path is None:
+        if redactions:
+            raise click.UsageError("--redact applies to the decision log: add --log FILE")
+        return None
+    rules: dict[str, Any] = {}
+    for item in redactions:
+        name, _, how = item.partition("=")
+        if not name or how not in ("erase", "hash"):
+            raise click.UsageError(f"--redact {item!r}: write FIELD=erase or FIELD=hash")
+        rules[name] = how
+    return DecisionLog(Path(path), rules, salt=os.environ.get("CIVICSCORE_REDACT_SALT", ""))
 
 
 def _print_table(title: str, columns: list[str], rows: list[list[str]]) -> None:
@@ -278,6 +307,89 @@ def test_cmd(policies: tuple[str, ...], pattern: str | None, min_coverage: float
         click.echo(f"rule coverage below {min_coverage:g}% in: {', '.join(below)}", err=True)
     if failed or below:
         sys.exit(EXIT_PROBLEMS)
+
+
+# --- replay -----------------------------------------------------------------------------
+
+
+@main.command()
+@click.argument("log_file", metavar="LOG", type=click.Path(dir_okay=False))
+@click.option("--policy", "extra_policies", multiple=True,
+              help="A policy file (or name) to look for the logged hashes in, besides the "
+                   "installed ones (repeatable).")
+def replay(log_file: str, extra_policies: tuple[str, ...]) -> None:
+    """Re-make every decision in LOG with the policy of the same hash; report differences."""
+    from .audit import policies_by_hash
+    from .audit import replay as replay_log
+
+    report = replay_log(log_file, policies_by_hash(_candidates(log_file, extra_policies)))
+    for d in report.differences:
+        click.echo(f"DIFFERS {d.decision_id}: {d.message}")
+        for key, (old, new) in d.fields.items():
+            click.echo(f"    {key}: logged {old!r}, now {new!r}")
+    for d in report.skipped:
+        click.echo(f"NOT REPLAYED {d.decision_id}: {d.message}")
+    click.echo(f"{report.replayed} decisions replayed, {len(report.differences)} differ, "
+               f"{len(report.skipped)} could not be replayed")
+    if not report.ok:
+        sys.exit(EXIT_PROBLEMS)
+
+
+def _candidates(log_file: str, extra: tuple[str, ...]) -> list[Policy]:
+    """Policies that may have made a log's decisions: given ones, installed ones, and the
+    files the log names; replay and appeal then pick by content hash."""
+    from .audit import read_log
+
+    engine = Engine()
+    sources = {e["policy"]["source"] for e in read_log(log_file)}
+    found = []
+    for source in [*extra, *engine.policy_names(), *sorted(sources)]:
+        try:
+            found.append(engine.load(source))
+        except CivicScoreError:
+            continue  # a candidate that does not load cannot be the logged policy
+    return found
+
+
+@main.command("appeal")
+@click.argument("log_file", metavar="LOG", type=click.Path(dir_okay=False))
+@click.argument("decision_id")
+@click.option("--set", "settings", multiple=True, required=True, metavar="FIELD=VALUE",
+              help="A corrected fact of the appealed record (repeatable).")
+@click.option("--policy", "extra_policies", multiple=True,
+              help="A policy file (or name) to look for the logged hash in.")
+def appeal_cmd(log_file: str, decision_id: str, settings: tuple[str, ...],
+               extra_policies: tuple[str, ...]) -> None:
+    """Re-decide a logged run with corrected facts, under the same policy version."""
+    from .audit import appeal, policies_by_hash, read_log
+
+    entries = read_log(log_file)
+    target = next((e for e in entries if e["decision_id"] == decision_id), None)
+    if target is None or target["row"] is None:
+        raise click.UsageError(f"{decision_id!r} is not a record decision in {log_file}")
+    policy = policies_by_hash(_candidates(log_file, extra_policies)).get(
+        target["policy"]["hash"])
+    if policy is None:
+        raise CivicScoreError(f"no policy with hash {target['policy']['hash'][:12]} was found; "
+                              f"give it with --policy")
+    run = sorted((e for e in entries if e["run_id"] == target["run_id"]
+                  and e["kind"] == target["kind"]), key=lambda e: e["row"])
+    fixes: dict[str, Any] = {}
+    for item in settings:
+        name, sep, value = item.partition("=")
+        if not sep or not name:
+            raise click.UsageError(f"--set {item!r}: write FIELD=VALUE")
+        fixes[name] = value
+    extra = {}
+    redemptions = [e["input"] for e in sorted(
+        (e for e in entries if e["run_id"] == target["run_id"] and e["kind"] == "redemption"),
+        key=lambda e: e["row"])]
+    if redemptions:
+        extra["redemptions"] = redemptions
+    result = appeal(policy, target["scheme"], [e["input"] for e in run],
+                    {target["row"]: fixes}, as_of=dt.date.fromisoformat(target["as_of"]),
+                    expected_hash=target["policy"]["hash"], **extra)
+    click.echo(result.explain())
 
 
 # --- plugins ----------------------------------------------------------------------------
