@@ -35,6 +35,8 @@ MAX_POWER = 6
 MAX_IN_OPTIONS = 200
 
 _ARITH = {ast.Add: "+", ast.Sub: "-", ast.Mult: "*", ast.Div: "/", ast.Pow: "**"}
+_OTHER_OPERATORS = {ast.Mod: "%", ast.FloorDiv: "//", ast.MatMult: "@", ast.LShift: "<<",
+                    ast.RShift: ">>", ast.BitAnd: "&", ast.BitOr: "|", ast.BitXor: "^"}
 _CMP = {ast.Lt: "<", ast.LtE: "<=", ast.Gt: ">", ast.GtE: ">=", ast.Eq: "==", ast.NotEq: "!="}
 _WHAT = {
     ast.Attribute: "attribute access (a.b)",
@@ -73,6 +75,19 @@ class Scope:
     functions: FunctionTable
     where: str = "expression"  # e.g. "visit tier 'weekly'"; used in messages
     forbidden: Mapping[str, str] = field(default_factory=dict)  # name -> why it may not be read
+
+
+def _script(c: str) -> str:
+    """LATIN, CYRILLIC, GREEK, CJK ... of a letter, to catch look-alike spellings."""
+    name = unicodedata.name(c, "")
+    if c.isascii():
+        return "LATIN"
+    for script in ("LATIN", "CYRILLIC", "GREEK", "ARMENIAN", "CHEROKEE"):
+        if name.startswith(script):
+            return script
+    if name.startswith(("CJK", "HIRAGANA", "KATAKANA", "HANGUL")):
+        return "CJK"
+    return "OTHER"
 
 
 def _char_offset(text: str, byte_offset: int | None) -> int:
@@ -136,6 +151,11 @@ class _Checker:
         if source != name or unicodedata.normalize("NFKC", source) != source:
             raise self.fail(node, f"name {source!r} uses look-alike characters",
                             hint=f"type it as {name!r}")
+        scripts = {_script(c) for c in name if c.isalpha()} - {"CJK", "OTHER"}
+        if len(scripts) > 1:
+            raise self.fail(node, f"name {name!r} mixes letters of different alphabets "
+                                  f"({', '.join(sorted(scripts)).lower()}), which look alike",
+                            hint="retype it with Latin letters only")
         if name.startswith("__") or name.startswith("_"):
             raise self.fail(node, f"name {name!r} is not allowed (names may not start with '_')")
         if name in ("True", "False"):
@@ -147,6 +167,8 @@ class _Checker:
         if fact is None:
             known = list(self.scope.names)
             hint = did_you_mean(name, known)
+            if not hint and name in ("true", "false", "none", "null"):
+                hint = "write True or False with a capital letter"
             if not hint and self.scope.functions.get(name):
                 hint = f"{name} is a function: call it as {name}(...)"
             if not hint and known:
@@ -172,8 +194,10 @@ class _Checker:
     def _BinOp(self, node: ast.BinOp, depth: int) -> Node:
         op = _ARITH.get(type(node.op))
         if op is None:
-            raise self.fail(node, f"operator '{type(node.op).__name__}' is not allowed",
-                            hint="use + - * / or ** with a small literal exponent")
+            shown = _OTHER_OPERATORS.get(type(node.op), type(node.op).__name__)
+            raise self.fail(node, f"operator '{shown}' is not allowed",
+                            hint="use + - * / or ** with a small literal exponent; "
+                                 "'and'/'or' for true/false")
         left = self.convert(node.left, depth)
         right = self.convert(node.right, depth)
         for side, n in ((node.left, left), (node.right, right)):
@@ -187,6 +211,8 @@ class _Checker:
                                             f"literal from 0 to {MAX_POWER}")
             return BinaryNode(left.type, op, left, right)
         if op == "/":
+            if isinstance(right, Const) and right.value == 0:
+                raise self.fail(node.right, "division by zero")
             return BinaryNode(Type.DECIMAL, op, left, right)
         result = Type.INT if left.type is right.type is Type.INT else Type.DECIMAL
         return BinaryNode(result, op, left, right)

@@ -420,6 +420,10 @@ def validation_problems(err: ValidationError, layers: Layers,
         elif kind == "value_error":
             msg = str(e["ctx"]["error"]) if "ctx" in e else e["msg"]
             problems.append(layers.problem(loc, msg, value=True))
+        elif kind == "string_too_long":
+            limit = e["ctx"]["max_length"]
+            problems.append(layers.problem(loc, f"text is longer than {limit} characters "
+                                                f"({len(e['input'])})", value=True))
         elif kind == "string_pattern_mismatch":
             problems.append(layers.problem(
                 loc, f"{_describe(e['input'])} is not a valid identifier",
