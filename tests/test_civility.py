@@ -526,7 +526,7 @@ def test_cli_rejects_on_stderr_and_explain() -> None:
             "2025-12-31", "--format", "csv")
     assert r.exit_code == 0
     assert r.stdout.startswith("row,household_id,status,stars,max_stars,title")
-    assert "rejected households row 14 (H003): household H003 already appears in row 3" \
+    assert "rejected households row 14 (H003): household id H003 already appears in row 3" \
         in r.stderr
     record = json.dumps({"household_id": "H6", "law_violations": 1, "revoked_on": "2025-04-10",
                          "revocation_reason": "违法建设被查处", "review_date": "2025-02-01"},

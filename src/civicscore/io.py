@@ -64,7 +64,7 @@ def _text_lines(path: Path) -> Iterator[str]:
 
 
 def _read_csv(path: Path) -> Iterator[Mapping[str, Any] | UnreadableRow]:
-    reader = csv.reader(_text_lines(path))
+    reader = csv.reader(_text_lines(path), strict=True)
     try:
         header = next(reader)
     except StopIteration:
@@ -77,11 +77,16 @@ def _read_csv(path: Path) -> Iterator[Mapping[str, Any] | UnreadableRow]:
         raise InputError(f"{path}:1: column names appear twice: {', '.join(dupes)}")
     row = 0
     while True:
+        starts_at = reader.line_num + 1
         try:
             cells = next(reader)
         except StopIteration:
             return
         except csv.Error as e:
+            if "unexpected end of data" in str(e):  # an unclosed quote swallowed the rest
+                raise InputError(f"{path}:{starts_at}: a quoted cell is never closed "
+                                 f"(a \" is missing); the rows after it cannot be read"
+                                 ) from None
             row += 1
             yield UnreadableRow(row, f"row {row} (line {reader.line_num}) cannot be read: {e}")
             continue
@@ -106,6 +111,10 @@ def _read_jsonl(path: Path) -> Iterator[Mapping[str, Any] | UnreadableRow]:
         except json.JSONDecodeError as e:
             yield UnreadableRow(row, f"row {row} (line {n}) is not valid JSON: {e.msg}")
             continue
+        except (ValueError, RecursionError) as e:  # 4300+ digit integers, deep nesting
+            yield UnreadableRow(row, f"row {row} (line {n}) cannot be read: "
+                                     f"{type(e).__name__}: {str(e)[:120]}")
+            continue
         if not isinstance(value, dict):
             yield UnreadableRow(row, f"row {row} (line {n}) is not a JSON object")
             continue
@@ -117,6 +126,9 @@ def _read_json(path: Path) -> Iterator[Mapping[str, Any] | UnreadableRow]:
         data = json.loads("".join(_text_lines(path)))
     except json.JSONDecodeError as e:
         raise InputError(f"{path}:{e.lineno}:{e.colno}: not valid JSON: {e.msg}") from None
+    except (ValueError, RecursionError) as e:
+        raise InputError(f"{path}: cannot be read as JSON ({type(e).__name__}: "
+                         f"{str(e)[:120]})") from None
     if not isinstance(data, list):
         raise InputError(f"{path}: expected a JSON list of records")
     for row, value in enumerate(data, start=1):
@@ -136,8 +148,12 @@ def _read_parquet(path: Path) -> Iterator[Mapping[str, Any] | UnreadableRow]:
         raise InputError(f"{path}: not a readable Parquet file ({e})") from None
 
     def rows() -> Iterator[Mapping[str, Any]]:
-        for batch in file.iter_batches(batch_size=65536):
-            yield from batch.to_pylist()
+        try:
+            for batch in file.iter_batches(batch_size=65536):
+                yield from batch.to_pylist()
+        except Exception as e:  # a damaged row group shows only when it is read
+            raise InputError(f"{path}: damaged Parquet data ({type(e).__name__}: "
+                             f"{str(e)[:200]})") from None
 
     return rows()
 
@@ -170,7 +186,8 @@ def write_rows(rows: Iterable[Mapping[str, Any]], target: str | Path | None,
     if target is None or str(target) == "-":
         out, close = sys.stdout, False
     else:
-        out, close = Path(target).open("w", encoding="utf-8", newline=""), True
+        out, close = Path(target).open("w", encoding="utf-8", newline="",
+                                       errors="backslashreplace"), True
     n = 0
     try:
         if kind == "csv":

@@ -10,7 +10,9 @@ expression (which has no nulls by design).
 from __future__ import annotations
 
 import datetime as dt
+import decimal
 import math
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
@@ -45,12 +47,34 @@ def is_missing(value: Any) -> bool:
     return False
 
 
+_NUMBER = re.compile(r"^[+-]?(\d+|\d{1,3}(,\d{3})+)(\.\d+)?([eE][+-]?\d+)?$")
+"""A number as people write it: thousands grouped by commas (1,200.5), never 1,5 or 1_0."""
+
+MAX_SHOWN = 80
+
+
+def shown(value: Any) -> str:
+    """A value as messages quote it: short, so a 100k-character cell cannot flood a report."""
+    text = repr(value)
+    return text if len(text) <= MAX_SHOWN else text[:MAX_SHOWN - 3] + "...'"
+
+
 def to_text(value: Any, record: str, field: str) -> str:
-    if isinstance(value, str):
-        return value.strip()
     if isinstance(value, bool) or not isinstance(value, (int, str)):
-        raise RecordError(record, field, f"expected text, got {value!r}")
-    return str(value)
+        raise RecordError(record, field, f"expected text, got {shown(value)}")
+    text = value.strip() if isinstance(value, str) else str(value)
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        raise RecordError(record, field, "contains characters that are not valid text "
+                                         "(a broken UTF-16 surrogate)") from None
+    return text
+
+
+def _number_text(value: str) -> str | None:
+    """The text of a number without its thousands commas, or None if it is not one."""
+    text = value.strip()
+    return text.replace(",", "") if _NUMBER.match(text) else None
 
 
 def to_bool(value: Any, record: str, field: str) -> bool:
@@ -64,41 +88,46 @@ def to_bool(value: Any, record: str, field: str) -> bool:
             return True
         if v in _FALSE:
             return False
-    raise RecordError(record, field, f"expected true or false, got {value!r}")
+    raise RecordError(record, field, f"expected true or false, got {shown(value)}")
 
 
 def to_int(value: Any, record: str, field: str) -> int:
     if isinstance(value, bool):
-        raise RecordError(record, field, f"expected a whole number, got {value!r}")
+        raise RecordError(record, field, f"expected a whole number, got {shown(value)}")
     if isinstance(value, int):
         return value
-    if isinstance(value, float):
-        if math.isfinite(value) and value.is_integer():
+    if isinstance(value, (float, decimal.Decimal)):
+        if math.isfinite(value) and value == int(value):
             return int(value)
-        raise RecordError(record, field, f"expected a whole number, got {value!r}")
+        raise RecordError(record, field, f"expected a whole number, got {shown(value)}")
     if isinstance(value, str):
-        try:
-            return int(value.strip().replace(",", ""))
-        except ValueError:
-            pass
-    raise RecordError(record, field, f"expected a whole number, got {value!r}")
+        text = _number_text(value)
+        if text is not None and "." not in text and "e" not in text.lower():
+            return int(text)
+    raise RecordError(record, field, f"expected a whole number, got {shown(value)}")
 
 
 def to_decimal(value: Any, record: str, field: str) -> float:
     if isinstance(value, bool):
-        raise RecordError(record, field, f"expected a number, got {value!r}")
+        raise RecordError(record, field, f"expected a number, got {shown(value)}")
     number: float | None = None
-    if isinstance(value, (int, float)):
-        number = float(value)
-    elif isinstance(value, str):
-        try:
-            number = float(value.strip().replace(",", ""))
-        except ValueError:
-            number = None
+    try:
+        if isinstance(value, (int, float, decimal.Decimal)):
+            number = float(value)
+        elif isinstance(value, str):
+            text = _number_text(value)
+            if text is not None:
+                number = float(text)
+            elif value.strip().lower() in ("nan", "inf", "+inf", "-inf", "infinity",
+                                           "+infinity", "-infinity"):
+                number = float(value.strip())
+    except OverflowError:
+        raise RecordError(record, field, f"{shown(value)} is too large a number",
+                          code="OUT_OF_RANGE") from None
     if number is None:
-        raise RecordError(record, field, f"expected a number, got {value!r}")
+        raise RecordError(record, field, f"expected a number, got {shown(value)}")
     if not math.isfinite(number):
-        raise RecordError(record, field, f"expected a finite number, got {value!r}")
+        raise RecordError(record, field, f"expected a finite number, got {shown(value)}")
     return number
 
 
@@ -117,7 +146,7 @@ def to_date(value: Any, record: str, field: str) -> dt.date:
             return dt.datetime.fromisoformat(text).date()
         except ValueError:
             pass
-    raise RecordError(record, field, f"expected a date YYYY-MM-DD, got {value!r}",
+    raise RecordError(record, field, f"expected a date YYYY-MM-DD, got {shown(value)}",
                       code="INVALID_DATE")
 
 
@@ -125,13 +154,13 @@ def to_datetime(value: Any, record: str, field: str) -> dt.datetime:
     """A wall-clock time; an offset such as +08:00 is dropped (local time is kept)."""
     if isinstance(value, dt.datetime):
         return value.replace(tzinfo=None)
-    if isinstance(value, str):
+    if isinstance(value, str) and len(value.strip()) > 10:  # a bare date is not a time
         try:
             return dt.datetime.fromisoformat(value.strip()).replace(tzinfo=None)
         except ValueError:
             pass
     raise RecordError(record, field, f"expected a date and time such as 2025-03-01T09:30, "
-                                     f"got {value!r}", code="INVALID_DATETIME")
+                                     f"got {shown(value)}", code="INVALID_DATETIME")
 
 
 def coerce_fact(name: str, spec: FactSpec, record: Mapping[str, Any], record_id: str) -> Any:

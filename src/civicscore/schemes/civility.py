@@ -370,7 +370,7 @@ class CivilityScheme:
         if not reasons:  # a real id: the first row with it is the household's
             if hid in seen:
                 reasons.append(Reason("DUPLICATE_RECORD", "record.household_id",
-                                      f"household {hid} already appears in row {seen[hid]}",
+                                      f"household id {hid} already appears in row {seen[hid]}",
                                       {"household_id": hid}))
             else:
                 seen[hid] = row

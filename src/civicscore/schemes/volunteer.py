@@ -675,8 +675,9 @@ class VolunteerScheme:
                 if not isinstance(rec, Mapping):
                     raise RecordError(f"row {row}", "*", "not a record with named fields",
                                       code="UNREADABLE_ROW")
-                rid = to_text(rec.get("redemption_id") or f"row {row}", f"row {row}",
-                              "redemption_id")
+                raw_id = rec.get("redemption_id")
+                rid = (f"row {row}" if is_missing(raw_id)
+                       else to_text(raw_id, f"row {row}", "redemption_id"))
                 vid = to_text(rec.get("volunteer_id"), rid, "volunteer_id") if not is_missing(
                     rec.get("volunteer_id")) else ""
                 if not vid:
@@ -686,6 +687,9 @@ class VolunteerScheme:
                     raise RecordError(rid, "date", "is required and missing",
                                       code="MISSING_FIELD")
                 day = to_date(rec.get("date"), rid, "date")
+                if is_missing(rec.get("points")):
+                    raise RecordError(rid, "points", "is required and missing",
+                                      code="MISSING_FIELD")
                 amount = to_decimal(rec.get("points"), rid, "points")
                 units = int(round_half_up(amount * self.scale))
                 if units <= 0:
