@@ -15,7 +15,9 @@ tree is built, so a mistake is reported with the column it starts at.
 from __future__ import annotations
 
 import ast
+import io
 import math
+import tokenize
 import unicodedata
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -279,6 +281,11 @@ class _Checker:
             raise self.fail(node, "only the built-in functions can be called",
                             hint="known functions: " + one_of(self.scope.functions.names()))
         name = node.func.id
+        source = self.text.encode("utf-8")[node.func.col_offset:node.func.end_col_offset].decode(
+            "utf-8", errors="replace")
+        if source != name:
+            raise self.fail(node, f"function name {source!r} uses look-alike characters",
+                            hint=f"type it as {name!r}")
         if name.startswith("_"):
             raise self.fail(node, f"name {name!r} is not allowed (names may not start with '_')")
         if node.keywords:
@@ -328,20 +335,45 @@ def check(text: str, scope: Scope, expect: Type | None = None) -> Node:
         raise ExpressionError(f"expression is longer than {MAX_LENGTH} characters")
     if not text.strip():
         raise ExpressionError("expression is empty")
+    lead = len(text) - len(text.lstrip())  # offsets are reported in the text as written
     if "\n" in text.strip() or "\r" in text:
-        text = " ".join(text.split())
+        text, lead = " ".join(text.split()), 0
+    text = text.strip()
+    _refuse_comments(text, lead)
     try:
-        tree = ast.parse(text.strip(), mode="eval")
+        tree = ast.parse(text, mode="eval")
     except SyntaxError as e:
         raise ExpressionError(f"not a valid expression: {e.msg}",
-                              offset=max((e.offset or 1) - 1, 0)) from None
+                              offset=lead + max((e.offset or 1) - 1, 0)) from None
     except (ValueError, RecursionError, MemoryError):
         raise ExpressionError("expression cannot be parsed (too deeply nested?)") from None
+    try:
+        return _check_tree(tree, text, scope, expect)
+    except ExpressionError as e:
+        e.offset += lead
+        raise
+
+
+def _refuse_comments(text: str, lead: int) -> None:
+    """A '#' outside a text literal would silently drop the rest of the rule."""
+    try:
+        tokens = list(tokenize.generate_tokens(io.StringIO(text).readline))
+    except (tokenize.TokenError, SyntaxError, IndentationError):
+        return  # ast.parse reports the syntax error with its position
+    for tok in tokens:
+        if tok.type == tokenize.COMMENT:
+            raise ExpressionError("'#' starts a comment, which is not allowed inside a rule "
+                                  "(it would silently drop what follows)",
+                                  offset=lead + tok.start[1],
+                                  hint="put notes in the rule's description instead")
+
+
+def _check_tree(tree: ast.Expression, text: str, scope: Scope, expect: Type | None) -> Node:
     count = sum(1 for _ in ast.walk(tree))
     if count > MAX_NODES:
         raise ExpressionError(f"expression has {count} parts; the limit is {MAX_NODES}",
                               hint="split it into several rules")
-    checker = _Checker(text.strip(), scope)
+    checker = _Checker(text, scope)
     for sub in ast.walk(tree):  # the clearest message for attack shapes such as __import__
         name = getattr(sub, "id", None) if isinstance(sub, ast.Name) else getattr(
             sub, "attr", None) if isinstance(sub, ast.Attribute) else None

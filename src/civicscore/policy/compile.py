@@ -24,7 +24,7 @@ from ..expr import Expression, Fact, FunctionTable, Scope, Type, builtin_functio
 from ..expr import compile_expression as _compile_expression
 from ..results import PolicyRef
 from .calendar import HolidayCalendar, supported_countries
-from .load import KeyPath, Layers, Loaded, Resolver, load_source, read_source
+from .load import KeyPath, Layers, Loaded, Resolver, load_source, read_limited, read_source
 from .model import FactSpec, PolicyModel
 from .protected import protected_in, protected_reason
 
@@ -49,6 +49,7 @@ class CompileContext:
     ref: PolicyRef
     problems: list[Problem] = field(default_factory=list)
     notes: list[Problem] = field(default_factory=list)
+    _facts: dict[str, dict[str, Fact]] = field(default_factory=dict)
 
     def report(self, path: KeyPath, message: str, hint: str = "", *, value: bool = True) -> None:
         """A mistake: the policy will be refused, with this located message."""
@@ -60,8 +61,12 @@ class CompileContext:
                                               severity="warning"))
 
     def facts(self, entity: str) -> dict[str, Fact]:
-        specs = self.model.facts.get(entity, {})
-        return {name: Fact(FACT_TYPES[s.type], tuple(s.values or ())) for name, s in specs.items()}
+        """The typed names of an entity (built once per entity: policies have many rules)."""
+        if entity not in self._facts:
+            specs = self.model.facts.get(entity, {})
+            self._facts[entity] = {name: Fact(FACT_TYPES[s.type], tuple(s.values or ()))
+                                   for name, s in specs.items()}
+        return dict(self._facts[entity])
 
     def scope(self, entity: str, where: str, extra: Mapping[str, Fact] | None = None,
               forbidden: Mapping[str, str] | None = None) -> Scope:
@@ -306,17 +311,17 @@ def load_policy(source: str | Path, env: Environment, text: str | bytes | None =
     """Load one policy file (or its text, or an installed policy's name) and compile it."""
     if text is None:
         path = Path(source)
-        if not path.exists():
+        try:
+            exists = path.exists()
+        except OSError:  # e.g. a name longer than the system allows
+            exists = False
+        if not exists:
             if env.resolver is not None and (found := env.resolver(str(source))) is not None:
                 return load_policy(found[0], env, found[1], today)
             raise PolicyError.single(str(source), 1, 1, "no such policy file",
                                      hint="give a path to a .toml file, or the name of "
                                           "an installed policy (civicscore plugins lists them)")
-        try:
-            raw: bytes | str = path.read_bytes()
-        except (IsADirectoryError, PermissionError) as e:
-            raise PolicyError.single(str(source), 1, 1, f"cannot read the policy: "
-                                                        f"{e.strerror}") from None
+        raw: bytes | str = read_limited(path)
         directory: Path | None = path.parent
     else:
         raw, directory = text, None

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import bisect
 import datetime as dt
+import math
 from dataclasses import dataclass
 from typing import Annotated, Any
 
@@ -60,13 +61,23 @@ class DatedValue:
         return {d.isoformat(): v for d, v in zip(self.starts, self.values, strict=True)}
 
 
+MAX_VALUE = 1e12
+"""No rate, cap or factor is this large; a bigger one (or inf, nan) is a typing slip."""
+
+
+def _bounded(value: float) -> float:
+    if not math.isfinite(value) or abs(value) > MAX_VALUE:
+        raise ValueError(f"{value!r} is not a usable number here (at most {MAX_VALUE:.0e})")
+    return value
+
+
 def _parse(raw: Any) -> DatedValue:
     if isinstance(raw, DatedValue):
         return raw
     if isinstance(raw, bool):
         raise ValueError(f"expected a number or a table of dated numbers, got {raw!r}")
     if isinstance(raw, (int, float)):
-        return DatedValue.constant(raw)
+        return DatedValue.constant(_bounded(raw))
     if isinstance(raw, dict):
         if not raw:
             raise ValueError("a dated value needs at least one date, e.g. { 2025-01-01 = 2 }")
@@ -80,7 +91,7 @@ def _parse(raw: Any) -> DatedValue:
                 ) from None
             if isinstance(value, bool) or not isinstance(value, (int, float)):
                 raise ValueError(f"the value dated {key} must be a number, got {value!r}")
-            items.append((start, value))
+            items.append((start, _bounded(value)))
         items.sort()
         return DatedValue(tuple(d for d, _ in items), tuple(v for _, v in items))
     raise ValueError(

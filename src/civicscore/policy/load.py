@@ -60,6 +60,13 @@ class SourceFile:
     data: dict[str, Any]
     directory: Path | None
     _positions: PositionMap | None = None
+    _lines: list[str] | None = None
+
+    @property
+    def lines(self) -> list[str]:
+        if self._lines is None:
+            self._lines = self.text.splitlines()
+        return self._lines
 
     @property
     def positions(self) -> PositionMap:
@@ -101,7 +108,7 @@ class Layers:
         for src in self.files:
             local = _translate(path, self.merged, src.data) if self.merged else path
             if _has(src.data, local):
-                lines = src.text.splitlines()
+                lines = src.lines
                 text = lines[line - 1][col - 1:] if 0 < line <= len(lines) else ""
                 return 3 if text[:3] in ('"""', "'''") else 1 if text[:1] in "\"'" else 0
         return 0
@@ -234,14 +241,30 @@ def _find_parent(child: SourceFile, name: str, resolver: Resolver | None
         found = resolver(name)
         if found is not None:
             return found[0], found[1], None
-    candidates: list[Path] = []
-    if child.directory is not None:
-        base = child.directory / name
-        candidates = [base, base.with_name(base.name + ".toml")]
-    for path in candidates:
-        if path.is_file():
-            return str(path), path.read_bytes(), path.parent
+    if child.directory is None or Path(name).is_absolute() or len(name) > 255:
+        return None  # only relative paths: a policy cannot point the loader anywhere on disk
+    base = child.directory / name
+    for path in (base, Path(str(base) + ".toml")):
+        try:
+            if path.suffix == ".toml" and path.resolve().suffix == ".toml" and path.is_file():
+                return str(path), read_limited(path), path.parent
+        except OSError:
+            continue
     return None
+
+
+def read_limited(path: Path) -> bytes:
+    """A policy file's bytes, refusing one over the size limit before reading it all."""
+    try:
+        size = path.stat().st_size
+        if size > MAX_FILE_BYTES:
+            raise PolicyError.single(str(path), 1, 1, f"policy file is larger than "
+                                                      f"{MAX_FILE_BYTES // 1024 // 1024} MiB")
+        with path.open("rb") as f:
+            return f.read(MAX_FILE_BYTES + 1)
+    except OSError as e:
+        raise PolicyError.single(str(path), 1, 1, f"cannot read the policy: "
+                                                  f"{e.strerror or e}") from None
 
 
 def _merge(parent: Any, child: Any, path: KeyPath, overrides: dict[str, bool],
@@ -439,9 +462,11 @@ def _fix_for(kind: str, value: Any) -> str:
     """Suggest removing quotes when the quoted text is a valid value of the right type."""
     if not isinstance(value, str):
         return ""
+    if len(value) > 100:
+        return ""
     try:
         parsed = tomllib.loads(f"x = {value.strip()}")["x"]
-    except tomllib.TOMLDecodeError:
+    except Exception:  # any text that is not a plain TOML value: no suggestion
         return ""
     fits = {"float_type": (int, float), "int_type": (int,), "bool_type": (bool,),
             "date_type": (dt.date,)}.get(kind, ())
@@ -485,7 +510,10 @@ def _validate(data: dict[str, Any], layers: Layers, problems: list[Problem],
     except ValidationError as e:
         problems.extend(validation_problems(e, layers, model_cls))
         error = e
-    pruned: Any = copy.deepcopy(data)
+    try:
+        pruned: Any = copy.deepcopy(data)
+    except RecursionError:
+        raise PolicyError(problems) from None
     for _ in range(5):
         locs = [tuple(x for x in err["loc"] if isinstance(x, (str, int)))
                 for err in error.errors() if err["type"] != "missing"]
@@ -548,7 +576,7 @@ def load_source(src: SourceFile, resolver: Resolver | None = None,
         if found is None:
             raise PolicyError([layers.problem(
                 ("policy", "extends"), f"cannot find the policy {parent_name!r} to extend",
-                "give a path relative to this file, or the name of an installed policy",
+                "give a .toml path relative to this file, or the name of an installed policy",
                 value=True)])
         pname, raw, pdir = found
         key = str(Path(pname).resolve()) if pdir is not None else pname

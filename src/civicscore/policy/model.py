@@ -31,7 +31,8 @@ Expr = Annotated[str, Field(max_length=2000, description="An expression over dec
 
 class _Model(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True, strict=True,
-                              populate_by_name=True, validate_default=True)
+                              populate_by_name=True, validate_default=True,
+                              allow_inf_nan=False)
 
 
 class Labelled(_Model):
@@ -161,9 +162,9 @@ class Volunteer(_Model):
     overlap: Literal["reject", "allow"] = Field(
         "reject", description="reject: a volunteer cannot be in two activities at once; the "
                               "later-starting record is rejected.")
-    point_expiry_months: int | None = Field(None, ge=1, description="Points expire this many "
-                                                                    "months after they were "
-                                                                    "earned; hours never do.")
+    point_expiry_months: int | None = Field(
+        None, ge=1, le=1200,
+        description="Points expire this many months after they were earned; hours never do.")
     multiplier_rule: Literal["max", "product"] = Field(
         "max", description="When several multipliers apply: the largest, or their product.")
     star_hours: Literal["service", "counted"] = Field(

@@ -294,6 +294,8 @@ def add_months(day: dt.date, months: int) -> dt.date:
     """The same day ``months`` later, clipped to the month's end (31 Jan + 1 = 28/29 Feb)."""
     m = day.month - 1 + months
     year, month = day.year + m // 12, m % 12 + 1
+    if year > dt.MAXYEAR:  # points that outlive the calendar simply never expire in it
+        return dt.date.max
     for d in (day.day, 30, 29, 28):
         try:
             return dt.date(year, month, min(d, day.day))
