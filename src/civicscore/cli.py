@@ -232,7 +232,8 @@ def _print_table(title: str, columns: list[str], rows: list[list[str]]) -> None:
         table.add_column(col, justify="right" if numeric else "left")
     for row in rows:
         table.add_row(*row)
-    Console().print(table)
+    # A pipe has no width; give tables room rather than truncating their headers.
+    Console(width=None if sys.stdout.isatty() else 140).print(table)
 
 
 def _looks_numeric(text: str) -> bool:
