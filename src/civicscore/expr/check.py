@@ -19,6 +19,7 @@ import io
 import math
 import tokenize
 import unicodedata
+import warnings
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 
@@ -341,7 +342,9 @@ def check(text: str, scope: Scope, expect: Type | None = None) -> Node:
     text = text.strip()
     _refuse_comments(text, lead)
     try:
-        tree = ast.parse(text, mode="eval")
+        with warnings.catch_warnings():  # Python's own SyntaxWarnings are not for officers
+            warnings.simplefilter("ignore")
+            tree = ast.parse(text, mode="eval")
     except SyntaxError as e:
         raise ExpressionError(f"not a valid expression: {e.msg}",
                               offset=lead + max((e.offset or 1) - 1, 0)) from None
