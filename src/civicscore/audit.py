@@ -24,7 +24,7 @@ import datetime as dt
 import hashlib
 import json
 from collections import defaultdict
-from collections.abc import Iterable, Iterator, Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
@@ -436,6 +436,3 @@ def appeal(policy: Policy, scheme: str, records: Sequence[Mapping[str, Any]],
             changes[key] = diff
     return Appeal(str(policy.ref), as_of, changes, before, after)
 
-
-def iter_log(path: str | Path) -> Iterator[dict[str, Any]]:
-    yield from read_log(path)

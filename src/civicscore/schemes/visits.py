@@ -837,7 +837,7 @@ def _check_overlaps(ctx: CompileContext, tiers: Sequence[_Tier],
         sets = analyse_condition(t.when.node, kinds)
         if sets is None:
             continue
-        path = item_path(ctx, "tiers", t.index, t.id, "when")
+        path: KeyPath = ("visits", "tiers", t.index, "when")
         empty = [name for name, s in sets.items() if s.empty]
         if empty:
             what = (f"no value of {empty[0]} satisfies it" if empty[0]
@@ -864,12 +864,9 @@ def _check_overlaps(ctx: CompileContext, tiers: Sequence[_Tier],
 # --- compile ---------------------------------------------------------------------------
 
 
-def item_path(ctx: CompileContext, kind: str, index: int, rid: str, *rest: str) -> KeyPath:
-    """The key path of ``[[visits.<kind>]]`` item ``rid`` in the merged policy.
-
-    The loader maps merged positions back to the file that wrote the item
-    (rules in lists are merged by id), so the merged index is all it needs.
-    """
+def item_path(kind: str, index: int, *rest: str) -> KeyPath:
+    """The key path of ``[[visits.<kind>]]`` item ``index`` in the merged policy; the
+    loader maps it back to the file that wrote the item (rules merge by id)."""
     return ("visits", kind, index, *rest)
 
 
@@ -960,7 +957,7 @@ def compile_visits(ctx: CompileContext) -> VisitsScheme:
     tiers: list[_Tier] = []
     default: _Tier | None = None
     for i, t in enumerate(rules.tiers):
-        path = partial(item_path, ctx, "tiers", i, t.id)
+        path = partial(item_path, "tiers", i)
         if t.id in seen:
             ctx.report(path("id"), f"tier id {t.id!r} is used twice (first in tier "
                                        f"{seen[t.id] + 1})")
@@ -1020,7 +1017,7 @@ def compile_visits(ctx: CompileContext) -> VisitsScheme:
     triggers: list[_Trigger] = []
     trigger_ids: dict[str, int] = {}
     for i, tr in enumerate(rules.triggers):
-        tpath = partial(item_path, ctx, "triggers", i, tr.id)
+        tpath = partial(item_path, "triggers", i)
         if tr.id in trigger_ids:
             ctx.report(tpath("id"), f"trigger id {tr.id!r} is used twice (first in "
                                        f"trigger {trigger_ids[tr.id] + 1})")
