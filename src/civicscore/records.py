@@ -19,6 +19,7 @@ from typing import Any
 
 from ._suggest import did_you_mean, one_of
 from .errors import RecordError
+from .expr.ir import MAX_SAFE_INT
 from .policy.model import FactSpec
 from .results import Reason
 
@@ -92,19 +93,25 @@ def to_bool(value: Any, record: str, field: str) -> bool:
 
 
 def to_int(value: Any, record: str, field: str) -> int:
+    """A whole number within the safe-integer range (see ``expr.ir``), or a RecordError."""
     if isinstance(value, bool):
         raise RecordError(record, field, f"expected a whole number, got {shown(value)}")
+    number: int | None = None
     if isinstance(value, int):
-        return value
-    if isinstance(value, (float, decimal.Decimal)):
+        number = value
+    elif isinstance(value, (float, decimal.Decimal)):
         if math.isfinite(value) and value == int(value):
-            return int(value)
-        raise RecordError(record, field, f"expected a whole number, got {shown(value)}")
-    if isinstance(value, str):
+            number = int(value)
+    elif isinstance(value, str):
         text = _number_text(value)
         if text is not None and "." not in text and "e" not in text.lower():
-            return int(text)
-    raise RecordError(record, field, f"expected a whole number, got {shown(value)}")
+            number = int(text) if len(text) <= 20 else MAX_SAFE_INT + 1
+    if number is None:
+        raise RecordError(record, field, f"expected a whole number, got {shown(value)}")
+    if not -MAX_SAFE_INT <= number <= MAX_SAFE_INT:
+        raise RecordError(record, field, f"{shown(value)} is too large a whole number (the "
+                                         f"limit is {MAX_SAFE_INT:,})", code="OUT_OF_RANGE")
+    return number
 
 
 def to_decimal(value: Any, record: str, field: str) -> float:

@@ -14,6 +14,17 @@ Semantics, fixed here once:
 * Division by zero does not produce a value: the record is rejected with
   reason ``EXPR_DIVISION_BY_ZERO`` naming the expression. Only branches that
   are actually taken count (``x != 0 and y / x > 1`` is safe), as in Python.
+* Whole numbers are *safe integers*: a fact outside +-(2**53 - 1) is refused
+  when the record is read, and an ``int`` result outside that range (from
+  ``+ - * **`` or a function) rejects the record with ``EXPR_ERROR``. A
+  ``decimal`` result that is not finite (overflow) does the same. These two
+  rules are what lets the batch evaluator, which computes in 64-bit columns,
+  agree with the per-record one on every record.
+* ``x ** n`` (n a literal 0..6) is repeated multiplication, left to right, so
+  both evaluators round the same way at every step.
+* ``round_half_up(x, d)`` rounds halves away from zero on the decimal as
+  written: exact for every value of up to 15 significant digits (see
+  ``functions.round_half_up`` for the float algorithm both evaluators share).
 * Chained comparisons ``a < b < c`` mean ``a < b and b < c``.
 * ``and`` / ``or`` take and give ``bool`` only (no Python truthiness).
 """
@@ -24,6 +35,9 @@ import datetime as dt
 from dataclasses import dataclass
 from enum import StrEnum
 from typing import Any
+
+MAX_SAFE_INT = 2**53 - 1
+"""The largest whole number an ``int`` fact or result may hold (doubles represent it exactly)."""
 
 
 class Type(StrEnum):

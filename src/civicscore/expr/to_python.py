@@ -10,17 +10,65 @@ code runs with empty builtins.
 
 from __future__ import annotations
 
+import sys
 from collections.abc import Callable, Mapping
 from typing import Any
 
 from .functions import FunctionTable
-from .ir import Binary, BoolOp, Call, Compare, Const, IfElse, In, Name, Node, Type, Unary
+from .ir import (
+    MAX_SAFE_INT,
+    Binary,
+    BoolOp,
+    Call,
+    Compare,
+    Const,
+    IfElse,
+    In,
+    Name,
+    Node,
+    Type,
+    Unary,
+)
 
 
 def _div(a: float, b: float) -> float:
     if b == 0:
         raise ZeroDivisionError("division by zero")
-    return a / b
+    return _fin(a / b)
+
+
+def _int(v: int) -> int:
+    """An int result must stay a safe integer (see ``ir``), so both evaluators agree."""
+    if -MAX_SAFE_INT <= v <= MAX_SAFE_INT:
+        return v
+    raise ArithmeticError(f"{v} is too large a whole number")
+
+
+def _fin(v: float) -> float:
+    """A decimal result must be finite: an overflow rejects the record instead of
+    comparing as infinity."""
+    if -_HUGE <= v <= _HUGE:
+        return v
+    raise ArithmeticError("the number is too large")
+
+
+_HUGE = sys.float_info.max
+
+
+def _pow(v: Any, n: int) -> Any:
+    """``v ** n`` as repeated multiplication, the way the batch evaluator computes it."""
+    if n == 0:
+        return 1 if type(v) is int else 1.0
+    out = v
+    for _ in range(n - 1):
+        out = out * v
+    return out
+
+
+#: Standard functions whose result is always within range when their arguments are
+#: (they pick, bound or measure their arguments); every other call is range-checked.
+_BOUNDED = frozenset({"min", "max", "abs", "clamp", "days_between", "add_days", "year",
+                      "month", "day", "weekday", "date", "is_holiday"})
 
 
 class _Renderer:
@@ -47,8 +95,10 @@ class _Renderer:
                 return f"({op}{self.render(o)})"
             case Binary(op="/", left=a, right=b):
                 return f"_div({self.render(a)}, {self.render(b)})"
+            case Binary(op="**", left=a, right=Const(value=power)):
+                return self.checked(n.type, f"_pow({self.render(a)}, {power!r})")
             case Binary(op=op, left=a, right=b):
-                return f"({self.render(a)} {op} {self.render(b)})"
+                return self.checked(n.type, f"({self.render(a)} {op} {self.render(b)})")
             case Compare(op=op, left=a, right=b):
                 return f"({self.render(a)} {op} {self.render(b)})"
             case BoolOp(op=op, values=vs):
@@ -64,8 +114,19 @@ class _Renderer:
                 assert fn is not None, name  # the checker resolved it
                 self.funcs.append(fn.python)
                 call = f"_f[{len(self.funcs) - 1}](" + ", ".join(self.render(a) for a in args) + ")"
-                return self.widen(n, call)
+                if name in _BOUNDED:
+                    return self.widen(n, call)
+                return self.checked(n.type, self.widen(n, call))
         raise TypeError(f"unknown IR node {n!r}")  # pragma: no cover - IR is closed
+
+    @staticmethod
+    def checked(kind: Type, src: str) -> str:
+        """Arithmetic results are range-checked (see ``ir``: safe integers, finite decimals)."""
+        if kind is Type.INT:
+            return f"_int({src})"
+        if kind is Type.DECIMAL:
+            return f"_fin({src})"
+        return src
 
     @staticmethod
     def widen(n: Node, src: str) -> str:
@@ -79,7 +140,7 @@ def to_python(node: Node, functions: FunctionTable) -> Callable[[Mapping[str, An
     body = r.render(node)
     code = compile(f"lambda r: {body}", "<policy expression>", "eval")
     env = {"__builtins__": {}, "_k": tuple(r.consts), "_f": tuple(r.funcs),
-           "_div": _div, "_float": float}
+           "_div": _div, "_float": float, "_int": _int, "_fin": _fin, "_pow": _pow}
     fn: Callable[[Mapping[str, Any]], Any] = eval(code, env)
     return fn
 
