@@ -61,7 +61,7 @@ from typing import Any
 
 from .._suggest import did_you_mean, one_of
 from ..errors import RecordError
-from ..expr import Expression, Type, round_half_up
+from ..expr import Expression, FunctionTable, Type, round_half_up
 from ..policy.compile import CompileContext, ensure_in_effect
 from ..policy.model import Appraisal, FactSpec, Normalise, PolicyModel
 from ..records import coerce_facts, is_missing, to_text, unreadable_reason
@@ -364,7 +364,8 @@ class AppraisalScheme:
 
     def __init__(self, model: PolicyModel, rules: Appraisal, ref: PolicyRef,
                  indicators: Sequence[_Indicator], grades: Sequence[_Grade],
-                 vetoes: Sequence[_Veto], facts: Mapping[str, FactSpec]) -> None:
+                 vetoes: Sequence[_Veto], facts: Mapping[str, FactSpec],
+                 functions: FunctionTable | None = None) -> None:
         self.model = model
         self.rules = rules
         self.ref = ref
@@ -373,6 +374,7 @@ class AppraisalScheme:
         self.vetoes = tuple(vetoes)
         self.facts = dict(facts)
         self.quota = rules.quota
+        self.functions = functions  # the policy's functions, for the batch evaluator
 
     def rule_ids(self) -> set[str]:
         """Every indicator, veto and grade, for ``civicscore test`` coverage."""
@@ -408,6 +410,27 @@ class AppraisalScheme:
         if self.quota is not None:
             decisions, outcome = self._apply_quota(decisions)
         return AppraisalResult(as_of, self.ref, tuple(decisions), outcome)
+
+    def batch(self, source: Any, *, as_of: dt.date, **extra: Any) -> Any:
+        """Score a whole cohort with the vectorised (polars) evaluator.
+
+        ``source`` is a polars/pandas/pyarrow frame, a list of records or a path
+        (CSV, JSON Lines, JSON, Parquet). The result is a ``BatchResult`` whose
+        ``output`` has one row per input row with the same columns and meaning as
+        ``evaluate_many(...).output_rows()``, quota included; the two evaluators
+        agree row for row (a property test holds them to it). Needs polars
+        (``pip install civicscore[batch]``).
+        """
+        from ..batch.appraisal import score_appraisal
+
+        return score_appraisal(self, source, as_of=as_of, **extra)
+
+    def decide_one(self, row: int, record: Any, as_of: dt.date,
+                   seen: dict[str, int]) -> AppraisalDecision:
+        """One record's decision before the quota, exactly as ``evaluate_many`` makes it
+        (``seen``: subject ids already read, with their rows); the batch evaluator uses
+        it for the exact reasons of the rows it rejects."""
+        return self._decide(row, record, as_of, seen)
 
     # -- the Scheme protocol (used by the CLI) ----------------------------------------
     def run(self, records: Iterable[Any], *, as_of: dt.date,
@@ -991,4 +1014,5 @@ def compile_appraisal(ctx: CompileContext) -> AppraisalScheme:
                               ctx.scope(entity, f"veto {v.id!r}"), Type.BOOL)
         if expr is not None:
             vetoes.append(_Veto(v.id, v.label, v.label_en, expr))
-    return AppraisalScheme(ctx.model, rules, ctx.ref, indicators, grades, vetoes, facts)
+    return AppraisalScheme(ctx.model, rules, ctx.ref, indicators, grades, vetoes, facts,
+                           ctx.functions)

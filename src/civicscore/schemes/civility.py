@@ -59,7 +59,7 @@ from typing import Any
 
 from .._suggest import did_you_mean, one_of
 from ..errors import RecordError
-from ..expr import Expression, Type
+from ..expr import Expression, FunctionTable, Type
 from ..policy.compile import CompileContext, ensure_in_effect
 from ..policy.model import Civility, FactSpec, PolicyModel
 from ..records import coerce_facts, is_missing, to_date, to_text, unreadable_reason
@@ -298,13 +298,15 @@ class CivilityScheme:
 
     def __init__(self, model: PolicyModel, rules: Civility, ref: PolicyRef,
                  stars: Sequence[_Star], titles: Sequence[_Title],
-                 facts: Mapping[str, FactSpec]) -> None:
+                 facts: Mapping[str, FactSpec], functions: FunctionTable | None = None) -> None:
         self.model = model
         self.rules = rules
         self.ref = ref
         self.stars = tuple(stars)
         self.titles = tuple(sorted(titles, key=lambda t: t.min_stars))
         self.facts = dict(facts)
+        #: The policy's function table, for compiling the same criteria to polars (batch).
+        self.functions = functions
 
     @property
     def max_stars(self) -> int:
@@ -335,6 +337,25 @@ class CivilityScheme:
 
     def explain_record(self, record: Mapping[str, Any], *, as_of: dt.date) -> str:
         return self.evaluate(record, as_of=as_of).explain()
+
+    # -- batch -------------------------------------------------------------------------------
+    def batch(self, source: Any, *, as_of: dt.date, **extra: Any) -> Any:
+        """Decide every household of a frame or file with polars (``civicscore[batch]``).
+
+        The same checked criteria, compiled to columns; the result is a
+        ``BatchResult`` of frames whose ``output`` has the columns of
+        ``CivilityDecision.to_row()``, proven equal to ``evaluate_many`` row by
+        row (tests/test_batch_civility.py). polars is imported here, not before.
+        """
+        from ..batch.civility import score_civility
+
+        return score_civility(self, source, as_of=as_of, **extra)
+
+    def decide_one(self, row: int, record: Any, as_of: dt.date,
+                   seen: dict[str, int]) -> CivilityDecision:
+        """One row exactly as ``evaluate_many`` decides it, given the ids ``seen`` before
+        it (the batch evaluator asks this for the reasons of the rows it rejects)."""
+        return self._decide(row, record, as_of, seen)
 
     # -- one household -------------------------------------------------------------------
     def _reject(self, row: int, hid: str, reasons: Sequence[Reason],
@@ -549,4 +570,4 @@ def compile_civility(ctx: CompileContext) -> CivilityScheme:
                              f"never be reached",
                        f"use a min_stars from 0 to {count}")
         titles.append(_Title(t.min_stars, t.label, t.label_en))
-    return CivilityScheme(ctx.model, rules, ctx.ref, stars, titles, facts)
+    return CivilityScheme(ctx.model, rules, ctx.ref, stars, titles, facts, ctx.functions)

@@ -1,0 +1,351 @@
+"""Input for the batch evaluator: any source -> one polars frame -> typed fact columns.
+
+Sources: a polars DataFrame or LazyFrame, a pandas DataFrame, a pyarrow Table,
+a list of mappings, or a path to CSV, JSON Lines, JSON or Parquet. Parquet is
+scanned by polars and never becomes Python objects. CSV and JSON are read by
+the very readers the per-record path uses (``io.read_records``), in chunks, so
+a ragged CSV line or a JSON line that is not an object is the same
+``UNREADABLE_ROW`` in both evaluators, and the row numbers are the same.
+
+Coercion must accept and refuse exactly what ``records.coerce_fact`` does.
+Rather than re-implement every rule of that function in polars (and drift
+from it), each fact column is split three ways:
+
+* missing (null, or blank text): the default, "never" for optional dates, or
+  ``MISSING_FIELD``, vectorised;
+* values of the natural column type, or text in the one plain spelling
+  (``12``, ``-3.5``, ``2025-01-31``, ``true``): converted vectorised;
+* everything else (``1,200``, ``是``, a float in an int column, typos): sent
+  to ``coerce_fact`` itself, once per *distinct* value, and joined back.
+
+Range and enum checks then run vectorised on the converted values.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Iterable, Iterator, Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import polars as pl
+
+from ..errors import InputError, RecordError
+from ..expr.ir import MAX_SAFE_INT
+from ..policy.model import FactSpec
+from ..records import _FALSE, _TRUE, NEVER, UnreadableRow, coerce_fact
+
+ROW = "__row"
+"""1-based row number of the input, as the per-record readers count rows."""
+UNREADABLE = "__unreadable"
+"""The reader's message for a row that is not a record at all (else null)."""
+
+CHUNK_ROWS = 200_000
+FACT_DTYPES: dict[str, pl.DataType] = {
+    "bool": pl.Boolean(), "int": pl.Int64(), "decimal": pl.Float64(), "date": pl.Date(),
+    "string": pl.String(), "enum": pl.String(),
+}
+
+#: Exactly the characters Python's ``str.strip()`` removes (Unicode White_Space plus the
+#: four information separators \x1c-\x1f), so stripping agrees with ``records.py``.
+PY_WHITESPACE = ("\t\n\x0b\x0c\r\x1c\x1d\x1e\x1f \x85\xa0\u1680\u2000\u2001\u2002\u2003"
+                 "\u2004\u2005\u2006\u2007\u2008\u2009\u200a\u2028\u2029\u202f\u205f\u3000")
+_PLAIN_INT = r"^[+-]?[0-9]{1,16}$"
+_PLAIN_DECIMAL = r"^[+-]?[0-9]{1,300}(\.[0-9]{1,300})?$"
+_PLAIN_DATE = r"^[0-9]{4}-[0-9]{2}-[0-9]{2}$"
+
+
+def strip(text: pl.Series) -> pl.Series:
+    return text.str.strip_chars(PY_WHITESPACE)
+
+
+# --- reading -------------------------------------------------------------------------------
+
+
+def read_source(source: Any) -> pl.DataFrame:
+    """Every input row, in order, with ``__row`` and ``__unreadable`` columns added."""
+    if isinstance(source, (str, Path)):
+        return _read_path(Path(source))
+    if isinstance(source, pl.LazyFrame):
+        return _numbered(source.collect())
+    if isinstance(source, pl.DataFrame):
+        return _numbered(source)
+    module = type(source).__module__.split(".")[0]
+    if module == "pandas":
+        return _numbered(pl.from_pandas(source))
+    if module == "pyarrow":
+        frame = pl.from_arrow(source)
+        assert isinstance(frame, pl.DataFrame)
+        return _numbered(frame)
+    if isinstance(source, Iterable):
+        return _from_records(iter(source))
+    raise InputError(f"cannot read records from a {type(source).__name__}; pass a polars, "
+                     f"pandas or pyarrow table, a list of records, or a file path")
+
+
+def _numbered(frame: pl.DataFrame) -> pl.DataFrame:
+    for reserved in (ROW, UNREADABLE):
+        if reserved in frame.columns:
+            raise InputError(f"the input has a column named {reserved!r}, which civicscore "
+                             f"reserves for its own bookkeeping; rename it")
+    return frame.with_columns(
+        pl.int_range(1, pl.len() + 1, dtype=pl.Int64).alias(ROW),
+        pl.lit(None, dtype=pl.String).alias(UNREADABLE))
+
+
+def _read_path(path: Path) -> pl.DataFrame:
+    from ..io import format_of, read_records
+
+    if format_of(path) == "parquet":
+        if not path.is_file():
+            raise InputError(f"{path}: no such file")
+        try:
+            return _numbered(pl.read_parquet(path))
+        except (pl.exceptions.PolarsError, OSError) as e:
+            raise InputError(f"{path}: not a readable Parquet file ({e})") from None
+    return _from_records(read_records(path))
+
+
+def _from_records(rows: Iterator[Any]) -> pl.DataFrame:
+    """Rows from a Python reader, built into columns a chunk at a time."""
+    chunks: list[pl.DataFrame] = []
+    batch: list[Any] = []
+    start = 1
+    for item in rows:
+        batch.append(item)
+        if len(batch) >= CHUNK_ROWS:
+            chunks.append(_chunk(batch, start))
+            start += len(batch)
+            batch = []
+    if batch or not chunks:
+        chunks.append(_chunk(batch, start))
+    return pl.concat(chunks, how="diagonal_relaxed") if len(chunks) > 1 else chunks[0]
+
+
+def _chunk(items: list[Any], start: int) -> pl.DataFrame:
+    names: dict[str, None] = {}
+    unreadable: list[str | None] = []
+    for i, item in enumerate(items):
+        if isinstance(item, Mapping):
+            names.update(dict.fromkeys(str(k) for k in item))
+            unreadable.append(None)
+        else:
+            unreadable.append(item.message if isinstance(item, UnreadableRow)
+                              else f"row {start + i} is not a record with named fields")
+    columns: dict[str, pl.Series] = {}
+    for name in names:
+        if name in (ROW, UNREADABLE):
+            raise InputError(f"the input has a field named {name!r}, which civicscore "
+                             f"reserves for its own bookkeeping; rename it")
+        values = [item.get(name) if isinstance(item, Mapping) else None for item in items]
+        columns[name] = _column(name, values)
+    numbers = pl.Series(ROW, range(start, start + len(items)), dtype=pl.Int64)
+    return pl.DataFrame([*columns.values(), numbers,
+                         pl.Series(UNREADABLE, unreadable, dtype=pl.String)])
+
+
+def _column(name: str, values: list[Any]) -> pl.Series:
+    """A typed column when every value has one Python type, else an Object column
+    (coerced value by value, exactly as the per-record path does)."""
+    kinds = {type(v) for v in values if v is not None}
+    simple = {str: pl.String, bool: pl.Boolean, float: pl.Float64, dt.date: pl.Date}
+    if len(kinds) == 1:
+        kind = next(iter(kinds))
+        if kind in simple:
+            return pl.Series(name, values, dtype=simple[kind])
+        if kind is int and all(v is None or -2**63 <= v < 2**63 for v in values):
+            return pl.Series(name, values, dtype=pl.Int64)
+    return pl.Series(name, values, dtype=pl.Object)
+
+
+# --- coercion ------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Coerced:
+    """A fact's typed values and, where a row's value is unusable, the reason code."""
+
+    value: pl.Series
+    code: pl.Series  # String, null where the value is fine
+
+
+def python_coerce(raw: pl.Series, convert: Any) -> tuple[pl.Series, pl.Series]:
+    """``convert(value)`` (a records.py conversion) once per distinct value; returns the
+    converted values and RecordError codes, row-aligned with ``raw``."""
+    def run(v: Any) -> tuple[Any, str | None]:
+        try:
+            return convert(v), None
+        except RecordError as e:
+            return None, e.code
+
+    if raw.dtype == pl.Object or raw.dtype.is_float():  # NaN never equals itself in a join
+        pairs = [run(v) for v in raw.to_list()]
+        return (pl.Series([p[0] for p in pairs], dtype=pl.Object),
+                pl.Series([p[1] for p in pairs], dtype=pl.String))
+    distinct = raw.unique()
+    pairs = [run(v) for v in distinct.to_list()]
+    table = pl.DataFrame({"raw": distinct,
+                          "value": pl.Series([p[0] for p in pairs], dtype=pl.Object),
+                          "code": pl.Series([p[1] for p in pairs], dtype=pl.String)})
+    index = pl.DataFrame({"raw": raw}).with_row_index("i")
+    joined = index.join(table, on="raw", how="left", nulls_equal=True).sort("i")
+    return joined["value"], joined["code"]
+
+
+def repeated(key: pl.Series) -> pl.Series:
+    """Rows whose (non-null) key already appeared in an earlier row.
+
+    Sorting the keys' hashes finds out cheaply whether there is any repeat at
+    all (equal keys have equal hashes); only then is the exact, slower
+    ``is_first_distinct`` run on the keys themselves.
+    """
+    present = key.drop_nulls()
+    hashes = present.hash().sort()
+    if hashes.len() < 2 or not (hashes.slice(1) == hashes.slice(0, hashes.len() - 1)).any():
+        return pl.repeat(False, key.len(), eager=True)
+    return (key.is_not_null() & ~key.is_first_distinct()).fill_null(False)
+
+
+def nulls(name: str, n: int, dtype: pl.DataType) -> pl.Series:
+    return pl.repeat(None, n, dtype=dtype, eager=True).alias(name)
+
+
+def _typed(values: pl.Series, dtype: pl.DataType) -> pl.Series:
+    """Python values (already validated) as a typed column."""
+    return pl.Series(values.to_list(), dtype=dtype)
+
+
+def coerce_column(frame: pl.DataFrame, name: str, spec: FactSpec,
+                  missing_ok: bool = False) -> Coerced:
+    """The fact ``name`` of every row, as ``records.coerce_fact`` would give it."""
+    return coerce_columns(frame, {name: spec}, missing_ok)[name]
+
+
+def coerce_columns(frame: pl.DataFrame, specs: Mapping[str, FactSpec],
+                   missing_ok: bool = False) -> dict[str, Coerced]:
+    """Every fact of ``specs`` at once: two vectorised passes over the frame, and Python
+    only for the odd values in between (see the module docstring)."""
+    n = frame.height
+    raws = {name: frame[name] if name in frame.columns else nulls(name, n, pl.String())
+            for name in specs}
+    # pass 1: what is missing, and what the plain conversion is sure about
+    exprs: list[pl.Expr] = []
+    for i, (name, spec) in enumerate(specs.items()):
+        raw = raws[name]
+        col = pl.lit(raw) if name not in frame.columns else pl.col(name)
+        if raw.dtype == pl.Object:
+            flags = [v is None or (isinstance(v, str) and not v.strip()) for v in raw.to_list()]
+            missing = pl.lit(pl.Series(flags, dtype=pl.Boolean))
+        elif raw.dtype == pl.String:
+            missing = col.is_null() | (col.str.strip_chars(PY_WHITESPACE) == "")
+        else:
+            missing = col.is_null()
+        fast = _fast_expr(col, raw.dtype, spec)
+        exprs += [missing.alias(f"m{i}"), fast.alias(f"v{i}")]
+    first = frame.lazy().select(exprs).collect(engine="in-memory") if exprs \
+        else pl.DataFrame()  # lazy, for common-subexpression elimination
+    # the odd values: coerce_fact itself, once per distinct value
+    columns: dict[str, pl.Series] = {}
+    finishing: list[pl.Expr] = []
+    for i, (name, spec) in enumerate(specs.items()):
+        dtype = FACT_DTYPES[spec.type]
+        missing, value = first[f"m{i}"], first[f"v{i}"]
+        unsure = ~missing & value.is_null()
+        code = nulls(name, n, pl.String())
+        if unsure.any():
+            converted, codes = python_coerce(
+                raws[name].filter(unsure),
+                lambda v, name=name, spec=spec: coerce_fact(name, spec, {name: v}, name))
+            where = unsure.arg_true()
+            value = value.scatter(where, _typed(converted, dtype))
+            code = code.scatter(where, codes)
+        columns |= {f"v{i}": value, f"c{i}": code, f"m{i}": missing, f"u{i}": unsure}
+        finishing += _finish(i, spec, missing_ok)
+    # pass 2, all facts in one select
+    done = pl.DataFrame(columns).select(finishing) if columns else pl.DataFrame()
+    return {name: Coerced(done[f"v{i}"].alias(name), done[f"c{i}"].alias(name))
+            for i, name in enumerate(specs)}
+
+
+def _finish(i: int, spec: FactSpec, missing_ok: bool) -> list[pl.Expr]:
+    """Pass 2 for fact number ``i``: defaults for missing values, then the range and enum
+    checks that ``coerce_fact`` applies after converting (the odd values had them)."""
+    dtype = FACT_DTYPES[spec.type]
+    v, c, m = pl.col(f"v{i}"), pl.col(f"c{i}"), pl.col(f"m{i}")
+    checked = ~m & ~pl.col(f"u{i}")
+    if spec.optional:
+        fill: Any = NEVER
+    elif spec.default is not None:
+        fill = float(spec.default) if spec.type == "decimal" else spec.default
+    else:
+        fill = None
+    value, code = v, c
+    if fill is not None:
+        value = pl.when(m).then(pl.lit(fill, dtype=dtype)).otherwise(v)
+    elif not missing_ok:
+        code = pl.when(m).then(pl.lit("MISSING_FIELD")).otherwise(code)
+    if spec.type == "enum" and spec.values is not None:
+        allowed = pl.lit(pl.Series(spec.values, dtype=pl.String)).implode()
+        code = pl.when(checked & ~v.is_in(allowed)).then(pl.lit("INVALID_VALUE")) \
+            .otherwise(code)
+    elif spec.type in ("int", "decimal") and (spec.min is not None or spec.max is not None):
+        bad = pl.lit(False)
+        if spec.min is not None:
+            bad = bad | (v < spec.min)
+        if spec.max is not None:
+            bad = bad | (v > spec.max)
+        code = pl.when(checked & bad).then(pl.lit("OUT_OF_RANGE")).otherwise(code)
+    return [value.cast(dtype).alias(f"v{i}"), code.cast(pl.String).alias(f"c{i}")]
+
+
+def _fast_expr(col: pl.Expr, dtype: pl.DataType, spec: FactSpec) -> pl.Expr:
+    """The values the plain, vectorised conversion is sure about; null elsewhere."""
+    kind = spec.type
+    out: pl.Expr | None = None
+    if kind in ("string", "enum"):
+        if dtype == pl.String:
+            # text is stripped; a broken surrogate cannot occur in a polars string
+            out = col.str.strip_chars(PY_WHITESPACE)
+        elif dtype.is_integer():
+            out = col.cast(pl.String)
+    elif kind == "int":
+        if dtype.is_integer():
+            wide = col.cast(pl.Int64, strict=False)  # a UInt64 beyond it: null, slow path
+            out = pl.when(wide.abs() <= MAX_SAFE_INT).then(wide)
+        elif dtype == pl.String:
+            text = col.str.strip_chars(PY_WHITESPACE)
+            number = text.cast(pl.Int64, strict=False)
+            out = pl.when(text.str.contains(_PLAIN_INT) & (number.abs() <= MAX_SAFE_INT)) \
+                .then(number)
+    elif kind == "decimal":
+        if dtype in (pl.Float64, pl.Float32):
+            wide = col.cast(pl.Float64)
+            out = pl.when(wide.is_finite()).then(wide)
+        elif dtype.is_integer():
+            out = col.cast(pl.Float64)
+        elif dtype == pl.String:
+            text = col.str.strip_chars(PY_WHITESPACE)
+            number = text.cast(pl.Float64, strict=False)
+            out = pl.when(text.str.contains(_PLAIN_DECIMAL) & number.is_finite()).then(number)
+    elif kind == "bool":
+        if dtype == pl.Boolean:
+            out = col
+        elif dtype == pl.String:
+            word = col.str.strip_chars(PY_WHITESPACE).str.to_lowercase()
+            out = pl.when(word.is_in(pl.lit(pl.Series(sorted(_TRUE))).implode())).then(True) \
+                .when(word.is_in(pl.lit(pl.Series(sorted(_FALSE))).implode())).then(False)
+    elif kind == "date":
+        if dtype == pl.Date:
+            out = col
+        elif isinstance(dtype, pl.Datetime):
+            out = (col.dt.replace_time_zone(None) if dtype.time_zone else col).dt.date()
+        elif dtype == pl.String:
+            text = col.str.strip_chars(PY_WHITESPACE)
+            plain = text.str.contains(_PLAIN_DATE) & ~text.str.starts_with("0000")
+            out = pl.when(plain).then(text.str.to_date("%Y-%m-%d", strict=False))
+    if out is None:
+        return pl.lit(None, dtype=FACT_DTYPES[kind])
+    return out.cast(FACT_DTYPES[kind])
+
+
