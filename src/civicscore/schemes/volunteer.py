@@ -36,7 +36,7 @@ from typing import Any
 
 from .._suggest import did_you_mean, one_of
 from ..errors import RecordError
-from ..expr import Expression, Fact, Type, round_half_up
+from ..expr import Expression, Fact, FunctionTable, Type, round_half_up
 from ..policy.compile import CompileContext, ensure_in_effect
 from ..policy.dated import DatedValue, NotInForce
 from ..policy.model import FactSpec, PolicyModel, Volunteer
@@ -317,8 +317,10 @@ class VolunteerScheme:
 
     def __init__(self, model: PolicyModel, rules: Volunteer, ref: PolicyRef,
                  activities: Mapping[str, _Activity], multipliers: Sequence[_Multiplier],
-                 activity_facts: Mapping[str, FactSpec]) -> None:
+                 activity_facts: Mapping[str, FactSpec],
+                 functions: FunctionTable | None = None) -> None:
         self.model = model
+        self.functions = functions  # the policy's function table, for the batch evaluator
         self.rules = rules
         self.ref = ref
         self.activities = dict(activities)
@@ -350,6 +352,19 @@ class VolunteerScheme:
         statements = self._statements(decisions, redemption_decisions, lots, as_of)
         return VolunteerResult(as_of, self.ref, tuple(decisions), tuple(redemption_decisions),
                                statements)
+
+    def batch(self, source: Any, *, as_of: dt.date, **extra: Any) -> Any:
+        """Score every activity record of a frame or file with polars (``civicscore[batch]``).
+
+        The same checked rules, compiled to columns; ``extra["redemptions"]``
+        (any source) is applied as ``run`` applies it. The result is a
+        ``BatchResult`` whose ``output`` has one row per activity record and
+        whose ``details`` are the statements, proven equal to ``evaluate``
+        (tests/test_batch_volunteer.py). polars is imported here, not before.
+        """
+        from ..batch.volunteer import score_volunteer
+
+        return score_volunteer(self, source, as_of=as_of, **extra)
 
     def evaluate_record(self, record: Mapping[str, Any], *, as_of: dt.date) -> ActivityDecision:
         """One record on its own (caps and overlaps see only this record)."""
@@ -488,11 +503,9 @@ class VolunteerScheme:
             day = p.start.date()
             month = (day.year, day.month)
             if rules.overlap == "reject" and latest_end is not None and p.start < latest_end:
-                out.append(self._reject(p.row, p.record_id, p.volunteer_id, p.activity.id, day, [
-                    Reason("OVERLAP", "volunteer.overlap",
-                           f"record {p.record_id} starts at {p.start}, before record "
-                           f"{latest_id} of the same volunteer ends ({latest_end})",
-                           {"start": p.start, "overlaps": latest_id})], as_of))
+                out.append(self._reject(p.row, p.record_id, p.volunteer_id, p.activity.id, day,
+                                        [overlap_reason(p.record_id, p.start, latest_id,
+                                                        latest_end)], as_of))
                 continue
             try:
                 decision = self._score_one(p, day, month, as_of, hours_day, hours_month,
@@ -756,35 +769,50 @@ class VolunteerScheme:
         for vid in volunteers:
             expired = sum(lot[2] for lot in lots.get(vid, [])
                           if lot[3] is not None and lot[3] <= as_of)
-            hours = round(minutes[vid] / 60, 6)
-            level = None
-            for s in self.stars:
-                if hours >= s.hours:
-                    level = s
-            nxt = next((s.hours for s in self.stars if hours < s.hours), None)
-            reasons: list[Reason] = []
-            if level is not None:
-                reasons.append(Reason("STAR_LEVEL", f"volunteer.star_levels.{level.stars}",
-                                      f"{hours:g} service hours reach {_label(level, '')} "
-                                      f"({level.stars} stars from {level.hours:g} h)",
-                                      {"hours": hours}, level.hours))
-            if nxt is not None:
-                reasons.append(Reason("NEXT_STAR", "volunteer.star_levels",
-                                      f"{nxt - hours:g} more hours to the next star level "
-                                      f"({nxt:g} h)", {"hours": hours}, nxt))
-            if expired:
-                reasons.append(Reason("EXPIRED", "volunteer.point_expiry_months",
-                                      f"{expired / self.scale:g} points expired "
-                                      f"{self.rules.point_expiry_months} months after they "
-                                      f"were earned", {}, self.rules.point_expiry_months,
-                                      f"-{expired / self.scale:g}"))
-            e, x, r = earned[vid], expired, redeemed[vid]
-            out[vid] = Statement(vid, as_of, e / self.scale, x / self.scale, r / self.scale,
-                                 (e - x - r) / self.scale, hours,
-                                 level.stars if level else 0,
-                                 _label(level, f"{level.stars} stars") if level else "",
-                                 counts[vid][0], counts[vid][1], nxt, tuple(reasons), self.ref)
+            out[vid] = self.statement(vid, as_of, earned[vid], expired, redeemed[vid],
+                                      minutes[vid], counts[vid][0], counts[vid][1])
         return out
+
+    def statement(self, vid: str, as_of: dt.date, e: int, x: int, r: int, minutes: float,
+                  scored: int, rejected: int) -> Statement:
+        """One statement from its totals (point units earned, expired, redeemed; minutes of
+        service counted for stars); shared with the batch evaluator."""
+        hours = round(minutes / 60, 6)
+        level = None
+        for s in self.stars:
+            if hours >= s.hours:
+                level = s
+        nxt = next((s.hours for s in self.stars if hours < s.hours), None)
+        reasons: list[Reason] = []
+        if level is not None:
+            reasons.append(Reason("STAR_LEVEL", f"volunteer.star_levels.{level.stars}",
+                                  f"{hours:g} service hours reach {_label(level, '')} "
+                                  f"({level.stars} stars from {level.hours:g} h)",
+                                  {"hours": hours}, level.hours))
+        if nxt is not None:
+            reasons.append(Reason("NEXT_STAR", "volunteer.star_levels",
+                                  f"{nxt - hours:g} more hours to the next star level "
+                                  f"({nxt:g} h)", {"hours": hours}, nxt))
+        if x:
+            reasons.append(Reason("EXPIRED", "volunteer.point_expiry_months",
+                                  f"{x / self.scale:g} points expired "
+                                  f"{self.rules.point_expiry_months} months after they "
+                                  f"were earned", {}, self.rules.point_expiry_months,
+                                  f"-{x / self.scale:g}"))
+        return Statement(vid, as_of, e / self.scale, x / self.scale, r / self.scale,
+                         (e - x - r) / self.scale, hours,
+                         level.stars if level else 0,
+                         _label(level, f"{level.stars} stars") if level else "",
+                         scored, rejected, nxt, tuple(reasons), self.ref)
+
+
+def overlap_reason(record_id: str, start: dt.datetime, latest_id: str,
+                   latest_end: dt.datetime) -> Reason:
+    """Why a record overlapping an earlier scored one is rejected (shared with batch)."""
+    return Reason("OVERLAP", "volunteer.overlap",
+                  f"record {record_id} starts at {start}, before record "
+                  f"{latest_id} of the same volunteer ends ({latest_end})",
+                  {"start": start, "overlaps": latest_id})
 
 
 def code_to_key(code: str) -> str:
@@ -860,4 +888,5 @@ def compile_volunteer(ctx: CompileContext) -> VolunteerScheme:
         expr = ctx.expression(path + ("when",), m.when, scope, Type.BOOL)
         if expr is not None:
             multipliers.append(_Multiplier(m.id, m.label or m.id, expr, m.factor))
-    return VolunteerScheme(ctx.model, rules, ctx.ref, activities, multipliers, activity_facts)
+    return VolunteerScheme(ctx.model, rules, ctx.ref, activities, multipliers, activity_facts,
+                           ctx.functions)

@@ -1,0 +1,699 @@
+"""Volunteer points in batch: the steps of ``schemes/volunteer.py``, as columns.
+
+Step 1 (each record on its own) is row-wise and fully vectorised; the rows
+it rejects get their reasons, word for word, from the per-record
+``_check_record`` (which must reject them too).
+
+Steps 2-4 are sequential in the per-record code: a volunteer's records are
+taken in (start, end, record id) order, and whether a record overlaps, and
+how much of a cap is left for it, depends on which *earlier* records were
+scored. Every quantity of record k is a function of the record itself and of
+the set S of earlier scored records of its volunteer: the latest end among
+them (overlap), and their capped hours and points per day and month. For a
+constant cap L the "what is left" rule telescopes: the capped amounts of
+the scored records sum to ``min(cumsum(amounts), L)``, so record k has
+``L - min(sum of earlier scored amounts, L)`` left. So ``F(S)`` -- the
+status every record gets when S is taken as the scored set -- is one pass of
+window expressions. The sequential result is the unique fixpoint of F,
+because record k's status depends only on records before it: if
+``F(S) == S`` then, by induction over k, S is what the loop computes. We
+iterate ``S <- F(S)`` from "every candidate scores", only over volunteers
+whose statuses still changed (the first n records of each volunteer are
+final after n passes; in practice 1-3 passes). Volunteers that have not
+settled after ``MAX_PASSES``, or whose month cap changes value inside a month
+(the telescoping needs one L per window), are handed to the per-record
+``_score_volunteer`` itself. So are volunteers with a record that cannot be
+scored in steps 3-4 (a parameter not in force, an expression error): that is
+rare, and the per-record code writes those messages (the statuses the passes
+settled on are asserted equal to its own). Overlap rejections stay
+vectorised; their message comes from the shared ``overlap_reason``.
+
+Per-row Python runs only for rejected rows (their messages), for those
+per-record volunteers, and for redemption rows.
+
+Step 5 (statements): sums of integer point units and integer minutes per
+volunteer (exact, no float summation), finished by ``VolunteerScheme.statement``,
+the function the per-record path uses. The per-record path sums float
+minutes (``counted_hours * 60``) before ``round(minutes / 60, 6)``; minutes
+/ 60 is never within 1.6e-7 of a 6-decimal rounding boundary, so the exact
+integer sum rounds identically. Redemptions (``extra["redemptions"]``) are
+applied by the per-record ``_redeem`` on the lots of the volunteers they
+name: oldest-first consumption is inherently sequential and redemptions are
+few; their rows are parsed in Python.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+import polars as pl
+
+from ..expr import round_half_up
+from ..policy.compile import ensure_in_effect
+from ..policy.dated import DatedValue
+from ..policy.model import FactSpec
+from ..records import UnreadableRow, to_datetime
+from ..schemes.volunteer import (
+    APPLIED,
+    REJECTED,
+    SCORED,
+    ActivityDecision,
+    RedemptionDecision,
+    VolunteerScheme,
+    add_months,
+    overlap_reason,
+)
+from .expr import PolarsCompiler, exact_divisor, round_half_up_expr
+from .frames import ROW, UNREADABLE, coerce_column, python_coerce, read_source, strip
+from .result import BatchResult
+
+_TEXT = FactSpec(type="string")
+_BOOL = FactSpec(type="bool")
+MAX_PASSES = 12
+"""Fixpoint passes before a still-changing volunteer goes to the per-record code."""
+
+_DT = pl.Datetime("us")
+_F64 = pl.Float64()
+_ISO_MINUTES = r"^[0-9]{4}-[0-9]{2}-[0-9]{2}[T ][0-9]{2}:[0-9]{2}$"
+_ISO_SECONDS = r"^[0-9]{4}-[0-9]{2}-[0-9]{2}[T ][0-9]{2}:[0-9]{2}:[0-9]{2}$"
+
+#: Reason-code bits of a scored record, in the order the per-record code adds them.
+_BITS = (("ROUNDING", 1), ("MAX_HOURS", 2), ("CAP_HOURS_DAY", 4), ("CAP_HOURS_MONTH", 8))
+_AFTER_RATE = (("COEFFICIENT", 16),)
+_TAIL = (("ROUNDING_POINTS", 32), ("CAP_POINTS_DAY", 64), ("CAP_POINTS_MONTH", 128))
+_MULT_SHIFT = 8
+
+_RECORD_COLUMNS = {
+    "row": pl.Int64, "record_id": pl.String, "volunteer_id": pl.String,
+    "activity": pl.String, "date": pl.Date, "status": pl.String,
+    "service_hours": pl.Float64, "counted_hours": pl.Float64, "points": pl.Float64,
+    "expires_on": pl.Date, "reason_codes": pl.List(pl.String),
+}
+_REJECTED_SCHEMA = {
+    "input": pl.String, "row": pl.Int64, "id": pl.String, "field": pl.String,
+    "reason_code": pl.String, "reason": pl.String,
+    "reason_codes": pl.List(pl.String), "reasons": pl.List(pl.String)}
+
+
+@dataclass
+class VolunteerBatchResult(BatchResult):
+    """A batch run of volunteer points: ``details`` are the statements; ``redemptions``
+    one row per redemption input row."""
+
+    redemptions: pl.DataFrame = field(default_factory=pl.DataFrame)
+
+    def rejected_rows(self) -> list[dict[str, Any]]:
+        rows = self.rejected.to_dicts()
+        if self.redemptions.height:
+            for r in self.redemptions.filter(pl.col("status") == REJECTED).iter_rows(
+                    named=True):
+                rows.append({"input": "redemptions", "row": r["row"],
+                             "id": r["redemption_id"], "field": None,
+                             "reason_code": r["reason_codes"][0], "reason": r["reasons"][0],
+                             "reason_codes": r["reason_codes"], "reasons": r["reasons"]})
+        return rows
+
+
+# --- entry point ---------------------------------------------------------------------------
+
+
+def score_volunteer(scheme: VolunteerScheme, source: Any, *, as_of: dt.date,
+                    **extra: Any) -> VolunteerBatchResult:
+    """Score every activity record of ``source`` and build the statements."""
+    ensure_in_effect(scheme.model, scheme.ref, as_of)
+    frame = read_source(source)
+    n = frame.height
+    fields = _step1(scheme, frame, as_of)
+    candidates = fields.filter(pl.col("__ok")).sort("__vid", "__start", "__end", "__rid")
+    candidates = _row_wise(scheme, candidates)
+    settled, hard = _settle(scheme, candidates, as_of)
+
+    # records the per-record code decides: step-1 rejections, and hard volunteers
+    decisions: list[ActivityDecision] = _step1_rejections(scheme, frame, fields, as_of)
+    lots: dict[str, list[list[Any]]] = {}
+    if hard:
+        decisions += _per_record_volunteers(scheme, frame, candidates, hard, as_of, lots,
+                                            settled)
+    settled = settled.filter(~pl.col("__vid").is_in(list(hard)))
+    decisions += _overlaps(scheme, settled.filter(~pl.col("__acc")), as_of)
+    vector = _vector_rows(scheme, settled.filter(pl.col("__acc")))
+    python_rows = _decision_frame(scheme, decisions)
+    out = pl.concat([vector.drop("__end_day"), python_rows]).sort("row")
+    assert out.height == n, (out.height, n)
+
+    # step 5: redemptions and statements
+    lot_table = _lot_table(vector, lots)
+    redemption_decisions: list[RedemptionDecision] = []
+    after: dict[str, list[list[Any]]] = {}
+    if extra.get("redemptions") is not None:
+        redemption_decisions, after = _redeem(scheme, extra["redemptions"], lot_table, as_of)
+    details = _statements(scheme, out, lot_table, redemption_decisions, after, as_of)
+
+    ref = scheme.ref
+    out = out.drop("__units", "__minutes").with_columns(
+        pl.lit(ref.id).alias("policy_id"), pl.lit(ref.version).alias("policy_version"),
+        pl.lit(ref.hash).alias("policy_hash"), pl.lit(as_of, dtype=pl.Date).alias("as_of"))
+    inputs = frame.drop(ROW, UNREADABLE)
+    inputs = inputs.drop([c for c in inputs.columns if c in out.columns])
+    output = pl.concat([inputs, out], how="horizontal") if inputs.width else out
+    redemption_frame = pl.DataFrame(
+        [r.to_row() for r in redemption_decisions],
+        schema={"row": pl.Int64, "redemption_id": pl.String, "volunteer_id": pl.String,
+                "date": pl.Date, "points": pl.Float64, "status": pl.String,
+                "reason_codes": pl.List(pl.String), "reasons": pl.List(pl.String)})
+    notes = []
+    if redemption_decisions:
+        refused = sum(r.status == REJECTED for r in redemption_decisions)
+        notes.append(f"{len(redemption_decisions) - refused} of {len(redemption_decisions)} "
+                     f"redemptions applied")
+    return VolunteerBatchResult("volunteer", ref, as_of, output, _rejected_frame(decisions),
+                                details, n, f"Volunteer points as of {as_of} — {ref}", notes,
+                                redemption_frame)
+
+
+# --- step 1: each record on its own --------------------------------------------------------
+
+
+def _datetime_column(frame: pl.DataFrame, name: str) -> tuple[pl.Series, pl.Series,
+                                                                pl.Series]:
+    """``to_datetime`` of every row: (value, missing, bad). Plain ISO text and datetime
+    columns are converted vectorised; anything else by ``to_datetime`` once per value."""
+    n = frame.height
+    if name not in frame.columns:
+        return (pl.Series(name, [None] * n, dtype=_DT), pl.Series([True] * n, dtype=pl.Boolean),
+                pl.Series([False] * n, dtype=pl.Boolean))
+    raw = frame[name]
+    missing = raw.is_null()
+    fast = pl.Series(name, [None] * n, dtype=_DT)
+    if raw.dtype == pl.String:
+        text = strip(raw)
+        missing = missing | (text == "")
+        ok_year = ~text.str.starts_with("0000")
+        minutes = text.str.contains(_ISO_MINUTES) & ok_year
+        seconds = text.str.contains(_ISO_SECONDS) & ok_year
+        iso = text.str.replace(" ", "T", literal=True)
+        fast = pl.select(
+            pl.when(pl.lit(minutes)).then(pl.lit(iso).str.to_datetime(
+                "%Y-%m-%dT%H:%M", time_unit="us", strict=False))
+            .when(pl.lit(seconds)).then(pl.lit(iso).str.to_datetime(
+                "%Y-%m-%dT%H:%M:%S", time_unit="us", strict=False))
+        ).to_series().cast(_DT)
+    elif isinstance(raw.dtype, pl.Datetime):
+        fast = (raw.dt.replace_time_zone(None) if raw.dtype.time_zone else raw).cast(_DT)
+    elif raw.dtype == pl.Object:
+        missing = pl.Series([v is None or (isinstance(v, str) and not v.strip())
+                             for v in raw.to_list()], dtype=pl.Boolean)
+    unsure = ~missing & fast.is_null()
+    bad = pl.Series([False] * n, dtype=pl.Boolean)
+    value = fast
+    if unsure.any():
+        converted, codes = python_coerce(raw.filter(unsure),
+                                         lambda v: to_datetime(v, "", name))
+        slow = pl.Series([v for v in converted.to_list()], dtype=_DT)
+        value = value.scatter(unsure.arg_true(), slow)
+        bad = bad.scatter(unsure.arg_true(), codes.is_not_null())
+    return value.alias(name), missing, bad
+
+
+def _step1(scheme: VolunteerScheme, frame: pl.DataFrame, as_of: dt.date) -> pl.DataFrame:
+    """Parsed fields and ``__ok``: the record passed every check of step 1."""
+    rules = scheme.rules
+    readable = frame[UNREADABLE].is_null()
+    rid = coerce_column(frame, "record_id", _TEXT)
+    vid = coerce_column(frame, "volunteer_id", _TEXT)
+    act = coerce_column(frame, "activity", _TEXT)
+    confirmed = coerce_column(frame, "confirmed", _BOOL, missing_ok=True)
+    start, start_missing, start_bad = _datetime_column(frame, "start")
+    end, end_missing, end_bad = _datetime_column(frame, "end")
+    sub, sub_missing, sub_bad = _datetime_column(frame, "submitted_at")
+    facts = {name: coerce_column(frame, name, spec)
+             for name, spec in scheme.activity_facts.items()}
+
+    rid_ok = rid.code.is_null()
+    key = pl.select(pl.when(pl.lit(rid_ok)).then(pl.lit(rid.value))
+                    .otherwise(pl.format("row {}", pl.lit(frame[ROW])))).to_series()
+    work = pl.DataFrame({
+        ROW: frame[ROW], "__readable": readable, "__rid": key, "__vid": vid.value,
+        "__act": act.value, "__start": start, "__end": end, "__sub": sub,
+        "__confirmed": confirmed.value,
+        **{f"__f_{name}": c.value for name, c in facts.items()},
+    })
+    problems = ~readable | rid.code.is_not_null() | vid.code.is_not_null() \
+        | act.code.is_not_null() | confirmed.code.is_not_null() \
+        | start_missing | start_bad | end_missing | end_bad | sub_bad
+    if rules.submission_window_days is not None:
+        problems = problems | sub_missing
+    for c in facts.values():
+        problems = problems | c.code.is_not_null()
+    work = work.with_columns(
+        pl.col(ROW).first().over(pl.when(pl.col("__readable")).then(pl.col("__rid")))
+        .alias("__first"), __bad=pl.lit(problems))
+    day = pl.col("__start").dt.date()
+    s, e = pl.col("__start"), pl.col("__end")
+    known = pl.col("__act").is_in(list(scheme.activities))
+    checks = [
+        pl.col("__readable") & (pl.col("__first") != pl.col(ROW)),  # duplicate id
+        ~known,
+        e <= s,
+        e.dt.date() > pl.lit(as_of, dtype=pl.Date),
+    ]
+    if rules.confirmation_required:
+        checks.append(pl.col("__confirmed").is_null() | ~pl.col("__confirmed"))
+    window = rules.submission_window_days
+    if window is not None:
+        sub_col = pl.col("__sub")
+        late = (sub_col.dt.date() - e.dt.date()).dt.total_days()
+        checks.append(sub_col < e)
+        checks.append(late > window)
+    for rate_name in ("per_hour", "per_event"):
+        for a in scheme.activities.values():
+            rate: DatedValue | None = getattr(a, rate_name)
+            if rate is not None and rate.starts[0] > dt.date.min:
+                checks.append((pl.col("__act") == a.id) & (day < pl.lit(rate.starts[0])))
+    fail = pl.col("__bad")
+    for c in checks:
+        fail = fail | c.fill_null(False)
+    return work.with_columns(__ok=~fail, __day=day)
+
+
+def _step1_rejections(scheme: VolunteerScheme, frame: pl.DataFrame, fields: pl.DataFrame,
+                      as_of: dt.date) -> list[ActivityDecision]:
+    """The per-record decisions of the rows step 1 rejects (their reasons word for word)."""
+    rejected = ~fields["__ok"]
+    if not rejected.any():
+        return []
+    subset = frame.filter(rejected)
+    keys = fields["__rid"].filter(rejected).to_list()
+    firsts = fields["__first"].filter(rejected).to_list()
+    out: list[ActivityDecision] = []
+    for record, k, first in zip(subset.iter_rows(named=True), keys, firsts, strict=True):
+        row = record.pop(ROW)
+        seen = {k: first} if first is not None and first != row else {}
+        d = scheme._check_record(row, _item(row, record), as_of, seen)
+        if not isinstance(d, ActivityDecision):  # pragma: no cover - evaluators disagree
+            raise AssertionError(f"row {row}: batch rejected it in step 1, per-record did not")
+        out.append(d)
+    return out
+
+
+def _item(row: int, record: dict[str, Any]) -> Any:
+    """A frame row as the per-record path reads it."""
+    message = record.pop(UNREADABLE, None)
+    if message is not None:
+        return UnreadableRow(row, message)
+    return {f: v for f, v in record.items() if v is not None}
+
+
+# --- steps 2-4: row-wise parts -------------------------------------------------------------
+
+
+def _dated(value: DatedValue, day: pl.Expr, convert: Any = float,
+           dtype: pl.DataType = _F64) -> tuple[pl.Expr, pl.Expr]:
+    """The (converted) value in force on ``day``, null before the first; and 'not in force'."""
+    expr: pl.Expr = pl.lit(None, dtype=dtype)
+    for start, v in zip(value.starts, value.values, strict=True):
+        expr = pl.when(day >= pl.lit(start, dtype=pl.Date)).then(
+            pl.lit(convert(v), dtype=dtype)).otherwise(expr)
+    return expr, day < pl.lit(value.starts[0], dtype=pl.Date)
+
+
+def _by_activity(scheme: VolunteerScheme, parts: Mapping[str, pl.Expr],
+                 default: pl.Expr) -> pl.Expr:
+    chain: Any = None
+    for aid, e in parts.items():
+        cond = pl.col("__act") == aid
+        chain = pl.when(cond).then(e) if chain is None else chain.when(cond).then(e)
+    return default if chain is None else chain.otherwise(default)
+
+
+def _row_wise(scheme: VolunteerScheme, c: pl.DataFrame) -> pl.DataFrame:
+    """Service minutes, max_hours, rates, coefficients, cap limits and factors in force."""
+    rules, day = scheme.rules, pl.col("__day")
+    unit = rules.rounding_minutes
+    micros = (pl.col("__end") - pl.col("__start")).dt.total_microseconds().cast(pl.Float64)
+    raw_minutes = micros / exact_divisor(pl.lit(1e6)) / exact_divisor(pl.lit(60.0))
+    x = raw_minutes / exact_divisor(pl.lit(float(unit)))
+    if rules.rounding == "down":
+        n = (x + 1e-9).floor().cast(pl.Int64)
+    elif rules.rounding == "up":
+        f = x.floor()
+        n = (f + pl.when(x - f < 1e-9).then(0.0).otherwise(1.0)).cast(pl.Int64)
+    else:
+        n = round_half_up_expr(x, 0)[0]
+    c = c.with_columns(__raw=raw_minutes, __service=n * unit)
+    rounding = pl.lit(False) if unit <= 1 else \
+        (pl.col("__service").cast(pl.Float64) - pl.col("__raw")).abs() > 1e-9
+    cols: dict[str, pl.Expr] = {"__k_round": rounding}
+    mh: dict[str, pl.Expr] = {}
+    mh_nif: dict[str, pl.Expr] = {}
+    rate: dict[str, pl.Expr] = {}
+    event: dict[str, pl.Expr] = {}
+    coef: dict[str, pl.Expr] = {}
+    coef_nif: dict[str, pl.Expr] = {}
+    cat: dict[str, pl.Expr] = {}
+    for a in scheme.activities.values():
+        if a.max_hours is not None:
+            mh[a.id], mh_nif[a.id] = _dated(a.max_hours, day, lambda v: round(v * 60),
+                                            pl.Int64())
+        per = a.per_event if a.per_event is not None else a.per_hour
+        assert per is not None
+        rate[a.id] = _dated(per, day)[0]
+        event[a.id] = pl.lit(a.per_event is not None)
+        cat[a.id] = pl.lit(a.category)
+        if a.category:
+            coef[a.id], coef_nif[a.id] = _dated(rules.categories[a.category].coefficient, day)
+    cols.update(
+        __mh=_by_activity(scheme, mh, pl.lit(None, dtype=pl.Int64)),
+        __rate=_by_activity(scheme, rate, pl.lit(None, dtype=pl.Float64)),
+        __event=_by_activity(scheme, event, pl.lit(False)),
+        __cat=_by_activity(scheme, cat, pl.lit("")),
+        __coef=_by_activity(scheme, coef, pl.lit(None, dtype=pl.Float64)),
+    )
+    nif = [_by_activity(scheme, mh_nif, pl.lit(False)),
+           _by_activity(scheme, coef_nif, pl.lit(False))]
+    caps = rules.caps
+    for name, cap, scale in (("hd", caps.hours_per_day, 60), ("hm", caps.hours_per_month, 60),
+                             ("pd", caps.points_per_day, scheme.scale),
+                             ("pm", caps.points_per_month, scheme.scale)):
+        if cap is None:
+            cols[f"__L{name}"] = pl.lit(None, dtype=pl.Int64)
+            continue
+        value, not_in_force = _dated(cap, day, lambda v, s=scale: int(round_half_up(v * s)),
+                                     pl.Int64())
+        cols[f"__L{name}"] = value
+        nif.append(not_in_force)
+    for i, m in enumerate(scheme.multipliers):
+        cols[f"__m{i}"], cols[f"__m{i}_nif"] = _dated(m.factor, day)
+    static_nif = nif[0]
+    for e in nif[1:]:
+        static_nif = static_nif | e
+    c = c.with_columns(**cols, __static_nif=static_nif, __month=day.dt.truncate("1mo"))
+    counted0 = pl.when(pl.col("__mh").is_not_null() & (pl.col("__service") > pl.col("__mh"))) \
+        .then(pl.col("__mh")).otherwise(pl.col("__service"))
+    return c.with_columns(
+        __k_max=(pl.col("__mh").is_not_null() & (pl.col("__service") > pl.col("__mh"))),
+        __counted0=counted0)
+
+
+# --- steps 2-4: one pass of F(S) -------------------------------------------------------------
+
+
+def _capped(amount: pl.Expr, acc: pl.Expr, limit: pl.Expr, window: list[str]
+            ) -> tuple[pl.Expr, pl.Expr]:
+    """``amount`` limited by what the scored earlier rows left of ``limit`` in ``window``;
+    and whether it was reduced. Exact for integer amounts and one limit per window."""
+    mine = pl.when(acc).then(amount).otherwise(0)
+    before = (mine.cum_sum() - mine).over(window)
+    left = limit - pl.min_horizontal(before, limit)
+    reduced = limit.is_not_null() & (amount > left)
+    return pl.when(reduced).then(left).otherwise(amount), reduced
+
+
+def _pass(scheme: VolunteerScheme, c: pl.DataFrame, as_of: dt.date) -> pl.DataFrame:
+    """Every record's status and amounts, taking ``__acc`` as the earlier scored records."""
+    rules, acc = scheme.rules, pl.col("__acc")
+    by_day, by_month = ["__vid", "__day"], ["__vid", "__month"]
+    if rules.overlap == "reject":
+        ends = pl.when(acc).then(pl.col("__end"))
+        running = ends.forward_fill().cum_max().over("__vid")
+        latest = running.shift(1).over("__vid")
+        overlap = (pl.col("__start") < latest).fill_null(False)
+        # the record that set the latest end: the first to reach it (a strict increase)
+        raises = acc & (latest.is_null() | (pl.col("__end") > latest))
+        latest_id = pl.when(raises).then(pl.col("__rid")).forward_fill().shift(1).over("__vid")
+        c = c.with_columns(__latest=latest, __latest_id=latest_id)
+    else:
+        overlap = pl.lit(False)
+    hd, k_hd = _capped(pl.col("__counted0"), acc, pl.col("__Lhd"), by_day)
+    c = c.with_columns(__hd=hd, __k_hd=k_hd, __overlap=overlap)
+    counted, k_hm = _capped(pl.col("__hd"), acc, pl.col("__Lhm"), by_month)
+    c = c.with_columns(__counted=counted, __k_hm=k_hm)
+
+    # multipliers read the counted hours
+    names: dict[str, pl.Expr] = {name: pl.col(f"__f_{name}") for name in scheme.activity_facts}
+    names.update(activity=pl.col("__act"), category=pl.col("__cat"), date=pl.col("__day"),
+                 as_of=pl.lit(as_of, dtype=pl.Date),
+                 hours=pl.col("__counted").cast(pl.Float64) / exact_divisor(pl.lit(60.0)))
+    compiler = PolarsCompiler(scheme.functions or {}, names)  # type: ignore[arg-type]
+    unscorable = pl.col("__static_nif")
+    applied: list[pl.Expr] = []
+    for i, m in enumerate(scheme.multipliers):
+        col = compiler.compile(m.when.node)
+        holds = col.value.fill_null(False)
+        if col.error is not None:
+            unscorable = unscorable | col.error.fill_null(False)
+        unscorable = unscorable | (holds & pl.col(f"__m{i}_nif"))
+        applied.append(holds & ~pl.col(f"__m{i}_nif"))
+    factor: pl.Expr = pl.lit(1.0)
+    n_mult: pl.Expr = pl.lit(0, dtype=pl.Int64)
+    if applied:
+        gated = [pl.when(a).then(pl.col(f"__m{i}")) for i, a in enumerate(applied)]
+        if rules.multiplier_rule == "max":
+            best = pl.max_horizontal(gated)
+            factor = best.fill_null(1.0)
+            n_mult = best.is_not_null().cast(pl.Int64)
+        else:
+            for g in gated:
+                factor = factor * g.fill_null(1.0)
+            n_mult = pl.sum_horizontal([a.cast(pl.Int64) for a in applied])
+    counted_f = pl.col("__counted").cast(pl.Float64)
+    points = pl.when(pl.col("__event")).then(pl.col("__rate")) \
+        .otherwise(pl.col("__rate") * counted_f / exact_divisor(pl.lit(60.0)))
+    with_coef = pl.col("__coef").is_not_null() & (pl.col("__coef") != 1.0)
+    points = pl.when(with_coef).then(points * pl.col("__coef")).otherwise(points)
+    points = points * factor
+    scale = float(scheme.scale)
+    c = c.with_columns(__pts=points, __k_coef=with_coef, __n_mult=n_mult,
+                       __unscorable=unscorable)
+    rounded = round_half_up_expr(pl.col("__pts") * scale, 0)[0]
+    units = pl.when(pl.col("__pts") > 0).then(rounded).otherwise(0).cast(pl.Int64)
+    c = c.with_columns(__units0=units)
+    c = c.with_columns(__k_rp=(pl.col("__units0").cast(pl.Float64)
+                               / exact_divisor(pl.lit(scale)) - pl.col("__pts")).abs() > 1e-9)
+    pd_, k_pd = _capped(pl.col("__units0"), acc, pl.col("__Lpd"), by_day)
+    c = c.with_columns(__pdc=pd_, __k_pd=k_pd)
+    pm, k_pm = _capped(pl.col("__pdc"), acc, pl.col("__Lpm"), by_month)
+    return c.with_columns(__units=pm, __k_pm=k_pm).with_columns(
+        __new=~pl.col("__overlap") & ~pl.col("__unscorable"))
+
+
+def _settle(scheme: VolunteerScheme, c: pl.DataFrame, as_of: dt.date
+            ) -> tuple[pl.DataFrame, set[str]]:
+    """Iterate F to its fixpoint per volunteer; returns the settled rows and the volunteers
+    left to the per-record code (see the module docstring)."""
+    hard: set[str] = set()
+    for limit in ("__Lhm", "__Lpm"):
+        varying = c.filter(pl.col(limit).min().over("__vid", "__month")
+                           != pl.col(limit).max().over("__vid", "__month"))
+        hard.update(varying["__vid"].unique().to_list())
+    active = c.filter(~pl.col("__vid").is_in(list(hard))).with_columns(__acc=pl.lit(True))
+    done: list[pl.DataFrame] = []
+    for _ in range(MAX_PASSES):
+        if not active.height:
+            break
+        result = _pass(scheme, active, as_of)
+        changed = result.filter(pl.col("__new") != pl.col("__acc"))["__vid"].unique()
+        done.append(result.filter(~pl.col("__vid").is_in(changed.implode())))
+        active = result.filter(pl.col("__vid").is_in(changed.implode())) \
+            .select(c.columns).with_columns(__acc=result.filter(
+                pl.col("__vid").is_in(changed.implode()))["__new"])
+    hard.update(active["__vid"].unique().to_list())
+    settled = pl.concat(done, how="diagonal_relaxed") if done else \
+        _pass(scheme, c.head(0).with_columns(__acc=pl.lit(True)), as_of)
+    rejected_later = settled.filter(~pl.col("__acc") & ~pl.col("__overlap"))["__vid"] \
+        .unique().to_list()
+    hard.update(rejected_later)
+    return settled, hard
+
+
+def _per_record_volunteers(scheme: VolunteerScheme, frame: pl.DataFrame, c: pl.DataFrame,
+                           hard: set[str], as_of: dt.date, lots: dict[str, list[list[Any]]],
+                           settled: pl.DataFrame) -> list[ActivityDecision]:
+    """Steps 2-4 of ``hard`` volunteers by the per-record ``_score_volunteer`` itself."""
+    rows = c.filter(pl.col("__vid").is_in(list(hard)))[ROW]
+    subset = frame.filter(pl.col(ROW).is_in(rows.implode()))
+    pending: dict[str, list[Any]] = {}
+    for record in subset.iter_rows(named=True):
+        row = record.pop(ROW)
+        p = scheme._check_record(row, _item(row, record), as_of, {})
+        if isinstance(p, ActivityDecision):  # pragma: no cover - evaluators disagree
+            raise AssertionError(f"row {row}: batch accepted it in step 1, per-record did not")
+        pending.setdefault(p.volunteer_id, []).append(p)
+    out: list[ActivityDecision] = []
+    for vid, items in pending.items():
+        out += scheme._score_volunteer(items, as_of, lots.setdefault(vid, []))
+    # where the fixpoint settled, its statuses must be the per-record ones
+    mine = settled.filter(pl.col("__vid").is_in(list(hard)))
+    if mine.height:
+        status = dict(zip(mine[ROW].to_list(), mine["__acc"].to_list(), strict=True))
+        for d in out:
+            if d.row in status and status[d.row] != (not d.rejected):  # pragma: no cover
+                raise AssertionError(f"row {d.row}: batch and per-record disagree on overlap "
+                                     f"or scoring")
+    return out
+
+
+def _overlaps(scheme: VolunteerScheme, rows: pl.DataFrame, as_of: dt.date
+              ) -> list[ActivityDecision]:
+    """The records the settled passes rejected for overlapping (they all did: any other
+    rejection sends the volunteer to the per-record code), with the per-record reason."""
+    out = []
+    for row, rid, vid, act, day, start, latest_id, latest in rows.select(
+            ROW, "__rid", "__vid", "__act", "__day", "__start", "__latest_id",
+            "__latest").iter_rows():
+        out.append(scheme._reject(row, rid, vid, act, day,
+                                  [overlap_reason(rid, start, latest_id, latest)], as_of))
+    return out
+
+
+# --- assembling rows -----------------------------------------------------------------------
+
+
+def _code_table(keys: pl.Series) -> pl.DataFrame:
+    distinct = keys.unique().to_list()
+    lists = []
+    for k in distinct:
+        codes = [code for code, bit in _BITS if k & bit] + ["RATE"]
+        codes += [code for code, bit in _AFTER_RATE if k & bit]
+        codes += ["MULTIPLIER"] * (k >> _MULT_SHIFT)
+        codes += [code for code, bit in _TAIL if k & bit]
+        lists.append(codes)
+    return pl.DataFrame({"__key": pl.Series(distinct, dtype=pl.Int64),
+                         "reason_codes": pl.Series(lists, dtype=pl.List(pl.String))})
+
+
+def _vector_rows(scheme: VolunteerScheme, s: pl.DataFrame) -> pl.DataFrame:
+    """Decision columns of the records scored by the vectorised path."""
+    months = scheme.rules.point_expiry_months
+    key = (pl.col("__k_round").cast(pl.Int64) * 1 + pl.col("__k_max").cast(pl.Int64) * 2
+           + pl.col("__k_hd").cast(pl.Int64) * 4 + pl.col("__k_hm").cast(pl.Int64) * 8
+           + pl.col("__k_coef").cast(pl.Int64) * 16 + pl.col("__k_rp").cast(pl.Int64) * 32
+           + pl.col("__k_pd").cast(pl.Int64) * 64 + pl.col("__k_pm").cast(pl.Int64) * 128
+           + pl.col("__n_mult").cast(pl.Int64) * (1 << _MULT_SHIFT))
+    s = s.with_columns(__key=key, __end_day=pl.col("__end").dt.date())
+    expires = _expiry(s["__end_day"], months) if months is not None else \
+        pl.Series([None] * s.height, dtype=pl.Date)
+    s = s.with_columns(__exp=pl.when(pl.col("__units") > 0).then(pl.lit(expires)))
+    s = s.join(_code_table(s["__key"]), on="__key", how="left", maintain_order="left")
+    sixty = exact_divisor(pl.lit(60.0))
+    return s.select(
+        pl.col(ROW).alias("row"), pl.col("__rid").alias("record_id"),
+        pl.col("__vid").alias("volunteer_id"), pl.col("__act").alias("activity"),
+        pl.col("__day").alias("date"), pl.lit(SCORED).alias("status"),
+        (pl.col("__service").cast(pl.Float64) / sixty).alias("service_hours"),
+        (pl.col("__counted").cast(pl.Float64) / sixty).alias("counted_hours"),
+        (pl.col("__units").cast(pl.Float64)
+         / exact_divisor(pl.lit(float(scheme.scale)))).alias("points"),
+        pl.col("__exp").alias("expires_on"), "reason_codes",
+        pl.col("__units").alias("__units"),
+        (pl.col("__counted") if scheme.rules.star_hours == "counted"
+         else pl.col("__service")).alias("__minutes"), pl.col("__end_day"),
+    ).cast(_RECORD_COLUMNS)  # type: ignore[arg-type]
+
+
+def _expiry(end_days: pl.Series, months: int) -> pl.Series:
+    """``add_months`` of every end date, once per distinct date."""
+    distinct = end_days.unique()
+    table = pl.DataFrame({"d": distinct, "e": pl.Series(
+        [add_months(d, months) if d is not None else None for d in distinct.to_list()],
+        dtype=pl.Date)})
+    return pl.DataFrame({"d": end_days}).join(table, on="d", how="left",
+                                              maintain_order="left")["e"]
+
+
+def _decision_frame(scheme: VolunteerScheme, decisions: Sequence[ActivityDecision]
+                    ) -> pl.DataFrame:
+    """Decision columns of the records the per-record code decided."""
+    star_counted = scheme.rules.star_hours == "counted"
+    columns: dict[str, list[Any]] = {k: [] for k in (*_RECORD_COLUMNS, "__units",
+                                                      "__minutes")}
+    for d in decisions:
+        r = d.to_row()
+        for k in _RECORD_COLUMNS:
+            columns[k].append(r[k])
+        columns["__units"].append(round(d.points * scheme.scale))
+        columns["__minutes"].append(
+            round((d.counted_hours if star_counted else d.service_hours) * 60))
+    schema = {**_RECORD_COLUMNS, "__units": pl.Int64, "__minutes": pl.Int64}
+    return pl.DataFrame({k: pl.Series(k, v, dtype=schema[k])  # type: ignore[arg-type]
+                         for k, v in columns.items()})
+
+
+def _rejected_frame(decisions: Sequence[ActivityDecision]) -> pl.DataFrame:
+    rows = [{"input": "activities", "row": d.row, "id": d.record_id,
+             "field": d.reasons[0].rule, "reason_code": d.reasons[0].code,
+             "reason": d.reasons[0].message, "reason_codes": list(d.reason_codes),
+             "reasons": [r.message for r in d.reasons]}
+            for d in sorted(decisions, key=lambda d: d.row) if d.rejected]
+    return pl.DataFrame(rows, schema=_REJECTED_SCHEMA)  # type: ignore[arg-type]
+
+
+# --- step 5: lots, redemptions, statements -------------------------------------------------
+
+_LOT_SCHEMA = {"vid": pl.String, "end": pl.Date, "rid": pl.String, "units": pl.Int64,
+               "expires": pl.Date}
+
+
+def _lot_table(vector: pl.DataFrame, lots: Mapping[str, list[list[Any]]]) -> pl.DataFrame:
+    """Every scored record's points (as ``_score_volunteer`` keeps them): volunteer, end
+    date, record id, units, expiry."""
+    python = pl.DataFrame([{"vid": vid, "end": lot[0], "rid": lot[1], "units": lot[2],
+                            "expires": lot[3]} for vid, items in lots.items() for lot in items],
+                          schema=_LOT_SCHEMA)  # type: ignore[arg-type]
+    vectorised = vector.filter(pl.col("__units") > 0).select(
+        pl.col("volunteer_id").alias("vid"), pl.col("__end_day").alias("end"),
+        pl.col("record_id").alias("rid"), pl.col("__units").alias("units"),
+        pl.col("expires_on").alias("expires"))
+    return pl.concat([python, vectorised])
+
+
+def _redeem(scheme: VolunteerScheme, source: Any, lot_table: pl.DataFrame, as_of: dt.date
+            ) -> tuple[list[RedemptionDecision], dict[str, list[list[Any]]]]:
+    """Redemptions by the per-record ``_redeem`` on the lots of the volunteers they name;
+    returns the decisions and those volunteers' lots as left afterwards."""
+    frame = read_source(source)
+    items = []
+    for record in frame.iter_rows(named=True):
+        row = record.pop(ROW)
+        items.append(_item(row, record))
+    named = frame["volunteer_id"].cast(pl.String).str.strip_chars().unique().to_list() \
+        if "volunteer_id" in frame.columns and frame["volunteer_id"].dtype != pl.Object \
+        else None
+    table = lot_table if named is None else lot_table.filter(pl.col("vid").is_in(named))
+    lots: dict[str, list[list[Any]]] = {}
+    for vid, end, rid, units, expires in table.iter_rows():
+        lots.setdefault(vid, []).append([end, rid, units, expires])
+    return scheme._redeem(items, as_of, lots), lots
+
+
+def _statements(scheme: VolunteerScheme, out: pl.DataFrame, lot_table: pl.DataFrame,
+                redemptions: Sequence[RedemptionDecision],
+                after: Mapping[str, list[list[Any]]], as_of: dt.date) -> pl.DataFrame:
+    """One statement per volunteer from integer totals, by ``VolunteerScheme.statement``."""
+    scored = pl.col("status") == SCORED
+    totals = out.filter(pl.col("volunteer_id") != "").group_by("volunteer_id").agg(
+        pl.col("__units").filter(scored).sum().alias("earned"),
+        pl.col("__minutes").filter(scored).sum().alias("minutes"),
+        scored.sum().alias("scored"), (~scored).sum().alias("rejected"))
+    expired = lot_table.filter(pl.col("expires") <= pl.lit(as_of, dtype=pl.Date)) \
+        .group_by("vid").agg(pl.col("units").sum())
+    expired_of = dict(expired.iter_rows())
+    for vid, lots in after.items():  # redemptions consumed some of these lots
+        expired_of[vid] = sum(lot[2] for lot in lots if lot[3] is not None and lot[3] <= as_of)
+    redeemed: dict[str, int] = {}
+    for r in redemptions:
+        if r.status == APPLIED:
+            redeemed[r.volunteer_id] = redeemed.get(r.volunteer_id, 0) + round(
+                r.points * scheme.scale)
+    table = {vid: (e, m, s, x) for vid, e, m, s, x in totals.iter_rows()}
+    volunteers = sorted(set(table) | {r.volunteer_id for r in redemptions if r.volunteer_id})
+    rows = []
+    for vid in volunteers:
+        e, m, s, x = table.get(vid, (0, 0, 0, 0))
+        rows.append(scheme.statement(vid, as_of, int(e or 0), int(expired_of.get(vid, 0)),
+                                     redeemed.get(vid, 0), float(m or 0), int(s), int(x)
+                                     ).to_row())
+    return pl.DataFrame(rows, infer_schema_length=None) if rows else pl.DataFrame()

@@ -1,0 +1,271 @@
+"""Volunteer points: the batch (polars) evaluator agrees with the per-record one.
+
+Every record's status, hours, points, expiry and reason codes; every
+rejected row's number and codes; every statement; row conservation.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from pathlib import Path
+from typing import Any
+
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+import civicscore
+
+from .conftest import AS_OF
+from .strategies import BASE, activity_records, redemption_records
+from .test_volunteer import POLICY
+
+pl = pytest.importorskip("polars")
+
+ROOT = Path(__file__).resolve().parents[1]
+RECORD_FIELDS = ("row", "record_id", "volunteer_id", "activity", "date", "status",
+                 "service_hours", "counted_hours", "points", "expires_on", "reason_codes")
+
+#: A second policy: nearest rounding, max rule, dated caps and coefficients, a multiplier
+#: that reads the counted hours and can fail (division), no confirmation, overlaps allowed.
+POLICY_B = """
+[policy]
+id = "vol-b"
+version = "1"
+
+[facts.activity]
+team_size = { type = "int", min = 0, max = 50, default = 1 }
+weight = { type = "decimal", default = 1.0 }
+
+[volunteer]
+rounding_minutes = 10
+rounding = "nearest"
+points_decimals = 1
+confirmation_required = false
+multiplier_rule = "max"
+star_hours = "service"
+point_expiry_months = 2
+
+[volunteer.caps]
+hours_per_day = { 2025-01-01 = 6, 2025-01-12 = 5 }
+points_per_month = { 2025-01-05 = 30 }
+
+[volunteer.categories.safety]
+coefficient = { 2025-01-03 = 1.3 }
+
+[volunteer.activities.patrol]
+category = "safety"
+points_per_hour = 1.7
+max_hours = { 2025-01-02 = 4.5 }
+
+[volunteer.activities.cleanup]
+points_per_hour = { 2025-01-01 = 0.9 }
+
+[volunteer.activities.talk]
+points_per_event = 2.5
+
+[[volunteer.multipliers]]
+id = "team"
+when = "team_size >= 3"
+factor = 1.5
+
+[[volunteer.multipliers]]
+id = "per_member"
+when = "weight / team_size > 0.4"
+factor = { 2025-01-08 = 1.2 }
+
+[[volunteer.multipliers]]
+id = "short"
+when = "10 / hours > 4"
+factor = 1.25
+
+[[volunteer.star_levels]]
+stars = 1
+hours = 5
+
+[[volunteer.star_levels]]
+stars = 2
+hours = 20.5
+"""
+
+
+def _load(tmp: Path, text: str, name: str) -> civicscore.Policy:
+    path = tmp / f"{name}.toml"
+    path.write_text(text, encoding="utf-8")
+    return civicscore.load(path)
+
+
+@pytest.fixture(scope="module")
+def policies(tmp_path_factory: pytest.TempPathFactory) -> list[civicscore.Policy]:
+    tmp = tmp_path_factory.mktemp("batch-vol")
+    return [_load(tmp, POLICY, "a"), _load(tmp, POLICY_B, "b")]
+
+
+def assert_same(scheme: Any, records: Any, as_of: dt.date,
+                redemptions: Any = None) -> Any:
+    """Both evaluators on the same input; every record, rejection and statement agrees."""
+    per = scheme.run(records, as_of=as_of, **({"redemptions": redemptions}
+                                               if redemptions is not None else {}))
+    extra = {"redemptions": redemptions} if redemptions is not None else {}
+    batch = scheme.batch(records, as_of=as_of, **extra)
+    expected = [{k: d.to_row()[k] for k in RECORD_FIELDS} for d in per.records]
+    got = batch.output.select(RECORD_FIELDS).to_dicts()
+    assert got == expected
+    assert batch.rows_in == len(per.records)
+    want_rejected = [(r["input"], r["row"], r["reason_codes"], r["reasons"])
+                     for r in per.rejected_rows()]
+    got_rejected = [(r["input"], r["row"], r["reason_codes"], r["reasons"])
+                    for r in batch.rejected_rows()]
+    assert got_rejected == want_rejected
+    statements = [s.to_row() for s in per.statements.values()]
+    assert batch.details.to_dicts() == statements
+    if redemptions is not None:
+        assert batch.redemptions.to_dicts() == [r.to_row() for r in per.redemptions]
+    return batch
+
+
+# --- properties ----------------------------------------------------------------------------
+
+ODD_VALUES = st.sampled_from([" 3 ", "1,200", "yes", "", None, "abc", 2.5, -1, 7, True])
+
+
+@st.composite
+def messy_records(draw: st.DrawFn) -> list[Any]:
+    """The shared strategy's records, with odd values, B's facts, and unreadable rows."""
+    records: list[Any] = draw(activity_records(max_size=30))
+    for r in records:
+        if draw(st.integers(0, 4)) == 0:
+            r["team_size"] = draw(st.sampled_from([0, 1, 3, 5, " 4 ", "x", None, 60]))
+        if draw(st.integers(0, 4)) == 0:
+            r["weight"] = draw(st.sampled_from([0.5, 2, "1,5", " 0.7 ", None]))
+        if draw(st.integers(0, 10)) == 0:
+            r[draw(st.sampled_from(["record_id", "activity", "confirmed", "end"]))] = \
+                draw(ODD_VALUES)
+        if draw(st.integers(0, 10)) == 0:  # a 7:05 start: nearest-rounding and caps
+            start = BASE + dt.timedelta(days=draw(st.integers(0, 20)), minutes=65)
+            r["start"] = start.isoformat(sep=" ")
+    if records and draw(st.integers(0, 5)) == 0:
+        records.insert(draw(st.integers(0, len(records))), ["not", "a", "record"])
+    return records
+
+
+@st.composite
+def scenarios(draw: st.DrawFn) -> tuple[list[Any], list[Any]]:
+    """Several independent scenarios in one input (ids prefixed so they cannot collide):
+    one batch call then covers them all, which keeps polars' per-call overhead small."""
+    records: list[Any] = []
+    redemptions: list[Any] = []
+    for i in range(draw(st.integers(1, 4))):
+        for r in draw(messy_records()):
+            if isinstance(r, dict):
+                for key in ("record_id", "volunteer_id"):
+                    if isinstance(r.get(key), str) and r[key].strip():
+                        r[key] = f"s{i}-{r[key]}"
+            records.append(r)
+        for x in draw(redemption_records()):
+            x["volunteer_id"] = f"s{i}-{x['volunteer_id']}"
+            x["redemption_id"] = f"s{i}-{x['redemption_id']}"
+            redemptions.append(x)
+    return records, redemptions
+
+
+@settings(max_examples=15, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(case=scenarios(), days=st.integers(-3, 60))
+def test_policy_a_agrees(policies: list[civicscore.Policy], case: tuple[list[Any], list[Any]],
+                         days: int) -> None:
+    records, redemptions = case
+    scheme = policies[0].volunteer
+    assert_same(scheme, records, BASE.date() + dt.timedelta(days=days))
+    assert_same(scheme, records, AS_OF, redemptions)
+
+
+@settings(max_examples=15, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(case=scenarios(), days=st.integers(-3, 60))
+def test_policy_b_agrees(policies: list[civicscore.Policy], case: tuple[list[Any], list[Any]],
+                         days: int) -> None:
+    """Dated caps and coefficients, nearest rounding, the max rule, a multiplier on counted
+    hours that can divide by zero, overlaps allowed."""
+    records, redemptions = case
+    scheme = policies[1].volunteer
+    assert_same(scheme, records, BASE.date() + dt.timedelta(days=days))
+    assert_same(scheme, records, AS_OF, redemptions)
+
+
+def test_overlap_chain_and_caps(policies: list[civicscore.Policy]) -> None:
+    """A chain of overlaps: which records are scored depends on which earlier ones were."""
+    def rec(rid: str, start: str, end: str, vid: str = "v1") -> dict[str, Any]:
+        return {"record_id": rid, "volunteer_id": vid, "activity": "cleanup",
+                "start": f"2025-03-04T{start}", "end": f"2025-03-04T{end}",
+                "confirmed": True, "submitted_at": f"2025-03-04T{end}"}
+    records = [rec("a", "08:00", "10:00"), rec("b", "09:00", "11:00"),
+               rec("c", "10:30", "12:00"), rec("d", "11:30", "13:00"),
+               rec("e", "12:30", "18:00"), rec("f", "08:00", "20:00", "v2")]
+    batch = assert_same(policies[0].volunteer, records, AS_OF)
+    assert batch.output["status"].to_list() == ["scored", "rejected", "scored", "rejected",
+                                                "scored", "scored"]
+
+
+# --- the localities' cases and examples ----------------------------------------------------
+
+LOCALITIES = ("chengdu", "fangxian", "karamay", "qingdao", "hengshui", "baseline")
+
+
+def _volunteer_policies() -> list[str]:
+    out = []
+    for name in LOCALITIES:
+        try:
+            if "volunteer" in civicscore.load(name).schemes:
+                out.append(name)
+        except Exception:  # a locality that is not installed
+            continue
+    return out
+
+
+@pytest.mark.parametrize("name", _volunteer_policies())
+def test_locality_cases_agree(name: str) -> None:
+    policy = civicscore.load(name)
+    scheme = policy.scheme("volunteer")
+    cases = [c for c in policy.model.case if c.scheme == "volunteer"]
+    for case in cases:
+        records = [case.input] if case.input is not None else list(case.records)
+        assert_same(scheme, records, case.as_of,
+                    list(case.redemptions) if case.redemptions else None)
+
+
+def _example_files() -> list[tuple[str, Path]]:
+    out = []
+    for name in _volunteer_policies():
+        for path in sorted((ROOT / "plugins").glob(f"*-{name}/examples/*.csv")):
+            header = path.read_text(encoding="utf-8").splitlines()[0].split(",")
+            if {"start", "end", "activity"} <= set(header):
+                out.append((name, path))
+    return out
+
+
+@pytest.mark.parametrize(("name", "path"), _example_files())
+def test_locality_examples_agree(name: str, path: Path) -> None:
+    from civicscore.io import read_records
+
+    scheme = civicscore.load(name).scheme("volunteer")
+    records = list(read_records(path))
+    per = scheme.run(records, as_of=AS_OF)
+    batch = scheme.batch(path, as_of=AS_OF)
+    expected = [{k: d.to_row()[k] for k in RECORD_FIELDS} for d in per.records]
+    assert batch.output.select(RECORD_FIELDS).to_dicts() == expected
+    assert batch.details.to_dicts() == [s.to_row() for s in per.statements.values()]
+
+
+def test_parquet_round_trip(policies: list[civicscore.Policy], tmp_path: Path) -> None:
+    rows = [{"record_id": f"r{i}", "volunteer_id": f"v{i % 3}", "activity": "patrol",
+             "start": dt.datetime(2025, 3, 1 + i, 9, 0), "end": dt.datetime(2025, 3, 1 + i, 12, 5),
+             "confirmed": i % 4 != 0, "submitted_at": dt.datetime(2025, 3, 2 + i, 9, 0),
+             "holiday_bonus": i % 2 == 0} for i in range(12)]
+    target = tmp_path / "activities.parquet"
+    pl.DataFrame(rows).write_parquet(target)
+    scheme = policies[0].volunteer
+    per = scheme.run(rows, as_of=AS_OF)
+    batch = scheme.batch(target, as_of=AS_OF)
+    expected = [{k: d.to_row()[k] for k in RECORD_FIELDS} for d in per.records]
+    assert batch.output.select(RECORD_FIELDS).to_dicts() == expected
+    assert batch.details.to_dicts() == [s.to_row() for s in per.statements.values()]
+    assert batch.rejected["row"].to_list() == [d.row for d in per.rejected]
