@@ -53,11 +53,12 @@ from __future__ import annotations
 import calendar
 import datetime as dt
 import math
+import operator
 import re
-from collections import Counter
-from collections.abc import Iterable, Iterator, Mapping, Sequence
-from dataclasses import dataclass
-from functools import partial
+import sys
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from dataclasses import dataclass, fields
+from functools import lru_cache, partial
 from typing import Any
 
 from .._suggest import did_you_mean, one_of
@@ -67,7 +68,15 @@ from ..expr.ir import BoolOp, Compare, Const, In, Name, Node, Unary
 from ..policy.compile import FACT_TYPES, CompileContext, ensure_in_effect
 from ..policy.load import KeyPath
 from ..policy.model import FactSpec, PolicyModel, Visits
-from ..records import NEVER, coerce_facts, is_missing, to_date, to_text, unreadable_reason
+from ..records import (
+    NEVER,
+    coerce_fact,
+    coerce_facts,
+    is_missing,
+    to_date,
+    to_text,
+    unreadable_reason,
+)
 from ..results import PolicyRef, Reason, to_jsonable
 from .base import policy_columns, reject_row
 
@@ -126,7 +135,8 @@ class Cadence:
     def after(self, day: dt.date) -> dt.date:
         """``day`` plus this cadence; past the last representable date, that date."""
         try:
-            return add_months(day, self.months) + dt.timedelta(days=self.days)
+            day = add_months(day, self.months)
+            return day + dt.timedelta(days=self.days) if self.days else day
         except (OverflowError, ValueError):
             return dt.date.max
 
@@ -179,6 +189,8 @@ def add_months(day: dt.date, months: int) -> dt.date:
     year, month = day.year + m // 12, m % 12 + 1
     if not dt.MINYEAR <= year <= dt.MAXYEAR:
         raise OverflowError("date out of range")
+    if day.day <= 28:  # every month has these days (and monthrange is slow)
+        return dt.date(year, month, day.day)
     return dt.date(year, month, min(day.day, calendar.monthrange(year, month)[1]))
 
 
@@ -212,7 +224,47 @@ def _both(label: str, label_en: str, fallback: str) -> str:
     return " / ".join(names) or fallback
 
 
-@dataclass(frozen=True, slots=True)
+class _Pending(tuple):  # type: ignore[type-arg]
+    """Reasons not worded yet: ``(codes, scheme, *what scheme._reasons needs)``.
+
+    A decision's reasons carry sentences and the fact values they quote; wording
+    them costs more than deciding. Most callers read the codes only, so the
+    sentences are made the first time ``reasons`` is read (and then kept). A flat
+    tuple, because making one runs no Python code and adds one object per decision.
+    """
+
+    __slots__ = ()
+
+    @property
+    def codes(self) -> tuple[str, ...]:
+        return self[0]  # type: ignore[no-any-return]
+
+    def build(self) -> tuple[Reason, ...]:
+        return self[1]._reasons(*self[2:])  # type: ignore[no-any-return]
+
+
+class _Reasons:
+    """``VisitDecision.reasons``: a tuple of :class:`Reason`, built on first read.
+
+    A descriptor-typed dataclass field (see the dataclasses docs): the constructor
+    accepts a tuple as always, or a :class:`_Pending`; reading always gives the tuple.
+    """
+
+    def __get__(self, decision: VisitDecision | None, owner: type | None = None
+                ) -> tuple[Reason, ...]:
+        if decision is None:
+            raise AttributeError("reasons")  # no default: the field is required
+        reasons = decision.__dict__["reasons"]
+        if type(reasons) is _Pending:
+            reasons = decision.__dict__["reasons"] = reasons.build()
+        return reasons
+
+    def __set__(self, decision: VisitDecision, value: Any) -> None:
+        # Only __init__ gets here: assigning to a frozen dataclass's field raises first.
+        decision.__dict__["reasons"] = value
+
+
+@dataclass(frozen=True)
 class VisitDecision:
     """One household's visit tier and next due date, or why the record was rejected."""
 
@@ -228,11 +280,20 @@ class VisitDecision:
     next_due: dt.date | None
     overdue: bool
     triggers: tuple[str, ...]
-    reasons: tuple[Reason, ...]
+    reasons: tuple[Reason, ...] = _Reasons()  # type: ignore[assignment]
     policy: PolicyRef
     as_of: dt.date
     cadence_description: str = ""
     visits_per_month: float = 0.0
+
+    @classmethod
+    def _of(cls, values: tuple[Any, ...]) -> VisitDecision:
+        """``VisitDecision(*values)``, five times faster. The generated __init__ of a
+        frozen dataclass sets each of the 17 fields with object.__setattr__; this puts
+        them in the instance's dict in one go, where __init__ would have put them."""
+        decision = object.__new__(cls)
+        decision.__dict__.update(zip(_DECISION_FIELDS, values, strict=True))
+        return decision
 
     @property
     def rejected(self) -> bool:
@@ -240,7 +301,14 @@ class VisitDecision:
 
     @property
     def reason_codes(self) -> tuple[str, ...]:
-        return tuple(r.code for r in self.reasons)
+        reasons = self.__dict__["reasons"]  # the codes without building the sentences
+        if type(reasons) is _Pending:
+            return reasons.codes
+        return tuple(r.code for r in reasons)
+
+    def __getstate__(self) -> dict[str, Any]:
+        # A pickle (or copy) carries the reasons themselves, not the scheme that builds them.
+        return {**self.__dict__, "reasons": self.reasons}
 
     def explain(self) -> str:
         """Plain-language account, for the liaison's officer and for the household."""
@@ -277,6 +345,9 @@ class VisitDecision:
             "reasons": [r.message for r in self.reasons],
             **policy_columns(self.policy), "as_of": self.as_of,
         }
+
+
+_DECISION_FIELDS = tuple(f.name for f in fields(VisitDecision))
 
 
 @dataclass(frozen=True, slots=True)
@@ -410,10 +481,103 @@ class _Trigger:
         return _both(self.label, self.label_en, self.id)
 
 
-class _ExprFailure(Exception):
-    def __init__(self, reason: Reason) -> None:
-        super().__init__(reason.message)
-        self.reason = reason
+_code = operator.itemgetter(0)  # a step's reason code
+
+#: What a fact with neither a default nor ``optional`` has for its missing value.
+_REQUIRED = object()
+
+
+class _QuickFacts:
+    """Step 1 for some of a household's declared facts, done quickly.
+
+    ``coerce_fact`` is the definition of a fact's value. A value it would return
+    unchanged is taken as it is; any other value goes through coerce_fact itself
+    (which raises RecordError when it is unusable). Returned unchanged are:
+
+    - bool and date facts: a value of exactly that class (not a datetime, not 1);
+    - int and decimal facts: an int (not a bool), or a float, within min..max
+      (decimals also finite, as ``to_decimal`` requires);
+    - enum facts: one of the allowed texts as written (nothing for ``to_text`` to
+      strip); string facts: none (``to_text`` strips and checks every text).
+    """
+
+    def __init__(self, facts: Mapping[str, FactSpec]) -> None:
+        self.specs = dict(facts)
+        self.names = frozenset(facts)
+        self.missing: dict[str, Any] = {}  # a fact's value when missing: default or NEVER
+        by_class, in_range, in_set = [], [], []
+        for name, spec in facts.items():
+            try:
+                missing = self.missing[name] = coerce_fact(name, spec, {}, "")
+            except RecordError:
+                missing = _REQUIRED  # neither a default nor optional
+            if spec.type in ("bool", "date"):
+                by_class.append((name, bool if spec.type == "bool" else dt.date, missing))
+            elif spec.type == "int":
+                lo = -math.inf if spec.min is None else spec.min
+                hi = math.inf if spec.max is None else spec.max
+                in_range.append((name, int, lo, hi, missing))
+            elif spec.type == "decimal":
+                lo = -sys.float_info.max if spec.min is None else spec.min
+                hi = sys.float_info.max if spec.max is None else spec.max
+                in_range.append((name, float, lo, hi, missing))
+            else:
+                allowed = frozenset(v for v in spec.values or () if _as_written(v)) \
+                    if spec.type == "enum" else frozenset()
+                in_set.append((name, allowed, missing))
+        self.by_class, self.in_range, self.in_set = by_class, in_range, in_set
+        self.required = len(self.missing) < len(self.specs)  # is any fact required?
+
+    def read(self, record: Mapping[str, Any], hid: str, env: dict[str, Any]) -> None:
+        """Put the values ``record`` gives into ``env``, which holds the missing ones."""
+        # (type(v) and record.get(...) are spelled so because they are the fastest.)
+        specs = self.specs
+        for name, cls, missing in self.by_class:
+            value = record.get(name)
+            if type(value) is cls:
+                env[name] = value
+            elif value is not None or missing is _REQUIRED:
+                env[name] = coerce_fact(name, specs[name], record, hid)
+        for name, cls, lo, hi, missing in self.in_range:
+            value = record.get(name)
+            if type(value) is cls and lo <= value <= hi:
+                env[name] = value
+            elif value is not None or missing is _REQUIRED:
+                env[name] = coerce_fact(name, specs[name], record, hid)
+        for name, allowed, missing in self.in_set:
+            value = record.get(name)
+            if type(value) is str and value in allowed:
+                env[name] = value
+            elif value is not None or missing is _REQUIRED:
+                env[name] = coerce_fact(name, specs[name], record, hid)
+
+
+def _as_written(text: str) -> bool:
+    """Does ``to_text`` return ``text`` unchanged (no spaces to strip, valid UTF-8)?"""
+    try:
+        return bool(text) and text == text.strip() and bool(text.encode("utf-8"))
+    except UnicodeEncodeError:
+        return False
+
+
+def _text(value: Any) -> str | None:
+    """What ``to_text`` makes of a field, or None when it is missing; raises like it."""
+    if type(value) is str and value.isascii():  # plain ASCII needs no encoding check
+        return value.strip() or None
+    return None if is_missing(value) else to_text(value, "", "")
+
+
+def _always_true(expr: Expression) -> bool:
+    """A condition written as ``true`` (a trigger's default ``when``): no need to compute it."""
+    return isinstance(expr.node, Const) and expr.node.value is True
+
+
+def _compute(expr: Expression) -> Callable[[Mapping[str, Any]], Any]:
+    """How to compute ``expr`` for a household: its compiled function; or, when it is
+    just one fact's name (a trigger's event, say), a lookup that runs no Python code."""
+    if isinstance(expr.node, Name):
+        return operator.itemgetter(expr.node.name)
+    return expr.fn
 
 
 class VisitsScheme:
@@ -431,6 +595,33 @@ class VisitsScheme:
         self.default = default
         self.triggers = tuple(triggers)
         self.facts = dict(facts)
+        # What every household needs, worked out once here:
+        self._hit_policy = rules.hit_policy
+        # The facts tiers and triggers read, and the other facts of the household: these
+        # are checked too (a malformed one makes the record unusable), but are often not
+        # given at all, and then need no look-up one by one.
+        self._care = _QuickFacts({n: s for n, s in self.facts.items() if s.care_need})
+        self._other = _QuickFacts({n: s for n, s in self.facts.items() if not s.care_need})
+        self._conditions = tuple((t, _compute(t.when)) for t in self.tiers
+                                 if t.when is not None)
+        # Per tier: the next due date after a visit (remembered: visits fall on few dates),
+        # the cadence's rule name, the cadence in words, and visits owed per month.
+        self._cadences = {
+            t.id: (lru_cache(maxsize=4096, typed=True)(t.cadence.after),
+                   f"visits.tiers.{t.id}.cadence", t.cadence.describe(),
+                   t.cadence.visits_per_month)
+            for t in (*self.tiers, *([default] if default is not None else []))}
+        self._trigger_plan = tuple(  # within_days is at most 366: the deadline is a date
+            (tr, None if _always_true(tr.when) else _compute(tr.when), _compute(tr.event),
+             dt.timedelta(days=tr.within_days), f"visits.triggers.{tr.id}")
+            for tr in self.triggers)
+        # When every trigger is a date fact with no condition of its own (the usual
+        # case), the latest of those dates shows at one look whether any can fire.
+        self._event_facts = tuple(tr.event.node.name for tr in self.triggers
+                                  if isinstance(tr.event.node, Name) and _always_true(tr.when))
+        if len(self._event_facts) < len(self.triggers) or not self.triggers:
+            self._event_facts = ()
+        self._in_effect_on: dt.date | None = None  # the last as-of date found in effect
 
     # -- public API --------------------------------------------------------------------
     def rule_ids(self) -> set[str]:
@@ -439,16 +630,25 @@ class VisitsScheme:
                 | {f"visits.triggers.{t.id}" for t in self.rules.triggers})
 
     def evaluate(self, household: Mapping[str, Any], *, as_of: dt.date) -> VisitDecision:
-        """The tier and next due date of one household."""
-        return self.evaluate_many([household], as_of=as_of).decisions[0]
+        """The tier and next due date of one household (row 1 of a run of one)."""
+        if as_of != self._in_effect_on:
+            self._ensure_in_effect(as_of)
+        return self._decide(1, household, as_of, {})
 
     def evaluate_many(self, households: Iterable[Any], *, as_of: dt.date) -> VisitResult:
         """Decide every household and total the caseload of each liaison."""
-        ensure_in_effect(self.model, self.ref, as_of)
+        self._ensure_in_effect(as_of)
         seen: dict[str, int] = {}
-        decisions = tuple(self._decide(row, record, as_of, seen)
+        decide = self._decide
+        decisions = tuple(decide(row, record, as_of, seen)
                           for row, record in enumerate(households, start=1))
         return VisitResult(as_of, self.ref, decisions, self._caseload(decisions, as_of))
+
+    def _ensure_in_effect(self, as_of: dt.date) -> None:
+        # The policy and its dates never change, so a date found in effect stays so.
+        if as_of != self._in_effect_on:
+            ensure_in_effect(self.model, self.ref, as_of)
+            self._in_effect_on = as_of
 
     # -- the Scheme protocol (used by the CLI) ----------------------------------------
     def run(self, records: Iterable[Any], *, as_of: dt.date,
@@ -458,14 +658,57 @@ class VisitsScheme:
     def explain_record(self, record: Mapping[str, Any], *, as_of: dt.date) -> str:
         return self.evaluate(record, as_of=as_of).explain()
 
+    # -- one household: steps 1 to 3 ---------------------------------------------------
+    def _decide(self, row: int, record: Any, as_of: dt.date,
+                seen: dict[str, int]) -> VisitDecision:
+        """Step 1 (the record on its own), then steps 2 and 3 (_score).
+
+        Step 1 has two ways through. ``_read`` is quick and finds nothing wrong: it
+        takes values that already have their type as they are and converts the others
+        exactly as the careful way does. Any record it does not accept, for whatever
+        reason, goes the careful way, ``_decide_carefully``, which finds and words
+        every reason. Both lead to the same _score.
+        """
+        read = self._read(record, as_of)
+        if read is None or read[0] in seen:
+            return self._decide_carefully(row, record, as_of, seen)
+        hid, lid, last, env = read
+        seen[hid] = row
+        return self._score(row, hid, lid, last, env, as_of)
+
     # -- step 1: the record on its own -------------------------------------------------
+    def _read(self, record: Any, as_of: dt.date
+              ) -> tuple[str, str, dt.date | None, dict[str, Any]] | None:
+        """Household id, liaison id, last visit and the values expressions read, or
+        None when the record is to be rejected (the careful way then says why)."""
+        if type(record) is not dict and not isinstance(record, Mapping):
+            return None
+        try:
+            hid = _text(record.get("household_id"))
+            lid = _text(record.get("liaison_id")) or ""
+            last = record.get("last_visit")
+            if type(last) is not dt.date and last is not None:
+                last = None if is_missing(last) else to_date(last, "", "last_visit")
+            if not hid or (last is not None and last > as_of):
+                return None
+            env = self._care.missing.copy()
+            self._care.read(record, hid, env)
+            if self._other.required or not self._other.names.isdisjoint(record):
+                self._other.read(record, hid, {})  # checked only: no expression reads them
+        except RecordError:
+            return None
+        env["as_of"] = as_of
+        env["last_visit"] = last if last is not None else NEVER
+        return hid, lid, last, env
+
     def _reject(self, row: int, hid: str, lid: str, last: dt.date | None,
                 reasons: Sequence[Reason], as_of: dt.date) -> VisitDecision:
         return VisitDecision(row, hid, lid, REJECTED, "", "", "", "", last, None, False, (),
                              tuple(reasons), self.ref, as_of)
 
-    def _decide(self, row: int, record: Any, as_of: dt.date,
-                seen: dict[str, int]) -> VisitDecision:
+    def _decide_carefully(self, row: int, record: Any, as_of: dt.date,
+                          seen: dict[str, int]) -> VisitDecision:
+        """Step 1 value by value, collecting every reason to reject the record."""
         if (unreadable := unreadable_reason(row, record)) is not None:
             return self._reject(row, f"row {row}", "", None, [unreadable], as_of)
         reasons: list[Reason] = []
@@ -507,23 +750,137 @@ class VisitsScheme:
         env = dict(facts)
         env["as_of"] = as_of
         env["last_visit"] = last if last is not None else NEVER
-        try:
-            return self._score(row, hid, lid, last, env, as_of)
-        except _ExprFailure as e:
-            return self._reject(row, hid, lid, last, [e.reason], as_of)
-
-    def _eval(self, expr: Expression, env: Mapping[str, Any], hid: str, rule: str) -> Any:
-        try:
-            return expr(env)
-        except (ArithmeticError, ValueError) as e:
-            raise _ExprFailure(Reason(
-                "EXPR_ERROR", rule, f"household {hid}: {expr.text!r} could not be computed "
-                                    f"({e})", expr.values_read(env))) from None
+        return self._score(row, hid, lid, last, env, as_of)
 
     # -- steps 2 and 3: tier and next due date ------------------------------------------
-    def _tier_holds(self, t: _Tier, env: Mapping[str, Any], hid: str) -> bool:
-        assert t.when is not None
-        return bool(self._eval(t.when, env, hid, f"visits.tiers.{t.id}.when"))
+    def _score(self, row: int, hid: str, lid: str, last: dt.date | None,
+               env: dict[str, Any], as_of: dt.date) -> VisitDecision:
+        """Step 2, the tier, then step 3, the next due date and whether it has passed.
+
+        Each finding is noted as a step: its reason code and the values its sentence
+        needs. ``_reasons`` words them, and only when someone reads them. Expressions
+        are called through their compiled function (``.fn``).
+        """
+        policy = self._hit_policy
+        matching: list[_Tier] = []  # for "first", the first tier that holds only
+        t: _Tier | None = None
+        try:
+            for t, holds in self._conditions:
+                if holds(env):
+                    matching.append(t)
+                    if policy == "first":
+                        break
+        except (ArithmeticError, ValueError) as e:
+            assert t is not None and t.when is not None
+            return self._reject(row, hid, lid, last, [self._expr_error(
+                t.when, f"visits.tiers.{t.id}.when", env, hid, e)], as_of)
+        if policy == "unique" and len(matching) > 1:
+            return self._reject(row, hid, lid, last,
+                                [self._unique_violation(matching, env, hid)], as_of)
+        steps: list[tuple[Any, ...]]
+        if not matching:
+            chosen = self.default
+            assert chosen is not None  # compile refuses a policy without a default tier
+            steps = [("DEFAULT_TIER", chosen)]
+        elif policy == "priority":
+            chosen = max(matching, key=lambda t: t.priority or 0)
+            steps = [("TIER_MATCHED", chosen, tuple(matching) if len(matching) > 1 else ())]
+        else:
+            chosen = matching[0]
+            steps = [("TIER_MATCHED", chosen, ())]
+
+        # The next visit is due by the cadence, or earlier by a trigger: the earliest
+        # date wins, and on a tie the rule whose name sorts first.
+        after, cadence_rule, description, per_month = self._cadences[chosen.id]
+        if last is None:
+            next_due, rule = as_of, "record.last_visit"
+            steps.append(("NEVER_VISITED",))
+        else:
+            next_due, rule = after(last), cadence_rule
+            steps.append(("CADENCE", chosen, next_due))
+        fired: list[str] = []
+        since = env["last_visit"]  # the last visit, or NEVER
+        triggers = self._trigger_plan
+        if self._event_facts and max(map(env.__getitem__, self._event_facts)) <= since:
+            triggers = ()  # no event since the last visit: none can fire
+        tr: _Trigger | None = None
+        part = ""
+        try:
+            for tr, when, event_of, within, trigger_rule in triggers:
+                part = "when"
+                if when is not None and not when(env):
+                    continue
+                part = "event"
+                event = event_of(env)
+                if not since < event <= as_of:  # only an event since the last visit counts
+                    continue
+                try:
+                    deadline = event + within
+                except OverflowError:
+                    deadline = dt.date.max
+                fired.append(tr.id)
+                steps.append(("TRIGGER", tr, event, deadline))
+                if (deadline, trigger_rule) < (next_due, rule):
+                    next_due, rule = deadline, trigger_rule
+        except (ArithmeticError, ValueError) as e:
+            assert tr is not None
+            return self._reject(row, hid, lid, last, [self._expr_error(
+                tr.when if part == "when" else tr.event, f"visits.triggers.{tr.id}.{part}",
+                env, hid, e)], as_of)
+        overdue = next_due < as_of
+        if overdue:
+            steps.append(("OVERDUE", next_due, rule))
+
+        reasons = _Pending((tuple(map(_code, steps)), self, steps, env, last, as_of))
+        return VisitDecision._of((row, hid, lid, SCORED, chosen.id, chosen.label,
+                                  chosen.label_en, chosen.cadence.text, last, next_due, overdue,
+                                  tuple(fired), reasons, self.ref, as_of, description, per_month))
+
+    def _reasons(self, steps: Sequence[tuple[Any, ...]], env: Mapping[str, Any],
+                 last: dt.date | None, as_of: dt.date) -> tuple[Reason, ...]:
+        """The reasons of a scored household, worded from the steps _score noted."""
+        out: list[Reason] = []
+        for step in steps:
+            match step:
+                case ("TIER_MATCHED", t, others):
+                    note = ""
+                    if others:  # hit_policy = "priority", and more than one tier matched
+                        note = ("; it has the highest priority among the matching tiers: "
+                                + ", ".join(f"{m.id} ({m.priority})" for m in others))
+                    out.append(self._matched(t, env, note))
+                case ("DEFAULT_TIER", chosen):
+                    read: dict[str, Any] = {}
+                    for t in self.tiers:
+                        read.update(t.when.values_read(env) if t.when else {})
+                    checked = ", ".join(t.id for t in self.tiers)
+                    out.append(Reason(
+                        "DEFAULT_TIER", "visits.default_tier",
+                        "no other tier's condition holds"
+                        + (f" (checked {checked}; {_values(read)})" if checked else "")
+                        + f", so the default tier {chosen.name} applies", read, None,
+                        f"visits {chosen.cadence.describe()}"))
+                case ("NEVER_VISITED",):
+                    out.append(Reason("NEVER_VISITED", "record.last_visit",
+                                      f"no visit on record: the first visit is due now ({as_of})",
+                                      {"last_visit": None}, None, f"due {as_of}"))
+                case ("CADENCE", chosen, nxt):
+                    out.append(Reason("CADENCE", f"visits.tiers.{chosen.id}.cadence",
+                                      f"last visit on {last}, {chosen.cadence.describe()} "
+                                      f"({chosen.cadence}): next visit due on {nxt}",
+                                      {"last_visit": last}, chosen.cadence.text, f"due {nxt}"))
+                case ("TRIGGER", tr, event, deadline):
+                    read = {**tr.event.values_read(env), **tr.when.values_read(env)}
+                    since = f"after the last visit on {last}" if last else "and no visit since"
+                    out.append(Reason("TRIGGER", f"visits.triggers.{tr.id}",
+                                      f"{tr.name}: event on {event} ({tr.event.text}), {since}; "
+                                      f"a visit is due within {_days(tr.within_days)}, "
+                                      f"by {deadline}", read, tr.within_days, f"due {deadline}"))
+                case ("OVERDUE", next_due, rule):
+                    out.append(Reason("OVERDUE", rule,
+                                      f"the next visit was due on {next_due}, "
+                                      f"{_days((as_of - next_due).days)} before {as_of}",
+                                      {"next_due": next_due}, as_of, "overdue"))
+        return tuple(out)
 
     def _matched(self, t: _Tier, env: Mapping[str, Any], note: str = "") -> Reason:
         assert t.when is not None
@@ -533,114 +890,70 @@ class VisitsScheme:
                       + (f" ({_values(read)})" if read else "") + note,
                       read, t.when.text, f"visits {t.cadence.describe()}")
 
-    def _score(self, row: int, hid: str, lid: str, last: dt.date | None,
-               env: Mapping[str, Any], as_of: dt.date) -> VisitDecision:
-        reasons: list[Reason] = []
-        policy = self.rules.hit_policy
-        chosen: _Tier | None = None
-        if policy == "first":
-            for t in self.tiers:
-                if self._tier_holds(t, env, hid):
-                    chosen = t
-                    reasons.append(self._matched(t, env))
-                    break
-        else:
-            matching = [t for t in self.tiers if self._tier_holds(t, env, hid)]
-            if policy == "unique" and len(matching) > 1:
-                parts = "; ".join(f"{t.id} ({t.when.text if t.when else ''})" for t in matching)
-                read: dict[str, Any] = {}
-                for t in matching:
-                    read.update(t.when.values_read(env) if t.when else {})
-                raise _ExprFailure(Reason(
-                    "UNIQUE_VIOLATION", "visits.hit_policy",
-                    f"household {hid}: {len(matching)} tiers match but hit_policy = 'unique' "
-                    f"allows one: {parts}", read, 1))
-            if matching and policy == "priority":
-                chosen = max(matching, key=lambda t: t.priority or 0)
-                note = ""
-                if len(matching) > 1:
-                    note = ("; it has the highest priority among the matching tiers: "
-                            + ", ".join(f"{t.id} ({t.priority})" for t in matching))
-                reasons.append(self._matched(chosen, env, note))
-            elif matching:
-                chosen = matching[0]
-                reasons.append(self._matched(chosen, env))
-        if chosen is None:
-            chosen = self.default
-            assert chosen is not None  # compile refuses a policy without a default tier
-            read = {}
-            for t in self.tiers:
-                read.update(t.when.values_read(env) if t.when else {})
-            checked = ", ".join(t.id for t in self.tiers)
-            reasons.append(Reason(
-                "DEFAULT_TIER", "visits.default_tier",
-                "no other tier's condition holds"
-                + (f" (checked {checked}; {_values(read)})" if checked else "")
-                + f", so the default tier {chosen.name} applies", read, None,
-                f"visits {chosen.cadence.describe()}"))
-        due: list[tuple[dt.date, str]] = []
-        if last is None:
-            due.append((as_of, "record.last_visit"))
-            reasons.append(Reason("NEVER_VISITED", "record.last_visit",
-                                  f"no visit on record: the first visit is due now ({as_of})",
-                                  {"last_visit": None}, None, f"due {as_of}"))
-        else:
-            nxt = chosen.cadence.after(last)
-            rule = f"visits.tiers.{chosen.id}.cadence"
-            due.append((nxt, rule))
-            reasons.append(Reason("CADENCE", rule,
-                                  f"last visit on {last}, {chosen.cadence.describe()} "
-                                  f"({chosen.cadence}): next visit due on {nxt}",
-                                  {"last_visit": last}, chosen.cadence.text, f"due {nxt}"))
-        fired: list[str] = []
-        for tr in self.triggers:
-            rule = f"visits.triggers.{tr.id}"
-            if not self._eval(tr.when, env, hid, rule + ".when"):
-                continue
-            event = self._eval(tr.event, env, hid, rule + ".event")
-            if event == NEVER or event > as_of or (last is not None and event <= last):
-                continue
-            try:
-                deadline = event + dt.timedelta(days=tr.within_days)
-            except OverflowError:
-                deadline = dt.date.max
-            fired.append(tr.id)
-            due.append((deadline, rule))
-            read = {**tr.event.values_read(env), **tr.when.values_read(env)}
-            since = f"after the last visit on {last}" if last else "and no visit since"
-            reasons.append(Reason("TRIGGER", rule,
-                                  f"{tr.name}: event on {event} ({tr.event.text}), {since}; "
-                                  f"a visit is due within {_days(tr.within_days)}, by {deadline}",
-                                  read, tr.within_days, f"due {deadline}"))
-        next_due, rule = min(due)
-        overdue = next_due < as_of
-        if overdue:
-            reasons.append(Reason("OVERDUE", rule,
-                                  f"the next visit was due on {next_due}, "
-                                  f"{_days((as_of - next_due).days)} before {as_of}",
-                                  {"next_due": next_due}, as_of, "overdue"))
-        return VisitDecision(row, hid, lid, SCORED, chosen.id, chosen.label, chosen.label_en,
-                             chosen.cadence.text, last, next_due, overdue, tuple(fired),
-                             tuple(reasons), self.ref, as_of, chosen.cadence.describe(),
-                             chosen.cadence.visits_per_month)
+    def _unique_violation(self, matching: Sequence[_Tier], env: Mapping[str, Any],
+                          hid: str) -> Reason:
+        parts = "; ".join(f"{t.id} ({t.when.text if t.when else ''})" for t in matching)
+        read: dict[str, Any] = {}
+        for t in matching:
+            read.update(t.when.values_read(env) if t.when else {})
+        return Reason("UNIQUE_VIOLATION", "visits.hit_policy",
+                      f"household {hid}: {len(matching)} tiers match but hit_policy = 'unique' "
+                      f"allows one: {parts}", read, 1)
+
+    @staticmethod
+    def _expr_error(expr: Expression, rule: str, env: Mapping[str, Any], hid: str,
+                    error: Exception) -> Reason:
+        return Reason("EXPR_ERROR", rule, f"household {hid}: {expr.text!r} could not be "
+                                          f"computed ({error})", expr.values_read(env))
+
+    # -- batch -------------------------------------------------------------------------------
+    def batch(self, source: Any, *, as_of: dt.date) -> Any:
+        """Decide every household of a frame or file with polars (``civicscore[batch]``).
+
+        The same checked rules, compiled to columns; the result is a
+        ``BatchResult`` of frames, proven equal to ``evaluate_many`` row by row
+        (tests/test_batch_visits.py). polars is imported here, not before.
+        """
+        from ..batch.visits import score_visits
+
+        return score_visits(self, source, as_of=as_of)
+
+    def decide_one(self, row: int, record: Any, as_of: dt.date,
+                   seen: dict[str, int]) -> VisitDecision:
+        """One record exactly as ``evaluate_many`` decides it at position ``row``, given the
+        ids already ``seen`` (id -> first row); the batch path uses it for rejected rows."""
+        return self._decide(row, record, as_of, seen)
 
     # -- step 4: caseload ------------------------------------------------------------------
     def _caseload(self, decisions: Sequence[VisitDecision],
                   as_of: dt.date) -> dict[str, Caseload]:
-        counts: Counter[str] = Counter()
-        visits: dict[str, float] = {}
-        overdue: Counter[str] = Counter()
+        counts: dict[str, dict[str, tuple[int, int]]] = {}
         for d in decisions:
             if d.rejected:
                 continue
-            key = d.liaison_id or UNASSIGNED
-            counts[key] += 1
-            visits[key] = visits.get(key, 0.0) + d.visits_per_month
-            overdue[key] += d.overdue
+            per_tier = counts.setdefault(d.liaison_id or UNASSIGNED, {})
+            n, late = per_tier.get(d.tier, (0, 0))
+            per_tier[d.tier] = (n + 1, late + d.overdue)
+        return self.caseload_from_counts(counts, as_of)
+
+    def caseload_from_counts(self, counts: Mapping[str, Mapping[str, tuple[int, int]]],
+                             as_of: dt.date) -> dict[str, Caseload]:
+        """Caseloads from (households, overdue) per liaison and tier.
+
+        Both evaluators total their decisions into these small counts and call
+        this one function, so the visits owed per month are summed identically
+        (exactly, with ``fsum``, whatever the order of the households).
+        """
+        per_month = {t.id: t.cadence.visits_per_month
+                     for t in (*self.tiers, *([self.default] if self.default else []))}
         cap = self.rules.capacity
         out: dict[str, Caseload] = {}
         for key in sorted(counts, key=lambda k: (k == UNASSIGNED, k)):
-            n, v = counts[key], float(round_half_up(visits[key], 1))
+            tiers = counts[key]
+            n = sum(c for c, _ in tiers.values())
+            late = sum(o for _, o in tiers.values())
+            v = float(round_half_up(math.fsum(c * per_month[t] for t, (c, _) in tiers.items()),
+                                    1))
             warnings: list[Reason] = []
             who = "households without a liaison" if key == UNASSIGNED else f"liaison {key}"
             if cap.households_per_liaison is not None and n > cap.households_per_liaison:
@@ -655,7 +968,7 @@ class VisitsScheme:
                     f"{who}: {v:g} visits owed per month, more than the "
                     f"{cap.visits_per_month:g} one liaison can make", {"visits_per_month": v},
                     cap.visits_per_month))
-            out[key] = Caseload(key, n, v, overdue[key], cap.households_per_liaison,
+            out[key] = Caseload(key, n, v, late, cap.households_per_liaison,
                                 cap.visits_per_month, tuple(warnings), self.ref, as_of)
         return out
 
@@ -1030,4 +1343,6 @@ def compile_visits(ctx: CompileContext) -> VisitsScheme:
                                      tr.within_days))
 
     _check_overlaps(ctx, tiers, kinds)
-    return VisitsScheme(ctx.model, rules, ctx.ref, tiers, default, triggers, facts)
+    scheme = VisitsScheme(ctx.model, rules, ctx.ref, tiers, default, triggers, facts)
+    scheme.functions = ctx.functions  # the batch compiler needs the policy's functions
+    return scheme
