@@ -187,11 +187,14 @@ def round_half_up(x: float, digits: int = 0) -> float | int:
         raise ArithmeticError("cannot round a non-finite number")
     scale = 10.0**digits
     a = abs(x)
-    y = a * scale
-    k = float(math.floor(y))
-    if y >= ROUND_EXACT_BELOW:  # nothing left to round at this place
-        r = a if digits else (k + 1.0 if y - k >= 0.5 else k)
+    y = a * scale  # may overflow to infinity for a huge x: then there is nothing to round
+    if y >= ROUND_EXACT_BELOW and digits:  # nothing left to round at this place
+        r = a
+    elif y >= ROUND_EXACT_BELOW:
+        k = float(math.floor(y))
+        r = k + 1.0 if y - k >= 0.5 else k
     else:
+        k = float(math.floor(y))
         r = (k + 1.0 if a >= (k + 0.5) / scale else k) / scale
     if x < 0:
         r = -r
