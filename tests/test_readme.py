@@ -7,6 +7,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
 from click.testing import CliRunner
 
 from civicscore.cli import main
@@ -31,12 +32,17 @@ def test_readme_has_exactly_two_setup_commands_and_ci_runs_the_test_one() -> Non
 
 
 def test_python_example_runs_and_prints_what_it_says(monkeypatch, capsys) -> None:
-    (code,) = blocks("python")
+    code, batch = blocks("python")
     monkeypatch.chdir(ROOT)
-    exec(compile(code, "README.md", "exec"), {})
+    scope: dict[str, object] = {}
+    exec(compile(code, "README.md", "exec"), scope)
     out = capsys.readouterr().out
     assert "earned 11.25 points" in out
     assert out.strip().endswith("11.25")
+    pytest.importorskip("polars")
+    exec(compile(batch, "README.md", "exec"), scope)  # continues the first example
+    out = capsys.readouterr().out
+    assert "reason_codes" in out and "rows scored" in out
 
 
 def test_first_setup_command_scores_the_bundled_examples(monkeypatch) -> None:

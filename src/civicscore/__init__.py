@@ -11,10 +11,10 @@ else lives in private modules and may change.
 from __future__ import annotations
 
 import datetime as dt
+import importlib
 from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
-from .audit import Appeal, DecisionLog, Override, Reviewed, appeal, confirm, override, replay
-from .engine import Engine
 from .errors import (
     CivicScoreError,
     ExpressionError,
@@ -24,20 +24,24 @@ from .errors import (
     Problem,
     RecordError,
 )
-from .expr import Function, simple_function
-from .hookspecs import hookimpl
-from .plugins import PluginInfo
-from .policy.compile import Policy, PolicyWarning
-from .results import ParameterUse, PolicyRef, Reason
-from .schemes.appraisal import AppraisalDecision, AppraisalResult
-from .schemes.civility import CivilityDecision, CivilityResult
-from .schemes.visits import VisitDecision, VisitResult
-from .schemes.volunteer import (
-    ActivityDecision,
-    RedemptionDecision,
-    Statement,
-    VolunteerResult,
-)
+
+if TYPE_CHECKING:  # for type checkers and editors; at run time __getattr__ imports these
+    from .audit import Appeal, DecisionLog, Override, Reviewed, appeal, confirm, override, replay
+    from .engine import Engine
+    from .expr import Function, simple_function
+    from .hookspecs import hookimpl
+    from .plugins import PluginInfo
+    from .policy.compile import Policy, PolicyWarning
+    from .results import ParameterUse, PolicyRef, Reason
+    from .schemes.appraisal import AppraisalDecision, AppraisalResult
+    from .schemes.civility import CivilityDecision, CivilityResult
+    from .schemes.visits import VisitDecision, VisitResult
+    from .schemes.volunteer import (
+        ActivityDecision,
+        RedemptionDecision,
+        Statement,
+        VolunteerResult,
+    )
 
 __version__ = "0.1.0"
 
@@ -90,4 +94,39 @@ def load(source: str | Path, *, today: dt.date | None = None,
     :class:`PolicyError` listing every problem found, each with its file,
     line and column. ``today`` only matters for the review-date warning.
     """
+    from .engine import Engine  # lazy, as the names in _LAZY below
+
     return (engine or Engine()).load(source, today=today)
+
+
+# Importing civicscore stays cheap (``civicscore --help`` and plugins only need a little
+# of it): the names whose modules bring in pydantic, holidays and the schemes are
+# imported on first use (PEP 562), from the modules the TYPE_CHECKING block names.
+_LAZY_MODULES: dict[str, tuple[str, ...]] = {
+    ".audit": ("Appeal", "DecisionLog", "Override", "Reviewed", "appeal", "confirm",
+               "override", "replay"),
+    ".engine": ("Engine",),
+    ".expr": ("Function", "simple_function"),
+    ".hookspecs": ("hookimpl",),
+    ".plugins": ("PluginInfo",),
+    ".policy.compile": ("Policy", "PolicyWarning"),
+    ".results": ("ParameterUse", "PolicyRef", "Reason"),
+    ".schemes.appraisal": ("AppraisalDecision", "AppraisalResult"),
+    ".schemes.civility": ("CivilityDecision", "CivilityResult"),
+    ".schemes.visits": ("VisitDecision", "VisitResult"),
+    ".schemes.volunteer": ("ActivityDecision", "RedemptionDecision", "Statement",
+                           "VolunteerResult"),
+}
+_LAZY = {name: module for module, names in _LAZY_MODULES.items() for name in names}
+
+
+def __getattr__(name: str) -> Any:
+    if name not in _LAZY:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    value = getattr(importlib.import_module(_LAZY[name], __name__), name)
+    globals()[name] = value  # later look-ups find it directly
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted({*globals(), *__all__})

@@ -19,15 +19,18 @@ import os
 import sys
 import warnings
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import click
 
 from . import __version__, load
-from .engine import Engine
 from .errors import CivicScoreError, PolicyError, Problem
-from .io import format_of, parse_json_record, read_records, write_rows
-from .policy.compile import Policy
+
+if TYPE_CHECKING:
+    from .policy.compile import Policy
+
+# The commands import what they use (the engine, io, audit, rich) when they run, so
+# that ``civicscore --help`` and a one-policy ``check`` do not wait for the rest.
 
 SCHEMES = ("volunteer", "civility", "visits", "appraisal")
 EXIT_PROBLEMS = 1
@@ -96,12 +99,15 @@ def _print_warnings(policy: Policy) -> None:
               help="json prints one object per policy, for editors and CI.")
 def check(policies: tuple[str, ...], fmt: str) -> None:
     """Check POLICIES (paths or installed names); exit 1 if any has problems."""
+    from .engine import Engine
+
+    engine = Engine()  # one set of plugins for all the policies
     failed = 0
     for source in policies:
         problems: list[Problem] = []
         policy = None
         try:
-            policy = load(source)
+            policy = engine.load(source)
         except PolicyError as e:
             problems = list(e.problems)
             failed += 1
@@ -138,6 +144,8 @@ def _output_kind(output: str | None, fmt: str | None) -> str:
     if fmt:
         return fmt
     if output:
+        from .io import format_of
+
         return format_of(output)
     return "table" if sys.stdout.isatty() else "jsonl"
 
@@ -165,21 +173,43 @@ def _output_kind(output: str | None, fmt: str | None) -> str:
                    "decision log (for civicscore replay and appeals).")
 @click.option("--redact", "redactions", multiple=True, metavar="FIELD=erase|hash",
               help="In the decision log only, erase or hash this input field (repeatable).")
+@click.option("--engine", type=click.Choice(["auto", "batch", "per-record"]), default="auto",
+              show_default=True,
+              help="batch: the columnar evaluator (needs polars: civicscore[batch]), with a "
+                   "progress bar on a terminal; per-record: one decision at a time, with every "
+                   "decision's messages in the output; auto: batch for inputs of more than "
+                   "10,000 rows when polars is installed and there is no --log.")
 @_as_of_option
 def score(policy: str, input_file: str, scheme: str, output: str | None, rejects: str | None,
           details: str | None, redemptions: str | None, fmt: str | None,
-          log_path: str | None, redactions: tuple[str, ...], as_of: dt.datetime | None) -> None:
+          log_path: str | None, redactions: tuple[str, ...], engine: str,
+          as_of: dt.datetime | None) -> None:
     """Score the records in INPUT against POLICY with one scheme."""
+    from .io import read_records, write_rows
+
     pol = load(policy)
     _print_warnings(pol)
     compiled = pol.scheme(scheme)
     log = _decision_log(log_path, redactions)
+    if redemptions and "redemptions" not in compiled.extra_inputs:
+        raise click.UsageError(f"--redemptions applies to the volunteer scheme, not {scheme}")
+    day = _as_of(as_of)
+    if _use_batch(engine, log is not None, input_file):
+        from .batch import command
+
+        result = command.run(compiled, input_file, as_of=day,
+                             extra={"redemptions": redemptions} if redemptions else {},
+                             show_progress=sys.stderr.isatty())
+        kind = _output_kind(output, fmt)
+        if kind == "table":
+            _print_table(*result.table())
+            command.write(result, "", "none", details, rejects)
+        else:
+            command.write(result, output, kind, details, rejects)
+        return
     extra: dict[str, Any] = {}
     if redemptions:
-        if "redemptions" not in compiled.extra_inputs:
-            raise click.UsageError(f"--redemptions applies to the volunteer scheme, not {scheme}")
         extra["redemptions"] = read_records(redemptions)
-    day = _as_of(as_of)
     records: Any = read_records(input_file)
     if log is not None:  # the log needs the inputs after the run: keep them
         records = list(records)
@@ -204,6 +234,53 @@ def score(policy: str, input_file: str, scheme: str, output: str | None, rejects
         for r in rejected:
             click.echo(f"rejected {r['input']} row {r['row']} ({r['id']}): "
                        + "; ".join(r["reasons"]), err=True)
+
+
+AUTO_BATCH_ROWS = 10_000
+"""From this many input rows ``--engine auto`` uses the batch evaluator: below it the
+per-record run takes a second or two and writes every decision's messages."""
+
+
+def _use_batch(engine: str, logging: bool, input_file: str) -> bool:
+    """Whether ``score`` runs on the batch evaluator (see ``--engine``)."""
+    if engine == "per-record" or (engine == "auto" and not _many_rows(input_file)):
+        return False
+    if logging:  # the decision log records every decision's reasons, one at a time
+        if engine == "batch":
+            raise click.UsageError("--log needs --engine per-record: the decision log "
+                                   "records every decision with its reasons")
+        return False
+    import importlib.util
+
+    if importlib.util.find_spec("polars") is None:
+        if engine == "batch":
+            raise click.UsageError("--engine batch needs polars: pip install "
+                                   "'civicscore[batch]'")
+        return False
+    return True
+
+
+def _many_rows(path: str) -> bool:
+    """More than AUTO_BATCH_ROWS rows? Parquet says so in its footer; text files are
+    counted by lines, which is fast (a CSV row with a line break inside a quoted cell
+    counts twice, which only matters near the threshold)."""
+    file = Path(path)
+    if not file.is_file():
+        return False
+    if file.suffix.lower() == ".parquet":
+        try:
+            import pyarrow.parquet as pq
+
+            return bool(pq.ParquetFile(file).metadata.num_rows > AUTO_BATCH_ROWS)
+        except Exception:  # unreadable or no pyarrow: the per-record path reports it
+            return False
+    lines = 0
+    with file.open("rb") as f:
+        while chunk := f.read(1 << 20):
+            lines += chunk.count(b"\n")
+            if lines > AUTO_BATCH_ROWS + 1:
+                return True
+    return False
 
 
 def _decision_log(path: str | None, redactions: tuple[str, ...]) -> Any:
@@ -255,6 +332,8 @@ def _looks_numeric(text: str) -> bool:
 @_as_of_option
 def explain(policy: str, scheme: str, record_json: str, as_of: dt.datetime | None) -> None:
     """Explain, in plain language, the decision on one record."""
+    from .io import parse_json_record
+
     pol = load(policy)
     _print_warnings(pol)
     compiled = pol.scheme(scheme)
@@ -276,6 +355,7 @@ def test_cmd(policies: tuple[str, ...], pattern: str | None, min_coverage: float
              verbose: bool) -> None:
     """Run the [[case]] tables of POLICIES (paths or installed names)."""
     from .cases import run_cases
+    from .engine import Engine
 
     engine = Engine()
     failed = total = 0
@@ -340,6 +420,7 @@ def _candidates(log_file: str, extra: tuple[str, ...]) -> list[Policy]:
     """Policies that may have made a log's decisions: given ones, installed ones, and the
     files the log names; replay and appeal then pick by content hash."""
     from .audit import read_log
+    from .engine import Engine
 
     engine = Engine()
     sources = {e["policy"]["source"] for e in read_log(log_file)}
@@ -400,6 +481,8 @@ def appeal_cmd(log_file: str, decision_id: str, settings: tuple[str, ...],
 @click.option("--json", "as_json", is_flag=True, help="Print JSON, for scripts.")
 def plugins(as_json: bool) -> None:
     """List installed plugins, their hooks and the policies they provide."""
+    from .engine import Engine
+
     engine = Engine()
     infos = engine.plugins
     if as_json:

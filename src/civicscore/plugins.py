@@ -189,7 +189,8 @@ def _load_entry_points(pm: PluginManager) -> None:
                               f"{type(e).__name__}: {e}") from None
         _register(pm, plugin, ep.name)
         if ep.dist is not None:
-            pm.distributions[ep.name] = (ep.dist.metadata["Name"], ep.dist.version)
+            meta = ep.dist.metadata  # parsed from the file on each access: read it once
+            pm.distributions[ep.name] = (meta["Name"], meta["Version"])
 
 
 def build_registry(pm: PluginManager) -> Registry:

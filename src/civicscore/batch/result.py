@@ -48,6 +48,13 @@ class BatchResult:
     def scored_count(self) -> int:
         return int((self.output["status"] == "scored").sum()) if self.output.height else 0
 
+    def cli_frames(self) -> tuple[pl.DataFrame, pl.DataFrame]:
+        """What ``civicscore score`` writes as its output and as ``--details``: the same
+        as the per-record run writes (for volunteer points: statements, then records)."""
+        if self.scheme == "volunteer":
+            return self.details, self.output
+        return self.output, self.details
+
     # -- the SchemeRun protocol (used by the CLI) ---------------------------------------
     def output_rows(self) -> Iterator[dict[str, Any]]:
         return self.output.iter_rows(named=True)

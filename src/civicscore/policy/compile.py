@@ -24,7 +24,7 @@ from ..errors import CivicScoreError, ExpressionError, PolicyError, Problem
 from ..expr import Expression, Fact, FunctionTable, Scope, Type, builtin_functions
 from ..expr import compile_expression as _compile_expression
 from ..results import PolicyRef
-from .calendar import HolidayCalendar, supported_countries
+from .calendar import HolidayCalendar, subdivisions, supported_countries
 from .load import KeyPath, Layers, Loaded, Resolver, load_source, read_limited, read_source
 from .model import FactSpec, PolicyModel
 from .protected import protected_in, protected_reason
@@ -260,12 +260,13 @@ def _make_calendar(model: PolicyModel, env: Environment, layers: Layers,
                                        f"unknown holiday calendar country {country!r}",
                                        did_you_mean(country, countries), value=True))
         country = None
-    if country and cal.subdivision and cal.subdivision not in countries[country]:
-        problems.append(layers.problem(("calendar", "subdivision"),
-                                       f"{country} has no subdivision {cal.subdivision!r}",
-                                       did_you_mean(cal.subdivision, countries[country]),
-                                       value=True))
-        return HolidayCalendar(country, None, cal.extra_holidays, cal.extra_workdays)
+    if country and cal.subdivision:
+        known = subdivisions(country)
+        if cal.subdivision not in known:
+            problems.append(layers.problem(("calendar", "subdivision"),
+                                           f"{country} has no subdivision {cal.subdivision!r}",
+                                           did_you_mean(cal.subdivision, known), value=True))
+            return HolidayCalendar(country, None, cal.extra_holidays, cal.extra_workdays)
     return HolidayCalendar(country, cal.subdivision, cal.extra_holidays, cal.extra_workdays)
 
 

@@ -13,8 +13,9 @@ fix the whole file in one pass:
    references between tables) and compiling every expression against the
    declared facts, done by :mod:`.compile`.
 
-Positions come from :mod:`.locate`, built once per file, since ``tomllib``
-returns values without them.
+Positions come from :mod:`.locate`, built once per file when a problem is first
+reported (a valid policy never needs them), since ``tomllib`` returns values
+without them.
 """
 
 from __future__ import annotations
@@ -27,14 +28,16 @@ import sys
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from pydantic import ValidationError
 
 from .._suggest import did_you_mean, one_of
 from ..errors import PolicyError, Problem
-from .locate import PositionMap, Span, locate
 from .model import PolicyModel
+
+if TYPE_CHECKING:
+    from .locate import PositionMap, Span
 
 if sys.version_info >= (3, 11):  # noqa: UP036 - tomli stays declared for older Pythons
     import tomllib
@@ -71,6 +74,8 @@ class SourceFile:
     @property
     def positions(self) -> PositionMap:
         if self._positions is None:
+            from .locate import locate  # lazy: only a problem to report needs positions
+
             self._positions = locate(self.text)
         return self._positions
 

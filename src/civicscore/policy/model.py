@@ -10,9 +10,13 @@ need to quote them).
 
 Expressions are kept as text here; ``policy.compile`` checks them against the
 declared facts, because that needs the whole policy.
-"""
 
-from __future__ import annotations
+Building these models is a good part of the command line's start-up time, so
+this module, unlike the others, has no ``from __future__ import annotations``
+(pydantic would otherwise evaluate every annotation from its text), and the
+models are built when a policy is first validated (``defer_build``), as one
+validator for the whole format rather than one per class.
+"""
 
 import datetime as dt
 from typing import Annotated, Any, Literal
@@ -32,7 +36,7 @@ Expr = Annotated[str, Field(max_length=2000, description="An expression over dec
 class _Model(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True, strict=True,
                               populate_by_name=True, validate_default=True,
-                              allow_inf_nan=False)
+                              allow_inf_nan=False, defer_build=True)
 
 
 class Labelled(_Model):

@@ -1,0 +1,90 @@
+"""``civicscore score`` on the batch evaluator: files in, files out, nothing lost."""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner
+
+from civicscore.cli import main
+
+pl = pytest.importorskip("polars")
+
+ROOT = Path(__file__).parent.parent
+KARAMAY_HOUSEHOLDS = ROOT / "plugins" / "civicscore-karamay" / "examples" / "households.csv"
+
+
+def _households(tmp_path: Path, n: int) -> Path:
+    frame = pl.read_csv(KARAMAY_HOUSEHOLDS, infer_schema=False)
+    big = pl.concat([frame] * (n // frame.height + 1)).head(n).with_columns(
+        household_id=pl.format("H{}", pl.int_range(pl.len())))
+    # two bad rows: a repeated id and an age that is not a number
+    big = pl.concat([big, big.head(1), big.head(1).with_columns(
+        household_id=pl.lit("BAD"), age_oldest=pl.lit("old"))])
+    path = tmp_path / "households.parquet"
+    big.write_parquet(path)
+    return path
+
+
+def test_score_parquet_in_batch_conserves_rows(tmp_path: Path) -> None:
+    source = _households(tmp_path, 3000)
+    out, rejects, details = tmp_path / "out.parquet", tmp_path / "rej.csv", tmp_path / "cl.csv"
+    result = CliRunner().invoke(main, [
+        "score", "karamay", str(source), "--scheme", "visits", "--as-of", "2026-03-01",
+        "-o", str(out), "--rejects", str(rejects), "--details", str(details), "--engine", "batch"])
+    assert result.exit_code == 0, result.output
+    scored = pl.read_parquet(out)
+    rejected = pl.read_csv(rejects)
+    assert scored.height == 3002
+    assert (scored["status"] == "scored").sum() + rejected.height == 3002
+    assert sorted(rejected["reason_code"].to_list()) == ["DUPLICATE_RECORD", "INVALID_FIELD"]
+    assert "3000 of 3002 rows scored, 2 rejected (batch" in result.stderr
+    assert pl.read_csv(details).height >= 1
+    assert set(scored["policy_hash"].unique().to_list()) == {scored["policy_hash"][0]}
+
+
+def test_batch_and_per_record_write_the_same_decisions(tmp_path: Path) -> None:
+    source = _households(tmp_path, 200)
+    runs = {}
+    for engine in ("batch", "per-record"):
+        out = tmp_path / f"{engine}.jsonl"
+        result = CliRunner().invoke(main, [
+            "score", "karamay", str(source), "--scheme", "visits", "--as-of", "2026-03-01",
+            "-o", str(out), "--engine", engine])
+        assert result.exit_code == 0, result.output
+        runs[engine] = [json.loads(line) for line in out.read_text().splitlines()]
+    for a, b in zip(runs["batch"], runs["per-record"], strict=True):
+        for key in ("row", "household_id", "status", "tier", "next_due", "overdue",
+                    "reason_codes", "policy_hash"):
+            assert a[key] == b[key], (key, a, b)
+
+
+def test_no_progress_bar_without_a_terminal(tmp_path: Path) -> None:
+    source = _households(tmp_path, 50)
+    result = CliRunner().invoke(main, ["score", "karamay", str(source), "--scheme", "visits",
+                                       "--as-of", "2026-03-01", "--format", "jsonl",
+                                       "--engine", "batch"])
+    assert result.exit_code == 0
+    assert "%" not in result.stderr  # the bar is drawn only on a terminal
+    assert len(result.stdout.splitlines()) == 52
+    assert dt.date.fromisoformat(json.loads(result.stdout.splitlines()[0])["as_of"])
+
+
+def test_auto_engine_follows_the_size_of_the_input(tmp_path: Path) -> None:
+    from civicscore.cli import AUTO_BATCH_ROWS, _many_rows
+
+    small = _households(tmp_path, 100)
+    assert not _many_rows(str(small))
+    big = tmp_path / "big.parquet"
+    pl.read_parquet(small).sample(AUTO_BATCH_ROWS + 1, with_replacement=True).write_parquet(big)
+    assert _many_rows(str(big))
+    csv = tmp_path / "big.csv"
+    pl.read_parquet(big).write_csv(csv)
+    assert _many_rows(str(csv))
+    result = CliRunner().invoke(main, ["score", "karamay", str(big), "--scheme", "visits",
+                                       "--as-of", "2026-03-01", "-o", str(tmp_path / "o.csv")])
+    assert result.exit_code == 0, result.output
+    assert "(batch, policy" in result.stderr  # auto chose the batch evaluator
