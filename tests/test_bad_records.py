@@ -1124,3 +1124,17 @@ def test_fixed_redemption_whitespace_id_names_no_record() -> None:
     (bad,) = result.redemptions
     assert bad.redemption_id == "row 1"
     assert names_record(bad.reasons[0].message, "row 1"), bad.reasons[0].message
+
+
+@pytest.mark.parametrize("text", ["sNaN", "NaN", "Infinity", "-Infinity"])
+def test_non_finite_decimals_are_refused_not_crashed_on(text: str) -> None:
+    """A Decimal from a database driver may be a signalling NaN, on which math.isfinite
+    raises; it is refused like any other non-number."""
+    import decimal
+
+    from civicscore.errors import RecordError
+    from civicscore.records import to_decimal, to_int
+
+    for convert in (to_int, to_decimal):
+        with pytest.raises(RecordError):
+            convert(decimal.Decimal(text), "r1", "age")

@@ -92,6 +92,13 @@ def to_bool(value: Any, record: str, field: str) -> bool:
     raise RecordError(record, field, f"expected true or false, got {shown(value)}")
 
 
+def _finite(value: float | decimal.Decimal) -> bool:
+    """``math.isfinite`` that answers False for a signalling NaN Decimal instead of raising."""
+    if isinstance(value, decimal.Decimal):
+        return value.is_finite()
+    return math.isfinite(value)
+
+
 def to_int(value: Any, record: str, field: str) -> int:
     """A whole number within the safe-integer range (see ``expr.ir``), or a RecordError."""
     if isinstance(value, bool):
@@ -100,7 +107,7 @@ def to_int(value: Any, record: str, field: str) -> int:
     if isinstance(value, int):
         number = value
     elif isinstance(value, (float, decimal.Decimal)):
-        if math.isfinite(value) and value == int(value):
+        if _finite(value) and value == int(value):
             number = int(value)
     elif isinstance(value, str):
         text = _number_text(value)
@@ -120,7 +127,8 @@ def to_decimal(value: Any, record: str, field: str) -> float:
     number: float | None = None
     try:
         if isinstance(value, (int, float, decimal.Decimal)):
-            number = float(value)
+            number = float(value) if _finite(value) or not isinstance(
+                value, decimal.Decimal) else math.nan
         elif isinstance(value, str):
             text = _number_text(value)
             if text is not None:
