@@ -88,3 +88,12 @@ def test_auto_engine_follows_the_size_of_the_input(tmp_path: Path) -> None:
                                        "--as-of", "2026-03-01", "-o", str(tmp_path / "o.csv")])
     assert result.exit_code == 0, result.output
     assert "(batch, policy" in result.stderr  # auto chose the batch evaluator
+
+
+def test_engine_mistakes_are_usage_errors(tmp_path: Path) -> None:
+    source = str(_households(tmp_path, 10))
+    base = ["score", "karamay", source, "--scheme", "visits", "--as-of", "2026-03-01"]
+    result = CliRunner().invoke(main, [*base, "--engine", "fast"])
+    assert result.exit_code == 2 and "'fast' is not one of" in result.output
+    result = CliRunner().invoke(main, [*base, "--engine", "batch", "--log", str(tmp_path / "l")])
+    assert result.exit_code == 2 and "--log needs --engine per-record" in result.output

@@ -44,7 +44,6 @@ import polars as pl
 
 from ..policy.compile import ensure_in_effect
 from ..policy.model import FactSpec
-from ..records import UnreadableRow
 from ..schemes.appraisal import (
     REJECTED,
     SCORED,
@@ -55,7 +54,7 @@ from ..schemes.appraisal import (
 )
 from .expr import Column, PolarsCompiler, either, exact_divisor, round_half_up_expr
 from .frames import ROW, UNREADABLE, coerce_column, coerce_columns, read_source
-from .result import BatchResult
+from .result import BatchResult, explain_rejected
 
 _TEXT = FactSpec(type="string")
 _FALSE = pl.lit(False)
@@ -344,30 +343,12 @@ def _rejections(scheme: AppraisalScheme, frame: pl.DataFrame, work: pl.DataFrame
                 rejected: pl.Series, as_of: dt.date
                 ) -> tuple[list[dict[str, Any]], list[list[str]]]:
     """Run the per-record path on the rejected rows only, for their exact reasons."""
-    if not rejected.any():
-        return [], []
-    subset = frame.filter(rejected)
-    info = work.filter(rejected).select("__sid_ok", "__sid", "__first")
-    rows: list[dict[str, Any]] = []
-    codes: list[list[str]] = []
-    for record, (sid_ok, sid, first) in zip(subset.iter_rows(named=True), info.iter_rows(),
-                                            strict=True):
-        row = record.pop(ROW)
-        message = record.pop(UNREADABLE)
-        seen = {sid: first} if sid_ok and first != row else {}
-        item: Any = UnreadableRow(row, message) if message is not None else \
-            {f: v for f, v in record.items() if v is not None}
-        d = scheme.decide_one(row, item, as_of, seen)
-        if not d.rejected:  # pragma: no cover - the two evaluators disagree: a bug
-            raise AssertionError(f"row {row}: batch rejected it, per-record scored it "
-                                 f"({d.reason_codes})")
-        first_reason = d.reasons[0]
-        rows.append({"input": "subjects", "row": row, "id": d.subject_id,
-                     "field": first_reason.rule, "reason_code": first_reason.code,
-                     "reason": first_reason.message, "reason_codes": list(d.reason_codes),
-                     "reasons": [r.message for r in d.reasons]})
-        codes.append(list(d.reason_codes))
-    return rows, codes
+    info = work.filter(rejected).select("__sid_ok", "__sid", "__first", ROW)
+    seens = [{sid: first} if sid_ok and first != row else {}
+             for sid_ok, sid, first, row in info.iter_rows()]
+    return explain_rejected(frame, rejected, seens,
+                            lambda row, item, seen: scheme.decide_one(row, item, as_of, seen),
+                            "subjects", lambda d: d.subject_id)
 
 
 def _details(scheme: AppraisalScheme, work: pl.DataFrame, out: pl.DataFrame,

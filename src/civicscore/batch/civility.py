@@ -45,12 +45,11 @@ import polars as pl
 
 from ..policy.compile import ensure_in_effect
 from ..policy.model import FactSpec
-from ..records import UnreadableRow
 from ..schemes.base import policy_columns
 from ..schemes.civility import REJECTED, SCORED, CivilityScheme, _show
 from .expr import PolarsCompiler, either
 from .frames import ROW, UNREADABLE, Coerced, coerce_column, read_source
-from .result import BatchResult
+from .result import BatchResult, explain_rejected
 
 _TEXT = FactSpec(type="string")
 _DATE = FactSpec(type="date")
@@ -334,30 +333,14 @@ def _rejections(scheme: CivilityScheme, frame: pl.DataFrame, rejected: pl.Series
                 checked: _Checked, as_of: dt.date
                 ) -> tuple[list[dict[str, Any]], list[list[str]]]:
     """Run ``decide_one`` on the rejected rows only, for their exact reasons."""
-    if not rejected.any():
-        return [], []
-    subset = frame.filter(rejected)
     keys = checked.key.filter(rejected).to_list()
     firsts = checked.first_row.filter(rejected).to_list()
-    rows: list[dict[str, Any]] = []
-    codes: list[list[str]] = []
-    for record, key, first in zip(subset.iter_rows(named=True), keys, firsts, strict=True):
-        row = record.pop(ROW)
-        message = record.pop(UNREADABLE)
-        seen = {key: first} if key is not None and first != row else {}
-        item: Any = UnreadableRow(row, message) if message is not None else \
-            {f: v for f, v in record.items() if v is not None}
-        d = scheme.decide_one(row, item, as_of, seen)
-        if not d.rejected:  # pragma: no cover - the two evaluators disagree: a bug
-            raise AssertionError(f"row {row}: batch rejected it, per-record scored it "
-                                 f"({d.reason_codes})")
-        first_reason = d.reasons[0]
-        rows.append({"input": "households", "row": row, "id": d.household_id,
-                     "field": first_reason.rule, "reason_code": first_reason.code,
-                     "reason": first_reason.message, "reason_codes": list(d.reason_codes),
-                     "reasons": [r.message for r in d.reasons]})
-        codes.append(list(d.reason_codes))
-    return rows, codes
+    rows = frame[ROW].filter(rejected).to_list()
+    seens = [{k: f} if k is not None and f != r else {}
+             for k, f, r in zip(keys, firsts, rows, strict=True)]
+    return explain_rejected(frame, rejected, seens,
+                            lambda row, item, seen: scheme.decide_one(row, item, as_of, seen),
+                            "households", lambda d: d.household_id)
 
 
 # --- details: one row per scored household and star -----------------------------------------

@@ -16,7 +16,7 @@ import click
 import polars as pl
 
 from .progress import reporting
-from .result import BatchResult
+from .result import BatchResult, flat_lists
 
 #: Rejected rows listed on stderr when no ``--rejects`` file is given; the rest are counted.
 SHOWN_REJECTS = 50
@@ -83,7 +83,5 @@ def write(result: BatchResult, output: str | None, kind: str, details: str | Non
 
 def _text(frame: pl.DataFrame, kind: str) -> str:
     if kind == "csv":
-        flat = frame.with_columns(pl.col(c).list.join("; ") for c, t in frame.schema.items()
-                                  if isinstance(t, pl.List))
-        return flat.write_csv()
+        return flat_lists(frame).write_csv()
     return frame.write_ndjson()

@@ -14,14 +14,16 @@ Rows are conserved: ``rows_in == scored + rejected``, checked on construction.
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Iterator
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import polars as pl
 
+from ..records import UnreadableRow
 from ..results import PolicyRef
+from .frames import ROW, UNREADABLE
 
 
 @dataclass
@@ -82,9 +84,46 @@ class BatchResult:
         if kind == "parquet":
             frame.write_parquet(target)
         elif kind == "csv":
-            flat = frame.with_columns(
-                pl.col(c).list.join("; ") for c, t in frame.schema.items()
-                if isinstance(t, pl.List))
-            flat.write_csv(target)
+            flat_lists(frame).write_csv(target)
         else:
             frame.write_ndjson(target)
+
+
+def flat_lists(frame: pl.DataFrame) -> pl.DataFrame:
+    """List columns joined by '; ', as the per-record CSV writer writes them."""
+    return frame.with_columns(pl.col(c).list.join("; ") for c, t in frame.schema.items()
+                              if isinstance(t, pl.List))
+
+
+def explain_rejected(frame: pl.DataFrame, rejected: pl.Series, seens: Iterable[dict[str, int]],
+                     decide: Callable[[int, Any, dict[str, int]], Any], kind: str,
+                     ident: Callable[[Any], str]
+                     ) -> tuple[list[dict[str, Any]], list[list[str]]]:
+    """The rejected rows' reasons, word for word, from the per-record path.
+
+    ``decide(row, record, seen)`` is the scheme's ``decide_one``; ``seens`` gives, per
+    rejected row in order, the ids already seen before it (id -> first row), so a
+    duplicate is worded as the per-record run words it. The per-record path must
+    reject the row too: if it scores it, the two evaluators disagree, which is a bug.
+    Returns the ``rejected`` frame's rows and each row's reason codes.
+    """
+    rows: list[dict[str, Any]] = []
+    codes: list[list[str]] = []
+    if not rejected.any():
+        return rows, codes
+    for record, seen in zip(frame.filter(rejected).iter_rows(named=True), seens, strict=True):
+        row = record.pop(ROW)
+        message = record.pop(UNREADABLE)
+        item: Any = UnreadableRow(row, message) if message is not None else \
+            {f: v for f, v in record.items() if v is not None}
+        d = decide(row, item, seen)
+        if not d.rejected:  # pragma: no cover - the two evaluators disagree: a bug
+            raise AssertionError(f"row {row}: batch rejected it, per-record scored it "
+                                 f"({d.reason_codes})")
+        first = d.reasons[0]
+        rows.append({"input": kind, "row": row, "id": ident(d), "field": first.rule,
+                     "reason_code": first.code, "reason": first.message,
+                     "reason_codes": list(d.reason_codes),
+                     "reasons": [r.message for r in d.reasons]})
+        codes.append(list(d.reason_codes))
+    return rows, codes

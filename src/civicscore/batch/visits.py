@@ -22,12 +22,12 @@ import polars as pl
 
 from ..policy.compile import ensure_in_effect
 from ..policy.model import FactSpec
-from ..records import NEVER, UnreadableRow
+from ..records import NEVER
 from ..schemes.visits import REJECTED, SCORED, UNASSIGNED, VisitsScheme
 from .expr import Column, PolarsCompiler
 from .frames import ROW, UNREADABLE, coerce_column, coerce_columns, read_source, repeated
 from .progress import step
-from .result import BatchResult
+from .result import BatchResult, explain_rejected
 
 STEPS = 5
 MAX_TRIGGERS = 12
@@ -269,33 +269,16 @@ def _rejections(scheme: VisitsScheme, frame: pl.DataFrame, rejected: pl.Series,
                 key: pl.Series, as_of: dt.date
                 ) -> tuple[list[dict[str, Any]], list[list[str]]]:
     """Run the per-record path on the rejected rows only, for their exact reasons."""
-    if not rejected.any():
-        return [], []
-    subset = frame.filter(rejected)
     keys = key.filter(rejected).to_list()
     readable_keys = pl.DataFrame({"k": key, "r": frame[ROW]}).filter(
         frame[UNREADABLE].is_null() & key.is_in(keys))
     first = dict(readable_keys.group_by("k").agg(pl.col("r").min()).iter_rows())
-    firsts = [first.get(k) if k is not None else None for k in keys]
-    rows: list[dict[str, Any]] = []
-    codes: list[list[str]] = []
-    for record, k, first in zip(subset.iter_rows(named=True), keys, firsts, strict=True):
-        row = record.pop(ROW)
-        message = record.pop(UNREADABLE)
-        seen = {k: first} if first is not None and first != row else {}
-        item: Any = UnreadableRow(row, message) if message is not None else \
-            {f: v for f, v in record.items() if v is not None}
-        d = scheme.decide_one(row, item, as_of, seen)
-        if not d.rejected:  # pragma: no cover - the two evaluators disagree: a bug
-            raise AssertionError(f"row {row}: batch rejected it, per-record scored it "
-                                 f"({d.reason_codes})")
-        first_reason = d.reasons[0]
-        rows.append({"input": "households", "row": row, "id": d.household_id,
-                     "field": first_reason.rule, "reason_code": first_reason.code,
-                     "reason": first_reason.message, "reason_codes": list(d.reason_codes),
-                     "reasons": [r.message for r in d.reasons]})
-        codes.append(list(d.reason_codes))
-    return rows, codes
+    rows = frame[ROW].filter(rejected).to_list()
+    seens = [{k: first[k]} if k is not None and first.get(k, r) != r else {}
+             for k, r in zip(keys, rows, strict=True)]
+    return explain_rejected(frame, rejected, seens,
+                            lambda row, item, seen: scheme.decide_one(row, item, as_of, seen),
+                            "households", lambda d: d.household_id)
 
 
 def _caseload(scheme: VisitsScheme, scored: pl.DataFrame, as_of: dt.date) -> pl.DataFrame:
