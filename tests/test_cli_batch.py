@@ -40,8 +40,9 @@ def test_score_parquet_in_batch_conserves_rows(tmp_path: Path) -> None:
     rejected = pl.read_csv(rejects)
     assert scored.height == 3002
     assert (scored["status"] == "scored").sum() + rejected.height == 3002
-    assert sorted(rejected["reason_code"].to_list()) == ["DUPLICATE_RECORD", "INVALID_FIELD"]
-    assert "3000 of 3002 rows scored, 2 rejected (batch" in result.stderr
+    assert rejected.columns == ["input", "row", "id", "reason_codes", "reasons"]
+    assert sorted(rejected["reason_codes"].to_list()) == ["DUPLICATE_RECORD", "INVALID_FIELD"]
+    assert "3000 of 3002 households scored, 2 rejected; policy karamay" in result.stderr
     assert pl.read_csv(details).height >= 1
     assert set(scored["policy_hash"].unique().to_list()) == {scored["policy_hash"][0]}
 
@@ -73,8 +74,15 @@ def test_no_progress_bar_without_a_terminal(tmp_path: Path) -> None:
     assert dt.date.fromisoformat(json.loads(result.stdout.splitlines()[0])["as_of"])
 
 
-def test_auto_engine_follows_the_size_of_the_input(tmp_path: Path) -> None:
+def test_auto_engine_follows_the_size_of_the_input(tmp_path: Path, monkeypatch) -> None:
+    from civicscore import cli
     from civicscore.cli import AUTO_BATCH_ROWS, _many_rows
+
+    engines: list[str] = []
+    for name in ("_score_batch", "_score_per_record"):
+        real = getattr(cli, name)
+        monkeypatch.setattr(cli, name, lambda *a, _r=real, _n=name, **k: (
+            engines.append(_n), _r(*a, **k))[1])
 
     small = _households(tmp_path, 100)
     assert not _many_rows(str(small))
@@ -87,7 +95,7 @@ def test_auto_engine_follows_the_size_of_the_input(tmp_path: Path) -> None:
     result = CliRunner().invoke(main, ["score", "karamay", str(big), "--scheme", "visits",
                                        "--as-of", "2026-03-01", "-o", str(tmp_path / "o.csv")])
     assert result.exit_code == 0, result.output
-    assert "(batch, policy" in result.stderr  # auto chose the batch evaluator
+    assert engines == ["_score_batch"]  # auto chose the batch evaluator (it does not show)
 
 
 def test_engine_mistakes_are_usage_errors(tmp_path: Path) -> None:

@@ -32,6 +32,7 @@ from typing import Any, Literal
 from .errors import CivicScoreError, InputError
 from .policy.compile import Policy
 from .results import to_jsonable
+from .schemes.base import SchemeSpec
 
 LOG_FORMAT = "civicscore-decision-log/1"
 ERASED = "[erased]"
@@ -51,22 +52,11 @@ class LoggedDecision:
     result: dict[str, Any]
 
 
-def decisions_of(scheme: str, result: Any) -> list[LoggedDecision]:
-    """Every decision of a run. Volunteer runs decide per record, per redemption and per
-    volunteer statement; the other schemes decide once per input row."""
-    out: list[LoggedDecision] = []
-    if scheme == "volunteer":
-        for row in result.detail_rows():
-            out.append(LoggedDecision("record", str(row["row"]), row["row"], row))
-        for r in result.redemptions:
-            row = r.to_row()
-            out.append(LoggedDecision("redemption", str(row["row"]), row["row"], row))
-        for row in result.output_rows():
-            out.append(LoggedDecision("statement", str(row["volunteer_id"]), None, row))
-        return out
-    for row in result.output_rows():
-        out.append(LoggedDecision("record", str(row["row"]), row["row"], row))
-    return out
+def decisions_of(spec: SchemeSpec, result: Any) -> list[LoggedDecision]:
+    """Every decision of a run, as its scheme's registration says to log them (by
+    default one per output row; volunteer runs decide per record, per redemption and
+    per volunteer statement)."""
+    return [LoggedDecision(kind, key, row, res) for kind, key, row, res in spec.log(result)]
 
 
 def _canonical(value: Any) -> Any:
@@ -144,7 +134,7 @@ class DecisionLog:
                "source": policy.ref.source}
         n = 0
         with self.path.open("a", encoding="utf-8") as out:
-            for d in decisions_of(scheme, result):
+            for d in decisions_of(policy.spec(scheme), result):
                 source = redemptions if d.kind == "redemption" else records
                 data, hidden = (self._redacted(source[d.row - 1])
                                 if d.row is not None and 0 < d.row <= len(source) else (None, []))
@@ -240,7 +230,8 @@ def replay(log: str | Path, policies: Mapping[str, Policy]) -> ReplayReport:
         # The inputs were rebuilt from the log, already redacted, and results only echo
         # them: the replayed results compare with the logged ones as they are.
         plain = DecisionLog(Path(log))
-        again = {(d.kind, key): res for d in decisions_of(first["scheme"], result)
+        spec = policy.spec(first["scheme"])
+        again = {(d.kind, key): res for d in decisions_of(spec, result)
                  for key, res in [plain.logged(d)]}
         hidden = sorted({f for e in entries for f in e.get("redacted", ())})
         for e in entries:
@@ -266,12 +257,24 @@ def policies_by_hash(policies: Iterable[Policy]) -> dict[str, Policy]:
 
 # --- human review ---------------------------------------------------------------------------
 
-#: Which values a person may override, per decision type.
-OVERRIDABLE: dict[str, tuple[str, ...]] = {
-    "VisitDecision": ("tier",),
-    "CivilityDecision": ("stars", "title"),
-    "AppraisalDecision": ("grade",),
-}
+def _review_spec(decision: Any, policy: Policy | None = None) -> SchemeSpec | None:
+    """The registration of the scheme that made ``decision`` (by its ``decision_type``):
+    the policy's schemes when it is given, else the built-in ones."""
+    if policy is not None:
+        specs: Iterable[SchemeSpec] = policy.specs.values()
+    else:
+        from .schemes import BUILTIN_SCHEMES
+
+        specs = BUILTIN_SCHEMES
+    name = type(decision).__name__
+    return next((s for s in specs if s.decision_type == name), None)
+
+
+def overridable(decision: Any, policy: Policy | None = None) -> tuple[str, ...]:
+    """Which values of this decision a person may override (from its scheme's
+    registration: a tier, stars and a title, a grade)."""
+    spec = _review_spec(decision, policy)
+    return tuple(spec.overridable) if spec is not None else ()
 
 
 @dataclass(frozen=True)
@@ -309,7 +312,7 @@ class Reviewed:
 
     def to_row(self) -> dict[str, Any]:
         row = dict(self.decision.to_row())
-        for name in OVERRIDABLE.get(type(self.decision).__name__, ()):
+        for name in overridable(self.decision):
             row[f"final_{name}"] = self.final(name)
         row["awaiting_confirmation"] = self.awaiting_confirmation
         row["overrides"] = [_canonical(dataclasses.asdict(o)) for o in self.overrides]
@@ -345,7 +348,7 @@ def override(decision: Any, name: str, value: Any, *, reason: str, author: str,
     policy defines; stars within 0..the number of stars).
     """
     base, previous = _check_review(decision, reason, author)
-    allowed = OVERRIDABLE.get(type(base).__name__, ())
+    allowed = overridable(base, policy)
     if name not in allowed:
         raise CivicScoreError(f"{type(base).__name__} allows overriding "
                               f"{', '.join(allowed) or 'nothing'}, not {name!r}")
@@ -368,18 +371,10 @@ def confirm(decision: Any, *, reason: str, author: str,
 
 
 def _validate_value(policy: Policy, name: str, value: Any, base: Any) -> None:
-    model = policy.model
-    if name == "tier" and model.visits is not None:
-        ids = [t.id for t in model.visits.tiers]
-        if value not in ids:
-            raise CivicScoreError(f"{value!r} is not a tier of {policy.id}: {', '.join(ids)}")
-    elif name == "grade" and model.appraisal is not None:
-        ids = [g.id for g in model.appraisal.grades]
-        if value not in ids:
-            raise CivicScoreError(f"{value!r} is not a grade of {policy.id}: {', '.join(ids)}")
-    elif name == "stars":
-        if not isinstance(value, int) or not 0 <= value <= base.max_stars:
-            raise CivicScoreError(f"stars must be a whole number from 0 to {base.max_stars}")
+    spec = _review_spec(base, policy)
+    check = spec.overridable.get(name) if spec is not None else None
+    if spec is not None and check is not None:
+        check(policy, base, value)
 
 
 # --- appeals --------------------------------------------------------------------------------
@@ -423,8 +418,9 @@ def appeal(policy: Policy, scheme: str, records: Sequence[Mapping[str, Any]],
     run = policy.scheme(scheme).run
     before = run(list(records), as_of=as_of, **extra)
     after = run(corrected, as_of=as_of, **extra)
-    old = {f"{d.kind} {d.key}": _canonical(d.result) for d in decisions_of(scheme, before)}
-    new = {f"{d.kind} {d.key}": _canonical(d.result) for d in decisions_of(scheme, after)}
+    spec = policy.spec(scheme)
+    old = {f"{d.kind} {d.key}": _canonical(d.result) for d in decisions_of(spec, before)}
+    new = {f"{d.kind} {d.key}": _canonical(d.result) for d in decisions_of(spec, after)}
     changes: dict[str, dict[str, tuple[Any, Any]]] = {}
     for key in sorted(set(old) | set(new)):
         a, b = old.get(key, {}), new.get(key, {})

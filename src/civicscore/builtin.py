@@ -28,5 +28,8 @@ def register_functions(register: Any) -> None:
 
 @hookimpl
 def register_schemes(register: Any) -> None:
-    for section, compiler in BUILTIN_SCHEMES.items():
-        register(section, compiler)
+    for spec in BUILTIN_SCHEMES:
+        about = {k: getattr(spec, k) for k in spec.__dataclass_fields__
+                 if k not in ("name", "compiler", "model", "plugin")}
+        register(spec.name, spec.compiler, spec.model, **about)
+

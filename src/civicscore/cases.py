@@ -98,7 +98,7 @@ def run_case(policy: Policy, case: Case, label: str = "") -> CaseResult:
     """Run one case and compare its output; never raises for a failing expectation."""
     scheme = policy.scheme(case.scheme)
     records = [case.input] if case.input is not None else list(case.records)
-    extra: dict[str, Any] = {}
+    extra: dict[str, Any] = {name: list(rows) for name, rows in case.inputs.items()}
     if case.redemptions:
         extra["redemptions"] = list(case.redemptions)
     result = scheme.run(records, as_of=case.as_of, **extra)

@@ -18,6 +18,8 @@ import json
 import os
 import sys
 import warnings
+from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -32,7 +34,6 @@ if TYPE_CHECKING:
 # The commands import what they use (the engine, io, audit, rich) when they run, so
 # that ``civicscore --help`` and a one-policy ``check`` do not wait for the rest.
 
-SCHEMES = ("volunteer", "civility", "visits", "appraisal")
 EXIT_PROBLEMS = 1
 EXIT_INPUT = 2
 EXIT_INTERNAL = 70
@@ -82,7 +83,9 @@ _as_of_option = click.option(
     "--as-of", "as_of", type=click.DateTime(formats=["%Y-%m-%d"]), default=None,
     help="Evaluate as of this date (YYYY-MM-DD); default today.")
 _scheme_option = click.option(
-    "--scheme", type=click.Choice(SCHEMES), required=True, help="Which scheme to evaluate.")
+    "--scheme", required=True, metavar="NAME",
+    help="Which scheme to evaluate: a section of the policy (built-in or a plugin's; "
+         "civicscore plugins lists them).")
 
 
 def _print_warnings(policy: Policy) -> None:
@@ -160,11 +163,13 @@ def _output_kind(output: str | None, fmt: str | None) -> str:
               help="Write every rejected row, with its reasons, to this file "
                    "(default: list them on stderr).")
 @click.option("--details", type=click.Path(dir_okay=False),
-              help="Also write detail rows: volunteer: the decision on every activity record; "
-                   "civility: every star; visits: caseload per liaison; appraisal: the trace "
-                   "of every indicator.")
+              help="Also write the scheme's detail rows (for the built-in schemes: "
+                   "every activity record, every star, every liaison's caseload, every "
+                   "indicator's trace).")
+@click.option("--with", "with_inputs", multiple=True, metavar="NAME=FILE",
+              help="An extra input of the scheme, e.g. redemptions=r.csv (repeatable).")
 @click.option("--redemptions", type=click.Path(dir_okay=False),
-              help="volunteer: redemption records to apply to the balances.")
+              help="Short for --with redemptions=FILE (volunteer points).")
 @click.option("--format", "fmt", type=click.Choice(["table", "csv", "jsonl", "json"]),
               help="Format of the results on stdout (default: a table on a terminal, "
                    "JSON Lines otherwise).")
@@ -175,42 +180,118 @@ def _output_kind(output: str | None, fmt: str | None) -> str:
               help="In the decision log only, erase or hash this input field (repeatable).")
 @click.option("--engine", type=click.Choice(["auto", "batch", "per-record"]), default="auto",
               show_default=True,
-              help="batch: the columnar evaluator (needs polars: civicscore[batch]), with a "
-                   "progress bar on a terminal; per-record: one decision at a time, with every "
-                   "decision's messages in the output; auto: batch for inputs of more than "
-                   "10,000 rows when polars is installed and there is no --log.")
+              help="How to compute, never what is written: batch is the columnar evaluator "
+                   "(needs polars: civicscore[batch]), with a progress bar on a terminal; "
+                   "per-record decides one record at a time; auto uses batch for inputs of "
+                   "more than 10,000 rows when polars is installed and there is no --log.")
 @_as_of_option
 def score(policy: str, input_file: str, scheme: str, output: str | None, rejects: str | None,
-          details: str | None, redemptions: str | None, fmt: str | None,
-          log_path: str | None, redactions: tuple[str, ...], engine: str,
+          details: str | None, with_inputs: tuple[str, ...], redemptions: str | None,
+          fmt: str | None, log_path: str | None, redactions: tuple[str, ...], engine: str,
           as_of: dt.datetime | None) -> None:
     """Score the records in INPUT against POLICY with one scheme."""
-    from .io import read_records, write_rows
-
     pol = load(policy)
     _print_warnings(pol)
     compiled = pol.scheme(scheme)
+    spec = pol.spec(scheme)
+    extra_files = _extra_inputs(pol, scheme, with_inputs, redemptions)
     log = _decision_log(log_path, redactions)
-    if redemptions and "redemptions" not in compiled.extra_inputs:
-        raise click.UsageError(f"--redemptions applies to the volunteer scheme, not {scheme}")
+    kind = _output_kind(output, fmt)
+    if kind == "parquet" and output is None:
+        raise click.UsageError("Parquet output needs a file: add -o FILE.parquet")
     day = _as_of(as_of)
     if _use_batch(engine, log is not None, input_file):
-        from .batch import command
+        outcome = _score_batch(compiled, input_file, day, extra_files)
+    else:
+        outcome = _score_per_record(pol, scheme, compiled, input_file, day, extra_files, log)
+    if kind == "table":
+        _print_table(*outcome.table())
+    else:
+        outcome.write_output(output, kind)
+    if details:
+        from .io import format_of
 
-        result = command.run(compiled, input_file, as_of=day,
-                             extra={"redemptions": redemptions} if redemptions else {},
-                             show_progress=sys.stderr.isatty())
-        kind = _output_kind(output, fmt)
-        if kind == "table":
-            _print_table(*result.table())
-            command.write(result, "", "none", details, rejects)
-        else:
-            command.write(result, output, kind, details, rejects)
-        return
-    extra: dict[str, Any] = {}
-    if redemptions:
-        extra["redemptions"] = read_records(redemptions)
-    records: Any = read_records(input_file)
+        outcome.write_details(details, format_of(details))
+    from .schemes.base import REJECT_COLUMNS, rejected_counts, summary_line
+
+    # exactly the documented columns, whatever else a scheme's run carries
+    rejected = [{k: r[k] for k in REJECT_COLUMNS} for r in outcome.rejected]
+    click.echo(summary_line(spec, rows_in=outcome.rows_in, rejected=rejected_counts(rejected),
+                            warnings=outcome.warnings, policy=pol.ref, as_of=day), err=True)
+    if rejected and rejects:
+        from .io import write_rows
+
+        write_rows(rejected, rejects)
+        click.echo(f"{len(rejected)} rejected rows written to {rejects}", err=True)
+    elif rejected:
+        for r in rejected[:SHOWN_REJECTS]:
+            click.echo(f"rejected {r['input']} row {r['row']} ({r['id']}): "
+                       + "; ".join(r["reasons"]), err=True)
+        if len(rejected) > SHOWN_REJECTS:
+            click.echo(f"... and {len(rejected) - SHOWN_REJECTS} more rejected rows: "
+                       f"write them all with --rejects FILE", err=True)
+
+
+SHOWN_REJECTS = 1000
+"""Rejected rows listed on stderr when there is no ``--rejects`` file; the rest are counted
+(a big batch run must not flood a terminal)."""
+
+
+@dataclass
+class _Outcome:
+    """What ``score`` writes, the same whichever engine computed it."""
+
+    rows_in: int
+    rejected: list[dict[str, Any]]
+    warnings: list[str]
+    write_output: Callable[[str | None, str], Any]
+    write_details: Callable[[str, str], Any]
+    table: Callable[[], tuple[str, list[str], list[list[str]]]]
+
+
+def _extra_inputs(pol: Policy, scheme: str, with_inputs: tuple[str, ...],
+                  redemptions: str | None) -> dict[str, str]:
+    """``--with NAME=FILE`` (and ``--redemptions``), checked against the scheme's inputs."""
+    spec = pol.spec(scheme)
+    items = [*with_inputs, *([f"redemptions={redemptions}"] if redemptions else [])]
+    files: dict[str, str] = {}
+    for item in items:
+        name, sep, path = item.partition("=")
+        if not sep or not name or not path:
+            raise click.UsageError(f"--with {item!r}: write NAME=FILE")
+        if name not in spec.extra_inputs:
+            takers = sorted(n for n, s in pol.specs.items() if name in s.extra_inputs)
+            option = "--redemptions" if item.startswith("redemptions=") and redemptions \
+                else f"--with {name}=..."
+            raise click.UsageError(
+                f"{option}: scheme {scheme} takes "
+                + (f"only {', '.join(spec.extra_inputs)}" if spec.extra_inputs
+                   else "no extra inputs")
+                + (f"; {name} is an input of {', '.join(takers)}" if takers else ""))
+        if name in files:
+            raise click.UsageError(f"{name} is given twice")
+        files[name] = path
+    return files
+
+
+def _detail_warnings(rows: Any) -> list[str]:
+    """The ``warnings`` of the detail rows (a liaison over capacity), for the summary."""
+    return [w for row in rows for w in (row.get("warnings") or ())]
+
+
+def _score_per_record(pol: Policy, scheme: str, compiled: Any, input_file: str,
+                      day: dt.date, extra_files: dict[str, str], log: Any) -> _Outcome:
+    from .io import read_records, write_rows
+
+    extra: dict[str, Any] = {name: read_records(path) for name, path in extra_files.items()}
+    count = [0]
+
+    def counted(rows: Any) -> Any:
+        for row in rows:
+            count[0] += 1
+            yield row
+
+    records: Any = counted(read_records(input_file))
     if log is not None:  # the log needs the inputs after the run: keep them
         records = list(records)
         extra = {k: list(v) for k, v in extra.items()}
@@ -218,22 +299,25 @@ def score(policy: str, input_file: str, scheme: str, output: str | None, rejects
     if log is not None:
         n = log.write_run(pol, scheme, day, result, records, extra.get("redemptions", ()))
         click.echo(f"{n} decisions logged to {log.path}", err=True)
-    kind = _output_kind(output, fmt)
-    if kind == "table":
-        _print_table(*result.table())
-    else:
-        write_rows(result.output_rows(), output, kind)
-    if details:
-        write_rows(result.detail_rows(), details)
-    click.echo(result.summary(), err=True)
-    rejected = result.rejected_rows()
-    if rejected and rejects:
-        write_rows(rejected, rejects)
-        click.echo(f"{len(rejected)} rejected rows written to {rejects}", err=True)
-    elif rejected:
-        for r in rejected:
-            click.echo(f"rejected {r['input']} row {r['row']} ({r['id']}): "
-                       + "; ".join(r["reasons"]), err=True)
+    return _Outcome(
+        count[0], result.rejected_rows(), _detail_warnings(result.detail_rows()),
+        lambda target, kind: write_rows(result.output_rows(), target, kind),
+        lambda target, kind: write_rows(result.detail_rows(), target, kind),
+        result.table)
+
+
+def _score_batch(compiled: Any, input_file: str, day: dt.date,
+                 extra_files: dict[str, str]) -> _Outcome:
+    from .batch import command
+
+    result = command.run(compiled, input_file, as_of=day, extra=extra_files,
+                         show_progress=sys.stderr.isatty())
+    main, detail = result.cli_frames()
+    return _Outcome(
+        result.rows_in, result.rejected_rows(), command.warnings(detail),
+        lambda target, kind: result.write(main, target, kind),
+        lambda target, kind: result.write(detail, target, kind),
+        result.table)
 
 
 AUTO_BATCH_ROWS = 10_000

@@ -72,9 +72,7 @@ def _read_csv(path: Path) -> Iterator[Mapping[str, Any] | UnreadableRow]:
     except csv.Error as e:
         raise InputError(f"{path}:1: the header row cannot be read ({e})") from None
     header = [h.strip() for h in header]
-    if len(set(header)) != len(header):
-        dupes = sorted({h for h in header if header.count(h) > 1})
-        raise InputError(f"{path}:1: column names appear twice: {', '.join(dupes)}")
+    check_column_names(path, header, ":1")
     row = 0
     while True:
         starts_at = reader.line_num + 1
@@ -136,6 +134,28 @@ def _read_json(path: Path) -> Iterator[Mapping[str, Any] | UnreadableRow]:
             row, f"row {row} is not a JSON object")
 
 
+def check_column_names(path: str | Path, names: Iterable[str], line: str = "") -> None:
+    """Refuse an input whose columns are not uniquely named: which of two ``id``
+    columns a record's id is would be a guess (and the engines would guess apart)."""
+    names = [n.strip() for n in names]
+    dupes = sorted({n for n in names if names.count(n) > 1})
+    if dupes:
+        raise InputError(f"{path}{line}: column names appear twice: {', '.join(dupes)} "
+                         f"(give each column its own name)")
+
+
+def parquet_column_names(path: str | Path) -> list[str] | None:
+    """A Parquet file's column names, duplicates kept (None without pyarrow)."""
+    try:
+        import pyarrow.parquet as pq
+    except ImportError:
+        return None
+    try:
+        return list(pq.ParquetFile(path).schema_arrow.names)
+    except Exception as e:  # pyarrow raises several types for damaged files
+        raise InputError(f"{path}: not a readable Parquet file ({e})") from None
+
+
 def _read_parquet(path: Path) -> Iterator[Mapping[str, Any] | UnreadableRow]:
     try:
         import pyarrow.parquet as pq
@@ -146,6 +166,7 @@ def _read_parquet(path: Path) -> Iterator[Mapping[str, Any] | UnreadableRow]:
         file = pq.ParquetFile(path)
     except Exception as e:  # pyarrow raises several types for damaged files
         raise InputError(f"{path}: not a readable Parquet file ({e})") from None
+    check_column_names(path, file.schema_arrow.names)
 
     def rows() -> Iterator[Mapping[str, Any]]:
         try:
@@ -178,7 +199,13 @@ def _csv_cell(value: Any) -> Any:
 
 def write_rows(rows: Iterable[Mapping[str, Any]], target: str | Path | None,
                kind: str | None = None) -> int:
-    """Write rows to a file (format by extension) or to stdout; returns the count."""
+    """Write rows to a file (format by extension) or to stdout; returns the count.
+
+    This is the one writer of ``civicscore score``: the batch engine's frames are
+    written through it too (:func:`write_frame`), so that the engine never changes
+    a byte of the output. CSV joins lists with ``'; '``; dates are ISO text;
+    ``json`` is one JSON array, ``jsonl`` one object per line.
+    """
     kind = kind or (format_of(target) if target else "jsonl")
     if kind == "parquet":
         return _write_parquet(rows, target)
@@ -199,9 +226,13 @@ def write_rows(rows: Iterable[Mapping[str, Any]], target: str | Path | None,
                 writer.writerow({k: _csv_cell(v) for k, v in row.items()})
                 n += 1
         elif kind == "json":
-            out.write(json.dumps([{k: _cell(v) for k, v in r.items()} for r in rows],
-                                 ensure_ascii=False, indent=2, default=str))
-            out.write("\n")
+            out.write("[")
+            for row in rows:
+                text = json.dumps({k: _cell(v) for k, v in row.items()}, ensure_ascii=False,
+                                  indent=2, default=str)
+                out.write(("," if n else "") + "\n  " + text.replace("\n", "\n  "))
+                n += 1
+            out.write("\n]\n" if n else "]\n")
         else:
             for row in rows:
                 out.write(json.dumps({k: _cell(v) for k, v in row.items()},
@@ -214,7 +245,38 @@ def write_rows(rows: Iterable[Mapping[str, Any]], target: str | Path | None,
     return n
 
 
+def write_frame(frame: Any, target: str | Path | None, kind: str | None = None) -> int:
+    """Write a polars frame exactly as :func:`write_rows` writes the same rows.
+
+    Text formats go through :func:`write_rows` a slice at a time (the frame's
+    values are the per-record rows' values: lists, dates, ints, floats), so both
+    engines write the same bytes; Parquet is written by the shared Parquet
+    writer from the frame's own columns.
+    """
+    kind = kind or (format_of(target) if target else "jsonl")
+    if kind == "parquet":
+        return _write_parquet_table(frame.to_arrow(), target)
+    slices = frame.iter_slices(50_000)
+    return write_rows((row for part in slices for row in part.iter_rows(named=True)),
+                      target, kind)
+
+
 def _write_parquet(rows: Iterable[Mapping[str, Any]], target: str | Path | None) -> int:
+    if target is None:
+        raise InputError("Parquet output needs a file name (-o out.parquet)")
+    try:
+        import pyarrow as pa
+    except ImportError:
+        raise InputError("writing Parquet needs pyarrow: pip install 'civicscore[parquet]'"
+                         ) from None
+    data = [dict(r) for r in rows]
+    return _write_parquet_table(pa.Table.from_pylist(data), target)
+
+
+def _write_parquet_table(table: Any, target: str | Path | None) -> int:
+    """One Parquet layout whichever engine made the rows: plain (not large or view)
+    strings and lists, and text for a column with no value at all (so that an
+    all-empty column has the same type from Python rows as from a frame)."""
     if target is None:
         raise InputError("Parquet output needs a file name (-o out.parquet)")
     try:
@@ -223,9 +285,17 @@ def _write_parquet(rows: Iterable[Mapping[str, Any]], target: str | Path | None)
     except ImportError:
         raise InputError("writing Parquet needs pyarrow: pip install 'civicscore[parquet]'"
                          ) from None
-    data = [dict(r) for r in rows]
-    pq.write_table(pa.Table.from_pylist(data), str(target))
-    return len(data)
+
+    def plain(t: Any) -> Any:
+        if pa.types.is_null(t) or pa.types.is_large_string(t) or pa.types.is_string_view(t):
+            return pa.string()
+        if pa.types.is_list(t) or pa.types.is_large_list(t) or pa.types.is_list_view(t):
+            return pa.list_(plain(t.value_type))
+        return t
+
+    schema = pa.schema([pa.field(f.name, plain(f.type)) for f in table.schema])
+    pq.write_table(table.cast(schema), str(target))
+    return int(table.num_rows)
 
 
 def parse_json_record(text: str) -> Mapping[str, Any]:

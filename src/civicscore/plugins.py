@@ -13,6 +13,7 @@ load only those (an empty value loads none besides the built-in one).
 from __future__ import annotations
 
 import datetime as dt
+import functools
 import os
 import re
 from collections.abc import Callable, Iterable
@@ -31,6 +32,7 @@ from .expr.functions import CALENDAR_FUNCTION_NAMES
 from .policy.calendar import HolidayCalendar
 from .policy.compile import Environment, SchemeCompiler
 from .policy.model import PolicyModel
+from .schemes.base import CORE_SECTIONS, SchemeSpec, scheme_spec
 
 ENTRY_POINT_GROUP = "civicscore"
 ENV_PLUGINS = "CIVICSCORE_PLUGINS"
@@ -81,8 +83,7 @@ class Registry:
     policies: dict[str, tuple[str, Any]] = field(default_factory=dict)
     functions: dict[str, tuple[str, Function]] = field(default_factory=dict)
     calendars: dict[str, tuple[str, CalendarSpec]] = field(default_factory=dict)
-    schemes: dict[str, tuple[str, SchemeCompiler]] = field(default_factory=dict)
-    sections: dict[str, type[BaseModel]] = field(default_factory=dict)
+    schemes: dict[str, tuple[str, SchemeSpec]] = field(default_factory=dict)
     plugins: list[PluginInfo] = field(default_factory=list)
 
     # -- what loading needs -------------------------------------------------------
@@ -107,17 +108,21 @@ class Registry:
         entry = self.calendars.get(name)
         return entry[1] if entry else None
 
+    @property
+    def sections(self) -> dict[str, type[BaseModel]]:
+        """Each registered scheme's TOML section and its model."""
+        return {name: spec.model for name, (_, spec) in self.schemes.items()}
+
+    def scheme_specs(self) -> dict[str, SchemeSpec]:
+        return {name: spec for name, (_, spec) in self.schemes.items()}
+
     def policy_model(self) -> type[PolicyModel]:
-        """The policy format, with the sections that plugin schemes brought."""
-        if not self.sections:
-            return PolicyModel
-        fields: dict[str, Any] = {name: (model | None, None)
-                                  for name, model in self.sections.items()}
-        return create_model("PolicyModel", __base__=PolicyModel, **fields)
+        """The policy format: the core tables and the section of every registered scheme."""
+        return policy_model(tuple(self.sections.items()))
 
     def environment(self) -> Environment:
         return Environment(
-            schemes={k: v[1] for k, v in self.schemes.items()},
+            schemes=self.scheme_specs(),
             resolver=self.resolve_policy,
             functions=self.function_table,
             calendars={k: v[1].build for k, v in self.calendars.items()},
@@ -245,22 +250,30 @@ def build_registry(pm: PluginManager) -> Registry:
 
     for impl in pm.hook.register_schemes.get_hookimpls():
         def add_scheme(section: str, compiler: SchemeCompiler,
-                       model: type[BaseModel] | None = None,
-                       _p: str = impl.plugin_name) -> None:
+                       model: type[BaseModel] | None = None, _p: str = impl.plugin_name,
+                       **about: Any) -> None:
             if not callable(compiler):
                 raise PluginError(f"plugin {_p!r}: the compiler of scheme {section!r} is "
                                   f"not callable")
-            known = section in PolicyModel.model_fields
-            if model is None and not known:
+            if section in CORE_SECTIONS or section in PolicyModel.model_fields:
+                raise PluginError(f"plugin {_p!r}: the policy section {section!r} already "
+                                  f"exists")
+            if isinstance(section, str) and section in reg.schemes:
+                claim(reg.schemes, "scheme", _p, section, None)  # names both plugins
+            if model is None:
                 raise PluginError(f"plugin {_p!r}: scheme {section!r} is a new policy "
                                   f"section, so it must also register its pydantic model "
                                   f"(register(section, compiler, model=...))")
-            if model is not None and (known or section in reg.sections):
-                raise PluginError(f"plugin {_p!r}: the policy section {section!r} already "
-                                  f"exists")
-            claim(reg.schemes, "scheme", _p, section, compiler)
-            if model is not None:
-                reg.sections[section] = model
+            if not (isinstance(model, type) and issubclass(model, BaseModel)) or \
+                    model.model_config.get("extra") != "forbid":
+                raise PluginError(f"plugin {_p!r}: the model of scheme {section!r} must be a "
+                                  f"pydantic model with extra='forbid', so that a misspelt "
+                                  f"key in [{section}] is refused and located")
+            try:
+                spec = scheme_spec(section, compiler, model, plugin=_p, **about)
+            except (TypeError, ValueError) as e:
+                raise PluginError(f"plugin {_p!r}: scheme {section!r}: {e}") from None
+            claim(reg.schemes, "scheme", _p, section, spec)
         impl.function(register=add_scheme)
 
     for name, plugin in pm.list_name_plugin():
@@ -272,6 +285,17 @@ def build_registry(pm: PluginManager) -> Registry:
             tuple(c.get("function", ())), tuple(c.get("calendar", ())),
             tuple(c.get("scheme", ()))))
     return reg
+
+
+@functools.lru_cache(maxsize=32)
+def policy_model(sections: tuple[tuple[str, type[BaseModel]], ...]) -> type[PolicyModel]:
+    """The whole policy format for these scheme sections, built once per set of them
+    (building a model's validator is a good part of start-up time)."""
+    fields: dict[str, Any] = {name: (model | None, None) for name, model in sections}
+    model: type[PolicyModel] = create_model(  # type: ignore[call-overload]
+        "PolicyModel", __base__=PolicyModel, __doc__="A civicscore policy file.",
+        __module__=PolicyModel.__module__, **fields)
+    return model
 
 
 def _own_distribution(plugin: object) -> tuple[str, str]:

@@ -1,25 +1,21 @@
-"""``civicscore score`` on the batch evaluator: frames in, frames out, a progress bar.
+"""``civicscore score`` on the batch evaluator: frames in, a progress bar.
 
 Kept apart from ``cli.py`` so the command module stays light: this module,
-and polars with it, is imported only when a batch run starts.
+and polars with it, is imported only when a batch run starts. What is written,
+and how, is the command line's, the same for both engines.
 """
 
 from __future__ import annotations
 
 import datetime as dt
-import sys
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from typing import Any
 
-import click
 import polars as pl
 
 from .progress import reporting
-from .result import BatchResult, flat_lists
-
-#: Rejected rows listed on stderr when no ``--rejects`` file is given; the rest are counted.
-SHOWN_REJECTS = 50
+from .result import BatchResult
 
 
 @contextmanager
@@ -50,38 +46,10 @@ def run(compiled: Any, input_file: str, *, as_of: dt.date, extra: dict[str, Any]
     return result
 
 
-def write(result: BatchResult, output: str | None, kind: str, details: str | None,
-          rejects: str | None) -> None:
-    """Write the frames; list rejected rows on stderr when there is no ``--rejects`` file."""
-    from ..io import format_of
-
-    main, extra_frame = result.cli_frames()
-    if output == "":
-        pass  # already shown as a table
-    elif output is None:
-        if kind == "parquet":
-            raise click.UsageError("Parquet output needs a file: add -o FILE.parquet")
-        sys.stdout.write(_text(main, kind))
-    else:
-        result.write(main, output, kind)
-    if details and extra_frame.width:
-        result.write(extra_frame, details, format_of(details))
-    click.echo(result.summary(), err=True)
-    rejected = pl.DataFrame(result.rejected_rows(), schema=result.rejected.schema) \
-        if result.rejected.width else result.rejected
-    if rejected.height and rejects:
-        result.write(rejected, rejects, format_of(rejects))
-        click.echo(f"{rejected.height} rejected rows written to {rejects}", err=True)
-    elif rejected.height:
-        for r in rejected.head(SHOWN_REJECTS).iter_rows(named=True):
-            click.echo(f"rejected {r['input']} row {r['row']} ({r['id']}): "
-                       + "; ".join(r["reasons"]), err=True)
-        if rejected.height > SHOWN_REJECTS:
-            click.echo(f"... and {rejected.height - SHOWN_REJECTS} more rejected rows: "
-                       f"write them all with --rejects FILE", err=True)
-
-
-def _text(frame: pl.DataFrame, kind: str) -> str:
-    if kind == "csv":
-        return flat_lists(frame).write_csv()
-    return frame.write_ndjson()
+def warnings(details: pl.DataFrame) -> list[str]:
+    """The ``warnings`` of the detail rows (a liaison over capacity), in row order, as
+    the per-record run's summary reads them from its detail rows."""
+    if "warnings" not in details.columns or not isinstance(details.schema["warnings"],
+                                                           pl.List):
+        return []
+    return [w for w in details["warnings"].explode().drop_nulls().to_list()]

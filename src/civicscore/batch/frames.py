@@ -24,6 +24,7 @@ Range and enum checks then run vectorised on the converted values.
 from __future__ import annotations
 
 import datetime as dt
+import re
 from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -95,13 +96,20 @@ def _numbered(frame: pl.DataFrame) -> pl.DataFrame:
 
 
 def _read_path(path: Path) -> pl.DataFrame:
-    from ..io import format_of, read_records
+    from ..io import check_column_names, format_of, parquet_column_names, read_records
 
     if format_of(path) == "parquet":
         if not path.is_file():
             raise InputError(f"{path}: no such file")
+        names = parquet_column_names(path)
+        if names is not None:
+            check_column_names(path, names)
         try:
             return _numbered(pl.read_parquet(path))
+        except pl.exceptions.DuplicateError as e:  # no pyarrow to list the names first
+            found = re.search(r"name '(.*)' has more than one", str(e))
+            check_column_names(path, [found.group(1)] * 2 if found else [])
+            raise InputError(f"{path}: column names appear twice ({e})") from None
         except (pl.exceptions.PolarsError, OSError) as e:
             raise InputError(f"{path}: not a readable Parquet file ({e})") from None
     return _from_records(read_records(path))

@@ -1,12 +1,14 @@
 """What a batch run returns: frames, not per-row Python objects.
 
-``output`` has one row per input row, in input order: the input's columns,
-then the decision columns (the same names and meanings as the per-record
-decision's ``to_row()``, reason codes as a list column, the policy hash).
-``rejected`` has one row per rejected input row, with the full reasons, built
-by the per-record evaluator itself for just those rows so the messages are
-word for word the ones ``explain`` gives. ``details`` holds what the scheme
-adds beyond one row per record (caseloads, statements, cohorts).
+One output, any engine (a team-wide contract): ``output`` has exactly the
+columns, in order, and the values of the per-record run's ``output_rows()``
+(lists as List(String), dates as Date, ints as Int64, floats as Float64,
+``reasons`` included), and no raw input column; ``details`` likewise equals
+``detail_rows()``; ``rejected`` has exactly the columns of
+``schemes.base.REJECT_COLUMNS`` with the values of ``rejected_rows()``. The
+command line writes ``output`` as its main output and ``details`` for
+``--details``, for every scheme, through the same writer as the per-record
+run (``io.write_frame``), so ``--engine`` changes the speed, never a byte.
 
 Rows are conserved: ``rows_in == scored + rejected``, checked on construction.
 """
@@ -23,6 +25,7 @@ import polars as pl
 
 from ..records import UnreadableRow
 from ..results import PolicyRef
+from ..schemes.base import REJECT_COLUMNS
 from .frames import ROW, UNREADABLE
 
 
@@ -51,10 +54,8 @@ class BatchResult:
         return int((self.output["status"] == "scored").sum()) if self.output.height else 0
 
     def cli_frames(self) -> tuple[pl.DataFrame, pl.DataFrame]:
-        """What ``civicscore score`` writes as its output and as ``--details``: the same
-        as the per-record run writes (for volunteer points: statements, then records)."""
-        if self.scheme == "volunteer":
-            return self.details, self.output
+        """What ``civicscore score`` writes as its output and as ``--details``: ``output``
+        and ``details``, which equal the per-record run's output and detail rows."""
         return self.output, self.details
 
     # -- the SchemeRun protocol (used by the CLI) ---------------------------------------
@@ -65,7 +66,11 @@ class BatchResult:
         return self.details.iter_rows(named=True)
 
     def rejected_rows(self) -> list[dict[str, Any]]:
-        return self.rejected.to_dicts()
+        """The rejected rows with exactly ``REJECT_COLUMNS`` (extra columns a scheme's
+        frame may still carry are not part of the output)."""
+        if not self.rejected.width:
+            return []
+        return self.rejected.select(REJECT_COLUMNS).to_dicts()
 
     def summary(self) -> str:
         text = (f"{self.scored_count} of {self.rows_in} rows scored, {self.rejected.height} "
@@ -79,14 +84,12 @@ class BatchResult:
                 for r in self.output.select(shown).head(1000).iter_rows()]
         return self.title or f"{self.scheme} — {self.policy}", shown, rows
 
-    def write(self, frame: pl.DataFrame, target: str | Path, kind: str) -> None:
-        """Write a frame as CSV (lists joined by '; '), JSON Lines or Parquet."""
-        if kind == "parquet":
-            frame.write_parquet(target)
-        elif kind == "csv":
-            flat_lists(frame).write_csv(target)
-        else:
-            frame.write_ndjson(target)
+    def write(self, frame: pl.DataFrame, target: str | Path | None, kind: str) -> None:
+        """Write a frame as the per-record run writes the same rows (``io.write_rows``):
+        CSV with lists joined by '; ', JSON (an array), JSON Lines or Parquet."""
+        from ..io import write_frame
+
+        write_frame(frame, target, kind)
 
 
 def flat_lists(frame: pl.DataFrame) -> pl.DataFrame:
@@ -105,7 +108,9 @@ def explain_rejected(frame: pl.DataFrame, rejected: pl.Series, seens: Iterable[d
     rejected row in order, the ids already seen before it (id -> first row), so a
     duplicate is worded as the per-record run words it. The per-record path must
     reject the row too: if it scores it, the two evaluators disagree, which is a bug.
-    Returns the ``rejected`` frame's rows and each row's reason codes.
+    Returns the ``rejected`` frame's rows, with exactly the columns of
+    ``REJECT_COLUMNS`` (as ``rejected_rows()`` of the per-record run), and each
+    row's reason codes.
     """
     rows: list[dict[str, Any]] = []
     codes: list[list[str]] = []
@@ -120,10 +125,7 @@ def explain_rejected(frame: pl.DataFrame, rejected: pl.Series, seens: Iterable[d
         if not d.rejected:  # pragma: no cover - the two evaluators disagree: a bug
             raise AssertionError(f"row {row}: batch rejected it, per-record scored it "
                                  f"({d.reason_codes})")
-        first = d.reasons[0]
-        rows.append({"input": kind, "row": row, "id": ident(d), "field": first.rule,
-                     "reason_code": first.code, "reason": first.message,
-                     "reason_codes": list(d.reason_codes),
-                     "reasons": [r.message for r in d.reasons]})
+        values = (kind, row, ident(d), list(d.reason_codes), [r.message for r in d.reasons])
+        rows.append(dict(zip(REJECT_COLUMNS, values, strict=True)))
         codes.append(list(d.reason_codes))
     return rows, codes

@@ -17,7 +17,7 @@ from collections import ChainMap
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from .._suggest import did_you_mean
 from ..errors import CivicScoreError, ExpressionError, PolicyError, Problem
@@ -28,6 +28,13 @@ from .calendar import HolidayCalendar, subdivisions, supported_countries
 from .load import KeyPath, Layers, Loaded, Resolver, load_source, read_limited, read_source
 from .model import FactSpec, PolicyModel
 from .protected import protected_in, protected_reason
+
+if TYPE_CHECKING:  # the schemes import this module: only type checkers follow these
+    from ..schemes.appraisal import AppraisalScheme
+    from ..schemes.base import SchemeSpec
+    from ..schemes.civility import CivilityScheme
+    from ..schemes.visits import VisitsScheme
+    from ..schemes.volunteer import VolunteerScheme
 
 FACT_TYPES: dict[str, Type] = {
     "bool": Type.BOOL, "int": Type.INT, "decimal": Type.DECIMAL,
@@ -95,10 +102,10 @@ class Environment:
 
     Kept as plain callables and mappings so the loader does not depend on
     pluggy: named policies (``resolver``), the function table for a calendar,
-    named calendars and the scheme compilers.
+    named calendars and the registered schemes (name -> ``SchemeSpec``).
     """
 
-    schemes: Mapping[str, SchemeCompiler]
+    schemes: Mapping[str, SchemeSpec]
     resolver: Resolver | None = None
     functions: Callable[[Callable[[dt.date], bool]], FunctionTable] = builtin_functions
     calendars: Mapping[str, Callable[..., HolidayCalendar]] = field(default_factory=dict)
@@ -109,9 +116,12 @@ class Environment:
 class Policy:
     """A checked, compiled policy: the object Python applications work with.
 
-    Each scheme the policy defines is an attribute (``policy.volunteer``)
-    with its own ``evaluate`` method; asking for a scheme the file does not
-    define raises an error naming the missing TOML section.
+    ``policy.scheme(name)`` is the compiled section of any registered scheme
+    (a plugin's too); the built-in ones are also typed attributes
+    (``policy.visits`` is a ``VisitsScheme``). Asking for a scheme the file
+    does not define raises an error naming the missing TOML section.
+    ``specs`` holds the registry entry of every registered scheme, which is
+    what the command line, the decision log and the case runner read.
     """
 
     model: PolicyModel
@@ -120,6 +130,7 @@ class Policy:
     functions: FunctionTable
     schemes: Mapping[str, Any]
     warnings: tuple[Problem, ...] = ()
+    specs: Mapping[str, SchemeSpec] = field(default_factory=dict, repr=False)
 
     @property
     def id(self) -> str:
@@ -134,31 +145,41 @@ class Policy:
         return self.ref.hash
 
     def scheme(self, name: str) -> Any:
+        """The compiled section of scheme ``name``, built-in or a plugin's."""
         if name not in self.schemes:
+            known = "" if name in self.specs or not self.specs else (
+                f" (no installed scheme is called {name!r}"
+                + (f"; {hint}" if (hint := did_you_mean(name, self.specs)) else "") + ")")
             raise CivicScoreError(
-                f"policy {self.ref.id!r} ({self.ref.source}) has no [{name}] section"
+                f"policy {self.ref.id!r} ({self.ref.source}) has no [{name}] section{known}"
                 + (f"; it defines: {', '.join(sorted(self.schemes))}" if self.schemes else ""))
         return self.schemes[name]
 
+    def spec(self, name: str) -> SchemeSpec:
+        """The registry entry of a scheme this policy defines (see ``scheme``)."""
+        self.scheme(name)
+        return self.specs[name]
+
+    # Typed shortcuts for the built-in schemes; any scheme is ``scheme(name)``.
     @property
-    def volunteer(self) -> Any:
+    def volunteer(self) -> VolunteerScheme:
         """The [volunteer] scheme: ``policy.volunteer.evaluate(records, as_of=...)``."""
-        return self.scheme("volunteer")
+        return self.scheme("volunteer")  # type: ignore[no-any-return]
 
     @property
-    def civility(self) -> Any:
+    def civility(self) -> CivilityScheme:
         """The [civility] scheme: household stars and titles."""
-        return self.scheme("civility")
+        return self.scheme("civility")  # type: ignore[no-any-return]
 
     @property
-    def visits(self) -> Any:
+    def visits(self) -> VisitsScheme:
         """The [visits] scheme: care tiers, cadences and next due dates."""
-        return self.scheme("visits")
+        return self.scheme("visits")  # type: ignore[no-any-return]
 
     @property
-    def appraisal(self) -> Any:
+    def appraisal(self) -> AppraisalScheme:
         """The [appraisal] scheme: scorecards, grades, vetoes and the quota."""
-        return self.scheme("appraisal")
+        return self.scheme("appraisal")  # type: ignore[no-any-return]
 
     def check_in_effect(self, as_of: dt.date) -> None:
         ensure_in_effect(self.model, self.ref, as_of)
@@ -281,14 +302,31 @@ def compile_policy(loaded: Loaded, env: Environment, today: dt.date | None = Non
                          problems)
     _check_facts(ctx)
     compiled: dict[str, Any] = {}
-    for name, compiler in env.schemes.items():
+    for name, spec in env.schemes.items():
         if getattr(model, name, None) is not None:
-            compiled[name] = compiler(ctx)
+            compiled[name] = spec.compiler(ctx)
+    _check_record_fields(ctx, env.schemes, compiled)
     for i, case in enumerate(model.case):
         if case.scheme not in compiled:
             ctx.report(("case", i, "scheme"), f"case {case.name!r} is for scheme "
                                               f"{case.scheme!r}, which this policy does not define",
                        did_you_mean(case.scheme, compiled))
+        else:
+            accepts = env.schemes[case.scheme].extra_inputs
+            given = [*(["redemptions"] if case.redemptions else []), *case.inputs]
+            for key in given:
+                if key not in accepts:
+                    where = ("case", i, key) if key == "redemptions" else ("case", i, "inputs",
+                                                                         key)
+                    ctx.report(where, f"case {case.name!r}: scheme {case.scheme!r} takes no "
+                                      f"{key!r} input",
+                               f"it takes: {', '.join(accepts)}" if accepts else
+                               f"remove it; {case.scheme} reads only its records",
+                               value=False)
+            if "redemptions" in case.inputs:
+                ctx.report(("case", i, "inputs", "redemptions"),
+                           f"case {case.name!r} gives redemptions twice",
+                           "write them once, as redemptions = [...]", value=False)
         if (case.input is None) == (not case.records):
             ctx.report(("case", i), f"case {case.name!r} needs exactly one of 'input' (one "
                                     f"record) and 'records' (several)", value=False)
@@ -305,7 +343,39 @@ def compile_policy(loaded: Loaded, env: Environment, today: dt.date | None = Non
             "review it and set a new review_by date", value=True, severity="warning"))
     for note in notes:
         warnings.warn(str(note), PolicyWarning, stacklevel=3)
-    return Policy(model, ref, calendar, ctx.functions, compiled, tuple(notes))
+    return Policy(model, ref, calendar, ctx.functions, compiled, tuple(notes),
+                  dict(env.schemes))
+
+
+def _check_record_fields(ctx: CompileContext, specs: Mapping[str, SchemeSpec],
+                         compiled: Mapping[str, Any]) -> None:
+    """Refuse a fact named like a field a scheme reads from every record itself.
+
+    A fact ``record_id`` would be read as a fact *and* as the record's id, so
+    every record would be rejected (or misread). The fields come from each
+    scheme's registration; a scheme that already reported the clash in its
+    own words is not reported twice.
+    """
+    seen = {(p.file, p.line, p.col) for p in ctx.problems}
+    for name in compiled:
+        spec = specs[name]
+        entity = spec.entity_of(getattr(ctx.model, name, None))
+        facts = ctx.model.facts.get(entity or "", {})
+        for field_name in spec.record_fields:
+            if field_name not in facts:
+                continue
+            path: KeyPath = ("facts", entity or "", field_name)
+            problem = ctx.layers.problem(
+                path, f"fact name {field_name!r} is a field the {name} scheme reads from every "
+                      f"record itself ({', '.join(spec.record_fields)}); a fact of that name "
+                      f"would be read from the same column and reject the records it does "
+                      f"not fit",
+                f"rename the fact (e.g. {field_name + '_value'!r}) and its column in the "
+                f"input files")
+            where = (problem.file, problem.line, problem.col)
+            if where not in seen:
+                seen.add(where)
+                ctx.problems.append(problem)
 
 
 def load_policy(source: str | Path, env: Environment, text: str | bytes | None = None,

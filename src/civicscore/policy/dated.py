@@ -82,6 +82,7 @@ def _parse(raw: Any) -> DatedValue:
         if not raw:
             raise ValueError("a dated value needs at least one date, e.g. { 2025-01-01 = 2 }")
         items: list[tuple[dt.date, float]] = []
+        keys: dict[dt.date, str] = {}
         for key, value in raw.items():
             try:
                 start = dt.date.fromisoformat(str(key))
@@ -89,6 +90,14 @@ def _parse(raw: Any) -> DatedValue:
                 raise ValueError(
                     f"dated value key {key!r} is not a date; write it as YYYY-MM-DD = value"
                 ) from None
+            if start in keys:
+                # 2025-01-01 and "20250101" are one day: which value is in force would
+                # depend on the order of the keys, so neither is taken
+                raise ValueError(
+                    f"the day {start.isoformat()} has two values ({keys[start]!r} = "
+                    f"{raw[keys[start]]!r} and {key!r} = {value!r}); keep one of them, "
+                    f"written as {start.isoformat()} = value")
+            keys[start] = str(key)
             if isinstance(value, bool) or not isinstance(value, (int, float)):
                 raise ValueError(f"the value dated {key} must be a number, got {value!r}")
             items.append((start, _bounded(value)))

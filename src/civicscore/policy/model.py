@@ -353,6 +353,9 @@ class Case(_Model):
                                           description="Several input records.")
     redemptions: list[dict[str, Any]] = Field(default_factory=list,
                                               description="volunteer: redemption records.")
+    inputs: dict[str, list[dict[str, Any]]] = Field(
+        default_factory=dict, description="Other extra inputs of the scheme, by name "
+                                          "(as score --with NAME=FILE gives them).")
     expect: dict[str, Any] | list[dict[str, Any]] = Field(
         description="Expected output: one row's fields, or a list of rows in order.")
     expect_details: dict[str, Any] | list[dict[str, Any]] | None = Field(
@@ -366,7 +369,13 @@ class Case(_Model):
 
 
 class PolicyModel(_Model):
-    """A civicscore policy file."""
+    """A civicscore policy file.
+
+    This class holds the tables every policy may have; each scheme's section
+    (``[volunteer]``, ``[visits]``, a plugin's ``[greeting]``) is the model its
+    registration brings, added by ``civicscore.plugins.policy_model`` (the
+    class that loading validates against, also named ``PolicyModel``).
+    """
 
     policy: PolicyMeta
     calendar: Calendar = Field(default_factory=Calendar)
@@ -374,8 +383,4 @@ class PolicyModel(_Model):
         default_factory=dict,
         description="Typed inputs by entity: [facts.household], [facts.activity], ...",
     )
-    volunteer: Volunteer | None = None
-    civility: Civility | None = None
-    visits: Visits | None = None
-    appraisal: Appraisal | None = None
     case: list[Case] = Field(default_factory=list, description="Policy tests as data.")
