@@ -11,9 +11,12 @@ def test_public_api_is_pinned() -> None:
         "Appeal",
         "AppraisalDecision",
         "AppraisalResult",
+        "AppraisalScheme",
+        "BatchResult",
         "CivicScoreError",
         "CivilityDecision",
         "CivilityResult",
+        "CivilityScheme",
         "DecisionLog",
         "Engine",
         "ExpressionError",
@@ -32,10 +35,13 @@ def test_public_api_is_pinned() -> None:
         "RecordError",
         "RedemptionDecision",
         "Reviewed",
+        "SchemeSpec",
         "Statement",
         "VisitDecision",
         "VisitResult",
+        "VisitsScheme",
         "VolunteerResult",
+        "VolunteerScheme",
         "__version__",
         "appeal",
         "confirm",
@@ -56,3 +62,31 @@ def test_errors_refine_builtins() -> None:
     assert issubclass(civicscore.PluginError, RuntimeError)
     for exc in (civicscore.PolicyError, civicscore.RecordError, civicscore.InputError):
         assert issubclass(exc, civicscore.CivicScoreError)
+
+
+def test_policy_schemes_are_typed_and_any_scheme_is_reachable() -> None:
+    import typing
+
+    from civicscore.policy.compile import Policy
+
+    # the annotations name the scheme classes (imported for type checkers only)
+    types = {n: getattr(civicscore, n) for n in ("VolunteerScheme", "CivilityScheme",
+                                                 "VisitsScheme", "AppraisalScheme")}
+    for name, cls in (("volunteer", "VolunteerScheme"), ("civility", "CivilityScheme"),
+                      ("visits", "VisitsScheme"), ("appraisal", "AppraisalScheme")):
+        hints = typing.get_type_hints(getattr(Policy, name).fget, localns=types)
+        assert hints["return"] is types[cls]
+    policy = civicscore.load("baseline")
+    assert isinstance(policy.visits, civicscore.VisitsScheme)
+    assert policy.scheme("visits") is policy.visits
+    assert policy.spec("visits").scheme_type is civicscore.VisitsScheme
+
+
+def test_importing_civicscore_does_not_import_polars() -> None:
+    import subprocess
+    import sys
+
+    code = ("import sys, civicscore; civicscore.Policy; "
+            "assert 'polars' not in sys.modules, 'polars imported'; "
+            "civicscore.BatchResult; assert 'polars' in sys.modules")
+    subprocess.run([sys.executable, "-c", code], check=True)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import datetime as dt
 import json
 from pathlib import Path
+from typing import Any
 
 import pytest
 from click.testing import CliRunner
@@ -105,3 +106,82 @@ def test_engine_mistakes_are_usage_errors(tmp_path: Path) -> None:
     assert result.exit_code == 2 and "'fast' is not one of" in result.output
     result = CliRunner().invoke(main, [*base, "--engine", "batch", "--log", str(tmp_path / "l")])
     assert result.exit_code == 2 and "--log needs --engine per-record" in result.output
+
+
+# --- one output, any engine ---------------------------------------------------------------
+
+EXAMPLES = ROOT / "examples"
+EXAMPLE_POLICY = ROOT / "policies" / "example-district.toml"
+PARITY_INPUTS = {
+    "volunteer": ["volunteer-activities.csv", "--redemptions", EXAMPLES / "redemptions.csv"],
+    "civility": ["civility-households.csv"],
+    "visits": ["visits-households.csv"],
+    "appraisal": ["appraisal-subjects.csv"],
+}
+FORMATS = ("csv", "jsonl", "json", "parquet")
+WHAT = ("output", "rejects", "details", "summary")
+
+#: Where the two engines still differ on this branch, and why. The batch evaluators (owned
+#: by the scheme modules, batch/<scheme>.py) still copy the raw input columns into
+#: ``output`` and leave out ``reasons``; volunteer's batch ``output`` is one row per
+#: activity record (its statements are in ``details``), the reverse of per-record.
+#: These pass once each scheme's BatchResult equals its per-record rows (the contract).
+PENDING_SCHEME_WORK = {
+    ("volunteer", "output"), ("volunteer", "details"), ("civility", "output"),
+    ("visits", "output"), ("appraisal", "output"),
+}
+
+
+@pytest.fixture(scope="module")
+def parity_runs(tmp_path_factory: pytest.TempPathFactory) -> dict[tuple[str, str, str], Any]:
+    """Every scheme x format x engine, run once: (scheme, fmt, engine) -> (dir, stderr)."""
+    runs: dict[tuple[str, str, str], Any] = {}
+    for scheme, (name, *extra) in PARITY_INPUTS.items():
+        for fmt in FORMATS:
+            for engine in ("per-record", "batch"):
+                where = tmp_path_factory.mktemp(f"{scheme}-{fmt}-{engine}")
+                result = CliRunner().invoke(main, [str(a) for a in [
+                    "score", EXAMPLE_POLICY, EXAMPLES / name, "--scheme", scheme, *extra,
+                    "--as-of", "2025-12-31", "--engine", engine,
+                    "-o", where / f"output.{fmt}", "--rejects", where / f"rejects.{fmt}",
+                    "--details", where / f"details.{fmt}"]])
+                assert result.exit_code == 0, result.output
+                assert "Traceback" not in result.output
+                runs[scheme, fmt, engine] = (where, result.stderr)
+    return runs
+
+
+def _parity_cases() -> list[Any]:
+    cases = []
+    for scheme in PARITY_INPUTS:
+        for fmt in FORMATS:
+            for what in WHAT:
+                if what == "summary" and fmt != "csv":
+                    continue  # the summary does not depend on the format
+                marks = [pytest.mark.xfail(strict=False, reason="needs the scheme's batch "
+                                           "evaluator to equal its per-record rows")] \
+                    if (scheme, what) in PENDING_SCHEME_WORK else []
+                cases.append(pytest.param(scheme, fmt, what, marks=marks,
+                                          id=f"{scheme}-{fmt}-{what}"))
+    return cases
+
+
+@pytest.mark.parametrize("scheme,fmt,what", _parity_cases())
+def test_the_engine_never_changes_what_score_writes(parity_runs: Any, scheme: str, fmt: str,
+                                                    what: str) -> None:
+    """--engine batch and --engine per-record write the same files and the same summary:
+    byte for byte for CSV and JSON, the same schema and values for Parquet."""
+    (a, a_err), (b, b_err) = (parity_runs[scheme, fmt, e] for e in ("per-record", "batch"))
+    if what == "summary":  # all of stderr: the summary line and the notes after it
+        assert a_err.replace(str(a), "DIR") == b_err.replace(str(b), "DIR")
+        return
+    one, two = a / f"{what}.{fmt}", b / f"{what}.{fmt}"
+    assert one.exists() == two.exists()
+    if fmt == "parquet":
+        x, y = pl.read_parquet(one), pl.read_parquet(two)
+        assert x.schema == y.schema
+        assert x.to_dicts() == y.to_dicts()
+    else:
+        assert one.read_bytes() == two.read_bytes()
+    if fmt == "json":
+        assert isinstance(json.loads(one.read_text(encoding="utf-8")), list)

@@ -7,6 +7,7 @@ import json
 import re
 import types
 from pathlib import Path
+from typing import Any
 
 import pytest
 from click.testing import CliRunner
@@ -74,41 +75,56 @@ def test_hook_register_calendars(tmp_path: Path) -> None:
         engine.load(path)
 
 
-class _Greeting(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True, strict=True)
-    when: str
+def _docs_block(marker: str) -> str:
+    """The fenced code block after ``<!-- marker -->`` in docs/plugins.md."""
+    text = (ROOT / "docs" / "plugins.md").read_text(encoding="utf-8")
+    after = text.split(f"<!-- {marker} -->", 1)[1]
+    return after.split("```", 2)[1].split("\n", 1)[1]
 
 
-class _GreetingScheme:
-    """A toy scheme: says hello to households its expression selects."""
-
-    extra_inputs = ()
-
-    def __init__(self, expr: object) -> None:
-        self.expr = expr
-
-    def run(self, records, *, as_of, **extra):
-        raise NotImplementedError
-
-    def explain_record(self, record, *, as_of):
-        return "hello" if self.expr(record) else "no"  # type: ignore[operator]
+def greeting_plugin() -> types.ModuleType:
+    """The scheme plugin of docs/plugins.md, exactly as written there."""
+    module = types.ModuleType("civicscore_greeting")
+    exec(compile(_docs_block("greeting-plugin"), "docs/plugins.md", "exec"), module.__dict__)
+    return module
 
 
-def _compile_greeting(ctx):
-    section = ctx.model.greeting
-    expr = ctx.expression(("greeting", "when"), section.when, ctx.scope("household", "greeting"))
-    return _GreetingScheme(expr)
+GREETING_POLICY = _docs_block("greeting-policy")
+HOUSEHOLDS = "household_id,age\nh1,83\nh2,40\nh3,old\n"
+
+
+@pytest.fixture
+def greeting_installed(monkeypatch, tmp_path: Path) -> Path:
+    """The docs' plugin as if installed (an entry point), and its policy as a file."""
+    from civicscore import plugins
+
+    module = greeting_plugin()
+    monkeypatch.setattr(plugins, "_load_entry_points",
+                        lambda pm: plugins._register(pm, module, "greeting"))
+    path = tmp_path / "greetings.toml"
+    path.write_text(GREETING_POLICY, encoding="utf-8")
+    return path
 
 
 def test_hook_register_schemes(tmp_path: Path) -> None:
-    p = plugin("greet", register_schemes=lambda register: register(
-        "greeting", _compile_greeting, model=_Greeting))
+    p = greeting_plugin()
     engine = civicscore.Engine(plugins=[p], entry_points=False)
     path = tmp_path / "p.toml"
-    path.write_text(MINIMAL + '[facts.household]\nage = { type = "int" }\n'
-                    '[greeting]\nwhen = "age > 80"\n', encoding="utf-8")
-    scheme = engine.load(path).scheme("greeting")
-    assert scheme.explain_record({"age": 90}, as_of=dt.date(2025, 1, 1)) == "hello"
+    path.write_text(GREETING_POLICY, encoding="utf-8")
+    policy = engine.load(path)
+    scheme = policy.scheme("greeting")
+    as_of = dt.date(2025, 1, 1)
+    assert scheme.explain_record({"household_id": "h1", "age": 90}, as_of=as_of) == \
+        "household h1: a card saying '生日快乐'"
+    run = scheme.run([{"household_id": "h1", "age": "90"}, {"household_id": "h2", "age": 9},
+                      {"age": 1}], as_of=as_of)
+    assert [r["card"] for r in run.output_rows()] == ["生日快乐", None, None]
+    assert [r["row"] for r in run.rejected_rows()] == [3]
+    assert policy.spec("greeting").plugin == "civicscore_greeting"
+    from civicscore.cases import run_cases
+
+    results, _ = run_cases(policy)
+    assert [r.passed for r in results] == [True]
     # The new section is checked like any other: unknown keys and bad expressions are located.
     path.write_text(MINIMAL + '[facts.household]\nage = { type = "int" }\n'
                     '[greeting]\nwhen = "agee > 80"\nwhom = 1\n', encoding="utf-8")
@@ -120,6 +136,92 @@ def test_hook_register_schemes(tmp_path: Path) -> None:
         civicscore.Engine(entry_points=False).load(path)
 
 
+def _cli(*args: object) -> Any:
+    result = CliRunner().invoke(main, [str(a) for a in args])
+    assert "Traceback" not in result.output + result.stderr
+    return result
+
+
+def test_plugin_scheme_is_checked_scored_explained_and_tested_from_the_cli(
+        greeting_installed: Path, tmp_path: Path) -> None:
+    policy = greeting_installed
+    assert _cli("check", policy).exit_code == 0
+    source = tmp_path / "households.csv"
+    source.write_text(HOUSEHOLDS, encoding="utf-8")
+    out, rejects = tmp_path / "out.json", tmp_path / "rejects.csv"
+    r = _cli("score", policy, source, "--scheme", "greeting", "--as-of", "2025-12-31",
+             "-o", out, "--rejects", rejects)
+    assert r.exit_code == 0, r.output
+    rows = json.loads(out.read_text(encoding="utf-8"))  # a JSON array
+    assert [(x["household_id"], x["card"]) for x in rows] == [
+        ("h1", "生日快乐"), ("h2", None), ("h3", None)]
+    assert rejects.read_text(encoding="utf-8").splitlines()[0] == \
+        "input,row,id,reason_codes,reasons"
+    assert "2 of 3 households scored, 1 rejected; policy greetings 1" in r.stderr
+    # no batch evaluator: auto runs it per record, --engine batch says why not
+    assert _cli("score", policy, source, "--scheme", "greeting", "--format", "jsonl"
+                ).exit_code == 0
+    r = _cli("score", policy, source, "--scheme", "greeting", "--engine", "batch")
+    assert r.exit_code == 2 and "has no batch evaluator" in r.output
+    r = _cli("explain", policy, "--scheme", "greeting", "--record",
+             '{"household_id": "h9", "age": 85}')
+    assert r.exit_code == 0 and "a card saying '生日快乐'" in r.output
+    r = _cli("test", policy)
+    assert r.exit_code == 0 and "1 passed, 0 failed" in r.output, r.output
+    r = _cli("score", policy, source, "--scheme", "greetin")
+    assert r.exit_code == 2 and "did you mean 'greeting'" in r.output
+    r = _cli("score", policy, source, "--scheme", "greeting", "--redemptions", source)
+    assert r.exit_code == 2
+    assert "--redemptions: scheme greeting takes no extra inputs; redemptions is an input " \
+           "of volunteer" in r.output
+
+
+def test_plugin_scheme_is_logged_and_replayed(greeting_installed: Path, tmp_path: Path) -> None:
+    source = tmp_path / "households.csv"
+    source.write_text(HOUSEHOLDS, encoding="utf-8")
+    log = tmp_path / "decisions.jsonl"
+    r = _cli("score", greeting_installed, source, "--scheme", "greeting", "--as-of",
+             "2025-12-31", "-o", tmp_path / "o.csv", "--log", log)
+    assert r.exit_code == 0, r.output
+    entries = [json.loads(line) for line in log.read_text(encoding="utf-8").splitlines()]
+    assert [(e["scheme"], e["kind"], e["row"]) for e in entries] == [
+        ("greeting", "record", 1), ("greeting", "record", 2), ("greeting", "record", 3)]
+    assert entries[0]["input"] == {"household_id": "h1", "age": "83"}
+    r = _cli("replay", log, "--policy", greeting_installed)
+    assert r.exit_code == 0 and "3 decisions replayed, 0 differ" in r.output, r.output
+
+
+def test_plugin_scheme_record_fields_are_refused_as_facts(greeting_installed: Path) -> None:
+    greeting_installed.write_text(GREETING_POLICY.replace(
+        "age = {", 'household_id = { type = "string" }\nage = {'), encoding="utf-8")
+    r = _cli("check", greeting_installed)
+    assert r.exit_code == 1
+    assert ":6:1: fact name 'household_id' is a field the greeting scheme reads from every " \
+           "record itself" in r.output
+    assert "rename the fact (e.g. 'household_id_value')" in r.output
+
+
+def test_builtin_schemes_register_through_the_same_hook() -> None:
+    from civicscore import builtin
+    from civicscore.schemes import BUILTIN_SCHEMES
+
+    seen: list[str] = []
+    builtin.register_schemes(register=lambda name, compiler, model, **about: seen.append(name))
+    assert seen == [s.name for s in BUILTIN_SCHEMES]
+    reg = registry(entry_points=False)
+    assert {n: p for n, (p, _) in reg.schemes.items()} == {n: "civicscore" for n in seen}
+    for name, (_, spec) in reg.schemes.items():
+        assert reg.policy_model().model_fields[name].annotation == spec.model | None
+
+
+class _Section(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+def _compile_greeting(ctx: object) -> object:
+    raise NotImplementedError
+
+
 def test_scheme_conflicts_are_refused() -> None:
     clash = plugin("clash", register_schemes=lambda register: register(
         "visits", _compile_greeting))
@@ -128,6 +230,14 @@ def test_scheme_conflicts_are_refused() -> None:
         civicscore.Engine(plugins=[clash], entry_points=False)
     no_model = plugin("no_model", register_schemes=lambda register: register(
         "greeting", _compile_greeting))
+    loose = plugin("loose", register_schemes=lambda register: register(
+        "greeting", _compile_greeting, BaseModel))
+    with pytest.raises(civicscore.PluginError, match="extra='forbid'"):
+        civicscore.Engine(plugins=[loose], entry_points=False)
+    typo = plugin("typo", register_schemes=lambda register: register(
+        "greeting", _compile_greeting, _Section, recrod_fields=("x",)))
+    with pytest.raises(civicscore.PluginError, match=r"unknown scheme attribute.*recrod_fields"):
+        civicscore.Engine(plugins=[typo], entry_points=False)
     with pytest.raises(civicscore.PluginError, match="must also register its pydantic model"):
         civicscore.Engine(plugins=[no_model], entry_points=False)
     assert registry(entry_points=False).schemes["volunteer"][0] == "civicscore"

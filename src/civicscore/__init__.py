@@ -3,6 +3,8 @@
     >>> import civicscore
     >>> policy = civicscore.load("policies/example-district.toml")
     >>> result = policy.volunteer.evaluate(records, as_of=date(2025, 12, 31))
+    >>> frames = policy.visits.batch("households.parquet", as_of=date(2025, 12, 31))
+    >>> policy.scheme("greeting")  # any registered scheme, a plugin's too
 
 The whole public API is listed in ``__all__`` (a test pins it); everything
 else lives in private modules and may change.
@@ -27,20 +29,23 @@ from .errors import (
 
 if TYPE_CHECKING:  # for type checkers and editors; at run time __getattr__ imports these
     from .audit import Appeal, DecisionLog, Override, Reviewed, appeal, confirm, override, replay
+    from .batch.result import BatchResult
     from .engine import Engine
     from .expr import Function, simple_function
     from .hookspecs import hookimpl
     from .plugins import PluginInfo
     from .policy.compile import Policy, PolicyWarning
     from .results import ParameterUse, PolicyRef, Reason
-    from .schemes.appraisal import AppraisalDecision, AppraisalResult
-    from .schemes.civility import CivilityDecision, CivilityResult
-    from .schemes.visits import VisitDecision, VisitResult
+    from .schemes.appraisal import AppraisalDecision, AppraisalResult, AppraisalScheme
+    from .schemes.base import SchemeSpec
+    from .schemes.civility import CivilityDecision, CivilityResult, CivilityScheme
+    from .schemes.visits import VisitDecision, VisitResult, VisitsScheme
     from .schemes.volunteer import (
         ActivityDecision,
         RedemptionDecision,
         Statement,
         VolunteerResult,
+        VolunteerScheme,
     )
 
 __version__ = "0.1.0"
@@ -50,9 +55,12 @@ __all__ = [
     "Appeal",
     "AppraisalDecision",
     "AppraisalResult",
+    "AppraisalScheme",
+    "BatchResult",
     "CivicScoreError",
     "CivilityDecision",
     "CivilityResult",
+    "CivilityScheme",
     "DecisionLog",
     "Engine",
     "ExpressionError",
@@ -71,10 +79,13 @@ __all__ = [
     "RecordError",
     "RedemptionDecision",
     "Reviewed",
+    "SchemeSpec",
     "Statement",
     "VisitDecision",
     "VisitResult",
+    "VisitsScheme",
     "VolunteerResult",
+    "VolunteerScheme",
     "__version__",
     "appeal",
     "confirm",
@@ -105,17 +116,19 @@ def load(source: str | Path, *, today: dt.date | None = None,
 _LAZY_MODULES: dict[str, tuple[str, ...]] = {
     ".audit": ("Appeal", "DecisionLog", "Override", "Reviewed", "appeal", "confirm",
                "override", "replay"),
+    ".batch.result": ("BatchResult",),  # imports polars (civicscore[batch]) on first use
     ".engine": ("Engine",),
     ".expr": ("Function", "simple_function"),
     ".hookspecs": ("hookimpl",),
     ".plugins": ("PluginInfo",),
     ".policy.compile": ("Policy", "PolicyWarning"),
     ".results": ("ParameterUse", "PolicyRef", "Reason"),
-    ".schemes.appraisal": ("AppraisalDecision", "AppraisalResult"),
-    ".schemes.civility": ("CivilityDecision", "CivilityResult"),
-    ".schemes.visits": ("VisitDecision", "VisitResult"),
+    ".schemes.appraisal": ("AppraisalDecision", "AppraisalResult", "AppraisalScheme"),
+    ".schemes.base": ("SchemeSpec",),
+    ".schemes.civility": ("CivilityDecision", "CivilityResult", "CivilityScheme"),
+    ".schemes.visits": ("VisitDecision", "VisitResult", "VisitsScheme"),
     ".schemes.volunteer": ("ActivityDecision", "RedemptionDecision", "Statement",
-                           "VolunteerResult"),
+                           "VolunteerResult", "VolunteerScheme"),
 }
 _LAZY = {name: module for module, names in _LAZY_MODULES.items() for name in names}
 

@@ -200,6 +200,11 @@ def score(policy: str, input_file: str, scheme: str, output: str | None, rejects
     if kind == "parquet" and output is None:
         raise click.UsageError("Parquet output needs a file: add -o FILE.parquet")
     day = _as_of(as_of)
+    if not hasattr(compiled, "batch"):  # a plugin scheme may have no batch evaluator
+        if engine == "batch":
+            raise click.UsageError(f"scheme {scheme} has no batch evaluator; use "
+                                   f"--engine per-record (or auto)")
+        engine = "per-record"
     if _use_batch(engine, log is not None, input_file):
         outcome = _score_batch(compiled, input_file, day, extra_files)
     else:
