@@ -89,3 +89,53 @@ def test_damaged_parquet_is_an_input_error(tmp_path: Path) -> None:
     path.write_bytes(b"PAR1 truncated")
     with pytest.raises(InputError, match="not a readable Parquet file"):
         read_records(path)
+
+
+def _two_id_columns(path: Path) -> Path:
+    pa = pytest.importorskip("pyarrow")
+    pq = pytest.importorskip("pyarrow.parquet")
+    table = pa.table([pa.array(["h1", "h2"]), pa.array([80, 90]), pa.array(["x1", "x2"])],
+                     names=["household_id", "age_oldest", "household_id"])
+    pq.write_table(table, path)
+    return path
+
+
+def test_parquet_with_two_columns_of_one_name_is_refused(tmp_path: Path) -> None:
+    path = _two_id_columns(tmp_path / "in.parquet")
+    with pytest.raises(InputError, match="column names appear twice: household_id"):
+        list(read_records(path))
+
+
+@pytest.mark.parametrize("engine", ["per-record", "batch"])
+def test_parquet_with_two_columns_of_one_name_exits_2_in_both_engines(tmp_path: Path,
+                                                                       engine: str) -> None:
+    from click.testing import CliRunner
+
+    from civicscore.cli import main
+
+    if engine == "batch":
+        pytest.importorskip("polars")
+    path = _two_id_columns(tmp_path / "in.parquet")
+    r = CliRunner().invoke(main, ["score", str(EXAMPLE_POLICY), str(path), "--scheme", "visits",
+                                  "--engine", engine, "-o", str(tmp_path / "o.csv")])
+    assert r.exit_code == 2
+    assert "Traceback" not in r.output
+    assert r.stderr.strip() == (f"civicscore: error: {path}: column names appear twice: "
+                                f"household_id (give each column its own name)")
+
+
+def test_json_output_is_one_array_and_jsonl_one_object_a_line(tmp_path: Path) -> None:
+    rows = [{"a": 1, "d": dt.date(2025, 1, 2), "l": ["x", "y"]}, {"a": 2, "d": None, "l": []}]
+    write_rows(rows, tmp_path / "o.json")
+    text = (tmp_path / "o.json").read_text(encoding="utf-8")
+    assert text == '[\n  {\n    "a": 1,\n    "d": "2025-01-02",\n    "l": [\n      "x",\n' \
+                   '      "y"\n    ]\n  },\n  {\n    "a": 2,\n    "d": null,\n    "l": []\n' \
+                   '  }\n]\n'
+    import json
+
+    assert json.loads(text) == [{"a": 1, "d": "2025-01-02", "l": ["x", "y"]},
+                                {"a": 2, "d": None, "l": []}]
+    write_rows([], tmp_path / "e.json")
+    assert (tmp_path / "e.json").read_text(encoding="utf-8") == "[]\n"
+    write_rows(rows, tmp_path / "o.jsonl")
+    assert len((tmp_path / "o.jsonl").read_text(encoding="utf-8").splitlines()) == 2

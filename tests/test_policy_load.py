@@ -402,3 +402,52 @@ def test_more_protected_terms(write_policy, name: str, label: str) -> None:
                                   f'label = "{label}" }}\n')
     with pytest.raises(civicscore.PolicyError, match="protected characteristic"):
         civicscore.load(path)
+
+
+@pytest.mark.parametrize("second", ['"20250101"', '"2025-W01-3"'])
+def test_dated_value_written_twice_for_one_day_is_refused(write_policy, second: str) -> None:
+    path = write_policy(MINIMAL + '[volunteer.activities.a]\n'
+                                  f'points_per_hour = {{ 2025-01-01 = 2, {second} = 3 }}\n')
+    with pytest.raises(civicscore.PolicyError) as e:
+        civicscore.load(path)
+    (p,) = e.value.problems
+    assert (p.line, p.col) == (5, 19)  # the value of points_per_hour
+    assert "the day 2025-01-01 has two values" in p.message
+    assert "keep one of them, written as 2025-01-01 = value" in p.message
+
+
+RECORD_FIELD_POLICIES = {
+    "volunteer": ("activity", "record_id", '[volunteer.activities.a]\npoints_per_hour = 1\n'),
+    "visits": ("household", "household_id",
+               '[visits]\ndefault_tier = "r"\n[[visits.tiers]]\nid = "r"\ncadence = "P1M"\n'),
+    "civility": ("household", "revoked_on",
+                 '[civility]\n[[civility.stars]]\nid = "s"\nwhen = "True"\n'),
+}
+
+
+@pytest.mark.parametrize("scheme", sorted(RECORD_FIELD_POLICIES))
+def test_fact_named_like_a_record_field_is_refused_with_a_fix(write_policy,
+                                                              scheme: str) -> None:
+    entity, name, section = RECORD_FIELD_POLICIES[scheme]
+    path = write_policy(MINIMAL + f'[facts.{entity}]\n{name} = {{ type = "string", '
+                                  f'default = "" }}\n' + section)
+    with pytest.raises(civicscore.PolicyError) as e:
+        civicscore.load(path)
+    (p,) = e.value.problems  # once, even where the scheme checks it in its own words
+    assert (p.line, p.col) == (5, 1) and p.path == f"facts.{entity}.{name}"
+    assert f"fact name {name!r}" in p.message and p.hint
+
+
+def test_record_fields_come_from_the_registry() -> None:
+    from civicscore.plugins import registry
+
+    specs = registry(entry_points=False).scheme_specs()
+    assert "record_id" in specs["volunteer"].record_fields
+    assert specs["visits"].record_fields[0] == "household_id"
+    assert specs["appraisal"].record_fields == ("subject_id",)
+
+
+def test_unknown_scheme_suggests_a_registered_one(load_text) -> None:
+    policy = load_text(MINIMAL)
+    with pytest.raises(civicscore.CivicScoreError, match="did you mean 'visits'"):
+        policy.scheme("vists")

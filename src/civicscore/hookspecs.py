@@ -87,15 +87,22 @@ def register_calendars(register: Any) -> None:
 
 @hookspec
 def register_schemes(register: Any) -> None:
-    """Contribute a scheme: a TOML section and the compiler that checks it.
+    """Contribute a scheme: a TOML section, its model and the compiler that checks it.
 
-    :param register: ``register(section, compiler, model=None)`` where
-        ``section`` is the policy's top-level table (``"visits"``),
-        ``compiler(ctx)`` checks that section with a
+    :param register: ``register(section, compiler, model, **about)`` where
+        ``section`` is the policy's top-level table (``"visits"``), also the
+        scheme's ``--scheme`` name and a case's ``scheme``; ``compiler(ctx)``
+        checks that section with a
         :class:`civicscore.policy.compile.CompileContext` and returns an object
-        implementing :class:`civicscore.schemes.base.Scheme`, and ``model`` is
-        the pydantic model of a *new* section (required then, so that unknown
-        keys in it are still refused with a located error). The four built-in
-        schemes are registered this way. A section registered twice raises
-        ``PluginError``.
+        implementing :class:`civicscore.schemes.base.Scheme`; ``model`` is the
+        section's pydantic model (with ``extra="forbid"``, so that unknown keys
+        in it are refused with a located error). ``about`` describes the
+        scheme to the framework, as the fields of
+        :class:`civicscore.schemes.base.SchemeSpec`: ``entity`` or
+        ``entity_key``, ``record_fields``, ``extra_inputs``, ``input_kind``,
+        ``noun``, ``outputs``, ``details``, ``result_type``, ``scheme_type``,
+        ``log``, ``decision_type`` and ``overridable``; an unknown keyword is a
+        ``PluginError``. The four built-in schemes are registered this way, with
+        no other special case. A section registered twice raises
+        ``PluginError`` naming both plugins.
     """
