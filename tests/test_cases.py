@@ -136,3 +136,25 @@ def test_pytest_collects_cases(policy_file: Path) -> None:
     assert "1 failed, 1 passed" in run.stdout
     assert "case 'two hours of patrol' failed" in run.stdout
     assert "output: earned expected 5, got 4.0" in run.stdout
+
+
+def test_a_case_giving_an_input_its_scheme_does_not_take_is_refused(tmp_path: Path) -> None:
+    path = tmp_path / "p.toml"
+    path.write_text(POLICY + '''
+[[case]]
+name = "redemptions through inputs"
+scheme = "volunteer"
+as_of = 2025-12-31
+input = { record_id = "r9", volunteer_id = "v1", activity = "patrol", start = "2025-03-04T09:00", end = "2025-03-04T10:00", confirmed = true }
+inputs = { redemptions = [{ redemption_id = "x", volunteer_id = "v1", date = 2025-04-01, points = 1 }], gifts = [] }
+expect = { volunteer_id = "v1" }
+''', encoding="utf-8")
+    with pytest.raises(civicscore.PolicyError) as e:
+        civicscore.load(path)
+    messages = [p.message for p in e.value.problems]
+    assert any("scheme 'volunteer' takes no 'gifts' input" in m for m in messages)
+    assert all("gives redemptions twice" not in m for m in messages)
+    fixed = path.read_text(encoding="utf-8").replace(', gifts = []', '')
+    path.write_text(fixed, encoding="utf-8")
+    results, _ = run_cases(civicscore.load(path), "inputs")
+    assert [r.passed for r in results] == [True]  # redemptions given as inputs are applied

@@ -185,3 +185,33 @@ def test_the_engine_never_changes_what_score_writes(parity_runs: Any, scheme: st
         assert one.read_bytes() == two.read_bytes()
     if fmt == "json":
         assert isinstance(json.loads(one.read_text(encoding="utf-8")), list)
+
+
+@pytest.mark.parametrize("engine", ["per-record", "batch"])
+def test_json_on_stdout_is_one_array_in_both_engines(engine: str) -> None:
+    result = CliRunner().invoke(main, [
+        "score", str(EXAMPLE_POLICY), str(EXAMPLES / "visits-households.csv"), "--scheme",
+        "visits", "--as-of", "2025-12-31", "--format", "json", "--engine", engine])
+    assert result.exit_code == 0, result.output
+    rows = json.loads(result.stdout)
+    assert isinstance(rows, list) and rows[0]["row"] == 1
+
+
+def test_extra_inputs_by_name_and_by_shorthand_are_the_same(tmp_path: Path) -> None:
+    base = ["score", str(EXAMPLE_POLICY), str(EXAMPLES / "volunteer-activities.csv"),
+            "--scheme", "volunteer", "--as-of", "2025-12-31", "--engine", "per-record"]
+    a = CliRunner().invoke(main, [*base, "--redemptions", str(EXAMPLES / "redemptions.csv"),
+                                  "-o", str(tmp_path / "a.csv")])
+    b = CliRunner().invoke(main, [*base, "--with", f"redemptions={EXAMPLES / 'redemptions.csv'}",
+                                  "-o", str(tmp_path / "b.csv")])
+    assert a.exit_code == b.exit_code == 0, a.output + b.output
+    assert (tmp_path / "a.csv").read_bytes() == (tmp_path / "b.csv").read_bytes()
+    assert "1 redemptions rejected" in b.stderr
+    bad = CliRunner().invoke(main, [*base, "--with", "gifts=x.csv"])
+    assert bad.exit_code == 2 and "scheme volunteer takes only redemptions" in bad.output
+    visits = CliRunner().invoke(main, ["score", str(EXAMPLE_POLICY), str(EXAMPLES /
+                                       "visits-households.csv"), "--scheme", "visits",
+                                       "--redemptions", str(EXAMPLES / "redemptions.csv")])
+    assert visits.exit_code == 2
+    assert "--redemptions: scheme visits takes no extra inputs; redemptions is an input of " \
+           "volunteer" in visits.output

@@ -46,17 +46,19 @@ Redaction = Literal["erase", "hash"]
 class LoggedDecision:
     """One decision as the log sees it: what it is about, its input and its result."""
 
-    kind: str  # "record", "redemption" or "statement"
-    key: str  # the row number, or the volunteer id for a statement
+    kind: str  # "record", or a kind the scheme logs ("redemption", "statement")
+    key: str  # the row number, or the value of ``key_field`` in the result
     row: int | None
     result: dict[str, Any]
+    key_field: str | None = None  # for a decision of no one input row (a statement)
 
 
 def decisions_of(spec: SchemeSpec, result: Any) -> list[LoggedDecision]:
     """Every decision of a run, as its scheme's registration says to log them (by
     default one per output row; volunteer runs decide per record, per redemption and
     per volunteer statement)."""
-    return [LoggedDecision(kind, key, row, res) for kind, key, row, res in spec.log(result)]
+    return [LoggedDecision(kind, key, row, res, spec.log_keys.get(kind))
+            for kind, key, row, res in spec.log(result)]
 
 
 def _canonical(value: Any) -> Any:
@@ -64,9 +66,10 @@ def _canonical(value: Any) -> Any:
     return json.loads(json.dumps(to_jsonable(value), ensure_ascii=False, default=str))
 
 
-def _short(key: str, kind: str) -> str:
-    """Statements are keyed by volunteer id, which may be redacted: keep ids short."""
-    return _digest(key)[:10] if kind == "statement" else key
+def _short(key: str, d: LoggedDecision) -> str:
+    """A decision keyed by a result field (a statement by volunteer id, which may be
+    redacted) gets a short digest of it in its id."""
+    return _digest(key)[:10] if d.key_field is not None else key
 
 
 def _digest(*parts: Any) -> str:
@@ -120,28 +123,35 @@ class DecisionLog:
     def logged(self, d: LoggedDecision) -> tuple[str, dict[str, Any]]:
         """The key and result of a decision as they are written to (and compared in) the log."""
         result, _ = self._redacted(d.result)
-        key = str(result.get("volunteer_id", d.key)) if d.kind == "statement" else d.key
+        key = str(result.get(d.key_field, d.key)) if d.key_field is not None else d.key
         return key, result
 
     def write_run(self, policy: Policy, scheme: str, as_of: dt.date, result: Any,
-                  records: Sequence[Any], redemptions: Sequence[Any] = (),
+                  records: Sequence[Any], extra: Mapping[str, Sequence[Any]] | None = None,
                   now: dt.datetime | None = None) -> int:
-        """Log every decision of one run; returns how many were written."""
+        """Log every decision of one run; returns how many were written.
+
+        ``extra`` holds the run's extra inputs by name (``{"redemptions": [...]}``):
+        the decisions the scheme makes from their rows log those rows as input."""
+        extra = dict(extra or {})
+        spec = policy.spec(scheme)
         logged_at = (now or dt.datetime.now(dt.UTC)).isoformat(timespec="seconds")
         run_id = _digest(policy.hash, scheme, as_of, [self._redacted(r)[0] for r in records],
-                         [self._redacted(r)[0] for r in redemptions], logged_at)[:16]
+                         *[[self._redacted(r)[0] for r in extra[k]] for k in sorted(extra)],
+                         logged_at)[:16]
         ref = {"id": policy.ref.id, "version": policy.ref.version, "hash": policy.ref.hash,
                "source": policy.ref.source}
         n = 0
         with self.path.open("a", encoding="utf-8") as out:
-            for d in decisions_of(policy.spec(scheme), result):
-                source = redemptions if d.kind == "redemption" else records
+            for d in decisions_of(spec, result):
+                source = extra.get(spec.log_inputs.get(d.kind, ""), records) \
+                    if d.kind != "record" else records
                 data, hidden = (self._redacted(source[d.row - 1])
                                 if d.row is not None and 0 < d.row <= len(source) else (None, []))
                 key, logged_result = self.logged(d)
                 entry = {
                     "format": LOG_FORMAT,
-                    "decision_id": f"{run_id}-{d.kind[0]}{_short(key, d.kind)}",
+                    "decision_id": f"{run_id}-{d.kind[0]}{_short(key, d)}",
                     "run_id": run_id, "logged_at": logged_at, "scheme": scheme,
                     "policy": ref, "as_of": as_of.isoformat(), "kind": d.kind, "key": key,
                     "row": d.row, "input": data, "redacted": hidden,
@@ -223,9 +233,7 @@ def replay(log: str | Path, policies: Mapping[str, Policy]) -> ReplayReport:
             continue
         as_of = dt.date.fromisoformat(first["as_of"])
         scheme = policy.scheme(first["scheme"])
-        extra = {}
-        if any(e["kind"] == "redemption" for e in entries):
-            extra["redemptions"] = _rebuild(entries, "redemption")
+        extra = logged_inputs(policy.spec(first["scheme"]), entries)
         result = scheme.run(_rebuild(entries, "record"), as_of=as_of, **extra)
         # The inputs were rebuilt from the log, already redacted, and results only echo
         # them: the replayed results compare with the logged ones as they are.
@@ -249,6 +257,17 @@ def replay(log: str | Path, policies: Mapping[str, Policy]) -> ReplayReport:
                                          "differs in " + ", ".join(sorted(changed)) + note,
                                          changed))
     return report
+
+
+def logged_inputs(spec: SchemeSpec, entries: Iterable[Mapping[str, Any]]
+                  ) -> dict[str, list[Any]]:
+    """A logged run's extra inputs, rebuilt from its decisions (``spec.log_inputs``)."""
+    entries = list(entries)
+    extra: dict[str, list[Any]] = {}
+    for kind, name in spec.log_inputs.items():
+        if any(e["kind"] == kind for e in entries):
+            extra[name] = _rebuild(entries, kind)  # type: ignore[arg-type]
+    return extra
 
 
 def policies_by_hash(policies: Iterable[Policy]) -> dict[str, Policy]:

@@ -302,7 +302,7 @@ def _score_per_record(pol: Policy, scheme: str, compiled: Any, input_file: str,
         extra = {k: list(v) for k, v in extra.items()}
     result = compiled.run(records, as_of=day, **extra)
     if log is not None:
-        n = log.write_run(pol, scheme, day, result, records, extra.get("redemptions", ()))
+        n = log.write_run(pol, scheme, day, result, records, extra)
         click.echo(f"{n} decisions logged to {log.path}", err=True)
     return _Outcome(
         count[0], result.rejected_rows(), _detail_warnings(result.detail_rows()),
@@ -532,7 +532,7 @@ def _candidates(log_file: str, extra: tuple[str, ...]) -> list[Policy]:
 def appeal_cmd(log_file: str, decision_id: str, settings: tuple[str, ...],
                extra_policies: tuple[str, ...]) -> None:
     """Re-decide a logged run with corrected facts, under the same policy version."""
-    from .audit import appeal, policies_by_hash, read_log
+    from .audit import appeal, logged_inputs, policies_by_hash, read_log
 
     entries = read_log(log_file)
     target = next((e for e in entries if e["decision_id"] == decision_id), None)
@@ -551,12 +551,8 @@ def appeal_cmd(log_file: str, decision_id: str, settings: tuple[str, ...],
         if not sep or not name:
             raise click.UsageError(f"--set {item!r}: write FIELD=VALUE")
         fixes[name] = value
-    extra = {}
-    redemptions = [e["input"] for e in sorted(
-        (e for e in entries if e["run_id"] == target["run_id"] and e["kind"] == "redemption"),
-        key=lambda e: e["row"])]
-    if redemptions:
-        extra["redemptions"] = redemptions
+    extra = logged_inputs(policy.spec(target["scheme"]),
+                          (e for e in entries if e["run_id"] == target["run_id"]))
     result = appeal(policy, target["scheme"], [e["input"] for e in run],
                     {target["row"]: fixes}, as_of=dt.date.fromisoformat(target["as_of"]),
                     expected_hash=target["policy"]["hash"], **extra)

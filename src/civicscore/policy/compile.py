@@ -323,7 +323,7 @@ def compile_policy(loaded: Loaded, env: Environment, today: dt.date | None = Non
                                f"it takes: {', '.join(accepts)}" if accepts else
                                f"remove it; {case.scheme} reads only its records",
                                value=False)
-            if "redemptions" in case.inputs:
+            if "redemptions" in case.inputs and case.redemptions:
                 ctx.report(("case", i, "inputs", "redemptions"),
                            f"case {case.name!r} gives redemptions twice",
                            "write them once, as redemptions = [...]", value=False)

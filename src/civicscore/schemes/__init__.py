@@ -71,7 +71,8 @@ BUILTIN_SCHEMES: tuple[SchemeSpec, ...] = (
         outputs="one statement per volunteer (points earned, expired, redeemed, balance, "
                 "hours, star level)",
         details="the decision on every activity record",
-        result_type=VolunteerResult, scheme_type=VolunteerScheme, log=_log_volunteer),
+        result_type=VolunteerResult, scheme_type=VolunteerScheme, log=_log_volunteer,
+        log_inputs={"redemption": "redemptions"}, log_keys={"statement": "volunteer_id"}),
     SchemeSpec(
         "civility", compile_civility, Civility, entity_key="entity",
         record_fields=CIVILITY_RECORD_FIELDS, input_kind="households", noun="households",

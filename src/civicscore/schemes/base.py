@@ -126,8 +126,13 @@ class SchemeSpec:
     * ``result_type`` / ``scheme_type``: the classes of its run result and its
       compiled scheme (for documentation and type checkers);
     * ``log``: its decisions as the decision log records them (by default one
-      per output row); ``decision_type`` and ``overridable``: which values of
-      which decisions a person may override, each with a check of the new value.
+      per output row, of kind ``"record"``); ``log_inputs`` maps another kind of
+      decision to the extra input whose rows it decides (``{"redemption":
+      "redemptions"}``), so the log keeps those rows and replay and appeal feed
+      them back; ``log_keys`` maps a kind of decision that belongs to no one
+      input row (a volunteer's statement) to the result field that keys it;
+    * ``decision_type`` and ``overridable``: which values of which decisions a
+      person may override, each with a check of the new value.
     """
 
     name: str
@@ -145,6 +150,8 @@ class SchemeSpec:
     result_type: type[Any] | None = None
     scheme_type: type[Any] | None = None
     log: Callable[[Any], Iterable[LoggedRow]] = log_output_rows
+    log_inputs: Mapping[str, str] = field(default_factory=dict)
+    log_keys: Mapping[str, str] = field(default_factory=dict)
     decision_type: str | None = None
     overridable: Mapping[str, ValueCheck | None] = field(default_factory=dict)
 
