@@ -215,3 +215,20 @@ def test_extra_inputs_by_name_and_by_shorthand_are_the_same(tmp_path: Path) -> N
     assert visits.exit_code == 2
     assert "--redemptions: scheme visits takes no extra inputs; redemptions is an input of " \
            "volunteer" in visits.output
+
+
+def test_capacity_warnings_are_in_the_summary_of_both_engines(tmp_path: Path) -> None:
+    policy = tmp_path / "cap.toml"
+    policy.write_text('[policy]\nid = "cap"\nversion = "1"\nextends = "baseline"\n\n'
+                      '[visits.capacity]\nhouseholds_per_liaison = 2\n', encoding="utf-8")
+    lines = {}
+    for engine in ("per-record", "batch"):
+        result = CliRunner().invoke(main, [
+            "score", str(policy), str(EXAMPLES / "visits-households.csv"), "--scheme",
+            "visits", "--as-of", "2025-12-31", "--engine", engine,
+            "-o", str(tmp_path / f"{engine}.csv"), "--details", str(tmp_path / f"{engine}.d.csv")])
+        assert result.exit_code == 0, result.output
+        lines[engine] = result.stderr.splitlines()[0]
+    assert lines["per-record"] == lines["batch"]
+    assert "; warnings: liaison G01: 7 households, more than the 2 one liaison can look " \
+           "after" in lines["batch"]
