@@ -139,3 +139,57 @@ def test_json_output_is_one_array_and_jsonl_one_object_a_line(tmp_path: Path) ->
     assert (tmp_path / "e.json").read_text(encoding="utf-8") == "[]\n"
     write_rows(rows, tmp_path / "o.jsonl")
     assert len((tmp_path / "o.jsonl").read_text(encoding="utf-8").splitlines()) == 2
+
+
+# --- a frame is written as its rows are (the batch engine's CSV) ---------------------------
+
+pl = pytest.importorskip("polars")
+from hypothesis import HealthCheck, given, settings  # noqa: E402
+from hypothesis import strategies as st  # noqa: E402
+
+from civicscore.io import write_frame  # noqa: E402
+
+_TEXT = st.one_of(st.none(), st.sampled_from(["", " ", "a,b", 'say "hi"', "two\nlines", "cr\r",
+                                               "区", "x; y", "None"]), st.text(max_size=6))
+_COLUMNS = {
+    "s": (pl.String, _TEXT),
+    "i": (pl.Int64, st.one_of(st.none(), st.integers(-(2**53), 2**53))),
+    "b": (pl.Boolean, st.one_of(st.none(), st.booleans())),
+    "d": (pl.Date, st.one_of(st.none(), st.dates(dt.date(1, 1, 1), dt.date(9999, 12, 31)))),
+    "f": (pl.Float64, st.one_of(st.none(), st.floats(), st.sampled_from(
+        [0.0, -0.0, 1e-4, 9.99e-5, 1e16, 9999999999999998.0, 0.1 + 0.2, 90.0])) ),
+    "l": (pl.List(pl.String), st.one_of(st.none(), st.lists(st.one_of(_TEXT.filter(
+        lambda t: t is not None), st.none()), max_size=3))),
+}
+
+
+@st.composite
+def frames(draw: st.DrawFn) -> object:
+    names = draw(st.lists(st.sampled_from(sorted(_COLUMNS)), min_size=1, max_size=6,
+                          unique=True))
+    n = draw(st.integers(0, 6))
+    data = {name: pl.Series(name, [draw(_COLUMNS[name][1]) for _ in range(n)],
+                            dtype=_COLUMNS[name][0]) for name in names}
+    return pl.DataFrame(data)
+
+
+@settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(frames(), st.sampled_from(["csv", "jsonl", "json"]))
+def test_a_frame_is_written_byte_for_byte_as_its_rows(tmp_path_factory, frame,
+                                                      fmt: str) -> None:
+    """The batch engine's frames and the per-record rows make the same files."""
+    where = tmp_path_factory.mktemp(fmt)
+    write_frame(frame, where / f"frame.{fmt}")
+    write_rows(frame.to_dicts(), where / f"rows.{fmt}")
+    assert (where / f"frame.{fmt}").read_bytes() == (where / f"rows.{fmt}").read_bytes()
+
+
+def test_csv_of_a_frame_with_tricky_values(tmp_path: Path) -> None:
+    frame = pl.DataFrame({"only": ["", "a", None, 'q"']})  # a lone column quotes ""
+    write_frame(frame, tmp_path / "a.csv")
+    write_rows(frame.to_dicts(), tmp_path / "b.csv")
+    assert (tmp_path / "a.csv").read_bytes() == (tmp_path / "b.csv").read_bytes()
+    floats = pl.DataFrame({"x": [1e-5, 1e300, float("inf"), float("nan"), None, 2.5]})
+    write_frame(floats, tmp_path / "f.csv")
+    assert (tmp_path / "f.csv").read_text().split() == ["x", "1e-05", "1e+300", '""', '""',
+                                                        '""', "2.5"]

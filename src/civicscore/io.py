@@ -256,9 +256,217 @@ def write_frame(frame: Any, target: str | Path | None, kind: str | None = None) 
     kind = kind or (format_of(target) if target else "jsonl")
     if kind == "parquet":
         return _write_parquet_table(frame.to_arrow(), target)
+    if kind == "csv" and frame.height and _csv_columns(frame.head(0)) is not None:
+        return _write_frame_csv(frame, target)
+    if kind in ("json", "jsonl") and frame.height and frame.width \
+            and _json_columns(frame.head(0), kind == "json") is not None:
+        return _write_frame_json(frame, target, kind)
     slices = frame.iter_slices(50_000)
     return write_rows((row for part in slices for row in part.iter_rows(named=True)),
                       target, kind)
+
+
+FRAME_SLICE_ROWS = 200_000
+"""Rows formatted at a time when a frame is written as CSV (bounds the memory used)."""
+
+
+def _csv_columns(frame: Any) -> list[Any] | None:
+    """Each column of ``frame`` as CSV cells, formatted in polars exactly as
+    :func:`_csv_cell` and Python's csv module format the same Python values; None
+    when a column has a type this does not cover (then rows go through Python)."""
+    import polars as pl
+
+    out = []
+    for name, dtype in frame.schema.items():
+        col = frame.get_column(name)
+        if dtype == pl.String:
+            text = col
+        elif dtype == pl.Null:
+            text = pl.Series(name, [None] * frame.height, dtype=pl.String)
+        elif dtype.is_integer():
+            text = col.cast(pl.String)
+        elif dtype == pl.Boolean:
+            text = col.replace_strict({True: "True", False: "False"}, return_dtype=pl.String)
+        elif dtype == pl.Date:
+            if frame.height and not (1000 <= (col.dt.year().min() or 1000)
+                                     and (col.dt.year().max() or 1000) <= 9999):
+                return None  # isoformat pads years below 1000; keep to Python there
+            text = col.cast(pl.String)
+        elif dtype == pl.Float64 or dtype == pl.Float32:
+            text = _float_cells(col.cast(pl.Float64))
+        elif isinstance(dtype, pl.List) and dtype.inner in (pl.String, pl.Null):
+            if col.list.eval(pl.element().is_null()).list.any().any():
+                return None  # str(None) inside a list: keep to Python
+            text = col.cast(pl.List(pl.String)).list.join("; ")
+        else:
+            return None
+        out.append(text.fill_null(""))
+    return out
+
+
+def _float_cells(col: Any) -> Any:
+    """``str(x)`` of every float (``repr``: polars writes the same shortest digits for
+    0 and for 1e-4 <= |x| < 1e16, the rest are formatted by Python); inf and nan are
+    empty, as :func:`_cell` makes them."""
+    import polars as pl
+
+    text = col.cast(pl.String)
+    finite = col.is_finite()
+    odd = (finite & (col != 0) & ((col.abs() < 1e-4) | (col.abs() >= 1e16))).fill_null(False)
+    where = odd.arg_true()
+    if where.len():
+        text = text.scatter(where, [repr(x) for x in col.gather(where).to_list()])
+    return pl.select(pl.when(pl.lit(finite.fill_null(True))).then(pl.lit(text))
+                     .otherwise(None)).to_series()
+
+
+def _csv_quoted(cells: Any, lone: bool) -> Any:
+    """Python's csv.QUOTE_MINIMAL: quote a cell holding the delimiter, a quote or a line
+    break (doubling quotes); an empty cell of a one-column row is written as \"\"."""
+    import polars as pl
+
+    needs = cells.str.contains(r'[,"\r\n]')
+    quoted = pl.lit('"') + pl.lit(cells).str.replace_all('"', '""', literal=True) + pl.lit('"')
+    rule = pl.when(pl.lit(needs)).then(quoted)
+    if lone:
+        rule = rule.when(pl.lit(cells) == "").then(pl.lit('""'))
+    return pl.select(rule.otherwise(pl.lit(cells))).to_series()
+
+
+_JSON_ESCAPES = {8: "\\b", 9: "\\t", 10: "\\n", 12: "\\f", 13: "\\r"}
+
+
+def _json_text(expr: Any, controls: Iterable[str]) -> Any:
+    """A JSON string literal of each text, as ``json.dumps(..., ensure_ascii=False)``
+    writes it: backslash and quote escaped, and the ``controls`` characters that occur
+    as \\n or \\u00XX."""
+    import polars as pl
+
+    expr = expr.str.replace_all("\\", "\\\\", literal=True).str.replace_all(
+        '"', '\\"', literal=True)
+    for ch in controls:
+        expr = expr.str.replace_all(ch, _JSON_ESCAPES.get(ord(ch), f"\\u{ord(ch):04x}"),
+                                    literal=True)
+    return pl.lit('"') + expr + pl.lit('"')
+
+
+def _controls(text: Any) -> list[str]:
+    """The control characters (U+0000-U+001F) that occur in a text column."""
+    found = text.str.extract_all(r"[\x00-\x1f]").explode().drop_nulls().unique()
+    return sorted(found.to_list())
+
+
+def _json_columns(frame: Any, indented: bool) -> list[Any] | None:
+    """Each column of ``frame`` as JSON values, written exactly as :func:`write_rows`
+    writes the same Python values; None for a type this does not cover."""
+    import polars as pl
+
+    out = []
+    for name, dtype in frame.schema.items():
+        col = frame.get_column(name)
+        if dtype == pl.String:
+            text = pl.select(_json_text(pl.lit(col), _controls(col))).to_series()
+        elif dtype == pl.Null:
+            text = pl.Series(name, [None] * frame.height, dtype=pl.String)
+        elif dtype.is_integer():
+            text = col.cast(pl.String)
+        elif dtype == pl.Boolean:
+            text = col.replace_strict({True: "true", False: "false"}, return_dtype=pl.String)
+        elif dtype == pl.Date:
+            if frame.height and not (1000 <= (col.dt.year().min() or 1000)
+                                     and (col.dt.year().max() or 1000) <= 9999):
+                return None
+            text = pl.select(pl.lit('"') + pl.lit(col).cast(pl.String) + pl.lit('"')
+                             ).to_series()
+        elif dtype == pl.Float64 or dtype == pl.Float32:
+            text = _float_cells(col.cast(pl.Float64))
+        elif isinstance(dtype, pl.List) and dtype.inner in (pl.String, pl.Null):
+            items = col.cast(pl.List(pl.String))
+            encoded = items.list.eval(_json_text(pl.element(), _controls(items.explode()))
+                                      .fill_null("null"))
+            start, sep, end = ("[\n      ", ",\n      ", "\n    ]") if indented \
+                else ("[", ", ", "]")
+            text = pl.select(pl.when(pl.lit(items).list.len() == 0).then(pl.lit("[]"))
+                             .otherwise(pl.lit(start) + pl.lit(encoded).list.join(sep)
+                                        + pl.lit(end))).to_series()
+        else:
+            return None
+        out.append(text.fill_null("null"))
+    return out
+
+
+def _write_frame_json(frame: Any, target: str | Path | None, kind: str) -> int:
+    """A frame as JSON (one array, indented) or JSON Lines, byte for byte what
+    :func:`write_rows` writes for its rows."""
+    import polars as pl
+
+    indented = kind == "json"
+    keys = [json.dumps(str(c), ensure_ascii=False) + ": " for c in frame.columns]
+    start, sep, end = ("  {\n    ", ",\n    ", "\n  }") if indented else ("{", ", ", "}")
+    out: TextIO
+    if target is None or str(target) == "-":
+        out, close = sys.stdout, False
+    else:
+        out, close = Path(target).open("w", encoding="utf-8", newline="",
+                                       errors="backslashreplace"), True
+    n = 0
+    try:
+        if indented:
+            out.write("[")
+        for part in frame.iter_slices(FRAME_SLICE_ROWS):
+            cells = _json_columns(part, indented)
+            if cells is None:  # values the vectorised path leaves to Python
+                rows = [json.dumps({k: _cell(v) for k, v in row.items()}, ensure_ascii=False,
+                                   indent=2 if indented else None, default=str)
+                        for row in part.iter_rows(named=True)]
+                lines = [r.replace("\n", "\n  ") if indented else r for r in rows]
+                lines = [("  " + r) if indented else r for r in lines]
+            else:
+                joined = pl.select(pl.lit(start) + pl.concat_str(
+                    [pl.lit(k) + pl.lit(c) for k, c in zip(keys, cells, strict=True)],
+                    separator=sep) + pl.lit(end)).to_series()
+                lines = joined.to_list()
+            if indented:
+                out.write(("," if n else "") + "\n" + ",\n".join(lines))
+            else:
+                out.write("\n".join(lines) + "\n")
+            n += len(lines)
+        if indented:
+            out.write("\n]\n" if n else "]\n")
+    finally:
+        if close:
+            out.close()
+    return n
+
+
+def _write_frame_csv(frame: Any, target: str | Path | None) -> int:
+    """A frame as CSV, byte for byte what :func:`write_rows` writes for its rows."""
+    import polars as pl
+
+    out: TextIO
+    if target is None or str(target) == "-":
+        out, close = sys.stdout, False
+    else:
+        out, close = Path(target).open("w", encoding="utf-8", newline="",
+                                       errors="backslashreplace"), True
+    lone = frame.width == 1
+    try:
+        header = pl.Series(frame.columns, dtype=pl.String)
+        out.write(",".join(_csv_quoted(header, lone).to_list()) + "\r\n")
+        for part in frame.iter_slices(FRAME_SLICE_ROWS):
+            cells = _csv_columns(part)
+            if cells is None:  # a slice with values the vectorised path leaves to Python
+                writer = csv.writer(out)
+                for row in part.iter_rows():
+                    writer.writerow([_csv_cell(v) for v in row])
+                continue
+            lines = pl.select(pl.concat_str([pl.lit(_csv_quoted(c, lone)) for c in cells],
+                                            separator=",")).to_series()
+            out.write("\r\n".join(lines.to_list()) + "\r\n")
+    finally:
+        if close:
+            out.close()
+    return int(frame.height)
 
 
 def _write_parquet(rows: Iterable[Mapping[str, Any]], target: str | Path | None) -> int:
