@@ -193,3 +193,13 @@ def test_csv_of_a_frame_with_tricky_values(tmp_path: Path) -> None:
     write_frame(floats, tmp_path / "f.csv")
     assert (tmp_path / "f.csv").read_text().split() == ["x", "1e-05", "1e+300", '""', '""',
                                                         '""', "2.5"]
+
+
+def test_a_table_with_two_columns_of_one_name_is_refused_by_batch() -> None:
+    pa = pytest.importorskip("pyarrow")
+    table = pa.table([pa.array(["h1"]), pa.array([80]), pa.array(["x"])],
+                     names=["household_id", "age_oldest", "household_id"])
+    policy = civicscore.load(EXAMPLE_POLICY)
+    with pytest.raises(InputError, match="the pyarrow table: column names appear twice: "
+                                         "household_id"):
+        policy.visits.batch(table, as_of=dt.date(2025, 12, 31))

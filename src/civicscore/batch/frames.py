@@ -73,6 +73,11 @@ def read_source(source: Any) -> pl.DataFrame:
     if isinstance(source, pl.DataFrame):
         return _numbered(source)
     module = type(source).__module__.split(".")[0]
+    if module in ("pandas", "pyarrow"):  # polars refuses repeated names with a traceback
+        from ..io import check_column_names
+
+        names = source.column_names if module == "pyarrow" else source.columns
+        check_column_names(f"the {module} table", [str(n) for n in names])
     if module == "pandas":
         return _numbered(pl.from_pandas(source))
     if module == "pyarrow":
