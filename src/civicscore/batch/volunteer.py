@@ -51,22 +51,24 @@ from typing import Any
 
 import polars as pl
 
-from ..expr import round_half_up
 from ..policy.compile import ensure_in_effect
-from ..policy.dated import DatedValue
+from ..policy.dated import DatedValue, NotInForce
 from ..policy.model import FactSpec
 from ..records import UnreadableRow, to_datetime
 from ..schemes.volunteer import (
     APPLIED,
+    MAX_UNITS,
     REJECTED,
     SCORED,
     ActivityDecision,
     RedemptionDecision,
     VolunteerScheme,
     add_months,
+    half_up,
     overlap_reason,
+    scaled_units,
 )
-from .expr import PolarsCompiler, exact_divisor, round_half_up_expr
+from .expr import PolarsCompiler, exact_divisor
 from .frames import ROW, UNREADABLE, coerce_column, python_coerce, read_source, strip
 from .result import BatchResult
 
@@ -178,13 +180,15 @@ def score_volunteer(scheme: VolunteerScheme, source: Any, *, as_of: dt.date,
 
 
 def _datetime_column(frame: pl.DataFrame, name: str) -> tuple[pl.Series, pl.Series,
-                                                                pl.Series]:
-    """``to_datetime`` of every row: (value, missing, bad). Plain ISO text and datetime
-    columns are converted vectorised; anything else by ``to_datetime`` once per value."""
+                                                                pl.Series, pl.Series]:
+    """``to_datetime`` of every row: (wall-clock value, missing, bad, UTC offset in seconds
+    or null when none was written). Plain ISO text and datetime columns are converted
+    vectorised; anything else by ``to_datetime`` once per value."""
     n = frame.height
+    offset = pl.Series([None] * n, dtype=pl.Int64)
     if name not in frame.columns:
         return (pl.Series(name, [None] * n, dtype=_DT), pl.Series([True] * n, dtype=pl.Boolean),
-                pl.Series([False] * n, dtype=pl.Boolean))
+                pl.Series([False] * n, dtype=pl.Boolean), offset)
     raw = frame[name]
     missing = raw.is_null()
     fast = pl.Series(name, [None] * n, dtype=_DT)
@@ -203,6 +207,9 @@ def _datetime_column(frame: pl.DataFrame, name: str) -> tuple[pl.Series, pl.Seri
         ).to_series().cast(_DT)
     elif isinstance(raw.dtype, pl.Datetime):
         fast = (raw.dt.replace_time_zone(None) if raw.dtype.time_zone else raw).cast(_DT)
+        if raw.dtype.time_zone:
+            offset = (raw.dt.base_utc_offset() + raw.dt.dst_offset()).dt.total_seconds() \
+                .cast(pl.Int64)
     elif raw.dtype == pl.Object:
         missing = pl.Series([v is None or (isinstance(v, str) and not v.strip())
                              for v in raw.to_list()], dtype=pl.Boolean)
@@ -210,12 +217,17 @@ def _datetime_column(frame: pl.DataFrame, name: str) -> tuple[pl.Series, pl.Seri
     bad = pl.Series([False] * n, dtype=pl.Boolean)
     value = fast
     if unsure.any():
-        converted, codes = python_coerce(raw.filter(unsure),
-                                         lambda v: to_datetime(v, "", name))
-        slow = pl.Series([v for v in converted.to_list()], dtype=_DT)
+        converted, codes = python_coerce(
+            raw.filter(unsure), lambda v: to_datetime(v, "", name, keep_offset=True))
+        values = converted.to_list()
+        slow = pl.Series([None if v is None else v.replace(tzinfo=None) for v in values],
+                         dtype=_DT)
+        offsets = [None if v is None or v.utcoffset() is None
+                   else int(v.utcoffset().total_seconds()) for v in values]
         value = value.scatter(unsure.arg_true(), slow)
         bad = bad.scatter(unsure.arg_true(), codes.is_not_null())
-    return value.alias(name), missing, bad
+        offset = offset.scatter(unsure.arg_true(), pl.Series(offsets, dtype=pl.Int64))
+    return value.alias(name), missing, bad, offset
 
 
 def _step1(scheme: VolunteerScheme, frame: pl.DataFrame, as_of: dt.date) -> pl.DataFrame:
@@ -226,9 +238,9 @@ def _step1(scheme: VolunteerScheme, frame: pl.DataFrame, as_of: dt.date) -> pl.D
     vid = coerce_column(frame, "volunteer_id", _TEXT)
     act = coerce_column(frame, "activity", _TEXT)
     confirmed = coerce_column(frame, "confirmed", _BOOL, missing_ok=True)
-    start, start_missing, start_bad = _datetime_column(frame, "start")
-    end, end_missing, end_bad = _datetime_column(frame, "end")
-    sub, sub_missing, sub_bad = _datetime_column(frame, "submitted_at")
+    start, start_missing, start_bad, start_off = _datetime_column(frame, "start")
+    end, end_missing, end_bad, end_off = _datetime_column(frame, "end")
+    sub, sub_missing, sub_bad, sub_off = _datetime_column(frame, "submitted_at")
     facts = {name: coerce_column(frame, name, spec)
              for name, spec in scheme.activity_facts.items()}
 
@@ -241,7 +253,11 @@ def _step1(scheme: VolunteerScheme, frame: pl.DataFrame, as_of: dt.date) -> pl.D
         "__confirmed": confirmed.value,
         **{f"__f_{name}": c.value for name, c in facts.items()},
     })
-    problems = ~readable | rid.code.is_not_null() | vid.code.is_not_null() \
+    offsets = pl.DataFrame({"s": start_off, "e": end_off, "u": sub_off})
+    mixed = offsets.select(pl.any_horizontal(
+        (pl.col(a) != pl.col(b)).fill_null(False)
+        for a, b in (("s", "e"), ("s", "u"), ("e", "u")))).to_series()
+    problems = mixed | ~readable | rid.code.is_not_null() | vid.code.is_not_null() \
         | act.code.is_not_null() | confirmed.code.is_not_null() \
         | start_missing | start_bad | end_missing | end_bad | sub_bad
     if rules.submission_window_days is not None:
@@ -333,19 +349,17 @@ def _row_wise(scheme: VolunteerScheme, c: pl.DataFrame) -> pl.DataFrame:
     """Service minutes, max_hours, rates, coefficients, cap limits and factors in force."""
     rules, day = scheme.rules, pl.col("__day")
     unit = rules.rounding_minutes
-    micros = (pl.col("__end") - pl.col("__start")).dt.total_microseconds().cast(pl.Float64)
-    raw_minutes = micros / exact_divisor(pl.lit(1e6)) / exact_divisor(pl.lit(60.0))
-    x = raw_minutes / exact_divisor(pl.lit(float(unit)))
+    micros = (pl.col("__end") - pl.col("__start")).dt.total_microseconds().cast(pl.Int64)
+    step = unit * 60_000_000  # service_minutes, in integers
     if rules.rounding == "down":
-        n = (x + 1e-9).floor().cast(pl.Int64)
+        n = micros // step
     elif rules.rounding == "up":
-        f = x.floor()
-        n = (f + pl.when(x - f < 1e-9).then(0.0).otherwise(1.0)).cast(pl.Int64)
+        n = -((-micros) // step)
     else:
-        n = round_half_up_expr(x, 0)[0]
-    c = c.with_columns(__raw=raw_minutes, __service=n * unit)
+        n = (2 * micros + step) // (2 * step)
+    c = c.with_columns(__micros=micros, __service=n * unit)
     rounding = pl.lit(False) if unit <= 1 else \
-        (pl.col("__service").cast(pl.Float64) - pl.col("__raw")).abs() > 1e-9
+        pl.col("__service") * 60_000_000 != pl.col("__micros")
     cols: dict[str, pl.Expr] = {"__k_round": rounding}
     mh: dict[str, pl.Expr] = {}
     mh_nif: dict[str, pl.Expr] = {}
@@ -356,7 +370,7 @@ def _row_wise(scheme: VolunteerScheme, c: pl.DataFrame) -> pl.DataFrame:
     cat: dict[str, pl.Expr] = {}
     for a in scheme.activities.values():
         if a.max_hours is not None:
-            mh[a.id], mh_nif[a.id] = _dated(a.max_hours, day, lambda v: round(v * 60),
+            mh[a.id], mh_nif[a.id] = _dated(a.max_hours, day, lambda v: scaled_units(v, 60),
                                             pl.Int64())
         per = a.per_event if a.per_event is not None else a.per_hour
         assert per is not None
@@ -381,7 +395,7 @@ def _row_wise(scheme: VolunteerScheme, c: pl.DataFrame) -> pl.DataFrame:
         if cap is None:
             cols[f"__L{name}"] = pl.lit(None, dtype=pl.Int64)
             continue
-        value, not_in_force = _dated(cap, day, lambda v, s=scale: int(round_half_up(v * s)),
+        value, not_in_force = _dated(cap, day, lambda v, s=scale: scaled_units(v, s),
                                      pl.Int64())
         cols[f"__L{name}"] = value
         nif.append(not_in_force)
@@ -410,6 +424,48 @@ def _capped(amount: pl.Expr, acc: pl.Expr, limit: pl.Expr, window: list[str]
     left = limit - pl.min_horizontal(before, limit)
     reduced = limit.is_not_null() & (amount > left)
     return pl.when(reduced).then(left).otherwise(amount), reduced
+
+
+_RATE_SCHEMA = {"__act": pl.String, "__day": pl.Date, "__mask": pl.Int64, "__A": pl.Int128,
+                "__B": pl.Int128, "__mmax": pl.Int64, "__ev_units": pl.Int64,
+                "__ev_round": pl.Boolean}
+_NO_LIMIT = 2**62
+
+
+def _rate_table(scheme: VolunteerScheme, keys: pl.DataFrame) -> pl.DataFrame:
+    """Per distinct (activity, day, multiplier mask): the exact ``rate x coefficient x
+    factor(s)`` P of ``VolunteerScheme.exact_rate``, as integers for the columns.
+
+    Per hour, a record of m counted minutes earns ``P m / 60`` points, that is
+    ``A m / B`` units with ``A / B = P scale / 60`` reduced; rounded half up it is
+    ``(2 A m + B) // (2 B)``, exact in integers. ``__mmax`` is the most minutes whose
+    units stay within ``MAX_UNITS`` (the largest m with ``2 A m < B (2 MAX_UNITS + 1)``);
+    the loader keeps B <= 60 * 10**18 (``MAX_DECIMALS``), so for m <= ``__mmax`` every
+    intermediate is below 1.1e36, inside Int128. Per event the units and whether they
+    were rounded are computed here directly. A combination with a value not in force
+    gives zeros: its records are unscorable and go to the per-record code anyway.
+    """
+    rows = []
+    scale = scheme.scale
+    for act_id, day, mask in keys.iter_rows():
+        act = scheme.activities.get(act_id)
+        A = B = ev = 0
+        mmax, ev_round = _NO_LIMIT, False
+        if act is not None and day is not None:
+            try:
+                rate = scheme.exact_rate(act, day, mask)
+            except NotInForce:
+                rate = None
+            if rate is not None and act.per_event is not None:
+                ev = half_up(rate * scale) if rate > 0 else 0
+                ev_round = rate > 0 and (rate * scale).denominator != 1
+            elif rate is not None:
+                per = rate * scale / 60
+                A, B = per.numerator, per.denominator
+                if A:
+                    mmax = min((B * (2 * MAX_UNITS + 1) - 1) // (2 * A), _NO_LIMIT)
+        rows.append((act_id, day, mask, A, max(B, 1), mmax, min(ev, MAX_UNITS + 1), ev_round))
+    return pl.DataFrame(rows, schema=_RATE_SCHEMA, orient="row")  # type: ignore[arg-type]
 
 
 def _pass(scheme: VolunteerScheme, c: pl.DataFrame, as_of: dt.date) -> pl.DataFrame:
@@ -447,32 +503,35 @@ def _pass(scheme: VolunteerScheme, c: pl.DataFrame, as_of: dt.date) -> pl.DataFr
             unscorable = unscorable | col.error.fill_null(False)
         unscorable = unscorable | (holds & pl.col(f"__m{i}_nif"))
         applied.append(holds & ~pl.col(f"__m{i}_nif"))
-    factor: pl.Expr = pl.lit(1.0)
     n_mult: pl.Expr = pl.lit(0, dtype=pl.Int64)
+    mask: pl.Expr = pl.lit(0, dtype=pl.Int64)
+    for i, a in enumerate(applied):
+        mask = mask + a.cast(pl.Int64) * (1 << i)
     if applied:
-        gated = [pl.when(a).then(pl.col(f"__m{i}")) for i, a in enumerate(applied)]
         if rules.multiplier_rule == "max":
-            best = pl.max_horizontal(gated)
-            factor = best.fill_null(1.0)
-            n_mult = best.is_not_null().cast(pl.Int64)
+            n_mult = pl.any_horizontal(applied).cast(pl.Int64)
         else:
-            for g in gated:
-                factor = factor * g.fill_null(1.0)
             n_mult = pl.sum_horizontal([a.cast(pl.Int64) for a in applied])
-    counted_f = pl.col("__counted").cast(pl.Float64)
-    points = pl.when(pl.col("__event")).then(pl.col("__rate")) \
-        .otherwise(pl.col("__rate") * counted_f / exact_divisor(pl.lit(60.0)))
     with_coef = pl.col("__coef").is_not_null() & (pl.col("__coef") != 1.0)
-    points = pl.when(with_coef).then(points * pl.col("__coef")).otherwise(points)
-    points = points * factor
-    scale = float(scheme.scale)
-    c = c.with_columns(__pts=points, __k_coef=with_coef, __n_mult=n_mult,
-                       __unscorable=unscorable)
-    rounded = round_half_up_expr(pl.col("__pts") * scale, 0)[0]
-    units = pl.when(pl.col("__pts") > 0).then(rounded).otherwise(0).cast(pl.Int64)
-    c = c.with_columns(__units0=units)
-    c = c.with_columns(__k_rp=(pl.col("__units0").cast(pl.Float64)
-                               / exact_divisor(pl.lit(scale)) - pl.col("__pts")).abs() > 1e-9)
+    c = c.with_columns(__mask=mask, __k_coef=with_coef, __n_mult=n_mult)
+    # the exact points: rate x coefficient x factor(s) as a reduced fraction per (activity,
+    # day, multipliers applied), from the per-record ``exact_rate``; then integer
+    # arithmetic on Int128 (see ``_rate_table`` for why it cannot overflow)
+    keys = ["__act", "__day", "__mask"]
+    c = c.join(_rate_table(scheme, c.select(keys).unique()), on=keys, how="left",
+               nulls_equal=True, maintain_order="left")
+    m = pl.min_horizontal(pl.col("__counted"), pl.col("__mmax")).cast(pl.Int128)
+    num = 2 * pl.col("__A") * m
+    hourly = ((num + pl.col("__B")) // (2 * pl.col("__B"))).cast(pl.Int64)
+    hourly_round = (pl.col("__A") * m) % pl.col("__B") != 0
+    event = pl.col("__event")
+    out_of_range = pl.when(event).then(pl.col("__ev_units") > MAX_UNITS) \
+        .otherwise(pl.col("__counted") > pl.col("__mmax"))
+    units = pl.when(event).then(pl.col("__ev_units")).otherwise(hourly)
+    c = c.with_columns(
+        __units0=pl.when(out_of_range).then(0).otherwise(units),
+        __k_rp=pl.when(event).then(pl.col("__ev_round")).otherwise(hourly_round),
+        __unscorable=unscorable | out_of_range)
     pd_, k_pd = _capped(pl.col("__units0"), acc, pl.col("__Lpd"), by_day)
     c = c.with_columns(__pdc=pd_, __k_pd=k_pd)
     pm, k_pm = _capped(pl.col("__pdc"), acc, pl.col("__Lpm"), by_month)
@@ -614,7 +673,7 @@ def _decision_frame(scheme: VolunteerScheme, decisions: Sequence[ActivityDecisio
         r = d.to_row()
         for k in _RECORD_COLUMNS:
             columns[k].append(r[k])
-        columns["__units"].append(round(d.points * scheme.scale))
+        columns["__units"].append(d.point_units)
         columns["__minutes"].append(
             round((d.counted_hours if star_counted else d.service_hours) * 60))
     schema = {**_RECORD_COLUMNS, "__units": pl.Int64, "__minutes": pl.Int64}
@@ -686,8 +745,7 @@ def _statements(scheme: VolunteerScheme, out: pl.DataFrame, lot_table: pl.DataFr
     redeemed: dict[str, int] = {}
     for r in redemptions:
         if r.status == APPLIED:
-            redeemed[r.volunteer_id] = redeemed.get(r.volunteer_id, 0) + round(
-                r.points * scheme.scale)
+            redeemed[r.volunteer_id] = redeemed.get(r.volunteer_id, 0) + r.point_units
     table = {vid: (e, m, s, x) for vid, e, m, s, x in totals.iter_rows()}
     volunteers = sorted(set(table) | {r.volunteer_id for r in redemptions if r.volunteer_id})
     rows = []

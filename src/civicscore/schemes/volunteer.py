@@ -108,6 +108,12 @@ def half_up(q: Fraction) -> int:
     return (2 * q.numerator + q.denominator) // (2 * q.denominator)
 
 
+def most_points(decimals: int) -> Decimal:
+    """The most points one record, cap or redemption can hold: ``MAX_UNITS`` units of
+    ``10**-decimals`` (90071992547409.91 at 2 decimals), exactly."""
+    return Decimal(MAX_UNITS).scaleb(-decimals)
+
+
 def scaled_units(x: float, scale: int) -> int:
     """``x`` (as written) in units of ``1/scale``, rounded half up: caps in point units,
     hours in minutes. Shared by both engines."""
@@ -696,8 +702,8 @@ class VolunteerScheme:
             raise _Unscorable(Reason(
                 "OUT_OF_RANGE", f"{base}.points_per_{'event' if act.per_event else 'hour'}",
                 f"record {p.record_id}: activity {act.id!r} would earn {float(exact):g} "
-                f"points, more than the {MAX_UNITS / self.scale:g} points one record can hold "
-                f"with points_decimals = {rules.points_decimals}",
+                f"points, more than the {most_points(rules.points_decimals)} points one "
+                f"record can hold with points_decimals = {rules.points_decimals}",
                 {"counted_hours": counted / 60}, MAX_UNITS / self.scale))
         if exact > 0 and (exact * self.scale).denominator != 1:
             points = float(exact)
@@ -833,10 +839,10 @@ class VolunteerScheme:
                 else:
                     units = scaled_units(amount, self.scale)
                 if units > MAX_UNITS:
-                    raise RecordError(rid, "points", f"{amount:g} points is more than the "
-                                      f"{MAX_UNITS / self.scale:g} points the policy can "
-                                      f"represent with points_decimals = "
-                                      f"{self.rules.points_decimals}", code="OUT_OF_RANGE")
+                    pd = self.rules.points_decimals
+                    raise RecordError(rid, "points", f"{amount!r} points is more than the "
+                                      f"{most_points(pd)} points the policy can represent "
+                                      f"with points_decimals = {pd}", code="OUT_OF_RANGE")
                 if units <= 0:
                     raise RecordError(rid, "points", f"must be more than 0, got {amount:g}",
                                       code="OUT_OF_RANGE")
@@ -976,13 +982,14 @@ def check_bounds(ctx: CompileContext, rules: Volunteer, activities: Mapping[str,
     """
     root = ("volunteer",)
     scale = 10 ** rules.points_decimals
-    limit = MAX_UNITS / scale
+    limit = most_points(rules.points_decimals)
     fix_decimals = "use fewer points_decimals"
     for key, per in (("hours_per_day", 60), ("hours_per_month", 60),
                      ("points_per_day", scale), ("points_per_month", scale)):
         cap = getattr(rules.caps, key)
         if cap is not None and any(scaled_units(v, per) > MAX_UNITS for v in cap.values):
-            most = f"{MAX_UNITS / per:g} {'hours' if per == 60 else 'points'}"
+            most = (f"{most_points(rules.points_decimals)} points" if per == scale
+                    else f"{MAX_UNITS // 60} hours")
             ctx.report(root + ("caps", key), f"{key} is more than the {most} a cap can hold"
                        + (f" with points_decimals = {rules.points_decimals}"
                           if per == scale else ""),
@@ -997,7 +1004,7 @@ def check_bounds(ctx: CompileContext, rules: Volunteer, activities: Mapping[str,
         for f in factors:
             effect *= max(1.0, _most(f))
         factor_decimals = sum(max(decimals_of(v) for v in f) for f in factors)
-    if effect > limit:
+    if effect * scale > MAX_UNITS:
         ctx.report(root + ("multipliers",), f"the multiplier factors can multiply points by "
                    f"{effect:g}, more than the {limit:g} points one record can hold with "
                    f"points_decimals = {rules.points_decimals}",
@@ -1023,11 +1030,12 @@ def check_bounds(ctx: CompileContext, rules: Volunteer, activities: Mapping[str,
         peak = written(_most(per.values)) * written(_most(coef)) * Fraction(effect)
         what = "per event"
         if a.per_event is None:
-            bounds = [_most(c.values) for c in ([a.max_hours] if a.max_hours else [])
+            bounds = [written(_most(c.values)) for c in ([a.max_hours] if a.max_hours else [])
                       + [c for c in hour_caps if c is not None]]
-            hours = min(bounds) if bounds else 1.0
-            peak *= written(hours)
-            what = f"for {hours:g} hours" if bounds else "per hour"
+            # at least a minute: that keeps the batch engine's integers in range too
+            hours = max(min(bounds), Fraction(1, 60)) if bounds else Fraction(1)
+            peak *= hours
+            what = f"for {float(hours):g} hours" if bounds else "per hour"
         if peak * scale > MAX_UNITS:
             ctx.report(path, f"activity {aid!r} can earn up to {float(peak):g} points {what} "
                              f"(rate x coefficient x multipliers), more than the {limit:g} "
