@@ -565,6 +565,12 @@ def _settle(scheme: VolunteerScheme, c: pl.DataFrame, as_of: dt.date
     rejected_later = settled.filter(~pl.col("__acc") & ~pl.col("__overlap"))["__vid"] \
         .unique().to_list()
     hard.update(rejected_later)
+    # A month cap that cuts a record leaves less of that day used than the day's
+    # telescoped sum assumes: a later record of the same day would see too little left.
+    day = ["__vid", "__day"]
+    not_last = pl.int_range(pl.len()).over(day) < pl.len().over(day) - 1
+    cut = settled.filter(pl.col("__acc") & (pl.col("__k_hm") | pl.col("__k_pm")) & not_last)
+    hard.update(cut["__vid"].unique().to_list())
     return settled, hard
 
 

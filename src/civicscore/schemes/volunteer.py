@@ -362,6 +362,30 @@ def _aware(value: Any, record: str, name: str) -> dt.datetime:
     return to_datetime(value, record, name, keep_offset=True)
 
 
+Cut = tuple[str, int, int, int]
+"""A cap that cut an amount: (reason code, limit, what was left, the amount before)."""
+
+
+@dataclass(frozen=True, slots=True)
+class Trace:
+    """What a scored record's reasons are worded from (both engines fill one): the
+    activity, day, microseconds served, service minutes, the ``max_hours`` limit when it
+    cut, minutes after it, the hour caps' cuts, counted minutes, the multiplier mask, the
+    rounded point units before the point caps, and those caps' cuts."""
+
+    activity: _Activity
+    day: dt.date
+    micros: int
+    service: int
+    max_hours: int | None
+    counted0: int
+    hour_cuts: tuple[Cut, ...]
+    counted: int
+    mask: int
+    units0: int
+    point_cuts: tuple[Cut, ...]
+
+
 def _points(n: float) -> str:
     return f"{n:g} point" + ("" if n == 1 else "s")
 
@@ -644,77 +668,45 @@ class VolunteerScheme:
                    ) -> ActivityDecision:
         rules, act = self.rules, p.activity
         base = f"volunteer.activities.{act.id}"
-        month_name = f"{month[0]}-{month[1]:02d}"
         # service time, rounded to the unit (exactly, on whole microseconds)
         delta = p.end - p.start
         micros = (delta.days * 86_400 + delta.seconds) * 1_000_000 + delta.microseconds
-        raw_minutes = micros / 60_000_000
-        unit = rules.rounding_minutes
-        service = service_minutes(micros, unit, rules.rounding)
-        if unit > 1 and service * 60_000_000 != micros:
-            p.reasons.append(Reason("ROUNDING", "volunteer.rounding_minutes",
-                                    f"{raw_minutes:g} minutes of service counted as {service} "
-                                    f"minutes ({unit}-minute units, rounded {rules.rounding})",
-                                    {"minutes": raw_minutes}, unit))
+        service = service_minutes(micros, rules.rounding_minutes, rules.rounding)
         counted = service
+        max_hours = None
         if act.max_hours is not None:
             limit = scaled_units(self._param(p, f"{base}.max_hours", act.max_hours, day), 60)
             if counted > limit:
-                p.reasons.append(Reason("MAX_HOURS", f"{base}.max_hours",
-                                        f"at most {limit / 60:g} hours of {act.label} count per "
-                                        f"record; {counted / 60:g} were served",
-                                        {"hours": counted / 60}, limit / 60,
-                                        f"-{(counted - limit) / 60:g} h"))
+                max_hours = limit
                 counted = limit
+        counted0 = counted
         caps = rules.caps
-        counted = self._apply_caps(p, counted, 60, "counted hours", day, (
-            (caps.hours_per_day, hours_day[day], "CAP_HOURS_DAY", f"on {day}"),
-            (caps.hours_per_month, hours_month[month], "CAP_HOURS_MONTH", f"in {month_name}")))
-
+        counted, hour_cuts = self._apply_caps(p, counted, 60, day, (
+            (caps.hours_per_day, hours_day[day], "CAP_HOURS_DAY"),
+            (caps.hours_per_month, hours_month[month], "CAP_HOURS_MONTH")))
         # points: the exact product of the written numbers, rounded half up once
-        if act.per_event is not None:
-            rate = self._param(p, f"{base}.points_per_event", act.per_event, day)
-            p.reasons.append(Reason("RATE", f"{base}.points_per_event",
-                                    f"{act.label}: {_points(rate)} per event", {}, rate,
-                                    f"+{rate:g}"))
-        else:
-            assert act.per_hour is not None
-            rate = self._param(p, f"{base}.points_per_hour", act.per_hour, day)
-            base_points = float(written(rate) * counted / 60)
-            p.reasons.append(Reason("RATE", f"{base}.points_per_hour",
-                                    f"{act.label}: {_points(rate)} per hour x {counted / 60:g} "
-                                    f"counted hours = {base_points:g}",
-                                    {"counted_hours": counted / 60}, rate,
-                                    f"+{base_points:g}"))
+        per = act.per_event if act.per_event is not None else act.per_hour
+        assert per is not None
+        self._param(p, f"{base}.points_per_{'event' if act.per_event else 'hour'}", per, day)
         if act.category:
-            cat = self.rules.categories[act.category]
-            coef = self._param(p, f"volunteer.categories.{act.category}.coefficient",
-                               cat.coefficient, day)
-            if coef != 1:
-                p.reasons.append(Reason("COEFFICIENT",
-                                        f"volunteer.categories.{act.category}.coefficient",
-                                        f"category {_label(cat, act.category)}: x{coef:g}",
-                                        {"category": act.category}, coef, f"x{coef:g}"))
-        mask = self._multiplier(p, day, counted, as_of)
+            self._param(p, f"volunteer.categories.{act.category}.coefficient",
+                        self.rules.categories[act.category].coefficient, day)
+        mask, env = self._multiplier(p, day, counted, as_of)
         exact = self.exact_points(act, day, mask, counted)
-        units = half_up(exact * self.scale) if exact > 0 else 0
-        if units > MAX_UNITS:  # nothing was counted against the caps yet
+        units0 = half_up(exact * self.scale) if exact > 0 else 0
+        if units0 > MAX_UNITS:  # nothing was counted against the caps yet
             raise _Unscorable(Reason(
                 "OUT_OF_RANGE", f"{base}.points_per_{'event' if act.per_event else 'hour'}",
                 f"record {p.record_id}: activity {act.id!r} would earn {float(exact):g} "
                 f"points, more than the {most_points(rules.points_decimals)} points one "
                 f"record can hold with points_decimals = {rules.points_decimals}",
                 {"counted_hours": counted / 60}, MAX_UNITS / self.scale))
-        if exact > 0 and (exact * self.scale).denominator != 1:
-            points = float(exact)
-            p.reasons.append(Reason("ROUNDING_POINTS", "volunteer.points_decimals",
-                                    f"{points:g} points rounded half-up to {units / self.scale:g} "
-                                    f"({rules.points_decimals} decimals)", {"points": points},
-                                    rules.points_decimals))
-        units = self._apply_caps(p, units, self.scale, "points", day, (
-            (caps.points_per_day, points_day[day], "CAP_POINTS_DAY", f"on {day}"),
-            (caps.points_per_month, points_month[month], "CAP_POINTS_MONTH",
-             f"in {month_name}")))
+        units, point_cuts = self._apply_caps(p, units0, self.scale, day, (
+            (caps.points_per_day, points_day[day], "CAP_POINTS_DAY"),
+            (caps.points_per_month, points_month[month], "CAP_POINTS_MONTH")))
+        p.reasons += self.scored_reasons(Trace(
+            act, day, micros, service, max_hours, counted0, hour_cuts, counted, mask,
+            units0, point_cuts), env)
         hours_day[day] += counted  # only now, when the record is certainly scored
         hours_month[month] += counted
         points_day[day] += units
@@ -726,23 +718,93 @@ class VolunteerScheme:
                                 service / 60, counted / 60, units / self.scale, expires,
                                 tuple(p.reasons), tuple(p.params), self.ref, as_of, units)
 
-    def _apply_caps(self, p: _Pending, amount: int, scale: int, noun: str, day: dt.date,
-                    windows: Sequence[tuple[DatedValue | None, int, str, str]]) -> int:
-        """Limit ``amount`` (minutes or point units) to what each window has left."""
-        for cap, used, code, period in windows:
+    def _apply_caps(self, p: _Pending, amount: int, scale: int, day: dt.date,
+                    windows: Sequence[tuple[DatedValue | None, int, str]]
+                    ) -> tuple[int, tuple[Cut, ...]]:
+        """Limit ``amount`` (minutes or point units) to what each window has left; returns
+        it and the cuts made (code, limit, left, amount before)."""
+        cuts: list[Cut] = []
+        for cap, used, code in windows:
             if cap is None:
                 continue
             path = f"volunteer.caps.{code_to_key(code)}"
             limit = scaled_units(self._param(p, path, cap, day), scale)
             left = max(limit - used, 0)
             if amount > left:
-                p.reasons.append(Reason(code, path,
-                                        f"only {left / scale:g} of the {limit / scale:g} {noun} "
-                                        f"allowed {period} were left; {amount / scale:g} reduced "
-                                        f"to {left / scale:g}", {noun: amount / scale},
-                                        limit / scale, f"-{(amount - left) / scale:g}"))
+                cuts.append((code, limit, left, amount))
                 amount = left
-        return amount
+        return amount, tuple(cuts)
+
+    def scored_reasons(self, t: Trace, env: Mapping[str, Any] | None = None
+                       ) -> list[Reason]:
+        """The reasons of a scored record, in order, worded from its trace: the one place
+        both engines take their words from (``env``, the values the multipliers read, only
+        fills the reasons' ``facts``)."""
+        rules, act, day = self.rules, t.activity, t.day
+        base = f"volunteer.activities.{act.id}"
+        out: list[Reason] = []
+        unit = rules.rounding_minutes
+        if unit > 1 and t.service * 60_000_000 != t.micros:
+            raw_minutes = t.micros / 60_000_000
+            out.append(Reason("ROUNDING", "volunteer.rounding_minutes",
+                              f"{raw_minutes:g} minutes of service counted as {t.service} "
+                              f"minutes ({unit}-minute units, rounded {rules.rounding})",
+                              {"minutes": raw_minutes}, unit))
+        if t.max_hours is not None:
+            limit = t.max_hours
+            out.append(Reason("MAX_HOURS", f"{base}.max_hours",
+                              f"at most {limit / 60:g} hours of {act.label} count per "
+                              f"record; {t.service / 60:g} were served",
+                              {"hours": t.service / 60}, limit / 60,
+                              f"-{(t.service - limit) / 60:g} h"))
+        month = f"{day.year}-{day.month:02d}"
+        out += [self._cut_reason(c, 60, "counted hours", day, month) for c in t.hour_cuts]
+        counted = t.counted
+        if act.per_event is not None:
+            rate = act.per_event.value_at(day)
+            out.append(Reason("RATE", f"{base}.points_per_event",
+                              f"{act.label}: {_points(rate)} per event", {}, rate,
+                              f"+{rate:g}"))
+        else:
+            assert act.per_hour is not None
+            rate = act.per_hour.value_at(day)
+            base_points = float(written(rate) * counted / 60)
+            out.append(Reason("RATE", f"{base}.points_per_hour",
+                              f"{act.label}: {_points(rate)} per hour x {counted / 60:g} "
+                              f"counted hours = {base_points:g}",
+                              {"counted_hours": counted / 60}, rate, f"+{base_points:g}"))
+        if act.category:
+            cat = rules.categories[act.category]
+            coef = cat.coefficient.value_at(day)
+            if coef != 1:
+                out.append(Reason("COEFFICIENT",
+                                  f"volunteer.categories.{act.category}.coefficient",
+                                  f"category {_label(cat, act.category)}: x{coef:g}",
+                                  {"category": act.category}, coef, f"x{coef:g}"))
+        for m, f in self.chosen_factors(day, t.mask):  # only the factors that count
+            out.append(Reason("MULTIPLIER", f"volunteer.multipliers.{m.id}",
+                              f"{_label(m, m.id)} applies ({m.when.text}): x{f:g}",
+                              m.when.values_read(env) if env is not None else {}, f,
+                              f"x{f:g}"))
+        exact = self.exact_points(act, day, t.mask, counted)
+        if exact > 0 and (exact * self.scale).denominator != 1:
+            points = float(exact)
+            out.append(Reason("ROUNDING_POINTS", "volunteer.points_decimals",
+                              f"{points:g} points rounded half-up to {t.units0 / self.scale:g} "
+                              f"({rules.points_decimals} decimals)", {"points": points},
+                              rules.points_decimals))
+        out += [self._cut_reason(c, self.scale, "points", day, month) for c in t.point_cuts]
+        return out
+
+    @staticmethod
+    def _cut_reason(cut: Cut, scale: int, noun: str, day: dt.date, month: str) -> Reason:
+        code, limit, left, amount = cut
+        period = f"on {day}" if code.endswith("_DAY") else f"in {month}"
+        return Reason(code, f"volunteer.caps.{code_to_key(code)}",
+                      f"only {left / scale:g} of the {limit / scale:g} {noun} "
+                      f"allowed {period} were left; {amount / scale:g} reduced "
+                      f"to {left / scale:g}", {noun: amount / scale},
+                      limit / scale, f"-{(amount - left) / scale:g}")
 
     # -- the exact points, shared by both engines ---------------------------------------
     def chosen_factors(self, day: dt.date, mask: int) -> list[tuple[_Multiplier, float]]:
@@ -772,11 +834,12 @@ class VolunteerScheme:
         total = self.exact_rate(act, day, mask)
         return total if act.per_event is not None else total * counted / 60
 
-    def _multiplier(self, p: _Pending, day: dt.date, counted: int, as_of: dt.date) -> int:
-        """The mask of the multipliers that apply (their reasons added); see
-        ``chosen_factors``."""
+    def _multiplier(self, p: _Pending, day: dt.date, counted: int, as_of: dt.date
+                    ) -> tuple[int, dict[str, Any] | None]:
+        """The mask of the multipliers that apply (see ``chosen_factors``), and the values
+        their conditions read."""
         if not self.multipliers:
-            return 0
+            return 0, None
         env = dict(p.facts)
         env.update(activity=p.activity.id, category=p.activity.category, date=day,
                    hours=counted / 60, as_of=as_of)
@@ -795,12 +858,9 @@ class VolunteerScheme:
                 except NotInForce:
                     self._param(p, f"volunteer.multipliers.{m.id}.factor", m.factor, day)
                 mask |= 1 << i
-        for m, f in self.chosen_factors(day, mask):  # only the factors that count
+        for m, _ in self.chosen_factors(day, mask):  # only the factors that count
             self._param(p, f"volunteer.multipliers.{m.id}.factor", m.factor, day)
-            p.reasons.append(Reason("MULTIPLIER", f"volunteer.multipliers.{m.id}",
-                                    f"{_label(m, m.id)} applies ({m.when.text}): x{f:g}",
-                                    m.when.values_read(env), f, f"x{f:g}"))
-        return mask
+        return mask, env
 
     # -- step 5: redemptions and statements -----------------------------------------------
     def _redeem(self, redemptions: Iterable[Mapping[str, Any]], as_of: dt.date,
