@@ -55,6 +55,7 @@ from ..policy.compile import ensure_in_effect
 from ..policy.dated import DatedValue, NotInForce
 from ..policy.model import FactSpec
 from ..records import UnreadableRow, to_datetime
+from ..schemes.base import reject_row
 from ..schemes.volunteer import (
     APPLIED,
     MAX_UNITS,
@@ -62,6 +63,7 @@ from ..schemes.volunteer import (
     SCORED,
     ActivityDecision,
     RedemptionDecision,
+    Trace,
     VolunteerScheme,
     add_months,
     half_up,
@@ -82,41 +84,75 @@ _F64 = pl.Float64()
 _ISO_MINUTES = r"^[0-9]{4}-[0-9]{2}-[0-9]{2}[T ][0-9]{2}:[0-9]{2}$"
 _ISO_SECONDS = r"^[0-9]{4}-[0-9]{2}-[0-9]{2}[T ][0-9]{2}:[0-9]{2}:[0-9]{2}$"
 
-#: Reason-code bits of a scored record, in the order the per-record code adds them.
-_BITS = (("ROUNDING", 1), ("MAX_HOURS", 2), ("CAP_HOURS_DAY", 4), ("CAP_HOURS_MONTH", 8))
-_AFTER_RATE = (("COEFFICIENT", 16),)
-_TAIL = (("ROUNDING_POINTS", 32), ("CAP_POINTS_DAY", 64), ("CAP_POINTS_MONTH", 128))
-_MULT_SHIFT = 8
 
+#: ``ActivityDecision.to_row()`` before the policy columns and ``as_of``.
 _RECORD_COLUMNS = {
     "row": pl.Int64, "record_id": pl.String, "volunteer_id": pl.String,
     "activity": pl.String, "date": pl.Date, "status": pl.String,
     "service_hours": pl.Float64, "counted_hours": pl.Float64, "points": pl.Float64,
     "expires_on": pl.Date, "reason_codes": pl.List(pl.String),
+    "reasons": pl.List(pl.String),
 }
-_REJECTED_SCHEMA = {
-    "input": pl.String, "row": pl.Int64, "id": pl.String, "field": pl.String,
-    "reason_code": pl.String, "reason": pl.String,
-    "reason_codes": pl.List(pl.String), "reasons": pl.List(pl.String)}
+_REJECTED_SCHEMA = {"input": pl.String, "row": pl.Int64, "id": pl.String,
+                    "reason_codes": pl.List(pl.String), "reasons": pl.List(pl.String)}
+_REDEMPTION_SCHEMA = {"row": pl.Int64, "redemption_id": pl.String, "volunteer_id": pl.String,
+                      "date": pl.Date, "points": pl.Float64, "status": pl.String,
+                      "reason_codes": pl.List(pl.String), "reasons": pl.List(pl.String)}
+#: ``Statement.to_row()``.
+_STATEMENT_SCHEMA = {
+    "volunteer_id": pl.String, "as_of": pl.Date, "earned": pl.Float64,
+    "expired": pl.Float64, "redeemed": pl.Float64, "balance": pl.Float64,
+    "hours": pl.Float64, "star_level": pl.Int64, "star_label": pl.String,
+    "records_scored": pl.Int64, "records_rejected": pl.Int64,
+    "reason_codes": pl.List(pl.String), "reasons": pl.List(pl.String),
+    "policy_id": pl.String, "policy_version": pl.String, "policy_hash": pl.String}
 
 
 @dataclass
 class VolunteerBatchResult(BatchResult):
-    """A batch run of volunteer points: ``details`` are the statements; ``redemptions``
-    one row per redemption input row."""
+    """A batch run of volunteer points, shaped as the per-record ``VolunteerResult``:
+    ``output`` are the statements (``output_rows()``), ``details`` the decision on every
+    activity record (``detail_rows()``), ``rejected`` the rejected activity and
+    redemption rows (``rejected_rows()``); ``redemptions`` one row per redemption row."""
 
     redemptions: pl.DataFrame = field(default_factory=pl.DataFrame)
 
-    def rejected_rows(self) -> list[dict[str, Any]]:
-        rows = self.rejected.to_dicts()
+    def __post_init__(self) -> None:
+        rejected = int((self.details["status"] == REJECTED).sum()) if self.details.height \
+            else 0
+        if self.scored_count + rejected != self.rows_in:  # pragma: no cover - a bug
+            raise AssertionError(f"row conservation broken: {self.rows_in} rows in, "
+                                 f"{self.scored_count} scored + {rejected} rejected")
+
+    @property
+    def scored_count(self) -> int:
+        return int((self.details["status"] == SCORED).sum()) if self.details.height else 0
+
+    def cli_frames(self) -> tuple[pl.DataFrame, pl.DataFrame]:
+        """Statements as the output, activity decisions as ``--details``: as per-record."""
+        return self.output, self.details
+
+    def summary(self) -> str:
+        """The per-record run's summary, word for word."""
+        n = self.rows_in
+        rejected = n - self.scored_count
+        text = (f"{self.scored_count} of {n} activity records scored, {rejected} rejected; "
+                f"{self.output.height} volunteer statements as of {self.as_of}")
         if self.redemptions.height:
-            for r in self.redemptions.filter(pl.col("status") == REJECTED).iter_rows(
-                    named=True):
-                rows.append({"input": "redemptions", "row": r["row"],
-                             "id": r["redemption_id"], "field": None,
-                             "reason_code": r["reason_codes"][0], "reason": r["reasons"][0],
-                             "reason_codes": r["reason_codes"], "reasons": r["reasons"]})
-        return rows
+            refused = int((self.redemptions["status"] == REJECTED).sum())
+            text += (f"; {self.redemptions.height - refused} of {self.redemptions.height} "
+                     f"redemptions applied")
+        return text
+
+    def table(self) -> tuple[str, list[str], list[list[str]]]:
+        """The per-record run's table of statements."""
+        columns = ["volunteer", "earned", "expired", "redeemed", "balance", "hours", "star",
+                   "scored", "rejected"]
+        rows = [[s["volunteer_id"], f"{s['earned']:g}", f"{s['expired']:g}",
+                 f"{s['redeemed']:g}", f"{s['balance']:g}", f"{s['hours']:g}",
+                 s["star_label"] or "-", str(s["records_scored"]), str(s["records_rejected"])]
+                for s in self.output.iter_rows(named=True)]
+        return f"Volunteer statements as of {self.as_of} — {self.policy}", columns, rows
 
 
 # --- entry point ---------------------------------------------------------------------------
@@ -152,27 +188,17 @@ def score_volunteer(scheme: VolunteerScheme, source: Any, *, as_of: dt.date,
     after: dict[str, list[list[Any]]] = {}
     if extra.get("redemptions") is not None:
         redemption_decisions, after = _redeem(scheme, extra["redemptions"], lot_table, as_of)
-    details = _statements(scheme, out, lot_table, redemption_decisions, after, as_of)
+    statements = _statements(scheme, out, lot_table, redemption_decisions, after, as_of)
 
     ref = scheme.ref
-    out = out.drop("__units", "__minutes").with_columns(
+    details = out.drop("__units", "__minutes").with_columns(
         pl.lit(ref.id).alias("policy_id"), pl.lit(ref.version).alias("policy_version"),
         pl.lit(ref.hash).alias("policy_hash"), pl.lit(as_of, dtype=pl.Date).alias("as_of"))
-    inputs = frame.drop(ROW, UNREADABLE)
-    inputs = inputs.drop([c for c in inputs.columns if c in out.columns])
-    output = pl.concat([inputs, out], how="horizontal") if inputs.width else out
-    redemption_frame = pl.DataFrame(
-        [r.to_row() for r in redemption_decisions],
-        schema={"row": pl.Int64, "redemption_id": pl.String, "volunteer_id": pl.String,
-                "date": pl.Date, "points": pl.Float64, "status": pl.String,
-                "reason_codes": pl.List(pl.String), "reasons": pl.List(pl.String)})
-    notes = []
-    if redemption_decisions:
-        refused = sum(r.status == REJECTED for r in redemption_decisions)
-        notes.append(f"{len(redemption_decisions) - refused} of {len(redemption_decisions)} "
-                     f"redemptions applied")
-    return VolunteerBatchResult("volunteer", ref, as_of, output, _rejected_frame(decisions),
-                                details, n, f"Volunteer points as of {as_of} — {ref}", notes,
+    redemption_frame = pl.DataFrame([r.to_row() for r in redemption_decisions],
+                                    schema=_REDEMPTION_SCHEMA)  # type: ignore[arg-type]
+    rejected = _rejected_frame(decisions, redemption_decisions)
+    return VolunteerBatchResult("volunteer", ref, as_of, statements, rejected, details, n,
+                                f"Volunteer statements as of {as_of} — {ref}", [],
                                 redemption_frame)
 
 
@@ -617,32 +643,42 @@ def _overlaps(scheme: VolunteerScheme, rows: pl.DataFrame, as_of: dt.date
 # --- assembling rows -----------------------------------------------------------------------
 
 
-def _code_table(keys: pl.Series) -> pl.DataFrame:
-    distinct = keys.unique().to_list()
-    lists = []
-    for k in distinct:
-        codes = [code for code, bit in _BITS if k & bit] + ["RATE"]
-        codes += [code for code, bit in _AFTER_RATE if k & bit]
-        codes += ["MULTIPLIER"] * (k >> _MULT_SHIFT)
-        codes += [code for code, bit in _TAIL if k & bit]
-        lists.append(codes)
-    return pl.DataFrame({"__key": pl.Series(distinct, dtype=pl.Int64),
-                         "reason_codes": pl.Series(lists, dtype=pl.List(pl.String))})
+_TRACE = ("__act", "__day", "__micros", "__service", "__k_max", "__mh", "__counted0",
+          "__k_hd", "__Lhd", "__hd", "__k_hm", "__Lhm", "__counted", "__mask", "__units0",
+          "__k_pd", "__Lpd", "__pdc", "__k_pm", "__Lpm", "__units")
+
+
+def _reason_table(scheme: VolunteerScheme, traces: pl.DataFrame) -> pl.DataFrame:
+    """The reason codes and words of every distinct trace, by the per-record
+    ``VolunteerScheme.scored_reasons`` (records with the same trace share their words)."""
+    distinct = traces.unique()
+    codes: list[list[str]] = []
+    words: list[list[str]] = []
+    for (act, day, micros, service, k_max, mh, counted0, k_hd, l_hd, hd, k_hm, l_hm, counted,
+         mask, units0, k_pd, l_pd, pdc, k_pm, l_pm, units) in distinct.iter_rows():
+        hour_cuts = ((("CAP_HOURS_DAY", l_hd, hd, counted0),) if k_hd else ()) \
+            + ((("CAP_HOURS_MONTH", l_hm, counted, hd),) if k_hm else ())
+        point_cuts = ((("CAP_POINTS_DAY", l_pd, pdc, units0),) if k_pd else ()) \
+            + ((("CAP_POINTS_MONTH", l_pm, units, pdc),) if k_pm else ())
+        reasons = scheme.scored_reasons(Trace(
+            scheme.activities[act], day, micros, service, mh if k_max else None, counted0,
+            hour_cuts, counted, mask, units0, point_cuts))
+        codes.append([r.code for r in reasons])
+        words.append([r.message for r in reasons])
+    return distinct.with_columns(
+        reason_codes=pl.Series(codes, dtype=pl.List(pl.String)),
+        reasons=pl.Series(words, dtype=pl.List(pl.String)))
 
 
 def _vector_rows(scheme: VolunteerScheme, s: pl.DataFrame) -> pl.DataFrame:
     """Decision columns of the records scored by the vectorised path."""
     months = scheme.rules.point_expiry_months
-    key = (pl.col("__k_round").cast(pl.Int64) * 1 + pl.col("__k_max").cast(pl.Int64) * 2
-           + pl.col("__k_hd").cast(pl.Int64) * 4 + pl.col("__k_hm").cast(pl.Int64) * 8
-           + pl.col("__k_coef").cast(pl.Int64) * 16 + pl.col("__k_rp").cast(pl.Int64) * 32
-           + pl.col("__k_pd").cast(pl.Int64) * 64 + pl.col("__k_pm").cast(pl.Int64) * 128
-           + pl.col("__n_mult").cast(pl.Int64) * (1 << _MULT_SHIFT))
-    s = s.with_columns(__key=key, __end_day=pl.col("__end").dt.date())
+    s = s.with_columns(__end_day=pl.col("__end").dt.date())
     expires = _expiry(s["__end_day"], months) if months is not None else \
         pl.Series([None] * s.height, dtype=pl.Date)
     s = s.with_columns(__exp=pl.when(pl.col("__units") > 0).then(pl.lit(expires)))
-    s = s.join(_code_table(s["__key"]), on="__key", how="left", maintain_order="left")
+    s = s.join(_reason_table(scheme, s.select(_TRACE)), on=list(_TRACE), how="left",
+               nulls_equal=True, maintain_order="left")
     sixty = exact_divisor(pl.lit(60.0))
     return s.select(
         pl.col(ROW).alias("row"), pl.col("__rid").alias("record_id"),
@@ -652,7 +688,7 @@ def _vector_rows(scheme: VolunteerScheme, s: pl.DataFrame) -> pl.DataFrame:
         (pl.col("__counted").cast(pl.Float64) / sixty).alias("counted_hours"),
         (pl.col("__units").cast(pl.Float64)
          / exact_divisor(pl.lit(float(scheme.scale)))).alias("points"),
-        pl.col("__exp").alias("expires_on"), "reason_codes",
+        pl.col("__exp").alias("expires_on"), "reason_codes", "reasons",
         pl.col("__units").alias("__units"),
         (pl.col("__counted") if scheme.rules.star_hours == "counted"
          else pl.col("__service")).alias("__minutes"), pl.col("__end_day"),
@@ -687,12 +723,15 @@ def _decision_frame(scheme: VolunteerScheme, decisions: Sequence[ActivityDecisio
                          for k, v in columns.items()})
 
 
-def _rejected_frame(decisions: Sequence[ActivityDecision]) -> pl.DataFrame:
-    rows = [{"input": "activities", "row": d.row, "id": d.record_id,
-             "field": d.reasons[0].rule, "reason_code": d.reasons[0].code,
-             "reason": d.reasons[0].message, "reason_codes": list(d.reason_codes),
-             "reasons": [r.message for r in d.reasons]}
+def _rejected_frame(decisions: Sequence[ActivityDecision],
+                    redemptions: Sequence[RedemptionDecision]) -> pl.DataFrame:
+    """``VolunteerResult.rejected_rows()``: rejected activities, then redemptions."""
+    rows = [reject_row("activities", d.row, d.record_id, d.reason_codes,
+                       [r.message for r in d.reasons])
             for d in sorted(decisions, key=lambda d: d.row) if d.rejected]
+    rows += [reject_row("redemptions", r.row, r.redemption_id, [x.code for x in r.reasons],
+                        [x.message for x in r.reasons])
+             for r in redemptions if r.status == REJECTED]
     return pl.DataFrame(rows, schema=_REJECTED_SCHEMA)  # type: ignore[arg-type]
 
 
@@ -760,4 +799,4 @@ def _statements(scheme: VolunteerScheme, out: pl.DataFrame, lot_table: pl.DataFr
         rows.append(scheme.statement(vid, as_of, int(e or 0), int(expired_of.get(vid, 0)),
                                      redeemed.get(vid, 0), float(m or 0), int(s), int(x)
                                      ).to_row())
-    return pl.DataFrame(rows, infer_schema_length=None) if rows else pl.DataFrame()
+    return pl.DataFrame(rows, schema=_STATEMENT_SCHEMA)  # type: ignore[arg-type]
