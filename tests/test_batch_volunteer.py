@@ -24,8 +24,6 @@ from .test_volunteer import POLICY
 pl = pytest.importorskip("polars")
 
 ROOT = Path(__file__).resolve().parents[1]
-RECORD_FIELDS = ("row", "record_id", "volunteer_id", "activity", "date", "status",
-                 "service_hours", "counted_hours", "points", "expires_on", "reason_codes")
 
 #: A second policy: nearest rounding, max rule, dated caps and coefficients, a multiplier
 #: that reads the counted hours and can fail (division), no confirmation, overlaps allowed.
