@@ -631,7 +631,9 @@ def _overlaps(scheme: VolunteerScheme, rows: pl.DataFrame, as_of: dt.date
               ) -> list[ActivityDecision]:
     """The records the settled passes rejected for overlapping (they all did: any other
     rejection sends the volunteer to the per-record code), with the per-record reason."""
-    out = []
+    out: list[ActivityDecision] = []
+    if not rows.height:  # (and without overlap = "reject" there are no such columns)
+        return out
     for row, rid, vid, act, day, start, latest_id, latest in rows.select(
             ROW, "__rid", "__vid", "__act", "__day", "__start", "__latest_id",
             "__latest").iter_rows():
