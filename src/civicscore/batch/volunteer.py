@@ -1,8 +1,25 @@
 """Volunteer points in batch: the steps of ``schemes/volunteer.py``, as columns.
 
+The result is the per-record ``VolunteerResult`` as frames: ``output`` the
+statements, ``details`` every record's decision with its reasons, ``rejected``
+the five columns of ``rejected_rows()`` (activities, then redemptions).
+
 Step 1 (each record on its own) is row-wise and fully vectorised; the rows
 it rejects get their reasons, word for word, from the per-record
-``_check_record`` (which must reject them too).
+``_check_record`` (which must reject them too). Times written with different
+UTC offsets are found from the offsets themselves (text, or a time-zone
+column's offset per row).
+
+Numbers are exact, as in the per-record code (see its module docstring):
+service minutes are integer arithmetic on microseconds; points use
+``VolunteerScheme.exact_rate`` (rate x coefficient x factors as written, a
+fraction) once per distinct (activity, day, multipliers applied), turned into
+Int128 fixed-point so that ``units = (2 A m + B) // (2 B)`` for m counted
+minutes is the half-up rounding of the exact product (``_rate_table``). A
+record beyond ``MAX_UNITS`` is unscorable, and the per-record code words its
+``OUT_OF_RANGE``. A scored record's reasons are worded by the per-record
+``scored_reasons`` from its trace (the amounts each step produced), once per
+distinct trace.
 
 Steps 2-4 are sequential in the per-record code: a volunteer's records are
 taken in (start, end, record id) order, and whether a record overlaps, and
@@ -21,7 +38,9 @@ iterate ``S <- F(S)`` from "every candidate scores", only over volunteers
 whose statuses still changed (the first n records of each volunteer are
 final after n passes; in practice 1-3 passes). Volunteers that have not
 settled after ``MAX_PASSES``, or whose month cap changes value inside a month
-(the telescoping needs one L per window), are handed to the per-record
+(the telescoping needs one L per window), or where a month cap cut a record
+that has a later record on the same day (that day then has more left than
+the telescoped day sum assumes), are handed to the per-record
 ``_score_volunteer`` itself. So are volunteers with a record that cannot be
 scored in steps 3-4 (a parameter not in force, an expression error): that is
 rare, and the per-record code writes those messages (the statuses the passes
@@ -29,7 +48,8 @@ settled on are asserted equal to its own). Overlap rejections stay
 vectorised; their message comes from the shared ``overlap_reason``.
 
 Per-row Python runs only for rejected rows (their messages), for those
-per-record volunteers, and for redemption rows.
+per-record volunteers, for redemption rows, and once per distinct trace of
+the scored rows (their words).
 
 Step 5 (statements): sums of integer point units and integer minutes per
 volunteer (exact, no float summation), finished by ``VolunteerScheme.statement``,
@@ -529,17 +549,10 @@ def _pass(scheme: VolunteerScheme, c: pl.DataFrame, as_of: dt.date) -> pl.DataFr
             unscorable = unscorable | col.error.fill_null(False)
         unscorable = unscorable | (holds & pl.col(f"__m{i}_nif"))
         applied.append(holds & ~pl.col(f"__m{i}_nif"))
-    n_mult: pl.Expr = pl.lit(0, dtype=pl.Int64)
     mask: pl.Expr = pl.lit(0, dtype=pl.Int64)
     for i, a in enumerate(applied):
         mask = mask + a.cast(pl.Int64) * (1 << i)
-    if applied:
-        if rules.multiplier_rule == "max":
-            n_mult = pl.any_horizontal(applied).cast(pl.Int64)
-        else:
-            n_mult = pl.sum_horizontal([a.cast(pl.Int64) for a in applied])
-    with_coef = pl.col("__coef").is_not_null() & (pl.col("__coef") != 1.0)
-    c = c.with_columns(__mask=mask, __k_coef=with_coef, __n_mult=n_mult)
+    c = c.with_columns(__mask=mask)
     # the exact points: rate x coefficient x factor(s) as a reduced fraction per (activity,
     # day, multipliers applied), from the per-record ``exact_rate``; then integer
     # arithmetic on Int128 (see ``_rate_table`` for why it cannot overflow)
