@@ -65,8 +65,9 @@ few; their rows are parsed in Python.
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
+from fractions import Fraction
 from typing import Any
 
 import polars as pl
@@ -75,6 +76,7 @@ from ..policy.compile import ensure_in_effect
 from ..policy.dated import DatedValue, NotInForce
 from ..policy.model import FactSpec
 from ..records import UnreadableRow, to_datetime
+from ..results import Reason
 from ..schemes.base import reject_row
 from ..schemes.volunteer import (
     APPLIED,
@@ -83,7 +85,6 @@ from ..schemes.volunteer import (
     SCORED,
     ActivityDecision,
     RedemptionDecision,
-    Trace,
     VolunteerScheme,
     add_months,
     half_up,
@@ -658,31 +659,76 @@ def _overlaps(scheme: VolunteerScheme, rows: pl.DataFrame, as_of: dt.date
 # --- assembling rows -----------------------------------------------------------------------
 
 
-_TRACE = ("__act", "__day", "__micros", "__service", "__k_max", "__mh", "__counted0",
-          "__k_hd", "__Lhd", "__hd", "__k_hm", "__Lhm", "__counted", "__mask", "__units0",
-          "__k_pd", "__Lpd", "__pdc", "__k_pm", "__Lpm", "__units")
+_WORDS = pl.List(pl.String)
 
 
-def _reason_table(scheme: VolunteerScheme, traces: pl.DataFrame) -> pl.DataFrame:
-    """The reason codes and words of every distinct trace, by the per-record
-    ``VolunteerScheme.scored_reasons`` (records with the same trace share their words)."""
-    distinct = traces.unique()
+def _worded(s: pl.DataFrame, name: str, when: pl.Expr, keys: list[str],
+            make: Callable[..., list[Reason]]) -> pl.DataFrame:
+    """``s`` with the codes and words of one kind of reason (``__c_<name>``,
+    ``__w_<name>``; empty lists where ``when`` is false): ``make`` -- a
+    ``VolunteerScheme.reason_*`` function -- is called once per distinct ``keys``."""
+    distinct = s.filter(when).select(keys).unique()
     codes: list[list[str]] = []
     words: list[list[str]] = []
-    for (act, day, micros, service, k_max, mh, counted0, k_hd, l_hd, hd, k_hm, l_hm, counted,
-         mask, units0, k_pd, l_pd, pdc, k_pm, l_pm, units) in distinct.iter_rows():
-        hour_cuts = ((("CAP_HOURS_DAY", l_hd, hd, counted0),) if k_hd else ()) \
-            + ((("CAP_HOURS_MONTH", l_hm, counted, hd),) if k_hm else ())
-        point_cuts = ((("CAP_POINTS_DAY", l_pd, pdc, units0),) if k_pd else ()) \
-            + ((("CAP_POINTS_MONTH", l_pm, units, pdc),) if k_pm else ())
-        reasons = scheme.scored_reasons(Trace(
-            scheme.activities[act], day, micros, service, mh if k_max else None, counted0,
-            hour_cuts, counted, mask, units0, point_cuts))
+    for values in distinct.iter_rows():
+        reasons = make(*values)
         codes.append([r.code for r in reasons])
         words.append([r.message for r in reasons])
-    return distinct.with_columns(
-        reason_codes=pl.Series(codes, dtype=pl.List(pl.String)),
-        reasons=pl.Series(words, dtype=pl.List(pl.String)))
+    table = distinct.with_columns(pl.Series(f"__c_{name}", codes, dtype=_WORDS),
+                                  pl.Series(f"__w_{name}", words, dtype=_WORDS))
+    empty = pl.lit([], dtype=_WORDS)
+    return s.join(table, on=keys, how="left", nulls_equal=True, maintain_order="left") \
+        .with_columns(pl.when(when).then(pl.col(f"__{k}_{name}")).otherwise(empty)
+                      .fill_null(empty) for k in "cw")
+
+
+def _with_reasons(scheme: VolunteerScheme, s: pl.DataFrame) -> pl.DataFrame:
+    """``reason_codes`` and ``reasons`` of the vectorised scored rows, worded as
+    ``VolunteerScheme.scored_reasons`` words them, part by part, in its order."""
+    scale = scheme.scale
+
+    def cut(code: str, noun: str, unit: int) -> Callable[..., list[Reason]]:
+        def make(day: dt.date, limit: int, left: int, amount: int) -> list[Reason]:
+            return [scheme._cut_reason((code, limit, left, amount), unit, noun, day,
+                                       f"{day.year}-{day.month:02d}")]
+        return make
+
+    def rounding_points(event: bool, act: str, day: dt.date, mask: int, a: int, b: int,
+                        counted: int, units0: int) -> list[Reason]:
+        exact = scheme.exact_points(scheme.activities[act], day, mask, counted) if event \
+            else Fraction(a * counted, b * scale)
+        return scheme.reason_rounding_points(exact, units0)
+
+    event = pl.col("__event")
+    # (the month caps' words only read the month of ``__month``, the first of the month)
+    parts: list[tuple[str, pl.Expr, list[str], Callable[..., list[Reason]]]] = [
+        ("round", pl.col("__k_round"), ["__micros", "__service"], scheme.reason_rounding),
+        ("max", pl.col("__k_max"), ["__act", "__mh", "__service"], scheme.reason_max_hours),
+        ("hd", pl.col("__k_hd"), ["__day", "__Lhd", "__hd", "__counted0"],
+         cut("CAP_HOURS_DAY", "counted hours", 60)),
+        ("hm", pl.col("__k_hm"), ["__month", "__Lhm", "__counted", "__hd"],
+         cut("CAP_HOURS_MONTH", "counted hours", 60)),
+        ("rate", pl.lit(True), ["__act", "__rate", "__rate_minutes"], scheme.reason_rate),
+        ("coef", pl.col("__coef").is_not_null() & (pl.col("__coef") != 1.0),
+         ["__act", "__coef"], scheme.reason_coefficient),
+        ("mult", pl.col("__mask") != 0, ["__day", "__mask"], scheme.reason_multipliers),
+        ("rp", pl.col("__k_rp"), ["__event", "__act", "__rp_day", "__rp_mask", "__A", "__B",
+                                  "__counted", "__units0"], rounding_points),
+        ("pd", pl.col("__k_pd"), ["__day", "__Lpd", "__pdc", "__units0"],
+         cut("CAP_POINTS_DAY", "points", scale)),
+        ("pm", pl.col("__k_pm"), ["__month", "__Lpm", "__units", "__pdc"],
+         cut("CAP_POINTS_MONTH", "points", scale)),
+    ]
+    s = s.with_columns(  # keys that ignore what the words do not depend on
+        __rate_minutes=pl.when(event).then(0).otherwise(pl.col("__counted")),
+        __rp_day=pl.when(event).then(pl.col("__day")),
+        __rp_mask=pl.when(event).then(pl.col("__mask")))
+    for name, when, keys, make in parts:
+        s = _worded(s, name, when, keys, make)
+    names = [p[0] for p in parts]
+    return s.with_columns(
+        reason_codes=pl.concat_list([f"__c_{n}" for n in names]),
+        reasons=pl.concat_list([f"__w_{n}" for n in names]))
 
 
 def _vector_rows(scheme: VolunteerScheme, s: pl.DataFrame) -> pl.DataFrame:
@@ -692,8 +738,7 @@ def _vector_rows(scheme: VolunteerScheme, s: pl.DataFrame) -> pl.DataFrame:
     expires = _expiry(s["__end_day"], months) if months is not None else \
         pl.Series([None] * s.height, dtype=pl.Date)
     s = s.with_columns(__exp=pl.when(pl.col("__units") > 0).then(pl.lit(expires)))
-    s = s.join(_reason_table(scheme, s.select(_TRACE)), on=list(_TRACE), how="left",
-               nulls_equal=True, maintain_order="left")
+    s = _with_reasons(scheme, s)
     sixty = exact_divisor(pl.lit(60.0))
     return s.select(
         pl.col(ROW).alias("row"), pl.col("__rid").alias("record_id"),
@@ -734,8 +779,32 @@ def _decision_frame(scheme: VolunteerScheme, decisions: Sequence[ActivityDecisio
         columns["__minutes"].append(
             round((d.counted_hours if star_counted else d.service_hours) * 60))
     schema = {**_RECORD_COLUMNS, "__units": pl.Int64, "__minutes": pl.Int64}
-    return pl.DataFrame({k: pl.Series(k, v, dtype=schema[k])  # type: ignore[arg-type]
-                         for k, v in columns.items()})
+    return _columns_frame(columns, schema)
+
+
+def _string_lists(lists: list[list[str]]) -> pl.Series:
+    """A List(String) series of ``lists``, built flat: polars builds one inner series per
+    Python list otherwise, ten times slower for the rows' reasons."""
+    flat = [x for items in lists for x in items]
+    index = [i for i, items in enumerate(lists) for _ in items]
+    long = pl.DataFrame({"i": pl.Series(index, dtype=pl.Int64),
+                         "s": pl.Series(flat, dtype=pl.String)})
+    every = pl.DataFrame({"i": pl.int_range(len(lists), eager=True, dtype=pl.Int64)})
+    return every.join(long.group_by("i").agg("s"), on="i", how="left",
+                      maintain_order="left").select(
+        pl.col("s").fill_null(pl.lit([], dtype=_WORDS)))["s"]
+
+
+def _columns_frame(columns: Mapping[str, list[Any]], schema: Mapping[str, Any]
+                   ) -> pl.DataFrame:
+    return pl.DataFrame([_string_lists(v).alias(k) if schema[k] == _WORDS
+                         else pl.Series(k, v, dtype=schema[k]) for k, v in columns.items()])
+
+
+def _rows_frame(rows: Sequence[Mapping[str, Any]], schema: Mapping[str, Any]
+                ) -> pl.DataFrame:
+    """``pl.DataFrame(rows, schema=schema)``, with list columns built flat."""
+    return _columns_frame({k: [r[k] for r in rows] for k in schema}, schema)
 
 
 def _rejected_frame(decisions: Sequence[ActivityDecision],
@@ -747,7 +816,7 @@ def _rejected_frame(decisions: Sequence[ActivityDecision],
     rows += [reject_row("redemptions", r.row, r.redemption_id, [x.code for x in r.reasons],
                         [x.message for x in r.reasons])
              for r in redemptions if r.status == REJECTED]
-    return pl.DataFrame(rows, schema=_REJECTED_SCHEMA)  # type: ignore[arg-type]
+    return _rows_frame(rows, _REJECTED_SCHEMA)
 
 
 # --- step 5: lots, redemptions, statements -------------------------------------------------
@@ -814,4 +883,4 @@ def _statements(scheme: VolunteerScheme, out: pl.DataFrame, lot_table: pl.DataFr
         rows.append(scheme.statement(vid, as_of, int(e or 0), int(expired_of.get(vid, 0)),
                                      redeemed.get(vid, 0), float(m or 0), int(s), int(x)
                                      ).to_row())
-    return pl.DataFrame(rows, schema=_STATEMENT_SCHEMA)  # type: ignore[arg-type]
+    return _rows_frame(rows, _STATEMENT_SCHEMA)

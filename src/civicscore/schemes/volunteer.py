@@ -737,64 +737,84 @@ class VolunteerScheme:
 
     def scored_reasons(self, t: Trace, env: Mapping[str, Any] | None = None
                        ) -> list[Reason]:
-        """The reasons of a scored record, in order, worded from its trace: the one place
-        both engines take their words from (``env``, the values the multipliers read, only
-        fills the reasons' ``facts``)."""
-        rules, act, day = self.rules, t.activity, t.day
-        base = f"volunteer.activities.{act.id}"
-        out: list[Reason] = []
-        unit = rules.rounding_minutes
-        if unit > 1 and t.service * 60_000_000 != t.micros:
-            raw_minutes = t.micros / 60_000_000
-            out.append(Reason("ROUNDING", "volunteer.rounding_minutes",
-                              f"{raw_minutes:g} minutes of service counted as {t.service} "
-                              f"minutes ({unit}-minute units, rounded {rules.rounding})",
-                              {"minutes": raw_minutes}, unit))
-        if t.max_hours is not None:
-            limit = t.max_hours
-            out.append(Reason("MAX_HOURS", f"{base}.max_hours",
-                              f"at most {limit / 60:g} hours of {act.label} count per "
-                              f"record; {t.service / 60:g} were served",
-                              {"hours": t.service / 60}, limit / 60,
-                              f"-{(t.service - limit) / 60:g} h"))
+        """The reasons of a scored record, in order, worded from its trace by the
+        ``reason_*`` functions: the one place both engines take their words from (the
+        batch engine calls each function once per distinct argument; ``env``, the values
+        the multipliers read, only fills the reasons' ``facts``)."""
+        act, day = t.activity, t.day
         month = f"{day.year}-{day.month:02d}"
+        out = self.reason_rounding(t.micros, t.service)
+        if t.max_hours is not None:
+            out += self.reason_max_hours(act.id, t.max_hours, t.service)
         out += [self._cut_reason(c, 60, "counted hours", day, month) for c in t.hour_cuts]
-        counted = t.counted
-        if act.per_event is not None:
-            rate = act.per_event.value_at(day)
-            out.append(Reason("RATE", f"{base}.points_per_event",
-                              f"{act.label}: {_points(rate)} per event", {}, rate,
-                              f"+{rate:g}"))
-        else:
-            assert act.per_hour is not None
-            rate = act.per_hour.value_at(day)
-            base_points = float(written(rate) * counted / 60)
-            out.append(Reason("RATE", f"{base}.points_per_hour",
-                              f"{act.label}: {_points(rate)} per hour x {counted / 60:g} "
-                              f"counted hours = {base_points:g}",
-                              {"counted_hours": counted / 60}, rate, f"+{base_points:g}"))
+        per = act.per_event if act.per_event is not None else act.per_hour
+        assert per is not None
+        out += self.reason_rate(act.id, per.value_at(day), t.counted)
         if act.category:
-            cat = rules.categories[act.category]
-            coef = cat.coefficient.value_at(day)
-            if coef != 1:
-                out.append(Reason("COEFFICIENT",
-                                  f"volunteer.categories.{act.category}.coefficient",
-                                  f"category {_label(cat, act.category)}: x{coef:g}",
-                                  {"category": act.category}, coef, f"x{coef:g}"))
-        for m, f in self.chosen_factors(day, t.mask):  # only the factors that count
-            out.append(Reason("MULTIPLIER", f"volunteer.multipliers.{m.id}",
-                              f"{_label(m, m.id)} applies ({m.when.text}): x{f:g}",
-                              m.when.values_read(env) if env is not None else {}, f,
-                              f"x{f:g}"))
-        exact = self.exact_points(act, day, t.mask, counted)
-        if exact > 0 and (exact * self.scale).denominator != 1:
-            points = float(exact)
-            out.append(Reason("ROUNDING_POINTS", "volunteer.points_decimals",
-                              f"{points:g} points rounded half-up to {t.units0 / self.scale:g} "
-                              f"({rules.points_decimals} decimals)", {"points": points},
-                              rules.points_decimals))
+            out += self.reason_coefficient(
+                act.id, self.rules.categories[act.category].coefficient.value_at(day))
+        out += self.reason_multipliers(day, t.mask, env)
+        out += self.reason_rounding_points(self.exact_points(act, day, t.mask, t.counted),
+                                           t.units0)
         out += [self._cut_reason(c, self.scale, "points", day, month) for c in t.point_cuts]
         return out
+
+    def reason_rounding(self, micros: int, service: int) -> list[Reason]:
+        rules = self.rules
+        unit = rules.rounding_minutes
+        if unit <= 1 or service * 60_000_000 == micros:
+            return []
+        raw_minutes = micros / 60_000_000
+        return [Reason("ROUNDING", "volunteer.rounding_minutes",
+                       f"{raw_minutes:g} minutes of service counted as {service} "
+                       f"minutes ({unit}-minute units, rounded {rules.rounding})",
+                       {"minutes": raw_minutes}, unit)]
+
+    def reason_max_hours(self, activity: str, limit: int, service: int) -> list[Reason]:
+        act = self.activities[activity]
+        return [Reason("MAX_HOURS", f"volunteer.activities.{act.id}.max_hours",
+                       f"at most {limit / 60:g} hours of {act.label} count per "
+                       f"record; {service / 60:g} were served",
+                       {"hours": service / 60}, limit / 60,
+                       f"-{(service - limit) / 60:g} h")]
+
+    def reason_rate(self, activity: str, rate: float, counted: int) -> list[Reason]:
+        act = self.activities[activity]
+        base = f"volunteer.activities.{act.id}"
+        if act.per_event is not None:
+            return [Reason("RATE", f"{base}.points_per_event",
+                           f"{act.label}: {_points(rate)} per event", {}, rate,
+                           f"+{rate:g}")]
+        base_points = float(written(rate) * counted / 60)
+        return [Reason("RATE", f"{base}.points_per_hour",
+                       f"{act.label}: {_points(rate)} per hour x {counted / 60:g} "
+                       f"counted hours = {base_points:g}",
+                       {"counted_hours": counted / 60}, rate, f"+{base_points:g}")]
+
+    def reason_coefficient(self, activity: str, coef: float) -> list[Reason]:
+        act = self.activities[activity]
+        if not act.category or coef == 1:
+            return []
+        cat = self.rules.categories[act.category]
+        return [Reason("COEFFICIENT", f"volunteer.categories.{act.category}.coefficient",
+                       f"category {_label(cat, act.category)}: x{coef:g}",
+                       {"category": act.category}, coef, f"x{coef:g}")]
+
+    def reason_multipliers(self, day: dt.date, mask: int,
+                           env: Mapping[str, Any] | None = None) -> list[Reason]:
+        return [Reason("MULTIPLIER", f"volunteer.multipliers.{m.id}",
+                       f"{_label(m, m.id)} applies ({m.when.text}): x{f:g}",
+                       m.when.values_read(env) if env is not None else {}, f, f"x{f:g}")
+                for m, f in self.chosen_factors(day, mask)]  # only the factors that count
+
+    def reason_rounding_points(self, exact: Fraction, units0: int) -> list[Reason]:
+        if not exact > 0 or (exact * self.scale).denominator == 1:
+            return []
+        points = float(exact)
+        return [Reason("ROUNDING_POINTS", "volunteer.points_decimals",
+                       f"{points:g} points rounded half-up to {units0 / self.scale:g} "
+                       f"({self.rules.points_decimals} decimals)", {"points": points},
+                       self.rules.points_decimals)]
 
     @staticmethod
     def _cut_reason(cut: Cut, scale: int, noun: str, day: dt.date, month: str) -> Reason:
