@@ -281,3 +281,28 @@ def test_parquet_round_trip(policies: list[civicscore.Policy], tmp_path: Path) -
     batch = scheme.batch(target, as_of=AS_OF)
     assert_one_output(per, batch)
     assert batch.rejected["row"].to_list() == [d.row for d in per.rejected]
+
+
+def test_cli_writes_one_output_with_either_engine(tmp_path: Path) -> None:
+    """``score --engine batch`` and ``--engine per-record`` write the same statements,
+    details, rejects and summary (compared as parsed CSV: the writers' line endings and
+    quoting of empty cells are the CLI's, not the scheme's)."""
+    import csv
+
+    from click.testing import CliRunner
+
+    from civicscore.cli import main
+
+    def run(engine: str) -> tuple[list[list[list[str]]], str]:
+        paths = [tmp_path / f"{kind}-{engine}.csv" for kind in ("out", "details", "rejects")]
+        result = CliRunner().invoke(main, [
+            "score", str(ROOT / "policies" / "example-district.toml"),
+            str(ROOT / "examples" / "volunteer-activities.csv"), "--scheme", "volunteer",
+            "--as-of", "2025-12-31", "--redemptions", str(ROOT / "examples" / "redemptions.csv"),
+            "-o", str(paths[0]), "--details", str(paths[1]), "--rejects", str(paths[2]),
+            "--engine", engine])
+        assert result.exit_code == 0, result.output
+        frames = [list(csv.reader(p.read_text(encoding="utf-8").splitlines())) for p in paths]
+        return frames, result.stderr.replace(engine, "ENGINE")
+
+    assert run("batch") == run("per-record")

@@ -1185,7 +1185,6 @@ def compile_volunteer(ctx: CompileContext) -> VolunteerScheme:
         expr = ctx.expression(path + ("when",), m.when, scope, Type.BOOL)
         if expr is not None:
             multipliers.append(_Multiplier(m.id, m.label or m.id, expr, m.factor))
-    if not ctx.problems:
-        check_bounds(ctx, rules, activities)
+    check_bounds(ctx, rules, activities)
     return VolunteerScheme(ctx.model, rules, ctx.ref, activities, multipliers, activity_facts,
                            ctx.functions)
