@@ -368,8 +368,9 @@ Cut = tuple[str, int, int, int]
 
 @dataclass(frozen=True, slots=True)
 class Trace:
-    """What a scored record's reasons are worded from (both engines fill one): the
-    activity, day, microseconds served, service minutes, the ``max_hours`` limit when it
+    """What a scored record's reasons are worded from (the per-record engine fills one;
+    the batch engine calls the same ``reason_*`` functions on its columns): the activity,
+    day, microseconds served, service minutes, the ``max_hours`` limit when it
     cut, minutes after it, the hour caps' cuts, counted minutes, the multiplier mask, the
     rounded point units before the point caps, and those caps' cuts."""
 
