@@ -45,7 +45,7 @@ from typing import Any
 
 import pytest
 from click.testing import CliRunner
-from hypothesis import HealthCheck, given, settings
+from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
 import civicscore
@@ -932,15 +932,34 @@ def names_field_or_row(reason: Any, scheme: str, row: int) -> bool:
     return any(names_field(message, n) for n in names) or any(w in message for w in words)
 
 
+#: Failures hypothesis found, pinned: (scheme, records, redemptions).
+PINNED_RANDOM = [
+    # a redemption beyond what 2 decimals can represent raised ArithmeticError (issue 10)
+    ("volunteer", [], [{"redemption_id": "R1", "volunteer_id": "V1", "date": "2025-12-01",
+                        "points": 90071992547410.0}]),
+]
+
+
 @pytest.mark.parametrize("scheme", SCHEMES)
 @settings(max_examples=80, deadline=None,
           suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large])
-@given(data=st.data())
-def test_property_random_records_never_raise_and_are_conserved(scheme: str,
-                                                               data: st.DataObject) -> None:
-    records = data.draw(st.lists(records_of(scheme), max_size=6), label="records")
+@given(data=st.data(), pinned=st.none())
+@example(data=None, pinned=PINNED_RANDOM[0])
+def test_property_random_records_never_raise_and_are_conserved(
+        scheme: str, data: st.DataObject | None,
+        pinned: tuple[str, list[Any], list[Any]] | None) -> None:
+    if pinned is not None:
+        if pinned[0] != scheme:
+            return
+        _, records, redemptions = copy.deepcopy(pinned)
+    else:
+        assert data is not None
+        records = data.draw(st.lists(records_of(scheme), max_size=6), label="records")
     extra: dict[str, Any] = {}
-    if scheme == "volunteer":
+    if scheme == "volunteer" and pinned is not None:
+        extra["redemptions"] = redemptions
+    elif scheme == "volunteer":
+        assert data is not None
         extra["redemptions"] = data.draw(st.lists(st.one_of(
             st.fixed_dictionaries({}, optional={
                 "redemption_id": st.one_of(st.sampled_from(["R1", "R2"]), BAD_VALUES),

@@ -15,6 +15,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 import civicscore
+from civicscore.schemes.base import REJECT_COLUMNS
 
 from .conftest import AS_OF
 from .strategies import BASE, activity_records, redemption_records
@@ -23,8 +24,6 @@ from .test_volunteer import POLICY
 pl = pytest.importorskip("polars")
 
 ROOT = Path(__file__).resolve().parents[1]
-RECORD_FIELDS = ("row", "record_id", "volunteer_id", "activity", "date", "status",
-                 "service_hours", "counted_hours", "points", "expires_on", "reason_codes")
 
 #: A second policy: nearest rounding, max rule, dated caps and coefficients, a multiplier
 #: that reads the counted hours and can fail (division), no confirmation, overlaps allowed.
@@ -103,25 +102,29 @@ def policies(tmp_path_factory: pytest.TempPathFactory) -> list[civicscore.Policy
 
 def assert_same(scheme: Any, records: Any, as_of: dt.date,
                 redemptions: Any = None) -> Any:
-    """Both evaluators on the same input; every record, rejection and statement agrees."""
-    per = scheme.run(records, as_of=as_of, **({"redemptions": redemptions}
-                                               if redemptions is not None else {}))
+    """Both evaluators on the same input give one output: the batch frames equal the
+    per-record rows exactly (statements, every record's decision with its reasons, every
+    rejected row), and the summary is the same."""
     extra = {"redemptions": redemptions} if redemptions is not None else {}
+    per = scheme.run(records, as_of=as_of, **extra)
     batch = scheme.batch(records, as_of=as_of, **extra)
-    expected = [{k: d.to_row()[k] for k in RECORD_FIELDS} for d in per.records]
-    got = batch.output.select(RECORD_FIELDS).to_dicts()
-    assert got == expected
-    assert batch.rows_in == len(per.records)
-    want_rejected = [(r["input"], r["row"], r["reason_codes"], r["reasons"])
-                     for r in per.rejected_rows()]
-    got_rejected = [(r["input"], r["row"], r["reason_codes"], r["reasons"])
-                    for r in batch.rejected_rows()]
-    assert got_rejected == want_rejected
-    statements = [s.to_row() for s in per.statements.values()]
-    assert batch.details.to_dicts() == statements
-    if redemptions is not None:
-        assert batch.redemptions.to_dicts() == [r.to_row() for r in per.redemptions]
+    assert_one_output(per, batch)
     return batch
+
+
+def assert_one_output(per: Any, batch: Any) -> None:
+    assert batch.output.to_dicts() == list(per.output_rows())
+    assert batch.details.to_dicts() == list(per.detail_rows())
+    assert batch.rejected.columns == list(REJECT_COLUMNS)
+    assert batch.rejected.to_dicts() == per.rejected_rows()
+    assert batch.rejected_rows() == per.rejected_rows()
+    assert batch.rows_in == len(per.records)
+    assert batch.summary() == per.summary()
+    assert batch.table() == per.table()
+    assert batch.redemptions.to_dicts() == [r.to_row() for r in per.redemptions]
+    main, details = batch.cli_frames()
+    assert main.to_dicts() == list(per.output_rows())
+    assert details.to_dicts() == list(per.detail_rows())
 
 
 # --- properties ----------------------------------------------------------------------------
@@ -201,7 +204,7 @@ def test_overlap_chain_and_caps(policies: list[civicscore.Policy]) -> None:
                rec("c", "10:30", "12:00"), rec("d", "11:30", "13:00"),
                rec("e", "12:30", "18:00"), rec("f", "08:00", "20:00", "v2")]
     batch = assert_same(policies[0].volunteer, records, AS_OF)
-    assert batch.output["status"].to_list() == ["scored", "rejected", "scored", "rejected",
+    assert batch.details["status"].to_list() == ["scored", "rejected", "scored", "rejected",
                                                 "scored", "scored"]
 
 
@@ -248,11 +251,22 @@ def test_locality_examples_agree(name: str, path: Path) -> None:
 
     scheme = civicscore.load(name).scheme("volunteer")
     records = list(read_records(path))
-    per = scheme.run(records, as_of=AS_OF)
-    batch = scheme.batch(path, as_of=AS_OF)
-    expected = [{k: d.to_row()[k] for k in RECORD_FIELDS} for d in per.records]
-    assert batch.output.select(RECORD_FIELDS).to_dicts() == expected
-    assert batch.details.to_dicts() == [s.to_row() for s in per.statements.values()]
+    assert_one_output(scheme.run(records, as_of=AS_OF), scheme.batch(path, as_of=AS_OF))
+
+
+def test_bundled_examples_give_one_output() -> None:
+    """examples/volunteer-activities.csv and examples/redemptions.csv under the example
+    district: the files themselves, read by each engine's own reader."""
+    from civicscore.io import read_records
+
+    scheme = civicscore.load(ROOT / "policies" / "example-district.toml").volunteer
+    activities, redemptions = ROOT / "examples" / "volunteer-activities.csv", \
+        ROOT / "examples" / "redemptions.csv"
+    per = scheme.run(list(read_records(activities)), as_of=AS_OF,
+                     redemptions=list(read_records(redemptions)))
+    batch = scheme.batch(activities, as_of=AS_OF, redemptions=redemptions)
+    assert_one_output(per, batch)
+    assert batch.output.height and batch.details.height
 
 
 def test_parquet_round_trip(policies: list[civicscore.Policy], tmp_path: Path) -> None:
@@ -265,7 +279,30 @@ def test_parquet_round_trip(policies: list[civicscore.Policy], tmp_path: Path) -
     scheme = policies[0].volunteer
     per = scheme.run(rows, as_of=AS_OF)
     batch = scheme.batch(target, as_of=AS_OF)
-    expected = [{k: d.to_row()[k] for k in RECORD_FIELDS} for d in per.records]
-    assert batch.output.select(RECORD_FIELDS).to_dicts() == expected
-    assert batch.details.to_dicts() == [s.to_row() for s in per.statements.values()]
+    assert_one_output(per, batch)
     assert batch.rejected["row"].to_list() == [d.row for d in per.rejected]
+
+
+def test_cli_writes_one_output_with_either_engine(tmp_path: Path) -> None:
+    """``score --engine batch`` and ``--engine per-record`` write the same statements,
+    details, rejects and summary (compared as parsed CSV: the writers' line endings and
+    quoting of empty cells are the CLI's, not the scheme's)."""
+    import csv
+
+    from click.testing import CliRunner
+
+    from civicscore.cli import main
+
+    def run(engine: str) -> tuple[list[list[list[str]]], str]:
+        paths = [tmp_path / f"{kind}-{engine}.csv" for kind in ("out", "details", "rejects")]
+        result = CliRunner().invoke(main, [
+            "score", str(ROOT / "policies" / "example-district.toml"),
+            str(ROOT / "examples" / "volunteer-activities.csv"), "--scheme", "volunteer",
+            "--as-of", "2025-12-31", "--redemptions", str(ROOT / "examples" / "redemptions.csv"),
+            "-o", str(paths[0]), "--details", str(paths[1]), "--rejects", str(paths[2]),
+            "--engine", engine])
+        assert result.exit_code == 0, result.output
+        frames = [list(csv.reader(p.read_text(encoding="utf-8").splitlines())) for p in paths]
+        return frames, result.stderr.replace(engine, "ENGINE")
+
+    assert run("batch") == run("per-record")

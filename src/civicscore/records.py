@@ -165,15 +165,23 @@ def to_date(value: Any, record: str, field: str) -> dt.date:
                       code="INVALID_DATE")
 
 
-def to_datetime(value: Any, record: str, field: str) -> dt.datetime:
-    """A wall-clock time; an offset such as +08:00 is dropped (local time is kept)."""
+def to_datetime(value: Any, record: str, field: str, *,
+                keep_offset: bool = False) -> dt.datetime:
+    """A wall-clock time; an offset such as +08:00 is dropped (local time is kept).
+
+    With ``keep_offset`` the offset is kept (an aware datetime, its wall clock
+    unchanged), so that a caller can refuse times written with different UTC
+    offsets instead of silently mixing two clocks (volunteer start and end).
+    """
     if isinstance(value, dt.datetime):
-        return value.replace(tzinfo=None)
+        return value if keep_offset else value.replace(tzinfo=None)
     if isinstance(value, str) and len(value.strip()) > 10:  # a bare date is not a time
         try:
-            return dt.datetime.fromisoformat(value.strip()).replace(tzinfo=None)
+            parsed = dt.datetime.fromisoformat(value.strip())
         except ValueError:
             pass
+        else:
+            return parsed if keep_offset else parsed.replace(tzinfo=None)
     raise RecordError(record, field, f"expected a date and time such as 2025-03-01T09:30, "
                                      f"got {shown(value)}", code="INVALID_DATETIME")
 

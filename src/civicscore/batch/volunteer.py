@@ -1,8 +1,25 @@
 """Volunteer points in batch: the steps of ``schemes/volunteer.py``, as columns.
 
+The result is the per-record ``VolunteerResult`` as frames: ``output`` the
+statements, ``details`` every record's decision with its reasons, ``rejected``
+the five columns of ``rejected_rows()`` (activities, then redemptions).
+
 Step 1 (each record on its own) is row-wise and fully vectorised; the rows
 it rejects get their reasons, word for word, from the per-record
-``_check_record`` (which must reject them too).
+``_check_record`` (which must reject them too). Times written with different
+UTC offsets are found from the offsets themselves (text, or a time-zone
+column's offset per row).
+
+Numbers are exact, as in the per-record code (see its module docstring):
+service minutes are integer arithmetic on microseconds; points use
+``VolunteerScheme.exact_rate`` (rate x coefficient x factors as written, a
+fraction) once per distinct (activity, day, multipliers applied), turned into
+Int128 fixed-point so that ``units = (2 A m + B) // (2 B)`` for m counted
+minutes is the half-up rounding of the exact product (``_rate_table``). A
+record beyond ``MAX_UNITS`` is unscorable, and the per-record code words its
+``OUT_OF_RANGE``. A scored record's reasons are worded by the per-record
+``scored_reasons`` from its trace (the amounts each step produced), once per
+distinct trace.
 
 Steps 2-4 are sequential in the per-record code: a volunteer's records are
 taken in (start, end, record id) order, and whether a record overlaps, and
@@ -21,7 +38,9 @@ iterate ``S <- F(S)`` from "every candidate scores", only over volunteers
 whose statuses still changed (the first n records of each volunteer are
 final after n passes; in practice 1-3 passes). Volunteers that have not
 settled after ``MAX_PASSES``, or whose month cap changes value inside a month
-(the telescoping needs one L per window), are handed to the per-record
+(the telescoping needs one L per window), or where a month cap cut a record
+that has a later record on the same day (that day then has more left than
+the telescoped day sum assumes), are handed to the per-record
 ``_score_volunteer`` itself. So are volunteers with a record that cannot be
 scored in steps 3-4 (a parameter not in force, an expression error): that is
 rare, and the per-record code writes those messages (the statuses the passes
@@ -29,7 +48,8 @@ settled on are asserted equal to its own). Overlap rejections stay
 vectorised; their message comes from the shared ``overlap_reason``.
 
 Per-row Python runs only for rejected rows (their messages), for those
-per-record volunteers, and for redemption rows.
+per-record volunteers, for redemption rows, and once per distinct trace of
+the scored rows (their words).
 
 Step 5 (statements): sums of integer point units and integer minutes per
 volunteer (exact, no float summation), finished by ``VolunteerScheme.statement``,
@@ -45,28 +65,33 @@ few; their rows are parsed in Python.
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
+from fractions import Fraction
 from typing import Any
 
 import polars as pl
 
-from ..expr import round_half_up
 from ..policy.compile import ensure_in_effect
-from ..policy.dated import DatedValue
+from ..policy.dated import DatedValue, NotInForce
 from ..policy.model import FactSpec
 from ..records import UnreadableRow, to_datetime
+from ..results import Reason
+from ..schemes.base import reject_row
 from ..schemes.volunteer import (
     APPLIED,
+    MAX_UNITS,
     REJECTED,
     SCORED,
     ActivityDecision,
     RedemptionDecision,
     VolunteerScheme,
     add_months,
+    half_up,
     overlap_reason,
+    scaled_units,
 )
-from .expr import PolarsCompiler, exact_divisor, round_half_up_expr
+from .expr import PolarsCompiler, exact_divisor
 from .frames import ROW, UNREADABLE, coerce_column, python_coerce, read_source, strip
 from .result import BatchResult
 
@@ -80,41 +105,75 @@ _F64 = pl.Float64()
 _ISO_MINUTES = r"^[0-9]{4}-[0-9]{2}-[0-9]{2}[T ][0-9]{2}:[0-9]{2}$"
 _ISO_SECONDS = r"^[0-9]{4}-[0-9]{2}-[0-9]{2}[T ][0-9]{2}:[0-9]{2}:[0-9]{2}$"
 
-#: Reason-code bits of a scored record, in the order the per-record code adds them.
-_BITS = (("ROUNDING", 1), ("MAX_HOURS", 2), ("CAP_HOURS_DAY", 4), ("CAP_HOURS_MONTH", 8))
-_AFTER_RATE = (("COEFFICIENT", 16),)
-_TAIL = (("ROUNDING_POINTS", 32), ("CAP_POINTS_DAY", 64), ("CAP_POINTS_MONTH", 128))
-_MULT_SHIFT = 8
 
+#: ``ActivityDecision.to_row()`` before the policy columns and ``as_of``.
 _RECORD_COLUMNS = {
     "row": pl.Int64, "record_id": pl.String, "volunteer_id": pl.String,
     "activity": pl.String, "date": pl.Date, "status": pl.String,
     "service_hours": pl.Float64, "counted_hours": pl.Float64, "points": pl.Float64,
     "expires_on": pl.Date, "reason_codes": pl.List(pl.String),
+    "reasons": pl.List(pl.String),
 }
-_REJECTED_SCHEMA = {
-    "input": pl.String, "row": pl.Int64, "id": pl.String, "field": pl.String,
-    "reason_code": pl.String, "reason": pl.String,
-    "reason_codes": pl.List(pl.String), "reasons": pl.List(pl.String)}
+_REJECTED_SCHEMA = {"input": pl.String, "row": pl.Int64, "id": pl.String,
+                    "reason_codes": pl.List(pl.String), "reasons": pl.List(pl.String)}
+_REDEMPTION_SCHEMA = {"row": pl.Int64, "redemption_id": pl.String, "volunteer_id": pl.String,
+                      "date": pl.Date, "points": pl.Float64, "status": pl.String,
+                      "reason_codes": pl.List(pl.String), "reasons": pl.List(pl.String)}
+#: ``Statement.to_row()``.
+_STATEMENT_SCHEMA = {
+    "volunteer_id": pl.String, "as_of": pl.Date, "earned": pl.Float64,
+    "expired": pl.Float64, "redeemed": pl.Float64, "balance": pl.Float64,
+    "hours": pl.Float64, "star_level": pl.Int64, "star_label": pl.String,
+    "records_scored": pl.Int64, "records_rejected": pl.Int64,
+    "reason_codes": pl.List(pl.String), "reasons": pl.List(pl.String),
+    "policy_id": pl.String, "policy_version": pl.String, "policy_hash": pl.String}
 
 
 @dataclass
 class VolunteerBatchResult(BatchResult):
-    """A batch run of volunteer points: ``details`` are the statements; ``redemptions``
-    one row per redemption input row."""
+    """A batch run of volunteer points, shaped as the per-record ``VolunteerResult``:
+    ``output`` are the statements (``output_rows()``), ``details`` the decision on every
+    activity record (``detail_rows()``), ``rejected`` the rejected activity and
+    redemption rows (``rejected_rows()``); ``redemptions`` one row per redemption row."""
 
     redemptions: pl.DataFrame = field(default_factory=pl.DataFrame)
 
-    def rejected_rows(self) -> list[dict[str, Any]]:
-        rows = self.rejected.to_dicts()
+    def __post_init__(self) -> None:
+        rejected = int((self.details["status"] == REJECTED).sum()) if self.details.height \
+            else 0
+        if self.scored_count + rejected != self.rows_in:  # pragma: no cover - a bug
+            raise AssertionError(f"row conservation broken: {self.rows_in} rows in, "
+                                 f"{self.scored_count} scored + {rejected} rejected")
+
+    @property
+    def scored_count(self) -> int:
+        return int((self.details["status"] == SCORED).sum()) if self.details.height else 0
+
+    def cli_frames(self) -> tuple[pl.DataFrame, pl.DataFrame]:
+        """Statements as the output, activity decisions as ``--details``: as per-record."""
+        return self.output, self.details
+
+    def summary(self) -> str:
+        """The per-record run's summary, word for word."""
+        n = self.rows_in
+        rejected = n - self.scored_count
+        text = (f"{self.scored_count} of {n} activity records scored, {rejected} rejected; "
+                f"{self.output.height} volunteer statements as of {self.as_of}")
         if self.redemptions.height:
-            for r in self.redemptions.filter(pl.col("status") == REJECTED).iter_rows(
-                    named=True):
-                rows.append({"input": "redemptions", "row": r["row"],
-                             "id": r["redemption_id"], "field": None,
-                             "reason_code": r["reason_codes"][0], "reason": r["reasons"][0],
-                             "reason_codes": r["reason_codes"], "reasons": r["reasons"]})
-        return rows
+            refused = int((self.redemptions["status"] == REJECTED).sum())
+            text += (f"; {self.redemptions.height - refused} of {self.redemptions.height} "
+                     f"redemptions applied")
+        return text
+
+    def table(self) -> tuple[str, list[str], list[list[str]]]:
+        """The per-record run's table of statements."""
+        columns = ["volunteer", "earned", "expired", "redeemed", "balance", "hours", "star",
+                   "scored", "rejected"]
+        rows = [[s["volunteer_id"], f"{s['earned']:g}", f"{s['expired']:g}",
+                 f"{s['redeemed']:g}", f"{s['balance']:g}", f"{s['hours']:g}",
+                 s["star_label"] or "-", str(s["records_scored"]), str(s["records_rejected"])]
+                for s in self.output.iter_rows(named=True)]
+        return f"Volunteer statements as of {self.as_of} — {self.policy}", columns, rows
 
 
 # --- entry point ---------------------------------------------------------------------------
@@ -150,27 +209,17 @@ def score_volunteer(scheme: VolunteerScheme, source: Any, *, as_of: dt.date,
     after: dict[str, list[list[Any]]] = {}
     if extra.get("redemptions") is not None:
         redemption_decisions, after = _redeem(scheme, extra["redemptions"], lot_table, as_of)
-    details = _statements(scheme, out, lot_table, redemption_decisions, after, as_of)
+    statements = _statements(scheme, out, lot_table, redemption_decisions, after, as_of)
 
     ref = scheme.ref
-    out = out.drop("__units", "__minutes").with_columns(
+    details = out.drop("__units", "__minutes").with_columns(
         pl.lit(ref.id).alias("policy_id"), pl.lit(ref.version).alias("policy_version"),
         pl.lit(ref.hash).alias("policy_hash"), pl.lit(as_of, dtype=pl.Date).alias("as_of"))
-    inputs = frame.drop(ROW, UNREADABLE)
-    inputs = inputs.drop([c for c in inputs.columns if c in out.columns])
-    output = pl.concat([inputs, out], how="horizontal") if inputs.width else out
-    redemption_frame = pl.DataFrame(
-        [r.to_row() for r in redemption_decisions],
-        schema={"row": pl.Int64, "redemption_id": pl.String, "volunteer_id": pl.String,
-                "date": pl.Date, "points": pl.Float64, "status": pl.String,
-                "reason_codes": pl.List(pl.String), "reasons": pl.List(pl.String)})
-    notes = []
-    if redemption_decisions:
-        refused = sum(r.status == REJECTED for r in redemption_decisions)
-        notes.append(f"{len(redemption_decisions) - refused} of {len(redemption_decisions)} "
-                     f"redemptions applied")
-    return VolunteerBatchResult("volunteer", ref, as_of, output, _rejected_frame(decisions),
-                                details, n, f"Volunteer points as of {as_of} — {ref}", notes,
+    redemption_frame = pl.DataFrame([r.to_row() for r in redemption_decisions],
+                                    schema=_REDEMPTION_SCHEMA)  # type: ignore[arg-type]
+    rejected = _rejected_frame(decisions, redemption_decisions)
+    return VolunteerBatchResult("volunteer", ref, as_of, statements, rejected, details, n,
+                                f"Volunteer statements as of {as_of} — {ref}", [],
                                 redemption_frame)
 
 
@@ -178,13 +227,15 @@ def score_volunteer(scheme: VolunteerScheme, source: Any, *, as_of: dt.date,
 
 
 def _datetime_column(frame: pl.DataFrame, name: str) -> tuple[pl.Series, pl.Series,
-                                                                pl.Series]:
-    """``to_datetime`` of every row: (value, missing, bad). Plain ISO text and datetime
-    columns are converted vectorised; anything else by ``to_datetime`` once per value."""
+                                                                pl.Series, pl.Series]:
+    """``to_datetime`` of every row: (wall-clock value, missing, bad, UTC offset in seconds
+    or null when none was written). Plain ISO text and datetime columns are converted
+    vectorised; anything else by ``to_datetime`` once per value."""
     n = frame.height
+    offset = pl.Series([None] * n, dtype=pl.Int64)
     if name not in frame.columns:
         return (pl.Series(name, [None] * n, dtype=_DT), pl.Series([True] * n, dtype=pl.Boolean),
-                pl.Series([False] * n, dtype=pl.Boolean))
+                pl.Series([False] * n, dtype=pl.Boolean), offset)
     raw = frame[name]
     missing = raw.is_null()
     fast = pl.Series(name, [None] * n, dtype=_DT)
@@ -203,6 +254,9 @@ def _datetime_column(frame: pl.DataFrame, name: str) -> tuple[pl.Series, pl.Seri
         ).to_series().cast(_DT)
     elif isinstance(raw.dtype, pl.Datetime):
         fast = (raw.dt.replace_time_zone(None) if raw.dtype.time_zone else raw).cast(_DT)
+        if raw.dtype.time_zone:
+            offset = (raw.dt.base_utc_offset() + raw.dt.dst_offset()).dt.total_seconds() \
+                .cast(pl.Int64)
     elif raw.dtype == pl.Object:
         missing = pl.Series([v is None or (isinstance(v, str) and not v.strip())
                              for v in raw.to_list()], dtype=pl.Boolean)
@@ -210,12 +264,17 @@ def _datetime_column(frame: pl.DataFrame, name: str) -> tuple[pl.Series, pl.Seri
     bad = pl.Series([False] * n, dtype=pl.Boolean)
     value = fast
     if unsure.any():
-        converted, codes = python_coerce(raw.filter(unsure),
-                                         lambda v: to_datetime(v, "", name))
-        slow = pl.Series([v for v in converted.to_list()], dtype=_DT)
+        converted, codes = python_coerce(
+            raw.filter(unsure), lambda v: to_datetime(v, "", name, keep_offset=True))
+        values = converted.to_list()
+        slow = pl.Series([None if v is None else v.replace(tzinfo=None) for v in values],
+                         dtype=_DT)
+        offsets = [None if v is None or v.utcoffset() is None
+                   else int(v.utcoffset().total_seconds()) for v in values]
         value = value.scatter(unsure.arg_true(), slow)
         bad = bad.scatter(unsure.arg_true(), codes.is_not_null())
-    return value.alias(name), missing, bad
+        offset = offset.scatter(unsure.arg_true(), pl.Series(offsets, dtype=pl.Int64))
+    return value.alias(name), missing, bad, offset
 
 
 def _step1(scheme: VolunteerScheme, frame: pl.DataFrame, as_of: dt.date) -> pl.DataFrame:
@@ -226,9 +285,9 @@ def _step1(scheme: VolunteerScheme, frame: pl.DataFrame, as_of: dt.date) -> pl.D
     vid = coerce_column(frame, "volunteer_id", _TEXT)
     act = coerce_column(frame, "activity", _TEXT)
     confirmed = coerce_column(frame, "confirmed", _BOOL, missing_ok=True)
-    start, start_missing, start_bad = _datetime_column(frame, "start")
-    end, end_missing, end_bad = _datetime_column(frame, "end")
-    sub, sub_missing, sub_bad = _datetime_column(frame, "submitted_at")
+    start, start_missing, start_bad, start_off = _datetime_column(frame, "start")
+    end, end_missing, end_bad, end_off = _datetime_column(frame, "end")
+    sub, sub_missing, sub_bad, sub_off = _datetime_column(frame, "submitted_at")
     facts = {name: coerce_column(frame, name, spec)
              for name, spec in scheme.activity_facts.items()}
 
@@ -241,7 +300,11 @@ def _step1(scheme: VolunteerScheme, frame: pl.DataFrame, as_of: dt.date) -> pl.D
         "__confirmed": confirmed.value,
         **{f"__f_{name}": c.value for name, c in facts.items()},
     })
-    problems = ~readable | rid.code.is_not_null() | vid.code.is_not_null() \
+    offsets = pl.DataFrame({"s": start_off, "e": end_off, "u": sub_off})
+    mixed = offsets.select(pl.any_horizontal(
+        (pl.col(a) != pl.col(b)).fill_null(False)
+        for a, b in (("s", "e"), ("s", "u"), ("e", "u")))).to_series()
+    problems = mixed | ~readable | rid.code.is_not_null() | vid.code.is_not_null() \
         | act.code.is_not_null() | confirmed.code.is_not_null() \
         | start_missing | start_bad | end_missing | end_bad | sub_bad
     if rules.submission_window_days is not None:
@@ -333,19 +396,17 @@ def _row_wise(scheme: VolunteerScheme, c: pl.DataFrame) -> pl.DataFrame:
     """Service minutes, max_hours, rates, coefficients, cap limits and factors in force."""
     rules, day = scheme.rules, pl.col("__day")
     unit = rules.rounding_minutes
-    micros = (pl.col("__end") - pl.col("__start")).dt.total_microseconds().cast(pl.Float64)
-    raw_minutes = micros / exact_divisor(pl.lit(1e6)) / exact_divisor(pl.lit(60.0))
-    x = raw_minutes / exact_divisor(pl.lit(float(unit)))
+    micros = (pl.col("__end") - pl.col("__start")).dt.total_microseconds().cast(pl.Int64)
+    step = unit * 60_000_000  # service_minutes, in integers
     if rules.rounding == "down":
-        n = (x + 1e-9).floor().cast(pl.Int64)
+        n = micros // step
     elif rules.rounding == "up":
-        f = x.floor()
-        n = (f + pl.when(x - f < 1e-9).then(0.0).otherwise(1.0)).cast(pl.Int64)
+        n = -((-micros) // step)
     else:
-        n = round_half_up_expr(x, 0)[0]
-    c = c.with_columns(__raw=raw_minutes, __service=n * unit)
+        n = (2 * micros + step) // (2 * step)
+    c = c.with_columns(__micros=micros, __service=n * unit)
     rounding = pl.lit(False) if unit <= 1 else \
-        (pl.col("__service").cast(pl.Float64) - pl.col("__raw")).abs() > 1e-9
+        pl.col("__service") * 60_000_000 != pl.col("__micros")
     cols: dict[str, pl.Expr] = {"__k_round": rounding}
     mh: dict[str, pl.Expr] = {}
     mh_nif: dict[str, pl.Expr] = {}
@@ -356,7 +417,7 @@ def _row_wise(scheme: VolunteerScheme, c: pl.DataFrame) -> pl.DataFrame:
     cat: dict[str, pl.Expr] = {}
     for a in scheme.activities.values():
         if a.max_hours is not None:
-            mh[a.id], mh_nif[a.id] = _dated(a.max_hours, day, lambda v: round(v * 60),
+            mh[a.id], mh_nif[a.id] = _dated(a.max_hours, day, lambda v: scaled_units(v, 60),
                                             pl.Int64())
         per = a.per_event if a.per_event is not None else a.per_hour
         assert per is not None
@@ -381,7 +442,7 @@ def _row_wise(scheme: VolunteerScheme, c: pl.DataFrame) -> pl.DataFrame:
         if cap is None:
             cols[f"__L{name}"] = pl.lit(None, dtype=pl.Int64)
             continue
-        value, not_in_force = _dated(cap, day, lambda v, s=scale: int(round_half_up(v * s)),
+        value, not_in_force = _dated(cap, day, lambda v, s=scale: scaled_units(v, s),
                                      pl.Int64())
         cols[f"__L{name}"] = value
         nif.append(not_in_force)
@@ -410,6 +471,48 @@ def _capped(amount: pl.Expr, acc: pl.Expr, limit: pl.Expr, window: list[str]
     left = limit - pl.min_horizontal(before, limit)
     reduced = limit.is_not_null() & (amount > left)
     return pl.when(reduced).then(left).otherwise(amount), reduced
+
+
+_RATE_SCHEMA = {"__act": pl.String, "__day": pl.Date, "__mask": pl.Int64, "__A": pl.Int128,
+                "__B": pl.Int128, "__mmax": pl.Int64, "__ev_units": pl.Int64,
+                "__ev_round": pl.Boolean}
+_NO_LIMIT = 2**62
+
+
+def _rate_table(scheme: VolunteerScheme, keys: pl.DataFrame) -> pl.DataFrame:
+    """Per distinct (activity, day, multiplier mask): the exact ``rate x coefficient x
+    factor(s)`` P of ``VolunteerScheme.exact_rate``, as integers for the columns.
+
+    Per hour, a record of m counted minutes earns ``P m / 60`` points, that is
+    ``A m / B`` units with ``A / B = P scale / 60`` reduced; rounded half up it is
+    ``(2 A m + B) // (2 B)``, exact in integers. ``__mmax`` is the most minutes whose
+    units stay within ``MAX_UNITS`` (the largest m with ``2 A m < B (2 MAX_UNITS + 1)``);
+    the loader keeps B <= 60 * 10**18 (``MAX_DECIMALS``), so for m <= ``__mmax`` every
+    intermediate is below 1.1e36, inside Int128. Per event the units and whether they
+    were rounded are computed here directly. A combination with a value not in force
+    gives zeros: its records are unscorable and go to the per-record code anyway.
+    """
+    rows = []
+    scale = scheme.scale
+    for act_id, day, mask in keys.iter_rows():
+        act = scheme.activities.get(act_id)
+        A = B = ev = 0
+        mmax, ev_round = _NO_LIMIT, False
+        if act is not None and day is not None:
+            try:
+                rate = scheme.exact_rate(act, day, mask)
+            except NotInForce:
+                rate = None
+            if rate is not None and act.per_event is not None:
+                ev = half_up(rate * scale) if rate > 0 else 0
+                ev_round = rate > 0 and (rate * scale).denominator != 1
+            elif rate is not None:
+                per = rate * scale / 60
+                A, B = per.numerator, per.denominator
+                if A:
+                    mmax = min((B * (2 * MAX_UNITS + 1) - 1) // (2 * A), _NO_LIMIT)
+        rows.append((act_id, day, mask, A, max(B, 1), mmax, min(ev, MAX_UNITS + 1), ev_round))
+    return pl.DataFrame(rows, schema=_RATE_SCHEMA, orient="row")  # type: ignore[arg-type]
 
 
 def _pass(scheme: VolunteerScheme, c: pl.DataFrame, as_of: dt.date) -> pl.DataFrame:
@@ -447,32 +550,28 @@ def _pass(scheme: VolunteerScheme, c: pl.DataFrame, as_of: dt.date) -> pl.DataFr
             unscorable = unscorable | col.error.fill_null(False)
         unscorable = unscorable | (holds & pl.col(f"__m{i}_nif"))
         applied.append(holds & ~pl.col(f"__m{i}_nif"))
-    factor: pl.Expr = pl.lit(1.0)
-    n_mult: pl.Expr = pl.lit(0, dtype=pl.Int64)
-    if applied:
-        gated = [pl.when(a).then(pl.col(f"__m{i}")) for i, a in enumerate(applied)]
-        if rules.multiplier_rule == "max":
-            best = pl.max_horizontal(gated)
-            factor = best.fill_null(1.0)
-            n_mult = best.is_not_null().cast(pl.Int64)
-        else:
-            for g in gated:
-                factor = factor * g.fill_null(1.0)
-            n_mult = pl.sum_horizontal([a.cast(pl.Int64) for a in applied])
-    counted_f = pl.col("__counted").cast(pl.Float64)
-    points = pl.when(pl.col("__event")).then(pl.col("__rate")) \
-        .otherwise(pl.col("__rate") * counted_f / exact_divisor(pl.lit(60.0)))
-    with_coef = pl.col("__coef").is_not_null() & (pl.col("__coef") != 1.0)
-    points = pl.when(with_coef).then(points * pl.col("__coef")).otherwise(points)
-    points = points * factor
-    scale = float(scheme.scale)
-    c = c.with_columns(__pts=points, __k_coef=with_coef, __n_mult=n_mult,
-                       __unscorable=unscorable)
-    rounded = round_half_up_expr(pl.col("__pts") * scale, 0)[0]
-    units = pl.when(pl.col("__pts") > 0).then(rounded).otherwise(0).cast(pl.Int64)
-    c = c.with_columns(__units0=units)
-    c = c.with_columns(__k_rp=(pl.col("__units0").cast(pl.Float64)
-                               / exact_divisor(pl.lit(scale)) - pl.col("__pts")).abs() > 1e-9)
+    mask: pl.Expr = pl.lit(0, dtype=pl.Int64)
+    for i, a in enumerate(applied):
+        mask = mask + a.cast(pl.Int64) * (1 << i)
+    c = c.with_columns(__mask=mask)
+    # the exact points: rate x coefficient x factor(s) as a reduced fraction per (activity,
+    # day, multipliers applied), from the per-record ``exact_rate``; then integer
+    # arithmetic on Int128 (see ``_rate_table`` for why it cannot overflow)
+    keys = ["__act", "__day", "__mask"]
+    c = c.join(_rate_table(scheme, c.select(keys).unique()), on=keys, how="left",
+               nulls_equal=True, maintain_order="left")
+    m = pl.min_horizontal(pl.col("__counted"), pl.col("__mmax")).cast(pl.Int128)
+    num = 2 * pl.col("__A") * m
+    hourly = ((num + pl.col("__B")) // (2 * pl.col("__B"))).cast(pl.Int64)
+    hourly_round = (pl.col("__A") * m) % pl.col("__B") != 0
+    event = pl.col("__event")
+    out_of_range = pl.when(event).then(pl.col("__ev_units") > MAX_UNITS) \
+        .otherwise(pl.col("__counted") > pl.col("__mmax"))
+    units = pl.when(event).then(pl.col("__ev_units")).otherwise(hourly)
+    c = c.with_columns(
+        __units0=pl.when(out_of_range).then(0).otherwise(units),
+        __k_rp=pl.when(event).then(pl.col("__ev_round")).otherwise(hourly_round),
+        __unscorable=unscorable | out_of_range)
     pd_, k_pd = _capped(pl.col("__units0"), acc, pl.col("__Lpd"), by_day)
     c = c.with_columns(__pdc=pd_, __k_pd=k_pd)
     pm, k_pm = _capped(pl.col("__pdc"), acc, pl.col("__Lpm"), by_month)
@@ -506,6 +605,12 @@ def _settle(scheme: VolunteerScheme, c: pl.DataFrame, as_of: dt.date
     rejected_later = settled.filter(~pl.col("__acc") & ~pl.col("__overlap"))["__vid"] \
         .unique().to_list()
     hard.update(rejected_later)
+    # A month cap that cuts a record leaves less of that day used than the day's
+    # telescoped sum assumes: a later record of the same day would see too little left.
+    day = ["__vid", "__day"]
+    not_last = pl.int_range(pl.len()).over(day) < pl.len().over(day) - 1
+    cut = settled.filter(pl.col("__acc") & (pl.col("__k_hm") | pl.col("__k_pm")) & not_last)
+    hard.update(cut["__vid"].unique().to_list())
     return settled, hard
 
 
@@ -540,7 +645,9 @@ def _overlaps(scheme: VolunteerScheme, rows: pl.DataFrame, as_of: dt.date
               ) -> list[ActivityDecision]:
     """The records the settled passes rejected for overlapping (they all did: any other
     rejection sends the volunteer to the per-record code), with the per-record reason."""
-    out = []
+    out: list[ActivityDecision] = []
+    if not rows.height:  # (and without overlap = "reject" there are no such columns)
+        return out
     for row, rid, vid, act, day, start, latest_id, latest in rows.select(
             ROW, "__rid", "__vid", "__act", "__day", "__start", "__latest_id",
             "__latest").iter_rows():
@@ -552,32 +659,86 @@ def _overlaps(scheme: VolunteerScheme, rows: pl.DataFrame, as_of: dt.date
 # --- assembling rows -----------------------------------------------------------------------
 
 
-def _code_table(keys: pl.Series) -> pl.DataFrame:
-    distinct = keys.unique().to_list()
-    lists = []
-    for k in distinct:
-        codes = [code for code, bit in _BITS if k & bit] + ["RATE"]
-        codes += [code for code, bit in _AFTER_RATE if k & bit]
-        codes += ["MULTIPLIER"] * (k >> _MULT_SHIFT)
-        codes += [code for code, bit in _TAIL if k & bit]
-        lists.append(codes)
-    return pl.DataFrame({"__key": pl.Series(distinct, dtype=pl.Int64),
-                         "reason_codes": pl.Series(lists, dtype=pl.List(pl.String))})
+_WORDS = pl.List(pl.String)
+
+
+def _worded(s: pl.DataFrame, name: str, when: pl.Expr, keys: list[str],
+            make: Callable[..., list[Reason]]) -> pl.DataFrame:
+    """``s`` with the codes and words of one kind of reason (``__c_<name>``,
+    ``__w_<name>``; empty lists where ``when`` is false): ``make`` -- a
+    ``VolunteerScheme.reason_*`` function -- is called once per distinct ``keys``."""
+    distinct = s.filter(when).select(keys).unique()
+    codes: list[list[str]] = []
+    words: list[list[str]] = []
+    for values in distinct.iter_rows():
+        reasons = make(*values)
+        codes.append([r.code for r in reasons])
+        words.append([r.message for r in reasons])
+    table = distinct.with_columns(pl.Series(f"__c_{name}", codes, dtype=_WORDS),
+                                  pl.Series(f"__w_{name}", words, dtype=_WORDS))
+    empty = pl.lit([], dtype=_WORDS)
+    return s.join(table, on=keys, how="left", nulls_equal=True, maintain_order="left") \
+        .with_columns(pl.when(when).then(pl.col(f"__{k}_{name}")).otherwise(empty)
+                      .fill_null(empty) for k in "cw")
+
+
+def _with_reasons(scheme: VolunteerScheme, s: pl.DataFrame) -> pl.DataFrame:
+    """``reason_codes`` and ``reasons`` of the vectorised scored rows, worded as
+    ``VolunteerScheme.scored_reasons`` words them, part by part, in its order."""
+    scale = scheme.scale
+
+    def cut(code: str, noun: str, unit: int) -> Callable[..., list[Reason]]:
+        def make(day: dt.date, limit: int, left: int, amount: int) -> list[Reason]:
+            return [scheme._cut_reason((code, limit, left, amount), unit, noun, day,
+                                       f"{day.year}-{day.month:02d}")]
+        return make
+
+    def rounding_points(event: bool, act: str, day: dt.date, mask: int, a: int, b: int,
+                        counted: int, units0: int) -> list[Reason]:
+        exact = scheme.exact_points(scheme.activities[act], day, mask, counted) if event \
+            else Fraction(a * counted, b * scale)
+        return scheme.reason_rounding_points(exact, units0)
+
+    event = pl.col("__event")
+    # (the month caps' words only read the month of ``__month``, the first of the month)
+    parts: list[tuple[str, pl.Expr, list[str], Callable[..., list[Reason]]]] = [
+        ("round", pl.col("__k_round"), ["__micros", "__service"], scheme.reason_rounding),
+        ("max", pl.col("__k_max"), ["__act", "__mh", "__service"], scheme.reason_max_hours),
+        ("hd", pl.col("__k_hd"), ["__day", "__Lhd", "__hd", "__counted0"],
+         cut("CAP_HOURS_DAY", "counted hours", 60)),
+        ("hm", pl.col("__k_hm"), ["__month", "__Lhm", "__counted", "__hd"],
+         cut("CAP_HOURS_MONTH", "counted hours", 60)),
+        ("rate", pl.lit(True), ["__act", "__rate", "__rate_minutes"], scheme.reason_rate),
+        ("coef", pl.col("__coef").is_not_null() & (pl.col("__coef") != 1.0),
+         ["__act", "__coef"], scheme.reason_coefficient),
+        ("mult", pl.col("__mask") != 0, ["__day", "__mask"], scheme.reason_multipliers),
+        ("rp", pl.col("__k_rp"), ["__event", "__act", "__rp_day", "__rp_mask", "__A", "__B",
+                                  "__counted", "__units0"], rounding_points),
+        ("pd", pl.col("__k_pd"), ["__day", "__Lpd", "__pdc", "__units0"],
+         cut("CAP_POINTS_DAY", "points", scale)),
+        ("pm", pl.col("__k_pm"), ["__month", "__Lpm", "__units", "__pdc"],
+         cut("CAP_POINTS_MONTH", "points", scale)),
+    ]
+    s = s.with_columns(  # keys that ignore what the words do not depend on
+        __rate_minutes=pl.when(event).then(0).otherwise(pl.col("__counted")),
+        __rp_day=pl.when(event).then(pl.col("__day")),
+        __rp_mask=pl.when(event).then(pl.col("__mask")))
+    for name, when, keys, make in parts:
+        s = _worded(s, name, when, keys, make)
+    names = [p[0] for p in parts]
+    return s.with_columns(
+        reason_codes=pl.concat_list([f"__c_{n}" for n in names]),
+        reasons=pl.concat_list([f"__w_{n}" for n in names]))
 
 
 def _vector_rows(scheme: VolunteerScheme, s: pl.DataFrame) -> pl.DataFrame:
     """Decision columns of the records scored by the vectorised path."""
     months = scheme.rules.point_expiry_months
-    key = (pl.col("__k_round").cast(pl.Int64) * 1 + pl.col("__k_max").cast(pl.Int64) * 2
-           + pl.col("__k_hd").cast(pl.Int64) * 4 + pl.col("__k_hm").cast(pl.Int64) * 8
-           + pl.col("__k_coef").cast(pl.Int64) * 16 + pl.col("__k_rp").cast(pl.Int64) * 32
-           + pl.col("__k_pd").cast(pl.Int64) * 64 + pl.col("__k_pm").cast(pl.Int64) * 128
-           + pl.col("__n_mult").cast(pl.Int64) * (1 << _MULT_SHIFT))
-    s = s.with_columns(__key=key, __end_day=pl.col("__end").dt.date())
+    s = s.with_columns(__end_day=pl.col("__end").dt.date())
     expires = _expiry(s["__end_day"], months) if months is not None else \
         pl.Series([None] * s.height, dtype=pl.Date)
     s = s.with_columns(__exp=pl.when(pl.col("__units") > 0).then(pl.lit(expires)))
-    s = s.join(_code_table(s["__key"]), on="__key", how="left", maintain_order="left")
+    s = _with_reasons(scheme, s)
     sixty = exact_divisor(pl.lit(60.0))
     return s.select(
         pl.col(ROW).alias("row"), pl.col("__rid").alias("record_id"),
@@ -587,7 +748,7 @@ def _vector_rows(scheme: VolunteerScheme, s: pl.DataFrame) -> pl.DataFrame:
         (pl.col("__counted").cast(pl.Float64) / sixty).alias("counted_hours"),
         (pl.col("__units").cast(pl.Float64)
          / exact_divisor(pl.lit(float(scheme.scale)))).alias("points"),
-        pl.col("__exp").alias("expires_on"), "reason_codes",
+        pl.col("__exp").alias("expires_on"), "reason_codes", "reasons",
         pl.col("__units").alias("__units"),
         (pl.col("__counted") if scheme.rules.star_hours == "counted"
          else pl.col("__service")).alias("__minutes"), pl.col("__end_day"),
@@ -614,21 +775,48 @@ def _decision_frame(scheme: VolunteerScheme, decisions: Sequence[ActivityDecisio
         r = d.to_row()
         for k in _RECORD_COLUMNS:
             columns[k].append(r[k])
-        columns["__units"].append(round(d.points * scheme.scale))
+        columns["__units"].append(d.point_units)
         columns["__minutes"].append(
             round((d.counted_hours if star_counted else d.service_hours) * 60))
     schema = {**_RECORD_COLUMNS, "__units": pl.Int64, "__minutes": pl.Int64}
-    return pl.DataFrame({k: pl.Series(k, v, dtype=schema[k])  # type: ignore[arg-type]
-                         for k, v in columns.items()})
+    return _columns_frame(columns, schema)
 
 
-def _rejected_frame(decisions: Sequence[ActivityDecision]) -> pl.DataFrame:
-    rows = [{"input": "activities", "row": d.row, "id": d.record_id,
-             "field": d.reasons[0].rule, "reason_code": d.reasons[0].code,
-             "reason": d.reasons[0].message, "reason_codes": list(d.reason_codes),
-             "reasons": [r.message for r in d.reasons]}
+def _string_lists(lists: list[list[str]]) -> pl.Series:
+    """A List(String) series of ``lists``, built flat: polars builds one inner series per
+    Python list otherwise, ten times slower for the rows' reasons."""
+    flat = [x for items in lists for x in items]
+    index = [i for i, items in enumerate(lists) for _ in items]
+    long = pl.DataFrame({"i": pl.Series(index, dtype=pl.Int64),
+                         "s": pl.Series(flat, dtype=pl.String)})
+    every = pl.DataFrame({"i": pl.int_range(len(lists), eager=True, dtype=pl.Int64)})
+    return every.join(long.group_by("i").agg("s"), on="i", how="left",
+                      maintain_order="left").select(
+        pl.col("s").fill_null(pl.lit([], dtype=_WORDS)))["s"]
+
+
+def _columns_frame(columns: Mapping[str, list[Any]], schema: Mapping[str, Any]
+                   ) -> pl.DataFrame:
+    return pl.DataFrame([_string_lists(v).alias(k) if schema[k] == _WORDS
+                         else pl.Series(k, v, dtype=schema[k]) for k, v in columns.items()])
+
+
+def _rows_frame(rows: Sequence[Mapping[str, Any]], schema: Mapping[str, Any]
+                ) -> pl.DataFrame:
+    """``pl.DataFrame(rows, schema=schema)``, with list columns built flat."""
+    return _columns_frame({k: [r[k] for r in rows] for k in schema}, schema)
+
+
+def _rejected_frame(decisions: Sequence[ActivityDecision],
+                    redemptions: Sequence[RedemptionDecision]) -> pl.DataFrame:
+    """``VolunteerResult.rejected_rows()``: rejected activities, then redemptions."""
+    rows = [reject_row("activities", d.row, d.record_id, d.reason_codes,
+                       [r.message for r in d.reasons])
             for d in sorted(decisions, key=lambda d: d.row) if d.rejected]
-    return pl.DataFrame(rows, schema=_REJECTED_SCHEMA)  # type: ignore[arg-type]
+    rows += [reject_row("redemptions", r.row, r.redemption_id, [x.code for x in r.reasons],
+                        [x.message for x in r.reasons])
+             for r in redemptions if r.status == REJECTED]
+    return _rows_frame(rows, _REJECTED_SCHEMA)
 
 
 # --- step 5: lots, redemptions, statements -------------------------------------------------
@@ -686,8 +874,7 @@ def _statements(scheme: VolunteerScheme, out: pl.DataFrame, lot_table: pl.DataFr
     redeemed: dict[str, int] = {}
     for r in redemptions:
         if r.status == APPLIED:
-            redeemed[r.volunteer_id] = redeemed.get(r.volunteer_id, 0) + round(
-                r.points * scheme.scale)
+            redeemed[r.volunteer_id] = redeemed.get(r.volunteer_id, 0) + r.point_units
     table = {vid: (e, m, s, x) for vid, e, m, s, x in totals.iter_rows()}
     volunteers = sorted(set(table) | {r.volunteer_id for r in redemptions if r.volunteer_id})
     rows = []
@@ -696,4 +883,4 @@ def _statements(scheme: VolunteerScheme, out: pl.DataFrame, lot_table: pl.DataFr
         rows.append(scheme.statement(vid, as_of, int(e or 0), int(expired_of.get(vid, 0)),
                                      redeemed.get(vid, 0), float(m or 0), int(s), int(x)
                                      ).to_row())
-    return pl.DataFrame(rows, infer_schema_length=None) if rows else pl.DataFrame()
+    return _rows_frame(rows, _STATEMENT_SCHEMA)

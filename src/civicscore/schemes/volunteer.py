@@ -24,6 +24,19 @@ each step leaves a reason on the record it touches):
 
 Points are kept internally as whole units of the smallest decimal
 (``10**-points_decimals``) so that sums, caps and balances are exact.
+
+Exact arithmetic (both engines): every rate, coefficient, factor, cap and
+``max_hours`` is taken at the decimal the officer wrote (``Decimal(repr(x))``);
+service time is a whole number of minutes (``rounding_minutes`` units, rounded
+exactly on the microseconds between start and end), counted hours are the
+rational ``minutes / 60``; points are the exact product ``rate x counted
+hours x coefficient x multiplier(s)``, rounded ROUND_HALF_UP once, at
+``points_decimals`` -- the same as Python's ``decimal`` would give (4.725 is
+4.73). Amounts are bounded by what a policy can represent: at most
+``MAX_UNITS`` (2**53 - 1) units of ``10**-points_decimals`` per record, cap or
+redemption. The loader refuses parameters that could exceed it on every record
+(``check_bounds``); a record or redemption that would exceed it is rejected
+with ``OUT_OF_RANGE``.
 """
 
 from __future__ import annotations
@@ -32,11 +45,14 @@ import datetime as dt
 from collections import defaultdict
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
+from decimal import Decimal
+from fractions import Fraction
 from typing import Any
 
 from .._suggest import did_you_mean, one_of
 from ..errors import RecordError
-from ..expr import Expression, Fact, FunctionTable, Type, round_half_up
+from ..expr import Expression, Fact, FunctionTable, Type
+from ..expr.ir import MAX_SAFE_INT
 from ..policy.compile import CompileContext, ensure_in_effect
 from ..policy.dated import DatedValue, NotInForce
 from ..policy.model import FactSpec, PolicyModel, Volunteer
@@ -61,6 +77,61 @@ APPLIED = "applied"
 #: Names every multiplier expression may read, besides [facts.activity].
 BUILTIN_NAMES = ("activity", "category", "date", "hours", "as_of")
 
+MAX_UNITS = MAX_SAFE_INT
+"""The most units of ``10**-points_decimals`` one record, cap or redemption may hold (and
+the most minutes of a cap): integers stay within the safe range, so that the float of an
+amount is exact in every output and both engines sum the same integers."""
+
+MAX_DECIMALS = 18
+"""The most decimals the written rate, coefficient and factors of one activity may have
+together: their exact product then has a denominator of at most 10**18, which keeps the
+batch engine's Int128 fixed-point arithmetic within range for every amount up to
+``MAX_UNITS``."""
+
+
+def written(x: float) -> Fraction:
+    """A policy number as the officer wrote it: ``Decimal(repr(x))``, as an exact rational."""
+    return Fraction(Decimal(repr(float(x))))
+
+
+def decimals_of(x: float) -> int:
+    """How many decimals ``x`` has as written (0.125 -> 3, 1e12 -> 0, 1e-07 -> 7)."""
+    exponent = Decimal(repr(float(x))).normalize().as_tuple().exponent
+    assert isinstance(exponent, int)
+    return max(0, -exponent)
+
+
+def half_up(q: Fraction) -> int:
+    """``q`` rounded ROUND_HALF_UP to an integer, exactly (halves away from zero)."""
+    if q < 0:
+        return -half_up(-q)
+    return (2 * q.numerator + q.denominator) // (2 * q.denominator)
+
+
+def most_points(decimals: int) -> Decimal:
+    """The most points one record, cap or redemption can hold: ``MAX_UNITS`` units of
+    ``10**-decimals`` (90071992547409.91 at 2 decimals), exactly."""
+    return Decimal(MAX_UNITS).scaleb(-decimals)
+
+
+def scaled_units(x: float, scale: int) -> int:
+    """``x`` (as written) in units of ``1/scale``, rounded half up: caps in point units,
+    hours in minutes. Shared by both engines."""
+    return half_up(written(x) * scale)
+
+
+def service_minutes(micros: int, unit: int, rounding: str) -> int:
+    """Service time in whole minutes: ``micros`` (microseconds between start and end)
+    rounded exactly to ``unit``-minute units, down, up or to the nearest (half up)."""
+    step = unit * 60_000_000
+    if rounding == "down":
+        n = micros // step
+    elif rounding == "up":
+        n = -(-micros // step)
+    else:
+        n = (2 * micros + step) // (2 * step)
+    return n * unit
+
 
 # --- results ------------------------------------------------------------------------
 
@@ -83,6 +154,8 @@ class ActivityDecision:
     parameters: tuple[ParameterUse, ...]
     policy: PolicyRef
     as_of: dt.date
+    #: ``points`` in units of ``10**-points_decimals``, exact (``points`` is its float).
+    point_units: int = 0
 
     @property
     def rejected(self) -> bool:
@@ -133,6 +206,8 @@ class RedemptionDecision:
     points: float
     status: str
     reasons: tuple[Reason, ...]
+    #: ``points`` in units of ``10**-points_decimals``, exact.
+    point_units: int = 0
 
     def to_row(self) -> dict[str, Any]:
         return {"row": self.row, "redemption_id": self.redemption_id,
@@ -282,6 +357,36 @@ class _Pending:
     params: list[ParameterUse] = field(default_factory=list)
 
 
+def _aware(value: Any, record: str, name: str) -> dt.datetime:
+    """``to_datetime`` keeping a written UTC offset, so mixed offsets can be refused."""
+    return to_datetime(value, record, name, keep_offset=True)
+
+
+Cut = tuple[str, int, int, int]
+"""A cap that cut an amount: (reason code, limit, what was left, the amount before)."""
+
+
+@dataclass(frozen=True, slots=True)
+class Trace:
+    """What a scored record's reasons are worded from (the per-record engine fills one;
+    the batch engine calls the same ``reason_*`` functions on its columns): the activity,
+    day, microseconds served, service minutes, the ``max_hours`` limit when it
+    cut, minutes after it, the hour caps' cuts, counted minutes, the multiplier mask, the
+    rounded point units before the point caps, and those caps' cuts."""
+
+    activity: _Activity
+    day: dt.date
+    micros: int
+    service: int
+    max_hours: int | None
+    counted0: int
+    hour_cuts: tuple[Cut, ...]
+    counted: int
+    mask: int
+    units0: int
+    point_cuts: tuple[Cut, ...]
+
+
 def _points(n: float) -> str:
     return f"{n:g} point" + ("" if n == 1 else "s")
 
@@ -330,6 +435,17 @@ class VolunteerScheme:
         self.stars = sorted(rules.star_levels, key=lambda s: s.hours)
 
     # -- public API --------------------------------------------------------------------
+    def decide_many(self, records: Iterable[Mapping[str, Any]], *, as_of: dt.date,
+                    redemptions: Iterable[Mapping[str, Any]] = ()) -> VolunteerResult:
+        """Score activity records, apply ``redemptions`` and build each volunteer's
+        statement as of ``as_of`` (the vocabulary name; ``evaluate`` is its alias)."""
+        return self.evaluate(records, redemptions, as_of=as_of)
+
+    def decide(self, record: Mapping[str, Any], *, as_of: dt.date) -> ActivityDecision:
+        """One record on its own (caps and overlaps see only this record); the vocabulary
+        name, ``evaluate_record`` is its alias."""
+        return self.evaluate([record], as_of=as_of).records[0]
+
     def evaluate(self, records: Iterable[Mapping[str, Any]],
                  redemptions: Iterable[Mapping[str, Any]] = (), *,
                  as_of: dt.date) -> VolunteerResult:
@@ -367,8 +483,8 @@ class VolunteerScheme:
         return score_volunteer(self, source, as_of=as_of, **extra)
 
     def evaluate_record(self, record: Mapping[str, Any], *, as_of: dt.date) -> ActivityDecision:
-        """One record on its own (caps and overlaps see only this record)."""
-        return self.evaluate([record], as_of=as_of).records[0]
+        """One record on its own (caps and overlaps see only this record): ``decide``."""
+        return self.decide(record, as_of=as_of)
 
     # -- the Scheme protocol (used by the CLI) ----------------------------------------
     extra_inputs = ("redemptions",)
@@ -422,11 +538,25 @@ class VolunteerScheme:
         rid = rid or f"row {row}"
         vid = field("volunteer_id", to_text) or ""
         activity_id = field("activity", to_text) or ""
-        start = field("start", to_datetime)
-        end = field("end", to_datetime)
+        start = field("start", _aware)
+        end = field("end", _aware)
         confirmed = field("confirmed", to_bool, required=False)
-        submitted = field("submitted_at", to_datetime,
+        submitted = field("submitted_at", _aware,
                           required=self.rules.submission_window_days is not None)
+        offsets = [(name, t) for name, t in (("start", start), ("end", end),
+                                             ("submitted_at", submitted))
+                   if t is not None and t.utcoffset() is not None]
+        if any(t.utcoffset() != offsets[0][1].utcoffset() for _, t in offsets):
+            name, t = next((n, t) for n, t in offsets
+                           if t.utcoffset() != offsets[0][1].utcoffset())
+            first, t0 = offsets[0]
+            reasons.append(Reason(
+                "MIXED_UTC_OFFSETS", f"record.{name}",
+                f"{label}: {name!r} ({t.isoformat()}) has a different UTC offset from "
+                f"{first!r} ({t0.isoformat()}); write the record's times in one local time",
+                {first: t0, name: t}))
+        start, end, submitted = (None if t is None else t.replace(tzinfo=None)
+                                 for t in (start, end, submitted))
         day = start.date() if start else None
 
         if rid in seen_ids:
@@ -517,7 +647,7 @@ class VolunteerScheme:
             if latest_end is None or p.end > latest_end:
                 latest_end, latest_id = p.end, p.record_id
             out.append(decision)
-            units = round(decision.points * self.scale)
+            units = decision.point_units
             if units > 0:
                 lots.append([p.end.date(), p.record_id, units, decision.expires_on])
         return out
@@ -539,75 +669,45 @@ class VolunteerScheme:
                    ) -> ActivityDecision:
         rules, act = self.rules, p.activity
         base = f"volunteer.activities.{act.id}"
-        month_name = f"{month[0]}-{month[1]:02d}"
-        # service time, rounded to the unit
-        raw_minutes = (p.end - p.start).total_seconds() / 60
-        unit = rules.rounding_minutes
-        units_of_time = raw_minutes / unit
-        if rules.rounding == "down":
-            n = int(units_of_time + 1e-9)
-        elif rules.rounding == "up":
-            n = int(units_of_time) + (0 if units_of_time - int(units_of_time) < 1e-9 else 1)
-        else:
-            n = int(round_half_up(units_of_time))
-        service = n * unit
-        if unit > 1 and abs(service - raw_minutes) > 1e-9:
-            p.reasons.append(Reason("ROUNDING", "volunteer.rounding_minutes",
-                                    f"{raw_minutes:g} minutes of service counted as {service} "
-                                    f"minutes ({unit}-minute units, rounded {rules.rounding})",
-                                    {"minutes": raw_minutes}, unit))
+        # service time, rounded to the unit (exactly, on whole microseconds)
+        delta = p.end - p.start
+        micros = (delta.days * 86_400 + delta.seconds) * 1_000_000 + delta.microseconds
+        service = service_minutes(micros, rules.rounding_minutes, rules.rounding)
         counted = service
+        max_hours = None
         if act.max_hours is not None:
-            limit = round(self._param(p, f"{base}.max_hours", act.max_hours, day) * 60)
+            limit = scaled_units(self._param(p, f"{base}.max_hours", act.max_hours, day), 60)
             if counted > limit:
-                p.reasons.append(Reason("MAX_HOURS", f"{base}.max_hours",
-                                        f"at most {limit / 60:g} hours of {act.label} count per "
-                                        f"record; {counted / 60:g} were served",
-                                        {"hours": counted / 60}, limit / 60,
-                                        f"-{(counted - limit) / 60:g} h"))
+                max_hours = limit
                 counted = limit
+        counted0 = counted
         caps = rules.caps
-        counted = self._apply_caps(p, counted, 60, "counted hours", day, (
-            (caps.hours_per_day, hours_day[day], "CAP_HOURS_DAY", f"on {day}"),
-            (caps.hours_per_month, hours_month[month], "CAP_HOURS_MONTH", f"in {month_name}")))
-
-        # points
-        if act.per_event is not None:
-            rate = self._param(p, f"{base}.points_per_event", act.per_event, day)
-            points = rate
-            p.reasons.append(Reason("RATE", f"{base}.points_per_event",
-                                    f"{act.label}: {_points(rate)} per event", {}, rate,
-                                    f"+{rate:g}"))
-        else:
-            assert act.per_hour is not None
-            rate = self._param(p, f"{base}.points_per_hour", act.per_hour, day)
-            points = rate * counted / 60
-            p.reasons.append(Reason("RATE", f"{base}.points_per_hour",
-                                    f"{act.label}: {_points(rate)} per hour x {counted / 60:g} "
-                                    f"counted hours = {points:g}",
-                                    {"counted_hours": counted / 60}, rate, f"+{points:g}"))
+        counted, hour_cuts = self._apply_caps(p, counted, 60, day, (
+            (caps.hours_per_day, hours_day[day], "CAP_HOURS_DAY"),
+            (caps.hours_per_month, hours_month[month], "CAP_HOURS_MONTH")))
+        # points: the exact product of the written numbers, rounded half up once
+        per = act.per_event if act.per_event is not None else act.per_hour
+        assert per is not None
+        self._param(p, f"{base}.points_per_{'event' if act.per_event else 'hour'}", per, day)
         if act.category:
-            cat = self.rules.categories[act.category]
-            coef = self._param(p, f"volunteer.categories.{act.category}.coefficient",
-                               cat.coefficient, day)
-            if coef != 1:
-                points *= coef
-                p.reasons.append(Reason("COEFFICIENT",
-                                        f"volunteer.categories.{act.category}.coefficient",
-                                        f"category {_label(cat, act.category)}: x{coef:g}",
-                                        {"category": act.category}, coef, f"x{coef:g}"))
-        factor = self._multiplier(p, day, counted, as_of)
-        points *= factor
-        units = int(round_half_up(points * self.scale)) if points > 0 else 0
-        if abs(units / self.scale - points) > 1e-9:
-            p.reasons.append(Reason("ROUNDING_POINTS", "volunteer.points_decimals",
-                                    f"{points:g} points rounded half-up to {units / self.scale:g} "
-                                    f"({rules.points_decimals} decimals)", {"points": points},
-                                    rules.points_decimals))
-        units = self._apply_caps(p, units, self.scale, "points", day, (
-            (caps.points_per_day, points_day[day], "CAP_POINTS_DAY", f"on {day}"),
-            (caps.points_per_month, points_month[month], "CAP_POINTS_MONTH",
-             f"in {month_name}")))
+            self._param(p, f"volunteer.categories.{act.category}.coefficient",
+                        self.rules.categories[act.category].coefficient, day)
+        mask, env = self._multiplier(p, day, counted, as_of)
+        exact = self.exact_points(act, day, mask, counted)
+        units0 = half_up(exact * self.scale) if exact > 0 else 0
+        if units0 > MAX_UNITS:  # nothing was counted against the caps yet
+            raise _Unscorable(Reason(
+                "OUT_OF_RANGE", f"{base}.points_per_{'event' if act.per_event else 'hour'}",
+                f"record {p.record_id}: activity {act.id!r} would earn {float(exact):g} "
+                f"points, more than the {most_points(rules.points_decimals)} points one "
+                f"record can hold with points_decimals = {rules.points_decimals}",
+                {"counted_hours": counted / 60}, MAX_UNITS / self.scale))
+        units, point_cuts = self._apply_caps(p, units0, self.scale, day, (
+            (caps.points_per_day, points_day[day], "CAP_POINTS_DAY"),
+            (caps.points_per_month, points_month[month], "CAP_POINTS_MONTH")))
+        p.reasons += self.scored_reasons(Trace(
+            act, day, micros, service, max_hours, counted0, hour_cuts, counted, mask,
+            units0, point_cuts), env)
         hours_day[day] += counted  # only now, when the record is certainly scored
         hours_month[month] += counted
         points_day[day] += units
@@ -617,34 +717,155 @@ class VolunteerScheme:
             expires = add_months(p.end.date(), rules.point_expiry_months)
         return ActivityDecision(p.row, p.record_id, p.volunteer_id, act.id, day, SCORED,
                                 service / 60, counted / 60, units / self.scale, expires,
-                                tuple(p.reasons), tuple(p.params), self.ref, as_of)
+                                tuple(p.reasons), tuple(p.params), self.ref, as_of, units)
 
-    def _apply_caps(self, p: _Pending, amount: int, scale: float, noun: str, day: dt.date,
-                    windows: Sequence[tuple[DatedValue | None, int, str, str]]) -> int:
-        """Limit ``amount`` (minutes or point units) to what each window has left."""
-        for cap, used, code, period in windows:
+    def _apply_caps(self, p: _Pending, amount: int, scale: int, day: dt.date,
+                    windows: Sequence[tuple[DatedValue | None, int, str]]
+                    ) -> tuple[int, tuple[Cut, ...]]:
+        """Limit ``amount`` (minutes or point units) to what each window has left; returns
+        it and the cuts made (code, limit, left, amount before)."""
+        cuts: list[Cut] = []
+        for cap, used, code in windows:
             if cap is None:
                 continue
             path = f"volunteer.caps.{code_to_key(code)}"
-            limit = int(round_half_up(self._param(p, path, cap, day) * scale))
+            limit = scaled_units(self._param(p, path, cap, day), scale)
             left = max(limit - used, 0)
             if amount > left:
-                p.reasons.append(Reason(code, path,
-                                        f"only {left / scale:g} of the {limit / scale:g} {noun} "
-                                        f"allowed {period} were left; {amount / scale:g} reduced "
-                                        f"to {left / scale:g}", {noun: amount / scale},
-                                        limit / scale, f"-{(amount - left) / scale:g}"))
+                cuts.append((code, limit, left, amount))
                 amount = left
-        return amount
+        return amount, tuple(cuts)
 
-    def _multiplier(self, p: _Pending, day: dt.date, counted: int, as_of: dt.date) -> float:
+    def scored_reasons(self, t: Trace, env: Mapping[str, Any] | None = None
+                       ) -> list[Reason]:
+        """The reasons of a scored record, in order, worded from its trace by the
+        ``reason_*`` functions: the one place both engines take their words from (the
+        batch engine calls each function once per distinct argument; ``env``, the values
+        the multipliers read, only fills the reasons' ``facts``)."""
+        act, day = t.activity, t.day
+        month = f"{day.year}-{day.month:02d}"
+        out = self.reason_rounding(t.micros, t.service)
+        if t.max_hours is not None:
+            out += self.reason_max_hours(act.id, t.max_hours, t.service)
+        out += [self._cut_reason(c, 60, "counted hours", day, month) for c in t.hour_cuts]
+        per = act.per_event if act.per_event is not None else act.per_hour
+        assert per is not None
+        out += self.reason_rate(act.id, per.value_at(day), t.counted)
+        if act.category:
+            out += self.reason_coefficient(
+                act.id, self.rules.categories[act.category].coefficient.value_at(day))
+        out += self.reason_multipliers(day, t.mask, env)
+        out += self.reason_rounding_points(self.exact_points(act, day, t.mask, t.counted),
+                                           t.units0)
+        out += [self._cut_reason(c, self.scale, "points", day, month) for c in t.point_cuts]
+        return out
+
+    def reason_rounding(self, micros: int, service: int) -> list[Reason]:
+        rules = self.rules
+        unit = rules.rounding_minutes
+        if unit <= 1 or service * 60_000_000 == micros:
+            return []
+        raw_minutes = micros / 60_000_000
+        return [Reason("ROUNDING", "volunteer.rounding_minutes",
+                       f"{raw_minutes:g} minutes of service counted as {service} "
+                       f"minutes ({unit}-minute units, rounded {rules.rounding})",
+                       {"minutes": raw_minutes}, unit)]
+
+    def reason_max_hours(self, activity: str, limit: int, service: int) -> list[Reason]:
+        act = self.activities[activity]
+        return [Reason("MAX_HOURS", f"volunteer.activities.{act.id}.max_hours",
+                       f"at most {limit / 60:g} hours of {act.label} count per "
+                       f"record; {service / 60:g} were served",
+                       {"hours": service / 60}, limit / 60,
+                       f"-{(service - limit) / 60:g} h")]
+
+    def reason_rate(self, activity: str, rate: float, counted: int) -> list[Reason]:
+        act = self.activities[activity]
+        base = f"volunteer.activities.{act.id}"
+        if act.per_event is not None:
+            return [Reason("RATE", f"{base}.points_per_event",
+                           f"{act.label}: {_points(rate)} per event", {}, rate,
+                           f"+{rate:g}")]
+        base_points = float(written(rate) * counted / 60)
+        return [Reason("RATE", f"{base}.points_per_hour",
+                       f"{act.label}: {_points(rate)} per hour x {counted / 60:g} "
+                       f"counted hours = {base_points:g}",
+                       {"counted_hours": counted / 60}, rate, f"+{base_points:g}")]
+
+    def reason_coefficient(self, activity: str, coef: float) -> list[Reason]:
+        act = self.activities[activity]
+        if not act.category or coef == 1:
+            return []
+        cat = self.rules.categories[act.category]
+        return [Reason("COEFFICIENT", f"volunteer.categories.{act.category}.coefficient",
+                       f"category {_label(cat, act.category)}: x{coef:g}",
+                       {"category": act.category}, coef, f"x{coef:g}")]
+
+    def reason_multipliers(self, day: dt.date, mask: int,
+                           env: Mapping[str, Any] | None = None) -> list[Reason]:
+        return [Reason("MULTIPLIER", f"volunteer.multipliers.{m.id}",
+                       f"{_label(m, m.id)} applies ({m.when.text}): x{f:g}",
+                       m.when.values_read(env) if env is not None else {}, f, f"x{f:g}")
+                for m, f in self.chosen_factors(day, mask)]  # only the factors that count
+
+    def reason_rounding_points(self, exact: Fraction, units0: int) -> list[Reason]:
+        if not exact > 0 or (exact * self.scale).denominator == 1:
+            return []
+        points = float(exact)
+        return [Reason("ROUNDING_POINTS", "volunteer.points_decimals",
+                       f"{points:g} points rounded half-up to {units0 / self.scale:g} "
+                       f"({self.rules.points_decimals} decimals)", {"points": points},
+                       self.rules.points_decimals)]
+
+    @staticmethod
+    def _cut_reason(cut: Cut, scale: int, noun: str, day: dt.date, month: str) -> Reason:
+        code, limit, left, amount = cut
+        period = f"on {day}" if code.endswith("_DAY") else f"in {month}"
+        return Reason(code, f"volunteer.caps.{code_to_key(code)}",
+                      f"only {left / scale:g} of the {limit / scale:g} {noun} "
+                      f"allowed {period} were left; {amount / scale:g} reduced "
+                      f"to {left / scale:g}", {noun: amount / scale},
+                      limit / scale, f"-{(amount - left) / scale:g}")
+
+    # -- the exact points, shared by both engines ---------------------------------------
+    def chosen_factors(self, day: dt.date, mask: int) -> list[tuple[_Multiplier, float]]:
+        """The multipliers that count, given the ``mask`` of those that apply (bit i:
+        multiplier i holds and has a factor in force): the largest (the first of equal
+        ones) under ``max``, all of them under ``product``."""
+        applied = [(m, m.factor.value_at(day)) for i, m in enumerate(self.multipliers)
+                   if mask >> i & 1]
+        if not applied or self.rules.multiplier_rule != "max":
+            return applied
+        return [max(applied, key=lambda a: a[1])]
+
+    def exact_rate(self, act: _Activity, day: dt.date, mask: int) -> Fraction:
+        """rate x coefficient x multiplier(s) in force on ``day``, exactly, as written."""
+        per = act.per_event if act.per_event is not None else act.per_hour
+        assert per is not None
+        total = written(per.value_at(day))
+        if act.category:
+            total *= written(self.rules.categories[act.category].coefficient.value_at(day))
+        for _, f in self.chosen_factors(day, mask):
+            total *= written(f)
+        return total
+
+    def exact_points(self, act: _Activity, day: dt.date, mask: int, counted: int) -> Fraction:
+        """The points of a record before rounding: ``exact_rate`` per event, or times the
+        counted hours (``counted`` minutes / 60) -- an exact rational."""
+        total = self.exact_rate(act, day, mask)
+        return total if act.per_event is not None else total * counted / 60
+
+    def _multiplier(self, p: _Pending, day: dt.date, counted: int, as_of: dt.date
+                    ) -> tuple[int, dict[str, Any] | None]:
+        """The mask of the multipliers that apply (see ``chosen_factors``), and the values
+        their conditions read."""
         if not self.multipliers:
-            return 1.0
+            return 0, None
         env = dict(p.facts)
         env.update(activity=p.activity.id, category=p.activity.category, date=day,
                    hours=counted / 60, as_of=as_of)
-        applied = []
-        for m in self.multipliers:
+        mask = 0
+        for i, m in enumerate(self.multipliers):
             try:
                 holds = m.when(env)
             except (ArithmeticError, ValueError) as e:
@@ -654,25 +875,13 @@ class VolunteerScheme:
                     f"({m.when.text}) cannot be computed: {e}", m.when.values_read(env))) from None
             if holds:
                 try:
-                    applied.append((m, m.factor.value_at(day)))
+                    m.factor.value_at(day)
                 except NotInForce:
                     self._param(p, f"volunteer.multipliers.{m.id}.factor", m.factor, day)
-        if not applied:
-            return 1.0
-        if self.rules.multiplier_rule == "max":
-            chosen = [max(applied, key=lambda a: a[1])]
-            total = chosen[0][1]
-        else:
-            chosen = applied
-            total = 1.0
-            for _, f in applied:
-                total *= f
-        for m, f in chosen:  # only the factors that count are parameters of the decision
+                mask |= 1 << i
+        for m, _ in self.chosen_factors(day, mask):  # only the factors that count
             self._param(p, f"volunteer.multipliers.{m.id}.factor", m.factor, day)
-            p.reasons.append(Reason("MULTIPLIER", f"volunteer.multipliers.{m.id}",
-                                    f"{_label(m, m.id)} applies ({m.when.text}): x{f:g}",
-                                    m.when.values_read(env), f, f"x{f:g}"))
-        return total
+        return mask, env
 
     # -- step 5: redemptions and statements -----------------------------------------------
     def _redeem(self, redemptions: Iterable[Mapping[str, Any]], as_of: dt.date,
@@ -706,7 +915,15 @@ class VolunteerScheme:
                     raise RecordError(rid, "points", "is required and missing",
                                       code="MISSING_FIELD")
                 amount = to_decimal(rec.get("points"), rid, "points")
-                units = int(round_half_up(amount * self.scale))
+                if abs(amount) > 2 * MAX_UNITS / self.scale:  # surely out of range
+                    units = MAX_UNITS + 1
+                else:
+                    units = scaled_units(amount, self.scale)
+                if units > MAX_UNITS:
+                    pd = self.rules.points_decimals
+                    raise RecordError(rid, "points", f"{amount!r} points is more than the "
+                                      f"{most_points(pd)} points the policy can represent "
+                                      f"with points_decimals = {pd}", code="OUT_OF_RANGE")
                 if units <= 0:
                     raise RecordError(rid, "points", f"must be more than 0, got {amount:g}",
                                       code="OUT_OF_RANGE")
@@ -717,8 +934,10 @@ class VolunteerScheme:
                                       f"redemption {rid} is dated {day}, after the as-of date "
                                       f"{as_of}", {"date": day}, as_of))
             if reasons or day is None:
+                if units > MAX_UNITS:
+                    units = 0
                 out.append(RedemptionDecision(row, rid, vid, day, units / self.scale, REJECTED,
-                                              tuple(reasons)))
+                                              tuple(reasons), units))
             else:
                 parsed.append((day, rid, row, vid, units, rec))
         for day, rid, row, vid, units, _ in sorted(parsed, key=lambda t: (t[0], t[1])):
@@ -730,7 +949,7 @@ class VolunteerScheme:
                     Reason("INSUFFICIENT_BALANCE", "volunteer.redemption",
                            f"redemption {rid} asks for {units / self.scale:g} points on {day}; "
                            f"only {have / self.scale:g} unexpired points were available",
-                           {"points": units / self.scale}, have / self.scale),)))
+                           {"points": units / self.scale}, have / self.scale),), units))
                 continue
             left = units
             for lot in available:  # oldest first
@@ -742,7 +961,7 @@ class VolunteerScheme:
             out.append(RedemptionDecision(row, rid, vid, day, units / self.scale, APPLIED, (
                 Reason("REDEEMED", "volunteer.redemption",
                        f"{units / self.scale:g} points redeemed on {day}, oldest points first",
-                       {}, None, f"-{units / self.scale:g}"),)))
+                       {}, None, f"-{units / self.scale:g}"),), units))
         out.sort(key=lambda r: r.row)
         return out
 
@@ -757,13 +976,13 @@ class VolunteerScheme:
                 continue
             counts[d.volunteer_id][1 if d.rejected else 0] += 1
             if not d.rejected:
-                earned[d.volunteer_id] += round(d.points * self.scale)
+                earned[d.volunteer_id] += d.point_units
                 hours = d.counted_hours if self.rules.star_hours == "counted" else d.service_hours
                 minutes[d.volunteer_id] += hours * 60
         redeemed: dict[str, int] = defaultdict(int)
         for r in redemptions:
             if r.status == APPLIED:
-                redeemed[r.volunteer_id] += round(r.points * self.scale)
+                redeemed[r.volunteer_id] += r.point_units
         volunteers = sorted(set(counts) | {r.volunteer_id for r in redemptions if r.volunteer_id})
         out: dict[str, Statement] = {}
         for vid in volunteers:
@@ -828,6 +1047,85 @@ def _dated_values(v: DatedValue | None) -> tuple[float, ...]:
     return () if v is None else v.values
 
 
+def _most(values: Iterable[float], start: float = 0.0) -> float:
+    return max((float(v) for v in values), default=start)
+
+
+def check_bounds(ctx: CompileContext, rules: Volunteer, activities: Mapping[str, _Activity]
+                 ) -> None:
+    """Refuse numbers no record can be scored with: amounts beyond ``MAX_UNITS``, and
+    decimals too many to multiply exactly (``MAX_DECIMALS``), each at its key with a fix.
+
+    What one record can earn is bounded by its rate x coefficient x the largest multiplier
+    effect (the largest factor under ``max``; the product of every factor above 1 under
+    ``product``) x the hours it can count (``max_hours`` and the hour caps; one hour when
+    nothing limits them: a longer record beyond the bound is rejected on its own).
+    """
+    root = ("volunteer",)
+    scale = 10 ** rules.points_decimals
+    limit = most_points(rules.points_decimals)
+    fix_decimals = "use fewer points_decimals"
+    for key, per in (("hours_per_day", 60), ("hours_per_month", 60),
+                     ("points_per_day", scale), ("points_per_month", scale)):
+        cap = getattr(rules.caps, key)
+        if cap is not None and any(scaled_units(v, per) > MAX_UNITS for v in cap.values):
+            most = (f"{most_points(rules.points_decimals)} points" if per == scale
+                    else f"{MAX_UNITS // 60} hours")
+            ctx.report(root + ("caps", key), f"{key} is more than the {most} a cap can hold"
+                       + (f" with points_decimals = {rules.points_decimals}"
+                          if per == scale else ""),
+                       "lower the cap, or remove it"
+                       + (f", or {fix_decimals}" if per == scale else ""))
+    factors = [m.factor.values for m in rules.multipliers]
+    if rules.multiplier_rule == "max":
+        effect = max([1.0, *(_most(f) for f in factors)])
+        factor_decimals = max([0, *(decimals_of(v) for f in factors for v in f)])
+    else:
+        effect = 1.0
+        for f in factors:
+            effect *= max(1.0, _most(f))
+        factor_decimals = sum(max(decimals_of(v) for v in f) for f in factors)
+    if effect * scale > MAX_UNITS:
+        ctx.report(root + ("multipliers",), f"the multiplier factors can multiply points by "
+                   f"{effect:g}, more than the {limit:g} points one record can hold with "
+                   f"points_decimals = {rules.points_decimals}",
+                   "lower the factors" + (', or use multiplier_rule = "max"'
+                                          if rules.multiplier_rule == "product" else "")
+                   + f", or {fix_decimals}", value=False)
+        return
+    hour_caps = [rules.caps.hours_per_day, rules.caps.hours_per_month]
+    for aid, a in activities.items():
+        per = a.per_event if a.per_event is not None else a.per_hour
+        assert per is not None
+        key = "points_per_event" if a.per_event is not None else "points_per_hour"
+        path = root + ("activities", aid, key)
+        coef = (rules.categories[a.category].coefficient.values if a.category else (1.0,))
+        places = (max(decimals_of(v) for v in per.values)
+                  + max(decimals_of(v) for v in coef) + factor_decimals)
+        if places > MAX_DECIMALS:
+            ctx.report(path, f"the rate, category coefficient and multiplier factors of "
+                             f"activity {aid!r} have {places} decimals together; at most "
+                             f"{MAX_DECIMALS} can be multiplied exactly",
+                       "write these numbers with fewer decimals", value=False)
+            continue
+        peak = written(_most(per.values)) * written(_most(coef)) * Fraction(effect)
+        what = "per event"
+        if a.per_event is None:
+            bounds = [written(_most(c.values)) for c in ([a.max_hours] if a.max_hours else [])
+                      + [c for c in hour_caps if c is not None]]
+            # at least a minute: that keeps the batch engine's integers in range too
+            hours = max(min(bounds), Fraction(1, 60)) if bounds else Fraction(1)
+            peak *= hours
+            what = f"for {float(hours):g} hours" if bounds else "per hour"
+        if peak * scale > MAX_UNITS:
+            ctx.report(path, f"activity {aid!r} can earn up to {float(peak):g} points {what} "
+                             f"(rate x coefficient x multipliers), more than the {limit:g} "
+                             f"points one record can hold with points_decimals = "
+                             f"{rules.points_decimals}",
+                       f"lower the rate, the coefficient or the factors, limit the hours "
+                       f"(max_hours, hour caps), or {fix_decimals}", value=False)
+
+
 def compile_volunteer(ctx: CompileContext) -> VolunteerScheme:
     """Check the [volunteer] section against the rest of the policy and compile it."""
     rules = ctx.model.volunteer
@@ -888,5 +1186,6 @@ def compile_volunteer(ctx: CompileContext) -> VolunteerScheme:
         expr = ctx.expression(path + ("when",), m.when, scope, Type.BOOL)
         if expr is not None:
             multipliers.append(_Multiplier(m.id, m.label or m.id, expr, m.factor))
+    check_bounds(ctx, rules, activities)
     return VolunteerScheme(ctx.model, rules, ctx.ref, activities, multipliers, activity_facts,
                            ctx.functions)
