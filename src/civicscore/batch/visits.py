@@ -24,7 +24,7 @@ import polars as pl
 
 from ..policy.compile import ensure_in_effect
 from ..policy.model import FactSpec
-from ..records import NEVER
+from ..records import NEVER, is_missing
 from ..schemes.visits import REJECTED, SCORED, UNASSIGNED, VisitsScheme
 from .expr import Column, PolarsCompiler
 from .frames import ROW, UNREADABLE, coerce_column, coerce_columns, read_source, repeated
@@ -41,7 +41,7 @@ def score_visits(scheme: VisitsScheme, source: Any, *, as_of: dt.date) -> BatchR
     functions = scheme.functions
     ensure_in_effect(scheme.model, scheme.ref, as_of)
     step("reading households", 0, STEPS)
-    frame = read_source(source)
+    frame = nan_as_null(read_source(source))
     step("checking every fact of every household", 1, STEPS)
     n = frame.height
     unreadable = frame[UNREADABLE].is_not_null()
@@ -370,6 +370,26 @@ class _Wording:
             env["as_of"] = as_of
             env["last_visit"] = last if last is not None else NEVER
             yield [r.message for r in scheme._reasons(steps, env, last, as_of)]
+
+
+def nan_as_null(frame: pl.DataFrame) -> pl.DataFrame:
+    """Float NaN cells as nulls: a NaN is a blank cell (``records.is_missing``), whether it
+    comes in a float column (a frame, or records whose column holds floats only) or in a
+    column of mixed Python values. Then the columnar checks treat it as the per-record
+    path does: the default, "never", or MISSING_FIELD for a required field."""
+    changed: list[pl.Series | pl.Expr] = []
+    for name, dtype in frame.schema.items():
+        if name in (ROW, UNREADABLE):
+            continue
+        if dtype.is_float():
+            changed.append(pl.col(name).fill_nan(None))
+        elif dtype == pl.Object:
+            values = frame[name].to_list()
+            if any(type(v) is not str and is_missing(v) for v in values if v is not None):
+                changed.append(pl.Series(name, [None if v is not None and type(v) is not str
+                                                and is_missing(v) else v for v in values],
+                                         dtype=pl.Object))
+    return frame.with_columns(changed) if changed else frame
 
 
 def _names_read(scheme: VisitsScheme) -> set[str]:
