@@ -318,12 +318,12 @@ class CivilityScheme:
         """Every star, for ``civicscore test`` coverage (a star counts once a case meets it)."""
         return {f"civility.stars.{s.id}" for s in self.stars}
 
-    def evaluate(self, household: Mapping[str, Any], *, as_of: dt.date) -> CivilityDecision:
+    def decide(self, household: Mapping[str, Any], *, as_of: dt.date) -> CivilityDecision:
         """Stars, title, review and bar of one household as of ``as_of``."""
         ensure_in_effect(self.model, self.ref, as_of)
         return self._decide(1, household, as_of, {})
 
-    def evaluate_many(self, households: Iterable[Any], *, as_of: dt.date) -> CivilityResult:
+    def decide_many(self, households: Iterable[Any], *, as_of: dt.date) -> CivilityResult:
         """Every household in input order; later rows repeating a household id are rejected."""
         ensure_in_effect(self.model, self.ref, as_of)
         seen: dict[str, int] = {}
@@ -331,13 +331,18 @@ class CivilityScheme:
                           for row, record in enumerate(households, start=1))
         return CivilityResult(as_of, self.ref, decisions, self.max_stars)
 
+    #: The older names of ``decide`` and ``decide_many`` (one vocabulary across schemes:
+    #: ``decide`` one record, ``decide_many``, ``batch``); kept working.
+    evaluate = decide
+    evaluate_many = decide_many
+
     # -- the Scheme protocol (used by the CLI) ----------------------------------------
     def run(self, records: Iterable[Any], *, as_of: dt.date,
             **extra: Iterable[Any]) -> CivilityResult:
-        return self.evaluate_many(records, as_of=as_of)
+        return self.decide_many(records, as_of=as_of)
 
     def explain_record(self, record: Mapping[str, Any], *, as_of: dt.date) -> str:
-        return self.evaluate(record, as_of=as_of).explain()
+        return self.decide(record, as_of=as_of).explain()
 
     # -- batch -------------------------------------------------------------------------------
     def batch(self, source: Any, *, as_of: dt.date, **extra: Any) -> Any:

@@ -659,13 +659,13 @@ class VisitsScheme:
         return ({f"visits.tiers.{t.id}" for t in self.rules.tiers}
                 | {f"visits.triggers.{t.id}" for t in self.rules.triggers})
 
-    def evaluate(self, household: Mapping[str, Any], *, as_of: dt.date) -> VisitDecision:
+    def decide(self, household: Mapping[str, Any], *, as_of: dt.date) -> VisitDecision:
         """The tier and next due date of one household (row 1 of a run of one)."""
         if as_of != self._in_effect_on:
             self._ensure_in_effect(as_of)
         return self._decide(1, household, as_of, {})
 
-    def evaluate_many(self, households: Iterable[Any], *, as_of: dt.date) -> VisitResult:
+    def decide_many(self, households: Iterable[Any], *, as_of: dt.date) -> VisitResult:
         """Decide every household and total the caseload of each liaison."""
         self._ensure_in_effect(as_of)
         seen: dict[str, int] = {}
@@ -673,6 +673,11 @@ class VisitsScheme:
         decisions = tuple(decide(row, record, as_of, seen)
                           for row, record in enumerate(households, start=1))
         return VisitResult(as_of, self.ref, decisions, self._caseload(decisions, as_of))
+
+    #: The older names of ``decide`` and ``decide_many`` (one vocabulary across schemes:
+    #: ``decide`` one record, ``decide_many``, ``batch``); kept working.
+    evaluate = decide
+    evaluate_many = decide_many
 
     def _ensure_in_effect(self, as_of: dt.date) -> None:
         # The policy and its dates never change, so a date found in effect stays so.
@@ -683,10 +688,10 @@ class VisitsScheme:
     # -- the Scheme protocol (used by the CLI) ----------------------------------------
     def run(self, records: Iterable[Any], *, as_of: dt.date,
             **extra: Iterable[Any]) -> VisitResult:
-        return self.evaluate_many(records, as_of=as_of)
+        return self.decide_many(records, as_of=as_of)
 
     def explain_record(self, record: Mapping[str, Any], *, as_of: dt.date) -> str:
-        return self.evaluate(record, as_of=as_of).explain()
+        return self.decide(record, as_of=as_of).explain()
 
     # -- one household: steps 1 to 3 ---------------------------------------------------
     def _decide(self, row: int, record: Any, as_of: dt.date,
