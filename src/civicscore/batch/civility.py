@@ -22,6 +22,12 @@ Why it is shaped this way:
   per-record path (``CivilityScheme.decide_one``) one by one, so their reason
   codes and messages are word for word those of ``evaluate_many``; the batch
   asserts that path rejects them too.
+* One output, any engine: ``output`` has exactly the columns of
+  ``CivilityDecision.to_row()`` (no raw input column is copied in). The
+  ``reasons`` of a scored row are worded by the functions that word a
+  per-record decision (``revocation_reason``, ``title_reason``,
+  ``review_reason``) from the values computed here, the first time
+  ``output`` is read.
 * List columns (``stars_met``, ``reason_codes``) are built from a small
   integer key per row joined to a table of the few distinct lists: a list per
   row from ``concat_list`` costs seconds per million rows, the join

@@ -7,10 +7,20 @@ caseload per liaison. Every tier and trigger condition is compiled from the
 same checked IR by ``batch.expr``, with its error column, so a record the
 per-record path rejects for an expression error is rejected here too.
 
-Reason codes are built from a small integer key per row (which tier rule,
-never visited or cadence, which triggers fired, overdue) joined to a table of
-the few code lists that occur: a list per row from ``concat_list`` costs
-seconds per million rows, the join milliseconds.
+One output, any engine: ``output`` has exactly the columns of
+``VisitDecision.to_row()``, in order, with the same values (no raw input
+column is copied in); ``details`` the rows of ``Caseload.to_row()`` (a fixed
+schema, so an empty warnings list is still a list of text); ``rejected`` the
+rows of ``rejected_rows()``. The ``reasons`` of a scored row are worded, the
+first time ``output`` is read, by ``VisitsScheme._reasons`` — the function
+that words a per-record decision — from the steps this module decided
+(``_Wording``); a rejected row's come from the per-record path itself.
+
+Reason codes name no trigger, so they follow from a small key per row (default
+tier, never visited, overdue, and how many triggers fired) joined to the few
+code lists that occur; the ids of the triggers fired come from a bit mask up
+to 62 triggers and from a list per row beyond. There is no limit on triggers
+or tiers that the per-record path does not have.
 """
 
 from __future__ import annotations
