@@ -16,6 +16,8 @@ from typing import Any
 
 import pytest
 from click.testing import CliRunner
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 import civicscore
 from civicscore.cli import main
@@ -150,3 +152,13 @@ def test_bundled_example_one_output(as_of: dt.date) -> None:
     assert batch.output.to_dicts() == list(per.output_rows())
     assert "care_need" not in batch.output.columns
     assert "age_oldest" not in batch.output.columns  # no raw input column is copied
+
+
+@settings(max_examples=100, deadline=None)
+@given(lists=st.lists(st.lists(st.text(max_size=5), max_size=4), max_size=20))
+def test_text_lists_equals_a_series_of_the_lists(lists: list[list[str]]) -> None:
+    from civicscore.batch.visits import text_lists
+
+    got = text_lists(lists)
+    assert got.dtype == pl.List(pl.String)
+    assert got.to_list() == pl.Series(lists, dtype=pl.List(pl.String)).to_list() == lists

@@ -64,7 +64,7 @@ from ..schemes.civility import (
 from .expr import PolarsCompiler, either
 from .frames import ROW, UNREADABLE, Coerced, coerce_column, read_source
 from .result import BatchResult, explain_rejected
-from .visits import nan_as_null
+from .visits import nan_as_null, text_lists
 
 _TEXT = FactSpec(type="string")
 _DATE = FactSpec(type="date")
@@ -135,7 +135,7 @@ def _with_reasons(scheme: CivilityScheme, out: pl.DataFrame, checked: _Checked,
         messages.append(review_reason(review, nxt, as_of, rules.review_years).message)
         words.append(messages)
     at = out.columns.index("reason_codes") + 1
-    return out.insert_column(at, pl.Series("reasons", words, dtype=_LIST))
+    return out.insert_column(at, text_lists(words).alias("reasons"))
 
 
 def _rejected_frame(rows: list[dict[str, Any]]) -> pl.DataFrame:
