@@ -64,7 +64,7 @@ from ..schemes.civility import (
 from .expr import PolarsCompiler, either
 from .frames import ROW, UNREADABLE, Coerced, coerce_column, read_source
 from .result import BatchResult, explain_rejected
-from .visits import nan_as_null, text_lists
+from .visits import nan_as_null, rejected_frame, text_lists
 
 _TEXT = FactSpec(type="string")
 _DATE = FactSpec(type="date")
@@ -101,7 +101,7 @@ def score_civility(scheme: CivilityScheme, source: Any, *, as_of: dt.date,
         "civility", ref, as_of,
         _Later(lambda: _with_reasons(scheme, out, checked, decided, rejected_words,  # type: ignore[arg-type]
                                      as_of)),
-        _rejected_frame(reject_rows),
+        rejected_frame(reject_rows),
         _Later(lambda: _details(scheme, checked, decided, out, as_of)),  # type: ignore[arg-type]
         frame.height, f"Civility stars as of {as_of} — {ref}", scored_rows=int(scored.sum()))
 
@@ -136,16 +136,6 @@ def _with_reasons(scheme: CivilityScheme, out: pl.DataFrame, checked: _Checked,
         words.append(messages)
     at = out.columns.index("reason_codes") + 1
     return out.insert_column(at, text_lists(words).alias("reasons"))
-
-
-def _rejected_frame(rows: list[dict[str, Any]]) -> pl.DataFrame:
-    """The rejected rows: REJECT_COLUMNS typed, then whatever else ``explain_rejected``
-    gives (as text), so this does not depend on those extra columns."""
-    schema: dict[str, pl.DataType] = {"input": pl.String(), "row": pl.Int64(),
-                                      "id": pl.String(), "reason_codes": _LIST,
-                                      "reasons": _LIST}
-    names = list(rows[0]) if rows else list(schema)
-    return pl.DataFrame(rows, schema={k: schema.get(k, pl.String()) for k in names})
 
 
 class _Later:

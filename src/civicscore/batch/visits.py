@@ -224,7 +224,7 @@ def score_visits(scheme: VisitsScheme, source: Any, *, as_of: dt.date) -> BatchR
                            pl.lit(ref.version, dtype=pl.String).alias("policy_version"),
                            pl.lit(ref.hash, dtype=pl.String).alias("policy_hash"),
                            pl.lit(as_of, dtype=pl.Date).alias("as_of"))
-    rejected = _rejected_frame(reject_rows)
+    rejected = rejected_frame(reject_rows)
     step("totalling caseloads", 4, STEPS)
     details = _caseload(scheme, out.filter(pl.col("status") == SCORED), as_of)
     step("done", STEPS, STEPS)
@@ -286,16 +286,14 @@ class VisitsBatchResult(BatchResult):
         return self.scored_rows
 
 
-def _rejected_frame(rows: list[dict[str, Any]]) -> pl.DataFrame:
+def rejected_frame(rows: list[dict[str, Any]]) -> pl.DataFrame:
     """The rejected rows: REJECT_COLUMNS typed, then whatever else ``explain_rejected``
     gives (as text), so this does not depend on those extra columns."""
     schema: dict[str, pl.DataType] = {"input": pl.String(), "row": pl.Int64(),
                                       "id": pl.String(), "reason_codes": _LIST,
                                       "reasons": _LIST}
-    extra = [k for k in (rows[0] if rows else {}) if k not in schema]
-    order = [*(k for k in (rows[0] if rows else schema) if k in schema or k in extra)]
-    full = {k: schema.get(k, pl.String()) for k in order}
-    return pl.DataFrame(rows, schema=full)
+    names = list(rows[0]) if rows else list(schema)
+    return pl.DataFrame(rows, schema={k: schema.get(k, pl.String()) for k in names})
 
 
 def _with_reasons(out: pl.DataFrame, wording: _Wording,
