@@ -40,11 +40,22 @@ _FALSE = {"false", "f", "no", "n", "0", "否", "不", "未确认"}
 
 
 def is_missing(value: Any) -> bool:
-    """Blank cells and nulls count as missing; ``0`` and ``False`` do not."""
+    """Blank cells and nulls count as missing; ``0`` and ``False`` do not.
+
+    A float NaN is a blank cell too: pandas, with its default dtypes, reads an
+    empty cell of a number, date or mixed column as ``float('nan')`` (and
+    ``pl.from_pandas`` turns it into a null, so the batch evaluator saw a blank
+    there all along). A blank optional date is then "never", a fact with a
+    default takes it, and a required fact is refused as ``MISSING_FIELD`` —
+    in both evaluators. Only the float is blank: the text ``"nan"`` and a
+    ``Decimal('NaN')`` are values, and are refused as not finite numbers.
+    """
     if value is None:
         return True
-    if isinstance(value, str) and not value.strip():
-        return True
+    if isinstance(value, str):
+        return not value.strip()
+    if isinstance(value, float):
+        return value != value  # NaN, including numpy.float64 (a float subclass)
     return False
 
 

@@ -22,6 +22,12 @@ Why it is shaped this way:
   per-record path (``CivilityScheme.decide_one``) one by one, so their reason
   codes and messages are word for word those of ``evaluate_many``; the batch
   asserts that path rejects them too.
+* One output, any engine: ``output`` has exactly the columns of
+  ``CivilityDecision.to_row()`` (no raw input column is copied in). The
+  ``reasons`` of a scored row are worded by the functions that word a
+  per-record decision (``revocation_reason``, ``title_reason``,
+  ``review_reason``) from the values computed here, the first time
+  ``output`` is read.
 * List columns (``stars_met``, ``reason_codes``) are built from a small
   integer key per row joined to a table of the few distinct lists: a list per
   row from ``concat_list`` costs seconds per million rows, the join
@@ -46,10 +52,19 @@ import polars as pl
 from ..policy.compile import ensure_in_effect
 from ..policy.model import FactSpec
 from ..schemes.base import policy_columns
-from ..schemes.civility import REJECTED, SCORED, CivilityScheme, _show
+from ..schemes.civility import (
+    REJECTED,
+    SCORED,
+    CivilityScheme,
+    _show,
+    review_reason,
+    revocation_reason,
+    title_reason,
+)
 from .expr import PolarsCompiler, either
 from .frames import ROW, UNREADABLE, Coerced, coerce_column, read_source
 from .result import BatchResult, explain_rejected
+from .visits import nan_as_null, rejected_frame, text_lists
 
 _TEXT = FactSpec(type="string")
 _DATE = FactSpec(type="date")
@@ -68,7 +83,7 @@ def score_civility(scheme: CivilityScheme, source: Any, *, as_of: dt.date,
     """Stars, title, review and bar of every household of ``source``; see
     :class:`BatchResult`. ``extra`` is accepted and ignored, as ``run`` does."""
     ensure_in_effect(scheme.model, scheme.ref, as_of)
-    frame = read_source(source)
+    frame = nan_as_null(read_source(source))  # a NaN is a blank cell, as per record
     checked = _check_records(scheme, frame, as_of)
     decided = _decide(scheme, checked, as_of)
     scored = decided["__scored"]
@@ -80,18 +95,47 @@ def score_civility(scheme: CivilityScheme, source: Any, *, as_of: dt.date,
         out = out.join(codes, on="row", how="left", maintain_order="left").with_columns(
             pl.when(pl.col("status") == SCORED).then(pl.col("reason_codes"))
             .otherwise(pl.col("__rcodes")).alias("reason_codes")).drop("__rcodes")
-    inputs = frame.drop(ROW, UNREADABLE)
-    inputs = inputs.drop([c for c in inputs.columns if c in out.columns])
-    output = pl.concat([inputs, out], how="horizontal") if inputs.width else out
-    rejected = pl.DataFrame(reject_rows, schema={
-        "input": pl.String, "row": pl.Int64, "id": pl.String, "field": pl.String,
-        "reason_code": pl.String, "reason": pl.String,
-        "reason_codes": _LIST, "reasons": _LIST})
+    rejected_words = {r["row"]: r["reasons"] for r in reject_rows}
     ref = scheme.ref
     return CivilityBatchResult(
-        "civility", ref, as_of, output, rejected,
+        "civility", ref, as_of,
+        _Later(lambda: _with_reasons(scheme, out, checked, decided, rejected_words,  # type: ignore[arg-type]
+                                     as_of)),
+        rejected_frame(reject_rows),
         _Later(lambda: _details(scheme, checked, decided, out, as_of)),  # type: ignore[arg-type]
-        frame.height, f"Civility stars as of {as_of} — {ref}")
+        frame.height, f"Civility stars as of {as_of} — {ref}", scored_rows=int(scored.sum()))
+
+
+def _with_reasons(scheme: CivilityScheme, out: pl.DataFrame, checked: _Checked,
+                  decided: pl.DataFrame, rejected: dict[int, list[str]],
+                  as_of: dt.date) -> pl.DataFrame:
+    """``out`` with the ``reasons`` column of ``to_row()``: a rejected row's from the
+    per-record path, a scored row's from the very functions that word a per-record
+    decision's steps 3 to 5 (``revocation_reason``, ``title_reason``, ``review_reason``),
+    fed with the values the batch computed."""
+    rules, titles = scheme.rules, scheme.titles
+    columns = [decided[c].to_list() for c in (
+        "__scored", "__state", "__revoked", "__end", "__earned", "__stars", "__title",
+        "__review", "__next")]
+    whys = checked.why.to_list()
+    rows = out["row"].to_list()
+    words: list[list[str]] = []
+    for row, why, (ok, state, revoked, end, earned, stars, title, review, nxt) in zip(
+            rows, whys, zip(*columns, strict=True), strict=True):
+        if not ok:
+            words.append(rejected[row])
+            continue
+        messages = []
+        if state != _NONE:
+            messages.append(revocation_reason(revoked, why, end, earned, as_of,
+                                              rules.bar_years).message)
+        if state != _BARRED and titles:
+            messages.append(title_reason(stars, titles[title] if title >= 0 else None,
+                                         titles[0]).message)
+        messages.append(review_reason(review, nxt, as_of, rules.review_years).message)
+        words.append(messages)
+    at = out.columns.index("reason_codes") + 1
+    return out.insert_column(at, text_lists(words).alias("reasons"))
 
 
 class _Later:
@@ -101,26 +145,37 @@ class _Later:
         self.build = build
 
 
-class _Details:
-    """``CivilityBatchResult.details``: a frame, built on first read when given ``_Later``."""
+class _Lazy:
+    """A frame field of :class:`CivilityBatchResult`, built on first read when given a
+    ``_Later``."""
+
+    def __set_name__(self, owner: type, name: str) -> None:
+        self.name = name
 
     def __get__(self, result: BatchResult | None, owner: type | None = None) -> pl.DataFrame:
         if result is None:
-            raise AttributeError("details")
-        details = result.__dict__["details"]
-        if isinstance(details, _Later):
-            details = result.__dict__["details"] = details.build()
-        return details  # type: ignore[no-any-return]
+            raise AttributeError(self.name)
+        frame = result.__dict__[self.name]
+        if isinstance(frame, _Later):
+            frame = result.__dict__[self.name] = frame.build()
+        return frame  # type: ignore[no-any-return]
 
     def __set__(self, result: BatchResult, value: pl.DataFrame | _Later) -> None:
-        result.__dict__["details"] = value
+        result.__dict__[self.name] = value
 
 
+@dataclass
 class CivilityBatchResult(BatchResult):
-    """A :class:`BatchResult` whose ``details`` (a row per household and star) are
-    built the first time they are read."""
+    """A :class:`BatchResult` whose ``output`` (its reasons are worded in Python) and
+    ``details`` (a row per household and star) are built the first time they are read."""
 
-    details = _Details()  # type: ignore[assignment]
+    output = _Lazy()  # type: ignore[assignment]
+    details = _Lazy()  # type: ignore[assignment]
+    scored_rows: int = 0
+
+    @property
+    def scored_count(self) -> int:
+        return self.scored_rows
 
 
 # --- step 1: the record on its own ---------------------------------------------------------
@@ -137,6 +192,7 @@ class _Checked:
     facts: dict[str, Coerced]
     review: pl.Series
     revoked: pl.Series
+    why: pl.Series  # the revocation reason, as text
 
 
 def _check_records(scheme: CivilityScheme, frame: pl.DataFrame, as_of: dt.date) -> _Checked:
@@ -164,7 +220,8 @@ def _check_records(scheme: CivilityScheme, frame: pl.DataFrame, as_of: dt.date) 
         problems = problems | c.code.is_not_null()
     labels = pl.select(pl.when(pl.lit(hid_ok)).then(pl.lit(hid.value))
                        .otherwise(pl.format("row {}", pl.lit(rows)))).to_series()
-    return _Checked(~problems, labels, key, first_row, facts, review.value, revoked.value)
+    return _Checked(~problems, labels, key, first_row, facts, review.value, revoked.value,
+                    why.value)
 
 
 def _given(c: Coerced) -> pl.Series:

@@ -7,22 +7,34 @@ caseload per liaison. Every tier and trigger condition is compiled from the
 same checked IR by ``batch.expr``, with its error column, so a record the
 per-record path rejects for an expression error is rejected here too.
 
-Reason codes are built from a small integer key per row (which tier rule,
-never visited or cadence, which triggers fired, overdue) joined to a table of
-the few code lists that occur: a list per row from ``concat_list`` costs
-seconds per million rows, the join milliseconds.
+One output, any engine: ``output`` has exactly the columns of
+``VisitDecision.to_row()``, in order, with the same values (no raw input
+column is copied in); ``details`` the rows of ``Caseload.to_row()`` (a fixed
+schema, so an empty warnings list is still a list of text); ``rejected`` the
+rows of ``rejected_rows()``. The ``reasons`` of a scored row are worded, the
+first time ``output`` is read, by ``VisitsScheme._reasons`` — the function
+that words a per-record decision — from the steps this module decided
+(``_Wording``); a rejected row's come from the per-record path itself.
+
+Reason codes name no trigger, so they follow from a small key per row (default
+tier, never visited, overdue, and how many triggers fired) joined to the few
+code lists that occur; the ids of the triggers fired come from a bit mask up
+to 62 triggers and from a list per row beyond. There is no limit on triggers
+or tiers that the per-record path does not have.
 """
 
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
 from typing import Any
 
 import polars as pl
 
 from ..policy.compile import ensure_in_effect
 from ..policy.model import FactSpec
-from ..records import NEVER
+from ..records import NEVER, is_missing
 from ..schemes.visits import REJECTED, SCORED, UNASSIGNED, VisitsScheme
 from .expr import Column, PolarsCompiler
 from .frames import ROW, UNREADABLE, coerce_column, coerce_columns, read_source, repeated
@@ -30,8 +42,6 @@ from .progress import step
 from .result import BatchResult, explain_rejected
 
 STEPS = 5
-MAX_TRIGGERS = 12
-"""Reason-code lists are picked from a table of 8 << triggers entries."""
 _TEXT = FactSpec(type="string")
 _DATE = FactSpec(type="date")
 
@@ -39,13 +49,9 @@ _DATE = FactSpec(type="date")
 def score_visits(scheme: VisitsScheme, source: Any, *, as_of: dt.date) -> BatchResult:
     """Decide every household of ``source``; see :class:`BatchResult`."""
     functions = scheme.functions
-    if len(scheme.triggers) > MAX_TRIGGERS:
-        raise NotImplementedError(
-            f"the batch evaluator handles up to {MAX_TRIGGERS} visit triggers, this policy has "
-            f"{len(scheme.triggers)}; use evaluate_many")
     ensure_in_effect(scheme.model, scheme.ref, as_of)
     step("reading households", 0, STEPS)
-    frame = read_source(source)
+    frame = nan_as_null(read_source(source))
     step("checking every fact of every household", 1, STEPS)
     n = frame.height
     unreadable = frame[UNREADABLE].is_not_null()
@@ -137,26 +143,34 @@ def score_visits(scheme: VisitsScheme, source: Any, *, as_of: dt.date) -> BatchR
         cadence_due = pl.when(pl.col("__tier") == i).then(
             last_col.dt.offset_by(f"{t.cadence.months}mo{t.cadence.days}d")
         ).otherwise(cadence_due)
-    base_due = pl.when(last_col.is_null()).then(as_of_lit) \
-        .otherwise(pl.min_horizontal(cadence_due, pl.lit(dt.date.max, dtype=pl.Date)))
+    cadence_due = pl.min_horizontal(cadence_due, pl.lit(dt.date.max, dtype=pl.Date))
+    base_due = pl.when(last_col.is_null()).then(as_of_lit).otherwise(pl.col("__cad"))
     dues = [base_due] + [pl.when(pl.col(f"__fired{j}")).then(
         _plus_days(pl.col(f"__ev{j}"), tr.within_days))
         for j, tr in enumerate(scheme.triggers)]
     stage3 = [pl.min_horizontal(dues).alias("__next")]
 
-    # the code key: bit 0 default tier, bit 1 never visited, bit 2 overdue, then triggers
-    trigger_key: pl.Expr = pl.lit(0, dtype=pl.Int64)
+    # The code key: bit 0 default tier, bit 1 never visited, bit 2 overdue, then 8 times
+    # the number of triggers fired (the codes name no trigger, so their count suffices).
+    n_fired: pl.Expr = pl.lit(0, dtype=pl.Int64)
     for j in range(len(scheme.triggers)):
-        trigger_key = trigger_key + pl.when(pl.col(f"__fired{j}")).then(1 << j).otherwise(0)
+        n_fired = n_fired + pl.col(f"__fired{j}").cast(pl.Int64)
     overdue = pl.col("__next") < as_of_lit
     code_key = (pl.when(pl.col("__tier") == len(tiers)).then(1).otherwise(0)
                 + pl.when(last_col.is_null()).then(2).otherwise(0)
                 + pl.when(overdue).then(4).otherwise(0)).cast(pl.Int64)
-    stage4 = [overdue.alias("__overdue"), trigger_key.alias("__tkey"),
-              (code_key + trigger_key * 8).alias("__ckey")]
-    decided = work.lazy().with_columns(stage1).with_columns(stage2).with_columns(stage3) \
+    stage4 = [overdue.alias("__overdue"), (code_key + n_fired * 8).alias("__ckey")]
+    # what the reasons of a scored row are worded from (see _Wording)
+    kept_for_words = [*(f"__c{i}" for i in range(len(tiers)) if policy == "priority"),
+                      *(f"__fired{j}" for j in range(len(scheme.triggers))),
+                      *(f"__ev{j}" for j in range(len(scheme.triggers))),
+                      *kept]
+    decided = work.lazy().with_columns(stage1).with_columns(stage2).with_columns(
+        cadence_due.alias("__cad")).with_columns(stage3) \
         .with_columns(stage4) \
-        .select(ROW, "__ok", "__failed", "__tier", "__next", "__overdue", "__ckey", "__tkey") \
+        .select(ROW, "__ok", "__failed", "__tier", "__last", "__cad", "__next", "__overdue",
+                "__ckey",
+                *kept_for_words) \
         .collect(engine="in-memory")
     scored = decided["__ok"] & ~decided["__failed"]
     rejected_mask = ~scored
@@ -170,8 +184,8 @@ def score_visits(scheme: VisitsScheme, source: Any, *, as_of: dt.date) -> BatchR
     def per_tier(values: list[str]) -> pl.Expr:
         return pl.when(ok).then(_pick(values, tier)).otherwise(pl.lit(""))
 
+    decided = decided.with_columns(__scored=pl.lit(scored))
     out = decided.with_columns(
-        __scored=pl.lit(scored),
         household_id=pl.when(pl.lit(hid_ok)).then(pl.lit(hid.value))
         .otherwise(pl.format("row {}", pl.col(ROW))),
         liaison_id=pl.lit(lid.value).fill_null(""),
@@ -186,40 +200,222 @@ def score_visits(scheme: VisitsScheme, source: Any, *, as_of: dt.date) -> BatchR
         "last_visit",
         pl.when(ok).then(pl.col("__next")).alias("next_due"),
         (pl.col("__overdue") & ok).alias("overdue"),
-        pl.when(ok).then(_pick(_trigger_lists(trigger_ids), pl.col("__tkey")))
-        .otherwise(pl.lit([], dtype=pl.List(pl.String))).alias("triggers"),
-        _pick(_code_lists(len(trigger_ids)), pl.col("__ckey")).alias("reason_codes"),
+        pl.when(ok).then(pl.col("__ckey")).alias("__ckey"),
     )
+    out = out.with_columns(
+        pl.when(pl.col("status") == SCORED).then(_fired_lists(decided, trigger_ids))
+        .otherwise(pl.lit([], dtype=_LIST)).alias("triggers"),
+        _lookup(out["__ckey"], _codes).alias("reason_codes")).drop("__ckey")
 
     step(f"explaining {int(rejected_mask.sum())} rejected households", 3, STEPS)
     # the rejected rows: their reasons, word for word, from the per-record path
     reject_rows, reject_codes = _rejections(scheme, frame, rejected_mask, key, as_of)
+    rejected_words: dict[int, list[str]] = {r["row"]: r["reasons"] for r in reject_rows}
     if reject_rows:
         rejected_codes = pl.DataFrame({
             "row": [r["row"] for r in reject_rows],
-            "__rcodes": pl.Series(reject_codes, dtype=pl.List(pl.String))})
+            "__rcodes": pl.Series(reject_codes, dtype=_LIST)})
         out = out.join(rejected_codes, on="row", how="left", maintain_order="left") \
             .with_columns(pl.when(pl.col("status") == SCORED).then(pl.col("reason_codes"))
                           .otherwise(pl.col("__rcodes")).alias("reason_codes")) \
             .drop("__rcodes")
     ref = scheme.ref
-    out = out.with_columns(pl.lit(ref.id).alias("policy_id"),
-                           pl.lit(ref.version).alias("policy_version"),
-                           pl.lit(ref.hash).alias("policy_hash"),
+    out = out.with_columns(pl.lit(ref.id, dtype=pl.String).alias("policy_id"),
+                           pl.lit(ref.version, dtype=pl.String).alias("policy_version"),
+                           pl.lit(ref.hash, dtype=pl.String).alias("policy_hash"),
                            pl.lit(as_of, dtype=pl.Date).alias("as_of"))
-    inputs = frame.drop(ROW, UNREADABLE)
-    inputs = inputs.drop([c for c in inputs.columns if c in out.columns])
-    output = pl.concat([inputs, out], how="horizontal") if inputs.width else out
-    rejected = pl.DataFrame(reject_rows, schema={
-        "input": pl.String, "row": pl.Int64, "id": pl.String, "field": pl.String,
-        "reason_code": pl.String, "reason": pl.String,
-        "reason_codes": pl.List(pl.String), "reasons": pl.List(pl.String)})
+    rejected = rejected_frame(reject_rows)
     step("totalling caseloads", 4, STEPS)
     details = _caseload(scheme, out.filter(pl.col("status") == SCORED), as_of)
     step("done", STEPS, STEPS)
-    result = BatchResult("visits", ref, as_of, output, rejected, details, n,
-                         f"Care visits as of {as_of} — {ref}")
+    wording = _Wording(scheme, decided.filter(pl.col("__scored")), as_of, len(tiers),
+                       policy == "priority")
+    scored_n = int(scored.sum())
+    output = _Later(lambda: _with_reasons(out, wording, rejected_words))
+    result = VisitsBatchResult("visits", ref, as_of, output, rejected,  # type: ignore[arg-type]
+                               details, n, f"Care visits as of {as_of} — {ref}",
+                               scored_rows=scored_n)
     return result
+
+
+_LIST = pl.List(pl.String)
+
+#: The columns of ``Caseload.to_row()``, typed: an empty list column is still a list of text.
+CASELOAD_SCHEMA: dict[str, pl.DataType] = {
+    "liaison_id": pl.String(), "households": pl.Int64(), "visits_per_month": pl.Float64(),
+    "overdue": pl.Int64(), "households_per_liaison": pl.Int64(),
+    "capacity_visits_per_month": pl.Float64(), "warning_codes": _LIST, "warnings": _LIST,
+    "policy_id": pl.String(), "policy_version": pl.String(), "policy_hash": pl.String(),
+    "as_of": pl.Date(),
+}
+
+
+class _Later:
+    """A frame not built yet: ``build()`` makes it."""
+
+    def __init__(self, build: Callable[[], pl.DataFrame]) -> None:
+        self.build = build
+
+
+class _Output:
+    """``VisitsBatchResult.output``: built on first read (its ``reasons`` column is worded
+    then, in Python, by the per-record path's own wording function)."""
+
+    def __get__(self, result: BatchResult | None, owner: type | None = None) -> pl.DataFrame:
+        if result is None:
+            raise AttributeError("output")
+        output = result.__dict__["output"]
+        if isinstance(output, _Later):
+            output = result.__dict__["output"] = output.build()
+        return output  # type: ignore[no-any-return]
+
+    def __set__(self, result: BatchResult, value: pl.DataFrame | _Later) -> None:
+        result.__dict__["output"] = value
+
+
+@dataclass
+class VisitsBatchResult(BatchResult):
+    """A :class:`BatchResult` whose ``output`` is built the first time it is read: the
+    sentences of ``reasons`` cost more than deciding, and many callers never read them."""
+
+    output = _Output()  # type: ignore[assignment]
+    scored_rows: int = 0
+
+    @property
+    def scored_count(self) -> int:
+        return self.scored_rows
+
+
+def rejected_frame(rows: list[dict[str, Any]]) -> pl.DataFrame:
+    """The rejected rows: REJECT_COLUMNS typed, then whatever else ``explain_rejected``
+    gives (as text), so this does not depend on those extra columns."""
+    schema: dict[str, pl.DataType] = {"input": pl.String(), "row": pl.Int64(),
+                                      "id": pl.String(), "reason_codes": _LIST,
+                                      "reasons": _LIST}
+    names = list(rows[0]) if rows else list(schema)
+    return pl.DataFrame(rows, schema={k: schema.get(k, pl.String()) for k in names})
+
+
+def _with_reasons(out: pl.DataFrame, wording: _Wording,
+                  rejected: dict[int, list[str]]) -> pl.DataFrame:
+    """``out`` with the ``reasons`` column after ``reason_codes``, as ``to_row()`` has it."""
+    scored_words = iter(wording.messages())
+    words = [rejected[r] if status != SCORED else next(scored_words)
+             for r, status in zip(out["row"].to_list(), out["status"].to_list(), strict=True)]
+    at = out.columns.index("reason_codes") + 1
+    return out.insert_column(at, text_lists(words).alias("reasons"))
+
+
+def text_lists(lists: list[list[str]]) -> pl.Series:
+    """A List(String) column of Python lists of text, built from one flat column: twenty
+    times faster than ``pl.Series(lists)``, which converts every list on its own."""
+    n = len(lists)
+    flat = pl.Series("s", [m for one in lists for m in one], dtype=pl.String)
+    if not flat.len():
+        return pl.select(pl.repeat(pl.lit([], dtype=_LIST), n)).to_series()
+    lengths = pl.Series([len(one) for one in lists], dtype=pl.Int64)
+    index = pl.select(pl.int_range(n, dtype=pl.Int64).repeat_by(lengths).explode()) \
+        .to_series().alias("i")
+    grouped = pl.DataFrame([index, flat]).group_by("i", maintain_order=True).agg("s")
+    if grouped.height < n:  # some lists are empty: they have no row in the groups
+        grouped = pl.DataFrame({"i": pl.int_range(n, dtype=pl.Int64, eager=True)}).join(
+            grouped, on="i", how="left", maintain_order="left").with_columns(
+            pl.col("s").fill_null(pl.lit([], dtype=_LIST)))
+    return grouped["s"]
+
+
+class _Wording:
+    """The reasons of the scored rows, worded by ``VisitsScheme._reasons``.
+
+    The batch has decided each row; this rebuilds, from those columns, the steps
+    ``VisitsScheme._score`` notes (tier and why, cadence or never visited, each trigger
+    with its event and deadline, overdue and by which rule) and the values the
+    conditions read, and hands them to the very function that words a per-record
+    decision. One wording function, so the two engines give the same sentences.
+    """
+
+    def __init__(self, scheme: VisitsScheme, scored: pl.DataFrame, as_of: dt.date,
+                 n_tiers: int, priority: bool) -> None:
+        self.scheme, self.frame, self.as_of = scheme, scored, as_of
+        self.n_tiers, self.priority = n_tiers, priority
+
+    def messages(self) -> Iterator[list[str]]:
+        scheme, as_of = self.scheme, self.as_of
+        tiers = list(scheme.tiers)
+        assert scheme.default is not None
+        all_tiers = [*tiers, scheme.default]
+        frame = self.frame
+        facts = [c for c in frame.columns if c.startswith("__f_")]
+        names = [c[len("__f_"):] for c in facts]
+        n_tr = len(scheme.triggers)
+        columns = [frame[c].to_list() for c in (
+            "__tier", "__last", "__cad", "__next", "__overdue",
+            *(f"__c{i}" for i in range(len(tiers)) if self.priority),
+            *(f"__fired{j}" for j in range(n_tr)), *(f"__ev{j}" for j in range(n_tr)),
+            *facts)]
+        conds_at, fired_at = 5, 5 + (len(tiers) if self.priority else 0)
+        events_at = fired_at + n_tr
+        facts_at = events_at + n_tr
+        plan = [(tr, dt.timedelta(days=tr.within_days), f"visits.triggers.{tr.id}")
+                for tr in scheme.triggers]
+        for values in zip(*columns, strict=True):
+            tier_ix, last, cadence_due, next_due, overdue = values[:5]
+            chosen = all_tiers[tier_ix]
+            steps: list[tuple[Any, ...]]
+            if tier_ix == self.n_tiers:
+                steps = [("DEFAULT_TIER", chosen)]
+            else:
+                matching: tuple[Any, ...] = ()
+                if self.priority:
+                    matching = tuple(t for t, held in zip(
+                        tiers, values[conds_at:fired_at], strict=True) if held)
+                steps = [("TIER_MATCHED", chosen, matching if len(matching) > 1 else ())]
+            if last is None:
+                due, rule = as_of, "record.last_visit"
+                steps.append(("NEVER_VISITED",))
+            else:
+                due, rule = cadence_due, f"visits.tiers.{chosen.id}.cadence"
+                steps.append(("CADENCE", chosen, cadence_due))
+            for (tr, within, trigger_rule), fired, event in zip(
+                    plan, values[fired_at:events_at], values[events_at:facts_at],
+                    strict=True):
+                if not fired:
+                    continue
+                try:
+                    deadline = event + within
+                except OverflowError:
+                    deadline = dt.date.max
+                steps.append(("TRIGGER", tr, event, deadline))
+                if (deadline, trigger_rule) < (due, rule):
+                    due, rule = deadline, trigger_rule
+            if due != next_due:  # pragma: no cover - the two evaluators disagree: a bug
+                raise AssertionError(f"visits batch: next due {next_due}, the steps say {due}")
+            if overdue:
+                steps.append(("OVERDUE", next_due, rule))
+            env = dict(zip(names, values[facts_at:], strict=True))
+            env["as_of"] = as_of
+            env["last_visit"] = last if last is not None else NEVER
+            yield [r.message for r in scheme._reasons(steps, env, last, as_of)]
+
+
+def nan_as_null(frame: pl.DataFrame) -> pl.DataFrame:
+    """Float NaN cells as nulls: a NaN is a blank cell (``records.is_missing``), whether it
+    comes in a float column (a frame, or records whose column holds floats only) or in a
+    column of mixed Python values. Then the columnar checks treat it as the per-record
+    path does: the default, "never", or MISSING_FIELD for a required field."""
+    changed: list[pl.Series | pl.Expr] = []
+    for name, dtype in frame.schema.items():
+        if name in (ROW, UNREADABLE):
+            continue
+        if dtype.is_float():
+            changed.append(pl.col(name).fill_nan(None))
+        elif dtype == pl.Object:
+            values = frame[name].to_list()
+            if any(type(v) is not str and is_missing(v) for v in values if v is not None):
+                changed.append(pl.Series(name, [None if v is not None and type(v) is not str
+                                                and is_missing(v) else v for v in values],
+                                         dtype=pl.Object))
+    return frame.with_columns(changed) if changed else frame
 
 
 def _names_read(scheme: VisitsScheme) -> set[str]:
@@ -244,25 +440,51 @@ def _plus_days(day: pl.Expr, days: int) -> pl.Expr:
 
 def _pick(values: list[Any], index: pl.Expr) -> pl.Expr:
     """``values[index]`` for every row, from a literal of the few possible values."""
-    dtype = pl.List(pl.String) if values and isinstance(values[0], list) else pl.String
+    dtype = _LIST if values and isinstance(values[0], list) else pl.String
     return pl.lit(pl.Series(values, dtype=dtype)).gather(index)
 
 
-def _code_lists(n_triggers: int) -> list[list[str]]:
-    """Every key's reason codes (see ``score_visits``): 8 << n_triggers lists."""
-    lists = []
-    for k in range(8 << n_triggers):
-        codes = ["DEFAULT_TIER" if k & 1 else "TIER_MATCHED",
-                 "NEVER_VISITED" if k & 2 else "CADENCE"]
-        codes += ["TRIGGER"] * bin(k >> 3).count("1")
-        if k & 4:
-            codes.append("OVERDUE")
-        lists.append(codes)
-    return lists
+def _codes(key: int | None) -> list[str]:
+    """The reason codes of a scored row from its code key (see ``score_visits``); a
+    rejected row (null key) gets none here: its codes come from the per-record path."""
+    if key is None:
+        return []
+    codes = ["DEFAULT_TIER" if key & 1 else "TIER_MATCHED",
+             "NEVER_VISITED" if key & 2 else "CADENCE"]
+    codes += ["TRIGGER"] * (key >> 3)
+    if key & 4:
+        codes.append("OVERDUE")
+    return codes
 
 
-def _trigger_lists(ids: list[str]) -> list[list[str]]:
-    return [[t for i, t in enumerate(ids) if k >> i & 1] for k in range(1 << len(ids))]
+def _lookup(keys: pl.Series, make: Callable[[Any], list[str]]) -> pl.Series:
+    """``make(key)`` (a list of strings) for every row, computed once per distinct key:
+    a list per row from ``concat_list`` costs seconds per million rows, the join
+    milliseconds."""
+    distinct = keys.unique().to_list()
+    table = pl.DataFrame({"k": pl.Series(distinct, dtype=keys.dtype),
+                          "v": pl.Series([make(k) for k in distinct], dtype=_LIST)})
+    return pl.DataFrame({"k": keys}).join(table, on="k", how="left", nulls_equal=True,
+                                          maintain_order="left")["v"]
+
+
+#: Up to this many triggers, the triggers fired by a row are an Int64 bit mask.
+_KEY_BITS = 62
+
+
+def _fired_lists(decided: pl.DataFrame, ids: list[str]) -> pl.Series:
+    """Per row, the ids of the triggers that fired, in policy order. Up to 62 triggers
+    by a bit mask joined to the few distinct lists; beyond, per row (no fixed limit)."""
+    if not ids:
+        return pl.Series([[]] * decided.height, dtype=_LIST)
+    if len(ids) <= _KEY_BITS:
+        mask = decided.select(pl.sum_horizontal(
+            pl.col(f"__fired{j}").cast(pl.Int64) * (1 << j) for j in range(len(ids)))
+        ).to_series()
+        return _lookup(mask, lambda k: [t for j, t in enumerate(ids) if k >> j & 1])
+    return decided.select(pl.concat_list(
+        pl.when(pl.col(f"__fired{j}")).then(pl.lit(t)) for j, t in enumerate(ids))
+        .list.drop_nulls()).to_series()
 
 
 def _rejections(scheme: VisitsScheme, frame: pl.DataFrame, rejected: pl.Series,
@@ -291,7 +513,6 @@ def _caseload(scheme: VisitsScheme, scored: pl.DataFrame, as_of: dt.date) -> pl.
     for liaison, tier, count, over in counts.iter_rows():
         table.setdefault(liaison, {})[tier] = (count, over)
     loads = scheme.caseload_from_counts(table, as_of)
-    rows = [c.to_row() for c in loads.values()]
-    return pl.DataFrame(rows, infer_schema_length=None) if rows else pl.DataFrame()
+    return pl.DataFrame([c.to_row() for c in loads.values()], schema=CASELOAD_SCHEMA)
 
 

@@ -199,6 +199,7 @@ class CivilityDecision:
             "next_review": self.next_review, "barred_until": self.barred_until,
             "stars_met": list(self.stars_met),
             "reason_codes": [c for c in self.reason_codes if c not in STAR_CODES],
+            "reasons": [r.message for r in self.reasons if r.code not in STAR_CODES],
             **policy_columns(self.policy), "as_of": self.as_of,
         }
 
@@ -317,12 +318,12 @@ class CivilityScheme:
         """Every star, for ``civicscore test`` coverage (a star counts once a case meets it)."""
         return {f"civility.stars.{s.id}" for s in self.stars}
 
-    def evaluate(self, household: Mapping[str, Any], *, as_of: dt.date) -> CivilityDecision:
+    def decide(self, household: Mapping[str, Any], *, as_of: dt.date) -> CivilityDecision:
         """Stars, title, review and bar of one household as of ``as_of``."""
         ensure_in_effect(self.model, self.ref, as_of)
         return self._decide(1, household, as_of, {})
 
-    def evaluate_many(self, households: Iterable[Any], *, as_of: dt.date) -> CivilityResult:
+    def decide_many(self, households: Iterable[Any], *, as_of: dt.date) -> CivilityResult:
         """Every household in input order; later rows repeating a household id are rejected."""
         ensure_in_effect(self.model, self.ref, as_of)
         seen: dict[str, int] = {}
@@ -330,13 +331,18 @@ class CivilityScheme:
                           for row, record in enumerate(households, start=1))
         return CivilityResult(as_of, self.ref, decisions, self.max_stars)
 
+    #: The older names of ``decide`` and ``decide_many`` (one vocabulary across schemes:
+    #: ``decide`` one record, ``decide_many``, ``batch``); kept working.
+    evaluate = decide
+    evaluate_many = decide_many
+
     # -- the Scheme protocol (used by the CLI) ----------------------------------------
     def run(self, records: Iterable[Any], *, as_of: dt.date,
             **extra: Iterable[Any]) -> CivilityResult:
-        return self.evaluate_many(records, as_of=as_of)
+        return self.decide_many(records, as_of=as_of)
 
     def explain_record(self, record: Mapping[str, Any], *, as_of: dt.date) -> str:
-        return self.evaluate(record, as_of=as_of).explain()
+        return self.decide(record, as_of=as_of).explain()
 
     # -- batch -------------------------------------------------------------------------------
     def batch(self, source: Any, *, as_of: dt.date, **extra: Any) -> Any:
@@ -449,25 +455,10 @@ class CivilityScheme:
         barred_until: dt.date | None = None
         if revoked is not None:
             end = add_years(revoked, rules.bar_years)
-            facts_read = {"revoked_on": revoked, "revocation_reason": why}
-            if revoked > as_of:
-                reasons.append(Reason("REVOCATION_PENDING", "record.revoked_on",
-                                      f"a revocation dated {revoked} ({why}) is after the as-of "
-                                      f"date {as_of}, so it is not in effect yet", facts_read,
-                                      as_of))
-            elif as_of < end:
+            if revoked <= as_of and as_of < end:
                 barred_until = end
-                reasons.append(Reason("REVOKED", "civility.bar_years",
-                                      f"stars revoked on {revoked} ({why}): no stars and no "
-                                      f"title until {end} ({rules.bar_years} year(s) bar); "
-                                      f"without the bar the household would hold {earned} "
-                                      f"star(s)", facts_read, rules.bar_years,
-                                      f"-{earned} stars"))
-            else:
-                reasons.append(Reason("REVOCATION_ENDED", "civility.bar_years",
-                                      f"stars were revoked on {revoked} ({why}); the "
-                                      f"{rules.bar_years} year(s) bar ended on {end}",
-                                      facts_read, rules.bar_years))
+            reasons.append(revocation_reason(revoked, why, end, earned, as_of,
+                                             rules.bar_years))
         stars = 0 if barred_until is not None else earned
 
         # step 4: title
@@ -476,41 +467,69 @@ class CivilityScheme:
             for t in self.titles:
                 if stars >= t.min_stars:
                     title = t
-        if title is not None:
-            reasons.append(Reason("TITLE", "civility.titles",
-                                  f"{stars} star(s) reach the title "
-                                  f"{_both(title.label, title.label_en, str(title.min_stars))} "
-                                  f"(from {title.min_stars} stars)", {"stars": stars},
-                                  title.min_stars))
-        elif barred_until is None and self.titles:
-            lowest = self.titles[0]
-            reasons.append(Reason("NO_TITLE", "civility.titles",
-                                  f"{stars} star(s): {lowest.min_stars - stars} more needed for "
-                                  f"the title "
-                                  f"{_both(lowest.label, lowest.label_en, str(lowest.min_stars))}",
-                                  {"stars": stars}, lowest.min_stars))
+            if self.titles:
+                reasons.append(title_reason(stars, title, self.titles[0]))
 
         # step 5: review
         next_review = add_years(review, rules.review_years) if review is not None else None
         review_due = next_review is None or next_review <= as_of
-        if next_review is None:
-            reasons.append(Reason("REVIEW_DUE", "civility.review_years",
-                                  "review due: never reviewed (no review_date)",
-                                  {"review_date": None}, rules.review_years))
-        elif review_due:
-            reasons.append(Reason("REVIEW_DUE", "civility.review_years",
-                                  f"review due since {next_review} (reviewed on {review}; stars "
-                                  f"are valid {rules.review_years} year(s))",
-                                  {"review_date": review}, rules.review_years))
-        else:
-            reasons.append(Reason("REVIEW_VALID", "civility.review_years",
-                                  f"reviewed on {review}; next review due on {next_review}",
-                                  {"review_date": review}, rules.review_years))
+        reasons.append(review_reason(review, next_review, as_of, rules.review_years))
         return CivilityDecision(
             hid, SCORED, stars, self.max_stars,
             title.label if title else "", title.label_en if title else "",
             tuple(criteria), review_due, next_review, barred_until, tuple(reasons), self.ref,
             as_of, row)
+
+
+# --- wording: one place for the sentences of steps 3 to 5 (both evaluators call these) -----
+
+
+def revocation_reason(revoked: dt.date, why: str, end: dt.date, earned: int,
+                      as_of: dt.date, bar_years: int) -> Reason:
+    """REVOCATION_PENDING, REVOKED or REVOCATION_ENDED for a revocation on ``revoked``
+    whose bar lasts until ``end``; ``earned`` is the stars the criteria give."""
+    facts_read = {"revoked_on": revoked, "revocation_reason": why}
+    if revoked > as_of:
+        return Reason("REVOCATION_PENDING", "record.revoked_on",
+                      f"a revocation dated {revoked} ({why}) is after the as-of date {as_of}, "
+                      f"so it is not in effect yet", facts_read, as_of)
+    if as_of < end:
+        return Reason("REVOKED", "civility.bar_years",
+                      f"stars revoked on {revoked} ({why}): no stars and no title until {end} "
+                      f"({bar_years} year(s) bar); without the bar the household would hold "
+                      f"{earned} star(s)", facts_read, bar_years, f"-{earned} stars")
+    return Reason("REVOCATION_ENDED", "civility.bar_years",
+                  f"stars were revoked on {revoked} ({why}); the {bar_years} year(s) bar "
+                  f"ended on {end}", facts_read, bar_years)
+
+
+def title_reason(stars: int, title: _Title | None, lowest: _Title) -> Reason:
+    """TITLE (the title reached) or NO_TITLE (how many stars short of the lowest)."""
+    if title is not None:
+        return Reason("TITLE", "civility.titles",
+                      f"{stars} star(s) reach the title "
+                      f"{_both(title.label, title.label_en, str(title.min_stars))} "
+                      f"(from {title.min_stars} stars)", {"stars": stars}, title.min_stars)
+    return Reason("NO_TITLE", "civility.titles",
+                  f"{stars} star(s): {lowest.min_stars - stars} more needed for the title "
+                  f"{_both(lowest.label, lowest.label_en, str(lowest.min_stars))}",
+                  {"stars": stars}, lowest.min_stars)
+
+
+def review_reason(review: dt.date | None, next_review: dt.date | None, as_of: dt.date,
+                  review_years: int) -> Reason:
+    """REVIEW_DUE (never reviewed, or since ``next_review``) or REVIEW_VALID."""
+    if next_review is None:
+        return Reason("REVIEW_DUE", "civility.review_years",
+                      "review due: never reviewed (no review_date)", {"review_date": None},
+                      review_years)
+    if next_review <= as_of:
+        return Reason("REVIEW_DUE", "civility.review_years",
+                      f"review due since {next_review} (reviewed on {review}; stars are valid "
+                      f"{review_years} year(s))", {"review_date": review}, review_years)
+    return Reason("REVIEW_VALID", "civility.review_years",
+                  f"reviewed on {review}; next review due on {next_review}",
+                  {"review_date": review}, review_years)
 
 
 # --- compile ---------------------------------------------------------------------------

@@ -34,10 +34,18 @@ leaves a reason):
    visit forward, never push it back. A household is overdue when its next
    due date is before the as-of date.
 4. Caseload per liaison (households without one are grouped as
-   ``(unassigned)``): households, visits owed per month (a cadence of ``n``
-   months owes ``1/n``, one of ``d`` days ``30.44/d``), overdue households,
+   ``(unassigned)``): households, visits owed per month, overdue households,
    and a ``CAPACITY_EXCEEDED`` warning when either number is above
-   ``[visits.capacity]``.
+   ``[visits.capacity]``. Visits owed are exact decimals: a cadence of ``n``
+   months owes ``1/n`` a month, one of ``d`` days ``30.44/d`` (``30.44`` as
+   written, a decimal), one of ``n`` months and ``d`` days
+   ``30.44/(30.44 n + d)``. These rates are kept as exact fractions (no
+   precision is lost: ``1/3`` stays a third), the caseload is the exact sum of
+   households times rate, and that sum is rounded once, ROUND_HALF_UP, to one
+   decimal place (``0.75`` -> ``0.8``, ``114.15`` -> ``114.2``). The result is
+   what Python's ``decimal`` gives for the same sum put over one denominator;
+   both evaluators total their decisions into the same per-tier counts and
+   call the same function (``caseload_from_counts``), so they agree exactly.
 
 At load time, besides the checks on ids, references and cadences, a tier
 that can never be chosen under ``hit_policy = "first"`` because one earlier
@@ -52,18 +60,20 @@ from __future__ import annotations
 
 import calendar
 import datetime as dt
+import decimal
 import math
 import operator
 import re
 import sys
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, fields
+from fractions import Fraction
 from functools import lru_cache, partial
 from typing import Any
 
 from .._suggest import did_you_mean, one_of
 from ..errors import RecordError
-from ..expr import Expression, Fact, Scope, Type, round_half_up
+from ..expr import Expression, Fact, Scope, Type
 from ..expr.ir import BoolOp, Compare, Const, In, Name, Node, Unary
 from ..policy.compile import FACT_TYPES, CompileContext, ensure_in_effect
 from ..policy.load import KeyPath
@@ -86,6 +96,10 @@ UNASSIGNED = "(unassigned)"
 
 #: Average days in a month, for comparing cadences and counting visits owed per month.
 DAYS_PER_MONTH = 30.44
+#: The same, exactly as written: visits owed per month are computed with this.
+DAYS_PER_MONTH_EXACT = Fraction(3044, 100)
+#: Decimal places of a caseload's visits owed per month (rounded ROUND_HALF_UP).
+CASELOAD_PLACES = 1
 
 #: Names every tier and trigger expression may read besides the care-need facts.
 BUILTIN_NAMES = ("as_of", "last_visit")
@@ -126,11 +140,16 @@ class Cadence:
 
     @property
     def visits_per_month(self) -> float:
+        """Visits owed per month by one household (the nearest float of the exact rate)."""
+        return float(self.visits_per_month_exact)
+
+    @property
+    def visits_per_month_exact(self) -> Fraction:
+        """Visits owed per month, exactly: ``1/n`` for ``n`` months, ``30.44/d`` for ``d``
+        days, ``30.44/(30.44 n + d)`` for both (30.44 the decimal as written)."""
         if self.days == 0:
-            return 1 / self.months
-        if self.months == 0:
-            return DAYS_PER_MONTH / self.days
-        return DAYS_PER_MONTH / self.approx_days
+            return Fraction(1, self.months)
+        return DAYS_PER_MONTH_EXACT / (self.months * DAYS_PER_MONTH_EXACT + self.days)
 
     def after(self, day: dt.date) -> dt.date:
         """``day`` plus this cadence; past the last representable date, that date."""
@@ -157,6 +176,17 @@ class Cadence:
 
     def __str__(self) -> str:
         return self.text
+
+
+def round_caseload(total: Fraction) -> decimal.Decimal:
+    """An exact, non-negative number of visits rounded ROUND_HALF_UP to
+    ``CASELOAD_PLACES`` decimal places (``Fraction(3, 4)`` -> ``Decimal('0.8')``).
+
+    Done in integers: floor(total * 10^p + 1/2) / 10^p, so no float and no
+    context precision can move a value that is exactly half way."""
+    scale = 10 ** CASELOAD_PLACES
+    units = math.floor(total * scale + Fraction(1, 2))
+    return decimal.Decimal(units).scaleb(-CASELOAD_PLACES)
 
 
 def parse_cadence(text: str) -> Cadence:
@@ -629,13 +659,13 @@ class VisitsScheme:
         return ({f"visits.tiers.{t.id}" for t in self.rules.tiers}
                 | {f"visits.triggers.{t.id}" for t in self.rules.triggers})
 
-    def evaluate(self, household: Mapping[str, Any], *, as_of: dt.date) -> VisitDecision:
+    def decide(self, household: Mapping[str, Any], *, as_of: dt.date) -> VisitDecision:
         """The tier and next due date of one household (row 1 of a run of one)."""
         if as_of != self._in_effect_on:
             self._ensure_in_effect(as_of)
         return self._decide(1, household, as_of, {})
 
-    def evaluate_many(self, households: Iterable[Any], *, as_of: dt.date) -> VisitResult:
+    def decide_many(self, households: Iterable[Any], *, as_of: dt.date) -> VisitResult:
         """Decide every household and total the caseload of each liaison."""
         self._ensure_in_effect(as_of)
         seen: dict[str, int] = {}
@@ -643,6 +673,11 @@ class VisitsScheme:
         decisions = tuple(decide(row, record, as_of, seen)
                           for row, record in enumerate(households, start=1))
         return VisitResult(as_of, self.ref, decisions, self._caseload(decisions, as_of))
+
+    #: The older names of ``decide`` and ``decide_many`` (one vocabulary across schemes:
+    #: ``decide`` one record, ``decide_many``, ``batch``); kept working.
+    evaluate = decide
+    evaluate_many = decide_many
 
     def _ensure_in_effect(self, as_of: dt.date) -> None:
         # The policy and its dates never change, so a date found in effect stays so.
@@ -653,10 +688,10 @@ class VisitsScheme:
     # -- the Scheme protocol (used by the CLI) ----------------------------------------
     def run(self, records: Iterable[Any], *, as_of: dt.date,
             **extra: Iterable[Any]) -> VisitResult:
-        return self.evaluate_many(records, as_of=as_of)
+        return self.decide_many(records, as_of=as_of)
 
     def explain_record(self, record: Mapping[str, Any], *, as_of: dt.date) -> str:
-        return self.evaluate(record, as_of=as_of).explain()
+        return self.decide(record, as_of=as_of).explain()
 
     # -- one household: steps 1 to 3 ---------------------------------------------------
     def _decide(self, row: int, record: Any, as_of: dt.date,
@@ -941,19 +976,24 @@ class VisitsScheme:
         """Caseloads from (households, overdue) per liaison and tier.
 
         Both evaluators total their decisions into these small counts and call
-        this one function, so the visits owed per month are summed identically
-        (exactly, with ``fsum``, whatever the order of the households).
+        this one function, so the visits owed per month are summed identically:
+        exactly, as fractions (see the module docstring, step 4), and rounded once,
+        ROUND_HALF_UP, to ``CASELOAD_PLACES`` decimal places. The public field is
+        the float of that rounded decimal (0.8 is 0.8).
         """
-        per_month = {t.id: t.cadence.visits_per_month
+        per_month = {t.id: t.cadence.visits_per_month_exact
                      for t in (*self.tiers, *([self.default] if self.default else []))}
         cap = self.rules.capacity
+        cap_visits = (None if cap.visits_per_month is None
+                      else decimal.Decimal(repr(float(cap.visits_per_month))))
         out: dict[str, Caseload] = {}
         for key in sorted(counts, key=lambda k: (k == UNASSIGNED, k)):
             tiers = counts[key]
             n = sum(c for c, _ in tiers.values())
             late = sum(o for _, o in tiers.values())
-            v = float(round_half_up(math.fsum(c * per_month[t] for t, (c, _) in tiers.items()),
-                                    1))
+            exact = round_caseload(sum((c * per_month[t] for t, (c, _) in tiers.items()),
+                                       Fraction(0)))
+            v = float(exact)
             warnings: list[Reason] = []
             who = "households without a liaison" if key == UNASSIGNED else f"liaison {key}"
             if cap.households_per_liaison is not None and n > cap.households_per_liaison:
@@ -962,7 +1002,7 @@ class VisitsScheme:
                     f"{who}: {n} households, more than the {cap.households_per_liaison} "
                     f"one liaison can look after", {"households": n},
                     cap.households_per_liaison))
-            if cap.visits_per_month is not None and v > cap.visits_per_month:
+            if cap_visits is not None and exact > cap_visits:
                 warnings.append(Reason(
                     "CAPACITY_EXCEEDED", "visits.capacity.visits_per_month",
                     f"{who}: {v:g} visits owed per month, more than the "
