@@ -200,7 +200,8 @@ def _overlap_accepted(c: pl.DataFrame) -> pl.Series:
     acc = accepted(c, pl.Series([True] * c.height))
     if acc.all():
         return acc
-    unsettled = c["_seg"].is_in(c["_seg"].filter(~acc).unique())
+    unsettled = c.select(pl.col("_seg").is_in(
+        pl.col("_seg").filter(~pl.lit(acc)).unique().implode())).to_series()
     sub = c.filter(unsettled)
     sub_acc = acc.filter(unsettled)
     while True:
@@ -312,7 +313,8 @@ def karamay_volunteer_polars(source: Any, as_of: dt.date, policy_hash: str = "")
     ).with_columns(
         (pl.col("_c") > pl.col("_day_left")).alias("_cap_day"),
         (pl.min_horizontal("_c", "_day_left") > pl.col("_month_left")).alias("_cap_month"),
-        (pl.col("date").is_in(_holidays(years)) & ~pl.col("remote")).alias("_holiday"),
+        (pl.col("date").is_in(pl.lit(_holidays(years)).implode()) & ~pl.col("remote"))
+        .alias("_holiday"),
         act.replace_strict({k: v[0] for k, v in VOLUNTEER_RATES.items()}, default=None,
                            return_dtype=pl.Int64).alias("_per_hour"),
         act.replace_strict({k: v[1] for k, v in VOLUNTEER_RATES.items()}, default=None,
