@@ -875,20 +875,26 @@ def named_frames(scheme: str, res: Any) -> dict[str, pl.DataFrame]:
 
 def per_record_frames(policy: Any, scheme: str, sample: pl.DataFrame,
                       as_of: dt.date) -> dict[str, pl.DataFrame]:
-    """civicscore's per-record decisions on ``sample`` taken as one batch, as frames."""
+    """civicscore's per-record decisions on ``sample`` taken as one batch, as frames.
+
+    Through the CLI's ``run`` / ``output_rows`` / ``detail_rows`` protocol, which every
+    scheme keeps while its internals change (visits: its decisions, in the baselines'
+    shape)."""
     rules = policy.schemes[scheme]
-    if scheme == "volunteer":
-        res = rules.evaluate(sample.to_dicts(), as_of=as_of)
-        return {"records": pl.DataFrame([d.to_row() for d in res.records],
-                                        infer_schema_length=None),
-                "statements": pl.DataFrame([s.to_row() for s in res.statements.values()],
-                                           infer_schema_length=None)}
-    decisions = rules.evaluate_many(sample.to_dicts(), as_of=as_of).decisions
     if scheme == "visits":
+        decisions = rules.evaluate_many(sample.to_dicts(), as_of=as_of).decisions
         return {"decisions": outcomes_frame(sample["household_id"].to_list(),
                                             [civicscore_outcome(d) for d in decisions])}
-    return {"decisions": pl.DataFrame([d.to_row() for d in decisions],
-                                      infer_schema_length=None)}
+    res = rules.run(sample.to_dicts(), as_of=as_of)
+
+    @dataclass
+    class Rows:
+        output: pl.DataFrame
+        details: pl.DataFrame
+
+    return named_frames(scheme, Rows(
+        pl.DataFrame(list(res.output_rows()), infer_schema_length=None),
+        pl.DataFrame(list(res.detail_rows()), infer_schema_length=None)))
 
 
 def float_replica(policy_id: str, scheme: str) -> Callable[[Any, dt.date, str], BatchOutput
