@@ -13,7 +13,9 @@ Why it is shaped this way:
 * **Correctness before speed.** A fast wrong answer is worth nothing, so every
   implementation is checked against civicscore (tier, next due date, overdue, reason
   codes, record by record, and the full frame in batch) before any timing is
-  printed; a disagreement raises and the run prints no table at all.
+  printed; a disagreement stops the run before any table is printed. The
+  comparison is exact: where civicscore differs from an exact baseline only through
+  its float totals (a known bug of issue 10), that is said, with the count of rows.
 * **Hand-written means hard-coded.** The baselines spell out the rules of one
   policy (``karamay``) by hand, as an application without civicscore would. They are
   not generated from the TOML: that is the point of the comparison. Another
@@ -30,8 +32,14 @@ Why it is shaped this way:
 * **Not a test.** Nothing here is timed in the test suite; ``tests/test_benchmark_smoke.py``
   only checks that the generator and the correctness checks still run.
 
-Run ``python benchmarks/bench.py --quick`` for a smoke run (about 30 s),
-``python benchmarks/bench.py`` for the full run (10^6 and 10^7 households); see
+* **Every scheme, every target.** Visits, civility, volunteer and appraisal each run
+  at every size against a hand-written polars query (the last two, exact in integer
+  fixed-point, live in ``handwritten_polars.py``), which gives each a time ratio and
+  a linearity ratio; the first table printed is the summary against issue 10's
+  targets, MET or MISS.
+
+Run ``python benchmarks/bench.py --quick`` for a smoke run (under a minute),
+``python benchmarks/bench.py`` for the full run (10^6 and 10^7 rows); see
 benchmarks/README.md for what each figure means.
 """
 
@@ -60,28 +68,46 @@ import polars as pl
 
 HERE = Path(__file__).resolve().parent
 ROOT = HERE.parent
+if str(HERE) not in sys.path:  # the sibling module, also when bench.py is loaded by path
+    sys.path.insert(0, str(HERE))
+
+from handwritten_polars import (  # noqa: E402
+    BatchOutput,
+    karamay_appraisal_polars,
+    karamay_volunteer_polars,
+)
+from handwritten_polars import bits as _bits  # noqa: E402
+from handwritten_polars import lookup as _lookup  # noqa: E402
+from handwritten_polars import source_frame as _source_frame  # noqa: E402
 
 AS_OF = dt.date(2025, 12, 31)
 DEFAULT_POLICY = "karamay"
 DAY0 = dt.date(1970, 1, 1)
 NEVER_ORDINAL = dt.date.min.toordinal()  # civicscore reads a missing optional date as date.min
 
-# --- targets (from the issue) --------------------------------------------------------------
+# --- targets (issue 10) ----------------------------------------------------------------------
 
-TARGET_RECORD_US = 5.0  # per-record visit-tier decision with reason codes, median
-TARGET_PEER_SPEEDUP = 10.0  # at least this many times faster than the fastest peer
-TARGET_BATCH_RATIO = 1.3  # batch time / hand-written polars time
-TARGET_1E7_SECONDS = 10.0  # 10^7 households scored for visit tiers
-TARGET_1E7_PEAK_GB = 4.0
-TARGET_CHECK_S = 0.5  # `civicscore check <locality>` wall time
+TARGET_RECORD_RATIO = 1.5  # per-record visit decision with reasons / hand-written Python
+#: batch time / hand-written polars time, per scheme (at 10^6 and at 10^7 rows)
+TARGET_BATCH_RATIO = {"visits": 1.3, "civility": 1.3, "volunteer": 1.5, "appraisal": 1.5}
+TARGET_MEMORY_RATIO = 1.3  # peak memory / hand-written peak, visits at 10^7 households
+TARGET_PEAK_BYTES = 3e9  # ... and under 3 GB
+TARGET_LINEAR = 11.0  # time(10^7) / time(10^6), every scheme
+TARGET_CHECK_CPU_S = 0.3  # `civicscore check <locality>`: user + sys CPU of the process
+SCHEMES = ("visits", "civility", "volunteer", "appraisal")
 
 RESULT_TAG = "BENCH-RESULT "
 UNAVAILABLE = "batch evaluator not available"
 
 
+_STARTED = time.perf_counter()
+
+
 def progress(message: str) -> None:
-    """Progress goes to stderr, so stdout carries only the tables."""
-    print(f"[bench] {message}", file=sys.stderr, flush=True)
+    """Progress goes to stderr, so stdout carries only the tables; with the seconds since
+    the start, so that a slow section shows."""
+    print(f"[bench {time.perf_counter() - _STARTED:5.1f}s] {message}", file=sys.stderr,
+          flush=True)
 
 
 # =============================================================================================
@@ -320,9 +346,14 @@ def civility_households(n: int, seed: int, policy: Any, *, as_of: dt.date = AS_O
     return pl.DataFrame({k: v.alias(k) for k, v in cols.items()})
 
 
-def activity_records(n: int, seed: int, policy: Any, *, as_of: dt.date = AS_OF
-                     ) -> pl.DataFrame:
-    """Volunteers' activity records: ~20 records a volunteer over the last six months."""
+def activity_records(n: int, seed: int, policy: Any, *, as_of: dt.date = AS_OF,
+                     bad_fraction: float = 0.001) -> pl.DataFrame:
+    """Volunteers' activity records: ~20 records a volunteer over the last six months.
+
+    3 % are not confirmed and 2 % submitted late (rejected by the policy); a
+    ``bad_fraction`` of rows carries one data-entry error each (an end typed before the
+    start, a repeated record id, a misspelt activity), so every rejection path runs.
+    """
     rng = _rng(seed, "volunteer")
     scheme = policy.schemes.get("volunteer")
     activities = sorted(scheme.activities) if scheme is not None else ["general"]
@@ -350,11 +381,43 @@ def activity_records(n: int, seed: int, policy: Any, *, as_of: dt.date = AS_OF
     for name, spec in facts.items():
         cols[name] = (_bernoulli(rng, 0.05, n) if name == "remote"
                       else _generic_fact(name, spec, rng, n, as_of_day))
-    return pl.DataFrame({k: v.alias(k) for k, v in cols.items()})
+    df = pl.DataFrame({k: v.alias(k) for k, v in cols.items()})
+    return _mistype(df, rng, bad_fraction, {
+        "end": pl.col("start") - pl.duration(minutes=30),  # typed before the start
+        "record_id": pl.col("record_id").shift(1),  # the previous row's id again
+        "activity": pl.col("activity") + "s",  # misspelt: an unknown activity
+    })
 
 
-def subjects(n: int, seed: int, policy: Any, *, as_of: dt.date = AS_OF) -> pl.DataFrame:
-    """Appraisal subjects (community workers, care liaisons) and their indicators."""
+def _mistype(df: pl.DataFrame, rng: np.random.Generator, fraction: float,
+             errors: Mapping[str, pl.Expr]) -> pl.DataFrame:
+    """One data-entry error (column -> wrong value) on each of ``fraction`` of the rows
+    (never the first), the errors taking turns."""
+    bad = round(df.height * fraction)
+    if not bad or df.height < 2:
+        return df
+    rows = rng.choice(np.arange(1, df.height), size=min(bad, df.height - 1), replace=False)
+    kind = rng.integers(0, len(errors), len(rows))
+    for i, (column, wrong) in enumerate(errors.items()):
+        if column not in df.columns:
+            continue
+        mask = np.zeros(df.height, dtype=bool)
+        mask[rows[kind == i]] = True
+        df = df.with_columns(pl.when(pl.lit(pl.Series(mask))).then(wrong)
+                             .otherwise(pl.col(column)).alias(column))
+    return df
+
+
+def subjects(n: int, seed: int, policy: Any, *, as_of: dt.date = AS_OF,
+             bad_fraction: float = 0.001) -> pl.DataFrame:
+    """Appraisal subjects (community workers, care liaisons) and their indicators.
+
+    A cohort of mostly good liaisons, about a third of them banded excellent, so the
+    20 % quota binds. Percentages and satisfaction scores have two decimals, as on the
+    appraisal forms (so totals fall on rounding edges as in real cohorts); a
+    ``bad_fraction`` of rows carries one data-entry error each (a repeated subject id, a
+    percentage typed as 880), so the rejection path runs.
+    """
     rng = _rng(seed, "appraisal")
     scheme = policy.schemes.get("appraisal")
     entity = scheme.rules.entity if scheme is not None else "subject"
@@ -364,10 +427,10 @@ def subjects(n: int, seed: int, policy: Any, *, as_of: dt.date = AS_OF) -> pl.Da
     reported = rng.poisson(8, n)
     made: dict[str, Array] = {
         "grid_households": grid,
-        "households_visited": rng.binomial(grid, 0.9),
-        "households_known": rng.binomial(grid, 0.93),
+        "households_visited": rng.binomial(grid, 0.95),
+        "households_known": rng.binomial(grid, 0.96),
         "difficulties_reported": reported,
-        "difficulties_solved": rng.binomial(reported, 0.85),
+        "difficulties_solved": rng.binomial(reported, 0.93),
         "major_safety_incidents": rng.poisson(0.004, n),
         "financial_irregularities": rng.random(n) < 0.003,
         "privacy_breaches": rng.poisson(0.002, n),
@@ -378,13 +441,17 @@ def subjects(n: int, seed: int, policy: Any, *, as_of: dt.date = AS_OF) -> pl.Da
             cols[name] = _typed(made[name], spec)
         elif spec.type == "decimal" and (name.endswith("_pct") or name.startswith(
                 "satisfaction")):
-            centre = 90.0 if name.startswith("satisfaction") else 88.0
-            cols[name] = pl.Series(np.round(np.clip(rng.normal(centre, 6, n), 0, 100), 1))
+            centre = 93.0 if name.startswith("satisfaction") else 94.0
+            cols[name] = pl.Series(np.round(np.clip(rng.normal(centre, 4, n), 0, 100), 2))
         elif spec.type == "int" and spec.min is not None and spec.min >= 1:
             cols[name] = _clip_int(rng.integers(int(spec.min), int(spec.min) + 100, n), spec)
         else:
             cols[name] = _generic_fact(name, spec, rng, n, as_of_day)
-    return pl.DataFrame({k: v.alias(k) for k, v in cols.items()})
+    df = pl.DataFrame({k: v.alias(k) for k, v in cols.items()})
+    return _mistype(df, rng, bad_fraction, {
+        "subject_id": pl.col("subject_id").shift(1),
+        "tasks_completed_pct": pl.col("tasks_completed_pct") * 10,
+    })
 
 
 # =============================================================================================
@@ -470,35 +537,6 @@ def karamay_visit(h: Mapping[str, Any], as_of: dt.date) -> Outcome:
     if overdue:
         codes.append("OVERDUE")
     return Outcome("scored", tier, due, overdue, tuple(fired), tuple(codes))
-
-
-def _source_frame(source: Any) -> pl.LazyFrame:
-    if isinstance(source, pl.LazyFrame):
-        return source
-    if isinstance(source, pl.DataFrame):
-        return source.lazy()
-    return pl.scan_parquet(source)
-
-
-@dataclass
-class BatchOutput:
-    """What a batch run returns: civicscore's ``res`` shape, for either implementation."""
-
-    output: pl.DataFrame
-    rejected: pl.DataFrame
-    details: pl.DataFrame
-
-
-def _bits(*flags: str) -> pl.Expr:
-    """Boolean columns -> one small integer, flag i worth 2**i."""
-    return pl.sum_horizontal(pl.col(f).cast(pl.UInt32) * (1 << i) for i, f in enumerate(flags))
-
-
-def _lookup(lists: Sequence[Sequence[str]], key: pl.Expr) -> pl.Expr:
-    """``lists[key]`` for every row: reason codes are a function of a few flags, so the
-    few possible lists are written once and picked by index (polars' concat_list of
-    when/then columns is an order of magnitude slower)."""
-    return pl.lit(pl.Series(list(map(list, lists)), dtype=pl.List(pl.String))).gather(key)
 
 
 _VISIT_CHECKS = (  # (flag column, reason code, field), in civicscore's order
@@ -718,6 +756,8 @@ def karamay_civility_polars(source: Any, as_of: dt.date, policy_hash: str = "") 
 HANDWRITTEN_BATCH: dict[tuple[str, str], Callable[[Any, dt.date, str], BatchOutput]] = {
     ("karamay", "visits"): karamay_visits_polars,
     ("karamay", "civility"): karamay_civility_polars,
+    ("karamay", "volunteer"): karamay_volunteer_polars,
+    ("karamay", "appraisal"): karamay_appraisal_polars,
 }
 
 
@@ -773,30 +813,178 @@ def outcomes_frame(ids: Sequence[Any], outcomes: Sequence[Outcome]) -> pl.DataFr
 VISIT_COLUMNS = ("status", "tier", "cadence", "next_due", "overdue", "triggers", "reason_codes")
 CIVILITY_COLUMNS = ("status", "stars", "title", "review_due", "stars_met",
                     "reason_codes")
+VOLUNTEER_RECORD_COLUMNS = ("record_id", "volunteer_id", "activity", "date", "status",
+                            "service_hours", "counted_hours", "points", "expires_on",
+                            "reason_codes")
+VOLUNTEER_STATEMENT_COLUMNS = ("earned", "expired", "redeemed", "balance", "hours",
+                               "star_level", "star_label", "records_scored",
+                               "records_rejected", "reason_codes")
+APPRAISAL_COLUMNS = ("subject_id", "status", "total", "computed_grade", "grade",
+                     "grade_label", "rank", "vetoed", "needs_confirmation", "reason_codes")
+
+
+@dataclass(frozen=True)
+class Compared:
+    """One frame of a scheme's result that is compared row by row: its name, the key
+    its rows are matched on, and the decision columns compared."""
+
+    name: str
+    key: str
+    columns: tuple[str, ...]
+
+
+#: scheme -> the frames compared between civicscore and a hand-written baseline.
+COMPARED: dict[str, tuple[Compared, ...]] = {
+    "visits": (Compared("decisions", "row", VISIT_COLUMNS),),
+    "civility": (Compared("decisions", "row", CIVILITY_COLUMNS),),
+    "volunteer": (Compared("records", "row", VOLUNTEER_RECORD_COLUMNS),
+                  Compared("statements", "volunteer_id", VOLUNTEER_STATEMENT_COLUMNS)),
+    "appraisal": (Compared("decisions", "row", APPRAISAL_COLUMNS),),
+}
+
+
+class KnownFloatBug(Mismatch):
+    """civicscore disagrees with the exact baseline only where its float sums round
+    differently (the known bug of issue 10, fixed in parallel): it agrees on every row
+    with a replica of its own float arithmetic. ``rows`` counts the rows that differ."""
+
+    def __init__(self, message: str, rows: int) -> None:
+        super().__init__(message)
+        self.rows = rows
+
+
+def named_frames(scheme: str, res: Any) -> dict[str, pl.DataFrame]:
+    """The compared frames of a batch result (civicscore's or a baseline's), by name.
+
+    Volunteer results have a frame of records and one of statements; which of
+    ``output`` and ``details`` holds which has changed between versions of civicscore
+    (issue 10 makes ``output`` the statements, as the per-record ``output_rows``), so
+    they are told apart by their columns.
+    """
+    frames = [f for f in (getattr(res, "output", None), getattr(res, "details", None))
+              if isinstance(f, pl.DataFrame)]
+    if scheme != "volunteer":
+        return {"decisions": frames[0]}
+    records = [f for f in frames if {"record_id", "counted_hours"} <= set(f.columns)]
+    statements = [f for f in frames if "earned" in f.columns]
+    if not records or not statements:
+        raise Mismatch(f"volunteer: no records and statements frames among "
+                       f"{[f.columns for f in frames]}")
+    return {"records": records[0], "statements": statements[0]}
+
+
+def per_record_frames(policy: Any, scheme: str, sample: pl.DataFrame,
+                      as_of: dt.date) -> dict[str, pl.DataFrame]:
+    """civicscore's per-record decisions on ``sample`` taken as one batch, as frames.
+
+    Through the CLI's ``run`` / ``output_rows`` / ``detail_rows`` protocol, which every
+    scheme keeps while its internals change (visits: its decisions, in the baselines'
+    shape)."""
+    rules = policy.schemes[scheme]
+    if scheme == "visits":
+        decisions = rules.evaluate_many(sample.to_dicts(), as_of=as_of).decisions
+        return {"decisions": outcomes_frame(sample["household_id"].to_list(),
+                                            [civicscore_outcome(d) for d in decisions])}
+    res = rules.run(sample.to_dicts(), as_of=as_of)
+
+    @dataclass
+    class Rows:
+        output: pl.DataFrame
+        details: pl.DataFrame
+
+    return named_frames(scheme, Rows(
+        pl.DataFrame(list(res.output_rows()), infer_schema_length=None),
+        pl.DataFrame(list(res.detail_rows()), infer_schema_length=None)))
+
+
+def float_replica(policy_id: str, scheme: str) -> Callable[[Any, dt.date, str], BatchOutput
+                                                           ] | None:
+    """The baseline with civicscore-on-main's float totals, where one exists (appraisal):
+    it tells the known float bug from a real disagreement; it is never timed."""
+    if (policy_id, scheme) != ("karamay", "appraisal"):
+        return None
+    return lambda source, as_of, policy_hash: karamay_appraisal_polars(
+        source, as_of, policy_hash, float_totals=True)
+
+
+def compare_scheme(scheme: str, ours: Mapping[str, pl.DataFrame],
+                   theirs: Mapping[str, pl.DataFrame], what: str,
+                   replica: Callable[[], Mapping[str, pl.DataFrame]] | None = None) -> int:
+    """Every compared frame of a scheme agrees exactly, row by row; returns rows compared.
+
+    When a frame differs and ``replica`` gives the baseline's frames with civicscore-on-
+    main's float totals: if civicscore agrees with those on every row, the difference
+    is the known float bug and ``KnownFloatBug`` (with the count of rows the exact and
+    float totals change, and the first few) is raised; otherwise the real ``Mismatch``.
+    """
+    rows = 0
+    for spec in COMPARED[scheme]:
+        label = f"{what}, {spec.name}"
+        try:
+            rows += compare_frames(ours[spec.name], theirs[spec.name], label, spec.columns,
+                                   key=spec.key)
+        except Mismatch as exact:
+            if replica is None:
+                raise
+            floats = replica()[spec.name]
+            try:
+                compare_frames(ours[spec.name], floats, f"{label} (civicscore vs a replica "
+                               "of its own float totals)", spec.columns, key=spec.key)
+            except Mismatch:
+                raise exact from None
+            count, first = differing_rows(theirs[spec.name], floats, spec)
+            raise KnownFloatBug(
+                f"{label}: {count} of {floats.height} rows differ only because civicscore "
+                f"sums the totals in floats (the known bug of issue 10, fixed in "
+                f"parallel): civicscore agrees on every row with a replica of its float "
+                f"arithmetic, and the exact decimal total differs from it on these "
+                f"(first {len(first)}):\n" + "\n".join(first), count) from None
+    return rows
+
+
+def differing_rows(exact: pl.DataFrame, floats: pl.DataFrame, spec: Compared,
+                   show: int = 5) -> tuple[int, list[str]]:
+    """How many rows the exact and the float-total baselines disagree on, and the first
+    (with how many of them have a different total; the others' quota ranks or grades
+    moved because of those)."""
+    a = comparable(exact, spec.columns, spec.key).sort(spec.key)
+    b = comparable(floats, spec.columns, spec.key).sort(spec.key)
+    diff = pl.Series([False] * a.height)
+    for c in a.columns:
+        diff = diff | ~a[c].eq_missing(b[c]).fill_null(False)
+    lines = []
+    if "total" in a.columns:
+        totals = int((~a["total"].eq_missing(b["total"]).fill_null(False)).sum())
+        lines.append(f"  ({totals} with a different total; the other {int(diff.sum()) - totals}"
+                     f" have a quota rank or grade moved by those)")
+    for x, y in zip(a.filter(diff).head(show).to_dicts(), b.filter(diff).head(show).to_dicts(),
+                    strict=True):
+        changed = {k: (y[k], x[k]) for k in x if x[k] != y[k]}
+        lines.append(f"  {spec.key} {x[spec.key]} ({x.get('subject_id', '')}): " + ", ".join(
+            f"{k} {v[0]} in floats, {v[1]} exactly" for k, v in changed.items()))
+    return int(diff.sum()), lines
 
 
 def check_batch_baseline(policy: Any, scheme: str, sample: pl.DataFrame,
                          as_of: dt.date) -> int:
     """The hand-written polars query agrees with civicscore's per-record decisions on
-    ``sample`` taken as one batch (``evaluate_many``: a repeated id is rejected there)."""
+    ``sample`` taken as one batch (a repeated id is rejected there); raises Mismatch, or
+    KnownFloatBug when only civicscore's float totals make the difference."""
     fn = HANDWRITTEN_BATCH[(policy.id, scheme)]
-    got = fn(sample, as_of, policy.hash).output
-    decisions = policy.schemes[scheme].evaluate_many(sample.to_dicts(), as_of=as_of).decisions
-    if scheme == "visits":
-        want = outcomes_frame(sample["household_id"].to_list(),
-                              [civicscore_outcome(d) for d in decisions])
-        columns = VISIT_COLUMNS
-    else:
-        want = pl.DataFrame([d.to_row() for d in decisions], infer_schema_length=None)
-        columns = CIVILITY_COLUMNS
-    return compare_frames(want, got, f"hand-written polars vs civicscore ({scheme}, "
-                                     f"{sample.height:,} rows one by one)", columns)
+    got = named_frames(scheme, fn(sample, as_of, policy.hash))
+    want = per_record_frames(policy, scheme, sample, as_of)
+    floats = float_replica(policy.id, scheme)
+    replica = None if floats is None else (
+        lambda: named_frames(scheme, floats(sample, as_of, policy.hash)))
+    return compare_scheme(scheme, want, got, f"hand-written polars vs civicscore ({scheme}, "
+                                             f"{sample.height:,} rows one by one)", replica)
 
 
-def comparable(output: pl.DataFrame, columns: Iterable[str]) -> pl.DataFrame:
+def comparable(output: pl.DataFrame, columns: Iterable[str], key: str = "row"
+               ) -> pl.DataFrame:
     """The columns to compare, with rejected rows' decision columns blanked."""
-    keep = [c for c in columns if c in output.columns]
-    df = output.select("row", *keep)
+    keep = [c for c in columns if c in output.columns and c != key]
+    df = output.select(key, *keep)
     blank = [c for c in keep if c not in ("status", "reason_codes")]
     if "status" in keep and blank:
         scored = pl.col("status") == "scored"
@@ -806,25 +994,26 @@ def comparable(output: pl.DataFrame, columns: Iterable[str]) -> pl.DataFrame:
 
 
 def compare_frames(ours: pl.DataFrame, theirs: pl.DataFrame, what: str,
-                   columns: Iterable[str]) -> int:
+                   columns: Iterable[str], key: str = "row") -> int:
     """Row-by-row equality on the shared columns; raises Mismatch; returns rows compared."""
-    a, b = comparable(ours, columns), comparable(theirs, columns)
-    shared = [c for c in a.columns if c in b.columns and c != "row"]
-    if "status" not in shared:
-        raise Mismatch(f"{what}: no 'status' column to compare (have {a.columns} and "
-                       f"{b.columns})")
+    columns = tuple(columns)
+    a, b = comparable(ours, columns, key), comparable(theirs, columns, key)
+    shared = [c for c in a.columns if c in b.columns and c != key]
+    if not shared or ("status" in columns and "status" not in shared):
+        raise Mismatch(f"{what}: nothing to compare (have {a.columns} and {b.columns})")
     if a.height != b.height:
         raise Mismatch(f"{what}: {a.height} rows against {b.height}")
-    a, b = a.sort("row").select("row", *shared), b.sort("row").select("row", *shared)
-    b = b.cast({c: a.schema[c] for c in shared if a.schema[c] != b.schema[c]}, strict=False)
-    diff = pl.Series([True] * a.height)
+    a, b = a.sort(key).select(key, *shared), b.sort(key).select(key, *shared)
+    b = b.cast({c: a.schema[c] for c in [key, *shared] if a.schema[c] != b.schema[c]},
+               strict=False)
+    diff = a[key].eq_missing(b[key]).fill_null(False)
     for c in shared:
         diff = diff & a[c].eq_missing(b[c]).fill_null(False)
     if not diff.all():
-        rows = a.filter(~diff).head(5)["row"].to_list()
-        lines = [f"  row {r}: civicscore {a.filter(pl.col('row') == r).to_dicts()[0]}\n"
-                 f"  {'':{len(str(r))}}      baseline   "
-                 f"{b.filter(pl.col('row') == r).to_dicts()[0]}" for r in rows]
+        bad = a.with_row_index("_i").filter(~diff).head(5)["_i"].to_list()
+        lines = [f"  {key} {a[key][i]}: civicscore {a.row(i, named=True)}\n"
+                 f"  {'':{len(str(a[key][i])) + len(key)}}   baseline   {b.row(i, named=True)}"
+                 for i in bad]
         raise Mismatch(f"{what}: {(~diff).sum()} of {a.height} rows differ:\n"
                        + "\n".join(lines))
     return a.height
@@ -1104,17 +1293,19 @@ def child_batch(spec: Mapping[str, Any]) -> dict[str, Any]:
         res = run(path)
         times.append(time.perf_counter_ns() - t0)
     peak = maxrss_bytes()
-    output = res.output if isinstance(res.output, pl.DataFrame) else pl.DataFrame(res.output)
+    frames = named_frames(scheme_name, res)
     if spec.get("out"):
         out = Path(spec["out"])
-        columns = VISIT_COLUMNS if scheme_name == "visits" else CIVILITY_COLUMNS
-        keep = [c for c in ("row", *columns) if c in output.columns]
-        output.select(keep).write_parquet(out.with_suffix(".output.parquet"))
+        for compared in COMPARED[scheme_name]:
+            frame = frames[compared.name]
+            keep = [c for c in (compared.key, *compared.columns) if c in frame.columns]
+            frame.select(keep).write_parquet(out.with_suffix(f".{compared.name}.parquet"))
         details = getattr(res, "details", None)
-        if isinstance(details, pl.DataFrame) and details.height:
+        if scheme_name == "visits" and isinstance(details, pl.DataFrame) and details.height:
             details.write_parquet(out.with_suffix(".details.parquet"))
-    return {"times_ns": times, "peak_bytes": peak, "rows": output.height,
-            "columns": output.columns}
+    rows = next(iter(frames.values())).height if scheme_name != "volunteer" \
+        else frames["records"].height
+    return {"times_ns": times, "peak_bytes": peak, "rows": rows}
 
 
 def child_peer(spec: Mapping[str, Any]) -> dict[str, Any]:
@@ -1181,7 +1372,7 @@ class Table:
 
 
 def verdict(ok: bool | None) -> str:
-    return "-" if ok is None else ("PASS" if ok else "MISS")
+    return "-" if ok is None else ("MET" if ok else "MISS")
 
 
 def us(ns: float) -> str:
@@ -1217,18 +1408,59 @@ class Settings:
     seed: int
     as_of: dt.date
     sizes: list[int]
+    other_sizes: list[int]
     sample: int
     passes: int
     batch_repeats: int
-    other_rows: int
     check_repeats: int
     check_all: bool
     peers: list[str]
     quick: bool
+    allow_float_bug: bool = False
+
+
+@dataclass
+class Summary:
+    """Every target of issue 10 with what this run measured: the first table printed."""
+
+    rows: list[tuple[str, str, bool | None]] = field(default_factory=list)
+    notes: list[str] = field(default_factory=list)
+
+    def add(self, target: str, measured: str, ok: bool | None) -> None:
+        self.rows.append((target, measured, ok))
+
+    def table(self, cfg: Settings) -> Table:
+        table = Table("Summary against the targets of issue 10",
+                      ["target", "measured", "result"])
+        if not self.rows:
+            table.add("(no target measured: no hand-written baseline for this policy, or "
+                      "the sections were skipped)", "-", "-")
+        for target, measured, ok in self.rows:
+            table.add(target, measured, verdict(ok))
+        if cfg.sizes != [10**6, 10**7] or cfg.other_sizes != [10**6, 10**7]:
+            table.notes.append("measured at the sizes of this run, not at the targets' 10^6 "
+                               "and 10^7: read the verdicts as indications")
+        table.notes += self.notes
+        return table
+
+
+def tolerate_float_bug(cfg: Settings, check: Callable[[], Any], notes: list[str],
+                       label: str) -> None:
+    """Run a correctness check; a ``KnownFloatBug`` stops the run unless
+    ``--allow-known-float-bug`` was given (for trial runs only), then it is reported."""
+    try:
+        check()
+    except KnownFloatBug as e:
+        if not cfg.allow_float_bug:
+            raise
+        progress(f"WARNING {label}: {e}")
+        notes.append(f"{label}: {e.rows} rows differ from the exact baseline only through "
+                     f"civicscore's float totals (the known bug of issue 10); the run went "
+                     f"on because of --allow-known-float-bug")
 
 
 def section_per_record(policy: Any, sample: pl.DataFrame, cfg: Settings,
-                       tmp: Path) -> list[Table]:
+                       tmp: Path, summary: Summary) -> list[Table]:
     visits = policy.schemes["visits"]
     records = sample.to_dicts()
     hand = HANDWRITTEN.get(policy.id)
@@ -1253,16 +1485,19 @@ def section_per_record(policy: Any, sample: pl.DataFrame, cfg: Settings,
         fns["python"] = python
     medians = median_calls_ns(fns, records, cfg.passes, overhead)
     cs_ns = medians["civicscore"]
-    table = Table(f"Per-record visit-tier decision with reason codes — policy {policy.id}, "
+    table = Table(f"Per-record visit decision with reasons — policy {policy.id}, "
                   f"{len(records):,} households, median of {cfg.passes} passes",
                   ["measure", "civicscore", "baseline", "ratio", "target", "result"])
-    table.add("µs per record (civicscore evaluate)", us(cs_ns), "-", "-",
-              f"≤ {TARGET_RECORD_US:g} µs", verdict(cs_ns / 1000 <= TARGET_RECORD_US))
+    table.add("µs per record (civicscore evaluate)", us(cs_ns), "-", "-", "-", "-")
     if "python" in medians:
         py_ns = medians["python"]
+        ratio = cs_ns / py_ns
+        ok = ratio <= TARGET_RECORD_RATIO
         table.add("vs hand-written Python function", us(cs_ns), us(py_ns),
-                  f"{cs_ns / py_ns:.1f}× slower" if cs_ns >= py_ns else
-                  f"{py_ns / cs_ns:.1f}× faster", "-", "-")
+                  f"{ratio:.2f}× the time", f"≤ {TARGET_RECORD_RATIO:g}×", verdict(ok))
+        summary.add(f"per-record visit decision with reasons ≤ {TARGET_RECORD_RATIO:g}× the "
+                    f"hand-written Python function", f"{ratio:.2f}× ({us(cs_ns)} vs "
+                    f"{us(py_ns)})", ok)
     tiers = pl.Series([o.tier for o in expected if o.status == "scored"]).value_counts(
         sort=True)
     table.notes.append("sample tiers: " + ", ".join(
@@ -1312,11 +1547,9 @@ def section_peers(records: list[dict[str, Any]], expected: list[Outcome], cs_ns:
         speedup = fastest[0] / cs_ns
         record_table.add(f"vs fastest peer: {fastest[1]} (tier only)", us(cs_ns),
                          us(fastest[0]), f"{speedup:.2f}× faster" if speedup >= 1
-                         else f"{1 / speedup:.2f}× slower",
-                         f"≥ {TARGET_PEER_SPEEDUP:g}× faster",
-                         verdict(speedup >= TARGET_PEER_SPEEDUP))
+                         else f"{1 / speedup:.2f}× slower", "-", "-")
     table.notes.append("peers decide the tier only; civicscore's figure includes the due "
-                       "date, overdue flag and reason codes, so the ratio favours the peers")
+                       "date, overdue flag and reasons, so the ratio favours the peers")
     table.notes.append("peer inputs are prepared outside the timed call (dates as day "
                        "numbers); every peer's tiers are asserted equal to the hand-written "
                        "baseline's before it is timed")
@@ -1343,17 +1576,36 @@ class BatchRuns:
         return float(statistics.median(self.times_ns))
 
 
-def _batch_pair(cfg: Settings, policy: Any, scheme: str, path: Path, tmp: Path,
-                label: str) -> tuple[BatchRuns, BatchRuns, float | None]:
+@dataclass
+class BatchFigures:
+    """One scheme at one size: both implementations' runs and their paired time ratio."""
+
+    scheme: str
+    n: int
+    cs: BatchRuns
+    hw: BatchRuns
+    ratio: float | None
+
+    @property
+    def ok(self) -> bool:
+        return not self.cs.error and bool(self.cs.times_ns)
+
+    @property
+    def has_hw(self) -> bool:
+        return bool(self.hw.times_ns)
+
+
+def _batch_pair(cfg: Settings, policy: Any, scheme: str, path: Path, n: int, tmp: Path,
+                notes: list[str]) -> BatchFigures:
     """civicscore's and (where written) the hand-written batch runs of one file.
 
     Each run is a fresh child process; the two implementations take turns (A B B A
     ...), so drift in the machine's load falls on both. The first round's outputs are
-    compared row by row before anything else is run. Returns both runs and the median
-    of the paired time ratios (civicscore / hand-written). Without a hand-written
-    baseline for the policy, the second has no runs; without civicscore's batch
-    evaluator, the first has an error and the baseline is still timed.
+    compared row by row (every compared frame of the scheme) before anything else is
+    run. Without a hand-written baseline for the policy, the second has no runs; without
+    civicscore's batch evaluator, the first has an error and the baseline is still timed.
     """
+    label = size_label(n)
     common = {"task": "batch", "scheme": scheme, "path": str(path), "as_of":
               cfg.as_of.isoformat(), "policy": cfg.policy, "policy_id": policy.id,
               "policy_hash": policy.hash}
@@ -1378,105 +1630,149 @@ def _batch_pair(cfg: Settings, policy: Any, scheme: str, path: Path, tmp: Path,
             ratios.append(times["civicscore"] / times["handwritten"])
         if r == 0 and len(times) == 2:
             progress(f"batch: {scheme} {label}: comparing outputs")
-            ours = pl.read_parquet(tmp / f"civicscore-{scheme}-{label}.output.parquet")
-            theirs = pl.read_parquet(tmp / f"handwritten-{scheme}-{label}.output.parquet")
-            columns = VISIT_COLUMNS if scheme == "visits" else CIVILITY_COLUMNS
-            compare_frames(ours, theirs, f"hand-written polars vs civicscore batch ({scheme}, "
-                                         f"{label})", columns)
-            del ours, theirs
-            details = tmp / f"civicscore-{scheme}-{label}.details.parquet"
-            if scheme == "visits" and details.exists():
-                compare_details(pl.read_parquet(details), pl.read_parquet(
-                    tmp / f"handwritten-{scheme}-{label}.details.parquet"),
-                    f"caseload ({label})")
-    return cs, hw, (statistics.median(ratios) if ratios else None)
+            _compare_saved(cfg, policy, scheme, path, label, tmp, notes)
+    return BatchFigures(scheme, n, cs, hw, statistics.median(ratios) if ratios else None)
 
 
-def section_batch(policy: Any, files: Mapping[int, Path], cfg: Settings, tmp: Path) -> Table:
-    table = Table(f"Batch visit tiers — policy {policy.id}, median of {cfg.batch_repeats} "
-                  f"runs, each implementation in its own process",
-                  ["measure", "civicscore", "baseline (hand-written polars)", "ratio",
-                   "target", "result"])
-    compared = False
-    for n, path in files.items():
-        label = size_label(n)
-        cs, hw, ratio = _batch_pair(cfg, policy, "visits", path, tmp, label)
-        ok = not cs.error
-        compared = compared or (ok and bool(hw.times_ns))
-        big = n == 10**7
-        hw_ok = bool(hw.times_ns)
-        table.add(f"{label} households: throughput",
-                  rate(n, cs.median_ns) if ok else cs.error,
-                  rate(n, hw.median_ns) if hw_ok else "-",
-                  f"{ratio:.2f}× the time" if ratio else "-", f"≤ {TARGET_BATCH_RATIO:g}×",
-                  verdict(ratio <= TARGET_BATCH_RATIO if ratio else None))
-        table.add(f"{label} households: wall time", secs(cs.median_ns) if ok else "-",
-                  secs(hw.median_ns) if hw_ok else "-", "-",
-                  f"< {TARGET_1E7_SECONDS:g} s" if big else "-",
-                  verdict(cs.median_ns / 1e9 < TARGET_1E7_SECONDS) if big and ok else "-")
-        table.add(f"{label} households: peak memory", mb(cs.peak_bytes) if ok else "-",
-                  mb(hw.peak_bytes) if hw_ok else "-",
-                  f"{cs.peak_bytes / hw.peak_bytes:.2f}×" if ok and hw_ok else "-",
-                  f"< {TARGET_1E7_PEAK_GB:g} GB" if big else "-",
-                  verdict(cs.peak_bytes < TARGET_1E7_PEAK_GB * 1e9) if big and ok else "-")
-    if (policy.id, "visits") not in HANDWRITTEN_BATCH:
-        table.notes.append(f"no hand-written baseline for policy {policy.id}: civicscore alone")
-    else:
-        table.notes.append(
-            "both implementations read the same Parquet file and build the output frame, the "
-            "rejected rows and the caseload per liaison; " + (
-                "their outputs are asserted equal on every row before this table prints"
-                if compared else "civicscore's batch evaluator is not available, so the "
-                "hand-written query was checked against civicscore's per-record decisions "
-                "on the sample only"))
-    table.notes.append("ratio: median of the paired ratios of runs taken in turns, each in "
-                       "a fresh process after a 1,000-row warm-up; times: medians")
-    table.notes.append("peak memory is each child process's own high-water mark (VmHWM: "
-                       "interpreter, imports, input, output)")
-    return table
+def _compare_saved(cfg: Settings, policy: Any, scheme: str, path: Path, label: str,
+                   tmp: Path, notes: list[str]) -> None:
+    """The first round's saved outputs of both implementations agree (see _batch_pair)."""
+    def saved(impl: str) -> dict[str, pl.DataFrame]:
+        return {c.name: pl.read_parquet(tmp / f"{impl}-{scheme}-{label}.{c.name}.parquet")
+                for c in COMPARED[scheme]}
+
+    floats = float_replica(policy.id, scheme)
+    replica = None if floats is None else (
+        lambda: named_frames(scheme, floats(path, cfg.as_of, policy.hash)))
+    tolerate_float_bug(cfg, lambda: compare_scheme(
+        scheme, saved("civicscore"), saved("handwritten"),
+        f"hand-written polars vs civicscore batch ({scheme}, {label})", replica),
+        notes, f"batch {scheme} {label}")
+    details = tmp / f"civicscore-{scheme}-{label}.details.parquet"
+    if scheme == "visits" and details.exists():
+        compare_details(pl.read_parquet(details), pl.read_parquet(
+            tmp / f"handwritten-{scheme}-{label}.details.parquet"), f"caseload ({label})")
 
 
-def section_other_batches(policy: Any, cfg: Settings, tmp: Path) -> Table:
-    n = cfg.other_rows
-    label = size_label(n)
-    table = Table(f"Batch, other schemes — policy {policy.id}, {label} rows",
-                  ["scheme", "civicscore", "baseline (hand-written polars)", "ratio",
-                   "peak memory", "result"])
-    makers: dict[str, Callable[[], pl.DataFrame]] = {
-        "volunteer": lambda: activity_records(n, cfg.seed, policy, as_of=cfg.as_of),
-        "civility": lambda: civility_households(n, cfg.seed, policy, as_of=cfg.as_of),
-        "appraisal": lambda: subjects(n, cfg.seed, policy, as_of=cfg.as_of),
+def _makers(policy: Any, cfg: Settings) -> dict[str, Callable[[int], pl.DataFrame]]:
+    return {
+        "civility": lambda n: civility_households(n, cfg.seed, policy, as_of=cfg.as_of),
+        "volunteer": lambda n: activity_records(n, cfg.seed, policy, as_of=cfg.as_of),
+        "appraisal": lambda n: subjects(n, cfg.seed, policy, as_of=cfg.as_of),
     }
-    for scheme, make in makers.items():
-        if policy.schemes.get(scheme) is None:
+
+
+def run_batches(policy: Any, files: Mapping[int, Path], cfg: Settings, tmp: Path,
+                skip: set[str], notes: list[str]) -> list[BatchFigures]:
+    """Every scheme of the policy at every size: visits on the households of ``files``
+    (unless ``batch`` is skipped), the others on their own data (unless ``other`` is)."""
+    figures: list[BatchFigures] = []
+    if "batch" not in skip and policy.schemes.get("visits") is not None:
+        for n, path in sorted(files.items()):
+            figures.append(_batch_pair(cfg, policy, "visits", path, n, tmp, notes))
+    if "other" in skip:
+        return figures
+    for scheme, make in _makers(policy, cfg).items():
+        rules = policy.schemes.get(scheme)
+        if rules is None:
             continue
-        if (getattr(policy.schemes[scheme], "batch", None) is None
-                and (policy.id, scheme) not in HANDWRITTEN_BATCH):
-            table.add(scheme, UNAVAILABLE, "-", "-", "-", "-")
+        if getattr(rules, "batch", None) is None and (policy.id, scheme) not in \
+                HANDWRITTEN_BATCH:
+            figures.append(BatchFigures(scheme, cfg.other_sizes[0],
+                                        BatchRuns(error=UNAVAILABLE), BatchRuns(), None))
             continue
-        path = tmp / f"{scheme}-{n}.parquet"
-        progress(f"generating {label} rows for {scheme}")
-        frame = make()
-        if (policy.id, scheme) in HANDWRITTEN_BATCH:
-            progress(f"{scheme}: checking the hand-written baseline one record at a time")
-            check_batch_baseline(policy, scheme, frame.head(2000), cfg.as_of)
-        frame.write_parquet(path)
-        del frame
-        cs, hw, ratio = _batch_pair(cfg, policy, scheme, path, tmp, label)
-        hw_text = (f"{rate(n, hw.median_ns)} ({secs(hw.median_ns)})" if hw.times_ns
+        for i, n in enumerate(sorted(cfg.other_sizes)):
+            label = size_label(n)
+            path = tmp / f"{scheme}-{n}.parquet"
+            progress(f"generating {label} rows for {scheme}")
+            frame = make(n)
+            if i == 0 and (policy.id, scheme) in HANDWRITTEN_BATCH:
+                progress(f"{scheme}: checking the hand-written baseline one record at a time")
+                head = frame.head(2000)
+                tolerate_float_bug(cfg, lambda head=head, scheme=scheme: check_batch_baseline(
+                    policy, scheme, head, cfg.as_of), notes,
+                    f"{scheme} sample of {head.height:,} vs per-record")
+            frame.write_parquet(path)
+            del frame
+            figures.append(_batch_pair(cfg, policy, scheme, path, n, tmp, notes))
+            path.unlink()
+    return figures
+
+
+def batch_tables(policy: Any, figures: Sequence[BatchFigures], cfg: Settings,
+                 summary: Summary) -> list[Table]:
+    """The batch table (time and memory ratios, every scheme and size) and linearity."""
+    table = Table(f"Batch: civicscore vs hand-written polars — policy {policy.id}, median of "
+                  f"{cfg.batch_repeats} runs, each implementation in its own process",
+                  ["scheme", "rows", "civicscore", "hand-written polars", "time ratio",
+                   "target", "result", "peak memory", "memory ratio"])
+    for f in figures:
+        target = TARGET_BATCH_RATIO.get(f.scheme, TARGET_BATCH_RATIO["visits"])
+        ok = f.ratio <= target if f.ratio else None
+        cs_text = (f"{rate(f.n, f.cs.median_ns)} ({secs(f.cs.median_ns)})" if f.ok
+                   else f.cs.error or "-")
+        hw_text = (f"{rate(f.n, f.hw.median_ns)} ({secs(f.hw.median_ns)})" if f.has_hw
                    else "not written")
-        if cs.error:
-            table.add(scheme, cs.error, hw_text, "-",
-                      f"- vs {mb(hw.peak_bytes)}" if hw.times_ns else "-", "-")
+        memory = (mb(f.cs.peak_bytes) if f.ok else "-") + (
+            f" vs {mb(f.hw.peak_bytes)}" if f.has_hw else "")
+        mem_ratio = (f"{f.cs.peak_bytes / f.hw.peak_bytes:.2f}×" if f.ok and f.has_hw
+                     else "-")
+        table.add(f.scheme, size_label(f.n), cs_text, hw_text,
+                  f"{f.ratio:.2f}×" if f.ratio else "-", f"≤ {target:g}×", verdict(ok),
+                  memory, mem_ratio)
+        if f.ratio:
+            summary.add(f"batch {f.scheme} ≤ {target:g}× hand-written polars at "
+                        f"{size_label(f.n)} rows", f"{f.ratio:.2f}× ({secs(f.cs.median_ns)} "
+                        f"vs {secs(f.hw.median_ns)})", ok)
+    visits = [f for f in figures if f.scheme == "visits" and f.ok and f.has_hw]
+    if visits:
+        big = max(visits, key=lambda f: f.n)
+        mem = big.cs.peak_bytes / big.hw.peak_bytes
+        summary.add(f"peak memory ≤ {TARGET_MEMORY_RATIO:g}× the hand-written run (and under "
+                    f"{TARGET_PEAK_BYTES / 1e9:g} GB) at {size_label(big.n)} visits",
+                    f"{mem:.2f}× ({mb(big.cs.peak_bytes)} vs {mb(big.hw.peak_bytes)})",
+                    mem <= TARGET_MEMORY_RATIO and big.cs.peak_bytes < TARGET_PEAK_BYTES)
+    if any(f.has_hw for f in figures):
+        table.notes.append("both implementations read the same Parquet file and build every "
+                           "frame of the result (visits: decisions, rejected rows, caseload "
+                           "per liaison; volunteer: records and statements; appraisal: "
+                           "decisions with the quota); their outputs are asserted equal on "
+                           "every row (the decision columns; civicscore's worded reasons are "
+                           "extra work the baselines do not do) before this table prints")
+    table.notes.append("time ratio: median of the paired ratios civicscore / hand-written of "
+                       "runs taken in turns, each in a fresh process after a 1,000-row "
+                       "warm-up; times: medians; peak memory: each child process's own "
+                       "high-water mark (VmHWM: interpreter, imports, input, output)")
+    if any(not f.has_hw for f in figures):
+        table.notes.append(f"no hand-written baseline for policy {policy.id} (written for "
+                           f"karamay): civicscore alone")
+    linear = Table("Linearity: time at the larger size over time at the smaller, per 10× "
+                   "rows (civicscore; hand-written polars for reference)",
+                   ["scheme", "sizes", "civicscore", "hand-written polars", "target",
+                    "result"])
+    for scheme in SCHEMES:
+        runs = sorted((f for f in figures if f.scheme == scheme and f.ok), key=lambda f: f.n)
+        if len(runs) < 2:
             continue
-        table.add(scheme, f"{rate(n, cs.median_ns)} ({secs(cs.median_ns)})", hw_text,
-                  f"{ratio:.2f}× the time" if ratio else "-",
-                  mb(cs.peak_bytes) + (f" vs {mb(hw.peak_bytes)}" if hw.times_ns else ""),
-                  verdict(ratio <= TARGET_BATCH_RATIO if ratio else None))
-    table.notes.append("volunteer and appraisal have no hand-written baseline (per-volunteer "
-                       "caps, overlaps and holidays; a quota ranked over all subjects): "
-                       "throughput only")
-    return table
+        small, large = runs[-2], runs[-1]
+        per10 = 10 * small.n / large.n
+
+        def growth(a: BatchRuns, b: BatchRuns, per10: float = per10) -> float:
+            return b.median_ns / a.median_ns * per10
+
+        cs_growth = growth(small.cs, large.cs)
+        hw_text = (f"{growth(small.hw, large.hw):.1f}×" if small.has_hw and large.has_hw
+                   else "-")
+        ok = cs_growth <= TARGET_LINEAR
+        sizes = f"{size_label(small.n)} → {size_label(large.n)}"
+        linear.add(scheme, sizes, f"{cs_growth:.1f}× ({secs(small.cs.median_ns)} → "
+                   f"{secs(large.cs.median_ns)})", hw_text, f"≤ {TARGET_LINEAR:g}×",
+                   verdict(ok))
+        summary.add(f"{scheme} linear: time(10^7) / time(10^6) ≤ {TARGET_LINEAR:g}",
+                    f"{cs_growth:.1f}× ({sizes})", ok)
+    linear.notes.append("sizes that are not 10× apart are scaled to a 10× step: "
+                        "(t_large / t_small) × 10 × n_small / n_large")
+    return [table, linear] if linear.rows else [table]
 
 
 def _wall(cmd: Sequence[str], repeats: int) -> float:
@@ -1491,7 +1787,25 @@ def _wall(cmd: Sequence[str], repeats: int) -> float:
     return float(statistics.median(spans))
 
 
-def section_load_check(cfg: Settings) -> Table:
+def _cpu(cmd: Sequence[str], repeats: int) -> tuple[float, float]:
+    """Median CPU seconds (user + sys of the child process itself, from ``wait4``) and
+    median wall seconds of a command. CPU time, not wall: on a shared machine the wall
+    time of a short command is mostly waiting for a core."""
+    cpu, wall = [], []
+    for _ in range(repeats):
+        t0 = time.perf_counter()
+        proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        _, status, usage = os.wait4(proc.pid, 0)
+        wall.append(time.perf_counter() - t0)
+        proc.returncode = os.waitstatus_to_exitcode(status)
+        if proc.returncode not in (0, 1):
+            err = subprocess.run(cmd, capture_output=True, check=False).stderr.decode()
+            raise RuntimeError(f"{' '.join(cmd)} exited {proc.returncode}: {err[-500:]}")
+        cpu.append(usage.ru_utime + usage.ru_stime)
+    return float(statistics.median(cpu)), float(statistics.median(wall))
+
+
+def section_load_check(cfg: Settings, summary: Summary) -> Table:
     import civicscore
 
     names = [n for n in civicscore.Engine().policy_names() if n != "baseline"]
@@ -1501,23 +1815,31 @@ def section_load_check(cfg: Settings) -> Table:
                   ["measure", "civicscore", "baseline", "ratio", "target", "result"])
     progress("load+check: in-process")
     civicscore.load(cfg.policy)  # first load pays for imports; not what is measured
-    for name in names:
+    for name in names if cfg.check_all else [cfg.policy]:
         spans = []
-        for _ in range(max(cfg.check_repeats, 5)):
+        for _ in range(2 if cfg.quick else max(cfg.check_repeats, 5)):
             t0 = time.perf_counter_ns()
             civicscore.load(name)
             spans.append(time.perf_counter_ns() - t0)
         table.add(f"load+check {name} (in-process)", f"{statistics.median(spans) / 1e6:.1f} ms",
                   "-", "-", "-", "-")
     progress("load+check: subprocesses")
-    python_ns = _wall([sys.executable, "-c", "pass"], cfg.check_repeats)
+    python_cpu, python_wall = _cpu([sys.executable, "-c", "pass"], cfg.check_repeats)
     help_ns = _wall([*cli_cmd, "--help"], cfg.check_repeats)
-    table.add("`civicscore --help` wall", secs(help_ns), f"{secs(python_ns)} (python -c pass)",
-              f"{help_ns / python_ns:.1f}×", "-", "-")
+    table.add("`civicscore --help` wall", secs(help_ns),
+              f"{python_wall:.2f} s (python -c pass)", f"{help_ns / 1e9 / python_wall:.1f}×",
+              "-", "-")
     for name in names if cfg.check_all else [cfg.policy]:
-        ns = _wall([*cli_cmd, "check", name], cfg.check_repeats)
-        table.add(f"`civicscore check {name}` wall", secs(ns), "-", "-",
-                  f"< {TARGET_CHECK_S:g} s", verdict(ns / 1e9 < TARGET_CHECK_S))
+        cpu, wall = _cpu([*cli_cmd, "check", name], cfg.check_repeats)
+        ok = cpu < TARGET_CHECK_CPU_S
+        table.add(f"`civicscore check {name}` CPU (user + sys)", f"{cpu:.2f} s",
+                  f"{python_cpu:.2f} s (python -c pass)", f"{cpu / python_cpu:.1f}×",
+                  f"< {TARGET_CHECK_CPU_S:g} s", verdict(ok))
+        table.add(f"`civicscore check {name}` wall", f"{wall:.2f} s", "-", "-", "-", "-")
+        summary.add(f"`civicscore check {name}` < {TARGET_CHECK_CPU_S:g} s CPU",
+                    f"{cpu:.2f} s CPU ({wall:.2f} s wall)", ok)
+    table.notes.append("CPU: user + sys time of the child process itself (os.wait4), the "
+                       "target's measure; wall time is shown for reference")
     return table
 
 
@@ -1534,10 +1856,10 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0],
                                 formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--quick", action="store_true",
-                   help="small sizes and few repeats: a smoke run of about 30 s")
+                   help="small sizes, one round, one peer: a smoke run of under a minute")
     p.add_argument("--sizes", type=_sizes, default=None,
-                   help="household counts for the batch section (default 1e6,1e7; "
-                        "--quick 1e4,1e5)")
+                   help="row counts for the batch section, every scheme (default 1e6,1e7; "
+                        "--quick: 1e4,1e5 households, 1e3,1e4 rows of the other schemes)")
     p.add_argument("--policy", default=DEFAULT_POLICY,
                    help="installed policy name or TOML path (hand-written baselines exist "
                         "for karamay only)")
@@ -1549,14 +1871,21 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
                    help="per-record passes over the sample (default 7; --quick 3)")
     p.add_argument("--repeats", type=int, default=None,
                    help="batch rounds, each a fresh process per implementation (default 3; "
-                        "--quick 2)")
-    p.add_argument("--peers", default=",".join(PEERS),
-                   help=f"comma-separated peers to run, from {', '.join(PEERS)}; '' for none")
+                        "--quick 1)")
+    p.add_argument("--peers", default=None,
+                   help=f"comma-separated peers to run, from {', '.join(PEERS)}; '' for none "
+                        f"(default all; --quick zen-expression, the fastest)")
     p.add_argument("--skip", default="",
                    help="comma-separated sections to skip: record, batch, other, check")
     p.add_argument("--markdown", type=Path, default=None, help="also write the tables here")
+    p.add_argument("--allow-known-float-bug", action="store_true",
+                   help="for trial runs only: report, rather than stop at, rows where "
+                        "civicscore differs from the exact baseline only through its float "
+                        "totals (the known bug of issue 10); off by default")
     p.add_argument("--child", help=argparse.SUPPRESS)
     args = p.parse_args(argv)
+    if args.peers is None:
+        args.peers = "zen-expression" if args.quick else ",".join(PEERS)
     unknown = [x for x in args.peers.split(",") if x and x not in PEERS]
     if unknown:
         p.error(f"unknown peer(s) {', '.join(unknown)}; choose from {', '.join(PEERS)}")
@@ -1568,14 +1897,15 @@ def settings(args: argparse.Namespace) -> Settings:
     return Settings(
         policy=args.policy, seed=args.seed, as_of=args.as_of,
         sizes=args.sizes or ([10**4, 10**5] if quick else [10**6, 10**7]),
+        other_sizes=args.sizes or ([10**3, 10**4] if quick else [10**6, 10**7]),
         sample=args.sample or (1000 if quick else 5000),
         passes=args.passes or (3 if quick else 7),
-        batch_repeats=args.repeats or (2 if quick else 3),
-        other_rows=10**4 if quick else 10**6,
-        check_repeats=3 if quick else 5,
+        batch_repeats=args.repeats or (1 if quick else 3),
+        check_repeats=1 if quick else 5,
         check_all=not quick,
         peers=[p for p in args.peers.split(",") if p],
         quick=quick,
+        allow_float_bug=bool(args.allow_known_float_bug),
     )
 
 
@@ -1605,29 +1935,40 @@ def main(argv: Sequence[str] | None = None) -> int:
     import civicscore
 
     policy = civicscore.load(cfg.policy)
+    summary = Summary()
     tables: list[Table] = []
-    with tempfile.TemporaryDirectory(prefix="civicscore-bench-") as tmpdir:
-        tmp = Path(tmpdir)
-        visits = policy.schemes.get("visits")
-        files: dict[int, Path] = {}
-        if visits is not None and not {"record", "batch"} <= skip:
-            for n in sorted(cfg.sizes):
-                progress(f"generating {size_label(n)} households (seed {cfg.seed})")
-                df = households(n, cfg.seed, visit_facts(policy), as_of=cfg.as_of)
-                files[n] = tmp / f"households-{n}.parquet"
-                df.write_parquet(files[n])
-                del df
-        if visits is not None and "record" not in skip:
-            # the per-record sample: the first households of the smallest city, the same data
-            first = files[min(files)]
-            sample = pl.read_parquet(first, n_rows=cfg.sample)
-            tables += section_per_record(policy, sample, cfg, tmp)
-        if visits is not None and "batch" not in skip:
-            tables.append(section_batch(policy, files, cfg, tmp))
-        if "other" not in skip:
-            tables.append(section_other_batches(policy, cfg, tmp))
+    try:
+        with tempfile.TemporaryDirectory(prefix="civicscore-bench-") as tmpdir:
+            tmp = Path(tmpdir)
+            visits = policy.schemes.get("visits")
+            files: dict[int, Path] = {}
+            if visits is not None and not {"record", "batch"} <= skip:
+                for n in sorted(cfg.sizes):
+                    progress(f"generating {size_label(n)} households (seed {cfg.seed})")
+                    df = households(n, cfg.seed, visit_facts(policy), as_of=cfg.as_of)
+                    files[n] = tmp / f"households-{n}.parquet"
+                    df.write_parquet(files[n])
+                    del df
+            if visits is not None and "record" not in skip:
+                # the per-record sample: the first households of the smallest city
+                first = files[min(files)]
+                sample = pl.read_parquet(first, n_rows=cfg.sample)
+                tables += section_per_record(policy, sample, cfg, tmp, summary)
+            figures = run_batches(policy, files, cfg, tmp, skip, summary.notes)
+            if figures:
+                tables += batch_tables(policy, figures, cfg, summary)
+    except KnownFloatBug as e:
+        print(f"[bench] {e}\n[bench] no table printed: the check is exact. This is the known "
+              f"float bug of issue 10 (civicscore agrees with a replica of its float "
+              f"totals); --allow-known-float-bug lets a trial run go on.", file=sys.stderr)
+        return 1
+    except Mismatch as e:
+        print(f"[bench] {e}\n[bench] no table printed: an implementation disagrees with "
+              f"civicscore.", file=sys.stderr)
+        return 1
     if "check" not in skip:
-        tables.append(section_load_check(cfg))
+        tables.append(section_load_check(cfg, summary))
+    tables.insert(0, summary.table(cfg))
     lines = header(cfg, policy)
     print("\n".join(lines) + "\n")
     print("\n\n".join(t.text() for t in tables))
