@@ -383,3 +383,39 @@ def test_decide_and_decide_many_name_the_methods(baseline: civicscore.Policy) ->
                                             .output_rows())
     assert next(iter(many.output_rows()))["reasons"] == [r.message for r in
                                                          many.decisions[0].reasons]
+
+
+@given(xs=st.lists(st.one_of(st.floats(-2e9, 2e9, allow_nan=False),
+                             st.integers(-10 ** 11, 10 ** 11).map(lambda v: v / 100),
+                             st.integers(-10 ** 13, 10 ** 13).map(lambda v: v / 10 ** 9),
+                             st.sampled_from([0.1, 0.3, -0.0, 1e-9, 2.5e-7, 999999999.9])),
+                   min_size=1, max_size=60))
+@settings(max_examples=80, deadline=None)
+def test_batch_reads_doubles_at_their_written_decimal(xs: list[float]) -> None:
+    """The scaled integer of a double is ``Decimal(repr(x)) x 10**S`` (or none)."""
+    from civicscore.batch.appraisal import LIMIT, POWERS, ROW, S, _with_fixed
+
+    frame = pl.DataFrame({ROW: range(len(xs)), "x": pl.Series(xs, dtype=pl.Float64)})
+    frame = frame.with_columns(**{k: (pl.int_range(pl.len()) * 0 + int(v)).cast(pl.Float64)
+                                  for k, v in POWERS.items()})
+    got = _with_fixed(frame, "x", "n")["n"].to_list()
+    want = []
+    for x in xs:
+        d = Decimal(repr(x))
+        fits = abs(d) < LIMIT and -d.as_tuple().exponent <= S  # type: ignore[operator]
+        want.append(int(d.scaleb(S)) if fits else None)
+    assert got == want
+
+
+def test_a_value_holding_the_reason_separator_is_worded_alike(tmp_path: Path) -> None:
+    text = MIXED.replace('r2 = { type = "decimal", min = 0, max = 100 }',
+                         'r2 = { type = "decimal", min = 0, max = 100 }\n'
+                         'note = { type = "string", default = "" }') + (
+        '\n[[appraisal.vetoes]]\nid = "noted"\nwhen = "note != \'\'"\n')
+    path = tmp_path / "noted.toml"
+    path.write_text(text.lstrip("\n"), encoding="utf-8")
+    scheme = civicscore.load(path).appraisal
+    base = {"a": 10, "b": 50, "c": 50, "r1": 60, "r2": 70}
+    r = assert_engines_agree(scheme, [{"subject_id": "x", **base, "note": "a\x1fb"},
+                                      {"subject_id": "y", **base}])
+    assert r.decisions[0].vetoed == ("noted",)

@@ -81,13 +81,22 @@ _TEXT = FactSpec(type="string")
 _FALSE = pl.lit(False)
 #: Decimals of every scaled integer column (raw values, scores, constants).
 S = 20
-#: Values at or beyond this magnitude are not held as scaled integers (see above).
-LIMIT = 10 ** 12
+#: Values at or beyond this magnitude are not held as scaled integers (see above); it
+#: keeps every number a reason shows below 10**15 at 4 decimals (see ``_fmt_expr``).
+LIMIT = 10 ** 9
+#: Decimals of the quick exact reading of a double (``_with_fixed``).
+QUICK = 9
+#: Columns of powers of ten, divisors that polars cannot fold into a product (a division
+#: by a literal may become an inexact multiplication by its reciprocal).
+POWERS = {f"__p{k}": 10.0 ** k for k in (2, 4, DIV_PLACES, QUICK)}
 #: No intermediate may reach this (Int128 holds up to 2**127 - 1).
 BOUND = 2 ** 125
 REJECT_SCHEMA = {"input": pl.String, "row": pl.Int64, "id": pl.String,
                  "reason_codes": pl.List(pl.String), "reasons": pl.List(pl.String)}
 STR_LIST = pl.List(pl.String)
+#: Between the reasons of a row while they are joined (a control character: no policy
+#: text, label or value spelling holds one).
+SEP = "\x1f"
 
 
 class AppraisalBatchResult(BatchResult):
@@ -172,24 +181,53 @@ def _rdiv(n: pl.Expr, d: int) -> pl.Expr:
 
 def _fmt_expr(n: pl.Expr, scale: int) -> pl.Expr:
     """``_fmt`` of the decimal ``n / 10**scale``: 4 decimals at most, rounded half-up,
-    no trailing zero, no exponent, never ``-0``."""
+    no trailing zero, no exponent, never ``-0``. The rounded value ``q / 10**4`` has at
+    most 15 significant digits (``LIMIT``), so the double nearest to it, written
+    shortest, spells exactly its decimal."""
     q = _rdiv(n, 10 ** (scale - 4)) if scale > 4 else n * _i(10 ** (4 - scale))
-    a = q.abs()
-    whole = (a // _i(10 ** 4)).cast(pl.String)
-    frac = (a % _i(10 ** 4)).cast(pl.String).str.zfill(4).str.strip_chars_end("0")
-    sign = pl.when(q < 0).then(pl.lit("-")).otherwise(pl.lit(""))
-    dot = pl.when(frac != "").then(pl.lit(".") + frac).otherwise(pl.lit(""))
-    return pl.concat_str(sign, whole, dot)
+    value = q.cast(pl.Int64).cast(pl.Float64) / pl.col("__p4")
+    return value.cast(pl.String).str.strip_suffix(".0")
 
 
 def _float_expr(n: pl.Expr, scale: int) -> pl.Expr:
     """``float()`` of the decimal ``n / 10**scale``, correctly rounded (from its digits;
-    polars parses decimal text correctly rounded, as a test checks)."""
+    polars parses decimal text correctly rounded, as a test checks). See ``_small_float``
+    for the quick way when ``n`` is small."""
     a = n.abs()
     text = pl.concat_str(pl.when(n < 0).then(pl.lit("-")).otherwise(pl.lit("")),
                          (a // _i(10 ** scale)).cast(pl.String), pl.lit("."),
                          (a % _i(10 ** scale)).cast(pl.String).str.zfill(scale))
     return text.cast(pl.Float64)
+
+
+def _small_float(n: pl.Expr, power: int) -> pl.Expr:
+    """``float()`` of ``n / 10**power`` for ``|n| < 2**53``: both are exact doubles and
+    IEEE division rounds correctly."""
+    return n.cast(pl.Int64).cast(pl.Float64) / pl.col(f"__p{power}")
+
+
+def _with_fixed(frame: pl.DataFrame, src: str, dst: str) -> pl.DataFrame:
+    """``frame`` with ``dst``, the scaled integers of the numbers of ``src`` (null where
+    they cannot be held). A double ``x`` with ``|x| x 10**QUICK < 2**52`` whose nearest
+    ``QUICK``-decimal value ``c`` rounds back to ``x`` has exactly ``c`` as its shortest
+    spelling (its rounding interval is narrower than ``10**-QUICK``, so ``c`` is the
+    only such decimal in it); the other rows are read from their digits (``_fixed``)."""
+    dtype = frame.schema[src]
+    if not dtype.is_float():
+        return frame.with_columns(_fixed(pl.col(src), dtype).alias(dst))
+    x = pl.col(src)
+    frame = frame.with_columns((x * 10.0 ** QUICK).round(0).alias("__cand"))
+    quick = (x.is_finite() & (x.abs() < min(LIMIT, 2 ** 52 / 10 ** QUICK))
+             & (pl.col("__cand") / pl.col(f"__p{QUICK}") == x))
+    frame = frame.with_columns(
+        pl.when(quick).then(pl.col("__cand").cast(pl.Int64).cast(pl.Int128)
+                            * _i(10 ** (S - QUICK))).alias(dst)).drop("__cand")
+    slow = pl.col(dst).is_null() & x.is_finite() & (x.abs() < LIMIT)
+    rest = frame.filter(slow).select(ROW, _fixed(x, dtype).alias("__slow"))
+    if not rest.height:
+        return frame
+    return frame.join(rest, on=ROW, how="left", maintain_order="left").with_columns(
+        pl.coalesce("__slow", dst).alias(dst)).drop("__slow")
 
 
 @dataclass(frozen=True)
@@ -247,7 +285,8 @@ def _constants(scheme: AppraisalScheme) -> _Constants | None:
                 if total_a <= 0 or 2 * sum(abs(x) for _, x in a) * LIMIT * 10 ** S >= BOUND:
                     return None
                 raters[i] = (a, total_a)
-        if 2 * top * sum(abs(b) for b in wg) * 10 ** 2 >= BOUND:
+        if 2 * top * sum(abs(b) for b in wg) * 10 ** 2 >= BOUND \
+                or top * max([abs(w) for w in wgs] or [0]) >= LIMIT * 10 ** S:
             return None
         mins = tuple(need(g.min_score) for g in scheme.grades)
     except (OverflowError, ValueError):
@@ -277,6 +316,10 @@ def _check_records(scheme: AppraisalScheme, frame: pl.DataFrame) -> pl.DataFrame
         __first=pl.col(ROW).first().over(key),
     ).with_columns(
         __ok=pl.col("__sid_ok") & (pl.col("__first") == pl.col(ROW)) & fact_ok,
+        # (computed, so stored per row: a literal column is kept as a scalar, and polars
+        # divides by a scalar as a product with its reciprocal)
+        **{name: (pl.int_range(pl.len(), dtype=pl.Int64) * 0 + int(value)).cast(pl.Float64)
+           for name, value in POWERS.items()},
     ).drop("__sid_raw")
 
 
@@ -298,15 +341,27 @@ def _score(scheme: AppraisalScheme, consts: _Constants | None, work: pl.DataFram
     names = {name: pl.col(f"__f_{name}") for name in scheme.facts}
     names["as_of"] = pl.lit(as_of, dtype=pl.Date)
     compiler = PolarsCompiler(scheme.functions or {}, names)  # type: ignore[arg-type]
-    schema = work.schema
     errors: list[pl.Expr | None] = []
     columns: list[pl.Expr] = []
     for i, ind in enumerate(scheme.indicators):
         if ind.value is not None:
             raw = compiler.compile(ind.value.node)
             value = raw.value.cast(pl.Float64)
-            errors.append(either(raw.error, ~value.is_finite()))
-            columns += [value.alias(f"__raw_{i}"), _fixed(value, pl.Float64()).alias(f"__R_{i}")]
+            error = either(raw.error, ~value.is_finite())
+            columns.append(value.alias(f"__raw_{i}"))
+            if error is not None:
+                columns.append(error.alias(f"__err_{i}"))
+                errors.append(pl.col(f"__err_{i}"))
+    if columns:
+        work = work.lazy().with_columns(columns).collect(engine="in-memory")
+    facts = sorted({fact for ind in scheme.indicators for fact, _ in ind.raters})
+    if consts is not None:
+        for fact in facts:
+            work = _with_fixed(work, f"__f_{fact}", f"__X_{fact}")
+    columns = []
+    for i, ind in enumerate(scheme.indicators):
+        if ind.value is not None:
+            work = _with_fixed(work, f"__raw_{i}", f"__R_{i}")
         elif consts is None:
             columns += [_null(pl.Float64()).alias(f"__raw_{i}"),
                         _null(pl.Int128()).alias(f"__R_{i}")]
@@ -314,9 +369,9 @@ def _score(scheme: AppraisalScheme, consts: _Constants | None, work: pl.DataFram
             parts, total_a = consts.raters[i]
             num: pl.Expr = _i(0)
             for fact, a in parts:
-                num = num + _i(a) * _fixed(pl.col(f"__f_{fact}"), schema[f"__f_{fact}"])
+                num = num + _i(a) * pl.col(f"__X_{fact}")
             mean = _rdiv(num, total_a * 10 ** (S - DIV_PLACES))
-            columns += [_float_expr(mean, DIV_PLACES).alias(f"__raw_{i}"),
+            columns += [_small_float(mean, DIV_PLACES).alias(f"__raw_{i}"),
                         (mean * _i(10 ** (S - DIV_PLACES))).alias(f"__R_{i}")]
     lazy = work.lazy().with_columns(columns)
     columns = []
@@ -550,7 +605,7 @@ def _decision_columns(scheme: AppraisalScheme, consts: _Constants | None,
     py.update({row: (list(d.reason_codes), [m.message for m in d.reasons])
                for row, d in fallback.items() if not d.rejected})
     quota_code, quota_text = _quota_reason(scheme, work)
-    frame = work.with_columns(__codes=codes, __held=vetoed)
+    frame = _with_texts(scheme, consts, work.with_columns(__codes=codes, __held=vetoed))
     if py:
         frame = frame.join(_py_lists(py, work.schema[ROW]), on=ROW, how="left",
                            maintain_order="left")
@@ -558,9 +613,14 @@ def _decision_columns(scheme: AppraisalScheme, consts: _Constants | None,
         frame = frame.with_columns(__py_codes=_null(STR_LIST), __py_reasons=_null(STR_LIST))
     own = pl.col("__fallback") & scored
     rejected = pl.col("__status") != SCORED
+    quick, count, slow = _reason_texts(scheme, consts, frame, quota_text, as_of)
+    frame = frame.with_columns(__reasons=quick, __count=count)
+    if frame.filter(scored & ~pl.col("__fallback")
+                    & (pl.col("__reasons").list.len() != pl.col("__count"))).height:
+        frame = frame.with_columns(__reasons=slow)
     reasons = pl.when(rejected).then(pl.col("__py_reasons")).when(own).then(
         pl.concat_list(pl.col("__py_reasons"), quota_text).list.drop_nulls()
-    ).otherwise(_reason_texts(scheme, consts, frame, quota_text, as_of))
+    ).otherwise(pl.col("__reasons"))
     reason_codes = pl.when(rejected).then(pl.col("__py_codes")).when(own).then(
         pl.concat_list(pl.col("__py_codes"), quota_code).list.drop_nulls()
     ).otherwise(pl.col("__codes"))
@@ -569,9 +629,7 @@ def _decision_columns(scheme: AppraisalScheme, consts: _Constants | None,
         pl.col(ROW).alias("row"),
         pl.col("__sid").alias("subject_id"),
         pl.col("__status").alias("status"),
-        # (from its digits: polars may divide by a constant as a product, inexactly)
-        pl.when(scored).then(_float_expr(pl.col("__T2").cast(pl.Int128), TOTAL_PLACES))
-        .alias("total"),
+        pl.when(scored).then(_small_float(pl.col("__T2"), TOTAL_PLACES)).alias("total"),
         by_grade(pl.col("__band"), [g.id for g in grades]).alias("computed_grade"),
         by_grade(grade_ix, [g.id for g in grades]).alias("grade"),
         by_grade(grade_ix, [g.label for g in grades]).alias("grade_label"),
@@ -625,64 +683,80 @@ def _str_expr(work: pl.DataFrame, name: str) -> pl.Expr:
     return pl.lit(mapped.fill_null("None"))
 
 
-def _source(ind: _Indicator, i: int, work: pl.DataFrame) -> pl.Expr:
+def _source(ind: _Indicator, i: int) -> pl.Expr:
     """``<value text> = raw`` or ``rater-weighted mean of f x w, ... = raw``."""
-    raw = _fmt_expr(pl.col(f"__R_{i}"), S)
+    raw = pl.col(f"__tR_{i}")
     if ind.value is not None:
         return pl.concat_str(pl.lit(f"{ind.value.text} = "), raw)
     parts: list[pl.Expr] = [pl.lit("rater-weighted mean of ")]
     for j, (fact, w) in enumerate(ind.raters):
-        col = f"__f_{fact}"
         parts += [pl.lit((", " if j else "") + f"{fact} "),
-                  _fmt_expr(_fixed(pl.col(col), work.schema[col]), S), pl.lit(f" x{_fmt(w)}")]
+                  pl.col(f"__tX_{fact}"), pl.lit(f" x{_fmt(w)}")]
     return pl.concat_str(*parts, pl.lit(" = "), raw)
 
 
-def _reason_texts(scheme: AppraisalScheme, consts: _Constants | None, work: pl.DataFrame,
-                  quota_text: pl.Expr, as_of: dt.date) -> pl.Expr:
-    """Every reason of a row scored here, word for word as ``_grade_subject`` and
-    ``_apply_quota`` word them, as one list column."""
-    if consts is None:  # every scored row fell back
-        return _null(STR_LIST)
+def _with_texts(scheme: AppraisalScheme, consts: _Constants | None,
+                work: pl.DataFrame) -> pl.DataFrame:
+    """``_fmt`` of every number a reason shows, once each: ``__tR_i`` (raw), ``__tN_i``
+    (score), ``__tW_i`` (weighted), ``__tX_<fact>`` (a rater's value), ``__tT`` (the
+    total) and ``__tShort`` (how far the total is below the next grade up)."""
+    if consts is None:
+        return work
     wscale = S + consts.wscale
+    columns = []
+    for i in range(len(scheme.indicators)):
+        columns += [_fmt_expr(pl.col(f"__R_{i}"), S).alias(f"__tR_{i}"),
+                    _fmt_expr(pl.col(f"__N_{i}"), S).alias(f"__tN_{i}"),
+                    _fmt_expr(pl.col(f"__W_{i}"), wscale).alias(f"__tW_{i}")]
+    facts = sorted({fact for ind in scheme.indicators for fact, _ in ind.raters})
+    columns += [_fmt_expr(pl.col(f"__X_{fact}"), S).alias(f"__tX_{fact}") for fact in facts]
+    total = pl.col("__T2").cast(pl.Int128)
+    columns.append(_fmt_expr(total, TOTAL_PLACES).alias("__tT"))
+    better: pl.Expr = _null(pl.Int128())
+    for g in range(1, len(scheme.grades)):
+        better = pl.when(pl.col("__band") == g).then(_i(consts.mins[g - 1])).otherwise(better)
+    columns.append(_fmt_expr(better - total * _i(10 ** (S - TOTAL_PLACES)), S)
+                   .alias("__tShort"))
+    return work.with_columns(columns)
+
+
+def _reason_texts(scheme: AppraisalScheme, consts: _Constants | None, work: pl.DataFrame,
+                  quota_text: pl.Expr, as_of: dt.date) -> tuple[pl.Expr, pl.Expr, pl.Expr]:
+    """Every reason of a row scored here, word for word as ``_grade_subject`` and
+    ``_apply_quota`` word them, as one list column (``work`` has ``_with_texts``): the
+    quick way, how many reasons it must give, and the slow way."""
+    if consts is None:  # every scored row fell back
+        return _null(STR_LIST), pl.lit(0, dtype=pl.UInt32), _null(STR_LIST)
     items: list[pl.Expr] = []
     for i, ind in enumerate(scheme.indicators):
         name = _both(ind.label, ind.label_en, ind.id)
         group = (f" x group {ind.group_label} {_fmt(ind.group_weight)}"
                  if ind.group is not None else "")
         items.append(pl.concat_str(
-            pl.lit(f"{name}: "), _source(ind, i, work), pl.lit(" -> "),
-            _fmt_expr(pl.col(f"__N_{i}"), S), pl.lit(" ("), _how_expr(ind, i),
-            pl.lit(f") x weight {_fmt(ind.weight)}{group} = "),
-            _fmt_expr(pl.col(f"__W_{i}"), wscale)))
+            pl.lit(f"{name}: "), _source(ind, i), pl.lit(" -> "),
+            pl.col(f"__tN_{i}"), pl.lit(" ("), _how_expr(ind, i, pl.col(f"__tR_{i}")),
+            pl.lit(f") x weight {_fmt(ind.weight)}{group} = "), pl.col(f"__tW_{i}")))
         if ind.norm.method in ("bands", "thresholds"):
             tail = (" falls in no band of the policy, so it scores 0"
                     if ind.norm.method == "bands" else " reaches no step, so it scores 0")
             items.append(pl.when(pl.col(f"__pick_{i}") == -1).then(pl.concat_str(
-                pl.lit(f"{name}: the value "), _fmt_expr(pl.col(f"__R_{i}"), S),
-                pl.lit(tail))))
+                pl.lit(f"{name}: the value "), pl.col(f"__tR_{i}"), pl.lit(tail))))
     terms: list[pl.Expr] = []
     for i in range(len(scheme.indicators)):
-        terms += [pl.lit(" + ") if i else pl.lit(""), _fmt_expr(pl.col(f"__W_{i}"), wscale)]
-    total = pl.col("__T2").cast(pl.Int128)
-    total_text = _fmt_expr(total, TOTAL_PLACES)
-    items.append(pl.concat_str(pl.lit("total = "), *terms, pl.lit(" = "), total_text,
+        terms += [pl.lit(" + ") if i else pl.lit(""), pl.col(f"__tW_{i}")]
+    items.append(pl.concat_str(pl.lit("total = "), *terms, pl.lit(" = "), pl.col("__tT"),
                                pl.lit(" (rounded half-up to 2 decimals)")))
     grades = scheme.grades
-    grade: pl.Expr = _null(pl.String())
-    for g in reversed(range(len(grades))):
-        band = grades[g]
-        parts = [pl.lit("a total of "), total_text,
-                 pl.lit(f" reaches {_fmt(band.min_score)}, the lowest score for "
-                        f"{_both(band.label, band.label_en, band.id)}")]
-        if g:
-            better = grades[g - 1]
-            short = _i(consts.mins[g - 1]) - total * _i(10 ** (S - TOTAL_PLACES))
-            parts += [pl.lit(" ("), _fmt_expr(short, S),
-                      pl.lit(f" short of {_both(better.label, better.label_en, better.id)} "
-                             f"at {_fmt(better.min_score)})")]
-        grade = pl.when(pl.col("__band") == g).then(pl.concat_str(*parts)).otherwise(grade)
-    items.append(grade)
+    ix = list(range(len(grades)))
+    reaches = pl.col("__band").replace_strict(
+        ix, [f" reaches {_fmt(g.min_score)}, the lowest score for "
+             f"{_both(g.label, g.label_en, g.id)}" for g in grades], return_dtype=pl.String)
+    short_of = pl.col("__band").replace_strict(
+        ix, [""] + [f" short of {_both(b.label, b.label_en, b.id)} at {_fmt(b.min_score)})"
+                    for b in grades[:-1]], return_dtype=pl.String)
+    note = pl.when(pl.col("__band") > 0).then(
+        pl.concat_str(pl.lit(" ("), pl.col("__tShort"), short_of)).otherwise(pl.lit(""))
+    items.append(pl.concat_str(pl.lit("a total of "), pl.col("__tT"), reaches, note))
     lowest = grades[-1]
     band_name = pl.col("__band").replace_strict(
         list(range(len(grades))), [_both(g.label, g.label_en, g.id) for g in grades],
@@ -703,11 +777,20 @@ def _reason_texts(scheme: AppraisalScheme, consts: _Constants | None, work: pl.D
                           f"whatever the total (the bands gave "), band_name,
             pl.lit(f"); {CONFIRM}"))))
     items.append(quota_text)
-    return pl.concat_list(items).list.drop_nulls()
+    # one text split at a separator: polars' concat_list of strings costs ~6x as much
+    # (seconds per million rows); absent (null) reasons are skipped. Should a value
+    # read by a veto hold the separator, the list would have too many items: then the
+    # slow way is taken (see _decision_columns).
+    joined = pl.concat_str(items, separator=SEP, ignore_nulls=True).str.split(SEP)
+    count: pl.Expr = pl.lit(0, dtype=pl.UInt32)
+    for item in items:
+        count = count + item.is_not_null().cast(pl.UInt32)
+    return joined, count, pl.concat_list(items).list.drop_nulls()
 
 
-def _how_expr(ind: _Indicator, i: int) -> pl.Expr:
-    """How the score was found, word for word as ``AppraisalScheme._normalise`` says it."""
+def _how_expr(ind: _Indicator, i: int, raw_text: pl.Expr | None = None) -> pl.Expr:
+    """How the score was found, word for word as ``AppraisalScheme._normalise`` says it
+    (``raw_text``: ``_fmt`` of the raw value, when already written)."""
     n = ind.norm
     pick = pl.col(f"__pick_{i}")
     texts: dict[int, str] = {}
@@ -726,7 +809,8 @@ def _how_expr(ind: _Indicator, i: int) -> pl.Expr:
         last = len(ind.bands) - 1
         texts = {k: f"bands: [{_fmt(lo)}, {_fmt(hi)}{']' if k == last else ')'} scores "
                     f"{_fmt(score)}" for k, (lo, hi, score) in enumerate(ind.bands)}
-        out_of_bands = pl.concat_str(pl.lit("bands: "), _fmt_expr(pl.col(f"__R_{i}"), S),
+        text = raw_text if raw_text is not None else _fmt_expr(pl.col(f"__R_{i}"), S)
+        out_of_bands = pl.concat_str(pl.lit("bands: "), text,
                                      pl.lit(" is in no band, scores 0"))
         return pl.when(pick == -1).then(out_of_bands).otherwise(
             pick.replace_strict(list(texts), list(texts.values()), default=None,
@@ -805,10 +889,8 @@ def _details(scheme: AppraisalScheme, consts: _Constants | None, work: pl.DataFr
     k, m = len(scheme.indicators), scored.height
     wscale = S + (consts.wscale if consts is not None else 0)
     parts = []
-    for i, ind in enumerate(scheme.indicators):
-        raters = [pl.concat_str(pl.lit(f"{fact}="),
-                                _fmt_expr(_fixed(pl.col(f"__f_{fact}"),
-                                                 scored.schema[f"__f_{fact}"]), S),
+    for i, ind in enumerate(scheme.indicators if consts is not None else ()):
+        raters = [pl.concat_str(pl.lit(f"{fact}="), _fmt_expr(pl.col(f"__X_{fact}"), S),
                                 pl.lit(f" x{_fmt(w)}")) for fact, w in ind.raters]
         parts.append(scored.select(
             pl.col(ROW).cast(pl.Int64).alias("row"), pl.col("__sid").alias("subject_id"),

@@ -34,7 +34,7 @@ can check it on paper and a subject can see why:
 5. **Band:** the first grade, in the order written, whose ``min_score`` the
    total reaches. Grades must be written best first with strictly decreasing
    ``min_score`` and the last at 0, so every total has exactly one grade.
-6. **Quota** (only over a cohort, ``evaluate_many``): of the *n* subjects
+6. **Quota** (only over a cohort, ``decide_many``): of the *n* subjects
    scored in the run, at most ``k = rounding(max_share x n)`` may keep the
    quota grade. Candidates are ranked by ``tie_break`` (total: higher first;
    ``indicator:<id>``: higher normalised score first; subject_id: ascending),
@@ -508,7 +508,7 @@ class AppraisalScheme:
         g = self._grade(q.grade)
         note = (f"The quota (at most {_fmt(q.max_share * 100)}% of a cohort may be "
                 f"{_both(g.label, g.label_en, g.id)}) was not applied: it is applied only when "
-                f"a whole cohort is appraised together (evaluate_many, or civicscore score)")
+                f"a whole cohort is appraised together (decide_many, or civicscore score)")
         if decision.grade == q.grade:
             note += ", so this grade may still be moved down."
         else:
