@@ -390,9 +390,13 @@ def test_decide_and_decide_many_name_the_methods(baseline: civicscore.Policy) ->
                              st.integers(-10 ** 13, 10 ** 13).map(lambda v: v / 10 ** 9),
                              st.sampled_from([0.1, 0.3, -0.0, 1e-9, 2.5e-7, 999999999.9])),
                    min_size=1, max_size=60))
+@example(xs=[1.192092896e-07])
 @settings(max_examples=80, deadline=None)
 def test_batch_reads_doubles_at_their_written_decimal(xs: list[float]) -> None:
-    """The scaled integer of a double is ``Decimal(repr(x)) x 10**S`` (or none)."""
+    """The scaled integer of a double is ``Decimal(repr(x)) x 10**S``. It is never
+    another number; it may be missing only for a value Python spells with an exponent
+    (below 0.0001: that row is then scored by the per-record path, see
+    ``test_values_beyond_the_scaled_integers_fall_back``)."""
     from civicscore.batch.appraisal import LIMIT, POWERS, ROW, S, _with_fixed
 
     frame = pl.DataFrame({ROW: range(len(xs)), "x": pl.Series(xs, dtype=pl.Float64)})
@@ -404,7 +408,8 @@ def test_batch_reads_doubles_at_their_written_decimal(xs: list[float]) -> None:
         d = Decimal(repr(x))
         fits = abs(d) < LIMIT and -d.as_tuple().exponent <= S  # type: ignore[operator]
         want.append(int(d.scaleb(S)) if fits else None)
-    assert got == want
+    for x, n, w in zip(xs, got, want, strict=True):
+        assert n == w or (n is None and "e" in repr(x)), x
 
 
 def test_a_value_holding_the_reason_separator_is_worded_alike(tmp_path: Path) -> None:

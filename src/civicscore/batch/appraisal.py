@@ -15,13 +15,15 @@ Why it is shaped this way:
   an expression's result) becomes the integer of its shortest spelling: polars
   writes a double with the same digits as Python's ``repr`` (checked by a
   test), and the digits are read back as an integer, so 92.82 is exactly
-  9282 x 10**18. Sums, differences and products are exact integer operations;
+  9282 x 10**18 (``_with_fixed``; a double with at most 9 decimals is read
+  without text, see there). Sums, differences and products are exact integer
+  operations;
   the two divisions and the total are rounded half-up (away from zero) by
   ``_rdiv``, ``(2|n| + d) // 2d``, at the places the per-record path rounds
   (``DIV_PLACES``, ``TOTAL_PLACES``). The policy's constants are checked once
   (``_constants``) so that no intermediate can leave Int128; a policy whose
   constants do not fit is scored by the per-record path, row by row.
-* **A row that does not fit falls back.** A value of 10**12 or more, or with
+* **A row that does not fit falls back.** A value of 10**9 or more, or with
   more than ``S`` decimals (``2.5e-7``'s spelling has an exponent: it is
   treated the same way), cannot be held exactly; such a row (rare: none in
   the bundled data) is decided by the per-record path (``decide_one``) and
@@ -29,7 +31,8 @@ Why it is shaped this way:
   the engine.
 * **Reasons are worded in columns**, from the same numbers and the same
   templates as the per-record path (``_fmt`` of a scaled integer is
-  ``_fmt_expr``: rounded half-up to 4 decimals, trailing zeros dropped).
+  ``_fmt_expr``: rounded half-up to 4 decimals, trailing zeros dropped),
+  each number written once (``_with_texts``).
 * **The quota is a sort.** Candidates (scored, not vetoed, banded in the quota
   grade) are sorted by the ``tie_break`` keys, then subject id: the total (an
   exact integer of hundredths) and the indicators' normalised scores (floats
