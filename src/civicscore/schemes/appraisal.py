@@ -11,10 +11,13 @@ can check it on paper and a subject can see why:
    dropped and never given a grade.
 2. **Raw value** of each indicator: its ``value`` expression, or the
    rater-weighted mean ``sum(w_i * x_i) / sum(w_i)`` of its ``raters`` (e.g.
-   staff 3 : users 6 : departments 3 : leaders 3).
+   staff 3 : users 6 : departments 3 : leaders 3), rounded half-up to 6
+   decimals.
 3. **Normalised score** (0-100): ``linear`` maps ``floor`` to 0 and ``target``
-   to 100 and clamps (with ``higher_is_better = false`` the floor is the worst
-   value and the target the best, so the same formula runs downhill);
+   to 100, ``(raw - floor) x 100 / (target - floor)`` rounded half-up to 6
+   decimals, and clamps: a raw value worse than the floor scores 0, one better
+   than the target 100 (with ``higher_is_better = false`` the floor is the
+   worst value and the target the best, so the same formula runs downhill);
    ``thresholds`` gives the score of the highest step reached (lower is
    better: the lowest step not exceeded), 0 if none; ``bands`` gives the score
    of the band ``from <= raw < to`` (the last band includes its ``to``), 0
@@ -23,15 +26,15 @@ can check it on paper and a subject can see why:
    better" and then score a better value lower: the loader refuses steps and
    bands that contradict ``higher_is_better``, so the total can only rise when
    a subject does better.
-4. **Weighted** = normalised x indicator weight x group weight; the **total**
-   is their sum rounded half-up to 2 decimals (as on paper, not as binary
-   floating point rounds). Weights are checked at load time to sum to 1 within
+4. **Weighted** = normalised x indicator weight x group weight, exactly; the
+   **total** is their exact sum rounded half-up to 2 decimals (as on paper,
+   not as binary floating point rounds). Weights are checked at load time to sum to 1 within
    each group and across groups, so totals are on the same 0-100 scale as the
    scores.
 5. **Band:** the first grade, in the order written, whose ``min_score`` the
    total reaches. Grades must be written best first with strictly decreasing
    ``min_score`` and the last at 0, so every total has exactly one grade.
-6. **Quota** (only over a cohort, ``evaluate_many``): of the *n* subjects
+6. **Quota** (only over a cohort, ``decide_many``): of the *n* subjects
    scored in the run, at most ``k = rounding(max_share x n)`` may keep the
    quota grade. Candidates are ranked by ``tie_break`` (total: higher first;
    ``indicator:<id>``: higher normalised score first; subject_id: ascending),
@@ -47,6 +50,30 @@ A veto or a quota demotion is a recommendation: the decision says
 ``needs_confirmation = True`` and keeps the grade the bands gave
 (``computed_grade``) beside the recommended ``grade``, because a person must
 confirm it before it takes effect.
+
+**Numbers.** The arithmetic of steps 2-5 is exact decimal arithmetic, the same
+as Python's :mod:`decimal` with unlimited precision would do on paper:
+
+* every number is taken at the decimal it was written as: an ``int`` as is, a
+  float (a fact read from a record, a constant of the policy, the result of a
+  ``value`` expression) at its shortest spelling, ``Decimal(repr(x))``, so
+  92.82 is 92.82 and not the binary double nearest to it;
+* sums, differences and products are exact (never rounded);
+* there are exactly three roundings, all ROUND_HALF_UP (halves away from
+  zero): the rater-weighted mean and the ``linear`` division are rounded to
+  ``DIV_PLACES`` = 6 decimals, each as one exact quotient (the numerator and
+  the divisor exact, the quotient rounded once), and the total is rounded to
+  ``TOTAL_PLACES`` = 2 decimals before its grade is chosen;
+* comparisons (steps, bands, clamping, grades, the quota's ranking) are exact.
+
+So 92.82 / 96 / 94.35 on the baseline is 32.82 + 40 + 17.175 = 89.995 -> 90
+(优秀). The value expressions themselves stay IEEE doubles (their semantics
+are ``expr``'s); only the scorecard arithmetic on top of them is decimal. The
+public fields (``total``, ``raw``, ``normalised``, ``weighted``) are the
+``float`` of the exact decimal (the total, at 2 decimals, is exact as a float),
+and reasons show the exact values, at most 4 decimals (``_fmt``): a total of
+90.00 is worded ``= 90``. The batch evaluator (``batch/appraisal.py``) does
+the same arithmetic on scaled integers and gives identical results.
 """
 
 from __future__ import annotations
@@ -57,11 +84,12 @@ import itertools
 import math
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, replace
-from typing import Any
+from decimal import ROUND_HALF_UP, Decimal
+from typing import Any, NamedTuple
 
 from .._suggest import did_you_mean, one_of
 from ..errors import RecordError
-from ..expr import Expression, FunctionTable, Type, round_half_up
+from ..expr import Expression, FunctionTable, Type
 from ..policy.compile import CompileContext, ensure_in_effect
 from ..policy.model import Appraisal, FactSpec, Normalise, PolicyModel
 from ..records import coerce_facts, is_missing, to_text, unreadable_reason
@@ -73,6 +101,15 @@ REJECTED = "rejected"
 TOLERANCE = 1e-9
 RESERVED = ("subject_id",)
 CONFIRM = "a human must confirm this before it takes effect"
+#: Decimals of the two divisions (rater-weighted mean, linear normalisation).
+DIV_PLACES = 6
+#: Decimals of the total.
+TOTAL_PLACES = 2
+#: Exact arithmetic: + - x never round under this context (nothing here divides in it).
+EXACT = decimal.Context(prec=decimal.MAX_PREC, Emax=decimal.MAX_EMAX, Emin=decimal.MIN_EMIN,
+                        rounding=ROUND_HALF_UP,
+                        traps=[decimal.InvalidOperation, decimal.DivisionByZero,
+                               decimal.Overflow])
 
 
 # --- results ------------------------------------------------------------------------
@@ -177,6 +214,7 @@ class AppraisalDecision:
             "grade_label": self.grade_label, "rank": self.rank, "vetoed": list(self.vetoed),
             "needs_confirmation": self.needs_confirmation,
             "reason_codes": list(self.reason_codes),
+            "reasons": [r.message for r in self.reasons],
             **policy_columns(self.policy), "as_of": self.as_of,
         }
 
@@ -303,6 +341,20 @@ class _Indicator:
     steps: tuple[tuple[float, float], ...]  # (at, score), by at ascending
     bands: tuple[tuple[float, float, float], ...]  # (from, to, score), by from ascending
 
+    @property
+    def wg(self) -> Decimal:
+        """weight x group weight, exactly (the product is associative: the same as
+        multiplying the score by each in turn)."""
+        return EXACT.multiply(dec(self.weight), dec(self.group_weight))
+
+    @property
+    def d_floor(self) -> Decimal:
+        return dec(self.norm.floor or 0)
+
+    @property
+    def d_target(self) -> Decimal:
+        return dec(self.norm.target or 0)
+
 
 @dataclass(frozen=True)
 class _Veto:
@@ -318,6 +370,10 @@ class _Grade:
     label: str
     label_en: str
     min_score: float
+
+    @property
+    def d_min(self) -> Decimal:
+        return dec(self.min_score)
 
 
 class _Rejected(Exception):
@@ -335,11 +391,70 @@ def _both(label: str, label_en: str, fallback: str) -> str:
     return label or label_en or fallback
 
 
-def _fmt(x: float) -> str:
-    """A number as an officer writes it: at most 4 decimals, no exponent, no trailing 0."""
-    if not math.isfinite(x) or abs(x) >= 1e15:
+def dec(x: float | int | Decimal) -> Decimal:
+    """A number as it was written: an int as is, a float at its shortest spelling
+    (``Decimal(repr(x))``: 92.82 is 92.82, not the double nearest to it)."""
+    if isinstance(x, Decimal):
+        return x
+    if isinstance(x, bool):
+        return Decimal(int(x))
+    if isinstance(x, int):
+        return Decimal(x)
+    return Decimal(repr(float(x)))
+
+
+def div_half_up(n: Decimal, d: Decimal, places: int = DIV_PLACES) -> Decimal:
+    """``n / d`` rounded half-up (halves away from zero) to ``places`` decimals, as one
+    exact quotient: both are turned into integer ratios, so nothing rounds before."""
+    a, b = n.as_integer_ratio()
+    c, e = d.as_integer_ratio()
+    num, den = a * e * 10 ** places, b * c
+    if den < 0:
+        num, den = -num, -den
+    q, r = divmod(abs(num), den)
+    if 2 * r >= den:
+        q += 1
+    return Decimal(-q if num < 0 else q).scaleb(-places, EXACT)
+
+
+def total_of(weighted: Iterable[Decimal]) -> Decimal:
+    """The exact sum, rounded half-up to ``TOTAL_PLACES`` decimals."""
+    total = Decimal(0)
+    for w in weighted:
+        total = EXACT.add(total, w)
+    return total.quantize(Decimal(1).scaleb(-TOTAL_PLACES), rounding=ROUND_HALF_UP,
+                          context=EXACT)
+
+
+def rater_mean(values: Sequence[tuple[float | int, float]]) -> Decimal:
+    """``sum(w_i x x_i) / sum(w_i)`` of (x_i, w_i), exact, rounded half-up to
+    ``DIV_PLACES`` decimals."""
+    num = Decimal(0)
+    den = Decimal(0)
+    for x, w in values:
+        num = EXACT.add(num, EXACT.multiply(dec(w), dec(x)))
+        den = EXACT.add(den, dec(w))
+    return div_half_up(num, den)
+
+
+class _Exact(NamedTuple):
+    """The exact values behind one indicator's trace (its public fields are floats)."""
+
+    raw: Decimal
+    normalised: Decimal
+    weighted: Decimal
+
+
+def _fmt(x: float | int | Decimal) -> str:
+    """A number as an officer writes it: at most 4 decimals (rounded half-up from the
+    exact decimal), no exponent, no trailing 0."""
+    if isinstance(x, float) and not math.isfinite(x):
         return f"{x:g}"
-    text = f"{round_half_up(float(x), 4):.4f}".rstrip("0").rstrip(".")
+    d = dec(x)
+    if abs(d) >= Decimal(10) ** 15:
+        return f"{float(d):g}"
+    q = d.quantize(Decimal("0.0001"), rounding=ROUND_HALF_UP, context=EXACT)
+    text = f"{q:f}".rstrip("0").rstrip(".")
     return "0" if text in ("-0", "") else text
 
 
@@ -383,7 +498,7 @@ class AppraisalScheme:
                 | {f"appraisal.grades.{g.id}" for g in self.grades})
 
     # -- public API --------------------------------------------------------------------
-    def evaluate(self, subject: Mapping[str, Any], *, as_of: dt.date) -> AppraisalDecision:
+    def decide(self, subject: Mapping[str, Any], *, as_of: dt.date) -> AppraisalDecision:
         """One subject on its own: bands and vetoes, but no quota (that needs a cohort)."""
         ensure_in_effect(self.model, self.ref, as_of)
         decision = self._decide(1, subject, as_of, {})
@@ -393,14 +508,14 @@ class AppraisalScheme:
         g = self._grade(q.grade)
         note = (f"The quota (at most {_fmt(q.max_share * 100)}% of a cohort may be "
                 f"{_both(g.label, g.label_en, g.id)}) was not applied: it is applied only when "
-                f"a whole cohort is appraised together (evaluate_many, or civicscore score)")
+                f"a whole cohort is appraised together (decide_many, or civicscore score)")
         if decision.grade == q.grade:
             note += ", so this grade may still be moved down."
         else:
             note += "."
         return replace(decision, quota_note=note)
 
-    def evaluate_many(self, subjects: Iterable[Any], *, as_of: dt.date) -> AppraisalResult:
+    def decide_many(self, subjects: Iterable[Any], *, as_of: dt.date) -> AppraisalResult:
         """Score a cohort: every subject, then the quota over all scored subjects."""
         ensure_in_effect(self.model, self.ref, as_of)
         seen: dict[str, int] = {}
@@ -411,14 +526,20 @@ class AppraisalScheme:
             decisions, outcome = self._apply_quota(decisions)
         return AppraisalResult(as_of, self.ref, tuple(decisions), outcome)
 
+    #: The names of the first API (README, tests and plugins use them): the same methods.
+    evaluate = decide
+    evaluate_many = decide_many
+
     def batch(self, source: Any, *, as_of: dt.date, **extra: Any) -> Any:
         """Score a whole cohort with the vectorised (polars) evaluator.
 
         ``source`` is a polars/pandas/pyarrow frame, a list of records or a path
         (CSV, JSON Lines, JSON, Parquet). The result is a ``BatchResult`` whose
-        ``output`` has one row per input row with the same columns and meaning as
-        ``evaluate_many(...).output_rows()``, quota included; the two evaluators
-        agree row for row (a property test holds them to it). Needs polars
+        ``output`` has one row per input row with exactly the columns, values and order
+        of ``decide_many(...).output_rows()`` (reasons and quota included), ``details``
+        equals ``detail_rows()`` (built when first read) and ``rejected`` holds the rows
+        of ``rejected_rows()``; the two evaluators agree row for row (property tests
+        hold them to it). Needs polars
         (``pip install civicscore[batch]``).
         """
         from ..batch.appraisal import score_appraisal
@@ -435,10 +556,10 @@ class AppraisalScheme:
     # -- the Scheme protocol (used by the CLI) ----------------------------------------
     def run(self, records: Iterable[Any], *, as_of: dt.date,
             **extra: Iterable[Any]) -> AppraisalResult:
-        return self.evaluate_many(records, as_of=as_of)
+        return self.decide_many(records, as_of=as_of)
 
     def explain_record(self, record: Mapping[str, Any], *, as_of: dt.date) -> str:
-        return self.evaluate(record, as_of=as_of).explain()
+        return self.decide(record, as_of=as_of).explain()
 
     # -- one subject ----------------------------------------------------------------------
     def _grade(self, grade_id: str) -> _Grade:
@@ -481,11 +602,15 @@ class AppraisalScheme:
         env = dict(facts)
         env["as_of"] = as_of
         traces: list[IndicatorTrace] = []
+        exact: list[_Exact] = []
         for ind in self.indicators:
             try:
-                traces.append(self._indicator(ind, env, label))
+                trace, values = self._indicator(ind, env, label)
             except _Rejected as e:
                 reasons.append(e.reason)
+            else:
+                traces.append(trace)
+                exact.append(values)
         held: list[tuple[_Veto, dict[str, Any]]] = []
         for v in self.vetoes:
             try:
@@ -498,118 +623,124 @@ class AppraisalScheme:
                                       v.when.values_read(env)))
         if reasons:
             return self._reject(row, sid, reasons, as_of)
-        return self._grade_subject(row, sid, traces, held, as_of)
+        return self._grade_subject(row, sid, traces, exact, held, as_of)
 
     def _indicator(self, ind: _Indicator, env: Mapping[str, Any], label: str
-                   ) -> IndicatorTrace:
+                   ) -> tuple[IndicatorTrace, _Exact]:
         rule = f"appraisal.indicators.{ind.id}"
         raters: tuple[RaterValue, ...] = ()
         read: dict[str, Any] | None = None
         try:
             if ind.value is not None:
                 read = ind.value.values_read(env)
-                raw = float(ind.value(env))
+                value = float(ind.value(env))
+                if not math.isfinite(value):
+                    raise ArithmeticError(f"the value is not a finite number ({value})")
+                raw = dec(value)
             else:
                 raters = tuple(RaterValue(f, self.facts[f].label or f, float(env[f]), w)
                                for f, w in ind.raters)
-                raw = (sum(r.weight * r.value for r in raters)
-                       / sum(r.weight for r in raters))
-            if not math.isfinite(raw):
-                raise ArithmeticError(f"the value is not a finite number ({raw})")
+                raw = rater_mean([(env[f], w) for f, w in ind.raters])
         except (ArithmeticError, ValueError) as e:
             text = ind.value.text if ind.value is not None else "rater-weighted mean"
             raise _Rejected(Reason("EXPR_ERROR", f"{rule}.value",
                                    f"subject {label}: indicator {ind.id!r} ({text}) could not be "
                                    f"computed: {e}", read or {})) from None
         score, how, flag = self._normalise(ind, raw, label)
-        weighted = score * ind.weight * ind.group_weight
-        return IndicatorTrace(ind.id, ind.label, ind.label_en, ind.group, ind.norm.method, raw,
-                              score, ind.weight, ind.group_weight, weighted, raters, read, how,
-                              flag)
+        weighted = EXACT.multiply(score, ind.wg)
+        trace = IndicatorTrace(ind.id, ind.label, ind.label_en, ind.group, ind.norm.method,
+                               float(raw), float(score), ind.weight, ind.group_weight,
+                               float(weighted), raters, read, how, flag)
+        return trace, _Exact(raw, score, weighted)
 
-    def _normalise(self, ind: _Indicator, raw: float, label: str) -> tuple[float, str, str]:
+    def _normalise(self, ind: _Indicator, raw: Decimal, label: str
+                   ) -> tuple[Decimal, str, str]:
         """The 0-100 score, how it was found, and a flag (OUT_OF_BANDS, NO_STEP_REACHED)."""
         n = ind.norm
         if n.method == "linear":
-            floor, target = float(n.floor or 0), float(n.target or 0)
-            score = (raw - floor) * 100 / (target - floor)
+            floor, target = ind.d_floor, ind.d_target
             how = f"linear: {_fmt(floor)} scores 0, {_fmt(target)} scores 100"
-            if score < 0 or score > 100:
-                score = min(max(score, 0.0), 100.0)
-                how += f", clamped to {_fmt(score)}"
+            up = target > floor
+            if raw < floor if up else raw > floor:
+                return Decimal(0), f"{how}, clamped to {_fmt(0)}", ""
+            if raw > target if up else raw < target:
+                return Decimal(100), f"{how}, clamped to {_fmt(100)}", ""
+            score = div_half_up(EXACT.multiply(EXACT.subtract(raw, floor), Decimal(100)),
+                                EXACT.subtract(target, floor))
             return score, how, ""
         if n.method == "thresholds":
             if n.higher_is_better:
-                hit = [s for s in ind.steps if s[0] <= raw]
+                hit = [s for s in ind.steps if dec(s[0]) <= raw]
                 step = hit[-1] if hit else None
                 word = "at least"
             else:
-                hit = [s for s in ind.steps if s[0] >= raw]
+                hit = [s for s in ind.steps if dec(s[0]) >= raw]
                 step = hit[0] if hit else None
                 word = "at most"
             if step is None:
                 edge = ind.steps[0 if n.higher_is_better else -1][0]
-                return 0.0, (f"thresholds: no step reached (the step nearest is {word} "
-                             f"{_fmt(edge)}), scores 0"), "NO_STEP_REACHED"
-            return step[1], f"thresholds: {word} {_fmt(step[0])} scores {_fmt(step[1])}", ""
+                return Decimal(0), (f"thresholds: no step reached (the step nearest is {word} "
+                                    f"{_fmt(edge)}), scores 0"), "NO_STEP_REACHED"
+            return (dec(step[1]), f"thresholds: {word} {_fmt(step[0])} scores "
+                                  f"{_fmt(step[1])}", "")
         if n.method == "bands":
             last = len(ind.bands) - 1
             for i, (lo, hi, score) in enumerate(ind.bands):
-                if lo <= raw < hi or (i == last and raw == hi):
+                if dec(lo) <= raw < dec(hi) or (i == last and raw == dec(hi)):
                     close = "]" if i == last else ")"
-                    return (score, f"bands: [{_fmt(lo)}, {_fmt(hi)}{close} scores "
-                                   f"{_fmt(score)}", "")
-            return 0.0, f"bands: {_fmt(raw)} is in no band, scores 0", "OUT_OF_BANDS"
+                    return (dec(score), f"bands: [{_fmt(lo)}, {_fmt(hi)}{close} scores "
+                                        f"{_fmt(score)}", "")
+            return Decimal(0), f"bands: {_fmt(raw)} is in no band, scores 0", "OUT_OF_BANDS"
         # method = "none": the raw value is the score
         if not 0 <= raw <= 100:
             raise _Rejected(Reason(
                 "SCORE_OUT_OF_RANGE", f"appraisal.indicators.{ind.id}.normalise",
                 f"subject {label}: indicator {ind.id!r} gives {_fmt(raw)}, but with method = "
-                f"'none' the value is the score and must be between 0 and 100", {"raw": raw},
-                (0, 100)))
+                f"'none' the value is the score and must be between 0 and 100",
+                {"raw": float(raw)}, (0, 100)))
         return raw, "none: the value is the score", ""
 
     def _grade_subject(self, row: int, sid: str, traces: list[IndicatorTrace],
-                       held: list[tuple[_Veto, dict[str, Any]]],
+                       exact: list[_Exact], held: list[tuple[_Veto, dict[str, Any]]],
                        as_of: dt.date) -> AppraisalDecision:
         reasons: list[Reason] = []
-        for t in traces:
-            ind = next(i for i in self.indicators if i.id == t.id)
+        for t, x, ind in zip(traces, exact, self.indicators, strict=True):
             name = _both(t.label, t.label_en, t.id)
             if t.raters:
                 source = ("rater-weighted mean of "
                           + ", ".join(f"{r.fact} {_fmt(r.value)} x{_fmt(r.weight)}"
-                                      for r in t.raters) + f" = {_fmt(t.raw)}")
+                                      for r in t.raters) + f" = {_fmt(x.raw)}")
             else:
-                source = f"{ind.value.text if ind.value else ''} = {_fmt(t.raw)}"
+                source = f"{ind.value.text if ind.value else ''} = {_fmt(x.raw)}"
             group = (f" x group {ind.group_label} {_fmt(t.group_weight)}"
                      if t.group is not None else "")
             facts: dict[str, Any] = dict(t.facts or {})
             facts.update({r.fact: r.value for r in t.raters})
             reasons.append(Reason(
                 "INDICATOR", f"appraisal.indicators.{t.id}",
-                f"{name}: {source} -> {_fmt(t.normalised)} ({t.how}) x weight "
-                f"{_fmt(t.weight)}{group} = {_fmt(t.weighted)}",
-                facts, None, f"+{_fmt(t.weighted)}"))
+                f"{name}: {source} -> {_fmt(x.normalised)} ({t.how}) x weight "
+                f"{_fmt(t.weight)}{group} = {_fmt(x.weighted)}",
+                facts, None, f"+{_fmt(x.weighted)}"))
             if t.flag == "OUT_OF_BANDS":
                 reasons.append(Reason("OUT_OF_BANDS", f"appraisal.indicators.{t.id}.normalise",
-                                      f"{name}: the value {_fmt(t.raw)} falls in no band of "
+                                      f"{name}: the value {_fmt(x.raw)} falls in no band of "
                                       f"the policy, so it scores 0", {"raw": t.raw}))
             elif t.flag == "NO_STEP_REACHED":
                 reasons.append(Reason("NO_STEP_REACHED",
                                       f"appraisal.indicators.{t.id}.normalise",
-                                      f"{name}: the value {_fmt(t.raw)} reaches no step, so it "
+                                      f"{name}: the value {_fmt(x.raw)} reaches no step, so it "
                                       f"scores 0", {"raw": t.raw}))
-        total = float(round_half_up(sum(t.weighted for t in traces), 2))
+        exact_total = total_of(x.weighted for x in exact)
+        total = float(exact_total)
         reasons.append(Reason("TOTAL", "appraisal.indicators",
-                              "total = " + " + ".join(_fmt(t.weighted) for t in traces)
-                              + f" = {total:g} (rounded half-up to 2 decimals)",
+                              "total = " + " + ".join(_fmt(x.weighted) for x in exact)
+                              + f" = {_fmt(exact_total)} (rounded half-up to 2 decimals)",
                               {t.id: t.weighted for t in traces}))
-        band = next((g for g in self.grades if g.min_score <= total), self.grades[-1])
+        band = next((g for g in self.grades if g.d_min <= exact_total), self.grades[-1])
         reasons.append(Reason("GRADE", f"appraisal.grades.{band.id}",
-                              f"a total of {total:g} reaches {_fmt(band.min_score)}, the "
-                              f"lowest score for {_both(band.label, band.label_en, band.id)}"
-                              + self._next_grade_note(band, total),
+                              f"a total of {_fmt(exact_total)} reaches {_fmt(band.min_score)}, "
+                              f"the lowest score for {_both(band.label, band.label_en, band.id)}"
+                              + self._next_grade_note(band, exact_total),
                               {"total": total}, band.min_score, band.id))
         grade = band
         for v, read in held:
@@ -630,12 +761,12 @@ class AppraisalScheme:
                                  computed_grade_label=band.label,
                                  computed_grade_label_en=band.label_en)
 
-    def _next_grade_note(self, band: _Grade, total: float) -> str:
+    def _next_grade_note(self, band: _Grade, total: Decimal) -> str:
         i = self.grades.index(band)
         if i == 0:
             return ""
         better = self.grades[i - 1]
-        return (f" ({_fmt(better.min_score - total)} short of "
+        return (f" ({_fmt(EXACT.subtract(better.d_min, total))} short of "
                 f"{_both(better.label, better.label_en, better.id)} at {_fmt(better.min_score)})")
 
     # -- the quota over a cohort -----------------------------------------------------------
