@@ -121,16 +121,6 @@ PARITY_INPUTS = {
 FORMATS = ("csv", "jsonl", "json", "parquet")
 WHAT = ("output", "rejects", "details", "summary")
 
-#: Where the two engines still differ on this branch, and why. The batch evaluators (owned
-#: by the scheme modules, batch/<scheme>.py) still copy the raw input columns into
-#: ``output`` and leave out ``reasons``; volunteer's batch ``output`` is one row per
-#: activity record (its statements are in ``details``), the reverse of per-record.
-#: These pass once each scheme's BatchResult equals its per-record rows (the contract).
-PENDING_SCHEME_WORK = {
-    ("volunteer", "output"), ("volunteer", "details"), ("civility", "output"),
-    ("visits", "output"), ("appraisal", "output"),
-}
-
 
 @pytest.fixture(scope="module")
 def parity_runs(tmp_path_factory: pytest.TempPathFactory) -> dict[tuple[str, str, str], Any]:
@@ -158,11 +148,7 @@ def _parity_cases() -> list[Any]:
             for what in WHAT:
                 if what == "summary" and fmt != "csv":
                     continue  # the summary does not depend on the format
-                marks = [pytest.mark.xfail(strict=False, reason="needs the scheme's batch "
-                                           "evaluator to equal its per-record rows")] \
-                    if (scheme, what) in PENDING_SCHEME_WORK else []
-                cases.append(pytest.param(scheme, fmt, what, marks=marks,
-                                          id=f"{scheme}-{fmt}-{what}"))
+                cases.append(pytest.param(scheme, fmt, what, id=f"{scheme}-{fmt}-{what}"))
     return cases
 
 
