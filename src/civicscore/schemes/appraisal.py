@@ -80,6 +80,7 @@ from __future__ import annotations
 
 import datetime as dt
 import decimal
+import functools
 import itertools
 import math
 from collections.abc import Iterable, Iterator, Mapping, Sequence
@@ -341,19 +342,29 @@ class _Indicator:
     steps: tuple[tuple[float, float], ...]  # (at, score), by at ascending
     bands: tuple[tuple[float, float, float], ...]  # (from, to, score), by from ascending
 
-    @property
+    @functools.cached_property
     def wg(self) -> Decimal:
         """weight x group weight, exactly (the product is associative: the same as
         multiplying the score by each in turn)."""
         return EXACT.multiply(dec(self.weight), dec(self.group_weight))
 
-    @property
+    @functools.cached_property
     def d_floor(self) -> Decimal:
         return dec(self.norm.floor or 0)
 
-    @property
+    @functools.cached_property
     def d_target(self) -> Decimal:
         return dec(self.norm.target or 0)
+
+    @functools.cached_property
+    def d_steps(self) -> tuple[tuple[Decimal, Decimal], ...]:
+        """``steps`` as written, in the same order."""
+        return tuple((dec(a), dec(sc)) for a, sc in self.steps)
+
+    @functools.cached_property
+    def d_bands(self) -> tuple[tuple[Decimal, Decimal, Decimal], ...]:
+        """``bands`` as written, in the same order."""
+        return tuple((dec(lo), dec(hi), dec(sc)) for lo, hi, sc in self.bands)
 
 
 @dataclass(frozen=True)
@@ -371,7 +382,7 @@ class _Grade:
     label_en: str
     min_score: float
 
-    @property
+    @functools.cached_property
     def d_min(self) -> Decimal:
         return dec(self.min_score)
 
@@ -447,7 +458,13 @@ class _Exact(NamedTuple):
 
 def _fmt(x: float | int | Decimal) -> str:
     """A number as an officer writes it: at most 4 decimals (rounded half-up from the
-    exact decimal), no exponent, no trailing 0."""
+    exact decimal), no exponent, no trailing 0. (Cached by type and value: a reason
+    writes the policy's constants again and again.)"""
+    return _fmt_of(type(x), x)
+
+
+@functools.lru_cache(maxsize=8192)
+def _fmt_of(kind: type, x: float | int | Decimal) -> str:
     if isinstance(x, float) and not math.isfinite(x):
         return f"{x:g}"
     d = dec(x)
@@ -669,27 +686,29 @@ class AppraisalScheme:
                                 EXACT.subtract(target, floor))
             return score, how, ""
         if n.method == "thresholds":
+            steps = ind.d_steps
             if n.higher_is_better:
-                hit = [s for s in ind.steps if dec(s[0]) <= raw]
-                step = hit[-1] if hit else None
+                hit = [k for k, s in enumerate(steps) if s[0] <= raw]
+                k = hit[-1] if hit else None
                 word = "at least"
             else:
-                hit = [s for s in ind.steps if dec(s[0]) >= raw]
-                step = hit[0] if hit else None
+                hit = [k for k, s in enumerate(steps) if s[0] >= raw]
+                k = hit[0] if hit else None
                 word = "at most"
-            if step is None:
+            if k is None:
                 edge = ind.steps[0 if n.higher_is_better else -1][0]
                 return Decimal(0), (f"thresholds: no step reached (the step nearest is {word} "
                                     f"{_fmt(edge)}), scores 0"), "NO_STEP_REACHED"
-            return (dec(step[1]), f"thresholds: {word} {_fmt(step[0])} scores "
-                                  f"{_fmt(step[1])}", "")
+            at, score = ind.steps[k]
+            return steps[k][1], f"thresholds: {word} {_fmt(at)} scores {_fmt(score)}", ""
         if n.method == "bands":
             last = len(ind.bands) - 1
-            for i, (lo, hi, score) in enumerate(ind.bands):
-                if dec(lo) <= raw < dec(hi) or (i == last and raw == dec(hi)):
+            for i, ((lo, hi, score), (d_lo, d_hi, d_score)) in enumerate(
+                    zip(ind.bands, ind.d_bands, strict=True)):
+                if d_lo <= raw < d_hi or (i == last and raw == d_hi):
                     close = "]" if i == last else ")"
-                    return (dec(score), f"bands: [{_fmt(lo)}, {_fmt(hi)}{close} scores "
-                                        f"{_fmt(score)}", "")
+                    return (d_score, f"bands: [{_fmt(lo)}, {_fmt(hi)}{close} scores "
+                                     f"{_fmt(score)}", "")
             return Decimal(0), f"bands: {_fmt(raw)} is in no band, scores 0", "OUT_OF_BANDS"
         # method = "none": the raw value is the score
         if not 0 <= raw <= 100:
