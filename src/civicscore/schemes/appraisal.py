@@ -95,7 +95,7 @@ from ..policy.compile import CompileContext, ensure_in_effect
 from ..policy.model import Appraisal, FactSpec, Normalise, PolicyModel
 from ..records import coerce_facts, is_missing, to_text, unreadable_reason
 from ..results import PolicyRef, Reason, to_jsonable
-from .base import policy_columns, reject_row
+from .base import BatchEngine, policy_columns, reject_row
 
 SCORED = "scored"
 REJECTED = "rejected"
@@ -489,8 +489,10 @@ def _places(share: float, n: int, rounding: str) -> int:
     return int(exact.quantize(decimal.Decimal(1), rounding=mode))
 
 
-class AppraisalScheme:
+class AppraisalScheme(BatchEngine):
     """The compiled [appraisal] section of one policy."""
+
+    batch_engine = "civicscore.batch.appraisal:score_appraisal"
 
     extra_inputs: tuple[str, ...] = ()
 
@@ -546,22 +548,6 @@ class AppraisalScheme:
     #: The names of the first API (README, tests and plugins use them): the same methods.
     evaluate = decide
     evaluate_many = decide_many
-
-    def batch(self, source: Any, *, as_of: dt.date, **extra: Any) -> Any:
-        """Score a whole cohort with the vectorised (polars) evaluator.
-
-        ``source`` is a polars/pandas/pyarrow frame, a list of records or a path
-        (CSV, JSON Lines, JSON, Parquet). The result is a ``BatchResult`` whose
-        ``output`` has one row per input row with exactly the columns, values and order
-        of ``decide_many(...).output_rows()`` (reasons and quota included), ``details``
-        equals ``detail_rows()`` (built when first read) and ``rejected`` holds the rows
-        of ``rejected_rows()``; the two evaluators agree row for row (property tests
-        hold them to it). Needs polars
-        (``pip install civicscore[batch]``).
-        """
-        from ..batch.appraisal import score_appraisal
-
-        return score_appraisal(self, source, as_of=as_of, **extra)
 
     def decide_one(self, row: int, record: Any, as_of: dt.date,
                    seen: dict[str, int]) -> AppraisalDecision:

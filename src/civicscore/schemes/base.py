@@ -20,9 +20,10 @@ scheme is scored, explained, logged and tested like a built-in one.
 from __future__ import annotations
 
 import datetime as dt
+import importlib
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any, Protocol
+from typing import Any, ClassVar, Protocol
 
 REJECT_COLUMNS = ("input", "row", "id", "reason_codes", "reasons")
 
@@ -63,6 +64,36 @@ class Scheme(Protocol):
 
     def explain_record(self, record: Mapping[str, Any], *, as_of: dt.date) -> str:
         ...
+
+
+class BatchEngine:
+    """A scheme's ``batch()``: its columnar (polars) engine, named by reference.
+
+    The batch module of a scheme builds on the per-record one (it reads the
+    compiled rules and words reasons with the same functions), so it imports
+    it; the per-record module must not import the batch module back. A scheme
+    class names its engine as ``"module:function"`` (as an entry point does),
+    and the engine is imported when ``batch()`` is first called: ``import
+    civicscore`` never imports polars, and no civicscore module imports one that
+    imports it back. A plugin scheme gets a batch engine the same way.
+    """
+
+    #: ``"package.module:function"``; the function is called as
+    #: ``function(scheme, source, as_of=..., **extra)`` and returns a ``BatchResult``.
+    batch_engine: ClassVar[str]
+
+    def batch(self, source: Any, *, as_of: dt.date, **extra: Any) -> Any:
+        """Decide every record of ``source`` (a polars, pandas or Arrow frame, a list of
+        records, or a CSV, JSON Lines, JSON or Parquet path) with the batch engine
+        (``pip install 'civicscore[batch]'``).
+
+        The result is a ``BatchResult`` whose output, detail and rejected rows equal
+        the per-record ``run(...)``'s, row for row and value for value
+        (``civicscore.testing.assert_evaluators_agree`` checks it).
+        """
+        module, _, name = self.batch_engine.partition(":")
+        engine = getattr(importlib.import_module(module), name)
+        return engine(self, source, as_of=as_of, **extra)
 
 
 def reject_row(kind: str, row: int, ident: str, codes: Iterable[str],

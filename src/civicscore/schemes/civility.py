@@ -64,7 +64,7 @@ from ..policy.compile import CompileContext, ensure_in_effect
 from ..policy.model import Civility, FactSpec, PolicyModel
 from ..records import coerce_facts, is_missing, to_date, to_text, unreadable_reason
 from ..results import PolicyRef, Reason, to_jsonable
-from .base import policy_columns, reject_row
+from .base import BatchEngine, policy_columns, reject_row
 
 SCORED = "scored"
 REJECTED = "rejected"
@@ -292,8 +292,10 @@ class _Title:
     label_en: str
 
 
-class CivilityScheme:
+class CivilityScheme(BatchEngine):
     """The compiled [civility] section of one policy."""
+
+    batch_engine = "civicscore.batch.civility:score_civility"
 
     extra_inputs: tuple[str, ...] = ()
 
@@ -345,18 +347,6 @@ class CivilityScheme:
         return self.decide(record, as_of=as_of).explain()
 
     # -- batch -------------------------------------------------------------------------------
-    def batch(self, source: Any, *, as_of: dt.date, **extra: Any) -> Any:
-        """Decide every household of a frame or file with polars (``civicscore[batch]``).
-
-        The same checked criteria, compiled to columns; the result is a
-        ``BatchResult`` of frames whose ``output`` has the columns of
-        ``CivilityDecision.to_row()``, proven equal to ``evaluate_many`` row by
-        row (tests/test_batch_civility.py). polars is imported here, not before.
-        """
-        from ..batch.civility import score_civility
-
-        return score_civility(self, source, as_of=as_of, **extra)
-
     def decide_one(self, row: int, record: Any, as_of: dt.date,
                    seen: dict[str, int]) -> CivilityDecision:
         """One row exactly as ``evaluate_many`` decides it, given the ids ``seen`` before

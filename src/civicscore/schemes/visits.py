@@ -88,7 +88,7 @@ from ..records import (
     unreadable_reason,
 )
 from ..results import PolicyRef, Reason, to_jsonable
-from .base import policy_columns, reject_row
+from .base import BatchEngine, policy_columns, reject_row
 
 SCORED = "scored"
 REJECTED = "rejected"
@@ -610,8 +610,10 @@ def _compute(expr: Expression) -> Callable[[Mapping[str, Any]], Any]:
     return expr.fn
 
 
-class VisitsScheme:
+class VisitsScheme(BatchEngine):
     """The compiled [visits] section of one policy."""
+
+    batch_engine = "civicscore.batch.visits:score_visits"
 
     extra_inputs: tuple[str, ...] = ()
 
@@ -942,17 +944,6 @@ class VisitsScheme:
                                           f"computed ({error})", expr.values_read(env))
 
     # -- batch -------------------------------------------------------------------------------
-    def batch(self, source: Any, *, as_of: dt.date) -> Any:
-        """Decide every household of a frame or file with polars (``civicscore[batch]``).
-
-        The same checked rules, compiled to columns; the result is a
-        ``BatchResult`` of frames, proven equal to ``evaluate_many`` row by row
-        (tests/test_batch_visits.py). polars is imported here, not before.
-        """
-        from ..batch.visits import score_visits
-
-        return score_visits(self, source, as_of=as_of)
-
     def decide_one(self, row: int, record: Any, as_of: dt.date,
                    seen: dict[str, int]) -> VisitDecision:
         """One record exactly as ``evaluate_many`` decides it at position ``row``, given the

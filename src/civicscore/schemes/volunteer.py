@@ -68,7 +68,7 @@ from ..records import (
     unreadable_reason,
 )
 from ..results import ParameterUse, PolicyRef, Reason, to_jsonable
-from .base import policy_columns, reject_row
+from .base import BatchEngine, policy_columns, reject_row
 
 SCORED = "scored"
 REJECTED = "rejected"
@@ -417,8 +417,10 @@ class _Unscorable(Exception):
         self.reason = reason
 
 
-class VolunteerScheme:
+class VolunteerScheme(BatchEngine):
     """The compiled [volunteer] section of one policy."""
+
+    batch_engine = "civicscore.batch.volunteer:score_volunteer"
 
     def __init__(self, model: PolicyModel, rules: Volunteer, ref: PolicyRef,
                  activities: Mapping[str, _Activity], multipliers: Sequence[_Multiplier],
@@ -468,19 +470,6 @@ class VolunteerScheme:
         statements = self._statements(decisions, redemption_decisions, lots, as_of)
         return VolunteerResult(as_of, self.ref, tuple(decisions), tuple(redemption_decisions),
                                statements)
-
-    def batch(self, source: Any, *, as_of: dt.date, **extra: Any) -> Any:
-        """Score every activity record of a frame or file with polars (``civicscore[batch]``).
-
-        The same checked rules, compiled to columns; ``extra["redemptions"]``
-        (any source) is applied as ``run`` applies it. The result is a
-        ``BatchResult`` whose ``output`` has one row per activity record and
-        whose ``details`` are the statements, proven equal to ``evaluate``
-        (tests/test_batch_volunteer.py). polars is imported here, not before.
-        """
-        from ..batch.volunteer import score_volunteer
-
-        return score_volunteer(self, source, as_of=as_of, **extra)
 
     def evaluate_record(self, record: Mapping[str, Any], *, as_of: dt.date) -> ActivityDecision:
         """One record on its own (caps and overlaps see only this record): ``decide``."""
