@@ -27,6 +27,16 @@ Semantics, fixed here once:
   ``functions.round_half_up`` for the float algorithm both evaluators share).
 * Chained comparisons ``a < b < c`` mean ``a < b and b < c``.
 * ``and`` / ``or`` take and give ``bool`` only (no Python truthiness).
+
+Expressions decide conditions and give raw values; they are not where
+amounts are added up. The schemes compute their amounts (points, hours,
+scores, weights, totals, caseloads) exactly on top of these values: every
+``decimal`` is taken at its written form (``Decimal(repr(x))``, the shortest
+decimal that reads back as the same double, i.e. what the officer or the
+record wrote), sums and products are exact, and rounding is ROUND_HALF_UP at
+the places each scheme's docstring states (docs/expressions.md, "Amounts are
+exact", lists them). Both engines follow the same rule, so a total equals
+the same sum done with Python's ``decimal`` module.
 """
 
 from __future__ import annotations
