@@ -72,6 +72,7 @@ from typing import Any
 
 import polars as pl
 
+from ..expr.functions import FunctionTable
 from ..policy.compile import ensure_in_effect
 from ..policy.dated import DatedValue, NotInForce
 from ..policy.model import FactSpec
@@ -337,8 +338,8 @@ def _step1(scheme: VolunteerScheme, frame: pl.DataFrame, as_of: dt.date) -> pl.D
             if rate is not None and rate.starts[0] > dt.date.min:
                 checks.append((pl.col("__act") == a.id) & (day < pl.lit(rate.starts[0])))
     fail = pl.col("__bad")
-    for c in checks:
-        fail = fail | c.fill_null(False)
+    for check in checks:
+        fail = fail | check.fill_null(False)
     return work.with_columns(__ok=~fail, __day=day)
 
 
@@ -512,7 +513,7 @@ def _rate_table(scheme: VolunteerScheme, keys: pl.DataFrame) -> pl.DataFrame:
                 if A:
                     mmax = min((B * (2 * MAX_UNITS + 1) - 1) // (2 * A), _NO_LIMIT)
         rows.append((act_id, day, mask, A, max(B, 1), mmax, min(ev, MAX_UNITS + 1), ev_round))
-    return pl.DataFrame(rows, schema=_RATE_SCHEMA, orient="row")  # type: ignore[arg-type]
+    return pl.DataFrame(rows, schema=_RATE_SCHEMA, orient="row")
 
 
 def _pass(scheme: VolunteerScheme, c: pl.DataFrame, as_of: dt.date) -> pl.DataFrame:
@@ -540,7 +541,7 @@ def _pass(scheme: VolunteerScheme, c: pl.DataFrame, as_of: dt.date) -> pl.DataFr
     names.update(activity=pl.col("__act"), category=pl.col("__cat"), date=pl.col("__day"),
                  as_of=pl.lit(as_of, dtype=pl.Date),
                  hours=pl.col("__counted").cast(pl.Float64) / exact_divisor(pl.lit(60.0)))
-    compiler = PolarsCompiler(scheme.functions or {}, names)  # type: ignore[arg-type]
+    compiler = PolarsCompiler(scheme.functions or FunctionTable(), names)
     unscorable = pl.col("__static_nif")
     applied: list[pl.Expr] = []
     for i, m in enumerate(scheme.multipliers):
@@ -560,10 +561,10 @@ def _pass(scheme: VolunteerScheme, c: pl.DataFrame, as_of: dt.date) -> pl.DataFr
     keys = ["__act", "__day", "__mask"]
     c = c.join(_rate_table(scheme, c.select(keys).unique()), on=keys, how="left",
                nulls_equal=True, maintain_order="left")
-    m = pl.min_horizontal(pl.col("__counted"), pl.col("__mmax")).cast(pl.Int128)
-    num = 2 * pl.col("__A") * m
+    minutes = pl.min_horizontal(pl.col("__counted"), pl.col("__mmax")).cast(pl.Int128)
+    num = 2 * pl.col("__A") * minutes
     hourly = ((num + pl.col("__B")) // (2 * pl.col("__B"))).cast(pl.Int64)
-    hourly_round = (pl.col("__A") * m) % pl.col("__B") != 0
+    hourly_round = (pl.col("__A") * minutes) % pl.col("__B") != 0
     event = pl.col("__event")
     out_of_range = pl.when(event).then(pl.col("__ev_units") > MAX_UNITS) \
         .otherwise(pl.col("__counted") > pl.col("__mmax"))
@@ -830,7 +831,7 @@ def _lot_table(vector: pl.DataFrame, lots: Mapping[str, list[list[Any]]]) -> pl.
     date, record id, units, expiry."""
     python = pl.DataFrame([{"vid": vid, "end": lot[0], "rid": lot[1], "units": lot[2],
                             "expires": lot[3]} for vid, items in lots.items() for lot in items],
-                          schema=_LOT_SCHEMA)  # type: ignore[arg-type]
+                          schema=_LOT_SCHEMA)
     vectorised = vector.filter(pl.col("__units") > 0).select(
         pl.col("volunteer_id").alias("vid"), pl.col("__end_day").alias("end"),
         pl.col("record_id").alias("rid"), pl.col("__units").alias("units"),

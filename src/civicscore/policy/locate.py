@@ -42,7 +42,7 @@ from __future__ import annotations
 
 import re
 from bisect import bisect_right
-from collections.abc import ItemsView, Iterator
+from collections.abc import ItemsView, Iterable, Iterator
 from dataclasses import dataclass
 from typing import TypeAlias
 
@@ -169,9 +169,11 @@ class PositionMap:
 
     def __contains__(self, path: object) -> bool:
         """Whether exactly ``path`` is written in the file."""
+        if not isinstance(path, Iterable):
+            return False
         try:
-            return tuple(path) in self._keys()  # type: ignore[call-overload]
-        except TypeError:
+            return tuple(path) in self._keys()
+        except TypeError:  # an unhashable part
             return False
 
     def __iter__(self) -> Iterator[Path]:
