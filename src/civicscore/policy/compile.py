@@ -180,22 +180,26 @@ class Policy:
     @property
     def volunteer(self) -> VolunteerScheme:
         """The [volunteer] scheme: ``policy.volunteer.evaluate(records, as_of=...)``."""
-        return self.scheme("volunteer")  # type: ignore[no-any-return]
+        scheme: VolunteerScheme = self.scheme("volunteer")  # (as schemes/__init__ registers it)
+        return scheme
 
     @property
     def civility(self) -> CivilityScheme:
         """The [civility] scheme: household stars and titles."""
-        return self.scheme("civility")  # type: ignore[no-any-return]
+        scheme: CivilityScheme = self.scheme("civility")  # (as schemes/__init__ registers it)
+        return scheme
 
     @property
     def visits(self) -> VisitsScheme:
         """The [visits] scheme: care tiers, cadences and next due dates."""
-        return self.scheme("visits")  # type: ignore[no-any-return]
+        scheme: VisitsScheme = self.scheme("visits")  # (as schemes/__init__ registers it)
+        return scheme
 
     @property
     def appraisal(self) -> AppraisalScheme:
         """The [appraisal] scheme: scorecards, grades, vetoes and the quota."""
-        return self.scheme("appraisal")  # type: ignore[no-any-return]
+        scheme: AppraisalScheme = self.scheme("appraisal")  # (as schemes/__init__ registers it)
+        return scheme
 
     def check_in_effect(self, as_of: dt.date) -> None:
         ensure_in_effect(self.model, self.ref, as_of)

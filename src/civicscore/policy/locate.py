@@ -315,7 +315,9 @@ class _Scanner:
         simple = _SIMPLE_STATEMENT.match
         table: Path | None = ()  # None: inside a header too long to map
         while True:
-            start = self.pos = skip(text, self.pos).end()  # type: ignore[union-attr]
+            blank = skip(text, self.pos)
+            assert blank is not None  # the pattern also matches the empty string
+            start = self.pos = blank.end()
             if start >= n:
                 return
             match = simple(text, start)
@@ -452,7 +454,9 @@ class _Scanner:
         self.pos += 1
         index = 0
         while True:
-            start = self.pos = skip(text, self.pos).end()  # type: ignore[union-attr]
+            blank = skip(text, self.pos)
+            assert blank is not None  # the pattern also matches the empty string
+            start = self.pos = blank.end()
             if start >= n:
                 return
             char = text[start]
@@ -481,7 +485,9 @@ class _Scanner:
         self.pos += 1
         while True:
             # Newlines and comments are lenient (TOML 1.1 allows them here).
-            self.pos = skip(text, self.pos).end()  # type: ignore[union-attr]
+            blank = skip(text, self.pos)
+            assert blank is not None  # the pattern also matches the empty string
+            self.pos = blank.end()
             if self.pos >= n:
                 return
             char = text[self.pos]
