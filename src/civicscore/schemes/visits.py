@@ -540,7 +540,8 @@ class _QuickFacts:
         self.specs = dict(facts)
         self.names = frozenset(facts)
         self.missing: dict[str, Any] = {}  # a fact's value when missing: default or NEVER
-        # (name, the Python type of a ready value, lowest, highest, the value when missing)
+        # how a ready value is recognised: by its class, its class and range, or its text;
+        # each entry ends with the fact's value when missing
         by_class: list[tuple[str, type[bool] | type[dt.date], Any]] = []
         in_range: list[tuple[str, type[int] | type[float], float, float, Any]] = []
         in_set: list[tuple[str, frozenset[str], Any]] = []
