@@ -205,7 +205,7 @@ class ReplayReport:
         return not self.differences and not self.skipped
 
 
-def _rebuild(entries: list[dict[str, Any]], kind: str) -> list[Any]:
+def _rebuild(entries: Iterable[Mapping[str, Any]], kind: str) -> list[Any]:
     rows = sorted((e for e in entries if e["kind"] == kind), key=lambda e: e["row"])
     return [e["input"] for e in rows]
 
@@ -266,7 +266,7 @@ def logged_inputs(spec: SchemeSpec, entries: Iterable[Mapping[str, Any]]
     extra: dict[str, list[Any]] = {}
     for kind, name in spec.log_inputs.items():
         if any(e["kind"] == kind for e in entries):
-            extra[name] = _rebuild(entries, kind)  # type: ignore[arg-type]
+            extra[name] = _rebuild(entries, kind)
     return extra
 
 

@@ -329,8 +329,10 @@ def _csv_quoted(cells: Any, lone: bool) -> Any:
     quoted = pl.lit('"') + pl.lit(cells).str.replace_all('"', '""', literal=True) + pl.lit('"')
     rule = pl.when(pl.lit(needs)).then(quoted)
     if lone:
-        rule = rule.when(pl.lit(cells) == "").then(pl.lit('""'))
-    return pl.select(rule.otherwise(pl.lit(cells))).to_series()
+        cell = rule.when(pl.lit(cells) == "").then(pl.lit('""')).otherwise(pl.lit(cells))
+    else:
+        cell = rule.otherwise(pl.lit(cells))
+    return pl.select(cell).to_series()
 
 
 _JSON_ESCAPES = {8: "\\b", 9: "\\t", 10: "\\n", 12: "\\f", 13: "\\r"}

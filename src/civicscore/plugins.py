@@ -292,10 +292,9 @@ def policy_model(sections: tuple[tuple[str, type[BaseModel]], ...]) -> type[Poli
     """The whole policy format for these scheme sections, built once per set of them
     (building a model's validator is a good part of start-up time)."""
     fields: dict[str, Any] = {name: (model | None, None) for name, model in sections}
-    model: type[PolicyModel] = create_model(  # type: ignore[call-overload]
+    return create_model(
         "PolicyModel", __base__=PolicyModel, __doc__="A civicscore policy file.",
         __module__=PolicyModel.__module__, **fields)
-    return model
 
 
 def _own_distribution(plugin: object) -> tuple[str, str]:

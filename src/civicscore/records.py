@@ -197,6 +197,15 @@ def to_datetime(value: Any, record: str, field: str, *,
                                      f"got {shown(value)}", code="INVALID_DATETIME")
 
 
+def fact_default(spec: FactSpec) -> bool | int | float | str | dt.date | None:
+    """What a record that leaves the fact out reads: the declared default, as a float for a
+    decimal fact (``compile`` has checked that a decimal fact's default is a number)."""
+    d = spec.default
+    if spec.type == "decimal" and isinstance(d, int | float):
+        return float(d)
+    return d
+
+
 def coerce_fact(name: str, spec: FactSpec, record: Mapping[str, Any], record_id: str) -> Any:
     """The typed value of one declared fact, its default, or a ``RecordError``."""
     value = record.get(name)
@@ -204,7 +213,7 @@ def coerce_fact(name: str, spec: FactSpec, record: Mapping[str, Any], record_id:
         if spec.optional:
             return NEVER
         if spec.default is not None:
-            return float(spec.default) if spec.type == "decimal" else spec.default
+            return fact_default(spec)
         raise RecordError(record_id, name, "is required and missing", code="MISSING_FIELD")
     kind = spec.type
     out: Any

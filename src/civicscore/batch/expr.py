@@ -263,8 +263,12 @@ def round_half_up_expr(x: pl.Expr, digits: int) -> tuple[pl.Expr, pl.Expr]:
 
 
 def _round(node: Call, args: list[pl.Expr]) -> tuple[pl.Expr, pl.Expr | None]:
-    digits = node.args[1].value if len(node.args) == 2 else 0  # type: ignore[attr-defined]
-    return round_half_up_expr(args[0].cast(pl.Float64), int(digits))
+    digits = 0
+    if len(node.args) == 2:
+        literal = node.args[1]
+        assert isinstance(literal, Const)  # the checker admits a literal only (_check_round)
+        digits = int(literal.value)
+    return round_half_up_expr(args[0].cast(pl.Float64), digits)
 
 
 def _days(d: pl.Expr) -> pl.Expr:

@@ -25,8 +25,9 @@ from __future__ import annotations
 
 import datetime as dt
 import re
-from collections.abc import Iterable, Iterator, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -35,7 +36,7 @@ import polars as pl
 from ..errors import InputError, RecordError
 from ..expr.ir import MAX_SAFE_INT
 from ..policy.model import FactSpec
-from ..records import _FALSE, _TRUE, NEVER, UnreadableRow, coerce_fact
+from ..records import _FALSE, _TRUE, NEVER, UnreadableRow, coerce_fact, fact_default
 
 ROW = "__row"
 """1-based row number of the input, as the per-record readers count rows."""
@@ -183,7 +184,8 @@ class Coerced:
     code: pl.Series  # String, null where the value is fine
 
 
-def python_coerce(raw: pl.Series, convert: Any) -> tuple[pl.Series, pl.Series]:
+def python_coerce(raw: pl.Series,
+                  convert: Callable[[Any], object]) -> tuple[pl.Series, pl.Series]:
     """``convert(value)`` (a records.py conversion) once per distinct value; returns the
     converted values and RecordError codes, row-aligned with ``raw``."""
     def run(v: Any) -> tuple[Any, str | None]:
@@ -235,6 +237,11 @@ def coerce_column(frame: pl.DataFrame, name: str, spec: FactSpec,
     return coerce_columns(frame, {name: spec}, missing_ok)[name]
 
 
+def _coerce_one(name: str, spec: FactSpec, value: object) -> Any:
+    """``coerce_fact`` of one raw value, as if it were a record's only field."""
+    return coerce_fact(name, spec, {name: value}, name)
+
+
 def coerce_columns(frame: pl.DataFrame, specs: Mapping[str, FactSpec],
                    missing_ok: bool = False) -> dict[str, Coerced]:
     """Every fact of ``specs`` at once: two vectorised passes over the frame, and Python
@@ -249,13 +256,13 @@ def coerce_columns(frame: pl.DataFrame, specs: Mapping[str, FactSpec],
         col = pl.lit(raw) if name not in frame.columns else pl.col(name)
         if raw.dtype == pl.Object:
             flags = [v is None or (isinstance(v, str) and not v.strip()) for v in raw.to_list()]
-            missing = pl.lit(pl.Series(flags, dtype=pl.Boolean))
+            is_missing = pl.lit(pl.Series(flags, dtype=pl.Boolean))
         elif raw.dtype == pl.String:
-            missing = col.is_null() | (col.str.strip_chars(PY_WHITESPACE) == "")
+            is_missing = col.is_null() | (col.str.strip_chars(PY_WHITESPACE) == "")
         else:
-            missing = col.is_null()
+            is_missing = col.is_null()
         fast = _fast_expr(col, raw.dtype, spec)
-        exprs += [missing.alias(f"m{i}"), fast.alias(f"v{i}")]
+        exprs += [is_missing.alias(f"m{i}"), fast.alias(f"v{i}")]
     first = frame.lazy().select(exprs).collect(engine="in-memory") if exprs \
         else pl.DataFrame()  # lazy, for common-subexpression elimination
     # the odd values: coerce_fact itself, once per distinct value
@@ -269,7 +276,7 @@ def coerce_columns(frame: pl.DataFrame, specs: Mapping[str, FactSpec],
         if unsure.any():
             converted, codes = python_coerce(
                 raws[name].filter(unsure),
-                lambda v, name=name, spec=spec: coerce_fact(name, spec, {name: v}, name))
+                partial(_coerce_one, name, spec))
             where = unsure.arg_true()
             value = value.scatter(where, _typed(converted, dtype))
             code = code.scatter(where, codes)
@@ -290,7 +297,7 @@ def _finish(i: int, spec: FactSpec, missing_ok: bool) -> list[pl.Expr]:
     if spec.optional:
         fill: Any = NEVER
     elif spec.default is not None:
-        fill = float(spec.default) if spec.type == "decimal" else spec.default
+        fill = fact_default(spec)
     else:
         fill = None
     value, code = v, c

@@ -78,8 +78,9 @@ class BatchResult:
         return "; ".join([text, *self.notes])
 
     def table(self) -> tuple[str, list[str], list[list[str]]]:
-        shown = [c for c in ("row", "status", "tier", "stars", "title", "grade", "points",
-                             "next_due", "overdue", "reason_codes") if c in self.output.columns]
+        shown: list[str] = [c for c in ("row", "status", "tier", "stars", "title", "grade",
+                                        "points", "next_due", "overdue", "reason_codes")
+                            if c in self.output.columns]
         rows = [[", ".join(v) if isinstance(v, list) else str(v) for v in r]
                 for r in self.output.select(shown).head(1000).iter_rows()]
         return self.title or f"{self.scheme} — {self.policy}", shown, rows

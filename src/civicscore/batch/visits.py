@@ -32,6 +32,7 @@ from typing import Any
 
 import polars as pl
 
+from ..expr.functions import FunctionTable
 from ..policy.compile import ensure_in_effect
 from ..policy.model import FactSpec
 from ..records import NEVER, is_missing
@@ -48,7 +49,7 @@ _DATE = FactSpec(type="date")
 
 def score_visits(scheme: VisitsScheme, source: Any, *, as_of: dt.date) -> BatchResult:
     """Decide every household of ``source``; see :class:`BatchResult`."""
-    functions = scheme.functions
+    functions = scheme.functions or FunctionTable()  # (a scheme made without compile_visits)
     ensure_in_effect(scheme.model, scheme.ref, as_of)
     step("reading households", 0, STEPS)
     frame = nan_as_null(read_source(source))
@@ -77,10 +78,10 @@ def score_visits(scheme: VisitsScheme, source: Any, *, as_of: dt.date) -> BatchR
         | (last.value.is_not_null() & (last.value > as_of)).fill_null(False)
     kept: dict[str, pl.Series] = {}
     for name in list(facts):
-        c = facts.pop(name)
-        problems = problems | c.code.is_not_null()
+        fact = facts.pop(name)
+        problems = problems | fact.code.is_not_null()
         if name in read:
-            kept[f"__f_{name}"] = c.value
+            kept[f"__f_{name}"] = fact.value
     work = pl.DataFrame({ROW: frame[ROW], "__ok": ~problems, "__last": last.value, **kept})
     names = {name: pl.col(f"__f_{name}") for name in read if name in scheme.facts}
     names["as_of"] = pl.lit(as_of, dtype=pl.Date)
@@ -99,8 +100,8 @@ def score_visits(scheme: VisitsScheme, source: Any, *, as_of: dt.date) -> BatchR
     stage1: list[pl.Expr] = []
     for i, t in enumerate(tiers):
         assert t.when is not None
-        c = compiler.compile(t.when.node)
-        stage1 += [c.value.alias(f"__c{i}"), _error(c).alias(f"__e{i}")]
+        cond = compiler.compile(t.when.node)
+        stage1 += [cond.value.alias(f"__c{i}"), _error(cond).alias(f"__e{i}")]
     for j, tr in enumerate(scheme.triggers):
         cond, event = compiler.compile(tr.when.node), compiler.compile(tr.event.node)
         stage1 += [cond.value.alias(f"__tc{j}"), _error(cond).alias(f"__tce{j}"),
@@ -114,9 +115,9 @@ def score_visits(scheme: VisitsScheme, source: Any, *, as_of: dt.date) -> BatchR
     unique_violation: pl.Expr = pl.lit(False)
     if policy == "first":  # a tier's condition is evaluated only if no earlier one held
         reached: pl.Expr = pl.lit(True)
-        for c, e in zip(cond_of, error_of, strict=True):
+        for holds, e in zip(cond_of, error_of, strict=True):
             errors.append(reached & e)
-            reached = reached & ~c
+            reached = reached & ~holds
     else:
         errors += error_of
         if policy == "priority":
@@ -232,6 +233,8 @@ def score_visits(scheme: VisitsScheme, source: Any, *, as_of: dt.date) -> BatchR
                        policy == "priority")
     scored_n = int(scored.sum())
     output = _Later(lambda: _with_reasons(out, wording, rejected_words))
+    # mypy types this inherited field's parameter from BatchResult (a DataFrame); the
+    # subclass's _Output descriptor takes a _Later too, which mypy's dataclasses cannot say
     result = VisitsBatchResult("visits", ref, as_of, output, rejected,  # type: ignore[arg-type]
                                details, n, f"Care visits as of {as_of} — {ref}",
                                scored_rows=scored_n)
@@ -264,10 +267,10 @@ class _Output:
     def __get__(self, result: BatchResult | None, owner: type | None = None) -> pl.DataFrame:
         if result is None:
             raise AttributeError("output")
-        output = result.__dict__["output"]
+        output: pl.DataFrame | _Later = result.__dict__["output"]
         if isinstance(output, _Later):
             output = result.__dict__["output"] = output.build()
-        return output  # type: ignore[no-any-return]
+        return output
 
     def __set__(self, result: BatchResult, value: pl.DataFrame | _Later) -> None:
         result.__dict__["output"] = value
@@ -278,7 +281,7 @@ class VisitsBatchResult(BatchResult):
     """A :class:`BatchResult` whose ``output`` is built the first time it is read: the
     sentences of ``reasons`` cost more than deciding, and many callers never read them."""
 
-    output = _Output()  # type: ignore[assignment]
+    output = _Output()
     scored_rows: int = 0
 
     @property

@@ -68,10 +68,11 @@ import datetime as dt
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from fractions import Fraction
-from typing import Any
+from typing import Any, TypeAlias
 
 import polars as pl
 
+from ..expr.functions import FunctionTable
 from ..policy.compile import ensure_in_effect
 from ..policy.dated import DatedValue, NotInForce
 from ..policy.model import FactSpec
@@ -106,21 +107,25 @@ _ISO_MINUTES = r"^[0-9]{4}-[0-9]{2}-[0-9]{2}[T ][0-9]{2}:[0-9]{2}$"
 _ISO_SECONDS = r"^[0-9]{4}-[0-9]{2}-[0-9]{2}[T ][0-9]{2}:[0-9]{2}:[0-9]{2}$"
 
 
+#: A frame's column types (polars takes a type's class or an instance such as List(String)).
+_Schema: TypeAlias = dict[str, pl.DataType | type[pl.DataType]]
+
 #: ``ActivityDecision.to_row()`` before the policy columns and ``as_of``.
-_RECORD_COLUMNS = {
+_RECORD_COLUMNS: _Schema = {
     "row": pl.Int64, "record_id": pl.String, "volunteer_id": pl.String,
     "activity": pl.String, "date": pl.Date, "status": pl.String,
     "service_hours": pl.Float64, "counted_hours": pl.Float64, "points": pl.Float64,
     "expires_on": pl.Date, "reason_codes": pl.List(pl.String),
     "reasons": pl.List(pl.String),
 }
-_REJECTED_SCHEMA = {"input": pl.String, "row": pl.Int64, "id": pl.String,
-                    "reason_codes": pl.List(pl.String), "reasons": pl.List(pl.String)}
-_REDEMPTION_SCHEMA = {"row": pl.Int64, "redemption_id": pl.String, "volunteer_id": pl.String,
-                      "date": pl.Date, "points": pl.Float64, "status": pl.String,
-                      "reason_codes": pl.List(pl.String), "reasons": pl.List(pl.String)}
+_REJECTED_SCHEMA: _Schema = {"input": pl.String, "row": pl.Int64, "id": pl.String,
+                             "reason_codes": pl.List(pl.String), "reasons": pl.List(pl.String)}
+_REDEMPTION_SCHEMA: _Schema = {
+    "row": pl.Int64, "redemption_id": pl.String, "volunteer_id": pl.String,
+    "date": pl.Date, "points": pl.Float64, "status": pl.String,
+    "reason_codes": pl.List(pl.String), "reasons": pl.List(pl.String)}
 #: ``Statement.to_row()``.
-_STATEMENT_SCHEMA = {
+_STATEMENT_SCHEMA: _Schema = {
     "volunteer_id": pl.String, "as_of": pl.Date, "earned": pl.Float64,
     "expired": pl.Float64, "redeemed": pl.Float64, "balance": pl.Float64,
     "hours": pl.Float64, "star_level": pl.Int64, "star_label": pl.String,
@@ -216,7 +221,7 @@ def score_volunteer(scheme: VolunteerScheme, source: Any, *, as_of: dt.date,
         pl.lit(ref.id).alias("policy_id"), pl.lit(ref.version).alias("policy_version"),
         pl.lit(ref.hash).alias("policy_hash"), pl.lit(as_of, dtype=pl.Date).alias("as_of"))
     redemption_frame = pl.DataFrame([r.to_row() for r in redemption_decisions],
-                                    schema=_REDEMPTION_SCHEMA)  # type: ignore[arg-type]
+                                    schema=_REDEMPTION_SCHEMA)
     rejected = _rejected_frame(decisions, redemption_decisions)
     return VolunteerBatchResult("volunteer", ref, as_of, statements, rejected, details, n,
                                 f"Volunteer statements as of {as_of} — {ref}", [],
@@ -337,8 +342,8 @@ def _step1(scheme: VolunteerScheme, frame: pl.DataFrame, as_of: dt.date) -> pl.D
             if rate is not None and rate.starts[0] > dt.date.min:
                 checks.append((pl.col("__act") == a.id) & (day < pl.lit(rate.starts[0])))
     fail = pl.col("__bad")
-    for c in checks:
-        fail = fail | c.fill_null(False)
+    for check in checks:
+        fail = fail | check.fill_null(False)
     return work.with_columns(__ok=~fail, __day=day)
 
 
@@ -473,9 +478,9 @@ def _capped(amount: pl.Expr, acc: pl.Expr, limit: pl.Expr, window: list[str]
     return pl.when(reduced).then(left).otherwise(amount), reduced
 
 
-_RATE_SCHEMA = {"__act": pl.String, "__day": pl.Date, "__mask": pl.Int64, "__A": pl.Int128,
-                "__B": pl.Int128, "__mmax": pl.Int64, "__ev_units": pl.Int64,
-                "__ev_round": pl.Boolean}
+_RATE_SCHEMA: _Schema = {
+    "__act": pl.String, "__day": pl.Date, "__mask": pl.Int64, "__A": pl.Int128,
+    "__B": pl.Int128, "__mmax": pl.Int64, "__ev_units": pl.Int64, "__ev_round": pl.Boolean}
 _NO_LIMIT = 2**62
 
 
@@ -512,7 +517,7 @@ def _rate_table(scheme: VolunteerScheme, keys: pl.DataFrame) -> pl.DataFrame:
                 if A:
                     mmax = min((B * (2 * MAX_UNITS + 1) - 1) // (2 * A), _NO_LIMIT)
         rows.append((act_id, day, mask, A, max(B, 1), mmax, min(ev, MAX_UNITS + 1), ev_round))
-    return pl.DataFrame(rows, schema=_RATE_SCHEMA, orient="row")  # type: ignore[arg-type]
+    return pl.DataFrame(rows, schema=_RATE_SCHEMA, orient="row")
 
 
 def _pass(scheme: VolunteerScheme, c: pl.DataFrame, as_of: dt.date) -> pl.DataFrame:
@@ -540,7 +545,7 @@ def _pass(scheme: VolunteerScheme, c: pl.DataFrame, as_of: dt.date) -> pl.DataFr
     names.update(activity=pl.col("__act"), category=pl.col("__cat"), date=pl.col("__day"),
                  as_of=pl.lit(as_of, dtype=pl.Date),
                  hours=pl.col("__counted").cast(pl.Float64) / exact_divisor(pl.lit(60.0)))
-    compiler = PolarsCompiler(scheme.functions or {}, names)  # type: ignore[arg-type]
+    compiler = PolarsCompiler(scheme.functions or FunctionTable(), names)
     unscorable = pl.col("__static_nif")
     applied: list[pl.Expr] = []
     for i, m in enumerate(scheme.multipliers):
@@ -560,10 +565,10 @@ def _pass(scheme: VolunteerScheme, c: pl.DataFrame, as_of: dt.date) -> pl.DataFr
     keys = ["__act", "__day", "__mask"]
     c = c.join(_rate_table(scheme, c.select(keys).unique()), on=keys, how="left",
                nulls_equal=True, maintain_order="left")
-    m = pl.min_horizontal(pl.col("__counted"), pl.col("__mmax")).cast(pl.Int128)
-    num = 2 * pl.col("__A") * m
+    minutes = pl.min_horizontal(pl.col("__counted"), pl.col("__mmax")).cast(pl.Int128)
+    num = 2 * pl.col("__A") * minutes
     hourly = ((num + pl.col("__B")) // (2 * pl.col("__B"))).cast(pl.Int64)
-    hourly_round = (pl.col("__A") * m) % pl.col("__B") != 0
+    hourly_round = (pl.col("__A") * minutes) % pl.col("__B") != 0
     event = pl.col("__event")
     out_of_range = pl.when(event).then(pl.col("__ev_units") > MAX_UNITS) \
         .otherwise(pl.col("__counted") > pl.col("__mmax"))
@@ -752,7 +757,7 @@ def _vector_rows(scheme: VolunteerScheme, s: pl.DataFrame) -> pl.DataFrame:
         pl.col("__units").alias("__units"),
         (pl.col("__counted") if scheme.rules.star_hours == "counted"
          else pl.col("__service")).alias("__minutes"), pl.col("__end_day"),
-    ).cast(_RECORD_COLUMNS)  # type: ignore[arg-type]
+    ).cast(pl.Schema(_RECORD_COLUMNS))
 
 
 def _expiry(end_days: pl.Series, months: int) -> pl.Series:
@@ -821,8 +826,8 @@ def _rejected_frame(decisions: Sequence[ActivityDecision],
 
 # --- step 5: lots, redemptions, statements -------------------------------------------------
 
-_LOT_SCHEMA = {"vid": pl.String, "end": pl.Date, "rid": pl.String, "units": pl.Int64,
-               "expires": pl.Date}
+_LOT_SCHEMA: _Schema = {"vid": pl.String, "end": pl.Date, "rid": pl.String,
+                        "units": pl.Int64, "expires": pl.Date}
 
 
 def _lot_table(vector: pl.DataFrame, lots: Mapping[str, list[list[Any]]]) -> pl.DataFrame:
@@ -830,7 +835,7 @@ def _lot_table(vector: pl.DataFrame, lots: Mapping[str, list[list[Any]]]) -> pl.
     date, record id, units, expiry."""
     python = pl.DataFrame([{"vid": vid, "end": lot[0], "rid": lot[1], "units": lot[2],
                             "expires": lot[3]} for vid, items in lots.items() for lot in items],
-                          schema=_LOT_SCHEMA)  # type: ignore[arg-type]
+                          schema=_LOT_SCHEMA)
     vectorised = vector.filter(pl.col("__units") > 0).select(
         pl.col("volunteer_id").alias("vid"), pl.col("__end_day").alias("end"),
         pl.col("record_id").alias("rid"), pl.col("__units").alias("units"),

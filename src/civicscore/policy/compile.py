@@ -17,7 +17,9 @@ from collections import ChainMap
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, TypeVar
+
+from pydantic import BaseModel
 
 from .._suggest import did_you_mean
 from ..errors import CivicScoreError, ExpressionError, PolicyError, Problem
@@ -35,6 +37,8 @@ if TYPE_CHECKING:  # the schemes import this module: only type checkers follow t
     from ..schemes.civility import CivilityScheme
     from ..schemes.visits import VisitsScheme
     from ..schemes.volunteer import VolunteerScheme
+
+SectionT = TypeVar("SectionT", bound=BaseModel)
 
 FACT_TYPES: dict[str, Type] = {
     "bool": Type.BOOL, "int": Type.INT, "decimal": Type.DECIMAL,
@@ -67,6 +71,18 @@ class CompileContext:
         """Worth an officer's attention, but the policy still loads (e.g. a shadowed tier)."""
         self.notes.append(self.layers.problem(path, message, hint, value=value,
                                               severity="warning"))
+
+    def section(self, name: str, model: type[SectionT]) -> SectionT | None:
+        """The policy's ``[name]`` table as its scheme's model, or None if the policy has none.
+
+        Scheme sections are added to the policy format when it is built (one per installed
+        scheme, ``plugins.policy_model``), so ``PolicyModel`` itself cannot name them: this
+        is the typed way for a scheme's compiler to read its own section."""
+        value = getattr(self.model, name, None)
+        if value is not None and not isinstance(value, model):
+            raise TypeError(f"[{name}] was validated as {type(value).__name__}, "
+                            f"not {model.__name__}")
+        return value
 
     def facts(self, entity: str) -> dict[str, Fact]:
         """The typed names of an entity (built once per entity: policies have many rules)."""
@@ -164,22 +180,26 @@ class Policy:
     @property
     def volunteer(self) -> VolunteerScheme:
         """The [volunteer] scheme: ``policy.volunteer.evaluate(records, as_of=...)``."""
-        return self.scheme("volunteer")  # type: ignore[no-any-return]
+        scheme: VolunteerScheme = self.scheme("volunteer")  # (as schemes/__init__ registers it)
+        return scheme
 
     @property
     def civility(self) -> CivilityScheme:
         """The [civility] scheme: household stars and titles."""
-        return self.scheme("civility")  # type: ignore[no-any-return]
+        scheme: CivilityScheme = self.scheme("civility")  # (as schemes/__init__ registers it)
+        return scheme
 
     @property
     def visits(self) -> VisitsScheme:
         """The [visits] scheme: care tiers, cadences and next due dates."""
-        return self.scheme("visits")  # type: ignore[no-any-return]
+        scheme: VisitsScheme = self.scheme("visits")  # (as schemes/__init__ registers it)
+        return scheme
 
     @property
     def appraisal(self) -> AppraisalScheme:
         """The [appraisal] scheme: scorecards, grades, vetoes and the quota."""
-        return self.scheme("appraisal")  # type: ignore[no-any-return]
+        scheme: AppraisalScheme = self.scheme("appraisal")  # (as schemes/__init__ registers it)
+        return scheme
 
     def check_in_effect(self, as_of: dt.date) -> None:
         ensure_in_effect(self.model, self.ref, as_of)

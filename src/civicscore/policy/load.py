@@ -570,7 +570,8 @@ def load_source(src: SourceFile, resolver: Resolver | None = None,
     problems: list[Problem] = []
     data = src.data
     parents: list[Loaded] = []
-    meta = data.get("policy") if isinstance(data.get("policy"), dict) else {}
+    policy_table = data.get("policy")
+    meta: dict[str, Any] = policy_table if isinstance(policy_table, dict) else {}
     parent_name = meta.get("extends")
     if isinstance(parent_name, str) and parent_name:
         if len(_chain) >= MAX_EXTENDS_DEPTH:

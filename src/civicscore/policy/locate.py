@@ -42,7 +42,7 @@ from __future__ import annotations
 
 import re
 from bisect import bisect_right
-from collections.abc import ItemsView, Iterator
+from collections.abc import ItemsView, Iterable, Iterator
 from dataclasses import dataclass
 from typing import TypeAlias
 
@@ -169,9 +169,11 @@ class PositionMap:
 
     def __contains__(self, path: object) -> bool:
         """Whether exactly ``path`` is written in the file."""
+        if not isinstance(path, Iterable):
+            return False
         try:
-            return tuple(path) in self._keys()  # type: ignore[call-overload]
-        except TypeError:
+            return tuple(path) in self._keys()
+        except TypeError:  # an unhashable part
             return False
 
     def __iter__(self) -> Iterator[Path]:
@@ -313,7 +315,9 @@ class _Scanner:
         simple = _SIMPLE_STATEMENT.match
         table: Path | None = ()  # None: inside a header too long to map
         while True:
-            start = self.pos = skip(text, self.pos).end()  # type: ignore[union-attr]
+            blank = skip(text, self.pos)
+            assert blank is not None  # the pattern also matches the empty string
+            start = self.pos = blank.end()
             if start >= n:
                 return
             match = simple(text, start)
@@ -450,7 +454,9 @@ class _Scanner:
         self.pos += 1
         index = 0
         while True:
-            start = self.pos = skip(text, self.pos).end()  # type: ignore[union-attr]
+            blank = skip(text, self.pos)
+            assert blank is not None  # the pattern also matches the empty string
+            start = self.pos = blank.end()
             if start >= n:
                 return
             char = text[start]
@@ -479,7 +485,9 @@ class _Scanner:
         self.pos += 1
         while True:
             # Newlines and comments are lenient (TOML 1.1 allows them here).
-            self.pos = skip(text, self.pos).end()  # type: ignore[union-attr]
+            blank = skip(text, self.pos)
+            assert blank is not None  # the pattern also matches the empty string
+            self.pos = blank.end()
             if self.pos >= n:
                 return
             char = text[self.pos]

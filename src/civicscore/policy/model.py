@@ -23,7 +23,7 @@ from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from .dated import Dated
+from .dated import Dated, DatedValue
 
 Id = Annotated[
     str,
@@ -123,8 +123,10 @@ class FactSpec(Labelled):
 
 
 class Category(Labelled):
-    coefficient: Dated = Field(1.0, description="Points of activities in this category "
-                                                "are multiplied by this.")
+    # the default is a DatedValue, as the type says; the schema shows it as officers write it
+    coefficient: Dated = Field(DatedValue.constant(1.0), json_schema_extra={"default": 1.0},
+                               description="Points of activities in this category "
+                                           "are multiplied by this.")
 
 
 class Activity(Labelled):

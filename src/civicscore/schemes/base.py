@@ -196,7 +196,7 @@ class SchemeSpec:
         return None
 
 
-def scheme_spec(name: str, compiler: Callable[[Any], Any], model: type[Any] | None = None,
+def scheme_spec(name: str, compiler: Callable[[Any], Any], model: type[Any],
                 *, plugin: str = "", **about: Any) -> SchemeSpec:
     """A :class:`SchemeSpec` from the arguments of the ``register_schemes`` callback."""
     known = {f for f in SchemeSpec.__dataclass_fields__} - {"name", "compiler", "model",
@@ -208,7 +208,7 @@ def scheme_spec(name: str, compiler: Callable[[Any], Any], model: type[Any] | No
     for key in ("record_fields", "extra_inputs"):
         if key in about:
             about[key] = tuple(about[key])
-    return SchemeSpec(name, compiler, model, plugin, **about)  # type: ignore[arg-type]
+    return SchemeSpec(name, compiler, model, plugin, **about)
 
 
 def rejected_counts(rejected: Sequence[Mapping[str, Any]] | Iterable[str],

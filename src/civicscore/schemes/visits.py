@@ -69,11 +69,11 @@ from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, fields
 from fractions import Fraction
 from functools import lru_cache, partial
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from .._suggest import did_you_mean, one_of
 from ..errors import RecordError
-from ..expr import Expression, Fact, Scope, Type
+from ..expr import Expression, Fact, FunctionTable, Scope, Type
 from ..expr.ir import BoolOp, Compare, Const, In, Name, Node, Unary
 from ..policy.compile import FACT_TYPES, CompileContext, ensure_in_effect
 from ..policy.load import KeyPath
@@ -254,7 +254,7 @@ def _both(label: str, label_en: str, fallback: str) -> str:
     return " / ".join(names) or fallback
 
 
-class _Pending(tuple):  # type: ignore[type-arg]
+class _Pending(tuple[Any, ...]):
     """Reasons not worded yet: ``(codes, scheme, *what scheme._reasons needs)``.
 
     A decision's reasons carry sentences and the fact values they quote; wording
@@ -267,10 +267,12 @@ class _Pending(tuple):  # type: ignore[type-arg]
 
     @property
     def codes(self) -> tuple[str, ...]:
-        return self[0]  # type: ignore[no-any-return]
+        codes: tuple[str, ...] = self[0]
+        return codes
 
     def build(self) -> tuple[Reason, ...]:
-        return self[1]._reasons(*self[2:])  # type: ignore[no-any-return]
+        reasons: tuple[Reason, ...] = self[1]._reasons(*self[2:])
+        return reasons
 
 
 class _Reasons:
@@ -284,7 +286,7 @@ class _Reasons:
                 ) -> tuple[Reason, ...]:
         if decision is None:
             raise AttributeError("reasons")  # no default: the field is required
-        reasons = decision.__dict__["reasons"]
+        reasons: tuple[Reason, ...] = decision.__dict__["reasons"]
         if type(reasons) is _Pending:
             reasons = decision.__dict__["reasons"] = reasons.build()
         return reasons
@@ -310,7 +312,10 @@ class VisitDecision:
     next_due: dt.date | None
     overdue: bool
     triggers: tuple[str, ...]
-    reasons: tuple[Reason, ...] = _Reasons()  # type: ignore[assignment]
+    if TYPE_CHECKING:  # what readers get, and the constructor takes (a _Pending is a tuple)
+        reasons: tuple[Reason, ...]
+    else:  # the descriptor: on the class it raises AttributeError, so there is no default
+        reasons: tuple[Reason, ...] = _Reasons()
     policy: PolicyRef
     as_of: dt.date
     cadence_description: str = ""
@@ -535,7 +540,11 @@ class _QuickFacts:
         self.specs = dict(facts)
         self.names = frozenset(facts)
         self.missing: dict[str, Any] = {}  # a fact's value when missing: default or NEVER
-        by_class, in_range, in_set = [], [], []
+        # how a ready value is recognised: by its class, its class and range, or its text;
+        # each entry ends with the fact's value when missing
+        by_class: list[tuple[str, type[bool] | type[dt.date], Any]] = []
+        in_range: list[tuple[str, type[int] | type[float], float, float, Any]] = []
+        in_set: list[tuple[str, frozenset[str], Any]] = []
         for name, spec in facts.items():
             try:
                 missing = self.missing[name] = coerce_fact(name, spec, {}, "")
@@ -568,9 +577,9 @@ class _QuickFacts:
                 env[name] = value
             elif value is not None or missing is _REQUIRED:
                 env[name] = coerce_fact(name, specs[name], record, hid)
-        for name, cls, lo, hi, missing in self.in_range:
+        for name, number, lo, hi, missing in self.in_range:
             value = record.get(name)
-            if type(value) is cls and lo <= value <= hi:
+            if type(value) is number and lo <= value <= hi:
                 env[name] = value
             elif value is not None or missing is _REQUIRED:
                 env[name] = coerce_fact(name, specs[name], record, hid)
@@ -619,8 +628,10 @@ class VisitsScheme(BatchEngine):
 
     def __init__(self, model: PolicyModel, rules: Visits, ref: PolicyRef,
                  tiers: Sequence[_Tier], default: _Tier | None, triggers: Sequence[_Trigger],
-                 facts: Mapping[str, FactSpec]) -> None:
+                 facts: Mapping[str, FactSpec], functions: FunctionTable | None = None
+                 ) -> None:
         self.model = model
+        self.functions = functions  # the policy's function table, for the batch evaluator
         self.rules = rules
         self.ref = ref
         self.tiers = tuple(tiers)  # the tiers with a condition, in policy order
@@ -1190,7 +1201,8 @@ def _check_overlaps(ctx: CompileContext, tiers: Sequence[_Tier],
                            f"{t.when.text!r} cannot hold for any household ({what})",
                      "fix the condition, or remove the tier", value=True)
             continue
-        if ctx.model.visits is not None and ctx.model.visits.hit_policy == "first":
+        visits = ctx.section("visits", Visits)
+        if visits is not None and visits.hit_policy == "first":
             for earlier, a in analysed:
                 if all(sets.get(name, _domain(name, kinds)).within(allowed)
                        for name, allowed in a.items()):
@@ -1236,7 +1248,7 @@ def _fact_name(name: str, spec: FactSpec) -> str:
 
 def compile_visits(ctx: CompileContext) -> VisitsScheme:
     """Check the [visits] section against the rest of the policy and compile it."""
-    rules = ctx.model.visits
+    rules = ctx.section("visits", Visits)
     assert rules is not None
     root: tuple[str | int, ...] = ("visits",)
     entity = rules.entity
@@ -1251,21 +1263,21 @@ def compile_visits(ctx: CompileContext) -> VisitsScheme:
     forbidden: dict[str, str] = {}
     kinds: dict[str, tuple[Type, FactSpec | None]] = {}
     for name, spec in facts.items():
-        path = ("facts", entity, name)
+        fact_path: KeyPath = ("facts", entity, name)
         if not spec.care_need:
             if name not in BUILTIN_NAMES:
                 forbidden[name] = (f"visit tiers read care needs only, and fact "
                                    f"{_fact_name(name, spec)} is not marked care_need = true")
             continue
         if name in BUILTIN_NAMES:
-            ctx.report(path, f"fact name {name!r} is reserved in visit expressions",
+            ctx.report(fact_path, f"fact name {name!r} is reserved in visit expressions",
                        "rename the fact", value=False)
             continue
         word = scheme_result_word(name, spec.label, spec.label_en)
         if word:
-            ctx.report(path, f"fact {name!r} is marked care_need = true but denotes the result "
-                             f"of another scheme ({word!r}): one scheme's result must not "
-                             f"change how often a household is visited",
+            ctx.report(fact_path, f"fact {name!r} is marked care_need = true but denotes the "
+                                  f"result of another scheme ({word!r}): one scheme's result "
+                                  f"must not change how often a household is visited",
                        "visit tiers read care needs only; declare the need itself (age, "
                        "illness, living alone, ...) instead", value=False)
         names[name] = Fact(FACT_TYPES[spec.type], tuple(spec.values or ()))
@@ -1374,6 +1386,5 @@ def compile_visits(ctx: CompileContext) -> VisitsScheme:
                                      tr.within_days))
 
     _check_overlaps(ctx, tiers, kinds)
-    scheme = VisitsScheme(ctx.model, rules, ctx.ref, tiers, default, triggers, facts)
-    scheme.functions = ctx.functions  # the batch compiler needs the policy's functions
-    return scheme
+    return VisitsScheme(ctx.model, rules, ctx.ref, tiers, default, triggers, facts,
+                        ctx.functions)

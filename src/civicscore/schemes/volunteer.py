@@ -55,6 +55,7 @@ from ..expr import Expression, Fact, FunctionTable, Type
 from ..expr.ir import MAX_SAFE_INT
 from ..policy.compile import CompileContext, ensure_in_effect
 from ..policy.dated import DatedValue, NotInForce
+from ..policy.load import KeyPath
 from ..policy.model import FactSpec, PolicyModel, Volunteer
 from ..records import (
     UnreadableRow,
@@ -1050,7 +1051,7 @@ def check_bounds(ctx: CompileContext, rules: Volunteer, activities: Mapping[str,
     ``product``) x the hours it can count (``max_hours`` and the hour caps; one hour when
     nothing limits them: a longer record beyond the bound is rejected on its own).
     """
-    root = ("volunteer",)
+    root: KeyPath = ("volunteer",)
     scale = 10 ** rules.points_decimals
     limit = most_points(rules.points_decimals)
     fix_decimals = "use fewer points_decimals"
@@ -1117,9 +1118,9 @@ def check_bounds(ctx: CompileContext, rules: Volunteer, activities: Mapping[str,
 
 def compile_volunteer(ctx: CompileContext) -> VolunteerScheme:
     """Check the [volunteer] section against the rest of the policy and compile it."""
-    rules = ctx.model.volunteer
+    rules = ctx.section("volunteer", Volunteer)
     assert rules is not None
-    root = ("volunteer",)
+    root: KeyPath = ("volunteer",)
     for cid, cat in rules.categories.items():
         if any(v < 0 for v in cat.coefficient.values):
             ctx.report(root + ("categories", cid, "coefficient"), "a coefficient cannot be "
