@@ -34,9 +34,11 @@ def test_public_api_is_pinned() -> None:
         "Reason",
         "RecordError",
         "RedemptionDecision",
+        "ReviewError",
         "Reviewed",
         "SchemeSpec",
         "Statement",
+        "UsageError",
         "VisitDecision",
         "VisitResult",
         "VisitsScheme",
@@ -60,8 +62,29 @@ def test_errors_refine_builtins() -> None:
     assert issubclass(civicscore.RecordError, ValueError)
     assert issubclass(civicscore.ExpressionError, ValueError)
     assert issubclass(civicscore.PluginError, RuntimeError)
-    for exc in (civicscore.PolicyError, civicscore.RecordError, civicscore.InputError):
+    for exc in (civicscore.PolicyError, civicscore.RecordError, civicscore.InputError,
+                civicscore.UsageError, civicscore.ReviewError, civicscore.PluginError):
         assert issubclass(exc, civicscore.CivicScoreError)
+    assert issubclass(civicscore.UsageError, ValueError)
+    assert issubclass(civicscore.ReviewError, ValueError)
+
+
+def test_the_root_error_is_never_raised_directly() -> None:
+    """Every error is of a kind a caller can tell apart (httpx's rule): no module raises
+    CivicScoreError itself."""
+    import ast
+    from pathlib import Path
+
+    root = Path(civicscore.__file__).parent
+    raised = []
+    for file in sorted(root.rglob("*.py")):
+        for node in ast.walk(ast.parse(file.read_text(encoding="utf-8"))):
+            if isinstance(node, ast.Raise) and node.exc is not None:
+                target = node.exc.func if isinstance(node.exc, ast.Call) else node.exc
+                if isinstance(target, ast.Name | ast.Attribute) and \
+                        ast.unparse(target).endswith("CivicScoreError"):
+                    raised.append(f"{file.relative_to(root)}:{node.lineno}")
+    assert raised == []
 
 
 def test_policy_schemes_are_typed_and_any_scheme_is_reachable() -> None:

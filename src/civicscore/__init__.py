@@ -25,6 +25,8 @@ from .errors import (
     PolicyError,
     Problem,
     RecordError,
+    ReviewError,
+    UsageError,
 )
 
 if TYPE_CHECKING:  # for type checkers and editors; at run time __getattr__ imports these
@@ -78,9 +80,11 @@ __all__ = [
     "Reason",
     "RecordError",
     "RedemptionDecision",
+    "ReviewError",
     "Reviewed",
     "SchemeSpec",
     "Statement",
+    "UsageError",
     "VisitDecision",
     "VisitResult",
     "VisitsScheme",

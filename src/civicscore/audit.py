@@ -29,7 +29,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
 
-from .errors import CivicScoreError, InputError
+from .errors import InputError, ReviewError, UsageError
 from .policy.compile import Policy
 from .results import to_jsonable
 from .schemes.base import SchemeSpec
@@ -98,7 +98,7 @@ class DecisionLog:
         self.path = Path(self.path)
         for name, how in self.redact.items():
             if how not in ("erase", "hash"):
-                raise CivicScoreError(f"redaction of {name!r} must be 'erase' or 'hash', "
+                raise UsageError(f"redaction of {name!r} must be 'erase' or 'hash', "
                                       f"got {how!r}")
 
     def _redacted(self, record: Any) -> tuple[Any, list[str]]:
@@ -352,10 +352,10 @@ def _check_review(decision: Any, reason: str, author: str) -> tuple[Any, tuple[O
     base, previous = (decision.decision, decision.overrides) if isinstance(
         decision, Reviewed) else (decision, ())
     if getattr(base, "status", "") == "rejected":
-        raise CivicScoreError("a rejected record has no value to override: correct the "
+        raise ReviewError("a rejected record has no value to override: correct the "
                               "record and appeal instead")
     if not reason.strip() or not author.strip():
-        raise CivicScoreError("an override needs a reason and the name of the person making it")
+        raise ReviewError("an override needs a reason and the name of the person making it")
     return base, previous
 
 
@@ -369,7 +369,7 @@ def override(decision: Any, name: str, value: Any, *, reason: str, author: str,
     base, previous = _check_review(decision, reason, author)
     allowed = overridable(base, policy)
     if name not in allowed:
-        raise CivicScoreError(f"{type(base).__name__} allows overriding "
+        raise ReviewError(f"{type(base).__name__} allows overriding "
                               f"{', '.join(allowed) or 'nothing'}, not {name!r}")
     if policy is not None:
         _validate_value(policy, name, value, base)
@@ -383,7 +383,7 @@ def confirm(decision: Any, *, reason: str, author: str,
     """Accept a recommended grade (a veto or quota demotion) so that it takes effect."""
     base, previous = _check_review(decision, reason, author)
     if not getattr(base, "needs_confirmation", False):
-        raise CivicScoreError("this decision needs no confirmation")
+        raise ReviewError("this decision needs no confirmation")
     stamp = at or dt.datetime.now(dt.UTC)
     return Reviewed(base, (*previous, Override("grade", base.computed_grade, base.grade, reason,
                                                author, stamp, "confirmation")))
@@ -428,11 +428,11 @@ def appeal(policy: Policy, scheme: str, records: Sequence[Mapping[str, Any]],
     as the decision appealed against.
     """
     if expected_hash is not None and policy.hash != expected_hash:
-        raise CivicScoreError(f"the appeal must run under the policy that decided "
+        raise ReviewError(f"the appeal must run under the policy that decided "
                               f"(sha256:{expected_hash[:12]}), not {policy.ref}")
     for row in corrections:
         if not 1 <= row <= len(records):
-            raise CivicScoreError(f"there is no row {row} to correct (rows 1..{len(records)})")
+            raise ReviewError(f"there is no row {row} to correct (rows 1..{len(records)})")
     corrected = [{**r, **corrections.get(i, {})} for i, r in enumerate(records, start=1)]
     run = policy.scheme(scheme).run
     before = run(list(records), as_of=as_of, **extra)

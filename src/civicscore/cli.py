@@ -26,7 +26,7 @@ from typing import TYPE_CHECKING, Any
 import click
 
 from . import __version__, load
-from .errors import CivicScoreError, PolicyError, Problem
+from .errors import CivicScoreError, PolicyError, Problem, UsageError
 
 if TYPE_CHECKING:
     from .policy.compile import Policy
@@ -541,7 +541,7 @@ def appeal_cmd(log_file: str, decision_id: str, settings: tuple[str, ...],
     policy = policies_by_hash(_candidates(log_file, extra_policies)).get(
         target["policy"]["hash"])
     if policy is None:
-        raise CivicScoreError(f"no policy with hash {target['policy']['hash'][:12]} was found; "
+        raise UsageError(f"no policy with hash {target['policy']['hash'][:12]} was found; "
                               f"give it with --policy")
     run = sorted((e for e in entries if e["run_id"] == target["run_id"]
                   and e["kind"] == target["kind"]), key=lambda e: e["row"])

@@ -14,7 +14,14 @@ fix it* ("did you mean ...?").
     │                               a Problem of a PolicyError)
     ├── RecordError (ValueError)    one input record is unusable (names record and field)
     ├── InputError (ValueError)     an input file as a whole is unusable
+    ├── UsageError (ValueError)     a call asks for what is not there: a scheme the policy
+    │                               has no section for, a date it is not in effect on
+    ├── ReviewError (ValueError)    a confirmation, override or appeal cannot be recorded
+    │                               as asked (no reason given, a value not allowed)
     └── PluginError (RuntimeError)  a plugin contributes something invalid or conflicting
+
+``CivicScoreError`` itself is never raised (a test checks it): every error is
+one of the kinds above, so a caller can tell them apart.
 
 Exceptions subclass the builtin they refine (as attrs does), so code that
 already catches ``ValueError`` keeps working, and none shadows a builtin name.
@@ -33,6 +40,8 @@ __all__ = [
     "PolicyError",
     "Problem",
     "RecordError",
+    "ReviewError",
+    "UsageError",
 ]
 
 
@@ -110,6 +119,16 @@ class RecordError(CivicScoreError, ValueError):
 
 class InputError(CivicScoreError, ValueError):
     """An input file cannot be read at all (wrong format, not UTF-8, truncated)."""
+
+
+class UsageError(CivicScoreError, ValueError):
+    """A call asks for something the policy does not offer: a scheme it has no section
+    for, a date it is not in effect on, an option that does not exist."""
+
+
+class ReviewError(CivicScoreError, ValueError):
+    """A human review (a confirmation, an override, an appeal) cannot be recorded as
+    asked: it lacks a reason or an author, or sets a value the policy does not allow."""
 
 
 class PluginError(CivicScoreError, RuntimeError):

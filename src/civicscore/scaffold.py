@@ -11,7 +11,7 @@ import re
 from pathlib import Path
 
 from . import __version__
-from .errors import CivicScoreError
+from .errors import UsageError
 
 NAME = re.compile(r"^[a-z][a-z0-9_]*$")
 
@@ -124,11 +124,11 @@ for additions and overrides, and `docs/policy-format.md` for the format.
 def new_plugin(name: str, directory: Path, title: str | None = None) -> Path:
     """Write the package ``civicscore-<name>`` under ``directory``; return its path."""
     if not NAME.match(name):
-        raise CivicScoreError(f"plugin name {name!r}: use lower-case letters, digits and '_', "
+        raise UsageError(f"plugin name {name!r}: use lower-case letters, digits and '_', "
                               f"starting with a letter (e.g. 'karamay')")
     root = directory / f"civicscore-{name}"
     if root.exists():
-        raise CivicScoreError(f"{root} already exists; choose another --dir or name")
+        raise UsageError(f"{root} already exists; choose another --dir or name")
     values = {"name": name, "title": title or name, "version": __version__}
     files = {
         "pyproject.toml": PYPROJECT,

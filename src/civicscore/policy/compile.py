@@ -22,7 +22,7 @@ from typing import TYPE_CHECKING, Any, TypeVar
 from pydantic import BaseModel
 
 from .._suggest import did_you_mean
-from ..errors import CivicScoreError, ExpressionError, PolicyError, Problem
+from ..errors import ExpressionError, PolicyError, Problem, UsageError
 from ..expr import Expression, Fact, FunctionTable, Scope, Type, builtin_functions
 from ..expr import compile_expression as _compile_expression
 from ..results import PolicyRef
@@ -166,7 +166,7 @@ class Policy:
             known = "" if name in self.specs or not self.specs else (
                 f" (no installed scheme is called {name!r}"
                 + (f"; {hint}" if (hint := did_you_mean(name, self.specs)) else "") + ")")
-            raise CivicScoreError(
+            raise UsageError(
                 f"policy {self.ref.id!r} ({self.ref.source}) has no [{name}] section{known}"
                 + (f"; it defines: {', '.join(sorted(self.schemes))}" if self.schemes else ""))
         return self.schemes[name]
@@ -212,7 +212,7 @@ def ensure_in_effect(model: PolicyModel, ref: PolicyRef, as_of: dt.date) -> None
         return
     if as_of < eff.from_ or (eff.to is not None and as_of > eff.to):
         end = eff.to.isoformat() if eff.to else "open-ended"
-        raise CivicScoreError(f"policy {ref.id} {ref.version} is in effect from "
+        raise UsageError(f"policy {ref.id} {ref.version} is in effect from "
                               f"{eff.from_} to {end}, not on {as_of}")
 
 

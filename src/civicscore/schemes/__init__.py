@@ -18,7 +18,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 from typing import Any
 
-from ..errors import CivicScoreError
+from ..errors import ReviewError
 from ..policy.model import Appraisal, Civility, Visits, Volunteer
 from .appraisal import AppraisalResult, AppraisalScheme, compile_appraisal
 from .base import LoggedRow, SchemeSpec
@@ -41,7 +41,7 @@ def _log_volunteer(run: Any) -> Iterator[LoggedRow]:
 
 def _one_of(policy: Any, what: str, ids: list[str], value: Any) -> None:
     if value not in ids:
-        raise CivicScoreError(f"{value!r} is not a {what} of {policy.id}: {', '.join(ids)}")
+        raise ReviewError(f"{value!r} is not a {what} of {policy.id}: {', '.join(ids)}")
 
 
 def _check_tier(policy: Any, decision: Any, value: Any) -> None:
@@ -59,7 +59,7 @@ def _check_grade(policy: Any, decision: Any, value: Any) -> None:
 def _check_stars(policy: Any, decision: Any, value: Any) -> None:
     if not isinstance(value, int) or isinstance(value, bool) \
             or not 0 <= value <= decision.max_stars:
-        raise CivicScoreError(f"stars must be a whole number from 0 to {decision.max_stars}")
+        raise ReviewError(f"stars must be a whole number from 0 to {decision.max_stars}")
 
 
 BUILTIN_SCHEMES: tuple[SchemeSpec, ...] = (
