@@ -156,6 +156,13 @@ def parquet_column_names(path: str | Path) -> list[str] | None:
         raise InputError(f"{path}: not a readable Parquet file ({e})") from None
 
 
+def date_out_of_range(path: Path | str, column: str) -> str:
+    """The message for a Parquet date or time beyond what civicscore (and Python) can hold,
+    the same from both engines."""
+    return (f"{path}: column {column!r} holds a date outside the years 1 to 9999, which "
+            f"civicscore cannot read (correct the value, or leave the cell empty)")
+
+
 def _read_parquet(path: Path) -> Iterator[Mapping[str, Any] | UnreadableRow]:
     try:
         import pyarrow.parquet as pq
@@ -169,12 +176,21 @@ def _read_parquet(path: Path) -> Iterator[Mapping[str, Any] | UnreadableRow]:
     check_column_names(path, file.schema_arrow.names)
 
     def rows() -> Iterator[Mapping[str, Any]]:
-        try:
-            for batch in file.iter_batches(batch_size=65536):
-                yield from batch.to_pylist()
-        except Exception as e:  # a damaged row group shows only when it is read
-            raise InputError(f"{path}: damaged Parquet data ({type(e).__name__}: "
-                             f"{str(e)[:200]})") from None
+        for batch in file.iter_batches(batch_size=65536):
+            try:
+                converted = batch.to_pylist()
+            except (OverflowError, ValueError) as e:  # a date Python cannot hold
+                for name, column in zip(batch.schema.names, batch.columns, strict=True):
+                    try:
+                        column.to_pylist()
+                    except (OverflowError, ValueError):
+                        raise InputError(date_out_of_range(path, name)) from None
+                raise InputError(f"{path}: damaged Parquet data ({type(e).__name__}: "
+                                 f"{str(e)[:200]})") from None
+            except Exception as e:  # a damaged row group shows only when it is read
+                raise InputError(f"{path}: damaged Parquet data ({type(e).__name__}: "
+                                 f"{str(e)[:200]})") from None
+            yield from converted
 
     return rows()
 

@@ -91,7 +91,8 @@ def read_source(source: Any) -> pl.DataFrame:
                      f"pandas or pyarrow table, a list of records, or a file path")
 
 
-def _numbered(frame: pl.DataFrame) -> pl.DataFrame:
+def _numbered(frame: pl.DataFrame, where: Path | str = "the input") -> pl.DataFrame:
+    _check_dates(where, frame)
     for reserved in (ROW, UNREADABLE):
         if reserved in frame.columns:
             raise InputError(f"the input has a column named {reserved!r}, which civicscore "
@@ -111,14 +112,28 @@ def _read_path(path: Path) -> pl.DataFrame:
         if names is not None:
             check_column_names(path, names)
         try:
-            return _numbered(pl.read_parquet(path))
+            frame = pl.read_parquet(path)
         except pl.exceptions.DuplicateError as e:  # no pyarrow to list the names first
             found = re.search(r"name '(.*)' has more than one", str(e))
             check_column_names(path, [found.group(1)] * 2 if found else [])
             raise InputError(f"{path}: column names appear twice ({e})") from None
         except (pl.exceptions.PolarsError, OSError) as e:
             raise InputError(f"{path}: not a readable Parquet file ({e})") from None
+        return _numbered(frame, path)
     return _from_records(read_records(path))
+
+
+def _check_dates(path: Path | str, frame: pl.DataFrame) -> None:
+    """Refuse, as the per-record reader does, a date or time polars can hold and Python
+    cannot (years before 1 or after 9999): every later step would meet it as a value."""
+    from ..io import date_out_of_range
+
+    for name, dtype in frame.schema.items():
+        if dtype == pl.Date or isinstance(dtype, pl.Datetime):
+            years = frame[name].dt.year()
+            low, high = years.min(), years.max()
+            if (isinstance(low, int) and low < 1) or (isinstance(high, int) and high > 9999):
+                raise InputError(date_out_of_range(path, name))
 
 
 def _from_records(rows: Iterator[Any]) -> pl.DataFrame:
@@ -167,7 +182,10 @@ def _column(name: str, values: list[Any]) -> pl.Series:
     if len(kinds) == 1:
         kind = next(iter(kinds))
         if kind in simple:
-            return pl.Series(name, values, dtype=simple[kind])
+            try:
+                return pl.Series(name, values, dtype=simple[kind])
+            except UnicodeEncodeError:  # a broken surrogate: coerced one by one, and refused
+                pass
         if kind is int and all(v is None or -2**63 <= v < 2**63 for v in values):
             return pl.Series(name, values, dtype=pl.Int64)
     return pl.Series(name, values, dtype=pl.Object)
