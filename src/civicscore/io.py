@@ -175,8 +175,19 @@ def _read_parquet(path: Path) -> Iterator[Mapping[str, Any] | UnreadableRow]:
         raise InputError(f"{path}: not a readable Parquet file ({e})") from None
     check_column_names(path, file.schema_arrow.names)
 
+    def damaged(e: Exception) -> InputError:
+        return InputError(f"{path}: damaged Parquet data ({type(e).__name__}: "
+                          f"{str(e)[:200]})")
+
     def rows() -> Iterator[Mapping[str, Any]]:
-        for batch in file.iter_batches(batch_size=65536):
+        batches = file.iter_batches(batch_size=65536)
+        while True:
+            try:  # a damaged row group shows only when it is read
+                batch = next(batches, None)
+            except Exception as e:
+                raise damaged(e) from None
+            if batch is None:
+                return
             try:
                 converted = batch.to_pylist()
             except (OverflowError, ValueError) as e:  # a date Python cannot hold
@@ -185,11 +196,9 @@ def _read_parquet(path: Path) -> Iterator[Mapping[str, Any] | UnreadableRow]:
                         column.to_pylist()
                     except (OverflowError, ValueError):
                         raise InputError(date_out_of_range(path, name)) from None
-                raise InputError(f"{path}: damaged Parquet data ({type(e).__name__}: "
-                                 f"{str(e)[:200]})") from None
-            except Exception as e:  # a damaged row group shows only when it is read
-                raise InputError(f"{path}: damaged Parquet data ({type(e).__name__}: "
-                                 f"{str(e)[:200]})") from None
+                raise damaged(e) from None
+            except Exception as e:
+                raise damaged(e) from None
             yield from converted
 
     return rows()
