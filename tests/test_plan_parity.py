@@ -115,7 +115,8 @@ CASES: dict[str, Callable[[], list[Let]]] = {
         Let("a", Expr(DIVIDES)), Let("k", CountTrue((Ref("a"), P))),
         Let("end", AddPeriod(D, 1, 0)), Let("late", ops.Compare("<", E, Ref("end"), True)),
         Let("t", IfElse(Ref("late"), Lit(-1, Type.INT), Ref("k"))),
-        Let("out", Codes(((Ref("late"), "LATE"), (Not(Ref("late")).item, "x"))))],
+        Let("early", Not(Ref("late"))),
+        Let("out", Codes(((Ref("late"), "LATE"), (Ref("early"), "EARLY"))))],
 }
 
 
