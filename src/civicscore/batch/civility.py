@@ -1,38 +1,29 @@
-"""Household civility stars in batch: the steps of ``schemes/civility.py``, as columns.
+"""Household civility stars in batch: read and check the frame, run the plan, shape the result.
 
 The per-record module's docstring fixes the meaning and the order of the
-steps; this module computes the same steps for a whole frame:
+steps; this module holds none of the decision itself:
 
 1. The record on its own: every field is coerced by ``batch.frames`` (which
    accepts and refuses exactly what ``records.py`` does), and a row is
    rejected where any check of step 1 fails. A household id belongs to the
    first readable row that gives it (even if that row is rejected for another
    reason), as ``evaluate_many``'s ``seen`` map does.
-2. Every star's criterion is compiled from the same checked IR by
-   ``batch.expr``; a row where any criterion *would raise* in Python (its
-   error column) is rejected (CRITERION_ERROR). Every star is evaluated, so
-   the errors of all stars count, each honouring its own short-circuits.
-3. - 5. Revocation, title and review are date and integer arithmetic: no
-   floats are summed anywhere (the star count is a sum of 0/1 integers), so
-   nothing here depends on summation order.
+2. - 5. Stars, revocation, title and review are ``CivilityScheme.plan``, the
+   very plan the per-record path runs as generated Python, here run as one
+   lazy polars query by ``plan.polars`` (a row where a criterion fails is
+   rejected, CRITERION_ERROR).
 
 Why it is shaped this way:
 
-* Only the decisions are vectorised. The few REJECTED rows are handed to the
-  per-record path (``CivilityScheme.decide_one``) one by one, so their reason
-  codes and messages are word for word those of ``evaluate_many``; the batch
-  asserts that path rejects them too.
+* The few REJECTED rows are handed to the per-record path
+  (``CivilityScheme.decide_one``) one by one, so their reason codes and
+  messages are word for word those of ``evaluate_many``; the batch asserts
+  that path rejects them too.
 * One output, any engine: ``output`` has exactly the columns of
   ``CivilityDecision.to_row()`` (no raw input column is copied in). The
-  ``reasons`` of a scored row are worded by the functions that word a
-  per-record decision (``revocation_reason``, ``title_reason``,
-  ``review_reason``) from the values computed here, the first time
-  ``output`` is read.
-* List columns (``stars_met``, ``reason_codes``) are built from a small
-  integer key per row joined to a table of the few distinct lists: a list per
-  row from ``concat_list`` costs seconds per million rows, the join
-  milliseconds. With more than 62 stars the ``stars_met`` key no longer fits
-  in an integer and the (slower, equally exact) per-row list is used.
+  ``reasons`` of a scored row are worded by ``schemes.civility.step_reasons``,
+  the one wording function of the per-record path, from the plan's outputs,
+  the first time ``output`` is read.
 * ``details`` (one row per scored household and star, as ``detail_rows``)
   formats the fact values a criterion read with the per-record formatter,
   once per distinct value, and joins the text back. It has ten times as many
@@ -49,6 +40,7 @@ from typing import Any
 
 import polars as pl
 
+from ..plan.polars import with_plan
 from ..policy.compile import ensure_in_effect
 from ..policy.model import FactSpec
 from ..schemes.base import policy_columns
@@ -57,11 +49,8 @@ from ..schemes.civility import (
     SCORED,
     CivilityScheme,
     _show,
-    review_reason,
-    revocation_reason,
-    title_reason,
+    step_reasons,
 )
-from .expr import PolarsCompiler, either
 from .frames import ROW, UNREADABLE, Coerced, coerce_column, read_source
 from .result import BatchResult, explain_rejected
 from .visits import nan_as_null, rejected_frame, text_lists
@@ -69,13 +58,8 @@ from .visits import nan_as_null, rejected_frame, text_lists
 _TEXT = FactSpec(type="string")
 _DATE = FactSpec(type="date")
 _LIST = pl.List(pl.String)
-#: The most stars whose "met" flags fit in one Int64 key.
-_KEY_BITS = 62
-
-#: Revocation states (the low two bits of the code key) and their reason codes.
-_NONE, _PENDING, _BARRED, _ENDED = 0, 1, 2, 3
-_REVOCATION_CODES: tuple[tuple[str, ...], ...] = (
-    (), ("REVOCATION_PENDING",), ("REVOKED",), ("REVOCATION_ENDED",))
+#: The prefix of the plan's columns: ``__p.stars`` is the plan's ``stars``.
+_P = "__p."
 
 
 def score_civility(scheme: CivilityScheme, source: Any, *, as_of: dt.date,
@@ -110,30 +94,21 @@ def _with_reasons(scheme: CivilityScheme, out: pl.DataFrame, checked: _Checked,
                   decided: pl.DataFrame, rejected: dict[int, list[str]],
                   as_of: dt.date) -> pl.DataFrame:
     """``out`` with the ``reasons`` column of ``to_row()``: a rejected row's from the
-    per-record path, a scored row's from the very functions that word a per-record
-    decision's steps 3 to 5 (``revocation_reason``, ``title_reason``, ``review_reason``),
-    fed with the values the batch computed."""
-    rules, titles = scheme.rules, scheme.titles
+    per-record path, a scored row's from ``step_reasons`` (the wording function of the
+    per-record path) fed with the plan's outputs."""
     columns = [decided[c].to_list() for c in (
-        "__scored", "__state", "__revoked", "__end", "__earned", "__stars", "__title",
-        "__review", "__next")]
+        "__scored", _P + "revoked_on", _P + "bar_end", _P + "earned", _P + "barred",
+        _P + "stars", _P + "title", _P + "review_date", _P + "next_review")]
     whys = checked.why.to_list()
     rows = out["row"].to_list()
     words: list[list[str]] = []
-    for row, why, (ok, state, revoked, end, earned, stars, title, review, nxt) in zip(
+    for row, why, (ok, revoked, end, earned, barred, stars, title, review, nxt) in zip(
             rows, whys, zip(*columns, strict=True), strict=True):
         if not ok:
             words.append(rejected[row])
             continue
-        messages = []
-        if state != _NONE:
-            messages.append(revocation_reason(revoked, why, end, earned, as_of,
-                                              rules.bar_years).message)
-        if state != _BARRED and titles:
-            messages.append(title_reason(stars, titles[title] if title >= 0 else None,
-                                         titles[0]).message)
-        messages.append(review_reason(review, nxt, as_of, rules.review_years).message)
-        words.append(messages)
+        words.append([r.message for r in step_reasons(
+            scheme, as_of, revoked, why, end, earned, barred, stars, title, review, nxt)])
     at = out.columns.index("reason_codes") + 1
     return out.insert_column(at, text_lists(words).alias("reasons"))
 
@@ -229,40 +204,20 @@ def _given(c: Coerced) -> pl.Series:
     return (c.value.is_not_null() & (c.value != "")).fill_null(False)
 
 
-# --- steps 2 to 5: stars, revocation, title, review ----------------------------------------
+# --- steps 2 to 5: the plan ----------------------------------------------------------------
 
 
 def _decide(scheme: CivilityScheme, checked: _Checked, as_of: dt.date) -> pl.DataFrame:
-    """Per row: scored?, star flags, earned, revocation state, title index, review."""
+    """Per row: scored? and every column of the plan (``_P + name``)."""
     facts = {f"__f_{name}": c.value for name, c in checked.facts.items()}
     work = pl.DataFrame({"__ok": checked.ok, "__review": checked.review,
-                         "__revoked": checked.revoked, **facts})
-    names = {name: pl.col(f"__f_{name}") for name in checked.facts}
-    names["as_of"] = pl.lit(as_of, dtype=pl.Date)
-    compiler = PolarsCompiler(_functions(scheme), names)
-    columns = [compiler.compile(s.when.node) for s in scheme.stars]
-    error = either(*(c.error for c in columns))
-    met = [c.value.fill_null(False).alias(f"__s{i}") for i, c in enumerate(columns)]
-    day = pl.lit(as_of, dtype=pl.Date)
-    rules = scheme.rules
-    revoked = pl.col("__revoked")
-    end = add_years(revoked, rules.bar_years)
-    state = pl.when(revoked.is_null()).then(_NONE).when(revoked > day).then(_PENDING) \
-        .when(day < end).then(_BARRED).otherwise(_ENDED).cast(pl.Int64)
-    next_review = add_years(pl.col("__review"), rules.review_years)
-    failed = pl.lit(False) if error is None else error.fill_null(True)
-    earned = pl.sum_horizontal([pl.col(f"__s{i}").cast(pl.Int64)
-                                for i in range(len(columns))])
-    decided = work.with_columns(
-        (pl.col("__ok") & ~pl.when(pl.col("__ok")).then(failed).otherwise(False))
-        .alias("__scored"),
-        *met, state.alias("__state"), end.alias("__end"), next_review.alias("__next"),
-    ).with_columns(earned.alias("__earned"))
-    stars = pl.when(pl.col("__state") == _BARRED).then(0).otherwise(pl.col("__earned"))
-    return decided.with_columns(stars.cast(pl.Int64).alias("__stars")).with_columns(
-        _title_index(scheme, pl.col("__stars"), pl.col("__state") == _BARRED)
-        .alias("__title"),
-        (pl.col("__next").is_null() | (pl.col("__next") <= day)).alias("__due"))
+                         "__revoked": checked.revoked, **facts}).lazy()
+    inputs = {name: pl.col(f"__f_{name}") for name in checked.facts}
+    inputs |= {"as_of": pl.lit(as_of, dtype=pl.Date), "review_date": pl.col("__review"),
+               "revoked_on": pl.col("__revoked")}
+    planned = with_plan(scheme.plan, _functions(scheme), work, inputs, prefix=_P)
+    return planned.with_columns(
+        (pl.col("__ok") & ~pl.col(_P + "failed")).alias("__scored")).collect()
 
 
 def _functions(scheme: CivilityScheme) -> Any:
@@ -272,28 +227,6 @@ def _functions(scheme: CivilityScheme) -> Any:
     return scheme.functions
 
 
-def add_years(day: pl.Expr, years: int) -> pl.Expr:
-    """``schemes.civility.add_years`` on a Date column: the same day ``years`` later,
-    29 February to 28 February (polars clips to the month's end), past 9999 the
-    last date."""
-    shifted = day.dt.offset_by(f"{years}y")
-    return pl.when(day.dt.year() + years > dt.MAXYEAR).then(pl.lit(dt.date.max)) \
-        .otherwise(shifted)
-
-
-def _title_index(scheme: CivilityScheme, stars: pl.Expr, barred: pl.Expr) -> pl.Expr:
-    """Index in ``scheme.titles`` of the highest title reached; -1: none (or barred)."""
-    titles = scheme.titles  # sorted by min_stars, no two alike (checked at load)
-    if not titles:
-        return pl.lit(-1, dtype=pl.Int64)
-    top = len(titles) - 1
-    chain = pl.when(barred).then(pl.lit(-1, dtype=pl.Int64)) \
-        .when(stars >= titles[top].min_stars).then(pl.lit(top, dtype=pl.Int64))
-    for i in range(top - 1, -1, -1):
-        chain = chain.when(stars >= titles[i].min_stars).then(pl.lit(i, dtype=pl.Int64))
-    return chain.otherwise(pl.lit(-1, dtype=pl.Int64))
-
-
 # --- the output frame ------------------------------------------------------------------------
 
 
@@ -301,86 +234,33 @@ def _output(scheme: CivilityScheme, frame: pl.DataFrame, checked: _Checked,
             decided: pl.DataFrame, as_of: dt.date) -> pl.DataFrame:
     """The columns of ``CivilityDecision.to_row()``, one row per input row."""
     titles = scheme.titles
-    n_stars = len(scheme.stars)
     ok = pl.col("__scored")
-    title_ix = pl.col("__title")
-    barred = pl.col("__state") == _BARRED
+    p = {name: pl.col(_P + name) for name in scheme.plan.types}
+    empty = pl.lit(pl.Series([[]], dtype=_LIST)).first()
 
     def title_text(attr: str) -> pl.Expr:
         if not titles:
             return pl.lit("")
         labels = [getattr(t, attr) for t in titles]
-        named = title_ix.replace_strict(list(range(len(titles))), labels, default="",
-                                        return_dtype=pl.String)
+        named = p["title"].replace_strict(list(range(len(titles))), labels, default="",
+                                          return_dtype=pl.String)
         return pl.when(ok).then(named).otherwise(pl.lit(""))
 
-    # code key: revocation state (0-3) + 4 * title state (0 none, 1 TITLE, 2 NO_TITLE)
-    # + 12 * review due
-    title_state = pl.when(barred).then(0).when(title_ix >= 0).then(1) \
-        .otherwise(2 if titles else 0)
-    code_key = (pl.col("__state") + 4 * title_state + 12 * pl.col("__due").cast(pl.Int64))
-    decided = decided.with_columns(
-        pl.when(ok).then(code_key).otherwise(-1).cast(pl.Int64).alias("__ckey"),
-        pl.when(ok).then(_met_key(n_stars)).otherwise(0).cast(pl.Int64).alias("__mkey")
-        if n_stars <= _KEY_BITS else pl.lit(0, dtype=pl.Int64).alias("__mkey"))
-    ref = scheme.ref
-    out = decided.select(
+    return decided.select(
         pl.lit(frame[ROW]).alias("row"),
         pl.lit(checked.household_id).alias("household_id"),
         pl.when(ok).then(pl.lit(SCORED)).otherwise(pl.lit(REJECTED)).alias("status"),
-        pl.when(ok).then(pl.col("__stars")).alias("stars"),
+        pl.when(ok).then(p["stars"]).alias("stars"),
         pl.lit(len(scheme.stars), dtype=pl.Int64).alias("max_stars"),
         title_text("label").alias("title"),
         title_text("label_en").alias("title_en"),
-        pl.when(ok).then(pl.col("__due")).alias("review_due"),
-        pl.when(ok).then(pl.col("__next")).alias("next_review"),
-        pl.when(ok & barred).then(pl.col("__end")).alias("barred_until"),
-        pl.col("__mkey"), pl.col("__ckey"),
-        *(pl.col(f"__s{i}") & ok for i in range(n_stars)) if n_stars > _KEY_BITS else (),
-    )
-    star_ids = [s.id for s in scheme.stars]
-    if n_stars <= _KEY_BITS:
-        met = _lookup(out["__mkey"], lambda k: [s for i, s in enumerate(star_ids) if k >> i & 1])
-    else:
-        met = out.select(pl.concat_list(
-            pl.when(pl.col(f"__s{i}")).then(pl.lit(s)) for i, s in enumerate(star_ids))
-            .list.drop_nulls()).to_series()
-    codes = _lookup(out["__ckey"], lambda k: _codes(k, bool(titles)))
-    return out.select(
-        "row", "household_id", "status", "stars", "max_stars", "title", "title_en",
-        "review_due", "next_review", "barred_until",
-        pl.lit(met).alias("stars_met"), pl.lit(codes).alias("reason_codes"),
-        *(pl.lit(v).alias(k) for k, v in policy_columns(ref).items()),
+        pl.when(ok).then(p["review_due"]).alias("review_due"),
+        pl.when(ok).then(p["next_review"]).alias("next_review"),
+        pl.when(ok).then(p["barred_until"]).alias("barred_until"),
+        pl.when(ok).then(p["stars_met"]).otherwise(empty).alias("stars_met"),
+        pl.when(ok).then(p["codes"]).otherwise(empty).alias("reason_codes"),
+        *(pl.lit(v).alias(k) for k, v in policy_columns(scheme.ref).items()),
         pl.lit(as_of, dtype=pl.Date).alias("as_of"))
-
-
-def _met_key(n_stars: int) -> pl.Expr:
-    key = pl.lit(0, dtype=pl.Int64)
-    for i in range(n_stars):
-        key = key + pl.col(f"__s{i}").cast(pl.Int64) * (1 << i)
-    return key
-
-
-def _codes(key: int, has_titles: bool) -> list[str]:
-    """The reason codes of a scored row (without the per-star ones), from its code key;
-    -1 (rejected) gets an empty list, filled in from the per-record path."""
-    if key < 0:
-        return []
-    state, title_state, due = key % 4, key // 4 % 3, key // 12
-    codes = list(_REVOCATION_CODES[state])
-    if title_state:
-        codes.append("TITLE" if title_state == 1 else "NO_TITLE")
-    codes.append("REVIEW_DUE" if due else "REVIEW_VALID")
-    return codes
-
-
-def _lookup(keys: pl.Series, make: Any) -> pl.Series:
-    """``make(key)`` (a list of strings) for every row, computed once per distinct key."""
-    distinct = keys.unique().to_list()
-    table = pl.DataFrame({"k": pl.Series(distinct, dtype=keys.dtype),
-                          "v": pl.Series([make(k) for k in distinct], dtype=_LIST)})
-    return pl.DataFrame({"k": keys}).join(table, on="k", how="left",
-                                          maintain_order="left")["v"]
 
 
 # --- rejected rows: the per-record path, on them only ----------------------------------------
@@ -414,8 +294,9 @@ def _details(scheme: CivilityScheme, checked: _Checked, decided: pl.DataFrame,
              if any(name in s.when.reads for s in scheme.stars)}
     base = pl.DataFrame({"row": out["row"], "household_id": out["household_id"],
                          "__scored": decided["__scored"],
-                         "__barred": decided["__state"] == _BARRED,
-                         **{f"__s{i}": decided[f"__s{i}"] for i in range(len(scheme.stars))},
+                         "__barred": decided[_P + "barred"],
+                         **{f"__s{i}": decided[f"{_P}star{i}"].fill_null(False)
+                            for i in range(len(scheme.stars))},
                          **{f"__v_{name}": text for name, text in shown.items()}}
                         ).filter("__scored")
     ref = scheme.ref
@@ -448,4 +329,4 @@ def _shown(values: pl.Series) -> pl.Series:
                                             maintain_order="left")["t"]
 
 
-__all__: Sequence[str] = ("CivilityBatchResult", "add_years", "score_civility")
+__all__: Sequence[str] = ("CivilityBatchResult", "score_civility")

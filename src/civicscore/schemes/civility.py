@@ -53,13 +53,34 @@ Why these choices:
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Iterable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
+from functools import cached_property
 from typing import Any
 
 from .._suggest import did_you_mean, one_of
 from ..errors import RecordError
 from ..expr import Expression, FunctionTable, Type
+from ..expr.ir import Name, walk
+from ..plan.ops import (
+    AddPeriod,
+    All,
+    Codes,
+    Compare,
+    CountTrue,
+    Expr,
+    Failed,
+    IfElse,
+    Input,
+    Let,
+    Lit,
+    Not,
+    Plan,
+    Ref,
+    Threshold,
+    add_period,
+)
+from ..plan.python import compile_plan
 from ..policy.compile import CompileContext, ensure_in_effect
 from ..policy.model import Civility, FactSpec, PolicyModel
 from ..records import coerce_facts, is_missing, to_date, to_text, unreadable_reason
@@ -77,14 +98,11 @@ RECORD_FIELDS = ("household_id", "review_date", "revoked_on", "revocation_reason
 
 
 def add_years(day: dt.date, years: int) -> dt.date:
-    """The same day ``years`` later; 29 Feb becomes 28 Feb; clipped to the last date."""
-    year = day.year + years
-    if year > dt.MAXYEAR:
-        return dt.date.max
-    try:
-        return day.replace(year=year)
-    except ValueError:  # 29 February in a common year
-        return day.replace(year=year, day=28)
+    """The same day ``years`` later; 29 Feb becomes 28 Feb; clipped to the last date
+    (the plan op ``AddPeriod``, which both engines run)."""
+    out = add_period(day, years)
+    assert out is not None
+    return out
 
 
 def _both(label: str, label_en: str, fallback: str = "") -> str:
@@ -311,6 +329,20 @@ class CivilityScheme(BatchEngine):
         #: The policy's function table, for compiling the same criteria to polars (batch).
         self.functions = functions
 
+    @cached_property
+    def plan(self) -> Plan:
+        """Steps 2 to 5 as one plan (see :func:`civility_plan`); both engines run it.
+        Built on first use: a section with mistakes is compiled (to report them all)
+        but never run."""
+        return civility_plan(self.stars, self.titles, self.rules.bar_years,
+                             self.rules.review_years)
+
+    @cached_property
+    def _run(self) -> Callable[[Mapping[str, Any]], tuple[Any, ...]]:
+        """The plan as generated Python, compiled once per policy."""
+        return compile_plan(self.plan, self.functions if self.functions is not None
+                            else FunctionTable())
+
     @property
     def max_stars(self) -> int:
         return len(self.stars)
@@ -411,18 +443,16 @@ class CivilityScheme(BatchEngine):
         if reasons:
             return self._reject(row, hid, reasons, as_of)
 
-        # step 2: every criterion, in policy order
+        # steps 2 to 5: the plan (generated Python, compiled once per policy)
         env = dict(facts)
         env["as_of"] = as_of
+        env["review_date"] = review
+        env["revoked_on"] = revoked
+        trace = Trace(*self._run(env))
+        if trace.failed:
+            return self._reject(row, hid, self._criterion_errors(env, trace, who), as_of)
         criteria: list[StarResult] = []
-        for s in self.stars:
-            try:
-                met = bool(s.when(env))
-            except (ArithmeticError, ValueError) as e:
-                reasons.append(Reason("CRITERION_ERROR", f"civility.stars.{s.id}",
-                                      f"{who}: star {s.id!r} ({s.when.text}) cannot be "
-                                      f"evaluated: {e}", s.when.values_read(env)))
-                continue
+        for s, met in zip(self.stars, trace.met, strict=True):
             values = s.when.values_read(env)
             criteria.append(StarResult(s.id, s.label, s.label_en, met, values, s.when.text))
             name = _both(s.label, s.label_en, s.id)
@@ -435,43 +465,145 @@ class CivilityScheme(BatchEngine):
                 reasons.append(Reason("STAR_NOT_MET", f"civility.stars.{s.id}",
                                       f"{name}: not met — {s.when.text} does not hold{read}",
                                       values, s.when.text))
-        if any(r.code == "CRITERION_ERROR" for r in reasons):
-            return self._reject(row, hid, [r for r in reasons if r.code == "CRITERION_ERROR"],
-                                as_of)
-        earned = sum(c.met for c in criteria)
-
-        # step 3: revocation
-        rules = self.rules
-        barred_until: dt.date | None = None
-        if revoked is not None:
-            end = add_years(revoked, rules.bar_years)
-            if revoked <= as_of and as_of < end:
-                barred_until = end
-            reasons.append(revocation_reason(revoked, why, end, earned, as_of,
-                                             rules.bar_years))
-        stars = 0 if barred_until is not None else earned
-
-        # step 4: title
-        title: _Title | None = None
-        if barred_until is None:
-            for t in self.titles:
-                if stars >= t.min_stars:
-                    title = t
-            if self.titles:
-                reasons.append(title_reason(stars, title, self.titles[0]))
-
-        # step 5: review
-        next_review = add_years(review, rules.review_years) if review is not None else None
-        review_due = next_review is None or next_review <= as_of
-        reasons.append(review_reason(review, next_review, as_of, rules.review_years))
+        reasons += step_reasons(self, as_of, revoked, why, trace.bar_end, trace.earned,
+                                trace.barred, trace.stars, trace.title, review,
+                                trace.next_review)
+        title = self.titles[trace.title] if trace.title >= 0 else None
         return CivilityDecision(
-            hid, SCORED, stars, self.max_stars,
+            hid, SCORED, trace.stars, self.max_stars,
             title.label if title else "", title.label_en if title else "",
-            tuple(criteria), review_due, next_review, barred_until, tuple(reasons), self.ref,
-            as_of, row)
+            tuple(criteria), trace.review_due, trace.next_review, trace.barred_until,
+            tuple(reasons), self.ref, as_of, row)
+
+    def _criterion_errors(self, env: Mapping[str, Any], trace: Trace,
+                          who: str) -> list[Reason]:
+        """CRITERION_ERROR for each star the plan could not evaluate, with the error
+        (the criterion is evaluated again for its message: a rare, rejected record)."""
+        reasons = []
+        for s, met in zip(self.stars, trace.met, strict=True):
+            if met is not None:
+                continue
+            try:
+                s.when(env)
+                error = "it failed in the plan"  # pragma: no cover - both raise alike
+            except (ArithmeticError, ValueError) as e:
+                error = str(e)
+            reasons.append(Reason("CRITERION_ERROR", f"civility.stars.{s.id}",
+                                  f"{who}: star {s.id!r} ({s.when.text}) cannot be "
+                                  f"evaluated: {error}", s.when.values_read(env)))
+        return reasons
+
+
+# --- steps 2 to 5 as a plan ---------------------------------------------------------------
+
+#: The plan's outputs besides one flag per star (``star0``, ``star1``, ...), in order.
+TRACE_FIELDS = ("failed", "earned", "bar_end", "barred", "stars", "title", "next_review",
+                "review_due", "barred_until", "codes", "stars_met")
+
+
+class Trace:
+    """What the plan computed for one household (the outputs of :func:`civility_plan`):
+    whether a criterion failed, stars earned, bar end, barred, stars counted, title index
+    (-1: none), next review, review due, barred until, reason codes, stars met, and each
+    star's flag (None where it failed) in ``met``."""
+
+    __slots__ = (*TRACE_FIELDS, "met")
+
+    def __init__(self, *values: Any) -> None:
+        n = len(TRACE_FIELDS)
+        for name, value in zip(TRACE_FIELDS, values[:n], strict=True):
+            setattr(self, name, value)
+        self.met = values[n:]
+
+    failed: bool
+    earned: int
+    bar_end: dt.date | None
+    barred: bool
+    stars: int
+    title: int
+    next_review: dt.date | None
+    review_due: bool
+    barred_until: dt.date | None
+    codes: list[str]
+    stars_met: list[str]
+    met: tuple[bool | None, ...]
+
+
+def _star_step(i: int) -> str:
+    return f"star{i}"
+
+
+def civility_plan(stars: Sequence[_Star], titles: Sequence[_Title], bar_years: int,
+                  review_years: int) -> Plan:
+    """Steps 2 to 5 of the module docstring as one plan over the household's facts,
+    ``as_of``, ``review_date`` and ``revoked_on`` (nullable). ``titles`` are sorted by
+    ``min_stars``. Its outputs are ``TRACE_FIELDS`` then one flag per star."""
+    read: dict[str, Type] = {}
+    for s in stars:
+        for n in walk(s.when.node):
+            if isinstance(n, Name) and n.name != "as_of":
+                read.setdefault(n.name, n.type)
+    inputs = (*(Input(name, t) for name, t in read.items()), Input("as_of", Type.DATE),
+              Input("review_date", Type.DATE, nullable=True),
+              Input("revoked_on", Type.DATE, nullable=True))
+    flags = [Ref(_star_step(i)) for i in range(len(stars))]
+    as_of, revoked, zero = Ref("as_of"), Ref("revoked_on"), Lit(0, Type.INT)
+    steps = [
+        # step 2: every criterion, in policy order; one that cannot be evaluated rejects
+        *(Let(_star_step(i), Expr(s.when.node)) for i, s in enumerate(stars)),
+        Let("failed", Failed(tuple(f.name for f in flags))),
+        Let("earned", CountTrue(tuple(flags))),
+        # step 3: revocation
+        Let("bar_end", AddPeriod(revoked, years=bar_years)),
+        Let("pending", Compare(">", revoked, as_of)),
+        Let("in_force", Compare("<=", revoked, as_of)),
+        Let("before_end", Compare("<", as_of, Ref("bar_end"))),
+        Let("barred", All((Ref("in_force"), Ref("before_end")))),
+        Let("bar_over", Not(Ref("before_end"))),
+        Let("ended", All((Ref("in_force"), Ref("bar_over")))),
+        Let("not_barred", Not(Ref("barred"))),
+        Let("stars", IfElse(Ref("barred"), zero, Ref("earned"))),
+        Let("barred_until", IfElse(Ref("barred"), Ref("bar_end"), Lit(None, Type.DATE))),
+        # step 4: title (never while barred)
+        Let("reached", Threshold(Ref("stars"), tuple(t.min_stars for t in titles))),
+        Let("title", IfElse(Ref("barred"), Lit(-1, Type.INT), Ref("reached"))),
+        Let("has_title", Compare(">=", Ref("title"), zero)),
+        Let("no_title", Compare("<", Ref("reached"), zero)),
+        Let("titled", All((Ref("not_barred"), Ref("has_title")))),
+        Let("untitled", All((Ref("not_barred"), Ref("no_title")))),
+        # step 5: review
+        Let("next_review", AddPeriod(Ref("review_date"), years=review_years)),
+        Let("review_due", Compare("<=", Ref("next_review"), as_of, if_null=True)),
+        Let("review_valid", Not(Ref("review_due"))),
+        Let("codes", Codes((
+            (Ref("pending"), "REVOCATION_PENDING"), (Ref("barred"), "REVOKED"),
+            (Ref("ended"), "REVOCATION_ENDED"),
+            *(((Ref("titled"), "TITLE"), (Ref("untitled"), "NO_TITLE")) if titles else ()),
+            (Ref("review_due"), "REVIEW_DUE"), (Ref("review_valid"), "REVIEW_VALID")))),
+        Let("stars_met", Codes(tuple((f, s.id) for f, s in zip(flags, stars, strict=True)))),
+    ]
+    return Plan(inputs, tuple(steps), (*TRACE_FIELDS, *(f.name for f in flags)))
 
 
 # --- wording: one place for the sentences of steps 3 to 5 (both evaluators call these) -----
+
+
+def step_reasons(scheme: CivilityScheme, as_of: dt.date, revoked: dt.date | None, why: str,
+                 bar_end: dt.date | None, earned: int, barred: bool, stars: int, title: int,
+                 review: dt.date | None, next_review: dt.date | None) -> list[Reason]:
+    """The reasons of steps 3 to 5 of a scored household, worded from the plan's trace
+    (bar end, barred, stars, title index, next review) and the fields it read. Both
+    engines call this, so both give the same words."""
+    rules, titles = scheme.rules, scheme.titles
+    out = []
+    if revoked is not None:
+        assert bar_end is not None
+        out.append(revocation_reason(revoked, why, bar_end, earned, as_of, rules.bar_years))
+    if not barred and titles:
+        out.append(title_reason(stars, titles[title] if title >= 0 else None, titles[0]))
+    out.append(review_reason(review, next_review, as_of, rules.review_years))
+    return out
+
 
 
 def revocation_reason(revoked: dt.date, why: str, end: dt.date, earned: int,

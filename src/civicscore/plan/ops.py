@@ -1,0 +1,313 @@
+"""The plan IR: a scheme's decision as named row steps over the checked expression IR.
+
+A :class:`Plan` is a list of :class:`Let` steps, each binding a name to the
+value of one op. Ops read *operands*: a :class:`Ref` to a plan input or to an
+earlier step, or a :class:`Lit`. Expressions of the rule language
+(:class:`Expr`) read plan names through their ``Name`` nodes. Both backends
+(``plan.python`` and ``plan.polars``) implement every op exactly once; no op
+knows any scheme. The semantics below are the only statement of them.
+
+Nulls, fixed here once:
+
+* An input may be *nullable* (a date a record may leave blank). An op that
+  takes a null operand gives null unless its docstring says otherwise.
+* Boolean ops (:class:`All`, :class:`AnyOf`, :class:`Not`, :class:`CountTrue`,
+  :class:`Codes`, :class:`IfElse`'s condition) count a null as *not true*.
+* :class:`Compare` and :class:`IsNull` never give null: a comparison with a
+  null operand gives the op's stated ``if_null``.
+* An :class:`Expr` reads non-null names only (the expression language has no
+  null); a captured error is the one way it gives null.
+"""
+
+from __future__ import annotations
+
+import calendar
+import datetime as dt
+from dataclasses import dataclass, field
+from itertools import pairwise
+from typing import Any
+
+from ..expr.ir import Name, Node, Type, walk
+
+#: The type of a list of strings (reason codes, labels); the expression types are the rest.
+STRINGS = "list[string]"
+
+ValueType = Type | str
+
+
+@dataclass(frozen=True, slots=True)
+class Ref:
+    """The value of a plan input or of an earlier step."""
+
+    name: str
+
+
+@dataclass(frozen=True, slots=True)
+class Lit:
+    """A constant of ``type``; ``value`` None is a null of that type."""
+
+    value: Any
+    type: ValueType
+
+
+Operand = Ref | Lit
+
+
+@dataclass(frozen=True, slots=True)
+class Expr:
+    """The value of a checked expression over the row's (non-null) plan names.
+
+    With ``capture``, an error in evaluating it (what the per-record evaluator
+    raises as ``ArithmeticError`` / ``ValueError``: a division by zero, a
+    number out of range, a date out of range) does not stop the plan: the
+    value is null and the step counts as *failed* (see :class:`Failed`).
+    Without it, the expression must not be able to fail."""
+
+    node: Node
+    capture: bool = True
+
+
+@dataclass(frozen=True, slots=True)
+class Failed:
+    """True where any of the captured :class:`Expr` steps ``steps`` failed."""
+
+    steps: tuple[str, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class CountTrue:
+    """How many of ``items`` are true (int; a null counts as not true)."""
+
+    items: tuple[Operand, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class All:
+    """True where every one of ``items`` is true (a null is not true); no items: true."""
+
+    items: tuple[Operand, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class AnyOf:
+    """True where at least one of ``items`` is true (a null is not true); no items: false."""
+
+    items: tuple[Operand, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class Not:
+    """True where ``item`` is not true (so a null gives true)."""
+
+    item: Operand
+
+
+@dataclass(frozen=True, slots=True)
+class IsNull:
+    """True where ``item`` is null."""
+
+    item: Operand
+
+
+@dataclass(frozen=True, slots=True)
+class Compare:
+    """``left op right`` (``<  <=  >  >=  ==  !=``) on two operands of one type;
+    ``if_null`` where either is null (never null itself)."""
+
+    op: str
+    left: Operand
+    right: Operand
+    if_null: bool = False
+
+
+@dataclass(frozen=True, slots=True)
+class IfElse:
+    """``then`` where ``cond`` is true, else ``orelse`` (a null condition is not true)."""
+
+    cond: Operand
+    then: Operand
+    orelse: Operand
+
+
+@dataclass(frozen=True, slots=True)
+class AddPeriod:
+    """``date`` plus ``years`` and ``months`` (both >= 0): the same day of the month that
+    many months later, clipped to the end of a shorter month (31 Jan + 1 month is 28 or
+    29 Feb; 29 Feb + 1 year is 28 Feb); a result past 9999-12-31 is 9999-12-31."""
+
+    date: Operand
+    years: int = 0
+    months: int = 0
+
+
+@dataclass(frozen=True, slots=True)
+class Threshold:
+    """The index of the highest of ``thresholds`` (strictly ascending numbers) that
+    ``value`` reaches (``value >= threshold``); -1 when it reaches none. Titles by
+    minimum stars, grade bands, tiers."""
+
+    value: Operand
+    thresholds: tuple[int | float, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class Codes:
+    """The list of the ``code`` of every ``(condition, code)`` pair whose condition is true,
+    in pair order (a null condition is not true): reason codes, labels of stars met."""
+
+    pairs: tuple[tuple[Operand, str], ...]
+
+
+Op = (Expr | Failed | CountTrue | All | AnyOf | Not | IsNull | Compare | IfElse | AddPeriod
+      | Threshold | Codes)
+
+_COMPARE_OPS = frozenset({"<", "<=", ">", ">=", "==", "!="})
+
+
+@dataclass(frozen=True, slots=True)
+class Input:
+    """A value the plan reads from a record (a typed fact, a field, ``as_of``)."""
+
+    name: str
+    type: Type
+    nullable: bool = False
+
+
+@dataclass(frozen=True, slots=True)
+class Let:
+    """One step: ``name`` is the value of ``op``."""
+
+    name: str
+    op: Op
+
+
+@dataclass(frozen=True)
+class Plan:
+    """Named steps over typed inputs; ``outputs`` are the names a run gives back, in order.
+
+    Construction checks the plan: names unique, every operand and every name an
+    expression reads defined before use, operand types as each op requires,
+    expressions reading non-null names only. ``types`` and ``nullable`` give each
+    name's type and whether it may be null."""
+
+    inputs: tuple[Input, ...]
+    steps: tuple[Let, ...]
+    outputs: tuple[str, ...]
+    types: dict[str, ValueType] = field(init=False, repr=False, compare=False)
+    nullable: dict[str, bool] = field(init=False, repr=False, compare=False)
+
+    def __post_init__(self) -> None:
+        types: dict[str, ValueType] = {}
+        nullable: dict[str, bool] = {}
+        for i in self.inputs:
+            _fresh(i.name, types)
+            types[i.name], nullable[i.name] = i.type, i.nullable
+        captured: set[str] = set()
+        for step in self.steps:
+            _fresh(step.name, types)
+            t, n = _type_of(step.op, types, nullable, captured)
+            types[step.name], nullable[step.name] = t, n
+            if isinstance(step.op, Expr) and step.op.capture:
+                captured.add(step.name)
+        for name in self.outputs:
+            if name not in types:
+                raise ValueError(f"plan output {name!r} is not defined")
+        object.__setattr__(self, "types", types)
+        object.__setattr__(self, "nullable", nullable)
+
+
+def _fresh(name: str, types: dict[str, ValueType]) -> None:
+    if name in types:
+        raise ValueError(f"plan name {name!r} is defined twice")
+
+
+def operand_type(o: Operand, types: dict[str, ValueType],
+                 nullable: dict[str, bool]) -> tuple[ValueType, bool]:
+    """The type of an operand, and whether it may be null."""
+    if isinstance(o, Lit):
+        return o.type, o.value is None
+    if o.name not in types:
+        raise ValueError(f"plan name {o.name!r} is used before it is defined")
+    return types[o.name], nullable[o.name]
+
+
+def _type_of(op: Op, types: dict[str, ValueType], nullable: dict[str, bool],
+             captured: set[str]) -> tuple[ValueType, bool]:
+    def of(o: Operand) -> tuple[ValueType, bool]:
+        return operand_type(o, types, nullable)
+
+    def want(o: Operand, kind: ValueType) -> bool:
+        t, n = of(o)
+        if t != kind:
+            raise TypeError(f"{o!r} is {t}, {kind} is needed")
+        return n
+
+    match op:
+        case Expr(node=node):
+            for n in walk(node):
+                if isinstance(n, Name):
+                    if n.name not in types:
+                        raise ValueError(f"expression reads {n.name!r}, not defined before")
+                    if nullable[n.name]:
+                        raise TypeError(f"expression reads {n.name!r}, which may be null")
+            return node.type, op.capture
+        case Failed(steps=steps):
+            for s in steps:
+                if s not in captured:
+                    raise ValueError(f"{s!r} is not a captured expression step")
+            return Type.BOOL, False
+        case CountTrue(items=items):
+            for o in items:
+                want(o, Type.BOOL)
+            return Type.INT, False
+        case All(items=items) | AnyOf(items=items):
+            for o in items:
+                want(o, Type.BOOL)
+            return Type.BOOL, False
+        case Not(item=o):
+            want(o, Type.BOOL)
+            return Type.BOOL, False
+        case IsNull(item=o):
+            of(o)
+            return Type.BOOL, False
+        case Compare(op=cmp, left=a, right=b):
+            if cmp not in _COMPARE_OPS:
+                raise ValueError(f"unknown comparison {cmp!r}")
+            ta, _ = of(a)
+            want(b, ta)
+            return Type.BOOL, False
+        case IfElse(cond=c, then=a, orelse=b):
+            want(c, Type.BOOL)
+            ta, na = of(a)
+            nb = want(b, ta)
+            return ta, na or nb
+        case AddPeriod(date=d, years=y, months=m):
+            if y < 0 or m < 0:
+                raise ValueError("a period adds whole years and months, never negative")
+            return Type.DATE, want(d, Type.DATE)
+        case Threshold(value=v, thresholds=ths):
+            tv, nv = of(v)
+            if tv not in (Type.INT, Type.DECIMAL):
+                raise TypeError(f"a threshold is compared with a number, not {tv}")
+            if any(b <= a for a, b in pairwise(ths)):
+                raise ValueError("thresholds must be strictly ascending")
+            return Type.INT, nv
+        case Codes(pairs=pairs):
+            for o, _code in pairs:
+                want(o, Type.BOOL)
+            return STRINGS, False
+    raise TypeError(f"unknown plan op {op!r}")  # pragma: no cover - the IR is closed
+
+
+def add_period(day: dt.date | None, years: int = 0, months: int = 0) -> dt.date | None:
+    """:class:`AddPeriod` on one value (the Python backend calls this)."""
+    if day is None:
+        return None
+    total = day.year * 12 + day.month - 1 + years * 12 + months
+    year, month0 = divmod(total, 12)
+    if year > dt.MAXYEAR:
+        return dt.date.max
+    month = month0 + 1
+    if day.day <= 28:
+        return dt.date(year, month, day.day)
+    return dt.date(year, month, min(day.day, calendar.monthrange(year, month)[1]))

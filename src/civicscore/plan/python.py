@@ -1,0 +1,160 @@
+"""Plan -> one straight-line Python function, compiled once per policy.
+
+As ``expr/to_python.py`` does for one expression, the plan is rendered to the
+source of one function ``plan(r)`` that reads its inputs from the mapping
+``r`` and returns the plan's outputs as a tuple. Only the IR is rendered,
+never policy text: plan names become locals ``v0, v1, ...``, an input is
+read as ``r['name']`` only when its name is a plain ASCII identifier (else
+through the constants tuple), and strings, dates, reason codes and
+thresholds live in the constants tuple. Expressions are rendered by
+``to_python``'s renderer with their names bound to those locals. The code
+runs with empty builtins. Each op is rendered in exactly one place below.
+"""
+
+from __future__ import annotations
+
+from bisect import bisect_right
+from collections.abc import Callable, Mapping
+from typing import Any
+
+from ..expr.functions import FunctionTable
+from ..expr.ir import Name, Node
+from ..expr.to_python import _div, _fin, _int, _pow, _Renderer
+from .ops import (
+    AddPeriod,
+    All,
+    AnyOf,
+    Codes,
+    Compare,
+    CountTrue,
+    Expr,
+    Failed,
+    IfElse,
+    IsNull,
+    Lit,
+    Not,
+    Op,
+    Operand,
+    Plan,
+    Ref,
+    Threshold,
+    add_period,
+)
+
+PlanFunction = Callable[[Mapping[str, Any]], tuple[Any, ...]]
+
+
+class _Source(_Renderer):
+    """``to_python``'s renderer, with names bound to the plan's locals."""
+
+    def __init__(self, functions: FunctionTable) -> None:
+        super().__init__(functions)
+        self.local: dict[str, str] = {}
+        self.error: dict[str, str] = {}
+        self.nullable: dict[str, bool] = {}
+
+    def render(self, n: Node) -> str:
+        if isinstance(n, Name):
+            return self.local[n.name]
+        return super().render(n)
+
+    def operand(self, o: Operand) -> str:
+        if isinstance(o, Ref):
+            return self.local[o.name]
+        if o.value is None or type(o.value) in (bool, int):
+            return repr(o.value)
+        return self.const(o.value)
+
+    def may_be_null(self, o: Operand) -> bool:
+        return o.value is None if isinstance(o, Lit) else self.nullable[o.name]
+
+    def step(self, name: str, op: Op) -> list[str]:
+        """The lines that bind the local of step ``name``."""
+        v = self.local[name]
+        if isinstance(op, Expr):
+            body = self.render(op.node)
+            if not op.capture:
+                return [f"{v} = {body}"]
+            e = self.error[name]
+            return ["try:", f"    {v} = {body}", f"    {e} = False",
+                    "except (_ArithmeticError, _ValueError):", f"    {v} = None",
+                    f"    {e} = True"]
+        return [f"{v} = {self.value(op)}"]
+
+    def value(self, op: Op) -> str:
+        o = self.operand
+        match op:
+            case Failed(steps=steps):
+                return "(" + " or ".join(self.error[s] for s in steps) + ")" if steps \
+                    else "False"
+            case CountTrue(items=items):
+                return "(0" + "".join(f" + ({o(i)} is True)" for i in items) + ")"
+            case All(items=items):
+                return "(" + " and ".join(f"{o(i)} is True" for i in items) + ")" if items \
+                    else "True"
+            case AnyOf(items=items):
+                return "(" + " or ".join(f"{o(i)} is True" for i in items) + ")" if items \
+                    else "False"
+            case Not(item=i):
+                return f"({o(i)} is not True)"
+            case IsNull(item=i):
+                return f"({o(i)} is None)"
+            case Compare(op=cmp, left=a, right=b, if_null=if_null):
+                test = f"({o(a)} {cmp} {o(b)})"
+                nulls = [f"{o(x)} is None" for x in (a, b) if self.may_be_null(x)]
+                if not nulls:
+                    return test
+                return f"({if_null!r} if {' or '.join(nulls)} else {test})"
+            case IfElse(cond=c, then=a, orelse=b):
+                return f"({o(a)} if {o(c)} is True else {o(b)})"
+            case AddPeriod(date=d, years=y, months=m):
+                return f"_add_period({o(d)}, {y!r}, {m!r})"
+            case Threshold(value=x, thresholds=ths):
+                found = f"(_bisect({self.const(tuple(ths))}, {o(x)}) - 1)"
+                return f"(None if {o(x)} is None else {found})" if self.may_be_null(x) \
+                    else found
+            case Codes(pairs=pairs):
+                if not pairs:
+                    return "[]"
+                table = ", ".join(f"({self.const(code)}, {o(c)})" for c, code in pairs)
+                return f"[_c for _c, _t in ({table},) if _t is True]"
+        raise TypeError(f"unknown plan op {op!r}")  # pragma: no cover - the IR is closed
+
+
+def render(plan: Plan, functions: FunctionTable) -> tuple[str, _Source]:
+    """The source of ``def plan(r)`` and the renderer holding its constants."""
+    s = _Source(functions)
+    s.nullable = dict(plan.nullable)
+    lines = ["def plan(r):"]
+    for i, inp in enumerate(plan.inputs):
+        s.local[inp.name] = f"v{i}"
+        key = repr(inp.name) if inp.name.isascii() and inp.name.isidentifier() \
+            else s.const(inp.name)
+        lines.append(f"    v{i} = r[{key}]")
+    base = len(plan.inputs)
+    for j, step in enumerate(plan.steps):
+        s.local[step.name] = f"v{base + j}"
+        s.error[step.name] = f"e{base + j}"
+        lines += [f"    {line}" for line in s.step(step.name, step.op)]
+    outs = ", ".join(s.local[name] for name in plan.outputs)
+    lines.append(f"    return ({outs}{',' if len(plan.outputs) == 1 else ''})")
+    return "\n".join(lines) + "\n", s
+
+
+def compile_plan(plan: Plan, functions: FunctionTable) -> PlanFunction:
+    """``plan`` as ``f(record) -> outputs`` (a tuple in ``plan.outputs`` order)."""
+    source, s = render(plan, functions)
+    code = compile(source, "<policy plan>", "exec")
+    env: dict[str, Any] = {
+        "__builtins__": {}, "_k": tuple(s.consts), "_f": tuple(s.funcs), "_div": _div,
+        "_float": float, "_int": _int, "_fin": _fin, "_pow": _pow,
+        "_ArithmeticError": ArithmeticError, "_ValueError": ValueError,
+        "_add_period": add_period, "_bisect": bisect_right}
+    exec(code, env)
+    fn: PlanFunction = env["plan"]
+    return fn
+
+
+def source_of(plan: Plan, functions: FunctionTable) -> str:
+    """The rendered source, for debugging and for tests of the renderer."""
+    return render(plan, functions)[0]
