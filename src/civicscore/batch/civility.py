@@ -144,8 +144,8 @@ class CivilityBatchResult(BatchResult):
     """A :class:`BatchResult` whose ``output`` (its reasons are worded in Python) and
     ``details`` (a row per household and star) are built the first time they are read."""
 
-    output = _Lazy()  # type: ignore[assignment]
-    details = _Lazy()  # type: ignore[assignment]
+    output = _Lazy()
+    details = _Lazy()
     scored_rows: int = 0
 
     @property

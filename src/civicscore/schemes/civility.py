@@ -454,7 +454,9 @@ class CivilityScheme(BatchEngine):
         criteria: list[StarResult] = []
         for s, met in zip(self.stars, trace.met, strict=True):
             values = s.when.values_read(env)
-            criteria.append(StarResult(s.id, s.label, s.label_en, met, values, s.when.text))
+            # no criterion failed (that rejected the record above), so every flag is set
+            criteria.append(StarResult(s.id, s.label, s.label_en, met is True, values,
+                                       s.when.text))
             name = _both(s.label, s.label_en, s.id)
             read = f" ({format_values(values)})" if values else ""
             if met:
@@ -659,7 +661,7 @@ def review_reason(review: dt.date | None, next_review: dt.date | None, as_of: dt
 
 def compile_civility(ctx: CompileContext) -> CivilityScheme:
     """Check the [civility] section against the rest of the policy and compile it."""
-    rules = ctx.model.civility
+    rules = ctx.section("civility", Civility)
     assert rules is not None
     root = ("civility",)
     entity = rules.entity
@@ -682,7 +684,7 @@ def compile_civility(ctx: CompileContext) -> CivilityScheme:
     stars: list[_Star] = []
     seen: dict[str, int] = {}
     for i, s in enumerate(rules.stars):
-        path = root + ("stars", i)
+        path: tuple[str | int, ...] = root + ("stars", i)
         if s.id in seen:
             ctx.report(path + ("id",), f"star id {s.id!r} is used twice (first in star "
                                        f"{seen[s.id] + 1})")
