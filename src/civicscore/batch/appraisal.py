@@ -631,7 +631,7 @@ def _decision_columns(scheme: AppraisalScheme, consts: _Constants | None,
     py.update({row: (list(d.reason_codes), [m.message for m in d.reasons])
                for row, d in fallback.items() if not d.rejected})
     quota_code, quota_text = _quota_reason(scheme, work)
-    frame = _with_texts(scheme, consts, work.with_columns(__codes=codes, __held=vetoed))
+    frame = work.with_columns(__codes=codes, __held=vetoed)
     if py:
         frame = frame.join(_py_lists(py, work.schema[ROW]), on=ROW, how="left",
                            maintain_order="left")
@@ -639,14 +639,7 @@ def _decision_columns(scheme: AppraisalScheme, consts: _Constants | None,
         frame = frame.with_columns(__py_codes=_null(STR_LIST), __py_reasons=_null(STR_LIST))
     own = pl.col("__fallback") & scored
     rejected = pl.col("__status") != SCORED
-    quick, count, slow = _reason_texts(scheme, consts, frame, quota_text, as_of)
-    frame = frame.with_columns(__reasons=quick, __count=count)
-    if frame.filter(scored & ~pl.col("__fallback")
-                    & (pl.col("__reasons").list.len() != pl.col("__count"))).height:
-        frame = frame.with_columns(__reasons=slow)
-    reasons = pl.when(rejected).then(pl.col("__py_reasons")).when(own).then(
-        pl.concat_list(pl.col("__py_reasons"), quota_text).list.drop_nulls()
-    ).otherwise(pl.col("__reasons"))
+    frame = frame.with_columns(_reasons(scheme, consts, frame, quota_text, as_of))
     reason_codes = pl.when(rejected).then(pl.col("__py_codes")).when(own).then(
         pl.concat_list(pl.col("__py_codes"), quota_code).list.drop_nulls()
     ).otherwise(pl.col("__codes"))
@@ -663,12 +656,39 @@ def _decision_columns(scheme: AppraisalScheme, consts: _Constants | None,
         pl.col("__held").alias("vetoed"),
         (scored & (pl.col("__vetoed") | (pl.col("__quota") == 2))).alias("needs_confirmation"),
         reason_codes.alias("reason_codes"),
-        reasons.alias("reasons"),
+        pl.col("__reasons").alias("reasons"),
         pl.lit(ref.id).alias("policy_id"),
         pl.lit(ref.version).alias("policy_version"),
         pl.lit(ref.hash).alias("policy_hash"),
         pl.lit(as_of, dtype=pl.Date).alias("as_of"),
     )
+
+
+#: Rows worded at a time: the numbers' texts and the joined reasons of one slice are held
+#: at once, not the whole cohort's (they are several times the final list column).
+CHUNK = 1 << 17
+
+
+def _reasons(scheme: AppraisalScheme, consts: _Constants | None, frame: pl.DataFrame,
+             quota_text: pl.Expr, as_of: dt.date) -> pl.Series:
+    """The output's ``reasons``: a rejected row's and a fallen-back row's as the
+    per-record path worded them (``__py_reasons``; a fallen-back row's quota reason
+    added), the others worded here (``_reason_texts``), slice by slice (``CHUNK``)."""
+    scored = pl.col("__status") == SCORED
+    own = pl.col("__fallback") & scored
+    rejected = pl.col("__status") != SCORED
+    parts = []
+    for start in range(0, max(frame.height, 1), CHUNK):
+        part = _with_texts(scheme, consts, frame.slice(start, CHUNK))
+        quick, count, slow = _reason_texts(scheme, consts, part, quota_text, as_of)
+        part = part.with_columns(__reasons=quick, __count=count)
+        if part.filter(scored & ~pl.col("__fallback")
+                       & (pl.col("__reasons").list.len() != pl.col("__count"))).height:
+            part = part.with_columns(__reasons=slow)
+        parts.append(part.select(pl.when(rejected).then(pl.col("__py_reasons")).when(own).then(
+            pl.concat_list(pl.col("__py_reasons"), quota_text).list.drop_nulls()
+        ).otherwise(pl.col("__reasons")).alias("__reasons")).to_series())
+    return pl.concat(parts, rechunk=False)
 
 
 def _grade_ix(scheme: AppraisalScheme) -> pl.Expr:
