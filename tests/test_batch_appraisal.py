@@ -339,3 +339,30 @@ def test_parquet_round_trip(policies: dict[str, civicscore.Policy], tmp_path: Pa
     assert_agree(scheme, items, source=path)
     from_frame = scheme.batch(pl.read_parquet(path), as_of=AS_OF)
     assert from_frame.output.equals(scheme.batch(path, as_of=AS_OF).output)
+
+
+@given(items=cohorts(), which=st.sampled_from(sorted(QUOTAS)), chunk=st.integers(1, 7))
+@settings(max_examples=25, deadline=None,
+          suppress_health_check=[HealthCheck.function_scoped_fixture,
+                                 HealthCheck.too_slow])
+def test_reasons_worded_in_slices_agree(policies: dict[str, civicscore.Policy],
+                                        items: list[Any], which: str, chunk: int,
+                                        monkeypatch: pytest.MonkeyPatch) -> None:
+    """The reasons are worded ``CHUNK`` rows at a time (to bound the memory of a large
+    cohort); a cohort cut into many slices is still worded as the per-record run words
+    it, the quota's ranks included (they are the whole cohort's, not a slice's)."""
+    from civicscore.batch import appraisal
+
+    monkeypatch.setattr(appraisal, "CHUNK", chunk)
+    assert_agree(policies[which].scheme("appraisal"), items)
+
+
+def test_output_is_built_when_first_read(policies: dict[str, civicscore.Policy]) -> None:
+    """The counts need no reasons: ``scored_count`` is known before ``output`` is built."""
+    scheme = policies["good-share"].scheme("appraisal")
+    items = [{"subject_id": "a", "done": 90}, {"subject_id": "b", "done": 80, "planned": 0}]
+    got = scheme.batch(items, as_of=AS_OF)
+    assert callable(got.__dict__["_output"])
+    assert got.scored_count == 1 and got.rejected.height == 1
+    assert got.output["status"].to_list() == ["scored", "rejected"]
+    assert got.output is got.output

@@ -45,8 +45,10 @@ Why it is shaped this way:
 * **Rejected rows** (few) are decided again by the per-record code
   (``decide_one``) for their exact reasons and messages, and that path must
   reject them too.
-* **Details are built when first read** (``details`` of the result is a
-  property): most runs never read them, and they are most of the work.
+* **Output and details are built when first read** (``_Built`` fields of the
+  result): the reasons are about 2 kB a row, most of the time and memory of a
+  run, and a run that counts or reads ``rejected`` never needs them. When read,
+  they are worded ``CHUNK`` rows at a time, so only one slice's texts are held.
 """
 
 from __future__ import annotations
@@ -102,21 +104,41 @@ STR_LIST = pl.List(pl.String)
 SEP = "\x1f"
 
 
-class AppraisalBatchResult(BatchResult):
-    """A :class:`BatchResult` whose ``details`` frame is built when first read."""
+class _Built:
+    """A frame field of :class:`AppraisalBatchResult`: given a callable, the frame is
+    built by it the first time it is read, and kept."""
 
-    @property  # type: ignore[override]
-    def details(self) -> pl.DataFrame:
-        built = self.__dict__.get("_details")
+    def __set_name__(self, owner: type, name: str) -> None:
+        self.name = f"_{name}"
+
+    def __get__(self, result: object, owner: type | None = None) -> pl.DataFrame:
+        if result is None:
+            raise AttributeError(self.name)
+        built = result.__dict__[self.name]
         if callable(built):
-            built = built()
-            self.__dict__["_details"] = built
+            built = result.__dict__[self.name] = built()
         assert isinstance(built, pl.DataFrame)
         return built
 
-    @details.setter
-    def details(self, value: pl.DataFrame | Callable[[], pl.DataFrame]) -> None:
-        self.__dict__["_details"] = value
+    def __set__(self, result: object, value: pl.DataFrame | Callable[[], pl.DataFrame]
+                ) -> None:
+        result.__dict__[self.name] = value
+
+
+@dataclass
+class AppraisalBatchResult(BatchResult):
+    """A :class:`BatchResult` whose ``output`` and ``details`` frames are built when
+    first read. The reasons are most of the output's bytes (about 2 kB a row: every
+    indicator's arithmetic spelled out) and of its building time and memory; a run
+    that only counts, or reads ``rejected``, never pays for them."""
+
+    output = _Built()  # type: ignore[assignment]
+    details = _Built()  # type: ignore[assignment]
+    scored_rows: int = 0
+
+    @property
+    def scored_count(self) -> int:
+        return self.scored_rows
 
 
 def score_appraisal(scheme: AppraisalScheme, source: Any, *, as_of: dt.date,
@@ -131,14 +153,17 @@ def score_appraisal(scheme: AppraisalScheme, source: Any, *, as_of: dt.date,
     work = _apply_quota(scheme, work)
     rejected_mask = work["__status"] != SCORED
     reject_rows, _ = _rejections(scheme, frame, work, rejected_mask, as_of)
-    output = _decision_columns(scheme, consts, work, reject_rows, fallback, as_of)
     rejected = pl.DataFrame([{c: r[c] for c in REJECT_COLUMNS} for r in reject_rows],
                             schema=REJECT_SCHEMA)
     ref = scheme.ref
     result = AppraisalBatchResult(
-        "appraisal", ref, as_of, output, rejected,
-        lambda: _details(scheme, consts, work, output, fallback, as_of),  # type: ignore[arg-type]
-        frame.height, f"Appraisal as of {as_of} — {ref}")
+        "appraisal", ref, as_of,
+        lambda: _decision_columns(scheme, consts, work, reject_rows,  # type: ignore[arg-type]
+                                  fallback, as_of),
+        rejected,
+        lambda: _details(scheme, consts, work, fallback, as_of),  # type: ignore[arg-type]
+        frame.height, f"Appraisal as of {as_of} — {ref}",
+        scored_rows=int((~rejected_mask).sum()))
     result.notes.extend(_notes(scheme, work))
     return result
 
@@ -225,12 +250,19 @@ def _with_fixed(frame: pl.DataFrame, src: str, dst: str) -> pl.DataFrame:
     frame = frame.with_columns(
         pl.when(quick).then(pl.col("__cand").cast(pl.Int64).cast(pl.Int128)
                             * _i(10 ** (S - QUICK))).alias(dst)).drop("__cand")
-    slow = pl.col(dst).is_null() & x.is_finite() & (x.abs() < LIMIT)
-    rest = frame.filter(slow).select(ROW, _fixed(x, dtype).alias("__slow"))
-    if not rest.height:
+    slow = (pl.col(dst).is_null() & x.is_finite() & (x.abs() < LIMIT)).arg_true()
+    at = frame.select(slow.alias("__at"))["__at"]
+    if not at.len():
         return frame
-    return frame.join(rest, on=ROW, how="left", maintain_order="left").with_columns(
-        pl.coalesce("__slow", dst).alias(dst)).drop("__slow")
+    # the digits of each distinct value, once: a ratio of counts (100 * visited /
+    # households) takes a few thousand values in a million rows, and reading a double's
+    # digits is the costly part; the values go back in place by position (a join on the
+    # row costs more than the reading did)
+    values = frame[src].gather(at)
+    distinct = values.unique()
+    fixed = distinct.to_frame("__v").select(_fixed(pl.col("__v"), dtype)).to_series()
+    mapped = values.replace_strict(distinct, fixed, return_dtype=pl.Int128)
+    return frame.with_columns(frame[dst].scatter(at, mapped))
 
 
 @dataclass(frozen=True)
@@ -592,23 +624,16 @@ def _decision_columns(scheme: AppraisalScheme, consts: _Constants | None,
                       ) -> pl.DataFrame:
     """The columns of ``AppraisalDecision.to_row()``, for every row, in its order."""
     grades = scheme.grades
-    last = len(grades) - 1
     scored = pl.col("__status") == SCORED
-    grade_ix = pl.when(pl.col("__vetoed")).then(pl.lit(last, dtype=pl.Int32)) \
-        .when(pl.col("__quota") == 2).then(pl.col("__band") + 1).otherwise(pl.col("__band"))
-    ix = list(range(len(grades)))
-
-    def by_grade(expr: pl.Expr, values: list[str]) -> pl.Expr:
-        return pl.when(scored).then(expr.replace_strict(ix, values, return_dtype=pl.String)) \
-            .otherwise(pl.lit(""))
-
+    grade_ix = _grade_ix(scheme)
+    by_grade = _by_grade(scheme)
     codes, vetoed = _code_lists(scheme, work)
     py: dict[int, tuple[list[str], list[str]]] = {
         r["row"]: (list(r["reason_codes"]), list(r["reasons"])) for r in reject_rows}
     py.update({row: (list(d.reason_codes), [m.message for m in d.reasons])
                for row, d in fallback.items() if not d.rejected})
     quota_code, quota_text = _quota_reason(scheme, work)
-    frame = _with_texts(scheme, consts, work.with_columns(__codes=codes, __held=vetoed))
+    frame = work.with_columns(__codes=codes, __held=vetoed)
     if py:
         frame = frame.join(_py_lists(py, work.schema[ROW]), on=ROW, how="left",
                            maintain_order="left")
@@ -616,14 +641,7 @@ def _decision_columns(scheme: AppraisalScheme, consts: _Constants | None,
         frame = frame.with_columns(__py_codes=_null(STR_LIST), __py_reasons=_null(STR_LIST))
     own = pl.col("__fallback") & scored
     rejected = pl.col("__status") != SCORED
-    quick, count, slow = _reason_texts(scheme, consts, frame, quota_text, as_of)
-    frame = frame.with_columns(__reasons=quick, __count=count)
-    if frame.filter(scored & ~pl.col("__fallback")
-                    & (pl.col("__reasons").list.len() != pl.col("__count"))).height:
-        frame = frame.with_columns(__reasons=slow)
-    reasons = pl.when(rejected).then(pl.col("__py_reasons")).when(own).then(
-        pl.concat_list(pl.col("__py_reasons"), quota_text).list.drop_nulls()
-    ).otherwise(pl.col("__reasons"))
+    frame = frame.with_columns(_reasons(scheme, consts, frame, quota_text, as_of))
     reason_codes = pl.when(rejected).then(pl.col("__py_codes")).when(own).then(
         pl.concat_list(pl.col("__py_codes"), quota_code).list.drop_nulls()
     ).otherwise(pl.col("__codes"))
@@ -632,7 +650,7 @@ def _decision_columns(scheme: AppraisalScheme, consts: _Constants | None,
         pl.col(ROW).alias("row"),
         pl.col("__sid").alias("subject_id"),
         pl.col("__status").alias("status"),
-        pl.when(scored).then(_small_float(pl.col("__T2"), TOTAL_PLACES)).alias("total"),
+        _total_expr().alias("total"),
         by_grade(pl.col("__band"), [g.id for g in grades]).alias("computed_grade"),
         by_grade(grade_ix, [g.id for g in grades]).alias("grade"),
         by_grade(grade_ix, [g.label for g in grades]).alias("grade_label"),
@@ -640,12 +658,62 @@ def _decision_columns(scheme: AppraisalScheme, consts: _Constants | None,
         pl.col("__held").alias("vetoed"),
         (scored & (pl.col("__vetoed") | (pl.col("__quota") == 2))).alias("needs_confirmation"),
         reason_codes.alias("reason_codes"),
-        reasons.alias("reasons"),
+        pl.col("__reasons").alias("reasons"),
         pl.lit(ref.id).alias("policy_id"),
         pl.lit(ref.version).alias("policy_version"),
         pl.lit(ref.hash).alias("policy_hash"),
         pl.lit(as_of, dtype=pl.Date).alias("as_of"),
     )
+
+
+#: Rows worded at a time: the numbers' texts and the joined reasons of one slice are held
+#: at once, not the whole cohort's (they are several times the final list column).
+CHUNK = 1 << 17
+
+
+def _reasons(scheme: AppraisalScheme, consts: _Constants | None, frame: pl.DataFrame,
+             quota_text: pl.Expr, as_of: dt.date) -> pl.Series:
+    """The output's ``reasons``: a rejected row's and a fallen-back row's as the
+    per-record path worded them (``__py_reasons``; a fallen-back row's quota reason
+    added), the others worded here (``_reason_texts``), slice by slice (``CHUNK``)."""
+    scored = pl.col("__status") == SCORED
+    own = pl.col("__fallback") & scored
+    rejected = pl.col("__status") != SCORED
+    parts = []
+    for start in range(0, max(frame.height, 1), CHUNK):
+        part = _with_texts(scheme, consts, frame.slice(start, CHUNK))
+        quick, count, slow = _reason_texts(scheme, consts, part, quota_text, as_of)
+        part = part.with_columns(__reasons=quick, __count=count)
+        if part.filter(scored & ~pl.col("__fallback")
+                       & (pl.col("__reasons").list.len() != pl.col("__count"))).height:
+            part = part.with_columns(__reasons=slow)
+        parts.append(part.select(pl.when(rejected).then(pl.col("__py_reasons")).when(own).then(
+            pl.concat_list(pl.col("__py_reasons"), quota_text).list.drop_nulls()
+        ).otherwise(pl.col("__reasons")).alias("__reasons")).to_series())
+    return pl.concat(parts, rechunk=False)
+
+
+def _grade_ix(scheme: AppraisalScheme) -> pl.Expr:
+    """The index of the final grade: the lowest when vetoed, one down when demoted."""
+    last = len(scheme.grades) - 1
+    return pl.when(pl.col("__vetoed")).then(pl.lit(last, dtype=pl.Int32)) \
+        .when(pl.col("__quota") == 2).then(pl.col("__band") + 1).otherwise(pl.col("__band"))
+
+
+def _by_grade(scheme: AppraisalScheme) -> Callable[[pl.Expr, list[str]], pl.Expr]:
+    """A grade index column worded by ``values`` ('' for a rejected row)."""
+    ix = list(range(len(scheme.grades)))
+
+    def by_grade(expr: pl.Expr, values: list[str]) -> pl.Expr:
+        return pl.when(pl.col("__status") == SCORED).then(
+            expr.replace_strict(ix, values, return_dtype=pl.String)).otherwise(pl.lit(""))
+    return by_grade
+
+
+def _total_expr() -> pl.Expr:
+    """The output's ``total``: the float of the exact total (null for a rejected row)."""
+    return pl.when(pl.col("__status") == SCORED).then(
+        _small_float(pl.col("__T2"), TOTAL_PLACES))
 
 
 def _quota_reason(scheme: AppraisalScheme, work: pl.DataFrame) -> tuple[pl.Expr, pl.Expr]:
@@ -883,12 +951,13 @@ DETAIL_SCHEMA = {
 
 
 def _details(scheme: AppraisalScheme, consts: _Constants | None, work: pl.DataFrame,
-             out: pl.DataFrame, fallback: dict[int, AppraisalDecision],
-             as_of: dt.date) -> pl.DataFrame:
-    """One row per scored subject and indicator: ``AppraisalResult.detail_rows``."""
+             fallback: dict[int, AppraisalDecision], as_of: dt.date) -> pl.DataFrame:
+    """One row per scored subject and indicator: ``AppraisalResult.detail_rows``. The
+    grade and total are the output's, computed again here rather than read from
+    ``output`` (which would word every reason)."""
     keep = (work["__status"] == SCORED) & ~work["__fallback"]
-    scored = work.filter(keep).with_columns(__grade=out["grade"].filter(keep),
-                                            __total=out["total"].filter(keep))
+    grade = _by_grade(scheme)(_grade_ix(scheme), [g.id for g in scheme.grades])
+    scored = work.filter(keep).with_columns(__grade=grade, __total=_total_expr())
     k, m = len(scheme.indicators), scored.height
     wscale = S + (consts.wscale if consts is not None else 0)
     parts = []
@@ -916,6 +985,7 @@ def _details(scheme: AppraisalScheme, consts: _Constants | None, work: pl.DataFr
     else:
         details = pl.DataFrame(schema=DETAIL_SCHEMA)
     if fallback:
+        out = work.select(pl.col(ROW).alias("row"), grade.alias("grade"))
         grades = dict(zip(out["row"].to_list(), out["grade"].to_list(), strict=True))
         extra = [{"row": row, "subject_id": d.subject_id, "indicator": t.id, "label": t.label,
                   "group": t.group or "", "method": t.method, "raw": t.raw,
