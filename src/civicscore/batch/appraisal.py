@@ -57,7 +57,8 @@ import datetime as dt
 import math
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from typing import Any
+from decimal import Decimal
+from typing import Any, TypeAlias
 
 import polars as pl
 
@@ -96,8 +97,11 @@ QUICK = 9
 POWERS = {f"__p{k}": 10.0 ** k for k in (2, 4, DIV_PLACES, QUICK)}
 #: No intermediate may reach this (Int128 holds up to 2**127 - 1).
 BOUND = 2 ** 125
-REJECT_SCHEMA = {"input": pl.String, "row": pl.Int64, "id": pl.String,
-                 "reason_codes": pl.List(pl.String), "reasons": pl.List(pl.String)}
+#: A frame's column types, as ``pl.DataFrame(schema=...)`` takes them.
+_Schema: TypeAlias = dict[str, pl.DataType | type[pl.DataType]]
+
+REJECT_SCHEMA: _Schema = {"input": pl.String, "row": pl.Int64, "id": pl.String,
+                          "reason_codes": pl.List(pl.String), "reasons": pl.List(pl.String)}
 STR_LIST = pl.List(pl.String)
 #: Between the reasons of a row while they are joined (a control character: no policy
 #: text, label or value spelling holds one).
@@ -132,8 +136,8 @@ class AppraisalBatchResult(BatchResult):
     indicator's arithmetic spelled out) and of its building time and memory; a run
     that only counts, or reads ``rejected``, never pays for them."""
 
-    output = _Built()  # type: ignore[assignment]
-    details = _Built()  # type: ignore[assignment]
+    output = _Built()
+    details = _Built()
     scored_rows: int = 0
 
     @property
@@ -321,7 +325,7 @@ def _constants(scheme: AppraisalScheme) -> _Constants | None:
                     return None
                 raters[i] = (a, total_a)
         if 2 * top * sum(abs(b) for b in wg) * 10 ** 2 >= BOUND \
-                or top * max([abs(w) for w in wgs] or [0]) >= LIMIT * 10 ** S:
+                or top * max((abs(w) for w in wgs), default=Decimal(0)) >= LIMIT * 10 ** S:
             return None
         mins = tuple(need(g.min_score) for g in scheme.grades)
     except (OverflowError, ValueError):
@@ -942,7 +946,7 @@ def _rejections(scheme: AppraisalScheme, frame: pl.DataFrame, work: pl.DataFrame
                             "subjects", lambda d: d.subject_id)
 
 
-DETAIL_SCHEMA = {
+DETAIL_SCHEMA: _Schema = {
     "row": pl.Int64, "subject_id": pl.String, "indicator": pl.String, "label": pl.String,
     "group": pl.String, "method": pl.String, "raw": pl.Float64, "raters": STR_LIST,
     "normalised": pl.Float64, "weight": pl.Float64, "group_weight": pl.Float64,

@@ -460,11 +460,11 @@ def _fmt(x: float | int | Decimal) -> str:
     """A number as an officer writes it: at most 4 decimals (rounded half-up from the
     exact decimal), no exponent, no trailing 0. (Cached by type and value: a reason
     writes the policy's constants again and again.)"""
-    return _fmt_of(type(x), x)
+    return _fmt_of(x)
 
 
-@functools.lru_cache(maxsize=8192)
-def _fmt_of(kind: type, x: float | int | Decimal) -> str:
+@functools.lru_cache(maxsize=8192, typed=True)  # typed: 1, 1.0 and Decimal(1) cached apart
+def _fmt_of(x: float | int | Decimal) -> str:
     if isinstance(x, float) and not math.isfinite(x):
         return f"{x:g}"
     d = dec(x)
@@ -685,16 +685,16 @@ class AppraisalScheme(BatchEngine):
                 edge = ind.steps[0 if n.higher_is_better else -1][0]
                 return Decimal(0), (f"thresholds: no step reached (the step nearest is {word} "
                                     f"{_fmt(edge)}), scores 0"), "NO_STEP_REACHED"
-            at, score = ind.steps[k]
-            return steps[k][1], f"thresholds: {word} {_fmt(at)} scores {_fmt(score)}", ""
+            at, written = ind.steps[k]
+            return steps[k][1], f"thresholds: {word} {_fmt(at)} scores {_fmt(written)}", ""
         if n.method == "bands":
             last = len(ind.bands) - 1
-            for i, ((lo, hi, score), (d_lo, d_hi, d_score)) in enumerate(
+            for i, ((lo, hi, written), (d_lo, d_hi, d_score)) in enumerate(
                     zip(ind.bands, ind.d_bands, strict=True)):
                 if d_lo <= raw < d_hi or (i == last and raw == d_hi):
                     close = "]" if i == last else ")"
                     return (d_score, f"bands: [{_fmt(lo)}, {_fmt(hi)}{close} scores "
-                                     f"{_fmt(score)}", "")
+                                     f"{_fmt(written)}", "")
             return Decimal(0), f"bands: {_fmt(raw)} is in no band, scores 0", "OUT_OF_BANDS"
         # method = "none": the raw value is the score
         if not 0 <= raw <= 100:
@@ -932,28 +932,30 @@ def _check_normalise(ctx: CompileContext, path: tuple[Any, ...], ind_id: str,
             ctx.report(path, f"indicator {ind_id!r}: method = 'bands' needs at least one band",
                        "bands = [{ from = 0, to = 60, score = 50 }, ...]", value=False)
             return False
-        for j, b in enumerate(n.bands):
-            if not b.from_ < b.to:
-                ctx.report(path + ("bands", j, "to"), f"band {j + 1} goes from {b.from_:g} to "
-                                                      f"{b.to:g}; 'from' must be below 'to'")
+        for j, band in enumerate(n.bands):
+            if not band.from_ < band.to:
+                ctx.report(path + ("bands", j, "to"), f"band {j + 1} goes from {band.from_:g} "
+                                                      f"to {band.to:g}; 'from' must be below "
+                                                      f"'to'")
                 ok = False
         if not ok:
             return False
         order = sorted(range(len(n.bands)), key=lambda j: (n.bands[j].from_, n.bands[j].to))
         for a, b in itertools.pairwise(order):
-            lo, hi = n.bands[a], n.bands[b]
-            if hi.from_ < lo.to:
+            below, above = n.bands[a], n.bands[b]
+            if above.from_ < below.to:
                 ctx.report(path + ("bands", b, "from"),
-                           f"band {b + 1} [{hi.from_:g}, {hi.to:g}) overlaps band {a + 1} "
-                           f"[{lo.from_:g}, {lo.to:g})", "bands include 'from' and exclude "
-                                                         "'to': make one start where the "
-                                                         "other ends")
+                           f"band {b + 1} [{above.from_:g}, {above.to:g}) overlaps band {a + 1} "
+                           f"[{below.from_:g}, {below.to:g})", "bands include 'from' and "
+                                                               "exclude 'to': make one start "
+                                                               "where the other ends")
                 ok = False
-            elif hi.from_ > lo.to:
+            elif above.from_ > below.to:
                 ctx.warn(path + ("bands", b, "from"),
-                         f"values from {lo.to:g} up to {hi.from_:g} fall in no band and "
+                         f"values from {below.to:g} up to {above.from_:g} fall in no band and "
                          f"score 0")
-            if (hi.score < lo.score) if n.higher_is_better else (hi.score > lo.score):
+            if ((above.score < below.score) if n.higher_is_better
+                    else (above.score > below.score)):
                 worse, other = (b, a) if n.higher_is_better else (a, b)
                 ctx.report(path + ("bands", worse, "score"),
                            f"band {worse + 1} scores {n.bands[worse].score:g}, less than band "
@@ -1020,7 +1022,7 @@ def _check_sum(ctx: CompileContext, what: str, items: list[tuple[Any, str, float
 
 def compile_appraisal(ctx: CompileContext) -> AppraisalScheme:
     """Check the [appraisal] section against the rest of the policy and compile it."""
-    rules = ctx.model.appraisal
+    rules = ctx.section("appraisal", Appraisal)
     assert rules is not None
     root = ("appraisal",)
     entity = rules.entity
@@ -1040,7 +1042,7 @@ def compile_appraisal(ctx: CompileContext) -> AppraisalScheme:
     indicators: list[_Indicator] = []
     seen: dict[str, int] = {}
     for i, ind in enumerate(rules.indicators):
-        path = root + ("indicators", i)
+        path: tuple[str | int, ...] = root + ("indicators", i)
         if ind.id in seen:
             ctx.report(path + ("id",), f"indicator id {ind.id!r} is used twice (first in "
                                        f"indicator {seen[ind.id] + 1})")
