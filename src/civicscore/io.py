@@ -295,6 +295,35 @@ FRAME_SLICE_ROWS = 200_000
 """Rows formatted at a time when a frame is written as CSV (bounds the memory used)."""
 
 
+_NOT_SCALAR: Any = object()
+"""What :func:`_scalar_text` gives for a column that is not a scalar type it formats."""
+
+
+def _scalar_text(col: Any, booleans: tuple[str, str]) -> Any:
+    """A null, integer, boolean (as ``booleans``), date or float column as the text both
+    writers put in a cell, the way Python formats the same values (``str``/``repr``,
+    ``isoformat``); None when Python must format it (a year before 1000, which
+    ``isoformat`` pads); :data:`_NOT_SCALAR` for any other type."""
+    import polars as pl
+
+    dtype = col.dtype
+    if dtype == pl.Null:
+        return pl.Series(col.name, [None] * col.len(), dtype=pl.String)
+    if dtype.is_integer():
+        return col.cast(pl.String)
+    if dtype == pl.Boolean:
+        return col.replace_strict({True: booleans[0], False: booleans[1]},
+                                  return_dtype=pl.String)
+    if dtype == pl.Date:
+        if col.len() and not (1000 <= (col.dt.year().min() or 1000)
+                              and (col.dt.year().max() or 1000) <= 9999):
+            return None
+        return col.cast(pl.String)
+    if dtype == pl.Float64 or dtype == pl.Float32:
+        return _float_cells(col.cast(pl.Float64))
+    return _NOT_SCALAR
+
+
 def _csv_columns(frame: Any) -> list[Any] | None:
     """Each column of ``frame`` as CSV cells, formatted in polars exactly as
     :func:`_csv_cell` and Python's csv module format the same Python values; None
@@ -306,19 +335,10 @@ def _csv_columns(frame: Any) -> list[Any] | None:
         col = frame.get_column(name)
         if dtype == pl.String:
             text = col
-        elif dtype == pl.Null:
-            text = pl.Series(name, [None] * frame.height, dtype=pl.String)
-        elif dtype.is_integer():
-            text = col.cast(pl.String)
-        elif dtype == pl.Boolean:
-            text = col.replace_strict({True: "True", False: "False"}, return_dtype=pl.String)
-        elif dtype == pl.Date:
-            if frame.height and not (1000 <= (col.dt.year().min() or 1000)
-                                     and (col.dt.year().max() or 1000) <= 9999):
-                return None  # isoformat pads years below 1000; keep to Python there
-            text = col.cast(pl.String)
-        elif dtype == pl.Float64 or dtype == pl.Float32:
-            text = _float_cells(col.cast(pl.Float64))
+        elif (scalar := _scalar_text(col, ("True", "False"))) is not _NOT_SCALAR:
+            if scalar is None:
+                return None
+            text = scalar
         elif isinstance(dtype, pl.List) and dtype.inner in (pl.String, pl.Null):
             if col.list.eval(pl.element().is_null()).list.any().any():
                 return None  # str(None) inside a list: keep to Python
@@ -393,20 +413,12 @@ def _json_columns(frame: Any, indented: bool) -> list[Any] | None:
         col = frame.get_column(name)
         if dtype == pl.String:
             text = pl.select(_json_text(pl.lit(col), _controls(col))).to_series()
-        elif dtype == pl.Null:
-            text = pl.Series(name, [None] * frame.height, dtype=pl.String)
-        elif dtype.is_integer():
-            text = col.cast(pl.String)
-        elif dtype == pl.Boolean:
-            text = col.replace_strict({True: "true", False: "false"}, return_dtype=pl.String)
-        elif dtype == pl.Date:
-            if frame.height and not (1000 <= (col.dt.year().min() or 1000)
-                                     and (col.dt.year().max() or 1000) <= 9999):
+        elif (scalar := _scalar_text(col, ("true", "false"))) is not _NOT_SCALAR:
+            if scalar is None:
                 return None
-            text = pl.select(pl.lit('"') + pl.lit(col).cast(pl.String) + pl.lit('"')
-                             ).to_series()
-        elif dtype == pl.Float64 or dtype == pl.Float32:
-            text = _float_cells(col.cast(pl.Float64))
+            # a date is a JSON string; the other scalars are written bare
+            text = pl.select(pl.lit('"') + pl.lit(scalar) + pl.lit('"')).to_series() \
+                if dtype == pl.Date else scalar
         elif isinstance(dtype, pl.List) and dtype.inner in (pl.String, pl.Null):
             items = col.cast(pl.List(pl.String))
             encoded = items.list.eval(_json_text(pl.element(), _controls(items.explode()))
