@@ -16,6 +16,7 @@ import json
 import math
 import sys
 from collections.abc import Iterable, Iterator, Mapping
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any, TextIO
 
@@ -222,6 +223,18 @@ def _csv_cell(value: Any) -> Any:
     return "" if value is None else value
 
 
+@contextmanager
+def _text_output(target: str | Path | None) -> Iterator[TextIO]:
+    """The text stream a writer writes to: stdout for None or ``-``, else the file (UTF-8,
+    newlines as written, unencodable text escaped), closed when the writer is done."""
+    if target is None or str(target) == "-":
+        yield sys.stdout
+        return
+    with Path(target).open("w", encoding="utf-8", newline="",
+                           errors="backslashreplace") as out:
+        yield out
+
+
 def write_rows(rows: Iterable[Mapping[str, Any]], target: str | Path | None,
                kind: str | None = None) -> int:
     """Write rows to a file (format by extension) or to stdout; returns the count.
@@ -234,14 +247,8 @@ def write_rows(rows: Iterable[Mapping[str, Any]], target: str | Path | None,
     kind = kind or (format_of(target) if target else "jsonl")
     if kind == "parquet":
         return _write_parquet(rows, target)
-    out: TextIO
-    if target is None or str(target) == "-":
-        out, close = sys.stdout, False
-    else:
-        out, close = Path(target).open("w", encoding="utf-8", newline="",
-                                       errors="backslashreplace"), True
     n = 0
-    try:
+    with _text_output(target) as out:
         if kind == "csv":
             writer: csv.DictWriter[str] | None = None
             for row in rows:
@@ -264,9 +271,6 @@ def write_rows(rows: Iterable[Mapping[str, Any]], target: str | Path | None,
                                      ensure_ascii=False, default=str))
                 out.write("\n")
                 n += 1
-    finally:
-        if close:
-            out.close()
     return n
 
 
@@ -442,14 +446,8 @@ def _write_frame_json(frame: Any, target: str | Path | None, kind: str) -> int:
     indented = kind == "json"
     keys = [json.dumps(str(c), ensure_ascii=False) + ": " for c in frame.columns]
     start, sep, end = ("  {\n    ", ",\n    ", "\n  }") if indented else ("{", ", ", "}")
-    out: TextIO
-    if target is None or str(target) == "-":
-        out, close = sys.stdout, False
-    else:
-        out, close = Path(target).open("w", encoding="utf-8", newline="",
-                                       errors="backslashreplace"), True
     n = 0
-    try:
+    with _text_output(target) as out:
         if indented:
             out.write("[")
         for part in frame.iter_slices(FRAME_SLICE_ROWS):
@@ -472,9 +470,6 @@ def _write_frame_json(frame: Any, target: str | Path | None, kind: str) -> int:
             n += len(lines)
         if indented:
             out.write("\n]\n" if n else "]\n")
-    finally:
-        if close:
-            out.close()
     return n
 
 
@@ -482,14 +477,8 @@ def _write_frame_csv(frame: Any, target: str | Path | None) -> int:
     """A frame as CSV, byte for byte what :func:`write_rows` writes for its rows."""
     import polars as pl
 
-    out: TextIO
-    if target is None or str(target) == "-":
-        out, close = sys.stdout, False
-    else:
-        out, close = Path(target).open("w", encoding="utf-8", newline="",
-                                       errors="backslashreplace"), True
     lone = frame.width == 1
-    try:
+    with _text_output(target) as out:
         header = pl.Series(frame.columns, dtype=pl.String)
         out.write(",".join(_csv_quoted(header, lone).to_list()) + "\r\n")
         for part in frame.iter_slices(FRAME_SLICE_ROWS):
@@ -502,9 +491,6 @@ def _write_frame_csv(frame: Any, target: str | Path | None) -> int:
             lines = pl.select(pl.concat_str([pl.lit(_csv_quoted(c, lone)) for c in cells],
                                             separator=",")).to_series()
             out.write("\r\n".join(lines.to_list()) + "\r\n")
-    finally:
-        if close:
-            out.close()
     return int(frame.height)
 
 
