@@ -288,7 +288,7 @@ def test_batch_output_echoes_no_input_columns_and_details(
                                           .detail_rows())
     assert got.details["how"].to_list()[:2] == ["linear: 50 scores 0, 100 scores 100",
                                                 "thresholds: at most 0 scores 100"]
-    assert got.notes and "quota on good" in got.notes[0]
+    assert "; quota on good: " in got.summary()
 
 
 # --- the localities' cases and examples --------------------------------------------------------

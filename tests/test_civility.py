@@ -302,7 +302,8 @@ def test_run_rows_summary_and_table(policy: civicscore.Policy) -> None:
                              hh("e", revoked_on="2025-05-05", revocation_reason="x")],
                             as_of=AS_OF)
     assert r.summary() == ("4 of 5 households scored, 1 rejected; 2 with all 4 stars; "
-                           "1 barred after a revocation; 1 reviews due; as of 2025-12-31")
+                           "1 barred after a revocation; 1 reviews due; "
+                           f"policy {policy.ref}, as of 2025-12-31")
     rows = list(r.output_rows())
     assert len(rows) == 5
     a, b, c, d, e = rows
@@ -490,7 +491,8 @@ def test_example_file_scores_and_rejects_as_documented() -> None:
     assert by_row[6].barred_until == dt.date(2026, 4, 10) and by_row[6].stars == 0
     assert "REVOCATION_PENDING" in codes(by_row[8])
     assert r.summary() == ("10 of 17 households scored, 7 rejected; 4 with all 10 stars; "
-                           "1 barred after a revocation; 3 reviews due; as of 2025-12-31")
+                           "1 barred after a revocation; 3 reviews due; "
+                           f"policy {r.policy}, as of 2025-12-31")
 
 
 # --- the command line ----------------------------------------------------------------------------

@@ -43,7 +43,7 @@ def test_score_parquet_in_batch_conserves_rows(tmp_path: Path) -> None:
     assert (scored["status"] == "scored").sum() + rejected.height == 3002
     assert rejected.columns == ["input", "row", "id", "reason_codes", "reasons"]
     assert sorted(rejected["reason_codes"].to_list()) == ["DUPLICATE_RECORD", "INVALID_FIELD"]
-    assert "3000 of 3002 households scored, 2 rejected; policy karamay" in result.stderr
+    assert "3000 of 3002 households scored, 2 rejected; 2700 overdue; 2 caseload(s); policy karamay" in result.stderr
     assert pl.read_csv(details).height >= 1
     assert set(scored["policy_hash"].unique().to_list()) == {scored["policy_hash"][0]}
 

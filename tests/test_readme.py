@@ -42,7 +42,7 @@ def test_python_example_runs_and_prints_what_it_says(monkeypatch, capsys) -> Non
     pytest.importorskip("polars")
     exec(compile(batch, "README.md", "exec"), scope)  # continues the first example
     out = capsys.readouterr().out
-    assert "reason_codes" in out and "rows scored" in out
+    assert "reason_codes" in out and "15 of 21 households scored, 6 rejected" in out
 
 
 def test_first_setup_command_scores_the_bundled_examples(monkeypatch) -> None:

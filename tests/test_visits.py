@@ -249,7 +249,7 @@ def test_caseload_and_capacity_warnings(policy: civicscore.Policy) -> None:
     assert r.caseload["L2"].overdue == 1 and not r.caseload["L2"].warnings
     assert r.caseload["(unassigned)"].households == 1
     assert sum(c.households for c in r.caseload.values()) == len(r.scored) == 6
-    assert "capacity exceeded: liaison L1: 4 households" in r.summary()
+    assert "; warnings: liaison L1: 4 households" in r.summary()
     assert "6 of 7 households scored, 1 rejected" in r.summary()
     rows = list(r.detail_rows())
     assert rows[0]["liaison_id"] == "L1" and rows[0]["warning_codes"] == ["CAPACITY_EXCEEDED"] * 2

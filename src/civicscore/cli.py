@@ -30,6 +30,7 @@ from .errors import CivicScoreError, PolicyError, Problem, UsageError
 
 if TYPE_CHECKING:
     from .policy.compile import Policy
+    from .schemes.base import SchemeSpec
 
 # The commands import what they use (the engine, io, audit, rich) when they run, so
 # that ``civicscore --help`` and a one-policy ``check`` do not wait for the rest.
@@ -206,7 +207,7 @@ def score(policy: str, input_file: str, scheme: str, output: str | None, rejects
                                    f"--engine per-record (or auto)")
         engine = "per-record"
     if _use_batch(engine, log is not None, input_file):
-        outcome = _score_batch(compiled, input_file, day, extra_files)
+        outcome = _score_batch(compiled, spec, input_file, day, extra_files)
     else:
         outcome = _score_per_record(pol, scheme, compiled, input_file, day, extra_files, log)
     if kind == "table":
@@ -217,12 +218,11 @@ def score(policy: str, input_file: str, scheme: str, output: str | None, rejects
         from .io import format_of
 
         outcome.write_details(details, format_of(details))
-    from .schemes.base import REJECT_COLUMNS, rejected_counts, summary_line
+    from .schemes.base import REJECT_COLUMNS
 
     # exactly the documented columns, whatever else a scheme's run carries
     rejected = [{k: r[k] for k in REJECT_COLUMNS} for r in outcome.rejected]
-    click.echo(summary_line(spec, rows_in=outcome.rows_in, rejected=rejected_counts(rejected),
-                            warnings=outcome.warnings, policy=pol.ref, as_of=day), err=True)
+    click.echo(outcome.summary(), err=True)
     if rejected and rejects:
         from .io import write_rows
 
@@ -248,7 +248,7 @@ class _Outcome:
 
     rows_in: int
     rejected: list[dict[str, Any]]
-    warnings: list[str]
+    summary: Callable[[], str]
     write_output: Callable[[str | None, str], Any]
     write_details: Callable[[str, str], Any]
     table: Callable[[], tuple[str, list[str], list[list[str]]]]
@@ -279,11 +279,6 @@ def _extra_inputs(pol: Policy, scheme: str, with_inputs: tuple[str, ...],
     return files
 
 
-def _detail_warnings(rows: Any) -> list[str]:
-    """The ``warnings`` of the detail rows (a liaison over capacity), for the summary."""
-    return [w for row in rows for w in (row.get("warnings") or ())]
-
-
 def _score_per_record(pol: Policy, scheme: str, compiled: Any, input_file: str,
                       day: dt.date, extra_files: dict[str, str], log: Any) -> _Outcome:
     from .io import read_records, write_rows
@@ -304,22 +299,28 @@ def _score_per_record(pol: Policy, scheme: str, compiled: Any, input_file: str,
     if log is not None:
         n = log.write_run(pol, scheme, day, result, records, extra)
         click.echo(f"{n} decisions logged to {log.path}", err=True)
+    from .schemes.base import presenter_of, run_summary
+
     return _Outcome(
-        count[0], result.rejected_rows(), _detail_warnings(result.detail_rows()),
+        count[0], result.rejected_rows(),
+        lambda: run_summary(presenter_of(compiled, pol.spec(scheme)), result, rows_in=count[0],
+                            policy=pol.ref, as_of=day),
         lambda target, kind: write_rows(result.output_rows(), target, kind),
         lambda target, kind: write_rows(result.detail_rows(), target, kind),
         result.table)
 
 
-def _score_batch(compiled: Any, input_file: str, day: dt.date,
+def _score_batch(compiled: Any, spec: SchemeSpec, input_file: str, day: dt.date,
                  extra_files: dict[str, str]) -> _Outcome:
     from .batch import command
+    from .schemes.base import presenter_of
 
     result = command.run(compiled, input_file, as_of=day, extra=extra_files,
                          show_progress=sys.stderr.isatty())
     main, detail = result.cli_frames()
     return _Outcome(
-        result.rows_in, result.rejected_rows(), command.warnings(detail),
+        result.rows_in, result.rejected_rows(),
+        lambda: result.summary(presenter_of(compiled, spec)),
         lambda target, kind: result.write(main, target, kind),
         lambda target, kind: result.write(detail, target, kind),
         result.table)

@@ -66,10 +66,16 @@ class Reason:
         return f"[{self.code}] {self.message}"
 
 
+INTERNAL = {"internal": True}
+"""``field(metadata=INTERNAL)``: a field a result keeps for its own methods (the compiled
+scheme that shows it), which is not part of what it says (its JSON)."""
+
+
 def to_jsonable(value: Any) -> Any:
     """Dataclasses, dates and mappings -> plain JSON types (for JSON Lines and logs)."""
     if dataclasses.is_dataclass(value) and not isinstance(value, type):
-        return {f.name: to_jsonable(getattr(value, f.name)) for f in dataclasses.fields(value)}
+        return {f.name: to_jsonable(getattr(value, f.name)) for f in dataclasses.fields(value)
+                if not f.metadata.get("internal")}
     if isinstance(value, (dt.date, dt.datetime)):
         return value.isoformat()
     if isinstance(value, Mapping):

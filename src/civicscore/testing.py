@@ -13,7 +13,8 @@ prove the same of its own records::
         assert_evaluators_agree(policy, "visits", households, as_of=date(2025, 12, 31))
 
 It compares the three things a run writes (the output rows, the detail rows and
-the rejected rows), column by column and value by value, and fails on the
+the rejected rows), column by column and value by value, then what it shows a
+person (its summary line and its ``--format table``), and fails on the
 first difference with the row, the column and both values, so that a failure
 says what to fix rather than that two large tables differ.
 """
@@ -101,4 +102,9 @@ def assert_evaluators_agree(policy: Policy, scheme: str, records: Iterable[Any],
         problem = first_difference(what, expected, actual)
         if problem is not None:
             raise EvaluatorsDisagree(f"{scheme} on {policy.ref}: {problem}")
+    for what, mine, theirs in (("summary", per_record.summary(), batch.summary()),
+                               ("table", per_record.table(), batch.table())):
+        if mine != theirs:
+            raise EvaluatorsDisagree(f"{scheme} on {policy.ref}: the {what} differs\n"
+                                     f"  per-record: {mine!r}\n  batch:      {theirs!r}")
     return batch

@@ -166,9 +166,7 @@ def score_appraisal(scheme: AppraisalScheme, source: Any, *, as_of: dt.date,
                                   fallback, as_of),
         rejected,
         lambda: _details(scheme, consts, work, fallback, as_of),  # type: ignore[arg-type]
-        frame.height, f"Appraisal as of {as_of} — {ref}",
-        scored_rows=int((~rejected_mask).sum()))
-    result.notes.extend(_notes(scheme, work))
+        frame.height, scored_rows=int((~rejected_mask).sum()))
     return result
 
 
@@ -1007,16 +1005,3 @@ def _details(scheme: AppraisalScheme, consts: _Constants | None, work: pl.DataFr
                                 pl.lit(ref.version).alias("policy_version"),
                                 pl.lit(ref.hash).alias("policy_hash"),
                                 pl.lit(as_of, dtype=pl.Date).alias("as_of"))
-
-
-def _notes(scheme: AppraisalScheme, work: pl.DataFrame) -> list[str]:
-    """What the quota did, as ``AppraisalResult.summary`` says it."""
-    q = scheme.quota
-    if q is None:
-        return []
-    cohort = int((work["__status"] == SCORED).sum())
-    k = _places(q.max_share, cohort, q.rounding)
-    kept = int((work["__quota"] == 1).sum())
-    demoted = int((work["__quota"] == 2).sum())
-    return [f"quota on {q.grade}: {k} place(s) for {cohort} scored, {kept} kept, "
-            f"{demoted} moved down"]

@@ -87,7 +87,7 @@ def score_civility(scheme: CivilityScheme, source: Any, *, as_of: dt.date,
                                      as_of)),
         rejected_frame(reject_rows),
         _Later(lambda: _details(scheme, checked, decided, out, as_of)),  # type: ignore[arg-type]
-        frame.height, f"Civility stars as of {as_of} — {ref}", scored_rows=int(scored.sum()))
+        frame.height, scored_rows=int(scored.sum()))
 
 
 def _with_reasons(scheme: CivilityScheme, out: pl.DataFrame, checked: _Checked,

@@ -12,8 +12,6 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from typing import Any
 
-import polars as pl
-
 from .progress import reporting
 from .result import BatchResult
 
@@ -44,12 +42,3 @@ def run(compiled: Any, input_file: str, *, as_of: dt.date, extra: dict[str, Any]
     with progress_bar(show_progress) as update, reporting(update):
         result: BatchResult = compiled.batch(input_file, as_of=as_of, **extra)
     return result
-
-
-def warnings(details: pl.DataFrame) -> list[str]:
-    """The ``warnings`` of the detail rows (a liaison over capacity), in row order, as
-    the per-record run's summary reads them from its detail rows."""
-    if "warnings" not in details.columns or not isinstance(details.schema["warnings"],
-                                                           pl.List):
-        return []
-    return [w for w in details["warnings"].explode().drop_nulls().to_list()]

@@ -25,7 +25,14 @@ import polars as pl
 
 from ..records import UnreadableRow
 from ..results import PolicyRef
-from ..schemes.base import REJECT_COLUMNS
+from ..schemes.base import (
+    REJECT_COLUMNS,
+    TABLE_ROWS,
+    Column,
+    Presenter,
+    Table,
+    presenter_of,
+)
 from .frames import ROW, UNREADABLE
 
 
@@ -40,8 +47,9 @@ class BatchResult:
     rejected: pl.DataFrame
     details: pl.DataFrame
     rows_in: int
-    title: str = ""
-    notes: list[str] = field(default_factory=list)
+    #: The compiled scheme that made this result (set by ``BatchEngine.batch``): its
+    #: presenter words the summary and the table, as for the per-record run.
+    shown_by: Any = field(default=None, repr=False, compare=False)
 
     def __post_init__(self) -> None:
         scored = self.scored_count
@@ -72,18 +80,21 @@ class BatchResult:
             return []
         return self.rejected.select(REJECT_COLUMNS).to_dicts()
 
-    def summary(self) -> str:
-        text = (f"{self.scored_count} of {self.rows_in} rows scored, {self.rejected.height} "
-                f"rejected (batch, policy {self.policy}, as of {self.as_of})")
-        return "; ".join([text, *self.notes])
+    def summary(self, shown: Presenter | None = None) -> str:
+        """The summary line, as the per-record run of the same records words it (by
+        ``shown``, by default the presenter of the scheme that made this result)."""
+        shown = shown or presenter_of(self.shown_by)
+        return shown.summary(rows_in=self.rows_in, output=_column(self.output),
+                             details=_column(self.details),
+                             detail_names=self.details.columns,
+                             rejected=self.rejected_rows(), policy=self.policy,
+                             as_of=self.as_of)
 
-    def table(self) -> tuple[str, list[str], list[list[str]]]:
-        shown: list[str] = [c for c in ("row", "status", "tier", "stars", "title", "grade",
-                                        "points", "next_due", "overdue", "reason_codes")
-                            if c in self.output.columns]
-        rows = [[", ".join(v) if isinstance(v, list) else str(v) for v in r]
-                for r in self.output.select(shown).head(1000).iter_rows()]
-        return self.title or f"{self.scheme} — {self.policy}", shown, rows
+    def table(self) -> Table:
+        """The table ``--format table`` prints, as the per-record run shows it."""
+        return presenter_of(self.shown_by).table(
+            self.output.head(TABLE_ROWS).iter_rows(named=True), total=self.output.height,
+            policy=self.policy, as_of=self.as_of)
 
     def write(self, frame: pl.DataFrame, target: str | Path | None, kind: str) -> None:
         """Write a frame as the per-record run writes the same rows (``io.write_rows``):
@@ -91,6 +102,12 @@ class BatchResult:
         from ..io import write_frame
 
         write_frame(frame, target, kind)
+
+
+def _column(frame: pl.DataFrame) -> Column:
+    """A presenter's view of a frame: one column's values at a time (none of an empty
+    frame, which may have no columns at all)."""
+    return lambda name: frame[name].to_list() if frame.height else []
 
 
 def flat_lists(frame: pl.DataFrame) -> pl.DataFrame:

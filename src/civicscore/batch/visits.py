@@ -236,8 +236,7 @@ def score_visits(scheme: VisitsScheme, source: Any, *, as_of: dt.date) -> BatchR
     # mypy types this inherited field's parameter from BatchResult (a DataFrame); the
     # subclass's _Output descriptor takes a _Later too, which mypy's dataclasses cannot say
     result = VisitsBatchResult("visits", ref, as_of, output, rejected,  # type: ignore[arg-type]
-                               details, n, f"Care visits as of {as_of} — {ref}",
-                               scored_rows=scored_n)
+                               details, n, scored_rows=scored_n)
     return result
 
 

@@ -158,28 +158,6 @@ class VolunteerBatchResult(BatchResult):
         """Statements as the output, activity decisions as ``--details``: as per-record."""
         return self.output, self.details
 
-    def summary(self) -> str:
-        """The per-record run's summary, word for word."""
-        n = self.rows_in
-        rejected = n - self.scored_count
-        text = (f"{self.scored_count} of {n} activity records scored, {rejected} rejected; "
-                f"{self.output.height} volunteer statements as of {self.as_of}")
-        if self.redemptions.height:
-            refused = int((self.redemptions["status"] == REJECTED).sum())
-            text += (f"; {self.redemptions.height - refused} of {self.redemptions.height} "
-                     f"redemptions applied")
-        return text
-
-    def table(self) -> tuple[str, list[str], list[list[str]]]:
-        """The per-record run's table of statements."""
-        columns = ["volunteer", "earned", "expired", "redeemed", "balance", "hours", "star",
-                   "scored", "rejected"]
-        rows = [[s["volunteer_id"], f"{s['earned']:g}", f"{s['expired']:g}",
-                 f"{s['redeemed']:g}", f"{s['balance']:g}", f"{s['hours']:g}",
-                 s["star_label"] or "-", str(s["records_scored"]), str(s["records_rejected"])]
-                for s in self.output.iter_rows(named=True)]
-        return f"Volunteer statements as of {self.as_of} — {self.policy}", columns, rows
-
 
 # --- entry point ---------------------------------------------------------------------------
 
@@ -224,8 +202,7 @@ def score_volunteer(scheme: VolunteerScheme, source: Any, *, as_of: dt.date,
                                     schema=_REDEMPTION_SCHEMA)
     rejected = _rejected_frame(decisions, redemption_decisions)
     return VolunteerBatchResult("volunteer", ref, as_of, statements, rejected, details, n,
-                                f"Volunteer statements as of {as_of} — {ref}", [],
-                                redemption_frame)
+                                redemptions=redemption_frame)
 
 
 # --- step 1: each record on its own --------------------------------------------------------

@@ -84,7 +84,7 @@ import functools
 import itertools
 import math
 from collections.abc import Iterable, Iterator, Mapping, Sequence
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from decimal import ROUND_HALF_UP, Decimal
 from typing import Any, NamedTuple
 
@@ -94,8 +94,17 @@ from ..expr import Expression, FunctionTable, Type
 from ..policy.compile import CompileContext, ensure_in_effect
 from ..policy.model import Appraisal, FactSpec, Normalise, PolicyModel
 from ..records import coerce_facts, is_missing, to_text, unreadable_reason
-from ..results import PolicyRef, Reason, to_jsonable
-from .base import BatchEngine, policy_columns, reject_row
+from ..results import INTERNAL, PolicyRef, Reason, to_jsonable
+from .base import (
+    BatchEngine,
+    Column,
+    Presenter,
+    Table,
+    policy_columns,
+    reject_row,
+    run_summary,
+    run_table,
+)
 
 SCORED = "scored"
 REJECTED = "rejected"
@@ -242,6 +251,7 @@ class AppraisalResult:
     policy: PolicyRef
     decisions: tuple[AppraisalDecision, ...]
     quota: QuotaOutcome | None
+    scheme: AppraisalScheme = field(repr=False, compare=False, metadata=INTERNAL)
 
     def fired_rules(self) -> set[str]:
         """Indicators scored, vetoes that held and grades given (for test coverage)."""
@@ -288,40 +298,58 @@ class AppraisalResult:
                            [r.message for r in d.reasons]) for d in self.rejected]
 
     def summary(self) -> str:
-        n = len(self.decisions)
-        text = (f"{len(self.scored)} of {n} subjects scored, {len(self.rejected)} rejected, "
-                f"as of {self.as_of}")
-        vetoed = sum(bool(d.vetoed) for d in self.decisions)
-        if vetoed:
-            text += f"; {vetoed} vetoed"
-        q = self.quota
-        if q is not None:
-            text += (f"; quota on {q.grade}: {q.places} place(s) for {q.cohort} scored, "
-                     f"{len(q.kept)} kept, {len(q.demoted)} moved down")
-        confirm = sum(d.needs_confirmation for d in self.decisions)
-        if confirm:
-            text += f"; {confirm} need a person's confirmation"
-        return text
+        return run_summary(AppraisalPresenter(self.scheme), self, rows_in=len(self.decisions),
+                           policy=self.policy, as_of=self.as_of)
 
-    def table(self) -> tuple[str, list[str], list[list[str]]]:
-        rows: list[list[str]] = []
-        for d in self.decisions:
-            if d.rejected:
-                rows.append([d.subject_id, "-", "-", "rejected: " + ", ".join(d.reason_codes)])
-                continue
-            notes = []
-            if d.vetoed:
-                notes.append("veto: " + ", ".join(d.vetoed) + f" (bands gave {d.computed_grade})")
-            if "QUOTA_DEMOTED" in d.reason_codes:
-                notes.append(f"quota: moved down from {d.computed_grade} (rank {d.rank})")
-            elif "QUOTA_KEPT" in d.reason_codes:
-                notes.append(f"quota: kept (rank {d.rank})")
-            if d.needs_confirmation:
-                notes.append("to confirm")
-            grade = f"{d.grade_label} ({d.grade})" if d.grade_label else d.grade
-            rows.append([d.subject_id, f"{d.total:g}", grade, "; ".join(notes)])
-        return (f"Appraisal as of {self.as_of} — {self.policy}",
-                ["subject", "total", "grade", "notes"], rows)
+    def table(self) -> Table:
+        return run_table(AppraisalPresenter(self.scheme), self, policy=self.policy,
+                         as_of=self.as_of)
+
+
+class AppraisalPresenter(Presenter):
+    """An appraisal run on a terminal: a subject per row with its notes (veto, quota, to
+    confirm); the summary counts vetoes, what the quota did and what needs a person.
+    Read off the output rows, so both engines show the same."""
+
+    noun = "subjects"
+    input_kind = "subjects"
+    title = "Appraisal"
+    columns = ("subject", "total", "grade", "notes")
+
+    def cells(self, row: Mapping[str, Any]) -> list[str]:
+        codes = row["reason_codes"]
+        if row["status"] != SCORED:
+            return [row["subject_id"], "-", "-", "rejected: " + ", ".join(codes)]
+        notes = []
+        if row["vetoed"]:
+            notes.append("veto: " + ", ".join(row["vetoed"])
+                         + f" (bands gave {row['computed_grade']})")
+        if "QUOTA_DEMOTED" in codes:
+            notes.append(f"quota: moved down from {row['computed_grade']} (rank {row['rank']})")
+        elif "QUOTA_KEPT" in codes:
+            notes.append(f"quota: kept (rank {row['rank']})")
+        if row["needs_confirmation"]:
+            notes.append("to confirm")
+        grade = f"{row['grade_label']} ({row['grade']})" if row["grade_label"] else row["grade"]
+        return [row["subject_id"], f"{row['total']:g}", grade, "; ".join(notes)]
+
+    def notes(self, output: Column, details: Column) -> list[str]:
+        notes = []
+        vetoed = sum(bool(v) for v in output("vetoed"))
+        if vetoed:
+            notes.append(f"{vetoed} vetoed")
+        q = self.scheme.quota
+        if q is not None:
+            cohort = sum(s == SCORED for s in output("status"))
+            codes = output("reason_codes")
+            kept = sum("QUOTA_KEPT" in c for c in codes)
+            demoted = sum("QUOTA_DEMOTED" in c for c in codes)
+            notes.append(f"quota on {q.grade}: {_places(q.max_share, cohort, q.rounding)} "
+                         f"place(s) for {cohort} scored, {kept} kept, {demoted} moved down")
+        confirm = sum(bool(c) for c in output("needs_confirmation"))
+        if confirm:
+            notes.append(f"{confirm} need a person's confirmation")
+        return notes
 
 
 # --- compiled rules ------------------------------------------------------------------
@@ -493,6 +521,7 @@ class AppraisalScheme(BatchEngine):
     """The compiled [appraisal] section of one policy."""
 
     batch_engine = "civicscore.batch.appraisal:score_appraisal"
+    presenter_type = AppraisalPresenter
 
     extra_inputs: tuple[str, ...] = ()
 
@@ -543,7 +572,7 @@ class AppraisalScheme(BatchEngine):
         outcome = None
         if self.quota is not None:
             decisions, outcome = self._apply_quota(decisions)
-        return AppraisalResult(as_of, self.ref, tuple(decisions), outcome)
+        return AppraisalResult(as_of, self.ref, tuple(decisions), outcome, self)
 
     #: The names of the first API (README, tests and plugins use them): the same methods.
     evaluate = decide

@@ -93,7 +93,10 @@ class BatchEngine:
         """
         module, _, name = self.batch_engine.partition(":")
         engine = getattr(importlib.import_module(module), name)
-        return engine(self, source, as_of=as_of, **extra)
+        result = engine(self, source, as_of=as_of, **extra)
+        if getattr(result, "shown_by", self) is None:
+            result.shown_by = self  # its summary and table are this scheme's presenter's
+        return result
 
 
 def reject_row(kind: str, row: int, ident: str, codes: Iterable[str],
@@ -221,19 +224,137 @@ def rejected_counts(rejected: Sequence[Mapping[str, Any]] | Iterable[str],
     return counts
 
 
-def summary_line(spec: SchemeSpec, *, rows_in: int, rejected: Mapping[str, int],
-                 warnings: Sequence[str], policy: Any, as_of: dt.date) -> str:
+class Described(Protocol):
+    """What the summary line needs to know about a scheme (a :class:`SchemeSpec` or a
+    :class:`Presenter` both are)."""
+
+    noun: str
+    input_kind: str
+
+
+def summary_line(spec: Described, *, rows_in: int, rejected: Mapping[str, int],
+                 warnings: Sequence[str], policy: Any, as_of: dt.date,
+                 notes: Sequence[str] = ()) -> str:
     """The one stderr line of ``civicscore score``, the same whichever engine ran.
 
     It is built only from what both engines produce identically (rows read,
-    rejected rows per input, the ``warnings`` of the detail rows), never from
-    one engine's own bookkeeping.
+    rejected rows per input, the ``warnings`` of the detail rows, the scheme's
+    :meth:`Presenter.notes` on the output and detail rows), never from one
+    engine's own bookkeeping.
     """
     main = rejected.get(spec.input_kind, 0)
     text = f"{rows_in - main} of {rows_in} {spec.noun} scored, {main} rejected"
     others = [f"{n} {kind} rejected" for kind, n in sorted(rejected.items())
               if kind != spec.input_kind]
-    parts = [text, *others, f"policy {policy}, as of {as_of}"]
+    parts = [text, *others, *notes, f"policy {policy}, as of {as_of}"]
     if warnings:
         parts.append("warnings: " + "; ".join(warnings))
     return "; ".join(parts)
+
+
+# --- how a run is shown to a person -------------------------------------------------
+
+Table = tuple[str, list[str], list[list[str]]]
+"""A title, column names and rows of cells: ``--format table`` on a terminal."""
+
+Column = Callable[[str], list[Any]]
+"""The values of one column of a run's output (or detail) rows, in row order.
+
+The per-record engine reads them off its row dicts, the batch engine off a frame's
+column (``frame[name].to_list()``): a presenter reads only the columns it needs, so
+summarising a million-row batch run does not build a million dicts."""
+
+
+def column_of(rows: Sequence[Mapping[str, Any]]) -> Column:
+    """A :data:`Column` over row dicts (the per-record engine's rows)."""
+    return lambda name: [r[name] for r in rows]
+
+
+def detail_warnings(details: Column, names: Sequence[str]) -> list[str]:
+    """The ``warnings`` of the detail rows (a liaison over capacity), in row order."""
+    if "warnings" not in names:
+        return []
+    return [w for ws in details("warnings") for w in (ws or ())]
+
+
+TABLE_ROWS = 1000
+"""Rows ``--format table`` shows at most (the rest are counted in the title): a table
+is for reading on a terminal; a whole run goes to a file."""
+
+
+class Presenter:
+    """How a run of one scheme is shown to a person: its table and its summary line.
+
+    Both are built from the run's output and detail rows alone, which both engines
+    produce identically, so ``--engine`` cannot change what a person reads: the
+    per-record result and the ``BatchResult`` of a scheme call the same presenter.
+    A compiled scheme names its presenter class as ``presenter_type``; a scheme
+    without one (a plugin's) gets this default: the output columns as they are
+    and no notes.
+    """
+
+    #: The words of the summary line, as in the scheme's :class:`SchemeSpec`.
+    noun: str = "records"
+    input_kind: str = "records"
+    #: What the table shows ("Care visits"), and its columns (empty: every output column).
+    title: ClassVar[str] = ""
+    columns: ClassVar[tuple[str, ...]] = ()
+
+    def __init__(self, scheme: Any, spec: SchemeSpec | None = None) -> None:
+        self.scheme = scheme
+        if spec is not None and type(self) is Presenter:  # a scheme without a presenter
+            self.noun, self.input_kind = spec.noun, spec.input_kind
+
+    def cells(self, row: Mapping[str, Any]) -> list[str]:
+        """The table cells of one output row (``columns`` of them)."""
+        return [", ".join(map(str, v)) if isinstance(v, (list, tuple)) else
+                "" if v is None else str(v) for v in row.values()]
+
+    def notes(self, output: Column, details: Column) -> list[str]:
+        """What the summary line says besides the counts ("8 overdue")."""
+        return []
+
+    def table(self, rows: Iterable[Mapping[str, Any]], *, total: int, policy: Any,
+              as_of: dt.date) -> Table:
+        """The table of the first :data:`TABLE_ROWS` of ``rows`` (``total`` in all)."""
+        shown = [r for _, r in zip(range(TABLE_ROWS), rows, strict=False)]
+        columns = list(self.columns) or (list(shown[0]) if shown else [])
+        title = f"{self.title or self.scheme_name} as of {as_of} — {policy}"
+        if total > len(shown):
+            title += f" (the first {len(shown)} of {total} rows)"
+        return title, columns, [self.cells(r) for r in shown]
+
+    @property
+    def scheme_name(self) -> str:
+        return str(getattr(self.scheme, "name", "") or type(self.scheme).__name__)
+
+    def summary(self, *, rows_in: int, output: Column, details: Column,
+                detail_names: Sequence[str], rejected: Sequence[Mapping[str, Any]],
+                policy: Any, as_of: dt.date) -> str:
+        """The summary line of a run (:func:`summary_line`, with this scheme's notes)."""
+        return summary_line(self, rows_in=rows_in, rejected=rejected_counts(rejected),
+                            warnings=detail_warnings(details, detail_names), policy=policy,
+                            as_of=as_of, notes=self.notes(output, details))
+
+
+def presenter_of(scheme: Any, spec: SchemeSpec | None = None) -> Presenter:
+    """The presenter of a compiled scheme: its ``presenter_type``, or the default one,
+    which words the summary with the nouns of the scheme's ``spec``."""
+    kind: type[Presenter] = getattr(scheme, "presenter_type", Presenter)
+    return kind(scheme, spec)
+
+
+def run_summary(shown: Presenter, run: SchemeRun, *, rows_in: int, policy: Any,
+                as_of: dt.date) -> str:
+    """The summary line of a per-record ``run``, from its rows."""
+    output, details = list(run.output_rows()), list(run.detail_rows())
+    return shown.summary(
+        rows_in=rows_in, output=column_of(output), details=column_of(details),
+        detail_names=list(details[0]) if details else [], rejected=run.rejected_rows(),
+        policy=policy, as_of=as_of)
+
+
+def run_table(shown: Presenter, run: SchemeRun, *, policy: Any, as_of: dt.date) -> Table:
+    """The table of a per-record ``run``, from its output rows."""
+    output = list(run.output_rows())
+    return shown.table(output, total=len(output), policy=policy, as_of=as_of)

@@ -54,7 +54,7 @@ from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from functools import cached_property
 from typing import Any
 
@@ -84,8 +84,17 @@ from ..plan.python import compile_plan
 from ..policy.compile import CompileContext, ensure_in_effect
 from ..policy.model import Civility, FactSpec, PolicyModel
 from ..records import coerce_facts, is_missing, to_date, to_text, unreadable_reason
-from ..results import PolicyRef, Reason, to_jsonable
-from .base import BatchEngine, policy_columns, reject_row
+from ..results import INTERNAL, PolicyRef, Reason, to_jsonable
+from .base import (
+    BatchEngine,
+    Column,
+    Presenter,
+    Table,
+    policy_columns,
+    reject_row,
+    run_summary,
+    run_table,
+)
 
 SCORED = "scored"
 REJECTED = "rejected"
@@ -240,6 +249,7 @@ class CivilityResult:
     policy: PolicyRef
     decisions: tuple[CivilityDecision, ...]
     max_stars: int
+    scheme: CivilityScheme = field(repr=False, compare=False, metadata=INTERNAL)
 
     @property
     def scored(self) -> tuple[CivilityDecision, ...]:
@@ -268,28 +278,41 @@ class CivilityResult:
                            [r.message for r in d.reasons]) for d in self.rejected]
 
     def summary(self) -> str:
-        n = len(self.decisions)
-        scored = self.scored
-        full = sum(1 for d in scored if d.stars == self.max_stars)
-        barred = sum(d.barred for d in scored)
-        due = sum(d.review_due for d in scored)
-        return (f"{len(scored)} of {n} households scored, {n - len(scored)} rejected; "
-                f"{full} with all {self.max_stars} stars; {barred} barred after a revocation; "
-                f"{due} reviews due; as of {self.as_of}")
+        return run_summary(CivilityPresenter(self.scheme), self, rows_in=len(self.decisions),
+                           policy=self.policy, as_of=self.as_of)
 
-    def table(self) -> tuple[str, list[str], list[list[str]]]:
-        columns = ["household", "stars", "title", "review", "barred until", "status"]
-        rows = []
-        for d in self.decisions:
-            if d.rejected:
-                rows.append([d.household_id, "-", "-", "-", "-", "rejected"])
-                continue
-            review = ("due" + (f" since {d.next_review}" if d.next_review else " (never)")
-                      if d.review_due else f"next {d.next_review}")
-            rows.append([d.household_id, f"{d.stars}/{d.max_stars}",
-                         d.title or d.title_en or "-", review,
-                         str(d.barred_until) if d.barred_until else "-", d.status])
-        return f"Civility stars as of {self.as_of} — {self.policy}", columns, rows
+    def table(self) -> Table:
+        return run_table(CivilityPresenter(self.scheme), self, policy=self.policy,
+                         as_of=self.as_of)
+
+
+class CivilityPresenter(Presenter):
+    """A civility run on a terminal: a household per row; the summary counts full stars,
+    bars and reviews due. Read off the output rows, so both engines show the same."""
+
+    noun = input_kind = "households"
+    title = "Civility stars"
+    columns = ("household", "stars", "title", "review", "barred until", "status")
+
+    def cells(self, row: Mapping[str, Any]) -> list[str]:
+        if row["status"] != SCORED:
+            return [row["household_id"], "-", "-", "-", "-", "rejected"]
+        review = (("due" + (f" since {row['next_review']}" if row["next_review"]
+                            else " (never)"))
+                  if row["review_due"] else f"next {row['next_review']}")
+        return [row["household_id"], f"{row['stars']}/{row['max_stars']}",
+                row["title"] or row["title_en"] or "-", review,
+                str(row["barred_until"]) if row["barred_until"] else "-", row["status"]]
+
+    def notes(self, output: Column, details: Column) -> list[str]:
+        scored = [s == SCORED for s in output("status")]
+        most = self.scheme.max_stars
+        full = sum(ok and n == most for ok, n in zip(scored, output("stars"), strict=True))
+        barred = sum(ok and b is not None
+                     for ok, b in zip(scored, output("barred_until"), strict=True))
+        due = sum(ok and bool(d) for ok, d in zip(scored, output("review_due"), strict=True))
+        return [f"{full} with all {most} stars", f"{barred} barred after a revocation",
+                f"{due} reviews due"]
 
 
 # --- compiled rules ------------------------------------------------------------------
@@ -314,6 +337,7 @@ class CivilityScheme(BatchEngine):
     """The compiled [civility] section of one policy."""
 
     batch_engine = "civicscore.batch.civility:score_civility"
+    presenter_type = CivilityPresenter
 
     extra_inputs: tuple[str, ...] = ()
 
@@ -363,7 +387,7 @@ class CivilityScheme(BatchEngine):
         seen: dict[str, int] = {}
         decisions = tuple(self._decide(row, record, as_of, seen)
                           for row, record in enumerate(households, start=1))
-        return CivilityResult(as_of, self.ref, decisions, self.max_stars)
+        return CivilityResult(as_of, self.ref, decisions, self.max_stars, self)
 
     #: The older names of ``decide`` and ``decide_many`` (one vocabulary across schemes:
     #: ``decide`` one record, ``decide_many``, ``batch``); kept working.

@@ -88,7 +88,16 @@ from ..records import (
     unreadable_reason,
 )
 from ..results import PolicyRef, Reason, to_jsonable
-from .base import BatchEngine, policy_columns, reject_row
+from .base import (
+    BatchEngine,
+    Column,
+    Presenter,
+    Table,
+    policy_columns,
+    reject_row,
+    run_summary,
+    run_table,
+)
 
 SCORED = "scored"
 REJECTED = "rejected"
@@ -461,27 +470,34 @@ class VisitResult:
                            [r.message for r in d.reasons]) for d in self.rejected]
 
     def summary(self) -> str:
-        n = len(self.decisions)
-        text = (f"{n - len(self.rejected)} of {n} households scored, {len(self.rejected)} "
-                f"rejected; {len(self.overdue)} overdue as of {self.as_of}; "
-                f"{len(self.caseload)} caseload(s)")
-        warnings = self.capacity_warnings
-        if warnings:
-            text += "; capacity exceeded: " + "; ".join(w.message for w in warnings)
-        return text
+        return run_summary(VisitsPresenter(None), self, rows_in=len(self.decisions),
+                           policy=self.policy, as_of=self.as_of)
 
-    def table(self) -> tuple[str, list[str], list[list[str]]]:
-        columns = ["household", "tier", "cadence", "last visit", "next due", "overdue"]
-        rows = []
-        for d in self.decisions:
-            if d.rejected:
-                rows.append([d.household_id, "rejected: " + ", ".join(d.reason_codes), "-",
-                             "-", "-", "-"])
-            else:
-                rows.append([d.household_id, d.tier_label or d.tier, d.cadence,
-                             str(d.last_visit) if d.last_visit else "never", str(d.next_due),
-                             "OVERDUE" if d.overdue else ""])
-        return f"Care visits as of {self.as_of} — {self.policy}", columns, rows
+    def table(self) -> Table:
+        return run_table(VisitsPresenter(None), self, policy=self.policy, as_of=self.as_of)
+
+
+class VisitsPresenter(Presenter):
+    """A visits run on a terminal: a household per row; the summary counts the overdue
+    and the caseloads (capacity warnings follow, from the caseload rows). Read off the
+    output and caseload rows, so both engines show the same."""
+
+    noun = input_kind = "households"
+    title = "Care visits"
+    columns = ("household", "tier", "cadence", "last visit", "next due", "overdue")
+
+    def cells(self, row: Mapping[str, Any]) -> list[str]:
+        if row["status"] != SCORED:
+            return [row["household_id"], "rejected: " + ", ".join(row["reason_codes"]), "-",
+                    "-", "-", "-"]
+        return [row["household_id"], row["tier_label"] or row["tier"], row["cadence"],
+                str(row["last_visit"]) if row["last_visit"] else "never", str(row["next_due"]),
+                "OVERDUE" if row["overdue"] else ""]
+
+    def notes(self, output: Column, details: Column) -> list[str]:
+        overdue = sum(bool(o) for o in output("overdue"))
+        caseloads = len(details("liaison_id"))
+        return [f"{overdue} overdue", f"{caseloads} caseload(s)"]
 
 
 # --- compiled rules ------------------------------------------------------------------------
@@ -623,6 +639,7 @@ class VisitsScheme(BatchEngine):
     """The compiled [visits] section of one policy."""
 
     batch_engine = "civicscore.batch.visits:score_visits"
+    presenter_type = VisitsPresenter
 
     extra_inputs: tuple[str, ...] = ()
 

@@ -69,7 +69,16 @@ from ..records import (
     unreadable_reason,
 )
 from ..results import ParameterUse, PolicyRef, Reason, to_jsonable
-from .base import BatchEngine, policy_columns, reject_row
+from .base import (
+    BatchEngine,
+    Column,
+    Presenter,
+    Table,
+    policy_columns,
+    reject_row,
+    run_summary,
+    run_table,
+)
 
 SCORED = "scored"
 REJECTED = "rejected"
@@ -295,15 +304,8 @@ class VolunteerResult:
         return rows
 
     def summary(self) -> str:
-        n = len(self.records)
-        text = (f"{n - len(self.rejected)} of {n} activity records scored, "
-                f"{len(self.rejected)} rejected; {len(self.statements)} volunteer statements "
-                f"as of {self.as_of}")
-        if self.redemptions:
-            refused = sum(r.status == REJECTED for r in self.redemptions)
-            text += f"; {len(self.redemptions) - refused} of {len(self.redemptions)} " \
-                    f"redemptions applied"
-        return text
+        return run_summary(VolunteerPresenter(None), self, rows_in=len(self.records),
+                           policy=self.policy, as_of=self.as_of)
 
     def fired_rules(self) -> set[str]:
         """Activities scored and multipliers applied (for coverage)."""
@@ -313,13 +315,28 @@ class VolunteerResult:
             fired.update(r.rule for r in d.reasons if r.code == "MULTIPLIER")
         return fired
 
-    def table(self) -> tuple[str, list[str], list[list[str]]]:
-        columns = ["volunteer", "earned", "expired", "redeemed", "balance", "hours", "star",
-                   "scored", "rejected"]
-        rows = [[s.volunteer_id, f"{s.earned:g}", f"{s.expired:g}", f"{s.redeemed:g}",
-                 f"{s.balance:g}", f"{s.hours:g}", s.star_label or "-", str(s.records_scored),
-                 str(s.records_rejected)] for s in self.statements.values()]
-        return f"Volunteer statements as of {self.as_of} — {self.policy}", columns, rows
+    def table(self) -> Table:
+        return run_table(VolunteerPresenter(None), self, policy=self.policy, as_of=self.as_of)
+
+
+class VolunteerPresenter(Presenter):
+    """A volunteer run on a terminal: a statement per row; the summary counts them.
+    Read off the statement rows, so both engines show the same."""
+
+    noun = "activity records"
+    input_kind = "activities"
+    title = "Volunteer statements"
+    columns = ("volunteer", "earned", "expired", "redeemed", "balance", "hours", "star",
+               "scored", "rejected")
+
+    def cells(self, row: Mapping[str, Any]) -> list[str]:
+        return [row["volunteer_id"], f"{row['earned']:g}", f"{row['expired']:g}",
+                f"{row['redeemed']:g}", f"{row['balance']:g}", f"{row['hours']:g}",
+                row["star_label"] or "-", str(row["records_scored"]),
+                str(row["records_rejected"])]
+
+    def notes(self, output: Column, details: Column) -> list[str]:
+        return [f"{len(output('volunteer_id'))} volunteer statements"]
 
 
 # --- compiled rules ------------------------------------------------------------------
@@ -422,6 +439,7 @@ class VolunteerScheme(BatchEngine):
     """The compiled [volunteer] section of one policy."""
 
     batch_engine = "civicscore.batch.volunteer:score_volunteer"
+    presenter_type = VolunteerPresenter
 
     def __init__(self, model: PolicyModel, rules: Volunteer, ref: PolicyRef,
                  activities: Mapping[str, _Activity], multipliers: Sequence[_Multiplier],
