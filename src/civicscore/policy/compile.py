@@ -29,7 +29,7 @@ from ..results import PolicyRef
 from .calendar import HolidayCalendar, subdivisions, supported_countries
 from .load import KeyPath, Layers, Loaded, Resolver, load_source, read_limited, read_source
 from .model import FactSpec, PolicyModel
-from .protected import protected_in, protected_reason
+from .protected import control_reason, protected_in, protected_reason
 
 if TYPE_CHECKING:  # the schemes import this module: only type checkers follow these
     from ..schemes.appraisal import AppraisalScheme
@@ -233,16 +233,73 @@ def _check_facts(ctx: CompileContext) -> None:
             why = protected_reason(name, spec.label, spec.label_en, spec.description)
             if why:
                 ctx.report(path, f"fact {name!r} denotes a protected characteristic ({why}); "
-                                 f"policies may not read it",
-                           "scores recognise effort and allocate care by need; they may not "
-                           "sort people by who they are", value=False)
+                                 f"policies may not read it", _NOT_WHO, value=False)
                 continue
             if spec.values:
                 hit = protected_in(spec.values)
                 if hit:
                     ctx.report(path + ("values",), f"value {hit[0]!r} of fact {name!r} denotes "
-                                                   f"a protected characteristic ({hit[1]})")
+                                                   f"a protected characteristic ({hit[1]})",
+                               _NOT_WHO)
+            if isinstance(spec.default, str) and (hit := protected_in([spec.default])):
+                ctx.report(path + ("default",), f"the default {hit[0]!r} of fact {name!r} "
+                                                f"denotes a protected characteristic ({hit[1]})",
+                           _NOT_WHO)
             _check_fact_spec(ctx, path, spec)
+
+
+_NOT_WHO = ("scores recognise effort and allocate care by need; they may not sort people by "
+            "who they are (评分认可贡献、按需分配关怀，不按身份区分人)")
+
+
+def _check_texts(ctx: CompileContext, data: Mapping[str, Any],
+                 specs: Mapping[str, SchemeSpec]) -> None:
+    """Every text of the policy (keys and strings: rules, labels, descriptions, ``[[case]]``
+    data), read for a protected characteristic; [facts] are checked fact by fact.
+
+    A scheme's ``mentions`` tables (what people do) and the ``[policy]`` notes only
+    warn; a section that ``allocates_care`` refuses control wording too."""
+
+    def text(path: KeyPath, value: str, *, key: bool, mention: bool, care: bool) -> None:
+        what = f"the name {value!r}" if key else f"the text {value!r}"
+        why = protected_reason(value)
+        if why and mention:
+            ctx.warn(path, f"{what} mentions a protected characteristic ({why}); a name of "
+                           f"what people do may, but no rule may read who they are",
+                     value=not key)
+        elif why:
+            ctx.report(path, f"{what} denotes a protected characteristic ({why}); policies "
+                             f"may not read it", _NOT_WHO, value=not key)
+        elif care and (why := control_reason(value)):
+            ctx.report(path, f"{what} names {why}; visits allocate care, they do not watch "
+                             f"people", "name the tier by the care it gives (每周探访 / weekly "
+                                        "visits), not by whom it watches", value=not key)
+
+    def walk(path: KeyPath, value: Any, *, mention: tuple[str, ...], care: bool,
+             docs: bool) -> None:
+        if isinstance(value, Mapping):
+            for k, v in value.items():
+                here = path + (k,)
+                named = len(here) == 3 and here[1] in mention  # [section.table.<name>]
+                text(here, str(k), key=True, mention=docs or named, care=care)
+                walk(here, v, mention=mention, care=care, docs=docs)
+        elif isinstance(value, list):
+            for i, v in enumerate(value):
+                walk(path + (i,), v, mention=mention, care=care, docs=docs)
+        elif isinstance(value, str):
+            described = len(path) == 4 and path[1] in mention and path[3] in _WORDING
+            text(path, value, key=False, mention=docs or described, care=care)
+
+    for name, value in data.items():
+        if name in ("facts", "calendar"):
+            continue
+        spec = specs.get(name)
+        walk((name,), value, mention=spec.mentions if spec else (),
+             care=bool(spec and spec.allocates_care), docs=name == "policy")
+
+
+#: The keys of a named entry that word it for people (and may mention, in ``mentions``).
+_WORDING = ("label", "label_en", "description", "description_en")
 
 
 def _check_fact_spec(ctx: CompileContext, path: KeyPath, spec: FactSpec) -> None:
@@ -321,6 +378,7 @@ def compile_policy(loaded: Loaded, env: Environment, today: dt.date | None = Non
     ctx = CompileContext(model, loaded.layers, env.functions(calendar), calendar, ref,
                          problems)
     _check_facts(ctx)
+    _check_texts(ctx, loaded.data, env.schemes)
     compiled: dict[str, Any] = {}
     for name, spec in env.schemes.items():
         if getattr(model, name, None) is not None:

@@ -72,7 +72,8 @@ BUILTIN_SCHEMES: tuple[SchemeSpec, ...] = (
                 "hours, star level)",
         details="the decision on every activity record",
         result_type=VolunteerResult, scheme_type=VolunteerScheme, log=_log_volunteer,
-        log_inputs={"redemption": "redemptions"}, log_keys={"statement": "volunteer_id"}),
+        log_inputs={"redemption": "redemptions"}, log_keys={"statement": "volunteer_id"},
+        mentions=("activities", "categories")),
     SchemeSpec(
         "civility", compile_civility, Civility, entity_key="entity",
         record_fields=CIVILITY_RECORD_FIELDS, input_kind="households", noun="households",
@@ -87,7 +88,7 @@ BUILTIN_SCHEMES: tuple[SchemeSpec, ...] = (
         outputs="one decision per household (tier, cadence, next visit due)",
         details="the caseload of every liaison",
         result_type=VisitResult, scheme_type=VisitsScheme,
-        decision_type="VisitDecision", overridable={"tier": _check_tier}),
+        decision_type="VisitDecision", overridable={"tier": _check_tier}, allocates_care=True),
     SchemeSpec(
         "appraisal", compile_appraisal, Appraisal, entity_key="entity",
         record_fields=("subject_id",), input_kind="subjects", noun="subjects",

@@ -166,7 +166,13 @@ class SchemeSpec:
       them back; ``log_keys`` maps a kind of decision that belongs to no one
       input row (a volunteer's statement) to the result field that keys it;
     * ``decision_type`` and ``overridable``: which values of which decisions a
-      person may override, each with a check of the new value.
+      person may override, each with a check of the new value;
+    * ``mentions``: tables of its section whose entries name what people *do*
+      (volunteer activities): their names and labels may mention a protected
+      characteristic (党员志愿服务) with a warning, where any other text of a
+      policy is refused (``policy.protected``);
+    * ``allocates_care``: its section allocates care (visit tiers), so wording of
+      control or surveillance (管控, key person) is refused in it too.
     """
 
     name: str
@@ -188,6 +194,8 @@ class SchemeSpec:
     log_keys: Mapping[str, str] = field(default_factory=dict)
     decision_type: str | None = None
     overridable: Mapping[str, ValueCheck | None] = field(default_factory=dict)
+    mentions: tuple[str, ...] = ()
+    allocates_care: bool = False
 
     def entity_of(self, section: Any) -> str | None:
         """Which ``[facts.<entity>]`` the records of this (validated) section carry."""
@@ -208,7 +216,7 @@ def scheme_spec(name: str, compiler: Callable[[Any], Any], model: type[Any],
     if unknown:
         raise TypeError(f"unknown scheme attribute(s) {', '.join(unknown)} "
                         f"(known: {', '.join(sorted(known))})")
-    for key in ("record_fields", "extra_inputs"):
+    for key in ("record_fields", "extra_inputs", "mentions"):
         if key in about:
             about[key] = tuple(about[key])
     return SchemeSpec(name, compiler, model, plugin, **about)
