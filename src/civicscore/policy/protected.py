@@ -153,31 +153,36 @@ PINYIN_TWO = ("民族", "宗教", "党员", "党派", "入党", "户口", "上�
 
 #: Traditional (and Taiwan and Hong Kong) characters of the Chinese words -> Simplified.
 TRADITIONAL: dict[str, str] = dict(zip(
-    '來係別動勞區員唸單嚴國團壯屬廟戀戶數會滿漢爾瑤產監矯禮種穩經維纏薩蘭親記訪認貫輪釋錄關雙鬧鮮點黨',
-    '来系别动劳区员念单严国团壮属庙恋户数会满汉尔瑶产监矫礼种稳经维缠萨兰亲记访认贯轮释录关双闹鲜点党', strict=True))
+    '來係別動勞區員唸單嚴國團壯屬廟戀戶數會滿漢爾瑤產'
+    '監矯禮種穩經維纏薩蘭親記訪認貫輪釋錄關雙鬧鮮點黨',
+    '来系别动劳区员念单严国团壮属庙恋户数会满汉尔瑶产'
+    '监矫礼种稳经维缠萨兰亲记访认贯轮释录关双闹鲜点党', strict=True))
 
 #: Pinyin of the Chinese words (syllables joined) -> the word.
 PINYIN: dict[str, str] = {
     'shangfang': '上访', 'yisilan': '伊斯兰', 'xinfang': '信访', 'dangyuan': '党员',
     'dangpai': '党派', 'rudang': '入党', 'gongchandang': '共产党', 'gongqingtuan': '共青团',
-    'chushengdi': '出生地', 'xingmanshifang': '刑满释放', 'qianke': '前科', 'shuangxinglian': '双性恋',
-    'tongxinglian': '同性恋', 'hasake': '哈萨克', 'huizu': '回族', 'tujiazu': '土家族',
-    'jingwairenyuan': '境外人员', 'jingwaiguanxi': '境外关系', 'waiguoqinshu': '外国亲属',
-    'waidiren': '外地人', 'wailairenkou': '外来人口', 'tianzhujiao': '天主教', 'zongjiao': '宗教',
-    'shaoshuminzu': '少数民族', 'gonghuihuiyuan': '工会会员', 'gonghuichengyuan': '工会成员',
-    'xingbierentong': '性别认同', 'xingquxiang': '性取向', 'xingshaoshu': '性少数', 'hukou': '户口',
-    'zhengzhimianmao': '政治面貌', 'chaoxianzu': '朝鲜族', 'minzhudangpai': '民主党派', 'minzu': '民族',
-    'hanzu': '汉族', 'liudongrenkou': '流动人口', 'haiwaiqinshu': '海外亲属', 'haiwaiguanxi': '海外关系',
-    'fanzui': '犯罪', 'shequjiaozheng': '社区矫正', 'zhongzu': '种族', 'musilin': '穆斯林',
-    'weiwuer': '维吾尔', 'mengguzu': '蒙古族', 'zangzu': '藏族', 'kuaxingbie': '跨性别',
+    'chushengdi': '出生地', 'xingmanshifang': '刑满释放', 'qianke': '前科',
+    'shuangxinglian': '双性恋', 'tongxinglian': '同性恋', 'hasake': '哈萨克', 'huizu': '回族',
+    'tujiazu': '土家族', 'jingwairenyuan': '境外人员', 'jingwaiguanxi': '境外关系',
+    'waiguoqinshu': '外国亲属', 'waidiren': '外地人', 'wailairenkou': '外来人口',
+    'tianzhujiao': '天主教', 'zongjiao': '宗教', 'shaoshuminzu': '少数民族',
+    'gonghuihuiyuan': '工会会员', 'gonghuichengyuan': '工会成员', 'xingbierentong': '性别认同',
+    'xingquxiang': '性取向', 'xingshaoshu': '性少数', 'hukou': '户口',
+    'zhengzhimianmao': '政治面貌', 'chaoxianzu': '朝鲜族', 'minzhudangpai': '民主党派',
+    'minzu': '民族', 'hanzu': '汉族', 'liudongrenkou': '流动人口', 'haiwaiqinshu': '海外亲属',
+    'haiwaiguanxi': '海外关系', 'fanzui': '犯罪', 'shequjiaozheng': '社区矫正',
+    'zhongzu': '种族', 'musilin': '穆斯林', 'weiwuer': '维吾尔', 'mengguzu': '蒙古族',
+    'zangzu': '藏族', 'kuaxingbie': '跨性别',
 }
 
 #: Pinyin initials, in use as column names (``zzmm`` for 政治面貌) -> the word.
 INITIALS: dict[str, str] = {
-    'xmsf': '刑满释放', 'jwry': '境外人员', 'jwgx': '境外关系', 'wgqs': '外国亲属', 'wlrk': '外来人口',
-    'zjxy': '宗教信仰', 'ssmz': '少数民族', 'ghhy': '工会会员', 'ghcy': '工会成员', 'xbrt': '性别认同',
-    'zzmm': '政治面貌', 'mzdp': '民主党派', 'ldrk': '流动人口', 'hwqs': '海外亲属', 'hwgx': '海外关系',
-    'fzjl': '犯罪记录', 'sqjz': '社区矫正', 'zdrk': '重点人口', 'zdry': '重点人员', 'zdgz': '重点关注',
+    'xmsf': '刑满释放', 'jwry': '境外人员', 'jwgx': '境外关系', 'wgqs': '外国亲属',
+    'wlrk': '外来人口', 'zjxy': '宗教信仰', 'ssmz': '少数民族', 'ghhy': '工会会员',
+    'ghcy': '工会成员', 'xbrt': '性别认同', 'zzmm': '政治面貌', 'mzdp': '民主党派',
+    'ldrk': '流动人口', 'hwqs': '海外亲属', 'hwgx': '海外关系', 'fzjl': '犯罪记录',
+    'sqjz': '社区矫正', 'zdrk': '重点人口', 'zdry': '重点人员', 'zdgz': '重点关注',
 }
 
 #: Cyrillic and Greek letters that look like Latin ones (after Unicode's confusables).
