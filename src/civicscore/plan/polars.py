@@ -31,11 +31,16 @@ from .ops import (
     CountTrue,
     Expr,
     Failed,
+    FirstTrue,
+    Greatest,
     IfElse,
     IsNull,
+    Least,
+    Lit,
     Not,
     Op,
     Operand,
+    Pick,
     Plan,
     Ref,
     Threshold,
@@ -114,8 +119,22 @@ class _Builder:
                 t = self.plan.types
                 kind = dtype(t[a.name] if isinstance(a, Ref) else a.type)
                 return pl.when(true(c)).then(o(a).cast(kind)).otherwise(o(b).cast(kind))
-            case AddPeriod(date=d, years=y, months=m):
-                return add_period(o(d), y, m)
+            case AddPeriod(date=d, years=y, months=m, days=days):
+                return add_period(o(d), y, m, days)
+            case FirstTrue(items=items):
+                # flat: the least index whose item is true (a null where it is not), so a
+                # few thousand items are a few thousand small columns, not a nested chain
+                if not items:
+                    return pl.lit(0, dtype=pl.Int64)
+                found = pl.min_horizontal([pl.when(true(c)).then(pl.lit(k, dtype=pl.Int64))
+                                           for k, c in enumerate(items)])
+                return found.fill_null(len(items)).cast(pl.Int64)
+            case Pick(index=ix, values=values):
+                return self.pick(ix, values)
+            case Least(items=items):
+                return pl.min_horizontal([o(i) for i in items])
+            case Greatest(items=items):
+                return pl.max_horizontal([o(i) for i in items])
             case Threshold(value=x, thresholds=ths):
                 v = o(x)
                 if not ths:
@@ -128,6 +147,24 @@ class _Builder:
         raise TypeError(f"unknown plan op {op!r}")  # pragma: no cover - the IR is closed
 
 
+    def pick(self, ix: Operand, values: tuple[Operand, ...]) -> pl.Expr:
+        """:class:`Pick`: a literal table is one look-up (``replace_strict``); a switch
+        over columns is a coalesce of one ``when`` per value, flat, and exactly one of
+        them can be non-null in a row."""
+        first = values[0]
+        kind = dtype(self.plan.types[first.name] if isinstance(first, Ref) else first.type)
+        index = self.operand(ix)
+        if all(isinstance(v, Lit) for v in values):
+            table = pl.Series([v.value for v in values if isinstance(v, Lit)], dtype=kind)
+            return index.replace_strict(pl.Series(range(len(values)), dtype=pl.Int64),
+                                        table, default=pl.lit(None, dtype=kind),
+                                        return_dtype=kind)
+        if len(values) == 1:
+            return pl.when(index == 0).then(self.operand(first).cast(kind))
+        return pl.coalesce([pl.when(index == k).then(self.operand(v).cast(kind))
+                            for k, v in enumerate(values)])
+
+
 def _fold(parts: list[pl.Expr], how: str) -> pl.Expr:
     if not parts:
         return pl.lit(how == "and")
@@ -137,15 +174,23 @@ def _fold(parts: list[pl.Expr], how: str) -> pl.Expr:
     return out
 
 
-def add_period(day: pl.Expr, years: int, months: int) -> pl.Expr:
-    """:class:`AddPeriod` on a Date column (polars clips to the month's end)."""
-    if not years and not months:
-        return day
-    total = day.dt.year().cast(pl.Int64) * 12 + day.dt.month().cast(pl.Int64) - 1 \
-        + (years * 12 + months)
-    by = (f"{years}y" if years else "") + (f"{months}mo" if months else "")
-    return pl.when(total > dt.MAXYEAR * 12 + 11).then(pl.lit(dt.date.max)) \
-        .otherwise(day.dt.offset_by(by))
+#: 9999-12-31 as days since 1970-01-01 (a polars Date's integer).
+_MAX_DAY = (dt.date.max - dt.date(1970, 1, 1)).days
+
+
+def add_period(day: pl.Expr, years: int, months: int, days: int = 0) -> pl.Expr:
+    """:class:`AddPeriod` on a Date column (polars clips to the month's end); the days
+    are added as integers and clipped to 9999-12-31."""
+    if years or months:
+        total = day.dt.year().cast(pl.Int64) * 12 + day.dt.month().cast(pl.Int64) - 1 \
+            + (years * 12 + months)
+        by = (f"{years}y" if years else "") + (f"{months}mo" if months else "")
+        day = pl.when(total > dt.MAXYEAR * 12 + 11).then(pl.lit(dt.date.max)) \
+            .otherwise(day.dt.offset_by(by))
+    if days:
+        day = (day.cast(pl.Int32).cast(pl.Int64) + days).clip(upper_bound=_MAX_DAY) \
+            .cast(pl.Int32).cast(pl.Date)
+    return day
 
 
 def _codes(conditions: list[pl.Expr], codes: list[str]) -> pl.Expr:
