@@ -180,6 +180,24 @@ def test_op_is_the_same_on_both_backends(case: str, rows: list[dict[str, Any]]) 
                     Type(plan.types[name])], (name, v)
 
 
+#: Every op but expressions (always compiled natively, with their error columns).
+FALLBACK_OPS = frozenset(t for t in ops.Op.__args__ if t not in (Expr, Failed))
+
+
+@pytest.mark.parametrize("case", sorted(CASES))
+@settings(max_examples=10, deadline=None)
+@given(rows=st.lists(records, min_size=1, max_size=8))
+def test_an_op_the_backend_cannot_run_falls_back_to_python(
+        case: str, rows: list[dict[str, Any]]) -> None:
+    """A step run through the fallback (the Python backend, batch by batch) gives the
+    same values as the Python function: the same result, never an internal error."""
+    plan = _plan(case)
+    fn = compile_plan(plan, FUNCTIONS)
+    frame = pl.DataFrame(rows, schema=SCHEMA)
+    out = run_plan(plan, FUNCTIONS, frame, python_ops=FALLBACK_OPS)
+    assert [tuple(r) for r in out.iter_rows()] == [fn(r) for r in rows]
+
+
 def test_add_period_clips_to_month_end() -> None:
     assert ops.add_period(dt.date(2024, 2, 29), 1) == dt.date(2025, 2, 28)
     assert ops.add_period(dt.date(2024, 2, 29), 4) == dt.date(2028, 2, 29)

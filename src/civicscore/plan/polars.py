@@ -34,8 +34,10 @@ from .ops import (
     FirstTrue,
     Greatest,
     IfElse,
+    Input,
     IsNull,
     Least,
+    Let,
     Lit,
     Not,
     Op,
@@ -46,6 +48,7 @@ from .ops import (
     Threshold,
     ValueType,
 )
+from .python import compile_plan
 
 _LIST = pl.List(pl.String)
 #: The most (condition, code) pairs whose flags fit in one Int64 key.
@@ -60,9 +63,12 @@ def dtype(t: ValueType) -> pl.DataType:
 
 
 class _Builder:
-    def __init__(self, plan: Plan, functions: FunctionTable, prefix: str) -> None:
+    def __init__(self, plan: Plan, functions: FunctionTable, prefix: str,
+                 python_ops: frozenset[type] = frozenset()) -> None:
         self.plan = plan
         self.prefix = prefix
+        self.functions = functions
+        self.python_ops = python_ops
         self.compiler = PolarsCompiler(
             functions, {n: pl.col(prefix + n) for n in plan.types})
 
@@ -89,7 +95,30 @@ class _Builder:
             error = pl.lit(False) if c.error is None else c.error.fill_null(True)
             return [pl.when(error).then(None).otherwise(value).alias(out),
                     error.alias(out + ERROR)]
-        return [self.value(op).alias(out)]
+        if type(op) in self.python_ops:
+            return [self.fallback(name, op).alias(out)]
+        try:
+            return [self.value(op).alias(out)]
+        except NotImplementedError:  # this backend cannot run the op: the other one does
+            return [self.fallback(name, op).alias(out)]
+
+    def fallback(self, name: str, op: Op) -> pl.Expr:
+        """Step ``name`` run by the Python backend, batch by batch: the same function the
+        per-record path runs, on the values of the names it reads (so the same result)."""
+        reads = list(dict.fromkeys(_reads(op)))
+        types, nullable = self.plan.types, self.plan.nullable
+        one = Plan(tuple(Input(n, Type(types[n]), nullable[n]) for n in reads),
+                   (Let(name, op),), (name,))
+        fn = compile_plan(one, self.functions)
+        kind = dtype(types[name])
+
+        def run(rows: pl.Series) -> pl.Series:
+            values = rows.struct.unnest().drop("__n").to_dicts()
+            return pl.Series([fn(r)[0] for r in values], dtype=kind)
+
+        struct = pl.struct([pl.int_range(pl.len()).alias("__n"),
+                            *(self.col(n).alias(n) for n in reads)])
+        return struct.map_batches(run, return_dtype=kind)
 
     def value(self, op: Op) -> pl.Expr:
         o, true = self.operand, self.true
@@ -249,11 +278,13 @@ def _collect(value: Any, names: list[str]) -> None:
 
 
 def with_plan(plan: Plan, functions: FunctionTable, frame: pl.LazyFrame,
-              inputs: Mapping[str, pl.Expr], prefix: str = "__plan.") -> pl.LazyFrame:
+              inputs: Mapping[str, pl.Expr], prefix: str = "__plan.",
+              python_ops: frozenset[type] = frozenset()) -> pl.LazyFrame:
     """``frame`` with a column ``prefix + name`` per plan input and step (and
     ``prefix + name + ERROR`` per captured expression step); ``inputs`` gives the
-    column expression of every plan input, already typed."""
-    b = _Builder(plan, functions, prefix)
+    column expression of every plan input, already typed. Steps whose op is one of
+    ``python_ops`` (or that this backend cannot run) are run by the Python backend."""
+    b = _Builder(plan, functions, prefix, python_ops)
     out = frame.with_columns(
         inputs[i.name].cast(dtype(i.type)).alias(prefix + i.name) for i in plan.inputs)
     for group in _levels(plan):
@@ -263,11 +294,12 @@ def with_plan(plan: Plan, functions: FunctionTable, frame: pl.LazyFrame,
 
 
 def run_plan(plan: Plan, functions: FunctionTable, frame: pl.DataFrame | pl.LazyFrame,
-             inputs: Mapping[str, pl.Expr] | None = None) -> pl.DataFrame:
+             inputs: Mapping[str, pl.Expr] | None = None,
+             python_ops: frozenset[type] = frozenset()) -> pl.DataFrame:
     """The plan's outputs (named as in ``plan.outputs``), one row per row of ``frame``;
     by default input ``x`` is ``frame``'s column ``x``."""
     given = dict(inputs or {})
     lazy = frame.lazy()
     exprs = {i.name: given.get(i.name, pl.col(i.name)) for i in plan.inputs}
-    done = with_plan(plan, functions, lazy, exprs)
+    done = with_plan(plan, functions, lazy, exprs, python_ops=python_ops)
     return done.select(pl.col("__plan." + n).alias(n) for n in plan.outputs).collect()

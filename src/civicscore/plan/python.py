@@ -13,8 +13,10 @@ runs with empty builtins. Each op is rendered in exactly one place below.
 
 from __future__ import annotations
 
+import datetime as dt
 from bisect import bisect_right
 from collections.abc import Callable, Mapping
+from functools import lru_cache, partial
 from typing import Any
 
 from ..expr.functions import FunctionTable
@@ -119,7 +121,16 @@ class _Source(_Renderer):
             case AddPeriod(date=d, years=y, months=m, days=days):
                 if not (y or m or days):
                     return o(d)
-                return f"_add_period({o(d)}, {y!r}, {m!r}, {days!r})"
+                if not (y or m) and days < 3_000_000:  # days only: inline, clipped
+                    step = self.const(dt.timedelta(days=days))
+                    last = self.const(dt.date.max - dt.timedelta(days=days))
+                    added = f"({o(d)} + {step} if {o(d)} <= {last} else {self.const(dt.date.max)})"
+                    return f"(None if {o(d)} is None else {added})" if self.may_be_null(d) \
+                        else added
+                # months: remembered per date (records share few dates, the call is slow)
+                after = self.const(lru_cache(maxsize=4096, typed=True)(
+                    partial(add_period, years=y, months=m, days=days)))
+                return f"{after}({o(d)})"
             case FirstTrue(items=items):
                 if len(items) > _INLINE:
                     return f"_first_true(({''.join(o(i) + ', ' for i in items)}))"
