@@ -29,12 +29,16 @@ from civicscore.plan.ops import (
     CountTrue,
     Expr,
     Failed,
+    FirstTrue,
+    Greatest,
     IfElse,
     Input,
     IsNull,
+    Least,
     Let,
     Lit,
     Not,
+    Pick,
     Plan,
     Ref,
     Threshold,
@@ -104,6 +108,26 @@ CASES: dict[str, Callable[[], list[Let]]] = {
     "if_else_null": lambda: [Let("out", IfElse(R, D, Lit(None, Type.DATE)))],
     **{f"add_period_{y}y{m}m": (lambda y=y, m=m: [Let("out", AddPeriod(D, y, m))])
        for y, m in ((0, 0), (1, 0), (3, 0), (0, 1), (0, 13), (2, 5), (9999, 0))},
+    **{f"add_period_{y}y{m}m{d}d": (lambda y=y, m=m, d=d: [Let("out", AddPeriod(D, y, m, d))])
+       for y, m, d in ((0, 0, 7), (0, 1, 3), (0, 0, 366), (2, 1, 1))},
+    "first_true": lambda: [Let("out", FirstTrue((P, Q, R)))],
+    "first_true_none": lambda: [Let("out", FirstTrue(()))],
+    "first_true_lit": lambda: [Let("out", FirstTrue((P, Lit(True, Type.BOOL), Q)))],
+    "first_true_many": lambda: [Let("out", FirstTrue(tuple(
+        (P, Q, R)[i % 3] if i % 7 else Lit(False, Type.BOOL) for i in range(60))))],
+    "pick_table": lambda: [Let("out", Pick(N, tuple(Lit(f"t{i}", Type.STRING)
+                                                   for i in range(4))))],
+    "pick_table_null": lambda: [Let("out", Pick(N, (Lit(None, Type.INT), Lit(5, Type.INT))))],
+    "pick_columns": lambda: [Let("out", Pick(N, (D, E, Lit(dt.date(2024, 2, 29), Type.DATE))))],
+    "pick_one": lambda: [Let("out", Pick(M, (N,)))],
+    "pick_first": lambda: [Let("i", FirstTrue((P, Q))),
+                           Let("out", Pick(Ref("i"), (N, M, Lit(-1, Type.INT))))],
+    "least_dates": lambda: [Let("out", Least((D, E, Lit(dt.date(2024, 2, 29), Type.DATE))))],
+    "least_nulls": lambda: [Let("out", Least((D, E)))],
+    "least_one": lambda: [Let("out", Least((N,)))],
+    "least_ints": lambda: [Let("out", Least((Ref("x"), Ref("y"))))],
+    "greatest_ints": lambda: [Let("out", Greatest((N, M, Lit(2, Type.INT))))],
+    "greatest_dates": lambda: [Let("out", Greatest((D, E)))],
     "threshold": lambda: [Let("out", Threshold(N, (0, 2, 5)))],
     "threshold_decimal": lambda: [Let("out", Threshold(N, (-1.5, 2.5)))],
     "threshold_none": lambda: [Let("out", Threshold(N, ()))],
@@ -151,8 +175,27 @@ def test_op_is_the_same_on_both_backends(case: str, rows: list[dict[str, Any]]) 
                 assert isinstance(v, list) and all(isinstance(c, str) for c in v)
             else:
                 assert type(v) in {Type.BOOL: (bool,), Type.INT: (int,),
-                                   Type.DECIMAL: (float,), Type.DATE: (dt.date,)}[
+                                   Type.DECIMAL: (float,), Type.DATE: (dt.date,),
+                                   Type.STRING: (str,)}[
                     Type(plan.types[name])], (name, v)
+
+
+#: Every op but expressions (always compiled natively, with their error columns).
+FALLBACK_OPS = frozenset(t for t in ops.Op.__args__ if t not in (Expr, Failed))
+
+
+@pytest.mark.parametrize("case", sorted(CASES))
+@settings(max_examples=10, deadline=None)
+@given(rows=st.lists(records, min_size=1, max_size=8))
+def test_an_op_the_backend_cannot_run_falls_back_to_python(
+        case: str, rows: list[dict[str, Any]]) -> None:
+    """A step run through the fallback (the Python backend, batch by batch) gives the
+    same values as the Python function: the same result, never an internal error."""
+    plan = _plan(case)
+    fn = compile_plan(plan, FUNCTIONS)
+    frame = pl.DataFrame(rows, schema=SCHEMA)
+    out = run_plan(plan, FUNCTIONS, frame, python_ops=FALLBACK_OPS)
+    assert [tuple(r) for r in out.iter_rows()] == [fn(r) for r in rows]
 
 
 def test_add_period_clips_to_month_end() -> None:
@@ -162,6 +205,25 @@ def test_add_period_clips_to_month_end() -> None:
     assert ops.add_period(dt.date(2023, 8, 31), 0, 13) == dt.date(2024, 9, 30)
     assert ops.add_period(dt.date(9999, 6, 1), 1) == dt.date.max
     assert ops.add_period(None, 1) is None
+    assert ops.add_period(dt.date(2023, 1, 31), 0, 1, 1) == dt.date(2023, 3, 1)
+    assert ops.add_period(dt.date(9999, 12, 30), 0, 0, 2) == dt.date.max
+    assert ops.add_period(dt.date(9999, 12, 1), 0, 1, 2) == dt.date.max
+
+
+def test_first_true_of_thousands_is_flat() -> None:
+    """A few thousand items compile (no chain nested per item) on both backends."""
+    items = tuple(Ref(f"c{i}") for i in range(3000))
+    inputs = tuple(Input(f"c{i}", Type.BOOL, True) for i in range(3000))
+    plan = Plan(inputs, (Let("out", FirstTrue(items)),
+                         Let("tier", Pick(Ref("out"), tuple(Lit(i, Type.INT)
+                                                           for i in range(3001))))),
+                ("out", "tier"))
+    rows = [{f"c{i}": i == k for i in range(3000)} for k in (0, 2999, 3000)]
+    fn = compile_plan(plan, FUNCTIONS)
+    assert [fn(r) for r in rows] == [(0, 0), (2999, 2999), (3000, 3000)]
+    frame = pl.DataFrame(rows, schema={f"c{i}": pl.Boolean for i in range(3000)})
+    assert [tuple(r) for r in run_plan(plan, FUNCTIONS, frame).iter_rows()] == \
+        [(0, 0), (2999, 2999), (3000, 3000)]
 
 
 def test_plans_are_checked_when_built() -> None:
@@ -177,6 +239,16 @@ def test_plans_are_checked_when_built() -> None:
         Plan(INPUTS, (Let("out", Threshold(N, (2, 2))),), ("out",))
     with pytest.raises(ValueError, match="captured"):
         Plan(INPUTS, (Let("out", Failed(("p",))),), ("out",))
+    with pytest.raises(TypeError, match="int is needed"):
+        Plan(INPUTS, (Let("out", Pick(P, (N,))),), ("out",))
+    with pytest.raises(TypeError, match="int is needed"):
+        Plan(INPUTS, (Let("out", Pick(N, (N, D))),), ("out",))
+    with pytest.raises(ValueError, match="at least one"):
+        Plan(INPUTS, (Let("out", Least(())),), ("out",))
+    with pytest.raises(TypeError, match="order numbers or dates"):
+        Plan(INPUTS, (Let("out", Greatest((P, Q))),), ("out",))
+    with pytest.raises(ValueError, match="never negative"):
+        Plan(INPUTS, (Let("out", AddPeriod(D, days=-1)),), ("out",))
 
 
 def test_no_policy_text_reaches_the_source() -> None:

@@ -88,6 +88,52 @@ def test_many_triggers_in_both_engines(tmp_path: Path, n_triggers: int) -> None:
     assert_same(policy, _households(300, n_triggers), dt.date(2026, 3, 1))
 
 
+def _tiers_policy(n: int, hit_policy: str) -> str:
+    """``n`` tiers, one per age band of width 1 from 130 down (each with its own cadence,
+    so the per-tier cadence switch has many values), then the default."""
+    tiers = "".join(
+        f'\n[[visits.tiers]]\nid = "t{i}"\ncadence = "P{1 + i % 400}D"\n'
+        f'when = "need == {n - i} and age >= {i % 90}"\n'
+        + (f"priority = {i * 7 % n + 1}\n" if hit_policy == "priority" else "")
+        for i in range(n))
+    return f"""
+[policy]
+id = "many-tiers"
+version = "1"
+
+[facts.household]
+age = {{ type = "int", min = 0, max = 130, care_need = true }}
+need = {{ type = "int", min = 0, max = {n + 10}, care_need = true }}
+
+[visits]
+default_tier = "routine"
+hit_policy = "{hit_policy}"
+{tiers}
+[[visits.tiers]]
+id = "routine"
+cadence = "P2M"
+"""
+
+
+@pytest.mark.parametrize("hit_policy", ["first", "priority", "unique"])
+def test_thousands_of_tiers_run_in_batch(tmp_path: Path, hit_policy: str) -> None:
+    """Issue 10: a policy of 5,000 tiers needed 18 GB for 2,000 rows in batch (a when/then
+    chain nested per tier). The plan picks the tier by a flat first-true index: 2,000
+    tiers on a small frame give, row for row, the per-record output."""
+    n = 2000
+    path = tmp_path / "policy.toml"
+    path.write_text(_tiers_policy(n, hit_policy), encoding="utf-8")
+    policy = civicscore.load(path)
+    rows = [{"household_id": f"H{i}", "liaison_id": f"L{i % 3}", "age": i % 120,
+             "need": (i * 37) % (n + 5), "last_visit": "2026-01-05"} for i in range(60)]
+    as_of = dt.date(2026, 3, 1)
+    per = policy.visits.evaluate_many(rows, as_of=as_of)
+    batch = policy.visits.batch(rows, as_of=as_of)
+    assert batch.output.to_dicts() == list(per.output_rows())
+    assert batch.details.to_dicts() == list(per.detail_rows())
+    assert batch.output["tier"].n_unique() > 20  # many tiers chosen, not only the default
+
+
 def test_thirteen_triggers_on_10001_rows_from_the_cli(tmp_path: Path) -> None:
     policy = tmp_path / "policy.toml"
     policy.write_text(_triggers_policy(13), encoding="utf-8")

@@ -1,11 +1,17 @@
-"""Care visits in batch: the same steps as ``schemes/visits.py``, as columns.
+"""Care visits in batch: read and check the frame, run the plan, shape the result.
 
-The steps, in the per-record order (see that module's docstring for their
-meaning): read and check the record; choose the tier by the hit policy;
-compute the next due date from the cadence and the triggers; total the
-caseload per liaison. Every tier and trigger condition is compiled from the
-same checked IR by ``batch.expr``, with its error column, so a record the
-per-record path rejects for an expression error is rejected here too.
+The per-record module's docstring fixes the meaning and the order of the
+steps; this module holds none of the decision itself:
+
+1. The record on its own: every field is coerced by ``batch.frames`` (which
+   accepts and refuses exactly what ``records.py`` does); a row is rejected
+   where any check of step 1 fails.
+2. - 3. Tier, cadence, triggers, next due date, overdue, reason codes and the
+   triggers fired are ``VisitsScheme.plan``, the very plan the per-record path
+   runs as generated Python, here run as one lazy polars query by
+   ``plan.polars`` (a row where a condition or event fails is rejected).
+4. Caseloads: counts per liaison and tier, totalled by the per-record path's
+   own ``caseload_from_counts`` (exact fractions, rounded once).
 
 One output, any engine: ``output`` has exactly the columns of
 ``VisitDecision.to_row()``, in order, with the same values (no raw input
@@ -13,14 +19,9 @@ column is copied in); ``details`` the rows of ``Caseload.to_row()`` (a fixed
 schema, so an empty warnings list is still a list of text); ``rejected`` the
 rows of ``rejected_rows()``. The ``reasons`` of a scored row are worded, the
 first time ``output`` is read, by ``VisitsScheme._reasons`` — the function
-that words a per-record decision — from the steps this module decided
-(``_Wording``); a rejected row's come from the per-record path itself.
-
-Reason codes name no trigger, so they follow from a small key per row (default
-tier, never visited, overdue, and how many triggers fired) joined to the few
-code lists that occur; the ids of the triggers fired come from a bit mask up
-to 62 triggers and from a list per row beyond. There is no limit on triggers
-or tiers that the per-record path does not have.
+that words a per-record decision — from the row's trace (the plan's
+outputs); a rejected row's come from the per-record path itself
+(``decide_one``), so they are word for word those of ``decide_many``.
 """
 
 from __future__ import annotations
@@ -33,11 +34,11 @@ from typing import Any
 import polars as pl
 
 from ..expr.functions import FunctionTable
+from ..plan.polars import with_plan
 from ..policy.compile import ensure_in_effect
 from ..policy.model import FactSpec
 from ..records import NEVER, is_missing
-from ..schemes.visits import REJECTED, SCORED, UNASSIGNED, VisitsScheme
-from .expr import Column, PolarsCompiler
+from ..schemes.visits import LAST_GIVEN, REJECTED, SCORED, STEP, UNASSIGNED, VisitsScheme
 from .frames import ROW, UNREADABLE, coerce_column, coerce_columns, read_source, repeated
 from .progress import step
 from .result import BatchResult, explain_rejected
@@ -45,6 +46,8 @@ from .result import BatchResult, explain_rejected
 STEPS = 5
 _TEXT = FactSpec(type="string")
 _DATE = FactSpec(type="date")
+#: The prefix of the plan's columns: ``__p.$tier`` is the plan's ``$tier``.
+_P = "__p."
 
 
 def score_visits(scheme: VisitsScheme, source: Any, *, as_of: dt.date) -> BatchResult:
@@ -63,7 +66,7 @@ def score_visits(scheme: VisitsScheme, source: Any, *, as_of: dt.date) -> BatchR
     last = coerce_column(frame, "last_visit", _DATE, missing_ok=True)
     # every declared fact is checked (a record is one household: a malformed fact rejects
     # it), but only the values the tiers and triggers read are kept, to save memory
-    read = _names_read(scheme)
+    read = [i.name for i in scheme.plan.inputs if i.name in scheme.facts]
     facts = coerce_columns(frame, scheme.facts)
     hid_ok = hid.code.is_null() & (hid.value != "")
     # the per-record path keys a record without a usable id by "row N": that only
@@ -83,130 +86,49 @@ def score_visits(scheme: VisitsScheme, source: Any, *, as_of: dt.date) -> BatchR
         if name in read:
             kept[f"__f_{name}"] = fact.value
     work = pl.DataFrame({ROW: frame[ROW], "__ok": ~problems, "__last": last.value, **kept})
-    names = {name: pl.col(f"__f_{name}") for name in read if name in scheme.facts}
-    names["as_of"] = pl.lit(as_of, dtype=pl.Date)
-    names["last_visit"] = pl.col("__last").fill_null(pl.lit(NEVER, dtype=pl.Date))
-    compiler = PolarsCompiler(functions, names)
 
     step("choosing tiers and due dates", 2, STEPS)
-    # step 2: the tier. Each stage materialises named columns that the next reads,
-    # so no condition is computed twice.
-    tiers = list(scheme.tiers)
-    default = scheme.default
-    assert default is not None
-    all_tiers = [*tiers, default]
-    last_col = pl.col("__last")
-    as_of_lit = pl.lit(as_of, dtype=pl.Date)
-    stage1: list[pl.Expr] = []
-    for i, t in enumerate(tiers):
-        assert t.when is not None
-        cond = compiler.compile(t.when.node)
-        stage1 += [cond.value.alias(f"__c{i}"), _error(cond).alias(f"__e{i}")]
-    for j, tr in enumerate(scheme.triggers):
-        cond, event = compiler.compile(tr.when.node), compiler.compile(tr.event.node)
-        stage1 += [cond.value.alias(f"__tc{j}"), _error(cond).alias(f"__tce{j}"),
-                   event.value.alias(f"__ev{j}"), _error(event).alias(f"__eve{j}")]
-    cond_of = [pl.col(f"__c{i}") for i in range(len(tiers))]
-    error_of = [pl.col(f"__e{i}") for i in range(len(tiers))]
-
-    policy = scheme.rules.hit_policy
-    order = list(range(len(tiers)))
-    errors: list[pl.Expr | None] = []
-    unique_violation: pl.Expr = pl.lit(False)
-    if policy == "first":  # a tier's condition is evaluated only if no earlier one held
-        reached: pl.Expr = pl.lit(True)
-        for holds, e in zip(cond_of, error_of, strict=True):
-            errors.append(reached & e)
-            reached = reached & ~holds
-    else:
-        errors += error_of
-        if policy == "priority":
-            order.sort(key=lambda i: -(tiers[i].priority or 0))
-        elif cond_of:
-            unique_violation = pl.sum_horizontal([c.cast(pl.Int32) for c in cond_of]) > 1
-    tier_ix: pl.Expr = pl.lit(len(tiers), dtype=pl.Int32)  # the default tier
-    for i in reversed(order):
-        tier_ix = pl.when(cond_of[i]).then(pl.lit(i, dtype=pl.Int32)).otherwise(tier_ix)
-
-    # step 3: triggers (the event is evaluated only where the condition holds)
-    fired: list[pl.Expr] = []
-    for j in range(len(scheme.triggers)):
-        tc, ev = pl.col(f"__tc{j}"), pl.col(f"__ev{j}")
-        errors.append(pl.col(f"__tce{j}") | (tc & pl.col(f"__eve{j}")))
-        fired.append((tc & (ev != pl.lit(NEVER, dtype=pl.Date)) & (ev <= as_of_lit)
-                      & (last_col.is_null() | (ev > last_col))).alias(f"__fired{j}"))
-    failed = pl.any_horizontal([*errors, unique_violation]) if errors else unique_violation
-    stage2 = [tier_ix.alias("__tier"), *fired,
-              pl.when(pl.col("__ok")).then(failed).otherwise(False).alias("__failed")]
-
-    cadence_due: pl.Expr = pl.lit(None, dtype=pl.Date)
-    for i, t in enumerate(all_tiers):  # a few tiers: one offset each
-        cadence_due = pl.when(pl.col("__tier") == i).then(
-            last_col.dt.offset_by(f"{t.cadence.months}mo{t.cadence.days}d")
-        ).otherwise(cadence_due)
-    cadence_due = pl.min_horizontal(cadence_due, pl.lit(dt.date.max, dtype=pl.Date))
-    base_due = pl.when(last_col.is_null()).then(as_of_lit).otherwise(pl.col("__cad"))
-    dues = [base_due] + [pl.when(pl.col(f"__fired{j}")).then(
-        _plus_days(pl.col(f"__ev{j}"), tr.within_days))
-        for j, tr in enumerate(scheme.triggers)]
-    stage3 = [pl.min_horizontal(dues).alias("__next")]
-
-    # The code key: bit 0 default tier, bit 1 never visited, bit 2 overdue, then 8 times
-    # the number of triggers fired (the codes name no trigger, so their count suffices).
-    n_fired: pl.Expr = pl.lit(0, dtype=pl.Int64)
-    for j in range(len(scheme.triggers)):
-        n_fired = n_fired + pl.col(f"__fired{j}").cast(pl.Int64)
-    overdue = pl.col("__next") < as_of_lit
-    code_key = (pl.when(pl.col("__tier") == len(tiers)).then(1).otherwise(0)
-                + pl.when(last_col.is_null()).then(2).otherwise(0)
-                + pl.when(overdue).then(4).otherwise(0)).cast(pl.Int64)
-    stage4 = [overdue.alias("__overdue"), (code_key + n_fired * 8).alias("__ckey")]
-    # what the reasons of a scored row are worded from (see _Wording)
-    kept_for_words = [*(f"__c{i}" for i in range(len(tiers)) if policy == "priority"),
-                      *(f"__fired{j}" for j in range(len(scheme.triggers))),
-                      *(f"__ev{j}" for j in range(len(scheme.triggers))),
-                      *kept]
-    decided = work.lazy().with_columns(stage1).with_columns(stage2).with_columns(
-        cadence_due.alias("__cad")).with_columns(stage3) \
-        .with_columns(stage4) \
-        .select(ROW, "__ok", "__failed", "__tier", "__last", "__cad", "__next", "__overdue",
-                "__ckey",
-                *kept_for_words) \
+    # steps 2 and 3: the plan the per-record path runs as generated Python, here as columns
+    plan = scheme.plan
+    inputs = {name: pl.col(f"__f_{name}") for name in read}
+    inputs["as_of"] = pl.lit(as_of, dtype=pl.Date)
+    inputs["last_visit"] = pl.col("__last").fill_null(pl.lit(NEVER, dtype=pl.Date))
+    inputs[LAST_GIVEN] = pl.col("__last")
+    trace = [_P + name for name in plan.outputs]
+    decided = with_plan(plan, functions, work.lazy(), inputs, prefix=_P) \
+        .select(ROW, "__last", *kept, *trace,
+                (pl.col("__ok") & ~pl.col(_P + STEP + "failed")).alias("__scored")) \
         .collect(engine="in-memory")
-    scored = decided["__ok"] & ~decided["__failed"]
+    scored = decided["__scored"]
     rejected_mask = ~scored
-    assert all_tiers
 
     # decision columns of scored rows
-    trigger_ids = [t.id for t in scheme.triggers]
+    default = scheme.default
+    assert default is not None
+    all_tiers = [*scheme.tiers, default]
     ok = pl.col("__scored")
-    tier = pl.col("__tier")
+    tier = pl.col(_P + STEP + "tier")
+    empty = pl.lit(pl.Series([[]], dtype=_LIST)).first()
 
     def per_tier(values: list[str]) -> pl.Expr:
         return pl.when(ok).then(_pick(values, tier)).otherwise(pl.lit(""))
 
-    decided = decided.with_columns(__scored=pl.lit(scored))
-    out = decided.with_columns(
-        household_id=pl.when(pl.lit(hid_ok)).then(pl.lit(hid.value))
-        .otherwise(pl.format("row {}", pl.col(ROW))),
-        liaison_id=pl.lit(lid.value).fill_null(""),
-        last_visit=pl.lit(last.value),
-    ).select(
-        pl.col(ROW).alias("row"), "household_id", "liaison_id",
+    labels = pl.select(pl.when(pl.lit(hid_ok)).then(pl.lit(hid.value))
+                       .otherwise(pl.format("row {}", pl.lit(frame[ROW])))).to_series()
+    out = decided.select(
+        pl.col(ROW).alias("row"), pl.lit(labels).alias("household_id"),
+        pl.lit(lid.value).fill_null("").alias("liaison_id"),
         pl.when(ok).then(pl.lit(SCORED)).otherwise(pl.lit(REJECTED)).alias("status"),
         per_tier([t.id for t in all_tiers]).alias("tier"),
         per_tier([t.label for t in all_tiers]).alias("tier_label"),
         per_tier([t.label_en for t in all_tiers]).alias("tier_label_en"),
         per_tier([t.cadence.text for t in all_tiers]).alias("cadence"),
-        "last_visit",
-        pl.when(ok).then(pl.col("__next")).alias("next_due"),
-        (pl.col("__overdue") & ok).alias("overdue"),
-        pl.when(ok).then(pl.col("__ckey")).alias("__ckey"),
+        pl.col("__last").alias("last_visit"),
+        pl.when(ok).then(pl.col(_P + STEP + "next_due")).alias("next_due"),
+        (pl.col(_P + STEP + "overdue") & ok).alias("overdue"),
+        pl.when(ok).then(pl.col(_P + STEP + "fired_ids")).otherwise(empty).alias("triggers"),
+        pl.when(ok).then(pl.col(_P + STEP + "codes")).otherwise(empty).alias("reason_codes"),
     )
-    out = out.with_columns(
-        pl.when(pl.col("status") == SCORED).then(_fired_lists(decided, trigger_ids))
-        .otherwise(pl.lit([], dtype=_LIST)).alias("triggers"),
-        _lookup(out["__ckey"], _codes).alias("reason_codes")).drop("__ckey")
 
     step(f"explaining {int(rejected_mask.sum())} rejected households", 3, STEPS)
     # the rejected rows: their reasons, word for word, from the per-record path
@@ -229,10 +151,10 @@ def score_visits(scheme: VisitsScheme, source: Any, *, as_of: dt.date) -> BatchR
     step("totalling caseloads", 4, STEPS)
     details = _caseload(scheme, out.filter(pl.col("status") == SCORED), as_of)
     step("done", STEPS, STEPS)
-    wording = _Wording(scheme, decided.filter(pl.col("__scored")), as_of, len(tiers),
-                       policy == "priority")
-    scored_n = int(scored.sum())
-    output = _Later(lambda: _with_reasons(out, wording, rejected_words))
+    scored_rows = decided.filter(ok)
+    scored_n = scored_rows.height
+    output = _Later(lambda: _with_reasons(
+        out, _messages(scheme, scored_rows, read, as_of), rejected_words))
     # mypy types this inherited field's parameter from BatchResult (a DataFrame); the
     # subclass's _Output descriptor takes a _Later too, which mypy's dataclasses cannot say
     result = VisitsBatchResult("visits", ref, as_of, output, rejected,  # type: ignore[arg-type]
@@ -298,10 +220,10 @@ def rejected_frame(rows: list[dict[str, Any]]) -> pl.DataFrame:
     return pl.DataFrame(rows, schema={k: schema.get(k, pl.String()) for k in names})
 
 
-def _with_reasons(out: pl.DataFrame, wording: _Wording,
+def _with_reasons(out: pl.DataFrame, messages: Iterator[list[str]],
                   rejected: dict[int, list[str]]) -> pl.DataFrame:
     """``out`` with the ``reasons`` column after ``reason_codes``, as ``to_row()`` has it."""
-    scored_words = iter(wording.messages())
+    scored_words = messages
     words = [rejected[r] if status != SCORED else next(scored_words)
              for r, status in zip(out["row"].to_list(), out["status"].to_list(), strict=True)]
     at = out.columns.index("reason_codes") + 1
@@ -326,78 +248,18 @@ def text_lists(lists: list[list[str]]) -> pl.Series:
     return grouped["s"]
 
 
-class _Wording:
-    """The reasons of the scored rows, worded by ``VisitsScheme._reasons``.
-
-    The batch has decided each row; this rebuilds, from those columns, the steps
-    ``VisitsScheme._score`` notes (tier and why, cadence or never visited, each trigger
-    with its event and deadline, overdue and by which rule) and the values the
-    conditions read, and hands them to the very function that words a per-record
-    decision. One wording function, so the two engines give the same sentences.
-    """
-
-    def __init__(self, scheme: VisitsScheme, scored: pl.DataFrame, as_of: dt.date,
-                 n_tiers: int, priority: bool) -> None:
-        self.scheme, self.frame, self.as_of = scheme, scored, as_of
-        self.n_tiers, self.priority = n_tiers, priority
-
-    def messages(self) -> Iterator[list[str]]:
-        scheme, as_of = self.scheme, self.as_of
-        tiers = list(scheme.tiers)
-        assert scheme.default is not None
-        all_tiers = [*tiers, scheme.default]
-        frame = self.frame
-        facts = [c for c in frame.columns if c.startswith("__f_")]
-        names = [c[len("__f_"):] for c in facts]
-        n_tr = len(scheme.triggers)
-        columns = [frame[c].to_list() for c in (
-            "__tier", "__last", "__cad", "__next", "__overdue",
-            *(f"__c{i}" for i in range(len(tiers)) if self.priority),
-            *(f"__fired{j}" for j in range(n_tr)), *(f"__ev{j}" for j in range(n_tr)),
-            *facts)]
-        conds_at, fired_at = 5, 5 + (len(tiers) if self.priority else 0)
-        events_at = fired_at + n_tr
-        facts_at = events_at + n_tr
-        plan = [(tr, dt.timedelta(days=tr.within_days), f"visits.triggers.{tr.id}")
-                for tr in scheme.triggers]
-        for values in zip(*columns, strict=True):
-            tier_ix, last, cadence_due, next_due, overdue = values[:5]
-            chosen = all_tiers[tier_ix]
-            steps: list[tuple[Any, ...]]
-            if tier_ix == self.n_tiers:
-                steps = [("DEFAULT_TIER", chosen)]
-            else:
-                matching: tuple[Any, ...] = ()
-                if self.priority:
-                    matching = tuple(t for t, held in zip(
-                        tiers, values[conds_at:fired_at], strict=True) if held)
-                steps = [("TIER_MATCHED", chosen, matching if len(matching) > 1 else ())]
-            if last is None:
-                due, rule = as_of, "record.last_visit"
-                steps.append(("NEVER_VISITED",))
-            else:
-                due, rule = cadence_due, f"visits.tiers.{chosen.id}.cadence"
-                steps.append(("CADENCE", chosen, cadence_due))
-            for (tr, within, trigger_rule), fired, event in zip(
-                    plan, values[fired_at:events_at], values[events_at:facts_at],
-                    strict=True):
-                if not fired:
-                    continue
-                try:
-                    deadline = event + within
-                except OverflowError:
-                    deadline = dt.date.max
-                steps.append(("TRIGGER", tr, event, deadline))
-                if (deadline, trigger_rule) < (due, rule):
-                    due, rule = deadline, trigger_rule
-            if due != next_due:  # pragma: no cover - the two evaluators disagree: a bug
-                raise AssertionError(f"visits batch: next due {next_due}, the steps say {due}")
-            if overdue:
-                steps.append(("OVERDUE", next_due, rule))
-            env = dict(zip(names, values[facts_at:], strict=True))
-            env["as_of"] = as_of
-            env["last_visit"] = last if last is not None else NEVER
-            yield [r.message for r in scheme._reasons(steps, env, last, as_of)]
+def _messages(scheme: VisitsScheme, scored: pl.DataFrame, read: list[str],
+              as_of: dt.date) -> Iterator[list[str]]:
+    """The reasons of the scored rows, worded by ``VisitsScheme._reasons`` (the function
+    that words a per-record decision) from each row's trace, the plan's outputs."""
+    trace = [scored[_P + name].to_list() for name in scheme.plan.outputs]
+    facts = [scored[f"__f_{name}"].to_list() for name in read]
+    last = scored["__last"].to_list()
+    for i, values in enumerate(zip(*trace, strict=True)):
+        env = {name: column[i] for name, column in zip(read, facts, strict=True)}
+        env["as_of"] = as_of
+        env["last_visit"] = last[i] if last[i] is not None else NEVER
+        yield [r.message for r in scheme._reasons(values, env, last[i], as_of)]
 
 
 def nan_as_null(frame: pl.DataFrame) -> pl.DataFrame:
@@ -420,73 +282,10 @@ def nan_as_null(frame: pl.DataFrame) -> pl.DataFrame:
     return frame.with_columns(changed) if changed else frame
 
 
-def _names_read(scheme: VisitsScheme) -> set[str]:
-    exprs = [t.when for t in scheme.tiers if t.when is not None]
-    exprs += [e for tr in scheme.triggers for e in (tr.when, tr.event)]
-    return {name for e in exprs for name in e.reads}
-
-
-def _error(c: Column) -> pl.Expr:
-    return c.error if c.error is not None else pl.lit(False)
-
-
-def _empty(dtype: pl.DataType) -> Any:
-    return "" if dtype == pl.String else None
-
-
-def _plus_days(day: pl.Expr, days: int) -> pl.Expr:
-    """``day + days``, or the last date Python can hold when that is past it."""
-    return (day.cast(pl.Int32).cast(pl.Int64) + days).clip(
-        upper_bound=(dt.date.max - dt.date(1970, 1, 1)).days).cast(pl.Int32).cast(pl.Date)
-
-
 def _pick(values: list[Any], index: pl.Expr) -> pl.Expr:
     """``values[index]`` for every row, from a literal of the few possible values."""
     dtype = _LIST if values and isinstance(values[0], list) else pl.String
     return pl.lit(pl.Series(values, dtype=dtype)).gather(index)
-
-
-def _codes(key: int | None) -> list[str]:
-    """The reason codes of a scored row from its code key (see ``score_visits``); a
-    rejected row (null key) gets none here: its codes come from the per-record path."""
-    if key is None:
-        return []
-    codes = ["DEFAULT_TIER" if key & 1 else "TIER_MATCHED",
-             "NEVER_VISITED" if key & 2 else "CADENCE"]
-    codes += ["TRIGGER"] * (key >> 3)
-    if key & 4:
-        codes.append("OVERDUE")
-    return codes
-
-
-def _lookup(keys: pl.Series, make: Callable[[Any], list[str]]) -> pl.Series:
-    """``make(key)`` (a list of strings) for every row, computed once per distinct key:
-    a list per row from ``concat_list`` costs seconds per million rows, the join
-    milliseconds."""
-    distinct = keys.unique().to_list()
-    table = pl.DataFrame({"k": pl.Series(distinct, dtype=keys.dtype),
-                          "v": pl.Series([make(k) for k in distinct], dtype=_LIST)})
-    return pl.DataFrame({"k": keys}).join(table, on="k", how="left", nulls_equal=True,
-                                          maintain_order="left")["v"]
-
-
-#: Up to this many triggers, the triggers fired by a row are an Int64 bit mask.
-_KEY_BITS = 62
-
-
-def _fired_lists(decided: pl.DataFrame, ids: list[str]) -> pl.Series:
-    """Per row, the ids of the triggers that fired, in policy order. Up to 62 triggers
-    by a bit mask joined to the few distinct lists; beyond, per row (no fixed limit)."""
-    if not ids:
-        return pl.Series([[]] * decided.height, dtype=_LIST)
-    if len(ids) <= _KEY_BITS:
-        mask = decided.select(pl.sum_horizontal(
-            pl.col(f"__fired{j}").cast(pl.Int64) * (1 << j) for j in range(len(ids)))
-        ).to_series()
-        return _lookup(mask, lambda k: [t for j, t in enumerate(ids) if k >> j & 1])
-    return decided.select(pl.concat_list(
-        pl.when(pl.col(f"__fired{j}")).then(pl.lit(t)) for j, t in enumerate(ids))
-        .list.drop_nulls()).to_series()
 
 
 def _rejections(scheme: VisitsScheme, frame: pl.DataFrame, rejected: pl.Series,

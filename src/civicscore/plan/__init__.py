@@ -15,19 +15,23 @@ from .ops import (
     CountTrue,
     Expr,
     Failed,
+    FirstTrue,
+    Greatest,
     IfElse,
     Input,
     IsNull,
+    Least,
     Let,
     Lit,
     Not,
     Op,
     Operand,
+    Pick,
     Plan,
     Ref,
     Threshold,
 )
 
 __all__ = ["STRINGS", "AddPeriod", "All", "AnyOf", "Codes", "Compare", "CountTrue", "Expr",
-           "Failed", "IfElse", "Input", "IsNull", "Let", "Lit", "Not", "Op", "Operand", "Plan",
-           "Ref", "Threshold"]
+           "Failed", "FirstTrue", "Greatest", "IfElse", "Input", "IsNull", "Least", "Let", "Lit",
+           "Not", "Op", "Operand", "Pick", "Plan", "Ref", "Threshold"]

@@ -131,13 +131,52 @@ class IfElse:
 
 @dataclass(frozen=True, slots=True)
 class AddPeriod:
-    """``date`` plus ``years`` and ``months`` (both >= 0): the same day of the month that
-    many months later, clipped to the end of a shorter month (31 Jan + 1 month is 28 or
-    29 Feb; 29 Feb + 1 year is 28 Feb); a result past 9999-12-31 is 9999-12-31."""
+    """``date`` plus ``years`` and ``months``, then ``days`` (all >= 0): the same day of
+    the month that many months later, clipped to the end of a shorter month (31 Jan + 1
+    month is 28 or 29 Feb; 29 Feb + 1 year is 28 Feb), then that many days later (a
+    cadence of "P1M3D", a trigger's deadline); a result past 9999-12-31 is 9999-12-31.
+    A null date gives null."""
 
     date: Operand
     years: int = 0
     months: int = 0
+    days: int = 0
+
+
+@dataclass(frozen=True, slots=True)
+class FirstTrue:
+    """The index of the first of ``items`` that is true; ``len(items)`` when none is (a
+    null is not true). Never null. Hit policy "first" over tier conditions, the first
+    failing step of a list, priority (the items in priority order). Both backends
+    compute it flat (no chain nested per item), so thousands of items are cheap."""
+
+    items: tuple[Operand, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class Pick:
+    """A switch on an index: ``values[index]`` where ``index`` is in
+    ``0 .. len(values) - 1``; null where the index is null or outside that range, and
+    where the picked value is null. Every value has one type (per-tier cadences,
+    labels, a tier index from a priority order). Flat in both backends."""
+
+    index: Operand
+    values: tuple[Operand, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class Least:
+    """The smallest of ``items`` (one orderable type: int, decimal or date) that is not
+    null; null only where every item is null. The earliest of several due dates."""
+
+    items: tuple[Operand, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class Greatest:
+    """The largest of ``items`` that is not null (as :class:`Least`, mirrored)."""
+
+    items: tuple[Operand, ...]
 
 
 @dataclass(frozen=True, slots=True)
@@ -159,7 +198,7 @@ class Codes:
 
 
 Op = (Expr | Failed | CountTrue | All | AnyOf | Not | IsNull | Compare | IfElse | AddPeriod
-      | Threshold | Codes)
+      | Threshold | Codes | FirstTrue | Pick | Least | Greatest)
 
 _COMPARE_OPS = frozenset({"<", "<=", ">", ">=", "==", "!="})
 
@@ -281,10 +320,31 @@ def _type_of(op: Op, types: dict[str, ValueType], nullable: dict[str, bool],
             ta, na = of(a)
             nb = want(b, ta)
             return ta, na or nb
-        case AddPeriod(date=d, years=y, months=m):
-            if y < 0 or m < 0:
-                raise ValueError("a period adds whole years and months, never negative")
+        case AddPeriod(date=d, years=y, months=m, days=days):
+            if y < 0 or m < 0 or days < 0:
+                raise ValueError("a period adds whole years, months and days, never negative")
             return Type.DATE, want(d, Type.DATE)
+        case FirstTrue(items=items):
+            for o in items:
+                want(o, Type.BOOL)
+            return Type.INT, False
+        case Pick(index=ix, values=values):
+            want(ix, Type.INT)
+            if not values:
+                raise ValueError("a switch needs at least one value")
+            tv, _ = of(values[0])
+            for o in values[1:]:
+                want(o, tv)
+            return tv, True
+        case Least(items=items) | Greatest(items=items):
+            if not items:
+                raise ValueError("least and greatest need at least one item")
+            tv, nv = of(items[0])
+            if tv not in (Type.INT, Type.DECIMAL, Type.DATE):
+                raise TypeError(f"least and greatest order numbers or dates, not {tv}")
+            for o in items[1:]:
+                nv = want(o, tv) and nv
+            return tv, nv
         case Threshold(value=v, thresholds=ths):
             tv, nv = of(v)
             if tv not in (Type.INT, Type.DECIMAL):
@@ -299,15 +359,35 @@ def _type_of(op: Op, types: dict[str, ValueType], nullable: dict[str, bool],
     raise TypeError(f"unknown plan op {op!r}")  # pragma: no cover - the IR is closed
 
 
-def add_period(day: dt.date | None, years: int = 0, months: int = 0) -> dt.date | None:
+def add_period(day: dt.date | None, years: int = 0, months: int = 0,
+               days: int = 0) -> dt.date | None:
     """:class:`AddPeriod` on one value (the Python backend calls this)."""
     if day is None:
         return None
-    total = day.year * 12 + day.month - 1 + years * 12 + months
-    year, month0 = divmod(total, 12)
-    if year > dt.MAXYEAR:
-        return dt.date.max
-    month = month0 + 1
-    if day.day <= 28:
-        return dt.date(year, month, day.day)
-    return dt.date(year, month, min(day.day, calendar.monthrange(year, month)[1]))
+    if years or months:
+        total = day.year * 12 + day.month - 1 + years * 12 + months
+        year, month0 = divmod(total, 12)
+        if year > dt.MAXYEAR:
+            return dt.date.max
+        month = month0 + 1
+        if day.day <= 28:
+            day = dt.date(year, month, day.day)
+        else:
+            day = dt.date(year, month, min(day.day, calendar.monthrange(year, month)[1]))
+    if days:
+        if days > _MAX_ORDINAL - day.toordinal():
+            return dt.date.max
+        return day + dt.timedelta(days=days)
+    return day
+
+
+_MAX_ORDINAL = dt.date.max.toordinal()
+
+
+def first_true(items: tuple[Any, ...]) -> int:
+    """:class:`FirstTrue` on one row's values (the Python backend calls this for long
+    lists; short ones are rendered inline)."""
+    for i, v in enumerate(items):
+        if v is True:
+            return i
+    return len(items)

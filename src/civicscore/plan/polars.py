@@ -31,16 +31,24 @@ from .ops import (
     CountTrue,
     Expr,
     Failed,
+    FirstTrue,
+    Greatest,
     IfElse,
+    Input,
     IsNull,
+    Least,
+    Let,
+    Lit,
     Not,
     Op,
     Operand,
+    Pick,
     Plan,
     Ref,
     Threshold,
     ValueType,
 )
+from .python import compile_plan
 
 _LIST = pl.List(pl.String)
 #: The most (condition, code) pairs whose flags fit in one Int64 key.
@@ -55,9 +63,12 @@ def dtype(t: ValueType) -> pl.DataType:
 
 
 class _Builder:
-    def __init__(self, plan: Plan, functions: FunctionTable, prefix: str) -> None:
+    def __init__(self, plan: Plan, functions: FunctionTable, prefix: str,
+                 python_ops: frozenset[type] = frozenset()) -> None:
         self.plan = plan
         self.prefix = prefix
+        self.functions = functions
+        self.python_ops = python_ops
         self.compiler = PolarsCompiler(
             functions, {n: pl.col(prefix + n) for n in plan.types})
 
@@ -84,7 +95,30 @@ class _Builder:
             error = pl.lit(False) if c.error is None else c.error.fill_null(True)
             return [pl.when(error).then(None).otherwise(value).alias(out),
                     error.alias(out + ERROR)]
-        return [self.value(op).alias(out)]
+        if type(op) in self.python_ops:
+            return [self.fallback(name, op).alias(out)]
+        try:
+            return [self.value(op).alias(out)]
+        except NotImplementedError:  # this backend cannot run the op: the other one does
+            return [self.fallback(name, op).alias(out)]
+
+    def fallback(self, name: str, op: Op) -> pl.Expr:
+        """Step ``name`` run by the Python backend, batch by batch: the same function the
+        per-record path runs, on the values of the names it reads (so the same result)."""
+        reads = list(dict.fromkeys(_reads(op)))
+        types, nullable = self.plan.types, self.plan.nullable
+        one = Plan(tuple(Input(n, Type(types[n]), nullable[n]) for n in reads),
+                   (Let(name, op),), (name,))
+        fn = compile_plan(one, self.functions)
+        kind = dtype(types[name])
+
+        def run(rows: pl.Series) -> pl.Series:
+            values = rows.struct.unnest().drop("__n").to_dicts()
+            return pl.Series([fn(r)[0] for r in values], dtype=kind)
+
+        struct = pl.struct([pl.int_range(pl.len()).alias("__n"),
+                            *(self.col(n).alias(n) for n in reads)])
+        return struct.map_batches(run, return_dtype=kind)
 
     def value(self, op: Op) -> pl.Expr:
         o, true = self.operand, self.true
@@ -114,8 +148,22 @@ class _Builder:
                 t = self.plan.types
                 kind = dtype(t[a.name] if isinstance(a, Ref) else a.type)
                 return pl.when(true(c)).then(o(a).cast(kind)).otherwise(o(b).cast(kind))
-            case AddPeriod(date=d, years=y, months=m):
-                return add_period(o(d), y, m)
+            case AddPeriod(date=d, years=y, months=m, days=days):
+                return add_period(o(d), y, m, days)
+            case FirstTrue(items=items):
+                # flat: the least index whose item is true (a null where it is not), so a
+                # few thousand items are a few thousand small columns, not a nested chain
+                if not items:
+                    return pl.lit(0, dtype=pl.Int64)
+                found = pl.min_horizontal([pl.when(true(c)).then(pl.lit(k, dtype=pl.Int64))
+                                           for k, c in enumerate(items)])
+                return found.fill_null(len(items)).cast(pl.Int64)
+            case Pick(index=ix, values=values):
+                return self.pick(ix, values)
+            case Least(items=items):
+                return pl.min_horizontal([o(i) for i in items])
+            case Greatest(items=items):
+                return pl.max_horizontal([o(i) for i in items])
             case Threshold(value=x, thresholds=ths):
                 v = o(x)
                 if not ths:
@@ -128,6 +176,24 @@ class _Builder:
         raise TypeError(f"unknown plan op {op!r}")  # pragma: no cover - the IR is closed
 
 
+    def pick(self, ix: Operand, values: tuple[Operand, ...]) -> pl.Expr:
+        """:class:`Pick`: a literal table is one look-up (``replace_strict``); a switch
+        over columns is a coalesce of one ``when`` per value, flat, and exactly one of
+        them can be non-null in a row."""
+        first = values[0]
+        kind = dtype(self.plan.types[first.name] if isinstance(first, Ref) else first.type)
+        index = self.operand(ix)
+        if all(isinstance(v, Lit) for v in values):
+            table = pl.Series([v.value for v in values if isinstance(v, Lit)], dtype=kind)
+            return index.replace_strict(pl.Series(range(len(values)), dtype=pl.Int64),
+                                        table, default=pl.lit(None, dtype=kind),
+                                        return_dtype=kind)
+        if len(values) == 1:
+            return pl.when(index == 0).then(self.operand(first).cast(kind))
+        return pl.coalesce([pl.when(index == k).then(self.operand(v).cast(kind))
+                            for k, v in enumerate(values)])
+
+
 def _fold(parts: list[pl.Expr], how: str) -> pl.Expr:
     if not parts:
         return pl.lit(how == "and")
@@ -137,15 +203,23 @@ def _fold(parts: list[pl.Expr], how: str) -> pl.Expr:
     return out
 
 
-def add_period(day: pl.Expr, years: int, months: int) -> pl.Expr:
-    """:class:`AddPeriod` on a Date column (polars clips to the month's end)."""
-    if not years and not months:
-        return day
-    total = day.dt.year().cast(pl.Int64) * 12 + day.dt.month().cast(pl.Int64) - 1 \
-        + (years * 12 + months)
-    by = (f"{years}y" if years else "") + (f"{months}mo" if months else "")
-    return pl.when(total > dt.MAXYEAR * 12 + 11).then(pl.lit(dt.date.max)) \
-        .otherwise(day.dt.offset_by(by))
+#: 9999-12-31 as days since 1970-01-01 (a polars Date's integer).
+_MAX_DAY = (dt.date.max - dt.date(1970, 1, 1)).days
+
+
+def add_period(day: pl.Expr, years: int, months: int, days: int = 0) -> pl.Expr:
+    """:class:`AddPeriod` on a Date column (polars clips to the month's end); the days
+    are added as integers and clipped to 9999-12-31."""
+    if years or months:
+        total = day.dt.year().cast(pl.Int64) * 12 + day.dt.month().cast(pl.Int64) - 1 \
+            + (years * 12 + months)
+        by = (f"{years}y" if years else "") + (f"{months}mo" if months else "")
+        day = pl.when(total > dt.MAXYEAR * 12 + 11).then(pl.lit(dt.date.max)) \
+            .otherwise(day.dt.offset_by(by))
+    if days:
+        day = (day.cast(pl.Int32).cast(pl.Int64) + days).clip(upper_bound=_MAX_DAY) \
+            .cast(pl.Int32).cast(pl.Date)
+    return day
 
 
 def _codes(conditions: list[pl.Expr], codes: list[str]) -> pl.Expr:
@@ -204,11 +278,13 @@ def _collect(value: Any, names: list[str]) -> None:
 
 
 def with_plan(plan: Plan, functions: FunctionTable, frame: pl.LazyFrame,
-              inputs: Mapping[str, pl.Expr], prefix: str = "__plan.") -> pl.LazyFrame:
+              inputs: Mapping[str, pl.Expr], prefix: str = "__plan.",
+              python_ops: frozenset[type] = frozenset()) -> pl.LazyFrame:
     """``frame`` with a column ``prefix + name`` per plan input and step (and
     ``prefix + name + ERROR`` per captured expression step); ``inputs`` gives the
-    column expression of every plan input, already typed."""
-    b = _Builder(plan, functions, prefix)
+    column expression of every plan input, already typed. Steps whose op is one of
+    ``python_ops`` (or that this backend cannot run) are run by the Python backend."""
+    b = _Builder(plan, functions, prefix, python_ops)
     out = frame.with_columns(
         inputs[i.name].cast(dtype(i.type)).alias(prefix + i.name) for i in plan.inputs)
     for group in _levels(plan):
@@ -218,11 +294,12 @@ def with_plan(plan: Plan, functions: FunctionTable, frame: pl.LazyFrame,
 
 
 def run_plan(plan: Plan, functions: FunctionTable, frame: pl.DataFrame | pl.LazyFrame,
-             inputs: Mapping[str, pl.Expr] | None = None) -> pl.DataFrame:
+             inputs: Mapping[str, pl.Expr] | None = None,
+             python_ops: frozenset[type] = frozenset()) -> pl.DataFrame:
     """The plan's outputs (named as in ``plan.outputs``), one row per row of ``frame``;
     by default input ``x`` is ``frame``'s column ``x``."""
     given = dict(inputs or {})
     lazy = frame.lazy()
     exprs = {i.name: given.get(i.name, pl.col(i.name)) for i in plan.inputs}
-    done = with_plan(plan, functions, lazy, exprs)
+    done = with_plan(plan, functions, lazy, exprs, python_ops=python_ops)
     return done.select(pl.col("__plan." + n).alias(n) for n in plan.outputs).collect()

@@ -13,8 +13,10 @@ runs with empty builtins. Each op is rendered in exactly one place below.
 
 from __future__ import annotations
 
+import datetime as dt
 from bisect import bisect_right
 from collections.abc import Callable, Mapping
+from functools import lru_cache, partial
 from typing import Any
 
 from ..expr.functions import FunctionTable
@@ -29,17 +31,26 @@ from .ops import (
     CountTrue,
     Expr,
     Failed,
+    FirstTrue,
+    Greatest,
     IfElse,
     IsNull,
+    Least,
     Lit,
     Not,
     Op,
     Operand,
+    Pick,
     Plan,
     Ref,
     Threshold,
     add_period,
+    first_true,
 )
+
+#: Up to this many items, FirstTrue is rendered as one chained conditional; beyond, as a
+#: call over a tuple (a chain thousands deep would exceed the compiler's nesting limit).
+_INLINE = 24
 
 PlanFunction = Callable[[Mapping[str, Any]], tuple[Any, ...]]
 
@@ -107,8 +118,39 @@ class _Source(_Renderer):
                 return f"({if_null!r} if {' or '.join(nulls)} else {test})"
             case IfElse(cond=c, then=a, orelse=b):
                 return f"({o(a)} if {o(c)} is True else {o(b)})"
-            case AddPeriod(date=d, years=y, months=m):
-                return f"_add_period({o(d)}, {y!r}, {m!r})"
+            case AddPeriod(date=d, years=y, months=m, days=days):
+                if not (y or m or days):
+                    return o(d)
+                if not (y or m) and days < 3_000_000:  # days only: inline, clipped
+                    step = self.const(dt.timedelta(days=days))
+                    last = self.const(dt.date.max - dt.timedelta(days=days))
+                    added = f"({o(d)} + {step} if {o(d)} <= {last} else {self.const(dt.date.max)})"
+                    return f"(None if {o(d)} is None else {added})" if self.may_be_null(d) \
+                        else added
+                # months: remembered per date (records share few dates, the call is slow)
+                after = self.const(lru_cache(maxsize=4096, typed=True)(
+                    partial(add_period, years=y, months=m, days=days)))
+                return f"{after}({o(d)})"
+            case FirstTrue(items=items):
+                if len(items) > _INLINE:
+                    return f"_first_true(({''.join(o(i) + ', ' for i in items)}))"
+                chain = "".join(f"{k} if {o(i)} is True else " for k, i in enumerate(items))
+                return f"({chain}{len(items)})"
+            case Pick(index=ix, values=values):
+                if all(isinstance(v, Lit) for v in values):  # a table: one dict look-up
+                    lookup = {k: v.value for k, v in enumerate(values) if isinstance(v, Lit)}
+                    return f"{self.const(lookup)}.get({o(ix)})"
+                cases = ", ".join(f"{k}: {o(v)}" for k, v in enumerate(values))
+                return f"{{{cases}}}.get({o(ix)})"
+            case Least(items=items) | Greatest(items=items):
+                pick = "_min" if isinstance(op, Least) else "_max"
+                if len(items) == 1:
+                    return o(items[0])
+                if not any(self.may_be_null(i) for i in items):
+                    return f"{pick}({', '.join(o(i) for i in items)})"
+                present = f"[_x for _x in ({''.join(o(i) + ', ' for i in items)}) " \
+                          f"if _x is not None]"
+                return f"{pick}({present}, default=None)"
             case Threshold(value=x, thresholds=ths):
                 found = f"(_bisect({self.const(tuple(ths))}, {o(x)}) - 1)"
                 return f"(None if {o(x)} is None else {found})" if self.may_be_null(x) \
@@ -149,7 +191,8 @@ def compile_plan(plan: Plan, functions: FunctionTable) -> PlanFunction:
         "__builtins__": {}, "_k": tuple(s.consts), "_f": tuple(s.funcs), "_div": _div,
         "_float": float, "_int": _int, "_fin": _fin, "_pow": _pow,
         "_ArithmeticError": ArithmeticError, "_ValueError": ValueError,
-        "_add_period": add_period, "_bisect": bisect_right}
+        "_add_period": add_period, "_bisect": bisect_right, "_first_true": first_true,
+        "_min": min, "_max": max}
     exec(code, env)
     fn: PlanFunction = env["plan"]
     return fn

@@ -62,19 +62,41 @@ import calendar
 import datetime as dt
 import decimal
 import math
-import operator
 import re
 import sys
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, fields
 from fractions import Fraction
-from functools import lru_cache, partial
+from functools import cached_property, partial
 from typing import TYPE_CHECKING, Any
 
 from .._suggest import did_you_mean, one_of
 from ..errors import RecordError
 from ..expr import Expression, Fact, FunctionTable, Scope, Type
-from ..expr.ir import BoolOp, Compare, Const, In, Name, Node, Unary
+from ..expr.ir import BoolOp, Compare, Const, In, Name, Node, Unary, walk
+from ..plan.ops import (
+    AddPeriod,
+    All,
+    AnyOf,
+    Codes,
+    CountTrue,
+    Expr,
+    Failed,
+    FirstTrue,
+    IfElse,
+    Input,
+    IsNull,
+    Least,
+    Let,
+    Lit,
+    Not,
+    Operand,
+    Pick,
+    Plan,
+    Ref,
+)
+from ..plan.ops import Compare as Cmp
+from ..plan.python import compile_plan
 from ..policy.compile import FACT_TYPES, CompileContext, ensure_in_effect
 from ..policy.load import KeyPath
 from ..policy.model import FactSpec, PolicyModel, Visits
@@ -532,8 +554,6 @@ class _Trigger:
         return _both(self.label, self.label_en, self.id)
 
 
-_code = operator.itemgetter(0)  # a step's reason code
-
 #: What a fact with neither a default nor ``optional`` has for its missing value.
 _REQUIRED = object()
 
@@ -627,12 +647,17 @@ def _always_true(expr: Expression) -> bool:
     return isinstance(expr.node, Const) and expr.node.value is True
 
 
-def _compute(expr: Expression) -> Callable[[Mapping[str, Any]], Any]:
-    """How to compute ``expr`` for a household: its compiled function; or, when it is
-    just one fact's name (a trigger's event, say), a lookup that runs no Python code."""
-    if isinstance(expr.node, Name):
-        return operator.itemgetter(expr.node.name)
-    return expr.fn
+#: What an expression error says if computing it again does not fail (both raise alike).
+_FAILED_IN_PLAN = ValueError("it failed in the plan")
+
+
+def _error_of(expr: Expression, env: Mapping[str, Any]) -> Exception | None:
+    """The error computing ``expr`` raises for ``env``, or None when it does not fail."""
+    try:
+        expr(env)
+    except (ArithmeticError, ValueError) as e:
+        return e
+    return None
 
 
 class VisitsScheme(BatchEngine):
@@ -662,26 +687,27 @@ class VisitsScheme(BatchEngine):
         # given at all, and then need no look-up one by one.
         self._care = _QuickFacts({n: s for n, s in self.facts.items() if s.care_need})
         self._other = _QuickFacts({n: s for n, s in self.facts.items() if not s.care_need})
-        self._conditions = tuple((t, _compute(t.when)) for t in self.tiers
-                                 if t.when is not None)
-        # Per tier: the next due date after a visit (remembered: visits fall on few dates),
-        # the cadence's rule name, the cadence in words, and visits owed per month.
+        self._all_tiers = (*self.tiers, *([default] if default is not None else []))
+        # Per tier: the cadence's rule name, the cadence in words, and visits owed a month.
         self._cadences = {
-            t.id: (lru_cache(maxsize=4096, typed=True)(t.cadence.after),
-                   f"visits.tiers.{t.id}.cadence", t.cadence.describe(),
-                   t.cadence.visits_per_month)
-            for t in (*self.tiers, *([default] if default is not None else []))}
-        self._trigger_plan = tuple(  # within_days is at most 366: the deadline is a date
-            (tr, None if _always_true(tr.when) else _compute(tr.when), _compute(tr.event),
-             dt.timedelta(days=tr.within_days), f"visits.triggers.{tr.id}")
-            for tr in self.triggers)
-        # When every trigger is a date fact with no condition of its own (the usual
-        # case), the latest of those dates shows at one look whether any can fire.
-        self._event_facts = tuple(tr.event.node.name for tr in self.triggers
-                                  if isinstance(tr.event.node, Name) and _always_true(tr.when))
-        if len(self._event_facts) < len(self.triggers) or not self.triggers:
-            self._event_facts = ()
+            t.id: (f"visits.tiers.{t.id}.cadence", t.cadence.describe(),
+                   t.cadence.visits_per_month) for t in self._all_tiers}
+        self._due_order = due_rule_order(self.triggers)
         self._in_effect_on: dt.date | None = None  # the last as-of date found in effect
+
+    @cached_property
+    def plan(self) -> Plan:
+        """Steps 2 and 3 as one plan (see :func:`visits_plan`); both engines run it.
+        Built on first use: a section with mistakes is compiled (to report them all)
+        but never run."""
+        assert self.default is not None  # compile refuses a policy without a default tier
+        return visits_plan(self.tiers, self.default, self.triggers, self._hit_policy)
+
+    @cached_property
+    def _run(self) -> Callable[[Mapping[str, Any]], tuple[Any, ...]]:
+        """The plan as generated Python, compiled once per policy."""
+        return compile_plan(self.plan, self.functions if self.functions is not None
+                            else FunctionTable())
 
     # -- public API --------------------------------------------------------------------
     def rule_ids(self) -> set[str]:
@@ -820,131 +846,103 @@ class VisitsScheme(BatchEngine):
     # -- steps 2 and 3: tier and next due date ------------------------------------------
     def _score(self, row: int, hid: str, lid: str, last: dt.date | None,
                env: dict[str, Any], as_of: dt.date) -> VisitDecision:
-        """Step 2, the tier, then step 3, the next due date and whether it has passed.
+        """Steps 2 and 3: the plan (generated Python, compiled once per policy) gives the
+        tier, the due dates and the reason codes; a failed step rejects the record.
 
-        Each finding is noted as a step: its reason code and the values its sentence
-        needs. ``_reasons`` words them, and only when someone reads them. Expressions
-        are called through their compiled function (``.fn``).
+        The reasons are worded from the plan's trace by ``_reasons``, and only when
+        someone reads them.
         """
-        policy = self._hit_policy
-        matching: list[_Tier] = []  # for "first", the first tier that holds only
-        t: _Tier | None = None
-        try:
-            for t, holds in self._conditions:
-                if holds(env):
-                    matching.append(t)
-                    if policy == "first":
-                        break
-        except (ArithmeticError, ValueError) as e:
-            assert t is not None and t.when is not None
-            return self._reject(row, hid, lid, last, [self._expr_error(
-                t.when, f"visits.tiers.{t.id}.when", env, hid, e)], as_of)
-        if policy == "unique" and len(matching) > 1:
-            return self._reject(row, hid, lid, last,
-                                [self._unique_violation(matching, env, hid)], as_of)
-        steps: list[tuple[Any, ...]]
-        if not matching:
-            chosen = self.default
-            assert chosen is not None  # compile refuses a policy without a default tier
-            steps = [("DEFAULT_TIER", chosen)]
-        elif policy == "priority":
-            chosen = max(matching, key=lambda t: t.priority or 0)
-            steps = [("TIER_MATCHED", chosen, tuple(matching) if len(matching) > 1 else ())]
-        else:
-            chosen = matching[0]
-            steps = [("TIER_MATCHED", chosen, ())]
-
-        # The next visit is due by the cadence, or earlier by a trigger: the earliest
-        # date wins, and on a tie the rule whose name sorts first.
-        after, cadence_rule, description, per_month = self._cadences[chosen.id]
-        if last is None:
-            next_due, rule = as_of, "record.last_visit"
-            steps.append(("NEVER_VISITED",))
-        else:
-            next_due, rule = after(last), cadence_rule
-            steps.append(("CADENCE", chosen, next_due))
-        fired: list[str] = []
-        since = env["last_visit"]  # the last visit, or NEVER
-        triggers = self._trigger_plan
-        if self._event_facts and max(map(env.__getitem__, self._event_facts)) <= since:
-            triggers = ()  # no event since the last visit: none can fire
-        tr: _Trigger | None = None
-        part = ""
-        try:
-            for tr, when, event_of, within, trigger_rule in triggers:
-                part = "when"
-                if when is not None and not when(env):
-                    continue
-                part = "event"
-                event = event_of(env)
-                if not since < event <= as_of:  # only an event since the last visit counts
-                    continue
-                try:
-                    deadline = event + within
-                except OverflowError:
-                    deadline = dt.date.max
-                fired.append(tr.id)
-                steps.append(("TRIGGER", tr, event, deadline))
-                if (deadline, trigger_rule) < (next_due, rule):
-                    next_due, rule = deadline, trigger_rule
-        except (ArithmeticError, ValueError) as e:
-            assert tr is not None
-            return self._reject(row, hid, lid, last, [self._expr_error(
-                tr.when if part == "when" else tr.event, f"visits.triggers.{tr.id}.{part}",
-                env, hid, e)], as_of)
-        overdue = next_due < as_of
-        if overdue:
-            steps.append(("OVERDUE", next_due, rule))
-
-        reasons = _Pending((tuple(map(_code, steps)), self, steps, env, last, as_of))
+        env[LAST_GIVEN] = last
+        trace = self._run(env)
+        if trace[0]:  # failed
+            return self._reject(row, hid, lid, last, [self._failure(trace, env, hid)], as_of)
+        chosen = self._all_tiers[trace[1]]
+        _rule, description, per_month = self._cadences[chosen.id]
+        reasons = _Pending((tuple(trace[10]), self, trace, env, last, as_of))
         return VisitDecision._of((row, hid, lid, SCORED, chosen.id, chosen.label,
-                                  chosen.label_en, chosen.cadence.text, last, next_due, overdue,
-                                  tuple(fired), reasons, self.ref, as_of, description, per_month))
+                                  chosen.label_en, chosen.cadence.text, last, trace[7],
+                                  trace[8], tuple(trace[11]), reasons, self.ref, as_of,
+                                  description, per_month))
 
-    def _reasons(self, steps: Sequence[tuple[Any, ...]], env: Mapping[str, Any],
+    def _failure(self, trace: Sequence[Any], env: Mapping[str, Any], hid: str) -> Reason:
+        """Why the plan failed for a household, as the per-record order finds it: a tier
+        condition that cannot be computed, else two tiers under "unique", else a trigger
+        whose condition or event cannot be computed. The expression is computed again
+        for its error's words (a rare, rejected record)."""
+        if trace[2]:  # tier_failed
+            t = self.tiers[trace[3]]
+            assert t.when is not None
+            return self._expr_error(t.when, f"visits.tiers.{t.id}.when", env, hid,
+                                    _error_of(t.when, env) or _FAILED_IN_PLAN)
+        if trace[4]:  # unique_violation
+            matching = [t for t in self.tiers if t.when is not None and t.when(env) is True]
+            return self._unique_violation(matching, env, hid)
+        tr = self.triggers[trace[5]]
+        error = None if _always_true(tr.when) else _error_of(tr.when, env)
+        if error is not None:
+            return self._expr_error(tr.when, f"visits.triggers.{tr.id}.when", env, hid, error)
+        return self._expr_error(tr.event, f"visits.triggers.{tr.id}.event", env, hid,
+                                _error_of(tr.event, env) or _FAILED_IN_PLAN)
+
+    def _reasons(self, trace: Sequence[Any], env: Mapping[str, Any],
                  last: dt.date | None, as_of: dt.date) -> tuple[Reason, ...]:
-        """The reasons of a scored household, worded from the steps _score noted."""
+        """The reasons of a scored household, worded from the plan's trace (see
+        :class:`Trace`); both engines call this, so both word them the same."""
+        n = len(self.tiers)
+        fired_at, events_at, deadlines_at, conds_at = _trace_index(len(self.triggers))
+        tier_ix, cadence_due, next_due = trace[1], trace[6], trace[7]
+        chosen = self._all_tiers[tier_ix]
         out: list[Reason] = []
-        for step in steps:
-            match step:
-                case ("TIER_MATCHED", t, others):
-                    note = ""
-                    if others:  # hit_policy = "priority", and more than one tier matched
-                        note = ("; it has the highest priority among the matching tiers: "
-                                + ", ".join(f"{m.id} ({m.priority})" for m in others))
-                    out.append(self._matched(t, env, note))
-                case ("DEFAULT_TIER", chosen):
-                    read: dict[str, Any] = {}
-                    for t in self.tiers:
-                        read.update(t.when.values_read(env) if t.when else {})
-                    checked = ", ".join(t.id for t in self.tiers)
-                    out.append(Reason(
-                        "DEFAULT_TIER", "visits.default_tier",
-                        "no other tier's condition holds"
-                        + (f" (checked {checked}; {_values(read)})" if checked else "")
-                        + f", so the default tier {chosen.name} applies", read, None,
-                        f"visits {chosen.cadence.describe()}"))
-                case ("NEVER_VISITED",):
-                    out.append(Reason("NEVER_VISITED", "record.last_visit",
-                                      f"no visit on record: the first visit is due now ({as_of})",
-                                      {"last_visit": None}, None, f"due {as_of}"))
-                case ("CADENCE", chosen, nxt):
-                    out.append(Reason("CADENCE", f"visits.tiers.{chosen.id}.cadence",
-                                      f"last visit on {last}, {chosen.cadence.describe()} "
-                                      f"({chosen.cadence}): next visit due on {nxt}",
-                                      {"last_visit": last}, chosen.cadence.text, f"due {nxt}"))
-                case ("TRIGGER", tr, event, deadline):
-                    read = {**tr.event.values_read(env), **tr.when.values_read(env)}
-                    since = f"after the last visit on {last}" if last else "and no visit since"
-                    out.append(Reason("TRIGGER", f"visits.triggers.{tr.id}",
-                                      f"{tr.name}: event on {event} ({tr.event.text}), {since}; "
-                                      f"a visit is due within {_days(tr.within_days)}, "
-                                      f"by {deadline}", read, tr.within_days, f"due {deadline}"))
-                case ("OVERDUE", next_due, rule):
-                    out.append(Reason("OVERDUE", rule,
-                                      f"the next visit was due on {next_due}, "
-                                      f"{_days((as_of - next_due).days)} before {as_of}",
-                                      {"next_due": next_due}, as_of, "overdue"))
+        if tier_ix == n:
+            read: dict[str, Any] = {}
+            for t in self.tiers:
+                read.update(t.when.values_read(env) if t.when else {})
+            checked = ", ".join(t.id for t in self.tiers)
+            out.append(Reason(
+                "DEFAULT_TIER", "visits.default_tier",
+                "no other tier's condition holds"
+                + (f" (checked {checked}; {_values(read)})" if checked else "")
+                + f", so the default tier {chosen.name} applies", read, None,
+                f"visits {chosen.cadence.describe()}"))
+        else:
+            note = ""
+            if self._hit_policy == "priority":
+                others = [t for t, held in zip(self.tiers, trace[conds_at:conds_at + n],
+                                               strict=True) if held is True]
+                if len(others) > 1:  # more than one tier matched
+                    note = ("; it has the highest priority among the matching tiers: "
+                            + ", ".join(f"{m.id} ({m.priority})" for m in others))
+            out.append(self._matched(chosen, env, note))
+        if last is None:
+            out.append(Reason("NEVER_VISITED", "record.last_visit",
+                              f"no visit on record: the first visit is due now ({as_of})",
+                              {"last_visit": None}, None, f"due {as_of}"))
+        else:
+            out.append(Reason("CADENCE", f"visits.tiers.{chosen.id}.cadence",
+                              f"last visit on {last}, {chosen.cadence.describe()} "
+                              f"({chosen.cadence}): next visit due on {cadence_due}",
+                              {"last_visit": last}, chosen.cadence.text, f"due {cadence_due}"))
+        for j, tr in enumerate(self.triggers):
+            if trace[fired_at + j] is not True:
+                continue
+            event, deadline = trace[events_at + j], trace[deadlines_at + j]
+            read = {**tr.event.values_read(env), **tr.when.values_read(env)}
+            since = f"after the last visit on {last}" if last else "and no visit since"
+            out.append(Reason("TRIGGER", f"visits.triggers.{tr.id}",
+                              f"{tr.name}: event on {event} ({tr.event.text}), {since}; "
+                              f"a visit is due within {_days(tr.within_days)}, "
+                              f"by {deadline}", read, tr.within_days, f"due {deadline}"))
+        if trace[8]:  # overdue
+            rule_at = trace[9]
+            if rule_at == 0:
+                rule = ("record.last_visit" if last is None
+                        else f"visits.tiers.{chosen.id}.cadence")
+            else:
+                rule = f"visits.triggers.{self.triggers[self._due_order[rule_at - 1]].id}"
+            out.append(Reason("OVERDUE", rule,
+                              f"the next visit was due on {next_due}, "
+                              f"{_days((as_of - next_due).days)} before {as_of}",
+                              {"next_due": next_due}, as_of, "overdue"))
         return tuple(out)
 
     def _matched(self, t: _Tier, env: Mapping[str, Any], note: str = "") -> Reason:
@@ -1181,9 +1179,11 @@ def _constraint(op: str, value: Any) -> _Values:
     }[op]()
 
 
-def analyse_condition(node: Node, kinds: Mapping[str, tuple[Type, FactSpec | None]]
+def analyse_condition(node: Node, kinds: Mapping[str, tuple[Type, FactSpec | None]],
+                      domains: Mapping[str, _Values] | None = None
                       ) -> dict[str, _Values] | None:
-    """Fact -> allowed values, or None when the condition is not a simple conjunction."""
+    """Fact -> allowed values, or None when the condition is not a simple conjunction.
+    ``domains`` may give each fact's whole set (``_domain``), worked out once."""
     try:
         atoms = _atoms(node)
     except _Unknown:
@@ -1195,18 +1195,66 @@ def analyse_condition(node: Node, kinds: Mapping[str, tuple[Type, FactSpec | Non
             continue
         if name not in kinds:
             return None
-        current = out[name] if name in out else _domain(name, kinds)
+        current = out[name] if name in out else (
+            domains[name] if domains is not None else _domain(name, kinds))
         out[name] = current.intersect(_constraint(op, value))
     return out
+
+
+class _ShadowIndex:
+    """The earlier tiers that could take every household of a later one, found without
+    comparing every pair (thousands of tiers): an earlier tier that allows a fact only
+    a finite set of values is filed under that fact and each value; a later tier can be
+    inside it only if its own values of that fact are all among them."""
+
+    def __init__(self) -> None:
+        self.unkeyed: list[int] = []  # earlier tiers with no finite set: always compared
+        self.by_value: dict[str, dict[Any, set[int]]] = {}
+
+    def add(self, at: int, sets: Mapping[str, _Values]) -> None:
+        for name, allowed in sets.items():
+            if allowed.finite is not None:
+                values = self.by_value.setdefault(name, {})
+                for v in allowed.finite:
+                    values.setdefault(v, set()).add(at)
+                return
+        self.unkeyed.append(at)
+
+    def candidates(self, sets: Mapping[str, _Values],
+                   domains: Mapping[str, _Values]) -> list[int]:
+        found = set(self.unkeyed)
+        for name, values in self.by_value.items():
+            mine = sets[name] if name in sets else domains.get(name)
+            if mine is None or mine.finite is None or not mine.finite:
+                continue  # an infinite set is never inside a finite one
+            common: set[int] | None = None
+            for v in mine.finite:
+                holders = values.get(v, set())
+                common = set(holders) if common is None else common & holders
+                if not common:
+                    break
+            found |= common or set()
+        return sorted(found)
+
+
+def _candidates(sets: Mapping[str, _Values], index: _ShadowIndex,
+                domains: Mapping[str, _Values]) -> list[int]:
+    return index.candidates(sets, domains)
 
 
 def _check_overlaps(ctx: CompileContext, tiers: Sequence[_Tier],
                     kinds: Mapping[str, tuple[Type, FactSpec | None]]) -> None:
     analysed: list[tuple[_Tier, dict[str, _Values]]] = []
+    # each fact's whole set, once (an int fact with a range enumerates it: thousands of
+    # tiers would otherwise build it again for every pair)
+    domains = {name: _domain(name, kinds) for name in kinds}
+    index = _ShadowIndex()
+    visits = ctx.section("visits", Visits)
+    first = visits is not None and visits.hit_policy == "first"
     for t in tiers:
         if t.when is None:
             continue
-        sets = analyse_condition(t.when.node, kinds)
+        sets = analyse_condition(t.when.node, kinds, domains)
         if sets is None:
             continue
         path: KeyPath = ("visits", "tiers", t.index, "when")
@@ -1218,10 +1266,9 @@ def _check_overlaps(ctx: CompileContext, tiers: Sequence[_Tier],
                            f"{t.when.text!r} cannot hold for any household ({what})",
                      "fix the condition, or remove the tier", value=True)
             continue
-        visits = ctx.section("visits", Visits)
-        if visits is not None and visits.hit_policy == "first":
-            for earlier, a in analysed:
-                if all(sets.get(name, _domain(name, kinds)).within(allowed)
+        if first:
+            for earlier, a in (analysed[i] for i in _candidates(sets, index, domains)):
+                if all((sets[name] if name in sets else domains[name]).within(allowed)
                        for name, allowed in a.items()):
                     assert earlier.when is not None
                     ctx.warn(path, f"visit tier {t.id!r} can never match: every household "
@@ -1231,6 +1278,7 @@ def _check_overlaps(ctx: CompileContext, tiers: Sequence[_Tier],
                              f"move {t.id!r} before {earlier.id!r}, or narrow "
                              f"{earlier.id!r}", value=True)
                     break
+        index.add(len(analysed), sets)
         analysed.append((t, sets))
 
 
@@ -1405,3 +1453,164 @@ def compile_visits(ctx: CompileContext) -> VisitsScheme:
     _check_overlaps(ctx, tiers, kinds)
     return VisitsScheme(ctx.model, rules, ctx.ref, tiers, default, triggers, facts,
                         ctx.functions)
+
+
+# --- steps 2 and 3 as a plan ---------------------------------------------------------------
+
+#: The plan input holding the last visit as given (null: never visited). Its name cannot be
+#: a fact's; ``last_visit`` (what expressions read) is the same date with "never" for null.
+LAST_GIVEN = "last visit"
+
+#: The first character of every plan step's name: no fact's name starts so.
+STEP = "$"
+
+#: The plan's outputs, in order, before the per-trigger and per-tier ones (see Trace).
+TRACE_FIELDS = ("failed", "tier", "tier_failed", "tier_error", "unique_violation",
+                "trigger_error", "cadence_due", "next_due", "overdue", "due_rule", "codes",
+                "fired_ids")
+
+
+class Trace(tuple[Any, ...]):
+    """What the visits plan computed for one household, as the flat tuple both engines
+    give (the per-record function returns it; batch builds it from the plan's columns):
+    ``TRACE_FIELDS``, then per trigger whether it fired, its event date and deadline,
+    then (hit policy "priority") per tier whether its condition held. The one input of
+    ``VisitsScheme._reasons``, so both engines word the same sentences."""
+
+    __slots__ = ()
+
+
+def _trace_index(n_triggers: int) -> tuple[int, int, int, int]:
+    """Where the fired flags, events, deadlines and tier flags start in a trace."""
+    fired = len(TRACE_FIELDS)
+    return fired, fired + n_triggers, fired + 2 * n_triggers, fired + 3 * n_triggers
+
+
+def due_rule_order(triggers: Sequence[_Trigger]) -> tuple[int, ...]:
+    """Trigger indexes in the order of their rule names: on a tie of due dates, the rule
+    whose name sorts first is the one the due date follows (the cadence's or the record's
+    own sort before every trigger's: 'record.' and 'visits.tiers.' < 'visits.triggers.')."""
+    return tuple(sorted(range(len(triggers)), key=lambda j: f"visits.triggers.{triggers[j].id}"))
+
+
+def visits_plan(tiers: Sequence[_Tier], default: _Tier, triggers: Sequence[_Trigger],
+                hit_policy: str) -> Plan:
+    """Steps 2 and 3 of the module docstring as one plan over the facts the conditions
+    read, ``as_of``, ``last_visit`` (never: ``NEVER``) and ``LAST_GIVEN`` (nullable).
+
+    The tier is a :class:`FirstTrue` over the conditions (in priority order for
+    "priority", mapped back to policy order by a :class:`Pick`), so a policy of
+    thousands of tiers is a flat list of columns, never a chain nested per tier. A
+    condition that cannot be computed rejects the record where the per-record order
+    would have reached it: under "first" only before the first tier that holds."""
+    read: dict[str, Type] = {}
+    exprs = [t.when for t in tiers if t.when is not None]
+    exprs += [e for tr in triggers for e in (tr.when, tr.event)]
+    for e in exprs:
+        for node in walk(e.node):
+            if isinstance(node, Name) and node.name not in BUILTIN_NAMES:
+                read.setdefault(node.name, node.type)
+    inputs = (*(Input(name, t) for name, t in read.items()), Input("as_of", Type.DATE),
+              Input("last_visit", Type.DATE), Input(LAST_GIVEN, Type.DATE, nullable=True))
+    as_of, since, last = Ref("as_of"), Ref("last_visit"), Ref(LAST_GIVEN)
+    n, k = len(tiers), len(triggers)
+    steps: list[Let] = []
+    add = steps.append
+    # step 2: the tier
+    conds = [Ref(f"$c{i}") for i in range(n)]
+    for i, t in enumerate(tiers):
+        assert t.when is not None
+        add(Let(conds[i].name, Expr(t.when.node)))
+        add(Let(f"$e{i}", Failed((conds[i].name,))))
+    add(Let("$tier_error", FirstTrue(tuple(Ref(f"$e{i}") for i in range(n)))))
+    violation: Operand = Lit(False, Type.BOOL)
+    if hit_policy == "priority":
+        order = sorted(range(n), key=lambda i: -(tiers[i].priority or 0))
+        add(Let("$by_priority", FirstTrue(tuple(conds[i] for i in order))))
+        add(Let("$tier", Pick(Ref("$by_priority"), tuple(
+            Lit(i, Type.INT) for i in (*order, n)))))
+    else:
+        add(Let("$tier", FirstTrue(tuple(conds))))
+    if hit_policy == "first":  # a condition is computed only while none before it held
+        add(Let("$tier_failed", Cmp("<", Ref("$tier_error"), Ref("$tier"), if_null=True)))
+    else:
+        add(Let("$tier_failed", Cmp("<", Ref("$tier_error"), Lit(n, Type.INT))))
+    if hit_policy == "unique":
+        add(Let("$matches", CountTrue(tuple(conds))))
+        add(Let("$unique_violation", Cmp(">", Ref("$matches"), Lit(1, Type.INT))))
+        violation = Ref("$unique_violation")
+    else:
+        add(Let("$unique_violation", All((Lit(False, Type.BOOL),))))
+    # step 3: the cadence's due date (one date per distinct cadence, picked by tier)
+    all_tiers = [*tiers, default]
+    cadences = list(dict.fromkeys((t.cadence.months, t.cadence.days) for t in all_tiers))
+    if len(cadences) == 1:
+        months, days = cadences[0]
+        add(Let("$cadence_due", AddPeriod(last, months=months, days=days)))
+    else:
+        for c, (months, days) in enumerate(cadences):
+            add(Let(f"$after{c}", AddPeriod(last, months=months, days=days)))
+        add(Let("$cadence_of", Pick(Ref("$tier"), tuple(
+            Lit(cadences.index((t.cadence.months, t.cadence.days)), Type.INT)
+            for t in all_tiers))))
+        add(Let("$cadence_due", Pick(Ref("$cadence_of"), tuple(
+            Ref(f"$after{c}") for c in range(len(cadences))))))
+    add(Let("$never", IsNull(last)))
+    add(Let("$base_due", IfElse(Ref("$never"), as_of, Ref("$cadence_due"))))
+    # triggers: the event is computed only where the trigger's condition holds
+    fails: list[Operand] = []
+    fired: list[Ref] = []
+    events: list[Ref] = []
+    deadlines: list[Ref] = []
+    dues: list[Ref] = []
+    for j, tr in enumerate(triggers):
+        holds: Operand = Lit(True, Type.BOOL)
+        parts: list[Operand] = []
+        if not _always_true(tr.when):
+            add(Let(f"$tc{j}", Expr(tr.when.node)))
+            add(Let(f"$tce{j}", Failed((f"$tc{j}",))))
+            holds = Ref(f"$tc{j}")
+            parts.append(Ref(f"$tce{j}"))
+        plain = isinstance(tr.event.node, Name)  # a fact's date: nothing can fail
+        add(Let(f"$ev{j}", Expr(tr.event.node, capture=not plain)))
+        if not plain:
+            add(Let(f"$eve{j}", Failed((f"$ev{j}",))))
+            add(Let(f"$evf{j}", All((holds, Ref(f"$eve{j}")))))
+            parts.append(Ref(f"$evf{j}"))
+        add(Let(f"$tf{j}", AnyOf(tuple(parts))))
+        fails.append(Ref(f"$tf{j}"))
+        ev = Ref(f"$ev{j}")
+        add(Let(f"$since{j}", Cmp("<", since, ev)))
+        add(Let(f"$by{j}", Cmp("<=", ev, as_of)))
+        add(Let(f"$fired{j}", All((holds, Ref(f"$since{j}"), Ref(f"$by{j}")))))
+        add(Let(f"$deadline{j}", AddPeriod(ev, days=tr.within_days)))
+        add(Let(f"$due{j}", IfElse(Ref(f"$fired{j}"), Ref(f"$deadline{j}"),
+                                  Lit(None, Type.DATE))))
+        fired.append(Ref(f"$fired{j}"))
+        events.append(ev)
+        deadlines.append(Ref(f"$deadline{j}"))
+        dues.append(Ref(f"$due{j}"))
+    add(Let("$trigger_error", FirstTrue(tuple(fails))))
+    add(Let("$trigger_failed", Cmp("<", Ref("$trigger_error"), Lit(k, Type.INT))))
+    add(Let("$failed", AnyOf((Ref("$tier_failed"), violation, Ref("$trigger_failed")))))
+    add(Let("$next_due", Least((Ref("$base_due"), *dues))))
+    add(Let("$overdue", Cmp("<", Ref("$next_due"), as_of)))
+    # which rule the due date follows (for OVERDUE): the first in rule-name order
+    add(Let("$is_base", Cmp("==", Ref("$base_due"), Ref("$next_due"))))
+    by_name = due_rule_order(triggers)
+    for j in by_name:
+        add(Let(f"$is{j}", Cmp("==", dues[j], Ref("$next_due"))))
+    add(Let("$due_rule", FirstTrue((Ref("$is_base"), *(Ref(f"$is{j}") for j in by_name)))))
+    add(Let("$is_default", Cmp("==", Ref("$tier"), Lit(n, Type.INT))))
+    add(Let("$matched", Not(Ref("$is_default"))))
+    add(Let("$visited", Not(Ref("$never"))))
+    add(Let("$codes", Codes((
+        (Ref("$is_default"), "DEFAULT_TIER"), (Ref("$matched"), "TIER_MATCHED"),
+        (Ref("$never"), "NEVER_VISITED"), (Ref("$visited"), "CADENCE"),
+        *((f, "TRIGGER") for f in fired), (Ref("$overdue"), "OVERDUE")))))
+    add(Let("$fired_ids", Codes(tuple((f, tr.id) for f, tr in zip(fired, triggers,
+                                                                  strict=True)))))
+    outputs = (*(STEP + f for f in TRACE_FIELDS), *(f.name for f in fired),
+               *(e.name for e in events), *(d.name for d in deadlines),
+               *((c.name for c in conds) if hit_policy == "priority" else ()))
+    return Plan(inputs, tuple(steps), outputs)
