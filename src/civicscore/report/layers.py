@@ -76,9 +76,11 @@ def load_layers(source: str | Path, env: Environment) -> list[Layer]:
         parent = node.parents[0] if node.parents else None
         changes: tuple[Change, ...] = ()
         if parent is not None:
-            mine = {k: v for k, v in own.data.items() if k not in OWN_TABLES}
+            # merged against merged: what this layer's rules do, a wholesale override
+            # of a list of rules (its removals) included, restated keys excluded
+            mine = {k: v for k, v in node.data.items() if k not in OWN_TABLES}
             theirs = {k: v for k, v in parent.data.items() if k not in OWN_TABLES}
-            changes = tuple(c for c in diff(theirs, mine) if c.kind != "removed")
+            changes = tuple(diff(theirs, mine))
         out.append(Layer(own.name, str(meta.get("id", "")), str(meta.get("version", "")),
                          meta.get("extends") if isinstance(meta.get("extends"), str) else None,
                          changes, tuple(str(o) for o in meta.get("overrides", []) or [])))

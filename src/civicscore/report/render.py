@@ -80,6 +80,7 @@ WORDS: dict[str, dict[str, str]] = {
 #: Keys whose text is prose (shown as is), never a condition.
 TEXT_KEYS = frozenset({"id", "label", "label_en", "description", "title", "note", "url"})
 LABEL_KEYS = ("label", "label_en", "description")
+BRIEF = 160
 
 
 def language_of(policy: Policy, lang: str | None) -> str:
@@ -172,8 +173,8 @@ class _Page:
             rows = []
             for c in child.changes:
                 declared = any(c.path == o or c.path.startswith(o + ".") for o in named)
-                rows.append([c.path, w[c.kind], self._value(c.old), self._value(c.new),
-                             w["override"] if declared and c.kind == "changed" else ""])
+                rows.append([c.path, w[c.kind], self._brief(c.old), self._brief(c.new),
+                             w["override"] if declared else ""])
             d.table([w["key"], w["what"], w["before"], w["after"], ""], rows)
 
     def fact_section(self) -> None:
@@ -303,6 +304,15 @@ class _Page:
             if name in specs:
                 return specs[name]
         return None
+
+    def _brief(self, value: Any) -> str:
+        """A changed value in a few words: a whole rule by its name (it is shown in full
+        in its scheme's section), anything else as written, cut at a line's length."""
+        if isinstance(value, dict) and ("label" in value or "label_en" in value):
+            zh, en = str(value.get("label", "")), str(value.get("label_en", ""))
+            return (zh if self.lang == "zh" else en) or zh or en
+        text = self._value(value)
+        return text if len(text) <= BRIEF else text[:BRIEF - 1] + "…"
 
     def _value(self, value: Any) -> str:
         if isinstance(value, DatedValue):
