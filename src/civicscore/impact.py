@@ -128,6 +128,36 @@ def _causes(old: Mapping[str, Any], new: Mapping[str, Any]) -> list[str]:
     return sorted({code for code, _ in (a - b) + (b - a)})
 
 
+def _rule_index(old: Policy, new: Policy, scheme: str) -> dict[str, list[str]]:
+    """Rule id -> the rules of that id (``civility.stars.clean_home``), from the rule ids
+    both policies' schemes list for coverage (``rule_ids``), so that an outcome naming a
+    rule (a tier, a grade, a star met) names the rule."""
+    index: dict[str, list[str]] = {}
+    for pol in (old, new):
+        compiled = pol.scheme(scheme)
+        for rule in sorted(getattr(compiled, "rule_ids", lambda: set())()):
+            rid = rule.rsplit(".", 1)[-1]
+            if rule not in index.setdefault(rid, []):
+                index[rid].append(rule)
+    return index
+
+
+def _rules_in(diffs: Mapping[str, Sequence[Any]], index: Mapping[str, list[str]]) -> list[str]:
+    """The rules a changed decision's outcomes name: the tier or grade it left and the one
+    it took, the stars or triggers it gained or lost."""
+    found: set[str] = set()
+    for va, vb in diffs.values():
+        if isinstance(va, (list, tuple)) or isinstance(vb, (list, tuple)):
+            a, b = set(_frozen(va or ())), set(_frozen(vb or ()))
+            values: set[Any] = a ^ b
+        else:
+            values = {va, vb}
+        for v in values:
+            if isinstance(v, str):
+                found.update(index.get(v, ()))
+    return sorted(found)
+
+
 def _share(n: int, total: int) -> float:
     return round(n / total, 6) if total else 0.0
 
@@ -182,10 +212,13 @@ def compare(old: Policy, new: Policy, scheme: str, records: Iterable[Any], *,
     id_field = next((f for f in spec.record_fields if f != key and any(
         f in r for r in a.rows.values())), key)
 
+    rule_index = _rule_index(old, new, scheme)
+    policy_changes = _policy_changes(old, new)
     per_field: dict[str, dict[str, Any]] = {
         f: {"changed": 0, "transitions": Counter(), "deltas": []} for f in fields}
     status: Counter[str] = Counter()
     causes: Counter[str] = Counter()
+    rules: Counter[str] = Counter()
     changed_rows: list[dict[str, Any]] = []
     group_of: dict[Any, dict[str, Any]] = {}
     for unit in units:
@@ -209,10 +242,13 @@ def compare(old: Policy, new: Policy, scheme: str, records: Iterable[Any], *,
                         stats["deltas"].append(d)
         if sa != sb or diffs:
             why = _causes(ra, rb) if sa == sb else []
+            involved = _rules_in(diffs, rule_index)
             causes.update(why)
+            rules.update(involved)
             changed_rows.append({
                 "key": _jsonable(unit), "id": _jsonable(ra.get(id_field, rb.get(id_field))),
                 "status": [sa, sb], "changes": _jsonable(diffs), "causes": why,
+                "rules": involved,
                 "reasons": [list(ra.get("reasons") or []), list(rb.get("reasons") or [])]})
     changed_keys = {c["key"] for c in changed_rows}
     total = len(units)
@@ -223,7 +259,7 @@ def compare(old: Policy, new: Policy, scheme: str, records: Iterable[Any], *,
         "noun": spec.noun if key == "row" else f"decisions (one per {key})",
         "old": _side_summary(a, len(rows_in)),
         "new": _side_summary(b, len(rows_in)),
-        "policy_changes": _policy_changes(old, new),
+        "policy_changes": policy_changes,
         "compared": total,
         "changed": len(changed_rows),
         "share_changed": _share(len(changed_rows), total),
@@ -236,6 +272,10 @@ def compare(old: Policy, new: Policy, scheme: str, records: Iterable[Any], *,
         "fields": {f: _field_summary(s, total) for f, s in per_field.items()},
         "causes": [{"code": c, "count": n, "share": _share(n, len(changed_rows))}
                    for c, n in causes.most_common()],
+        "rules": [{"rule": r, "count": n, "share": _share(n, len(changed_rows)),
+                   "changed_in_policy": any(c["path"] == r or c["path"].startswith(r + ".")
+                                            for c in policy_changes)}
+                  for r, n in rules.most_common()],
         "groups": {c: _groups(c, group_of, changed_keys, min_group=1)
                    for c in BREAKDOWN_COLUMNS if any(c in g for g in group_of.values())},
         "disparity": {c: _disparity(c, group_of, changed_keys, changed_rows, fields,

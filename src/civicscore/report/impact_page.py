@@ -87,6 +87,12 @@ def impact_doc(report: Mapping[str, Any]) -> Doc:
                         [("decisions", [c["count"] for c in report["causes"]])]))
     else:
         d.p("no decision changes", cls="muted")
+    if report["rules"]:
+        d.table(["rule named by the changed outcomes", "changed decisions", "share",
+                 "changed between the policies"],
+                [[r["rule"], r["count"], f"{r['share']:.1%}",
+                  "yes" if r["changed_in_policy"] else ""] for r in report["rules"]],
+                numeric=(1, 2))
 
     for column, groups in report["groups"].items():
         d.h(2, f"按 {column} By {column}")
@@ -130,7 +136,9 @@ def impact_doc(report: Mapping[str, Any]) -> Doc:
         status = "" if r["status"][0] == r["status"][1] else \
             f"{r['status'][0]} → {r['status'][1]}; "
         d.p((str(r["id"]), "b"), f"  {status}{changes}",
-            *([("  causes: ", "muted"), (", ".join(r["causes"]), "code")] if r["causes"] else []))
+            *([("  rules: ", "muted"), (", ".join(r["rules"]), "code")] if r["rules"] else []),
+            *([("  reason codes: ", "muted"), (", ".join(r["causes"]), "code")]
+              if r["causes"] else []))
         old_r, new_r = r["reasons"]
         gone = [x for x in old_r if x not in new_r]
         came = [x for x in new_r if x not in old_r]
