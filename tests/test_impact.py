@@ -288,3 +288,21 @@ def test_cli_impact_mistakes_are_for_people(tmp_path: Path) -> None:
     r = _cli("impact", "baseline", EXAMPLE_POLICY, tmp_path / "missing.csv", "--scheme",
              "visits", "--as-of", "2025-12-31")
     assert r.exit_code == 2 and "no such file" in r.stderr
+
+
+def test_the_docs_example_is_what_the_command_prints(tmp_path: Path, monkeypatch) -> None:
+    from .conftest import ROOT
+
+    doc = (ROOT / "docs" / "impact.md").read_text(encoding="utf-8")
+    policy = doc.split("```toml\n# stricter.toml\n", 1)[1].split("```", 1)[0]
+    (tmp_path / "stricter.toml").write_text(policy, encoding="utf-8")
+    console = doc.split("```console\n$ civicscore impact", 1)[1].split("```", 1)[0]
+    shown = console.splitlines()[2:]
+    monkeypatch.chdir(tmp_path)
+    r = _cli("impact", "baseline", "stricter.toml", EXAMPLES / INPUTS["civility"], "--scheme",
+             "civility", "--as-of", "2025-12-31", "--json", "impact.json")
+    assert r.exit_code == 0
+    assert r.stderr.splitlines() + r.stdout.splitlines() == shown
+    report = json.loads((tmp_path / "impact.json").read_text(encoding="utf-8"))
+    assert report["rules"] == [{"rule": "civility.stars.clean_home", "count": 2, "share": 1.0,
+                                "changed_in_policy": True}]
