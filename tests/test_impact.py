@@ -5,6 +5,7 @@ from __future__ import annotations
 import csv
 import datetime as dt
 import json
+import os
 from pathlib import Path
 from typing import Any
 
@@ -172,6 +173,12 @@ def test_volunteer_statements_are_matched_by_volunteer() -> None:
     assert {r["id"] for r in report["rows"]} <= {f"V0{i}" for i in range(1, 10)}
     assert report["fields"]["balance"]["changed"] == report["fields"]["earned"]["changed"] > 0
     rows_conserved(report)
+    before = report["old"]["rejected_other_inputs"].get("redemptions", 0)
+    bad = [*extra["redemptions"], {"redemption_id": "R9", "volunteer_id": "V01",
+                                   "date": "2025-11-01", "points": -3}]
+    again = compare(old, new, "volunteer", records("volunteer"), as_of=AS_OF,
+                    extra={"redemptions": bad})
+    assert again["old"]["rejected_other_inputs"]["redemptions"] == before + 1
     # rows the baseline rejects (its 8-hour day cap is not the district's 6) are named
     rej = report["rejections"]
     assert report["old"]["rejected"] - report["new"]["rejected"] == \
@@ -191,7 +198,8 @@ def test_the_json_report_keeps_its_shape() -> None:
                                         min_group=1)))
     assert report["schema"] == REPORT_SCHEMA == "civicscore.impact/1"
     assert set(report) == TOP_KEYS
-    assert set(report["old"]) == {"policy", "rows_in", "scored", "rejected"}
+    assert set(report["old"]) == {"policy", "rows_in", "scored", "rejected",
+                                  "rejected_other_inputs"}
     assert set(report["old"]["policy"]) == {"id", "version", "hash", "source"}
     assert set(report["rejections"]) == {"newly_rejected", "no_longer_rejected",
                                          "rejected_both"}
@@ -205,6 +213,7 @@ def test_the_json_report_keeps_its_shape() -> None:
         assert set(c) == {"code", "count", "share"}
     for r in report["rows"]:
         assert set(r) == {"key", "id", "status", "changes", "causes", "rules", "reasons"}
+        assert set(r["reasons"]) == {"old", "new"}
     for r in report["rules"]:
         assert set(r) == {"rule", "count", "share", "changed_in_policy"}
     assert set(report["disparity"]["zone"]) == {"column", "overall_share", "groups",
@@ -273,6 +282,9 @@ def test_cli_impact_writes_json_and_html(tmp_path: Path) -> None:
     assert "OLD baseline 2025.1: 18 rows in" in r.stderr
     assert out_html.read_text(encoding="utf-8").startswith("<!DOCTYPE html>")
     assert sorted(p.name for p in tmp_path.iterdir()) == ["impact.html", "impact.json"]
+    mask = os.umask(0)
+    os.umask(mask)
+    assert out_html.stat().st_mode & 0o777 == 0o666 & ~mask  # as any new file, not private
 
 
 def test_cli_impact_mistakes_are_for_people(tmp_path: Path) -> None:

@@ -63,6 +63,7 @@ class _Side:
     rows: dict[Any, dict[str, Any]]
     rejected: dict[int, dict[str, Any]]
     details: list[dict[str, Any]]
+    other_rejected: dict[str, int]
 
 
 def _outcome_field(name: str, ignore: Iterable[str]) -> bool:
@@ -109,10 +110,11 @@ def _run(policy: Policy, scheme: str, records: list[Any], as_of: dt.date,
     out = [dict(r) for r in result.output_rows()]
     key = key or _key_field(out, spec.record_fields)
     rows = {r.get(key): r for r in out}
-    rejected = {int(r["row"]): r for r in result.rejected_rows()
-                if r["input"] == spec.input_kind}
+    every = result.rejected_rows()
+    rejected = {int(r["row"]): r for r in every if r["input"] == spec.input_kind}
+    others = Counter(str(r["input"]) for r in every if r["input"] != spec.input_kind)
     details = [dict(r) for r in result.detail_rows()]
-    return _Side(policy, rows, rejected, details), key
+    return _Side(policy, rows, rejected, details, dict(sorted(others.items()))), key
 
 
 def _causes(old: Mapping[str, Any], new: Mapping[str, Any]) -> list[str]:
@@ -158,6 +160,13 @@ def _rules_in(diffs: Mapping[str, Sequence[Any]], index: Mapping[str, list[str]]
     return sorted(found)
 
 
+def _sentences(old: Mapping[str, Any], new: Mapping[str, Any]) -> dict[str, list[str]]:
+    """The reason sentences one decision has and the other has not: what changed, in
+    the scheme's own words (the sentences both share are left out)."""
+    a, b = list(old.get("reasons") or []), list(new.get("reasons") or [])
+    return {"old": [x for x in a if x not in b], "new": [x for x in b if x not in a]}
+
+
 def _share(n: int, total: int) -> float:
     return round(n / total, 6) if total else 0.0
 
@@ -200,10 +209,10 @@ def compare(old: Policy, new: Policy, scheme: str, records: Iterable[Any], *,
         rows_in.append({k: v for k, v in record.items() if k not in by} if by else record)
     extras = {k: list(v) for k, v in (extra or {}).items()}
     a, key = _run(old, scheme, rows_in, as_of, extras, None)
-    b, _ = _run(new, scheme, rows_in, as_of, extras, key)
     if by and key != "row":
         raise UsageError(f"--by needs one decision per input row; scheme {scheme} decides "
                          f"per {key}")
+    b, _ = _run(new, scheme, rows_in, as_of, extras, key)
     ignore = {*spec.record_fields, key}
     units = list(dict.fromkeys([*a.rows, *b.rows]))
     fields = [f for f in dict.fromkeys(
@@ -233,7 +242,7 @@ def compare(old: Policy, new: Policy, scheme: str, records: Iterable[Any], *,
         if sa == sb == "scored":
             for f in fields:
                 va, vb = ra.get(f), rb.get(f)
-                if _frozen(va) != _frozen(vb):
+                if va != vb and _frozen(va) != _frozen(vb):
                     diffs[f] = [va, vb]
                     stats = per_field[f]
                     stats["changed"] += 1
@@ -249,7 +258,7 @@ def compare(old: Policy, new: Policy, scheme: str, records: Iterable[Any], *,
                 "key": _jsonable(unit), "id": _jsonable(ra.get(id_field, rb.get(id_field))),
                 "status": [sa, sb], "changes": _jsonable(diffs), "causes": why,
                 "rules": involved,
-                "reasons": [list(ra.get("reasons") or []), list(rb.get("reasons") or [])]})
+                "reasons": _sentences(ra, rb)})
     changed_keys = {c["key"] for c in changed_rows}
     total = len(units)
     report: dict[str, Any] = {
@@ -291,7 +300,7 @@ def _side_summary(side: _Side, rows_in: int) -> dict[str, Any]:
     return {"policy": {"id": ref.id, "version": ref.version, "hash": ref.hash,
                        "source": ref.source},
             "rows_in": rows_in, "scored": rows_in - len(side.rejected),
-            "rejected": len(side.rejected)}
+            "rejected": len(side.rejected), "rejected_other_inputs": side.other_rejected}
 
 
 def _policy_changes(old: Policy, new: Policy) -> list[dict[str, Any]]:
@@ -406,5 +415,14 @@ def _number(value: Any) -> bool:
     return not isinstance(value, bool) and hasattr(value, "as_integer_ratio")
 
 
+def _json_default(value: Any) -> Any:
+    if isinstance(value, (dt.date, dt.datetime)):
+        return value.isoformat()
+    if hasattr(value, "as_integer_ratio"):
+        return float(value)  # a Decimal
+    raise TypeError(f"{type(value).__name__} is not JSON")
+
+
 def to_json(report: Mapping[str, Any]) -> str:
-    return json.dumps(_jsonable(report), ensure_ascii=False, indent=2, sort_keys=False) + "\n"
+    """The report as JSON text (its values are already plain, but for dates and decimals)."""
+    return json.dumps(report, ensure_ascii=False, indent=1, default=_json_default) + "\n"

@@ -23,6 +23,10 @@ def write_text_atomically(path: str | Path, text: str) -> None:
     try:
         with os.fdopen(fd, "w", encoding="utf-8", newline="\n") as f:
             f.write(text)
+        # mkstemp makes the file private (0600); a page gets the mode any new file would
+        mask = os.umask(0)
+        os.umask(mask)
+        os.chmod(tmp, 0o666 & ~mask)
         os.replace(tmp, target)
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
@@ -108,9 +112,11 @@ def impact_cmd(old: str, new: str, input_file: str, scheme: str, as_of: dt.datet
         write_text_atomically(html_out, impact_html(report))
     for side in ("old", "new"):
         s = report[side]
+        others = "".join(f", {n} {kind} rejected"
+                         for kind, n in s["rejected_other_inputs"].items())
         click.echo(f"{side.upper()} {s['policy']['id']} {s['policy']['version']}: "
-                   f"{s['rows_in']} rows in, {s['scored']} scored, {s['rejected']} rejected",
-                   err=True)
+                   f"{s['rows_in']} rows in, {s['scored']} scored, {s['rejected']} rejected"
+                   f"{others}", err=True)
     click.echo(f"{report['changed']} of {report['compared']} {report['noun']} change "
                f"({report['share_changed']:.1%})")
     for name, f in report["fields"].items():

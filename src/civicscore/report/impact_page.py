@@ -44,6 +44,9 @@ def impact_doc(report: Mapping[str, Any]) -> Doc:
         ["rows in", old["rows_in"], new["rows_in"]],
         ["scored", old["scored"], new["scored"]],
         ["rejected", old["rejected"], new["rejected"]],
+        *([f"{kind} rejected", old["rejected_other_inputs"].get(kind, 0),
+           new["rejected_other_inputs"].get(kind, 0)]
+          for kind in sorted({*old["rejected_other_inputs"], *new["rejected_other_inputs"]})),
     ], numeric=(1, 2))
     rej = report["rejections"]
     if rej["newly_rejected"] or rej["no_longer_rejected"]:
@@ -139,12 +142,9 @@ def impact_doc(report: Mapping[str, Any]) -> Doc:
             *([("  rules: ", "muted"), (", ".join(r["rules"]), "code")] if r["rules"] else []),
             *([("  reason codes: ", "muted"), (", ".join(r["causes"]), "code")]
               if r["causes"] else []))
-        old_r, new_r = r["reasons"]
-        gone = [x for x in old_r if x not in new_r]
-        came = [x for x in new_r if x not in old_r]
-        for text in gone:
+        for text in r["reasons"]["old"]:
             d.p(("− OLD: ", "removed"), text)
-        for text in came:
+        for text in r["reasons"]["new"]:
             d.p(("+ NEW: ", "added"), text)
     if len(rows) > SHOWN_ROWS:
         d.p(f"... and {len(rows) - SHOWN_ROWS} more (all of them are in the JSON report)",
