@@ -134,6 +134,8 @@ def test_visits_caseload_and_breakdown_by_liaison_before_and_after() -> None:
     assert sum(g["changed"] for g in groups) == report["changed"]
     paths = {c["path"] for c in report["policy_changes"]}
     assert {"visits.tiers.routine.cadence", "visits.max_interval"} <= paths
+    # only what can change this scheme's decisions: the district's volunteer rules are not
+    assert all(p.startswith(("visits.", "facts.household.", "calendar.")) for p in paths)
 
 
 def test_disparity_column_never_reaches_a_rule_and_small_groups_are_pooled(

@@ -222,7 +222,7 @@ def compare(old: Policy, new: Policy, scheme: str, records: Iterable[Any], *,
         f in r for r in a.rows.values())), key)
 
     rule_index = _rule_index(old, new, scheme)
-    policy_changes = _policy_changes(old, new)
+    policy_changes = _policy_changes(old, new, scheme)
     per_field: dict[str, dict[str, Any]] = {
         f: {"changed": 0, "transitions": Counter(), "deltas": []} for f in fields}
     status: Counter[str] = Counter()
@@ -303,11 +303,18 @@ def _side_summary(side: _Side, rows_in: int) -> dict[str, Any]:
             "rejected": len(side.rejected), "rejected_other_inputs": side.other_rejected}
 
 
-def _policy_changes(old: Policy, new: Policy) -> list[dict[str, Any]]:
-    """The rules that differ between the two policies (metadata and cases aside)."""
+def _policy_changes(old: Policy, new: Policy, scheme: str) -> list[dict[str, Any]]:
+    """The keys that differ between the two policies and can change this scheme's
+    decisions: its section, the facts of its records, the holiday calendar. A key left
+    at its default counts as not written (so a new key reads "added")."""
     def meaning(p: Policy) -> dict[str, Any]:
-        data = p.model.model_dump(by_alias=True, exclude={"policy", "case"})
-        return {k: v for k, v in data.items() if v is not None}
+        section = getattr(p.model, scheme, None)
+        entity = p.spec(scheme).entity_of(section)
+        data = p.model.model_dump(by_alias=True, exclude_defaults=True,
+                                  include={scheme, "facts", "calendar"})
+        facts = data.get("facts", {})
+        data["facts"] = {entity: facts[entity]} if entity in facts else {}
+        return data
 
     return [{"path": c.path, "kind": c.kind, "old": _jsonable(c.old), "new": _jsonable(c.new)}
             for c in diff(meaning(old), meaning(new))]

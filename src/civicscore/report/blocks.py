@@ -141,12 +141,13 @@ def _md_code(value: str) -> str:
 def _md_runs(runs: Sequence[Run]) -> str:
     out = []
     for text, style in runs:
-        if style == "code":
-            out.append(_md_code(text))
-        elif style == "b":
-            out.append(f"**{md_text(text)}**")
-        elif style == "muted":
-            out.append(f"*{md_text(text)}*")
+        core = text.strip()
+        if style in ("code", "b", "muted") and core:
+            # emphasis markers must touch the text: spaces go outside them
+            lead, tail = text[:len(text) - len(text.lstrip())], text[len(text.rstrip()):]
+            mark = {"code": _md_code(core), "b": f"**{md_text(core)}**",
+                    "muted": f"*{md_text(core)}*"}[style]
+            out.append(f"{md_text(lead)}{mark}{md_text(tail)}")
         else:
             out.append(md_text(text))
     return "".join(out)

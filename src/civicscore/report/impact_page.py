@@ -20,12 +20,19 @@ CHARTED_TRANSITIONS = 12
 
 
 def _v(value: Any) -> str:
+    """A value in a few words: a rule by its labels, a table as ``k = v`` pairs."""
     if value is None:
         return "–"
+    if isinstance(value, dict):
+        if value.get("label") or value.get("label_en"):
+            return " / ".join(str(x) for x in (value.get("label"), value.get("label_en")) if x)
+        return "{ " + ", ".join(f"{k} = {_v(v)}" for k, v in value.items()) + " }"
     if isinstance(value, list):
-        return "[" + ", ".join(str(x) for x in value) + "]"
+        return "[" + ", ".join(_v(x) for x in value) + "]"
     if isinstance(value, bool):
         return "true" if value else "false"
+    if isinstance(value, float) and value.is_integer():
+        return str(int(value))
     return str(value)
 
 
