@@ -121,10 +121,13 @@ _MD_SPECIAL = re.compile(r"([\\`*_\[\]|~])")
 _MD_LEAD = re.compile(r"^(\s*)([#>+=-])|^(\s*\d+)([.)])(?=\s|$)")
 
 
-def md_text(value: Any) -> str:
-    """Text safe in Markdown: HTML-escaped, Markdown punctuation backslashed, one line."""
+def md_text(value: Any, *, first: bool = True) -> str:
+    """Text safe in Markdown: HTML-escaped, Markdown punctuation backslashed, one line
+    (``first``: it starts a line, where ``#``, ``-``, ``1.`` would start a block)."""
     text = re.sub(r"\s+", " ", _text(value))
     text = _MD_SPECIAL.sub(r"\\\1", _html.escape(text, quote=False))
+    if not first:
+        return text
     return _MD_LEAD.sub(lambda m: (m.group(1) or m.group(3) or "") + "\\"
                         + (m.group(2) or m.group(4)), text)
 
@@ -140,16 +143,17 @@ def _md_code(value: str) -> str:
 
 def _md_runs(runs: Sequence[Run]) -> str:
     out = []
-    for text, style in runs:
+    for i, (text, style) in enumerate(runs):
         core = text.strip()
+        first = i == 0
         if style in ("code", "b", "muted") and core:
             # emphasis markers must touch the text: spaces go outside them
             lead, tail = text[:len(text) - len(text.lstrip())], text[len(text.rstrip()):]
-            mark = {"code": _md_code(core), "b": f"**{md_text(core)}**",
-                    "muted": f"*{md_text(core)}*"}[style]
-            out.append(f"{md_text(lead)}{mark}{md_text(tail)}")
+            mark = {"code": _md_code(core), "b": f"**{md_text(core, first=False)}**",
+                    "muted": f"*{md_text(core, first=False)}*"}[style]
+            out.append(f"{md_text(lead, first=first)}{mark}{md_text(tail, first=False)}")
         else:
-            out.append(md_text(text))
+            out.append(md_text(text, first=first))
     return "".join(out)
 
 

@@ -52,7 +52,8 @@ WORDS: dict[str, dict[str, str]] = {
         "fail": "未通过", "coverage": "规则覆盖率", "not_exercised": "未被算例覆盖的规则",
         "no_cases": "本政策没有算例。", "notes": "检查提示", "none": "无",
         "no_changes": "本层只重申了上层的规则。", "start": "政策生效", "end": "政策失效",
-        "root": "（根）", "rule_count": "条规则被算例覆盖",
+        "root": "（根）", "rule_count": "条规则被算例覆盖", "input": "记录",
+        "extra": "其他输入", "output": "结果",
     },
     "en": {
         "policy": "Policy", "version": "Version", "hash": "Content hash", "locale": "Locale",
@@ -73,7 +74,8 @@ WORDS: dict[str, dict[str, str]] = {
         "no_cases": "This policy has no worked examples.", "notes": "Checker notes",
         "none": "none", "no_changes": "This layer only restates its parent's rules.",
         "start": "policy in effect", "end": "policy ends", "root": "(root)",
-        "rule_count": "rules exercised by the examples",
+        "rule_count": "rules exercised by the examples", "input": "Records",
+        "extra": "other inputs", "output": "Decides",
     },
 }
 
@@ -207,8 +209,15 @@ class _Page:
         doc = (type(section).__doc__ or "").strip().split("\n\n")[0]
         if doc:
             d.p(" ".join(doc.split()))
-        if spec is not None and spec.outputs:
-            d.p((spec.outputs, "muted"))
+        if spec is not None:
+            fields = ", ".join(spec.record_fields)
+            facts = f"[facts.{entity}]" if entity else ""
+            d.p((self.w["input"] + ": ", "b"), (fields, "code") if fields else ("", ""),
+                f" + {facts}" if facts and fields else facts,
+                *([("; " + self.w["extra"] + ": ", ""), (", ".join(spec.extra_inputs), "code")]
+                  if spec.extra_inputs else []))
+            if spec.outputs:
+                d.p((self.w["output"] + ": ", "b"), spec.outputs)
         self._model(section, (name,), entity, 3)
 
     def _model(self, obj: BaseModel, path: tuple[str, ...], entity: str | None,
