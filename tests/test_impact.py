@@ -320,3 +320,20 @@ def test_the_docs_example_is_what_the_command_prints(tmp_path: Path, monkeypatch
     report = json.loads((tmp_path / "impact.json").read_text(encoding="utf-8"))
     assert report["rules"] == [{"rule": "civility.stars.clean_home", "count": 2, "share": 1.0,
                                 "changed_in_policy": True}]
+
+
+def test_rows_the_new_policy_rejects_are_counted_and_named(tmp_path: Path) -> None:
+    new = ENGINE.load(child(tmp_path, '[facts.household]\nhas_carer = { type = "bool", '
+                                      'care_need = true, label = "有照护人" }\n', []))
+    old = ENGINE.load("baseline")
+    report = compare(old, new, "visits", records("visits"), as_of=AS_OF)
+    rows_conserved(report)
+    scored_before = report["old"]["scored"]
+    assert report["new"]["scored"] == 0  # every record lacks the new required fact
+    assert len(report["rejections"]["newly_rejected"]) == scored_before
+    assert report["status"]["scored->rejected"] == scored_before
+    assert report["changed"] == scored_before
+    assert all(r["status"] == ["scored", "rejected"] for r in report["rows"])
+    assert {"path": "facts.household.has_carer", "kind": "added", "old": None,
+            "new": {"type": "bool", "care_need": True, "label": "有照护人"}} \
+        in report["policy_changes"]

@@ -215,9 +215,8 @@ def compare(old: Policy, new: Policy, scheme: str, records: Iterable[Any], *,
     b, _ = _run(new, scheme, rows_in, as_of, extras, key)
     ignore = {*spec.record_fields, key}
     units = list(dict.fromkeys([*a.rows, *b.rows]))
-    fields = [f for f in dict.fromkeys(
-        [*(next(iter(a.rows.values()), {})), *(next(iter(b.rows.values()), {}))])
-        if _outcome_field(f, ignore)]
+    fields = [f for f in dict.fromkeys(k for side in (a, b) for r in side.rows.values()
+                                       for k in r) if _outcome_field(f, ignore)]
     id_field = next((f for f in spec.record_fields if f != key and any(
         f in r for r in a.rows.values())), key)
 
