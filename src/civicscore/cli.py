@@ -613,3 +613,9 @@ def schema(output: str | None) -> None:
         click.echo(text, nl=False)
 
 
+# --- render and impact (their own module) ---------------------------------------------
+
+from .report.commands import impact_cmd, render_cmd  # noqa: E402 - registered last, kept apart
+
+main.add_command(render_cmd)
+main.add_command(impact_cmd)
