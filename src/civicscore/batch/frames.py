@@ -25,9 +25,10 @@ from __future__ import annotations
 
 import datetime as dt
 import re
+import unicodedata
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass
-from functools import partial
+from functools import cache, partial
 from pathlib import Path
 from typing import Any
 
@@ -36,7 +37,18 @@ import polars as pl
 from ..errors import InputError, RecordError
 from ..expr.ir import MAX_SAFE_INT
 from ..policy.model import FactSpec
-from ..records import _FALSE, _TRUE, NEVER, UnreadableRow, coerce_fact, fact_default
+from ..records import (
+    _FALSE,
+    _TRUE,
+    FORMAT_CATEGORY,
+    NEVER,
+    UNASSIGNED_CATEGORY,
+    UnreadableRow,
+    coerce_fact,
+    fact_default,
+    is_missing,
+    normal_id,
+)
 
 ROW = "__row"
 """1-based row number of the input, as the per-record readers count rows."""
@@ -56,10 +68,90 @@ PY_WHITESPACE = ("\t\n\x0b\x0c\r\x1c\x1d\x1e\x1f \x85\xa0\u1680\u2000\u2001\u200
 _PLAIN_INT = r"^[+-]?[0-9]{1,16}$"
 _PLAIN_DECIMAL = r"^[+-]?[0-9]{1,300}(\.[0-9]{1,300})?$"
 _PLAIN_DATE = r"^[0-9]{4}-[0-9]{2}-[0-9]{2}$"
+_NON_ASCII = r"[^\x00-\x7F]"
+_ID_TEXT = FactSpec(type="string")
+"""How an id is read before it is normalised: text, stripped, a broken surrogate refused."""
 
 
 def strip(text: pl.Series) -> pl.Series:
     return text.str.strip_chars(PY_WHITESPACE)
+
+
+# --- ids -----------------------------------------------------------------------------------
+
+
+@cache
+def _category_classes() -> dict[str, str]:
+    """A regular-expression character class (polars' syntax) of every code point of the
+    format and of the unassigned category, from this Python's ``unicodedata``: the very
+    table ``records.normal_id`` consults, so the two engines drop the same characters.
+    Built on first use (it walks all of Unicode, a few tenths of a second)."""
+    wanted = (FORMAT_CATEGORY, UNASSIGNED_CATEGORY)
+    ranges: dict[str, list[str]] = {name: [] for name in wanted}
+    category = unicodedata.category
+    current, start = "", 0
+    for code in range(0x110001):
+        kind = category(chr(code)) if code <= 0x10FFFF else ""
+        if kind != current:
+            if current in ranges:
+                ranges[current].append(f"\\x{{{start:X}}}-\\x{{{code - 1:X}}}")
+            current, start = kind, code
+    return {name: "[" + "".join(parts) + "]" for name, parts in ranges.items()}
+
+
+def id_expr(text: pl.Expr) -> pl.Expr:
+    """``records.normal_id`` as a polars expression over a String column, or null where
+    the text holds a code point this Python's Unicode does not know (``normal_id`` itself
+    must decide those: see ``records.UNASSIGNED_CATEGORY``; :func:`normal_ids` does)."""
+    classes = _category_classes()
+    normal = (text.str.replace_all(classes[FORMAT_CATEGORY], "")
+              .str.normalize("NFKC").str.strip_chars(PY_WHITESPACE))
+    ascii_only = ~text.str.contains(_NON_ASCII)
+    return (pl.when(ascii_only).then(text.str.strip_chars(PY_WHITESPACE))
+            .when(~text.str.contains(classes[UNASSIGNED_CATEGORY])).then(normal))
+
+
+def _non_ascii(text: pl.Series) -> pl.Series:
+    """Rows whose text is not plain ASCII (a byte count above the character count)."""
+    return (text.str.len_bytes() != text.str.len_chars()).fill_null(False)
+
+
+def _normalise(text: pl.Series, out: pl.Series, where: pl.Series) -> pl.Series:
+    """``out`` with the rows ``where`` replaced by ``normal_id`` of ``text``: by
+    ``id_expr``, once per distinct value (ids repeat: one volunteer, many records), and by
+    ``normal_id`` itself for the few values ``id_expr`` leaves to it."""
+    if not where.any():
+        return out
+    distinct = text.filter(where).unique()
+    normal = distinct.to_frame("t").select(id_expr(pl.col("t"))).to_series()
+    unsure = normal.is_null()
+    if unsure.any():
+        normal = normal.scatter(unsure.arg_true(), [normal_id(v) for v in
+                                                    distinct.filter(unsure).to_list()])
+    rows = where.arg_true()
+    done = text.gather(rows).replace_strict(distinct, normal, return_dtype=pl.String)
+    return out.scatter(rows, done)
+
+
+def normal_ids(text: pl.Series) -> pl.Series:
+    """``records.normal_id`` of every value of a String column (nulls stay null); plain
+    ASCII is only stripped."""
+    return _normalise(text, text.str.strip_chars(PY_WHITESPACE), _non_ascii(text))
+
+
+def coerce_id(frame: pl.DataFrame, name: str, missing_ok: bool = False) -> Coerced:
+    """An id field of every row, as ``records.to_id`` reads it: text checked and stripped
+    as a string fact is (``to_text``), then normalised as ``normal_id`` does; an id with
+    nothing left once its format characters are gone is ``INVALID_FIELD``, as ``to_id``
+    refuses it."""
+    text = coerce_column(frame, name, _ID_TEXT, missing_ok)
+    other = _non_ascii(text.value)  # plain ASCII, already stripped, is done
+    if not other.any():
+        return text
+    normal = _normalise(text.value, text.value, other)
+    empty = other & (normal == "") & text.code.is_null()
+    code = text.code.set(empty, "INVALID_FIELD") if empty.any() else text.code
+    return Coerced(normal.alias(name), code.alias(name))
 
 
 # --- reading -------------------------------------------------------------------------------
@@ -240,6 +332,24 @@ def repeated(key: pl.Series) -> pl.Series:
     return (key.is_not_null() & ~key.is_first_distinct()).fill_null(False)
 
 
+def _blank_expr(col: pl.Expr, raw: pl.Series) -> pl.Expr:
+    """``records.is_missing`` of every value of ``raw`` (read as ``col``): null, text of
+    only spaces, or a float NaN (a blank cell as pandas reads it). A column of mixed
+    Python values is asked of ``is_missing`` itself, value by value."""
+    if raw.dtype == pl.Object:
+        return pl.lit(pl.Series([is_missing(v) for v in raw.to_list()], dtype=pl.Boolean))
+    if raw.dtype == pl.String:
+        return col.is_null() | (col.str.strip_chars(PY_WHITESPACE) == "")
+    if raw.dtype.is_float():
+        return col.is_null() | col.is_nan()
+    return col.is_null()
+
+
+def blank(raw: pl.Series) -> pl.Series:
+    """Which values of a column are blank cells, as ``records.is_missing`` says."""
+    return raw.to_frame("v").select(_blank_expr(pl.col("v"), raw)).to_series()
+
+
 def nulls(name: str, n: int, dtype: pl.DataType) -> pl.Series:
     return pl.repeat(None, n, dtype=dtype, eager=True).alias(name)
 
@@ -272,15 +382,8 @@ def coerce_columns(frame: pl.DataFrame, specs: Mapping[str, FactSpec],
     for i, (name, spec) in enumerate(specs.items()):
         raw = raws[name]
         col = pl.lit(raw) if name not in frame.columns else pl.col(name)
-        if raw.dtype == pl.Object:
-            flags = [v is None or (isinstance(v, str) and not v.strip()) for v in raw.to_list()]
-            is_missing = pl.lit(pl.Series(flags, dtype=pl.Boolean))
-        elif raw.dtype == pl.String:
-            is_missing = col.is_null() | (col.str.strip_chars(PY_WHITESPACE) == "")
-        else:
-            is_missing = col.is_null()
         fast = _fast_expr(col, raw.dtype, spec)
-        exprs += [is_missing.alias(f"m{i}"), fast.alias(f"v{i}")]
+        exprs += [_blank_expr(col, raw).alias(f"m{i}"), fast.alias(f"v{i}")]
     first = frame.lazy().select(exprs).collect(engine="in-memory") if exprs \
         else pl.DataFrame()  # lazy, for common-subexpression elimination
     # the odd values: coerce_fact itself, once per distinct value

@@ -93,7 +93,17 @@ from ..schemes.volunteer import (
     scaled_units,
 )
 from .expr import PolarsCompiler, exact_divisor
-from .frames import ROW, UNREADABLE, coerce_column, python_coerce, read_source, strip
+from .frames import (
+    ROW,
+    UNREADABLE,
+    blank,
+    coerce_column,
+    coerce_id,
+    normal_ids,
+    python_coerce,
+    read_source,
+    strip,
+)
 from .result import BatchResult
 
 _TEXT = FactSpec(type="string")
@@ -219,11 +229,10 @@ def _datetime_column(frame: pl.DataFrame, name: str) -> tuple[pl.Series, pl.Seri
         return (pl.Series(name, [None] * n, dtype=_DT), pl.Series([True] * n, dtype=pl.Boolean),
                 pl.Series([False] * n, dtype=pl.Boolean), offset)
     raw = frame[name]
-    missing = raw.is_null()
+    missing = blank(raw)
     fast = pl.Series(name, [None] * n, dtype=_DT)
     if raw.dtype == pl.String:
         text = strip(raw)
-        missing = missing | (text == "")
         ok_year = ~text.str.starts_with("0000")
         minutes = text.str.contains(_ISO_MINUTES) & ok_year
         seconds = text.str.contains(_ISO_SECONDS) & ok_year
@@ -239,9 +248,6 @@ def _datetime_column(frame: pl.DataFrame, name: str) -> tuple[pl.Series, pl.Seri
         if raw.dtype.time_zone:
             offset = (raw.dt.base_utc_offset() + raw.dt.dst_offset()).dt.total_seconds() \
                 .cast(pl.Int64)
-    elif raw.dtype == pl.Object:
-        missing = pl.Series([v is None or (isinstance(v, str) and not v.strip())
-                             for v in raw.to_list()], dtype=pl.Boolean)
     unsure = ~missing & fast.is_null()
     bad = pl.Series([False] * n, dtype=pl.Boolean)
     value = fast
@@ -263,8 +269,8 @@ def _step1(scheme: VolunteerScheme, frame: pl.DataFrame, as_of: dt.date) -> pl.D
     """Parsed fields and ``__ok``: the record passed every check of step 1."""
     rules = scheme.rules
     readable = frame[UNREADABLE].is_null()
-    rid = coerce_column(frame, "record_id", _TEXT)
-    vid = coerce_column(frame, "volunteer_id", _TEXT)
+    rid = coerce_id(frame, "record_id")
+    vid = coerce_id(frame, "volunteer_id")
     act = coerce_column(frame, "activity", _TEXT)
     confirmed = coerce_column(frame, "confirmed", _BOOL, missing_ok=True)
     start, start_missing, start_bad, start_off = _datetime_column(frame, "start")
@@ -829,7 +835,7 @@ def _redeem(scheme: VolunteerScheme, source: Any, lot_table: pl.DataFrame, as_of
     for record in frame.iter_rows(named=True):
         row = record.pop(ROW)
         items.append(_item(row, record))
-    named = frame["volunteer_id"].cast(pl.String).str.strip_chars().unique().to_list() \
+    named = normal_ids(frame["volunteer_id"].cast(pl.String)).unique().to_list() \
         if "volunteer_id" in frame.columns and frame["volunteer_id"].dtype != pl.Object \
         else None
     table = lot_table if named is None else lot_table.filter(pl.col("vid").is_in(named))
