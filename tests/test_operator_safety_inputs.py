@@ -289,3 +289,19 @@ def test_check_json_output_of_a_located_problem_is_valid_json(tmp_path: Path) ->
     child.write_text(MINIMAL + 'extends = ""\n', encoding="utf-8")
     r = run("check", "--format", "json", child)
     assert json.loads(r.stdout)["problems"][0]["line"] == 4
+
+
+def test_replay_with_a_policy_root_loads_no_policy_the_log_names_outside_it(
+        tmp_path: Path) -> None:
+    (tmp_path / "a").mkdir()
+    (tmp_path / "b").mkdir()
+    policy = tmp_path / "a" / "p.toml"
+    policy.write_bytes(EXAMPLE_POLICY.read_bytes())
+    log = tmp_path / "d.jsonl"
+    r = run("score", policy, VISITS, "--scheme", "visits", "--as-of", "2025-12-31", "-o",
+            tmp_path / "o.csv", "--log", log)
+    assert r.exit_code == 0, r.stderr
+    assert run("replay", log).exit_code == 0  # the log names a/p.toml, which is loaded
+    r = run("replay", "--policy-root", tmp_path / "b", log)
+    assert r.exit_code == 1 and "no policy with hash" in r.stdout
+    assert run("replay", "--policy-root", tmp_path / "a", log).exit_code == 0

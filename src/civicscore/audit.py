@@ -192,7 +192,7 @@ def append_whole(path: Path, text: str) -> None:
         _lock(fd)
         start = os.fstat(fd).st_size
         try:
-            if start and os.pread(fd, 1, start - 1) != b"\n":
+            if start and _last_byte(fd, start) != b"\n":
                 data = b"\n" + data  # the last run was cut mid-line: start on a new one
             view = memoryview(data)
             while view:
@@ -209,6 +209,12 @@ def append_whole(path: Path, text: str) -> None:
             raise
     finally:
         os.close(fd)
+
+
+def _last_byte(fd: int, size: int) -> bytes:
+    """The last byte of the file (with O_APPEND, writes still go to the end)."""
+    os.lseek(fd, size - 1, os.SEEK_SET)
+    return os.read(fd, 1)
 
 
 def _lock(fd: int) -> None:

@@ -27,7 +27,7 @@ from typing import TYPE_CHECKING, Any, NoReturn
 
 import click
 
-from . import __version__, load
+from . import __version__
 from .errors import CivicScoreError, PolicyError, Problem, UsageError
 
 if TYPE_CHECKING:
@@ -582,12 +582,14 @@ def _looks_numeric(text: str) -> bool:
 @_scheme_option
 @click.option("--record", "record_json", required=True,
               help="The record as JSON, or @file.json.")
+@_policy_root_option
 @_as_of_option
-def explain(policy: str, scheme: str, record_json: str, as_of: dt.datetime | None) -> None:
+def explain(policy: str, scheme: str, record_json: str, policy_roots: tuple[str, ...],
+            as_of: dt.datetime | None) -> None:
     """Explain, in plain language, the decision on one record."""
     from .io import parse_json_record
 
-    pol = load(policy)
+    pol = _engine(policy_roots).load(policy)
     _print_warnings(pol)
     compiled = pol.scheme(scheme)
     record = parse_json_record(record_json)
@@ -604,13 +606,13 @@ def explain(policy: str, scheme: str, record_json: str, as_of: dt.datetime | Non
 @click.option("--min-coverage", type=click.FloatRange(0, 100), default=None,
               help="Fail when fewer than this percent of the rules are exercised.")
 @click.option("-v", "--verbose", is_flag=True, help="List passing cases too.")
+@_policy_root_option
 def test_cmd(policies: tuple[str, ...], pattern: str | None, min_coverage: float | None,
-             verbose: bool) -> None:
+             verbose: bool, policy_roots: tuple[str, ...]) -> None:
     """Run the [[case]] tables of POLICIES (paths or installed names)."""
     from .cases import run_cases
-    from .engine import Engine
 
-    engine = Engine()
+    engine = _engine(policy_roots)
     failed = total = 0
     below = []
     for source in policies:
@@ -651,12 +653,15 @@ def test_cmd(policies: tuple[str, ...], pattern: str | None, min_coverage: float
 @click.option("--policy", "extra_policies", multiple=True,
               help="A policy file (or name) to look for the logged hashes in, besides the "
                    "installed ones (repeatable).")
-def replay(log_file: str, extra_policies: tuple[str, ...]) -> None:
+@_policy_root_option
+def replay(log_file: str, extra_policies: tuple[str, ...], policy_roots: tuple[str, ...]
+           ) -> None:
     """Re-make every decision in LOG with the policy of the same hash; report differences."""
     from .audit import policies_by_hash
     from .audit import replay as replay_log
 
-    report = replay_log(log_file, policies_by_hash(_candidates(log_file, extra_policies)))
+    report = replay_log(log_file, policies_by_hash(_candidates(log_file, extra_policies,
+                                                                  policy_roots)))
     for d in report.differences:
         click.echo(f"DIFFERS {d.decision_id}: {d.message}")
         for key, (old, new) in d.fields.items():
@@ -669,13 +674,13 @@ def replay(log_file: str, extra_policies: tuple[str, ...]) -> None:
         sys.exit(EXIT_PROBLEMS)
 
 
-def _candidates(log_file: str, extra: tuple[str, ...]) -> list[Policy]:
+def _candidates(log_file: str, extra: tuple[str, ...],
+                policy_roots: tuple[str, ...] = ()) -> list[Policy]:
     """Policies that may have made a log's decisions: given ones, installed ones, and the
     files the log names; replay and appeal then pick by content hash."""
     from .audit import read_log
-    from .engine import Engine
 
-    engine = Engine()
+    engine = _engine(policy_roots)  # with roots, a log cannot point replay anywhere
     sources = {e["policy"]["source"] for e in read_log(log_file)}
     found = []
     for source in [*extra, *engine.policy_names(), *sorted(sources)]:
@@ -693,8 +698,9 @@ def _candidates(log_file: str, extra: tuple[str, ...]) -> list[Policy]:
               help="A corrected fact of the appealed record (repeatable).")
 @click.option("--policy", "extra_policies", multiple=True,
               help="A policy file (or name) to look for the logged hash in.")
+@_policy_root_option
 def appeal_cmd(log_file: str, decision_id: str, settings: tuple[str, ...],
-               extra_policies: tuple[str, ...]) -> None:
+               extra_policies: tuple[str, ...], policy_roots: tuple[str, ...]) -> None:
     """Re-decide a logged run with corrected facts, under the same policy version."""
     from .audit import appeal, logged_inputs, policies_by_hash, read_log
 
@@ -702,7 +708,7 @@ def appeal_cmd(log_file: str, decision_id: str, settings: tuple[str, ...],
     target = next((e for e in entries if e["decision_id"] == decision_id), None)
     if target is None or target["row"] is None:
         raise click.UsageError(f"{decision_id!r} is not a record decision in {log_file}")
-    policy = policies_by_hash(_candidates(log_file, extra_policies)).get(
+    policy = policies_by_hash(_candidates(log_file, extra_policies, policy_roots)).get(
         target["policy"]["hash"])
     if policy is None:
         raise UsageError(f"no policy with hash {target['policy']['hash'][:12]} was found; "
