@@ -72,11 +72,17 @@ def test_replay_needs_the_policy_with_the_same_hash(tmp_path: Path) -> None:
     assert r.exit_code == 1 and "no policy with hash 000000000000" in r.stdout
 
 
-def test_damaged_log_is_an_input_error(tmp_path: Path) -> None:
+def test_a_file_that_is_not_a_log_is_an_input_error(tmp_path: Path) -> None:
+    # No line of it is a whole log entry (the first lacks every field of one): refused,
+    # naming the first line. A log with whole runs and a damaged line is replayed, with
+    # the damaged run named (tests/test_operator_safety_log.py).
     log = tmp_path / "d.jsonl"
     log.write_text('{"format": "civicscore-decision-log/1"}\nnot json\n', encoding="utf-8")
     r = CliRunner().invoke(main, ["replay", str(log)])
-    assert r.exit_code == 2 and f"{log}:2: not a decision-log line" in r.stderr
+    assert r.exit_code == 2 and f"{log}:1: not a civicscore decision-log entry" in r.stderr
+    log.write_text('not json\n{"format": "civicscore-decision-log/1"}\n', encoding="utf-8")
+    r = CliRunner().invoke(main, ["replay", str(log)])
+    assert r.exit_code == 2 and f"{log}:1: not a decision-log line" in r.stderr
 
 
 def test_redaction_hides_fields_in_the_log_but_never_changes_results(tmp_path: Path) -> None:

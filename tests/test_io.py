@@ -121,7 +121,8 @@ def test_parquet_with_two_columns_of_one_name_exits_2_in_both_engines(tmp_path: 
     assert r.exit_code == 2
     assert "Traceback" not in r.output
     assert r.stderr.strip() == (f"civicscore: error: {path}: column names appear twice: "
-                                f"household_id (give each column its own name)")
+                                f"household_id (columns 1 and 3) (give each column its own "
+                                f"name)")
 
 
 def test_json_output_is_one_array_and_jsonl_one_object_a_line(tmp_path: Path) -> None:

@@ -21,8 +21,13 @@ from __future__ import annotations
 
 import dataclasses
 import datetime as dt
+import errno
 import hashlib
 import json
+import os
+import re
+import secrets
+import stat
 from collections import defaultdict
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -136,53 +141,212 @@ class DecisionLog:
         extra = dict(extra or {})
         spec = policy.spec(scheme)
         logged_at = (now or dt.datetime.now(dt.UTC)).isoformat(timespec="seconds")
+        # a fresh nonce: two identical runs in the same second are still two runs (they
+        # shared an id, and replay then saw one run with every decision twice)
         run_id = _digest(policy.hash, scheme, as_of, [self._redacted(r)[0] for r in records],
                          *[[self._redacted(r)[0] for r in extra[k]] for k in sorted(extra)],
-                         logged_at)[:16]
+                         logged_at, secrets.token_hex(8))[:16]
         ref = {"id": policy.ref.id, "version": policy.ref.version, "hash": policy.ref.hash,
                "source": policy.ref.source}
-        n = 0
-        with self.path.open("a", encoding="utf-8") as out:
-            for d in decisions_of(spec, result):
-                source = extra.get(spec.log_inputs.get(d.kind, ""), records) \
-                    if d.kind != "record" else records
-                data, hidden = (self._redacted(source[d.row - 1])
-                                if d.row is not None and 0 < d.row <= len(source) else (None, []))
-                key, logged_result = self.logged(d)
-                entry = {
-                    "format": LOG_FORMAT,
-                    "decision_id": f"{run_id}-{d.kind[0]}{_short(key, d)}",
-                    "run_id": run_id, "logged_at": logged_at, "scheme": scheme,
-                    "policy": ref, "as_of": as_of.isoformat(), "kind": d.kind, "key": key,
-                    "row": d.row, "input": data, "redacted": hidden,
-                    "redaction": dict(self.redact), "result": logged_result,
-                }
-                out.write(json.dumps(entry, ensure_ascii=False) + "\n")
-                n += 1
-        return n
+        decisions = decisions_of(spec, result)
+        lines = []
+        for index, d in enumerate(decisions, start=1):
+            source = extra.get(spec.log_inputs.get(d.kind, ""), records) \
+                if d.kind != "record" else records
+            data, hidden = (self._redacted(source[d.row - 1])
+                            if d.row is not None and 0 < d.row <= len(source) else (None, []))
+            key, logged_result = self.logged(d)
+            entry = {
+                "format": LOG_FORMAT,
+                "decision_id": f"{run_id}-{d.kind[0]}{_short(key, d)}",
+                "run_id": run_id, "logged_at": logged_at, "scheme": scheme,
+                "policy": ref, "as_of": as_of.isoformat(), "kind": d.kind, "key": key,
+                "row": d.row, "input": data, "redacted": hidden,
+                "redaction": dict(self.redact), "result": logged_result,
+                "run_index": index, "run_decisions": len(decisions),
+            }
+            lines.append(json.dumps(entry, ensure_ascii=False) + "\n")
+        append_whole(self.path, "".join(lines))
+        return len(lines)
+
+
+def append_whole(path: Path, text: str) -> None:
+    """Append one run's lines to a log as a whole: under an exclusive lock (two runs
+    logging at once do not interleave), on a line of their own (after a run that was
+    killed mid-line), fsynced before returning. If the write fails (a full disk, a file
+    size limit, an interrupt) the log is cut back to what it was, so it only ever holds
+    whole runs; only a kill or a power cut can leave a run incomplete, and the run's
+    last line (``run_index == run_decisions``) is its completion marker, which replay
+    checks."""
+    from .io import cannot_write
+
+    data = text.encode("utf-8")
+    try:
+        fd = os.open(path, os.O_RDWR | os.O_APPEND | os.O_CREAT | getattr(os, "O_CLOEXEC", 0),
+                     0o666)
+    except OSError as e:
+        raise cannot_write(path, e) from None
+    try:
+        if not stat.S_ISREG(os.fstat(fd).st_mode):
+            raise cannot_write(path, OSError(errno.EINVAL, "not a regular file"))
+        _lock(fd)
+        start = os.fstat(fd).st_size
+        try:
+            if start and _last_byte(fd, start) != b"\n":
+                data = b"\n" + data  # the last run was cut mid-line: start on a new one
+            view = memoryview(data)
+            while view:
+                view = view[os.write(fd, view):]
+            os.fsync(fd)
+        except BaseException as e:
+            try:
+                os.ftruncate(fd, start)
+                os.fsync(fd)
+            except OSError:
+                pass
+            if isinstance(e, OSError):
+                raise cannot_write(path, e) from None
+            raise
+    finally:
+        os.close(fd)
+
+
+def _last_byte(fd: int, size: int) -> bytes:
+    """The last byte of the file (with O_APPEND, writes still go to the end)."""
+    os.lseek(fd, size - 1, os.SEEK_SET)
+    return os.read(fd, 1)
+
+
+def _lock(fd: int) -> None:
+    """An exclusive lock on the log while a run is appended (released when it is closed);
+    where there is no ``fcntl`` (Windows) appends rely on O_APPEND alone."""
+    try:
+        import fcntl
+    except ImportError:  # pragma: no cover
+        return
+    fcntl.flock(fd, fcntl.LOCK_EX)
 
 
 # --- reading and replaying ----------------------------------------------------------------
 
 
-def read_log(path: str | Path) -> list[dict[str, Any]]:
-    """The entries of a decision log; a damaged line is an error naming the line."""
-    entries: list[dict[str, Any]] = []
+_REQUIRED = ("decision_id", "run_id", "logged_at", "scheme", "policy", "as_of", "kind",
+             "key", "row", "input", "result")
+_RUN_ID = re.compile(r'"run_id": "([0-9a-f]{16})"')
+MAX_LOG_BYTES = 4 << 30
+"""Largest decision log replay reads (it is read whole): 4 GiB, checked before reading."""
+
+
+@dataclass(frozen=True)
+class Incomplete:
+    """A run the log does not hold whole: interrupted (killed, a power cut) while it was
+    being logged, or damaged since. ``run_id`` is None when a cut-off line does not say
+    which run it was part of."""
+
+    run_id: str | None
+    lines: tuple[int, ...]
+    message: str
+
+
+@dataclass
+class LogContents:
+    """A decision log as read: the entries of its whole runs, and the runs that are not
+    whole (each said exactly, so that the rest of the log can still be replayed)."""
+
+    entries: list[dict[str, Any]] = field(default_factory=list)
+    incomplete: list[Incomplete] = field(default_factory=list)
+
+
+def _is_entry(value: Any) -> bool:
+    return (isinstance(value, dict) and value.get("format") == LOG_FORMAT
+            and all(k in value for k in _REQUIRED) and isinstance(value["policy"], dict)
+            and all(k in value["policy"] for k in ("id", "version", "hash", "source")))
+
+
+def scan_log(path: str | Path) -> LogContents:
+    """Read a decision log, telling whole runs from incomplete ones.
+
+    A run logged by this version carries ``run_index`` and ``run_decisions`` in each
+    entry; it is whole when every index up to ``run_decisions`` is there (older logs
+    without them are taken as they are). A line that is not a log entry is a cut-off
+    write: it marks the run it names (or the run around it) incomplete. A file with
+    no log entry at all is not a decision log, and is refused naming its first line.
+    """
+    from .io import check_input_file
+
+    info = check_input_file(path, "decision log")
+    if info.st_size > MAX_LOG_BYTES:
+        raise InputError(f"{path}: the decision log is larger than {MAX_LOG_BYTES >> 30} GiB "
+                         f"(split it by run to replay it)")
     try:
-        lines = Path(path).read_text(encoding="utf-8").splitlines()
-    except (OSError, UnicodeDecodeError) as e:
+        lines = Path(path).read_text(encoding="utf-8", errors="surrogateescape").splitlines()
+    except OSError as e:
         raise InputError(f"{path}: cannot read the decision log ({e})") from None
+    runs: dict[str, list[tuple[int, dict[str, Any]]]] = defaultdict(list)
+    damaged: list[tuple[int, str | None, str]] = []
+    last_run: str | None = None
     for n, line in enumerate(lines, start=1):
         if not line.strip():
             continue
         try:
             entry = json.loads(line)
-        except json.JSONDecodeError as e:
-            raise InputError(f"{path}:{n}: not a decision-log line ({e.msg})") from None
-        if not isinstance(entry, dict) or entry.get("format") != LOG_FORMAT:
-            raise InputError(f"{path}:{n}: not a civicscore decision-log entry")
-        entries.append(entry)
-    return entries
+        except (ValueError, RecursionError) as e:
+            found = _RUN_ID.search(line)
+            damaged.append((n, found.group(1) if found else last_run,
+                            f"not a decision-log line ({getattr(e, 'msg', e)})"))
+            continue
+        if not _is_entry(entry):
+            damaged.append((n, entry.get("run_id") if isinstance(entry, dict)
+                            and isinstance(entry.get("run_id"), str) else last_run,
+                            "not a civicscore decision-log entry"))
+            continue
+        runs[entry["run_id"]].append((n, entry))
+        last_run = entry["run_id"]
+    if not runs and damaged:
+        n, _, why = damaged[0]
+        raise InputError(f"{path}:{n}: {why}")
+    out = LogContents()
+    broken: dict[str | None, list[int]] = defaultdict(list)
+    for n, run_id, _ in damaged:
+        # a cut-off line after a whole run belongs to the next run, whose id it lost
+        if run_id is not None and run_id in runs and _whole(runs[run_id]) \
+                and isinstance(runs[run_id][-1][1].get("run_decisions"), int):
+            run_id = None
+        broken[run_id].append(n)
+    for run_id, items in runs.items():
+        numbers = [n for n, _ in items]
+        if run_id in broken or not _whole(items):
+            expected = items[-1][1].get("run_decisions")
+            have = len(items)
+            count = f"{have} of {expected}" if isinstance(expected, int) else f"{have}"
+            bad = broken.pop(run_id, [])
+            cut = f", line {', '.join(map(str, bad))} cut off" if bad else ""
+            out.incomplete.append(Incomplete(run_id, tuple(sorted(numbers + bad)), (
+                f"run {run_id} is incomplete: {count} decisions logged (lines "
+                f"{min(numbers + bad)}-{max(numbers + bad)}{cut}); it was interrupted while "
+                f"being logged, so it is not replayed")))
+            continue
+        out.entries.extend(e for _, e in items)
+    for bad in broken.values():
+        out.incomplete.append(Incomplete(None, tuple(bad), (
+            f"line {', '.join(map(str, bad))}: a run cut off before its first decision was "
+            f"written whole (an interrupted run); nothing of it is replayed")))
+    return out
+
+
+def _whole(items: Sequence[tuple[int, Mapping[str, Any]]]) -> bool:
+    """Whether a run's entries are all there (a run of an older log, without the
+    counters, is taken as whole)."""
+    total = items[-1][1].get("run_decisions")
+    if not isinstance(total, int):
+        return True
+    return {e.get("run_index") for _, e in items} == set(range(1, total + 1))
+
+
+def read_log(path: str | Path) -> list[dict[str, Any]]:
+    """The entries of a decision log's whole runs (see :func:`scan_log` for the others);
+    a file that is not a decision log is an error naming its first line."""
+    return scan_log(path).entries
 
 
 @dataclass(frozen=True)
@@ -219,8 +383,11 @@ def replay(log: str | Path, policies: Mapping[str, Policy]) -> ReplayReport:
     households look alike), is reported as not replayed, never as equal.
     """
     report = ReplayReport()
+    contents = scan_log(log)
+    for gap in contents.incomplete:
+        report.skipped.append(Difference(gap.run_id or f"line {gap.lines[0]}", gap.message))
     runs: dict[str, list[dict[str, Any]]] = defaultdict(list)
-    for entry in read_log(log):
+    for entry in contents.entries:
         runs[entry["run_id"]].append(entry)
     for run_id, entries in runs.items():
         first = entries[0]

@@ -13,19 +13,21 @@ The contract scripts rely on:
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import json
 import os
+import re
 import sys
 import warnings
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, NoReturn
 
 import click
 
-from . import __version__, load
+from . import __version__
 from .errors import CivicScoreError, PolicyError, Problem, UsageError
 
 if TYPE_CHECKING:
@@ -61,13 +63,57 @@ class _Group(click.Group):
         except KeyboardInterrupt:
             click.echo("civicscore: interrupted", err=True)
             ctx.exit(130)
-        except Exception as e:
+        except MemoryError:
+            _out_of_memory(ctx, "")
+        except OSError as e:  # a file or device the operator named: theirs to fix
             if os.environ.get("CIVICSCORE_DEBUG"):
                 raise
-            click.echo(f"civicscore: internal error: {type(e).__name__}: {e}\n"
-                       f"This is a bug in civicscore, not in your input; please report it "
-                       f"(run with CIVICSCORE_DEBUG=1 for details).", err=True)
-            ctx.exit(EXIT_INTERNAL)
+            where = f"{e.filename}: " if e.filename else ""
+            click.echo(f"civicscore: error: {where}{e.strerror or e}", err=True)
+            ctx.exit(EXIT_INPUT)
+        except Exception as e:
+            _internal(ctx, e)
+        except BaseException as e:  # pyo3's PanicException (polars) is no Exception
+            if type(e).__name__ != "PanicException":
+                raise  # SystemExit, GeneratorExit: not errors
+            if _MEMORY_WORDS.search(str(e)):
+                _out_of_memory(ctx, str(e))
+            _internal(ctx, e)
+
+
+_MEMORY_WORDS = re.compile(r"alloc|memory|capacity overflow", re.IGNORECASE)
+
+_ACTIVITY = ["running"]
+"""What the command is doing, for an out-of-memory message ("reading visits.csv")."""
+
+
+@contextlib.contextmanager
+def _doing(what: str) -> Iterator[None]:
+    before = _ACTIVITY[0]
+    _ACTIVITY[0] = what
+    try:
+        yield
+    finally:
+        _ACTIVITY[0] = before
+
+
+def _out_of_memory(ctx: click.Context, detail: str) -> NoReturn:
+    """Running out of memory is the size of the input against the machine, not a bug:
+    say what was being done and what to try."""
+    note = f" ({detail.strip()[:200]})" if detail.strip() else ""
+    click.echo(f"civicscore: error: ran out of memory {_ACTIVITY[0]}{note}; try "
+               f"--engine per-record, split the input into smaller files, or run on a "
+               f"machine with more memory", err=True)
+    ctx.exit(EXIT_INPUT)
+
+
+def _internal(ctx: click.Context, e: BaseException) -> NoReturn:
+    if os.environ.get("CIVICSCORE_DEBUG"):
+        raise e
+    click.echo(f"civicscore: internal error: {type(e).__name__}: {e}\n"
+               f"This is a bug in civicscore, not in your input; please report it "
+               f"(run with CIVICSCORE_DEBUG=1 for details).", err=True)
+    ctx.exit(EXIT_INTERNAL)
 
 
 @click.group(cls=_Group, context_settings={"help_option_names": ["-h", "--help"]})
@@ -83,6 +129,20 @@ def _as_of(value: dt.datetime | None) -> dt.date:
 _as_of_option = click.option(
     "--as-of", "as_of", type=click.DateTime(formats=["%Y-%m-%d"]), default=None,
     help="Evaluate as of this date (YYYY-MM-DD); default today.")
+_policy_root_option = click.option(
+    "--policy-root", "policy_roots", multiple=True, metavar="DIR",
+    type=click.Path(file_okay=False),
+    help="Read policy files only under DIR (repeatable): the policy and every file it "
+         "extends must lie there. Default: the policy's own directory (and the working "
+         "directory when the policy is inside it); installed policies by name.")
+
+
+def _engine(policy_roots: tuple[str, ...]) -> Any:
+    from .engine import Engine
+
+    return Engine(policy_roots=policy_roots or None)
+
+
 _scheme_option = click.option(
     "--scheme", required=True, metavar="NAME",
     help="Which scheme to evaluate: a section of the policy (built-in or a plugin's; "
@@ -101,11 +161,10 @@ def _print_warnings(policy: Policy) -> None:
 @click.argument("policies", nargs=-1, required=True)
 @click.option("--format", "fmt", type=click.Choice(["text", "json"]), default="text",
               help="json prints one object per policy, for editors and CI.")
-def check(policies: tuple[str, ...], fmt: str) -> None:
+@_policy_root_option
+def check(policies: tuple[str, ...], fmt: str, policy_roots: tuple[str, ...]) -> None:
     """Check POLICIES (paths or installed names); exit 1 if any has problems."""
-    from .engine import Engine
-
-    engine = Engine()  # one set of plugins for all the policies
+    engine = _engine(policy_roots)  # one set of plugins for all the policies
     failed = 0
     for source in policies:
         problems: list[Problem] = []
@@ -148,9 +207,9 @@ def _output_kind(output: str | None, fmt: str | None) -> str:
     if fmt:
         return fmt
     if output:
-        from .io import format_of
+        from .io import output_format
 
-        return format_of(output)
+        return output_format(output)
     return "table" if sys.stdout.isatty() else "jsonl"
 
 
@@ -185,13 +244,21 @@ def _output_kind(output: str | None, fmt: str | None) -> str:
                    "(needs polars: civicscore[batch]), with a progress bar on a terminal; "
                    "per-record decides one record at a time; auto uses batch for inputs of "
                    "more than 10,000 rows when polars is installed and there is no --log.")
+@click.option("--no-csv-escape", "csv_escape", is_flag=True, flag_value=False, default=True,
+              help="Write CSV text cells exactly as they are. By default a text cell that "
+                   "starts with = + - @, a tab or a carriage return (and is not a number) "
+                   "gets a leading ' so that a spreadsheet shows it instead of running it "
+                   "as a formula; JSON and Parquet always hold the raw value.")
+@_policy_root_option
 @_as_of_option
 def score(policy: str, input_file: str, scheme: str, output: str | None, rejects: str | None,
           details: str | None, with_inputs: tuple[str, ...], redemptions: str | None,
           fmt: str | None, log_path: str | None, redactions: tuple[str, ...], engine: str,
-          as_of: dt.datetime | None) -> None:
+          csv_escape: bool, policy_roots: tuple[str, ...], as_of: dt.datetime | None) -> None:
     """Score the records in INPUT against POLICY with one scheme."""
-    pol = load(policy)
+    from .io import CSV_ESCAPE, check_input_file, staged_outputs
+
+    pol = _engine(policy_roots).load(policy)
     _print_warnings(pol)
     compiled = pol.scheme(scheme)
     spec = pol.spec(scheme)
@@ -200,33 +267,60 @@ def score(policy: str, input_file: str, scheme: str, output: str | None, rejects
     kind = _output_kind(output, fmt)
     if kind == "parquet" and output is None:
         raise click.UsageError("Parquet output needs a file: add -o FILE.parquet")
+    # Everything that can be known before the run is checked before it: a run that
+    # cannot write its outputs, or would overwrite its own input, does not start.
+    inputs = {"INPUT": input_file, **{f"--with {k}": v for k, v in extra_files.items()}}
+    from .io import format_of
+
+    for path in inputs.values():
+        format_of(path)  # an unknown file type first: it says what to give instead
+        check_input_file(path)
+    outputs = {"-o": output if kind != "table" else None, "--details": details,
+               "--rejects": rejects, "--log": log_path}
+    if Path(policy).is_file():
+        inputs["POLICY"] = policy
+    _check_paths(inputs, outputs)
     day = _as_of(as_of)
     if not hasattr(compiled, "batch"):  # a plugin scheme may have no batch evaluator
         if engine == "batch":
             raise click.UsageError(f"scheme {scheme} has no batch evaluator; use "
                                    f"--engine per-record (or auto)")
         engine = "per-record"
-    if _use_batch(engine, log is not None, input_file):
-        outcome = _score_batch(compiled, spec, input_file, day, extra_files)
-    else:
-        outcome = _score_per_record(pol, scheme, compiled, input_file, day, extra_files, log)
-    if kind == "table":
-        _print_table(*outcome.table())
-    else:
-        outcome.write_output(output, kind)
-    if details:
-        from .io import format_of
-
-        outcome.write_details(details, format_of(details))
+    with _doing(f"scoring {input_file}"):
+        if _use_batch(engine, log is not None, input_file):
+            outcome = _score_batch(compiled, spec, input_file, day, extra_files)
+        else:
+            outcome = _score_per_record(pol, scheme, compiled, input_file, day, extra_files,
+                                        log)
     from .schemes.base import REJECT_COLUMNS
 
     # exactly the documented columns, whatever else a scheme's run carries
     rejected = [{k: r[k] for k in REJECT_COLUMNS} for r in outcome.rejected]
+    token = CSV_ESCAPE.set(csv_escape)
+    try:
+        # all outputs appear together, whole, or none of them does (then exit 2)
+        with staged_outputs():
+            if kind == "table":
+                _print_table(*outcome.table())
+            else:
+                with _doing(f"writing {output or 'the results'}"):
+                    outcome.write_output(output, kind)
+            if details:
+                from .io import output_format
+
+                with _doing(f"writing {details}"):
+                    outcome.write_details(details, output_format(details))
+            if rejected and rejects:
+                from .io import write_rows
+
+                write_rows(rejected, rejects)
+            logged = outcome.log() if outcome.log is not None else None
+    finally:
+        CSV_ESCAPE.reset(token)
+    if logged is not None:
+        click.echo(f"{logged} decisions logged to {log.path}", err=True)
     click.echo(outcome.summary(), err=True)
     if rejected and rejects:
-        from .io import write_rows
-
-        write_rows(rejected, rejects)
         click.echo(f"{len(rejected)} rejected rows written to {rejects}", err=True)
     elif rejected:
         for r in rejected[:SHOWN_REJECTS]:
@@ -235,6 +329,72 @@ def score(policy: str, input_file: str, scheme: str, output: str | None, rejects
         if len(rejected) > SHOWN_REJECTS:
             click.echo(f"... and {len(rejected) - SHOWN_REJECTS} more rejected rows: "
                        f"write them all with --rejects FILE", err=True)
+
+
+def _check_paths(inputs: dict[str, str], outputs: dict[str, str | None]) -> None:
+    """Refuse a run whose outputs cannot be written (a missing directory, a directory
+    that is not writable) or would land on one of its inputs or on each other (the
+    same resolved path, or the same file through a hard link). ``/dev/null`` and other
+    non-regular targets are written directly and may be shared."""
+    from .io import check_output_target, is_stdout
+
+    def identity(path: str) -> tuple[Any, ...]:
+        try:
+            info = os.stat(path)
+        except OSError:
+            return ("path", os.path.realpath(path))
+        if not _regular(info.st_mode):
+            return ("special", path)  # never clashes: each use gets its own key
+        return ("file", info.st_dev, info.st_ino)
+
+    taken: dict[tuple[Any, ...], str] = {}
+    for label, path in inputs.items():
+        taken.setdefault(identity(path), f"{label} {path}")
+        taken.setdefault(("path", os.path.realpath(path)), f"{label} {path}")
+    for label, target in outputs.items():
+        if target is None or is_stdout(target):
+            continue
+        if label == "--log":
+            _check_log_target(target)
+        else:
+            check_output_target(target)
+        first = identity(target)
+        if first[0] == "special":
+            continue
+        keys = [first, ("path", os.path.realpath(target))]
+        for key in keys:
+            if key in taken:
+                raise UsageError(f"{label} {target} is the same file as {taken[key]}: "
+                                 f"writing it would destroy that; choose another name")
+        for key in keys:
+            taken[key] = f"{label} {target}"
+
+
+def _regular(mode: int) -> bool:
+    import stat
+
+    return stat.S_ISREG(mode)
+
+
+def _check_log_target(target: str) -> None:
+    """The decision log is appended to, so it must be a regular file (or not exist yet)
+    in a directory that exists."""
+    from .io import cannot_write, check_output_target
+
+    try:
+        info = os.stat(target)
+    except OSError:
+        check_output_target(target)
+        return
+    if not _regular(info.st_mode):
+        import errno
+
+        raise cannot_write(target, OSError(errno.EINVAL, "a decision log must be a "
+                                                         "regular file"))
+    if not os.access(target, os.W_OK):
+        import errno
+
+        raise cannot_write(target, OSError(errno.EACCES, os.strerror(errno.EACCES)))
 
 
 SHOWN_REJECTS = 1000
@@ -252,6 +412,9 @@ class _Outcome:
     write_output: Callable[[str | None, str], Any]
     write_details: Callable[[str, str], Any]
     table: Callable[[], tuple[str, list[str], list[list[str]]]]
+    log: Callable[[], int] | None = None
+    """Appends the run to the decision log; called after the outputs are written (to
+    their temporary files), so a log that cannot be written leaves no outputs."""
 
 
 def _extra_inputs(pol: Policy, scheme: str, with_inputs: tuple[str, ...],
@@ -296,9 +459,9 @@ def _score_per_record(pol: Policy, scheme: str, compiled: Any, input_file: str,
         records = list(records)
         extra = {k: list(v) for k, v in extra.items()}
     result = compiled.run(records, as_of=day, **extra)
-    if log is not None:
-        n = log.write_run(pol, scheme, day, result, records, extra)
-        click.echo(f"{n} decisions logged to {log.path}", err=True)
+
+    def log_run() -> int:
+        return int(log.write_run(pol, scheme, day, result, records, extra))
     from .schemes.base import presenter_of, run_summary
 
     return _Outcome(
@@ -307,7 +470,7 @@ def _score_per_record(pol: Policy, scheme: str, compiled: Any, input_file: str,
                             policy=pol.ref, as_of=day),
         lambda target, kind: write_rows(result.output_rows(), target, kind),
         lambda target, kind: write_rows(result.detail_rows(), target, kind),
-        result.table)
+        result.table, log_run if log is not None else None)
 
 
 def _score_batch(compiled: Any, spec: SchemeSpec, input_file: str, day: dt.date,
@@ -419,12 +582,14 @@ def _looks_numeric(text: str) -> bool:
 @_scheme_option
 @click.option("--record", "record_json", required=True,
               help="The record as JSON, or @file.json.")
+@_policy_root_option
 @_as_of_option
-def explain(policy: str, scheme: str, record_json: str, as_of: dt.datetime | None) -> None:
+def explain(policy: str, scheme: str, record_json: str, policy_roots: tuple[str, ...],
+            as_of: dt.datetime | None) -> None:
     """Explain, in plain language, the decision on one record."""
     from .io import parse_json_record
 
-    pol = load(policy)
+    pol = _engine(policy_roots).load(policy)
     _print_warnings(pol)
     compiled = pol.scheme(scheme)
     record = parse_json_record(record_json)
@@ -441,13 +606,13 @@ def explain(policy: str, scheme: str, record_json: str, as_of: dt.datetime | Non
 @click.option("--min-coverage", type=click.FloatRange(0, 100), default=None,
               help="Fail when fewer than this percent of the rules are exercised.")
 @click.option("-v", "--verbose", is_flag=True, help="List passing cases too.")
+@_policy_root_option
 def test_cmd(policies: tuple[str, ...], pattern: str | None, min_coverage: float | None,
-             verbose: bool) -> None:
+             verbose: bool, policy_roots: tuple[str, ...]) -> None:
     """Run the [[case]] tables of POLICIES (paths or installed names)."""
     from .cases import run_cases
-    from .engine import Engine
 
-    engine = Engine()
+    engine = _engine(policy_roots)
     failed = total = 0
     below = []
     for source in policies:
@@ -488,12 +653,15 @@ def test_cmd(policies: tuple[str, ...], pattern: str | None, min_coverage: float
 @click.option("--policy", "extra_policies", multiple=True,
               help="A policy file (or name) to look for the logged hashes in, besides the "
                    "installed ones (repeatable).")
-def replay(log_file: str, extra_policies: tuple[str, ...]) -> None:
+@_policy_root_option
+def replay(log_file: str, extra_policies: tuple[str, ...], policy_roots: tuple[str, ...]
+           ) -> None:
     """Re-make every decision in LOG with the policy of the same hash; report differences."""
     from .audit import policies_by_hash
     from .audit import replay as replay_log
 
-    report = replay_log(log_file, policies_by_hash(_candidates(log_file, extra_policies)))
+    report = replay_log(log_file, policies_by_hash(_candidates(log_file, extra_policies,
+                                                                  policy_roots)))
     for d in report.differences:
         click.echo(f"DIFFERS {d.decision_id}: {d.message}")
         for key, (old, new) in d.fields.items():
@@ -506,13 +674,13 @@ def replay(log_file: str, extra_policies: tuple[str, ...]) -> None:
         sys.exit(EXIT_PROBLEMS)
 
 
-def _candidates(log_file: str, extra: tuple[str, ...]) -> list[Policy]:
+def _candidates(log_file: str, extra: tuple[str, ...],
+                policy_roots: tuple[str, ...] = ()) -> list[Policy]:
     """Policies that may have made a log's decisions: given ones, installed ones, and the
     files the log names; replay and appeal then pick by content hash."""
     from .audit import read_log
-    from .engine import Engine
 
-    engine = Engine()
+    engine = _engine(policy_roots)  # with roots, a log cannot point replay anywhere
     sources = {e["policy"]["source"] for e in read_log(log_file)}
     found = []
     for source in [*extra, *engine.policy_names(), *sorted(sources)]:
@@ -530,8 +698,9 @@ def _candidates(log_file: str, extra: tuple[str, ...]) -> list[Policy]:
               help="A corrected fact of the appealed record (repeatable).")
 @click.option("--policy", "extra_policies", multiple=True,
               help="A policy file (or name) to look for the logged hash in.")
+@_policy_root_option
 def appeal_cmd(log_file: str, decision_id: str, settings: tuple[str, ...],
-               extra_policies: tuple[str, ...]) -> None:
+               extra_policies: tuple[str, ...], policy_roots: tuple[str, ...]) -> None:
     """Re-decide a logged run with corrected facts, under the same policy version."""
     from .audit import appeal, logged_inputs, policies_by_hash, read_log
 
@@ -539,7 +708,7 @@ def appeal_cmd(log_file: str, decision_id: str, settings: tuple[str, ...],
     target = next((e for e in entries if e["decision_id"] == decision_id), None)
     if target is None or target["row"] is None:
         raise click.UsageError(f"{decision_id!r} is not a record decision in {log_file}")
-    policy = policies_by_hash(_candidates(log_file, extra_policies)).get(
+    policy = policies_by_hash(_candidates(log_file, extra_policies, policy_roots)).get(
         target["policy"]["hash"])
     if policy is None:
         raise UsageError(f"no policy with hash {target['policy']['hash'][:12]} was found; "
@@ -608,7 +777,10 @@ def schema(output: str | None) -> None:
 
     text = policy_json_schema()
     if output:
-        Path(output).write_text(text, encoding="utf-8")
+        from .io import check_output_target, write_text
+
+        check_output_target(output)
+        write_text(output, text)
     else:
         click.echo(text, nl=False)
 

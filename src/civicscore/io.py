@@ -5,22 +5,35 @@ time) and never give up on a bad row: a line that is not valid JSON, or a row
 with the wrong number of CSV cells, becomes an :class:`UnreadableRow` that
 the scheme rejects with a reason, so that *input rows = scored + rejected*
 holds even for damaged files. Only a file that cannot be read at all (missing,
-not UTF-8, unknown format) raises :class:`InputError`.
+not UTF-8, unknown format, not a regular file) raises :class:`InputError`.
+
+Every output is written to a temporary file beside its target and renamed into
+place only when it is complete and on disk (:func:`output_file`), so a full
+disk, a killed run or a bad row never leaves a cut-off results file under the
+target's name; the command line stages all of a run's outputs and renames them
+together (:func:`staged_outputs`). Text cells that a spreadsheet would run as a
+formula are written with a leading quote in CSV (:func:`neutralise_formula`).
 """
 
 from __future__ import annotations
 
+import contextvars
 import csv
 import datetime as dt
+import errno
 import json
 import math
+import os
+import re
+import secrets
+import stat
 import sys
 from collections.abc import Iterable, Iterator, Mapping
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Any, TextIO
+from typing import IO, Any, TextIO, cast
 
-from .errors import InputError
+from .errors import InputError, UsageError
 from .records import UnreadableRow
 
 FORMATS = {".csv": "csv", ".jsonl": "jsonl", ".ndjson": "jsonl", ".json": "json",
@@ -35,12 +48,67 @@ def format_of(path: str | Path) -> str:
     return FORMATS[suffix]
 
 
+MAX_JSON_BYTES = 1 << 30
+"""Largest ``.json`` input (one list, parsed whole in memory): 1 GiB. Larger inputs are
+refused before reading; write them as JSON Lines or CSV, which are read a row at a time."""
+
+MAX_RECORD_BYTES = 16 << 20
+"""Largest ``--record @file``: 16 MiB, checked before reading."""
+
+
+def check_input_file(path: str | Path, what: str = "input") -> os.stat_result:
+    """Refuse an input that is missing or not a regular file, before anything reads it.
+
+    A FIFO would block the run forever, a device has no end, and a directory
+    is a slip of the shell; each gets a message naming the path instead.
+    """
+    try:
+        info = os.stat(path)
+    except FileNotFoundError:
+        raise InputError(f"{path}: no such file") from None
+    except (OSError, ValueError) as e:  # a name too long, a NUL byte, a symlink loop
+        raise InputError(f"{path}: cannot be read ({_reason(e)})") from None
+    if not stat.S_ISREG(info.st_mode):
+        raise InputError(f"{path}: {_not_regular(info.st_mode)}, not a file; give the "
+                         f"{what} as a regular file")
+    return info
+
+
+def _not_regular(mode: int) -> str:
+    """What a path that is not a regular file is, for a message."""
+    if stat.S_ISDIR(mode):
+        return "is a directory"
+    if stat.S_ISFIFO(mode):
+        return "is a named pipe (FIFO)"
+    if stat.S_ISCHR(mode) or stat.S_ISBLK(mode):
+        return "is a device"
+    if stat.S_ISSOCK(mode):
+        return "is a socket"
+    return "is a special file"
+
+
+def _reason(e: BaseException) -> str:
+    if isinstance(e, OSError) and e.strerror:
+        return e.strerror
+    return str(e) or type(e).__name__
+
+
+def output_format(target: str | Path) -> str:
+    """The format of an output, by its extension; a device such as ``/dev/null`` that has
+    none is written as JSON Lines (what is written there is not kept)."""
+    if Path(target).suffix.lower() not in FORMATS and _special(Path(target)):
+        return "jsonl"
+    return format_of(target)
+
+
 def read_records(path: str | Path) -> Iterator[Mapping[str, Any] | UnreadableRow]:
     """Stream the rows of a CSV, JSON Lines, JSON (a list) or Parquet file."""
     p = Path(path)
     kind = format_of(p)
-    if not p.is_file():
-        raise InputError(f"{path}: no such file")
+    info = check_input_file(p)
+    if kind == "json" and info.st_size > MAX_JSON_BYTES:
+        raise InputError(f"{path}: a .json input is read whole and this one is larger than "
+                         f"{MAX_JSON_BYTES >> 20} MiB; write it as JSON Lines (.jsonl) or CSV")
     if kind == "parquet":
         return _read_parquet(p)
     try:
@@ -137,12 +205,28 @@ def _read_json(path: Path) -> Iterator[Mapping[str, Any] | UnreadableRow]:
 
 def check_column_names(path: str | Path, names: Iterable[str], line: str = "") -> None:
     """Refuse an input whose columns are not uniquely named: which of two ``id``
-    columns a record's id is would be a guess (and the engines would guess apart)."""
+    columns a record's id is would be a guess (and the engines would guess apart).
+    The message names the columns by position (1-based), which is all an officer
+    can find a header cell with no name by."""
     names = [n.strip() for n in names]
-    dupes = sorted({n for n in names if names.count(n) > 1})
+    where: dict[str, list[int]] = {}
+    for i, n in enumerate(names, start=1):
+        where.setdefault(n, []).append(i)
+    blank = where.pop("", [])
+    if len(blank) > 1:  # one unnamed column is no ambiguity (a trailing comma): kept
+        raise InputError(f"{path}{line}: columns {_positions(blank)} have no name (give "
+                         f"each column a name in the header row)")
+    dupes = [(n, at) for n, at in where.items() if len(at) > 1]
     if dupes:
-        raise InputError(f"{path}{line}: column names appear twice: {', '.join(dupes)} "
+        listed = "; ".join(f"{n} (columns {_positions(at)})" for n, at in dupes)
+        raise InputError(f"{path}{line}: column names appear twice: {listed} "
                          f"(give each column its own name)")
+
+
+def _positions(at: list[int]) -> str:
+    """``3 and 5``, ``1, 2 and 7``."""
+    text = [str(i) for i in at]
+    return text[0] if len(text) == 1 else ", ".join(text[:-1]) + " and " + text[-1]
 
 
 def parquet_column_names(path: str | Path) -> list[str] | None:
@@ -216,23 +300,235 @@ def _cell(value: Any) -> Any:
     return value
 
 
-def _csv_cell(value: Any) -> Any:
+def _csv_cell(value: Any, escape: bool = False) -> Any:
     if isinstance(value, (list, tuple)):
-        return "; ".join(str(v) for v in value)
+        value = "; ".join(str(v) for v in value)
     value = _cell(value)
+    if escape and isinstance(value, str):
+        return neutralise_formula(value)
     return "" if value is None else value
+
+
+# --- outputs: written whole or not at all -------------------------------------------
+
+
+def cannot_write(target: str | Path, e: BaseException) -> UsageError:
+    """The message for an output that cannot be written: the path and why, with what to do
+    for the usual causes."""
+    code = e.errno if isinstance(e, OSError) else None
+    why = {errno.ENOENT: "the directory does not exist",
+           errno.ENOTDIR: "a part of the path is not a directory",
+           errno.EACCES: "permission denied", errno.EPERM: "permission denied",
+           errno.EROFS: "the file system is read-only",
+           errno.ENOSPC: "the disk is full", errno.EDQUOT: "the disk quota is exceeded",
+           errno.EFBIG: "the file is larger than this process may write (file size limit)",
+           errno.EISDIR: "it is a directory"}.get(code or -1, _reason(e))
+    return UsageError(f"cannot write {target}: {why}; nothing was written to it")
+
+
+def is_stdout(target: str | Path | None) -> bool:
+    return target is None or str(target) == "-"
+
+
+def _special(target: Path) -> bool:
+    """An existing target that is not a regular file (``/dev/null``, a terminal, a pipe):
+    written directly, since it cannot be replaced by a rename."""
+    try:
+        return not stat.S_ISREG(os.stat(target).st_mode)
+    except OSError:
+        return False
+
+
+class _Stage:
+    """Outputs written so far in a :func:`staged_outputs` block: temporary file -> target."""
+
+    def __init__(self) -> None:
+        self.pending: list[tuple[Path, Path]] = []
+
+
+_STAGE: contextvars.ContextVar[_Stage | None] = contextvars.ContextVar("civicscore_stage",
+                                                                     default=None)
+
+
+def check_output_target(target: str | Path) -> None:
+    """Refuse, before a run, an output that cannot be created: a missing directory, a
+    directory in its place, a directory that is not writable."""
+    path = Path(target)
+    if _special(path):
+        return
+    if path.is_dir():
+        raise cannot_write(target, OSError(errno.EISDIR, "is a directory"))
+    parent = path.parent
+    if not parent.is_dir():
+        code = errno.ENOENT if not parent.exists() else errno.ENOTDIR
+        raise cannot_write(target, OSError(code, os.strerror(code)))
+    if not os.access(parent, os.W_OK | os.X_OK):
+        raise cannot_write(target, OSError(errno.EACCES, os.strerror(errno.EACCES)))
+    if path.exists() and not os.access(path, os.W_OK):
+        raise cannot_write(target, OSError(errno.EACCES, os.strerror(errno.EACCES)))
+
+
+def _temporary(target: Path) -> tuple[Path, int]:
+    """A new, hidden file beside ``target`` (the same file system, so the final rename is
+    atomic), created with the permissions a plain ``open`` would give."""
+    for _ in range(100):
+        tmp = target.with_name(f".{target.name}.{secrets.token_hex(4)}.tmp")
+        try:
+            fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_CLOEXEC", 0),
+                         0o666)
+        except FileExistsError:
+            continue
+        return tmp, fd
+    raise FileExistsError(errno.EEXIST, "no free temporary name", str(target))
+
+
+def _sync_directory(directory: Path) -> None:
+    """Make a rename durable (the directory entry on disk); best effort where a
+    directory cannot be opened (Windows)."""
+    try:
+        fd = os.open(directory, os.O_RDONLY)
+    except OSError:
+        return
+    try:
+        os.fsync(fd)
+    except OSError:
+        pass
+    finally:
+        os.close(fd)
+
+
+def _commit(pending: list[tuple[Path, Path]]) -> None:
+    for tmp, target in pending:
+        try:
+            os.replace(tmp, target)
+        except OSError as e:
+            _discard([t for t, _ in pending])
+            raise cannot_write(target, e) from None
+    for directory in {t.parent for _, t in pending}:
+        _sync_directory(directory)
+
+
+def _discard(temps: Iterable[Path]) -> None:
+    for tmp in temps:
+        try:
+            os.unlink(tmp)
+        except OSError:
+            pass
+
+
+@contextmanager
+def staged_outputs() -> Iterator[None]:
+    """Hold back every output written inside the block and rename them all into place
+    only when the block ends without error; on any error (or an interrupt) none of them
+    appears and their temporary files are removed. The command line runs ``score`` in
+    one such block, so a rejects file that cannot be written leaves no results either."""
+    stage = _Stage()
+    token = _STAGE.set(stage)
+    try:
+        yield
+    except BaseException:
+        _discard(t for t, _ in stage.pending)
+        raise
+    finally:
+        _STAGE.reset(token)
+    _commit(stage.pending)
+
+
+@contextmanager
+def output_file(target: str | Path, binary: bool = False) -> Iterator[IO[Any]]:
+    """A file to write ``target`` through: a temporary file beside it, flushed, fsynced
+    and renamed over ``target`` when the block ends (or, inside :func:`staged_outputs`,
+    when that block ends). On an error nothing is left under either name; an
+    ``OSError`` of the writing (a full disk, a missing directory, a file size limit) is a
+    :class:`UsageError` naming ``target``. A target that exists and is not a regular
+    file (``/dev/null``) is written directly."""
+    path = Path(target)
+    if _special(path):
+        try:
+            with path.open("wb" if binary else "w", **({} if binary else _TEXT)) as out:
+                yield out
+        except OSError as e:
+            if e.filename not in (None, str(path)):
+                raise
+            raise cannot_write(target, e) from None
+        return
+    try:
+        tmp, fd = _temporary(path)
+    except OSError as e:
+        raise cannot_write(target, e) from None
+    try:
+        with os.fdopen(fd, "wb" if binary else "w", **({} if binary else _TEXT)) as out:
+            yield out
+            out.flush()
+            os.fsync(out.fileno())
+    except OSError as e:
+        _discard([tmp])
+        if e.filename not in (None, str(tmp), str(path)):
+            raise  # an input that failed to read while writing: not this output's fault
+        raise cannot_write(target, e) from None
+    except BaseException:
+        _discard([tmp])
+        raise
+    stage = _STAGE.get()
+    if stage is not None:
+        stage.pending.append((tmp, path))
+    else:
+        _commit([(tmp, path)])
+
+
+_TEXT: dict[str, Any] = {"encoding": "utf-8", "newline": "", "errors": "backslashreplace"}
+"""How text outputs are encoded: UTF-8, newlines as written, unencodable text escaped."""
 
 
 @contextmanager
 def _text_output(target: str | Path | None) -> Iterator[TextIO]:
-    """The text stream a writer writes to: stdout for None or ``-``, else the file (UTF-8,
-    newlines as written, unencodable text escaped), closed when the writer is done."""
-    if target is None or str(target) == "-":
+    """The text stream a writer writes to: stdout for None or ``-``, else the file, written
+    whole or not at all (:func:`output_file`)."""
+    if is_stdout(target):
         yield sys.stdout
         return
-    with Path(target).open("w", encoding="utf-8", newline="",
-                           errors="backslashreplace") as out:
-        yield out
+    assert target is not None
+    with output_file(target) as out:
+        yield cast(TextIO, out)
+
+
+def write_text(target: str | Path, text: str) -> None:
+    """Write one text output (the policy schema, a report) whole or not at all."""
+    with output_file(target) as out:
+        out.write(text)
+
+
+# --- CSV formula neutralising ---------------------------------------------------------
+
+CSV_ESCAPE: contextvars.ContextVar[bool] = contextvars.ContextVar("civicscore_csv_escape",
+                                                                  default=True)
+"""Whether CSV output neutralises formula-like text cells (the ``--no-csv-escape`` flag of
+the command line turns it off for a run)."""
+
+FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
+_NUMBER_TEXT = r"[+-]?(?:[0-9]+(?:\.[0-9]*)?|\.[0-9]+)(?:[eE][+-]?[0-9]+)?"
+_NUMBER = re.compile(_NUMBER_TEXT)  # ASCII digits: the polars writer matches the same
+_NUMBER_PATTERN = "^" + _NUMBER_TEXT + "$"
+_FORMULA_PATTERN = r"^[=+\-@\t\r]"
+
+
+def _neutralised(text: Any) -> Any:
+    """:func:`neutralise_formula` over a polars text column (the batch writer)."""
+    import polars as pl
+
+    col = pl.lit(text)
+    risky = col.str.contains(_FORMULA_PATTERN) & ~col.str.contains(_NUMBER_PATTERN)
+    return pl.select(pl.when(risky).then(pl.lit("'") + col).otherwise(col)).to_series()
+
+
+def neutralise_formula(text: str) -> str:
+    """A text cell a spreadsheet would evaluate (``=HYPERLINK(...)``, ``+SUM(...)``,
+    ``@cmd``, a leading tab or carriage return) with a single quote put in front, as
+    OWASP recommends for CSV injection; a number written as text (``-5``, ``+1.5e3``)
+    is left alone, since a spreadsheet reads it as that number and runs nothing."""
+    if text and text[0] in FORMULA_START and not _NUMBER.fullmatch(text):
+        return "'" + text
+    return text
 
 
 def write_rows(rows: Iterable[Mapping[str, Any]], target: str | Path | None,
@@ -244,10 +540,11 @@ def write_rows(rows: Iterable[Mapping[str, Any]], target: str | Path | None,
     a byte of the output. CSV joins lists with ``'; '``; dates are ISO text;
     ``json`` is one JSON array, ``jsonl`` one object per line.
     """
-    kind = kind or (format_of(target) if target else "jsonl")
+    kind = kind or (output_format(target) if target else "jsonl")
     if kind == "parquet":
         return _write_parquet(rows, target)
     n = 0
+    escape = CSV_ESCAPE.get()
     with _text_output(target) as out:
         if kind == "csv":
             writer: csv.DictWriter[str] | None = None
@@ -255,7 +552,7 @@ def write_rows(rows: Iterable[Mapping[str, Any]], target: str | Path | None,
                 if writer is None:
                     writer = csv.DictWriter(out, fieldnames=list(row))
                     writer.writeheader()
-                writer.writerow({k: _csv_cell(v) for k, v in row.items()})
+                writer.writerow({k: _csv_cell(v, escape) for k, v in row.items()})
                 n += 1
         elif kind == "json":
             out.write("[")
@@ -282,7 +579,7 @@ def write_frame(frame: Any, target: str | Path | None, kind: str | None = None) 
     engines write the same bytes; Parquet is written by the shared Parquet
     writer from the frame's own columns.
     """
-    kind = kind or (format_of(target) if target else "jsonl")
+    kind = kind or (output_format(target) if target else "jsonl")
     if kind == "parquet":
         return _write_parquet_table(frame.to_arrow(), target)
     if kind == "csv" and frame.height and _csv_columns(frame.head(0)) is not None:
@@ -328,7 +625,7 @@ def _scalar_text(col: Any, booleans: tuple[str, str]) -> Any:
     return _NOT_SCALAR
 
 
-def _csv_columns(frame: Any) -> list[Any] | None:
+def _csv_columns(frame: Any, escape: bool = False) -> list[Any] | None:
     """Each column of ``frame`` as CSV cells, formatted in polars exactly as
     :func:`_csv_cell` and Python's csv module format the same Python values; None
     when a column has a type this does not cover (then rows go through Python)."""
@@ -349,6 +646,8 @@ def _csv_columns(frame: Any) -> list[Any] | None:
             text = col.cast(pl.List(pl.String)).list.join("; ")
         else:
             return None
+        if escape and (dtype == pl.String or isinstance(dtype, pl.List)):
+            text = _neutralised(text)
         out.append(text.fill_null(""))
     return out
 
@@ -478,15 +777,16 @@ def _write_frame_csv(frame: Any, target: str | Path | None) -> int:
     import polars as pl
 
     lone = frame.width == 1
+    escape = CSV_ESCAPE.get()
     with _text_output(target) as out:
         header = pl.Series(frame.columns, dtype=pl.String)
         out.write(",".join(_csv_quoted(header, lone).to_list()) + "\r\n")
         for part in frame.iter_slices(FRAME_SLICE_ROWS):
-            cells = _csv_columns(part)
+            cells = _csv_columns(part, escape)
             if cells is None:  # a slice with values the vectorised path leaves to Python
                 writer = csv.writer(out)
                 for row in part.iter_rows():
-                    writer.writerow([_csv_cell(v) for v in row])
+                    writer.writerow([_csv_cell(v, escape) for v in row])
                 continue
             lines = pl.select(pl.concat_str([pl.lit(_csv_quoted(c, lone)) for c in cells],
                                             separator=",")).to_series()
@@ -527,17 +827,31 @@ def _write_parquet_table(table: Any, target: str | Path | None) -> int:
         return t
 
     schema = pa.schema([pa.field(f.name, plain(f.type)) for f in table.schema])
-    pq.write_table(table.cast(schema), str(target))
+    with output_file(target, binary=True) as out:
+        pq.write_table(table.cast(schema), out)
     return int(table.num_rows)
 
 
 def parse_json_record(text: str) -> Mapping[str, Any]:
     """A record given on the command line as JSON (or @file.json)."""
     if text.startswith("@"):
+        name = text[1:]
+        info = check_input_file(name, "record")
+        if info.st_size > MAX_RECORD_BYTES:
+            raise InputError(f"{name}: larger than {MAX_RECORD_BYTES >> 20} MiB; a --record "
+                             f"file holds one record")
         try:
-            text = Path(text[1:]).read_text(encoding="utf-8")
+            with open(name, "rb") as f:
+                raw = f.read(MAX_RECORD_BYTES + 1)
         except OSError as e:
-            raise InputError(f"{text[1:]}: cannot be read ({e.strerror})") from None
+            raise InputError(f"{name}: cannot be read ({_reason(e)})") from None
+        try:
+            text = raw.decode("utf-8-sig")
+        except UnicodeDecodeError as e:
+            line = raw[: e.start].count(b"\n") + 1
+            col = e.start - (raw.rfind(b"\n", 0, e.start) + 1) + 1
+            raise InputError(f"{name}:{line}:{col}: the file is not UTF-8 text (save it as "
+                             f"UTF-8)") from None
     try:
         value = json.loads(text)
     except json.JSONDecodeError as e:

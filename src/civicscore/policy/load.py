@@ -20,10 +20,13 @@ without them.
 
 from __future__ import annotations
 
+import contextvars
 import copy
 import datetime as dt
 import hashlib
 import json
+import os
+import stat
 import sys
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -236,40 +239,111 @@ def _toml_hint(msg: str) -> str:
 # --- 2. extends --------------------------------------------------------------------
 
 
-def _find_parent(child: SourceFile, name: str, resolver: Resolver | None
-                 ) -> tuple[str, bytes | str, Path | None] | None:
+POLICY_ROOTS: contextvars.ContextVar[tuple[Path, ...] | None] = contextvars.ContextVar(
+    "civicscore_policy_roots", default=None)
+"""The directories policy files may be read from, as an :class:`~civicscore.Engine` was
+given them (``policy_roots=``, ``--policy-root``); None for the default (see
+:func:`default_roots`)."""
+
+
+class _NotFound(Exception):
+    """Why an ``extends`` cannot be followed: the message and hint of its problem."""
+
+    def __init__(self, message: str, hint: str = "") -> None:
+        super().__init__(message)
+        self.message = message
+        self.hint = hint
+
+
+def default_roots(directory: Path | None) -> tuple[Path, ...]:
+    """Where an ``extends`` may reach by default: the directory of the policy being loaded
+    and, when that lies inside the working directory, the working directory (a project's
+    shared baseline one level up). Installed policies are reached by name."""
+    if directory is None:
+        return ()
+    try:
+        own = Path(os.path.realpath(directory))
+        here = Path(os.path.realpath(os.getcwd()))
+    except (OSError, ValueError):
+        return ()
+    return (own, here) if own.is_relative_to(here) else (own,)
+
+
+def within(path: Path, roots: Sequence[Path]) -> bool:
+    """Whether a resolved path lies under one of the (resolved) roots."""
+    return any(path.is_relative_to(root) for root in roots)
+
+
+def _find_parent(child: SourceFile, name: str, resolver: Resolver | None,
+                 roots: Sequence[Path] = ()) -> tuple[str, bytes | str, Path | None]:
     """A bare name (``baseline``) is an installed policy first, so a stray file of
     that name cannot silently replace it; a path (``./base.toml``, ``../x``) is a
-    file relative to the extending one."""
+    file relative to the extending one, and must resolve (symlinks followed) to a file
+    under one of ``roots``, so a policy cannot make the loader read, and echo the keys
+    of, any ``.toml`` on the machine."""
+    if "\0" in name:
+        raise _NotFound("the name to extend holds a NUL character",
+                        "write the file name or the installed policy's name")
     is_path = "/" in name or "\\" in name or name.endswith(".toml")
     if not is_path and resolver is not None:
         found = resolver(name)
         if found is not None:
             return found[0], found[1], None
+    missing = _NotFound(f"cannot find the policy {name!r} to extend",
+                        "give a .toml path relative to this file, or the name of an "
+                        "installed policy")
     if child.directory is None or Path(name).is_absolute() or len(name) > 255:
-        return None  # only relative paths: a policy cannot point the loader anywhere on disk
+        raise missing  # only relative paths: a policy cannot point the loader anywhere
     base = child.directory / name
     for path in (base, Path(str(base) + ".toml")):
         try:
-            if path.suffix == ".toml" and path.resolve().suffix == ".toml" and path.is_file():
-                return str(path), read_limited(path), path.parent
-        except OSError:
-            continue
-    return None
+            if not os.path.lexists(path):
+                continue
+            real = Path(os.path.realpath(path, strict=True))
+        except (OSError, RuntimeError, ValueError) as e:  # a symlink loop, a name too long
+            raise _NotFound(f"cannot follow {name!r}: {getattr(e, 'strerror', None) or e}",
+                            "point 'extends' at a plain .toml file") from None
+        if not within(real, roots):
+            shown = ", ".join(str(r) for r in roots) or "none"
+            raise _NotFound(f"{name!r} is outside the policy roots ({shown})",
+                            "a policy may extend files under its own directory or an "
+                            "installed policy by name; add a directory with --policy-root")
+        if path.suffix == ".toml" and real.suffix == ".toml" and real.is_file():
+            return str(path), read_limited(path), path.parent
+    raise missing
 
 
 def read_limited(path: Path) -> bytes:
-    """A policy file's bytes, refusing one over the size limit before reading it all."""
+    """A policy file's bytes: only a regular file (a FIFO would block for ever, a device
+    has no end), refused over the size limit before reading it."""
     try:
-        size = path.stat().st_size
-        if size > MAX_FILE_BYTES:
+        # O_NONBLOCK: opening a FIFO must not wait for a writer (it is refused below)
+        fd = os.open(path, os.O_RDONLY | getattr(os, "O_NONBLOCK", 0)
+                     | getattr(os, "O_CLOEXEC", 0))
+    except (OSError, ValueError) as e:
+        raise PolicyError.single(str(path), 1, 1, f"cannot read the policy: "
+                                                  f"{getattr(e, 'strerror', None) or e}"
+                                 ) from None
+    try:
+        info = os.fstat(fd)
+        if not stat.S_ISREG(info.st_mode):
+            raise PolicyError.single(str(path), 1, 1, "not a regular file (a directory, "
+                                                      "a pipe or a device); a policy is a "
+                                                      ".toml file")
+        if info.st_size > MAX_FILE_BYTES:
             raise PolicyError.single(str(path), 1, 1, f"policy file is larger than "
                                                       f"{MAX_FILE_BYTES // 1024 // 1024} MiB")
-        with path.open("rb") as f:
-            return f.read(MAX_FILE_BYTES + 1)
+        chunks: list[bytes] = []
+        left = MAX_FILE_BYTES + 1  # a file that grew after the stat is still cut here
+        while left > 0 and (chunk := os.read(fd, min(left, 1 << 20))):
+            chunks.append(chunk)
+            left -= len(chunk)
+        return b"".join(chunks)
     except OSError as e:
         raise PolicyError.single(str(path), 1, 1, f"cannot read the policy: "
                                                   f"{e.strerror or e}") from None
+    finally:
+        os.close(fd)
 
 
 def _merge(parent: Any, child: Any, path: KeyPath, overrides: dict[str, bool],
@@ -564,8 +638,14 @@ def canonical_hash(data: Any, parent_hashes: Sequence[str] = ()) -> str:
 
 def load_source(src: SourceFile, resolver: Resolver | None = None,
                 model_cls: type[PolicyModel] = PolicyModel,
-                _chain: tuple[str, ...] = ()) -> Loaded:
-    """Steps 2 and 3 for one parsed file; raises ``PolicyError`` when it cannot go on."""
+                _chain: tuple[str, ...] = (),
+                _roots: tuple[Path, ...] | None = None) -> Loaded:
+    """Steps 2 and 3 for one parsed file; raises ``PolicyError`` when it cannot go on.
+
+    ``extends`` is followed only to files under the policy roots: those of the engine
+    (:data:`POLICY_ROOTS`) or, by default, the first file's :func:`default_roots`."""
+    if _roots is None:
+        _roots = POLICY_ROOTS.get() or default_roots(src.directory)
     layers = Layers([src])
     problems: list[Problem] = []
     data = src.data
@@ -573,24 +653,31 @@ def load_source(src: SourceFile, resolver: Resolver | None = None,
     policy_table = data.get("policy")
     meta: dict[str, Any] = policy_table if isinstance(policy_table, dict) else {}
     parent_name = meta.get("extends")
+    if parent_name == "" or (isinstance(parent_name, str) and not parent_name.strip()):
+        raise PolicyError([layers.problem(
+            ("policy", "extends"), "'extends' is empty", "name the policy to extend, or "
+            "remove the key", value=True)])
+    if "overrides" in meta and "extends" not in meta:
+        problems.append(layers.problem(
+            ("policy", "overrides"), "'overrides' without 'extends': there is no inherited "
+            "key to override", "add 'extends', or remove 'overrides'"))
     if isinstance(parent_name, str) and parent_name:
         if len(_chain) >= MAX_EXTENDS_DEPTH:
             raise PolicyError([layers.problem(("policy", "extends"),
                                               f"'extends' goes deeper than "
                                               f"{MAX_EXTENDS_DEPTH} policies", value=True)])
-        found = _find_parent(src, parent_name, resolver)
-        if found is None:
-            raise PolicyError([layers.problem(
-                ("policy", "extends"), f"cannot find the policy {parent_name!r} to extend",
-                "give a .toml path relative to this file, or the name of an installed policy",
-                value=True)])
-        pname, raw, pdir = found
+        try:
+            pname, raw, pdir = _find_parent(src, parent_name, resolver, _roots)
+        except _NotFound as e:
+            raise PolicyError([layers.problem(("policy", "extends"), e.message, e.hint,
+                                              value=True)]) from None
         key = str(Path(pname).resolve()) if pdir is not None else pname
         if key in _chain:
             raise PolicyError([layers.problem(("policy", "extends"),
                                               f"{parent_name!r} extends this file again "
                                               f"(a cycle)", value=True)])
-        parent = load_source(read_source(pname, raw, pdir), resolver, model_cls, (*_chain, key))
+        parent = load_source(read_source(pname, raw, pdir), resolver, model_cls,
+                             (*_chain, key), _roots)
         parents.append(parent)
         overrides_list = meta.get("overrides", [])
         overrides = {str(o): False for o in overrides_list} if isinstance(
