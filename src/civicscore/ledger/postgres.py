@@ -74,6 +74,10 @@ class PostgresLedger(Ledger):
         except psycopg.ProgrammingError as e:
             raise LedgerError("db", f"malformed PostgreSQL URL {safe_url(url)}: "
                                     f"{safe_url(str(e).strip())}") from None
+        port = str(params.get("port") or "")
+        if port and not all(p.strip().isdigit() for p in port.split(",")):
+            raise LedgerError("db", f"malformed PostgreSQL URL {safe_url(url)}: the port "
+                                    f"{port!r} is not a number")
         timeout = params.get("connect_timeout") or connect_timeout
         try:
             self.conn = psycopg.connect(url, autocommit=True, connect_timeout=int(timeout))
@@ -115,7 +119,9 @@ class PostgresLedger(Ledger):
 
     def _triggers(self, tx: Any) -> set[str]:
         return {r[0] for r in tx.execute(
-            "SELECT tgname FROM pg_trigger WHERE NOT tgisinternal")}
+            "SELECT t.tgname FROM pg_trigger t JOIN pg_class c ON c.oid = t.tgrelid "
+            "JOIN pg_namespace n ON n.oid = c.relnamespace "
+            "WHERE NOT t.tgisinternal AND n.nspname = current_schema()")}
 
     def close(self) -> None:
         self.conn.close()
