@@ -121,6 +121,11 @@ def pg_server() -> Iterator[Server]:
 
 BACKENDS = ["sqlite", "postgres"]
 
+slow = pytest.mark.skipif(os.environ.get("CIVICSCORE_SLOW") != "1",
+                          reason="a bigger run of the ledger suite: set CIVICSCORE_SLOW=1")
+"""Marks a fuzz-scale ledger test, kept out of the default run (the project has no
+``slow`` marker of its own yet)."""
+
 
 @pytest.fixture(params=BACKENDS)
 def ledger_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:

@@ -505,8 +505,14 @@ def _earned_on(record: Mapping[str, Any], start_day: dt.date | None) -> dt.date:
     dates a lot, and counts its expiry from)."""
     from ..records import to_datetime
 
+    end = record.get("end")
+    if isinstance(end, str) and len(end) > 10 and end[10] in "T ":
+        try:  # the ISO forms the scheme reads: the day is the first ten characters
+            return dt.date.fromisoformat(end[:10])
+        except ValueError:
+            pass
     try:
-        return to_datetime(record.get("end"), "", "end").date()
+        return to_datetime(end, "", "end").date()
     except ValueError:  # pragma: no cover - a scored record's end was readable
         assert start_day is not None
         return start_day

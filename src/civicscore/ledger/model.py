@@ -101,7 +101,10 @@ def canonical(amount: Decimal) -> Decimal:
 
 def text(amount: Decimal) -> str:
     """An amount as the decimal text stored and shown (``12.5``, never ``1.25E+1``)."""
-    return format(canonical(amount), "f")
+    shown = format(amount, "f")
+    if "." in shown:  # 12.50 -> 12.5, 3.000 -> 3
+        shown = shown.rstrip("0").rstrip(".")
+    return "0" if shown in ("-0", "") else shown
 
 
 def date_of(value: Any, name: str = "date") -> dt.date:

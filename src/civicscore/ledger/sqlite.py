@@ -43,7 +43,10 @@ class _DecimalSum:
 
 
 def _param(value: Any) -> Any:
-    if isinstance(value, Decimal):
+    kind = type(value)
+    if kind is str or kind is int or value is None:  # the common case, first
+        return value
+    if kind is Decimal:
         return text(value)
     if isinstance(value, dt.date):
         return value.isoformat()
