@@ -366,3 +366,11 @@ def test_no_ledger_given_is_an_error() -> None:
     r = CliRunner().invoke(main, ["ledger", "balance"], env={"CIVICSCORE_LEDGER": ""})
     assert r.exit_code == 2
     assert "db: no ledger given: pass --db PATH_OR_URL or set CIVICSCORE_LEDGER" in r.output
+
+
+def test_the_ledger_reads_the_schemes_rejected_status() -> None:
+    """core.py spells the status out (importing the scheme would slow ``civicscore --help``)."""
+    from civicscore.ledger import core
+    from civicscore.schemes import volunteer
+
+    assert core.REJECTED == volunteer.REJECTED

@@ -43,6 +43,7 @@ from .model import (
     date_of,
     ident,
     programme_account,
+    record_hash,
     text,
     volunteer_account,
 )
@@ -53,6 +54,7 @@ if TYPE_CHECKING:
     from ..schemes.volunteer import VolunteerResult, VolunteerScheme
 
 T = TypeVar("T")
+REJECTED = "rejected"  # the status of a rejected ActivityDecision
 Row = tuple[Any, ...]
 
 CHUNK = 500
@@ -199,51 +201,62 @@ class Ledger:
     def post_result(self, scheme: VolunteerScheme, result: VolunteerResult,
                     records: Sequence[Mapping[str, Any]]) -> PostSummary:
         """Post the scored decisions of ``result``, a run of ``scheme`` (``records`` are
-        its inputs, for the content hash that makes a re-post a no-op)."""
+        its inputs, for the content hash that makes a re-post a no-op).
+
+        Rows are built as plain tuples (no Transfer objects): a post of 10^6 records is
+        the hot path of a ledger, see benchmarks/ledger_bench.py."""
         ref = result.policy
-        star_hours = scheme.rules.star_hours
+        counted = scheme.rules.star_hours == "counted"
         decimals = scheme.rules.points_decimals
-        transfers: list[Transfer] = []
+        rows: list[tuple[Any, ...]] = []
         lots: list[tuple[str, str, dt.date, dt.date | None, Decimal]] = []
         rejected = []
         posted_at = _now()
+        issuance = programme_account(ISSUANCE)
+        codes_json: dict[tuple[str, ...], str] = {}
         for d in result.records:
-            if d.rejected:
-                rejected.append((d.record_id, d.reason_codes))
+            codes = d.reason_codes
+            if d.status == REJECTED:
+                rejected.append((d.record_id, codes))
                 continue
             record = records[d.row - 1]
-            hours = d.counted_hours if star_hours == "counted" else d.service_hours
+            hours = d.counted_hours if counted else d.service_hours
             amount = canonical(Decimal(d.point_units).scaleb(-decimals))
             tid = f"{EARN}:{d.record_id}"
             earned_on = _earned_on(record, d.date)
-            transfers.append(Transfer(
-                tid, EARN, programme_account(ISSUANCE), volunteer_account(d.volunteer_id),
-                amount, earned_on, d.volunteer_id, round(hours * 60), ref.id, ref.version,
-                ref.hash, d.reason_codes, content_hash(_plain(record)), posted_at=posted_at))
-            if amount > 0:
+            text_codes = codes_json.get(codes)
+            if text_codes is None:
+                text_codes = codes_json[codes] = json.dumps(list(codes))
+            rows.append((tid, EARN, issuance, volunteer_account(d.volunteer_id), amount,
+                         earned_on, d.volunteer_id, round(hours * 60), ref.id, ref.version,
+                         ref.hash, text_codes, record_hash(record), "", "", posted_at))
+            if d.point_units > 0:
                 lots.append((tid, d.volunteer_id, earned_on, d.expires_on, amount))
-        summary = self._write(lambda tx: self._post(tx, transfers, lots))
+        summary = self._write(lambda tx: self._post(tx, rows, lots))
         return PostSummary(summary[0], summary[1], tuple(rejected), tuple(summary[2]))
 
-    def _post(self, tx: Tx, transfers: list[Transfer],
+    def _post(self, tx: Tx, rows: list[tuple[Any, ...]],
               lots: list[tuple[str, str, dt.date, dt.date | None, Decimal]]
               ) -> tuple[int, int, list[str]]:
-        existing = self._existing(tx, [t.id for t in transfers])
-        conflicts = [t.id.partition(":")[2] for t in transfers
-                     if t.id in existing and existing[t.id] != t.content_hash]
+        """Insert the earning rows (``TRANSFER_COLUMNS`` order) not yet in the ledger, and
+        their lots; refuse all of them if one id is there with another content hash."""
+        existing = self._existing(tx, [r[0] for r in rows])
+        conflicts = [r[0].partition(":")[2] for r in rows
+                     if r[0] in existing and existing[r[0]] != r[12]]
         if conflicts:
             shown = ", ".join(conflicts[:10]) + (f" and {len(conflicts) - 10} more"
                                                  if len(conflicts) > 10 else "")
             raise LedgerError("record_id", f"record {shown} is already in the ledger with "
                                            f"other content; nothing was posted (correct a "
                                            f"posted record with an adjustment, not a re-post)")
-        new = [t for t in transfers if t.id not in existing]
-        fresh = {t.id for t in new}
-        self._open_accounts(tx, sorted({t.volunteer_id for t in new}))
-        self._insert(tx, new)
+        new = [r for r in rows if r[0] not in existing] if existing else rows
+        self._open_accounts(tx, sorted({r[6] for r in new}))
+        tx.executemany(_INSERT_TRANSFER, new)
+        fresh = {r[0] for r in new} if existing else None
         tx.executemany("INSERT INTO lots (id, volunteer_id, earned_on, expires_on, amount) "
-                       "VALUES (?, ?, ?, ?, ?)", [lot for lot in lots if lot[0] in fresh])
-        return len(new), len(transfers) - len(new), [t.id for t in new]
+                       "VALUES (?, ?, ?, ?, ?)",
+                       lots if fresh is None else [lot for lot in lots if lot[0] in fresh])
+        return len(new), len(rows) - len(new), [r[0] for r in new]
 
     def _existing(self, tx: Tx, ids: Sequence[str]) -> dict[str, str]:
         found: dict[str, str] = {}
@@ -503,14 +516,14 @@ def summarise(vid: str, when: dt.date, transfers: Sequence[Transfer],
 def _earned_on(record: Mapping[str, Any], start_day: dt.date | None) -> dt.date:
     """The day a record's points were earned: the day its activity ended (as the scheme
     dates a lot, and counts its expiry from)."""
-    from ..records import to_datetime
-
     end = record.get("end")
     if isinstance(end, str) and len(end) > 10 and end[10] in "T ":
         try:  # the ISO forms the scheme reads: the day is the first ten characters
             return dt.date.fromisoformat(end[:10])
         except ValueError:
             pass
+    from ..records import to_datetime
+
     try:
         return to_datetime(end, "", "end").date()
     except ValueError:  # pragma: no cover - a scored record's end was readable
@@ -518,10 +531,6 @@ def _earned_on(record: Mapping[str, Any], start_day: dt.date | None) -> dt.date:
         return start_day
 
 
-def _plain(record: Mapping[str, Any]) -> dict[str, Any]:
-    """A record as plain JSON-able fields, for its content hash."""
-    return {str(k): (v if isinstance(v, str | int | bool) or v is None else str(v))
-            for k, v in record.items()}
 
 
 __all__ = ["Ledger", "Tx", "summarise"]

@@ -136,6 +136,18 @@ def content_hash(content: Mapping[str, Any]) -> str:
     return hashlib.sha256(data.encode("utf-8")).hexdigest()
 
 
+def record_hash(record: Mapping[str, Any]) -> str:
+    """The content hash of an input record: its fields in name order, each name and
+    value's text separated by control characters no CSV cell or JSON key of a record
+    holds unescaped (faster than JSON on the hot path of a post)."""
+    try:
+        items = sorted(record.items())  # names are unique: values are never compared
+    except TypeError:  # a name that is not text
+        items = sorted(record.items(), key=lambda kv: str(kv[0]))
+    data = "\x1e".join(f"{k}\x1f{'' if v is None else v}" for k, v in items)
+    return hashlib.sha256(data.encode("utf-8", "surrogatepass")).hexdigest()
+
+
 @dataclass(frozen=True, slots=True)
 class Transfer:
     """One movement of points between two accounts; never changed once written."""
