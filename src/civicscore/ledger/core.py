@@ -19,7 +19,7 @@ import datetime as dt
 import json
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from decimal import Decimal
-from typing import TYPE_CHECKING, Any, Protocol, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from ..errors import LedgerError
 from .model import (
@@ -47,6 +47,7 @@ from .model import (
     text,
     volunteer_account,
 )
+from .rows import INSERT_TRANSFER, SELECT_TRANSFER, Tx, day, dec, transfer_of
 from .schema import SCHEMA_VERSION, migrations
 
 if TYPE_CHECKING:
@@ -55,45 +56,9 @@ if TYPE_CHECKING:
 
 T = TypeVar("T")
 REJECTED = "rejected"  # the status of a rejected ActivityDecision
-Row = tuple[Any, ...]
 
 CHUNK = 500
 """Ids looked up per ``IN (...)`` query (below every backend's parameter limit)."""
-
-TRANSFER_COLUMNS = ("id", "kind", "debit_account", "credit_account", "amount", "effective_on",
-                    "volunteer_id", "minutes", "policy_id", "policy_version", "policy_hash",
-                    "reason_codes", "content_hash", "author", "memo", "posted_at")
-_SELECT_TRANSFER = f"SELECT {', '.join(TRANSFER_COLUMNS)}, seq FROM transfers"
-_INSERT_TRANSFER = (f"INSERT INTO transfers ({', '.join(TRANSFER_COLUMNS)}) VALUES "
-                    f"({', '.join('?' for _ in TRANSFER_COLUMNS)})")
-
-
-class Tx(Protocol):
-    """One transaction: ``?`` placeholders, rows as tuples."""
-
-    def execute(self, sql: str, params: Sequence[Any] = ()) -> list[Row]: ...
-
-    def executemany(self, sql: str, rows: Iterable[Sequence[Any]]) -> None: ...
-
-
-def dec(value: Any) -> Decimal:
-    """A stored amount (NUMERIC, decimal text, or NULL for an empty sum) as a Decimal."""
-    return Decimal(0) if value is None else canonical(Decimal(str(value)))
-
-
-def day(value: Any) -> dt.date:
-    """A stored day (DATE or ISO text)."""
-    return value if isinstance(value, dt.date) else dt.date.fromisoformat(str(value))
-
-
-def transfer_of(row: Row) -> Transfer:
-    """A ``transfers`` row (``_SELECT_TRANSFER`` order) as a Transfer."""
-    (tid, kind, debit, credit, amount, eff, vid, minutes, pid, pver, phash, codes, chash,
-     author, memo, posted, seq) = row
-    return Transfer(tid, kind, debit, credit, dec(amount), day(eff), vid, int(minutes), pid,
-                    pver, phash, tuple(json.loads(codes)), chash, author, memo, posted,
-                    int(seq))
-
 
 def _now() -> str:
     return dt.datetime.now(dt.UTC).isoformat(timespec="microseconds")
@@ -251,7 +216,7 @@ class Ledger:
                                            f"posted record with an adjustment, not a re-post)")
         new = [r for r in rows if r[0] not in existing] if existing else rows
         self._open_accounts(tx, sorted({r[6] for r in new}))
-        tx.executemany(_INSERT_TRANSFER, new)
+        tx.executemany(INSERT_TRANSFER, new)
         fresh = {r[0] for r in new} if existing else None
         tx.executemany("INSERT INTO lots (id, volunteer_id, earned_on, expires_on, amount) "
                        "VALUES (?, ?, ?, ?, ?)",
@@ -273,7 +238,7 @@ class Ledger:
                        [(volunteer_account(v), VOLUNTEER, v, _now()) for v in volunteers])
 
     def _insert(self, tx: Tx, transfers: Sequence[Transfer]) -> None:
-        tx.executemany(_INSERT_TRANSFER, [(
+        tx.executemany(INSERT_TRANSFER, [(
             t.id, t.kind, t.debit_account, t.credit_account, t.amount, t.effective_on,
             t.volunteer_id, t.minutes, t.policy_id, t.policy_version, t.policy_hash,
             json.dumps(list(t.reason_codes)), t.content_hash, t.author, t.memo,
@@ -347,7 +312,7 @@ class Ledger:
         return self._transfer(tx, transfer.id)
 
     def _transfer(self, tx: Tx, tid: str) -> Transfer:
-        return transfer_of(tx.execute(f"{_SELECT_TRANSFER} WHERE id = ?", (tid,))[0])
+        return transfer_of(tx.execute(f"{SELECT_TRANSFER} WHERE id = ?", (tid,))[0])
 
     def _account_opened(self, tx: Tx, vid: str, when: dt.date) -> None:
         """Refuse an unknown volunteer, or a date before their account's first movement."""
@@ -446,7 +411,7 @@ class Ledger:
 
     def _balance(self, tx: Tx, vid: str, when: dt.date) -> Balance:
         transfers = [transfer_of(r) for r in tx.execute(
-            f"{_SELECT_TRANSFER} WHERE volunteer_id = ? ORDER BY seq", (vid,))]
+            f"{SELECT_TRANSFER} WHERE volunteer_id = ? ORDER BY seq", (vid,))]
         if not transfers:
             raise LedgerError("volunteer_id", f"unknown volunteer {vid!r}: the ledger has no "
                                               f"account for them")
@@ -464,7 +429,7 @@ class Ledger:
             lines = []
             book = Decimal(0)
             account = volunteer_account(vid)
-            for r in tx.execute(f"{_SELECT_TRANSFER} WHERE volunteer_id = ? ORDER BY seq",
+            for r in tx.execute(f"{SELECT_TRANSFER} WHERE volunteer_id = ? ORDER BY seq",
                                 (vid,)):
                 t = transfer_of(r)
                 book += t.amount if t.credit_account == account else -t.amount
@@ -476,7 +441,7 @@ class Ledger:
     def transfers(self) -> Iterator[Transfer]:
         """Every transfer, in posting order (for ``export`` and ``verify``)."""
         return iter(self._read(lambda tx: [transfer_of(r) for r in tx.execute(
-            f"{_SELECT_TRANSFER} ORDER BY seq")]))
+            f"{SELECT_TRANSFER} ORDER BY seq")]))
 
     def verify(self) -> list[str]:
         """Every broken invariant, in words (empty when the ledger is sound)."""
@@ -533,4 +498,4 @@ def _earned_on(record: Mapping[str, Any], start_day: dt.date | None) -> dt.date:
 
 
 
-__all__ = ["Ledger", "Tx", "summarise"]
+__all__ = ["Ledger", "summarise"]

@@ -20,7 +20,8 @@ from collections.abc import Callable, Iterable, Sequence
 from typing import Any, TypeVar
 
 from ..errors import LedgerError
-from .core import Ledger, Row
+from .core import Ledger
+from .rows import Row
 
 T = TypeVar("T")
 

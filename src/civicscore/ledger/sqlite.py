@@ -22,8 +22,9 @@ from pathlib import Path
 from typing import Any, TypeVar
 
 from ..errors import LedgerError
-from .core import Ledger, Row
+from .core import Ledger
 from .model import text
+from .rows import Row
 
 T = TypeVar("T")
 

@@ -36,10 +36,11 @@ from .model import (
     text,
     volunteer_account,
 )
+from .rows import SELECT_TRANSFER, Tx, day, dec, transfer_of
 from .schema import SCHEMA_VERSION
 
 if TYPE_CHECKING:
-    from .core import Ledger, Tx
+    from .core import Ledger
 
 _SIDES = {
     EARN: (programme_account(ISSUANCE), VOLUNTEER),
@@ -50,8 +51,6 @@ _SIDES = {
 
 def check(ledger: Ledger, tx: Tx) -> list[str]:
     """The broken invariants of the ledger ``tx`` reads (empty when it is sound)."""
-    from .core import day, dec, transfer_of
-
     problems: list[str] = []
     version = ledger._version(tx)
     if version != SCHEMA_VERSION:
@@ -62,9 +61,7 @@ def check(ledger: Ledger, tx: Tx) -> list[str]:
         problems.append(f"append-only: trigger(s) {', '.join(sorted(missing))} are missing")
     accounts = {r[0]: (r[1], r[2]) for r in tx.execute(
         "SELECT code, kind, volunteer_id FROM accounts")}
-    from .core import _SELECT_TRANSFER
-
-    transfers = [transfer_of(r) for r in tx.execute(f"{_SELECT_TRANSFER} ORDER BY seq")]
+    transfers = [transfer_of(r) for r in tx.execute(f"{SELECT_TRANSFER} ORDER BY seq")]
     by_id = {t.id: t for t in transfers}
     balance: dict[str, Decimal] = defaultdict(Decimal)
     for t in transfers:
