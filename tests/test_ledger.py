@@ -374,3 +374,15 @@ def test_the_ledger_reads_the_schemes_rejected_status() -> None:
     from civicscore.schemes import volunteer
 
     assert core.REJECTED == volunteer.REJECTED
+
+
+def test_the_python_example_of_the_docs_runs(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+                                             capsys: pytest.CaptureFixture[str]) -> None:
+    root = EXAMPLE_POLICY.parents[1]
+    text = (root / "docs" / "ledger.md").read_text(encoding="utf-8")
+    code = text.split("```python\n", 1)[1].split("```", 1)[0]
+    for name in ("policies", "examples"):
+        (tmp_path / name).symlink_to(root / name)
+    monkeypatch.chdir(tmp_path)
+    exec(compile(code, "docs/ledger.md", "exec"), {})
+    assert capsys.readouterr().out == "19.25\n"
