@@ -386,3 +386,17 @@ def test_the_python_example_of_the_docs_runs(tmp_path: Path, monkeypatch: pytest
     monkeypatch.chdir(tmp_path)
     exec(compile(code, "docs/ledger.md", "exec"), {})
     assert capsys.readouterr().out == "19.25\n"
+
+
+def test_a_second_post_of_a_month_warns_that_caps_did_not_see_the_first(
+        book: Ledger, district: civicscore.Policy, records: list[Any]) -> None:
+    first = book.post(district, records[:2], as_of=AS_OF)  # A001 (June), A002 (July)
+    assert first.warnings == ()
+    later = {**records[0], "record_id": "A100", "start": "2025-06-20T19:00",
+             "end": "2025-06-20T20:00", "submitted_at": "2025-06-21T09:00"}
+    second = book.post(district, [later, records[3]], as_of=AS_OF)  # June again, October
+    assert second.posted == 2
+    assert second.warnings == (
+        "volunteer V01: 1 record(s) earned in 2025-06 were posted before; this post's caps "
+        "and overlap check did not see them (post a month's records together)",)
+    assert book.post(district, [later], as_of=AS_OF).warnings == ()  # nothing new: no-op

@@ -98,6 +98,8 @@ def post(policy: str, input_file: str, as_of: dt.datetime, db: str | None) -> No
     with _open(db) as book:
         summary = book.post(pol, records, as_of=as_of.date())
     click.echo(f"{summary} ({pol.ref}, as of {as_of.date()})", err=True)
+    for warning in summary.warnings:
+        click.echo(f"warning: {warning}", err=True)
     for rid, codes in summary.rejected[:SHOWN_REJECTS]:
         click.echo(f"rejected {rid}: {', '.join(codes)}", err=True)
 

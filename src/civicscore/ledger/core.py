@@ -197,12 +197,12 @@ class Ledger:
                          ref.hash, text_codes, record_hash(record), "", "", posted_at))
             if d.point_units > 0:
                 lots.append((tid, d.volunteer_id, earned_on, d.expires_on, amount))
-        summary = self._write(lambda tx: self._post(tx, rows, lots))
-        return PostSummary(summary[0], summary[1], tuple(rejected), tuple(summary[2]))
+        posted, unchanged, ids, warnings = self._write(lambda tx: self._post(tx, rows, lots))
+        return PostSummary(posted, unchanged, tuple(rejected), tuple(ids), tuple(warnings))
 
     def _post(self, tx: Tx, rows: list[tuple[Any, ...]],
               lots: list[tuple[str, str, dt.date, dt.date | None, Decimal]]
-              ) -> tuple[int, int, list[str]]:
+              ) -> tuple[int, int, list[str], list[str]]:
         """Insert the earning rows (``TRANSFER_COLUMNS`` order) not yet in the ledger, and
         their lots; refuse all of them if one id is there with another content hash."""
         existing = self._existing(tx, [r[0] for r in rows])
@@ -215,13 +215,42 @@ class Ledger:
                                            f"other content; nothing was posted (correct a "
                                            f"posted record with an adjustment, not a re-post)")
         new = [r for r in rows if r[0] not in existing] if existing else rows
+        warnings = self._unseen(tx, new, {r[0] for r in rows})
         self._open_accounts(tx, sorted({r[6] for r in new}))
         tx.executemany(INSERT_TRANSFER, new)
         fresh = {r[0] for r in new} if existing else None
         tx.executemany("INSERT INTO lots (id, volunteer_id, earned_on, expires_on, amount) "
                        "VALUES (?, ?, ?, ?, ?)",
                        lots if fresh is None else [lot for lot in lots if lot[0] in fresh])
-        return len(new), len(rows) - len(new), [r[0] for r in new]
+        return len(new), len(rows) - len(new), [r[0] for r in new], warnings
+
+    def _unseen(self, tx: Tx, new: Sequence[tuple[Any, ...]], batch: set[str]) -> list[str]:
+        """Warnings for months of a volunteer that earlier posts already have earnings in:
+        this post's caps and overlap check did not see those records (docs/ledger.md,
+        "post a period's records together")."""
+        if not new:
+            return []
+        months = {(r[6], r[5].year, r[5].month) for r in new}
+        lo = min(r[5] for r in new).replace(day=1)  # whole months
+        last = max(r[5] for r in new)
+        hi = (last.replace(day=28) + dt.timedelta(days=4)).replace(day=1) - dt.timedelta(days=1)
+        vids = sorted({m[0] for m in months})
+        earlier: dict[tuple[str, int, int], int] = {}
+        for i in range(0, len(vids), CHUNK):
+            part = vids[i:i + CHUNK]
+            for tid, vid, eff in tx.execute(
+                    f"SELECT id, volunteer_id, effective_on FROM transfers WHERE kind = 'earn' "
+                    f"AND effective_on >= ? AND effective_on <= ? AND volunteer_id IN "
+                    f"({', '.join('?' for _ in part)})", (lo, hi, *part)):
+                when = day(eff)
+                key = (vid, when.year, when.month)
+                if tid not in batch and key in months:
+                    earlier[key] = earlier.get(key, 0) + 1
+        out = [f"volunteer {vid}: {n} record(s) earned in {year}-{month:02d} were posted "
+               f"before; this post's caps and overlap check did not see them (post a "
+               f"month's records together)" for (vid, year, month), n in sorted(earlier.items())]
+        return out[:20] + ([f"... and {len(out) - 20} more such months"] if len(out) > 20
+                           else [])
 
     def _existing(self, tx: Tx, ids: Sequence[str]) -> dict[str, str]:
         found: dict[str, str] = {}

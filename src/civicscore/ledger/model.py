@@ -230,12 +230,15 @@ class Balance:
 @dataclass(frozen=True, slots=True)
 class PostSummary:
     """What one ``post`` did: transfers written, records already there (no-ops), and the
-    scheme's rejected records (never posted), as ``(record_id, reason codes)``."""
+    scheme's rejected records (never posted), as ``(record_id, reason codes)``; and
+    ``warnings``: months of a volunteer that an earlier post already had earnings in,
+    whose caps and overlaps this post could not see."""
 
     posted: int
     unchanged: int
     rejected: tuple[tuple[str, tuple[str, ...]], ...] = ()
     ids: tuple[str, ...] = field(default=(), repr=False)
+    warnings: tuple[str, ...] = ()
 
     def __str__(self) -> str:
         return (f"{self.posted} transfers posted, {self.unchanged} already in the ledger, "
