@@ -8,6 +8,9 @@
   fresh SQLite ledger, and into PostgreSQL when ``--pg`` names an empty database or
   schema. Reported as transfers per second of ``post_result`` (target: >= 50,000/s on
   SQLite).
+* **Floor**: the same number of rows inserted into bare SQLite tables (no keys, indexes,
+  triggers, checks, Python objects) in this run: the ratio to it is what the ledger's
+  checks cost, whatever the machine's load.
 * **Balance**: the median time of ``balance(volunteer)`` for random volunteers among
   N/10 (target: < 1 ms), side by side with what a balance costs without a ledger:
   re-scoring the full history (the scoring time above, which a statement needs).
@@ -58,6 +61,31 @@ def records(n: int, seed: int) -> list[dict[str, str]]:
     return out
 
 
+def raw_insert_seconds(path: Path, n: int) -> float:
+    """The floor: ``n`` transfer-sized rows and ``n`` lot-sized rows inserted into bare
+    SQLite tables (no keys, indexes, triggers or checks) in one transaction."""
+    import sqlite3
+
+    conn = sqlite3.connect(path, isolation_level=None)
+    conn.execute("PRAGMA journal_mode = WAL")
+    conn.execute("PRAGMA synchronous = NORMAL")
+    conn.execute(f"CREATE TABLE t ({', '.join(f'c{i}' for i in range(16))})")
+    conn.execute("CREATE TABLE l (a, b, c, d, e)")
+    rows = [(f"earn:R{i}", "earn", "programme:issuance", f"volunteer:V{i % 9999}", "1.25",
+             "2025-01-01", f"V{i % 9999}", 60, "bench", "1", "f" * 64, '["RATE"]', "e" * 64,
+             "", "", "2025-12-31T00:00:00") for i in range(n)]
+    lots = [(f"earn:R{i}", f"V{i % 9999}", "2025-01-01", "2027-01-01", "1.25")
+            for i in range(n)]
+    t0 = time.perf_counter()
+    conn.execute("BEGIN")
+    conn.executemany(f"INSERT INTO t VALUES ({', '.join('?' * 16)})", rows)
+    conn.executemany("INSERT INTO l VALUES (?, ?, ?, ?, ?)", lots)
+    conn.execute("COMMIT")
+    took = time.perf_counter() - t0
+    conn.close()
+    return took
+
+
 def balance_times(book: Ledger, volunteers: list[str], repeats: int, seed: int
                   ) -> list[float]:
     rng = random.Random(seed)
@@ -88,8 +116,11 @@ def main() -> int:
           f"engine): {scoring:.2f} s ({args.n / scoring:,.0f} records/s)")
     targets = [("sqlite", str(work / "points.db"))] + ([("postgres", args.pg)]
                                                       if args.pg else [])
+    floor = raw_insert_seconds(work / "raw.db", len(result.scored))
+    print(f"floor: {len(result.scored)} bare SQLite rows of each kind in one transaction: "
+          f"{floor:.2f} s ({len(result.scored) / floor:,.0f} pairs/s)")
     print(f"{'backend':<10} {'posted':>9} {'post s':>8} {'transfers/s':>12} "
-          f"{'balance median':>15} {'p99':>9} {'vs re-score':>12}")
+          f"{'vs floor':>9} {'balance median':>15} {'p99':>9} {'vs re-score':>12}")
     for name, url in targets:
         with open_ledger(url, create=True) as book:
             book.migrate()
@@ -101,7 +132,8 @@ def main() -> int:
             median = statistics.median(times)
             p99 = times[int(len(times) * 0.99) - 1]
             print(f"{name:<10} {summary.posted:>9} {took:>8.2f} {summary.posted / took:>12,.0f} "
-                  f"{median * 1e3:>12.3f} ms {p99 * 1e3:>6.3f} ms {scoring / median:>11,.0f}x")
+                  f"{took / floor:>8.1f}x {median * 1e3:>12.3f} ms {p99 * 1e3:>6.3f} ms "
+                  f"{scoring / median:>11,.0f}x")
     return 0
 
 
