@@ -4,8 +4,10 @@ Writers of the same volunteer are serialised by row locks: a redemption, an
 adjustment or an expiry first takes ``SELECT ... FOR UPDATE`` on the accounts it
 debits (in code order, so two writers cannot deadlock on each other), and only
 then reads the lots it checks; a second redeemer waits, then sees the first one's
-transfer. Transactions run at READ COMMITTED (each statement sees what committed
-before it). A transaction that still loses a race -- a deadlock, a serialisation
+transfer. Writes run at READ COMMITTED (each statement sees what committed
+before it, so what a writer reads after its lock is current); reads (a balance, a
+statement, ``verify``) at REPEATABLE READ, one snapshot for all their statements.
+A transaction that still loses a race -- a deadlock, a serialisation
 failure, or two posts of the same new transfer id, where the second insert fails
 on the unique index -- is rolled back and run again from the start, where it finds
 the other's transfer (a no-op, or a refusal naming the id).
@@ -87,13 +89,16 @@ class PostgresLedger(Ledger):
             raise LedgerError("db", f"cannot connect to PostgreSQL at {safe_url(url)}: "
                                     f"{first}") from None
 
-    def _attempt(self, fn: Callable[[Any], T]) -> T:
+    def _attempt(self, fn: Callable[[Any], T], *, read: bool = False) -> T:
         errors = self.psycopg.errors
         retry = (errors.SerializationFailure, errors.DeadlockDetected, errors.UniqueViolation)
         for attempt in range(RETRIES):
             try:
                 with self.conn.transaction():
-                    return fn(_Tx(self.conn))
+                    tx = _Tx(self.conn)
+                    if read:  # one snapshot for all the statements of a balance or verify
+                        tx.execute("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ, READ ONLY")
+                    return fn(tx)
             except retry:
                 if attempt == RETRIES - 1:
                     raise
@@ -106,7 +111,7 @@ class PostgresLedger(Ledger):
         return self._attempt(fn)
 
     def _read(self, fn: Callable[[Any], T]) -> T:
-        return self._attempt(fn)
+        return self._attempt(fn, read=True)
 
     def _lock(self, tx: Any, accounts: Sequence[str]) -> None:
         codes = sorted(set(accounts))
