@@ -60,6 +60,7 @@ REJECTED = "rejected"  # the status of a rejected ActivityDecision
 CHUNK = 500
 """Ids looked up per ``IN (...)`` query (below every backend's parameter limit)."""
 
+
 def _now() -> str:
     return dt.datetime.now(dt.UTC).isoformat(timespec="microseconds")
 
@@ -84,6 +85,9 @@ class Ledger:
 
     def _lock(self, tx: Tx, accounts: Sequence[str]) -> None:
         """Block other writers of ``accounts`` until this transaction ends."""
+
+    def _lock_schema(self, tx: Tx) -> None:
+        """Block another ``migrate`` until this transaction ends (two ``init`` at once)."""
 
     def _tables(self, tx: Tx) -> set[str]:  # pragma: no cover - abstract
         raise NotImplementedError
@@ -115,6 +119,7 @@ class Ledger:
         """Create or upgrade the schema to ``SCHEMA_VERSION``; returns (from, to)."""
 
         def run(tx: Tx) -> tuple[int, int]:
+            self._lock_schema(tx)
             before = self._version(tx)
             if before > SCHEMA_VERSION:
                 raise LedgerError("db", f"the ledger has schema version {before}, newer than "

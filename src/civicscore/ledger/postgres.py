@@ -27,6 +27,8 @@ from .rows import Row
 
 T = TypeVar("T")
 
+SCHEMA_LOCK = 0x4C454447  # "LEDG": the advisory lock two migrations at once queue on
+
 RETRIES = 8
 """Times a transaction that lost a race is run again before the error is reported."""
 
@@ -118,6 +120,9 @@ class PostgresLedger(Ledger):
         if codes:
             tx.execute("SELECT code FROM accounts WHERE code = ANY(?) ORDER BY code "
                        "FOR UPDATE", (codes,))
+
+    def _lock_schema(self, tx: Any) -> None:
+        tx.execute("SELECT pg_advisory_xact_lock(?)", (SCHEMA_LOCK,))
 
     def _tables(self, tx: Any) -> set[str]:
         return {r[0] for r in tx.execute(
