@@ -791,3 +791,7 @@ from .report.commands import impact_cmd, render_cmd  # noqa: E402 - registered l
 
 main.add_command(render_cmd)
 main.add_command(impact_cmd)
+
+from .ledger.cli import ledger as _ledger  # noqa: E402 - the points ledger's commands
+
+main.add_command(_ledger)

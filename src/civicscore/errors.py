@@ -18,6 +18,9 @@ fix it* ("did you mean ...?").
     │                               has no section for, a date it is not in effect on
     ├── ReviewError (ValueError)    a confirmation, override or appeal cannot be recorded
     │                               as asked (no reason given, a value not allowed)
+    ├── LedgerError (ValueError)    a points-ledger operation is refused, nothing written
+    │                               (names the field: unknown volunteer, over the balance,
+    │                               an id reused with other content, a bad --db URL)
     └── PluginError (RuntimeError)  a plugin contributes something invalid or conflicting
 
 ``CivicScoreError`` itself is never raised (a test checks it): every error is
@@ -36,6 +39,7 @@ __all__ = [
     "CivicScoreError",
     "ExpressionError",
     "InputError",
+    "LedgerError",
     "PluginError",
     "PolicyError",
     "Problem",
@@ -129,6 +133,16 @@ class UsageError(CivicScoreError, ValueError):
 class ReviewError(CivicScoreError, ValueError):
     """A human review (a confirmation, an override, an appeal) cannot be recorded as
     asked: it lacks a reason or an author, or sets a value the policy does not allow."""
+
+
+class LedgerError(CivicScoreError, ValueError):
+    """A points-ledger operation is refused and nothing was written; ``field`` names what
+    is wrong (``volunteer_id``, ``points``, ``date``, ``id``, ``db``, ...)."""
+
+    def __init__(self, field: str, message: str) -> None:
+        self.field = field
+        self.message = message
+        super().__init__(f"{field}: {message}")
 
 
 class PluginError(CivicScoreError, RuntimeError):

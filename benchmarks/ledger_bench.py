@@ -1,0 +1,141 @@
+#!/usr/bin/env python3
+"""Points ledger benchmark (issue 14): posting throughput and balance queries.
+
+    python benchmarks/ledger_bench.py [--n 100000] [--pg postgresql://...]
+
+* **Posting**: N synthetic activity records (N/10 volunteers) are scored once with the
+  volunteer scheme, then posted in one batch (one transfer and one lot each) into a
+  fresh SQLite ledger, and into PostgreSQL when ``--pg`` names an empty database or
+  schema. Reported as transfers per second of ``post_result`` (target: >= 50,000/s on
+  SQLite).
+* **Floor**: the same number of rows inserted into bare SQLite tables (no keys, indexes,
+  triggers, checks, Python objects) in this run: the ratio to it is what the ledger's
+  checks cost, whatever the machine's load.
+* **Balance**: the median time of ``balance(volunteer)`` for random volunteers among
+  N/10 (target: < 1 ms), side by side with what a balance costs without a ledger:
+  re-scoring the full history (the scoring time above, which a statement needs).
+* **Not a test**: nothing here is asserted; the machine is shared, so read the ratios.
+  Results are printed, never committed (benchmarks/RESULTS.md is someone else's).
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime as dt
+import random
+import statistics
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import civicscore
+from civicscore.ledger import Ledger, open_ledger
+
+POLICY = """
+[policy]
+id = "bench"
+version = "1"
+[volunteer]
+confirmation_required = false
+overlap = "allow"
+point_expiry_months = 24
+[volunteer.activities.a]
+points_per_hour = 1.25
+[volunteer.activities.e]
+points_per_event = 2
+"""
+AS_OF = dt.date(2025, 12, 31)
+
+
+def records(n: int, seed: int) -> list[dict[str, str]]:
+    rng = random.Random(seed)
+    out = []
+    for i in range(n):
+        day = dt.date(2024, 1, 1) + dt.timedelta(days=rng.randrange(700))
+        hour = rng.randrange(6, 18)
+        out.append({"record_id": f"R{i}", "volunteer_id": f"V{rng.randrange(max(n // 10, 1))}",
+                    "activity": "a" if rng.random() < 0.8 else "e",
+                    "start": f"{day}T{hour:02d}:00",
+                    "end": f"{day}T{hour + rng.randrange(1, 5):02d}:{rng.choice(['00', '30'])}"})
+    return out
+
+
+def raw_insert_seconds(path: Path, n: int) -> float:
+    """The floor: ``n`` transfer-sized rows and ``n`` lot-sized rows inserted into bare
+    SQLite tables (no keys, indexes, triggers or checks) in one transaction."""
+    import sqlite3
+
+    conn = sqlite3.connect(path, isolation_level=None)
+    conn.execute("PRAGMA journal_mode = WAL")
+    conn.execute("PRAGMA synchronous = NORMAL")
+    conn.execute(f"CREATE TABLE t ({', '.join(f'c{i}' for i in range(16))})")
+    conn.execute("CREATE TABLE l (a, b, c, d, e)")
+    rows = [(f"earn:R{i}", "earn", "programme:issuance", f"volunteer:V{i % 9999}", "1.25",
+             "2025-01-01", f"V{i % 9999}", 60, "bench", "1", "f" * 64, '["RATE"]', "e" * 64,
+             "", "", "2025-12-31T00:00:00") for i in range(n)]
+    lots = [(f"earn:R{i}", f"V{i % 9999}", "2025-01-01", "2027-01-01", "1.25")
+            for i in range(n)]
+    t0 = time.perf_counter()
+    conn.execute("BEGIN")
+    conn.executemany(f"INSERT INTO t VALUES ({', '.join('?' * 16)})", rows)
+    conn.executemany("INSERT INTO l VALUES (?, ?, ?, ?, ?)", lots)
+    conn.execute("COMMIT")
+    took = time.perf_counter() - t0
+    conn.close()
+    return took
+
+
+def balance_times(book: Ledger, volunteers: list[str], repeats: int, seed: int
+                  ) -> list[float]:
+    rng = random.Random(seed)
+    times = []
+    for _ in range(repeats):
+        vid = rng.choice(volunteers)
+        t0 = time.perf_counter()
+        book.balance(vid, on=AS_OF)
+        times.append(time.perf_counter() - t0)
+    return times
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--n", type=int, default=100_000, help="activity records")
+    parser.add_argument("--pg", default=None, help="an empty PostgreSQL database URL")
+    parser.add_argument("--seed", type=int, default=14)
+    parser.add_argument("--repeats", type=int, default=1000, help="balance queries timed")
+    args = parser.parse_args()
+    work = Path(tempfile.mkdtemp(prefix="ledger-bench-"))
+    (work / "bench.toml").write_text(POLICY, encoding="utf-8")
+    policy = civicscore.load(work / "bench.toml", today=dt.date(2025, 1, 1))
+    rows = records(args.n, args.seed)
+    t0 = time.perf_counter()
+    result = policy.volunteer.decide_many(rows, as_of=AS_OF)
+    scoring = time.perf_counter() - t0
+    print(f"{args.n} records, seed {args.seed}; scoring the full history (per-record "
+          f"engine): {scoring:.2f} s ({args.n / scoring:,.0f} records/s)")
+    targets = [("sqlite", str(work / "points.db"))] + ([("postgres", args.pg)]
+                                                      if args.pg else [])
+    floor = raw_insert_seconds(work / "raw.db", len(result.scored))
+    print(f"floor: {len(result.scored)} bare SQLite rows of each kind in one transaction: "
+          f"{floor:.2f} s ({len(result.scored) / floor:,.0f} pairs/s)")
+    print(f"{'backend':<10} {'posted':>9} {'post s':>8} {'transfers/s':>12} "
+          f"{'vs floor':>9} {'balance median':>15} {'p99':>9} {'vs re-score':>12}")
+    for name, url in targets:
+        with open_ledger(url, create=True) as book:
+            book.migrate()
+            t0 = time.perf_counter()
+            summary = book.post_result(policy.volunteer, result, rows)
+            took = time.perf_counter() - t0
+            volunteers = book.volunteers()
+            times = sorted(balance_times(book, volunteers, args.repeats, args.seed))
+            median = statistics.median(times)
+            p99 = times[int(len(times) * 0.99) - 1]
+            print(f"{name:<10} {summary.posted:>9} {took:>8.2f} {summary.posted / took:>12,.0f} "
+                  f"{took / floor:>8.1f}x {median * 1e3:>12.3f} ms {p99 * 1e3:>6.3f} ms "
+                  f"{scoring / median:>11,.0f}x")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

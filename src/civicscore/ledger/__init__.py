@@ -1,0 +1,65 @@
+"""A points ledger for the volunteer scheme: SQLite by default, PostgreSQL for a city.
+
+::
+
+    from civicscore.ledger import open_ledger
+    with open_ledger("points.db", create=True) as ledger:
+        ledger.migrate()
+        ledger.post(civicscore.load("policy.toml"), records, as_of=day)
+        ledger.redeem("V01", "10", id="R001", on="2025-10-10")
+        print(ledger.balance("V01", on=day).balance)
+
+``open_ledger`` takes a file path (or ``sqlite:///PATH``) or a ``postgresql://``
+URL; ``None`` reads the ``CIVICSCORE_LEDGER`` environment variable. See
+docs/ledger.md for the accounts, the lots and the invariants ``verify`` checks.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+from pathlib import Path
+
+from ..errors import LedgerError
+from .core import Ledger
+from .model import Balance, Lot, PostSummary, Transfer
+from .schema import SCHEMA_VERSION
+
+ENV = "CIVICSCORE_LEDGER"
+
+__all__ = ["ENV", "SCHEMA_VERSION", "Balance", "Ledger", "Lot", "PostSummary", "Transfer",
+           "open_ledger"]
+
+
+def open_ledger(url: str | Path | None = None, *, create: bool = False) -> Ledger:
+    """The ledger at ``url``: a SQLite file path (``sqlite:///PATH`` too), or a
+    ``postgresql://`` URL. A SQLite file must exist unless ``create``; either way its
+    tables come from ``migrate()`` (``civicscore ledger init``)."""
+    if url is None or str(url).strip() == "":
+        url = os.environ.get(ENV, "")
+        if not url.strip():
+            raise LedgerError("db", f"no ledger given: pass --db PATH_OR_URL or set {ENV}")
+    if isinstance(url, Path):
+        return _sqlite(url, create)
+    text = url.strip()
+    if text.startswith(("postgresql://", "postgres://")):
+        from .postgres import PostgresLedger
+
+        ledger: Ledger = PostgresLedger(text)
+        return ledger
+    if text.startswith("sqlite://"):
+        path = text[len("sqlite://"):]
+        if not path:
+            raise LedgerError("db", f"malformed URL {text!r}: write sqlite:///PATH")
+        return _sqlite(Path(path), create)
+    if re.match(r"^[A-Za-z][A-Za-z0-9+.-]*://", text) or text.startswith("postgresql:"):
+        scheme = text.split(":", 1)[0]
+        raise LedgerError("db", f"malformed URL: {scheme!r} is not a kind of ledger; give a "
+                                f"file path, sqlite:///PATH or postgresql://HOST/DB")
+    return _sqlite(Path(text), create)
+
+
+def _sqlite(path: Path, create: bool) -> Ledger:
+    from .sqlite import SQLiteLedger
+
+    return SQLiteLedger(path, create=create)

@@ -1,0 +1,535 @@
+"""The ledger's operations, written once over a small SQL interface both backends offer.
+
+A backend (``sqlite.py``, ``postgres.py``) supplies a connection, a write
+transaction that serialises writers of the same accounts (SQLite: ``BEGIN
+IMMEDIATE``; PostgreSQL: ``SELECT ... FOR UPDATE`` on the accounts, retried on
+a serialisation failure, a deadlock or a racing insert of the same id), and
+the name of an exact decimal ``SUM``. Everything else (what a redemption takes,
+what a re-post means, what a balance is) is here, so the two backends cannot
+disagree on it.
+
+Every operation runs in one transaction: it writes all its transfers or none,
+so a crash (even ``kill -9``) leaves no partial run, and re-running it is a
+no-op for what was committed.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from decimal import Decimal
+from typing import TYPE_CHECKING, Any, TypeVar
+
+from ..errors import LedgerError
+from .model import (
+    ADJUST,
+    ADJUSTMENT,
+    EARN,
+    EXPIRE,
+    EXPIRY,
+    ISSUANCE,
+    PROGRAMME_ACCOUNTS,
+    REDEEM,
+    REDEMPTION,
+    VOLUNTEER,
+    Balance,
+    Lot,
+    PostSummary,
+    Transfer,
+    amount_of,
+    canonical,
+    content_hash,
+    date_of,
+    ident,
+    programme_account,
+    record_hash,
+    text,
+    volunteer_account,
+)
+from .rows import INSERT_TRANSFER, SELECT_TRANSFER, Tx, day, dec, transfer_of
+from .schema import SCHEMA_VERSION, migrations
+
+if TYPE_CHECKING:
+    from ..policy.compile import Policy
+    from ..schemes.volunteer import VolunteerResult, VolunteerScheme
+
+T = TypeVar("T")
+REJECTED = "rejected"  # the status of a rejected ActivityDecision
+
+CHUNK = 500
+"""Ids looked up per ``IN (...)`` query (below every backend's parameter limit)."""
+
+
+def _now() -> str:
+    return dt.datetime.now(dt.UTC).isoformat(timespec="microseconds")
+
+
+class Ledger:
+    """A points ledger; open one with :func:`civicscore.ledger.open_ledger`.
+
+    Subclasses give ``_write``/``_read`` (transactions), ``_lock`` (serialise the
+    writers of some accounts) and ``dialect``/``sum_function``.
+    """
+
+    dialect = ""
+    sum_function = "SUM"
+    where = ""
+
+    # -- the backend's part ----------------------------------------------------------------
+    def _write(self, fn: Callable[[Tx], T]) -> T:  # pragma: no cover - abstract
+        raise NotImplementedError
+
+    def _read(self, fn: Callable[[Tx], T]) -> T:  # pragma: no cover - abstract
+        raise NotImplementedError
+
+    def _lock(self, tx: Tx, accounts: Sequence[str]) -> None:
+        """Block other writers of ``accounts`` until this transaction ends."""
+
+    def _lock_schema(self, tx: Tx) -> None:
+        """Block another ``migrate`` until this transaction ends (two ``init`` at once)."""
+
+    def _tables(self, tx: Tx) -> set[str]:  # pragma: no cover - abstract
+        raise NotImplementedError
+
+    def _triggers(self, tx: Tx) -> set[str]:  # pragma: no cover - abstract
+        raise NotImplementedError
+
+    def close(self) -> None:  # pragma: no cover - abstract
+        raise NotImplementedError
+
+    def __enter__(self) -> Ledger:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    # -- schema ----------------------------------------------------------------------------
+    def version(self) -> int:
+        """The schema version of this ledger (0 when it has no tables yet)."""
+        return self._read(self._version)
+
+    def _version(self, tx: Tx) -> int:
+        if "ledger_meta" not in self._tables(tx):
+            return 0
+        rows = tx.execute("SELECT value FROM ledger_meta WHERE key = 'schema_version'")
+        return int(rows[0][0]) if rows else 0
+
+    def migrate(self) -> tuple[int, int]:
+        """Create or upgrade the schema to ``SCHEMA_VERSION``; returns (from, to)."""
+
+        def run(tx: Tx) -> tuple[int, int]:
+            self._lock_schema(tx)
+            before = self._version(tx)
+            if before > SCHEMA_VERSION:
+                raise LedgerError("db", f"the ledger has schema version {before}, newer than "
+                                        f"this civicscore ({SCHEMA_VERSION}); upgrade civicscore")
+            for version, statements in sorted(migrations(self.dialect).items()):
+                if version <= before:
+                    continue
+                for statement in statements:
+                    tx.execute(statement)
+            if before == 0:
+                tx.execute("INSERT INTO ledger_meta (key, value) VALUES ('schema_version', ?)",
+                           (str(SCHEMA_VERSION),))
+                tx.executemany("INSERT INTO accounts (code, kind, volunteer_id, created_at) "
+                               "VALUES (?, ?, NULL, ?)",
+                               [(programme_account(k), k, _now()) for k in PROGRAMME_ACCOUNTS])
+            elif before < SCHEMA_VERSION:
+                tx.execute("UPDATE ledger_meta SET value = ? WHERE key = 'schema_version'",
+                           (str(SCHEMA_VERSION),))
+            return before, SCHEMA_VERSION
+
+        return self._write(run)
+
+    def require_current(self) -> None:
+        """Refuse a ledger without tables, or of another schema version."""
+        have = self.version()
+        if have == 0:
+            raise LedgerError("db", f"{self.where} is not a ledger yet: create it with "
+                                    f"civicscore ledger init")
+        if have != SCHEMA_VERSION:
+            raise LedgerError("db", f"{self.where} has schema version {have}, this civicscore "
+                                    f"uses {SCHEMA_VERSION}: run civicscore ledger migrate"
+                              if have < SCHEMA_VERSION else
+                              f"{self.where} has schema version {have}, newer than this "
+                              f"civicscore ({SCHEMA_VERSION}); upgrade civicscore")
+
+    # -- posting a scheme's decisions -------------------------------------------------------
+    def post(self, policy: Policy, records: Iterable[Any], *,
+             as_of: dt.date) -> PostSummary:
+        """Score ``records`` with the policy's volunteer scheme as of ``as_of`` and post
+        the accepted ones (one earning transfer and one lot each), all or nothing.
+
+        Caps and overlaps see the records of this call only (as ``score`` does for one
+        file): post a period's records together. A record already posted with the same
+        content is left alone; one posted with other content refuses the whole call."""
+        rows = list(records)
+        result = policy.volunteer.decide_many(rows, as_of=as_of)
+        return self.post_result(policy.volunteer, result, rows)
+
+    def post_result(self, scheme: VolunteerScheme, result: VolunteerResult,
+                    records: Sequence[Mapping[str, Any]]) -> PostSummary:
+        """Post the scored decisions of ``result``, a run of ``scheme`` (``records`` are
+        its inputs, for the content hash that makes a re-post a no-op).
+
+        Rows are built as plain tuples (no Transfer objects): a post of 10^6 records is
+        the hot path of a ledger, see benchmarks/ledger_bench.py."""
+        ref = result.policy
+        counted = scheme.rules.star_hours == "counted"
+        decimals = scheme.rules.points_decimals
+        rows: list[tuple[Any, ...]] = []
+        lots: list[tuple[str, str, dt.date, dt.date | None, Decimal]] = []
+        rejected = []
+        posted_at = _now()
+        issuance = programme_account(ISSUANCE)
+        codes_json: dict[tuple[str, ...], str] = {}
+        for d in result.records:
+            codes = d.reason_codes
+            if d.status == REJECTED:
+                rejected.append((d.record_id, codes))
+                continue
+            record = records[d.row - 1]
+            hours = d.counted_hours if counted else d.service_hours
+            amount = canonical(Decimal(d.point_units).scaleb(-decimals))
+            tid = f"{EARN}:{d.record_id}"
+            earned_on = _earned_on(record, d.date)
+            text_codes = codes_json.get(codes)
+            if text_codes is None:
+                text_codes = codes_json[codes] = json.dumps(list(codes))
+            rows.append((tid, EARN, issuance, volunteer_account(d.volunteer_id), amount,
+                         earned_on, d.volunteer_id, round(hours * 60), ref.id, ref.version,
+                         ref.hash, text_codes, record_hash(record), "", "", posted_at))
+            if d.point_units > 0:
+                lots.append((tid, d.volunteer_id, earned_on, d.expires_on, amount))
+        posted, unchanged, ids, warnings = self._write(lambda tx: self._post(tx, rows, lots))
+        return PostSummary(posted, unchanged, tuple(rejected), tuple(ids), tuple(warnings))
+
+    def _post(self, tx: Tx, rows: list[tuple[Any, ...]],
+              lots: list[tuple[str, str, dt.date, dt.date | None, Decimal]]
+              ) -> tuple[int, int, list[str], list[str]]:
+        """Insert the earning rows (``TRANSFER_COLUMNS`` order) not yet in the ledger, and
+        their lots; refuse all of them if one id is there with another content hash."""
+        existing = self._existing(tx, [r[0] for r in rows])
+        conflicts = [r[0].partition(":")[2] for r in rows
+                     if r[0] in existing and existing[r[0]] != r[12]]
+        if conflicts:
+            shown = ", ".join(conflicts[:10]) + (f" and {len(conflicts) - 10} more"
+                                                 if len(conflicts) > 10 else "")
+            raise LedgerError("record_id", f"record {shown} is already in the ledger with "
+                                           f"other content; nothing was posted (correct a "
+                                           f"posted record with an adjustment, not a re-post)")
+        new = [r for r in rows if r[0] not in existing] if existing else rows
+        warnings = self._unseen(tx, new, {r[0] for r in rows})
+        self._open_accounts(tx, sorted({r[6] for r in new}))
+        tx.executemany(INSERT_TRANSFER, new)
+        fresh = {r[0] for r in new} if existing else None
+        tx.executemany("INSERT INTO lots (id, volunteer_id, earned_on, expires_on, amount) "
+                       "VALUES (?, ?, ?, ?, ?)",
+                       lots if fresh is None else [lot for lot in lots if lot[0] in fresh])
+        return len(new), len(rows) - len(new), [r[0] for r in new], warnings
+
+    def _unseen(self, tx: Tx, new: Sequence[tuple[Any, ...]], batch: set[str]) -> list[str]:
+        """Warnings for months of a volunteer that earlier posts already have earnings in:
+        this post's caps and overlap check did not see those records (docs/ledger.md,
+        "post a period's records together")."""
+        if not new:
+            return []
+        months = {(r[6], r[5].year, r[5].month) for r in new}
+        lo = min(r[5] for r in new).replace(day=1)  # whole months
+        last = max(r[5] for r in new)
+        hi = (last.replace(day=28) + dt.timedelta(days=4)).replace(day=1) - dt.timedelta(days=1)
+        vids = sorted({m[0] for m in months})
+        earlier: dict[tuple[str, int, int], int] = {}
+        for i in range(0, len(vids), CHUNK):
+            part = vids[i:i + CHUNK]
+            for tid, vid, eff in tx.execute(
+                    f"SELECT id, volunteer_id, effective_on FROM transfers WHERE kind = 'earn' "
+                    f"AND effective_on >= ? AND effective_on <= ? AND volunteer_id IN "
+                    f"({', '.join('?' for _ in part)})", (lo, hi, *part)):
+                when = day(eff)
+                key = (vid, when.year, when.month)
+                if tid not in batch and key in months:
+                    earlier[key] = earlier.get(key, 0) + 1
+        out = [f"volunteer {vid}: {n} record(s) earned in {year}-{month:02d} were posted "
+               f"before; this post's caps and overlap check did not see them (post a "
+               f"month's records together)" for (vid, year, month), n in sorted(earlier.items())]
+        return out[:20] + ([f"... and {len(out) - 20} more such months"] if len(out) > 20
+                           else [])
+
+    def _existing(self, tx: Tx, ids: Sequence[str]) -> dict[str, str]:
+        found: dict[str, str] = {}
+        for i in range(0, len(ids), CHUNK):
+            part = ids[i:i + CHUNK]
+            found.update((r[0], r[1]) for r in tx.execute(
+                f"SELECT id, content_hash FROM transfers WHERE id IN "
+                f"({', '.join('?' for _ in part)})", part))
+        return found
+
+    def _open_accounts(self, tx: Tx, volunteers: Sequence[str]) -> None:
+        tx.executemany("INSERT INTO accounts (code, kind, volunteer_id, created_at) "
+                       "VALUES (?, ?, ?, ?) ON CONFLICT (code) DO NOTHING",
+                       [(volunteer_account(v), VOLUNTEER, v, _now()) for v in volunteers])
+
+    def _insert(self, tx: Tx, transfers: Sequence[Transfer]) -> None:
+        tx.executemany(INSERT_TRANSFER, [(
+            t.id, t.kind, t.debit_account, t.credit_account, t.amount, t.effective_on,
+            t.volunteer_id, t.minutes, t.policy_id, t.policy_version, t.policy_hash,
+            json.dumps(list(t.reason_codes)), t.content_hash, t.author, t.memo,
+            t.posted_at or _now()) for t in transfers])
+
+    # -- redemptions, adjustments, expiry -----------------------------------------------------
+    def redeem(self, volunteer_id: str, points: Any, *, id: str, on: Any,
+               memo: str = "") -> Transfer:
+        """Spend ``points`` of a volunteer's unexpired points on ``on``, oldest lots first,
+        or refuse (nothing taken) when they are not enough. Posting the same ``id`` with the
+        same content again returns the first transfer."""
+        vid = ident(volunteer_id, "volunteer_id")
+        rid = ident(id, "id")
+        amount = amount_of(points, "points")
+        when = date_of(on, "date")
+        content = {"volunteer_id": vid, "points": text(amount), "date": when.isoformat()}
+        return self._write(lambda tx: self._spend(
+            tx, Transfer(f"{REDEEM}:{rid}", REDEEM, volunteer_account(vid),
+                         programme_account(REDEMPTION), amount, when, vid,
+                         content_hash=content_hash(content), memo=memo), "redemption"))
+
+    def adjust(self, volunteer_id: str, points: Any, *, id: str, on: Any, by: str,
+               reason: str, expires_on: Any = None) -> Transfer:
+        """A manual correction: add points (a new lot, expiring on ``expires_on`` or never)
+        or take them (negative ``points``: oldest lots first, never below zero). ``by``
+        and ``reason`` are required and kept with the transfer."""
+        vid = ident(volunteer_id, "volunteer_id")
+        aid = ident(id, "id")
+        amount = amount_of(points, "points", signed=True)
+        when = date_of(on, "date")
+        author = ident(by, "by")
+        why = ident(reason, "reason")
+        until = None if expires_on in (None, "") else date_of(expires_on, "expires_on")
+        if until is not None and until <= when:
+            raise LedgerError("expires_on", f"{until} is not after the adjustment's date {when}")
+        content = {"volunteer_id": vid, "points": text(amount), "date": when.isoformat(),
+                   "by": author, "reason": why, "expires_on": until and until.isoformat()}
+        tid = f"{ADJUST}:{aid}"
+        if amount < 0:
+            return self._write(lambda tx: self._spend(tx, Transfer(
+                tid, ADJUST, volunteer_account(vid), programme_account(ADJUSTMENT), -amount,
+                when, vid, content_hash=content_hash(content), author=author, memo=why),
+                "adjustment"))
+        transfer = Transfer(tid, ADJUST, programme_account(ADJUSTMENT), volunteer_account(vid),
+                            amount, when, vid, content_hash=content_hash(content),
+                            author=author, memo=why)
+
+        def run(tx: Tx) -> Transfer:
+            self._lock(tx, [transfer.credit_account])
+            same = self._same(tx, transfer)
+            if same is not None:
+                return same
+            self._account_opened(tx, vid, when)
+            self._insert(tx, [transfer])
+            tx.execute("INSERT INTO lots (id, volunteer_id, earned_on, expires_on, amount) "
+                       "VALUES (?, ?, ?, ?, ?)", (tid, vid, when, until, amount))
+            return self._transfer(tx, tid)
+
+        return self._write(run)
+
+    def _same(self, tx: Tx, transfer: Transfer) -> Transfer | None:
+        """The transfer already posted under this id (a no-op re-post), or None; refuses
+        the id when it was used for other content."""
+        found = self._existing(tx, [transfer.id])
+        if transfer.id not in found:
+            return None
+        if found[transfer.id] != transfer.content_hash:
+            kind, _, name = transfer.id.partition(":")
+            raise LedgerError("id", f"{kind} id {name!r} is already in the ledger with other "
+                                    f"content; nothing was written (use a new id)")
+        return self._transfer(tx, transfer.id)
+
+    def _transfer(self, tx: Tx, tid: str) -> Transfer:
+        return transfer_of(tx.execute(f"{SELECT_TRANSFER} WHERE id = ?", (tid,))[0])
+
+    def _account_opened(self, tx: Tx, vid: str, when: dt.date) -> None:
+        """Refuse an unknown volunteer, or a date before their account's first movement."""
+        rows = tx.execute("SELECT MIN(effective_on) FROM transfers WHERE volunteer_id = ?",
+                          (vid,))
+        if not rows or rows[0][0] is None:
+            raise LedgerError("volunteer_id", f"unknown volunteer {vid!r}: the ledger has no "
+                                              f"account for them (post their records first)")
+        opened = day(rows[0][0])
+        if when < opened:
+            raise LedgerError("date", f"{when} is before the account of volunteer {vid!r} "
+                                      f"opened ({opened})")
+
+    def _spend(self, tx: Tx, transfer: Transfer, what: str) -> Transfer:
+        """Post a debit of a volunteer's account, using their usable lots oldest first."""
+        vid, when, amount = transfer.volunteer_id, transfer.effective_on, transfer.amount
+        self._lock(tx, [transfer.debit_account])
+        same = self._same(tx, transfer)
+        if same is not None:
+            return same
+        self._account_opened(tx, vid, when)
+        usable = [lot for lot in self._lots(tx, vid) if lot.usable_on(when)]
+        have = sum((lot.remaining for lot in usable), Decimal(0))
+        if amount > have:
+            name = transfer.id.partition(":")[2]
+            raise LedgerError("points", f"{what} {name!r} asks for {text(amount)} points of "
+                                        f"volunteer {vid!r} on {when}; only {text(have)} "
+                                        f"unexpired points are available")
+        uses = []
+        left = amount
+        for lot in usable:  # oldest first
+            take = min(lot.remaining, left)
+            uses.append((transfer.id, lot.id, take))
+            left -= take
+            if left == 0:
+                break
+        self._insert(tx, [transfer])
+        tx.executemany("INSERT INTO lot_uses (transfer_id, lot_id, amount) VALUES (?, ?, ?)",
+                       uses)
+        return self._transfer(tx, transfer.id)
+
+    def _lots(self, tx: Tx, vid: str | None = None) -> list[Lot]:
+        """Lots (of one volunteer, or all) oldest first, with what is left of each."""
+        sql = (f"SELECT l.id, l.volunteer_id, l.earned_on, l.expires_on, l.amount, "
+               f"(SELECT {self.sum_function}(u.amount) FROM lot_uses u WHERE u.lot_id = l.id) "
+               f"FROM lots l")
+        rows = (tx.execute(sql + " WHERE l.volunteer_id = ? ORDER BY l.earned_on, l.id",
+                           (vid,)) if vid is not None
+                else tx.execute(sql + " ORDER BY l.volunteer_id, l.earned_on, l.id"))
+        return [Lot(r[0], r[1], day(r[2]), None if r[3] is None else day(r[3]), dec(r[4]),
+                    dec(r[4]) - dec(r[5])) for r in rows]
+
+    def expire(self, on: Any) -> list[Transfer]:
+        """Move what is left of every lot expired on or before ``on`` to the expiry
+        account (one transfer per lot, dated its expiry day; running it again is a no-op)."""
+        when = date_of(on, "date")
+
+        def run(tx: Tx) -> list[Transfer]:
+            vids = sorted(r[0] for r in tx.execute(
+                "SELECT DISTINCT volunteer_id FROM lots WHERE expires_on <= ?", (when,)))
+            self._lock(tx, [volunteer_account(v) for v in vids])
+            out: list[Transfer] = []
+            for vid in vids:
+                for lot in self._lots(tx, vid):
+                    if lot.expires_on is None or lot.expires_on > when or lot.remaining <= 0:
+                        continue
+                    t = Transfer(f"{EXPIRE}:{lot.id}", EXPIRE, volunteer_account(vid),
+                                 programme_account(EXPIRY), lot.remaining, lot.expires_on, vid,
+                                 content_hash=content_hash({"lot": lot.id}))
+                    self._insert(tx, [t])
+                    tx.execute("INSERT INTO lot_uses (transfer_id, lot_id, amount) "
+                               "VALUES (?, ?, ?)", (t.id, lot.id, lot.remaining))
+                    out.append(t)
+            return out
+
+        return self._write(run)
+
+    # -- reading -------------------------------------------------------------------------------
+    def volunteers(self) -> list[str]:
+        """Every volunteer with an account, sorted."""
+        return self._read(lambda tx: sorted(r[0] for r in tx.execute(
+            "SELECT volunteer_id FROM accounts WHERE kind = 'volunteer'")))
+
+    def balance(self, volunteer_id: str, *, on: Any = None) -> Balance:
+        """A volunteer's balance as of ``on`` (default today); an unknown volunteer is
+        refused."""
+        vid = ident(volunteer_id, "volunteer_id")
+        when = dt.date.today() if on is None else date_of(on, "date")
+        return self._read(lambda tx: self._balance(tx, vid, when))
+
+    def balances(self, *, on: Any = None) -> list[Balance]:
+        """Every volunteer's balance as of ``on`` (default today)."""
+        when = dt.date.today() if on is None else date_of(on, "date")
+        return self._read(lambda tx: [self._balance(tx, r[0], when) for r in sorted(tx.execute(
+            "SELECT volunteer_id FROM accounts WHERE kind = 'volunteer'"))])
+
+    def _balance(self, tx: Tx, vid: str, when: dt.date) -> Balance:
+        transfers = [transfer_of(r) for r in tx.execute(
+            f"{SELECT_TRANSFER} WHERE volunteer_id = ? ORDER BY seq", (vid,))]
+        if not transfers:
+            raise LedgerError("volunteer_id", f"unknown volunteer {vid!r}: the ledger has no "
+                                              f"account for them")
+        return summarise(vid, when, transfers, self._lots(tx, vid))
+
+    def statement(self, volunteer_id: str, *, on: Any = None
+                  ) -> tuple[Balance, list[tuple[Transfer, Decimal]]]:
+        """A volunteer's balance and every transfer of their account in posting order, each
+        with the book balance after it."""
+        vid = ident(volunteer_id, "volunteer_id")
+        when = dt.date.today() if on is None else date_of(on, "date")
+
+        def run(tx: Tx) -> tuple[Balance, list[tuple[Transfer, Decimal]]]:
+            balance = self._balance(tx, vid, when)
+            lines = []
+            book = Decimal(0)
+            account = volunteer_account(vid)
+            for r in tx.execute(f"{SELECT_TRANSFER} WHERE volunteer_id = ? ORDER BY seq",
+                                (vid,)):
+                t = transfer_of(r)
+                book += t.amount if t.credit_account == account else -t.amount
+                lines.append((t, book))
+            return balance, lines
+
+        return self._read(run)
+
+    def transfers(self) -> Iterator[Transfer]:
+        """Every transfer, in posting order (for ``export`` and ``verify``)."""
+        return iter(self._read(lambda tx: [transfer_of(r) for r in tx.execute(
+            f"{SELECT_TRANSFER} ORDER BY seq")]))
+
+    def verify(self) -> list[str]:
+        """Every broken invariant, in words (empty when the ledger is sound)."""
+        from .verify import check
+
+        return self._read(lambda tx: check(self, tx))
+
+
+def summarise(vid: str, when: dt.date, transfers: Sequence[Transfer],
+              lots: Sequence[Lot]) -> Balance:
+    """A balance from a volunteer's transfers and lots (shared by ``balance`` and the
+    checks of ``verify``)."""
+    zero = Decimal(0)
+    earned = adjusted = redeemed = expired = book = zero
+    minutes = 0
+    account = volunteer_account(vid)
+    for t in transfers:
+        signed = t.amount if t.credit_account == account else -t.amount
+        book += signed
+        if t.kind == EARN:
+            earned += t.amount
+            minutes += t.minutes
+        elif t.kind == REDEEM:
+            redeemed += t.amount
+        elif t.kind == EXPIRE:
+            expired += t.amount
+        elif t.kind == ADJUST:
+            adjusted += signed
+    pending = sum((lot.remaining for lot in lots if lot.expires_on is not None
+                   and lot.expires_on <= when and lot.remaining > 0), zero)
+    expired += pending
+    hours = canonical(Decimal(minutes) / 60) if minutes else zero
+    return Balance(vid, when, earned, adjusted, redeemed, canonical(expired),
+                   canonical(book - pending), book, hours, len(transfers))
+
+
+def _earned_on(record: Mapping[str, Any], start_day: dt.date | None) -> dt.date:
+    """The day a record's points were earned: the day its activity ended (as the scheme
+    dates a lot, and counts its expiry from)."""
+    end = record.get("end")
+    if isinstance(end, str) and len(end) > 10 and end[10] in "T ":
+        try:  # the ISO forms the scheme reads: the day is the first ten characters
+            return dt.date.fromisoformat(end[:10])
+        except ValueError:
+            pass
+    from ..records import to_datetime
+
+    try:
+        return to_datetime(end, "", "end").date()
+    except ValueError:  # pragma: no cover - a scored record's end was readable
+        assert start_day is not None
+        return start_day
+
+
+
+
+__all__ = ["Ledger", "summarise"]

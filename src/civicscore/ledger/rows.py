@@ -1,0 +1,49 @@
+"""How the ledger's rows are read and written: the transfer columns, the one-transaction
+protocol both backends give (``Tx``), and stored values back to Python (NUMERIC or
+decimal text to ``Decimal``, DATE or ISO text to ``date``)."""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+from collections.abc import Iterable, Sequence
+from decimal import Decimal
+from typing import Any, Protocol
+
+from .model import Transfer, canonical
+
+Row = tuple[Any, ...]
+
+TRANSFER_COLUMNS = ("id", "kind", "debit_account", "credit_account", "amount", "effective_on",
+                    "volunteer_id", "minutes", "policy_id", "policy_version", "policy_hash",
+                    "reason_codes", "content_hash", "author", "memo", "posted_at")
+SELECT_TRANSFER = f"SELECT {', '.join(TRANSFER_COLUMNS)}, seq FROM transfers"
+INSERT_TRANSFER = (f"INSERT INTO transfers ({', '.join(TRANSFER_COLUMNS)}) VALUES "
+                    f"({', '.join('?' for _ in TRANSFER_COLUMNS)})")
+
+
+class Tx(Protocol):
+    """One transaction: ``?`` placeholders, rows as tuples."""
+
+    def execute(self, sql: str, params: Sequence[Any] = ()) -> list[Row]: ...
+
+    def executemany(self, sql: str, rows: Iterable[Sequence[Any]]) -> None: ...
+
+
+def dec(value: Any) -> Decimal:
+    """A stored amount (NUMERIC, decimal text, or NULL for an empty sum) as a Decimal."""
+    return Decimal(0) if value is None else canonical(Decimal(str(value)))
+
+
+def day(value: Any) -> dt.date:
+    """A stored day (DATE or ISO text)."""
+    return value if isinstance(value, dt.date) else dt.date.fromisoformat(str(value))
+
+
+def transfer_of(row: Row) -> Transfer:
+    """A ``transfers`` row (``SELECT_TRANSFER`` order) as a Transfer."""
+    (tid, kind, debit, credit, amount, eff, vid, minutes, pid, pver, phash, codes, chash,
+     author, memo, posted, seq) = row
+    return Transfer(tid, kind, debit, credit, dec(amount), day(eff), vid, int(minutes), pid,
+                    pver, phash, tuple(json.loads(codes)), chash, author, memo, posted,
+                    int(seq))

@@ -1,0 +1,103 @@
+"""The ledger's tables, one list of migrations per SQL dialect, and its version.
+
+The schema is created and upgraded by the library (``civicscore ledger init`` and
+``migrate``): ``ledger_meta.schema_version`` says which migrations ran. Migration
+``n`` takes a ledger from version ``n - 1`` to ``n``; a ledger newer than this
+library is refused rather than guessed at.
+
+Append-only is enforced by the database, not only by this code: triggers refuse
+every UPDATE and DELETE of accounts, transfers, lots and lot uses.
+"""
+
+from __future__ import annotations
+
+SCHEMA_VERSION = 1
+
+_TABLES = """
+CREATE TABLE ledger_meta (
+    key TEXT PRIMARY KEY,
+    value TEXT NOT NULL
+);
+CREATE TABLE accounts (
+    code TEXT PRIMARY KEY,
+    kind TEXT NOT NULL
+        CHECK (kind IN ('volunteer', 'issuance', 'redemption', 'expiry', 'adjustment')),
+    volunteer_id TEXT,
+    created_at TEXT NOT NULL
+);
+CREATE TABLE transfers (
+    seq {serial},
+    id TEXT NOT NULL UNIQUE,
+    kind TEXT NOT NULL CHECK (kind IN ('earn', 'redeem', 'expire', 'adjust')),
+    debit_account TEXT NOT NULL REFERENCES accounts (code),
+    credit_account TEXT NOT NULL REFERENCES accounts (code),
+    amount {decimal} NOT NULL,
+    effective_on {date} NOT NULL,
+    volunteer_id TEXT NOT NULL,
+    minutes BIGINT NOT NULL DEFAULT 0,
+    policy_id TEXT NOT NULL DEFAULT '',
+    policy_version TEXT NOT NULL DEFAULT '',
+    policy_hash TEXT NOT NULL DEFAULT '',
+    reason_codes TEXT NOT NULL DEFAULT '[]',
+    content_hash TEXT NOT NULL,
+    author TEXT NOT NULL DEFAULT '',
+    memo TEXT NOT NULL DEFAULT '',
+    posted_at TEXT NOT NULL,
+    CHECK (debit_account <> credit_account)
+);
+CREATE INDEX transfers_volunteer ON transfers (volunteer_id, seq);
+CREATE TABLE lots (
+    id TEXT PRIMARY KEY REFERENCES transfers (id),
+    volunteer_id TEXT NOT NULL,
+    earned_on {date} NOT NULL,
+    expires_on {date},
+    amount {decimal} NOT NULL
+);
+CREATE INDEX lots_volunteer ON lots (volunteer_id, earned_on, id);
+CREATE INDEX lots_expiry ON lots (expires_on);
+CREATE TABLE lot_uses (
+    transfer_id TEXT NOT NULL REFERENCES transfers (id),
+    lot_id TEXT NOT NULL REFERENCES lots (id),
+    amount {decimal} NOT NULL,
+    PRIMARY KEY (transfer_id, lot_id)
+);
+CREATE INDEX lot_uses_lot ON lot_uses (lot_id);
+"""
+
+_APPEND_ONLY = ("accounts", "transfers", "lots", "lot_uses")
+
+_SQLITE_TRIGGER = """
+CREATE TRIGGER {table}_no_{op} BEFORE {op} ON {table}
+BEGIN SELECT RAISE(ABORT, 'the ledger is append-only: {table} rows are never changed'); END;
+"""
+
+_PG_FUNCTION = """
+CREATE FUNCTION ledger_append_only() RETURNS trigger LANGUAGE plpgsql AS $$
+BEGIN
+    RAISE EXCEPTION 'the ledger is append-only: % rows are never changed', TG_TABLE_NAME;
+END $$;
+"""
+
+_PG_TRIGGER = """
+CREATE TRIGGER {table}_append_only BEFORE UPDATE OR DELETE ON {table}
+FOR EACH ROW EXECUTE FUNCTION ledger_append_only();
+"""
+
+
+def _split(script: str) -> list[str]:
+    return [s.strip() for s in script.split(";\n") if s.strip()]
+
+
+def migrations(dialect: str) -> dict[int, list[str]]:
+    """Statements of each migration, by the version it brings the ledger to."""
+    if dialect == "sqlite":
+        tables = _TABLES.format(serial="INTEGER PRIMARY KEY AUTOINCREMENT", decimal="TEXT",
+                                date="TEXT")
+        triggers = [_SQLITE_TRIGGER.format(table=t, op=op).strip()
+                    for t in _APPEND_ONLY for op in ("UPDATE", "DELETE")]
+    else:
+        tables = _TABLES.format(serial="BIGSERIAL PRIMARY KEY", decimal="NUMERIC",
+                                date="DATE")
+        triggers = [_PG_FUNCTION.strip()] + [_PG_TRIGGER.format(table=t).strip()
+                                             for t in _APPEND_ONLY]
+    return {1: [*_split(tables), *triggers]}
