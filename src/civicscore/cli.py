@@ -612,3 +612,9 @@ def schema(output: str | None) -> None:
         click.echo(text, nl=False)
 
 
+
+
+# --- events (civicscore.events.cli) ---------------------------------------------------------
+from .events.cli import events_command  # noqa: E402 - registered last, in one place
+
+main.add_command(events_command)
