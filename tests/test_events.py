@@ -400,3 +400,26 @@ def test_the_command_writes_the_same_actions_on_either_engine(tmp_path: Path) ->
     actions = [json.loads(line) for line in outputs[0].splitlines()]
     assert [a["action"] for a in actions] == ["visit_due", "visit_overdue"]
     assert actions[0]["events"] == ["d1"] and actions[0]["due"] == "2025-03-02T10:00:00"
+
+
+def test_score_and_replay_treat_events_like_any_scheme(tmp_path: Path) -> None:
+    rows = [ev("d1", "discharged", "h1", "2025-03-01T10:00:00"),
+            ev("m1", "visit_missed", "h1", "2025-03-01T11:00:00")]
+    log = _write_log(rows, tmp_path / "events.jsonl")
+    written = []
+    for engine in ("batch", "per-record"):
+        out = tmp_path / f"{engine}.csv"
+        r = CliRunner().invoke(main, ["score", "baseline", str(log), "--scheme", "events",
+                                      "--as-of", "2025-12-31", "--engine", engine,
+                                      "-o", str(out)])
+        assert r.exit_code == 0, r.output
+        written.append(out.read_bytes())
+    assert written[0] == written[1] and b"visit_overdue" in written[0]
+    decisions = tmp_path / "decisions.jsonl"
+    r = CliRunner().invoke(main, ["score", "baseline", str(log), "--scheme", "events",
+                                  "--as-of", "2025-12-31", "--log", str(decisions),
+                                  "-o", str(tmp_path / "o.jsonl")])
+    assert r.exit_code == 0, r.output
+    r = CliRunner().invoke(main, ["replay", str(decisions)])
+    assert r.exit_code == 0, r.output
+    assert "4 decisions replayed, 0 differ" in r.output

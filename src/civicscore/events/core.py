@@ -392,7 +392,7 @@ class EventsRun:
     rejected: list[dict[str, Any]]
     rows_in: int
     engine: str
-    until: dt.datetime
+    until: dt.date | dt.datetime
     notes: list[str] = field(default_factory=list)
 
     @property
@@ -414,6 +414,21 @@ class EventsRun:
     def summary(self) -> str:
         return (f"{self.accepted} of {self.rows_in} events taken, {len(self.rejected)} "
                 f"rejected; {len(self.actions)} actions until {self.until.isoformat()}")
+
+    def cli_frames(self) -> tuple[list[dict[str, Any]], Any]:
+        """What ``civicscore score --engine batch`` writes: the actions, and no details
+        (an empty frame, whose warnings ``score`` reads)."""
+        import polars as pl
+
+        return self.actions, pl.DataFrame()
+
+    def write(self, rows: Any, target: Any, kind: str) -> None:
+        """Write rows as ``score`` does for the per-record run (``io.write_rows``), so the
+        engine never changes a byte."""
+        from ..io import write_rows
+
+        write_rows(rows if isinstance(rows, list) else rows.iter_rows(named=True), target,
+                   kind)
 
     def table(self) -> tuple[str, list[str], list[list[str]]]:
         return "Actions", ["at", "subject", "rule", "action", "due"], [

@@ -306,5 +306,4 @@ def evaluate(policy: EventPolicy, rows: Iterable[Any], *,
         actions.extend(session.close())
     if not session.accounted:  # pragma: no cover - the counts above would have raised
         raise RuntimeError("the durable session lost an event")
-    return EventsRun(actions, session.rejected, session.rows_in, "durable",
-                     end_of(until))
+    return EventsRun(actions, session.rejected, session.rows_in, "durable", until)

@@ -130,4 +130,4 @@ def evaluate(policy: EventPolicy, rows: Iterable[Any], *,
             found = _period(frame, rule)
         actions += [action_row(policy, rule, subject, missed=missed, at=at, due=due,
                                events=ids) for missed, subject, at, due, ids in found]
-    return EventsRun(actions, rejected, n, "reference", end)
+    return EventsRun(actions, rejected, n, "reference", until)

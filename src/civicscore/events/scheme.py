@@ -258,7 +258,15 @@ def compile_events(ctx: CompileContext) -> EventsScheme | None:
 
 
 def log_actions(run: Any) -> Iterator[LoggedRow]:
-    """The decision log keeps one entry per action, keyed by rule, subject and time."""
+    """The decision log keeps every event row (taken or rejected, with its input, so that
+    ``civicscore replay`` can run the log again) and one entry per action, keyed by rule,
+    subject, action and time."""
+    rejected = {r["row"]: r for r in run.rejected_rows()}
+    for row in range(1, run.rows_in + 1):
+        bad = rejected.get(row)
+        yield "record", str(row), row, {
+            "row": row, "status": "rejected" if bad else "taken",
+            "reason_codes": list(bad["reason_codes"]) if bad else []}
     for a in run.output_rows():
-        key = f"{a['rule']}:{a['subject_id']}:{a['action']}:{a['at']}"
+        key = f"{a['rule']}:{a['subject_id']}:{a['action']}:{a['at']}:{','.join(a['events'])}"
         yield "action", key, None, a
