@@ -423,3 +423,16 @@ def test_score_and_replay_treat_events_like_any_scheme(tmp_path: Path) -> None:
     r = CliRunner().invoke(main, ["replay", str(decisions)])
     assert r.exit_code == 0, r.output
     assert "4 decisions replayed, 0 differ" in r.output
+
+
+def test_a_heartbeat_releases_a_deadline_without_another_event(
+        baseline: civicscore.Policy) -> None:
+    session = baseline.events.session(until=UNTIL)
+    assert session.post(ev("d1", "discharged", "h1", "2025-06-01T10:00")) == []
+    assert [a["action"] for a in session.advance(dt.datetime(2025, 6, 1, 11, 0, 1))] == [
+        "visit_due"]
+    assert session.advance(dt.datetime(2025, 6, 2, 10, 30)) == []  # within max_lateness
+    assert [a["action"] for a in session.advance(dt.date(2025, 6, 2))] == ["visit_overdue"]
+    late = session.post(ev("v1", "visit_done", "h1", "2025-06-02T09:00"))
+    assert late == [] and session.rejected[-1]["reason_codes"] == ["LATE_EVENT"]
+    assert session.close() == []

@@ -167,3 +167,23 @@ def test_both_engines_give_the_same_actions(policy: civicscore.Policy,
     in_order = _run(policy, accepted, end, "durable")
     assert in_order.rejected == []
     assert in_order.actions == durable.actions
+    # heartbeats that no later event contradicts change nothing either
+    assert _with_heartbeats(policy, rows, end) == (durable.actions, durable.rejected)
+
+
+def _with_heartbeats(policy: civicscore.Policy, rows: list[dict[str, Any]], end: dt.datetime
+                     ) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
+    """A session where, before each row, time is advanced to the earliest ``at`` of the
+    rows still to come (so no heartbeat makes a later row late)."""
+    from civicscore.events.core import action_order, parse_at
+
+    times = [parse_at(r["at"]) if r.get("at") is not None else None for r in rows]
+    session = policy.events.session(until=end)
+    actions: list[dict[str, Any]] = []
+    for i, row in enumerate(rows):
+        later = [t for t in times[i:] if t is not None]
+        if later:
+            actions += session.advance(min(later))
+        actions += session.post(dict(row))
+    actions += session.close()
+    return sorted(actions, key=action_order), session.rejected

@@ -85,7 +85,7 @@ class Timeline:
             for kind in rule.reset_by:
                 self.roles.setdefault(kind, []).append(("reset", rule))
         self.actions: list[dict[str, Any]] = []
-        self._deadlines: list[tuple[dt.datetime, int, str, str, int, str]] = []
+        self.pending: list[tuple[dt.datetime, int, str, str, int, str]] = []
         self._seq = itertools.count()
         self._open: dict[tuple[str, str], set[int]] = {}
         self._last_expect: dict[tuple[str, str], dt.datetime] = {}
@@ -100,16 +100,16 @@ class Timeline:
 
     def _deadline(self, due: dt.datetime, rule: Rule, subject: str, event_id: str) -> int:
         token = next(self._seq)
-        heapq.heappush(self._deadlines, (due, token, rule.id, subject, token, event_id))
+        heapq.heappush(self.pending, (due, token, rule.id, subject, token, event_id))
         return token
 
     def advance(self, before: dt.datetime, *, inclusive: bool = False) -> None:
         """Fire every deadline earlier than ``before`` (or at it, when ``inclusive``)."""
-        while self._deadlines:
-            due = self._deadlines[0][0]
+        while self.pending:
+            due = self.pending[0][0]
             if due > before or (due == before and not inclusive):
                 return
-            due, _, rule_id, subject, token, event_id = heapq.heappop(self._deadlines)
+            due, _, rule_id, subject, token, event_id = heapq.heappop(self.pending)
             rule = self._rules[rule_id]
             key = (rule_id, subject)
             if rule.form == "within":
@@ -239,6 +239,18 @@ class DurableSession:
             _, _, _, event = heapq.heappop(self._buffer)
             self._post(event)
 
+    def _fire_safe(self) -> None:
+        """Fire the deadlines no event still to come can meet: every event yet to be
+        taken, or still held back, is later than them (``max_lateness`` past them)."""
+        latest = self.reader.latest
+        if latest is None:
+            return
+        while self.timeline.pending:
+            reach = self.policy.max_lateness.add(self.timeline.pending[0][0])
+            if reach is None or reach >= latest:
+                return
+            self.timeline.advance(self.timeline.pending[0][0], inclusive=True)
+
     def _drain(self) -> list[dict[str, Any]]:
         out = self.timeline.actions[self._given:]
         self._given = len(self.timeline.actions)
@@ -262,6 +274,26 @@ class DurableSession:
                 return []
             heapq.heappush(self._buffer, (got.at, got.event_id, got.row, got))
             self._release(final=False)
+            self._fire_safe()
+            return self._drain()
+
+    def advance(self, to: dt.date | dt.datetime) -> list[dict[str, Any]]:
+        """Say that time has reached ``to`` (a heartbeat, when no events come): the events
+        and deadlines more than ``max_lateness`` before it are released, and from now on
+        an event that far before it is refused as late, as if an event at ``to`` had come.
+        """
+        moment = end_of(to)
+        with self._lock:
+            if self.closed:
+                from ..errors import UsageError
+
+                raise UsageError("this events session is closed")
+            if self.end is not None and moment > self.end:
+                moment = self.end
+            if self.reader.latest is None or moment > self.reader.latest:
+                self.reader.latest = moment
+            self._release(final=False)
+            self._fire_safe()
             return self._drain()
 
     def close(self, until: dt.date | dt.datetime | None = None) -> list[dict[str, Any]]:
