@@ -436,3 +436,26 @@ def test_a_heartbeat_releases_a_deadline_without_another_event(
     late = session.post(ev("v1", "visit_done", "h1", "2025-06-02T09:00"))
     assert late == [] and session.rejected[-1]["reason_codes"] == ["LATE_EVENT"]
     assert session.close() == []
+
+
+def test_the_benchmark_loop_agrees_with_both_engines(baseline: civicscore.Policy) -> None:
+    """benchmarks/events_bench.py's hand-written loop is a fair floor only if it is right."""
+    import importlib.util
+    import sys
+
+    path = Path(__file__).resolve().parent.parent / "benchmarks" / "events_bench.py"
+    spec = importlib.util.spec_from_file_location("civicscore_events_bench", path)
+    assert spec is not None and spec.loader is not None
+    bench = importlib.util.module_from_spec(spec)
+    sys.modules[spec.name] = bench
+    try:
+        spec.loader.exec_module(bench)
+        rows = bench.make_log(3000, 7)
+        expected = bench.hand_written(rows, bench.UNTIL)
+        assert len(expected) > 500
+        for engine in ("durable", "reference"):
+            run = baseline.events.run(rows, until=bench.UNTIL, engine=engine)
+            assert [(a["at"], a["subject_id"], a["rule"], a["action"], a["events"])
+                    for a in run.actions] == expected
+    finally:
+        sys.modules.pop(spec.name, None)

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import calendar
 import datetime as dt
+import functools
 import string
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
@@ -105,6 +106,7 @@ class Span:
         except OverflowError:
             return None
 
+    @functools.lru_cache(maxsize=256)  # noqa: B019 - a few spans per policy, kept for good
     def words(self, lang: str) -> str:
         """The span as an explanation says it, in the units it was written in:
         ``PT24H`` is ``24 hours`` / ``24小时``."""
@@ -323,9 +325,16 @@ class EventReader:
 # --- actions ----------------------------------------------------------------------------
 
 
+@functools.lru_cache(maxsize=256)
+def _parsed(template: str) -> tuple[tuple[str, str | None], ...]:
+    """A checked explanation's literal text and names, parsed once per template."""
+    return tuple((literal, name) for literal, name, _spec, _conv
+                 in string.Formatter().parse(template))
+
+
 def _words(template: str, values: Mapping[str, str]) -> str:
     out = []
-    for literal, name, _spec, _conv in string.Formatter().parse(template):
+    for literal, name in _parsed(template):
         out.append(literal)
         if name is not None:
             out.append(values.get(name, ""))
