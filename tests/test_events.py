@@ -459,3 +459,29 @@ def test_the_benchmark_loop_agrees_with_both_engines(baseline: civicscore.Policy
                     for a in run.actions] == expected
     finally:
         sys.modules.pop(spec.name, None)
+
+
+def test_a_condition_reads_only_the_fields_of_its_event(load_text: Any) -> None:
+    policy_text = BASELINE_EVENTS + """
+    [[events.rules]]
+    id = "long_activity_thanks"
+    form = "period"
+    on = "activity"
+    when = "hours >= 4"
+    period = "P30D"
+    action = "thank"
+    explain = "谢谢"
+    explain_en = "thanks"
+    """
+    policy = load_text(policy_text)
+    rows = [ev("a1", "activity", "v1", "2025-03-01T10:00", hours=5),
+            ev("a2", "activity", "v1", "2025-03-02T10:00", hours=1)]
+    result = both(policy, rows)
+    assert [(a["action"], a["events"]) for a in result.actions
+            if a["rule"] == "long_activity_thanks"] == [("thank", ["a1"])]
+    with pytest.raises(civicscore.PolicyError) as e:
+        load_text(policy_text.replace('when = "hours >= 4"', 'when = "falsified_hours > 0"'))
+    assert "event rule 'long_activity_thanks' may not read 'falsified_hours': events of " \
+           "type 'activity' do not carry it" in str(e.value)
+    with pytest.raises(civicscore.PolicyError, match="did you mean 'hours'"):
+        load_text(policy_text.replace('when = "hours >= 4"', 'when = "hour >= 4"'))

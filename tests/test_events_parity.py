@@ -5,7 +5,8 @@ the same instant, events arriving out of time order (some within the
 policy's ``max_lateness``, some beyond it, which both must refuse), reused
 event ids, unknown types, malformed times and fields, and an end of run
 that cuts windows in two. The rules use short spans (and a calendar month)
-so that windows, streaks and idle periods overlap often.
+so that windows, streaks and idle periods overlap often, and conditions on
+event fields (one of which divides by a field that may be 0).
 """
 
 from __future__ import annotations
@@ -43,6 +44,7 @@ fields = ["n"]
 id = "a_then_b"
 form = "within"
 on = "a"
+when = "n >= 2"
 expect = "b"
 window = "PT2H"
 action = "b_due"
@@ -86,6 +88,7 @@ explain_en = "{period}"
 id = "bar_after_a"
 form = "period"
 on = "a"
+when = "10 / n > 3"
 period = "P1M"
 action = "bar"
 effect = "restriction"
@@ -119,7 +122,7 @@ def logs(draw: st.DrawFn) -> tuple[list[dict[str, Any]], dt.datetime]:
         row["at"] = draw(st.sampled_from([at.isoformat()] * 8 + [
             at.isoformat() + "+00:00", "not a time", None]))
         if kind == "a":
-            row["n"] = draw(st.sampled_from([1, 3, 2, 4, "2", "many", -1, None]))
+            row["n"] = draw(st.sampled_from([0, 1, 3, 2, 4, "2", "many", -1, None]))
         delay = draw(st.sampled_from([0] * 6 + [15, 45, 60, 75, 120, 180]))
         events.append((at + dt.timedelta(minutes=delay), row))
     # arrival: by time plus a delay, so some events come after later ones
@@ -137,7 +140,7 @@ def _ev(eid: str, kind: str, subject: str, minutes: int) -> dict[str, Any]:
     row: dict[str, Any] = {"event_id": eid, "type": kind, "subject_id": subject,
                            "at": (BASE + dt.timedelta(minutes=minutes)).isoformat()}
     if kind == "a":
-        row["n"] = 1
+        row["n"] = 2
     return row
 
 

@@ -22,6 +22,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from .._suggest import did_you_mean, one_of
+from ..expr import Expression
 from ..policy.model import FactSpec
 from ..records import UnreadableRow, coerce_facts, is_missing, shown
 from ..results import PolicyRef
@@ -149,6 +150,7 @@ class Rule:
     missed_effect: str = "task"
     missed_explain: str = ""
     missed_explain_en: str = ""
+    when: Expression | None = None
 
     @property
     def span(self) -> Span:
@@ -189,6 +191,8 @@ class Event:
     subject_id: str
     at: dt.datetime
     fields: Mapping[str, Any] = field(default_factory=dict)
+    #: the rules whose ``when`` does not hold for this event (they do not read it)
+    skip: frozenset[str] = frozenset()
 
     @property
     def key(self) -> tuple[dt.datetime, str]:
@@ -250,6 +254,10 @@ class EventReader:
         self.end = end
         self.seen: dict[str, int] = {}
         self.latest: dt.datetime | None = None
+        self.conditions: dict[str, list[Rule]] = {}
+        for rule in policy.rules:
+            if rule.when is not None:
+                self.conditions.setdefault(rule.on, []).append(rule)
 
     def read(self, row: int, record: Any) -> Event | dict[str, Any]:
         """The event of one row, or its rejected row (``input``, ``row``, ``id``, codes,
@@ -297,6 +305,21 @@ class EventReader:
         for reason in reasons:
             codes.append(reason.code)
             messages.append(reason.message.removeprefix("record "))
+        skip: set[str] = set()
+        if not codes and kind in self.conditions:
+            assert at is not None
+            env = {**facts, "as_of": at.date()}
+            for rule in self.conditions[kind]:
+                assert rule.when is not None
+                try:
+                    holds = rule.when(env)
+                except (ArithmeticError, ValueError) as e:
+                    codes.append("EXPR_ERROR")
+                    messages.append(f"{who}: the condition of rule {rule.id!r} "
+                                    f"({rule.when.text}) cannot be computed: {e}")
+                    continue
+                if not holds:
+                    skip.add(rule.id)
         if codes:
             return reject_row(INPUT_KIND, row, event_id or f"row {row}", codes, messages)
         assert event_id is not None and kind is not None and subject is not None
@@ -319,7 +342,7 @@ class EventReader:
         self.seen[event_id] = row
         if self.latest is None or at > self.latest:
             self.latest = at
-        return Event(row, event_id, kind, subject, at, facts)
+        return Event(row, event_id, kind, subject, at, facts, frozenset(skip))
 
 
 # --- actions ----------------------------------------------------------------------------

@@ -128,6 +128,8 @@ class Timeline:
         self.advance(event.at)
         subject = event.subject_id
         for role, rule in self.roles.get(event.type, ()):
+            if role == "on" and rule.id in event.skip:
+                continue  # the rule's condition does not hold for this event
             key = (rule.id, subject)
             if rule.form == "within":
                 if role == "on":

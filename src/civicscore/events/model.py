@@ -21,7 +21,7 @@ from typing import Annotated, Literal
 
 from pydantic import Field
 
-from ..policy.model import Id, Labelled, _Model
+from ..policy.model import Expr, Id, Labelled, _Model
 
 DURATION_PATTERN = r"^P(\d+Y)?(\d+M)?(\d+W)?(\d+D)?(T(\d+H)?(\d+M)?(\d+S)?)?$"
 """The shape of a duration; that it names at least one amount is checked when compiling."""
@@ -63,6 +63,9 @@ class EventRule(Labelled):
     id: Id
     form: Form
     on: Id = Field(description="The event type the rule starts from (or counts).")
+    when: Expr | None = Field(None, description="A condition on the 'on' event's fields (and "
+                                                "as_of, the event's date); events for which "
+                                                "it does not hold are not read by the rule.")
     expect: Id | None = Field(None, description="within: the event type that must follow.")
     window: Duration | None = Field(None, description="within: how long the expected "
                                                       "event may take.")

@@ -43,15 +43,24 @@ def _frame(events: list[Event]) -> pl.DataFrame:
                          "at": [e.at for e in events]}, schema=_SCHEMA)
 
 
+def _on(rule: Rule, skipped: dict[str, list[str]]) -> pl.Expr:
+    """The rule's ``on`` events for which its condition holds (the shared reader decided
+    each condition once per event, for both engines)."""
+    on = pl.col("type") == rule.on
+    if rule.id in skipped:
+        on &= ~pl.col("event_id").is_in(skipped[rule.id])
+    return on
+
+
 def _due(rule: Rule) -> pl.Expr:
     """``at`` plus the rule's span, null past the year 9999 (as :meth:`Span.add` gives)."""
     due = pl.col("at").dt.offset_by(rule.span.polars_offset())
     return pl.when(due <= pl.lit(_LAST)).then(due).otherwise(None)
 
 
-def _within(frame: pl.DataFrame, rule: Rule, end: dt.datetime
+def _within(frame: pl.DataFrame, rule: Rule, end: dt.datetime, on: pl.Expr
             ) -> list[tuple[bool, str, dt.datetime, dt.datetime | None, list[str]]]:
-    opens = (frame.filter(pl.col("type") == rule.on)
+    opens = (frame.filter(on)
              .with_columns(_due(rule).alias("due")).sort("at"))
     closes = (frame.filter(pl.col("type") == rule.expect)
               .select("subject_id", pl.col("at").alias("met_at")).sort("met_at"))
@@ -69,13 +78,13 @@ def _within(frame: pl.DataFrame, rule: Rule, end: dt.datetime
     return out
 
 
-def _streak(frame: pl.DataFrame, rule: Rule
+def _streak(frame: pl.DataFrame, rule: Rule, on: pl.Expr
             ) -> list[tuple[bool, str, dt.datetime, dt.datetime | None, list[str]]]:
-    seq = (frame.filter(pl.col("type").is_in([rule.on, *rule.reset_by]))
+    seq = (frame.filter(on | pl.col("type").is_in(list(rule.reset_by)))
            .sort("subject_id", "at", "event_id")
            .with_columns(pl.col("type").is_in(list(rule.reset_by)).cast(pl.Int64)
                          .cum_sum().over("subject_id").alias("segment"))
-           .filter(pl.col("type") == rule.on)
+           .filter(on)
            .with_columns((pl.int_range(pl.len()).over("subject_id", "segment")
                           // rule.count).alias("group")))
     groups = (seq.group_by("subject_id", "segment", "group", maintain_order=True)
@@ -85,9 +94,9 @@ def _streak(frame: pl.DataFrame, rule: Rule
             groups.select("subject_id", "at", "event_id").iter_rows()]
 
 
-def _inactive(frame: pl.DataFrame, rule: Rule, end: dt.datetime
+def _inactive(frame: pl.DataFrame, rule: Rule, end: dt.datetime, on: pl.Expr
               ) -> list[tuple[bool, str, dt.datetime, dt.datetime | None, list[str]]]:
-    seq = (frame.filter(pl.col("type") == rule.on).sort("subject_id", "at", "event_id")
+    seq = (frame.filter(on).sort("subject_id", "at", "event_id")
            .with_columns(pl.col("at").shift(-1).over("subject_id").alias("next_at"),
                          _due(rule).alias("due")))
     idle = seq.filter(pl.col("due").is_not_null() & (pl.col("due") <= end)
@@ -96,9 +105,9 @@ def _inactive(frame: pl.DataFrame, rule: Rule, end: dt.datetime
             idle.select("subject_id", "due", "event_id").iter_rows()]
 
 
-def _period(frame: pl.DataFrame, rule: Rule
+def _period(frame: pl.DataFrame, rule: Rule, on: pl.Expr
             ) -> list[tuple[bool, str, dt.datetime, dt.datetime | None, list[str]]]:
-    opens = frame.filter(pl.col("type") == rule.on).with_columns(_due(rule).alias("due"))
+    opens = frame.filter(on).with_columns(_due(rule).alias("due"))
     return [(False, s, at, due, [eid]) for s, at, due, eid in
             opens.select("subject_id", "at", "due", "event_id").iter_rows()]
 
@@ -118,16 +127,21 @@ def evaluate(policy: EventPolicy, rows: Iterable[Any], *,
         else:
             events.append(got)
     frame = _frame(events)
+    skipped: dict[str, list[str]] = {}
+    for e in events:
+        for rule_id in e.skip:
+            skipped.setdefault(rule_id, []).append(e.event_id)
     actions: list[dict[str, Any]] = []
     for rule in policy.rules:
+        on = _on(rule, skipped)
         if rule.form == "within":
-            found = _within(frame, rule, end)
+            found = _within(frame, rule, end, on)
         elif rule.form == "streak":
-            found = _streak(frame, rule)
+            found = _streak(frame, rule, on)
         elif rule.form == "inactive":
-            found = _inactive(frame, rule, end)
+            found = _inactive(frame, rule, end, on)
         else:
-            found = _period(frame, rule)
+            found = _period(frame, rule, on)
         actions += [action_row(policy, rule, subject, missed=missed, at=at, due=due,
                                events=ids) for missed, subject, at, due, ids in found]
     return EventsRun(actions, rejected, n, "reference", until)

@@ -225,6 +225,15 @@ def _check_rule(ctx: CompileContext, i: int, r: EventRule, section: Events,
         ctx.report(path, f"rule {r.id!r} names a protected characteristic ({why})",
                    "rules over events act on what people did, not on who they are",
                    value=False)
+    when = None
+    if r.when is not None and r.on in types:
+        carried = types[r.on]
+        others = {name: f"events of type {r.on!r} do not carry it (their fields: "
+                        f"{', '.join(carried) or 'none'})"
+                  for name in ctx.model.facts.get(section.entity, {}) if name not in carried}
+        when = ctx.expression((*path, "when"), r.when,
+                              ctx.scope(section.entity, f"event rule {r.id!r}",
+                                        forbidden=others))
     if len(ctx.problems) > before:
         return None
     return Rule(
@@ -233,7 +242,8 @@ def _check_rule(ctx: CompileContext, i: int, r: EventRule, section: Events,
         window=Span.parse(r.window) if r.window else None, count=r.count or 0,
         reset_by=tuple(r.reset_by), period=Span.parse(r.period) if r.period else None,
         missed_action=r.missed_action, missed_effect=r.missed_effect,
-        missed_explain=r.missed_explain or "", missed_explain_en=r.missed_explain_en or "")
+        missed_explain=r.missed_explain or "", missed_explain_en=r.missed_explain_en or "",
+        when=when)
 
 
 def compile_events(ctx: CompileContext) -> EventsScheme | None:
