@@ -31,7 +31,7 @@ def test_plugins_are_installed_and_listed() -> None:
 @pytest.mark.parametrize("name", LOCALITIES)
 def test_locality_policy_covers_all_four_schemes(name: str) -> None:
     policy = civicscore.load(name)
-    assert set(policy.schemes) == {"volunteer", "civility", "visits", "appraisal"}
+    assert set(policy.schemes) == {"volunteer", "civility", "visits", "appraisal", "events"}
     assert not policy.warnings
     assert len(policy.model.case) >= 15
 

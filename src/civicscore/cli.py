@@ -795,3 +795,8 @@ main.add_command(impact_cmd)
 from .ledger.cli import ledger as _ledger  # noqa: E402 - the points ledger's commands
 
 main.add_command(_ledger)
+
+# --- events (civicscore.events.cli) ---------------------------------------------------------
+from .events.cli import events_command  # noqa: E402 - registered last, in one place
+
+main.add_command(events_command)

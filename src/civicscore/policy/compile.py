@@ -32,6 +32,7 @@ from .model import FactSpec, PolicyModel
 from .protected import control_reason, protected_in, protected_reason
 
 if TYPE_CHECKING:  # the schemes import this module: only type checkers follow these
+    from ..events.scheme import EventsScheme
     from ..schemes.appraisal import AppraisalScheme
     from ..schemes.base import SchemeSpec
     from ..schemes.civility import CivilityScheme
@@ -199,6 +200,12 @@ class Policy:
     def appraisal(self) -> AppraisalScheme:
         """The [appraisal] scheme: scorecards, grades, vetoes and the quota."""
         scheme: AppraisalScheme = self.scheme("appraisal")  # (as schemes/__init__ registers it)
+        return scheme
+
+    @property
+    def events(self) -> EventsScheme:
+        """The [events] rules over time: ``policy.events.run(log, until=...)``."""
+        scheme: EventsScheme = self.scheme("events")  # (as schemes/__init__ registers it)
         return scheme
 
     def check_in_effect(self, as_of: dt.date) -> None:

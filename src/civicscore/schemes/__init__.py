@@ -19,6 +19,9 @@ from collections.abc import Iterator
 from typing import Any
 
 from ..errors import ReviewError
+from ..events.core import EVENT_FIELDS, EventsRun
+from ..events.model import Events
+from ..events.scheme import EventsScheme, compile_events, log_actions
 from ..policy.model import Appraisal, Civility, Visits, Volunteer
 from .appraisal import AppraisalResult, AppraisalScheme, compile_appraisal
 from .base import LoggedRow, SchemeSpec
@@ -96,4 +99,10 @@ BUILTIN_SCHEMES: tuple[SchemeSpec, ...] = (
         details="the trace of every indicator of every subject",
         result_type=AppraisalResult, scheme_type=AppraisalScheme,
         decision_type="AppraisalDecision", overridable={"grade": _check_grade}),
+    SchemeSpec(  # rules over time on a log of events (civicscore.events, docs/events.md)
+        "events", compile_events, Events, entity_key="entity", record_fields=EVENT_FIELDS,
+        input_kind="events", noun="events",
+        outputs="one row per action a rule gives (rule, subject, action, at, due, the events "
+                "that caused it, the explanation in Chinese and English)",
+        result_type=EventsRun, scheme_type=EventsScheme, log=log_actions),
 )
