@@ -288,7 +288,7 @@ def score(policy: str, input_file: str, scheme: str, output: str | None, rejects
         engine = "per-record"
     with _doing(f"scoring {input_file}"):
         if _use_batch(engine, log is not None, input_file):
-            outcome = _score_batch(compiled, spec, input_file, day, extra_files)
+            outcome = _score_batch(compiled, spec, pol.ref, input_file, day, extra_files)
         else:
             outcome = _score_per_record(pol, scheme, compiled, input_file, day, extra_files,
                                         log)
@@ -473,17 +473,24 @@ def _score_per_record(pol: Policy, scheme: str, compiled: Any, input_file: str,
         result.table, log_run if log is not None else None)
 
 
-def _score_batch(compiled: Any, spec: SchemeSpec, input_file: str, day: dt.date,
+def _score_batch(compiled: Any, spec: SchemeSpec, ref: Any, input_file: str, day: dt.date,
                  extra_files: dict[str, str]) -> _Outcome:
     from .batch import command
-    from .schemes.base import presenter_of
+    from .batch.result import BatchResult
+    from .schemes.base import presenter_of, run_summary
 
     result = command.run(compiled, input_file, as_of=day, extra=extra_files,
                          show_progress=sys.stderr.isatty())
     main, detail = result.cli_frames()
+    shown = presenter_of(compiled, spec)
+
+    def summary() -> str:  # from the frames; a scheme's own batch() may return rows
+        if isinstance(result, BatchResult):
+            return result.summary(shown)
+        return run_summary(shown, result, rows_in=result.rows_in, policy=ref, as_of=day)
+
     return _Outcome(
-        result.rows_in, result.rejected_rows(),
-        lambda: result.summary(presenter_of(compiled, spec)),
+        result.rows_in, result.rejected_rows(), summary,
         lambda target, kind: result.write(main, target, kind),
         lambda target, kind: result.write(detail, target, kind),
         result.table)
