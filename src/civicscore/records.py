@@ -13,6 +13,7 @@ import datetime as dt
 import decimal
 import math
 import re
+import unicodedata
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
@@ -81,6 +82,64 @@ def to_text(value: Any, record: str, field: str) -> str:
         raise RecordError(record, field, "contains characters that are not valid text "
                                          "(a broken UTF-16 surrogate)") from None
     return text
+
+
+# --- ids ------------------------------------------------------------------------------------
+#
+# An id is how a volunteer, household or subject is recognised across rows: duplicates,
+# caps, caseloads and statements group by it. Text that looks the same must therefore be
+# the same id, or "V1", full-width "Ｖ1", "V1" followed by a zero-width space and the NFC
+# and NFD spellings of "Zoë" would be four people, each under their own cap. One
+# definition, applied by both engines (``batch.frames.id_expr`` builds the polars form from
+# the same tables):
+#
+# 1. drop Unicode format characters (general category Cf: zero-width space and joiners,
+#    the byte-order mark, soft hyphen, bidi controls, tags...). They come first so that a
+#    joiner between a letter and its accent cannot keep the two from composing;
+# 2. NFKC (compatibility composition): full-width and half-width forms, ligatures,
+#    circled and superscript digits, and composed vs decomposed accents become one form;
+# 3. strip surrounding whitespace (Python's ``str.strip``, as every text field).
+#
+# No civicscore output holds the id as written: every output, detail and rejected row
+# shows the normalised id, so the same person is one row. Case is kept ("v1" is not "V1"):
+# case folding would merge ids that some registers use as distinct.
+
+FORMAT_CATEGORY = "Cf"
+"""Characters dropped from ids: the Unicode general category of invisible formatting."""
+UNASSIGNED_CATEGORY = "Cn"
+"""Code points this Python's Unicode database does not know. Their NFKC may differ in a
+library built on a newer Unicode (polars' is), so the batch engine leaves any id holding
+one to ``normal_id`` itself. Normalisation of assigned characters never changes between
+Unicode versions (the Unicode normalisation stability policy), so that is the only gap."""
+
+
+def normal_id(text: str) -> str:
+    """The id ``text`` stands for: format characters dropped, NFKC, spaces stripped.
+
+    Idempotent (``normal_id(normal_id(t)) == normal_id(t)``, a test checks it), and ASCII
+    text is returned stripped without further work: it has no format characters and is
+    its own NFKC.
+    """
+    if text.isascii():
+        return text.strip()
+    category = unicodedata.category
+    visible = "".join(c for c in text if category(c) != FORMAT_CATEGORY)
+    return unicodedata.normalize("NFKC", visible).strip()
+
+
+def to_id(value: Any, record: str, field: str) -> str:
+    """An id field (``record_id``, ``volunteer_id``, ``household_id``...) as ``normal_id``
+    reads it, or a RecordError: not text, a broken surrogate (as ``to_text``), or nothing
+    left once the invisible characters are gone (an id nobody could read or type)."""
+    text = to_text(value, record, field)
+    if text.isascii():
+        return text
+    ident = normal_id(text)
+    if not ident:
+        raise RecordError(record, field, f"{shown(value)} has no visible characters once "
+                                         f"format characters (such as a zero-width space) "
+                                         f"and spaces are removed; an id needs at least one")
+    return ident
 
 
 def _number_text(value: str) -> str | None:

@@ -63,7 +63,6 @@ from typing import Any, TypeAlias
 import polars as pl
 
 from ..policy.compile import ensure_in_effect
-from ..policy.model import FactSpec
 from ..schemes.appraisal import (
     CONFIRM,
     DIV_PLACES,
@@ -80,10 +79,9 @@ from ..schemes.appraisal import (
 )
 from ..schemes.base import REJECT_COLUMNS
 from .expr import PolarsCompiler, either
-from .frames import ROW, UNREADABLE, coerce_column, coerce_columns, read_source
+from .frames import ROW, UNREADABLE, coerce_columns, coerce_id, read_source
 from .result import BatchResult, explain_rejected
 
-_TEXT = FactSpec(type="string")
 _FALSE = pl.lit(False)
 #: Decimals of every scaled integer column (raw values, scores, constants).
 S = 20
@@ -338,7 +336,7 @@ def _check_records(scheme: AppraisalScheme, frame: pl.DataFrame) -> pl.DataFrame
     """``__row``, ``__sid``, ``__first`` (first row of that id), ``__ok`` (readable, valid
     id, not a duplicate, every fact usable) and the typed facts ``__f_<name>``."""
     unreadable = frame[UNREADABLE].is_not_null()
-    sid = coerce_column(frame, "subject_id", _TEXT, missing_ok=True)
+    sid = coerce_id(frame, "subject_id", missing_ok=True)
     sid_ok = ~unreadable & sid.code.is_null() & sid.value.is_not_null() & (sid.value != "")
     facts = coerce_columns(frame, scheme.facts)
     work = pl.DataFrame({ROW: frame[ROW], "__sid_ok": sid_ok, "__sid_raw": sid.value,

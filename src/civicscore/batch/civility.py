@@ -51,7 +51,7 @@ from ..schemes.civility import (
     _show,
     step_reasons,
 )
-from .frames import ROW, UNREADABLE, Coerced, coerce_column, read_source
+from .frames import ROW, UNREADABLE, Coerced, coerce_column, coerce_id, read_source
 from .result import BatchResult, explain_rejected
 from .visits import nan_as_null, rejected_frame, text_lists
 
@@ -173,7 +173,7 @@ class _Checked:
 def _check_records(scheme: CivilityScheme, frame: pl.DataFrame, as_of: dt.date) -> _Checked:
     rows = frame[ROW]
     readable = frame[UNREADABLE].is_null()
-    hid = coerce_column(frame, "household_id", _TEXT, missing_ok=True)
+    hid = coerce_id(frame, "household_id", missing_ok=True)
     facts = {name: coerce_column(frame, name, spec) for name, spec in scheme.facts.items()}
     review = coerce_column(frame, "review_date", _DATE, missing_ok=True)
     revoked = coerce_column(frame, "revoked_on", _DATE, missing_ok=True)

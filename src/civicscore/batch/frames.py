@@ -25,9 +25,10 @@ from __future__ import annotations
 
 import datetime as dt
 import re
+import unicodedata
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass
-from functools import partial
+from functools import cache, partial
 from pathlib import Path
 from typing import Any
 
@@ -36,7 +37,17 @@ import polars as pl
 from ..errors import InputError, RecordError
 from ..expr.ir import MAX_SAFE_INT
 from ..policy.model import FactSpec
-from ..records import _FALSE, _TRUE, NEVER, UnreadableRow, coerce_fact, fact_default
+from ..records import (
+    _FALSE,
+    _TRUE,
+    FORMAT_CATEGORY,
+    NEVER,
+    UNASSIGNED_CATEGORY,
+    UnreadableRow,
+    coerce_fact,
+    fact_default,
+    normal_id,
+)
 
 ROW = "__row"
 """1-based row number of the input, as the per-record readers count rows."""
@@ -56,10 +67,90 @@ PY_WHITESPACE = ("\t\n\x0b\x0c\r\x1c\x1d\x1e\x1f \x85\xa0\u1680\u2000\u2001\u200
 _PLAIN_INT = r"^[+-]?[0-9]{1,16}$"
 _PLAIN_DECIMAL = r"^[+-]?[0-9]{1,300}(\.[0-9]{1,300})?$"
 _PLAIN_DATE = r"^[0-9]{4}-[0-9]{2}-[0-9]{2}$"
+_NON_ASCII = r"[^\x00-\x7F]"
+_ID_TEXT = FactSpec(type="string")
+"""How an id is read before it is normalised: text, stripped, a broken surrogate refused."""
 
 
 def strip(text: pl.Series) -> pl.Series:
     return text.str.strip_chars(PY_WHITESPACE)
+
+
+# --- ids -----------------------------------------------------------------------------------
+
+
+@cache
+def _category_classes() -> dict[str, str]:
+    """A regular-expression character class (polars' syntax) of every code point of the
+    format and of the unassigned category, from this Python's ``unicodedata``: the very
+    table ``records.normal_id`` consults, so the two engines drop the same characters.
+    Built on first use (it walks all of Unicode, a few tenths of a second)."""
+    wanted = (FORMAT_CATEGORY, UNASSIGNED_CATEGORY)
+    ranges: dict[str, list[str]] = {name: [] for name in wanted}
+    category = unicodedata.category
+    current, start = "", 0
+    for code in range(0x110001):
+        kind = category(chr(code)) if code <= 0x10FFFF else ""
+        if kind != current:
+            if current in ranges:
+                ranges[current].append(f"\\x{{{start:X}}}-\\x{{{code - 1:X}}}")
+            current, start = kind, code
+    return {name: "[" + "".join(parts) + "]" for name, parts in ranges.items()}
+
+
+def id_expr(text: pl.Expr) -> pl.Expr:
+    """``records.normal_id`` as a polars expression over a String column, or null where
+    the text holds a code point this Python's Unicode does not know (``normal_id`` itself
+    must decide those: see ``records.UNASSIGNED_CATEGORY``; :func:`normal_ids` does)."""
+    classes = _category_classes()
+    normal = (text.str.replace_all(classes[FORMAT_CATEGORY], "")
+              .str.normalize("NFKC").str.strip_chars(PY_WHITESPACE))
+    ascii_only = ~text.str.contains(_NON_ASCII)
+    return (pl.when(ascii_only).then(text.str.strip_chars(PY_WHITESPACE))
+            .when(~text.str.contains(classes[UNASSIGNED_CATEGORY])).then(normal))
+
+
+def _non_ascii(text: pl.Series) -> pl.Series:
+    """Rows whose text is not plain ASCII (a byte count above the character count)."""
+    return (text.str.len_bytes() != text.str.len_chars()).fill_null(False)
+
+
+def _normalise(text: pl.Series, out: pl.Series, where: pl.Series) -> pl.Series:
+    """``out`` with the rows ``where`` replaced by ``normal_id`` of ``text``: by
+    ``id_expr``, once per distinct value (ids repeat: one volunteer, many records), and by
+    ``normal_id`` itself for the few values ``id_expr`` leaves to it."""
+    if not where.any():
+        return out
+    distinct = text.filter(where).unique()
+    normal = distinct.to_frame("t").select(id_expr(pl.col("t"))).to_series()
+    unsure = normal.is_null()
+    if unsure.any():
+        normal = normal.scatter(unsure.arg_true(), [normal_id(v) for v in
+                                                    distinct.filter(unsure).to_list()])
+    rows = where.arg_true()
+    done = text.gather(rows).replace_strict(distinct, normal, return_dtype=pl.String)
+    return out.scatter(rows, done)
+
+
+def normal_ids(text: pl.Series) -> pl.Series:
+    """``records.normal_id`` of every value of a String column (nulls stay null); plain
+    ASCII is only stripped."""
+    return _normalise(text, text.str.strip_chars(PY_WHITESPACE), _non_ascii(text))
+
+
+def coerce_id(frame: pl.DataFrame, name: str, missing_ok: bool = False) -> Coerced:
+    """An id field of every row, as ``records.to_id`` reads it: text checked and stripped
+    as a string fact is (``to_text``), then normalised as ``normal_id`` does; an id with
+    nothing left once its format characters are gone is ``INVALID_FIELD``, as ``to_id``
+    refuses it."""
+    text = coerce_column(frame, name, _ID_TEXT, missing_ok)
+    other = _non_ascii(text.value)  # plain ASCII, already stripped, is done
+    if not other.any():
+        return text
+    normal = _normalise(text.value, text.value, other)
+    empty = other & (normal == "") & text.code.is_null()
+    code = text.code.set(empty, "INVALID_FIELD") if empty.any() else text.code
+    return Coerced(normal.alias(name), code.alias(name))
 
 
 # --- reading -------------------------------------------------------------------------------

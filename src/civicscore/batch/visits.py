@@ -38,7 +38,7 @@ from ..policy.model import FactSpec
 from ..records import NEVER, is_missing
 from ..schemes.visits import REJECTED, SCORED, UNASSIGNED, VisitsScheme
 from .expr import Column, PolarsCompiler
-from .frames import ROW, UNREADABLE, coerce_column, coerce_columns, read_source, repeated
+from .frames import ROW, UNREADABLE, coerce_column, coerce_columns, coerce_id, read_source, repeated
 from .progress import step
 from .result import BatchResult, explain_rejected
 
@@ -58,8 +58,8 @@ def score_visits(scheme: VisitsScheme, source: Any, *, as_of: dt.date) -> BatchR
     unreadable = frame[UNREADABLE].is_not_null()
 
     # step 1: the record on its own
-    hid = coerce_column(frame, "household_id", _TEXT)
-    lid = coerce_column(frame, "liaison_id", _TEXT, missing_ok=True)
+    hid = coerce_id(frame, "household_id")
+    lid = coerce_id(frame, "liaison_id", missing_ok=True)
     last = coerce_column(frame, "last_visit", _DATE, missing_ok=True)
     # every declared fact is checked (a record is one household: a malformed fact rejects
     # it), but only the values the tiers and triggers read are kept, to save memory

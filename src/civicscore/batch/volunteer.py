@@ -93,7 +93,16 @@ from ..schemes.volunteer import (
     scaled_units,
 )
 from .expr import PolarsCompiler, exact_divisor
-from .frames import ROW, UNREADABLE, coerce_column, python_coerce, read_source, strip
+from .frames import (
+    ROW,
+    UNREADABLE,
+    coerce_column,
+    coerce_id,
+    normal_ids,
+    python_coerce,
+    read_source,
+    strip,
+)
 from .result import BatchResult
 
 _TEXT = FactSpec(type="string")
@@ -263,8 +272,8 @@ def _step1(scheme: VolunteerScheme, frame: pl.DataFrame, as_of: dt.date) -> pl.D
     """Parsed fields and ``__ok``: the record passed every check of step 1."""
     rules = scheme.rules
     readable = frame[UNREADABLE].is_null()
-    rid = coerce_column(frame, "record_id", _TEXT)
-    vid = coerce_column(frame, "volunteer_id", _TEXT)
+    rid = coerce_id(frame, "record_id")
+    vid = coerce_id(frame, "volunteer_id")
     act = coerce_column(frame, "activity", _TEXT)
     confirmed = coerce_column(frame, "confirmed", _BOOL, missing_ok=True)
     start, start_missing, start_bad, start_off = _datetime_column(frame, "start")
@@ -829,7 +838,7 @@ def _redeem(scheme: VolunteerScheme, source: Any, lot_table: pl.DataFrame, as_of
     for record in frame.iter_rows(named=True):
         row = record.pop(ROW)
         items.append(_item(row, record))
-    named = frame["volunteer_id"].cast(pl.String).str.strip_chars().unique().to_list() \
+    named = normal_ids(frame["volunteer_id"].cast(pl.String)).unique().to_list() \
         if "volunteer_id" in frame.columns and frame["volunteer_id"].dtype != pl.Object \
         else None
     table = lot_table if named is None else lot_table.filter(pl.col("vid").is_in(named))

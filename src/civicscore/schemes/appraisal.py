@@ -93,7 +93,7 @@ from ..errors import RecordError
 from ..expr import Expression, FunctionTable, Type
 from ..policy.compile import CompileContext, ensure_in_effect
 from ..policy.model import Appraisal, FactSpec, Normalise, PolicyModel
-from ..records import coerce_facts, is_missing, to_text, unreadable_reason
+from ..records import coerce_facts, is_missing, to_id, unreadable_reason
 from ..results import INTERNAL, PolicyRef, Reason, to_jsonable
 from .base import (
     BatchEngine,
@@ -614,7 +614,7 @@ class AppraisalScheme(BatchEngine):
                                   f"row {row}: field 'subject_id' is required and missing"))
         else:
             try:
-                sid = to_text(raw_id, f"row {row}", "subject_id")
+                sid = to_id(raw_id, f"row {row}", "subject_id")
             except RecordError as e:
                 reasons.append(Reason(e.code, "record.subject_id", str(e),
                                       {"subject_id": raw_id}))

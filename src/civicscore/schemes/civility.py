@@ -83,7 +83,7 @@ from ..plan.ops import (
 from ..plan.python import compile_plan
 from ..policy.compile import CompileContext, ensure_in_effect
 from ..policy.model import Civility, FactSpec, PolicyModel
-from ..records import coerce_facts, is_missing, to_date, to_text, unreadable_reason
+from ..records import coerce_facts, is_missing, to_date, to_id, to_text, unreadable_reason
 from ..results import INTERNAL, PolicyRef, Reason, to_jsonable
 from .base import (
     BatchEngine,
@@ -432,7 +432,7 @@ class CivilityScheme(BatchEngine):
                 reasons.append(Reason(e.code, f"record.{name}", str(e), {name: value}))
                 return None
 
-        hid = field("household_id", to_text)
+        hid = field("household_id", to_id)
         if hid:
             label, who = hid, f"record {hid}"
         else:

@@ -84,7 +84,7 @@ from ..records import (
     coerce_facts,
     is_missing,
     to_date,
-    to_text,
+    to_id,
     unreadable_reason,
 )
 from ..results import PolicyRef, Reason, to_jsonable
@@ -616,10 +616,10 @@ def _as_written(text: str) -> bool:
 
 
 def _text(value: Any) -> str | None:
-    """What ``to_text`` makes of a field, or None when it is missing; raises like it."""
+    """What ``to_id`` makes of an id field, or None when it is missing; raises like it."""
     if type(value) is str and value.isascii():  # plain ASCII needs no encoding check
         return value.strip() or None
-    return None if is_missing(value) else to_text(value, "", "")
+    return None if is_missing(value) else to_id(value, "", "")
 
 
 def _always_true(expr: Expression) -> bool:
@@ -792,11 +792,11 @@ class VisitsScheme(BatchEngine):
                 reasons.append(Reason(e.code, f"record.{name}", str(e), {name: value}))
                 return None
 
-        hid = field("household_id", to_text, True)
+        hid = field("household_id", to_id, True)
         if hid:
             label = hid
         hid = hid or f"row {row}"
-        lid = field("liaison_id", to_text, False) or ""
+        lid = field("liaison_id", to_id, False) or ""
         last = field("last_visit", to_date, False)
         if hid in seen:
             reasons.append(Reason("DUPLICATE_RECORD", "record.household_id",

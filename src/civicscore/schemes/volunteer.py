@@ -65,6 +65,7 @@ from ..records import (
     to_date,
     to_datetime,
     to_decimal,
+    to_id,
     to_text,
     unreadable_reason,
 )
@@ -540,11 +541,11 @@ class VolunteerScheme(BatchEngine):
                 reasons.append(Reason(e.code, f"record.{name}", str(e), {name: value}))
                 return None
 
-        rid = field("record_id", to_text)
+        rid = field("record_id", to_id)
         if rid:
             label, who = f"record {rid}", rid
         rid = rid or f"row {row}"
-        vid = field("volunteer_id", to_text) or ""
+        vid = field("volunteer_id", to_id) or ""
         activity_id = field("activity", to_text) or ""
         start = field("start", _aware)
         end = field("end", _aware)
@@ -909,8 +910,8 @@ class VolunteerScheme(BatchEngine):
                                       code="UNREADABLE_ROW")
                 raw_id = rec.get("redemption_id")
                 rid = (f"row {row}" if is_missing(raw_id)
-                       else to_text(raw_id, f"row {row}", "redemption_id"))
-                vid = to_text(rec.get("volunteer_id"), rid, "volunteer_id") if not is_missing(
+                       else to_id(raw_id, f"row {row}", "redemption_id"))
+                vid = to_id(rec.get("volunteer_id"), rid, "volunteer_id") if not is_missing(
                     rec.get("volunteer_id")) else ""
                 if not vid:
                     raise RecordError(rid, "volunteer_id", "is required and missing",
