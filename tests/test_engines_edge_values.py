@@ -9,6 +9,8 @@ batch engine while the per-record one refused the file; a leap second.
 from __future__ import annotations
 
 import datetime as dt
+import math
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -84,3 +86,31 @@ def test_a_frame_with_a_date_past_9999_is_refused(policy: civicscore.Policy,
     frame = pl.read_parquet(_year_10000(tmp_path))
     with pytest.raises(civicscore.InputError, match="column 'last_visit' holds a date outside"):
         policy.visits.batch(frame, as_of=AS_OF)
+
+
+def test_a_nan_among_mixed_values_is_a_blank_cell_in_both_engines(
+        load_text: Callable[..., civicscore.Policy]) -> None:
+    """A column holding NaN, text and booleans (a pandas object column) is read value by
+    value; its NaN is a blank cell, as ``records.is_missing`` says, in the columnar reader
+    too. It was "required and missing" there, so with confirmation not required the batch
+    engine rejected a record the per-record one scored, and stopped with an internal
+    error."""
+    policy = load_text('[policy]\nid = "no-confirm"\nversion = "1"\ntitle = "t"\n'
+                       'extends = "baseline"\noverrides = ["volunteer.confirmation_required"]\n'
+                       '[volunteer]\nconfirmation_required = false\n')
+    records = [{**ACTIVITY, "record_id": f"A{i}", "confirmed": value,
+                "start": f"2025-10-0{i}T09:00", "end": f"2025-10-0{i}T12:00",
+                "submitted_at": f"2025-10-0{i}T13:00"}
+               for i, value in enumerate([math.nan, "yes", True], start=1)]
+    result = assert_evaluators_agree(policy, "volunteer", records, as_of=AS_OF)
+    assert not result.rejected_rows()
+
+
+def test_the_columnar_reader_strips_what_python_strips() -> None:
+    """``frames.PY_WHITESPACE`` is exactly what ``str.strip`` removes, so a cell of only
+    such characters is blank, and text is stripped alike, in both engines."""
+    from civicscore.batch.frames import PY_WHITESPACE
+
+    stripped = {chr(c) for c in range(0x110000)
+                if not 0xD800 <= c <= 0xDFFF and not chr(c).strip()}
+    assert set(PY_WHITESPACE) == stripped

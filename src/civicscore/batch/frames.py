@@ -46,6 +46,7 @@ from ..records import (
     UnreadableRow,
     coerce_fact,
     fact_default,
+    is_missing,
     normal_id,
 )
 
@@ -363,15 +364,17 @@ def coerce_columns(frame: pl.DataFrame, specs: Mapping[str, FactSpec],
     for i, (name, spec) in enumerate(specs.items()):
         raw = raws[name]
         col = pl.lit(raw) if name not in frame.columns else pl.col(name)
-        if raw.dtype == pl.Object:
-            flags = [v is None or (isinstance(v, str) and not v.strip()) for v in raw.to_list()]
-            is_missing = pl.lit(pl.Series(flags, dtype=pl.Boolean))
+        if raw.dtype == pl.Object:  # Python values: the per-record rule itself
+            flags = [is_missing(v) for v in raw.to_list()]
+            blank = pl.lit(pl.Series(flags, dtype=pl.Boolean))
         elif raw.dtype == pl.String:
-            is_missing = col.is_null() | (col.str.strip_chars(PY_WHITESPACE) == "")
+            blank = col.is_null() | (col.str.strip_chars(PY_WHITESPACE) == "")
+        elif raw.dtype.is_float():  # NaN is a blank cell, as ``records.is_missing`` says
+            blank = col.is_null() | col.is_nan()
         else:
-            is_missing = col.is_null()
+            blank = col.is_null()
         fast = _fast_expr(col, raw.dtype, spec)
-        exprs += [is_missing.alias(f"m{i}"), fast.alias(f"v{i}")]
+        exprs += [blank.alias(f"m{i}"), fast.alias(f"v{i}")]
     first = frame.lazy().select(exprs).collect(engine="in-memory") if exprs \
         else pl.DataFrame()  # lazy, for common-subexpression elimination
     # the odd values: coerce_fact itself, once per distinct value
