@@ -114,3 +114,22 @@ def test_the_columnar_reader_strips_what_python_strips() -> None:
     stripped = {chr(c) for c in range(0x110000)
                 if not 0xD800 <= c <= 0xDFFF and not chr(c).strip()}
     assert set(PY_WHITESPACE) == stripped
+
+
+@pytest.mark.parametrize("cells", [[math.nan, "2025-10-02T13:00", dt.datetime(2025, 10, 3, 13)],
+                                   [math.nan, math.nan]], ids=["mixed", "all-nan"])
+def test_a_nan_submission_time_is_a_blank_cell_in_both_engines(
+        load_text: Callable[..., civicscore.Policy], cells: list[object]) -> None:
+    """The same for the times the volunteer batch reads itself: with no submission window,
+    a blank ``submitted_at`` (NaN, alone in a float column or among times) is allowed by
+    both engines; the batch one called it an unreadable time."""
+    baseline = ROOT / "src" / "civicscore" / "policies" / "baseline.toml"
+    text = "".join(line for line in baseline.read_text(encoding="utf-8").splitlines(True)
+                   if not line.startswith("submission_window_days"))
+    policy = load_text(text)
+    assert policy.volunteer.rules.submission_window_days is None
+    records = [{**ACTIVITY, "record_id": f"A{i}", "submitted_at": value,
+                "start": f"2025-10-0{i}T09:00", "end": f"2025-10-0{i}T12:00"}
+               for i, value in enumerate(cells, start=1)]
+    result = assert_evaluators_agree(policy, "volunteer", records, as_of=AS_OF)
+    assert not result.rejected_rows()

@@ -332,6 +332,24 @@ def repeated(key: pl.Series) -> pl.Series:
     return (key.is_not_null() & ~key.is_first_distinct()).fill_null(False)
 
 
+def _blank_expr(col: pl.Expr, raw: pl.Series) -> pl.Expr:
+    """``records.is_missing`` of every value of ``raw`` (read as ``col``): null, text of
+    only spaces, or a float NaN (a blank cell as pandas reads it). A column of mixed
+    Python values is asked of ``is_missing`` itself, value by value."""
+    if raw.dtype == pl.Object:
+        return pl.lit(pl.Series([is_missing(v) for v in raw.to_list()], dtype=pl.Boolean))
+    if raw.dtype == pl.String:
+        return col.is_null() | (col.str.strip_chars(PY_WHITESPACE) == "")
+    if raw.dtype.is_float():
+        return col.is_null() | col.is_nan()
+    return col.is_null()
+
+
+def blank(raw: pl.Series) -> pl.Series:
+    """Which values of a column are blank cells, as ``records.is_missing`` says."""
+    return raw.to_frame("v").select(_blank_expr(pl.col("v"), raw)).to_series()
+
+
 def nulls(name: str, n: int, dtype: pl.DataType) -> pl.Series:
     return pl.repeat(None, n, dtype=dtype, eager=True).alias(name)
 
@@ -364,17 +382,8 @@ def coerce_columns(frame: pl.DataFrame, specs: Mapping[str, FactSpec],
     for i, (name, spec) in enumerate(specs.items()):
         raw = raws[name]
         col = pl.lit(raw) if name not in frame.columns else pl.col(name)
-        if raw.dtype == pl.Object:  # Python values: the per-record rule itself
-            flags = [is_missing(v) for v in raw.to_list()]
-            blank = pl.lit(pl.Series(flags, dtype=pl.Boolean))
-        elif raw.dtype == pl.String:
-            blank = col.is_null() | (col.str.strip_chars(PY_WHITESPACE) == "")
-        elif raw.dtype.is_float():  # NaN is a blank cell, as ``records.is_missing`` says
-            blank = col.is_null() | col.is_nan()
-        else:
-            blank = col.is_null()
         fast = _fast_expr(col, raw.dtype, spec)
-        exprs += [blank.alias(f"m{i}"), fast.alias(f"v{i}")]
+        exprs += [_blank_expr(col, raw).alias(f"m{i}"), fast.alias(f"v{i}")]
     first = frame.lazy().select(exprs).collect(engine="in-memory") if exprs \
         else pl.DataFrame()  # lazy, for common-subexpression elimination
     # the odd values: coerce_fact itself, once per distinct value

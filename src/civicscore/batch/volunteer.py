@@ -96,6 +96,7 @@ from .expr import PolarsCompiler, exact_divisor
 from .frames import (
     ROW,
     UNREADABLE,
+    blank,
     coerce_column,
     coerce_id,
     normal_ids,
@@ -228,11 +229,10 @@ def _datetime_column(frame: pl.DataFrame, name: str) -> tuple[pl.Series, pl.Seri
         return (pl.Series(name, [None] * n, dtype=_DT), pl.Series([True] * n, dtype=pl.Boolean),
                 pl.Series([False] * n, dtype=pl.Boolean), offset)
     raw = frame[name]
-    missing = raw.is_null()
+    missing = blank(raw)
     fast = pl.Series(name, [None] * n, dtype=_DT)
     if raw.dtype == pl.String:
         text = strip(raw)
-        missing = missing | (text == "")
         ok_year = ~text.str.starts_with("0000")
         minutes = text.str.contains(_ISO_MINUTES) & ok_year
         seconds = text.str.contains(_ISO_SECONDS) & ok_year
@@ -248,9 +248,6 @@ def _datetime_column(frame: pl.DataFrame, name: str) -> tuple[pl.Series, pl.Seri
         if raw.dtype.time_zone:
             offset = (raw.dt.base_utc_offset() + raw.dt.dst_offset()).dt.total_seconds() \
                 .cast(pl.Int64)
-    elif raw.dtype == pl.Object:
-        missing = pl.Series([v is None or (isinstance(v, str) and not v.strip())
-                             for v in raw.to_list()], dtype=pl.Boolean)
     unsure = ~missing & fast.is_null()
     bad = pl.Series([False] * n, dtype=pl.Boolean)
     value = fast
