@@ -1160,3 +1160,71 @@ def test_non_finite_decimals_are_refused_not_crashed_on(text: str) -> None:
     for convert in (to_int, to_decimal):
         with pytest.raises(RecordError):
             convert(decimal.Decimal(text), "r1", "age")
+
+
+# --- step 1 read both ways: the columnar reader against coerce_fact, value by value ---------
+
+READER_SPECS = {
+    "int-ranged": {"type": "int", "min": 0, "max": 130},
+    "int-default": {"type": "int", "default": 3},
+    "decimal-ranged": {"type": "decimal", "min": -1.5, "max": 100},
+    "decimal-default": {"type": "decimal", "default": 0.5},
+    "bool": {"type": "bool"},
+    "bool-default": {"type": "bool", "default": False},
+    "date-optional": {"type": "date", "optional": True},
+    "date": {"type": "date"},
+    "enum": {"type": "enum", "values": ["north", "south", "是"]},
+    "string-default": {"type": "string", "default": "x"},
+}
+_TEXTS = st.text(st.sampled_from("0123456789.,+-eE :T/ \t\u3000\u00a0x是Ｖ\u200b"), max_size=12)
+CELLS = st.one_of(
+    st.none(), st.just(math.nan), st.booleans(),
+    st.integers(min_value=-(2**63), max_value=2**63 - 1), st.integers(),
+    st.floats(allow_nan=False), _TEXTS,
+    st.sampled_from(["12", "-3.5", "1,200", "2025-01-31", "2025-02-30", "0000-01-01", "true",
+                     "是", "否", "north", " south ", "NaN", "inf", "1e3", "١٢", "１２"]),
+    st.dates(), st.datetimes(),
+)
+
+
+def _python_read(name: str, spec: Any, value: Any) -> tuple[Any, str | None]:
+    from civicscore.errors import RecordError
+    from civicscore.records import coerce_fact, is_missing, to_id
+
+    try:
+        if spec is None:  # an id
+            if is_missing(value):
+                return None, "MISSING_FIELD"
+            return to_id(value, "r1", name), None
+        return coerce_fact(name, spec, {name: value}, "r1"), None
+    except RecordError as e:
+        return None, e.code
+
+
+@settings(max_examples=80, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(kind=st.sampled_from([*sorted(READER_SPECS), "id"]), values=st.lists(CELLS, min_size=1,
+                                                                    max_size=6),
+       layout=st.sampled_from(["records", "object"]))
+def test_the_columnar_reader_reads_every_value_as_coerce_fact_does(
+        kind: str, values: list[Any], layout: str) -> None:
+    """Step 1 has a Python form (``records.coerce_fact``) and a columnar one
+    (``batch.frames.coerce_column``), and so have ids (``records.to_id``,
+    ``frames.coerce_id``): for any cells, in a column typed from the records (as a list
+    of records or a CSV is read) or of mixed Python values, both give every row the same
+    value and the same rejection code."""
+    pl = pytest.importorskip("polars")
+    from civicscore.batch.frames import coerce_column, coerce_id, read_source
+    from civicscore.policy.model import FactSpec
+
+    spec = FactSpec(**READER_SPECS[kind]) if kind != "id" else None
+    name = "f"
+    if layout == "records":
+        frame = read_source([{name: v} for v in values])
+    else:
+        frame = pl.DataFrame({name: pl.Series(values, dtype=pl.Object)})
+    got = coerce_column(frame, name, spec) if spec is not None else coerce_id(frame, name)
+    for value, v, c in zip(values, got.value.to_list(), got.code.to_list(), strict=True):
+        expected, code = _python_read(name, spec, value)
+        assert c == code, (value, c, code)
+        if code is None:
+            assert v == expected, (value, v, expected)
