@@ -100,8 +100,8 @@ def to_text(value: Any, record: str, field: str) -> str:
 #    circled and superscript digits, and composed vs decomposed accents become one form;
 # 3. strip surrounding whitespace (Python's ``str.strip``, as every text field).
 #
-# No civicscore output holds the id as written: every output, detail and rejected row
-# shows the normalised id, so the same person is one row. Case is kept ("v1" is not "V1"):
+# Every output, detail and rejected row shows the normalised id, so the same person is
+# one row. Case is kept ("v1" is not "V1"):
 # case folding would merge ids that some registers use as distinct.
 
 FORMAT_CATEGORY = "Cf"
