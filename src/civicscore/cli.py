@@ -612,8 +612,6 @@ def schema(output: str | None) -> None:
         click.echo(text, nl=False)
 
 
-
-
 from .ledger.cli import ledger as _ledger  # noqa: E402  (the points ledger's commands)
 
 main.add_command(_ledger)
