@@ -792,18 +792,13 @@ def schema(output: str | None) -> None:
         click.echo(text, nl=False)
 
 
-# --- render and impact (their own module) ---------------------------------------------
+# --- commands that live in their own packages, registered here in one place -----------
 
-from .report.commands import impact_cmd, render_cmd  # noqa: E402 - registered last, kept apart
+from .events.cli import events_command  # noqa: E402 - rules over time (civicscore.events)
+from .ledger.cli import ledger as _ledger  # noqa: E402 - the points ledger
+from .report.commands import impact_cmd, render_cmd  # noqa: E402 - policy pages, impact
 
 main.add_command(render_cmd)
 main.add_command(impact_cmd)
-
-from .ledger.cli import ledger as _ledger  # noqa: E402 - the points ledger's commands
-
 main.add_command(_ledger)
-
-# --- events (civicscore.events.cli) ---------------------------------------------------------
-from .events.cli import events_command  # noqa: E402 - registered last, in one place
-
 main.add_command(events_command)

@@ -76,6 +76,16 @@ class Ledger:
     sum_function = "SUM"
     where = ""
 
+    @staticmethod
+    def store_date(value: dt.date | None) -> Any:
+        """A day as the backend stores it (a ``date``; SQLite: ISO text)."""
+        return value
+
+    @staticmethod
+    def store_amount(value: Decimal) -> Any:
+        """An amount as the backend stores it (a ``Decimal``; SQLite: decimal text)."""
+        return value
+
     # -- the backend's part ----------------------------------------------------------------
     def _write(self, fn: Callable[[Tx], T]) -> T:  # pragma: no cover - abstract
         raise NotImplementedError
@@ -179,11 +189,12 @@ class Ledger:
         counted = scheme.rules.star_hours == "counted"
         decimals = scheme.rules.points_decimals
         rows: list[tuple[Any, ...]] = []
-        lots: list[tuple[str, str, dt.date, dt.date | None, Decimal]] = []
+        lots: list[tuple[Any, ...]] = []
         rejected = []
         posted_at = _now()
         issuance = programme_account(ISSUANCE)
         codes_json: dict[tuple[str, ...], str] = {}
+        store_date, store_amount = self.store_date, self.store_amount
         for d in result.records:
             codes = d.reason_codes
             if d.status == REJECTED:
@@ -193,7 +204,8 @@ class Ledger:
             hours = d.counted_hours if counted else d.service_hours
             amount = canonical(Decimal(d.point_units).scaleb(-decimals))
             tid = f"{EARN}:{d.record_id}"
-            earned_on = _earned_on(record, d.date)
+            earned_on = store_date(_earned_on(record, d.date))
+            amount = store_amount(amount)
             text_codes = codes_json.get(codes)
             if text_codes is None:
                 text_codes = codes_json[codes] = json.dumps(list(codes))
@@ -201,12 +213,11 @@ class Ledger:
                          earned_on, d.volunteer_id, round(hours * 60), ref.id, ref.version,
                          ref.hash, text_codes, record_hash(record), "", "", posted_at))
             if d.point_units > 0:
-                lots.append((tid, d.volunteer_id, earned_on, d.expires_on, amount))
+                lots.append((tid, d.volunteer_id, earned_on, store_date(d.expires_on), amount))
         posted, unchanged, ids, warnings = self._write(lambda tx: self._post(tx, rows, lots))
         return PostSummary(posted, unchanged, tuple(rejected), tuple(ids), tuple(warnings))
 
-    def _post(self, tx: Tx, rows: list[tuple[Any, ...]],
-              lots: list[tuple[str, str, dt.date, dt.date | None, Decimal]]
+    def _post(self, tx: Tx, rows: list[tuple[Any, ...]], lots: list[tuple[Any, ...]]
               ) -> tuple[int, int, list[str], list[str]]:
         """Insert the earning rows (``TRANSFER_COLUMNS`` order) not yet in the ledger, and
         their lots; refuse all of them if one id is there with another content hash."""
@@ -222,11 +233,12 @@ class Ledger:
         new = [r for r in rows if r[0] not in existing] if existing else rows
         warnings = self._unseen(tx, new, {r[0] for r in rows})
         self._open_accounts(tx, sorted({r[6] for r in new}))
-        tx.executemany(INSERT_TRANSFER, new)
+        tx.executemany(INSERT_TRANSFER, new, stored=True)
         fresh = {r[0] for r in new} if existing else None
         tx.executemany("INSERT INTO lots (id, volunteer_id, earned_on, expires_on, amount) "
                        "VALUES (?, ?, ?, ?, ?)",
-                       lots if fresh is None else [lot for lot in lots if lot[0] in fresh])
+                       lots if fresh is None else [lot for lot in lots if lot[0] in fresh],
+                       stored=True)
         return len(new), len(rows) - len(new), [r[0] for r in new], warnings
 
     def _unseen(self, tx: Tx, new: Sequence[tuple[Any, ...]], batch: set[str]) -> list[str]:
@@ -235,9 +247,10 @@ class Ledger:
         "post a period's records together")."""
         if not new:
             return []
-        months = {(r[6], r[5].year, r[5].month) for r in new}
-        lo = min(r[5] for r in new).replace(day=1)  # whole months
-        last = max(r[5] for r in new)
+        days = [day(r[5]) for r in new]  # stored form: a date, or ISO text in SQLite
+        months = {(r[6], d.year, d.month) for r, d in zip(new, days, strict=True)}
+        lo = min(days).replace(day=1)  # whole months
+        last = max(days)
         hi = (last.replace(day=28) + dt.timedelta(days=4)).replace(day=1) - dt.timedelta(days=1)
         vids = sorted({m[0] for m in months})
         earlier: dict[tuple[str, int, int], int] = {}

@@ -52,7 +52,8 @@ class _Tx:
             self.conn.execute(sql)
         return list(cur.fetchall()) if cur.description is not None else []
 
-    def executemany(self, sql: str, rows: Iterable[Sequence[Any]]) -> None:
+    def executemany(self, sql: str, rows: Iterable[Sequence[Any]], *,
+                    stored: bool = False) -> None:
         batch = [list(r) for r in rows]
         if batch:
             with self.conn.cursor() as cur:

@@ -27,7 +27,10 @@ class Tx(Protocol):
 
     def execute(self, sql: str, params: Sequence[Any] = ()) -> list[Row]: ...
 
-    def executemany(self, sql: str, rows: Iterable[Sequence[Any]]) -> None: ...
+    def executemany(self, sql: str, rows: Iterable[Sequence[Any]], *,
+                    stored: bool = False) -> None:
+        """``stored``: the values are already in the backend's stored form
+        (``Ledger.store_date`` / ``store_amount``), so nothing is converted."""
 
 
 def dec(value: Any) -> Decimal:

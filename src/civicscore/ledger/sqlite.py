@@ -61,8 +61,10 @@ class _Tx:
     def execute(self, sql: str, params: Sequence[Any] = ()) -> list[Row]:
         return self.conn.execute(sql, [_param(p) for p in params]).fetchall()
 
-    def executemany(self, sql: str, rows: Iterable[Sequence[Any]]) -> None:
-        self.conn.executemany(sql, ([_param(p) for p in row] for row in rows))
+    def executemany(self, sql: str, rows: Iterable[Sequence[Any]], *,
+                    stored: bool = False) -> None:
+        self.conn.executemany(sql, rows if stored else ([_param(p) for p in row]
+                                                        for row in rows))
 
 
 class SQLiteLedger(Ledger):
@@ -70,6 +72,14 @@ class SQLiteLedger(Ledger):
 
     dialect = "sqlite"
     sum_function = "dsum"
+
+    @staticmethod
+    def store_date(value: dt.date | None) -> Any:
+        return None if value is None else value.isoformat()
+
+    @staticmethod
+    def store_amount(value: Decimal) -> Any:
+        return text(value)
 
     def __init__(self, path: str | Path, *, create: bool = False, timeout: float = 60.0
                  ) -> None:
