@@ -991,6 +991,10 @@ class VisitsScheme(BatchEngine):
         """
         per_month = {t.id: t.cadence.visits_per_month_exact
                      for t in (*self.tiers, *([self.default] if self.default else []))}
+        # the rates over one common denominator: each liaison's exact sum is then an
+        # integer numerator over it (the same Fraction, without building one per term)
+        common = math.lcm(*(r.denominator for r in per_month.values())) if per_month else 1
+        numerator = {t: r.numerator * (common // r.denominator) for t, r in per_month.items()}
         cap = self.rules.capacity
         cap_visits = (None if cap.visits_per_month is None
                       else decimal.Decimal(repr(float(cap.visits_per_month))))
@@ -999,8 +1003,8 @@ class VisitsScheme(BatchEngine):
             tiers = counts[key]
             n = sum(c for c, _ in tiers.values())
             late = sum(o for _, o in tiers.values())
-            exact = round_caseload(sum((c * per_month[t] for t, (c, _) in tiers.items()),
-                                       Fraction(0)))
+            exact = round_caseload(Fraction(
+                sum(c * numerator[t] for t, (c, _) in tiers.items()), common))
             v = float(exact)
             warnings: list[Reason] = []
             who = "households without a liaison" if key == UNASSIGNED else f"liaison {key}"
