@@ -20,6 +20,7 @@ from hypothesis import strategies as st
 from civicscore.expr.functions import FunctionTable, standard_functions
 from civicscore.expr.ir import Binary, BoolOp, Call, Compare, Const, Name, Type
 from civicscore.plan import ops
+from civicscore.plan.frame import GroupCount, group_count_frame, group_count_rows
 from civicscore.plan.ops import (
     STRINGS,
     AddPeriod,
@@ -196,6 +197,20 @@ def test_an_op_the_backend_cannot_run_falls_back_to_python(
     frame = pl.DataFrame(rows, schema=SCHEMA)
     out = run_plan(plan, FUNCTIONS, frame, python_ops=FALLBACK_OPS)
     assert [tuple(r) for r in out.iter_rows()] == [fn(r) for r in rows]
+
+
+@settings(max_examples=60, deadline=None)
+@given(rows=st.lists(st.tuples(st.one_of(st.none(), st.sampled_from(["L1", "L2", "(x)"])),
+                               st.sampled_from(["a", "b"]), maybe, ints), max_size=30))
+def test_group_count_is_the_same_on_both_backends(
+        rows: list[tuple[str | None, str, bool | None, int | None]]) -> None:
+    """The frame op of caseloads: rows and sums per key, null keys a group of their own."""
+    op = GroupCount(("k", "t"), ("flag", "n"))
+    python = group_count_rows(op, rows)
+    frame = pl.DataFrame(rows, schema={"k": pl.String, "t": pl.String, "flag": pl.Boolean,
+                                       "n": pl.Int64}, orient="row")
+    assert group_count_frame(op, frame) == python
+    assert sum(v[0] for v in python.values()) == len(rows)
 
 
 def test_add_period_clips_to_month_end() -> None:

@@ -10,8 +10,9 @@ steps; this module holds none of the decision itself:
    triggers fired are ``VisitsScheme.plan``, the very plan the per-record path
    runs as generated Python, here run as one lazy polars query by
    ``plan.polars`` (a row where a condition or event fails is rejected).
-4. Caseloads: counts per liaison and tier, totalled by the per-record path's
-   own ``caseload_from_counts`` (exact fractions, rounded once).
+4. Caseloads: ``CASELOAD_GROUPS``, the frame op both engines run (households
+   and overdue per liaison and tier), totalled by the per-record path's own
+   ``caseload_from_groups`` (exact fractions, rounded once).
 
 One output, any engine: ``output`` has exactly the columns of
 ``VisitDecision.to_row()``, in order, with the same values (no raw input
@@ -34,11 +35,20 @@ from typing import Any
 import polars as pl
 
 from ..expr.functions import FunctionTable
+from ..plan.frame import group_count_frame
 from ..plan.polars import with_plan
 from ..policy.compile import ensure_in_effect
 from ..policy.model import FactSpec
 from ..records import NEVER, is_missing
-from ..schemes.visits import LAST_GIVEN, REJECTED, SCORED, STEP, UNASSIGNED, VisitsScheme
+from ..schemes.visits import (
+    CASELOAD_GROUPS,
+    LAST_GIVEN,
+    REJECTED,
+    SCORED,
+    STEP,
+    UNASSIGNED,
+    VisitsScheme,
+)
 from .frames import ROW, UNREADABLE, coerce_column, coerce_columns, coerce_id, read_source, repeated
 from .progress import step
 from .result import BatchResult, explain_rejected
@@ -306,14 +316,10 @@ def _rejections(scheme: VisitsScheme, frame: pl.DataFrame, rejected: pl.Series,
 
 def _caseload(scheme: VisitsScheme, scored: pl.DataFrame, as_of: dt.date) -> pl.DataFrame:
     """Caseloads from per-(liaison, tier) counts, by the per-record path's own function."""
-    counts = scored.group_by(
+    rows = scored.lazy().select(
         pl.when(pl.col("liaison_id") == "").then(pl.lit(UNASSIGNED))
-        .otherwise(pl.col("liaison_id")).alias("liaison"), "tier"
-    ).agg(pl.len().alias("n"), pl.col("overdue").sum().alias("overdue"))
-    table: dict[str, dict[str, tuple[int, int]]] = {}
-    for liaison, tier, count, over in counts.iter_rows():
-        table.setdefault(liaison, {})[tier] = (count, over)
-    loads = scheme.caseload_from_counts(table, as_of)
+        .otherwise(pl.col("liaison_id")).alias("liaison"), "tier", "overdue")
+    loads = scheme.caseload_from_groups(group_count_frame(CASELOAD_GROUPS, rows), as_of)
     return pl.DataFrame([c.to_row() for c in loads.values()], schema=CASELOAD_SCHEMA)
 
 

@@ -148,6 +148,12 @@ class _Source(_Renderer):
                     return o(items[0])
                 if not any(self.may_be_null(i) for i in items):
                     return f"{pick}({', '.join(o(i) for i in items)})"
+                anchor = next((i for i in items if not self.may_be_null(i)), None)
+                if anchor is not None:  # a null item stands in as the anchor: no list
+                    stand_in = o(anchor)
+                    args = [o(i) if not self.may_be_null(i)
+                            else f"({o(i)} if {o(i)} is not None else {stand_in})" for i in items]
+                    return f"{pick}({', '.join(args)})"
                 present = f"[_x for _x in ({''.join(o(i) + ', ' for i in items)}) " \
                           f"if _x is not None]"
                 return f"{pick}({present}, default=None)"

@@ -74,6 +74,7 @@ from .._suggest import did_you_mean, one_of
 from ..errors import RecordError
 from ..expr import Expression, Fact, FunctionTable, Scope, Type
 from ..expr.ir import BoolOp, Compare, Const, In, Name, Node, Unary, walk
+from ..plan.frame import GroupCount, group_count_rows
 from ..plan.ops import (
     AddPeriod,
     All,
@@ -131,6 +132,10 @@ DAYS_PER_MONTH = 30.44
 DAYS_PER_MONTH_EXACT = Fraction(3044, 100)
 #: Decimal places of a caseload's visits owed per month (rounded ROUND_HALF_UP).
 CASELOAD_PLACES = 1
+
+#: Step 4's frame op: households and overdue ones per liaison (``UNASSIGNED`` for none)
+#: and tier, over the scored households; both engines run it, then caseload_from_groups.
+CASELOAD_GROUPS = GroupCount(("liaison", "tier"), ("overdue",))
 
 #: Names every tier and trigger expression may read besides the care-need facts.
 BUILTIN_NAMES = ("as_of", "last_visit")
@@ -979,13 +984,16 @@ class VisitsScheme(BatchEngine):
     # -- step 4: caseload ------------------------------------------------------------------
     def _caseload(self, decisions: Sequence[VisitDecision],
                   as_of: dt.date) -> dict[str, Caseload]:
+        rows = ((d.liaison_id or UNASSIGNED, d.tier, d.overdue)
+                for d in decisions if not d.rejected)
+        return self.caseload_from_groups(group_count_rows(CASELOAD_GROUPS, rows), as_of)
+
+    def caseload_from_groups(self, groups: Mapping[tuple[Any, ...], tuple[int, ...]],
+                             as_of: dt.date) -> dict[str, Caseload]:
+        """Caseloads from the groups of ``CASELOAD_GROUPS`` (either engine's)."""
         counts: dict[str, dict[str, tuple[int, int]]] = {}
-        for d in decisions:
-            if d.rejected:
-                continue
-            per_tier = counts.setdefault(d.liaison_id or UNASSIGNED, {})
-            n, late = per_tier.get(d.tier, (0, 0))
-            per_tier[d.tier] = (n + 1, late + d.overdue)
+        for (liaison, tier), (n, late) in groups.items():
+            counts.setdefault(liaison, {})[tier] = (n, late)
         return self.caseload_from_counts(counts, as_of)
 
     def caseload_from_counts(self, counts: Mapping[str, Mapping[str, tuple[int, int]]],
@@ -1000,6 +1008,10 @@ class VisitsScheme(BatchEngine):
         """
         per_month = {t.id: t.cadence.visits_per_month_exact
                      for t in (*self.tiers, *([self.default] if self.default else []))}
+        # the rates over one common denominator: each liaison's exact sum is then an
+        # integer numerator over it (the same Fraction, without building one per term)
+        common = math.lcm(*(r.denominator for r in per_month.values())) if per_month else 1
+        numerator = {t: r.numerator * (common // r.denominator) for t, r in per_month.items()}
         cap = self.rules.capacity
         cap_visits = (None if cap.visits_per_month is None
                       else decimal.Decimal(repr(float(cap.visits_per_month))))
@@ -1008,8 +1020,8 @@ class VisitsScheme(BatchEngine):
             tiers = counts[key]
             n = sum(c for c, _ in tiers.values())
             late = sum(o for _, o in tiers.values())
-            exact = round_caseload(sum((c * per_month[t] for t, (c, _) in tiers.items()),
-                                       Fraction(0)))
+            exact = round_caseload(Fraction(
+                sum(c * numerator[t] for t, (c, _) in tiers.items()), common))
             v = float(exact)
             warnings: list[Reason] = []
             who = "households without a liaison" if key == UNASSIGNED else f"liaison {key}"
