@@ -73,7 +73,7 @@ def test_metadata_and_no_warnings(engine: civicscore.Engine, name: str) -> None:
 
 
 def test_karamay_covers_all_four_schemes(policy: civicscore.Policy) -> None:
-    assert set(policy.schemes) == {"volunteer", "civility", "visits", "appraisal"}
+    assert set(policy.schemes) == {"volunteer", "civility", "visits", "appraisal", "events"}
     assert policy.model.policy.extends == "baseline"
 
 

@@ -275,15 +275,21 @@ class EventReader:
             codes.append(code)
             messages.append(f"{who}: field {name!r}: {message}")
 
+        def missing(name: str) -> None:
+            value = record.get(name)
+            if is_missing(value):
+                bad("MISSING_FIELD", name, "is required and missing")
+            else:
+                bad("INVALID_FIELD", name, f"expected text, got {shown(value)}")
+
         event_id = _text(record.get("event_id"))
         who = f"event {event_id}" if event_id else f"row {row}"
         if event_id is None:
-            bad("MISSING_FIELD", "event_id", "is required and missing" if is_missing(
-                record.get("event_id")) else f"expected text, got {shown(record['event_id'])}")
+            missing("event_id")
         kind = _text(record.get("type"))
         specs: Mapping[str, FactSpec] = {}
         if kind is None:
-            bad("MISSING_FIELD", "type", "is required and missing")
+            missing("type")
         elif kind not in self.policy.types:
             hint = did_you_mean(kind, self.policy.types) or (
                 "known types: " + one_of(self.policy.types))
@@ -293,7 +299,7 @@ class EventReader:
             specs = self.policy.types[kind]
         subject = _text(record.get("subject_id"))
         if subject is None:
-            bad("MISSING_FIELD", "subject_id", "is required and missing")
+            missing("subject_id")
         raw_at = record.get("at")
         at = None if is_missing(raw_at) else parse_at(raw_at)
         if is_missing(raw_at):

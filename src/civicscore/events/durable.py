@@ -172,7 +172,13 @@ class DurableSession:
 
     def __init__(self, policy: EventPolicy, *, until: dt.date | dt.datetime | None = None
                  ) -> None:
-        from durable.engine import Ruleset  # type: ignore[import-untyped]  # no stubs
+        try:
+            from durable.engine import Ruleset  # type: ignore[import-untyped]  # no stubs
+        except ImportError:
+            from ..errors import UsageError
+
+            raise UsageError("the durable engine needs durable-rules: pip install "
+                             "'civicscore[events]' (or use engine='reference')") from None
 
         self.policy = policy
         self.end = end_of(until) if until is not None else None
