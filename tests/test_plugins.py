@@ -203,7 +203,7 @@ def test_plugin_scheme_record_fields_are_refused_as_facts(greeting_installed: Pa
 
 def test_builtin_schemes_register_through_the_same_hook() -> None:
     from civicscore import builtin
-    from civicscore.schemes import BUILTIN_SCHEMES
+    from civicscore.schemes.builtins import BUILTIN_SCHEMES
 
     seen: list[str] = []
     builtin.register_schemes(register=lambda name, compiler, model, **about: seen.append(name))

@@ -9,8 +9,8 @@ from typing import Any
 import pytest
 
 import civicscore
-from civicscore.schemes import BUILTIN_SCHEMES
 from civicscore.schemes.base import TABLE_ROWS, Presenter, column_of, presenter_of
+from civicscore.schemes.builtins import BUILTIN_SCHEMES
 from civicscore.testing import assert_evaluators_agree
 
 AS_OF = dt.date(2025, 12, 31)

@@ -449,7 +449,7 @@ def _review_spec(decision: Any, policy: Policy | None = None) -> SchemeSpec | No
     if policy is not None:
         specs: Iterable[SchemeSpec] = policy.specs.values()
     else:
-        from .schemes import BUILTIN_SCHEMES
+        from .schemes.builtins import BUILTIN_SCHEMES
 
         specs = BUILTIN_SCHEMES
     name = type(decision).__name__

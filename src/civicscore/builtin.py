@@ -12,7 +12,7 @@ from typing import Any
 
 from .expr import standard_functions
 from .hookspecs import hookimpl
-from .schemes import BUILTIN_SCHEMES
+from .schemes.builtins import BUILTIN_SCHEMES
 
 
 @hookimpl

@@ -26,6 +26,7 @@ from ..expr import Expression
 from ..policy.model import FactSpec
 from ..records import UnreadableRow, coerce_facts, is_missing, shown
 from ..results import PolicyRef
+from ..schemes.base import Column, Presenter, reject_row
 
 #: The columns every event row carries besides its declared fields.
 EVENT_FIELDS = ("event_id", "type", "subject_id", "at")
@@ -37,15 +38,6 @@ ACTION_COLUMNS = ("rule", "subject_id", "action", "effect", "at", "due", "events
 PLACEHOLDERS = ("subject_id", "at", "due", "count", "window", "period", "events")
 INPUT_KIND = "events"
 
-
-def reject_row(kind: str, row: int, ident: str, codes: list[str],
-               messages: list[str]) -> dict[str, Any]:
-    """A rejected row, in the shape of ``schemes.base.reject_row`` (``REJECT_COLUMNS``).
-
-    Written here rather than imported: ``civicscore.schemes`` registers this scheme, so
-    nothing it imports may import ``civicscore.schemes`` back while it loads."""
-    return {"input": kind, "row": row, "id": ident, "reason_codes": list(codes),
-            "reasons": list(messages)}
 
 
 # --- durations ------------------------------------------------------------------------
@@ -420,6 +412,23 @@ def action_order(row: Mapping[str, Any]) -> tuple[Any, ...]:
 
 
 # --- a run --------------------------------------------------------------------------
+
+
+class EventsPresenter(Presenter):
+    """An events run on a terminal and in the summary line of ``score``: an action per row,
+    the summary counts them. Read off the action rows, so both engines show the same."""
+
+    noun = input_kind = INPUT_KIND
+    title = "Actions"
+    columns = ("at", "subject", "rule", "action", "due")
+
+    def cells(self, row: Mapping[str, Any]) -> list[str]:
+        return [str(row["at"]), row["subject_id"], row["rule"], row["action"],
+                str(row["due"]) if row["due"] else "-"]
+
+    def notes(self, output: Column, details: Column) -> list[str]:
+        return [f"{len(output('rule'))} actions"]
+
 
 
 @dataclass

@@ -32,6 +32,7 @@ from ..policy.protected import protected_reason
 from .core import (
     EVENT_FIELDS,
     EventPolicy,
+    EventsPresenter,
     EventsRun,
     Rule,
     Span,
@@ -77,6 +78,7 @@ class EventsScheme:
     """The compiled ``[events]`` section: ``run`` / ``batch`` a log, or open a ``session``."""
 
     extra_inputs: tuple[str, ...] = ()
+    presenter_type = EventsPresenter
 
     def __init__(self, policy: EventPolicy) -> None:
         self.policy = policy

@@ -181,31 +181,31 @@ class Policy:
     @property
     def volunteer(self) -> VolunteerScheme:
         """The [volunteer] scheme: ``policy.volunteer.evaluate(records, as_of=...)``."""
-        scheme: VolunteerScheme = self.scheme("volunteer")  # (as schemes/__init__ registers it)
+        scheme: VolunteerScheme = self.scheme("volunteer")  # (as schemes/builtins registers it)
         return scheme
 
     @property
     def civility(self) -> CivilityScheme:
         """The [civility] scheme: household stars and titles."""
-        scheme: CivilityScheme = self.scheme("civility")  # (as schemes/__init__ registers it)
+        scheme: CivilityScheme = self.scheme("civility")  # (as schemes/builtins registers it)
         return scheme
 
     @property
     def visits(self) -> VisitsScheme:
         """The [visits] scheme: care tiers, cadences and next due dates."""
-        scheme: VisitsScheme = self.scheme("visits")  # (as schemes/__init__ registers it)
+        scheme: VisitsScheme = self.scheme("visits")  # (as schemes/builtins registers it)
         return scheme
 
     @property
     def appraisal(self) -> AppraisalScheme:
         """The [appraisal] scheme: scorecards, grades, vetoes and the quota."""
-        scheme: AppraisalScheme = self.scheme("appraisal")  # (as schemes/__init__ registers it)
+        scheme: AppraisalScheme = self.scheme("appraisal")  # (as schemes/builtins registers it)
         return scheme
 
     @property
     def events(self) -> EventsScheme:
         """The [events] rules over time: ``policy.events.run(log, until=...)``."""
-        scheme: EventsScheme = self.scheme("events")  # (as schemes/__init__ registers it)
+        scheme: EventsScheme = self.scheme("events")  # (as schemes/builtins registers it)
         return scheme
 
     def check_in_effect(self, as_of: dt.date) -> None:
