@@ -42,8 +42,31 @@ EXIT_INPUT = 2
 EXIT_INTERNAL = 70
 
 
+#: Commands that live in their own packages, imported only when run (or listed by
+#: ``--help``), so that ``check`` and ``score`` start without them.
+LAZY_COMMANDS = {
+    "events": "civicscore.events.cli:events_command",  # rules over time
+    "impact": "civicscore.report.commands:impact_cmd",  # who a policy change affects
+    "ledger": "civicscore.ledger.cli:ledger",  # the points ledger
+    "render": "civicscore.report.commands:render_cmd",  # the officer's policy page
+}
+
+
 class _Group(click.Group):
-    """Turns every error into a message for people, never a traceback."""
+    """Turns every error into a message for people, never a traceback; loads the commands
+    of ``LAZY_COMMANDS`` when they are asked for."""
+
+    def list_commands(self, ctx: click.Context) -> list[str]:
+        return sorted({*super().list_commands(ctx), *LAZY_COMMANDS})
+
+    def get_command(self, ctx: click.Context, cmd_name: str) -> click.Command | None:
+        if cmd_name in LAZY_COMMANDS and cmd_name not in self.commands:
+            import importlib
+
+            module, _, attr = LAZY_COMMANDS[cmd_name].partition(":")
+            command: click.Command = getattr(importlib.import_module(module), attr)
+            self.add_command(command, cmd_name)
+        return super().get_command(ctx, cmd_name)
 
     def invoke(self, ctx: click.Context) -> Any:
         try:
@@ -790,15 +813,3 @@ def schema(output: str | None) -> None:
         write_text(output, text)
     else:
         click.echo(text, nl=False)
-
-
-# --- commands that live in their own packages, registered here in one place -----------
-
-from .events.cli import events_command  # noqa: E402 - rules over time (civicscore.events)
-from .ledger.cli import ledger as _ledger  # noqa: E402 - the points ledger
-from .report.commands import impact_cmd, render_cmd  # noqa: E402 - policy pages, impact
-
-main.add_command(render_cmd)
-main.add_command(impact_cmd)
-main.add_command(_ledger)
-main.add_command(events_command)
