@@ -152,3 +152,28 @@ def test_shipped_schema_is_current() -> None:
         "`civicscore schema -o policies/civicscore-policy.schema.json`")
     r = run("schema")
     assert json.loads(r.stdout)["title"] == "PolicyModel"
+
+
+def test_a_reader_that_closes_the_pipe_stops_score_quietly(tmp_path: Path) -> None:
+    """``civicscore score ... | head``: no "internal error", no traceback, exit 141."""
+    import csv
+    import subprocess
+    import sys
+
+    with (EXAMPLES / "visits-households.csv").open(encoding="utf-8", newline="") as f:
+        rows = list(csv.DictReader(f))
+    big = tmp_path / "households.csv"
+    with big.open("w", encoding="utf-8", newline="") as f:
+        out = csv.DictWriter(f, fieldnames=list(rows[0]))
+        out.writeheader()
+        for i in range(3000):  # megabytes of output: far more than a pipe holds
+            out.writerow({**rows[i % 15], "household_id": f"H{i:05d}"})
+    p = subprocess.Popen([sys.executable, "-m", "civicscore", "score", str(EXAMPLE_POLICY),
+                          "--scheme", "visits", str(big), "--as-of", "2025-12-31"],
+                         stdout=subprocess.PIPE, stderr=subprocess.PIPE, cwd=ROOT)
+    assert p.stdout is not None and p.stderr is not None
+    assert p.stdout.read(100)
+    p.stdout.close()  # as `head -c 100` does
+    errors = p.stderr.read().decode()
+    assert p.wait(timeout=120) == 141, errors
+    assert "error" not in errors and "Traceback" not in errors

@@ -8,7 +8,9 @@ The contract scripts rely on:
   count goes to stderr, and each one to ``--rejects`` or stderr), and 2 only
   for unusable input;
 * no Python traceback reaches a user for a mistake in their input; an
-  internal error says so and exits 70 (set ``CIVICSCORE_DEBUG=1`` to see it).
+  internal error says so and exits 70 (set ``CIVICSCORE_DEBUG=1`` to see it);
+* a reader that closes the pipe early (``civicscore score ... | head``) stops the
+  command quietly, with exit status 141 as for any Unix tool stopped by SIGPIPE.
 """
 
 from __future__ import annotations
@@ -88,6 +90,8 @@ class _Group(click.Group):
             ctx.exit(130)
         except MemoryError:
             _out_of_memory(ctx, "")
+        except BrokenPipeError:  # `civicscore score ... | head`: the reader has had enough
+            _closed_pipe(ctx)
         except OSError as e:  # a file or device the operator named: theirs to fix
             if os.environ.get("CIVICSCORE_DEBUG"):
                 raise
@@ -102,6 +106,22 @@ class _Group(click.Group):
             if _MEMORY_WORDS.search(str(e)):
                 _out_of_memory(ctx, str(e))
             _internal(ctx, e)
+
+
+EXIT_CLOSED_PIPE = 141
+"""As a Unix tool stopped by SIGPIPE exits (128 + 13), and without a word: the reader
+of the output (``head``, ``less`` quit early) closed the pipe, nothing went wrong."""
+
+
+def _closed_pipe(ctx: click.Context) -> None:
+    # Whatever is still buffered for stdout would fail again when Python flushes it at
+    # exit ("Exception ignored ... BrokenPipeError"): send it nowhere instead.
+    try:
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+    except (OSError, ValueError):  # no real stdout (a test runner's capture)
+        pass
+    ctx.exit(EXIT_CLOSED_PIPE)
 
 
 _MEMORY_WORDS = re.compile(r"alloc|memory|capacity overflow", re.IGNORECASE)
