@@ -54,7 +54,6 @@ from .progress import step
 from .result import BatchResult, explain_rejected
 
 STEPS = 5
-_TEXT = FactSpec(type="string")
 _DATE = FactSpec(type="date")
 #: The prefix of the plan's columns: ``__p.$tier`` is the plan's ``$tier``.
 _P = "__p."
