@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import errno
 import os
 import subprocess
 import sys
 import tomllib
 from pathlib import Path
+from typing import Any
 
 from click.testing import CliRunner
 
@@ -33,3 +35,33 @@ def test_scaffold_refuses_bad_names_and_existing_dirs(tmp_path: Path) -> None:
     CliRunner().invoke(main, ["new-plugin", "town", "--dir", str(tmp_path)])
     r = CliRunner().invoke(main, ["new-plugin", "town", "--dir", str(tmp_path)])
     assert r.exit_code == 2 and "already exists" in r.stderr
+
+
+def test_scaffold_is_written_whole_or_not_at_all(tmp_path: Path, monkeypatch: Any) -> None:
+    """A write that fails half-way (here the fourth file: a full disk) leaves no package
+    and no staging directory behind, and says which path and why, exit 2."""
+    real = Path.write_text
+    calls = []
+
+    def failing(self: Path, *args: Any, **kwargs: Any) -> int:
+        calls.append(self)
+        if len(calls) == 4:
+            raise OSError(errno.ENOSPC, "No space left on device")
+        return real(self, *args, **kwargs)
+
+    monkeypatch.setattr(Path, "write_text", failing)
+    r = CliRunner().invoke(main, ["new-plugin", "town", "--dir", str(tmp_path)])
+    assert r.exit_code == 2, r.output
+    assert "civicscore-town" in r.stderr and "the disk is full" in r.stderr
+    assert "nothing was written" in r.stderr and "Traceback" not in r.output
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_scaffold_creates_a_missing_directory_and_readable_package(tmp_path: Path) -> None:
+    target = tmp_path / "new" / "dir"
+    r = CliRunner().invoke(main, ["new-plugin", "town", "--dir", str(target)])
+    assert r.exit_code == 0, r.output
+    root = target / "civicscore-town"
+    assert (root / "src" / "civicscore_town" / "policy.toml").is_file()
+    assert os.stat(root).st_mode & 0o755 == 0o755
+    assert [p.name for p in target.iterdir()] == ["civicscore-town"]

@@ -7,11 +7,15 @@ green and changes one rule at a time.
 
 from __future__ import annotations
 
+import os
 import re
+import shutil
+import tempfile
 from pathlib import Path
 
 from . import __version__
 from .errors import UsageError
+from .io import cannot_write
 
 NAME = re.compile(r"^[a-z][a-z0-9_]*$")
 
@@ -137,8 +141,24 @@ def new_plugin(name: str, directory: Path, title: str | None = None) -> Path:
         f"src/civicscore_{name}/policy.toml": POLICY,
         "tests/test_policy.py": TEST,
     }
-    for rel, template in files.items():
-        path = root / rel
-        path.parent.mkdir(parents=True, exist_ok=True)
-        path.write_text(template.format(**values), encoding="utf-8")
+    # Whole or not at all: the package is written into a hidden directory beside the
+    # target and renamed into place in one step, so a full disk or a refused write
+    # leaves nothing behind that looks like a plugin (a half package would install).
+    try:
+        directory.mkdir(parents=True, exist_ok=True)
+        staging = Path(tempfile.mkdtemp(prefix=f".civicscore-{name}.", dir=directory))
+    except OSError as e:
+        raise cannot_write(root, e) from None
+    try:
+        for rel, template in files.items():
+            path = staging / rel
+            path.parent.mkdir(parents=True, exist_ok=True)
+            path.write_text(template.format(**values), encoding="utf-8")
+        os.chmod(staging, 0o755)  # mkdtemp makes it private; a package directory is not
+        os.rename(staging, root)  # refuses (does not merge into) a root made meanwhile
+    except OSError as e:
+        shutil.rmtree(staging, ignore_errors=True)
+        if root.exists():
+            raise UsageError(f"{root} already exists; choose another --dir or name") from None
+        raise cannot_write(root, e) from None
     return root
