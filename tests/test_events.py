@@ -79,6 +79,18 @@ def test_the_baseline_cases_pass_on_both_engines(baseline: civicscore.Policy) ->
             assert_evaluators_agree(baseline, "events", case.records, as_of=case.as_of)
 
 
+def test_event_rules_count_in_case_coverage(baseline: civicscore.Policy) -> None:
+    """`civicscore test` counts every event rule; the baseline's five cases exercise all
+    four, and a case that fires none leaves them all listed as not exercised."""
+    from civicscore.cases import run_cases
+
+    names = {f"events.rules.{r.id}" for r in baseline.events.rules}
+    _, coverage = run_cases(baseline, "events")
+    assert names <= coverage.rules and names <= coverage.exercised
+    _, none = run_cases(baseline, "no-such-tag")
+    assert names <= set(none.missing)
+
+
 def test_a_visit_exactly_at_the_deadline_is_in_time(baseline: civicscore.Policy) -> None:
     result = both(baseline, [ev("e1", "discharged", "h1", "2025-03-01T10:00:00"),
                              ev("e2", "visit_done", "h1", "2025-03-02T10:00:00")])

@@ -87,6 +87,11 @@ class EventsScheme:
     def rules(self) -> tuple[Rule, ...]:
         return self.policy.rules
 
+    def rule_ids(self) -> set[str]:
+        """Every event rule as ``events.rules.<id>``: what ``civicscore test`` counts for
+        coverage, as a result's ``fired_rules`` names the rules that gave an action."""
+        return {f"events.rules.{r.id}" for r in self.rules}
+
     def evaluate(self, log: Any, *, until: dt.date | dt.datetime,
                  engine: str = "durable") -> EventsRun:
         """Every action the rules give on ``log`` up to ``until`` (a date means the end of
