@@ -192,7 +192,7 @@ def test_extra_inputs_by_name_and_by_shorthand_are_the_same(tmp_path: Path) -> N
                                   "-o", str(tmp_path / "b.csv")])
     assert a.exit_code == b.exit_code == 0, a.output + b.output
     assert (tmp_path / "a.csv").read_bytes() == (tmp_path / "b.csv").read_bytes()
-    assert "1 redemptions rejected" in b.stderr
+    assert "; redemptions: 1 rejected;" in b.stderr
     bad = CliRunner().invoke(main, [*base, "--with", "gifts=x.csv"])
     assert bad.exit_code == 2 and "scheme volunteer takes only redemptions" in bad.output
     visits = CliRunner().invoke(main, ["score", str(EXAMPLE_POLICY), str(EXAMPLES /

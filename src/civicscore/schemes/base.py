@@ -252,7 +252,7 @@ def summary_line(spec: Described, *, rows_in: int, rejected: Mapping[str, int],
     """
     main = rejected.get(spec.input_kind, 0)
     text = f"{rows_in - main} of {rows_in} {spec.noun} scored, {main} rejected"
-    others = [f"{n} {kind} rejected" for kind, n in sorted(rejected.items())
+    others = [f"{kind}: {n} rejected" for kind, n in sorted(rejected.items())
               if kind != spec.input_kind]
     parts = [text, *others, *notes, f"policy {policy}, as of {as_of}"]
     if warnings:
