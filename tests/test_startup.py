@@ -58,6 +58,8 @@ def test_check_does_not_build_the_national_holiday_calendar() -> None:
         assert result.exit_code == 0, result.output
     """)
     assert "holidays.countries" not in modules
+    # nor even the holidays package: the country codes are read from its registry's source
+    assert "holidays" not in modules
     assert not {"civicscore.io", "civicscore.audit", "rich", "polars"} & modules
     # the commands in packages of their own load when they are run, not for every command
     assert not {"civicscore.ledger", "civicscore.ledger.cli", "civicscore.events.cli",
@@ -112,3 +114,32 @@ def test_calendar_codes_are_still_checked_when_loading(write_policy) -> None:
         civicscore.load(write_policy(minimal + 'country = "DE"\nsubdivision = "BZ"\n'))
     with pytest.raises(civicscore.PolicyError, match=r"country 'CNN'.*did you mean 'CN'"):
         civicscore.load(write_policy(minimal + 'country = "CNN"\n'))
+
+
+def test_entry_points_are_found_as_importlib_metadata_finds_them() -> None:
+    # civicscore._entry_points reads entry_points.txt files itself (importing and running
+    # importlib.metadata's scan was a good part of start-up); it must give the same answer.
+    from importlib import metadata
+
+    from civicscore import _entry_points
+
+    for group in ("civicscore", "console_scripts", "pytest11"):
+        ours = [(ep.name, ep.value, ep.distribution) for ep in _entry_points.entry_points(group)]
+        theirs = [(ep.name, ep.value, (ep.dist.metadata["Name"], ep.dist.metadata["Version"]))
+                  for ep in metadata.entry_points(group=group)]
+        assert ours == theirs, group
+    assert _entry_points.entry_points("civicscore"), "the locality plugins are installed"
+    assert _entry_points.version("civicscore") == metadata.version("civicscore")
+    assert _entry_points.version("Pydantic") == metadata.version("pydantic")
+    assert _entry_points.version("no-such-distribution-here") is None
+    karamay = next(ep for ep in _entry_points.entry_points("civicscore") if ep.name == "karamay")
+    assert karamay.load() is next(ep for ep in metadata.entry_points(group="civicscore")
+                                  if ep.name == "karamay").load()
+
+
+def test_country_codes_read_from_the_holidays_registry_source() -> None:
+    from holidays.registry import EntityLoader
+
+    from civicscore.policy.calendar import _registry_country_codes
+
+    assert _registry_country_codes() == tuple(EntityLoader.get_country_codes())
