@@ -143,3 +143,56 @@ def test_country_codes_read_from_the_holidays_registry_source() -> None:
     from civicscore.policy.calendar import _registry_country_codes
 
     assert _registry_country_codes() == tuple(EntityLoader.get_country_codes())
+
+
+def _schema_keys(schema: dict, path: tuple) -> list[str]:
+    """The keys the policy's JSON Schema allows at a key path (how a failing check found
+    them before it read the models' fields instead)."""
+    defs = schema.get("$defs", {})
+
+    def deref(node: dict) -> dict:
+        while "$ref" in node:
+            node = defs[node["$ref"].split("/")[-1]]
+        for alt in node.get("anyOf", ()):
+            alt = deref(alt)
+            if alt.get("type") == "object" or "properties" in alt:
+                return alt
+        return node
+
+    node = deref(schema)
+    for part in path:
+        if isinstance(part, int):
+            node = deref(node.get("items", {}))
+        elif part in node.get("properties", {}):
+            node = deref(node["properties"][part])
+        elif isinstance(node.get("additionalProperties"), dict):
+            node = deref(node["additionalProperties"])
+        else:
+            return []
+    return list(node.get("properties", {}))
+
+
+def test_allowed_keys_are_those_of_the_json_schema() -> None:
+    # An unknown key's "allowed keys" hint comes from the models' fields (generating the
+    # JSON Schema made a failing check slow); every table of the format lists the same keys.
+    from civicscore.engine import Engine
+    from civicscore.policy.load import keys_at
+
+    model = Engine(entry_points=False).registry.policy_model()
+    schema = model.model_json_schema(by_alias=True)
+    paths: list[tuple] = [()]
+    seen = 0
+    while paths and seen < 2000:
+        path = paths.pop()
+        seen += 1
+        keys = keys_at(model, path)
+        assert keys == _schema_keys(schema, path), path
+        for key in keys:
+            paths.extend([(*path, key), (*path, key, 0), (*path, key, "some_name"),
+                          (*path, key, 0, "x")])
+    assert seen > 200
+    assert keys_at(model, ("volunteer", "activities", "patrol")) == \
+        ["label", "label_en", "description", "category", "points_per_hour",
+         "points_per_event", "max_hours"]
+    assert "from" in keys_at(model, ("policy", "effective"))
+    assert keys_at(model, ("no_such_table",)) == []
