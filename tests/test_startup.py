@@ -196,3 +196,27 @@ def test_allowed_keys_are_those_of_the_json_schema() -> None:
          "points_per_event", "max_hours"]
     assert "from" in keys_at(model, ("policy", "effective"))
     assert keys_at(model, ("no_such_table",)) == []
+
+
+def test_help_lists_the_lazy_commands_without_importing_them() -> None:
+    modules = imported("""
+        from click.testing import CliRunner
+        from civicscore.cli import main
+        result = CliRunner().invoke(main, ["--help"])
+        assert result.exit_code == 0 and "ledger" in result.output, result.output
+    """)
+    assert not {"civicscore.ledger", "civicscore.ledger.cli", "civicscore.events.cli",
+                "civicscore.report", "civicscore.report.commands"} & modules
+    # ... with the words each command gives itself, at any width
+    import click
+
+    from civicscore.cli import LAZY_COMMANDS, LAZY_HELP, main
+
+    assert set(LAZY_HELP) == set(LAZY_COMMANDS)
+    ctx = click.Context(main)
+    for name, text in LAZY_HELP.items():
+        real = main.get_command(ctx, name)
+        assert real is not None and not real.hidden and not real.deprecated, name
+        stand_in = click.Command(name, help=text)
+        for limit in range(20, 200, 7):
+            assert stand_in.get_short_help_str(limit) == real.get_short_help_str(limit), name
