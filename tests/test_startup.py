@@ -220,3 +220,44 @@ def test_help_lists_the_lazy_commands_without_importing_them() -> None:
         stand_in = click.Command(name, help=text)
         for limit in range(20, 200, 7):
             assert stand_in.get_short_help_str(limit) == real.get_short_help_str(limit), name
+
+
+def test_entry_points_of_odd_installations_match_importlib_metadata(tmp_path, monkeypatch) -> None:
+    # Installed twice (the first on sys.path wins), an old .egg-info file, comments and
+    # attributes in entry_points.txt, a distribution without entry points.
+    from importlib import metadata
+
+    from civicscore import _entry_points
+
+    def dist(root, dirname: str, name: str, version: str, eps: str | None) -> None:
+        info = root / dirname
+        info.mkdir(parents=True)
+        (info / "METADATA").write_text(f"Metadata-Version: 2.1\nName: {name}\n"
+                                       f"Version: {version}\n\nA description.\n")
+        if eps is not None:
+            (info / "entry_points.txt").write_text(eps)
+
+    first, second = tmp_path / "a", tmp_path / "b"
+    eps = "# a comment\n[civicscore_odd]\nodd = json:dumps\n\n[other]\nx = os\n"
+    dist(first, "Odd_Plugin-2.0.dist-info", "Odd_Plugin", "2.0", eps)
+    dist(second, "odd.plugin-1.0.dist-info", "odd.plugin", "1.0",
+         "[civicscore_odd]\nolder = os.path:join\n")
+    dist(second, "zz_other-3.0.dist-info", "zz-other", "3.0",
+         "[civicscore_odd]\nzz = os\n")
+    dist(second, "plain-1.0.dist-info", "plain", "1.0", None)
+    (second / "old_thing-1.2.egg-info").write_text("Metadata-Version: 1.0\nName: Old-Thing\n"
+                                                   "Version: 1.2\n")
+    monkeypatch.syspath_prepend(str(second))
+    monkeypatch.syspath_prepend(str(first))
+
+    ours = [(ep.name, ep.value, ep.distribution)
+            for ep in _entry_points.entry_points("civicscore_odd")]
+    theirs = [(ep.name, ep.value, (ep.dist.metadata["Name"], ep.dist.metadata["Version"]))
+              for ep in metadata.entry_points(group="civicscore_odd")]
+    assert ours == theirs == [("odd", "json:dumps", ("Odd_Plugin", "2.0")),
+                              ("zz", "os", ("zz-other", "3.0"))]
+    import json
+
+    assert _entry_points.entry_points("civicscore_odd")[0].load() is json.dumps
+    for name in ("odd-plugin", "Odd.Plugin", "old-thing", "plain", "zz_other"):
+        assert _entry_points.version(name) == metadata.version(name), name

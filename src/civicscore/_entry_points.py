@@ -144,8 +144,10 @@ def _distributions() -> Iterator[tuple[str, str]]:
 
 
 def _read(info: str, filename: str) -> str | None:
+    """A metadata file's text, None when it is missing (``""``: ``info`` itself, an old
+    ``.egg-info`` that is a file, as ``PathDistribution.read_text("")`` reads it)."""
     try:
-        with open(os.path.join(info, filename), encoding="utf-8") as f:
+        with open(os.path.join(info, filename) if filename else info, encoding="utf-8") as f:
             return f.read()
     except (FileNotFoundError, IsADirectoryError, NotADirectoryError, PermissionError):
         return None
@@ -169,7 +171,7 @@ def _parse_entry_points(text: str) -> Iterator[tuple[str, str, str]]:
 
 def _headers(info: str) -> dict[str, str]:
     """The Name and Version headers of a distribution's metadata (lower-case keys)."""
-    text = _read(info, "METADATA") or _read(info, "PKG-INFO") or ""
+    text = _read(info, "METADATA") or _read(info, "PKG-INFO") or _read(info, "") or ""
     out: dict[str, str] = {}
     for line in text.splitlines():
         if not line.strip():
