@@ -58,6 +58,8 @@ def test_check_does_not_build_the_national_holiday_calendar() -> None:
         assert result.exit_code == 0, result.output
     """)
     assert "holidays.countries" not in modules
+    # nor even the holidays package: the country codes are read from its registry's source
+    assert "holidays" not in modules
     assert not {"civicscore.io", "civicscore.audit", "rich", "polars"} & modules
     # the commands in packages of their own load when they are run, not for every command
     assert not {"civicscore.ledger", "civicscore.ledger.cli", "civicscore.events.cli",
@@ -112,3 +114,150 @@ def test_calendar_codes_are_still_checked_when_loading(write_policy) -> None:
         civicscore.load(write_policy(minimal + 'country = "DE"\nsubdivision = "BZ"\n'))
     with pytest.raises(civicscore.PolicyError, match=r"country 'CNN'.*did you mean 'CN'"):
         civicscore.load(write_policy(minimal + 'country = "CNN"\n'))
+
+
+def test_entry_points_are_found_as_importlib_metadata_finds_them() -> None:
+    # civicscore._entry_points reads entry_points.txt files itself (importing and running
+    # importlib.metadata's scan was a good part of start-up); it must give the same answer.
+    from importlib import metadata
+
+    from civicscore import _entry_points
+
+    for group in ("civicscore", "console_scripts", "pytest11"):
+        ours = [(ep.name, ep.value, ep.distribution) for ep in _entry_points.entry_points(group)]
+        theirs = [(ep.name, ep.value, (ep.dist.metadata["Name"], ep.dist.metadata["Version"]))
+                  for ep in metadata.entry_points(group=group)]
+        assert ours == theirs, group
+    assert _entry_points.entry_points("civicscore"), "the locality plugins are installed"
+    assert _entry_points.version("civicscore") == metadata.version("civicscore")
+    assert _entry_points.version("Pydantic") == metadata.version("pydantic")
+    assert _entry_points.version("no-such-distribution-here") is None
+    karamay = next(ep for ep in _entry_points.entry_points("civicscore") if ep.name == "karamay")
+    assert karamay.load() is next(ep for ep in metadata.entry_points(group="civicscore")
+                                  if ep.name == "karamay").load()
+
+
+def test_country_codes_read_from_the_holidays_registry_source() -> None:
+    from holidays.registry import EntityLoader
+
+    from civicscore.policy.calendar import _registry_country_codes
+
+    assert _registry_country_codes() == tuple(EntityLoader.get_country_codes())
+
+
+def _schema_keys(schema: dict, path: tuple) -> list[str]:
+    """The keys the policy's JSON Schema allows at a key path (how a failing check found
+    them before it read the models' fields instead)."""
+    defs = schema.get("$defs", {})
+
+    def deref(node: dict) -> dict:
+        while "$ref" in node:
+            node = defs[node["$ref"].split("/")[-1]]
+        for alt in node.get("anyOf", ()):
+            alt = deref(alt)
+            if alt.get("type") == "object" or "properties" in alt:
+                return alt
+        return node
+
+    node = deref(schema)
+    for part in path:
+        if isinstance(part, int):
+            node = deref(node.get("items", {}))
+        elif part in node.get("properties", {}):
+            node = deref(node["properties"][part])
+        elif isinstance(node.get("additionalProperties"), dict):
+            node = deref(node["additionalProperties"])
+        else:
+            return []
+    return list(node.get("properties", {}))
+
+
+def test_allowed_keys_are_those_of_the_json_schema() -> None:
+    # An unknown key's "allowed keys" hint comes from the models' fields (generating the
+    # JSON Schema made a failing check slow); every table of the format lists the same keys.
+    from civicscore.engine import Engine
+    from civicscore.policy.load import keys_at
+
+    model = Engine(entry_points=False).registry.policy_model()
+    schema = model.model_json_schema(by_alias=True)
+    paths: list[tuple] = [()]
+    seen = 0
+    while paths and seen < 2000:
+        path = paths.pop()
+        seen += 1
+        keys = keys_at(model, path)
+        assert keys == _schema_keys(schema, path), path
+        for key in keys:
+            paths.extend([(*path, key), (*path, key, 0), (*path, key, "some_name"),
+                          (*path, key, 0, "x")])
+    assert seen > 200
+    assert keys_at(model, ("volunteer", "activities", "patrol")) == \
+        ["label", "label_en", "description", "category", "points_per_hour",
+         "points_per_event", "max_hours"]
+    assert "from" in keys_at(model, ("policy", "effective"))
+    assert keys_at(model, ("no_such_table",)) == []
+
+
+def test_help_lists_the_lazy_commands_without_importing_them() -> None:
+    modules = imported("""
+        from click.testing import CliRunner
+        from civicscore.cli import main
+        result = CliRunner().invoke(main, ["--help"])
+        assert result.exit_code == 0 and "ledger" in result.output, result.output
+    """)
+    assert not {"civicscore.ledger", "civicscore.ledger.cli", "civicscore.events.cli",
+                "civicscore.report", "civicscore.report.commands"} & modules
+    # ... with the words each command gives itself, at any width
+    import click
+
+    from civicscore.cli import LAZY_COMMANDS, LAZY_HELP, main
+
+    assert set(LAZY_HELP) == set(LAZY_COMMANDS)
+    ctx = click.Context(main)
+    for name, text in LAZY_HELP.items():
+        real = main.get_command(ctx, name)
+        assert real is not None and not real.hidden and not real.deprecated, name
+        stand_in = click.Command(name, help=text)
+        for limit in range(20, 200, 7):
+            assert stand_in.get_short_help_str(limit) == real.get_short_help_str(limit), name
+
+
+def test_entry_points_of_odd_installations_match_importlib_metadata(tmp_path, monkeypatch) -> None:
+    # Installed twice (the first on sys.path wins), an old .egg-info file, comments and
+    # attributes in entry_points.txt, a distribution without entry points.
+    from importlib import metadata
+
+    from civicscore import _entry_points
+
+    def dist(root, dirname: str, name: str, version: str, eps: str | None) -> None:
+        info = root / dirname
+        info.mkdir(parents=True)
+        (info / "METADATA").write_text(f"Metadata-Version: 2.1\nName: {name}\n"
+                                       f"Version: {version}\n\nA description.\n")
+        if eps is not None:
+            (info / "entry_points.txt").write_text(eps)
+
+    first, second = tmp_path / "a", tmp_path / "b"
+    eps = "# a comment\n[civicscore_odd]\nodd = json:dumps\n\n[other]\nx = os\n"
+    dist(first, "Odd_Plugin-2.0.dist-info", "Odd_Plugin", "2.0", eps)
+    dist(second, "odd.plugin-1.0.dist-info", "odd.plugin", "1.0",
+         "[civicscore_odd]\nolder = os.path:join\n")
+    dist(second, "zz_other-3.0.dist-info", "zz-other", "3.0",
+         "[civicscore_odd]\nzz = os\n")
+    dist(second, "plain-1.0.dist-info", "plain", "1.0", None)
+    (second / "old_thing-1.2.egg-info").write_text("Metadata-Version: 1.0\nName: Old-Thing\n"
+                                                   "Version: 1.2\n")
+    monkeypatch.syspath_prepend(str(second))
+    monkeypatch.syspath_prepend(str(first))
+
+    ours = [(ep.name, ep.value, ep.distribution)
+            for ep in _entry_points.entry_points("civicscore_odd")]
+    theirs = [(ep.name, ep.value, (ep.dist.metadata["Name"], ep.dist.metadata["Version"]))
+              for ep in metadata.entry_points(group="civicscore_odd")]
+    assert ours == theirs == [("odd", "json:dumps", ("Odd_Plugin", "2.0")),
+                              ("zz", "os", ("zz-other", "3.0"))]
+    import json
+
+    assert _entry_points.entry_points("civicscore_odd")[0].load() is json.dumps
+    for name in ("odd-plugin", "Odd.Plugin", "old-thing", "plain", "zz_other"):
+        assert _entry_points.version(name) == metadata.version(name), name

@@ -54,15 +54,39 @@ LAZY_COMMANDS = {
 }
 
 
+#: The first paragraph of each lazy command's help, so that ``civicscore --help`` lists
+#: them without importing them (tests/test_startup.py pins these to the commands' own).
+LAZY_HELP = {
+    "events": "Run a log of EVENTS (JSON Lines, CSV or Parquet) through POLICY's [events] "
+              "rules.",
+    "impact": "Who changes tier, stars, grade or points if OLD is replaced by NEW, on the "
+              "records of INPUT. Prints a summary; --json and --html write the whole report.",
+    "ledger": "A points ledger that survives runs: post, redeem, expire, adjust, check.",
+    "render": "Write an officer-readable page of POLICY (a path or an installed name): every "
+              "rule, what each layer changed, dated values, worked examples and their "
+              "coverage.",
+}
+
+
 class _Group(click.Group):
     """Turns every error into a message for people, never a traceback; loads the commands
-    of ``LAZY_COMMANDS`` when they are asked for."""
+    of ``LAZY_COMMANDS`` when they are asked for (``--help`` lists them from
+    ``LAZY_HELP``)."""
 
     def list_commands(self, ctx: click.Context) -> list[str]:
         return sorted({*super().list_commands(ctx), *LAZY_COMMANDS})
 
+    def format_commands(self, ctx: click.Context, formatter: click.HelpFormatter) -> None:
+        self._listing = True
+        try:
+            super().format_commands(ctx, formatter)
+        finally:
+            self._listing = False
+
     def get_command(self, ctx: click.Context, cmd_name: str) -> click.Command | None:
         if cmd_name in LAZY_COMMANDS and cmd_name not in self.commands:
+            if getattr(self, "_listing", False) and cmd_name in LAZY_HELP:
+                return click.Command(cmd_name, help=LAZY_HELP[cmd_name])  # a stand-in
             import importlib
 
             module, _, attr = LAZY_COMMANDS[cmd_name].partition(":")

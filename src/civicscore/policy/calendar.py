@@ -15,7 +15,7 @@ from __future__ import annotations
 import datetime as dt
 from collections.abc import Iterable
 from functools import lru_cache
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
     from holidays import HolidayBase
@@ -26,11 +26,56 @@ def supported_countries() -> tuple[str, ...]:
     """The country codes (with aliases, such as CHN) that the ``holidays`` package knows.
 
     Read from its registry, the same list ``holidays.list_supported_countries()``
-    gives, without importing every country's module as that function does.
+    gives, without importing every country's module as that function does. Even
+    importing ``holidays.registry`` runs the package's ``__init__`` (the lunar and
+    Islamic calendars, about 50 ms), so the registry's ``COUNTRIES`` table is read
+    from its source as data; should that ever fail, the registry is imported.
     """
+    codes = _registry_country_codes()
+    if codes is not None:
+        return codes
     from holidays.registry import EntityLoader  # lazy: see the module docstring
 
     return tuple(EntityLoader.get_country_codes())
+
+
+def _registry_country_codes() -> tuple[str, ...] | None:
+    """``EntityLoader.get_country_codes()`` from the literal ``COUNTRIES`` dict in
+    ``holidays/registry.py`` (each value: class name, then codes of 2 or 3 letters),
+    or None when the file does not hold one as expected."""
+    import ast
+    import importlib.util
+
+    try:
+        spec = importlib.util.find_spec("holidays")
+        origin = spec.origin if spec is not None else None
+        if origin is None:
+            return None
+        import os
+
+        path = os.path.join(os.path.dirname(origin), "registry.py")
+        with open(path, encoding="utf-8") as f:
+            tree = ast.parse(f.read(), path)
+        table: Any = None
+        for node in tree.body:
+            target: ast.expr
+            value: ast.expr | None
+            if isinstance(node, ast.AnnAssign):
+                target, value = node.target, node.value
+            elif isinstance(node, ast.Assign) and len(node.targets) == 1:
+                target, value = node.targets[0], node.value
+            else:
+                continue
+            if isinstance(target, ast.Name) and target.id == "COUNTRIES" and value is not None:
+                table = ast.literal_eval(value)
+                break
+        if not isinstance(table, dict):
+            return None
+        codes = [code for entities in table.values() for code in entities[1:]
+                 if 2 <= len(code) <= 3]  # as EntityLoader._get_entity_codes
+    except (OSError, SyntaxError, ValueError, TypeError, AttributeError, ImportError):
+        return None
+    return tuple(codes) if codes and all(isinstance(c, str) for c in codes) else None
 
 
 def subdivisions(country: str) -> list[str]:
