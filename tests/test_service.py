@@ -422,3 +422,27 @@ def test_civicscore_serve_on_a_real_uvicorn(served: str) -> None:
                   b'{"record": {"record_id"')
     with httpx.Client(base_url=served, timeout=30) as http:
         assert http.get("/v1/policies").status_code == 200
+
+
+def test_the_readme_serve_and_curl_example(served: str) -> None:
+    """The README's ``civicscore serve`` / ``curl`` block, sent to a real server as
+    written (by curl itself when this machine has it)."""
+    import re
+    import shlex
+    import shutil
+
+    readme = (ROOT / "README.md").read_text(encoding="utf-8")
+    (block,) = re.findall(r"```bash\n(civicscore serve .*?)```", readme, flags=re.S)
+    serve, curl = block.replace("\\\n", " ").strip().splitlines()
+    assert shlex.split(serve.split("#")[0]) == ["civicscore", "serve", "--policy-root",
+                                                "policies", "--port", "8000"]
+    words = shlex.split(curl.replace("http://127.0.0.1:8000", served))
+    if shutil.which("curl"):
+        out = subprocess.run(words, capture_output=True, text=True, check=True).stdout
+    else:
+        url = next(w for w in words if w.startswith("http"))
+        out = httpx.post(url, content=words[words.index("-d") + 1].encode(),
+                         headers={"Content-Type": "application/json"}, timeout=30).text
+    answer = json.loads(out)
+    assert answer["rows"][0]["volunteer_id"] == "V1" and answer["rejected"] == []
+    assert "Record A1 (cleanup" in answer["explanation"]

@@ -85,8 +85,9 @@ def create_app(policy_roots: Sequence[str | Path] = (".",), *,
     limits = limits or Limits()
     engine = Engine(policy_roots=list(policy_roots), plugins=plugins)
     catalog = Catalog(engine)
+    # no /docs or /redoc: those pages load their scripts from the network
     app = FastAPI(
-        title="civicscore", version=__version__,
+        title="civicscore", version=__version__, docs_url=None, redoc_url=None,
         description="Community-programme policies as checked TOML; every decision "
                     "explained, in Chinese and English, with its policy version and hash. "
                     "Errors are application/problem+json (RFC 9457).")
