@@ -377,7 +377,7 @@ def wait_until_up(base: str, proc: subprocess.Popen[bytes] | None = None) -> Non
     raise AssertionError(f"{base} did not come up")
 
 
-@pytest.fixture
+@pytest.fixture(scope="module")
 def served() -> Iterator[str]:
     """``civicscore serve`` itself, on a free loopback port, stopped at the end."""
     port = free_port()
@@ -446,3 +446,62 @@ def test_the_readme_serve_and_curl_example(served: str) -> None:
     answer = json.loads(out)
     assert answer["rows"][0]["volunteer_id"] == "V1" and answer["rejected"] == []
     assert "Record A1 (cleanup" in answer["explanation"]
+
+
+# --- tokens -------------------------------------------------------------------------------
+
+
+def test_bearer_tokens_hashed_with_roles(tmp_path: Path) -> None:
+    from civicscore.service.tokens import Tokens, hash_token
+
+    file = tmp_path / "tokens.toml"
+    file.write_text(f'[[token]]\nname = "case app"\nsha256 = "{hash_token("read-me-42")}"\n'
+                    f'roles = ["read"]\n\n[[token]]\nname = "ledger clerk"\n'
+                    f'sha256 = "{hash_token("ledger-43")}"\nroles = ["ledger"]\n',
+                    encoding="utf-8")
+    assert "read-me-42" not in file.read_text(encoding="utf-8")
+    service = Client(create_app([POLICIES], tokens=Tokens.load(file)))
+    # public: health, the API's description, the policy pages and the page that asks
+    for url in ("/healthz", "/openapi.json", "/v1/policies/example-district.html", "/"):
+        assert service.get(url).status_code == 200, url
+    spec = service.get("/openapi.json").json()
+    assert spec["components"]["securitySchemes"]["HTTPBearer"]["scheme"] == "bearer"
+    decide = "/v1/policies/example-district/volunteer/decide"
+    body = {"record": RECORD, "as_of": AS_OF}
+    for url in ("/v1/policies", "/v1/schemes", "/v1/policies/example-district/check"):
+        r = service.get(url)
+        _problem(r, 401)
+        assert r.headers["www-authenticate"].startswith("Bearer")
+    _problem(service.post(decide, json=body), 401)
+    _problem(service.post(decide, json=body, headers={"Authorization": "Bearer guess"}), 401)
+    _problem(service.post(decide, json=body, headers={"Authorization": "Basic read-me-42"}),
+             401)
+    r = service.post(decide, json=body, headers={"Authorization": "Bearer ledger-43"})
+    assert _problem(r, 403)["role"] == "read"
+    r = service.post(decide, json=body, headers={"Authorization": "Bearer read-me-42"})
+    assert r.status_code == 200 and r.json()["rows"][0]["volunteer_id"] == "V1"
+    r = service.post("/v1/policies/example-district/volunteer/batch", json=[RECORD],
+                     headers={"Authorization": "Bearer read-me-42"})
+    assert r.status_code == 200
+
+
+def test_a_tokens_file_is_checked_and_serve_answers_other_hosts_only_with_one(
+        tmp_path: Path) -> None:
+    from civicscore.errors import UsageError
+    from civicscore.service.tokens import Tokens
+
+    file = tmp_path / "tokens.toml"
+    file.write_text('[[token]]\nname = "app"\nsha256 = "plain-token"\nroles = ["read"]\n',
+                    encoding="utf-8")
+    with pytest.raises(UsageError, match="never the token itself"):
+        Tokens.load(file)
+    file.write_text('[[token]]\nname = "app"\nsha256 = "' + "a" * 64 + '"\nroles = ["admin"]\n',
+                    encoding="utf-8")
+    with pytest.raises(UsageError, match="roles: expected a list of read, ledger, review"):
+        Tokens.load(file)
+    result = CliRunner().invoke(main, ["serve", "--host", "0.0.0.0", "--policy-root",
+                                       str(POLICIES)])
+    assert result.exit_code == 2 and "give --tokens FILE" in result.output
+    result = CliRunner().invoke(main, ["serve", "--tokens", str(file)])
+    assert result.exit_code == 2 and "roles: expected" in result.output
+    assert "Traceback" not in result.output

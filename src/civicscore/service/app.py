@@ -29,8 +29,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Annotated, Any
 
-from fastapi import FastAPI, Query, Request
+from fastapi import Depends, FastAPI, Query, Request
 from fastapi.responses import HTMLResponse, JSONResponse, Response
+from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from pydantic import BaseModel, Field, ValidationError
 from starlette.concurrency import run_in_threadpool
 
@@ -40,6 +41,10 @@ from .catalog import Catalog, Entry
 from .guard import Guard, read_body
 from .problems import Answer, install, problem_json
 from .scoring import MEDIA_TYPES, OUTPUT_KINDS, score_file
+from .tokens import Tokens
+
+BEARER = HTTPBearer(auto_error=False, description="A token of the service's --tokens file "
+                                                  "(every /v1 route but the policy pages).")
 
 
 @dataclass(frozen=True)
@@ -78,8 +83,14 @@ CHECK_BODY = {"requestBody": {"required": True, "content": {
 
 
 def create_app(policy_roots: Sequence[str | Path] = (".",), *,
-               limits: Limits | None = None, plugins: Sequence[object] = ()) -> FastAPI:
-    """The service over the policies in ``policy_roots`` (read nowhere else)."""
+               limits: Limits | None = None, plugins: Sequence[object] = (),
+               tokens: Tokens | None = None) -> FastAPI:
+    """The service over the policies in ``policy_roots`` (read nowhere else).
+
+    With ``tokens``, every route but ``/healthz``, ``/openapi.json``, the policy
+    pages and the page at ``/`` needs a bearer token with the ``read`` role;
+    without, the service is open (``civicscore serve`` then listens on loopback
+    only)."""
     from ..engine import Engine
 
     limits = limits or Limits()
@@ -95,6 +106,25 @@ def create_app(policy_roots: Sequence[str | Path] = (".",), *,
     app.add_middleware(Guard, max_body_bytes=limits.max_body_bytes)
     app.state.catalog = catalog
     app.state.limits = limits
+
+    def needs_read(credentials: Annotated[HTTPAuthorizationCredentials | None,
+                                          Depends(BEARER)]) -> None:
+        if tokens is None:
+            return
+        challenge = {"WWW-Authenticate": 'Bearer realm="civicscore"'}
+        if credentials is None:
+            raise Answer(401, "this service needs a bearer token: send the header "
+                              "Authorization: Bearer TOKEN", kind="token",
+                         headers=challenge)
+        token = tokens.who(credentials.credentials)
+        if token is None:
+            raise Answer(401, "the token is not one this service accepts", kind="token",
+                         headers=challenge)
+        if "read" not in token.roles:
+            raise Answer(403, "this token has no 'read' role, which decisions and "
+                              "policies need", kind="role", role="read")
+
+    read = [Depends(needs_read)]
 
     def entry_of(name: str) -> Entry:
         entry = catalog.get(name)
@@ -141,13 +171,15 @@ def create_app(policy_roots: Sequence[str | Path] = (".",), *,
     def healthz() -> dict[str, str]:
         return {"status": "ok", "version": __version__}
 
-    @app.get("/v1/schemes", tags=["policies"], summary="Every registered scheme")
+    @app.get("/v1/schemes", tags=["policies"], summary="Every registered scheme",
+             dependencies=read)
     def schemes() -> dict[str, Any]:
         specs = engine.registry.scheme_specs()
         return {"schemes": [{"name": s.name, "plugin": s.plugin, "noun": s.noun,
                              "outputs": s.outputs} for s in specs.values()]}
 
-    @app.get("/v1/policies", tags=["policies"], summary="The policies this service offers")
+    @app.get("/v1/policies", tags=["policies"], summary="The policies this service offers",
+             dependencies=read)
     def policies() -> dict[str, Any]:
         out = []
         for entry in catalog.entries().values():
@@ -180,7 +212,8 @@ def create_app(policy_roots: Sequence[str | Path] = (".",), *,
             text = text.replace(esc(f"{root}{os.sep}"), "")
         return HTMLResponse(text, headers={"Content-Security-Policy": _PAGE_CSP})
 
-    @app.get("/v1/policies/{name}", tags=["policies"], summary="One merged policy, as JSON")
+    @app.get("/v1/policies/{name}", tags=["policies"], summary="One merged policy, as JSON",
+             dependencies=read)
     def policy_json(name: str) -> dict[str, Any]:
         entry = entry_of(name)
         policy = catalog.load(entry)
@@ -199,13 +232,13 @@ def create_app(policy_roots: Sequence[str | Path] = (".",), *,
         return {"ok": True, "policy": ref(policy), "problems": [],
                 "warnings": [problem_json(w, catalog) for w in policy.warnings]}
 
-    @app.get("/v1/policies/{name}/check", tags=["policies"],
+    @app.get("/v1/policies/{name}/check", tags=["policies"], dependencies=read,
              summary="Check a policy: its problems, each at file:line:col, in zh and en")
     def check(name: str) -> dict[str, Any]:
         entry = entry_of(name)
         return check_answer(lambda: engine.load(entry.source))
 
-    @app.post("/v1/check", tags=["policies"], openapi_extra=CHECK_BODY,
+    @app.post("/v1/check", tags=["policies"], openapi_extra=CHECK_BODY, dependencies=read,
               summary="Check a draft policy sent as TOML text (it may extend the "
                       "policies of the roots or installed ones by name)")
     async def check_draft(request: Request,
@@ -225,7 +258,7 @@ def create_app(policy_roots: Sequence[str | Path] = (".",), *,
 
     # --- decisions -----------------------------------------------------------------
 
-    @app.post("/v1/policies/{name}/{scheme}/decide", tags=["decisions"],
+    @app.post("/v1/policies/{name}/{scheme}/decide", tags=["decisions"], dependencies=read,
               openapi_extra=_schema(DecideRequest),
               summary="Decide one record: the output rows, rejects and summary "
                       "`civicscore score` gives, and the explanation")
@@ -247,7 +280,7 @@ def create_app(policy_roots: Sequence[str | Path] = (".",), *,
 
         return await run_in_threadpool(work)
 
-    @app.post("/v1/policies/{name}/{scheme}/explain", tags=["decisions"],
+    @app.post("/v1/policies/{name}/{scheme}/explain", tags=["decisions"], dependencies=read,
               openapi_extra=_schema(DecideRequest),
               summary="Explain the decision on one record in plain words "
                       "(as `civicscore explain`)")
@@ -263,7 +296,7 @@ def create_app(policy_roots: Sequence[str | Path] = (".",), *,
 
         return await run_in_threadpool(work)
 
-    @app.post("/v1/policies/{name}/{scheme}/batch", tags=["decisions"],
+    @app.post("/v1/policies/{name}/{scheme}/batch", tags=["decisions"], dependencies=read,
               openapi_extra=BATCH_BODY,
               summary="Score an uploaded file of records: exactly what `civicscore score` "
                       "writes for it")

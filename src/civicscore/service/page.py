@@ -39,6 +39,8 @@ nav a{margin-right:1rem}
 <body>
 <h1>civicscore</h1>
 <p class="muted">政策即数据，每个决定都有解释。Policies as data, every decision explained.</p>
+<label for="token">令牌（如服务要求）/ Token (if the service asks for one)</label>
+<input id="token" type="password" autocomplete="off" size="48">
 <label for="policy">选择政策 / Choose a policy</label>
 <select id="policy"></select>
 <p id="about" class="muted"></p>
@@ -106,10 +108,23 @@ SCRIPT = r"""'use strict';
     }
   }
 
+  function headers(extra) {  // the token stays in this page's memory, sent to this service
+    const h = Object.assign({}, extra || {});
+    if ($('token').value) h['Authorization'] = 'Bearer ' + $('token').value;
+    return h;
+  }
+
   async function load() {
-    const r = await fetch('/v1/policies');
-    policies = (await r.json()).policies;
     const select = $('policy');
+    select.replaceChildren();
+    const r = await fetch('/v1/policies', {headers: headers()});
+    const answer = await r.json();
+    if (!r.ok) {
+      $('about').textContent = problemText(answer);
+      document.body.dataset.ready = 'no';
+      return;
+    }
+    policies = answer.policies;
     for (const p of policies) {
       const o = document.createElement('option');
       o.value = p.name;
@@ -135,7 +150,8 @@ SCRIPT = r"""'use strict';
     if ($('as-of').value) body.as_of = $('as-of').value;
     const url = '/v1/policies/' + encodeURIComponent($('policy').value) + '/' +
       encodeURIComponent($('scheme').value) + '/decide';
-    const r = await fetch(url, {method: 'POST', headers: {'Content-Type': 'application/json'},
+    const r = await fetch(url, {method: 'POST',
+                                headers: headers({'Content-Type': 'application/json'}),
                                 body: JSON.stringify(body)});
     const answer = await r.json();
     if (!r.ok) {
@@ -155,6 +171,7 @@ SCRIPT = r"""'use strict';
   document.addEventListener('DOMContentLoaded', () => {
     $('policy').addEventListener('change', choose);
     $('decide').addEventListener('click', decide);
+    $('token').addEventListener('change', load);
     load();
   });
 })();

@@ -31,6 +31,7 @@ PROBLEM_JSON = "application/problem+json"
 TITLES: dict[int, tuple[str, str]] = {
     400: ("Bad request", "请求有误"),
     401: ("Not signed in", "未登录"),
+    403: ("Not allowed", "无权访问"),
     404: ("Not found", "未找到"),
     405: ("Method not allowed", "不支持此方法"),
     413: ("Request too large", "请求过大"),
@@ -43,20 +44,23 @@ TITLES: dict[int, tuple[str, str]] = {
 class Answer(Exception):
     """Stop handling a request and answer with this problem (raised by the routes)."""
 
-    def __init__(self, status: int, detail: str, *, kind: str = "", **extra: Any) -> None:
+    def __init__(self, status: int, detail: str, *, kind: str = "",
+                 headers: dict[str, str] | None = None, **extra: Any) -> None:
         super().__init__(detail)
         self.status = status
         self.detail = detail
         self.kind = kind
+        self.headers = headers
         self.extra = extra
 
 
-def problem(status: int, detail: str, *, kind: str = "", **extra: Any) -> JSONResponse:
+def problem(status: int, detail: str, *, kind: str = "", headers: dict[str, str] | None = None,
+            **extra: Any) -> JSONResponse:
     """A problem+json response (``kind`` names the type of problem, e.g. ``policy``)."""
     en, zh = TITLES.get(status, ("Error", "错误"))
     body = {"type": f"https://civicscore.invalid/problems/{kind or status}",
             "title": en, "title_zh": zh, "status": status, "detail": detail, **extra}
-    return JSONResponse(body, status_code=status, media_type=PROBLEM_JSON)
+    return JSONResponse(body, status_code=status, media_type=PROBLEM_JSON, headers=headers)
 
 
 def problem_json(p: Problem, catalog: Catalog | None = None) -> dict[str, Any]:
@@ -92,7 +96,7 @@ def install(app: FastAPI, catalog: Catalog) -> None:
 
     @app.exception_handler(Answer)
     async def _answer(request: Request, e: Answer) -> JSONResponse:
-        return problem(e.status, e.detail, kind=e.kind, **e.extra)
+        return problem(e.status, e.detail, kind=e.kind, headers=e.headers, **e.extra)
 
     @app.exception_handler(PolicyError)
     async def _policy(request: Request, e: PolicyError) -> JSONResponse:
