@@ -78,12 +78,20 @@ class Guard:
         except ClientDisconnect:
             return  # nobody is there to answer
         except Exception as e:
-            LOG.log(logging.ERROR, "internal error %s on %s %s", type(e).__name__,
-                    scope.get("method", ""), _route(scope))
-            if not started:
-                await _send_problem(send, 500, "the service failed on this request; this "
-                                               "is a bug in civicscore, not in what you "
-                                               "sent (it is logged without your data)")
+            await _internal(send, scope, e, started)
+        except BaseException as e:  # pyo3's PanicException (polars) is no Exception
+            if type(e).__name__ != "PanicException":
+                raise  # cancellation, SystemExit: not errors of this request
+            await _internal(send, scope, e, started)
+
+
+async def _internal(send: Send, scope: Scope, e: BaseException, started: bool) -> None:
+    LOG.log(logging.ERROR, "internal error %s on %s %s", type(e).__name__,
+            scope.get("method", ""), _route(scope))
+    if not started:
+        await _send_problem(send, 500, "the service failed on this request; this is a bug "
+                                       "in civicscore, not in what you sent (it is logged "
+                                       "without your data)")
 
 
 def _route(scope: Scope) -> str:
