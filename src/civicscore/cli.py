@@ -51,6 +51,7 @@ LAZY_COMMANDS = {
     "impact": "civicscore.report.commands:impact_cmd",  # who a policy change affects
     "ledger": "civicscore.ledger.cli:ledger",  # the points ledger
     "render": "civicscore.report.commands:render_cmd",  # the officer's policy page
+    "serve": "civicscore.service.command:serve_cmd",  # the HTTP service
 }
 
 

@@ -1,0 +1,366 @@
+"""The ASGI application: policies, checks, decisions, explanations and pages over HTTP.
+
+``create_app(policy_roots)`` builds a FastAPI app over the policies in those
+roots (see :mod:`.catalog`). The routes, all JSON under ``/v1`` but the
+pages, are described by the OpenAPI document at ``/openapi.json``:
+
+* ``GET /healthz``; ``GET /v1/schemes`` (every registered scheme, a plugin's
+  too); ``GET /v1/policies`` (name, id, version, hash, schemes);
+* ``GET /v1/policies/{name}`` (the merged policy), ``.../check`` (its
+  problems, located, in zh and en), ``POST /v1/check`` (a draft's);
+* ``GET /v1/policies/{name}.html?lang=zh|en``: the officer's page of ``render``;
+* ``POST /v1/policies/{name}/{scheme}/decide``, ``.../explain``,
+  ``.../batch`` (JSON array, JSON Lines, CSV or Parquet upload);
+* ``GET /``: a small page to choose a policy, read it and try a record.
+
+Bodies are read by the routes themselves, bounded by :class:`Limits`, so that
+a too-large body is a 413 whatever route it is sent to. Scoring runs in a
+worker thread (it is CPU work), never on the event loop.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import os
+import tempfile
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Annotated, Any
+
+from fastapi import Depends, FastAPI, Query, Request
+from fastapi.responses import HTMLResponse, JSONResponse, Response
+from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
+from pydantic import BaseModel, Field, ValidationError
+from starlette.concurrency import run_in_threadpool
+
+from .. import __version__
+from .._suggest import did_you_mean
+from .catalog import Catalog, Entry
+from .guard import Guard, read_body
+from .problems import Answer, install, problem_json
+from .scoring import MEDIA_TYPES, OUTPUT_KINDS, score_file
+from .tokens import Tokens
+
+BEARER = HTTPBearer(auto_error=False, description="A token of the service's --tokens file "
+                                                  "(every /v1 route but the policy pages).")
+
+
+@dataclass(frozen=True)
+class Limits:
+    """What one request may ask of the service."""
+
+    max_body_bytes: int = 8 << 20
+    """A request body larger than this is refused (413) before it is read whole."""
+    max_rows: int = 10_000
+    """A batch of more rows than this is refused (413): score bigger files with the CLI."""
+
+
+class DecideRequest(BaseModel):
+    """One record to decide or explain, and the day to decide it on."""
+
+    record: dict[str, Any] = Field(description="The record: the fields the scheme reads "
+                                               "and the policy's facts.")
+    as_of: dt.date | None = Field(None, description="Decide as of this day (default: "
+                                                     "today), as `--as-of`.")
+
+
+def _schema(model: type[BaseModel]) -> dict[str, Any]:
+    return {"requestBody": {"required": True, "content": {
+        "application/json": {"schema": model.model_json_schema()}}}}
+
+
+BATCH_BODY = {"requestBody": {"required": True, "content": {
+    "application/json": {"schema": {"type": "array", "items": {"type": "object"}}},
+    "application/x-ndjson": {"schema": {"type": "string"}},
+    "text/csv": {"schema": {"type": "string"}},
+    "application/vnd.apache.parquet": {"schema": {"type": "string", "format": "binary"}},
+}}}
+
+CHECK_BODY = {"requestBody": {"required": True, "content": {
+    "application/toml": {"schema": {"type": "string"}}}}}
+
+
+def create_app(policy_roots: Sequence[str | Path] = (".",), *,
+               limits: Limits | None = None, plugins: Sequence[object] = (),
+               tokens: Tokens | None = None) -> FastAPI:
+    """The service over the policies in ``policy_roots`` (read nowhere else).
+
+    With ``tokens``, every route but ``/healthz``, ``/openapi.json``, the policy
+    pages and the page at ``/`` needs a bearer token with the ``read`` role;
+    without, the service is open (``civicscore serve`` then listens on loopback
+    only)."""
+    from ..engine import Engine
+
+    limits = limits or Limits()
+    engine = Engine(policy_roots=list(policy_roots), plugins=plugins)
+    catalog = Catalog(engine)
+    # no /docs or /redoc: those pages load their scripts from the network
+    app = FastAPI(
+        title="civicscore", version=__version__, docs_url=None, redoc_url=None,
+        description="Community-programme policies as checked TOML; every decision "
+                    "explained, in Chinese and English, with its policy version and hash. "
+                    "Errors are application/problem+json (RFC 9457).")
+    install(app, catalog)
+    app.add_middleware(Guard, max_body_bytes=limits.max_body_bytes)
+    app.state.catalog = catalog
+    app.state.limits = limits
+
+    def needs_read(credentials: Annotated[HTTPAuthorizationCredentials | None,
+                                          Depends(BEARER)]) -> None:
+        if tokens is None:
+            return
+        challenge = {"WWW-Authenticate": 'Bearer realm="civicscore"'}
+        if credentials is None:
+            raise Answer(401, "this service needs a bearer token: send the header "
+                              "Authorization: Bearer TOKEN", kind="token",
+                         headers=challenge)
+        token = tokens.who(credentials.credentials)
+        if token is None:
+            raise Answer(401, "the token is not one this service accepts", kind="token",
+                         headers=challenge)
+        if "read" not in token.roles:
+            raise Answer(403, "this token has no 'read' role, which decisions and "
+                              "policies need", kind="role", role="read")
+
+    read = [Depends(needs_read)]
+
+    def entry_of(name: str) -> Entry:
+        entry = catalog.get(name)
+        if entry is None:
+            names = list(catalog.entries())
+            hint = did_you_mean(name, names)
+            raise Answer(404, f"no policy is called {name!r}"
+                              + (f"; {hint}" if hint else "")
+                              + (f" (this service offers: {', '.join(sorted(names))})"
+                                 if names else ""), kind="policy-unknown", policy=name)
+        return entry
+
+    def scheme_of(entry: Entry, scheme: str) -> Any:
+        policy = catalog.load(entry)
+        if scheme not in policy.schemes:
+            hint = did_you_mean(scheme, list(policy.schemes))
+            raise Answer(404, f"policy {entry.name!r} has no [{scheme}] section"
+                              + (f"; {hint}" if hint else "")
+                              + f"; it defines: {', '.join(sorted(policy.schemes))}",
+                         kind="scheme-unknown", scheme=scheme)
+        return policy
+
+    def ref(policy: Any) -> dict[str, str]:
+        return {"id": policy.id, "version": policy.version, "hash": policy.hash}
+
+    async def decide_request(request: Request) -> DecideRequest:
+        body = await read_body(request)
+        try:
+            data = json.loads(body)
+        except (ValueError, RecursionError) as e:
+            msg = e.msg if isinstance(e, json.JSONDecodeError) else type(e).__name__
+            raise Answer(400, f"the body is not valid JSON: {msg}", kind="request") from None
+        try:
+            return DecideRequest.model_validate(data)
+        except ValidationError as e:
+            fields = [{"field": ".".join(str(x) for x in err["loc"]) or "body",
+                       "message": err["msg"]} for err in e.errors()]
+            raise Answer(422, "; ".join(f"{f['field']}: {f['message']}" for f in fields),
+                         kind="request", fields=fields) from None
+
+    # --- health, schemes, policies -------------------------------------------------
+
+    @app.get("/healthz", tags=["service"], summary="The service is up")
+    def healthz() -> dict[str, str]:
+        return {"status": "ok", "version": __version__}
+
+    @app.get("/v1/schemes", tags=["policies"], summary="Every registered scheme",
+             dependencies=read)
+    def schemes() -> dict[str, Any]:
+        specs = engine.registry.scheme_specs()
+        return {"schemes": [{"name": s.name, "plugin": s.plugin, "noun": s.noun,
+                             "outputs": s.outputs} for s in specs.values()]}
+
+    @app.get("/v1/policies", tags=["policies"], summary="The policies this service offers",
+             dependencies=read)
+    def policies() -> dict[str, Any]:
+        out = []
+        for entry in catalog.entries().values():
+            item: dict[str, Any] = {"name": entry.name, "origin": entry.origin}
+            try:
+                policy = catalog.load(entry)
+            except Exception as e:  # a broken file is listed, not hidden
+                from ..errors import PolicyError
+
+                if not isinstance(e, PolicyError):
+                    raise
+                item.update(ok=False, problems=len(e.problems))
+            else:
+                item.update(ok=True, **ref(policy), title=policy.model.policy.title,
+                            schemes=sorted(policy.schemes))
+            out.append(item)
+        return {"policies": out}
+
+    @app.get("/v1/policies/{name}.html", tags=["pages"], response_class=HTMLResponse,
+             summary="The officer's page of a policy (as `civicscore render`)")
+    def policy_page(name: str, lang: Annotated[str | None, Query(pattern="^(zh|en)$")] = None
+                    ) -> HTMLResponse:
+        from ..report.html import esc
+        from ..report.render import render_policy
+
+        entry = entry_of(name)
+        policy = catalog.load(entry)
+        text = render_policy(policy, catalog.layers(entry), "html", lang)
+        for root in catalog.roots:  # file names as the root shows them, not where it is
+            text = text.replace(esc(f"{root}{os.sep}"), "")
+        return HTMLResponse(text, headers={"Content-Security-Policy": _PAGE_CSP})
+
+    @app.get("/v1/policies/{name}", tags=["policies"], summary="One merged policy, as JSON",
+             dependencies=read)
+    def policy_json(name: str) -> dict[str, Any]:
+        entry = entry_of(name)
+        policy = catalog.load(entry)
+        return {"name": entry.name, **ref(policy), "schemes": sorted(policy.schemes),
+                "warnings": [problem_json(w, catalog) for w in policy.warnings],
+                "policy": policy.model.model_dump(mode="json", exclude_none=True)}
+
+    def check_answer(load: Any) -> dict[str, Any]:
+        from ..errors import PolicyError
+
+        try:
+            policy = load()
+        except PolicyError as e:
+            return {"ok": False, "problems": [problem_json(p, catalog) for p in e.problems],
+                    "warnings": []}
+        return {"ok": True, "policy": ref(policy), "problems": [],
+                "warnings": [problem_json(w, catalog) for w in policy.warnings]}
+
+    @app.get("/v1/policies/{name}/check", tags=["policies"], dependencies=read,
+             summary="Check a policy: its problems, each at file:line:col, in zh and en")
+    def check(name: str) -> dict[str, Any]:
+        entry = entry_of(name)
+        return check_answer(lambda: engine.load(entry.source))
+
+    @app.post("/v1/check", tags=["policies"], openapi_extra=CHECK_BODY, dependencies=read,
+              summary="Check a draft policy sent as TOML text (it may extend the "
+                      "policies of the roots or installed ones by name)")
+    async def check_draft(request: Request,
+                          name: Annotated[str, Query(max_length=200)] = "draft.toml") -> Any:
+        body = await read_body(request)
+        from ..policy.compile import load_policy
+        from ..policy.load import POLICY_ROOTS
+
+        def load() -> Any:
+            token = POLICY_ROOTS.set(catalog.roots or None)
+            try:
+                return load_policy(Path(name).name, engine.registry.environment(), body)
+            finally:
+                POLICY_ROOTS.reset(token)
+
+        return await run_in_threadpool(check_answer, load)
+
+    # --- decisions -----------------------------------------------------------------
+
+    @app.post("/v1/policies/{name}/{scheme}/decide", tags=["decisions"], dependencies=read,
+              openapi_extra=_schema(DecideRequest),
+              summary="Decide one record: the output rows, rejects and summary "
+                      "`civicscore score` gives, and the explanation")
+    async def decide(request: Request, name: str, scheme: str) -> Any:
+        req = await decide_request(request)
+        day = req.as_of or dt.date.today()
+        body = json.dumps([req.record], ensure_ascii=False).encode("utf-8")
+
+        def work() -> dict[str, Any]:
+            entry = entry_of(name)
+            policy = scheme_of(entry, scheme)
+            scored = _score_upload(policy, scheme, body, "json", day, "auto", "jsonl",
+                                   False, limits)
+            # in words: why it was decided so, or why the record could not be used
+            explanation = policy.scheme(scheme).explain_record(req.record, as_of=day)
+            return {"policy": ref(policy), "scheme": scheme, "as_of": day.isoformat(),
+                    "rows": scored.rows(), "rejected": scored.rejected,
+                    "summary": scored.summary, "explanation": explanation}
+
+        return await run_in_threadpool(work)
+
+    @app.post("/v1/policies/{name}/{scheme}/explain", tags=["decisions"], dependencies=read,
+              openapi_extra=_schema(DecideRequest),
+              summary="Explain the decision on one record in plain words "
+                      "(as `civicscore explain`)")
+    async def explain(request: Request, name: str, scheme: str) -> Any:
+        req = await decide_request(request)
+        day = req.as_of or dt.date.today()
+
+        def work() -> dict[str, Any]:
+            policy = scheme_of(entry_of(name), scheme)
+            text = policy.scheme(scheme).explain_record(req.record, as_of=day)
+            return {"policy": ref(policy), "scheme": scheme, "as_of": day.isoformat(),
+                    "explanation": text}
+
+        return await run_in_threadpool(work)
+
+    @app.post("/v1/policies/{name}/{scheme}/batch", tags=["decisions"], dependencies=read,
+              openapi_extra=BATCH_BODY,
+              summary="Score an uploaded file of records: exactly what `civicscore score` "
+                      "writes for it")
+    async def batch(request: Request, name: str, scheme: str,
+                    as_of: Annotated[dt.date | None, Query(description="as `--as-of`")] = None,
+                    engine_: Annotated[str, Query(alias="engine", pattern=_ENGINES)] = "auto",
+                    format_: Annotated[str, Query(alias="format", pattern=_FORMATS)] = "json",
+                    details: Annotated[bool, Query(description="also the detail rows")] = False,
+                    ) -> Any:
+        media = (request.headers.get("content-type") or "").split(";")[0].strip().lower()
+        if media not in MEDIA_TYPES:
+            raise Answer(415, f"send the records as one of {', '.join(MEDIA_TYPES)} "
+                              f"(Content-Type {media or 'missing'})", kind="media-type")
+        body = await read_body(request)
+        day = as_of or dt.date.today()
+        kind = "jsonl" if format_ == "json" else format_
+
+        def work() -> Response:
+            policy = scheme_of(entry_of(name), scheme)
+            scored = _score_upload(policy, scheme, body, MEDIA_TYPES[media], day, engine_,
+                                   kind, details, limits)
+            if format_ != "json":
+                return Response(scored.output, media_type="text/csv" if kind == "csv"
+                                else "application/x-ndjson",
+                                headers={"X-Civicscore-Rows-In": str(scored.rows_in),
+                                         "X-Civicscore-Rejected": str(len(scored.rejected))})
+            answer: dict[str, Any] = {
+                "policy": ref(policy), "scheme": scheme, "as_of": day.isoformat(),
+                "engine": scored.engine, "rows_in": scored.rows_in, "rows": scored.rows(),
+                "rejected": scored.rejected, "summary": scored.summary}
+            if scored.details is not None:
+                answer["details"] = scored.details
+            return JSONResponse(answer)
+
+        return await run_in_threadpool(work)
+
+    # --- the page ------------------------------------------------------------------
+
+    from .page import install_page
+
+    install_page(app)
+    return app
+
+
+_ENGINES = "^(auto|batch|per-record)$"
+_FORMATS = "^(" + "|".join(OUTPUT_KINDS) + ")$"
+_PAGE_CSP = ("default-src 'none'; style-src 'unsafe-inline'; img-src data:; "
+             "base-uri 'none'; form-action 'none'; frame-ancestors 'self'")
+
+
+def _score_upload(policy: Any, scheme: str, body: bytes, fmt: str, day: dt.date,
+                  engine: str, kind: str, details: bool, limits: Limits) -> Any:
+    """Write the upload to a private temporary file and score it as the CLI would."""
+    from .problems import UPLOAD
+    from .scoring import count_rows
+
+    with tempfile.TemporaryDirectory(prefix="civicscore-in-") as tmp:
+        path = Path(tmp) / f"upload.{fmt}"
+        path.write_bytes(body)
+        rows = count_rows(path)
+        if rows > limits.max_rows:
+            raise Answer(413, f"{UPLOAD} have {rows} rows; this service scores at most "
+                              f"{limits.max_rows} per request (split the file, or use "
+                              f"civicscore score)", kind="too-many-rows",
+                         max_rows=limits.max_rows)
+        return score_file(policy, scheme, path, as_of=day, engine=engine, kind=kind,
+                          details=details)

@@ -1,0 +1,158 @@
+"""Scoring for the service: the same rows, rejects and summary as ``civicscore score``.
+
+A client's records are written, byte for byte as they came, to a private
+temporary file named by their format (``upload.csv``, ``upload.json``, ...),
+and scored by the steps ``civicscore score`` takes: the same reader, the same
+``run`` of the compiled scheme (or its batch evaluator), the same writers into
+a staged output. The answer is what the command line would have written: the
+output rows as its JSON Lines, the rejected rows as its ``--rejects``, its
+summary line. ``engine`` changes the speed, never the answer (a test compares
+the service with the command line for every scheme and both engines).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import importlib.util
+import json
+import tempfile
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from ..errors import UsageError
+
+if TYPE_CHECKING:
+    from ..policy.compile import Policy
+
+#: The media types a batch upload may have, and the file format each is read as.
+MEDIA_TYPES = {
+    "text/csv": "csv",
+    "application/json": "json",
+    "application/x-ndjson": "jsonl",
+    "application/jsonl": "jsonl",
+    "application/x-jsonlines": "jsonl",
+    "application/vnd.apache.parquet": "parquet",
+}
+
+#: What a batch answer may be: one JSON document, or the command line's own file.
+OUTPUT_KINDS = ("json", "jsonl", "csv")
+
+
+@dataclass
+class Scored:
+    """A run as the command line would have written it."""
+
+    rows_in: int
+    engine: str
+    summary: str
+    output: bytes
+    """The output rows in the asked-for kind, exactly as ``score -o FILE`` writes them."""
+    rejected: list[dict[str, Any]]
+    details: list[dict[str, Any]] | None = None
+
+    def rows(self) -> list[dict[str, Any]]:
+        return [json.loads(line) for line in self.output.decode("utf-8").splitlines()
+                if line.strip()]
+
+
+def count_rows(path: Path) -> int:
+    """How many rows the reader finds (unreadable ones count: they become rejects)."""
+    from ..io import read_records
+
+    return sum(1 for _ in read_records(path))
+
+
+def choose_engine(compiled: Any, engine: str, rows: int) -> str:
+    """``per-record`` or ``batch``, as ``score --engine`` chooses (no decision log here)."""
+    from ..cli import AUTO_BATCH_ROWS
+
+    batchable = hasattr(compiled, "batch")
+    has_polars = importlib.util.find_spec("polars") is not None
+    if engine == "batch":
+        if not batchable:
+            raise UsageError("this scheme has no batch evaluator; use engine=per-record "
+                             "(or auto)")
+        if not has_polars:
+            raise UsageError("engine=batch needs polars, which this service lacks "
+                             "(pip install 'civicscore[batch]')")
+        return "batch"
+    if engine == "auto" and batchable and has_polars and rows > AUTO_BATCH_ROWS:
+        return "batch"
+    return "per-record"
+
+
+def score_file(policy: Policy, scheme: str, path: Path, *, as_of: dt.date, engine: str,
+               kind: str = "jsonl", details: bool = False) -> Scored:
+    """Score the records of ``path`` as ``civicscore score`` does, into ``kind``."""
+    from ..io import CSV_ESCAPE, staged_outputs, write_rows
+    from ..schemes.base import REJECT_COLUMNS
+
+    compiled = policy.scheme(scheme)
+    spec = policy.spec(scheme)
+    rows_in = count_rows(path)
+    chosen = choose_engine(compiled, engine, rows_in)
+    if chosen == "batch":
+        rows_in, rejected, summary, write_output, write_details = _batch(
+            policy, compiled, spec, path, as_of)
+    else:
+        rows_in, rejected, summary, write_output, write_details = _per_record(
+            policy, compiled, spec, path, as_of)
+    with tempfile.TemporaryDirectory(prefix="civicscore-out-") as tmp:
+        out, rej, det = (Path(tmp) / f"output.{kind}", Path(tmp) / "rejects.jsonl",
+                         Path(tmp) / "details.jsonl")
+        token = CSV_ESCAPE.set(True)
+        try:
+            with staged_outputs():
+                write_output(str(out), kind)
+                write_rows([{k: r[k] for k in REJECT_COLUMNS} for r in rejected], str(rej),
+                           "jsonl")
+                if details:
+                    write_details(str(det), "jsonl")
+        finally:
+            CSV_ESCAPE.reset(token)
+        return Scored(rows_in, chosen, summary(), out.read_bytes(), _jsonl(rej),
+                      _jsonl(det) if details else None)
+
+
+def _jsonl(path: Path) -> list[dict[str, Any]]:
+    text = path.read_text(encoding="utf-8") if path.exists() else ""
+    return [json.loads(line) for line in text.splitlines() if line.strip()]
+
+
+def _per_record(policy: Policy, compiled: Any, spec: Any, path: Path, as_of: dt.date
+                ) -> tuple[int, list[dict[str, Any]], Any, Any, Any]:
+    from ..io import read_records, write_rows
+    from ..schemes.base import presenter_of, run_summary
+
+    records = list(read_records(path))
+    result = compiled.run(records, as_of=as_of)
+
+    def summary() -> str:
+        return run_summary(presenter_of(compiled, spec), result, rows_in=len(records),
+                           policy=policy.ref, as_of=as_of)
+
+    return (len(records), result.rejected_rows(), summary,
+            lambda target, kind: write_rows(result.output_rows(), target, kind),
+            lambda target, kind: write_rows(result.detail_rows(), target, kind))
+
+
+def _batch(policy: Policy, compiled: Any, spec: Any, path: Path, as_of: dt.date
+           ) -> tuple[int, list[dict[str, Any]], Any, Any, Any]:
+    from ..batch import command
+    from ..batch.result import BatchResult
+    from ..schemes.base import presenter_of, run_summary
+
+    result = command.run(compiled, str(path), as_of=as_of, extra={}, show_progress=False)
+    main, detail = result.cli_frames()
+    shown = presenter_of(compiled, spec)
+
+    def summary() -> str:
+        if isinstance(result, BatchResult):
+            return result.summary(shown)
+        return run_summary(shown, result, rows_in=result.rows_in, policy=policy.ref,
+                           as_of=as_of)
+
+    return (result.rows_in, result.rejected_rows(), summary,
+            lambda target, kind: result.write(main, target, kind),
+            lambda target, kind: result.write(detail, target, kind))
