@@ -1,4 +1,5 @@
-"""Reading records from and writing decisions to CSV, JSON Lines and Parquet.
+"""Reading records from and writing decisions to CSV, JSON Lines and Parquet (and reading
+Excel workbooks, through :mod:`civicscore.excel`).
 
 The format is chosen by the file's extension. Readers stream (one row at a
 time) and never give up on a bad row: a line that is not valid JSON, or a row
@@ -30,22 +31,48 @@ import stat
 import sys
 from collections.abc import Iterable, Iterator, Mapping
 from contextlib import contextmanager
+from dataclasses import dataclass
 from pathlib import Path
 from typing import IO, Any, TextIO, cast
 
 from .errors import InputError, UsageError
 from .records import UnreadableRow
+from .records import check_column_names as check_column_names  # its home before excel.py
 
 FORMATS = {".csv": "csv", ".jsonl": "jsonl", ".ndjson": "jsonl", ".json": "json",
-           ".parquet": "parquet"}
+           ".parquet": "parquet", ".xlsx": "xlsx"}
+INPUT_ONLY = {"xlsx"}
+"""Formats read but never written: results for Excel are written as ``.csv``, which Excel
+opens (with a byte-order mark, so that it reads the Chinese right)."""
 
 
 def format_of(path: str | Path) -> str:
     suffix = Path(path).suffix.lower()
     if suffix not in FORMATS:
         raise InputError(f"{path}: unknown file type {suffix or '(none)'!r}; use "
-                         f".csv, .jsonl, .json or .parquet")
+                         f".csv, .xlsx, .jsonl, .json or .parquet")
     return FORMATS[suffix]
+
+
+@dataclass(frozen=True)
+class InputOptions:
+    """How text and workbook inputs are read: the encoding of CSV and JSON text (None:
+    UTF-8, a byte-order mark allowed) and the sheet of a workbook (None: the first)."""
+
+    encoding: str | None = None
+    sheet: str | None = None
+
+
+INPUT_OPTIONS: contextvars.ContextVar[InputOptions | None] = contextvars.ContextVar(
+    "civicscore_input_options", default=None)
+"""The options every reader of a run uses (the command line's ``--encoding`` and
+``--sheet``), so that the per-record and batch readers, and extra inputs, read alike;
+None is the defaults (:func:`input_options`)."""
+
+
+def input_options() -> InputOptions:
+    """The run's :data:`INPUT_OPTIONS`."""
+    return INPUT_OPTIONS.get() or InputOptions()
 
 
 MAX_JSON_BYTES = 1 << 30
@@ -98,11 +125,22 @@ def output_format(target: str | Path) -> str:
     none is written as JSON Lines (what is written there is not kept)."""
     if Path(target).suffix.lower() not in FORMATS and _special(Path(target)):
         return "jsonl"
-    return format_of(target)
+    kind = format_of(target)
+    if kind in INPUT_ONLY:
+        raise UsageError(f"{target}: civicscore reads .{kind} files but does not write "
+                         f"them; write .csv, which Excel opens")
+    return kind
 
 
-def read_records(path: str | Path) -> Iterator[Mapping[str, Any] | UnreadableRow]:
-    """Stream the rows of a CSV, JSON Lines, JSON (a list) or Parquet file."""
+def read_records(path: str | Path, *, encoding: str | None = None, sheet: str | None = None
+                 ) -> Iterator[Mapping[str, Any] | UnreadableRow]:
+    """Stream the rows of a CSV, JSON Lines, JSON (a list), Parquet or Excel file.
+
+    ``encoding`` (text files) and ``sheet`` (workbooks) default to the run's
+    :data:`INPUT_OPTIONS`."""
+    options = input_options()
+    encoding = encoding or options.encoding
+    sheet = sheet or options.sheet
     p = Path(path)
     kind = format_of(p)
     info = check_input_file(p)
@@ -111,6 +149,10 @@ def read_records(path: str | Path) -> Iterator[Mapping[str, Any] | UnreadableRow
                          f"{MAX_JSON_BYTES >> 20} MiB; write it as JSON Lines (.jsonl) or CSV")
     if kind == "parquet":
         return _read_parquet(p)
+    if kind == "xlsx":
+        from .excel import read_xlsx
+
+        return read_xlsx(p, sheet)
     try:
         p.open("rb").close()
     except OSError as e:
@@ -201,32 +243,6 @@ def _read_json(path: Path) -> Iterator[Mapping[str, Any] | UnreadableRow]:
     for row, value in enumerate(data, start=1):
         yield value if isinstance(value, dict) else UnreadableRow(
             row, f"row {row} is not a JSON object")
-
-
-def check_column_names(path: str | Path, names: Iterable[str], line: str = "") -> None:
-    """Refuse an input whose columns are not uniquely named: which of two ``id``
-    columns a record's id is would be a guess (and the engines would guess apart).
-    The message names the columns by position (1-based), which is all an officer
-    can find a header cell with no name by."""
-    names = [n.strip() for n in names]
-    where: dict[str, list[int]] = {}
-    for i, n in enumerate(names, start=1):
-        where.setdefault(n, []).append(i)
-    blank = where.pop("", [])
-    if len(blank) > 1:  # one unnamed column is no ambiguity (a trailing comma): kept
-        raise InputError(f"{path}{line}: columns {_positions(blank)} have no name (give "
-                         f"each column a name in the header row)")
-    dupes = [(n, at) for n, at in where.items() if len(at) > 1]
-    if dupes:
-        listed = "; ".join(f"{n} (columns {_positions(at)})" for n, at in dupes)
-        raise InputError(f"{path}{line}: column names appear twice: {listed} "
-                         f"(give each column its own name)")
-
-
-def _positions(at: list[int]) -> str:
-    """``3 and 5``, ``1, 2 and 7``."""
-    text = [str(i) for i in at]
-    return text[0] if len(text) == 1 else ", ".join(text[:-1]) + " and " + text[-1]
 
 
 def parquet_column_names(path: str | Path) -> list[str] | None:

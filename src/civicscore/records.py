@@ -14,12 +14,12 @@ import decimal
 import math
 import re
 import unicodedata
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
 from ._suggest import did_you_mean, one_of
-from .errors import RecordError
+from .errors import InputError, RecordError
 from .expr.ir import MAX_SAFE_INT
 from .policy.model import FactSpec
 from .results import Reason
@@ -38,6 +38,32 @@ class UnreadableRow:
 
 _TRUE = {"true", "t", "yes", "y", "1", "是", "对", "已确认"}
 _FALSE = {"false", "f", "no", "n", "0", "否", "不", "未确认"}
+
+
+def check_column_names(path: object, names: Iterable[str], line: str = "") -> None:
+    """Refuse an input whose columns are not uniquely named: which of two ``id``
+    columns a record's id is would be a guess (and the engines would guess apart).
+    The message names the columns by position (1-based), which is all an officer
+    can find a header cell with no name by."""
+    names = [n.strip() for n in names]
+    where: dict[str, list[int]] = {}
+    for i, n in enumerate(names, start=1):
+        where.setdefault(n, []).append(i)
+    blank = where.pop("", [])
+    if len(blank) > 1:  # one unnamed column is no ambiguity (a trailing comma): kept
+        raise InputError(f"{path}{line}: columns {_positions(blank)} have no name (give "
+                         f"each column a name in the header row)")
+    dupes = [(n, at) for n, at in where.items() if len(at) > 1]
+    if dupes:
+        listed = "; ".join(f"{n} (columns {_positions(at)})" for n, at in dupes)
+        raise InputError(f"{path}{line}: column names appear twice: {listed} "
+                         f"(give each column its own name)")
+
+
+def _positions(at: list[int]) -> str:
+    """``3 and 5``, ``1, 2 and 7``."""
+    text = [str(i) for i in at]
+    return text[0] if len(text) == 1 else ", ".join(text[:-1]) + " and " + text[-1]
 
 
 def is_missing(value: Any) -> bool:
