@@ -295,22 +295,33 @@ def _output_kind(output: str | None, fmt: str | None) -> str:
 @click.option("--sheet", metavar="NAME",
               help="The sheet of an .xlsx input to read, by name or number (default: the "
                    "first).")
+@click.option("--encoding", metavar="NAME",
+              help="The encoding of CSV and JSON inputs (default UTF-8, with or without a "
+                   "byte-order mark); gb18030 reads what Excel's plain 'CSV' writes on a "
+                   "Chinese Windows (GBK included).")
+@click.option("--bom/--no-bom", default=False, show_default=True,
+              help="Start CSV output files with a UTF-8 byte-order mark, so that Excel on a "
+                   "Chinese Windows opens them without mojibake.")
 @_policy_root_option
 @_as_of_option
 def score(policy: str, input_file: str, scheme: str, output: str | None, rejects: str | None,
           details: str | None, with_inputs: tuple[str, ...], redemptions: str | None,
           fmt: str | None, log_path: str | None, redactions: tuple[str, ...], engine: str,
-          csv_escape: bool, sheet: str | None, policy_roots: tuple[str, ...],
-          as_of: dt.datetime | None) -> None:
+          csv_escape: bool, sheet: str | None, encoding: str | None, bom: bool,
+          policy_roots: tuple[str, ...], as_of: dt.datetime | None) -> None:
     """Score the records in INPUT (.csv, .xlsx, .jsonl, .json or .parquet) against POLICY
     with one scheme."""
-    from .io import INPUT_OPTIONS, InputOptions
+    from .io import CSV_BOM, INPUT_OPTIONS, InputOptions, text_encoding
 
-    token = INPUT_OPTIONS.set(InputOptions(sheet=sheet))
+    if encoding:
+        encoding = text_encoding(encoding)
+    token = INPUT_OPTIONS.set(InputOptions(encoding=encoding, sheet=sheet))
+    bom_token = CSV_BOM.set(bom)
     try:
         _score(policy, input_file, scheme, output, rejects, details, with_inputs,
                redemptions, fmt, log_path, redactions, engine, csv_escape, policy_roots, as_of)
     finally:
+        CSV_BOM.reset(bom_token)
         INPUT_OPTIONS.reset(token)
 
 

@@ -141,6 +141,8 @@ def read_records(path: str | Path, *, encoding: str | None = None, sheet: str | 
     options = input_options()
     encoding = encoding or options.encoding
     sheet = sheet or options.sheet
+    if encoding:
+        text_encoding(encoding)  # an unknown name is refused before anything is read
     p = Path(path)
     kind = format_of(p)
     info = check_input_file(p)
@@ -158,24 +160,70 @@ def read_records(path: str | Path, *, encoding: str | None = None, sheet: str | 
     except OSError as e:
         raise InputError(f"{path}: cannot be read ({e.strerror})") from None
     if kind == "csv":
-        return _read_csv(p)
+        return _read_csv(p, encoding)
     if kind == "json":
-        return _read_json(p)
-    return _read_jsonl(p)
+        return _read_json(p, encoding)
+    return _read_jsonl(p, encoding)
 
 
-def _text_lines(path: Path) -> Iterator[str]:
+def text_encoding(name: str) -> str:
+    """The codec ``--encoding NAME`` names (``gbk``, ``gb18030``, ``utf-8``, ``big5``...),
+    or a UsageError: an unknown name, or an encoding whose line break is not the byte
+    ``\\n`` (UTF-16, UTF-32), which the line readers cannot split."""
+    import codecs
+
+    try:
+        info = codecs.lookup(name)
+    except LookupError:
+        raise UsageError(f"--encoding {name!r}: not an encoding Python knows (for Chinese "
+                         f"Windows files use gb18030; others: utf-8, big5)") from None
+    if "\n".encode(info.name) != b"\n" or "a".encode(info.name) != b"a":
+        raise UsageError(f"--encoding {name!r}: files in {info.name} cannot be read; save "
+                         f"the file as UTF-8")
+    return info.name
+
+
+def _guess(raw: bytes) -> str | None:
+    """The encoding a line that is not UTF-8 reads as, for the message: GB18030 (GBK's
+    superset, what Excel's plain "CSV" writes on a Chinese Windows) or Big5."""
+    for name in ("gb18030", "big5"):
+        try:
+            text = raw.decode(name)
+        except UnicodeDecodeError:
+            continue
+        if any("\u4e00" <= c <= "\u9fff" for c in text):  # it reads as Chinese
+            return name
+    return None
+
+
+def _text_lines(path: Path, encoding: str | None = None) -> Iterator[str]:
+    """The lines of a text input: UTF-8 (a byte-order mark allowed) unless ``encoding``
+    says otherwise. A line that is not valid text is an InputError naming the line, and,
+    when the file is not UTF-8 but reads as Chinese in GB18030 or Big5, the option that
+    reads it: the encoding is never guessed silently (a wrong guess turns every name into
+    other characters without an error)."""
+    codec = text_encoding(encoding) if encoding else None
     with path.open("rb") as f:
         for n, raw in enumerate(f, start=1):
             try:
-                yield raw.decode("utf-8-sig" if n == 1 else "utf-8")
+                line = raw.decode(codec or "utf-8")
             except UnicodeDecodeError:
-                raise InputError(f"{path}:{n}: the file is not UTF-8 text (save it as UTF-8; "
-                                 f"Excel: 'CSV UTF-8')") from None
+                if codec:
+                    raise InputError(f"{path}:{n}: the file is not {codec} text (check "
+                                     f"--encoding)") from None
+                guess = _guess(raw)
+                shown_name = {"gb18030": "GB18030", "big5": "Big5"}[guess] if guess else ""
+                hint = (f"it reads as {shown_name}: add --encoding {guess}, or save it "
+                        f"as UTF-8 (Excel: 'CSV UTF-8')" if guess else
+                        "save it as UTF-8 (Excel: 'CSV UTF-8'), or name its encoding with "
+                        "--encoding")
+                raise InputError(f"{path}:{n}: the file is not UTF-8 text; {hint}") from None
+            yield line[1:] if n == 1 and line.startswith("\ufeff") else line
 
 
-def _read_csv(path: Path) -> Iterator[Mapping[str, Any] | UnreadableRow]:
-    reader = csv.reader(_text_lines(path), strict=True)
+def _read_csv(path: Path, encoding: str | None = None
+              ) -> Iterator[Mapping[str, Any] | UnreadableRow]:
+    reader = csv.reader(_text_lines(path, encoding), strict=True)
     try:
         header = next(reader)
     except StopIteration:
@@ -209,9 +257,10 @@ def _read_csv(path: Path) -> Iterator[Mapping[str, Any] | UnreadableRow]:
         yield dict(zip(header, cells, strict=True))
 
 
-def _read_jsonl(path: Path) -> Iterator[Mapping[str, Any] | UnreadableRow]:
+def _read_jsonl(path: Path, encoding: str | None = None
+                ) -> Iterator[Mapping[str, Any] | UnreadableRow]:
     row = 0
-    for n, line in enumerate(_text_lines(path), start=1):
+    for n, line in enumerate(_text_lines(path, encoding), start=1):
         if not line.strip():
             continue
         row += 1
@@ -230,9 +279,10 @@ def _read_jsonl(path: Path) -> Iterator[Mapping[str, Any] | UnreadableRow]:
         yield value
 
 
-def _read_json(path: Path) -> Iterator[Mapping[str, Any] | UnreadableRow]:
+def _read_json(path: Path, encoding: str | None = None
+               ) -> Iterator[Mapping[str, Any] | UnreadableRow]:
     try:
-        data = json.loads("".join(_text_lines(path)))
+        data = json.loads("".join(_text_lines(path, encoding)))
     except json.JSONDecodeError as e:
         raise InputError(f"{path}:{e.lineno}:{e.colno}: not valid JSON: {e.msg}") from None
     except (ValueError, RecursionError) as e:
@@ -521,6 +571,20 @@ CSV_ESCAPE: contextvars.ContextVar[bool] = contextvars.ContextVar("civicscore_cs
 """Whether CSV output neutralises formula-like text cells (the ``--no-csv-escape`` flag of
 the command line turns it off for a run)."""
 
+CSV_BOM: contextvars.ContextVar[bool] = contextvars.ContextVar("civicscore_csv_bom",
+                                                               default=False)
+"""Whether a CSV *file* starts with the UTF-8 byte-order mark (``score --bom``): Excel on
+a Chinese Windows reads a CSV without one in the system's GBK and shows UTF-8 Chinese as
+mojibake; with it, Excel reads UTF-8. Standard output never gets one (a pipe is read by
+programs), nor do JSON and Parquet."""
+
+
+def _bom(out: TextIO, target: str | Path | None) -> None:
+    """Start a CSV output with the byte-order mark when :data:`CSV_BOM` asks for one."""
+    if CSV_BOM.get() and not is_stdout(target):
+        out.write("\ufeff")
+
+
 FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
 _NUMBER_TEXT = r"[+-]?(?:[0-9]+(?:\.[0-9]*)?|\.[0-9]+)(?:[eE][+-]?[0-9]+)?"
 _NUMBER = re.compile(_NUMBER_TEXT)  # ASCII digits: the polars writer matches the same
@@ -563,6 +627,7 @@ def write_rows(rows: Iterable[Mapping[str, Any]], target: str | Path | None,
     escape = CSV_ESCAPE.get()
     with _text_output(target) as out:
         if kind == "csv":
+            _bom(out, target)
             writer: csv.DictWriter[str] | None = None
             for row in rows:
                 if writer is None:
@@ -795,6 +860,7 @@ def _write_frame_csv(frame: Any, target: str | Path | None) -> int:
     lone = frame.width == 1
     escape = CSV_ESCAPE.get()
     with _text_output(target) as out:
+        _bom(out, target)
         header = pl.Series(frame.columns, dtype=pl.String)
         out.write(",".join(_csv_quoted(header, lone).to_list()) + "\r\n")
         for part in frame.iter_slices(FRAME_SLICE_ROWS):
