@@ -37,7 +37,7 @@ def typed(column: str, text: str) -> Any:
         try:
             return dt.date.fromisoformat(text)
         except ValueError:
-            return text  # typed as text (2025/12/01): it stays text, as in the CSV
+            return text  # typed as text (2025/12/32): it stays text, as in the CSV
     if text.lstrip("-").isdigit():
         return int(text)
     return text
