@@ -1176,13 +1176,17 @@ READER_SPECS = {
     "enum": {"type": "enum", "values": ["north", "south", "是"]},
     "string-default": {"type": "string", "default": "x"},
 }
-_TEXTS = st.text(st.sampled_from("0123456789.,+-eE :T/ \t\u3000\u00a0x是Ｖ\u200b"), max_size=12)
+_TEXTS = st.text(st.sampled_from("0123456789.,+-eE :T/ \t\u3000\u00a0x是Ｖ\u200b年月日２／"),
+                 max_size=12)
 CELLS = st.one_of(
     st.none(), st.just(math.nan), st.booleans(),
     st.integers(min_value=-(2**63), max_value=2**63 - 1), st.integers(),
     st.floats(allow_nan=False), _TEXTS,
     st.sampled_from(["12", "-3.5", "1,200", "2025-01-31", "2025-02-30", "0000-01-01", "true",
-                     "是", "否", "north", " south ", "NaN", "inf", "1e3", "١٢", "１２"]),
+                     "是", "否", "north", " south ", "NaN", "inf", "1e3", "١٢", "１２",
+                     # dates as officers type them (records.spelled_date)
+                     "2025/3/1", "2025.3.1", "2025-1-1", "2025年3月1日", "２０２５／３／１",
+                     "2025/2/30", "1/3/2025", "2025/3/1 9:30", "2025年3月1日 25:00"]),
     st.dates(), st.datetimes(),
 )
 

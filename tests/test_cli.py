@@ -109,8 +109,8 @@ def test_unusable_input_exits_2(tmp_path: Path, content: bytes, expect: str) -> 
 
 
 def test_unknown_input_format_and_missing_file(tmp_path: Path) -> None:
-    r = run("score", EXAMPLE_POLICY, "--scheme", "volunteer", tmp_path / "x.xlsx")
-    assert r.exit_code == 2 and "unknown file type '.xlsx'" in r.stderr
+    r = run("score", EXAMPLE_POLICY, "--scheme", "volunteer", tmp_path / "x.xls")
+    assert r.exit_code == 2 and "unknown file type '.xls'" in r.stderr
     r = run("score", EXAMPLE_POLICY, "--scheme", "volunteer", tmp_path / "x.csv")
     assert r.exit_code == 2 and "no such file" in r.stderr
 

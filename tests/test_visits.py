@@ -266,7 +266,7 @@ def test_caseload_and_capacity_warnings(policy: civicscore.Policy) -> None:
 def test_bad_records_are_rejected_with_every_reason(policy: civicscore.Policy) -> None:
     r = policy.visits.evaluate_many([
         {"liaison_id": "L1", "age": 50},
-        {"household_id": "X", "age": 200, "last_visit": "2025/12/01", "alone": "maybe"},
+        {"household_id": "X", "age": 200, "last_visit": "2025/12/32", "alone": "maybe"},
         hh("Y", last="2026-01-05"),
         hh("Z", hygiene=13),              # a fact only civility reads: still one household
         hh("Z"),

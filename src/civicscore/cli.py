@@ -317,13 +317,43 @@ def _output_kind(output: str | None, fmt: str | None) -> str:
                    "starts with = + - @, a tab or a carriage return (and is not a number) "
                    "gets a leading ' so that a spreadsheet shows it instead of running it "
                    "as a formula; JSON and Parquet always hold the raw value.")
+@click.option("--sheet", metavar="NAME",
+              help="The sheet of an .xlsx input to read, by name or number (default: the "
+                   "first).")
+@click.option("--encoding", metavar="NAME",
+              help="The encoding of CSV and JSON inputs (default UTF-8, with or without a "
+                   "byte-order mark); gb18030 reads what Excel's plain 'CSV' writes on a "
+                   "Chinese Windows (GBK included).")
+@click.option("--bom/--no-bom", default=False, show_default=True,
+              help="Start CSV output files with a UTF-8 byte-order mark, so that Excel on a "
+                   "Chinese Windows opens them without mojibake.")
 @_policy_root_option
 @_as_of_option
 def score(policy: str, input_file: str, scheme: str, output: str | None, rejects: str | None,
           details: str | None, with_inputs: tuple[str, ...], redemptions: str | None,
           fmt: str | None, log_path: str | None, redactions: tuple[str, ...], engine: str,
-          csv_escape: bool, policy_roots: tuple[str, ...], as_of: dt.datetime | None) -> None:
-    """Score the records in INPUT against POLICY with one scheme."""
+          csv_escape: bool, sheet: str | None, encoding: str | None, bom: bool,
+          policy_roots: tuple[str, ...], as_of: dt.datetime | None) -> None:
+    """Score the records in INPUT (.csv, .xlsx, .jsonl, .json or .parquet) against POLICY
+    with one scheme."""
+    from .io import CSV_BOM, INPUT_OPTIONS, InputOptions, text_encoding
+
+    if encoding:
+        encoding = text_encoding(encoding)
+    token = INPUT_OPTIONS.set(InputOptions(encoding=encoding, sheet=sheet))
+    bom_token = CSV_BOM.set(bom)
+    try:
+        _score(policy, input_file, scheme, output, rejects, details, with_inputs,
+               redemptions, fmt, log_path, redactions, engine, csv_escape, policy_roots, as_of)
+    finally:
+        CSV_BOM.reset(bom_token)
+        INPUT_OPTIONS.reset(token)
+
+
+def _score(policy: str, input_file: str, scheme: str, output: str | None, rejects: str | None,
+           details: str | None, with_inputs: tuple[str, ...], redemptions: str | None,
+           fmt: str | None, log_path: str | None, redactions: tuple[str, ...], engine: str,
+           csv_escape: bool, policy_roots: tuple[str, ...], as_of: dt.datetime | None) -> None:
     from .io import CSV_ESCAPE, check_input_file, staged_outputs
 
     pol = _engine(policy_roots).load(policy)
@@ -595,6 +625,11 @@ def _many_rows(path: str) -> bool:
     file = Path(path)
     if not file.is_file():
         return False
+    if file.suffix.lower() == ".xlsx":
+        from .excel import sheet_rows
+        from .io import input_options
+
+        return sheet_rows(file, input_options().sheet) > AUTO_BATCH_ROWS + 1
     if file.suffix.lower() == ".parquet":
         try:
             import pyarrow.parquet as pq

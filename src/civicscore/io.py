@@ -1,4 +1,5 @@
-"""Reading records from and writing decisions to CSV, JSON Lines and Parquet.
+"""Reading records from and writing decisions to CSV, JSON Lines and Parquet (and reading
+Excel workbooks, through :mod:`civicscore.excel`).
 
 The format is chosen by the file's extension. Readers stream (one row at a
 time) and never give up on a bad row: a line that is not valid JSON, or a row
@@ -30,22 +31,48 @@ import stat
 import sys
 from collections.abc import Iterable, Iterator, Mapping
 from contextlib import contextmanager
+from dataclasses import dataclass
 from pathlib import Path
 from typing import IO, Any, TextIO, cast
 
 from .errors import InputError, UsageError
 from .records import UnreadableRow
+from .records import check_column_names as check_column_names  # its home before excel.py
 
 FORMATS = {".csv": "csv", ".jsonl": "jsonl", ".ndjson": "jsonl", ".json": "json",
-           ".parquet": "parquet"}
+           ".parquet": "parquet", ".xlsx": "xlsx"}
+INPUT_ONLY = {"xlsx"}
+"""Formats read but never written: results for Excel are written as ``.csv``, which Excel
+opens (with a byte-order mark, so that it reads the Chinese right)."""
 
 
 def format_of(path: str | Path) -> str:
     suffix = Path(path).suffix.lower()
     if suffix not in FORMATS:
         raise InputError(f"{path}: unknown file type {suffix or '(none)'!r}; use "
-                         f".csv, .jsonl, .json or .parquet")
+                         f".csv, .xlsx, .jsonl, .json or .parquet")
     return FORMATS[suffix]
+
+
+@dataclass(frozen=True)
+class InputOptions:
+    """How text and workbook inputs are read: the encoding of CSV and JSON text (None:
+    UTF-8, a byte-order mark allowed) and the sheet of a workbook (None: the first)."""
+
+    encoding: str | None = None
+    sheet: str | None = None
+
+
+INPUT_OPTIONS: contextvars.ContextVar[InputOptions | None] = contextvars.ContextVar(
+    "civicscore_input_options", default=None)
+"""The options every reader of a run uses (the command line's ``--encoding`` and
+``--sheet``), so that the per-record and batch readers, and extra inputs, read alike;
+None is the defaults (:func:`input_options`)."""
+
+
+def input_options() -> InputOptions:
+    """The run's :data:`INPUT_OPTIONS`."""
+    return INPUT_OPTIONS.get() or InputOptions()
 
 
 MAX_JSON_BYTES = 1 << 30
@@ -98,11 +125,24 @@ def output_format(target: str | Path) -> str:
     none is written as JSON Lines (what is written there is not kept)."""
     if Path(target).suffix.lower() not in FORMATS and _special(Path(target)):
         return "jsonl"
-    return format_of(target)
+    kind = format_of(target)
+    if kind in INPUT_ONLY:
+        raise UsageError(f"{target}: civicscore reads .{kind} files but does not write "
+                         f"them; write .csv, which Excel opens")
+    return kind
 
 
-def read_records(path: str | Path) -> Iterator[Mapping[str, Any] | UnreadableRow]:
-    """Stream the rows of a CSV, JSON Lines, JSON (a list) or Parquet file."""
+def read_records(path: str | Path, *, encoding: str | None = None, sheet: str | None = None
+                 ) -> Iterator[Mapping[str, Any] | UnreadableRow]:
+    """Stream the rows of a CSV, JSON Lines, JSON (a list), Parquet or Excel file.
+
+    ``encoding`` (text files) and ``sheet`` (workbooks) default to the run's
+    :data:`INPUT_OPTIONS`."""
+    options = input_options()
+    encoding = encoding or options.encoding
+    sheet = sheet or options.sheet
+    if encoding:
+        text_encoding(encoding)  # an unknown name is refused before anything is read
     p = Path(path)
     kind = format_of(p)
     info = check_input_file(p)
@@ -111,29 +151,79 @@ def read_records(path: str | Path) -> Iterator[Mapping[str, Any] | UnreadableRow
                          f"{MAX_JSON_BYTES >> 20} MiB; write it as JSON Lines (.jsonl) or CSV")
     if kind == "parquet":
         return _read_parquet(p)
+    if kind == "xlsx":
+        from .excel import read_xlsx
+
+        return read_xlsx(p, sheet)
     try:
         p.open("rb").close()
     except OSError as e:
         raise InputError(f"{path}: cannot be read ({e.strerror})") from None
     if kind == "csv":
-        return _read_csv(p)
+        return _read_csv(p, encoding)
     if kind == "json":
-        return _read_json(p)
-    return _read_jsonl(p)
+        return _read_json(p, encoding)
+    return _read_jsonl(p, encoding)
 
 
-def _text_lines(path: Path) -> Iterator[str]:
+def text_encoding(name: str) -> str:
+    """The codec ``--encoding NAME`` names (``gbk``, ``gb18030``, ``utf-8``, ``big5``...),
+    or a UsageError: an unknown name, or an encoding whose line break is not the byte
+    ``\\n`` (UTF-16, UTF-32), which the line readers cannot split."""
+    import codecs
+
+    try:
+        info = codecs.lookup(name)
+    except LookupError:
+        raise UsageError(f"--encoding {name!r}: not an encoding Python knows (for Chinese "
+                         f"Windows files use gb18030; others: utf-8, big5)") from None
+    if "\n".encode(info.name) != b"\n" or "a".encode(info.name) != b"a":
+        raise UsageError(f"--encoding {name!r}: files in {info.name} cannot be read; save "
+                         f"the file as UTF-8")
+    return info.name
+
+
+def _guess(raw: bytes) -> str | None:
+    """The encoding a line that is not UTF-8 reads as, for the message: GB18030 (GBK's
+    superset, what Excel's plain "CSV" writes on a Chinese Windows) or Big5."""
+    for name in ("gb18030", "big5"):
+        try:
+            text = raw.decode(name)
+        except UnicodeDecodeError:
+            continue
+        if any("\u4e00" <= c <= "\u9fff" for c in text):  # it reads as Chinese
+            return name
+    return None
+
+
+def _text_lines(path: Path, encoding: str | None = None) -> Iterator[str]:
+    """The lines of a text input: UTF-8 (a byte-order mark allowed) unless ``encoding``
+    says otherwise. A line that is not valid text is an InputError naming the line, and,
+    when the file is not UTF-8 but reads as Chinese in GB18030 or Big5, the option that
+    reads it: the encoding is never guessed silently (a wrong guess turns every name into
+    other characters without an error)."""
+    codec = text_encoding(encoding) if encoding else None
     with path.open("rb") as f:
         for n, raw in enumerate(f, start=1):
             try:
-                yield raw.decode("utf-8-sig" if n == 1 else "utf-8")
+                line = raw.decode(codec or "utf-8")
             except UnicodeDecodeError:
-                raise InputError(f"{path}:{n}: the file is not UTF-8 text (save it as UTF-8; "
-                                 f"Excel: 'CSV UTF-8')") from None
+                if codec:
+                    raise InputError(f"{path}:{n}: the file is not {codec} text (check "
+                                     f"--encoding)") from None
+                guess = _guess(raw)
+                shown_name = {"gb18030": "GB18030", "big5": "Big5"}[guess] if guess else ""
+                hint = (f"it reads as {shown_name}: add --encoding {guess}, or save it "
+                        f"as UTF-8 (Excel: 'CSV UTF-8')" if guess else
+                        "save it as UTF-8 (Excel: 'CSV UTF-8'), or name its encoding with "
+                        "--encoding")
+                raise InputError(f"{path}:{n}: the file is not UTF-8 text; {hint}") from None
+            yield line[1:] if n == 1 and line.startswith("\ufeff") else line
 
 
-def _read_csv(path: Path) -> Iterator[Mapping[str, Any] | UnreadableRow]:
-    reader = csv.reader(_text_lines(path), strict=True)
+def _read_csv(path: Path, encoding: str | None = None
+              ) -> Iterator[Mapping[str, Any] | UnreadableRow]:
+    reader = csv.reader(_text_lines(path, encoding), strict=True)
     try:
         header = next(reader)
     except StopIteration:
@@ -167,9 +257,10 @@ def _read_csv(path: Path) -> Iterator[Mapping[str, Any] | UnreadableRow]:
         yield dict(zip(header, cells, strict=True))
 
 
-def _read_jsonl(path: Path) -> Iterator[Mapping[str, Any] | UnreadableRow]:
+def _read_jsonl(path: Path, encoding: str | None = None
+                ) -> Iterator[Mapping[str, Any] | UnreadableRow]:
     row = 0
-    for n, line in enumerate(_text_lines(path), start=1):
+    for n, line in enumerate(_text_lines(path, encoding), start=1):
         if not line.strip():
             continue
         row += 1
@@ -188,9 +279,10 @@ def _read_jsonl(path: Path) -> Iterator[Mapping[str, Any] | UnreadableRow]:
         yield value
 
 
-def _read_json(path: Path) -> Iterator[Mapping[str, Any] | UnreadableRow]:
+def _read_json(path: Path, encoding: str | None = None
+               ) -> Iterator[Mapping[str, Any] | UnreadableRow]:
     try:
-        data = json.loads("".join(_text_lines(path)))
+        data = json.loads("".join(_text_lines(path, encoding)))
     except json.JSONDecodeError as e:
         raise InputError(f"{path}:{e.lineno}:{e.colno}: not valid JSON: {e.msg}") from None
     except (ValueError, RecursionError) as e:
@@ -201,32 +293,6 @@ def _read_json(path: Path) -> Iterator[Mapping[str, Any] | UnreadableRow]:
     for row, value in enumerate(data, start=1):
         yield value if isinstance(value, dict) else UnreadableRow(
             row, f"row {row} is not a JSON object")
-
-
-def check_column_names(path: str | Path, names: Iterable[str], line: str = "") -> None:
-    """Refuse an input whose columns are not uniquely named: which of two ``id``
-    columns a record's id is would be a guess (and the engines would guess apart).
-    The message names the columns by position (1-based), which is all an officer
-    can find a header cell with no name by."""
-    names = [n.strip() for n in names]
-    where: dict[str, list[int]] = {}
-    for i, n in enumerate(names, start=1):
-        where.setdefault(n, []).append(i)
-    blank = where.pop("", [])
-    if len(blank) > 1:  # one unnamed column is no ambiguity (a trailing comma): kept
-        raise InputError(f"{path}{line}: columns {_positions(blank)} have no name (give "
-                         f"each column a name in the header row)")
-    dupes = [(n, at) for n, at in where.items() if len(at) > 1]
-    if dupes:
-        listed = "; ".join(f"{n} (columns {_positions(at)})" for n, at in dupes)
-        raise InputError(f"{path}{line}: column names appear twice: {listed} "
-                         f"(give each column its own name)")
-
-
-def _positions(at: list[int]) -> str:
-    """``3 and 5``, ``1, 2 and 7``."""
-    text = [str(i) for i in at]
-    return text[0] if len(text) == 1 else ", ".join(text[:-1]) + " and " + text[-1]
 
 
 def parquet_column_names(path: str | Path) -> list[str] | None:
@@ -505,6 +571,20 @@ CSV_ESCAPE: contextvars.ContextVar[bool] = contextvars.ContextVar("civicscore_cs
 """Whether CSV output neutralises formula-like text cells (the ``--no-csv-escape`` flag of
 the command line turns it off for a run)."""
 
+CSV_BOM: contextvars.ContextVar[bool] = contextvars.ContextVar("civicscore_csv_bom",
+                                                               default=False)
+"""Whether a CSV *file* starts with the UTF-8 byte-order mark (``score --bom``): Excel on
+a Chinese Windows reads a CSV without one in the system's GBK and shows UTF-8 Chinese as
+mojibake; with it, Excel reads UTF-8. Standard output never gets one (a pipe is read by
+programs), nor do JSON and Parquet."""
+
+
+def _bom(out: TextIO, target: str | Path | None) -> None:
+    """Start a CSV output with the byte-order mark when :data:`CSV_BOM` asks for one."""
+    if CSV_BOM.get() and not is_stdout(target):
+        out.write("\ufeff")
+
+
 FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
 _NUMBER_TEXT = r"[+-]?(?:[0-9]+(?:\.[0-9]*)?|\.[0-9]+)(?:[eE][+-]?[0-9]+)?"
 _NUMBER = re.compile(_NUMBER_TEXT)  # ASCII digits: the polars writer matches the same
@@ -547,6 +627,7 @@ def write_rows(rows: Iterable[Mapping[str, Any]], target: str | Path | None,
     escape = CSV_ESCAPE.get()
     with _text_output(target) as out:
         if kind == "csv":
+            _bom(out, target)
             writer: csv.DictWriter[str] | None = None
             for row in rows:
                 if writer is None:
@@ -779,6 +860,7 @@ def _write_frame_csv(frame: Any, target: str | Path | None) -> int:
     lone = frame.width == 1
     escape = CSV_ESCAPE.get()
     with _text_output(target) as out:
+        _bom(out, target)
         header = pl.Series(frame.columns, dtype=pl.String)
         out.write(",".join(_csv_quoted(header, lone).to_list()) + "\r\n")
         for part in frame.iter_slices(FRAME_SLICE_ROWS):

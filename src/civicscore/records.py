@@ -14,12 +14,12 @@ import decimal
 import math
 import re
 import unicodedata
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
 from ._suggest import did_you_mean, one_of
-from .errors import RecordError
+from .errors import InputError, RecordError
 from .expr.ir import MAX_SAFE_INT
 from .policy.model import FactSpec
 from .results import Reason
@@ -38,6 +38,32 @@ class UnreadableRow:
 
 _TRUE = {"true", "t", "yes", "y", "1", "是", "对", "已确认"}
 _FALSE = {"false", "f", "no", "n", "0", "否", "不", "未确认"}
+
+
+def check_column_names(path: object, names: Iterable[str], line: str = "") -> None:
+    """Refuse an input whose columns are not uniquely named: which of two ``id``
+    columns a record's id is would be a guess (and the engines would guess apart).
+    The message names the columns by position (1-based), which is all an officer
+    can find a header cell with no name by."""
+    names = [n.strip() for n in names]
+    where: dict[str, list[int]] = {}
+    for i, n in enumerate(names, start=1):
+        where.setdefault(n, []).append(i)
+    blank = where.pop("", [])
+    if len(blank) > 1:  # one unnamed column is no ambiguity (a trailing comma): kept
+        raise InputError(f"{path}{line}: columns {_positions(blank)} have no name (give "
+                         f"each column a name in the header row)")
+    dupes = [(n, at) for n, at in where.items() if len(at) > 1]
+    if dupes:
+        listed = "; ".join(f"{n} (columns {_positions(at)})" for n, at in dupes)
+        raise InputError(f"{path}{line}: column names appear twice: {listed} "
+                         f"(give each column its own name)")
+
+
+def _positions(at: list[int]) -> str:
+    """``3 and 5``, ``1, 2 and 7``."""
+    text = [str(i) for i in at]
+    return text[0] if len(text) == 1 else ", ".join(text[:-1]) + " and " + text[-1]
 
 
 def is_missing(value: Any) -> bool:
@@ -216,7 +242,36 @@ def to_decimal(value: Any, record: str, field: str) -> float:
     return number
 
 
+_SPELLED_DATE = re.compile(
+    r"([0-9]{4})(?:([-/.])([0-9]{1,2})\2([0-9]{1,2})"
+    r"|\s*年\s*([0-9]{1,2})\s*月\s*([0-9]{1,2})\s*[日号]?)"
+    r"(?:(?:\s+|T)([0-9]{1,2}):([0-9]{2})(?::([0-9]{2}))?)?")
+"""A date as officers type it, year first: ``2025-1-1``, ``2025/3/1``, ``2025.3.1``,
+``2025年3月1日`` (or ``号``), after NFKC (so full-width ``２０２５／３／１`` too); then an
+optional time ``9:30`` or ``09:30:00``. Day-first forms (``1/3/2025``) are refused: which
+of day and month comes first would be a guess."""
+
+
+def spelled_date(text: str) -> tuple[dt.date, dt.time | None] | None:
+    """The date (and time, if one is written) of a text in one of the spellings of
+    :data:`_SPELLED_DATE`, or None. The one rule both engines read date text by beyond
+    plain ISO: ``batch.frames`` converts only ``YYYY-MM-DD`` itself and sends every
+    other text here, through ``coerce_fact``."""
+    found = _SPELLED_DATE.fullmatch(unicodedata.normalize("NFKC", text).strip())
+    if found is None:
+        return None
+    year, _, month, day, month2, day2, hour, minute, second = found.groups()
+    try:
+        date = dt.date(int(year), int(month or month2), int(day or day2))
+        time = None if hour is None else dt.time(int(hour), int(minute), int(second or 0))
+    except ValueError:  # 2025/2/30, month 13, hour 25, year 0
+        return None
+    return date, time
+
+
 def to_date(value: Any, record: str, field: str) -> dt.date:
+    """A date: a date value, ISO text (``2025-03-01``, or a date and time), or one of the
+    spellings of :func:`spelled_date` (``2025/3/1``, ``2025年3月1日``...)."""
     if isinstance(value, dt.datetime):
         return value.date()
     if isinstance(value, dt.date):
@@ -231,6 +286,9 @@ def to_date(value: Any, record: str, field: str) -> dt.date:
             return dt.datetime.fromisoformat(text).date()
         except ValueError:
             pass
+        spelled = spelled_date(text)
+        if spelled is not None:
+            return spelled[0]
     raise RecordError(record, field, f"expected a date YYYY-MM-DD, got {shown(value)}",
                       code="INVALID_DATE")
 
@@ -242,6 +300,8 @@ def to_datetime(value: Any, record: str, field: str, *,
     With ``keep_offset`` the offset is kept (an aware datetime, its wall clock
     unchanged), so that a caller can refuse times written with different UTC
     offsets instead of silently mixing two clocks (volunteer start and end).
+    Besides ISO text, a date spelled as :func:`spelled_date` reads followed by a time
+    (``2025/3/1 9:30``, ``2025年3月1日 09:30``) is read; a date alone is not a time.
     """
     if isinstance(value, dt.datetime):
         return value if keep_offset else value.replace(tzinfo=None)
@@ -252,6 +312,12 @@ def to_datetime(value: Any, record: str, field: str, *,
             pass
         else:
             return parsed if keep_offset else parsed.replace(tzinfo=None)
+    if isinstance(value, str):
+        spelled = spelled_date(value)
+        if spelled is not None:
+            day, time = spelled
+            if time is not None:
+                return dt.datetime.combine(day, time)
     raise RecordError(record, field, f"expected a date and time such as 2025-03-01T09:30, "
                                      f"got {shown(value)}", code="INVALID_DATETIME")
 
