@@ -98,6 +98,7 @@ from ..plan.ops import (
 )
 from ..plan.ops import Compare as Cmp
 from ..plan.python import compile_plan
+from ..policy import care
 from ..policy.compile import FACT_TYPES, CompileContext, ensure_in_effect
 from ..policy.load import KeyPath
 from ..policy.model import FactSpec, PolicyModel, Visits
@@ -1338,6 +1339,8 @@ def compile_visits(ctx: CompileContext) -> VisitsScheme:
     # care needs, and only care needs
     names: dict[str, Fact] = {}
     forbidden: dict[str, str] = {}
+    concepts: dict[str, str] = {}  # fact -> its concept in the care-need vocabulary
+    vocab = care.vocabulary().concepts
     kinds: dict[str, tuple[Type, FactSpec | None]] = {}
     for name, spec in facts.items():
         fact_path: KeyPath = ("facts", entity, name)
@@ -1357,15 +1360,25 @@ def compile_visits(ctx: CompileContext) -> VisitsScheme:
                                   f"must not change how often a household is visited",
                        "visit tiers read care needs only; declare the need itself (age, "
                        "illness, living alone, ...) instead", value=False)
+        if spec.concept is None:
+            forbidden[name] = care.no_concept(entity, name, spec)
+            continue
+        if spec.concept in vocab:
+            concepts[name] = spec.concept
         names[name] = Fact(FACT_TYPES[spec.type], tuple(spec.values or ()))
         kinds[name] = (FACT_TYPES[spec.type], spec)
     names["as_of"] = Fact(Type.DATE)
     names["last_visit"] = Fact(Type.DATE)
     kinds["as_of"] = (Type.DATE, None)
     kinds["last_visit"] = (Type.DATE, None)
+    # a trigger's event date is a care event's, nothing else
+    not_events = {**forbidden, **care.not_events(concepts)}
 
     def scope(where: str) -> Scope:
         return Scope(names, ctx.functions, where, forbidden)
+
+    def event_scope(where: str) -> Scope:
+        return Scope(names, ctx.functions, where, not_events)
 
     # cadences
     max_interval: Cadence | None = None
@@ -1440,6 +1453,10 @@ def compile_visits(ctx: CompileContext) -> VisitsScheme:
                                   Type.BOOL)
         if cadence is None:
             continue
+        if cadence.approx_days < care.WEEK_DAYS and (is_default or when is not None) and \
+                (why := care.cadence_problem(None if when is None else when.node, concepts)):
+            ctx.report(path("cadence"), f"tier {t.id!r} visits {cadence.describe()} "
+                                        f"({t.cadence}): {why[0]}", why[1])
         compiled = _Tier(i, t.id, t.label, t.label_en, when, cadence, t.priority)
         if is_default:
             default = compiled
@@ -1456,7 +1473,10 @@ def compile_visits(ctx: CompileContext) -> VisitsScheme:
                                        f"trigger {trigger_ids[tr.id] + 1})")
         trigger_ids.setdefault(tr.id, i)
         where = f"visit trigger {tr.id!r}"
-        event = ctx.expression(tpath("event"), tr.event, scope(where), Type.DATE)
+        event = ctx.expression(tpath("event"), tr.event, event_scope(where), Type.DATE)
+        if event is not None and not any(isinstance(n, Name) for n in walk(event.node)):
+            ctx.report(tpath("event"), f"{where}: the event {tr.event!r} reads no care event",
+                       care.EVENT_FIX)
         cond = ctx.expression(tpath("when"), tr.when, scope(where), Type.BOOL)
         if event is not None and cond is not None:
             triggers.append(_Trigger(tr.id, tr.label, tr.label_en, event, cond,
