@@ -528,7 +528,7 @@ def test_non_care_fact_of_the_baseline_is_refused(write_policy) -> None:
     """)
     with pytest.raises(civicscore.PolicyError) as e:
         civicscore.load(path)
-    as_of, got = problems_of(e)  # as_of is no care event either (docs/responsible-scoring.md)
+    as_of, got = problems_of(e)  # as_of is no care event either (docs/responsible-use.md)
     assert as_of.startswith(f"{path}:8:10: visit trigger 'disputes' may not read 'as_of': "
                             f"'as_of' is not the date of a care event")
     assert got.startswith(f"{path}:9:9: visit trigger 'disputes' may not read "

@@ -40,6 +40,7 @@ from .results import to_jsonable
 from .schemes.base import SchemeSpec
 
 LOG_FORMAT = "civicscore-decision-log/1"
+REVIEW_FORMAT = "civicscore-review/1"  # a review entry in a decision log (civicscore.review)
 ERASED = "[erased]"
 Redaction = Literal["erase", "hash"]
 
@@ -255,6 +256,7 @@ class LogContents:
 
     entries: list[dict[str, Any]] = field(default_factory=list)
     incomplete: list[Incomplete] = field(default_factory=list)
+    reviews: list[dict[str, Any]] = field(default_factory=list)  # civicscore.review entries
 
 
 def _is_entry(value: Any) -> bool:
@@ -285,6 +287,7 @@ def scan_log(path: str | Path) -> LogContents:
     runs: dict[str, list[tuple[int, dict[str, Any]]]] = defaultdict(list)
     damaged: list[tuple[int, str | None, str]] = []
     last_run: str | None = None
+    reviews: list[dict[str, Any]] = []
     for n, line in enumerate(lines, start=1):
         if not line.strip():
             continue
@@ -294,6 +297,9 @@ def scan_log(path: str | Path) -> LogContents:
             found = _RUN_ID.search(line)
             damaged.append((n, found.group(1) if found else last_run,
                             f"not a decision-log line ({getattr(e, 'msg', e)})"))
+            continue
+        if isinstance(entry, dict) and entry.get("format") == REVIEW_FORMAT:
+            reviews.append(entry)  # a person's review of a decision (civicscore.review)
             continue
         if not _is_entry(entry):
             damaged.append((n, entry.get("run_id") if isinstance(entry, dict)
@@ -305,7 +311,7 @@ def scan_log(path: str | Path) -> LogContents:
     if not runs and damaged:
         n, _, why = damaged[0]
         raise InputError(f"{path}:{n}: {why}")
-    out = LogContents()
+    out = LogContents(reviews=reviews)
     broken: dict[str | None, list[int]] = defaultdict(list)
     for n, run_id, _ in damaged:
         # a cut-off line after a whole run belongs to the next run, whose id it lost

@@ -51,6 +51,8 @@ LAZY_COMMANDS = {
     "impact": "civicscore.report.commands:impact_cmd",  # who a policy change affects
     "ledger": "civicscore.ledger.cli:ledger",  # the points ledger
     "render": "civicscore.report.commands:render_cmd",  # the officer's policy page
+    "review": "civicscore.review:review_command",  # record and list human reviews
+    "concepts": "civicscore.policy.care_cli:concepts_command",  # the care-need vocabulary
 }
 
 
@@ -718,6 +720,10 @@ def replay(log_file: str, extra_policies: tuple[str, ...], policy_roots: tuple[s
             click.echo(f"    {key}: logged {old!r}, now {new!r}")
     for d in report.skipped:
         click.echo(f"NOT REPLAYED {d.decision_id}: {d.message}")
+    from .review import review_lines
+
+    for line in review_lines(log_file):
+        click.echo(line)
     click.echo(f"{report.replayed} decisions replayed, {len(report.differences)} differ, "
                f"{len(report.skipped)} could not be replayed")
     if not report.ok:

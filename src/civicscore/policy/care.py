@@ -32,7 +32,7 @@ import tomllib
 from collections.abc import Mapping
 from dataclasses import dataclass
 from functools import cache
-from importlib.resources import files
+from pathlib import Path
 from typing import Any, Literal
 
 from .._suggest import did_you_mean
@@ -79,7 +79,7 @@ class Vocabulary:
 @cache
 def vocabulary() -> Vocabulary:
     """The vocabulary shipped with civicscore (read once per process)."""
-    data = tomllib.loads(files(__package__).joinpath("care_vocabulary.toml")
+    data = tomllib.loads(Path(__file__).with_name("care_vocabulary.toml")
                          .read_text(encoding="utf-8"))
     meta = data["vocabulary"]
     concepts = {cid: Concept(cid, c["kind"], tuple(c["types"]), c["label"], c["label_en"],
@@ -104,7 +104,7 @@ def concept_problem(concept: str | None, fact_type: str) -> tuple[str, str] | No
         return (f"{concept!r} is not a concept of the care-need vocabulary "
                 f"({vocab.id} {vocab.version})",
                 (hint + "; " if hint else "") + "the concepts are listed in "
-                "docs/responsible-scoring.md (civicscore concepts); a new one is a change "
+                "docs/responsible-use.md (civicscore concepts); a new one is a change "
                 "to civicscore itself, not to a policy")
     if fact_type not in found.types:
         return (f"concept {concept!r} ({found.describe()}) is carried by a fact of type "
@@ -217,3 +217,4 @@ def not_events(concepts: Mapping[str, str]) -> dict[str, str]:
             out[name] = (f"fact {name!r} carries the care need {concept!r}, not a care event "
                          f"(expected: a date fact whose concept is one of {events})")
     return out
+

@@ -121,7 +121,7 @@ class FactSpec(Labelled):
                                                "by 'concept'.")
     concept: str | None = Field(
         None, description="The care-need concept the fact carries, from civicscore's closed "
-                          "vocabulary (civicscore concepts; docs/responsible-scoring.md), "
+                          "vocabulary (civicscore concepts; docs/responsible-use.md), "
                           "e.g. 'age', 'lives_alone', 'hospital_discharge'. Visit tiers read "
                           "only facts that declare one; it makes the fact a care need.")
 
