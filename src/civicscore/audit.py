@@ -23,6 +23,7 @@ import dataclasses
 import datetime as dt
 import errno
 import hashlib
+import hmac
 import json
 import os
 import re
@@ -90,8 +91,11 @@ def _digest(*parts: Any) -> str:
 class DecisionLog:
     """Appends the decisions of runs to a JSON Lines file.
 
-    ``redact`` maps input field names to ``"erase"`` or ``"hash"`` (salted
-    sha256, so equal values stay linkable without being readable). A run
+    ``redact`` maps input field names to ``"erase"`` or ``"hash"`` (HMAC-SHA256
+    with the secret key ``salt``, which must be given: equal values stay linkable
+    without being readable, and without the key no one can hash every possible id
+    to undo it). Only declared facts and the fields the scheme reads itself are
+    copied from a record into the log. A run
     whose redacted fields feed a rule cannot be replayed exactly; replay says
     so instead of reporting a false difference.
     """
@@ -106,24 +110,36 @@ class DecisionLog:
             if how not in ("erase", "hash"):
                 raise UsageError(f"redaction of {name!r} must be 'erase' or 'hash', "
                                       f"got {how!r}")
+            if how == "hash" and not self.salt:
+                # an unkeyed hash of an id is reversed by hashing every possible id
+                raise UsageError(f"--redact {name}=hash needs a secret key: set "
+                                 f"CIVICSCORE_REDACT_KEY (an unkeyed hash of an id or a "
+                                 f"phone number is undone by trying them all), or use "
+                                 f"{name}=erase")
 
-    def _redacted(self, record: Any) -> tuple[Any, list[str]]:
+    def _redacted(self, record: Any, keep: frozenset[str] | None = None
+                  ) -> tuple[Any, list[str]]:
         """The log's copy of a record or result row, and which fields were hidden.
 
-        Results echo input fields (an id, a name), so they are redacted too.
+        Results echo input fields (an id, a name), so they are redacted too. With
+        ``keep``, only those fields are copied: a column the policy does not declare
+        (``民族``, ``religion``) is never the log's business.
         """
         if not isinstance(record, Mapping):
             return _canonical(getattr(record, "message", repr(record))), []
         out: dict[str, Any] = {}
         hidden: list[str] = []
         for k, v in record.items():
+            if keep is not None and str(k) not in keep:
+                continue
             how = self.redact.get(str(k))
             if how is None or v is None or v == "":
                 out[str(k)] = v
             else:
                 hidden.append(str(k))
-                out[str(k)] = ERASED if how == "erase" else "sha256:" + hashlib.sha256(
-                    (self.salt + str(v)).encode("utf-8")).hexdigest()[:32]
+                out[str(k)] = ERASED if how == "erase" else "hmac-sha256:" + hmac.new(
+                    self.salt.encode("utf-8"), str(v).encode("utf-8"),
+                    hashlib.sha256).hexdigest()[:32]
         return _canonical(out), hidden
 
     def logged(self, d: LoggedDecision) -> tuple[str, dict[str, Any]]:
@@ -150,11 +166,15 @@ class DecisionLog:
         ref = {"id": policy.ref.id, "version": policy.ref.version, "hash": policy.ref.hash,
                "source": policy.ref.source}
         decisions = decisions_of(spec, result)
+        # only declared facts and the fields the scheme reads itself reach the log
+        entity = spec.entity_of(getattr(policy.model, scheme, None))
+        declared = frozenset((*policy.model.facts.get(entity or "", {}), *spec.record_fields))
         lines = []
         for index, d in enumerate(decisions, start=1):
             source = extra.get(spec.log_inputs.get(d.kind, ""), records) \
                 if d.kind != "record" else records
-            data, hidden = (self._redacted(source[d.row - 1])
+            data, hidden = (self._redacted(source[d.row - 1],
+                                           declared if d.kind == "record" else None)
                             if d.row is not None and 0 < d.row <= len(source) else (None, []))
             key, logged_result = self.logged(d)
             entry = {

@@ -601,7 +601,8 @@ def _decision_log(path: str | None, redactions: tuple[str, ...]) -> Any:
         if not name or how not in ("erase", "hash"):
             raise click.UsageError(f"--redact {item!r}: write FIELD=erase or FIELD=hash")
         rules[name] = how
-    return DecisionLog(Path(path), rules, salt=os.environ.get("CIVICSCORE_REDACT_SALT", ""))
+    return DecisionLog(Path(path), rules, salt=os.environ.get("CIVICSCORE_REDACT_KEY")
+                       or os.environ.get("CIVICSCORE_REDACT_SALT", ""))
 
 
 def _print_table(title: str, columns: list[str], rows: list[list[str]]) -> None:
