@@ -242,3 +242,20 @@ def test_every_fact_the_shipped_visits_read_declares_its_concept(name: str) -> N
             assert spec.concept in vocabulary().concepts, name_
         else:
             assert spec.concept is None, name_
+
+
+def test_a_plugin_function_cannot_feed_visit_tiers(tmp_path: Path) -> None:
+    import types
+
+    rating = civicscore.simple_function("rating", ["int"], "int", lambda x: x)
+    module = types.ModuleType("rating_plugin")
+    module.register_functions = civicscore.hookimpl(  # type: ignore[attr-defined]
+        lambda register: register(rating))
+    engine = civicscore.Engine(plugins=[module], entry_points=False)
+    with pytest.raises(civicscore.PolicyError) as e:
+        engine.load(write(tmp_path, tiers("weekly", "rating(age_oldest) > 3")))
+    (p,) = e.value.problems
+    assert p.path == "visits.tiers[0].when" and "calls rating(), a plugin's function" \
+        in p.message
+    # civicscore's own functions are fine
+    engine.load(write(tmp_path, tiers("weekly", "0 <= days_between(discharged_on, as_of) <= 30")))

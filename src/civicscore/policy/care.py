@@ -36,7 +36,7 @@ from pathlib import Path
 from typing import Any, Literal
 
 from .._suggest import did_you_mean
-from ..expr.ir import BoolOp, Compare, Const, Name, Node, Unary, walk
+from ..expr.ir import BoolOp, Call, Compare, Const, Name, Node, Unary, walk
 
 Kind = Literal["need", "event", "consent"]
 
@@ -218,3 +218,20 @@ def not_events(concepts: Mapping[str, str]) -> dict[str, str]:
                          f"(expected: a date fact whose concept is one of {events})")
     return out
 
+
+
+@cache
+def core_function_names() -> frozenset[str]:
+    """The functions of civicscore itself (the standard library and the calendar's)."""
+    from ..expr.functions import calendar_functions, standard_functions
+
+    return frozenset(f.name for f in (*standard_functions(),
+                                      *calendar_functions(lambda day: False)))
+
+
+def plugin_calls(node: Node) -> list[str]:
+    """The functions a condition calls that civicscore does not define (a plugin's): their
+    results are no declared care need, so visit tiers and triggers may not call them."""
+    core = core_function_names()
+    return list(dict.fromkeys(n.func for n in walk(node)
+                              if isinstance(n, Call) and n.func not in core))

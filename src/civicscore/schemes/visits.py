@@ -1324,6 +1324,17 @@ def _fact_name(name: str, spec: FactSpec) -> str:
     return f"{name!r}" + (f" ({spec.label})" if spec.label else "")
 
 
+def _refuse_plugin_calls(ctx: CompileContext, path: KeyPath, where: str,
+                         expression: Expression | None) -> None:
+    """A plugin function's result is no declared care need: tiers and triggers call only
+    civicscore's own functions."""
+    for name in care.plugin_calls(expression.node) if expression is not None else ():
+        ctx.report(path, f"{where} calls {name}(), a plugin's function: visit tiers and "
+                         f"triggers read declared care needs only, and a function's result "
+                         f"is none", "declare what the function computes as a fact with "
+                                     "its care concept, and read the fact")
+
+
 def compile_visits(ctx: CompileContext) -> VisitsScheme:
     """Check the [visits] section against the rest of the policy and compile it."""
     rules = ctx.section("visits", Visits)
@@ -1451,6 +1462,7 @@ def compile_visits(ctx: CompileContext) -> VisitsScheme:
         elif t.when is not None:
             when = ctx.expression(path("when"), t.when, scope(f"visit tier {t.id!r}"),
                                   Type.BOOL)
+            _refuse_plugin_calls(ctx, path("when"), f"visit tier {t.id!r}", when)
         if cadence is None:
             continue
         if cadence.approx_days < care.WEEK_DAYS and (is_default or when is not None) and \
@@ -1478,6 +1490,8 @@ def compile_visits(ctx: CompileContext) -> VisitsScheme:
             ctx.report(tpath("event"), f"{where}: the event {tr.event!r} reads no care event",
                        care.EVENT_FIX)
         cond = ctx.expression(tpath("when"), tr.when, scope(where), Type.BOOL)
+        _refuse_plugin_calls(ctx, tpath("event"), where, event)
+        _refuse_plugin_calls(ctx, tpath("when"), where, cond)
         if event is not None and cond is not None:
             triggers.append(_Trigger(tr.id, tr.label, tr.label_en, event, cond,
                                      tr.within_days))
