@@ -85,7 +85,9 @@ def test_a_file_that_is_not_a_log_is_an_input_error(tmp_path: Path) -> None:
     assert r.exit_code == 2 and f"{log}:1: not a decision-log line" in r.stderr
 
 
-def test_redaction_hides_fields_in_the_log_but_never_changes_results(tmp_path: Path) -> None:
+def test_redaction_hides_fields_in_the_log_but_never_changes_results(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("CIVICSCORE_REDACT_KEY", "a secret the office keeps")
     plain, logged = tmp_path / "plain.csv", tmp_path / "logged.csv"
     log = tmp_path / "d.jsonl"
     score("--scheme", "volunteer", EXAMPLES / SCHEMES["volunteer"], "-o", plain)
@@ -95,7 +97,7 @@ def test_redaction_hides_fields_in_the_log_but_never_changes_results(tmp_path: P
     assert plain.read_text() == logged.read_text()  # the returned results are untouched
     text = log.read_text()
     assert "V01" not in text and "A001" not in text
-    assert '"record_id": "[erased]"' in text and '"volunteer_id": "sha256:' in text
+    assert '"record_id": "[erased]"' in text and '"volunteer_id": "hmac-sha256:' in text
     report = civicscore.replay(log, {civicscore.load(EXAMPLE_POLICY).hash:
                                      civicscore.load(EXAMPLE_POLICY)})
     # hashed ids keep volunteers apart, so statements replay; erased record ids make

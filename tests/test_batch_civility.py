@@ -43,7 +43,7 @@ id = "civility-batch"
 version = "1"
 
 [facts.household]
-age_oldest = {{ type = "int", min = 0, max = 130, care_need = true }}
+age_oldest = {{ type = "int", min = 0, max = 130, care_need = true, concept = "age" }}
 law_violations = {{ type = "int", min = 0, default = 0 }}
 hygiene_passed = {{ type = "int", min = 0, max = 12 }}
 volunteer_hours = {{ type = "decimal", min = 0, default = 1.5 }}

@@ -34,15 +34,16 @@ id = "visits-batch"
 version = "1"
 
 [facts.household]
-age = {{ type = "int", min = 0, max = 130, care_need = true }}
-alone = {{ type = "bool", default = false, care_need = true }}
-illness = {{ type = "bool", default = false, care_need = true }}
+age = {{ type = "int", min = 0, max = 130, care_need = true, concept = "age" }}
+alone = {{ type = "bool", default = false, care_need = true, concept = "lives_alone" }}
+illness = {{ type = "bool", default = false, care_need = true, concept = "end_of_life" }}
 mobility = {{ type = "enum", values = ["good", "limited", "bedbound"], default = "good", \
-care_need = true }}
-income_need = {{ type = "decimal", min = 0, default = 1.5, care_need = true }}
-helpers = {{ type = "int", min = 0, max = 20, default = 1, care_need = true }}
-discharged_on = {{ type = "date", optional = true, care_need = true }}
-fall_on = {{ type = "date", optional = true, care_need = true }}
+care_need = true, concept = "bedridden" }}
+income_need = {{ type = "decimal", min = 0, default = 1.5, care_need = true, concept = "economic_hardship" }}
+helpers = {{ type = "int", min = 0, max = 20, default = 1, care_need = true, concept = "caregivers" }}
+agreed = {{ type = "bool", default = true, concept = "visit_consent" }}
+discharged_on = {{ type = "date", optional = true, care_need = true, concept = "hospital_discharge" }}
+fall_on = {{ type = "date", optional = true, care_need = true, concept = "fall" }}
 
 [visits]
 hit_policy = "{hit}"
@@ -51,7 +52,7 @@ default_tier = "routine"
 [[visits.tiers]]
 id = "intensive"
 cadence = "P3D"
-when = "mobility == \\"bedbound\\" or (illness and alone)"
+when = "(mobility == \\"bedbound\\" or (illness and alone)) and agreed"
 {p1}
 
 [[visits.tiers]]

@@ -29,7 +29,7 @@ id = "civ-test"
 version = "1"
 
 [facts.household]
-age_oldest = { type = "int", min = 0, max = 130, care_need = true }
+age_oldest = { type = "int", min = 0, max = 130, care_need = true, concept = "age" }
 law_violations = { type = "int", min = 0, default = 0 }
 hygiene_passed = { type = "int", min = 0, max = 12, default = 0 }
 covenant_signed = { type = "bool", default = false }
@@ -360,7 +360,7 @@ version = "1"
 
 [facts.household]
 law_violations = { type = "int", min = 0, default = 0 }
-lives_alone = { type = "bool", default = false, care_need = true }
+lives_alone = { type = "bool", default = false, care_need = true, concept = "lives_alone" }
 
 [civility]
 

@@ -100,7 +100,7 @@ def test_a_protected_default_is_refused(tmp_path: Path) -> None:
 
 VISITS = MINIMAL + """
 [facts.household]
-age_oldest = { type = "int", care_need = true, label = "最年长成员年龄" }
+age_oldest = { type = "int", care_need = true, concept = "age", label = "最年长成员年龄" }
 group = { type = "string", default = "" }
 
 [visits]

@@ -34,13 +34,14 @@ id = "visits-test"
 version = "1"
 
 [facts.household]
-age = { type = "int", min = 0, max = 130, care_need = true, label = "年龄" }
-alone = { type = "bool", default = false, care_need = true }
-illness = { type = "bool", default = false, care_need = true }
+age = { type = "int", min = 0, max = 130, care_need = true, concept = "age", label = "年龄" }
+alone = { type = "bool", default = false, care_need = true, concept = "lives_alone" }
+illness = { type = "bool", default = false, care_need = true, concept = "end_of_life" }
 mobility = { type = "enum", values = ["good", "limited", "bedbound"], default = "good", \
-care_need = true }
-discharged_on = { type = "date", optional = true, care_need = true }
-fall_on = { type = "date", optional = true, care_need = true }
+care_need = true, concept = "bedridden" }
+agreed = { type = "bool", default = true, concept = "visit_consent" }
+discharged_on = { type = "date", optional = true, care_need = true, concept = "hospital_discharge" }
+fall_on = { type = "date", optional = true, care_need = true, concept = "fall" }
 hygiene = { type = "int", min = 0, max = 12, default = 0, label = "卫生检查" }
 
 [visits]
@@ -53,7 +54,7 @@ id = "intensive"
 label = "重点关爱"
 label_en = "Intensive care"
 cadence = "P3D"
-when = "mobility == \\"bedbound\\" or (illness and alone)"
+when = "(mobility == \\"bedbound\\" or (illness and alone)) and agreed"
 
 [[visits.tiers]]
 id = "weekly"
@@ -342,11 +343,11 @@ id = "bad"
 version = "1"
 
 [facts.household]
-age = { type = "int", min = 0, max = 130, care_need = true }
+age = { type = "int", min = 0, max = 130, care_need = true, concept = "age" }
 civility_stars = { type = "int", default = 0, care_need = true }
 jf = { type = "decimal", default = 0, care_need = true, label = "积分余额" }
 hygiene = { type = "int", default = 0, label = "卫生检查" }
-seen_on = { type = "date", optional = true, care_need = true }
+seen_on = { type = "date", optional = true, care_need = true, concept = "fall" }
 
 [visits]
 default_tier = "routin"
@@ -403,7 +404,8 @@ def test_every_mistake_is_located(write_policy) -> None:
     assert got[8].startswith("28:11: tier 'routine' visits every 3 months (quarterly, about "
                              "91.3 days), longer than max_interval 'P2M' (every 2 months, "
                              "about 60.9 days)")
-    assert got[9].startswith("33:10: visit trigger 't' must give date, this gives int")
+    assert got[9].startswith("33:10: visit trigger 't' may not read 'age': fact 'age' carries "
+                             "the care need 'age', not a care event")
     assert got[10].startswith("37:6: trigger id 't' is used twice")
     assert got[11].startswith("39:9: visit trigger 't' must give bool, this gives date")
 
@@ -414,7 +416,7 @@ def test_default_tier_with_a_condition(write_policy) -> None:
     with pytest.raises(civicscore.PolicyError) as e:
         civicscore.load(path)
     got = [g.removeprefix(f"{path}:") for g in problems_of(e)]
-    assert got == ["43:1: the default tier 'routine' cannot have a condition: it applies when "
+    assert got == ["44:1: the default tier 'routine' cannot have a condition: it applies when "
                    "no other tier does [visits.tiers[3].when] (remove 'when', or make another "
                    "tier the default_tier)"]
 
@@ -425,7 +427,7 @@ id = "bad"
 version = "1"
 
 [facts.household]
-age = { type = "int", min = 0, max = 130, care_need = true }
+age = { type = "int", min = 0, max = 130, care_need = true, concept = "age" }
 
 [visits]
 hit_policy = "priority"
@@ -526,7 +528,9 @@ def test_non_care_fact_of_the_baseline_is_refused(write_policy) -> None:
     """)
     with pytest.raises(civicscore.PolicyError) as e:
         civicscore.load(path)
-    (got,) = problems_of(e)
+    as_of, got = problems_of(e)  # as_of is no care event either (docs/responsible-use.md)
+    assert as_of.startswith(f"{path}:8:10: visit trigger 'disputes' may not read 'as_of': "
+                            f"'as_of' is not the date of a care event")
     assert got.startswith(f"{path}:9:9: visit trigger 'disputes' may not read "
                           f"'neighbour_disputes_unresolved': visit tiers read care needs only")
 
@@ -539,12 +543,12 @@ id = "shadows"
 version = "1"
 
 [facts.household]
-age = { type = "int", min = 0, max = 130, care_need = true }
-alone = { type = "bool", default = false, care_need = true }
+age = { type = "int", min = 0, max = 130, care_need = true, concept = "age" }
+alone = { type = "bool", default = false, care_need = true, concept = "lives_alone" }
 mobility = { type = "enum", values = ["good", "limited", "bedbound"], default = "good", \
-care_need = true }
-income = { type = "decimal", min = 0, default = 0, care_need = true }
-seen_on = { type = "date", optional = true, care_need = true }
+care_need = true, concept = "bedridden" }
+income = { type = "decimal", min = 0, default = 0, care_need = true, concept = "economic_hardship" }
+seen_on = { type = "date", optional = true, care_need = true, concept = "fall" }
 
 [visits]
 hit_policy = "first"

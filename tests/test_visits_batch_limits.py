@@ -30,7 +30,7 @@ pl = pytest.importorskip("polars")
 
 
 def _triggers_policy(n: int, capacity: str = "") -> str:
-    facts = "".join(f"e{j} = {{ type = \"date\", optional = true, care_need = true }}\n"
+    facts = "".join(f"e{j} = {{ type = \"date\", optional = true, care_need = true, concept = \"fall\" }}\n"
                     for j in range(n))
     triggers = "".join(f'\n[[visits.triggers]]\nid = "t{j}"\nevent = "e{j}"\n'
                        f"within_days = {1 + j % 9}\n" + ('when = "age >= 60"\n' if j % 2 else "")
@@ -41,7 +41,7 @@ id = "many-triggers"
 version = "1"
 
 [facts.household]
-age = {{ type = "int", min = 0, max = 130, care_need = true }}
+age = {{ type = "int", min = 0, max = 130, care_need = true, concept = "age" }}
 {facts}
 [visits]
 default_tier = "routine"
@@ -92,7 +92,7 @@ def _tiers_policy(n: int, hit_policy: str) -> str:
     """``n`` tiers, one per age band of width 1 from 130 down (each with its own cadence,
     so the per-tier cadence switch has many values), then the default."""
     tiers = "".join(
-        f'\n[[visits.tiers]]\nid = "t{i}"\ncadence = "P{1 + i % 400}D"\n'
+        f'\n[[visits.tiers]]\nid = "t{i}"\ncadence = "P{7 + i % 400}D"\n'
         f'when = "need == {n - i} and age >= {i % 90}"\n'
         + (f"priority = {i * 7 % n + 1}\n" if hit_policy == "priority" else "")
         for i in range(n))
@@ -102,8 +102,8 @@ id = "many-tiers"
 version = "1"
 
 [facts.household]
-age = {{ type = "int", min = 0, max = 130, care_need = true }}
-need = {{ type = "int", min = 0, max = {n + 10}, care_need = true }}
+age = {{ type = "int", min = 0, max = 130, care_need = true, concept = "age" }}
+need = {{ type = "int", min = 0, max = {n + 10}, care_need = true, concept = "open_requests" }}
 
 [visits]
 default_tier = "routine"

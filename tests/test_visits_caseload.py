@@ -40,7 +40,7 @@ id = "caseload-exact"
 version = "1"
 
 [facts.household]
-need = {{ type = "int", min = 0, max = {len(CADENCES) - 1}, care_need = true }}
+need = {{ type = "int", min = 0, max = {len(CADENCES) - 1}, care_need = true, concept = "open_requests" }}
 
 [visits]
 default_tier = "t0"

@@ -39,15 +39,16 @@ id = "visits-fast"
 version = "1"
 
 [facts.household]
-age = { type = "int", min = 0, max = 130, care_need = true }
-alone = { type = "bool", default = false, care_need = true }
-illness = { type = "bool", care_need = true }
-mobility = { type = "enum", values = ["good", "limited", "bedbound", "卧床", " padded "], default = "good", care_need = true }
-meals = { type = "decimal", min = 0, max = 6, default = 3, care_need = true }
-diet = { type = "string", default = "none", care_need = true }
-discharged_on = { type = "date", optional = true, care_need = true }
-fall_on = { type = "date", optional = true, care_need = true }
-assessed_on = { type = "date", care_need = true }
+age = { type = "int", min = 0, max = 130, care_need = true, concept = "age" }
+alone = { type = "bool", default = false, care_need = true, concept = "lives_alone" }
+illness = { type = "bool", care_need = true, concept = "end_of_life" }
+mobility = { type = "enum", values = ["good", "limited", "bedbound", "卧床", " padded "], default = "good", care_need = true, concept = "bedridden" }
+meals = { type = "decimal", min = 0, max = 6, default = 3, care_need = true, concept = "nutrition_need" }
+diet = { type = "string", default = "none", care_need = true, concept = "nutrition_need" }
+agreed = { type = "bool", default = true, concept = "visit_consent" }
+discharged_on = { type = "date", optional = true, care_need = true, concept = "hospital_discharge" }
+fall_on = { type = "date", optional = true, care_need = true, concept = "fall" }
+assessed_on = { type = "date", care_need = true, concept = "care_assessment" }
 hygiene = { type = "int", min = 0, max = 12, default = 0 }
 hours = { type = "decimal", min = 0, default = 0 }
 covenant = { type = "bool", default = true }
@@ -61,7 +62,7 @@ max_interval = "P6M"
 [[visits.tiers]]
 id = "intensive"
 cadence = "P3D"
-when = "mobility == \\"bedbound\\" or mobility == \\"卧床\\" or (illness and alone)"
+when = "(mobility == \\"bedbound\\" or mobility == \\"卧床\\" or (illness and alone)) and agreed"
 
 [[visits.tiers]]
 id = "weekly"

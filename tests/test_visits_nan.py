@@ -37,11 +37,11 @@ id = "nan-visits"
 version = "1"
 
 [facts.household]
-age = { type = "int", min = 0, max = 130, care_need = true }
-need = { type = "decimal", min = 0, care_need = true }
-income = { type = "decimal", min = 0, default = 1.5, care_need = true }
-alone = { type = "bool", default = false, care_need = true }
-fall_on = { type = "date", optional = true, care_need = true }
+age = { type = "int", min = 0, max = 130, care_need = true, concept = "age" }
+need = { type = "decimal", min = 0, care_need = true, concept = "ability_level" }
+income = { type = "decimal", min = 0, default = 1.5, care_need = true, concept = "economic_hardship" }
+alone = { type = "bool", default = false, care_need = true, concept = "lives_alone" }
+fall_on = { type = "date", optional = true, care_need = true, concept = "fall" }
 
 [visits]
 default_tier = "routine"

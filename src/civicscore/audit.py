@@ -23,6 +23,7 @@ import dataclasses
 import datetime as dt
 import errno
 import hashlib
+import hmac
 import json
 import os
 import re
@@ -40,6 +41,7 @@ from .results import to_jsonable
 from .schemes.base import SchemeSpec
 
 LOG_FORMAT = "civicscore-decision-log/1"
+REVIEW_FORMAT = "civicscore-review/1"  # a review entry in a decision log (civicscore.review)
 ERASED = "[erased]"
 Redaction = Literal["erase", "hash"]
 
@@ -89,8 +91,11 @@ def _digest(*parts: Any) -> str:
 class DecisionLog:
     """Appends the decisions of runs to a JSON Lines file.
 
-    ``redact`` maps input field names to ``"erase"`` or ``"hash"`` (salted
-    sha256, so equal values stay linkable without being readable). A run
+    ``redact`` maps input field names to ``"erase"`` or ``"hash"`` (HMAC-SHA256
+    with the secret key ``salt``, which must be given: equal values stay linkable
+    without being readable, and without the key no one can hash every possible id
+    to undo it). Only declared facts and the fields the scheme reads itself are
+    copied from a record into the log. A run
     whose redacted fields feed a rule cannot be replayed exactly; replay says
     so instead of reporting a false difference.
     """
@@ -105,24 +110,36 @@ class DecisionLog:
             if how not in ("erase", "hash"):
                 raise UsageError(f"redaction of {name!r} must be 'erase' or 'hash', "
                                       f"got {how!r}")
+            if how == "hash" and not self.salt:
+                # an unkeyed hash of an id is reversed by hashing every possible id
+                raise UsageError(f"--redact {name}=hash needs a secret key: set "
+                                 f"CIVICSCORE_REDACT_KEY (an unkeyed hash of an id or a "
+                                 f"phone number is undone by trying them all), or use "
+                                 f"{name}=erase")
 
-    def _redacted(self, record: Any) -> tuple[Any, list[str]]:
+    def _redacted(self, record: Any, keep: frozenset[str] | None = None
+                  ) -> tuple[Any, list[str]]:
         """The log's copy of a record or result row, and which fields were hidden.
 
-        Results echo input fields (an id, a name), so they are redacted too.
+        Results echo input fields (an id, a name), so they are redacted too. With
+        ``keep``, only those fields are copied: a column the policy does not declare
+        (``民族``, ``religion``) is never the log's business.
         """
         if not isinstance(record, Mapping):
             return _canonical(getattr(record, "message", repr(record))), []
         out: dict[str, Any] = {}
         hidden: list[str] = []
         for k, v in record.items():
+            if keep is not None and str(k) not in keep:
+                continue
             how = self.redact.get(str(k))
             if how is None or v is None or v == "":
                 out[str(k)] = v
             else:
                 hidden.append(str(k))
-                out[str(k)] = ERASED if how == "erase" else "sha256:" + hashlib.sha256(
-                    (self.salt + str(v)).encode("utf-8")).hexdigest()[:32]
+                out[str(k)] = ERASED if how == "erase" else "hmac-sha256:" + hmac.new(
+                    self.salt.encode("utf-8"), str(v).encode("utf-8"),
+                    hashlib.sha256).hexdigest()[:32]
         return _canonical(out), hidden
 
     def logged(self, d: LoggedDecision) -> tuple[str, dict[str, Any]]:
@@ -149,11 +166,15 @@ class DecisionLog:
         ref = {"id": policy.ref.id, "version": policy.ref.version, "hash": policy.ref.hash,
                "source": policy.ref.source}
         decisions = decisions_of(spec, result)
+        # only declared facts and the fields the scheme reads itself reach the log
+        entity = spec.entity_of(getattr(policy.model, scheme, None))
+        declared = frozenset((*policy.model.facts.get(entity or "", {}), *spec.record_fields))
         lines = []
         for index, d in enumerate(decisions, start=1):
             source = extra.get(spec.log_inputs.get(d.kind, ""), records) \
                 if d.kind != "record" else records
-            data, hidden = (self._redacted(source[d.row - 1])
+            data, hidden = (self._redacted(source[d.row - 1],
+                                           declared if d.kind == "record" else None)
                             if d.row is not None and 0 < d.row <= len(source) else (None, []))
             key, logged_result = self.logged(d)
             entry = {
@@ -255,6 +276,7 @@ class LogContents:
 
     entries: list[dict[str, Any]] = field(default_factory=list)
     incomplete: list[Incomplete] = field(default_factory=list)
+    reviews: list[dict[str, Any]] = field(default_factory=list)  # civicscore.review entries
 
 
 def _is_entry(value: Any) -> bool:
@@ -285,6 +307,7 @@ def scan_log(path: str | Path) -> LogContents:
     runs: dict[str, list[tuple[int, dict[str, Any]]]] = defaultdict(list)
     damaged: list[tuple[int, str | None, str]] = []
     last_run: str | None = None
+    reviews: list[dict[str, Any]] = []
     for n, line in enumerate(lines, start=1):
         if not line.strip():
             continue
@@ -294,6 +317,9 @@ def scan_log(path: str | Path) -> LogContents:
             found = _RUN_ID.search(line)
             damaged.append((n, found.group(1) if found else last_run,
                             f"not a decision-log line ({getattr(e, 'msg', e)})"))
+            continue
+        if isinstance(entry, dict) and entry.get("format") == REVIEW_FORMAT:
+            reviews.append(entry)  # a person's review of a decision (civicscore.review)
             continue
         if not _is_entry(entry):
             damaged.append((n, entry.get("run_id") if isinstance(entry, dict)
@@ -305,7 +331,7 @@ def scan_log(path: str | Path) -> LogContents:
     if not runs and damaged:
         n, _, why = damaged[0]
         raise InputError(f"{path}:{n}: {why}")
-    out = LogContents()
+    out = LogContents(reviews=reviews)
     broken: dict[str | None, list[int]] = defaultdict(list)
     for n, run_id, _ in damaged:
         # a cut-off line after a whole run belongs to the next run, whose id it lost

@@ -52,6 +52,8 @@ LAZY_COMMANDS = {
     "ledger": "civicscore.ledger.cli:ledger",  # the points ledger
     "render": "civicscore.report.commands:render_cmd",  # the officer's policy page
     "serve": "civicscore.service.command:serve_cmd",  # the HTTP service
+    "review": "civicscore.review:review_command",  # record and list human reviews
+    "concepts": "civicscore.policy.care_cli:concepts_command",  # the care-need vocabulary
 }
 
 
@@ -66,6 +68,11 @@ LAZY_HELP = {
     "render": "Write an officer-readable page of POLICY (a path or an installed name): every "
               "rule, what each layer changed, dated values, worked examples and their "
               "coverage.",
+    "serve": "Serve policies, checks, decisions and policy pages over HTTP (see "
+             "docs/service.md).",
+    "review": "List the reviews in LOG, show decision ID with its reviews, or record a "
+              "review.",
+    "concepts": 'List the care-need concepts a fact may declare (concept = "...").',
 }
 
 
@@ -659,7 +666,8 @@ def _decision_log(path: str | None, redactions: tuple[str, ...]) -> Any:
         if not name or how not in ("erase", "hash"):
             raise click.UsageError(f"--redact {item!r}: write FIELD=erase or FIELD=hash")
         rules[name] = how
-    return DecisionLog(Path(path), rules, salt=os.environ.get("CIVICSCORE_REDACT_SALT", ""))
+    return DecisionLog(Path(path), rules, salt=os.environ.get("CIVICSCORE_REDACT_KEY")
+                       or os.environ.get("CIVICSCORE_REDACT_SALT", ""))
 
 
 def _print_table(title: str, columns: list[str], rows: list[list[str]]) -> None:
@@ -778,6 +786,10 @@ def replay(log_file: str, extra_policies: tuple[str, ...], policy_roots: tuple[s
             click.echo(f"    {key}: logged {old!r}, now {new!r}")
     for d in report.skipped:
         click.echo(f"NOT REPLAYED {d.decision_id}: {d.message}")
+    from .review import review_lines
+
+    for line in review_lines(log_file):
+        click.echo(line)
     click.echo(f"{report.replayed} decisions replayed, {len(report.differences)} differ, "
                f"{len(report.skipped)} could not be replayed")
     if not report.ok:

@@ -27,6 +27,7 @@ from ..expr import Expression, Fact, FunctionTable, Scope, Type, builtin_functio
 from ..expr import compile_expression as _compile_expression
 from ..results import PolicyRef
 from .calendar import HolidayCalendar, subdivisions, supported_countries
+from .care import concept_problem
 from .load import KeyPath, Layers, Loaded, Resolver, load_source, read_limited, read_source
 from .model import FactSpec, PolicyModel
 from .protected import control_reason, protected_in, protected_reason
@@ -253,6 +254,13 @@ def _check_facts(ctx: CompileContext) -> None:
                                                 f"denotes a protected characteristic ({hit[1]})",
                            _NOT_WHO)
             _check_fact_spec(ctx, path, spec)
+            if (wrong := concept_problem(spec.concept, spec.type)) is not None:
+                ctx.report(path + ("concept",), wrong[0], wrong[1])
+            elif spec.concept is not None and not spec.care_need:
+                ctx.report(path + ("care_need",), f"fact {name!r} carries the care concept "
+                                                  f"{spec.concept!r} but says care_need = false",
+                           "remove care_need (a concept makes the fact a care need), or "
+                           "remove the concept")
 
 
 _NOT_WHO = ("scores recognise effort and allocate care by need; they may not sort people by "

@@ -356,10 +356,18 @@ def _merge(parent: Any, child: Any, path: KeyPath, overrides: dict[str, bool],
     out = dict(parent)
     for key, value in child.items():
         p = path + (key,)
+        name = dotted(p)
         if key not in parent:
+            if _is_fact(path) and key in _FACT_MEANING:  # care_need, concept, type, values
+                if name not in overrides:
+                    problems.append(layers.problem(
+                        p, f"adds {key!r} to fact {dotted(path)!r}, which {parent_name} "
+                           f"declares: that changes what the fact means",
+                        hint=f"to change it on purpose, add {name!r} to [policy] overrides"))
+                    continue
+                overrides[name] = True
             out[key] = value
             continue
-        name = dotted(p)
         if name in overrides:
             overrides[name] = True
             out[key] = value
@@ -373,6 +381,14 @@ def _merge(parent: Any, child: Any, path: KeyPath, overrides: dict[str, bool],
                 p, f"changes {name!r}, which {parent_name} already defines",
                 hint=f"to change it on purpose, add {name!r} to [policy] overrides"))
     return out
+
+
+#: The keys of a fact that give it its meaning: a child adding one changes an inherited fact.
+_FACT_MEANING = ("care_need", "concept", "type", "values")
+
+
+def _is_fact(path: KeyPath) -> bool:
+    return len(path) == 3 and path[0] == "facts"
 
 
 def _by_id(value: Any) -> dict[str, dict[str, Any]] | None:

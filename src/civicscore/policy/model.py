@@ -21,7 +21,7 @@ validator for the whole format rather than one per class.
 import datetime as dt
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from .dated import Dated, DatedValue
 
@@ -116,7 +116,23 @@ class FactSpec(Labelled):
     optional: bool = Field(False, description="date facts only: a missing value means "
                                               "'never' (read as 0001-01-01, long ago).")
     care_need: bool = Field(False, description="The fact describes a care need; only such "
-                                               "facts may be read by visit tiers.")
+                                               "facts may be read by visit tiers, and only "
+                                               "when they declare their concept. Implied "
+                                               "by 'concept'.")
+    concept: str | None = Field(
+        None, description="The care-need concept the fact carries, from civicscore's closed "
+                          "vocabulary (civicscore concepts; docs/responsible-use.md), "
+                          "e.g. 'age', 'lives_alone', 'hospital_discharge'. Visit tiers read "
+                          "only facts that declare one; it makes the fact a care need.")
+
+    @model_validator(mode="before")
+    @classmethod
+    def _concept_is_a_care_need(cls, data: Any) -> Any:
+        """A fact that names a care concept is a care need; saying so twice is optional."""
+        if isinstance(data, dict) and data.get("concept") is not None \
+                and "care_need" not in data:
+            return {**data, "care_need": True}
+        return data
 
 
 # --- [volunteer] ------------------------------------------------------------------

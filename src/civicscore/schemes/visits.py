@@ -98,6 +98,7 @@ from ..plan.ops import (
 )
 from ..plan.ops import Compare as Cmp
 from ..plan.python import compile_plan
+from ..policy import care
 from ..policy.compile import FACT_TYPES, CompileContext, ensure_in_effect
 from ..policy.load import KeyPath
 from ..policy.model import FactSpec, PolicyModel, Visits
@@ -1323,6 +1324,17 @@ def _fact_name(name: str, spec: FactSpec) -> str:
     return f"{name!r}" + (f" ({spec.label})" if spec.label else "")
 
 
+def _refuse_plugin_calls(ctx: CompileContext, path: KeyPath, where: str,
+                         expression: Expression | None) -> None:
+    """A plugin function's result is no declared care need: tiers and triggers call only
+    civicscore's own functions."""
+    for name in care.plugin_calls(expression.node) if expression is not None else ():
+        ctx.report(path, f"{where} calls {name}(), a plugin's function: visit tiers and "
+                         f"triggers read declared care needs only, and a function's result "
+                         f"is none", "declare what the function computes as a fact with "
+                                     "its care concept, and read the fact")
+
+
 def compile_visits(ctx: CompileContext) -> VisitsScheme:
     """Check the [visits] section against the rest of the policy and compile it."""
     rules = ctx.section("visits", Visits)
@@ -1338,6 +1350,8 @@ def compile_visits(ctx: CompileContext) -> VisitsScheme:
     # care needs, and only care needs
     names: dict[str, Fact] = {}
     forbidden: dict[str, str] = {}
+    concepts: dict[str, str] = {}  # fact -> its concept in the care-need vocabulary
+    vocab = care.vocabulary().concepts
     kinds: dict[str, tuple[Type, FactSpec | None]] = {}
     for name, spec in facts.items():
         fact_path: KeyPath = ("facts", entity, name)
@@ -1357,15 +1371,25 @@ def compile_visits(ctx: CompileContext) -> VisitsScheme:
                                   f"must not change how often a household is visited",
                        "visit tiers read care needs only; declare the need itself (age, "
                        "illness, living alone, ...) instead", value=False)
+        if spec.concept is None:
+            forbidden[name] = care.no_concept(entity, name, spec)
+            continue
+        if spec.concept in vocab:
+            concepts[name] = spec.concept
         names[name] = Fact(FACT_TYPES[spec.type], tuple(spec.values or ()))
         kinds[name] = (FACT_TYPES[spec.type], spec)
     names["as_of"] = Fact(Type.DATE)
     names["last_visit"] = Fact(Type.DATE)
     kinds["as_of"] = (Type.DATE, None)
     kinds["last_visit"] = (Type.DATE, None)
+    # a trigger's event date is a care event's, nothing else
+    not_events = {**forbidden, **care.not_events(concepts)}
 
     def scope(where: str) -> Scope:
         return Scope(names, ctx.functions, where, forbidden)
+
+    def event_scope(where: str) -> Scope:
+        return Scope(names, ctx.functions, where, not_events)
 
     # cadences
     max_interval: Cadence | None = None
@@ -1438,8 +1462,13 @@ def compile_visits(ctx: CompileContext) -> VisitsScheme:
         elif t.when is not None:
             when = ctx.expression(path("when"), t.when, scope(f"visit tier {t.id!r}"),
                                   Type.BOOL)
+            _refuse_plugin_calls(ctx, path("when"), f"visit tier {t.id!r}", when)
         if cadence is None:
             continue
+        if cadence.approx_days < care.WEEK_DAYS and (is_default or when is not None) and \
+                (why := care.cadence_problem(None if when is None else when.node, concepts)):
+            ctx.report(path("cadence"), f"tier {t.id!r} visits {cadence.describe()} "
+                                        f"({t.cadence}): {why[0]}", why[1])
         compiled = _Tier(i, t.id, t.label, t.label_en, when, cadence, t.priority)
         if is_default:
             default = compiled
@@ -1456,8 +1485,13 @@ def compile_visits(ctx: CompileContext) -> VisitsScheme:
                                        f"trigger {trigger_ids[tr.id] + 1})")
         trigger_ids.setdefault(tr.id, i)
         where = f"visit trigger {tr.id!r}"
-        event = ctx.expression(tpath("event"), tr.event, scope(where), Type.DATE)
+        event = ctx.expression(tpath("event"), tr.event, event_scope(where), Type.DATE)
+        if event is not None and not any(isinstance(n, Name) for n in walk(event.node)):
+            ctx.report(tpath("event"), f"{where}: the event {tr.event!r} reads no care event",
+                       care.EVENT_FIX)
         cond = ctx.expression(tpath("when"), tr.when, scope(where), Type.BOOL)
+        _refuse_plugin_calls(ctx, tpath("event"), where, event)
+        _refuse_plugin_calls(ctx, tpath("when"), where, cond)
         if event is not None and cond is not None:
             triggers.append(_Trigger(tr.id, tr.label, tr.label_en, event, cond,
                                      tr.within_days))
