@@ -17,11 +17,15 @@ from hypothesis import strategies as st
 
 from civicscore.plan.scan import (
     CapScan,
+    OverlapScan,
     Window,
     cap_scan_frame,
     cap_scan_rows,
     grant_column,
     left_column,
+    overlap_columns,
+    overlap_scan_frame,
+    overlap_scan_rows,
 )
 
 pl = pytest.importorskip("polars")
@@ -144,3 +148,65 @@ def test_a_cut_row_leaves_what_was_left() -> None:
 def test_no_rows() -> None:
     assert cap_scan_rows(NESTED, []) == []
     assert frame_result(NESTED, []) == []
+
+
+# --- overlaps --------------------------------------------------------------------------
+
+OVERLAP = OverlapScan(("vol",), ("start", "end", "id"), "start", "end", "id", "ok")
+
+
+def overlap_oracle(rows: list[dict[str, Any]]) -> list[tuple[bool, Any, Any]]:
+    """Per volunteer, by (start, end, id, position): overlaps an accepted earlier row?"""
+    out: dict[int, tuple[bool, Any, Any]] = {}
+    for vol in {r["vol"] for r in rows}:
+        mine = sorted((i for i, r in enumerate(rows) if r["vol"] == vol),
+                      key=lambda i: (rows[i]["start"], rows[i]["end"], rows[i]["id"], i))
+        accepted: list[int] = []
+        for i in mine:
+            r = rows[i]
+            ends = [rows[j]["end"] for j in accepted]
+            latest = max(ends) if ends else None
+            setter = next((rows[j]["id"] for j in accepted if rows[j]["end"] == latest), None)
+            hit = latest is not None and r["start"] < latest
+            out[i] = (hit, latest, setter)
+            if r["ok"] is True and not hit:
+                accepted.append(i)
+    return [out[i] for i in range(len(rows))]
+
+
+@st.composite
+def intervals(draw: st.DrawFn) -> list[dict[str, Any]]:
+    rows = []
+    for n in range(draw(st.integers(0, 30))):
+        start = draw(st.integers(0, 60))
+        rows.append({"vol": draw(st.integers(0, 2)), "start": start,
+                     "end": start + draw(st.integers(1, 20)), "id": f"r{n % 7}",
+                     "ok": draw(st.sampled_from([True, True, True, False, None]))})
+    return rows
+
+
+def overlap_frame(rows: list[dict[str, Any]]) -> list[tuple[bool, Any, Any]]:
+    schema = {"vol": pl.Int64, "start": pl.Int64, "end": pl.Int64, "id": pl.String,
+              "ok": pl.Boolean}
+    done = overlap_scan_frame(OVERLAP, pl.DataFrame(rows, schema=schema), prefix="o.")
+    cols = [done[c].to_list() for c in overlap_columns("o.")]
+    return list(zip(*cols, strict=True)) if rows else []
+
+
+@settings(max_examples=80, deadline=None)
+@given(intervals())
+def test_overlaps_equal_the_sequential_oracle(rows: list[dict[str, Any]]) -> None:
+    expected = overlap_oracle(rows)
+    assert overlap_scan_rows(OVERLAP, rows) == expected
+    assert overlap_frame(rows) == expected
+
+
+def test_a_chain_of_overlaps_longer_than_the_passes() -> None:
+    """Each record overlaps the one before only: accepted, rejected, accepted, ... --
+    a chain of 30 settles one link per pass, so the loop finishes it."""
+    rows = [{"vol": 0, "start": 2 * i, "end": 2 * i + 3, "id": f"r{i:02d}", "ok": True}
+            for i in range(30)]
+    expected = overlap_oracle(rows)
+    assert [hit for hit, _, _ in expected] == [i % 2 == 1 for i in range(30)]
+    assert overlap_scan_rows(OVERLAP, rows) == expected
+    assert overlap_frame(rows) == expected

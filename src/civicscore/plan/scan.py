@@ -191,3 +191,114 @@ def cap_scan_frame(op: CapScan, frame: pl.DataFrame, prefix: str = "__scan.") ->
         pl.col(f"{g}'").cast(pl.Int64).alias(grant_column(prefix)),
         *(pl.col(n).cast(pl.Int64) for n in names))
     return pl.concat([frame, scanned], how="horizontal")
+
+
+# --- overlaps --------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class OverlapScan:
+    """Rows of a key (in ``order``, ties in input order) that overlap an earlier
+    *accepted* row: one whose interval ``[start, end)`` had not ended when this row
+    starts (``start < latest end`` of the accepted rows before it). A row is accepted
+    when it is ``eligible`` (true; a null is not) and does not overlap; a row that is not
+    eligible is still checked, and sets nothing. Per input row, in input order: whether
+    it overlaps, the latest end of the accepted rows before it (null: none) and the
+    ``ident`` of the accepted row that set that end (the first to reach it).
+
+    Sequential again (whether a row is accepted depends on the earlier ones); the polars
+    side iterates passes from "every eligible row is accepted" to the unique fixpoint,
+    as :class:`CapScan` does, and finishes keys still moving after ``MAX_PASSES``
+    with the sequential loop. Starts and ends are any one orderable type (datetimes)."""
+
+    key: tuple[str, ...]
+    order: tuple[str, ...]
+    start: str
+    end: str
+    ident: str
+    eligible: str
+
+    def columns(self) -> list[str]:
+        return list(dict.fromkeys([*self.key, *self.order, self.start, self.end,
+                                   self.ident, self.eligible]))
+
+
+#: Per input row: (overlaps, latest end before it, the ident that set it).
+Overlap = tuple[bool, Any, Any]
+
+
+def overlap_scan_rows(op: OverlapScan, rows: Sequence[Mapping[str, Any]]) -> list[Overlap]:
+    """:class:`OverlapScan` over Python rows, in their order."""
+    index = sorted(range(len(rows)), key=lambda i: tuple(rows[i][c] for c in op.order))
+    latest: dict[tuple[Any, ...], tuple[Any, Any]] = {}
+    out: list[Overlap | None] = [None] * len(rows)
+    for i in index:
+        r = rows[i]
+        k = tuple(r[c] for c in op.key)
+        end, ident = latest.get(k, (None, None))
+        overlaps = end is not None and r[op.start] < end
+        out[i] = (overlaps, end, ident)
+        if r[op.eligible] is True and not overlaps and (end is None or r[op.end] > end):
+            latest[k] = (r[op.end], r[op.ident])
+    return [o for o in out if o is not None]
+
+
+def overlap_columns(prefix: str) -> tuple[str, str, str]:
+    """The names of the columns :func:`overlap_scan_frame` adds: overlaps, latest end,
+    the ident that set it."""
+    return f"{prefix}overlaps", f"{prefix}latest", f"{prefix}latest_id"
+
+
+def overlap_scan_frame(op: OverlapScan, frame: pl.DataFrame,
+                       prefix: str = "__overlap.") -> pl.DataFrame:
+    """``frame`` with :class:`OverlapScan`'s three columns added, row for row."""
+    import polars as pl
+
+    idx, acc, new = f"{prefix}i", f"{prefix}acc", f"{prefix}new"
+    over_c, latest_c, id_c = overlap_columns(prefix)
+    work = frame.select(op.columns()).with_columns(
+        pl.int_range(pl.len(), dtype=pl.Int64).alias(idx),
+        pl.col(op.eligible).fill_null(False).alias(acc))
+    work = work.sort([*op.key, *op.order], maintain_order=True)
+    key = list(op.key)
+    eligible = pl.col(op.eligible).fill_null(False)
+
+    def one_pass(f: pl.DataFrame) -> pl.DataFrame:
+        ends = pl.when(pl.col(acc)).then(pl.col(op.end))
+        latest = ends.forward_fill().cum_max().shift(1).over(key)
+        f = f.with_columns(latest.alias(latest_c))
+        overlaps = (pl.col(op.start) < pl.col(latest_c)).fill_null(False)
+        return f.with_columns(overlaps.alias(over_c), (eligible & ~overlaps).alias(new))
+
+    done: list[pl.DataFrame] = []
+    active = work
+    for _ in range(MAX_PASSES):
+        if not active.height:
+            break
+        result = one_pass(active)
+        changed = result.filter(pl.col(new) != pl.col(acc)).select(key).unique()
+        if not changed.height:
+            done.append(result)
+            active = active.head(0)
+            break
+        done.append(result.join(changed, on=key, how="anti", nulls_equal=True))
+        active = result.join(changed, on=key, how="semi", nulls_equal=True) \
+            .with_columns(pl.col(new).alias(acc)).select(work.columns)
+    if active.height:  # still moving: the sequential loop, on these keys' rows only
+        found = overlap_scan_rows(op, active.to_dicts())
+        done.append(active.with_columns(
+            pl.Series(over_c, [o for o, _, _ in found], dtype=pl.Boolean),
+            pl.Series(latest_c, [e for _, e, _ in found], dtype=frame.schema[op.end]),
+            pl.Series(new, [False] * len(found), dtype=pl.Boolean)))
+    settled = pl.concat([d.select(*work.columns, over_c, latest_c) for d in done]) \
+        if done else work.with_columns(pl.lit(False).alias(over_c),
+                                       pl.lit(None, dtype=frame.schema[op.end]).alias(latest_c))
+    # who set each latest end: the first accepted row to raise it (a strict increase)
+    settled = settled.sort([*op.key, *op.order, idx])
+    accepted = eligible & ~pl.col(over_c)
+    raises = accepted & (pl.col(latest_c).is_null() | (pl.col(op.end) > pl.col(latest_c)))
+    setter = pl.when(raises).then(pl.col(op.ident)).forward_fill().shift(1).over(key)
+    settled = settled.with_columns(pl.when(pl.col(latest_c).is_not_null()).then(setter)
+                                   .alias(id_c))
+    scanned = settled.sort(idx).select(over_c, latest_c, id_c)
+    return pl.concat([frame, scanned], how="horizontal")
