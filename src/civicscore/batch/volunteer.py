@@ -73,6 +73,7 @@ from typing import Any, TypeAlias
 import polars as pl
 
 from ..expr.functions import FunctionTable
+from ..plan.polars import with_plan
 from ..plan.scan import (
     CapScan,
     OverlapScan,
@@ -94,6 +95,7 @@ from ..schemes.volunteer import (
     MAX_UNITS,
     REJECTED,
     SCORED,
+    SERVICE_OUTPUTS,
     ActivityDecision,
     RedemptionDecision,
     VolunteerScheme,
@@ -101,6 +103,7 @@ from ..schemes.volunteer import (
     half_up,
     overlap_reason,
     scaled_units,
+    service_plan,
 )
 from .expr import PolarsCompiler, exact_divisor
 from .frames import (
@@ -390,19 +393,9 @@ def _by_activity(scheme: VolunteerScheme, parts: Mapping[str, pl.Expr],
 def _row_wise(scheme: VolunteerScheme, c: pl.DataFrame) -> pl.DataFrame:
     """Service minutes, max_hours, rates, coefficients, cap limits and factors in force."""
     rules, day = scheme.rules, pl.col("__day")
-    unit = rules.rounding_minutes
     micros = (pl.col("__end") - pl.col("__start")).dt.total_microseconds().cast(pl.Int64)
-    step = unit * 60_000_000  # service_minutes, in integers
-    if rules.rounding == "down":
-        n = micros // step
-    elif rules.rounding == "up":
-        n = -((-micros) // step)
-    else:
-        n = (2 * micros + step) // (2 * step)
-    c = c.with_columns(__micros=micros, __service=n * unit)
-    rounding = pl.lit(False) if unit <= 1 else \
-        pl.col("__service") * 60_000_000 != pl.col("__micros")
-    cols: dict[str, pl.Expr] = {"__k_round": rounding}
+    c = c.with_columns(__micros=micros)
+    cols: dict[str, pl.Expr] = {}
     mh: dict[str, pl.Expr] = {}
     mh_nif: dict[str, pl.Expr] = {}
     rate: dict[str, pl.Expr] = {}
@@ -447,11 +440,15 @@ def _row_wise(scheme: VolunteerScheme, c: pl.DataFrame) -> pl.DataFrame:
     for e in nif[1:]:
         static_nif = static_nif | e
     c = c.with_columns(**cols, __static_nif=static_nif, __month=day.dt.truncate("1mo"))
-    counted0 = pl.when(pl.col("__mh").is_not_null() & (pl.col("__service") > pl.col("__mh"))) \
-        .then(pl.col("__mh")).otherwise(pl.col("__service"))
-    return c.with_columns(
-        __k_max=(pl.col("__mh").is_not_null() & (pl.col("__service") > pl.col("__mh"))),
-        __counted0=counted0)
+    # service minutes, their rounding and max_hours: the plan the per-record code runs
+    plan = service_plan(rules)
+    done = with_plan(plan, FunctionTable(), c.lazy(),
+                     {"micros": pl.col("__micros"), "max_minutes": pl.col("__mh")},
+                     prefix="__sp.")
+    names = dict(zip(SERVICE_OUTPUTS, ("__service", "__k_round", "__k_max", "__counted0"),
+                     strict=True))
+    return done.select(*c.columns, *(pl.col(f"__sp.{k}").alias(v) for k, v in names.items())) \
+        .collect()
 
 
 # --- steps 2-4: exact points, in integers ---------------------------------------------
