@@ -60,13 +60,22 @@ def oracle(op: CapScan, rows: list[dict[str, Any]]) -> list[tuple[int, tuple[Any
 
 
 def frame_result(op: CapScan, rows: list[dict[str, Any]]) -> list[tuple[int, tuple[Any, ...]]]:
+    """The polars side, on the rows as given and (``ordered``) on them sorted first."""
     schema = {c: pl.Int64 for c in op.columns()}
     frame = pl.DataFrame(rows, schema=schema)
     done = cap_scan_frame(op, frame, prefix="s.")
     assert done.columns[:len(schema)] == list(schema)
     grants = done[grant_column("s.")].to_list()
     lefts = [done[left_column("s.", i)].to_list() for i in range(len(op.windows))]
-    return [(g, tuple(col[n] for col in lefts)) for n, g in enumerate(grants)]
+    out = [(g, tuple(col[n] for col in lefts)) for n, g in enumerate(grants)]
+    position = pl.int_range(pl.len()).alias("pos")
+    sorted_frame = frame.with_columns(position).sort([*op.key, *op.order], maintain_order=True)
+    again = cap_scan_frame(op, sorted_frame.drop("pos"), prefix="s.", ordered=True) \
+        .with_columns(sorted_frame["pos"]).sort("pos")
+    lefts_again = [again[left_column("s.", i)].to_list() for i in range(len(op.windows))]
+    assert [(g, tuple(col[n] for col in lefts_again))
+            for n, g in enumerate(again[grant_column("s.")].to_list())] == out
+    return out
 
 
 NESTED = CapScan(("vol",), ("t",), "amount", (Window(("day",), "ld"), Window(("month",), "lm")))
@@ -188,9 +197,16 @@ def intervals(draw: st.DrawFn) -> list[dict[str, Any]]:
 def overlap_frame(rows: list[dict[str, Any]]) -> list[tuple[bool, Any, Any]]:
     schema = {"vol": pl.Int64, "start": pl.Int64, "end": pl.Int64, "id": pl.String,
               "ok": pl.Boolean}
-    done = overlap_scan_frame(OVERLAP, pl.DataFrame(rows, schema=schema), prefix="o.")
+    frame = pl.DataFrame(rows, schema=schema)
+    done = overlap_scan_frame(OVERLAP, frame, prefix="o.")
     cols = [done[c].to_list() for c in overlap_columns("o.")]
-    return list(zip(*cols, strict=True)) if rows else []
+    out = list(zip(*cols, strict=True)) if rows else []
+    sorted_frame = frame.with_columns(pl.int_range(pl.len()).alias("pos")).sort(
+        [*OVERLAP.key, *OVERLAP.order], maintain_order=True)
+    again = overlap_scan_frame(OVERLAP, sorted_frame.drop("pos"), prefix="o.", ordered=True) \
+        .with_columns(sorted_frame["pos"]).sort("pos")
+    assert again.select(overlap_columns("o.")).rows() == out
+    return out
 
 
 @settings(max_examples=80, deadline=None)

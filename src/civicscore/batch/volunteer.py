@@ -21,31 +21,22 @@ record beyond ``MAX_UNITS`` is unscorable, and the per-record code words its
 ``scored_reasons`` from its trace (the amounts each step produced), once per
 distinct trace.
 
-Steps 2-4 are sequential in the per-record code: a volunteer's records are
-taken in (start, end, record id) order, and whether a record overlaps, and
-how much of a cap is left for it, depends on which *earlier* records were
-scored. Every quantity of record k is a function of the record itself and of
-the set S of earlier scored records of its volunteer: the latest end among
-them (overlap), and their capped hours and points per day and month. For a
-constant cap L the "what is left" rule telescopes: the capped amounts of
-the scored records sum to ``min(cumsum(amounts), L)``, so record k has
-``L - min(sum of earlier scored amounts, L)`` left. So ``F(S)`` -- the
-status every record gets when S is taken as the scored set -- is one pass of
-window expressions. The sequential result is the unique fixpoint of F,
-because record k's status depends only on records before it: if
-``F(S) == S`` then, by induction over k, S is what the loop computes. We
-iterate ``S <- F(S)`` from "every candidate scores", only over volunteers
-whose statuses still changed (the first n records of each volunteer are
-final after n passes; in practice 1-3 passes). Volunteers that have not
-settled after ``MAX_PASSES``, or whose month cap changes value inside a month
-(the telescoping needs one L per window), or where a month cap cut a record
-that has a later record on the same day (that day then has more left than
-the telescoped day sum assumes), are handed to the per-record
-``_score_volunteer`` itself. So are volunteers with a record that cannot be
-scored in steps 3-4 (a parameter not in force, an expression error): that is
-rare, and the per-record code writes those messages (the statuses the passes
-settled on are asserted equal to its own). Overlap rejections stay
-vectorised; their message comes from the shared ``overlap_reason``.
+Steps 2-4 are sequential: a volunteer's records are taken in (start, end,
+record id) order, and whether a record overlaps, and how much of a cap is
+left for it, depends on which *earlier* records were scored. They run as the
+generic frame ops of ``plan.scan``, which know nothing of volunteers:
+``OverlapScan`` (a record starting before the latest end of the earlier
+accepted ones is rejected) and ``CapScan`` twice, for the hour caps (day, then
+month) on the counted minutes and for the point caps on the point units, with
+the points computed between them. Each scan is exact for any windows and for
+limits that change inside a window (its docstring says how). Service time and
+``max_hours`` are the plan ``service_plan``, the one the per-record code runs.
+A volunteer with an accepted record that cannot be scored (a parameter not in
+force, an expression error, points out of range) is handed to the per-record
+``_score_volunteer`` itself: such a record is rejected without counting against
+the caps or the overlaps, which changes what follows it. That is rare, and the
+per-record code writes those messages. Overlap rejections are worded by the
+shared ``overlap_reason``.
 
 Per-row Python runs only for rejected rows (their messages), for those
 per-record volunteers, for redemption rows, and once per distinct trace of
@@ -510,7 +501,7 @@ def _caps(amount: str, limits: Sequence[tuple[str, str, list[str]]], c: pl.DataF
     op = CapScan(("__vkey",), ("__pos",), "__amount",
                  tuple(Window(tuple(keys), limit) for _, limit, keys in present))
     c = c.with_columns(__amount=pl.when(pl.col("__acc")).then(pl.col(amount)).otherwise(0))
-    c = cap_scan_frame(op, c, prefix="__scan.") if present else \
+    c = cap_scan_frame(op, c, prefix="__scan.", ordered=True) if present else \
         c.with_columns(pl.col("__amount").alias(grant_column("__scan.")))
     x = pl.col("__amount")
     out: list[pl.Expr] = []
@@ -581,7 +572,7 @@ def _settle(scheme: VolunteerScheme, c: pl.DataFrame, as_of: dt.date
     if rules.overlap == "reject":
         op = OverlapScan(("__vkey",), ("__pos",), "__start", "__end", "__rid", "__eligible")
         c = overlap_scan_frame(op, c.with_columns(__eligible=pl.lit(True)),
-                               prefix="__overlap.").drop("__eligible")
+                               prefix="__overlap.", ordered=True).drop("__eligible")
         over, latest, latest_id = overlap_columns("__overlap.")
         c = c.rename({over: "__overlap", latest: "__latest", latest_id: "__latest_id"})
     else:

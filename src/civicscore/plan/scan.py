@@ -121,9 +121,12 @@ def left_column(prefix: str, i: int) -> str:
     return f"{prefix}left{i}"
 
 
-def cap_scan_frame(op: CapScan, frame: pl.DataFrame, prefix: str = "__scan.") -> pl.DataFrame:
+def cap_scan_frame(op: CapScan, frame: pl.DataFrame, prefix: str = "__scan.",
+                   ordered: bool = False) -> pl.DataFrame:
     """``frame`` with :class:`CapScan`'s grant (Int64, ``grant_column``) and what was left
-    of each window (Int64, ``left_column``) added, row for row, in ``frame``'s order."""
+    of each window (Int64, ``left_column``) added, row for row, in ``frame``'s order.
+    ``ordered``: the caller states that the rows are already sorted by key, then order
+    (ties as they stand), so no sort is made (a batch sorts its records once)."""
     import polars as pl
 
     idx = f"{prefix}i"
@@ -133,7 +136,8 @@ def cap_scan_frame(op: CapScan, frame: pl.DataFrame, prefix: str = "__scan.") ->
     work = frame.select(op.columns()).with_columns(
         pl.int_range(pl.len(), dtype=pl.Int64).alias(idx),
         pl.col(op.amount).fill_null(0).cast(wide).alias(a))
-    work = work.sort([*op.key, *op.order], maintain_order=True)
+    if not ordered:
+        work = work.sort([*op.key, *op.order], maintain_order=True)
     segments = [[*op.key, *w.keys] for w in op.windows]
 
     # the first guess: telescoped window by window
@@ -187,7 +191,9 @@ def cap_scan_frame(op: CapScan, frame: pl.DataFrame, prefix: str = "__scan.") ->
     else:
         scanned = pl.DataFrame(schema={idx: pl.Int64, f"{g}'": wide,
                                        **{n: wide for n in names}})
-    scanned = scanned.sort(idx).select(
+    if not (ordered and len(done) == 1):  # else: one chunk, still in the frame's order
+        scanned = scanned.sort(idx)
+    scanned = scanned.select(
         pl.col(f"{g}'").cast(pl.Int64).alias(grant_column(prefix)),
         *(pl.col(n).cast(pl.Int64) for n in names))
     return pl.concat([frame, scanned], how="horizontal")
@@ -250,8 +256,9 @@ def overlap_columns(prefix: str) -> tuple[str, str, str]:
 
 
 def overlap_scan_frame(op: OverlapScan, frame: pl.DataFrame,
-                       prefix: str = "__overlap.") -> pl.DataFrame:
-    """``frame`` with :class:`OverlapScan`'s three columns added, row for row."""
+                       prefix: str = "__overlap.", ordered: bool = False) -> pl.DataFrame:
+    """``frame`` with :class:`OverlapScan`'s three columns added, row for row
+    (``ordered`` as for :func:`cap_scan_frame`)."""
     import polars as pl
 
     idx, acc, new = f"{prefix}i", f"{prefix}acc", f"{prefix}new"
@@ -259,7 +266,8 @@ def overlap_scan_frame(op: OverlapScan, frame: pl.DataFrame,
     work = frame.select(op.columns()).with_columns(
         pl.int_range(pl.len(), dtype=pl.Int64).alias(idx),
         pl.col(op.eligible).fill_null(False).alias(acc))
-    work = work.sort([*op.key, *op.order], maintain_order=True)
+    if not ordered:
+        work = work.sort([*op.key, *op.order], maintain_order=True)
     key = list(op.key)
     eligible = pl.col(op.eligible).fill_null(False)
 
@@ -294,11 +302,14 @@ def overlap_scan_frame(op: OverlapScan, frame: pl.DataFrame,
         if done else work.with_columns(pl.lit(False).alias(over_c),
                                        pl.lit(None, dtype=frame.schema[op.end]).alias(latest_c))
     # who set each latest end: the first accepted row to raise it (a strict increase)
-    settled = settled.sort([*op.key, *op.order, idx])
+    if not (ordered and len(done) == 1):
+        settled = settled.sort([*op.key, *op.order, idx])
     accepted = eligible & ~pl.col(over_c)
     raises = accepted & (pl.col(latest_c).is_null() | (pl.col(op.end) > pl.col(latest_c)))
     setter = pl.when(raises).then(pl.col(op.ident)).forward_fill().shift(1).over(key)
     settled = settled.with_columns(pl.when(pl.col(latest_c).is_not_null()).then(setter)
                                    .alias(id_c))
-    scanned = settled.sort(idx).select(over_c, latest_c, id_c)
+    if not (ordered and len(done) == 1):
+        settled = settled.sort(idx)
+    scanned = settled.select(over_c, latest_c, id_c)
     return pl.concat([frame, scanned], how="horizontal")
