@@ -21,31 +21,22 @@ record beyond ``MAX_UNITS`` is unscorable, and the per-record code words its
 ``scored_reasons`` from its trace (the amounts each step produced), once per
 distinct trace.
 
-Steps 2-4 are sequential in the per-record code: a volunteer's records are
-taken in (start, end, record id) order, and whether a record overlaps, and
-how much of a cap is left for it, depends on which *earlier* records were
-scored. Every quantity of record k is a function of the record itself and of
-the set S of earlier scored records of its volunteer: the latest end among
-them (overlap), and their capped hours and points per day and month. For a
-constant cap L the "what is left" rule telescopes: the capped amounts of
-the scored records sum to ``min(cumsum(amounts), L)``, so record k has
-``L - min(sum of earlier scored amounts, L)`` left. So ``F(S)`` -- the
-status every record gets when S is taken as the scored set -- is one pass of
-window expressions. The sequential result is the unique fixpoint of F,
-because record k's status depends only on records before it: if
-``F(S) == S`` then, by induction over k, S is what the loop computes. We
-iterate ``S <- F(S)`` from "every candidate scores", only over volunteers
-whose statuses still changed (the first n records of each volunteer are
-final after n passes; in practice 1-3 passes). Volunteers that have not
-settled after ``MAX_PASSES``, or whose month cap changes value inside a month
-(the telescoping needs one L per window), or where a month cap cut a record
-that has a later record on the same day (that day then has more left than
-the telescoped day sum assumes), are handed to the per-record
-``_score_volunteer`` itself. So are volunteers with a record that cannot be
-scored in steps 3-4 (a parameter not in force, an expression error): that is
-rare, and the per-record code writes those messages (the statuses the passes
-settled on are asserted equal to its own). Overlap rejections stay
-vectorised; their message comes from the shared ``overlap_reason``.
+Steps 2-4 are sequential: a volunteer's records are taken in (start, end,
+record id) order, and whether a record overlaps, and how much of a cap is
+left for it, depends on which *earlier* records were scored. They run as the
+generic frame ops of ``plan.scan``, which know nothing of volunteers:
+``OverlapScan`` (a record starting before the latest end of the earlier
+accepted ones is rejected) and ``CapScan`` twice, for the hour caps (day, then
+month) on the counted minutes and for the point caps on the point units, with
+the points computed between them. Each scan is exact for any windows and for
+limits that change inside a window (its docstring says how). Service time and
+``max_hours`` are the plan ``service_plan``, the one the per-record code runs.
+A volunteer with an accepted record that cannot be scored (a parameter not in
+force, an expression error, points out of range) is handed to the per-record
+``_score_volunteer`` itself: such a record is rejected without counting against
+the caps or the overlaps, which changes what follows it. That is rare, and the
+per-record code writes those messages. Overlap rejections are worded by the
+shared ``overlap_reason``.
 
 Per-row Python runs only for rejected rows (their messages), for those
 per-record volunteers, for redemption rows, and once per distinct trace of
@@ -73,6 +64,17 @@ from typing import Any, TypeAlias
 import polars as pl
 
 from ..expr.functions import FunctionTable
+from ..plan.polars import with_plan
+from ..plan.scan import (
+    CapScan,
+    OverlapScan,
+    Window,
+    cap_scan_frame,
+    grant_column,
+    left_column,
+    overlap_columns,
+    overlap_scan_frame,
+)
 from ..policy.compile import ensure_in_effect
 from ..policy.dated import DatedValue, NotInForce
 from ..policy.model import FactSpec
@@ -84,6 +86,7 @@ from ..schemes.volunteer import (
     MAX_UNITS,
     REJECTED,
     SCORED,
+    SERVICE_OUTPUTS,
     ActivityDecision,
     RedemptionDecision,
     VolunteerScheme,
@@ -91,6 +94,7 @@ from ..schemes.volunteer import (
     half_up,
     overlap_reason,
     scaled_units,
+    service_plan,
 )
 from .expr import PolarsCompiler, exact_divisor
 from .frames import (
@@ -108,8 +112,6 @@ from .result import BatchResult
 
 _TEXT = FactSpec(type="string")
 _BOOL = FactSpec(type="bool")
-MAX_PASSES = 12
-"""Fixpoint passes before a still-changing volunteer goes to the per-record code."""
 
 _DT = pl.Datetime("us")
 _F64 = pl.Float64()
@@ -187,8 +189,7 @@ def score_volunteer(scheme: VolunteerScheme, source: Any, *, as_of: dt.date,
     decisions: list[ActivityDecision] = _step1_rejections(scheme, frame, fields, as_of)
     lots: dict[str, list[list[Any]]] = {}
     if hard:
-        decisions += _per_record_volunteers(scheme, frame, candidates, hard, as_of, lots,
-                                            settled)
+        decisions += _per_record_volunteers(scheme, frame, candidates, hard, as_of, lots)
     settled = settled.filter(~pl.col("__vid").is_in(list(hard)))
     decisions += _overlaps(scheme, settled.filter(~pl.col("__acc")), as_of)
     vector = _vector_rows(scheme, settled.filter(pl.col("__acc")))
@@ -383,19 +384,9 @@ def _by_activity(scheme: VolunteerScheme, parts: Mapping[str, pl.Expr],
 def _row_wise(scheme: VolunteerScheme, c: pl.DataFrame) -> pl.DataFrame:
     """Service minutes, max_hours, rates, coefficients, cap limits and factors in force."""
     rules, day = scheme.rules, pl.col("__day")
-    unit = rules.rounding_minutes
     micros = (pl.col("__end") - pl.col("__start")).dt.total_microseconds().cast(pl.Int64)
-    step = unit * 60_000_000  # service_minutes, in integers
-    if rules.rounding == "down":
-        n = micros // step
-    elif rules.rounding == "up":
-        n = -((-micros) // step)
-    else:
-        n = (2 * micros + step) // (2 * step)
-    c = c.with_columns(__micros=micros, __service=n * unit)
-    rounding = pl.lit(False) if unit <= 1 else \
-        pl.col("__service") * 60_000_000 != pl.col("__micros")
-    cols: dict[str, pl.Expr] = {"__k_round": rounding}
+    c = c.with_columns(__micros=micros)
+    cols: dict[str, pl.Expr] = {}
     mh: dict[str, pl.Expr] = {}
     mh_nif: dict[str, pl.Expr] = {}
     rate: dict[str, pl.Expr] = {}
@@ -440,25 +431,18 @@ def _row_wise(scheme: VolunteerScheme, c: pl.DataFrame) -> pl.DataFrame:
     for e in nif[1:]:
         static_nif = static_nif | e
     c = c.with_columns(**cols, __static_nif=static_nif, __month=day.dt.truncate("1mo"))
-    counted0 = pl.when(pl.col("__mh").is_not_null() & (pl.col("__service") > pl.col("__mh"))) \
-        .then(pl.col("__mh")).otherwise(pl.col("__service"))
-    return c.with_columns(
-        __k_max=(pl.col("__mh").is_not_null() & (pl.col("__service") > pl.col("__mh"))),
-        __counted0=counted0)
+    # service minutes, their rounding and max_hours: the plan the per-record code runs
+    plan = service_plan(rules)
+    done = with_plan(plan, FunctionTable(), c.lazy(),
+                     {"micros": pl.col("__micros"), "max_minutes": pl.col("__mh")},
+                     prefix="__sp.")
+    names = dict(zip(SERVICE_OUTPUTS, ("__service", "__k_round", "__k_max", "__counted0"),
+                     strict=True))
+    return done.select(*c.columns, *(pl.col(f"__sp.{k}").alias(v) for k, v in names.items())) \
+        .collect()
 
 
-# --- steps 2-4: one pass of F(S) -------------------------------------------------------------
-
-
-def _capped(amount: pl.Expr, acc: pl.Expr, limit: pl.Expr, window: list[str]
-            ) -> tuple[pl.Expr, pl.Expr]:
-    """``amount`` limited by what the scored earlier rows left of ``limit`` in ``window``;
-    and whether it was reduced. Exact for integer amounts and one limit per window."""
-    mine = pl.when(acc).then(amount).otherwise(0)
-    before = (mine.cum_sum() - mine).over(window)
-    left = limit - pl.min_horizontal(before, limit)
-    reduced = limit.is_not_null() & (amount > left)
-    return pl.when(reduced).then(left).otherwise(amount), reduced
+# --- steps 2-4: exact points, in integers ---------------------------------------------
 
 
 _RATE_SCHEMA: _Schema = {
@@ -503,27 +487,40 @@ def _rate_table(scheme: VolunteerScheme, keys: pl.DataFrame) -> pl.DataFrame:
     return pl.DataFrame(rows, schema=_RATE_SCHEMA, orient="row")
 
 
-def _pass(scheme: VolunteerScheme, c: pl.DataFrame, as_of: dt.date) -> pl.DataFrame:
-    """Every record's status and amounts, taking ``__acc`` as the earlier scored records."""
-    rules, acc = scheme.rules, pl.col("__acc")
-    by_day, by_month = ["__vid", "__day"], ["__vid", "__month"]
-    if rules.overlap == "reject":
-        ends = pl.when(acc).then(pl.col("__end"))
-        running = ends.forward_fill().cum_max().over("__vid")
-        latest = running.shift(1).over("__vid")
-        overlap = (pl.col("__start") < latest).fill_null(False)
-        # the record that set the latest end: the first to reach it (a strict increase)
-        raises = acc & (latest.is_null() | (pl.col("__end") > latest))
-        latest_id = pl.when(raises).then(pl.col("__rid")).forward_fill().shift(1).over("__vid")
-        c = c.with_columns(__latest=latest, __latest_id=latest_id)
-    else:
-        overlap = pl.lit(False)
-    hd, k_hd = _capped(pl.col("__counted0"), acc, pl.col("__Lhd"), by_day)
-    c = c.with_columns(__hd=hd, __k_hd=k_hd, __overlap=overlap)
-    counted, k_hm = _capped(pl.col("__hd"), acc, pl.col("__Lhm"), by_month)
-    c = c.with_columns(__counted=counted, __k_hm=k_hm)
+# --- steps 2-4: overlaps and caps as scans -------------------------------------------------
 
-    # multipliers read the counted hours
+
+def _caps(amount: str, limits: Sequence[tuple[str, str, list[str]]], c: pl.DataFrame
+          ) -> pl.DataFrame:
+    """``c`` with ``amount`` limited by the caps (``(name, limit column, window keys)``,
+    applied in order) through the generic ``plan.scan.CapScan``: per cap ``__<name>``,
+    the amount after it, and ``__k_<name>``, whether it cut. Rows not ``__acc`` take no
+    part (amount 0)."""
+    present = [(name, limit, keys) for name, limit, keys in limits
+               if c.schema[limit] != pl.Null and c[limit].null_count() < c.height]
+    op = CapScan(("__vkey",), ("__pos",), "__amount",
+                 tuple(Window(tuple(keys), limit) for _, limit, keys in present))
+    c = c.with_columns(__amount=pl.when(pl.col("__acc")).then(pl.col(amount)).otherwise(0))
+    c = cap_scan_frame(op, c, prefix="__scan.", ordered=True) if present else \
+        c.with_columns(pl.col("__amount").alias(grant_column("__scan.")))
+    x = pl.col("__amount")
+    out: list[pl.Expr] = []
+    for name, _, _ in limits:
+        i = next((j for j, p in enumerate(present) if p[0] == name), None)
+        if i is None:
+            out += [x.alias(f"__{name}"), pl.lit(False).alias(f"__k_{name}")]
+            continue
+        left = pl.col(left_column("__scan.", i))
+        cut = left.is_not_null() & (x > left)
+        x = pl.when(cut).then(left).otherwise(x)
+        out += [x.alias(f"__{name}"), cut.alias(f"__k_{name}")]
+    return c.with_columns(out).drop("__amount", grant_column("__scan."),
+                                    *(left_column("__scan.", i) for i in range(len(present))))
+
+
+def _points(scheme: VolunteerScheme, c: pl.DataFrame, as_of: dt.date) -> pl.DataFrame:
+    """The multipliers (they read the counted hours), the exact points before the point
+    caps, and whether a record cannot be scored (``__unscorable``)."""
     names: dict[str, pl.Expr] = {name: pl.col(f"__f_{name}") for name in scheme.activity_facts}
     names.update(activity=pl.col("__act"), category=pl.col("__cat"), date=pl.col("__day"),
                  as_of=pl.lit(as_of, dtype=pl.Date),
@@ -556,55 +553,43 @@ def _pass(scheme: VolunteerScheme, c: pl.DataFrame, as_of: dt.date) -> pl.DataFr
     out_of_range = pl.when(event).then(pl.col("__ev_units") > MAX_UNITS) \
         .otherwise(pl.col("__counted") > pl.col("__mmax"))
     units = pl.when(event).then(pl.col("__ev_units")).otherwise(hourly)
-    c = c.with_columns(
+    return c.with_columns(
         __units0=pl.when(out_of_range).then(0).otherwise(units),
         __k_rp=pl.when(event).then(pl.col("__ev_round")).otherwise(hourly_round),
         __unscorable=unscorable | out_of_range)
-    pd_, k_pd = _capped(pl.col("__units0"), acc, pl.col("__Lpd"), by_day)
-    c = c.with_columns(__pdc=pd_, __k_pd=k_pd)
-    pm, k_pm = _capped(pl.col("__pdc"), acc, pl.col("__Lpm"), by_month)
-    return c.with_columns(__units=pm, __k_pm=k_pm).with_columns(
-        __new=~pl.col("__overlap") & ~pl.col("__unscorable"))
 
 
 def _settle(scheme: VolunteerScheme, c: pl.DataFrame, as_of: dt.date
             ) -> tuple[pl.DataFrame, set[str]]:
-    """Iterate F to its fixpoint per volunteer; returns the settled rows and the volunteers
-    left to the per-record code (see the module docstring)."""
-    hard: set[str] = set()
-    for limit in ("__Lhm", "__Lpm"):
-        varying = c.filter(pl.col(limit).min().over("__vid", "__month")
-                           != pl.col(limit).max().over("__vid", "__month"))
-        hard.update(varying["__vid"].unique().to_list())
-    active = c.filter(~pl.col("__vid").is_in(list(hard))).with_columns(__acc=pl.lit(True))
-    done: list[pl.DataFrame] = []
-    for _ in range(MAX_PASSES):
-        if not active.height:
-            break
-        result = _pass(scheme, active, as_of)
-        changed = result.filter(pl.col("__new") != pl.col("__acc"))["__vid"].unique()
-        done.append(result.filter(~pl.col("__vid").is_in(changed.implode())))
-        active = result.filter(pl.col("__vid").is_in(changed.implode())) \
-            .select(c.columns).with_columns(__acc=result.filter(
-                pl.col("__vid").is_in(changed.implode()))["__new"])
-    hard.update(active["__vid"].unique().to_list())
-    settled = pl.concat(done, how="diagonal_relaxed") if done else \
-        _pass(scheme, c.head(0).with_columns(__acc=pl.lit(True)), as_of)
-    rejected_later = settled.filter(~pl.col("__acc") & ~pl.col("__overlap"))["__vid"] \
-        .unique().to_list()
-    hard.update(rejected_later)
-    # A month cap that cuts a record leaves less of that day used than the day's
-    # telescoped sum assumes: a later record of the same day would see too little left.
-    day = ["__vid", "__day"]
-    not_last = pl.int_range(pl.len()).over(day) < pl.len().over(day) - 1
-    cut = settled.filter(pl.col("__acc") & (pl.col("__k_hm") | pl.col("__k_pm")) & not_last)
-    hard.update(cut["__vid"].unique().to_list())
-    return settled, hard
+    """Steps 2-4 of every candidate: overlaps (``plan.scan.OverlapScan``), the hour caps
+    (``CapScan``), the points, the point caps (``CapScan``). Exact for every volunteer
+    none of whose accepted records is unscorable; those others are returned, for the
+    per-record code (see the module docstring)."""
+    rules = scheme.rules
+    c = c.with_columns(__pos=pl.int_range(pl.len(), dtype=pl.Int64),
+                       __vkey=(pl.col("__vid") != pl.col("__vid").shift(1))
+                       .fill_null(True).cum_sum().cast(pl.Int64))
+    if rules.overlap == "reject":
+        op = OverlapScan(("__vkey",), ("__pos",), "__start", "__end", "__rid", "__eligible")
+        c = overlap_scan_frame(op, c.with_columns(__eligible=pl.lit(True)),
+                               prefix="__overlap.", ordered=True).drop("__eligible")
+        over, latest, latest_id = overlap_columns("__overlap.")
+        c = c.rename({over: "__overlap", latest: "__latest", latest_id: "__latest_id"})
+    else:
+        c = c.with_columns(__overlap=pl.lit(False))
+    c = c.with_columns(__acc=~pl.col("__overlap"))
+    c = _caps("__counted0", [("hd", "__Lhd", ["__day"]), ("counted", "__Lhm", ["__month"])],
+              c).rename({"__k_counted": "__k_hm"})
+    c = _points(scheme, c, as_of)
+    c = _caps("__units0", [("pdc", "__Lpd", ["__day"]), ("units", "__Lpm", ["__month"])],
+              c).rename({"__k_pdc": "__k_pd", "__k_units": "__k_pm"})
+    hard = set(c.filter(pl.col("__acc") & pl.col("__unscorable"))["__vid"].unique().to_list())
+    return c, hard
 
 
 def _per_record_volunteers(scheme: VolunteerScheme, frame: pl.DataFrame, c: pl.DataFrame,
-                           hard: set[str], as_of: dt.date, lots: dict[str, list[list[Any]]],
-                           settled: pl.DataFrame) -> list[ActivityDecision]:
+                           hard: set[str], as_of: dt.date, lots: dict[str, list[list[Any]]]
+                           ) -> list[ActivityDecision]:
     """Steps 2-4 of ``hard`` volunteers by the per-record ``_score_volunteer`` itself."""
     rows = c.filter(pl.col("__vid").is_in(list(hard)))[ROW]
     subset = frame.filter(pl.col(ROW).is_in(rows.implode()))
@@ -618,14 +603,6 @@ def _per_record_volunteers(scheme: VolunteerScheme, frame: pl.DataFrame, c: pl.D
     out: list[ActivityDecision] = []
     for vid, items in pending.items():
         out += scheme._score_volunteer(items, as_of, lots.setdefault(vid, []))
-    # where the fixpoint settled, its statuses must be the per-record ones
-    mine = settled.filter(pl.col("__vid").is_in(list(hard)))
-    if mine.height:
-        status = dict(zip(mine[ROW].to_list(), mine["__acc"].to_list(), strict=True))
-        for d in out:
-            if d.row in status and status[d.row] != (not d.rejected):  # pragma: no cover
-                raise AssertionError(f"row {d.row}: batch and per-record disagree on overlap "
-                                     f"or scoring")
     return out
 
 

@@ -29,9 +29,10 @@ from .ops import (
     Pick,
     Plan,
     Ref,
+    RoundDiv,
     Threshold,
 )
 
 __all__ = ["STRINGS", "AddPeriod", "All", "AnyOf", "Codes", "Compare", "CountTrue", "Expr",
            "Failed", "FirstTrue", "Greatest", "IfElse", "Input", "IsNull", "Least", "Let", "Lit",
-           "Not", "Op", "Operand", "Pick", "Plan", "Ref", "Threshold"]
+           "Not", "Op", "Operand", "Pick", "Plan", "Ref", "RoundDiv", "Threshold"]

@@ -197,8 +197,25 @@ class Codes:
     pairs: tuple[tuple[Operand, str], ...]
 
 
+#: How :class:`RoundDiv` rounds.
+ROUNDINGS = frozenset({"down", "up", "half_up"})
+
+
+@dataclass(frozen=True, slots=True)
+class RoundDiv:
+    """The int ``value / by`` (``by`` a positive whole number) rounded to a whole number,
+    exactly: ``down`` toward minus infinity, ``up`` toward plus infinity, ``half_up`` to
+    the nearest with halves away from zero (Python's ``decimal`` ROUND_HALF_UP). Null
+    gives null. Service time in whole rounding units of microseconds, fixed-point
+    amounts to fewer decimals."""
+
+    value: Operand
+    by: int
+    rounding: str
+
+
 Op = (Expr | Failed | CountTrue | All | AnyOf | Not | IsNull | Compare | IfElse | AddPeriod
-      | Threshold | Codes | FirstTrue | Pick | Least | Greatest)
+      | Threshold | Codes | FirstTrue | Pick | Least | Greatest | RoundDiv)
 
 _COMPARE_OPS = frozenset({"<", "<=", ">", ">=", "==", "!="})
 
@@ -356,6 +373,11 @@ def _type_of(op: Op, types: dict[str, ValueType], nullable: dict[str, bool],
             for o, _code in pairs:
                 want(o, Type.BOOL)
             return STRINGS, False
+        case RoundDiv(value=v, by=by, rounding=rounding):
+            if by <= 0 or rounding not in ROUNDINGS:
+                raise ValueError(f"divide by a positive whole number, rounded one of "
+                                 f"{sorted(ROUNDINGS)}; got {by!r}, {rounding!r}")
+            return Type.INT, want(v, Type.INT)
     raise TypeError(f"unknown plan op {op!r}")  # pragma: no cover - the IR is closed
 
 
@@ -391,3 +413,18 @@ def first_true(items: tuple[Any, ...]) -> int:
         if v is True:
             return i
     return len(items)
+
+
+# --- appended ops ------------------------------------------------------------------------
+
+def round_div(value: int | None, by: int, rounding: str) -> int | None:
+    """:class:`RoundDiv` on one value (the Python backend calls this)."""
+    if value is None:
+        return None
+    if rounding == "down":
+        return value // by
+    if rounding == "up":
+        return -(-value // by)
+    if value < 0:
+        return -((2 * -value + by) // (2 * by))
+    return (2 * value + by) // (2 * by)

@@ -45,6 +45,7 @@ from .ops import (
     Pick,
     Plan,
     Ref,
+    RoundDiv,
     Threshold,
     ValueType,
 )
@@ -173,6 +174,8 @@ class _Builder:
                 return pl.when(v.is_null()).then(None).otherwise(reached - 1).cast(pl.Int64)
             case Codes(pairs=pairs):
                 return _codes([true(c) for c, _ in pairs], [code for _, code in pairs])
+            case RoundDiv(value=x, by=by, rounding=rounding):
+                return round_div(o(x), by, rounding)
         raise TypeError(f"unknown plan op {op!r}")  # pragma: no cover - the IR is closed
 
 
@@ -303,3 +306,16 @@ def run_plan(plan: Plan, functions: FunctionTable, frame: pl.DataFrame | pl.Lazy
     exprs = {i.name: given.get(i.name, pl.col(i.name)) for i in plan.inputs}
     done = with_plan(plan, functions, lazy, exprs, python_ops=python_ops)
     return done.select(pl.col("__plan." + n).alias(n) for n in plan.outputs).collect()
+
+
+def round_div(value: pl.Expr, by: int, rounding: str) -> pl.Expr:
+    """:class:`RoundDiv` on an Int64 column: floor division (polars' ``//`` floors, as
+    Python's does), in Int128 so that adding to or doubling the value cannot overflow."""
+    v = value.cast(pl.Int128)
+    if rounding == "down":
+        return (v // by).cast(pl.Int64)
+    if rounding == "up":
+        return ((v + (by - 1)) // by).cast(pl.Int64)
+    halved = (2 * v.abs() + by) // (2 * by)
+    return pl.when(v < 0).then(pl.lit(0, dtype=pl.Int128) - halved).otherwise(halved) \
+        .cast(pl.Int64)

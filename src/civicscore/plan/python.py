@@ -43,9 +43,11 @@ from .ops import (
     Pick,
     Plan,
     Ref,
+    RoundDiv,
     Threshold,
     add_period,
     first_true,
+    round_div,
 )
 
 #: Up to this many items, FirstTrue is rendered as one chained conditional; beyond, as a
@@ -166,6 +168,8 @@ class _Source(_Renderer):
                     return "[]"
                 table = ", ".join(f"({self.const(code)}, {o(c)})" for c, code in pairs)
                 return f"[_c for _c, _t in ({table},) if _t is True]"
+            case RoundDiv(value=x, by=by, rounding=rounding):
+                return f"_round_div({o(x)}, {by!r}, {rounding!r})"
         raise TypeError(f"unknown plan op {op!r}")  # pragma: no cover - the IR is closed
 
 
@@ -198,7 +202,8 @@ def compile_plan(plan: Plan, functions: FunctionTable) -> PlanFunction:
         "_float": float, "_int": _int, "_fin": _fin, "_pow": _pow,
         "_ArithmeticError": ArithmeticError, "_ValueError": ValueError,
         "_add_period": add_period, "_bisect": bisect_right, "_first_true": first_true,
-        "_min": min, "_max": max}
+        "_min": min, "_max": max,
+        "_round_div": round_div}
     exec(code, env)
     fn: PlanFunction = env["plan"]
     return fn

@@ -52,7 +52,12 @@ from typing import Any
 from .._suggest import did_you_mean, one_of
 from ..errors import RecordError
 from ..expr import Expression, Fact, FunctionTable, Type
-from ..expr.ir import MAX_SAFE_INT
+from ..expr.ir import MAX_SAFE_INT, Binary, Const, Name
+from ..plan import AnyOf, IfElse, Input, Let, Plan, Ref, RoundDiv
+from ..plan import Compare as PlanCompare
+from ..plan import Expr as PlanExpr
+from ..plan.ops import round_div
+from ..plan.python import compile_plan
 from ..policy.compile import CompileContext, ensure_in_effect
 from ..policy.dated import DatedValue, NotInForce
 from ..policy.load import KeyPath
@@ -133,15 +138,45 @@ def scaled_units(x: float, scale: int) -> int:
 
 def service_minutes(micros: int, unit: int, rounding: str) -> int:
     """Service time in whole minutes: ``micros`` (microseconds between start and end)
-    rounded exactly to ``unit``-minute units, down, up or to the nearest (half up)."""
-    step = unit * 60_000_000
-    if rounding == "down":
-        n = micros // step
-    elif rounding == "up":
-        n = -(-micros // step)
-    else:
-        n = (2 * micros + step) // (2 * step)
+    rounded exactly to ``unit``-minute units, down, up or to the nearest (half up).
+    The same step as the ``service`` of :func:`service_plan`, for one value."""
+    mode = "half_up" if rounding == "nearest" else rounding
+    n = round_div(micros, unit * 60_000_000, mode)
+    assert n is not None
     return n * unit
+
+
+def service_plan(rules: Volunteer) -> Plan:
+    """The service-time part of a record's decision, written once and run by both
+    engines (``plan.python`` per record, ``plan.polars`` in batch).
+
+    Inputs: ``micros``, the microseconds between start and end, and ``max_minutes``, the
+    activity's ``max_hours`` in force as whole minutes (null when it has none). Outputs:
+    ``service`` (whole minutes, rounded to ``rounding_minutes`` units as the policy says),
+    ``rounded`` (the rounding changed the time, in units of more than a minute: the
+    ROUNDING reason), ``cut_max`` (``max_hours`` cut it: the MAX_HOURS reason) and
+    ``counted0``, the minutes counted before the hour caps."""
+    unit = rules.rounding_minutes
+    step = unit * 60_000_000
+    mode = "half_up" if rules.rounding == "nearest" else rules.rounding
+    micros, most = Ref("micros"), Ref("max_minutes")
+    steps = [Let("units", RoundDiv(micros, step, mode)),
+             Let("service", PlanExpr(Binary(Type.INT, "*", Name(Type.INT, "units"),
+                                              Const(Type.INT, unit)), capture=False))]
+    if unit > 1:
+        steps += [Let("floor", RoundDiv(micros, step, "down")),
+                  Let("ceiling", RoundDiv(micros, step, "up")),
+                  Let("rounded", PlanCompare("!=", Ref("floor"), Ref("ceiling")))]
+    else:
+        steps.append(Let("rounded", AnyOf(())))
+    steps += [Let("cut_max", PlanCompare(">", Ref("service"), most, if_null=False)),
+              Let("counted0", IfElse(Ref("cut_max"), most, Ref("service")))]
+    return Plan((Input("micros", Type.INT), Input("max_minutes", Type.INT, nullable=True)),
+                tuple(steps), SERVICE_OUTPUTS)
+
+
+#: What :func:`service_plan` gives, in order.
+SERVICE_OUTPUTS = ("service", "rounded", "cut_max", "counted0")
 
 
 # --- results ------------------------------------------------------------------------
@@ -455,6 +490,8 @@ class VolunteerScheme(BatchEngine):
         self.activity_facts = dict(activity_facts)
         self.scale = 10 ** rules.points_decimals
         self.stars = sorted(rules.star_levels, key=lambda s: s.hours)
+        #: the service-time plan, compiled once (``service_plan``)
+        self._service = compile_plan(service_plan(rules), FunctionTable())
 
     # -- public API --------------------------------------------------------------------
     def decide_many(self, records: Iterable[Mapping[str, Any]], *, as_of: dt.date,
@@ -681,17 +718,12 @@ class VolunteerScheme(BatchEngine):
         # service time, rounded to the unit (exactly, on whole microseconds)
         delta = p.end - p.start
         micros = (delta.days * 86_400 + delta.seconds) * 1_000_000 + delta.microseconds
-        service = service_minutes(micros, rules.rounding_minutes, rules.rounding)
-        counted = service
-        max_hours = None
-        if act.max_hours is not None:
-            limit = scaled_units(self._param(p, f"{base}.max_hours", act.max_hours, day), 60)
-            if counted > limit:
-                max_hours = limit
-                counted = limit
-        counted0 = counted
+        limit = None if act.max_hours is None else \
+            scaled_units(self._param(p, f"{base}.max_hours", act.max_hours, day), 60)
+        service, _, cut_max, counted0 = self._service({"micros": micros, "max_minutes": limit})
+        max_hours = limit if cut_max else None
         caps = rules.caps
-        counted, hour_cuts = self._apply_caps(p, counted, 60, day, (
+        counted, hour_cuts = self._apply_caps(p, counted0, 60, day, (
             (caps.hours_per_day, hours_day[day], "CAP_HOURS_DAY"),
             (caps.hours_per_month, hours_month[month], "CAP_HOURS_MONTH")))
         # points: the exact product of the written numbers, rounded half up once
