@@ -10,6 +10,7 @@ problems are collected and raised together, with their positions.
 from __future__ import annotations
 
 import datetime as dt
+import importlib
 import keyword
 import re
 import warnings
@@ -28,7 +29,16 @@ from ..expr import compile_expression as _compile_expression
 from ..results import PolicyRef
 from .calendar import HolidayCalendar, subdivisions, supported_countries
 from .care import concept_problem
-from .load import KeyPath, Layers, Loaded, Resolver, load_source, read_limited, read_source
+from .load import (
+    KeyPath,
+    Layers,
+    Loaded,
+    Resolver,
+    SourceFile,
+    load_source,
+    read_limited,
+    read_source,
+)
 from .model import FactSpec, PolicyModel
 from .protected import control_reason, protected_in, protected_reason
 
@@ -41,6 +51,9 @@ if TYPE_CHECKING:  # the schemes import this module: only type checkers follow t
     from ..schemes.volunteer import VolunteerScheme
 
 SectionT = TypeVar("SectionT", bound=BaseModel)
+
+PORTABLE = "civicscore.policy.portable"
+"""How a policy pickles and is rebuilt on a worker (imported when a policy is pickled)."""
 
 FACT_TYPES: dict[str, Type] = {
     "bool": Type.BOOL, "int": Type.INT, "decimal": Type.DECIMAL,
@@ -149,6 +162,17 @@ class Policy:
     schemes: Mapping[str, Any]
     warnings: tuple[Problem, ...] = ()
     specs: Mapping[str, SchemeSpec] = field(default_factory=dict, repr=False)
+    #: The TOML files it was loaded from (its own first, then each it extends): what it
+    #: pickles as (``policy.portable``), since compiled rules and plugin code do not.
+    layers_files: tuple[SourceFile, ...] = field(default=(), repr=False, compare=False)
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        """Pickle as sources, rebuilt and hash-checked where unpickled
+        (``civicscore.policy.portable``): a Spark executor scores with this very policy.
+        The module is named by reference, as a scheme's batch engine is, because
+        rebuilding needs the plugins, whose modules import this one."""
+        portable = importlib.import_module(PORTABLE)
+        return portable.rebuild, (portable.portable(self),)
 
     @property
     def id(self) -> str:
@@ -437,7 +461,7 @@ def compile_policy(loaded: Loaded, env: Environment, today: dt.date | None = Non
     for note in notes:
         warnings.warn(str(note), PolicyWarning, stacklevel=3)
     return Policy(model, ref, calendar, ctx.functions, compiled, tuple(notes),
-                  dict(env.schemes))
+                  dict(env.schemes), tuple(loaded.layers.files))
 
 
 def _check_record_fields(ctx: CompileContext, specs: Mapping[str, SchemeSpec],
