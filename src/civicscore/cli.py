@@ -5,8 +5,9 @@ The contract scripts rely on:
 * ``check`` exits 0 when every policy is valid, 1 when any has problems
   (each printed as ``file:line:col: message``);
 * ``score`` exits 0 when the run completes, even with rejected rows (their
-  count goes to stderr, and each one to ``--rejects`` or stderr), and 2 only
-  for unusable input;
+  count goes to stderr, and each one to ``--rejects`` or stderr), 3 when it
+  completes with every input row rejected (nothing scored), and 2 only for
+  unusable input;
 * no Python traceback reaches a user for a mistake in their input; an
   internal error says so and exits 70 (set ``CIVICSCORE_DEBUG=1`` to see it);
 * a reader that closes the pipe early (``civicscore score ... | head``) stops the
@@ -41,6 +42,9 @@ if TYPE_CHECKING:
 
 EXIT_PROBLEMS = 1
 EXIT_INPUT = 2
+EXIT_ALL_REJECTED = 3
+"""``score`` completed but every row of its input was rejected (a wrong file, a missing
+required column): the outputs are written, and a script is told nothing was scored."""
 EXIT_INTERNAL = 70
 
 
@@ -281,7 +285,7 @@ def vars_of(p: Problem) -> dict[str, Any]:
 def _output_kind(output: str | None, fmt: str | None) -> str:
     if fmt:
         return fmt
-    if output:
+    if output and output != "-":  # -o - is standard output, as no -o is
         from .io import output_format
 
         return output_format(output)
@@ -370,7 +374,7 @@ def _score(policy: str, input_file: str, scheme: str, output: str | None, reject
     extra_files = _extra_inputs(pol, scheme, with_inputs, redemptions)
     log = _decision_log(log_path, redactions)
     kind = _output_kind(output, fmt)
-    if kind == "parquet" and output is None:
+    if kind == "parquet" and (output is None or output == "-"):
         raise click.UsageError("Parquet output needs a file: add -o FILE.parquet")
     # Everything that can be known before the run is checked before it: a run that
     # cannot write its outputs, or would overwrite its own input, does not start.
@@ -385,6 +389,7 @@ def _score(policy: str, input_file: str, scheme: str, output: str | None, reject
     if Path(policy).is_file():
         inputs["POLICY"] = policy
     _check_paths(inputs, outputs)
+    absent = _absent_columns(pol, scheme, input_file)
     day = _as_of(as_of)
     if not hasattr(compiled, "batch"):  # a plugin scheme may have no batch evaluator
         if engine == "batch":
@@ -415,15 +420,17 @@ def _score(policy: str, input_file: str, scheme: str, output: str | None, reject
 
                 with _doing(f"writing {details}"):
                     outcome.write_details(details, output_format(details))
-            if rejected and rejects:
+            if rejects:  # written even when empty: a script finds the file it asked for
                 from .io import write_rows
 
-                write_rows(rejected, rejects)
+                write_rows(rejected, rejects, columns=REJECT_COLUMNS)
             logged = outcome.log() if outcome.log is not None else None
     finally:
         CSV_ESCAPE.reset(token)
     if logged is not None:
         click.echo(f"{logged} decisions logged to {log.path}", err=True)
+    for warning in absent:  # after the outputs are written, beside the summary
+        click.echo(warning, err=True)
     click.echo(outcome.summary(), err=True)
     if rejected and rejects:
         click.echo(f"{len(rejected)} rejected rows written to {rejects}", err=True)
@@ -434,6 +441,22 @@ def _score(policy: str, input_file: str, scheme: str, output: str | None, reject
         if len(rejected) > SHOWN_REJECTS:
             click.echo(f"... and {len(rejected) - SHOWN_REJECTS} more rejected rows: "
                        f"write them all with --rejects FILE", err=True)
+    main_rejected = sum(1 for r in rejected if r["input"] == spec.input_kind)
+    if outcome.rows_in and main_rejected >= outcome.rows_in:
+        click.echo(f"civicscore: every row of {input_file} was rejected; nothing was "
+                   f"scored (exit {EXIT_ALL_REJECTED})", err=True)
+        sys.exit(EXIT_ALL_REJECTED)
+
+
+def _absent_columns(pol: Policy, scheme: str, input_file: str) -> list[str]:
+    """The warnings, one per declared fact the input has no column for, that ``score``
+    prints with its summary (looked at before the run, from the header alone)."""
+    from .columns import absent_facts, column_names
+
+    names = column_names(input_file)
+    if names is None:
+        return []
+    return [fact.message(input_file) for fact in absent_facts(pol, scheme, names)]
 
 
 def _check_paths(inputs: dict[str, str], outputs: dict[str, str | None]) -> None:

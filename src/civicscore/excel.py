@@ -110,12 +110,12 @@ def sheet_names(path: str | Path) -> list[str]:
 
 def sheet_rows(path: Path, sheet: str | None = None) -> int:
     """How many rows a sheet spans (its header and blank rows included): what ``--engine
-    auto`` weighs. An unreadable workbook counts 0 (the reader then says what is wrong)."""
+    auto`` weighs. An unreadable workbook counts 0 (the reader then says what is wrong).
+    The sheet is kept for the reader that follows (:func:`_grid`)."""
     try:
-        end = _sheet(path, _workbook(path), sheet)[1].end  # (last row, last column), 0-based
+        return len(_grid(path, sheet)[1])
     except InputError:
         return 0
-    return int(end[0]) + 1 if end else 0
 
 
 def _sheet(path: Path, book: Any, sheet: str | None) -> tuple[str, Any]:
@@ -148,13 +148,34 @@ def read_xlsx(path: Path, sheet: str | None = None
 
     The workbook and the sheet are opened at once (a missing sheet or a damaged file is an
     :class:`InputError` here, before a run starts); the rows are then streamed."""
-    book = _workbook(path)
-    name, data = _sheet(path, book, sheet)
+    name, grid = _grid(path, sheet)
+    return _records(path, name, grid)
+
+
+_LAST: dict[tuple[Any, ...], tuple[str, list[list[Any]]]] = {}
+"""The last sheet read, by file identity: ``score`` looks at a workbook up to three times
+(how many rows for ``--engine auto``, which columns, the records), and parsing it is the
+cost; one entry, so memory holds one sheet at most."""
+
+
+def _grid(path: Path, sheet: str | None) -> tuple[str, list[list[Any]]]:
+    """The sheet's name and its cells, from A1, every row as long as the longest."""
+    try:
+        info = path.stat()
+        key: tuple[Any, ...] = (str(path.resolve()), info.st_mtime_ns, info.st_size, sheet)
+    except OSError:
+        key = ()
+    if key and key in _LAST:
+        return _LAST[key]
+    name, data = _sheet(path, _workbook(path), sheet)
     try:
         grid = data.to_python(skip_empty_area=False)
     except Exception as e:
         raise InputError(f"{path}: sheet {name!r} cannot be read ({str(e)[:200]})") from None
-    return _records(path, name, grid)
+    _LAST.clear()
+    if key:
+        _LAST[key] = (name, grid)
+    return name, grid
 
 
 def _records(path: Path, name: str, grid: list[list[Any]]

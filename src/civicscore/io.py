@@ -612,13 +612,15 @@ def neutralise_formula(text: str) -> str:
 
 
 def write_rows(rows: Iterable[Mapping[str, Any]], target: str | Path | None,
-               kind: str | None = None) -> int:
+               kind: str | None = None, columns: Iterable[str] | None = None) -> int:
     """Write rows to a file (format by extension) or to stdout; returns the count.
 
     This is the one writer of ``civicscore score``: the batch engine's frames are
     written through it too (:func:`write_frame`), so that the engine never changes
     a byte of the output. CSV joins lists with ``'; '``; dates are ISO text;
-    ``json`` is one JSON array, ``jsonl`` one object per line.
+    ``json`` is one JSON array, ``jsonl`` one object per line. ``columns`` is the CSV
+    header written when there are no rows (an empty rejects file still says what it
+    would hold).
     """
     kind = kind or (output_format(target) if target else "jsonl")
     if kind == "parquet":
@@ -635,6 +637,8 @@ def write_rows(rows: Iterable[Mapping[str, Any]], target: str | Path | None,
                     writer.writeheader()
                 writer.writerow({k: _csv_cell(v, escape) for k, v in row.items()})
                 n += 1
+            if writer is None and columns is not None:
+                csv.writer(out).writerow(list(columns))
         elif kind == "json":
             out.write("[")
             for row in rows:

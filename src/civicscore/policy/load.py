@@ -206,8 +206,10 @@ def read_source(name: str, raw: bytes | str, directory: Path | None) -> SourceFi
         data = tomllib.loads(text)
     except tomllib.TOMLDecodeError as e:
         line, col, msg = _toml_error_position(e, text)
+        lines = text.splitlines()
+        source_line = lines[line - 1] if 0 < line <= len(lines) else ""
         raise PolicyError.single(name, line, col, f"TOML syntax error: {msg}",
-                                 hint=_toml_hint(msg)) from None
+                                 hint=_toml_hint(msg, source_line)) from None
     except RecursionError:
         raise PolicyError.single(name, 1, 1, "TOML nesting is too deep") from None
     return SourceFile(name, text, data, directory)
@@ -230,8 +232,63 @@ def _toml_error_position(e: Exception, text: str) -> tuple[int, int, str]:
     return int(line or 1), int(col or 1), msg
 
 
-def _toml_hint(msg: str) -> str:
+FULL_WIDTH = {"＝": "=", "，": ",", "：": "=", "“": '"', "”": '"', "‘": "'", "’": "'",
+              "「": '"', "」": '"', "【": "[", "】": "]", "［": "[", "］": "]", "｛": "{",
+              "｝": "}", "。": ".", "．": ".", "；": "", "\u3000": " ", "－": "-", "＋": "+",
+              **{chr(0xFF10 + d): str(d) for d in range(10)}}
+"""What a Chinese keyboard types where TOML needs ASCII: full-width ``＝ ， ４``, smart and
+corner quotes, 【】 brackets, the ideographic space; ``：`` (typed for ``=`` by analogy
+with 键：值) becomes ``=``."""
+
+
+def _half_width(line: str) -> tuple[str, list[str]]:
+    """``line`` with the characters of :data:`FULL_WIDTH` outside ASCII-quoted strings
+    replaced (a full-width comma inside "巡逻，夜间" is the officer's text), and the
+    characters replaced."""
+    out: list[str] = []
+    found: list[str] = []
+    quote = ""
+    for ch in line:
+        if quote:
+            out.append(ch)
+            if ch == quote:
+                quote = ""
+        elif ch in "\"'":
+            quote = ch
+            out.append(ch)
+        elif ch == "#":
+            out.append(line[len(out):])  # a comment: left as written
+            break
+        elif ch in FULL_WIDTH:
+            found.append(ch)
+            out.append(FULL_WIDTH[ch])
+        else:
+            out.append(ch)
+    return "".join(out), found
+
+
+def _cjk(text: str) -> bool:
+    return any("\u4e00" <= c <= "\u9fff" or "\u3400" <= c <= "\u4dbf" for c in text)
+
+
+def _toml_hint(msg: str, line: str = "") -> str:
+    """A hint for a TOML syntax error, from the message and the line it is on: the
+    half-width line when the officer typed full-width punctuation (the usual cause on a
+    Chinese keyboard), quotes for an unquoted Chinese key or value."""
+    fixed, found = _half_width(line)
+    if found:
+        shown = " ".join(dict.fromkeys("ideographic space" if c == "\u3000" else c
+                                       for c in found))
+        return (f"did you mean: {fixed.strip()} ({shown} typed on a Chinese keyboard; TOML "
+                f"needs half-width punctuation)")
+    key, eq, value = line.partition("=")
+    stripped = key.strip()
+    if stripped and _cjk(stripped) and stripped[0] not in "\"'[" and "Invalid statement" in msg:
+        return (f"keys are written in English letters (e.g. patrol); Chinese goes in quotes "
+                f"as a value: label = \"{stripped}\"")
     if "Invalid value" in msg or "invalid value" in msg:
+        if eq and value.strip()[:1] in ("\"", "'"):
+            return ""
         return "text values need quotes, e.g. label = \"巡逻\""
     if "Cannot overwrite" in msg or "cannot overwrite" in msg.lower():
         return "each key may be written once per table"
