@@ -51,3 +51,14 @@ def test_hashing_needs_a_key_and_is_an_hmac(tmp_path: Path) -> None:
     want = hmac.new(key.encode(), b"H001", hashlib.sha256).hexdigest()[:32]
     assert entry["input"]["household_id"] == "hmac-sha256:" + want  # type: ignore[index]
     assert "H001" not in (tmp_path / "d.jsonl").read_text("utf-8")
+
+
+def test_the_reasons_do_not_quote_a_redacted_value(tmp_path: Path) -> None:
+    policy = civicscore.load(EXAMPLE_POLICY)
+    twice = [HOUSEHOLD, dict(HOUSEHOLD)]  # a duplicate id: its reason names the id
+    result = policy.visits.decide_many(twice, as_of=AS_OF)
+    assert any("H001" in r for r in result.decisions[1].to_row()["reasons"])
+    log = DecisionLog(tmp_path / "d.jsonl", {"household_id": "erase"})
+    log.write_run(policy, "visits", AS_OF, result, twice)
+    text = (tmp_path / "d.jsonl").read_text("utf-8")
+    assert "H001" not in text and "[erased]" in text

@@ -73,6 +73,22 @@ def _canonical(value: Any) -> Any:
     return json.loads(json.dumps(to_jsonable(value), ensure_ascii=False, default=str))
 
 
+def _scrub(value: Any, hidden: Mapping[str, str]) -> Any:
+    """``value`` (a reason's text, or its parts) without the redacted values it quotes
+    (values of at least 3 characters, where they stand on their own)."""
+    if isinstance(value, str):
+        for secret, shown in sorted(hidden.items(), key=lambda kv: -len(kv[0])):
+            if len(secret) >= 3:
+                value = re.sub(rf"(?<![0-9A-Za-z]){re.escape(secret)}(?![0-9A-Za-z])",
+                               shown, value)
+        return value
+    if isinstance(value, list):
+        return [_scrub(v, hidden) for v in value]
+    if isinstance(value, dict):
+        return {k: _scrub(v, hidden) for k, v in value.items()}
+    return value
+
+
 def _short(key: str, d: LoggedDecision) -> str:
     """A decision keyed by a result field (a statement by volunteer id, which may be
     redacted) gets a short digest of it in its id."""
@@ -129,6 +145,7 @@ class DecisionLog:
             return _canonical(getattr(record, "message", repr(record))), []
         out: dict[str, Any] = {}
         hidden: list[str] = []
+        hidden_values: dict[str, str] = {}
         for k, v in record.items():
             if keep is not None and str(k) not in keep:
                 continue
@@ -140,7 +157,12 @@ class DecisionLog:
                 out[str(k)] = ERASED if how == "erase" else "hmac-sha256:" + hmac.new(
                     self.salt.encode("utf-8"), str(v).encode("utf-8"),
                     hashlib.sha256).hexdigest()[:32]
-        return _canonical(out), hidden
+                hidden_values[str(v)] = out[str(k)]
+        logged = _canonical(out)
+        if hidden_values and isinstance(logged.get("reasons"), list):
+            # the reasons quote ids and values ("household H001 appears twice"): not in a log
+            logged["reasons"] = [_scrub(r, hidden_values) for r in logged["reasons"]]
+        return logged, hidden
 
     def logged(self, d: LoggedDecision) -> tuple[str, dict[str, Any]]:
         """The key and result of a decision as they are written to (and compared in) the log."""

@@ -866,12 +866,40 @@ def appeal_cmd(log_file: str, decision_id: str, settings: tuple[str, ...],
         if not sep or not name:
             raise click.UsageError(f"--set {item!r}: write FIELD=VALUE")
         fixes[name] = value
+    _check_appeal(policy, target, run, fixes)
     extra = logged_inputs(policy.spec(target["scheme"]),
                           (e for e in entries if e["run_id"] == target["run_id"]))
     result = appeal(policy, target["scheme"], [e["input"] for e in run],
                     {target["row"]: fixes}, as_of=dt.date.fromisoformat(target["as_of"]),
                     expected_hash=target["policy"]["hash"], **extra)
     click.echo(result.explain())
+
+
+def _check_appeal(policy: Policy, target: dict[str, Any], run: list[dict[str, Any]],
+                  fixes: dict[str, Any]) -> None:
+    """Refuse an appeal whose answer would be wrong: a corrected field the records do not
+    have (``agee_oldest``, which would change nothing), or a run whose redacted inputs
+    feed the rules (an erased id makes every household a duplicate)."""
+    from ._suggest import did_you_mean
+
+    spec = policy.spec(target["scheme"])
+    entity = spec.entity_of(getattr(policy.model, target["scheme"], None))
+    facts = set(policy.model.facts.get(entity or "", {}))
+    known = {*facts, *spec.record_fields, *(target["input"] or {})}
+    for name in fixes:
+        if name not in known:
+            hint = did_you_mean(name, known)
+            raise UsageError(f"--set {name}=...: {name!r} is not a field of the appealed "
+                             f"record" + (f" ({hint})" if hint else ""))
+    # an erased value is gone; a hashed id still tells records apart, a hashed fact does not
+    fed = sorted({f for e in run for f in e.get("redacted") or ()
+                  if ((e.get("redaction") or {}).get(f) == "erase" and f in known)
+                  or f in facts})
+    if fed:
+        raise UsageError(f"cannot appeal {target['decision_id']}: the log redacted "
+                         f"{', '.join(fed)}, which the rules read, so re-deciding from the "
+                         f"log would not be the same decision; appeal from the original "
+                         f"records (score with the corrected file) instead")
 
 
 # --- plugins ----------------------------------------------------------------------------

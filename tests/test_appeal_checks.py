@@ -1,0 +1,39 @@
+"""An appeal that could not give the right answer is refused with the reason: a corrected
+field the record does not have (a typo), or a run whose redacted inputs feed the rules."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+from click.testing import CliRunner
+
+from civicscore.cli import main
+
+from .conftest import EXAMPLE_POLICY, EXAMPLES
+
+
+def log_of(tmp_path: Path, *redact: str) -> tuple[Path, str]:
+    log = tmp_path / "d.jsonl"
+    args = [a for r in redact for a in ("--redact", r)]
+    r = CliRunner().invoke(main, ["score", str(EXAMPLE_POLICY), "--scheme", "visits",
+                                  str(EXAMPLES / "visits-households.csv"), "-o",
+                                  str(tmp_path / "o.csv"), "--as-of", "2025-12-31",
+                                  "--log", str(log), *args])
+    assert r.exit_code == 0, r.output
+    return log, json.loads(log.read_text("utf-8").splitlines()[0])["decision_id"]
+
+
+def test_a_misspelt_field_is_refused_with_did_you_mean(tmp_path: Path) -> None:
+    log, did = log_of(tmp_path)
+    r = CliRunner().invoke(main, ["appeal", str(log), did, "--set", "agee_oldest=60"])
+    assert r.exit_code == 2
+    assert "'agee_oldest' is not a field of the appealed record" in r.stderr
+    assert "did you mean 'age_oldest'?" in r.stderr
+
+
+def test_an_appeal_from_erased_ids_is_refused_with_the_reason(tmp_path: Path) -> None:
+    log, did = log_of(tmp_path, "household_id=erase")
+    r = CliRunner().invoke(main, ["appeal", str(log), did, "--set", "age_oldest=60"])
+    assert r.exit_code == 2
+    assert "redacted household_id, which the rules read" in r.stderr
