@@ -345,7 +345,13 @@ class _Held(NamedTuple):
     bound: int  # every |integer| of the column is below this
 
 
+class _TooBig(Exception):
+    """A constant or intermediate of an exact step cannot be held in Int128."""
+
+
 def _i(v: int) -> pl.Expr:
+    if abs(v) >= BOUND:
+        raise _TooBig(v)
     return pl.lit(v, dtype=pl.Int128)
 
 
@@ -430,7 +436,10 @@ def _any(parts: list[pl.Expr]) -> pl.Expr:
 
 def _exact_step(b: _Builder, name: str, op: ExactOp) -> list[pl.Expr]:
     """The value and the unfit column of an exact step."""
-    value, held, unfit = _exact_value(b, op)
+    try:
+        value, held, unfit = _exact_value(b, op)
+    except _TooBig:
+        value, held, unfit = pl.lit(None), _Held(0, BOUND), pl.lit(True)
     _held(b)[name] = held
     out = b.prefix + name
     if held.bound >= BOUND:  # cannot be held here at all: every row is unfit
@@ -516,14 +525,17 @@ def _exact_value(b: _Builder, op: ExactOp) -> tuple[pl.Expr, _Held, pl.Expr]:
             if h.bound <= 2 ** 53 and h.scale <= 22:  # both exact doubles: IEEE rounds once
                 f = e.cast(pl.Int64).cast(pl.Float64) / _power(h.scale)
             else:
-                f = _digits(e, h.scale).cast(pl.Float64)
+                scale = h.scale
+                f = e.map_batches(lambda n: _floats(n, scale), return_dtype=pl.Float64)
             return f, _Held(0, 1 if h.bound < BOUND else BOUND), u
         case ExactText(value=v, places=places):
             e, h, u = _x(b, v)
-            large = e.abs() >= _i(10 ** (15 + h.scale))  # Python writes these %g
+            large = e.abs() >= _i(10 ** (15 + h.scale)) if h.bound > 10 ** (15 + h.scale) \
+                else pl.lit(False)  # Python writes these %g
             q = _rdiv(e, 10 ** (h.scale - places)) if h.scale > places \
                 else e * _i(10 ** (places - h.scale))
-            top = h.bound * 10 ** max(places - h.scale, 0)
+            top = h.bound // 10 ** (h.scale - places) + 1 if h.scale > places \
+                else h.bound * 10 ** (places - h.scale)
             if top <= 10 ** 15:  # at most 15 digits: the nearest double spells it
                 text = (q.cast(pl.Int64).cast(pl.Float64) / _power(places)).cast(pl.String) \
                     .str.strip_suffix(".0")
@@ -532,6 +544,32 @@ def _exact_value(b: _Builder, op: ExactOp) -> tuple[pl.Expr, _Held, pl.Expr]:
                 text = pl.when(text == "-0").then(pl.lit("0")).otherwise(text)
             return text, _Held(0, 1 if top < BOUND else BOUND), u | large.fill_null(False)
     raise TypeError(f"unknown plan op {op!r}")  # pragma: no cover - the IR is closed
+
+
+#: Decimals of the quick float of an exact value (``_floats``).
+_QUICK_FLOAT = 9
+
+
+def _floats(n: pl.Series, scale: int) -> pl.Series:
+    """:class:`ExactFloat` of Int128 integers at ``scale``: where a value has at most
+    ``_QUICK_FLOAT`` decimals and fewer than 2**53 units of them, both it and the power
+    of ten are exact doubles and one IEEE division rounds correctly; the other values
+    are read from their written digits (polars parses decimal text correctly rounded)."""
+    cut = 10 ** (scale - _QUICK_FLOAT) if scale > _QUICK_FLOAT else 1
+    d = min(scale, _QUICK_FLOAT)
+    frame = n.to_frame("n")
+    x = pl.col("n")
+    quick = frame.select(
+        ((x % _i(cut) == 0) & ((x // _i(cut)).abs() < 2 ** 53)).fill_null(False).alias("q"),
+        pl.when((x // _i(cut)).abs() < 2 ** 53).then(x // _i(cut)).cast(pl.Int64)
+        .cast(pl.Float64).alias("v"),
+        pl.lit(pl.Series([10.0 ** d] * frame.height, dtype=pl.Float64)).alias("p"))
+    out = quick.select(pl.when(pl.col("q")).then(pl.col("v") / pl.col("p")).alias("f"))["f"]
+    slow = (~quick["q"] & n.is_not_null()).arg_true()
+    if not slow.len():
+        return out
+    texts = n.gather(slow).to_frame("n").select(_digits(x, scale).cast(pl.Float64))
+    return out.scatter(slow, texts.to_series())
 
 
 def _digits(n: pl.Expr, scale: int) -> pl.Expr:

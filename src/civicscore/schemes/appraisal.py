@@ -72,8 +72,17 @@ are ``expr``'s); only the scorecard arithmetic on top of them is decimal. The
 public fields (``total``, ``raw``, ``normalised``, ``weighted``) are the
 ``float`` of the exact decimal (the total, at 2 decimals, is exact as a float),
 and reasons show the exact values, at most 4 decimals (``_fmt``): a total of
-90.00 is worded ``= 90``. The batch evaluator (``batch/appraisal.py``) does
-the same arithmetic on scaled integers and gives identical results.
+90.00 is worded ``= 90``.
+
+**One plan, two engines.** Steps 2-5 and 7 are written once, as a plan
+(:func:`appraisal_plan`) over the exact-decimal ops of ``plan.ops``
+(``Exact``, ``ExactSum``, ``DivHalfUp``, ``Interval``, ``ExactPick``): this
+module runs it as generated Python on ``decimal`` (the polars backend of the
+plan runs it on Int128 fixed point, a row it cannot hold so marked unfit;
+``batch/appraisal.py`` still computes the same columns by hand for now). The
+quota is ``quota_op``, a frame op of ``plan.rank`` over Python rows or a frame.
+A plan that fails for a record is explained by the step-by-step code below
+(``_indicator``), in the per-record order.
 """
 
 from __future__ import annotations
@@ -115,6 +124,7 @@ from ..plan.ops import (
 )
 from ..plan.ops import Expr as PlanExpr
 from ..plan.python import PlanFunction, compile_plan
+from ..plan.rank import Quota, Rank, SortKey, places, quota_rows
 from ..policy.compile import CompileContext, ensure_in_effect
 from ..policy.model import Appraisal, FactSpec, Normalise, PolicyModel
 from ..records import coerce_facts, is_missing, to_id, unreadable_reason
@@ -535,10 +545,7 @@ def _num(x: float) -> str:
 
 def _places(share: float, n: int, rounding: str) -> int:
     """k = rounding(share x n), computed on decimals so that 0.7 x 10 is exactly 7."""
-    exact = decimal.Decimal(repr(share)) * n
-    mode = {"floor": decimal.ROUND_FLOOR, "ceil": decimal.ROUND_CEILING,
-            "round_half_up": decimal.ROUND_HALF_UP}[rounding]
-    return int(exact.quantize(decimal.Decimal(1), rounding=mode))
+    return places(share, n, rounding)
 
 
 class AppraisalScheme(BatchEngine):
@@ -882,29 +889,44 @@ class AppraisalScheme(BatchEngine):
             parts.append("subject id (ascending)")
         return ", then ".join(parts)
 
-    def _sort_key(self, d: AppraisalDecision) -> tuple[Any, ...]:
-        assert self.quota is not None and d.total is not None
-        key: list[Any] = []
-        for item in self.quota.tie_break:
+    @functools.cached_property
+    def quota_op(self) -> Quota:
+        """The quota as the frame op both engines run (``plan.rank``): over the cohort of
+        scored subjects (column ``scored``), the candidates (``candidate``: scored, not
+        vetoed, banded in the quota grade) ranked by ``tie_break`` (``total`` and the
+        indicators' scores ``n<i>`` higher first, ``subject_id`` ascending), then by
+        subject id, which is unique among scored subjects, so no tie is left."""
+        q = self.quota
+        assert q is not None
+        ids = [ind.id for ind in self.indicators]
+        by: list[SortKey] = []
+        for item in [*q.tie_break, "subject_id"]:
             if item == "total":
-                key.append(-d.total)
+                by.append(SortKey("total", descending=True))
             elif item == "subject_id":
-                key.append(d.subject_id)
+                by.append(SortKey("subject_id"))
             else:
-                key.append(-d.indicator(item.split(":", 1)[1]).normalised)
-        key.append(d.subject_id)
-        return tuple(key)
+                by.append(SortKey(f"n{ids.index(item.split(':', 1)[1])}", descending=True))
+        return Quota(Rank(tuple(by), where="candidate"), q.max_share, q.rounding,
+                     cohort="scored")
 
     def _apply_quota(self, decisions: list[AppraisalDecision]
                      ) -> tuple[list[AppraisalDecision], QuotaOutcome]:
         q = self.quota
         assert q is not None
-        cohort = sum(not d.rejected for d in decisions)
-        k = _places(q.max_share, cohort, q.rounding)
-        grade = self._grade(q.grade)
-        lower = self.grades[self.grades.index(grade) + 1]
-        candidates = sorted((d for d in decisions if not d.rejected and not d.vetoed
-                             and d.grade == q.grade), key=self._sort_key)
+        qix = [g.id for g in self.grades].index(q.grade)
+        grade = self.grades[qix]
+        lower = self.grades[qix + 1]
+        rows = [{"scored": not d.rejected,
+                 "candidate": not d.rejected and not d.vetoed and d.grade == q.grade,
+                 "total": d.total, "subject_id": d.subject_id,
+                 **{f"n{i}": t.normalised for i, t in enumerate(d.indicators)}}
+                for d in decisions]
+        ranked = quota_rows(self.quota_op, rows)
+        cohort, _candidates, k = ranked.groups.get((), (0, 0, _places(q.max_share, 0,
+                                                                        q.rounding)))
+        by_rank = sorted((r, i) for i, r in enumerate(ranked.rank) if r is not None)
+        candidates = [decisions[i] for _, i in by_rank]
         share = _fmt(q.max_share * 100)
         rule = (f"at most {share}% of the {cohort} scored subjects may be "
                 f"{_both(grade.label, grade.label_en, grade.id)}: {q.rounding}("
