@@ -23,7 +23,10 @@ from __future__ import annotations
 
 import calendar
 import datetime as dt
+import decimal
+import math
 from dataclasses import dataclass, field
+from decimal import Decimal
 from itertools import pairwise
 from typing import Any
 
@@ -214,8 +217,98 @@ class RoundDiv:
     rounding: str
 
 
+# --- exact decimals ------------------------------------------------------------------
+#
+# Values of type ``EXACT`` are exact decimal numbers: the Python backend holds them as
+# ``decimal.Decimal`` under an unlimited context (nothing rounds but the op that says
+# so), the polars backend as Int128 integers of ``value x 10**scale`` with a scale fixed
+# per step. Where a value cannot be held that way (a double with more than 20 decimals
+# or of 10**9 or more, or an intermediate that could leave Int128), the polars backend
+# gives null there and marks the row *unfit* (``plan.polars.unfit``): such a row is
+# decided by the Python backend, so the answer never depends on the engine. Constants
+# (coefficients, bounds, literal values) are ``Decimal``; a float constant is taken at
+# its shortest spelling (``Decimal(repr(x))``) before it reaches a plan.
+
+#: The type of an exact decimal (see above).
+EXACT = "exact"
+
+
+@dataclass(frozen=True, slots=True)
+class Exact:
+    """A number (int or decimal) as the exact decimal of its shortest spelling: an int as
+    is, a float ``x`` as ``Decimal(repr(x))`` (92.82 is 92.82, not the double nearest
+    to it). Null where ``value`` is null or not finite."""
+
+    value: Operand
+
+
+@dataclass(frozen=True, slots=True)
+class ExactSum:
+    """``sum(c x v for v, c in terms) + constant``, exactly (no rounding): the weighted
+    score, a total before rounding, ``raw - floor``. Null where any term is null."""
+
+    terms: tuple[tuple[Operand, Decimal], ...]
+    constant: Decimal = Decimal(0)
+
+
+@dataclass(frozen=True, slots=True)
+class DivHalfUp:
+    """``num / den`` (``den`` a non-zero constant) as one exact quotient rounded
+    ROUND_HALF_UP (halves away from zero) to ``places`` decimals: a rater-weighted mean,
+    a linear normalisation, a total at the decimals the policy states (``den`` 1)."""
+
+    num: Operand
+    den: Decimal
+    places: int
+
+
+#: One interval of :class:`Interval`: ``(low, low_closed, high, high_closed)``; a bound
+#: None is unbounded on that side.
+Span = tuple[Decimal | None, bool, Decimal | None, bool]
+
+
+@dataclass(frozen=True, slots=True)
+class Interval:
+    """The index of the first of ``spans`` that holds the exact ``value``, compared
+    exactly; -1 when none does; null where ``value`` is null. Bands ``[from, to)``,
+    thresholds, the side a value falls outside a range, grade bands."""
+
+    value: Operand
+    spans: tuple[Span, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class ExactPick:
+    """``values[index]`` (exact values or constants) where ``index`` is in range, else
+    ``default``; null where ``index`` or the picked value is null."""
+
+    index: Operand
+    values: tuple[Operand, ...]
+    default: Operand
+
+
+@dataclass(frozen=True, slots=True)
+class ExactFloat:
+    """The double nearest to the exact ``value`` (correctly rounded, as ``float(d)``)."""
+
+    value: Operand
+
+
+@dataclass(frozen=True, slots=True)
+class ExactText:
+    """The exact ``value`` as an officer writes it: rounded ROUND_HALF_UP to ``places``
+    decimals, no exponent, no trailing zero or point, never ``-0`` (``89.995`` at 4 is
+    ``89.995``; ``90.00`` is ``90``). A value of 10**15 or more is written ``%g``."""
+
+    value: Operand
+    places: int = 4
+
+
+ExactOp = Exact | ExactSum | DivHalfUp | Interval | ExactPick | ExactFloat | ExactText
+
 Op = (Expr | Failed | CountTrue | All | AnyOf | Not | IsNull | Compare | IfElse | AddPeriod
-      | Threshold | Codes | FirstTrue | Pick | Least | Greatest | RoundDiv)
+      | Threshold | Codes | FirstTrue | Pick | Least | Greatest | RoundDiv
+      | ExactOp)
 
 _COMPARE_OPS = frozenset({"<", "<=", ">", ">=", "==", "!="})
 
@@ -378,6 +471,9 @@ def _type_of(op: Op, types: dict[str, ValueType], nullable: dict[str, bool],
                 raise ValueError(f"divide by a positive whole number, rounded one of "
                                  f"{sorted(ROUNDINGS)}; got {by!r}, {rounding!r}")
             return Type.INT, want(v, Type.INT)
+        case Exact() | ExactSum() | DivHalfUp() | Interval() | ExactPick() | ExactFloat() \
+                | ExactText():
+            return _exact_type(op, of, want)
     raise TypeError(f"unknown plan op {op!r}")  # pragma: no cover - the IR is closed
 
 
@@ -428,3 +524,121 @@ def round_div(value: int | None, by: int, rounding: str) -> int | None:
     if value < 0:
         return -((2 * -value + by) // (2 * by))
     return (2 * value + by) // (2 * by)
+
+
+# --- exact decimals: types and the values on one row (the Python backend calls these) --
+
+_NUMBERS = (Type.INT, Type.DECIMAL)
+
+
+def _exact_type(op: ExactOp, of: Any, want: Any) -> tuple[ValueType, bool]:
+    """The type of an exact-decimal op, its operands checked (see :data:`EXACT`)."""
+    match op:
+        case Exact(value=v):
+            t, _n = of(v)
+            if t not in _NUMBERS:
+                raise TypeError(f"an exact decimal is made of a number, not {t}")
+            return EXACT, True
+        case ExactSum(terms=terms, constant=c):
+            _decimals(c, *(k for _, k in terms))
+            return EXACT, any([want(v, EXACT) for v, _ in terms])
+        case DivHalfUp(num=v, den=den, places=places):
+            _decimals(den)
+            if den == 0 or places < 0:
+                raise ValueError("a division by a non-zero constant, to places >= 0")
+            return EXACT, want(v, EXACT)
+        case Interval(value=v, spans=spans):
+            for lo, _, hi, _ in spans:
+                _decimals(*(b for b in (lo, hi) if b is not None))
+            return Type.INT, want(v, EXACT)
+        case ExactPick(index=ix, values=values, default=d):
+            nulls = [want(ix, Type.INT), want(d, EXACT), *(want(v, EXACT) for v in values)]
+            return EXACT, any(nulls)
+        case ExactFloat(value=v):
+            return Type.DECIMAL, want(v, EXACT)
+        case ExactText(value=v, places=places):
+            if places < 0:
+                raise ValueError("text to places >= 0")
+            return Type.STRING, want(v, EXACT)
+    raise TypeError(f"unknown plan op {op!r}")  # pragma: no cover - the IR is closed
+
+
+def _decimals(*values: Any) -> None:
+    for v in values:
+        if not isinstance(v, Decimal) or not v.is_finite():
+            raise TypeError(f"an exact constant is a finite Decimal, not {v!r}")
+
+
+#: Exact arithmetic: + - x never round under this context.
+EXACT_CONTEXT = decimal.Context(prec=decimal.MAX_PREC, Emax=decimal.MAX_EMAX,
+                                Emin=decimal.MIN_EMIN, rounding=decimal.ROUND_HALF_UP,
+                                traps=[decimal.InvalidOperation, decimal.DivisionByZero,
+                                       decimal.Overflow])
+
+
+def exact(x: Any) -> Decimal | None:
+    """:class:`Exact` on one value."""
+    if x is None:
+        return None
+    if isinstance(x, bool):
+        return Decimal(int(x))
+    if isinstance(x, int):
+        return Decimal(x)
+    x = float(x)
+    if not math.isfinite(x):
+        return None
+    return Decimal(repr(x))
+
+
+def exact_sum(values: tuple[Decimal | None, ...], coefficients: tuple[Decimal, ...],
+              constant: Decimal) -> Decimal | None:
+    """:class:`ExactSum` on one row's values."""
+    total = constant
+    for v, c in zip(values, coefficients, strict=True):
+        if v is None:
+            return None
+        total = EXACT_CONTEXT.add(total, EXACT_CONTEXT.multiply(c, v))
+    return total
+
+
+def div_half_up(num: Decimal | None, den: Decimal, places: int) -> Decimal | None:
+    """:class:`DivHalfUp` on one value: both as integer ratios, so nothing rounds before
+    the one rounding of the quotient."""
+    if num is None:
+        return None
+    a, b = num.as_integer_ratio()
+    c, e = den.as_integer_ratio()
+    n, d = a * e * 10 ** places, b * c
+    if d < 0:
+        n, d = -n, -d
+    q, r = divmod(abs(n), d)
+    if 2 * r >= d:
+        q += 1
+    return Decimal(-q if n < 0 else q).scaleb(-places, EXACT_CONTEXT)
+
+
+def interval(value: Decimal | None, spans: tuple[Span, ...]) -> int | None:
+    """:class:`Interval` on one value."""
+    if value is None:
+        return None
+    for k, (lo, lo_closed, hi, hi_closed) in enumerate(spans):
+        if lo is not None and (value < lo or (value == lo and not lo_closed)):
+            continue
+        if hi is not None and (value > hi or (value == hi and not hi_closed)):
+            continue
+        return k
+    return -1
+
+
+def exact_text(value: Decimal | None, places: int = 4) -> str | None:
+    """:class:`ExactText` on one value."""
+    if value is None:
+        return None
+    if abs(value) >= Decimal(10) ** 15:
+        return f"{float(value):g}"
+    q = value.quantize(Decimal(1).scaleb(-places), rounding=decimal.ROUND_HALF_UP,
+                       context=EXACT_CONTEXT)
+    text = f"{q:f}"
+    if "." in text:
+        text = text.rstrip("0").rstrip(".")
+    return "0" if text in ("-0", "") else text

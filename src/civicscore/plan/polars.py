@@ -14,7 +14,8 @@ from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Mapping
-from typing import Any
+from decimal import Decimal
+from typing import Any, NamedTuple
 
 import polars as pl
 
@@ -22,6 +23,7 @@ from ..batch.expr import DTYPES, PolarsCompiler, either
 from ..expr.functions import FunctionTable
 from ..expr.ir import Name, Type, walk
 from .ops import (
+    EXACT,
     STRINGS,
     AddPeriod,
     All,
@@ -29,12 +31,20 @@ from .ops import (
     Codes,
     Compare,
     CountTrue,
+    DivHalfUp,
+    Exact,
+    ExactFloat,
+    ExactOp,
+    ExactPick,
+    ExactSum,
+    ExactText,
     Expr,
     Failed,
     FirstTrue,
     Greatest,
     IfElse,
     Input,
+    Interval,
     IsNull,
     Least,
     Let,
@@ -60,6 +70,8 @@ ERROR = "!error"
 
 def dtype(t: ValueType) -> pl.DataType:
     """The polars type of a plan value type."""
+    if t == EXACT:
+        return pl.Int128()
     return _LIST if t == STRINGS else DTYPES[Type(t)]
 
 
@@ -88,6 +100,8 @@ class _Builder:
     def step(self, name: str, op: Op) -> list[pl.Expr]:
         """The column(s) of step ``name``."""
         out = self.prefix + name
+        if isinstance(op, EXACT_OPS):
+            return _exact_step(self, name, op)
         if isinstance(op, Expr):
             c = self.compiler.compile(op.node)
             value = c.value.cast(dtype(op.node.type))
@@ -319,3 +333,273 @@ def round_div(value: pl.Expr, by: int, rounding: str) -> pl.Expr:
     halved = (2 * v.abs() + by) // (2 * by)
     return pl.when(v < 0).then(pl.lit(0, dtype=pl.Int128) - halved).otherwise(halved) \
         .cast(pl.Int64)
+
+
+# --- exact decimals (``plan.ops``: EXACT) -----------------------------------------------
+#
+# An exact value is an Int128 column of ``value x 10**scale``, the scale fixed per step
+# (``_Held``), with a static bound on its integers: an op whose intermediates could leave
+# Int128 is not run here (every row is *unfit*). Each exact step has a Boolean column
+# ``prefix + name + UNFIT``: true where this backend could not hold the value (then it is
+# null); ``unfit`` ORs them, and those rows are decided by the Python backend.
+
+#: The unfit column of an exact step ``name`` is ``prefix + name + UNFIT``.
+UNFIT = "!unfit"
+EXACT_OPS = (Exact, ExactSum, DivHalfUp, Interval, ExactPick, ExactFloat, ExactText)
+#: Decimals of an :class:`Exact` value; a double with more decimals is unfit.
+SCALE = 20
+#: A number of this magnitude or more is unfit for :class:`Exact`.
+LIMIT = 10 ** 9
+#: No integer of an exact step may reach this (Int128 holds up to 2**127 - 1).
+BOUND = 2 ** 125
+#: Decimals of the quick exact reading of a double (see ``_exact_floats``).
+QUICK = 9
+
+
+class _Held(NamedTuple):
+    scale: int
+    bound: int  # every |integer| of the column is below this
+
+
+class _TooBig(Exception):
+    """A constant or intermediate of an exact step cannot be held in Int128."""
+
+
+def _i(v: int) -> pl.Expr:
+    if abs(v) >= BOUND:
+        raise _TooBig(v)
+    return pl.lit(v, dtype=pl.Int128)
+
+
+def _parts(c: Decimal) -> tuple[int, int]:
+    """``c = n / 10**d`` with ``d >= 0``."""
+    exponent = c.as_tuple().exponent
+    assert isinstance(exponent, int)
+    if exponent >= 0:
+        return int(c), 0
+    return int(c.scaleb(-exponent)), -exponent
+
+
+def _power(k: int) -> pl.Expr:
+    """10**k as a per-row Float64 column, not a literal: polars may turn a division by a
+    literal into a multiplication by its (inexact) reciprocal."""
+    return (pl.int_range(pl.len(), dtype=pl.Int64) * 0).cast(pl.Float64) + 10.0 ** k
+
+
+def _rdiv(n: pl.Expr, d: int) -> pl.Expr:
+    """``n / d`` (``d`` > 0) rounded half-up, halves away from zero."""
+    if d == 1:
+        return n
+    q = (n.abs() * 2 + _i(d)) // _i(2 * d)
+    return pl.when(n < 0).then(_i(0) - q).otherwise(q)  # (no unary minus on Int128)
+
+
+def _fixed_text(x: pl.Expr) -> pl.Expr:
+    """A Float64 column as Int128 integers of ``x x 10**SCALE`` from its shortest spelling
+    (polars writes a double with Python's ``repr`` digits); null where unfit."""
+    parts = x.cast(pl.String).str.extract_groups(r"^(-?\d+)(?:\.(\d*))?$")
+    whole, frac = parts.struct.field("1"), parts.struct.field("2").fill_null("")
+    ok = x.is_finite() & (x.abs() < LIMIT) & whole.is_not_null() \
+        & (frac.str.len_chars() <= SCALE)
+    return pl.when(ok).then(pl.concat_str(whole, frac.str.pad_end(SCALE, "0"))
+                            .cast(pl.Int128, strict=False))
+
+
+def _exact_floats(s: pl.Series) -> pl.Series:
+    """:class:`Exact` of a Float64 series. A double ``x`` with ``|x| x 10**QUICK < 2**52``
+    whose nearest ``QUICK``-decimal value ``c`` rounds back to ``x`` has exactly ``c`` as
+    its shortest spelling (its rounding interval is narrower than ``10**-QUICK``); the
+    other values are read from their digits, each distinct value once."""
+    frame = s.cast(pl.Float64).to_frame("x")
+    x = pl.col("x")
+    power = float(10 ** QUICK)
+    quick = frame.select(
+        (x * power).round(0).alias("c"),
+        pl.lit(pl.Series([power] * frame.height, dtype=pl.Float64)).alias("p"))
+    ok = (x.is_finite() & (x.abs() < min(LIMIT, 2 ** 52 / 10 ** QUICK))
+          & (pl.col("c") / pl.col("p") == x))
+    held = pl.concat([frame, quick], how="horizontal").select(
+        pl.when(ok).then(pl.col("c").cast(pl.Int64).cast(pl.Int128)
+                         * _i(10 ** (SCALE - QUICK))).alias("v"))["v"]
+    slow = (held.is_null() & s.is_finite().fill_null(False)
+            & (s.abs() < LIMIT).fill_null(False)).arg_true()
+    if not slow.len():
+        return held
+    values = s.gather(slow)
+    distinct = values.unique()
+    fixed = distinct.to_frame("x").select(_fixed_text(pl.col("x"))).to_series()
+    return held.scatter(slow, values.replace_strict(distinct, fixed, return_dtype=pl.Int128))
+
+
+def _held(b: _Builder) -> dict[str, _Held]:
+    found: dict[str, _Held] = b.__dict__.setdefault("_exact_held", {})
+    return found
+
+
+def _x(b: _Builder, o: Operand) -> tuple[pl.Expr, _Held, pl.Expr]:
+    """An exact operand: its integers, scale and bound, and where it is unfit."""
+    if isinstance(o, Ref):
+        return b.col(o.name), _held(b)[o.name], b.col(o.name + UNFIT)
+    if o.value is None:
+        return pl.lit(None, dtype=pl.Int128), _Held(0, 1), pl.lit(False)
+    n, d = _parts(o.value)
+    return _i(n), _Held(d, abs(n) + 1), pl.lit(False)
+
+
+def _any(parts: list[pl.Expr]) -> pl.Expr:
+    return _fold(parts, "or") if parts else pl.lit(False)
+
+
+def _exact_step(b: _Builder, name: str, op: ExactOp) -> list[pl.Expr]:
+    """The value and the unfit column of an exact step."""
+    try:
+        value, held, unfit = _exact_value(b, op)
+    except _TooBig:
+        value, held, unfit = pl.lit(None), _Held(0, BOUND), pl.lit(True)
+    _held(b)[name] = held
+    out = b.prefix + name
+    if held.bound >= BOUND:  # cannot be held here at all: every row is unfit
+        kind = dtype(b.plan.types[name])
+        return [pl.lit(None, dtype=kind).alias(out), pl.lit(True).alias(out + UNFIT)]
+    return [pl.when(unfit).then(None).otherwise(value).alias(out), unfit.alias(out + UNFIT)]
+
+
+def _exact_value(b: _Builder, op: ExactOp) -> tuple[pl.Expr, _Held, pl.Expr]:
+    match op:
+        case Exact(value=v):
+            x = b.operand(v)
+            if b.plan.types[v.name] == Type.INT if isinstance(v, Ref) else v.type == Type.INT:
+                value: pl.Expr = pl.when(x.abs() < LIMIT).then(
+                    x.cast(pl.Int128) * _i(10 ** SCALE))
+                return value, _Held(SCALE, LIMIT * 10 ** SCALE), x.is_not_null() \
+                    & value.is_null()
+            value = x.cast(pl.Float64).map_batches(_exact_floats, return_dtype=pl.Int128)
+            unfit = (x.is_finite() & value.is_null()).fill_null(False)
+            return value, _Held(SCALE, LIMIT * 10 ** SCALE), unfit
+        case ExactSum(terms=terms, constant=c):
+            xs = [_x(b, v) for v, _ in terms]
+            ks = [_parts(k) for _, k in terms]
+            cn, cd = _parts(c)
+            scale = max([cd, *(h.scale + d for (_, h, _), (_, d) in zip(xs, ks, strict=True))])
+            total: pl.Expr = _i(cn * 10 ** (scale - cd))
+            bound = abs(cn) * 10 ** (scale - cd) + 1
+            for (e, h, _), (n, d) in zip(xs, ks, strict=True):
+                m = n * 10 ** (scale - h.scale - d)
+                total = total + e * _i(m)
+                bound += h.bound * abs(m)
+            return total, _Held(scale, bound), _any([u for _, _, u in xs])
+        case DivHalfUp(num=v, den=den, places=places):
+            e, h, u = _x(b, v)
+            n, d = _parts(den)
+            up = d + places - h.scale
+            num = e * _i(10 ** up) if up > 0 else e
+            big = n * 10 ** max(-up, 0)
+            if big < 0:
+                num, big = _i(0) - num, -big
+            top = h.bound * 10 ** max(up, 0)
+            if 2 * top + big >= BOUND:
+                return pl.lit(None, dtype=pl.Int128), _Held(places, BOUND), pl.lit(True)
+            return _rdiv(num, big), _Held(places, top // big + 2), u
+        case Interval(value=v, spans=spans):
+            e, h, u = _x(b, v)
+            scale = max([h.scale, *(_parts(x)[1] for lo, _, hi, _ in spans
+                                    for x in (lo, hi) if x is not None)])
+            x = e * _i(10 ** (scale - h.scale)) if scale > h.scale else e
+            bound = h.bound * 10 ** (scale - h.scale)
+
+            def at(c: Decimal) -> pl.Expr:
+                n, d = _parts(c)
+                return _i(n * 10 ** (scale - d))
+
+            found = []
+            for k, (lo, lo_closed, hi, hi_closed) in enumerate(spans):
+                cond: pl.Expr = pl.lit(True)
+                if lo is not None:
+                    cond = cond & ((x >= at(lo)) if lo_closed else (x > at(lo)))
+                if hi is not None:
+                    cond = cond & ((x <= at(hi)) if hi_closed else (x < at(hi)))
+                found.append(pl.when(cond).then(pl.lit(k, dtype=pl.Int64)))
+            index = pl.min_horizontal(found).fill_null(-1) if found \
+                else pl.lit(-1, dtype=pl.Int64)
+            picked = pl.when(e.is_null()).then(None).otherwise(index).cast(pl.Int64)
+            return picked, _Held(0, len(spans) + 2 if bound < BOUND else BOUND), u
+        case ExactPick(index=ix, values=values, default=default):
+            xs = [_x(b, v) for v in (*values, default)]
+            scale = max(h.scale for _, h, _ in xs)
+            scaled = [e * _i(10 ** (scale - h.scale)) if scale > h.scale else e
+                      for e, h, _ in xs]
+            bound = max(h.bound * 10 ** (scale - h.scale) for _, h, _ in xs)
+            index = b.operand(ix)
+            chain: Any = pl.when(index.is_null()).then(pl.lit(None, dtype=pl.Int128))
+            for k, e in enumerate(scaled[:-1]):
+                chain = chain.when(index == k).then(e)
+            return chain.otherwise(scaled[-1]), _Held(scale, bound), \
+                _any([u for _, _, u in xs])
+        case ExactFloat(value=v):
+            e, h, u = _x(b, v)
+            f: pl.Expr
+            if h.bound <= 2 ** 53 and h.scale <= 22:  # both exact doubles: IEEE rounds once
+                f = e.cast(pl.Int64).cast(pl.Float64) / _power(h.scale)
+            else:
+                scale = h.scale
+                f = e.map_batches(lambda n: _floats(n, scale), return_dtype=pl.Float64)
+            return f, _Held(0, 1 if h.bound < BOUND else BOUND), u
+        case ExactText(value=v, places=places):
+            e, h, u = _x(b, v)
+            large = e.abs() >= _i(10 ** (15 + h.scale)) if h.bound > 10 ** (15 + h.scale) \
+                else pl.lit(False)  # Python writes these %g
+            q = _rdiv(e, 10 ** (h.scale - places)) if h.scale > places \
+                else e * _i(10 ** (places - h.scale))
+            top = h.bound // 10 ** (h.scale - places) + 1 if h.scale > places \
+                else h.bound * 10 ** (places - h.scale)
+            if top <= 10 ** 15:  # at most 15 digits: the nearest double spells it
+                text = (q.cast(pl.Int64).cast(pl.Float64) / _power(places)).cast(pl.String) \
+                    .str.strip_suffix(".0")
+            else:
+                text = _digits(q, places).str.strip_chars_end("0").str.strip_suffix(".")
+                text = pl.when(text == "-0").then(pl.lit("0")).otherwise(text)
+            return text, _Held(0, 1 if top < BOUND else BOUND), u | large.fill_null(False)
+    raise TypeError(f"unknown plan op {op!r}")  # pragma: no cover - the IR is closed
+
+
+#: Decimals of the quick float of an exact value (``_floats``).
+_QUICK_FLOAT = 9
+
+
+def _floats(n: pl.Series, scale: int) -> pl.Series:
+    """:class:`ExactFloat` of Int128 integers at ``scale``: where a value has at most
+    ``_QUICK_FLOAT`` decimals and fewer than 2**53 units of them, both it and the power
+    of ten are exact doubles and one IEEE division rounds correctly; the other values
+    are read from their written digits (polars parses decimal text correctly rounded)."""
+    cut = 10 ** (scale - _QUICK_FLOAT) if scale > _QUICK_FLOAT else 1
+    d = min(scale, _QUICK_FLOAT)
+    frame = n.to_frame("n")
+    x = pl.col("n")
+    quick = frame.select(
+        ((x % _i(cut) == 0) & ((x // _i(cut)).abs() < 2 ** 53)).fill_null(False).alias("q"),
+        pl.when((x // _i(cut)).abs() < 2 ** 53).then(x // _i(cut)).cast(pl.Int64)
+        .cast(pl.Float64).alias("v"),
+        pl.lit(pl.Series([10.0 ** d] * frame.height, dtype=pl.Float64)).alias("p"))
+    out = quick.select(pl.when(pl.col("q")).then(pl.col("v") / pl.col("p")).alias("f"))["f"]
+    slow = (~quick["q"] & n.is_not_null()).arg_true()
+    if not slow.len():
+        return out
+    texts = n.gather(slow).to_frame("n").select(_digits(x, scale).cast(pl.Float64))
+    return out.scatter(slow, texts.to_series())
+
+
+def _digits(n: pl.Expr, scale: int) -> pl.Expr:
+    """The decimal ``n / 10**scale`` written out in full (``-12.340``)."""
+    a = n.abs()
+    sign = pl.when(n < 0).then(pl.lit("-")).otherwise(pl.lit(""))
+    if scale == 0:
+        return pl.concat_str(sign, a.cast(pl.String))
+    return pl.concat_str(sign, (a // _i(10 ** scale)).cast(pl.String), pl.lit("."),
+                         (a % _i(10 ** scale)).cast(pl.String).str.zfill(scale))
+
+
+def unfit(plan: Plan, prefix: str = "__plan.") -> pl.Expr:
+    """Where some exact step of ``plan`` could not be held by this backend (those rows
+    are to be decided by the Python backend)."""
+    return _any([pl.col(prefix + s.name + UNFIT) for s in plan.steps
+                 if isinstance(s.op, EXACT_OPS)])

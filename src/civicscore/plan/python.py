@@ -29,11 +29,19 @@ from .ops import (
     Codes,
     Compare,
     CountTrue,
+    DivHalfUp,
+    Exact,
+    ExactFloat,
+    ExactOp,
+    ExactPick,
+    ExactSum,
+    ExactText,
     Expr,
     Failed,
     FirstTrue,
     Greatest,
     IfElse,
+    Interval,
     IsNull,
     Least,
     Lit,
@@ -46,7 +54,12 @@ from .ops import (
     RoundDiv,
     Threshold,
     add_period,
+    div_half_up,
+    exact,
+    exact_sum,
+    exact_text,
     first_true,
+    interval,
     round_div,
 )
 
@@ -168,6 +181,9 @@ class _Source(_Renderer):
                     return "[]"
                 table = ", ".join(f"({self.const(code)}, {o(c)})" for c, code in pairs)
                 return f"[_c for _c, _t in ({table},) if _t is True]"
+            case Exact() | ExactSum() | DivHalfUp() | Interval() | ExactPick() | ExactFloat() \
+                    | ExactText():
+                return _exact_source(self, op)
             case RoundDiv(value=x, by=by, rounding=rounding):
                 return f"_round_div({o(x)}, {by!r}, {rounding!r})"
         raise TypeError(f"unknown plan op {op!r}")  # pragma: no cover - the IR is closed
@@ -212,3 +228,28 @@ def compile_plan(plan: Plan, functions: FunctionTable) -> PlanFunction:
 def source_of(plan: Plan, functions: FunctionTable) -> str:
     """The rendered source, for debugging and for tests of the renderer."""
     return render(plan, functions)[0]
+
+
+def _exact_source(s: _Source, op: ExactOp) -> str:
+    """The exact-decimal ops (``plan.ops``): a call of the one-value function of each,
+    which lives beside its statement in ``plan.ops``."""
+    o = s.operand
+    match op:
+        case Exact(value=v):
+            return f"{s.const(exact)}({o(v)})"
+        case ExactSum(terms=terms, constant=c):
+            values = "".join(f"{o(v)}, " for v, _ in terms)
+            coefficients = s.const(tuple(k for _, k in terms))
+            return f"{s.const(exact_sum)}(({values}), {coefficients}, {s.const(c)})"
+        case DivHalfUp(num=v, den=den, places=places):
+            return f"{s.const(div_half_up)}({o(v)}, {s.const(den)}, {places})"
+        case Interval(value=v, spans=spans):
+            return f"{s.const(interval)}({o(v)}, {s.const(spans)})"
+        case ExactPick(index=ix, values=values, default=d):
+            cases = ", ".join(f"{k}: {o(v)}" for k, v in enumerate(values))
+            return f"({{{cases}}}.get({o(ix)}, {o(d)}) if {o(ix)} is not None else None)"
+        case ExactFloat(value=v):
+            return f"(None if {o(v)} is None else {s.const(float)}({o(v)}))"
+        case ExactText(value=v, places=places):
+            return f"{s.const(exact_text)}({o(v)}, {places})"
+    raise TypeError(f"unknown plan op {op!r}")  # pragma: no cover - the IR is closed

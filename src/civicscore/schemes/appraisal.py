@@ -72,8 +72,17 @@ are ``expr``'s); only the scorecard arithmetic on top of them is decimal. The
 public fields (``total``, ``raw``, ``normalised``, ``weighted``) are the
 ``float`` of the exact decimal (the total, at 2 decimals, is exact as a float),
 and reasons show the exact values, at most 4 decimals (``_fmt``): a total of
-90.00 is worded ``= 90``. The batch evaluator (``batch/appraisal.py``) does
-the same arithmetic on scaled integers and gives identical results.
+90.00 is worded ``= 90``.
+
+**One plan, two engines.** Steps 2-5 and 7 are written once, as a plan
+(:func:`appraisal_plan`) over the exact-decimal ops of ``plan.ops``
+(``Exact``, ``ExactSum``, ``DivHalfUp``, ``Interval``, ``ExactPick``): this
+module runs it as generated Python on ``decimal`` (the polars backend of the
+plan runs it on Int128 fixed point, a row it cannot hold so marked unfit;
+``batch/appraisal.py`` still computes the same columns by hand for now). The
+quota is ``quota_op``, a frame op of ``plan.rank`` over Python rows or a frame.
+A plan that fails for a record is explained by the step-by-step code below
+(``_indicator``), in the per-record order.
 """
 
 from __future__ import annotations
@@ -91,6 +100,31 @@ from typing import Any, NamedTuple
 from .._suggest import did_you_mean, one_of
 from ..errors import RecordError
 from ..expr import Expression, FunctionTable, Type
+from ..expr.ir import Name, walk
+from ..plan.ops import EXACT as EXACT_TYPE
+from ..plan.ops import (
+    AnyOf,
+    Compare,
+    DivHalfUp,
+    Exact,
+    ExactFloat,
+    ExactPick,
+    ExactSum,
+    ExactText,
+    Failed,
+    Input,
+    Interval,
+    IsNull,
+    Let,
+    Lit,
+    Operand,
+    Plan,
+    Ref,
+    Span,
+)
+from ..plan.ops import Expr as PlanExpr
+from ..plan.python import PlanFunction, compile_plan
+from ..plan.rank import Quota, Rank, SortKey, places, quota_rows
 from ..policy.compile import CompileContext, ensure_in_effect
 from ..policy.model import Appraisal, FactSpec, Normalise, PolicyModel
 from ..records import coerce_facts, is_missing, to_id, unreadable_reason
@@ -511,10 +545,7 @@ def _num(x: float) -> str:
 
 def _places(share: float, n: int, rounding: str) -> int:
     """k = rounding(share x n), computed on decimals so that 0.7 x 10 is exactly 7."""
-    exact = decimal.Decimal(repr(share)) * n
-    mode = {"floor": decimal.ROUND_FLOOR, "ceil": decimal.ROUND_CEILING,
-            "round_half_up": decimal.ROUND_HALF_UP}[rounding]
-    return int(exact.quantize(decimal.Decimal(1), rounding=mode))
+    return places(share, n, rounding)
 
 
 class AppraisalScheme(BatchEngine):
@@ -633,16 +664,20 @@ class AppraisalScheme(BatchEngine):
             return self._reject(row, sid, reasons, as_of)
         env = dict(facts)
         env["as_of"] = as_of
+        values = self.plan_function(env)
+        if not values[self._failed_at]:
+            return self._from_plan(row, sid, env, values, as_of)
+        # the plan failed: why, in the per-record order (each indicator, then each veto)
         traces: list[IndicatorTrace] = []
         exact: list[_Exact] = []
         for ind in self.indicators:
             try:
-                trace, values = self._indicator(ind, env, label)
+                trace, found = self._indicator(ind, env, label)
             except _Rejected as e:
                 reasons.append(e.reason)
             else:
                 traces.append(trace)
-                exact.append(values)
+                exact.append(found)
         held: list[tuple[_Veto, dict[str, Any]]] = []
         for v in self.vetoes:
             try:
@@ -655,6 +690,42 @@ class AppraisalScheme(BatchEngine):
                                       v.when.values_read(env)))
         if reasons:
             return self._reject(row, sid, reasons, as_of)
+        return self._grade_subject(row, sid, traces, exact, held, as_of)
+
+    @functools.cached_property
+    def plan(self) -> Plan:
+        """Steps 2-5 and 7 as one plan (see :func:`appraisal_plan`); both engines run it."""
+        return appraisal_plan(self)
+
+    @functools.cached_property
+    def plan_function(self) -> PlanFunction:
+        """The plan without its words, as generated Python, compiled once per policy."""
+        plan = appraisal_plan(self, words=False)
+        self._at = {name: i for i, name in enumerate(plan.outputs)}
+        self._failed_at = self._at[f"{STEP}failed"]
+        return compile_plan(plan, self.functions or FunctionTable())
+
+    def _from_plan(self, row: int, sid: str, env: Mapping[str, Any], values: tuple[Any, ...],
+                   as_of: dt.date) -> AppraisalDecision:
+        """A scored subject's decision from the plan's values (its trace)."""
+        at = self._at
+        traces: list[IndicatorTrace] = []
+        exact: list[_Exact] = []
+        for i, ind in enumerate(self.indicators):
+            raw = values[at[f"{STEP}raw{i}"]]
+            score = values[at[f"{STEP}score{i}"]]
+            weighted = values[at[f"{STEP}w{i}"]]
+            how, flag = how_text(ind, values[at[f"{STEP}pick{i}"]], raw)
+            raters = tuple(RaterValue(f, self.facts[f].label or f, float(env[f]), w)
+                           for f, w in ind.raters)
+            read = ind.value.values_read(env) if ind.value is not None else None
+            traces.append(IndicatorTrace(
+                ind.id, ind.label, ind.label_en, ind.group, ind.norm.method, float(raw),
+                float(score), ind.weight, ind.group_weight, float(weighted), raters, read,
+                how, flag))
+            exact.append(_Exact(raw, score, weighted))
+        held = [(v, v.when.values_read(env)) for j, v in enumerate(self.vetoes)
+                if values[at[f"{STEP}veto{j}"]]]
         return self._grade_subject(row, sid, traces, exact, held, as_of)
 
     def _indicator(self, ind: _Indicator, env: Mapping[str, Any], label: str
@@ -818,29 +889,44 @@ class AppraisalScheme(BatchEngine):
             parts.append("subject id (ascending)")
         return ", then ".join(parts)
 
-    def _sort_key(self, d: AppraisalDecision) -> tuple[Any, ...]:
-        assert self.quota is not None and d.total is not None
-        key: list[Any] = []
-        for item in self.quota.tie_break:
+    @functools.cached_property
+    def quota_op(self) -> Quota:
+        """The quota as the frame op both engines run (``plan.rank``): over the cohort of
+        scored subjects (column ``scored``), the candidates (``candidate``: scored, not
+        vetoed, banded in the quota grade) ranked by ``tie_break`` (``total`` and the
+        indicators' scores ``n<i>`` higher first, ``subject_id`` ascending), then by
+        subject id, which is unique among scored subjects, so no tie is left."""
+        q = self.quota
+        assert q is not None
+        ids = [ind.id for ind in self.indicators]
+        by: list[SortKey] = []
+        for item in [*q.tie_break, "subject_id"]:
             if item == "total":
-                key.append(-d.total)
+                by.append(SortKey("total", descending=True))
             elif item == "subject_id":
-                key.append(d.subject_id)
+                by.append(SortKey("subject_id"))
             else:
-                key.append(-d.indicator(item.split(":", 1)[1]).normalised)
-        key.append(d.subject_id)
-        return tuple(key)
+                by.append(SortKey(f"n{ids.index(item.split(':', 1)[1])}", descending=True))
+        return Quota(Rank(tuple(by), where="candidate"), q.max_share, q.rounding,
+                     cohort="scored")
 
     def _apply_quota(self, decisions: list[AppraisalDecision]
                      ) -> tuple[list[AppraisalDecision], QuotaOutcome]:
         q = self.quota
         assert q is not None
-        cohort = sum(not d.rejected for d in decisions)
-        k = _places(q.max_share, cohort, q.rounding)
-        grade = self._grade(q.grade)
-        lower = self.grades[self.grades.index(grade) + 1]
-        candidates = sorted((d for d in decisions if not d.rejected and not d.vetoed
-                             and d.grade == q.grade), key=self._sort_key)
+        qix = [g.id for g in self.grades].index(q.grade)
+        grade = self.grades[qix]
+        lower = self.grades[qix + 1]
+        rows = [{"scored": not d.rejected,
+                 "candidate": not d.rejected and not d.vetoed and d.grade == q.grade,
+                 "total": d.total, "subject_id": d.subject_id,
+                 **{f"n{i}": t.normalised for i, t in enumerate(d.indicators)}}
+                for d in decisions]
+        ranked = quota_rows(self.quota_op, rows)
+        cohort, _candidates, k = ranked.groups.get((), (0, 0, _places(q.max_share, 0,
+                                                                        q.rounding)))
+        by_rank = sorted((r, i) for i, r in enumerate(ranked.rank) if r is not None)
+        candidates = [decisions[i] for _, i in by_rank]
         share = _fmt(q.max_share * 100)
         rule = (f"at most {share}% of the {cohort} scored subjects may be "
                 f"{_both(grade.label, grade.label_en, grade.id)}: {q.rounding}("
@@ -1183,3 +1269,155 @@ def compile_appraisal(ctx: CompileContext) -> AppraisalScheme:
             vetoes.append(_Veto(v.id, v.label, v.label_en, expr))
     return AppraisalScheme(ctx.model, rules, ctx.ref, indicators, grades, vetoes, facts,
                            ctx.functions)
+
+
+# --- steps 2-5 and 7 as a plan ----------------------------------------------------------
+
+#: The first character of every plan step's name: no fact's name starts so.
+STEP = "$"
+_FACT_TYPES = {"int": Type.INT, "decimal": Type.DECIMAL, "bool": Type.BOOL,
+               "string": Type.STRING, "date": Type.DATE}
+
+
+def _exact_lit(x: float | int | Decimal) -> Lit:
+    return Lit(dec(x), EXACT_TYPE)
+
+
+def _spans(ind: _Indicator) -> tuple[Span, ...]:
+    """The intervals of an indicator's normalisation; their index is its ``pick`` (as
+    the reasons word it): linear 0 inside, 1 worse than the floor (clamped to 0), 2
+    better than the target (100); thresholds and bands: the step or band; none: 0
+    inside 0-100."""
+    n = ind.norm
+    if n.method == "linear":
+        f, t = ind.d_floor, ind.d_target
+        lo, hi = min(f, t), max(f, t)
+        if t > f:
+            return ((lo, True, hi, True), (None, False, f, False), (t, False, None, False))
+        return ((lo, True, hi, True), (f, False, None, False), (None, False, t, False))
+    if n.method == "thresholds":
+        ats = [a for a, _ in ind.d_steps]
+        if n.higher_is_better:  # the highest step at or below the value
+            return tuple((a, True, ats[k + 1] if k + 1 < len(ats) else None, False)
+                         for k, a in enumerate(ats))
+        return tuple((ats[k - 1] if k else None, False, a, True)  # the lowest at or above
+                     for k, a in enumerate(ats))
+    if n.method == "bands":
+        last = len(ind.d_bands) - 1
+        return tuple((lo, True, hi, k == last) for k, (lo, hi, _) in enumerate(ind.d_bands))
+    return ((Decimal(0), True, Decimal(100), True),)
+
+
+def appraisal_plan(scheme: AppraisalScheme, words: bool = True) -> Plan:
+    """Steps 2-5 and 7 of the module docstring as one plan over the facts the indicators
+    and vetoes read (and ``as_of``): per indicator ``$raw<i>`` (exact), ``$pick<i>``
+    (which rule of its normalisation gave the score, see :func:`_spans`), ``$score<i>``
+    and ``$w<i>`` (exact), then ``$total`` (exact, at ``TOTAL_PLACES``), ``$band`` (the
+    grade index), ``$short`` (how far below the next grade up), ``$veto<j>`` and
+    ``$failed`` (some indicator or veto could not be computed, or a 'none' score is
+    outside 0-100). The numbers a reason shows are there as text (``$t…``, as ``_fmt``
+    writes them) and the public floats as ``$f…``, so both engines word them alike."""
+    read: dict[str, Type] = {}
+    for e in [*(i.value for i in scheme.indicators if i.value is not None),
+              *(v.when for v in scheme.vetoes)]:
+        for node in walk(e.node):
+            if isinstance(node, Name):
+                read.setdefault(node.name, node.type)
+    raters = list(dict.fromkeys(f for ind in scheme.indicators for f, _ in ind.raters))
+    for f in raters:
+        read.setdefault(f, _FACT_TYPES[scheme.facts[f].type])
+    inputs = tuple(Input(name, t) for name, t in read.items())
+    steps: list[Let] = []
+    add = steps.append
+    for f in raters:
+        add(Let(f"{STEP}x:{f}", Exact(Ref(f))))
+        add(Let(f"{STEP}tX:{f}", ExactText(Ref(f"{STEP}x:{f}"))))
+    bad: list[Operand] = []
+    for i, ind in enumerate(scheme.indicators):
+        raw = Ref(f"{STEP}raw{i}")
+        if ind.value is not None:
+            add(Let(f"{STEP}v{i}", PlanExpr(ind.value.node)))
+            add(Let(raw.name, Exact(Ref(f"{STEP}v{i}"))))
+        else:
+            ws = [dec(w) for _, w in ind.raters]
+            add(Let(f"{STEP}num{i}", ExactSum(tuple(
+                (Ref(f"{STEP}x:{f}"), w) for (f, _), w in zip(ind.raters, ws, strict=True)))))
+            weights = functools.reduce(EXACT.add, ws, Decimal(0))
+            add(Let(raw.name, DivHalfUp(Ref(f"{STEP}num{i}"), weights, DIV_PLACES)))
+        add(Let(f"{STEP}bad{i}", IsNull(raw)))
+        bad.append(Ref(f"{STEP}bad{i}"))
+        pick = Ref(f"{STEP}pick{i}")
+        add(Let(pick.name, Interval(raw, _spans(ind))))
+        n = ind.norm
+        if n.method == "linear":
+            floor, target = ind.d_floor, ind.d_target
+            add(Let(f"{STEP}d{i}", ExactSum(((raw, Decimal(100)),),
+                                                 EXACT.multiply(floor, Decimal(-100)))))
+            add(Let(f"{STEP}q{i}", DivHalfUp(Ref(f"{STEP}d{i}"),
+                                              EXACT.subtract(target, floor), DIV_PLACES)))
+            score: Operand = Ref(f"{STEP}q{i}")
+            add(Let(f"{STEP}score{i}", ExactPick(pick, (score, _exact_lit(0),
+                                                        _exact_lit(100)), _exact_lit(0))))
+        elif n.method in ("thresholds", "bands"):
+            scores = [s for _, s in ind.d_steps] if n.method == "thresholds" \
+                else [s for _, _, s in ind.d_bands]
+            add(Let(f"{STEP}score{i}", ExactPick(pick, tuple(Lit(s, EXACT_TYPE) for s in scores),
+                                                 _exact_lit(0))))
+        else:
+            add(Let(f"{STEP}range{i}", Compare("==", pick, Lit(-1, Type.INT))))
+            bad.append(Ref(f"{STEP}range{i}"))
+            add(Let(f"{STEP}score{i}", ExactSum(((raw, Decimal(1)),))))
+        add(Let(f"{STEP}w{i}", ExactSum(((Ref(f"{STEP}score{i}"), ind.wg),))))
+    k = len(scheme.indicators)
+    add(Let(f"{STEP}sum", ExactSum(tuple((Ref(f"{STEP}w{i}"), Decimal(1)) for i in range(k)))))
+    total = Ref(f"{STEP}total")
+    add(Let(total.name, DivHalfUp(Ref(f"{STEP}sum"), Decimal(1), TOTAL_PLACES)))
+    grades = scheme.grades
+    add(Let(f"{STEP}band", Interval(total, (*((g.d_min, True, None, False)
+                                               for g in grades[:-1]),
+                                             (None, False, None, False)))))
+    add(Let(f"{STEP}better", ExactPick(Ref(f"{STEP}band"), (
+        _exact_lit(0), *(Lit(g.d_min, EXACT_TYPE) for g in grades[:-1])), _exact_lit(0))))
+    add(Let(f"{STEP}short", ExactSum(((Ref(f"{STEP}better"), Decimal(1)),
+                                      (total, Decimal(-1))))))
+    for j, v in enumerate(scheme.vetoes):
+        add(Let(f"{STEP}veto{j}", PlanExpr(v.when.node)))
+    vetoes = tuple(f"{STEP}veto{j}" for j in range(len(scheme.vetoes)))
+    add(Let(f"{STEP}vfail", Failed(vetoes)))
+    add(Let(f"{STEP}failed", AnyOf((*bad, Ref(f"{STEP}vfail")))))
+    if not words:  # the per-record path words the exact values itself (``_fmt``)
+        return Plan(inputs, tuple(steps), tuple(s.name for s in steps))
+    # the trace as text and floats, for the reasons and the public fields
+    for i in range(k):
+        for key, name in (("R", "raw"), ("N", "score"), ("W", "w")):
+            add(Let(f"{STEP}t{key}{i}", ExactText(Ref(f"{STEP}{name}{i}"))))
+            add(Let(f"{STEP}f{key}{i}", ExactFloat(Ref(f"{STEP}{name}{i}"))))
+    add(Let(f"{STEP}tT", ExactText(total)))
+    add(Let(f"{STEP}fT", ExactFloat(total)))
+    add(Let(f"{STEP}tShort", ExactText(Ref(f"{STEP}short"))))
+    return Plan(inputs, tuple(steps), tuple(s.name for s in steps))
+
+
+def how_text(ind: _Indicator, pick: int, raw: Decimal) -> tuple[str, str]:
+    """How the score was found (the rule ``pick`` of :func:`_spans`), and its flag
+    (OUT_OF_BANDS, NO_STEP_REACHED or '')."""
+    n = ind.norm
+    if n.method == "linear":
+        how = f"linear: {_fmt(ind.d_floor)} scores 0, {_fmt(ind.d_target)} scores 100"
+        return {0: how, 1: f"{how}, clamped to {_fmt(0)}",
+                2: f"{how}, clamped to {_fmt(100)}"}[pick], ""
+    if n.method == "thresholds":
+        word = "at least" if n.higher_is_better else "at most"
+        if pick == -1:
+            edge = ind.steps[0 if n.higher_is_better else -1][0]
+            return (f"thresholds: no step reached (the step nearest is {word} "
+                    f"{_fmt(edge)}), scores 0"), "NO_STEP_REACHED"
+        at, written = ind.steps[pick]
+        return f"thresholds: {word} {_fmt(at)} scores {_fmt(written)}", ""
+    if n.method == "bands":
+        if pick == -1:
+            return f"bands: {_fmt(raw)} is in no band, scores 0", "OUT_OF_BANDS"
+        lo, hi, written = ind.bands[pick]
+        close = "]" if pick == len(ind.bands) - 1 else ")"
+        return f"bands: [{_fmt(lo)}, {_fmt(hi)}{close} scores {_fmt(written)}", ""
+    return "none: the value is the score", ""
