@@ -22,6 +22,11 @@ each step leaves a reason on the record it touches):
    rejected (not partly applied) when the balance is short; hours never
    expire and set the star level.
 
+Steps 2-4 are written once, for both engines: service time and ``max_hours``
+are the plan ``service_plan``; overlaps and the day and month caps are the
+generic scans of ``plan.scan`` (``OverlapScan``, ``CapScan``), which this
+module runs over a volunteer's rows and the batch engine over a frame.
+
 Points are kept internally as whole units of the smallest decimal
 (``10**-points_decimals``) so that sums, caps and balances are exact.
 
@@ -58,6 +63,7 @@ from ..plan import Compare as PlanCompare
 from ..plan import Expr as PlanExpr
 from ..plan.ops import round_div
 from ..plan.python import compile_plan
+from ..plan.scan import CapScan, OverlapScan, Window, cap_scan_rows, overlap_scan_rows
 from ..policy.compile import CompileContext, ensure_in_effect
 from ..policy.dated import DatedValue, NotInForce
 from ..policy.load import KeyPath
@@ -463,6 +469,37 @@ def add_months(day: dt.date, months: int) -> dt.date:
     raise ValueError(day)  # pragma: no cover
 
 
+def _in_force(value: DatedValue, day: dt.date) -> bool:
+    try:
+        value.at(day)
+    except NotInForce:
+        return False
+    return True
+
+
+def _cut(amount: int, windows: Sequence[tuple[str, int | None, int | None]]
+         ) -> tuple[int, tuple[Cut, ...]]:
+    """``amount`` after each cap in turn, from what the scan says was left of it
+    (``(code, limit, left)``; no limit: no cap), and the cuts made."""
+    cuts: list[Cut] = []
+    for code, limit, left in windows:
+        if limit is None or left is None:
+            continue
+        if amount > left:
+            cuts.append((code, limit, left, amount))
+            amount = left
+    return amount, tuple(cuts)
+
+
+#: The scans of one volunteer's records (rows in time order, ``pos``): overlaps, the
+#: hour caps (day, then month) and the point caps, as the batch engine runs them.
+_OVERLAPS = OverlapScan(("vol",), ("pos",), "start", "end", "rid", "eligible")
+_HOUR_CAPS = CapScan(("vol",), ("pos",), "amount", (Window(("day",), "ld"),
+                                                    Window(("month",), "lm")))
+_POINT_CAPS = CapScan(("vol",), ("pos",), "amount", (Window(("day",), "pd"),
+                                                     Window(("month",), "pm")))
+
+
 class _Unscorable(Exception):
     """A record that passed its own checks but cannot be scored; carries the reason."""
 
@@ -667,36 +704,133 @@ class VolunteerScheme(BatchEngine):
     # -- steps 2-4: one volunteer's records in time order --------------------------------
     def _score_volunteer(self, items: list[_Pending], as_of: dt.date,
                          lots: list[list[Any]]) -> list[ActivityDecision]:
-        rules = self.rules
-        out: list[ActivityDecision] = []
-        hours_day: dict[Any, int] = defaultdict(int)  # counted minutes, by day
-        hours_month: dict[Any, int] = defaultdict(int)  # by (year, month)
-        points_day: dict[Any, int] = defaultdict(int)  # point units
-        points_month: dict[Any, int] = defaultdict(int)
-        latest_end: dt.datetime | None = None
-        latest_id = ""
-        for p in sorted(items, key=lambda p: (p.start, p.end, p.record_id)):
-            day = p.start.date()
-            month = (day.year, day.month)
-            if rules.overlap == "reject" and latest_end is not None and p.start < latest_end:
-                out.append(self._reject(p.row, p.record_id, p.volunteer_id, p.activity.id, day,
-                                        [overlap_reason(p.record_id, p.start, latest_id,
-                                                        latest_end)], as_of))
+        """Overlaps and caps as the scans of ``plan.scan`` (``overlap_scan_rows``,
+        ``cap_scan_rows``: the ops the batch engine runs over a frame), with each record's
+        own steps between them. A record that turns out unscorable when it would have
+        been scored (an expression error, a factor not in force, points out of range:
+        each depends on its counted hours) is rejected and counts for nothing, so the
+        scans are run again without it; records before it are unchanged."""
+        ordered = sorted(items, key=lambda p: (p.start, p.end, p.record_id))
+        excluded: set[int] = set()
+        while True:
+            staged = self._staged(ordered, as_of, excluded)
+            if isinstance(staged, int):
+                excluded.add(staged)
                 continue
+            out, scored_lots = staged
+            lots.extend(scored_lots)
+            return out
+
+    def _cap_limit(self, p: _Pending, cap: DatedValue | None, code: str, scale: int,
+                   day: dt.date) -> int | None:
+        """A cap in force on ``day`` in units of ``1/scale`` (None: no such cap)."""
+        if cap is None:
+            return None
+        return scaled_units(self._param(p, f"volunteer.caps.{code_to_key(code)}", cap, day),
+                            scale)
+
+    def _staged(self, ordered: list[_Pending], as_of: dt.date, excluded: set[int]
+                ) -> int | tuple[list[ActivityDecision], list[list[Any]]]:
+        """One run of the scans over a volunteer's ``ordered`` records, ``excluded`` ones
+        taking no part: the decisions and lots, or the position of an eligible record
+        found unscorable (to exclude)."""
+        rules, caps = self.rules, self.rules.caps
+        rows: list[dict[str, Any]] = []
+        early: list[Reason | None] = []  # unscorable before the hour caps are applied
+        for i, p in enumerate(ordered):
+            p.params = []
+            act, day = p.activity, p.start.date()
+            delta = p.end - p.start
+            micros = (delta.days * 86_400 + delta.seconds) * 1_000_000 + delta.microseconds
+            row: dict[str, Any] = {"vol": 0, "pos": i, "start": p.start, "end": p.end,
+                                   "rid": p.record_id, "day": day,
+                                   "month": (day.year, day.month), "micros": micros,
+                                   "service": 0, "max_hours": None, "counted0": 0,
+                                   "ld": None, "lm": None}
             try:
-                decision = self._score_one(p, day, month, as_of, hours_day, hours_month,
-                                           points_day, points_month)
-            except _Unscorable as e:  # nothing was counted against the caps
-                out.append(self._reject(p.row, p.record_id, p.volunteer_id, p.activity.id, day,
-                                        [e.reason], as_of))
+                limit = None if act.max_hours is None else scaled_units(self._param(
+                    p, f"volunteer.activities.{act.id}.max_hours", act.max_hours, day), 60)
+                service, _, cut_max, counted0 = self._service(
+                    {"micros": micros, "max_minutes": limit})
+                row.update(service=service, max_hours=limit if cut_max else None,
+                           counted0=counted0,
+                           ld=self._cap_limit(p, caps.hours_per_day, "CAP_HOURS_DAY", 60, day),
+                           lm=self._cap_limit(p, caps.hours_per_month, "CAP_HOURS_MONTH", 60,
+                                              day))
+                early.append(None)
+            except _Unscorable as e:
+                early.append(e.reason)
+            coef = self.rules.categories[act.category].coefficient if act.category else None
+            late = any(v is not None and not _in_force(v, day)
+                       for v in (coef, caps.points_per_day, caps.points_per_month))
+            row["eligible"] = early[i] is None and not late and i not in excluded
+            rows.append(row)
+        if rules.overlap == "reject":
+            found = overlap_scan_rows(_OVERLAPS, rows)
+        else:
+            found = [(False, None, None)] * len(rows)
+        for row, (overlaps, _, _) in zip(rows, found, strict=True):
+            row["acc"] = row["eligible"] and not overlaps
+            row["amount"] = row["counted0"] if row["acc"] else 0
+        hours = cap_scan_rows(_HOUR_CAPS, rows)
+        out: list[ActivityDecision | None] = [None] * len(rows)
+        traces: dict[int, tuple[int, tuple[Cut, ...], int, int, dict[str, Any] | None]] = {}
+        for i, (p, row) in enumerate(zip(ordered, rows, strict=True)):
+            day = row["day"]
+            overlaps, latest_end, latest_id = found[i]
+            if overlaps:
+                out[i] = self._reject(p.row, p.record_id, p.volunteer_id, p.activity.id, day,
+                                      [overlap_reason(p.record_id, p.start, latest_id,
+                                                      latest_end)], as_of)
                 continue
-            if latest_end is None or p.end > latest_end:
-                latest_end, latest_id = p.end, p.record_id
-            out.append(decision)
-            units = decision.point_units
+            reason = early[i]
+            if reason is not None:
+                out[i] = self._reject(p.row, p.record_id, p.volunteer_id, p.activity.id, day,
+                                      [reason], as_of)
+                continue
+            counted, cuts = _cut(row["counted0"], (
+                ("CAP_HOURS_DAY", row["ld"], hours[i][1][0]),
+                ("CAP_HOURS_MONTH", row["lm"], hours[i][1][1])))
+            try:
+                mask, units0, env = self._points_of(p, day, counted, as_of)
+                row["pd"] = self._cap_limit(p, caps.points_per_day, "CAP_POINTS_DAY",
+                                            self.scale, day)
+                row["pm"] = self._cap_limit(p, caps.points_per_month, "CAP_POINTS_MONTH",
+                                            self.scale, day)
+            except _Unscorable as e:
+                if row["acc"]:
+                    return i  # it counted for the records after it: run again without it
+                out[i] = self._reject(p.row, p.record_id, p.volunteer_id, p.activity.id, day,
+                                      [e.reason], as_of)
+                continue
+            if not row["acc"]:  # pragma: no cover - excluded, so unscorable just as before
+                raise AssertionError(f"row {p.row}: excluded, yet scorable")
+            traces[i] = (counted, cuts, mask, units0, env)
+        for i, row in enumerate(rows):
+            row["amount"] = traces[i][3] if i in traces else 0
+            row.setdefault("pd", None)
+            row.setdefault("pm", None)
+        points = cap_scan_rows(_POINT_CAPS, rows)
+        scored_lots: list[list[Any]] = []
+        for i, (counted, hour_cuts, mask, units0, env) in traces.items():
+            p, row = ordered[i], rows[i]
+            act, day = p.activity, row["day"]
+            units, point_cuts = _cut(units0, (
+                ("CAP_POINTS_DAY", row["pd"], points[i][1][0]),
+                ("CAP_POINTS_MONTH", row["pm"], points[i][1][1])))
+            reasons = self.scored_reasons(Trace(
+                act, day, row["micros"], row["service"], row["max_hours"], row["counted0"],
+                hour_cuts, counted, mask, units0, point_cuts), env)
+            expires = None
+            if rules.point_expiry_months is not None and units > 0:
+                expires = add_months(p.end.date(), rules.point_expiry_months)
+            out[i] = ActivityDecision(p.row, p.record_id, p.volunteer_id, act.id, day, SCORED,
+                                      row["service"] / 60, counted / 60, units / self.scale,
+                                      expires, tuple(reasons), tuple(p.params), self.ref,
+                                      as_of, units)
             if units > 0:
-                lots.append([p.end.date(), p.record_id, units, decision.expires_on])
-        return out
+                scored_lots.append([p.end.date(), p.record_id, units, expires])
+        return [d for d in out if d is not None], scored_lots
 
     def _param(self, p: _Pending, path: str, value: DatedValue, day: dt.date) -> float:
         try:
@@ -709,24 +843,13 @@ class VolunteerScheme(BatchEngine):
         p.params.append(ParameterUse(path, v, since))
         return v
 
-    def _score_one(self, p: _Pending, day: dt.date, month: tuple[int, int], as_of: dt.date,
-                   hours_day: dict[Any, int], hours_month: dict[Any, int],
-                   points_day: dict[Any, int], points_month: dict[Any, int]
-                   ) -> ActivityDecision:
+    def _points_of(self, p: _Pending, day: dt.date, counted: int, as_of: dt.date
+                   ) -> tuple[int, int, dict[str, Any] | None]:
+        """The multiplier mask, the points in units before the point caps (the exact
+        product of the written numbers, rounded half up once) and the values the
+        multipliers read; raises ``_Unscorable``."""
         rules, act = self.rules, p.activity
         base = f"volunteer.activities.{act.id}"
-        # service time, rounded to the unit (exactly, on whole microseconds)
-        delta = p.end - p.start
-        micros = (delta.days * 86_400 + delta.seconds) * 1_000_000 + delta.microseconds
-        limit = None if act.max_hours is None else \
-            scaled_units(self._param(p, f"{base}.max_hours", act.max_hours, day), 60)
-        service, _, cut_max, counted0 = self._service({"micros": micros, "max_minutes": limit})
-        max_hours = limit if cut_max else None
-        caps = rules.caps
-        counted, hour_cuts = self._apply_caps(p, counted0, 60, day, (
-            (caps.hours_per_day, hours_day[day], "CAP_HOURS_DAY"),
-            (caps.hours_per_month, hours_month[month], "CAP_HOURS_MONTH")))
-        # points: the exact product of the written numbers, rounded half up once
         per = act.per_event if act.per_event is not None else act.per_hour
         assert per is not None
         self._param(p, f"{base}.points_per_{'event' if act.per_event else 'hour'}", per, day)
@@ -743,39 +866,7 @@ class VolunteerScheme(BatchEngine):
                 f"points, more than the {most_points(rules.points_decimals)} points one "
                 f"record can hold with points_decimals = {rules.points_decimals}",
                 {"counted_hours": counted / 60}, MAX_UNITS / self.scale))
-        units, point_cuts = self._apply_caps(p, units0, self.scale, day, (
-            (caps.points_per_day, points_day[day], "CAP_POINTS_DAY"),
-            (caps.points_per_month, points_month[month], "CAP_POINTS_MONTH")))
-        p.reasons += self.scored_reasons(Trace(
-            act, day, micros, service, max_hours, counted0, hour_cuts, counted, mask,
-            units0, point_cuts), env)
-        hours_day[day] += counted  # only now, when the record is certainly scored
-        hours_month[month] += counted
-        points_day[day] += units
-        points_month[month] += units
-        expires = None
-        if rules.point_expiry_months is not None and units > 0:
-            expires = add_months(p.end.date(), rules.point_expiry_months)
-        return ActivityDecision(p.row, p.record_id, p.volunteer_id, act.id, day, SCORED,
-                                service / 60, counted / 60, units / self.scale, expires,
-                                tuple(p.reasons), tuple(p.params), self.ref, as_of, units)
-
-    def _apply_caps(self, p: _Pending, amount: int, scale: int, day: dt.date,
-                    windows: Sequence[tuple[DatedValue | None, int, str]]
-                    ) -> tuple[int, tuple[Cut, ...]]:
-        """Limit ``amount`` (minutes or point units) to what each window has left; returns
-        it and the cuts made (code, limit, left, amount before)."""
-        cuts: list[Cut] = []
-        for cap, used, code in windows:
-            if cap is None:
-                continue
-            path = f"volunteer.caps.{code_to_key(code)}"
-            limit = scaled_units(self._param(p, path, cap, day), scale)
-            left = max(limit - used, 0)
-            if amount > left:
-                cuts.append((code, limit, left, amount))
-                amount = left
-        return amount, tuple(cuts)
+        return mask, units0, env
 
     def scored_reasons(self, t: Trace, env: Mapping[str, Any] | None = None
                        ) -> list[Reason]:
