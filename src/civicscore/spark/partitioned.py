@@ -114,7 +114,7 @@ def run(policy: Policy, scheme: str, source: Any, *, as_of: dt.date,
     parts = partitions or spark.sparkContext.defaultParallelism
     # one shuffle partition per bucket: Spark's default (200) would start 200 Python tasks
     spark.conf.set("spark.sql.shuffle.partitions", str(parts))
-    numbered = _numbered(spark, frame)
+    numbered, rows_in = _numbered(spark, frame)
     if partitions:
         numbered = numbered.repartition(parts)
     keyed = _grouped(_keyed(numbered, split), split, parts)
@@ -128,7 +128,7 @@ def run(policy: Policy, scheme: str, source: Any, *, as_of: dt.date,
         by_bucket, "bucket long, kind string, part binary")
     empty = pl.from_arrow(frame.limit(0).toArrow())
     assert isinstance(empty, pl.DataFrame)
-    return SparkBatch(spark, compiled, split, as_of, decided, empty, numbered)
+    return SparkBatch(spark, compiled, split, as_of, decided, empty, numbered, rows_in)
 
 
 def read(spark: SparkSession, source: Any) -> DataFrame:
@@ -147,16 +147,21 @@ def read(spark: SparkSession, source: Any) -> DataFrame:
             return spark.read.option("header", "true").option("inferSchema", "false") \
                 .option("encoding", "UTF-8").csv(path)
         return spark.read.parquet(path)
+    if isinstance(source, str) and Path(source).suffix.lower() in (".json", ".jsonl",
+                                                                   ".ndjson"):
+        raise InputError(f"{source}: Spark reads Parquet or CSV here; convert the JSON "
+                         f"first, or score it with --engine batch")
     if isinstance(source, str):
         return spark.table(source)
     raise InputError(f"cannot read records on Spark from a {type(source).__name__}; pass a "
                      f"Spark DataFrame, a Parquet or CSV path, or a table name")
 
 
-def _numbered(spark: SparkSession, frame: DataFrame) -> DataFrame:
+def _numbered(spark: SparkSession, frame: DataFrame) -> tuple[DataFrame, int]:
     """Step 1: ``__row``, each row's 1-based number in the whole input, in input order
-    (partition by partition). The frame is kept (persisted) so that the count per
-    partition and the numbers are taken from the very same partitions."""
+    (partition by partition), and how many rows there are. The frame is kept
+    (persisted) so that the count per partition and the numbers are taken from the
+    very same partitions."""
     from pyspark import StorageLevel
     from pyspark.sql import functions as F
 
@@ -171,7 +176,7 @@ def _numbered(spark: SparkSession, frame: DataFrame) -> DataFrame:
     # the place in the partition is the low 33 bits of monotonically_increasing_id
     place = F.col(_MID) - F.shiftleft(F.col(_PID).cast("long"), 33)
     return tagged.join(F.broadcast(table), _PID).withColumn(
-        ROW, place + F.col("__off") + 1).drop(_PID, _MID, "__off")
+        ROW, place + F.col("__off") + 1).drop(_PID, _MID, "__off"), total
 
 
 class _Keys:
@@ -308,6 +313,7 @@ class SparkBatch:
     decided: DataFrame  # bucket, kind, part: each bucket's frames as Arrow IPC
     empty: pl.DataFrame  # the input's columns, no rows
     numbered: DataFrame
+    rows_in: int
 
     def collect(self) -> BatchResult:
         """The ``BatchResult`` local batch gives for the same rows, on the driver."""
@@ -316,7 +322,7 @@ class SparkBatch:
             parts[r["kind"]].append(pl.read_ipc(io.BytesIO(r["part"])))
         template = self.compiled.batch(self.empty, as_of=self.as_of)
         frames = {k: self._merged(k, parts[k], getattr(template, k)) for k in KINDS}
-        rows_in = int(self.numbered.count())
+        rows_in = self.rows_in
         self.numbered.unpersist()
         return SparkBatchResult(template.scheme, template.policy, self.as_of,
                                 frames["output"], frames["rejected"], frames["details"],
