@@ -133,3 +133,20 @@ def test_a_scheme_that_does_not_say_how_to_split_is_refused(spark: Any,
     with pytest.raises(UsageError, match="cannot be split"):
         cs.score(policy, "events", spark.createDataFrame([("a",)], "x string"), as_of=AS_OF)
 
+
+def test_the_command_line_writes_the_same_bytes_on_spark(spark: Any, tmp_path: Path) -> None:
+    from click.testing import CliRunner
+
+    from civicscore.cli import main
+
+    policy_file = str(ROOT / "policies" / "example-district.toml")
+    data = str(ROOT / "examples" / EXAMPLES["visits"])
+    written = {}
+    for engine in ("batch", "spark"):
+        out, details = tmp_path / f"{engine}.csv", tmp_path / f"{engine}-details.csv"
+        result = CliRunner().invoke(main, [
+            "score", policy_file, data, "--scheme", "visits", "--engine", engine,
+            "--as-of", AS_OF.isoformat(), "-o", str(out), "--details", str(details)])
+        assert result.exit_code == 0, result.output
+        written[engine] = (out.read_bytes(), details.read_bytes(), result.output)
+    assert written["spark"] == written["batch"]
