@@ -22,6 +22,7 @@ Why it is shaped this way:
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 import tempfile
 import time
@@ -42,6 +43,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     p.add_argument("--policy", default=bench.DEFAULT_POLICY)
     p.add_argument("--cores", default="1,2", help="executor cores of local[N] to run")
     p.add_argument("--cluster-cores", type=int, default=200)
+    p.add_argument("--memory", default="6g", help="driver (and local executor) heap")
     args = p.parse_args(argv)
     n = int(args.rows)
     policy = civicscore.load(args.policy)
@@ -58,11 +60,16 @@ def main(argv: Sequence[str] | None = None) -> int:
         rows = [("local polars", 1, local_s)]
         from civicscore import spark as cs
 
+        # local mode runs the executors in the driver's JVM, whose default heap (1 GiB)
+        # cannot hold a bucket's result frames at 10^6 rows (it ran out of heap)
+        os.environ.setdefault("PYSPARK_SUBMIT_ARGS", f"--driver-memory {args.memory} "
+                                                     f"pyspark-shell")
+
         for cores in (int(c) for c in args.cores.split(",")):
             session = cs.session(f"local[{cores}]")
             session.range(1).count()  # the JVM and a Python worker are up before timing
             t = time.perf_counter()
-            remote = cs.score(policy, "visits", str(path), as_of=as_of, partitions=2 * cores)
+            remote = cs.score(policy, "visits", str(path), as_of=as_of, partitions=8 * cores)
             spark_s = time.perf_counter() - t
             for kind in ("output", "details", "rejected"):
                 assert_frame_equal(getattr(local, kind), getattr(remote, kind))
