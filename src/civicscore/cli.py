@@ -317,12 +317,17 @@ def _output_kind(output: str | None, fmt: str | None) -> str:
                    "decision log (for civicscore replay and appeals).")
 @click.option("--redact", "redactions", multiple=True, metavar="FIELD=erase|hash",
               help="In the decision log only, erase or hash this input field (repeatable).")
-@click.option("--engine", type=click.Choice(["auto", "batch", "per-record"]), default="auto",
-              show_default=True,
+@click.option("--engine", type=click.Choice(["auto", "batch", "per-record", "spark"]),
+              default="auto", show_default=True,
               help="How to compute, never what is written: batch is the columnar evaluator "
                    "(needs polars: civicscore[batch]), with a progress bar on a terminal; "
                    "per-record decides one record at a time; auto uses batch for inputs of "
-                   "more than 10,000 rows when polars is installed and there is no --log.")
+                   "more than 10,000 rows when polars is installed and there is no --log; "
+                   "spark splits the batch run over Spark executors (civicscore[spark], "
+                   "docs/spark.md).")
+@click.option("--master", metavar="URL",
+              help="With --engine spark: the Spark master (default: the session's, or "
+                   "local[2]), e.g. spark://host:7077 or yarn.")
 @click.option("--no-csv-escape", "csv_escape", is_flag=True, flag_value=False, default=True,
               help="Write CSV text cells exactly as they are. By default a text cell that "
                    "starts with = + - @, a tab or a carriage return (and is not a number) "
@@ -343,7 +348,8 @@ def _output_kind(output: str | None, fmt: str | None) -> str:
 def score(policy: str, input_file: str, scheme: str, output: str | None, rejects: str | None,
           details: str | None, with_inputs: tuple[str, ...], redemptions: str | None,
           fmt: str | None, log_path: str | None, redactions: tuple[str, ...], engine: str,
-          csv_escape: bool, sheet: str | None, encoding: str | None, bom: bool,
+          master: str | None, csv_escape: bool, sheet: str | None, encoding: str | None,
+          bom: bool,
           policy_roots: tuple[str, ...], as_of: dt.datetime | None) -> None:
     """Score the records in INPUT (.csv, .xlsx, .jsonl, .json or .parquet) against POLICY
     with one scheme."""
@@ -355,7 +361,8 @@ def score(policy: str, input_file: str, scheme: str, output: str | None, rejects
     bom_token = CSV_BOM.set(bom)
     try:
         _score(policy, input_file, scheme, output, rejects, details, with_inputs,
-               redemptions, fmt, log_path, redactions, engine, csv_escape, policy_roots, as_of)
+               redemptions, fmt, log_path, redactions, engine, master, csv_escape, policy_roots,
+               as_of)
     finally:
         CSV_BOM.reset(bom_token)
         INPUT_OPTIONS.reset(token)
@@ -364,13 +371,16 @@ def score(policy: str, input_file: str, scheme: str, output: str | None, rejects
 def _score(policy: str, input_file: str, scheme: str, output: str | None, rejects: str | None,
            details: str | None, with_inputs: tuple[str, ...], redemptions: str | None,
            fmt: str | None, log_path: str | None, redactions: tuple[str, ...], engine: str,
-           csv_escape: bool, policy_roots: tuple[str, ...], as_of: dt.datetime | None) -> None:
+           master: str | None, csv_escape: bool, policy_roots: tuple[str, ...],
+           as_of: dt.datetime | None) -> None:
     from .io import CSV_ESCAPE, check_input_file, staged_outputs
 
     pol = _engine(policy_roots).load(policy)
     _print_warnings(pol)
     compiled = pol.scheme(scheme)
     spec = pol.spec(scheme)
+    if master is not None and engine != "spark":
+        raise click.UsageError("--master is for --engine spark")
     extra_files = _extra_inputs(pol, scheme, with_inputs, redemptions)
     log = _decision_log(log_path, redactions)
     kind = _output_kind(output, fmt)
@@ -397,7 +407,10 @@ def _score(policy: str, input_file: str, scheme: str, output: str | None, reject
                                    f"--engine per-record (or auto)")
         engine = "per-record"
     with _doing(f"scoring {input_file}"):
-        if _use_batch(engine, log is not None, input_file):
+        if engine == "spark":
+            outcome = _score_spark(pol, scheme, spec, input_file, day, extra_files, master,
+                                   log is not None)
+        elif _use_batch(engine, log is not None, input_file):
             outcome = _score_batch(compiled, spec, pol.ref, input_file, day, extra_files)
         else:
             outcome = _score_per_record(pol, scheme, compiled, input_file, day, extra_files,
@@ -604,11 +617,36 @@ def _score_per_record(pol: Policy, scheme: str, compiled: Any, input_file: str,
 def _score_batch(compiled: Any, spec: SchemeSpec, ref: Any, input_file: str, day: dt.date,
                  extra_files: dict[str, str]) -> _Outcome:
     from .batch import command
-    from .batch.result import BatchResult
-    from .schemes.base import presenter_of, run_summary
 
     result = command.run(compiled, input_file, as_of=day, extra=extra_files,
                          show_progress=sys.stderr.isatty())
+    return _batch_outcome(result, compiled, spec, ref, day)
+
+
+def _score_spark(pol: Any, scheme: str, spec: SchemeSpec, input_file: str, day: dt.date,
+                 extra_files: dict[str, str], master: str | None, logging: bool) -> _Outcome:
+    """``--engine spark``: the batch run split over Spark executors (``civicscore.spark``),
+    written as the batch run is."""
+    if logging:
+        raise click.UsageError("--log needs --engine per-record: the decision log records "
+                               "every decision with its reasons")
+    if extra_files:
+        raise click.UsageError("--engine spark reads only the records (no --with inputs "
+                               "yet); use --engine batch")
+    try:
+        from .spark import score as on_spark
+    except ImportError:
+        raise click.UsageError("--engine spark needs pyspark: pip install "
+                               "'civicscore[spark]'") from None
+    result = on_spark(pol, scheme, input_file, as_of=day, master=master)
+    return _batch_outcome(result, pol.scheme(scheme), spec, pol.ref, day)
+
+
+def _batch_outcome(result: Any, compiled: Any, spec: SchemeSpec, ref: Any,
+                   day: dt.date) -> _Outcome:
+    from .batch.result import BatchResult
+    from .schemes.base import presenter_of, run_summary
+
     main, detail = result.cli_frames()
     shown = presenter_of(compiled, spec)
 

@@ -157,8 +157,21 @@ def coerce_id(frame: pl.DataFrame, name: str, missing_ok: bool = False) -> Coerc
 # --- reading -------------------------------------------------------------------------------
 
 
+class Numbered:
+    """A polars frame that is part of a larger input and carries each row's number in the
+    whole input as an Int64 ``__row`` column, ascending (``civicscore.spark`` scores the
+    parts of a split input this way). Rejected rows, and the messages that name rows
+    ("already appears in row 7"), then name rows of the whole input, not of the part."""
+
+    def __init__(self, frame: pl.DataFrame) -> None:
+        self.frame = frame
+
+
 def read_source(source: Any) -> pl.DataFrame:
-    """Every input row, in order, with ``__row`` and ``__unreadable`` columns added."""
+    """Every input row, in order, with ``__row`` and ``__unreadable`` columns added (a
+    :class:`Numbered` frame keeps its own ``__row``)."""
+    if isinstance(source, Numbered):
+        return _numbered(source.frame.drop(ROW), rows=source.frame[ROW].cast(pl.Int64))
     if isinstance(source, (str, Path)):
         return _read_path(Path(source))
     if isinstance(source, pl.LazyFrame):
@@ -183,14 +196,16 @@ def read_source(source: Any) -> pl.DataFrame:
                      f"pandas or pyarrow table, a list of records, or a file path")
 
 
-def _numbered(frame: pl.DataFrame, where: Path | str = "the input") -> pl.DataFrame:
+def _numbered(frame: pl.DataFrame, where: Path | str = "the input",
+              rows: pl.Series | None = None) -> pl.DataFrame:
     _check_dates(where, frame)
     for reserved in (ROW, UNREADABLE):
         if reserved in frame.columns:
             raise InputError(f"the input has a column named {reserved!r}, which civicscore "
                              f"reserves for its own bookkeeping; rename it")
     return frame.with_columns(
-        pl.int_range(1, pl.len() + 1, dtype=pl.Int64).alias(ROW),
+        pl.int_range(1, pl.len() + 1, dtype=pl.Int64).alias(ROW) if rows is None
+        else rows.alias(ROW),
         pl.lit(None, dtype=pl.String).alias(UNREADABLE))
 
 

@@ -130,6 +130,37 @@ def log_output_rows(run: SchemeRun) -> Iterator[LoggedRow]:
         yield "record", str(row["row"]), row["row"], row
 
 
+ONE_GROUP = "*"
+"""``Split.group_by`` of a scheme whose rows all interact (one appraisal cohort)."""
+
+
+@dataclass(frozen=True)
+class Split:
+    """Which rows of a scheme's input must be decided together, for an engine that splits
+    the input over machines (``civicscore.spark``); the rest is the scheme's own batch.
+
+    * ``id_field``: a repeat of this id anywhere in the input is a duplicate of its first
+      row (found over the whole input, so it is found across parts too);
+    * ``group_by``: the record field within whose values rows interact (a liaison's
+      caseload, a volunteer's caps and overlaps); None where rows are independent,
+      :data:`ONE_GROUP` where the whole input is one group (an appraisal cohort);
+    * ``duplicates``: how a duplicate in another group than its first row is decided.
+      ``"move"``: in the first row's group (it is rejected, and a rejected row counts in
+      no group's result); ``"ghost"``: in its own group, beside a copy of the first row
+      that holds only its id (rejected, and left out of the result), for a scheme whose
+      group results count rejected rows (a volunteer's statement counts them);
+    * ``order``: the columns that order a result frame whose rows are groups, not input
+      rows (``{"details": ("liaison_id",)}``), with ``last`` the values sorted after all
+      others ("(unassigned)"); frames with a ``row`` column are ordered by it.
+    """
+
+    id_field: str
+    group_by: str | None = None
+    duplicates: str = "move"
+    order: Mapping[str, tuple[str, ...]] = field(default_factory=dict)
+    last: tuple[str, ...] = ()
+
+
 @dataclass(frozen=True)
 class SchemeSpec:
     """Everything scheme-specific the framework needs, in one registry entry.
@@ -172,7 +203,9 @@ class SchemeSpec:
       characteristic (党员志愿服务) with a warning, where any other text of a
       policy is refused (``policy.protected``);
     * ``allocates_care``: its section allocates care (visit tiers), so wording of
-      control or surveillance (管控, key person) is refused in it too.
+      control or surveillance (管控, key person) is refused in it too;
+    * ``split``: which rows must be decided together when the input is split over
+      machines (:class:`Split`); None: the input is never split.
     """
 
     name: str
@@ -196,6 +229,7 @@ class SchemeSpec:
     overridable: Mapping[str, ValueCheck | None] = field(default_factory=dict)
     mentions: tuple[str, ...] = ()
     allocates_care: bool = False
+    split: Split | None = None
 
     def entity_of(self, section: Any) -> str | None:
         """Which ``[facts.<entity>]`` the records of this (validated) section carry."""

@@ -24,10 +24,10 @@ from ..events.model import Events
 from ..events.scheme import EventsScheme, compile_events, log_actions
 from ..policy.model import Appraisal, Civility, Visits, Volunteer
 from .appraisal import AppraisalResult, AppraisalScheme, compile_appraisal
-from .base import LoggedRow, SchemeSpec
+from .base import ONE_GROUP, LoggedRow, SchemeSpec, Split
 from .civility import RECORD_FIELDS as CIVILITY_RECORD_FIELDS
 from .civility import CivilityResult, CivilityScheme, compile_civility
-from .visits import VisitResult, VisitsScheme, compile_visits
+from .visits import UNASSIGNED, VisitResult, VisitsScheme, compile_visits
 from .volunteer import VolunteerResult, VolunteerScheme, compile_volunteer
 
 
@@ -76,14 +76,17 @@ BUILTIN_SCHEMES: tuple[SchemeSpec, ...] = (
         details="the decision on every activity record",
         result_type=VolunteerResult, scheme_type=VolunteerScheme, log=_log_volunteer,
         log_inputs={"redemption": "redemptions"}, log_keys={"statement": "volunteer_id"},
-        mentions=("activities", "categories")),
+        mentions=("activities", "categories"),
+        split=Split("record_id", group_by="volunteer_id", duplicates="ghost",
+                    order={"output": ("volunteer_id",)})),
     SchemeSpec(
         "civility", compile_civility, Civility, entity_key="entity",
         record_fields=CIVILITY_RECORD_FIELDS, input_kind="households", noun="households",
         outputs="one decision per household (stars, title, review date)",
         details="every star of every household",
         result_type=CivilityResult, scheme_type=CivilityScheme,
-        decision_type="CivilityDecision", overridable={"stars": _check_stars, "title": None}),
+        decision_type="CivilityDecision", overridable={"stars": _check_stars, "title": None},
+        split=Split("household_id")),
     SchemeSpec(
         "visits", compile_visits, Visits, entity_key="entity",
         record_fields=("household_id", "liaison_id", "last_visit"), input_kind="households",
@@ -91,14 +94,17 @@ BUILTIN_SCHEMES: tuple[SchemeSpec, ...] = (
         outputs="one decision per household (tier, cadence, next visit due)",
         details="the caseload of every liaison",
         result_type=VisitResult, scheme_type=VisitsScheme,
-        decision_type="VisitDecision", overridable={"tier": _check_tier}, allocates_care=True),
+        decision_type="VisitDecision", overridable={"tier": _check_tier}, allocates_care=True,
+        split=Split("household_id", group_by="liaison_id", order={"details": ("liaison_id",)},
+                    last=(UNASSIGNED,))),
     SchemeSpec(
         "appraisal", compile_appraisal, Appraisal, entity_key="entity",
         record_fields=("subject_id",), input_kind="subjects", noun="subjects",
         outputs="one decision per subject (total, grade, vetoes, quota)",
         details="the trace of every indicator of every subject",
         result_type=AppraisalResult, scheme_type=AppraisalScheme,
-        decision_type="AppraisalDecision", overridable={"grade": _check_grade}),
+        decision_type="AppraisalDecision", overridable={"grade": _check_grade},
+        split=Split("subject_id", group_by=ONE_GROUP)),  # the quota ranks the whole cohort
     SchemeSpec(  # rules over time on a log of events (civicscore.events, docs/events.md)
         "events", compile_events, Events, entity_key="entity", record_fields=EVENT_FIELDS,
         input_kind="events", noun="events",

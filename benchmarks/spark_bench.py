@@ -1,0 +1,96 @@
+#!/usr/bin/env python3
+"""civicscore on Spark against local polars: the same households, the same decisions.
+
+Why it is shaped this way:
+
+* **Ratios on one machine.** The synthetic city of ``bench.py`` (visit tiers of the
+  ``karamay`` policy, caseloads per liaison: a scheme with a shuffle by key) is
+  written once to Parquet; local batch (``policy.visits.batch``) and
+  ``civicscore.spark.score`` on ``local[1]`` and ``local[2]`` read that file. Times
+  are wall clock of one run each (a Spark session is started before its timer).
+* **Correctness first.** Spark's output must equal local batch's frame for frame,
+  or the run stops before printing a figure.
+* **An estimate, written out.** From the measured rows per second per executor core
+  and the bytes each row moves through the two shuffles (the id window and the
+  bucket groups; measured from the Parquet file's bytes per row), the run prints an
+  estimate for 10^8 households on a cluster of ``--cluster-cores`` cores. It is an
+  estimate, not a measurement; docs/spark.md says what it leaves out.
+
+    python benchmarks/spark_bench.py --rows 1000000
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+import tempfile
+import time
+from collections.abc import Sequence
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+import bench
+from polars.testing import assert_frame_equal
+
+import civicscore
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    p.add_argument("--rows", type=float, default=1e6)
+    p.add_argument("--policy", default=bench.DEFAULT_POLICY)
+    p.add_argument("--cores", default="1,2", help="executor cores of local[N] to run")
+    p.add_argument("--cluster-cores", type=int, default=200)
+    p.add_argument("--memory", default="6g", help="driver (and local executor) heap")
+    args = p.parse_args(argv)
+    n = int(args.rows)
+    policy = civicscore.load(args.policy)
+    frame = bench.households(n, 7, bench.visit_facts(policy))
+    with tempfile.TemporaryDirectory() as tmp:
+        path = Path(tmp) / "households.parquet"
+        frame.write_parquet(path)
+        bytes_per_row = path.stat().st_size / n
+        as_of = bench.AS_OF
+        t = time.perf_counter()
+        local = policy.visits.batch(path, as_of=as_of)
+        local.output  # noqa: B018  (built on first read)
+        local_s = time.perf_counter() - t
+        rows = [("local polars", 1, local_s)]
+        from civicscore import spark as cs
+
+        # local mode runs the executors in the driver's JVM, whose default heap (1 GiB)
+        # cannot hold a bucket's result frames at 10^6 rows (it ran out of heap)
+        os.environ.setdefault("PYSPARK_SUBMIT_ARGS", f"--driver-memory {args.memory} "
+                                                     f"pyspark-shell")
+
+        for cores in (int(c) for c in args.cores.split(",")):
+            session = cs.session(f"local[{cores}]")
+            session.range(1).count()  # the JVM and a Python worker are up before timing
+            t = time.perf_counter()
+            remote = cs.score(policy, "visits", str(path), as_of=as_of, partitions=8 * cores)
+            spark_s = time.perf_counter() - t
+            for kind in ("output", "details", "rejected"):
+                assert_frame_equal(getattr(local, kind), getattr(remote, kind))
+            rows.append((f"spark local[{cores}]", cores, spark_s))
+            session.stop()
+    print(f"{n:,} households, policy {args.policy}, {bytes_per_row:.0f} Parquet bytes/row")
+    print(f"{'engine':<18} {'cores':>5} {'seconds':>9} {'rows/s':>12} {'vs local':>9}")
+    for name, cores, s in rows:
+        print(f"{name:<18} {cores:>5} {s:>9.1f} {n / s:>12,.0f} {s / local_s:>8.1f}x")
+    best = max(rows[1:], key=lambda r: n / r[2] / r[1])
+    per_core = n / best[2] / best[1]
+    big, cores = 10**8, args.cluster_cores
+    shuffled = big * bytes_per_row * 2 * 3  # two shuffles; rows uncompressed ~3x Parquet
+    compute = big / (per_core * cores)
+    network = shuffled / (cores / 8 * 125e6)  # 1 Gbit/s per 8-core executor
+    print(f"estimate for {big:,} households on {cores} cores: {compute / 60:.1f} min of "
+          f"compute at {per_core:,.0f} rows/s/core, {shuffled / 1e9:.0f} GB shuffled "
+          f"(~{network / 60:.1f} min at 1 Gbit/s per 8 cores): about "
+          f"{(compute + network) / 60:.0f} min")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

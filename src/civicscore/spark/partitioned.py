@@ -1,0 +1,387 @@
+"""A batch run split over Spark executors, deciding exactly what local batch decides.
+
+Splitting an input by hand changes decisions (duplicate ids in two parts are
+no longer seen; row numbers restart in every part; a liaison's caseload is
+counted in pieces). So the split follows what the scheme's registration says
+about its rows (:class:`~civicscore.schemes.base.Split`), and each part is
+decided by the scheme's own local batch (``scheme.batch``), never by code
+written again for Spark:
+
+1. **Row numbers first**, over the input as read: each row's number in the
+   whole input (partition offsets from a count per partition, plus the row's
+   place in its partition, all JVM expressions), so rejects and messages name
+   rows of the whole input.
+2. **Keys** per partition, in ``mapInArrow`` with polars inside (Arrow in,
+   Arrow out): the row's id and its group field normalised exactly as the
+   batch reader normalises them (``batch.frames.coerce_id``).
+3. **Duplicates over the whole input**: a window over the id (one shuffle on
+   the id column) finds the first row of every id; a later row is put with
+   that first row, or beside a copy of it (``Split.duplicates``).
+4. **Groups**: rows are hashed into ``partitions`` buckets by the group field
+   (a liaison, a volunteer), so all rows that interact meet in one bucket; a
+   scheme with independent rows is spread by row number; one cohort is one
+   bucket. Each bucket is decided by the local batch inside
+   ``groupBy(...).applyInArrow`` (a polars frame in, Arrow IPC out; no Python
+   per row), its rows keeping their numbers in the whole input
+   (``batch.frames.Numbered``).
+5. **The result**: the buckets' frames, concatenated and put in the order the
+   local batch gives (by ``row``, or by ``Split.order`` for frames of groups).
+
+The policy travels to the executors pickled as its sources and is rebuilt and
+hash-checked there (``policy.portable``); plugins are loaded there by entry
+point. A task that fails is retried by Spark: a bucket's result depends only
+on its rows, so a retry gives the same frames.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import io
+import os
+import sys
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import polars as pl
+
+from ..batch.frames import ROW, UNREADABLE, Numbered, coerce_id
+from ..batch.result import BatchResult
+from ..errors import InputError, UsageError
+from ..schemes.base import ONE_GROUP, Split
+
+if TYPE_CHECKING:
+    import pyarrow as pa
+    from pyspark.sql import DataFrame, SparkSession
+
+    from ..policy.compile import Policy
+
+KEY, GROUP_KEY, BUCKET, FIRST_BUCKET, FIRST_ROW, GHOST = (
+    "__key", "__gkey", "__bucket", "__fbucket", "__first", "__ghost")
+_PID, _MID = "__pid", "__mid"
+HELPERS = (ROW, UNREADABLE, KEY, GROUP_KEY, BUCKET, FIRST_BUCKET, FIRST_ROW, GHOST, _PID, _MID)
+KINDS = ("output", "details", "rejected")
+
+
+def session(master: str | None = None, *, partitions: int | None = None) -> SparkSession:
+    """The active Spark session, or a new one on ``master`` (``local[2]`` by default),
+    quiet (warnings and errors only), whose Python workers run this Python."""
+    from pyspark.sql import SparkSession
+
+    active = SparkSession.getActiveSession()
+    if active is not None and master is None:
+        return active
+    os.environ.setdefault("PYSPARK_PYTHON", sys.executable)
+    builder = (SparkSession.builder.appName("civicscore").master(master or "local[2]")
+               .config("spark.ui.enabled", "false").config("spark.ui.showConsoleProgress", "false")
+               .config("spark.sql.session.timeZone", "UTC"))
+    if partitions:
+        builder = builder.config("spark.sql.shuffle.partitions", str(partitions))
+    spark = builder.getOrCreate()
+    spark.sparkContext.setLogLevel("ERROR")
+    return spark
+
+
+def score(policy: Policy, scheme: str, source: Any, *, as_of: dt.date,
+          master: str | None = None, partitions: int | None = None) -> BatchResult:
+    """Decide every row of ``source`` with ``policy``'s ``scheme`` on Spark.
+
+    ``source`` is a Parquet or CSV path, a Spark DataFrame or a table name. The
+    result equals ``policy.scheme(scheme).batch(...)`` of the same rows, frame for
+    frame (its summary and table too). ``partitions`` is the number of parts the
+    input is decided in (by default Spark's default parallelism)."""
+    return run(policy, scheme, source, as_of=as_of, master=master,
+               partitions=partitions).collect()
+
+
+def run(policy: Policy, scheme: str, source: Any, *, as_of: dt.date,
+        master: str | None = None, partitions: int | None = None) -> SparkBatch:
+    """The Spark run of :func:`score`, not yet collected: :meth:`SparkBatch.collect`
+    gives the ``BatchResult``; :meth:`SparkBatch.frame` and :meth:`SparkBatch.write`
+    keep the outputs in Spark, for results too large for the driver."""
+    compiled = policy.scheme(scheme)
+    split = policy.spec(scheme).split
+    if split is None:
+        raise UsageError(f"scheme {scheme!r} does not say which of its rows must be decided "
+                         f"together, so it cannot be split over machines; score it locally")
+    spark = session(master, partitions=partitions)
+    frame = read(spark, source)
+    clash = sorted(set(frame.columns) & set(HELPERS))
+    if clash:
+        raise InputError(f"the input has a column named {clash[0]!r}, which civicscore "
+                         f"reserves for its own bookkeeping; rename it")
+    parts = partitions or spark.sparkContext.defaultParallelism
+    # one shuffle partition per bucket: Spark's default (200) would start 200 Python tasks
+    spark.conf.set("spark.sql.shuffle.partitions", str(parts))
+    numbered, rows_in = _numbered(spark, frame)
+    if partitions:
+        numbered = numbered.repartition(parts)
+    keyed = _grouped(_keyed(numbered, split), split, parts)
+    columns = list(frame.columns)
+    decide = _Decide(policy, scheme, as_of)
+
+    def by_bucket(key: Any, table: Any) -> Any:  # a function: pyspark reads its hints
+        return decide(key, table)
+
+    decided = keyed.select(*columns, ROW, BUCKET, GHOST).groupBy(BUCKET).applyInArrow(
+        by_bucket, "bucket long, kind string, part binary")
+    empty = pl.from_arrow(frame.limit(0).toArrow())
+    assert isinstance(empty, pl.DataFrame)
+    return SparkBatch(spark, compiled, split, as_of, decided, empty, numbered, rows_in)
+
+
+def read(spark: SparkSession, source: Any) -> DataFrame:
+    """A Spark DataFrame of ``source``: itself, a Parquet or CSV path (CSV cells are
+    read as text, as the per-record CSV reader reads them), or a table name."""
+    from pyspark.sql import DataFrame
+
+    if isinstance(source, DataFrame):
+        return source
+    if isinstance(source, Path) or (isinstance(source, str) and source.lower().endswith(
+            (".parquet", ".csv", ".pq"))):
+        path = str(source)
+        if not Path(path).exists() and "://" not in path:
+            raise InputError(f"{path}: no such file")
+        if path.lower().endswith(".csv"):
+            return spark.read.option("header", "true").option("inferSchema", "false") \
+                .option("encoding", "UTF-8").csv(path)
+        return spark.read.parquet(path)
+    if isinstance(source, str) and Path(source).suffix.lower() in (".json", ".jsonl",
+                                                                   ".ndjson"):
+        raise InputError(f"{source}: Spark reads Parquet or CSV here; convert the JSON "
+                         f"first, or score it with --engine batch")
+    if isinstance(source, str):
+        return spark.table(source)
+    raise InputError(f"cannot read records on Spark from a {type(source).__name__}; pass a "
+                     f"Spark DataFrame, a Parquet or CSV path, or a table name")
+
+
+def _numbered(spark: SparkSession, frame: DataFrame) -> tuple[DataFrame, int]:
+    """Step 1: ``__row``, each row's 1-based number in the whole input, in input order
+    (partition by partition), and how many rows there are. The frame is kept
+    (persisted) so that the count per partition and the numbers are taken from the
+    very same partitions."""
+    from pyspark import StorageLevel
+    from pyspark.sql import functions as F
+
+    tagged = frame.withColumn(_PID, F.spark_partition_id()) \
+        .withColumn(_MID, F.monotonically_increasing_id()).persist(StorageLevel.MEMORY_AND_DISK)
+    counts = sorted((r[_PID], r["count"]) for r in tagged.groupBy(_PID).count().collect())
+    offsets, total = [], 0
+    for pid, n in counts:
+        offsets.append((pid, total))
+        total += n
+    table = spark.createDataFrame(offsets or [(0, 0)], f"{_PID} int, __off long")
+    # the place in the partition is the low 33 bits of monotonically_increasing_id
+    place = F.col(_MID) - F.shiftleft(F.col(_PID).cast("long"), 33)
+    return tagged.join(F.broadcast(table), _PID).withColumn(
+        ROW, place + F.col("__off") + 1).drop(_PID, _MID, "__off"), total
+
+
+class _Keys:
+    """Step 2, per Arrow batch: the normalised id and group key of every row."""
+
+    def __init__(self, split: Split) -> None:
+        self.split = split
+
+    def __call__(self, batches: Iterator[pa.RecordBatch]) -> Iterator[pa.RecordBatch]:
+        import pyarrow as pa
+
+        wanted = [self.split.id_field]
+        if self.split.group_by not in (None, ONE_GROUP):
+            wanted.append(str(self.split.group_by))
+        for batch in batches:
+            present = [n for n in wanted if n in batch.schema.names]
+            frame = pl.from_arrow(batch.select(present)) if present else \
+                pl.DataFrame(height=batch.num_rows)
+            assert isinstance(frame, pl.DataFrame)
+            keys = [_key(frame, n) for n in wanted]
+            if len(keys) == 1:
+                keys.append(pl.repeat(None, batch.num_rows, dtype=pl.String, eager=True))
+            for name, values in zip((KEY, GROUP_KEY), keys, strict=True):
+                column: Any = values.to_arrow()
+                batch = batch.append_column(name, pa.array(column).cast(pa.string()))
+            yield batch
+
+
+def _key(frame: pl.DataFrame, name: str) -> pl.Series:
+    """The id of every row as the batch reader reads it (null where it gives none)."""
+    if frame.height == 0:
+        return pl.Series(name, [], dtype=pl.String)
+    if name not in frame.columns:
+        return pl.repeat(None, frame.height, dtype=pl.String, eager=True)
+    c = coerce_id(frame, name, missing_ok=True)
+    bad = c.code.is_not_null() | c.value.is_null() | (c.value == "")
+    return c.value.set(bad, None) if bad.any() else c.value
+
+
+def _keyed(frame: DataFrame, split: Split) -> DataFrame:
+    from pyspark.sql.types import StringType, StructField, StructType
+
+    schema = StructType([*frame.schema.fields, StructField(KEY, StringType()),
+                         StructField(GROUP_KEY, StringType())])
+    return frame.mapInArrow(_Keys(split), schema)
+
+
+def _grouped(frame: DataFrame, split: Split, parts: int) -> DataFrame:
+    """Steps 3 and 4: every row's bucket, duplicates with (or beside) their first row."""
+    from pyspark.sql import Window
+    from pyspark.sql import functions as F
+
+    if split.group_by is None:
+        bucket = F.pmod(F.col(ROW), F.lit(parts))
+    elif split.group_by == ONE_GROUP:
+        bucket = F.lit(0).cast("long")
+    else:
+        bucket = F.pmod(F.xxhash64(F.col(GROUP_KEY)), F.lit(parts))
+    frame = frame.withColumn(BUCKET, bucket.cast("long"))
+    by_id = Window.partitionBy(KEY).orderBy(ROW)
+    keyed = frame.filter(F.col(KEY).isNotNull()) \
+        .withColumn(FIRST_BUCKET, F.first(BUCKET).over(by_id)) \
+        .withColumn(FIRST_ROW, F.first(ROW).over(by_id))
+    loose = frame.filter(F.col(KEY).isNull()) \
+        .withColumn(FIRST_BUCKET, F.col(BUCKET)).withColumn(FIRST_ROW, F.col(ROW))
+    rows = keyed.unionByName(loose).withColumn(GHOST, F.lit(False))
+    if split.duplicates == "move":
+        return rows.withColumn(BUCKET, F.col(FIRST_BUCKET))
+    elsewhere = keyed.filter(F.col(FIRST_BUCKET) != F.col(BUCKET)) \
+        .select(KEY, BUCKET).distinct()
+    firsts = keyed.filter(F.col(ROW) == F.col(FIRST_ROW)).select(KEY, ROW, split.id_field)
+    ghosts = elsewhere.join(firsts, KEY).withColumn(GHOST, F.lit(True))
+    return rows.unionByName(ghosts, allowMissingColumns=True)
+
+
+class _Decide:
+    """Step 4, on an executor: one bucket's rows decided by the scheme's local batch.
+
+    The policy is pickled with this object (as its sources) and rebuilt once per
+    Python worker. The bucket's three frames go back as Arrow IPC, one row each."""
+
+    def __init__(self, policy: Policy, scheme: str, as_of: dt.date) -> None:
+        self.policy, self.scheme, self.as_of = policy, scheme, as_of
+
+    def __call__(self, key: tuple[Any, ...], table: pa.Table) -> pa.Table:
+        import pyarrow as pa
+
+        bucket = key[0].as_py()
+        frame = pl.from_arrow(table)
+        assert isinstance(frame, pl.DataFrame)
+        frame = frame.sort(ROW)
+        ghosts = frame.filter(pl.col(GHOST))[ROW]
+        rows = frame.drop(BUCKET, GHOST)
+        result = self.policy.scheme(self.scheme).batch(Numbered(rows), as_of=self.as_of)
+        parts = []
+        for kind in KINDS:
+            out: pl.DataFrame = getattr(result, kind)
+            if ghosts.len() and "row" in out.columns:
+                out = out.filter(~pl.col("row").is_in(ghosts.implode()))
+            parts.append(_ipc(out))
+        return pa.table({"bucket": pa.array([bucket] * 3, pa.int64()),
+                         "kind": pa.array(list(KINDS), pa.string()),
+                         "part": pa.array(parts, pa.binary())})
+
+
+def _ipc(frame: pl.DataFrame) -> bytes:
+    buffer = io.BytesIO()
+    frame.write_ipc(buffer)
+    return buffer.getvalue()
+
+
+@dataclass
+class SparkBatchResult(BatchResult):
+    """A :class:`BatchResult` put together from the buckets' results.
+
+    Every bucket's own result was checked for row conservation on its executor, and
+    every input row is in exactly one bucket, so the scored rows are the rows in less
+    the rejected ones (a scheme's output need not be one row per input row: a
+    volunteer's is one statement per volunteer)."""
+
+    @property
+    def scored_count(self) -> int:
+        return self.rows_in - self.rejected.height
+
+
+@dataclass
+class SparkBatch:
+    """A Spark run not yet collected (see :func:`run`)."""
+
+    spark: SparkSession
+    compiled: Any
+    split: Split
+    as_of: dt.date
+    decided: DataFrame  # bucket, kind, part: each bucket's frames as Arrow IPC
+    empty: pl.DataFrame  # the input's columns, no rows
+    numbered: DataFrame
+    rows_in: int
+
+    def collect(self) -> BatchResult:
+        """The ``BatchResult`` local batch gives for the same rows, on the driver."""
+        parts: dict[str, list[pl.DataFrame]] = {k: [] for k in KINDS}
+        for r in self.decided.collect():
+            parts[r["kind"]].append(pl.read_ipc(io.BytesIO(r["part"])))
+        template = self.compiled.batch(self.empty, as_of=self.as_of)
+        frames = {k: self._merged(k, parts[k], getattr(template, k)) for k in KINDS}
+        rows_in = self.rows_in
+        self.numbered.unpersist()
+        return SparkBatchResult(template.scheme, template.policy, self.as_of,
+                                frames["output"], frames["rejected"], frames["details"],
+                                rows_in, shown_by=self.compiled)
+
+    def _merged(self, kind: str, parts: list[pl.DataFrame],
+                template: pl.DataFrame) -> pl.DataFrame:
+        parts = [p for p in parts if p.height]
+        if not parts:
+            return template
+        merged = pl.concat(parts, how="vertical_relaxed") if len(parts) > 1 else parts[0]
+        if template.width and merged.columns == template.columns:
+            merged = merged.cast(template.schema, strict=False) \
+                if merged.schema != template.schema else merged
+        return merged.sort(*self.order(kind, merged), maintain_order=True)
+
+    def order(self, kind: str, frame: pl.DataFrame) -> list[pl.Expr]:
+        """How local batch orders a frame: by ``row``, or as ``Split.order`` says."""
+        if kind in self.split.order:
+            last = pl.lit(pl.Series(list(self.split.last), dtype=pl.String)).implode()
+            return [e for c in self.split.order[kind]
+                    for e in (pl.col(c).is_in(last), pl.col(c))]
+        return [pl.col("row")] if "row" in frame.columns else []
+
+    def frame(self, kind: str = "output") -> DataFrame:
+        """One of the result frames (``output``, ``details``, ``rejected``) as a Spark
+        DataFrame, never collected to the driver; its rows are in no particular order."""
+        from pyspark.sql.pandas.types import from_arrow_schema
+
+        template = getattr(self.compiled.batch(self.empty, as_of=self.as_of), kind)
+        schema = _plain(template.to_arrow().schema)
+
+        def decode(batches: Iterator[pa.RecordBatch]) -> Iterator[pa.RecordBatch]:
+            for batch in batches:
+                for part in batch.column("part").to_pylist():
+                    table = pl.read_ipc(io.BytesIO(bytes(part or b""))).to_arrow()
+                    yield from table.cast(schema).to_batches()
+
+        from pyspark.sql import functions as F
+
+        return self.decided.filter(F.col("kind") == kind).select("part") \
+            .mapInArrow(decode, from_arrow_schema(schema))
+
+    def write(self, kind: str, path: str, format: str = "parquet") -> None:
+        """Write a result frame from the executors (``format`` as Spark names it)."""
+        self.frame(kind).write.format(format).mode("errorifexists").save(path)
+
+
+def _plain(schema: pa.Schema) -> pa.Schema:
+    """Arrow's large and view types (what polars writes) as the plain ones Spark reads."""
+    import pyarrow as pa
+
+    def plain(t: pa.DataType) -> pa.DataType:
+        if pa.types.is_large_string(t) or pa.types.is_string_view(t):
+            return pa.string()
+        if pa.types.is_large_list(t) or pa.types.is_list_view(t):
+            return pa.list_(plain(t.value_type))
+        if pa.types.is_list(t):
+            return pa.list_(plain(t.value_type))
+        return t
+
+    return pa.schema([pa.field(f.name, plain(f.type)) for f in schema])
