@@ -299,3 +299,14 @@ def test_the_hold_and_reverse_commands(book: Ledger, ledger_url: str) -> None:  
     assert '"held": "0"' in r.output and '"redeemed": "4"' in r.output
     r = _cli(["verify"], ledger_url)
     assert r.exit_code == 0 and r.output.startswith("ok: ")
+
+
+def test_a_sqlite_url_may_ask_for_full_durability(tmp_path: Path) -> None:
+    with open_ledger(f"sqlite://{tmp_path}/a.db?synchronous=full", create=True) as book:
+        assert book.conn.execute("PRAGMA synchronous").fetchone()[0] == 2  # type: ignore[attr-defined]
+    with open_ledger(f"sqlite://{tmp_path}/a.db", create=True) as book:
+        assert book.conn.execute("PRAGMA synchronous").fetchone()[0] == 1  # type: ignore[attr-defined]
+    for bad, message in [("?synchronous=off", "synchronous must be NORMAL, FULL or EXTRA"),
+                         ("?journal=delete", "unknown parameter 'journal'")]:
+        with pytest.raises(LedgerError, match=message):
+            open_ledger(f"sqlite://{tmp_path}/a.db{bad}", create=True)
