@@ -14,6 +14,10 @@
 * **Balance**: the median time of ``balance(volunteer)`` for random volunteers among
   N/10 (target: < 1 ms), side by side with what a balance costs without a ledger:
   re-scoring the full history (the scoring time above, which a statement needs).
+* **CPU**: each post's CPU seconds (this process's; a PostgreSQL server's are not in
+  it) beside the wall clock, and as a ratio to the floor's: on a loaded machine the
+  CPU figures move far less than the wall clock. To compare two versions, run this
+  script with the other version's ``src`` first on ``PYTHONPATH``.
 * **Not a test**: nothing here is asserted; the machine is shared, so read the ratios.
   Results are printed, never committed (benchmarks/RESULTS.md is someone else's).
 """

@@ -310,3 +310,15 @@ def test_a_sqlite_url_may_ask_for_full_durability(tmp_path: Path) -> None:
                          ("?journal=delete", "unknown parameter 'journal'")]:
         with pytest.raises(LedgerError, match=message):
             open_ledger(f"sqlite://{tmp_path}/a.db{bad}", create=True)
+
+
+def test_a_statement_shows_what_each_transfer_did_to_the_account(
+        book: Ledger, ledger_url: str) -> None:  # noqa: F811
+    book.hold("V1", "4", id="H1", on="2025-04-02")
+    book.capture("H1", on="2025-04-03")
+    r = _cli(["statement", "V1", "--on", "2025-04-03", "--format", "csv"], ledger_url)
+    rows = [line.split(",")[1:6] for line in r.output.splitlines()[1:]]
+    assert rows == [["earn:R1", "earn", "2025-03-01", "5", "5"],
+                    ["earn:R2", "earn", "2025-04-01", "5", "10"],
+                    ["hold:H1", "hold", "2025-04-02", "-4", "6"],
+                    ["capture:H1", "capture", "2025-04-03", "0", "6"]]

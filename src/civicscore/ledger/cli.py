@@ -255,9 +255,12 @@ def statement(volunteer: str, on: str | None, fmt: str, db: str | None) -> None:
 
 
 def _line(t: Transfer, after: Any) -> dict[str, Any]:
-    volunteer_side = t.credit_account == f"volunteer:{t.volunteer_id}"
+    mine = f"volunteer:{t.volunteer_id}"
+    # what the transfer did to the account: a capture moves held points on, not these
+    points = (text(t.amount) if t.credit_account == mine else
+              "-" + text(t.amount) if t.debit_account == mine else "0")
     return {"seq": t.seq, "id": t.id, "kind": t.kind, "date": t.effective_on.isoformat(),
-            "points": ("" if volunteer_side else "-") + text(t.amount),
+            "points": points,
             "book_balance": text(after),
             "policy": f"{t.policy_id} {t.policy_version} {t.policy_hash[:12]}".strip(),
             "reason_codes": "; ".join(t.reason_codes), "by": t.author, "memo": t.memo}
