@@ -14,6 +14,10 @@
 * **Balance**: the median time of ``balance(volunteer)`` for random volunteers among
   N/10 (target: < 1 ms), side by side with what a balance costs without a ledger:
   re-scoring the full history (the scoring time above, which a statement needs).
+* **CPU**: each post's CPU seconds (this process's; a PostgreSQL server's are not in
+  it) beside the wall clock, and as a ratio to the floor's: on a loaded machine the
+  CPU figures move far less than the wall clock. To compare two versions, run this
+  script with the other version's ``src`` first on ``PYTHONPATH``.
 * **Not a test**: nothing here is asserted; the machine is shared, so read the ratios.
   Results are printed, never committed (benchmarks/RESULTS.md is someone else's).
 """
@@ -61,7 +65,7 @@ def records(n: int, seed: int) -> list[dict[str, str]]:
     return out
 
 
-def raw_insert_seconds(path: Path, n: int) -> float:
+def raw_insert_seconds(path: Path, n: int) -> tuple[float, float]:
     """The floor: ``n`` transfer-sized rows and ``n`` lot-sized rows inserted into bare
     SQLite tables (no keys, indexes, triggers or checks) in one transaction."""
     import sqlite3
@@ -76,14 +80,14 @@ def raw_insert_seconds(path: Path, n: int) -> float:
              "", "", "2025-12-31T00:00:00") for i in range(n)]
     lots = [(f"earn:R{i}", f"V{i % 9999}", "2025-01-01", "2027-01-01", "1.25")
             for i in range(n)]
-    t0 = time.perf_counter()
+    t0, c0 = time.perf_counter(), time.process_time()
     conn.execute("BEGIN")
     conn.executemany(f"INSERT INTO t VALUES ({', '.join('?' * 16)})", rows)
     conn.executemany("INSERT INTO l VALUES (?, ?, ?, ?, ?)", lots)
     conn.execute("COMMIT")
-    took = time.perf_counter() - t0
+    took, cpu = time.perf_counter() - t0, time.process_time() - c0
     conn.close()
-    return took
+    return took, cpu
 
 
 def balance_times(book: Ledger, volunteers: list[str], repeats: int, seed: int
@@ -116,23 +120,27 @@ def main() -> int:
           f"engine): {scoring:.2f} s ({args.n / scoring:,.0f} records/s)")
     targets = [("sqlite", str(work / "points.db"))] + ([("postgres", args.pg)]
                                                       if args.pg else [])
-    floor = raw_insert_seconds(work / "raw.db", len(result.scored))
+    floor, floor_cpu = raw_insert_seconds(work / "raw.db", len(result.scored))
     print(f"floor: {len(result.scored)} bare SQLite rows of each kind in one transaction: "
-          f"{floor:.2f} s ({len(result.scored) / floor:,.0f} pairs/s)")
+          f"{floor:.2f} s ({len(result.scored) / floor:,.0f} pairs/s), CPU {floor_cpu:.2f} s")
+    print("(CPU: this process's CPU seconds, which a loaded machine inflates less than the "
+          "wall clock; a PostgreSQL server's own CPU is not in it)")
     print(f"{'backend':<10} {'posted':>9} {'post s':>8} {'transfers/s':>12} "
-          f"{'vs floor':>9} {'balance median':>15} {'p99':>9} {'vs re-score':>12}")
+          f"{'vs floor':>9} {'CPU s':>7} {'per CPU s':>10} {'CPU vs floor':>13} "
+          f"{'balance median':>15} {'p99':>9} {'vs re-score':>12}")
     for name, url in targets:
         with open_ledger(url, create=True) as book:
             book.migrate()
-            t0 = time.perf_counter()
+            t0, c0 = time.perf_counter(), time.process_time()
             summary = book.post_result(policy.volunteer, result, rows)
-            took = time.perf_counter() - t0
+            took, cpu = time.perf_counter() - t0, time.process_time() - c0
             volunteers = book.volunteers()
             times = sorted(balance_times(book, volunteers, args.repeats, args.seed))
             median = statistics.median(times)
             p99 = times[int(len(times) * 0.99) - 1]
             print(f"{name:<10} {summary.posted:>9} {took:>8.2f} {summary.posted / took:>12,.0f} "
-                  f"{took / floor:>8.1f}x {median * 1e3:>12.3f} ms {p99 * 1e3:>6.3f} ms "
+                  f"{took / floor:>8.1f}x {cpu:>7.2f} {summary.posted / cpu:>10,.0f} "
+                  f"{cpu / floor_cpu:>12.1f}x {median * 1e3:>12.3f} ms {p99 * 1e3:>6.3f} ms "
                   f"{scoring / median:>11,.0f}x")
     return 0
 

@@ -315,7 +315,7 @@ def test_the_commands(ledger_url: str) -> None:  # noqa: F811
     r = _cli(["balance", "--on", "2025-12-31", "--format", "csv"], ledger_url)
     lines = r.output.splitlines()
     assert lines[0].startswith("volunteer_id,as_of,earned") and len(lines) == 5
-    assert "V02,2025-12-31,17,-2,0,0,15,15,12.5,4" in lines
+    assert "V02,2025-12-31,17,-2,0,0,15,15,12.5,4,0" in lines  # held: 0
     r = _cli(["statement", "V04", "--on", "2025-12-31", "--format", "json"], ledger_url)
     data = json.loads(r.output)
     assert data["balance"]["balance"] == "6"

@@ -9,9 +9,10 @@
         ledger.redeem("V01", "10", id="R001", on="2025-10-10")
         print(ledger.balance("V01", on=day).balance)
 
-``open_ledger`` takes a file path (or ``sqlite:///PATH``) or a ``postgresql://``
-URL; ``None`` reads the ``CIVICSCORE_LEDGER`` environment variable. See
-docs/ledger.md for the accounts, the lots and the invariants ``verify`` checks.
+``open_ledger`` takes a file path (or ``sqlite:///PATH``, with ``?synchronous=full``
+to survive a power cut too) or a ``postgresql://`` URL; ``None`` reads the
+``CIVICSCORE_LEDGER`` environment variable. See docs/ledger.md for the accounts, the
+lots, holds, reversals and the invariants ``verify`` checks.
 """
 
 from __future__ import annotations
@@ -48,10 +49,16 @@ def open_ledger(url: str | Path | None = None, *, create: bool = False) -> Ledge
         ledger: Ledger = PostgresLedger(text)
         return ledger
     if text.startswith("sqlite://"):
-        path = text[len("sqlite://"):]
+        path, _, query = text[len("sqlite://"):].partition("?")
         if not path:
             raise LedgerError("db", f"malformed URL {text!r}: write sqlite:///PATH")
-        return _sqlite(Path(path), create)
+        options = dict(part.partition("=")[::2] for part in query.split("&") if part)
+        unknown = sorted(set(options) - {"synchronous"})
+        if unknown:
+            raise LedgerError("db", f"malformed URL {text!r}: unknown parameter "
+                                    f"{unknown[0]!r} (a SQLite ledger takes synchronous="
+                                    f"normal|full|extra)")
+        return _sqlite(Path(path), create, options.get("synchronous", "NORMAL"))
     if re.match(r"^[A-Za-z][A-Za-z0-9+.-]*://", text) or text.startswith("postgresql:"):
         scheme = text.split(":", 1)[0]
         raise LedgerError("db", f"malformed URL: {scheme!r} is not a kind of ledger; give a "
@@ -59,7 +66,7 @@ def open_ledger(url: str | Path | None = None, *, create: bool = False) -> Ledge
     return _sqlite(Path(text), create)
 
 
-def _sqlite(path: Path, create: bool) -> Ledger:
+def _sqlite(path: Path, create: bool, synchronous: str = "NORMAL") -> Ledger:
     from .sqlite import SQLiteLedger
 
-    return SQLiteLedger(path, create=create)
+    return SQLiteLedger(path, create=create, synchronous=synchronous)

@@ -57,7 +57,7 @@ def _day(value: str | None) -> str:
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
 def ledger() -> None:
-    """A points ledger that survives runs: post, redeem, expire, adjust, check."""
+    """A points ledger that survives runs: post, redeem, hold, expire, adjust, reverse."""
 
 
 @ledger.command()
@@ -143,6 +143,71 @@ def adjust(volunteer: str, points: str, aid: str, by: str, reason: str, on: str 
                f"balance {text(left.balance)}")
 
 
+@ledger.command(context_settings={"ignore_unknown_options": True})
+@click.argument("volunteer")
+@click.argument("points")
+@click.option("--id", "hid", required=True, help="The hold's own id (idempotent).")
+@_on("of the hold")
+@click.option("--expires-on", default=None, metavar="YYYY-MM-DD",
+              help="When the hold lapses if neither captured nor released (default: never).")
+@click.option("--memo", default="", help="What the points are held for.")
+@_db
+def hold(volunteer: str, points: str, hid: str, on: str | None, expires_on: str | None,
+         memo: str, db: str | None) -> None:
+    """Reserve POINTS of VOLUNTEER's unexpired points until captured or released."""
+    with _open(db) as book:
+        t = book.hold(volunteer, points, id=hid, on=_day(on), expires_on=expires_on,
+                      memo=memo)
+        left = book.balance(volunteer, on=t.effective_on)
+    until = f" until {t.expires_on}" if t.expires_on else ""
+    click.echo(f"{t.id}: {text(t.amount)} points of {volunteer} held on {t.effective_on}"
+               f"{until}; balance {text(left.balance)}")
+
+
+@ledger.command()
+@click.argument("hold_id", metavar="HOLD")
+@_on("of the capture")
+@click.option("--memo", default="", help="What the points bought.")
+@_db
+def capture(hold_id: str, on: str | None, memo: str, db: str | None) -> None:
+    """Redeem the points of HOLD (hand the goods over)."""
+    with _open(db) as book:
+        t = book.capture(hold_id, on=_day(on), memo=memo)
+        left = book.balance(t.volunteer_id, on=t.effective_on)
+    click.echo(f"{t.id}: {text(t.amount)} points of {t.volunteer_id} redeemed on "
+               f"{t.effective_on}; balance {text(left.balance)}")
+
+
+@ledger.command()
+@click.argument("hold_id", metavar="HOLD")
+@_on("of the release")
+@click.option("--memo", default="", help="Why the hold is given up.")
+@_db
+def release(hold_id: str, on: str | None, memo: str, db: str | None) -> None:
+    """Give the points of HOLD back to the volunteer's lots."""
+    with _open(db) as book:
+        t = book.release(hold_id, on=_day(on), memo=memo)
+        left = book.balance(t.volunteer_id, on=t.effective_on)
+    click.echo(f"{t.id}: {text(t.amount)} points of {t.volunteer_id} given back on "
+               f"{t.effective_on}; balance {text(left.balance)}")
+
+
+@ledger.command()
+@click.argument("transfer_id", metavar="TRANSFER")
+@click.option("--by", "by", required=True, help="Who reverses it.")
+@click.option("--reason", required=True, help="Why (kept with the reversal).")
+@_on("of the reversal")
+@_db
+def reverse(transfer_id: str, by: str, reason: str, on: str | None, db: str | None) -> None:
+    """Undo TRANSFER (earn:ID, redeem:ID or adjust:ID) by a linked reversal, once."""
+    with _open(db) as book:
+        t = book.reverse(transfer_id, on=_day(on), by=by, reason=reason)
+        left = book.balance(t.volunteer_id, on=t.effective_on)
+    click.echo(f"{t.id}: {text(t.amount)} points of {t.volunteer_id} back from "
+               f"{t.debit_account} to {t.credit_account} on {t.effective_on}; balance "
+               f"{text(left.balance)}")
+
+
 @ledger.command()
 @_on("to expire points up to")
 @_db
@@ -190,9 +255,12 @@ def statement(volunteer: str, on: str | None, fmt: str, db: str | None) -> None:
 
 
 def _line(t: Transfer, after: Any) -> dict[str, Any]:
-    volunteer_side = t.credit_account == f"volunteer:{t.volunteer_id}"
+    mine = f"volunteer:{t.volunteer_id}"
+    # what the transfer did to the account: a capture moves held points on, not these
+    points = (text(t.amount) if t.credit_account == mine else
+              "-" + text(t.amount) if t.debit_account == mine else "0")
     return {"seq": t.seq, "id": t.id, "kind": t.kind, "date": t.effective_on.isoformat(),
-            "points": ("" if volunteer_side else "-") + text(t.amount),
+            "points": points,
             "book_balance": text(after),
             "policy": f"{t.policy_id} {t.policy_version} {t.policy_hash[:12]}".strip(),
             "reason_codes": "; ".join(t.reason_codes), "by": t.author, "memo": t.memo}

@@ -25,13 +25,17 @@ from ..errors import LedgerError
 from .model import (
     ADJUST,
     ADJUSTMENT,
+    CAPTURE,
     EARN,
     EXPIRE,
     EXPIRY,
+    HOLD,
     ISSUANCE,
     PROGRAMME_ACCOUNTS,
     REDEEM,
     REDEMPTION,
+    RELEASE,
+    REVERSE,
     VOLUNTEER,
     Balance,
     Lot,
@@ -47,7 +51,17 @@ from .model import (
     text,
     volunteer_account,
 )
-from .rows import INSERT_TRANSFER, SELECT_TRANSFER, Tx, day, dec, transfer_of
+from .rows import (
+    INSERT_LOT,
+    INSERT_TRANSFER,
+    LOT_COLUMNS,
+    SELECT_TRANSFER,
+    TRANSFER_COLUMNS,
+    Tx,
+    day,
+    dec,
+    transfer_of,
+)
 from .schema import SCHEMA_VERSION, migrations
 
 if TYPE_CHECKING:
@@ -99,6 +113,10 @@ class Ledger:
     def _lock_schema(self, tx: Tx) -> None:
         """Block another ``migrate`` until this transaction ends (two ``init`` at once)."""
 
+    def _check_keys(self, tx: Tx) -> None:
+        """Refuse a migration that left a foreign key dangling (SQLite rebuilds tables
+        with its checks off)."""
+
     def _tables(self, tx: Tx) -> set[str]:  # pragma: no cover - abstract
         raise NotImplementedError
 
@@ -142,12 +160,14 @@ class Ledger:
             if before == 0:
                 tx.execute("INSERT INTO ledger_meta (key, value) VALUES ('schema_version', ?)",
                            (str(SCHEMA_VERSION),))
-                tx.executemany("INSERT INTO accounts (code, kind, volunteer_id, created_at) "
-                               "VALUES (?, ?, NULL, ?)",
-                               [(programme_account(k), k, _now()) for k in PROGRAMME_ACCOUNTS])
             elif before < SCHEMA_VERSION:
                 tx.execute("UPDATE ledger_meta SET value = ? WHERE key = 'schema_version'",
                            (str(SCHEMA_VERSION),))
+            if before < SCHEMA_VERSION:  # the programme accounts a version brings
+                tx.executemany("INSERT INTO accounts (code, kind, volunteer_id, created_at) "
+                               "VALUES (?, ?, NULL, ?) ON CONFLICT (code) DO NOTHING",
+                               [(programme_account(k), k, _now()) for k in PROGRAMME_ACCOUNTS])
+                self._check_keys(tx)
             return before, SCHEMA_VERSION
 
         return self._write(run)
@@ -193,8 +213,16 @@ class Ledger:
         rejected = []
         posted_at = _now()
         issuance = programme_account(ISSUANCE)
+        # What many records share is converted once: reason codes to JSON, point units
+        # to a stored amount, an end day to a stored date (with its month, for _unseen)
+        # and an expiry date to its stored form. Half a post's time was these.
         codes_json: dict[tuple[str, ...], str] = {}
+        amounts: dict[int, Any] = {}
+        ends: dict[str, tuple[Any, dt.date]] = {}
+        expiries: dict[dt.date | None, Any] = {}
+        days: list[dt.date] = []
         store_date, store_amount = self.store_date, self.store_amount
+        pid, pver, phash = ref.id, ref.version, ref.hash
         for d in result.records:
             codes = d.reason_codes
             if d.status == REJECTED:
@@ -202,25 +230,55 @@ class Ledger:
                 continue
             record = records[d.row - 1]
             hours = d.counted_hours if counted else d.service_hours
-            amount = canonical(Decimal(d.point_units).scaleb(-decimals))
-            tid = f"{EARN}:{d.record_id}"
-            earned_on = store_date(_earned_on(record, d.date))
-            amount = store_amount(amount)
+            units = d.point_units
+            amount = amounts.get(units)
+            if amount is None:
+                amount = amounts[units] = store_amount(
+                    canonical(Decimal(units).scaleb(-decimals)))
+            end = record.get("end")
+            key = end[:10] if isinstance(end, str) and len(end) > 10 and end[10] in "T " \
+                else None
+            known = ends.get(key) if key is not None else None
+            if known is None:
+                when = _earned_on(record, d.date)
+                known = (store_date(when), when)
+                if key is not None and when.isoformat() == key:
+                    ends[key] = known
+            earned_on, when = known
+            days.append(when)
             text_codes = codes_json.get(codes)
             if text_codes is None:
                 text_codes = codes_json[codes] = json.dumps(list(codes))
-            rows.append((tid, EARN, issuance, volunteer_account(d.volunteer_id), amount,
-                         earned_on, d.volunteer_id, round(hours * 60), ref.id, ref.version,
-                         ref.hash, text_codes, record_hash(record), "", "", posted_at))
-            if d.point_units > 0:
-                lots.append((tid, d.volunteer_id, earned_on, store_date(d.expires_on), amount))
-        posted, unchanged, ids, warnings = self._write(lambda tx: self._post(tx, rows, lots))
+            vid = d.volunteer_id
+            tid = f"{EARN}:{d.record_id}"
+            rows.append((tid, EARN, issuance, f"{VOLUNTEER}:{vid}", amount, earned_on, vid,
+                         round(hours * 60), pid, pver, phash, text_codes, record_hash(record),
+                         "", "", posted_at, None, None))
+            if units > 0:
+                expires = d.expires_on
+                stored = expiries.get(expires)
+                if stored is None:
+                    stored = expiries[expires] = store_date(expires)
+                lots.append((tid, vid, earned_on, stored, amount))
+        posted, unchanged, ids, warnings = self._write(
+            lambda tx: self._post(tx, rows, lots, days))
         return PostSummary(posted, unchanged, tuple(rejected), tuple(ids), tuple(warnings))
 
-    def _post(self, tx: Tx, rows: list[tuple[Any, ...]], lots: list[tuple[Any, ...]]
-              ) -> tuple[int, int, list[str], list[str]]:
-        """Insert the earning rows (``TRANSFER_COLUMNS`` order) not yet in the ledger, and
-        their lots; refuse all of them if one id is there with another content hash."""
+    def _post(self, tx: Tx, rows: list[tuple[Any, ...]], lots: list[tuple[Any, ...]],
+              days: list[dt.date]) -> tuple[int, int, list[str], list[str]]:
+        """Insert the earning rows (``TRANSFER_COLUMNS`` order, ``days`` their earning
+        days) not yet in the ledger, and their lots; refuse all of them if one id is there
+        with another content hash.
+
+        Fast path: a batch of new ids is inserted at once (``insert_new``), with no query
+        to find which are new; only when one id is already there does the post look them
+        up (a re-post, or a file that overlaps an earlier one)."""
+        self._open_accounts(tx, sorted({r[6] for r in rows}))
+        before = int(tx.execute("SELECT COALESCE(MAX(seq), 0) FROM transfers")[0][0])
+        if rows and tx.insert_new([("transfers", TRANSFER_COLUMNS, rows),
+                                   ("lots", LOT_COLUMNS, lots)]):
+            ids = [r[0] for r in rows]
+            return len(rows), 0, ids, self._unseen(tx, rows, days, before)
         existing = self._existing(tx, [r[0] for r in rows])
         conflicts = [r[0].partition(":")[2] for r in rows
                      if r[0] in existing and existing[r[0]] != r[12]]
@@ -230,24 +288,22 @@ class Ledger:
             raise LedgerError("record_id", f"record {shown} is already in the ledger with "
                                            f"other content; nothing was posted (correct a "
                                            f"posted record with an adjustment, not a re-post)")
-        new = [r for r in rows if r[0] not in existing] if existing else rows
-        warnings = self._unseen(tx, new, {r[0] for r in rows})
-        self._open_accounts(tx, sorted({r[6] for r in new}))
+        keep = [r[0] not in existing for r in rows]
+        new = [r for r, k in zip(rows, keep, strict=True) if k]
+        new_days = [d for d, k in zip(days, keep, strict=True) if k]
+        warnings = self._unseen(tx, new, new_days, before)
         tx.executemany(INSERT_TRANSFER, new, stored=True)
-        fresh = {r[0] for r in new} if existing else None
-        tx.executemany("INSERT INTO lots (id, volunteer_id, earned_on, expires_on, amount) "
-                       "VALUES (?, ?, ?, ?, ?)",
-                       lots if fresh is None else [lot for lot in lots if lot[0] in fresh],
-                       stored=True)
+        fresh = {r[0] for r in new}
+        tx.executemany(INSERT_LOT, [lot for lot in lots if lot[0] in fresh], stored=True)
         return len(new), len(rows) - len(new), [r[0] for r in new], warnings
 
-    def _unseen(self, tx: Tx, new: Sequence[tuple[Any, ...]], batch: set[str]) -> list[str]:
-        """Warnings for months of a volunteer that earlier posts already have earnings in:
-        this post's caps and overlap check did not see those records (docs/ledger.md,
-        "post a period's records together")."""
-        if not new:
+    def _unseen(self, tx: Tx, new: Sequence[tuple[Any, ...]], days: Sequence[dt.date],
+                before: int) -> list[str]:
+        """Warnings for months of a volunteer that earlier posts (transfers up to ``seq``
+        ``before``) already have earnings in: this post's caps and overlap check did not
+        see those records (docs/ledger.md, "post a period's records together")."""
+        if not new or before == 0:
             return []
-        days = [day(r[5]) for r in new]  # stored form: a date, or ISO text in SQLite
         months = {(r[6], d.year, d.month) for r, d in zip(new, days, strict=True)}
         lo = min(days).replace(day=1)  # whole months
         last = max(days)
@@ -256,13 +312,13 @@ class Ledger:
         earlier: dict[tuple[str, int, int], int] = {}
         for i in range(0, len(vids), CHUNK):
             part = vids[i:i + CHUNK]
-            for tid, vid, eff in tx.execute(
-                    f"SELECT id, volunteer_id, effective_on FROM transfers WHERE kind = 'earn' "
-                    f"AND effective_on >= ? AND effective_on <= ? AND volunteer_id IN "
-                    f"({', '.join('?' for _ in part)})", (lo, hi, *part)):
+            for vid, eff in tx.execute(
+                    f"SELECT volunteer_id, effective_on FROM transfers WHERE kind = 'earn' "
+                    f"AND seq <= ? AND effective_on >= ? AND effective_on <= ? AND "
+                    f"volunteer_id IN ({', '.join('?' for _ in part)})", (before, lo, hi, *part)):
                 when = day(eff)
                 key = (vid, when.year, when.month)
-                if tid not in batch and key in months:
+                if key in months:
                     earlier[key] = earlier.get(key, 0) + 1
         out = [f"volunteer {vid}: {n} record(s) earned in {year}-{month:02d} were posted "
                f"before; this post's caps and overlap check did not see them (post a "
@@ -289,7 +345,7 @@ class Ledger:
             t.id, t.kind, t.debit_account, t.credit_account, t.amount, t.effective_on,
             t.volunteer_id, t.minutes, t.policy_id, t.policy_version, t.policy_hash,
             json.dumps(list(t.reason_codes)), t.content_hash, t.author, t.memo,
-            t.posted_at or _now()) for t in transfers])
+            t.posted_at or _now(), t.links, t.expires_on) for t in transfers])
 
     # -- redemptions, adjustments, expiry -----------------------------------------------------
     def redeem(self, volunteer_id: str, points: Any, *, id: str, on: Any,
@@ -346,6 +402,35 @@ class Ledger:
 
         return self._write(run)
 
+    # -- holds and reversals (holds.py) ----------------------------------------------------
+    def hold(self, volunteer_id: str, points: Any, *, id: str, on: Any,
+             expires_on: Any = None, memo: str = "") -> Transfer:
+        """Reserve ``points`` of a volunteer's unexpired points (oldest lots first) until
+        captured, released, or lapsed on ``expires_on``; they count against the balance at
+        once. The same ``id`` with the same content again returns the first hold."""
+        from .holds import hold
+
+        return hold(self, volunteer_id, points, id=id, on=on, expires_on=expires_on,
+                    memo=memo)
+
+    def capture(self, hold_id: str, *, on: Any, memo: str = "") -> Transfer:
+        """Hand over the points of hold ``hold_id`` (a redemption), before it lapses."""
+        from .holds import capture
+
+        return capture(self, hold_id, on=on, memo=memo)
+
+    def release(self, hold_id: str, *, on: Any, memo: str = "") -> Transfer:
+        """Give the points of hold ``hold_id`` back to the lots it took them from."""
+        from .holds import release
+
+        return release(self, hold_id, on=on, memo=memo)
+
+    def reverse(self, transfer_id: str, *, on: Any, by: str, reason: str) -> Transfer:
+        """Undo an earning, redemption or adjustment by a linked mirror transfer (once)."""
+        from .holds import reverse
+
+        return reverse(self, transfer_id, on=on, by=by, reason=reason)
+
     def _same(self, tx: Tx, transfer: Transfer) -> Transfer | None:
         """The transfer already posted under this id (a no-op re-post), or None; refuses
         the id when it was used for other content."""
@@ -381,6 +466,9 @@ class Ledger:
         if same is not None:
             return same
         self._account_opened(tx, vid, when)
+        from .holds import lapse
+
+        lapse(self, tx, [vid], when)  # a hold past its expiry no longer holds points
         usable = [lot for lot in self._lots(tx, vid) if lot.usable_on(when)]
         have = sum((lot.remaining for lot in usable), Decimal(0))
         if amount > have:
@@ -401,6 +489,17 @@ class Ledger:
                        uses)
         return self._transfer(tx, transfer.id)
 
+    def _uses(self, tx: Tx, tids: Sequence[str]) -> dict[str, list[tuple[str, Decimal]]]:
+        """The lot uses of each transfer in ``tids``: (lot id, amount), in lot order."""
+        out: dict[str, list[tuple[str, Decimal]]] = {t: [] for t in tids}
+        for i in range(0, len(tids), CHUNK):
+            part = tids[i:i + CHUNK]
+            for tid, lot, amount in tx.execute(
+                    f"SELECT transfer_id, lot_id, amount FROM lot_uses WHERE transfer_id IN "
+                    f"({', '.join('?' for _ in part)}) ORDER BY transfer_id, lot_id", part):
+                out[tid].append((lot, dec(amount)))
+        return out
+
     def _lots(self, tx: Tx, vid: str | None = None) -> list[Lot]:
         """Lots (of one volunteer, or all) oldest first, with what is left of each."""
         sql = (f"SELECT l.id, l.volunteer_id, l.earned_on, l.expires_on, l.amount, "
@@ -418,17 +517,32 @@ class Ledger:
         when = date_of(on, "date")
 
         def run(tx: Tx) -> list[Transfer]:
-            vids = sorted(r[0] for r in tx.execute(
-                "SELECT DISTINCT volunteer_id FROM lots WHERE expires_on <= ?", (when,)))
+            from .holds import lapse
+
+            held = [r[0] for r in tx.execute(
+                "SELECT DISTINCT h.volunteer_id FROM transfers h WHERE h.kind = 'hold' AND "
+                "h.expires_on <= ? AND NOT EXISTS (SELECT 1 FROM transfers s WHERE "
+                "s.links = h.id)", (when,))]
+            vids = sorted({r[0] for r in tx.execute(
+                "SELECT DISTINCT volunteer_id FROM lots WHERE expires_on <= ?", (when,))}
+                | set(held))
             self._lock(tx, [volunteer_account(v) for v in vids])
+            lapse(self, tx, held, when)  # lapsed holds give their points back first
             out: list[Transfer] = []
             for vid in vids:
                 for lot in self._lots(tx, vid):
                     if lot.expires_on is None or lot.expires_on > when or lot.remaining <= 0:
                         continue
-                    t = Transfer(f"{EXPIRE}:{lot.id}", EXPIRE, volunteer_account(vid),
+                    # a lot expires again only if a release or reversal restored points to
+                    # it after its expiry: expire:LOT, then expire:LOT#2, ...
+                    tid, n = f"{EXPIRE}:{lot.id}", 1
+                    while self._existing(tx, [tid]):
+                        n += 1
+                        tid = f"{EXPIRE}:{lot.id}#{n}"
+                    t = Transfer(tid, EXPIRE, volunteer_account(vid),
                                  programme_account(EXPIRY), lot.remaining, lot.expires_on, vid,
-                                 content_hash=content_hash({"lot": lot.id}))
+                                 content_hash=content_hash({"lot": lot.id, "n": n}
+                                                           if n > 1 else {"lot": lot.id}))
                     self._insert(tx, [t])
                     tx.execute("INSERT INTO lot_uses (transfer_id, lot_id, amount) "
                                "VALUES (?, ?, ?)", (t.id, lot.id, lot.remaining))
@@ -462,7 +576,14 @@ class Ledger:
         if not transfers:
             raise LedgerError("volunteer_id", f"unknown volunteer {vid!r}: the ledger has no "
                                               f"account for them")
-        return summarise(vid, when, transfers, self._lots(tx, vid))
+        settled = {t.links for t in transfers if t.kind in (CAPTURE, RELEASE)}
+        lapsed = [t.id for t in transfers if t.kind == HOLD and t.id not in settled
+                  and t.expires_on is not None and t.expires_on <= when]
+        back: dict[str, Decimal] = {}
+        for uses in self._uses(tx, lapsed).values():
+            for lot, amount in uses:
+                back[lot] = back.get(lot, Decimal(0)) + amount
+        return summarise(vid, when, transfers, self._lots(tx, vid), back)
 
     def statement(self, volunteer_id: str, *, on: Any = None
                   ) -> tuple[Balance, list[tuple[Transfer, Decimal]]]:
@@ -479,7 +600,8 @@ class Ledger:
             for r in tx.execute(f"{SELECT_TRANSFER} WHERE volunteer_id = ? ORDER BY seq",
                                 (vid,)):
                 t = transfer_of(r)
-                book += t.amount if t.credit_account == account else -t.amount
+                book += (t.amount if t.credit_account == account else
+                         -t.amount if t.debit_account == account else Decimal(0))
                 lines.append((t, book))
             return balance, lines
 
@@ -498,31 +620,52 @@ class Ledger:
 
 
 def summarise(vid: str, when: dt.date, transfers: Sequence[Transfer],
-              lots: Sequence[Lot]) -> Balance:
+              lots: Sequence[Lot], lapsed: Mapping[str, Decimal] | None = None) -> Balance:
     """A balance from a volunteer's transfers and lots (shared by ``balance`` and the
-    checks of ``verify``)."""
+    checks of ``verify``). ``lapsed``: what open holds past their expiry on ``when`` use of
+    each lot; they are counted as released (as ``expire`` or the next spend releases them).
+
+    A reversal counts as a negative of what it reverses (an earning's points and hours, a
+    redemption, an adjustment); a capture is redeemed; an open hold is ``held``."""
     zero = Decimal(0)
-    earned = adjusted = redeemed = expired = book = zero
+    earned = adjusted = redeemed = expired = book = held = zero
     minutes = 0
     account = volunteer_account(vid)
+    kinds = {t.id: t.kind for t in transfers}
+    settled = {t.links for t in transfers if t.kind in (CAPTURE, RELEASE)}
+    lapsed_total = zero
     for t in transfers:
-        signed = t.amount if t.credit_account == account else -t.amount
+        signed = (t.amount if t.credit_account == account else
+                  -t.amount if t.debit_account == account else zero)
         book += signed
-        if t.kind == EARN:
-            earned += t.amount
-            minutes += t.minutes
-        elif t.kind == REDEEM:
-            redeemed += t.amount
-        elif t.kind == EXPIRE:
-            expired += t.amount
-        elif t.kind == ADJUST:
+        kind = kinds.get(t.links or "", "") if t.kind == REVERSE else t.kind
+        if kind == EARN:
+            earned += signed
+            minutes += -t.minutes if t.kind == REVERSE else t.minutes
+        elif kind == REDEEM:
+            redeemed -= signed
+        elif kind == EXPIRE:
+            expired -= signed
+        elif kind == ADJUST:
             adjusted += signed
-    pending = sum((lot.remaining for lot in lots if lot.expires_on is not None
-                   and lot.expires_on <= when and lot.remaining > 0), zero)
+        elif kind == CAPTURE:
+            redeemed += t.amount
+        elif kind == HOLD and t.id not in settled:
+            if t.expires_on is not None and t.expires_on <= when:
+                lapsed_total += t.amount
+            else:
+                held += t.amount
+    back = lapsed or {}
+    pending = zero
+    for lot in lots:
+        left = lot.remaining + back.get(lot.id, zero)
+        if lot.expires_on is not None and lot.expires_on <= when and left > 0:
+            pending += left
     expired += pending
     hours = canonical(Decimal(minutes) / 60) if minutes else zero
-    return Balance(vid, when, earned, adjusted, redeemed, canonical(expired),
-                   canonical(book - pending), book, hours, len(transfers))
+    return Balance(vid, when, canonical(earned), canonical(adjusted), canonical(redeemed),
+                   canonical(expired), canonical(book + lapsed_total - pending), book,
+                   hours, len(transfers), canonical(held))
 
 
 def _earned_on(record: Mapping[str, Any], start_day: dt.date | None) -> dt.date:

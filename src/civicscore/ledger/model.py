@@ -34,14 +34,18 @@ ISSUANCE = "issuance"  # the programme's source of earned points
 REDEMPTION = "redemption"  # where redeemed points go (the points supermarket)
 EXPIRY = "expiry"  # where expired points go
 ADJUSTMENT = "adjustment"  # the other side of every manual adjustment
-PROGRAMME_ACCOUNTS = (ISSUANCE, REDEMPTION, EXPIRY, ADJUSTMENT)
+HOLD = "hold"  # points reserved by an open redemption hold
+PROGRAMME_ACCOUNTS = (ISSUANCE, REDEMPTION, EXPIRY, ADJUSTMENT, HOLD)
 
 #: Transfer kinds.
 EARN = "earn"
 REDEEM = "redeem"
 EXPIRE = "expire"
 ADJUST = "adjust"
-KINDS = (EARN, REDEEM, EXPIRE, ADJUST)
+CAPTURE = "capture"  # a hold's points handed over: hold -> redemption
+RELEASE = "release"  # a hold given up (or lapsed): hold -> volunteer, its lots restored
+REVERSE = "reverse"  # a posted transfer undone by its mirror image, never by deletion
+KINDS = (EARN, REDEEM, EXPIRE, ADJUST, HOLD, CAPTURE, RELEASE, REVERSE)
 
 MAX_DECIMALS = 6
 """The most decimals an amount may have: the volunteer scheme's ``points_decimals`` is at
@@ -144,7 +148,10 @@ def record_hash(record: Mapping[str, Any]) -> str:
         items = sorted(record.items())  # names are unique: values are never compared
     except TypeError:  # a name that is not text
         items = sorted(record.items(), key=lambda kv: str(kv[0]))
-    data = "\x1e".join(f"{k}\x1f{'' if v is None else v}" for k, v in items)
+    try:  # text names and values (every CSV record): the same bytes, a third faster
+        data = "\x1e".join([k + "\x1f" + v for k, v in items])
+    except TypeError:
+        data = "\x1e".join(f"{k}\x1f{'' if v is None else v}" for k, v in items)
     return hashlib.sha256(data.encode("utf-8", "surrogatepass")).hexdigest()
 
 
@@ -169,6 +176,10 @@ class Transfer:
     memo: str = ""
     posted_at: str = ""
     seq: int = 0
+    links: str | None = None
+    """The hold a capture or release settles, or the transfer a reversal undoes."""
+    expires_on: dt.date | None = None
+    """When a hold lapses (released by the ledger if neither captured nor released)."""
 
     def to_row(self) -> dict[str, Any]:
         """The transfer as export and statement rows show it (amount as decimal text)."""
@@ -180,7 +191,8 @@ class Transfer:
             "policy_id": self.policy_id, "policy_version": self.policy_version,
             "policy_hash": self.policy_hash, "reason_codes": list(self.reason_codes),
             "content_hash": self.content_hash, "author": self.author, "memo": self.memo,
-            "posted_at": self.posted_at,
+            "posted_at": self.posted_at, "links": self.links or "",
+            "expires_on": self.expires_on.isoformat() if self.expires_on else "",
         }
 
 
@@ -205,8 +217,9 @@ class Lot:
 @dataclass(frozen=True, slots=True)
 class Balance:
     """A volunteer's account as of a day: ``balance`` is what can be redeemed then
-    (``earned + adjusted - redeemed - expired``, counting lots past their expiry date
-    even before ``expire`` has moved them); ``book`` is credits less debits so far."""
+    (``earned + adjusted - redeemed - expired - held``, counting lots past their expiry
+    date even before ``expire`` has moved them, and holds past theirs as released);
+    ``book`` is credits less debits so far; ``held`` is what open holds reserve."""
 
     volunteer_id: str
     as_of: dt.date
@@ -218,13 +231,15 @@ class Balance:
     book: Decimal
     hours: Decimal
     transfers: int
+    held: Decimal = Decimal(0)
 
     def to_row(self) -> dict[str, Any]:
         return {"volunteer_id": self.volunteer_id, "as_of": self.as_of.isoformat(),
                 "earned": text(self.earned), "adjusted": text(self.adjusted),
                 "redeemed": text(self.redeemed), "expired": text(self.expired),
                 "balance": text(self.balance), "book": text(self.book),
-                "hours": text(self.hours), "transfers": self.transfers}
+                "hours": text(self.hours), "transfers": self.transfers,
+                "held": text(self.held)}  # last: the columns of schema 1 keep their places
 
 
 @dataclass(frozen=True, slots=True)

@@ -60,6 +60,22 @@ class _Tx:
                 cur.executemany(_sql(sql), batch)
 
 
+    def insert_new(self, tables: Sequence[tuple[str, Sequence[str], Sequence[Row]]]) -> bool:
+        from psycopg import errors
+
+        try:
+            with self.conn.transaction(), self.conn.cursor() as cur:  # a savepoint
+                for table, columns, rows in tables:
+                    if not rows:
+                        continue
+                    with cur.copy(f"COPY {table} ({', '.join(columns)}) FROM STDIN") as copy:
+                        for row in rows:
+                            copy.write_row(row)
+        except errors.UniqueViolation:
+            return False
+        return True
+
+
 class PostgresLedger(Ledger):
     """A ledger in the PostgreSQL database at ``url`` (``postgresql://...``)."""
 

@@ -16,10 +16,15 @@ Row = tuple[Any, ...]
 
 TRANSFER_COLUMNS = ("id", "kind", "debit_account", "credit_account", "amount", "effective_on",
                     "volunteer_id", "minutes", "policy_id", "policy_version", "policy_hash",
-                    "reason_codes", "content_hash", "author", "memo", "posted_at")
+                    "reason_codes", "content_hash", "author", "memo", "posted_at", "links",
+                    "expires_on")
 SELECT_TRANSFER = f"SELECT {', '.join(TRANSFER_COLUMNS)}, seq FROM transfers"
 INSERT_TRANSFER = (f"INSERT INTO transfers ({', '.join(TRANSFER_COLUMNS)}) VALUES "
                     f"({', '.join('?' for _ in TRANSFER_COLUMNS)})")
+
+LOT_COLUMNS = ("id", "volunteer_id", "earned_on", "expires_on", "amount")
+INSERT_LOT = (f"INSERT INTO lots ({', '.join(LOT_COLUMNS)}) VALUES "
+              f"({', '.join('?' for _ in LOT_COLUMNS)})")
 
 
 class Tx(Protocol):
@@ -31,6 +36,13 @@ class Tx(Protocol):
                     stored: bool = False) -> None:
         """``stored``: the values are already in the backend's stored form
         (``Ledger.store_date`` / ``store_amount``), so nothing is converted."""
+
+    def insert_new(self, tables: Sequence[tuple[str, Sequence[str], Sequence[Row]]]) -> bool:
+        """Insert every row (stored form) of each ``(table, columns, rows)``, in one round
+        trip per table where the backend can (PostgreSQL: COPY), and return True; or, when
+        a row takes a unique key already there, insert none of them and return False (a
+        savepoint is rolled back; the transaction goes on). This is posting's fast path: a
+        batch of new ids needs no query to find which ids are new."""
 
 
 def dec(value: Any) -> Decimal:
@@ -46,7 +58,7 @@ def day(value: Any) -> dt.date:
 def transfer_of(row: Row) -> Transfer:
     """A ``transfers`` row (``SELECT_TRANSFER`` order) as a Transfer."""
     (tid, kind, debit, credit, amount, eff, vid, minutes, pid, pver, phash, codes, chash,
-     author, memo, posted, seq) = row
+     author, memo, posted, links, until, seq) = row
     return Transfer(tid, kind, debit, credit, dec(amount), day(eff), vid, int(minutes), pid,
                     pver, phash, tuple(json.loads(codes)), chash, author, memo, posted,
-                    int(seq))
+                    int(seq), links, None if until is None else day(until))

@@ -7,11 +7,20 @@ library is refused rather than guessed at.
 
 Append-only is enforced by the database, not only by this code: triggers refuse
 every UPDATE and DELETE of accounts, transfers, lots and lot uses.
+
+Version 2 adds redemption holds and reversals: the ``hold`` account kind, the
+``hold``/``capture``/``release``/``reverse`` transfer kinds, a transfer's ``links``
+(the hold it settles or the transfer it reverses; UNIQUE, so nothing is settled or
+reversed twice, whatever the code does) and ``expires_on`` (when a hold lapses).
+SQLite cannot change a CHECK constraint in place, so there the two tables are
+rebuilt (SQLite's documented twelve-step procedure, foreign keys off for the
+copy and checked before the commit); this also drops ``AUTOINCREMENT``, which
+only costs a write per transfer in a table whose rows are never deleted.
 """
 
 from __future__ import annotations
 
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2
 
 _TABLES = """
 CREATE TABLE ledger_meta (
@@ -66,6 +75,70 @@ CREATE INDEX lot_uses_lot ON lot_uses (lot_id);
 
 _APPEND_ONLY = ("accounts", "transfers", "lots", "lot_uses")
 
+_ACCOUNT_KINDS_2 = "'volunteer', 'issuance', 'redemption', 'expiry', 'adjustment', 'hold'"
+_TRANSFER_KINDS_2 = ("'earn', 'redeem', 'expire', 'adjust', 'hold', 'capture', 'release', "
+                     "'reverse'")
+
+_SQLITE_2 = f"""
+DROP TRIGGER accounts_no_UPDATE;
+DROP TRIGGER accounts_no_DELETE;
+DROP TRIGGER transfers_no_UPDATE;
+DROP TRIGGER transfers_no_DELETE;
+CREATE TABLE accounts_v2 (
+    code TEXT PRIMARY KEY,
+    kind TEXT NOT NULL CHECK (kind IN ({_ACCOUNT_KINDS_2})),
+    volunteer_id TEXT,
+    created_at TEXT NOT NULL
+);
+INSERT INTO accounts_v2 (code, kind, volunteer_id, created_at)
+    SELECT code, kind, volunteer_id, created_at FROM accounts;
+DROP TABLE accounts;
+ALTER TABLE accounts_v2 RENAME TO accounts;
+CREATE TABLE transfers_v2 (
+    seq INTEGER PRIMARY KEY,
+    id TEXT NOT NULL UNIQUE,
+    kind TEXT NOT NULL CHECK (kind IN ({_TRANSFER_KINDS_2})),
+    debit_account TEXT NOT NULL REFERENCES accounts (code),
+    credit_account TEXT NOT NULL REFERENCES accounts (code),
+    amount TEXT NOT NULL,
+    effective_on TEXT NOT NULL,
+    volunteer_id TEXT NOT NULL,
+    minutes BIGINT NOT NULL DEFAULT 0,
+    policy_id TEXT NOT NULL DEFAULT '',
+    policy_version TEXT NOT NULL DEFAULT '',
+    policy_hash TEXT NOT NULL DEFAULT '',
+    reason_codes TEXT NOT NULL DEFAULT '[]',
+    content_hash TEXT NOT NULL,
+    author TEXT NOT NULL DEFAULT '',
+    memo TEXT NOT NULL DEFAULT '',
+    posted_at TEXT NOT NULL,
+    links TEXT UNIQUE REFERENCES transfers (id),
+    expires_on TEXT,
+    CHECK (debit_account <> credit_account)
+);
+INSERT INTO transfers_v2 (seq, id, kind, debit_account, credit_account, amount, effective_on,
+        volunteer_id, minutes, policy_id, policy_version, policy_hash, reason_codes,
+        content_hash, author, memo, posted_at)
+    SELECT seq, id, kind, debit_account, credit_account, amount, effective_on, volunteer_id,
+        minutes, policy_id, policy_version, policy_hash, reason_codes, content_hash, author,
+        memo, posted_at FROM transfers;
+DROP TABLE transfers;
+ALTER TABLE transfers_v2 RENAME TO transfers;
+CREATE INDEX transfers_volunteer ON transfers (volunteer_id, seq);
+CREATE INDEX transfers_holds ON transfers (expires_on) WHERE kind = 'hold';
+"""
+
+_PG_2 = f"""
+ALTER TABLE accounts DROP CONSTRAINT accounts_kind_check;
+ALTER TABLE accounts ADD CONSTRAINT accounts_kind_check CHECK (kind IN ({_ACCOUNT_KINDS_2}));
+ALTER TABLE transfers DROP CONSTRAINT transfers_kind_check;
+ALTER TABLE transfers ADD CONSTRAINT transfers_kind_check
+    CHECK (kind IN ({_TRANSFER_KINDS_2}));
+ALTER TABLE transfers ADD COLUMN links TEXT UNIQUE REFERENCES transfers (id);
+ALTER TABLE transfers ADD COLUMN expires_on DATE;
+CREATE INDEX transfers_holds ON transfers (expires_on) WHERE kind = 'hold';
+"""
+
 _SQLITE_TRIGGER = """
 CREATE TRIGGER {table}_no_{op} BEFORE {op} ON {table}
 BEGIN SELECT RAISE(ABORT, 'the ledger is append-only: {table} rows are never changed'); END;
@@ -95,9 +168,10 @@ def migrations(dialect: str) -> dict[int, list[str]]:
                                 date="TEXT")
         triggers = [_SQLITE_TRIGGER.format(table=t, op=op).strip()
                     for t in _APPEND_ONLY for op in ("UPDATE", "DELETE")]
-    else:
-        tables = _TABLES.format(serial="BIGSERIAL PRIMARY KEY", decimal="NUMERIC",
-                                date="DATE")
-        triggers = [_PG_FUNCTION.strip()] + [_PG_TRIGGER.format(table=t).strip()
-                                             for t in _APPEND_ONLY]
-    return {1: [*_split(tables), *triggers]}
+        rebuilt = [_SQLITE_TRIGGER.format(table=t, op=op).strip()
+                   for t in ("accounts", "transfers") for op in ("UPDATE", "DELETE")]
+        return {1: [*_split(tables), *triggers], 2: [*_split(_SQLITE_2), *rebuilt]}
+    tables = _TABLES.format(serial="BIGSERIAL PRIMARY KEY", decimal="NUMERIC", date="DATE")
+    triggers = [_PG_FUNCTION.strip()] + [_PG_TRIGGER.format(table=t).strip()
+                                         for t in _APPEND_ONLY]
+    return {1: [*_split(tables), *triggers], 2: _split(_PG_2)}
