@@ -68,7 +68,8 @@ LAZY_HELP = {
               "rules.",
     "impact": "Who changes tier, stars, grade or points if OLD is replaced by NEW, on the "
               "records of INPUT. Prints a summary; --json and --html write the whole report.",
-    "ledger": "A points ledger that survives runs: post, redeem, expire, adjust, check.",
+    "ledger": "A points ledger that survives runs: post, redeem, hold, expire, adjust, "
+              "reverse.",
     "render": "Write an officer-readable page of POLICY (a path or an installed name): every "
               "rule, what each layer changed, dated values, worked examples and their "
               "coverage.",
