@@ -88,7 +88,6 @@ A plan that fails for a record is explained by the step-by-step code below
 from __future__ import annotations
 
 import datetime as dt
-import decimal
 import functools
 import itertools
 import math
@@ -103,6 +102,7 @@ from ..expr import Expression, FunctionTable, Type
 from ..expr.ir import Name, walk
 from ..plan.ops import EXACT as EXACT_TYPE
 from ..plan.ops import (
+    EXACT_CONTEXT,
     AnyOf,
     Compare,
     DivHalfUp,
@@ -123,6 +123,7 @@ from ..plan.ops import (
     Span,
 )
 from ..plan.ops import Expr as PlanExpr
+from ..plan.ops import div_half_up as plan_div_half_up
 from ..plan.python import PlanFunction, compile_plan
 from ..plan.rank import Quota, Rank, SortKey, places, quota_rows
 from ..policy.compile import CompileContext, ensure_in_effect
@@ -150,10 +151,7 @@ DIV_PLACES = 6
 #: Decimals of the total.
 TOTAL_PLACES = 2
 #: Exact arithmetic: + - x never round under this context (nothing here divides in it).
-EXACT = decimal.Context(prec=decimal.MAX_PREC, Emax=decimal.MAX_EMAX, Emin=decimal.MIN_EMIN,
-                        rounding=ROUND_HALF_UP,
-                        traps=[decimal.InvalidOperation, decimal.DivisionByZero,
-                               decimal.Overflow])
+EXACT = EXACT_CONTEXT  # the unrounded context of the plan's exact ops: one definition
 
 
 # --- results ------------------------------------------------------------------------
@@ -478,16 +476,10 @@ def dec(x: float | int | Decimal) -> Decimal:
 
 def div_half_up(n: Decimal, d: Decimal, places: int = DIV_PLACES) -> Decimal:
     """``n / d`` rounded half-up (halves away from zero) to ``places`` decimals, as one
-    exact quotient: both are turned into integer ratios, so nothing rounds before."""
-    a, b = n.as_integer_ratio()
-    c, e = d.as_integer_ratio()
-    num, den = a * e * 10 ** places, b * c
-    if den < 0:
-        num, den = -num, -den
-    q, r = divmod(abs(num), den)
-    if 2 * r >= den:
-        q += 1
-    return Decimal(-q if num < 0 else q).scaleb(-places, EXACT)
+    exact quotient: the plan's :class:`DivHalfUp` on one value."""
+    q = plan_div_half_up(n, d, places)
+    assert q is not None
+    return q
 
 
 def total_of(weighted: Iterable[Decimal]) -> Decimal:
