@@ -1,0 +1,335 @@
+"""Reasons worded from one trace, by templates both engines render.
+
+A decision's reasons are sentences that quote the values it read and the
+values the plan computed ("last visit on 2025-03-01, monthly (1 month): next
+visit due on 2025-04-01"). Wording them is part of a scheme's meaning, so it
+is written once, as data, here:
+
+* :class:`Words` is a sentence: literal text and :class:`Slot` s, each naming
+  a column of the trace (a plan output, a fact, a computed value) and how its
+  value is shown (:data:`SHOWS`); :class:`Branch` picks one of two sentences
+  by a boolean column.
+* A reason list is a tuple of entries: :class:`Say` (a sentence, said when a
+  boolean column holds, or always) and :class:`Choose` (the sentence of the
+  item an index column picks: the tier chosen, say; nothing when it is null).
+
+Two renderers read the same templates: :func:`say_row` over one row (a
+mapping of column to Python value, what the per-record path has) and
+:func:`say_frame` over a polars frame (batch, no Python per row). Every way of
+showing a value is one Python function (``SHOWS``); polars writes it with its
+own expressions only where those give the same text (``tests/test_plan_words``
+checks each against the Python function over random values), and otherwise
+maps the *distinct* values of the column through the Python function, so the
+text is the same by construction and costs one call per distinct value.
+
+The renderers know nothing of any scheme.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import decimal
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any, Literal
+
+if TYPE_CHECKING:  # polars is the optional batch extra: imported where batch runs
+    import polars as pl
+
+#: ``dt.date.min``: "no visit on record" in a date fact (``records.NEVER``).
+_NEVER = dt.date.min
+
+Show = Literal["text", "int", "date", "fact", "days", "decimal", "bool"]
+
+
+def show_text(value: Any) -> str:
+    """Text as it is, and anything else as ``str()`` writes it (None as ``None``)."""
+    return str(value)
+
+
+def show_int(value: Any) -> str:
+    """A whole number in decimal digits."""
+    return str(value)
+
+
+def show_date(value: Any) -> str:
+    """A date in ISO form (``2025-03-01``); "never" for ``records.NEVER``."""
+    if value is None:
+        return "None"
+    return "never" if value == _NEVER else value.isoformat()
+
+
+def show_fact(value: Any) -> str:
+    """A fact value as an officer would write it: true/false, an ISO date or "never",
+    a float by ``:g`` (six significant digits), anything else by ``str()``."""
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, dt.date):
+        return "never" if value == _NEVER else value.isoformat()
+    if isinstance(value, float):
+        return f"{value:g}"
+    return str(value)
+
+
+def show_days(value: Any) -> str:
+    """``1 day``, ``3 days``."""
+    return f"{value} day" if value == 1 else f"{value} days"
+
+
+def show_decimal(value: Any) -> str:
+    """An exact decimal as ``str(Decimal)`` writes it (``4.73``, ``10``); a float is
+    shown through its shortest repr, so 0.1 is ``0.1``."""
+    if isinstance(value, float):
+        value = decimal.Decimal(repr(value))
+    return str(value)
+
+
+def show_bool(value: Any) -> str:
+    """``true`` or ``false``."""
+    return "None" if value is None else ("true" if value else "false")
+
+
+SHOWS: dict[str, Callable[[Any], str]] = {
+    "text": show_text, "int": show_int, "date": show_date, "fact": show_fact,
+    "days": show_days, "decimal": show_decimal, "bool": show_bool,
+}
+"""How a value is shown, by name: the one Python function of each way."""
+
+
+@dataclass(frozen=True, slots=True)
+class Slot:
+    """The value of ``column``, shown as ``show`` says."""
+
+    column: str
+    show: Show = "text"
+
+
+@dataclass(frozen=True, slots=True)
+class Branch:
+    """``then`` where the boolean ``column`` is true, else ``otherwise``."""
+
+    column: str
+    then: Words
+    otherwise: Words
+
+
+Part = str | Slot | Branch
+
+
+@dataclass(frozen=True, slots=True)
+class Words:
+    """A sentence: literal text, slots and branches, joined with nothing between."""
+
+    parts: tuple[Part, ...]
+
+    @staticmethod
+    def of(*parts: Part) -> Words:
+        """``Words.of("last visit on ", Slot("last", "date"))``; adjacent literals merge."""
+        merged: list[Part] = []
+        for p in parts:
+            if isinstance(p, str) and merged and isinstance(merged[-1], str):
+                merged[-1] = merged[-1] + p
+            elif p != "":
+                merged.append(p)
+        return Words(tuple(merged))
+
+    def columns(self) -> set[str]:
+        """Every column the sentence reads."""
+        out: set[str] = set()
+        for p in self.parts:
+            if isinstance(p, Slot):
+                out.add(p.column)
+            elif isinstance(p, Branch):
+                out |= {p.column} | p.then.columns() | p.otherwise.columns()
+        return out
+
+    def render(self, row: Mapping[str, Any]) -> str:
+        """The sentence for one row (the per-record renderer)."""
+        out = []
+        for p in self.parts:
+            if isinstance(p, str):
+                out.append(p)
+            elif isinstance(p, Slot):
+                out.append(SHOWS[p.show](row[p.column]))
+            else:
+                out.append((p.then if row[p.column] else p.otherwise).render(row))
+        return "".join(out)
+
+
+@dataclass(frozen=True, slots=True)
+class Say:
+    """One reason's sentence, said where the boolean ``when`` column is true (always when
+    ``when`` is None)."""
+
+    words: Words
+    when: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Choose:
+    """The sentence of item ``items[index]``, where the integer ``index`` column is not
+    null (and names an item); nothing where it is null."""
+
+    index: str
+    items: tuple[Words, ...]
+
+
+Entry = Say | Choose
+
+
+def say_row(entries: Sequence[Entry], row: Mapping[str, Any]) -> list[str]:
+    """The reasons' sentences of one row, in order (the per-record renderer)."""
+    out = []
+    for e in entries:
+        if isinstance(e, Say):
+            if e.when is None or row[e.when]:
+                out.append(e.words.render(row))
+        else:
+            at = row[e.index]
+            if at is not None:
+                out.append(e.items[at].render(row))
+    return out
+
+
+# --- polars ---------------------------------------------------------------------------
+
+
+def _native(show: str, dtype: pl.DataType) -> pl.Expr | None:
+    """The polars expression that writes ``show`` of a column ``__v`` of ``dtype`` exactly
+    as the Python function does, or None where none is proven equal (then the distinct
+    values are mapped through the Python function instead)."""
+    import polars as pl
+
+    v = pl.col("__v")
+    if dtype == pl.String and show in ("text", "fact"):
+        return v
+    if dtype.is_integer() and show in ("text", "int", "fact", "decimal"):
+        return v.cast(pl.String)
+    if dtype.is_integer() and show == "days":
+        return pl.when(v == 1).then(pl.lit("1 day")).otherwise(
+            pl.concat_str([v.cast(pl.String), pl.lit(" days")]))
+    if dtype == pl.Boolean and show in ("fact", "bool"):
+        return pl.when(v).then(pl.lit("true")).when(~v).then(pl.lit("false"))
+    if dtype == pl.Date and show in ("date", "fact"):
+        return pl.when(v == _NEVER).then(pl.lit("never")).otherwise(v.dt.strftime("%Y-%m-%d"))
+    return None
+
+
+def _shown(frame: pl.DataFrame, column: str, show: str) -> pl.Series:
+    """``show`` of every value of ``column`` as text (null where the value is null)."""
+    import polars as pl
+
+    s = frame[column]
+    native = _native(show, s.dtype)
+    if native is not None:
+        return pl.DataFrame({"__v": s}).select(native.alias(column)).to_series()
+    fn = SHOWS[show]
+    if s.dtype.is_float():
+        # keyed by the shortest round-trip text, so 0.0 and -0.0 (equal as numbers, shown
+        # "0" and "-0") stay apart; the text is parsed back to the very float
+        key = s.cast(pl.String)
+        distinct = key.unique().drop_nulls()
+        texts = pl.Series([fn(float(v)) for v in distinct.to_list()], dtype=pl.String)
+    else:
+        key = s
+        distinct = s.unique().drop_nulls()
+        texts = pl.Series([fn(v) for v in distinct.to_list()], dtype=pl.String)
+    keyed = pl.DataFrame({"__k": distinct, "__t": texts})
+    return (pl.DataFrame({"__k": key}).join(keyed, on="__k", how="left", nulls_equal=False,
+                                            maintain_order="left")["__t"].alias(column))
+
+
+def _render_frame(words: Words, frame: pl.DataFrame, cache: dict[tuple[str, str], pl.Series]
+                  ) -> pl.Series:
+    """The sentence of every row of ``frame``. A null slot value shows as Python shows
+    None (the per-record renderer's ``str(None)``), so both write the same text."""
+    import polars as pl
+
+    exprs: list[pl.Expr] = []
+    shown: dict[str, pl.Series] = {}
+    for p in words.parts:
+        if isinstance(p, str):
+            exprs.append(pl.lit(p, dtype=pl.String))
+            continue
+        if isinstance(p, Slot):
+            key = (p.column, p.show)
+            if key not in cache:
+                cache[key] = _shown(frame, p.column, p.show)
+            name = f"__s{len(shown)}"
+            shown[name] = cache[key].fill_null(SHOWS[p.show](None)).alias(name)
+        else:
+            name = f"__s{len(shown)}"
+            then = _render_frame(p.then, frame, cache)
+            otherwise = _render_frame(p.otherwise, frame, cache)
+            flag = frame[p.column].fill_null(False).cast(pl.Boolean)
+            shown[name] = pl.select(pl.when(flag).then(then).otherwise(otherwise)
+                                    ).to_series().alias(name)
+        exprs.append(pl.col(name))
+    if not exprs:
+        return pl.Series([""] * frame.height, dtype=pl.String)
+    if not shown:
+        return pl.select(pl.repeat(pl.concat_str(exprs), frame.height)).to_series()
+    return pl.DataFrame(list(shown.values())).select(pl.concat_str(exprs)).to_series()
+
+
+def _choose_frame(e: Choose, frame: pl.DataFrame, cache: dict[tuple[str, str], pl.Series]
+                  ) -> pl.Series:
+    """Each row's item sentence, or null: literal-only items by one gather, the others
+    rendered over the rows of each item that occurs (one partition per distinct index)."""
+    import polars as pl
+
+    index = frame[e.index]
+    n = frame.height
+    literal = [w.parts[0] if len(w.parts) == 1 and isinstance(w.parts[0], str)
+               else ("" if not w.parts else None) for w in e.items]
+    present = [int(k) for k in index.unique().drop_nulls().to_list()]
+    fixed = {k: literal[k] for k in present if literal[k] is not None}
+    table = pl.Series([literal[k] if literal[k] is not None else None
+                       for k in range(len(e.items))], dtype=pl.String)
+    out = pl.select(pl.lit(table).gather(index.cast(pl.Int64))).to_series() if fixed else \
+        pl.Series([None] * n, dtype=pl.String)
+    varying = [k for k in present if literal[k] is None]
+    if varying:
+        numbered = frame.with_row_index("__at").filter(index.is_in(varying))
+        for part in numbered.partition_by(e.index, maintain_order=False):
+            k = int(part[e.index][0])
+            texts = _render_frame(e.items[k], part, {})
+            out = out.scatter(part["__at"], texts)
+    return out.alias("__c")
+
+
+def say_frame(entries: Sequence[Entry], frame: pl.DataFrame) -> pl.Series:
+    """The reasons' sentences of every row of ``frame``, a List(String) column: the same
+    lists :func:`say_row` gives row by row. ``frame`` holds every column the entries
+    read; its other columns are ignored."""
+    import polars as pl
+
+    cache: dict[tuple[str, str], pl.Series] = {}
+    said: list[pl.Series] = []
+    for i, e in enumerate(entries):
+        if isinstance(e, Say):
+            text = _render_frame(e.words, frame, cache)
+            if e.when is not None:
+                flag = frame[e.when].fill_null(False).cast(pl.Boolean)
+                text = pl.select(pl.when(flag).then(text)).to_series()
+        else:
+            text = _choose_frame(e, frame, cache)
+        said.append(text.alias(f"__e{i}"))
+    if not said:
+        return pl.select(pl.repeat(pl.lit([], dtype=pl.List(pl.String)), frame.height)
+                         ).to_series().alias("reasons")
+    return (pl.DataFrame(said).select(pl.concat_list(pl.all()).list.drop_nulls())
+            .to_series().alias("reasons"))
+
+
+def entry_columns(entries: Sequence[Entry]) -> set[str]:
+    """Every column the entries read (what a batch frame must hold to word them)."""
+    out: set[str] = set()
+    for e in entries:
+        if isinstance(e, Say):
+            out |= e.words.columns() | ({e.when} if e.when else set())
+        else:
+            out.add(e.index)
+            for w in e.items:
+                out |= w.columns()
+    return out
