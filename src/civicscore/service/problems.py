@@ -38,6 +38,7 @@ TITLES: dict[int, tuple[str, str]] = {
     415: ("Unsupported media type", "不支持的内容类型"),
     422: ("Cannot be used", "无法使用"),
     500: ("Internal error", "服务内部错误"),
+    503: ("Service unavailable", "服务暂不可用"),
 }
 
 
