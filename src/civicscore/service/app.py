@@ -58,6 +58,9 @@ class Limits:
     """A request body larger than this is refused (413) before it is read whole."""
     max_rows: int = 10_000
     """A batch of more rows than this is refused (413): score bigger files with the CLI."""
+    body_seconds: float = 30.0
+    """A body not whole this many seconds after its headers is refused (408) and its
+    connection closed: a slow client holds a connection no longer than that."""
 
 
 class DecideRequest(BaseModel):
@@ -110,7 +113,8 @@ def create_app(policy_roots: Sequence[str | Path] = (".",), *,
                     "explained, in Chinese and English, with its policy version and hash. "
                     "Errors are application/problem+json (RFC 9457).")
     install(app, catalog)
-    app.add_middleware(Guard, max_body_bytes=limits.max_body_bytes)
+    app.add_middleware(Guard, max_body_bytes=limits.max_body_bytes,
+                       body_seconds=limits.body_seconds)
     app.state.catalog = catalog
     app.state.limits = limits
 
