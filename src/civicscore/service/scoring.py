@@ -2,9 +2,10 @@
 
 A client's records are written, byte for byte as they came, to a private
 temporary file named by their format (``upload.csv``, ``upload.json``, ...),
-and scored by the steps ``civicscore score`` takes: the same reader, the same
-``run`` of the compiled scheme (or its batch evaluator), the same writers into
-a staged output. The answer is what the command line would have written: the
+and scored by the functions ``civicscore score`` runs (``cli._score_per_record``
+and ``cli._batch_outcome``: the same reader, the same ``run`` of the compiled
+scheme or its batch evaluator, the same writers, the same decision log) into a
+staged output. The answer is what the command line would have written: the
 output rows as its JSON Lines, the rejected rows as its ``--rejects``, its
 summary line. ``engine`` changes the speed, never the answer (a test compares
 the service with the command line for every scheme and both engines).
@@ -109,15 +110,8 @@ def score_file(policy: Policy, scheme: str, path: Path, *, as_of: dt.date, engin
 
     compiled = policy.scheme(scheme)
     spec = policy.spec(scheme)
-    rows_in = count_rows(path)
-    chosen = choose_engine(compiled, engine, rows_in, logging=log is not None)
-    log_run = None
-    if chosen == "batch":
-        rows_in, rejected, summary, write_output, write_details = _batch(
-            policy, compiled, spec, path, as_of)
-    else:
-        rows_in, rejected, summary, write_output, write_details, log_run = _per_record(
-            policy, scheme, compiled, spec, path, as_of, log)
+    chosen = choose_engine(compiled, engine, count_rows(path), logging=log is not None)
+    outcome = _outcome(policy, scheme, compiled, spec, path, as_of, chosen, log)
     logged = None
     with tempfile.TemporaryDirectory(prefix="civicscore-out-") as tmp:
         out, rej, det = (Path(tmp) / f"output.{kind}", Path(tmp) / "rejects.jsonl",
@@ -125,17 +119,33 @@ def score_file(policy: Policy, scheme: str, path: Path, *, as_of: dt.date, engin
         token = CSV_ESCAPE.set(True)
         try:
             with staged_outputs():
-                write_output(str(out), kind)
-                write_rows([{k: r[k] for k in REJECT_COLUMNS} for r in rejected], str(rej),
-                           "jsonl")
+                outcome.write_output(str(out), kind)
+                write_rows([{k: r[k] for k in REJECT_COLUMNS} for r in outcome.rejected],
+                           str(rej), "jsonl")
                 if details:
-                    write_details(str(det), "jsonl")
-                if log_run is not None:  # last: a run that cannot be logged is not answered
-                    logged = _logged(log_run)
+                    outcome.write_details(str(det), "jsonl")
+                if outcome.log is not None:  # last: a run that cannot be logged is not answered
+                    logged = _logged(outcome.log)
         finally:
             CSV_ESCAPE.reset(token)
-        return Scored(rows_in, chosen, summary(), out.read_bytes(), _jsonl(rej),
-                      _jsonl(det) if details else None, logged)
+        return Scored(outcome.rows_in, chosen, outcome.summary(), out.read_bytes(),
+                      _jsonl(rej), _jsonl(det) if details else None, logged)
+
+
+def _outcome(policy: Policy, scheme: str, compiled: Any, spec: Any, path: Path,
+             as_of: dt.date, chosen: str, log: DecisionLog | None) -> Any:
+    """The run, by the very functions ``civicscore score`` runs it with (its outcome:
+    rows in, rejects, summary, writers, decision log), so that the two cannot drift."""
+    from ..cli import _batch_outcome, _score_per_record
+
+    if chosen == "batch":
+        from ..batch import command
+
+        # as cli._score_batch, but never a progress bar on the server's terminal
+        result = command.run(compiled, str(path), as_of=as_of, extra={},
+                             show_progress=False)
+        return _batch_outcome(result, compiled, spec, policy.ref, as_of)
+    return _score_per_record(policy, scheme, compiled, str(path), as_of, {}, log)
 
 
 def _logged(log_run: Any) -> int:
@@ -156,47 +166,3 @@ def _logged(log_run: Any) -> int:
 def _jsonl(path: Path) -> list[dict[str, Any]]:
     text = path.read_text(encoding="utf-8") if path.exists() else ""
     return [json.loads(line) for line in text.splitlines() if line.strip()]
-
-
-def _per_record(policy: Policy, scheme: str, compiled: Any, spec: Any, path: Path,
-                as_of: dt.date, log: DecisionLog | None
-                ) -> tuple[int, list[dict[str, Any]], Any, Any, Any, Any]:
-    from ..io import read_records, write_rows
-    from ..schemes.base import presenter_of, run_summary
-
-    records = list(read_records(path))
-    result = compiled.run(records, as_of=as_of)
-
-    def summary() -> str:
-        return run_summary(presenter_of(compiled, spec), result, rows_in=len(records),
-                           policy=policy.ref, as_of=as_of)
-
-    def log_run() -> int:
-        assert log is not None
-        return log.write_run(policy, scheme, as_of, result, records, {})
-
-    return (len(records), result.rejected_rows(), summary,
-            lambda target, kind: write_rows(result.output_rows(), target, kind),
-            lambda target, kind: write_rows(result.detail_rows(), target, kind),
-            log_run if log is not None else None)
-
-
-def _batch(policy: Policy, compiled: Any, spec: Any, path: Path, as_of: dt.date
-           ) -> tuple[int, list[dict[str, Any]], Any, Any, Any]:
-    from ..batch import command
-    from ..batch.result import BatchResult
-    from ..schemes.base import presenter_of, run_summary
-
-    result = command.run(compiled, str(path), as_of=as_of, extra={}, show_progress=False)
-    main, detail = result.cli_frames()
-    shown = presenter_of(compiled, spec)
-
-    def summary() -> str:
-        if isinstance(result, BatchResult):
-            return result.summary(shown)
-        return run_summary(shown, result, rows_in=result.rows_in, policy=policy.ref,
-                           as_of=as_of)
-
-    return (result.rows_in, result.rejected_rows(), summary,
-            lambda target, kind: result.write(main, target, kind),
-            lambda target, kind: result.write(detail, target, kind))
