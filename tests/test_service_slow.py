@@ -16,6 +16,7 @@ import socket
 import threading
 import time
 from collections.abc import Iterator
+from typing import Any
 
 import pytest
 
@@ -120,3 +121,29 @@ def test_the_next_request_on_a_connection_is_bounded_too(server: tuple[str, int]
     with connect(server) as s:  # and everyone else is still answered
         s.sendall(b"GET /healthz HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
         assert answer(s).startswith(b"HTTP/1.1 200")
+
+
+def test_a_body_already_there_is_taken_even_when_read_after_the_bound() -> None:
+    """The bound is on the client: a route that reads a body uvicorn already holds after
+    the deadline (a busy server) gets it, not a 408."""
+    import asyncio
+
+    from civicscore.service.guard import Guard
+
+    async def late_reader(scope: Any, receive: Any, send: Any) -> None:
+        await asyncio.sleep(0.2)
+        message = await receive()
+        await send({"type": "http.response.start", "status": 200, "headers": []})
+        await send({"type": "http.response.body", "body": message["body"]})
+
+    async def receive() -> dict[str, Any]:
+        return {"type": "http.request", "body": b"whole", "more_body": False}
+
+    sent: list[dict[str, Any]] = []
+
+    async def send(message: dict[str, Any]) -> None:
+        sent.append(message)
+
+    guard = Guard(late_reader, max_body_bytes=100, body_seconds=0.05)
+    asyncio.run(guard({"type": "http", "headers": []}, receive, send))
+    assert sent[0]["status"] == 200 and sent[1]["body"] == b"whole"
