@@ -383,7 +383,8 @@ def served() -> Iterator[str]:
     port = free_port()
     env = {**os.environ, "PYTHONUNBUFFERED": "1"}
     proc = subprocess.Popen([sys.executable, "-m", "civicscore", "serve", "--port", str(port),
-                             "--policy-root", str(POLICIES), "--max-body", "100000"],
+                             "--policy-root", str(POLICIES), "--max-body", "100000",
+                             "--header-timeout", "1", "--body-timeout", "1"],
                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=env)
     base = f"http://127.0.0.1:{port}"
     try:
@@ -422,6 +423,18 @@ def test_civicscore_serve_on_a_real_uvicorn(served: str) -> None:
                   b'{"record": {"record_id"')
     with httpx.Client(base_url=served, timeout=30) as http:
         assert http.get("/v1/policies").status_code == 200
+    # --header-timeout and --body-timeout reach the server: a trickling client is cut
+    # (tests/test_service_slow.py drives the bounds themselves)
+    for trickle in (b"GET /healthz HTTP/1.1\r\nHost: x\r\n",
+                    b"POST /v1/check HTTP/1.1\r\nHost: x\r\nContent-Length: 9\r\n\r\n#"):
+        with socket.create_connection((host, int(port))) as s:
+            s.settimeout(20)
+            s.sendall(trickle)
+            data = b""
+            while chunk := s.recv(65536):
+                data += chunk
+        assert data.startswith(b"HTTP/1.1 408") and b'"max_seconds":1.0' in data.replace(
+            b" ", b""), data[:300]
 
 
 def test_the_readme_serve_and_curl_example(served: str) -> None:

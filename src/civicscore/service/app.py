@@ -27,7 +27,7 @@ import tempfile
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 from fastapi import Depends, FastAPI, Query, Request
 from fastapi.responses import HTMLResponse, JSONResponse, Response
@@ -43,6 +43,9 @@ from .problems import Answer, install, problem_json
 from .scoring import MEDIA_TYPES, OUTPUT_KINDS, score_file
 from .tokens import Tokens
 
+if TYPE_CHECKING:
+    from ..audit import DecisionLog
+
 BEARER = HTTPBearer(auto_error=False, description="A token of the service's --tokens file "
                                                   "(every /v1 route but the policy pages).")
 
@@ -55,6 +58,9 @@ class Limits:
     """A request body larger than this is refused (413) before it is read whole."""
     max_rows: int = 10_000
     """A batch of more rows than this is refused (413): score bigger files with the CLI."""
+    body_seconds: float = 30.0
+    """A body not whole this many seconds after its headers is refused (408) and its
+    connection closed: a slow client holds a connection no longer than that."""
 
 
 class DecideRequest(BaseModel):
@@ -84,8 +90,12 @@ CHECK_BODY = {"requestBody": {"required": True, "content": {
 
 def create_app(policy_roots: Sequence[str | Path] = (".",), *,
                limits: Limits | None = None, plugins: Sequence[object] = (),
-               tokens: Tokens | None = None) -> FastAPI:
+               tokens: Tokens | None = None, log: DecisionLog | None = None) -> FastAPI:
     """The service over the policies in ``policy_roots`` (read nowhere else).
+
+    With ``log``, every decision of ``decide`` and ``batch`` is appended to that
+    decision log, as ``civicscore score --log`` appends it (``explain``, like
+    ``civicscore explain``, logs nothing).
 
     With ``tokens``, every route but ``/healthz``, ``/openapi.json``, the policy
     pages and the page at ``/`` needs a bearer token with the ``read`` role;
@@ -103,7 +113,8 @@ def create_app(policy_roots: Sequence[str | Path] = (".",), *,
                     "explained, in Chinese and English, with its policy version and hash. "
                     "Errors are application/problem+json (RFC 9457).")
     install(app, catalog)
-    app.add_middleware(Guard, max_body_bytes=limits.max_body_bytes)
+    app.add_middleware(Guard, max_body_bytes=limits.max_body_bytes,
+                       body_seconds=limits.body_seconds)
     app.state.catalog = catalog
     app.state.limits = limits
 
@@ -271,12 +282,15 @@ def create_app(policy_roots: Sequence[str | Path] = (".",), *,
             entry = entry_of(name)
             policy = scheme_of(entry, scheme)
             scored = _score_upload(policy, scheme, body, "json", day, "auto", "jsonl",
-                                   False, limits)
+                                   False, limits, log)
             # in words: why it was decided so, or why the record could not be used
             explanation = policy.scheme(scheme).explain_record(req.record, as_of=day)
-            return {"policy": ref(policy), "scheme": scheme, "as_of": day.isoformat(),
-                    "rows": scored.rows(), "rejected": scored.rejected,
-                    "summary": scored.summary, "explanation": explanation}
+            answer = {"policy": ref(policy), "scheme": scheme, "as_of": day.isoformat(),
+                      "rows": scored.rows(), "rejected": scored.rejected,
+                      "summary": scored.summary, "explanation": explanation}
+            if scored.logged is not None:
+                answer["logged"] = scored.logged
+            return answer
 
         return await run_in_threadpool(work)
 
@@ -317,18 +331,22 @@ def create_app(policy_roots: Sequence[str | Path] = (".",), *,
         def work() -> Response:
             policy = scheme_of(entry_of(name), scheme)
             scored = _score_upload(policy, scheme, body, MEDIA_TYPES[media], day, engine_,
-                                   kind, details, limits)
+                                   kind, details, limits, log)
             if format_ != "json":
+                counts = {"X-Civicscore-Rows-In": str(scored.rows_in),
+                          "X-Civicscore-Rejected": str(len(scored.rejected))}
+                if scored.logged is not None:
+                    counts["X-Civicscore-Logged"] = str(scored.logged)
                 return Response(scored.output, media_type="text/csv" if kind == "csv"
-                                else "application/x-ndjson",
-                                headers={"X-Civicscore-Rows-In": str(scored.rows_in),
-                                         "X-Civicscore-Rejected": str(len(scored.rejected))})
+                                else "application/x-ndjson", headers=counts)
             answer: dict[str, Any] = {
                 "policy": ref(policy), "scheme": scheme, "as_of": day.isoformat(),
                 "engine": scored.engine, "rows_in": scored.rows_in, "rows": scored.rows(),
                 "rejected": scored.rejected, "summary": scored.summary}
             if scored.details is not None:
                 answer["details"] = scored.details
+            if scored.logged is not None:
+                answer["logged"] = scored.logged
             return JSONResponse(answer)
 
         return await run_in_threadpool(work)
@@ -348,7 +366,8 @@ _PAGE_CSP = ("default-src 'none'; style-src 'unsafe-inline'; img-src data:; "
 
 
 def _score_upload(policy: Any, scheme: str, body: bytes, fmt: str, day: dt.date,
-                  engine: str, kind: str, details: bool, limits: Limits) -> Any:
+                  engine: str, kind: str, details: bool, limits: Limits,
+                  log: DecisionLog | None = None) -> Any:
     """Write the upload to a private temporary file and score it as the CLI would."""
     from .problems import UPLOAD
     from .scoring import count_rows
@@ -363,4 +382,4 @@ def _score_upload(policy: Any, scheme: str, body: bytes, fmt: str, day: dt.date,
                               f"civicscore score)", kind="too-many-rows",
                          max_rows=limits.max_rows)
         return score_file(policy, scheme, path, as_of=day, engine=engine, kind=kind,
-                          details=details)
+                          details=details, log=log)

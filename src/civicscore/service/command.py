@@ -23,8 +23,24 @@ import click
               show_default=True, help="Largest request body accepted, in bytes.")
 @click.option("--max-rows", type=click.IntRange(1), default=10_000, show_default=True,
               help="Most records one batch request may hold.")
+@click.option("--header-timeout", type=click.FloatRange(0.1), default=10.0,
+              show_default=True,
+              help="Seconds a client may take to send a request's line and headers; then it "
+                   "is answered 408 and its connection closed.")
+@click.option("--body-timeout", type=click.FloatRange(0.1), default=30.0, show_default=True,
+              help="Seconds a client may take to send a request's body after its headers; "
+                   "then it is answered 408 and its connection closed.")
+@click.option("--log", "log_path", type=click.Path(dir_okay=False),
+              help="Append every decision of decide and batch, with its input and reasons, "
+                   "to this JSON Lines decision log, as civicscore score --log does (for "
+                   "civicscore replay and appeals).")
+@click.option("--redact", "redactions", multiple=True, metavar="FIELD=erase|hash",
+              help="In the decision log only, erase or hash this input field (repeatable; "
+                   "hash needs CIVICSCORE_REDACT_KEY), as civicscore score --redact.")
 def serve_cmd(host: str, port: int, policy_roots: tuple[str, ...], tokens_file: str | None,
-              max_body: int, max_rows: int) -> None:
+              max_body: int, max_rows: int, header_timeout: float, body_timeout: float,
+              log_path: str | None,
+              redactions: tuple[str, ...]) -> None:
     """Serve policies, checks, decisions and policy pages over HTTP (see docs/service.md)."""
     import importlib.util
     import ipaddress
@@ -41,15 +57,23 @@ def serve_cmd(host: str, port: int, policy_roots: tuple[str, ...], tokens_file: 
         if not loopback:
             raise click.UsageError(f"--host {host} answers other machines: give --tokens "
                                    f"FILE so that only holders of a token are answered")
+    from ..cli import _check_log_target, _decision_log
+
+    log = _decision_log(log_path, redactions)  # the rules of score --log and --redact
+    if log_path is not None:
+        _check_log_target(log_path)  # refused before the service starts, not at a decision
     import uvicorn
 
     from .app import Limits, create_app
+    from .server import bounded
     from .tokens import Tokens
 
     tokens = Tokens.load(tokens_file) if tokens_file else None
-    app = create_app(policy_roots or (".",), limits=Limits(max_body, max_rows), tokens=tokens)
+    app = create_app(policy_roots or (".",), limits=Limits(max_body, max_rows, body_timeout),
+                     tokens=tokens, log=log)
     click.echo(f"civicscore: serving on http://{host}:{port}/ (policies under "
-               f"{', '.join(map(str, app.state.catalog.roots))})", err=True)
+               f"{', '.join(map(str, app.state.catalog.roots))})"
+               + (f"; every decision logged to {log_path}" if log_path else ""), err=True)
     # uvicorn's access log shows method, path and status: never a body
     uvicorn.run(app, host=host, port=port, log_level="info", timeout_keep_alive=5,
-                server_header=False)
+                server_header=False, http=bounded(header_timeout))

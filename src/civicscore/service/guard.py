@@ -5,6 +5,10 @@ middleware, so it sees every exception first):
 
 * a body announced (``Content-Length``) or found (chunked) to be larger than
   the limit is answered 413 and never read whole;
+* a body that has not arrived whole within ``body_seconds`` of the request's
+  headers (a client sending it a byte at a time: "slowloris") is answered 408,
+  and the connection closed: it holds a connection and a request open for no
+  longer than that;
 * a client that goes away mid-request ends that request quietly;
 * any other exception is answered 500 with a problem document that says it
   is the service's fault, and is logged as its type, the method and the route
@@ -13,6 +17,7 @@ middleware, so it sees every exception first):
 
 from __future__ import annotations
 
+import asyncio
 import json
 import logging
 from typing import Any
@@ -27,12 +32,17 @@ class BodyTooLarge(Exception):
     """A request body passed the limit while it was being read."""
 
 
+class BodyTooSlow(Exception):
+    """A request body was not whole by its deadline."""
+
+
 class Guard:
     """Pure ASGI middleware (see the module docstring)."""
 
-    def __init__(self, app: ASGIApp, max_body_bytes: int) -> None:
+    def __init__(self, app: ASGIApp, max_body_bytes: int, body_seconds: float = 30.0) -> None:
         self.app = app
         self.max_body_bytes = max_body_bytes
+        self.body_seconds = body_seconds
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -54,14 +64,25 @@ class Guard:
                     return
         started = False
         seen = 0
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + self.body_seconds
+        whole = False  # after the body, receive() waits for a disconnect: no deadline
 
         async def counted() -> Message:
-            nonlocal seen
-            message = await receive()
+            nonlocal seen, whole
+            if whole:
+                return await receive()
+            # never less than a moment: a chunk uvicorn already holds is taken even when
+            # the route asks for it after the deadline (the client was not slow then)
+            try:
+                message = await asyncio.wait_for(receive(), max(deadline - loop.time(), 0.05))
+            except TimeoutError:
+                raise BodyTooSlow from None
             if message["type"] == "http.request":
                 seen += len(message.get("body", b""))
                 if seen > limit:
                     raise BodyTooLarge
+                whole = not message.get("more_body", False)
             return message
 
         async def watched(message: Message) -> None:
@@ -75,6 +96,10 @@ class Guard:
         except BodyTooLarge:
             if not started:
                 await _send_problem(send, 413, _too_large(limit), max_bytes=limit)
+        except BodyTooSlow:
+            if not started:
+                await _send_problem(send, 408, _too_slow(self.body_seconds),
+                                    max_seconds=self.body_seconds)
         except ClientDisconnect:
             return  # nobody is there to answer
         except Exception as e:
@@ -102,6 +127,11 @@ def _route(scope: Scope) -> str:
 def _too_large(limit: int) -> str:
     return (f"the request body is larger than this service accepts ({limit} bytes); "
             f"split the records into smaller uploads, or use civicscore score")
+
+
+def _too_slow(seconds: float) -> str:
+    return (f"the request body did not arrive whole within {seconds:g} seconds of its "
+            f"headers; the connection is closed (send the body at once, or split it)")
 
 
 async def _send_problem(send: Send, status: int, detail: str, **extra: Any) -> None:

@@ -34,10 +34,12 @@ TITLES: dict[int, tuple[str, str]] = {
     403: ("Not allowed", "无权访问"),
     404: ("Not found", "未找到"),
     405: ("Method not allowed", "不支持此方法"),
+    408: ("Request timeout", "请求超时"),
     413: ("Request too large", "请求过大"),
     415: ("Unsupported media type", "不支持的内容类型"),
     422: ("Cannot be used", "无法使用"),
     500: ("Internal error", "服务内部错误"),
+    503: ("Service unavailable", "服务暂不可用"),
 }
 
 

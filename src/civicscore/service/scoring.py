@@ -2,12 +2,21 @@
 
 A client's records are written, byte for byte as they came, to a private
 temporary file named by their format (``upload.csv``, ``upload.json``, ...),
-and scored by the steps ``civicscore score`` takes: the same reader, the same
-``run`` of the compiled scheme (or its batch evaluator), the same writers into
-a staged output. The answer is what the command line would have written: the
+and scored by the functions ``civicscore score`` runs (``cli._score_per_record``
+and ``cli._batch_outcome``: the same reader, the same ``run`` of the compiled
+scheme or its batch evaluator, the same writers, the same decision log) into a
+staged output. The answer is what the command line would have written: the
 output rows as its JSON Lines, the rejected rows as its ``--rejects``, its
 summary line. ``engine`` changes the speed, never the answer (a test compares
 the service with the command line for every scheme and both engines).
+
+With a decision log (``civicscore serve --log FILE``), every decision is
+appended to it by the command line's own :meth:`DecisionLog.write_run`: the same
+entries, the same data minimisation (only declared facts and the fields the
+scheme reads) and the same ``--redact`` rules, after the answer's outputs are
+written and before the answer is sent; a decision that could not be logged is
+not answered. As on the command line, a logged run is decided per record (the
+log keeps every decision's reasons).
 """
 
 from __future__ import annotations
@@ -23,6 +32,7 @@ from typing import TYPE_CHECKING, Any
 from ..errors import UsageError
 
 if TYPE_CHECKING:
+    from ..audit import DecisionLog
     from ..policy.compile import Policy
 
 #: The media types a batch upload may have, and the file format each is read as.
@@ -50,6 +60,8 @@ class Scored:
     """The output rows in the asked-for kind, exactly as ``score -o FILE`` writes them."""
     rejected: list[dict[str, Any]]
     details: list[dict[str, Any]] | None = None
+    logged: int | None = None
+    """How many decisions were appended to the decision log (None: there is none)."""
 
     def rows(self) -> list[dict[str, Any]]:
         return [json.loads(line) for line in self.output.decode("utf-8").splitlines()
@@ -63,13 +75,18 @@ def count_rows(path: Path) -> int:
     return sum(1 for _ in read_records(path))
 
 
-def choose_engine(compiled: Any, engine: str, rows: int) -> str:
-    """``per-record`` or ``batch``, as ``score --engine`` chooses (no decision log here)."""
+def choose_engine(compiled: Any, engine: str, rows: int, logging: bool = False) -> str:
+    """``per-record`` or ``batch``, as ``score --engine`` chooses (``logging``: as with
+    ``--log``, which decides per record)."""
     from ..cli import AUTO_BATCH_ROWS
 
     batchable = hasattr(compiled, "batch")
     has_polars = importlib.util.find_spec("polars") is not None
     if engine == "batch":
+        if logging:
+            raise UsageError("this service writes every decision to its decision log "
+                             "(serve --log), which needs engine=per-record (or auto): the "
+                             "log records every decision with its reasons")
         if not batchable:
             raise UsageError("this scheme has no batch evaluator; use engine=per-record "
                              "(or auto)")
@@ -77,82 +94,75 @@ def choose_engine(compiled: Any, engine: str, rows: int) -> str:
             raise UsageError("engine=batch needs polars, which this service lacks "
                              "(pip install 'civicscore[batch]')")
         return "batch"
-    if engine == "auto" and batchable and has_polars and rows > AUTO_BATCH_ROWS:
+    if engine == "auto" and batchable and has_polars and rows > AUTO_BATCH_ROWS \
+            and not logging:
         return "batch"
     return "per-record"
 
 
 def score_file(policy: Policy, scheme: str, path: Path, *, as_of: dt.date, engine: str,
-               kind: str = "jsonl", details: bool = False) -> Scored:
-    """Score the records of ``path`` as ``civicscore score`` does, into ``kind``."""
+               kind: str = "jsonl", details: bool = False, log: DecisionLog | None = None
+               ) -> Scored:
+    """Score the records of ``path`` as ``civicscore score`` does, into ``kind``; with
+    ``log``, append every decision to it as ``score --log`` does."""
     from ..io import CSV_ESCAPE, staged_outputs, write_rows
     from ..schemes.base import REJECT_COLUMNS
 
     compiled = policy.scheme(scheme)
     spec = policy.spec(scheme)
-    rows_in = count_rows(path)
-    chosen = choose_engine(compiled, engine, rows_in)
-    if chosen == "batch":
-        rows_in, rejected, summary, write_output, write_details = _batch(
-            policy, compiled, spec, path, as_of)
-    else:
-        rows_in, rejected, summary, write_output, write_details = _per_record(
-            policy, compiled, spec, path, as_of)
+    chosen = choose_engine(compiled, engine, count_rows(path), logging=log is not None)
+    outcome = _outcome(policy, scheme, compiled, spec, path, as_of, chosen, log)
+    logged = None
     with tempfile.TemporaryDirectory(prefix="civicscore-out-") as tmp:
         out, rej, det = (Path(tmp) / f"output.{kind}", Path(tmp) / "rejects.jsonl",
                          Path(tmp) / "details.jsonl")
         token = CSV_ESCAPE.set(True)
         try:
             with staged_outputs():
-                write_output(str(out), kind)
-                write_rows([{k: r[k] for k in REJECT_COLUMNS} for r in rejected], str(rej),
-                           "jsonl")
+                outcome.write_output(str(out), kind)
+                write_rows([{k: r[k] for k in REJECT_COLUMNS} for r in outcome.rejected],
+                           str(rej), "jsonl")
                 if details:
-                    write_details(str(det), "jsonl")
+                    outcome.write_details(str(det), "jsonl")
+                if outcome.log is not None:  # last: a run that cannot be logged is not answered
+                    logged = _logged(outcome.log)
         finally:
             CSV_ESCAPE.reset(token)
-        return Scored(rows_in, chosen, summary(), out.read_bytes(), _jsonl(rej),
-                      _jsonl(det) if details else None)
+        return Scored(outcome.rows_in, chosen, outcome.summary(), out.read_bytes(),
+                      _jsonl(rej), _jsonl(det) if details else None, logged)
+
+
+def _outcome(policy: Policy, scheme: str, compiled: Any, spec: Any, path: Path,
+             as_of: dt.date, chosen: str, log: DecisionLog | None) -> Any:
+    """The run, by the very functions ``civicscore score`` runs it with (its outcome:
+    rows in, rejects, summary, writers, decision log), so that the two cannot drift."""
+    from ..cli import _batch_outcome, _score_per_record
+
+    if chosen == "batch":
+        from ..batch import command
+
+        # as cli._score_batch, but never a progress bar on the server's terminal
+        result = command.run(compiled, str(path), as_of=as_of, extra={},
+                             show_progress=False)
+        return _batch_outcome(result, compiled, spec, policy.ref, as_of)
+    return _score_per_record(policy, scheme, compiled, str(path), as_of, {}, log)
+
+
+def _logged(log_run: Any) -> int:
+    """Append the run to the decision log; a log that cannot be written is the service's
+    trouble (503), and its path is the service's business: the server's log names it,
+    the client's answer does not."""
+    from .problems import LOG, Answer
+
+    try:
+        return int(log_run())
+    except UsageError as e:  # cannot_write: the path and why
+        LOG.error("decision log: %s", e)
+        raise Answer(503, "the decision log could not be written, so nothing was decided "
+                          "(the service's log says why); try again later",
+                     kind="decision-log") from None
 
 
 def _jsonl(path: Path) -> list[dict[str, Any]]:
     text = path.read_text(encoding="utf-8") if path.exists() else ""
     return [json.loads(line) for line in text.splitlines() if line.strip()]
-
-
-def _per_record(policy: Policy, compiled: Any, spec: Any, path: Path, as_of: dt.date
-                ) -> tuple[int, list[dict[str, Any]], Any, Any, Any]:
-    from ..io import read_records, write_rows
-    from ..schemes.base import presenter_of, run_summary
-
-    records = list(read_records(path))
-    result = compiled.run(records, as_of=as_of)
-
-    def summary() -> str:
-        return run_summary(presenter_of(compiled, spec), result, rows_in=len(records),
-                           policy=policy.ref, as_of=as_of)
-
-    return (len(records), result.rejected_rows(), summary,
-            lambda target, kind: write_rows(result.output_rows(), target, kind),
-            lambda target, kind: write_rows(result.detail_rows(), target, kind))
-
-
-def _batch(policy: Policy, compiled: Any, spec: Any, path: Path, as_of: dt.date
-           ) -> tuple[int, list[dict[str, Any]], Any, Any, Any]:
-    from ..batch import command
-    from ..batch.result import BatchResult
-    from ..schemes.base import presenter_of, run_summary
-
-    result = command.run(compiled, str(path), as_of=as_of, extra={}, show_progress=False)
-    main, detail = result.cli_frames()
-    shown = presenter_of(compiled, spec)
-
-    def summary() -> str:
-        if isinstance(result, BatchResult):
-            return result.summary(shown)
-        return run_summary(shown, result, rows_in=result.rows_in, policy=policy.ref,
-                           as_of=as_of)
-
-    return (result.rows_in, result.rejected_rows(), summary,
-            lambda target, kind: result.write(main, target, kind),
-            lambda target, kind: result.write(detail, target, kind))
