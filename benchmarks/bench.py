@@ -79,6 +79,7 @@ from handwritten_polars import (  # noqa: E402
 from handwritten_polars import bits as _bits  # noqa: E402
 from handwritten_polars import lookup as _lookup  # noqa: E402
 from handwritten_polars import source_frame as _source_frame  # noqa: E402
+from results_file import write_section  # noqa: E402
 
 AS_OF = dt.date(2025, 12, 31)
 DEFAULT_POLICY = "karamay"
@@ -1989,8 +1990,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     if args.markdown:
         md = ["## civicscore benchmark", "", *(f"{line}  " for line in lines), "",
               "\n\n".join(t.markdown() for t in tables), ""]
-        args.markdown.write_text("\n".join(md), encoding="utf-8")
-        progress(f"wrote {args.markdown}")
+        write_section(args.markdown, "bench.py", "\n".join(md))
+        progress(f"wrote {args.markdown} (its bench.py section)")
     return 0
 
 

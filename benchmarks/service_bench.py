@@ -46,6 +46,10 @@ import httpx
 from fastapi import Request  # at module level: FastAPI resolves the echo's annotation here
 
 ROOT = Path(__file__).resolve().parent.parent
+if str(ROOT / "benchmarks") not in sys.path:  # the sibling module, also when loaded by path
+    sys.path.insert(0, str(ROOT / "benchmarks"))
+from results_file import write_section  # noqa: E402
+
 POLICIES = ROOT / "policies"
 HOUSEHOLDS = ROOT / "examples" / "visits-households.csv"
 POLICY, SCHEME, AS_OF = "example-district", "visits", "2025-12-31"
@@ -338,7 +342,7 @@ def main() -> None:
     text = "\n".join(lines)
     print(text)
     if args.markdown:
-        args.markdown.write_text(text, encoding="utf-8")
+        write_section(args.markdown, "service_bench.py", text)
     bad = sum(r.wrong + r.failed for r in results)
     if bad:
         raise SystemExit(f"{bad} requests were lost or answered wrongly")
