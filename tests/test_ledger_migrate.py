@@ -88,6 +88,11 @@ def test_a_schema_2_ledger_with_lots_and_holds_migrates(ledger_url: str) -> None
             ("expire:earn:R2", D("1.5")), ("expire:adjust:A2", D(1))]  # oldest lot first
         assert book.balance("V1", on="2025-06-01").balance == D(2)
         assert book.verify() == []
+        with pytest.raises(Exception, match=r"(?i)check constraint"):  # schema 3's kinds
+            book._write(lambda tx: tx.execute(
+                f"INSERT INTO transfers ({COLUMNS}) VALUES "
+                f"({', '.join('?' for _ in COLUMNS.split(','))})",
+                ("bogus:1", "bogus", *TRANSFERS[0][2:])))
         for sql in ("UPDATE lots SET amount = 9", "DELETE FROM lots"):
             with pytest.raises(Exception, match="append-only"):
                 book._write(lambda tx, sql=sql: tx.execute(sql))

@@ -19,6 +19,7 @@ import datetime as dt
 import json
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from decimal import Decimal
+from operator import attrgetter
 from typing import TYPE_CHECKING, Any, TypeVar
 
 from ..errors import LedgerError
@@ -47,7 +48,7 @@ from .model import (
     date_of,
     ident,
     programme_account,
-    record_hash,
+    record_hasher,
     text,
     volunteer_account,
 )
@@ -227,8 +228,10 @@ class Ledger:
         days: list[dt.date] = []
         store_date, store_amount = self.store_date, self.store_amount
         pid, pver, phash = ref.id, ref.version, ref.hash
+        record_hash = record_hasher()
+        code_of = attrgetter("code")
         for d in result.records:
-            codes = d.reason_codes
+            codes = tuple(map(code_of, d.reasons))  # d.reason_codes, without a generator
             if d.status == REJECTED:
                 rejected.append((d.record_id, codes))
                 continue
