@@ -343,9 +343,10 @@ class Ledger:
         return found
 
     def _open_accounts(self, tx: Tx, volunteers: Sequence[str]) -> None:
+        now = _now()  # one clock reading for the accounts one transaction opens
         tx.executemany("INSERT INTO accounts (code, kind, volunteer_id, created_at) "
                        "VALUES (?, ?, ?, ?) ON CONFLICT (code) DO NOTHING",
-                       [(volunteer_account(v), VOLUNTEER, v, _now()) for v in volunteers])
+                       [(volunteer_account(v), VOLUNTEER, v, now) for v in volunteers])
 
     def _insert(self, tx: Tx, transfers: Sequence[Transfer], *, lot: bool = False,
                 lot_expires_on: dt.date | None = None) -> None:
