@@ -4,7 +4,7 @@
     python benchmarks/ledger_bench.py [--n 100000] [--pg postgresql://...]
 
 * **Posting**: N synthetic activity records (N/10 volunteers) are scored once with the
-  volunteer scheme, then posted in one batch (one transfer and one lot each) into a
+  volunteer scheme, then posted in one batch (one transfer each, its lot in it) into a
   fresh SQLite ledger, and into PostgreSQL when ``--pg`` names an empty database or
   schema. Reported as transfers per second of ``post_result`` (target: >= 50,000/s on
   SQLite).

@@ -19,6 +19,7 @@ import datetime as dt
 import json
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from decimal import Decimal
+from operator import attrgetter
 from typing import TYPE_CHECKING, Any, TypeVar
 
 from ..errors import LedgerError
@@ -47,22 +48,20 @@ from .model import (
     date_of,
     ident,
     programme_account,
-    record_hash,
+    record_hasher,
     text,
     volunteer_account,
 )
 from .rows import (
-    INSERT_LOT,
     INSERT_TRANSFER,
-    LOT_COLUMNS,
     SELECT_TRANSFER,
-    TRANSFER_COLUMNS,
+    WRITE_COLUMNS,
     Tx,
     day,
     dec,
     transfer_of,
 )
-from .schema import SCHEMA_VERSION, migrations
+from .schema import LOT_MISMATCH, SCHEMA_VERSION, migrations
 
 if TYPE_CHECKING:
     from ..policy.compile import Policy
@@ -152,6 +151,13 @@ class Ledger:
             if before > SCHEMA_VERSION:
                 raise LedgerError("db", f"the ledger has schema version {before}, newer than "
                                         f"this civicscore ({SCHEMA_VERSION}); upgrade civicscore")
+            if 1 <= before < 3:  # version 3 keeps a lot as columns of its transfer
+                odd = [r[0] for r in tx.execute(LOT_MISMATCH)]
+                if odd:
+                    raise LedgerError("db", f"cannot migrate {self.where}: {len(odd)} lot(s) "
+                                            f"differ from the transfer that made them (id, "
+                                            f"volunteer, day or amount), first {odd[0]!r}; "
+                                            f"nothing was changed")
             for version, statements in sorted(migrations(self.dialect).items()):
                 if version <= before:
                     continue
@@ -209,7 +215,6 @@ class Ledger:
         counted = scheme.rules.star_hours == "counted"
         decimals = scheme.rules.points_decimals
         rows: list[tuple[Any, ...]] = []
-        lots: list[tuple[Any, ...]] = []
         rejected = []
         posted_at = _now()
         issuance = programme_account(ISSUANCE)
@@ -223,8 +228,10 @@ class Ledger:
         days: list[dt.date] = []
         store_date, store_amount = self.store_date, self.store_amount
         pid, pver, phash = ref.id, ref.version, ref.hash
+        record_hash = record_hasher()
+        code_of = attrgetter("code")
         for d in result.records:
-            codes = d.reason_codes
+            codes = tuple(map(code_of, d.reasons))  # d.reason_codes, without a generator
             if d.status == REJECTED:
                 rejected.append((d.record_id, codes))
                 continue
@@ -251,23 +258,26 @@ class Ledger:
                 text_codes = codes_json[codes] = json.dumps(list(codes))
             vid = d.volunteer_id
             tid = f"{EARN}:{d.record_id}"
-            rows.append((tid, EARN, issuance, f"{VOLUNTEER}:{vid}", amount, earned_on, vid,
-                         round(hours * 60), pid, pver, phash, text_codes, record_hash(record),
-                         "", "", posted_at, None, None))
-            if units > 0:
+            if units > 0:  # the earning is a lot (schema 3: two columns of its row)
                 expires = d.expires_on
                 stored = expiries.get(expires)
                 if stored is None:
                     stored = expiries[expires] = store_date(expires)
-                lots.append((tid, vid, earned_on, stored, amount))
+                rows.append((tid, EARN, issuance, f"{VOLUNTEER}:{vid}", amount, earned_on,
+                             vid, round(hours * 60), pid, pver, phash, text_codes,
+                             record_hash(record), "", "", posted_at, None, None, True, stored))
+            else:
+                rows.append((tid, EARN, issuance, f"{VOLUNTEER}:{vid}", amount, earned_on,
+                             vid, round(hours * 60), pid, pver, phash, text_codes,
+                             record_hash(record), "", "", posted_at, None, None, False, None))
         posted, unchanged, ids, warnings = self._write(
-            lambda tx: self._post(tx, rows, lots, days))
+            lambda tx: self._post(tx, rows, days))
         return PostSummary(posted, unchanged, tuple(rejected), tuple(ids), tuple(warnings))
 
-    def _post(self, tx: Tx, rows: list[tuple[Any, ...]], lots: list[tuple[Any, ...]],
+    def _post(self, tx: Tx, rows: list[tuple[Any, ...]],
               days: list[dt.date]) -> tuple[int, int, list[str], list[str]]:
-        """Insert the earning rows (``TRANSFER_COLUMNS`` order, ``days`` their earning
-        days) not yet in the ledger, and their lots; refuse all of them if one id is there
+        """Insert the earning rows (``WRITE_COLUMNS`` order, their lots in them; ``days``
+        their earning days) not yet in the ledger; refuse all of them if one id is there
         with another content hash.
 
         Fast path: a batch of new ids is inserted at once (``insert_new``), with no query
@@ -275,8 +285,7 @@ class Ledger:
         up (a re-post, or a file that overlaps an earlier one)."""
         self._open_accounts(tx, sorted({r[6] for r in rows}))
         before = int(tx.execute("SELECT COALESCE(MAX(seq), 0) FROM transfers")[0][0])
-        if rows and tx.insert_new([("transfers", TRANSFER_COLUMNS, rows),
-                                   ("lots", LOT_COLUMNS, lots)]):
+        if rows and tx.insert_new([("transfers", WRITE_COLUMNS, rows)]):
             ids = [r[0] for r in rows]
             return len(rows), 0, ids, self._unseen(tx, rows, days, before)
         existing = self._existing(tx, [r[0] for r in rows])
@@ -293,8 +302,6 @@ class Ledger:
         new_days = [d for d, k in zip(days, keep, strict=True) if k]
         warnings = self._unseen(tx, new, new_days, before)
         tx.executemany(INSERT_TRANSFER, new, stored=True)
-        fresh = {r[0] for r in new}
-        tx.executemany(INSERT_LOT, [lot for lot in lots if lot[0] in fresh], stored=True)
         return len(new), len(rows) - len(new), [r[0] for r in new], warnings
 
     def _unseen(self, tx: Tx, new: Sequence[tuple[Any, ...]], days: Sequence[dt.date],
@@ -336,16 +343,21 @@ class Ledger:
         return found
 
     def _open_accounts(self, tx: Tx, volunteers: Sequence[str]) -> None:
+        now = _now()  # one clock reading for the accounts one transaction opens
         tx.executemany("INSERT INTO accounts (code, kind, volunteer_id, created_at) "
                        "VALUES (?, ?, ?, ?) ON CONFLICT (code) DO NOTHING",
-                       [(volunteer_account(v), VOLUNTEER, v, _now()) for v in volunteers])
+                       [(volunteer_account(v), VOLUNTEER, v, now) for v in volunteers])
 
-    def _insert(self, tx: Tx, transfers: Sequence[Transfer]) -> None:
+    def _insert(self, tx: Tx, transfers: Sequence[Transfer], *, lot: bool = False,
+                lot_expires_on: dt.date | None = None) -> None:
+        """Write ``transfers``; ``lot``: each is also a lot (of its amount, earned on its
+        day, expiring on ``lot_expires_on`` or never)."""
         tx.executemany(INSERT_TRANSFER, [(
             t.id, t.kind, t.debit_account, t.credit_account, t.amount, t.effective_on,
             t.volunteer_id, t.minutes, t.policy_id, t.policy_version, t.policy_hash,
             json.dumps(list(t.reason_codes)), t.content_hash, t.author, t.memo,
-            t.posted_at or _now(), t.links, t.expires_on) for t in transfers])
+            t.posted_at or _now(), t.links, t.expires_on, lot, lot_expires_on)
+            for t in transfers])
 
     # -- redemptions, adjustments, expiry -----------------------------------------------------
     def redeem(self, volunteer_id: str, points: Any, *, id: str, on: Any,
@@ -395,9 +407,7 @@ class Ledger:
             if same is not None:
                 return same
             self._account_opened(tx, vid, when)
-            self._insert(tx, [transfer])
-            tx.execute("INSERT INTO lots (id, volunteer_id, earned_on, expires_on, amount) "
-                       "VALUES (?, ?, ?, ?, ?)", (tid, vid, when, until, amount))
+            self._insert(tx, [transfer], lot=True, lot_expires_on=until)
             return self._transfer(tx, tid)
 
         return self._write(run)

@@ -19,12 +19,11 @@ TRANSFER_COLUMNS = ("id", "kind", "debit_account", "credit_account", "amount", "
                     "reason_codes", "content_hash", "author", "memo", "posted_at", "links",
                     "expires_on")
 SELECT_TRANSFER = f"SELECT {', '.join(TRANSFER_COLUMNS)}, seq FROM transfers"
-INSERT_TRANSFER = (f"INSERT INTO transfers ({', '.join(TRANSFER_COLUMNS)}) VALUES "
-                    f"({', '.join('?' for _ in TRANSFER_COLUMNS)})")
-
-LOT_COLUMNS = ("id", "volunteer_id", "earned_on", "expires_on", "amount")
-INSERT_LOT = (f"INSERT INTO lots ({', '.join(LOT_COLUMNS)}) VALUES "
-              f"({', '.join('?' for _ in LOT_COLUMNS)})")
+WRITE_COLUMNS = (*TRANSFER_COLUMNS, "lot", "lot_expires_on")
+"""A transfer as written: its columns, then the lot it makes (schema 3: whether it makes
+one, and when that lot expires; read back through the ``lots`` view)."""
+INSERT_TRANSFER = (f"INSERT INTO transfers ({', '.join(WRITE_COLUMNS)}) VALUES "
+                   f"({', '.join('?' for _ in WRITE_COLUMNS)})")
 
 
 class Tx(Protocol):
