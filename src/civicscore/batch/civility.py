@@ -21,9 +21,9 @@ Why it is shaped this way:
   that path rejects them too.
 * One output, any engine: ``output`` has exactly the columns of
   ``CivilityDecision.to_row()`` (no raw input column is copied in). The
-  ``reasons`` of a scored row are worded by ``schemes.civility.step_reasons``,
-  the one wording function of the per-record path, from the plan's outputs,
-  the first time ``output`` is read.
+  ``reasons`` of a scored row are rendered in polars (``plan.words.say_frame``)
+  from the templates the per-record path renders (``CivilityScheme.words``),
+  with the plan's outputs in the slots, the first time ``output`` is read.
 * ``details`` (one row per scored household and star, as ``detail_rows``)
   formats the fact values a criterion read with the per-record formatter,
   once per distinct value, and joins the text back. It has ten times as many
@@ -49,7 +49,6 @@ from ..schemes.civility import (
     SCORED,
     CivilityScheme,
     _show,
-    step_reasons,
 )
 from .frames import ROW, UNREADABLE, Coerced, coerce_column, coerce_id, read_source
 from .result import BatchResult, explain_rejected
@@ -93,24 +92,24 @@ def score_civility(scheme: CivilityScheme, source: Any, *, as_of: dt.date,
 def _with_reasons(scheme: CivilityScheme, out: pl.DataFrame, checked: _Checked,
                   decided: pl.DataFrame, rejected: dict[int, list[str]],
                   as_of: dt.date) -> pl.DataFrame:
-    """``out`` with the ``reasons`` column of ``to_row()``: a rejected row's from the
-    per-record path, a scored row's from ``step_reasons`` (the wording function of the
-    per-record path) fed with the plan's outputs."""
-    columns = [decided[c].to_list() for c in (
-        "__scored", _P + "revoked_on", _P + "bar_end", _P + "earned", _P + "barred",
-        _P + "stars", _P + "title", _P + "review_date", _P + "next_review")]
-    whys = checked.why.to_list()
-    rows = out["row"].to_list()
-    words: list[list[str]] = []
-    for row, why, (ok, revoked, end, earned, barred, stars, title, review, nxt) in zip(
-            rows, whys, zip(*columns, strict=True), strict=True):
-        if not ok:
-            words.append(rejected[row])
-            continue
-        words.append([r.message for r in step_reasons(
-            scheme, as_of, revoked, why, end, earned, barred, stars, title, review, nxt)])
+    """``out`` with the ``reasons`` column of ``to_row()``: a scored row's rendered in
+    polars from the scheme's templates (``CivilityScheme.words``, which the per-record
+    path renders too), a rejected row's from the per-record path."""
+    words = scheme.words
+    plan = {name: pl.col(_P + name) for name in scheme.plan.types}
+    slots = decided.select(words.frame_columns(plan, pl.col("__scored"), pl.lit(checked.why),
+                                               as_of))
+    said = words.say(slots)
+    if rejected:
+        rows = list(rejected)
+        theirs = pl.DataFrame({"row": pl.Series(rows, dtype=pl.Int64),
+                               "__r": text_lists([rejected[r] for r in rows])})
+        said = pl.DataFrame({"row": out["row"], "__s": said}).join(
+            theirs, on="row", how="left", maintain_order="left").select(
+            pl.when(pl.col("__r").is_not_null()).then(pl.col("__r"))
+            .otherwise(pl.col("__s"))).to_series()
     at = out.columns.index("reason_codes") + 1
-    return out.insert_column(at, text_lists(words).alias("reasons"))
+    return out.insert_column(at, said.alias("reasons"))
 
 
 class _Later:
