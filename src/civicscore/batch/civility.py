@@ -52,7 +52,7 @@ from ..schemes.civility import (
 )
 from .frames import ROW, UNREADABLE, Coerced, coerce_column, coerce_id, read_source
 from .result import BatchResult, explain_rejected
-from .visits import nan_as_null, rejected_frame, text_lists
+from .visits import nan_as_null, rejected_frame
 
 _TEXT = FactSpec(type="string")
 _DATE = FactSpec(type="date")
@@ -99,15 +99,15 @@ def _with_reasons(scheme: CivilityScheme, out: pl.DataFrame, checked: _Checked,
     plan = {name: pl.col(_P + name) for name in scheme.plan.types}
     slots = decided.select(words.frame_columns(plan, pl.col("__scored"), pl.lit(checked.why),
                                                as_of))
-    said = words.say(slots)
-    if rejected:
-        rows = list(rejected)
-        theirs = pl.DataFrame({"row": pl.Series(rows, dtype=pl.Int64),
-                               "__r": text_lists([rejected[r] for r in rows])})
-        said = pl.DataFrame({"row": out["row"], "__s": said}).join(
-            theirs, on="row", how="left", maintain_order="left").select(
-            pl.when(pl.col("__r").is_not_null()).then(pl.col("__r"))
-            .otherwise(pl.col("__s"))).to_series()
+    more = []
+    if rejected:  # their reasons, at their positions (a rejected row has no other)
+        flat = pl.DataFrame({
+            "row": pl.Series([r for r, ms in rejected.items() for _ in ms], dtype=pl.Int64),
+            "__t": pl.Series([m for ms in rejected.values() for m in ms], dtype=pl.String)})
+        placed = flat.join(out.select("row").with_row_index("__i"), on="row", how="left",
+                           maintain_order="left")
+        more.append((placed["__i"], placed["__t"]))
+    said = words.say(slots, more)
     at = out.columns.index("reason_codes") + 1
     return out.insert_column(at, said.alias("reasons"))
 
