@@ -284,38 +284,59 @@ def _rejections(scheme: CivilityScheme, frame: pl.DataFrame, rejected: pl.Series
 
 def _details(scheme: CivilityScheme, checked: _Checked, decided: pl.DataFrame,
              out: pl.DataFrame, as_of: dt.date) -> pl.DataFrame:
-    """``CivilityResult.detail_rows()`` as a frame (scored rows, each star in order)."""
+    """``CivilityResult.detail_rows()`` as a frame (scored rows, each star in order).
+
+    Built column by column in its final order, household by household and star by star
+    (position ``j * S + s``): a household's columns repeat each value ``S`` times, a
+    star's literals (id, labels, condition) are a small table gathered by ``s``, and
+    ``met``, ``counted`` and ``values`` stack the stars' columns and gather them once.
+    (Stacking whole frames star by star and reordering them was 60% of the time.)"""
     if not scheme.stars:  # pragma: no cover - a policy has at least one star
         return pl.DataFrame()
     env = {name: c.value for name, c in checked.facts.items()}
     env["as_of"] = pl.Series("as_of", [as_of] * len(checked.ok), dtype=pl.Date)
-    shown = {name: _shown(values) for name, values in env.items()
-             if any(name in s.when.reads for s in scheme.stars)}
+    read = {name for s in scheme.stars for name in s.when.reads if name in env}
     base = pl.DataFrame({"row": out["row"], "household_id": out["household_id"],
                          "__scored": decided["__scored"],
                          "__barred": decided[_P + "barred"],
                          **{f"__s{i}": decided[f"{_P}star{i}"].fill_null(False)
                             for i in range(len(scheme.stars))},
-                         **{f"__v_{name}": text for name, text in shown.items()}}
+                         **{f"__f_{name}": env[name] for name in sorted(read)}}
                         ).filter("__scored")
-    ref = scheme.ref
-    parts = []
-    for i, s in enumerate(scheme.stars):
-        read = [name for name in s.when.reads if name in env]
-        values = pl.concat_str([pl.lit(f"{name} = ") + pl.col(f"__v_{name}") for name in read],
-                               separator=", ") if read else pl.lit("")
-        parts.append(base.select(
-            "row", "household_id", pl.lit(s.id).alias("star"), pl.lit(s.label).alias("label"),
-            pl.lit(s.label_en).alias("label_en"), pl.col(f"__s{i}").alias("met"),
-            (pl.col(f"__s{i}") & ~pl.col("__barred")).alias("counted"),
-            pl.lit(s.when.text).alias("when"), values.alias("values")))
-    # the parts are star by star; a household's stars are to be together, in policy order:
-    # output position j * S + s comes from position s * M + j of the parts stacked
-    stars, m = len(parts), base.height
+    shown = {name: _shown(base[f"__f_{name}"]) for name in sorted(read)}
+    stars, m = len(scheme.stars), base.height
     at = pl.int_range(stars * m, dtype=pl.Int64, eager=True)
-    details = pl.concat(parts)[(at % stars) * m + at // stars] if m else pl.concat(parts)
+    household, star = at // stars, at % stars
+    stacked = star * m + household
+
+    def per_star(column: Callable[[int], pl.Series]) -> pl.Series:
+        return pl.concat([column(i) for i in range(stars)]).gather(stacked)
+
+    def values(i: int) -> pl.Series:
+        names = [name for name in scheme.stars[i].when.reads if name in env]
+        if not names:
+            return pl.Series([""] * m, dtype=pl.String)
+        texts = pl.DataFrame({f"__v{k}": shown[name] for k, name in enumerate(names)})
+        return texts.select(pl.concat_str(
+            [pl.lit(f"{name} = ") + pl.col(f"__v{k}") for k, name in enumerate(names)],
+            separator=", ")).to_series()
+
+    def literal(attr: str) -> pl.Series:
+        table = pl.Series([getattr(s, attr) if attr != "when" else s.when.text
+                           for s in scheme.stars], dtype=pl.String)
+        return table.gather(star)
+
+    barred = base["__barred"]
+    details = pl.DataFrame({
+        "row": base["row"].gather(household),
+        "household_id": base["household_id"].gather(household),
+        "star": literal("id"), "label": literal("label"), "label_en": literal("label_en"),
+        "met": per_star(lambda i: base[f"__s{i}"]),
+        "counted": per_star(lambda i: base[f"__s{i}"] & ~barred),
+        "when": literal("when"),
+        "values": per_star(values)})
     return details.with_columns(
-        *(pl.lit(v).alias(k) for k, v in policy_columns(ref).items()),
+        *(pl.lit(v).alias(k) for k, v in policy_columns(scheme.ref).items()),
         pl.lit(as_of, dtype=pl.Date).alias("as_of"))
 
 
