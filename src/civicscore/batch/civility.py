@@ -15,18 +15,26 @@ steps; this module holds none of the decision itself:
 
 Why it is shaped this way:
 
-* The few REJECTED rows are handed to the per-record path
-  (``CivilityScheme.decide_one``) one by one, so their reason codes and
-  messages are word for word those of ``evaluate_many``; the batch asserts
-  that path rejects them too.
+* A REJECTED row's codes and messages are worded in polars by ``_rejections``,
+  check by check in the order ``CivilityScheme._decide`` runs them, from one
+  template per check (the row's label and values in its slots); what a
+  conversion says of a value it refuses comes from the records.py conversion
+  itself, called once per distinct refused value, so the words are those of
+  the per-record path by construction (the parity tests check it row by row).
+  Only a row rejected for a criterion that cannot be evaluated
+  (CRITERION_ERROR, whose words carry the evaluator's error text) is handed to
+  the per-record path (``CivilityScheme.decide_one``); the batch asserts that
+  path rejects it too.
 * One output, any engine: ``output`` has exactly the columns of
   ``CivilityDecision.to_row()`` (no raw input column is copied in). The
-  ``reasons`` of a scored row are rendered in polars (``plan.words.say_frame``)
-  from the templates the per-record path renders (``CivilityScheme.words``),
-  with the plan's outputs in the slots, the first time ``output`` is read.
+  ``reasons`` of a scored row are rendered in polars (``plan.words``' polars
+  renderer) from the templates the per-record path renders
+  (``CivilityScheme.words``), with the plan's outputs in the slots, the first
+  time ``output`` is read.
 * ``details`` (one row per scored household and star, as ``detail_rows``)
   formats the fact values a criterion read with the per-record formatter,
-  once per distinct value, and joins the text back. It has ten times as many
+  once per distinct value, joins the text back, and lays the columns out in
+  their final order directly. It has ten times as many
   rows as the input and costs more than deciding, so it is built the first
   time it is read (``CivilityBatchResult``), not by every run.
 """
