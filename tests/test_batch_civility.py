@@ -373,3 +373,30 @@ def test_locality_examples(locality: str) -> None:
         items = list(read_records(path))
         for as_of in (dt.date(2025, 12, 31), dt.date(2026, 6, 30)):
             assert_same(policy, path, items, as_of)
+
+
+def test_step_one_rejections_are_worded_without_the_per_record_path(
+        policies: dict[str, civicscore.Policy], monkeypatch: pytest.MonkeyPatch) -> None:
+    """Rejected rows are worded in polars from the step-1 templates: the per-record path
+    is asked only for a criterion that cannot be evaluated (CRITERION_ERROR)."""
+    base = {"hygiene_passed": 10, "review_date": "2026-01-01", "meetings": 4}
+    items: list[Any] = [
+        {"household_id": "A", **base}, {"household_id": "A", **base},  # duplicate
+        {**base}, {"household_id": 1.5, **base},  # missing, refused id
+        {"household_id": "B", **base, "hygiene_passed": "x", "tidy": "gud"},  # two facts
+        {"household_id": "C", **base, "revoked_on": "2025-13-01"},  # bad date, no reason
+        {"household_id": "D", **base, "revocation_reason": "fraud"},  # reason, no date
+        {"household_id": "E", **base, "review_date": "2026-06-01"},  # after the as-of date
+        {"household_id": "row 9", **base, "meetings": "many"},  # an id that looks like a row
+        UnreadableRow(10, "row 10: ragged"), "junk"]
+    civility = policies["titles"].civility
+    want = civility.evaluate_many(items, as_of=AS_OF_DAY)
+
+    def refuse(*args: Any) -> Any:
+        raise AssertionError("the per-record path was asked for a step-1 rejection")
+
+    monkeypatch.setattr(type(civility), "decide_one", refuse)
+    batch = civility.batch(items, as_of=AS_OF_DAY)
+    assert batch.rejected.select(REJECT_COLUMNS).to_dicts() == want.rejected_rows()
+    assert batch.output.to_dicts() == list(want.output_rows())
+    assert batch.rejected.height == 10
