@@ -33,6 +33,7 @@ from __future__ import annotations
 import datetime as dt
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
+from functools import cached_property
 from typing import TYPE_CHECKING, Any
 
 from ..plan.words import Choose, Entry, Slot, Words
@@ -143,35 +144,43 @@ class CivilityWords:
         """The Reasons of steps 3 to 5 of one scored household, from the plan's ``trace``
         (its ``revocation_say``, ``title_say``, ``review_say``, ``earned``, ``bar_end``,
         ``next_review``) and the fields it read: each message rendered from its template."""
-        row: Mapping[str, Any] = {
-            REVOCATION: trace.revocation_say, TITLE: trace.title_say,
-            REVIEW: trace.review_say, "revoked_on": iso(revoked), "revocation_reason": why,
-            "as_of": iso(as_of), "bar_end": iso(trace.bar_end), "earned": trace.earned,
-            "review_date": iso(review), "next_review": iso(trace.next_review)}
         out = []
-        for entry, metas in zip(self.entries, self.metas, strict=True):
-            assert isinstance(entry, Choose)
-            at = row[entry.index]
-            if at is None:
-                continue
-            meta = metas[at]
-            message = entry.items[at].render(row)
-            if entry.index == REVOCATION:
-                facts = {"revoked_on": revoked, "revocation_reason": why}
-                if meta.code == "REVOCATION_PENDING":
-                    out.append(Reason(meta.code, meta.rule, message, facts, as_of))
-                elif meta.code == "REVOKED":
-                    out.append(Reason(meta.code, meta.rule, message, facts, self.bar_years,
-                                      f"-{trace.earned} stars"))
-                else:
-                    out.append(Reason(meta.code, meta.rule, message, facts, self.bar_years))
-            elif entry.index == TITLE:
-                out.append(Reason(meta.code, meta.rule, message, {"stars": at},
-                                  self.min_stars[at]))
+        at = trace.revocation_say
+        if at is not None:
+            revocation = self.entries[0]
+            assert isinstance(revocation, Choose)
+            row = {"revoked_on": iso(revoked), "revocation_reason": why, "as_of": iso(as_of),
+                   "bar_end": iso(trace.bar_end), "earned": trace.earned}
+            meta, message = self.metas[0][at], revocation.items[at].render(row)
+            facts = {"revoked_on": revoked, "revocation_reason": why}
+            if meta.code == "REVOCATION_PENDING":
+                out.append(Reason(meta.code, meta.rule, message, facts, as_of))
+            elif meta.code == "REVOKED":
+                out.append(Reason(meta.code, meta.rule, message, facts, self.bar_years,
+                                  f"-{trace.earned} stars"))
             else:
-                out.append(Reason(meta.code, meta.rule, message, {"review_date": review},
-                                  self.review_years))
+                out.append(Reason(meta.code, meta.rule, message, facts, self.bar_years))
+        at = trace.title_say
+        if self.min_stars and at is not None:  # literal sentences: rendered once, here
+            meta = self.metas[1][at]
+            out.append(Reason(meta.code, meta.rule, self._titles[at], {"stars": at},
+                              self.min_stars[at]))
+        review_words = self.entries[-1]
+        assert isinstance(review_words, Choose)
+        at = trace.review_say
+        message = review_words.items[at].render(
+            {"review_date": iso(review), "next_review": iso(trace.next_review)})
+        meta = self.metas[-1][at]
+        out.append(Reason(meta.code, meta.rule, message, {"review_date": review},
+                          self.review_years))
         return out
+
+    @cached_property
+    def _titles(self) -> tuple[str, ...]:
+        """The title sentences (literals), rendered once per policy."""
+        title = self.entries[1]
+        assert isinstance(title, Choose)
+        return tuple(w.render({}) for w in title.items)
 
     # -- batch -----------------------------------------------------------------------------
     def frame_columns(self, plan: Mapping[str, pl.Expr], scored: pl.Expr, why: pl.Expr,
