@@ -70,11 +70,14 @@ from ..plan.ops import (
     CountTrue,
     Expr,
     Failed,
+    FirstTrue,
     IfElse,
     Input,
+    IsNull,
     Let,
     Lit,
     Not,
+    Pick,
     Plan,
     Ref,
     Threshold,
@@ -95,6 +98,7 @@ from .base import (
     run_summary,
     run_table,
 )
+from .civility_words import CivilityWords
 
 SCORED = "scored"
 REJECTED = "rejected"
@@ -362,6 +366,13 @@ class CivilityScheme(BatchEngine):
                              self.rules.review_years)
 
     @cached_property
+    def words(self) -> CivilityWords:
+        """The reason templates of steps 3 to 5, built once per policy; both engines
+        render them (see ``civility_words``)."""
+        return CivilityWords.of(self.titles, len(self.stars), self.rules.bar_years,
+                                self.rules.review_years)
+
+    @cached_property
     def _run(self) -> Callable[[Mapping[str, Any]], tuple[Any, ...]]:
         """The plan as generated Python, compiled once per policy."""
         return compile_plan(self.plan, self.functions if self.functions is not None
@@ -491,9 +502,7 @@ class CivilityScheme(BatchEngine):
                 reasons.append(Reason("STAR_NOT_MET", f"civility.stars.{s.id}",
                                       f"{name}: not met — {s.when.text} does not hold{read}",
                                       values, s.when.text))
-        reasons += step_reasons(self, as_of, revoked, why, trace.bar_end, trace.earned,
-                                trace.barred, trace.stars, trace.title, review,
-                                trace.next_review)
+        reasons += self.words.reasons(trace, as_of, revoked, why, review)
         title = self.titles[trace.title] if trace.title >= 0 else None
         return CivilityDecision(
             hid, SCORED, trace.stars, self.max_stars,
@@ -524,7 +533,8 @@ class CivilityScheme(BatchEngine):
 
 #: The plan's outputs besides one flag per star (``star0``, ``star1``, ...), in order.
 TRACE_FIELDS = ("failed", "earned", "bar_end", "barred", "stars", "title", "next_review",
-                "review_due", "barred_until", "codes", "stars_met")
+                "review_due", "barred_until", "codes", "stars_met", "revocation_say",
+                "title_say", "review_say")
 
 
 class Trace:
@@ -552,6 +562,9 @@ class Trace:
     barred_until: dt.date | None
     codes: list[str]
     stars_met: list[str]
+    revocation_say: int | None
+    title_say: int | None
+    review_say: int
     met: tuple[bool | None, ...]
 
 
@@ -607,77 +620,17 @@ def civility_plan(stars: Sequence[_Star], titles: Sequence[_Title], bar_years: i
             *(((Ref("titled"), "TITLE"), (Ref("untitled"), "NO_TITLE")) if titles else ()),
             (Ref("review_due"), "REVIEW_DUE"), (Ref("review_valid"), "REVIEW_VALID")))),
         Let("stars_met", Codes(tuple((f, s.id) for f, s in zip(flags, stars, strict=True)))),
+        # which sentence words each of steps 3 to 5 (``civility_words``): the revocation's
+        # (pending, in force, ended; none without a revocation), the title's (one per star
+        # count; none while barred), the review's (never reviewed, due, valid)
+        Let("revocation_at", FirstTrue((Ref("pending"), Ref("barred"), Ref("ended")))),
+        Let("revocation_say", Pick(Ref("revocation_at"), tuple(Lit(i, Type.INT)
+                                                               for i in range(3)))),
+        Let("title_say", IfElse(Ref("barred"), Lit(None, Type.INT), Ref("stars"))),
+        Let("unreviewed", IsNull(Ref("next_review"))),
+        Let("review_say", FirstTrue((Ref("unreviewed"), Ref("review_due")))),
     ]
     return Plan(inputs, tuple(steps), (*TRACE_FIELDS, *(f.name for f in flags)))
-
-
-# --- wording: one place for the sentences of steps 3 to 5 (both evaluators call these) -----
-
-
-def step_reasons(scheme: CivilityScheme, as_of: dt.date, revoked: dt.date | None, why: str,
-                 bar_end: dt.date | None, earned: int, barred: bool, stars: int, title: int,
-                 review: dt.date | None, next_review: dt.date | None) -> list[Reason]:
-    """The reasons of steps 3 to 5 of a scored household, worded from the plan's trace
-    (bar end, barred, stars, title index, next review) and the fields it read. Both
-    engines call this, so both give the same words."""
-    rules, titles = scheme.rules, scheme.titles
-    out = []
-    if revoked is not None:
-        assert bar_end is not None
-        out.append(revocation_reason(revoked, why, bar_end, earned, as_of, rules.bar_years))
-    if not barred and titles:
-        out.append(title_reason(stars, titles[title] if title >= 0 else None, titles[0]))
-    out.append(review_reason(review, next_review, as_of, rules.review_years))
-    return out
-
-
-
-def revocation_reason(revoked: dt.date, why: str, end: dt.date, earned: int,
-                      as_of: dt.date, bar_years: int) -> Reason:
-    """REVOCATION_PENDING, REVOKED or REVOCATION_ENDED for a revocation on ``revoked``
-    whose bar lasts until ``end``; ``earned`` is the stars the criteria give."""
-    facts_read = {"revoked_on": revoked, "revocation_reason": why}
-    if revoked > as_of:
-        return Reason("REVOCATION_PENDING", "record.revoked_on",
-                      f"a revocation dated {revoked} ({why}) is after the as-of date {as_of}, "
-                      f"so it is not in effect yet", facts_read, as_of)
-    if as_of < end:
-        return Reason("REVOKED", "civility.bar_years",
-                      f"stars revoked on {revoked} ({why}): no stars and no title until {end} "
-                      f"({bar_years} year(s) bar); without the bar the household would hold "
-                      f"{earned} star(s)", facts_read, bar_years, f"-{earned} stars")
-    return Reason("REVOCATION_ENDED", "civility.bar_years",
-                  f"stars were revoked on {revoked} ({why}); the {bar_years} year(s) bar "
-                  f"ended on {end}", facts_read, bar_years)
-
-
-def title_reason(stars: int, title: _Title | None, lowest: _Title) -> Reason:
-    """TITLE (the title reached) or NO_TITLE (how many stars short of the lowest)."""
-    if title is not None:
-        return Reason("TITLE", "civility.titles",
-                      f"{stars} star(s) reach the title "
-                      f"{_both(title.label, title.label_en, str(title.min_stars))} "
-                      f"(from {title.min_stars} stars)", {"stars": stars}, title.min_stars)
-    return Reason("NO_TITLE", "civility.titles",
-                  f"{stars} star(s): {lowest.min_stars - stars} more needed for the title "
-                  f"{_both(lowest.label, lowest.label_en, str(lowest.min_stars))}",
-                  {"stars": stars}, lowest.min_stars)
-
-
-def review_reason(review: dt.date | None, next_review: dt.date | None, as_of: dt.date,
-                  review_years: int) -> Reason:
-    """REVIEW_DUE (never reviewed, or since ``next_review``) or REVIEW_VALID."""
-    if next_review is None:
-        return Reason("REVIEW_DUE", "civility.review_years",
-                      "review due: never reviewed (no review_date)", {"review_date": None},
-                      review_years)
-    if next_review <= as_of:
-        return Reason("REVIEW_DUE", "civility.review_years",
-                      f"review due since {next_review} (reviewed on {review}; stars are valid "
-                      f"{review_years} year(s))", {"review_date": review}, review_years)
-    return Reason("REVIEW_VALID", "civility.review_years",
-                  f"reviewed on {review}; next review due on {next_review}",
-                  {"review_date": review}, review_years)
 
 
 # --- compile ---------------------------------------------------------------------------

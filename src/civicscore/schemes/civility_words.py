@@ -1,0 +1,245 @@
+"""The sentences of steps 3 to 5 of a civility decision, as templates both engines render.
+
+A scored household's reasons after its stars are three: its revocation (if it
+has one), its title (if the policy has titles and no bar is in force) and its
+review. Each is one of a few sentences; which one is chosen by an index the
+plan computes (``revocation_say``, ``title_say``, ``review_say``: see
+``civility_plan``), so both engines choose alike, and the sentence is worded
+by ``plan.words`` from one template: :func:`say_row` per record,
+:func:`say_frame` in batch, with no Python per row.
+
+What is literal and what is a slot:
+
+* ``bar_years``, ``review_years``, the titles' labels and their ``min_stars``
+  are literals, built once per compiled policy.
+* The title sentence depends on the star count only (a household that is not
+  barred holds the title its stars reach), so there is one literal sentence
+  per possible star count, 0 to the number of stars: "4 star(s): 2 more
+  needed for the title ..." needs no arithmetic per row, and batch words it
+  with one gather.
+* Dates are slots of ISO text (``str(date)``, as the per-record sentences have
+  always written them, ``0001-01-01`` included): :func:`iso` per record and
+  :func:`iso_frame` in batch (polars' ``%Y-%m-%d``, which a test checks equals
+  ``date.isoformat`` over every year). ``plan.words``' ``date`` show writes
+  ``0001-01-01`` as "never", which these sentences never did.
+
+Each item also carries what its :class:`~civicscore.results.Reason` says
+besides the message (code, rule, threshold), so the per-record Reason objects
+keep exactly the code, rule, facts, threshold and effect they had.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from functools import cached_property
+from typing import TYPE_CHECKING, Any
+
+from ..plan.words import Choose, Entry, Slot, Words
+from ..results import Reason
+
+if TYPE_CHECKING:  # polars is the optional batch extra
+    import polars as pl
+
+#: The index columns (plan outputs) that choose each sentence, in reason order.
+REVOCATION, TITLE, REVIEW = "revocation_say", "title_say", "review_say"
+
+#: The text columns the sentences read besides the indices and ``earned``.
+DATE_SLOTS = ("revoked_on", "as_of", "bar_end", "review_date", "next_review")
+
+
+def iso(day: dt.date | None) -> str:
+    """A date as the sentences write it: ``str(date)`` (``None`` for no date)."""
+    return str(day)
+
+
+def iso_frame(days: pl.Expr) -> pl.Expr:
+    """:func:`iso` of a Date column in polars (null stays null: the sentences that read a
+    date are only said where it is given)."""
+    return days.dt.strftime("%Y-%m-%d")
+
+
+def _both(label: str, label_en: str, fallback: str) -> str:
+    label, label_en = label or "", label_en or ""
+    if label and label_en and label != label_en:
+        return f"{label} ({label_en})"
+    return label or label_en or fallback
+
+
+@dataclass(frozen=True, slots=True)
+class _Meta:
+    """What a sentence's Reason says besides its message."""
+
+    code: str
+    rule: str
+
+
+@dataclass(frozen=True)
+class CivilityWords:
+    """The reason templates of one compiled civility policy (steps 3 to 5)."""
+
+    entries: tuple[Entry, ...]
+    metas: tuple[tuple[_Meta, ...], ...]  # per entry, per item
+    bar_years: int
+    review_years: int
+    min_stars: tuple[int, ...]  # per title_say item: the threshold its Reason names
+
+    @staticmethod
+    def of(titles: Sequence[Any], star_count: int, bar_years: int,
+           review_years: int) -> CivilityWords:
+        """The templates for ``titles`` (sorted by ``min_stars``; each has ``min_stars``,
+        ``label``, ``label_en``) over ``star_count`` stars."""
+        revoked, why, as_of = Slot("revoked_on"), Slot("revocation_reason"), Slot("as_of")
+        end, earned = Slot("bar_end"), Slot("earned", "int")
+        review, nxt = Slot("review_date"), Slot("next_review")
+        entries: list[Entry] = [Choose(REVOCATION, (
+            Words.of("a revocation dated ", revoked, " (", why, ") is after the as-of date ",
+                     as_of, ", so it is not in effect yet"),
+            Words.of("stars revoked on ", revoked, " (", why, "): no stars and no title "
+                     "until ", end, f" ({bar_years} year(s) bar); without the bar the "
+                     "household would hold ", earned, " star(s)"),
+            Words.of("stars were revoked on ", revoked, " (", why, f"); the {bar_years} "
+                     "year(s) bar ended on ", end)))]
+        metas: list[tuple[_Meta, ...]] = [(
+            _Meta("REVOCATION_PENDING", "record.revoked_on"),
+            _Meta("REVOKED", "civility.bar_years"),
+            _Meta("REVOCATION_ENDED", "civility.bar_years"))]
+        min_stars: list[int] = []
+        if titles:
+            items, title_metas = [], []
+            lowest = titles[0]
+            for k in range(star_count + 1):
+                reached = [t for t in titles if t.min_stars <= k]
+                if reached:
+                    t = reached[-1]
+                    items.append(Words.of(
+                        f"{k} star(s) reach the title "
+                        f"{_both(t.label, t.label_en, str(t.min_stars))} "
+                        f"(from {t.min_stars} stars)"))
+                    title_metas.append(_Meta("TITLE", "civility.titles"))
+                    min_stars.append(t.min_stars)
+                else:
+                    items.append(Words.of(
+                        f"{k} star(s): {lowest.min_stars - k} more needed for the title "
+                        f"{_both(lowest.label, lowest.label_en, str(lowest.min_stars))}"))
+                    title_metas.append(_Meta("NO_TITLE", "civility.titles"))
+                    min_stars.append(lowest.min_stars)
+            entries.append(Choose(TITLE, tuple(items)))
+            metas.append(tuple(title_metas))
+        entries.append(Choose(REVIEW, (
+            Words.of("review due: never reviewed (no review_date)"),
+            Words.of("review due since ", nxt, " (reviewed on ", review, "; stars are valid "
+                     f"{review_years} year(s))"),
+            Words.of("reviewed on ", review, "; next review due on ", nxt))))
+        metas.append((_Meta("REVIEW_DUE", "civility.review_years"),
+                      _Meta("REVIEW_DUE", "civility.review_years"),
+                      _Meta("REVIEW_VALID", "civility.review_years")))
+        return CivilityWords(tuple(entries), tuple(metas), bar_years, review_years,
+                             tuple(min_stars))
+
+    # -- per record ------------------------------------------------------------------------
+    def reasons(self, trace: Any, as_of: dt.date, revoked: dt.date | None, why: str,
+                review: dt.date | None) -> list[Reason]:
+        """The Reasons of steps 3 to 5 of one scored household, from the plan's ``trace``
+        (its ``revocation_say``, ``title_say``, ``review_say``, ``earned``, ``bar_end``,
+        ``next_review``) and the fields it read: each message rendered from its template."""
+        out = []
+        at = trace.revocation_say
+        if at is not None:
+            revocation = self.entries[0]
+            assert isinstance(revocation, Choose)
+            row = {"revoked_on": iso(revoked), "revocation_reason": why, "as_of": iso(as_of),
+                   "bar_end": iso(trace.bar_end), "earned": trace.earned}
+            meta, message = self.metas[0][at], revocation.items[at].render(row)
+            facts = {"revoked_on": revoked, "revocation_reason": why}
+            if meta.code == "REVOCATION_PENDING":
+                out.append(Reason(meta.code, meta.rule, message, facts, as_of))
+            elif meta.code == "REVOKED":
+                out.append(Reason(meta.code, meta.rule, message, facts, self.bar_years,
+                                  f"-{trace.earned} stars"))
+            else:
+                out.append(Reason(meta.code, meta.rule, message, facts, self.bar_years))
+        at = trace.title_say
+        if self.min_stars and at is not None:  # literal sentences: rendered once, here
+            meta = self.metas[1][at]
+            out.append(Reason(meta.code, meta.rule, self._titles[at], {"stars": at},
+                              self.min_stars[at]))
+        review_words = self.entries[-1]
+        assert isinstance(review_words, Choose)
+        at = trace.review_say
+        message = review_words.items[at].render(
+            {"review_date": iso(review), "next_review": iso(trace.next_review)})
+        meta = self.metas[-1][at]
+        out.append(Reason(meta.code, meta.rule, message, {"review_date": review},
+                          self.review_years))
+        return out
+
+    @cached_property
+    def _titles(self) -> tuple[str, ...]:
+        """The title sentences (literals), rendered once per policy."""
+        title = self.entries[1]
+        assert isinstance(title, Choose)
+        return tuple(w.render({}) for w in title.items)
+
+    # -- batch -----------------------------------------------------------------------------
+    def frame_columns(self, plan: Mapping[str, pl.Expr], scored: pl.Expr, why: pl.Expr,
+                      as_of: dt.date) -> list[pl.Expr]:
+        """The columns :meth:`say` reads, as polars expressions over the batch frame:
+        ``plan[name]`` is the plan's column ``name``; the indices are null where the row
+        is not ``scored`` (a rejected row has no sentences of these steps)."""
+        import polars as pl
+
+        cols = [pl.when(scored).then(plan[name]).alias(name)
+                for name in (REVOCATION, TITLE, REVIEW)]
+        cols += [iso_frame(plan[name]).alias(name)
+                 for name in ("revoked_on", "bar_end", "review_date", "next_review")]
+        cols += [pl.lit(iso(as_of), dtype=pl.String).alias("as_of"),
+                 why.alias("revocation_reason"), plan["earned"].alias("earned")]
+        return cols
+
+    def say(self, frame: pl.DataFrame, more: Sequence[tuple[pl.Series, pl.Series]] = ()
+            ) -> pl.Series:
+        """The sentences of every row of ``frame`` (a List(String) column ``reasons``),
+        ``frame`` holding the columns of :meth:`frame_columns`: the lists
+        ``plan.words.say_frame`` gives, assembled faster (see :func:`said_lists`).
+        ``more`` adds sentences after them: (row position, text) pairs of columns (the
+        rejected rows' reasons)."""
+        from ..plan.words import _choose_frame  # see said_lists
+
+        cache: dict[tuple[str, str], pl.Series] = {}
+        texts = []
+        for e in self.entries:
+            assert isinstance(e, Choose)
+            texts.append(_choose_frame(e, frame, cache))
+        return said_lists(frame.height, texts, more)
+
+
+def said_lists(n: int, texts: Sequence[pl.Series],
+               more: Sequence[tuple[pl.Series, pl.Series]] = ()) -> pl.Series:
+    """Per row of ``n``, the non-null ``texts`` (row-aligned String columns, one per
+    entry) in entry order, then the ``more`` texts at their row positions, as a
+    List(String) column (an empty list where a row has none).
+
+    ``say_frame`` builds the same lists with ``concat_list(...).list.drop_nulls()``,
+    which polars 2.1 runs at about 3 s per 10^6 rows of three sentences (most of the
+    time batch spent wording); stacking the sentences long (row, text), dropping the
+    nulls, and grouping by row in order is about ten times faster. ``plan.words``
+    may take this in; until then this uses its ``_choose_frame``."""
+    import polars as pl
+
+    at = pl.int_range(n, dtype=pl.Int64, eager=True)
+    parts = [pl.DataFrame({"__i": at, "__t": t.cast(pl.String)}).filter(
+        pl.col("__t").is_not_null()) for t in texts]
+    parts += [pl.DataFrame({"__i": i.cast(pl.Int64), "__t": t.cast(pl.String)})
+              for i, t in more]
+    empty = pl.lit([], dtype=pl.List(pl.String))
+    if not parts:
+        return pl.select(pl.repeat(empty, n)).to_series().alias("reasons")
+    grouped = pl.concat(parts).sort("__i", maintain_order=True).group_by(
+        "__i", maintain_order=True).agg("__t")
+    if grouped.height < n:  # rows with no sentence have no group
+        grouped = pl.DataFrame({"__i": at}).join(
+            grouped, on="__i", how="left", maintain_order="left").with_columns(
+            pl.col("__t").fill_null(empty))
+    return grouped["__t"].alias("reasons")

@@ -1,0 +1,50 @@
+"""civility_words: the sentences of steps 3 to 5 written once, rendered by both engines.
+
+The parity tests (tests/test_batch_civility.py) check the sentences row by row; this
+checks the one piece of showing the templates add beside ``plan.words``: a date as
+``str(date)`` in polars, over every year (``0001-01-01`` included, which ``plan.words``'
+``date`` show writes as "never").
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+
+import pytest
+from hypothesis import example, given, settings
+from hypothesis import strategies as st
+
+from civicscore.schemes.civility_words import iso, iso_frame, said_lists
+
+pl = pytest.importorskip("polars")
+
+
+@settings(max_examples=40, deadline=None)
+@given(st.lists(st.none() | st.dates(), max_size=20))
+@example([dt.date.min, dt.date.max, dt.date(999, 1, 2), dt.date(10, 10, 10), None])
+def test_iso_frame_is_str_of_the_date(days: list[dt.date | None]) -> None:
+    got = pl.DataFrame({"d": pl.Series(days, dtype=pl.Date)}).select(
+        iso_frame(pl.col("d"))).to_series().to_list()
+    assert got == [None if d is None else iso(d) for d in days]
+
+
+TEXT = st.none() | st.sampled_from(["a", "b", "", "文明户"])
+
+
+@settings(max_examples=40, deadline=None)
+@given(st.integers(0, 8).flatmap(lambda n: st.tuples(
+    st.just(n), st.lists(st.lists(TEXT, min_size=n, max_size=n), max_size=3),
+    st.lists(st.tuples(st.integers(0, max(n - 1, 0)), TEXT.filter(lambda t: t is not None)),
+             max_size=4 if n else 0))))
+def test_said_lists_are_what_say_frame_gives(case: tuple[int, list[list[str | None]],
+                                                         list[tuple[int, str]]]) -> None:
+    """The fast assembly gives the lists ``plan.words.say_frame`` gives (each entry's
+    non-null text in order), then the extra texts at their rows."""
+    n, columns, more = case
+    got = said_lists(n, [pl.Series(c, dtype=pl.String) for c in columns],
+                     [(pl.Series([i for i, _ in more], dtype=pl.Int64),
+                       pl.Series([t for _, t in more], dtype=pl.String))] if more else [])
+    want = [[c[i] for c in columns if c[i] is not None] + [t for j, t in more if j == i]
+            for i in range(n)]
+    assert got.dtype == pl.List(pl.String)
+    assert got.to_list() == want
