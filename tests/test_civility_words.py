@@ -14,7 +14,8 @@ import pytest
 from hypothesis import example, given, settings
 from hypothesis import strategies as st
 
-from civicscore.schemes.civility_words import iso, iso_frame, said_lists
+from civicscore.plan.words import said_lists
+from civicscore.schemes.civility_words import iso, iso_frame
 
 pl = pytest.importorskip("polars")
 

@@ -50,6 +50,7 @@ import polars as pl
 
 from ..errors import RecordError
 from ..plan.polars import with_plan
+from ..plan.words import said_lists
 from ..policy.compile import ensure_in_effect
 from ..policy.model import FactSpec
 from ..records import coerce_fact, to_date, to_id, to_text
@@ -60,7 +61,7 @@ from ..schemes.civility import (
     CivilityScheme,
     _show,
 )
-from ..schemes.civility_words import iso, iso_frame, said_lists
+from ..schemes.civility_words import iso, iso_frame
 from .frames import ROW, UNREADABLE, Coerced, coerce_column, coerce_id, read_source
 from .result import BatchResult, explain_rejected
 from .visits import nan_as_null

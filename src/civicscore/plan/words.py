@@ -39,7 +39,7 @@ if TYPE_CHECKING:  # polars is the optional batch extra: imported where batch ru
 #: ``dt.date.min``: "no visit on record" in a date fact (``records.NEVER``).
 _NEVER = dt.date.min
 
-Show = Literal["text", "int", "date", "fact", "days", "decimal", "bool"]
+Show = Literal["text", "int", "date", "iso", "fact", "days", "decimal", "bool"]
 
 
 def show_text(value: Any) -> str:
@@ -57,6 +57,11 @@ def show_date(value: Any) -> str:
     if value is None:
         return "None"
     return "never" if value == _NEVER else value.isoformat()
+
+
+def show_iso(value: Any) -> str:
+    """A date as ``str(date)`` writes it, ``0001-01-01`` included (no "never")."""
+    return str(value)
 
 
 def show_fact(value: Any) -> str:
@@ -90,7 +95,7 @@ def show_bool(value: Any) -> str:
 
 
 SHOWS: dict[str, Callable[[Any], str]] = {
-    "text": show_text, "int": show_int, "date": show_date, "fact": show_fact,
+    "text": show_text, "int": show_int, "date": show_date, "iso": show_iso, "fact": show_fact,
     "days": show_days, "decimal": show_decimal, "bool": show_bool,
 }
 """How a value is shown, by name: the one Python function of each way."""
@@ -212,6 +217,8 @@ def _native(show: str, dtype: pl.DataType) -> pl.Expr | None:
         return pl.when(v).then(pl.lit("true")).when(~v).then(pl.lit("false"))
     if dtype == pl.Date and show in ("date", "fact"):
         return pl.when(v == _NEVER).then(pl.lit("never")).otherwise(v.dt.strftime("%Y-%m-%d"))
+    if dtype == pl.Date and show in ("iso", "text"):
+        return v.dt.strftime("%Y-%m-%d")
     return None
 
 
@@ -298,15 +305,17 @@ def _choose_frame(e: Choose, frame: pl.DataFrame, cache: dict[tuple[str, str], p
     return out.alias("__c")
 
 
-def say_frame(entries: Sequence[Entry], frame: pl.DataFrame) -> pl.Series:
+def say_frame(entries: Sequence[Entry], frame: pl.DataFrame,
+              more: Sequence[tuple[pl.Series, pl.Series]] = ()) -> pl.Series:
     """The reasons' sentences of every row of ``frame``, a List(String) column: the same
     lists :func:`say_row` gives row by row. ``frame`` holds every column the entries
-    read; its other columns are ignored."""
+    read; its other columns are ignored. ``more`` adds sentences after them, as
+    (row position, text) column pairs (see :func:`said_lists`)."""
     import polars as pl
 
     cache: dict[tuple[str, str], pl.Series] = {}
     said: list[pl.Series] = []
-    for i, e in enumerate(entries):
+    for e in entries:
         if isinstance(e, Say):
             text = _render_frame(e.words, frame, cache)
             if e.when is not None:
@@ -314,12 +323,37 @@ def say_frame(entries: Sequence[Entry], frame: pl.DataFrame) -> pl.Series:
                 text = pl.select(pl.when(flag).then(text)).to_series()
         else:
             text = _choose_frame(e, frame, cache)
-        said.append(text.alias(f"__e{i}"))
-    if not said:
-        return pl.select(pl.repeat(pl.lit([], dtype=pl.List(pl.String)), frame.height)
-                         ).to_series().alias("reasons")
-    return (pl.DataFrame(said).select(pl.concat_list(pl.all()).list.drop_nulls())
-            .to_series().alias("reasons"))
+        said.append(text)
+    return said_lists(frame.height, said, more)
+
+
+def said_lists(n: int, texts: Sequence[pl.Series],
+               more: Sequence[tuple[pl.Series, pl.Series]] = ()) -> pl.Series:
+    """Per row of ``n``, the non-null ``texts`` (row-aligned String columns, one per
+    entry) in entry order, then the ``more`` texts at their row positions, as a
+    List(String) column named ``reasons`` (an empty list where a row has none).
+
+    ``concat_list(...).list.drop_nulls()`` builds the same lists, but polars runs it
+    at about 3 s per 10^6 rows of three sentences; stacking the sentences long
+    (row, text), dropping the nulls and grouping by row in order (a stable sort keeps
+    entry order within a row) is about ten times faster."""
+    import polars as pl
+
+    at = pl.int_range(n, dtype=pl.Int64, eager=True)
+    parts = [pl.DataFrame({"__i": at, "__t": t.cast(pl.String)}).filter(
+        pl.col("__t").is_not_null()) for t in texts]
+    parts += [pl.DataFrame({"__i": i.cast(pl.Int64), "__t": t.cast(pl.String)})
+              for i, t in more]
+    empty = pl.lit([], dtype=pl.List(pl.String))
+    if not parts:
+        return pl.select(pl.repeat(empty, n)).to_series().alias("reasons")
+    grouped = pl.concat(parts).sort("__i", maintain_order=True).group_by(
+        "__i", maintain_order=True).agg("__t")
+    if grouped.height < n:  # rows with no sentence have no group
+        grouped = pl.DataFrame({"__i": at}).join(
+            grouped, on="__i", how="left", maintain_order="left").with_columns(
+            pl.col("__t").fill_null(empty))
+    return grouped["__t"].alias("reasons")
 
 
 def entry_columns(entries: Sequence[Entry]) -> set[str]:

@@ -36,7 +36,7 @@ from dataclasses import dataclass
 from functools import cached_property
 from typing import TYPE_CHECKING, Any
 
-from ..plan.words import Choose, Entry, Slot, Words
+from ..plan.words import Choose, Entry, Slot, Words, say_frame
 from ..results import Reason
 
 if TYPE_CHECKING:  # polars is the optional batch extra
@@ -202,44 +202,8 @@ class CivilityWords:
             ) -> pl.Series:
         """The sentences of every row of ``frame`` (a List(String) column ``reasons``),
         ``frame`` holding the columns of :meth:`frame_columns`: the lists
-        ``plan.words.say_frame`` gives, assembled faster (see :func:`said_lists`).
+        ``plan.words.say_frame`` gives.
         ``more`` adds sentences after them: (row position, text) pairs of columns (the
         rejected rows' reasons)."""
-        from ..plan.words import _choose_frame  # see said_lists
+        return say_frame(self.entries, frame, more)
 
-        cache: dict[tuple[str, str], pl.Series] = {}
-        texts = []
-        for e in self.entries:
-            assert isinstance(e, Choose)
-            texts.append(_choose_frame(e, frame, cache))
-        return said_lists(frame.height, texts, more)
-
-
-def said_lists(n: int, texts: Sequence[pl.Series],
-               more: Sequence[tuple[pl.Series, pl.Series]] = ()) -> pl.Series:
-    """Per row of ``n``, the non-null ``texts`` (row-aligned String columns, one per
-    entry) in entry order, then the ``more`` texts at their row positions, as a
-    List(String) column (an empty list where a row has none).
-
-    ``say_frame`` builds the same lists with ``concat_list(...).list.drop_nulls()``,
-    which polars 2.1 runs at about 3 s per 10^6 rows of three sentences (most of the
-    time batch spent wording); stacking the sentences long (row, text), dropping the
-    nulls, and grouping by row in order is about ten times faster. ``plan.words``
-    may take this in; until then this uses its ``_choose_frame``."""
-    import polars as pl
-
-    at = pl.int_range(n, dtype=pl.Int64, eager=True)
-    parts = [pl.DataFrame({"__i": at, "__t": t.cast(pl.String)}).filter(
-        pl.col("__t").is_not_null()) for t in texts]
-    parts += [pl.DataFrame({"__i": i.cast(pl.Int64), "__t": t.cast(pl.String)})
-              for i, t in more]
-    empty = pl.lit([], dtype=pl.List(pl.String))
-    if not parts:
-        return pl.select(pl.repeat(empty, n)).to_series().alias("reasons")
-    grouped = pl.concat(parts).sort("__i", maintain_order=True).group_by(
-        "__i", maintain_order=True).agg("__t")
-    if grouped.height < n:  # rows with no sentence have no group
-        grouped = pl.DataFrame({"__i": at}).join(
-            grouped, on="__i", how="left", maintain_order="left").with_columns(
-            pl.col("__t").fill_null(empty))
-    return grouped["__t"].alias("reasons")
