@@ -39,7 +39,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Protocol
 
 from ..expr import Expression
-from ..plan.words import Branch, Choose, Entry, Part, Say, Slot, Words
+from ..plan.words import Branch, Choose, Entry, Part, Say, Slot, Words, entry_columns
 
 if TYPE_CHECKING:  # polars is the optional batch extra: imported where batch runs
     import polars as pl
@@ -123,6 +123,16 @@ class VisitsWords:
             *(Say(w, when=f"$fired{j}") for j, w in enumerate(self.triggers)),
             Say(self.overdue, when="$overdue"))
         object.__setattr__(self, "entries", entries)
+
+    @property
+    def columns(self) -> set[str]:
+        """The columns a frame given to :meth:`frame` must hold: those the templates read
+        but the derived ones, and those these are derived from."""
+        need = entry_columns(self.entries) - {VISITED, DAYS_OVERDUE, SEVERAL, MATCHING}
+        need |= {self.last_given, "$next_due", "as_of"}
+        if self.matching is not None:
+            need |= {f"$c{i}" for i in range(len(self.matching))}
+        return need
 
     # -- the derived values, for both engines -----------------------------------------
     def row(self, outputs: Sequence[str], trace: Sequence[Any], env: Mapping[str, Any],
