@@ -39,7 +39,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Protocol
 
 from ..expr import Expression
-from ..plan.words import Branch, Choose, Entry, Part, Say, Slot, Words, entry_columns
+from ..plan.words import Branch, Choose, Entry, Part, Slot, Words, entry_columns
 
 if TYPE_CHECKING:  # polars is the optional batch extra: imported where batch runs
     import polars as pl
@@ -50,6 +50,7 @@ VISITED = "$w.visited"
 DAYS_OVERDUE = "$w.days_overdue"
 SEVERAL = "$w.several"
 MATCHING = "$w.matching"
+CADENCE_AT = "$w.cadence"  # the tier, where the household was visited (else null)
 
 
 class _Cadence(Protocol):
@@ -115,21 +116,28 @@ class VisitsWords:
 
     def __post_init__(self) -> None:
         # The reasons in the order _reasons gives them: the tier's, the due date's, each
-        # fired trigger's, overdue.
+        # fired trigger's, overdue. A reason said on some rows only is a Choose over an
+        # index that is null elsewhere (``_where``), so batch renders it on those rows only
+        # (a Say with ``when`` renders every row, then drops the others).
         entries: tuple[Entry, ...] = (
             Choose("$tier", (*self.matched, self.default)),
-            Choose("$tier", tuple(Words.of(Branch(VISITED, c, self.never))
-                                  for c in self.cadence)),
-            *(Say(w, when=f"$fired{j}") for j, w in enumerate(self.triggers)),
-            Say(self.overdue, when="$overdue"))
+            Choose(CADENCE_AT, self.cadence),
+            Choose(_where("$never"), (self.never,)),
+            *(Choose(_where(f"$fired{j}"), (w,)) for j, w in enumerate(self.triggers)),
+            Choose(_where("$overdue"), (self.overdue,)))
         object.__setattr__(self, "entries", entries)
+
+    @property
+    def _flags(self) -> tuple[str, ...]:
+        """The plan's flags of the reasons said on some rows only (see ``_where``)."""
+        return ("$overdue", *(f"$fired{j}" for j in range(len(self.triggers))))
 
     @property
     def columns(self) -> set[str]:
         """The columns a frame given to :meth:`frame` must hold: those the templates read
         but the derived ones, and those these are derived from."""
-        need = entry_columns(self.entries) - {VISITED, DAYS_OVERDUE, SEVERAL, MATCHING}
-        need |= {self.last_given, "$next_due", "as_of"}
+        need = {c for c in entry_columns(self.entries) if not c.startswith("$w.")}
+        need |= {self.last_given, "$next_due", "$tier", "as_of", *self._flags}
         if self.matching is not None:
             need |= {f"$c{i}" for i in range(len(self.matching))}
         return need
@@ -143,7 +151,11 @@ class VisitsWords:
         row.update(env)
         row["as_of"] = as_of
         row[self.last_given] = last
-        row[VISITED] = last is not None
+        visited = row[VISITED] = last is not None
+        row[CADENCE_AT] = row["$tier"] if visited else None
+        row[_where("$never")] = None if visited else 0
+        for flag in self._flags:
+            row[_where(flag)] = 0 if row[flag] is True else None
         next_due = row["$next_due"]
         row[DAYS_OVERDUE] = None if next_due is None else (as_of - next_due).days
         if self.matching is not None:
@@ -158,7 +170,12 @@ class VisitsWords:
         computes them, as columns."""
         import polars as pl
 
-        derived = [pl.col(self.last_given).is_not_null().alias(VISITED),
+        visited = pl.col(self.last_given).is_not_null()
+        derived = [visited.alias(VISITED),
+                   pl.when(visited).then(pl.col("$tier")).alias(CADENCE_AT),
+                   pl.when(~visited).then(pl.lit(0, dtype=pl.Int8)).alias(_where("$never")),
+                   *(pl.when(pl.col(flag)).then(pl.lit(0, dtype=pl.Int8)).alias(_where(flag))
+                     for flag in self._flags),
                    (pl.lit(as_of, dtype=pl.Date) - pl.col("$next_due")).dt.total_days()
                    .alias(DAYS_OVERDUE)]
         if self.matching is not None:
@@ -171,6 +188,12 @@ class VisitsWords:
                            .fill_null("").alias(MATCHING) if held
                            else pl.lit("").alias(MATCHING))
         return frame.with_columns(derived)
+
+
+def _where(flag: str) -> str:
+    """The derived index of a reason said where the plan's ``flag`` holds: 0 there, null
+    elsewhere (for ``$never``, where the household was never visited)."""
+    return f"$w.where {flag}"
 
 
 def visits_words(tiers: Sequence[_Tier], default: _Tier, triggers: Sequence[_Trigger],
