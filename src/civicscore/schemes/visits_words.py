@@ -51,6 +51,7 @@ DAYS_OVERDUE = "$w.days_overdue"
 SEVERAL = "$w.several"
 MATCHING = "$w.matching"
 CADENCE_AT = "$w.cadence"  # the tier, where the household was visited (else null)
+NEVER_AT = "$w.where $never"  # 0 where the household was never visited (else null)
 
 
 class _Cadence(Protocol):
@@ -113,6 +114,8 @@ class VisitsWords:
     matching: tuple[str, ...] | None
     last_given: str  # the plan input of the last visit as given (null: never visited)
     entries: tuple[Entry, ...] = field(init=False)
+    #: (flag, its derived index) of every reason said where a flag of the plan holds
+    _wheres: tuple[tuple[str, str], ...] = field(init=False, repr=False)
 
     def __post_init__(self) -> None:
         # The reasons in the order _reasons gives them: the tier's, the due date's, each
@@ -122,22 +125,19 @@ class VisitsWords:
         entries: tuple[Entry, ...] = (
             Choose("$tier", (*self.matched, self.default)),
             Choose(CADENCE_AT, self.cadence),
-            Choose(_where("$never"), (self.never,)),
+            Choose(NEVER_AT, (self.never,)),
             *(Choose(_where(f"$fired{j}"), (w,)) for j, w in enumerate(self.triggers)),
             Choose(_where("$overdue"), (self.overdue,)))
         object.__setattr__(self, "entries", entries)
-
-    @property
-    def _flags(self) -> tuple[str, ...]:
-        """The plan's flags of the reasons said on some rows only (see ``_where``)."""
-        return ("$overdue", *(f"$fired{j}" for j in range(len(self.triggers))))
+        flags = ("$overdue", *(f"$fired{j}" for j in range(len(self.triggers))))
+        object.__setattr__(self, "_wheres", tuple((f, _where(f)) for f in flags))
 
     @property
     def columns(self) -> set[str]:
         """The columns a frame given to :meth:`frame` must hold: those the templates read
         but the derived ones, and those these are derived from."""
         need = {c for c in entry_columns(self.entries) if not c.startswith("$w.")}
-        need |= {self.last_given, "$next_due", "$tier", "as_of", *self._flags}
+        need |= {self.last_given, "$next_due", "$tier", "as_of", *(f for f, _ in self._wheres)}
         if self.matching is not None:
             need |= {f"$c{i}" for i in range(len(self.matching))}
         return need
@@ -153,9 +153,9 @@ class VisitsWords:
         row[self.last_given] = last
         visited = row[VISITED] = last is not None
         row[CADENCE_AT] = row["$tier"] if visited else None
-        row[_where("$never")] = None if visited else 0
-        for flag in self._flags:
-            row[_where(flag)] = 0 if row[flag] is True else None
+        row[NEVER_AT] = None if visited else 0
+        for flag, at in self._wheres:
+            row[at] = 0 if row[flag] is True else None
         next_due = row["$next_due"]
         row[DAYS_OVERDUE] = None if next_due is None else (as_of - next_due).days
         if self.matching is not None:
@@ -173,9 +173,9 @@ class VisitsWords:
         visited = pl.col(self.last_given).is_not_null()
         derived = [visited.alias(VISITED),
                    pl.when(visited).then(pl.col("$tier")).alias(CADENCE_AT),
-                   pl.when(~visited).then(pl.lit(0, dtype=pl.Int8)).alias(_where("$never")),
-                   *(pl.when(pl.col(flag)).then(pl.lit(0, dtype=pl.Int8)).alias(_where(flag))
-                     for flag in self._flags),
+                   pl.when(~visited).then(pl.lit(0, dtype=pl.Int8)).alias(NEVER_AT),
+                   *(pl.when(pl.col(flag)).then(pl.lit(0, dtype=pl.Int8)).alias(at)
+                     for flag, at in self._wheres),
                    (pl.lit(as_of, dtype=pl.Date) - pl.col("$next_due")).dt.total_days()
                    .alias(DAYS_OVERDUE)]
         if self.matching is not None:
@@ -192,7 +192,7 @@ class VisitsWords:
 
 def _where(flag: str) -> str:
     """The derived index of a reason said where the plan's ``flag`` holds: 0 there, null
-    elsewhere (for ``$never``, where the household was never visited)."""
+    elsewhere (``NEVER_AT``, where the household was never visited, is named alike)."""
     return f"$w.where {flag}"
 
 
