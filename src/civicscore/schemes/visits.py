@@ -1493,8 +1493,9 @@ class Trace(tuple[Any, ...]):
     """What the visits plan computed for one household, as the flat tuple both engines
     give (the per-record function returns it; batch builds it from the plan's columns):
     ``TRACE_FIELDS``, then per trigger whether it fired, its event date and deadline,
-    then (hit policy "priority") per tier whether its condition held. The one input of
-    ``VisitsScheme._reasons``, so both engines word the same sentences."""
+    then (hit policy "priority") per tier whether its condition held. What the reasons'
+    templates (``VisitsScheme.words``) are rendered over, by either engine, so both word
+    the same sentences."""
 
     __slots__ = ()
 
