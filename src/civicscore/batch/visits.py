@@ -18,17 +18,18 @@ One output, any engine: ``output`` has exactly the columns of
 ``VisitDecision.to_row()``, in order, with the same values (no raw input
 column is copied in); ``details`` the rows of ``Caseload.to_row()`` (a fixed
 schema, so an empty warnings list is still a list of text); ``rejected`` the
-rows of ``rejected_rows()``. The ``reasons`` of a scored row are worded, the
-first time ``output`` is read, by ``VisitsScheme._reasons`` — the function
-that words a per-record decision — from the row's trace (the plan's
-outputs); a rejected row's come from the per-record path itself
-(``decide_one``), so they are word for word those of ``decide_many``.
+rows of ``rejected_rows()``. The ``reasons`` of the scored rows are worded, the
+first time ``output`` is read, by ``say_frame`` from ``VisitsScheme.words`` —
+the templates a per-record decision's reasons are rendered from — over the
+rows' trace (the plan's outputs) and facts, with no Python per row; a rejected
+row's come from the per-record path itself (``decide_one``), so they are word
+for word those of ``decide_many``.
 """
 
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -37,6 +38,7 @@ import polars as pl
 from ..expr.functions import FunctionTable
 from ..plan.frame import group_count_frame
 from ..plan.polars import with_plan
+from ..plan.words import say_frame
 from ..policy.compile import ensure_in_effect
 from ..policy.model import FactSpec
 from ..records import NEVER, is_missing
@@ -163,7 +165,7 @@ def score_visits(scheme: VisitsScheme, source: Any, *, as_of: dt.date) -> BatchR
     scored_rows = decided.filter(ok)
     scored_n = scored_rows.height
     output = _Later(lambda: _with_reasons(
-        out, _messages(scheme, scored_rows, read, as_of), rejected_words))
+        out, _messages(scheme, scored_rows, read, as_of), scored, rejected_words))
     # mypy types this inherited field's parameter from BatchResult (a DataFrame); the
     # subclass's _Output descriptor takes a _Later too, which mypy's dataclasses cannot say
     result = VisitsBatchResult("visits", ref, as_of, output, rejected,  # type: ignore[arg-type]
@@ -192,7 +194,7 @@ class _Later:
 
 class _Output:
     """``VisitsBatchResult.output``: built on first read (its ``reasons`` column is worded
-    then, in Python, by the per-record path's own wording function)."""
+    then, from the per-record path's own templates)."""
 
     def __get__(self, result: BatchResult | None, owner: type | None = None) -> pl.DataFrame:
         if result is None:
@@ -229,14 +231,18 @@ def rejected_frame(rows: list[dict[str, Any]]) -> pl.DataFrame:
     return pl.DataFrame(rows, schema={k: schema.get(k, pl.String()) for k in names})
 
 
-def _with_reasons(out: pl.DataFrame, messages: Iterator[list[str]],
+def _with_reasons(out: pl.DataFrame, scored_words: pl.Series, scored: pl.Series,
                   rejected: dict[int, list[str]]) -> pl.DataFrame:
-    """``out`` with the ``reasons`` column after ``reason_codes``, as ``to_row()`` has it."""
-    scored_words = messages
-    words = [rejected[r] if status != SCORED else next(scored_words)
-             for r, status in zip(out["row"].to_list(), out["status"].to_list(), strict=True)]
-    at = out.columns.index("reason_codes") + 1
-    return out.insert_column(at, text_lists(words).alias("reasons"))
+    """``out`` with the ``reasons`` column after ``reason_codes``, as ``to_row()`` has it:
+    the scored rows' (in order, where ``scored`` is true) and the rejected rows' by row."""
+    if scored_words.len() == out.height:
+        words = scored_words
+    else:
+        rows = out["row"].filter(~scored).to_list()
+        at = pl.concat([scored.arg_true(), (~scored).arg_true()])
+        texts = pl.concat([scored_words, text_lists([rejected[r] for r in rows])])
+        words = pl.DataFrame({"at": at, "words": texts}).sort("at")["words"]
+    return out.insert_column(out.columns.index("reason_codes") + 1, words.alias("reasons"))
 
 
 def text_lists(lists: list[list[str]]) -> pl.Series:
@@ -258,17 +264,19 @@ def text_lists(lists: list[list[str]]) -> pl.Series:
 
 
 def _messages(scheme: VisitsScheme, scored: pl.DataFrame, read: list[str],
-              as_of: dt.date) -> Iterator[list[str]]:
-    """The reasons of the scored rows, worded by ``VisitsScheme._reasons`` (the function
-    that words a per-record decision) from each row's trace, the plan's outputs."""
-    trace = [scored[_P + name].to_list() for name in scheme.plan.outputs]
-    facts = [scored[f"__f_{name}"].to_list() for name in read]
-    last = scored["__last"].to_list()
-    for i, values in enumerate(zip(*trace, strict=True)):
-        env = {name: column[i] for name, column in zip(read, facts, strict=True)}
-        env["as_of"] = as_of
-        env["last_visit"] = last[i] if last[i] is not None else NEVER
-        yield [r.message for r in scheme._reasons(values, env, last[i], as_of)]
+              as_of: dt.date) -> pl.Series:
+    """The reasons of the scored rows: the templates the per-record path renders
+    (``scheme.words``), rendered by ``say_frame`` over the rows' words columns (the
+    plan's outputs, the facts read, the dates and the values derived from them)."""
+    words = scheme.words
+    need = words.columns
+    columns = [pl.col(_P + name).alias(name) for name in scheme.plan.outputs if name in need]
+    columns += [pl.col(f"__f_{name}").alias(name) for name in read if name in need]
+    columns += [pl.lit(as_of, dtype=pl.Date).alias("as_of"),
+                pl.col("__last").fill_null(pl.lit(NEVER, dtype=pl.Date)).alias("last_visit"),
+                pl.col("__last").alias(LAST_GIVEN)]
+    frame = words.frame(scored.select(columns), as_of)
+    return say_frame(words.entries, frame)
 
 
 def nan_as_null(frame: pl.DataFrame) -> pl.DataFrame:

@@ -122,6 +122,7 @@ from .base import (
     run_summary,
     run_table,
 )
+from .visits_words import VisitsWords, visits_words
 
 SCORED = "scored"
 REJECTED = "rejected"
@@ -262,21 +263,6 @@ def add_months(day: dt.date, months: int) -> dt.date:
 
 
 # --- results ------------------------------------------------------------------------------
-
-
-def _show(value: Any) -> str:
-    """A fact value as an officer would write it."""
-    if isinstance(value, bool):
-        return "true" if value else "false"
-    if isinstance(value, dt.date):
-        return "never" if value == NEVER else value.isoformat()
-    if isinstance(value, float):
-        return f"{value:g}"
-    return str(value)
-
-
-def _values(facts: Mapping[str, Any]) -> str:
-    return ", ".join(f"{k} = {_show(v)}" for k, v in facts.items())
 
 
 def _days(n: int) -> str:
@@ -890,12 +876,23 @@ class VisitsScheme(BatchEngine):
         return self._expr_error(tr.event, f"visits.triggers.{tr.id}.event", env, hid,
                                 _error_of(tr.event, env) or _FAILED_IN_PLAN)
 
+    @cached_property
+    def words(self) -> VisitsWords:
+        """The reasons' templates (see ``schemes.visits_words``): the per-record path
+        renders them one reason at a time, batch all rows at once."""
+        assert self.default is not None  # compile refuses a policy without a default tier
+        return visits_words(self.tiers, self.default, self.triggers, self._hit_policy,
+                            LAST_GIVEN)
+
     def _reasons(self, trace: Sequence[Any], env: Mapping[str, Any],
                  last: dt.date | None, as_of: dt.date) -> tuple[Reason, ...]:
-        """The reasons of a scored household, worded from the plan's trace (see
-        :class:`Trace`); both engines call this, so both word them the same."""
+        """The reasons of a scored household, from the plan's trace (see :class:`Trace`):
+        each sentence is its template in ``self.words`` rendered over the household's
+        words row, the templates batch renders for all rows at once."""
+        words = self.words
+        row = words.row(self.plan.outputs, trace, env, last, as_of)
         n = len(self.tiers)
-        fired_at, events_at, deadlines_at, conds_at = _trace_index(len(self.triggers))
+        fired_at, _events, deadlines_at, _conds = _trace_index(len(self.triggers))
         tier_ix, cadence_due, next_due = trace[1], trace[6], trace[7]
         chosen = self._all_tiers[tier_ix]
         out: list[Reason] = []
@@ -903,41 +900,27 @@ class VisitsScheme(BatchEngine):
             read: dict[str, Any] = {}
             for t in self.tiers:
                 read.update(t.when.values_read(env) if t.when else {})
-            checked = ", ".join(t.id for t in self.tiers)
-            out.append(Reason(
-                "DEFAULT_TIER", "visits.default_tier",
-                "no other tier's condition holds"
-                + (f" (checked {checked}; {_values(read)})" if checked else "")
-                + f", so the default tier {chosen.name} applies", read, None,
-                f"visits {chosen.cadence.describe()}"))
+            out.append(Reason("DEFAULT_TIER", "visits.default_tier", words.default.render(row),
+                              read, None, f"visits {chosen.cadence.describe()}"))
         else:
-            note = ""
-            if self._hit_policy == "priority":
-                others = [t for t, held in zip(self.tiers, trace[conds_at:conds_at + n],
-                                               strict=True) if held is True]
-                if len(others) > 1:  # more than one tier matched
-                    note = ("; it has the highest priority among the matching tiers: "
-                            + ", ".join(f"{m.id} ({m.priority})" for m in others))
-            out.append(self._matched(chosen, env, note))
+            assert chosen.when is not None
+            out.append(Reason("TIER_MATCHED", f"visits.tiers.{chosen.id}",
+                              words.matched[tier_ix].render(row), chosen.when.values_read(env),
+                              chosen.when.text, f"visits {chosen.cadence.describe()}"))
         if last is None:
-            out.append(Reason("NEVER_VISITED", "record.last_visit",
-                              f"no visit on record: the first visit is due now ({as_of})",
+            out.append(Reason("NEVER_VISITED", "record.last_visit", words.never.render(row),
                               {"last_visit": None}, None, f"due {as_of}"))
         else:
             out.append(Reason("CADENCE", f"visits.tiers.{chosen.id}.cadence",
-                              f"last visit on {last}, {chosen.cadence.describe()} "
-                              f"({chosen.cadence}): next visit due on {cadence_due}",
-                              {"last_visit": last}, chosen.cadence.text, f"due {cadence_due}"))
+                              words.cadence[tier_ix].render(row), {"last_visit": last},
+                              chosen.cadence.text, f"due {cadence_due}"))
         for j, tr in enumerate(self.triggers):
             if trace[fired_at + j] is not True:
                 continue
-            event, deadline = trace[events_at + j], trace[deadlines_at + j]
+            deadline = trace[deadlines_at + j]
             read = {**tr.event.values_read(env), **tr.when.values_read(env)}
-            since = f"after the last visit on {last}" if last else "and no visit since"
-            out.append(Reason("TRIGGER", f"visits.triggers.{tr.id}",
-                              f"{tr.name}: event on {event} ({tr.event.text}), {since}; "
-                              f"a visit is due within {_days(tr.within_days)}, "
-                              f"by {deadline}", read, tr.within_days, f"due {deadline}"))
+            out.append(Reason("TRIGGER", f"visits.triggers.{tr.id}", words.triggers[j].render(row),
+                              read, tr.within_days, f"due {deadline}"))
         if trace[8]:  # overdue
             rule_at = trace[9]
             if rule_at == 0:
@@ -945,19 +928,9 @@ class VisitsScheme(BatchEngine):
                         else f"visits.tiers.{chosen.id}.cadence")
             else:
                 rule = f"visits.triggers.{self.triggers[self._due_order[rule_at - 1]].id}"
-            out.append(Reason("OVERDUE", rule,
-                              f"the next visit was due on {next_due}, "
-                              f"{_days((as_of - next_due).days)} before {as_of}",
+            out.append(Reason("OVERDUE", rule, words.overdue.render(row),
                               {"next_due": next_due}, as_of, "overdue"))
         return tuple(out)
-
-    def _matched(self, t: _Tier, env: Mapping[str, Any], note: str = "") -> Reason:
-        assert t.when is not None
-        read = t.when.values_read(env)
-        return Reason("TIER_MATCHED", f"visits.tiers.{t.id}",
-                      f"tier {t.name} applies because its condition holds: {t.when.text}"
-                      + (f" ({_values(read)})" if read else "") + note,
-                      read, t.when.text, f"visits {t.cadence.describe()}")
 
     def _unique_violation(self, matching: Sequence[_Tier], env: Mapping[str, Any],
                           hid: str) -> Reason:
@@ -1520,8 +1493,9 @@ class Trace(tuple[Any, ...]):
     """What the visits plan computed for one household, as the flat tuple both engines
     give (the per-record function returns it; batch builds it from the plan's columns):
     ``TRACE_FIELDS``, then per trigger whether it fired, its event date and deadline,
-    then (hit policy "priority") per tier whether its condition held. The one input of
-    ``VisitsScheme._reasons``, so both engines word the same sentences."""
+    then (hit policy "priority") per tier whether its condition held. What the reasons'
+    templates (``VisitsScheme.words``) are rendered over, by either engine, so both word
+    the same sentences."""
 
     __slots__ = ()
 

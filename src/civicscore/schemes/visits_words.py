@@ -1,0 +1,240 @@
+"""The reasons of a visits decision as templates, built once per compiled policy.
+
+A scored household's reasons say which tier applies and why (``TIER_MATCHED``
+or ``DEFAULT_TIER``), how its next visit follows from the last one
+(``CADENCE``, or ``NEVER_VISITED``), each trigger that brought it forward
+(``TRIGGER``) and whether the visit is late (``OVERDUE``). Their sentences are
+written here once, as :mod:`civicscore.plan.words` templates: the policy's
+texts (tier names, conditions, cadences in words, trigger names and events)
+are literals baked in when the policy is compiled; the values of one household
+are slots naming columns of its *words row*:
+
+* the plan's outputs (``VisitsScheme.plan``: ``$tier``, ``$cadence_due``,
+  ``$next_due``, ``$overdue``, per trigger ``$fired{j}``, ``$ev{j}``,
+  ``$deadline{j}``, per tier under "priority" ``$c{i}``);
+* the facts the conditions read, ``as_of``, ``last_visit`` (``NEVER`` where
+  never visited) and ``LAST_GIVEN`` (the last visit as given, null if none);
+* a few values derived from those by one small step written for both engines
+  side by side (:meth:`VisitsWords.row` and :meth:`VisitsWords.frame`):
+  whether the household was visited, the days a visit is overdue, and under
+  "priority" the tiers that matched.
+
+The per-record path renders each reason's template with ``Words.render`` over
+the row (``VisitsScheme._reasons``, on first read); batch renders
+:attr:`VisitsWords.entries`, the same templates, with ``say_frame`` over the
+scored rows (no Python per row). So both engines write the same sentences.
+
+How a date is shown: ``"date"`` writes ``records.NEVER`` (0001-01-01) as
+"never", which a sentence of a date that can be that day must not do (a last
+visit or an as-of date given as 0001-01-01 is written so). Those use
+``"text"`` (``str`` of a date is its ISO form); every other date here is later
+than the last visit (with "never" as 0001-01-01), so it cannot be that day.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any, Protocol
+
+from ..expr import Expression
+from ..plan.words import Branch, Choose, Entry, Part, Slot, Words, entry_columns
+
+if TYPE_CHECKING:  # polars is the optional batch extra: imported where batch runs
+    import polars as pl
+
+#: Derived columns of the words row (no plan step or fact is named so: facts cannot
+#: start with "$", and the plan's steps have no ".").
+VISITED = "$w.visited"
+DAYS_OVERDUE = "$w.days_overdue"
+SEVERAL = "$w.several"
+MATCHING = "$w.matching"
+CADENCE_AT = "$w.cadence"  # the tier, where the household was visited (else null)
+NEVER_AT = "$w.where $never"  # 0 where the household was never visited (else null)
+
+
+class _Cadence(Protocol):
+    @property
+    def text(self) -> str: ...
+
+    def describe(self) -> str: ...
+
+
+class _Tier(Protocol):
+    """What the templates read of a compiled tier (``schemes.visits._Tier``)."""
+
+    @property
+    def id(self) -> str: ...
+    @property
+    def name(self) -> str: ...
+    @property
+    def when(self) -> Expression | None: ...
+    @property
+    def cadence(self) -> _Cadence: ...
+    @property
+    def priority(self) -> int | None: ...
+
+
+class _Trigger(Protocol):
+    """What the templates read of a compiled trigger (``schemes.visits._Trigger``)."""
+
+    @property
+    def name(self) -> str: ...
+    @property
+    def event(self) -> Expression: ...
+    @property
+    def within_days(self) -> int: ...
+
+
+def _days(n: int) -> str:
+    return f"{n} day" if n == 1 else f"{n} days"
+
+
+def _values(names: Sequence[str]) -> list[Part]:
+    """``age = 82, alone = true``: each fact read, shown as an officer writes it."""
+    parts: list[Part] = []
+    for k, name in enumerate(names):
+        parts += [", " if k else "", f"{name} = ", Slot(name, "fact")]
+    return parts
+
+
+@dataclass(frozen=True)
+class VisitsWords:
+    """The reason templates of one compiled visits section (see the module docstring)."""
+
+    matched: tuple[Words, ...]  # TIER_MATCHED, per tier with a condition
+    default: Words  # DEFAULT_TIER
+    cadence: tuple[Words, ...]  # CADENCE, per tier, the default last
+    never: Words  # NEVER_VISITED
+    triggers: tuple[Words, ...]  # TRIGGER, per trigger
+    overdue: Words  # OVERDUE
+    #: under "priority": ``id (priority)`` of every tier, for the note listing those
+    #: that matched; None under the other hit policies (no note, no ``$c{i}`` columns)
+    matching: tuple[str, ...] | None
+    last_given: str  # the plan input of the last visit as given (null: never visited)
+    entries: tuple[Entry, ...] = field(init=False)
+    #: (flag, its derived index) of every reason said where a flag of the plan holds
+    _wheres: tuple[tuple[str, str], ...] = field(init=False, repr=False)
+
+    def __post_init__(self) -> None:
+        # The reasons in the order _reasons gives them: the tier's, the due date's, each
+        # fired trigger's, overdue. A reason said on some rows only is a Choose over an
+        # index that is null elsewhere (``_where``), so batch renders it on those rows only
+        # (a Say with ``when`` renders every row, then drops the others).
+        entries: tuple[Entry, ...] = (
+            Choose("$tier", (*self.matched, self.default)),
+            Choose(CADENCE_AT, self.cadence),
+            Choose(NEVER_AT, (self.never,)),
+            *(Choose(_where(f"$fired{j}"), (w,)) for j, w in enumerate(self.triggers)),
+            Choose(_where("$overdue"), (self.overdue,)))
+        object.__setattr__(self, "entries", entries)
+        flags = ("$overdue", *(f"$fired{j}" for j in range(len(self.triggers))))
+        object.__setattr__(self, "_wheres", tuple((f, _where(f)) for f in flags))
+
+    @property
+    def columns(self) -> set[str]:
+        """The columns a frame given to :meth:`frame` must hold: those the templates read
+        but the derived ones, and those these are derived from."""
+        need = {c for c in entry_columns(self.entries) if not c.startswith("$w.")}
+        need |= {self.last_given, "$next_due", "$tier", "as_of", *(f for f, _ in self._wheres)}
+        if self.matching is not None:
+            need |= {f"$c{i}" for i in range(len(self.matching))}
+        return need
+
+    # -- the derived values, for both engines -----------------------------------------
+    def row(self, outputs: Sequence[str], trace: Sequence[Any], env: Mapping[str, Any],
+            last: dt.date | None, as_of: dt.date) -> dict[str, Any]:
+        """The words row of one household: its plan outputs by name, the values its
+        expressions read (``env``), and the derived values (as :meth:`frame` adds them)."""
+        row = dict(zip(outputs, trace, strict=True))
+        row.update(env)
+        row["as_of"] = as_of
+        row[self.last_given] = last
+        visited = row[VISITED] = last is not None
+        row[CADENCE_AT] = row["$tier"] if visited else None
+        row[NEVER_AT] = None if visited else 0
+        for flag, at in self._wheres:
+            row[at] = 0 if row[flag] is True else None
+        next_due = row["$next_due"]
+        row[DAYS_OVERDUE] = None if next_due is None else (as_of - next_due).days
+        if self.matching is not None:
+            held = [label for i, label in enumerate(self.matching) if row[f"$c{i}"] is True]
+            row[SEVERAL] = len(held) > 1
+            row[MATCHING] = ", ".join(held)
+        return row
+
+    def frame(self, frame: pl.DataFrame, as_of: dt.date) -> pl.DataFrame:
+        """``frame`` (plan outputs, facts, ``as_of``, ``last_visit`` and ``last_given``
+        by name, one row per scored household) with the derived values, as :meth:`row`
+        computes them, as columns."""
+        import polars as pl
+
+        visited = pl.col(self.last_given).is_not_null()
+        derived = [visited.alias(VISITED),
+                   pl.when(visited).then(pl.col("$tier")).alias(CADENCE_AT),
+                   pl.when(~visited).then(pl.lit(0, dtype=pl.Int8)).alias(NEVER_AT),
+                   *(pl.when(pl.col(flag)).then(pl.lit(0, dtype=pl.Int8)).alias(at)
+                     for flag, at in self._wheres),
+                   (pl.lit(as_of, dtype=pl.Date) - pl.col("$next_due")).dt.total_days()
+                   .alias(DAYS_OVERDUE)]
+        if self.matching is not None:
+            held = [pl.col(f"$c{i}").fill_null(False) for i in range(len(self.matching))]
+            derived.append((pl.sum_horizontal(h.cast(pl.Int64) for h in held) > 1)
+                           .alias(SEVERAL) if held else pl.lit(False).alias(SEVERAL))
+            derived.append(pl.concat_str([pl.when(h).then(pl.lit(label)) for h, label
+                                          in zip(held, self.matching, strict=True)],
+                                         separator=", ", ignore_nulls=True)
+                           .fill_null("").alias(MATCHING) if held
+                           else pl.lit("").alias(MATCHING))
+        return frame.with_columns(derived)
+
+
+def _where(flag: str) -> str:
+    """The derived index of a reason said where the plan's ``flag`` holds: 0 there, null
+    elsewhere (``NEVER_AT``, where the household was never visited, is named alike)."""
+    return f"$w.where {flag}"
+
+
+def visits_words(tiers: Sequence[_Tier], default: _Tier, triggers: Sequence[_Trigger],
+                 hit_policy: str, last_given: str) -> VisitsWords:
+    """The templates of a visits section: ``tiers`` with a condition, in policy order,
+    then the default tier and the triggers, as ``compile_visits`` made them;
+    ``last_given`` names the plan input of the last visit as given."""
+    note: list[Part] = []
+    matching: tuple[str, ...] | None = None
+    if hit_policy == "priority":
+        matching = tuple(f"{t.id} ({t.priority})" for t in tiers)
+        note = [Branch(SEVERAL, Words.of(
+            "; it has the highest priority among the matching tiers: ", Slot(MATCHING)),
+            Words.of())]
+    matched = []
+    for t in tiers:
+        assert t.when is not None
+        read = list(t.when.reads)
+        matched.append(Words.of(
+            f"tier {t.name} applies because its condition holds: {t.when.text}",
+            *((" (", *_values(read), ")") if read else ()), *note))
+    checked = ", ".join(t.id for t in tiers)
+    read_any = list(dict.fromkeys(name for t in tiers if t.when is not None
+                                  for name in t.when.reads))
+    default_words = Words.of(
+        "no other tier's condition holds",
+        *((f" (checked {checked}; ", *_values(read_any), ")") if checked else ()),
+        f", so the default tier {default.name} applies")
+    cadence = tuple(Words.of(
+        "last visit on ", Slot(last_given, "text"),
+        f", {t.cadence.describe()} ({t.cadence.text}): next visit due on ",
+        Slot("$cadence_due", "date")) for t in (*tiers, default))
+    never = Words.of("no visit on record: the first visit is due now (", Slot("as_of", "text"),
+                     ")")
+    trigger_words = tuple(Words.of(
+        f"{tr.name}: event on ", Slot(f"$ev{j}", "date"), f" ({tr.event.text}), ",
+        Branch(VISITED, Words.of("after the last visit on ", Slot(last_given, "text")),
+               Words.of("and no visit since")),
+        f"; a visit is due within {_days(tr.within_days)}, by ",
+        Slot(f"$deadline{j}", "date")) for j, tr in enumerate(triggers))
+    overdue = Words.of("the next visit was due on ", Slot("$next_due", "date"), ", ",
+                       Slot(DAYS_OVERDUE, "days"), " before ", Slot("as_of", "date"))
+    return VisitsWords(tuple(matched), default_words, cadence, never, trigger_words, overdue,
+                       matching, last_given)
