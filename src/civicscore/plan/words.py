@@ -294,10 +294,13 @@ def _choose_frame(e: Choose, frame: pl.DataFrame, cache: dict[tuple[str, str], p
     table = pl.Series([literal[k] if literal[k] is not None else None
                        for k in range(len(e.items))], dtype=pl.String)
     out = pl.select(pl.lit(table).gather(index.cast(pl.Int64))).to_series() if fixed else \
-        pl.Series([None] * n, dtype=pl.String)
+        pl.repeat(None, n, dtype=pl.String, eager=True)
     varying = [k for k in present if literal[k] is None]
     if varying:
-        numbered = frame.with_row_index("__at").filter(index.is_in(varying))
+        # only the columns the varying items read go through the filter and partitions
+        read = {e.index}.union(*(e.items[k].columns() for k in varying))
+        numbered = frame.select(sorted(read)).with_row_index("__at").filter(
+            index.is_in(varying))
         for part in numbered.partition_by(e.index, maintain_order=False):
             k = int(part[e.index][0])
             texts = _render_frame(e.items[k], part, {})
@@ -316,11 +319,16 @@ def say_frame(entries: Sequence[Entry], frame: pl.DataFrame,
     cache: dict[tuple[str, str], pl.Series] = {}
     said: list[pl.Series] = []
     for e in entries:
-        if isinstance(e, Say):
+        if isinstance(e, Say) and e.when is None:
             text = _render_frame(e.words, frame, cache)
-            if e.when is not None:
-                flag = frame[e.when].fill_null(False).cast(pl.Boolean)
-                text = pl.select(pl.when(flag).then(text)).to_series()
+        elif isinstance(e, Say):
+            # rendered on the rows where it is said only (a trigger fires for a few)
+            flag = frame[e.when].fill_null(False).cast(pl.Boolean)
+            text = pl.repeat(None, frame.height, dtype=pl.String, eager=True)
+            if flag.any():
+                some = frame.select(sorted(e.words.columns() | {e.when})).with_row_index(
+                    "__at").filter(flag)
+                text = text.scatter(some["__at"], _render_frame(e.words, some, {}))
         else:
             text = _choose_frame(e, frame, cache)
         said.append(text)
