@@ -29,6 +29,7 @@ a time, so only one slice's joined texts are held at once.
 from __future__ import annotations
 
 import datetime as dt
+import weakref
 from collections.abc import Callable
 from dataclasses import dataclass
 from decimal import Decimal
@@ -37,7 +38,7 @@ from typing import Any, TypeAlias
 import polars as pl
 
 from ..expr.functions import FunctionTable
-from ..plan.polars import Later, unfit, with_plan_later
+from ..plan.polars import Compiled, Later, compile_later, unfit
 from ..plan.rank import quota_frame
 from ..plan.words import Choose, say_frame
 from ..policy.compile import ensure_in_effect
@@ -180,6 +181,11 @@ def _null(dtype: pl.DataType) -> pl.Expr:
     return pl.lit(None, dtype=dtype)
 
 
+#: The plan's polars expressions, built once per compiled policy (a run over a few rows
+#: spends most of its time building them); kept beside the scheme, not on it.
+_COMPILED: weakref.WeakKeyDictionary[AppraisalScheme, Compiled] = weakref.WeakKeyDictionary()
+
+
 #: Plan values shown only in the output and details (texts, public floats but the
 #: total's): computed per slice of what is read (``plan.polars.Later``), not in scoring.
 def _shown_steps(scheme: AppraisalScheme) -> set[str]:
@@ -204,8 +210,11 @@ def _score(scheme: AppraisalScheme, work: pl.DataFrame, as_of: dt.date
     inputs["as_of"] = pl.lit(as_of, dtype=pl.Date)
     p = {s.name: pl.col(_P + s.name) for s in plan.steps}
     k = len(scheme.indicators)
-    lazy, later = with_plan_later(plan, scheme.functions or FunctionTable(), work.lazy(),
-                                  inputs, prefix=_P, later=_shown_steps(scheme))
+    compiled = _COMPILED.get(scheme)
+    if compiled is None:
+        compiled = _COMPILED[scheme] = compile_later(
+            plan, scheme.functions or FunctionTable(), prefix=_P, later=_shown_steps(scheme))
+    lazy, later = compiled.apply(work.lazy(), inputs), compiled.later
     unheld = unfit(plan, _P, without=later.names)
     failed = p[f"{STEP}failed"]
     ok = pl.col("__ok")

@@ -317,10 +317,37 @@ def with_plan_later(plan: Plan, functions: FunctionTable, frame: pl.LazyFrame,
     whatever slice of its result they are wanted for (the texts of the output rows
     being written, not of every row during scoring). ``unfit(plan, prefix, without=
     later.names)`` is then the rows to fall back."""
+    compiled = compile_later(plan, functions, prefix, python_ops, later)
+    return compiled.apply(frame, inputs), compiled.later
+
+
+class Compiled(NamedTuple):
+    """A plan's columns as polars expressions, built once (:func:`compile_later`) and
+    applied to any number of frames: ``now`` one ``with_columns`` per entry, in order."""
+
+    plan: Plan
+    prefix: str
+    now: list[list[pl.Expr]]
+    later: Later
+
+    def apply(self, frame: pl.LazyFrame, inputs: Mapping[str, pl.Expr]) -> pl.LazyFrame:
+        """``frame`` with the plan's inputs (``inputs``: their column expressions) and
+        every step computed in the query."""
+        out = frame.with_columns(inputs[i.name].cast(dtype(i.type)).alias(self.prefix + i.name)
+                                 for i in self.plan.inputs)
+        for exprs in self.now:
+            out = out.with_columns(exprs)
+        return out
+
+
+def compile_later(plan: Plan, functions: FunctionTable, prefix: str = "__plan.",
+                  python_ops: frozenset[type] = frozenset(),
+                  later: Collection[str] = ()) -> Compiled:
+    """The expressions of :func:`with_plan_later`, to apply to many frames (building
+    them is most of the cost of a run over a few rows)."""
     b = _Builder(plan, functions, prefix, python_ops)
     b.deferred = _deferrable(plan, later)
-    out = frame.with_columns(
-        inputs[i.name].cast(dtype(i.type)).alias(prefix + i.name) for i in plan.inputs)
+    now_groups: list[list[pl.Expr]] = []
     levels: list[list[tuple[str, list[pl.Expr]]]] = []
     for group in _levels(plan):
         now: list[pl.Expr] = []
@@ -333,15 +360,16 @@ def with_plan_later(plan: Plan, functions: FunctionTable, frame: pl.LazyFrame,
             else:
                 now += exprs
         if now:
-            out = out.with_columns(now)
+            now_groups.append(now)
         if b.post:
-            out = out.with_columns(b.post)
+            now_groups.append(b.post)
             b.post = []
         levels.append(deferred)
     reads = {s.name: list(dict.fromkeys(_reads(s.op))) for s in plan.steps
              if s.name in b.deferred}
-    return out, Later(prefix, tuple(s.name for s in plan.steps if s.name in b.deferred),
-                      levels, reads)
+    return Compiled(plan, prefix, now_groups,
+                    Later(prefix, tuple(s.name for s in plan.steps if s.name in b.deferred),
+                          levels, reads))
 
 
 def _deferrable(plan: Plan, later: Collection[str]) -> frozenset[str]:
