@@ -17,13 +17,16 @@ the decision itself is not written here:
    subject id (unique among scored rows, so the order is total); the number of
    places is ``_places``, the per-record function itself.
 
-Reasons are worded in columns from the plan's trace: every number a reason
-shows is a plan value already written as text (``ExactText``, the
-per-record ``_fmt``), joined to the same templates; the words of each
-normalisation rule come from ``how_text``, the per-record function. Rejected
-rows (few) are decided again by the per-record code for their exact reasons.
-Output and details are built when first read (``_Built``), ``CHUNK`` rows at
-a time, so only one slice's joined texts are held at once.
+Reasons are the scheme's templates (``appraisal_words``: the entries the
+per-record path renders row by row), rendered over a slice of the frame by
+``plan.words``' frame renderers. Every number a reason shows is a plan value
+written as text (``ExactText``, the per-record ``_fmt``); those texts and the
+public floats are *deferred* steps of the plan (``plan.polars.Later``): not
+computed while scoring, but for the slice being worded (``CHUNK`` rows at a
+time) or the details being built, when first read (``_Built``). The words of
+each normalisation rule come from ``how_text``, the per-record function.
+Rejected rows (few) are decided again by the per-record code for their exact
+reasons.
 """
 
 from __future__ import annotations

@@ -532,7 +532,7 @@ def _exact_floats(s: pl.Series) -> pl.Series:
     power = float(10 ** QUICK)
     quick = frame.select(
         (x * power).round(0).alias("c"),
-        pl.lit(pl.Series([power] * frame.height, dtype=pl.Float64)).alias("p"))
+        pl.lit(pl.repeat(power, frame.height, dtype=pl.Float64, eager=True)).alias("p"))
     ok = (x.is_finite() & (x.abs() < min(LIMIT, 2 ** 52 / 10 ** QUICK))
           & (pl.col("c") / pl.col("p") == x))
     held = pl.concat([frame, quick], how="horizontal").select(
@@ -728,7 +728,8 @@ def _floats(n: pl.Series, scale: int) -> pl.Series:
         ((x % _i(cut) == 0) & ((x // _i(cut)).abs() < 2 ** 53)).fill_null(False).alias("q"),
         pl.when((x // _i(cut)).abs() < 2 ** 53).then(x // _i(cut)).cast(pl.Int64)
         .cast(pl.Float64).alias("v"),
-        pl.lit(pl.Series([10.0 ** d] * frame.height, dtype=pl.Float64)).alias("p"))
+        pl.lit(pl.repeat(10.0 ** d, frame.height, dtype=pl.Float64, eager=True))
+        .alias("p"))
     out = quick.select(pl.when(pl.col("q")).then(pl.col("v") / pl.col("p")).alias("f"))["f"]
     slow = (~quick["q"] & n.is_not_null()).arg_true()
     if not slow.len():

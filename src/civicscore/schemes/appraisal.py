@@ -78,9 +78,11 @@ and reasons show the exact values, at most 4 decimals (``_fmt``): a total of
 (:func:`appraisal_plan`) over the exact-decimal ops of ``plan.ops``
 (``Exact``, ``ExactSum``, ``DivHalfUp``, ``Interval``, ``ExactPick``): this
 module runs it as generated Python on ``decimal`` (the polars backend of the
-plan runs it on Int128 fixed point, a row it cannot hold so marked unfit;
-``batch/appraisal.py`` still computes the same columns by hand for now). The
-quota is ``quota_op``, a frame op of ``plan.rank`` over Python rows or a frame.
+plan runs it on Int128 fixed point, a row it cannot hold so marked unfit, for
+``batch/appraisal.py``). The quota is ``quota_op``, a frame op of ``plan.rank``
+over Python rows or a frame. The reasons' words are templates
+(``appraisal_words``, ``AppraisalScheme.words``) that this module renders over
+one subject's trace and batch over a slice of its frame.
 A plan that fails for a record is explained by the step-by-step code below
 (``_indicator``), in the per-record order.
 """

@@ -203,7 +203,7 @@ def say_joined(entries: tuple[Entry, ...], frame: pl.DataFrame) -> pl.Series:
     would differ in length from the count of sentences said, and ``say_frame`` is used."""
     import polars as pl
 
-    from ..plan.words import _choose_frame, _render_frame, say_frame
+    from ..plan.words import _choose_frame, _render_frame, entry_columns, say_frame
 
     cache: dict[tuple[str, str], pl.Series] = {}
     said: list[pl.Series] = []
@@ -213,8 +213,8 @@ def say_joined(entries: tuple[Entry, ...], frame: pl.DataFrame) -> pl.Series:
             if e.when is not None:
                 flag = frame[e.when].fill_null(False).cast(pl.Boolean)
                 text = pl.select(pl.when(flag).then(text)).to_series()
-        else:
-            text = _choose_frame(e, frame, cache)
+        else:  # (over its own columns only: the renderer copies the rows it words)
+            text = _choose_frame(e, frame.select(sorted(entry_columns([e]))), {})
         said.append(text.alias(f"__e{i}"))
     if not said:
         return say_frame(entries, frame)
