@@ -393,16 +393,15 @@ def test_decide_and_decide_many_name_the_methods(baseline: civicscore.Policy) ->
 @example(xs=[1.192092896e-07])
 @settings(max_examples=80, deadline=None)
 def test_batch_reads_doubles_at_their_written_decimal(xs: list[float]) -> None:
-    """The scaled integer of a double is ``Decimal(repr(x)) x 10**S``. It is never
+    """The scaled integer of a double (the plan's ``Exact`` in polars) is
+    ``Decimal(repr(x)) x 10**S``. It is never
     another number; it may be missing only for a value Python spells with an exponent
     (below 0.0001: that row is then scored by the per-record path, see
     ``test_values_beyond_the_scaled_integers_fall_back``)."""
-    from civicscore.batch.appraisal import LIMIT, POWERS, ROW, S, _with_fixed
+    from civicscore.plan.polars import LIMIT, _exact_floats
+    from civicscore.plan.polars import SCALE as S
 
-    frame = pl.DataFrame({ROW: range(len(xs)), "x": pl.Series(xs, dtype=pl.Float64)})
-    frame = frame.with_columns(**{k: (pl.int_range(pl.len()) * 0 + int(v)).cast(pl.Float64)
-                                  for k, v in POWERS.items()})
-    got = _with_fixed(frame, "x", "n")["n"].to_list()
+    got = _exact_floats(pl.Series(xs, dtype=pl.Float64)).to_list()
     want = []
     for x in xs:
         d = Decimal(repr(x))

@@ -13,7 +13,7 @@ distinct key once.
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Mapping
+from collections.abc import Collection, Iterable, Mapping
 from decimal import Decimal
 from typing import Any, NamedTuple
 
@@ -82,6 +82,9 @@ class _Builder:
         self.prefix = prefix
         self.functions = functions
         self.python_ops = python_ops
+        #: steps left to :class:`Later`, and unfit columns added after every level
+        self.deferred: frozenset[str] = frozenset()
+        self.post: list[pl.Expr] = []
         self.compiler = PolarsCompiler(
             functions, {n: pl.col(prefix + n) for n in plan.types})
 
@@ -301,13 +304,127 @@ def with_plan(plan: Plan, functions: FunctionTable, frame: pl.LazyFrame,
     ``prefix + name + ERROR`` per captured expression step); ``inputs`` gives the
     column expression of every plan input, already typed. Steps whose op is one of
     ``python_ops`` (or that this backend cannot run) are run by the Python backend."""
+    return with_plan_later(plan, functions, frame, inputs, prefix, python_ops)[0]
+
+
+def with_plan_later(plan: Plan, functions: FunctionTable, frame: pl.LazyFrame,
+                    inputs: Mapping[str, pl.Expr], prefix: str = "__plan.",
+                    python_ops: frozenset[type] = frozenset(),
+                    later: Collection[str] = ()) -> tuple[pl.LazyFrame, Later]:
+    """:func:`with_plan`, but the steps named in ``later`` that only show a value
+    (:class:`ExactText`, :class:`ExactFloat` of a value they can always write, and that
+    no other step reads) are left out of the query: :class:`Later` computes them on
+    whatever slice of its result they are wanted for (the texts of the output rows
+    being written, not of every row during scoring). ``unfit(plan, prefix, without=
+    later.names)`` is then the rows to fall back."""
+    compiled = compile_later(plan, functions, prefix, python_ops, later)
+    return compiled.apply(frame, inputs), compiled.later
+
+
+class Compiled(NamedTuple):
+    """A plan's columns as polars expressions, built once (:func:`compile_later`) and
+    applied to any number of frames: ``now`` one ``with_columns`` per entry, in order."""
+
+    plan: Plan
+    prefix: str
+    now: list[list[pl.Expr]]
+    later: Later
+
+    def apply(self, frame: pl.LazyFrame, inputs: Mapping[str, pl.Expr]) -> pl.LazyFrame:
+        """``frame`` with the plan's inputs (``inputs``: their column expressions) and
+        every step computed in the query."""
+        out = frame.with_columns(inputs[i.name].cast(dtype(i.type)).alias(self.prefix + i.name)
+                                 for i in self.plan.inputs)
+        for exprs in self.now:
+            out = out.with_columns(exprs)
+        return out
+
+
+def compile_later(plan: Plan, functions: FunctionTable, prefix: str = "__plan.",
+                  python_ops: frozenset[type] = frozenset(),
+                  later: Collection[str] = ()) -> Compiled:
+    """The expressions of :func:`with_plan_later`, to apply to many frames (building
+    them is most of the cost of a run over a few rows)."""
     b = _Builder(plan, functions, prefix, python_ops)
-    out = frame.with_columns(
-        inputs[i.name].cast(dtype(i.type)).alias(prefix + i.name) for i in plan.inputs)
+    b.deferred = _deferrable(plan, later)
+    now_groups: list[list[pl.Expr]] = []
+    levels: list[list[tuple[str, list[pl.Expr]]]] = []
     for group in _levels(plan):
-        out = out.with_columns(
-            e for j in group for e in b.step(plan.steps[j].name, plan.steps[j].op))
-    return out
+        now: list[pl.Expr] = []
+        deferred: list[tuple[str, list[pl.Expr]]] = []
+        for j in group:
+            step = plan.steps[j]
+            exprs = b.step(step.name, step.op)
+            if step.name in b.deferred:
+                deferred.append((step.name, exprs))
+            else:
+                now += exprs
+        if now:
+            now_groups.append(now)
+        if b.post:
+            now_groups.append(b.post)
+            b.post = []
+        levels.append(deferred)
+    reads = {s.name: list(dict.fromkeys(_reads(s.op))) for s in plan.steps
+             if s.name in b.deferred}
+    return Compiled(plan, prefix, now_groups,
+                    Later(prefix, tuple(s.name for s in plan.steps if s.name in b.deferred),
+                          levels, reads))
+
+
+def _deferrable(plan: Plan, later: Collection[str]) -> frozenset[str]:
+    """The steps of ``later`` that may be left out of the query (see
+    :func:`with_plan_later`): a text or a float, read by no step that stays."""
+    wanted = set(later)
+    chosen = {s.name for s in plan.steps if s.name in wanted
+              and isinstance(s.op, ExactText | ExactFloat)}
+    changed = True
+    while changed:
+        changed = False
+        for s in plan.steps:
+            if s.name not in chosen and chosen & set(_reads(s.op)):
+                chosen -= set(_reads(s.op))
+                changed = True
+    return frozenset(chosen)
+
+
+class Later:
+    """Steps of a plan left out of its query (:func:`with_plan_later`), computed on a
+    frame that holds the columns they read: one slice of the result at a time."""
+
+    def __init__(self, prefix: str, names: tuple[str, ...],
+                 levels: list[list[tuple[str, list[pl.Expr]]]],
+                 reads: dict[str, list[str]]) -> None:
+        self.prefix = prefix
+        self.names = names
+        self._levels = levels
+        self._reads = reads
+
+    def reads(self, names: Iterable[str] | None = None) -> set[str]:
+        """The steps computed in the query that ``names`` (default: every deferred
+        step) read: the columns a frame must keep for :meth:`add`."""
+        need = self._closure(self.names if names is None else names)
+        return {r for n in need for r in self._reads[n] if r not in self._reads}
+
+    def _closure(self, names: Iterable[str]) -> set[str]:
+        need: set[str] = set()
+        todo = [n for n in names if n in self._reads]
+        while todo:
+            n = todo.pop()
+            if n not in need:
+                need.add(n)
+                todo += [r for r in self._reads[n] if r in self._reads]
+        return need
+
+    def add(self, frame: pl.DataFrame, names: Iterable[str] | None = None) -> pl.DataFrame:
+        """``frame`` with the columns ``prefix + name`` of the deferred steps ``names``
+        (default: all), and of the deferred steps they read."""
+        need = self._closure(self.names if names is None else names)
+        for group in self._levels:
+            exprs = [e for name, es in group if name in need for e in es]
+            if exprs:
+                frame = frame.with_columns(exprs)
+        return frame
 
 
 def run_plan(plan: Plan, functions: FunctionTable, frame: pl.DataFrame | pl.LazyFrame,
@@ -415,7 +532,7 @@ def _exact_floats(s: pl.Series) -> pl.Series:
     power = float(10 ** QUICK)
     quick = frame.select(
         (x * power).round(0).alias("c"),
-        pl.lit(pl.Series([power] * frame.height, dtype=pl.Float64)).alias("p"))
+        pl.lit(pl.repeat(power, frame.height, dtype=pl.Float64, eager=True)).alias("p"))
     ok = (x.is_finite() & (x.abs() < min(LIMIT, 2 ** 52 / 10 ** QUICK))
           & (pl.col("c") / pl.col("p") == x))
     held = pl.concat([frame, quick], how="horizontal").select(
@@ -439,6 +556,8 @@ def _held(b: _Builder) -> dict[str, _Held]:
 def _x(b: _Builder, o: Operand) -> tuple[pl.Expr, _Held, pl.Expr]:
     """An exact operand: its integers, scale and bound, and where it is unfit."""
     if isinstance(o, Ref):
+        if o.name in b.deferred:
+            return b.col(o.name), _held(b)[o.name], pl.lit(False)
         return b.col(o.name), _held(b)[o.name], b.col(o.name + UNFIT)
     if o.value is None:
         return pl.lit(None, dtype=pl.Int128), _Held(0, 1), pl.lit(False)
@@ -450,25 +569,55 @@ def _any(parts: list[pl.Expr]) -> pl.Expr:
     return _fold(parts, "or") if parts else pl.lit(False)
 
 
+def _own_unfit(b: _Builder, op: ExactOp) -> bool:
+    """Whether step ``op`` may be unfit where its operand is not: false for a text or a
+    float of a value small enough (those are null exactly where the operand is)."""
+    if isinstance(op, ExactFloat):
+        return False
+    if isinstance(op, ExactText):
+        v = op.value
+        if isinstance(v, Lit):
+            return False
+        h = _held(b)[v.name]
+        return bool(h.bound > 10 ** (15 + h.scale))
+    return True
+
+
 def _exact_step(b: _Builder, name: str, op: ExactOp) -> list[pl.Expr]:
-    """The value and the unfit column of an exact step."""
+    """The value and the unfit column of an exact step (a deferred step, see
+    :class:`Later`, gives only its value: it is null exactly where its operand is)."""
     try:
         value, held, unfit = _exact_value(b, op)
     except _TooBig:
         value, held, unfit = pl.lit(None), _Held(0, BOUND), pl.lit(True)
     _held(b)[name] = held
     out = b.prefix + name
+    if name in b.deferred and (held.bound >= BOUND or _own_unfit(b, op)):
+        b.deferred = b.deferred - {name}  # it may mark rows unfit: it stays in the query
     if held.bound >= BOUND:  # cannot be held here at all: every row is unfit
         kind = dtype(b.plan.types[name])
         return [pl.lit(None, dtype=kind).alias(out), pl.lit(True).alias(out + UNFIT)]
+    if name in b.deferred:
+        return [value.alias(out)]
+    if isinstance(op, Exact) and _is_float(b, op.value):
+        # the digits of a double are read once (an opaque function: polars would run it
+        # once per use); the step's unfit is derived from its own column afterwards
+        x = b.operand(op.value)
+        b.post.append((x.is_finite() & pl.col(out).is_null()).fill_null(False)
+                      .alias(out + UNFIT))
+        return [value.alias(out)]
     return [pl.when(unfit).then(None).otherwise(value).alias(out), unfit.alias(out + UNFIT)]
+
+
+def _is_float(b: _Builder, v: Operand) -> bool:
+    return (b.plan.types[v.name] if isinstance(v, Ref) else v.type) != Type.INT
 
 
 def _exact_value(b: _Builder, op: ExactOp) -> tuple[pl.Expr, _Held, pl.Expr]:
     match op:
         case Exact(value=v):
             x = b.operand(v)
-            if b.plan.types[v.name] == Type.INT if isinstance(v, Ref) else v.type == Type.INT:
+            if not _is_float(b, v):
                 value: pl.Expr = pl.when(x.abs() < LIMIT).then(
                     x.cast(pl.Int128) * _i(10 ** SCALE))
                 return value, _Held(SCALE, LIMIT * 10 ** SCALE), x.is_not_null() \
@@ -579,7 +728,8 @@ def _floats(n: pl.Series, scale: int) -> pl.Series:
         ((x % _i(cut) == 0) & ((x // _i(cut)).abs() < 2 ** 53)).fill_null(False).alias("q"),
         pl.when((x // _i(cut)).abs() < 2 ** 53).then(x // _i(cut)).cast(pl.Int64)
         .cast(pl.Float64).alias("v"),
-        pl.lit(pl.Series([10.0 ** d] * frame.height, dtype=pl.Float64)).alias("p"))
+        pl.lit(pl.repeat(10.0 ** d, frame.height, dtype=pl.Float64, eager=True))
+        .alias("p"))
     out = quick.select(pl.when(pl.col("q")).then(pl.col("v") / pl.col("p")).alias("f"))["f"]
     slow = (~quick["q"] & n.is_not_null()).arg_true()
     if not slow.len():
@@ -598,8 +748,9 @@ def _digits(n: pl.Expr, scale: int) -> pl.Expr:
                          (a % _i(10 ** scale)).cast(pl.String).str.zfill(scale))
 
 
-def unfit(plan: Plan, prefix: str = "__plan.") -> pl.Expr:
+def unfit(plan: Plan, prefix: str = "__plan.", without: Collection[str] = ()) -> pl.Expr:
     """Where some exact step of ``plan`` could not be held by this backend (those rows
-    are to be decided by the Python backend)."""
+    are to be decided by the Python backend); ``without``: deferred steps (they are
+    unfit only where a step they read is)."""
     return _any([pl.col(prefix + s.name + UNFIT) for s in plan.steps
-                 if isinstance(s.op, EXACT_OPS)])
+                 if isinstance(s.op, EXACT_OPS) and s.name not in without])

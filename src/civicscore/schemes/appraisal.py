@@ -78,9 +78,11 @@ and reasons show the exact values, at most 4 decimals (``_fmt``): a total of
 (:func:`appraisal_plan`) over the exact-decimal ops of ``plan.ops``
 (``Exact``, ``ExactSum``, ``DivHalfUp``, ``Interval``, ``ExactPick``): this
 module runs it as generated Python on ``decimal`` (the polars backend of the
-plan runs it on Int128 fixed point, a row it cannot hold so marked unfit;
-``batch/appraisal.py`` still computes the same columns by hand for now). The
-quota is ``quota_op``, a frame op of ``plan.rank`` over Python rows or a frame.
+plan runs it on Int128 fixed point, a row it cannot hold so marked unfit, for
+``batch/appraisal.py``). The quota is ``quota_op``, a frame op of ``plan.rank``
+over Python rows or a frame. The reasons' words are templates
+(``appraisal_words``, ``AppraisalScheme.words``) that this module renders over
+one subject's trace and batch over a slice of its frame.
 A plan that fails for a record is explained by the step-by-step code below
 (``_indicator``), in the per-record order.
 """
@@ -126,10 +128,24 @@ from ..plan.ops import Expr as PlanExpr
 from ..plan.ops import div_half_up as plan_div_half_up
 from ..plan.python import PlanFunction, compile_plan
 from ..plan.rank import Quota, Rank, SortKey, places, quota_rows
+from ..plan.words import Choose, Words
 from ..policy.compile import CompileContext, ensure_in_effect
 from ..policy.model import Appraisal, FactSpec, Normalise, PolicyModel
 from ..records import coerce_facts, is_missing, to_id, unreadable_reason
 from ..results import INTERNAL, PolicyRef, Reason, to_jsonable
+from .appraisal_words import (
+    CONFIRM,  # noqa: F401  (re-exported: batch and plugins import it from here)
+    _both,
+    _fmt,
+    dec,
+    flag_words,
+    grade_choice,
+    indicator_words,
+    quota_choice,
+    total_words,
+    veto_choice,
+    veto_reads,
+)
 from .base import (
     BatchEngine,
     Column,
@@ -145,7 +161,6 @@ SCORED = "scored"
 REJECTED = "rejected"
 TOLERANCE = 1e-9
 RESERVED = ("subject_id",)
-CONFIRM = "a human must confirm this before it takes effect"
 #: Decimals of the two divisions (rater-weighted mean, linear normalisation).
 DIV_PLACES = 6
 #: Decimals of the total.
@@ -447,31 +462,23 @@ class _Grade:
         return dec(self.min_score)
 
 
+class _Words(NamedTuple):
+    """A policy's reason templates, by reason (see ``appraisal_words``)."""
+
+    indicators: tuple[Words, ...]
+    flags: tuple[Words | None, ...]
+    total: Words
+    grade: Choose
+    vetoes: tuple[Choose, ...]
+    veto_reads: tuple[tuple[str, ...], ...]
+
+
 class _Rejected(Exception):
     """An indicator or veto could not be evaluated for this subject."""
 
     def __init__(self, reason: Reason) -> None:
         super().__init__(reason.message)
         self.reason = reason
-
-
-def _both(label: str, label_en: str, fallback: str) -> str:
-    """'任务完成率 (Task completion)', or whichever of the two exists, or the id."""
-    if label and label_en and label != label_en:
-        return f"{label} ({label_en})"
-    return label or label_en or fallback
-
-
-def dec(x: float | int | Decimal) -> Decimal:
-    """A number as it was written: an int as is, a float at its shortest spelling
-    (``Decimal(repr(x))``: 92.82 is 92.82, not the double nearest to it)."""
-    if isinstance(x, Decimal):
-        return x
-    if isinstance(x, bool):
-        return Decimal(int(x))
-    if isinstance(x, int):
-        return Decimal(x)
-    return Decimal(repr(float(x)))
 
 
 def div_half_up(n: Decimal, d: Decimal, places: int = DIV_PLACES) -> Decimal:
@@ -508,25 +515,6 @@ class _Exact(NamedTuple):
     raw: Decimal
     normalised: Decimal
     weighted: Decimal
-
-
-def _fmt(x: float | int | Decimal) -> str:
-    """A number as an officer writes it: at most 4 decimals (rounded half-up from the
-    exact decimal), no exponent, no trailing 0. (Cached by type and value: a reason
-    writes the policy's constants again and again.)"""
-    return _fmt_of(x)
-
-
-@functools.lru_cache(maxsize=8192, typed=True)  # typed: 1, 1.0 and Decimal(1) cached apart
-def _fmt_of(x: float | int | Decimal) -> str:
-    if isinstance(x, float) and not math.isfinite(x):
-        return f"{x:g}"
-    d = dec(x)
-    if abs(d) >= Decimal(10) ** 15:
-        return f"{float(d):g}"
-    q = d.quantize(Decimal("0.0001"), rounding=ROUND_HALF_UP, context=EXACT)
-    text = f"{q:f}".rstrip("0").rstrip(".")
-    return "0" if text in ("-0", "") else text
 
 
 def _num(x: float) -> str:
@@ -797,59 +785,58 @@ class AppraisalScheme(BatchEngine):
                 {"raw": float(raw)}, (0, 100)))
         return raw, "none: the value is the score", ""
 
+    @functools.cached_property
+    def words(self) -> _Words:
+        """The reasons' templates (``appraisal_words``), built once per policy; batch
+        renders the same ones over its frames."""
+        k = len(self.indicators)
+        return _Words(tuple(indicator_words(self, i) for i in range(k)),
+                      tuple(flag_words(self, i) for i in range(k)), total_words(self),
+                      grade_choice(self), tuple(veto_choice(self, j)
+                                                for j in range(len(self.vetoes))),
+                      tuple(veto_reads(self, j) for j in range(len(self.vetoes))))
+
     def _grade_subject(self, row: int, sid: str, traces: list[IndicatorTrace],
                        exact: list[_Exact], held: list[tuple[_Veto, dict[str, Any]]],
                        as_of: dt.date) -> AppraisalDecision:
-        reasons: list[Reason] = []
-        for t, x, ind in zip(traces, exact, self.indicators, strict=True):
-            name = _both(t.label, t.label_en, t.id)
-            if t.raters:
-                source = ("rater-weighted mean of "
-                          + ", ".join(f"{r.fact} {_fmt(r.value)} x{_fmt(r.weight)}"
-                                      for r in t.raters) + f" = {_fmt(x.raw)}")
-            else:
-                source = f"{ind.value.text if ind.value else ''} = {_fmt(x.raw)}"
-            group = (f" x group {ind.group_label} {_fmt(t.group_weight)}"
-                     if t.group is not None else "")
-            facts: dict[str, Any] = dict(t.facts or {})
-            facts.update({r.fact: r.value for r in t.raters})
-            reasons.append(Reason(
-                "INDICATOR", f"appraisal.indicators.{t.id}",
-                f"{name}: {source} -> {_fmt(x.normalised)} ({t.how}) x weight "
-                f"{_fmt(t.weight)}{group} = {_fmt(x.weighted)}",
-                facts, None, f"+{_fmt(x.weighted)}"))
-            if t.flag == "OUT_OF_BANDS":
-                reasons.append(Reason("OUT_OF_BANDS", f"appraisal.indicators.{t.id}.normalise",
-                                      f"{name}: the value {_fmt(x.raw)} falls in no band of "
-                                      f"the policy, so it scores 0", {"raw": t.raw}))
-            elif t.flag == "NO_STEP_REACHED":
-                reasons.append(Reason("NO_STEP_REACHED",
-                                      f"appraisal.indicators.{t.id}.normalise",
-                                      f"{name}: the value {_fmt(x.raw)} reaches no step, so it "
-                                      f"scores 0", {"raw": t.raw}))
+        words = self.words
         exact_total = total_of(x.weighted for x in exact)
         total = float(exact_total)
-        reasons.append(Reason("TOTAL", "appraisal.indicators",
-                              "total = " + " + ".join(_fmt(x.weighted) for x in exact)
-                              + f" = {_fmt(exact_total)} (rounded half-up to 2 decimals)",
-                              {t.id: t.weighted for t in traces}))
         band = next((g for g in self.grades if g.d_min <= exact_total), self.grades[-1])
+        bix = self.grades.index(band)
+        said: dict[str, Any] = {"$tT": _fmt(exact_total), "$band": bix}
+        if bix:
+            said["$tShort"] = _fmt(EXACT.subtract(self.grades[bix - 1].d_min, exact_total))
+        for i, (t, x) in enumerate(zip(traces, exact, strict=True)):
+            said.update({f"$tR{i}": _fmt(x.raw), f"$tN{i}": _fmt(x.normalised),
+                         f"$tW{i}": _fmt(x.weighted), f"$how{i}": t.how})
+            said.update({f"$tX:{r.fact}": _fmt(r.value) for r in t.raters})
+        reasons: list[Reason] = []
+        for i, t in enumerate(traces):
+            facts: dict[str, Any] = dict(t.facts or {})
+            facts.update({r.fact: r.value for r in t.raters})
+            weighted = said[f"$tW{i}"]
+            reasons.append(Reason("INDICATOR", f"appraisal.indicators.{t.id}",
+                                  words.indicators[i].render(said), facts, None,
+                                  f"+{weighted}"))
+            flag = words.flags[i]
+            if t.flag and flag is not None:
+                reasons.append(Reason(t.flag, f"appraisal.indicators.{t.id}.normalise",
+                                      flag.render(said), {"raw": t.raw}))
+        reasons.append(Reason("TOTAL", "appraisal.indicators", words.total.render(said),
+                              {t.id: t.weighted for t in traces}))
         reasons.append(Reason("GRADE", f"appraisal.grades.{band.id}",
-                              f"a total of {_fmt(exact_total)} reaches {_fmt(band.min_score)}, "
-                              f"the lowest score for {_both(band.label, band.label_en, band.id)}"
-                              + self._next_grade_note(band, exact_total),
+                              words.grade.items[bix].render(said),
                               {"total": total}, band.min_score, band.id))
         grade = band
+        lowest = self.grades[-1]
+        by_id = {v.id: j for j, v in enumerate(self.vetoes)}
         for v, read in held:
-            lowest = self.grades[-1]
-            values = ", ".join(f"{k} = {val}" for k, val in read.items())
-            reasons.append(Reason(
-                "VETO", f"appraisal.vetoes.{v.id}",
-                f"veto item {_both(v.label, v.label_en, v.id)} holds ({v.when.text}"
-                + (f"; read {values}" if values else "") + "): the grade is "
-                f"{_both(lowest.label, lowest.label_en, lowest.id)} whatever the total "
-                f"(the bands gave {_both(band.label, band.label_en, band.id)}); {CONFIRM}",
-                read, None, f"grade -> {lowest.id}"))
+            j = by_id[v.id]
+            said.update({f"$read:{n}": read.get(n) for n in words.veto_reads[j]})
+            reasons.append(Reason("VETO", f"appraisal.vetoes.{v.id}",
+                                  words.vetoes[j].items[bix].render(said),
+                                  read, None, f"grade -> {lowest.id}"))
             grade = lowest
         vetoed = tuple(v.id for v, _ in held)
         return AppraisalDecision(sid, SCORED, total, band.id, grade.id, grade.label,
@@ -857,14 +844,6 @@ class AppraisalScheme(BatchEngine):
                                  tuple(reasons), self.ref, as_of, row,
                                  computed_grade_label=band.label,
                                  computed_grade_label_en=band.label_en)
-
-    def _next_grade_note(self, band: _Grade, total: Decimal) -> str:
-        i = self.grades.index(band)
-        if i == 0:
-            return ""
-        better = self.grades[i - 1]
-        return (f" ({_fmt(EXACT.subtract(better.d_min, total))} short of "
-                f"{_both(better.label, better.label_en, better.id)} at {_fmt(better.min_score)})")
 
     # -- the quota over a cohort -----------------------------------------------------------
     def _order_text(self) -> str:
@@ -907,7 +886,6 @@ class AppraisalScheme(BatchEngine):
         q = self.quota
         assert q is not None
         qix = [g.id for g in self.grades].index(q.grade)
-        grade = self.grades[qix]
         lower = self.grades[qix + 1]
         rows = [{"scored": not d.rejected,
                  "candidate": not d.rejected and not d.vetoed and d.grade == q.grade,
@@ -919,11 +897,7 @@ class AppraisalScheme(BatchEngine):
                                                                         q.rounding)))
         by_rank = sorted((r, i) for i, r in enumerate(ranked.rank) if r is not None)
         candidates = [decisions[i] for _, i in by_rank]
-        share = _fmt(q.max_share * 100)
-        rule = (f"at most {share}% of the {cohort} scored subjects may be "
-                f"{_both(grade.label, grade.label_en, grade.id)}: {q.rounding}("
-                f"{_fmt(q.max_share)} x {cohort}) = {k} place(s)")
-        order = self._order_text()
+        said = quota_choice(self, cohort, k, len(candidates))
         changed: dict[int, AppraisalDecision] = {}
         kept: list[str] = []
         demoted: list[str] = []
@@ -932,18 +906,14 @@ class AppraisalScheme(BatchEngine):
             if rank <= k:
                 kept.append(d.subject_id)
                 reason = Reason("QUOTA_KEPT", "appraisal.quota",
-                                f"quota: {rule}; ranked {rank} of {len(candidates)} by "
-                                f"{order}, so the grade is kept",
+                                said.items[0].render({"$rank": rank}),
                                 {**facts, "rank": rank, "total": d.total}, k)
                 changed[d.row] = replace(d, reasons=d.reasons + (reason,), rank=rank,
                                          quota_applied=True)
             else:
                 demoted.append(d.subject_id)
                 reason = Reason("QUOTA_DEMOTED", "appraisal.quota",
-                                f"quota: {rule}; ranked {rank} of {len(candidates)} by "
-                                f"{order}, so moved to "
-                                f"{_both(lower.label, lower.label_en, lower.id)}; this is a "
-                                f"recommendation until a human confirms it",
+                                said.items[1].render({"$rank": rank}),
                                 {**facts, "rank": rank, "total": d.total}, k,
                                 f"grade -> {lower.id}")
                 changed[d.row] = replace(d, reasons=d.reasons + (reason,), rank=rank,

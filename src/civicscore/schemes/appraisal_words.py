@@ -1,0 +1,236 @@
+"""The words of an appraisal decision's reasons, written once as templates.
+
+Both engines word a scored subject's reasons from these entries (``plan.words``):
+the per-record path renders them over one row of its trace (``say_row``), batch
+over a slice of its frame (``say_frame``). The policy's texts (indicator and
+grade labels, weights, bands' bounds, veto conditions) are literals of the
+templates, built once per compiled policy; the numbers are slots naming the
+plan's values already written as text (``$tR<i>`` raw, ``$tN<i>`` score,
+``$tW<i>`` weighted, ``$tX:<fact>`` a rater's value, ``$tT`` the total,
+``$tShort`` how far below the next grade), and a few trace columns:
+
+* ``$how<i>``: how the score was found (``how_text``, one function for both);
+* ``$flag<i>``: the value reached no step / fell in no band;
+* ``$band``: the grade index the total gives (which GRADE sentence);
+* ``$vb<j>``: the band index where veto ``j`` holds, else null (which VETO
+  sentence, each naming the band the total gave);
+* ``$read:<name>``: a value a veto read (shown as Python's ``str``);
+* ``$quota`` (0 kept, 1 demoted, else null) and ``$rank``, for the quota's.
+"""
+
+from __future__ import annotations
+
+import functools
+import math
+from decimal import ROUND_HALF_UP, Decimal
+from typing import TYPE_CHECKING
+
+from ..plan.ops import EXACT_CONTEXT
+from ..plan.words import Choose, Entry, Part, Say, Slot, Words
+
+if TYPE_CHECKING:  # polars is the optional batch extra: imported where batch runs
+    import polars as pl
+
+    from .appraisal import AppraisalScheme
+
+CONFIRM = "a human must confirm this before it takes effect"
+
+
+def _both(label: str, label_en: str, fallback: str) -> str:
+    """'任务完成率 (Task completion)', or whichever of the two exists, or the id."""
+    if label and label_en and label != label_en:
+        return f"{label} ({label_en})"
+    return label or label_en or fallback
+
+
+def dec(x: float | int | Decimal) -> Decimal:
+    """A number as it was written: an int as is, a float at its shortest spelling
+    (``Decimal(repr(x))``: 92.82 is 92.82, not the double nearest to it)."""
+    if isinstance(x, Decimal):
+        return x
+    if isinstance(x, bool):
+        return Decimal(int(x))
+    if isinstance(x, int):
+        return Decimal(x)
+    return Decimal(repr(float(x)))
+
+
+def _fmt(x: float | int | Decimal) -> str:
+    """A number as an officer writes it: at most 4 decimals (rounded half-up from the
+    exact decimal), no exponent, no trailing 0. (Cached by type and value: a reason
+    writes the policy's constants again and again.)"""
+    return _fmt_of(x)
+
+
+@functools.lru_cache(maxsize=8192, typed=True)  # typed: 1, 1.0 and Decimal(1) cached apart
+def _fmt_of(x: float | int | Decimal) -> str:
+    if isinstance(x, float) and not math.isfinite(x):
+        return f"{x:g}"
+    d = dec(x)
+    if abs(d) >= Decimal(10) ** 15:
+        return f"{float(d):g}"
+    q = d.quantize(Decimal("0.0001"), rounding=ROUND_HALF_UP, context=EXACT_CONTEXT)
+    text = f"{q:f}".rstrip("0").rstrip(".")
+    return "0" if text in ("-0", "") else text
+
+
+def indicator_words(scheme: AppraisalScheme, i: int) -> Words:
+    """The INDICATOR sentence of indicator ``i``: source -> score (how) x weights."""
+    ind = scheme.indicators[i]
+    name = _both(ind.label, ind.label_en, ind.id)
+    raw = Slot(f"$tR{i}")
+    source: list[Part]
+    if ind.value is not None:
+        source = [f"{ind.value.text} = ", raw]
+    else:
+        source = ["rater-weighted mean of "]
+        for j, (fact, w) in enumerate(ind.raters):
+            source += [(", " if j else "") + f"{fact} ", Slot(f"$tX:{fact}"), f" x{_fmt(w)}"]
+        source += [" = ", raw]
+    group = (f" x group {ind.group_label} {_fmt(ind.group_weight)}"
+             if ind.group is not None else "")
+    return Words.of(f"{name}: ", *source, " -> ", Slot(f"$tN{i}"), " (", Slot(f"$how{i}"),
+                    f") x weight {_fmt(ind.weight)}{group} = ", Slot(f"$tW{i}"))
+
+
+def flag_words(scheme: AppraisalScheme, i: int) -> Words | None:
+    """The OUT_OF_BANDS / NO_STEP_REACHED sentence of indicator ``i`` (None: it has none)."""
+    ind = scheme.indicators[i]
+    method = ind.norm.method
+    if method not in ("bands", "thresholds"):
+        return None
+    tail = (" falls in no band of the policy, so it scores 0" if method == "bands"
+            else " reaches no step, so it scores 0")
+    return Words.of(f"{_both(ind.label, ind.label_en, ind.id)}: the value ",
+                    Slot(f"$tR{i}"), tail)
+
+
+def total_words(scheme: AppraisalScheme) -> Words:
+    """The TOTAL sentence: every weighted score, summed, rounded."""
+    terms: list[Part] = []
+    for i in range(len(scheme.indicators)):
+        terms += [" + " if i else "", Slot(f"$tW{i}")]
+    return Words.of("total = ", *terms, " = ", Slot("$tT"), " (rounded half-up to 2 decimals)")
+
+
+def grade_choice(scheme: AppraisalScheme) -> Choose:
+    """The GRADE sentence of each band (index ``$band``)."""
+    items = []
+    grades = scheme.grades
+    for g, grade in enumerate(grades):
+        note: list[Part] = []
+        if g > 0:
+            better = grades[g - 1]
+            note = [" (", Slot("$tShort"), f" short of "
+                    f"{_both(better.label, better.label_en, better.id)} at "
+                    f"{_fmt(better.min_score)})"]
+        name = _both(grade.label, grade.label_en, grade.id)
+        items.append(Words.of("a total of ", Slot("$tT"), f" reaches {_fmt(grade.min_score)}, "
+                              f"the lowest score for {name}", *note))
+    return Choose("$band", tuple(items))
+
+
+def veto_reads(scheme: AppraisalScheme, j: int) -> tuple[str, ...]:
+    """The names veto ``j``'s sentence quotes: the facts and ``as_of`` its condition reads."""
+    return tuple(n for n in scheme.vetoes[j].when.reads if n == "as_of" or n in scheme.facts)
+
+
+def veto_choice(scheme: AppraisalScheme, j: int) -> Choose:
+    """The VETO sentence of veto ``j``, one per band the total gave (index ``$vb<j>``)."""
+    v = scheme.vetoes[j]
+    lowest = scheme.grades[-1]
+    read: list[Part] = []
+    for name in veto_reads(scheme, j):
+        read += [("; read " if not read else ", ") + f"{name} = ", Slot(f"$read:{name}")]
+    head = Words.of(f"veto item {_both(v.label, v.label_en, v.id)} holds ({v.when.text}", *read,
+                    f"): the grade is {_both(lowest.label, lowest.label_en, lowest.id)} "
+                    f"whatever the total (the bands gave ")
+    return Choose(f"$vb{j}", tuple(
+        Words.of(*head.parts, f"{_both(g.label, g.label_en, g.id)}); {CONFIRM}")
+        for g in scheme.grades))
+
+
+def reason_entries(scheme: AppraisalScheme) -> tuple[Entry, ...]:
+    """Every reason of a scored subject before the quota, in order: the very templates
+    the per-record path renders (``scheme.words``), as entries for ``say_frame``."""
+    w = scheme.words
+    out: list[Entry] = []
+    for i, words in enumerate(w.indicators):
+        out.append(Say(words))
+        flag = w.flags[i]
+        if flag is not None:
+            out.append(Say(flag, when=f"$flag{i}"))
+    out += [Say(w.total), w.grade, *w.vetoes]
+    return tuple(out)
+
+
+def quota_rule(scheme: AppraisalScheme, cohort: int, places: int) -> str:
+    """The quota's rule as worded for a cohort of ``cohort`` scored subjects."""
+    q = scheme.quota
+    assert q is not None
+    grade = scheme._grade(q.grade)
+    return (f"at most {_fmt(q.max_share * 100)}% of the {cohort} scored subjects may be "
+            f"{_both(grade.label, grade.label_en, grade.id)}: {q.rounding}("
+            f"{_fmt(q.max_share)} x {cohort}) = {places} place(s)")
+
+
+def quota_choice(scheme: AppraisalScheme, cohort: int, places: int, candidates: int) -> Choose:
+    """The QUOTA_KEPT (``$quota`` 0) and QUOTA_DEMOTED (1) sentences of a cohort, each
+    quoting the subject's ``$rank``."""
+    q = scheme.quota
+    assert q is not None
+    grades = scheme.grades
+    lower = grades[[g.id for g in grades].index(q.grade) + 1]
+    head = f"quota: {quota_rule(scheme, cohort, places)}; ranked "
+    of = f" of {candidates} by {scheme._order_text()}, so "
+    return Choose("$quota", (
+        Words.of(head, Slot("$rank", "int"), of, "the grade is kept"),
+        Words.of(head, Slot("$rank", "int"), of,
+                 f"moved to {_both(lower.label, lower.label_en, lower.id)}; this is a "
+                 f"recommendation until a human confirms it")))
+
+
+#: Between a row's sentences while they are joined (a control character: no policy text,
+#: label or value spelling the templates show holds one, but see ``say_joined``).
+SEP = "\x1f"
+
+
+def say_joined(entries: tuple[Entry, ...], frame: pl.DataFrame) -> pl.Series:
+    """``plan.words.say_frame`` of ``entries`` over ``frame``, the same lists, built as
+    one text per row joined at ``SEP`` and split: polars' list concatenation of strings
+    costs several times as much (seconds per million rows). Each sentence is rendered
+    by ``plan.words``' own frame renderers; should a value shown hold ``SEP``, the lists
+    would differ in length from the count of sentences said, and ``say_frame`` is used."""
+    import polars as pl
+
+    from ..plan.words import _choose_frame, _render_frame, entry_columns, say_frame
+
+    cache: dict[tuple[str, str], pl.Series] = {}
+    said: list[pl.Series] = []
+    for i, e in enumerate(entries):
+        if isinstance(e, Say):
+            text = _render_frame(e.words, frame, cache)
+            if e.when is not None:
+                flag = frame[e.when].fill_null(False).cast(pl.Boolean)
+                text = pl.select(pl.when(flag).then(text)).to_series()
+        else:  # (over its own columns only: the renderer copies the rows it words)
+            text = _choose_frame(e, frame.select(sorted(entry_columns([e]))), {})
+        said.append(text.alias(f"__e{i}"))
+    if not said:
+        return say_frame(entries, frame)
+    columns = pl.DataFrame(said)
+    count: pl.Expr = pl.lit(0, dtype=pl.UInt32)
+    for s in said:
+        count = count + pl.col(s.name).is_not_null().cast(pl.UInt32)
+    joined = columns.select(
+        pl.concat_str(pl.all(), separator=SEP, ignore_nulls=True).str.split(SEP)
+        .alias("reasons"), count.alias("n"))
+    lists = joined["reasons"]
+    # a row with no sentence joins to "" and splits to [""]: that row has none
+    empty = joined["n"] == 0
+    if (lists.list.len() != joined["n"]).filter(~empty).any():
+        return say_frame(entries, frame)
+    if empty.any():
+        lists = pl.select(pl.when(empty).then(pl.lit([], dtype=pl.List(pl.String)))
+                          .otherwise(lists)).to_series()
+    return lists.alias("reasons")
