@@ -59,7 +59,7 @@ from ..schemes.appraisal import (
     dec,
     how_text,
 )
-from ..schemes.appraisal_words import quota_choice, reason_entries, say_joined, veto_reads
+from ..schemes.appraisal_words import quota_choice, reason_entries, veto_reads
 from ..schemes.base import REJECT_COLUMNS
 from .frames import ROW, UNREADABLE, coerce_columns, coerce_id, read_source
 from .result import BatchResult, explain_rejected
@@ -83,9 +83,6 @@ _Schema: TypeAlias = dict[str, pl.DataType | type[pl.DataType]]
 REJECT_SCHEMA: _Schema = {"input": pl.String, "row": pl.Int64, "id": pl.String,
                           "reason_codes": pl.List(pl.String), "reasons": pl.List(pl.String)}
 STR_LIST = pl.List(pl.String)
-#: Between the reasons of a row while they are joined (a control character: no policy
-#: text, label or value spelling holds one).
-SEP = "\x1f"
 
 
 class _Built:
@@ -446,7 +443,7 @@ def _reasons(scheme: AppraisalScheme, later: Later, frame: pl.DataFrame,
     for start in range(0, max(frame.height, 1), CHUNK):
         part = frame.slice(start, CHUNK)
         trace = _trace(scheme, later, part, as_of)
-        said = say_joined(entries, trace)
+        said = say_frame(entries, trace)
         chosen = part.select(pl.col("__py_reasons"), rejected.alias("rej"), own.alias("own"))
         if chosen["own"].any() and quota is not None:
             tail = say_frame([quota], trace)

@@ -29,7 +29,6 @@ from ..plan.ops import EXACT_CONTEXT
 from ..plan.words import Choose, Entry, Part, Say, Slot, Words
 
 if TYPE_CHECKING:  # polars is the optional batch extra: imported where batch runs
-    import polars as pl
 
     from .appraisal import AppraisalScheme
 
@@ -188,49 +187,3 @@ def quota_choice(scheme: AppraisalScheme, cohort: int, places: int, candidates: 
         Words.of(head, Slot("$rank", "int"), of,
                  f"moved to {_both(lower.label, lower.label_en, lower.id)}; this is a "
                  f"recommendation until a human confirms it")))
-
-
-#: Between a row's sentences while they are joined (a control character: no policy text,
-#: label or value spelling the templates show holds one, but see ``say_joined``).
-SEP = "\x1f"
-
-
-def say_joined(entries: tuple[Entry, ...], frame: pl.DataFrame) -> pl.Series:
-    """``plan.words.say_frame`` of ``entries`` over ``frame``, the same lists, built as
-    one text per row joined at ``SEP`` and split: polars' list concatenation of strings
-    costs several times as much (seconds per million rows). Each sentence is rendered
-    by ``plan.words``' own frame renderers; should a value shown hold ``SEP``, the lists
-    would differ in length from the count of sentences said, and ``say_frame`` is used."""
-    import polars as pl
-
-    from ..plan.words import _choose_frame, _render_frame, entry_columns, say_frame
-
-    cache: dict[tuple[str, str], pl.Series] = {}
-    said: list[pl.Series] = []
-    for i, e in enumerate(entries):
-        if isinstance(e, Say):
-            text = _render_frame(e.words, frame, cache)
-            if e.when is not None:
-                flag = frame[e.when].fill_null(False).cast(pl.Boolean)
-                text = pl.select(pl.when(flag).then(text)).to_series()
-        else:  # (over its own columns only: the renderer copies the rows it words)
-            text = _choose_frame(e, frame.select(sorted(entry_columns([e]))), {})
-        said.append(text.alias(f"__e{i}"))
-    if not said:
-        return say_frame(entries, frame)
-    columns = pl.DataFrame(said)
-    count: pl.Expr = pl.lit(0, dtype=pl.UInt32)
-    for s in said:
-        count = count + pl.col(s.name).is_not_null().cast(pl.UInt32)
-    joined = columns.select(
-        pl.concat_str(pl.all(), separator=SEP, ignore_nulls=True).str.split(SEP)
-        .alias("reasons"), count.alias("n"))
-    lists = joined["reasons"]
-    # a row with no sentence joins to "" and splits to [""]: that row has none
-    empty = joined["n"] == 0
-    if (lists.list.len() != joined["n"]).filter(~empty).any():
-        return say_frame(entries, frame)
-    if empty.any():
-        lists = pl.select(pl.when(empty).then(pl.lit([], dtype=pl.List(pl.String)))
-                          .otherwise(lists)).to_series()
-    return lists.alias("reasons")
