@@ -82,7 +82,7 @@ def record_review(log: str | Path, decision_id: str, action: Action, *, by: str,
                   reason: str, sets: Mapping[str, str] | None = None,
                   at: dt.datetime | None = None) -> dict[str, Any]:
     """Append a review of decision ``decision_id`` to ``log``; returns the entry written."""
-    from .audit import REVIEW_FORMAT, append_whole, scan_log  # (not for --help)
+    from .audit import REVIEW_FORMAT, append_chained, scan_log  # (not for --help)
 
     contents = scan_log(log)
     target = next((e for e in contents.entries if e["decision_id"] == decision_id), None)
@@ -127,7 +127,8 @@ def record_review(log: str | Path, decision_id: str, action: Action, *, by: str,
              "run_id": target["run_id"], "scheme": target["scheme"],
              "policy": target["policy"], "by": person, "at": stamp, "reason": why,
              "before": before, "after": after}
-    append_whole(Path(log), json.dumps(entry, ensure_ascii=False) + "\n")
+    link = append_chained(Path(log), [json.dumps(entry, ensure_ascii=False)])
+    entry["seq"], entry["prev"] = link.seq, link.prev  # as written (civicscore.logchain)
     return entry
 
 
