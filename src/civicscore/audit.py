@@ -35,6 +35,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
 
+from .cohort import CohortNote
 from .errors import InputError, ReviewError, UsageError
 from .logchain import ChainReport, Tail, verify_chain
 from .policy.compile import Policy
@@ -643,11 +644,17 @@ class Appeal:
     changes: Mapping[str, Mapping[str, tuple[Any, Any]]]  # decision key -> field -> (old, new)
     before: Any
     after: Any
+    notes: tuple[CohortNote, ...] = ()  # how its cohort differs from the run's (cohort.py)
 
     def explain(self) -> str:
+        from .logchain import languages
+
+        lines = [f"Warning: {n.en}" if code == "en" else f"注意：{n.zh}"
+                 for n in self.notes for code in languages(None)]
         if not self.changes:
-            return f"With the corrected facts, no decision changes (policy {self.policy})."
-        lines = [f"With the corrected facts (policy {self.policy}, as of {self.as_of}):"]
+            return "\n".join([*lines, f"With the corrected facts, no decision changes "
+                                      f"(policy {self.policy})."])
+        lines.append(f"With the corrected facts (policy {self.policy}, as of {self.as_of}):")
         for key, fields in self.changes.items():
             diffs = "; ".join(f"{k}: {a!r} -> {b!r}" for k, (a, b) in sorted(fields.items()))
             lines.append(f"  {key}: {diffs}")
@@ -656,11 +663,15 @@ class Appeal:
 
 def appeal(policy: Policy, scheme: str, records: Sequence[Mapping[str, Any]],
            corrections: Mapping[int, Mapping[str, Any]], *, as_of: dt.date,
-           expected_hash: str | None = None, **extra: Sequence[Any]) -> Appeal:
+           expected_hash: str | None = None,
+           logged: Sequence[Mapping[str, Any]] | None = None, **extra: Sequence[Any]) -> Appeal:
     """Re-run ``records`` with ``corrections`` (1-based row -> field -> value).
 
     ``expected_hash`` guards that the appeal runs under the same policy version
-    as the decision appealed against.
+    as the decision appealed against. ``logged`` (the decision-log entries of the
+    run's record decisions) lets an appeal of a decision that depends on its cohort
+    (a quota, a rank, a caseload) say how its cohort differs from the run's
+    (``Appeal.notes``), instead of comparing silently.
     """
     if expected_hash is not None and policy.hash != expected_hash:
         raise ReviewError(f"the appeal must run under the policy that decided "
@@ -684,5 +695,13 @@ def appeal(policy: Policy, scheme: str, records: Sequence[Mapping[str, Any]],
                 if k != "reasons" and a.get(k) != b.get(k)}
         if diff:
             changes[key] = diff
-    return Appeal(str(policy.ref), as_of, changes, before, after)
+    from .cohort import cohort_notes
+
+    def rows(result: Any) -> list[tuple[int, Mapping[str, Any]]]:
+        return [(d.row, _canonical(d.result)) for d in decisions_of(spec, result)
+                if d.kind == "record" and d.row is not None]
+
+    notes = cohort_notes(spec, records, corrected, corrections, logged, rows(before),
+                         rows(after))
+    return Appeal(str(policy.ref), as_of, changes, before, after, tuple(notes))
 

@@ -917,7 +917,7 @@ def appeal_cmd(log_file: str, decision_id: str, settings: tuple[str, ...],
                           (e for e in entries if e["run_id"] == target["run_id"]))
     result = appeal(policy, target["scheme"], [e["input"] for e in run],
                     {target["row"]: fixes}, as_of=dt.date.fromisoformat(target["as_of"]),
-                    expected_hash=target["policy"]["hash"], **extra)
+                    expected_hash=target["policy"]["hash"], logged=run, **extra)
     click.echo(result.explain())
 
 

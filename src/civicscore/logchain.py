@@ -366,7 +366,7 @@ def _anchor(head: str) -> str:
 # --- telling people -----------------------------------------------------------------------
 
 
-def _languages(lang: str | None) -> tuple[str, ...]:
+def languages(lang: str | None) -> tuple[str, ...]:
     """``--lang``, else ``CIVICSCORE_LANG``, else both (a log is read by officers and by
     the residents it concerns)."""
     chosen = (lang or os.environ.get("CIVICSCORE_LANG", "")).lower()[:2]
@@ -381,7 +381,7 @@ def report_lines(report: ChainReport, lang: str | None = None) -> list[str]:
         where = f"{report.path}:{f.line}" if f.line else report.path
         lead = "the chain is broken: " if f is report.broken else ""
         lead_zh = "哈希链断裂：" if f is report.broken else ""
-        for code in _languages(lang):
+        for code in languages(lang):
             out.append(f"{where}: {lead_zh if code == 'zh' else lead}{f.text(code)}")
     return out
 
@@ -393,10 +393,10 @@ def replay_lines(report: ChainReport | None, lang: str | None = None) -> list[st
         return []
     if report.broken is not None:
         b = report.broken
-        return [f"CHAIN BROKEN line {b.line}: {b.text(code)}" for code in _languages(lang)]
+        return [f"CHAIN BROKEN line {b.line}: {b.text(code)}" for code in languages(lang)]
     if report.status == "unchained":
         return [f"NOT CHAINED: {f.text(code)}" for f in report.findings()[:1]
-                for code in _languages(lang)]
+                for code in languages(lang)]
     return [f"CHAIN INTACT: {report.chained} entries, head {report.head} (line "
             f"{report.head_line})"]
 
