@@ -115,3 +115,26 @@ def test_the_concepts_command_lists_the_vocabulary() -> None:
     r = CliRunner().invoke(main, ["concepts", "--json"])
     data = json.loads(r.stdout)
     assert data["id"] == "civicscore-care" and any(c["id"] == "age" for c in data["concepts"])
+
+
+def test_a_demotion_is_proposed_until_confirmed_and_the_log_holds_both(tmp_path: Path) -> None:
+    log, entries = logged(tmp_path, "appraisal", "appraisal-subjects.csv")
+    demoted = [e for e in entries if e["result"].get("needs_confirmation")]
+    assert demoted
+    did = demoted[0]["decision_id"]
+    run = CliRunner()
+    r = run.invoke(main, ["review", str(log)])
+    assert r.exit_code == 0 and f"PROPOSED {did}: grade " in r.stdout
+    assert "not final until a person confirms it" in r.stdout
+    r = run.invoke(main, ["review", str(log), did])
+    assert "  Proposed: " in r.stdout and "Final:" not in r.stdout
+    r = run.invoke(main, ["review", str(log), did, "confirm", "--by", "Li Wei", "--reason",
+                          "checked the incident report"])
+    assert r.exit_code == 0, r.output
+    r = run.invoke(main, ["review", str(log), did])
+    grade = demoted[0]["result"]["grade"]
+    assert "Proposed:" not in r.stdout and f"  Final: grade {grade!r}" in r.stdout
+    r = run.invoke(main, ["review", str(log)])
+    assert f"PROPOSED {did}:" not in r.stdout and "REVIEWED " in r.stdout
+    contents = scan_log(log)  # the proposal (the decision) and the confirmation, both
+    assert contents.entries == entries and contents.reviews[0]["decision_id"] == did

@@ -35,7 +35,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
 
+from .cohort import CohortNote
 from .errors import InputError, ReviewError, UsageError
+from .logchain import ChainReport, Tail, verify_chain
 from .policy.compile import Policy
 from .results import to_jsonable
 from .schemes.base import SchemeSpec
@@ -208,22 +210,31 @@ class DecisionLog:
                 "redaction": dict(self.redact), "result": logged_result,
                 "run_index": index, "run_decisions": len(decisions),
             }
-            lines.append(json.dumps(entry, ensure_ascii=False) + "\n")
-        append_whole(self.path, "".join(lines))
+            lines.append(json.dumps(entry, ensure_ascii=False))
+        append_chained(self.path, lines)
         return len(lines)
 
 
 def append_whole(path: Path, text: str) -> None:
-    """Append one run's lines to a log as a whole: under an exclusive lock (two runs
-    logging at once do not interleave), on a line of their own (after a run that was
-    killed mid-line), fsynced before returning. If the write fails (a full disk, a file
-    size limit, an interrupt) the log is cut back to what it was, so it only ever holds
-    whole runs; only a kill or a power cut can leave a run incomplete, and the run's
-    last line (``run_index == run_decisions``) is its completion marker, which replay
-    checks."""
-    from .io import cannot_write
+    """Append ``text`` (whole JSON Lines, one object each) to a log, chained: see
+    :func:`append_chained`."""
+    append_chained(path, [line for line in text.split("\n") if line.strip()])
 
-    data = text.encode("utf-8")
+
+def append_chained(path: Path, bodies: Sequence[str]) -> Tail:
+    """Append one run's lines (or one review) to a log as a whole, each line linked to the
+    one before it (``civicscore.logchain``: ``seq`` and ``prev`` added to each), and
+    return the link its first line got.
+
+    Under an exclusive lock (two runs logging at once do not interleave, and each links
+    to the true last line), on a line of their own (after a run that was killed
+    mid-line), fsynced before returning. If the write fails (a full disk, a file size
+    limit, an interrupt) the log is cut back to what it was, so it only ever holds whole
+    runs; only a kill or a power cut can leave a run incomplete, and the run's last line
+    (``run_index == run_decisions``) is its completion marker, which replay checks."""
+    from .io import cannot_write
+    from .logchain import chain_lines, read_tail
+
     try:
         fd = os.open(path, os.O_RDWR | os.O_APPEND | os.O_CREAT | getattr(os, "O_CLOEXEC", 0),
                      0o666)
@@ -235,6 +246,8 @@ def append_whole(path: Path, text: str) -> None:
         _lock(fd)
         start = os.fstat(fd).st_size
         try:
+            tail = read_tail(fd, start)
+            data, _ = chain_lines(bodies, tail)
             if start and _last_byte(fd, start) != b"\n":
                 data = b"\n" + data  # the last run was cut mid-line: start on a new one
             view = memoryview(data)
@@ -252,6 +265,7 @@ def append_whole(path: Path, text: str) -> None:
             raise
     finally:
         os.close(fd)
+    return tail
 
 
 def _last_byte(fd: int, size: int) -> bytes:
@@ -323,7 +337,9 @@ def scan_log(path: str | Path) -> LogContents:
         raise InputError(f"{path}: the decision log is larger than {MAX_LOG_BYTES >> 30} GiB "
                          f"(split it by run to replay it)")
     try:
-        lines = Path(path).read_text(encoding="utf-8", errors="surrogateescape").splitlines()
+        # split at newlines only, as they were written (and as verify_chain counts lines):
+        # splitlines() also splits at U+2028 or U+0085, which JSON leaves unescaped in a value
+        lines = Path(path).read_text(encoding="utf-8", errors="surrogateescape").split("\n")
     except OSError as e:
         raise InputError(f"{path}: cannot read the decision log ({e})") from None
     runs: dict[str, list[tuple[int, dict[str, Any]]]] = defaultdict(list)
@@ -411,10 +427,13 @@ class ReplayReport:
     replayed: int = 0
     differences: list[Difference] = field(default_factory=list)
     skipped: list[Difference] = field(default_factory=list)
+    chain: ChainReport | None = None  # the log's hash chain (civicscore.logchain)
 
     @property
     def ok(self) -> bool:
-        return not self.differences and not self.skipped
+        """Every decision re-made the same, and no entry deleted, changed or moved."""
+        return not self.differences and not self.skipped and (
+            self.chain is None or self.chain.ok)
 
 
 def _rebuild(entries: Iterable[Mapping[str, Any]], kind: str) -> list[Any]:
@@ -428,10 +447,12 @@ def replay(log: str | Path, policies: Mapping[str, Policy]) -> ReplayReport:
     ``policies`` maps content hashes to loaded policies (see
     :func:`policies_by_hash`). A run whose policy is not available, or whose
     redacted inputs change what its rules decide (an erased id that made two
-    households look alike), is reported as not replayed, never as equal.
+    households look alike), is reported as not replayed, never as equal. The log's
+    hash chain is checked too (``report.chain``): a deleted, edited or reordered entry
+    makes the report not ok even where every remaining decision replays.
     """
-    report = ReplayReport()
     contents = scan_log(log)
+    report = ReplayReport(chain=verify_chain(log))
     for gap in contents.incomplete:
         report.skipped.append(Difference(gap.run_id or f"line {gap.lines[0]}", gap.message))
     runs: dict[str, list[dict[str, Any]]] = defaultdict(list)
@@ -623,11 +644,17 @@ class Appeal:
     changes: Mapping[str, Mapping[str, tuple[Any, Any]]]  # decision key -> field -> (old, new)
     before: Any
     after: Any
+    notes: tuple[CohortNote, ...] = ()  # how its cohort differs from the run's (cohort.py)
 
     def explain(self) -> str:
+        from .logchain import languages
+
+        lines = [f"Warning: {n.en}" if code == "en" else f"注意：{n.zh}"
+                 for n in self.notes for code in languages(None)]
         if not self.changes:
-            return f"With the corrected facts, no decision changes (policy {self.policy})."
-        lines = [f"With the corrected facts (policy {self.policy}, as of {self.as_of}):"]
+            return "\n".join([*lines, f"With the corrected facts, no decision changes "
+                                      f"(policy {self.policy})."])
+        lines.append(f"With the corrected facts (policy {self.policy}, as of {self.as_of}):")
         for key, fields in self.changes.items():
             diffs = "; ".join(f"{k}: {a!r} -> {b!r}" for k, (a, b) in sorted(fields.items()))
             lines.append(f"  {key}: {diffs}")
@@ -636,11 +663,15 @@ class Appeal:
 
 def appeal(policy: Policy, scheme: str, records: Sequence[Mapping[str, Any]],
            corrections: Mapping[int, Mapping[str, Any]], *, as_of: dt.date,
-           expected_hash: str | None = None, **extra: Sequence[Any]) -> Appeal:
+           expected_hash: str | None = None,
+           logged: Sequence[Mapping[str, Any]] | None = None, **extra: Sequence[Any]) -> Appeal:
     """Re-run ``records`` with ``corrections`` (1-based row -> field -> value).
 
     ``expected_hash`` guards that the appeal runs under the same policy version
-    as the decision appealed against.
+    as the decision appealed against. ``logged`` (the decision-log entries of the
+    run's record decisions) lets an appeal of a decision that depends on its cohort
+    (a quota, a rank, a caseload) say how its cohort differs from the run's
+    (``Appeal.notes``), instead of comparing silently.
     """
     if expected_hash is not None and policy.hash != expected_hash:
         raise ReviewError(f"the appeal must run under the policy that decided "
@@ -664,5 +695,13 @@ def appeal(policy: Policy, scheme: str, records: Sequence[Mapping[str, Any]],
                 if k != "reasons" and a.get(k) != b.get(k)}
         if diff:
             changes[key] = diff
-    return Appeal(str(policy.ref), as_of, changes, before, after)
+    from .cohort import cohort_notes
+
+    def rows(result: Any) -> list[tuple[int, Mapping[str, Any]]]:
+        return [(d.row, _canonical(d.result)) for d in decisions_of(spec, result)
+                if d.kind == "record" and d.row is not None]
+
+    notes = cohort_notes(spec, records, corrected, corrections, logged, rows(before),
+                         rows(after))
+    return Appeal(str(policy.ref), as_of, changes, before, after, tuple(notes))
 

@@ -58,6 +58,7 @@ LAZY_COMMANDS = {
     "serve": "civicscore.service.command:serve_cmd",  # the HTTP service
     "review": "civicscore.review:review_command",  # record and list human reviews
     "concepts": "civicscore.policy.care_cli:concepts_command",  # the care-need vocabulary
+    "verify-log": "civicscore.logchain:verify_log_command",  # a decision log's hash chain
 }
 
 
@@ -78,6 +79,8 @@ LAZY_HELP = {
     "review": "List the reviews in LOG, show decision ID with its reviews, or record a "
               "review.",
     "concepts": 'List the care-need concepts a fact may declare (concept = "...").',
+    "verify-log": "Check the hash chain of decision log LOG: name the first deleted, changed "
+                  "or moved entry by line.",
 }
 
 
@@ -852,6 +855,10 @@ def replay(log_file: str, extra_policies: tuple[str, ...], policy_roots: tuple[s
 
     for line in review_lines(log_file):
         click.echo(line)
+    from .logchain import replay_lines
+
+    for line in replay_lines(report.chain):  # a deleted, edited or moved entry: not ok
+        click.echo(line)
     click.echo(f"{report.replayed} decisions replayed, {len(report.differences)} differ, "
                f"{len(report.skipped)} could not be replayed")
     if not report.ok:
@@ -910,7 +917,7 @@ def appeal_cmd(log_file: str, decision_id: str, settings: tuple[str, ...],
                           (e for e in entries if e["run_id"] == target["run_id"]))
     result = appeal(policy, target["scheme"], [e["input"] for e in run],
                     {target["row"]: fixes}, as_of=dt.date.fromisoformat(target["as_of"]),
-                    expected_hash=target["policy"]["hash"], **extra)
+                    expected_hash=target["policy"]["hash"], logged=run, **extra)
     click.echo(result.explain())
 
 

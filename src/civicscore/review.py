@@ -82,7 +82,7 @@ def record_review(log: str | Path, decision_id: str, action: Action, *, by: str,
                   reason: str, sets: Mapping[str, str] | None = None,
                   at: dt.datetime | None = None) -> dict[str, Any]:
     """Append a review of decision ``decision_id`` to ``log``; returns the entry written."""
-    from .audit import REVIEW_FORMAT, append_whole, scan_log  # (not for --help)
+    from .audit import REVIEW_FORMAT, append_chained, scan_log  # (not for --help)
 
     contents = scan_log(log)
     target = next((e for e in contents.entries if e["decision_id"] == decision_id), None)
@@ -127,7 +127,8 @@ def record_review(log: str | Path, decision_id: str, action: Action, *, by: str,
              "run_id": target["run_id"], "scheme": target["scheme"],
              "policy": target["policy"], "by": person, "at": stamp, "reason": why,
              "before": before, "after": after}
-    append_whole(Path(log), json.dumps(entry, ensure_ascii=False) + "\n")
+    link = append_chained(Path(log), [json.dumps(entry, ensure_ascii=False)])
+    entry["seq"], entry["prev"] = link.seq, link.prev  # as written (civicscore.logchain)
     return entry
 
 
@@ -152,10 +153,32 @@ def describe(review: Mapping[str, Any]) -> str:
 
 
 def review_lines(log: str | Path) -> list[str]:
-    """``REVIEWED ...`` lines for every review in a log (replay prints them)."""
+    """``REVIEWED ...`` lines for every review in a log (replay prints them), then a
+    ``PROPOSED ...`` line for every demotion no one has confirmed yet."""
     from .audit import scan_log
 
-    return [f"REVIEWED {describe(r)}" for r in scan_log(log).reviews]
+    contents = scan_log(log)
+    return [*(f"REVIEWED {describe(r)}" for r in contents.reviews),
+            *(f"PROPOSED {proposal(e)}" for e in pending(contents.entries, contents.reviews))]
+
+
+def pending(entries: Sequence[Mapping[str, Any]], reviews: Sequence[Mapping[str, Any]]
+            ) -> list[Mapping[str, Any]]:
+    """The decisions whose grade is only proposed: a veto or quota demotion
+    (``needs_confirmation``) that no review has confirmed or overridden."""
+    reviewed = {r.get("decision_id") for r in reviews
+                if "grade" in (r.get("after") or {})}
+    return [e for e in entries if isinstance(e.get("result"), dict)
+            and e["result"].get("needs_confirmation") and e["decision_id"] not in reviewed]
+
+
+def proposal(entry: Mapping[str, Any]) -> str:
+    """A demotion as what it is until a person confirms it: a proposal."""
+    result = entry["result"]
+    return (f"{entry['decision_id']}: grade {result.get('grade')!r} is proposed (computed "
+            f"{result.get('computed_grade')!r}), not final until a person confirms it: "
+            f"civicscore review LOG {entry['decision_id']} confirm --by NAME --reason TEXT "
+            f"/ 降级仅为建议，经人工确认后方为最终结果")
 
 
 @click.command("review")
@@ -185,6 +208,12 @@ def review_command(log_file: str, decision_id: str | None, action: str | None,
                    f"{json.dumps(target['result'], ensure_ascii=False, sort_keys=True)}")
         for r in reviews:
             click.echo(f"  Review: {describe(r)}")
+        if pending([target], reviews):
+            click.echo(f"  Proposed: {proposal(target)}")
+        elif isinstance(target.get("result"), dict) and target["result"].get(
+                "needs_confirmation"):
+            click.echo(f"  Final: grade {current_values(reviews, decision_id)['grade']!r}, "
+                       f"after review / 经人工复核后为最终结果")
         if not reviews:
             click.echo("  Not reviewed.")
         elif current := current_values(reviews, decision_id):
