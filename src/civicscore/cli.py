@@ -341,9 +341,10 @@ def _output_kind(output: str | None, fmt: str | None) -> str:
               help="The encoding of CSV and JSON inputs (default UTF-8, with or without a "
                    "byte-order mark); gb18030 reads what Excel's plain 'CSV' writes on a "
                    "Chinese Windows (GBK included).")
-@click.option("--bom/--no-bom", default=False, show_default=True,
+@click.option("--bom/--no-bom", default=True, show_default=True,
               help="Start CSV output files with a UTF-8 byte-order mark, so that Excel on a "
-                   "Chinese Windows opens them without mojibake.")
+                   "Chinese Windows opens them without mojibake (standard output never gets "
+                   "one); --no-bom for programs that do not expect it.")
 @_policy_root_option
 @_as_of_option
 def score(policy: str, input_file: str, scheme: str, output: str | None, rejects: str | None,
