@@ -82,7 +82,8 @@ def test_score_writes_csv_and_parquet(tmp_path: Path) -> None:
                 "--as-of", "2025-12-31")
         assert r.exit_code == 0 and out.exists()
     assert pq.read_table(tmp_path / "out.parquet").num_rows == 5
-    assert (tmp_path / "out.csv").read_text().startswith("volunteer_id,as_of,earned")
+    # a CSV file for officers starts with the UTF-8 mark by default (Excel reads it as UTF-8)
+    assert (tmp_path / "out.csv").read_bytes().startswith(b"\xef\xbb\xbfvolunteer_id,as_of,earned")
 
 
 def test_score_table_format_prints_a_statement() -> None:

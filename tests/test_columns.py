@@ -110,4 +110,5 @@ def test_an_empty_rejects_file_is_written_with_its_header(tmp_path: Path) -> Non
     rejects = tmp_path / "rejects.csv"
     r = score(good, "--rejects", rejects)
     assert r.exit_code == 0, r.stderr
-    assert rejects.read_bytes() == b"input,row,id,reason_codes,reasons\r\n"
+    # the UTF-8 mark (on by default, for Excel), then exactly the header
+    assert rejects.read_bytes() == b"\xef\xbb\xbfinput,row,id,reason_codes,reasons\r\n"

@@ -1,6 +1,6 @@
 """CSV files as Excel writes them on a Chinese Windows: GBK / GB18030 in (named with
-``--encoding``, never guessed), a UTF-8 byte-order mark accepted, and ``--bom`` output
-that Excel opens without mojibake. The files are real bytes written here."""
+``--encoding``, never guessed), a UTF-8 byte-order mark accepted, and CSV files written with the mark by default
+(``--no-bom`` turns it off) so that Excel opens them without mojibake. The files are real bytes written here."""
 
 from __future__ import annotations
 
@@ -117,11 +117,16 @@ def test_bom_output_for_excel(tmp_path: Path, engine: str) -> None:
     source.write_text(chinese_households(), encoding="utf-8")
     plain, marked = tmp_path / "plain.csv", tmp_path / "marked.csv"
     rejects, details = tmp_path / "rejects.csv", tmp_path / "details.csv"
-    assert score(source, plain, "--engine", engine).exit_code == 0
+    assert score(source, plain, "--engine", engine, "--no-bom").exit_code == 0
+    assert not plain.read_bytes().startswith(b"\xef\xbb\xbf")
+    default = tmp_path / "default.csv"
+    assert score(source, default, "--engine", engine).exit_code == 0
     r = score(source, marked, "--engine", engine, "--bom", "--rejects", rejects,
               "--details", details)
     assert r.exit_code == 0, r.stderr
+    # the mark is on by default and --bom says the same; the bytes after it are --no-bom's
     assert marked.read_bytes() == b"\xef\xbb\xbf" + plain.read_bytes()
+    assert default.read_bytes() == marked.read_bytes()
     assert rejects.read_bytes().startswith(b"\xef\xbb\xbfinput,row,id")
     assert details.read_bytes().startswith(b"\xef\xbb\xbf")
     assert "户1" in marked.read_text(encoding="utf-8-sig")

@@ -155,7 +155,9 @@ def test_plugin_scheme_is_checked_scored_explained_and_tested_from_the_cli(
     rows = json.loads(out.read_text(encoding="utf-8"))  # a JSON array
     assert [(x["household_id"], x["card"]) for x in rows] == [
         ("h1", "生日快乐"), ("h2", None), ("h3", None)]
-    assert rejects.read_text(encoding="utf-8").splitlines()[0] == \
+    # a CSV file starts with the UTF-8 mark by default (for Excel), then the header
+    assert rejects.read_bytes().startswith(b"\xef\xbb\xbf")
+    assert rejects.read_text(encoding="utf-8-sig").splitlines()[0] == \
         "input,row,id,reason_codes,reasons"
     assert "2 of 3 households scored, 1 rejected; policy greetings 1" in r.stderr
     # no batch evaluator: auto runs it per record, --engine batch says why not

@@ -32,6 +32,7 @@ import click
 
 from . import __version__
 from .errors import CivicScoreError, PolicyError, Problem, UsageError
+from .messages import LANG, problem_line, say
 
 if TYPE_CHECKING:
     from .policy.compile import Policy
@@ -117,16 +118,16 @@ class _Group(click.Group):
                 return super().invoke(ctx)
         except PolicyError as e:
             for p in e.problems:
-                click.echo(str(p), err=True)
-            click.echo(f"{len(e.problems)} problem(s); the policy was not used.", err=True)
+                click.echo(problem_line(p), err=True)
+            click.echo(say("problems", n=len(e.problems)), err=True)
             ctx.exit(EXIT_PROBLEMS)
         except CivicScoreError as e:
-            click.echo(f"civicscore: error: {e}", err=True)
+            click.echo(say("error", detail=e), err=True)
             ctx.exit(EXIT_INPUT)
         except (click.exceptions.Exit, click.ClickException, click.Abort):
             raise
         except KeyboardInterrupt:
-            click.echo("civicscore: interrupted", err=True)
+            click.echo(say("interrupted"), err=True)
             ctx.exit(130)
         except MemoryError:
             _out_of_memory(ctx, "")
@@ -136,7 +137,7 @@ class _Group(click.Group):
             if os.environ.get("CIVICSCORE_DEBUG"):
                 raise
             where = f"{e.filename}: " if e.filename else ""
-            click.echo(f"civicscore: error: {where}{e.strerror or e}", err=True)
+            click.echo(say("error", detail=f"{where}{e.strerror or e}"), err=True)
             ctx.exit(EXIT_INPUT)
         except Exception as e:
             _internal(ctx, e)
@@ -199,8 +200,22 @@ def _internal(ctx: click.Context, e: BaseException) -> NoReturn:
     ctx.exit(EXIT_INTERNAL)
 
 
+def _set_lang(ctx: click.Context, _param: click.Parameter, value: str | None) -> None:
+    """``--lang``: the language of the command's own messages, until the command ends."""
+    if value:
+        token = LANG.set(value)
+        ctx.call_on_close(lambda: LANG.reset(token))
+
+
+_lang_option = click.option(
+    "--lang", type=click.Choice(["zh", "en"]), default=None, expose_value=False,
+    callback=_set_lang, is_eager=True,
+    help="Language of civicscore's own messages (default: CIVICSCORE_LANG, else en).")
+
+
 @click.group(cls=_Group, context_settings={"help_option_names": ["-h", "--help"]})
 @click.version_option(__version__, prog_name="civicscore")
+@_lang_option
 def main() -> None:
     """Check community-programme policies and score records against them."""
 
@@ -234,7 +249,7 @@ _scheme_option = click.option(
 
 def _print_warnings(policy: Policy) -> None:
     for w in policy.warnings:
-        click.echo(str(w), err=True)
+        click.echo(problem_line(w), err=True)
 
 
 # --- check ------------------------------------------------------------------------------
@@ -245,6 +260,7 @@ def _print_warnings(policy: Policy) -> None:
 @click.option("--format", "fmt", type=click.Choice(["text", "json"]), default="text",
               help="json prints one object per policy, for editors and CI.")
 @_policy_root_option
+@_lang_option
 def check(policies: tuple[str, ...], fmt: str, policy_roots: tuple[str, ...]) -> None:
     """Check POLICIES (paths or installed names); exit 1 if any has problems."""
     engine = _engine(policy_roots)  # one set of plugins for all the policies
@@ -268,12 +284,12 @@ def check(policies: tuple[str, ...], fmt: str, policy_roots: tuple[str, ...]) ->
             }, ensure_ascii=False))
             continue
         for p in problems:
-            click.echo(str(p))
+            click.echo(problem_line(p))
         if policy is not None:
             _print_warnings(policy)
-            click.echo(f"ok: {source}: {policy.ref}")
+            click.echo(say("ok", source=source, ref=policy.ref))
         else:
-            click.echo(f"{source}: {len(problems)} problem(s)", err=True)
+            click.echo(say("policy_problems", source=source, n=len(problems)), err=True)
     if failed:
         sys.exit(EXIT_PROBLEMS)
 
@@ -344,11 +360,13 @@ def _output_kind(output: str | None, fmt: str | None) -> str:
               help="The encoding of CSV and JSON inputs (default UTF-8, with or without a "
                    "byte-order mark); gb18030 reads what Excel's plain 'CSV' writes on a "
                    "Chinese Windows (GBK included).")
-@click.option("--bom/--no-bom", default=False, show_default=True,
+@click.option("--bom/--no-bom", default=True, show_default=True,
               help="Start CSV output files with a UTF-8 byte-order mark, so that Excel on a "
-                   "Chinese Windows opens them without mojibake.")
+                   "Chinese Windows opens them without mojibake (standard output never gets "
+                   "one); --no-bom for programs that do not expect it.")
 @_policy_root_option
 @_as_of_option
+@_lang_option
 def score(policy: str, input_file: str, scheme: str, output: str | None, rejects: str | None,
           details: str | None, with_inputs: tuple[str, ...], redemptions: str | None,
           fmt: str | None, log_path: str | None, redactions: tuple[str, ...], engine: str,
@@ -445,23 +463,21 @@ def _score(policy: str, input_file: str, scheme: str, output: str | None, reject
     finally:
         CSV_ESCAPE.reset(token)
     if logged is not None:
-        click.echo(f"{logged} decisions logged to {log.path}", err=True)
+        click.echo(say("logged", n=logged, path=log.path), err=True)
     for warning in absent:  # after the outputs are written, beside the summary
         click.echo(warning, err=True)
     click.echo(outcome.summary(), err=True)
     if rejected and rejects:
-        click.echo(f"{len(rejected)} rejected rows written to {rejects}", err=True)
+        click.echo(say("rejects_written", n=len(rejected), path=rejects), err=True)
     elif rejected:
         for r in rejected[:SHOWN_REJECTS]:
-            click.echo(f"rejected {r['input']} row {r['row']} ({r['id']}): "
-                       + "; ".join(r["reasons"]), err=True)
+            click.echo(say("rejected_row", input=r["input"], row=r["row"], id=r["id"],
+                           reasons="; ".join(r["reasons"])), err=True)
         if len(rejected) > SHOWN_REJECTS:
-            click.echo(f"... and {len(rejected) - SHOWN_REJECTS} more rejected rows: "
-                       f"write them all with --rejects FILE", err=True)
+            click.echo(say("more_rejected", n=len(rejected) - SHOWN_REJECTS), err=True)
     main_rejected = sum(1 for r in rejected if r["input"] == spec.input_kind)
     if outcome.rows_in and main_rejected >= outcome.rows_in:
-        click.echo(f"civicscore: every row of {input_file} was rejected; nothing was "
-                   f"scored (exit {EXIT_ALL_REJECTED})", err=True)
+        click.echo(say("all_rejected", path=input_file, code=EXIT_ALL_REJECTED), err=True)
         sys.exit(EXIT_ALL_REJECTED)
 
 

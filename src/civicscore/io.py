@@ -573,9 +573,11 @@ the command line turns it off for a run)."""
 
 CSV_BOM: contextvars.ContextVar[bool] = contextvars.ContextVar("civicscore_csv_bom",
                                                                default=False)
-"""Whether a CSV *file* starts with the UTF-8 byte-order mark (``score --bom``): Excel on
-a Chinese Windows reads a CSV without one in the system's GBK and shows UTF-8 Chinese as
-mojibake; with it, Excel reads UTF-8. Standard output never gets one (a pipe is read by
+"""Whether a CSV *file* starts with the UTF-8 byte-order mark: Excel on a Chinese Windows
+reads a CSV without one in the system's GBK and shows UTF-8 Chinese as mojibake; with it,
+Excel reads UTF-8. ``civicscore score`` writes it by default (its files are for officers;
+``--no-bom`` turns it off); the library default stays off, since a program calling
+:func:`write_rows` reads what it writes. Standard output never gets one (a pipe is read by
 programs), nor do JSON and Parquet."""
 
 

@@ -1,0 +1,92 @@
+"""The command line's own messages in Chinese and English: one catalogue, one lookup,
+``--lang`` (on ``civicscore`` or on the command) and ``CIVICSCORE_LANG`` pick the
+language, English when nothing is asked (the words scripts already match)."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+from typing import Any
+
+import pytest
+from click.testing import CliRunner
+
+from civicscore.cli import main
+from civicscore.errors import Problem
+from civicscore.messages import LANGS, MESSAGES, language, problem_line, say
+
+from .conftest import EXAMPLE_POLICY, EXAMPLES
+from .test_policy_load import FOUR_MISTAKES
+
+ACTIVITIES = EXAMPLES / "volunteer-activities.csv"
+
+
+def run(*args: Any, env: dict[str, str] | None = None) -> Any:
+    result = CliRunner().invoke(main, [str(a) for a in args], catch_exceptions=False,
+                                env=env)
+    assert "Traceback" not in result.output + result.stderr
+    return result
+
+
+@pytest.mark.parametrize("key", sorted(MESSAGES))
+def test_every_message_has_both_languages_with_the_same_slots(key: str) -> None:
+    texts = MESSAGES[key]
+    assert set(texts) == set(LANGS)
+    slots = {lang: sorted(re.findall(r"\{(\w+)\}", text)) for lang, text in texts.items()}
+    assert slots["zh"] == slots["en"]
+    assert re.search(r"[\u4e00-\u9fff]", texts["zh"]), "the Chinese text is Chinese"
+
+
+def test_the_language_is_asked_then_the_environment_then_english(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv("CIVICSCORE_LANG", raising=False)
+    assert language() == "en" and language("zh") == "zh"
+    monkeypatch.setenv("CIVICSCORE_LANG", "zh_CN.UTF-8")
+    assert language() == "zh" and language("en") == "en"
+    monkeypatch.setenv("CIVICSCORE_LANG", "fr")  # not in the catalogue: English
+    assert language() == "en"
+
+
+def test_a_problem_line_in_each_language() -> None:
+    p = Problem("p.toml", 3, 5, "expected a number", path="volunteer.cap", hint="write 10")
+    assert problem_line(p, "en") == str(p) == \
+        "p.toml:3:5: expected a number [volunteer.cap] (write 10)"
+    assert problem_line(p, "zh") == \
+        "p.toml 第 3 行第 5 列：expected a number [volunteer.cap]（建议：write 10）"
+    w = Problem("p.toml", 1, 1, "unused", severity="warning")
+    assert problem_line(w, "zh") == "p.toml 第 1 行第 1 列：提示：unused"
+    assert say("problems", "zh", n=4) == "共 4 处问题，本政策未被使用。"
+
+
+def test_check_speaks_the_language_asked(tmp_path: Path) -> None:
+    bad = tmp_path / "bad.toml"
+    bad.write_text(FOUR_MISTAKES.lstrip("\n"), encoding="utf-8")
+    en = run("check", bad)
+    zh = run("check", "--lang", "zh", bad)
+    assert en.exit_code == zh.exit_code == 1
+    assert f"{bad}: 4 problem(s)" in en.stderr
+    assert f"{bad}：共 4 处问题" in zh.stderr and "problem(s)" not in zh.stderr
+    zh_lines = [ln for ln in zh.stdout.splitlines() if ln.startswith(str(bad))]
+    assert len(zh_lines) == 4 and all(" 第 " in ln and " 列：" in ln for ln in zh_lines)
+    ok = run("--lang", "zh", "check", EXAMPLE_POLICY)  # on the group too
+    assert ok.exit_code == 0 and ok.stdout.startswith("检查通过：")
+
+
+def test_score_speaks_the_environments_language() -> None:
+    args = ("score", EXAMPLE_POLICY, "--scheme", "volunteer", ACTIVITIES,
+            "--as-of", "2025-12-31")
+    en = run(*args)
+    zh = run(*args, env={"CIVICSCORE_LANG": "zh"})
+    assert "rejected activities row 11 (A011)" in en.stderr
+    assert "activities 第 11 行（A011）未通过校验：" in zh.stderr
+    assert "rejected activities" not in zh.stderr
+    # the option wins over the environment, and is forgotten when the command ends
+    assert "rejected activities row 11" in run(*args, "--lang", "en",
+                                               env={"CIVICSCORE_LANG": "zh"}).stderr
+    assert "rejected activities row 11" in run(*args).stderr
+
+
+def test_a_usage_error_in_chinese(tmp_path: Path) -> None:
+    r = run("--lang", "zh", "score", EXAMPLE_POLICY, "--scheme", "volunteer",
+            tmp_path / "missing.csv", "-o", tmp_path / "o.csv")
+    assert r.exit_code == 2 and r.stderr.startswith("civicscore：错误："), r.stderr
