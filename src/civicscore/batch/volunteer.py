@@ -56,7 +56,7 @@ few; their rows are parsed in Python.
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from fractions import Fraction
 from typing import Any, TypeAlias
@@ -79,7 +79,6 @@ from ..policy.compile import ensure_in_effect
 from ..policy.dated import DatedValue, NotInForce
 from ..policy.model import FactSpec
 from ..records import UnreadableRow, to_datetime
-from ..results import Reason
 from ..schemes.base import reject_row
 from ..schemes.volunteer import (
     APPLIED,
@@ -95,6 +94,14 @@ from ..schemes.volunteer import (
     overlap_reason,
     scaled_units,
     service_plan,
+    written,
+)
+from ..schemes.volunteer_words import (
+    code_entries,
+    month_column,
+    quotient,
+    say_lists,
+    version_expr,
 )
 from .expr import PolarsCompiler, exact_divisor
 from .frames import (
@@ -447,7 +454,8 @@ def _row_wise(scheme: VolunteerScheme, c: pl.DataFrame) -> pl.DataFrame:
 
 _RATE_SCHEMA: _Schema = {
     "__act": pl.String, "__day": pl.Date, "__mask": pl.Int64, "__A": pl.Int128,
-    "__B": pl.Int128, "__mmax": pl.Int64, "__ev_units": pl.Int64, "__ev_round": pl.Boolean}
+    "__B": pl.Int128, "__mmax": pl.Int64, "__ev_units": pl.Int64, "__ev_round": pl.Boolean,
+    "__ev_exact": pl.Float64}
 _NO_LIMIT = 2**62
 
 
@@ -469,7 +477,7 @@ def _rate_table(scheme: VolunteerScheme, keys: pl.DataFrame) -> pl.DataFrame:
     for act_id, day, mask in keys.iter_rows():
         act = scheme.activities.get(act_id)
         A = B = ev = 0
-        mmax, ev_round = _NO_LIMIT, False
+        mmax, ev_round, ev_exact = _NO_LIMIT, False, None
         if act is not None and day is not None:
             try:
                 rate = scheme.exact_rate(act, day, mask)
@@ -478,12 +486,14 @@ def _rate_table(scheme: VolunteerScheme, keys: pl.DataFrame) -> pl.DataFrame:
             if rate is not None and act.per_event is not None:
                 ev = half_up(rate * scale) if rate > 0 else 0
                 ev_round = rate > 0 and (rate * scale).denominator != 1
+                ev_exact = float(rate)
             elif rate is not None:
                 per = rate * scale / 60
                 A, B = per.numerator, per.denominator
                 if A:
                     mmax = min((B * (2 * MAX_UNITS + 1) - 1) // (2 * A), _NO_LIMIT)
-        rows.append((act_id, day, mask, A, max(B, 1), mmax, min(ev, MAX_UNITS + 1), ev_round))
+        rows.append((act_id, day, mask, A, max(B, 1), mmax, min(ev, MAX_UNITS + 1), ev_round,
+                     ev_exact))
     return pl.DataFrame(rows, schema=_RATE_SCHEMA, orient="row")
 
 
@@ -627,73 +637,110 @@ def _overlaps(scheme: VolunteerScheme, rows: pl.DataFrame, as_of: dt.date
 _WORDS = pl.List(pl.String)
 
 
-def _worded(s: pl.DataFrame, name: str, when: pl.Expr, keys: list[str],
-            make: Callable[..., list[Reason]]) -> pl.DataFrame:
-    """``s`` with the codes and words of one kind of reason (``__c_<name>``,
-    ``__w_<name>``; empty lists where ``when`` is false): ``make`` -- a
-    ``VolunteerScheme.reason_*`` function -- is called once per distinct ``keys``."""
-    distinct = s.filter(when).select(keys).unique()
-    codes: list[list[str]] = []
-    words: list[list[str]] = []
-    for values in distinct.iter_rows():
-        reasons = make(*values)
-        codes.append([r.code for r in reasons])
-        words.append([r.message for r in reasons])
-    table = distinct.with_columns(pl.Series(f"__c_{name}", codes, dtype=_WORDS),
-                                  pl.Series(f"__w_{name}", words, dtype=_WORDS))
-    empty = pl.lit([], dtype=_WORDS)
-    return s.join(table, on=keys, how="left", nulls_equal=True, maintain_order="left") \
-        .with_columns(pl.when(when).then(pl.col(f"__{k}_{name}")).otherwise(empty)
-                      .fill_null(empty) for k in "cw")
+def _activity_index(scheme: VolunteerScheme, items: Mapping[str, pl.Expr]) -> pl.Expr:
+    """The item index each row's activity maps to (null for activities not in ``items``)."""
+    return _by_activity(scheme, items, pl.lit(None, dtype=pl.Int64)).cast(pl.Int64)
+
+
+def _trace(scheme: VolunteerScheme, s: pl.DataFrame) -> pl.DataFrame:
+    """The trace columns ``volunteer_words`` templates read (``TRACE_COLUMNS``), for the
+    vectorised scored rows: the amounts as the per-record ``scored_reasons`` puts them in
+    its trace (``units / scale`` and ``minutes / 60`` as Python divides), items chosen as
+    it chooses them."""
+    words, scale, rules = scheme.words, scheme.scale, scheme.rules
+    day = pl.col("__day")
+    n = s.height
+
+    def lit_col(v: int) -> pl.Series:
+        return pl.Series([v] * n, dtype=pl.Int64)
+
+    def where(flag: str, series: pl.Series) -> pl.Series:
+        return pl.select(pl.when(s[flag]).then(series)).to_series()
+
+    sixty, units = lit_col(60), lit_col(scale)
+    rate_at: dict[str, pl.Expr] = {}
+    coef_at: dict[str, pl.Expr] = {}
+    for a in scheme.activities.values():
+        per = a.per_event if a.per_event is not None else a.per_hour
+        assert per is not None
+        rate_at[a.id] = pl.lit(words.rate_items[(a.id, 0)], dtype=pl.Int64) \
+            + version_expr(per, day)
+        if a.category:
+            value = rules.categories[a.category].coefficient
+            coef_at[a.id] = pl.lit(words.coef_items[(a.category, 0)], dtype=pl.Int64) \
+                + version_expr(value, day)
+    max_at = {aid: pl.lit(i, dtype=pl.Int64) for aid, i in words.max_items.items()}
+    # which multipliers count: every one applied under product, the first largest under max
+    applied = [((pl.col("__mask") // (1 << i)) % 2 == 1) for i in range(len(scheme.multipliers))]
+    chosen: list[pl.Expr] = []
+    for i, holds in enumerate(applied):
+        if rules.multiplier_rule != "max":
+            chosen.append(holds)
+            continue
+        f = pl.col(f"__m{i}")
+        beaten = [applied[j] & (pl.col(f"__m{j}") >= f) if j < i
+                  else applied[j] & (pl.col(f"__m{j}") > f)
+                  for j in range(len(applied)) if j != i]
+        chosen.append(holds & ~pl.any_horizontal(beaten) if beaten else holds)
+    t = s.select(
+        pl.col("__k_round").alias("k_round"), pl.col("__service").alias("service"),
+        pl.when(pl.col("__k_max")).then(_activity_index(scheme, max_at)).alias("max_at"),
+        day.alias("day"), _activity_index(scheme, rate_at).alias("rate_at"),
+        pl.when(pl.col("__coef") != 1.0).then(_activity_index(scheme, coef_at))
+        .alias("coef_at"),
+        *(pl.when(c).then(version_expr(m.factor, day)).alias(f"mult{i}_at")
+          for i, (c, m) in enumerate(zip(chosen, scheme.multipliers, strict=True))),
+        pl.col("__k_rp").alias("k_rp"),
+        *(pl.col(f"__k_{c}").alias(f"k_{c}") for c in ("hd", "hm", "pd", "pm")))
+    cols: dict[str, pl.Series] = {
+        "raw_minutes": where("__k_round", quotient(s["__micros"], lit_col(60_000_000))),
+        "max_h": where("__k_max", quotient(s["__mh"], sixty)),
+        "service_h": where("__k_max", quotient(s["__service"], sixty)),
+        "month": month_column(s["__day"]),
+    }
+    counted = pl.select(pl.when(~s["__event"]).then(s["__counted"])).to_series()
+    cols["counted_h"] = quotient(counted, sixty)
+    # the rate as written (p / q) of the item in force: base points = p m / (q 60)
+    rates: list[Fraction] = [Fraction(0)] * len(words.rate)
+    for (aid, k), i in words.rate_items.items():
+        a = scheme.activities[aid]
+        per = a.per_event if a.per_event is not None else a.per_hour
+        assert per is not None
+        rates[i] = written(per.values[k])
+    at = t["rate_at"]
+    p = pl.Series([r.numerator for r in rates], dtype=pl.Int128).gather(at)
+    q60 = pl.Series([r.denominator * 60 for r in rates], dtype=pl.Int128).gather(at)
+    cols["base_points"] = quotient(counted.cast(pl.Int128) * p, q60)
+    # the exact points: A m / (B scale) per hour, the exact rate per event
+    exact_hourly = quotient(s["__A"] * s["__counted"].cast(pl.Int128),
+                            pl.select(pl.lit(s["__B"]) * pl.lit(scale, dtype=pl.Int128))
+                            .to_series())
+    cols["rp_points"] = pl.DataFrame({"e": s["__event"], "k": s["__k_rp"], "h": exact_hourly,
+                                      "x": s["__ev_exact"]}).select(
+        pl.when(pl.col("k")).then(pl.when(pl.col("e")).then(pl.col("x"))
+                                  .otherwise(pl.col("h")))).to_series()
+    cols["rp_units"] = where("__k_rp", quotient(s["__units0"], units))
+    for name, (limit, left, amount), unit in (
+            ("hd", ("__Lhd", "__hd", "__counted0"), sixty),
+            ("hm", ("__Lhm", "__counted", "__hd"), sixty),
+            ("pd", ("__Lpd", "__pdc", "__units0"), units),
+            ("pm", ("__Lpm", "__units", "__pdc"), units)):
+        flag = f"__k_{name}"
+        for w, c in (("left", left), ("limit", limit), ("amount", amount)):
+            cols[f"{name}_{w}"] = where(flag, quotient(s[c].cast(pl.Int64), unit))
+    return t.with_columns(pl.Series(k, v) for k, v in cols.items())
 
 
 def _with_reasons(scheme: VolunteerScheme, s: pl.DataFrame) -> pl.DataFrame:
-    """``reason_codes`` and ``reasons`` of the vectorised scored rows, worded as
-    ``VolunteerScheme.scored_reasons`` words them, part by part, in its order."""
-    scale = scheme.scale
-
-    def cut(code: str, noun: str, unit: int) -> Callable[..., list[Reason]]:
-        def make(day: dt.date, limit: int, left: int, amount: int) -> list[Reason]:
-            return [scheme._cut_reason((code, limit, left, amount), unit, noun, day,
-                                       f"{day.year}-{day.month:02d}")]
-        return make
-
-    def rounding_points(event: bool, act: str, day: dt.date, mask: int, a: int, b: int,
-                        counted: int, units0: int) -> list[Reason]:
-        exact = scheme.exact_points(scheme.activities[act], day, mask, counted) if event \
-            else Fraction(a * counted, b * scale)
-        return scheme.reason_rounding_points(exact, units0)
-
-    event = pl.col("__event")
-    # (the month caps' words only read the month of ``__month``, the first of the month)
-    parts: list[tuple[str, pl.Expr, list[str], Callable[..., list[Reason]]]] = [
-        ("round", pl.col("__k_round"), ["__micros", "__service"], scheme.reason_rounding),
-        ("max", pl.col("__k_max"), ["__act", "__mh", "__service"], scheme.reason_max_hours),
-        ("hd", pl.col("__k_hd"), ["__day", "__Lhd", "__hd", "__counted0"],
-         cut("CAP_HOURS_DAY", "counted hours", 60)),
-        ("hm", pl.col("__k_hm"), ["__month", "__Lhm", "__counted", "__hd"],
-         cut("CAP_HOURS_MONTH", "counted hours", 60)),
-        ("rate", pl.lit(True), ["__act", "__rate", "__rate_minutes"], scheme.reason_rate),
-        ("coef", pl.col("__coef").is_not_null() & (pl.col("__coef") != 1.0),
-         ["__act", "__coef"], scheme.reason_coefficient),
-        ("mult", pl.col("__mask") != 0, ["__day", "__mask"], scheme.reason_multipliers),
-        ("rp", pl.col("__k_rp"), ["__event", "__act", "__rp_day", "__rp_mask", "__A", "__B",
-                                  "__counted", "__units0"], rounding_points),
-        ("pd", pl.col("__k_pd"), ["__day", "__Lpd", "__pdc", "__units0"],
-         cut("CAP_POINTS_DAY", "points", scale)),
-        ("pm", pl.col("__k_pm"), ["__month", "__Lpm", "__units", "__pdc"],
-         cut("CAP_POINTS_MONTH", "points", scale)),
-    ]
-    s = s.with_columns(  # keys that ignore what the words do not depend on
-        __rate_minutes=pl.when(event).then(0).otherwise(pl.col("__counted")),
-        __rp_day=pl.when(event).then(pl.col("__day")),
-        __rp_mask=pl.when(event).then(pl.col("__mask")))
-    for name, when, keys, make in parts:
-        s = _worded(s, name, when, keys, make)
-    names = [p[0] for p in parts]
+    """``reason_codes`` and ``reasons`` of the vectorised scored rows, rendered by
+    ``volunteer_words.say_lists`` (``plan.words``' renderers) from the policy's templates
+    (``VolunteerScheme.words``, the ones the per-record ``scored_reasons`` renders) over
+    the rows' trace: no Python per row."""
+    entries = scheme.words.entries()
+    trace = _trace(scheme, s)
     return s.with_columns(
-        reason_codes=pl.concat_list([f"__c_{n}" for n in names]),
-        reasons=pl.concat_list([f"__w_{n}" for n in names]))
+        say_lists(code_entries(entries), trace).alias("reason_codes"),
+        say_lists([e for _, e in entries], trace).alias("reasons"))
 
 
 def _vector_rows(scheme: VolunteerScheme, s: pl.DataFrame) -> pl.DataFrame:

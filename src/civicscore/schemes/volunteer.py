@@ -91,6 +91,7 @@ from .base import (
     run_summary,
     run_table,
 )
+from .volunteer_words import CAPS, VolunteerWords, month_text, version
 
 SCORED = "scored"
 REJECTED = "rejected"
@@ -447,10 +448,6 @@ class Trace:
     point_cuts: tuple[Cut, ...]
 
 
-def _points(n: float) -> str:
-    return f"{n:g} point" + ("" if n == 1 else "s")
-
-
 def _label(obj: Any, fallback: str) -> str:
     return str(getattr(obj, "label", "") or fallback)
 
@@ -529,6 +526,8 @@ class VolunteerScheme(BatchEngine):
         self.stars = sorted(rules.star_levels, key=lambda s: s.hours)
         #: the service-time plan, compiled once (``service_plan``)
         self._service = compile_plan(service_plan(rules), FunctionTable())
+        #: the reasons' templates, built once (both engines render them)
+        self.words = VolunteerWords.of(rules, self.activities, self.multipliers)
 
     # -- public API --------------------------------------------------------------------
     def decide_many(self, records: Iterable[Mapping[str, Any]], *, as_of: dt.date,
@@ -870,22 +869,19 @@ class VolunteerScheme(BatchEngine):
 
     def scored_reasons(self, t: Trace, env: Mapping[str, Any] | None = None
                        ) -> list[Reason]:
-        """The reasons of a scored record, in order, worded from its trace by the
-        ``reason_*`` functions: the one place both engines take their words from (the
-        batch engine calls each function once per distinct argument; ``env``, the values
-        the multipliers read, only fills the reasons' ``facts``)."""
+        """The reasons of a scored record, in order, each message rendered from the
+        policy's templates (``volunteer_words``: the batch engine renders the same ones
+        over its frame) over this record's trace; ``env``, the values the multipliers
+        read, only fills the reasons' ``facts``."""
         act, day = t.activity, t.day
-        month = f"{day.year}-{day.month:02d}"
+        month = month_text(day)
         out = self.reason_rounding(t.micros, t.service)
         if t.max_hours is not None:
             out += self.reason_max_hours(act.id, t.max_hours, t.service)
         out += [self._cut_reason(c, 60, "counted hours", day, month) for c in t.hour_cuts]
-        per = act.per_event if act.per_event is not None else act.per_hour
-        assert per is not None
-        out += self.reason_rate(act.id, per.value_at(day), t.counted)
+        out += self.reason_rate(act.id, day, t.counted)
         if act.category:
-            out += self.reason_coefficient(
-                act.id, self.rules.categories[act.category].coefficient.value_at(day))
+            out += self.reason_coefficient(act.id, day)
         out += self.reason_multipliers(day, t.mask, env)
         out += self.reason_rounding_points(self.exact_points(act, day, t.mask, t.counted),
                                            t.units0)
@@ -895,80 +891,93 @@ class VolunteerScheme(BatchEngine):
     def reason_rounding(self, micros: int, service: int) -> list[Reason]:
         rules = self.rules
         unit = rules.rounding_minutes
-        if unit <= 1 or service * 60_000_000 == micros:
+        words = self.words.rounding
+        if words is None or service * 60_000_000 == micros:
             return []
         raw_minutes = micros / 60_000_000
         return [Reason("ROUNDING", "volunteer.rounding_minutes",
-                       f"{raw_minutes:g} minutes of service counted as {service} "
-                       f"minutes ({unit}-minute units, rounded {rules.rounding})",
+                       words.render({"raw_minutes": raw_minutes, "service": service}),
                        {"minutes": raw_minutes}, unit)]
 
     def reason_max_hours(self, activity: str, limit: int, service: int) -> list[Reason]:
         act = self.activities[activity]
+        words = self.words.max_hours[self.words.max_items[act.id]]
         return [Reason("MAX_HOURS", f"volunteer.activities.{act.id}.max_hours",
-                       f"at most {limit / 60:g} hours of {act.label} count per "
-                       f"record; {service / 60:g} were served",
+                       words.render({"max_h": limit / 60, "service_h": service / 60}),
                        {"hours": service / 60}, limit / 60,
                        f"-{(service - limit) / 60:g} h")]
 
-    def reason_rate(self, activity: str, rate: float, counted: int) -> list[Reason]:
+    def reason_rate(self, activity: str, day: dt.date, counted: int) -> list[Reason]:
         act = self.activities[activity]
         base = f"volunteer.activities.{act.id}"
+        per = act.per_event if act.per_event is not None else act.per_hour
+        assert per is not None
+        rate = per.value_at(day)
+        words = self.words.rate[self.words.rate_items[(act.id, version(per, day))]]
         if act.per_event is not None:
-            return [Reason("RATE", f"{base}.points_per_event",
-                           f"{act.label}: {_points(rate)} per event", {}, rate,
+            return [Reason("RATE", f"{base}.points_per_event", words.render({}), {}, rate,
                            f"+{rate:g}")]
         base_points = float(written(rate) * counted / 60)
         return [Reason("RATE", f"{base}.points_per_hour",
-                       f"{act.label}: {_points(rate)} per hour x {counted / 60:g} "
-                       f"counted hours = {base_points:g}",
+                       words.render({"counted_h": counted / 60, "base_points": base_points}),
                        {"counted_hours": counted / 60}, rate, f"+{base_points:g}")]
 
-    def reason_coefficient(self, activity: str, coef: float) -> list[Reason]:
+    def reason_coefficient(self, activity: str, day: dt.date) -> list[Reason]:
         act = self.activities[activity]
-        if not act.category or coef == 1:
+        if not act.category:
             return []
-        cat = self.rules.categories[act.category]
+        value = self.rules.categories[act.category].coefficient
+        coef = value.value_at(day)
+        if coef == 1:
+            return []
+        words = self.words.coefficient[self.words.coef_items[(act.category,
+                                                              version(value, day))]]
         return [Reason("COEFFICIENT", f"volunteer.categories.{act.category}.coefficient",
-                       f"category {_label(cat, act.category)}: x{coef:g}",
-                       {"category": act.category}, coef, f"x{coef:g}")]
+                       words.render({}), {"category": act.category}, coef, f"x{coef:g}")]
 
     def reason_multipliers(self, day: dt.date, mask: int,
                            env: Mapping[str, Any] | None = None) -> list[Reason]:
-        return [Reason("MULTIPLIER", f"volunteer.multipliers.{m.id}",
-                       f"{_label(m, m.id)} applies ({m.when.text}): x{f:g}",
-                       m.when.values_read(env) if env is not None else {}, f, f"x{f:g}")
-                for m, f in self.chosen_factors(day, mask)]  # only the factors that count
+        out = []
+        for i, m, f in self.chosen_factors_at(day, mask):  # only the factors that count
+            words = self.words.multipliers[i][version(m.factor, day)]
+            out.append(Reason("MULTIPLIER", f"volunteer.multipliers.{m.id}", words.render({}),
+                              m.when.values_read(env) if env is not None else {}, f,
+                              f"x{f:g}"))
+        return out
 
     def reason_rounding_points(self, exact: Fraction, units0: int) -> list[Reason]:
         if not exact > 0 or (exact * self.scale).denominator == 1:
             return []
         points = float(exact)
         return [Reason("ROUNDING_POINTS", "volunteer.points_decimals",
-                       f"{points:g} points rounded half-up to {units0 / self.scale:g} "
-                       f"({self.rules.points_decimals} decimals)", {"points": points},
-                       self.rules.points_decimals)]
+                       self.words.rounding_points.render(
+                           {"rp_points": points, "rp_units": units0 / self.scale}),
+                       {"points": points}, self.rules.points_decimals)]
 
-    @staticmethod
-    def _cut_reason(cut: Cut, scale: int, noun: str, day: dt.date, month: str) -> Reason:
+    def _cut_reason(self, cut: Cut, scale: int, noun: str, day: dt.date, month: str
+                    ) -> Reason:
         code, limit, left, amount = cut
-        period = f"on {day}" if code.endswith("_DAY") else f"in {month}"
-        return Reason(code, f"volunteer.caps.{code_to_key(code)}",
-                      f"only {left / scale:g} of the {limit / scale:g} {noun} "
-                      f"allowed {period} were left; {amount / scale:g} reduced "
-                      f"to {left / scale:g}", {noun: amount / scale},
-                      limit / scale, f"-{(amount - left) / scale:g}")
+        name = next(c[0] for c in CAPS if c[1] == code)
+        return Reason(code, f"volunteer.caps.{code_to_key(code)}", self.words.caps[name].render(
+            {f"{name}_left": left / scale, f"{name}_limit": limit / scale,
+             f"{name}_amount": amount / scale, "day": day, "month": month}),
+            {noun: amount / scale}, limit / scale, f"-{(amount - left) / scale:g}")
 
     # -- the exact points, shared by both engines ---------------------------------------
     def chosen_factors(self, day: dt.date, mask: int) -> list[tuple[_Multiplier, float]]:
         """The multipliers that count, given the ``mask`` of those that apply (bit i:
         multiplier i holds and has a factor in force): the largest (the first of equal
         ones) under ``max``, all of them under ``product``."""
-        applied = [(m, m.factor.value_at(day)) for i, m in enumerate(self.multipliers)
+        return [(m, f) for _, m, f in self.chosen_factors_at(day, mask)]
+
+    def chosen_factors_at(self, day: dt.date, mask: int
+                          ) -> list[tuple[int, _Multiplier, float]]:
+        """``chosen_factors`` with each multiplier's position."""
+        applied = [(i, m, m.factor.value_at(day)) for i, m in enumerate(self.multipliers)
                    if mask >> i & 1]
         if not applied or self.rules.multiplier_rule != "max":
             return applied
-        return [max(applied, key=lambda a: a[1])]
+        return [max(applied, key=lambda a: a[2])]
 
     def exact_rate(self, act: _Activity, day: dt.date, mask: int) -> Fraction:
         """rate x coefficient x multiplier(s) in force on ``day``, exactly, as written."""
