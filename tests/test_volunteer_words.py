@@ -72,3 +72,41 @@ def test_templates_built_once_from_the_policy(tmp_path: Path) -> None:
     codes = [code for code, _ in words.entries()]
     assert codes[-1] == "CAP_POINTS_MONTH" and "RATE" in codes
     assert month_text(dt.date(25, 3, 9)) == "25-03"
+
+
+def test_step1_rejections_worded_in_batch_as_per_record(tmp_path: Path) -> None:
+    """Every step-1 rejection batch words from templates (rows whose fields all parsed),
+    beside one it leaves to the per-record code, says what the per-record path says:
+    microsecond and far-off times, a misspelt activity, a rate not yet in force, several
+    reasons on one row."""
+    from .test_batch_volunteer import assert_same
+
+    path = tmp_path / "policy.toml"
+    path.write_text(POLICY, encoding="utf-8")
+    scheme = civicscore.load(path).schemes.get("volunteer")
+
+    def rec(rid: str, **kw: object) -> dict[str, object]:
+        base: dict[str, object] = {
+            "record_id": rid, "volunteer_id": "V1", "activity": "cleanup",
+            "start": "2025-01-21 09:00", "end": "2025-01-21 11:00", "confirmed": True,
+            "submitted_at": "2025-01-22 08:00"}
+        return {**base, **kw}
+
+    records = [
+        rec("A1"), rec("A1"), rec("A2", activity="cleanupp"), rec("A3", activity="zzz"),
+        rec("A4", end="2025-01-21 08:59:59.250000"), rec("A5", confirmed=False),
+        rec("A6", end="2025-02-20 10:00", submitted_at="2025-02-21 10:00"),
+        rec("A7", submitted_at="2025-01-21 10:00:00.5"),
+        rec("A8", submitted_at="2025-03-30 10:00"),
+        rec("A9", activity="patrol", start="2023-06-01 09:00", end="2023-06-01 10:00",
+            submitted_at="2023-06-02 09:00"),
+        rec("A9", activity="cleanupp", end="2025-01-20 09:00", confirmed=False,
+            submitted_at="2025-01-19 09:00"),
+        rec("B1", start="0999-01-01 09:00", end="0999-01-01 08:00"),
+        rec("B2", start="x"),  # a field that does not parse: the per-record code words it
+    ]
+    batch = assert_same(scheme, records, dt.date(2025, 2, 1))
+    codes = {c for cs in batch.rejected["reason_codes"].to_list() for c in cs}
+    assert {"DUPLICATE_RECORD", "UNKNOWN_ACTIVITY", "END_NOT_AFTER_START", "AFTER_AS_OF",
+            "NOT_CONFIRMED", "SUBMITTED_BEFORE_END", "LATE_SUBMISSION",
+            "RATE_NOT_IN_FORCE"} <= codes

@@ -101,6 +101,7 @@ from ..schemes.volunteer_words import (
     month_column,
     quotient,
     say_lists,
+    unknown_activity_text,
     version_expr,
 )
 from .expr import PolarsCompiler, exact_divisor
@@ -193,7 +194,9 @@ def score_volunteer(scheme: VolunteerScheme, source: Any, *, as_of: dt.date,
     settled, hard = _settle(scheme, candidates, as_of)
 
     # records the per-record code decides: step-1 rejections, and hard volunteers
-    decisions: list[ActivityDecision] = _step1_rejections(scheme, frame, fields, as_of)
+    decisions: list[ActivityDecision] = _step1_rejections(
+        scheme, frame, fields.filter(pl.col("__bad")), as_of)
+    worded = _step1_worded(scheme, fields.filter(~pl.col("__ok") & ~pl.col("__bad")), as_of)
     lots: dict[str, list[list[Any]]] = {}
     if hard:
         decisions += _per_record_volunteers(scheme, frame, candidates, hard, as_of, lots)
@@ -201,7 +204,7 @@ def score_volunteer(scheme: VolunteerScheme, source: Any, *, as_of: dt.date,
     decisions += _overlaps(scheme, settled.filter(~pl.col("__acc")), as_of)
     vector = _vector_rows(scheme, settled.filter(pl.col("__acc")))
     python_rows = _decision_frame(scheme, decisions)
-    out = pl.concat([vector.drop("__end_day"), python_rows]).sort("row")
+    out = pl.concat([vector.drop("__end_day"), python_rows, worded]).sort("row")
     assert out.height == n, (out.height, n)
 
     # step 5: redemptions and statements
@@ -218,7 +221,7 @@ def score_volunteer(scheme: VolunteerScheme, source: Any, *, as_of: dt.date,
         pl.lit(ref.hash).alias("policy_hash"), pl.lit(as_of, dtype=pl.Date).alias("as_of"))
     redemption_frame = pl.DataFrame([r.to_row() for r in redemption_decisions],
                                     schema=_REDEMPTION_SCHEMA)
-    rejected = _rejected_frame(decisions, redemption_decisions)
+    rejected = _rejected_frame(decisions, redemption_decisions, worded)
     return VolunteerBatchResult("volunteer", ref, as_of, statements, rejected, details, n,
                                 redemptions=redemption_frame)
 
@@ -338,15 +341,65 @@ def _step1(scheme: VolunteerScheme, frame: pl.DataFrame, as_of: dt.date) -> pl.D
     return work.with_columns(__ok=~fail, __day=day)
 
 
+def _step1_worded(scheme: VolunteerScheme, f: pl.DataFrame, as_of: dt.date) -> pl.DataFrame:
+    """The decision columns of the rows step 1 rejects whose fields all parsed (``f``):
+    their codes and messages rendered from the templates ``_check_record`` renders
+    (``VolunteerScheme.check_words``), with no Python per row."""
+    rules, words = scheme.rules, scheme.check_words
+    day, s, e = pl.col("__day"), pl.col("__start"), pl.col("__end")
+    known = pl.col("__act").is_in(list(scheme.activities))
+    early = pl.lit(False)
+    late = pl.lit(False)
+    window = rules.submission_window_days
+    if window is not None:
+        early = pl.col("__sub") < e
+        late = ~early & ((pl.col("__sub").dt.date() - e.dt.date()).dt.total_days() > window)
+    nif: dict[str, pl.Expr] = {}
+    for a in scheme.activities.values():
+        rate = a.per_hour if a.per_hour is not None else a.per_event
+        if rate is not None and rate.starts[0] > dt.date.min:
+            nif[a.id] = pl.when(day < pl.lit(rate.starts[0], dtype=pl.Date)).then(
+                pl.lit(words.rate_items[a.id], dtype=pl.Int64))
+    distinct = f.filter(~known)["__act"].unique().to_list()
+    unknown = pl.DataFrame({"__act": pl.Series(distinct, dtype=pl.String), "unknown": pl.Series(
+        [unknown_activity_text(a, scheme.activities) for a in distinct], dtype=pl.String)})
+    trace = f.join(unknown, on="__act", how="left", maintain_order="left").select(
+        ROW, "__vid", "__act", pl.format("record {}", pl.col("__rid")).alias("label"),
+        pl.col("__rid").alias("rid"), pl.col("__first").alias("first"), "unknown",
+        s.alias("start"), e.alias("end"), e.dt.date().alias("end_day"),
+        pl.lit(as_of, dtype=pl.Date).alias("as_of"), pl.col("__sub").alias("submitted"),
+        (pl.col("__sub").dt.date() - e.dt.date()).dt.total_days().alias("late"),
+        day.alias("day"),
+        (pl.col("__first") != pl.col(ROW)).alias("k_dup"), (~known).alias("k_unknown"),
+        (e <= s).alias("k_order"), (e.dt.date() > pl.lit(as_of, dtype=pl.Date)).alias("k_after"),
+        (pl.lit(rules.confirmation_required)
+         & (pl.col("__confirmed").is_null() | ~pl.col("__confirmed"))).alias("k_unconfirmed"),
+        early.alias("k_early"), late.alias("k_late"),
+        _by_activity(scheme, nif, pl.lit(None, dtype=pl.Int64)).cast(pl.Int64).alias("nif_at"))
+    entries = words.entries()
+    zero = pl.lit(0.0)
+    return trace.select(
+        pl.col(ROW).alias("row"), pl.col("rid").alias("record_id"),
+        pl.col("__vid").alias("volunteer_id"), pl.col("__act").alias("activity"),
+        pl.col("day").alias("date"), pl.lit(REJECTED).alias("status"),
+        zero.alias("service_hours"), zero.alias("counted_hours"), zero.alias("points"),
+        pl.lit(None, dtype=pl.Date).alias("expires_on"),
+        say_lists(code_entries(entries), trace).alias("reason_codes"),
+        say_lists([x for _, x in entries], trace).alias("reasons"),
+        pl.lit(0, dtype=pl.Int64).alias("__units"), pl.lit(0, dtype=pl.Int64).alias("__minutes"),
+    ).cast(pl.Schema({**_RECORD_COLUMNS, "__units": pl.Int64, "__minutes": pl.Int64}))
+
+
 def _step1_rejections(scheme: VolunteerScheme, frame: pl.DataFrame, fields: pl.DataFrame,
                       as_of: dt.date) -> list[ActivityDecision]:
-    """The per-record decisions of the rows step 1 rejects (their reasons word for word)."""
-    rejected = ~fields["__ok"]
-    if not rejected.any():
+    """The per-record decisions of the rows step 1 rejects for a field that did not parse
+    (``fields``; their reasons word for word, by ``_check_record``)."""
+    rejected = pl.col(ROW).is_in(fields[ROW].implode())
+    if not fields.height:
         return []
     subset = frame.filter(rejected)
-    keys = fields["__rid"].filter(rejected).to_list()
-    firsts = fields["__first"].filter(rejected).to_list()
+    keys = fields["__rid"].to_list()
+    firsts = fields["__first"].to_list()
     out: list[ActivityDecision] = []
     for record, k, first in zip(subset.iter_rows(named=True), keys, firsts, strict=True):
         row = record.pop(ROW)
@@ -820,15 +873,20 @@ def _rows_frame(rows: Sequence[Mapping[str, Any]], schema: Mapping[str, Any]
 
 
 def _rejected_frame(decisions: Sequence[ActivityDecision],
-                    redemptions: Sequence[RedemptionDecision]) -> pl.DataFrame:
-    """``VolunteerResult.rejected_rows()``: rejected activities, then redemptions."""
+                    redemptions: Sequence[RedemptionDecision], worded: pl.DataFrame
+                    ) -> pl.DataFrame:
+    """``VolunteerResult.rejected_rows()``: rejected activities (those the per-record code
+    decided and the ``worded`` step-1 rejections, by row), then redemptions."""
     rows = [reject_row("activities", d.row, d.record_id, d.reason_codes,
                        [r.message for r in d.reasons])
-            for d in sorted(decisions, key=lambda d: d.row) if d.rejected]
-    rows += [reject_row("redemptions", r.row, r.redemption_id, [x.code for x in r.reasons],
-                        [x.message for x in r.reasons])
-             for r in redemptions if r.status == REJECTED]
-    return _rows_frame(rows, _REJECTED_SCHEMA)
+            for d in decisions if d.rejected]
+    activities = pl.concat([_rows_frame(rows, _REJECTED_SCHEMA), worded.select(
+        pl.lit("activities").alias("input"), "row", pl.col("record_id").alias("id"),
+        "reason_codes", "reasons").cast(pl.Schema(_REJECTED_SCHEMA))]).sort("row")
+    rows = [reject_row("redemptions", r.row, r.redemption_id, [x.code for x in r.reasons],
+                       [x.message for x in r.reasons])
+            for r in redemptions if r.status == REJECTED]
+    return pl.concat([activities, _rows_frame(rows, _REJECTED_SCHEMA)])
 
 
 # --- step 5: lots, redemptions, statements -------------------------------------------------

@@ -54,7 +54,7 @@ from decimal import Decimal
 from fractions import Fraction
 from typing import Any
 
-from .._suggest import did_you_mean, one_of
+from .._suggest import did_you_mean
 from ..errors import RecordError
 from ..expr import Expression, Fact, FunctionTable, Type
 from ..expr.ir import MAX_SAFE_INT, Binary, Const, Name
@@ -91,7 +91,14 @@ from .base import (
     run_summary,
     run_table,
 )
-from .volunteer_words import CAPS, VolunteerWords, month_text, version
+from .volunteer_words import (
+    CAPS,
+    CheckWords,
+    VolunteerWords,
+    month_text,
+    unknown_activity_text,
+    version,
+)
 
 SCORED = "scored"
 REJECTED = "rejected"
@@ -528,6 +535,7 @@ class VolunteerScheme(BatchEngine):
         self._service = compile_plan(service_plan(rules), FunctionTable())
         #: the reasons' templates, built once (both engines render them)
         self.words = VolunteerWords.of(rules, self.activities, self.multipliers)
+        self.check_words = CheckWords.of(rules, self.activities)
 
     # -- public API --------------------------------------------------------------------
     def decide_many(self, records: Iterable[Mapping[str, Any]], *, as_of: dt.date,
@@ -598,6 +606,7 @@ class VolunteerScheme(BatchEngine):
         if (unreadable := unreadable_reason(row, record)) is not None:
             return self._reject(row, f"row {row}", "", "", None, [unreadable], as_of)
         reasons: list[Reason] = []
+        words = self.check_words
         label = f"row {row}"  # how messages name the record; "record <id>" once it is known
         who = label  # what RecordError needs: the bare id, or "row N"
 
@@ -643,45 +652,47 @@ class VolunteerScheme(BatchEngine):
 
         if rid in seen_ids:
             reasons.append(Reason("DUPLICATE_RECORD", "record.record_id",
-                                  f"record id {rid} already appears in row {seen_ids[rid]}",
+                                  words.duplicate.render({"rid": rid,
+                                                          "first": seen_ids[rid]}),
                                   {"record_id": rid}))
         else:
             seen_ids[rid] = row
         activity = self.activities.get(activity_id) if activity_id else None
         if activity_id and activity is None:
-            hint = did_you_mean(activity_id, self.activities) or (
-                "known activities: " + one_of(self.activities))
             reasons.append(Reason("UNKNOWN_ACTIVITY", "volunteer.activities",
-                                  f"{label}: unknown activity {activity_id!r} ({hint})",
+                                  words.unknown_activity.render({
+                                      "label": label, "unknown": unknown_activity_text(
+                                          activity_id, self.activities)}),
                                   {"activity": activity_id}))
         facts, fact_reasons = coerce_facts(record, self.activity_facts, who, "activity")
         reasons += fact_reasons
         if start and end:
             if end <= start:
                 reasons.append(Reason("END_NOT_AFTER_START", "record.end",
-                                      f"{label}: ends ({end}) at or before it starts ({start})",
+                                      words.end_not_after_start.render(
+                                          {"label": label, "end": end, "start": start}),
                                       {"start": start, "end": end}))
             if end.date() > as_of:
-                reasons.append(Reason("AFTER_AS_OF", "record.end",
-                                      f"{label}: ends on {end.date()}, after the as-of date "
-                                      f"{as_of}", {"end": end}, as_of))
+                reasons.append(Reason("AFTER_AS_OF", "record.end", words.after_as_of.render(
+                    {"label": label, "end_day": end.date(), "as_of": as_of}), {"end": end},
+                    as_of))
         if self.rules.confirmation_required and confirmed is not True and not any(
                 r.rule == "record.confirmed" for r in reasons):
             reasons.append(Reason("NOT_CONFIRMED", "volunteer.confirmation_required",
-                                  f"{label}: not confirmed by the organiser",
+                                  words.not_confirmed.render({"label": label}),
                                   {"confirmed": confirmed}))
         window = self.rules.submission_window_days
         if window is not None and submitted and end:
             late = (submitted.date() - end.date()).days
             if submitted < end:
                 reasons.append(Reason("SUBMITTED_BEFORE_END", "record.submitted_at",
-                                      f"{label}: submitted ({submitted}) before the activity "
-                                      f"ended ({end})", {"submitted_at": submitted,
-                                                         "end": end}))
-            elif late > window:
+                                      words.submitted_before_end.render(
+                                          {"label": label, "submitted": submitted, "end": end}),
+                                      {"submitted_at": submitted, "end": end}))
+            elif late > window and words.late_submission is not None:
                 reasons.append(Reason("LATE_SUBMISSION", "volunteer.submission_window_days",
-                                      f"{label}: submitted {late} days after the activity; "
-                                      f"the window is {window} days",
+                                      words.late_submission.render(
+                                          {"label": label, "late": late}),
                                       {"submitted_at": submitted, "end": end}, window,
                                       "rejected"))
         if activity is not None and day is not None:
@@ -690,12 +701,12 @@ class VolunteerScheme(BatchEngine):
                 if rate is not None:
                     try:
                         rate.at(day)
-                    except NotInForce as e:
+                    except NotInForce:
+                        item = words.rate_not_in_force[words.rate_items[activity.id]]
                         reasons.append(Reason(
                             "RATE_NOT_IN_FORCE",
                             f"volunteer.activities.{activity.id}.points_{rate_name}",
-                            f"{label}: activity {activity.id!r} has no rate in force on "
-                            f"{day} (its first rate starts {e.first})", {"date": day}))
+                            item.render({"label": label, "day": day}), {"date": day}))
         if reasons or activity is None or start is None or end is None:
             return self._reject(row, rid, vid, activity_id, day, reasons, as_of)
         return _Pending(row, rid, vid, activity, start, end, facts)

@@ -255,3 +255,80 @@ def say_lists(entries: Sequence[Entry], frame: pl.DataFrame) -> pl.Series:
         .agg(pl.col("__t"))
     return pl.DataFrame({"__r": at}).join(said, on="__r", how="left", maintain_order="left") \
         .select(pl.col("__t").fill_null(empty)).to_series().alias("reasons")
+
+
+# --- step 1: the rejections of a record on its own ------------------------------------
+
+
+@dataclass(frozen=True)
+class CheckWords:
+    """The sentences of step 1's rejections that quote the record's values (both engines
+    render them): ``label`` is how the record is named ("record <id>", or "row N" before
+    its id is known), datetimes and dates are shown as ``str()`` writes them.
+    ``rate_not_in_force[activity]`` is the item of the RATE_NOT_IN_FORCE ``Choose``."""
+
+    duplicate: Words
+    unknown_activity: Words
+    end_not_after_start: Words
+    after_as_of: Words
+    not_confirmed: Words
+    submitted_before_end: Words
+    late_submission: Words | None
+    rate_not_in_force: tuple[Words, ...]
+    rate_items: Mapping[str, int]
+
+    @staticmethod
+    def of(rules: Volunteer, activities: Mapping[str, Any]) -> CheckWords:
+        label = Slot("label", "text")
+        window = rules.submission_window_days
+        nif: list[Words] = []
+        items: dict[str, int] = {}
+        for a in activities.values():
+            for rate in (a.per_hour, a.per_event):
+                if rate is not None and a.id not in items:
+                    items[a.id] = len(nif)
+                    nif.append(Words.of(label, f": activity {a.id!r} has no rate in force on ",
+                                        Slot("day", "text"),
+                                        f" (its first rate starts {rate.starts[0]})"))
+        return CheckWords(
+            duplicate=Words.of("record id ", Slot("rid", "text"), " already appears in row ",
+                               Slot("first", "int")),
+            unknown_activity=Words.of(label, ": unknown activity ", Slot("unknown", "text")),
+            end_not_after_start=Words.of(label, ": ends (", Slot("end", "text"),
+                                         ") at or before it starts (", Slot("start", "text"),
+                                         ")"),
+            after_as_of=Words.of(label, ": ends on ", Slot("end_day", "text"),
+                                 ", after the as-of date ", Slot("as_of", "text")),
+            not_confirmed=Words.of(label, ": not confirmed by the organiser"),
+            submitted_before_end=Words.of(label, ": submitted (", Slot("submitted", "text"),
+                                          ") before the activity ended (", Slot("end", "text"),
+                                          ")"),
+            late_submission=None if window is None else Words.of(
+                label, ": submitted ", Slot("late", "int"),
+                f" days after the activity; the window is {window} days"),
+            rate_not_in_force=tuple(nif), rate_items=items)
+
+    def entries(self) -> tuple[tuple[str, Entry], ...]:
+        """Step 1's value checks as (code, entry), in the order ``_check_record`` makes
+        them, said where the flag column ``k_<code>`` holds (a record whose fields all
+        parsed; the others are worded by the per-record code)."""
+        out: list[tuple[str, Entry]] = [
+            ("DUPLICATE_RECORD", Say(self.duplicate, "k_dup")),
+            ("UNKNOWN_ACTIVITY", Say(self.unknown_activity, "k_unknown")),
+            ("END_NOT_AFTER_START", Say(self.end_not_after_start, "k_order")),
+            ("AFTER_AS_OF", Say(self.after_as_of, "k_after")),
+            ("NOT_CONFIRMED", Say(self.not_confirmed, "k_unconfirmed")),
+            ("SUBMITTED_BEFORE_END", Say(self.submitted_before_end, "k_early"))]
+        if self.late_submission is not None:
+            out.append(("LATE_SUBMISSION", Say(self.late_submission, "k_late")))
+        if self.rate_not_in_force:
+            out.append(("RATE_NOT_IN_FORCE", Choose("nif_at", self.rate_not_in_force)))
+        return tuple(out)
+
+
+def unknown_activity_text(activity_id: str, known: Mapping[str, Any]) -> str:
+    """What UNKNOWN_ACTIVITY says after "unknown activity ": the id and a hint."""
+    from .._suggest import did_you_mean, one_of
+
+    hint = did_you_mean(activity_id, known) or ("known activities: " + one_of(known))
+    return f"{activity_id!r} ({hint})"
