@@ -110,3 +110,28 @@ def test_step1_rejections_worded_in_batch_as_per_record(tmp_path: Path) -> None:
     assert {"DUPLICATE_RECORD", "UNKNOWN_ACTIVITY", "END_NOT_AFTER_START", "AFTER_AS_OF",
             "NOT_CONFIRMED", "SUBMITTED_BEFORE_END", "LATE_SUBMISSION",
             "RATE_NOT_IN_FORCE"} <= codes
+
+
+def test_statements_worded_in_batch_as_per_record(tmp_path: Path) -> None:
+    """Statements from columns: a star level reached exactly, one short of the next,
+    none yet, points expired, a volunteer known only from a redemption."""
+    from .test_batch_volunteer import POLICY_B, assert_same
+
+    path = tmp_path / "b.toml"
+    path.write_text(POLICY_B, encoding="utf-8")
+    scheme = civicscore.load(path).schemes.get("volunteer")
+
+    def rec(rid: str, vid: str, day: int, hours: float) -> dict[str, object]:
+        start = dt.datetime(2025, 1, day, 9, 0)
+        return {"record_id": rid, "volunteer_id": vid, "activity": "cleanup",
+                "start": start.isoformat(sep=" "),
+                "end": (start + dt.timedelta(hours=hours)).isoformat(sep=" ")}
+
+    records = [rec("A1", "V1", 10, 5), rec("A2", "V2", 10, 4.5), rec("A3", "V2", 11, 0.5),
+               rec("A4", "V3", 12, 1), *(rec(f"B{d}", "V4", d, 4.5) for d in range(1, 6))]
+    redemptions = [{"redemption_id": "R1", "volunteer_id": "V9", "date": "2025-03-01",
+                    "points": 1}]
+    batch = assert_same(scheme, records, dt.date(2025, 4, 1), redemptions)
+    codes = {c for cs in batch.output["reason_codes"].to_list() for c in cs}
+    assert {"STAR_LEVEL", "NEXT_STAR", "EXPIRED"} <= codes
+    assert "V9" in batch.output["volunteer_id"].to_list()

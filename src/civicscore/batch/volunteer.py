@@ -101,6 +101,7 @@ from ..schemes.volunteer_words import (
     month_column,
     quotient,
     say_lists,
+    statement_hours,
     unknown_activity_text,
     version_expr,
 )
@@ -937,20 +938,70 @@ def _statements(scheme: VolunteerScheme, out: pl.DataFrame, lot_table: pl.DataFr
         pl.col("__minutes").filter(scored).sum().alias("minutes"),
         scored.sum().alias("scored"), (~scored).sum().alias("rejected"))
     expired = lot_table.filter(pl.col("expires") <= pl.lit(as_of, dtype=pl.Date)) \
-        .group_by("vid").agg(pl.col("units").sum())
-    expired_of = dict(expired.iter_rows())
-    for vid, lots in after.items():  # redemptions consumed some of these lots
-        expired_of[vid] = sum(lot[2] for lot in lots if lot[3] is not None and lot[3] <= as_of)
+        .group_by("vid").agg(pl.col("units").sum()) \
+        .select(pl.col("vid").alias("volunteer_id"), pl.col("units").cast(pl.Int64).alias("x"))
+    expired_of = {vid: sum(lot[2] for lot in lots if lot[3] is not None and lot[3] <= as_of)
+                  for vid, lots in after.items()}  # redemptions consumed some of these lots
     redeemed: dict[str, int] = {}
     for r in redemptions:
         if r.status == APPLIED:
             redeemed[r.volunteer_id] = redeemed.get(r.volunteer_id, 0) + r.point_units
-    table = {vid: (e, m, s, x) for vid, e, m, s, x in totals.iter_rows()}
-    volunteers = sorted(set(table) | {r.volunteer_id for r in redemptions if r.volunteer_id})
-    rows = []
-    for vid in volunteers:
-        e, m, s, x = table.get(vid, (0, 0, 0, 0))
-        rows.append(scheme.statement(vid, as_of, int(e or 0), int(expired_of.get(vid, 0)),
-                                     redeemed.get(vid, 0), float(m or 0), int(s), int(x)
-                                     ).to_row())
-    return _rows_frame(rows, _STATEMENT_SCHEMA)
+    named = pl.DataFrame({"volunteer_id": pl.Series(
+        sorted({r.volunteer_id for r in redemptions if r.volunteer_id}), dtype=pl.String)})
+    small = pl.concat([
+        expired.filter(~pl.col("volunteer_id").is_in(list(expired_of))),
+        pl.DataFrame({"volunteer_id": pl.Series(list(expired_of), dtype=pl.String),
+                      "x": pl.Series(list(expired_of.values()), dtype=pl.Int64)})])
+    spent = pl.DataFrame({"volunteer_id": pl.Series(list(redeemed), dtype=pl.String),
+                          "r": pl.Series(list(redeemed.values()), dtype=pl.Int64)})
+    v = pl.concat([totals.select("volunteer_id"), named]).unique().sort("volunteer_id") \
+        .join(totals, on="volunteer_id", how="left", maintain_order="left") \
+        .join(small, on="volunteer_id", how="left", maintain_order="left") \
+        .join(spent, on="volunteer_id", how="left", maintain_order="left") \
+        .with_columns(pl.col("earned", "minutes", "scored", "rejected", "x", "r")
+                      .fill_null(0).cast(pl.Int64))
+    return _statement_frame(scheme, v, as_of)
+
+
+def _statement_frame(scheme: VolunteerScheme, v: pl.DataFrame, as_of: dt.date
+                     ) -> pl.DataFrame:
+    """``Statement.to_row()`` of every volunteer of ``v`` (its totals: point units earned,
+    expired ``x``, redeemed ``r``, minutes, records scored and rejected), as
+    ``VolunteerScheme.statement`` makes it: the hours once per distinct minutes by
+    ``statement_hours``, amounts as Python divides them, reasons rendered from the
+    templates it renders (``statement_words``)."""
+    words, stars, ref = scheme.statement_words, scheme.stars, scheme.ref
+    distinct = v["minutes"].unique()
+    hours_of = pl.DataFrame({"minutes": distinct, "hours": pl.Series(
+        [statement_hours(float(m)) for m in distinct.to_list()], dtype=pl.Float64)})
+    v = v.join(hours_of, on="minutes", how="left", maintain_order="left")
+    reached: pl.Expr = pl.lit(0, dtype=pl.Int64)
+    for level in stars:
+        reached = reached + (pl.col("hours") >= pl.lit(float(level.hours))).cast(pl.Int64)
+    v = v.with_columns(__at=reached)
+    at = pl.col("__at")
+    n = len(stars)
+    levels = pl.Series([0, *(s.stars for s in stars)], dtype=pl.Int64)
+    labels = pl.Series(["", *words.labels], dtype=pl.String)
+    nexts = pl.Series([*(float(s.hours) for s in stars), None], dtype=pl.Float64)
+    trace = v.select(
+        pl.when(at > 0).then(at - 1).alias("star_at"), pl.when(at < n).then(at).alias("next_at"),
+        "hours", (nexts.gather(v["__at"]) - pl.col("hours")).alias("to_next"),
+        (pl.col("x") != 0).alias("k_expired"))
+    scale = pl.Series([scheme.scale] * v.height, dtype=pl.Int64)
+    trace = trace.with_columns(quotient(v["x"], scale).alias("expired"))
+    entries = words.entries()
+    return pl.DataFrame({
+        "volunteer_id": v["volunteer_id"], "as_of": pl.Series([as_of] * v.height,
+                                                              dtype=pl.Date),
+        "earned": quotient(v["earned"], scale), "expired": trace["expired"],
+        "redeemed": quotient(v["r"], scale),
+        "balance": quotient(v["earned"] - v["x"] - v["r"], scale), "hours": v["hours"],
+        "star_level": levels.gather(v["__at"]), "star_label": labels.gather(v["__at"]),
+        "records_scored": v["scored"], "records_rejected": v["rejected"],
+        "reason_codes": say_lists(code_entries(entries), trace),
+        "reasons": say_lists([e for _, e in entries], trace),
+        "policy_id": pl.Series([ref.id] * v.height, dtype=pl.String),
+        "policy_version": pl.Series([ref.version] * v.height, dtype=pl.String),
+        "policy_hash": pl.Series([ref.hash] * v.height, dtype=pl.String),
+    }).cast(pl.Schema(_STATEMENT_SCHEMA))

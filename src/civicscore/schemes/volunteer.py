@@ -94,8 +94,10 @@ from .base import (
 from .volunteer_words import (
     CAPS,
     CheckWords,
+    StatementWords,
     VolunteerWords,
     month_text,
+    statement_hours,
     unknown_activity_text,
     version,
 )
@@ -536,6 +538,7 @@ class VolunteerScheme(BatchEngine):
         #: the reasons' templates, built once (both engines render them)
         self.words = VolunteerWords.of(rules, self.activities, self.multipliers)
         self.check_words = CheckWords.of(rules, self.activities)
+        self.statement_words = StatementWords.of(rules, self.stars)
 
     # -- public API --------------------------------------------------------------------
     def decide_many(self, records: Iterable[Mapping[str, Any]], *, as_of: dt.date,
@@ -1148,28 +1151,24 @@ class VolunteerScheme(BatchEngine):
                   scored: int, rejected: int) -> Statement:
         """One statement from its totals (point units earned, expired, redeemed; minutes of
         service counted for stars); shared with the batch evaluator."""
-        hours = round(minutes / 60, 6)
-        level = None
-        for s in self.stars:
-            if hours >= s.hours:
-                level = s
-        nxt = next((s.hours for s in self.stars if hours < s.hours), None)
+        hours = statement_hours(minutes)
+        at = sum(1 for s in self.stars if hours >= s.hours)  # the stars are sorted by hours
+        level = self.stars[at - 1] if at else None
+        nxt = self.stars[at].hours if at < len(self.stars) else None
+        words = self.statement_words
         reasons: list[Reason] = []
         if level is not None:
             reasons.append(Reason("STAR_LEVEL", f"volunteer.star_levels.{level.stars}",
-                                  f"{hours:g} service hours reach {_label(level, '')} "
-                                  f"({level.stars} stars from {level.hours:g} h)",
+                                  words.star[at - 1].render({"hours": hours}),
                                   {"hours": hours}, level.hours))
         if nxt is not None:
             reasons.append(Reason("NEXT_STAR", "volunteer.star_levels",
-                                  f"{nxt - hours:g} more hours to the next star level "
-                                  f"({nxt:g} h)", {"hours": hours}, nxt))
+                                  words.next_star[at].render({"to_next": nxt - hours}),
+                                  {"hours": hours}, nxt))
         if x:
             reasons.append(Reason("EXPIRED", "volunteer.point_expiry_months",
-                                  f"{x / self.scale:g} points expired "
-                                  f"{self.rules.point_expiry_months} months after they "
-                                  f"were earned", {}, self.rules.point_expiry_months,
-                                  f"-{x / self.scale:g}"))
+                                  words.expired.render({"expired": x / self.scale}), {},
+                                  self.rules.point_expiry_months, f"-{x / self.scale:g}"))
         return Statement(vid, as_of, e / self.scale, x / self.scale, r / self.scale,
                          (e - x - r) / self.scale, hours,
                          level.stars if level else 0,

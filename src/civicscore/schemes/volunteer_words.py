@@ -332,3 +332,41 @@ def unknown_activity_text(activity_id: str, known: Mapping[str, Any]) -> str:
 
     hint = did_you_mean(activity_id, known) or ("known activities: " + one_of(known))
     return f"{activity_id!r} ({hint})"
+
+
+# --- statements ------------------------------------------------------------------------
+
+
+def statement_hours(minutes: float) -> float:
+    """A statement's service hours from its minutes, as it shows them (6 decimals)."""
+    return round(minutes / 60, 6)
+
+
+@dataclass(frozen=True)
+class StatementWords:
+    """The sentences of a statement: the star level reached and the next one (an item
+    per star level, in order of hours), the points expired."""
+
+    star: tuple[Words, ...]
+    next_star: tuple[Words, ...]
+    expired: Words
+    labels: tuple[str, ...]
+
+    @staticmethod
+    def of(rules: Volunteer, stars: Sequence[Any]) -> StatementWords:
+        """From the star levels sorted by hours (``VolunteerScheme.stars``)."""
+        return StatementWords(
+            star=tuple(Words.of(Slot("hours", "fact"),
+                                f" service hours reach {_label(s, '')} ({s.stars} stars "
+                                f"from {s.hours:g} h)") for s in stars),
+            next_star=tuple(Words.of(Slot("to_next", "fact"), " more hours to the next "
+                                     f"star level ({s.hours:g} h)") for s in stars),
+            expired=Words.of(Slot("expired", "fact"), f" points expired "
+                             f"{rules.point_expiry_months} months after they were earned"),
+            labels=tuple(_label(s, f"{s.stars} stars") for s in stars))
+
+    def entries(self) -> tuple[tuple[str, Entry], ...]:
+        """(code, entry) in the order ``VolunteerScheme.statement`` says them."""
+        return (("STAR_LEVEL", Choose("star_at", self.star)),
+                ("NEXT_STAR", Choose("next_at", self.next_star)),
+                ("EXPIRED", Say(self.expired, "k_expired")))
