@@ -5,8 +5,10 @@ statements, ``details`` every record's decision with its reasons, ``rejected``
 the five columns of ``rejected_rows()`` (activities, then redemptions).
 
 Step 1 (each record on its own) is row-wise and fully vectorised; the rows
-it rejects get their reasons, word for word, from the per-record
-``_check_record`` (which must reject them too). Times written with different
+it rejects whose fields all parsed get their codes and messages rendered in
+polars from the templates ``_check_record`` renders
+(``VolunteerScheme.check_words``); a row with a field that does not parse
+gets its reasons from the per-record ``_check_record`` itself. Times written with different
 UTC offsets are found from the offsets themselves (text, or a time-zone
 column's offset per row).
 
@@ -17,9 +19,10 @@ fraction) once per distinct (activity, day, multipliers applied), turned into
 Int128 fixed-point so that ``units = (2 A m + B) // (2 B)`` for m counted
 minutes is the half-up rounding of the exact product (``_rate_table``). A
 record beyond ``MAX_UNITS`` is unscorable, and the per-record code words its
-``OUT_OF_RANGE``. A scored record's reasons are worded by the per-record
-``scored_reasons`` from its trace (the amounts each step produced), once per
-distinct trace.
+``OUT_OF_RANGE``. A scored record's reasons are rendered from the policy's
+templates (``VolunteerScheme.words``, the ones the per-record
+``scored_reasons`` renders) over its trace columns (the amounts each step
+produced), with no Python per row.
 
 Steps 2-4 are sequential: a volunteer's records are taken in (start, end,
 record id) order, and whether a record overlaps, and how much of a cap is
@@ -38,13 +41,15 @@ the caps or the overlaps, which changes what follows it. That is rare, and the
 per-record code writes those messages. Overlap rejections are worded by the
 shared ``overlap_reason``.
 
-Per-row Python runs only for rejected rows (their messages), for those
-per-record volunteers, for redemption rows, and once per distinct trace of
-the scored rows (their words).
+Per-row Python runs only for rows with a field that does not parse, for
+overlap rejections, for those per-record volunteers and for redemption rows;
+values shown in words that polars cannot write natively are mapped once per
+distinct value.
 
 Step 5 (statements): sums of integer point units and integer minutes per
-volunteer (exact, no float summation), finished by ``VolunteerScheme.statement``,
-the function the per-record path uses. The per-record path sums float
+volunteer (exact, no float summation), finished as columns the way
+``VolunteerScheme.statement`` finishes one (``_statement_frame``; hours by
+the shared ``statement_hours``, reasons from ``statement_words``). The per-record path sums float
 minutes (``counted_hours * 60``) before ``round(minutes / 60, 6)``; minutes
 / 60 is never within 1.6e-7 of a 6-decimal rounding boundary, so the exact
 integer sum rounds identically. Redemptions (``extra["redemptions"]``) are
