@@ -21,6 +21,7 @@ from civicscore.schemes.volunteer_words import (
     code_entries,
     month_text,
     quotient,
+    say_coded,
     say_lists,
 )
 
@@ -50,6 +51,10 @@ def test_say_lists_is_say_frame(data: list[dict[str, object]]) -> None:
     assert say_lists(ENTRIES, frame).to_list() == say_frame(ENTRIES, frame).to_list()
     assert say_lists(code_entries([("C", e) for e in ENTRIES]), frame).to_list() == \
         say_frame(code_entries([("C", e) for e in ENTRIES]), frame).to_list()
+    coded = [(f"C{i}", e) for i, e in enumerate(ENTRIES)]
+    codes, reasons = say_coded(coded, frame)
+    assert reasons.to_list() == say_frame(ENTRIES, frame).to_list()
+    assert codes.to_list() == say_frame(code_entries(coded), frame).to_list()
     for row, said in zip(data, say_lists(ENTRIES, frame).to_list(), strict=True):
         assert said == say_row(ENTRIES, {**row, "k": bool(row["k"])})
 

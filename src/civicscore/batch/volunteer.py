@@ -102,10 +102,9 @@ from ..schemes.volunteer import (
     written,
 )
 from ..schemes.volunteer_words import (
-    code_entries,
     month_column,
     quotient,
-    say_lists,
+    say_coded,
     statement_hours,
     unknown_activity_text,
     version_expr,
@@ -382,7 +381,7 @@ def _step1_worded(scheme: VolunteerScheme, f: pl.DataFrame, as_of: dt.date) -> p
          & (pl.col("__confirmed").is_null() | ~pl.col("__confirmed"))).alias("k_unconfirmed"),
         early.alias("k_early"), late.alias("k_late"),
         _by_activity(scheme, nif, pl.lit(None, dtype=pl.Int64)).cast(pl.Int64).alias("nif_at"))
-    entries = words.entries()
+    codes, reasons = say_coded(words.entries(), trace)
     zero = pl.lit(0.0)
     return trace.select(
         pl.col(ROW).alias("row"), pl.col("rid").alias("record_id"),
@@ -390,9 +389,8 @@ def _step1_worded(scheme: VolunteerScheme, f: pl.DataFrame, as_of: dt.date) -> p
         pl.col("day").alias("date"), pl.lit(REJECTED).alias("status"),
         zero.alias("service_hours"), zero.alias("counted_hours"), zero.alias("points"),
         pl.lit(None, dtype=pl.Date).alias("expires_on"),
-        say_lists(code_entries(entries), trace).alias("reason_codes"),
-        say_lists([x for _, x in entries], trace).alias("reasons"),
-        pl.lit(0, dtype=pl.Int64).alias("__units"), pl.lit(0, dtype=pl.Int64).alias("__minutes"),
+        codes, reasons, pl.lit(0, dtype=pl.Int64).alias("__units"),
+        pl.lit(0, dtype=pl.Int64).alias("__minutes"),
     ).cast(pl.Schema({**_RECORD_COLUMNS, "__units": pl.Int64, "__minutes": pl.Int64}))
 
 
@@ -792,14 +790,11 @@ def _trace(scheme: VolunteerScheme, s: pl.DataFrame) -> pl.DataFrame:
 
 def _with_reasons(scheme: VolunteerScheme, s: pl.DataFrame) -> pl.DataFrame:
     """``reason_codes`` and ``reasons`` of the vectorised scored rows, rendered by
-    ``volunteer_words.say_lists`` (``plan.words``' renderers) from the policy's templates
+    ``volunteer_words.say_coded`` (``plan.words``' renderers) from the policy's templates
     (``VolunteerScheme.words``, the ones the per-record ``scored_reasons`` renders) over
     the rows' trace: no Python per row."""
-    entries = scheme.words.entries()
-    trace = _trace(scheme, s)
-    return s.with_columns(
-        say_lists(code_entries(entries), trace).alias("reason_codes"),
-        say_lists([e for _, e in entries], trace).alias("reasons"))
+    codes, reasons = say_coded(scheme.words.entries(), _trace(scheme, s))
+    return s.with_columns(codes, reasons)
 
 
 def _vector_rows(scheme: VolunteerScheme, s: pl.DataFrame) -> pl.DataFrame:
@@ -995,7 +990,7 @@ def _statement_frame(scheme: VolunteerScheme, v: pl.DataFrame, as_of: dt.date
         (pl.col("x") != 0).alias("k_expired"))
     scale = pl.Series([scheme.scale] * v.height, dtype=pl.Int64)
     trace = trace.with_columns(quotient(v["x"], scale).alias("expired"))
-    entries = words.entries()
+    codes, reasons = say_coded(words.entries(), trace)
     return pl.DataFrame({
         "volunteer_id": v["volunteer_id"], "as_of": pl.Series([as_of] * v.height,
                                                               dtype=pl.Date),
@@ -1004,8 +999,7 @@ def _statement_frame(scheme: VolunteerScheme, v: pl.DataFrame, as_of: dt.date
         "balance": quotient(v["earned"] - v["x"] - v["r"], scale), "hours": v["hours"],
         "star_level": levels.gather(v["__at"]), "star_label": labels.gather(v["__at"]),
         "records_scored": v["scored"], "records_rejected": v["rejected"],
-        "reason_codes": say_lists(code_entries(entries), trace),
-        "reasons": say_lists([e for _, e in entries], trace),
+        "reason_codes": codes, "reasons": reasons,
         "policy_id": pl.Series([ref.id] * v.height, dtype=pl.String),
         "policy_version": pl.Series([ref.version] * v.height, dtype=pl.String),
         "policy_hash": pl.Series([ref.hash] * v.height, dtype=pl.String),
