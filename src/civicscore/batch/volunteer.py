@@ -5,8 +5,10 @@ statements, ``details`` every record's decision with its reasons, ``rejected``
 the five columns of ``rejected_rows()`` (activities, then redemptions).
 
 Step 1 (each record on its own) is row-wise and fully vectorised; the rows
-it rejects get their reasons, word for word, from the per-record
-``_check_record`` (which must reject them too). Times written with different
+it rejects whose fields all parsed get their codes and messages rendered in
+polars from the templates ``_check_record`` renders
+(``VolunteerScheme.check_words``); a row with a field that does not parse
+gets its reasons from the per-record ``_check_record`` itself. Times written with different
 UTC offsets are found from the offsets themselves (text, or a time-zone
 column's offset per row).
 
@@ -17,9 +19,10 @@ fraction) once per distinct (activity, day, multipliers applied), turned into
 Int128 fixed-point so that ``units = (2 A m + B) // (2 B)`` for m counted
 minutes is the half-up rounding of the exact product (``_rate_table``). A
 record beyond ``MAX_UNITS`` is unscorable, and the per-record code words its
-``OUT_OF_RANGE``. A scored record's reasons are worded by the per-record
-``scored_reasons`` from its trace (the amounts each step produced), once per
-distinct trace.
+``OUT_OF_RANGE``. A scored record's reasons are rendered from the policy's
+templates (``VolunteerScheme.words``, the ones the per-record
+``scored_reasons`` renders) over its trace columns (the amounts each step
+produced), with no Python per row.
 
 Steps 2-4 are sequential: a volunteer's records are taken in (start, end,
 record id) order, and whether a record overlaps, and how much of a cap is
@@ -38,13 +41,15 @@ the caps or the overlaps, which changes what follows it. That is rare, and the
 per-record code writes those messages. Overlap rejections are worded by the
 shared ``overlap_reason``.
 
-Per-row Python runs only for rejected rows (their messages), for those
-per-record volunteers, for redemption rows, and once per distinct trace of
-the scored rows (their words).
+Per-row Python runs only for rows with a field that does not parse, for
+overlap rejections, for those per-record volunteers and for redemption rows;
+values shown in words that polars cannot write natively are mapped once per
+distinct value.
 
 Step 5 (statements): sums of integer point units and integer minutes per
-volunteer (exact, no float summation), finished by ``VolunteerScheme.statement``,
-the function the per-record path uses. The per-record path sums float
+volunteer (exact, no float summation), finished as columns the way
+``VolunteerScheme.statement`` finishes one (``_statement_frame``; hours by
+the shared ``statement_hours``, reasons from ``statement_words``). The per-record path sums float
 minutes (``counted_hours * 60``) before ``round(minutes / 60, 6)``; minutes
 / 60 is never within 1.6e-7 of a 6-decimal rounding boundary, so the exact
 integer sum rounds identically. Redemptions (``extra["redemptions"]``) are
@@ -56,7 +61,7 @@ few; their rows are parsed in Python.
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from fractions import Fraction
 from typing import Any, TypeAlias
@@ -79,7 +84,6 @@ from ..policy.compile import ensure_in_effect
 from ..policy.dated import DatedValue, NotInForce
 from ..policy.model import FactSpec
 from ..records import UnreadableRow, to_datetime
-from ..results import Reason
 from ..schemes.base import reject_row
 from ..schemes.volunteer import (
     APPLIED,
@@ -95,6 +99,15 @@ from ..schemes.volunteer import (
     overlap_reason,
     scaled_units,
     service_plan,
+    written,
+)
+from ..schemes.volunteer_words import (
+    month_column,
+    quotient,
+    say_coded,
+    statement_hours,
+    unknown_activity_text,
+    version_expr,
 )
 from .expr import PolarsCompiler, exact_divisor
 from .frames import (
@@ -186,7 +199,9 @@ def score_volunteer(scheme: VolunteerScheme, source: Any, *, as_of: dt.date,
     settled, hard = _settle(scheme, candidates, as_of)
 
     # records the per-record code decides: step-1 rejections, and hard volunteers
-    decisions: list[ActivityDecision] = _step1_rejections(scheme, frame, fields, as_of)
+    decisions: list[ActivityDecision] = _step1_rejections(
+        scheme, frame, fields.filter(pl.col("__bad")), as_of)
+    worded = _step1_worded(scheme, fields.filter(~pl.col("__ok") & ~pl.col("__bad")), as_of)
     lots: dict[str, list[list[Any]]] = {}
     if hard:
         decisions += _per_record_volunteers(scheme, frame, candidates, hard, as_of, lots)
@@ -194,7 +209,7 @@ def score_volunteer(scheme: VolunteerScheme, source: Any, *, as_of: dt.date,
     decisions += _overlaps(scheme, settled.filter(~pl.col("__acc")), as_of)
     vector = _vector_rows(scheme, settled.filter(pl.col("__acc")))
     python_rows = _decision_frame(scheme, decisions)
-    out = pl.concat([vector.drop("__end_day"), python_rows]).sort("row")
+    out = pl.concat([vector.drop("__end_day"), python_rows, worded]).sort("row")
     assert out.height == n, (out.height, n)
 
     # step 5: redemptions and statements
@@ -211,7 +226,7 @@ def score_volunteer(scheme: VolunteerScheme, source: Any, *, as_of: dt.date,
         pl.lit(ref.hash).alias("policy_hash"), pl.lit(as_of, dtype=pl.Date).alias("as_of"))
     redemption_frame = pl.DataFrame([r.to_row() for r in redemption_decisions],
                                     schema=_REDEMPTION_SCHEMA)
-    rejected = _rejected_frame(decisions, redemption_decisions)
+    rejected = _rejected_frame(decisions, redemption_decisions, worded)
     return VolunteerBatchResult("volunteer", ref, as_of, statements, rejected, details, n,
                                 redemptions=redemption_frame)
 
@@ -331,15 +346,64 @@ def _step1(scheme: VolunteerScheme, frame: pl.DataFrame, as_of: dt.date) -> pl.D
     return work.with_columns(__ok=~fail, __day=day)
 
 
+def _step1_worded(scheme: VolunteerScheme, f: pl.DataFrame, as_of: dt.date) -> pl.DataFrame:
+    """The decision columns of the rows step 1 rejects whose fields all parsed (``f``):
+    their codes and messages rendered from the templates ``_check_record`` renders
+    (``VolunteerScheme.check_words``), with no Python per row."""
+    rules, words = scheme.rules, scheme.check_words
+    day, s, e = pl.col("__day"), pl.col("__start"), pl.col("__end")
+    known = pl.col("__act").is_in(list(scheme.activities))
+    early = pl.lit(False)
+    late = pl.lit(False)
+    window = rules.submission_window_days
+    if window is not None:
+        early = pl.col("__sub") < e
+        late = ~early & ((pl.col("__sub").dt.date() - e.dt.date()).dt.total_days() > window)
+    nif: dict[str, pl.Expr] = {}
+    for a in scheme.activities.values():
+        rate = a.per_hour if a.per_hour is not None else a.per_event
+        if rate is not None and rate.starts[0] > dt.date.min:
+            nif[a.id] = pl.when(day < pl.lit(rate.starts[0], dtype=pl.Date)).then(
+                pl.lit(words.rate_items[a.id], dtype=pl.Int64))
+    distinct = f.filter(~known)["__act"].unique().to_list()
+    unknown = pl.DataFrame({"__act": pl.Series(distinct, dtype=pl.String), "unknown": pl.Series(
+        [unknown_activity_text(a, scheme.activities) for a in distinct], dtype=pl.String)})
+    trace = f.join(unknown, on="__act", how="left", maintain_order="left").select(
+        ROW, "__vid", "__act", pl.format("record {}", pl.col("__rid")).alias("label"),
+        pl.col("__rid").alias("rid"), pl.col("__first").alias("first"), "unknown",
+        s.alias("start"), e.alias("end"), e.dt.date().alias("end_day"),
+        pl.lit(as_of, dtype=pl.Date).alias("as_of"), pl.col("__sub").alias("submitted"),
+        (pl.col("__sub").dt.date() - e.dt.date()).dt.total_days().alias("late"),
+        day.alias("day"),
+        (pl.col("__first") != pl.col(ROW)).alias("k_dup"), (~known).alias("k_unknown"),
+        (e <= s).alias("k_order"), (e.dt.date() > pl.lit(as_of, dtype=pl.Date)).alias("k_after"),
+        (pl.lit(rules.confirmation_required)
+         & (pl.col("__confirmed").is_null() | ~pl.col("__confirmed"))).alias("k_unconfirmed"),
+        early.alias("k_early"), late.alias("k_late"),
+        _by_activity(scheme, nif, pl.lit(None, dtype=pl.Int64)).cast(pl.Int64).alias("nif_at"))
+    codes, reasons = say_coded(words.entries(), trace)
+    zero = pl.lit(0.0)
+    return trace.select(
+        pl.col(ROW).alias("row"), pl.col("rid").alias("record_id"),
+        pl.col("__vid").alias("volunteer_id"), pl.col("__act").alias("activity"),
+        pl.col("day").alias("date"), pl.lit(REJECTED).alias("status"),
+        zero.alias("service_hours"), zero.alias("counted_hours"), zero.alias("points"),
+        pl.lit(None, dtype=pl.Date).alias("expires_on"),
+        codes, reasons, pl.lit(0, dtype=pl.Int64).alias("__units"),
+        pl.lit(0, dtype=pl.Int64).alias("__minutes"),
+    ).cast(pl.Schema({**_RECORD_COLUMNS, "__units": pl.Int64, "__minutes": pl.Int64}))
+
+
 def _step1_rejections(scheme: VolunteerScheme, frame: pl.DataFrame, fields: pl.DataFrame,
                       as_of: dt.date) -> list[ActivityDecision]:
-    """The per-record decisions of the rows step 1 rejects (their reasons word for word)."""
-    rejected = ~fields["__ok"]
-    if not rejected.any():
+    """The per-record decisions of the rows step 1 rejects for a field that did not parse
+    (``fields``; their reasons word for word, by ``_check_record``)."""
+    rejected = pl.col(ROW).is_in(fields[ROW].implode())
+    if not fields.height:
         return []
     subset = frame.filter(rejected)
-    keys = fields["__rid"].filter(rejected).to_list()
-    firsts = fields["__first"].filter(rejected).to_list()
+    keys = fields["__rid"].to_list()
+    firsts = fields["__first"].to_list()
     out: list[ActivityDecision] = []
     for record, k, first in zip(subset.iter_rows(named=True), keys, firsts, strict=True):
         row = record.pop(ROW)
@@ -447,7 +511,8 @@ def _row_wise(scheme: VolunteerScheme, c: pl.DataFrame) -> pl.DataFrame:
 
 _RATE_SCHEMA: _Schema = {
     "__act": pl.String, "__day": pl.Date, "__mask": pl.Int64, "__A": pl.Int128,
-    "__B": pl.Int128, "__mmax": pl.Int64, "__ev_units": pl.Int64, "__ev_round": pl.Boolean}
+    "__B": pl.Int128, "__mmax": pl.Int64, "__ev_units": pl.Int64, "__ev_round": pl.Boolean,
+    "__ev_exact": pl.Float64}
 _NO_LIMIT = 2**62
 
 
@@ -469,7 +534,7 @@ def _rate_table(scheme: VolunteerScheme, keys: pl.DataFrame) -> pl.DataFrame:
     for act_id, day, mask in keys.iter_rows():
         act = scheme.activities.get(act_id)
         A = B = ev = 0
-        mmax, ev_round = _NO_LIMIT, False
+        mmax, ev_round, ev_exact = _NO_LIMIT, False, None
         if act is not None and day is not None:
             try:
                 rate = scheme.exact_rate(act, day, mask)
@@ -478,12 +543,14 @@ def _rate_table(scheme: VolunteerScheme, keys: pl.DataFrame) -> pl.DataFrame:
             if rate is not None and act.per_event is not None:
                 ev = half_up(rate * scale) if rate > 0 else 0
                 ev_round = rate > 0 and (rate * scale).denominator != 1
+                ev_exact = float(rate)
             elif rate is not None:
                 per = rate * scale / 60
                 A, B = per.numerator, per.denominator
                 if A:
                     mmax = min((B * (2 * MAX_UNITS + 1) - 1) // (2 * A), _NO_LIMIT)
-        rows.append((act_id, day, mask, A, max(B, 1), mmax, min(ev, MAX_UNITS + 1), ev_round))
+        rows.append((act_id, day, mask, A, max(B, 1), mmax, min(ev, MAX_UNITS + 1), ev_round,
+                     ev_exact))
     return pl.DataFrame(rows, schema=_RATE_SCHEMA, orient="row")
 
 
@@ -627,73 +694,107 @@ def _overlaps(scheme: VolunteerScheme, rows: pl.DataFrame, as_of: dt.date
 _WORDS = pl.List(pl.String)
 
 
-def _worded(s: pl.DataFrame, name: str, when: pl.Expr, keys: list[str],
-            make: Callable[..., list[Reason]]) -> pl.DataFrame:
-    """``s`` with the codes and words of one kind of reason (``__c_<name>``,
-    ``__w_<name>``; empty lists where ``when`` is false): ``make`` -- a
-    ``VolunteerScheme.reason_*`` function -- is called once per distinct ``keys``."""
-    distinct = s.filter(when).select(keys).unique()
-    codes: list[list[str]] = []
-    words: list[list[str]] = []
-    for values in distinct.iter_rows():
-        reasons = make(*values)
-        codes.append([r.code for r in reasons])
-        words.append([r.message for r in reasons])
-    table = distinct.with_columns(pl.Series(f"__c_{name}", codes, dtype=_WORDS),
-                                  pl.Series(f"__w_{name}", words, dtype=_WORDS))
-    empty = pl.lit([], dtype=_WORDS)
-    return s.join(table, on=keys, how="left", nulls_equal=True, maintain_order="left") \
-        .with_columns(pl.when(when).then(pl.col(f"__{k}_{name}")).otherwise(empty)
-                      .fill_null(empty) for k in "cw")
+def _activity_index(scheme: VolunteerScheme, items: Mapping[str, pl.Expr]) -> pl.Expr:
+    """The item index each row's activity maps to (null for activities not in ``items``)."""
+    return _by_activity(scheme, items, pl.lit(None, dtype=pl.Int64)).cast(pl.Int64)
+
+
+def _trace(scheme: VolunteerScheme, s: pl.DataFrame) -> pl.DataFrame:
+    """The trace columns ``volunteer_words`` templates read (``TRACE_COLUMNS``), for the
+    vectorised scored rows: the amounts as the per-record ``scored_reasons`` puts them in
+    its trace (``units / scale`` and ``minutes / 60`` as Python divides), items chosen as
+    it chooses them."""
+    words, scale, rules = scheme.words, scheme.scale, scheme.rules
+    day = pl.col("__day")
+    n = s.height
+
+    def lit_col(v: int) -> pl.Series:
+        return pl.Series([v] * n, dtype=pl.Int64)
+
+    def where(flag: str, series: pl.Series) -> pl.Series:
+        return pl.select(pl.when(s[flag]).then(series)).to_series()
+
+    sixty, units = lit_col(60), lit_col(scale)
+    rate_at: dict[str, pl.Expr] = {}
+    coef_at: dict[str, pl.Expr] = {}
+    for a in scheme.activities.values():
+        per = a.per_event if a.per_event is not None else a.per_hour
+        assert per is not None
+        rate_at[a.id] = pl.lit(words.rate_items[(a.id, 0)], dtype=pl.Int64) \
+            + version_expr(per, day)
+        if a.category:
+            value = rules.categories[a.category].coefficient
+            coef_at[a.id] = pl.lit(words.coef_items[(a.category, 0)], dtype=pl.Int64) \
+                + version_expr(value, day)
+    max_at = {aid: pl.lit(i, dtype=pl.Int64) for aid, i in words.max_items.items()}
+    # which multipliers count: every one applied under product, the first largest under max
+    applied = [((pl.col("__mask") // (1 << i)) % 2 == 1) for i in range(len(scheme.multipliers))]
+    chosen: list[pl.Expr] = []
+    for i, holds in enumerate(applied):
+        if rules.multiplier_rule != "max":
+            chosen.append(holds)
+            continue
+        f = pl.col(f"__m{i}")
+        beaten = [applied[j] & (pl.col(f"__m{j}") >= f) if j < i
+                  else applied[j] & (pl.col(f"__m{j}") > f)
+                  for j in range(len(applied)) if j != i]
+        chosen.append(holds & ~pl.any_horizontal(beaten) if beaten else holds)
+    t = s.select(
+        pl.col("__k_round").alias("k_round"), pl.col("__service").alias("service"),
+        pl.when(pl.col("__k_max")).then(_activity_index(scheme, max_at)).alias("max_at"),
+        day.alias("day"), _activity_index(scheme, rate_at).alias("rate_at"),
+        pl.when(pl.col("__coef") != 1.0).then(_activity_index(scheme, coef_at))
+        .alias("coef_at"),
+        *(pl.when(c).then(version_expr(m.factor, day)).alias(f"mult{i}_at")
+          for i, (c, m) in enumerate(zip(chosen, scheme.multipliers, strict=True))),
+        pl.col("__k_rp").alias("k_rp"),
+        *(pl.col(f"__k_{c}").alias(f"k_{c}") for c in ("hd", "hm", "pd", "pm")))
+    cols: dict[str, pl.Series] = {
+        "raw_minutes": where("__k_round", quotient(s["__micros"], lit_col(60_000_000))),
+        "max_h": where("__k_max", quotient(s["__mh"], sixty)),
+        "service_h": where("__k_max", quotient(s["__service"], sixty)),
+        "month": month_column(s["__day"]),
+    }
+    counted = pl.select(pl.when(~s["__event"]).then(s["__counted"])).to_series()
+    cols["counted_h"] = quotient(counted, sixty)
+    # the rate as written (p / q) of the item in force: base points = p m / (q 60)
+    rates: list[Fraction] = [Fraction(0)] * len(words.rate)
+    for (aid, k), i in words.rate_items.items():
+        a = scheme.activities[aid]
+        per = a.per_event if a.per_event is not None else a.per_hour
+        assert per is not None
+        rates[i] = written(per.values[k])
+    at = t["rate_at"]
+    p = pl.Series([r.numerator for r in rates], dtype=pl.Int128).gather(at)
+    q60 = pl.Series([r.denominator * 60 for r in rates], dtype=pl.Int128).gather(at)
+    cols["base_points"] = quotient(counted.cast(pl.Int128) * p, q60)
+    # the exact points: A m / (B scale) per hour, the exact rate per event
+    exact_hourly = quotient(s["__A"] * s["__counted"].cast(pl.Int128),
+                            pl.select(pl.lit(s["__B"]) * pl.lit(scale, dtype=pl.Int128))
+                            .to_series())
+    cols["rp_points"] = pl.DataFrame({"e": s["__event"], "k": s["__k_rp"], "h": exact_hourly,
+                                      "x": s["__ev_exact"]}).select(
+        pl.when(pl.col("k")).then(pl.when(pl.col("e")).then(pl.col("x"))
+                                  .otherwise(pl.col("h")))).to_series()
+    cols["rp_units"] = where("__k_rp", quotient(s["__units0"], units))
+    for name, (limit, left, amount), unit in (
+            ("hd", ("__Lhd", "__hd", "__counted0"), sixty),
+            ("hm", ("__Lhm", "__counted", "__hd"), sixty),
+            ("pd", ("__Lpd", "__pdc", "__units0"), units),
+            ("pm", ("__Lpm", "__units", "__pdc"), units)):
+        flag = f"__k_{name}"
+        for w, c in (("left", left), ("limit", limit), ("amount", amount)):
+            cols[f"{name}_{w}"] = where(flag, quotient(s[c].cast(pl.Int64), unit))
+    return t.with_columns(pl.Series(k, v) for k, v in cols.items())
 
 
 def _with_reasons(scheme: VolunteerScheme, s: pl.DataFrame) -> pl.DataFrame:
-    """``reason_codes`` and ``reasons`` of the vectorised scored rows, worded as
-    ``VolunteerScheme.scored_reasons`` words them, part by part, in its order."""
-    scale = scheme.scale
-
-    def cut(code: str, noun: str, unit: int) -> Callable[..., list[Reason]]:
-        def make(day: dt.date, limit: int, left: int, amount: int) -> list[Reason]:
-            return [scheme._cut_reason((code, limit, left, amount), unit, noun, day,
-                                       f"{day.year}-{day.month:02d}")]
-        return make
-
-    def rounding_points(event: bool, act: str, day: dt.date, mask: int, a: int, b: int,
-                        counted: int, units0: int) -> list[Reason]:
-        exact = scheme.exact_points(scheme.activities[act], day, mask, counted) if event \
-            else Fraction(a * counted, b * scale)
-        return scheme.reason_rounding_points(exact, units0)
-
-    event = pl.col("__event")
-    # (the month caps' words only read the month of ``__month``, the first of the month)
-    parts: list[tuple[str, pl.Expr, list[str], Callable[..., list[Reason]]]] = [
-        ("round", pl.col("__k_round"), ["__micros", "__service"], scheme.reason_rounding),
-        ("max", pl.col("__k_max"), ["__act", "__mh", "__service"], scheme.reason_max_hours),
-        ("hd", pl.col("__k_hd"), ["__day", "__Lhd", "__hd", "__counted0"],
-         cut("CAP_HOURS_DAY", "counted hours", 60)),
-        ("hm", pl.col("__k_hm"), ["__month", "__Lhm", "__counted", "__hd"],
-         cut("CAP_HOURS_MONTH", "counted hours", 60)),
-        ("rate", pl.lit(True), ["__act", "__rate", "__rate_minutes"], scheme.reason_rate),
-        ("coef", pl.col("__coef").is_not_null() & (pl.col("__coef") != 1.0),
-         ["__act", "__coef"], scheme.reason_coefficient),
-        ("mult", pl.col("__mask") != 0, ["__day", "__mask"], scheme.reason_multipliers),
-        ("rp", pl.col("__k_rp"), ["__event", "__act", "__rp_day", "__rp_mask", "__A", "__B",
-                                  "__counted", "__units0"], rounding_points),
-        ("pd", pl.col("__k_pd"), ["__day", "__Lpd", "__pdc", "__units0"],
-         cut("CAP_POINTS_DAY", "points", scale)),
-        ("pm", pl.col("__k_pm"), ["__month", "__Lpm", "__units", "__pdc"],
-         cut("CAP_POINTS_MONTH", "points", scale)),
-    ]
-    s = s.with_columns(  # keys that ignore what the words do not depend on
-        __rate_minutes=pl.when(event).then(0).otherwise(pl.col("__counted")),
-        __rp_day=pl.when(event).then(pl.col("__day")),
-        __rp_mask=pl.when(event).then(pl.col("__mask")))
-    for name, when, keys, make in parts:
-        s = _worded(s, name, when, keys, make)
-    names = [p[0] for p in parts]
-    return s.with_columns(
-        reason_codes=pl.concat_list([f"__c_{n}" for n in names]),
-        reasons=pl.concat_list([f"__w_{n}" for n in names]))
+    """``reason_codes`` and ``reasons`` of the vectorised scored rows, rendered by
+    ``volunteer_words.say_coded`` (``plan.words``' renderers) from the policy's templates
+    (``VolunteerScheme.words``, the ones the per-record ``scored_reasons`` renders) over
+    the rows' trace: no Python per row."""
+    codes, reasons = say_coded(scheme.words.entries(), _trace(scheme, s))
+    return s.with_columns(codes, reasons)
 
 
 def _vector_rows(scheme: VolunteerScheme, s: pl.DataFrame) -> pl.DataFrame:
@@ -773,15 +874,20 @@ def _rows_frame(rows: Sequence[Mapping[str, Any]], schema: Mapping[str, Any]
 
 
 def _rejected_frame(decisions: Sequence[ActivityDecision],
-                    redemptions: Sequence[RedemptionDecision]) -> pl.DataFrame:
-    """``VolunteerResult.rejected_rows()``: rejected activities, then redemptions."""
+                    redemptions: Sequence[RedemptionDecision], worded: pl.DataFrame
+                    ) -> pl.DataFrame:
+    """``VolunteerResult.rejected_rows()``: rejected activities (those the per-record code
+    decided and the ``worded`` step-1 rejections, by row), then redemptions."""
     rows = [reject_row("activities", d.row, d.record_id, d.reason_codes,
                        [r.message for r in d.reasons])
-            for d in sorted(decisions, key=lambda d: d.row) if d.rejected]
-    rows += [reject_row("redemptions", r.row, r.redemption_id, [x.code for x in r.reasons],
-                        [x.message for x in r.reasons])
-             for r in redemptions if r.status == REJECTED]
-    return _rows_frame(rows, _REJECTED_SCHEMA)
+            for d in decisions if d.rejected]
+    activities = pl.concat([_rows_frame(rows, _REJECTED_SCHEMA), worded.select(
+        pl.lit("activities").alias("input"), "row", pl.col("record_id").alias("id"),
+        "reason_codes", "reasons").cast(pl.Schema(_REJECTED_SCHEMA))]).sort("row")
+    rows = [reject_row("redemptions", r.row, r.redemption_id, [x.code for x in r.reasons],
+                       [x.message for x in r.reasons])
+            for r in redemptions if r.status == REJECTED]
+    return pl.concat([activities, _rows_frame(rows, _REJECTED_SCHEMA)])
 
 
 # --- step 5: lots, redemptions, statements -------------------------------------------------
@@ -832,20 +938,69 @@ def _statements(scheme: VolunteerScheme, out: pl.DataFrame, lot_table: pl.DataFr
         pl.col("__minutes").filter(scored).sum().alias("minutes"),
         scored.sum().alias("scored"), (~scored).sum().alias("rejected"))
     expired = lot_table.filter(pl.col("expires") <= pl.lit(as_of, dtype=pl.Date)) \
-        .group_by("vid").agg(pl.col("units").sum())
-    expired_of = dict(expired.iter_rows())
-    for vid, lots in after.items():  # redemptions consumed some of these lots
-        expired_of[vid] = sum(lot[2] for lot in lots if lot[3] is not None and lot[3] <= as_of)
+        .group_by("vid").agg(pl.col("units").sum()) \
+        .select(pl.col("vid").alias("volunteer_id"), pl.col("units").cast(pl.Int64).alias("x"))
+    expired_of = {vid: sum(lot[2] for lot in lots if lot[3] is not None and lot[3] <= as_of)
+                  for vid, lots in after.items()}  # redemptions consumed some of these lots
     redeemed: dict[str, int] = {}
     for r in redemptions:
         if r.status == APPLIED:
             redeemed[r.volunteer_id] = redeemed.get(r.volunteer_id, 0) + r.point_units
-    table = {vid: (e, m, s, x) for vid, e, m, s, x in totals.iter_rows()}
-    volunteers = sorted(set(table) | {r.volunteer_id for r in redemptions if r.volunteer_id})
-    rows = []
-    for vid in volunteers:
-        e, m, s, x = table.get(vid, (0, 0, 0, 0))
-        rows.append(scheme.statement(vid, as_of, int(e or 0), int(expired_of.get(vid, 0)),
-                                     redeemed.get(vid, 0), float(m or 0), int(s), int(x)
-                                     ).to_row())
-    return _rows_frame(rows, _STATEMENT_SCHEMA)
+    named = pl.DataFrame({"volunteer_id": pl.Series(
+        sorted({r.volunteer_id for r in redemptions if r.volunteer_id}), dtype=pl.String)})
+    small = pl.concat([
+        expired.filter(~pl.col("volunteer_id").is_in(list(expired_of))),
+        pl.DataFrame({"volunteer_id": pl.Series(list(expired_of), dtype=pl.String),
+                      "x": pl.Series(list(expired_of.values()), dtype=pl.Int64)})])
+    spent = pl.DataFrame({"volunteer_id": pl.Series(list(redeemed), dtype=pl.String),
+                          "r": pl.Series(list(redeemed.values()), dtype=pl.Int64)})
+    v = pl.concat([totals.select("volunteer_id"), named]).unique().sort("volunteer_id") \
+        .join(totals, on="volunteer_id", how="left", maintain_order="left") \
+        .join(small, on="volunteer_id", how="left", maintain_order="left") \
+        .join(spent, on="volunteer_id", how="left", maintain_order="left") \
+        .with_columns(pl.col("earned", "minutes", "scored", "rejected", "x", "r")
+                      .fill_null(0).cast(pl.Int64))
+    return _statement_frame(scheme, v, as_of)
+
+
+def _statement_frame(scheme: VolunteerScheme, v: pl.DataFrame, as_of: dt.date
+                     ) -> pl.DataFrame:
+    """``Statement.to_row()`` of every volunteer of ``v`` (its totals: point units earned,
+    expired ``x``, redeemed ``r``, minutes, records scored and rejected), as
+    ``VolunteerScheme.statement`` makes it: the hours once per distinct minutes by
+    ``statement_hours``, amounts as Python divides them, reasons rendered from the
+    templates it renders (``statement_words``)."""
+    words, stars, ref = scheme.statement_words, scheme.stars, scheme.ref
+    distinct = v["minutes"].unique()
+    hours_of = pl.DataFrame({"minutes": distinct, "hours": pl.Series(
+        [statement_hours(float(m)) for m in distinct.to_list()], dtype=pl.Float64)})
+    v = v.join(hours_of, on="minutes", how="left", maintain_order="left")
+    reached: pl.Expr = pl.lit(0, dtype=pl.Int64)
+    for level in stars:
+        reached = reached + (pl.col("hours") >= pl.lit(float(level.hours))).cast(pl.Int64)
+    v = v.with_columns(__at=reached)
+    at = pl.col("__at")
+    n = len(stars)
+    levels = pl.Series([0, *(s.stars for s in stars)], dtype=pl.Int64)
+    labels = pl.Series(["", *words.labels], dtype=pl.String)
+    nexts = pl.Series([*(float(s.hours) for s in stars), None], dtype=pl.Float64)
+    trace = v.select(
+        pl.when(at > 0).then(at - 1).alias("star_at"), pl.when(at < n).then(at).alias("next_at"),
+        "hours", (nexts.gather(v["__at"]) - pl.col("hours")).alias("to_next"),
+        (pl.col("x") != 0).alias("k_expired"))
+    scale = pl.Series([scheme.scale] * v.height, dtype=pl.Int64)
+    trace = trace.with_columns(quotient(v["x"], scale).alias("expired"))
+    codes, reasons = say_coded(words.entries(), trace)
+    return pl.DataFrame({
+        "volunteer_id": v["volunteer_id"], "as_of": pl.Series([as_of] * v.height,
+                                                              dtype=pl.Date),
+        "earned": quotient(v["earned"], scale), "expired": trace["expired"],
+        "redeemed": quotient(v["r"], scale),
+        "balance": quotient(v["earned"] - v["x"] - v["r"], scale), "hours": v["hours"],
+        "star_level": levels.gather(v["__at"]), "star_label": labels.gather(v["__at"]),
+        "records_scored": v["scored"], "records_rejected": v["rejected"],
+        "reason_codes": codes, "reasons": reasons,
+        "policy_id": pl.Series([ref.id] * v.height, dtype=pl.String),
+        "policy_version": pl.Series([ref.version] * v.height, dtype=pl.String),
+        "policy_hash": pl.Series([ref.hash] * v.height, dtype=pl.String),
+    }).cast(pl.Schema(_STATEMENT_SCHEMA))

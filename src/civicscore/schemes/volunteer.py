@@ -54,7 +54,7 @@ from decimal import Decimal
 from fractions import Fraction
 from typing import Any
 
-from .._suggest import did_you_mean, one_of
+from .._suggest import did_you_mean
 from ..errors import RecordError
 from ..expr import Expression, Fact, FunctionTable, Type
 from ..expr.ir import MAX_SAFE_INT, Binary, Const, Name
@@ -90,6 +90,16 @@ from .base import (
     reject_row,
     run_summary,
     run_table,
+)
+from .volunteer_words import (
+    CAPS,
+    CheckWords,
+    StatementWords,
+    VolunteerWords,
+    month_text,
+    statement_hours,
+    unknown_activity_text,
+    version,
 )
 
 SCORED = "scored"
@@ -447,10 +457,6 @@ class Trace:
     point_cuts: tuple[Cut, ...]
 
 
-def _points(n: float) -> str:
-    return f"{n:g} point" + ("" if n == 1 else "s")
-
-
 def _label(obj: Any, fallback: str) -> str:
     return str(getattr(obj, "label", "") or fallback)
 
@@ -529,6 +535,10 @@ class VolunteerScheme(BatchEngine):
         self.stars = sorted(rules.star_levels, key=lambda s: s.hours)
         #: the service-time plan, compiled once (``service_plan``)
         self._service = compile_plan(service_plan(rules), FunctionTable())
+        #: the reasons' templates, built once (both engines render them)
+        self.words = VolunteerWords.of(rules, self.activities, self.multipliers)
+        self.check_words = CheckWords.of(rules, self.activities)
+        self.statement_words = StatementWords.of(rules, self.stars)
 
     # -- public API --------------------------------------------------------------------
     def decide_many(self, records: Iterable[Mapping[str, Any]], *, as_of: dt.date,
@@ -599,6 +609,7 @@ class VolunteerScheme(BatchEngine):
         if (unreadable := unreadable_reason(row, record)) is not None:
             return self._reject(row, f"row {row}", "", "", None, [unreadable], as_of)
         reasons: list[Reason] = []
+        words = self.check_words
         label = f"row {row}"  # how messages name the record; "record <id>" once it is known
         who = label  # what RecordError needs: the bare id, or "row N"
 
@@ -644,45 +655,47 @@ class VolunteerScheme(BatchEngine):
 
         if rid in seen_ids:
             reasons.append(Reason("DUPLICATE_RECORD", "record.record_id",
-                                  f"record id {rid} already appears in row {seen_ids[rid]}",
+                                  words.duplicate.render({"rid": rid,
+                                                          "first": seen_ids[rid]}),
                                   {"record_id": rid}))
         else:
             seen_ids[rid] = row
         activity = self.activities.get(activity_id) if activity_id else None
         if activity_id and activity is None:
-            hint = did_you_mean(activity_id, self.activities) or (
-                "known activities: " + one_of(self.activities))
             reasons.append(Reason("UNKNOWN_ACTIVITY", "volunteer.activities",
-                                  f"{label}: unknown activity {activity_id!r} ({hint})",
+                                  words.unknown_activity.render({
+                                      "label": label, "unknown": unknown_activity_text(
+                                          activity_id, self.activities)}),
                                   {"activity": activity_id}))
         facts, fact_reasons = coerce_facts(record, self.activity_facts, who, "activity")
         reasons += fact_reasons
         if start and end:
             if end <= start:
                 reasons.append(Reason("END_NOT_AFTER_START", "record.end",
-                                      f"{label}: ends ({end}) at or before it starts ({start})",
+                                      words.end_not_after_start.render(
+                                          {"label": label, "end": end, "start": start}),
                                       {"start": start, "end": end}))
             if end.date() > as_of:
-                reasons.append(Reason("AFTER_AS_OF", "record.end",
-                                      f"{label}: ends on {end.date()}, after the as-of date "
-                                      f"{as_of}", {"end": end}, as_of))
+                reasons.append(Reason("AFTER_AS_OF", "record.end", words.after_as_of.render(
+                    {"label": label, "end_day": end.date(), "as_of": as_of}), {"end": end},
+                    as_of))
         if self.rules.confirmation_required and confirmed is not True and not any(
                 r.rule == "record.confirmed" for r in reasons):
             reasons.append(Reason("NOT_CONFIRMED", "volunteer.confirmation_required",
-                                  f"{label}: not confirmed by the organiser",
+                                  words.not_confirmed.render({"label": label}),
                                   {"confirmed": confirmed}))
         window = self.rules.submission_window_days
         if window is not None and submitted and end:
             late = (submitted.date() - end.date()).days
             if submitted < end:
                 reasons.append(Reason("SUBMITTED_BEFORE_END", "record.submitted_at",
-                                      f"{label}: submitted ({submitted}) before the activity "
-                                      f"ended ({end})", {"submitted_at": submitted,
-                                                         "end": end}))
-            elif late > window:
+                                      words.submitted_before_end.render(
+                                          {"label": label, "submitted": submitted, "end": end}),
+                                      {"submitted_at": submitted, "end": end}))
+            elif late > window and words.late_submission is not None:
                 reasons.append(Reason("LATE_SUBMISSION", "volunteer.submission_window_days",
-                                      f"{label}: submitted {late} days after the activity; "
-                                      f"the window is {window} days",
+                                      words.late_submission.render(
+                                          {"label": label, "late": late}),
                                       {"submitted_at": submitted, "end": end}, window,
                                       "rejected"))
         if activity is not None and day is not None:
@@ -691,12 +704,12 @@ class VolunteerScheme(BatchEngine):
                 if rate is not None:
                     try:
                         rate.at(day)
-                    except NotInForce as e:
+                    except NotInForce:
+                        item = words.rate_not_in_force[words.rate_items[activity.id]]
                         reasons.append(Reason(
                             "RATE_NOT_IN_FORCE",
                             f"volunteer.activities.{activity.id}.points_{rate_name}",
-                            f"{label}: activity {activity.id!r} has no rate in force on "
-                            f"{day} (its first rate starts {e.first})", {"date": day}))
+                            item.render({"label": label, "day": day}), {"date": day}))
         if reasons or activity is None or start is None or end is None:
             return self._reject(row, rid, vid, activity_id, day, reasons, as_of)
         return _Pending(row, rid, vid, activity, start, end, facts)
@@ -870,22 +883,19 @@ class VolunteerScheme(BatchEngine):
 
     def scored_reasons(self, t: Trace, env: Mapping[str, Any] | None = None
                        ) -> list[Reason]:
-        """The reasons of a scored record, in order, worded from its trace by the
-        ``reason_*`` functions: the one place both engines take their words from (the
-        batch engine calls each function once per distinct argument; ``env``, the values
-        the multipliers read, only fills the reasons' ``facts``)."""
+        """The reasons of a scored record, in order, each message rendered from the
+        policy's templates (``volunteer_words``: the batch engine renders the same ones
+        over its frame) over this record's trace; ``env``, the values the multipliers
+        read, only fills the reasons' ``facts``."""
         act, day = t.activity, t.day
-        month = f"{day.year}-{day.month:02d}"
+        month = month_text(day)
         out = self.reason_rounding(t.micros, t.service)
         if t.max_hours is not None:
             out += self.reason_max_hours(act.id, t.max_hours, t.service)
         out += [self._cut_reason(c, 60, "counted hours", day, month) for c in t.hour_cuts]
-        per = act.per_event if act.per_event is not None else act.per_hour
-        assert per is not None
-        out += self.reason_rate(act.id, per.value_at(day), t.counted)
+        out += self.reason_rate(act.id, day, t.counted)
         if act.category:
-            out += self.reason_coefficient(
-                act.id, self.rules.categories[act.category].coefficient.value_at(day))
+            out += self.reason_coefficient(act.id, day)
         out += self.reason_multipliers(day, t.mask, env)
         out += self.reason_rounding_points(self.exact_points(act, day, t.mask, t.counted),
                                            t.units0)
@@ -895,80 +905,93 @@ class VolunteerScheme(BatchEngine):
     def reason_rounding(self, micros: int, service: int) -> list[Reason]:
         rules = self.rules
         unit = rules.rounding_minutes
-        if unit <= 1 or service * 60_000_000 == micros:
+        words = self.words.rounding
+        if words is None or service * 60_000_000 == micros:
             return []
         raw_minutes = micros / 60_000_000
         return [Reason("ROUNDING", "volunteer.rounding_minutes",
-                       f"{raw_minutes:g} minutes of service counted as {service} "
-                       f"minutes ({unit}-minute units, rounded {rules.rounding})",
+                       words.render({"raw_minutes": raw_minutes, "service": service}),
                        {"minutes": raw_minutes}, unit)]
 
     def reason_max_hours(self, activity: str, limit: int, service: int) -> list[Reason]:
         act = self.activities[activity]
+        words = self.words.max_hours[self.words.max_items[act.id]]
         return [Reason("MAX_HOURS", f"volunteer.activities.{act.id}.max_hours",
-                       f"at most {limit / 60:g} hours of {act.label} count per "
-                       f"record; {service / 60:g} were served",
+                       words.render({"max_h": limit / 60, "service_h": service / 60}),
                        {"hours": service / 60}, limit / 60,
                        f"-{(service - limit) / 60:g} h")]
 
-    def reason_rate(self, activity: str, rate: float, counted: int) -> list[Reason]:
+    def reason_rate(self, activity: str, day: dt.date, counted: int) -> list[Reason]:
         act = self.activities[activity]
         base = f"volunteer.activities.{act.id}"
+        per = act.per_event if act.per_event is not None else act.per_hour
+        assert per is not None
+        rate = per.value_at(day)
+        words = self.words.rate[self.words.rate_items[(act.id, version(per, day))]]
         if act.per_event is not None:
-            return [Reason("RATE", f"{base}.points_per_event",
-                           f"{act.label}: {_points(rate)} per event", {}, rate,
+            return [Reason("RATE", f"{base}.points_per_event", words.render({}), {}, rate,
                            f"+{rate:g}")]
         base_points = float(written(rate) * counted / 60)
         return [Reason("RATE", f"{base}.points_per_hour",
-                       f"{act.label}: {_points(rate)} per hour x {counted / 60:g} "
-                       f"counted hours = {base_points:g}",
+                       words.render({"counted_h": counted / 60, "base_points": base_points}),
                        {"counted_hours": counted / 60}, rate, f"+{base_points:g}")]
 
-    def reason_coefficient(self, activity: str, coef: float) -> list[Reason]:
+    def reason_coefficient(self, activity: str, day: dt.date) -> list[Reason]:
         act = self.activities[activity]
-        if not act.category or coef == 1:
+        if not act.category:
             return []
-        cat = self.rules.categories[act.category]
+        value = self.rules.categories[act.category].coefficient
+        coef = value.value_at(day)
+        if coef == 1:
+            return []
+        words = self.words.coefficient[self.words.coef_items[(act.category,
+                                                              version(value, day))]]
         return [Reason("COEFFICIENT", f"volunteer.categories.{act.category}.coefficient",
-                       f"category {_label(cat, act.category)}: x{coef:g}",
-                       {"category": act.category}, coef, f"x{coef:g}")]
+                       words.render({}), {"category": act.category}, coef, f"x{coef:g}")]
 
     def reason_multipliers(self, day: dt.date, mask: int,
                            env: Mapping[str, Any] | None = None) -> list[Reason]:
-        return [Reason("MULTIPLIER", f"volunteer.multipliers.{m.id}",
-                       f"{_label(m, m.id)} applies ({m.when.text}): x{f:g}",
-                       m.when.values_read(env) if env is not None else {}, f, f"x{f:g}")
-                for m, f in self.chosen_factors(day, mask)]  # only the factors that count
+        out = []
+        for i, m, f in self.chosen_factors_at(day, mask):  # only the factors that count
+            words = self.words.multipliers[i][version(m.factor, day)]
+            out.append(Reason("MULTIPLIER", f"volunteer.multipliers.{m.id}", words.render({}),
+                              m.when.values_read(env) if env is not None else {}, f,
+                              f"x{f:g}"))
+        return out
 
     def reason_rounding_points(self, exact: Fraction, units0: int) -> list[Reason]:
         if not exact > 0 or (exact * self.scale).denominator == 1:
             return []
         points = float(exact)
         return [Reason("ROUNDING_POINTS", "volunteer.points_decimals",
-                       f"{points:g} points rounded half-up to {units0 / self.scale:g} "
-                       f"({self.rules.points_decimals} decimals)", {"points": points},
-                       self.rules.points_decimals)]
+                       self.words.rounding_points.render(
+                           {"rp_points": points, "rp_units": units0 / self.scale}),
+                       {"points": points}, self.rules.points_decimals)]
 
-    @staticmethod
-    def _cut_reason(cut: Cut, scale: int, noun: str, day: dt.date, month: str) -> Reason:
+    def _cut_reason(self, cut: Cut, scale: int, noun: str, day: dt.date, month: str
+                    ) -> Reason:
         code, limit, left, amount = cut
-        period = f"on {day}" if code.endswith("_DAY") else f"in {month}"
-        return Reason(code, f"volunteer.caps.{code_to_key(code)}",
-                      f"only {left / scale:g} of the {limit / scale:g} {noun} "
-                      f"allowed {period} were left; {amount / scale:g} reduced "
-                      f"to {left / scale:g}", {noun: amount / scale},
-                      limit / scale, f"-{(amount - left) / scale:g}")
+        name = next(c[0] for c in CAPS if c[1] == code)
+        return Reason(code, f"volunteer.caps.{code_to_key(code)}", self.words.caps[name].render(
+            {f"{name}_left": left / scale, f"{name}_limit": limit / scale,
+             f"{name}_amount": amount / scale, "day": day, "month": month}),
+            {noun: amount / scale}, limit / scale, f"-{(amount - left) / scale:g}")
 
     # -- the exact points, shared by both engines ---------------------------------------
     def chosen_factors(self, day: dt.date, mask: int) -> list[tuple[_Multiplier, float]]:
         """The multipliers that count, given the ``mask`` of those that apply (bit i:
         multiplier i holds and has a factor in force): the largest (the first of equal
         ones) under ``max``, all of them under ``product``."""
-        applied = [(m, m.factor.value_at(day)) for i, m in enumerate(self.multipliers)
+        return [(m, f) for _, m, f in self.chosen_factors_at(day, mask)]
+
+    def chosen_factors_at(self, day: dt.date, mask: int
+                          ) -> list[tuple[int, _Multiplier, float]]:
+        """``chosen_factors`` with each multiplier's position."""
+        applied = [(i, m, m.factor.value_at(day)) for i, m in enumerate(self.multipliers)
                    if mask >> i & 1]
         if not applied or self.rules.multiplier_rule != "max":
             return applied
-        return [max(applied, key=lambda a: a[1])]
+        return [max(applied, key=lambda a: a[2])]
 
     def exact_rate(self, act: _Activity, day: dt.date, mask: int) -> Fraction:
         """rate x coefficient x multiplier(s) in force on ``day``, exactly, as written."""
@@ -1128,28 +1151,24 @@ class VolunteerScheme(BatchEngine):
                   scored: int, rejected: int) -> Statement:
         """One statement from its totals (point units earned, expired, redeemed; minutes of
         service counted for stars); shared with the batch evaluator."""
-        hours = round(minutes / 60, 6)
-        level = None
-        for s in self.stars:
-            if hours >= s.hours:
-                level = s
-        nxt = next((s.hours for s in self.stars if hours < s.hours), None)
+        hours = statement_hours(minutes)
+        at = sum(1 for s in self.stars if hours >= s.hours)  # the stars are sorted by hours
+        level = self.stars[at - 1] if at else None
+        nxt = self.stars[at].hours if at < len(self.stars) else None
+        words = self.statement_words
         reasons: list[Reason] = []
         if level is not None:
             reasons.append(Reason("STAR_LEVEL", f"volunteer.star_levels.{level.stars}",
-                                  f"{hours:g} service hours reach {_label(level, '')} "
-                                  f"({level.stars} stars from {level.hours:g} h)",
+                                  words.star[at - 1].render({"hours": hours}),
                                   {"hours": hours}, level.hours))
         if nxt is not None:
             reasons.append(Reason("NEXT_STAR", "volunteer.star_levels",
-                                  f"{nxt - hours:g} more hours to the next star level "
-                                  f"({nxt:g} h)", {"hours": hours}, nxt))
+                                  words.next_star[at].render({"to_next": nxt - hours}),
+                                  {"hours": hours}, nxt))
         if x:
             reasons.append(Reason("EXPIRED", "volunteer.point_expiry_months",
-                                  f"{x / self.scale:g} points expired "
-                                  f"{self.rules.point_expiry_months} months after they "
-                                  f"were earned", {}, self.rules.point_expiry_months,
-                                  f"-{x / self.scale:g}"))
+                                  words.expired.render({"expired": x / self.scale}), {},
+                                  self.rules.point_expiry_months, f"-{x / self.scale:g}"))
         return Statement(vid, as_of, e / self.scale, x / self.scale, r / self.scale,
                          (e - x - r) / self.scale, hours,
                          level.stars if level else 0,

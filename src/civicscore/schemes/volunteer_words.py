@@ -1,0 +1,398 @@
+"""The words of a scored volunteer record's reasons, written once as templates.
+
+Every sentence ``VolunteerScheme.scored_reasons`` says (ROUNDING, MAX_HOURS, the
+four caps, RATE, COEFFICIENT, MULTIPLIER, ROUNDING_POINTS) is a
+``plan.words`` template built here once from the compiled policy: activity,
+category and multiplier labels, condition texts, rates, coefficients and
+factors in force (one item per dated version) are literals in the templates;
+the amounts a record's decision produced are slots over its trace columns
+(:data:`TRACE_COLUMNS`). The per-record engine renders a template over one
+trace row (``Words.render``), the batch engine renders the same entries over a
+frame (``say_frame``), so both give the same words by construction.
+
+How amounts are shown: as today, ``f"{x:g}"`` of the float ``units / scale``
+(hours: ``minutes / 60``), the shortest float of an exact quotient. Both
+engines put that float in the trace (batch: :func:`quotient`, IEEE division
+of two exactly representable integers, which is the correctly rounded
+quotient Python's ``int / int`` gives; the rare larger operands go through
+Python) and show it with ``plan.words``' "fact" way (``:g`` for a float). Dates
+are shown as ``str(date)`` ("text"), the month as ``YYYY-MM``
+(:func:`month_text`, a text column in batch, mapped once per distinct month).
+"""
+
+from __future__ import annotations
+
+import bisect
+import datetime as dt
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+from ..plan.words import Choose, Entry, Say, Slot, Words
+from ..policy.dated import DatedValue
+
+if TYPE_CHECKING:  # polars is the optional batch extra
+    import polars as pl
+
+    from ..policy.model import Volunteer
+
+#: The trace columns the templates read, what each holds (both engines fill them).
+TRACE_COLUMNS = {
+    "k_round": "service time was rounded (ROUNDING)",
+    "raw_minutes": "float: microseconds served / 60e6",
+    "service": "int: service minutes after rounding",
+    "max_at": "int | None: the MAX_HOURS item (activity) where max_hours cut, else None",
+    "max_h": "float: max_hours limit in hours", "service_h": "float: service hours",
+    "day": "date: the record's day", "month": "text: YYYY-MM of the day",
+    "rate_at": "int: the RATE item (activity, rate version in force)",
+    "counted_h": "float: counted hours", "base_points": "float: rate x counted hours",
+    "coef_at": "int | None: the COEFFICIENT item (category, version) where not 1",
+    "k_rp": "the points were rounded (ROUNDING_POINTS)",
+    "rp_points": "float: the exact points", "rp_units": "float: rounded points",
+    **{f"k_{c}": f"the cap {c} cut" for c in ("hd", "hm", "pd", "pm")},
+    **{f"{c}_{w}": f"float: {w} of cap {c}" for c in ("hd", "hm", "pd", "pm")
+       for w in ("left", "limit", "amount")},
+}
+
+#: The caps in the order they are applied: (name, reason code, noun, per day).
+CAPS = (("hd", "CAP_HOURS_DAY", "counted hours", True),
+        ("hm", "CAP_HOURS_MONTH", "counted hours", False),
+        ("pd", "CAP_POINTS_DAY", "points", True),
+        ("pm", "CAP_POINTS_MONTH", "points", False))
+
+
+def month_text(day: dt.date) -> str:
+    """The month of ``day`` as the cap reasons write it: ``2025-03``."""
+    return f"{day.year}-{day.month:02d}"
+
+
+def version(value: DatedValue, day: dt.date) -> int:
+    """Which of ``value``'s dated versions is in force on ``day`` (it must be in force)."""
+    return bisect.bisect_right(value.starts, day) - 1
+
+
+def _g_points(n: float) -> str:
+    return f"{n:g} point" + ("" if n == 1 else "s")
+
+
+def _label(obj: Any, fallback: str) -> str:
+    return str(getattr(obj, "label", "") or fallback)
+
+
+@dataclass(frozen=True)
+class VolunteerWords:
+    """The templates of one compiled volunteer policy, and where each item sits.
+
+    ``rate_items[(activity, version)]``, ``coef_items[(category, version)]`` and
+    ``max_items[activity]`` are indexes into the items of the RATE, COEFFICIENT and
+    MAX_HOURS ``Choose`` entries; multiplier ``i``'s items are its factor versions."""
+
+    rounding: Words | None
+    max_hours: tuple[Words, ...]
+    max_items: Mapping[str, int]
+    caps: Mapping[str, Words]
+    rate: tuple[Words, ...]
+    rate_items: Mapping[tuple[str, int], int]
+    coefficient: tuple[Words, ...]
+    coef_items: Mapping[tuple[str, int], int]
+    multipliers: tuple[tuple[Words, ...], ...]
+    rounding_points: Words
+
+    @staticmethod
+    def of(rules: Volunteer, activities: Mapping[str, Any],
+           multipliers: Sequence[Any]) -> VolunteerWords:
+        """The templates, from the policy (``_Activity`` and ``_Multiplier`` objects)."""
+        unit = rules.rounding_minutes
+        rounding = None if unit <= 1 else Words.of(
+            Slot("raw_minutes", "fact"), " minutes of service counted as ",
+            Slot("service", "int"),
+            f" minutes ({unit}-minute units, rounded {rules.rounding})")
+        max_hours: list[Words] = []
+        max_items: dict[str, int] = {}
+        rate: list[Words] = []
+        rate_items: dict[tuple[str, int], int] = {}
+        for a in activities.values():
+            if a.max_hours is not None:
+                max_items[a.id] = len(max_hours)
+                max_hours.append(Words.of(
+                    "at most ", Slot("max_h", "fact"), f" hours of {a.label} count per "
+                    "record; ", Slot("service_h", "fact"), " were served"))
+            per = a.per_event if a.per_event is not None else a.per_hour
+            for i, v in enumerate(per.values):
+                rate_items[(a.id, i)] = len(rate)
+                if a.per_event is not None:
+                    rate.append(Words.of(f"{a.label}: {_g_points(v)} per event"))
+                else:
+                    rate.append(Words.of(
+                        f"{a.label}: {_g_points(v)} per hour x ", Slot("counted_h", "fact"),
+                        " counted hours = ", Slot("base_points", "fact")))
+        coefficient: list[Words] = []
+        coef_items: dict[tuple[str, int], int] = {}
+        for name, cat in rules.categories.items():
+            for i, v in enumerate(cat.coefficient.values):
+                coef_items[(name, i)] = len(coefficient)
+                coefficient.append(Words.of(f"category {_label(cat, name)}: x{v:g}"))
+        caps = {name: Words.of(
+            "only ", Slot(f"{name}_left", "fact"), " of the ", Slot(f"{name}_limit", "fact"),
+            f" {noun} allowed ", "on " if per_day else "in ",
+            Slot("day", "text") if per_day else Slot("month", "text"), " were left; ",
+            Slot(f"{name}_amount", "fact"), " reduced to ", Slot(f"{name}_left", "fact"))
+            for name, _, noun, per_day in CAPS}
+        mult = tuple(tuple(Words.of(f"{_label(m, m.id)} applies ({m.when.text}): x{f:g}")
+                           for f in m.factor.values) for m in multipliers)
+        rounding_points = Words.of(
+            Slot("rp_points", "fact"), " points rounded half-up to ", Slot("rp_units", "fact"),
+            f" ({rules.points_decimals} decimals)")
+        return VolunteerWords(rounding, tuple(max_hours), max_items, caps, tuple(rate),
+                              rate_items, tuple(coefficient), coef_items, mult,
+                              rounding_points)
+
+    def entries(self) -> tuple[tuple[str, Entry], ...]:
+        """Every reason of a scored record as (code, entry), in the order
+        ``scored_reasons`` says them (the batch engine renders these)."""
+        out: list[tuple[str, Entry]] = []
+        if self.rounding is not None:
+            out.append(("ROUNDING", Say(self.rounding, "k_round")))
+        if self.max_hours:
+            out.append(("MAX_HOURS", Choose("max_at", self.max_hours)))
+        out += [(code, Say(self.caps[name], f"k_{name}")) for name, code, _, _ in CAPS[:2]]
+        out.append(("RATE", Choose("rate_at", self.rate)))
+        if self.coefficient:
+            out.append(("COEFFICIENT", Choose("coef_at", self.coefficient)))
+        out += [("MULTIPLIER", Choose(f"mult{i}_at", items))
+                for i, items in enumerate(self.multipliers)]
+        out.append(("ROUNDING_POINTS", Say(self.rounding_points, "k_rp")))
+        out += [(code, Say(self.caps[name], f"k_{name}")) for name, code, _, _ in CAPS[2:]]
+        return tuple(out)
+
+
+def code_entries(entries: Sequence[tuple[str, Entry]]) -> tuple[Entry, ...]:
+    """The reason codes as entries said exactly where the reasons are said."""
+    out: list[Entry] = []
+    for code, e in entries:
+        if isinstance(e, Say):
+            out.append(Say(Words.of(code), e.when))
+        else:
+            out.append(Choose(e.index, tuple(Words.of(code) for _ in e.items)))
+    return tuple(out)
+
+
+# --- batch helpers ---------------------------------------------------------------------
+
+_SAFE = 2**53
+
+
+def quotient(num: pl.Series, den: pl.Series) -> pl.Series:
+    """``num / den`` of two integer columns as Python's ``int / int`` gives it (the
+    correctly rounded float): IEEE division where both are exact as floats, Python for
+    the other rows (nulls stay null)."""
+    import polars as pl
+
+    n, d = num.cast(pl.Float64), den.cast(pl.Float64)
+    out = n / d
+    big = ((num.abs() > _SAFE) | (den.abs() > _SAFE)).fill_null(False)
+    if big.any():
+        at = big.arg_true()
+        slow = [None if a is None or b is None else int(a) / int(b)
+                for a, b in zip(num.gather(at).to_list(), den.gather(at).to_list(),
+                                strict=True)]
+        out = out.scatter(at, pl.Series(slow, dtype=pl.Float64))
+    return out
+
+
+def month_column(day: pl.Series) -> pl.Series:
+    """:func:`month_text` of every date, once per distinct month."""
+    import polars as pl
+
+    first = day.dt.truncate("1mo")
+    distinct = first.unique().drop_nulls()
+    table = pl.DataFrame({"__d": distinct, "__t": pl.Series(
+        [month_text(d) for d in distinct.to_list()], dtype=pl.String)})
+    return pl.DataFrame({"__d": first}).join(table, on="__d", how="left",
+                                             maintain_order="left")["__t"]
+
+
+def version_expr(value: DatedValue, day: pl.Expr) -> pl.Expr:
+    """:func:`version` as a polars expression (rows where it is in force)."""
+    import polars as pl
+
+    out: pl.Expr = pl.lit(0, dtype=pl.Int64)
+    for start in value.starts[1:]:
+        out = out + (day >= pl.lit(start, dtype=pl.Date)).cast(pl.Int64)
+    return out
+
+
+def say_lists(entries: Sequence[Entry], frame: pl.DataFrame) -> pl.Series:
+    """``plan.words.say_frame`` of ``entries`` over ``frame``, the same List(String)
+    column, with the lists assembled in long form (row, text) and grouped: polars 2.1's
+    ``concat_list`` over String columns, which ``say_frame`` ends with, takes 1.4 s for
+    10^5 rows of 11 entries where this takes 0.06 s. Each entry is rendered by
+    ``plan.words``' own renderers, so the text is theirs (``tests/test_volunteer_words``
+    checks the lists equal ``say_frame``'s). To fold into ``plan.words.say_frame``."""
+    return _assembled([("", e) for e in entries], frame, codes=False)[1]
+
+
+def say_coded(coded: Sequence[tuple[str, Entry]], frame: pl.DataFrame
+              ) -> tuple[pl.Series, pl.Series]:
+    """``(say_lists(code_entries(coded)), say_lists(entries))`` in one assembly: each
+    reason's code travels beside its text."""
+    return _assembled(coded, frame, codes=True)
+
+
+def _assembled(coded: Sequence[tuple[str, Entry]], frame: pl.DataFrame, codes: bool
+               ) -> tuple[pl.Series, pl.Series]:
+    import polars as pl
+
+    from ..plan.words import _choose_frame, _render_frame
+
+    cache: dict[tuple[str, str], pl.Series] = {}
+    n = frame.height
+    at = pl.int_range(n, eager=True, dtype=pl.Int64)
+    parts: list[pl.DataFrame] = []
+    for i, (_, e) in enumerate(coded):
+        # each entry is rendered over the rows that say it only (a cap that cut, a
+        # multiplier that counts: often few), not over the frame and then masked
+        if isinstance(e, Say) and e.when is None:
+            rows, text = at, _render_frame(e.words, frame, cache)
+        else:
+            column = e.when if isinstance(e, Say) else e.index
+            assert column is not None
+            flag = frame[column].fill_null(False).cast(pl.Boolean) if isinstance(e, Say) \
+                else frame[column].is_not_null()
+            rows = at.filter(flag)
+            sub = frame.filter(flag)
+            text = _render_frame(e.words, sub, {}) if isinstance(e, Say) \
+                else _choose_frame(e, sub, {})
+        part = pl.DataFrame({"__r": rows, "__t": text.cast(pl.String)})
+        parts.append(part.filter(pl.col("__t").is_not_null()).with_columns(
+            __k=pl.lit(i, dtype=pl.Int64)))
+    empty = pl.lit([], dtype=pl.List(pl.String))
+    if not parts:
+        none = pl.select(pl.repeat(empty, n)).to_series()
+        return none.alias("reason_codes"), none.alias("reasons")
+    long = pl.concat(parts).sort("__r", "__k")
+    names = ["__t"]
+    if codes:
+        table = pl.Series([c for c, _ in coded], dtype=pl.String)
+        long = long.with_columns(__c=table.gather(long["__k"]))
+        names.append("__c")
+    said = long.group_by("__r", maintain_order=True).agg(*names)
+    full = pl.DataFrame({"__r": at}).join(said, on="__r", how="left", maintain_order="left") \
+        .select(pl.col(c).fill_null(empty) for c in names)
+    reasons = full["__t"].alias("reasons")
+    return (full["__c"] if codes else reasons).alias("reason_codes"), reasons
+
+
+# --- step 1: the rejections of a record on its own ------------------------------------
+
+
+@dataclass(frozen=True)
+class CheckWords:
+    """The sentences of step 1's rejections that quote the record's values (both engines
+    render them): ``label`` is how the record is named ("record <id>", or "row N" before
+    its id is known), datetimes and dates are shown as ``str()`` writes them.
+    ``rate_not_in_force[activity]`` is the item of the RATE_NOT_IN_FORCE ``Choose``."""
+
+    duplicate: Words
+    unknown_activity: Words
+    end_not_after_start: Words
+    after_as_of: Words
+    not_confirmed: Words
+    submitted_before_end: Words
+    late_submission: Words | None
+    rate_not_in_force: tuple[Words, ...]
+    rate_items: Mapping[str, int]
+
+    @staticmethod
+    def of(rules: Volunteer, activities: Mapping[str, Any]) -> CheckWords:
+        label = Slot("label", "text")
+        window = rules.submission_window_days
+        nif: list[Words] = []
+        items: dict[str, int] = {}
+        for a in activities.values():
+            for rate in (a.per_hour, a.per_event):
+                if rate is not None and a.id not in items:
+                    items[a.id] = len(nif)
+                    nif.append(Words.of(label, f": activity {a.id!r} has no rate in force on ",
+                                        Slot("day", "text"),
+                                        f" (its first rate starts {rate.starts[0]})"))
+        return CheckWords(
+            duplicate=Words.of("record id ", Slot("rid", "text"), " already appears in row ",
+                               Slot("first", "int")),
+            unknown_activity=Words.of(label, ": unknown activity ", Slot("unknown", "text")),
+            end_not_after_start=Words.of(label, ": ends (", Slot("end", "text"),
+                                         ") at or before it starts (", Slot("start", "text"),
+                                         ")"),
+            after_as_of=Words.of(label, ": ends on ", Slot("end_day", "text"),
+                                 ", after the as-of date ", Slot("as_of", "text")),
+            not_confirmed=Words.of(label, ": not confirmed by the organiser"),
+            submitted_before_end=Words.of(label, ": submitted (", Slot("submitted", "text"),
+                                          ") before the activity ended (", Slot("end", "text"),
+                                          ")"),
+            late_submission=None if window is None else Words.of(
+                label, ": submitted ", Slot("late", "int"),
+                f" days after the activity; the window is {window} days"),
+            rate_not_in_force=tuple(nif), rate_items=items)
+
+    def entries(self) -> tuple[tuple[str, Entry], ...]:
+        """Step 1's value checks as (code, entry), in the order ``_check_record`` makes
+        them, said where the flag column ``k_<code>`` holds (a record whose fields all
+        parsed; the others are worded by the per-record code)."""
+        out: list[tuple[str, Entry]] = [
+            ("DUPLICATE_RECORD", Say(self.duplicate, "k_dup")),
+            ("UNKNOWN_ACTIVITY", Say(self.unknown_activity, "k_unknown")),
+            ("END_NOT_AFTER_START", Say(self.end_not_after_start, "k_order")),
+            ("AFTER_AS_OF", Say(self.after_as_of, "k_after")),
+            ("NOT_CONFIRMED", Say(self.not_confirmed, "k_unconfirmed")),
+            ("SUBMITTED_BEFORE_END", Say(self.submitted_before_end, "k_early"))]
+        if self.late_submission is not None:
+            out.append(("LATE_SUBMISSION", Say(self.late_submission, "k_late")))
+        if self.rate_not_in_force:
+            out.append(("RATE_NOT_IN_FORCE", Choose("nif_at", self.rate_not_in_force)))
+        return tuple(out)
+
+
+def unknown_activity_text(activity_id: str, known: Mapping[str, Any]) -> str:
+    """What UNKNOWN_ACTIVITY says after "unknown activity ": the id and a hint."""
+    from .._suggest import did_you_mean, one_of
+
+    hint = did_you_mean(activity_id, known) or ("known activities: " + one_of(known))
+    return f"{activity_id!r} ({hint})"
+
+
+# --- statements ------------------------------------------------------------------------
+
+
+def statement_hours(minutes: float) -> float:
+    """A statement's service hours from its minutes, as it shows them (6 decimals)."""
+    return round(minutes / 60, 6)
+
+
+@dataclass(frozen=True)
+class StatementWords:
+    """The sentences of a statement: the star level reached and the next one (an item
+    per star level, in order of hours), the points expired."""
+
+    star: tuple[Words, ...]
+    next_star: tuple[Words, ...]
+    expired: Words
+    labels: tuple[str, ...]
+
+    @staticmethod
+    def of(rules: Volunteer, stars: Sequence[Any]) -> StatementWords:
+        """From the star levels sorted by hours (``VolunteerScheme.stars``)."""
+        return StatementWords(
+            star=tuple(Words.of(Slot("hours", "fact"),
+                                f" service hours reach {_label(s, '')} ({s.stars} stars "
+                                f"from {s.hours:g} h)") for s in stars),
+            next_star=tuple(Words.of(Slot("to_next", "fact"), " more hours to the next "
+                                     f"star level ({s.hours:g} h)") for s in stars),
+            expired=Words.of(Slot("expired", "fact"), f" points expired "
+                             f"{rules.point_expiry_months} months after they were earned"),
+            labels=tuple(_label(s, f"{s.stars} stars") for s in stars))
+
+    def entries(self) -> tuple[tuple[str, Entry], ...]:
+        """(code, entry) in the order ``VolunteerScheme.statement`` says them."""
+        return (("STAR_LEVEL", Choose("star_at", self.star)),
+                ("NEXT_STAR", Choose("next_at", self.next_star)),
+                ("EXPIRED", Say(self.expired, "k_expired")))
