@@ -30,8 +30,9 @@ from .test_service import AS_OF, POLICIES, Client
 
 KEY = "a key the office keeps"
 VISITS = "/v1/policies/example-district/visits"
-#: what differs between two runs of the same records (a run's id and time)
-OWN = ("run_id", "decision_id", "logged_at")
+#: what differs between two runs of the same records (a run's id and time, and so the
+#: hash of the line before, which chains the log)
+OWN = ("run_id", "decision_id", "logged_at", "prev")
 
 
 def households(tmp_path: Path) -> Path:

@@ -321,7 +321,7 @@ def say_frame(entries: Sequence[Entry], frame: pl.DataFrame,
     for e in entries:
         if isinstance(e, Say) and e.when is None:
             text = _render_frame(e.words, frame, cache)
-        elif isinstance(e, Say):
+        elif isinstance(e, Say) and e.when is not None:
             # rendered on the rows where it is said only (a trigger fires for a few)
             flag = frame[e.when].fill_null(False).cast(pl.Boolean)
             text = pl.repeat(None, frame.height, dtype=pl.String, eager=True)
@@ -330,6 +330,7 @@ def say_frame(entries: Sequence[Entry], frame: pl.DataFrame,
                     "__at").filter(flag)
                 text = text.scatter(some["__at"], _render_frame(e.words, some, {}))
         else:
+            assert isinstance(e, Choose)
             text = _choose_frame(e, frame, cache)
         said.append(text)
     return said_lists(frame.height, said, more)
