@@ -1,7 +1,6 @@
 """The volunteer reasons' templates and their batch helpers.
 
-``say_lists`` gives the lists ``plan.words.say_frame`` gives (it only assembles them
-faster); ``quotient`` is Python's ``int / int``; the templates are built once per policy
+``plan.words.say_coded`` gives each sentence's code beside it; ``quotient`` is Python's ``int / int``; the templates are built once per policy
 and say, for a trace row, what the per-record reasons say (the engines' parity over
 whole runs is ``test_batch_volunteer``'s).
 """
@@ -16,14 +15,8 @@ from hypothesis import example, given, settings
 from hypothesis import strategies as st
 
 import civicscore
-from civicscore.plan.words import Choose, Say, Slot, Words, say_frame, say_row
-from civicscore.schemes.volunteer_words import (
-    code_entries,
-    month_text,
-    quotient,
-    say_coded,
-    say_lists,
-)
+from civicscore.plan.words import Choose, Say, Slot, Words, say_coded, say_frame, say_row
+from civicscore.schemes.volunteer_words import code_entries, month_text, quotient
 
 from .test_volunteer import POLICY
 
@@ -45,17 +38,14 @@ rows = st.fixed_dictionaries({
 
 @settings(max_examples=40, deadline=None)
 @given(st.lists(rows, min_size=0, max_size=12))
-def test_say_lists_is_say_frame(data: list[dict[str, object]]) -> None:
+def test_codes_travel_beside_their_sentences(data: list[dict[str, object]]) -> None:
     frame = pl.DataFrame(data, schema={"k": pl.Boolean, "j": pl.Boolean, "x": pl.Float64,
                                        "i": pl.Int64, "n": pl.Int64, "d": pl.Date})
-    assert say_lists(ENTRIES, frame).to_list() == say_frame(ENTRIES, frame).to_list()
-    assert say_lists(code_entries([("C", e) for e in ENTRIES]), frame).to_list() == \
-        say_frame(code_entries([("C", e) for e in ENTRIES]), frame).to_list()
     coded = [(f"C{i}", e) for i, e in enumerate(ENTRIES)]
     codes, reasons = say_coded(coded, frame)
     assert reasons.to_list() == say_frame(ENTRIES, frame).to_list()
     assert codes.to_list() == say_frame(code_entries(coded), frame).to_list()
-    for row, said in zip(data, say_lists(ENTRIES, frame).to_list(), strict=True):
+    for row, said in zip(data, say_frame(ENTRIES, frame).to_list(), strict=True):
         assert said == say_row(ENTRIES, {**row, "k": bool(row["k"])})
 
 

@@ -80,6 +80,7 @@ from ..plan.scan import (
     overlap_columns,
     overlap_scan_frame,
 )
+from ..plan.words import say_coded
 from ..policy.compile import ensure_in_effect
 from ..policy.dated import DatedValue, NotInForce
 from ..policy.model import FactSpec
@@ -104,7 +105,6 @@ from ..schemes.volunteer import (
 from ..schemes.volunteer_words import (
     month_column,
     quotient,
-    say_coded,
     statement_hours,
     unknown_activity_text,
     version_expr,
@@ -790,7 +790,7 @@ def _trace(scheme: VolunteerScheme, s: pl.DataFrame) -> pl.DataFrame:
 
 def _with_reasons(scheme: VolunteerScheme, s: pl.DataFrame) -> pl.DataFrame:
     """``reason_codes`` and ``reasons`` of the vectorised scored rows, rendered by
-    ``volunteer_words.say_coded`` (``plan.words``' renderers) from the policy's templates
+    ``plan.words.say_coded`` from the policy's templates
     (``VolunteerScheme.words``, the ones the per-record ``scored_reasons`` renders) over
     the rows' trace: no Python per row."""
     codes, reasons = say_coded(scheme.words.entries(), _trace(scheme, s))

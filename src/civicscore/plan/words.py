@@ -313,56 +313,84 @@ def say_frame(entries: Sequence[Entry], frame: pl.DataFrame,
     """The reasons' sentences of every row of ``frame``, a List(String) column: the same
     lists :func:`say_row` gives row by row. ``frame`` holds every column the entries
     read; its other columns are ignored. ``more`` adds sentences after them, as
-    (row position, text) column pairs (see :func:`said_lists`)."""
-    import polars as pl
+    (row position, text) column pairs."""
+    said = _said(entries, frame) + list(more)
+    return _assembled(frame.height, said, None)[1]
 
-    cache: dict[tuple[str, str], pl.Series] = {}
-    said: list[pl.Series] = []
-    for e in entries:
-        if isinstance(e, Say) and e.when is None:
-            text = _render_frame(e.words, frame, cache)
-        elif isinstance(e, Say) and e.when is not None:
-            # rendered on the rows where it is said only (a trigger fires for a few)
-            flag = frame[e.when].fill_null(False).cast(pl.Boolean)
-            text = pl.repeat(None, frame.height, dtype=pl.String, eager=True)
-            if flag.any():
-                some = frame.select(sorted(e.words.columns() | {e.when})).with_row_index(
-                    "__at").filter(flag)
-                text = text.scatter(some["__at"], _render_frame(e.words, some, {}))
-        else:
-            assert isinstance(e, Choose)
-            text = _choose_frame(e, frame, cache)
-        said.append(text)
-    return said_lists(frame.height, said, more)
+
+def say_coded(coded: Sequence[tuple[str, Entry]], frame: pl.DataFrame
+              ) -> tuple[pl.Series, pl.Series]:
+    """``(reason_codes, reasons)``: :func:`say_frame` of the entries of ``coded``, and
+    beside each sentence said the code paired with its entry, in one assembly."""
+    said = _said([e for _, e in coded], frame)
+    return _assembled(frame.height, said, [c for c, _ in coded])
 
 
 def said_lists(n: int, texts: Sequence[pl.Series],
                more: Sequence[tuple[pl.Series, pl.Series]] = ()) -> pl.Series:
     """Per row of ``n``, the non-null ``texts`` (row-aligned String columns, one per
     entry) in entry order, then the ``more`` texts at their row positions, as a
-    List(String) column named ``reasons`` (an empty list where a row has none).
-
-    ``concat_list(...).list.drop_nulls()`` builds the same lists, but polars runs it
-    at about 3 s per 10^6 rows of three sentences; stacking the sentences long
-    (row, text), dropping the nulls and grouping by row in order (a stable sort keeps
-    entry order within a row) is about ten times faster."""
+    List(String) column named ``reasons`` (an empty list where a row has none)."""
     import polars as pl
 
     at = pl.int_range(n, dtype=pl.Int64, eager=True)
-    parts = [pl.DataFrame({"__i": at, "__t": t.cast(pl.String)}).filter(
-        pl.col("__t").is_not_null()) for t in texts]
-    parts += [pl.DataFrame({"__i": i.cast(pl.Int64), "__t": t.cast(pl.String)})
-              for i, t in more]
+    return _assembled(n, [(at, t) for t in texts] + list(more), None)[1]
+
+
+def _said(entries: Sequence[Entry], frame: pl.DataFrame) -> list[tuple[pl.Series, pl.Series]]:
+    """Per entry, (row positions, texts) of the rows that may say it: a Say with a
+    condition is rendered on the rows where it holds only (a trigger fires for a few),
+    a Choose's items on the columns they read only."""
+    import polars as pl
+
+    at = pl.int_range(frame.height, dtype=pl.Int64, eager=True)
+    cache: dict[tuple[str, str], pl.Series] = {}
+    said: list[tuple[pl.Series, pl.Series]] = []
+    for e in entries:
+        if isinstance(e, Say) and e.when is None:
+            said.append((at, _render_frame(e.words, frame, cache)))
+        elif isinstance(e, Say) and e.when is not None:
+            flag = frame[e.when].fill_null(False).cast(pl.Boolean)
+            some = frame.select(sorted(e.words.columns() | {e.when})).filter(flag)
+            said.append((at.filter(flag), _render_frame(e.words, some, {})))
+        else:
+            assert isinstance(e, Choose)
+            said.append((at, _choose_frame(e, frame, cache)))
+    return said
+
+
+def _assembled(n: int, said: Sequence[tuple[pl.Series, pl.Series]],
+               codes: Sequence[str] | None) -> tuple[pl.Series, pl.Series]:
+    """The lists of ``n`` rows from (row positions, texts) pairs, one per entry in entry
+    order (null texts are not said), and with ``codes`` the list of each sentence's
+    entry code beside them.
+
+    ``concat_list(...).list.drop_nulls()`` over row-aligned columns builds the same
+    lists, but polars runs it at about 3 s per 10^6 rows of three sentences; stacking
+    the sentences long (row, entry, text), dropping the nulls and grouping by row in
+    order (a stable sort keeps entry order within a row) is about ten times faster."""
+    import polars as pl
+
     empty = pl.lit([], dtype=pl.List(pl.String))
+    parts = [pl.DataFrame({"__r": rows.cast(pl.Int64), "__t": texts.cast(pl.String)})
+             .filter(pl.col("__t").is_not_null()).with_columns(__k=pl.lit(k, dtype=pl.Int64))
+             for k, (rows, texts) in enumerate(said)]
     if not parts:
-        return pl.select(pl.repeat(empty, n)).to_series().alias("reasons")
-    grouped = pl.concat(parts).sort("__i", maintain_order=True).group_by(
-        "__i", maintain_order=True).agg("__t")
+        none = pl.select(pl.repeat(empty, n)).to_series()
+        return none.alias("reason_codes"), none.alias("reasons")
+    long = pl.concat(parts).sort("__r", maintain_order=True)
+    names = ["__t"]
+    if codes is not None:
+        table = pl.Series(list(codes), dtype=pl.String)
+        long = long.with_columns(__c=table.gather(long["__k"]))
+        names.append("__c")
+    grouped = long.group_by("__r", maintain_order=True).agg(*names)
     if grouped.height < n:  # rows with no sentence have no group
-        grouped = pl.DataFrame({"__i": at}).join(
-            grouped, on="__i", how="left", maintain_order="left").with_columns(
-            pl.col("__t").fill_null(empty))
-    return grouped["__t"].alias("reasons")
+        grouped = pl.DataFrame({"__r": pl.int_range(n, dtype=pl.Int64, eager=True)}).join(
+            grouped, on="__r", how="left", maintain_order="left").with_columns(
+            pl.col(c).fill_null(empty) for c in names)
+    reasons = grouped["__t"].alias("reasons")
+    return (grouped["__c"] if codes is not None else reasons).alias("reason_codes"), reasons
 
 
 def entry_columns(entries: Sequence[Entry]) -> set[str]:

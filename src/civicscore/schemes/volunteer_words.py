@@ -222,67 +222,6 @@ def version_expr(value: DatedValue, day: pl.Expr) -> pl.Expr:
     return out
 
 
-def say_lists(entries: Sequence[Entry], frame: pl.DataFrame) -> pl.Series:
-    """``plan.words.say_frame`` of ``entries`` over ``frame``, the same List(String)
-    column, with the lists assembled in long form (row, text) and grouped: polars 2.1's
-    ``concat_list`` over String columns, which ``say_frame`` ends with, takes 1.4 s for
-    10^5 rows of 11 entries where this takes 0.06 s. Each entry is rendered by
-    ``plan.words``' own renderers, so the text is theirs (``tests/test_volunteer_words``
-    checks the lists equal ``say_frame``'s). To fold into ``plan.words.say_frame``."""
-    return _assembled([("", e) for e in entries], frame, codes=False)[1]
-
-
-def say_coded(coded: Sequence[tuple[str, Entry]], frame: pl.DataFrame
-              ) -> tuple[pl.Series, pl.Series]:
-    """``(say_lists(code_entries(coded)), say_lists(entries))`` in one assembly: each
-    reason's code travels beside its text."""
-    return _assembled(coded, frame, codes=True)
-
-
-def _assembled(coded: Sequence[tuple[str, Entry]], frame: pl.DataFrame, codes: bool
-               ) -> tuple[pl.Series, pl.Series]:
-    import polars as pl
-
-    from ..plan.words import _choose_frame, _render_frame
-
-    cache: dict[tuple[str, str], pl.Series] = {}
-    n = frame.height
-    at = pl.int_range(n, eager=True, dtype=pl.Int64)
-    parts: list[pl.DataFrame] = []
-    for i, (_, e) in enumerate(coded):
-        # each entry is rendered over the rows that say it only (a cap that cut, a
-        # multiplier that counts: often few), not over the frame and then masked
-        if isinstance(e, Say) and e.when is None:
-            rows, text = at, _render_frame(e.words, frame, cache)
-        else:
-            column = e.when if isinstance(e, Say) else e.index
-            assert column is not None
-            flag = frame[column].fill_null(False).cast(pl.Boolean) if isinstance(e, Say) \
-                else frame[column].is_not_null()
-            rows = at.filter(flag)
-            sub = frame.filter(flag)
-            text = _render_frame(e.words, sub, {}) if isinstance(e, Say) \
-                else _choose_frame(e, sub, {})
-        part = pl.DataFrame({"__r": rows, "__t": text.cast(pl.String)})
-        parts.append(part.filter(pl.col("__t").is_not_null()).with_columns(
-            __k=pl.lit(i, dtype=pl.Int64)))
-    empty = pl.lit([], dtype=pl.List(pl.String))
-    if not parts:
-        none = pl.select(pl.repeat(empty, n)).to_series()
-        return none.alias("reason_codes"), none.alias("reasons")
-    long = pl.concat(parts).sort("__r", "__k")
-    names = ["__t"]
-    if codes:
-        table = pl.Series([c for c, _ in coded], dtype=pl.String)
-        long = long.with_columns(__c=table.gather(long["__k"]))
-        names.append("__c")
-    said = long.group_by("__r", maintain_order=True).agg(*names)
-    full = pl.DataFrame({"__r": at}).join(said, on="__r", how="left", maintain_order="left") \
-        .select(pl.col(c).fill_null(empty) for c in names)
-    reasons = full["__t"].alias("reasons")
-    return (full["__c"] if codes else reasons).alias("reason_codes"), reasons
-
-
 # --- step 1: the rejections of a record on its own ------------------------------------
 
 
