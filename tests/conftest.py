@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import datetime as dt
-import os
 import textwrap
 from collections.abc import Callable
 from pathlib import Path
@@ -22,18 +21,6 @@ MINIMAL = """
 id = "t"
 version = "1"
 """
-
-
-@pytest.fixture(scope="session", autouse=True)
-def compiled_once_for_child_processes(tmp_path_factory: pytest.TempPathFactory) -> None:
-    """Child processes the tests start (``python -m civicscore ...``, Spark's Python
-    workers, the served app) cache their compiled bytecode in one directory of this
-    session, instead of compiling the whole library again in each child where
-    ``PYTHONDONTWRITEBYTECODE`` is set. What the children run is unchanged; only
-    their start-up is shorter. The tests' own process is not affected (it read the
-    setting when it started)."""
-    os.environ.pop("PYTHONDONTWRITEBYTECODE", None)
-    os.environ["PYTHONPYCACHEPREFIX"] = str(tmp_path_factory.mktemp("pycache"))
 
 
 @pytest.fixture

@@ -162,10 +162,11 @@ def test_batch_answers_what_the_cli_writes(client: Client, tmp_path: Path, schem
     assert answer["rejected"] == (_jsonl(rejects) if rejects.exists() else [])
     assert answer["summary"] in cli.stderr.splitlines()
     assert answer["rows_in"] == sum(1 for _ in read_records(source))
-    # the CLI's own CSV, byte for byte
+    # the CLI's own CSV, byte for byte, without the byte-order mark the CLI writes for
+    # Excel by default: a service's answer is read by programs, which a BOM trips up
     csv_out = tmp_path / "out.csv"
     _cli("score", EXAMPLE_POLICY, source, "--scheme", scheme, "-o", csv_out,
-         "--as-of", AS_OF)
+         "--as-of", AS_OF, "--no-bom")
     r = client.post(url + "&format=csv", content=body, headers={"Content-Type": "text/csv"})
     assert r.status_code == 200 and r.content == csv_out.read_bytes()
 
