@@ -102,8 +102,9 @@ def test_visits_equal_to_local_batch(spark: Any, policy: Any) -> None:
     local = policy.visits.batch(frame, as_of=AS_OF)
     assert local.rejected.height  # the input does hold duplicates and bad rows
     for pieces, partitions in ((3, 1), (5, 3)):
-        remote = cs.score(policy, "visits", spark_frame(spark, frame, pieces), as_of=AS_OF,
-                          partitions=partitions)
+        # frames cut into pieces of 7 rows: collect() puts many pieces together
+        remote = cs.run(policy, "visits", spark_frame(spark, frame, pieces), as_of=AS_OF,
+                        partitions=partitions, piece_rows=7).collect()
         assert_same(local, remote)
 
 

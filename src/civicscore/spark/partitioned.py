@@ -62,6 +62,9 @@ KEY, GROUP_KEY, BUCKET, FIRST_BUCKET, FIRST_ROW, GHOST = (
 _PID, _MID = "__pid", "__mid"
 HELPERS = (ROW, UNREADABLE, KEY, GROUP_KEY, BUCKET, FIRST_BUCKET, FIRST_ROW, GHOST, _PID, _MID)
 KINDS = ("output", "details", "rejected")
+#: Rows per Arrow IPC piece a bucket's frame is cut into: what one Spark row (and the
+#: driver, while it decodes one) holds at a time, whatever the size of a bucket.
+PIECE_ROWS = 50_000
 
 
 def session(master: str | None = None, *, partitions: int | None = None) -> SparkSession:
@@ -96,10 +99,12 @@ def score(policy: Policy, scheme: str, source: Any, *, as_of: dt.date,
 
 
 def run(policy: Policy, scheme: str, source: Any, *, as_of: dt.date,
-        master: str | None = None, partitions: int | None = None) -> SparkBatch:
+        master: str | None = None, partitions: int | None = None,
+        piece_rows: int = PIECE_ROWS) -> SparkBatch:
     """The Spark run of :func:`score`, not yet collected: :meth:`SparkBatch.collect`
     gives the ``BatchResult``; :meth:`SparkBatch.frame` and :meth:`SparkBatch.write`
-    keep the outputs in Spark, for results too large for the driver."""
+    keep the outputs in Spark, for results too large for the driver. ``piece_rows``
+    bounds the rows of one Arrow piece a bucket's frame travels in."""
     compiled = policy.scheme(scheme)
     split = policy.spec(scheme).split
     if split is None:
@@ -119,13 +124,13 @@ def run(policy: Policy, scheme: str, source: Any, *, as_of: dt.date,
         numbered = numbered.repartition(parts)
     keyed = _grouped(_keyed(numbered, split), split, parts)
     columns = list(frame.columns)
-    decide = _Decide(policy, scheme, as_of)
+    decide = _Decide(policy, scheme, as_of, piece_rows)
 
     def by_bucket(key: Any, table: Any) -> Any:  # a function: pyspark reads its hints
         return decide(key, table)
 
     decided = keyed.select(*columns, ROW, BUCKET, GHOST).groupBy(BUCKET).applyInArrow(
-        by_bucket, "bucket long, kind string, part binary")
+        by_bucket, "bucket long, kind string, piece int, part binary")
     empty = pl.from_arrow(frame.limit(0).toArrow())
     assert isinstance(empty, pl.DataFrame)
     return SparkBatch(spark, compiled, split, as_of, decided, empty, numbered, rows_in)
@@ -256,10 +261,14 @@ class _Decide:
     """Step 4, on an executor: one bucket's rows decided by the scheme's local batch.
 
     The policy is pickled with this object (as its sources) and rebuilt once per
-    Python worker. The bucket's three frames go back as Arrow IPC, one row each."""
+    Python worker. The bucket's three frames go back as Arrow IPC pieces of at most
+    :data:`PIECE_ROWS` rows, one Spark row each (an empty frame sends none), so no
+    Spark row, and nothing the driver decodes at once, grows with the bucket."""
 
-    def __init__(self, policy: Policy, scheme: str, as_of: dt.date) -> None:
+    def __init__(self, policy: Policy, scheme: str, as_of: dt.date,
+                 piece_rows: int = PIECE_ROWS) -> None:
         self.policy, self.scheme, self.as_of = policy, scheme, as_of
+        self.piece_rows = piece_rows
 
     def __call__(self, key: tuple[Any, ...], table: pa.Table) -> pa.Table:
         import pyarrow as pa
@@ -271,14 +280,18 @@ class _Decide:
         ghosts = frame.filter(pl.col(GHOST))[ROW]
         rows = frame.drop(BUCKET, GHOST)
         result = self.policy.scheme(self.scheme).batch(Numbered(rows), as_of=self.as_of)
-        parts = []
+        kinds, pieces, parts = [], [], []
         for kind in KINDS:
             out: pl.DataFrame = getattr(result, kind)
             if ghosts.len() and "row" in out.columns:
                 out = out.filter(~pl.col("row").is_in(ghosts.implode()))
-            parts.append(_ipc(out))
-        return pa.table({"bucket": pa.array([bucket] * 3, pa.int64()),
-                         "kind": pa.array(list(KINDS), pa.string()),
+            for i, piece in enumerate(out.iter_slices(self.piece_rows)):
+                kinds.append(kind)
+                pieces.append(i)
+                parts.append(_ipc(piece))
+        return pa.table({"bucket": pa.array([bucket] * len(parts), pa.int64()),
+                         "kind": pa.array(kinds, pa.string()),
+                         "piece": pa.array(pieces, pa.int32()),
                          "part": pa.array(parts, pa.binary())})
 
 
@@ -316,12 +329,16 @@ class SparkBatch:
     rows_in: int
 
     def collect(self) -> BatchResult:
-        """The ``BatchResult`` local batch gives for the same rows, on the driver."""
+        """The ``BatchResult`` local batch gives for the same rows, on the driver.
+
+        The pieces come one Spark partition at a time (``toLocalIterator``), each
+        decoded as it arrives: besides the result itself, the driver holds one
+        partition's pieces, never the whole run's Arrow bytes at once."""
         parts: dict[str, list[pl.DataFrame]] = {k: [] for k in KINDS}
-        for r in self.decided.collect():
+        for r in self.decided.toLocalIterator():
             parts[r["kind"]].append(pl.read_ipc(io.BytesIO(r["part"])))
         template = self.compiled.batch(self.empty, as_of=self.as_of)
-        frames = {k: self._merged(k, parts[k], getattr(template, k)) for k in KINDS}
+        frames = {k: self._merged(k, parts.pop(k), getattr(template, k)) for k in KINDS}
         rows_in = self.rows_in
         self.numbered.unpersist()
         return SparkBatchResult(template.scheme, template.policy, self.as_of,
@@ -333,7 +350,9 @@ class SparkBatch:
         parts = [p for p in parts if p.height]
         if not parts:
             return template
-        merged = pl.concat(parts, how="vertical_relaxed") if len(parts) > 1 else parts[0]
+        merged = pl.concat(parts, how="vertical_relaxed", rechunk=False) \
+            if len(parts) > 1 else parts[0]
+        parts.clear()  # the pieces are referenced by ``merged`` alone from here
         if template.width and merged.columns == template.columns:
             merged = merged.cast(template.schema, strict=False) \
                 if merged.schema != template.schema else merged
