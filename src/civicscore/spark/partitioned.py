@@ -119,9 +119,9 @@ def run(policy: Policy, scheme: str, source: Any, *, as_of: dt.date,
     parts = partitions or spark.sparkContext.defaultParallelism
     # one shuffle partition per bucket: Spark's default (200) would start 200 Python tasks
     spark.conf.set("spark.sql.shuffle.partitions", str(parts))
+    # no repartition here: the window over the id shuffles into ``parts`` partitions
+    # anyway, and one more shuffle of the whole input would only spread the key step
     numbered, rows_in = _numbered(spark, frame)
-    if partitions:
-        numbered = numbered.repartition(parts)
     keyed = _grouped(_keyed(numbered, split), split, parts)
     columns = list(frame.columns)
     decide = _Decide(policy, scheme, as_of, piece_rows)
@@ -230,7 +230,14 @@ def _keyed(frame: DataFrame, split: Split) -> DataFrame:
 
 
 def _grouped(frame: DataFrame, split: Split, parts: int) -> DataFrame:
-    """Steps 3 and 4: every row's bucket, duplicates with (or beside) their first row."""
+    """Steps 3 and 4: every row's bucket, duplicates with (or beside) their first row.
+
+    One window over the id (one shuffle, on the id) gives every row its id's first
+    row; rows without an id keep their own bucket. For ``"ghost"`` a second window,
+    over (id, bucket), needs no shuffle of its own (rows hashed by the id are already
+    together by id and bucket), and the first row of an id in another bucket than the
+    id's first row is doubled (``explode``) into itself and a copy of that first row
+    holding only its id. No union, join or distinct: the keys are computed once."""
     from pyspark.sql import Window
     from pyspark.sql import functions as F
 
@@ -242,19 +249,34 @@ def _grouped(frame: DataFrame, split: Split, parts: int) -> DataFrame:
         bucket = F.pmod(F.xxhash64(F.col(GROUP_KEY)), F.lit(parts))
     frame = frame.withColumn(BUCKET, bucket.cast("long"))
     by_id = Window.partitionBy(KEY).orderBy(ROW)
-    keyed = frame.filter(F.col(KEY).isNotNull()) \
-        .withColumn(FIRST_BUCKET, F.first(BUCKET).over(by_id)) \
-        .withColumn(FIRST_ROW, F.first(ROW).over(by_id))
-    loose = frame.filter(F.col(KEY).isNull()) \
-        .withColumn(FIRST_BUCKET, F.col(BUCKET)).withColumn(FIRST_ROW, F.col(ROW))
-    rows = keyed.unionByName(loose).withColumn(GHOST, F.lit(False))
-    if split.duplicates == "move":
-        return rows.withColumn(BUCKET, F.col(FIRST_BUCKET))
-    elsewhere = keyed.filter(F.col(FIRST_BUCKET) != F.col(BUCKET)) \
-        .select(KEY, BUCKET).distinct()
-    firsts = keyed.filter(F.col(ROW) == F.col(FIRST_ROW)).select(KEY, ROW, split.id_field)
-    ghosts = elsewhere.join(firsts, KEY).withColumn(GHOST, F.lit(True))
-    return rows.unionByName(ghosts, allowMissingColumns=True)
+    loose = F.col(KEY).isNull()
+    first_bucket = F.when(loose, F.col(BUCKET)).otherwise(F.first(BUCKET).over(by_id))
+    if split.duplicates == "move" or split.id_field not in frame.columns:
+        return frame.withColumn(BUCKET, first_bucket).withColumn(GHOST, F.lit(False))
+    first_id, once = "__fid", "__once"
+    rows = frame.withColumns({
+        FIRST_BUCKET: first_bucket, FIRST_ROW: F.first(ROW).over(by_id),
+        first_id: F.first(split.id_field).over(by_id),
+        once: F.row_number().over(Window.partitionBy(KEY, BUCKET).orderBy(ROW)) == 1})
+    # a window may not stand inside a generator: explode reads the columns made above
+    copy = ~loose & (F.col(FIRST_BUCKET) != F.col(BUCKET)) & F.col(once)
+    rows = rows.withColumn(GHOST, F.explode(F.when(copy, F.array(F.lit(False), F.lit(True)))
+                                            .otherwise(F.array(F.lit(False)))))
+    ghost = F.col(GHOST)
+    kept = {KEY, BUCKET, GHOST}
+
+    def column(name: str) -> Any:
+        if name == ROW:
+            value = F.when(ghost, F.col(FIRST_ROW)).otherwise(F.col(ROW))
+        elif name == split.id_field:
+            value = F.when(ghost, F.col(first_id)).otherwise(F.col(name))
+        elif name in kept:
+            return F.col(name)
+        else:
+            value = F.when(~ghost, F.col(name))
+        return value.alias(name)
+
+    return rows.select(*(column(n) for n in frame.columns), GHOST)
 
 
 class _Decide:
