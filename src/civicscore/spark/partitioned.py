@@ -121,7 +121,7 @@ def run(policy: Policy, scheme: str, source: Any, *, as_of: dt.date,
     spark.conf.set("spark.sql.shuffle.partitions", str(parts))
     # no repartition here: the window over the id shuffles into ``parts`` partitions
     # anyway, and one more shuffle of the whole input would only spread the key step
-    numbered, rows_in = _numbered(spark, frame)
+    numbered, rows_in = _numbered(frame)
     keyed = _grouped(_keyed(numbered, split), split, parts)
     columns = list(frame.columns)
     decide = _Decide(policy, scheme, as_of, piece_rows)
@@ -162,7 +162,7 @@ def read(spark: SparkSession, source: Any) -> DataFrame:
                      f"Spark DataFrame, a Parquet or CSV path, or a table name")
 
 
-def _numbered(spark: SparkSession, frame: DataFrame) -> tuple[DataFrame, int]:
+def _numbered(frame: DataFrame) -> tuple[DataFrame, int]:
     """Step 1: ``__row``, each row's 1-based number in the whole input, in input order
     (partition by partition), and how many rows there are. The frame is kept
     (persisted) so that the count per partition and the numbers are taken from the
@@ -172,16 +172,16 @@ def _numbered(spark: SparkSession, frame: DataFrame) -> tuple[DataFrame, int]:
 
     tagged = frame.withColumn(_PID, F.spark_partition_id()) \
         .withColumn(_MID, F.monotonically_increasing_id()).persist(StorageLevel.MEMORY_AND_DISK)
-    counts = sorted((r[_PID], r["count"]) for r in tagged.groupBy(_PID).count().collect())
+    counts = dict((r[_PID], r["count"]) for r in tagged.groupBy(_PID).count().collect())
     offsets, total = [], 0
-    for pid, n in counts:
-        offsets.append((pid, total))
-        total += n
-    table = spark.createDataFrame(offsets or [(0, 0)], f"{_PID} int, __off long")
+    for pid in range(max(counts, default=0) + 1):  # an empty partition has no count
+        offsets.append(total)
+        total += counts.get(pid, 0)
+    # each partition's offset is an element of one array literal: no join, no broadcast
+    offset = F.element_at(F.lit(offsets).cast("array<bigint>"), F.col(_PID) + 1)
     # the place in the partition is the low 33 bits of monotonically_increasing_id
     place = F.col(_MID) - F.shiftleft(F.col(_PID).cast("long"), 33)
-    return tagged.join(F.broadcast(table), _PID).withColumn(
-        ROW, place + F.col("__off") + 1).drop(_PID, _MID, "__off"), total
+    return tagged.withColumn(ROW, place + offset + 1).drop(_PID, _MID), total
 
 
 class _Keys:
