@@ -75,12 +75,12 @@ def hard_input(scheme: str) -> pl.DataFrame:
 
 
 def spark_frame(spark: Any, frame: pl.DataFrame, pieces: int) -> Any:
-    """``frame`` as a Spark DataFrame in ``pieces`` partitions (in order), with empty
-    partitions among them."""
+    """``frame`` as a Spark DataFrame of ``pieces`` partitions of rows (in order), with
+    empty partitions among them."""
     bounds = [round(i * frame.height / pieces) for i in range(pieces + 1)]
-    slices = [frame.head(0)]
-    for a, b in itertools.pairwise(bounds):
-        slices += [frame.slice(a, b - a), frame.head(0)]
+    # a table of rows becomes one Arrow batch spread over the default parallelism (2):
+    # one partition with the rows, one empty (an empty table would add no partition)
+    slices = [frame.slice(a, b - a) for a, b in itertools.pairwise(bounds)]
     schema = ", ".join(f"`{c}` string" for c in frame.columns)
     parts = [spark.createDataFrame(s.to_arrow(), schema) for s in slices]
     out = parts[0]
@@ -101,9 +101,10 @@ def test_visits_equal_to_local_batch(spark: Any, policy: Any) -> None:
     frame = hard_input("visits")
     local = policy.visits.batch(frame, as_of=AS_OF)
     assert local.rejected.height  # the input does hold duplicates and bad rows
-    for pieces, partitions in ((3, 1), (5, 3)):
-        remote = cs.score(policy, "visits", spark_frame(spark, frame, pieces), as_of=AS_OF,
-                          partitions=partitions)
+    for pieces, partitions in ((2, 1), (3, 3)):
+        # frames cut into pieces of 7 rows: collect() puts many pieces together
+        remote = cs.run(policy, "visits", spark_frame(spark, frame, pieces), as_of=AS_OF,
+                        partitions=partitions, piece_rows=7).collect()
         assert_same(local, remote)
 
 

@@ -62,6 +62,9 @@ KEY, GROUP_KEY, BUCKET, FIRST_BUCKET, FIRST_ROW, GHOST = (
 _PID, _MID = "__pid", "__mid"
 HELPERS = (ROW, UNREADABLE, KEY, GROUP_KEY, BUCKET, FIRST_BUCKET, FIRST_ROW, GHOST, _PID, _MID)
 KINDS = ("output", "details", "rejected")
+#: Rows per Arrow IPC piece a bucket's frame is cut into: what one Spark row (and the
+#: driver, while it decodes one) holds at a time, whatever the size of a bucket.
+PIECE_ROWS = 50_000
 
 
 def session(master: str | None = None, *, partitions: int | None = None) -> SparkSession:
@@ -96,10 +99,12 @@ def score(policy: Policy, scheme: str, source: Any, *, as_of: dt.date,
 
 
 def run(policy: Policy, scheme: str, source: Any, *, as_of: dt.date,
-        master: str | None = None, partitions: int | None = None) -> SparkBatch:
+        master: str | None = None, partitions: int | None = None,
+        piece_rows: int = PIECE_ROWS) -> SparkBatch:
     """The Spark run of :func:`score`, not yet collected: :meth:`SparkBatch.collect`
     gives the ``BatchResult``; :meth:`SparkBatch.frame` and :meth:`SparkBatch.write`
-    keep the outputs in Spark, for results too large for the driver."""
+    keep the outputs in Spark, for results too large for the driver. ``piece_rows``
+    bounds the rows of one Arrow piece a bucket's frame travels in."""
     compiled = policy.scheme(scheme)
     split = policy.spec(scheme).split
     if split is None:
@@ -114,18 +119,18 @@ def run(policy: Policy, scheme: str, source: Any, *, as_of: dt.date,
     parts = partitions or spark.sparkContext.defaultParallelism
     # one shuffle partition per bucket: Spark's default (200) would start 200 Python tasks
     spark.conf.set("spark.sql.shuffle.partitions", str(parts))
-    numbered, rows_in = _numbered(spark, frame)
-    if partitions:
-        numbered = numbered.repartition(parts)
+    # no repartition here: the window over the id shuffles into ``parts`` partitions
+    # anyway, and one more shuffle of the whole input would only spread the key step
+    numbered, rows_in = _numbered(frame)
     keyed = _grouped(_keyed(numbered, split), split, parts)
     columns = list(frame.columns)
-    decide = _Decide(policy, scheme, as_of)
+    decide = _Decide(policy, scheme, as_of, piece_rows)
 
     def by_bucket(key: Any, table: Any) -> Any:  # a function: pyspark reads its hints
         return decide(key, table)
 
     decided = keyed.select(*columns, ROW, BUCKET, GHOST).groupBy(BUCKET).applyInArrow(
-        by_bucket, "bucket long, kind string, part binary")
+        by_bucket, "bucket long, kind string, piece int, part binary")
     empty = pl.from_arrow(frame.limit(0).toArrow())
     assert isinstance(empty, pl.DataFrame)
     return SparkBatch(spark, compiled, split, as_of, decided, empty, numbered, rows_in)
@@ -157,7 +162,7 @@ def read(spark: SparkSession, source: Any) -> DataFrame:
                      f"Spark DataFrame, a Parquet or CSV path, or a table name")
 
 
-def _numbered(spark: SparkSession, frame: DataFrame) -> tuple[DataFrame, int]:
+def _numbered(frame: DataFrame) -> tuple[DataFrame, int]:
     """Step 1: ``__row``, each row's 1-based number in the whole input, in input order
     (partition by partition), and how many rows there are. The frame is kept
     (persisted) so that the count per partition and the numbers are taken from the
@@ -167,16 +172,16 @@ def _numbered(spark: SparkSession, frame: DataFrame) -> tuple[DataFrame, int]:
 
     tagged = frame.withColumn(_PID, F.spark_partition_id()) \
         .withColumn(_MID, F.monotonically_increasing_id()).persist(StorageLevel.MEMORY_AND_DISK)
-    counts = sorted((r[_PID], r["count"]) for r in tagged.groupBy(_PID).count().collect())
+    counts = dict((r[_PID], r["count"]) for r in tagged.groupBy(_PID).count().collect())
     offsets, total = [], 0
-    for pid, n in counts:
-        offsets.append((pid, total))
-        total += n
-    table = spark.createDataFrame(offsets or [(0, 0)], f"{_PID} int, __off long")
+    for pid in range(max(counts, default=0) + 1):  # an empty partition has no count
+        offsets.append(total)
+        total += counts.get(pid, 0)
+    # each partition's offset is an element of one array literal: no join, no broadcast
+    offset = F.element_at(F.lit(offsets).cast("array<bigint>"), F.col(_PID) + 1)
     # the place in the partition is the low 33 bits of monotonically_increasing_id
     place = F.col(_MID) - F.shiftleft(F.col(_PID).cast("long"), 33)
-    return tagged.join(F.broadcast(table), _PID).withColumn(
-        ROW, place + F.col("__off") + 1).drop(_PID, _MID, "__off"), total
+    return tagged.withColumn(ROW, place + offset + 1).drop(_PID, _MID), total
 
 
 class _Keys:
@@ -225,7 +230,14 @@ def _keyed(frame: DataFrame, split: Split) -> DataFrame:
 
 
 def _grouped(frame: DataFrame, split: Split, parts: int) -> DataFrame:
-    """Steps 3 and 4: every row's bucket, duplicates with (or beside) their first row."""
+    """Steps 3 and 4: every row's bucket, duplicates with (or beside) their first row.
+
+    One window over the id (one shuffle, on the id) gives every row its id's first
+    row; rows without an id keep their own bucket. For ``"ghost"`` a second window,
+    over (id, bucket), needs no shuffle of its own (rows hashed by the id are already
+    together by id and bucket), and the first row of an id in another bucket than the
+    id's first row is doubled (``explode``) into itself and a copy of that first row
+    holding only its id. No union, join or distinct: the keys are computed once."""
     from pyspark.sql import Window
     from pyspark.sql import functions as F
 
@@ -237,29 +249,48 @@ def _grouped(frame: DataFrame, split: Split, parts: int) -> DataFrame:
         bucket = F.pmod(F.xxhash64(F.col(GROUP_KEY)), F.lit(parts))
     frame = frame.withColumn(BUCKET, bucket.cast("long"))
     by_id = Window.partitionBy(KEY).orderBy(ROW)
-    keyed = frame.filter(F.col(KEY).isNotNull()) \
-        .withColumn(FIRST_BUCKET, F.first(BUCKET).over(by_id)) \
-        .withColumn(FIRST_ROW, F.first(ROW).over(by_id))
-    loose = frame.filter(F.col(KEY).isNull()) \
-        .withColumn(FIRST_BUCKET, F.col(BUCKET)).withColumn(FIRST_ROW, F.col(ROW))
-    rows = keyed.unionByName(loose).withColumn(GHOST, F.lit(False))
-    if split.duplicates == "move":
-        return rows.withColumn(BUCKET, F.col(FIRST_BUCKET))
-    elsewhere = keyed.filter(F.col(FIRST_BUCKET) != F.col(BUCKET)) \
-        .select(KEY, BUCKET).distinct()
-    firsts = keyed.filter(F.col(ROW) == F.col(FIRST_ROW)).select(KEY, ROW, split.id_field)
-    ghosts = elsewhere.join(firsts, KEY).withColumn(GHOST, F.lit(True))
-    return rows.unionByName(ghosts, allowMissingColumns=True)
+    loose = F.col(KEY).isNull()
+    first_bucket = F.when(loose, F.col(BUCKET)).otherwise(F.first(BUCKET).over(by_id))
+    if split.duplicates == "move" or split.id_field not in frame.columns:
+        return frame.withColumn(BUCKET, first_bucket).withColumn(GHOST, F.lit(False))
+    first_id, once = "__fid", "__once"
+    rows = frame.withColumns({
+        FIRST_BUCKET: first_bucket, FIRST_ROW: F.first(ROW).over(by_id),
+        first_id: F.first(split.id_field).over(by_id),
+        once: F.row_number().over(Window.partitionBy(KEY, BUCKET).orderBy(ROW)) == 1})
+    # a window may not stand inside a generator: explode reads the columns made above
+    copy = ~loose & (F.col(FIRST_BUCKET) != F.col(BUCKET)) & F.col(once)
+    rows = rows.withColumn(GHOST, F.explode(F.when(copy, F.array(F.lit(False), F.lit(True)))
+                                            .otherwise(F.array(F.lit(False)))))
+    ghost = F.col(GHOST)
+    kept = {KEY, BUCKET, GHOST}
+
+    def column(name: str) -> Any:
+        if name == ROW:
+            value = F.when(ghost, F.col(FIRST_ROW)).otherwise(F.col(ROW))
+        elif name == split.id_field:
+            value = F.when(ghost, F.col(first_id)).otherwise(F.col(name))
+        elif name in kept:
+            return F.col(name)
+        else:
+            value = F.when(~ghost, F.col(name))
+        return value.alias(name)
+
+    return rows.select(*(column(n) for n in frame.columns), GHOST)
 
 
 class _Decide:
     """Step 4, on an executor: one bucket's rows decided by the scheme's local batch.
 
     The policy is pickled with this object (as its sources) and rebuilt once per
-    Python worker. The bucket's three frames go back as Arrow IPC, one row each."""
+    Python worker. The bucket's three frames go back as Arrow IPC pieces of at most
+    :data:`PIECE_ROWS` rows, one Spark row each (an empty frame sends none), so no
+    Spark row, and nothing the driver decodes at once, grows with the bucket."""
 
-    def __init__(self, policy: Policy, scheme: str, as_of: dt.date) -> None:
+    def __init__(self, policy: Policy, scheme: str, as_of: dt.date,
+                 piece_rows: int = PIECE_ROWS) -> None:
         self.policy, self.scheme, self.as_of = policy, scheme, as_of
+        self.piece_rows = piece_rows
 
     def __call__(self, key: tuple[Any, ...], table: pa.Table) -> pa.Table:
         import pyarrow as pa
@@ -271,14 +302,18 @@ class _Decide:
         ghosts = frame.filter(pl.col(GHOST))[ROW]
         rows = frame.drop(BUCKET, GHOST)
         result = self.policy.scheme(self.scheme).batch(Numbered(rows), as_of=self.as_of)
-        parts = []
+        kinds, pieces, parts = [], [], []
         for kind in KINDS:
             out: pl.DataFrame = getattr(result, kind)
             if ghosts.len() and "row" in out.columns:
                 out = out.filter(~pl.col("row").is_in(ghosts.implode()))
-            parts.append(_ipc(out))
-        return pa.table({"bucket": pa.array([bucket] * 3, pa.int64()),
-                         "kind": pa.array(list(KINDS), pa.string()),
+            for i, piece in enumerate(out.iter_slices(self.piece_rows)):
+                kinds.append(kind)
+                pieces.append(i)
+                parts.append(_ipc(piece))
+        return pa.table({"bucket": pa.array([bucket] * len(parts), pa.int64()),
+                         "kind": pa.array(kinds, pa.string()),
+                         "piece": pa.array(pieces, pa.int32()),
                          "part": pa.array(parts, pa.binary())})
 
 
@@ -316,12 +351,16 @@ class SparkBatch:
     rows_in: int
 
     def collect(self) -> BatchResult:
-        """The ``BatchResult`` local batch gives for the same rows, on the driver."""
+        """The ``BatchResult`` local batch gives for the same rows, on the driver.
+
+        The pieces come one Spark partition at a time (``toLocalIterator``), each
+        decoded as it arrives: besides the result itself, the driver holds one
+        partition's pieces, never the whole run's Arrow bytes at once."""
         parts: dict[str, list[pl.DataFrame]] = {k: [] for k in KINDS}
-        for r in self.decided.collect():
+        for r in self.decided.toLocalIterator():
             parts[r["kind"]].append(pl.read_ipc(io.BytesIO(r["part"])))
         template = self.compiled.batch(self.empty, as_of=self.as_of)
-        frames = {k: self._merged(k, parts[k], getattr(template, k)) for k in KINDS}
+        frames = {k: self._merged(k, parts.pop(k), getattr(template, k)) for k in KINDS}
         rows_in = self.rows_in
         self.numbered.unpersist()
         return SparkBatchResult(template.scheme, template.policy, self.as_of,
@@ -333,7 +372,9 @@ class SparkBatch:
         parts = [p for p in parts if p.height]
         if not parts:
             return template
-        merged = pl.concat(parts, how="vertical_relaxed") if len(parts) > 1 else parts[0]
+        merged = pl.concat(parts, how="vertical_relaxed", rechunk=False) \
+            if len(parts) > 1 else parts[0]
+        parts.clear()  # the pieces are referenced by ``merged`` alone from here
         if template.width and merged.columns == template.columns:
             merged = merged.cast(template.schema, strict=False) \
                 if merged.schema != template.schema else merged
