@@ -129,7 +129,9 @@ _BOOL = FactSpec(type="bool")
 _DT = pl.Datetime("us")
 _F64 = pl.Float64()
 _ISO_MINUTES = r"^[0-9]{4}-[0-9]{2}-[0-9]{2}[T ][0-9]{2}:[0-9]{2}$"
-_ISO_SECONDS = r"^[0-9]{4}-[0-9]{2}-[0-9]{2}[T ][0-9]{2}:[0-9]{2}:[0-9]{2}$"
+#: (seconds 00-59 only: polars reads a leap second, ``23:59:60``, which Python's datetime
+#: and so the per-record path refuse; such a text goes to the per-record converter)
+_ISO_SECONDS = r"^[0-9]{4}-[0-9]{2}-[0-9]{2}[T ][0-9]{2}:[0-9]{2}:[0-5][0-9]$"
 
 
 #: A frame's column types (polars takes a type's class or an instance such as List(String)).
