@@ -94,6 +94,17 @@ def show_bool(value: Any) -> str:
     return "None" if value is None else ("true" if value else "false")
 
 
+def both_labels(label: str | None, label_en: str | None, fallback: str = "",
+                sep: str | None = None) -> str:
+    """A thing's Chinese and English labels as a sentence names it: ``任务完成率 (Task
+    completion)`` (or ``每周探访 / Weekly visits`` with ``sep=" / "``), one label when
+    the two are the same or only one is given, else ``fallback`` (its id)."""
+    label, label_en = label or "", label_en or ""
+    if label and label_en and label != label_en:
+        return f"{label}{sep}{label_en}" if sep else f"{label} ({label_en})"
+    return label or label_en or fallback
+
+
 SHOWS: dict[str, Callable[[Any], str]] = {
     "text": show_text, "int": show_int, "date": show_date, "iso": show_iso, "fact": show_fact,
     "days": show_days, "decimal": show_decimal, "bool": show_bool,

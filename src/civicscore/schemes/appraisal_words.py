@@ -27,19 +27,13 @@ from typing import TYPE_CHECKING
 
 from ..plan.ops import EXACT_CONTEXT
 from ..plan.words import Choose, Entry, Part, Say, Slot, Words
+from ..plan.words import both_labels as _both
 
 if TYPE_CHECKING:  # polars is the optional batch extra: imported where batch runs
 
     from .appraisal import AppraisalScheme
 
 CONFIRM = "a human must confirm this before it takes effect"
-
-
-def _both(label: str, label_en: str, fallback: str) -> str:
-    """'任务完成率 (Task completion)', or whichever of the two exists, or the id."""
-    if label and label_en and label != label_en:
-        return f"{label} ({label_en})"
-    return label or label_en or fallback
 
 
 def dec(x: float | int | Decimal) -> Decimal:

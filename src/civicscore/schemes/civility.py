@@ -84,6 +84,7 @@ from ..plan.ops import (
     add_period,
 )
 from ..plan.python import compile_plan
+from ..plan.words import both_labels as _both
 from ..policy.compile import CompileContext, ensure_in_effect
 from ..policy.model import Civility, FactSpec, PolicyModel
 from ..records import coerce_facts, is_missing, to_date, to_id, to_text, unreadable_reason
@@ -116,14 +117,6 @@ def add_years(day: dt.date, years: int) -> dt.date:
     out = add_period(day, years)
     assert out is not None
     return out
-
-
-def _both(label: str, label_en: str, fallback: str = "") -> str:
-    """``label (label_en)`` when both are given and differ; else whichever there is."""
-    label, label_en = label or "", label_en or ""
-    if label and label_en and label != label_en:
-        return f"{label} ({label_en})"
-    return label or label_en or fallback
 
 
 def _show(value: Any) -> str:

@@ -37,6 +37,7 @@ from functools import cached_property
 from typing import TYPE_CHECKING, Any
 
 from ..plan.words import Choose, Entry, Slot, Words, say_frame
+from ..plan.words import both_labels as _both
 from ..results import Reason
 
 if TYPE_CHECKING:  # polars is the optional batch extra
@@ -58,13 +59,6 @@ def iso_frame(days: pl.Expr) -> pl.Expr:
     """:func:`iso` of a Date column in polars (null stays null: the sentences that read a
     date are only said where it is given)."""
     return days.dt.strftime("%Y-%m-%d")
-
-
-def _both(label: str, label_en: str, fallback: str) -> str:
-    label, label_en = label or "", label_en or ""
-    if label and label_en and label != label_en:
-        return f"{label} ({label_en})"
-    return label or label_en or fallback
 
 
 @dataclass(frozen=True, slots=True)

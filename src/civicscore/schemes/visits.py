@@ -98,6 +98,7 @@ from ..plan.ops import (
 )
 from ..plan.ops import Compare as Cmp
 from ..plan.python import compile_plan
+from ..plan.words import both_labels
 from ..policy import care
 from ..policy.compile import FACT_TYPES, CompileContext, ensure_in_effect
 from ..policy.load import KeyPath
@@ -271,10 +272,7 @@ def _days(n: int) -> str:
 
 def _both(label: str, label_en: str, fallback: str) -> str:
     """'每周探访 / Weekly visits', or whichever label exists, or the id."""
-    names = [x for x in (label, label_en) if x]
-    if len(names) == 2 and names[0] == names[1]:
-        names = names[:1]
-    return " / ".join(names) or fallback
+    return both_labels(label, label_en, fallback, sep=" / ")
 
 
 class _Pending(tuple[Any, ...]):
