@@ -38,6 +38,7 @@ from typing import TYPE_CHECKING, Any
 
 from ..plan.words import Choose, Entry, Slot, Words, say_frame
 from ..plan.words import both_labels as _both
+from ..plan.words import show_iso as iso  # a date as the sentences write it: str(date)
 from ..results import Reason
 
 if TYPE_CHECKING:  # polars is the optional batch extra
@@ -50,14 +51,9 @@ REVOCATION, TITLE, REVIEW = "revocation_say", "title_say", "review_say"
 DATE_SLOTS = ("revoked_on", "as_of", "bar_end", "review_date", "next_review")
 
 
-def iso(day: dt.date | None) -> str:
-    """A date as the sentences write it: ``str(date)`` (``None`` for no date)."""
-    return str(day)
-
-
 def iso_frame(days: pl.Expr) -> pl.Expr:
-    """:func:`iso` of a Date column in polars (null stays null: the sentences that read a
-    date are only said where it is given)."""
+    """``iso`` (``plan.words.show_iso``) of a Date column in polars (null stays null:
+    the sentences that read a date are only said where it is given)."""
     return days.dt.strftime("%Y-%m-%d")
 
 
