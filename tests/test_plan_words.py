@@ -79,6 +79,10 @@ entries = st.lists(
          said=[Say(Words.of("f=", Slot("f", "fact"), " ", Slot("f", "decimal")))])
 @example(frame=pl.DataFrame({"d": [dt.date.min, dt.date(5, 2, 3), None]}),
          said=[Say(Words.of(Slot("d", "date"), "|", Slot("d", "fact")))])
+@example(frame=pl.DataFrame({"s": ["a\x1fb", None, ""]}),  # a text holding the separator
+         said=[Say(Words.of(Slot("s", "text"))), Say(Words.of("x"))])
+@example(frame=pl.DataFrame({"s": ["a", "b"]}),
+         said=[Say(Words.of("un\x1fit")), Say(Words.of(Slot("s", "text")))])
 def test_frame_and_row_renderers_say_the_same(frame: pl.DataFrame, said: list[Entry]) -> None:
     missing = entry_columns(said) - set(frame.columns)
     if missing:  # an example frame holds only the columns its entries read
@@ -95,6 +99,26 @@ def test_choose_gives_the_chosen_item_or_nothing() -> None:
     assert say_frame(said, frame).to_list() == [
         ["one with 3 days", "always"], ["always"], ["zero", "always"],
         ["one with 6 days", "always"]]
+
+
+@settings(max_examples=30, deadline=None)
+@given(picks=st.lists(st.none() | st.integers(0, 19), max_size=30))
+def test_a_choice_among_many_items_renders_each_over_its_rows(picks: list[int | None]) -> None:
+    # more computed items than a when/then chain takes: each is rendered over its rows
+    items = tuple(Words.of(f"item {k}: ", Slot("v", "days")) if k % 3 else Words.of(f"fixed {k}")
+                  for k in range(20))
+    frame = pl.DataFrame({"k": pl.Series(picks, dtype=pl.Int64),
+                          "v": pl.Series(range(len(picks)), dtype=pl.Int64)})
+    said: list[Entry] = [Say(Words.of("first")), Choose("k", items)]
+    assert say_frame(said, frame).to_list() == [say_row(said, row)
+                                                for row in frame.iter_rows(named=True)]
+
+
+def test_texts_at_row_positions_follow_the_entries_in_their_order() -> None:
+    frame = pl.DataFrame({"a": [1, 2, 3]})
+    more = [(pl.Series([2, 0, 2]), pl.Series(["late 1", "early", "late 2"]))]
+    assert say_frame([Say(Words.of("x"), None)], frame, more).to_list() == [
+        ["x", "early"], ["x"], ["x", "late 1", "late 2"]]
 
 
 def test_an_empty_frame_and_no_entries() -> None:

@@ -208,15 +208,27 @@ def say_row(entries: Sequence[Entry], row: Mapping[str, Any]) -> list[str]:
 
 
 # --- polars ---------------------------------------------------------------------------
+#
+# A frame's reason lists: each entry's sentence is rendered at the rows that may say it
+# (``_entry_said``), as polars expressions over the distinct combinations of the values
+# it reads (``_Renderer``: slots, branches and choices, no Python per row), then all
+# sentences are assembled per row in entry order (``_assembled``).
+
+#: Above this many computed items a Choose over many distinct rows renders each item
+#: over its own rows (a when/then chain evaluates every item on every row).
+_CHAIN_LIMIT = 16
+#: How many rows are looked at to tell whether an entry's values repeat (a sentence is
+#: rendered per distinct combination of them only where they do).
+_LOOK = 4096
 
 
-def _native(show: str, dtype: pl.DataType) -> pl.Expr | None:
-    """The polars expression that writes ``show`` of a column ``__v`` of ``dtype`` exactly
-    as the Python function does, or None where none is proven equal (then the distinct
-    values are mapped through the Python function instead)."""
+def _native(show: str, dtype: pl.DataType, v: pl.Expr | None = None) -> pl.Expr | None:
+    """The polars expression that writes ``show`` of ``v`` (a column of ``dtype``, the
+    column ``__v`` if not given) exactly as the Python function does, or None where none
+    is proven equal (then the distinct values are mapped through the Python function)."""
     import polars as pl
 
-    v = pl.col("__v")
+    v = pl.col("__v") if v is None else v
     if dtype == pl.String and show in ("text", "fact"):
         return v
     if dtype.is_integer() and show in ("text", "int", "fact", "decimal"):
@@ -257,66 +269,117 @@ def _shown(frame: pl.DataFrame, column: str, show: str) -> pl.Series:
                                             maintain_order="left")["__t"].alias(column))
 
 
-def _render_frame(words: Words, frame: pl.DataFrame, cache: dict[tuple[str, str], pl.Series]
-                  ) -> pl.Series:
-    """The sentence of every row of ``frame``. A null slot value shows as Python shows
-    None (the per-record renderer's ``str(None)``), so both write the same text."""
+class _Renderer:
+    """Entries as polars expressions over one frame, each a sentence or null.
+
+    A slot polars can show natively is an expression over its column; any other is
+    shown once per distinct value (``_shown``) into a column added to the frame."""
+
+    def __init__(self, frame: pl.DataFrame) -> None:
+        self.frame = frame
+        self.added: dict[str, pl.Series] = {}  # columns computed eagerly, by name
+        self._slots: dict[tuple[str, str], pl.Expr] = {}
+
+    def literal(self, text: str) -> pl.Expr:
+        import polars as pl
+
+        return pl.lit(text, dtype=pl.String)
+
+    def flag(self, column: str) -> pl.Expr:
+        import polars as pl
+
+        return pl.col(column).fill_null(False).cast(pl.Boolean)
+
+    def slot(self, s: Slot) -> pl.Expr:
+        import polars as pl
+
+        key = (s.column, s.show)
+        if key not in self._slots:
+            column = self.frame[s.column]
+            native = _native(s.show, column.dtype, pl.col(s.column))
+            if native is None:
+                shown = _shown(self.frame, s.column, s.show)
+                name = f"__m{len(self.added)}"
+                self.added[name] = shown.alias(name)
+                native = pl.col(name)
+            self._slots[key] = native.fill_null(SHOWS[s.show](None))
+        return self._slots[key]
+
+    def words(self, w: Words) -> pl.Expr:
+        import polars as pl
+
+        parts: list[pl.Expr] = []
+        for p in w.parts:
+            if isinstance(p, str):
+                parts.append(self.literal(p))
+            elif isinstance(p, Slot):
+                parts.append(self.slot(p))
+            else:
+                parts.append(pl.when(self.flag(p.column)).then(self.words(p.then))
+                             .otherwise(self.words(p.otherwise)))
+        if not parts:
+            return pl.lit("", dtype=pl.String)
+        return parts[0] if len(parts) == 1 else pl.concat_str(parts)
+
+    def entry(self, e: Entry) -> pl.Expr:
+        import polars as pl
+
+        if isinstance(e, Say):
+            said = self.words(e.words)
+            return said if e.when is None else pl.when(self.flag(e.when)).then(said)
+        return self.choose(e)
+
+    def choose(self, e: Choose) -> pl.Expr:
+        """The chosen item's sentence: literal-only items by one gather from a table, the
+        others by a when/then chain over the indexes that occur, or, for many, rendered
+        over each item's own rows into a column."""
+        import polars as pl
+
+        index = self.frame[e.index]
+        literal = [w.parts[0] if len(w.parts) == 1 and isinstance(w.parts[0], str)
+                   else ("" if not w.parts else None) for w in e.items]
+        present = [int(k) for k in index.unique().drop_nulls().to_list()]
+        varying = [k for k in present if literal[k] is None]
+        at = pl.col(e.index).cast(pl.Int64)
+        out: pl.Expr = pl.lit(None, dtype=pl.String)
+        if any(literal[k] is not None for k in present):
+            out = pl.lit(pl.Series(literal, dtype=pl.String)).gather(at)
+        if len(varying) > _CHAIN_LIMIT:
+            name = f"__m{len(self.added)}"
+            rendered = _by_item(e, self.frame, varying)
+            self.added[name] = rendered.alias(name)
+            return pl.coalesce(pl.col(name), out)
+        for k in varying:
+            out = pl.when(at == k).then(self.words(e.items[k])).otherwise(out)
+        return out
+
+
+def _by_item(e: Choose, frame: pl.DataFrame, varying: Sequence[int]) -> pl.Series:
+    """The sentences of the ``varying`` items of ``e``, each rendered over its own rows
+    only (one partition per item), null on every other row."""
     import polars as pl
 
-    exprs: list[pl.Expr] = []
-    shown: dict[str, pl.Series] = {}
-    for p in words.parts:
-        if isinstance(p, str):
-            exprs.append(pl.lit(p, dtype=pl.String))
-            continue
-        if isinstance(p, Slot):
-            key = (p.column, p.show)
-            if key not in cache:
-                cache[key] = _shown(frame, p.column, p.show)
-            name = f"__s{len(shown)}"
-            shown[name] = cache[key].fill_null(SHOWS[p.show](None)).alias(name)
-        else:
-            name = f"__s{len(shown)}"
-            then = _render_frame(p.then, frame, cache)
-            otherwise = _render_frame(p.otherwise, frame, cache)
-            flag = frame[p.column].fill_null(False).cast(pl.Boolean)
-            shown[name] = pl.select(pl.when(flag).then(then).otherwise(otherwise)
-                                    ).to_series().alias(name)
-        exprs.append(pl.col(name))
-    if not exprs:
-        return pl.Series([""] * frame.height, dtype=pl.String)
-    if not shown:
-        return pl.select(pl.repeat(pl.concat_str(exprs), frame.height)).to_series()
-    return pl.DataFrame(list(shown.values())).select(pl.concat_str(exprs)).to_series()
+    read = {e.index}.union(*(e.items[k].columns() for k in varying))
+    numbered = frame.select(sorted(read)).with_row_index("__at").filter(
+        pl.col(e.index).is_in(varying))
+    rows: list[pl.Series] = []
+    texts: list[pl.Series] = []
+    for part in numbered.partition_by(e.index, maintain_order=False):
+        k = int(part[e.index][0])
+        rows.append(part["__at"])
+        texts.append(_rendered(e.items[k], part))
+    out = pl.repeat(None, frame.height, dtype=pl.String, eager=True).alias("__c")
+    if rows:
+        out = out.scatter(pl.concat(rows), pl.concat(texts))
+    return out
 
 
-def _choose_frame(e: Choose, frame: pl.DataFrame, cache: dict[tuple[str, str], pl.Series]
-                  ) -> pl.Series:
-    """Each row's item sentence, or null: literal-only items by one gather, the others
-    rendered over the rows of each item that occurs (one partition per distinct index)."""
-    import polars as pl
-
-    index = frame[e.index]
-    n = frame.height
-    literal = [w.parts[0] if len(w.parts) == 1 and isinstance(w.parts[0], str)
-               else ("" if not w.parts else None) for w in e.items]
-    present = [int(k) for k in index.unique().drop_nulls().to_list()]
-    fixed = {k: literal[k] for k in present if literal[k] is not None}
-    table = pl.Series([literal[k] if literal[k] is not None else None
-                       for k in range(len(e.items))], dtype=pl.String)
-    out = pl.select(pl.lit(table).gather(index.cast(pl.Int64))).to_series() if fixed else \
-        pl.repeat(None, n, dtype=pl.String, eager=True)
-    varying = [k for k in present if literal[k] is None]
-    if varying:
-        # only the columns the varying items read go through the filter and partitions
-        read = {e.index}.union(*(e.items[k].columns() for k in varying))
-        numbered = frame.select(sorted(read)).with_row_index("__at").filter(
-            index.is_in(varying))
-        for part in numbered.partition_by(e.index, maintain_order=False):
-            k = int(part[e.index][0])
-            texts = _render_frame(e.items[k], part, {})
-            out = out.scatter(part["__at"], texts)
-    return out.alias("__c")
+def _rendered(words: Words, frame: pl.DataFrame) -> pl.Series:
+    """The sentence of every row of ``frame``: one Words rendered eagerly."""
+    r = _Renderer(frame)
+    expr = r.words(words)
+    # with_columns, not select: a sentence of literals alone is one value per row too
+    return frame.with_columns(*r.added.values()).with_columns(expr.alias("__t"))["__t"]
 
 
 def say_frame(entries: Sequence[Entry], frame: pl.DataFrame,
@@ -325,16 +388,14 @@ def say_frame(entries: Sequence[Entry], frame: pl.DataFrame,
     lists :func:`say_row` gives row by row. ``frame`` holds every column the entries
     read; its other columns are ignored. ``more`` adds sentences after them, as
     (row position, text) column pairs."""
-    said = _said(entries, frame) + list(more)
-    return _assembled(frame.height, said, None)[1]
+    return _lists(frame, entries, more, None)[1]
 
 
 def say_coded(coded: Sequence[tuple[str, Entry]], frame: pl.DataFrame
               ) -> tuple[pl.Series, pl.Series]:
     """``(reason_codes, reasons)``: :func:`say_frame` of the entries of ``coded``, and
     beside each sentence said the code paired with its entry, in one assembly."""
-    said = _said([e for _, e in coded], frame)
-    return _assembled(frame.height, said, [c for c, _ in coded])
+    return _lists(frame, [e for _, e in coded], (), [c for c, _ in coded])
 
 
 def said_lists(n: int, texts: Sequence[pl.Series],
@@ -345,41 +406,81 @@ def said_lists(n: int, texts: Sequence[pl.Series],
     import polars as pl
 
     at = pl.int_range(n, dtype=pl.Int64, eager=True)
-    return _assembled(n, [(at, t) for t in texts] + list(more), None)[1]
+    return _assembled(n, [(at, t) for t in texts] + list(more), None)[0]
 
 
-def _said(entries: Sequence[Entry], frame: pl.DataFrame) -> list[tuple[pl.Series, pl.Series]]:
-    """Per entry, (row positions, texts) of the rows that may say it: a Say with a
-    condition is rendered on the rows where it holds only (a trigger fires for a few),
-    a Choose's items on the columns they read only."""
+def _lists(frame: pl.DataFrame, entries: Sequence[Entry],
+           more: Sequence[tuple[pl.Series, pl.Series]], codes: Sequence[str] | None
+           ) -> tuple[pl.Series, pl.Series]:
+    """``(reason_codes, reasons)`` of every row of ``frame`` (codes only with ``codes``,
+    else the reasons twice): each entry's sentences at the rows that say it, then the
+    ``more`` pairs, assembled per row in that order."""
+    said = [_entry_said(e, frame) for e in entries] + list(more)
+    texts, coded = _assembled(frame.height, said, codes)
+    return coded, texts
+
+
+def _entry_said(e: Entry, frame: pl.DataFrame) -> tuple[pl.Series, pl.Series]:
+    """``(rows, texts)``: the positions of the rows of ``frame`` that may say entry ``e``
+    and its sentence on each (null where it says none).
+
+    Only the rows that may say it are read (a trigger's sentence is said for a few
+    households in a thousand). A sentence is a function of the values the entry reads
+    alone, and those repeat (a tier's sentence quotes a dozen facts, but 10^6
+    households hold a few thousand combinations of them): it is rendered once per
+    distinct combination and then placed at every row that holds it, about ten times
+    faster than writing each row's text (polars copies a long sentence slowly). Where most rows
+    are distinct they are rendered directly. A float is keyed by its round-trip text,
+    so 0.0 and -0.0 (equal as numbers, shown "0" and "-0") stay apart."""
     import polars as pl
 
-    at = pl.int_range(frame.height, dtype=pl.Int64, eager=True)
-    cache: dict[tuple[str, str], pl.Series] = {}
-    said: list[tuple[pl.Series, pl.Series]] = []
-    for e in entries:
-        if isinstance(e, Say) and e.when is None:
-            said.append((at, _render_frame(e.words, frame, cache)))
-        elif isinstance(e, Say) and e.when is not None:
-            flag = frame[e.when].fill_null(False).cast(pl.Boolean)
-            some = frame.select(sorted(e.words.columns() | {e.when})).filter(flag)
-            said.append((at.filter(flag), _render_frame(e.words, some, {})))
-        else:
-            assert isinstance(e, Choose)
-            said.append((at, _choose_frame(e, frame, cache)))
-    return said
+    read = sorted(entry_columns([e]))
+    rows = pl.int_range(frame.height, dtype=pl.Int64, eager=True)
+    gate = e.when if isinstance(e, Say) else e.index
+    if gate is not None:
+        says = frame[gate].fill_null(False).cast(pl.Boolean) if isinstance(e, Say) \
+            else frame[gate].is_not_null()
+        if not says.all():
+            frame, rows = frame.select(read).filter(says), rows.filter(says)
+    if not read or frame.height < 2:
+        return rows, _rendered_entry(e, frame)
+    keys = frame.select(read).with_columns(rows.alias("__at"))
+    on, floats = list(read), []
+    for i, name in enumerate(read):
+        if keys[name].dtype.is_float():
+            key = f"__words_key{i}"
+            keys = keys.with_columns(pl.col(name).cast(pl.String).alias(key))
+            on[i] = key
+            floats.append(name)
+    # a first look at a few rows tells whether the values repeat at all
+    if keys.head(_LOOK).unique(subset=on).height * 2 > min(_LOOK, keys.height):
+        return rows, _rendered_entry(e, frame)
+    groups = keys.group_by(on).agg("__at", *(pl.col(f).first() for f in floats))
+    if groups.height * 2 > frame.height:
+        return rows, _rendered_entry(e, frame)
+    # each distinct combination's sentence, then at every row that holds it (the rows
+    # come out in no order: the assembly orders them)
+    said = groups.select(_rendered_entry(e, groups), "__at").explode("__at")
+    return said["__at"], said["__t"]
+
+
+def _rendered_entry(e: Entry, frame: pl.DataFrame) -> pl.Series:
+    """The sentence ``e`` says on each row of ``frame``, written row by row in polars."""
+    r = _Renderer(frame)
+    expr = r.entry(e).alias("__t")
+    # with_columns, not select: an entry of literals alone is one value per row too
+    return frame.with_columns(*r.added.values()).with_columns(expr)["__t"]
 
 
 def _assembled(n: int, said: Sequence[tuple[pl.Series, pl.Series]],
                codes: Sequence[str] | None) -> tuple[pl.Series, pl.Series]:
-    """The lists of ``n`` rows from (row positions, texts) pairs, one per entry in entry
-    order (null texts are not said), and with ``codes`` the list of each sentence's
-    entry code beside them.
+    """``(reasons, reason_codes)``, the lists of ``n`` rows from (row positions, texts)
+    pairs, one per entry in entry order (null texts are not said), and with ``codes`` the
+    list of each sentence's entry code beside them (else the reasons twice).
 
-    ``concat_list(...).list.drop_nulls()`` over row-aligned columns builds the same
-    lists, but polars runs it at about 3 s per 10^6 rows of three sentences; stacking
-    the sentences long (row, entry, text), dropping the nulls and grouping by row in
-    order (a stable sort keeps entry order within a row) is about ten times faster."""
+    The long assembly, for texts that hold the separator: the sentences stacked long
+    (row, entry, text), the nulls dropped and grouped by row in order (a stable sort
+    keeps entry order within a row)."""
     import polars as pl
 
     empty = pl.lit([], dtype=pl.List(pl.String))
@@ -388,7 +489,7 @@ def _assembled(n: int, said: Sequence[tuple[pl.Series, pl.Series]],
              for k, (rows, texts) in enumerate(said)]
     if not parts:
         none = pl.select(pl.repeat(empty, n)).to_series()
-        return none.alias("reason_codes"), none.alias("reasons")
+        return none.alias("reasons"), none.alias("reason_codes")
     long = pl.concat(parts).sort("__r", maintain_order=True)
     names = ["__t"]
     if codes is not None:
@@ -401,7 +502,7 @@ def _assembled(n: int, said: Sequence[tuple[pl.Series, pl.Series]],
             grouped, on="__r", how="left", maintain_order="left").with_columns(
             pl.col(c).fill_null(empty) for c in names)
     reasons = grouped["__t"].alias("reasons")
-    return (grouped["__c"] if codes is not None else reasons).alias("reason_codes"), reasons
+    return reasons, (grouped["__c"] if codes is not None else reasons).alias("reason_codes")
 
 
 def entry_columns(entries: Sequence[Entry]) -> set[str]:
