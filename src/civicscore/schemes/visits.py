@@ -1189,7 +1189,8 @@ class _ShadowIndex:
     """The earlier tiers that could take every household of a later one, found without
     comparing every pair (thousands of tiers): an earlier tier that allows a fact only
     a finite set of values is filed under that fact and each value; a later tier can be
-    inside it only if its own values of that fact are all among them."""
+    inside it only if its own values of that fact are all among them. Tiers that
+    constrain one fact to a range are left to :func:`_range_containers`."""
 
     def __init__(self) -> None:
         self.unkeyed: list[int] = []  # earlier tiers with no finite set: always compared
@@ -1202,7 +1203,8 @@ class _ShadowIndex:
                 for v in allowed.finite:
                     values.setdefault(v, set()).add(at)
                 return
-        self.unkeyed.append(at)
+        if _one_range(sets) is None:
+            self.unkeyed.append(at)
 
     def candidates(self, sets: Mapping[str, _Values],
                    domains: Mapping[str, _Values]) -> list[int]:
@@ -1221,26 +1223,117 @@ class _ShadowIndex:
         return sorted(found)
 
 
-def _candidates(sets: Mapping[str, _Values], index: _ShadowIndex,
-                domains: Mapping[str, _Values]) -> list[int]:
-    return index.candidates(sets, domains)
+def _one_range(sets: Mapping[str, _Values]) -> str | None:
+    """The fact, where a tier constrains exactly one fact, to a range with no excluded
+    values (``age_oldest >= 60``): such a tier takes every household of a later one
+    exactly when the later one's values of that fact lie within its range."""
+    if len(sets) != 1:
+        return None
+    (name, allowed), = sets.items()
+    return name if allowed.finite is None and not allowed.excluded else None
+
+
+def _lower(v: _Values) -> tuple[Any, ...]:
+    """A set's lower end as a key: ``E`` starts no later than ``T`` exactly when
+    ``_lower(E) <= _lower(T)`` (no bound first; at one value, a closed end first)."""
+    if v.finite is not None:
+        return (1, min(v.finite), 0)
+    return (0,) if v.lo is None else (1, v.lo, 1 if v.lo_open else 0)
+
+
+def _upper(v: _Values) -> tuple[Any, ...]:
+    """A set's upper end as a key: ``E`` ends no earlier than ``T`` exactly when
+    ``_upper(E) >= _upper(T)`` (no bound last; at one value, a closed end last)."""
+    if v.finite is not None:
+        return (1, max(v.finite), 1)
+    return (2,) if v.hi is None else (1, v.hi, 0 if v.hi_open else 1)
+
+
+def _range_containers(analysed: Sequence[Mapping[str, _Values]],
+                      domains: Mapping[str, _Values]) -> list[int | None]:
+    """For each tier (by position), the first tier among those that constrain one fact
+    to a range (:func:`_one_range`) that takes every household it matches, or None.
+
+    All pairs are not compared: per fact, the range tiers and the queries are swept in
+    order of their lower ends, and a Fenwick tree over the upper ends keeps the
+    smallest position seen, so each tier costs O(log n). The smallest position is the
+    first container; a tier contains itself, so only a smaller position than the
+    tier's own is an earlier one."""
+    found: list[int | None] = [None] * len(analysed)
+    by_fact: dict[str, list[int]] = {}
+    for at, sets in enumerate(analysed):
+        name = _one_range(sets)
+        if name is not None:
+            by_fact.setdefault(name, []).append(at)
+    for name, ranges in by_fact.items():
+        try:
+            _sweep(name, ranges, analysed, domains, found)
+        except TypeError:  # values that do not order (never from one fact's type)
+            continue
+    return found
+
+
+def _sweep(name: str, ranges: Sequence[int], analysed: Sequence[Mapping[str, _Values]],
+           domains: Mapping[str, _Values], found: list[int | None]) -> None:
+    events: list[tuple[tuple[Any, ...], int, int]] = []  # (lower end, 0 range/1 query, at)
+    uppers: dict[int, tuple[Any, ...]] = {}
+    for at in ranges:
+        r = analysed[at][name]
+        events.append((_lower(r), 0, at))
+        uppers[at] = _upper(r)
+    queried: dict[int, tuple[Any, ...]] = {}
+    for at, sets in enumerate(analysed):
+        mine = sets[name] if name in sets else domains.get(name)
+        if mine is None or mine.empty:
+            continue
+        events.append((_lower(mine), 1, at))
+        queried[at] = _upper(mine)
+    # rank the upper ends, largest first, so "ends no earlier" is a prefix of ranks
+    order = sorted(set(uppers.values()) | set(queried.values()), reverse=True)
+    rank = {u: i + 1 for i, u in enumerate(order)}
+    size = len(order)
+    tree = [len(analysed)] * (size + 1)  # Fenwick tree of prefix minima of positions
+    events.sort(key=lambda e: (e[0], e[1]))  # at one lower end, ranges before queries
+    for _lower_end, kind, at in events:
+        if kind == 0:
+            i = rank[uppers[at]]
+            while i <= size:
+                tree[i] = min(tree[i], at)
+                i += i & -i
+        else:
+            i, best = rank[queried[at]], len(analysed)
+            while i > 0:
+                best = min(best, tree[i])
+                i -= i & -i
+            if best < at and (found[at] is None or best < found[at]):  # type: ignore[operator]
+                found[at] = best
 
 
 def _check_overlaps(ctx: CompileContext, tiers: Sequence[_Tier],
                     kinds: Mapping[str, tuple[Type, FactSpec | None]]) -> None:
-    analysed: list[tuple[_Tier, dict[str, _Values]]] = []
+    """Warn of a tier that can never match: its condition holds for no household, or,
+    under ``first``, every household it matches is taken by an earlier tier. The
+    earlier tier named is the first that takes them all, found through
+    :class:`_ShadowIndex` and :func:`_range_containers`, without comparing all pairs
+    (the one exception: earlier tiers that constrain several facts, none to a finite
+    set, are compared with every later one)."""
     # each fact's whole set, once (an int fact with a range enumerates it: thousands of
     # tiers would otherwise build it again for every pair)
     domains = {name: _domain(name, kinds) for name in kinds}
-    index = _ShadowIndex()
     visits = ctx.section("visits", Visits)
     first = visits is not None and visits.hit_policy == "first"
+    analysed: list[tuple[_Tier, dict[str, _Values]]] = []
     for t in tiers:
-        if t.when is None:
-            continue
-        sets = analyse_condition(t.when.node, kinds, domains)
-        if sets is None:
-            continue
+        sets = None if t.when is None else analyse_condition(t.when.node, kinds, domains)
+        if sets is not None:
+            analysed.append((t, sets))
+    # the tiers that can match some household, by position: the rest cannot shadow
+    checked = [(t, sets) for t, sets in analysed if not any(s.empty for s in sets.values())]
+    ranged = _range_containers([sets for _, sets in checked], domains) if first else []
+    index = _ShadowIndex()
+    at = 0
+    for t, sets in analysed:
+        assert t.when is not None
         path: KeyPath = ("visits", "tiers", t.index, "when")
         empty = [name for name, s in sets.items() if s.empty]
         if empty:
@@ -1251,19 +1344,25 @@ def _check_overlaps(ctx: CompileContext, tiers: Sequence[_Tier],
                      "fix the condition, or remove the tier", value=True)
             continue
         if first:
-            for earlier, a in (analysed[i] for i in _candidates(sets, index, domains)):
+            shadow = ranged[at]
+            for i in index.candidates(sets, domains):
+                if shadow is not None and i > shadow:
+                    break  # the range tier found is earlier than any left
                 if all((sets[name] if name in sets else domains[name]).within(allowed)
-                       for name, allowed in a.items()):
-                    assert earlier.when is not None
-                    ctx.warn(path, f"visit tier {t.id!r} can never match: every household "
-                                   f"it matches ({t.when.text}) is already taken by the "
-                                   f"earlier tier {earlier.id!r} ({earlier.when.text}), and "
-                                   f"hit_policy = 'first'",
-                             f"move {t.id!r} before {earlier.id!r}, or narrow "
-                             f"{earlier.id!r}", value=True)
+                       for name, allowed in checked[i][1].items()):
+                    shadow = i
                     break
-        index.add(len(analysed), sets)
-        analysed.append((t, sets))
+            if shadow is not None:
+                earlier = checked[shadow][0]
+                assert earlier.when is not None
+                ctx.warn(path, f"visit tier {t.id!r} can never match: every household "
+                               f"it matches ({t.when.text}) is already taken by the "
+                               f"earlier tier {earlier.id!r} ({earlier.when.text}), and "
+                               f"hit_policy = 'first'",
+                         f"move {t.id!r} before {earlier.id!r}, or narrow "
+                         f"{earlier.id!r}", value=True)
+            index.add(at, sets)
+        at += 1
 
 
 # --- compile ---------------------------------------------------------------------------
