@@ -147,3 +147,17 @@ def test_the_work_grows_like_n_log_n_not_n_squared(monkeypatch: pytest.MonkeyPat
         m.setattr(visits_module, "_one_range", lambda sets: None)
         m.setattr(visits_module, "_range_containers", lambda sets, domains: [None] * len(sets))
         assert _counted_work(m, 800) >= 40 * _counted_work(m, 100)
+
+
+def test_pairs_no_index_holds_are_compared_within_a_stated_bound(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    # two facts to ranges in every tier: no index holds them, so they are compared pair by
+    # pair, and past the limit check says where it stopped instead of going on
+    conditions = [f"income >= {100 - i} and seen_on >= date(\\\"2025-01-01\\\")"
+                  for i in range(40)] + ["income >= 200 and seen_on >= date(\\\"2025-02-01\\\")"]
+    assert shadow_warnings(conditions)[-1].endswith("or narrow 't0')")  # all compared
+    monkeypatch.setattr(visits_module, "_PAIRS_LIMIT", 100)
+    got = shadow_warnings(conditions)
+    assert "check stopped looking for tiers that can never match after 100 comparisons, " \
+           "at tier 't14'" in got[-1]
+    assert not any("tier 't40' can never match" in w for w in got)

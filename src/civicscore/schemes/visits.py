@@ -1193,7 +1193,7 @@ class _ShadowIndex:
     constrain one fact to a range are left to :func:`_range_containers`."""
 
     def __init__(self) -> None:
-        self.unkeyed: list[int] = []  # earlier tiers with no finite set: always compared
+        self.unkeyed: set[int] = set()  # earlier tiers no index holds: always compared
         self.by_value: dict[str, dict[Any, set[int]]] = {}
 
     def add(self, at: int, sets: Mapping[str, _Values]) -> None:
@@ -1204,7 +1204,7 @@ class _ShadowIndex:
                     values.setdefault(v, set()).add(at)
                 return
         if _one_range(sets) is None:
-            self.unkeyed.append(at)
+            self.unkeyed.add(at)
 
     def candidates(self, sets: Mapping[str, _Values],
                    domains: Mapping[str, _Values]) -> list[int]:
@@ -1309,6 +1309,11 @@ def _sweep(name: str, ranges: Sequence[int], analysed: Sequence[Mapping[str, _Va
                 found[at] = best
 
 
+#: At most this many pairs of tiers are compared one by one (tiers no index holds);
+#: beyond, ``check`` says it stopped rather than grow with the square of the tiers.
+_PAIRS_LIMIT = 200_000
+
+
 def _check_overlaps(ctx: CompileContext, tiers: Sequence[_Tier],
                     kinds: Mapping[str, tuple[Type, FactSpec | None]]) -> None:
     """Warn of a tier that can never match: its condition holds for no household, or,
@@ -1316,7 +1321,8 @@ def _check_overlaps(ctx: CompileContext, tiers: Sequence[_Tier],
     earlier tier named is the first that takes them all, found through
     :class:`_ShadowIndex` and :func:`_range_containers`, without comparing all pairs
     (the one exception: earlier tiers that constrain several facts, none to a finite
-    set, are compared with every later one)."""
+    set, are compared with every later one, for at most ``_PAIRS_LIMIT`` pairs, after
+    which a warning says the analysis stopped)."""
     # each fact's whole set, once (an int fact with a range enumerates it: thousands of
     # tiers would otherwise build it again for every pair)
     domains = {name: _domain(name, kinds) for name in kinds}
@@ -1332,6 +1338,8 @@ def _check_overlaps(ctx: CompileContext, tiers: Sequence[_Tier],
     ranged = _range_containers([sets for _, sets in checked], domains) if first else []
     index = _ShadowIndex()
     at = 0
+    # comparisons with earlier tiers that no index holds, pair by pair: bounded
+    budget, stopped = _PAIRS_LIMIT, None
     for t, sets in analysed:
         assert t.when is not None
         path: KeyPath = ("visits", "tiers", t.index, "when")
@@ -1348,6 +1356,12 @@ def _check_overlaps(ctx: CompileContext, tiers: Sequence[_Tier],
             for i in index.candidates(sets, domains):
                 if shadow is not None and i > shadow:
                     break  # the range tier found is earlier than any left
+                if i in index.unkeyed:
+                    if budget == 0:
+                        continue
+                    budget -= 1
+                    if budget == 0:
+                        stopped = t
                 if all((sets[name] if name in sets else domains[name]).within(allowed)
                        for name, allowed in checked[i][1].items()):
                     shadow = i
@@ -1363,6 +1377,13 @@ def _check_overlaps(ctx: CompileContext, tiers: Sequence[_Tier],
                          f"{earlier.id!r}", value=True)
             index.add(at, sets)
         at += 1
+    if stopped is not None:
+        ctx.warn(("visits", "tiers", stopped.index, "when"),
+                 f"check stopped looking for tiers that can never match after "
+                 f"{_PAIRS_LIMIT:,} comparisons, at tier {stopped.id!r}: tiers that "
+                 f"constrain several facts, none to a list of values, are compared pair "
+                 f"by pair, and tiers from {stopped.id!r} on were not compared with them "
+                 f"all", "constrain one fact per tier where you can, or split the policy")
 
 
 # --- compile ---------------------------------------------------------------------------
