@@ -464,11 +464,16 @@ def test_deep_nesting_is_capped_but_skipped_correctly() -> None:
     assert max(len(path) for path in positions) <= MAX_DEPTH + 2
 
 
-def test_overlong_keys_and_headers_are_not_mapped() -> None:
+def test_overlong_keys_and_headers_map_only_their_first_tables() -> None:
+    # the tables of the first MAX_DEPTH segments (so a problem there, such as an unknown
+    # section, is located), not the key itself, its value or the keys under the header
     long_key = ".".join(["k"] * (MAX_DEPTH + 1))
     text = f"{long_key} = [1, {{ a = 2 }}]\nok = 1\n[{long_key}]\nhidden = [3]\n[t]\nseen = 4\n"
     positions = locate(text)
-    assert list(positions) == [("ok",), ("t",), ("t", "seen")]
+    firsts = [("k",) * d for d in range(1, MAX_DEPTH + 1)]
+    assert list(positions) == [*firsts, ("ok",), ("t",), ("t", "seen")]
+    assert positions.get(("k",)) == Span(1, 1, 1, 1)
+    assert positions.get(("k",) * MAX_DEPTH) == Span(1, 2 * MAX_DEPTH - 1, 1, 2 * MAX_DEPTH - 1)
     assert positions.get(("t", "seen")) == Span(6, 1, 6, 8)
 
 

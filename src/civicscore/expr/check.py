@@ -347,7 +347,7 @@ def check(text: str, scope: Scope, expect: Type | None = None) -> Node:
             tree = ast.parse(text, mode="eval")
     except SyntaxError as e:
         raise ExpressionError(f"not a valid expression: {e.msg}",
-                              offset=lead + max((e.offset or 1) - 1, 0)) from None
+                              offset=lead + _error_column(text, e)) from None
     except (ValueError, RecursionError, MemoryError):
         raise ExpressionError("expression cannot be parsed (too deeply nested?)") from None
     try:
@@ -355,6 +355,29 @@ def check(text: str, scope: Scope, expect: Type | None = None) -> Node:
     except ExpressionError as e:
         e.offset += lead
         raise
+
+
+def _error_column(text: str, error: SyntaxError) -> int:
+    """The character (0-based) a syntax error of ``text`` points at.
+
+    Python 3.11's tokenizer reports some errors' offsets in UTF-8 bytes (its parser, in
+    characters), so after 年龄 a column would point past the culprit. The same text
+    with every non-ASCII character written as one ASCII one (a letter where it can be
+    part of a name, else a character that is invalid too) tokenizes alike, and there
+    bytes and characters are the same: its error's offset is the column."""
+    column = max((error.offset or 1) - 1, 0)
+    if text.isascii():
+        return column
+    ascii_text = "".join(c if c.isascii() else ("x" if ("x" + c).isidentifier() else "$")
+                         for c in text)
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            ast.parse(ascii_text, mode="eval")
+    except SyntaxError as e:
+        if (e.lineno or 1) == (error.lineno or 1):
+            return min(max((e.offset or 1) - 1, 0), len(text))
+    return min(column, len(text))
 
 
 def _refuse_comments(text: str, lead: int) -> None:

@@ -211,7 +211,12 @@ def read_source(name: str, raw: bytes | str, directory: Path | None) -> SourceFi
         raise PolicyError.single(name, line, col, f"TOML syntax error: {msg}",
                                  hint=_toml_hint(msg, source_line)) from None
     except RecursionError:
-        raise PolicyError.single(name, 1, 1, "TOML nesting is too deep") from None
+        from .locate import MAX_DEPTH, too_deep  # lazy: only a problem needs positions
+
+        line, col = too_deep(text)
+        raise PolicyError.single(name, line, col, "TOML nesting is too deep",
+                                 hint=f"nest arrays and tables at most {MAX_DEPTH} deep"
+                                 ) from None
     return SourceFile(name, text, data, directory)
 
 

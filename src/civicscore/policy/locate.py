@@ -46,7 +46,7 @@ from collections.abc import ItemsView, Iterable, Iterator
 from dataclasses import dataclass
 from typing import TypeAlias
 
-__all__ = ["MAX_DEPTH", "Path", "PositionMap", "Span", "locate"]
+__all__ = ["MAX_DEPTH", "Path", "PositionMap", "Span", "locate", "too_deep"]
 
 Path: TypeAlias = tuple[str | int, ...]
 """A key path as ``tomllib`` would index it: strings for keys, ints for array indices."""
@@ -371,9 +371,11 @@ class _Scanner:
     def _header(self, current: Path | None) -> Path | None:
         """Handle ``[table]`` / ``[[array.of.tables]]``; return the new current table.
 
-        A header with more than :data:`MAX_DEPTH` segments is not mapped (and
-        neither are the keys under it): building its paths would cost time
-        and memory quadratic in its length.
+        Of a header with more than :data:`MAX_DEPTH` segments only the tables of
+        its first segments are mapped (a problem found there, such as an unknown
+        section, is located on its line), not the header's own table nor the keys
+        under it: building all its paths would cost time and memory quadratic in
+        its length.
         """
         text = self.text
         bracket = self.pos
@@ -383,6 +385,7 @@ class _Scanner:
         if not segments:
             return current
         if len(segments) > MAX_DEPTH:
+            self._prefixes((), segments[:MAX_DEPTH])
             return None
         resolved: Path = ()
         for name, at in segments[:-1]:
@@ -403,6 +406,16 @@ class _Scanner:
             self.pos += len(closing)
         return resolved
 
+    def _prefixes(self, base: Path, segments: list[_Segment]) -> None:
+        """Record the implicit tables ``base.a``, ``base.a.b``, ... of ``segments``."""
+        path = base
+        for name, at in segments:
+            path += (name,)
+            self._put(path, at, at, implicit=True)
+            count = self.aot_counts.get(path)
+            if count:
+                path += (count - 1,)  # through an array means its last element
+
     def _key_value(self, base: Path | None, depth: int) -> bool:
         """Handle ``key = value`` under ``base``; False if no such statement is here.
 
@@ -413,6 +426,8 @@ class _Scanner:
         if not has_value:
             return False
         if base is None or len(segments) > MAX_DEPTH:
+            if base is not None:  # the first segments' tables, as for a long header
+                self._prefixes(base, segments[:MAX_DEPTH])
             self._value((), MAX_DEPTH)  # at the depth limit nothing is recorded
             return True
         path = base
@@ -548,3 +563,38 @@ class _Scanner:
                 pos = n if eol < 0 else eol
             else:
                 pos = self._string_end(pos)
+
+
+def too_deep(text: str, limit: int = MAX_DEPTH) -> tuple[int, int]:
+    """Where arrays and inline tables first nest deeper than ``limit``: (line, column),
+    1-based, or (1, 1) if they never do. For TOML too deep for ``tomllib`` (whose
+    RecursionError says nowhere), so the officer is sent to the line.
+
+    One linear pass that skips comments and strings (basic, literal, multi-line)."""
+    depth, i, n = 0, 0, len(text)
+    while i < n:
+        c = text[i]
+        if c in "[{":
+            depth += 1
+            if depth > limit:
+                line = text.count("\n", 0, i) + 1
+                return line, i - (text.rfind("\n", 0, i) + 1) + 1
+        elif c in "]}":
+            depth = max(depth - 1, 0)
+        elif c == "#":
+            end = text.find("\n", i)
+            i = n if end < 0 else end
+            continue
+        elif c in "\"'":
+            quote = c * 3 if text.startswith(c * 3, i) else c
+            j = i + len(quote)
+            while j < n and not text.startswith(quote, j):
+                if c == '"' and text[j] == "\\":
+                    j += 1  # an escaped character
+                elif len(quote) == 1 and text[j] == "\n":
+                    break  # an unclosed one-line string ends at its line
+                j += 1
+            i = j + len(quote)
+            continue
+        i += 1
+    return 1, 1
