@@ -28,7 +28,7 @@ from ..expr import Expression, Fact, FunctionTable, Scope, Type, builtin_functio
 from ..expr import compile_expression as _compile_expression
 from ..results import PolicyRef
 from .calendar import HolidayCalendar, subdivisions, supported_countries
-from .care import concept_problem
+from .care import care_refusals, concept_problem
 from .load import (
     KeyPath,
     Layers,
@@ -77,6 +77,7 @@ class CompileContext:
     problems: list[Problem] = field(default_factory=list)
     notes: list[Problem] = field(default_factory=list)
     _facts: dict[str, dict[str, Fact]] = field(default_factory=dict)
+    _care: dict[str, dict[str, str]] = field(default_factory=dict)  # entity -> refusals
 
     def report(self, path: KeyPath, message: str, hint: str = "", *, value: bool = True) -> None:
         """A mistake: the policy will be refused, with this located message."""
@@ -109,10 +110,19 @@ class CompileContext:
 
     def scope(self, entity: str, where: str, extra: Mapping[str, Fact] | None = None,
               forbidden: Mapping[str, str] | None = None) -> Scope:
+        """The names a rule of ``entity`` may read, called ``where`` in messages.
+
+        Care-need facts are refused here, for every scheme that compiles through this
+        scope (civility, volunteer, appraisal, events, a plugin's): care is given by
+        need in visit tiers, which build their own scope of declared concepts, and is
+        never earned or lost through points, stars or grades (``care.outside_care``)."""
         self.facts(entity)  # builds the cache
+        if entity not in self._care:
+            self._care[entity] = care_refusals(self.model.facts.get(entity, {}))
         # A view, not a copy: a policy with thousands of facts and rules stays linear.
         names = ChainMap(dict(extra or {}), {"as_of": Fact(Type.DATE)}, self._facts[entity])
-        return Scope(names, self.functions, where, dict(forbidden or {}))
+        return Scope(names, self.functions, where,
+                     ChainMap(self._care[entity], dict(forbidden or {})))
 
     def expression(self, path: KeyPath, text: str, scope: Scope,
                    expect: Type | None = Type.BOOL) -> Expression | None:
