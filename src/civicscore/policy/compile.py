@@ -26,6 +26,7 @@ from .._suggest import did_you_mean
 from ..errors import ExpressionError, PolicyError, Problem, UsageError
 from ..expr import Expression, Fact, FunctionTable, Scope, Type, builtin_functions
 from ..expr import compile_expression as _compile_expression
+from ..provenance import PluginCode
 from ..results import PolicyRef
 from .calendar import HolidayCalendar, subdivisions, supported_countries
 from .care import care_refusals, concept_problem
@@ -151,6 +152,8 @@ class Environment:
     functions: Callable[[Callable[[dt.date], bool]], FunctionTable] = builtin_functions
     calendars: Mapping[str, Callable[..., HolidayCalendar]] = field(default_factory=dict)
     model: type[PolicyModel] = PolicyModel
+    #: The loaded plugins, which a decision log names with a hash of their code.
+    plugins: tuple[PluginCode, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -175,6 +178,9 @@ class Policy:
     #: The TOML files it was loaded from (its own first, then each it extends): what it
     #: pickles as (``policy.portable``), since compiled rules and plugin code do not.
     layers_files: tuple[SourceFile, ...] = field(default=(), repr=False, compare=False)
+    #: The plugins loaded with it (``civicscore.provenance``): a decision log names their
+    #: versions and code hashes, since plugin code changes results the policy hash keeps.
+    plugins: tuple[PluginCode, ...] = field(default=(), repr=False, compare=False)
 
     def __reduce__(self) -> tuple[Any, ...]:
         """Pickle as sources, rebuilt and hash-checked where unpickled
@@ -471,7 +477,7 @@ def compile_policy(loaded: Loaded, env: Environment, today: dt.date | None = Non
     for note in notes:
         warnings.warn(str(note), PolicyWarning, stacklevel=3)
     return Policy(model, ref, calendar, ctx.functions, compiled, tuple(notes),
-                  dict(env.schemes), tuple(loaded.layers.files))
+                  dict(env.schemes), tuple(loaded.layers.files), env.plugins)
 
 
 def _check_record_fields(ctx: CompileContext, specs: Mapping[str, SchemeSpec],
