@@ -4,7 +4,9 @@ Every decision can be reproduced, reviewed and appealed:
 
 * A **decision log** (opt-in, JSON Lines) keeps, for every decision of a run,
   its id, the time, the policy (id, version, content hash), the scheme, the
-  as-of date, the input, the result and the reasons. Chosen input fields are
+  as-of date, the input, the result and the reasons, and in a run's first entry
+  the code that made it (civicscore's version, each plugin's version and code
+  hash: ``civicscore.provenance``). Chosen input fields are
   *redacted* in the log (erased, or replaced by a salted hash); redaction only
   ever touches the log's copy, never the result returned to the caller.
 * **Replay** re-runs logged runs with the policy of the same content hash and
@@ -39,6 +41,7 @@ from .cohort import CohortNote
 from .errors import InputError, ReviewError, UsageError
 from .logchain import ChainReport, Tail, verify_chain
 from .policy.compile import Policy
+from .provenance import software
 from .results import to_jsonable
 from .schemes.base import SchemeSpec
 
@@ -210,6 +213,8 @@ class DecisionLog:
                 "redaction": dict(self.redact), "result": logged_result,
                 "run_index": index, "run_decisions": len(decisions),
             }
+            if index == 1:  # the run's header: the code that made it, beside the policy
+                entry["software"] = software(policy.plugins)
             lines.append(json.dumps(entry, ensure_ascii=False))
         append_chained(self.path, lines)
         return len(lines)
@@ -453,6 +458,9 @@ def replay(log: str | Path, policies: Mapping[str, Policy]) -> ReplayReport:
     """
     contents = scan_log(log)
     report = ReplayReport(chain=verify_chain(log))
+    if report.chain is not None and policies:
+        # the plugins replay decides with (one engine loaded them all) against the logged
+        report.chain.compare(software(next(iter(policies.values())).plugins))
     for gap in contents.incomplete:
         report.skipped.append(Difference(gap.run_id or f"line {gap.lines[0]}", gap.message))
     runs: dict[str, list[dict[str, Any]]] = defaultdict(list)

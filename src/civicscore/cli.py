@@ -60,6 +60,7 @@ LAZY_COMMANDS = {
     "review": "civicscore.review:review_command",  # record and list human reviews
     "concepts": "civicscore.policy.care_cli:concepts_command",  # the care-need vocabulary
     "verify-log": "civicscore.logchain:verify_log_command",  # a decision log's hash chain
+    "assess": "civicscore.assess:assess_command",  # a policy's impact assessment record
 }
 
 
@@ -82,6 +83,9 @@ LAZY_HELP = {
     "concepts": 'List the care-need concepts a fact may declare (concept = "...").',
     "verify-log": "Check the hash chain of decision log LOG: name the first deleted, changed "
                   "or moved entry by line.",
+    "assess": "Write an impact assessment record of POLICY: what it decides, from which "
+              "data, with which human review and recourse; refuse a policy that fails the "
+              "checks.",
 }
 
 

@@ -33,12 +33,14 @@ from __future__ import annotations
 import hashlib
 import json
 import os
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
 
 import click
+
+from .provenance import Change, changes, software
 
 GENESIS = "sha256:" + "0" * 64
 """The ``prev`` of a log's first line: there is no line before it."""
@@ -173,6 +175,25 @@ class ChainReport:
     head: str | None = None  # the hash of the last line: the value to keep elsewhere
     head_line: int = 0
     anchor_line: int | None = None  # where the line with the ``head`` asked for is
+    #: (line, record) of each distinct ``software`` record (civicscore.provenance) the
+    #: log's runs were made with, at its first line
+    software: list[tuple[int, dict[str, Any]]] = field(default_factory=list)
+    #: how the code at hand differs from that (:meth:`compare`): warnings, not breaks
+    changes: list[Change] = field(default_factory=list)
+
+    def compare(self, now: Mapping[str, Any]) -> None:
+        """Note where ``now`` (the ``software`` record of the code that replays, or of the
+        installed plugins) is not the code the log's runs were made with: a changed
+        plugin function changes results while the policy hash stays. The chain's state
+        does not change; each plugin is named once, at the first run it concerns."""
+        seen: set[tuple[str, str]] = set()
+        for line, logged in self.software:
+            for change in changes(logged, now, f"the run at line {line}",
+                                  f"第 {line} 行的运行"):
+                key = (change.plugin, json.dumps(logged, sort_keys=True))
+                if key not in seen:
+                    seen.add(key)
+                    self.changes.append(change)
 
     @property
     def ok(self) -> bool:
@@ -252,6 +273,10 @@ def verify_chain(path: str | Path, head: str | None = None) -> ChainReport:
             h = line_hash(raw)
             report.lines += 1
             entry = _parse(raw)
+            if entry is not None and isinstance(entry.get("software"), dict):
+                record = entry["software"]
+                if not any(record == known for _, known in report.software):
+                    report.software.append((n, record))
             link = _link(entry) if entry is not None else None
             if report.broken is not None:  # only refine the message of the first break
                 if missing is not None and moved_to is None and isinstance(link, tuple) \
@@ -383,6 +408,10 @@ def report_lines(report: ChainReport, lang: str | None = None) -> list[str]:
         lead_zh = "哈希链断裂：" if f is report.broken else ""
         for code in languages(lang):
             out.append(f"{where}: {lead_zh if code == 'zh' else lead}{f.text(code)}")
+    for c in report.changes:
+        for code in languages(lang):
+            out.append(f"{report.path}: {'注意：' if code == 'zh' else 'warning: '}"
+                       f"{c.text(code)}")
     return out
 
 
@@ -391,14 +420,17 @@ def replay_lines(report: ChainReport | None, lang: str | None = None) -> list[st
     an unchained log, or the head to keep."""
     if report is None or report.status == "empty":
         return []
+    code_changed = [f"WARNING CODE CHANGED {c.plugin}: {c.text(code)}" for c in report.changes
+                    for code in languages(lang)]
     if report.broken is not None:
         b = report.broken
-        return [f"CHAIN BROKEN line {b.line}: {b.text(code)}" for code in languages(lang)]
+        return [f"CHAIN BROKEN line {b.line}: {b.text(code)}"
+                for code in languages(lang)] + code_changed
     if report.status == "unchained":
         return [f"NOT CHAINED: {f.text(code)}" for f in report.findings()[:1]
-                for code in languages(lang)]
+                for code in languages(lang)] + code_changed
     return [f"CHAIN INTACT: {report.chained} entries, head {report.head} (line "
-            f"{report.head_line})"]
+            f"{report.head_line})", *code_changed]
 
 
 @click.command("verify-log")
@@ -415,6 +447,10 @@ def verify_log_command(log_file: str, head: str | None, lang: str | None) -> Non
 
     check_input_file(log_file, "decision log")
     report = verify_chain(log_file, head)
+    if report.software:  # the installed plugins against the code the runs were made with
+        from .plugins import registry
+
+        report.compare(software(p.code() for p in registry().plugins))
     for line in report_lines(report, lang):
         click.echo(line)
     if not report.ok:

@@ -22,6 +22,7 @@ import datetime as dt
 import functools
 import os
 import re
+import types
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -37,6 +38,7 @@ from .expr.functions import CALENDAR_FUNCTION_NAMES
 from .policy.calendar import HolidayCalendar
 from .policy.compile import Environment, SchemeCompiler
 from .policy.model import PolicyModel
+from .provenance import PluginCode
 from .schemes.base import CORE_SECTIONS, SchemeSpec, scheme_spec
 
 ENTRY_POINT_GROUP = "civicscore"
@@ -73,6 +75,14 @@ class PluginInfo:
     functions: tuple[str, ...] = ()
     calendars: tuple[str, ...] = ()
     schemes: tuple[str, ...] = ()
+    #: The module the plugin object comes from: where its code is, which a decision log
+    #: hashes (``civicscore.provenance``) because code changes results the policy hash
+    #: does not show.
+    module: str = ""
+
+    def code(self) -> PluginCode:
+        """The plugin as a decision log names it (version and a hash of its code)."""
+        return PluginCode(self.name, self.distribution, self.version, self.module)
 
     def to_dict(self) -> dict[str, Any]:
         return {"name": self.name, "distribution": self.distribution, "version": self.version,
@@ -132,6 +142,7 @@ class Registry:
             functions=self.function_table,
             calendars={k: v[1].build for k, v in self.calendars.items()},
             model=self.policy_model(),
+            plugins=tuple(p.code() for p in self.plugins),
         )
 
 
@@ -287,7 +298,7 @@ def build_registry(pm: PluginManager) -> Registry:
         reg.plugins.append(PluginInfo(
             name, dist[0], dist[1], hooks, tuple(c.get("policy", ())),
             tuple(c.get("function", ())), tuple(c.get("calendar", ())),
-            tuple(c.get("scheme", ()))))
+            tuple(c.get("scheme", ())), _module_of(plugin)))
     return reg
 
 
@@ -299,6 +310,14 @@ def policy_model(sections: tuple[tuple[str, type[BaseModel]], ...]) -> type[Poli
     return create_model(
         "PolicyModel", __base__=PolicyModel, __doc__="A civicscore policy file.",
         __module__=PolicyModel.__module__, **fields)
+
+
+def _module_of(plugin: object) -> str:
+    """The module a plugin object is (a plugin module) or was defined in (an object)."""
+    if isinstance(plugin, types.ModuleType):
+        return plugin.__name__
+    owner = plugin if isinstance(plugin, type) else type(plugin)
+    return str(getattr(owner, "__module__", "") or "")
 
 
 def _own_distribution(plugin: object) -> tuple[str, str]:

@@ -219,6 +219,33 @@ def not_events(concepts: Mapping[str, str]) -> dict[str, str]:
     return out
 
 
+# --- care needs outside visits -------------------------------------------------------
+
+
+def outside_care(name: str, spec: Any) -> str:
+    """Why a rule that is not a visit tier may not read care-need fact ``name``, with what
+    was expected and the fix (the scope's ``forbidden`` reason, after "may not read 'x': ").
+
+    Civility stars, volunteer multipliers and appraisal indicators and vetoes recognise
+    what people do; a care need read there would make a disability cost stars or points
+    (an appraisal that halves a disabled household's total). Care is given by need, in
+    visit tiers, and is never earned or lost."""
+    concept = vocabulary().concepts.get(spec.concept or "")
+    what = (f"concept {concept.id!r}, {concept.describe()}" if concept is not None
+            else "marked care_need = true")
+    return (f"it is a care need ({what}); expected: a fact about what the rule recognises "
+            f"(conduct, activity, performance), since care needs are read by visit tiers "
+            f"only and care is never earned or lost (照护按需给予，不因积分、星级或考核增减); "
+            f"fix: remove {name!r} from this rule, and if the household needs support "
+            f"because of it, give it a visit tier in [visits] that reads {name!r}")
+
+
+def care_refusals(facts: Mapping[str, Any]) -> dict[str, str]:
+    """Fact name -> :func:`outside_care` for every care-need fact of an entity (a concept
+    implies ``care_need``): what a scheme's rules may not read unless it allocates care."""
+    return {name: outside_care(name, spec) for name, spec in facts.items() if spec.care_need}
+
+
 
 @cache
 def core_function_names() -> frozenset[str]:

@@ -26,9 +26,10 @@ from .._suggest import did_you_mean
 from ..errors import ExpressionError, PolicyError, Problem, UsageError
 from ..expr import Expression, Fact, FunctionTable, Scope, Type, builtin_functions
 from ..expr import compile_expression as _compile_expression
+from ..provenance import PluginCode
 from ..results import PolicyRef
 from .calendar import HolidayCalendar, subdivisions, supported_countries
-from .care import concept_problem
+from .care import care_refusals, concept_problem
 from .load import (
     KeyPath,
     Layers,
@@ -77,6 +78,7 @@ class CompileContext:
     problems: list[Problem] = field(default_factory=list)
     notes: list[Problem] = field(default_factory=list)
     _facts: dict[str, dict[str, Fact]] = field(default_factory=dict)
+    _care: dict[str, dict[str, str]] = field(default_factory=dict)  # entity -> refusals
 
     def report(self, path: KeyPath, message: str, hint: str = "", *, value: bool = True) -> None:
         """A mistake: the policy will be refused, with this located message."""
@@ -109,10 +111,19 @@ class CompileContext:
 
     def scope(self, entity: str, where: str, extra: Mapping[str, Fact] | None = None,
               forbidden: Mapping[str, str] | None = None) -> Scope:
+        """The names a rule of ``entity`` may read, called ``where`` in messages.
+
+        Care-need facts are refused here, for every scheme that compiles through this
+        scope (civility, volunteer, appraisal, events, a plugin's): care is given by
+        need in visit tiers, which build their own scope of declared concepts, and is
+        never earned or lost through points, stars or grades (``care.outside_care``)."""
         self.facts(entity)  # builds the cache
+        if entity not in self._care:
+            self._care[entity] = care_refusals(self.model.facts.get(entity, {}))
         # A view, not a copy: a policy with thousands of facts and rules stays linear.
         names = ChainMap(dict(extra or {}), {"as_of": Fact(Type.DATE)}, self._facts[entity])
-        return Scope(names, self.functions, where, dict(forbidden or {}))
+        return Scope(names, self.functions, where,
+                     ChainMap(self._care[entity], dict(forbidden or {})))
 
     def expression(self, path: KeyPath, text: str, scope: Scope,
                    expect: Type | None = Type.BOOL) -> Expression | None:
@@ -141,6 +152,8 @@ class Environment:
     functions: Callable[[Callable[[dt.date], bool]], FunctionTable] = builtin_functions
     calendars: Mapping[str, Callable[..., HolidayCalendar]] = field(default_factory=dict)
     model: type[PolicyModel] = PolicyModel
+    #: The loaded plugins, which a decision log names with a hash of their code.
+    plugins: tuple[PluginCode, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -165,6 +178,9 @@ class Policy:
     #: The TOML files it was loaded from (its own first, then each it extends): what it
     #: pickles as (``policy.portable``), since compiled rules and plugin code do not.
     layers_files: tuple[SourceFile, ...] = field(default=(), repr=False, compare=False)
+    #: The plugins loaded with it (``civicscore.provenance``): a decision log names their
+    #: versions and code hashes, since plugin code changes results the policy hash keeps.
+    plugins: tuple[PluginCode, ...] = field(default=(), repr=False, compare=False)
 
     def __reduce__(self) -> tuple[Any, ...]:
         """Pickle as sources, rebuilt and hash-checked where unpickled
@@ -461,7 +477,7 @@ def compile_policy(loaded: Loaded, env: Environment, today: dt.date | None = Non
     for note in notes:
         warnings.warn(str(note), PolicyWarning, stacklevel=3)
     return Policy(model, ref, calendar, ctx.functions, compiled, tuple(notes),
-                  dict(env.schemes), tuple(loaded.layers.files))
+                  dict(env.schemes), tuple(loaded.layers.files), env.plugins)
 
 
 def _check_record_fields(ctx: CompileContext, specs: Mapping[str, SchemeSpec],

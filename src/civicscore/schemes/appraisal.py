@@ -129,6 +129,7 @@ from ..plan.ops import div_half_up as plan_div_half_up
 from ..plan.python import PlanFunction, compile_plan
 from ..plan.rank import Quota, Rank, SortKey, places, quota_rows
 from ..plan.words import Choose, Words
+from ..policy import care
 from ..policy.compile import CompileContext, ensure_in_effect
 from ..policy.model import Appraisal, FactSpec, Normalise, PolicyModel
 from ..records import coerce_facts, is_missing, to_id, unreadable_reason
@@ -1146,6 +1147,12 @@ def compile_appraisal(ctx: CompileContext) -> AppraisalScheme:
                     ctx.report(path + ("raters", fact), f"unknown fact {fact!r}",
                                did_you_mean(fact, numeric) or f"declare it under "
                                                               f"[facts.{entity}]",
+                               value=False)
+                    usable = False
+                elif facts[fact].care_need:
+                    ctx.report(path + ("raters", fact), f"indicator {ind.id!r} may not read "
+                                                        f"{fact!r}: "
+                                                        f"{care.outside_care(fact, facts[fact])}",
                                value=False)
                     usable = False
                 elif facts[fact].type not in NUMERIC:

@@ -647,10 +647,8 @@ def compile_civility(ctx: CompileContext) -> CivilityScheme:
         if name in RECORD_FIELDS:
             ctx.report(("facts", entity, name), f"fact name {name!r} is a field of civility "
                                                 f"records", "rename the fact", value=False)
+    # care needs are refused by the scope (care.outside_care) and never read from records
     facts = {name: spec for name, spec in declared.items() if not spec.care_need}
-    forbidden = {name: "it is a care need; civility stars recognise conduct, and care is "
-                       "given by need, never earned or lost"
-                 for name, spec in declared.items() if spec.care_need}
     stars: list[_Star] = []
     seen: dict[str, int] = {}
     for i, s in enumerate(rules.stars):
@@ -662,7 +660,7 @@ def compile_civility(ctx: CompileContext) -> CivilityScheme:
             seen[s.id] = i
         if ctx.model.facts.get(entity) is None:
             continue  # already reported: every name would be unknown
-        scope = ctx.scope(entity, f"civility star {s.id!r}", forbidden=forbidden)
+        scope = ctx.scope(entity, f"civility star {s.id!r}")
         expr = ctx.expression(path + ("when",), s.when, scope, Type.BOOL)
         if expr is not None:
             stars.append(_Star(s.id, s.label, s.label_en, expr))
