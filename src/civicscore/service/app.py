@@ -11,6 +11,7 @@ pages, are described by the OpenAPI document at ``/openapi.json``:
 * ``GET /v1/policies/{name}.html?lang=zh|en``: the officer's page of ``render``;
 * ``POST /v1/policies/{name}/{scheme}/decide``, ``.../explain``,
   ``.../batch`` (JSON array, JSON Lines, CSV or Parquet upload);
+* ``/v1/ledger/...``: the points ledger, with ``ledger`` (:mod:`.ledger`);
 * ``GET /``: a small page to choose a policy, read it and try a record.
 
 Bodies are read by the routes themselves, bounded by :class:`Limits`, so that
@@ -31,24 +32,19 @@ from typing import TYPE_CHECKING, Annotated, Any
 
 from fastapi import Depends, FastAPI, Query, Request
 from fastapi.responses import HTMLResponse, JSONResponse, Response
-from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
-from pydantic import BaseModel, Field, ValidationError
+from pydantic import BaseModel, Field
 from starlette.concurrency import run_in_threadpool
 
 from .. import __version__
 from .._suggest import did_you_mean
 from .catalog import Catalog, Entry
-from .guard import Guard, read_body
+from .guard import Guard, json_request, read_body
 from .problems import Answer, install, problem_json
 from .scoring import MEDIA_TYPES, OUTPUT_KINDS, score_file
-from .tokens import Tokens
+from .tokens import Tokens, needs
 
 if TYPE_CHECKING:
     from ..audit import DecisionLog
-
-BEARER = HTTPBearer(auto_error=False, description="A token of the service's --tokens file "
-                                                  "(every /v1 route but the policy pages).")
-
 
 @dataclass(frozen=True)
 class Limits:
@@ -72,7 +68,8 @@ class DecideRequest(BaseModel):
                                                      "today), as `--as-of`.")
 
 
-def _schema(model: type[BaseModel]) -> dict[str, Any]:
+def json_body(model: type[BaseModel]) -> dict[str, Any]:
+    """The OpenAPI ``requestBody`` of a route that reads ``model`` as JSON."""
     return {"requestBody": {"required": True, "content": {
         "application/json": {"schema": model.model_json_schema()}}}}
 
@@ -90,7 +87,8 @@ CHECK_BODY = {"requestBody": {"required": True, "content": {
 
 def create_app(policy_roots: Sequence[str | Path] = (".",), *,
                limits: Limits | None = None, plugins: Sequence[object] = (),
-               tokens: Tokens | None = None, log: DecisionLog | None = None) -> FastAPI:
+               tokens: Tokens | None = None, log: DecisionLog | None = None,
+               ledger: str | None = None) -> FastAPI:
     """The service over the policies in ``policy_roots`` (read nowhere else).
 
     With ``log``, every decision of ``decide`` and ``batch`` is appended to that
@@ -100,7 +98,10 @@ def create_app(policy_roots: Sequence[str | Path] = (".",), *,
     With ``tokens``, every route but ``/healthz``, ``/openapi.json``, the policy
     pages and the page at ``/`` needs a bearer token with the ``read`` role;
     without, the service is open (``civicscore serve`` then listens on loopback
-    only)."""
+    only).
+
+    With ``ledger`` (a path or URL, as ``--db``), the ``/v1/ledger`` routes work on
+    that points ledger (:mod:`.ledger`)."""
     from ..engine import Engine
 
     limits = limits or Limits()
@@ -118,24 +119,7 @@ def create_app(policy_roots: Sequence[str | Path] = (".",), *,
     app.state.catalog = catalog
     app.state.limits = limits
 
-    def needs_read(credentials: Annotated[HTTPAuthorizationCredentials | None,
-                                          Depends(BEARER)]) -> None:
-        if tokens is None:
-            return
-        challenge = {"WWW-Authenticate": 'Bearer realm="civicscore"'}
-        if credentials is None:
-            raise Answer(401, "this service needs a bearer token: send the header "
-                              "Authorization: Bearer TOKEN", kind="token",
-                         headers=challenge)
-        token = tokens.who(credentials.credentials)
-        if token is None:
-            raise Answer(401, "the token is not one this service accepts", kind="token",
-                         headers=challenge)
-        if "read" not in token.roles:
-            raise Answer(403, "this token has no 'read' role, which decisions and "
-                              "policies need", kind="role", role="read")
-
-    read = [Depends(needs_read)]
+    read = [Depends(needs(tokens, "read"))]
 
     def entry_of(name: str) -> Entry:
         entry = catalog.get(name)
@@ -162,19 +146,7 @@ def create_app(policy_roots: Sequence[str | Path] = (".",), *,
         return {"id": policy.id, "version": policy.version, "hash": policy.hash}
 
     async def decide_request(request: Request) -> DecideRequest:
-        body = await read_body(request)
-        try:
-            data = json.loads(body)
-        except (ValueError, RecursionError) as e:
-            msg = e.msg if isinstance(e, json.JSONDecodeError) else type(e).__name__
-            raise Answer(400, f"the body is not valid JSON: {msg}", kind="request") from None
-        try:
-            return DecideRequest.model_validate(data)
-        except ValidationError as e:
-            fields = [{"field": ".".join(str(x) for x in err["loc"]) or "body",
-                       "message": err["msg"]} for err in e.errors()]
-            raise Answer(422, "; ".join(f"{f['field']}: {f['message']}" for f in fields),
-                         kind="request", fields=fields) from None
+        return await json_request(request, DecideRequest)
 
     # --- health, schemes, policies -------------------------------------------------
 
@@ -270,7 +242,7 @@ def create_app(policy_roots: Sequence[str | Path] = (".",), *,
     # --- decisions -----------------------------------------------------------------
 
     @app.post("/v1/policies/{name}/{scheme}/decide", tags=["decisions"], dependencies=read,
-              openapi_extra=_schema(DecideRequest),
+              openapi_extra=json_body(DecideRequest),
               summary="Decide one record: the output rows, rejects and summary "
                       "`civicscore score` gives, and the explanation")
     async def decide(request: Request, name: str, scheme: str) -> Any:
@@ -295,7 +267,7 @@ def create_app(policy_roots: Sequence[str | Path] = (".",), *,
         return await run_in_threadpool(work)
 
     @app.post("/v1/policies/{name}/{scheme}/explain", tags=["decisions"], dependencies=read,
-              openapi_extra=_schema(DecideRequest),
+              openapi_extra=json_body(DecideRequest),
               summary="Explain the decision on one record in plain words "
                       "(as `civicscore explain`)")
     async def explain(request: Request, name: str, scheme: str) -> Any:
@@ -320,17 +292,14 @@ def create_app(policy_roots: Sequence[str | Path] = (".",), *,
                     format_: Annotated[str, Query(alias="format", pattern=_FORMATS)] = "json",
                     details: Annotated[bool, Query(description="also the detail rows")] = False,
                     ) -> Any:
-        media = (request.headers.get("content-type") or "").split(";")[0].strip().lower()
-        if media not in MEDIA_TYPES:
-            raise Answer(415, f"send the records as one of {', '.join(MEDIA_TYPES)} "
-                              f"(Content-Type {media or 'missing'})", kind="media-type")
+        fmt = upload_format(request)
         body = await read_body(request)
         day = as_of or dt.date.today()
         kind = "jsonl" if format_ == "json" else format_
 
         def work() -> Response:
             policy = scheme_of(entry_of(name), scheme)
-            scored = _score_upload(policy, scheme, body, MEDIA_TYPES[media], day, engine_,
+            scored = _score_upload(policy, scheme, body, fmt, day, engine_,
                                    kind, details, limits, log)
             if format_ != "json":
                 counts = {"X-Civicscore-Rows-In": str(scored.rows_in),
@@ -353,10 +322,46 @@ def create_app(policy_roots: Sequence[str | Path] = (".",), *,
 
     # --- the page ------------------------------------------------------------------
 
+    # --- the ledger ----------------------------------------------------------------
+
+    from .ledger import install_ledger
+
+    install_ledger(app, ledger, tokens=tokens, limits=limits,
+                   policy_of=lambda name: scheme_of(entry_of(name), "volunteer"))
+
     from .page import install_page
 
     install_page(app)
+    describe_routes(app)
     return app
+
+
+def describe_routes(app: FastAPI) -> None:
+    """Name in the OpenAPI document the role each route needs (``x-civicscore-roles``,
+    and its 401 and 403 answers) and the problems every route may answer; the role is
+    the one its :func:`.tokens.needs` dependency asks for, so the document cannot say
+    one role and the route check another."""
+    from fastapi.routing import APIRoute
+
+    from .problems import documented
+
+    def roles(dependant: Any) -> list[str]:
+        found = [getattr(dependant.call, "role", None)]
+        for sub in dependant.dependencies:
+            found += roles(sub)
+        return [r for r in found if r]
+
+    for route in app.routes:
+        if not isinstance(route, APIRoute):
+            continue
+        needed = sorted(set(roles(route.dependant)))
+        extra = dict(route.openapi_extra or {})
+        extra["x-civicscore-roles"] = needed
+        route.openapi_extra = extra
+        statuses = [500] + ([401, 403] if needed else [])
+        if route.path.startswith("/v1/"):
+            statuses += [404, 413, 422] if "POST" in (route.methods or ()) else [404, 422]
+        route.responses = {**documented(*statuses), **route.responses}
 
 
 _ENGINES = "^(auto|batch|per-record)$"
@@ -369,17 +374,32 @@ def _score_upload(policy: Any, scheme: str, body: bytes, fmt: str, day: dt.date,
                   engine: str, kind: str, details: bool, limits: Limits,
                   log: DecisionLog | None = None) -> Any:
     """Write the upload to a private temporary file and score it as the CLI would."""
+    with tempfile.TemporaryDirectory(prefix="civicscore-in-") as tmp:
+        path = uploaded(Path(tmp), body, fmt, limits)
+        return score_file(policy, scheme, path, as_of=day, engine=engine, kind=kind,
+                          details=details, log=log)
+
+
+def upload_format(request: Request) -> str:
+    """The reader for an upload of records, by its Content-Type (415 for another)."""
+    media = (request.headers.get("content-type") or "").split(";")[0].strip().lower()
+    if media not in MEDIA_TYPES:
+        raise Answer(415, f"send the records as one of {', '.join(MEDIA_TYPES)} "
+                          f"(Content-Type {media or 'missing'})", kind="media-type")
+    return MEDIA_TYPES[media]
+
+
+def uploaded(tmp: Path, body: bytes, fmt: str, limits: Limits) -> Path:
+    """The upload as a file in the private directory ``tmp``, for the command line's own
+    reader; refused (413) when it holds more rows than ``limits.max_rows``."""
     from .problems import UPLOAD
     from .scoring import count_rows
 
-    with tempfile.TemporaryDirectory(prefix="civicscore-in-") as tmp:
-        path = Path(tmp) / f"upload.{fmt}"
-        path.write_bytes(body)
-        rows = count_rows(path)
-        if rows > limits.max_rows:
-            raise Answer(413, f"{UPLOAD} have {rows} rows; this service scores at most "
-                              f"{limits.max_rows} per request (split the file, or use "
-                              f"civicscore score)", kind="too-many-rows",
-                         max_rows=limits.max_rows)
-        return score_file(policy, scheme, path, as_of=day, engine=engine, kind=kind,
-                          details=details, log=log)
+    path = tmp / f"upload.{fmt}"
+    path.write_bytes(body)
+    rows = count_rows(path)
+    if rows > limits.max_rows:
+        raise Answer(413, f"{UPLOAD} have {rows} rows; this service takes at most "
+                          f"{limits.max_rows} per request (split the file, or use the "
+                          f"command line)", kind="too-many-rows", max_rows=limits.max_rows)
+    return path
