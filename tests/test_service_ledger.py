@@ -28,11 +28,11 @@ from civicscore.cli import main
 from civicscore.io import read_records
 from civicscore.ledger import open_ledger
 from civicscore.service import create_app
-from civicscore.service.tokens import Tokens, hash_token
+from civicscore.service.tokens import Tokens
 
 from .conftest import EXAMPLE_POLICY, EXAMPLES
 from .test_ledger_server import ledger_url, pg_server  # noqa: F401  (fixtures)
-from .test_service import AS_OF, POLICIES, Client, _problem
+from .test_service import AS_OF, POLICIES, Client, _problem, tokens_of
 
 CSV = EXAMPLES / "volunteer-activities.csv"
 POST = f"/v1/ledger/post/example-district?as_of={AS_OF}"
@@ -41,12 +41,8 @@ READER = {"Authorization": "Bearer reader-token-2"}
 
 
 def tokens(tmp_path: Path) -> Tokens:
-    file = tmp_path / "tokens.toml"
-    file.write_text(f'[[token]]\nname = "Counter Clerk"\nsha256 = "{hash_token("clerk-token-1")}"'
-                    f'\nroles = ["ledger", "read"]\n\n[[token]]\nname = "dashboard"\n'
-                    f'sha256 = "{hash_token("reader-token-2")}"\nroles = ["read"]\n',
-                    encoding="utf-8")
-    return Tokens.load(file)
+    return tokens_of(tmp_path, {"clerk-token-1": ("Counter Clerk", ["ledger", "read"]),
+                                "reader-token-2": ("dashboard", ["read"])})
 
 
 @pytest.fixture
@@ -264,10 +260,8 @@ def sqlite_service(tmp_path: Path) -> Iterator[tuple[Client, str]]:
 def test_every_ledger_route_asks_for_its_role(sqlite_service: tuple[Client, str],
                                               tmp_path: Path) -> None:
     service, url = sqlite_service
-    ledger_only = tmp_path / "ledger-only.toml"
-    ledger_only.write_text(f'[[token]]\nname = "till"\nsha256 = "{hash_token("till-3")}"\n'
-                           f'roles = ["ledger"]\n', encoding="utf-8")
-    till = Client(create_app([POLICIES], ledger=url, tokens=Tokens.load(ledger_only)))
+    only = tokens_of(tmp_path / "till", {"till-3": ("till", ["ledger"])})
+    till = Client(create_app([POLICIES], ledger=url, tokens=only))
     for method, path, role in ROUTES:
         r = service.request(method, path, json={})
         assert _problem(r, 401)["type"].endswith("/token"), path

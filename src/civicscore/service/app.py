@@ -12,6 +12,8 @@ pages, are described by the OpenAPI document at ``/openapi.json``:
 * ``POST /v1/policies/{name}/{scheme}/decide``, ``.../explain``,
   ``.../batch`` (JSON array, JSON Lines, CSV or Parquet upload);
 * ``/v1/ledger/...``: the points ledger, with ``ledger`` (:mod:`.ledger`);
+* ``/v1/reviews/...``: confirm or override a logged decision, with ``log``
+  (:mod:`.review`);
 * ``GET /``: a small page to choose a policy, read it and try a record.
 
 Bodies are read by the routes themselves, bounded by :class:`Limits`, so that
@@ -328,6 +330,12 @@ def create_app(policy_roots: Sequence[str | Path] = (".",), *,
 
     install_ledger(app, ledger, tokens=tokens, limits=limits,
                    policy_of=lambda name: scheme_of(entry_of(name), "volunteer"))
+
+    # --- reviews of logged decisions -------------------------------------------------
+
+    from .review import install_review
+
+    install_review(app, log, tokens=tokens)
 
     from .page import install_page
 

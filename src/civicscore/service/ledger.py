@@ -41,7 +41,7 @@ from ..errors import LedgerError
 from ..ledger.model import amount_of, text
 from .guard import json_request, read_body
 from .problems import LOG, Answer, documented
-from .tokens import Token, Tokens, needs
+from .tokens import Token, Tokens, author_of, needs
 
 if TYPE_CHECKING:
     from ..ledger import Ledger, Transfer
@@ -164,18 +164,6 @@ def install_ledger(app: FastAPI, url: str | None, *, tokens: Tokens | None,
                 return fn(book)
         except LedgerError as e:
             raise refusal(e, tid) from None
-
-    def author(token: Token | None, given: str | None) -> str:
-        """Who writes it: the token's name; on an open service, the body's ``by``."""
-        if token is not None:
-            if given is not None and given.strip() != token.name:
-                raise Answer(422, f"by: the author is the token's name ({token.name!r}); "
-                                  f"leave by out", kind="request", field="by")
-            return token.name
-        if not given or not given.strip():
-            raise Answer(422, "by: who makes it is required (a service without tokens "
-                              "cannot tell)", kind="request", field="by")
-        return given
 
     def amount(points: Decimal, *, signed: bool = False) -> Decimal:
         """The points as the ledger takes them, or 422: checked before the operation, so
@@ -327,7 +315,7 @@ def install_ledger(app: FastAPI, url: str | None, *, tokens: Tokens | None,
     async def adjust(request: Request, token: Token | None = writer
                      ) -> dict[str, Any]:
         req = await json_request(request, Adjustment, exact=True)
-        by = author(token, req.by)
+        by = author_of(token, req.by)
         asked, day = amount(req.points, signed=True), today(req.on)
         return await run_in_threadpool(run, lambda b: moved(b, spent(
             b, req.volunteer_id, -asked, day, lambda: b.adjust(
@@ -341,7 +329,7 @@ def install_ledger(app: FastAPI, url: str | None, *, tokens: Tokens | None,
     async def reverse(request: Request, token: Token | None = writer
                       ) -> dict[str, Any]:
         req = await json_request(request, Reversal)
-        by = author(token, req.by)
+        by = author_of(token, req.by)
         return await run_in_threadpool(run, lambda b: moved(b, b.reverse(
             req.transfer_id, on=today(req.on), by=by, reason=req.reason)))
 

@@ -142,3 +142,19 @@ def needs(tokens: Tokens | None, role: str) -> Callable[..., Token | None]:
 
     check.role = role  # type: ignore[attr-defined]
     return check
+
+
+def author_of(token: Token | None, given: str | None) -> str:
+    """Who writes what a request asks for (an adjustment, a reversal, a review): the
+    token's name, so that no holder of a token can sign as another; on a service
+    without tokens, the body's ``by`` (422 when it is missing). A ``by`` that differs
+    from the token's name is refused rather than silently replaced."""
+    if token is not None:
+        if given is not None and given.strip() != token.name:
+            raise Answer(422, f"by: the author is the token's name ({token.name!r}); "
+                              f"leave by out", kind="request", field="by")
+        return token.name
+    if not given or not given.strip():
+        raise Answer(422, "by: who makes it is required (a service without tokens "
+                          "cannot tell)", kind="request", field="by")
+    return given
