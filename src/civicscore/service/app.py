@@ -11,6 +11,8 @@ pages, are described by the OpenAPI document at ``/openapi.json``:
 * ``GET /v1/policies/{name}.html?lang=zh|en``: the officer's page of ``render``;
 * ``POST /v1/policies/{name}/{scheme}/decide``, ``.../explain``,
   ``.../batch`` (JSON array, JSON Lines, CSV or Parquet upload);
+* ``POST /v1/policies/{name}/{scheme}/impact?against=OLD``: the report of
+  ``civicscore impact`` on an upload (JSON, or the HTML page);
 * ``/v1/ledger/...``: the points ledger, with ``ledger`` (:mod:`.ledger`);
 * ``/v1/reviews/...``: confirm or override a logged decision, with ``log``
   (:mod:`.review`);
@@ -324,6 +326,41 @@ def create_app(policy_roots: Sequence[str | Path] = (".",), *,
 
     # --- the page ------------------------------------------------------------------
 
+    @app.post("/v1/policies/{name}/{scheme}/impact", tags=["decisions"], dependencies=read,
+              openapi_extra=BATCH_BODY,
+              summary="Who changes if policy `against` is replaced by this one, on an "
+                      "uploaded file of records (as `civicscore impact`)")
+    async def impact(request: Request, name: str, scheme: str,
+                     against: Annotated[str, Query(description="The policy this one would "
+                                                               "replace (OLD)")],
+                     as_of: Annotated[dt.date | None, Query(description="as `--as-of`")] = None,
+                     by: Annotated[list[str] | None, Query(
+                         description="A column to check for disparity across, as `--by` "
+                                     "(repeatable); it never reaches a rule")] = None,
+                     min_group: Annotated[int, Query(ge=1, description="as `--min-group`")] = 5,
+                     format_: Annotated[str, Query(alias="format",
+                                                   pattern="^(json|html)$")] = "json",
+                     ) -> Response:
+        from ..impact import compare, to_json
+        from ..report.impact_page import impact_html
+
+        fmt = upload_format(request)
+        body = await read_body(request)
+        day = as_of or dt.date.today()
+
+        def work() -> Response:
+            new = scheme_of(entry_of(name), scheme)
+            old = scheme_of(entry_of(against), scheme)
+            records = upload_records(body, fmt, limits)
+            report = compare(old, new, scheme, records, as_of=day, by=by or (),
+                             min_group=min_group)
+            if format_ == "html":
+                return HTMLResponse(impact_html(report),
+                                    headers={"Content-Security-Policy": _PAGE_CSP})
+            return Response(to_json(report), media_type="application/json")
+
+        return await run_in_threadpool(work)
+
     # --- the ledger ----------------------------------------------------------------
 
     from .ledger import install_ledger
@@ -386,6 +423,15 @@ def _score_upload(policy: Any, scheme: str, body: bytes, fmt: str, day: dt.date,
         path = uploaded(Path(tmp), body, fmt, limits)
         return score_file(policy, scheme, path, as_of=day, engine=engine, kind=kind,
                           details=details, log=log)
+
+
+def upload_records(body: bytes, fmt: str, limits: Limits) -> list[Any]:
+    """The records of an upload, read by the command line's own reader (a row it cannot
+    read is an ``UnreadableRow``, as a file's is), its private file removed after."""
+    from ..io import read_records
+
+    with tempfile.TemporaryDirectory(prefix="civicscore-in-") as tmp:
+        return list(read_records(uploaded(Path(tmp), body, fmt, limits)))
 
 
 def upload_format(request: Request) -> str:

@@ -27,10 +27,8 @@ service runs without tokens).
 from __future__ import annotations
 
 import datetime as dt
-import tempfile
 from collections.abc import Callable
 from decimal import Decimal
-from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any, TypeVar
 
 from fastapi import Depends, FastAPI, Query, Request
@@ -141,7 +139,7 @@ def install_ledger(app: FastAPI, url: str | None, *, tokens: Tokens | None,
     """Add the ``/v1/ledger`` routes over the ledger at ``url`` (none: every route
     answers 404 saying how to start the service with one); ``policy_of(name)`` is the
     policy a post scores with (404 for an unknown one or one without [volunteer])."""
-    from .app import BATCH_BODY, json_body, upload_format, uploaded
+    from .app import BATCH_BODY, json_body, upload_format, upload_records
 
     # a token of the role: the route's parameter default, so that it also gets the token
     reader = Depends(needs(tokens, "read"))
@@ -249,15 +247,12 @@ def install_ledger(app: FastAPI, url: str | None, *, tokens: Tokens | None,
     async def post(request: Request, name: str,
                    as_of: Annotated[dt.date, Query(description="Score as of this day")],
                    _: Token | None = writer) -> dict[str, Any]:
-        from ..io import read_records
-
         fmt = upload_format(request)
         body = await read_body(request)
 
         def work() -> dict[str, Any]:
             policy = policy_of(name)
-            with tempfile.TemporaryDirectory(prefix="civicscore-in-") as tmp:
-                records = list(read_records(uploaded(Path(tmp), body, fmt, limits)))
+            records = upload_records(body, fmt, limits)
             summary = run(lambda b: b.post(policy, records, as_of=as_of))
             return {"policy": {"id": policy.id, "version": policy.version,
                                "hash": policy.hash}, "as_of": as_of.isoformat(),
