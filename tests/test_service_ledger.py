@@ -163,6 +163,30 @@ def test_an_overdraft_names_the_account_and_the_amounts_and_takes_nothing(
     assert count(ledger) == n and balance(posted)["balance"] == have
 
 
+def test_counters_racing_for_the_same_points_cannot_both_spend_them(
+        posted: Client, ledger: str) -> None:
+    """Four requests at once, each for 60% of the balance under its own id: the ledger's
+    lock lets exactly one through, the others are overdrafts, and the books balance."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    have = Decimal(balance(posted)["balance"])
+    share = str((have * Decimal("0.6")).quantize(Decimal("0.01")))
+
+    def redeem(n: int) -> Any:
+        return posted.post("/v1/ledger/redemptions", json={
+            "id": f"RACE{n}", "volunteer_id": "V01", "points": share, "on": "2025-11-01"},
+            headers=CLERK)
+
+    with ThreadPoolExecutor(4) as pool:
+        answers = list(pool.map(redeem, range(4)))
+    assert sorted(r.status_code for r in answers) == [200, 409, 409, 409]
+    for r in answers:
+        if r.status_code == 409:
+            assert _problem(r, 409)["type"].endswith("/ledger-overdraft")
+    assert Decimal(balance(posted)["balance"]) == have - Decimal(share)
+    assert posted.get("/v1/ledger/verify", headers=READER).json()["ok"]
+
+
 def test_a_hold_is_captured_or_voided_once(posted: Client) -> None:
     have = balance(posted)["balance"]
     hold = {"id": "H1", "volunteer_id": "V01", "points": "1.25", "on": "2025-11-01"}
