@@ -30,7 +30,6 @@ import json
 import os
 import tempfile
 from collections.abc import Sequence
-from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any
 
@@ -44,24 +43,12 @@ from .._suggest import did_you_mean
 from .catalog import Catalog, Entry
 from .guard import Guard, json_request, read_body
 from .problems import Answer, install, problem_json
-from .scoring import MEDIA_TYPES, OUTPUT_KINDS, score_file
+from .scoring import OUTPUT_KINDS, score_file
 from .tokens import Tokens, needs
+from .uploads import BATCH_BODY, Limits, json_body, upload_format, upload_records, uploaded
 
 if TYPE_CHECKING:
     from ..audit import DecisionLog
-
-@dataclass(frozen=True)
-class Limits:
-    """What one request may ask of the service."""
-
-    max_body_bytes: int = 8 << 20
-    """A request body larger than this is refused (413) before it is read whole."""
-    max_rows: int = 10_000
-    """A batch of more rows than this is refused (413): score bigger files with the CLI."""
-    body_seconds: float = 30.0
-    """A body not whole this many seconds after its headers is refused (408) and its
-    connection closed: a slow client holds a connection no longer than that."""
-
 
 class DecideRequest(BaseModel):
     """One record to decide or explain, and the day to decide it on."""
@@ -71,19 +58,6 @@ class DecideRequest(BaseModel):
     as_of: dt.date | None = Field(None, description="Decide as of this day (default: "
                                                      "today), as `--as-of`.")
 
-
-def json_body(model: type[BaseModel]) -> dict[str, Any]:
-    """The OpenAPI ``requestBody`` of a route that reads ``model`` as JSON."""
-    return {"requestBody": {"required": True, "content": {
-        "application/json": {"schema": model.model_json_schema()}}}}
-
-
-BATCH_BODY = {"requestBody": {"required": True, "content": {
-    "application/json": {"schema": {"type": "array", "items": {"type": "object"}}},
-    "application/x-ndjson": {"schema": {"type": "string"}},
-    "text/csv": {"schema": {"type": "string"}},
-    "application/vnd.apache.parquet": {"schema": {"type": "string", "format": "binary"}},
-}}}
 
 CHECK_BODY = {"requestBody": {"required": True, "content": {
     "application/toml": {"schema": {"type": "string"}}}}}
@@ -423,37 +397,3 @@ def _score_upload(policy: Any, scheme: str, body: bytes, fmt: str, day: dt.date,
         path = uploaded(Path(tmp), body, fmt, limits)
         return score_file(policy, scheme, path, as_of=day, engine=engine, kind=kind,
                           details=details, log=log)
-
-
-def upload_records(body: bytes, fmt: str, limits: Limits) -> list[Any]:
-    """The records of an upload, read by the command line's own reader (a row it cannot
-    read is an ``UnreadableRow``, as a file's is), its private file removed after."""
-    from ..io import read_records
-
-    with tempfile.TemporaryDirectory(prefix="civicscore-in-") as tmp:
-        return list(read_records(uploaded(Path(tmp), body, fmt, limits)))
-
-
-def upload_format(request: Request) -> str:
-    """The reader for an upload of records, by its Content-Type (415 for another)."""
-    media = (request.headers.get("content-type") or "").split(";")[0].strip().lower()
-    if media not in MEDIA_TYPES:
-        raise Answer(415, f"send the records as one of {', '.join(MEDIA_TYPES)} "
-                          f"(Content-Type {media or 'missing'})", kind="media-type")
-    return MEDIA_TYPES[media]
-
-
-def uploaded(tmp: Path, body: bytes, fmt: str, limits: Limits) -> Path:
-    """The upload as a file in the private directory ``tmp``, for the command line's own
-    reader; refused (413) when it holds more rows than ``limits.max_rows``."""
-    from .problems import UPLOAD
-    from .scoring import count_rows
-
-    path = tmp / f"upload.{fmt}"
-    path.write_bytes(body)
-    rows = count_rows(path)
-    if rows > limits.max_rows:
-        raise Answer(413, f"{UPLOAD} have {rows} rows; this service takes at most "
-                          f"{limits.max_rows} per request (split the file, or use the "
-                          f"command line)", kind="too-many-rows", max_rows=limits.max_rows)
-    return path

@@ -43,7 +43,7 @@ from .tokens import Token, Tokens, author_of, needs
 
 if TYPE_CHECKING:
     from ..ledger import Ledger, Transfer
-    from .app import Limits
+    from .uploads import Limits
 
 T = TypeVar("T")
 
@@ -139,7 +139,7 @@ def install_ledger(app: FastAPI, url: str | None, *, tokens: Tokens | None,
     """Add the ``/v1/ledger`` routes over the ledger at ``url`` (none: every route
     answers 404 saying how to start the service with one); ``policy_of(name)`` is the
     policy a post scores with (404 for an unknown one or one without [volunteer])."""
-    from .app import BATCH_BODY, json_body, upload_format, upload_records
+    from .uploads import BATCH_BODY, json_body, upload_format, upload_records
 
     # a token of the role: the route's parameter default, so that it also gets the token
     reader = Depends(needs(tokens, "read"))

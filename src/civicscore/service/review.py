@@ -58,7 +58,7 @@ class Override(Confirmation):
 def install_review(app: FastAPI, log: DecisionLog | None, *, tokens: Tokens | None) -> None:
     """Add the ``/v1/reviews`` routes over ``log`` (none: each route answers 404 saying
     how to start the service with one)."""
-    from .app import json_body
+    from .uploads import json_body
 
     reviewer = Depends(needs(tokens, "review"))
     answers = documented(401, 403, 404, 422, 503)
