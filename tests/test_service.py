@@ -465,6 +465,18 @@ def test_the_readme_serve_and_curl_example(served: str) -> None:
 # --- tokens -------------------------------------------------------------------------------
 
 
+def tokens_of(tmp_path: Path, given: dict[str, tuple[str, list[str]]]) -> Any:
+    """A tokens file under ``tmp_path`` of ``{token: (name, roles)}``, loaded."""
+    from civicscore.service.tokens import Tokens, hash_token
+
+    tmp_path.mkdir(exist_ok=True)
+    file = tmp_path / "tokens.toml"
+    file.write_text("".join(f'[[token]]\nname = "{name}"\nsha256 = "{hash_token(token)}"\n'
+                            f"roles = {json.dumps(roles)}\n\n"
+                            for token, (name, roles) in given.items()), encoding="utf-8")
+    return Tokens.load(file)
+
+
 def test_bearer_tokens_hashed_with_roles(tmp_path: Path) -> None:
     from civicscore.service.tokens import Tokens, hash_token
 

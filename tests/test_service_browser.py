@@ -2,7 +2,8 @@
 
 An officer opens the service, chooses a policy, clicks through to the policy's
 page in Chinese and in English and reads it, then tries a record and reads
-the decision's explanation; the browser reports no console error. Without
+the decision's explanation, then compares it with the baseline on a file of
+records and opens the impact report; the browser reports no console error. Without
 chromium (``/usr/bin/chromium``) or Playwright the test is skipped saying
 why, unless ``CIVICSCORE_REQUIRE_BROWSER=1`` (set by .ci/run, which installs
 chromium), where it fails. A screenshot goes to ``$CIVICSCORE_SCREENSHOTS``
@@ -11,6 +12,7 @@ when that is set (else to the test's temporary directory).
 
 from __future__ import annotations
 
+import datetime as dt
 import importlib.util
 import json
 import os
@@ -20,7 +22,11 @@ from pathlib import Path
 
 import pytest
 
-from .conftest import ROOT
+import civicscore
+from civicscore.impact import compare
+from civicscore.io import read_records
+
+from .conftest import EXAMPLES, ROOT
 
 CHROMIUM = "/usr/bin/chromium"
 CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic",
@@ -124,6 +130,30 @@ def test_an_officer_reads_a_policy_and_tries_a_record(base_url: str, tmp_path: P
             page.wait_for_selector("body[data-answers='2']")
             assert page.locator("#result").get_attribute("class") == "error"
             assert "JSON" in page.locator("#result").inner_text()
+
+            # the impact of replacing the baseline by this policy, on a file of records
+            page.select_option("#scheme", "visits")
+            page.select_option("#against", "baseline")
+            page.set_input_files("#records", str(EXAMPLES / "visits-households.csv"))
+            page.click("#compare")
+            page.wait_for_selector("body[data-answers='3']")
+            summary = page.locator("#impact").inner_text()
+            assert page.locator("#impact").get_attribute("class") == ""
+            engine = civicscore.Engine()
+            want = compare(engine.load("baseline"),
+                           engine.load(ROOT / "policies" / "example-district.toml"),
+                           "visits", list(read_records(EXAMPLES / "visits-households.csv")),
+                           as_of=dt.date(2025, 12, 31))
+            assert summary.startswith(f"{want['changed']} / {want['compared']} households")
+            assert want["changed"] > 0
+            for name, f in want["fields"].items():
+                assert (f"{name}: {f['changed']}" in summary) == bool(f["changed"]), name
+            with page.expect_popup() as opened:
+                page.click("#impact-report")
+            report = opened.value
+            report.wait_for_load_state()
+            assert "baseline" in report.locator("body").inner_text()
+            report.screenshot(path=str(shots / "impact.png"), full_page=False)
         finally:
             browser.close()
     assert errors == []

@@ -11,6 +11,11 @@ pages, are described by the OpenAPI document at ``/openapi.json``:
 * ``GET /v1/policies/{name}.html?lang=zh|en``: the officer's page of ``render``;
 * ``POST /v1/policies/{name}/{scheme}/decide``, ``.../explain``,
   ``.../batch`` (JSON array, JSON Lines, CSV or Parquet upload);
+* ``POST /v1/policies/{name}/{scheme}/impact?against=OLD``: the report of
+  ``civicscore impact`` on an upload (JSON, or the HTML page);
+* ``/v1/ledger/...``: the points ledger, with ``ledger`` (:mod:`.ledger`);
+* ``/v1/reviews/...``: confirm or override a logged decision, with ``log``
+  (:mod:`.review`);
 * ``GET /``: a small page to choose a policy, read it and try a record.
 
 Bodies are read by the routes themselves, bounded by :class:`Limits`, so that
@@ -25,43 +30,25 @@ import json
 import os
 import tempfile
 from collections.abc import Sequence
-from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any
 
 from fastapi import Depends, FastAPI, Query, Request
 from fastapi.responses import HTMLResponse, JSONResponse, Response
-from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
-from pydantic import BaseModel, Field, ValidationError
+from pydantic import BaseModel, Field
 from starlette.concurrency import run_in_threadpool
 
 from .. import __version__
 from .._suggest import did_you_mean
 from .catalog import Catalog, Entry
-from .guard import Guard, read_body
+from .guard import Guard, json_request, read_body
 from .problems import Answer, install, problem_json
-from .scoring import MEDIA_TYPES, OUTPUT_KINDS, score_file
-from .tokens import Tokens
+from .scoring import OUTPUT_KINDS, score_file
+from .tokens import Tokens, needs
+from .uploads import BATCH_BODY, Limits, json_body, upload_format, upload_records, uploaded
 
 if TYPE_CHECKING:
     from ..audit import DecisionLog
-
-BEARER = HTTPBearer(auto_error=False, description="A token of the service's --tokens file "
-                                                  "(every /v1 route but the policy pages).")
-
-
-@dataclass(frozen=True)
-class Limits:
-    """What one request may ask of the service."""
-
-    max_body_bytes: int = 8 << 20
-    """A request body larger than this is refused (413) before it is read whole."""
-    max_rows: int = 10_000
-    """A batch of more rows than this is refused (413): score bigger files with the CLI."""
-    body_seconds: float = 30.0
-    """A body not whole this many seconds after its headers is refused (408) and its
-    connection closed: a slow client holds a connection no longer than that."""
-
 
 class DecideRequest(BaseModel):
     """One record to decide or explain, and the day to decide it on."""
@@ -72,25 +59,14 @@ class DecideRequest(BaseModel):
                                                      "today), as `--as-of`.")
 
 
-def _schema(model: type[BaseModel]) -> dict[str, Any]:
-    return {"requestBody": {"required": True, "content": {
-        "application/json": {"schema": model.model_json_schema()}}}}
-
-
-BATCH_BODY = {"requestBody": {"required": True, "content": {
-    "application/json": {"schema": {"type": "array", "items": {"type": "object"}}},
-    "application/x-ndjson": {"schema": {"type": "string"}},
-    "text/csv": {"schema": {"type": "string"}},
-    "application/vnd.apache.parquet": {"schema": {"type": "string", "format": "binary"}},
-}}}
-
 CHECK_BODY = {"requestBody": {"required": True, "content": {
     "application/toml": {"schema": {"type": "string"}}}}}
 
 
 def create_app(policy_roots: Sequence[str | Path] = (".",), *,
                limits: Limits | None = None, plugins: Sequence[object] = (),
-               tokens: Tokens | None = None, log: DecisionLog | None = None) -> FastAPI:
+               tokens: Tokens | None = None, log: DecisionLog | None = None,
+               ledger: str | None = None) -> FastAPI:
     """The service over the policies in ``policy_roots`` (read nowhere else).
 
     With ``log``, every decision of ``decide`` and ``batch`` is appended to that
@@ -100,7 +76,10 @@ def create_app(policy_roots: Sequence[str | Path] = (".",), *,
     With ``tokens``, every route but ``/healthz``, ``/openapi.json``, the policy
     pages and the page at ``/`` needs a bearer token with the ``read`` role;
     without, the service is open (``civicscore serve`` then listens on loopback
-    only)."""
+    only).
+
+    With ``ledger`` (a path or URL, as ``--db``), the ``/v1/ledger`` routes work on
+    that points ledger (:mod:`.ledger`)."""
     from ..engine import Engine
 
     limits = limits or Limits()
@@ -118,24 +97,7 @@ def create_app(policy_roots: Sequence[str | Path] = (".",), *,
     app.state.catalog = catalog
     app.state.limits = limits
 
-    def needs_read(credentials: Annotated[HTTPAuthorizationCredentials | None,
-                                          Depends(BEARER)]) -> None:
-        if tokens is None:
-            return
-        challenge = {"WWW-Authenticate": 'Bearer realm="civicscore"'}
-        if credentials is None:
-            raise Answer(401, "this service needs a bearer token: send the header "
-                              "Authorization: Bearer TOKEN", kind="token",
-                         headers=challenge)
-        token = tokens.who(credentials.credentials)
-        if token is None:
-            raise Answer(401, "the token is not one this service accepts", kind="token",
-                         headers=challenge)
-        if "read" not in token.roles:
-            raise Answer(403, "this token has no 'read' role, which decisions and "
-                              "policies need", kind="role", role="read")
-
-    read = [Depends(needs_read)]
+    read = [Depends(needs(tokens, "read"))]
 
     def entry_of(name: str) -> Entry:
         entry = catalog.get(name)
@@ -162,19 +124,7 @@ def create_app(policy_roots: Sequence[str | Path] = (".",), *,
         return {"id": policy.id, "version": policy.version, "hash": policy.hash}
 
     async def decide_request(request: Request) -> DecideRequest:
-        body = await read_body(request)
-        try:
-            data = json.loads(body)
-        except (ValueError, RecursionError) as e:
-            msg = e.msg if isinstance(e, json.JSONDecodeError) else type(e).__name__
-            raise Answer(400, f"the body is not valid JSON: {msg}", kind="request") from None
-        try:
-            return DecideRequest.model_validate(data)
-        except ValidationError as e:
-            fields = [{"field": ".".join(str(x) for x in err["loc"]) or "body",
-                       "message": err["msg"]} for err in e.errors()]
-            raise Answer(422, "; ".join(f"{f['field']}: {f['message']}" for f in fields),
-                         kind="request", fields=fields) from None
+        return await json_request(request, DecideRequest)
 
     # --- health, schemes, policies -------------------------------------------------
 
@@ -270,7 +220,7 @@ def create_app(policy_roots: Sequence[str | Path] = (".",), *,
     # --- decisions -----------------------------------------------------------------
 
     @app.post("/v1/policies/{name}/{scheme}/decide", tags=["decisions"], dependencies=read,
-              openapi_extra=_schema(DecideRequest),
+              openapi_extra=json_body(DecideRequest),
               summary="Decide one record: the output rows, rejects and summary "
                       "`civicscore score` gives, and the explanation")
     async def decide(request: Request, name: str, scheme: str) -> Any:
@@ -295,7 +245,7 @@ def create_app(policy_roots: Sequence[str | Path] = (".",), *,
         return await run_in_threadpool(work)
 
     @app.post("/v1/policies/{name}/{scheme}/explain", tags=["decisions"], dependencies=read,
-              openapi_extra=_schema(DecideRequest),
+              openapi_extra=json_body(DecideRequest),
               summary="Explain the decision on one record in plain words "
                       "(as `civicscore explain`)")
     async def explain(request: Request, name: str, scheme: str) -> Any:
@@ -320,17 +270,14 @@ def create_app(policy_roots: Sequence[str | Path] = (".",), *,
                     format_: Annotated[str, Query(alias="format", pattern=_FORMATS)] = "json",
                     details: Annotated[bool, Query(description="also the detail rows")] = False,
                     ) -> Any:
-        media = (request.headers.get("content-type") or "").split(";")[0].strip().lower()
-        if media not in MEDIA_TYPES:
-            raise Answer(415, f"send the records as one of {', '.join(MEDIA_TYPES)} "
-                              f"(Content-Type {media or 'missing'})", kind="media-type")
+        fmt = upload_format(request)
         body = await read_body(request)
         day = as_of or dt.date.today()
         kind = "jsonl" if format_ == "json" else format_
 
         def work() -> Response:
             policy = scheme_of(entry_of(name), scheme)
-            scored = _score_upload(policy, scheme, body, MEDIA_TYPES[media], day, engine_,
+            scored = _score_upload(policy, scheme, body, fmt, day, engine_,
                                    kind, details, limits, log)
             if format_ != "json":
                 counts = {"X-Civicscore-Rows-In": str(scored.rows_in),
@@ -353,10 +300,87 @@ def create_app(policy_roots: Sequence[str | Path] = (".",), *,
 
     # --- the page ------------------------------------------------------------------
 
+    @app.post("/v1/policies/{name}/{scheme}/impact", tags=["decisions"], dependencies=read,
+              openapi_extra=BATCH_BODY,
+              summary="Who changes if policy `against` is replaced by this one, on an "
+                      "uploaded file of records (as `civicscore impact`)")
+    async def impact(request: Request, name: str, scheme: str,
+                     against: Annotated[str, Query(description="The policy this one would "
+                                                               "replace (OLD)")],
+                     as_of: Annotated[dt.date | None, Query(description="as `--as-of`")] = None,
+                     by: Annotated[list[str] | None, Query(
+                         description="A column to check for disparity across, as `--by` "
+                                     "(repeatable); it never reaches a rule")] = None,
+                     min_group: Annotated[int, Query(ge=1, description="as `--min-group`")] = 5,
+                     format_: Annotated[str, Query(alias="format",
+                                                   pattern="^(json|html)$")] = "json",
+                     ) -> Response:
+        from ..impact import compare, to_json
+        from ..report.impact_page import impact_html
+
+        fmt = upload_format(request)
+        body = await read_body(request)
+        day = as_of or dt.date.today()
+
+        def work() -> Response:
+            new = scheme_of(entry_of(name), scheme)
+            old = scheme_of(entry_of(against), scheme)
+            records = upload_records(body, fmt, limits)
+            report = compare(old, new, scheme, records, as_of=day, by=by or (),
+                             min_group=min_group)
+            if format_ == "html":
+                return HTMLResponse(impact_html(report),
+                                    headers={"Content-Security-Policy": _PAGE_CSP})
+            return Response(to_json(report), media_type="application/json")
+
+        return await run_in_threadpool(work)
+
+    # --- the ledger ----------------------------------------------------------------
+
+    from .ledger import install_ledger
+
+    install_ledger(app, ledger, tokens=tokens, limits=limits,
+                   policy_of=lambda name: scheme_of(entry_of(name), "volunteer"))
+
+    # --- reviews of logged decisions -------------------------------------------------
+
+    from .review import install_review
+
+    install_review(app, log, tokens=tokens)
+
     from .page import install_page
 
     install_page(app)
+    describe_routes(app)
     return app
+
+
+def describe_routes(app: FastAPI) -> None:
+    """Name in the OpenAPI document the role each route needs (``x-civicscore-roles``,
+    and its 401 and 403 answers) and the problems every route may answer; the role is
+    the one its :func:`.tokens.needs` dependency asks for, so the document cannot say
+    one role and the route check another."""
+    from fastapi.routing import APIRoute
+
+    from .problems import documented
+
+    def roles(dependant: Any) -> list[str]:
+        found = [getattr(dependant.call, "role", None)]
+        for sub in dependant.dependencies:
+            found += roles(sub)
+        return [r for r in found if r]
+
+    for route in app.routes:
+        if not isinstance(route, APIRoute):
+            continue
+        needed = sorted(set(roles(route.dependant)))
+        extra = dict(route.openapi_extra or {})
+        extra["x-civicscore-roles"] = needed
+        route.openapi_extra = extra
+        statuses = [500] + ([401, 403] if needed else [])
+        if route.path.startswith("/v1/"):
+            statuses += [404, 413, 422] if "POST" in (route.methods or ()) else [404, 422]
+        route.responses = {**documented(*statuses), **route.responses}
 
 
 _ENGINES = "^(auto|batch|per-record)$"
@@ -369,17 +393,7 @@ def _score_upload(policy: Any, scheme: str, body: bytes, fmt: str, day: dt.date,
                   engine: str, kind: str, details: bool, limits: Limits,
                   log: DecisionLog | None = None) -> Any:
     """Write the upload to a private temporary file and score it as the CLI would."""
-    from .problems import UPLOAD
-    from .scoring import count_rows
-
     with tempfile.TemporaryDirectory(prefix="civicscore-in-") as tmp:
-        path = Path(tmp) / f"upload.{fmt}"
-        path.write_bytes(body)
-        rows = count_rows(path)
-        if rows > limits.max_rows:
-            raise Answer(413, f"{UPLOAD} have {rows} rows; this service scores at most "
-                              f"{limits.max_rows} per request (split the file, or use "
-                              f"civicscore score)", kind="too-many-rows",
-                         max_rows=limits.max_rows)
+        path = uploaded(Path(tmp), body, fmt, limits)
         return score_file(policy, scheme, path, as_of=day, engine=engine, kind=kind,
                           details=details, log=log)

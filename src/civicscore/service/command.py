@@ -37,10 +37,15 @@ import click
 @click.option("--redact", "redactions", multiple=True, metavar="FIELD=erase|hash",
               help="In the decision log only, erase or hash this input field (repeatable; "
                    "hash needs CIVICSCORE_REDACT_KEY), as civicscore score --redact.")
+@click.option("--ledger", "ledger_url", envvar="CIVICSCORE_LEDGER", metavar="PATH_OR_URL",
+              default=None,
+              help="Serve this points ledger under /v1/ledger (a SQLite file, sqlite:///PATH "
+                   "or postgresql://...; default: $CIVICSCORE_LEDGER); it must be "
+                   "initialised (civicscore ledger init).")
 def serve_cmd(host: str, port: int, policy_roots: tuple[str, ...], tokens_file: str | None,
               max_body: int, max_rows: int, header_timeout: float, body_timeout: float,
-              log_path: str | None,
-              redactions: tuple[str, ...]) -> None:
+              log_path: str | None, redactions: tuple[str, ...],
+              ledger_url: str | None) -> None:
     """Serve policies, checks, decisions and policy pages over HTTP (see docs/service.md)."""
     import importlib.util
     import ipaddress
@@ -62,6 +67,11 @@ def serve_cmd(host: str, port: int, policy_roots: tuple[str, ...], tokens_file: 
     log = _decision_log(log_path, redactions)  # the rules of score --log and --redact
     if log_path is not None:
         _check_log_target(log_path)  # refused before the service starts, not at a decision
+    if ledger_url:  # refused before the service starts, not at the first request
+        from ..ledger import open_ledger
+
+        with open_ledger(ledger_url) as book:
+            book.require_current()
     import uvicorn
 
     from .app import Limits, create_app
@@ -70,10 +80,11 @@ def serve_cmd(host: str, port: int, policy_roots: tuple[str, ...], tokens_file: 
 
     tokens = Tokens.load(tokens_file) if tokens_file else None
     app = create_app(policy_roots or (".",), limits=Limits(max_body, max_rows, body_timeout),
-                     tokens=tokens, log=log)
+                     tokens=tokens, log=log, ledger=ledger_url or None)
     click.echo(f"civicscore: serving on http://{host}:{port}/ (policies under "
                f"{', '.join(map(str, app.state.catalog.roots))})"
-               + (f"; every decision logged to {log_path}" if log_path else ""), err=True)
+               + (f"; every decision logged to {log_path}" if log_path else "")
+               + ("; the ledger under /v1/ledger" if ledger_url else ""), err=True)
     # uvicorn's access log shows method, path and status: never a body
     uvicorn.run(app, host=host, port=port, log_level="info", timeout_keep_alive=5,
                 server_header=False, http=bounded(header_timeout))

@@ -20,12 +20,14 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
-from typing import Any
+from decimal import Decimal
+from typing import Any, TypeVar
 
+from pydantic import BaseModel, ValidationError
 from starlette.requests import ClientDisconnect, Request
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from .problems import LOG, PROBLEM_JSON, TITLES
+from .problems import LOG, PROBLEM_JSON, TITLES, Answer
 
 
 class BodyTooLarge(Exception):
@@ -152,3 +154,25 @@ async def read_body(request: Request) -> bytes:
     async for chunk in request.stream():
         chunks.append(chunk)
     return b"".join(chunks)
+
+
+M = TypeVar("M", bound=BaseModel)
+
+
+async def json_request(request: Request, model: type[M], *, exact: bool = False) -> M:
+    """The body as ``model``: 400 for JSON that does not parse, 422 naming each field
+    that does not fit. ``exact``: JSON numbers with a fraction are read as decimals,
+    never floats (an amount of points is exact)."""
+    body = await read_body(request)
+    try:
+        data = json.loads(body, parse_float=Decimal) if exact else json.loads(body)
+    except (ValueError, RecursionError) as e:
+        msg = e.msg if isinstance(e, json.JSONDecodeError) else type(e).__name__
+        raise Answer(400, f"the body is not valid JSON: {msg}", kind="request") from None
+    try:
+        return model.model_validate(data)
+    except ValidationError as e:
+        fields = [{"field": ".".join(str(x) for x in err["loc"]) or "body",
+                   "message": err["msg"]} for err in e.errors()]
+        raise Answer(422, "; ".join(f"{f['field']}: {f['message']}" for f in fields),
+                     kind="request", fields=fields) from None

@@ -1,4 +1,5 @@
-"""The service's own small page: choose a policy, read it, try a record.
+"""The service's own small page: choose a policy, read it, try a record, see the
+impact of replacing another policy by it on a file of records.
 
 ``GET /`` is one static HTML page in Chinese and English; its one script is
 served by the service itself (``/ui/app.js``) and the page's
@@ -59,6 +60,16 @@ nav a{margin-right:1rem}
 <pre id="result" class="muted">—</pre>
 <h2>解释 / Explanation</h2>
 <pre id="explanation" class="muted">—</pre>
+<h2>变更影响 / Impact of a change</h2>
+<p class="muted">以上所选政策替换下面的旧政策时，谁会受影响（同一批记录，同一方案与日期）。
+Who changes if the policy chosen above replaces the one below, on the same records.</p>
+<label for="against">旧政策 / Old policy</label>
+<select id="against"></select>
+<label for="records">记录文件（CSV、JSON、JSON Lines、Parquet）/ Records file</label>
+<input id="records" type="file" accept=".csv,.json,.jsonl,.ndjson,.parquet">
+<button id="compare" type="button">比较 / Compare</button>
+<pre id="impact" class="muted">—</pre>
+<a id="impact-report" hidden>打开影响报告 / Open the impact report</a>
 </body>
 </html>
 """
@@ -125,11 +136,14 @@ SCRIPT = r"""'use strict';
       return;
     }
     policies = answer.policies;
+    const against = $('against');
+    against.replaceChildren();
     for (const p of policies) {
       const o = document.createElement('option');
       o.value = p.name;
       o.textContent = p.ok ? p.name + ' — ' + (p.title || p.id) : p.name + ' (!)';
       select.append(o);
+      against.append(o.cloneNode(true));
     }
     const wanted = new URLSearchParams(location.search).get('policy');
     if (wanted && policies.some((p) => p.name === wanted)) select.value = wanted;
@@ -168,7 +182,51 @@ SCRIPT = r"""'use strict';
     answered();
   }
 
+  const MEDIA = {csv: 'text/csv', json: 'application/json', jsonl: 'application/x-ndjson',
+                 ndjson: 'application/x-ndjson', parquet: 'application/vnd.apache.parquet'};
+
+  async function compare() {  // the JSON report for the summary, its HTML page to open
+    const file = $('records').files[0];
+    $('impact-report').hidden = true;
+    if (!file) {
+      show('impact', '请选择记录文件 / Choose a file of records', true);
+      answered();
+      return;
+    }
+    const media = MEDIA[file.name.split('.').pop().toLowerCase()] || file.type;
+    const query = new URLSearchParams({against: $('against').value});
+    if ($('as-of').value) query.set('as_of', $('as-of').value);
+    const url = '/v1/policies/' + encodeURIComponent($('policy').value) + '/' +
+      encodeURIComponent($('scheme').value) + '/impact?';
+    const body = await file.arrayBuffer();
+    const send = (q) => fetch(url + q, {method: 'POST', body: body,
+                                        headers: headers({'Content-Type': media})});
+    const r = await send(query);
+    const answer = await r.json();
+    if (!r.ok) {
+      show('impact', problemText(answer), true);
+      answered();
+      return;
+    }
+    const lines = [answer.changed + ' / ' + answer.compared + ' ' + answer.noun +
+                   ' 有变化 / change (' + (100 * answer.share_changed).toFixed(1) + '%)'];
+    for (const [name, f] of Object.entries(answer.fields)) {
+      if (f.changed) lines.push('  ' + name + ': ' + f.changed);
+    }
+    show('impact', lines.join('\n'), false);
+    query.set('format', 'html');
+    const page = await send(query);
+    if (page.ok) {
+      const link = $('impact-report');
+      link.href = URL.createObjectURL(await page.blob());
+      link.target = '_blank';
+      link.hidden = false;
+    }
+    answered();
+  }
+
   document.addEventListener('DOMContentLoaded', () => {
+    $('compare').addEventListener('click', compare);
     $('policy').addEventListener('change', choose);
     $('decide').addEventListener('click', decide);
     $('token').addEventListener('change', load);

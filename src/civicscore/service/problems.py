@@ -35,6 +35,7 @@ TITLES: dict[int, tuple[str, str]] = {
     404: ("Not found", "未找到"),
     405: ("Method not allowed", "不支持此方法"),
     408: ("Request timeout", "请求超时"),
+    409: ("Conflict", "与已有记录冲突"),
     413: ("Request too large", "请求过大"),
     415: ("Unsupported media type", "不支持的内容类型"),
     422: ("Cannot be used", "无法使用"),
@@ -63,6 +64,17 @@ def problem(status: int, detail: str, *, kind: str = "", headers: dict[str, str]
     body = {"type": f"https://civicscore.invalid/problems/{kind or status}",
             "title": en, "title_zh": zh, "status": status, "detail": detail, **extra}
     return JSONResponse(body, status_code=status, media_type=PROBLEM_JSON, headers=headers)
+
+
+def documented(*statuses: int) -> dict[int | str, dict[str, Any]]:
+    """OpenAPI ``responses`` for the problems a route may answer: each a problem+json
+    document (the :func:`problem` fields), described by its title in both languages."""
+    schema = {"type": "object", "required": ["type", "title", "status", "detail"],
+              "properties": {"type": {"type": "string"}, "title": {"type": "string"},
+                             "title_zh": {"type": "string"}, "status": {"type": "integer"},
+                             "detail": {"type": "string"}}}
+    return {status: {"description": " / ".join(TITLES[status]),
+                     "content": {PROBLEM_JSON: {"schema": schema}}} for status in statuses}
 
 
 def problem_json(p: Problem, catalog: Catalog | None = None) -> dict[str, Any]:

@@ -13,10 +13,12 @@ print(secrets.token_urlsafe(32))"``); its SHA-256 is what the file keeps
 file lets no one in. A plain hash is enough for a random token of 256 bits
 (no dictionary to try); a password would need a slow one.
 
-Roles: ``read`` (policies, checks, decisions), ``ledger`` (ledger writes) and
-``review`` (confirmations and overrides); the last two are for the endpoints
-still to come. A missing or unknown token is 401; a token without the role
-the endpoint needs, 403.
+Roles: ``read`` (policies, checks, decisions, ledger balances and statements),
+``ledger`` (ledger writes) and ``review`` (confirmations and overrides, and the
+list of proposals). A missing or unknown token is 401; a token without the
+role the endpoint needs, 403. A route asks for its role with
+``Depends(needs(tokens, ROLE))``, which also gives it the token (its ``name`` is
+the author of what the route writes).
 """
 
 from __future__ import annotations
@@ -24,11 +26,16 @@ from __future__ import annotations
 import hashlib
 import hmac
 import tomllib
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Annotated
+
+from fastapi import Depends
+from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
 from ..errors import UsageError
+from .problems import Answer
 
 ROLES = ("read", "ledger", "review")
 
@@ -97,3 +104,57 @@ class Tokens:
             if hmac.compare_digest(token.sha256, digest):
                 found = token
         return found
+
+
+BEARER = HTTPBearer(auto_error=False, description="A token of the service's --tokens file "
+                                                  "(every /v1 route but the policy pages).")
+
+#: what each role is for, as a 403 says it
+PURPOSE = {"read": "decisions, policies and ledger balances",
+           "ledger": "ledger writes (posts, redemptions, holds, adjustments)",
+           "review": "reviews of logged decisions"}
+
+
+def needs(tokens: Tokens | None, role: str) -> Callable[..., Token | None]:
+    """A FastAPI dependency that refuses a request without a token of ``role`` (401 for
+    no token or an unknown one, 403 for one without the role) and gives the route the
+    token; with no ``tokens`` (an open service on loopback) it lets every request in
+    and gives ``None``. The dependency carries ``role``, so the OpenAPI document can
+    name each route's role (:func:`.app.describe_routes`)."""
+
+    def check(credentials: Annotated[HTTPAuthorizationCredentials | None,
+                                     Depends(BEARER)]) -> Token | None:
+        if tokens is None:
+            return None
+        challenge = {"WWW-Authenticate": 'Bearer realm="civicscore"'}
+        if credentials is None:
+            raise Answer(401, "this service needs a bearer token: send the header "
+                              "Authorization: Bearer TOKEN", kind="token",
+                         headers=challenge)
+        token = tokens.who(credentials.credentials)
+        if token is None:
+            raise Answer(401, "the token is not one this service accepts", kind="token",
+                         headers=challenge)
+        if role not in token.roles:
+            raise Answer(403, f"this token has no {role!r} role, which {PURPOSE[role]} "
+                              f"need", kind="role", role=role)
+        return token
+
+    check.role = role  # type: ignore[attr-defined]
+    return check
+
+
+def author_of(token: Token | None, given: str | None) -> str:
+    """Who writes what a request asks for (an adjustment, a reversal, a review): the
+    token's name, so that no holder of a token can sign as another; on a service
+    without tokens, the body's ``by`` (422 when it is missing). A ``by`` that differs
+    from the token's name is refused rather than silently replaced."""
+    if token is not None:
+        if given is not None and given.strip() != token.name:
+            raise Answer(422, f"by: the author is the token's name ({token.name!r}); "
+                              f"leave by out", kind="request", field="by")
+        return token.name
+    if not given or not given.strip():
+        raise Answer(422, "by: who makes it is required (a service without tokens "
+                          "cannot tell)", kind="request", field="by")
+    return given
