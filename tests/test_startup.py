@@ -66,6 +66,50 @@ def test_check_does_not_build_the_national_holiday_calendar() -> None:
                 "civicscore.report"} & modules
 
 
+#: What ``civicscore check`` must never import: the engines, services and commands it
+#: does not run (each is a package of its own, loaded when its command runs), and the
+#: heavy libraries behind them. A module here on the check path is a start-up cost
+#: every officer pays on every check (tens to hundreds of ms of CPU each).
+NOT_FOR_CHECK = (
+    "polars", "numpy", "pandas", "pyarrow", "pyspark", "hypothesis", "rich", "fastapi",
+    "starlette", "uvicorn", "httpx", "openpyxl", "durable", "psycopg", "holidays",
+    "asyncio", "sqlite3", "ssl", "multiprocessing",
+    "civicscore.batch", "civicscore.service", "civicscore.spark", "civicscore.ledger",
+    "civicscore.report", "civicscore.io", "civicscore.audit", "civicscore.excel",
+    "civicscore.events.cli", "civicscore.events.durable", "civicscore.events.reference",
+    "civicscore.plan.polars",
+)
+
+
+def test_check_of_every_locality_imports_none_of_the_heavy_modules() -> None:
+    # As an officer runs it (python -m civicscore, the installed plugins found by their
+    # entry points), over every installed policy and every policy in policies/.
+    from civicscore.engine import Engine
+
+    from .conftest import ROOT
+
+    sources = [*Engine().policy_names(), *map(str, sorted((ROOT / "policies").glob("*.toml")))]
+    assert {"karamay", "fangxian", "chengdu", "qingdao", "hengshui"} <= set(sources)
+    script = textwrap.dedent(f"""
+        import json, runpy, sys
+        sys.argv = ["civicscore", "check", *{sources!r}]
+        try:
+            runpy.run_module("civicscore", run_name="__main__", alter_sys=True)
+        except SystemExit as e:
+            assert not e.code, e.code
+        print(json.dumps(sorted(sys.modules)))
+    """)
+    run = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True,
+                         check=True)
+    lines = run.stdout.splitlines()
+    assert sum(line.startswith("ok: ") for line in lines) == len(sources), run.stdout
+    modules = set(json.loads(lines[-1]))
+    assert "civicscore.policy.compile" in modules  # the policies were really checked
+    loaded = sorted(m for m in modules
+                    if any(m == h or m.startswith(h + ".") for h in NOT_FOR_CHECK))
+    assert loaded == []
+
+
 def test_every_public_name_resolves_to_its_module() -> None:
     for name in civicscore.__all__:
         value = getattr(civicscore, name)

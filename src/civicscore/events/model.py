@@ -21,7 +21,7 @@ from typing import Annotated, Literal
 
 from pydantic import Field
 
-from ..policy.model import Expr, Id, Labelled, _Model
+from ..policy.model import Expr, Id, Labelled, _Model, empty_list
 
 DURATION_PATTERN = r"^P(\d+Y)?(\d+M)?(\d+W)?(\d+D)?(T(\d+H)?(\d+M)?(\d+S)?)?$"
 """The shape of a duration; that it names at least one amount is checked when compiling."""
@@ -41,7 +41,7 @@ class EventType(Labelled):
     """A kind of event the log may hold, and the declared fields its events carry."""
 
     fields: list[str] = Field(
-        default_factory=list,
+        default_factory=empty_list,
         description="Names of [facts.<entity>] this type's events carry (typed and checked "
                     "like any fact); other columns of the log are not read.")
 
@@ -70,7 +70,7 @@ class EventRule(Labelled):
     window: Duration | None = Field(None, description="within: how long the expected "
                                                       "event may take.")
     count: int | None = Field(None, ge=2, le=100, description="streak: how many in a row.")
-    reset_by: list[Id] = Field(default_factory=list,
+    reset_by: list[Id] = Field(default_factory=empty_list,
                                description="streak: event types that break the streak.")
     period: Duration | None = Field(None, description="inactive: how long without an 'on' "
                                                       "event; period: how long it lasts.")
@@ -99,4 +99,4 @@ class Events(_Model):
                             "taken (an event earlier than the latest one so far by more than "
                             "this is refused as late, by both engines alike).")
     types: dict[str, EventType] = Field(min_length=1)
-    rules: list[EventRule] = Field(default_factory=list)
+    rules: list[EventRule] = Field(default_factory=empty_list)

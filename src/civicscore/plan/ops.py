@@ -32,20 +32,25 @@ from typing import Any
 
 from ..expr.ir import Name, Node, Type, walk
 
+# The ops and the plan are compared by identity (``eq=False``): nothing compares or hashes
+# plans by value, and the two generated methods per class that value equality needs
+# (``__eq__``, ``__hash__``) were a third of this module's import cost, paid by every
+# command that loads a policy (``civicscore check``). They stay frozen, with reprs.
+
 #: The type of a list of strings (reason codes, labels); the expression types are the rest.
 STRINGS = "list[string]"
 
 ValueType = Type | str
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(frozen=True, slots=True, eq=False)
 class Ref:
     """The value of a plan input or of an earlier step."""
 
     name: str
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(frozen=True, slots=True, eq=False)
 class Lit:
     """A constant of ``type``; ``value`` None is a null of that type."""
 
@@ -56,7 +61,7 @@ class Lit:
 Operand = Ref | Lit
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(frozen=True, slots=True, eq=False)
 class Expr:
     """The value of a checked expression over the row's (non-null) plan names.
 
@@ -70,49 +75,49 @@ class Expr:
     capture: bool = True
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(frozen=True, slots=True, eq=False)
 class Failed:
     """True where any of the captured :class:`Expr` steps ``steps`` failed."""
 
     steps: tuple[str, ...]
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(frozen=True, slots=True, eq=False)
 class CountTrue:
     """How many of ``items`` are true (int; a null counts as not true)."""
 
     items: tuple[Operand, ...]
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(frozen=True, slots=True, eq=False)
 class All:
     """True where every one of ``items`` is true (a null is not true); no items: true."""
 
     items: tuple[Operand, ...]
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(frozen=True, slots=True, eq=False)
 class AnyOf:
     """True where at least one of ``items`` is true (a null is not true); no items: false."""
 
     items: tuple[Operand, ...]
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(frozen=True, slots=True, eq=False)
 class Not:
     """True where ``item`` is not true (so a null gives true)."""
 
     item: Operand
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(frozen=True, slots=True, eq=False)
 class IsNull:
     """True where ``item`` is null."""
 
     item: Operand
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(frozen=True, slots=True, eq=False)
 class Compare:
     """``left op right`` (``<  <=  >  >=  ==  !=``) on two operands of one type;
     ``if_null`` where either is null (never null itself)."""
@@ -123,7 +128,7 @@ class Compare:
     if_null: bool = False
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(frozen=True, slots=True, eq=False)
 class IfElse:
     """``then`` where ``cond`` is true, else ``orelse`` (a null condition is not true)."""
 
@@ -132,7 +137,7 @@ class IfElse:
     orelse: Operand
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(frozen=True, slots=True, eq=False)
 class AddPeriod:
     """``date`` plus ``years`` and ``months``, then ``days`` (all >= 0): the same day of
     the month that many months later, clipped to the end of a shorter month (31 Jan + 1
@@ -146,7 +151,7 @@ class AddPeriod:
     days: int = 0
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(frozen=True, slots=True, eq=False)
 class FirstTrue:
     """The index of the first of ``items`` that is true; ``len(items)`` when none is (a
     null is not true). Never null. Hit policy "first" over tier conditions, the first
@@ -156,7 +161,7 @@ class FirstTrue:
     items: tuple[Operand, ...]
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(frozen=True, slots=True, eq=False)
 class Pick:
     """A switch on an index: ``values[index]`` where ``index`` is in
     ``0 .. len(values) - 1``; null where the index is null or outside that range, and
@@ -167,7 +172,7 @@ class Pick:
     values: tuple[Operand, ...]
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(frozen=True, slots=True, eq=False)
 class Least:
     """The smallest of ``items`` (one orderable type: int, decimal or date) that is not
     null; null only where every item is null. The earliest of several due dates."""
@@ -175,14 +180,14 @@ class Least:
     items: tuple[Operand, ...]
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(frozen=True, slots=True, eq=False)
 class Greatest:
     """The largest of ``items`` that is not null (as :class:`Least`, mirrored)."""
 
     items: tuple[Operand, ...]
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(frozen=True, slots=True, eq=False)
 class Threshold:
     """The index of the highest of ``thresholds`` (strictly ascending numbers) that
     ``value`` reaches (``value >= threshold``); -1 when it reaches none. Titles by
@@ -192,7 +197,7 @@ class Threshold:
     thresholds: tuple[int | float, ...]
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(frozen=True, slots=True, eq=False)
 class Codes:
     """The list of the ``code`` of every ``(condition, code)`` pair whose condition is true,
     in pair order (a null condition is not true): reason codes, labels of stars met."""
@@ -204,7 +209,7 @@ class Codes:
 ROUNDINGS = frozenset({"down", "up", "half_up"})
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(frozen=True, slots=True, eq=False)
 class RoundDiv:
     """The int ``value / by`` (``by`` a positive whole number) rounded to a whole number,
     exactly: ``down`` toward minus infinity, ``up`` toward plus infinity, ``half_up`` to
@@ -233,7 +238,7 @@ class RoundDiv:
 EXACT = "exact"
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(frozen=True, slots=True, eq=False)
 class Exact:
     """A number (int or decimal) as the exact decimal of its shortest spelling: an int as
     is, a float ``x`` as ``Decimal(repr(x))`` (92.82 is 92.82, not the double nearest
@@ -242,7 +247,7 @@ class Exact:
     value: Operand
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(frozen=True, slots=True, eq=False)
 class ExactSum:
     """``sum(c x v for v, c in terms) + constant``, exactly (no rounding): the weighted
     score, a total before rounding, ``raw - floor``. Null where any term is null."""
@@ -251,7 +256,7 @@ class ExactSum:
     constant: Decimal = Decimal(0)
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(frozen=True, slots=True, eq=False)
 class DivHalfUp:
     """``num / den`` (``den`` a non-zero constant) as one exact quotient rounded
     ROUND_HALF_UP (halves away from zero) to ``places`` decimals: a rater-weighted mean,
@@ -267,7 +272,7 @@ class DivHalfUp:
 Span = tuple[Decimal | None, bool, Decimal | None, bool]
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(frozen=True, slots=True, eq=False)
 class Interval:
     """The index of the first of ``spans`` that holds the exact ``value``, compared
     exactly; -1 when none does; null where ``value`` is null. Bands ``[from, to)``,
@@ -277,7 +282,7 @@ class Interval:
     spans: tuple[Span, ...]
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(frozen=True, slots=True, eq=False)
 class ExactPick:
     """``values[index]`` (exact values or constants) where ``index`` is in range, else
     ``default``; null where ``index`` or the picked value is null."""
@@ -287,14 +292,14 @@ class ExactPick:
     default: Operand
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(frozen=True, slots=True, eq=False)
 class ExactFloat:
     """The double nearest to the exact ``value`` (correctly rounded, as ``float(d)``)."""
 
     value: Operand
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(frozen=True, slots=True, eq=False)
 class ExactText:
     """The exact ``value`` as an officer writes it: rounded ROUND_HALF_UP to ``places``
     decimals, no exponent, no trailing zero or point, never ``-0`` (``89.995`` at 4 is
@@ -313,7 +318,7 @@ Op = (Expr | Failed | CountTrue | All | AnyOf | Not | IsNull | Compare | IfElse 
 _COMPARE_OPS = frozenset({"<", "<=", ">", ">=", "==", "!="})
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(frozen=True, slots=True, eq=False)
 class Input:
     """A value the plan reads from a record (a typed fact, a field, ``as_of``)."""
 
@@ -322,7 +327,7 @@ class Input:
     nullable: bool = False
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(frozen=True, slots=True, eq=False)
 class Let:
     """One step: ``name`` is the value of ``op``."""
 
@@ -330,7 +335,7 @@ class Let:
     op: Op
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, eq=False)
 class Plan:
     """Named steps over typed inputs; ``outputs`` are the names a run gives back, in order.
 

@@ -799,9 +799,11 @@ def load_source(src: SourceFile, resolver: Resolver | None = None,
         data.update({k: v for k, v in src.data.items() if k in OWN_TABLES})
         layers.files.extend(parent.layers.files)
         layers.merged = data
-        known = _all_paths(parent_data)
+        known: list[str] | None = None  # every inherited key path: only for a stale override
         for i, (name, used) in enumerate(overrides.items()):
             if not used:
+                if known is None:
+                    known = _all_paths(parent_data)
                 if name in known:
                     why, hint = (f"overrides {name!r}, but this file does not change it",
                                  "remove it from [policy] overrides, or change the key")
