@@ -82,13 +82,12 @@ def score_civility(scheme: CivilityScheme, source: Any, *, as_of: dt.date,
     checked = _check_records(scheme, frame, as_of)
     decided = _decide(scheme, checked, as_of)
     scored = decided["__scored"]
-    out = _output(scheme, frame, checked, decided, as_of)
     rejected = _rejections(scheme, frame, ~scored, checked, decided, as_of)
-    if rejected.height:
-        out = out.join(rejected.select("row", pl.col("reason_codes").alias("__rcodes")),
-                       on="row", how="left", maintain_order="left").with_columns(
-            pl.when(pl.col("status") == SCORED).then(pl.col("reason_codes"))
-            .otherwise(pl.col("__rcodes")).alias("reason_codes")).drop("__rcodes")
+    # the rejected frame holds the rejected rows in input order: its i-th row is the
+    # i-th unscored row of the output, so no join by row number places them
+    assert rejected["row"].equals(frame[ROW].filter(~scored), check_names=False), \
+        "the rejected rows are not the unscored rows in input order"  # a bug
+    out = _output(scheme, frame, checked, decided, rejected, as_of)
     ref = scheme.ref
     return CivilityBatchResult(
         "civility", ref, as_of,
@@ -111,9 +110,8 @@ def _with_reasons(scheme: CivilityScheme, out: pl.DataFrame, checked: _Checked,
                                                as_of))
     more = []
     if rejected.height:  # their reasons, at their positions (a rejected row has no other)
-        flat = rejected.select("row", pl.col("reasons").alias("__t")).explode("__t")
-        placed = flat.join(out.select("row").with_row_index("__i"), on="row", how="left",
-                           maintain_order="left")
+        placed = rejected.select(pl.lit(decided["__scored"].not_().arg_true()).alias("__i"),
+                                 pl.col("reasons").alias("__t")).explode("__t")
         more.append((placed["__i"], placed["__t"]))
     said = words.say(slots, more)
     at = out.columns.index("reason_codes") + 1
@@ -257,8 +255,10 @@ def _functions(scheme: CivilityScheme) -> Any:
 
 
 def _output(scheme: CivilityScheme, frame: pl.DataFrame, checked: _Checked,
-            decided: pl.DataFrame, as_of: dt.date) -> pl.DataFrame:
-    """The columns of ``CivilityDecision.to_row()``, one row per input row."""
+            decided: pl.DataFrame, rejected: pl.DataFrame, as_of: dt.date) -> pl.DataFrame:
+    """The columns of ``CivilityDecision.to_row()``, one row per input row (a rejected
+    row's reason codes are the ``rejected`` frame's, whose rows are the unscored rows
+    in input order)."""
     titles = scheme.titles
     ok = pl.col("__scored")
     p = {name: pl.col(_P + name) for name in scheme.plan.types}
@@ -272,6 +272,10 @@ def _output(scheme: CivilityScheme, frame: pl.DataFrame, checked: _Checked,
                                           return_dtype=pl.String)
         return pl.when(ok).then(named).otherwise(pl.lit(""))
 
+    theirs = empty
+    if rejected.height:  # the k-th unscored row's codes are the rejected frame's k-th
+        k = (~ok).cast(pl.UInt32).cum_sum() - 1
+        theirs = pl.lit(rejected["reason_codes"]).gather(pl.when(~ok).then(k))
     return decided.select(
         pl.lit(frame[ROW]).alias("row"),
         pl.lit(checked.household_id).alias("household_id"),
@@ -284,7 +288,7 @@ def _output(scheme: CivilityScheme, frame: pl.DataFrame, checked: _Checked,
         pl.when(ok).then(p["next_review"]).alias("next_review"),
         pl.when(ok).then(p["barred_until"]).alias("barred_until"),
         pl.when(ok).then(p["stars_met"]).otherwise(empty).alias("stars_met"),
-        pl.when(ok).then(p["codes"]).otherwise(empty).alias("reason_codes"),
+        pl.when(ok).then(p["codes"]).otherwise(theirs).alias("reason_codes"),
         *(pl.lit(v).alias(k) for k, v in policy_columns(scheme.ref).items()),
         pl.lit(as_of, dtype=pl.Date).alias("as_of"))
 
