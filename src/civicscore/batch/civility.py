@@ -33,8 +33,8 @@ Why it is shaped this way:
   time ``output`` is read.
 * ``details`` (one row per scored household and star, as ``detail_rows``)
   formats the fact values a criterion read with the per-record formatter,
-  once per distinct value, joins the text back, and lays the columns out in
-  their final order directly. It has ten times as many
+  once per distinct value, codes each row by a binary search into them, and
+  lays the columns out in their final order in one query. It has ten times as many
   rows as the input and costs more than deciding, so it is built the first
   time it is read (``CivilityBatchResult``), not by every run.
 """
@@ -82,13 +82,12 @@ def score_civility(scheme: CivilityScheme, source: Any, *, as_of: dt.date,
     checked = _check_records(scheme, frame, as_of)
     decided = _decide(scheme, checked, as_of)
     scored = decided["__scored"]
-    out = _output(scheme, frame, checked, decided, as_of)
     rejected = _rejections(scheme, frame, ~scored, checked, decided, as_of)
-    if rejected.height:
-        out = out.join(rejected.select("row", pl.col("reason_codes").alias("__rcodes")),
-                       on="row", how="left", maintain_order="left").with_columns(
-            pl.when(pl.col("status") == SCORED).then(pl.col("reason_codes"))
-            .otherwise(pl.col("__rcodes")).alias("reason_codes")).drop("__rcodes")
+    # the rejected frame holds the rejected rows in input order: its i-th row is the
+    # i-th unscored row of the output, so no join by row number places them
+    assert rejected["row"].equals(frame[ROW].filter(~scored), check_names=False), \
+        "the rejected rows are not the unscored rows in input order"  # a bug
+    out = _output(scheme, frame, checked, decided, rejected, as_of)
     ref = scheme.ref
     return CivilityBatchResult(
         "civility", ref, as_of,
@@ -111,9 +110,8 @@ def _with_reasons(scheme: CivilityScheme, out: pl.DataFrame, checked: _Checked,
                                                as_of))
     more = []
     if rejected.height:  # their reasons, at their positions (a rejected row has no other)
-        flat = rejected.select("row", pl.col("reasons").alias("__t")).explode("__t")
-        placed = flat.join(out.select("row").with_row_index("__i"), on="row", how="left",
-                           maintain_order="left")
+        placed = rejected.select(pl.lit(decided["__scored"].not_().arg_true()).alias("__i"),
+                                 pl.col("reasons").alias("__t")).explode("__t")
         more.append((placed["__i"], placed["__t"]))
     said = words.say(slots, more)
     at = out.columns.index("reason_codes") + 1
@@ -188,8 +186,7 @@ def _check_records(scheme: CivilityScheme, frame: pl.DataFrame, as_of: dt.date) 
 
     hid_ok = _given(hid) & hid.code.is_null() & readable
     key = hid.value.set(~hid_ok, None) if (~hid_ok).any() else hid.value
-    first_row = pl.DataFrame({"k": key, "r": rows}).select(
-        pl.when(pl.col("k").is_not_null()).then(pl.col("r").first().over("k"))).to_series()
+    first_row = _first_rows(key, rows)
     duplicate = (first_row != rows).fill_null(False)
 
     revoked_given = revoked.value.is_not_null() | revoked.code.is_not_null()
@@ -204,6 +201,26 @@ def _check_records(scheme: CivilityScheme, frame: pl.DataFrame, as_of: dt.date) 
                        .otherwise(pl.format("row {}", pl.lit(rows)))).to_series()
     return _Checked(~problems, labels, key, first_row, facts, review.value, revoked.value,
                     why.value)
+
+
+def _first_rows(key: pl.Series, rows: pl.Series) -> pl.Series:
+    """The first of ``rows`` with each row's ``key`` (null where the key is null).
+
+    Grouping 10^6 distinct ids by text cost half a second; their 64-bit hashes, sorted,
+    show at once which rows may share a key (a hash that occurs once is a key that
+    occurs once, the row its own first), and the exact grouping runs on those only."""
+    hashes = key.hash()
+    ordered = hashes.sort()
+    shared = ordered.slice(1).filter(ordered.slice(1) == ordered.slice(0, max(len(ordered) - 1, 0)))
+    first = rows.set(key.is_null(), None) if key.null_count() else rows
+    if not shared.len():
+        return first
+    may = hashes.is_in(shared.unique().implode()) & key.is_not_null()
+    if not may.any():
+        return first
+    firsts = pl.DataFrame({"k": key.filter(may), "r": rows.filter(may)}).select(
+        pl.col("r").first().over("k")).to_series()
+    return first.clone().scatter(may.arg_true(), firsts)  # scatter writes in place
 
 
 def _given(c: Coerced) -> pl.Series:
@@ -238,8 +255,10 @@ def _functions(scheme: CivilityScheme) -> Any:
 
 
 def _output(scheme: CivilityScheme, frame: pl.DataFrame, checked: _Checked,
-            decided: pl.DataFrame, as_of: dt.date) -> pl.DataFrame:
-    """The columns of ``CivilityDecision.to_row()``, one row per input row."""
+            decided: pl.DataFrame, rejected: pl.DataFrame, as_of: dt.date) -> pl.DataFrame:
+    """The columns of ``CivilityDecision.to_row()``, one row per input row (a rejected
+    row's reason codes are the ``rejected`` frame's, whose rows are the unscored rows
+    in input order)."""
     titles = scheme.titles
     ok = pl.col("__scored")
     p = {name: pl.col(_P + name) for name in scheme.plan.types}
@@ -253,6 +272,10 @@ def _output(scheme: CivilityScheme, frame: pl.DataFrame, checked: _Checked,
                                           return_dtype=pl.String)
         return pl.when(ok).then(named).otherwise(pl.lit(""))
 
+    theirs = empty
+    if rejected.height:  # the k-th unscored row's codes are the rejected frame's k-th
+        k = (~ok).cast(pl.UInt32).cum_sum() - 1
+        theirs = pl.lit(rejected["reason_codes"]).gather(pl.when(~ok).then(k))
     return decided.select(
         pl.lit(frame[ROW]).alias("row"),
         pl.lit(checked.household_id).alias("household_id"),
@@ -265,7 +288,7 @@ def _output(scheme: CivilityScheme, frame: pl.DataFrame, checked: _Checked,
         pl.when(ok).then(p["next_review"]).alias("next_review"),
         pl.when(ok).then(p["barred_until"]).alias("barred_until"),
         pl.when(ok).then(p["stars_met"]).otherwise(empty).alias("stars_met"),
-        pl.when(ok).then(p["codes"]).otherwise(empty).alias("reason_codes"),
+        pl.when(ok).then(p["codes"]).otherwise(theirs).alias("reason_codes"),
         *(pl.lit(v).alias(k) for k, v in policy_columns(scheme.ref).items()),
         pl.lit(as_of, dtype=pl.Date).alias("as_of"))
 
@@ -434,80 +457,101 @@ def _details(scheme: CivilityScheme, checked: _Checked, decided: pl.DataFrame,
              out: pl.DataFrame, as_of: dt.date) -> pl.DataFrame:
     """``CivilityResult.detail_rows()`` as a frame (scored rows, each star in order).
 
-    Built column by column in its final order, household by household and star by star
-    (position ``j * S + s``): a household's columns repeat each value ``S`` times, a
-    star's literals (id, labels, condition) are a small table gathered by ``s``,
-    ``met`` and ``counted`` stack the stars' columns and gather them once, and
-    ``values`` is worded once per distinct combination of the values a star read and
-    gathered by code. (Stacking whole frames star by star and reordering them was 60%
-    of the time; wording every row's values, another 25%.)"""
+    One lazy query over the scored households builds every column in its final order,
+    household by household and star by star (position ``j * S + s``), side by side: a
+    household's columns are gathered by ``j``, a star's literals (id, labels,
+    condition) are a table of ``S`` gathered by ``s``, and the star-by-star columns
+    (``met``, ``counted``, the code of ``values``) are interleaved by one
+    ``concat_arr`` and a reshape (a row per household holding its ``S`` stars,
+    flattened), with no intermediate frame per star and no reordering. ``values`` is
+    worded once per distinct combination of the values a star read and gathered by
+    code. (Stacking the stars' columns and gathering them into household order cost
+    three times what interleaving does; the frame has ten times the input's rows, so
+    most of what is left is writing its text columns.)"""
     if not scheme.stars:  # pragma: no cover - a policy has at least one star
         return pl.DataFrame()
     env = {name: c.value for name, c in checked.facts.items()}
-    env["as_of"] = pl.Series("as_of", [as_of] * len(checked.ok), dtype=pl.Date)
+    env["as_of"] = pl.repeat(as_of, len(checked.ok), dtype=pl.Date, eager=True)
     read = {name for s in scheme.stars for name in s.when.reads if name in env}
+    stars = len(scheme.stars)
     base = pl.DataFrame({"row": out["row"], "household_id": out["household_id"],
                          "__scored": decided["__scored"],
                          "__barred": decided[_P + "barred"],
                          **{f"__s{i}": decided[f"{_P}star{i}"].fill_null(False)
-                            for i in range(len(scheme.stars))},
+                            for i in range(stars)},
                          **{f"__f_{name}": env[name] for name in sorted(read)}}
                         ).filter("__scored")
-    stars, m = len(scheme.stars), base.height
-    at = pl.int_range(stars * m, dtype=pl.Int64, eager=True)
+    m = base.height
+    at = pl.int_range(pl.len() * stars,
+                      dtype=pl.UInt32 if stars * m < 1 << 32 else pl.UInt64)
     household, star = at // stars, at % stars
-    stacked = star * m + household
 
-    def per_star(column: Callable[[int], pl.Series]) -> pl.Series:
-        return pl.concat([column(i) for i in range(stars)]).gather(stacked)
+    def interleaved(per_star: Sequence[pl.Expr]) -> pl.Expr:
+        """Star ``i``'s column (``m`` rows) at ``j * S + i``: one row per household
+        holding its stars' values, flattened."""
+        return pl.concat_arr(per_star).reshape((-1,))
 
-    def values(i: int) -> pl.Series:
-        """Star ``i``'s text of the values it read, as a code into ``texts``: the text
-        is built once per distinct combination of those values, not once per row."""
+    def literal(attr: str) -> pl.Expr:
+        table = pl.Series([getattr(s, attr) if attr != "when" else s.when.text
+                           for s in scheme.stars], dtype=pl.String)
+        return pl.lit(table).gather(star)
+
+    texts: list[pl.Series] = []
+
+    def values(i: int) -> pl.Expr:
+        """Star ``i``'s text of the values it read, as a code into ``texts``."""
         names = [name for name in scheme.stars[i].when.reads if name in env]
         offset = sum(t.len() for t in texts)
         if not names:
             texts.append(pl.Series([""], dtype=pl.String))
-            return pl.Series([offset] * m, dtype=pl.UInt32)
-        keys = [f"__f_{name}" for name in names]
-        combos = base.select(keys).unique(maintain_order=True)
-        shown = pl.DataFrame(
-            {f"__v{k}": _shown(combos[key]) for k, key in enumerate(keys)}).select(
-            pl.concat_str([pl.lit(f"{name} = ") + pl.col(f"__v{k}")
-                           for k, name in enumerate(names)], separator=", ")).to_series()
-        texts.append(shown)
-        coded = combos.with_row_index("__code", offset=offset)
-        return base.select(keys).join(coded, on=keys, how="left", nulls_equal=True,
-                                      maintain_order="left")["__code"]
+            return pl.repeat(offset, pl.len(), dtype=pl.UInt32)
+        code, text = _worded(names, [base[f"__f_{name}"] for name in names])
+        texts.append(text)
+        return pl.lit(code) + offset
 
-    def literal(attr: str) -> pl.Series:
-        table = pl.Series([getattr(s, attr) if attr != "when" else s.when.text
-                           for s in scheme.stars], dtype=pl.String)
-        return table.gather(star)
-
-    barred = base["__barred"]
-    texts: list[pl.Series] = []
-    codes = per_star(values)
-    details = pl.DataFrame({
-        "row": base["row"].gather(household),
-        "household_id": base["household_id"].gather(household),
-        "star": literal("id"), "label": literal("label"), "label_en": literal("label_en"),
-        "met": per_star(lambda i: base[f"__s{i}"]),
-        "counted": per_star(lambda i: base[f"__s{i}"] & ~barred),
-        "when": literal("when"),
-        "values": pl.concat(texts).gather(codes) if m else pl.Series([], dtype=pl.String)})
-    return details.with_columns(
+    met = [pl.col(f"__s{i}") for i in range(stars)]
+    codes = interleaved([values(i) for i in range(stars)])
+    # one query: polars builds the columns side by side
+    details = base.lazy().select(
+        pl.col("row").gather(household), pl.col("household_id").gather(household),
+        literal("id").alias("star"), literal("label").alias("label"),
+        literal("label_en").alias("label_en"), interleaved(met).alias("met"),
+        interleaved([c & ~pl.col("__barred") for c in met]).alias("counted"),
+        literal("when").alias("when"),
+        pl.lit(pl.concat(texts, rechunk=True)).gather(codes).alias("values"),
         *(pl.lit(v).alias(k) for k, v in policy_columns(scheme.ref).items()),
         pl.lit(as_of, dtype=pl.Date).alias("as_of"))
+    return details.collect()
 
 
-def _shown(values: pl.Series) -> pl.Series:
-    """Each value as the per-record explanation shows it, formatted once per distinct value."""
-    distinct = values.unique()
-    text = [None if v is None else _show(v) for v in distinct.to_list()]
-    table = pl.DataFrame({"v": distinct, "t": pl.Series(text, dtype=pl.String)})
-    return pl.DataFrame({"v": values}).join(table, on="v", how="left", nulls_equal=True,
-                                            maintain_order="left")["t"]
+def _worded(names: Sequence[str], columns: Sequence[pl.Series]) -> tuple[pl.Series, pl.Series]:
+    """``name = value, ...`` of every row's values of ``columns`` as (a code per row, the
+    text of each code), each value formatted by the per-record formatter once per
+    distinct value and each text built once per distinct combination of values.
+
+    A column's distinct values, sorted, give each row's code by a binary search (no
+    hash join); a second column's codes are folded in as ``code * size + its code`` and
+    numbered again densely, so the code stays below the row count."""
+    code: pl.Series | None = None
+    text = pl.Series([], dtype=pl.String)
+    for name, column in zip(names, columns, strict=True):
+        distinct = column.unique().sort()
+        here = distinct.search_sorted(column)
+        assert not distinct.gather(here).ne_missing(column).any(), name  # a bug if not
+        shown = pl.Series([None if v is None else f"{name} = {_show(v)}"
+                           for v in distinct.to_list()], dtype=pl.String)
+        if code is None:
+            code, text = here, shown
+            continue
+        size = distinct.len()
+        joint = code.cast(pl.UInt64) * size + here
+        seen = joint.unique().sort()
+        code = seen.search_sorted(joint)
+        text = pl.select(pl.concat_str([pl.lit(text).gather(pl.lit(seen // size)),
+                                        pl.lit(shown).gather(pl.lit(seen % size))],
+                                       separator=", ")).to_series()
+    assert code is not None
+    return code, text
 
 
 __all__: Sequence[str] = ("CivilityBatchResult", "score_civility")

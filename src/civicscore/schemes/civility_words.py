@@ -17,11 +17,13 @@ What is literal and what is a slot:
   per possible star count, 0 to the number of stars: "4 star(s): 2 more
   needed for the title ..." needs no arithmetic per row, and batch words it
   with one gather.
-* Dates are slots of ISO text (``str(date)``, as the per-record sentences have
-  always written them, ``0001-01-01`` included): :func:`iso` per record and
-  :func:`iso_frame` in batch (polars' ``%Y-%m-%d``, which a test checks equals
-  ``date.isoformat`` over every year). ``plan.words``' ``date`` show writes
-  ``0001-01-01`` as "never", which these sentences never did.
+* Dates are slots shown ``iso`` (``str(date)``, as the per-record sentences have
+  always written them, ``0001-01-01`` included; ``plan.words``' ``date`` show
+  writes it "never", which these sentences never did). The slots hold the dates
+  themselves: ``plan.words`` formats them, per record by ``show_iso`` and in batch
+  natively in polars, and only on the rows whose sentence reads them (a revocation
+  date is formatted for the few revoked households, not for every row).
+  :func:`iso_frame` remains for the step-1 sentences the batch module words.
 
 Each item also carries what its :class:`~civicscore.results.Reason` says
 besides the message (code, rule, threshold), so the per-record Reason objects
@@ -38,7 +40,7 @@ from typing import TYPE_CHECKING, Any
 
 from ..plan.words import Choose, Entry, Slot, Words, say_frame
 from ..plan.words import both_labels as _both
-from ..plan.words import show_iso as iso  # a date as the sentences write it: str(date)
+from ..plan.words import show_iso as iso  # noqa: F401 - re-exported for batch.civility
 from ..results import Reason
 
 if TYPE_CHECKING:  # polars is the optional batch extra
@@ -47,7 +49,7 @@ if TYPE_CHECKING:  # polars is the optional batch extra
 #: The index columns (plan outputs) that choose each sentence, in reason order.
 REVOCATION, TITLE, REVIEW = "revocation_say", "title_say", "review_say"
 
-#: The text columns the sentences read besides the indices and ``earned``.
+#: The date columns the sentences read (shown ``iso``), besides the indices and ``earned``.
 DATE_SLOTS = ("revoked_on", "as_of", "bar_end", "review_date", "next_review")
 
 
@@ -80,9 +82,9 @@ class CivilityWords:
            review_years: int) -> CivilityWords:
         """The templates for ``titles`` (sorted by ``min_stars``; each has ``min_stars``,
         ``label``, ``label_en``) over ``star_count`` stars."""
-        revoked, why, as_of = Slot("revoked_on"), Slot("revocation_reason"), Slot("as_of")
-        end, earned = Slot("bar_end"), Slot("earned", "int")
-        review, nxt = Slot("review_date"), Slot("next_review")
+        revoked, why = Slot("revoked_on", "iso"), Slot("revocation_reason")
+        as_of, end, earned = Slot("as_of", "iso"), Slot("bar_end", "iso"), Slot("earned", "int")
+        review, nxt = Slot("review_date", "iso"), Slot("next_review", "iso")
         entries: list[Entry] = [Choose(REVOCATION, (
             Words.of("a revocation dated ", revoked, " (", why, ") is after the as-of date ",
                      as_of, ", so it is not in effect yet"),
@@ -139,8 +141,8 @@ class CivilityWords:
         if at is not None:
             revocation = self.entries[0]
             assert isinstance(revocation, Choose)
-            row = {"revoked_on": iso(revoked), "revocation_reason": why, "as_of": iso(as_of),
-                   "bar_end": iso(trace.bar_end), "earned": trace.earned}
+            row = {"revoked_on": revoked, "revocation_reason": why, "as_of": as_of,
+                   "bar_end": trace.bar_end, "earned": trace.earned}
             meta, message = self.metas[0][at], revocation.items[at].render(row)
             facts = {"revoked_on": revoked, "revocation_reason": why}
             if meta.code == "REVOCATION_PENDING":
@@ -159,7 +161,7 @@ class CivilityWords:
         assert isinstance(review_words, Choose)
         at = trace.review_say
         message = review_words.items[at].render(
-            {"review_date": iso(review), "next_review": iso(trace.next_review)})
+            {"review_date": review, "next_review": trace.next_review})
         meta = self.metas[-1][at]
         out.append(Reason(meta.code, meta.rule, message, {"review_date": review},
                           self.review_years))
@@ -182,9 +184,9 @@ class CivilityWords:
 
         cols = [pl.when(scored).then(plan[name]).alias(name)
                 for name in (REVOCATION, TITLE, REVIEW)]
-        cols += [iso_frame(plan[name]).alias(name)
+        cols += [plan[name].alias(name)
                  for name in ("revoked_on", "bar_end", "review_date", "next_review")]
-        cols += [pl.lit(iso(as_of), dtype=pl.String).alias("as_of"),
+        cols += [pl.lit(as_of, dtype=pl.Date).alias("as_of"),
                  why.alias("revocation_reason"), plan["earned"].alias("earned")]
         return cols
 
