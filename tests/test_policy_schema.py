@@ -18,7 +18,7 @@ from typing import Any
 import pytest
 
 from civicscore.policy.schema import (
-    _model_schema,
+    pydantic_schema,
     docs_problems,
     load_docs,
     policy_schema,
@@ -171,7 +171,7 @@ def test_no_null_and_no_choice_of_one(schema: dict[str, Any]) -> None:
 
 def test_unknown_keys_stay_forbidden_where_the_model_forbids_them(
         schema: dict[str, Any]) -> None:
-    raw = _model_schema()
+    raw = pydantic_schema()
     assert raw["additionalProperties"] is False
     assert schema["additionalProperties"] is False
     for name, definition in raw["$defs"].items():
@@ -218,7 +218,21 @@ def test_the_docs_check_finds_each_kind_of_problem() -> None:
 
 
 def test_the_model_english_is_kept() -> None:
-    raw = _model_schema()
+    raw = pydantic_schema()
     cadence = raw["$defs"]["Tier"]["properties"]["cadence"]["description"]
     shipped = policy_schema()["$defs"]["Tier"]["properties"]["cadence"]["description"]
     assert shipped.endswith(" / " + cadence)
+
+
+def test_the_documented_taplo_config_points_at_the_shipped_schema() -> None:
+    """docs/editors.md's `.taplo.toml` (written twice, zh and en) names the schema file
+    that ships and covers the shipped example policy."""
+    text = (ROOT / "docs" / "editors.md").read_text(encoding="utf-8")
+    block = text.split("<!-- taplo-config -->\n```toml\n", 1)[1].split("```", 1)[0]
+    assert text.count(block) == 2
+    config = tomllib.loads(block)
+    [rule] = config["rule"]
+    assert (ROOT / rule["schema"]["path"]).is_file()
+    assert Path("policies/example-district.toml").match(rule["include"][0].replace("**/", ""))
+    first_line = (ROOT / "policies" / "example-district.toml").read_text().splitlines()[0]
+    assert first_line == "#:schema ./civicscore-policy.schema.json"

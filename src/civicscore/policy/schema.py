@@ -72,7 +72,7 @@ def policy_schema(docs: dict[str, Any] | None = None) -> Schema:
     from .load import OWN_TABLES
 
     schema: Schema = {"$schema": "https://json-schema.org/draft/2020-12/schema",
-                      "$id": SCHEMA_ID, **_tidy(_model_schema())}
+                      "$id": SCHEMA_ID, **_tidy(pydantic_schema())}
     describe(schema, load_docs() if docs is None else docs)
     return _split_completeness(schema, OWN_TABLES)
 
@@ -187,29 +187,24 @@ def describe(schema: Schema, docs: dict[str, Any]) -> None:
     file's; a key missing either language keeps what there is (the tests flag it)."""
     done: set[int] = set()
     for path, prop in properties(schema):
-        if id(prop) in done:
+        if id(prop) in done:  # a definition used at two paths: described once
             continue
         done.add(id(prop))
         entry = _entry(docs, path)
         en = prop.get("description") or entry.get("en", "")
         zh = entry.get("zh", "")
-        prop["x-en"] = en  # the parts, kept for the tests and removed below
-        prop["x-zh"] = zh
         if zh and en:
             prop["description"] = f"{zh} / {en}"
             prop["markdownDescription"] = f"{zh}\n\n{en}"
         elif zh or en:
             prop["description"] = zh or en
-    for _, prop in properties(schema):
-        prop.pop("x-en", None)
-        prop.pop("x-zh", None)
 
 
 def docs_problems(docs: dict[str, Any]) -> list[str]:
     """What is wrong with the bilingual descriptions, one sentence each: a key without
     Chinese or English, an entry naming a key the format does not have, an English text
     that repeats what the model already says (one source for each description)."""
-    schema = _tidy(_model_schema())
+    schema = _tidy(pydantic_schema())
     problems: list[str] = []
     paths: dict[str, Schema] = dict(properties(schema))
     leaves = {p.rsplit(".", 1)[-1] for p in paths}
@@ -235,7 +230,8 @@ def docs_problems(docs: dict[str, Any]) -> list[str]:
     return problems
 
 
-def _model_schema() -> Schema:
+def pydantic_schema() -> Schema:
+    """The schema as pydantic writes it, before it is reshaped for editors."""
     from ..plugins import registry
 
     model = registry(entry_points=False).policy_model()
@@ -252,27 +248,51 @@ def _split_completeness(schema: Schema, own_tables: tuple[str, ...]) -> Schema:
     ``[policy] extends``."""
     out = copy.deepcopy(schema)
     defs: dict[str, Schema] = out["$defs"]
-    inherited = _reachable(out, [p for k, p in out["properties"].items()
-                                 if k not in own_tables])
-    complete: dict[str, Schema] = {}
-    for name in sorted(inherited):
-        complete[name] = _completeness_of_object(defs[name], inherited)
-    root: Schema = {"properties": {}}
-    for key, prop in out["properties"].items():
-        if key in own_tables:
-            continue
-        c = _completeness(prop, inherited)
-        if c:
-            root["properties"][key] = c
-    for name, c in complete.items():
-        defs[f"{name}:complete"] = c
+    inherited = _reachable(defs, [p for k, p in out["properties"].items()
+                                  if k not in own_tables])
+    done: dict[str, Schema] = {}
+
+    def complete(node: Schema) -> Schema:
+        """What completes a value (popping it from the shape): a reference to its
+        table's completeness, and for a list or table of inherited tables, its least
+        size (a locality's list is merged with the inherited one by id, so its own
+        length says nothing)."""
+        ref = node.get("$ref")
+        if isinstance(ref, str) and (name := ref.removeprefix("#/$defs/")) in inherited:
+            if name not in done:
+                done[name] = {}  # placeholder: the format has no cycles, but stay finite
+                done[name] = of_table(defs[name])
+            return {"$ref": f"{ref}:complete"} if done[name] else {}
+        c: Schema = {}
+        for key, least in (("items", "minItems"), ("additionalProperties", "minProperties")):
+            sub = node.get(key)
+            if isinstance(sub, dict) and any(r in inherited for r in _refs(sub)):
+                if least in node:
+                    c[least] = node.pop(least)
+                if inner := complete(sub):
+                    c[key] = inner
+        return c
+
+    def of_table(definition: Schema) -> Schema:
+        c: Schema = {}
+        if "required" in definition:
+            c["required"] = definition.pop("required")
+        props = {k: pc for k, p in (definition.get("properties") or {}).items()
+                 if (pc := complete(p))}
+        if props:
+            c["properties"] = props
+        return c
+
+    root = {k: c for k, p in out["properties"].items()
+            if k not in own_tables and (c := complete(p))}
+    defs.update({f"{name}:complete": c for name, c in sorted(done.items()) if c})
     out["if"] = {"properties": {"policy": {"required": ["extends"]}}, "required": ["policy"]}
-    out["else"] = root
+    out["else"] = {"properties": root}
     return out
 
 
-def _reachable(schema: Schema, starts: list[Schema]) -> set[str]:
-    defs = schema["$defs"]
+def _reachable(defs: dict[str, Schema], starts: list[Schema]) -> set[str]:
+    """The definitions these schemas use, directly or through each other."""
     found: set[str] = set()
     todo = list(starts)
     while todo:
@@ -294,42 +314,3 @@ def _refs(node: Any) -> Iterator[str]:
     elif isinstance(node, list):
         for v in node:
             yield from _refs(v)
-
-
-def _completeness_of_object(definition: Schema, inherited: set[str]) -> Schema:
-    """Pop ``required`` from an inherited table's definition; return what completes it."""
-    out: Schema = {}
-    if "required" in definition:
-        out["required"] = definition.pop("required")
-    props: Schema = {}
-    for key, prop in (definition.get("properties") or {}).items():
-        c = _completeness(prop, inherited)
-        if c:
-            props[key] = c
-    if props:
-        out["properties"] = props
-    return out
-
-
-def _completeness(node: Schema, inherited: set[str]) -> Schema:
-    """What completes a value: a reference to its table's completeness, and for a list or
-    table of inherited tables, its least size (popped from the shape: a locality's list
-    is merged with the inherited one by id, so its own length says nothing)."""
-    ref = node.get("$ref")
-    if isinstance(ref, str) and ref.removeprefix("#/$defs/") in inherited:
-        return {"$ref": f"{ref}:complete"}
-    out: Schema = {}
-    for key, least in (("items", "minItems"), ("additionalProperties", "minProperties")):
-        sub = node.get(key)
-        if isinstance(sub, dict):
-            c = _completeness(sub, inherited)
-            if c or _refs_inherited(sub, inherited):
-                if least in node:
-                    out[least] = node.pop(least)
-                if c:
-                    out[key] = c
-    return out
-
-
-def _refs_inherited(node: Schema, inherited: set[str]) -> bool:
-    return any(r in inherited for r in _refs(node))
