@@ -18,11 +18,11 @@ from typing import Any
 import pytest
 
 from civicscore.policy.schema import (
-    pydantic_schema,
     docs_problems,
     load_docs,
     policy_schema,
     properties,
+    pydantic_schema,
 )
 
 ROOT = Path(__file__).resolve().parent.parent
