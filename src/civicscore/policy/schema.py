@@ -245,7 +245,8 @@ def pydantic_schema() -> Schema:
 def _split_completeness(schema: Schema, own_tables: tuple[str, ...]) -> Schema:
     """Move the required keys and least sizes of the inherited tables into
     ``$defs/<Name>:complete``, applied by a top-level ``else`` when the file has no
-    ``[policy] extends``."""
+    ``[policy] extends``. A definition used by an own table and an inherited one alike
+    (none is, today) would be relaxed in both: a missing error, never a false one."""
     out = copy.deepcopy(schema)
     defs: dict[str, Schema] = out["$defs"]
     inherited = _reachable(defs, [p for k, p in out["properties"].items()
