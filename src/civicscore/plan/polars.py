@@ -15,7 +15,7 @@ from __future__ import annotations
 import datetime as dt
 from collections.abc import Collection, Iterable, Mapping
 from decimal import Decimal
-from typing import Any, NamedTuple
+from typing import Any, NamedTuple, TypeVar
 
 import polars as pl
 
@@ -277,6 +277,26 @@ def _levels(plan: Plan) -> list[list[int]]:
     return groups
 
 
+def _exact_of(plan: Plan, v: Operand) -> Operand | None:
+    """The number an :class:`Exact` step ``v`` holds, where ``v`` is one (else None)."""
+    if isinstance(v, Ref):
+        for s in plan.steps:
+            if s.name == v.name:
+                return s.op.value if isinstance(s.op, Exact) else None
+    return None
+
+
+def _step_reads(plan: Plan, op: Op) -> list[str]:
+    """The names the polars form of ``op`` reads: :func:`_reads`, and the number under
+    the exact value an :class:`ExactFloat` writes (read in its place, see ``_exact_value``)."""
+    names = _reads(op)
+    if isinstance(op, ExactFloat):
+        number = _exact_of(plan, op.value)
+        if isinstance(number, Ref):
+            names.append(number.name)
+    return names
+
+
 def _reads(op: Op) -> list[str]:
     match op:
         case Expr(node=node):
@@ -365,7 +385,7 @@ def compile_later(plan: Plan, functions: FunctionTable, prefix: str = "__plan.",
             now_groups.append(b.post)
             b.post = []
         levels.append(deferred)
-    reads = {s.name: list(dict.fromkeys(_reads(s.op))) for s in plan.steps
+    reads = {s.name: list(dict.fromkeys(_step_reads(plan, s.op))) for s in plan.steps
              if s.name in b.deferred}
     return Compiled(plan, prefix, now_groups,
                     Later(prefix, tuple(s.name for s in plan.steps if s.name in b.deferred),
@@ -386,6 +406,10 @@ def _deferrable(plan: Plan, later: Collection[str]) -> frozenset[str]:
                 chosen -= set(_reads(s.op))
                 changed = True
     return frozenset(chosen)
+
+
+#: An eager or a lazy frame (``Later.add`` returns the kind it is given).
+_Frame = TypeVar("_Frame", pl.DataFrame, pl.LazyFrame)
 
 
 class Later:
@@ -416,9 +440,10 @@ class Later:
                 todo += [r for r in self._reads[n] if r in self._reads]
         return need
 
-    def add(self, frame: pl.DataFrame, names: Iterable[str] | None = None) -> pl.DataFrame:
+    def add(self, frame: _Frame, names: Iterable[str] | None = None) -> _Frame:
         """``frame`` with the columns ``prefix + name`` of the deferred steps ``names``
-        (default: all), and of the deferred steps they read."""
+        (default: all), and of the deferred steps they read. A lazy frame stays lazy
+        (the steps then join the query that reads them)."""
         need = self._closure(self.names if names is None else names)
         for group in self._levels:
             exprs = [e for name, es in group if name in need for e in es]
@@ -687,7 +712,15 @@ def _exact_value(b: _Builder, op: ExactOp) -> tuple[pl.Expr, _Held, pl.Expr]:
         case ExactFloat(value=v):
             e, h, u = _x(b, v)
             f: pl.Expr
-            if h.bound <= 2 ** 53 and h.scale <= 22:  # both exact doubles: IEEE rounds once
+            number = _exact_of(b.plan, v)
+            if number is not None:
+                # the exact value of a number is the number as written: an int below
+                # LIMIT, or a double's shortest spelling, whose nearest double is that
+                # double again (0 has no sign once held as an integer)
+                x = b.operand(number).cast(pl.Float64)
+                f = pl.when(e.is_null()).then(None).when(x == 0).then(pl.lit(0.0)) \
+                    .otherwise(x)
+            elif h.bound <= 2 ** 53 and h.scale <= 22:  # both exact doubles: IEEE rounds once
                 f = e.cast(pl.Int64).cast(pl.Float64) / _power(h.scale)
             else:
                 scale = h.scale
