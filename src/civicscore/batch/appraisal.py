@@ -489,18 +489,44 @@ def _quota_code(scheme: AppraisalScheme) -> pl.Expr:
 def _how_expr(ind: _Indicator, i: int) -> pl.Expr:
     """How the score was found: ``how_text`` (the per-record wording) of each rule the
     plan's ``pick`` may name, once each; only a value in no band is worded per row."""
-    n = ind.norm
     pick = pl.col(f"__pick_{i}")
-    picks = {"linear": [0, 1, 2], "thresholds": [*range(len(ind.steps)), -1],
-             "bands": list(range(len(ind.bands))), "none": [0]}[n.method]
-    texts = {k: how_text(ind, k, Decimal(0))[0] for k in picks}
+    texts = _how_texts(ind)
     words = pick.replace_strict(list(texts), list(texts.values()), default=None,
                                 return_dtype=pl.String)
-    if n.method != "bands":
+    if ind.norm.method != "bands":
         return words
-    out_of_bands = pl.concat_str(pl.lit("bands: "), pl.col(f"{_P}{STEP}tR{i}"),
-                                 pl.lit(" is in no band, scores 0"))
-    return pl.when(pick == -1).then(out_of_bands).otherwise(words)
+    return pl.when(pick == -1).then(_out_of_bands(pl.col(f"{_P}{STEP}tR{i}"))).otherwise(words)
+
+
+def _how_column(inds: tuple[_Indicator, ...], wide: pl.DataFrame, which: pl.Series,
+                stacked: Callable[[str, list[pl.Series]], pl.Series]) -> pl.Series:
+    """The details' ``how`` (``_how_expr`` of each indicator, subject by subject): the
+    text of each (indicator, pick) from one table, then the few values in no band."""
+    k, width = len(inds), max(len(_how_texts(ind)) for ind in inds) + 2
+    table = {i * width + p + 1: text for i, ind in enumerate(inds)
+             for p, text in _how_texts(ind).items()}
+    pick = stacked("__pick", [wide[f"__pick_{i}"] for i in range(k)]).cast(pl.Int64)
+    how = pl.select((pl.lit(which) * width + pl.lit(pick) + 1).replace_strict(
+        list(table), list(table.values()), default=None, return_dtype=pl.String)
+    ).to_series().alias("how")
+    for i, ind in enumerate(inds):
+        if ind.norm.method == "bands":
+            rows = (wide[f"__pick_{i}"] == -1).fill_null(False).arg_true()
+            if rows.len():
+                how = how.scatter(rows.cast(pl.Int64) * k + i, wide[f"out{i}"].gather(rows))
+    return how
+
+
+def _how_texts(ind: _Indicator) -> dict[int, str]:
+    """``how_text`` of each rule the plan's ``pick`` may name (but a value in no band)."""
+    picks = {"linear": [0, 1, 2], "thresholds": [*range(len(ind.steps)), -1],
+             "bands": list(range(len(ind.bands))), "none": [0]}[ind.norm.method]
+    return {k: how_text(ind, k, Decimal(0))[0] for k in picks}
+
+
+def _out_of_bands(raw_text: pl.Expr) -> pl.Expr:
+    """``how_text`` of a value in no band (it quotes the value)."""
+    return pl.concat_str(pl.lit("bands: "), raw_text, pl.lit(" is in no band, scores 0"))
 
 
 def _code_lists(scheme: AppraisalScheme, work: pl.DataFrame) -> tuple[pl.Series, pl.Series]:
@@ -590,7 +616,9 @@ def _details(scheme: AppraisalScheme, later: Later, work: pl.DataFrame,
         pl.col("__total").alias("total"), pl.col("__grade").alias("grade"),
         *(pl.col(f"{_P}{STEP}{key}{i}").alias(f"{key}{i}")
           for i in range(k) for key in ("fR", "fN", "fW")),
-        *(_how_expr(ind, i).alias(f"how{i}") for i, ind in enumerate(inds)),
+        *(pl.col(f"__pick_{i}") for i in range(k)),
+        *(_out_of_bands(pl.col(f"{_P}{STEP}tR{i}")).alias(f"out{i}")
+          for i, ind in enumerate(inds) if ind.norm.method == "bands"),
         *(pl.concat_str(pl.lit(f"{fact}="), pl.col(f"{_P}{STEP}tX:{fact}"),
                         pl.lit(f" x{_fmt(w)}")).alias(f"r{i}.{j}")
           for i, ind in enumerate(inds) for j, (fact, w) in enumerate(ind.raters)),
@@ -633,7 +661,7 @@ def _details(scheme: AppraisalScheme, later: Later, work: pl.DataFrame,
             constant("weight", [ind.weight for ind in inds], pl.Float64()),
             constant("group_weight", [ind.group_weight for ind in inds], pl.Float64()),
             per_indicator("weighted", [wide[f"fW{i}"] for i in range(k)]),
-            per_indicator("how", [wide[f"how{i}"] for i in range(k)]),
+            _how_column(inds, wide, which, per_indicator),
             per_subject("total"), per_subject("grade")])
     else:
         details = pl.DataFrame(schema=DETAIL_SCHEMA)
