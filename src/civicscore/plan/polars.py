@@ -13,6 +13,7 @@ distinct key once.
 from __future__ import annotations
 
 import datetime as dt
+import functools
 from collections.abc import Collection, Iterable, Mapping
 from decimal import Decimal
 from typing import Any, NamedTuple, TypeVar
@@ -481,9 +482,14 @@ def round_div(value: pl.Expr, by: int, rounding: str) -> pl.Expr:
 #
 # An exact value is an Int128 column of ``value x 10**scale``, the scale fixed per step
 # (``_Held``), with a static bound on its integers: an op whose intermediates could leave
-# Int128 is not run here (every row is *unfit*). Each exact step has a Boolean column
-# ``prefix + name + UNFIT``: true where this backend could not hold the value (then it is
-# null); ``unfit`` ORs them, and those rows are decided by the Python backend.
+# Int128 is not run here (every row is *unfit*). An exact step that may be unfit where its
+# operands are not (an ``Exact`` reading a number, a step that cannot be held at all, a text
+# that may need ``%g``) has a Boolean column ``prefix + name + UNFIT``: true where this
+# backend could not hold the value (then it is null). Any other step is unfit exactly where
+# one of its operands is, and null there (a null operand gives a null sum, quotient, index
+# or float; a pick is masked): it has no column of its own, its unfitness is the OR of the
+# columns it derives from (``_sources``). ``unfit`` ORs the columns, and those rows are
+# decided by the Python backend.
 
 #: The unfit column of an exact step ``name`` is ``prefix + name + UNFIT``.
 UNFIT = "!unfit"
@@ -578,12 +584,19 @@ def _held(b: _Builder) -> dict[str, _Held]:
     return found
 
 
+def _sources(b: _Builder) -> dict[str, tuple[str, ...]]:
+    """Per exact step, the steps whose UNFIT columns OR to its unfitness."""
+    found: dict[str, tuple[str, ...]] = b.__dict__.setdefault("_exact_sources", {})
+    return found
+
+
 def _x(b: _Builder, o: Operand) -> tuple[pl.Expr, _Held, pl.Expr]:
     """An exact operand: its integers, scale and bound, and where it is unfit."""
     if isinstance(o, Ref):
         if o.name in b.deferred:
             return b.col(o.name), _held(b)[o.name], pl.lit(False)
-        return b.col(o.name), _held(b)[o.name], b.col(o.name + UNFIT)
+        return b.col(o.name), _held(b)[o.name], \
+            _any([b.col(n + UNFIT) for n in _sources(b)[o.name]])
     if o.value is None:
         return pl.lit(None, dtype=pl.Int128), _Held(0, 1), pl.lit(False)
     n, d = _parts(o.value)
@@ -619,11 +632,21 @@ def _exact_step(b: _Builder, name: str, op: ExactOp) -> list[pl.Expr]:
     out = b.prefix + name
     if name in b.deferred and (held.bound >= BOUND or _own_unfit(b, op)):
         b.deferred = b.deferred - {name}  # it may mark rows unfit: it stays in the query
+    sources = _sources(b)
+    sources[name] = (name,)
     if held.bound >= BOUND:  # cannot be held here at all: every row is unfit
         kind = dtype(b.plan.types[name])
         return [pl.lit(None, dtype=kind).alias(out), pl.lit(True).alias(out + UNFIT)]
     if name in b.deferred:
         return [value.alias(out)]
+    if isinstance(op, ExactSum | DivHalfUp | Interval | ExactPick | ExactFloat) or (
+            isinstance(op, ExactText) and not _own_unfit(b, op)):
+        # unfit where an operand is (see above): no column; a pick is masked, since an
+        # operand it did not pick may be unfit
+        sources[name] = tuple(dict.fromkeys(n for r in _reads(op) if r in sources
+                                            for n in sources[r]))
+        return [(pl.when(unfit).then(None).otherwise(value) if isinstance(op, ExactPick)
+                 else value).alias(out)]
     if isinstance(op, Exact) and _is_float(b, op.value):
         # the digits of a double are read once (an opaque function: polars would run it
         # once per use); the step's unfit is derived from its own column afterwards
@@ -784,6 +807,21 @@ def _digits(n: pl.Expr, scale: int) -> pl.Expr:
 def unfit(plan: Plan, prefix: str = "__plan.", without: Collection[str] = ()) -> pl.Expr:
     """Where some exact step of ``plan`` could not be held by this backend (those rows
     are to be decided by the Python backend); ``without``: deferred steps (they are
-    unfit only where a step they read is)."""
-    return _any([pl.col(prefix + s.name + UNFIT) for s in plan.steps
-                 if isinstance(s.op, EXACT_OPS) and s.name not in without])
+    unfit only where a step they read is). It ORs the UNFIT columns the steps have (the
+    exact steps built again, without the others: cheap, and the same decisions)."""
+    return _any([pl.col(prefix + n + UNFIT) for n in _unfit_columns(plan, frozenset(without))])
+
+
+@functools.lru_cache(maxsize=64)
+def _unfit_columns(plan: Plan, without: frozenset[str]) -> tuple[str, ...]:
+    b = _Builder(plan, FunctionTable(), "")
+    b.deferred = without
+    names = []
+    for s in plan.steps:
+        if isinstance(s.op, EXACT_OPS):
+            exprs = _exact_step(b, s.name, s.op)
+            if any(e.meta.output_name() == s.name + UNFIT for e in exprs):
+                names.append(s.name)
+    for e in b.post:
+        names.append(e.meta.output_name().removesuffix(UNFIT))
+    return tuple(names)
