@@ -223,7 +223,7 @@ def _score(scheme: AppraisalScheme, work: pl.DataFrame, as_of: dt.date
     out = lazy.select(
         ROW, "__sid_ok", "__sid", "__first", "__ok",
         *(pl.col(f"__f_{name}") for name in scheme.facts),
-        *(p[name] for name in kept),
+        *(pl.col(_P + name) for name in kept),
         pl.when(ok & ~failed).then(pl.lit(SCORED)).otherwise(pl.lit(REJECTED))
         .alias("__status"),
         (ok & unheld).alias("__fallback"),
@@ -489,18 +489,44 @@ def _quota_code(scheme: AppraisalScheme) -> pl.Expr:
 def _how_expr(ind: _Indicator, i: int) -> pl.Expr:
     """How the score was found: ``how_text`` (the per-record wording) of each rule the
     plan's ``pick`` may name, once each; only a value in no band is worded per row."""
-    n = ind.norm
     pick = pl.col(f"__pick_{i}")
-    picks = {"linear": [0, 1, 2], "thresholds": [*range(len(ind.steps)), -1],
-             "bands": list(range(len(ind.bands))), "none": [0]}[n.method]
-    texts = {k: how_text(ind, k, Decimal(0))[0] for k in picks}
+    texts = _how_texts(ind)
     words = pick.replace_strict(list(texts), list(texts.values()), default=None,
                                 return_dtype=pl.String)
-    if n.method != "bands":
+    if ind.norm.method != "bands":
         return words
-    out_of_bands = pl.concat_str(pl.lit("bands: "), pl.col(f"{_P}{STEP}tR{i}"),
-                                 pl.lit(" is in no band, scores 0"))
-    return pl.when(pick == -1).then(out_of_bands).otherwise(words)
+    return pl.when(pick == -1).then(_out_of_bands(pl.col(f"{_P}{STEP}tR{i}"))).otherwise(words)
+
+
+def _how_column(inds: tuple[_Indicator, ...], wide: pl.DataFrame, which: pl.Series,
+                stacked: Callable[[str, list[pl.Series]], pl.Series]) -> pl.Series:
+    """The details' ``how`` (``_how_expr`` of each indicator, subject by subject): the
+    text of each (indicator, pick) from one table, then the few values in no band."""
+    k, width = len(inds), max(len(_how_texts(ind)) for ind in inds) + 2
+    table = {i * width + p + 1: text for i, ind in enumerate(inds)
+             for p, text in _how_texts(ind).items()}
+    pick = stacked("__pick", [wide[f"__pick_{i}"] for i in range(k)]).cast(pl.Int64)
+    how = pl.select((pl.lit(which) * width + pl.lit(pick) + 1).replace_strict(
+        list(table), list(table.values()), default=None, return_dtype=pl.String)
+    ).to_series().alias("how")
+    for i, ind in enumerate(inds):
+        if ind.norm.method == "bands":
+            rows = (wide[f"__pick_{i}"] == -1).fill_null(False).arg_true()
+            if rows.len():
+                how = how.scatter(rows.cast(pl.Int64) * k + i, wide[f"out{i}"].gather(rows))
+    return how
+
+
+def _how_texts(ind: _Indicator) -> dict[int, str]:
+    """``how_text`` of each rule the plan's ``pick`` may name (but a value in no band)."""
+    picks = {"linear": [0, 1, 2], "thresholds": [*range(len(ind.steps)), -1],
+             "bands": list(range(len(ind.bands))), "none": [0]}[ind.norm.method]
+    return {k: how_text(ind, k, Decimal(0))[0] for k in picks}
+
+
+def _out_of_bands(raw_text: pl.Expr) -> pl.Expr:
+    """``how_text`` of a value in no band (it quotes the value)."""
+    return pl.concat_str(pl.lit("bands: "), raw_text, pl.lit(" is in no band, scores 0"))
 
 
 def _code_lists(scheme: AppraisalScheme, work: pl.DataFrame) -> tuple[pl.Series, pl.Series]:
@@ -566,41 +592,77 @@ def _details(scheme: AppraisalScheme, later: Later, work: pl.DataFrame,
     """One row per scored subject and indicator: ``AppraisalResult.detail_rows``. The
     grade and total are the output's, computed again here rather than read from
     ``output`` (which would word every reason); the plan's shown values (floats, texts)
-    are computed here, for the scored rows only."""
+    are computed here, for the scored rows only.
+
+    The rows are subject by subject, indicators in policy order. Each column is built on
+    its own from a frame of one row per subject: a subject's value repeated by a gather,
+    a policy constant gathered from a table of ``k`` values, an indicator's value
+    stacked column after column and gathered into that order (``concat_list`` and
+    ``explode``, per-indicator frames and a frame-wide gather each cost several times
+    more in polars 2.1)."""
     keep = (work["__status"] == SCORED) & ~work["__fallback"]
     grade = _by_grade(scheme)(_grade_ix(scheme), [g.id for g in scheme.grades])
-    k = len(scheme.indicators)
-    facts = sorted({fact for ind in scheme.indicators for fact, _ in ind.raters})
+    inds = scheme.indicators
+    k = len(inds)
+    facts = sorted({fact for ind in inds for fact, _ in ind.raters})
     shown = [f"{STEP}{key}{i}" for i in range(k) for key in ("fR", "fN", "fW")] \
-        + [f"{STEP}tR{i}" for i, ind in enumerate(scheme.indicators)
+        + [f"{STEP}tR{i}" for i, ind in enumerate(inds)
            if ind.norm.method == "bands"] + [f"{STEP}tX:{fact}" for fact in facts]
-    scored = work.filter(keep).with_columns(__grade=grade, __total=_total_expr())
-    scored = later.add(scored.select(ROW, "__sid", "__grade", "__total",
-                                     *(f"__pick_{i}" for i in range(k)),
-                                     *(_P + n for n in sorted(later.reads(shown)))), shown)
-    m = scored.height
-    parts = []
-    for i, ind in enumerate(scheme.indicators):
-        raters = [pl.concat_str(pl.lit(f"{fact}="), pl.col(f"{_P}{STEP}tX:{fact}"),
-                                pl.lit(f" x{_fmt(w)}")) for fact, w in ind.raters]
-        parts.append(scored.select(
-            pl.col(ROW).cast(pl.Int64).alias("row"), pl.col("__sid").alias("subject_id"),
-            pl.lit(ind.id).alias("indicator"), pl.lit(ind.label).alias("label"),
-            pl.lit(ind.group or "").alias("group"), pl.lit(ind.norm.method).alias("method"),
-            pl.col(f"{_P}{STEP}fR{i}").alias("raw"),
-            (pl.concat_list(raters) if raters
-             else pl.lit([], dtype=STR_LIST)).alias("raters"),
-            pl.col(f"{_P}{STEP}fN{i}").alias("normalised"),
-            pl.lit(ind.weight, dtype=pl.Float64).alias("weight"),
-            pl.lit(ind.group_weight, dtype=pl.Float64).alias("group_weight"),
-            pl.col(f"{_P}{STEP}fW{i}").alias("weighted"),
-            _how_expr(ind, i).alias("how"),
-            pl.col("__total").alias("total"), pl.col("__grade").alias("grade")))
-    if parts:
-        # subject by subject, indicators in policy order: row r of part i is at i*m + r,
-        # and goes to r*k + i (a gather; sorting the rows by (row, i) costs far more)
-        j = pl.int_range(m * k, dtype=pl.Int64, eager=True)
-        details = pl.concat(parts, rechunk=True)[(j % k) * m + j // k]
+    wide = later.add(work.lazy().filter(keep).select(
+        ROW, "__sid", grade.alias("__grade"), _total_expr().alias("__total"),
+        *(f"__pick_{i}" for i in range(k)),
+        *(_P + n for n in sorted(later.reads(shown)))), shown).select(
+        pl.col(ROW).cast(pl.Int64).alias("row"), pl.col("__sid").alias("subject_id"),
+        pl.col("__total").alias("total"), pl.col("__grade").alias("grade"),
+        *(pl.col(f"{_P}{STEP}{key}{i}").alias(f"{key}{i}")
+          for i in range(k) for key in ("fR", "fN", "fW")),
+        *(pl.col(f"__pick_{i}") for i in range(k)),
+        *(_out_of_bands(pl.col(f"{_P}{STEP}tR{i}")).alias(f"out{i}")
+          for i, ind in enumerate(inds) if ind.norm.method == "bands"),
+        *(pl.concat_str(pl.lit(f"{fact}="), pl.col(f"{_P}{STEP}tX:{fact}"),
+                        pl.lit(f" x{_fmt(w)}")).alias(f"r{i}.{j}")
+          for i, ind in enumerate(inds) for j, (fact, w) in enumerate(ind.raters)),
+    ).collect()
+    m = wide.height
+    if m and k:
+        at = pl.int_range(m * k, dtype=pl.Int64, eager=True)
+        subject, which = at // k, at % k
+        stacked = which * m + subject
+
+        def per_subject(name: str) -> pl.Series:
+            return wide[name].gather(subject).alias(name)
+
+        def constant(name: str, values: list[Any], dtype: pl.DataType) -> pl.Series:
+            return pl.Series(name, values, dtype=dtype).gather(which)
+
+        def per_indicator(name: str, columns: list[pl.Series]) -> pl.Series:
+            return pl.concat(columns, rechunk=True).gather(stacked).alias(name)
+
+        def raters(i: int, ind: _Indicator) -> pl.Series:
+            n = len(ind.raters)
+            if not n:
+                return pl.Series([[]], dtype=STR_LIST).gather(pl.zeros(m, pl.Int64, eager=True))
+            if n == 1:
+                return wide[f"r{i}.0"].reshape((m, 1)).arr.to_list()
+            j = pl.int_range(m * n, dtype=pl.Int64, eager=True)
+            flat = pl.concat([wide[f"r{i}.{q}"] for q in range(n)], rechunk=True) \
+                .gather((j % n) * m + j // n)
+            return flat.reshape((m, n)).arr.to_list()
+
+        details = pl.DataFrame([
+            per_subject("row"), per_subject("subject_id"),
+            constant("indicator", [ind.id for ind in inds], pl.String()),
+            constant("label", [ind.label for ind in inds], pl.String()),
+            constant("group", [ind.group or "" for ind in inds], pl.String()),
+            constant("method", [ind.norm.method for ind in inds], pl.String()),
+            per_indicator("raw", [wide[f"fR{i}"] for i in range(k)]),
+            per_indicator("raters", [raters(i, ind) for i, ind in enumerate(inds)]),
+            per_indicator("normalised", [wide[f"fN{i}"] for i in range(k)]),
+            constant("weight", [ind.weight for ind in inds], pl.Float64()),
+            constant("group_weight", [ind.group_weight for ind in inds], pl.Float64()),
+            per_indicator("weighted", [wide[f"fW{i}"] for i in range(k)]),
+            _how_column(inds, wide, which, per_indicator),
+            per_subject("total"), per_subject("grade")])
     else:
         details = pl.DataFrame(schema=DETAIL_SCHEMA)
     if fallback:

@@ -13,9 +13,10 @@ distinct key once.
 from __future__ import annotations
 
 import datetime as dt
+import functools
 from collections.abc import Collection, Iterable, Mapping
 from decimal import Decimal
-from typing import Any, NamedTuple
+from typing import Any, NamedTuple, TypeVar
 
 import polars as pl
 
@@ -277,6 +278,26 @@ def _levels(plan: Plan) -> list[list[int]]:
     return groups
 
 
+def _exact_of(plan: Plan, v: Operand) -> Operand | None:
+    """The number an :class:`Exact` step ``v`` holds, where ``v`` is one (else None)."""
+    if isinstance(v, Ref):
+        for s in plan.steps:
+            if s.name == v.name:
+                return s.op.value if isinstance(s.op, Exact) else None
+    return None
+
+
+def _step_reads(plan: Plan, op: Op) -> list[str]:
+    """The names the polars form of ``op`` reads: :func:`_reads`, and the number under
+    the exact value an :class:`ExactFloat` writes (read in its place, see ``_exact_value``)."""
+    names = _reads(op)
+    if isinstance(op, ExactFloat):
+        number = _exact_of(plan, op.value)
+        if isinstance(number, Ref):
+            names.append(number.name)
+    return names
+
+
 def _reads(op: Op) -> list[str]:
     match op:
         case Expr(node=node):
@@ -365,7 +386,7 @@ def compile_later(plan: Plan, functions: FunctionTable, prefix: str = "__plan.",
             now_groups.append(b.post)
             b.post = []
         levels.append(deferred)
-    reads = {s.name: list(dict.fromkeys(_reads(s.op))) for s in plan.steps
+    reads = {s.name: list(dict.fromkeys(_step_reads(plan, s.op))) for s in plan.steps
              if s.name in b.deferred}
     return Compiled(plan, prefix, now_groups,
                     Later(prefix, tuple(s.name for s in plan.steps if s.name in b.deferred),
@@ -386,6 +407,10 @@ def _deferrable(plan: Plan, later: Collection[str]) -> frozenset[str]:
                 chosen -= set(_reads(s.op))
                 changed = True
     return frozenset(chosen)
+
+
+#: An eager or a lazy frame (``Later.add`` returns the kind it is given).
+_Frame = TypeVar("_Frame", pl.DataFrame, pl.LazyFrame)
 
 
 class Later:
@@ -416,9 +441,10 @@ class Later:
                 todo += [r for r in self._reads[n] if r in self._reads]
         return need
 
-    def add(self, frame: pl.DataFrame, names: Iterable[str] | None = None) -> pl.DataFrame:
+    def add(self, frame: _Frame, names: Iterable[str] | None = None) -> _Frame:
         """``frame`` with the columns ``prefix + name`` of the deferred steps ``names``
-        (default: all), and of the deferred steps they read."""
+        (default: all), and of the deferred steps they read. A lazy frame stays lazy
+        (the steps then join the query that reads them)."""
         need = self._closure(self.names if names is None else names)
         for group in self._levels:
             exprs = [e for name, es in group if name in need for e in es]
@@ -456,9 +482,14 @@ def round_div(value: pl.Expr, by: int, rounding: str) -> pl.Expr:
 #
 # An exact value is an Int128 column of ``value x 10**scale``, the scale fixed per step
 # (``_Held``), with a static bound on its integers: an op whose intermediates could leave
-# Int128 is not run here (every row is *unfit*). Each exact step has a Boolean column
-# ``prefix + name + UNFIT``: true where this backend could not hold the value (then it is
-# null); ``unfit`` ORs them, and those rows are decided by the Python backend.
+# Int128 is not run here (every row is *unfit*). An exact step that may be unfit where its
+# operands are not (an ``Exact`` reading a number, a step that cannot be held at all, a text
+# that may need ``%g``) has a Boolean column ``prefix + name + UNFIT``: true where this
+# backend could not hold the value (then it is null). Any other step is unfit exactly where
+# one of its operands is, and null there (a null operand gives a null sum, quotient, index
+# or float; a pick is masked): it has no column of its own, its unfitness is the OR of the
+# columns it derives from (``_sources``). ``unfit`` ORs the columns, and those rows are
+# decided by the Python backend.
 
 #: The unfit column of an exact step ``name`` is ``prefix + name + UNFIT``.
 UNFIT = "!unfit"
@@ -553,12 +584,19 @@ def _held(b: _Builder) -> dict[str, _Held]:
     return found
 
 
+def _sources(b: _Builder) -> dict[str, tuple[str, ...]]:
+    """Per exact step, the steps whose UNFIT columns OR to its unfitness."""
+    found: dict[str, tuple[str, ...]] = b.__dict__.setdefault("_exact_sources", {})
+    return found
+
+
 def _x(b: _Builder, o: Operand) -> tuple[pl.Expr, _Held, pl.Expr]:
     """An exact operand: its integers, scale and bound, and where it is unfit."""
     if isinstance(o, Ref):
         if o.name in b.deferred:
             return b.col(o.name), _held(b)[o.name], pl.lit(False)
-        return b.col(o.name), _held(b)[o.name], b.col(o.name + UNFIT)
+        return b.col(o.name), _held(b)[o.name], \
+            _any([b.col(n + UNFIT) for n in _sources(b)[o.name]])
     if o.value is None:
         return pl.lit(None, dtype=pl.Int128), _Held(0, 1), pl.lit(False)
     n, d = _parts(o.value)
@@ -594,11 +632,21 @@ def _exact_step(b: _Builder, name: str, op: ExactOp) -> list[pl.Expr]:
     out = b.prefix + name
     if name in b.deferred and (held.bound >= BOUND or _own_unfit(b, op)):
         b.deferred = b.deferred - {name}  # it may mark rows unfit: it stays in the query
+    sources = _sources(b)
+    sources[name] = (name,)
     if held.bound >= BOUND:  # cannot be held here at all: every row is unfit
         kind = dtype(b.plan.types[name])
         return [pl.lit(None, dtype=kind).alias(out), pl.lit(True).alias(out + UNFIT)]
     if name in b.deferred:
         return [value.alias(out)]
+    if isinstance(op, ExactSum | DivHalfUp | Interval | ExactPick | ExactFloat) or (
+            isinstance(op, ExactText) and not _own_unfit(b, op)):
+        # unfit where an operand is (see above): no column; a pick is masked, since an
+        # operand it did not pick may be unfit
+        sources[name] = tuple(dict.fromkeys(n for r in _reads(op) if r in sources
+                                            for n in sources[r]))
+        return [(pl.when(unfit).then(None).otherwise(value) if isinstance(op, ExactPick)
+                 else value).alias(out)]
     if isinstance(op, Exact) and _is_float(b, op.value):
         # the digits of a double are read once (an opaque function: polars would run it
         # once per use); the step's unfit is derived from its own column afterwards
@@ -687,7 +735,15 @@ def _exact_value(b: _Builder, op: ExactOp) -> tuple[pl.Expr, _Held, pl.Expr]:
         case ExactFloat(value=v):
             e, h, u = _x(b, v)
             f: pl.Expr
-            if h.bound <= 2 ** 53 and h.scale <= 22:  # both exact doubles: IEEE rounds once
+            number = _exact_of(b.plan, v)
+            if number is not None:
+                # the exact value of a number is the number as written: an int below
+                # LIMIT, or a double's shortest spelling, whose nearest double is that
+                # double again (0 has no sign once held as an integer)
+                x = b.operand(number).cast(pl.Float64)
+                f = pl.when(e.is_null()).then(None).when(x == 0).then(pl.lit(0.0)) \
+                    .otherwise(x)
+            elif h.bound <= 2 ** 53 and h.scale <= 22:  # both exact doubles: IEEE rounds once
                 f = e.cast(pl.Int64).cast(pl.Float64) / _power(h.scale)
             else:
                 scale = h.scale
@@ -751,6 +807,21 @@ def _digits(n: pl.Expr, scale: int) -> pl.Expr:
 def unfit(plan: Plan, prefix: str = "__plan.", without: Collection[str] = ()) -> pl.Expr:
     """Where some exact step of ``plan`` could not be held by this backend (those rows
     are to be decided by the Python backend); ``without``: deferred steps (they are
-    unfit only where a step they read is)."""
-    return _any([pl.col(prefix + s.name + UNFIT) for s in plan.steps
-                 if isinstance(s.op, EXACT_OPS) and s.name not in without])
+    unfit only where a step they read is). It ORs the UNFIT columns the steps have (the
+    exact steps built again, without the others: cheap, and the same decisions)."""
+    return _any([pl.col(prefix + n + UNFIT) for n in _unfit_columns(plan, frozenset(without))])
+
+
+@functools.lru_cache(maxsize=64)
+def _unfit_columns(plan: Plan, without: frozenset[str]) -> tuple[str, ...]:
+    b = _Builder(plan, FunctionTable(), "")
+    b.deferred = without
+    names = []
+    for s in plan.steps:
+        if isinstance(s.op, EXACT_OPS):
+            exprs = _exact_step(b, s.name, s.op)
+            if any(e.meta.output_name() == s.name + UNFIT for e in exprs):
+                names.append(s.name)
+    for e in b.post:
+        names.append(e.meta.output_name().removesuffix(UNFIT))
+    return tuple(names)
