@@ -10,9 +10,10 @@ steps; this module holds none of the decision itself:
    triggers fired are ``VisitsScheme.plan``, the very plan the per-record path
    runs as generated Python, here run as one lazy polars query by
    ``plan.polars`` (a row where a condition or event fails is rejected).
-4. Caseloads: ``CASELOAD_GROUPS``, the frame op both engines run (households
-   and overdue per liaison and tier), totalled by the per-record path's own
-   ``caseload_from_groups`` (exact fractions, rounded once).
+4. Caseloads: ``VisitsScheme.caseload_groups``, the frame op both engines run
+   (households, overdue and visits owed per liaison: tier rates summed as exact
+   integers, rounded once), made into rows by the per-record path's own
+   ``caseloads``.
 
 One output, any engine: ``output`` has exactly the columns of
 ``VisitDecision.to_row()``, in order, with the same values (no raw input
