@@ -10,7 +10,10 @@ nulls and types included.
 from __future__ import annotations
 
 import datetime as dt
+import decimal
 from collections.abc import Callable
+from decimal import Decimal
+from fractions import Fraction
 from typing import Any
 
 import pytest
@@ -20,7 +23,7 @@ from hypothesis import strategies as st
 from civicscore.expr.functions import FunctionTable, standard_functions
 from civicscore.expr.ir import Binary, BoolOp, Call, Compare, Const, Name, Type
 from civicscore.plan import ops
-from civicscore.plan.frame import GroupCount, group_count_frame, group_count_rows
+from civicscore.plan.frame import GroupCount, RatedSum, group_count_frame, group_count_rows
 from civicscore.plan.ops import (
     STRINGS,
     AddPeriod,
@@ -216,6 +219,55 @@ def test_group_count_is_the_same_on_both_backends(
                                        "n": pl.Int64}, orient="row")
     assert group_count_frame(op, frame) == python
     assert sum(v[0] for v in python.values()) == len(rows)
+
+
+def _half_up(total: Fraction, places: int) -> int:
+    """The oracle: Python's ``decimal``, ROUND_HALF_UP, in units of 10**-places."""
+    with decimal.localcontext(prec=400):
+        exact = Decimal(total.numerator) / Decimal(total.denominator)
+        return int(exact.quantize(Decimal(1).scaleb(-places), rounding=decimal.ROUND_HALF_UP)
+                   .scaleb(places))
+
+
+rate_values = st.fractions(min_value=0, max_value=40, max_denominator=10**6)
+#: Rates over coprime huge denominators: their common one overflows Int128, so the polars
+#: backend counts the rows per value and totals each group in Python integers.
+HUGE = (("a", Fraction(1, 10**40 + 1)), ("b", Fraction(3, 10**40 + 3)))
+
+
+@settings(max_examples=60, deadline=None)
+@given(rows=st.lists(st.tuples(st.one_of(st.none(), st.sampled_from(["L1", "L2"])), maybe,
+                               st.one_of(st.none(), st.sampled_from(["a", "b", "c"]))),
+                     max_size=30),
+       rates=st.tuples(rate_values, rate_values, rate_values), places=st.integers(0, 3))
+@example(rows=[("L1", True, "a")] * 3, rates=(Fraction(1, 4),) * 3, places=1)  # 0.75
+@example(rows=[("L1", None, "b")] * 45, rates=(Fraction(0), Fraction(3044, 1200),
+                                               Fraction(0)), places=1)  # 114.15
+def test_rated_sums_are_exact_and_the_same_on_both_backends(
+        rows: list[tuple[str | None, bool | None, str | None]],
+        rates: tuple[Fraction, Fraction, Fraction], places: int) -> None:
+    """The caseload's visits owed: per group the exact sum of each row's rate, rounded
+    once, ROUND_HALF_UP, as Python's decimal rounds it; both backends alike."""
+    table = tuple(zip("abc", rates, strict=True))
+    for rated in (RatedSum("t", table, places), RatedSum("t", HUGE, places)):
+        op = GroupCount(("k",), ("flag",), (rated,))
+        frame = pl.DataFrame(rows, schema={"k": pl.String, "flag": pl.Boolean,
+                                           "t": pl.String}, orient="row")
+        if any(r[2] not in (None, *dict(rated.rates)) for r in rows):
+            # "c" has no huge rate: a value without a rate is refused by both
+            with pytest.raises(KeyError):
+                group_count_rows(op, rows)
+            with pytest.raises((KeyError, pl.exceptions.PolarsError)):
+                group_count_frame(op, frame)
+            continue
+        python = group_count_rows(op, rows)
+        assert group_count_frame(op, frame) == python
+        rate = dict(rated.rates)
+        for (key,), (n, _flags, units) in python.items():
+            mine = [r for r in rows if r[0] == key]
+            assert n == len(mine)
+            total = sum((rate[t] for _, _, t in mine if t is not None), Fraction(0))
+            assert units == _half_up(total, places)
 
 
 def test_add_period_clips_to_month_end() -> None:

@@ -336,15 +336,24 @@ def python_coerce(raw: pl.Series,
 def repeated(key: pl.Series) -> pl.Series:
     """Rows whose (non-null) key already appeared in an earlier row.
 
-    Sorting the keys' hashes finds out cheaply whether there is any repeat at
-    all (equal keys have equal hashes); only then is the exact, slower
-    ``is_first_distinct`` run on the keys themselves.
+    Equal keys have equal hashes, so a repeat can only be among the rows whose
+    key's hash is shared with another row: sorting the hashes (cheap, integers)
+    finds those few candidates, and the exact ``is_first_distinct`` runs on the
+    candidates' keys only, in row order (a repeat's earlier copies are candidates
+    too). No hash table over every key is built.
     """
-    present = key.drop_nulls()
-    hashes = present.hash().sort()
-    if hashes.len() < 2 or not (hashes.slice(1) == hashes.slice(0, hashes.len() - 1)).any():
-        return pl.repeat(False, key.len(), eager=True)
-    return (key.is_not_null() & ~key.is_first_distinct()).fill_null(False)
+    n = key.len()
+    hashes = pl.DataFrame([key.hash().alias("h"),
+                           pl.int_range(n, dtype=pl.Int64, eager=True).alias("i")])
+    if key.null_count():
+        hashes = hashes.filter(key.is_not_null())
+    h = pl.col("h")
+    candidates = hashes.lazy().sort("h").filter((h == h.shift(1)) | (h == h.shift(-1))) \
+        .select("i").sort("i").collect()["i"]
+    if candidates.is_empty():
+        return pl.repeat(False, n, eager=True)
+    again = candidates.filter(~key.gather(candidates).is_first_distinct())
+    return pl.repeat(False, n, eager=True).scatter(again, True)
 
 
 def _blank_expr(col: pl.Expr, raw: pl.Series) -> pl.Expr:
@@ -388,23 +397,25 @@ def _coerce_one(name: str, spec: FactSpec, value: object) -> Any:
 def coerce_columns(frame: pl.DataFrame, specs: Mapping[str, FactSpec],
                    missing_ok: bool = False) -> dict[str, Coerced]:
     """Every fact of ``specs`` at once: two vectorised passes over the frame, and Python
-    only for the odd values in between (see the module docstring)."""
+    only for the odd values in between (see the module docstring). A fact the frame has
+    no column for is missing in every row: its pass 2 is run on one row and repeated."""
     n = frame.height
-    raws = {name: frame[name] if name in frame.columns else nulls(name, n, pl.String())
-            for name in specs}
+    given = {i: name for i, name in enumerate(specs) if name in frame.columns}
+    raws = {name: frame[name] for name in given.values()}
     # pass 1: what is missing, and what the plain conversion is sure about
     exprs: list[pl.Expr] = []
-    for i, (name, spec) in enumerate(specs.items()):
+    for i, name in given.items():
         raw = raws[name]
-        col = pl.lit(raw) if name not in frame.columns else pl.col(name)
-        fast = _fast_expr(col, raw.dtype, spec)
+        col = pl.col(name)
+        fast = _fast_expr(col, raw.dtype, specs[name])
         exprs += [_blank_expr(col, raw).alias(f"m{i}"), fast.alias(f"v{i}")]
     first = frame.lazy().select(exprs).collect(engine="in-memory") if exprs \
         else pl.DataFrame()  # lazy, for common-subexpression elimination
     # the odd values: coerce_fact itself, once per distinct value
     columns: dict[str, pl.Series] = {}
     finishing: list[pl.Expr] = []
-    for i, (name, spec) in enumerate(specs.items()):
+    for i, name in given.items():
+        spec = specs[name]
         dtype = FACT_DTYPES[spec.type]
         missing, value = first[f"m{i}"], first[f"v{i}"]
         unsure = ~missing & value.is_null()
@@ -418,10 +429,26 @@ def coerce_columns(frame: pl.DataFrame, specs: Mapping[str, FactSpec],
             code = code.scatter(where, codes)
         columns |= {f"v{i}": value, f"c{i}": code, f"m{i}": missing, f"u{i}": unsure}
         finishing += _finish(i, spec, missing_ok)
+    del first, raws
     # pass 2, all facts in one select
     done = pl.DataFrame(columns).select(finishing) if columns else pl.DataFrame()
-    return {name: Coerced(done[f"v{i}"].alias(name), done[f"c{i}"].alias(name))
-            for i, name in enumerate(specs)}
+    del columns
+    out: dict[str, Coerced] = {}
+    for i, name in enumerate(specs):
+        if i in given:
+            out[name] = Coerced(done[f"v{i}"].alias(name), done[f"c{i}"].alias(name))
+        else:
+            out[name] = _absent(name, specs[name], n, missing_ok)
+    return out
+
+
+def _absent(name: str, spec: FactSpec, n: int, missing_ok: bool) -> Coerced:
+    """A fact with no column: pass 2 (``_finish``) of one missing value, repeated."""
+    one = pl.DataFrame([nulls("v0", 1, FACT_DTYPES[spec.type]), nulls("c0", 1, pl.String()),
+                        pl.Series("m0", [True]), pl.Series("u0", [False])]) \
+        .select(_finish(0, spec, missing_ok))
+    return Coerced(*(pl.repeat(one[c].item(), n, dtype=one[c].dtype, eager=True).alias(name)
+                     for c in ("v0", "c0")))
 
 
 def _finish(i: int, spec: FactSpec, missing_ok: bool) -> list[pl.Expr]:

@@ -10,9 +10,10 @@ steps; this module holds none of the decision itself:
    triggers fired are ``VisitsScheme.plan``, the very plan the per-record path
    runs as generated Python, here run as one lazy polars query by
    ``plan.polars`` (a row where a condition or event fails is rejected).
-4. Caseloads: ``CASELOAD_GROUPS``, the frame op both engines run (households
-   and overdue per liaison and tier), totalled by the per-record path's own
-   ``caseload_from_groups`` (exact fractions, rounded once).
+4. Caseloads: ``VisitsScheme.caseload_groups``, the frame op both engines run
+   (households, overdue and visits owed per liaison: tier rates summed as exact
+   integers, rounded once), made into rows by the per-record path's own
+   ``caseloads``.
 
 One output, any engine: ``output`` has exactly the columns of
 ``VisitDecision.to_row()``, in order, with the same values (no raw input
@@ -36,14 +37,13 @@ from typing import Any
 import polars as pl
 
 from ..expr.functions import FunctionTable
-from ..plan.frame import group_count_frame
+from ..plan.frame import group_count_table
 from ..plan.polars import with_plan
 from ..plan.words import say_frame
 from ..policy.compile import ensure_in_effect
 from ..policy.model import FactSpec
 from ..records import NEVER, is_missing
 from ..schemes.visits import (
-    CASELOAD_GROUPS,
     LAST_GIVEN,
     REJECTED,
     SCORED,
@@ -96,7 +96,9 @@ def score_visits(scheme: VisitsScheme, source: Any, *, as_of: dt.date) -> BatchR
         problems = problems | fact.code.is_not_null()
         if name in read:
             kept[f"__f_{name}"] = fact.value
-    work = pl.DataFrame({ROW: frame[ROW], "__ok": ~problems, "__last": last.value, **kept})
+    work = pl.DataFrame({ROW: frame[ROW], "__ok": ~problems, "__last": last.value,
+                         "__lid": lid.value, **kept})
+    del problems, last, facts
 
     step("choosing tiers and due dates", 2, STEPS)
     # steps 2 and 3: the plan the per-record path runs as generated Python, here as columns
@@ -105,11 +107,16 @@ def score_visits(scheme: VisitsScheme, source: Any, *, as_of: dt.date) -> BatchR
     inputs["as_of"] = pl.lit(as_of, dtype=pl.Date)
     inputs["last_visit"] = pl.col("__last").fill_null(pl.lit(NEVER, dtype=pl.Date))
     inputs[LAST_GIVEN] = pl.col("__last")
-    trace = [_P + name for name in plan.outputs]
+    # only the plan outputs read below (the decision) or by the words of the reasons
+    shown = {STEP + n for n in ("tier", "next_due", "overdue", "fired_ids", "codes")}
+    worded = [_P + name for name in plan.outputs if name in scheme.words.columns]
+    trace = [_P + name for name in plan.outputs if name in shown] + \
+        [c for c in worded if c[len(_P):] not in shown]
     decided = with_plan(plan, functions, work.lazy(), inputs, prefix=_P) \
-        .select(ROW, "__last", *kept, *trace,
+        .select(ROW, "__last", "__lid", *kept, *trace,
                 (pl.col("__ok") & ~pl.col(_P + STEP + "failed")).alias("__scored")) \
         .collect(engine="in-memory")
+    del work
     scored = decided["__scored"]
     rejected_mask = ~scored
 
@@ -124,11 +131,11 @@ def score_visits(scheme: VisitsScheme, source: Any, *, as_of: dt.date) -> BatchR
     def per_tier(values: list[str]) -> pl.Expr:
         return pl.when(ok).then(_pick(values, tier)).otherwise(pl.lit(""))
 
-    labels = pl.select(pl.when(pl.lit(hid_ok)).then(pl.lit(hid.value))
-                       .otherwise(pl.format("row {}", pl.lit(frame[ROW])))).to_series()
+    labels = pl.when(pl.lit(hid_ok)).then(pl.lit(hid.value)) \
+        .otherwise(pl.format("row {}", pl.col(ROW)))
     out = decided.select(
-        pl.col(ROW).alias("row"), pl.lit(labels).alias("household_id"),
-        pl.lit(lid.value).fill_null("").alias("liaison_id"),
+        pl.col(ROW).alias("row"), labels.alias("household_id"),
+        pl.col("__lid").fill_null("").alias("liaison_id"),
         pl.when(ok).then(pl.lit(SCORED)).otherwise(pl.lit(REJECTED)).alias("status"),
         per_tier([t.id for t in all_tiers]).alias("tier"),
         per_tier([t.label for t in all_tiers]).alias("tier_label"),
@@ -140,10 +147,12 @@ def score_visits(scheme: VisitsScheme, source: Any, *, as_of: dt.date) -> BatchR
         pl.when(ok).then(pl.col(_P + STEP + "fired_ids")).otherwise(empty).alias("triggers"),
         pl.when(ok).then(pl.col(_P + STEP + "codes")).otherwise(empty).alias("reason_codes"),
     )
+    del hid, lid
 
     step(f"explaining {int(rejected_mask.sum())} rejected households", 3, STEPS)
     # the rejected rows: their reasons, word for word, from the per-record path
     reject_rows, reject_codes = _rejections(scheme, frame, rejected_mask, key, as_of)
+    del frame, key
     rejected_words: dict[int, list[str]] = {r["row"]: r["reasons"] for r in reject_rows}
     if reject_rows:
         rejected_codes = pl.DataFrame({
@@ -160,12 +169,18 @@ def score_visits(scheme: VisitsScheme, source: Any, *, as_of: dt.date) -> BatchR
                            pl.lit(as_of, dtype=pl.Date).alias("as_of"))
     rejected = rejected_frame(reject_rows)
     step("totalling caseloads", 4, STEPS)
-    details = _caseload(scheme, out.filter(pl.col("status") == SCORED), as_of)
+    liaison = pl.col("__lid")
+    details = _caseload(scheme, decided.lazy().filter(ok).select(
+        pl.when(liaison.is_null() | (liaison == "")).then(pl.lit(UNASSIGNED))
+        .otherwise(liaison).alias("liaison"),
+        pl.col(_P + STEP + "overdue").alias("overdue"),
+        _pick([t.id for t in all_tiers], tier).alias("tier")).collect(), as_of)
     step("done", STEPS, STEPS)
-    scored_rows = decided.filter(ok)
-    scored_n = scored_rows.height
+    scored_n = int(scored.sum())
+    # what the words of the reasons read, kept until ``output`` is first read
+    decided = decided.select("__scored", "__last", *kept, *worded)
     output = _Later(lambda: _with_reasons(
-        out, _messages(scheme, scored_rows, read, as_of), scored, rejected_words))
+        out, _messages(scheme, decided.filter(ok), read, as_of), scored, rejected_words))
     # mypy types this inherited field's parameter from BatchResult (a DataFrame); the
     # subclass's _Output descriptor takes a _Later too, which mypy's dataclasses cannot say
     result = VisitsBatchResult("visits", ref, as_of, output, rejected,  # type: ignore[arg-type]
@@ -321,12 +336,19 @@ def _rejections(scheme: VisitsScheme, frame: pl.DataFrame, rejected: pl.Series,
                             "households", lambda d: d.household_id)
 
 
-def _caseload(scheme: VisitsScheme, scored: pl.DataFrame, as_of: dt.date) -> pl.DataFrame:
-    """Caseloads from per-(liaison, tier) counts, by the per-record path's own function."""
-    rows = scored.lazy().select(
-        pl.when(pl.col("liaison_id") == "").then(pl.lit(UNASSIGNED))
-        .otherwise(pl.col("liaison_id")).alias("liaison"), "tier", "overdue")
-    loads = scheme.caseload_from_groups(group_count_frame(CASELOAD_GROUPS, rows), as_of)
-    return pl.DataFrame([c.to_row() for c in loads.values()], schema=CASELOAD_SCHEMA)
-
-
+def _caseload(scheme: VisitsScheme, rows: pl.DataFrame, as_of: dt.date) -> pl.DataFrame:
+    """Caseloads from the scored rows' ``liaison``, ``overdue`` and ``tier``: totalled by
+    the frame op ``caseload_groups`` (one group_by, exact integers), made into rows by
+    the per-record path's own ``caseloads`` (one call per liaison, not per household)."""
+    op = scheme.caseload_groups
+    table = group_count_table(op, rows)
+    loads = scheme.caseloads(table.iter_rows(), as_of).values()
+    columns: dict[str, list[Any]] = {name: [] for name in CASELOAD_SCHEMA}
+    for load in loads:
+        for name, value in load.to_row().items():
+            columns[name].append(value)
+    lists = {name: text_lists(columns[name]) for name, kind in CASELOAD_SCHEMA.items()
+             if kind == _LIST}  # built from one flat column: pl.Series(lists) is slow
+    return pl.DataFrame([lists[name].alias(name) if name in lists
+                         else pl.Series(name, values, dtype=CASELOAD_SCHEMA[name])
+                         for name, values in columns.items()])

@@ -44,8 +44,9 @@ leaves a reason):
    households times rate, and that sum is rounded once, ROUND_HALF_UP, to one
    decimal place (``0.75`` -> ``0.8``, ``114.15`` -> ``114.2``). The result is
    what Python's ``decimal`` gives for the same sum put over one denominator;
-   both evaluators total their decisions into the same per-tier counts and
-   call the same function (``caseload_from_counts``), so they agree exactly.
+   both evaluators total their decisions by the same frame op
+   (``caseload_groups``, a ``plan.frame.GroupCount``) into the same totals and
+   make the rows with the same function (``caseloads``), so they agree exactly.
 
 At load time, besides the checks on ids, references and cadences, a tier
 that can never be chosen under ``hit_policy = "first"`` because one earlier
@@ -74,7 +75,7 @@ from .._suggest import did_you_mean, one_of
 from ..errors import RecordError
 from ..expr import Expression, Fact, FunctionTable, Scope, Type
 from ..expr.ir import BoolOp, Compare, Const, In, Name, Node, Unary, walk
-from ..plan.frame import GroupCount, group_count_rows
+from ..plan.frame import GroupCount, RatedSum, group_count_rows
 from ..plan.ops import (
     AddPeriod,
     All,
@@ -135,10 +136,6 @@ DAYS_PER_MONTH = 30.44
 DAYS_PER_MONTH_EXACT = Fraction(3044, 100)
 #: Decimal places of a caseload's visits owed per month (rounded ROUND_HALF_UP).
 CASELOAD_PLACES = 1
-
-#: Step 4's frame op: households and overdue ones per liaison (``UNASSIGNED`` for none)
-#: and tier, over the scored households; both engines run it, then caseload_from_groups.
-CASELOAD_GROUPS = GroupCount(("liaison", "tier"), ("overdue",))
 
 #: Names every tier and trigger expression may read besides the care-need facts.
 BUILTIN_NAMES = ("as_of", "last_visit")
@@ -221,10 +218,10 @@ def round_caseload(total: Fraction) -> decimal.Decimal:
     """An exact, non-negative number of visits rounded ROUND_HALF_UP to
     ``CASELOAD_PLACES`` decimal places (``Fraction(3, 4)`` -> ``Decimal('0.8')``).
 
-    Done in integers: floor(total * 10^p + 1/2) / 10^p, so no float and no
-    context precision can move a value that is exactly half way."""
-    scale = 10 ** CASELOAD_PLACES
-    units = math.floor(total * scale + Fraction(1, 2))
+    The rounding of ``caseload_groups`` (a :class:`RatedSum` of one row at that rate),
+    done in integers, so no float and no context precision can move a value that is
+    exactly half way."""
+    units = RatedSum("", ((None, total),), CASELOAD_PLACES).of_counts({None: 1})
     return decimal.Decimal(units).scaleb(-CASELOAD_PLACES)
 
 
@@ -954,46 +951,51 @@ class VisitsScheme(BatchEngine):
         return self._decide(row, record, as_of, seen)
 
     # -- step 4: caseload ------------------------------------------------------------------
+    @cached_property
+    def caseload_groups(self) -> GroupCount:
+        """Step 4's frame op, which both engines run over the scored households (columns
+        ``liaison``, ``UNASSIGNED`` for none, ``overdue`` and ``tier``): per liaison, the
+        households, the overdue ones, and the visits they owe a month, each its tier's
+        exact rate, summed exactly and rounded once (in tenths); then
+        :meth:`caseloads` makes the rows."""
+        rates = tuple((t.id, t.cadence.visits_per_month_exact) for t in self._all_tiers)
+        return GroupCount(("liaison",), ("overdue",),
+                          (RatedSum("tier", rates, CASELOAD_PLACES),))
+
     def _caseload(self, decisions: Sequence[VisitDecision],
                   as_of: dt.date) -> dict[str, Caseload]:
-        rows = ((d.liaison_id or UNASSIGNED, d.tier, d.overdue)
+        rows = ((d.liaison_id or UNASSIGNED, d.overdue, d.tier)
                 for d in decisions if not d.rejected)
-        return self.caseload_from_groups(group_count_rows(CASELOAD_GROUPS, rows), as_of)
-
-    def caseload_from_groups(self, groups: Mapping[tuple[Any, ...], tuple[int, ...]],
-                             as_of: dt.date) -> dict[str, Caseload]:
-        """Caseloads from the groups of ``CASELOAD_GROUPS`` (either engine's)."""
-        counts: dict[str, dict[str, tuple[int, int]]] = {}
-        for (liaison, tier), (n, late) in groups.items():
-            counts.setdefault(liaison, {})[tier] = (n, late)
-        return self.caseload_from_counts(counts, as_of)
+        groups = group_count_rows(self.caseload_groups, rows)
+        return self.caseloads(((k, *v) for (k,), v in groups.items()), as_of)
 
     def caseload_from_counts(self, counts: Mapping[str, Mapping[str, tuple[int, int]]],
                              as_of: dt.date) -> dict[str, Caseload]:
-        """Caseloads from (households, overdue) per liaison and tier.
+        """Caseloads from (households, overdue) per liaison and tier, totalled by the rated
+        sum of ``caseload_groups`` (as if the households were counted one by one)."""
+        rated = self.caseload_groups.rated[0]
+        return self.caseloads(
+            ((key, sum(n for n, _ in tiers.values()), sum(o for _, o in tiers.values()),
+              rated.of_counts({t: n for t, (n, _) in tiers.items()}))
+             for key, tiers in counts.items()), as_of)
 
-        Both evaluators total their decisions into these small counts and call
-        this one function, so the visits owed per month are summed identically:
-        exactly, as fractions (see the module docstring, step 4), and rounded once,
-        ROUND_HALF_UP, to ``CASELOAD_PLACES`` decimal places. The public field is
-        the float of that rounded decimal (0.8 is 0.8).
+    def caseloads(self, totals: Iterable[tuple[str, int, int, int]],
+                  as_of: dt.date) -> dict[str, Caseload]:
+        """The caseload rows, in order (liaisons by id, ``UNASSIGNED`` last), from each
+        liaison's totals of ``caseload_groups``: (liaison, households, overdue, visits
+        owed per month in units of ``10**-CASELOAD_PLACES``).
+
+        Both evaluators call this one function on the same totals, so the rows are the
+        same. The visits were summed exactly and rounded once, ROUND_HALF_UP (see the
+        module docstring, step 4); the public field is the float of that rounded
+        decimal (0.8 is 0.8), and a capacity is compared with the decimal itself.
         """
-        per_month = {t.id: t.cadence.visits_per_month_exact
-                     for t in (*self.tiers, *([self.default] if self.default else []))}
-        # the rates over one common denominator: each liaison's exact sum is then an
-        # integer numerator over it (the same Fraction, without building one per term)
-        common = math.lcm(*(r.denominator for r in per_month.values())) if per_month else 1
-        numerator = {t: r.numerator * (common // r.denominator) for t, r in per_month.items()}
         cap = self.rules.capacity
         cap_visits = (None if cap.visits_per_month is None
                       else decimal.Decimal(repr(float(cap.visits_per_month))))
         out: dict[str, Caseload] = {}
-        for key in sorted(counts, key=lambda k: (k == UNASSIGNED, k)):
-            tiers = counts[key]
-            n = sum(c for c, _ in tiers.values())
-            late = sum(o for _, o in tiers.values())
-            exact = round_caseload(Fraction(
-                sum(c * numerator[t] for t, (c, _) in tiers.items()), common))
+        for key, n, late, units in sorted(totals, key=lambda t: (t[0] == UNASSIGNED, t[0])):
+            exact = decimal.Decimal(units).scaleb(-CASELOAD_PLACES)
             v = float(exact)
             warnings: list[Reason] = []
             who = "households without a liaison" if key == UNASSIGNED else f"liaison {key}"
