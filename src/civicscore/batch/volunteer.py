@@ -208,7 +208,7 @@ def score_volunteer(scheme: VolunteerScheme, source: Any, *, as_of: dt.date,
     if hard:
         decisions += _per_record_volunteers(scheme, frame, candidates, hard, as_of, lots)
     settled = settled.filter(~pl.col("__vid").is_in(list(hard)))
-    decisions += _overlaps(scheme, settled.filter(~pl.col("__acc")), as_of)
+    worded = pl.concat([worded, _overlaps(settled.filter(~pl.col("__acc")))])
     vector = _vector_rows(scheme, settled.filter(pl.col("__acc")))
     python_rows = _decision_frame(scheme, decisions)
     out = pl.concat([vector.drop("__end_day"), python_rows, worded]).sort("row")
@@ -675,19 +675,30 @@ def _per_record_volunteers(scheme: VolunteerScheme, frame: pl.DataFrame, c: pl.D
     return out
 
 
-def _overlaps(scheme: VolunteerScheme, rows: pl.DataFrame, as_of: dt.date
-              ) -> list[ActivityDecision]:
-    """The records the settled passes rejected for overlapping (they all did: any other
-    rejection sends the volunteer to the per-record code), with the per-record reason."""
-    out: list[ActivityDecision] = []
+def _overlaps(rows: pl.DataFrame) -> pl.DataFrame:
+    """The decision columns of the records the settled passes rejected for overlapping
+    (they all did: any other rejection sends the volunteer to the per-record code): the
+    per-record ``_reject`` of each with the shared ``overlap_reason``, built as columns
+    (no decision object per row; the message is the one ``overlap_reason`` writes)."""
+    schema = {**_RECORD_COLUMNS, "__units": pl.Int64, "__minutes": pl.Int64}
     if not rows.height:  # (and without overlap = "reject" there are no such columns)
-        return out
-    for row, rid, vid, act, day, start, latest_id, latest in rows.select(
-            ROW, "__rid", "__vid", "__act", "__day", "__start", "__latest_id",
-            "__latest").iter_rows():
-        out.append(scheme._reject(row, rid, vid, act, day,
-                                  [overlap_reason(rid, start, latest_id, latest)], as_of))
-    return out
+        return pl.DataFrame(schema=schema)
+    reasons = [overlap_reason(rid, start, latest_id, latest) for rid, start, latest_id, latest
+               in zip(*(rows[c].to_list() for c in ("__rid", "__start", "__latest_id",
+                                                    "__latest")), strict=True)]
+    zero = pl.lit(0.0)
+    return rows.select(
+        pl.col(ROW).alias("row"), pl.col("__rid").alias("record_id"),
+        pl.col("__vid").alias("volunteer_id"), pl.col("__act").alias("activity"),
+        pl.col("__day").alias("date"), pl.lit(REJECTED).alias("status"),
+        zero.alias("service_hours"), zero.alias("counted_hours"), zero.alias("points"),
+        pl.lit(None, dtype=pl.Date).alias("expires_on"),
+        pl.concat_list(pl.lit(pl.Series([r.code for r in reasons], dtype=pl.String)))
+        .alias("reason_codes"),
+        pl.concat_list(pl.lit(pl.Series([r.message for r in reasons], dtype=pl.String)))
+        .alias("reasons"),
+        pl.lit(0, dtype=pl.Int64).alias("__units"), pl.lit(0, dtype=pl.Int64).alias("__minutes"),
+    ).cast(pl.Schema(schema))
 
 
 # --- assembling rows -----------------------------------------------------------------------
