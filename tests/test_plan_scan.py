@@ -226,3 +226,24 @@ def test_a_chain_of_overlaps_longer_than_the_passes() -> None:
     assert [hit for hit, _, _ in expected] == [i % 2 == 1 for i in range(30)]
     assert overlap_scan_rows(OVERLAP, rows) == expected
     assert overlap_frame(rows) == expected
+
+
+@settings(max_examples=40, deadline=None)
+@given(intervals(), st.sampled_from(["datetime", "text"]))
+def test_overlaps_of_other_orderable_types(rows: list[dict[str, Any]], kind: str) -> None:
+    """Starts and ends as datetimes (their physical values) or as text that sorts as the
+    numbers do (ranks): the same overlaps, latest ends and setters as the oracle's."""
+    import datetime as dt
+
+    def to(v: int) -> Any:
+        return dt.datetime(2025, 1, 1) + dt.timedelta(minutes=v) if kind == "datetime" \
+            else f"{v:03d}"
+
+    moved = [{**r, "start": to(r["start"]), "end": to(r["end"])} for r in rows]
+    expected = overlap_oracle(moved)
+    kind_type = pl.Datetime("us") if kind == "datetime" else pl.String
+    frame = pl.DataFrame(moved, schema={"vol": pl.Int64, "start": kind_type, "end": kind_type,
+                                        "id": pl.String, "ok": pl.Boolean})
+    done = overlap_scan_frame(OVERLAP, frame, prefix="o.")
+    assert done.select(overlap_columns("o.")).rows() == expected
+    assert done.schema[overlap_columns("o.")[1]] == kind_type

@@ -208,7 +208,7 @@ def score_volunteer(scheme: VolunteerScheme, source: Any, *, as_of: dt.date,
     if hard:
         decisions += _per_record_volunteers(scheme, frame, candidates, hard, as_of, lots)
     settled = settled.filter(~pl.col("__vid").is_in(list(hard)))
-    decisions += _overlaps(scheme, settled.filter(~pl.col("__acc")), as_of)
+    worded = pl.concat([worded, _overlaps(settled.filter(~pl.col("__acc")))])
     vector = _vector_rows(scheme, settled.filter(pl.col("__acc")))
     python_rows = _decision_frame(scheme, decisions)
     out = pl.concat([vector.drop("__end_day"), python_rows, worded]).sort("row")
@@ -384,16 +384,26 @@ def _step1_worded(scheme: VolunteerScheme, f: pl.DataFrame, as_of: dt.date) -> p
         early.alias("k_early"), late.alias("k_late"),
         _by_activity(scheme, nif, pl.lit(None, dtype=pl.Int64)).cast(pl.Int64).alias("nif_at"))
     codes, reasons = say_coded(words.entries(), trace)
+    return _rejected_columns(trace, "rid", "day", codes, reasons)
+
+
+_DECIDED: _Schema = {**_RECORD_COLUMNS, "__units": pl.Int64, "__minutes": pl.Int64}
+
+
+def _rejected_columns(f: pl.DataFrame, rid: str, day: str, codes: pl.Expr | pl.Series,
+                      reasons: pl.Expr | pl.Series) -> pl.DataFrame:
+    """The decision columns of rejected rows of ``f`` (``_reject``'s: nothing counted),
+    with their record id and day columns, reason codes and messages."""
     zero = pl.lit(0.0)
-    return trace.select(
-        pl.col(ROW).alias("row"), pl.col("rid").alias("record_id"),
+    return f.select(
+        pl.col(ROW).alias("row"), pl.col(rid).alias("record_id"),
         pl.col("__vid").alias("volunteer_id"), pl.col("__act").alias("activity"),
-        pl.col("day").alias("date"), pl.lit(REJECTED).alias("status"),
+        pl.col(day).alias("date"), pl.lit(REJECTED).alias("status"),
         zero.alias("service_hours"), zero.alias("counted_hours"), zero.alias("points"),
         pl.lit(None, dtype=pl.Date).alias("expires_on"),
         codes, reasons, pl.lit(0, dtype=pl.Int64).alias("__units"),
         pl.lit(0, dtype=pl.Int64).alias("__minutes"),
-    ).cast(pl.Schema({**_RECORD_COLUMNS, "__units": pl.Int64, "__minutes": pl.Int64}))
+    ).cast(pl.Schema(_DECIDED))
 
 
 def _step1_rejections(scheme: VolunteerScheme, frame: pl.DataFrame, fields: pl.DataFrame,
@@ -675,19 +685,22 @@ def _per_record_volunteers(scheme: VolunteerScheme, frame: pl.DataFrame, c: pl.D
     return out
 
 
-def _overlaps(scheme: VolunteerScheme, rows: pl.DataFrame, as_of: dt.date
-              ) -> list[ActivityDecision]:
-    """The records the settled passes rejected for overlapping (they all did: any other
-    rejection sends the volunteer to the per-record code), with the per-record reason."""
-    out: list[ActivityDecision] = []
+def _overlaps(rows: pl.DataFrame) -> pl.DataFrame:
+    """The decision columns of the records the settled passes rejected for overlapping
+    (they all did: any other rejection sends the volunteer to the per-record code): the
+    per-record ``_reject`` of each with the shared ``overlap_reason``, built as columns
+    (no decision object per row; the message is the one ``overlap_reason`` writes)."""
     if not rows.height:  # (and without overlap = "reject" there are no such columns)
-        return out
-    for row, rid, vid, act, day, start, latest_id, latest in rows.select(
-            ROW, "__rid", "__vid", "__act", "__day", "__start", "__latest_id",
-            "__latest").iter_rows():
-        out.append(scheme._reject(row, rid, vid, act, day,
-                                  [overlap_reason(rid, start, latest_id, latest)], as_of))
-    return out
+        return pl.DataFrame(schema=_DECIDED)
+    reasons = [overlap_reason(rid, start, latest_id, latest) for rid, start, latest_id, latest
+               in zip(*(rows[c].to_list() for c in ("__rid", "__start", "__latest_id",
+                                                    "__latest")), strict=True)]
+    return _rejected_columns(
+        rows, "__rid", "__day",
+        pl.concat_list(pl.lit(pl.Series([r.code for r in reasons], dtype=pl.String)))
+        .alias("reason_codes"),
+        pl.concat_list(pl.lit(pl.Series([r.message for r in reasons], dtype=pl.String)))
+        .alias("reasons"))
 
 
 # --- assembling rows -----------------------------------------------------------------------
@@ -846,7 +859,7 @@ def _decision_frame(scheme: VolunteerScheme, decisions: Sequence[ActivityDecisio
         columns["__units"].append(d.point_units)
         columns["__minutes"].append(
             round((d.counted_hours if star_counted else d.service_hours) * 60))
-    schema = {**_RECORD_COLUMNS, "__units": pl.Int64, "__minutes": pl.Int64}
+    schema = _DECIDED
     return _columns_frame(columns, schema)
 
 

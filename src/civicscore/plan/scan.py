@@ -126,77 +126,151 @@ def cap_scan_frame(op: CapScan, frame: pl.DataFrame, prefix: str = "__scan.",
     """``frame`` with :class:`CapScan`'s grant (Int64, ``grant_column``) and what was left
     of each window (Int64, ``left_column``) added, row for row, in ``frame``'s order.
     ``ordered``: the caller states that the rows are already sorted by key, then order
-    (ties as they stand), so no sort is made (a batch sorts its records once)."""
+    (ties as they stand), so no sort is made (a batch sorts its records once).
+
+    Lean by construction: at most one sort (none when ``ordered``), made once and undone
+    by a gather at the end; keys are runs of rows in that order, and so is every window
+    whose segments are runs (a day or a month of rows in time order), whose running sums
+    are then one global ``cum_sum`` less its value at the run's start (no group-by); a
+    window whose segments interleave (a per-activity window) gets its own stable order
+    once, and its sums are gathered through it. A pass reads only the amounts, the limits
+    and the run starts, as integers (Int64 when no sum can leave it, else Int128), and
+    the frame is never re-collected: the guess is checked, and passed again while
+    anything moves, over the whole column."""
     import polars as pl
 
-    idx = f"{prefix}i"
-    a = f"{prefix}a"
-    g = f"{prefix}g"
-    wide = pl.Int128
-    work = frame.select(op.columns()).with_columns(
-        pl.int_range(pl.len(), dtype=pl.Int64).alias(idx),
-        pl.col(op.amount).fill_null(0).cast(wide).alias(a))
-    if not ordered:
-        work = work.sort([*op.key, *op.order], maintain_order=True)
-    segments = [[*op.key, *w.keys] for w in op.windows]
+    windows = op.windows
+    n = frame.height
+    pos, kid = f"{prefix}pos", f"{prefix}kid"
+    a, g = f"{prefix}a", f"{prefix}g"
+    limits = [f"{prefix}L{i}" for i in range(len(windows))]
+    firsts = [f"{prefix}first{i}" for i in range(len(windows))]
+    names = [left_column(prefix, i) for i in range(len(windows))]
+    work = frame.select(op.columns())
+    perm: pl.Series | None = None
+    if not ordered and n:
+        perm = work.select(pl.arg_sort_by([*op.key, *op.order], maintain_order=True)
+                           .alias(pos)).to_series()
+        work = work[perm]
+    wide = _scan_dtype(work, op)
+    key_start = f"{prefix}kstart"
+    work = work.with_columns(
+        pl.col(op.amount).fill_null(0).cast(wide).alias(a),
+        *(pl.col(w.limit).cast(wide).alias(lim) for w, lim in zip(windows, limits, strict=True)),
+        _starts(op.key).alias(key_start))
+    work = work.with_columns(pl.col(key_start).cum_sum().alias(kid))
+
+    # per window: the starts of its segments, in this order or (interleaved) in its own
+    gathers: list[tuple[pl.Series, pl.Series] | None] = []
+    for w, first in zip(windows, firsts, strict=True):
+        runs = work.select(pl.col(key_start) | _starts(w.keys)).to_series().alias(first)
+        if _runs_are_segments(work, key_start, kid, w.keys, int(runs.sum())):
+            work = work.with_columns(runs)
+            gathers.append(None)
+            continue
+        order = work.select(pl.arg_sort_by([kid, *w.keys], maintain_order=True)).to_series()
+        inverse = pl.Series(values=range(n), dtype=pl.Int64).scatter(order, range(n)) \
+            if n else pl.Series(dtype=pl.Int64)
+        work = work.with_columns(work[[kid, *w.keys]][order].select(
+            _starts([kid, *w.keys]).alias(first)).to_series())
+        gathers.append((order, inverse))
+
+    def used(i: int, x: pl.Expr) -> pl.Expr:
+        """What the earlier rows of each row's segment of window ``i`` were granted."""
+        perm_i = gathers[i]
+        if perm_i is None:
+            return _prefix_sum_before(x, pl.col(firsts[i]))
+        order, inverse = perm_i
+        return _prefix_sum_before(x.gather(order), pl.col(firsts[i])).gather(inverse)
 
     # the first guess: telescoped window by window
-    x = pl.col(a)
-    for w, seg in zip(op.windows, segments, strict=True):
-        work = work.with_columns(x.alias(g))
-        s = pl.col(g).cum_sum().over(seg)
-        limit = pl.col(w.limit).cast(wide)
-        x = pl.when(limit.is_null()).then(pl.col(g)).otherwise(
-            pl.min_horizontal(limit, s) - pl.min_horizontal(limit, s - pl.col(g)))
+    x: pl.Expr = pl.col(a)
+    for i, lim in enumerate(limits):
+        guess = work.select(x.alias(g))
+        work = work.with_columns(guess)
+        before = used(i, pl.col(g))
+        x = pl.when(pl.col(lim).is_null()).then(pl.col(g)).otherwise(
+            pl.min_horizontal(pl.col(lim), before + pl.col(g))
+            - pl.min_horizontal(pl.col(lim), before))
     work = work.with_columns(x.alias(g))
 
-    def one_pass(f: pl.DataFrame) -> pl.DataFrame:
-        """F: the grants and lefts when the earlier rows were granted ``g``."""
-        lefts = []
-        for i, (w, seg) in enumerate(zip(op.windows, segments, strict=True)):
-            used = (pl.col(g).cum_sum() - pl.col(g)).over(seg)
-            lefts.append((pl.col(w.limit).cast(wide) - used).clip(lower_bound=0)
-                         .alias(left_column(prefix, i)))
-        f = f.with_columns(lefts)
-        grant = pl.min_horizontal(pl.col(a), *(pl.col(left_column(prefix, i))
-                                               for i in range(len(op.windows))))
-        return f.with_columns(grant.alias(f"{g}'"))
-
-    done: list[pl.DataFrame] = []
-    active = work
+    # passes: F(g) over the whole column until nothing moves
+    lefts = [(pl.col(lim) - used(i, pl.col(g))).clip(lower_bound=0).alias(name)
+             for i, (lim, name) in enumerate(zip(limits, names, strict=True))]
+    grant = pl.min_horizontal(pl.col(a), *(pl.col(name) for name in names)).alias(g)
+    moving = f"{prefix}moving"
+    result = work.head(0)
     for _ in range(MAX_PASSES):
-        if not active.height:
+        result = work.select(a, g, *lefts).select(
+            grant, *names, (grant != pl.col(g)).alias(moving))
+        if not result[moving].any():
             break
-        result = one_pass(active)
-        changed = result.filter(pl.col(f"{g}'") != pl.col(g)).select(op.key).unique()
-        if not changed.height:
-            done.append(result)
-            active = active.head(0)
-            break
-        moving = result.join(changed, on=list(op.key), how="semi", nulls_equal=True)
-        done.append(result.join(changed, on=list(op.key), how="anti", nulls_equal=True))
-        active = moving.with_columns(pl.col(f"{g}'").alias(g)).select(work.columns)
-    if active.height:  # still moving: the sequential loop, on these keys' rows only
-        rows = active.to_dicts()
-        for r in rows:
-            r[op.amount] = r[a]
+        work = work.with_columns(result[g])
+    else:  # still moving: the sequential loop, on these keys' rows only
+        rows_at = work.select(pl.col(kid).is_in(
+            pl.col(kid).filter(result[moving]).unique().implode())).to_series().arg_true()
+        rows = work[rows_at].with_columns(pl.col(a).alias(op.amount)) \
+            .select(op.columns()).to_dicts()
         granted = cap_scan_rows(op, rows)
-        done.append(active.with_columns(
-            pl.Series(f"{g}'", [x for x, _ in granted], dtype=wide),
-            *(pl.Series(left_column(prefix, i), [lf[i] for _, lf in granted], dtype=wide)
-              for i in range(len(op.windows)))))
-    names = [left_column(prefix, i) for i in range(len(op.windows))]
-    if done:
-        scanned = pl.concat([d.select(idx, f"{g}'", *names) for d in done])
-    else:
-        scanned = pl.DataFrame(schema={idx: pl.Int64, f"{g}'": wide,
-                                       **{n: wide for n in names}})
-    if not (ordered and len(done) == 1):  # else: one chunk, still in the frame's order
-        scanned = scanned.sort(idx)
-    scanned = scanned.select(
-        pl.col(f"{g}'").cast(pl.Int64).alias(grant_column(prefix)),
-        *(pl.col(n).cast(pl.Int64) for n in names))
-    return pl.concat([frame, scanned], how="horizontal")
+        result = result.with_columns(
+            result[g].scatter(rows_at, pl.Series([x for x, _ in granted], dtype=wide)),
+            *(result[name].scatter(rows_at, pl.Series([lf[i] for _, lf in granted],
+                                                        dtype=wide))
+              for i, name in enumerate(names)))
+    out = result.select(pl.col(g).cast(pl.Int64).alias(grant_column(prefix)),
+                        *(pl.col(name).cast(pl.Int64) for name in names)) if n else \
+        pl.DataFrame(schema={grant_column(prefix): pl.Int64, **{m: pl.Int64 for m in names}})
+    if perm is not None:  # back to the frame's order
+        out = out[pl.Series(values=range(n), dtype=pl.Int64).scatter(perm, range(n))]
+    return frame.hstack(out.get_columns())
+
+
+def _scan_dtype(work: pl.DataFrame, op: CapScan) -> Any:
+    """Int64 when no running sum or ``limit - used`` can leave it (the amounts' largest
+    size times the rows, plus the largest limit), else Int128: integers either way."""
+    import polars as pl
+
+    def size(name: str) -> int:
+        s = work[name]
+        if s.dtype == pl.Null or s.null_count() == s.len():
+            return 0
+        return max(abs(int(s.min())), abs(int(s.max())))  # type: ignore[arg-type]
+
+    bound = size(op.amount) * work.height + max((size(w.limit) for w in op.windows), default=0)
+    return pl.Int64 if 2 * bound < 2**63 - 1 else pl.Int128
+
+
+def _prefix_sum_before(x: pl.Expr, first: pl.Expr) -> pl.Expr:
+    """Per row, the sum of ``x`` over the earlier rows of its run, a run beginning where
+    ``first`` holds: one global running sum less its value where the run began."""
+    import polars as pl
+
+    before = x.cum_sum() - x
+    return before - pl.when(first).then(before).forward_fill()
+
+
+def _starts(names: Sequence[str]) -> pl.Expr:
+    """True on the first row and where a row's ``names`` differ from the previous row's
+    (nulls equal each other): the starts of runs."""
+    import polars as pl
+
+    first = pl.int_range(pl.len()) == 0
+    return pl.any_horizontal(first, *(pl.col(c).ne_missing(pl.col(c).shift(1)) for c in names))
+
+
+def _runs_are_segments(work: pl.DataFrame, key_start: str, kid: str, keys: Sequence[str],
+                       runs: int) -> bool:
+    """Whether, in ``work``'s order (keys in runs), each segment of ``keys`` within a key is
+    one run of rows. One key column of an ordered type without nulls that never decreases
+    inside a key proves it at once (days or months of rows in time order); else the runs
+    are counted against the distinct segments."""
+    import polars as pl
+
+    if len(keys) == 1 and work[keys[0]].null_count() == 0 and (
+            work.schema[keys[0]].is_numeric() or work.schema[keys[0]].is_temporal()):
+        c = pl.col(keys[0])
+        return bool(work.select((pl.col(key_start) | (c >= c.shift(1))).all()).item())
+    return runs == work.select(kid, *keys).n_unique()
 
 
 # --- overlaps --------------------------------------------------------------------------
@@ -258,58 +332,85 @@ def overlap_columns(prefix: str) -> tuple[str, str, str]:
 def overlap_scan_frame(op: OverlapScan, frame: pl.DataFrame,
                        prefix: str = "__overlap.", ordered: bool = False) -> pl.DataFrame:
     """``frame`` with :class:`OverlapScan`'s three columns added, row for row
-    (``ordered`` as for :func:`cap_scan_frame`)."""
+    (``ordered`` as for :func:`cap_scan_frame`).
+
+    Lean as :func:`cap_scan_frame` is: at most one sort, undone by a gather; starts and
+    ends as Int64 codes that keep their order (the physical value of a date, time or
+    signed integer, else a dense rank of both columns); the latest accepted end within a
+    key as one global ``cum_max`` of ``run * step + code`` (runs increase, so no
+    group-by); passes over the whole column until no row's acceptance moves. Who set
+    each latest end is the last row before it in its key to raise it, gathered."""
     import polars as pl
 
-    idx, acc, new = f"{prefix}i", f"{prefix}acc", f"{prefix}new"
+    n = frame.height
     over_c, latest_c, id_c = overlap_columns(prefix)
-    work = frame.select(op.columns()).with_columns(
-        pl.int_range(pl.len(), dtype=pl.Int64).alias(idx),
-        pl.col(op.eligible).fill_null(False).alias(acc))
-    if not ordered:
-        work = work.sort([*op.key, *op.order], maintain_order=True)
-    key = list(op.key)
+    sc, ec, rel, first, run, row, acc = (f"{prefix}{x}" for x in
+                                         ("s", "e", "rel", "first", "run", "row", "acc"))
+    work = frame.select(op.columns())
+    perm: pl.Series | None = None
+    if not ordered and n:
+        perm = work.select(pl.arg_sort_by([*op.key, *op.order], maintain_order=True)
+                           ).to_series()
+        work = work[perm]
+    dtype = work.schema[op.end]
+    codes: list[pl.Expr | pl.Series]
+    if dtype.is_temporal() or dtype.is_signed_integer():
+        codes = [pl.col(op.start).to_physical().cast(pl.Int64).alias(sc),
+                 pl.col(op.end).to_physical().cast(pl.Int64).alias(ec)]
+    else:  # any other orderable type: its order, as ranks
+        both = pl.concat([work[op.start], work[op.end]]).rank("dense").cast(pl.Int64)
+        codes = [both[:n].alias(sc), both[n:].alias(ec)]
     eligible = pl.col(op.eligible).fill_null(False)
+    work = work.with_columns(*codes, _starts(op.key).alias(first),
+                             pl.int_range(pl.len(), dtype=pl.Int64).alias(row))
+    # a run's ends offset by run * step keep the runs apart in one global cum_max;
+    # Int64 when that fits (it does for dates and times of one year), else Int128
+    low, high = work[ec].min(), work[ec].max()
+    base = int(low) - 1 if low is not None else 0  # type: ignore[arg-type]
+    step = (int(high) - base + 1) if high is not None else 1  # type: ignore[arg-type]
+    runs = int(work[first].sum())
+    wide = pl.Int64 if (runs + 1) * step < 2**63 - 1 else pl.Int128
+    work = work.with_columns((pl.col(first).cum_sum().cast(wide) * step).alias(run),
+                             (pl.col(ec).cast(wide) - base).alias(rel), eligible.alias(acc))
 
-    def one_pass(f: pl.DataFrame) -> pl.DataFrame:
-        ends = pl.when(pl.col(acc)).then(pl.col(op.end))
-        latest = ends.forward_fill().cum_max().shift(1).over(key)
-        f = f.with_columns(latest.alias(latest_c))
-        overlaps = (pl.col(op.start) < pl.col(latest_c)).fill_null(False)
-        return f.with_columns(overlaps.alias(over_c), (eligible & ~overlaps).alias(new))
+    def latest_code(accepted: pl.Expr) -> pl.Expr:
+        """The latest end (code) of the rows before each row of its key that ``accepted``
+        holds for; null where there are none."""
+        mark = pl.when(accepted & pl.col(rel).is_not_null()) \
+            .then(pl.col(run) + pl.col(rel)).otherwise(pl.col(run))
+        found = mark.cum_max().shift(1) - pl.col(run)  # < 0 on a key's first row
+        return pl.when(found > 0).then(found + base).cast(pl.Int64)
 
-    done: list[pl.DataFrame] = []
-    active = work
+    latest = f"{prefix}latest_code"
+    moving = f"{prefix}moving"
+    result = work.head(0)
     for _ in range(MAX_PASSES):
-        if not active.height:
+        found = work.select(pl.col(acc), eligible.alias(op.eligible), (
+            pl.col(sc) < latest_code(pl.col(acc))).fill_null(False).alias(over_c))
+        result = found.select(over_c, (pl.col(op.eligible) & ~pl.col(over_c)).alias(acc))
+        result = result.with_columns((result[acc] != found[acc]).alias(moving))
+        if not result[moving].any():
             break
-        result = one_pass(active)
-        changed = result.filter(pl.col(new) != pl.col(acc)).select(key).unique()
-        if not changed.height:
-            done.append(result)
-            active = active.head(0)
-            break
-        done.append(result.join(changed, on=key, how="anti", nulls_equal=True))
-        active = result.join(changed, on=key, how="semi", nulls_equal=True) \
-            .with_columns(pl.col(new).alias(acc)).select(work.columns)
-    if active.height:  # still moving: the sequential loop, on these keys' rows only
-        found = overlap_scan_rows(op, active.to_dicts())
-        done.append(active.with_columns(
-            pl.Series(over_c, [o for o, _, _ in found], dtype=pl.Boolean),
-            pl.Series(latest_c, [e for _, e, _ in found], dtype=frame.schema[op.end]),
-            pl.Series(new, [False] * len(found), dtype=pl.Boolean)))
-    settled = pl.concat([d.select(*work.columns, over_c, latest_c) for d in done]) \
-        if done else work.with_columns(pl.lit(False).alias(over_c),
-                                       pl.lit(None, dtype=frame.schema[op.end]).alias(latest_c))
-    # who set each latest end: the first accepted row to raise it (a strict increase)
-    if not (ordered and len(done) == 1):
-        settled = settled.sort([*op.key, *op.order, idx])
+        work = work.with_columns(result[acc])
+    else:  # still moving: the sequential loop, on these keys' rows only
+        rows_at = work.select(pl.col(run).is_in(
+            pl.col(run).filter(result[moving]).unique().implode())).to_series().arg_true()
+        found_rows = overlap_scan_rows(op, work[rows_at].select(op.columns()).to_dicts())
+        result = result.with_columns(result[over_c].scatter(
+            rows_at, pl.Series([o for o, _, _ in found_rows], dtype=pl.Boolean)))
+    # the latest end and who set it: the last row before in the key to raise it
     accepted = eligible & ~pl.col(over_c)
-    raises = accepted & (pl.col(latest_c).is_null() | (pl.col(op.end) > pl.col(latest_c)))
-    setter = pl.when(raises).then(pl.col(op.ident)).forward_fill().shift(1).over(key)
-    settled = settled.with_columns(pl.when(pl.col(latest_c).is_not_null()).then(setter)
-                                   .alias(id_c))
-    if not (ordered and len(done) == 1):
-        settled = settled.sort(idx)
-    scanned = settled.select(over_c, latest_c, id_c)
-    return pl.concat([frame, scanned], how="horizontal")
+    work = work.with_columns(result[over_c])
+    work = work.with_columns(latest_code(accepted).alias(latest))
+    raises = accepted & (pl.col(latest).is_null() | (pl.col(ec) > pl.col(latest)))
+    setter = pl.when(raises).then(pl.col(row)).forward_fill().shift(1)
+    key_first = pl.when(pl.col(first)).then(pl.col(row)).forward_fill()
+    setter = pl.when(pl.col(latest).is_not_null() & (setter >= key_first)).then(setter)
+    out = work.with_columns(setter.alias(row)).select(
+        over_c, pl.col(op.end).gather(pl.col(row)).alias(latest_c),
+        pl.col(op.ident).gather(pl.col(row)).alias(id_c)) if n else \
+        pl.DataFrame(schema={over_c: pl.Boolean, latest_c: dtype,
+                             id_c: frame.schema[op.ident]})
+    if perm is not None:  # back to the frame's order
+        out = out[pl.Series(values=range(n), dtype=pl.Int64).scatter(perm, range(n))]
+    return frame.hstack(out.get_columns())
