@@ -23,6 +23,15 @@ version = "1"
 """
 
 
+@pytest.fixture(autouse=True)
+def english_unless_asked(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The suite's tests match civicscore's English wording, so they say so: the command
+    line speaks a policy's locale by default (zh-CN for most shipped policies), and
+    ``CIVICSCORE_LANG=en`` asks for English. A test of the default language or of
+    Chinese wording removes it (``monkeypatch.delenv``) or asks with ``--lang``."""
+    monkeypatch.setenv("CIVICSCORE_LANG", "en")
+
+
 @pytest.fixture
 def write_policy(tmp_path: Path) -> Callable[..., Path]:
     """Write TOML (dedented) to a file under tmp_path and return its path."""

@@ -77,11 +77,28 @@ LANG: contextvars.ContextVar[str | None] = contextvars.ContextVar("civicscore_la
 """The language a command was asked to speak (``--lang``), for the code it calls."""
 
 
+POLICY_LANG: contextvars.ContextVar[str | None] = contextvars.ContextVar(
+    "civicscore_policy_lang", default=None)
+"""The language of the policy a command read (its ``[policy] locale``): the default when
+neither ``--lang`` nor ``CIVICSCORE_LANG`` says one."""
+
+
+def locale_language(locale: object) -> str | None:
+    """The catalogue's language for a policy's ``locale`` (``zh-CN``, ``zh_TW``, ``en``,
+    ``en-GB`` ... by its first two letters), or None for one it does not speak (then
+    the next rule of :func:`language` decides)."""
+    if isinstance(locale, str) and locale[:2].lower() in LANGS:
+        return locale[:2].lower()
+    return None
+
+
 def language(asked: str | None = None) -> str:
     """``zh`` or ``en``: as asked (``--lang``), else :data:`LANG`, else
     ``CIVICSCORE_LANG`` (``zh``, ``zh-CN``, ``en_US.UTF-8`` ... by its first two
-    letters), else English, the words scripts already match."""
-    for choice in (asked, LANG.get(), os.environ.get("CIVICSCORE_LANG")):
+    letters), else the language of the policy the command read (:data:`POLICY_LANG`:
+    the officer who wrote ``locale = "zh-CN"`` reads Chinese without asking), else
+    English, the words scripts already match."""
+    for choice in (asked, LANG.get(), os.environ.get("CIVICSCORE_LANG"), POLICY_LANG.get()):
         if choice and choice[:2].lower() in LANGS:
             return choice[:2].lower()
     return "en"
