@@ -161,3 +161,53 @@ def test_a_usage_error_in_chinese(tmp_path: Path) -> None:
     r = run("--lang", "zh", "score", EXAMPLE_POLICY, "--scheme", "volunteer",
             tmp_path / "missing.csv", "-o", tmp_path / "o.csv")
     assert r.exit_code == 2 and r.stderr.startswith("civicscore：错误："), r.stderr
+
+
+SCHEME_INPUTS = {"visits": "visits-households.csv", "civility": "civility-households.csv",
+                 "volunteer": "volunteer-activities.csv",
+                 "appraisal": "appraisal-subjects.csv"}
+
+
+def _summary(stderr: str) -> str:
+    """The summary line of a ``score`` run's stderr: the one that names the policy."""
+    lines = [ln for ln in stderr.splitlines() if "example-district" in ln]
+    assert len(lines) == 1, stderr
+    return lines[0]
+
+
+@pytest.mark.parametrize("scheme", sorted(SCHEME_INPUTS))
+def test_the_summary_line_in_each_language(scheme: str, tmp_path: Path) -> None:
+    args = ("score", EXAMPLE_POLICY, "--scheme", scheme, EXAMPLES / SCHEME_INPUTS[scheme],
+            "--as-of", "2025-12-31", "-o", tmp_path / "out.jsonl")
+    if scheme == "volunteer":
+        args += ("--redemptions", EXAMPLES / "redemptions.csv")
+    en = {engine: _summary(run(*args, "--lang", "en", "--engine", engine).stderr)
+          for engine in ("per-record", "batch")}
+    zh = {engine: _summary(run(*args, "--lang", "zh", "--engine", engine).stderr)
+          for engine in ("per-record", "batch")}
+    # the engine changes neither line
+    assert en["batch"] == en["per-record"] and zh["batch"] == zh["per-record"]
+    e, z = en["batch"], zh["batch"]
+    assert " scored, " in e and "; policy example-district" in e
+    assert "已计分" in z and "；政策 example-district" in z and "计算日 2025-12-31" in z
+    # every count of the English line is in the Chinese one, in no English words
+    assert sorted(re.findall(r"\d+", e)) == sorted(re.findall(r"\d+", z))
+    words = {w for w in re.findall(r"[a-z]{3,}", z)} - {"example", "district"}
+    assert not words & {"scored", "rejected", "policy", "overdue", "caseload", "stars",
+                        "barred", "reviews", "due", "volunteer", "statements", "vetoed",
+                        "quota", "kept", "moved", "down", "need", "warnings", "households",
+                        "activity", "records", "subjects"}, z
+
+
+def test_every_summary_word_is_the_catalogues() -> None:
+    """The summary's parts and every scheme's notes are worded through the catalogue: the
+    presenters name its keys, and each key is used by one."""
+    import inspect
+
+    from civicscore.events import core as events_core
+    from civicscore.schemes import appraisal, base, civility, visits, volunteer
+
+    sources = "".join(inspect.getsource(m) for m in (
+        base, visits, civility, volunteer, appraisal, events_core))
+    for key in (k for k in MESSAGES if k.startswith(("summary_", "note_"))):
+        assert f'"{key}"' in sources, key

@@ -74,6 +74,7 @@ from .._suggest import did_you_mean, one_of
 from ..errors import RecordError
 from ..expr import Expression, Fact, FunctionTable, Scope, Type
 from ..expr.ir import BoolOp, Compare, Const, In, Name, Node, Unary, walk
+from ..messages import say
 from ..plan.frame import GroupCount, group_count_rows
 from ..plan.ops import (
     AddPeriod,
@@ -509,7 +510,7 @@ class VisitsPresenter(Presenter):
     def notes(self, output: Column, details: Column) -> list[str]:
         overdue = sum(bool(o) for o in output("overdue"))
         caseloads = len(details("liaison_id"))
-        return [f"{overdue} overdue", f"{caseloads} caseload(s)"]
+        return [say("note_overdue", n=overdue), say("note_caseloads", n=caseloads)]
 
 
 # --- compiled rules ------------------------------------------------------------------------
