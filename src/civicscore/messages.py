@@ -4,10 +4,11 @@ One catalogue (:data:`MESSAGES`, a key to one template per language) and one loo
 (:func:`say`), so that every line ``civicscore`` writes around a run (a policy's problem
 count, an error, the rejected rows, "every row was rejected") is worded once per
 language and picked by one rule (:func:`language`): ``--lang``, else the
-``CIVICSCORE_LANG`` environment variable, else English. The details inside a line
-(a policy problem's message, a record's reason) come from where they are found and are
-not translated here; the Chinese frame around them is written for officers
-(第 3 行第 5 列, not "line 3 column 5" word by word).
+``CIVICSCORE_LANG`` environment variable, else the policy's ``locale``, else English.
+The details inside a line (a policy problem's message, a record's reason) come from
+where they are found and are not translated here (a check that words its problem in
+Chinese too gives it ``Problem.message_zh``); the Chinese frame around them is written
+for officers (第 3 行第 5 列, not "line 3 column 5" word by word).
 """
 
 from __future__ import annotations
@@ -179,5 +180,5 @@ def problem_line(p: Problem, lang: str | None = None) -> str:
         return str(p)
     return say("problem", chosen, file=p.file, line=p.line, col=p.col,
                label="" if p.severity == "error" else say("warning", chosen),
-               message=p.message, key=f" [{p.path}]" if p.path else "",
-               hint=say("hint", chosen, hint=p.hint) if p.hint else "")
+               message=p.message_zh or p.message, key=f" [{p.path}]" if p.path else "",
+               hint=say("hint", chosen, hint=p.hint_zh or p.hint) if p.hint else "")

@@ -73,7 +73,17 @@ from typing import TYPE_CHECKING, Any
 from .._suggest import did_you_mean, one_of
 from ..errors import RecordError
 from ..expr import Expression, Fact, FunctionTable, Scope, Type
-from ..expr.ir import BoolOp, Compare, Const, In, Name, Node, Unary, walk
+from ..expr.analysis import (
+    Box,
+    BoxIndex,
+    Values,
+    analyse_condition,
+    analyse_region,
+    covered,
+    domain_of,
+    meets,
+)
+from ..expr.ir import Const, Name, walk
 from ..messages import say
 from ..plan.frame import GroupCount, group_count_rows
 from ..plan.ops import (
@@ -1017,254 +1027,118 @@ class VisitsScheme(BatchEngine):
 
 # --- load-time analysis of tier conditions ------------------------------------------------
 #
-# A condition that is a conjunction of single-fact constraints is turned into one
-# set of allowed values per fact. Tier B is shadowed by an earlier tier A when, for
-# every fact A constrains, B's set is inside A's; a tier is unsatisfiable when one of
-# its sets is empty. Anything else is "don't know", and nothing is reported.
-
-_FLIP = {"<": ">", "<=": ">=", ">": "<", ">=": "<=", "==": "==", "!=": "!="}
-_NEGATE = {"<": ">=", "<=": ">", ">": "<=", ">=": "<", "==": "!=", "!=": "=="}
-_ENUMERATE_LIMIT = 10_000
-
-
-class _Unknown(Exception):
-    """The condition is not a conjunction of single-fact constraints."""
-
-
-@dataclass(frozen=True)
-class _Values:
-    """A set of values of one fact: exactly ``finite``, or a range minus ``excluded``."""
-
-    finite: frozenset[Any] | None = None
-    lo: Any = None
-    lo_open: bool = False
-    hi: Any = None
-    hi_open: bool = False
-    excluded: frozenset[Any] = frozenset()
-    discrete: bool = False  # whole numbers only (int facts, dates as day numbers)
-
-    def contains(self, v: Any) -> bool:
-        if self.finite is not None:
-            return v in self.finite
-        if self.discrete and not (isinstance(v, (int, float)) and float(v).is_integer()):
-            return False
-        if self.lo is not None and (v < self.lo or (self.lo_open and v == self.lo)):
-            return False
-        if self.hi is not None and (v > self.hi or (self.hi_open and v == self.hi)):
-            return False
-        return v not in self.excluded
-
-    @property
-    def empty(self) -> bool:
-        return self.finite is not None and not self.finite
-
-    def intersect(self, other: _Values) -> _Values:
-        if self.finite is not None:
-            return _Values(frozenset(v for v in self.finite if other.contains(v)))
-        if other.finite is not None:
-            return other.intersect(self)
-        lo, lo_open = self.lo, self.lo_open
-        if other.lo is not None and (lo is None or other.lo > lo or
-                                     (other.lo == lo and other.lo_open)):
-            lo, lo_open = other.lo, other.lo_open
-        hi, hi_open = self.hi, self.hi_open
-        if other.hi is not None and (hi is None or other.hi < hi or
-                                     (other.hi == hi and other.hi_open)):
-            hi, hi_open = other.hi, other.hi_open
-        return _Values(None, lo, lo_open, hi, hi_open, self.excluded | other.excluded,
-                       self.discrete or other.discrete).normalised()
-
-    def normalised(self) -> _Values:
-        if self.finite is not None:
-            return self
-        lo, hi, lo_open, hi_open = self.lo, self.hi, self.lo_open, self.hi_open
-        if self.discrete:
-            if lo is not None:
-                lo, lo_open = (math.floor(lo) + 1 if lo_open else math.ceil(lo)), False
-            if hi is not None:
-                hi, hi_open = (math.ceil(hi) - 1 if hi_open else math.floor(hi)), False
-        excluded = frozenset(v for v in self.excluded
-                             if _Values(None, lo, lo_open, hi, hi_open, frozenset(),
-                                        self.discrete).contains(v))
-        if lo is not None and hi is not None:
-            if lo > hi or (lo == hi and (lo_open or hi_open)):
-                return _Values(frozenset())
-            if lo == hi:
-                return _Values(frozenset({lo}) - excluded)
-            if self.discrete and hi - lo < max(_ENUMERATE_LIMIT, len(excluded) + 1):
-                return _Values(frozenset(range(lo, hi + 1)) - excluded)
-        return _Values(None, lo, lo_open, hi, hi_open, excluded, self.discrete)
-
-    def within(self, other: _Values) -> bool:
-        """Is every value of this set also in ``other``?"""
-        if self.finite is not None:
-            return all(other.contains(v) for v in self.finite)
-        if other.finite is not None:
-            return False  # an infinite set is never inside a finite one
-        if other.lo is not None and not (self.lo is not None and (
-                self.lo > other.lo or (self.lo == other.lo and (self.lo_open or
-                                                                not other.lo_open)))):
-            return False
-        if other.hi is not None and not (self.hi is not None and (
-                self.hi < other.hi or (self.hi == other.hi and (self.hi_open or
-                                                                not other.hi_open)))):
-            return False
-        return not any(self.contains(v) for v in other.excluded)
-
-
-def _domain(name: str, kinds: Mapping[str, tuple[Type, FactSpec | None]]) -> _Values:
-    kind, spec = kinds[name]
-    if kind is Type.BOOL:
-        return _Values(frozenset({True, False}))
-    if kind is Type.STRING:
-        return _Values(frozenset(spec.values)) if spec is not None and spec.values \
-            else _Values()
-    lo = spec.min if spec is not None else None
-    hi = spec.max if spec is not None else None
-    return _Values(None, lo, False, hi, False, frozenset(),
-                   kind in (Type.INT, Type.DATE)).normalised()
-
-
-def _plain(value: Any) -> Any:
-    return value.toordinal() if isinstance(value, dt.date) else value
-
-
-def _atoms(node: Node, negate: bool = False) -> list[tuple[str, str, Any]]:
-    """(fact, op, value) constraints whose conjunction is ``node``; raises _Unknown."""
-    if isinstance(node, BoolOp) and (node.op == "and") != negate:
-        return [a for v in node.values for a in _atoms(v, negate)]  # not (a or b) = ...
-    if isinstance(node, Unary) and node.op == "not":
-        return _atoms(node.operand, not negate)
-    if isinstance(node, Const) and node.type is Type.BOOL:
-        return [] if node.value != negate else [("", "false", None)]
-    if isinstance(node, Name) and node.type is Type.BOOL:
-        return [(node.name, "==", not negate)]
-    if isinstance(node, In) and isinstance(node.operand, Name):
-        op = "in" if node.negate == negate else "not in"
-        return [(node.operand.name, op, frozenset(_plain(v) for v in node.options))]
-    if isinstance(node, Compare):
-        op = _NEGATE[node.op] if negate else node.op
-        if isinstance(node.left, Name) and isinstance(node.right, Const):
-            return [(node.left.name, op, _plain(node.right.value))]
-        if isinstance(node.right, Name) and isinstance(node.left, Const):
-            return [(node.right.name, _FLIP[op], _plain(node.left.value))]
-    raise _Unknown
-
-
-def _constraint(op: str, value: Any) -> _Values:
-    return {
-        "==": lambda: _Values(frozenset({value})),
-        "!=": lambda: _Values(excluded=frozenset({value})),
-        "in": lambda: _Values(frozenset(value)),
-        "not in": lambda: _Values(excluded=frozenset(value)),
-        "<": lambda: _Values(hi=value, hi_open=True),
-        "<=": lambda: _Values(hi=value),
-        ">": lambda: _Values(lo=value, lo_open=True),
-        ">=": lambda: _Values(lo=value),
-    }[op]()
-
-
-def analyse_condition(node: Node, kinds: Mapping[str, tuple[Type, FactSpec | None]],
-                      domains: Mapping[str, _Values] | None = None
-                      ) -> dict[str, _Values] | None:
-    """Fact -> allowed values, or None when the condition is not a simple conjunction.
-    ``domains`` may give each fact's whole set (``_domain``), worked out once."""
-    try:
-        atoms = _atoms(node)
-    except _Unknown:
-        return None
-    out: dict[str, _Values] = {}
-    for name, op, value in atoms:
-        if op == "false":
-            out[""] = _Values(frozenset())
-            continue
-        if name not in kinds:
-            return None
-        current = out[name] if name in out else (
-            domains[name] if domains is not None else _domain(name, kinds))
-        out[name] = current.intersect(_constraint(op, value))
-    return out
-
-
-class _ShadowIndex:
-    """The earlier tiers that could take every household of a later one, found without
-    comparing every pair (thousands of tiers): an earlier tier that allows a fact only
-    a finite set of values is filed under that fact and each value; a later tier can be
-    inside it only if its own values of that fact are all among them."""
-
-    def __init__(self) -> None:
-        self.unkeyed: list[int] = []  # earlier tiers with no finite set: always compared
-        self.by_value: dict[str, dict[Any, set[int]]] = {}
-
-    def add(self, at: int, sets: Mapping[str, _Values]) -> None:
-        for name, allowed in sets.items():
-            if allowed.finite is not None:
-                values = self.by_value.setdefault(name, {})
-                for v in allowed.finite:
-                    values.setdefault(v, set()).add(at)
-                return
-        self.unkeyed.append(at)
-
-    def candidates(self, sets: Mapping[str, _Values],
-                   domains: Mapping[str, _Values]) -> list[int]:
-        found = set(self.unkeyed)
-        for name, values in self.by_value.items():
-            mine = sets[name] if name in sets else domains.get(name)
-            if mine is None or mine.finite is None or not mine.finite:
-                continue  # an infinite set is never inside a finite one
-            common: set[int] | None = None
-            for v in mine.finite:
-                holders = values.get(v, set())
-                common = set(holders) if common is None else common & holders
-                if not common:
-                    break
-            found |= common or set()
-        return sorted(found)
-
-
-def _candidates(sets: Mapping[str, _Values], index: _ShadowIndex,
-                domains: Mapping[str, _Values]) -> list[int]:
-    return index.candidates(sets, domains)
+# expr/analysis.py turns a condition made of comparisons of one fact with a constant,
+# under and / or / not, into a union of boxes (fact -> allowed values). A tier is dead
+# when its union is empty, or, under hit_policy = "first", when it lies inside the union
+# of the earlier tiers' (one of them, or several together). Anything else is "don't
+# know", and nothing is reported.
 
 
 def _check_overlaps(ctx: CompileContext, tiers: Sequence[_Tier],
                     kinds: Mapping[str, tuple[Type, FactSpec | None]]) -> None:
-    analysed: list[tuple[_Tier, dict[str, _Values]]] = []
     # each fact's whole set, once (an int fact with a range enumerates it: thousands of
     # tiers would otherwise build it again for every pair)
-    domains = {name: _domain(name, kinds) for name in kinds}
-    index = _ShadowIndex()
+    domains = {name: domain_of(name, kinds) for name in kinds}
     visits = ctx.section("visits", Visits)
     first = visits is not None and visits.hit_policy == "first"
+    index = BoxIndex()
+    boxes: list[Box] = []  # every box of the earlier analysed tiers, in tier order
+    owners: list[int] = []  # the position in ``analysed`` of each box's tier
+    analysed: list[tuple[_Tier, list[Box]]] = []
     for t in tiers:
         if t.when is None:
             continue
-        sets = analyse_condition(t.when.node, kinds, domains)
-        if sets is None:
+        region = analyse_region(t.when.node, kinds, domains)
+        if region is None:
             continue
         path: KeyPath = ("visits", "tiers", t.index, "when")
-        empty = [name for name, s in sets.items() if s.empty]
-        if empty:
-            what = (f"no value of {empty[0]} satisfies it" if empty[0]
-                    else "it contains False")
-            ctx.warn(path, f"visit tier {t.id!r} can never match: its condition "
-                           f"{t.when.text!r} cannot hold for any household ({what})",
-                     "fix the condition, or remove the tier", value=True)
+        if not region:
+            _warn_impossible(ctx, path, t, kinds, domains)
             continue
         if first:
-            for earlier, a in (analysed[i] for i in _candidates(sets, index, domains)):
-                if all((sets[name] if name in sets else domains[name]).within(allowed)
-                       for name, allowed in a.items()):
-                    assert earlier.when is not None
-                    ctx.warn(path, f"visit tier {t.id!r} can never match: every household "
-                                   f"it matches ({t.when.text}) is already taken by the "
-                                   f"earlier tier {earlier.id!r} ({earlier.when.text}), and "
-                                   f"hit_policy = 'first'",
-                             f"move {t.id!r} before {earlier.id!r}, or narrow "
-                             f"{earlier.id!r}", value=True)
-                    break
-        index.add(len(analysed), sets)
-        analysed.append((t, sets))
+            meeting = sorted({at for box in region for at in index.meeting(box, domains)
+                              if meets(box, boxes[at], domains)})
+            taken_by = _taken_by(region, meeting, boxes, owners, analysed, domains)
+            if taken_by:
+                _warn_shadowed(ctx, path, t, [analysed[i][0] for i in taken_by])
+        for box in region:
+            index.add(len(boxes), box)
+            boxes.append(box)
+            owners.append(len(analysed))
+        analysed.append((t, region))
+
+
+MINIMAL_SHADOWS = 24
+"""Up to this many earlier tiers that together take a tier's households, the warning
+names only the ones needed (each left out in turn); past it, every one that meets it."""
+
+
+def _taken_by(region: list[Box], meeting: list[int], boxes: list[Box], owners: list[int],
+              analysed: list[tuple[_Tier, list[Box]]], domains: Mapping[str, Values]
+              ) -> list[int]:
+    """The earlier tiers (positions in ``analysed``) that together take every household
+    of ``region``, one alone if one does; empty when they do not (or nobody can tell).
+    ``meeting`` are the earlier boxes that share a household with it."""
+    tiers = sorted({owners[at] for at in meeting})
+    for i in tiers:
+        if covered(region, analysed[i][1], domains):
+            return [i]
+    if len(tiers) < 2 or not covered(region, [boxes[at] for at in meeting], domains):
+        return []
+    if len(tiers) <= MINIMAL_SHADOWS:
+        for i in reversed(list(tiers)):
+            rest = [j for j in tiers if j != i]
+            if covered(region, [b for j in rest for b in analysed[j][1]], domains):
+                tiers = rest
+    return tiers
+
+
+def _warn_impossible(ctx: CompileContext, path: KeyPath, t: _Tier,
+                     kinds: Mapping[str, tuple[Type, FactSpec | None]],
+                     domains: Mapping[str, Values]) -> None:
+    assert t.when is not None
+    sets = analyse_condition(t.when.node, kinds, domains)  # one conjunction: which fact
+    empty = [name for name, s in (sets or {}).items() if s.empty]
+    if empty and empty[0]:
+        what, what_zh = (f"no value of {empty[0]} satisfies it",
+                         f"{empty[0]} 没有一个值满足它")
+    elif empty:
+        what, what_zh = "it contains False", "其中含有 False"
+    else:
+        what, what_zh = "none of its alternatives can hold", "它的每一种情形都不成立"
+    ctx.warn(path, f"visit tier {t.id!r} can never match: its condition "
+                   f"{t.when.text!r} cannot hold for any household ({what})",
+             "fix the condition, or remove the tier", value=True,
+             zh=(f"走访档次 {t.id!r} 永远不会被选中：它的条件 {t.when.text!r} 对任何一户都"
+                 f"不成立（{what_zh}）", "修改条件，或删除这个档次"))
+
+
+def _warn_shadowed(ctx: CompileContext, path: KeyPath, t: _Tier,
+                   earlier: list[_Tier]) -> None:
+    assert t.when is not None
+
+    def located(e: _Tier) -> tuple[str, str]:
+        assert e.when is not None
+        file, line, col = ctx.layers.where(("visits", "tiers", e.index, "when"), value=True)
+        return (f"{e.id!r} ({e.when.text}, at {file}:{line}:{col})",
+                f"{e.id!r}（{e.when.text}，位于 {file} 第 {line} 行第 {col} 列）")
+
+    names = [located(e) for e in earlier]
+    if len(earlier) == 1:
+        whom, whom_zh = f"the earlier tier {names[0][0]}", f"前面的档次 {names[0][1]}"
+        hint = f"move {t.id!r} before {earlier[0].id!r}, or narrow {earlier[0].id!r}"
+        hint_zh = f"把 {t.id!r} 移到 {earlier[0].id!r} 之前，或收窄 {earlier[0].id!r} 的条件"
+    else:
+        whom = ("the earlier tiers " + ", ".join(n for n, _ in names[:-1]) +
+                f" and {names[-1][0]} together")
+        whom_zh = "前面的档次 " + "、".join(z for _, z in names) + "合起来"
+        hint = f"move {t.id!r} before {earlier[0].id!r}, or narrow those tiers"
+        hint_zh = f"把 {t.id!r} 移到 {earlier[0].id!r} 之前，或收窄这些档次的条件"
+    ctx.warn(path, f"visit tier {t.id!r} can never match: every household it matches "
+                   f"({t.when.text}) is already taken by {whom}, and hit_policy = 'first'",
+             hint, value=True,
+             zh=(f"走访档次 {t.id!r} 永远不会被选中：它匹配的每一户（{t.when.text}）都已被"
+                 f"{whom_zh}选中（hit_policy = 'first'）", hint_zh))
 
 
 # --- compile ---------------------------------------------------------------------------
