@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 import textwrap
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
@@ -21,6 +21,18 @@ MINIMAL = """
 id = "t"
 version = "1"
 """
+
+
+@pytest.fixture(scope="session", autouse=True)
+def english_unless_asked() -> Iterator[None]:
+    """The suite's tests match civicscore's English wording, so they say so: the command
+    line speaks a policy's locale by default (zh-CN for most shipped policies), and
+    ``CIVICSCORE_LANG=en`` asks for English (for the whole session, so that module
+    fixtures that run the command line see it too). A test of the default language or
+    of Chinese wording removes it (``monkeypatch.delenv``) or asks with ``--lang``."""
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setenv("CIVICSCORE_LANG", "en")
+        yield
 
 
 @pytest.fixture

@@ -29,6 +29,14 @@ AS_OF = dt.date(2025, 12, 31)
 VISITS = EXAMPLES / "visits-households.csv"
 
 
+@pytest.fixture(autouse=True)
+def both_languages(monkeypatch: pytest.MonkeyPatch) -> None:
+    """verify-log and replay say a broken chain in both languages when none is asked
+    (a log is read by officers and by auditors): these tests read that default, so they
+    ask for no language (the suite's CIVICSCORE_LANG=en removed)."""
+    monkeypatch.delenv("CIVICSCORE_LANG", raising=False)
+
+
 def run(*args: object) -> Any:
     r = CliRunner().invoke(main, [str(a) for a in args])
     assert "Traceback" not in r.output

@@ -13,7 +13,15 @@ from click.testing import CliRunner
 
 from civicscore.cli import main
 from civicscore.errors import Problem
-from civicscore.messages import LANGS, MESSAGES, language, problem_line, say
+from civicscore.messages import (
+    LANGS,
+    MESSAGES,
+    POLICY_LANG,
+    language,
+    locale_language,
+    problem_line,
+    say,
+)
 
 from .conftest import EXAMPLE_POLICY, EXAMPLES
 from .test_policy_load import FOUR_MISTAKES
@@ -58,6 +66,69 @@ def test_a_problem_line_in_each_language() -> None:
     assert say("problems", "zh", n=4) == "共 4 处问题，本政策未被使用。"
 
 
+def test_the_policys_locale_comes_after_the_environment(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv("CIVICSCORE_LANG", raising=False)
+    token = POLICY_LANG.set(locale_language("zh-CN"))
+    try:
+        assert language() == "zh" and language("en") == "en"
+        monkeypatch.setenv("CIVICSCORE_LANG", "en")
+        assert language() == "en"
+    finally:
+        POLICY_LANG.reset(token)
+    assert [locale_language(x) for x in ("zh_TW", "en-GB", "EN", "fr", "", None, 3)] == \
+        ["zh", "en", "en", None, None, None, None]
+
+
+def _policy_in(tmp_path: Path, locale: str | None, *, broken: bool = False) -> Path:
+    """A copy of the example policy (extending the installed baseline) whose locale is
+    ``locale`` (None: the line removed), ``broken`` with one problem."""
+    text = EXAMPLE_POLICY.read_text(encoding="utf-8")
+    line = 'locale = "zh-CN"\n'
+    assert line in text
+    text = text.replace(line, f'locale = "{locale}"\n' if locale else "")
+    if broken:
+        text = text.replace('version = "2025.2"', 'version = ""')
+    path = tmp_path / f"district-{locale}{'-broken' if broken else ''}.toml"
+    path.write_text(text, encoding="utf-8")
+    return path
+
+
+def test_check_speaks_the_policys_locale_by_default(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv("CIVICSCORE_LANG", raising=False)
+    zh = _policy_in(tmp_path, "zh-CN")
+    assert run("check", zh).stdout.startswith("检查通过：")
+    assert run("check", "--lang", "en", zh).stdout.startswith("ok: ")
+    assert run("check", zh, env={"CIVICSCORE_LANG": "en"}).stdout.startswith("ok: ")
+    en = _policy_in(tmp_path, "en")
+    assert run("check", en).stdout.startswith("ok: ")
+    # a policy that does not load is worded in the locale its file states
+    broken = _policy_in(tmp_path, "zh-CN", broken=True)
+    r = run("check", broken)
+    assert r.exit_code == 1 and f"{broken}：共 1 处问题" in r.stderr, r.stderr
+    assert "第 " in r.stdout and "problem(s)" not in r.stderr
+    r = run("check", "--lang", "en", broken)
+    assert f"{broken}: 1 problem(s)" in r.stderr
+    # one command, two policies: each is worded in its own language
+    both = run("check", broken, en)
+    assert f"{broken}：共 1 处问题" in both.stderr and f"\nok: {en}: " in both.stdout
+
+
+def test_score_speaks_the_policys_locale_by_default(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv("CIVICSCORE_LANG", raising=False)
+    args = ("--scheme", "volunteer", ACTIVITIES, "--as-of", "2025-12-31")
+    zh = run("score", EXAMPLE_POLICY, *args)  # locale = "zh-CN"
+    assert "activities 第 11 行（A011）未通过校验：" in zh.stderr
+    assert "rejected activities" not in zh.stderr
+    en = run("score", "--lang", "en", EXAMPLE_POLICY, *args)
+    assert "rejected activities row 11 (A011)" in en.stderr
+    assert "未通过" not in en.stderr
+    english = run("score", _policy_in(tmp_path, "en"), *args)
+    assert "rejected activities row 11 (A011)" in english.stderr
+
+
 def test_check_speaks_the_language_asked(tmp_path: Path) -> None:
     bad = tmp_path / "bad.toml"
     bad.write_text(FOUR_MISTAKES.lstrip("\n"), encoding="utf-8")
@@ -90,3 +161,53 @@ def test_a_usage_error_in_chinese(tmp_path: Path) -> None:
     r = run("--lang", "zh", "score", EXAMPLE_POLICY, "--scheme", "volunteer",
             tmp_path / "missing.csv", "-o", tmp_path / "o.csv")
     assert r.exit_code == 2 and r.stderr.startswith("civicscore：错误："), r.stderr
+
+
+SCHEME_INPUTS = {"visits": "visits-households.csv", "civility": "civility-households.csv",
+                 "volunteer": "volunteer-activities.csv",
+                 "appraisal": "appraisal-subjects.csv"}
+
+
+def _summary(stderr: str) -> str:
+    """The summary line of a ``score`` run's stderr: the one that names the policy."""
+    lines = [ln for ln in stderr.splitlines() if "example-district" in ln]
+    assert len(lines) == 1, stderr
+    return lines[0]
+
+
+@pytest.mark.parametrize("scheme", sorted(SCHEME_INPUTS))
+def test_the_summary_line_in_each_language(scheme: str, tmp_path: Path) -> None:
+    args = ("score", EXAMPLE_POLICY, "--scheme", scheme, EXAMPLES / SCHEME_INPUTS[scheme],
+            "--as-of", "2025-12-31", "-o", tmp_path / "out.jsonl")
+    if scheme == "volunteer":
+        args += ("--redemptions", EXAMPLES / "redemptions.csv")
+    en = {engine: _summary(run(*args, "--lang", "en", "--engine", engine).stderr)
+          for engine in ("per-record", "batch")}
+    zh = {engine: _summary(run(*args, "--lang", "zh", "--engine", engine).stderr)
+          for engine in ("per-record", "batch")}
+    # the engine changes neither line
+    assert en["batch"] == en["per-record"] and zh["batch"] == zh["per-record"]
+    e, z = en["batch"], zh["batch"]
+    assert " scored, " in e and "; policy example-district" in e
+    assert "已计分" in z and "；政策 example-district" in z and "计算日 2025-12-31" in z
+    # every count of the English line is in the Chinese one, in no English words
+    assert sorted(re.findall(r"\d+", e)) == sorted(re.findall(r"\d+", z))
+    words = {w for w in re.findall(r"[a-z]{3,}", z)} - {"example", "district"}
+    assert not words & {"scored", "rejected", "policy", "overdue", "caseload", "stars",
+                        "barred", "reviews", "due", "volunteer", "statements", "vetoed",
+                        "quota", "kept", "moved", "down", "need", "warnings", "households",
+                        "activity", "records", "subjects"}, z
+
+
+def test_every_summary_word_is_the_catalogues() -> None:
+    """The summary's parts and every scheme's notes are worded through the catalogue: the
+    presenters name its keys, and each key is used by one."""
+    import inspect
+
+    from civicscore.events import core as events_core
+    from civicscore.schemes import appraisal, base, civility, visits, volunteer
+
+    sources = "".join(inspect.getsource(m) for m in (
+        base, visits, civility, volunteer, appraisal, events_core))
+    for key in (k for k in MESSAGES if k.startswith(("summary_", "note_"))):
+        assert f'"{key}"' in sources, key

@@ -17,14 +17,10 @@ from hypothesis import strategies as st
 
 import civicscore
 from civicscore.cli import main
+from civicscore.expr.analysis import analyse_condition, domain_of
+from civicscore.messages import problem_line
 from civicscore.records import UnreadableRow
-from civicscore.schemes.visits import (
-    _domain,
-    add_months,
-    analyse_condition,
-    parse_cadence,
-    scheme_result_word,
-)
+from civicscore.schemes.visits import add_months, parse_cadence, scheme_result_word
 
 from .conftest import AS_OF, EXAMPLE_POLICY, EXAMPLES, problems_of
 
@@ -610,6 +606,26 @@ cadence = "weekly"
 when = "days_between(seen_on, as_of) < 30 and age >= 90"
 
 [[visits.tiers]]
+id = "l"
+cadence = "weekly"
+when = "age >= 82 or mobility == \\"limited\\""
+
+[[visits.tiers]]
+id = "m"
+cadence = "weekly"
+when = "(age >= 75 or age < 10) and alone"
+
+[[visits.tiers]]
+id = "n"
+cadence = "weekly"
+when = "age < 5 or mobility == \\"good\\" and not alone"
+
+[[visits.tiers]]
+id = "o"
+cadence = "weekly"
+when = "(age < 3 or age > 125) and 4 < age < 100"
+
+[[visits.tiers]]
 id = "routine"
 cadence = "monthly"
 """
@@ -620,9 +636,11 @@ def test_shadowed_and_impossible_tiers_warn(write_policy) -> None:
         warnings.simplefilter("always")
         pol = load(write_policy, SHADOWS)
     got = [str(w) for w in pol.warnings]
-    assert len(got) == 5, "\n".join(got)
+    assert len(got) == 8, "\n".join(got)
+    path = got[0].split(":")[0]
     assert ":24:8: warning: visit tier 'b' can never match: every household it matches " \
-           "(age >= 85 and alone) is already taken by the earlier tier 'a' (age >= 80)" in got[0]
+           "(age >= 85 and alone) is already taken by the earlier tier 'a' (age >= 80, " \
+           f"at {path}:19:8), and hit_policy = 'first'" in got[0]
     assert "(move 'b' before 'a', or narrow 'a')" in got[0]
     assert ":34:8: warning: visit tier 'd' can never match: its condition " \
            "'age >= 90 and age < 85' cannot hold for any household (no value of age " \
@@ -631,7 +649,25 @@ def test_shadowed_and_impossible_tiers_warn(write_policy) -> None:
         "earlier tier 'e'" in got[2]
     assert ":54:8:" in got[3] and "tier 'h'" in got[3] and "earlier tier 'a'" in got[3]
     assert ":64:8:" in got[4] and "tier 'j'" in got[4] and "earlier tier 'i'" in got[4]
-    assert len([w for w in caught if issubclass(w.category, civicscore.PolicyWarning)]) == 5
+    # or: two earlier tiers take its households together, or one tier with an or does
+    assert ":74:8: warning: visit tier 'l' can never match: every household it matches " \
+           "(age >= 82 or mobility == \"limited\") is already taken by the earlier tiers " \
+           f"'a' (age >= 80, at {path}:19:8) and 'e' (mobility in [\"limited\", " \
+           f"\"bedbound\"], at {path}:39:8) together, and hit_policy = 'first'" in got[5]
+    assert "(move 'l' before 'a', or narrow those tiers)" in got[5]
+    assert ":79:8:" in got[6] and "tier 'm'" in got[6] and "earlier tier 'g'" in got[6]
+    # n has households no earlier tier takes (under 5, or in good health and not alone)
+    assert ":89:8:" in got[7] and "tier 'o'" in got[7] and \
+        "cannot hold for any household (none of its alternatives can hold)" in got[7]
+    assert len([w for w in caught if issubclass(w.category, civicscore.PolicyWarning)]) == 8
+    # in Chinese, the same facts in the officer's words
+    zh = [problem_line(w, "zh") for w in pol.warnings]
+    assert f"{path} 第 74 行第 8 列：提示：走访档次 'l' 永远不会被选中：它匹配的每一户" \
+           "（age >= 82 or mobility == \"limited\"）都已被前面的档次 'a'（age >= 80，位于 " \
+           f"{path} 第 19 行第 8 列）、'e'（mobility in [\"limited\", \"bedbound\"]，位于 " \
+           f"{path} 第 39 行第 8 列）合起来选中（hit_policy = 'first'）" in zh[5], zh[5]
+    assert "（建议：把 'l' 移到 'a' 之前，或收窄这些档次的条件）" in zh[5]
+    assert "永远不会被选中：它的条件" in zh[1] and "age 没有一个值满足它" in zh[1]
     # A tier that would be shadowed is still a valid tier: the policy loads and works.
     assert pol.visits.evaluate(hh("X", 86, alone=True), as_of=AS_OF).tier == "a"
 
@@ -642,7 +678,8 @@ def test_no_shadow_warnings_under_priority_or_unique(write_policy) -> None:
         warnings.simplefilter("ignore")
         pol = load(write_policy, text)
     # Only the tier that can never hold is reported; overlaps are for evaluation time.
-    assert [w.message.split(":")[0] for w in pol.warnings] == ["visit tier 'd' can never match"]
+    assert [w.message.split(":")[0] for w in pol.warnings] == [
+        "visit tier 'd' can never match", "visit tier 'o' can never match"]
 
 
 def test_condition_analysis(policy: civicscore.Policy) -> None:
@@ -851,6 +888,42 @@ def test_shadow_analysis_agrees_with_brute_force(policy: civicscore.Policy, a: l
     assert sa is not None and sb is not None
     assert any(s.empty for s in sb.values()) == (not in_b)
     if in_b and not any(s.empty for s in sa.values()):
-        shadowed = all(sb.get(n, _domain(n, kinds)).within(s) for n, s in sa.items())
+        shadowed = all(sb.get(n, domain_of(n, kinds)).within(s) for n, s in sa.items())
         assert shadowed == (in_b <= in_a), (a, b)
 
+
+
+DISTRICT_AFTER_BASELINE = """
+[policy]
+id = "district"
+version = "1"
+extends = "baseline"
+effective = { from = 2025-01-01 }
+
+[[visits.tiers]]
+id = "very_old_alone"
+cadence = "P10D"
+when = "age_oldest >= 85 and lives_alone or life_threatening_illness and age_oldest >= 90"
+"""
+
+
+def test_check_names_a_district_tier_the_baselines_weekly_tier_takes(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Issue 13: a district's new tier placed after the baseline's never fires (the
+    weekly tier, an or, takes those households first), and check says so: where the
+    dead tier is, and where the tier that takes its households is (in the baseline)."""
+    policy = tmp_path / "district.toml"
+    policy.write_text(DISTRICT_AFTER_BASELINE.lstrip("\n"), encoding="utf-8")
+    en = run("check", policy)  # CIVICSCORE_LANG=en (conftest)
+    assert en.exit_code == 0, en.stderr
+    assert f"{policy}:10:8: warning: visit tier 'very_old_alone' can never match: every " \
+           "household it matches (age_oldest >= 85 and lives_alone or " \
+           "life_threatening_illness and age_oldest >= 90) is already taken by the earlier " \
+           "tier 'weekly_care' ((age_oldest >= 80 and lives_alone) or " \
+           "life_threatening_illness, at <civicscore>/baseline:255:8)" in en.stderr, en.stderr
+    monkeypatch.delenv("CIVICSCORE_LANG")
+    zh = run("check", policy)  # the baseline's locale, zh-CN
+    assert f"{policy} 第 10 行第 8 列：提示：走访档次 'very_old_alone' 永远不会被选中：" \
+           in zh.stderr and "位于 <civicscore>/baseline 第 255 行第 8 列" in zh.stderr
+    assert "（建议：把 'very_old_alone' 移到 'weekly_care' 之前，或收窄 'weekly_care' " \
+           "的条件）" in zh.stderr

@@ -116,6 +116,17 @@ class _Group(click.Group):
         return super().get_command(ctx, cmd_name)
 
     def invoke(self, ctx: click.Context) -> Any:
+        from .messages import POLICY_LANG
+
+        # the language of the policy a command reads (see _load) lasts until the
+        # messages below have been worded, and no longer (many runs share one process)
+        token = POLICY_LANG.set(None)
+        try:
+            return self._invoke(ctx)
+        finally:
+            POLICY_LANG.reset(token)
+
+    def _invoke(self, ctx: click.Context) -> Any:
         try:
             with warnings.catch_warnings():
                 warnings.simplefilter("ignore")  # the CLI prints policy warnings itself
@@ -204,6 +215,47 @@ def _internal(ctx: click.Context, e: BaseException) -> NoReturn:
     ctx.exit(EXIT_INTERNAL)
 
 
+def _load(engine: Any, source: str) -> Policy:
+    """``engine.load(source)``, and from then on the command speaks the policy's language
+    (its ``locale``) unless ``--lang`` or ``CIVICSCORE_LANG`` says another: the officer
+    who wrote ``locale = "zh-CN"`` reads Chinese. A policy that does not load is worded
+    in the locale its file states (:func:`_stated_language`)."""
+    from .messages import POLICY_LANG, locale_language
+
+    try:
+        policy: Policy = engine.load(source)
+    except PolicyError:
+        POLICY_LANG.set(_stated_language(source))
+        raise
+    POLICY_LANG.set(locale_language(policy.model.policy.locale))
+    return policy
+
+
+def _stated_language(source: str) -> str | None:
+    """The language of a policy file that did not load, as far as the file itself says:
+    its ``[policy] locale``, or the model's default locale when it states none and
+    extends nothing (the parent would decide); None when the file is not readable TOML
+    (then the catalogue's default speaks)."""
+    import tomllib
+
+    from .messages import locale_language
+    from .policy.load import read_limited
+    from .policy.model import PolicyMeta
+
+    try:
+        data = tomllib.loads(read_limited(Path(source)).decode("utf-8-sig"))
+    except (OSError, ValueError, UnicodeDecodeError, CivicScoreError):
+        return None
+    meta = data.get("policy")
+    if not isinstance(meta, dict):
+        return None
+    if "locale" in meta:
+        return locale_language(meta["locale"])
+    if "extends" in meta:
+        return None
+    return locale_language(PolicyMeta.model_fields["locale"].default)
+
+
 def _set_lang(ctx: click.Context, _param: click.Parameter, value: str | None) -> None:
     """``--lang``: the language of the command's own messages, until the command ends."""
     if value:
@@ -214,7 +266,8 @@ def _set_lang(ctx: click.Context, _param: click.Parameter, value: str | None) ->
 _lang_option = click.option(
     "--lang", type=click.Choice(["zh", "en"]), default=None, expose_value=False,
     callback=_set_lang, is_eager=True,
-    help="Language of civicscore's own messages (default: CIVICSCORE_LANG, else en).")
+    help="Language of civicscore's own messages (default: CIVICSCORE_LANG, else the "
+         "policy's locale, else en).")
 
 
 @click.group(cls=_Group, context_settings={"help_option_names": ["-h", "--help"]})
@@ -273,7 +326,7 @@ def check(policies: tuple[str, ...], fmt: str, policy_roots: tuple[str, ...]) ->
         problems: list[Problem] = []
         policy = None
         try:
-            policy = engine.load(source)
+            policy = _load(engine, source)
         except PolicyError as e:
             problems = list(e.problems)
             failed += 1
@@ -401,7 +454,7 @@ def _score(policy: str, input_file: str, scheme: str, output: str | None, reject
            as_of: dt.datetime | None) -> None:
     from .io import CSV_ESCAPE, check_input_file, staged_outputs
 
-    pol = _engine(policy_roots).load(policy)
+    pol = _load(_engine(policy_roots), policy)
     _print_warnings(pol)
     compiled = pol.scheme(scheme)
     spec = pol.spec(scheme)
@@ -792,7 +845,7 @@ def explain(policy: str, scheme: str, record_json: str, policy_roots: tuple[str,
     """Explain, in plain language, the decision on one record."""
     from .io import parse_json_record
 
-    pol = _engine(policy_roots).load(policy)
+    pol = _load(_engine(policy_roots), policy)
     _print_warnings(pol)
     compiled = pol.scheme(scheme)
     record = parse_json_record(record_json)

@@ -33,7 +33,7 @@ already catches ``ValueError`` keeps working, and none shadows a builtin name.
 from __future__ import annotations
 
 from collections.abc import Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 __all__ = [
     "CivicScoreError",
@@ -68,6 +68,11 @@ class Problem:
     path: str = ""
     hint: str = ""
     severity: str = "error"
+    #: The message and hint as an officer reads them in Chinese, where the check that
+    #: found the problem words it so (``messages.problem_line`` shows them under
+    #: ``--lang zh``); empty: the English one is shown inside the Chinese frame.
+    message_zh: str = field(default="", compare=False)
+    hint_zh: str = field(default="", compare=False)
 
     def __str__(self) -> str:
         where = f"{self.file}:{self.line}:{self.col}"

@@ -4,10 +4,11 @@ One catalogue (:data:`MESSAGES`, a key to one template per language) and one loo
 (:func:`say`), so that every line ``civicscore`` writes around a run (a policy's problem
 count, an error, the rejected rows, "every row was rejected") is worded once per
 language and picked by one rule (:func:`language`): ``--lang``, else the
-``CIVICSCORE_LANG`` environment variable, else English. The details inside a line
-(a policy problem's message, a record's reason) come from where they are found and are
-not translated here; the Chinese frame around them is written for officers
-(第 3 行第 5 列, not "line 3 column 5" word by word).
+``CIVICSCORE_LANG`` environment variable, else the policy's ``locale``, else English.
+The details inside a line (a policy problem's message, a record's reason) come from
+where they are found and are not translated here (a check that words its problem in
+Chinese too gives it ``Problem.message_zh``); the Chinese frame around them is written
+for officers (第 3 行第 5 列, not "line 3 column 5" word by word).
 """
 
 from __future__ import annotations
@@ -68,20 +69,97 @@ MESSAGES: dict[str, dict[str, str]] = {
     },
     "hint": {"en": " ({hint})", "zh": "（建议：{hint}）"},
     "warning": {"en": "warning: ", "zh": "提示："},
+    # the summary line of ``score`` (schemes/base.py summary_line) and its schemes' notes
+    "summary_counts": {
+        "en": "{scored} of {rows_in} {noun} scored, {rejected} rejected",
+        "zh": "{noun}共 {rows_in}，已计分 {scored}，未通过校验 {rejected}",
+    },
+    "summary_other_rejected": {
+        "en": "{kind}: {n} rejected",
+        "zh": "{kind}：未通过校验 {n}",
+    },
+    "summary_policy": {
+        "en": "policy {policy}, as of {as_of}",
+        "zh": "政策 {policy}，计算日 {as_of}",
+    },
+    "summary_warnings": {
+        "en": "warnings: {warnings}",
+        "zh": "提示：{warnings}",
+    },
+    "note_overdue": {"en": "{n} overdue", "zh": "逾期 {n} 户"},
+    "note_caseloads": {"en": "{n} caseload(s)", "zh": "联络员 {n} 名"},
+    "note_full_stars": {
+        "en": "{n} with all {most} stars",
+        "zh": "满 {most} 星 {n} 户",
+    },
+    "note_barred": {
+        "en": "{n} barred after a revocation",
+        "zh": "撤销后暂停评星 {n} 户",
+    },
+    "note_reviews_due": {"en": "{n} reviews due", "zh": "待复评 {n} 户"},
+    "note_statements": {"en": "{n} volunteer statements", "zh": "志愿者积分结算 {n} 份"},
+    "note_vetoed": {"en": "{n} vetoed", "zh": "一票否决 {n} 个"},
+    "note_quota": {
+        "en": "quota on {grade}: {places} place(s) for {cohort} scored, {kept} kept, "
+              "{demoted} moved down",
+        "zh": "{grade} 名额：已计分 {cohort} 个，名额 {places} 个，保留 {kept} 个，"
+              "降档 {demoted} 个",
+    },
+    "note_confirm": {
+        "en": "{n} need a person's confirmation",
+        "zh": "{n} 个需人工确认",
+    },
+    "note_actions": {"en": "{n} actions", "zh": "触发动作 {n} 个"},
 }
 """Every template in both languages (tests/test_messages.py checks that each key has
 both and that their ``{names}`` agree)."""
+
+SEPARATORS = {"en": "; ", "zh": "；"}
+"""Between the parts of a summary line, in each language."""
+
+NOUNS = {"households": "住户", "activity records": "服务记录", "subjects": "考核对象",
+         "events": "事件", "records": "记录"}
+"""The Chinese for the built-in schemes' record nouns (``SchemeSpec.noun``); a plugin's
+own noun is shown as its scheme wrote it."""
+
+
+def noun(word: str, lang: str | None = None) -> str:
+    """A scheme's word for its records (``households``) in ``lang``."""
+    return NOUNS.get(word, word) if language(lang) == "zh" else word
+
+
+def joined(parts: list[str], lang: str | None = None) -> str:
+    """The parts of one line, separated as ``lang`` writes it."""
+    return SEPARATORS[language(lang)].join(parts)
+
 
 LANG: contextvars.ContextVar[str | None] = contextvars.ContextVar("civicscore_lang",
                                                                   default=None)
 """The language a command was asked to speak (``--lang``), for the code it calls."""
 
 
+POLICY_LANG: contextvars.ContextVar[str | None] = contextvars.ContextVar(
+    "civicscore_policy_lang", default=None)
+"""The language of the policy a command read (its ``[policy] locale``): the default when
+neither ``--lang`` nor ``CIVICSCORE_LANG`` says one."""
+
+
+def locale_language(locale: object) -> str | None:
+    """The catalogue's language for a policy's ``locale`` (``zh-CN``, ``zh_TW``, ``en``,
+    ``en-GB`` ... by its first two letters), or None for one it does not speak (then
+    the next rule of :func:`language` decides)."""
+    if isinstance(locale, str) and locale[:2].lower() in LANGS:
+        return locale[:2].lower()
+    return None
+
+
 def language(asked: str | None = None) -> str:
     """``zh`` or ``en``: as asked (``--lang``), else :data:`LANG`, else
     ``CIVICSCORE_LANG`` (``zh``, ``zh-CN``, ``en_US.UTF-8`` ... by its first two
-    letters), else English, the words scripts already match."""
-    for choice in (asked, LANG.get(), os.environ.get("CIVICSCORE_LANG")):
+    letters), else the language of the policy the command read (:data:`POLICY_LANG`:
+    the officer who wrote ``locale = "zh-CN"`` reads Chinese without asking), else
+    English, the words scripts already match."""
+    for choice in (asked, LANG.get(), os.environ.get("CIVICSCORE_LANG"), POLICY_LANG.get()):
         if choice and choice[:2].lower() in LANGS:
             return choice[:2].lower()
     return "en"
@@ -102,5 +180,5 @@ def problem_line(p: Problem, lang: str | None = None) -> str:
         return str(p)
     return say("problem", chosen, file=p.file, line=p.line, col=p.col,
                label="" if p.severity == "error" else say("warning", chosen),
-               message=p.message, key=f" [{p.path}]" if p.path else "",
-               hint=say("hint", chosen, hint=p.hint) if p.hint else "")
+               message=p.message_zh or p.message, key=f" [{p.path}]" if p.path else "",
+               hint=say("hint", chosen, hint=p.hint_zh or p.hint) if p.hint else "")

@@ -23,6 +23,7 @@ from typing import Any
 
 from .._suggest import did_you_mean, one_of
 from ..expr import Expression
+from ..messages import say
 from ..policy.model import FactSpec
 from ..records import UnreadableRow, coerce_facts, is_missing, shown
 from ..results import PolicyRef
@@ -427,7 +428,7 @@ class EventsPresenter(Presenter):
                 str(row["due"]) if row["due"] else "-"]
 
     def notes(self, output: Column, details: Column) -> list[str]:
-        return [f"{len(output('rule'))} actions"]
+        return [say("note_actions", n=len(output("rule")))]
 
 
 

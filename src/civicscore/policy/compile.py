@@ -16,7 +16,7 @@ import re
 import warnings
 from collections import ChainMap
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, TypeVar
 
@@ -84,10 +84,14 @@ class CompileContext:
         """A mistake: the policy will be refused, with this located message."""
         self.problems.append(self.layers.problem(path, message, hint, value=value))
 
-    def warn(self, path: KeyPath, message: str, hint: str = "", *, value: bool = False) -> None:
-        """Worth an officer's attention, but the policy still loads (e.g. a shadowed tier)."""
-        self.notes.append(self.layers.problem(path, message, hint, value=value,
-                                              severity="warning"))
+    def warn(self, path: KeyPath, message: str, hint: str = "", *, value: bool = False,
+             zh: tuple[str, str] = ("", "")) -> None:
+        """Worth an officer's attention, but the policy still loads (e.g. a shadowed tier);
+        ``zh`` is the message and hint in Chinese, when the check words them so."""
+        note = self.layers.problem(path, message, hint, value=value, severity="warning")
+        if zh != ("", ""):
+            note = replace(note, message_zh=zh[0], hint_zh=zh[1])
+        self.notes.append(note)
 
     def section(self, name: str, model: type[SectionT]) -> SectionT | None:
         """The policy's ``[name]`` table as its scheme's model, or None if the policy has none.

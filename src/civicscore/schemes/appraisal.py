@@ -102,6 +102,7 @@ from .._suggest import did_you_mean, one_of
 from ..errors import RecordError
 from ..expr import Expression, FunctionTable, Type
 from ..expr.ir import Name, walk
+from ..messages import say
 from ..plan.ops import EXACT as EXACT_TYPE
 from ..plan.ops import (
     EXACT_CONTEXT,
@@ -385,18 +386,19 @@ class AppraisalPresenter(Presenter):
         notes = []
         vetoed = sum(bool(v) for v in output("vetoed"))
         if vetoed:
-            notes.append(f"{vetoed} vetoed")
+            notes.append(say("note_vetoed", n=vetoed))
         q = self.scheme.quota
         if q is not None:
             cohort = sum(s == SCORED for s in output("status"))
             codes = output("reason_codes")
             kept = sum("QUOTA_KEPT" in c for c in codes)
             demoted = sum("QUOTA_DEMOTED" in c for c in codes)
-            notes.append(f"quota on {q.grade}: {_places(q.max_share, cohort, q.rounding)} "
-                         f"place(s) for {cohort} scored, {kept} kept, {demoted} moved down")
+            notes.append(say("note_quota", grade=q.grade, cohort=cohort, kept=kept,
+                             places=_places(q.max_share, cohort, q.rounding),
+                             demoted=demoted))
         confirm = sum(bool(c) for c in output("needs_confirmation"))
         if confirm:
-            notes.append(f"{confirm} need a person's confirmation")
+            notes.append(say("note_confirm", n=confirm))
         return notes
 
 

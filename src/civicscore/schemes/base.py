@@ -25,6 +25,8 @@ from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, ClassVar, Protocol
 
+from ..messages import joined, language, noun, say
+
 REJECT_COLUMNS = ("input", "row", "id", "reason_codes", "reasons")
 
 
@@ -282,16 +284,19 @@ def summary_line(spec: Described, *, rows_in: int, rejected: Mapping[str, int],
     It is built only from what both engines produce identically (rows read,
     rejected rows per input, the ``warnings`` of the detail rows, the scheme's
     :meth:`Presenter.notes` on the output and detail rows), never from one
-    engine's own bookkeeping.
+    engine's own bookkeeping; its words come from the catalogue
+    (:mod:`civicscore.messages`) in the command's language, the notes too.
     """
+    lang = language()  # the command's (see messages.language): one language per line
     main = rejected.get(spec.input_kind, 0)
-    text = f"{rows_in - main} of {rows_in} {spec.noun} scored, {main} rejected"
-    others = [f"{kind}: {n} rejected" for kind, n in sorted(rejected.items())
-              if kind != spec.input_kind]
-    parts = [text, *others, *notes, f"policy {policy}, as of {as_of}"]
+    text = say("summary_counts", lang, scored=rows_in - main, rows_in=rows_in,
+               noun=noun(spec.noun, lang), rejected=main)
+    others = [say("summary_other_rejected", lang, kind=kind, n=n)
+              for kind, n in sorted(rejected.items()) if kind != spec.input_kind]
+    parts = [text, *others, *notes, say("summary_policy", lang, policy=policy, as_of=as_of)]
     if warnings:
-        parts.append("warnings: " + "; ".join(warnings))
-    return "; ".join(parts)
+        parts.append(say("summary_warnings", lang, warnings=joined(list(warnings), lang)))
+    return joined(parts, lang)
 
 
 # --- how a run is shown to a person -------------------------------------------------

@@ -62,6 +62,7 @@ from .._suggest import did_you_mean, one_of
 from ..errors import RecordError
 from ..expr import Expression, FunctionTable, Type
 from ..expr.ir import Name, walk
+from ..messages import say
 from ..plan.ops import (
     AddPeriod,
     All,
@@ -308,8 +309,8 @@ class CivilityPresenter(Presenter):
         barred = sum(ok and b is not None
                      for ok, b in zip(scored, output("barred_until"), strict=True))
         due = sum(ok and bool(d) for ok, d in zip(scored, output("review_due"), strict=True))
-        return [f"{full} with all {most} stars", f"{barred} barred after a revocation",
-                f"{due} reviews due"]
+        return [say("note_full_stars", n=full, most=most), say("note_barred", n=barred),
+                say("note_reviews_due", n=due)]
 
 
 # --- compiled rules ------------------------------------------------------------------

@@ -74,7 +74,18 @@ from typing import TYPE_CHECKING, Any
 from .._suggest import did_you_mean, one_of
 from ..errors import RecordError
 from ..expr import Expression, Fact, FunctionTable, Scope, Type
-from ..expr.ir import BoolOp, Compare, Const, In, Name, Node, Unary, walk
+from ..expr.analysis import (
+    Box,
+    BoxIndex,
+    Values,
+    analyse_condition,
+    analyse_region,
+    covered,
+    domain_of,
+    meets,
+)
+from ..expr.ir import Const, Name, walk
+from ..messages import say
 from ..plan.frame import GroupCount, RatedSum, group_count_rows
 from ..plan.ops import (
     AddPeriod,
@@ -506,7 +517,7 @@ class VisitsPresenter(Presenter):
     def notes(self, output: Column, details: Column) -> list[str]:
         overdue = sum(bool(o) for o in output("overdue"))
         caseloads = len(details("liaison_id"))
-        return [f"{overdue} overdue", f"{caseloads} caseload(s)"]
+        return [say("note_overdue", n=overdue), say("note_caseloads", n=caseloads)]
 
 
 # --- compiled rules ------------------------------------------------------------------------
@@ -1018,374 +1029,146 @@ class VisitsScheme(BatchEngine):
 
 # --- load-time analysis of tier conditions ------------------------------------------------
 #
-# A condition that is a conjunction of single-fact constraints is turned into one
-# set of allowed values per fact. Tier B is shadowed by an earlier tier A when, for
-# every fact A constrains, B's set is inside A's; a tier is unsatisfiable when one of
-# its sets is empty. Anything else is "don't know", and nothing is reported.
-
-_FLIP = {"<": ">", "<=": ">=", ">": "<", ">=": "<=", "==": "==", "!=": "!="}
-_NEGATE = {"<": ">=", "<=": ">", ">": "<=", ">=": "<", "==": "!=", "!=": "=="}
-_ENUMERATE_LIMIT = 10_000
+# expr/analysis.py turns a condition made of comparisons of one fact with a constant,
+# under and / or / not, into a union of boxes (fact -> allowed values). A tier is dead
+# when its union is empty, or, under hit_policy = "first", when it lies inside the union
+# of the earlier tiers' (one of them, or several together). Anything else is "don't
+# know", and nothing is reported.
 
 
-class _Unknown(Exception):
-    """The condition is not a conjunction of single-fact constraints."""
-
-
-@dataclass(frozen=True)
-class _Values:
-    """A set of values of one fact: exactly ``finite``, or a range minus ``excluded``."""
-
-    finite: frozenset[Any] | None = None
-    lo: Any = None
-    lo_open: bool = False
-    hi: Any = None
-    hi_open: bool = False
-    excluded: frozenset[Any] = frozenset()
-    discrete: bool = False  # whole numbers only (int facts, dates as day numbers)
-
-    def contains(self, v: Any) -> bool:
-        if self.finite is not None:
-            return v in self.finite
-        if self.discrete and not (isinstance(v, (int, float)) and float(v).is_integer()):
-            return False
-        if self.lo is not None and (v < self.lo or (self.lo_open and v == self.lo)):
-            return False
-        if self.hi is not None and (v > self.hi or (self.hi_open and v == self.hi)):
-            return False
-        return v not in self.excluded
-
-    @property
-    def empty(self) -> bool:
-        return self.finite is not None and not self.finite
-
-    def intersect(self, other: _Values) -> _Values:
-        if self.finite is not None:
-            return _Values(frozenset(v for v in self.finite if other.contains(v)))
-        if other.finite is not None:
-            return other.intersect(self)
-        lo, lo_open = self.lo, self.lo_open
-        if other.lo is not None and (lo is None or other.lo > lo or
-                                     (other.lo == lo and other.lo_open)):
-            lo, lo_open = other.lo, other.lo_open
-        hi, hi_open = self.hi, self.hi_open
-        if other.hi is not None and (hi is None or other.hi < hi or
-                                     (other.hi == hi and other.hi_open)):
-            hi, hi_open = other.hi, other.hi_open
-        return _Values(None, lo, lo_open, hi, hi_open, self.excluded | other.excluded,
-                       self.discrete or other.discrete).normalised()
-
-    def normalised(self) -> _Values:
-        if self.finite is not None:
-            return self
-        lo, hi, lo_open, hi_open = self.lo, self.hi, self.lo_open, self.hi_open
-        if self.discrete:
-            if lo is not None:
-                lo, lo_open = (math.floor(lo) + 1 if lo_open else math.ceil(lo)), False
-            if hi is not None:
-                hi, hi_open = (math.ceil(hi) - 1 if hi_open else math.floor(hi)), False
-        excluded = frozenset(v for v in self.excluded
-                             if _Values(None, lo, lo_open, hi, hi_open, frozenset(),
-                                        self.discrete).contains(v))
-        if lo is not None and hi is not None:
-            if lo > hi or (lo == hi and (lo_open or hi_open)):
-                return _Values(frozenset())
-            if lo == hi:
-                return _Values(frozenset({lo}) - excluded)
-            if self.discrete and hi - lo < max(_ENUMERATE_LIMIT, len(excluded) + 1):
-                return _Values(frozenset(range(lo, hi + 1)) - excluded)
-        return _Values(None, lo, lo_open, hi, hi_open, excluded, self.discrete)
-
-    def within(self, other: _Values) -> bool:
-        """Is every value of this set also in ``other``?"""
-        if self.finite is not None:
-            return all(other.contains(v) for v in self.finite)
-        if other.finite is not None:
-            return False  # an infinite set is never inside a finite one
-        if other.lo is not None and not (self.lo is not None and (
-                self.lo > other.lo or (self.lo == other.lo and (self.lo_open or
-                                                                not other.lo_open)))):
-            return False
-        if other.hi is not None and not (self.hi is not None and (
-                self.hi < other.hi or (self.hi == other.hi and (self.hi_open or
-                                                                not other.hi_open)))):
-            return False
-        return not any(self.contains(v) for v in other.excluded)
-
-
-def _domain(name: str, kinds: Mapping[str, tuple[Type, FactSpec | None]]) -> _Values:
-    kind, spec = kinds[name]
-    if kind is Type.BOOL:
-        return _Values(frozenset({True, False}))
-    if kind is Type.STRING:
-        return _Values(frozenset(spec.values)) if spec is not None and spec.values \
-            else _Values()
-    lo = spec.min if spec is not None else None
-    hi = spec.max if spec is not None else None
-    return _Values(None, lo, False, hi, False, frozenset(),
-                   kind in (Type.INT, Type.DATE)).normalised()
-
-
-def _plain(value: Any) -> Any:
-    return value.toordinal() if isinstance(value, dt.date) else value
-
-
-def _atoms(node: Node, negate: bool = False) -> list[tuple[str, str, Any]]:
-    """(fact, op, value) constraints whose conjunction is ``node``; raises _Unknown."""
-    if isinstance(node, BoolOp) and (node.op == "and") != negate:
-        return [a for v in node.values for a in _atoms(v, negate)]  # not (a or b) = ...
-    if isinstance(node, Unary) and node.op == "not":
-        return _atoms(node.operand, not negate)
-    if isinstance(node, Const) and node.type is Type.BOOL:
-        return [] if node.value != negate else [("", "false", None)]
-    if isinstance(node, Name) and node.type is Type.BOOL:
-        return [(node.name, "==", not negate)]
-    if isinstance(node, In) and isinstance(node.operand, Name):
-        op = "in" if node.negate == negate else "not in"
-        return [(node.operand.name, op, frozenset(_plain(v) for v in node.options))]
-    if isinstance(node, Compare):
-        op = _NEGATE[node.op] if negate else node.op
-        if isinstance(node.left, Name) and isinstance(node.right, Const):
-            return [(node.left.name, op, _plain(node.right.value))]
-        if isinstance(node.right, Name) and isinstance(node.left, Const):
-            return [(node.right.name, _FLIP[op], _plain(node.left.value))]
-    raise _Unknown
-
-
-def _constraint(op: str, value: Any) -> _Values:
-    return {
-        "==": lambda: _Values(frozenset({value})),
-        "!=": lambda: _Values(excluded=frozenset({value})),
-        "in": lambda: _Values(frozenset(value)),
-        "not in": lambda: _Values(excluded=frozenset(value)),
-        "<": lambda: _Values(hi=value, hi_open=True),
-        "<=": lambda: _Values(hi=value),
-        ">": lambda: _Values(lo=value, lo_open=True),
-        ">=": lambda: _Values(lo=value),
-    }[op]()
-
-
-def analyse_condition(node: Node, kinds: Mapping[str, tuple[Type, FactSpec | None]],
-                      domains: Mapping[str, _Values] | None = None
-                      ) -> dict[str, _Values] | None:
-    """Fact -> allowed values, or None when the condition is not a simple conjunction.
-    ``domains`` may give each fact's whole set (``_domain``), worked out once."""
-    try:
-        atoms = _atoms(node)
-    except _Unknown:
-        return None
-    out: dict[str, _Values] = {}
-    for name, op, value in atoms:
-        if op == "false":
-            out[""] = _Values(frozenset())
-            continue
-        if name not in kinds:
-            return None
-        current = out[name] if name in out else (
-            domains[name] if domains is not None else _domain(name, kinds))
-        out[name] = current.intersect(_constraint(op, value))
-    return out
-
-
-class _ShadowIndex:
-    """The earlier tiers that could take every household of a later one, found without
-    comparing every pair (thousands of tiers): an earlier tier that allows a fact only
-    a finite set of values is filed under that fact and each value; a later tier can be
-    inside it only if its own values of that fact are all among them. Tiers that
-    constrain one fact to a range are left to :func:`_range_containers`."""
-
-    def __init__(self) -> None:
-        self.unkeyed: set[int] = set()  # earlier tiers no index holds: always compared
-        self.by_value: dict[str, dict[Any, set[int]]] = {}
-
-    def add(self, at: int, sets: Mapping[str, _Values]) -> None:
-        for name, allowed in sets.items():
-            if allowed.finite is not None:
-                values = self.by_value.setdefault(name, {})
-                for v in allowed.finite:
-                    values.setdefault(v, set()).add(at)
-                return
-        if _one_range(sets) is None:
-            self.unkeyed.add(at)
-
-    def candidates(self, sets: Mapping[str, _Values],
-                   domains: Mapping[str, _Values]) -> list[int]:
-        found = set(self.unkeyed)
-        for name, values in self.by_value.items():
-            mine = sets[name] if name in sets else domains.get(name)
-            if mine is None or mine.finite is None or not mine.finite:
-                continue  # an infinite set is never inside a finite one
-            common: set[int] | None = None
-            for v in mine.finite:
-                holders = values.get(v, set())
-                common = set(holders) if common is None else common & holders
-                if not common:
-                    break
-            found |= common or set()
-        return sorted(found)
-
-
-def _one_range(sets: Mapping[str, _Values]) -> str | None:
-    """The fact, where a tier constrains exactly one fact, to a range with no excluded
-    values (``age_oldest >= 60``): such a tier takes every household of a later one
-    exactly when the later one's values of that fact lie within its range."""
-    if len(sets) != 1:
-        return None
-    (name, allowed), = sets.items()
-    return name if allowed.finite is None and not allowed.excluded else None
-
-
-def _lower(v: _Values) -> tuple[Any, ...]:
-    """A set's lower end as a key: ``E`` starts no later than ``T`` exactly when
-    ``_lower(E) <= _lower(T)`` (no bound first; at one value, a closed end first)."""
-    if v.finite is not None:
-        return (1, min(v.finite), 0)
-    return (0,) if v.lo is None else (1, v.lo, 1 if v.lo_open else 0)
-
-
-def _upper(v: _Values) -> tuple[Any, ...]:
-    """A set's upper end as a key: ``E`` ends no earlier than ``T`` exactly when
-    ``_upper(E) >= _upper(T)`` (no bound last; at one value, a closed end last)."""
-    if v.finite is not None:
-        return (1, max(v.finite), 1)
-    return (2,) if v.hi is None else (1, v.hi, 0 if v.hi_open else 1)
-
-
-def _range_containers(analysed: Sequence[Mapping[str, _Values]],
-                      domains: Mapping[str, _Values]) -> list[int | None]:
-    """For each tier (by position), the first tier among those that constrain one fact
-    to a range (:func:`_one_range`) that takes every household it matches, or None.
-
-    All pairs are not compared: per fact, the range tiers and the queries are swept in
-    order of their lower ends, and a Fenwick tree over the upper ends keeps the
-    smallest position seen, so each tier costs O(log n). The smallest position is the
-    first container; a tier contains itself, so only a smaller position than the
-    tier's own is an earlier one."""
-    found: list[int | None] = [None] * len(analysed)
-    by_fact: dict[str, list[int]] = {}
-    for at, sets in enumerate(analysed):
-        name = _one_range(sets)
-        if name is not None:
-            by_fact.setdefault(name, []).append(at)
-    for name, ranges in by_fact.items():
-        try:
-            _sweep(name, ranges, analysed, domains, found)
-        except TypeError:  # values that do not order (never from one fact's type)
-            continue
-    return found
-
-
-def _sweep(name: str, ranges: Sequence[int], analysed: Sequence[Mapping[str, _Values]],
-           domains: Mapping[str, _Values], found: list[int | None]) -> None:
-    events: list[tuple[tuple[Any, ...], int, int]] = []  # (lower end, 0 range/1 query, at)
-    uppers: dict[int, tuple[Any, ...]] = {}
-    for at in ranges:
-        r = analysed[at][name]
-        events.append((_lower(r), 0, at))
-        uppers[at] = _upper(r)
-    queried: dict[int, tuple[Any, ...]] = {}
-    for at, sets in enumerate(analysed):
-        mine = sets[name] if name in sets else domains.get(name)
-        if mine is None or mine.empty:
-            continue
-        events.append((_lower(mine), 1, at))
-        queried[at] = _upper(mine)
-    # rank the upper ends, largest first, so "ends no earlier" is a prefix of ranks
-    order = sorted(set(uppers.values()) | set(queried.values()), reverse=True)
-    rank = {u: i + 1 for i, u in enumerate(order)}
-    size = len(order)
-    tree = [len(analysed)] * (size + 1)  # Fenwick tree of prefix minima of positions
-    events.sort(key=lambda e: (e[0], e[1]))  # at one lower end, ranges before queries
-    for _lower_end, kind, at in events:
-        if kind == 0:
-            i = rank[uppers[at]]
-            while i <= size:
-                tree[i] = min(tree[i], at)
-                i += i & -i
-        else:
-            i, best = rank[queried[at]], len(analysed)
-            while i > 0:
-                best = min(best, tree[i])
-                i -= i & -i
-            if best < at and (found[at] is None or best < found[at]):  # type: ignore[operator]
-                found[at] = best
-
-
-#: At most this many pairs of tiers are compared one by one (tiers no index holds);
-#: beyond, ``check`` says it stopped rather than grow with the square of the tiers.
-_PAIRS_LIMIT = 200_000
+#: At most this many pairs of boxes (a later tier's and an earlier one's that the index
+#: cannot rule out) are compared; beyond, ``check`` says where it stopped looking for
+#: shadowed tiers rather than grow with the square of the tiers (issue 12).
+PAIRS_LIMIT = 200_000
 
 
 def _check_overlaps(ctx: CompileContext, tiers: Sequence[_Tier],
                     kinds: Mapping[str, tuple[Type, FactSpec | None]]) -> None:
     """Warn of a tier that can never match: its condition holds for no household, or,
-    under ``first``, every household it matches is taken by an earlier tier. The
-    earlier tier named is the first that takes them all, found through
-    :class:`_ShadowIndex` and :func:`_range_containers`, without comparing all pairs
-    (the one exception: earlier tiers that constrain several facts, none to a finite
-    set, are compared with every later one, for at most ``_PAIRS_LIMIT`` pairs, after
-    which a warning says the analysis stopped)."""
+    under ``first``, every household it matches is taken by earlier tiers. The earlier
+    boxes compared are those :class:`BoxIndex` cannot rule out, at most
+    :data:`PAIRS_LIMIT` pairs in all: past it, one warning says at which tier the
+    search for shadowed tiers stopped (an impossible condition is still reported)."""
     # each fact's whole set, once (an int fact with a range enumerates it: thousands of
     # tiers would otherwise build it again for every pair)
-    domains = {name: _domain(name, kinds) for name in kinds}
+    domains = {name: domain_of(name, kinds) for name in kinds}
+    budget = PAIRS_LIMIT
     visits = ctx.section("visits", Visits)
     first = visits is not None and visits.hit_policy == "first"
-    analysed: list[tuple[_Tier, dict[str, _Values]]] = []
+    index = BoxIndex()
+    boxes: list[Box] = []  # every box of the earlier analysed tiers, in tier order
+    owners: list[int] = []  # the position in ``analysed`` of each box's tier
+    analysed: list[tuple[_Tier, list[Box]]] = []
     for t in tiers:
-        sets = None if t.when is None else analyse_condition(t.when.node, kinds, domains)
-        if sets is not None:
-            analysed.append((t, sets))
-    # the tiers that can match some household, by position: the rest cannot shadow
-    checked = [(t, sets) for t, sets in analysed if not any(s.empty for s in sets.values())]
-    ranged = _range_containers([sets for _, sets in checked], domains) if first else []
-    index = _ShadowIndex()
-    at = 0
-    # comparisons with earlier tiers that no index holds, pair by pair: bounded
-    budget, stopped = _PAIRS_LIMIT, None
-    for t, sets in analysed:
-        assert t.when is not None
-        path: KeyPath = ("visits", "tiers", t.index, "when")
-        empty = [name for name, s in sets.items() if s.empty]
-        if empty:
-            what = (f"no value of {empty[0]} satisfies it" if empty[0]
-                    else "it contains False")
-            ctx.warn(path, f"visit tier {t.id!r} can never match: its condition "
-                           f"{t.when.text!r} cannot hold for any household ({what})",
-                     "fix the condition, or remove the tier", value=True)
+        if t.when is None:
             continue
+        region = analyse_region(t.when.node, kinds, domains)
+        if region is None:
+            continue
+        path: KeyPath = ("visits", "tiers", t.index, "when")
+        if not region:
+            _warn_impossible(ctx, path, t, kinds, domains)
+            continue
+        if first and budget > 0:
+            pairs = [(box, at) for box in region for at in index.meeting(box, domains)]
+            budget -= len(pairs)
+            if budget <= 0:
+                _warn_stopped(ctx, path, t)
+                first = False  # the shadows of this tier and later ones are not sought
         if first:
-            shadow = ranged[at]
-            for i in index.candidates(sets, domains):
-                if shadow is not None and i > shadow:
-                    break  # the range tier found is earlier than any left
-                if i in index.unkeyed:
-                    if budget == 0:
-                        continue
-                    budget -= 1
-                    if budget == 0:
-                        stopped = t
-                if all((sets[name] if name in sets else domains[name]).within(allowed)
-                       for name, allowed in checked[i][1].items()):
-                    shadow = i
-                    break
-            if shadow is not None:
-                earlier = checked[shadow][0]
-                assert earlier.when is not None
-                ctx.warn(path, f"visit tier {t.id!r} can never match: every household "
-                               f"it matches ({t.when.text}) is already taken by the "
-                               f"earlier tier {earlier.id!r} ({earlier.when.text}), and "
-                               f"hit_policy = 'first'",
-                         f"move {t.id!r} before {earlier.id!r}, or narrow "
-                         f"{earlier.id!r}", value=True)
-            index.add(at, sets)
-        at += 1
-    if stopped is not None:
-        ctx.warn(("visits", "tiers", stopped.index, "when"),
-                 f"check stopped looking for tiers that can never match after "
-                 f"{_PAIRS_LIMIT:,} comparisons, at tier {stopped.id!r}: tiers that "
-                 f"constrain several facts, none to a list of values, are compared pair "
-                 f"by pair, and tiers from {stopped.id!r} on were not compared with them "
-                 f"all", "constrain one fact per tier where you can, or split the policy")
+            meeting = sorted({at for box, at in pairs if meets(box, boxes[at], domains)})
+            taken_by = _taken_by(region, meeting, boxes, owners, analysed, domains)
+            if taken_by:
+                _warn_shadowed(ctx, path, t, [analysed[i][0] for i in taken_by])
+        for box in region:
+            index.add(len(boxes), box)
+            boxes.append(box)
+            owners.append(len(analysed))
+        analysed.append((t, region))
+
+
+def _warn_stopped(ctx: CompileContext, path: KeyPath, t: _Tier) -> None:
+    ctx.warn(path, f"check stopped looking for tiers that can never match at tier {t.id!r}, "
+                   f"after {PAIRS_LIMIT:,} comparisons of tiers with earlier ones: this tier "
+                   f"and the ones after it were not compared",
+             "give tiers conditions on a list of values (an enum, a bool, a small range "
+             "of whole numbers) where you can, or split the policy",
+             zh=(f"比较了 {PAIRS_LIMIT:,} 对档次之后，检查在档次 {t.id!r} 处停止查找永远不会命中的"
+                 f"档次：这一档及其后的档次未与前面的档次比较",
+                 "尽量让档次的条件取自一组值（枚举、是否、小范围整数），或拆分政策"))
+
+
+MINIMAL_SHADOWS = 24
+"""Up to this many earlier tiers that together take a tier's households, the warning
+names only the ones needed (each left out in turn); past it, every one that meets it."""
+
+
+def _taken_by(region: list[Box], meeting: list[int], boxes: list[Box], owners: list[int],
+              analysed: list[tuple[_Tier, list[Box]]], domains: Mapping[str, Values]
+              ) -> list[int]:
+    """The earlier tiers (positions in ``analysed``) that together take every household
+    of ``region``, one alone if one does; empty when they do not (or nobody can tell).
+    ``meeting`` are the earlier boxes that share a household with it."""
+    tiers = sorted({owners[at] for at in meeting})
+    for i in tiers:
+        if covered(region, analysed[i][1], domains):
+            return [i]
+    if len(tiers) < 2 or not covered(region, [boxes[at] for at in meeting], domains):
+        return []
+    if len(tiers) <= MINIMAL_SHADOWS:
+        for i in reversed(list(tiers)):
+            rest = [j for j in tiers if j != i]
+            if covered(region, [b for j in rest for b in analysed[j][1]], domains):
+                tiers = rest
+    return tiers
+
+
+def _warn_impossible(ctx: CompileContext, path: KeyPath, t: _Tier,
+                     kinds: Mapping[str, tuple[Type, FactSpec | None]],
+                     domains: Mapping[str, Values]) -> None:
+    assert t.when is not None
+    sets = analyse_condition(t.when.node, kinds, domains)  # one conjunction: which fact
+    empty = [name for name, s in (sets or {}).items() if s.empty]
+    if empty and empty[0]:
+        what, what_zh = (f"no value of {empty[0]} satisfies it",
+                         f"{empty[0]} 没有一个值满足它")
+    elif empty:
+        what, what_zh = "it contains False", "其中含有 False"
+    else:
+        what, what_zh = "none of its alternatives can hold", "它的每一种情形都不成立"
+    ctx.warn(path, f"visit tier {t.id!r} can never match: its condition "
+                   f"{t.when.text!r} cannot hold for any household ({what})",
+             "fix the condition, or remove the tier", value=True,
+             zh=(f"走访档次 {t.id!r} 永远不会被选中：它的条件 {t.when.text!r} 对任何一户都"
+                 f"不成立（{what_zh}）", "修改条件，或删除这个档次"))
+
+
+def _warn_shadowed(ctx: CompileContext, path: KeyPath, t: _Tier,
+                   earlier: list[_Tier]) -> None:
+    assert t.when is not None
+
+    def located(e: _Tier) -> tuple[str, str]:
+        assert e.when is not None
+        file, line, col = ctx.layers.where(("visits", "tiers", e.index, "when"), value=True)
+        return (f"{e.id!r} ({e.when.text}, at {file}:{line}:{col})",
+                f"{e.id!r}（{e.when.text}，位于 {file} 第 {line} 行第 {col} 列）")
+
+    names = [located(e) for e in earlier]
+    if len(earlier) == 1:
+        whom, whom_zh = f"the earlier tier {names[0][0]}", f"前面的档次 {names[0][1]}"
+        hint = f"move {t.id!r} before {earlier[0].id!r}, or narrow {earlier[0].id!r}"
+        hint_zh = f"把 {t.id!r} 移到 {earlier[0].id!r} 之前，或收窄 {earlier[0].id!r} 的条件"
+    else:
+        whom = ("the earlier tiers " + ", ".join(n for n, _ in names[:-1]) +
+                f" and {names[-1][0]} together")
+        whom_zh = "前面的档次 " + "、".join(z for _, z in names) + "合起来"
+        hint = f"move {t.id!r} before {earlier[0].id!r}, or narrow those tiers"
+        hint_zh = f"把 {t.id!r} 移到 {earlier[0].id!r} 之前，或收窄这些档次的条件"
+    ctx.warn(path, f"visit tier {t.id!r} can never match: every household it matches "
+                   f"({t.when.text}) is already taken by {whom}, and hit_policy = 'first'",
+             hint, value=True,
+             zh=(f"走访档次 {t.id!r} 永远不会被选中：它匹配的每一户（{t.when.text}）都已被"
+                 f"{whom_zh}选中（hit_policy = 'first'）", hint_zh))
 
 
 # --- compile ---------------------------------------------------------------------------

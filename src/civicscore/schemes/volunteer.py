@@ -58,6 +58,7 @@ from .._suggest import did_you_mean
 from ..errors import RecordError
 from ..expr import Expression, Fact, FunctionTable, Type
 from ..expr.ir import MAX_SAFE_INT, Binary, Const, Name
+from ..messages import say
 from ..plan import AnyOf, IfElse, Input, Let, Plan, Ref, RoundDiv
 from ..plan import Compare as PlanCompare
 from ..plan import Expr as PlanExpr
@@ -388,7 +389,7 @@ class VolunteerPresenter(Presenter):
                 str(row["records_rejected"])]
 
     def notes(self, output: Column, details: Column) -> list[str]:
-        return [f"{len(output('volunteer_id'))} volunteer statements"]
+        return [say("note_statements", n=len(output("volunteer_id")))]
 
 
 # --- compiled rules ------------------------------------------------------------------
