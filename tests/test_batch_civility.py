@@ -27,6 +27,8 @@ import civicscore
 from civicscore.records import UnreadableRow
 from civicscore.schemes.base import REJECT_COLUMNS
 
+from .conftest import EXAMPLE_POLICY
+
 pl = pytest.importorskip("polars")
 
 OUTPUT_SCHEMA = pl.Schema({
@@ -282,6 +284,16 @@ def test_revocations_and_leap_days(policies: dict[str, civicscore.Policy]) -> No
     for policy in policies.values():
         for as_of in (dt.date(2025, 2, 28), dt.date(2026, 2, 28), AS_OF_DAY):
             assert_same(policy, items, items, as_of)
+
+
+def test_minus_zero_is_worded_as_per_record(policies: dict[str, civicscore.Policy]) -> None:
+    # 0.0 and -0.0 are one value to unique() and a hash join, but the per-record path
+    # shows "0" and "-0": batch's details showed whichever came first for both
+    policy = civicscore.load(EXAMPLE_POLICY)
+    for first, second in ((-0.0, 0.0), (0.0, -0.0)):
+        items = [{"household_id": "H1", "volunteer_hours": first},
+                 {"household_id": "H2", "volunteer_hours": second}]
+        assert_same(policy, items, items, AS_OF_DAY)
 
 
 def test_empty_input(policies: dict[str, civicscore.Policy]) -> None:

@@ -529,16 +529,22 @@ def _worded(names: Sequence[str], columns: Sequence[pl.Series]) -> tuple[pl.Seri
     text of each code), each value formatted by the per-record formatter once per
     distinct value and each text built once per distinct combination of values.
 
-    A column's distinct values, sorted, give each row's code by a binary search (no
+    A column's distinct values (a float's by its text), sorted, give each row's code by
+    a binary search (no
     hash join); a second column's codes are folded in as ``code * size + its code`` and
     numbered again densely, so the code stays below the row count."""
     code: pl.Series | None = None
     text = pl.Series([], dtype=pl.String)
     for name, column in zip(names, columns, strict=True):
-        distinct = column.unique().sort()
-        here = distinct.search_sorted(column)
-        assert not distinct.gather(here).ne_missing(column).any(), name  # a bug if not
-        shown = pl.Series([None if v is None else f"{name} = {_show(v)}"
+        # a float is keyed by its round-trip text: 0.0 and -0.0 are equal as numbers (so
+        # one distinct value) but shown "0" and "-0"; the text reads back to the float
+        floats = column.dtype.is_float()
+        key = column.cast(pl.String) if floats else column
+        distinct = key.unique().sort()
+        here = distinct.search_sorted(key)
+        assert not distinct.gather(here).ne_missing(key).any(), name  # a bug if not
+        shown = pl.Series([None if v is None else
+                           f"{name} = {_show(float(v) if floats else v)}"
                            for v in distinct.to_list()], dtype=pl.String)
         if code is None:
             code, text = here, shown
