@@ -33,9 +33,10 @@ from typing import TYPE_CHECKING, Any
 import click
 
 from .errors import PolicyError, Problem
-from .messages import LANG, LANGS, language, problem_line
+from .messages import LANGS, POLICY_LANG, language, problem_line
 from .policy.care import vocabulary
 from .provenance import software
+from .report.render import label_of
 
 if TYPE_CHECKING:
     from .policy.compile import Policy
@@ -58,10 +59,10 @@ class _Say:
     def __call__(self, zh: str, en: str) -> str:
         return zh if self.lang == "zh" else en
 
-    def label(self, label: str, label_en: str, fallback: str) -> str:
-        """A thing's name in this language, else in the other, else its id."""
-        first, second = (label, label_en) if self.lang == "zh" else (label_en, label)
-        return first or second or fallback
+    def label(self, item: Any, fallback: str) -> str:
+        """A thing's name in this language, else in the other, else its id (the policy
+        page's ``label_of``)."""
+        return label_of(item, self.lang, fallback)
 
 
 def assess(policy: Policy, lang: str | None = None, today: dt.date | None = None) -> str:
@@ -79,12 +80,12 @@ def assess(policy: Policy, lang: str | None = None, today: dt.date | None = None
 def record_language(policy: Policy | None, asked: str | None = None) -> str:
     """As asked, else the command's ``--lang`` or ``CIVICSCORE_LANG``, else the policy's
     locale (``zh-CN`` is Chinese), else English."""
-    import os
-
-    if asked or LANG.get() or os.environ.get("CIVICSCORE_LANG"):
+    # messages.language holds the order; this policy stands in for the command's one
+    token = POLICY_LANG.set(policy.model.policy.locale if policy is not None else None)
+    try:
         return language(asked)
-    locale = policy.model.policy.locale[:2].lower() if policy is not None else ""
-    return locale if locale in LANGS else "en"
+    finally:
+        POLICY_LANG.reset(token)
 
 
 # --- the parts -------------------------------------------------------------------------
@@ -155,9 +156,9 @@ def _volunteer(policy: Policy, section: Any, say: _Say) -> Iterator[str]:
                         "for each volunteer, a statement (earned, expired, redeemed, balance, "
                         "star level). It recognises what people do, not who they are.")
     yield _listed(say, "活动 {n} 项", "{n} activities",
-                  [say.label(a.label, a.label_en, aid) for aid, a in section.activities.items()])
+                  [say.label(a, aid) for aid, a in section.activities.items()])
     yield _listed(say, "加成规则 {n} 条", "{n} multipliers",
-                  [say.label(m.label, m.label_en, m.id) for m in section.multipliers])
+                  [say.label(m, m.id) for m in section.multipliers])
     if section.point_expiry_months:
         yield say(f"- 积分 {section.point_expiry_months} 个月后过期",
                   f"- points expire after {section.point_expiry_months} months")
@@ -174,9 +175,9 @@ def _civility(policy: Policy, section: Any, say: _Say) -> Iterator[str]:
                         f"reviewed every {section.review_years} year(s); after a revocation "
                         f"no stars for {section.bar_years} year(s).")
     yield _listed(say, "星级标准 {n} 项", "{n} star criteria",
-                  [say.label(s.label, s.label_en, s.id) for s in section.stars])
+                  [say.label(s, s.id) for s in section.stars])
     yield _listed(say, "称号 {n} 个", "{n} titles",
-                  [f"{say.label(t.label, t.label_en, str(t.min_stars))} (≥{t.min_stars})"
+                  [f"{say.label(t, str(t.min_stars))} (≥{t.min_stars})"
                    for t in section.titles])
     yield _effects(say, "未获星或称号、星级被撤销；照护需求不能影响星级。",
                    "stars or a title not given, stars revoked; care needs cannot affect "
@@ -195,15 +196,15 @@ def _visits(policy: Policy, section: Any, say: _Say) -> Iterator[str]:
         needs = _needs_read(t.when, facts, say)
         when = needs or say("默认等级（不符合其他等级时）",
                             "the default tier (when no other applies)")
-        yield say(f"- 等级「{say.label(t.label, t.label_en, t.id)}」：{_cadence(t.cadence, say)}；"
+        yield say(f"- 等级「{say.label(t, t.id)}」：{_cadence(t.cadence, say)}；"
                   f"依据：{when}",
-                  f"- tier '{say.label(t.label, t.label_en, t.id)}': {_cadence(t.cadence, say)}; "
+                  f"- tier '{say.label(t, t.id)}': {_cadence(t.cadence, say)}; "
                   f"reads: {when}")
     for tr in section.triggers:
         event = _needs_read(tr.event, facts, say)
-        yield say(f"- 触发「{say.label(tr.label, tr.label_en, tr.id)}」：{event}"
+        yield say(f"- 触发「{say.label(tr, tr.id)}」：{event}"
                   f"后 {tr.within_days} 天内探访",
-                  f"- trigger '{say.label(tr.label, tr.label_en, tr.id)}': a visit within "
+                  f"- trigger '{say.label(tr, tr.id)}': a visit within "
                   f"{tr.within_days} day(s) of {event}")
     cap = section.capacity.households_per_liaison
     if cap:
@@ -222,16 +223,16 @@ def _appraisal(policy: Policy, section: Any, say: _Say) -> Iterator[str]:
                         f"and a grade; a veto or a quota demotion is a recommendation until a "
                         f"person confirms it.")
     yield _listed(say, "指标 {n} 项（权重）", "{n} indicators (weight)",
-                  [f"{say.label(i.label, i.label_en, i.id)} ({i.weight:g})"
+                  [f"{say.label(i, i.id)} ({i.weight:g})"
                    for i in section.indicators])
     yield _listed(say, "等级 {n} 个", "{n} grades",
-                  [f"{say.label(g.label, g.label_en, g.id)} (≥{g.min_score:g})"
+                  [f"{say.label(g, g.id)} (≥{g.min_score:g})"
                    for g in section.grades])
     yield _listed(say, "一票否决 {n} 项", "{n} vetoes",
-                  [say.label(v.label, v.label_en, v.id) for v in section.vetoes])
+                  [say.label(v, v.id) for v in section.vetoes])
     if section.quota is not None:
         q = section.quota
-        grade = next((say.label(g.label, g.label_en, g.id) for g in section.grades
+        grade = next((say.label(g, g.id) for g in section.grades
                       if g.id == q.grade), q.grade)
         yield say(f"- 名额：评为「{grade}」的至多占 {q.max_share:.0%}，超出者降一等（须人工确认）",
                   f"- quota: at most {q.max_share:.0%} may be graded '{grade}'; the others "
@@ -249,9 +250,9 @@ def _events(policy: Policy, section: Any, say: _Say) -> Iterator[str]:
                         "a log of events; inactivity may only give a gentle notice, never a "
                         "penalty.")
     for r in section.rules:
-        yield say(f"- 规则「{say.label(r.label, r.label_en, r.id)}」（{r.form}）："
+        yield say(f"- 规则「{say.label(r, r.id)}」（{r.form}）："
                   f"{r.effect}，{r.action}",
-                  f"- rule '{say.label(r.label, r.label_en, r.id)}' ({r.form}): {r.effect}, "
+                  f"- rule '{say.label(r, r.id)}' ({r.form}): {r.effect}, "
                   f"{r.action}")
 
 
@@ -301,14 +302,14 @@ def _data(policy: Policy, say: _Say, today: dt.date) -> Iterator[str]:
         rows = []
         for name, spec in facts.items():
             concept = vocab.get(spec.concept or "")
-            care = (say("是：", "yes: ") + say.label(concept.label, concept.label_en, concept.id)
+            care = (say("是：", "yes: ") + say.label(concept, concept.id)
                     + (f" ({concept.standard})" if concept.standard else "")
                     if concept is not None else
                     say("是（未声明概念，探访等级不能读取）", "yes (no concept: visit tiers "
                                                   "cannot read it)") if spec.care_need
                     else say("否", "no"))
             used = ", ".join(readers.get((entity, name), ())) or say("无规则读取", "no rule")
-            rows.append((f"`{name}`", spec.type, say.label(spec.label, spec.label_en, "-"),
+            rows.append((f"`{name}`", spec.type, say.label(spec, "-"),
                          care, used))
         yield from _table((say("事实", "Fact"), say("类型", "Type"), say("含义", "Meaning"),
                            say("照护需求", "Care need"), say("读取它的方案", "Read by")), rows)
@@ -408,9 +409,9 @@ def _safeguards(policy: Policy, say: _Say, today: dt.date) -> Iterator[str]:
         facts = policy.model.facts.get(visits.entity, {})
         frequent = [t for t in visits.tiers if _days(t.cadence) < 7]
         for t in frequent:
-            yield say(f"- 等级「{say.label(t.label, t.label_en, t.id)}」每周多于一次，其条件要求："
+            yield say(f"- 等级「{say.label(t, t.id)}」每周多于一次，其条件要求："
                       f"{_needs_read(t.when, facts, say)}",
-                      f"- tier '{say.label(t.label, t.label_en, t.id)}' visits more often "
+                      f"- tier '{say.label(t, t.id)}' visits more often "
                       f"than weekly; its condition requires: {_needs_read(t.when, facts, say)}")
 
 
@@ -525,8 +526,8 @@ def _needs_read(text: str | None, facts: Mapping[str, FactSpec], say: _Say) -> s
         if spec is None:
             continue
         concept = vocab.get(spec.concept or "")
-        what = (say.label(concept.label, concept.label_en, concept.id) if concept is not None
-                else say.label(spec.label, spec.label_en, name))
+        what = (say.label(concept, concept.id) if concept is not None
+                else say.label(spec, name))
         words.append(f"{what} (`{name}`)")
     return ("、" if say.lang == "zh" else ", ").join(words)
 
