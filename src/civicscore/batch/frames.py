@@ -333,27 +333,33 @@ def python_coerce(raw: pl.Series,
     return joined["value"], joined["code"]
 
 
-def repeated(key: pl.Series) -> pl.Series:
-    """Rows whose (non-null) key already appeared in an earlier row.
+def first_rows(key: pl.Series, rows: pl.Series) -> pl.Series:
+    """The first of ``rows`` with each row's ``key`` (null where the key is null): where
+    it is not the row's own, the row repeats a key ("already appears in row N").
 
-    Equal keys have equal hashes, so a repeat can only be among the rows whose
-    key's hash is shared with another row: sorting the hashes (cheap, integers)
-    finds those few candidates, and the exact ``is_first_distinct`` runs on the
-    candidates' keys only, in row order (a repeat's earlier copies are candidates
-    too). No hash table over every key is built.
-    """
-    n = key.len()
-    hashes = pl.DataFrame([key.hash().alias("h"),
-                           pl.int_range(n, dtype=pl.Int64, eager=True).alias("i")])
-    if key.null_count():
-        hashes = hashes.filter(key.is_not_null())
-    h = pl.col("h")
-    candidates = hashes.lazy().sort("h").filter((h == h.shift(1)) | (h == h.shift(-1))) \
-        .select("i").sort("i").collect()["i"]
-    if candidates.is_empty():
-        return pl.repeat(False, n, eager=True)
-    again = candidates.filter(~key.gather(candidates).is_first_distinct())
-    return pl.repeat(False, n, eager=True).scatter(again, True)
+    Grouping 10^6 distinct ids by text costs half a second; their 64-bit hashes, sorted,
+    show at once which rows may share a key (a hash that occurs once is a key that
+    occurs once, the row its own first), and the exact grouping runs on those only."""
+    hashes = key.hash()
+    ordered = hashes.sort()
+    later = ordered.slice(1)
+    shared = later.filter(later == ordered.slice(0, max(len(ordered) - 1, 0)))
+    first = rows.set(key.is_null(), None) if key.null_count() else rows
+    if not shared.len():
+        return first
+    may = hashes.is_in(shared.unique().implode()) & key.is_not_null()
+    if not may.any():
+        return first
+    firsts = pl.DataFrame({"k": key.filter(may), "r": rows.filter(may)}).select(
+        pl.col("r").first().over("k")).to_series()
+    return first.clone().scatter(may.arg_true(), firsts)  # scatter writes in place
+
+
+def repeated(key: pl.Series) -> pl.Series:
+    """Rows whose (non-null) key already appeared in an earlier row: those whose first
+    row (:func:`first_rows`) is not their own."""
+    at = pl.int_range(key.len(), dtype=pl.Int64, eager=True)
+    return (first_rows(key, at) != at).fill_null(False)
 
 
 def _blank_expr(col: pl.Expr, raw: pl.Series) -> pl.Expr:
