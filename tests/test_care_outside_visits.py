@@ -177,3 +177,51 @@ def test_check_says_it_in_the_officers_language(tmp_path: Path) -> None:
     assert f"{path} 第 {line} 行第 16 列：indicator 'tidy' may not read 'disabled'" in zh.output
     assert "照护按需给予" in zh.output and "共 1 处问题" in zh.output
     assert f"{path}:{line}:16: indicator 'tidy' may not read 'disabled'" in en.output
+
+
+@pytest.mark.parametrize("scheme", ["appraisal", "civility"])
+def test_care_need_columns_are_not_read_by_the_other_schemes(tmp_path: Path,
+                                                             scheme: str) -> None:
+    """Data minimisation: a scheme that may not read a care need does not read its column at
+    all, so a household's disability neither rejects its record (a value out of range, a
+    word where a number is due) nor reaches the output, on either engine."""
+    import polars as pl
+
+    loaded = civicscore.load(write(tmp_path, policy()))
+    key = "subject_id" if scheme == "appraisal" else "household_id"
+    records = [{key: "h1", "tidy": 80, "law_violations": 0, "disabled": "unknown",
+                "ability": 9, "frail": "perhaps"},
+               {key: "h2", "tidy": 40, "law_violations": 0, "disabled": True,
+                "ability": 2.5, "frail": False}]
+    as_of = dt.date(2025, 12, 31)
+    per_record = loaded.schemes[scheme].decide_many(records, as_of=as_of)
+    rows = [d.to_row() for d in per_record.decisions]
+    assert [r["status"] for r in rows] == ["scored", "scored"]
+    frame = pl.DataFrame({k: [str(r[k]) for r in records] for k in records[0]})
+    batch = loaded.schemes[scheme].batch(frame, as_of=as_of)
+    assert batch.output["status"].to_list() == ["scored", "scored"]
+    for shown in (set(rows[0]), set(batch.output.columns)):
+        assert not shown & {"disabled", "ability", "frail"}
+    text = repr(rows) + repr(batch.output.to_dicts())
+    assert "unknown" not in text and "perhaps" not in text
+
+
+def test_a_volunteers_care_need_column_is_not_read(tmp_path: Path) -> None:
+    import polars as pl
+
+    loaded = civicscore.load(write(tmp_path, policy()))
+    record = {"record_id": "r1", "volunteer_id": "v1", "activity": "cleanup",
+              "start": "2025-12-01T09:00:00", "end": "2025-12-01T11:00:00",
+              "submitted_at": "2025-12-01T12:00:00", "confirmed": "true", "team": "false",
+              "volunteer_disabled": "perhaps"}
+    as_of = dt.date(2025, 12, 31)
+    run = loaded.volunteer.decide_many([record], as_of=as_of)
+    rows = [*run.output_rows(), *run.detail_rows()]
+    batch = loaded.volunteer.batch(pl.DataFrame({k: [v] for k, v in record.items()}),
+                                   as_of=as_of)
+    frames = [batch.output, batch.details]
+    assert [r.status for r in run.records] == ["scored"]
+    assert batch.details["status"].to_list() == ["scored"]
+    for shown in [*map(set, rows), *(set(f.columns) for f in frames)]:
+        assert "volunteer_disabled" not in shown
+    assert "perhaps" not in repr(rows) + repr([f.to_dicts() for f in frames])

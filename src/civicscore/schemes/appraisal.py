@@ -5,7 +5,9 @@ subject's decision keeps the whole trace, in this order, so that an officer
 can check it on paper and a subject can see why:
 
 1. **Record.** One record per subject: ``subject_id`` plus the facts declared
-   under ``[facts.<entity>]``, each coerced by its declaration. A record with
+   under ``[facts.<entity>]``, each coerced by its declaration; a care-need fact
+   is never read (no rule here may read one, so its column is not checked,
+   kept or logged). A record with
    any problem (missing or malformed field, duplicate id, an expression that
    cannot be computed) is *rejected* with every reason found; it is never
    dropped and never given a grade.
@@ -1238,7 +1240,9 @@ def compile_appraisal(ctx: CompileContext) -> AppraisalScheme:
                               ctx.scope(entity, f"veto {v.id!r}"), Type.BOOL)
         if expr is not None:
             vetoes.append(_Veto(v.id, v.label, v.label_en, expr))
-    return AppraisalScheme(ctx.model, rules, ctx.ref, indicators, grades, vetoes, facts,
+    # care needs are refused in every rule (care.outside_care) and never read from records
+    read = {name: spec for name, spec in facts.items() if not spec.care_need}
+    return AppraisalScheme(ctx.model, rules, ctx.ref, indicators, grades, vetoes, read,
                            ctx.functions)
 
 

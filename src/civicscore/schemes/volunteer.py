@@ -1339,5 +1339,7 @@ def compile_volunteer(ctx: CompileContext) -> VolunteerScheme:
         if expr is not None:
             multipliers.append(_Multiplier(m.id, m.label or m.id, expr, m.factor))
     check_bounds(ctx, rules, activities)
-    return VolunteerScheme(ctx.model, rules, ctx.ref, activities, multipliers, activity_facts,
+    # care needs are refused in every rule (care.outside_care) and never read from records
+    read = {name: spec for name, spec in activity_facts.items() if not spec.care_need}
+    return VolunteerScheme(ctx.model, rules, ctx.ref, activities, multipliers, read,
                            ctx.functions)
