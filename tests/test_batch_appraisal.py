@@ -24,6 +24,7 @@ pl = pytest.importorskip("polars")
 AS_OF = dt.date(2025, 12, 31)
 ROOT = Path(__file__).resolve().parents[1]
 COLUMNS = ("row", "subject_id", "status", "total", "computed_grade", "grade", "grade_label",
+           "grade_status",
            "rank", "vetoed", "needs_confirmation", "reason_codes", "reasons", "policy_id",
            "policy_version", "policy_hash", "as_of")
 REJECT_COLUMNS = ("input", "row", "id", "reason_codes", "reasons")

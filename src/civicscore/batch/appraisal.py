@@ -47,6 +47,8 @@ from ..plan.words import Choose, say_frame
 from ..policy.compile import ensure_in_effect
 from ..schemes.appraisal import (
     DIV_PLACES,
+    GRADE_FINAL,
+    GRADE_PROPOSED,
     REJECTED,
     SCORED,
     STEP,
@@ -368,6 +370,7 @@ def _decision_columns(scheme: AppraisalScheme, later: Later, work: pl.DataFrame,
         pl.concat_list(pl.col("__py_codes"), quota_code).list.drop_nulls()
     ).otherwise(pl.col("__codes"))
     ref = scheme.ref
+    confirm = pl.col("__vetoed") | (pl.col("__quota") == 2)
     return frame.select(
         pl.col(ROW).alias("row"),
         pl.col("__sid").alias("subject_id"),
@@ -376,9 +379,11 @@ def _decision_columns(scheme: AppraisalScheme, later: Later, work: pl.DataFrame,
         by_grade(pl.col("__band"), [g.id for g in grades]).alias("computed_grade"),
         by_grade(grade_ix, [g.id for g in grades]).alias("grade"),
         by_grade(grade_ix, [g.label for g in grades]).alias("grade_label"),
+        pl.when(~scored).then(pl.lit("")).when(confirm).then(pl.lit(GRADE_PROPOSED))
+        .otherwise(pl.lit(GRADE_FINAL)).alias("grade_status"),
         pl.col("__rank").alias("rank"),
         pl.col("__held").alias("vetoed"),
-        (scored & (pl.col("__vetoed") | (pl.col("__quota") == 2))).alias("needs_confirmation"),
+        (scored & confirm).alias("needs_confirmation"),
         reason_codes.alias("reason_codes"),
         pl.col("__reasons").alias("reasons"),
         pl.lit(ref.id).alias("policy_id"),

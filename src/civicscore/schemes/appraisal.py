@@ -49,9 +49,10 @@ can check it on paper and a subject can see why:
    take a quota place.
 
 A veto or a quota demotion is a recommendation: the decision says
-``needs_confirmation = True`` and keeps the grade the bands gave
-(``computed_grade``) beside the recommended ``grade``, because a person must
-confirm it before it takes effect.
+``needs_confirmation = True`` and ``grade_status = "proposed"`` and keeps the
+grade the bands gave (``computed_grade``) beside the recommended ``grade``,
+because a person must confirm it before it takes effect (``civicscore review``
+records that); every other scored grade is ``"final"``.
 
 **Numbers.** The arithmetic of steps 2-5 is exact decimal arithmetic, the same
 as Python's :mod:`decimal` with unlimited precision would do on paper:
@@ -206,6 +207,11 @@ class IndicatorTrace:
     flag: str = ""
 
 
+#: ``grade_status`` of a scored decision: the grade stands, or it waits for a person.
+GRADE_FINAL = "final"
+GRADE_PROPOSED = "proposed"
+
+
 @dataclass(frozen=True, slots=True)
 class AppraisalDecision:
     """The grade one subject gets (or why the record was rejected), with the whole trace."""
@@ -237,6 +243,15 @@ class AppraisalDecision:
     @property
     def reason_codes(self) -> tuple[str, ...]:
         return tuple(r.code for r in self.reasons)
+
+    @property
+    def grade_status(self) -> str:
+        """``"proposed"`` while a veto or quota demotion waits for a person to confirm it,
+        ``"final"`` for a grade the bands alone gave, ``""`` for a rejected record: an
+        output file read on its own never shows a demotion as if it were final."""
+        if self.rejected:
+            return ""
+        return GRADE_PROPOSED if self.needs_confirmation else GRADE_FINAL
 
     def indicator(self, indicator_id: str) -> IndicatorTrace:
         for t in self.indicators:
@@ -272,7 +287,8 @@ class AppraisalDecision:
         return {
             "row": self.row, "subject_id": self.subject_id, "status": self.status,
             "total": self.total, "computed_grade": self.computed_grade, "grade": self.grade,
-            "grade_label": self.grade_label, "rank": self.rank, "vetoed": list(self.vetoed),
+            "grade_label": self.grade_label, "grade_status": self.grade_status,
+            "rank": self.rank, "vetoed": list(self.vetoed),
             "needs_confirmation": self.needs_confirmation,
             "reason_codes": list(self.reason_codes),
             "reasons": [r.message for r in self.reasons],
