@@ -740,7 +740,7 @@ def test_cli_score_the_example(tmp_path: Path) -> None:
     assert by_id["H007"]["cadence"] == "bimonthly" and by_id["H007"]["next_due"] == "2025-12-31"
     assert caseload.read_bytes().startswith(b"\xef\xbb\xbf")  # the mark Excel needs
     lines = caseload.read_text(encoding="utf-8-sig").splitlines()
-    assert lines[0].startswith("liaison_id,households,visits_per_month,overdue")
+    assert lines[0].startswith("liaison_id,households,visits_per_month,trigger_visits,overdue")
     assert sum(int(line.split(",")[1]) for line in lines[1:]) == len(scored)
     assert f"{len(scored)} of {n_input} households scored" in r.stderr
 

@@ -170,3 +170,53 @@ def test_capacity_compares_the_exact_caseload(tmp_path: Path) -> None:
         assert per.exceeded is warned
         assert batch["warning_codes"] == (["CAPACITY_EXCEEDED"] if warned else [])
         assert batch["warnings"] == [w.message for w in per.warnings]
+
+
+TRIGGERED = """
+[policy]
+id = "caseload-triggers"
+version = "1"
+
+[facts.household]
+discharged_on = { type = "date", optional = true, care_need = true, concept = "hospital_discharge" }
+
+[visits]
+default_tier = "monthly"
+
+[[visits.tiers]]
+id = "monthly"
+cadence = "monthly"
+
+[[visits.triggers]]
+id = "hospital_discharge"
+event = "discharged_on"
+within_days = 1
+
+[visits.capacity]
+visits_per_month = 3.5
+"""
+
+
+def test_a_visit_a_trigger_brings_forward_counts_in_the_caseload(tmp_path: Path) -> None:
+    """Issue 11, item 2: a care event's visit is load the liaison carries. Each household a
+    trigger brought forward owes one visit more than its tier's, in both engines, and
+    the capacity warning counts it."""
+    path = tmp_path / "triggers.toml"
+    path.write_text(TRIGGERED, encoding="utf-8")
+    visits = civicscore.load(path).visits
+    homes = [{"household_id": f"h{i}", "liaison_id": "L1", "last_visit": "2026-02-20",
+              "discharged_on": day} for i, day in
+             enumerate(["2026-02-25", "2026-02-27", None])]
+    homes.append({"household_id": "h9", "liaison_id": "L2", "last_visit": "2026-02-20",
+                  "discharged_on": "2026-02-10"})  # before the last visit: no trigger
+    per_record = [c.to_row() for c in visits.evaluate_many(homes, as_of=AS_OF).caseload.values()]
+    batch = visits.batch(homes, as_of=AS_OF).details.to_dicts()
+    for rows in (per_record, batch):
+        by = {r["liaison_id"]: r for r in rows}
+        assert (by["L1"]["households"], by["L1"]["trigger_visits"],
+                by["L1"]["visits_per_month"]) == (3, 2, 5.0)
+        assert (by["L2"]["trigger_visits"], by["L2"]["visits_per_month"]) == (0, 1.0)
+        assert by["L1"]["warning_codes"] == ["CAPACITY_EXCEEDED"]
+        assert "5 visits owed per month (2 of them brought forward by a trigger)" \
+            in by["L1"]["warnings"][0]
+        assert by["L2"]["warning_codes"] == []

@@ -174,6 +174,7 @@ def score_visits(scheme: VisitsScheme, source: Any, *, as_of: dt.date) -> BatchR
         pl.when(liaison.is_null() | (liaison == "")).then(pl.lit(UNASSIGNED))
         .otherwise(liaison).alias("liaison"),
         pl.col(_P + STEP + "overdue").alias("overdue"),
+        (pl.col(_P + STEP + "fired_ids").list.len() > 0).alias("triggered"),
         _pick([t.id for t in all_tiers], tier).alias("tier")).collect(), as_of)
     step("done", STEPS, STEPS)
     scored_n = int(scored.sum())
@@ -193,7 +194,7 @@ _LIST = pl.List(pl.String)
 #: The columns of ``Caseload.to_row()``, typed: an empty list column is still a list of text.
 CASELOAD_SCHEMA: dict[str, pl.DataType] = {
     "liaison_id": pl.String(), "households": pl.Int64(), "visits_per_month": pl.Float64(),
-    "overdue": pl.Int64(), "households_per_liaison": pl.Int64(),
+    "trigger_visits": pl.Int64(), "overdue": pl.Int64(), "households_per_liaison": pl.Int64(),
     "capacity_visits_per_month": pl.Float64(), "warning_codes": _LIST, "warnings": _LIST,
     "policy_id": pl.String(), "policy_version": pl.String(), "policy_hash": pl.String(),
     "as_of": pl.Date(),
@@ -337,7 +338,7 @@ def _rejections(scheme: VisitsScheme, frame: pl.DataFrame, rejected: pl.Series,
 
 
 def _caseload(scheme: VisitsScheme, rows: pl.DataFrame, as_of: dt.date) -> pl.DataFrame:
-    """Caseloads from the scored rows' ``liaison``, ``overdue`` and ``tier``: totalled by
+    """Caseloads from the scored rows' ``liaison``, ``overdue``, ``triggered`` and ``tier``: totalled by
     the frame op ``caseload_groups`` (one group_by, exact integers), made into rows by
     the per-record path's own ``caseloads`` (one call per liaison, not per household)."""
     op = scheme.caseload_groups

@@ -36,7 +36,10 @@ leaves a reason):
 4. Caseload per liaison (households without one are grouped as
    ``(unassigned)``): households, visits owed per month, overdue households,
    and a ``CAPACITY_EXCEEDED`` warning when either number is above
-   ``[visits.capacity]``. Visits owed are exact decimals: a cadence of ``n``
+   ``[visits.capacity]``. A household that a trigger brought forward owes one
+   visit more, besides its tier's (``trigger_visits``; counted whole, on the
+   side of caution: the visit may stand in for a regular one), so a care event
+   is never load the caseload does not show. Visits owed are exact decimals: a cadence of ``n``
    months owes ``1/n`` a month, one of ``d`` days ``30.44/d`` (``30.44`` as
    written, a decimal), one of ``n`` months and ``d`` days
    ``30.44/(30.44 n + d)``. These rates are kept as exact fractions (no
@@ -422,6 +425,7 @@ class Caseload:
     households: int
     visits_per_month: float
     overdue: int
+    trigger_visits: int
     households_per_liaison: int | None
     capacity_visits_per_month: float | None
     warnings: tuple[Reason, ...]
@@ -435,7 +439,8 @@ class Caseload:
     def to_row(self) -> dict[str, Any]:
         return {
             "liaison_id": self.liaison_id, "households": self.households,
-            "visits_per_month": self.visits_per_month, "overdue": self.overdue,
+            "visits_per_month": self.visits_per_month,
+            "trigger_visits": self.trigger_visits, "overdue": self.overdue,
             "households_per_liaison": self.households_per_liaison,
             "capacity_visits_per_month": self.capacity_visits_per_month,
             "warning_codes": [w.code for w in self.warnings],
@@ -966,35 +971,39 @@ class VisitsScheme(BatchEngine):
     def caseload_groups(self) -> GroupCount:
         """Step 4's frame op, which both engines run over the scored households (columns
         ``liaison``, ``UNASSIGNED`` for none, ``overdue`` and ``tier``): per liaison, the
-        households, the overdue ones, and the visits they owe a month, each its tier's
-        exact rate, summed exactly and rounded once (in tenths); then
+        households, the overdue ones, those a trigger brought forward (``triggered``: one
+        visit each, besides their tier's), and the visits they owe a month, each its
+        tier's exact rate, summed exactly and rounded once (in tenths); then
         :meth:`caseloads` makes the rows."""
         rates = tuple((t.id, t.cadence.visits_per_month_exact) for t in self._all_tiers)
-        return GroupCount(("liaison",), ("overdue",),
+        return GroupCount(("liaison",), ("overdue", "triggered"),
                           (RatedSum("tier", rates, CASELOAD_PLACES),))
 
     def _caseload(self, decisions: Sequence[VisitDecision],
                   as_of: dt.date) -> dict[str, Caseload]:
-        rows = ((d.liaison_id or UNASSIGNED, d.overdue, d.tier)
+        rows = ((d.liaison_id or UNASSIGNED, d.overdue, bool(d.triggers), d.tier)
                 for d in decisions if not d.rejected)
         groups = group_count_rows(self.caseload_groups, rows)
         return self.caseloads(((k, *v) for (k,), v in groups.items()), as_of)
 
     def caseload_from_counts(self, counts: Mapping[str, Mapping[str, tuple[int, int]]],
                              as_of: dt.date) -> dict[str, Caseload]:
-        """Caseloads from (households, overdue) per liaison and tier, totalled by the rated
-        sum of ``caseload_groups`` (as if the households were counted one by one)."""
+        """Caseloads from (households, overdue) per liaison and tier, none brought forward
+        by a trigger, totalled by the rated sum of ``caseload_groups`` (as if the
+        households were counted one by one)."""
         rated = self.caseload_groups.rated[0]
         return self.caseloads(
-            ((key, sum(n for n, _ in tiers.values()), sum(o for _, o in tiers.values()),
+            ((key, sum(n for n, _ in tiers.values()), sum(o for _, o in tiers.values()), 0,
               rated.of_counts({t: n for t, (n, _) in tiers.items()}))
              for key, tiers in counts.items()), as_of)
 
-    def caseloads(self, totals: Iterable[tuple[str, int, int, int]],
+    def caseloads(self, totals: Iterable[tuple[str, int, int, int, int]],
                   as_of: dt.date) -> dict[str, Caseload]:
         """The caseload rows, in order (liaisons by id, ``UNASSIGNED`` last), from each
-        liaison's totals of ``caseload_groups``: (liaison, households, overdue, visits
-        owed per month in units of ``10**-CASELOAD_PLACES``).
+        liaison's totals of ``caseload_groups``: (liaison, households, overdue, brought
+        forward by a trigger, visits owed per month by their tiers in units of
+        ``10**-CASELOAD_PLACES``). Each household a trigger brought forward owes one
+        visit more (counted whole, so the total stays exact).
 
         Both evaluators call this one function on the same totals, so the rows are the
         same. The visits were summed exactly and rounded once, ROUND_HALF_UP (see the
@@ -1005,8 +1014,9 @@ class VisitsScheme(BatchEngine):
         cap_visits = (None if cap.visits_per_month is None
                       else decimal.Decimal(repr(float(cap.visits_per_month))))
         out: dict[str, Caseload] = {}
-        for key, n, late, units in sorted(totals, key=lambda t: (t[0] == UNASSIGNED, t[0])):
-            exact = decimal.Decimal(units).scaleb(-CASELOAD_PLACES)
+        for key, n, late, fired, units in sorted(totals,
+                                                 key=lambda t: (t[0] == UNASSIGNED, t[0])):
+            exact = decimal.Decimal(units).scaleb(-CASELOAD_PLACES) + fired
             v = float(exact)
             warnings: list[Reason] = []
             who = "households without a liaison" if key == UNASSIGNED else f"liaison {key}"
@@ -1019,10 +1029,12 @@ class VisitsScheme(BatchEngine):
             if cap_visits is not None and exact > cap_visits:
                 warnings.append(Reason(
                     "CAPACITY_EXCEEDED", "visits.capacity.visits_per_month",
-                    f"{who}: {v:g} visits owed per month, more than the "
-                    f"{cap.visits_per_month:g} one liaison can make", {"visits_per_month": v},
+                    f"{who}: {v:g} visits owed per month"
+                    + (f" ({fired} of them brought forward by a trigger)" if fired else "")
+                    + f", more than the {cap.visits_per_month:g} one liaison can make",
+                    {"visits_per_month": v},
                     cap.visits_per_month))
-            out[key] = Caseload(key, n, v, late, cap.households_per_liaison,
+            out[key] = Caseload(key, n, v, late, fired, cap.households_per_liaison,
                                 cap.visits_per_month, tuple(warnings), self.ref, as_of)
         return out
 
