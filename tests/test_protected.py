@@ -43,6 +43,10 @@ EVASIONS = [
     "穆斯林", "基督徒", "政治面貌", "党员", "黨員", "共青团员", "入党积极分子", "工会会员",
     "性取向", "同性恋", "前科", "犯罪记录", "刑满释放人员", "社区矫正对象", "上访次数", "信访户",
     "户籍", "戶籍", "户口所在地", "籍贯", "流动人口", "境外关系", "姓氏",
+    # found by a probe of 100 spellings (issue 11): proxies and words the lists lacked
+    "minority_group", "prays_daily", "wears_headscarf", "beard", "xinjiao", "drug_user",
+    "xidu", "same_sex_partner", "samesexCouple", "taiwan_relatives", "relatives_abroad",
+    "clan", "zongzu", "宗族", "waidi_renkou", "floating_population", "nonlocal", "addict",
 ]
 
 INNOCENT = [
@@ -51,7 +55,8 @@ INNOCENT = [
     "age_oldest", "law_violations", "违法违规次数", "elder_care_commended", "chukou",
     "admin_zone", "disability_grade", "环境整治", "十星级文明户", "每周探访", "the union of both",
     "Multi-party community governance", "grace_period_days", "embrace_count",
-    "traceable", "temperature", "nationwide", "volunteer_hours",
+    "traceable", "temperature", "nationwide", "volunteer_hours", "weiwen_visits", "慰问",
+    "jiguan_departments", "机关", "tuanyuan_dinner", "xingshi", "service_area",
 ]
 
 
@@ -197,7 +202,8 @@ def test_shipped_policies_load_without_a_single_match(name: str) -> None:
 def test_the_traditional_characters_are_opencc_s() -> None:
     opencc = pytest.importorskip("opencc")
     table: dict[str, str] = {}
-    needles = sorted({*protected.CHINESE, *protected.CONTROL_CHINESE, *protected.PHRASES})
+    needles = sorted({*protected.CHINESE, *protected.CONTROL_CHINESE, *protected.HEALTH_CHINESE,
+                      *protected.PHRASES})
     for config in ("s2t", "s2tw", "s2hk"):
         convert = opencc.OpenCC(config).convert
         for word in needles:
@@ -209,9 +215,10 @@ def test_the_traditional_characters_are_opencc_s() -> None:
 
 def test_the_pinyin_is_pypinyin_s() -> None:
     pypinyin = pytest.importorskip("pypinyin")
-    needles = sorted({*protected.CHINESE, *protected.CONTROL_CHINESE, *protected.PHRASES})
+    needles = sorted({*protected.CHINESE, *protected.CONTROL_CHINESE, *protected.HEALTH_CHINESE,
+                      *protected.PHRASES})
     assert protected.PINYIN == {"".join(pypinyin.lazy_pinyin(w)): w
-                                for w in sorted(protected.CHINESE)
+                                for w in sorted({*protected.CHINESE, *protected.CONTROL_CHINESE})
                                 if len(w) >= 3 or w in protected.PINYIN_TWO}
     assert protected.INITIALS == {"".join(s[0] for s in pypinyin.lazy_pinyin(w)): w
                                   for w in needles if len(w) >= 4}
@@ -221,3 +228,69 @@ def test_control_wording_is_read_alike() -> None:
     assert control_reason("管控户") and control_reason("key persons") and \
         control_reason("重點人員")
     assert control_reason("每周探访") is None and control_reason("health monitoring") is None
+
+
+def test_control_wording_in_any_fact_or_rule_is_refused(tmp_path: Path) -> None:
+    """No policy keeps a category of people to watch, in any scheme: a fact named for one
+    (in pinyin too) and a civility star labelled with one are refused where written."""
+    for fact, label in (("key_person", "守法"), ("zhongdian_renyuan", "守法"),
+                        ("under_watch", "守法"), ("guankong", "守法"), ("tidy", "重点人员")):
+        text = MINIMAL + f"""
+[facts.household]
+{fact} = {{ type = "bool", default = false }}
+
+[civility]
+entity = "household"
+
+[[civility.stars]]
+id = "s1"
+label = "{label}"
+when = "{fact}"
+
+[[civility.titles]]
+min_stars = 1
+label = "文明户"
+"""
+        path = tmp_path / "control.toml"
+        path.write_text(text, encoding="utf-8")
+        with pytest.raises(civicscore.PolicyError) as e:
+            civicscore.load(path)
+        problems = e.value.problems
+        assert all("control or surveillance" in p.message for p in problems), problems
+        written = fact if label == "守法" else label
+        line = next(i for i, t in enumerate(text.splitlines(), 1) if t.startswith(written)
+                    or f'"{written}"' in t)
+        assert problems[0].line == line, (fact, label, problems)
+
+
+@pytest.mark.parametrize("fact", ["disabled", "has_hiv", "mental_illness", "is_pregnant",
+                                  "sick_days", "精神病史"])
+def test_health_outside_a_declared_care_need_is_refused(tmp_path: Path, fact: str) -> None:
+    """Health is a care need: a fact that carries it declares its concept (so only visit
+    tiers read it, to give care); undeclared it is refused, with the concept to declare."""
+    name = fact if fact.isidentifier() and fact.isascii() else "note"
+    label = "" if name == fact else f', label = "{fact}"'
+    text = MINIMAL + f"""
+[facts.activity]
+{name} = {{ type = "bool", default = false{label} }}
+"""
+    path = tmp_path / "health.toml"
+    path.write_text(text, encoding="utf-8")
+    with pytest.raises(civicscore.PolicyError) as e:
+        civicscore.load(path)
+    (p,) = e.value.problems
+    assert p.path == f"facts.activity.{name}" and "declares no care concept" in p.message
+    assert "care need" in p.message
+
+
+def test_health_services_and_declared_care_needs_load(tmp_path: Path) -> None:
+    text = MINIMAL + """
+[facts.activity]
+disability_support = { type = "bool", default = false, label = "助残服务", label_en = "Disability support" }
+
+[facts.household]
+disabled = { type = "bool", default = false, concept = "disability", label = "残疾" }
+"""
+    path = tmp_path / "services.toml"
+    path.write_text(text, encoding="utf-8")
+    civicscore.load(path)

@@ -29,7 +29,7 @@ from ..expr import compile_expression as _compile_expression
 from ..provenance import PluginCode
 from ..results import PolicyRef
 from .calendar import HolidayCalendar, subdivisions, supported_countries
-from .care import care_refusals, concept_problem
+from .care import care_refusals, concept_problem, suggest_concept
 from .load import (
     KeyPath,
     Layers,
@@ -41,7 +41,7 @@ from .load import (
     read_source,
 )
 from .model import FactSpec, PolicyModel
-from .protected import control_reason, protected_in, protected_reason
+from .protected import control_reason, health_reason, protected_in, protected_reason
 
 if TYPE_CHECKING:  # the schemes import this module: only type checkers follow these
     from ..events.scheme import EventsScheme
@@ -282,10 +282,25 @@ def _check_facts(ctx: CompileContext) -> None:
                            f"'_' or a digit, e.g. {fix!r}" if fix.isidentifier() and not
                            keyword.iskeyword(fix) else "rename it", value=False)
                 continue
-            why = protected_reason(name, spec.label, spec.label_en, spec.description)
+            texts = (name, spec.label, spec.label_en, spec.description)
+            why = protected_reason(*texts)
             if why:
                 ctx.report(path, f"fact {name!r} denotes a protected characteristic ({why}); "
                                  f"policies may not read it", _NOT_WHO, value=False)
+                continue
+            why = control_reason(*texts)
+            if why:
+                ctx.report(path, f"fact {name!r} names {why}; no policy keeps a category of "
+                                 f"people to watch", _NOT_WHO, value=False)
+                continue
+            if not spec.care_need and spec.concept is None and (why := health_reason(*texts)):
+                concept = suggest_concept(name, spec.label, spec.label_en, spec.type)
+                ctx.report(path, f"fact {name!r} is about {why}, but declares no care concept",
+                           f'declare it as a care need: concept = "{concept}" (then only visit '
+                           f'tiers read it, to give care; 健康信息只能作为照护需求申报，仅供探访分级使用)'
+                           if concept else "declare it as a care need with the concept it "
+                           "carries (civicscore care-vocabulary lists them), or leave it out "
+                           "(健康信息只能作为照护需求申报)", value=False)
                 continue
             if spec.values:
                 hit = protected_in(spec.values)
@@ -317,7 +332,8 @@ def _check_texts(ctx: CompileContext, data: Mapping[str, Any],
     data), read for a protected characteristic; [facts] are checked fact by fact.
 
     A scheme's ``mentions`` tables (what people do) and the ``[policy]`` notes only
-    warn; a section that ``allocates_care`` refuses control wording too."""
+    warn; control wording is refused everywhere else, and in a section that
+    ``allocates_care`` even where the section would only warn of a mention."""
 
     def text(path: KeyPath, value: str, *, key: bool, mention: bool, care: bool) -> None:
         what = f"the name {value!r}" if key else f"the text {value!r}"
@@ -329,10 +345,18 @@ def _check_texts(ctx: CompileContext, data: Mapping[str, Any],
         elif why:
             ctx.report(path, f"{what} denotes a protected characteristic ({why}); policies "
                              f"may not read it", _NOT_WHO, value=not key)
-        elif care and (why := control_reason(value)):
+        elif (why := control_reason(value)) and mention and not care:
+            ctx.warn(path, f"{what} mentions {why}; a name of what people do may, but no rule "
+                           f"may sort who they are by it", value=not key)
+        elif why and care:
             ctx.report(path, f"{what} names {why}; visits allocate care, they do not watch "
                              f"people", "name the tier by the care it gives (每周探访 / weekly "
                                         "visits), not by whom it watches", value=not key)
+        elif why:
+            ctx.report(path, f"{what} names {why}; scores recognise what people do, they do "
+                             f"not watch people", "name it by what it recognises (e.g. "
+                                                  "遵纪守法 / law-abiding), not by whom it "
+                                                  "watches (评分不设管控类别)", value=not key)
 
     def walk(path: KeyPath, value: Any, *, mention: tuple[str, ...], care: bool,
              docs: bool) -> None:

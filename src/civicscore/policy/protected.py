@@ -55,18 +55,21 @@ ORIGIN = "hukou or place of origin (户籍/籍贯)"
 FOREIGN = "foreign ties (境外关系)"
 SURNAME = "surname, a proxy for ethnicity or clan (姓氏)"
 CONTROL = "a control or surveillance category (管控/重点人员)"
+HEALTH = "health, which only a declared care need may carry (健康状况)"
 
 #: English words that on their own denote a protected characteristic (singular forms).
 WORDS: dict[str, str] = {
     **dict.fromkeys(("ethnicity", "ethnic", "race", "racial", "nationality", "tribe",
                      "tribal", "caste", "uyghur", "uighur", "uygur", "tibetan", "kazakh",
-                     "ethnos"), ETHNICITY),
+                     "ethnos", "minority"), ETHNICITY),
     **dict.fromkeys(("religion", "religious", "religiosity", "faith", "worship", "mosque",
                      "church", "temple", "prayer", "muslim", "moslem", "christian",
                      "catholic", "protestant", "buddhist", "buddhism", "islam", "islamic",
                      "hindu", "hinduism", "jewish", "judaism", "jew", "sikh", "atheist",
                      "atheism", "imam", "quran", "koran", "bible", "hajj", "ramadan", "halal",
-                     "hijab", "creed", "believer", "taoist", "daoist", "falun", "falungong"),
+                     "hijab", "creed", "believer", "taoist", "daoist", "falun", "falungong",
+                     "pray", "praying", "headscarf", "veil", "niqab", "burqa", "beard",
+                     "pastor", "mullah"),
                    RELIGION),
     **dict.fromkeys(("political", "politics", "ideology", "communist", "cpc", "ccp", "kmt",
                      "partisan"), POLITICS),
@@ -76,10 +79,10 @@ WORDS: dict[str, str] = {
                      "intersex"), SEXUALITY),
     **dict.fromkeys(("criminal", "conviction", "convicted", "convict", "felon", "felony",
                      "inmate", "prisoner", "parolee", "incarcerated", "incarceration", "jail",
-                     "prison", "offender", "exoffender"), CRIME),
+                     "prison", "offender", "exoffender", "addict", "addiction"), CRIME),
     **dict.fromkeys(("petition", "petitioner", "petitioning"), PETITION),
-    **dict.fromkeys(("hukou", "birthplace", "hometown"), ORIGIN),
-    **dict.fromkeys(("surname",), SURNAME),
+    **dict.fromkeys(("hukou", "birthplace", "hometown", "nonlocal"), ORIGIN),
+    **dict.fromkeys(("surname", "clan"), SURNAME),
 }
 
 #: English word pairs, adjacent in any spelling (``party_member``, ``Party Member``).
@@ -89,16 +92,19 @@ PAIRS: dict[tuple[str, str], str] = {
                     POLITICS),
     **dict.fromkeys((("trade", "union"), ("labor", "union"), ("labour", "union"),
                      ("union", "member"), ("union", "membership")), UNION),
-    **dict.fromkeys((("sexual", "orientation"), ("sex", "orientation"), ("gender", "identity")),
-                    SEXUALITY),
+    **dict.fromkeys((("sexual", "orientation"), ("sex", "orientation"), ("gender", "identity"),
+                     ("same", "sex")), SEXUALITY),
     **dict.fromkeys((("skin", "colour"), ("skin", "color"), ("ethnic", "group")), ETHNICITY),
     **dict.fromkeys((("criminal", "record"), ("community", "correction"), ("police", "record"),
-                     ("arrest", "record"), ("released", "prisoner"), ("prior", "conviction")),
+                     ("arrest", "record"), ("released", "prisoner"), ("prior", "conviction"),
+                     ("drug", "user"), ("drug", "use"), ("drug", "abuse"), ("drug", "addict")),
                     CRIME),
     **dict.fromkeys((("household", "registration"), ("place", "origin"), ("native", "place"),
-                     ("place", "birth"), ("birth", "place")), ORIGIN),
+                     ("place", "birth"), ("birth", "place"), ("floating", "population"),
+                     ("migrant", "population")), ORIGIN),
     **dict.fromkeys((("foreign", "tie"), ("foreign", "contact"), ("foreign", "relative"),
-                     ("overseas", "relative"), ("overseas", "tie"), ("foreign", "connection")),
+                     ("overseas", "relative"), ("overseas", "tie"), ("foreign", "connection"),
+                     ("relative", "abroad"), ("taiwan", "relative"), ("taiwan", "tie")),
                     FOREIGN),
     **dict.fromkeys((("family", "name"), ("last", "name"), ("clan", "name")), SURNAME),
 }
@@ -125,9 +131,9 @@ CHINESE: dict[str, str] = {
                      "吸毒", "涉罪"), CRIME),
     **dict.fromkeys(("上访", "信访", "访民", "缠访", "闹访"), PETITION),
     **dict.fromkeys(("户籍", "户口", "籍贯", "出生地", "原籍", "祖籍", "外地人", "流动人口",
-                     "外来人口"), ORIGIN),
+                     "外来人口", "外地人口"), ORIGIN),
     **dict.fromkeys(("境外关系", "海外关系", "涉外", "境外人员", "外国亲属", "海外亲属"), FOREIGN),
-    **dict.fromkeys(("姓氏",), SURNAME),
+    **dict.fromkeys(("姓氏", "宗族"), SURNAME),
 }
 
 #: Control and surveillance wording, refused where a scheme allocates care (visit tiers).
@@ -135,7 +141,8 @@ CONTROL_WORDS: dict[str, str] = dict.fromkeys(
     ("surveillance", "watchlist", "blacklist"), CONTROL)
 CONTROL_PAIRS: dict[tuple[str, str], str] = dict.fromkeys(
     (("watch", "list"), ("black", "list"), ("key", "person"), ("under", "control"),
-     ("key", "household"), ("stability", "maintenance")), CONTROL)
+     ("key", "household"), ("stability", "maintenance"), ("under", "watch"),
+     ("key", "individual"), ("key", "population")), CONTROL)
 CONTROL_CHINESE: dict[str, str] = dict.fromkeys(
     ("管控", "重点人员", "重点户", "重点人口", "稳控", "布控", "监控", "维稳", "重点关注", "黑名单",
      "盯防", "严管"), CONTROL)
@@ -147,42 +154,58 @@ PHRASES = ("宗教信仰", "犯罪记录")
 #: Two-character words whose pinyin is looked for too: the others spell common words
 #: (``jidu`` is also 季度, a quarter; ``manzu`` 满足, satisfied; ``zhengzhi`` 整治).
 PINYIN_TWO = ("民族", "宗教", "党员", "党派", "入党", "户口", "上访", "信访", "前科", "犯罪",
-              "汉族", "回族", "藏族", "种族")
+              "汉族", "回族", "藏族", "种族", "信教", "宗族", "吸毒", "管控")
+
+#: Health words: a fact that carries health must declare its care concept (then only
+#: visit tiers read it, ``care.outside_care``); undeclared, it is refused wherever it is.
+#: Not read in other texts: a tier may well be called 重病户 (households with a serious
+#: illness), which is care, not sorting.
+HEALTH_WORDS: dict[str, str] = dict.fromkeys(
+    ("illness", "ill", "disease", "sick", "sickness", "diagnosis", "diagnosed", "disabled",
+     "disability", "handicap", "handicapped", "pregnant", "pregnancy", "hiv", "aids",
+     "mental", "psychiatric", "depression", "schizophrenia", "cancer", "dementia",
+     "medical", "medication", "patient", "epilepsy", "bedridden"), HEALTH)
+HEALTH_PAIRS: dict[tuple[str, str], str] = dict.fromkeys(
+    (("health", "condition"), ("health", "status"), ("medical", "history")), HEALTH)
+HEALTH_CHINESE: dict[str, str] = dict.fromkeys(
+    ("疾病", "患病", "病史", "残疾", "残障", "怀孕", "孕妇", "艾滋", "精神病", "精神障碍", "抑郁",
+     "病人", "癌症", "失智", "痴呆", "慢性病", "重病", "卧床", "失能", "健康状况"), HEALTH)
 
 # --- generated tables (tests/test_protected.py regenerates them with OpenCC and pypinyin) ---
 
 #: Traditional (and Taiwan and Hong Kong) characters of the Chinese words -> Simplified.
 TRADITIONAL: dict[str, str] = dict(zip(
-    '來係別動勞區員唸單嚴國團壯屬廟戀戶數會滿漢爾瑤產'
-    '監矯禮種穩經維纏薩蘭親記訪認貫輪釋錄關雙鬧鮮點黨',
-    '来系别动劳区员念单严国团壮属庙恋户数会满汉尔瑶产'
-    '监矫礼种稳经维缠萨兰亲记访认贯轮释录关双闹鲜点党', strict=True))
+    '來係別動勞區員唸單嚴國團壯婦屬廟懷戀戶數會殘況滿漢爾牀狀瑤產癡監矯礙禮種穩經維纏臥薩蘭親記訪認貫'
+    '輪釋錄關雙鬧鬱鮮點黨',
+    '来系别动劳区员念单严国团壮妇属庙怀恋户数会残况满汉尔床状瑶产痴监矫碍礼种稳经维缠卧萨兰亲记访认贯'
+    '轮释录关双闹郁鲜点党', strict=True))
 
 #: Pinyin of the Chinese words (syllables joined) -> the word.
 PINYIN: dict[str, str] = {
-    'shangfang': '上访', 'yisilan': '伊斯兰', 'xinfang': '信访', 'dangyuan': '党员',
+    'shangfang': '上访', 'yisilan': '伊斯兰', 'xinjiao': '信教', 'xinfang': '信访', 'dangyuan': '党员',
     'dangpai': '党派', 'rudang': '入党', 'gongchandang': '共产党', 'gongqingtuan': '共青团',
-    'chushengdi': '出生地', 'xingmanshifang': '刑满释放', 'qianke': '前科',
-    'shuangxinglian': '双性恋', 'tongxinglian': '同性恋', 'hasake': '哈萨克', 'huizu': '回族',
-    'tujiazu': '土家族', 'jingwairenyuan': '境外人员', 'jingwaiguanxi': '境外关系',
-    'waiguoqinshu': '外国亲属', 'waidiren': '外地人', 'wailairenkou': '外来人口',
-    'tianzhujiao': '天主教', 'zongjiao': '宗教', 'shaoshuminzu': '少数民族',
-    'gonghuihuiyuan': '工会会员', 'gonghuichengyuan': '工会成员', 'xingbierentong': '性别认同',
-    'xingquxiang': '性取向', 'xingshaoshu': '性少数', 'hukou': '户口',
-    'zhengzhimianmao': '政治面貌', 'chaoxianzu': '朝鲜族', 'minzhudangpai': '民主党派',
-    'minzu': '民族', 'hanzu': '汉族', 'liudongrenkou': '流动人口', 'haiwaiqinshu': '海外亲属',
-    'haiwaiguanxi': '海外关系', 'fanzui': '犯罪', 'shequjiaozheng': '社区矫正',
-    'zhongzu': '种族', 'musilin': '穆斯林', 'weiwuer': '维吾尔', 'mengguzu': '蒙古族',
-    'zangzu': '藏族', 'kuaxingbie': '跨性别',
+    'chushengdi': '出生地', 'xingmanshifang': '刑满释放', 'qianke': '前科', 'shuangxinglian': '双性恋',
+    'tongxinglian': '同性恋', 'xidu': '吸毒', 'hasake': '哈萨克', 'huizu': '回族', 'tujiazu': '土家族',
+    'jingwairenyuan': '境外人员', 'jingwaiguanxi': '境外关系', 'waiguoqinshu': '外国亲属',
+    'waidiren': '外地人', 'waidirenkou': '外地人口', 'wailairenkou': '外来人口', 'tianzhujiao': '天主教',
+    'zongjiao': '宗教', 'zongzu': '宗族', 'shaoshuminzu': '少数民族', 'gonghuihuiyuan': '工会会员',
+    'gonghuichengyuan': '工会成员', 'xingbierentong': '性别认同', 'xingquxiang': '性取向',
+    'xingshaoshu': '性少数', 'hukou': '户口', 'zhengzhimianmao': '政治面貌', 'chaoxianzu': '朝鲜族',
+    'minzhudangpai': '民主党派', 'minzu': '民族', 'hanzu': '汉族', 'liudongrenkou': '流动人口',
+    'haiwaiqinshu': '海外亲属', 'haiwaiguanxi': '海外关系', 'fanzui': '犯罪',
+    'shequjiaozheng': '社区矫正', 'zhongzu': '种族', 'musilin': '穆斯林', 'guankong': '管控',
+    'weiwuer': '维吾尔', 'mengguzu': '蒙古族', 'zangzu': '藏族', 'kuaxingbie': '跨性别',
+    'zhongdianrenkou': '重点人口', 'zhongdianrenyuan': '重点人员', 'zhongdianguanzhu': '重点关注',
+    'zhongdianhu': '重点户', 'heimingdan': '黑名单',
 }
 
 #: Pinyin initials, in use as column names (``zzmm`` for 政治面貌) -> the word.
 INITIALS: dict[str, str] = {
-    'xmsf': '刑满释放', 'jwry': '境外人员', 'jwgx': '境外关系', 'wgqs': '外国亲属',
-    'wlrk': '外来人口', 'zjxy': '宗教信仰', 'ssmz': '少数民族', 'ghhy': '工会会员',
-    'ghcy': '工会成员', 'xbrt': '性别认同', 'zzmm': '政治面貌', 'mzdp': '民主党派',
-    'ldrk': '流动人口', 'hwqs': '海外亲属', 'hwgx': '海外关系', 'fzjl': '犯罪记录',
-    'sqjz': '社区矫正', 'zdrk': '重点人口', 'zdry': '重点人员', 'zdgz': '重点关注',
+    'jkzk': '健康状况', 'xmsf': '刑满释放', 'jwry': '境外人员', 'jwgx': '境外关系', 'wgqs': '外国亲属',
+    'wdrk': '外地人口', 'wlrk': '外来人口', 'zjxy': '宗教信仰', 'ssmz': '少数民族', 'ghhy': '工会会员',
+    'ghcy': '工会成员', 'xbrt': '性别认同', 'zzmm': '政治面貌', 'mzdp': '民主党派', 'ldrk': '流动人口',
+    'hwqs': '海外亲属', 'hwgx': '海外关系', 'fzjl': '犯罪记录', 'sqjz': '社区矫正', 'jsza': '精神障碍',
+    'zdrk': '重点人口', 'zdry': '重点人员', 'zdgz': '重点关注',
 }
 
 #: Cyrillic and Greek letters that look like Latin ones (after Unicode's confusables).
@@ -292,6 +315,7 @@ class _Vocabulary:
 
 _PROTECTED = _Vocabulary(WORDS, PAIRS, CHINESE, joined=True)
 _CONTROL = _Vocabulary(CONTROL_WORDS, CONTROL_PAIRS, CONTROL_CHINESE, joined=False)
+_HEALTH = _Vocabulary(HEALTH_WORDS, HEALTH_PAIRS, HEALTH_CHINESE, joined=False)
 
 
 def _match(f: Forms, v: _Vocabulary) -> str | None:
@@ -309,12 +333,11 @@ def _match(f: Forms, v: _Vocabulary) -> str | None:
         for w in spellings:
             if w in INITIALS and (why := v.of_chinese(INITIALS[w])):
                 return why
-    if not v.joined:
-        return None
-    for spellings in f.words:
-        for w in spellings:
-            if len(w) >= 7 and (found := v.joined_pattern.search(w)):
-                return v.joined_meaning[found.group()]
+    if v.joined:
+        for spellings in f.words:
+            for w in spellings:
+                if len(w) >= 7 and (found := v.joined_pattern.search(w)):
+                    return v.joined_meaning[found.group()]
     # pinyin, syllables written as one word or several (``min_zu``), never across a word
     plain = [s[0] for s in f.words]
     for i in range(len(plain)):
@@ -330,22 +353,49 @@ def _match(f: Forms, v: _Vocabulary) -> str | None:
 
 
 @lru_cache(maxsize=65536)
-def _reason(text: str, control: bool) -> str | None:
-    return _match(forms(text), _CONTROL if control else _PROTECTED)
+def _reason(text: str, vocabulary: str) -> str | None:
+    return _match(forms(text), _VOCABULARIES[vocabulary])
+
+
+_VOCABULARIES = {"protected": _PROTECTED, "control": _CONTROL, "health": _HEALTH}
 
 
 def protected_reason(*texts: str | None) -> str | None:
     """The protected characteristic a text denotes, or ``None`` when it denotes none."""
     for text in texts:
-        if text and (why := _reason(text, False)):
+        if text and (why := _reason(text, "protected")):
             return why
     return None
 
 
 def control_reason(*texts: str | None) -> str | None:
-    """Control or surveillance wording in a text (refused where care is allocated)."""
+    """Control or surveillance wording in a text (refused where care is allocated, and in
+    any fact: no policy keeps a category of people to watch)."""
     for text in texts:
-        if text and (why := _reason(text, True)):
+        if text and (why := _reason(text, "control")):
+            return why
+    return None
+
+
+#: A health word followed by one of these names a service, not a person's condition
+#: (a contract's "disability assistance", 残疾人服务): not read as health.
+_SERVICE = re.compile(r"(?i)(?<![a-z])([a-z]+)[\s_-]*(?:assistance|services?|support|aid|care|"
+                      r"outreach|programmes?|programs?|rehabilitation)(?![a-z])")
+_SERVICE_ZH = re.compile("(" + "|".join(sorted(HEALTH_CHINESE, key=len, reverse=True))
+                         + ")人?(?:服务|帮扶|救助|援助|关爱|康复|事业|工作)")
+
+
+def _without_services(text: str) -> str:
+    text = _SERVICE.sub(lambda m: "" if m.group(1).lower() in HEALTH_WORDS else m.group(0),
+                        _clean(text))
+    return _SERVICE_ZH.sub("", text)
+
+
+def health_reason(*texts: str | None) -> str | None:
+    """Health wording in a fact's texts (the name of a service aside): such a fact must
+    declare its care concept."""
+    for text in texts:
+        if text and (why := _reason(_without_services(text), "health")):
             return why
     return None
 
