@@ -13,6 +13,8 @@ pages, are described by the OpenAPI document at ``/openapi.json``:
   ``.../batch`` (JSON array, JSON Lines, CSV or Parquet upload);
 * ``POST /v1/policies/{name}/{scheme}/impact?against=OLD``: the report of
   ``civicscore impact`` on an upload (JSON, or the HTML page);
+* ``POST /v1/policies/{name}/events/run?until=``: the actions of ``civicscore
+  events`` on an uploaded log (:mod:`.events`);
 * ``/v1/ledger/...``: the points ledger, with ``ledger`` (:mod:`.ledger`);
 * ``/v1/reviews/...``: confirm or override a logged decision, with ``log``
   (:mod:`.review`);
@@ -334,6 +336,13 @@ def create_app(policy_roots: Sequence[str | Path] = (".",), *,
             return Response(to_json(report), media_type="application/json")
 
         return await run_in_threadpool(work)
+
+    # --- rules over time: civicscore events ---------------------------------------------
+
+    from .events import install_events
+
+    install_events(app, tokens=tokens, limits=limits, log=log,
+                   policy_of=lambda name: scheme_of(entry_of(name), "events"))
 
     # --- the ledger ----------------------------------------------------------------
 
