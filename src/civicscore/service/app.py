@@ -37,7 +37,7 @@ from typing import TYPE_CHECKING, Annotated, Any
 
 from fastapi import Depends, FastAPI, Query, Request
 from fastapi.responses import HTMLResponse, JSONResponse, Response
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, ConfigDict, Field
 from starlette.concurrency import run_in_threadpool
 
 from .. import __version__
@@ -47,7 +47,15 @@ from .guard import Guard, json_request, read_body
 from .problems import Answer, install, problem_json
 from .scoring import OUTPUT_KINDS, score_file
 from .tokens import Tokens, needs
-from .uploads import BATCH_BODY, Limits, json_body, upload_format, upload_records, uploaded
+from .uploads import (
+    BATCH_BODY,
+    BODY_SCHEMAS,
+    Limits,
+    json_body,
+    read_inputs,
+    upload_format,
+    with_inputs,
+)
 
 if TYPE_CHECKING:
     from ..audit import DecisionLog
@@ -59,6 +67,12 @@ class DecideRequest(BaseModel):
                                                "and the policy's facts.")
     as_of: dt.date | None = Field(None, description="Decide as of this day (default: "
                                                      "today), as `--as-of`.")
+    with_: dict[str, list[dict[str, Any]]] = Field(
+        default_factory=dict, alias="with",
+        description="The scheme's extra inputs by name, as `--with NAME=FILE` (e.g. "
+                    "{\"redemptions\": [...]}, for volunteer points).")
+
+    model_config = ConfigDict(populate_by_name=True)
 
 
 CHECK_BODY = {"requestBody": {"required": True, "content": {
@@ -228,7 +242,8 @@ def create_app(policy_roots: Sequence[str | Path] = (".",), *,
     async def decide(request: Request, name: str, scheme: str) -> Any:
         req = await decide_request(request)
         day = req.as_of or dt.date.today()
-        body = json.dumps([req.record], ensure_ascii=False).encode("utf-8")
+        body = json.dumps({"records": [req.record], "with": req.with_} if req.with_
+                          else [req.record], ensure_ascii=False).encode("utf-8")
 
         def work() -> dict[str, Any]:
             entry = entry_of(name)
@@ -327,9 +342,10 @@ def create_app(policy_roots: Sequence[str | Path] = (".",), *,
         def work() -> Response:
             new = scheme_of(entry_of(name), scheme)
             old = scheme_of(entry_of(against), scheme)
-            records = upload_records(body, fmt, limits)
-            report = compare(old, new, scheme, records, as_of=day, by=by or (),
-                             min_group=min_group)
+            records, extra = read_inputs(body, fmt, limits,
+                                         new.spec(scheme).extra_inputs, scheme)
+            report = compare(old, new, scheme, records, as_of=day, extra=extra,
+                             by=by or (), min_group=min_group)
             if format_ == "html":
                 return HTMLResponse(impact_html(report),
                                     headers={"Content-Security-Policy": _PAGE_CSP})
@@ -361,6 +377,15 @@ def create_app(policy_roots: Sequence[str | Path] = (".",), *,
 
     install_page(app)
     describe_routes(app)
+    generated = app.openapi
+
+    def openapi() -> dict[str, Any]:
+        """FastAPI's document, with the schemas the batch bodies refer to."""
+        document = generated()
+        document.setdefault("components", {}).setdefault("schemas", {}).update(BODY_SCHEMAS)
+        return document
+
+    app.openapi = openapi  # type: ignore[method-assign]
     return app
 
 
@@ -401,8 +426,10 @@ _PAGE_CSP = ("default-src 'none'; style-src 'unsafe-inline'; img-src data:; "
 def _score_upload(policy: Any, scheme: str, body: bytes, fmt: str, day: dt.date,
                   engine: str, kind: str, details: bool, limits: Limits,
                   log: DecisionLog | None = None) -> Any:
-    """Write the upload to a private temporary file and score it as the CLI would."""
+    """Write the upload (and its ``with`` inputs, :func:`.uploads.with_inputs`) to private
+    temporary files and score them as the CLI would."""
     with tempfile.TemporaryDirectory(prefix="civicscore-in-") as tmp:
-        path = uploaded(Path(tmp), body, fmt, limits)
+        path, extra = with_inputs(Path(tmp), body, fmt, limits,
+                                  policy.spec(scheme).extra_inputs, scheme)
         return score_file(policy, scheme, path, as_of=day, engine=engine, kind=kind,
-                          details=details, log=log)
+                          details=details, log=log, extra=extra)

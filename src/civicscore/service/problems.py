@@ -179,4 +179,6 @@ def _unplaced(message: str) -> str:
     records", not a temporary path of the server."""
     import re
 
+    message = re.sub(r"/\S*?/with-(\w+)\.(csv|jsonl|json|parquet)", r"the uploaded \1",
+                     message)
     return re.sub(r"/\S*?/upload\.(csv|jsonl|json|parquet)", UPLOAD, message)

@@ -25,6 +25,7 @@ import datetime as dt
 import importlib.util
 import json
 import tempfile
+from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -101,17 +102,19 @@ def choose_engine(compiled: Any, engine: str, rows: int, logging: bool = False) 
 
 
 def score_file(policy: Policy, scheme: str, path: Path, *, as_of: dt.date, engine: str,
-               kind: str = "jsonl", details: bool = False, log: DecisionLog | None = None
-               ) -> Scored:
+               kind: str = "jsonl", details: bool = False, log: DecisionLog | None = None,
+               extra: Mapping[str, Path] | None = None) -> Scored:
     """Score the records of ``path`` as ``civicscore score`` does, into ``kind``; with
-    ``log``, append every decision to it as ``score --log`` does."""
+    ``log``, append every decision to it as ``score --log`` does; ``extra``: the files of
+    the scheme's extra inputs by name, as ``--with NAME=FILE``."""
     from ..io import CSV_ESCAPE, staged_outputs, write_rows
     from ..schemes.base import REJECT_COLUMNS
 
     compiled = policy.scheme(scheme)
     spec = policy.spec(scheme)
     chosen = choose_engine(compiled, engine, count_rows(path), logging=log is not None)
-    outcome = _outcome(policy, scheme, compiled, spec, path, as_of, chosen, log)
+    files = {name: str(p) for name, p in (extra or {}).items()}
+    outcome = _outcome(policy, scheme, compiled, spec, path, as_of, chosen, log, files)
     logged = None
     with tempfile.TemporaryDirectory(prefix="civicscore-out-") as tmp:
         out, rej, det = (Path(tmp) / f"output.{kind}", Path(tmp) / "rejects.jsonl",
@@ -133,7 +136,8 @@ def score_file(policy: Policy, scheme: str, path: Path, *, as_of: dt.date, engin
 
 
 def _outcome(policy: Policy, scheme: str, compiled: Any, spec: Any, path: Path,
-             as_of: dt.date, chosen: str, log: DecisionLog | None) -> Any:
+             as_of: dt.date, chosen: str, log: DecisionLog | None,
+             extra: dict[str, str]) -> Any:
     """The run, by the very functions ``civicscore score`` runs it with (its outcome:
     rows in, rejects, summary, writers, decision log), so that the two cannot drift."""
     from ..cli import _batch_outcome, _score_per_record
@@ -142,10 +146,10 @@ def _outcome(policy: Policy, scheme: str, compiled: Any, spec: Any, path: Path,
         from ..batch import command
 
         # as cli._score_batch, but never a progress bar on the server's terminal
-        result = command.run(compiled, str(path), as_of=as_of, extra={},
+        result = command.run(compiled, str(path), as_of=as_of, extra=extra,
                              show_progress=False)
         return _batch_outcome(result, compiled, spec, policy.ref, as_of)
-    return _score_per_record(policy, scheme, compiled, str(path), as_of, {}, log)
+    return _score_per_record(policy, scheme, compiled, str(path), as_of, extra, log)
 
 
 def _logged(log_run: Any) -> int:
