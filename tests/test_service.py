@@ -119,6 +119,11 @@ def test_health_openapi_and_the_policies_on_offer(client: Client) -> None:
     assert merged["policy"]["policy"]["id"] == "example-district"
     schemes = {s["name"] for s in client.get("/v1/schemes").json()["schemes"]}
     assert set(policy.schemes) <= schemes
+    decide = spec["paths"]["/v1/policies/{name}/{scheme}/decide"]["post"]
+    assert decide["x-civicscore-roles"] == ["read"]
+    problem = decide["responses"]["403"]["content"]["application/problem+json"]["schema"]
+    assert problem["properties"]["type"]["enum"] == [
+        "https://civicscore.invalid/problems/role"]
 
 
 def test_the_policy_page_is_the_rendered_page_in_either_language(client: Client) -> None:

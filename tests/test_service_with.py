@@ -73,6 +73,19 @@ def test_a_batch_with_redemptions_is_what_score_with_writes(client: Client, tmp_
     assert plain.json()["rows"] != answer["rows"]
 
 
+def test_the_schemes_say_which_extra_inputs_they_take(client: Client) -> None:
+    schemes = {s["name"]: s for s in client.get("/v1/schemes").json()["schemes"]}
+    assert schemes["volunteer"]["extra_inputs"] == ["redemptions"]
+    assert schemes["visits"]["extra_inputs"] == []
+    batch = client.get("/openapi.json").json()
+    body = batch["paths"]["/v1/policies/{name}/{scheme}/batch"]["post"]["requestBody"]
+    shapes = body["content"]["application/json"]["schema"]["oneOf"]
+    assert {"$ref": "#/components/schemas/WithInputs"} in shapes
+    assert set(batch["components"]["schemas"]["WithInputs"]["properties"]) == {"records",
+                                                                               "with"}
+    assert "InlineFile" in batch["components"]["schemas"]
+
+
 def test_decide_takes_with_as_score_does(client: Client, tmp_path: Path) -> None:
     one = tmp_path / "one.json"
     one.write_text(json.dumps([RECORD]), encoding="utf-8")

@@ -48,8 +48,8 @@ from .problems import Answer, install, problem_json
 from .scoring import OUTPUT_KINDS, score_file
 from .tokens import Tokens, needs
 from .uploads import (
-    BATCH_BODY,
     BODY_SCHEMAS,
+    WITH_BODY,
     Limits,
     json_body,
     read_inputs,
@@ -153,7 +153,8 @@ def create_app(policy_roots: Sequence[str | Path] = (".",), *,
     def schemes() -> dict[str, Any]:
         specs = engine.registry.scheme_specs()
         return {"schemes": [{"name": s.name, "plugin": s.plugin, "noun": s.noun,
-                             "outputs": s.outputs} for s in specs.values()]}
+                             "outputs": s.outputs, "extra_inputs": list(s.extra_inputs)}
+                            for s in specs.values()]}
 
     @app.get("/v1/policies", tags=["policies"], summary="The policies this service offers",
              dependencies=read)
@@ -278,7 +279,7 @@ def create_app(policy_roots: Sequence[str | Path] = (".",), *,
         return await run_in_threadpool(work)
 
     @app.post("/v1/policies/{name}/{scheme}/batch", tags=["decisions"], dependencies=read,
-              openapi_extra=BATCH_BODY,
+              openapi_extra=WITH_BODY,
               summary="Score an uploaded file of records: exactly what `civicscore score` "
                       "writes for it")
     async def batch(request: Request, name: str, scheme: str,
@@ -318,7 +319,7 @@ def create_app(policy_roots: Sequence[str | Path] = (".",), *,
     # --- the page ------------------------------------------------------------------
 
     @app.post("/v1/policies/{name}/{scheme}/impact", tags=["decisions"], dependencies=read,
-              openapi_extra=BATCH_BODY,
+              openapi_extra=WITH_BODY,
               summary="Who changes if policy `against` is replaced by this one, on an "
                       "uploaded file of records (as `civicscore impact`)")
     async def impact(request: Request, name: str, scheme: str,
@@ -414,9 +415,11 @@ def describe_routes(app: FastAPI) -> None:
         statuses = [500] + ([401, 403] if needed else [])
         if route.path.startswith("/v1/"):
             statuses += [404, 413, 422] if "POST" in (route.methods or ()) else [404, 422]
-        route.responses = {**documented(*statuses), **route.responses}
+        route.responses = {**documented(*statuses, kinds=COMMON_KINDS), **route.responses}
 
 
+#: The problem types every route answers a status with, whatever the route.
+COMMON_KINDS = {401: ["token"], 403: ["role"], 500: ["500"]}
 _ENGINES = "^(auto|batch|per-record)$"
 _FORMATS = "^(" + "|".join(OUTPUT_KINDS) + ")$"
 _PAGE_CSP = ("default-src 'none'; style-src 'unsafe-inline'; img-src data:; "

@@ -63,14 +63,15 @@ class WithInputs(BaseModel):
         "{\"redemptions\": [...]}), each a JSON array or {\"format\", \"content\"}."))
 
 
-BATCH_BODY = {"requestBody": {"required": True, "content": {
-    "application/json": {"schema": {"oneOf": [
-        {"type": "array", "items": {"type": "object"}},
-        {"$ref": "#/components/schemas/WithInputs"}]}},
+#: The formats other than JSON an upload of records may have, and their schemas.
+_FILES: dict[str, Any] = {
     "application/x-ndjson": {"schema": {"type": "string"}},
     "text/csv": {"schema": {"type": "string"}},
     "application/vnd.apache.parquet": {"schema": {"type": "string", "format": "binary"}},
-}}}
+}
+BATCH_BODY = {"requestBody": {"required": True, "content": {
+    "application/json": {"schema": {"type": "array", "items": {"type": "object"}}},
+    **_FILES}}}
 
 def _body_schemas() -> dict[str, Any]:
     schema = WithInputs.model_json_schema(by_alias=True,
@@ -80,6 +81,14 @@ def _body_schemas() -> dict[str, Any]:
 
 #: The batch body's schemas, added to the OpenAPI document's components.
 BODY_SCHEMAS = _body_schemas()
+
+#: The body of a route that also takes a scheme's extra inputs (:func:`with_inputs`):
+#: a batch's, or one JSON object of records and ``with`` inputs.
+WITH_BODY = {"requestBody": {"required": True, "content": {
+    **_FILES,
+    "application/json": {"schema": {"oneOf": [
+        {"type": "array", "items": {"type": "object"}},
+        {"$ref": "#/components/schemas/WithInputs"}]}}}}}
 
 
 def with_inputs(tmp: Path, body: bytes, fmt: str, limits: Limits, takes: Sequence[str],
