@@ -176,6 +176,43 @@ def test_batch_answers_what_the_cli_writes(client: Client, tmp_path: Path, schem
     assert r.status_code == 200 and r.content == csv_out.read_bytes()
 
 
+def test_a_file_answer_is_streamed_from_a_private_file_removed_after(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    import tempfile
+
+    from civicscore.service import scoring
+
+    work = tmp_path / "tmp"
+    work.mkdir()
+    monkeypatch.setattr(tempfile, "tempdir", str(work))
+    chunks: list[int] = []
+    whole = scoring.streamed
+
+    def counted(directory: Path, path: Path, chunk: int = 1 << 16) -> Any:
+        assert directory.parent == work and path.parent == directory
+        for block in whole(directory, path, chunk=1024):  # small: several chunks
+            chunks.append(len(block))
+            yield block
+
+    monkeypatch.setattr(scoring, "streamed", counted)
+    source = EXAMPLE_INPUTS["visits"]
+    csv_out = tmp_path / "out.csv"
+    _cli("score", EXAMPLE_POLICY, source, "--scheme", "visits", "-o", csv_out,
+         "--as-of", AS_OF, "--no-bom")
+    r = Client(create_app([POLICIES])).post(
+        f"/v1/policies/example-district/visits/batch?as_of={AS_OF}&format=csv",
+        content=source.read_bytes(), headers={"Content-Type": "text/csv"})
+    assert r.status_code == 200 and r.content == csv_out.read_bytes()
+    assert int(r.headers["content-length"]) == len(r.content)
+    assert len(chunks) > 1 and sum(chunks) == len(r.content)
+    assert list(work.iterdir()) == []  # the answer's file and the upload's are gone
+    # a run that fails leaves nothing behind either
+    r = Client(create_app([POLICIES])).post(
+        f"/v1/policies/example-district/visits/batch?as_of={AS_OF}&format=csv",
+        content=b'household_id\n"H1\n', headers={"Content-Type": "text/csv"})
+    assert r.status_code == 422 and list(work.iterdir()) == []
+
+
 def test_a_json_array_upload_and_one_record_decide_match_the_cli(client: Client,
                                                                   tmp_path: Path) -> None:
     records = [RECORD, {**RECORD, "record_id": "A2", "activity": "patorl"}]

@@ -36,7 +36,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any
 
 from fastapi import Depends, FastAPI, Query, Request
-from fastapi.responses import HTMLResponse, JSONResponse, Response
+from fastapi.responses import HTMLResponse, JSONResponse, Response, StreamingResponse
 from pydantic import BaseModel, ConfigDict, Field
 from starlette.concurrency import run_in_threadpool
 
@@ -295,15 +295,11 @@ def create_app(policy_roots: Sequence[str | Path] = (".",), *,
 
         def work() -> Response:
             policy = scheme_of(entry_of(name), scheme)
+            if format_ != "json":
+                return _streamed_upload(policy, scheme, body, fmt, day, engine_, kind,
+                                        limits, log)
             scored = _score_upload(policy, scheme, body, fmt, day, engine_,
                                    kind, details, limits, log)
-            if format_ != "json":
-                counts = {"X-Civicscore-Rows-In": str(scored.rows_in),
-                          "X-Civicscore-Rejected": str(len(scored.rejected))}
-                if scored.logged is not None:
-                    counts["X-Civicscore-Logged"] = str(scored.logged)
-                return Response(scored.output, media_type="text/csv" if kind == "csv"
-                                else "application/x-ndjson", headers=counts)
             answer: dict[str, Any] = {
                 "policy": ref(policy), "scheme": scheme, "as_of": day.isoformat(),
                 "engine": scored.engine, "rows_in": scored.rows_in, "rows": scored.rows(),
@@ -426,13 +422,41 @@ _PAGE_CSP = ("default-src 'none'; style-src 'unsafe-inline'; img-src data:; "
              "base-uri 'none'; form-action 'none'; frame-ancestors 'self'")
 
 
+def _streamed_upload(policy: Any, scheme: str, body: bytes, fmt: str, day: dt.date,
+                     engine: str, kind: str, limits: Limits, log: DecisionLog | None
+                     ) -> Response:
+    """The output file of a batch (``format=csv|jsonl``), streamed from disk: the run is
+    whole, and logged, before the first byte (a failure is still a problem, never half
+    a file); the file is then sent in chunks, and its private directory removed after."""
+    import shutil
+
+    from .scoring import streamed
+
+    keep = Path(tempfile.mkdtemp(prefix="civicscore-answer-"))
+    try:
+        scored = _score_upload(policy, scheme, body, fmt, day, engine, kind, False, limits,
+                               log, keep_in=keep)
+    except BaseException:
+        shutil.rmtree(keep, ignore_errors=True)
+        raise
+    assert scored.output_file is not None
+    headers = {"X-Civicscore-Rows-In": str(scored.rows_in),
+               "X-Civicscore-Rejected": str(len(scored.rejected)),
+               "Content-Length": str(scored.output_file.stat().st_size)}
+    if scored.logged is not None:
+        headers["X-Civicscore-Logged"] = str(scored.logged)
+    return StreamingResponse(streamed(keep, scored.output_file), headers=headers,
+                             media_type="text/csv" if kind == "csv"
+                             else "application/x-ndjson")
+
+
 def _score_upload(policy: Any, scheme: str, body: bytes, fmt: str, day: dt.date,
                   engine: str, kind: str, details: bool, limits: Limits,
-                  log: DecisionLog | None = None) -> Any:
+                  log: DecisionLog | None = None, keep_in: Path | None = None) -> Any:
     """Write the upload (and its ``with`` inputs, :func:`.uploads.with_inputs`) to private
     temporary files and score them as the CLI would."""
     with tempfile.TemporaryDirectory(prefix="civicscore-in-") as tmp:
         path, extra = with_inputs(Path(tmp), body, fmt, limits,
                                   policy.spec(scheme).extra_inputs, scheme)
         return score_file(policy, scheme, path, as_of=day, engine=engine, kind=kind,
-                          details=details, log=log, extra=extra)
+                          details=details, log=log, extra=extra, keep_in=keep_in)
