@@ -14,7 +14,8 @@ pages, are described by the OpenAPI document at ``/openapi.json``:
 * ``POST /v1/policies/{name}/{scheme}/impact?against=OLD``: the report of
   ``civicscore impact`` on an upload (JSON, or the HTML page);
 * ``POST /v1/policies/{name}/events/run?until=``: the actions of ``civicscore
-  events`` on an uploaded log (:mod:`.events`);
+  events`` on an uploaded log (:mod:`.events`); ``.../events/sessions`` and
+  ``/v1/events/sessions/{id}/...``: an online session (:mod:`.sessions`);
 * ``/v1/ledger/...``: the points ledger, with ``ledger`` (:mod:`.ledger`);
 * ``/v1/reviews/...``: confirm or override a logged decision, with ``log``
   (:mod:`.review`);
@@ -356,6 +357,12 @@ def create_app(policy_roots: Sequence[str | Path] = (".",), *,
 
     install_events(app, tokens=tokens, limits=limits, log=log,
                    policy_of=lambda name: scheme_of(entry_of(name), "events"))
+
+    from .sessions import install_sessions
+
+    app.state.sessions = install_sessions(
+        app, tokens=tokens, limits=limits, log=log,
+        policy_of=lambda name: scheme_of(entry_of(name), "events"))
 
     # --- the ledger ----------------------------------------------------------------
 

@@ -64,9 +64,9 @@ ENGINES = "^(durable|reference)$"
 FORMATS = "^(json|jsonl|csv)$"
 
 
-def parse_until(text: str) -> dt.date | dt.datetime:
+def parse_until(text: str, name: str = "until") -> dt.date | dt.datetime:
     """``until`` as ``civicscore events --until`` reads it (one reader: the command's);
-    a value it refuses is a 422 naming the field."""
+    a value it refuses is a 422 naming the field (``name``)."""
     import click
 
     from ..events.cli import _until
@@ -74,8 +74,8 @@ def parse_until(text: str) -> dt.date | dt.datetime:
     try:
         return _until(text)
     except click.BadParameter as e:
-        raise Answer(422, f"until: {e.message}", kind="events-until", field="until",
-                     fields=[{"field": "query.until", "message": e.message}]) from None
+        raise Answer(422, f"{name}: {e.message}", kind="events-until", field=name,
+                     fields=[{"field": f"query.{name}", "message": e.message}]) from None
 
 
 def install_events(app: FastAPI, *, tokens: Tokens | None, limits: Limits,
