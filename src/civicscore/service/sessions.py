@@ -82,7 +82,8 @@ class Sessions:
             idle = [k for k, s in self._open.items() if now - s.used > self.idle_seconds]
             gone = [self._open.pop(k) for k in idle]
         for s in gone:
-            s.session.close()
+            with s.lock:  # not while a request of its own is still posting to it
+                s.session.close()
 
     def add(self, item: Open) -> str:
         self._sweep()
