@@ -289,6 +289,22 @@ def test_cli_impact_writes_json_and_html(tmp_path: Path) -> None:
     assert out_html.stat().st_mode & 0o777 == 0o666 & ~mask  # as any new file, not private
 
 
+def test_cli_impact_redemptions_is_short_for_with(tmp_path: Path) -> None:
+    written = []
+    for option in (["--with", f"redemptions={EXAMPLES / 'redemptions.csv'}"],
+                   ["--redemptions", EXAMPLES / "redemptions.csv"]):
+        out = tmp_path / f"{option[0].strip('-')}.json"
+        r = _cli("impact", "baseline", EXAMPLE_POLICY, EXAMPLES / INPUTS["volunteer"],
+                 "--scheme", "volunteer", "--as-of", "2025-12-31", *option, "--json", out)
+        assert r.exit_code == 0, r.output + r.stderr
+        written.append(json.loads(out.read_text(encoding="utf-8")))
+    assert written[0] == written[1]
+    r = _cli("impact", "baseline", EXAMPLE_POLICY, EXAMPLES / INPUTS["volunteer"],
+             "--scheme", "volunteer", "--as-of", "2025-12-31", "--redemptions",
+             EXAMPLES / "redemptions.csv", "--with", f"redemptions={EXAMPLES / 'x.csv'}")
+    assert r.exit_code == 2 and "redemptions is given twice" in r.stderr
+
+
 def test_cli_impact_mistakes_are_for_people(tmp_path: Path) -> None:
     base = ("impact", "baseline", EXAMPLE_POLICY, EXAMPLES / INPUTS["visits"], "--as-of",
             "2025-12-31")
@@ -296,6 +312,11 @@ def test_cli_impact_mistakes_are_for_people(tmp_path: Path) -> None:
     assert r.exit_code == 2 and "did you mean 'visits'" in r.stderr
     r = _cli(*base, "--scheme", "visits", "--with", "redemptions=x.csv")
     assert r.exit_code == 2 and "takes no extra inputs" in r.stderr
+    assert "redemptions is an input of volunteer" in r.stderr  # as score says it
+    r = _cli(*base, "--scheme", "visits", "--redemptions", "x.csv")
+    assert r.exit_code == 2 and "--redemptions: scheme visits takes no extra" in r.stderr
+    r = _cli(*base, "--scheme", "visits", "--with", "redemptions")
+    assert r.exit_code == 2 and "write NAME=FILE" in r.stderr
     out = tmp_path / "i.json"
     r = _cli(*base, "--scheme", "visits", "--by", "age_oldest", "--json", out)
     assert r.exit_code == 2 and "never read" in r.stderr and not out.exists()

@@ -119,6 +119,11 @@ def test_health_openapi_and_the_policies_on_offer(client: Client) -> None:
     assert merged["policy"]["policy"]["id"] == "example-district"
     schemes = {s["name"] for s in client.get("/v1/schemes").json()["schemes"]}
     assert set(policy.schemes) <= schemes
+    decide = spec["paths"]["/v1/policies/{name}/{scheme}/decide"]["post"]
+    assert decide["x-civicscore-roles"] == ["read"]
+    problem = decide["responses"]["403"]["content"]["application/problem+json"]["schema"]
+    assert problem["properties"]["type"]["enum"] == [
+        "https://civicscore.invalid/problems/role"]
 
 
 def test_the_policy_page_is_the_rendered_page_in_either_language(client: Client) -> None:
@@ -169,6 +174,43 @@ def test_batch_answers_what_the_cli_writes(client: Client, tmp_path: Path, schem
          "--as-of", AS_OF, "--no-bom")
     r = client.post(url + "&format=csv", content=body, headers={"Content-Type": "text/csv"})
     assert r.status_code == 200 and r.content == csv_out.read_bytes()
+
+
+def test_a_file_answer_is_streamed_from_a_private_file_removed_after(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    import tempfile
+
+    from civicscore.service import scoring
+
+    work = tmp_path / "tmp"
+    work.mkdir()
+    monkeypatch.setattr(tempfile, "tempdir", str(work))
+    chunks: list[int] = []
+    whole = scoring.streamed
+
+    def counted(directory: Path, path: Path, chunk: int = 1 << 16) -> Any:
+        assert directory.parent == work and path.parent == directory
+        for block in whole(directory, path, chunk=1024):  # small: several chunks
+            chunks.append(len(block))
+            yield block
+
+    monkeypatch.setattr(scoring, "streamed", counted)
+    source = EXAMPLE_INPUTS["visits"]
+    csv_out = tmp_path / "out.csv"
+    _cli("score", EXAMPLE_POLICY, source, "--scheme", "visits", "-o", csv_out,
+         "--as-of", AS_OF, "--no-bom")
+    r = Client(create_app([POLICIES])).post(
+        f"/v1/policies/example-district/visits/batch?as_of={AS_OF}&format=csv",
+        content=source.read_bytes(), headers={"Content-Type": "text/csv"})
+    assert r.status_code == 200 and r.content == csv_out.read_bytes()
+    assert int(r.headers["content-length"]) == len(r.content)
+    assert len(chunks) > 1 and sum(chunks) == len(r.content)
+    assert list(work.iterdir()) == []  # the answer's file and the upload's are gone
+    # a run that fails leaves nothing behind either
+    r = Client(create_app([POLICIES])).post(
+        f"/v1/policies/example-district/visits/batch?as_of={AS_OF}&format=csv",
+        content=b'household_id\n"H1\n', headers={"Content-Type": "text/csv"})
+    assert r.status_code == 422 and list(work.iterdir()) == []
 
 
 def test_a_json_array_upload_and_one_record_decide_match_the_cli(client: Client,

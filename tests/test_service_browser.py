@@ -2,7 +2,8 @@
 
 An officer opens the service, chooses a policy, clicks through to the policy's
 page in Chinese and in English and reads it, then tries a record and reads
-the decision's explanation, then compares it with the baseline on a file of
+the decision's explanation, then decides every record of a file (the rows and
+summary ``civicscore score`` writes), then compares it with the baseline on a file of
 records and opens the impact report; the browser reports no console error. Without
 chromium (``/usr/bin/chromium``) or Playwright the test is skipped saying
 why, unless ``CIVICSCORE_REQUIRE_BROWSER=1`` (set by .ci/run, which installs
@@ -21,8 +22,10 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from click.testing import CliRunner
 
 import civicscore
+from civicscore.cli import main
 from civicscore.impact import compare
 from civicscore.io import read_records
 
@@ -131,12 +134,30 @@ def test_an_officer_reads_a_policy_and_tries_a_record(base_url: str, tmp_path: P
             assert page.locator("#result").get_attribute("class") == "error"
             assert "JSON" in page.locator("#result").inner_text()
 
-            # the impact of replacing the baseline by this policy, on a file of records
+            # a file of records: every decision, with its reasons, and the rejected rows
             page.select_option("#scheme", "visits")
+            page.set_input_files("#batch-file", str(EXAMPLES / "visits-households.csv"))
+            page.click("#decide-file")
+            page.wait_for_selector("body[data-answers='3']")
+            decided = page.locator("#batch").inner_text()
+            out = tmp_path / "visits.jsonl"
+            cli = CliRunner().invoke(main, ["score", str(ROOT / "policies" /
+                                                          "example-district.toml"),
+                                            str(EXAMPLES / "visits-households.csv"),
+                                            "--scheme", "visits", "--as-of", "2025-12-31",
+                                            "-o", str(out)])
+            assert cli.exit_code == 0, cli.output
+            assert decided.splitlines()[0] in cli.stderr.splitlines()  # score's summary
+            for line in out.read_text(encoding="utf-8").splitlines():
+                assert f'"household_id": "{json.loads(line)["household_id"]}"' in decided
+            assert '"reasons"' in decided
+            page.screenshot(path=str(shots / "batch.png"), full_page=True)
+
+            # the impact of replacing the baseline by this policy, on a file of records
             page.select_option("#against", "baseline")
             page.set_input_files("#records", str(EXAMPLES / "visits-households.csv"))
             page.click("#compare")
-            page.wait_for_selector("body[data-answers='3']")
+            page.wait_for_selector("body[data-answers='4']")
             summary = page.locator("#impact").inner_text()
             assert page.locator("#impact").get_attribute("class") == ""
             engine = civicscore.Engine()

@@ -100,3 +100,43 @@ def test_the_impact_route_needs_the_read_role(tmp_path: Path) -> None:
         "/v1/policies/{name}/{scheme}/impact"]["post"]
     assert op["x-civicscore-roles"] == ["read"]
     assert {p["name"] for p in op["parameters"]} >= {"against", "as_of", "by", "min_group"}
+
+
+ACTIVITIES = EXAMPLES / "volunteer-activities.csv"
+REDEMPTIONS = EXAMPLES / "redemptions.csv"
+VOLUNTEER = f"/v1/policies/example-district/volunteer/impact?against=baseline&as_of={AS_OF}"
+
+
+def test_extra_inputs_are_taken_as_with_takes_them(client: Client) -> None:
+    """``--with redemptions=FILE`` over HTTP: a JSON body of records and ``with`` inputs,
+    each a JSON array or an inline CSV file; the report is compare's with those inputs."""
+    engine = civicscore.Engine()
+    redemptions = list(read_records(REDEMPTIONS))
+    report = compare(engine.load("baseline"), engine.load(EXAMPLE_POLICY), "volunteer",
+                     list(read_records(ACTIVITIES)), as_of=AS_OF,
+                     extra={"redemptions": redemptions})
+    want = json.loads(to_json(report))
+    inline = {"records": {"format": "csv", "content": ACTIVITIES.read_text("utf-8")},
+              "with": {"redemptions": {"format": "csv",
+                                       "content": REDEMPTIONS.read_text("utf-8")}}}
+    r = client.post(VOLUNTEER, json=inline)
+    assert r.status_code == 200, r.text
+    assert r.json() == want
+    as_rows = {"records": list(read_records(ACTIVITIES)),
+               "with": {"redemptions": [dict(row) for row in redemptions]}}
+    r = client.post(VOLUNTEER, json=as_rows)
+    assert r.status_code == 200 and r.json() == want
+    # the redemptions count: without them the balances differ
+    without = client.post(VOLUNTEER, json={"records": as_rows["records"]}).json()
+    assert without != want
+    # an input the scheme does not take is refused, naming it, as --with refuses it
+    body = _problem(client.post(URL, json={"records": [], "with": {"redemptions": []}}), 422)
+    assert body["field"] == "with.redemptions" and "no extra inputs" in body["detail"]
+    body = _problem(client.post(VOLUNTEER, json={"records": [], "with": {"redemption": []}}),
+                    422)
+    assert "only redemptions" in body["detail"]
+    body = _problem(client.post(VOLUNTEER, json={"records": {"format": "xml",
+                                                             "content": ""}}), 422)
+    assert body["fields"][0]["field"].startswith("records")
+    body = _problem(client.post(VOLUNTEER, json={"record": []}), 422)  # a typo: no records
+    assert {f["field"] for f in body["fields"]} == {"records", "record"}

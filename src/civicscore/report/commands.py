@@ -71,7 +71,10 @@ def render_cmd(policy: str, fmt: str, output: str | None, lang: str | None) -> N
 @click.option("--as-of", "as_of", type=click.DateTime(formats=["%Y-%m-%d"]), required=True,
               help="Score both policies as of this date (YYYY-MM-DD).")
 @click.option("--with", "with_inputs", multiple=True, metavar="NAME=FILE",
-              help="An extra input of the scheme, e.g. redemptions=r.csv (repeatable).")
+              help="An extra input of the scheme, e.g. redemptions=r.csv (repeatable), as "
+                   "civicscore score --with; both policies read it.")
+@click.option("--redemptions", type=click.Path(dir_okay=False),
+              help="Short for --with redemptions=FILE (volunteer points).")
 @click.option("--by", "by", multiple=True, metavar="COLUMN",
               help="A column of INPUT to check for disparity across (repeatable). It is "
                    "taken out of every record before scoring, so no rule can read it.")
@@ -82,10 +85,12 @@ def render_cmd(policy: str, fmt: str, output: str | None, lang: str | None) -> N
 @click.option("--html", "html_out", type=click.Path(dir_okay=False),
               help="Write the report as one static HTML page with charts.")
 def impact_cmd(old: str, new: str, input_file: str, scheme: str, as_of: dt.datetime,
-               with_inputs: tuple[str, ...], by: tuple[str, ...], min_group: int,
+               with_inputs: tuple[str, ...], redemptions: str | None, by: tuple[str, ...],
+               min_group: int,
                json_out: str | None, html_out: str | None) -> None:
     """Who changes tier, stars, grade or points if OLD is replaced by NEW, on the records
     of INPUT. Prints a summary; --json and --html write the whole report."""
+    from ..cli import _extra_inputs
     from ..engine import Engine
     from ..impact import compare, to_json
     from ..io import read_records
@@ -93,17 +98,10 @@ def impact_cmd(old: str, new: str, input_file: str, scheme: str, as_of: dt.datet
 
     engine = Engine()
     before, after = engine.load(old), engine.load(new)
-    spec = after.spec(scheme)
     before.spec(scheme)
-    extra = {}
-    for item in with_inputs:
-        name, sep, path = item.partition("=")
-        if not sep or not name or not path:
-            raise click.UsageError(f"--with {item!r}: write NAME=FILE")
-        if name not in spec.extra_inputs:
-            raise click.UsageError(f"--with {name}: scheme {scheme} takes "
-                                   + (", ".join(spec.extra_inputs) or "no extra inputs"))
-        extra[name] = list(read_records(path))
+    # score's own reading of --with and --redemptions: the same checks, the same words
+    files = _extra_inputs(after, scheme, with_inputs, redemptions)
+    extra = {name: list(read_records(path)) for name, path in files.items()}
     report = compare(before, after, scheme, list(read_records(input_file)),
                      as_of=as_of.date(), extra=extra, by=by, min_group=min_group)
     if json_out:

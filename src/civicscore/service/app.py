@@ -13,6 +13,9 @@ pages, are described by the OpenAPI document at ``/openapi.json``:
   ``.../batch`` (JSON array, JSON Lines, CSV or Parquet upload);
 * ``POST /v1/policies/{name}/{scheme}/impact?against=OLD``: the report of
   ``civicscore impact`` on an upload (JSON, or the HTML page);
+* ``POST /v1/policies/{name}/events/run?until=``: the actions of ``civicscore
+  events`` on an uploaded log (:mod:`.events`); ``.../events/sessions`` and
+  ``/v1/events/sessions/{id}/...``: an online session (:mod:`.sessions`);
 * ``/v1/ledger/...``: the points ledger, with ``ledger`` (:mod:`.ledger`);
 * ``/v1/reviews/...``: confirm or override a logged decision, with ``log``
   (:mod:`.review`);
@@ -34,8 +37,8 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any
 
 from fastapi import Depends, FastAPI, Query, Request
-from fastapi.responses import HTMLResponse, JSONResponse, Response
-from pydantic import BaseModel, Field
+from fastapi.responses import HTMLResponse, JSONResponse, Response, StreamingResponse
+from pydantic import BaseModel, ConfigDict, Field
 from starlette.concurrency import run_in_threadpool
 
 from .. import __version__
@@ -45,7 +48,15 @@ from .guard import Guard, json_request, read_body
 from .problems import Answer, install, problem_json
 from .scoring import OUTPUT_KINDS, score_file
 from .tokens import Tokens, needs
-from .uploads import BATCH_BODY, Limits, json_body, upload_format, upload_records, uploaded
+from .uploads import (
+    BODY_SCHEMAS,
+    WITH_BODY,
+    Limits,
+    json_body,
+    read_inputs,
+    upload_format,
+    with_inputs,
+)
 
 if TYPE_CHECKING:
     from ..audit import DecisionLog
@@ -57,6 +68,12 @@ class DecideRequest(BaseModel):
                                                "and the policy's facts.")
     as_of: dt.date | None = Field(None, description="Decide as of this day (default: "
                                                      "today), as `--as-of`.")
+    with_: dict[str, list[dict[str, Any]]] = Field(
+        default_factory=dict, alias="with",
+        description="The scheme's extra inputs by name, as `--with NAME=FILE` (e.g. "
+                    "{\"redemptions\": [...]}, for volunteer points).")
+
+    model_config = ConfigDict(populate_by_name=True)
 
 
 CHECK_BODY = {"requestBody": {"required": True, "content": {
@@ -137,7 +154,8 @@ def create_app(policy_roots: Sequence[str | Path] = (".",), *,
     def schemes() -> dict[str, Any]:
         specs = engine.registry.scheme_specs()
         return {"schemes": [{"name": s.name, "plugin": s.plugin, "noun": s.noun,
-                             "outputs": s.outputs} for s in specs.values()]}
+                             "outputs": s.outputs, "extra_inputs": list(s.extra_inputs)}
+                            for s in specs.values()]}
 
     @app.get("/v1/policies", tags=["policies"], summary="The policies this service offers",
              dependencies=read)
@@ -226,7 +244,8 @@ def create_app(policy_roots: Sequence[str | Path] = (".",), *,
     async def decide(request: Request, name: str, scheme: str) -> Any:
         req = await decide_request(request)
         day = req.as_of or dt.date.today()
-        body = json.dumps([req.record], ensure_ascii=False).encode("utf-8")
+        body = json.dumps({"records": [req.record], "with": req.with_} if req.with_
+                          else [req.record], ensure_ascii=False).encode("utf-8")
 
         def work() -> dict[str, Any]:
             entry = entry_of(name)
@@ -261,7 +280,7 @@ def create_app(policy_roots: Sequence[str | Path] = (".",), *,
         return await run_in_threadpool(work)
 
     @app.post("/v1/policies/{name}/{scheme}/batch", tags=["decisions"], dependencies=read,
-              openapi_extra=BATCH_BODY,
+              openapi_extra=WITH_BODY,
               summary="Score an uploaded file of records: exactly what `civicscore score` "
                       "writes for it")
     async def batch(request: Request, name: str, scheme: str,
@@ -277,15 +296,11 @@ def create_app(policy_roots: Sequence[str | Path] = (".",), *,
 
         def work() -> Response:
             policy = scheme_of(entry_of(name), scheme)
+            if format_ != "json":
+                return _streamed_upload(policy, scheme, body, fmt, day, engine_, kind,
+                                        limits, log)
             scored = _score_upload(policy, scheme, body, fmt, day, engine_,
                                    kind, details, limits, log)
-            if format_ != "json":
-                counts = {"X-Civicscore-Rows-In": str(scored.rows_in),
-                          "X-Civicscore-Rejected": str(len(scored.rejected))}
-                if scored.logged is not None:
-                    counts["X-Civicscore-Logged"] = str(scored.logged)
-                return Response(scored.output, media_type="text/csv" if kind == "csv"
-                                else "application/x-ndjson", headers=counts)
             answer: dict[str, Any] = {
                 "policy": ref(policy), "scheme": scheme, "as_of": day.isoformat(),
                 "engine": scored.engine, "rows_in": scored.rows_in, "rows": scored.rows(),
@@ -301,7 +316,7 @@ def create_app(policy_roots: Sequence[str | Path] = (".",), *,
     # --- the page ------------------------------------------------------------------
 
     @app.post("/v1/policies/{name}/{scheme}/impact", tags=["decisions"], dependencies=read,
-              openapi_extra=BATCH_BODY,
+              openapi_extra=WITH_BODY,
               summary="Who changes if policy `against` is replaced by this one, on an "
                       "uploaded file of records (as `civicscore impact`)")
     async def impact(request: Request, name: str, scheme: str,
@@ -325,15 +340,29 @@ def create_app(policy_roots: Sequence[str | Path] = (".",), *,
         def work() -> Response:
             new = scheme_of(entry_of(name), scheme)
             old = scheme_of(entry_of(against), scheme)
-            records = upload_records(body, fmt, limits)
-            report = compare(old, new, scheme, records, as_of=day, by=by or (),
-                             min_group=min_group)
+            records, extra = read_inputs(body, fmt, limits,
+                                         new.spec(scheme).extra_inputs, scheme)
+            report = compare(old, new, scheme, records, as_of=day, extra=extra,
+                             by=by or (), min_group=min_group)
             if format_ == "html":
                 return HTMLResponse(impact_html(report),
                                     headers={"Content-Security-Policy": _PAGE_CSP})
             return Response(to_json(report), media_type="application/json")
 
         return await run_in_threadpool(work)
+
+    # --- rules over time: civicscore events ---------------------------------------------
+
+    from .events import install_events
+
+    install_events(app, tokens=tokens, limits=limits, log=log,
+                   policy_of=lambda name: scheme_of(entry_of(name), "events"))
+
+    from .sessions import install_sessions
+
+    app.state.sessions = install_sessions(
+        app, tokens=tokens, limits=limits, log=log,
+        policy_of=lambda name: scheme_of(entry_of(name), "events"))
 
     # --- the ledger ----------------------------------------------------------------
 
@@ -352,6 +381,15 @@ def create_app(policy_roots: Sequence[str | Path] = (".",), *,
 
     install_page(app)
     describe_routes(app)
+    generated = app.openapi
+
+    def openapi() -> dict[str, Any]:
+        """FastAPI's document, with the schemas the batch bodies refer to."""
+        document = generated()
+        document.setdefault("components", {}).setdefault("schemas", {}).update(BODY_SCHEMAS)
+        return document
+
+    app.openapi = openapi  # type: ignore[method-assign]
     return app
 
 
@@ -380,20 +418,52 @@ def describe_routes(app: FastAPI) -> None:
         statuses = [500] + ([401, 403] if needed else [])
         if route.path.startswith("/v1/"):
             statuses += [404, 413, 422] if "POST" in (route.methods or ()) else [404, 422]
-        route.responses = {**documented(*statuses), **route.responses}
+        route.responses = {**documented(*statuses, kinds=COMMON_KINDS), **route.responses}
 
 
+#: The problem types every route answers a status with, whatever the route.
+COMMON_KINDS = {401: ["token"], 403: ["role"], 500: ["500"]}
 _ENGINES = "^(auto|batch|per-record)$"
 _FORMATS = "^(" + "|".join(OUTPUT_KINDS) + ")$"
 _PAGE_CSP = ("default-src 'none'; style-src 'unsafe-inline'; img-src data:; "
              "base-uri 'none'; form-action 'none'; frame-ancestors 'self'")
 
 
+def _streamed_upload(policy: Any, scheme: str, body: bytes, fmt: str, day: dt.date,
+                     engine: str, kind: str, limits: Limits, log: DecisionLog | None
+                     ) -> Response:
+    """The output file of a batch (``format=csv|jsonl``), streamed from disk: the run is
+    whole, and logged, before the first byte (a failure is still a problem, never half
+    a file); the file is then sent in chunks, and its private directory removed after."""
+    import shutil
+
+    from .scoring import streamed
+
+    keep = Path(tempfile.mkdtemp(prefix="civicscore-answer-"))
+    try:
+        scored = _score_upload(policy, scheme, body, fmt, day, engine, kind, False, limits,
+                               log, keep_in=keep)
+    except BaseException:
+        shutil.rmtree(keep, ignore_errors=True)
+        raise
+    assert scored.output_file is not None
+    headers = {"X-Civicscore-Rows-In": str(scored.rows_in),
+               "X-Civicscore-Rejected": str(len(scored.rejected)),
+               "Content-Length": str(scored.output_file.stat().st_size)}
+    if scored.logged is not None:
+        headers["X-Civicscore-Logged"] = str(scored.logged)
+    return StreamingResponse(streamed(keep, scored.output_file), headers=headers,
+                             media_type="text/csv" if kind == "csv"
+                             else "application/x-ndjson")
+
+
 def _score_upload(policy: Any, scheme: str, body: bytes, fmt: str, day: dt.date,
                   engine: str, kind: str, details: bool, limits: Limits,
-                  log: DecisionLog | None = None) -> Any:
-    """Write the upload to a private temporary file and score it as the CLI would."""
+                  log: DecisionLog | None = None, keep_in: Path | None = None) -> Any:
+    """Write the upload (and its ``with`` inputs, :func:`.uploads.with_inputs`) to private
+    temporary files and score them as the CLI would."""
     with tempfile.TemporaryDirectory(prefix="civicscore-in-") as tmp:
-        path = uploaded(Path(tmp), body, fmt, limits)
+        path, extra = with_inputs(Path(tmp), body, fmt, limits,
+                                  policy.spec(scheme).extra_inputs, scheme)
         return score_file(policy, scheme, path, as_of=day, engine=engine, kind=kind,
-                          details=details, log=log)
+                          details=details, log=log, extra=extra, keep_in=keep_in)

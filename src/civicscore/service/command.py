@@ -31,9 +31,9 @@ import click
               help="Seconds a client may take to send a request's body after its headers; "
                    "then it is answered 408 and its connection closed.")
 @click.option("--log", "log_path", type=click.Path(dir_okay=False),
-              help="Append every decision of decide and batch, with its input and reasons, "
-                   "to this JSON Lines decision log, as civicscore score --log does (for "
-                   "civicscore replay and appeals).")
+              help="Append every decision of decide, batch and events/run, with its input "
+                   "and reasons, to this JSON Lines decision log, as civicscore score --log "
+                   "does (for civicscore replay and appeals).")
 @click.option("--redact", "redactions", multiple=True, metavar="FIELD=erase|hash",
               help="In the decision log only, erase or hash this input field (repeatable; "
                    "hash needs CIVICSCORE_REDACT_KEY), as civicscore score --redact.")

@@ -60,6 +60,11 @@ nav a{margin-right:1rem}
 <pre id="result" class="muted">—</pre>
 <h2>解释 / Explanation</h2>
 <pre id="explanation" class="muted">—</pre>
+<h2>一批记录 / A file of records</h2>
+<label for="batch-file">记录文件（CSV、JSON、JSON Lines、Parquet）/ Records file</label>
+<input id="batch-file" type="file" accept=".csv,.json,.jsonl,.ndjson,.parquet">
+<button id="decide-file" type="button">逐条决定 / Decide every record</button>
+<pre id="batch" class="muted">—</pre>
 <h2>变更影响 / Impact of a change</h2>
 <p class="muted">以上所选政策替换下面的旧政策时，谁会受影响（同一批记录，同一方案与日期）。
 Who changes if the policy chosen above replaces the one below, on the same records.</p>
@@ -184,6 +189,42 @@ SCRIPT = r"""'use strict';
 
   const MEDIA = {csv: 'text/csv', json: 'application/json', jsonl: 'application/x-ndjson',
                  ndjson: 'application/x-ndjson', parquet: 'application/vnd.apache.parquet'};
+  const SHOWN = 200;  // rows written into the page; the summary counts them all
+
+  async function decideFile() {  // the batch route: what civicscore score writes
+    const file = $('batch-file').files[0];
+    if (!file) {
+      show('batch', '请选择记录文件 / Choose a file of records', true);
+      answered();
+      return;
+    }
+    const media = MEDIA[file.name.split('.').pop().toLowerCase()] || file.type;
+    const query = new URLSearchParams();
+    if ($('as-of').value) query.set('as_of', $('as-of').value);
+    const url = '/v1/policies/' + encodeURIComponent($('policy').value) + '/' +
+      encodeURIComponent($('scheme').value) + '/batch?' + query;
+    const r = await fetch(url, {method: 'POST', body: await file.arrayBuffer(),
+                                headers: headers({'Content-Type': media})});
+    const answer = await r.json();
+    if (!r.ok) {
+      show('batch', problemText(answer), true);
+      answered();
+      return;
+    }
+    const lines = [answer.summary];
+    for (const row of answer.rows.slice(0, SHOWN)) {
+      lines.push(JSON.stringify(row, null, 1));  // each row carries its reasons in words
+    }
+    if (answer.rows.length > SHOWN) {
+      lines.push('… ' + (answer.rows.length - SHOWN) + ' more / 其余 ' +
+                 (answer.rows.length - SHOWN) + ' 条');
+    }
+    for (const rej of answer.rejected) {
+      lines.push('rejected / 未采用 (row ' + rej.row + '): ' + rej.reasons.join('; '));
+    }
+    show('batch', lines.join('\n'), false);
+    answered();
+  }
 
   async function compare() {  // the JSON report for the summary, its HTML page to open
     const file = $('records').files[0];
@@ -227,6 +268,7 @@ SCRIPT = r"""'use strict';
 
   document.addEventListener('DOMContentLoaded', () => {
     $('compare').addEventListener('click', compare);
+    $('decide-file').addEventListener('click', decideFile);
     $('policy').addEventListener('change', choose);
     $('decide').addEventListener('click', decide);
     $('token').addEventListener('change', load);

@@ -13,6 +13,7 @@ its type and the request's method and route, never a record's values.
 from __future__ import annotations
 
 import logging
+from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
 from starlette.requests import Request
@@ -61,20 +62,39 @@ def problem(status: int, detail: str, *, kind: str = "", headers: dict[str, str]
             **extra: Any) -> JSONResponse:
     """A problem+json response (``kind`` names the type of problem, e.g. ``policy``)."""
     en, zh = TITLES.get(status, ("Error", "错误"))
-    body = {"type": f"https://civicscore.invalid/problems/{kind or status}",
+    body = {"type": problem_type(kind or status),
             "title": en, "title_zh": zh, "status": status, "detail": detail, **extra}
     return JSONResponse(body, status_code=status, media_type=PROBLEM_JSON, headers=headers)
 
 
-def documented(*statuses: int) -> dict[int | str, dict[str, Any]]:
+def problem_type(kind: str | int) -> str:
+    """The ``type`` URI of a problem of ``kind`` (``policy-unknown``, or a bare status)."""
+    return f"https://civicscore.invalid/problems/{kind}"
+
+
+def documented(*statuses: int, kinds: Mapping[int, Sequence[str]] | None = None
+               ) -> dict[int | str, dict[str, Any]]:
     """OpenAPI ``responses`` for the problems a route may answer: each a problem+json
-    document (the :func:`problem` fields), described by its title in both languages."""
-    schema = {"type": "object", "required": ["type", "title", "status", "detail"],
-              "properties": {"type": {"type": "string"}, "title": {"type": "string"},
-                             "title_zh": {"type": "string"}, "status": {"type": "integer"},
-                             "detail": {"type": "string"}}}
-    return {status: {"description": " / ".join(TITLES[status]),
-                     "content": {PROBLEM_JSON: {"schema": schema}}} for status in statuses}
+    document (the :func:`problem` fields), described by its title in both languages.
+    ``kinds`` names, per status, the problem types the route answers with it: they are
+    listed in the description and as the ``type`` field's ``enum``, so that a client
+    can tell from the document alone which refusals to expect."""
+    out: dict[int | str, dict[str, Any]] = {}
+    for status in statuses:
+        type_schema: dict[str, Any] = {"type": "string"}
+        description = " / ".join(TITLES[status])
+        named = list((kinds or {}).get(status, ()))
+        if named:
+            type_schema["enum"] = [problem_type(k) for k in named]
+            description += " (problem types: " + ", ".join(named) + ")"
+        schema = {"type": "object", "required": ["type", "title", "status", "detail"],
+                  "properties": {"type": type_schema, "title": {"type": "string"},
+                                 "title_zh": {"type": "string"},
+                                 "status": {"type": "integer"},
+                                 "detail": {"type": "string"}}}
+        out[status] = {"description": description,
+                       "content": {PROBLEM_JSON: {"schema": schema}}}
+    return out
 
 
 def problem_json(p: Problem, catalog: Catalog | None = None) -> dict[str, Any]:
@@ -159,4 +179,6 @@ def _unplaced(message: str) -> str:
     records", not a temporary path of the server."""
     import re
 
+    message = re.sub(r"/\S*?/with-(\w+)\.(csv|jsonl|json|parquet)", r"the uploaded \1",
+                     message)
     return re.sub(r"/\S*?/upload\.(csv|jsonl|json|parquet)", UPLOAD, message)

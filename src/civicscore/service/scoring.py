@@ -25,6 +25,7 @@ import datetime as dt
 import importlib.util
 import json
 import tempfile
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -57,11 +58,14 @@ class Scored:
     engine: str
     summary: str
     output: bytes
-    """The output rows in the asked-for kind, exactly as ``score -o FILE`` writes them."""
+    """The output rows in the asked-for kind, exactly as ``score -o FILE`` writes them
+    (empty when they were left in a file: ``output_file``)."""
     rejected: list[dict[str, Any]]
     details: list[dict[str, Any]] | None = None
     logged: int | None = None
     """How many decisions were appended to the decision log (None: there is none)."""
+    output_file: Path | None = None
+    """Where the output rows were left, when ``score_file`` was given ``keep_in``."""
 
     def rows(self) -> list[dict[str, Any]]:
         return [json.loads(line) for line in self.output.decode("utf-8").splitlines()
@@ -101,21 +105,26 @@ def choose_engine(compiled: Any, engine: str, rows: int, logging: bool = False) 
 
 
 def score_file(policy: Policy, scheme: str, path: Path, *, as_of: dt.date, engine: str,
-               kind: str = "jsonl", details: bool = False, log: DecisionLog | None = None
+               kind: str = "jsonl", details: bool = False, log: DecisionLog | None = None,
+               extra: Mapping[str, Path] | None = None, keep_in: Path | None = None
                ) -> Scored:
     """Score the records of ``path`` as ``civicscore score`` does, into ``kind``; with
-    ``log``, append every decision to it as ``score --log`` does."""
+    ``log``, append every decision to it as ``score --log`` does; ``extra``: the files of
+    the scheme's extra inputs by name, as ``--with NAME=FILE``. With ``keep_in`` (a
+    private directory of the caller's), the output file is left there to be streamed
+    from (``Scored.output_file``) rather than read into memory."""
     from ..io import CSV_ESCAPE, staged_outputs, write_rows
     from ..schemes.base import REJECT_COLUMNS
 
     compiled = policy.scheme(scheme)
     spec = policy.spec(scheme)
     chosen = choose_engine(compiled, engine, count_rows(path), logging=log is not None)
-    outcome = _outcome(policy, scheme, compiled, spec, path, as_of, chosen, log)
+    files = {name: str(p) for name, p in (extra or {}).items()}
+    outcome = _outcome(policy, scheme, compiled, spec, path, as_of, chosen, log, files)
     logged = None
     with tempfile.TemporaryDirectory(prefix="civicscore-out-") as tmp:
-        out, rej, det = (Path(tmp) / f"output.{kind}", Path(tmp) / "rejects.jsonl",
-                         Path(tmp) / "details.jsonl")
+        out = (keep_in or Path(tmp)) / f"output.{kind}"
+        rej, det = Path(tmp) / "rejects.jsonl", Path(tmp) / "details.jsonl"
         token = CSV_ESCAPE.set(True)
         try:
             with staged_outputs():
@@ -128,12 +137,14 @@ def score_file(policy: Policy, scheme: str, path: Path, *, as_of: dt.date, engin
                     logged = _logged(outcome.log)
         finally:
             CSV_ESCAPE.reset(token)
-        return Scored(outcome.rows_in, chosen, outcome.summary(), out.read_bytes(),
-                      _jsonl(rej), _jsonl(det) if details else None, logged)
+        return Scored(outcome.rows_in, chosen, outcome.summary(),
+                      b"" if keep_in else out.read_bytes(), _jsonl(rej),
+                      _jsonl(det) if details else None, logged, out if keep_in else None)
 
 
 def _outcome(policy: Policy, scheme: str, compiled: Any, spec: Any, path: Path,
-             as_of: dt.date, chosen: str, log: DecisionLog | None) -> Any:
+             as_of: dt.date, chosen: str, log: DecisionLog | None,
+             extra: dict[str, str]) -> Any:
     """The run, by the very functions ``civicscore score`` runs it with (its outcome:
     rows in, rejects, summary, writers, decision log), so that the two cannot drift."""
     from ..cli import _batch_outcome, _score_per_record
@@ -142,10 +153,10 @@ def _outcome(policy: Policy, scheme: str, compiled: Any, spec: Any, path: Path,
         from ..batch import command
 
         # as cli._score_batch, but never a progress bar on the server's terminal
-        result = command.run(compiled, str(path), as_of=as_of, extra={},
+        result = command.run(compiled, str(path), as_of=as_of, extra=extra,
                              show_progress=False)
         return _batch_outcome(result, compiled, spec, policy.ref, as_of)
-    return _score_per_record(policy, scheme, compiled, str(path), as_of, {}, log)
+    return _score_per_record(policy, scheme, compiled, str(path), as_of, extra, log)
 
 
 def _logged(log_run: Any) -> int:
@@ -161,6 +172,19 @@ def _logged(log_run: Any) -> int:
         raise Answer(503, "the decision log could not be written, so nothing was decided "
                           "(the service's log says why); try again later",
                      kind="decision-log") from None
+
+
+def streamed(directory: Path, path: Path, chunk: int = 1 << 16) -> Iterator[bytes]:
+    """The bytes of ``path`` in chunks, for a streamed answer; the private ``directory``
+    it is in is removed when the answer is sent, cut short, or dropped."""
+    import shutil
+
+    try:
+        with path.open("rb") as f:
+            while block := f.read(chunk):
+                yield block
+    finally:
+        shutil.rmtree(directory, ignore_errors=True)
 
 
 def _jsonl(path: Path) -> list[dict[str, Any]]:
