@@ -23,7 +23,8 @@ per-record path renders row by row), rendered over a slice of the frame by
 written as text (``ExactText``, the per-record ``_fmt``); those texts and the
 public floats are *deferred* steps of the plan (``plan.polars.Later``): not
 computed while scoring, but for the slice being worded (``CHUNK`` rows at a
-time) or the details being built, when first read (``_Built``). The words of
+time, each once per distinct value it reads: ``_by_distinct``) or the details being
+built, when first read (``_Built``). The words of
 each normalisation rule come from ``how_text``, the per-record function.
 Rejected rows (few) are decided again by the per-record code for their exact
 reasons.
@@ -411,7 +412,7 @@ def _trace(scheme: AppraisalScheme, later: Later, part: pl.DataFrame, as_of: dt.
     facts = sorted({fact for ind in scheme.indicators for fact, _ in ind.raters})
     texts = [f"{STEP}{key}{i}" for i in range(k) for key in ("tR", "tN", "tW")] \
         + [f"{STEP}tX:{fact}" for fact in facts] + [f"{STEP}tT", f"{STEP}tShort"]
-    part = later.add(part, texts)
+    part = part.with_columns(_by_distinct(later, part, texts))
     reads = sorted({n for j in range(len(scheme.vetoes)) for n in veto_reads(scheme, j)})
     quota = pl.col("__quota")
     return part.select(
@@ -425,6 +426,26 @@ def _trace(scheme: AppraisalScheme, later: Later, part: pl.DataFrame, as_of: dt.
           .alias(f"{STEP}read:{n}") for n in reads),
         pl.when(quota == 1).then(0).when(quota == 2).then(1).alias(f"{STEP}quota"),
         pl.col("__rank").alias(f"{STEP}rank"))
+
+
+def _by_distinct(later: Later, part: pl.DataFrame, names: list[str]) -> list[pl.Series]:
+    """The deferred steps ``names`` (``prefix + name`` columns) of every row of ``part``,
+    each computed once per distinct value of the plan columns it reads and placed at the
+    rows that hold it: a cohort's numbers repeat (10^6 subjects hold a few thousand raw
+    values, scores and totals), and writing an exact value as text costs several
+    times a lookup of it. The step is the plan's own (``Later.add``), on fewer rows."""
+    out = []
+    for name in names:
+        keys = [_P + r for r in sorted(later.reads([name]))]
+        column = _P + name
+        if not keys:
+            out.append(later.add(part.select(ROW), [name])[column])
+            continue
+        distinct = part.select(keys).unique()
+        shown = later.add(distinct, [name]).select(*keys, column)
+        out.append(part.select(keys).join(shown, on=keys, how="left", nulls_equal=True,
+                                          maintain_order="left")[column])
+    return out
 
 
 def _reasons(scheme: AppraisalScheme, later: Later, frame: pl.DataFrame,
