@@ -552,36 +552,46 @@ def _out_of_bands(raw_text: pl.Expr) -> pl.Expr:
 
 def _code_lists(scheme: AppraisalScheme, work: pl.DataFrame) -> tuple[pl.Series, pl.Series]:
     """Reason codes and vetoed ids of each scored row, from a table of the distinct keys
-    (rejected and fallen-back rows get their codes from the per-record path)."""
-    flags = [f"__flag_{i}" for i, ind in enumerate(scheme.indicators)
+    (rejected and fallen-back rows get their codes from the per-record path). The key is
+    one integer of the row's flags, vetoes and quota (a join on it costs a fraction of a
+    join on a dozen boolean columns)."""
+    flags = [i for i, ind in enumerate(scheme.indicators)
              if ind.norm.method in ("thresholds", "bands")]
-    vetoes = [f"__veto_{j}" for j in range(len(scheme.vetoes))]
-    keys = ["__status", *flags, *vetoes, "__quota"]
-    table = work.select(keys).unique()
+    nv = len(scheme.vetoes)
+    bits: list[pl.Expr] = [pl.col(f"__flag_{i}") for i in flags] \
+        + [pl.col(f"__veto_{j}") for j in range(nv)]
+    # bit 0: scored; then one a flag, one a veto; the quota (0, 1, 2) above them
+    key = (pl.col("__status") == SCORED).cast(pl.Int64)
+    for b, bit in enumerate(bits):
+        key = key + bit.fill_null(False).cast(pl.Int64) * (1 << (b + 1))
+    key = key + pl.col("__quota").fill_null(0).cast(pl.Int64) * (1 << (len(bits) + 1))
+    keys = work.select(key.alias("__key"))
+    table = keys.unique()
     lists: list[list[str]] = []
     vetoed: list[list[str]] = []
-    for row in table.iter_rows(named=True):
-        if row["__status"] != SCORED:
+    for k in table["__key"].to_list():
+        if not k & 1:
             lists.append([])
             vetoed.append([])
             continue
+        flagged = {i for b, i in enumerate(flags) if k >> (b + 1) & 1}
         codes: list[str] = []
         for i, ind in enumerate(scheme.indicators):
             codes.append("INDICATOR")
-            if row.get(f"__flag_{i}"):
+            if i in flagged:
                 codes.append("OUT_OF_BANDS" if ind.norm.method == "bands"
                              else "NO_STEP_REACHED")
         codes += ["TOTAL", "GRADE"]
-        held = [v.id for j, v in enumerate(scheme.vetoes) if row[f"__veto_{j}"]]
+        held = [v.id for j, v in enumerate(scheme.vetoes) if k >> (len(flags) + j + 1) & 1]
         codes += ["VETO"] * len(held)
-        if row["__quota"]:
-            codes.append("QUOTA_KEPT" if row["__quota"] == 1 else "QUOTA_DEMOTED")
+        quota = k >> (len(bits) + 1)
+        if quota:
+            codes.append("QUOTA_KEPT" if quota == 1 else "QUOTA_DEMOTED")
         lists.append(codes)
         vetoed.append(held)
     table = table.with_columns(pl.Series("__codes", lists, dtype=STR_LIST),
                                pl.Series("__held", vetoed, dtype=STR_LIST))
-    joined = work.select(keys).join(table, on=keys, how="left", maintain_order="left",
-                                    nulls_equal=True)
+    joined = keys.join(table, on="__key", how="left", maintain_order="left")
     return joined["__codes"], joined["__held"]
 
 
