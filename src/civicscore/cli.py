@@ -22,6 +22,7 @@ import json
 import os
 import re
 import sys
+import time
 import warnings
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
@@ -270,9 +271,34 @@ _lang_option = click.option(
          "policy's locale, else en).")
 
 
+def _log_json(ctx: click.Context, _param: click.Parameter, value: str | None) -> None:
+    """``--log-json FILE``: structured records of the run (civicscore.logs), appended to
+    FILE as JSON Lines, or written to standard error for ``-``."""
+    if not value:
+        return
+    from .logs import json_lines_to
+
+    try:
+        stream = sys.stderr if value == "-" else open(value, "a", encoding="utf-8")
+    except OSError as e:
+        raise click.BadParameter(f"{value}: {e.strerror or e}", ctx=ctx) from None
+    attached = json_lines_to(stream)
+    attached.__enter__()
+
+    def detach() -> None:
+        attached.__exit__(None, None, None)
+        if stream is not sys.stderr:
+            stream.close()
+
+    ctx.call_on_close(detach)
+
+
 @click.group(cls=_Group, context_settings={"help_option_names": ["-h", "--help"]})
 @click.version_option(__version__, prog_name="civicscore")
 @_lang_option
+@click.option("--log-json", metavar="FILE", expose_value=False, callback=_log_json,
+              help="Append a structured record of each run to FILE as JSON Lines ('-': "
+                   "standard error): policy, scheme, counts, time; never a record's values.")
 def main() -> None:
     """Check community-programme policies and score records against them."""
 
@@ -454,6 +480,7 @@ def _score(policy: str, input_file: str, scheme: str, output: str | None, reject
            as_of: dt.datetime | None) -> None:
     from .io import CSV_ESCAPE, check_input_file, staged_outputs
 
+    started = time.perf_counter()
     pol = _load(_engine(policy_roots), policy)
     _print_warnings(pol)
     compiled = pol.scheme(scheme)
@@ -487,11 +514,14 @@ def _score(policy: str, input_file: str, scheme: str, output: str | None, reject
         engine = "per-record"
     with _doing(f"scoring {input_file}"):
         if engine == "spark":
+            used = "spark"
             outcome = _score_spark(pol, scheme, spec, input_file, day, extra_files, master,
                                    log is not None)
         elif _use_batch(engine, log is not None, input_file):
+            used = "batch"
             outcome = _score_batch(compiled, spec, pol.ref, input_file, day, extra_files)
         else:
+            used = "per-record"
             outcome = _score_per_record(pol, scheme, compiled, input_file, day, extra_files,
                                         log)
     from .schemes.base import REJECT_COLUMNS
@@ -533,7 +563,17 @@ def _score(policy: str, input_file: str, scheme: str, output: str | None, reject
         if len(rejected) > SHOWN_REJECTS:
             click.echo(say("more_rejected", n=len(rejected) - SHOWN_REJECTS), err=True)
     main_rejected = sum(1 for r in rejected if r["input"] == spec.input_kind)
-    if outcome.rows_in and main_rejected >= outcome.rows_in:
+    every_row_rejected = bool(outcome.rows_in) and main_rejected >= outcome.rows_in
+    from .logs import event
+
+    event("score", command="score", scheme=scheme, engine=used, policy_id=pol.ref.id,
+          policy_version=pol.ref.version, policy_hash=pol.ref.hash,
+          as_of=day.isoformat(), rows_in=outcome.rows_in,
+          scored=outcome.rows_in - main_rejected, rejected=main_rejected,
+          rejected_other_inputs=len(rejected) - main_rejected, logged=logged,
+          exit_status=EXIT_ALL_REJECTED if every_row_rejected else 0,
+          seconds=round(time.perf_counter() - started, 3))
+    if every_row_rejected:
         click.echo(say("all_rejected", path=input_file, code=EXIT_ALL_REJECTED), err=True)
         sys.exit(EXIT_ALL_REJECTED)
 
