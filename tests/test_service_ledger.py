@@ -325,3 +325,42 @@ def test_serve_refuses_a_ledger_that_is_not_one(tmp_path: Path) -> None:
                                 env={"CIVICSCORE_LEDGER": str(tmp_path / "new.db")})
     assert result.exit_code == 2 and "not a ledger yet" in result.output
     assert "Traceback" not in result.output
+
+
+def test_each_kind_of_refusal_keeps_its_answer() -> None:
+    """The service tells refusals apart by their kind (issue 16), and answers each as it
+    did when it matched message prefixes: the status, problem type and text."""
+    from civicscore.errors import LedgerError
+    from civicscore.ledger.errors import (
+        LedgerConflict,
+        LedgerInvalid,
+        LedgerOverdraft,
+        LedgerRefused,
+        LedgerUnavailable,
+        LedgerUnknown,
+    )
+    from civicscore.service.ledger import refusal
+
+    cases: list[tuple[LedgerError, int, str]] = [
+        (LedgerInvalid("id", "is required and missing (got ' ')"), 422, "ledger-refused"),
+        (LedgerInvalid("points", "must be more than 0, got '-1'"), 422, "ledger-refused"),
+        (LedgerUnknown("volunteer_id", "unknown volunteer 'X'"), 404, "ledger-unknown"),
+        (LedgerUnknown("hold", "no hold 'H9' in the ledger"), 404, "ledger-unknown"),
+        (LedgerConflict("transfer_id", "a hold transfer is not reversed"), 409,
+         "ledger-conflict"),
+        (LedgerOverdraft("points", "redemption 'R1' asks for 9 points"), 422,
+         "ledger-refused"),
+        (LedgerRefused("date", "2000-01-01 is before the account opened"), 422,
+         "ledger-refused"),
+        (LedgerUnavailable("db", "cannot connect to PostgreSQL at host"), 503,
+         "ledger-unavailable"),
+        (LedgerError("db", "a bare one"), 503, "ledger-unavailable"),
+    ]
+    for error, status, kind in cases:
+        answer = refusal(error)
+        assert (answer.status, answer.kind) == (status, kind), error
+        if status != 503:
+            assert answer.detail == str(error) and answer.extra["field"] == error.field
+    conflict = refusal(LedgerConflict("id", "redeem id 'R1' is already in the ledger"),
+                       "redeem:R1")
+    assert conflict.status == 409 and conflict.extra["id"] == "redeem:R1"

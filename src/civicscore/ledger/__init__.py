@@ -12,7 +12,9 @@
 ``open_ledger`` takes a file path (or ``sqlite:///PATH``, with ``?synchronous=full``
 to survive a power cut too) or a ``postgresql://`` URL; ``None`` reads the
 ``CIVICSCORE_LEDGER`` environment variable. See docs/ledger.md for the accounts, the
-lots, holds, reversals and the invariants ``verify`` checks.
+lots, holds, reversals and the invariants ``verify`` checks. A refusal is one of the
+``LedgerError`` kinds of :mod:`civicscore.ledger.errors` (``LedgerUnknown``,
+``LedgerConflict``, ``LedgerOverdraft``, ...); ``statement_row`` words a statement's line.
 """
 
 from __future__ import annotations
@@ -21,15 +23,26 @@ import os
 import re
 from pathlib import Path
 
-from ..errors import LedgerError
 from .core import Ledger
-from .model import Balance, Lot, PostSummary, Transfer
+from .errors import (
+    LedgerConflict,
+    LedgerError,
+    LedgerInvalid,
+    LedgerOverdraft,
+    LedgerRefused,
+    LedgerUnavailable,
+    LedgerUnknown,
+    kind_of,
+)
+from .model import Balance, Lot, PostSummary, Transfer, statement_row
 from .schema import SCHEMA_VERSION
 
 ENV = "CIVICSCORE_LEDGER"
 
-__all__ = ["ENV", "SCHEMA_VERSION", "Balance", "Ledger", "Lot", "PostSummary", "Transfer",
-           "open_ledger"]
+__all__ = ["ENV", "SCHEMA_VERSION", "Balance", "Ledger", "LedgerConflict", "LedgerError",
+           "LedgerInvalid", "LedgerOverdraft", "LedgerRefused", "LedgerUnavailable",
+           "LedgerUnknown", "Lot", "PostSummary", "Transfer", "kind_of", "open_ledger",
+           "statement_row"]
 
 
 def open_ledger(url: str | Path | None = None, *, create: bool = False) -> Ledger:
@@ -39,7 +52,7 @@ def open_ledger(url: str | Path | None = None, *, create: bool = False) -> Ledge
     if url is None or str(url).strip() == "":
         url = os.environ.get(ENV, "")
         if not url.strip():
-            raise LedgerError("db", f"no ledger given: pass --db PATH_OR_URL or set {ENV}")
+            raise LedgerUnavailable("db", f"no ledger given: pass --db PATH_OR_URL or set {ENV}")
     if isinstance(url, Path):
         return _sqlite(url, create)
     text = url.strip()
@@ -51,18 +64,18 @@ def open_ledger(url: str | Path | None = None, *, create: bool = False) -> Ledge
     if text.startswith("sqlite://"):
         path, _, query = text[len("sqlite://"):].partition("?")
         if not path:
-            raise LedgerError("db", f"malformed URL {text!r}: write sqlite:///PATH")
+            raise LedgerUnavailable("db", f"malformed URL {text!r}: write sqlite:///PATH")
         options = dict(part.partition("=")[::2] for part in query.split("&") if part)
         unknown = sorted(set(options) - {"synchronous"})
         if unknown:
-            raise LedgerError("db", f"malformed URL {text!r}: unknown parameter "
-                                    f"{unknown[0]!r} (a SQLite ledger takes synchronous="
-                                    f"normal|full|extra)")
+            raise LedgerUnavailable("db", f"malformed URL {text!r}: unknown parameter "
+                                          f"{unknown[0]!r} (a SQLite ledger takes synchronous="
+                                          f"normal|full|extra)")
         return _sqlite(Path(path), create, options.get("synchronous", "NORMAL"))
     if re.match(r"^[A-Za-z][A-Za-z0-9+.-]*://", text) or text.startswith("postgresql:"):
         scheme = text.split(":", 1)[0]
-        raise LedgerError("db", f"malformed URL: {scheme!r} is not a kind of ledger; give a "
-                                f"file path, sqlite:///PATH or postgresql://HOST/DB")
+        raise LedgerUnavailable("db", f"malformed URL: {scheme!r} is not a kind of ledger; give a "
+                                      f"file path, sqlite:///PATH or postgresql://HOST/DB")
     return _sqlite(Path(text), create)
 
 

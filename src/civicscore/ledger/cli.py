@@ -17,7 +17,7 @@ from typing import Any, TypeVar
 import click
 
 from . import ENV, Ledger, open_ledger
-from .model import Transfer, text
+from .model import statement_row, text
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -241,7 +241,7 @@ def statement(volunteer: str, on: str | None, fmt: str, db: str | None) -> None:
     """Every transfer of VOLUNTEER's account, with the book balance after each."""
     with _open(db) as book:
         head, lines = book.statement(volunteer, on=_day(on))
-    rows = [_line(t, after) for t, after in lines]
+    rows = [statement_row(t, after) for t, after in lines]
     if fmt == "json":
         import json
 
@@ -252,18 +252,6 @@ def statement(volunteer: str, on: str | None, fmt: str, db: str | None) -> None:
                       f"{text(head.balance)} (earned {text(head.earned)}, adjusted "
                       f"{text(head.adjusted)}, redeemed {text(head.redeemed)}, expired "
                       f"{text(head.expired)}), {text(head.hours)} hours")
-
-
-def _line(t: Transfer, after: Any) -> dict[str, Any]:
-    mine = f"volunteer:{t.volunteer_id}"
-    # what the transfer did to the account: a capture moves held points on, not these
-    points = (text(t.amount) if t.credit_account == mine else
-              "-" + text(t.amount) if t.debit_account == mine else "0")
-    return {"seq": t.seq, "id": t.id, "kind": t.kind, "date": t.effective_on.isoformat(),
-            "points": points,
-            "book_balance": text(after),
-            "policy": f"{t.policy_id} {t.policy_version} {t.policy_hash[:12]}".strip(),
-            "reason_codes": "; ".join(t.reason_codes), "by": t.author, "memo": t.memo}
 
 
 @ledger.command()

@@ -22,7 +22,14 @@ from decimal import Decimal
 from operator import attrgetter
 from typing import TYPE_CHECKING, Any, TypeVar
 
-from ..errors import LedgerError
+from .errors import (
+    LedgerConflict,
+    LedgerInvalid,
+    LedgerOverdraft,
+    LedgerRefused,
+    LedgerUnavailable,
+    LedgerUnknown,
+)
 from .model import (
     ADJUST,
     ADJUSTMENT,
@@ -149,15 +156,16 @@ class Ledger:
             self._lock_schema(tx)
             before = self._version(tx)
             if before > SCHEMA_VERSION:
-                raise LedgerError("db", f"the ledger has schema version {before}, newer than "
-                                        f"this civicscore ({SCHEMA_VERSION}); upgrade civicscore")
+                raise LedgerUnavailable("db", f"the ledger has schema version {before}, newer "
+                                              f"than this civicscore ({SCHEMA_VERSION}); "
+                                              f"upgrade civicscore")
             if 1 <= before < 3:  # version 3 keeps a lot as columns of its transfer
                 odd = [r[0] for r in tx.execute(LOT_MISMATCH)]
                 if odd:
-                    raise LedgerError("db", f"cannot migrate {self.where}: {len(odd)} lot(s) "
-                                            f"differ from the transfer that made them (id, "
-                                            f"volunteer, day or amount), first {odd[0]!r}; "
-                                            f"nothing was changed")
+                    raise LedgerUnavailable("db", f"cannot migrate {self.where}: {len(odd)} lot(s) "
+                                                  f"differ from the transfer that made them (id, "
+                                                  f"volunteer, day or amount), first {odd[0]!r}; "
+                                                  f"nothing was changed")
             for version, statements in sorted(migrations(self.dialect).items()):
                 if version <= before:
                     continue
@@ -182,14 +190,16 @@ class Ledger:
         """Refuse a ledger without tables, or of another schema version."""
         have = self.version()
         if have == 0:
-            raise LedgerError("db", f"{self.where} is not a ledger yet: create it with "
-                                    f"civicscore ledger init")
+            raise LedgerUnavailable("db", f"{self.where} is not a ledger yet: create it with "
+                                          f"civicscore ledger init")
         if have != SCHEMA_VERSION:
-            raise LedgerError("db", f"{self.where} has schema version {have}, this civicscore "
-                                    f"uses {SCHEMA_VERSION}: run civicscore ledger migrate"
-                              if have < SCHEMA_VERSION else
-                              f"{self.where} has schema version {have}, newer than this "
-                              f"civicscore ({SCHEMA_VERSION}); upgrade civicscore")
+            raise LedgerUnavailable("db", f"{self.where} has schema version {have}, this "
+                                          f"civicscore uses {SCHEMA_VERSION}: run civicscore "
+                                          f"ledger migrate"
+                                          if have < SCHEMA_VERSION else
+                                          f"{self.where} has schema version {have}, newer "
+                                          f"than this civicscore ({SCHEMA_VERSION}); "
+                                          f"upgrade civicscore")
 
     # -- posting a scheme's decisions -------------------------------------------------------
     def post(self, policy: Policy, records: Iterable[Any], *,
@@ -294,9 +304,9 @@ class Ledger:
         if conflicts:
             shown = ", ".join(conflicts[:10]) + (f" and {len(conflicts) - 10} more"
                                                  if len(conflicts) > 10 else "")
-            raise LedgerError("record_id", f"record {shown} is already in the ledger with "
-                                           f"other content; nothing was posted (correct a "
-                                           f"posted record with an adjustment, not a re-post)")
+            raise LedgerConflict("record_id", f"record {shown} is already in the ledger with "
+                                              f"other content; nothing was posted (correct a "
+                                              f"posted record with an adjustment, not a re-post)")
         keep = [r[0] not in existing for r in rows]
         new = [r for r, k in zip(rows, keep, strict=True) if k]
         new_days = [d for d, k in zip(days, keep, strict=True) if k]
@@ -388,7 +398,7 @@ class Ledger:
         why = ident(reason, "reason")
         until = None if expires_on in (None, "") else date_of(expires_on, "expires_on")
         if until is not None and until <= when:
-            raise LedgerError("expires_on", f"{until} is not after the adjustment's date {when}")
+            raise LedgerInvalid("expires_on", f"{until} is not after the adjustment's date {when}")
         content = {"volunteer_id": vid, "points": text(amount), "date": when.isoformat(),
                    "by": author, "reason": why, "expires_on": until and until.isoformat()}
         tid = f"{ADJUST}:{aid}"
@@ -449,8 +459,8 @@ class Ledger:
             return None
         if found[transfer.id] != transfer.content_hash:
             kind, _, name = transfer.id.partition(":")
-            raise LedgerError("id", f"{kind} id {name!r} is already in the ledger with other "
-                                    f"content; nothing was written (use a new id)")
+            raise LedgerConflict("id", f"{kind} id {name!r} is already in the ledger with other "
+                                       f"content; nothing was written (use a new id)")
         return self._transfer(tx, transfer.id)
 
     def _transfer(self, tx: Tx, tid: str) -> Transfer:
@@ -461,12 +471,12 @@ class Ledger:
         rows = tx.execute("SELECT MIN(effective_on) FROM transfers WHERE volunteer_id = ?",
                           (vid,))
         if not rows or rows[0][0] is None:
-            raise LedgerError("volunteer_id", f"unknown volunteer {vid!r}: the ledger has no "
-                                              f"account for them (post their records first)")
+            raise LedgerUnknown("volunteer_id", f"unknown volunteer {vid!r}: the ledger has no "
+                                                f"account for them (post their records first)")
         opened = day(rows[0][0])
         if when < opened:
-            raise LedgerError("date", f"{when} is before the account of volunteer {vid!r} "
-                                      f"opened ({opened})")
+            raise LedgerRefused("date", f"{when} is before the account of volunteer {vid!r} "
+                                        f"opened ({opened})")
 
     def _spend(self, tx: Tx, transfer: Transfer, what: str) -> Transfer:
         """Post a debit of a volunteer's account, using their usable lots oldest first."""
@@ -483,9 +493,9 @@ class Ledger:
         have = sum((lot.remaining for lot in usable), Decimal(0))
         if amount > have:
             name = transfer.id.partition(":")[2]
-            raise LedgerError("points", f"{what} {name!r} asks for {text(amount)} points of "
-                                        f"volunteer {vid!r} on {when}; only {text(have)} "
-                                        f"unexpired points are available")
+            raise LedgerOverdraft("points", f"{what} {name!r} asks for {text(amount)} points of "
+                                            f"volunteer {vid!r} on {when}; only {text(have)} "
+                                            f"unexpired points are available")
         uses = []
         left = amount
         for lot in usable:  # oldest first
@@ -584,8 +594,8 @@ class Ledger:
         transfers = [transfer_of(r) for r in tx.execute(
             f"{SELECT_TRANSFER} WHERE volunteer_id = ? ORDER BY seq", (vid,))]
         if not transfers:
-            raise LedgerError("volunteer_id", f"unknown volunteer {vid!r}: the ledger has no "
-                                              f"account for them")
+            raise LedgerUnknown("volunteer_id", f"unknown volunteer {vid!r}: the ledger has no "
+                                                f"account for them")
         settled = {t.links for t in transfers if t.kind in (CAPTURE, RELEASE)}
         lapsed = [t.id for t in transfers if t.kind == HOLD and t.id not in settled
                   and t.expires_on is not None and t.expires_on <= when]

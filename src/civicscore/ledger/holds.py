@@ -30,7 +30,7 @@ import datetime as dt
 from decimal import Decimal
 from typing import TYPE_CHECKING, Any
 
-from ..errors import LedgerError
+from .errors import LedgerConflict, LedgerInvalid, LedgerRefused, LedgerUnknown
 from .model import (
     ADJUST,
     CAPTURE,
@@ -68,7 +68,7 @@ def hold(ledger: Ledger, volunteer_id: str, points: Any, *, id: str, on: Any,
     when = date_of(on, "date")
     until = None if expires_on in (None, "") else date_of(expires_on, "expires_on")
     if until is not None and until <= when:
-        raise LedgerError("expires_on", f"{until} is not after the hold's date {when}")
+        raise LedgerInvalid("expires_on", f"{until} is not after the hold's date {when}")
     content = {"volunteer_id": vid, "points": text(amount), "date": when.isoformat(),
                "expires_on": until and until.isoformat()}
     transfer = Transfer(f"{HOLD}:{hid}", HOLD, volunteer_account(vid), programme_account(HOLD),
@@ -83,7 +83,7 @@ def _held(ledger: Ledger, tx: Tx, hold_id: str) -> Transfer:
     tid = hid if hid.startswith(f"{HOLD}:") else f"{HOLD}:{hid}"
     rows = tx.execute(f"{SELECT_TRANSFER} WHERE id = ?", (tid,))
     if not rows:
-        raise LedgerError("hold", f"no hold {hid!r} in the ledger")
+        raise LedgerUnknown("hold", f"no hold {hid!r} in the ledger")
     found = transfer_of(rows[0])
     ledger._lock(tx, [found.debit_account])
     return found
@@ -106,14 +106,14 @@ def capture(ledger: Ledger, hold_id: str, *, on: Any, memo: str = "") -> Transfe
         if done is not None and done.kind == CAPTURE:
             return done
         if done is not None:
-            raise LedgerError("hold", f"hold {name!r} was released on {done.effective_on}; "
-                                      f"it cannot be captured")
+            raise LedgerConflict("hold", f"hold {name!r} was released on {done.effective_on}; "
+                                         f"it cannot be captured")
         if when < held.effective_on:
-            raise LedgerError("date", f"{when} is before hold {name!r} was made "
-                                      f"({held.effective_on})")
+            raise LedgerRefused("date", f"{when} is before hold {name!r} was made "
+                                        f"({held.effective_on})")
         if held.expires_on is not None and when >= held.expires_on:
-            raise LedgerError("date", f"hold {name!r} lapsed on {held.expires_on}; it cannot "
-                                      f"be captured on {when}")
+            raise LedgerRefused("date", f"hold {name!r} lapsed on {held.expires_on}; it cannot "
+                                        f"be captured on {when}")
         t = Transfer(f"{CAPTURE}:{name}", CAPTURE, programme_account(HOLD),
                      programme_account(REDEMPTION), held.amount, when, held.volunteer_id,
                      content_hash=content_hash({"hold": held.id, "date": when.isoformat()}),
@@ -137,11 +137,11 @@ def release(ledger: Ledger, hold_id: str, *, on: Any, memo: str = "") -> Transfe
         if done is not None and done.kind == RELEASE:
             return done
         if done is not None:
-            raise LedgerError("hold", f"hold {name!r} was captured on {done.effective_on}; "
-                                      f"it cannot be released")
+            raise LedgerConflict("hold", f"hold {name!r} was captured on {done.effective_on}; "
+                                         f"it cannot be released")
         if when < held.effective_on:
-            raise LedgerError("date", f"{when} is before hold {name!r} was made "
-                                      f"({held.effective_on})")
+            raise LedgerRefused("date", f"{when} is before hold {name!r} was made "
+                                        f"({held.effective_on})")
         lapsed = held.expires_on is not None and held.expires_on <= when
         return _release(ledger, tx, held, held.expires_on if lapsed and held.expires_on
                         else when, "lapsed" if lapsed else memo)
@@ -189,25 +189,25 @@ def reverse(ledger: Ledger, transfer_id: str, *, on: Any, by: str, reason: str) 
     def run(tx: Tx) -> Transfer:
         rows = tx.execute(f"{SELECT_TRANSFER} WHERE id = ?", (tid,))
         if not rows:
-            raise LedgerError("transfer_id", f"no transfer {tid!r} in the ledger (give its "
-                                             f"full id, such as earn:R1 or redeem:R001)")
+            raise LedgerUnknown("transfer_id", f"no transfer {tid!r} in the ledger (give its "
+                                               f"full id, such as earn:R1 or redeem:R001)")
         original = transfer_of(rows[0])
         if original.kind not in REVERSIBLE:
             hint = {HOLD: "release the hold instead", CAPTURE: "adjust to refund it",
                     RELEASE: "hold again instead", REVERSE: "post the transfer again under "
                     "a new id"}.get(original.kind, "its lot is past its date; adjust instead")
-            raise LedgerError("transfer_id", f"a {original.kind} transfer is not reversed "
-                                             f"({tid}): {hint}")
+            raise LedgerConflict("transfer_id", f"a {original.kind} transfer is not reversed "
+                                                f"({tid}): {hint}")
         mine = volunteer_account(original.volunteer_id)
         ledger._lock(tx, [mine])
         lapse(ledger, tx, [original.volunteer_id], when)
         done = _settlement(tx, original.id)
         if done is not None:
-            raise LedgerError("transfer_id", f"{tid} is already reversed by {done.id} on "
-                                             f"{done.effective_on}; a transfer is reversed "
-                                             f"once")
+            raise LedgerConflict("transfer_id", f"{tid} is already reversed by {done.id} on "
+                                                f"{done.effective_on}; a transfer is reversed "
+                                                f"once")
         if when < original.effective_on:
-            raise LedgerError("date", f"{when} is before {tid} ({original.effective_on})")
+            raise LedgerRefused("date", f"{when} is before {tid} ({original.effective_on})")
         t = Transfer(f"{REVERSE}:{tid}", REVERSE, original.credit_account,
                      original.debit_account, original.amount, when, original.volunteer_id,
                      minutes=original.minutes,
@@ -221,10 +221,10 @@ def reverse(ledger: Ledger, transfer_id: str, *, on: Any, by: str, reason: str) 
                 lot = lots.get(original.id)
                 left = lot.remaining if lot is not None else Decimal(0)
                 if left != original.amount:
-                    raise LedgerError("transfer_id", f"{tid} cannot be reversed: "
-                                                     f"{text(original.amount - left)} of its "
-                                                     f"{text(original.amount)} points were "
-                                                     f"already spent, held or expired")
+                    raise LedgerConflict("transfer_id", f"{tid} cannot be reversed: "
+                                                        f"{text(original.amount - left)} of its "
+                                                        f"{text(original.amount)} points were "
+                                                        f"already spent, held or expired")
                 uses = [(t.id, original.id, original.amount)]
             ledger._insert(tx, [t])
             tx.executemany(USES, uses)

@@ -27,7 +27,7 @@ from decimal import Decimal, InvalidOperation
 from operator import add, itemgetter
 from typing import Any
 
-from ..errors import LedgerError
+from .errors import LedgerInvalid
 
 #: Account kinds: one account per volunteer, and one of each programme account.
 VOLUNTEER = "volunteer"
@@ -72,27 +72,27 @@ def amount_of(value: Any, name: str = "points", *, signed: bool = False) -> Deci
     not a number, not finite, zero, negative (unless ``signed``), finer than
     ``MAX_DECIMALS`` or too large. A float is taken as written (``Decimal(repr(x))``)."""
     if isinstance(value, bool):
-        raise LedgerError(name, f"expected a number of points, got {value!r}")
+        raise LedgerInvalid(name, f"expected a number of points, got {value!r}")
     try:
         if isinstance(value, float):
             amount = Decimal(repr(value))
         else:
             amount = Decimal(str(value).strip())
     except (InvalidOperation, ValueError):
-        raise LedgerError(name, f"expected a number of points, got {value!r}") from None
+        raise LedgerInvalid(name, f"expected a number of points, got {value!r}") from None
     if not amount.is_finite():
-        raise LedgerError(name, f"must be a finite number, got {value!r}")
+        raise LedgerInvalid(name, f"must be a finite number, got {value!r}")
     if amount == 0:
-        raise LedgerError(name, f"must not be 0, got {value!r}")
+        raise LedgerInvalid(name, f"must not be 0, got {value!r}")
     if amount < 0 and not signed:
-        raise LedgerError(name, f"must be more than 0, got {value!r}")
+        raise LedgerInvalid(name, f"must be more than 0, got {value!r}")
     exponent = amount.normalize().as_tuple().exponent
     assert isinstance(exponent, int)
     if -exponent > MAX_DECIMALS:
-        raise LedgerError(name, f"has more than {MAX_DECIMALS} decimals: {value!r}")
+        raise LedgerInvalid(name, f"has more than {MAX_DECIMALS} decimals: {value!r}")
     if abs(amount) >= MAX_AMOUNT:
-        raise LedgerError(name, f"{value!r} is more than a ledger holds (less than "
-                                f"{MAX_AMOUNT:.0e} points)")
+        raise LedgerInvalid(name, f"{value!r} is more than a ledger holds (less than "
+                                  f"{MAX_AMOUNT:.0e} points)")
     return canonical(amount)
 
 
@@ -121,15 +121,15 @@ def date_of(value: Any, name: str = "date") -> dt.date:
     try:
         return dt.date.fromisoformat(str(value).strip())
     except ValueError:
-        raise LedgerError(name, f"expected a date YYYY-MM-DD, got {value!r}") from None
+        raise LedgerInvalid(name, f"expected a date YYYY-MM-DD, got {value!r}") from None
 
 
 def ident(value: Any, name: str) -> str:
     """A non-blank id (a volunteer, a redemption, an author)."""
     if not isinstance(value, str) or not value.strip():
-        raise LedgerError(name, f"is required and missing (got {value!r})")
+        raise LedgerInvalid(name, f"is required and missing (got {value!r})")
     if len(value) > 200:
-        raise LedgerError(name, "is longer than 200 characters")
+        raise LedgerInvalid(name, "is longer than 200 characters")
     return value.strip()
 
 
@@ -226,6 +226,25 @@ class Transfer:
             "posted_at": self.posted_at, "links": self.links or "",
             "expires_on": self.expires_on.isoformat() if self.expires_on else "",
         }
+
+
+def statement_row(transfer: Transfer, after: Decimal) -> dict[str, Any]:
+    """One line of a volunteer's statement, as ``civicscore ledger statement`` prints it
+    and ``GET /v1/ledger/accounts/{id}/statement`` answers it: ``transfer`` of the
+    volunteer's account and ``after``, the book balance after it (``Ledger.statement``
+    gives both). ``points`` is what the transfer did to the account (signed; 0 for a
+    capture, which moves held points on), ``policy`` its policy's id, version and the
+    first 12 characters of its hash. Written once, so the CLI and the service cannot
+    word a statement apart."""
+    t = transfer
+    mine = volunteer_account(t.volunteer_id)
+    points = (text(t.amount) if t.credit_account == mine else
+              "-" + text(t.amount) if t.debit_account == mine else "0")
+    return {"seq": t.seq, "id": t.id, "kind": t.kind, "date": t.effective_on.isoformat(),
+            "points": points,
+            "book_balance": text(after),
+            "policy": f"{t.policy_id} {t.policy_version} {t.policy_hash[:12]}".strip(),
+            "reason_codes": "; ".join(t.reason_codes), "by": t.author, "memo": t.memo}
 
 
 @dataclass(frozen=True, slots=True)

@@ -21,8 +21,8 @@ import re
 from collections.abc import Callable, Iterable, Sequence
 from typing import Any, TypeVar
 
-from ..errors import LedgerError
 from .core import Ledger
+from .errors import LedgerUnavailable
 from .rows import Row
 
 T = TypeVar("T")
@@ -87,26 +87,26 @@ class PostgresLedger(Ledger):
             import psycopg
             from psycopg import conninfo
         except ImportError:
-            raise LedgerError("db", "a PostgreSQL ledger needs psycopg: pip install "
-                                    "'civicscore[postgres]'") from None
+            raise LedgerUnavailable("db", "a PostgreSQL ledger needs psycopg: pip install "
+                                          "'civicscore[postgres]'") from None
         self.psycopg = psycopg
         self.where = f"the ledger {safe_url(url)}"
         try:
             params = conninfo.conninfo_to_dict(url)  # checks the URL before connecting
         except psycopg.ProgrammingError as e:
-            raise LedgerError("db", f"malformed PostgreSQL URL {safe_url(url)}: "
-                                    f"{safe_url(str(e).strip())}") from None
+            raise LedgerUnavailable("db", f"malformed PostgreSQL URL {safe_url(url)}: "
+                                          f"{safe_url(str(e).strip())}") from None
         port = str(params.get("port") or "")
         if port and not all(p.strip().isdigit() for p in port.split(",")):
-            raise LedgerError("db", f"malformed PostgreSQL URL {safe_url(url)}: the port "
-                                    f"{port!r} is not a number")
+            raise LedgerUnavailable("db", f"malformed PostgreSQL URL {safe_url(url)}: the port "
+                                          f"{port!r} is not a number")
         timeout = params.get("connect_timeout") or connect_timeout
         try:
             self.conn = psycopg.connect(url, autocommit=True, connect_timeout=int(timeout))
         except psycopg.OperationalError as e:
             first = safe_url(str(e).strip().splitlines()[0] if str(e).strip() else repr(e))
-            raise LedgerError("db", f"cannot connect to PostgreSQL at {safe_url(url)}: "
-                                    f"{first}") from None
+            raise LedgerUnavailable("db", f"cannot connect to PostgreSQL at {safe_url(url)}: "
+                                          f"{first}") from None
 
     def _attempt(self, fn: Callable[[Any], T], *, read: bool = False) -> T:
         errors = self.psycopg.errors
@@ -122,8 +122,8 @@ class PostgresLedger(Ledger):
                 if attempt == RETRIES - 1:
                     raise
             except self.psycopg.OperationalError as e:
-                raise LedgerError("db", f"lost the connection to {self.where}: "
-                                        f"{safe_url(str(e).strip())}") from None
+                raise LedgerUnavailable("db", f"lost the connection to {self.where}: "
+                                              f"{safe_url(str(e).strip())}") from None
         raise AssertionError("unreachable")  # pragma: no cover
 
     def _write(self, fn: Callable[[Any], T]) -> T:

@@ -21,8 +21,8 @@ from decimal import Decimal
 from pathlib import Path
 from typing import Any, TypeVar
 
-from ..errors import LedgerError
 from .core import Ledger
+from .errors import LedgerUnavailable
 from .model import text
 from .rows import Row
 
@@ -107,23 +107,23 @@ class SQLiteLedger(Ledger):
         across a crash of the process; ``FULL`` also across a power cut, at an fsync per
         commit (docs/ledger.md, "Durability")."""
         if synchronous.upper() not in ("NORMAL", "FULL", "EXTRA"):
-            raise LedgerError("db", f"synchronous must be NORMAL, FULL or EXTRA, not "
-                                    f"{synchronous!r}")
+            raise LedgerUnavailable("db", f"synchronous must be NORMAL, FULL or EXTRA, not "
+                                          f"{synchronous!r}")
         synchronous = synchronous.upper()
         self.path = Path(path)
         self.where = f"the ledger {self.path}"
         if not self.path.parent.is_dir():
-            raise LedgerError("db", f"directory {self.path.parent} does not exist (for the "
-                                    f"ledger file {self.path})")
+            raise LedgerUnavailable("db", f"directory {self.path.parent} does not exist (for the "
+                                          f"ledger file {self.path})")
         if not create and not self.path.exists():
-            raise LedgerError("db", f"no ledger at {self.path}: create it with civicscore "
-                                    f"ledger init --db {self.path}")
+            raise LedgerUnavailable("db", f"no ledger at {self.path}: create it with civicscore "
+                                          f"ledger init --db {self.path}")
         try:
             self.conn = sqlite3.connect(self.path, timeout=timeout, isolation_level=None,
                                         check_same_thread=False)
             self.conn.execute("PRAGMA journal_mode = WAL")
         except sqlite3.DatabaseError as e:
-            raise LedgerError("db", f"{self.path} is not a SQLite ledger ({e})") from None
+            raise LedgerUnavailable("db", f"{self.path} is not a SQLite ledger ({e})") from None
         self.conn.execute(f"PRAGMA synchronous = {synchronous}")
         # 64 MiB of page cache (SQLite's default is 2 MiB): a big post then keeps its
         # index pages in memory instead of spilling and re-reading them mid-transaction.
@@ -135,7 +135,7 @@ class SQLiteLedger(Ledger):
         try:
             self.conn.execute(begin)
         except sqlite3.OperationalError as e:
-            raise LedgerError("db", f"{self.where} is busy or unwritable ({e})") from None
+            raise LedgerUnavailable("db", f"{self.where} is busy or unwritable ({e})") from None
         try:
             result = fn(_Tx(self.conn))
         except BaseException:
@@ -162,9 +162,9 @@ class SQLiteLedger(Ledger):
     def _check_keys(self, tx: Any) -> None:
         broken = tx.execute("PRAGMA foreign_key_check")
         if broken:
-            raise LedgerError("db", f"migrating {self.where} would leave {len(broken)} "
-                                    f"dangling reference(s), first {broken[0]}; nothing "
-                                    f"was changed")
+            raise LedgerUnavailable("db", f"migrating {self.where} would leave {len(broken)} "
+                                          f"dangling reference(s), first {broken[0]}; nothing "
+                                          f"was changed")
 
     def _tables(self, tx: Any) -> set[str]:
         return {r[0] for r in tx.execute("SELECT name FROM sqlite_master WHERE type = 'table'")}

@@ -36,7 +36,8 @@ from pydantic import BaseModel, Field
 from starlette.concurrency import run_in_threadpool
 
 from ..errors import LedgerError
-from ..ledger.model import amount_of, text
+from ..ledger.errors import LedgerOverdraft, kind_of
+from ..ledger.model import amount_of, statement_row, text
 from .guard import json_request, read_body
 from .problems import LOG, Answer, documented
 from .tokens import Token, Tokens, author_of, needs
@@ -106,32 +107,27 @@ class Expiry(BaseModel):
     on: Day = None
 
 
-#: the ledger's fields whose refusal (of a value that is well-formed) is a conflict with
-#: what the ledger holds: an id used for other content, a hold settled the other way, a
-#: transfer already reversed or its lot spent
-CONFLICTS = ("id", "record_id", "hold", "transfer_id")
+#: the HTTP status of each kind of ledger refusal (:mod:`civicscore.ledger.errors`); an
+#: overdraft is 422 here, and 409 with its figures from the routes that spend (``spent``)
+STATUS = {"invalid": 422, "unknown": 404, "conflict": 409, "overdraft": 422, "refused": 422,
+          "unavailable": 503}
 
 
 def refusal(e: LedgerError, tid: str | None = None) -> Answer:
-    """A refused ledger operation as the problem it is (see the module docstring);
-    ``tid``: the transfer the request names, given with a conflict of its id."""
-    if e.field == "db":  # names a path or host of the server: not for clients
+    """A refused ledger operation as the problem it is (see the module docstring), told
+    by the error's kind, never by its words; ``tid``: the transfer the request names,
+    given with a conflict of its id."""
+    kind = kind_of(e)
+    if kind == "unavailable":  # names a path or host of the server: not for clients
         LOG.error("ledger unavailable: %s", e.message)
         return Answer(503, "the ledger cannot be used just now; try again later",
                       kind="ledger-unavailable")
     extra: dict[str, Any] = {"field": e.field}
-    if e.message.startswith(("is required", "is longer")):
-        status = 422
-    elif e.message.startswith(("unknown ", "no ")):
-        status = 404
-    elif e.field in CONFLICTS:
-        status = 409
-        if e.field == "id" and tid is not None:
-            extra["id"] = tid
-    else:
-        status = 422
-    kind = {404: "ledger-unknown", 409: "ledger-conflict"}.get(status, "ledger-refused")
-    return Answer(status, f"{e.field}: {e.message}", kind=kind, **extra)
+    status = STATUS[kind]
+    if status == 409 and e.field == "id" and tid is not None:
+        extra["id"] = tid
+    problem = {404: "ledger-unknown", 409: "ledger-conflict"}.get(status, "ledger-refused")
+    return Answer(status, f"{e.field}: {e.message}", kind=problem, **extra)
 
 
 def install_ledger(app: FastAPI, url: str | None, *, tokens: Tokens | None,
@@ -173,13 +169,12 @@ def install_ledger(app: FastAPI, url: str | None, *, tokens: Tokens | None,
 
     def spent(book: Ledger, vid: str, asked: Decimal, day: dt.date, what: Callable[[], T]
               ) -> T:
-        """``what()``, a spend of ``asked`` points of ``vid`` on ``day``; a refusal of
-        its points (the amount was checked) is an overdraft: 409 with the figures."""
+        """``what()``, a spend of ``asked`` points of ``vid`` on ``day``; an overdraft
+        (``LedgerOverdraft``: the amount itself was checked before) is 409 with the
+        figures; other refusals go on to ``refusal``."""
         try:
             return what()
-        except LedgerError as e:
-            if e.field != "points":
-                raise
+        except LedgerOverdraft as e:
             try:
                 have: str | None = text(book.balance(vid, on=day).balance)
             except LedgerError:
@@ -220,13 +215,11 @@ def install_ledger(app: FastAPI, url: str | None, *, tokens: Tokens | None,
                                       "order, with the book balance after each")
     async def statement(volunteer_id: str, _: Token | None = reader,
                         on: dt.date | None = None) -> dict[str, Any]:
-        from ..ledger.cli import _line
-
         day = today(on)
 
         def work(book: Ledger) -> dict[str, Any]:
             head, lines = book.statement(volunteer_id, on=day)
-            return {"balance": head.to_row(), "transfers": [_line(t, after)
+            return {"balance": head.to_row(), "transfers": [statement_row(t, after)
                                                             for t, after in lines]}
 
         answer: dict[str, Any] = await run_in_threadpool(run, work)
