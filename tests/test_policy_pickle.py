@@ -74,3 +74,14 @@ def test_a_missing_plugin_is_named() -> None:
                                   plugins=("civicscore-nowhere",))
     with pytest.raises(PolicyError, match="civicscore-nowhere"):
         portable.rebuild(carried)
+
+
+def test_a_ledger_refusal_survives_a_pickle() -> None:
+    """A worker process hands its error back by pickle: field and message arrive whole."""
+    import pickle
+
+    from civicscore.errors import LedgerError
+
+    back = pickle.loads(pickle.dumps(LedgerError("points", "more than the balance")))
+    assert (type(back), back.field, back.message, str(back)) == (
+        LedgerError, "points", "more than the balance", "points: more than the balance")

@@ -34,6 +34,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from dataclasses import dataclass, field
+from typing import Any
 
 __all__ = [
     "CivicScoreError",
@@ -148,6 +149,11 @@ class LedgerError(CivicScoreError, ValueError):
         self.field = field
         self.message = message
         super().__init__(f"{field}: {message}")
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        # args holds the joined text; a worker process (Spark, a pool) re-raises the error
+        # it got by calling the class with the two parts again
+        return (type(self), (self.field, self.message))
 
 
 class PluginError(CivicScoreError, RuntimeError):

@@ -31,6 +31,8 @@ PROJECT = "civicscore"
 
 hookspec = pluggy.HookspecMarker(PROJECT)
 hookimpl = pluggy.HookimplMarker(PROJECT)
+"""Marks a plugin's hook implementations: ``@civicscore.hookimpl`` above a function named
+like a hook below."""
 
 # --- policies ------------------------------------------------------------------------
 
