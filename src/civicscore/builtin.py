@@ -7,7 +7,7 @@ case, so what a plugin author can do is exactly what civicscore itself does.
 
 from __future__ import annotations
 
-from importlib import resources
+from pathlib import Path
 from typing import Any
 
 from .expr import standard_functions
@@ -17,7 +17,10 @@ from .schemes.builtins import BUILTIN_SCHEMES
 
 @hookimpl
 def register_policies(register: Any) -> None:
-    register("baseline", resources.files("civicscore") / "policies" / "baseline.toml")
+    # The file beside this module, as policy/care.py reads its vocabulary: what
+    # importlib.resources.files() gives for an installed package, without importing
+    # importlib.resources (and tempfile, shutil, zipfile...) on every check.
+    register("baseline", Path(__file__).with_name("policies") / "baseline.toml")
 
 
 @hookimpl
