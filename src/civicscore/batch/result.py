@@ -3,9 +3,10 @@
 One output, any engine (a team-wide contract): ``output`` has exactly the
 columns, in order, and the values of the per-record run's ``output_rows()``
 (lists as List(String), dates as Date, ints as Int64, floats as Float64,
-``reasons`` included, as List(Categorical): ``plan.words.reasons_dtype``), and no raw input column; ``details`` likewise equals
-``detail_rows()``; ``rejected`` has exactly the columns of
-``schemes.base.REJECT_COLUMNS`` with the values of ``rejected_rows()``. The
+``reasons`` included, as List(Categorical): ``plan.words.reasons_dtype``), and no
+raw input column; ``details`` likewise equals ``detail_rows()``; ``rejected`` has
+exactly the columns of ``schemes.base.REJECT_COLUMNS`` with the values of
+``rejected_rows()``. The
 command line writes ``output`` as its main output and ``details`` for
 ``--details``, for every scheme, through the same writer as the per-record
 run (``io.write_frame``), so ``--engine`` changes the speed, never a byte.
@@ -23,6 +24,7 @@ from typing import Any
 
 import polars as pl
 
+from ..plan.words import compact_reasons
 from ..records import UnreadableRow
 from ..results import PolicyRef
 from ..schemes.base import (
@@ -33,7 +35,6 @@ from ..schemes.base import (
     Table,
     presenter_of,
 )
-from ..plan.words import compact_reasons
 from .frames import ROW, UNREADABLE
 
 #: The frames of a result whose ``reasons`` column is typed ``plan.words.reasons_dtype``.
