@@ -36,7 +36,7 @@ OUTPUT_SCHEMA = pl.Schema({
     "max_stars": pl.Int64, "title": pl.String, "title_en": pl.String,
     "review_due": pl.Boolean, "next_review": pl.Date, "barred_until": pl.Date,
     "stars_met": pl.List(pl.String), "reason_codes": pl.List(pl.String),
-    "reasons": pl.List(pl.String), "policy_id": pl.String, "policy_version": pl.String,
+    "reasons": pl.List(pl.Categorical()), "policy_id": pl.String, "policy_version": pl.String,
     "policy_hash": pl.String, "as_of": pl.Date})
 
 POLICY = """

@@ -186,7 +186,7 @@ OUTPUT_SCHEMA = pl.Schema({
     "status": pl.String, "tier": pl.String, "tier_label": pl.String,
     "tier_label_en": pl.String, "cadence": pl.String, "last_visit": pl.Date,
     "next_due": pl.Date, "overdue": pl.Boolean, "triggers": pl.List(pl.String),
-    "reason_codes": pl.List(pl.String), "reasons": pl.List(pl.String),
+    "reason_codes": pl.List(pl.String), "reasons": pl.List(pl.Categorical()),
     "policy_id": pl.String, "policy_version": pl.String, "policy_hash": pl.String,
     "as_of": pl.Date})
 

@@ -712,6 +712,15 @@ def _scalar_text(col: Any, booleans: tuple[str, str]) -> Any:
     return _NOT_SCALAR
 
 
+def _text_list(dtype: Any) -> bool:
+    """A list of text: of String, of nothing, or of Categorical (a batch frame's
+    ``reasons``, ``plan.words.reasons_dtype``), written as the same texts."""
+    import polars as pl
+
+    return isinstance(dtype, pl.List) and (dtype.inner in (pl.String, pl.Null)
+                                           or isinstance(dtype.inner, pl.Categorical))
+
+
 def _csv_columns(frame: Any, escape: bool = False) -> list[Any] | None:
     """Each column of ``frame`` as CSV cells, formatted in polars exactly as
     :func:`_csv_cell` and Python's csv module format the same Python values; None
@@ -727,7 +736,7 @@ def _csv_columns(frame: Any, escape: bool = False) -> list[Any] | None:
             if scalar is None:
                 return None
             text = scalar
-        elif isinstance(dtype, pl.List) and dtype.inner in (pl.String, pl.Null):
+        elif _text_list(dtype):
             if col.list.eval(pl.element().is_null()).list.any().any():
                 return None  # str(None) inside a list: keep to Python
             text = col.cast(pl.List(pl.String)).list.join("; ")
@@ -809,7 +818,7 @@ def _json_columns(frame: Any, indented: bool) -> list[Any] | None:
             # a date is a JSON string; the other scalars are written bare
             text = pl.select(pl.lit('"') + pl.lit(scalar) + pl.lit('"')).to_series() \
                 if dtype == pl.Date else scalar
-        elif isinstance(dtype, pl.List) and dtype.inner in (pl.String, pl.Null):
+        elif _text_list(dtype):
             items = col.cast(pl.List(pl.String))
             encoded = items.list.eval(_json_text(pl.element(), _controls(items.explode()))
                                       .fill_null("null"))
@@ -910,11 +919,21 @@ def _write_parquet_table(table: Any, target: str | Path | None) -> int:
     def plain(t: Any) -> Any:
         if pa.types.is_null(t) or pa.types.is_large_string(t) or pa.types.is_string_view(t):
             return pa.string()
+        if pa.types.is_dictionary(t):
+            return pa.dictionary(pa.int32(), plain(t.value_type))
         if pa.types.is_list(t) or pa.types.is_large_list(t) or pa.types.is_list_view(t):
             return pa.list_(plain(t.value_type))
         return t
 
-    schema = pa.schema([pa.field(f.name, plain(f.type)) for f in table.schema])
+    def typed(name: str, t: Any) -> Any:
+        t = plain(t)
+        if name == "reasons" and pa.types.is_list(t) and pa.types.is_string(t.value_type):
+            # a list of dictionary-encoded text, from Python rows as from a batch frame
+            # (whose reasons are List(Categorical): plan.words.reasons_dtype)
+            return pa.list_(pa.dictionary(pa.int32(), pa.string()))
+        return t
+
+    schema = pa.schema([pa.field(f.name, typed(f.name, f.type)) for f in table.schema])
     with output_file(target, binary=True) as out:
         pq.write_table(table.cast(schema), out)
     return int(table.num_rows)

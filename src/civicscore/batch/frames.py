@@ -215,17 +215,24 @@ def _read_path(path: Path) -> pl.DataFrame:
     if format_of(path) == "parquet":
         if not path.is_file():
             raise InputError(f"{path}: no such file")
-        names = parquet_column_names(path)
-        if names is not None:
-            check_column_names(path, names)
+        # polars reads the file, and only a file it refuses is opened by pyarrow (for its
+        # column names, duplicates kept, or its own words of what is wrong): importing
+        # pyarrow costs half a second that a readable file need not pay
         try:
             frame = pl.read_parquet(path)
-        except pl.exceptions.DuplicateError as e:  # no pyarrow to list the names first
-            found = re.search(r"name '(.*)' has more than one", str(e))
+        except pl.exceptions.DuplicateError as e:
+            names = parquet_column_names(path)
+            if names is not None:
+                check_column_names(path, names)
+            found = re.search(r"name '(.*)' has more than one", str(e))  # no pyarrow
             check_column_names(path, [found.group(1)] * 2 if found else [])
             raise InputError(f"{path}: column names appear twice ({e})") from None
         except (pl.exceptions.PolarsError, OSError) as e:
+            names = parquet_column_names(path)  # pyarrow's message for a file it refuses
+            if names is not None:
+                check_column_names(path, names)
             raise InputError(f"{path}: not a readable Parquet file ({e})") from None
+        check_column_names(path, frame.columns)  # names alike once stripped, or blank
         return _numbered(frame, path)
     return _from_records(read_records(path))
 

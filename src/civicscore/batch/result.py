@@ -3,9 +3,10 @@
 One output, any engine (a team-wide contract): ``output`` has exactly the
 columns, in order, and the values of the per-record run's ``output_rows()``
 (lists as List(String), dates as Date, ints as Int64, floats as Float64,
-``reasons`` included), and no raw input column; ``details`` likewise equals
-``detail_rows()``; ``rejected`` has exactly the columns of
-``schemes.base.REJECT_COLUMNS`` with the values of ``rejected_rows()``. The
+``reasons`` included, as List(Categorical): ``plan.words.reasons_dtype``), and no
+raw input column; ``details`` likewise equals ``detail_rows()``; ``rejected`` has
+exactly the columns of ``schemes.base.REJECT_COLUMNS`` with the values of
+``rejected_rows()``. The
 command line writes ``output`` as its main output and ``details`` for
 ``--details``, for every scheme, through the same writer as the per-record
 run (``io.write_frame``), so ``--engine`` changes the speed, never a byte.
@@ -23,6 +24,7 @@ from typing import Any
 
 import polars as pl
 
+from ..plan.words import compact_reasons
 from ..records import UnreadableRow
 from ..results import PolicyRef
 from ..schemes.base import (
@@ -34,6 +36,30 @@ from ..schemes.base import (
     presenter_of,
 )
 from .frames import ROW, UNREADABLE
+
+#: The frames of a result whose ``reasons`` column is typed ``plan.words.reasons_dtype``.
+FRAMES = ("output", "details", "rejected")
+
+
+class _Compact:
+    """A subclass's lazy frame (a descriptor that builds it on first read), read with its
+    ``reasons`` typed ``reasons_dtype``: a scheme that words them as List(String)
+    still gives the one type every scheme's frames carry."""
+
+    def __init__(self, name: str, inner: Any) -> None:
+        self.name, self.inner = name, inner
+
+    def __get__(self, result: Any, owner: type | None = None) -> Any:
+        frame = self.inner.__get__(result, owner)
+        if result is not None and isinstance(frame, pl.DataFrame):
+            compact = compact_reasons(frame)
+            if compact is not frame:  # cast once, kept where the descriptor keeps it
+                self.inner.__set__(result, compact)
+                frame = compact
+        return frame
+
+    def __set__(self, result: Any, value: Any) -> None:
+        self.inner.__set__(result, value)
 
 
 @dataclass
@@ -51,7 +77,19 @@ class BatchResult:
     #: presenter words the summary and the table, as for the per-record run.
     shown_by: Any = field(default=None, repr=False, compare=False)
 
+    def __init_subclass__(cls, **kwargs: Any) -> None:
+        super().__init_subclass__(**kwargs)
+        for name in FRAMES:
+            inner = cls.__dict__.get(name)
+            if hasattr(inner, "__get__") and hasattr(inner, "__set__") \
+                    and not isinstance(inner, _Compact):
+                setattr(cls, name, _Compact(name, inner))
+
     def __post_init__(self) -> None:
+        for name in FRAMES:  # frames given built (a lazy one is typed when it is built)
+            frame = self.__dict__.get(name)
+            if isinstance(frame, pl.DataFrame):
+                self.__dict__[name] = compact_reasons(frame)
         scored = self.scored_count
         if scored + self.rejected.height != self.rows_in:  # pragma: no cover - a bug
             raise AssertionError(f"row conservation broken: {self.rows_in} rows in, {scored} "

@@ -24,7 +24,8 @@ first time ``output`` is read, by ``say_frame`` from ``VisitsScheme.words`` —
 the templates a per-record decision's reasons are rendered from — over the
 rows' trace (the plan's outputs) and facts, with no Python per row; a rejected
 row's come from the per-record path itself (``decide_one``), so they are word
-for word those of ``decide_many``.
+for word those of ``decide_many``. The column is List(Categorical)
+(``plan.words.reasons_dtype``: each distinct sentence held once), the same texts.
 """
 
 from __future__ import annotations
@@ -39,7 +40,7 @@ import polars as pl
 from ..expr.functions import FunctionTable
 from ..plan.frame import group_count_table
 from ..plan.polars import with_plan
-from ..plan.words import say_frame
+from ..plan.words import reasons_dtype, say_frame
 from ..policy.compile import ensure_in_effect
 from ..policy.model import FactSpec
 from ..records import NEVER, is_missing
@@ -112,13 +113,21 @@ def score_visits(scheme: VisitsScheme, source: Any, *, as_of: dt.date) -> BatchR
     worded = [_P + name for name in plan.outputs if name in scheme.words.columns]
     trace = [_P + name for name in plan.outputs if name in shown] + \
         [c for c in worded if c[len(_P):] not in shown]
-    decided = with_plan(plan, functions, work.lazy(), inputs, prefix=_P) \
+    keep = [*trace, _P + STEP + "failed"]  # the rest is dropped once no step reads it
+    decided = with_plan(plan, functions, work.lazy(), inputs, prefix=_P, keep=keep) \
         .select(ROW, "__last", "__lid", *kept, *trace,
                 (pl.col("__ok") & ~pl.col(_P + STEP + "failed")).alias("__scored")) \
         .collect(engine="in-memory")
     del work
     scored = decided["__scored"]
     rejected_mask = ~scored
+
+    step(f"explaining {int(rejected_mask.sum())} rejected households", 3, STEPS)
+    # the rejected rows: their reasons, word for word, from the per-record path (first,
+    # so that the input frame is let go before the output is built)
+    reject_rows, reject_codes = _rejections(scheme, frame, rejected_mask, key, as_of)
+    del frame, key
+    rejected_words: dict[int, list[str]] = {r["row"]: r["reasons"] for r in reject_rows}
 
     # decision columns of scored rows
     default = scheme.default
@@ -131,6 +140,14 @@ def score_visits(scheme: VisitsScheme, source: Any, *, as_of: dt.date) -> BatchR
     def per_tier(values: list[str]) -> pl.Expr:
         return pl.when(ok).then(_pick(values, tier)).otherwise(pl.lit(""))
 
+    codes = pl.when(ok).then(pl.col(_P + STEP + "codes")).otherwise(empty)
+    if reject_rows:  # a rejected row's codes are the per-record path's, by row
+        rejected_codes = pl.DataFrame({
+            "row": [r["row"] for r in reject_rows],
+            "__rcodes": pl.Series(reject_codes, dtype=_LIST)})
+        theirs = decided.select(ROW).join(rejected_codes, left_on=ROW, right_on="row",
+                                          how="left", maintain_order="left")["__rcodes"]
+        codes = pl.when(ok).then(pl.col(_P + STEP + "codes")).otherwise(pl.lit(theirs))
     labels = pl.when(pl.lit(hid_ok)).then(pl.lit(hid.value)) \
         .otherwise(pl.format("row {}", pl.col(ROW)))
     out = decided.select(
@@ -145,23 +162,9 @@ def score_visits(scheme: VisitsScheme, source: Any, *, as_of: dt.date) -> BatchR
         pl.when(ok).then(pl.col(_P + STEP + "next_due")).alias("next_due"),
         (pl.col(_P + STEP + "overdue") & ok).alias("overdue"),
         pl.when(ok).then(pl.col(_P + STEP + "fired_ids")).otherwise(empty).alias("triggers"),
-        pl.when(ok).then(pl.col(_P + STEP + "codes")).otherwise(empty).alias("reason_codes"),
+        codes.alias("reason_codes"),
     )
     del hid, lid
-
-    step(f"explaining {int(rejected_mask.sum())} rejected households", 3, STEPS)
-    # the rejected rows: their reasons, word for word, from the per-record path
-    reject_rows, reject_codes = _rejections(scheme, frame, rejected_mask, key, as_of)
-    del frame, key
-    rejected_words: dict[int, list[str]] = {r["row"]: r["reasons"] for r in reject_rows}
-    if reject_rows:
-        rejected_codes = pl.DataFrame({
-            "row": [r["row"] for r in reject_rows],
-            "__rcodes": pl.Series(reject_codes, dtype=_LIST)})
-        out = out.join(rejected_codes, on="row", how="left", maintain_order="left") \
-            .with_columns(pl.when(pl.col("status") == SCORED).then(pl.col("reason_codes"))
-                          .otherwise(pl.col("__rcodes")).alias("reason_codes")) \
-            .drop("__rcodes")
     ref = scheme.ref
     out = out.with_columns(pl.lit(ref.id, dtype=pl.String).alias("policy_id"),
                            pl.lit(ref.version, dtype=pl.String).alias("policy_version"),
@@ -252,11 +255,12 @@ def _with_reasons(out: pl.DataFrame, scored_words: pl.Series, scored: pl.Series,
     """``out`` with the ``reasons`` column after ``reason_codes``, as ``to_row()`` has it:
     the scored rows' (in order, where ``scored`` is true) and the rejected rows' by row."""
     if scored_words.len() == out.height:
-        words = scored_words
+        words = scored_words.cast(reasons_dtype())
     else:
         rows = out["row"].filter(~scored).to_list()
         at = pl.concat([scored.arg_true(), (~scored).arg_true()])
-        texts = pl.concat([scored_words, text_lists([rejected[r] for r in rows])])
+        texts = pl.concat([scored_words.cast(reasons_dtype()),
+                           text_lists([rejected[r] for r in rows]).cast(reasons_dtype())])
         words = pl.DataFrame({"at": at, "words": texts}).sort("at")["words"]
     return out.insert_column(out.columns.index("reason_codes") + 1, words.alias("reasons"))
 

@@ -320,12 +320,19 @@ def _collect(value: Any, names: list[str]) -> None:
 
 def with_plan(plan: Plan, functions: FunctionTable, frame: pl.LazyFrame,
               inputs: Mapping[str, pl.Expr], prefix: str = "__plan.",
-              python_ops: frozenset[type] = frozenset()) -> pl.LazyFrame:
+              python_ops: frozenset[type] = frozenset(),
+              keep: Collection[str] | None = None) -> pl.LazyFrame:
     """``frame`` with a column ``prefix + name`` per plan input and step (and
     ``prefix + name + ERROR`` per captured expression step); ``inputs`` gives the
     column expression of every plan input, already typed. Steps whose op is one of
-    ``python_ops`` (or that this backend cannot run) are run by the Python backend."""
-    return with_plan_later(plan, functions, frame, inputs, prefix, python_ops)[0]
+    ``python_ops`` (or that this backend cannot run) are run by the Python backend.
+
+    With ``keep`` (the plan's column names, prefixed, that the caller reads), every
+    other column of the plan is dropped as soon as no later step reads it: a plan of
+    70 columns then holds a few at a time, not all of them until the end (at 10^6
+    rows, 250 MB of intermediate columns)."""
+    compiled = compile_later(plan, functions, prefix, python_ops)
+    return compiled.apply(frame, inputs, keep)
 
 
 def with_plan_later(plan: Plan, functions: FunctionTable, frame: pl.LazyFrame,
@@ -351,13 +358,29 @@ class Compiled(NamedTuple):
     now: list[list[pl.Expr]]
     later: Later
 
-    def apply(self, frame: pl.LazyFrame, inputs: Mapping[str, pl.Expr]) -> pl.LazyFrame:
+    def apply(self, frame: pl.LazyFrame, inputs: Mapping[str, pl.Expr],
+              keep: Collection[str] | None = None) -> pl.LazyFrame:
         """``frame`` with the plan's inputs (``inputs``: their column expressions) and
-        every step computed in the query."""
+        every step computed in the query; with ``keep``, only those of the plan's
+        columns (see :func:`with_plan`), each dropped after the last step that reads it."""
+        made = [self.prefix + i.name for i in self.plan.inputs]
         out = frame.with_columns(inputs[i.name].cast(dtype(i.type)).alias(self.prefix + i.name)
                                  for i in self.plan.inputs)
-        for exprs in self.now:
+        if keep is None:
+            for exprs in self.now:
+                out = out.with_columns(exprs)
+            return out
+        # the plan's columns each level of steps reads (a column is read by name only)
+        reads = [{r for e in exprs for r in e.meta.root_names()} for exprs in self.now]
+        wanted = set(keep)
+        for k, exprs in enumerate(self.now):
             out = out.with_columns(exprs)
+            made += [e.meta.output_name() for e in exprs]
+            later = wanted.union(*reads[k + 1:])
+            done = [c for c in dict.fromkeys(made) if c not in later]
+            if done:
+                out = out.drop(done)
+                made = [c for c in made if c in later]
         return out
 
 

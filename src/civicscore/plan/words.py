@@ -383,57 +383,87 @@ def _rendered(words: Words, frame: pl.DataFrame) -> pl.Series:
 
 
 def say_frame(entries: Sequence[Entry], frame: pl.DataFrame,
-              more: Sequence[tuple[pl.Series, pl.Series]] = ()) -> pl.Series:
-    """The reasons' sentences of every row of ``frame``, a List(String) column: the same
-    lists :func:`say_row` gives row by row. ``frame`` holds every column the entries
-    read; its other columns are ignored. ``more`` adds sentences after them, as
-    (row position, text) column pairs."""
-    return _lists(frame, entries, more, None)[1]
+              more: Sequence[tuple[pl.Series, pl.Series]] = (), *,
+              compact: bool = True) -> pl.Series:
+    """The reasons' sentences of every row of ``frame``, a List(Categorical) column
+    (:func:`reasons_dtype`; List(String) with ``compact=False``): the same lists
+    :func:`say_row` gives row by row. ``frame`` holds every column the entries read;
+    its other columns are ignored. ``more`` adds sentences after them, as (row
+    position, text) column pairs."""
+    return _lists(frame, entries, more, None, compact)[1]
 
 
-def say_coded(coded: Sequence[tuple[str, Entry]], frame: pl.DataFrame
-              ) -> tuple[pl.Series, pl.Series]:
+def say_coded(coded: Sequence[tuple[str, Entry]], frame: pl.DataFrame, *,
+              compact: bool = True) -> tuple[pl.Series, pl.Series]:
     """``(reason_codes, reasons)``: :func:`say_frame` of the entries of ``coded``, and
-    beside each sentence said the code paired with its entry, in one assembly."""
-    return _lists(frame, [e for _, e in coded], (), [c for c, _ in coded])
+    beside each sentence said the code paired with its entry, in one assembly (the
+    codes a List(String), the reasons as :func:`say_frame` types them)."""
+    return _lists(frame, [e for _, e in coded], (), [c for c, _ in coded], compact)
 
 
 def said_lists(n: int, texts: Sequence[pl.Series],
-               more: Sequence[tuple[pl.Series, pl.Series]] = ()) -> pl.Series:
+               more: Sequence[tuple[pl.Series, pl.Series]] = (), *,
+               compact: bool = False) -> pl.Series:
     """Per row of ``n``, the non-null ``texts`` (row-aligned String columns, one per
     entry) in entry order, then the ``more`` texts at their row positions, as a
-    List(String) column named ``reasons`` (an empty list where a row has none)."""
+    List(String) column named ``reasons`` (an empty list where a row has none;
+    List(Categorical) with ``compact``, for a column of sentences)."""
     import polars as pl
 
     at = pl.int_range(n, dtype=pl.Int64, eager=True)
-    return _assembled(n, [(at, t) for t in texts] + list(more), None)[0]
+    return _assembled(n, [(at, t) for t in texts] + list(more), None, compact)[0]
+
+
+def reasons_dtype() -> pl.DataType:
+    """The type of a batch frame's ``reasons`` column, in every scheme: a list of
+    Categorical, each distinct sentence held once (a tier's sentence is ~500 bytes and
+    10^6 households say a few thousand distinct ones: 456 MB as List(String), 16 MB
+    so). Its values, CSV and JSON texts are those of List(String); Parquet files of
+    both engines write it as a list of dictionary-encoded strings (``io``)."""
+    import polars as pl
+
+    return pl.List(pl.Categorical())
+
+
+def compact_reasons(frame: pl.DataFrame) -> pl.DataFrame:
+    """``frame`` with its ``reasons`` column (if any, a list of text) as
+    :func:`reasons_dtype` (the frame itself where it is already so)."""
+    import polars as pl
+
+    dtype = frame.schema.get("reasons")
+    if dtype is None or dtype == reasons_dtype() or not isinstance(dtype, pl.List):
+        return frame
+    return frame.with_columns(pl.col("reasons").cast(reasons_dtype()))
 
 
 def _lists(frame: pl.DataFrame, entries: Sequence[Entry],
-           more: Sequence[tuple[pl.Series, pl.Series]], codes: Sequence[str] | None
-           ) -> tuple[pl.Series, pl.Series]:
+           more: Sequence[tuple[pl.Series, pl.Series]], codes: Sequence[str] | None,
+           compact: bool = False) -> tuple[pl.Series, pl.Series]:
     """``(reason_codes, reasons)`` of every row of ``frame`` (codes only with ``codes``,
     else the reasons twice): each entry's sentences at the rows that say it, then the
     ``more`` pairs, assembled per row in that order."""
-    said = [_entry_said(e, frame) for e in entries] + list(more)
-    texts, coded = _assembled(frame.height, said, codes)
+    said = [_entry_said(e, frame, compact) for e in entries] + list(more)
+    texts, coded = _assembled(frame.height, said, codes, compact)
     return coded, texts
 
 
-def _entry_said(e: Entry, frame: pl.DataFrame) -> tuple[pl.Series, pl.Series]:
+def _entry_said(e: Entry, frame: pl.DataFrame, compact: bool = False
+                ) -> tuple[pl.Series, pl.Series]:
     """``(rows, texts)``: the positions of the rows of ``frame`` that may say entry ``e``
-    and its sentence on each (null where it says none).
+    and its sentence on each (null where it says none; Categorical with ``compact``).
 
     Only the rows that may say it are read (a trigger's sentence is said for a few
     households in a thousand). A sentence is a function of the values the entry reads
     alone, and those repeat (a tier's sentence quotes a dozen facts, but 10^6
     households hold a few thousand combinations of them): it is rendered once per
     distinct combination and then placed at every row that holds it, about ten times
-    faster than writing each row's text (polars copies a long sentence slowly). Where most rows
+    faster than writing each row's text (polars copies a long sentence slowly; as
+    Categorical, each row holds only the sentence's number). Where most rows
     are distinct they are rendered directly. A float is keyed by its round-trip text,
     so 0.0 and -0.0 (equal as numbers, shown "0" and "-0") stay apart."""
     import polars as pl
 
+    kind = pl.Categorical() if compact else pl.String()
     read = sorted(entry_columns([e]))
     rows = pl.int_range(frame.height, dtype=pl.Int64, eager=True)
     gate = e.when if isinstance(e, Say) else e.index
@@ -443,7 +473,7 @@ def _entry_said(e: Entry, frame: pl.DataFrame) -> tuple[pl.Series, pl.Series]:
         if not says.all():
             frame, rows = frame.select(read).filter(says), rows.filter(says)
     if not read or frame.height < 2:
-        return rows, _rendered_entry(e, frame)
+        return rows, _rendered_entry(e, frame).cast(kind)
     keys = frame.select(read).with_columns(rows.alias("__at"))
     on, floats = list(read), []
     for i, name in enumerate(read):
@@ -454,13 +484,13 @@ def _entry_said(e: Entry, frame: pl.DataFrame) -> tuple[pl.Series, pl.Series]:
             floats.append(name)
     # a first look at a few rows tells whether the values repeat at all
     if keys.head(_LOOK).unique(subset=on).height * 2 > min(_LOOK, keys.height):
-        return rows, _rendered_entry(e, frame)
+        return rows, _rendered_entry(e, frame).cast(kind)
     groups = keys.group_by(on).agg("__at", *(pl.col(f).first() for f in floats))
     if groups.height * 2 > frame.height:
-        return rows, _rendered_entry(e, frame)
+        return rows, _rendered_entry(e, frame).cast(kind)
     # each distinct combination's sentence, then at every row that holds it (the rows
     # come out in no order: the assembly orders them)
-    said = groups.select(_rendered_entry(e, groups), "__at").explode("__at")
+    said = groups.select(_rendered_entry(e, groups).cast(kind), "__at").explode("__at")
     return said["__at"], said["__t"]
 
 
@@ -473,23 +503,28 @@ def _rendered_entry(e: Entry, frame: pl.DataFrame) -> pl.Series:
 
 
 def _assembled(n: int, said: Sequence[tuple[pl.Series, pl.Series]],
-               codes: Sequence[str] | None) -> tuple[pl.Series, pl.Series]:
+               codes: Sequence[str] | None, compact: bool = False
+               ) -> tuple[pl.Series, pl.Series]:
     """``(reasons, reason_codes)``, the lists of ``n`` rows from (row positions, texts)
     pairs, one per entry in entry order (null texts are not said), and with ``codes`` the
-    list of each sentence's entry code beside them (else the reasons twice).
+    list of each sentence's entry code beside them (else the reasons twice). With
+    ``compact`` the reasons are :func:`reasons_dtype` (the codes stay List(String)).
 
     The long assembly, for texts that hold the separator: the sentences stacked long
     (row, entry, text), the nulls dropped and grouped by row in order (a stable sort
     keeps entry order within a row)."""
     import polars as pl
 
-    empty = pl.lit([], dtype=pl.List(pl.String))
-    parts = [pl.DataFrame({"__r": rows.cast(pl.Int64), "__t": texts.cast(pl.String)})
+    kind = pl.Categorical() if compact else pl.String()
+    empty = pl.lit([], dtype=pl.List(kind))
+    parts = [pl.DataFrame({"__r": rows.cast(pl.Int64), "__t": texts.cast(kind)})
              .filter(pl.col("__t").is_not_null()).with_columns(__k=pl.lit(k, dtype=pl.Int64))
              for k, (rows, texts) in enumerate(said)]
     if not parts:
         none = pl.select(pl.repeat(empty, n)).to_series()
-        return none.alias("reasons"), none.alias("reason_codes")
+        coded = pl.select(pl.repeat(pl.lit([], dtype=pl.List(pl.String)), n)).to_series() \
+            if codes is not None else none
+        return none.alias("reasons"), coded.alias("reason_codes")
     long = pl.concat(parts).sort("__r", maintain_order=True)
     names = ["__t"]
     if codes is not None:
@@ -500,7 +535,9 @@ def _assembled(n: int, said: Sequence[tuple[pl.Series, pl.Series]],
     if grouped.height < n:  # rows with no sentence have no group
         grouped = pl.DataFrame({"__r": pl.int_range(n, dtype=pl.Int64, eager=True)}).join(
             grouped, on="__r", how="left", maintain_order="left").with_columns(
-            pl.col(c).fill_null(empty) for c in names)
+            pl.col("__t").fill_null(empty),
+            *([pl.col("__c").fill_null(pl.lit([], dtype=pl.List(pl.String)))]
+              if codes is not None else []))
     reasons = grouped["__t"].alias("reasons")
     return reasons, (grouped["__c"] if codes is not None else reasons).alias("reason_codes")
 
