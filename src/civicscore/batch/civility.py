@@ -366,7 +366,7 @@ def _rejections(scheme: CivilityScheme, frame: pl.DataFrame, rejected: pl.Series
         pl.lit(who), pl.lit(": reviewed on "), iso_frame(pl.lit(review)),
         pl.lit(f", after the as-of date {iso(as_of)}")]))
     codes = said_lists(n, [c for c, _ in said])
-    messages = said_lists(n, [m for _, m in said])
+    messages = said_lists(n, [m for _, m in said], compact=True)
     step1 = pl.DataFrame({"row": rows, "id": checked.household_id.filter(bad),
                           "reason_codes": codes, "reasons": messages})
     assert step1.height == 0 or bool(codes.list.len().min()), \
