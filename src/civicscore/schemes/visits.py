@@ -109,7 +109,7 @@ from ..plan.ops import (
     Ref,
 )
 from ..plan.ops import Compare as Cmp
-from ..plan.python import compile_plan
+from ..plan.python import compile_plan, compile_reader
 from ..plan.words import both_labels
 from ..policy import care
 from ..policy.compile import FACT_TYPES, CompileContext, ensure_in_effect
@@ -117,9 +117,11 @@ from ..policy.load import KeyPath
 from ..policy.model import FactSpec, PolicyModel, Visits
 from ..records import (
     NEVER,
+    REQUIRED,
     coerce_fact,
     coerce_facts,
     is_missing,
+    ready_of,
     to_date,
     to_id,
     unreadable_reason,
@@ -350,15 +352,6 @@ class VisitDecision:
     cadence_description: str = ""
     visits_per_month: float = 0.0
 
-    @classmethod
-    def _of(cls, values: tuple[Any, ...]) -> VisitDecision:
-        """``VisitDecision(*values)``, five times faster. The generated __init__ of a
-        frozen dataclass sets each of the 17 fields with object.__setattr__; this puts
-        them in the instance's dict in one go, where __init__ would have put them."""
-        decision = object.__new__(cls)
-        decision.__dict__.update(zip(_DECISION_FIELDS, values, strict=True))
-        return decision
-
     @property
     def rejected(self) -> bool:
         return self.status == REJECTED
@@ -412,6 +405,7 @@ class VisitDecision:
 
 
 _DECISION_FIELDS = tuple(f.name for f in fields(VisitDecision))
+_new = object.__new__
 
 
 @dataclass(frozen=True, slots=True)
@@ -552,54 +546,39 @@ class _Trigger:
         return _both(self.label, self.label_en, self.id)
 
 
-#: What a fact with neither a default nor ``optional`` has for its missing value.
-_REQUIRED = object()
-
-
 class _QuickFacts:
-    """Step 1 for some of a household's declared facts, done quickly.
+    """Step 1 for some of a household's declared facts, done quickly (for records the
+    generated reader, ``VisitsScheme._fast``, does not take: values to convert).
 
     ``coerce_fact`` is the definition of a fact's value. A value it would return
-    unchanged is taken as it is; any other value goes through coerce_fact itself
-    (which raises RecordError when it is unusable). Returned unchanged are:
-
-    - bool and date facts: a value of exactly that class (not a datetime, not 1);
-    - int and decimal facts: an int (not a bool), or a float, within min..max
-      (decimals also finite, as ``to_decimal`` requires);
-    - enum facts: one of the allowed texts as written (nothing for ``to_text`` to
-      strip); string facts: none (``to_text`` strips and checks every text).
+    unchanged (``records.Ready`` says which) is taken as it is; any other value goes
+    through coerce_fact itself (which raises RecordError when it is unusable).
     """
 
     def __init__(self, facts: Mapping[str, FactSpec]) -> None:
         self.specs = dict(facts)
         self.names = frozenset(facts)
-        self.missing: dict[str, Any] = {}  # a fact's value when missing: default or NEVER
+        self.ready = tuple(ready_of(name, spec) for name, spec in facts.items())
+        # a fact's value when missing (default or NEVER), in the order of the facts
+        self.missing: dict[str, Any] = {r.name: r.missing for r in self.ready
+                                        if r.missing is not REQUIRED}
         # how a ready value is recognised: by its class, its class and range, or its text;
         # each entry ends with the fact's value when missing
-        by_class: list[tuple[str, type[bool] | type[dt.date], Any]] = []
-        in_range: list[tuple[str, type[int] | type[float], float, float, Any]] = []
-        in_set: list[tuple[str, frozenset[str], Any]] = []
-        for name, spec in facts.items():
-            try:
-                missing = self.missing[name] = coerce_fact(name, spec, {}, "")
-            except RecordError:
-                missing = _REQUIRED  # neither a default nor optional
-            if spec.type in ("bool", "date"):
-                by_class.append((name, bool if spec.type == "bool" else dt.date, missing))
-            elif spec.type == "int":
-                lo = -math.inf if spec.min is None else spec.min
-                hi = math.inf if spec.max is None else spec.max
-                in_range.append((name, int, lo, hi, missing))
-            elif spec.type == "decimal":
-                lo = -sys.float_info.max if spec.min is None else spec.min
-                hi = sys.float_info.max if spec.max is None else spec.max
-                in_range.append((name, float, lo, hi, missing))
+        by_class: list[tuple[str, type, Any]] = []
+        in_range: list[tuple[str, type, Any, Any, Any]] = []
+        in_set: list[tuple[str, frozenset[str] | None, Any]] = []
+        for r in self.ready:
+            if r.lo is not None:
+                in_range.append((r.name, r.cls, r.lo, r.hi, r.missing))
+            elif r.cls is str:
+                in_set.append((r.name, r.allowed, r.missing))
             else:
-                allowed = frozenset(v for v in spec.values or () if _as_written(v)) \
-                    if spec.type == "enum" else frozenset()
-                in_set.append((name, allowed, missing))
+                by_class.append((r.name, r.cls, r.missing))
         self.by_class, self.in_range, self.in_set = by_class, in_range, in_set
         self.required = len(self.missing) < len(self.specs)  # is any fact required?
+        # the order read() leaves a household's values in: the missing ones first
+        self.env_order = (*self.missing, *(name for group in (by_class, in_range, in_set)
+                                          for name, *rest in group if rest[-1] is REQUIRED))
 
     def read(self, record: Mapping[str, Any], hid: str, env: dict[str, Any]) -> None:
         """Put the values ``record`` gives into ``env``, which holds the missing ones."""
@@ -609,28 +588,21 @@ class _QuickFacts:
             value = record.get(name)
             if type(value) is cls:
                 env[name] = value
-            elif value is not None or missing is _REQUIRED:
+            elif value is not None or missing is REQUIRED:
                 env[name] = coerce_fact(name, specs[name], record, hid)
         for name, number, lo, hi, missing in self.in_range:
             value = record.get(name)
             if type(value) is number and lo <= value <= hi:
                 env[name] = value
-            elif value is not None or missing is _REQUIRED:
+            elif value is not None or missing is REQUIRED:
                 env[name] = coerce_fact(name, specs[name], record, hid)
         for name, allowed, missing in self.in_set:
             value = record.get(name)
-            if type(value) is str and value in allowed:
+            if type(value) is str and (value in allowed if allowed is not None else
+                                       value.isascii() and value and value == value.strip()):
                 env[name] = value
-            elif value is not None or missing is _REQUIRED:
+            elif value is not None or missing is REQUIRED:
                 env[name] = coerce_fact(name, specs[name], record, hid)
-
-
-def _as_written(text: str) -> bool:
-    """Does ``to_text`` return ``text`` unchanged (no spaces to strip, valid UTF-8)?"""
-    try:
-        return bool(text) and text == text.strip() and bool(text.encode("utf-8"))
-    except UnicodeEncodeError:
-        return False
 
 
 def _text(value: Any) -> str | None:
@@ -686,10 +658,10 @@ class VisitsScheme(BatchEngine):
         self._care = _QuickFacts({n: s for n, s in self.facts.items() if s.care_need})
         self._other = _QuickFacts({n: s for n, s in self.facts.items() if not s.care_need})
         self._all_tiers = (*self.tiers, *([default] if default is not None else []))
-        # Per tier: the cadence's rule name, the cadence in words, and visits owed a month.
-        self._cadences = {
-            t.id: (f"visits.tiers.{t.id}.cadence", t.cadence.describe(),
-                   t.cadence.visits_per_month) for t in self._all_tiers}
+        # Per tier (by its index in a trace): what a scored decision says of it.
+        self._tier_fields = tuple(
+            (t.id, t.label, t.label_en, t.cadence.text, t.cadence.describe(),
+             t.cadence.visits_per_month) for t in self._all_tiers)
         self._due_order = due_rule_order(self.triggers)
         self._in_effect_on: dt.date | None = None  # the last as-of date found in effect
 
@@ -700,6 +672,18 @@ class VisitsScheme(BatchEngine):
         but never run."""
         assert self.default is not None  # compile refuses a policy without a default tier
         return visits_plan(self.tiers, self.default, self.triggers, self._hit_policy)
+
+    @cached_property
+    def _fast(self) -> Callable[..., tuple[Any, ...] | None]:
+        """Step 1 for the facts, steps 2 and 3 in one generated function:
+        ``f(record, as_of, last_visit, last_given)`` -> the plan's outputs, then every
+        care need's value (in the order ``_read`` leaves them in ``env``), or None for a
+        record with a value not ready as it is (the other ways through then decide it)."""
+        care = {r.name: r for r in self._care.ready}
+        return compile_reader(self.plan, self.functions if self.functions is not None
+                              else FunctionTable(),
+                              [care[name] for name in self._care.env_order],
+                              ("as_of", "last_visit", LAST_GIVEN), self._other.ready)
 
     @cached_property
     def _run(self) -> Callable[[Mapping[str, Any]], tuple[Any, ...]]:
@@ -758,6 +742,17 @@ class VisitsScheme(BatchEngine):
         reason, goes the careful way, ``_decide_carefully``, which finds and words
         every reason. Both lead to the same _score.
         """
+        if type(record) is dict:  # the quickest way: ids as they are, the generated reader
+            get = record.get
+            hid, lid, last = get("household_id"), get("liaison_id"), get("last_visit")
+            if type(hid) is str and hid.isascii() and (hid := hid.strip()) and \
+                    hid not in seen and (lid is None or type(lid) is str and lid.isascii()) \
+                    and (last is None or type(last) is dt.date and last <= as_of):
+                trace = self._fast(record, as_of, NEVER if last is None else last, last)
+                if trace is not None and not trace[0]:  # read, and not failed
+                    seen[hid] = row
+                    return self._scored(row, hid, "" if lid is None else lid.strip(), last,
+                                        trace, None, as_of)
         read = self._read(record, as_of)
         if read is None or read[0] in seen:
             return self._decide_carefully(row, record, as_of, seen)
@@ -854,13 +849,37 @@ class VisitsScheme(BatchEngine):
         trace = self._run(env)
         if trace[0]:  # failed
             return self._reject(row, hid, lid, last, [self._failure(trace, env, hid)], as_of)
-        chosen = self._all_tiers[trace[1]]
-        _rule, description, per_month = self._cadences[chosen.id]
-        reasons = _Pending((tuple(trace[10]), self, trace, env, last, as_of))
-        return VisitDecision._of((row, hid, lid, SCORED, chosen.id, chosen.label,
-                                  chosen.label_en, chosen.cadence.text, last, trace[7],
-                                  trace[8], tuple(trace[11]), reasons, self.ref, as_of,
-                                  description, per_month))
+        return self._scored(row, hid, lid, last, trace, env, as_of)
+
+    def _scored(self, row: int, hid: str, lid: str, last: dt.date | None,
+                trace: Sequence[Any], env: dict[str, Any] | None,
+                as_of: dt.date) -> VisitDecision:
+        """The decision of a scored household from its trace; its reasons are worded
+        when first read (``env`` None: from the care needs at the trace's end)."""
+        tier, label, label_en, cadence, description, per_month = self._tier_fields[trace[1]]
+        # The generated __init__ of a frozen dataclass sets each of the 17 fields with
+        # object.__setattr__; this puts them in the instance's dict, where __init__ would
+        # have put them (in field order), three times faster.
+        decision = _new(VisitDecision)
+        d = decision.__dict__
+        d["row"] = row
+        d["household_id"] = hid
+        d["liaison_id"] = lid
+        d["status"] = SCORED
+        d["tier"] = tier
+        d["tier_label"] = label
+        d["tier_label_en"] = label_en
+        d["cadence"] = cadence
+        d["last_visit"] = last
+        d["next_due"] = trace[7]
+        d["overdue"] = trace[8]
+        d["triggers"] = tuple(trace[11])
+        d["reasons"] = _Pending((tuple(trace[10]), self, trace, env, last, as_of))
+        d["policy"] = self.ref
+        d["as_of"] = as_of
+        d["cadence_description"] = description
+        d["visits_per_month"] = per_month
+        return decision
 
     def _failure(self, trace: Sequence[Any], env: Mapping[str, Any], hid: str) -> Reason:
         """Why the plan failed for a household, as the per-record order finds it: a tier
@@ -890,13 +909,20 @@ class VisitsScheme(BatchEngine):
         return visits_words(self.tiers, self.default, self.triggers, self._hit_policy,
                             LAST_GIVEN)
 
-    def _reasons(self, trace: Sequence[Any], env: Mapping[str, Any],
+    def _reasons(self, trace: Sequence[Any], env: Mapping[str, Any] | None,
                  last: dt.date | None, as_of: dt.date) -> tuple[Reason, ...]:
         """The reasons of a scored household, from the plan's trace (see :class:`Trace`):
         each sentence is its template in ``self.words`` rendered over the household's
         words row, the templates batch renders for all rows at once."""
         words = self.words
-        row = words.row(self.plan.outputs, trace, env, last, as_of)
+        outputs = self.plan.outputs
+        if env is None:  # from the generated reader: the care needs follow the outputs
+            env = dict(zip(self._care.env_order, trace[len(outputs):], strict=True))
+            env["as_of"] = as_of
+            env["last_visit"] = last if last is not None else NEVER
+            env[LAST_GIVEN] = last
+            trace = trace[:len(outputs)]
+        row = words.row(outputs, trace, env, last, as_of)
         n = len(self.tiers)
         fired_at, _events, deadlines_at, _conds = _trace_index(len(self.triggers))
         tier_ix, cadence_due, next_due = trace[1], trace[6], trace[7]
