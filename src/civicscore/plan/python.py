@@ -19,12 +19,13 @@ import re
 import sys
 from bisect import bisect_right
 from collections.abc import Callable, Mapping, Sequence
+from dataclasses import fields
 from functools import lru_cache, partial
 from itertools import chain
 from typing import Any
 
 from ..expr.functions import FunctionTable
-from ..expr.ir import Const, Name, Node, Type
+from ..expr.ir import Const, Name, Node, Type, names_read
 from ..expr.to_python import _div, _fin, _int, _pow, _Renderer
 from ..records import REQUIRED, Ready
 from .ops import (
@@ -48,6 +49,7 @@ from .ops import (
     IfElse,
     Interval,
     IsNull,
+    Let,
     Least,
     Lit,
     Not,
@@ -92,6 +94,7 @@ class _Source(_Renderer):
         self.known: dict[str, Lit] = {}
         self.bools: set[str] = set()  # names whose value is always True or False
         self.trusting = False  # render captured expressions as if they cannot fail
+        self.tuples = False  # Codes as a tuple (compile_reader), not a list
 
     def render(self, n: Node) -> str:
         if isinstance(n, Name):
@@ -301,6 +304,8 @@ class _Source(_Renderer):
                         parts.append(f"*({self.const((code,))} if {self.truth(c)} else ())")
                     elif found.value is True:
                         parts.append(f"*{self.const((code,))}")
+                if self.tuples:
+                    return "(" + "".join(p + ", " for p in parts) + ")"
                 return "[" + ", ".join(parts) + "]"
             case Exact() | ExactSum() | DivHalfUp() | Interval() | ExactPick() | ExactFloat() \
                     | ExactText():
@@ -376,10 +381,12 @@ _HUGE = sys.float_info.max
 _CLASS = {bool: "_bool", dt.date: "_date", int: "_intc", float: "_floatc", str: "_str"}
 
 
-def _ready_lines(v: str, r: Ready, s: _Source, optional_only: bool = False) -> list[str]:
+def _ready_lines(v: str, r: Ready, s: _Source, optional_only: bool = False,
+                 present: bool = False) -> list[str]:
     """Lines reading a fact's value as :class:`~civicscore.records.Ready` takes it
     straight from the record into ``v``; any other value returns None (the caller reads
-    the record the careful way)."""
+    the record the careful way). ``present``: read as ``r[key]`` (quicker than the call
+    of ``get``; an absent key raises KeyError, and ``render`` then reads with ``get``)."""
     key = repr(r.name) if r.name.isascii() and r.name.isidentifier() else s.const(r.name)
     cls = _CLASS.get(r.cls) or s.const(r.cls)
     if r.cls is bool:  # exactly the two bools (not 1, not numpy's): no call
@@ -392,7 +399,7 @@ def _ready_lines(v: str, r: Ready, s: _Source, optional_only: bool = False) -> l
         test = f"_type({v}) is {cls}"
         if r.lo is not None and r.hi is not None:
             test += f" and {_number(s, r.lo)} <= {v} <= {_number(s, r.hi)}"
-    lines = [f"{v} = _get({key})", f"if not ({test}):"]
+    lines = [f"{v} = r[{key}]" if present else f"{v} = _get({key})", f"if not ({test}):"]
     if r.missing is REQUIRED:
         return lines + ["    return None"]
     if optional_only:  # checked only: a missing value needs nothing
@@ -437,22 +444,28 @@ def _always_bool(s: _Source, plan: Plan, name: str, op: Op) -> bool:
 
 def render(plan: Plan, functions: FunctionTable, read: Sequence[Ready] | None = None,
            given: Sequence[str] = (), checked: Sequence[Ready] = (),
-           trusting: bool = False) -> tuple[str, _Source]:
+           trusting: bool = False, present: bool = False) -> tuple[str, _Source]:
     """The source of ``def plan(r)`` and the renderer holding its constants.
 
     With ``read`` (see :func:`compile_reader`), ``def plan(r, *given)``: the facts of
-    ``read`` and ``checked`` are taken from the record ``r`` as they are ready, and
-    their values follow the plan's outputs.
+    ``read`` and ``checked`` are taken from the record ``r`` as they are ready, their
+    values follow the plan's outputs, and codes are tuples.
 
     ``trusting`` renders the captured expressions as if they could not fail (no flags,
     and every step that tests one folded away), inside one ``try``: an error there
     returns ``_careful(r, ...)``, the plan rendered without trust, which computes that
     record again and captures the error where the plan says. Both give the same
     outputs (the plan is a function of its inputs); the common record pays for no
-    error it does not have."""
+    error it does not have. ``present`` (with ``read`` and ``trusting``) reads the facts
+    of ``read`` as ``r[key]``; a key absent returns ``_absent(r, ...)``, the function
+    rendered without it.
+
+    With at most ``_LOCAL_CONSTANTS`` constants, each is a parameter with its default
+    (a local, quicker to read than an item of the constants tuple)."""
     s = _Source(functions)
     s.nullable = dict(plan.nullable)
     s.trusting = trusting
+    s.tuples = read is not None
     if read is None:
         params = ""
         head = []
@@ -468,7 +481,7 @@ def render(plan: Plan, functions: FunctionTable, read: Sequence[Ready] | None = 
         s.local.update(args)
         at = {r.name: f"v{i}" for i, r in enumerate(read)}
         for r in read:
-            head += _ready_lines(at[r.name], r, s)
+            head += _ready_lines(at[r.name], r, s, present=present)
         if checked:
             pad = ""
             if all(r.missing is not REQUIRED for r in checked):  # none given: no look-up
@@ -490,7 +503,19 @@ def render(plan: Plan, functions: FunctionTable, read: Sequence[Ready] | None = 
     if trusting:
         lines = ["try:", *(f"    {line}" for line in lines),
                  "except (_ArithmeticError, _ValueError):", f"    return _careful(r{params})"]
-    return "\n".join([f"def plan(r{params}):", *(f"    {line}" for line in lines)]) + "\n", s
+        if present:
+            lines += ["except _KeyError:", f"    return _absent(r{params})"]
+    source = "\n".join(f"    {line}" for line in lines)
+    if len(s.consts) <= _LOCAL_CONSTANTS:
+        source = _CONSTANT.sub(r"_k\1", source)
+        params += "".join(f", _k{i}=_k[{i}]" for i in range(len(s.consts)))
+    return f"def plan(r{params}):\n{source}\n", s
+
+
+#: Up to this many constants, each is a parameter with a default (see ``render``): a call
+#: copies the defaults, so a policy of thousands of them keeps the constants tuple.
+_LOCAL_CONSTANTS = 100
+_CONSTANT = re.compile(r"\b_k\[(\d+)\]")
 
 
 _ENV: dict[str, Any] = {
@@ -498,12 +523,13 @@ _ENV: dict[str, Any] = {
     "_pow": _pow, "_ArithmeticError": ArithmeticError, "_ValueError": ValueError,
     "_add_period": add_period, "_bisect": bisect_right, "_first_true": first_true,
     "_min": min, "_max": max, "_round_div": round_div, "_type": type, "_str": str,
-    "_bool": bool, "_date": dt.date, "_intc": int, "_floatc": float}
+    "_bool": bool, "_date": dt.date, "_intc": int, "_floatc": float, "_KeyError": KeyError}
 
 
 class _Careful:
-    """The plan rendered without trust (see :func:`render`), compiled on first call:
-    most policies never have a record whose expression fails."""
+    """The plan rendered without trust, or without ``present`` (see :func:`render`),
+    compiled on first call: most policies never have a record whose expression
+    fails, and many runs no record that leaves a fact out."""
 
     def __init__(self, make: Callable[[], Callable[..., Any]]) -> None:
         self.make: Callable[[], Callable[..., Any]] | None = make
@@ -517,16 +543,18 @@ class _Careful:
 
 
 def _compile(plan: Plan, functions: FunctionTable, *how: Any) -> Callable[..., Any]:
-    def make(trusting: bool) -> Callable[..., Any]:
-        source, s = render(plan, functions, *how, trusting=trusting)
+    def make(trusting: bool, present: bool = False) -> Callable[..., Any]:
+        source, s = render(plan, functions, *how, trusting=trusting, present=present)
         code = compile(source, "<policy plan>", "exec")
         env = {**_ENV, "_k": tuple(s.consts), "_f": tuple(s.funcs)}
         if trusting:
             env["_careful"] = _Careful(partial(make, False))
+        if present:
+            env["_absent"] = _Careful(partial(make, True))
         exec(code, env)
         fn: Callable[..., Any] = env["plan"]
         return fn
-    return make(True)
+    return make(True, present=bool(how))
 
 
 def compile_plan(plan: Plan, functions: FunctionTable) -> PlanFunction:
@@ -536,9 +564,14 @@ def compile_plan(plan: Plan, functions: FunctionTable) -> PlanFunction:
 
 
 def compile_reader(plan: Plan, functions: FunctionTable, read: Sequence[Ready],
-                   given: Sequence[str], checked: Sequence[Ready] = ()
+                   given: Sequence[str], checked: Sequence[Ready] = (),
+                   outputs: Sequence[str] | None = None
                    ) -> Callable[..., tuple[Any, ...] | None]:
-    """``plan`` as ``f(record, *given) -> outputs + values of read``, or None.
+    """``plan`` as ``f(record, *given) -> outputs + values of read``, or None (the
+    outputs as :func:`compile_plan` gives them, but each :class:`Codes` as a tuple).
+
+    With ``outputs``, only those (in that order), and only the steps they need are
+    computed: a caller that needs the rest rarely runs the whole plan for it.
 
     Reading a record and running the plan in one function: each fact of ``read``
     (every plan input not in ``given`` must be one) is taken from the record as
@@ -549,7 +582,40 @@ def compile_reader(plan: Plan, functions: FunctionTable, read: Sequence[Ready],
     way, which decides it alike (only slower)."""
     missing = {i.name for i in plan.inputs} - set(given) - {r.name for r in read}
     assert not missing, missing
+    if outputs is not None:
+        plan = needed(plan, outputs)
     return _compile(plan, functions, read, given, checked)
+
+
+def needed(plan: Plan, outputs: Sequence[str]) -> Plan:
+    """``plan`` with the outputs ``outputs`` and only the steps they read (all inputs)."""
+    need = set(outputs)
+    kept: list[Let] = []
+    for step in reversed(plan.steps):
+        if step.name in need:
+            kept.append(step)
+            need |= _reads(step.op)
+    return Plan(plan.inputs, tuple(reversed(kept)), tuple(outputs))
+
+
+def _reads(op: Op) -> set[str]:
+    """The names a step reads."""
+    if isinstance(op, Expr):
+        return set(names_read(op.node))
+    if isinstance(op, Failed):
+        return set(op.steps)
+    out: set[str] = set()
+
+    def visit(x: Any) -> None:
+        if isinstance(x, Ref):
+            out.add(x.name)
+        elif isinstance(x, tuple):
+            for y in x:
+                visit(y)
+
+    for f in fields(op):
+        visit(getattr(op, f.name))
+    return out
 
 
 def source_of(plan: Plan, functions: FunctionTable, trusting: bool = True) -> str:

@@ -658,10 +658,14 @@ class VisitsScheme(BatchEngine):
         self._care = _QuickFacts({n: s for n, s in self.facts.items() if s.care_need})
         self._other = _QuickFacts({n: s for n, s in self.facts.items() if not s.care_need})
         self._all_tiers = (*self.tiers, *([default] if default is not None else []))
-        # Per tier (by its index in a trace): what a scored decision says of it.
-        self._tier_fields = tuple(
-            (t.id, t.label, t.label_en, t.cadence.text, t.cadence.describe(),
-             t.cadence.visits_per_month) for t in self._all_tiers)
+        # Per tier (by its index in a trace): the fields of a scored decision, with
+        # stand-ins (None) for the household's own.
+        self._scored_fields = tuple(
+            {f: None for f in _DECISION_FIELDS} | {
+                "status": SCORED, "tier": t.id, "tier_label": t.label,
+                "tier_label_en": t.label_en, "cadence": t.cadence.text, "policy": self.ref,
+                "cadence_description": t.cadence.describe(),
+                "visits_per_month": t.cadence.visits_per_month} for t in self._all_tiers)
         self._due_order = due_rule_order(self.triggers)
         self._in_effect_on: dt.date | None = None  # the last as-of date found in effect
 
@@ -676,14 +680,18 @@ class VisitsScheme(BatchEngine):
     @cached_property
     def _fast(self) -> Callable[..., tuple[Any, ...] | None]:
         """Step 1 for the facts, steps 2 and 3 in one generated function:
-        ``f(record, as_of, last_visit, last_given)`` -> the plan's outputs, then every
-        care need's value (in the order ``_read`` leaves them in ``env``), or None for a
-        record with a value not ready as it is (the other ways through then decide it)."""
+        ``f(record, as_of, last_visit, last_given)`` -> the plan's ``EAGER_FIELDS``
+        (what a decision holds, the codes and triggers as tuples; the rest of the trace
+        is for the reasons, and the plan is
+        run again for them when they are read), then every care need's value (in the
+        order ``_read`` leaves them in ``env``), or None for a record with a value not
+        ready as it is (the other ways through then decide it)."""
         care = {r.name: r for r in self._care.ready}
         return compile_reader(self.plan, self.functions if self.functions is not None
                               else FunctionTable(),
                               [care[name] for name in self._care.env_order],
-                              ("as_of", "last_visit", LAST_GIVEN), self._other.ready)
+                              ("as_of", "last_visit", LAST_GIVEN), self._other.ready,
+                              [STEP + name for name in EAGER_FIELDS])
 
     @cached_property
     def _run(self) -> Callable[[Mapping[str, Any]], tuple[Any, ...]]:
@@ -736,13 +744,16 @@ class VisitsScheme(BatchEngine):
                 seen: dict[str, int]) -> VisitDecision:
         """Step 1 (the record on its own), then steps 2 and 3 (_score).
 
-        Step 1 has two ways through. ``_read`` is quick and finds nothing wrong: it
-        takes values that already have their type as they are and converts the others
-        exactly as the careful way does. Any record it does not accept, for whatever
-        reason, goes the careful way, ``_decide_carefully``, which finds and words
-        every reason. Both lead to the same _score.
+        Step 1 has three ways through. The quickest takes a dict whose ids and last
+        visit are plain and whose facts all have their type (``records.Ready``): the
+        generated ``_fast`` reads and decides it in one call, and the decision is made
+        here. ``_read`` is quick and finds nothing wrong: it takes values that already
+        have their type as they are and converts the others exactly as the careful way
+        does. Any record it does not accept, for whatever reason, goes the careful way,
+        ``_decide_carefully``, which finds and words every reason. All three lead to
+        the same decision.
         """
-        if type(record) is dict:  # the quickest way: ids as they are, the generated reader
+        if type(record) is dict:
             get = record.get
             hid, lid, last = get("household_id"), get("liaison_id"), get("last_visit")
             if type(hid) is str and hid.isascii() and (hid := hid.strip()) and \
@@ -751,8 +762,23 @@ class VisitsScheme(BatchEngine):
                 trace = self._fast(record, as_of, NEVER if last is None else last, last)
                 if trace is not None and not trace[0]:  # read, and not failed
                     seen[hid] = row
-                    return self._scored(row, hid, "" if lid is None else lid.strip(), last,
-                                        trace, None, as_of)
+                    # The generated __init__ of a frozen dataclass sets each of the 17
+                    # fields with object.__setattr__. This copies the tier's fields into
+                    # the instance's dict, in field order (where __init__ puts them), and
+                    # sets the household's over their stand-ins: several times faster.
+                    decision = _new(VisitDecision)
+                    d = decision.__dict__
+                    d.update(self._scored_fields[trace[1]])
+                    d["row"] = row
+                    d["household_id"] = hid
+                    d["liaison_id"] = "" if lid is None else lid.strip()
+                    d["last_visit"] = last
+                    d["next_due"] = trace[2]
+                    d["overdue"] = trace[3]
+                    d["triggers"] = trace[5]
+                    d["reasons"] = _Pending((trace[4], self, trace, None, last, as_of))
+                    d["as_of"] = as_of
+                    return decision
         read = self._read(record, as_of)
         if read is None or read[0] in seen:
             return self._decide_carefully(row, record, as_of, seen)
@@ -849,37 +875,13 @@ class VisitsScheme(BatchEngine):
         trace = self._run(env)
         if trace[0]:  # failed
             return self._reject(row, hid, lid, last, [self._failure(trace, env, hid)], as_of)
-        return self._scored(row, hid, lid, last, trace, env, as_of)
-
-    def _scored(self, row: int, hid: str, lid: str, last: dt.date | None,
-                trace: Sequence[Any], env: dict[str, Any] | None,
-                as_of: dt.date) -> VisitDecision:
-        """The decision of a scored household from its trace; its reasons are worded
-        when first read (``env`` None: from the care needs at the trace's end)."""
-        tier, label, label_en, cadence, description, per_month = self._tier_fields[trace[1]]
-        # The generated __init__ of a frozen dataclass sets each of the 17 fields with
-        # object.__setattr__; this puts them in the instance's dict, where __init__ would
-        # have put them (in field order), three times faster.
-        decision = _new(VisitDecision)
-        d = decision.__dict__
-        d["row"] = row
-        d["household_id"] = hid
-        d["liaison_id"] = lid
-        d["status"] = SCORED
-        d["tier"] = tier
-        d["tier_label"] = label
-        d["tier_label_en"] = label_en
-        d["cadence"] = cadence
-        d["last_visit"] = last
-        d["next_due"] = trace[7]
-        d["overdue"] = trace[8]
-        d["triggers"] = tuple(trace[11])
-        d["reasons"] = _Pending((tuple(trace[10]), self, trace, env, last, as_of))
-        d["policy"] = self.ref
-        d["as_of"] = as_of
-        d["cadence_description"] = description
-        d["visits_per_month"] = per_month
-        return decision
+        chosen = self._all_tiers[trace[1]]
+        fields_of = self._scored_fields[trace[1]]
+        description, per_month = fields_of["cadence_description"], fields_of["visits_per_month"]
+        reasons = _Pending((tuple(trace[10]), self, trace, env, last, as_of))
+        return VisitDecision(row, hid, lid, SCORED, chosen.id, chosen.label, chosen.label_en,
+                             chosen.cadence.text, last, trace[7], trace[8], tuple(trace[11]),
+                             reasons, self.ref, as_of, description, per_month)
 
     def _failure(self, trace: Sequence[Any], env: Mapping[str, Any], hid: str) -> Reason:
         """Why the plan failed for a household, as the per-record order finds it: a tier
@@ -915,14 +917,13 @@ class VisitsScheme(BatchEngine):
         each sentence is its template in ``self.words`` rendered over the household's
         words row, the templates batch renders for all rows at once."""
         words = self.words
-        outputs = self.plan.outputs
-        if env is None:  # from the generated reader: the care needs follow the outputs
-            env = dict(zip(self._care.env_order, trace[len(outputs):], strict=True))
+        if env is None:  # from the generated reader: the care needs follow its outputs
+            env = dict(zip(self._care.env_order, trace[len(EAGER_FIELDS):], strict=True))
             env["as_of"] = as_of
             env["last_visit"] = last if last is not None else NEVER
             env[LAST_GIVEN] = last
-            trace = trace[:len(outputs)]
-        row = words.row(outputs, trace, env, last, as_of)
+            trace = self._run(env)  # the whole trace, as _score has it
+        row = words.row(self.plan.outputs, trace, env, last, as_of)
         n = len(self.tiers)
         fired_at, _events, deadlines_at, _conds = _trace_index(len(self.triggers))
         tier_ix, cadence_due, next_due = trace[1], trace[6], trace[7]
@@ -1416,6 +1417,11 @@ STEP = "$"
 TRACE_FIELDS = ("failed", "tier", "tier_failed", "tier_error", "unique_violation",
                 "trigger_error", "cadence_due", "next_due", "overdue", "due_rule", "codes",
                 "fired_ids")
+
+
+#: The outputs a scored decision holds (``_fast`` computes only these, and the steps
+#: they need): failed, the tier, the next due date, overdue, the codes, the triggers.
+EAGER_FIELDS = ("failed", "tier", "next_due", "overdue", "codes", "fired_ids")
 
 
 class Trace(tuple[Any, ...]):
