@@ -116,8 +116,8 @@ class _Renderer:
                 fn = self.functions.get(name)
                 assert fn is not None, name  # the checker resolved it
                 if fn.python is days_between:  # the standard function, without the call
-                    a, b = (self.render(x) for x in args)
-                    return f"({b} - {a}).days"
+                    since, until = (self.render(x) for x in args)
+                    return f"({until} - {since}).days"
                 self.funcs.append(fn.python)
                 call = f"_f[{len(self.funcs) - 1}](" + ", ".join(self.render(a) for a in args) + ")"
                 if name in _BOUNDED:
@@ -134,11 +134,13 @@ class _Renderer:
         while i < len(values):
             first = values[i]
             run = [first]
-            while isinstance(run[-1], Compare) and i + 1 < len(values) and \
-                    isinstance(values[i + 1], Compare) and \
-                    values[i + 1].left == run[-1].right and _pure(values[i + 1].left):
+            while i + 1 < len(values):
+                last, after = run[-1], values[i + 1]
+                if not (isinstance(last, Compare) and isinstance(after, Compare)
+                        and after.left == last.right and _pure(after.left)):
+                    break
                 i += 1
-                run.append(values[i])
+                run.append(after)
             if len(run) == 1:
                 out.append(self.render(first))
             else:

@@ -49,8 +49,8 @@ from .ops import (
     IfElse,
     Interval,
     IsNull,
-    Let,
     Least,
+    Let,
     Lit,
     Not,
     Op,
@@ -121,7 +121,9 @@ class _Source(_Renderer):
         return f"{self.operand(o)} is True"
 
     def may_be_null(self, o: Operand) -> bool:
-        found = self.lit(o)
+        if isinstance(o, Lit):
+            return o.value is None
+        found = self.known.get(o.name)
         return found.value is None if found is not None else self.nullable[o.name]
 
     def step(self, name: str, op: Op) -> list[str]:
@@ -292,9 +294,8 @@ class _Source(_Renderer):
                         else f"({o(i)} if {o(i)} is not None else {stand_in})" for i in items]
                 return f"{pick}({', '.join(args)})"
             case Threshold(value=x, thresholds=ths):
-                found = f"(_bisect({self.const(tuple(ths))}, {o(x)}) - 1)"
-                return f"(None if {o(x)} is None else {found})" if self.may_be_null(x) \
-                    else found
+                at = f"(_bisect({self.const(tuple(ths))}, {o(x)}) - 1)"
+                return f"(None if {o(x)} is None else {at})" if self.may_be_null(x) else at
             case Codes(pairs=pairs):
                 # each code a one-item tuple among the constants, unpacked where it holds
                 parts = []
@@ -542,9 +543,17 @@ class _Careful:
         return self.fn(*args)
 
 
-def _compile(plan: Plan, functions: FunctionTable, *how: Any) -> Callable[..., Any]:
+def _compile(plan: Plan, functions: FunctionTable,
+             reader: tuple[Sequence[Ready], Sequence[str], Sequence[Ready]] | None = None
+             ) -> Callable[..., Any]:
+    """The trusting function of ``plan`` (see :func:`render`), its fallbacks compiled
+    when first needed; ``reader``: the ``read``, ``given`` and ``checked`` of
+    :func:`compile_reader`."""
+    read, given, checked = reader if reader is not None else (None, (), ())
+
     def make(trusting: bool, present: bool = False) -> Callable[..., Any]:
-        source, s = render(plan, functions, *how, trusting=trusting, present=present)
+        source, s = render(plan, functions, read, given, checked, trusting=trusting,
+                           present=present)
         code = compile(source, "<policy plan>", "exec")
         env = {**_ENV, "_k": tuple(s.consts), "_f": tuple(s.funcs)}
         if trusting:
@@ -554,7 +563,7 @@ def _compile(plan: Plan, functions: FunctionTable, *how: Any) -> Callable[..., A
         exec(code, env)
         fn: Callable[..., Any] = env["plan"]
         return fn
-    return make(True, present=bool(how))
+    return make(True, present=reader is not None)
 
 
 def compile_plan(plan: Plan, functions: FunctionTable) -> PlanFunction:
@@ -584,7 +593,7 @@ def compile_reader(plan: Plan, functions: FunctionTable, read: Sequence[Ready],
     assert not missing, missing
     if outputs is not None:
         plan = needed(plan, outputs)
-    return _compile(plan, functions, read, given, checked)
+    return _compile(plan, functions, (read, given, checked))
 
 
 def needed(plan: Plan, outputs: Sequence[str]) -> Plan:

@@ -62,9 +62,7 @@ from __future__ import annotations
 import calendar
 import datetime as dt
 import decimal
-import math
 import re
-import sys
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, fields
 from fractions import Fraction
@@ -757,8 +755,8 @@ class VisitsScheme(BatchEngine):
             get = record.get
             hid, lid, last = get("household_id"), get("liaison_id"), get("last_visit")
             if type(hid) is str and hid.isascii() and (hid := hid.strip()) and \
-                    hid not in seen and (lid is None or type(lid) is str and lid.isascii()) \
-                    and (last is None or type(last) is dt.date and last <= as_of):
+                    hid not in seen and (lid is None or (type(lid) is str and lid.isascii())) \
+                    and (last is None or (type(last) is dt.date and last <= as_of)):
                 trace = self._fast(record, as_of, NEVER if last is None else last, last)
                 if trace is not None and not trace[0]:  # read, and not failed
                     seen[hid] = row
