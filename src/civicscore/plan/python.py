@@ -461,7 +461,7 @@ def render(plan: Plan, functions: FunctionTable, read: Sequence[Ready] | None = 
     of ``read`` as ``r[key]``; a key absent returns ``_absent(r, ...)``, the function
     rendered without it.
 
-    With at most ``_LOCAL_CONSTANTS`` constants, each is a parameter with its default
+    A reader of at most ``_LOCAL_CONSTANTS`` constants has each as a parameter with its default
     (a local, quicker to read than an item of the constants tuple)."""
     s = _Source(functions)
     s.nullable = dict(plan.nullable)
@@ -507,7 +507,7 @@ def render(plan: Plan, functions: FunctionTable, read: Sequence[Ready] | None = 
         if present:
             lines += ["except _KeyError:", f"    return _absent(r{params})"]
     source = "\n".join(f"    {line}" for line in lines)
-    if len(s.consts) <= _LOCAL_CONSTANTS:
+    if read is not None and len(s.consts) <= _LOCAL_CONSTANTS:
         source = _CONSTANT.sub(r"_k\1", source)
         params += "".join(f", _k{i}=_k[{i}]" for i in range(len(s.consts)))
     return f"def plan(r{params}):\n{source}\n", s

@@ -304,6 +304,32 @@ class _Pending(tuple[Any, ...]):
         return reasons
 
 
+class _Unread(_Pending):
+    """The :class:`_Pending` of a decision from the generated reader (``_fast``), which
+    holds only what a decision needs: ``(codes, scheme, fast trace, None, last, as_of)``.
+    Read (by index or slice), it is ``(codes, scheme, trace, env, last, as_of)`` as
+    ``_score`` would have made it: the care needs at the end of the fast trace are the
+    ``env``, and the plan is run again over it for the whole trace."""
+
+    __slots__ = ()
+
+    @property
+    def codes(self) -> tuple[str, ...]:
+        codes: tuple[str, ...] = tuple.__getitem__(self, 0)
+        return codes
+
+    def __getitem__(self, at: Any) -> Any:
+        get = tuple.__getitem__
+        scheme, last, as_of = get(self, 1), get(self, 4), get(self, 5)
+        trace, env = scheme._whole(get(self, 2), last, as_of)
+        return (get(self, 0), scheme, trace, env, last, as_of)[at]
+
+    def build(self) -> tuple[Reason, ...]:
+        _codes, scheme, *rest = self[:]  # the plan is run again once
+        reasons: tuple[Reason, ...] = scheme._reasons(*rest)
+        return reasons
+
+
 class _Reasons:
     """``VisitDecision.reasons``: a tuple of :class:`Reason`, built on first read.
 
@@ -316,7 +342,7 @@ class _Reasons:
         if decision is None:
             raise AttributeError("reasons")  # no default: the field is required
         reasons: tuple[Reason, ...] = decision.__dict__["reasons"]
-        if type(reasons) is _Pending:
+        if type(reasons) is _Pending or type(reasons) is _Unread:
             reasons = decision.__dict__["reasons"] = reasons.build()
         return reasons
 
@@ -357,7 +383,7 @@ class VisitDecision:
     @property
     def reason_codes(self) -> tuple[str, ...]:
         reasons = self.__dict__["reasons"]  # the codes without building the sentences
-        if type(reasons) is _Pending:
+        if type(reasons) is _Pending or type(reasons) is _Unread:
             return reasons.codes
         return tuple(r.code for r in reasons)
 
@@ -774,7 +800,7 @@ class VisitsScheme(BatchEngine):
                     d["next_due"] = trace[2]
                     d["overdue"] = trace[3]
                     d["triggers"] = trace[5]
-                    d["reasons"] = _Pending((trace[4], self, trace, None, last, as_of))
+                    d["reasons"] = _Unread((trace[4], self, trace, None, last, as_of))
                     d["as_of"] = as_of
                     return decision
         read = self._read(record, as_of)
@@ -909,18 +935,23 @@ class VisitsScheme(BatchEngine):
         return visits_words(self.tiers, self.default, self.triggers, self._hit_policy,
                             LAST_GIVEN)
 
-    def _reasons(self, trace: Sequence[Any], env: Mapping[str, Any] | None,
+    def _whole(self, fast: Sequence[Any], last: dt.date | None, as_of: dt.date
+               ) -> tuple[tuple[Any, ...], dict[str, Any]]:
+        """The trace and env ``_score`` would have had for a household ``_fast`` decided
+        (its trace: ``EAGER_FIELDS``, then the care needs): the env from those values,
+        the trace by running the plan again over it (the same plan, the same values)."""
+        env = dict(zip(self._care.env_order, fast[len(EAGER_FIELDS):], strict=True))
+        env["as_of"] = as_of
+        env["last_visit"] = last if last is not None else NEVER
+        env[LAST_GIVEN] = last
+        return self._run(env), env
+
+    def _reasons(self, trace: Sequence[Any], env: Mapping[str, Any],
                  last: dt.date | None, as_of: dt.date) -> tuple[Reason, ...]:
         """The reasons of a scored household, from the plan's trace (see :class:`Trace`):
         each sentence is its template in ``self.words`` rendered over the household's
         words row, the templates batch renders for all rows at once."""
         words = self.words
-        if env is None:  # from the generated reader: the care needs follow its outputs
-            env = dict(zip(self._care.env_order, trace[len(EAGER_FIELDS):], strict=True))
-            env["as_of"] = as_of
-            env["last_visit"] = last if last is not None else NEVER
-            env[LAST_GIVEN] = last
-            trace = self._run(env)  # the whole trace, as _score has it
         row = words.row(self.plan.outputs, trace, env, last, as_of)
         n = len(self.tiers)
         fired_at, _events, deadlines_at, _conds = _trace_index(len(self.triggers))
