@@ -13,6 +13,7 @@ import datetime as dt
 import decimal
 import math
 import re
+import sys
 import unicodedata
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
@@ -364,6 +365,64 @@ def coerce_fact(name: str, spec: FactSpec, record: Mapping[str, Any], record_id:
             raise RecordError(record_id, name, f"{out} is above the maximum {spec.max:g}",
                               code="OUT_OF_RANGE")
     return out
+
+
+#: ``Ready.missing`` of a fact that has neither a default nor ``optional``.
+REQUIRED: Any = type("Required", (), {"__repr__": lambda self: "REQUIRED"})()
+
+
+@dataclass(frozen=True, slots=True)
+class Ready:
+    """When :func:`coerce_fact` would return a record's value of fact ``name`` unchanged,
+    so a fast reader may take it as it is (and hand any other value to ``coerce_fact``).
+
+    Unchanged are: a value of exactly class ``cls`` (a bool is not an int, a datetime
+    not a date); for int and decimal facts, within ``lo .. hi`` (the declared bounds,
+    within the safe integers or the finite floats); for enum facts, one of ``allowed``
+    (the values as written, nothing for ``to_text`` to strip); for string facts
+    (``text``), a non-blank ASCII text with no space to strip. A missing value (None)
+    reads ``missing``, or is refused when that is :data:`REQUIRED`. Only None: a blank
+    text or a NaN goes through ``coerce_fact``, which knows them as missing too.
+    """
+
+    name: str
+    cls: type
+    lo: float | None = None
+    hi: float | None = None
+    allowed: frozenset[str] | None = None
+    text: bool = False
+    missing: Any = REQUIRED
+
+
+def ready_of(name: str, spec: FactSpec) -> Ready:
+    """The :class:`Ready` of a declared fact (see there)."""
+    try:
+        missing = coerce_fact(name, spec, {}, "")
+    except RecordError:
+        missing = REQUIRED
+    kind = spec.type
+    if kind in ("bool", "date"):
+        return Ready(name, bool if kind == "bool" else dt.date, missing=missing)
+    if kind == "int":
+        lo = -MAX_SAFE_INT if spec.min is None else max(spec.min, -MAX_SAFE_INT)
+        hi = MAX_SAFE_INT if spec.max is None else min(spec.max, MAX_SAFE_INT)
+        return Ready(name, int, lo, hi, missing=missing)
+    if kind == "decimal":
+        lo = -sys.float_info.max if spec.min is None else spec.min
+        hi = sys.float_info.max if spec.max is None else spec.max
+        return Ready(name, float, lo, hi, missing=missing)
+    if kind == "enum":
+        return Ready(name, str, allowed=frozenset(
+            v for v in spec.values or () if _as_written(v)), missing=missing)
+    return Ready(name, str, text=True, missing=missing)
+
+
+def _as_written(text: str) -> bool:
+    """Does ``to_text`` return ``text`` unchanged (no spaces to strip, valid UTF-8)?"""
+    try:
+        return bool(text) and text == text.strip() and bool(text.encode("utf-8"))
+    except UnicodeEncodeError:
+        return False
 
 
 def coerce_facts(record: Mapping[str, Any], specs: Mapping[str, FactSpec], label: str,

@@ -14,7 +14,7 @@ import sys
 from collections.abc import Callable, Mapping
 from typing import Any
 
-from .functions import FunctionTable
+from .functions import FunctionTable, days_between
 from .ir import (
     MAX_SAFE_INT,
     Binary,
@@ -28,6 +28,7 @@ from .ir import (
     Node,
     Type,
     Unary,
+    walk,
 )
 
 
@@ -101,6 +102,8 @@ class _Renderer:
                 return self.checked(n.type, f"({self.render(a)} {op} {self.render(b)})")
             case Compare(op=op, left=a, right=b):
                 return f"({self.render(a)} {op} {self.render(b)})"
+            case BoolOp(op="and", values=vs):
+                return "(" + " and ".join(self.chained(vs)) + ")"
             case BoolOp(op=op, values=vs):
                 return "(" + f" {op} ".join(self.render(v) for v in vs) + ")"
             case IfElse(cond=c, then=t, orelse=e):
@@ -112,12 +115,41 @@ class _Renderer:
             case Call(func=name, args=args):
                 fn = self.functions.get(name)
                 assert fn is not None, name  # the checker resolved it
+                if fn.python is days_between:  # the standard function, without the call
+                    since, until = (self.render(x) for x in args)
+                    return f"({until} - {since}).days"
                 self.funcs.append(fn.python)
                 call = f"_f[{len(self.funcs) - 1}](" + ", ".join(self.render(a) for a in args) + ")"
                 if name in _BOUNDED:
                     return self.widen(n, call)
                 return self.checked(n.type, self.widen(n, call))
         raise TypeError(f"unknown IR node {n!r}")  # pragma: no cover - IR is closed
+
+    def chained(self, values: tuple[Node, ...]) -> list[str]:
+        """The operands of an ``and``, where ``a <= x and x <= b`` (how the checker
+        writes ``a <= x <= b``) is rendered as Python's chained comparison, which
+        computes ``x`` once: the same value, since ``x`` is pure."""
+        out: list[str] = []
+        i = 0
+        while i < len(values):
+            first = values[i]
+            run = [first]
+            while i + 1 < len(values):
+                last, after = run[-1], values[i + 1]
+                if not (isinstance(last, Compare) and isinstance(after, Compare)
+                        and after.left == last.right and _pure(after.left)):
+                    break
+                i += 1
+                run.append(after)
+            if len(run) == 1:
+                out.append(self.render(first))
+            else:
+                assert isinstance(first, Compare)
+                out.append(f"({self.render(first.left)}" + "".join(
+                    f" {c.op} {self.render(c.right)}" for c in run if isinstance(c, Compare))
+                           + ")")
+            i += 1
+        return out
 
     @staticmethod
     def checked(kind: Type, src: str) -> str:
@@ -132,6 +164,12 @@ class _Renderer:
     def widen(n: Node, src: str) -> str:
         """A decimal-typed result is always a float, even when an int branch was taken."""
         return f"_float({src})" if n.type is Type.DECIMAL else src
+
+
+def _pure(node: Node) -> bool:
+    """Does computing ``node`` once give what computing it twice would: it calls only
+    standard functions of their arguments (a plugin's function might count its calls)."""
+    return all(not isinstance(n, Call) or n.func in _BOUNDED for n in walk(node))
 
 
 def to_python(node: Node, functions: FunctionTable) -> Callable[[Mapping[str, Any]], Any]:

@@ -65,9 +65,7 @@ from __future__ import annotations
 import calendar
 import datetime as dt
 import decimal
-import math
 import re
-import sys
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, fields
 from fractions import Fraction
@@ -112,7 +110,7 @@ from ..plan.ops import (
     Ref,
 )
 from ..plan.ops import Compare as Cmp
-from ..plan.python import compile_plan
+from ..plan.python import compile_plan, compile_reader
 from ..plan.words import both_labels
 from ..policy import care
 from ..policy.compile import FACT_TYPES, CompileContext, ensure_in_effect
@@ -120,9 +118,11 @@ from ..policy.load import KeyPath
 from ..policy.model import FactSpec, PolicyModel, Visits
 from ..records import (
     NEVER,
+    REQUIRED,
     coerce_fact,
     coerce_facts,
     is_missing,
+    ready_of,
     to_date,
     to_id,
     unreadable_reason,
@@ -307,6 +307,32 @@ class _Pending(tuple[Any, ...]):
         return reasons
 
 
+class _Unread(_Pending):
+    """The :class:`_Pending` of a decision from the generated reader (``_fast``), which
+    holds only what a decision needs: ``(codes, scheme, fast trace, None, last, as_of)``.
+    Read (by index or slice), it is ``(codes, scheme, trace, env, last, as_of)`` as
+    ``_score`` would have made it: the care needs at the end of the fast trace are the
+    ``env``, and the plan is run again over it for the whole trace."""
+
+    __slots__ = ()
+
+    @property
+    def codes(self) -> tuple[str, ...]:
+        codes: tuple[str, ...] = tuple.__getitem__(self, 0)
+        return codes
+
+    def __getitem__(self, at: Any) -> Any:
+        get = tuple.__getitem__
+        scheme, last, as_of = get(self, 1), get(self, 4), get(self, 5)
+        trace, env = scheme._whole(get(self, 2), last, as_of)
+        return (get(self, 0), scheme, trace, env, last, as_of)[at]
+
+    def build(self) -> tuple[Reason, ...]:
+        _codes, scheme, *rest = self[:]  # the plan is run again once
+        reasons: tuple[Reason, ...] = scheme._reasons(*rest)
+        return reasons
+
+
 class _Reasons:
     """``VisitDecision.reasons``: a tuple of :class:`Reason`, built on first read.
 
@@ -319,7 +345,7 @@ class _Reasons:
         if decision is None:
             raise AttributeError("reasons")  # no default: the field is required
         reasons: tuple[Reason, ...] = decision.__dict__["reasons"]
-        if type(reasons) is _Pending:
+        if type(reasons) is _Pending or type(reasons) is _Unread:
             reasons = decision.__dict__["reasons"] = reasons.build()
         return reasons
 
@@ -353,15 +379,6 @@ class VisitDecision:
     cadence_description: str = ""
     visits_per_month: float = 0.0
 
-    @classmethod
-    def _of(cls, values: tuple[Any, ...]) -> VisitDecision:
-        """``VisitDecision(*values)``, five times faster. The generated __init__ of a
-        frozen dataclass sets each of the 17 fields with object.__setattr__; this puts
-        them in the instance's dict in one go, where __init__ would have put them."""
-        decision = object.__new__(cls)
-        decision.__dict__.update(zip(_DECISION_FIELDS, values, strict=True))
-        return decision
-
     @property
     def rejected(self) -> bool:
         return self.status == REJECTED
@@ -369,7 +386,7 @@ class VisitDecision:
     @property
     def reason_codes(self) -> tuple[str, ...]:
         reasons = self.__dict__["reasons"]  # the codes without building the sentences
-        if type(reasons) is _Pending:
+        if type(reasons) is _Pending or type(reasons) is _Unread:
             return reasons.codes
         return tuple(r.code for r in reasons)
 
@@ -415,6 +432,7 @@ class VisitDecision:
 
 
 _DECISION_FIELDS = tuple(f.name for f in fields(VisitDecision))
+_new = object.__new__
 
 
 @dataclass(frozen=True, slots=True)
@@ -557,54 +575,39 @@ class _Trigger:
         return _both(self.label, self.label_en, self.id)
 
 
-#: What a fact with neither a default nor ``optional`` has for its missing value.
-_REQUIRED = object()
-
-
 class _QuickFacts:
-    """Step 1 for some of a household's declared facts, done quickly.
+    """Step 1 for some of a household's declared facts, done quickly (for records the
+    generated reader, ``VisitsScheme._fast``, does not take: values to convert).
 
     ``coerce_fact`` is the definition of a fact's value. A value it would return
-    unchanged is taken as it is; any other value goes through coerce_fact itself
-    (which raises RecordError when it is unusable). Returned unchanged are:
-
-    - bool and date facts: a value of exactly that class (not a datetime, not 1);
-    - int and decimal facts: an int (not a bool), or a float, within min..max
-      (decimals also finite, as ``to_decimal`` requires);
-    - enum facts: one of the allowed texts as written (nothing for ``to_text`` to
-      strip); string facts: none (``to_text`` strips and checks every text).
+    unchanged (``records.Ready`` says which) is taken as it is; any other value goes
+    through coerce_fact itself (which raises RecordError when it is unusable).
     """
 
     def __init__(self, facts: Mapping[str, FactSpec]) -> None:
         self.specs = dict(facts)
         self.names = frozenset(facts)
-        self.missing: dict[str, Any] = {}  # a fact's value when missing: default or NEVER
+        self.ready = tuple(ready_of(name, spec) for name, spec in facts.items())
+        # a fact's value when missing (default or NEVER), in the order of the facts
+        self.missing: dict[str, Any] = {r.name: r.missing for r in self.ready
+                                        if r.missing is not REQUIRED}
         # how a ready value is recognised: by its class, its class and range, or its text;
         # each entry ends with the fact's value when missing
-        by_class: list[tuple[str, type[bool] | type[dt.date], Any]] = []
-        in_range: list[tuple[str, type[int] | type[float], float, float, Any]] = []
-        in_set: list[tuple[str, frozenset[str], Any]] = []
-        for name, spec in facts.items():
-            try:
-                missing = self.missing[name] = coerce_fact(name, spec, {}, "")
-            except RecordError:
-                missing = _REQUIRED  # neither a default nor optional
-            if spec.type in ("bool", "date"):
-                by_class.append((name, bool if spec.type == "bool" else dt.date, missing))
-            elif spec.type == "int":
-                lo = -math.inf if spec.min is None else spec.min
-                hi = math.inf if spec.max is None else spec.max
-                in_range.append((name, int, lo, hi, missing))
-            elif spec.type == "decimal":
-                lo = -sys.float_info.max if spec.min is None else spec.min
-                hi = sys.float_info.max if spec.max is None else spec.max
-                in_range.append((name, float, lo, hi, missing))
+        by_class: list[tuple[str, type, Any]] = []
+        in_range: list[tuple[str, type, Any, Any, Any]] = []
+        in_set: list[tuple[str, frozenset[str] | None, Any]] = []
+        for r in self.ready:
+            if r.lo is not None:
+                in_range.append((r.name, r.cls, r.lo, r.hi, r.missing))
+            elif r.cls is str:
+                in_set.append((r.name, r.allowed, r.missing))
             else:
-                allowed = frozenset(v for v in spec.values or () if _as_written(v)) \
-                    if spec.type == "enum" else frozenset()
-                in_set.append((name, allowed, missing))
+                by_class.append((r.name, r.cls, r.missing))
         self.by_class, self.in_range, self.in_set = by_class, in_range, in_set
         self.required = len(self.missing) < len(self.specs)  # is any fact required?
+        # the order read() leaves a household's values in: the missing ones first
+        self.env_order = (*self.missing, *(name for group in (by_class, in_range, in_set)
+                                          for name, *rest in group if rest[-1] is REQUIRED))
 
     def read(self, record: Mapping[str, Any], hid: str, env: dict[str, Any]) -> None:
         """Put the values ``record`` gives into ``env``, which holds the missing ones."""
@@ -614,28 +617,21 @@ class _QuickFacts:
             value = record.get(name)
             if type(value) is cls:
                 env[name] = value
-            elif value is not None or missing is _REQUIRED:
+            elif value is not None or missing is REQUIRED:
                 env[name] = coerce_fact(name, specs[name], record, hid)
         for name, number, lo, hi, missing in self.in_range:
             value = record.get(name)
             if type(value) is number and lo <= value <= hi:
                 env[name] = value
-            elif value is not None or missing is _REQUIRED:
+            elif value is not None or missing is REQUIRED:
                 env[name] = coerce_fact(name, specs[name], record, hid)
         for name, allowed, missing in self.in_set:
             value = record.get(name)
-            if type(value) is str and value in allowed:
+            if type(value) is str and (value in allowed if allowed is not None else
+                                       value.isascii() and value and value == value.strip()):
                 env[name] = value
-            elif value is not None or missing is _REQUIRED:
+            elif value is not None or missing is REQUIRED:
                 env[name] = coerce_fact(name, specs[name], record, hid)
-
-
-def _as_written(text: str) -> bool:
-    """Does ``to_text`` return ``text`` unchanged (no spaces to strip, valid UTF-8)?"""
-    try:
-        return bool(text) and text == text.strip() and bool(text.encode("utf-8"))
-    except UnicodeEncodeError:
-        return False
 
 
 def _text(value: Any) -> str | None:
@@ -691,10 +687,14 @@ class VisitsScheme(BatchEngine):
         self._care = _QuickFacts({n: s for n, s in self.facts.items() if s.care_need})
         self._other = _QuickFacts({n: s for n, s in self.facts.items() if not s.care_need})
         self._all_tiers = (*self.tiers, *([default] if default is not None else []))
-        # Per tier: the cadence's rule name, the cadence in words, and visits owed a month.
-        self._cadences = {
-            t.id: (f"visits.tiers.{t.id}.cadence", t.cadence.describe(),
-                   t.cadence.visits_per_month) for t in self._all_tiers}
+        # Per tier (by its index in a trace): the fields of a scored decision, with
+        # stand-ins (None) for the household's own.
+        self._scored_fields = tuple(
+            {f: None for f in _DECISION_FIELDS} | {
+                "status": SCORED, "tier": t.id, "tier_label": t.label,
+                "tier_label_en": t.label_en, "cadence": t.cadence.text, "policy": self.ref,
+                "cadence_description": t.cadence.describe(),
+                "visits_per_month": t.cadence.visits_per_month} for t in self._all_tiers)
         self._due_order = due_rule_order(self.triggers)
         self._in_effect_on: dt.date | None = None  # the last as-of date found in effect
 
@@ -705,6 +705,22 @@ class VisitsScheme(BatchEngine):
         but never run."""
         assert self.default is not None  # compile refuses a policy without a default tier
         return visits_plan(self.tiers, self.default, self.triggers, self._hit_policy)
+
+    @cached_property
+    def _fast(self) -> Callable[..., tuple[Any, ...] | None]:
+        """Step 1 for the facts, steps 2 and 3 in one generated function:
+        ``f(record, as_of, last_visit, last_given)`` -> the plan's ``EAGER_FIELDS``
+        (what a decision holds, the codes and triggers as tuples; the rest of the trace
+        is for the reasons, and the plan is
+        run again for them when they are read), then every care need's value (in the
+        order ``_read`` leaves them in ``env``), or None for a record with a value not
+        ready as it is (the other ways through then decide it)."""
+        care = {r.name: r for r in self._care.ready}
+        return compile_reader(self.plan, self.functions if self.functions is not None
+                              else FunctionTable(),
+                              [care[name] for name in self._care.env_order],
+                              ("as_of", "last_visit", LAST_GIVEN), self._other.ready,
+                              [STEP + name for name in EAGER_FIELDS])
 
     @cached_property
     def _run(self) -> Callable[[Mapping[str, Any]], tuple[Any, ...]]:
@@ -757,12 +773,41 @@ class VisitsScheme(BatchEngine):
                 seen: dict[str, int]) -> VisitDecision:
         """Step 1 (the record on its own), then steps 2 and 3 (_score).
 
-        Step 1 has two ways through. ``_read`` is quick and finds nothing wrong: it
-        takes values that already have their type as they are and converts the others
-        exactly as the careful way does. Any record it does not accept, for whatever
-        reason, goes the careful way, ``_decide_carefully``, which finds and words
-        every reason. Both lead to the same _score.
+        Step 1 has three ways through. The quickest takes a dict whose ids and last
+        visit are plain and whose facts all have their type (``records.Ready``): the
+        generated ``_fast`` reads and decides it in one call, and the decision is made
+        here. ``_read`` is quick and finds nothing wrong: it takes values that already
+        have their type as they are and converts the others exactly as the careful way
+        does. Any record it does not accept, for whatever reason, goes the careful way,
+        ``_decide_carefully``, which finds and words every reason. All three lead to
+        the same decision.
         """
+        if type(record) is dict:
+            get = record.get
+            hid, lid, last = get("household_id"), get("liaison_id"), get("last_visit")
+            if type(hid) is str and hid.isascii() and (hid := hid.strip()) and \
+                    hid not in seen and (lid is None or (type(lid) is str and lid.isascii())) \
+                    and (last is None or (type(last) is dt.date and last <= as_of)):
+                trace = self._fast(record, as_of, NEVER if last is None else last, last)
+                if trace is not None and not trace[0]:  # read, and not failed
+                    seen[hid] = row
+                    # The generated __init__ of a frozen dataclass sets each of the 17
+                    # fields with object.__setattr__. This copies the tier's fields into
+                    # the instance's dict, in field order (where __init__ puts them), and
+                    # sets the household's over their stand-ins: several times faster.
+                    decision = _new(VisitDecision)
+                    d = decision.__dict__
+                    d.update(self._scored_fields[trace[1]])
+                    d["row"] = row
+                    d["household_id"] = hid
+                    d["liaison_id"] = "" if lid is None else lid.strip()
+                    d["last_visit"] = last
+                    d["next_due"] = trace[2]
+                    d["overdue"] = trace[3]
+                    d["triggers"] = trace[5]
+                    d["reasons"] = _Unread((trace[4], self, trace, None, last, as_of))
+                    d["as_of"] = as_of
+                    return decision
         read = self._read(record, as_of)
         if read is None or read[0] in seen:
             return self._decide_carefully(row, record, as_of, seen)
@@ -860,12 +905,12 @@ class VisitsScheme(BatchEngine):
         if trace[0]:  # failed
             return self._reject(row, hid, lid, last, [self._failure(trace, env, hid)], as_of)
         chosen = self._all_tiers[trace[1]]
-        _rule, description, per_month = self._cadences[chosen.id]
+        fields_of = self._scored_fields[trace[1]]
+        description, per_month = fields_of["cadence_description"], fields_of["visits_per_month"]
         reasons = _Pending((tuple(trace[10]), self, trace, env, last, as_of))
-        return VisitDecision._of((row, hid, lid, SCORED, chosen.id, chosen.label,
-                                  chosen.label_en, chosen.cadence.text, last, trace[7],
-                                  trace[8], tuple(trace[11]), reasons, self.ref, as_of,
-                                  description, per_month))
+        return VisitDecision(row, hid, lid, SCORED, chosen.id, chosen.label, chosen.label_en,
+                             chosen.cadence.text, last, trace[7], trace[8], tuple(trace[11]),
+                             reasons, self.ref, as_of, description, per_month)
 
     def _failure(self, trace: Sequence[Any], env: Mapping[str, Any], hid: str) -> Reason:
         """Why the plan failed for a household, as the per-record order finds it: a tier
@@ -894,6 +939,17 @@ class VisitsScheme(BatchEngine):
         assert self.default is not None  # compile refuses a policy without a default tier
         return visits_words(self.tiers, self.default, self.triggers, self._hit_policy,
                             LAST_GIVEN)
+
+    def _whole(self, fast: Sequence[Any], last: dt.date | None, as_of: dt.date
+               ) -> tuple[tuple[Any, ...], dict[str, Any]]:
+        """The trace and env ``_score`` would have had for a household ``_fast`` decided
+        (its trace: ``EAGER_FIELDS``, then the care needs): the env from those values,
+        the trace by running the plan again over it (the same plan, the same values)."""
+        env = dict(zip(self._care.env_order, fast[len(EAGER_FIELDS):], strict=True))
+        env["as_of"] = as_of
+        env["last_visit"] = last if last is not None else NEVER
+        env[LAST_GIVEN] = last
+        return self._run(env), env
 
     def _reasons(self, trace: Sequence[Any], env: Mapping[str, Any],
                  last: dt.date | None, as_of: dt.date) -> tuple[Reason, ...]:
@@ -1402,6 +1458,11 @@ STEP = "$"
 TRACE_FIELDS = ("failed", "tier", "tier_failed", "tier_error", "unique_violation",
                 "trigger_error", "cadence_due", "next_due", "overdue", "due_rule", "codes",
                 "fired_ids")
+
+
+#: The outputs a scored decision holds (``_fast`` computes only these, and the steps
+#: they need): failed, the tier, the next due date, overdue, the codes, the triggers.
+EAGER_FIELDS = ("failed", "tier", "next_due", "overdue", "codes", "fired_ids")
 
 
 class Trace(tuple[Any, ...]):
