@@ -37,10 +37,11 @@ from __future__ import annotations
 
 import datetime as dt
 import io
+import json
 import os
 import sys
 from collections.abc import Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -50,6 +51,7 @@ from ..batch.frames import ROW, UNREADABLE, Numbered, coerce_id
 from ..batch.result import BatchResult
 from ..errors import InputError, UsageError
 from ..schemes.base import ONE_GROUP, Split
+from . import json_input
 
 if TYPE_CHECKING:
     import pyarrow as pa
@@ -76,7 +78,14 @@ def session(master: str | None = None, *, partitions: int | None = None) -> Spar
     if active is not None and master is None:
         return active
     os.environ.setdefault("PYSPARK_PYTHON", sys.executable)
-    builder = (SparkSession.builder.appName("civicscore").master(master or "local[2]")
+    # under spark-submit (which started the JVM and gives its port) the master is its
+    # --master: kept, not replaced by local[2]
+    if master is None and "PYSPARK_GATEWAY_PORT" not in os.environ:
+        master = "local[2]"
+    builder = SparkSession.builder.appName("civicscore")
+    if master is not None:
+        builder = builder.master(master)
+    builder = (builder
                .config("spark.ui.enabled", "false").config("spark.ui.showConsoleProgress", "false")
                .config("spark.sql.session.timeZone", "UTC"))
     if partitions:
@@ -111,34 +120,45 @@ def run(policy: Policy, scheme: str, source: Any, *, as_of: dt.date,
         raise UsageError(f"scheme {scheme!r} does not say which of its rows must be decided "
                          f"together, so it cannot be split over machines; score it locally")
     spark = session(master, partitions=partitions)
-    frame = read(spark, source)
-    clash = sorted(set(frame.columns) & set(HELPERS))
-    if clash:
-        raise InputError(f"the input has a column named {clash[0]!r}, which civicscore "
-                         f"reserves for its own bookkeeping; rename it")
     parts = partitions or spark.sparkContext.defaultParallelism
     # one shuffle partition per bucket: Spark's default (200) would start 200 Python tasks
     spark.conf.set("spark.sql.shuffle.partitions", str(parts))
-    # no repartition here: the window over the id shuffles into ``parts`` partitions
-    # anyway, and one more shuffle of the whole input would only spread the key step
-    numbered, rows_in = _numbered(frame)
-    keyed = _grouped(_keyed(numbered, split), split, parts)
-    columns = list(frame.columns)
-    decide = _Decide(policy, scheme, as_of, piece_rows)
+    json_kind = json_input.kind_of(source)
+    if json_kind is not None:  # records travel as their JSON text (see json_input)
+        numbered, rows_in = json_input.read(spark, str(source), json_kind)
+        keyed = _grouped(_keyed(numbered, split, json_keys=True),
+                         replace(split, id_field=json_input.RAW_ID), parts)
+        columns = [json_input.TEXT, json_input.MESSAGE, json_input.RAW_ID]
+        decide = _Decide(policy, scheme, as_of, piece_rows, json_id=split.id_field)
+        empty = pl.DataFrame()
+    else:
+        frame = read(spark, source)
+        clash = sorted(set(frame.columns) & set(HELPERS))
+        if clash:
+            raise InputError(f"the input has a column named {clash[0]!r}, which civicscore "
+                             f"reserves for its own bookkeeping; rename it")
+        # no repartition here: the window over the id shuffles into ``parts`` partitions
+        # anyway, and one more shuffle of the whole input would only spread the key step
+        numbered, rows_in = _numbered(frame)
+        keyed = _grouped(_keyed(numbered, split), split, parts)
+        columns = list(frame.columns)
+        decide = _Decide(policy, scheme, as_of, piece_rows)
+        empty_frame = pl.from_arrow(frame.limit(0).toArrow())
+        assert isinstance(empty_frame, pl.DataFrame)
+        empty = empty_frame
 
     def by_bucket(key: Any, table: Any) -> Any:  # a function: pyspark reads its hints
         return decide(key, table)
 
     decided = keyed.select(*columns, ROW, BUCKET, GHOST).groupBy(BUCKET).applyInArrow(
         by_bucket, "bucket long, kind string, piece int, part binary")
-    empty = pl.from_arrow(frame.limit(0).toArrow())
-    assert isinstance(empty, pl.DataFrame)
     return SparkBatch(spark, compiled, split, as_of, decided, empty, numbered, rows_in)
 
 
 def read(spark: SparkSession, source: Any) -> DataFrame:
     """A Spark DataFrame of ``source``: itself, a Parquet or CSV path (CSV cells are
-    read as text, as the per-record CSV reader reads them), or a table name."""
+    read as text, as the per-record CSV reader reads them), or a table name. (JSON is
+    read by :mod:`civicscore.spark.json_input`.)"""
     from pyspark.sql import DataFrame
 
     if isinstance(source, DataFrame):
@@ -152,10 +172,6 @@ def read(spark: SparkSession, source: Any) -> DataFrame:
             return spark.read.option("header", "true").option("inferSchema", "false") \
                 .option("encoding", "UTF-8").csv(path)
         return spark.read.parquet(path)
-    if isinstance(source, str) and Path(source).suffix.lower() in (".json", ".jsonl",
-                                                                   ".ndjson"):
-        raise InputError(f"{source}: Spark reads Parquet or CSV here; convert the JSON "
-                         f"first, or score it with --engine batch")
     if isinstance(source, str):
         return spark.table(source)
     raise InputError(f"cannot read records on Spark from a {type(source).__name__}; pass a "
@@ -221,12 +237,45 @@ def _key(frame: pl.DataFrame, name: str) -> pl.Series:
     return c.value.set(bad, None) if bad.any() else c.value
 
 
-def _keyed(frame: DataFrame, split: Split) -> DataFrame:
+def _keyed(frame: DataFrame, split: Split, json_keys: bool = False) -> DataFrame:
     from pyspark.sql.types import StringType, StructField, StructType
 
-    schema = StructType([*frame.schema.fields, StructField(KEY, StringType()),
+    extra = [StructField(json_input.RAW_ID, StringType())] if json_keys else []
+    schema = StructType([*frame.schema.fields, *extra, StructField(KEY, StringType()),
                          StructField(GROUP_KEY, StringType())])
-    return frame.mapInArrow(_Keys(split), schema)
+    return frame.mapInArrow(_JsonKeys(split) if json_keys else _Keys(split), schema)
+
+
+class _JsonKeys(_Keys):
+    """Step 2 for JSON rows: the records parsed and built into columns by the batch
+    reader, their keys taken as for any frame (a row that is no record has none), and
+    the raw id kept as JSON text: what a copy of the id's first row holds."""
+
+    def __call__(self, batches: Iterator[pa.RecordBatch]) -> Iterator[pa.RecordBatch]:
+        import pyarrow as pa
+
+        id_field, group = self.split.id_field, self.split.group_by
+        names = [id_field] + ([str(group)] if group not in (None, ONE_GROUP) else [])
+        for batch in batches:
+            values = [json.loads(t) if t is not None else None
+                      for t in batch.column(json_input.TEXT).to_pylist()]
+            records = [v for v in values if v is not None]
+            frame = json_input.read_source(records)
+            found = [_key(frame, n).to_list() for n in names]
+            if len(found) == 1:
+                found.append([None] * len(records))
+            at = [i for i, v in enumerate(values) if v is not None]
+            keys = [[None] * len(values) for _ in range(2)]
+            for k, column in enumerate(found):
+                for i, value in zip(at, column, strict=True):
+                    keys[k][i] = value
+            raw = [json.dumps(v[id_field]) if v is not None and id_field in v else None
+                   for v in values]
+            columns: list[list[Any]] = [raw, *keys]
+            for name, values_of in zip((json_input.RAW_ID, KEY, GROUP_KEY), columns,
+                                       strict=True):
+                batch = batch.append_column(name, pa.array(values_of, pa.string()))
+            yield batch
 
 
 def _grouped(frame: DataFrame, split: Split, parts: int) -> DataFrame:
@@ -288,9 +337,44 @@ class _Decide:
     Spark row, and nothing the driver decodes at once, grows with the bucket."""
 
     def __init__(self, policy: Policy, scheme: str, as_of: dt.date,
-                 piece_rows: int = PIECE_ROWS) -> None:
+                 piece_rows: int = PIECE_ROWS, json_id: str | None = None) -> None:
         self.policy, self.scheme, self.as_of = policy, scheme, as_of
         self.piece_rows = piece_rows
+        self.json_id = json_id  # the id field, when the rows are JSON text
+
+    def _json_frames(self, rows: pl.DataFrame) -> list[dict[str, pl.DataFrame]]:
+        """A bucket of JSON rows: the records decided as one Numbered frame, the rows
+        that are no record by the scheme's batch alone, their ``row`` put back."""
+        assert self.json_id is not None
+        items = json_input.records(rows[json_input.TEXT].to_list(),
+                                   rows[json_input.MESSAGE].to_list(),
+                                   rows[json_input.RAW_ID].to_list(),
+                                   rows[GHOST].to_list(), self.json_id)
+        numbers = rows[ROW].to_list()
+        scheme = self.policy.scheme(self.scheme)
+        result = scheme.batch(Numbered(json_input.frame_of(items, numbers)), as_of=self.as_of)
+        frames = [{k: getattr(result, k) for k in KINDS}]
+        bad, bad_rows = json_input.unreadable(items, numbers)
+        if bad:
+            result = scheme.batch(bad, as_of=self.as_of)
+            back = pl.Series(bad_rows, dtype=pl.Int64)
+            # a row that is no record is named by its number ("row 3"), which the scheme
+            # took from its place in ``bad``: the names are put back with the numbers
+            local_names = [f"row {i}" for i in range(1, len(bad) + 1)]
+            names = [f"row {r}" for r in bad_rows]
+            put_back: dict[str, pl.DataFrame] = {}
+            for kind in KINDS:
+                out: pl.DataFrame = getattr(result, kind)
+                if out.height:
+                    out = out.with_columns(
+                        pl.col(c).replace(local_names, names) for c, t in out.schema.items()
+                        if t == pl.String)
+                if "row" in out.columns and out.height:
+                    out = out.with_columns(back.gather(out["row"].cast(pl.Int64) - 1)
+                                           .cast(out.schema["row"]).alias("row"))
+                put_back[kind] = out
+            frames.append(put_back)
+        return frames
 
     def __call__(self, key: tuple[Any, ...], table: pa.Table) -> pa.Table:
         import pyarrow as pa
@@ -300,17 +384,24 @@ class _Decide:
         assert isinstance(frame, pl.DataFrame)
         frame = frame.sort(ROW)
         ghosts = frame.filter(pl.col(GHOST))[ROW]
-        rows = frame.drop(BUCKET, GHOST)
-        result = self.policy.scheme(self.scheme).batch(Numbered(rows), as_of=self.as_of)
+        if self.json_id is not None:
+            results = self._json_frames(frame)
+        else:
+            result = self.policy.scheme(self.scheme).batch(Numbered(frame.drop(BUCKET, GHOST)),
+                                                           as_of=self.as_of)
+            results = [{k: getattr(result, k) for k in KINDS}]
         kinds, pieces, parts = [], [], []
         for kind in KINDS:
-            out: pl.DataFrame = getattr(result, kind)
-            if ghosts.len() and "row" in out.columns:
-                out = out.filter(~pl.col("row").is_in(ghosts.implode()))
-            for i, piece in enumerate(out.iter_slices(self.piece_rows)):
-                kinds.append(kind)
-                pieces.append(i)
-                parts.append(_ipc(piece))
+            i = 0
+            for frames in results:
+                out = frames[kind]
+                if ghosts.len() and "row" in out.columns:
+                    out = out.filter(~pl.col("row").is_in(ghosts.implode()))
+                for piece in out.iter_slices(self.piece_rows):
+                    kinds.append(kind)
+                    pieces.append(i)
+                    parts.append(_ipc(piece))
+                    i += 1
         return pa.table({"bucket": pa.array([bucket] * len(parts), pa.int64()),
                          "kind": pa.array(kinds, pa.string()),
                          "piece": pa.array(pieces, pa.int32()),
