@@ -86,14 +86,19 @@ class BatchResult:
                 setattr(cls, name, _Compact(name, inner))
 
     def __post_init__(self) -> None:
-        for name in FRAMES:  # frames given built (a lazy one is typed when it is built)
-            frame = self.__dict__.get(name)
-            if isinstance(frame, pl.DataFrame):
-                self.__dict__[name] = compact_reasons(frame)
+        self._compact_frames()
         scored = self.scored_count
         if scored + self.rejected.height != self.rows_in:  # pragma: no cover - a bug
             raise AssertionError(f"row conservation broken: {self.rows_in} rows in, {scored} "
                                  f"scored + {self.rejected.height} rejected")
+
+    def _compact_frames(self, names: tuple[str, ...] = FRAMES) -> None:
+        """Type the ``reasons`` of the frames given built (a lazy one is typed when it is
+        built): a subclass with its own ``__post_init__`` calls this too."""
+        for name in names:
+            frame = self.__dict__.get(name)
+            if isinstance(frame, pl.DataFrame):
+                self.__dict__[name] = compact_reasons(frame)
 
     @property
     def scored_count(self) -> int:

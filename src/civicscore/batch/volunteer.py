@@ -121,7 +121,7 @@ from .frames import (
     read_source,
     strip,
 )
-from .result import BatchResult
+from .result import FRAMES, BatchResult
 
 _TEXT = FactSpec(type="string")
 _BOOL = FactSpec(type="bool")
@@ -171,6 +171,7 @@ class VolunteerBatchResult(BatchResult):
     redemptions: pl.DataFrame = field(default_factory=pl.DataFrame)
 
     def __post_init__(self) -> None:
+        self._compact_frames((*FRAMES, "redemptions"))
         rejected = int((self.details["status"] == REJECTED).sum()) if self.details.height \
             else 0
         if self.scored_count + rejected != self.rows_in:  # pragma: no cover - a bug
