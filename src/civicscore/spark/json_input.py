@@ -39,6 +39,7 @@ import polars as pl
 from ..batch.frames import ROW, UNREADABLE, Numbered, read_source
 from ..errors import InputError
 from ..records import UnreadableRow
+from .numbering import numbered as _numbered
 
 if TYPE_CHECKING:
     import pyarrow as pa
@@ -85,8 +86,6 @@ def read(spark: SparkSession, path: str, kind: str) -> tuple[DataFrame, int]:
         raise InputError(f"{path}: Spark reads JSON Lines as UTF-8 only; save the file as "
                          f"UTF-8, or score it with --engine batch (which reads {encoding})")
     from pyspark.sql import functions as F
-
-    from .partitioned import _numbered
 
     text = spark.read.option("lineSep", "\n").text(path).withColumnRenamed("value", TEXT)
     lines, _ = _numbered(text)

@@ -52,6 +52,8 @@ from ..batch.result import BatchResult
 from ..errors import InputError, UsageError
 from ..schemes.base import ONE_GROUP, Split
 from . import json_input
+from .numbering import _MID, _PID
+from .numbering import numbered as _numbered
 
 if TYPE_CHECKING:
     import pyarrow as pa
@@ -61,7 +63,6 @@ if TYPE_CHECKING:
 
 KEY, GROUP_KEY, BUCKET, FIRST_BUCKET, FIRST_ROW, GHOST = (
     "__key", "__gkey", "__bucket", "__fbucket", "__first", "__ghost")
-_PID, _MID = "__pid", "__mid"
 HELPERS = (ROW, UNREADABLE, KEY, GROUP_KEY, BUCKET, FIRST_BUCKET, FIRST_ROW, GHOST, _PID, _MID)
 KINDS = ("output", "details", "rejected")
 #: Rows per Arrow IPC piece a bucket's frame is cut into: what one Spark row (and the
@@ -176,28 +177,6 @@ def read(spark: SparkSession, source: Any) -> DataFrame:
         return spark.table(source)
     raise InputError(f"cannot read records on Spark from a {type(source).__name__}; pass a "
                      f"Spark DataFrame, a Parquet or CSV path, or a table name")
-
-
-def _numbered(frame: DataFrame) -> tuple[DataFrame, int]:
-    """Step 1: ``__row``, each row's 1-based number in the whole input, in input order
-    (partition by partition), and how many rows there are. The frame is kept
-    (persisted) so that the count per partition and the numbers are taken from the
-    very same partitions."""
-    from pyspark import StorageLevel
-    from pyspark.sql import functions as F
-
-    tagged = frame.withColumn(_PID, F.spark_partition_id()) \
-        .withColumn(_MID, F.monotonically_increasing_id()).persist(StorageLevel.MEMORY_AND_DISK)
-    counts = dict((r[_PID], r["count"]) for r in tagged.groupBy(_PID).count().collect())
-    offsets, total = [], 0
-    for pid in range(max(counts, default=0) + 1):  # an empty partition has no count
-        offsets.append(total)
-        total += counts.get(pid, 0)
-    # each partition's offset is an element of one array literal: no join, no broadcast
-    offset = F.element_at(F.lit(offsets).cast("array<bigint>"), F.col(_PID) + 1)
-    # the place in the partition is the low 33 bits of monotonically_increasing_id
-    place = F.col(_MID) - F.shiftleft(F.col(_PID).cast("long"), 33)
-    return tagged.withColumn(ROW, place + offset + 1).drop(_PID, _MID), total
 
 
 class _Keys:
