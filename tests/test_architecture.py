@@ -117,10 +117,51 @@ def test_the_graph_sees_lazy_imports() -> None:
     graph = import_graph()
     # cli.py imports the batch command inside ``score`` only, to start fast
     assert "civicscore.batch.command" in graph["civicscore.cli"]
-    assert "civicscore.schemes.visits" in graph["civicscore.batch.visits"]
+    assert "civicscore.schemes.visits.scheme" in graph["civicscore.schemes.visits.batch"]
     assert "civicscore" in graph["civicscore.cli"]  # from . import __version__, load
     assert "civicscore" not in graph["civicscore.plugins"]  # from . import hookspecs
 
 
 def test_no_module_imports_one_that_imports_it_back() -> None:
     assert cycles(import_graph()) == []
+
+
+SCHEMES = SRC / "civicscore" / "schemes"
+BUILTIN = sorted(p.name for p in SCHEMES.iterdir() if (p / "__init__.py").is_file())
+
+
+def test_the_built_in_schemes_are_packages() -> None:
+    assert BUILTIN == ["appraisal", "civility", "visits", "volunteer"]
+    for name in BUILTIN:
+        assert {"scheme.py", "words.py", "batch.py"} <= {p.name for p in (SCHEMES / name).iterdir()}
+    # nothing of a scheme is left outside its package
+    assert not [p.name for p in (SRC / "civicscore" / "batch").glob("*.py")
+                if p.stem in BUILTIN]
+    assert not [p.name for p in SCHEMES.glob("*.py") if p.stem.split("_")[0] in BUILTIN]
+
+
+def test_each_scheme_names_its_own_batch_engine() -> None:
+    for name in BUILTIN:
+        text = (SCHEMES / name / "scheme.py").read_text(encoding="utf-8")
+        assert f'batch_engine = "civicscore.schemes.{name}.batch:score_{name}"' in text
+
+
+def test_no_scheme_package_imports_another() -> None:
+    graph = import_graph()
+    for name in BUILTIN:
+        own = f"civicscore.schemes.{name}"
+        others = {f"civicscore.schemes.{n}" for n in BUILTIN if n != name}
+        for module, deps in graph.items():
+            if module == own or module.startswith(own + "."):
+                crossing = {d for d in deps if any(d == o or d.startswith(o + ".") for o in others)}
+                assert not crossing, f"{module} imports {crossing}"
+
+
+def test_the_per_record_path_never_loads_a_batch_module() -> None:
+    """``scheme`` and ``words`` decide one record without polars; only ``batch`` needs it."""
+    graph = import_graph()
+    for name in BUILTIN:
+        for leaf in ("", ".scheme", ".words"):
+            deps = graph[f"civicscore.schemes.{name}{leaf}"]
+            assert not {d for d in deps if d.endswith(".batch") or ".batch." in d
+                        or d == "civicscore.batch"}, (name, leaf, deps)

@@ -361,7 +361,7 @@ def test_reasons_worded_in_slices_agree(policies: dict[str, civicscore.Policy],
     """The reasons are worded ``CHUNK`` rows at a time (to bound the memory of a large
     cohort); a cohort cut into many slices is still worded as the per-record run words
     it, the quota's ranks included (they are the whole cohort's, not a slice's)."""
-    from civicscore.batch import appraisal
+    from civicscore.schemes.appraisal import batch as appraisal
 
     monkeypatch.setattr(appraisal, "CHUNK", chunk)
     assert_agree(policies[which].scheme("appraisal"), items)

@@ -24,7 +24,7 @@ from civicscore.records import UnreadableRow
 from civicscore.schemes.base import REJECT_COLUMNS
 
 pl = pytest.importorskip("polars")
-from civicscore.batch.visits import CASELOAD_SCHEMA  # noqa: E402
+from civicscore.schemes.visits.batch import CASELOAD_SCHEMA  # noqa: E402
 
 AS_OF = dt.date(2026, 3, 1)
 

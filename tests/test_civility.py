@@ -17,7 +17,7 @@ from hypothesis import strategies as st
 import civicscore
 from civicscore.cli import main
 from civicscore.records import UnreadableRow
-from civicscore.schemes.civility import add_years
+from civicscore.schemes.civility.scheme import add_years
 
 from .conftest import AS_OF, EXAMPLE_POLICY, EXAMPLES, problems_of
 
@@ -558,10 +558,10 @@ def test_doc_python_example_prints_what_it_says(monkeypatch: Any, capsys: Any) -
 
 def test_doc_lists_every_reason_code_the_scheme_gives() -> None:
     schemes = EXAMPLES.parent / "src" / "civicscore" / "schemes"
-    source = (schemes / "civility.py").read_text(encoding="utf-8")
+    source = (schemes / "civility" / "scheme.py").read_text(encoding="utf-8")
     emitted = set(re.findall(r'Reason\(\s*"([A-Z_]+)"', source))
-    # steps 3 to 5 are worded from templates, each with its code (civility_words._Meta)
-    words = (schemes / "civility_words.py").read_text(encoding="utf-8")
+    # steps 3 to 5 are worded from templates, each with its code (civility/words.py, _Meta)
+    words = (schemes / "civility" / "words.py").read_text(encoding="utf-8")
     emitted |= set(re.findall(r'_Meta\(\s*"([A-Z_]+)"', words))
     emitted |= {"INVALID_FIELD", "OUT_OF_RANGE", "INVALID_VALUE", "INVALID_DATE",  # coerce_fact
                 "UNREADABLE_ROW"}  # records.unreadable_reason

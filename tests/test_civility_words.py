@@ -15,7 +15,7 @@ from hypothesis import example, given, settings
 from hypothesis import strategies as st
 
 from civicscore.plan.words import said_lists
-from civicscore.schemes.civility_words import iso, iso_frame
+from civicscore.schemes.civility.words import iso, iso_frame
 
 pl = pytest.importorskip("polars")
 

@@ -371,7 +371,7 @@ def test_no_ledger_given_is_an_error() -> None:
 def test_the_ledger_reads_the_schemes_rejected_status() -> None:
     """core.py spells the status out (importing the scheme would slow ``civicscore --help``)."""
     from civicscore.ledger import core
-    from civicscore.schemes import volunteer
+    from civicscore.schemes.volunteer import scheme as volunteer
 
     assert core.REJECTED == volunteer.REJECTED
 

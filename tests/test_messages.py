@@ -205,7 +205,11 @@ def test_every_summary_word_is_the_catalogues() -> None:
     import inspect
 
     from civicscore.events import core as events_core
-    from civicscore.schemes import appraisal, base, civility, visits, volunteer
+    from civicscore.schemes import base
+    from civicscore.schemes.appraisal import scheme as appraisal
+    from civicscore.schemes.civility import scheme as civility
+    from civicscore.schemes.visits import scheme as visits
+    from civicscore.schemes.volunteer import scheme as volunteer
 
     sources = "".join(inspect.getsource(m) for m in (
         base, visits, civility, volunteer, appraisal, events_core))

@@ -20,7 +20,7 @@ from hypothesis import strategies as st
 import civicscore
 from civicscore.expr.ir import Type
 from civicscore.plan.python import compile_plan, source_of
-from civicscore.schemes.civility import TRACE_FIELDS, Trace
+from civicscore.schemes.civility.scheme import TRACE_FIELDS, Trace
 
 from .conftest import EXAMPLE_POLICY
 

@@ -20,7 +20,7 @@ from civicscore.cli import main
 from civicscore.expr.analysis import analyse_condition, domain_of
 from civicscore.messages import problem_line
 from civicscore.records import UnreadableRow
-from civicscore.schemes.visits import add_months, parse_cadence, scheme_result_word
+from civicscore.schemes.visits.scheme import add_months, parse_cadence, scheme_result_word
 
 from .conftest import AS_OF, EXAMPLE_POLICY, EXAMPLES, problems_of
 

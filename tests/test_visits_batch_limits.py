@@ -203,7 +203,7 @@ def test_bundled_example_one_output(as_of: dt.date) -> None:
 @settings(max_examples=100, deadline=None)
 @given(lists=st.lists(st.lists(st.text(max_size=5), max_size=4), max_size=20))
 def test_text_lists_equals_a_series_of_the_lists(lists: list[list[str]]) -> None:
-    from civicscore.batch.visits import text_lists
+    from civicscore.schemes.visits.batch import text_lists
 
     got = text_lists(lists)
     assert got.dtype == pl.List(pl.String)

@@ -22,7 +22,7 @@ from hypothesis import example, given, settings
 from hypothesis import strategies as st
 
 import civicscore
-from civicscore.schemes.visits import parse_cadence, round_caseload
+from civicscore.schemes.visits.scheme import parse_cadence, round_caseload
 
 AS_OF = dt.date(2026, 3, 1)
 

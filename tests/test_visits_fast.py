@@ -25,7 +25,7 @@ from hypothesis import strategies as st
 
 import civicscore
 from civicscore.results import Reason, to_jsonable
-from civicscore.schemes.visits import VisitDecision, VisitsScheme
+from civicscore.schemes.visits.scheme import VisitDecision, VisitsScheme
 
 from .conftest import EXAMPLE_POLICY
 

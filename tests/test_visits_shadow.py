@@ -17,7 +17,7 @@ from pathlib import Path
 import pytest
 
 import civicscore
-from civicscore.schemes import visits as visits_module
+from civicscore.schemes.visits import scheme as visits_module
 
 HEAD = """
 [policy]

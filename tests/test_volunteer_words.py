@@ -16,7 +16,7 @@ from hypothesis import strategies as st
 
 import civicscore
 from civicscore.plan.words import Choose, Say, Slot, Words, say_coded, say_frame, say_row
-from civicscore.schemes.volunteer_words import code_entries, month_text, quotient
+from civicscore.schemes.volunteer.words import code_entries, month_text, quotient
 
 from .test_volunteer import POLICY
 

@@ -38,11 +38,11 @@ if TYPE_CHECKING:  # for type checkers and editors; at run time __getattr__ impo
     from .plugins import PluginInfo
     from .policy.compile import Policy, PolicyWarning
     from .results import ParameterUse, PolicyRef, Reason
-    from .schemes.appraisal import AppraisalDecision, AppraisalResult, AppraisalScheme
+    from .schemes.appraisal.scheme import AppraisalDecision, AppraisalResult, AppraisalScheme
     from .schemes.base import SchemeSpec
-    from .schemes.civility import CivilityDecision, CivilityResult, CivilityScheme
-    from .schemes.visits import VisitDecision, VisitResult, VisitsScheme
-    from .schemes.volunteer import (
+    from .schemes.civility.scheme import CivilityDecision, CivilityResult, CivilityScheme
+    from .schemes.visits.scheme import VisitDecision, VisitResult, VisitsScheme
+    from .schemes.volunteer.scheme import (
         ActivityDecision,
         RedemptionDecision,
         Statement,

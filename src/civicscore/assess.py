@@ -533,7 +533,7 @@ def _needs_read(text: str | None, facts: Mapping[str, FactSpec], say: _Say) -> s
 
 
 def _cadence(text: str, say: _Say) -> str:
-    from .schemes.visits import parse_cadence
+    from .schemes.visits.scheme import parse_cadence
 
     c = parse_cadence(text)
     if say.lang != "zh":
@@ -548,7 +548,7 @@ def _cadence(text: str, say: _Say) -> str:
 
 
 def _days(text: str) -> float:
-    from .schemes.visits import parse_cadence
+    from .schemes.visits.scheme import parse_cadence
 
     return parse_cadence(text).approx_days
 

@@ -545,3 +545,21 @@ def _fast_expr(col: pl.Expr, dtype: pl.DataType, spec: FactSpec) -> pl.Expr:
     return out.cast(FACT_DTYPES[kind])
 
 
+def nan_as_null(frame: pl.DataFrame) -> pl.DataFrame:
+    """Float NaN cells as nulls: a NaN is a blank cell (``records.is_missing``), whether it
+    comes in a float column (a frame, or records whose column holds floats only) or in a
+    column of mixed Python values. Then the columnar checks treat it as the per-record
+    path does: the default, "never", or MISSING_FIELD for a required field."""
+    changed: list[pl.Series | pl.Expr] = []
+    for name, dtype in frame.schema.items():
+        if name in (ROW, UNREADABLE):
+            continue
+        if dtype.is_float():
+            changed.append(pl.col(name).fill_nan(None))
+        elif dtype == pl.Object:
+            values = frame[name].to_list()
+            if any(type(v) is not str and is_missing(v) for v in values if v is not None):
+                changed.append(pl.Series(name, [None if v is not None and type(v) is not str
+                                                and is_missing(v) else v for v in values],
+                                         dtype=pl.Object))
+    return frame.with_columns(changed) if changed else frame

@@ -72,7 +72,7 @@ from .schema import LOT_MISMATCH, SCHEMA_VERSION, migrations
 
 if TYPE_CHECKING:
     from ..policy.compile import Policy
-    from ..schemes.volunteer import VolunteerResult, VolunteerScheme
+    from ..schemes.volunteer.scheme import VolunteerResult, VolunteerScheme
 
 T = TypeVar("T")
 REJECTED = "rejected"  # the status of a rejected ActivityDecision

@@ -45,11 +45,11 @@ from .protected import control_reason, health_reason, protected_in, protected_re
 
 if TYPE_CHECKING:  # the schemes import this module: only type checkers follow these
     from ..events.scheme import EventsScheme
-    from ..schemes.appraisal import AppraisalScheme
+    from ..schemes.appraisal.scheme import AppraisalScheme
     from ..schemes.base import SchemeSpec
-    from ..schemes.civility import CivilityScheme
-    from ..schemes.visits import VisitsScheme
-    from ..schemes.volunteer import VolunteerScheme
+    from ..schemes.civility.scheme import CivilityScheme
+    from ..schemes.visits.scheme import VisitsScheme
+    from ..schemes.volunteer.scheme import VolunteerScheme
 
 SectionT = TypeVar("SectionT", bound=BaseModel)
 

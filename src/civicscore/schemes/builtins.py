@@ -23,12 +23,12 @@ from ..events.core import EVENT_FIELDS, EventsRun
 from ..events.model import Events
 from ..events.scheme import EventsScheme, compile_events, log_actions
 from ..policy.model import Appraisal, Civility, Visits, Volunteer
-from .appraisal import AppraisalResult, AppraisalScheme, compile_appraisal
+from .appraisal.scheme import AppraisalResult, AppraisalScheme, compile_appraisal
 from .base import ONE_GROUP, LoggedRow, SchemeSpec, Split
-from .civility import RECORD_FIELDS as CIVILITY_RECORD_FIELDS
-from .civility import CivilityResult, CivilityScheme, compile_civility
-from .visits import UNASSIGNED, VisitResult, VisitsScheme, compile_visits
-from .volunteer import VolunteerResult, VolunteerScheme, compile_volunteer
+from .civility.scheme import RECORD_FIELDS as CIVILITY_RECORD_FIELDS
+from .civility.scheme import CivilityResult, CivilityScheme, compile_civility
+from .visits.scheme import UNASSIGNED, VisitResult, VisitsScheme, compile_visits
+from .volunteer.scheme import VolunteerResult, VolunteerScheme, compile_volunteer
 
 
 def _log_volunteer(run: Any) -> Iterator[LoggedRow]:

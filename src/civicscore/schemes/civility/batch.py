@@ -48,31 +48,31 @@ from typing import Any
 
 import polars as pl
 
-from ..errors import RecordError
-from ..plan.polars import with_plan
-from ..plan.words import said_lists
-from ..policy.compile import ensure_in_effect
-from ..policy.model import FactSpec
-from ..records import coerce_fact, to_date, to_id, to_text
-from ..schemes.base import policy_columns
-from ..schemes.civility import (
-    REJECTED,
-    SCORED,
-    CivilityScheme,
-    _show,
-)
-from ..schemes.civility_words import iso, iso_frame
-from .frames import (
+from ...batch.frames import (
     ROW,
     UNREADABLE,
     Coerced,
     coerce_column,
     coerce_id,
     first_rows,
+    nan_as_null,
     read_source,
 )
-from .result import BatchResult, explain_rejected
-from .visits import nan_as_null
+from ...batch.result import BatchResult, explain_rejected
+from ...errors import RecordError
+from ...plan.polars import with_plan
+from ...plan.words import said_lists
+from ...policy.compile import ensure_in_effect
+from ...policy.model import FactSpec
+from ...records import coerce_fact, to_date, to_id, to_text
+from ..base import policy_columns
+from .scheme import (
+    REJECTED,
+    SCORED,
+    CivilityScheme,
+    _show,
+)
+from .words import iso, iso_frame
 
 _TEXT = FactSpec(type="string")
 _DATE = FactSpec(type="date")

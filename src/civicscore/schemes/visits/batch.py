@@ -37,14 +37,26 @@ from typing import Any
 
 import polars as pl
 
-from ..expr.functions import FunctionTable
-from ..plan.frame import group_count_table
-from ..plan.polars import with_plan
-from ..plan.words import reasons_dtype, say_frame
-from ..policy.compile import ensure_in_effect
-from ..policy.model import FactSpec
-from ..records import NEVER, is_missing
-from ..schemes.visits import (
+from ...batch.frames import (
+    ROW,
+    UNREADABLE,
+    coerce_column,
+    coerce_columns,
+    coerce_id,
+    nan_as_null,
+    read_source,
+    repeated,
+)
+from ...batch.progress import step
+from ...batch.result import BatchResult, explain_rejected
+from ...expr.functions import FunctionTable
+from ...plan.frame import group_count_table
+from ...plan.polars import with_plan
+from ...plan.words import reasons_dtype, say_frame
+from ...policy.compile import ensure_in_effect
+from ...policy.model import FactSpec
+from ...records import NEVER
+from .scheme import (
     LAST_GIVEN,
     REJECTED,
     SCORED,
@@ -52,9 +64,6 @@ from ..schemes.visits import (
     UNASSIGNED,
     VisitsScheme,
 )
-from .frames import ROW, UNREADABLE, coerce_column, coerce_columns, coerce_id, read_source, repeated
-from .progress import step
-from .result import BatchResult, explain_rejected
 
 STEPS = 5
 _DATE = FactSpec(type="date")
@@ -298,25 +307,6 @@ def _messages(scheme: VisitsScheme, scored: pl.DataFrame, read: list[str],
     frame = words.frame(scored.select(columns), as_of)
     return say_frame(words.entries, frame)
 
-
-def nan_as_null(frame: pl.DataFrame) -> pl.DataFrame:
-    """Float NaN cells as nulls: a NaN is a blank cell (``records.is_missing``), whether it
-    comes in a float column (a frame, or records whose column holds floats only) or in a
-    column of mixed Python values. Then the columnar checks treat it as the per-record
-    path does: the default, "never", or MISSING_FIELD for a required field."""
-    changed: list[pl.Series | pl.Expr] = []
-    for name, dtype in frame.schema.items():
-        if name in (ROW, UNREADABLE):
-            continue
-        if dtype.is_float():
-            changed.append(pl.col(name).fill_nan(None))
-        elif dtype == pl.Object:
-            values = frame[name].to_list()
-            if any(type(v) is not str and is_missing(v) for v in values if v is not None):
-                changed.append(pl.Series(name, [None if v is not None and type(v) is not str
-                                                and is_missing(v) else v for v in values],
-                                         dtype=pl.Object))
-    return frame.with_columns(changed) if changed else frame
 
 
 def _pick(values: list[Any], index: pl.Expr) -> pl.Expr:

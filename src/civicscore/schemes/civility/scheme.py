@@ -58,12 +58,12 @@ from dataclasses import dataclass, field
 from functools import cached_property
 from typing import Any
 
-from .._suggest import did_you_mean, one_of
-from ..errors import RecordError
-from ..expr import Expression, FunctionTable, Type
-from ..expr.ir import Name, walk
-from ..messages import say
-from ..plan.ops import (
+from ..._suggest import did_you_mean, one_of
+from ...errors import RecordError
+from ...expr import Expression, FunctionTable, Type
+from ...expr.ir import Name, walk
+from ...messages import say
+from ...plan.ops import (
     AddPeriod,
     All,
     Codes,
@@ -84,13 +84,13 @@ from ..plan.ops import (
     Threshold,
     add_period,
 )
-from ..plan.python import compile_plan
-from ..plan.words import both_labels as _both
-from ..policy.compile import CompileContext, ensure_in_effect
-from ..policy.model import Civility, FactSpec, PolicyModel
-from ..records import coerce_facts, is_missing, to_date, to_id, to_text, unreadable_reason
-from ..results import INTERNAL, PolicyRef, Reason, to_jsonable
-from .base import (
+from ...plan.python import compile_plan
+from ...plan.words import both_labels as _both
+from ...policy.compile import CompileContext, ensure_in_effect
+from ...policy.model import Civility, FactSpec, PolicyModel
+from ...records import coerce_facts, is_missing, to_date, to_id, to_text, unreadable_reason
+from ...results import INTERNAL, PolicyRef, Reason, to_jsonable
+from ..base import (
     BatchEngine,
     Column,
     Presenter,
@@ -100,7 +100,7 @@ from .base import (
     run_summary,
     run_table,
 )
-from .civility_words import CivilityWords
+from .words import CivilityWords
 
 SCORED = "scored"
 REJECTED = "rejected"
@@ -334,7 +334,7 @@ class _Title:
 class CivilityScheme(BatchEngine):
     """The compiled [civility] section of one policy."""
 
-    batch_engine = "civicscore.batch.civility:score_civility"
+    batch_engine = "civicscore.schemes.civility.batch:score_civility"
     presenter_type = CivilityPresenter
 
     extra_inputs: tuple[str, ...] = ()
@@ -362,7 +362,7 @@ class CivilityScheme(BatchEngine):
     @cached_property
     def words(self) -> CivilityWords:
         """The reason templates of steps 3 to 5, built once per policy; both engines
-        render them (see ``civility_words``)."""
+        render them (see ``words``)."""
         return CivilityWords.of(self.titles, len(self.stars), self.rules.bar_years,
                                 self.rules.review_years)
 
@@ -614,7 +614,7 @@ def civility_plan(stars: Sequence[_Star], titles: Sequence[_Title], bar_years: i
             *(((Ref("titled"), "TITLE"), (Ref("untitled"), "NO_TITLE")) if titles else ()),
             (Ref("review_due"), "REVIEW_DUE"), (Ref("review_valid"), "REVIEW_VALID")))),
         Let("stars_met", Codes(tuple((f, s.id) for f, s in zip(flags, stars, strict=True)))),
-        # which sentence words each of steps 3 to 5 (``civility_words``): the revocation's
+        # which sentence words each of steps 3 to 5 (``words``): the revocation's
         # (pending, in force, ended; none without a revocation), the title's (one per star
         # count; none while barred), the review's (never reviewed, due, valid)
         Let("revocation_at", FirstTrue((Ref("pending"), Ref("barred"), Ref("ended")))),

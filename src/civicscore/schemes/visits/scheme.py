@@ -72,10 +72,10 @@ from fractions import Fraction
 from functools import cached_property, partial
 from typing import TYPE_CHECKING, Any
 
-from .._suggest import did_you_mean, one_of
-from ..errors import RecordError
-from ..expr import Expression, Fact, FunctionTable, Scope, Type
-from ..expr.analysis import (
+from ..._suggest import did_you_mean, one_of
+from ...errors import RecordError
+from ...expr import Expression, Fact, FunctionTable, Scope, Type
+from ...expr.analysis import (
     Box,
     BoxIndex,
     Values,
@@ -85,10 +85,10 @@ from ..expr.analysis import (
     domain_of,
     meets,
 )
-from ..expr.ir import Const, Name, walk
-from ..messages import say
-from ..plan.frame import GroupCount, RatedSum, group_count_rows
-from ..plan.ops import (
+from ...expr.ir import Const, Name, walk
+from ...messages import say
+from ...plan.frame import GroupCount, RatedSum, group_count_rows
+from ...plan.ops import (
     AddPeriod,
     All,
     AnyOf,
@@ -109,14 +109,14 @@ from ..plan.ops import (
     Plan,
     Ref,
 )
-from ..plan.ops import Compare as Cmp
-from ..plan.python import compile_plan, compile_reader
-from ..plan.words import both_labels
-from ..policy import care
-from ..policy.compile import FACT_TYPES, CompileContext, ensure_in_effect
-from ..policy.load import KeyPath
-from ..policy.model import FactSpec, PolicyModel, Visits
-from ..records import (
+from ...plan.ops import Compare as Cmp
+from ...plan.python import compile_plan, compile_reader
+from ...plan.words import both_labels
+from ...policy import care
+from ...policy.compile import FACT_TYPES, CompileContext, ensure_in_effect
+from ...policy.load import KeyPath
+from ...policy.model import FactSpec, PolicyModel, Visits
+from ...records import (
     NEVER,
     REQUIRED,
     coerce_fact,
@@ -127,8 +127,8 @@ from ..records import (
     to_id,
     unreadable_reason,
 )
-from ..results import PolicyRef, Reason, to_jsonable
-from .base import (
+from ...results import PolicyRef, Reason, to_jsonable
+from ..base import (
     BatchEngine,
     Column,
     Presenter,
@@ -138,7 +138,7 @@ from .base import (
     run_summary,
     run_table,
 )
-from .visits_words import VisitsWords, visits_words
+from .words import VisitsWords, visits_words
 
 SCORED = "scored"
 REJECTED = "rejected"
@@ -662,7 +662,7 @@ def _error_of(expr: Expression, env: Mapping[str, Any]) -> Exception | None:
 class VisitsScheme(BatchEngine):
     """The compiled [visits] section of one policy."""
 
-    batch_engine = "civicscore.batch.visits:score_visits"
+    batch_engine = "civicscore.schemes.visits.batch:score_visits"
     presenter_type = VisitsPresenter
 
     extra_inputs: tuple[str, ...] = ()
@@ -934,7 +934,7 @@ class VisitsScheme(BatchEngine):
 
     @cached_property
     def words(self) -> VisitsWords:
-        """The reasons' templates (see ``schemes.visits_words``): the per-record path
+        """The reasons' templates (see ``words``): the per-record path
         renders them one reason at a time, batch all rows at once."""
         assert self.default is not None  # compile refuses a policy without a default tier
         return visits_words(self.tiers, self.default, self.triggers, self._hit_policy,

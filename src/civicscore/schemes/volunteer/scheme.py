@@ -54,22 +54,22 @@ from decimal import Decimal
 from fractions import Fraction
 from typing import Any
 
-from .._suggest import did_you_mean
-from ..errors import RecordError
-from ..expr import Expression, Fact, FunctionTable, Type
-from ..expr.ir import MAX_SAFE_INT, Binary, Const, Name
-from ..messages import say
-from ..plan import AnyOf, IfElse, Input, Let, Plan, Ref, RoundDiv
-from ..plan import Compare as PlanCompare
-from ..plan import Expr as PlanExpr
-from ..plan.ops import round_div
-from ..plan.python import compile_plan
-from ..plan.scan import CapScan, OverlapScan, Window, cap_scan_rows, overlap_scan_rows
-from ..policy.compile import CompileContext, ensure_in_effect
-from ..policy.dated import DatedValue, NotInForce
-from ..policy.load import KeyPath
-from ..policy.model import FactSpec, PolicyModel, Volunteer
-from ..records import (
+from ..._suggest import did_you_mean
+from ...errors import RecordError
+from ...expr import Expression, Fact, FunctionTable, Type
+from ...expr.ir import MAX_SAFE_INT, Binary, Const, Name
+from ...messages import say
+from ...plan import AnyOf, IfElse, Input, Let, Plan, Ref, RoundDiv
+from ...plan import Compare as PlanCompare
+from ...plan import Expr as PlanExpr
+from ...plan.ops import round_div
+from ...plan.python import compile_plan
+from ...plan.scan import CapScan, OverlapScan, Window, cap_scan_rows, overlap_scan_rows
+from ...policy.compile import CompileContext, ensure_in_effect
+from ...policy.dated import DatedValue, NotInForce
+from ...policy.load import KeyPath
+from ...policy.model import FactSpec, PolicyModel, Volunteer
+from ...records import (
     UnreadableRow,
     coerce_facts,
     is_missing,
@@ -81,8 +81,8 @@ from ..records import (
     to_text,
     unreadable_reason,
 )
-from ..results import ParameterUse, PolicyRef, Reason, to_jsonable
-from .base import (
+from ...results import ParameterUse, PolicyRef, Reason, to_jsonable
+from ..base import (
     BatchEngine,
     Column,
     Presenter,
@@ -92,7 +92,7 @@ from .base import (
     run_summary,
     run_table,
 )
-from .volunteer_words import (
+from .words import (
     CAPS,
     CheckWords,
     StatementWords,
@@ -518,7 +518,7 @@ class _Unscorable(Exception):
 class VolunteerScheme(BatchEngine):
     """The compiled [volunteer] section of one policy."""
 
-    batch_engine = "civicscore.batch.volunteer:score_volunteer"
+    batch_engine = "civicscore.schemes.volunteer.batch:score_volunteer"
     presenter_type = VolunteerPresenter
 
     def __init__(self, model: PolicyModel, rules: Volunteer, ref: PolicyRef,
@@ -885,7 +885,7 @@ class VolunteerScheme(BatchEngine):
     def scored_reasons(self, t: Trace, env: Mapping[str, Any] | None = None
                        ) -> list[Reason]:
         """The reasons of a scored record, in order, each message rendered from the
-        policy's templates (``volunteer_words``: the batch engine renders the same ones
+        policy's templates (``words``: the batch engine renders the same ones
         over its frame) over this record's trace; ``env``, the values the multipliers
         read, only fills the reasons' ``facts``."""
         act, day = t.activity, t.day

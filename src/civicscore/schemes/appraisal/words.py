@@ -25,13 +25,13 @@ import math
 from decimal import ROUND_HALF_UP, Decimal
 from typing import TYPE_CHECKING
 
-from ..plan.ops import EXACT_CONTEXT
-from ..plan.words import Choose, Entry, Part, Say, Slot, Words
-from ..plan.words import both_labels as _both
+from ...plan.ops import EXACT_CONTEXT
+from ...plan.words import Choose, Entry, Part, Say, Slot, Words
+from ...plan.words import both_labels as _both
 
 if TYPE_CHECKING:  # polars is the optional batch extra: imported where batch runs
 
-    from .appraisal import AppraisalScheme
+    from .scheme import AppraisalScheme
 
 CONFIRM = "a human must confirm this before it takes effect"
 

@@ -38,8 +38,8 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Protocol
 
-from ..expr import Expression
-from ..plan.words import Branch, Choose, Entry, Part, Slot, Words, entry_columns
+from ...expr import Expression
+from ...plan.words import Branch, Choose, Entry, Part, Slot, Words, entry_columns
 
 if TYPE_CHECKING:  # polars is the optional batch extra: imported where batch runs
     import polars as pl
@@ -62,7 +62,7 @@ class _Cadence(Protocol):
 
 
 class _Tier(Protocol):
-    """What the templates read of a compiled tier (``schemes.visits._Tier``)."""
+    """What the templates read of a compiled tier (``scheme._Tier``)."""
 
     @property
     def id(self) -> str: ...
@@ -77,7 +77,7 @@ class _Tier(Protocol):
 
 
 class _Trigger(Protocol):
-    """What the templates read of a compiled trigger (``schemes.visits._Trigger``)."""
+    """What the templates read of a compiled trigger (``scheme._Trigger``)."""
 
     @property
     def name(self) -> str: ...

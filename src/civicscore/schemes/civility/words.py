@@ -38,10 +38,10 @@ from dataclasses import dataclass
 from functools import cached_property
 from typing import TYPE_CHECKING, Any
 
-from ..plan.words import Choose, Entry, Slot, Words, say_frame
-from ..plan.words import both_labels as _both
-from ..plan.words import show_iso as iso  # noqa: F401 - re-exported for batch.civility
-from ..results import Reason
+from ...plan.words import Choose, Entry, Slot, Words, say_frame
+from ...plan.words import both_labels as _both
+from ...plan.words import show_iso as iso  # noqa: F401 - re-exported for the batch module
+from ...results import Reason
 
 if TYPE_CHECKING:  # polars is the optional batch extra
     import polars as pl

@@ -17,7 +17,7 @@ the decision itself is not written here:
    subject id (unique among scored rows, so the order is total); the number of
    places is ``_places``, the per-record function itself.
 
-Reasons are the scheme's templates (``appraisal_words``: the entries the
+Reasons are the scheme's templates (``words``: the entries the
 per-record path renders row by row), rendered over a slice of the frame by
 ``plan.words``' frame renderers. Every number a reason shows is a plan value
 written as text (``ExactText``, the per-record ``_fmt``); those texts and the
@@ -41,12 +41,15 @@ from typing import Any, TypeAlias
 
 import polars as pl
 
-from ..expr.functions import FunctionTable
-from ..plan.polars import Compiled, Later, compile_later, unfit
-from ..plan.rank import quota_frame
-from ..plan.words import Choose, say_frame
-from ..policy.compile import ensure_in_effect
-from ..schemes.appraisal import (
+from ...batch.frames import ROW, UNREADABLE, coerce_columns, coerce_id, read_source
+from ...batch.result import BatchResult, explain_rejected
+from ...expr.functions import FunctionTable
+from ...plan.polars import Compiled, Later, compile_later, unfit
+from ...plan.rank import quota_frame
+from ...plan.words import Choose, say_frame
+from ...policy.compile import ensure_in_effect
+from ..base import REJECT_COLUMNS
+from .scheme import (
     DIV_PLACES,
     GRADE_FINAL,
     GRADE_PROPOSED,
@@ -62,10 +65,7 @@ from ..schemes.appraisal import (
     dec,
     how_text,
 )
-from ..schemes.appraisal_words import quota_choice, reason_entries, veto_reads
-from ..schemes.base import REJECT_COLUMNS
-from .frames import ROW, UNREADABLE, coerce_columns, coerce_id, read_source
-from .result import BatchResult, explain_rejected
+from .words import quota_choice, reason_entries, veto_reads
 
 _FALSE = pl.lit(False)
 #: Decimals of every scaled integer column (raw values, scores, constants).
@@ -400,7 +400,7 @@ CHUNK = 1 << 17
 
 
 def _quota_entry(scheme: AppraisalScheme, work: pl.DataFrame) -> Choose | None:
-    """The quota's sentences for this cohort (``appraisal_words.quota_choice``)."""
+    """The quota's sentences for this cohort (``words.quota_choice``)."""
     q = scheme.quota
     if q is None:
         return None
@@ -411,7 +411,7 @@ def _quota_entry(scheme: AppraisalScheme, work: pl.DataFrame) -> Choose | None:
 
 def _trace(scheme: AppraisalScheme, later: Later, part: pl.DataFrame, as_of: dt.date
            ) -> pl.DataFrame:
-    """The columns the reason templates read (``appraisal_words``), for one slice: the
+    """The columns the reason templates read (``words``), for one slice: the
     plan's shown values computed here, for these rows only."""
     k = len(scheme.indicators)
     facts = sorted({fact for ind in scheme.indicators for fact, _ in ind.raters})

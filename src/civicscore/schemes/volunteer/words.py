@@ -28,13 +28,13 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-from ..plan.words import Choose, Entry, Say, Slot, Words
-from ..policy.dated import DatedValue
+from ...plan.words import Choose, Entry, Say, Slot, Words
+from ...policy.dated import DatedValue
 
 if TYPE_CHECKING:  # polars is the optional batch extra
     import polars as pl
 
-    from ..policy.model import Volunteer
+    from ...policy.model import Volunteer
 
 #: The trace columns the templates read, what each holds (both engines fill them).
 TRACE_COLUMNS = {
@@ -302,7 +302,7 @@ class CheckWords:
 
 def unknown_activity_text(activity_id: str, known: Mapping[str, Any]) -> str:
     """What UNKNOWN_ACTIVITY says after "unknown activity ": the id and a hint."""
-    from .._suggest import did_you_mean, one_of
+    from ..._suggest import did_you_mean, one_of
 
     hint = did_you_mean(activity_id, known) or ("known activities: " + one_of(known))
     return f"{activity_id!r} ({hint})"

@@ -1,4 +1,4 @@
-"""Volunteer points in batch: the steps of ``schemes/volunteer.py``, as columns.
+"""Volunteer points in batch: the steps of ``schemes/volunteer/scheme.py``, as columns.
 
 The result is the per-record ``VolunteerResult`` as frames: ``output`` the
 statements, ``details`` every record's decision with its reasons, ``rejected``
@@ -68,9 +68,22 @@ from typing import Any, TypeAlias
 
 import polars as pl
 
-from ..expr.functions import FunctionTable
-from ..plan.polars import with_plan
-from ..plan.scan import (
+from ...batch.expr import PolarsCompiler, exact_divisor
+from ...batch.frames import (
+    ROW,
+    UNREADABLE,
+    blank,
+    coerce_column,
+    coerce_id,
+    normal_ids,
+    python_coerce,
+    read_source,
+    strip,
+)
+from ...batch.result import FRAMES, BatchResult
+from ...expr.functions import FunctionTable
+from ...plan.polars import with_plan
+from ...plan.scan import (
     CapScan,
     OverlapScan,
     Window,
@@ -80,13 +93,13 @@ from ..plan.scan import (
     overlap_columns,
     overlap_scan_frame,
 )
-from ..plan.words import say_coded
-from ..policy.compile import ensure_in_effect
-from ..policy.dated import DatedValue, NotInForce
-from ..policy.model import FactSpec
-from ..records import UnreadableRow, to_datetime
-from ..schemes.base import reject_row
-from ..schemes.volunteer import (
+from ...plan.words import say_coded
+from ...policy.compile import ensure_in_effect
+from ...policy.dated import DatedValue, NotInForce
+from ...policy.model import FactSpec
+from ...records import UnreadableRow, to_datetime
+from ..base import reject_row
+from .scheme import (
     APPLIED,
     MAX_UNITS,
     REJECTED,
@@ -102,26 +115,13 @@ from ..schemes.volunteer import (
     service_plan,
     written,
 )
-from ..schemes.volunteer_words import (
+from .words import (
     month_column,
     quotient,
     statement_hours,
     unknown_activity_text,
     version_expr,
 )
-from .expr import PolarsCompiler, exact_divisor
-from .frames import (
-    ROW,
-    UNREADABLE,
-    blank,
-    coerce_column,
-    coerce_id,
-    normal_ids,
-    python_coerce,
-    read_source,
-    strip,
-)
-from .result import FRAMES, BatchResult
 
 _TEXT = FactSpec(type="string")
 _BOOL = FactSpec(type="bool")
@@ -716,7 +716,7 @@ def _activity_index(scheme: VolunteerScheme, items: Mapping[str, pl.Expr]) -> pl
 
 
 def _trace(scheme: VolunteerScheme, s: pl.DataFrame) -> pl.DataFrame:
-    """The trace columns ``volunteer_words`` templates read (``TRACE_COLUMNS``), for the
+    """The trace columns ``words`` templates read (``TRACE_COLUMNS``), for the
     vectorised scored rows: the amounts as the per-record ``scored_reasons`` puts them in
     its trace (``units / scale`` and ``minutes / 60`` as Python divides), items chosen as
     it chooses them."""

@@ -82,9 +82,9 @@ and reasons show the exact values, at most 4 decimals (``_fmt``): a total of
 (``Exact``, ``ExactSum``, ``DivHalfUp``, ``Interval``, ``ExactPick``): this
 module runs it as generated Python on ``decimal`` (the polars backend of the
 plan runs it on Int128 fixed point, a row it cannot hold so marked unfit, for
-``batch/appraisal.py``). The quota is ``quota_op``, a frame op of ``plan.rank``
+``schemes/appraisal/batch.py``). The quota is ``quota_op``, a frame op of ``plan.rank``
 over Python rows or a frame. The reasons' words are templates
-(``appraisal_words``, ``AppraisalScheme.words``) that this module renders over
+(``words``, ``AppraisalScheme.words``) that this module renders over
 one subject's trace and batch over a slice of its frame.
 A plan that fails for a record is explained by the step-by-step code below
 (``_indicator``), in the per-record order.
@@ -101,13 +101,13 @@ from dataclasses import dataclass, field, replace
 from decimal import ROUND_HALF_UP, Decimal
 from typing import Any, NamedTuple
 
-from .._suggest import did_you_mean, one_of
-from ..errors import RecordError
-from ..expr import Expression, FunctionTable, Type
-from ..expr.ir import Name, walk
-from ..messages import say
-from ..plan.ops import EXACT as EXACT_TYPE
-from ..plan.ops import (
+from ..._suggest import did_you_mean, one_of
+from ...errors import RecordError
+from ...expr import Expression, FunctionTable, Type
+from ...expr.ir import Name, walk
+from ...messages import say
+from ...plan.ops import EXACT as EXACT_TYPE
+from ...plan.ops import (
     EXACT_CONTEXT,
     AnyOf,
     Compare,
@@ -128,17 +128,27 @@ from ..plan.ops import (
     Ref,
     Span,
 )
-from ..plan.ops import Expr as PlanExpr
-from ..plan.ops import div_half_up as plan_div_half_up
-from ..plan.python import PlanFunction, compile_plan
-from ..plan.rank import Quota, Rank, SortKey, places, quota_rows
-from ..plan.words import Choose, Words
-from ..policy import care
-from ..policy.compile import CompileContext, ensure_in_effect
-from ..policy.model import Appraisal, FactSpec, Normalise, PolicyModel
-from ..records import coerce_facts, is_missing, to_id, unreadable_reason
-from ..results import INTERNAL, PolicyRef, Reason, to_jsonable
-from .appraisal_words import (
+from ...plan.ops import Expr as PlanExpr
+from ...plan.ops import div_half_up as plan_div_half_up
+from ...plan.python import PlanFunction, compile_plan
+from ...plan.rank import Quota, Rank, SortKey, places, quota_rows
+from ...plan.words import Choose, Words
+from ...policy import care
+from ...policy.compile import CompileContext, ensure_in_effect
+from ...policy.model import Appraisal, FactSpec, Normalise, PolicyModel
+from ...records import coerce_facts, is_missing, to_id, unreadable_reason
+from ...results import INTERNAL, PolicyRef, Reason, to_jsonable
+from ..base import (
+    BatchEngine,
+    Column,
+    Presenter,
+    Table,
+    policy_columns,
+    reject_row,
+    run_summary,
+    run_table,
+)
+from .words import (
     CONFIRM,  # noqa: F401  (re-exported: batch and plugins import it from here)
     _both,
     _fmt,
@@ -150,16 +160,6 @@ from .appraisal_words import (
     total_words,
     veto_choice,
     veto_reads,
-)
-from .base import (
-    BatchEngine,
-    Column,
-    Presenter,
-    Table,
-    policy_columns,
-    reject_row,
-    run_summary,
-    run_table,
 )
 
 SCORED = "scored"
@@ -484,7 +484,7 @@ class _Grade:
 
 
 class _Words(NamedTuple):
-    """A policy's reason templates, by reason (see ``appraisal_words``)."""
+    """A policy's reason templates, by reason (see ``words``)."""
 
     indicators: tuple[Words, ...]
     flags: tuple[Words | None, ...]
@@ -552,7 +552,7 @@ def _places(share: float, n: int, rounding: str) -> int:
 class AppraisalScheme(BatchEngine):
     """The compiled [appraisal] section of one policy."""
 
-    batch_engine = "civicscore.batch.appraisal:score_appraisal"
+    batch_engine = "civicscore.schemes.appraisal.batch:score_appraisal"
     presenter_type = AppraisalPresenter
 
     extra_inputs: tuple[str, ...] = ()
@@ -808,7 +808,7 @@ class AppraisalScheme(BatchEngine):
 
     @functools.cached_property
     def words(self) -> _Words:
-        """The reasons' templates (``appraisal_words``), built once per policy; batch
+        """The reasons' templates (``words``), built once per policy; batch
         renders the same ones over its frames."""
         k = len(self.indicators)
         return _Words(tuple(indicator_words(self, i) for i in range(k)),
