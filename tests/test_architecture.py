@@ -165,3 +165,19 @@ def test_the_per_record_path_never_loads_a_batch_module() -> None:
             deps = graph[f"civicscore.schemes.{name}{leaf}"]
             assert not {d for d in deps if d.endswith(".batch") or ".batch." in d
                         or d == "civicscore.batch"}, (name, leaf, deps)
+
+
+def test_each_scheme_registers_from_its_own_package() -> None:
+    """The registry only gathers: every built-in scheme's SchemeSpec is its package's
+    ``spec.SPEC``, so adding or changing a scheme touches no file outside it."""
+    import importlib
+
+    from civicscore.schemes.builtins import BUILTIN_SCHEMES
+
+    owners = {spec.name: spec for spec in BUILTIN_SCHEMES}
+    for name in BUILTIN:
+        assert importlib.import_module(f"civicscore.schemes.{name}.spec").SPEC is owners.pop(name)
+    assert importlib.import_module("civicscore.events.spec").SPEC is owners.pop("events")
+    assert not owners
+    text = (SCHEMES / "builtins.py").read_text(encoding="utf-8")
+    assert "SchemeSpec(" not in text

@@ -25,6 +25,7 @@ from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, ClassVar, Protocol
 
+from ..errors import ReviewError
 from ..messages import joined, language, noun, say
 
 REJECT_COLUMNS = ("input", "row", "id", "reason_codes", "reasons")
@@ -124,6 +125,13 @@ LoggedRow = tuple[str, str, "int | None", dict[str, Any]]
 ValueCheck = Callable[[Any, Any, Any], None]
 """``check(policy, decision, value)``: raise ``CivicScoreError`` if a person may not
 set ``value`` (a tier, a grade) for this decision under ``policy``."""
+
+
+def check_one_of(policy: Any, what: str, ids: Sequence[str], value: Any) -> None:
+    """The check of an override that must name one of the policy's ids (a tier, a grade):
+    a :class:`ValueCheck` of a built-in or a plugin scheme calls it with the ids it allows."""
+    if value not in ids:
+        raise ReviewError(f"{value!r} is not a {what} of {policy.id}: {', '.join(ids)}")
 
 
 def log_output_rows(run: SchemeRun) -> Iterator[LoggedRow]:

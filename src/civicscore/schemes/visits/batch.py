@@ -332,9 +332,10 @@ def _rejections(scheme: VisitsScheme, frame: pl.DataFrame, rejected: pl.Series,
 
 
 def _caseload(scheme: VisitsScheme, rows: pl.DataFrame, as_of: dt.date) -> pl.DataFrame:
-    """Caseloads from the scored rows' ``liaison``, ``overdue``, ``triggered`` and ``tier``: totalled by
-    the frame op ``caseload_groups`` (one group_by, exact integers), made into rows by
-    the per-record path's own ``caseloads`` (one call per liaison, not per household)."""
+    """Caseloads from the scored rows' ``liaison``, ``overdue``, ``triggered`` and
+    ``tier``: totalled by the frame op ``caseload_groups`` (one group_by, exact
+    integers), made into rows by the per-record path's own ``caseloads`` (one call
+    per liaison, not per household)."""
     op = scheme.caseload_groups
     table = group_count_table(op, rows)
     loads = scheme.caseloads(table.iter_rows(), as_of).values()

@@ -12,6 +12,14 @@ One scheme, one package, read top to bottom:
   per-record path never loads it.
 """
 
-from .scheme import ActivityDecision, RedemptionDecision, Statement, VolunteerResult, VolunteerScheme, compile_volunteer
+from .scheme import (
+    ActivityDecision,
+    RedemptionDecision,
+    Statement,
+    VolunteerResult,
+    VolunteerScheme,
+    compile_volunteer,
+)
 
-__all__ = ['ActivityDecision', 'RedemptionDecision', 'Statement', 'VolunteerResult', 'VolunteerScheme', 'compile_volunteer']
+__all__ = ['ActivityDecision', 'RedemptionDecision', 'Statement', 'VolunteerResult',
+           'VolunteerScheme', 'compile_volunteer']
