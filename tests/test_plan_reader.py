@@ -19,8 +19,19 @@ from civicscore.errors import RecordError
 from civicscore.expr import Fact, FunctionTable, Scope, Type, compile_expression
 from civicscore.expr.functions import standard_functions
 from civicscore.expr.ir import MAX_SAFE_INT
-from civicscore.plan.ops import Codes, Expr, Failed, FirstTrue, Input, Let, Plan, Ref
-from civicscore.plan.python import compile_plan, compile_reader, needed, source_of
+from civicscore.plan.ops import (
+    Codes,
+    Compare,
+    Expr,
+    Failed,
+    FirstTrue,
+    Input,
+    Let,
+    Not,
+    Plan,
+    Ref,
+)
+from civicscore.plan.python import compile_plan, compile_reader, needed, render, source_of
 from civicscore.policy.model import FactSpec
 from civicscore.records import NEVER, REQUIRED, coerce_fact, ready_of
 
@@ -124,3 +135,55 @@ def test_an_int_beyond_the_safe_range_is_not_ready() -> None:
     r = ready_of("big", SPECS["big"])
     assert r.lo == -MAX_SAFE_INT and r.hi == MAX_SAFE_INT and r.missing == 0
     assert ready_of("n", SPECS["n"]).missing is REQUIRED
+
+
+WINDOW_SPECS = {"w": FactSpec(type="date", default="0001-01-01")}
+WINDOW_NAMES = {"w": Fact(Type.DATE), "as_of": Fact(Type.DATE)}
+extreme_dates = st.one_of(st.dates(), st.sampled_from(
+    [dt.date.min, dt.date(1, 1, 2), dt.date(1, 2, 1), dt.date.max, dt.date(9999, 12, 1)]))
+
+
+def window_plan(lo: int, op1: str, op2: str, hi: int) -> Plan:
+    text = f"{lo} {op1} days_between(w, as_of) {op2} {hi}"
+    node = compile_expression(text, Scope(WINDOW_NAMES, FUNCTIONS, "test"), Type.BOOL).node
+    return Plan((Input("w", Type.DATE), Input("as_of", Type.DATE)),
+                (Let("in", Expr(node)), Let("e", Failed(("in",))),
+                 Let("codes", Codes(((Ref("in"), "IN"),)))), ("in", "e", "codes"))
+
+
+@settings(max_examples=300, deadline=None)
+@given(w=extreme_dates, as_of=extreme_dates, lo=st.integers(-40, 40), hi=st.integers(-40, 400),
+       op1=st.sampled_from(["<", "<="]), op2=st.sampled_from(["<", "<="]))
+def test_a_window_of_days_is_the_same_compared_as_dates(
+        w: dt.date, as_of: dt.date, lo: int, hi: int, op1: str, op2: str) -> None:
+    """``lo <= days_between(w, as_of) <= hi`` is rendered as two date bounds computed once
+    per call; at every date, the ends of the calendar included (where a bound does not
+    exist and the careful function decides), it gives the difference's answer."""
+    plan = window_plan(lo, op1, op2, hi)
+    reader = compile_reader(plan, FUNCTIONS, [ready_of("w", WINDOW_SPECS["w"])], ("as_of",))
+    days = (as_of - w).days
+    holds = (lo < days if op1 == "<" else lo <= days) and \
+        (days < hi if op2 == "<" else days <= hi)
+    got = reader({"w": w}, as_of)
+    assert got is not None and got[:3] == (holds, False, ("IN",) if holds else ())
+    assert compile_plan(plan, FUNCTIONS)({"w": w, "as_of": as_of})[0] is holds
+
+
+def test_a_window_is_rendered_as_bounds_and_a_code_and_its_negation_as_one_pick() -> None:
+    plan = window_plan(0, "<=", "<=", 30)
+    source = source_of(plan, FUNCTIONS)  # the careful function computes the difference
+    assert "days" in source
+    src, _ = render(
+        plan, FUNCTIONS, [ready_of("w", WINDOW_SPECS["w"])], ("as_of",), trusting=True)
+    assert ".days" not in src and "_w0 = a0 - " in src and "<= a0)" in src
+    pick = Plan((Input("w", Type.DATE), Input("as_of", Type.DATE)),
+                (Let("late", Compare("<", Ref("w"), Ref("as_of"), if_null=False)),
+                 Let("early", Not(Ref("late"))),
+                 Let("codes", Codes(((Ref("late"), "LATE"), (Ref("early"), "EARLY"))))),
+                ("codes",))
+    reader = compile_reader(pick, FUNCTIONS, [ready_of("w", WINDOW_SPECS["w"])], ("as_of",))
+    assert reader({"w": dt.date(2025, 1, 1)}, dt.date(2025, 1, 10))[0] == ("LATE",)
+    assert reader({"w": dt.date(2025, 1, 10)}, dt.date(2025, 1, 10))[0] == ("EARLY",)
+    src, _ = render(
+        pick, FUNCTIONS, [ready_of("w", WINDOW_SPECS["w"])], ("as_of",), trusting=True)
+    assert " else ())" not in src and src.count(" if v1 else ") == 1  # one test for both

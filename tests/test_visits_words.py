@@ -23,6 +23,7 @@ from hypothesis import strategies as st
 import civicscore
 from civicscore.errors import CivicScoreError
 from civicscore.plan.words import say_row
+from civicscore.schemes.visits.scheme import reasons_inputs
 
 pytest.importorskip("polars")
 
@@ -104,10 +105,9 @@ def test_both_engines_word_the_same_reasons(tmp_path: Path, text: str,
     scheme = _load(tmp_path, text).visits
     per = scheme.decide_many(items, as_of=AS_OF)
     for d in per.decisions:
-        pending = d.__dict__["reasons"]  # (codes, scheme, trace, env, last, as_of): unread
         if d.rejected:
             continue
-        row = scheme.words.row(scheme.plan.outputs, *pending[2:])
+        row = scheme.words.row(scheme.plan.outputs, *reasons_inputs(d))  # still unread
         assert say_row(scheme.words.entries, row) == [r.message for r in d.reasons]
     batch = scheme.batch(items, as_of=AS_OF)
     assert batch.output.to_dicts() == list(per.output_rows())

@@ -24,8 +24,9 @@ from functools import lru_cache, partial
 from itertools import chain
 from typing import Any
 
-from ..expr.functions import FunctionTable
-from ..expr.ir import Const, Name, Node, Type, names_read
+from ..expr.functions import FunctionTable, days_between
+from ..expr.ir import Call, Const, Name, Node, Type, names_read
+from ..expr.ir import Compare as Comparison
 from ..expr.to_python import _div, _fin, _int, _pow, _Renderer
 from ..records import REQUIRED, Ready
 from .ops import (
@@ -95,6 +96,9 @@ class _Source(_Renderer):
         self.bools: set[str] = set()  # names whose value is always True or False
         self.trusting = False  # render captured expressions as if they cannot fail
         self.tuples = False  # Codes as a tuple (compile_reader), not a list
+        self.given: set[str] = set()  # plan inputs passed as arguments (compile_reader)
+        self.hoisted: dict[tuple[str, int], str] = {}  # (given, days) -> its local
+        self.defs: dict[str, Op] = {}  # step name -> its op
 
     def render(self, n: Node) -> str:
         if isinstance(n, Name):
@@ -109,6 +113,63 @@ class _Source(_Renderer):
         if o.value is None or type(o.value) in (bool, int):
             return repr(o.value)
         return self.const(o.value)
+
+    def chained(self, values: tuple[Node, ...]) -> list[str]:
+        """``lo <= days_between(x, as_of) <= hi`` (a window of days before a date given
+        per call) as ``as_of - hi days <= x <= as_of - lo days``: the same truth for
+        every date, with the bounds computed once per call (``hoisted``) rather than a
+        difference per fact. Only where trusting: near ``date.min`` a bound overflows,
+        and the careful function, which computes the difference, decides instead."""
+        if self.trusting and len(values) == 2:
+            window = self.window(values[0], values[1])
+            if window is not None:
+                return [window]
+        return super().chained(values)
+
+    def window(self, first: Node, second: Node) -> str | None:
+        if not (isinstance(first, Comparison) and isinstance(second, Comparison)
+                and first.op in ("<", "<=") and second.op in ("<", "<=")
+                and first.right == second.left and isinstance(first.left, Const)
+                and isinstance(second.right, Const)):
+            return None
+        call, lo, hi = first.right, first.left.value, second.right.value
+        if not (isinstance(call, Call) and len(call.args) == 2
+                and type(lo) is int and type(hi) is int):
+            return None
+        fn = self.functions.get(call.func)
+        since, until = call.args
+        if fn is None or fn.python is not days_between or not (
+                isinstance(since, Name) and isinstance(until, Name)
+                and until.name in self.given and until.name not in self.known
+                and not self.nullable.get(until.name, True)
+                and not self.may_be_null(Ref(since.name))):
+            return None
+        lo += first.op == "<"  # whole days: lo < d is lo + 1 <= d
+        hi -= second.op == "<"
+        return f"({self.days_before(until.name, hi)} <= {self.render(since)} <= " \
+               f"{self.days_before(until.name, lo)})"
+
+    def days_before(self, given: str, days: int) -> str:
+        """The local holding ``given - days`` days, computed once per call."""
+        if days == 0:
+            return self.local[given]
+        key = (given, days)
+        if key not in self.hoisted:
+            self.hoisted[key] = f"_w{len(self.hoisted)}"
+        return self.hoisted[key]
+
+    def hoisted_lines(self) -> list[str]:
+        return [f"{local} = {self.local[given]} - {self.const(dt.timedelta(days=days))}"
+                for (given, days), local in self.hoisted.items()]
+
+    def negates(self, c: Operand, other: Operand) -> bool:
+        """Is ``c`` the step ``not other``, where ``other`` is always True or False (so
+        that exactly one of the two holds)?"""
+        if not (isinstance(c, Ref) and isinstance(other, Ref) and other.name in self.bools
+                and other.name not in self.known):
+            return False
+        op = self.defs.get(c.name)
+        return isinstance(op, Not) and isinstance(op.item, Ref) and op.item.name == other.name
 
     def lit(self, o: Operand) -> Lit | None:
         """The operand's value when it is known now, else None."""
@@ -298,13 +359,24 @@ class _Source(_Renderer):
                 return f"(None if {o(x)} is None else {at})" if self.may_be_null(x) else at
             case Codes(pairs=pairs):
                 # each code a one-item tuple among the constants, unpacked where it holds
-                parts = []
+                # a code and the one given when its condition does not hold (tier
+                # matched / default tier), side by side, are one pick: one test, not two
+                parts: list[str] = []
+                prev: Operand | None = None  # the condition of the last part, if a pick
                 for c, code in pairs:
                     found = lit(c)
                     if found is None:
+                        if prev is not None and self.negates(c, prev):
+                            then = parts[-1][2:parts[-1].index(" if ")]
+                            parts[-1] = f"*({then} if {self.truth(prev)} else " \
+                                        f"{self.const((code,))})"
+                            prev = None
+                            continue
                         parts.append(f"*({self.const((code,))} if {self.truth(c)} else ())")
+                        prev = c
                     elif found.value is True:
                         parts.append(f"*{self.const((code,))}")
+                        prev = None
                 if self.tuples:
                     return "(" + "".join(p + ", " for p in parts) + ")"
                 return "[" + ", ".join(parts) + "]"
@@ -421,6 +493,7 @@ def _body(plan: Plan, s: _Source, base: int) -> list[tuple[str | None, list[str]
         name, op = step.name, step.op
         s.local[name] = f"v{base + j}"
         s.error[name] = f"e{base + j}"
+        s.defs[name] = op
         step_lines = s.step(name, op)
         if _always_bool(s, plan, name, op):
             s.bools.add(name)
@@ -480,6 +553,7 @@ def render(plan: Plan, functions: FunctionTable, read: Sequence[Ready] | None = 
         params = "".join(", " + p for p in args.values())
         head = ["_get = r.get"]
         s.local.update(args)
+        s.given = set(args)
         at = {r.name: f"v{i}" for i, r in enumerate(read)}
         for r in read:
             head += _ready_lines(at[r.name], r, s, present=present)
@@ -500,7 +574,7 @@ def render(plan: Plan, functions: FunctionTable, read: Sequence[Ready] | None = 
     if read is not None:
         outs += [at[r.name] for r in read]
     tail = [f"return ({', '.join(outs)}{',' if len(outs) == 1 else ''})"]
-    lines = head + _inline(body, tail)
+    lines = head + s.hoisted_lines() + _inline(body, tail)
     if trusting:
         lines = ["try:", *(f"    {line}" for line in lines),
                  "except (_ArithmeticError, _ValueError):", f"    return _careful(r{params})"]

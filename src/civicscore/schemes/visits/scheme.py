@@ -307,30 +307,34 @@ class _Pending(tuple[Any, ...]):
         return reasons
 
 
-class _Unread(_Pending):
-    """The :class:`_Pending` of a decision from the generated reader (``_fast``), which
-    holds only what a decision needs: ``(codes, scheme, fast trace, None, last, as_of)``.
-    Read (by index or slice), it is ``(codes, scheme, trace, env, last, as_of)`` as
-    ``_score`` would have made it: the care needs at the end of the fast trace are the
-    ``env``, and the plan is run again over it for the whole trace."""
+#: The first item of a decision's ``reasons`` when the generated reader (``_fast``)
+#: decided it: ``(UNREAD, scheme, fast trace)``, a plain tuple (a third of the cost of
+#: a :class:`_Pending`, and the common decision's only reasons object). The last visit
+#: and the as-of date are the decision's own; the care needs at the end of the fast
+#: trace are the ``env``, and the plan is run again over it for the whole trace.
+UNREAD: Any = type("Unread", (), {"__repr__": lambda self: "UNREAD", "__slots__": ()})()
 
-    __slots__ = ()
 
-    @property
-    def codes(self) -> tuple[str, ...]:
-        codes: tuple[str, ...] = tuple.__getitem__(self, 0)
-        return codes
+def _unread_codes(pending: tuple[Any, ...]) -> tuple[str, ...]:
+    codes: tuple[str, ...] = pending[2][4]
+    return codes
 
-    def __getitem__(self, at: Any) -> Any:
-        get = tuple.__getitem__
-        scheme, last, as_of = get(self, 1), get(self, 4), get(self, 5)
-        trace, env = scheme._whole(get(self, 2), last, as_of)
-        return (get(self, 0), scheme, trace, env, last, as_of)[at]
 
-    def build(self) -> tuple[Reason, ...]:
-        _codes, scheme, *rest = self[:]  # the plan is run again once
-        reasons: tuple[Reason, ...] = scheme._reasons(*rest)
-        return reasons
+def reasons_inputs(decision: VisitDecision) -> tuple[Any, ...]:
+    """What an unread decision's reasons are worded from: ``(trace, env, last, as_of)``,
+    the plan run again over the fast trace's values where the reader decided it."""
+    pending = decision.__dict__["reasons"]
+    if type(pending) is _Pending:
+        return tuple(pending[2:])
+    _, scheme, fast = pending
+    last, as_of = decision.__dict__["last_visit"], decision.__dict__["as_of"]
+    trace, env = scheme._whole(fast, last, as_of)  # the plan is run again once
+    return trace, env, last, as_of
+
+
+def _unread_reasons(pending: tuple[Any, ...], decision: VisitDecision) -> tuple[Reason, ...]:
+    reasons: tuple[Reason, ...] = pending[1]._reasons(*reasons_inputs(decision))
+    return reasons
 
 
 class _Reasons:
@@ -344,9 +348,11 @@ class _Reasons:
                 ) -> tuple[Reason, ...]:
         if decision is None:
             raise AttributeError("reasons")  # no default: the field is required
-        reasons: tuple[Reason, ...] = decision.__dict__["reasons"]
-        if type(reasons) is _Pending or type(reasons) is _Unread:
+        reasons: tuple[Any, ...] = decision.__dict__["reasons"]
+        if type(reasons) is _Pending:
             reasons = decision.__dict__["reasons"] = reasons.build()
+        elif reasons and reasons[0] is UNREAD:
+            reasons = decision.__dict__["reasons"] = _unread_reasons(reasons, decision)
         return reasons
 
     def __set__(self, decision: VisitDecision, value: Any) -> None:
@@ -386,8 +392,10 @@ class VisitDecision:
     @property
     def reason_codes(self) -> tuple[str, ...]:
         reasons = self.__dict__["reasons"]  # the codes without building the sentences
-        if type(reasons) is _Pending or type(reasons) is _Unread:
+        if type(reasons) is _Pending:
             return reasons.codes
+        if reasons and reasons[0] is UNREAD:
+            return _unread_codes(reasons)
         return tuple(r.code for r in reasons)
 
     def __getstate__(self) -> dict[str, Any]:
@@ -805,7 +813,7 @@ class VisitsScheme(BatchEngine):
                     d["next_due"] = trace[2]
                     d["overdue"] = trace[3]
                     d["triggers"] = trace[5]
-                    d["reasons"] = _Unread((trace[4], self, trace, None, last, as_of))
+                    d["reasons"] = (UNREAD, self, trace)
                     d["as_of"] = as_of
                     return decision
         read = self._read(record, as_of)
