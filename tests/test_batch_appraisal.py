@@ -376,3 +376,19 @@ def test_output_is_built_when_first_read(policies: dict[str, civicscore.Policy])
     assert got.scored_count == 1 and got.rejected.height == 1
     assert got.output["status"].to_list() == ["scored", "rejected"]
     assert got.output is got.output
+
+
+def test_reasons_are_plain_text_lists(policies: dict[str, civicscore.Policy]) -> None:
+    """An appraisal's sentences quote each subject's scores (nearly all distinct), so
+    its frames keep them as List(String); every other scheme's are List(Categorical)."""
+    import polars as pl
+
+    scheme = policies["good-share"].scheme("appraisal")
+    items = [{"subject_id": "a", "done": 90}, {"subject_id": "b", "done": 80, "planned": 0}]
+    got = scheme.batch(items, as_of=AS_OF)
+    assert not got.categorical_reasons
+    for frame in (got.output, got.rejected, got.details):
+        if "reasons" in frame.columns:
+            assert frame.schema["reasons"] == pl.List(pl.String)
+    per = scheme.decide_many(items, as_of=AS_OF)
+    assert got.output["reasons"].to_list() == [row["reasons"] for row in per.output_rows()]

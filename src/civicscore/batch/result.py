@@ -52,7 +52,7 @@ class _Compact:
     def __get__(self, result: Any, owner: type | None = None) -> Any:
         frame = self.inner.__get__(result, owner)
         if result is not None and isinstance(frame, pl.DataFrame):
-            compact = compact_reasons(frame)
+            compact = compact_reasons(frame, result.categorical_reasons)
             if compact is not frame:  # cast once, kept where the descriptor keeps it
                 self.inner.__set__(result, compact)
                 frame = compact
@@ -76,6 +76,9 @@ class BatchResult:
     #: The compiled scheme that made this result (set by ``BatchEngine.batch``): its
     #: presenter words the summary and the table, as for the per-record run.
     shown_by: Any = field(default=None, repr=False, compare=False)
+    #: The ``reasons`` of its frames as List(Categorical) (``plan.words.reasons_dtype``),
+    #: or List(String) for a scheme whose sentences are nearly all distinct.
+    categorical_reasons: bool = field(default=True, repr=False, compare=False)
 
     def __init_subclass__(cls, **kwargs: Any) -> None:
         super().__init_subclass__(**kwargs)
@@ -98,7 +101,7 @@ class BatchResult:
         for name in names:
             frame = self.__dict__.get(name)
             if isinstance(frame, pl.DataFrame):
-                self.__dict__[name] = compact_reasons(frame)
+                self.__dict__[name] = compact_reasons(frame, self.categorical_reasons)
 
     @property
     def scored_count(self) -> int:

@@ -414,26 +414,30 @@ def said_lists(n: int, texts: Sequence[pl.Series],
     return _assembled(n, [(at, t) for t in texts] + list(more), None, compact)[0]
 
 
-def reasons_dtype() -> pl.DataType:
-    """The type of a batch frame's ``reasons`` column, in every scheme: a list of
-    Categorical, each distinct sentence held once (a tier's sentence is ~500 bytes and
-    10^6 households say a few thousand distinct ones: 456 MB as List(String), 16 MB
-    so). Its values, CSV and JSON texts are those of List(String); Parquet files of
-    both engines write it as a list of dictionary-encoded strings (``io``)."""
+def reasons_dtype(categorical: bool = True) -> pl.DataType:
+    """The type of a batch frame's ``reasons`` column: by default a list of Categorical,
+    each distinct sentence held once (a tier's sentence is ~500 bytes and 10^6
+    households say a few thousand distinct ones: 456 MB as List(String), 16 MB so).
+    A scheme whose sentences are nearly all distinct (an appraisal's quote each
+    subject's own scores) says ``categorical=False``: a dictionary would hold every
+    sentence anyway, and building it costs a quarter of the run. Its values, CSV and
+    JSON texts are those of List(String) either way; Parquet files of both engines
+    write it as a list of dictionary-encoded strings (``io``)."""
     import polars as pl
 
-    return pl.List(pl.Categorical())
+    return pl.List(pl.Categorical() if categorical else pl.String())
 
 
-def compact_reasons(frame: pl.DataFrame) -> pl.DataFrame:
+def compact_reasons(frame: pl.DataFrame, categorical: bool = True) -> pl.DataFrame:
     """``frame`` with its ``reasons`` column (if any, a list of text) as
     :func:`reasons_dtype` (the frame itself where it is already so)."""
     import polars as pl
 
     dtype = frame.schema.get("reasons")
-    if dtype is None or dtype == reasons_dtype() or not isinstance(dtype, pl.List):
+    wanted = reasons_dtype(categorical)
+    if dtype is None or dtype == wanted or not isinstance(dtype, pl.List):
         return frame
-    return frame.with_columns(pl.col("reasons").cast(reasons_dtype()))
+    return frame.with_columns(pl.col("reasons").cast(wanted))
 
 
 def _lists(frame: pl.DataFrame, entries: Sequence[Entry],

@@ -435,7 +435,8 @@ class SparkBatch:
         self.numbered.unpersist()
         return SparkBatchResult(template.scheme, template.policy, self.as_of,
                                 frames["output"], frames["rejected"], frames["details"],
-                                rows_in, shown_by=self.compiled)
+                                rows_in, shown_by=self.compiled,
+                                categorical_reasons=template.categorical_reasons)
 
     def _merged(self, kind: str, parts: list[pl.DataFrame],
                 template: pl.DataFrame) -> pl.DataFrame:

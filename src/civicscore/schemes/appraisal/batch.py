@@ -35,7 +35,7 @@ from __future__ import annotations
 import datetime as dt
 import weakref
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import Any, TypeAlias
 
@@ -119,6 +119,9 @@ class AppraisalBatchResult(BatchResult):
     output = _Built()
     details = _Built()
     scored_rows: int = 0
+    #: Each sentence quotes the subject's own scores: nearly all are distinct, so a
+    #: Categorical would hold every one anyway (and cost ~25% of the run building it).
+    categorical_reasons: bool = field(default=False, repr=False, compare=False)
 
     @property
     def scored_count(self) -> int:
@@ -469,10 +472,10 @@ def _reasons(scheme: AppraisalScheme, later: Later, frame: pl.DataFrame,
     for start in range(0, max(frame.height, 1), CHUNK):
         part = frame.slice(start, CHUNK)
         trace = _trace(scheme, later, part, as_of)
-        said = say_frame(entries, trace)
+        said = say_frame(entries, trace, compact=False)
         chosen = part.select(pl.col("__py_reasons"), rejected.alias("rej"), own.alias("own"))
         if chosen["own"].any() and quota is not None:
-            tail = say_frame([quota], trace)
+            tail = say_frame([quota], trace, compact=False)
             py = pl.select(pl.when(chosen["own"]).then(
                 pl.concat_list(chosen["__py_reasons"], tail))
                 .otherwise(chosen["__py_reasons"])).to_series()
