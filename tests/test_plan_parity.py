@@ -139,6 +139,11 @@ CASES: dict[str, Callable[[], list[Let]]] = {
     "codes_none": lambda: [Let("out", Codes(()))],
     "codes_many": lambda: [Let("out", Codes(tuple((P if i % 2 else Q, f"c{i}")
                                                   for i in range(70))))],
+    # gathered from every key's list (<= 10 conditions), and looked up by key (more)
+    "codes_ten": lambda: [Let("out", Codes(tuple(((P, Q, R)[i % 3], f"c{i}")
+                                                 for i in range(10))))],
+    "codes_twelve": lambda: [Let("out", Codes(tuple(((P, Q, R)[i % 3], f"c{i}")
+                                                    for i in range(12))))],
     "chained": lambda: [
         Let("a", Expr(DIVIDES)), Let("k", CountTrue((Ref("a"), P))),
         Let("end", AddPeriod(D, 1, 0)), Let("late", ops.Compare("<", E, Ref("end"), True)),

@@ -65,6 +65,9 @@ from .python import compile_plan
 _LIST = pl.List(pl.String)
 #: The most (condition, code) pairs whose flags fit in one Int64 key.
 _KEY_BITS = 62
+#: Up to this many conditions, the code lists of every key (2^n of them) are made
+#: up front and gathered by key: faster than joining on the keys a frame has.
+_DENSE_BITS = 10
 #: The error column of a captured expression step ``name`` is ``prefix + name + ERROR``.
 ERROR = "!error"
 
@@ -252,6 +255,10 @@ def _codes(conditions: list[pl.Expr], codes: list[str]) -> pl.Expr:
     key = pl.lit(0, dtype=pl.Int64)
     for i, c in enumerate(conditions):
         key = key + c.cast(pl.Int64) * (1 << i)
+    if len(conditions) <= _DENSE_BITS:  # every list made once, each row's gathered
+        every = [[code for i, code in enumerate(codes) if k >> i & 1]
+                 for k in range(1 << len(conditions))]
+        return pl.lit(pl.Series(every, dtype=_LIST)).gather(key)
 
     def lookup(keys: pl.Series) -> pl.Series:
         distinct = keys.unique()
