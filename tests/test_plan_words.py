@@ -41,9 +41,11 @@ COLUMNS: dict[str, tuple[Any, st.SearchStrategy[Any]]] = {
     "x": (pl.Decimal(20, 4), st.decimals(min_value=-10**9, max_value=10**9, places=4,
                                           allow_nan=False, allow_infinity=False)),
 }
-SHOW_OF = {"i": ["int", "text", "fact", "decimal", "days"], "n": ["days", "int", "fact"],
-           "s": ["text", "fact"], "b": ["bool", "fact", "text"], "d": ["date", "fact", "text"],
-           "f": ["fact", "text", "decimal"], "x": ["decimal", "text", "fact"]}
+SHOW_OF = {"i": ["int", "text", "fact", "decimal", "days", "days_zh", "fact_zh"],
+           "n": ["days", "int", "fact", "days_zh"], "s": ["text", "fact", "fact_zh"],
+           "b": ["bool", "fact", "text", "fact_zh"],
+           "d": ["date", "fact", "text", "date_zh", "fact_zh"],
+           "f": ["fact", "text", "decimal", "fact_zh"], "x": ["decimal", "text", "fact", "fact_zh"]}
 
 
 @st.composite
@@ -79,6 +81,8 @@ entries = st.lists(
          said=[Say(Words.of("f=", Slot("f", "fact"), " ", Slot("f", "decimal")))])
 @example(frame=pl.DataFrame({"d": [dt.date.min, dt.date(5, 2, 3), None]}),
          said=[Say(Words.of(Slot("d", "date"), "|", Slot("d", "fact")))])
+@example(frame=pl.DataFrame({"d": [dt.date.min, dt.date(5, 2, 3), None]}),
+         said=[Say(Words.of(Slot("d", "date_zh"), "|", Slot("d", "fact_zh")))])
 @example(frame=pl.DataFrame({"s": ["a\x1fb", None, ""]}),  # a text holding the separator
          said=[Say(Words.of(Slot("s", "text"))), Say(Words.of("x"))])
 @example(frame=pl.DataFrame({"s": ["a", "b"]}),
@@ -131,6 +135,8 @@ def test_an_empty_frame_and_no_entries() -> None:
     ("fact", 1234567.0, "1.23457e+06"), ("days", 1, "1 day"), ("days", 2, "2 days"),
     ("decimal", decimal.Decimal("4.730"), "4.730"), ("decimal", 0.1, "0.1"),
     ("date", dt.date(2025, 3, 1), "2025-03-01"), ("bool", False, "false"),
+    ("date_zh", dt.date.min, "从未"), ("date_zh", dt.date(2025, 3, 1), "2025-03-01"),
+    ("fact_zh", dt.date.min, "从未"), ("fact_zh", True, "true"), ("days_zh", 1, "1 天"),
 ])
 def test_each_show_writes_what_an_officer_reads(show: str, value: object, text: str) -> None:
     assert SHOWS[show](value) == text

@@ -22,6 +22,7 @@ from hypothesis import strategies as st
 
 import civicscore
 from civicscore.errors import CivicScoreError
+from civicscore.messages import LANG
 from civicscore.plan.words import say_row
 from civicscore.schemes.visits.scheme import reasons_inputs
 
@@ -100,8 +101,18 @@ def _load(tmp: Path, text: str) -> civicscore.Policy:
 @settings(max_examples=12, deadline=None,
           suppress_health_check=[HealthCheck.too_slow, HealthCheck.function_scoped_fixture])
 @given(text=policy_texts(), items=households)
+@pytest.mark.parametrize("lang", ["en", "zh"])
 def test_both_engines_word_the_same_reasons(tmp_path: Path, text: str,
-                                            items: list[dict[str, Any]]) -> None:
+                                            items: list[dict[str, Any]], lang: str) -> None:
+    token = LANG.set(lang)
+    try:
+        _both_engines_word_the_same_reasons(tmp_path, text, items)
+    finally:
+        LANG.reset(token)
+
+
+def _both_engines_word_the_same_reasons(tmp_path: Path, text: str,
+                                        items: list[dict[str, Any]]) -> None:
     scheme = _load(tmp_path, text).visits
     per = scheme.decide_many(items, as_of=AS_OF)
     for d in per.decisions:
@@ -113,11 +124,7 @@ def test_both_engines_word_the_same_reasons(tmp_path: Path, text: str,
     assert batch.output.to_dicts() == list(per.output_rows())
 
 
-def test_messages_as_written(tmp_path: Path) -> None:
-    """The sentences themselves, pinned: a tier named in both languages with the values
-    its condition read (a float by ``:g``), the priority note, a trigger after a last
-    visit on 0001-01-01 (a date, not "never"), overdue by days and by one day."""
-    text = f"""[policy]\nid = "words"\nversion = "1"\n{FACTS}
+PRIORITY_POLICY = f"""[policy]\nid = "words"\nversion = "1"\n{FACTS}
 [visits]
 hit_policy = "priority"
 default_tier = "routine"
@@ -146,7 +153,13 @@ label_en = "After a discharge"
 event = "discharged_on"
 within_days = 1
 """
-    scheme = _load(tmp_path, text).visits
+
+
+def test_messages_as_written(tmp_path: Path) -> None:
+    """The sentences themselves, pinned: a tier named in both languages with the values
+    its condition read (a float by ``:g``), the priority note, a trigger after a last
+    visit on 0001-01-01 (a date, not "never"), overdue by days and by one day."""
+    scheme = _load(tmp_path, PRIORITY_POLICY).visits
     items = [{"household_id": "H1", "age": 70, "income_need": 123456789.0,
               "last_visit": dt.date.min, "discharged_on": dt.date(2026, 2, 27)},
              {"household_id": "H2", "age": 70},
@@ -169,3 +182,74 @@ within_days = 1
     per = scheme.decide_many(items, as_of=AS_OF)
     assert [[r.message for r in d.reasons] for d in per.decisions] == want
     assert scheme.batch(items, as_of=AS_OF).output["reasons"].to_list() == want
+
+
+ITEMS = [{"household_id": "H1", "age": 70, "income_need": 123456789.0,
+          "last_visit": dt.date.min, "discharged_on": dt.date(2026, 2, 27)},
+         {"household_id": "H2", "age": 70},
+         {"household_id": "H3", "age": 70, "alone": True, "last_visit": "2026-02-21"}]
+
+
+def test_messages_as_written_in_chinese(tmp_path: Path,
+                                        monkeypatch: pytest.MonkeyPatch) -> None:
+    """The same three households as above, worded in Chinese: the policy's locale is
+    zh-CN (the default), so with no language asked its reasons are Chinese, in both
+    engines; the values stay as the officer wrote them (true, 1.23457e+08, ISO dates)."""
+    monkeypatch.delenv("CIVICSCORE_LANG", raising=False)
+    scheme = _load(tmp_path, PRIORITY_POLICY).visits
+    want = [
+        ["归入lonely档 [lonely]，因为条件成立：alone or income_need >= 7（alone = false，"
+         "income_need = 1.23457e+08）；在条件成立的各档中它的优先级最高：needy (5), lonely (9)",
+         "上次探访于 0001-01-01，每周探访一次（weekly）：下次探访应于 0001-01-08 前完成",
+         "After a discharge：事件发生于 2026-02-27（discharged_on），在上次探访（0001-01-01）之后；"
+         "须在 1 天内探访，即 2026-02-28 前",
+         "下次探访原应于 0001-01-08 完成，截至 2026-03-01 已逾期 739668 天"],
+        ["其他各档的条件均不成立（已检查 needy, lonely；income_need = 1.5，alone = false），"
+         "因此归入默认的routine档 [routine]",
+         "没有探访记录：首次探访即刻到期（2026-03-01）"],
+        ["归入lonely档 [lonely]，因为条件成立：alone or income_need >= 7（alone = true，"
+         "income_need = 1.5）",
+         "上次探访于 2026-02-21，每周探访一次（weekly）：下次探访应于 2026-02-28 前完成",
+         "下次探访原应于 2026-02-28 完成，截至 2026-03-01 已逾期 1 天"]]
+    per = scheme.decide_many(ITEMS, as_of=AS_OF)
+    assert [[r.message for r in d.reasons] for d in per.decisions] == want
+    assert scheme.batch(ITEMS, as_of=AS_OF).output["reasons"].to_list() == want
+    explained = per.decisions[2].explain()
+    assert explained.splitlines()[:2] == [
+        "住户 H3：lonely档 [lonely]，每周探访一次（weekly）。",
+        "  下次探访应于 2026-02-28 前完成：已逾期 1 天（上次探访于 2026-02-21）。"]
+    assert "探访档次只依据照护需要确定" in explained
+    assert per.decisions[2].explain("en").startswith("Household H3: tier lonely")
+
+
+def test_the_language_asked_beats_the_policys_locale(tmp_path: Path,
+                                                     monkeypatch: pytest.MonkeyPatch) -> None:
+    """``--lang`` (the LANG context), else CIVICSCORE_LANG, else the locale: a policy
+    written in English explains itself in English unless Chinese is asked for."""
+    monkeypatch.delenv("CIVICSCORE_LANG", raising=False)
+    english = _load(tmp_path, PRIORITY_POLICY.replace('version = "1"',
+                                                      'version = "1"\nlocale = "en"', 1))
+    assert english.model.policy.locale == "en"
+
+    def first(policy: civicscore.Policy) -> str:
+        return policy.visits.decide(ITEMS[1], as_of=AS_OF).reasons[0].message
+
+    assert first(english).startswith("no other tier's condition holds")
+    monkeypatch.setenv("CIVICSCORE_LANG", "zh")
+    assert first(english).startswith("其他各档的条件均不成立")
+    token = LANG.set("en")
+    try:
+        assert first(english).startswith("no other tier's condition holds")
+    finally:
+        LANG.reset(token)
+
+
+@pytest.mark.parametrize(("cadence", "words"), [
+    ("weekly", "每周"), ("P10D", "每 10 天"), ("P1D", "每天"), ("P2W", "每 2 周"),
+    ("P1M", "每月"), ("P2M", "每 2 个月"), ("P1M2D", "每 1 个月零 2 天"), ("yearly", "每年"),
+    ("P2Y", "每 2 年"),
+])
+def test_cadences_in_chinese(cadence: str, words: str) -> None:
+    from civicscore.schemes.visits.scheme import parse_cadence
+
+    assert parse_cadence(cadence).describe("zh") == words

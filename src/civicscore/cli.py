@@ -267,8 +267,8 @@ def _set_lang(ctx: click.Context, _param: click.Parameter, value: str | None) ->
 _lang_option = click.option(
     "--lang", type=click.Choice(["zh", "en"]), default=None, expose_value=False,
     callback=_set_lang, is_eager=True,
-    help="Language of civicscore's own messages (default: CIVICSCORE_LANG, else the "
-         "policy's locale, else en).")
+    help="Language of civicscore's own messages and of the visit reasons it words "
+         "(default: CIVICSCORE_LANG, else the policy's locale, else en).")
 
 
 def _log_json(ctx: click.Context, _param: click.Parameter, value: str | None) -> None:

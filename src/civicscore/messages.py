@@ -165,6 +165,18 @@ def language(asked: str | None = None) -> str:
     return "en"
 
 
+def reasons_language(locale: object) -> str:
+    """The language a decision's reasons are worded in, ``zh`` or ``en``: ``--lang``
+    (:data:`LANG`), else ``CIVICSCORE_LANG``, else the deciding policy's ``locale``
+    (a policy written ``locale = "zh-CN"`` explains itself in Chinese, to an app that
+    imports it as to the command line), else English. Read when the reasons are first
+    worded (the per-record path words them when first read, batch when ``output`` is)."""
+    for choice in (LANG.get(), os.environ.get("CIVICSCORE_LANG"), locale_language(locale)):
+        if choice and choice[:2].lower() in LANGS:
+            return choice[:2].lower()
+    return "en"
+
+
 def say(name: str, lang: str | None = None, /, **values: Any) -> str:
     """The message ``name`` in ``lang`` (see :func:`language`) with ``values`` filled in
     (positional-only, so that a template may have a ``{key}`` or ``{lang}`` slot)."""

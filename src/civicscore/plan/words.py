@@ -39,7 +39,8 @@ if TYPE_CHECKING:  # polars is the optional batch extra: imported where batch ru
 #: ``dt.date.min``: "no visit on record" in a date fact (``records.NEVER``).
 _NEVER = dt.date.min
 
-Show = Literal["text", "int", "date", "iso", "fact", "days", "decimal", "bool"]
+Show = Literal["text", "int", "date", "iso", "fact", "days", "decimal", "bool",
+               "date_zh", "fact_zh", "days_zh"]
 
 
 def show_text(value: Any) -> str:
@@ -81,6 +82,26 @@ def show_days(value: Any) -> str:
     return f"{value} day" if value == 1 else f"{value} days"
 
 
+def show_date_zh(value: Any) -> str:
+    """:func:`show_date` in a Chinese sentence: "从未" for ``records.NEVER``."""
+    if value is None:
+        return "None"
+    return "从未" if value == _NEVER else value.isoformat()
+
+
+def show_fact_zh(value: Any) -> str:
+    """:func:`show_fact` in a Chinese sentence: the value as the officer wrote it in the
+    policy's terms (``true``, ``82``, an ISO date), "从未" for ``records.NEVER``."""
+    if isinstance(value, dt.date) and value == _NEVER:
+        return "从未"
+    return show_fact(value)
+
+
+def show_days_zh(value: Any) -> str:
+    """``3 天``."""
+    return f"{value} 天"
+
+
 def show_decimal(value: Any) -> str:
     """An exact decimal as ``str(Decimal)`` writes it (``4.73``, ``10``); a float is
     shown through its shortest repr, so 0.1 is ``0.1``."""
@@ -108,6 +129,7 @@ def both_labels(label: str | None, label_en: str | None, fallback: str = "",
 SHOWS: dict[str, Callable[[Any], str]] = {
     "text": show_text, "int": show_int, "date": show_date, "iso": show_iso, "fact": show_fact,
     "days": show_days, "decimal": show_decimal, "bool": show_bool,
+    "date_zh": show_date_zh, "fact_zh": show_fact_zh, "days_zh": show_days_zh,
 }
 """How a value is shown, by name: the one Python function of each way."""
 
@@ -236,10 +258,18 @@ def _native(show: str, dtype: pl.DataType, v: pl.Expr | None = None) -> pl.Expr 
     if dtype.is_integer() and show == "days":
         return pl.when(v == 1).then(pl.lit("1 day")).otherwise(
             pl.concat_str([v.cast(pl.String), pl.lit(" days")]))
-    if dtype == pl.Boolean and show in ("fact", "bool"):
+    if dtype.is_integer() and show == "days_zh":
+        return pl.concat_str([v.cast(pl.String), pl.lit(" 天")])
+    if dtype == pl.String and show == "fact_zh":
+        return v
+    if dtype.is_integer() and show == "fact_zh":
+        return v.cast(pl.String)
+    if dtype == pl.Boolean and show in ("fact", "bool", "fact_zh"):
         return pl.when(v).then(pl.lit("true")).when(~v).then(pl.lit("false"))
     if dtype == pl.Date and show in ("date", "fact"):
         return pl.when(v == _NEVER).then(pl.lit("never")).otherwise(v.dt.strftime("%Y-%m-%d"))
+    if dtype == pl.Date and show in ("date_zh", "fact_zh"):
+        return pl.when(v == _NEVER).then(pl.lit("从未")).otherwise(v.dt.strftime("%Y-%m-%d"))
     if dtype == pl.Date and show in ("iso", "text"):
         return v.dt.strftime("%Y-%m-%d")
     return None

@@ -86,7 +86,7 @@ from ...expr.analysis import (
     meets,
 )
 from ...expr.ir import Const, Name, walk
-from ...messages import say
+from ...messages import reasons_language, say
 from ...plan.frame import GroupCount, RatedSum, group_count_rows
 from ...plan.ops import (
     AddPeriod,
@@ -209,9 +209,12 @@ class Cadence:
         except (OverflowError, ValueError):
             return dt.date.max
 
-    def describe(self) -> str:
-        """Plain words: 'every week', 'every 10 days', 'every 2 months', 'every year'."""
+    def describe(self, lang: str = "en") -> str:
+        """Plain words: 'every week', 'every 10 days', 'every 2 months', 'every year';
+        with ``lang="zh"``: 每周, 每 10 天, 每 2 个月, 每年, 每 1 个月零 14 天."""
         m, d = self.months, self.days
+        if lang == "zh":
+            return "每" + _zh_period(m, d)
         if d == 0 and m % 12 == 0:
             return "every year" if m == 12 else f"every {m // 12} years"
         parts = []
@@ -226,6 +229,18 @@ class Cadence:
 
     def __str__(self) -> str:
         return self.text
+
+
+def _zh_period(m: int, d: int) -> str:
+    """The period of a cadence after 每: 周, 10 天, 2 个月, 年, 1 个月零 14 天."""
+    if d == 0 and m % 12 == 0:
+        return "年" if m == 12 else f" {m // 12} 年"
+    if not m:
+        if d % 7 == 0:
+            return "周" if d == 7 else f" {d // 7} 周"
+        return "天" if d == 1 else f" {d} 天"
+    months = "月" if m == 1 and not d else f" {m} 个月"
+    return months + (f"零 {d} 天" if d else "")
 
 
 def round_caseload(total: Fraction) -> decimal.Decimal:
@@ -349,10 +364,12 @@ class _Reasons:
         if decision is None:
             raise AttributeError("reasons")  # no default: the field is required
         reasons: tuple[Any, ...] = decision.__dict__["reasons"]
-        if type(reasons) is _Pending:
-            reasons = decision.__dict__["reasons"] = reasons.build()
-        elif reasons and reasons[0] is UNREAD:
-            reasons = decision.__dict__["reasons"] = _unread_reasons(reasons, decision)
+        if type(reasons) is _Pending or (reasons and reasons[0] is UNREAD):
+            # the language they are worded in, kept for ``explain`` (see ``words``)
+            decision.__dict__["_lang"] = reasons_language(reasons[1].model.policy.locale)
+            reasons = decision.__dict__["reasons"] = (
+                reasons.build() if type(reasons) is _Pending
+                else _unread_reasons(reasons, decision))
         return reasons
 
     def __set__(self, decision: VisitDecision, value: Any) -> None:
@@ -402,8 +419,12 @@ class VisitDecision:
         # A pickle (or copy) carries the reasons themselves, not the scheme that builds them.
         return {**self.__dict__, "reasons": self.reasons}
 
-    def explain(self) -> str:
-        """Plain-language account, for the liaison's officer and for the household."""
+    def explain(self, lang: str | None = None) -> str:
+        """Plain-language account, for the liaison's officer and for the household, in
+        ``lang`` (``zh`` or ``en``; by default the language its reasons are worded in)."""
+        reasons = self.reasons
+        if (lang or self.__dict__.get("_lang") or reasons_language(None)) == "zh":
+            return self._explain_zh(reasons)
         who = f"Household {self.household_id}" + (
             f" (liaison {self.liaison_id})" if self.liaison_id else "")
         if self.rejected:
@@ -420,11 +441,35 @@ class VisitDecision:
             lines.append(f"  {due} ({last}).")
             if self.triggers:
                 lines.append(f"  Brought forward by: {', '.join(self.triggers)}.")
-        lines += [f"  - {r.message}" for r in self.reasons]
+        lines += [f"  - {r.message}" for r in reasons]
         lines.append(f"  Policy {self.policy}, as of {self.as_of}.")
         if not self.rejected:
             lines.append("  The tier follows from care needs only; it is not a rating of the "
                          "household.")
+        return "\n".join(lines)
+
+    def _explain_zh(self, reasons: Sequence[Reason]) -> str:
+        """:meth:`explain` in Chinese (the reasons as they are worded)."""
+        who = f"住户 {self.household_id}" + (
+            f"（联络员 {self.liaison_id}）" if self.liaison_id else "")
+        if self.rejected:
+            lines = [f"{who}未计分："]
+        else:
+            label = self.tier_label or self.tier_label_en or self.tier
+            cadence = parse_cadence(self.cadence).describe("zh")
+            lines = [f"{who}：{label}档 [{self.tier}]，{cadence}探访一次（{self.cadence}）。"]
+            last = f"上次探访于 {self.last_visit}" if self.last_visit else "从未探访"
+            due = f"下次探访应于 {self.next_due} 前完成"
+            if self.overdue:
+                assert self.next_due is not None
+                due += f"：已逾期 {(self.as_of - self.next_due).days} 天"
+            lines.append(f"  {due}（{last}）。")
+            if self.triggers:
+                lines.append(f"  因以下事件提前：{'、'.join(self.triggers)}。")
+        lines += [f"  - {r.message}" for r in reasons]
+        lines.append(f"  政策 {self.policy}，计算日期 {self.as_of}。")
+        if not self.rejected:
+            lines.append("  探访档次只依据照护需要确定，不是对住户的评价。")
         return "\n".join(lines)
 
     def to_row(self) -> dict[str, Any]:
@@ -940,13 +985,23 @@ class VisitsScheme(BatchEngine):
         return self._expr_error(tr.event, f"visits.triggers.{tr.id}.event", env, hid,
                                 _error_of(tr.event, env) or _FAILED_IN_PLAN)
 
-    @cached_property
+    @property
     def words(self) -> VisitsWords:
-        """The reasons' templates (see ``words``): the per-record path
-        renders them one reason at a time, batch all rows at once."""
-        assert self.default is not None  # compile refuses a policy without a default tier
-        return visits_words(self.tiers, self.default, self.triggers, self._hit_policy,
-                            LAST_GIVEN)
+        """The reasons' templates in the language reasons are worded in now
+        (:func:`~civicscore.messages.reasons_language`: ``--lang``, else
+        ``CIVICSCORE_LANG``, else the policy's locale): the per-record path renders
+        them one reason at a time, batch all rows at once."""
+        return self.words_in(reasons_language(self.model.policy.locale))
+
+    def words_in(self, lang: str) -> VisitsWords:
+        """The reasons' templates in ``lang`` (``en`` or ``zh``), built once per language."""
+        cache = self.__dict__.setdefault("_words_by_lang", {})
+        if lang not in cache:
+            assert self.default is not None  # compile refuses a policy without a default
+            cache[lang] = visits_words(self.tiers, self.default, self.triggers,
+                                       self._hit_policy, LAST_GIVEN, lang)
+        words: VisitsWords = cache[lang]
+        return words
 
     def _whole(self, fast: Sequence[Any], last: dt.date | None, as_of: dt.date
                ) -> tuple[tuple[Any, ...], dict[str, Any]]:

@@ -58,7 +58,7 @@ class _Cadence(Protocol):
     @property
     def text(self) -> str: ...
 
-    def describe(self) -> str: ...
+    def describe(self, lang: str = "en") -> str: ...
 
 
 class _Tier(Protocol):
@@ -68,6 +68,10 @@ class _Tier(Protocol):
     def id(self) -> str: ...
     @property
     def name(self) -> str: ...
+    @property
+    def label(self) -> str: ...
+    @property
+    def label_en(self) -> str: ...
     @property
     def when(self) -> Expression | None: ...
     @property
@@ -82,6 +86,12 @@ class _Trigger(Protocol):
     @property
     def name(self) -> str: ...
     @property
+    def label(self) -> str: ...
+    @property
+    def label_en(self) -> str: ...
+    @property
+    def id(self) -> str: ...
+    @property
     def event(self) -> Expression: ...
     @property
     def within_days(self) -> int: ...
@@ -91,12 +101,20 @@ def _days(n: int) -> str:
     return f"{n} day" if n == 1 else f"{n} days"
 
 
-def _values(names: Sequence[str]) -> list[Part]:
-    """``age = 82, alone = true``: each fact read, shown as an officer writes it."""
+def _values(names: Sequence[str], lang: str = "en") -> list[Part]:
+    """``age = 82, alone = true``: each fact read, shown as an officer writes it
+    (``age = 82，alone = true`` in a Chinese sentence)."""
     parts: list[Part] = []
+    sep, show = ("，", "fact_zh") if lang == "zh" else (", ", "fact")
     for k, name in enumerate(names):
-        parts += [", " if k else "", f"{name} = ", Slot(name, "fact")]
+        parts += [sep if k else "", f"{name} = ", Slot(name, show)]  # type: ignore[arg-type]
     return parts
+
+
+def _zh_name(label: str, label_en: str, id: str) -> str:
+    """A tier or trigger as a Chinese sentence names it: its Chinese label (else the
+    English one, else its id), then ``[id]`` where it is a tier."""
+    return label or label_en or id
 
 
 @dataclass(frozen=True)
@@ -197,10 +215,14 @@ def _where(flag: str) -> str:
 
 
 def visits_words(tiers: Sequence[_Tier], default: _Tier, triggers: Sequence[_Trigger],
-                 hit_policy: str, last_given: str) -> VisitsWords:
+                 hit_policy: str, last_given: str, lang: str = "en") -> VisitsWords:
     """The templates of a visits section: ``tiers`` with a condition, in policy order,
     then the default tier and the triggers, as ``compile_visits`` made them;
-    ``last_given`` names the plan input of the last visit as given."""
+    ``last_given`` names the plan input of the last visit as given. ``lang`` is the
+    language of the sentences (``en`` or ``zh``); both read the same columns, so
+    either renders over the same words row or frame."""
+    if lang == "zh":
+        return _visits_words_zh(tiers, default, triggers, hit_policy, last_given)
     note: list[Part] = []
     matching: tuple[str, ...] | None = None
     if hit_policy == "priority":
@@ -236,5 +258,51 @@ def visits_words(tiers: Sequence[_Tier], default: _Tier, triggers: Sequence[_Tri
         Slot(f"$deadline{j}", "date")) for j, tr in enumerate(triggers))
     overdue = Words.of("the next visit was due on ", Slot("$next_due", "date"), ", ",
                        Slot(DAYS_OVERDUE, "days"), " before ", Slot("as_of", "date"))
+    return VisitsWords(tuple(matched), default_words, cadence, never, trigger_words, overdue,
+                       matching, last_given)
+
+
+def _visits_words_zh(tiers: Sequence[_Tier], default: _Tier, triggers: Sequence[_Trigger],
+                     hit_policy: str, last_given: str) -> VisitsWords:
+    """:func:`visits_words` in Chinese: the same reasons, slots and branches, worded for
+    an officer or a household that reads Chinese (dates in ISO form, 从未 for never)."""
+    note: list[Part] = []
+    matching: tuple[str, ...] | None = None
+    if hit_policy == "priority":
+        matching = tuple(f"{t.id} ({t.priority})" for t in tiers)
+        note = [Branch(SEVERAL, Words.of(
+            "；在条件成立的各档中它的优先级最高：", Slot(MATCHING)), Words.of())]
+
+    def tier_name(t: _Tier) -> str:
+        return f"{_zh_name(t.label, t.label_en, t.id)}档 [{t.id}]"
+
+    matched = []
+    for t in tiers:
+        assert t.when is not None
+        read = list(t.when.reads)
+        matched.append(Words.of(
+            f"归入{tier_name(t)}，因为条件成立：{t.when.text}",
+            *(("（", *_values(read, "zh"), "）") if read else ()), *note))
+    checked = ", ".join(t.id for t in tiers)
+    read_any = list(dict.fromkeys(name for t in tiers if t.when is not None
+                                  for name in t.when.reads))
+    default_words = Words.of(
+        "其他各档的条件均不成立",
+        *((f"（已检查 {checked}；", *_values(read_any, "zh"), "）") if checked else ()),
+        f"，因此归入默认的{tier_name(default)}")
+    cadence = tuple(Words.of(
+        "上次探访于 ", Slot(last_given, "text"),
+        f"，{t.cadence.describe('zh')}探访一次（{t.cadence.text}）：下次探访应于 ",
+        Slot("$cadence_due", "date_zh"), " 前完成") for t in (*tiers, default))
+    never = Words.of("没有探访记录：首次探访即刻到期（", Slot("as_of", "text"), "）")
+    trigger_words = tuple(Words.of(
+        f"{_zh_name(tr.label, tr.label_en, tr.id)}：事件发生于 ", Slot(f"$ev{j}", "date_zh"),
+        f"（{tr.event.text}），",
+        Branch(VISITED, Words.of("在上次探访（", Slot(last_given, "text"), "）之后"),
+               Words.of("此后尚无探访")),
+        f"；须在 {tr.within_days} 天内探访，即 ", Slot(f"$deadline{j}", "date_zh"), " 前")
+        for j, tr in enumerate(triggers))
+    overdue = Words.of("下次探访原应于 ", Slot("$next_due", "date_zh"), " 完成，截至 ",
+                       Slot("as_of", "date_zh"), " 已逾期 ", Slot(DAYS_OVERDUE, "days_zh"))
     return VisitsWords(tuple(matched), default_words, cadence, never, trigger_words, overdue,
                        matching, last_given)
