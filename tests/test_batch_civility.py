@@ -256,6 +256,23 @@ def test_batch_equals_per_record(policies: dict[str, civicscore.Policy], variant
     assert_same(policies[variant], items, items, as_of)
 
 
+@pytest.mark.parametrize("variant", ["titles", "long-bar"])
+@settings(max_examples=5, deadline=None,
+          suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large])
+@given(items=households(max_size=40), as_of=AS_OF)
+def test_batch_equals_per_record_in_chinese(policies: dict[str, civicscore.Policy],
+                                            variant: str, items: list[Any],
+                                            as_of: dt.date) -> None:
+    """The Chinese templates, rendered by both engines, give the same sentences."""
+    from civicscore.messages import LANG
+
+    token = LANG.set("zh")
+    try:
+        assert_same(policies[variant], items, items, as_of)
+    finally:
+        LANG.reset(token)
+
+
 # --- chosen cases -----------------------------------------------------------------------------
 
 AS_OF_DAY = dt.date(2026, 3, 1)

@@ -49,3 +49,28 @@ def test_said_lists_are_what_say_frame_gives(case: tuple[int, list[list[str | No
             for i in range(n)]
     assert got.dtype == pl.List(pl.String)
     assert got.to_list() == want
+
+
+def test_reasons_and_explain_in_chinese(monkeypatch: pytest.MonkeyPatch) -> None:
+    """With no language asked, a zh-CN policy (karamay) words a household's reasons and
+    its account in Chinese, in both engines; ``explain("en")`` still gives English."""
+    import civicscore
+
+    monkeypatch.delenv("CIVICSCORE_LANG", raising=False)
+    scheme = civicscore.load("karamay").civility
+    as_of = dt.date(2025, 12, 31)
+    items = [{"household_id": "H1", "volunteer_hours": 12, "review_date": "2025-06-01"},
+             {"household_id": "H2", "review_date": "2024-11-20", "revoked_on": "2025-05-01",
+              "revocation_reason": "违法"}]
+    per = scheme.decide_many(items, as_of=as_of)
+    said = [[r.message for r in d.reasons if not r.code.startswith("STAR_")]
+            for d in per.decisions]
+    assert said[0][-1] == "已于 2025-06-01 评定；下次复评日期 2026-06-01"
+    assert said[1][0].startswith("已于 2025-05-01 撤销星级（违法）：")
+    assert scheme.batch(items, as_of=as_of).output["reasons"].to_list() == said
+    star = next(r for r in per.decisions[0].reasons if r.code == "STAR_NOT_MET")
+    assert "：不符合 — " in star.message and "不成立" in star.message
+    account = per.decisions[0].explain()
+    assert account.startswith("住户 H1，计算日期 2025-12-31：")
+    assert "  符合的标准：" in account
+    assert per.decisions[0].explain("en").startswith("Household H1, as of 2025-12-31:")

@@ -62,7 +62,7 @@ from ..._suggest import did_you_mean, one_of
 from ...errors import RecordError
 from ...expr import Expression, FunctionTable, Type
 from ...expr.ir import Name, walk
-from ...messages import say
+from ...messages import reasons_language, say
 from ...plan.ops import (
     AddPeriod,
     All,
@@ -174,6 +174,8 @@ class CivilityDecision:
     policy: PolicyRef
     as_of: dt.date
     row: int
+    #: the language its reasons are worded in (``en`` or ``zh``), and ``explain``'s
+    lang: str = field(default="en", compare=False, repr=False)
 
     @property
     def rejected(self) -> bool:
@@ -192,8 +194,11 @@ class CivilityDecision:
     def barred(self) -> bool:
         return self.barred_until is not None
 
-    def explain(self) -> str:
-        """Plain-language account, for an officer or to show the household."""
+    def explain(self, lang: str | None = None) -> str:
+        """Plain-language account, for an officer or to show the household, in ``lang``
+        (``zh`` or ``en``; by default the language its reasons are worded in)."""
+        if (lang or self.lang) == "zh":
+            return self._explain_zh()
         head = f"Household {self.household_id}"
         if self.rejected:
             lines = [f"{head}: the record was rejected, as of {self.as_of}:"]
@@ -212,6 +217,28 @@ class CivilityDecision:
             lines.append(f"    {mark} {c.name} — {c.when}{read}")
         lines += [f"  - {r.message}" for r in self.reasons if r.code not in STAR_CODES]
         lines.append(f"  Policy {self.policy}.")
+        return "\n".join(lines)
+
+    def _explain_zh(self) -> str:
+        """:meth:`explain` in Chinese (the reasons as they are worded)."""
+        head = f"住户 {self.household_id}"
+        if self.rejected:
+            lines = [f"{head}：记录未通过校验（计算日期 {self.as_of}）："]
+            lines += [f"  - {r.message}" for r in self.reasons]
+            lines.append(f"  政策 {self.policy}。")
+            return "\n".join(lines)
+        title = self.title or self.title_en
+        lines = [f"{head}，计算日期 {self.as_of}：{self.stars} / {self.max_stars} 颗星"
+                 + (f"，称号{title}。" if title else "，无称号。")]
+        met = sum(c.met for c in self.criteria)
+        lines.append(f"  符合的标准：{met} / {len(self.criteria)} 项"
+                     + ("（禁评期间不计星）" if self.barred else "") + "：")
+        for c in self.criteria:
+            mark = "[x]" if c.met else "[ ]"
+            read = f"：{format_values(c.values)}" if c.values else ""
+            lines.append(f"    {mark} {c.label or c.label_en or c.id} — {c.when}{read}")
+        lines += [f"  - {r.message}" for r in self.reasons if r.code not in STAR_CODES]
+        lines.append(f"  政策 {self.policy}。")
         return "\n".join(lines)
 
     def to_row(self) -> dict[str, Any]:
@@ -359,12 +386,23 @@ class CivilityScheme(BatchEngine):
         return civility_plan(self.stars, self.titles, self.rules.bar_years,
                              self.rules.review_years)
 
-    @cached_property
+    @property
     def words(self) -> CivilityWords:
-        """The reason templates of steps 3 to 5, built once per policy; both engines
-        render them (see ``words``)."""
-        return CivilityWords.of(self.titles, len(self.stars), self.rules.bar_years,
-                                self.rules.review_years)
+        """The reason templates of steps 3 to 5 in the language reasons are worded in
+        now (:func:`~civicscore.messages.reasons_language`: ``--lang``, else
+        ``CIVICSCORE_LANG``, else the policy's locale); both engines render them (see
+        ``words``)."""
+        return self.words_in(reasons_language(self.model.policy.locale))
+
+    def words_in(self, lang: str) -> CivilityWords:
+        """The reason templates in ``lang`` (``en`` or ``zh``), built once per language."""
+        cache = self.__dict__.setdefault("_words_by_lang", {})
+        if lang not in cache:
+            cache[lang] = CivilityWords.of(self.titles, len(self.stars),
+                                           self.rules.bar_years, self.rules.review_years,
+                                           lang)
+        words: CivilityWords = cache[lang]
+        return words
 
     @cached_property
     def _run(self) -> Callable[[Mapping[str, Any]], tuple[Any, ...]]:
@@ -418,7 +456,8 @@ class CivilityScheme(BatchEngine):
     def _reject(self, row: int, hid: str, reasons: Sequence[Reason],
                 as_of: dt.date) -> CivilityDecision:
         return CivilityDecision(hid, REJECTED, 0, self.max_stars, "", "", (), False, None, None,
-                                tuple(reasons), self.ref, as_of, row)
+                                tuple(reasons), self.ref, as_of, row,
+                                reasons_language(self.model.policy.locale))
 
     def _decide(self, row: int, record: Any, as_of: dt.date,
                 seen: dict[str, int]) -> CivilityDecision:
@@ -481,28 +520,35 @@ class CivilityScheme(BatchEngine):
         if trace.failed:
             return self._reject(row, hid, self._criterion_errors(env, trace, who), as_of)
         criteria: list[StarResult] = []
+        words = self.words
         for s, met in zip(self.stars, trace.met, strict=True):
             values = s.when.values_read(env)
             # no criterion failed (that rejected the record above), so every flag is set
             criteria.append(StarResult(s.id, s.label, s.label_en, met is True, values,
                                        s.when.text))
-            name = _both(s.label, s.label_en, s.id)
-            read = f" ({format_values(values)})" if values else ""
+            if words.lang == "zh":
+                name = s.label or s.label_en or s.id
+                read = f"（{format_values(values)}）" if values else ""
+                message = (f"{name}：符合 — {s.when.text}{read}" if met
+                           else f"{name}：不符合 — {s.when.text} 不成立{read}")
+            else:
+                name = _both(s.label, s.label_en, s.id)
+                read = f" ({format_values(values)})" if values else ""
+                message = (f"{name}: met — {s.when.text}{read}" if met
+                           else f"{name}: not met — {s.when.text} does not hold{read}")
             if met:
-                reasons.append(Reason("STAR_MET", f"civility.stars.{s.id}",
-                                      f"{name}: met — {s.when.text}{read}", values,
+                reasons.append(Reason("STAR_MET", f"civility.stars.{s.id}", message, values,
                                       s.when.text, "+1 star"))
             else:
-                reasons.append(Reason("STAR_NOT_MET", f"civility.stars.{s.id}",
-                                      f"{name}: not met — {s.when.text} does not hold{read}",
+                reasons.append(Reason("STAR_NOT_MET", f"civility.stars.{s.id}", message,
                                       values, s.when.text))
-        reasons += self.words.reasons(trace, as_of, revoked, why, review)
+        reasons += words.reasons(trace, as_of, revoked, why, review)
         title = self.titles[trace.title] if trace.title >= 0 else None
         return CivilityDecision(
             hid, SCORED, trace.stars, self.max_stars,
             title.label if title else "", title.label_en if title else "",
             tuple(criteria), trace.review_due, trace.next_review, trace.barred_until,
-            tuple(reasons), self.ref, as_of, row)
+            tuple(reasons), self.ref, as_of, row, words.lang)
 
     def _criterion_errors(self, env: Mapping[str, Any], trace: Trace,
                           who: str) -> list[Reason]:

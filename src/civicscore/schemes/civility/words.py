@@ -76,12 +76,16 @@ class CivilityWords:
     bar_years: int
     review_years: int
     min_stars: tuple[int, ...]  # per title_say item: the threshold its Reason names
+    lang: str = "en"  # the language of the sentences
 
     @staticmethod
     def of(titles: Sequence[Any], star_count: int, bar_years: int,
-           review_years: int) -> CivilityWords:
+           review_years: int, lang: str = "en") -> CivilityWords:
         """The templates for ``titles`` (sorted by ``min_stars``; each has ``min_stars``,
-        ``label``, ``label_en``) over ``star_count`` stars."""
+        ``label``, ``label_en``) over ``star_count`` stars, in ``lang`` (``en`` or
+        ``zh``: the same items, slots and metas, worded in that language)."""
+        if lang == "zh":
+            return _of_zh(titles, star_count, bar_years, review_years)
         revoked, why = Slot("revoked_on", "iso"), Slot("revocation_reason")
         as_of, end, earned = Slot("as_of", "iso"), Slot("bar_end", "iso"), Slot("earned", "int")
         review, nxt = Slot("review_date", "iso"), Slot("next_review", "iso")
@@ -199,3 +203,58 @@ class CivilityWords:
         rejected rows' reasons)."""
         return say_frame(self.entries, frame, more)
 
+
+
+def _zh_label(label: str, label_en: str, fallback: str) -> str:
+    """A star or title as a Chinese sentence names it: its Chinese label, else the
+    English one, else ``fallback``."""
+    return label or label_en or fallback
+
+
+def _of_zh(titles: Sequence[Any], star_count: int, bar_years: int,
+           review_years: int) -> CivilityWords:
+    """:meth:`CivilityWords.of` in Chinese."""
+    revoked, why = Slot("revoked_on", "iso"), Slot("revocation_reason")
+    as_of, end, earned = Slot("as_of", "iso"), Slot("bar_end", "iso"), Slot("earned", "int")
+    review, nxt = Slot("review_date", "iso"), Slot("next_review", "iso")
+    entries: list[Entry] = [Choose(REVOCATION, (
+        Words.of("撤销记录的日期 ", revoked, "（", why, "）晚于计算日期 ", as_of, "，尚未生效"),
+        Words.of("已于 ", revoked, " 撤销星级（", why, "）：", end, f" 前无星级、无称号（禁评 "
+                 f"{bar_years} 年）；若无禁评，该户可得 ", earned, " 颗星"),
+        Words.of("曾于 ", revoked, " 撤销星级（", why, f"）；{bar_years} 年禁评期已于 ", end,
+                 " 结束")))]
+    metas: list[tuple[_Meta, ...]] = [(
+        _Meta("REVOCATION_PENDING", "record.revoked_on"),
+        _Meta("REVOKED", "civility.bar_years"),
+        _Meta("REVOCATION_ENDED", "civility.bar_years"))]
+    min_stars: list[int] = []
+    if titles:
+        items, title_metas = [], []
+        lowest = titles[0]
+        for k in range(star_count + 1):
+            reached = [t for t in titles if t.min_stars <= k]
+            if reached:
+                t = reached[-1]
+                items.append(Words.of(
+                    f"{k} 颗星，达到称号{_zh_label(t.label, t.label_en, str(t.min_stars))}"
+                    f"（{t.min_stars} 颗星起）"))
+                title_metas.append(_Meta("TITLE", "civility.titles"))
+                min_stars.append(t.min_stars)
+            else:
+                items.append(Words.of(
+                    f"{k} 颗星：还差 {lowest.min_stars - k} 颗星可获称号"
+                    f"{_zh_label(lowest.label, lowest.label_en, str(lowest.min_stars))}"))
+                title_metas.append(_Meta("NO_TITLE", "civility.titles"))
+                min_stars.append(lowest.min_stars)
+        entries.append(Choose(TITLE, tuple(items)))
+        metas.append(tuple(title_metas))
+    entries.append(Choose(REVIEW, (
+        Words.of("需要复评：从未评定（无 review_date）"),
+        Words.of("自 ", nxt, " 起需要复评（上次评定于 ", review,
+                 f"；星级有效期 {review_years} 年）"),
+        Words.of("已于 ", review, " 评定；下次复评日期 ", nxt))))
+    metas.append((_Meta("REVIEW_DUE", "civility.review_years"),
+                  _Meta("REVIEW_DUE", "civility.review_years"),
+                  _Meta("REVIEW_VALID", "civility.review_years")))
+    return CivilityWords(tuple(entries), tuple(metas), bar_years, review_years,
+                         tuple(min_stars), "zh")
