@@ -285,6 +285,50 @@ def test_quota_ties_agree(policies: dict[str, civicscore.Policy], items: list[An
     assert_agree(policies[which].scheme("appraisal"), items)
 
 
+@given(items=st.lists(st.fixed_dictionaries({
+    "subject_id": st.sampled_from(["a", "b", "c", "d", "e", "f", "g", "h"]),
+    "done": st.sampled_from([80, 90, 100]), "complaints": st.sampled_from([0, 1, 3]),
+    "errors": st.sampled_from([0, 1, 2]), "reviewed": st.sampled_from(["2025-12-01", None]),
+}), max_size=12), which=st.sampled_from(sorted(QUOTAS)))
+@settings(max_examples=10, deadline=None,
+          suppress_health_check=[HealthCheck.function_scoped_fixture])
+def test_chinese_reasons_agree(policies: dict[str, civicscore.Policy], items: list[Any],
+                               which: str) -> None:
+    """The Chinese templates (how each score was found, the quota's ranking included)
+    give the same sentences in both engines."""
+    from civicscore.messages import LANG
+
+    token = LANG.set("zh")
+    try:
+        assert_agree(policies[which].scheme("appraisal"), items)
+    finally:
+        LANG.reset(token)
+
+
+def test_reasons_and_explain_in_chinese(monkeypatch: pytest.MonkeyPatch) -> None:
+    """karamay's locale is zh-CN: with no language asked, its subjects' reasons and
+    account are Chinese; the trace's ``how`` stays the English data of the details."""
+    monkeypatch.delenv("CIVICSCORE_LANG", raising=False)
+    scheme = civicscore.load("karamay").appraisal
+    subject = {"subject_id": "L1", "tasks_completed_pct": 91.97, "grid_households": 87,
+               "households_visited": 82, "households_known": 81,
+               "requests_resolved_pct": 88.41, "difficulties_reported": 6,
+               "difficulties_solved": 5, "satisfaction_staff": 88.17,
+               "satisfaction_users": 86.46, "satisfaction_departments": 89.09,
+               "satisfaction_leaders": 86.95, "major_safety_incidents": 0,
+               "financial_irregularities": False, "privacy_breaches": 0}
+    d = scheme.decide(subject, as_of=dt.date(2025, 12, 31))
+    assert not d.rejected, d.reasons
+    messages = [r.message for r in d.reasons]
+    assert messages[0].startswith("任务完成率：tasks_completed_pct = 91.97 -> 79.925（线性：")
+    assert messages[-2].startswith("总分 = ") and messages[-2].endswith("（四舍五入保留 2 位小数）")
+    assert d.indicators[0].how.startswith("linear: ")
+    assert d.explain().startswith("考核对象 L1（第 1 行）：总分 ")
+    assert d.explain("en").startswith("Subject L1 (row 1): total ")
+    assert scheme.batch([subject], as_of=dt.date(2025, 12, 31)).output["reasons"].to_list() \
+        == [messages]
+
+
 def test_batch_output_echoes_no_input_columns_and_details(
         policies: dict[str, civicscore.Policy]) -> None:
     scheme = policies["good-share"].scheme("appraisal")

@@ -63,6 +63,7 @@ from .scheme import (
     _Indicator,
     _places,
     dec,
+    how_picks,
     how_text,
 )
 from .words import quota_choice, reason_entries, veto_reads
@@ -409,7 +410,7 @@ def _quota_entry(scheme: AppraisalScheme, work: pl.DataFrame) -> Choose | None:
         return None
     cohort = int((work["__status"] == SCORED).sum())
     return quota_choice(scheme, cohort, _places(q.max_share, cohort, q.rounding),
-                        int(work["__rank"].is_not_null().sum()))
+                        int(work["__rank"].is_not_null().sum()), scheme.words.lang)
 
 
 def _trace(scheme: AppraisalScheme, later: Later, part: pl.DataFrame, as_of: dt.date
@@ -417,6 +418,7 @@ def _trace(scheme: AppraisalScheme, later: Later, part: pl.DataFrame, as_of: dt.
     """The columns the reason templates read (``words``), for one slice: the
     plan's shown values computed here, for these rows only."""
     k = len(scheme.indicators)
+    lang = scheme.words.lang
     facts = sorted({fact for ind in scheme.indicators for fact, _ in ind.raters})
     texts = [f"{STEP}{key}{i}" for i in range(k) for key in ("tR", "tN", "tW")] \
         + [f"{STEP}tX:{fact}" for fact in facts] + [f"{STEP}tT", f"{STEP}tShort"]
@@ -425,7 +427,8 @@ def _trace(scheme: AppraisalScheme, later: Later, part: pl.DataFrame, as_of: dt.
     quota = pl.col("__quota")
     return part.select(
         *(pl.col(_P + t).alias(t) for t in texts),
-        *(_how_expr(ind, i).alias(f"{STEP}how{i}") for i, ind in enumerate(scheme.indicators)),
+        *(_how_expr(ind, i, lang).alias(f"{STEP}how{i}")
+          for i, ind in enumerate(scheme.indicators)),
         *(pl.col(f"__flag_{i}").alias(f"{STEP}flag{i}") for i in range(k)),
         pl.col("__band").alias(f"{STEP}band"),
         *(pl.when(pl.col(f"__veto_{j}")).then(pl.col("__band")).alias(f"{STEP}vb{j}")
@@ -515,16 +518,18 @@ def _quota_code(scheme: AppraisalScheme) -> pl.Expr:
         .when(quota == 2).then(pl.lit("QUOTA_DEMOTED"))
 
 
-def _how_expr(ind: _Indicator, i: int) -> pl.Expr:
-    """How the score was found: ``how_text`` (the per-record wording) of each rule the
-    plan's ``pick`` may name, once each; only a value in no band is worded per row."""
+def _how_expr(ind: _Indicator, i: int, lang: str = "en") -> pl.Expr:
+    """How the score was found: ``how_text`` (the per-record wording, in ``lang``) of each
+    rule the plan's ``pick`` may name, once each; only a value in no band is worded per
+    row."""
     pick = pl.col(f"__pick_{i}")
-    texts = _how_texts(ind)
+    texts = _how_texts(ind, lang)
     words = pick.replace_strict(list(texts), list(texts.values()), default=None,
                                 return_dtype=pl.String)
     if ind.norm.method != "bands":
         return words
-    return pl.when(pick == -1).then(_out_of_bands(pl.col(f"{_P}{STEP}tR{i}"))).otherwise(words)
+    return pl.when(pick == -1).then(_out_of_bands(pl.col(f"{_P}{STEP}tR{i}"), lang)
+                                    ).otherwise(words)
 
 
 def _how_column(inds: tuple[_Indicator, ...], wide: pl.DataFrame, which: pl.Series,
@@ -546,15 +551,15 @@ def _how_column(inds: tuple[_Indicator, ...], wide: pl.DataFrame, which: pl.Seri
     return how
 
 
-def _how_texts(ind: _Indicator) -> dict[int, str]:
+def _how_texts(ind: _Indicator, lang: str = "en") -> dict[int, str]:
     """``how_text`` of each rule the plan's ``pick`` may name (but a value in no band)."""
-    picks = {"linear": [0, 1, 2], "thresholds": [*range(len(ind.steps)), -1],
-             "bands": list(range(len(ind.bands))), "none": [0]}[ind.norm.method]
-    return {k: how_text(ind, k, Decimal(0))[0] for k in picks}
+    return {k: how_text(ind, k, Decimal(0), lang)[0] for k in how_picks(ind)}
 
 
-def _out_of_bands(raw_text: pl.Expr) -> pl.Expr:
+def _out_of_bands(raw_text: pl.Expr, lang: str = "en") -> pl.Expr:
     """``how_text`` of a value in no band (it quotes the value)."""
+    if lang == "zh":
+        return pl.concat_str(pl.lit("区间："), raw_text, pl.lit(" 不在任何区间内，得 0 分"))
     return pl.concat_str(pl.lit("bands: "), raw_text, pl.lit(" is in no band, scores 0"))
 
 

@@ -105,7 +105,7 @@ from ..._suggest import did_you_mean, one_of
 from ...errors import RecordError
 from ...expr import Expression, FunctionTable, Type
 from ...expr.ir import Name, walk
-from ...messages import say
+from ...messages import reasons_language, say
 from ...plan.ops import EXACT as EXACT_TYPE
 from ...plan.ops import (
     EXACT_CONTEXT,
@@ -235,6 +235,8 @@ class AppraisalDecision:
     quota_note: str = ""
     computed_grade_label: str = ""
     computed_grade_label_en: str = ""
+    #: the language its reasons are worded in (``en`` or ``zh``), and ``explain``'s
+    lang: str = field(default="en", compare=False, repr=False)
 
     @property
     def rejected(self) -> bool:
@@ -259,8 +261,11 @@ class AppraisalDecision:
                 return t
         raise KeyError(indicator_id)
 
-    def explain(self) -> str:
-        """Plain-language account of the decision, for an officer or the subject."""
+    def explain(self, lang: str | None = None) -> str:
+        """Plain-language account of the decision, for an officer or the subject, in
+        ``lang`` (``zh`` or ``en``; by default the language its reasons are worded in)."""
+        if (lang or self.lang) == "zh":
+            return self._explain_zh()
         head = f"Subject {self.subject_id} (row {self.row})"
         if self.rejected:
             lines = [f"{head} was rejected and has no grade:"]
@@ -281,6 +286,28 @@ class AppraisalDecision:
         if self.quota_note:
             lines.append(f"  {self.quota_note}")
         lines.append(f"  Policy {self.policy}, as of {self.as_of}.")
+        return "\n".join(lines)
+
+    def _explain_zh(self) -> str:
+        """:meth:`explain` in Chinese (the reasons as they are worded)."""
+        head = f"考核对象 {self.subject_id}（第 {self.row} 行）"
+        if self.rejected:
+            lines = [f"{head}未通过校验，没有等次："]
+        else:
+            grade = self.grade_label or self.grade_label_en or self.grade
+            lines = [f"{head}：总分 {self.total:g}，"
+                     + (f"建议等次{grade}，须经人工确认。" if self.needs_confirmation
+                        else f"等次{grade}。")]
+            lines.append("  总分的计算（原始值 -> 换算为 0-100 分 x 权重 x 分组权重 = 加权得分）：")
+        lines += [f"  - {r.message}" for r in self.reasons]
+        if self.needs_confirmation:
+            band = (self.computed_grade_label or self.computed_grade_label_en
+                    or self.computed_grade)
+            grade = self.grade_label or self.grade_label_en or self.grade
+            lines.append(f"  须经确认：按总分应为{band}；{grade}在人工确认之前只是建议。")
+        if self.quota_note:
+            lines.append(f"  {self.quota_note}")
+        lines.append(f"  政策 {self.policy}，计算日期 {self.as_of}。")
         return "\n".join(lines)
 
     def to_row(self) -> dict[str, Any]:
@@ -484,7 +511,7 @@ class _Grade:
 
 
 class _Words(NamedTuple):
-    """A policy's reason templates, by reason (see ``words``)."""
+    """A policy's reason templates, by reason (see ``words``), in one language."""
 
     indicators: tuple[Words, ...]
     flags: tuple[Words | None, ...]
@@ -492,6 +519,7 @@ class _Words(NamedTuple):
     grade: Choose
     vetoes: tuple[Choose, ...]
     veto_reads: tuple[tuple[str, ...], ...]
+    lang: str = "en"
 
 
 class _Rejected(Exception):
@@ -632,7 +660,8 @@ class AppraisalScheme(BatchEngine):
     def _reject(self, row: int, sid: str, reasons: Sequence[Reason],
                 as_of: dt.date) -> AppraisalDecision:
         return AppraisalDecision(sid, REJECTED, None, "", "", "", "", (), False, (),
-                                 tuple(reasons), self.ref, as_of, row)
+                                 tuple(reasons), self.ref, as_of, row,
+                                 lang=reasons_language(self.model.policy.locale))
 
     def _decide(self, row: int, record: Any, as_of: dt.date,
                 seen: dict[str, int]) -> AppraisalDecision:
@@ -806,16 +835,26 @@ class AppraisalScheme(BatchEngine):
                 {"raw": float(raw)}, (0, 100)))
         return raw, "none: the value is the score", ""
 
-    @functools.cached_property
+    @property
     def words(self) -> _Words:
-        """The reasons' templates (``words``), built once per policy; batch
-        renders the same ones over its frames."""
-        k = len(self.indicators)
-        return _Words(tuple(indicator_words(self, i) for i in range(k)),
-                      tuple(flag_words(self, i) for i in range(k)), total_words(self),
-                      grade_choice(self), tuple(veto_choice(self, j)
-                                                for j in range(len(self.vetoes))),
-                      tuple(veto_reads(self, j) for j in range(len(self.vetoes))))
+        """The reasons' templates (``words``) in the language reasons are worded in now
+        (:func:`~civicscore.messages.reasons_language`: ``--lang``, else
+        ``CIVICSCORE_LANG``, else the policy's locale); batch renders the same ones
+        over its frames."""
+        return self.words_in(reasons_language(self.model.policy.locale))
+
+    def words_in(self, lang: str) -> _Words:
+        """The reasons' templates in ``lang`` (``en`` or ``zh``), built once per language."""
+        cache = self.__dict__.setdefault("_words_by_lang", {})
+        if lang not in cache:
+            k, m = len(self.indicators), len(self.vetoes)
+            cache[lang] = _Words(
+                tuple(indicator_words(self, i, lang) for i in range(k)),
+                tuple(flag_words(self, i, lang) for i in range(k)), total_words(self, lang),
+                grade_choice(self, lang), tuple(veto_choice(self, j, lang) for j in range(m)),
+                tuple(veto_reads(self, j) for j in range(m)), lang)
+        words: _Words = cache[lang]
+        return words
 
     def _grade_subject(self, row: int, sid: str, traces: list[IndicatorTrace],
                        exact: list[_Exact], held: list[tuple[_Veto, dict[str, Any]]],
@@ -830,7 +869,8 @@ class AppraisalScheme(BatchEngine):
             said["$tShort"] = _fmt(EXACT.subtract(self.grades[bix - 1].d_min, exact_total))
         for i, (t, x) in enumerate(zip(traces, exact, strict=True)):
             said.update({f"$tR{i}": _fmt(x.raw), f"$tN{i}": _fmt(x.normalised),
-                         f"$tW{i}": _fmt(x.weighted), f"$how{i}": t.how})
+                         f"$tW{i}": _fmt(x.weighted),
+                         f"$how{i}": how_in(self.indicators[i], t.how, x.raw, words.lang)})
             said.update({f"$tX:{r.fact}": _fmt(r.value) for r in t.raters})
         reasons: list[Reason] = []
         for i, t in enumerate(traces):
@@ -864,22 +904,25 @@ class AppraisalScheme(BatchEngine):
                                  grade.label_en, vetoed, bool(vetoed), tuple(traces),
                                  tuple(reasons), self.ref, as_of, row,
                                  computed_grade_label=band.label,
-                                 computed_grade_label_en=band.label_en)
+                                 computed_grade_label_en=band.label_en, lang=words.lang)
 
     # -- the quota over a cohort -----------------------------------------------------------
-    def _order_text(self) -> str:
+    def _order_text(self, lang: str = "en") -> str:
         assert self.quota is not None
+        zh = lang == "zh"
+        by_id = "对象编号（升序）" if zh else "subject id (ascending)"
         parts = []
         for key in self.quota.tie_break:
             if key == "total":
-                parts.append("total (higher first)")
+                parts.append("总分（高者在前）" if zh else "total (higher first)")
             elif key == "subject_id":
-                parts.append("subject id (ascending)")
+                parts.append(by_id)
             else:
-                parts.append(f"{key.split(':', 1)[1]} score (higher first)")
+                name = key.split(":", 1)[1]
+                parts.append(f"{name} 得分（高者在前）" if zh else f"{name} score (higher first)")
         if not self.quota.tie_break or self.quota.tie_break[-1] != "subject_id":
-            parts.append("subject id (ascending)")
-        return ", then ".join(parts)
+            parts.append(by_id)
+        return ("，其次按" if zh else ", then ").join(parts)
 
     @functools.cached_property
     def quota_op(self) -> Quota:
@@ -918,7 +961,7 @@ class AppraisalScheme(BatchEngine):
                                                                         q.rounding)))
         by_rank = sorted((r, i) for i, r in enumerate(ranked.rank) if r is not None)
         candidates = [decisions[i] for _, i in by_rank]
-        said = quota_choice(self, cohort, k, len(candidates))
+        said = quota_choice(self, cohort, k, len(candidates), self.words.lang)
         changed: dict[int, AppraisalDecision] = {}
         kept: list[str] = []
         demoted: list[str] = []
@@ -1389,9 +1432,12 @@ def appraisal_plan(scheme: AppraisalScheme, words: bool = True) -> Plan:
     return Plan(inputs, tuple(steps), tuple(s.name for s in steps))
 
 
-def how_text(ind: _Indicator, pick: int, raw: Decimal) -> tuple[str, str]:
+def how_text(ind: _Indicator, pick: int, raw: Decimal, lang: str = "en") -> tuple[str, str]:
     """How the score was found (the rule ``pick`` of :func:`_spans`), and its flag
-    (OUT_OF_BANDS, NO_STEP_REACHED or '')."""
+    (OUT_OF_BANDS, NO_STEP_REACHED or ''). In English (the trace's and the details'
+    ``how``), or in Chinese for a reason worded so (``lang="zh"``)."""
+    if lang == "zh":
+        return _how_text_zh(ind, pick, raw)
     n = ind.norm
     if n.method == "linear":
         how = f"linear: {_fmt(ind.d_floor)} scores 0, {_fmt(ind.d_target)} scores 100"
@@ -1412,3 +1458,53 @@ def how_text(ind: _Indicator, pick: int, raw: Decimal) -> tuple[str, str]:
         close = "]" if pick == len(ind.bands) - 1 else ")"
         return f"bands: [{_fmt(lo)}, {_fmt(hi)}{close} scores {_fmt(written)}", ""
     return "none: the value is the score", ""
+
+
+def _how_text_zh(ind: _Indicator, pick: int, raw: Decimal) -> tuple[str, str]:
+    """:func:`how_text` in Chinese."""
+    n = ind.norm
+    if n.method == "linear":
+        how = f"线性：{_fmt(ind.d_floor)} 得 0 分，{_fmt(ind.d_target)} 得 100 分"
+        return {0: how, 1: f"{how}，取下限 {_fmt(0)}",
+                2: f"{how}，取上限 {_fmt(100)}"}[pick], ""
+    if n.method == "thresholds":
+        word = "不低于" if n.higher_is_better else "不高于"
+        if pick == -1:
+            edge = ind.steps[0 if n.higher_is_better else -1][0]
+            return (f"分档：未达到任何一档（最近的一档为{word} {_fmt(edge)}），得 0 分"
+                    ), "NO_STEP_REACHED"
+        at, written = ind.steps[pick]
+        return f"分档：{word} {_fmt(at)} 得 {_fmt(written)} 分", ""
+    if n.method == "bands":
+        if pick == -1:
+            return f"区间：{_fmt(raw)} 不在任何区间内，得 0 分", "OUT_OF_BANDS"
+        lo, hi, written = ind.bands[pick]
+        close = "]" if pick == len(ind.bands) - 1 else ")"
+        return f"区间：[{_fmt(lo)}, {_fmt(hi)}{close} 得 {_fmt(written)} 分", ""
+    return "不换算：数值即得分", ""
+
+
+def how_picks(ind: _Indicator) -> list[int]:
+    """Every rule ``pick`` of an indicator's normalisation but a value in no band (the
+    only ``how`` that quotes the value)."""
+    return {"linear": [0, 1, 2], "thresholds": [*range(len(ind.steps)), -1],
+            "bands": list(range(len(ind.bands))), "none": [0]}[ind.norm.method]
+
+
+def _how_by_english(ind: _Indicator, lang: str) -> dict[str, str]:
+    """The ``how`` of each rule in ``lang``, by its English text (each rule's is its
+    own), made once per indicator and language (kept beside its cached properties)."""
+    cache: dict[str, dict[str, str]] = ind.__dict__.setdefault("_how_by_english", {})
+    if lang not in cache:
+        cache[lang] = {how_text(ind, k, Decimal(0))[0]: how_text(ind, k, Decimal(0), lang)[0]
+                       for k in how_picks(ind)}
+    return cache[lang]
+
+
+def how_in(ind: _Indicator, how: str, raw: Decimal, lang: str) -> str:
+    """An indicator trace's ``how`` (English, as both paths write it) in ``lang``: the
+    same rule's words, or for a value in no band the words quoting that value."""
+    if lang == "en":
+        return how
+    found = _how_by_english(ind, lang).get(how)
+    return found if found is not None else how_text(ind, -1, raw, lang)[0]

@@ -34,6 +34,15 @@ if TYPE_CHECKING:  # polars is the optional batch extra: imported where batch ru
     from .scheme import AppraisalScheme
 
 CONFIRM = "a human must confirm this before it takes effect"
+CONFIRM_ZH = "须经人工确认后方可生效"
+
+
+def _name(label: str, label_en: str, fallback: str, lang: str) -> str:
+    """A thing named in a sentence: both labels in English (``任务完成率 (Task
+    completion)``), the Chinese label alone in Chinese (else the English one, else its id)."""
+    if lang == "zh":
+        return label or label_en or fallback
+    return _both(label, label_en, fallback)
 
 
 def dec(x: float | int | Decimal) -> Decimal:
@@ -67,59 +76,79 @@ def _fmt_of(x: float | int | Decimal) -> str:
     return "0" if text in ("-0", "") else text
 
 
-def indicator_words(scheme: AppraisalScheme, i: int) -> Words:
+def indicator_words(scheme: AppraisalScheme, i: int, lang: str = "en") -> Words:
     """The INDICATOR sentence of indicator ``i``: source -> score (how) x weights."""
     ind = scheme.indicators[i]
-    name = _both(ind.label, ind.label_en, ind.id)
+    zh = lang == "zh"
+    name = _name(ind.label, ind.label_en, ind.id, lang)
     raw = Slot(f"$tR{i}")
     source: list[Part]
     if ind.value is not None:
         source = [f"{ind.value.text} = ", raw]
     else:
-        source = ["rater-weighted mean of "]
+        source = ["评价人加权平均：" if zh else "rater-weighted mean of "]
         for j, (fact, w) in enumerate(ind.raters):
-            source += [(", " if j else "") + f"{fact} ", Slot(f"$tX:{fact}"), f" x{_fmt(w)}"]
+            source += [(("，" if zh else ", ") if j else "") + f"{fact} ", Slot(f"$tX:{fact}"),
+                       f" x{_fmt(w)}"]
         source += [" = ", raw]
+    if zh:
+        group = (f" x 分组 {ind.group_label} {_fmt(ind.group_weight)}"
+                 if ind.group is not None else "")
+        return Words.of(f"{name}：", *source, " -> ", Slot(f"$tN{i}"), "（", Slot(f"$how{i}"),
+                        f"）x 权重 {_fmt(ind.weight)}{group} = ", Slot(f"$tW{i}"))
     group = (f" x group {ind.group_label} {_fmt(ind.group_weight)}"
              if ind.group is not None else "")
     return Words.of(f"{name}: ", *source, " -> ", Slot(f"$tN{i}"), " (", Slot(f"$how{i}"),
                     f") x weight {_fmt(ind.weight)}{group} = ", Slot(f"$tW{i}"))
 
 
-def flag_words(scheme: AppraisalScheme, i: int) -> Words | None:
+def flag_words(scheme: AppraisalScheme, i: int, lang: str = "en") -> Words | None:
     """The OUT_OF_BANDS / NO_STEP_REACHED sentence of indicator ``i`` (None: it has none)."""
     ind = scheme.indicators[i]
     method = ind.norm.method
     if method not in ("bands", "thresholds"):
         return None
+    name = _name(ind.label, ind.label_en, ind.id, lang)
+    if lang == "zh":
+        tail = (" 不在政策的任何区间内，因此得 0 分" if method == "bands"
+                else " 未达到任何一档，因此得 0 分")
+        return Words.of(f"{name}：数值 ", Slot(f"$tR{i}"), tail)
     tail = (" falls in no band of the policy, so it scores 0" if method == "bands"
             else " reaches no step, so it scores 0")
-    return Words.of(f"{_both(ind.label, ind.label_en, ind.id)}: the value ",
-                    Slot(f"$tR{i}"), tail)
+    return Words.of(f"{name}: the value ", Slot(f"$tR{i}"), tail)
 
 
-def total_words(scheme: AppraisalScheme) -> Words:
+def total_words(scheme: AppraisalScheme, lang: str = "en") -> Words:
     """The TOTAL sentence: every weighted score, summed, rounded."""
     terms: list[Part] = []
     for i in range(len(scheme.indicators)):
         terms += [" + " if i else "", Slot(f"$tW{i}")]
+    if lang == "zh":
+        return Words.of("总分 = ", *terms, " = ", Slot("$tT"), "（四舍五入保留 2 位小数）")
     return Words.of("total = ", *terms, " = ", Slot("$tT"), " (rounded half-up to 2 decimals)")
 
 
-def grade_choice(scheme: AppraisalScheme) -> Choose:
+def grade_choice(scheme: AppraisalScheme, lang: str = "en") -> Choose:
     """The GRADE sentence of each band (index ``$band``)."""
     items = []
     grades = scheme.grades
+    zh = lang == "zh"
     for g, grade in enumerate(grades):
         note: list[Part] = []
+        name = _name(grade.label, grade.label_en, grade.id, lang)
         if g > 0:
             better = grades[g - 1]
-            note = [" (", Slot("$tShort"), f" short of "
-                    f"{_both(better.label, better.label_en, better.id)} at "
-                    f"{_fmt(better.min_score)})"]
-        name = _both(grade.label, grade.label_en, grade.id)
-        items.append(Words.of("a total of ", Slot("$tT"), f" reaches {_fmt(grade.min_score)}, "
-                              f"the lowest score for {name}", *note))
+            other = _name(better.label, better.label_en, better.id, lang)
+            note = ([f"（距{other} {_fmt(better.min_score)} 分还差 ", Slot("$tShort"), " 分）"]
+                    if zh else [" (", Slot("$tShort"), f" short of {other} at "
+                                f"{_fmt(better.min_score)})"])
+        if zh:
+            items.append(Words.of("总分 ", Slot("$tT"), f" 达到 {_fmt(grade.min_score)} 分，"
+                                  f"即{name}的最低分", *note))
+        else:
+            items.append(Words.of("a total of ", Slot("$tT"),
+                                  f" reaches {_fmt(grade.min_score)}, "
+                                  f"the lowest score for {name}", *note))
     return Choose("$band", tuple(items))
 
 
@@ -128,16 +157,25 @@ def veto_reads(scheme: AppraisalScheme, j: int) -> tuple[str, ...]:
     return tuple(n for n in scheme.vetoes[j].when.reads if n == "as_of" or n in scheme.facts)
 
 
-def veto_choice(scheme: AppraisalScheme, j: int) -> Choose:
+def veto_choice(scheme: AppraisalScheme, j: int, lang: str = "en") -> Choose:
     """The VETO sentence of veto ``j``, one per band the total gave (index ``$vb<j>``)."""
     v = scheme.vetoes[j]
     lowest = scheme.grades[-1]
+    zh = lang == "zh"
     read: list[Part] = []
     for name in veto_reads(scheme, j):
-        read += [("; read " if not read else ", ") + f"{name} = ", Slot(f"$read:{name}")]
-    head = Words.of(f"veto item {_both(v.label, v.label_en, v.id)} holds ({v.when.text}", *read,
-                    f"): the grade is {_both(lowest.label, lowest.label_en, lowest.id)} "
-                    f"whatever the total (the bands gave ")
+        sep = ("；读取 " if zh else "; read ") if not read else ("，" if zh else ", ")
+        read += [sep + f"{name} = ", Slot(f"$read:{name}")]
+    item = _name(v.label, v.label_en, v.id, lang)
+    worst = _name(lowest.label, lowest.label_en, lowest.id, lang)
+    if zh:
+        head = Words.of(f"否决项 {item} 成立（{v.when.text}", *read,
+                        f"）：无论总分多少，等次均为{worst}（按总分应为")
+        return Choose(f"$vb{j}", tuple(
+            Words.of(*head.parts, f"{_name(g.label, g.label_en, g.id, lang)}）；{CONFIRM_ZH}")
+            for g in scheme.grades))
+    head = Words.of(f"veto item {item} holds ({v.when.text}", *read,
+                    f"): the grade is {worst} whatever the total (the bands gave ")
     return Choose(f"$vb{j}", tuple(
         Words.of(*head.parts, f"{_both(g.label, g.label_en, g.id)}); {CONFIRM}")
         for g in scheme.grades))
@@ -157,23 +195,37 @@ def reason_entries(scheme: AppraisalScheme) -> tuple[Entry, ...]:
     return tuple(out)
 
 
-def quota_rule(scheme: AppraisalScheme, cohort: int, places: int) -> str:
+def quota_rule(scheme: AppraisalScheme, cohort: int, places: int, lang: str = "en") -> str:
     """The quota's rule as worded for a cohort of ``cohort`` scored subjects."""
     q = scheme.quota
     assert q is not None
     grade = scheme._grade(q.grade)
+    if lang == "zh":
+        return (f"{cohort} 名已计分对象中至多 {_fmt(q.max_share * 100)}% 可评为"
+                f"{_name(grade.label, grade.label_en, grade.id, lang)}：{q.rounding}("
+                f"{_fmt(q.max_share)} x {cohort}) = {places} 个名额")
     return (f"at most {_fmt(q.max_share * 100)}% of the {cohort} scored subjects may be "
             f"{_both(grade.label, grade.label_en, grade.id)}: {q.rounding}("
             f"{_fmt(q.max_share)} x {cohort}) = {places} place(s)")
 
 
-def quota_choice(scheme: AppraisalScheme, cohort: int, places: int, candidates: int) -> Choose:
+def quota_choice(scheme: AppraisalScheme, cohort: int, places: int, candidates: int,
+                 lang: str = "en") -> Choose:
     """The QUOTA_KEPT (``$quota`` 0) and QUOTA_DEMOTED (1) sentences of a cohort, each
     quoting the subject's ``$rank``."""
     q = scheme.quota
     assert q is not None
     grades = scheme.grades
     lower = grades[[g.id for g in grades].index(q.grade) + 1]
+    if lang == "zh":
+        head = (f"名额限制：{quota_rule(scheme, cohort, places, lang)}；"
+                f"按{scheme._order_text(lang)}排序，第 ")
+        of = f" 名（共 {candidates} 名），因此"
+        return Choose("$quota", (
+            Words.of(head, Slot("$rank", "int"), of, "保留等次"),
+            Words.of(head, Slot("$rank", "int"), of,
+                     f"调整为{_name(lower.label, lower.label_en, lower.id, lang)}；"
+                     f"在人工确认之前这只是建议")))
     head = f"quota: {quota_rule(scheme, cohort, places)}; ranked "
     of = f" of {candidates} by {scheme._order_text()}, so "
     return Choose("$quota", (
