@@ -182,6 +182,22 @@ def test_policy_a_agrees(policies: list[civicscore.Policy], case: tuple[list[Any
     assert_same(scheme, records, AS_OF, redemptions)
 
 
+@settings(max_examples=6, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(case=scenarios(), which=st.sampled_from([0, 1]))
+def test_chinese_reasons_agree(policies: list[civicscore.Policy],
+                               case: tuple[list[Any], list[Any]], which: int) -> None:
+    """The Chinese templates (caps, rates, rounding, multipliers, statements) give the
+    same sentences in both engines."""
+    from civicscore.messages import LANG
+
+    records, redemptions = case
+    token = LANG.set("zh")
+    try:
+        assert_same(policies[which].volunteer, records, AS_OF, redemptions)
+    finally:
+        LANG.reset(token)
+
+
 @settings(max_examples=15, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(case=scenarios(), days=st.integers(-3, 60))
 def test_policy_b_agrees(policies: list[civicscore.Policy], case: tuple[list[Any], list[Any]],

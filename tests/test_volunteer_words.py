@@ -130,3 +130,32 @@ def test_statements_worded_in_batch_as_per_record(tmp_path: Path) -> None:
     codes = {c for cs in batch.output["reason_codes"].to_list() for c in cs}
     assert {"STAR_LEVEL", "NEXT_STAR", "EXPIRED"} <= codes
     assert "V9" in batch.output["volunteer_id"].to_list()
+
+
+def test_reasons_in_chinese_by_the_policys_locale(monkeypatch: pytest.MonkeyPatch) -> None:
+    """karamay's locale is zh-CN: with no language asked, a record's and a statement's
+    reasons are Chinese in both engines; ``--lang en`` (the LANG context) gives English."""
+    import datetime as dt
+
+    import civicscore
+    from civicscore.messages import LANG
+
+    monkeypatch.delenv("CIVICSCORE_LANG", raising=False)
+    scheme = civicscore.load("karamay").volunteer
+    records = [{"record_id": "R1", "volunteer_id": "V1", "activity": "patrol",
+                "start": "2025-03-03T09:00:00", "end": "2025-03-03T11:40:00",
+                "submitted_at": "2025-03-04T09:00:00", "confirmed": True}]
+    as_of = dt.date(2025, 12, 31)
+    per = scheme.decide_many(records, as_of=as_of)
+    said = [r.message for r in per.records[0].reasons]
+    assert any(m.startswith("160 分钟的服务按 150 分钟计") for m in said), said
+    assert any("：每小时 1 分 x 2.5 计入小时 = 2.5" in m for m in said), said
+    batch = scheme.batch(records, as_of=as_of)
+    assert batch.output.to_dicts() == list(per.output_rows())
+    assert batch.details.to_dicts() == list(per.detail_rows())
+    token = LANG.set("en")
+    try:
+        english = [r.message for r in scheme.decide_many(records, as_of=as_of).records[0].reasons]
+    finally:
+        LANG.reset(token)
+    assert any("minutes of service counted as 150 minutes" in m for m in english), english

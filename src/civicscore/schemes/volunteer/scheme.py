@@ -58,7 +58,7 @@ from ..._suggest import did_you_mean
 from ...errors import RecordError
 from ...expr import Expression, Fact, FunctionTable, Type
 from ...expr.ir import MAX_SAFE_INT, Binary, Const, Name
-from ...messages import say
+from ...messages import reasons_language, say
 from ...plan import AnyOf, IfElse, Input, Let, Plan, Ref, RoundDiv
 from ...plan import Compare as PlanCompare
 from ...plan import Expr as PlanExpr
@@ -537,9 +537,33 @@ class VolunteerScheme(BatchEngine):
         #: the service-time plan, compiled once (``service_plan``)
         self._service = compile_plan(service_plan(rules), FunctionTable())
         #: the reasons' templates, built once (both engines render them)
-        self.words = VolunteerWords.of(rules, self.activities, self.multipliers)
         self.check_words = CheckWords.of(rules, self.activities)
-        self.statement_words = StatementWords.of(rules, self.stars)
+        self._words: dict[str, tuple[VolunteerWords, StatementWords]] = {}
+
+    # -- the words, in the language of the run -----------------------------------------
+    def _words_in(self, lang: str) -> tuple[VolunteerWords, StatementWords]:
+        if lang not in self._words:
+            self._words[lang] = (VolunteerWords.of(self.rules, self.activities,
+                                                   self.multipliers, lang),
+                                 StatementWords.of(self.rules, self.stars, lang))
+        return self._words[lang]
+
+    @property
+    def lang(self) -> str:
+        """The language reasons are worded in now (:func:`~civicscore.messages.
+        reasons_language`: ``--lang``, else ``CIVICSCORE_LANG``, else the policy's
+        locale)."""
+        return reasons_language(self.model.policy.locale)
+
+    @property
+    def words(self) -> VolunteerWords:
+        """A scored record's reason templates in the run's language (both engines)."""
+        return self._words_in(self.lang)[0]
+
+    @property
+    def statement_words(self) -> StatementWords:
+        """A statement's reason templates in the run's language (both engines)."""
+        return self._words_in(self.lang)[1]
 
     # -- public API --------------------------------------------------------------------
     def decide_many(self, records: Iterable[Mapping[str, Any]], *, as_of: dt.date,

@@ -100,8 +100,11 @@ class VolunteerWords:
 
     @staticmethod
     def of(rules: Volunteer, activities: Mapping[str, Any],
-           multipliers: Sequence[Any]) -> VolunteerWords:
-        """The templates, from the policy (``_Activity`` and ``_Multiplier`` objects)."""
+           multipliers: Sequence[Any], lang: str = "en") -> VolunteerWords:
+        """The templates, from the policy (``_Activity`` and ``_Multiplier`` objects), in
+        ``lang`` (``en`` or ``zh``: the same entries and slots, worded in that language)."""
+        if lang == "zh":
+            return _volunteer_words_zh(rules, activities, multipliers)
         unit = rules.rounding_minutes
         rounding = None if unit <= 1 else Words.of(
             Slot("raw_minutes", "fact"), " minutes of service counted as ",
@@ -164,6 +167,58 @@ class VolunteerWords:
         out.append(("ROUNDING_POINTS", Say(self.rounding_points, "k_rp")))
         out += [(code, Say(self.caps[name], f"k_{name}")) for name, code, _, _ in CAPS[2:]]
         return tuple(out)
+
+
+_ROUNDING_ZH = {"down": "不足一个单位的舍去", "nearest": "四舍五入到最近的单位",
+                "up": "不足一个单位的按一个单位计"}
+_NOUN_ZH = {"counted hours": "计入小时", "points": "积分"}
+
+
+def _volunteer_words_zh(rules: Volunteer, activities: Mapping[str, Any],
+                        multipliers: Sequence[Any]) -> VolunteerWords:
+    """:meth:`VolunteerWords.of` in Chinese: the same items, in the same places."""
+    unit = rules.rounding_minutes
+    rounding = None if unit <= 1 else Words.of(
+        Slot("raw_minutes", "fact"), " 分钟的服务按 ", Slot("service", "int"),
+        f" 分钟计（每 {unit} 分钟为一个单位，{_ROUNDING_ZH.get(rules.rounding, rules.rounding)}）")
+    max_hours: list[Words] = []
+    max_items: dict[str, int] = {}
+    rate: list[Words] = []
+    rate_items: dict[tuple[str, int], int] = {}
+    for a in activities.values():
+        if a.max_hours is not None:
+            max_items[a.id] = len(max_hours)
+            max_hours.append(Words.of(
+                f"{a.label}每条记录最多计 ", Slot("max_h", "fact"), " 小时；实际服务 ",
+                Slot("service_h", "fact"), " 小时"))
+        per = a.per_event if a.per_event is not None else a.per_hour
+        for i, v in enumerate(per.values):
+            rate_items[(a.id, i)] = len(rate)
+            if a.per_event is not None:
+                rate.append(Words.of(f"{a.label}：每次 {v:g} 分"))
+            else:
+                rate.append(Words.of(
+                    f"{a.label}：每小时 {v:g} 分 x ", Slot("counted_h", "fact"),
+                    " 计入小时 = ", Slot("base_points", "fact")))
+    coefficient: list[Words] = []
+    coef_items: dict[tuple[str, int], int] = {}
+    for name, cat in rules.categories.items():
+        for i, v in enumerate(cat.coefficient.values):
+            coef_items[(name, i)] = len(coefficient)
+            coefficient.append(Words.of(f"类别 {_label(cat, name)}：x{v:g}"))
+    caps = {name: Words.of(
+        Slot("day", "text") if per_day else Slot("month", "text"),
+        " 当日" if per_day else " 当月", "允许的 ", Slot(f"{name}_limit", "fact"),
+        f" {_NOUN_ZH[noun]}只剩 ", Slot(f"{name}_left", "fact"), "；",
+        Slot(f"{name}_amount", "fact"), " 减为 ", Slot(f"{name}_left", "fact"))
+        for name, _, noun, per_day in CAPS}
+    mult = tuple(tuple(Words.of(f"{_label(m, m.id)}适用（{m.when.text}）：x{f:g}")
+                       for f in m.factor.values) for m in multipliers)
+    rounding_points = Words.of(
+        Slot("rp_points", "fact"), " 分四舍五入为 ", Slot("rp_units", "fact"),
+        f"（保留 {rules.points_decimals} 位小数）")
+    return VolunteerWords(rounding, tuple(max_hours), max_items, caps, tuple(rate),
+                          rate_items, tuple(coefficient), coef_items, mult, rounding_points)
 
 
 def code_entries(entries: Sequence[tuple[str, Entry]]) -> tuple[Entry, ...]:
@@ -327,8 +382,20 @@ class StatementWords:
     labels: tuple[str, ...]
 
     @staticmethod
-    def of(rules: Volunteer, stars: Sequence[Any]) -> StatementWords:
-        """From the star levels sorted by hours (``VolunteerScheme.stars``)."""
+    def of(rules: Volunteer, stars: Sequence[Any], lang: str = "en") -> StatementWords:
+        """From the star levels sorted by hours (``VolunteerScheme.stars``), in ``lang``."""
+        if lang == "zh":
+            return StatementWords(
+                star=tuple(Words.of(Slot("hours", "fact"),
+                                    f" 服务小时，达到{_label(s, f'{s.stars} 星级')}（{s.stars} 星，"
+                                    f"{s.hours:g} 小时起）") for s in stars),
+                next_star=tuple(Words.of("再服务 ", Slot("to_next", "fact"),
+                                         f" 小时可达下一星级（{s.hours:g} 小时）")
+                                for s in stars),
+                expired=Words.of(Slot("expired", "fact"), f" 分已过期（获得后 "
+                                 f"{rules.point_expiry_months} 个月失效）"),
+                # a level's label is data (the statement's star_label), not a sentence
+                labels=tuple(_label(s, f"{s.stars} stars") for s in stars))
         return StatementWords(
             star=tuple(Words.of(Slot("hours", "fact"),
                                 f" service hours reach {_label(s, '')} ({s.stars} stars "
