@@ -366,7 +366,10 @@ _policy_root_option = click.option(
 
 
 def _engine(policy_roots: tuple[str, ...]) -> Any:
+    from ._entry_points import spare_pydantic_its_plugin_search
     from .engine import Engine
+
+    spare_pydantic_its_plugin_search()
 
     return Engine(policy_roots=policy_roots or None)
 
