@@ -550,6 +550,7 @@ def _output_kind(output: str | None, fmt: str | None) -> str:
 @_policy_root_option
 @_as_of_option
 @_lang_option
+@_verbosity_options
 def score(policy: str, input_file: str, scheme: str, output: str | None, rejects: str | None,
           details: str | None, with_inputs: tuple[str, ...], redemptions: str | None,
           fmt: str | None, log_path: str | None, redactions: tuple[str, ...], engine: str,
@@ -650,12 +651,15 @@ def _score(policy: str, input_file: str, scheme: str, output: str | None, reject
     finally:
         CSV_ESCAPE.reset(token)
     if logged is not None:
-        click.echo(say("logged", n=logged, path=log.path), err=True)
+        _note(say("logged", n=logged, path=log.path))
     for warning in absent:  # after the outputs are written, beside the summary
-        click.echo(warning, err=True)
-    click.echo(outcome.summary(), err=True)
+        _note(warning)
+    _note(outcome.summary())
+    if verbosity() > 0:
+        click.echo(say("engine_used", scheme=scheme, engine=used, policy=pol.ref,
+                       seconds=f"{time.perf_counter() - started:.2f}"), err=True)
     if rejected and rejects:
-        click.echo(say("rejects_written", n=len(rejected), path=rejects), err=True)
+        _note(say("rejects_written", n=len(rejected), path=rejects))
     elif rejected:
         for r in rejected[:SHOWN_REJECTS]:
             click.echo(say("rejected_row", input=r["input"], row=r["row"], id=r["id"],

@@ -44,6 +44,10 @@ MESSAGES: dict[str, dict[str, str]] = {
               "(--no-cache checks afresh)",
         "zh": "civicscore：结果取自此前一次输入完全相同的检查，见 {path}（加 --no-cache 可重新检查）",
     },
+    "engine_used": {
+        "en": "{scheme}: scored by the {engine} engine with {policy} in {seconds} s",
+        "zh": "{scheme}：由 {engine} 引擎按 {policy} 评分，用时 {seconds} 秒",
+    },
     "error": {
         "en": "civicscore: error: {detail}",
         "zh": "civicscore：错误：{detail}",
