@@ -81,7 +81,7 @@ def test_editing_any_file_of_the_extends_chain_checks_afresh(chain: Path) -> Non
     # a mistake in the parent is reported, never hidden behind an old "ok"
     (chain / "parent.toml").write_text(PARENT + "[volunteer]\nno_such_key = 1\n",
                                        encoding="utf-8")
-    out, err, status, _ = civicscore("check", "child.toml", cwd=chain)
+    out, _err, status, _ = civicscore("check", "child.toml", cwd=chain)
     assert status == 1 and "no_such_key" in out and "ok:" not in out
     # put back as it was: the first outcome again (its entry was kept under its key)
     (chain / "parent.toml").write_text(PARENT, encoding="utf-8")

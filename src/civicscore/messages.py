@@ -42,7 +42,8 @@ MESSAGES: dict[str, dict[str, str]] = {
     "from_cache": {
         "en": "civicscore: the outcome of an identical earlier check, from {path} "
               "(--no-cache checks afresh)",
-        "zh": "civicscore：结果取自此前一次输入完全相同的检查，见 {path}（加 --no-cache 可重新检查）",
+        "zh": "civicscore：结果取自此前一次输入完全相同的检查，见 {path}"
+              "（加 --no-cache 可重新检查）",
     },
     "engine_used": {
         "en": "{scheme}: scored by the {engine} engine with {policy} in {seconds} s",
