@@ -170,3 +170,37 @@ def test_an_unwritable_or_broken_cache_is_only_slower(chain: Path,
     for entry in entries():
         entry.write_text("{not json", encoding="utf-8")
     assert civicscore("check", "child.toml", cwd=chain) == first
+
+
+def test_an_entry_someone_else_could_have_written_is_not_believed(chain: Path) -> None:
+    first = civicscore("check", "child.toml", cwd=chain)
+    (entry,) = entries()
+    assert entry.stat().st_mode & 0o777 == 0o600
+    # a forged "ok" in a folder others may write to is ignored: checked afresh
+    (chain / "child.toml").write_text(CHILD + "[volunteer]\nnope = 1\n", encoding="utf-8")
+    forged = json.loads(entry.read_text(encoding="utf-8"))
+    forged["files"] = [[p, r, "0" * 64] for p, r, _ in forged["files"]]
+    entry.write_text(json.dumps(forged), encoding="utf-8")
+    assert civicscore("check", "child.toml", cwd=chain)[2] == 1  # a wrong hash: afresh
+    (chain / "child.toml").write_text(CHILD, encoding="utf-8")
+    assert civicscore("check", "child.toml", cwd=chain) == first
+    folder = check_cache.directory()
+    folder.chmod(0o777)
+    try:
+        assert check_cache.get(entry.stem) is None
+    finally:
+        folder.chmod(0o700)
+    assert check_cache.get(entry.stem) is not None
+
+
+def test_old_entries_are_removed_past_the_limit(chain: Path,
+                                                monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(check_cache, "KEEP", 3)
+    from civicscore.policy.reads import Reads
+
+    for i in range(6):
+        assert check_cache.put(f"{i:064x}", Reads(), [(False, f"line {i}")], 0, "en")
+        os.utime(check_cache.directory() / f"{i:064x}.json", ns=(i * 10**9, i * 10**9))
+    assert [e.stem[-1] for e in entries()] == ["3", "4", "5"]
+    kept = check_cache.get(f"{5:064x}")
+    assert kept is not None and kept.lines == [(False, "line 5")]

@@ -24,7 +24,9 @@ Only a run in which every policy passed is kept (a failing policy is being
 edited, and is checked afresh each time). Nothing of a record is in an entry:
 the lines are a check's own messages. The cache lives in
 ``$CIVICSCORE_CACHE_DIR``, else ``$XDG_CACHE_HOME/civicscore``, else
-``~/.cache/civicscore`` (the ``check/`` folder; deleting it is always safe);
+``~/.cache/civicscore`` (the ``check/`` folder, at most :data:`KEEP` entries, each
+readable by its user alone; an entry another user could have written is not
+believed; deleting the folder is always safe);
 ``civicscore check --no-cache`` neither reads nor writes it. A cache that
 cannot be read or written (a read-only home) is skipped without a word.
 """
@@ -53,7 +55,12 @@ ENV_DIR = "CIVICSCORE_CACHE_DIR"
 #: The libraries whose versions can change a check's outcome: the validator of the
 #: policy format, the holiday calendars that codes are checked against, the plugin
 #: manager, the command line (its messages) and the TOML reader before Python 3.11.
-LIBRARIES = ("pydantic", "pydantic-core", "holidays", "pluggy", "click", "tomli")
+LIBRARIES = ("pydantic", "pydantic-core", "annotated-types", "typing-extensions",
+             "typing-inspection", "holidays", "pluggy", "click", "tomli")
+
+KEEP = 512
+"""Entries kept at most (the oldest go first): a key holds the date, so each day's checks
+make new ones."""
 
 
 def directory() -> Path:
@@ -75,7 +82,14 @@ def _code(module: str, distribution: tuple[str, str] | None) -> str | None:
 
 def key(arguments: Mapping[str, Any]) -> str | None:
     """The key of a check with these arguments, here and now; None when some code
-    cannot be hashed (then nothing is cached)."""
+    cannot be hashed or the working directory is gone (then nothing is cached)."""
+    try:
+        return _key(arguments)
+    except OSError:
+        return None
+
+
+def _key(arguments: Mapping[str, Any]) -> str | None:
     own = _code("civicscore", ("civicscore", __version__))
     if own is None:
         return None
@@ -116,8 +130,13 @@ class Kept:
 def get(entry_key: str) -> Kept | None:
     """The outcome kept under ``entry_key``, if every file and path it was made from is
     still as it was."""
+    folder = directory()
+    if not _private(folder):
+        return None
     try:
-        with open(directory() / f"{entry_key}.json", encoding="utf-8") as f:
+        with open(folder / f"{entry_key}.json", encoding="utf-8") as f:
+            if not _private(os.fstat(f.fileno())):
+                return None
             entry = json.load(f)
         files = [(str(p), str(r), str(d)) for p, r, d in entry["files"]]
         probes = [(str(p), str(k), bool(a)) for p, k, a in entry["probes"]]
@@ -129,6 +148,17 @@ def get(entry_key: str) -> Kept | None:
     if entry.get("key") != entry_key or not still_true(files, probes):
         return None
     return Kept(lines, status, language)
+
+
+def _private(where: Path | os.stat_result) -> bool:
+    """Whether only this user could have written ``where`` (a folder or an open entry):
+    an entry planted by someone else would print their "ok" for a policy that fails."""
+    try:
+        info = where if isinstance(where, os.stat_result) else os.stat(where)
+    except OSError:
+        return False
+    mine = not hasattr(os, "getuid") or info.st_uid == os.getuid()
+    return mine and not info.st_mode & 0o022
 
 
 def put(entry_key: str, reads: Reads, lines: Sequence[tuple[bool, str]], status: int,
@@ -145,9 +175,11 @@ def put(entry_key: str, reads: Reads, lines: Sequence[tuple[bool, str]], status:
     partial = folder / f".{entry_key}.{os.getpid()}.tmp"
     try:
         folder.mkdir(parents=True, exist_ok=True, mode=0o700)
-        with open(partial, "w", encoding="utf-8") as f:
+        fd = os.open(partial, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)  # see _private
+        with open(fd, "w", encoding="utf-8") as f:
             json.dump(entry, f, ensure_ascii=False)
         os.replace(partial, target)  # readers see the whole entry or none
+        _prune(folder)
     except OSError:
         try:
             partial.unlink(missing_ok=True)
@@ -155,3 +187,21 @@ def put(entry_key: str, reads: Reads, lines: Sequence[tuple[bool, str]], status:
             pass
         return False
     return True
+
+
+def _prune(folder: Path) -> None:
+    """Remove the oldest entries past :data:`KEEP` (by modification time)."""
+    names = [n for n in os.listdir(folder) if n.endswith(".json")]
+    if len(names) <= KEEP:
+        return
+    aged = []
+    for name in names:
+        try:
+            aged.append((os.stat(folder / name).st_mtime_ns, name))
+        except OSError:
+            continue
+    for _, name in sorted(aged)[:len(aged) - KEEP]:
+        try:
+            os.unlink(folder / name)
+        except OSError:
+            pass

@@ -30,9 +30,9 @@ class Reads:
     """The files read and the paths tested by the loads made while recording."""
 
     files: list[tuple[str, str, str]] = field(default_factory=list)
-    """(path as opened, its real path, sha256 hex of the bytes read)."""
+    """(absolute path as opened, its real path, sha256 hex of the bytes read)."""
     probes: list[tuple[str, str, bool]] = field(default_factory=list)
-    """(path, "exists" or "lexists", the answer)."""
+    """(absolute path, "exists" or "lexists", the answer)."""
     unverifiable: list[str] = field(default_factory=list)
     """Inputs that cannot be checked again cheaply (a policy registered as a resource
     inside a zip): an outcome that read one is not kept."""
@@ -56,7 +56,7 @@ def note_read(path: str | Path, data: bytes) -> None:
     """A policy file was read and gave ``data``."""
     reads = _READS.get()
     if reads is not None:
-        reads.files.append((str(path), os.path.realpath(path),
+        reads.files.append((os.path.abspath(path), os.path.realpath(path),
                             hashlib.sha256(data).hexdigest()))
 
 
@@ -64,7 +64,7 @@ def note_probe(path: str | Path, kind: str, answer: bool) -> None:
     """``os.path.exists`` (``kind="exists"``) or ``lexists`` of ``path`` gave ``answer``."""
     reads = _READS.get()
     if reads is not None:
-        reads.probes.append((str(path), kind, answer))
+        reads.probes.append((os.path.abspath(path), kind, answer))
 
 
 def note_unverifiable(what: str) -> None:
