@@ -204,3 +204,15 @@ def test_old_entries_are_removed_past_the_limit(chain: Path,
     assert [e.stem[-1] for e in entries()] == ["3", "4", "5"]
     kept = check_cache.get(f"{5:064x}")
     assert kept is not None and kept.lines == [(False, "line 5")]
+
+
+def test_installing_or_upgrading_any_distribution_changes_the_key(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    before = check_cache.key({"policies": ["x"]})
+    site = tmp_path / "site"
+    (site / "helper_lib-1.0.dist-info").mkdir(parents=True)
+    monkeypatch.syspath_prepend(str(site))
+    installed = check_cache.key({"policies": ["x"]})
+    assert installed != before
+    (site / "helper_lib-1.0.dist-info").rename(site / "helper_lib-1.1.dist-info")
+    assert check_cache.key({"policies": ["x"]}) not in (before, installed)

@@ -143,6 +143,12 @@ def _distributions() -> Iterator[tuple[str, str]]:
                 yield name, info
 
 
+def distributions() -> list[tuple[str, str]]:
+    """(normalised name, metadata path) of every distribution on ``sys.path``, in search
+    order, a name installed twice listed twice (as :func:`entry_points` finds them)."""
+    return list(_distributions())
+
+
 def _read(info: str, filename: str) -> str | None:
     """A metadata file's text, None when it is missing (``""``: ``info`` itself, an old
     ``.egg-info`` that is a file, as ``PathDistribution.read_text("")`` reads it)."""

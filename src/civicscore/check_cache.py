@@ -11,7 +11,8 @@ was at the last successful check, that work would print the same lines again.
 An entry is found by a key, the SHA-256 of everything known before the run
 (:func:`key`): civicscore's version and the hash of every file of its package,
 each installed plugin's entry point, distribution, version and the hash of its
-package's files, the versions of Python and of the libraries above, the
+package's files, the versions of Python and of the libraries above, the name and
+version of every installed distribution (its ``.dist-info`` folder), the
 arguments, the environment, the directory and the date. The entry holds what
 the run found (``civicscore.policy.reads``): each policy file read, with its
 real path and the SHA-256 of its bytes, and each path tested for existence,
@@ -106,6 +107,10 @@ def _key(arguments: Mapping[str, Any]) -> str | None:
         "civicscore": [__version__, own],
         "python": [sys.version, sys.implementation.name],
         "libraries": {name: _entry_points.version(name) for name in LIBRARIES},
+        # every installed distribution, as its metadata folder names it (name-version):
+        # code a plugin imports from another package is judged by that package's version
+        "distributions": sorted(os.path.basename(info)
+                                for _, info in _entry_points.distributions()),
         "plugins": plugins,
         "environment": {k: v for k, v in sorted(os.environ.items())
                         if k.startswith("CIVICSCORE_") and k != ENV_DIR},
