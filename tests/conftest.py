@@ -35,6 +35,15 @@ def english_unless_asked() -> Iterator[None]:
         yield
 
 
+@pytest.fixture(autouse=True)
+def own_check_cache(tmp_path_factory: pytest.TempPathFactory,
+                    monkeypatch: pytest.MonkeyPatch) -> None:
+    """Each test keeps ``civicscore check`` outcomes in a cache of its own (empty at the
+    start, as on a fresh machine), never in the user's ~/.cache; the command line runs
+    in this process (CliRunner) and in child processes, which inherit the variable."""
+    monkeypatch.setenv("CIVICSCORE_CACHE_DIR", str(tmp_path_factory.mktemp("check-cache")))
+
+
 @pytest.fixture
 def write_policy(tmp_path: Path) -> Callable[..., Path]:
     """Write TOML (dedented) to a file under tmp_path and return its path."""

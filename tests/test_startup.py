@@ -74,6 +74,8 @@ NOT_FOR_CHECK = (
     "polars", "numpy", "pandas", "pyarrow", "pyspark", "hypothesis", "rich", "fastapi",
     "starlette", "uvicorn", "httpx", "openpyxl", "durable", "psycopg", "holidays",
     "asyncio", "sqlite3", "ssl", "multiprocessing",
+    # pydantic's search for plugins of its own (see _entry_points.spare_pydantic_its_...)
+    "importlib.metadata", "email",
     "civicscore.batch", "civicscore.service", "civicscore.spark", "civicscore.ledger",
     "civicscore.report", "civicscore.io", "civicscore.audit", "civicscore.excel",
     "civicscore.events.cli", "civicscore.events.durable", "civicscore.events.reference",
@@ -310,3 +312,43 @@ def test_entry_points_of_odd_installations_match_importlib_metadata(tmp_path, mo
     assert _entry_points.entry_points("civicscore_odd")[0].load() is json.dumps
     for name in ("odd-plugin", "Odd.Plugin", "old-thing", "plain", "zz_other"):
         assert _entry_points.version(name) == metadata.version(name), name
+
+
+def test_pydantic_plugins_are_still_found_when_one_is_installed(tmp_path) -> None:
+    # The command line spares pydantic its importlib.metadata search only when no
+    # distribution has a pydantic entry point; with one, pydantic loads it as always.
+    site = tmp_path / "site"
+    (site / "fake_pydantic_plugin").mkdir(parents=True)
+    (site / "fake_pydantic_plugin" / "__init__.py").write_text(
+        "class Plugin:\n"
+        "    def new_schema_validator(self, *a, **k):\n"
+        "        import sys\n"
+        "        sys.modules[__name__].SEEN = True\n"
+        "        return None, None, None\n"
+        "plugin = Plugin()\n", encoding="utf-8")
+    info = site / "fake_pydantic_plugin-1.0.dist-info"
+    info.mkdir()
+    (info / "METADATA").write_text("Metadata-Version: 2.1\nName: fake-pydantic-plugin\n"
+                                   "Version: 1.0\n", encoding="utf-8")
+    (info / "entry_points.txt").write_text("[pydantic]\nfake = fake_pydantic_plugin:plugin\n",
+                                           encoding="utf-8")
+    script = textwrap.dedent(f"""
+        import sys
+        sys.path.insert(0, {str(site)!r})
+        from click.testing import CliRunner
+        from civicscore.cli import main
+        result = CliRunner().invoke(main, ["check", "--no-cache", {str(EXAMPLE_POLICY)!r}])
+        assert result.exit_code == 0, result.output
+        import fake_pydantic_plugin
+        print(getattr(fake_pydantic_plugin, "SEEN", False))
+    """)
+    out = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True,
+                         check=True).stdout
+    assert out.split()[-1] == "True"
+    # and without one, the stand-in answers as pydantic's loader would: no plugins
+    from civicscore import _entry_points
+
+    assert _entry_points.entry_points("pydantic") == []
+    from pydantic.plugin._loader import get_plugins
+
+    assert list(get_plugins()) == []

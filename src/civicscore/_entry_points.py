@@ -143,6 +143,12 @@ def _distributions() -> Iterator[tuple[str, str]]:
                 yield name, info
 
 
+def distributions() -> list[tuple[str, str]]:
+    """(normalised name, metadata path) of every distribution on ``sys.path``, in search
+    order, a name installed twice listed twice (as :func:`entry_points` finds them)."""
+    return list(_distributions())
+
+
 def _read(info: str, filename: str) -> str | None:
     """A metadata file's text, None when it is missing (``""``: ``info`` itself, an old
     ``.egg-info`` that is a file, as ``PathDistribution.read_text("")`` reads it)."""
@@ -203,3 +209,38 @@ def _from_importlib(group: str) -> list[EntryPoint]:
 
     return [EntryPoint(ep.name, ep.value, group, dist_of(ep))
             for ep in metadata.entry_points(group=group)]
+
+
+# --- pydantic's own plugin search ------------------------------------------------
+
+
+def spare_pydantic_its_plugin_search() -> bool:
+    """Answer, for pydantic, the question it asks before building its first validator.
+
+    pydantic looks for plugins of its own (entry points of group ``pydantic``) with
+    ``importlib.metadata`` the first time it builds a validator, which on the command
+    line is the first policy checked: importing ``importlib.metadata`` (the email
+    parser, zipfile, csv...) and scanning every distribution was about 25-30 ms of
+    ``civicscore check``'s CPU. When the search above finds no such entry point, and
+    pydantic's loader has not been imported yet, this puts in its place a loader that
+    gives what pydantic's would have given, no plugins, so pydantic builds the plain
+    validator it builds then. Where any pydantic plugin is installed, or plugins are
+    named in ``PYDANTIC_DISABLE_PLUGINS`` (pydantic's own switch, handled by its
+    loader), nothing is changed. True when the stand-in was put in place.
+
+    Only the command line calls this (``civicscore.cli``): a program that imports
+    civicscore keeps pydantic exactly as it is."""
+    name = "pydantic.plugin._loader"
+    if name in sys.modules or os.environ.get("PYDANTIC_DISABLE_PLUGINS") is not None:
+        return False
+    if entry_points("pydantic"):
+        return False
+    import types
+
+    loader = types.ModuleType(name, "civicscore's stand-in: no pydantic plugin is installed")
+    loader.PYDANTIC_ENTRY_POINT_GROUP = "pydantic"  # type: ignore[attr-defined]
+    loader._plugins = {}  # type: ignore[attr-defined]
+    loader._loading_plugins = False  # type: ignore[attr-defined]
+    loader.get_plugins = lambda: ()  # type: ignore[attr-defined]
+    sys.modules[name] = loader
+    return True

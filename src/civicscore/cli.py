@@ -271,6 +271,11 @@ _lang_option = click.option(
          "(default: CIVICSCORE_LANG, else the policy's locale, else en).")
 
 
+LOGGING = "civicscore.log_json"
+"""Key of ``ctx.meta`` set while ``--log-json`` records the run (a cached check would
+leave out the records a run writes, so ``check`` then runs afresh)."""
+
+
 def _log_json(ctx: click.Context, _param: click.Parameter, value: str | None) -> None:
     """``--log-json FILE``: structured records of the run (civicscore.logs), appended to
     FILE as JSON Lines, or written to standard error for ``-``."""
@@ -284,6 +289,7 @@ def _log_json(ctx: click.Context, _param: click.Parameter, value: str | None) ->
         raise click.BadParameter(f"{value}: {e.strerror or e}", ctx=ctx) from None
     attached = json_lines_to(stream)
     attached.__enter__()
+    ctx.meta[LOGGING] = True
 
     def detach() -> None:
         attached.__exit__(None, None, None)
@@ -293,9 +299,50 @@ def _log_json(ctx: click.Context, _param: click.Parameter, value: str | None) ->
     ctx.call_on_close(detach)
 
 
+VERBOSITY = "civicscore.verbosity"
+"""Key of ``ctx.meta`` (shared by a command and its group): -1 quiet, 0 normal, 1 verbose."""
+
+
+def _set_verbosity(level: int) -> Callable[[click.Context, click.Parameter, bool], None]:
+    def callback(ctx: click.Context, _param: click.Parameter, value: bool) -> None:
+        if not value:
+            return
+        if ctx.meta.get(VERBOSITY, 0) == -level:
+            raise click.UsageError("-q/--quiet and -v/--verbose cannot be given together",
+                                   ctx=ctx)
+        ctx.meta[VERBOSITY] = level
+    return callback
+
+
+def _verbosity_options(f: Callable[..., Any]) -> Callable[..., Any]:
+    """``-q``/``--quiet`` (only errors: problems, failures, rejected rows) and
+    ``-v``/``--verbose`` (what was read, where an outcome came from), accepted by the
+    group and by the commands that talk around their output."""
+    f = click.option("-v", "--verbose", is_flag=True, expose_value=False,
+                     callback=_set_verbosity(1),
+                     help="Say more: the files each policy was read from (with their "
+                          "SHA-256), where an outcome came from, the engine used.")(f)
+    return click.option("-q", "--quiet", is_flag=True, expose_value=False,
+                        callback=_set_verbosity(-1),
+                        help="Print only errors: no 'ok' lines, warnings or summaries.")(f)
+
+
+def verbosity() -> int:
+    """-1 (``--quiet``), 0 or 1 (``--verbose``) for the command being run."""
+    ctx = click.get_current_context(silent=True)
+    return int(ctx.meta.get(VERBOSITY, 0)) if ctx is not None else 0
+
+
+def _note(text: str) -> None:
+    """A line for the operator beside the output (standard error), unless ``--quiet``."""
+    if verbosity() >= 0:
+        click.echo(text, err=True)
+
+
 @click.group(cls=_Group, context_settings={"help_option_names": ["-h", "--help"]})
 @click.version_option(__version__, prog_name="civicscore")
 @_lang_option
+@_verbosity_options
 @click.option("--log-json", metavar="FILE", expose_value=False, callback=_log_json,
               help="Append a structured record of each run to FILE as JSON Lines ('-': "
                    "standard error): policy, scheme, counts, time; never a record's values.")
@@ -319,7 +366,10 @@ _policy_root_option = click.option(
 
 
 def _engine(policy_roots: tuple[str, ...]) -> Any:
+    from ._entry_points import spare_pydantic_its_plugin_search
     from .engine import Engine
+
+    spare_pydantic_its_plugin_search()
 
     return Engine(policy_roots=policy_roots or None)
 
@@ -343,21 +393,70 @@ def _print_warnings(policy: Policy) -> None:
 @click.option("--format", "fmt", type=click.Choice(["text", "json"]), default="text",
               help="json prints one object per policy, for editors and CI.")
 @_policy_root_option
+@click.option("--no-cache", is_flag=True,
+              help="Check afresh: neither use nor keep the outcome of an identical earlier "
+                   "check (kept in $CIVICSCORE_CACHE_DIR, else $XDG_CACHE_HOME/civicscore).")
 @_lang_option
-def check(policies: tuple[str, ...], fmt: str, policy_roots: tuple[str, ...]) -> None:
+@_verbosity_options
+def check(policies: tuple[str, ...], fmt: str, policy_roots: tuple[str, ...],
+          no_cache: bool) -> None:
     """Check POLICIES (paths or installed names); exit 1 if any has problems."""
+    ctx = click.get_current_context()
+    cache_key = None
+    if not no_cache and not ctx.meta.get(LOGGING):
+        from . import check_cache
+
+        cache_key = check_cache.key({
+            "command": "check", "policies": list(policies), "format": fmt,
+            "policy_roots": [[r, os.path.realpath(r), os.path.isdir(r)] for r in policy_roots],
+            "language": LANG.get(), "verbosity": verbosity()})  # --lang (or none)
+        kept = check_cache.get(cache_key) if cache_key else None
+        if kept is not None:
+            for err, text in kept.lines:
+                click.echo(text, err=err)
+            if verbosity() > 0:
+                click.echo(say("from_cache", kept.language, path=check_cache.directory()),
+                           err=True)
+            sys.exit(kept.status)
+    from .policy.reads import recording
+
+    with recording() as reads:
+        lines = []
+
+        def echo(text: str, err: bool = False) -> None:
+            click.echo(text, err=err)
+            lines.append((err, text))
+
+        failed = _check_all(policies, fmt, policy_roots, reads, echo)
+    if failed:
+        sys.exit(EXIT_PROBLEMS)
+    if cache_key is not None:
+        from . import check_cache
+        from .messages import language
+
+        check_cache.put(cache_key, reads, lines, 0, language())
+
+
+def _check_all(policies: tuple[str, ...], fmt: str, policy_roots: tuple[str, ...],
+               reads: Any, echo: Callable[..., None]) -> int:
+    """Check each policy, printing through ``echo``; the number that failed."""
     engine = _engine(policy_roots)  # one set of plugins for all the policies
     failed = 0
+    quiet, verbose = verbosity() < 0, verbosity() > 0
     for source in policies:
         problems: list[Problem] = []
         policy = None
+        first_read = len(reads.files)
         try:
             policy = _load(engine, source)
         except PolicyError as e:
             problems = list(e.problems)
             failed += 1
+        if verbose:
+            for path, _real, digest in reads.files[first_read:]:
+                echo(say("read_file", source=source, path=path, digest=digest[:12]), err=True)
         if fmt == "json":
-            click.echo(json.dumps({
+            echo(json.dumps({
                 "policy": source, "ok": policy is not None,
                 "id": policy.id if policy else None,
                 "version": policy.version if policy else None,
@@ -367,14 +466,15 @@ def check(policies: tuple[str, ...], fmt: str, policy_roots: tuple[str, ...]) ->
             }, ensure_ascii=False))
             continue
         for p in problems:
-            click.echo(problem_line(p))
+            echo(problem_line(p))
         if policy is not None:
-            _print_warnings(policy)
-            click.echo(say("ok", source=source, ref=policy.ref))
+            if not quiet:
+                for w in policy.warnings:
+                    echo(problem_line(w), err=True)
+                echo(say("ok", source=source, ref=policy.ref))
         else:
-            click.echo(say("policy_problems", source=source, n=len(problems)), err=True)
-    if failed:
-        sys.exit(EXIT_PROBLEMS)
+            echo(say("policy_problems", source=source, n=len(problems)), err=True)
+    return failed
 
 
 def vars_of(p: Problem) -> dict[str, Any]:
@@ -450,6 +550,7 @@ def _output_kind(output: str | None, fmt: str | None) -> str:
 @_policy_root_option
 @_as_of_option
 @_lang_option
+@_verbosity_options
 def score(policy: str, input_file: str, scheme: str, output: str | None, rejects: str | None,
           details: str | None, with_inputs: tuple[str, ...], redemptions: str | None,
           fmt: str | None, log_path: str | None, redactions: tuple[str, ...], engine: str,
@@ -550,12 +651,15 @@ def _score(policy: str, input_file: str, scheme: str, output: str | None, reject
     finally:
         CSV_ESCAPE.reset(token)
     if logged is not None:
-        click.echo(say("logged", n=logged, path=log.path), err=True)
+        _note(say("logged", n=logged, path=log.path))
     for warning in absent:  # after the outputs are written, beside the summary
-        click.echo(warning, err=True)
-    click.echo(outcome.summary(), err=True)
+        _note(warning)
+    _note(outcome.summary())
+    if verbosity() > 0:
+        click.echo(say("engine_used", scheme=scheme, engine=used, policy=pol.ref,
+                       seconds=f"{time.perf_counter() - started:.2f}"), err=True)
     if rejected and rejects:
-        click.echo(say("rejects_written", n=len(rejected), path=rejects), err=True)
+        _note(say("rejects_written", n=len(rejected), path=rejects))
     elif rejected:
         for r in rejected[:SHOWN_REJECTS]:
             click.echo(say("rejected_row", input=r["input"], row=r["row"], id=r["id"],

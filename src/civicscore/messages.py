@@ -35,6 +35,20 @@ MESSAGES: dict[str, dict[str, str]] = {
         "en": "ok: {source}: {ref}",
         "zh": "检查通过：{source}：{ref}",
     },
+    "read_file": {
+        "en": "{source}: read {path} (sha256 {digest})",
+        "zh": "{source}：读取 {path}（sha256 {digest}）",
+    },
+    "from_cache": {
+        "en": "civicscore: the outcome of an identical earlier check, from {path} "
+              "(--no-cache checks afresh)",
+        "zh": "civicscore：结果取自此前一次输入完全相同的检查，见 {path}"
+              "（加 --no-cache 可重新检查）",
+    },
+    "engine_used": {
+        "en": "{scheme}: scored by the {engine} engine with {policy} in {seconds} s",
+        "zh": "{scheme}：由 {engine} 引擎按 {policy} 评分，用时 {seconds} 秒",
+    },
     "error": {
         "en": "civicscore: error: {detail}",
         "zh": "civicscore：错误：{detail}",

@@ -38,6 +38,7 @@ from .expr.functions import CALENDAR_FUNCTION_NAMES
 from .policy.calendar import HolidayCalendar
 from .policy.compile import Environment, SchemeCompiler
 from .policy.model import PolicyModel
+from .policy.reads import note_read, note_unverifiable
 from .provenance import PluginCode
 from .schemes.base import CORE_SECTIONS, SchemeSpec, scheme_spec
 
@@ -110,6 +111,10 @@ class Registry:
         plugin, source = entry
         try:
             text = source.read_text(encoding="utf-8")
+            if isinstance(source, Path):
+                note_read(source, source.read_bytes())  # for the check cache, when on
+            else:
+                note_unverifiable(str(source))
         except (OSError, AttributeError) as e:
             raise PluginError(f"plugin {plugin!r} registered policy {name!r} at {source}, "
                               f"which cannot be read ({e})") from None

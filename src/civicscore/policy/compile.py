@@ -42,6 +42,7 @@ from .load import (
 )
 from .model import FactSpec, PolicyModel
 from .protected import control_reason, health_reason, protected_in, protected_reason
+from .reads import note_probe
 
 if TYPE_CHECKING:  # the schemes import this module: only type checkers follow these
     from ..events.scheme import EventsScheme
@@ -548,6 +549,7 @@ def load_policy(source: str | Path, env: Environment, text: str | bytes | None =
             exists = path.exists()
         except OSError:  # e.g. a name longer than the system allows
             exists = False
+        note_probe(path, "exists", exists)
         if not exists:
             if env.resolver is not None and (found := env.resolver(str(source))) is not None:
                 return load_policy(found[0], env, found[1], today)

@@ -40,6 +40,7 @@ from pydantic import BaseModel, ValidationError
 from .._suggest import did_you_mean, one_of
 from ..errors import PolicyError, Problem
 from .model import PolicyModel
+from .reads import note_probe, note_read
 
 if TYPE_CHECKING:
     from .locate import PositionMap, Span
@@ -361,7 +362,9 @@ def _find_parent(child: SourceFile, name: str, resolver: Resolver | None,
     base = child.directory / name
     for path in (base, Path(str(base) + ".toml")):
         try:
-            if not os.path.lexists(path):
+            exists = os.path.lexists(path)
+            note_probe(path, "lexists", exists)
+            if not exists:
                 continue
             real = Path(os.path.realpath(path, strict=True))
         except (OSError, RuntimeError, ValueError) as e:  # a symlink loop, a name too long
@@ -402,7 +405,9 @@ def read_limited(path: Path) -> bytes:
         while left > 0 and (chunk := os.read(fd, min(left, 1 << 20))):
             chunks.append(chunk)
             left -= len(chunk)
-        return b"".join(chunks)
+        data = b"".join(chunks)
+        note_read(path, data)
+        return data
     except OSError as e:
         raise PolicyError.single(str(path), 1, 1, f"cannot read the policy: "
                                                   f"{e.strerror or e}") from None

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from importlib.resources import files
+from pathlib import Path
 from typing import Any
 
 from civicscore import hookimpl
@@ -10,4 +10,4 @@ from civicscore import hookimpl
 
 @hookimpl
 def register_policies(register: Any) -> None:
-    register("fangxian", files(__name__) / "policy.toml")
+    register("fangxian", Path(__file__).with_name("policy.toml"))

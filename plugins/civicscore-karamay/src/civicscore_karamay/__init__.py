@@ -12,7 +12,7 @@ Two policies, registered by name:
 
 from __future__ import annotations
 
-from importlib.resources import files
+from pathlib import Path
 from typing import Any
 
 from civicscore import hookimpl
@@ -24,4 +24,4 @@ POLICIES = {"karamay": "policy.toml", "karamay-projects": "projects.toml"}
 @hookimpl
 def register_policies(register: Any) -> None:
     for name, filename in POLICIES.items():
-        register(name, files(__name__) / filename)
+        register(name, Path(__file__).with_name(filename))
