@@ -41,19 +41,19 @@ import json
 import os
 import sys
 from collections.abc import Iterator
-from dataclasses import dataclass, replace
-from pathlib import Path
+from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING, Any
 
 import polars as pl
 
-from ..batch.frames import ROW, UNREADABLE, Numbered, coerce_id
+from ..batch.frames import ROW, UNREADABLE, Numbered, coerce_id, read_source
 from ..batch.result import BatchResult
-from ..errors import InputError, UsageError
+from ..errors import UsageError
 from ..schemes.base import ONE_GROUP, Split
 from . import json_input
-from .numbering import _MID, _PID
-from .numbering import numbered as _numbered
+from .inputs import read as read  # re-exported: it was defined here
+from .inputs import read_input
+from .numbering import _MID, _PID, _TOKEN, release
 
 if TYPE_CHECKING:
     import pyarrow as pa
@@ -61,9 +61,12 @@ if TYPE_CHECKING:
 
     from ..policy.compile import Policy
 
-KEY, GROUP_KEY, BUCKET, FIRST_BUCKET, FIRST_ROW, GHOST = (
-    "__key", "__gkey", "__bucket", "__fbucket", "__first", "__ghost")
-HELPERS = (ROW, UNREADABLE, KEY, GROUP_KEY, BUCKET, FIRST_BUCKET, FIRST_ROW, GHOST, _PID, _MID)
+KEY, GROUP_KEY, BUCKET, FIRST_BUCKET, FIRST_ROW, GHOST, FIRST_ID, ONCE, INPUT = (
+    "__key", "__gkey", "__bucket", "__fbucket", "__first", "__ghost", "__fid", "__once",
+    "__input")
+#: The columns the steps add: an input column of one of these names is refused.
+HELPERS = (ROW, UNREADABLE, KEY, GROUP_KEY, BUCKET, FIRST_BUCKET, FIRST_ROW, GHOST, FIRST_ID,
+           ONCE, INPUT, _PID, _MID, _TOKEN)
 KINDS = ("output", "details", "rejected")
 #: Rows per Arrow IPC piece a bucket's frame is cut into: what one Spark row (and the
 #: driver, while it decodes one) holds at a time, whatever the size of a bucket.
@@ -97,86 +100,104 @@ def session(master: str | None = None, *, partitions: int | None = None) -> Spar
 
 
 def score(policy: Policy, scheme: str, source: Any, *, as_of: dt.date,
-          master: str | None = None, partitions: int | None = None) -> BatchResult:
+          master: str | None = None, partitions: int | None = None,
+          **extra: Any) -> BatchResult:
     """Decide every row of ``source`` with ``policy``'s ``scheme`` on Spark.
 
-    ``source`` is a Parquet or CSV path, a Spark DataFrame or a table name. The
-    result equals ``policy.scheme(scheme).batch(...)`` of the same rows, frame for
-    frame (its summary and table too). ``partitions`` is the number of parts the
-    input is decided in (by default Spark's default parallelism)."""
+    ``source`` is a Parquet, CSV or JSON path, a directory of Parquet files, a Spark
+    DataFrame or a table name (:mod:`civicscore.spark.inputs`); ``extra`` are the
+    scheme's extra inputs (``redemptions=...``), each a source too. The result equals
+    ``policy.scheme(scheme).batch(...)`` of the same rows, frame for frame (its summary
+    and table too). ``partitions`` is the number of parts the input is decided in (by
+    default Spark's default parallelism)."""
     return run(policy, scheme, source, as_of=as_of, master=master,
-               partitions=partitions).collect()
+               partitions=partitions, **extra).collect()
 
 
 def run(policy: Policy, scheme: str, source: Any, *, as_of: dt.date,
         master: str | None = None, partitions: int | None = None,
-        piece_rows: int = PIECE_ROWS) -> SparkBatch:
+        piece_rows: int = PIECE_ROWS, **extra: Any) -> SparkBatch:
     """The Spark run of :func:`score`, not yet collected: :meth:`SparkBatch.collect`
     gives the ``BatchResult``; :meth:`SparkBatch.frame` and :meth:`SparkBatch.write`
     keep the outputs in Spark, for results too large for the driver. ``piece_rows``
     bounds the rows of one Arrow piece a bucket's frame travels in."""
     compiled = policy.scheme(scheme)
-    split = policy.spec(scheme).split
+    spec = policy.spec(scheme)
+    split = spec.split
     if split is None:
         raise UsageError(f"scheme {scheme!r} does not say which of its rows must be decided "
                          f"together, so it cannot be split over machines; score it locally")
+    given = {name: value for name, value in extra.items() if value is not None}
+    for name in given:
+        if name not in spec.extra_inputs:
+            raise UsageError(f"scheme {scheme} takes no input {name!r}" + (
+                f" (it takes {', '.join(spec.extra_inputs)})" if spec.extra_inputs else ""))
+        if name not in split.extra:
+            raise UsageError(f"scheme {scheme} does not say how its {name} input is split "
+                             f"over machines (Split.extra); score it locally")
     spark = session(master, partitions=partitions)
     parts = partitions or spark.sparkContext.defaultParallelism
     # one shuffle partition per bucket: Spark's default (200) would start 200 Python tasks
     spark.conf.set("spark.sql.shuffle.partitions", str(parts))
-    json_kind = json_input.kind_of(source)
-    if json_kind is not None:  # records travel as their JSON text (see json_input)
-        numbered, rows_in = json_input.read(spark, str(source), json_kind)
-        keyed = _grouped(_keyed(numbered, split, json_keys=True),
+    # no repartition here: the window over the id shuffles into ``parts`` partitions
+    # anyway, and one more shuffle of the whole input would only spread the key step
+    persisted: list[DataFrame] = []
+    records = read_input(spark, source, HELPERS, persisted)
+    if records.json:  # records travel as their JSON text (see json_input)
+        keyed = _grouped(_keyed(records.frame, split, json_keys=True),
                          replace(split, id_field=json_input.RAW_ID), parts)
         columns = [json_input.TEXT, json_input.MESSAGE, json_input.RAW_ID]
-        decide = _Decide(policy, scheme, as_of, piece_rows, json_id=split.id_field)
-        empty = pl.DataFrame()
     else:
-        frame = read(spark, source)
-        clash = sorted(set(frame.columns) & set(HELPERS))
-        if clash:
-            raise InputError(f"the input has a column named {clash[0]!r}, which civicscore "
-                             f"reserves for its own bookkeeping; rename it")
-        # no repartition here: the window over the id shuffles into ``parts`` partitions
-        # anyway, and one more shuffle of the whole input would only spread the key step
-        numbered, rows_in = _numbered(frame)
-        keyed = _grouped(_keyed(numbered, split), split, parts)
-        columns = list(frame.columns)
-        decide = _Decide(policy, scheme, as_of, piece_rows)
-        empty_frame = pl.from_arrow(frame.limit(0).toArrow())
-        assert isinstance(empty_frame, pl.DataFrame)
-        empty = empty_frame
+        keyed = _grouped(_keyed(records.frame, split), split, parts)
+        columns = records.columns
+    rows = keyed.select(*columns, ROW, BUCKET, GHOST)
+    decide = _Decide(policy, scheme, as_of, piece_rows,
+                     json_id=split.id_field if records.json else None)
+    if not given:
+        def by_bucket(key: Any, table: Any) -> Any:  # a function: pyspark reads its hints
+            return decide(key, table)
 
-    def by_bucket(key: Any, table: Any) -> Any:  # a function: pyspark reads its hints
-        return decide(key, table)
+        decided = rows.groupBy(BUCKET).applyInArrow(by_bucket, PIECES)
+        extra_empty: dict[str, pl.DataFrame] = {}
+    else:
+        others, decide.extra, extra_empty = _extra_rows(spark, split, given, parts, persisted)
 
-    decided = keyed.select(*columns, ROW, BUCKET, GHOST).groupBy(BUCKET).applyInArrow(
-        by_bucket, "bucket long, kind string, piece int, part binary")
-    return SparkBatch(spark, compiled, split, as_of, decided, empty, numbered, rows_in)
+        def by_buckets(key: Any, table: Any, other: Any) -> Any:
+            return decide(key, table, other)
+
+        decided = rows.groupBy(BUCKET).cogroup(others.groupBy(BUCKET)).applyInArrow(
+            by_buckets, PIECES)
+    return SparkBatch(spark, compiled, split, as_of, decided, records.empty, persisted,
+                      records.rows, extra_empty)
 
 
-def read(spark: SparkSession, source: Any) -> DataFrame:
-    """A Spark DataFrame of ``source``: itself, a Parquet or CSV path (CSV cells are
-    read as text, as the per-record CSV reader reads them), or a table name. (JSON is
-    read by :mod:`civicscore.spark.json_input`.)"""
-    from pyspark.sql import DataFrame
+#: What a bucket sends back: its frames as Arrow IPC pieces.
+PIECES = "bucket long, kind string, piece int, part binary"
 
-    if isinstance(source, DataFrame):
-        return source
-    if isinstance(source, Path) or (isinstance(source, str) and source.lower().endswith(
-            (".parquet", ".csv", ".pq"))):
-        path = str(source)
-        if not Path(path).exists() and "://" not in path:
-            raise InputError(f"{path}: no such file")
-        if path.lower().endswith(".csv"):
-            return spark.read.option("header", "true").option("inferSchema", "false") \
-                .option("encoding", "UTF-8").csv(path)
-        return spark.read.parquet(path)
-    if isinstance(source, str):
-        return spark.table(source)
-    raise InputError(f"cannot read records on Spark from a {type(source).__name__}; pass a "
-                     f"Spark DataFrame, a Parquet or CSV path, or a table name")
+
+def _extra_rows(spark: SparkSession, split: Split, given: dict[str, Any], parts: int,
+                persisted: list[DataFrame]
+                ) -> tuple[DataFrame, dict[str, tuple[list[str], bool]], dict[str, pl.DataFrame]]:
+    """The rows of every extra input, numbered over that input, each in the bucket of
+    the group it names (``Split.extra``: the field hashed as the records' group is), as
+    one frame tagged by input (``__input``); with each input's columns, whether they
+    are JSON text, and its columns with no rows."""
+    from pyspark.sql import functions as F
+
+    frames, layout, empties = [], {}, {}
+    for name, source in given.items():
+        field_name = split.extra[name]
+        extra = read_input(spark, source, HELPERS, persisted)
+        keyed = _keyed(extra.frame, Split(field_name, group_by=field_name), extra.json)
+        bucket = F.pmod(F.xxhash64(F.col(GROUP_KEY)), F.lit(parts)).cast("long")
+        frames.append(keyed.select(*extra.columns, ROW, bucket.alias(BUCKET),
+                                   F.lit(name).alias(INPUT)))
+        layout[name] = (extra.columns, extra.json)
+        empties[name] = extra.empty
+    out = frames[0]
+    for frame in frames[1:]:
+        out = out.unionByName(frame, allowMissingColumns=True)
+    return out, layout, empties
 
 
 class _Keys:
@@ -192,7 +213,7 @@ class _Keys:
         if self.split.group_by not in (None, ONE_GROUP):
             wanted.append(str(self.split.group_by))
         for batch in batches:
-            present = [n for n in wanted if n in batch.schema.names]
+            present = [n for n in dict.fromkeys(wanted) if n in batch.schema.names]
             frame = pl.from_arrow(batch.select(present)) if present else \
                 pl.DataFrame(height=batch.num_rows)
             assert isinstance(frame, pl.DataFrame)
@@ -281,7 +302,7 @@ def _grouped(frame: DataFrame, split: Split, parts: int) -> DataFrame:
     first_bucket = F.when(loose, F.col(BUCKET)).otherwise(F.first(BUCKET).over(by_id))
     if split.duplicates == "move" or split.id_field not in frame.columns:
         return frame.withColumn(BUCKET, first_bucket).withColumn(GHOST, F.lit(False))
-    first_id, once = "__fid", "__once"
+    first_id, once = FIRST_ID, ONCE
     rows = frame.withColumns({
         FIRST_BUCKET: first_bucket, FIRST_ROW: F.first(ROW).over(by_id),
         first_id: F.first(split.id_field).over(by_id),
@@ -320,8 +341,39 @@ class _Decide:
         self.policy, self.scheme, self.as_of = policy, scheme, as_of
         self.piece_rows = piece_rows
         self.json_id = json_id  # the id field, when the rows are JSON text
+        #: the extra inputs given: each one's columns, and whether they are JSON text
+        self.extra: dict[str, tuple[list[str], bool]] = {}
 
-    def _json_frames(self, rows: pl.DataFrame) -> list[dict[str, pl.DataFrame]]:
+    def _extras(self, table: pa.Table | None) -> dict[str, Numbered]:
+        """A bucket's rows of every extra input, numbered in their own whole input."""
+        if table is None:
+            return {}
+        frame = pl.from_arrow(table)
+        assert isinstance(frame, pl.DataFrame)
+        out = {}
+        for name, (columns, text) in self.extra.items():
+            part = frame.filter(pl.col(INPUT) == name).sort(ROW)
+            if text:  # as the batch reader builds records, the reader's messages kept
+                n = part.height
+                items = json_input.records(part[json_input.TEXT].to_list(),
+                                           part[json_input.MESSAGE].to_list(), [None] * n,
+                                           [False] * n, "")
+                read_rows = read_source(items).with_columns(part[ROW].alias(ROW))
+                out[name] = Numbered(read_rows)
+            else:
+                out[name] = Numbered(part.select(*columns, ROW))
+        return out
+
+    def _frames(self, result: BatchResult) -> dict[str, pl.DataFrame]:
+        """A result's frames, and those named like an extra input (``redemptions``)."""
+        frames = {k: getattr(result, k) for k in KINDS}
+        for name in self.extra:
+            if isinstance(getattr(result, name, None), pl.DataFrame):
+                frames[name] = getattr(result, name)
+        return frames
+
+    def _json_frames(self, rows: pl.DataFrame, extras: dict[str, Numbered]
+                     ) -> list[dict[str, pl.DataFrame]]:
         """A bucket of JSON rows: the records decided as one Numbered frame, the rows
         that are no record by the scheme's batch alone, their ``row`` put back."""
         assert self.json_id is not None
@@ -331,8 +383,9 @@ class _Decide:
                                    rows[GHOST].to_list(), self.json_id)
         numbers = rows[ROW].to_list()
         scheme = self.policy.scheme(self.scheme)
-        result = scheme.batch(Numbered(json_input.frame_of(items, numbers)), as_of=self.as_of)
-        frames = [{k: getattr(result, k) for k in KINDS}]
+        result = scheme.batch(Numbered(json_input.frame_of(items, numbers)), as_of=self.as_of,
+                              **extras)
+        frames = [self._frames(result)]
         bad, bad_rows = json_input.unreadable(items, numbers)
         if bad:
             result = scheme.batch(bad, as_of=self.as_of)
@@ -355,7 +408,8 @@ class _Decide:
             frames.append(put_back)
         return frames
 
-    def __call__(self, key: tuple[Any, ...], table: pa.Table) -> pa.Table:
+    def __call__(self, key: tuple[Any, ...], table: pa.Table,
+                 extra: pa.Table | None = None) -> pa.Table:
         import pyarrow as pa
 
         bucket = key[0].as_py()
@@ -363,19 +417,25 @@ class _Decide:
         assert isinstance(frame, pl.DataFrame)
         frame = frame.sort(ROW)
         ghosts = frame.filter(pl.col(GHOST))[ROW]
+        extras = self._extras(extra)
         if self.json_id is not None:
-            results = self._json_frames(frame)
+            results = self._json_frames(frame, extras)
         else:
             result = self.policy.scheme(self.scheme).batch(Numbered(frame.drop(BUCKET, GHOST)),
-                                                           as_of=self.as_of)
-            results = [{k: getattr(result, k) for k in KINDS}]
+                                                           as_of=self.as_of, **extras)
+            results = [self._frames(result)]
         kinds, pieces, parts = [], [], []
-        for kind in KINDS:
+        for kind in (*KINDS, *self.extra):
             i = 0
             for frames in results:
-                out = frames[kind]
-                if ghosts.len() and "row" in out.columns:
-                    out = out.filter(~pl.col("row").is_in(ghosts.implode()))
+                out = frames.get(kind)
+                if out is None:
+                    continue
+                if ghosts.len() and "row" in out.columns and kind not in self.extra:
+                    ghost = pl.col("row").is_in(ghosts.implode())
+                    if "input" in out.columns and self.extra:  # an extra input's row is none
+                        ghost = ghost & ~pl.col("input").cast(pl.String).is_in(list(self.extra))
+                    out = out.filter(~ghost)
                 for piece in out.iter_slices(self.piece_rows):
                     kinds.append(kind)
                     pieces.append(i)
@@ -417,8 +477,15 @@ class SparkBatch:
     as_of: dt.date
     decided: DataFrame  # bucket, kind, part: each bucket's frames as Arrow IPC
     empty: pl.DataFrame  # the input's columns, no rows
-    numbered: DataFrame
+    persisted: list[DataFrame]  # the numbered inputs, kept until collected
     rows_in: int
+    extra_empty: dict[str, pl.DataFrame] = field(default_factory=dict)  # each extra input's
+
+    def _template(self) -> BatchResult:
+        """Local batch's result of no rows: the frames' columns and types."""
+        result: BatchResult = self.compiled.batch(self.empty, as_of=self.as_of,
+                                                  **self.extra_empty)
+        return result
 
     def collect(self) -> BatchResult:
         """The ``BatchResult`` local batch gives for the same rows, on the driver.
@@ -426,13 +493,25 @@ class SparkBatch:
         The pieces come one Spark partition at a time (``toLocalIterator``), each
         decoded as it arrives: besides the result itself, the driver holds one
         partition's pieces, never the whole run's Arrow bytes at once."""
-        parts: dict[str, list[pl.DataFrame]] = {k: [] for k in KINDS}
-        for r in self.decided.toLocalIterator():
-            parts[r["kind"]].append(pl.read_ipc(io.BytesIO(r["part"])))
-        template = self.compiled.batch(self.empty, as_of=self.as_of)
-        frames = {k: self._merged(k, parts.pop(k), getattr(template, k)) for k in KINDS}
+        kinds = (*KINDS, *self.extra_empty)
+        parts: dict[str, list[pl.DataFrame]] = {k: [] for k in kinds}
+        try:
+            for r in self.decided.toLocalIterator():
+                parts[r["kind"]].append(pl.read_ipc(io.BytesIO(r["part"])))
+        finally:
+            release(self.persisted)
+        template = self._template()
+        frames = {k: self._merged(k, parts.pop(k), getattr(template, k)) for k in kinds}
         rows_in = self.rows_in
-        self.numbered.unpersist()
+        if self.split.extra:
+            # the scheme's own result type: its extra frames (``redemptions``) and its
+            # own count of scored rows (rejected extra rows are no rejected records)
+            extra_frames = {k: frames[k] for k in self.split.extra if hasattr(template, k)
+                            and k in frames} | {
+                k: getattr(template, k) for k in self.split.extra
+                if k not in frames and isinstance(getattr(template, k, None), pl.DataFrame)}
+            return replace(template, output=frames["output"], rejected=frames["rejected"],
+                           details=frames["details"], rows_in=rows_in, **extra_frames)
         return SparkBatchResult(template.scheme, template.policy, self.as_of,
                                 frames["output"], frames["rejected"], frames["details"],
                                 rows_in, shown_by=self.compiled,
@@ -452,7 +531,12 @@ class SparkBatch:
         return merged.sort(*self.order(kind, merged), maintain_order=True)
 
     def order(self, kind: str, frame: pl.DataFrame) -> list[pl.Expr]:
-        """How local batch orders a frame: by ``row``, or as ``Split.order`` says."""
+        """How local batch orders a frame: by ``row``, or as ``Split.order`` says; the
+        rejected rows of the records, then of each extra input, each by ``row``."""
+        if kind == "rejected" and self.split.extra and "input" in frame.columns:
+            place = {name: i for i, name in enumerate(self.split.extra, start=1)}
+            return [pl.col("input").cast(pl.String).replace_strict(
+                place, default=0, return_dtype=pl.Int64), pl.col("row")]
         if kind in self.split.order:
             last = pl.lit(pl.Series(list(self.split.last), dtype=pl.String)).implode()
             return [e for c in self.split.order[kind]
@@ -464,7 +548,7 @@ class SparkBatch:
         DataFrame, never collected to the driver; its rows are in no particular order."""
         from pyspark.sql.pandas.types import from_arrow_schema
 
-        template = getattr(self.compiled.batch(self.empty, as_of=self.as_of), kind)
+        template = getattr(self._template(), kind)
         schema = _plain(template.to_arrow().schema)
 
         def decode(batches: Iterator[pa.RecordBatch]) -> Iterator[pa.RecordBatch]:
