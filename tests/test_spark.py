@@ -264,13 +264,18 @@ def test_a_directory_is_read_as_spark_writes_one(spark: Any, policy: Any,
     empty = tmp_path / "nothing"
     empty.mkdir()
     (empty / "_SUCCESS").write_bytes(b"")
-    with pytest.raises(InputError, match="no data files.*_SUCCESS"):
+    with pytest.raises(InputError, match=r"no data files.*_SUCCESS"):
         cs.score(policy, "visits", str(empty), as_of=AS_OF)
     texts = tmp_path / "texts"
     texts.mkdir()
     frame.write_csv(texts / "part-00000.csv")
     with pytest.raises(InputError, match="Parquet files only"):
         cs.score(policy, "visits", str(texts), as_of=AS_OF)
+    # a file named like one Spark skips, given on its own, is no silent empty input
+    for name in ("_households.csv", ".households.parquet"):
+        shutil.copy(folder / "part-00000.parquet", tmp_path / name)
+        with pytest.raises(InputError, match=r"start with _ or \..*rename the file"):
+            cs.score(policy, "visits", str(tmp_path / name), as_of=AS_OF)
 
 
 @pytest.mark.parametrize("scheme", ["visits", "volunteer"])

@@ -35,6 +35,7 @@ if TYPE_CHECKING:
 #: Names Spark's CSV and JSON steps give their columns.
 TEXT_COLUMNS = (json_input.TEXT, json_input.MESSAGE, json_input.RAW_ID, json_input.LINE)
 _FILE, _INDEX = "__file", "__index"
+FILE_SUFFIXES = (".csv", ".json", ".jsonl", ".ndjson", ".parquet", ".pq")
 
 
 @dataclass
@@ -63,6 +64,12 @@ def read_input(spark: SparkSession, source: Any, reserved: tuple[str, ...],
     reserved = (*reserved, *TEXT_COLUMNS, _FILE, _INDEX)
     if isinstance(source, (str, Path)) and "://" not in str(source) and Path(source).is_dir():
         frame = _directory(spark, Path(source))
+    elif isinstance(source, (str, Path)) and hidden(Path(str(source)).name) \
+            and Path(str(source)).suffix.lower() in FILE_SUFFIXES:
+        # Spark reads such a file, named on its own, as no rows at all, and says nothing
+        raise InputError(f"{source}: Spark skips files whose names start with _ or . (as "
+                         f"Hadoop does, for _SUCCESS and .crc files), and would read no "
+                         f"rows; rename the file")
     else:
         kind = json_input.kind_of(source)
         if kind is None and isinstance(source, (str, Path)) \
@@ -105,9 +112,6 @@ def read(spark: SparkSession, source: Any) -> DataFrame:
         path = str(source)
         if not Path(path).exists() and "://" not in path:
             raise InputError(f"{path}: no such file")
-        if "://" not in path and hidden(Path(path).name):
-            raise InputError(f"{path}: Spark skips files whose names start with _ or . (as "
-                             f"Hadoop does, for _SUCCESS and .crc files); rename the file")
         return spark.read.parquet(path)
     if isinstance(source, str):
         return spark.table(source)
