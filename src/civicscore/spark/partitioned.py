@@ -23,7 +23,10 @@ written again for Spark:
    bucket. Each bucket is decided by the local batch inside
    ``groupBy(...).applyInArrow`` (a polars frame in, Arrow IPC out; no Python
    per row), its rows keeping their numbers in the whole input
-   (``batch.frames.Numbered``).
+   (``batch.frames.Numbered``). An extra input the scheme declares split
+   (``Split.extra``: redemptions by ``volunteer_id``) is numbered over itself, hashed
+   by its own group field into the same buckets, and met with the records of its
+   bucket by a ``cogroup``; the bucket's batch gets it as a ``Numbered`` frame too.
 5. **The result**: the buckets' frames, concatenated and put in the order the
    local batch gives (by ``row``, or by ``Split.order`` for frames of groups).
 
@@ -41,7 +44,7 @@ import json
 import os
 import sys
 from collections.abc import Iterator
-from dataclasses import dataclass, field, replace
+from dataclasses import replace
 from typing import TYPE_CHECKING, Any
 
 import polars as pl
@@ -51,9 +54,11 @@ from ..batch.result import BatchResult
 from ..errors import UsageError
 from ..schemes.base import ONE_GROUP, Split
 from . import json_input
+from .collected import KINDS, SparkBatch
+from .collected import SparkBatchResult as SparkBatchResult  # re-exported: defined here once
 from .inputs import read as read  # re-exported: it was defined here
 from .inputs import read_input
-from .numbering import _MID, _PID, _TOKEN, release
+from .numbering import _MID, _PID, _TOKEN
 
 if TYPE_CHECKING:
     import pyarrow as pa
@@ -67,7 +72,6 @@ KEY, GROUP_KEY, BUCKET, FIRST_BUCKET, FIRST_ROW, GHOST, FIRST_ID, ONCE, INPUT = 
 #: The columns the steps add: an input column of one of these names is refused.
 HELPERS = (ROW, UNREADABLE, KEY, GROUP_KEY, BUCKET, FIRST_BUCKET, FIRST_ROW, GHOST, FIRST_ID,
            ONCE, INPUT, _PID, _MID, _TOKEN)
-KINDS = ("output", "details", "rejected")
 #: Rows per Arrow IPC piece a bucket's frame is cut into: what one Spark row (and the
 #: driver, while it decodes one) holds at a time, whatever the size of a bucket.
 PIECE_ROWS = 50_000
@@ -132,9 +136,10 @@ def run(policy: Policy, scheme: str, source: Any, *, as_of: dt.date,
         if name not in spec.extra_inputs:
             raise UsageError(f"scheme {scheme} takes no input {name!r}" + (
                 f" (it takes {', '.join(spec.extra_inputs)})" if spec.extra_inputs else ""))
-        if name not in split.extra:
+        if name not in split.extra or split.group_by is None:
             raise UsageError(f"scheme {scheme} does not say how its {name} input is split "
-                             f"over machines (Split.extra); score it locally")
+                             f"over machines (Split.extra, with the records grouped by "
+                             f"Split.group_by); score it locally")
     spark = session(master, partitions=partitions)
     parts = partitions or spark.sparkContext.defaultParallelism
     # one shuffle partition per bucket: Spark's default (200) would start 200 Python tasks
@@ -189,7 +194,9 @@ def _extra_rows(spark: SparkSession, split: Split, given: dict[str, Any], parts:
         field_name = split.extra[name]
         extra = read_input(spark, source, HELPERS, persisted)
         keyed = _keyed(extra.frame, Split(field_name, group_by=field_name), extra.json)
-        bucket = F.pmod(F.xxhash64(F.col(GROUP_KEY)), F.lit(parts)).cast("long")
+        # the bucket the records of that group are in (see _grouped)
+        bucket = F.lit(0).cast("long") if split.group_by == ONE_GROUP else \
+            F.pmod(F.xxhash64(F.col(GROUP_KEY)), F.lit(parts)).cast("long")
         frames.append(keyed.select(*extra.columns, ROW, bucket.alias(BUCKET),
                                    F.lit(name).alias(INPUT)))
         layout[name] = (extra.columns, extra.json)
@@ -451,133 +458,3 @@ def _ipc(frame: pl.DataFrame) -> bytes:
     buffer = io.BytesIO()
     frame.write_ipc(buffer)
     return buffer.getvalue()
-
-
-@dataclass
-class SparkBatchResult(BatchResult):
-    """A :class:`BatchResult` put together from the buckets' results.
-
-    Every bucket's own result was checked for row conservation on its executor, and
-    every input row is in exactly one bucket, so the scored rows are the rows in less
-    the rejected ones (a scheme's output need not be one row per input row: a
-    volunteer's is one statement per volunteer)."""
-
-    @property
-    def scored_count(self) -> int:
-        return self.rows_in - self.rejected.height
-
-
-@dataclass
-class SparkBatch:
-    """A Spark run not yet collected (see :func:`run`)."""
-
-    spark: SparkSession
-    compiled: Any
-    split: Split
-    as_of: dt.date
-    decided: DataFrame  # bucket, kind, part: each bucket's frames as Arrow IPC
-    empty: pl.DataFrame  # the input's columns, no rows
-    persisted: list[DataFrame]  # the numbered inputs, kept until collected
-    rows_in: int
-    extra_empty: dict[str, pl.DataFrame] = field(default_factory=dict)  # each extra input's
-
-    def _template(self) -> BatchResult:
-        """Local batch's result of no rows: the frames' columns and types."""
-        result: BatchResult = self.compiled.batch(self.empty, as_of=self.as_of,
-                                                  **self.extra_empty)
-        return result
-
-    def collect(self) -> BatchResult:
-        """The ``BatchResult`` local batch gives for the same rows, on the driver.
-
-        The pieces come one Spark partition at a time (``toLocalIterator``), each
-        decoded as it arrives: besides the result itself, the driver holds one
-        partition's pieces, never the whole run's Arrow bytes at once."""
-        kinds = (*KINDS, *self.extra_empty)
-        parts: dict[str, list[pl.DataFrame]] = {k: [] for k in kinds}
-        try:
-            for r in self.decided.toLocalIterator():
-                parts[r["kind"]].append(pl.read_ipc(io.BytesIO(r["part"])))
-        finally:
-            release(self.persisted)
-        template = self._template()
-        frames = {k: self._merged(k, parts.pop(k), getattr(template, k)) for k in kinds}
-        rows_in = self.rows_in
-        if self.split.extra:
-            # the scheme's own result type: its extra frames (``redemptions``) and its
-            # own count of scored rows (rejected extra rows are no rejected records)
-            extra_frames = {k: frames[k] for k in self.split.extra if hasattr(template, k)
-                            and k in frames} | {
-                k: getattr(template, k) for k in self.split.extra
-                if k not in frames and isinstance(getattr(template, k, None), pl.DataFrame)}
-            return replace(template, output=frames["output"], rejected=frames["rejected"],
-                           details=frames["details"], rows_in=rows_in, **extra_frames)
-        return SparkBatchResult(template.scheme, template.policy, self.as_of,
-                                frames["output"], frames["rejected"], frames["details"],
-                                rows_in, shown_by=self.compiled,
-                                categorical_reasons=template.categorical_reasons)
-
-    def _merged(self, kind: str, parts: list[pl.DataFrame],
-                template: pl.DataFrame) -> pl.DataFrame:
-        parts = [p for p in parts if p.height]
-        if not parts:
-            return template
-        merged = pl.concat(parts, how="vertical_relaxed", rechunk=False) \
-            if len(parts) > 1 else parts[0]
-        parts.clear()  # the pieces are referenced by ``merged`` alone from here
-        if template.width and merged.columns == template.columns:
-            merged = merged.cast(template.schema, strict=False) \
-                if merged.schema != template.schema else merged
-        return merged.sort(*self.order(kind, merged), maintain_order=True)
-
-    def order(self, kind: str, frame: pl.DataFrame) -> list[pl.Expr]:
-        """How local batch orders a frame: by ``row``, or as ``Split.order`` says; the
-        rejected rows of the records, then of each extra input, each by ``row``."""
-        if kind == "rejected" and self.split.extra and "input" in frame.columns:
-            place = {name: i for i, name in enumerate(self.split.extra, start=1)}
-            return [pl.col("input").cast(pl.String).replace_strict(
-                place, default=0, return_dtype=pl.Int64), pl.col("row")]
-        if kind in self.split.order:
-            last = pl.lit(pl.Series(list(self.split.last), dtype=pl.String)).implode()
-            return [e for c in self.split.order[kind]
-                    for e in (pl.col(c).is_in(last), pl.col(c))]
-        return [pl.col("row")] if "row" in frame.columns else []
-
-    def frame(self, kind: str = "output") -> DataFrame:
-        """One of the result frames (``output``, ``details``, ``rejected``) as a Spark
-        DataFrame, never collected to the driver; its rows are in no particular order."""
-        from pyspark.sql.pandas.types import from_arrow_schema
-
-        template = getattr(self._template(), kind)
-        schema = _plain(template.to_arrow().schema)
-
-        def decode(batches: Iterator[pa.RecordBatch]) -> Iterator[pa.RecordBatch]:
-            for batch in batches:
-                for part in batch.column("part").to_pylist():
-                    table = pl.read_ipc(io.BytesIO(bytes(part or b""))).to_arrow()
-                    yield from table.cast(schema).to_batches()
-
-        from pyspark.sql import functions as F
-
-        return self.decided.filter(F.col("kind") == kind).select("part") \
-            .mapInArrow(decode, from_arrow_schema(schema))
-
-    def write(self, kind: str, path: str, format: str = "parquet") -> None:
-        """Write a result frame from the executors (``format`` as Spark names it)."""
-        self.frame(kind).write.format(format).mode("errorifexists").save(path)
-
-
-def _plain(schema: pa.Schema) -> pa.Schema:
-    """Arrow's large and view types (what polars writes) as the plain ones Spark reads."""
-    import pyarrow as pa
-
-    def plain(t: pa.DataType) -> pa.DataType:
-        if pa.types.is_large_string(t) or pa.types.is_string_view(t):
-            return pa.string()
-        if pa.types.is_large_list(t) or pa.types.is_list_view(t):
-            return pa.list_(plain(t.value_type))
-        if pa.types.is_list(t):
-            return pa.list_(plain(t.value_type))
-        return t
-
-    return pa.schema([pa.field(f.name, plain(f.type)) for f in schema])
