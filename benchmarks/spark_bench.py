@@ -14,10 +14,11 @@ Why it is shaped this way:
   are read back one at a time to compare: at 10^7 households the two results would
   not fit in memory together (about 1.1 KiB a row each).
 * **An estimate, written out.** From the measured rows per second per executor core
-  and the bytes each row moves through the two shuffles (the id window and the
-  bucket groups; measured from the Parquet file's bytes per row), the run prints an
-  estimate for 10^8 households on a cluster of ``--cluster-cores`` cores. It is an
-  estimate, not a measurement; docs/spark.md says what it leaves out.
+  and the bytes each row moves through the shuffles (the id window and the bucket
+  groups), as Spark counted them (the shuffle bytes written by every stage of the
+  run, from Spark's status store), the run prints an estimate for 10^7 and 10^8
+  households on a cluster of ``--cluster-cores`` cores. It is an estimate, not a
+  measurement; docs/spark.md says what it leaves out.
 
     python benchmarks/spark_bench.py --rows 1000000
 """
@@ -85,13 +86,16 @@ def main(argv: Sequence[str] | None = None) -> int:
                                                      f"--conf spark.driver.maxResultSize=0 "
                                                      f"pyspark-shell")
 
+        shuffled_per_row = 0.0
         for cores in (int(c) for c in args.cores.split(",")):
             session = cs.session(f"local[{cores}]")
             session.range(1).count()  # the JVM and a Python worker are up before timing
+            before = shuffle_bytes(session)
             t = time.perf_counter()
             parts = args.partitions or max(8 * cores, -(-n // 250_000))
             remote = cs.score(policy, "visits", str(path), as_of=as_of, partitions=parts)
             spark_s = time.perf_counter() - t
+            shuffled_per_row = (shuffle_bytes(session) - before) / n
             for kind in kinds:
                 expected = pl.read_ipc(Path(tmp) / f"local-{kind}.arrow")
                 assert_frame_equal(expected, getattr(remote, kind))
@@ -100,21 +104,34 @@ def main(argv: Sequence[str] | None = None) -> int:
             del remote
             gc.collect()
             session.stop()
-    print(f"{n:,} households, policy {args.policy}, {bytes_per_row:.0f} Parquet bytes/row")
+    print(f"{n:,} households, policy {args.policy}, {bytes_per_row:.0f} Parquet bytes/row, "
+          f"{shuffled_per_row:.0f} shuffle bytes/row (written, all stages)")
     print(f"{'engine':<18} {'cores':>5} {'seconds':>9} {'rows/s':>12} {'vs local':>9}")
     for name, cores, s in rows:
         print(f"{name:<18} {cores:>5} {s:>9.1f} {n / s:>12,.0f} {s / local_s:>8.1f}x")
     best = max(rows[1:], key=lambda r: n / r[2] / r[1])
     per_core = n / best[2] / best[1]
-    big, cores = 10**8, args.cluster_cores
-    shuffled = big * bytes_per_row * 2 * 3  # two shuffles; rows uncompressed ~3x Parquet
-    compute = big / (per_core * cores)
-    network = shuffled / (cores / 8 * 125e6)  # 1 Gbit/s per 8-core executor
-    print(f"estimate for {big:,} households on {cores} cores: {compute / 60:.1f} min of "
-          f"compute at {per_core:,.0f} rows/s/core, {shuffled / 1e9:.0f} GB shuffled "
-          f"(~{network / 60:.1f} min at 1 Gbit/s per 8 cores): about "
-          f"{(compute + network) / 60:.0f} min")
+    cores = args.cluster_cores
+    for big in (10**7, 10**8):
+        shuffled = big * shuffled_per_row  # written once, read once, over the network
+        compute = big / (per_core * cores)
+        network = shuffled / (cores / 8 * 125e6)  # 1 Gbit/s per 8-core executor
+        print(f"estimate for {big:,} households on {cores} cores: {compute / 60:.1f} min of "
+              f"compute at {per_core:,.0f} rows/s/core, {shuffled / 1e9:.1f} GB shuffled "
+              f"(~{network / 60:.1f} min at 1 Gbit/s per 8 cores): about "
+              f"{(compute + network) / 60:.1f} min")
     return 0
+
+
+def shuffle_bytes(session: object) -> int:
+    """The shuffle bytes written by every stage the session has run so far, as Spark's
+    status store counts them (what the web UI's Stages page shows, with the UI off)."""
+    sc = session.sparkContext._jsc.sc()  # type: ignore[attr-defined]
+    sc.listenerBus().waitUntilEmpty()  # the store is filled by listener events, later
+    store = sc.statusStore()
+    defaults = [getattr(store, f"stageList$default${i}")() for i in range(2, 6)]
+    stages = store.stageList(None, *defaults)
+    return sum(int(stages.apply(i).shuffleWriteBytes()) for i in range(stages.length()))
 
 
 if __name__ == "__main__":

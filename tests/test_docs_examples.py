@@ -70,6 +70,9 @@ PENDING_PYTHON = {
     ("events.md", "events.jsonl"): "reads events.jsonl, which does not ship",
     ("spark.md", "master=\"yarn\""): "needs a YARN cluster and HDFS (tests/test_spark.py runs "
                                       "the same in local mode)",
+    ("spark.md", "redemptions=\"redemptions.csv\""): "reads activities.parquet, which does "
+                                                      "not ship (tests/test_spark.py scores "
+                                                      "redemptions on Spark)",
     ("service.md", "httpx"): "calls a running server (tests/test_service*.py serve one)",
     ("input-files.md", "big.xlsx"): "a timing of a 10^5-row workbook written apart",
 }

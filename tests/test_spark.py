@@ -151,3 +151,151 @@ def test_the_command_line_writes_the_same_bytes_on_spark(spark: Any, tmp_path: P
         assert result.exit_code == 0, result.output
         written[engine] = (out.read_bytes(), details.read_bytes(), result.output)
     assert written["spark"] == written["batch"]
+
+
+def redemptions_input() -> pl.DataFrame:
+    """Redemptions of volunteers whose activities are spread over the parts, with the
+    rows local batch rejects: no id (named by its row), no volunteer, bad points, more
+    points than earned, a volunteer with no activities, a padded volunteer id."""
+    rows = pl.read_csv(ROOT / "examples" / "redemptions.csv", infer_schema=False)
+    more = pl.DataFrame({
+        "redemption_id": ["R010", None, "R012", "R013", "R014", "R015", "R016"],
+        "volunteer_id": ["V03", "V02", None, "V01", "V99", " V04 ", "V05"],
+        "date": ["2025-11-01", "2025-11-02", "2025-11-03", "2025-11-04", "2025-11-05",
+                 "2025-12-20", "2026-05-01"],
+        "points": ["1", "2", "3", "not a number", "4", "1.5", "1"]})
+    return pl.concat([rows, more, rows.head(2)])
+
+
+def assert_same_volunteer(local: Any, remote: Any) -> None:
+    assert_same(local, remote)
+    assert_frame_equal(local.redemptions, remote.redemptions, check_exact=True)
+
+
+def test_volunteer_redemptions_equal_to_local_batch(spark: Any, policy: Any,
+                                                    tmp_path: Path) -> None:
+    """Redemptions go to the part of their volunteer (co-partitioned by volunteer_id):
+    statements, balances, the redemption rows and their rejects as local batch's."""
+    frame, redemptions = hard_input("volunteer"), redemptions_input()
+    local = policy.volunteer.batch(frame, as_of=AS_OF, redemptions=redemptions)
+    assert local.redemptions.height == redemptions.height
+    assert (local.rejected["input"] == "redemptions").sum() >= 4
+    remote = cs.score(policy, "volunteer", spark_frame(spark, frame, 3), as_of=AS_OF,
+                      partitions=3, redemptions=spark_frame(spark, redemptions, 2))
+    assert_same_volunteer(local, remote)
+    # the same rows as CSV files, a blank line and a row of too few cells among them
+    activities, spent = tmp_path / "activities.csv", tmp_path / "redemptions.csv"
+    frame.write_csv(activities)
+    text = redemptions.write_csv().splitlines()
+    spent.write_text("\n".join([*text[:3], "", "R020,V01", *text[3:]]) + "\n")
+    local = policy.volunteer.batch(activities, as_of=AS_OF, redemptions=spent)
+    assert "UNREADABLE_ROW" in str(local.rejected["reason_codes"].to_list())
+    remote = cs.score(policy, "volunteer", str(activities), as_of=AS_OF, partitions=2,
+                      redemptions=str(spent))
+    assert_same_volunteer(local, remote)
+
+
+def test_a_csv_file_is_read_as_local_batch_reads_it(spark: Any, policy: Any,
+                                                    tmp_path: Path) -> None:
+    """Blank lines (empty, spaces, only commas) are no row and take no number; rows of
+    too few or too many cells and a badly quoted cell are UNREADABLE_ROW with local
+    batch's message (row and line); a BOM, CRLF ends and empty cells as local."""
+    rows = hard_input("civility").write_csv().splitlines()
+    width = rows[0].count(",") + 1
+    lines = ["\ufeff" + rows[0], rows[1], "", "   ", "," * (width - 1), rows[2] + ",extra",
+             "H1,2", *rows[3:8], 'H9,"quoted, with a comma"' + "," * (width - 2),
+             'H10,"bad"quote' + "," * (width - 2), *rows[8:]]
+    path = tmp_path / "households.csv"
+    path.write_bytes(("\r\n".join(lines) + "\r\n").encode())
+    local = policy.civility.batch(path, as_of=AS_OF)
+    messages = str(local.rejected["reasons"].to_list())
+    assert "cells, the header has" in messages and "cannot be read" in messages
+    assert_same(local, cs.score(policy, "civility", str(path), as_of=AS_OF, partitions=2))
+    # a quoted cell holding a line break: the driver reads the file, the rows are the same
+    # (another file: Spark keeps the size of a file it has listed for the session)
+    path = tmp_path / "households-2.csv"
+    path.write_text("\n".join([rows[0], rows[1], 'H11,"two\nlines"' + "," * (width - 2),
+                               "", *rows[2:]]) + "\n")
+    local = policy.civility.batch(path, as_of=AS_OF)
+    assert_same(local, cs.score(policy, "civility", str(path), as_of=AS_OF, partitions=2))
+
+
+def test_a_column_named_like_a_helper_is_refused(spark: Any, policy: Any,
+                                                 tmp_path: Path) -> None:
+    """A column civicscore uses itself is refused with local batch's error, or, for a
+    name only the Spark steps use, one that says so; never silently overwritten."""
+    from civicscore.errors import InputError
+
+    path = tmp_path / "households.csv"
+    frame = hard_input("civility").head(3)
+    frame.with_columns(pl.lit("1").alias("__row")).write_csv(path)
+    with pytest.raises(InputError) as local:
+        policy.civility.batch(path, as_of=AS_OF)
+    with pytest.raises(InputError) as remote:
+        cs.score(policy, "civility", str(path), as_of=AS_OF)
+    assert str(remote.value) == str(local.value)
+    for name in ("__bucket", "__fid", "__json"):
+        frame.with_columns(pl.lit("1").alias(name)).write_csv(path)
+        with pytest.raises(InputError, match=f"'{name}'.*on Spark; rename it"):
+            cs.score(policy, "civility", str(path), as_of=AS_OF)
+        with pytest.raises(InputError, match=f"'{name}'.*on Spark; rename it"):
+            cs.score(policy, "civility", spark_frame(spark, frame.with_columns(
+                pl.lit("1").alias(name)), 1), as_of=AS_OF)
+
+
+def test_a_directory_is_read_as_spark_writes_one(spark: Any, policy: Any,
+                                                 tmp_path: Path) -> None:
+    """A directory's files that start with _ or . (_SUCCESS, .crc) are skipped as Hadoop
+    skips them; the others are the rows, numbered file after file in name order."""
+    from civicscore.errors import InputError
+
+    frame = hard_input("visits")
+    folder = tmp_path / "households"
+    folder.mkdir()
+    bounds = [0, 5, 6, frame.height]  # the largest file is not the first by name
+    for i, (a, b) in enumerate(itertools.pairwise(bounds)):
+        frame.slice(a, b - a).write_parquet(folder / f"part-{i:05d}.parquet")
+    (folder / "_SUCCESS").write_bytes(b"")
+    # (a .crc beside a part file is its checksum, which Hadoop's local reader checks)
+    (folder / ".part-00009.parquet.crc").write_bytes(b"not parquet")
+    (folder / "_committed_1").write_text("{}")
+    local = policy.visits.batch(frame, as_of=AS_OF)
+    assert_same(local, cs.score(policy, "visits", folder, as_of=AS_OF, partitions=2))
+    empty = tmp_path / "nothing"
+    empty.mkdir()
+    (empty / "_SUCCESS").write_bytes(b"")
+    with pytest.raises(InputError, match=r"no data files.*_SUCCESS"):
+        cs.score(policy, "visits", str(empty), as_of=AS_OF)
+    texts = tmp_path / "texts"
+    texts.mkdir()
+    frame.write_csv(texts / "part-00000.csv")
+    with pytest.raises(InputError, match="Parquet files only"):
+        cs.score(policy, "visits", str(texts), as_of=AS_OF)
+    # a file named like one Spark skips, given on its own, is no silent empty input
+    for name in ("_households.csv", ".households.parquet"):
+        shutil.copy(folder / "part-00000.parquet", tmp_path / name)
+        with pytest.raises(InputError, match=r"start with _ or \..*rename the file"):
+            cs.score(policy, "visits", str(tmp_path / name), as_of=AS_OF)
+
+
+@pytest.mark.parametrize("scheme", ["visits", "volunteer"])
+def test_the_command_line_writes_the_same_json_on_spark(spark: Any, scheme: str) -> None:
+    """``--format json`` on stdout, the summary and the rejects: the same bytes from
+    ``--engine spark`` as from ``--engine batch`` (volunteer with its redemptions)."""
+    from click.testing import CliRunner
+
+    from civicscore.cli import main
+
+    policy_file = str(ROOT / "policies" / "example-district.toml")
+    data = str(ROOT / "examples" / EXAMPLES[scheme])
+    extra = ["--with", f"redemptions={ROOT / 'examples' / 'redemptions.csv'}"] \
+        if scheme == "volunteer" else []
+    written = {}
+    for engine in ("batch", "spark"):
+        result = CliRunner().invoke(main, [
+            "score", policy_file, data, "--scheme", scheme, "--engine", engine, *extra,
+            "--as-of", AS_OF.isoformat(), "--format", "json"])
+        assert result.exit_code == 0, result.output
+        written[engine] = (result.stdout, result.stderr)
+    assert written["spark"] == written["batch"]
+    assert written["spark"][0].lstrip().startswith("[")

@@ -851,15 +851,14 @@ def _score_spark(pol: Any, scheme: str, spec: SchemeSpec, input_file: str, day: 
     if logging:
         raise click.UsageError("--log needs --engine per-record: the decision log records "
                                "every decision with its reasons")
-    if extra_files:
-        raise click.UsageError("--engine spark reads only the records (no --with inputs "
-                               "yet); use --engine batch")
     try:
         from .spark import score as on_spark
     except ImportError:
         raise click.UsageError("--engine spark needs pyspark: pip install "
                                "'civicscore[spark]'") from None
-    result = on_spark(pol, scheme, input_file, as_of=day, master=master)
+    # the --with inputs are split as the scheme's registration says (Split.extra)
+    extra: dict[str, Any] = dict(extra_files)
+    result = on_spark(pol, scheme, input_file, as_of=day, master=master, **extra)
     return _batch_outcome(result, pol.scheme(scheme), spec, pol.ref, day)
 
 

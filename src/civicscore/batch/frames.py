@@ -161,7 +161,9 @@ class Numbered:
     """A polars frame that is part of a larger input and carries each row's number in the
     whole input as an Int64 ``__row`` column, ascending (``civicscore.spark`` scores the
     parts of a split input this way). Rejected rows, and the messages that name rows
-    ("already appears in row 7"), then name rows of the whole input, not of the part."""
+    ("already appears in row 7"), then name rows of the whole input, not of the part.
+    It may carry the reader's ``__unreadable`` message too (a CSV row with the wrong
+    number of cells, read on a Spark executor), kept as :func:`read_source` would set it."""
 
     def __init__(self, frame: pl.DataFrame) -> None:
         self.frame = frame
@@ -171,7 +173,12 @@ def read_source(source: Any) -> pl.DataFrame:
     """Every input row, in order, with ``__row`` and ``__unreadable`` columns added (a
     :class:`Numbered` frame keeps its own ``__row``)."""
     if isinstance(source, Numbered):
-        return _numbered(source.frame.drop(ROW), rows=source.frame[ROW].cast(pl.Int64))
+        part = source.frame
+        read = _numbered(part.drop(ROW, UNREADABLE, strict=False),
+                         rows=part[ROW].cast(pl.Int64))
+        if UNREADABLE in part.columns:
+            read = read.with_columns(part[UNREADABLE].cast(pl.String))
+        return read
     if isinstance(source, (str, Path)):
         return _read_path(Path(source))
     if isinstance(source, pl.LazyFrame):

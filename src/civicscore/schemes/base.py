@@ -161,7 +161,13 @@ class Split:
       group results count rejected rows (a volunteer's statement counts them);
     * ``order``: the columns that order a result frame whose rows are groups, not input
       rows (``{"details": ("liaison_id",)}``), with ``last`` the values sorted after all
-      others ("(unassigned)"); frames with a ``row`` column are ordered by it.
+      others ("(unassigned)"); frames with a ``row`` column are ordered by it;
+    * ``extra``: the scheme's extra inputs that can be split too, each with the field of
+      its rows that names a group (``{"redemptions": "volunteer_id"}``): a row of it is
+      sent to the part holding the records of that group (it touches only that group's
+      results), and keeps its row number in its own whole input. An extra input's rows
+      that are rejected come after the records' in ``rejected`` (in this order), and a
+      result frame named like the input (``redemptions``) holds its rows, by row.
     """
 
     id_field: str
@@ -169,6 +175,7 @@ class Split:
     duplicates: str = "move"
     order: Mapping[str, tuple[str, ...]] = field(default_factory=dict)
     last: tuple[str, ...] = ()
+    extra: Mapping[str, str] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)

@@ -40,6 +40,7 @@ from ..batch.frames import ROW, UNREADABLE, Numbered, read_source
 from ..errors import InputError
 from ..records import UnreadableRow
 from .numbering import numbered as _numbered
+from .numbering import release
 
 if TYPE_CHECKING:
     import pyarrow as pa
@@ -71,9 +72,11 @@ def line_record(text: str, row: int, line: int) -> tuple[Any, str | None]:
     return value, None
 
 
-def read(spark: SparkSession, path: str, kind: str) -> tuple[DataFrame, int]:
+def read(spark: SparkSession, path: str, kind: str, kept: list[DataFrame]
+         ) -> tuple[DataFrame, int]:
     """The rows of a JSON input as (``__json`` text, ``__json_unreadable`` message,
-    ``__row``), numbered over the whole input, and how many rows there are."""
+    ``__row``), numbered over the whole input, and how many rows there are; the frame
+    the rows are persisted in is added to ``kept`` (``numbering.numbered``)."""
     from ..io import input_options
 
     local = "://" not in path
@@ -88,17 +91,20 @@ def read(spark: SparkSession, path: str, kind: str) -> tuple[DataFrame, int]:
     from pyspark.sql import functions as F
 
     text = spark.read.option("lineSep", "\n").text(path).withColumnRenamed("value", TEXT)
-    lines, _ = _numbered(text)
-    lines = lines.withColumnRenamed(ROW, LINE)
-    bad = lines.filter(~F.is_valid_utf8(F.col(TEXT))).select(LINE).limit(1).collect()
-    if bad:
-        _check_text(path, local, int(bad[0][LINE]))
-    # blank lines are no record: Python's str.strip() decides, as the reader's does
-    kept = lines.mapInArrow(_NotBlank(), lines.schema)
-    numbered, total = _numbered(kept)
+    own: list[DataFrame] = []
+    try:
+        lines, _ = _numbered(text, own)
+        lines = lines.withColumnRenamed(ROW, LINE)
+        bad = lines.filter(~F.is_valid_utf8(F.col(TEXT))).select(LINE).limit(1).collect()
+        if bad:
+            _check_text(path, local, int(bad[0][LINE]))
+        # blank lines are no record: Python's str.strip() decides, as the reader's does
+        records = lines.mapInArrow(_NotBlank(), lines.schema)
+        numbered, total = _numbered(records, kept)
+    finally:
+        release(own)
     parsed = numbered.mapInArrow(_Parse(), "__json string, __json_unreadable string, "
                                            "__row bigint")
-    lines.unpersist()
     return parsed, total
 
 

@@ -23,7 +23,10 @@ written again for Spark:
    bucket. Each bucket is decided by the local batch inside
    ``groupBy(...).applyInArrow`` (a polars frame in, Arrow IPC out; no Python
    per row), its rows keeping their numbers in the whole input
-   (``batch.frames.Numbered``).
+   (``batch.frames.Numbered``). An extra input the scheme declares split
+   (``Split.extra``: redemptions by ``volunteer_id``) is numbered over itself, hashed
+   by its own group field into the same buckets, and met with the records of its
+   bucket by a ``cogroup``; the bucket's batch gets it as a ``Numbered`` frame too.
 5. **The result**: the buckets' frames, concatenated and put in the order the
    local batch gives (by ``row``, or by ``Split.order`` for frames of groups).
 
@@ -41,19 +44,21 @@ import json
 import os
 import sys
 from collections.abc import Iterator
-from dataclasses import dataclass, replace
-from pathlib import Path
+from dataclasses import replace
 from typing import TYPE_CHECKING, Any
 
 import polars as pl
 
-from ..batch.frames import ROW, UNREADABLE, Numbered, coerce_id
+from ..batch.frames import ROW, UNREADABLE, Numbered, coerce_id, read_source
 from ..batch.result import BatchResult
-from ..errors import InputError, UsageError
+from ..errors import UsageError
 from ..schemes.base import ONE_GROUP, Split
 from . import json_input
-from .numbering import _MID, _PID
-from .numbering import numbered as _numbered
+from .collected import KINDS, SparkBatch
+from .collected import SparkBatchResult as SparkBatchResult  # re-exported: defined here once
+from .inputs import read as read  # re-exported: it was defined here
+from .inputs import read_input
+from .numbering import _MID, _PID, _TOKEN
 
 if TYPE_CHECKING:
     import pyarrow as pa
@@ -61,10 +66,12 @@ if TYPE_CHECKING:
 
     from ..policy.compile import Policy
 
-KEY, GROUP_KEY, BUCKET, FIRST_BUCKET, FIRST_ROW, GHOST = (
-    "__key", "__gkey", "__bucket", "__fbucket", "__first", "__ghost")
-HELPERS = (ROW, UNREADABLE, KEY, GROUP_KEY, BUCKET, FIRST_BUCKET, FIRST_ROW, GHOST, _PID, _MID)
-KINDS = ("output", "details", "rejected")
+KEY, GROUP_KEY, BUCKET, FIRST_BUCKET, FIRST_ROW, GHOST, FIRST_ID, ONCE, INPUT = (
+    "__key", "__gkey", "__bucket", "__fbucket", "__first", "__ghost", "__fid", "__once",
+    "__input")
+#: The columns the steps add: an input column of one of these names is refused.
+HELPERS = (ROW, UNREADABLE, KEY, GROUP_KEY, BUCKET, FIRST_BUCKET, FIRST_ROW, GHOST, FIRST_ID,
+           ONCE, INPUT, _PID, _MID, _TOKEN)
 #: Rows per Arrow IPC piece a bucket's frame is cut into: what one Spark row (and the
 #: driver, while it decodes one) holds at a time, whatever the size of a bucket.
 PIECE_ROWS = 50_000
@@ -97,86 +104,107 @@ def session(master: str | None = None, *, partitions: int | None = None) -> Spar
 
 
 def score(policy: Policy, scheme: str, source: Any, *, as_of: dt.date,
-          master: str | None = None, partitions: int | None = None) -> BatchResult:
+          master: str | None = None, partitions: int | None = None,
+          **extra: Any) -> BatchResult:
     """Decide every row of ``source`` with ``policy``'s ``scheme`` on Spark.
 
-    ``source`` is a Parquet or CSV path, a Spark DataFrame or a table name. The
-    result equals ``policy.scheme(scheme).batch(...)`` of the same rows, frame for
-    frame (its summary and table too). ``partitions`` is the number of parts the
-    input is decided in (by default Spark's default parallelism)."""
+    ``source`` is a Parquet, CSV or JSON path, a directory of Parquet files, a Spark
+    DataFrame or a table name (:mod:`civicscore.spark.inputs`); ``extra`` are the
+    scheme's extra inputs (``redemptions=...``), each a source too. The result equals
+    ``policy.scheme(scheme).batch(...)`` of the same rows, frame for frame (its summary
+    and table too). ``partitions`` is the number of parts the input is decided in (by
+    default Spark's default parallelism)."""
     return run(policy, scheme, source, as_of=as_of, master=master,
-               partitions=partitions).collect()
+               partitions=partitions, **extra).collect()
 
 
 def run(policy: Policy, scheme: str, source: Any, *, as_of: dt.date,
         master: str | None = None, partitions: int | None = None,
-        piece_rows: int = PIECE_ROWS) -> SparkBatch:
+        piece_rows: int = PIECE_ROWS, **extra: Any) -> SparkBatch:
     """The Spark run of :func:`score`, not yet collected: :meth:`SparkBatch.collect`
     gives the ``BatchResult``; :meth:`SparkBatch.frame` and :meth:`SparkBatch.write`
     keep the outputs in Spark, for results too large for the driver. ``piece_rows``
     bounds the rows of one Arrow piece a bucket's frame travels in."""
     compiled = policy.scheme(scheme)
-    split = policy.spec(scheme).split
+    spec = policy.spec(scheme)
+    split = spec.split
     if split is None:
         raise UsageError(f"scheme {scheme!r} does not say which of its rows must be decided "
                          f"together, so it cannot be split over machines; score it locally")
+    given = {name: value for name, value in extra.items() if value is not None}
+    for name in given:
+        if name not in spec.extra_inputs:
+            raise UsageError(f"scheme {scheme} takes no input {name!r}" + (
+                f" (it takes {', '.join(spec.extra_inputs)})" if spec.extra_inputs else ""))
+        if name not in split.extra or split.group_by is None:
+            raise UsageError(f"scheme {scheme} does not say how its {name} input is split "
+                             f"over machines (Split.extra, with the records grouped by "
+                             f"Split.group_by); score it locally")
     spark = session(master, partitions=partitions)
     parts = partitions or spark.sparkContext.defaultParallelism
     # one shuffle partition per bucket: Spark's default (200) would start 200 Python tasks
     spark.conf.set("spark.sql.shuffle.partitions", str(parts))
-    json_kind = json_input.kind_of(source)
-    if json_kind is not None:  # records travel as their JSON text (see json_input)
-        numbered, rows_in = json_input.read(spark, str(source), json_kind)
-        keyed = _grouped(_keyed(numbered, split, json_keys=True),
+    # no repartition here: the window over the id shuffles into ``parts`` partitions
+    # anyway, and one more shuffle of the whole input would only spread the key step
+    persisted: list[DataFrame] = []
+    records = read_input(spark, source, HELPERS, persisted)
+    if records.json:  # records travel as their JSON text (see json_input)
+        keyed = _grouped(_keyed(records.frame, split, json_keys=True),
                          replace(split, id_field=json_input.RAW_ID), parts)
         columns = [json_input.TEXT, json_input.MESSAGE, json_input.RAW_ID]
-        decide = _Decide(policy, scheme, as_of, piece_rows, json_id=split.id_field)
-        empty = pl.DataFrame()
     else:
-        frame = read(spark, source)
-        clash = sorted(set(frame.columns) & set(HELPERS))
-        if clash:
-            raise InputError(f"the input has a column named {clash[0]!r}, which civicscore "
-                             f"reserves for its own bookkeeping; rename it")
-        # no repartition here: the window over the id shuffles into ``parts`` partitions
-        # anyway, and one more shuffle of the whole input would only spread the key step
-        numbered, rows_in = _numbered(frame)
-        keyed = _grouped(_keyed(numbered, split), split, parts)
-        columns = list(frame.columns)
-        decide = _Decide(policy, scheme, as_of, piece_rows)
-        empty_frame = pl.from_arrow(frame.limit(0).toArrow())
-        assert isinstance(empty_frame, pl.DataFrame)
-        empty = empty_frame
+        keyed = _grouped(_keyed(records.frame, split), split, parts)
+        columns = records.columns
+    rows = keyed.select(*columns, ROW, BUCKET, GHOST)
+    decide = _Decide(policy, scheme, as_of, piece_rows,
+                     json_id=split.id_field if records.json else None)
+    if not given:
+        def by_bucket(key: Any, table: Any) -> Any:  # a function: pyspark reads its hints
+            return decide(key, table)
 
-    def by_bucket(key: Any, table: Any) -> Any:  # a function: pyspark reads its hints
-        return decide(key, table)
+        decided = rows.groupBy(BUCKET).applyInArrow(by_bucket, PIECES)
+        extra_empty: dict[str, pl.DataFrame] = {}
+    else:
+        others, decide.extra, extra_empty = _extra_rows(spark, split, given, parts, persisted)
 
-    decided = keyed.select(*columns, ROW, BUCKET, GHOST).groupBy(BUCKET).applyInArrow(
-        by_bucket, "bucket long, kind string, piece int, part binary")
-    return SparkBatch(spark, compiled, split, as_of, decided, empty, numbered, rows_in)
+        def by_buckets(key: Any, table: Any, other: Any) -> Any:
+            return decide(key, table, other)
+
+        decided = rows.groupBy(BUCKET).cogroup(others.groupBy(BUCKET)).applyInArrow(
+            by_buckets, PIECES)
+    return SparkBatch(spark, compiled, split, as_of, decided, records.empty, persisted,
+                      records.rows, extra_empty)
 
 
-def read(spark: SparkSession, source: Any) -> DataFrame:
-    """A Spark DataFrame of ``source``: itself, a Parquet or CSV path (CSV cells are
-    read as text, as the per-record CSV reader reads them), or a table name. (JSON is
-    read by :mod:`civicscore.spark.json_input`.)"""
-    from pyspark.sql import DataFrame
+#: What a bucket sends back: its frames as Arrow IPC pieces.
+PIECES = "bucket long, kind string, piece int, part binary"
 
-    if isinstance(source, DataFrame):
-        return source
-    if isinstance(source, Path) or (isinstance(source, str) and source.lower().endswith(
-            (".parquet", ".csv", ".pq"))):
-        path = str(source)
-        if not Path(path).exists() and "://" not in path:
-            raise InputError(f"{path}: no such file")
-        if path.lower().endswith(".csv"):
-            return spark.read.option("header", "true").option("inferSchema", "false") \
-                .option("encoding", "UTF-8").csv(path)
-        return spark.read.parquet(path)
-    if isinstance(source, str):
-        return spark.table(source)
-    raise InputError(f"cannot read records on Spark from a {type(source).__name__}; pass a "
-                     f"Spark DataFrame, a Parquet or CSV path, or a table name")
+
+def _extra_rows(spark: SparkSession, split: Split, given: dict[str, Any], parts: int,
+                persisted: list[DataFrame]
+                ) -> tuple[DataFrame, dict[str, tuple[list[str], bool]], dict[str, pl.DataFrame]]:
+    """The rows of every extra input, numbered over that input, each in the bucket of
+    the group it names (``Split.extra``: the field hashed as the records' group is), as
+    one frame tagged by input (``__input``); with each input's columns, whether they
+    are JSON text, and its columns with no rows."""
+    from pyspark.sql import functions as F
+
+    frames, layout, empties = [], {}, {}
+    for name, source in given.items():
+        field_name = split.extra[name]
+        extra = read_input(spark, source, HELPERS, persisted)
+        keyed = _keyed(extra.frame, Split(field_name, group_by=field_name), extra.json)
+        # the bucket the records of that group are in (see _grouped)
+        bucket = F.lit(0).cast("long") if split.group_by == ONE_GROUP else \
+            F.pmod(F.xxhash64(F.col(GROUP_KEY)), F.lit(parts)).cast("long")
+        frames.append(keyed.select(*extra.columns, ROW, bucket.alias(BUCKET),
+                                   F.lit(name).alias(INPUT)))
+        layout[name] = (extra.columns, extra.json)
+        empties[name] = extra.empty
+    out = frames[0]
+    for frame in frames[1:]:
+        out = out.unionByName(frame, allowMissingColumns=True)
+    return out, layout, empties
 
 
 class _Keys:
@@ -192,7 +220,7 @@ class _Keys:
         if self.split.group_by not in (None, ONE_GROUP):
             wanted.append(str(self.split.group_by))
         for batch in batches:
-            present = [n for n in wanted if n in batch.schema.names]
+            present = [n for n in dict.fromkeys(wanted) if n in batch.schema.names]
             frame = pl.from_arrow(batch.select(present)) if present else \
                 pl.DataFrame(height=batch.num_rows)
             assert isinstance(frame, pl.DataFrame)
@@ -281,7 +309,7 @@ def _grouped(frame: DataFrame, split: Split, parts: int) -> DataFrame:
     first_bucket = F.when(loose, F.col(BUCKET)).otherwise(F.first(BUCKET).over(by_id))
     if split.duplicates == "move" or split.id_field not in frame.columns:
         return frame.withColumn(BUCKET, first_bucket).withColumn(GHOST, F.lit(False))
-    first_id, once = "__fid", "__once"
+    first_id, once = FIRST_ID, ONCE
     rows = frame.withColumns({
         FIRST_BUCKET: first_bucket, FIRST_ROW: F.first(ROW).over(by_id),
         first_id: F.first(split.id_field).over(by_id),
@@ -320,8 +348,39 @@ class _Decide:
         self.policy, self.scheme, self.as_of = policy, scheme, as_of
         self.piece_rows = piece_rows
         self.json_id = json_id  # the id field, when the rows are JSON text
+        #: the extra inputs given: each one's columns, and whether they are JSON text
+        self.extra: dict[str, tuple[list[str], bool]] = {}
 
-    def _json_frames(self, rows: pl.DataFrame) -> list[dict[str, pl.DataFrame]]:
+    def _extras(self, table: pa.Table | None) -> dict[str, Numbered]:
+        """A bucket's rows of every extra input, numbered in their own whole input."""
+        if table is None:
+            return {}
+        frame = pl.from_arrow(table)
+        assert isinstance(frame, pl.DataFrame)
+        out = {}
+        for name, (columns, text) in self.extra.items():
+            part = frame.filter(pl.col(INPUT) == name).sort(ROW)
+            if text:  # as the batch reader builds records, the reader's messages kept
+                n = part.height
+                items = json_input.records(part[json_input.TEXT].to_list(),
+                                           part[json_input.MESSAGE].to_list(), [None] * n,
+                                           [False] * n, "")
+                read_rows = read_source(items).with_columns(part[ROW].alias(ROW))
+                out[name] = Numbered(read_rows)
+            else:
+                out[name] = Numbered(part.select(*columns, ROW))
+        return out
+
+    def _frames(self, result: BatchResult) -> dict[str, pl.DataFrame]:
+        """A result's frames, and those named like an extra input (``redemptions``)."""
+        frames = {k: getattr(result, k) for k in KINDS}
+        for name in self.extra:
+            if isinstance(getattr(result, name, None), pl.DataFrame):
+                frames[name] = getattr(result, name)
+        return frames
+
+    def _json_frames(self, rows: pl.DataFrame, extras: dict[str, Numbered]
+                     ) -> list[dict[str, pl.DataFrame]]:
         """A bucket of JSON rows: the records decided as one Numbered frame, the rows
         that are no record by the scheme's batch alone, their ``row`` put back."""
         assert self.json_id is not None
@@ -331,8 +390,9 @@ class _Decide:
                                    rows[GHOST].to_list(), self.json_id)
         numbers = rows[ROW].to_list()
         scheme = self.policy.scheme(self.scheme)
-        result = scheme.batch(Numbered(json_input.frame_of(items, numbers)), as_of=self.as_of)
-        frames = [{k: getattr(result, k) for k in KINDS}]
+        result = scheme.batch(Numbered(json_input.frame_of(items, numbers)), as_of=self.as_of,
+                              **extras)
+        frames = [self._frames(result)]
         bad, bad_rows = json_input.unreadable(items, numbers)
         if bad:
             result = scheme.batch(bad, as_of=self.as_of)
@@ -355,7 +415,8 @@ class _Decide:
             frames.append(put_back)
         return frames
 
-    def __call__(self, key: tuple[Any, ...], table: pa.Table) -> pa.Table:
+    def __call__(self, key: tuple[Any, ...], table: pa.Table,
+                 extra: pa.Table | None = None) -> pa.Table:
         import pyarrow as pa
 
         bucket = key[0].as_py()
@@ -363,19 +424,25 @@ class _Decide:
         assert isinstance(frame, pl.DataFrame)
         frame = frame.sort(ROW)
         ghosts = frame.filter(pl.col(GHOST))[ROW]
+        extras = self._extras(extra)
         if self.json_id is not None:
-            results = self._json_frames(frame)
+            results = self._json_frames(frame, extras)
         else:
             result = self.policy.scheme(self.scheme).batch(Numbered(frame.drop(BUCKET, GHOST)),
-                                                           as_of=self.as_of)
-            results = [{k: getattr(result, k) for k in KINDS}]
+                                                           as_of=self.as_of, **extras)
+            results = [self._frames(result)]
         kinds, pieces, parts = [], [], []
-        for kind in KINDS:
+        for kind in (*KINDS, *self.extra):
             i = 0
             for frames in results:
-                out = frames[kind]
-                if ghosts.len() and "row" in out.columns:
-                    out = out.filter(~pl.col("row").is_in(ghosts.implode()))
+                out = frames.get(kind)
+                if out is None:
+                    continue
+                if ghosts.len() and "row" in out.columns and kind not in self.extra:
+                    ghost = pl.col("row").is_in(ghosts.implode())
+                    if "input" in out.columns and self.extra:  # an extra input's row is none
+                        ghost = ghost & ~pl.col("input").cast(pl.String).is_in(list(self.extra))
+                    out = out.filter(~ghost)
                 for piece in out.iter_slices(self.piece_rows):
                     kinds.append(kind)
                     pieces.append(i)
@@ -391,109 +458,3 @@ def _ipc(frame: pl.DataFrame) -> bytes:
     buffer = io.BytesIO()
     frame.write_ipc(buffer)
     return buffer.getvalue()
-
-
-@dataclass
-class SparkBatchResult(BatchResult):
-    """A :class:`BatchResult` put together from the buckets' results.
-
-    Every bucket's own result was checked for row conservation on its executor, and
-    every input row is in exactly one bucket, so the scored rows are the rows in less
-    the rejected ones (a scheme's output need not be one row per input row: a
-    volunteer's is one statement per volunteer)."""
-
-    @property
-    def scored_count(self) -> int:
-        return self.rows_in - self.rejected.height
-
-
-@dataclass
-class SparkBatch:
-    """A Spark run not yet collected (see :func:`run`)."""
-
-    spark: SparkSession
-    compiled: Any
-    split: Split
-    as_of: dt.date
-    decided: DataFrame  # bucket, kind, part: each bucket's frames as Arrow IPC
-    empty: pl.DataFrame  # the input's columns, no rows
-    numbered: DataFrame
-    rows_in: int
-
-    def collect(self) -> BatchResult:
-        """The ``BatchResult`` local batch gives for the same rows, on the driver.
-
-        The pieces come one Spark partition at a time (``toLocalIterator``), each
-        decoded as it arrives: besides the result itself, the driver holds one
-        partition's pieces, never the whole run's Arrow bytes at once."""
-        parts: dict[str, list[pl.DataFrame]] = {k: [] for k in KINDS}
-        for r in self.decided.toLocalIterator():
-            parts[r["kind"]].append(pl.read_ipc(io.BytesIO(r["part"])))
-        template = self.compiled.batch(self.empty, as_of=self.as_of)
-        frames = {k: self._merged(k, parts.pop(k), getattr(template, k)) for k in KINDS}
-        rows_in = self.rows_in
-        self.numbered.unpersist()
-        return SparkBatchResult(template.scheme, template.policy, self.as_of,
-                                frames["output"], frames["rejected"], frames["details"],
-                                rows_in, shown_by=self.compiled,
-                                categorical_reasons=template.categorical_reasons)
-
-    def _merged(self, kind: str, parts: list[pl.DataFrame],
-                template: pl.DataFrame) -> pl.DataFrame:
-        parts = [p for p in parts if p.height]
-        if not parts:
-            return template
-        merged = pl.concat(parts, how="vertical_relaxed", rechunk=False) \
-            if len(parts) > 1 else parts[0]
-        parts.clear()  # the pieces are referenced by ``merged`` alone from here
-        if template.width and merged.columns == template.columns:
-            merged = merged.cast(template.schema, strict=False) \
-                if merged.schema != template.schema else merged
-        return merged.sort(*self.order(kind, merged), maintain_order=True)
-
-    def order(self, kind: str, frame: pl.DataFrame) -> list[pl.Expr]:
-        """How local batch orders a frame: by ``row``, or as ``Split.order`` says."""
-        if kind in self.split.order:
-            last = pl.lit(pl.Series(list(self.split.last), dtype=pl.String)).implode()
-            return [e for c in self.split.order[kind]
-                    for e in (pl.col(c).is_in(last), pl.col(c))]
-        return [pl.col("row")] if "row" in frame.columns else []
-
-    def frame(self, kind: str = "output") -> DataFrame:
-        """One of the result frames (``output``, ``details``, ``rejected``) as a Spark
-        DataFrame, never collected to the driver; its rows are in no particular order."""
-        from pyspark.sql.pandas.types import from_arrow_schema
-
-        template = getattr(self.compiled.batch(self.empty, as_of=self.as_of), kind)
-        schema = _plain(template.to_arrow().schema)
-
-        def decode(batches: Iterator[pa.RecordBatch]) -> Iterator[pa.RecordBatch]:
-            for batch in batches:
-                for part in batch.column("part").to_pylist():
-                    table = pl.read_ipc(io.BytesIO(bytes(part or b""))).to_arrow()
-                    yield from table.cast(schema).to_batches()
-
-        from pyspark.sql import functions as F
-
-        return self.decided.filter(F.col("kind") == kind).select("part") \
-            .mapInArrow(decode, from_arrow_schema(schema))
-
-    def write(self, kind: str, path: str, format: str = "parquet") -> None:
-        """Write a result frame from the executors (``format`` as Spark names it)."""
-        self.frame(kind).write.format(format).mode("errorifexists").save(path)
-
-
-def _plain(schema: pa.Schema) -> pa.Schema:
-    """Arrow's large and view types (what polars writes) as the plain ones Spark reads."""
-    import pyarrow as pa
-
-    def plain(t: pa.DataType) -> pa.DataType:
-        if pa.types.is_large_string(t) or pa.types.is_string_view(t):
-            return pa.string()
-        if pa.types.is_large_list(t) or pa.types.is_list_view(t):
-            return pa.list_(plain(t.value_type))
-        if pa.types.is_list(t):
-            return pa.list_(plain(t.value_type))
-        return t
-
-    return pa.schema([pa.field(f.name, plain(f.type)) for f in schema])

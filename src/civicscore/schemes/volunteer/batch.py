@@ -930,9 +930,10 @@ def _redeem(scheme: VolunteerScheme, source: Any, lot_table: pl.DataFrame, as_of
     """Redemptions by the per-record ``_redeem`` on the lots of the volunteers they name;
     returns the decisions and those volunteers' lots as left afterwards."""
     frame = read_source(source)
-    items = []
+    items, rows = [], []
     for record in frame.iter_rows(named=True):
         row = record.pop(ROW)
+        rows.append(row)
         items.append(_item(row, record))
     named = normal_ids(frame["volunteer_id"].cast(pl.String)).unique().to_list() \
         if "volunteer_id" in frame.columns and frame["volunteer_id"].dtype != pl.Object \
@@ -941,7 +942,8 @@ def _redeem(scheme: VolunteerScheme, source: Any, lot_table: pl.DataFrame, as_of
     lots: dict[str, list[list[Any]]] = {}
     for vid, end, rid, units, expires in table.iter_rows():
         lots.setdefault(vid, []).append([end, rid, units, expires])
-    return scheme._redeem(items, as_of, lots), lots
+    # the rows of the frame: of the whole input when it is a part of one (``Numbered``)
+    return scheme._redeem(items, as_of, lots, rows), lots
 
 
 def _statements(scheme: VolunteerScheme, out: pl.DataFrame, lot_table: pl.DataFrame,

@@ -1065,10 +1065,17 @@ class VolunteerScheme(BatchEngine):
 
     # -- step 5: redemptions and statements -----------------------------------------------
     def _redeem(self, redemptions: Iterable[Mapping[str, Any]], as_of: dt.date,
-                lots: dict[str, list[list[Any]]]) -> list[RedemptionDecision]:
+                lots: dict[str, list[list[Any]]], rows: Iterable[int] | None = None
+                ) -> list[RedemptionDecision]:
+        """Every redemption, oldest first against ``lots`` (consumed in place). ``rows``
+        are the redemptions' numbers in their whole input (by default 1, 2, ...): a part
+        of a split input (``civicscore.spark``) keeps the rows and the ``row N`` names of
+        the whole."""
         parsed: list[tuple[dt.date, str, int, str, int, Mapping[str, Any]]] = []
         out: list[RedemptionDecision] = []
-        for row, rec in enumerate(redemptions, start=1):
+        numbered = enumerate(redemptions, start=1) if rows is None \
+            else zip(rows, redemptions, strict=True)
+        for row, rec in numbered:
             reasons: list[Reason] = []
             rid = vid = ""
             day = None

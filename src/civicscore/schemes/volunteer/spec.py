@@ -36,5 +36,6 @@ SPEC = SchemeSpec(
     result_type=VolunteerResult, scheme_type=VolunteerScheme, log=log_volunteer,
     log_inputs={"redemption": "redemptions"}, log_keys={"statement": "volunteer_id"},
     mentions=("activities", "categories"),
+    # a redemption spends only its volunteer's points: it goes to that volunteer's part
     split=Split("record_id", group_by="volunteer_id", duplicates="ghost",
-                order={"output": ("volunteer_id",)}))
+                order={"output": ("volunteer_id",)}, extra={"redemptions": "volunteer_id"}))
