@@ -108,6 +108,24 @@ def test_visits_equal_to_local_batch(spark: Any, policy: Any) -> None:
         assert_same(local, remote)
 
 
+def test_reasons_in_the_drivers_language(spark: Any, policy: Any) -> None:
+    """``--lang zh`` on the driver (the LANG context) words the executors' reasons in
+    Chinese too, though their environment says CIVICSCORE_LANG=en (as the suite's does)."""
+    from civicscore.messages import LANG
+
+    frame = hard_input("visits")
+    token = LANG.set("zh")
+    try:
+        local = policy.visits.batch(frame, as_of=AS_OF)
+        remote = cs.run(policy, "visits", spark_frame(spark, frame, 2), as_of=AS_OF,
+                        partitions=2).collect()
+    finally:
+        LANG.reset(token)
+    said = [r for rs in local.output["reasons"].to_list() for r in rs]
+    assert any("探访" in r for r in said)
+    assert_same(local, remote)
+
+
 @pytest.mark.skipif(not os.environ.get("CIVICSCORE_SLOW"),
                     reason="slow: set CIVICSCORE_SLOW=1 (three more schemes on Spark)")
 @pytest.mark.parametrize("scheme", ["civility", "appraisal", "volunteer"])

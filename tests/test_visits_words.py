@@ -253,3 +253,20 @@ def test_cadences_in_chinese(cadence: str, words: str) -> None:
     from civicscore.schemes.visits.scheme import parse_cadence
 
     assert parse_cadence(cadence).describe("zh") == words
+
+
+def test_a_batch_is_worded_in_the_language_of_its_run(tmp_path: Path) -> None:
+    """Batch words its reasons when ``output`` is first read, in the language of the
+    call that made it, not of the code that reads it later."""
+    scheme = _load(tmp_path, PRIORITY_POLICY).visits
+    token = LANG.set("zh")
+    try:
+        result = scheme.batch(ITEMS, as_of=AS_OF)
+    finally:
+        LANG.reset(token)
+    token = LANG.set("en")
+    try:
+        said = result.output["reasons"].to_list()
+    finally:
+        LANG.reset(token)
+    assert said[1][1] == "没有探访记录：首次探访即刻到期（2026-03-01）"

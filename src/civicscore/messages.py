@@ -15,9 +15,12 @@ from __future__ import annotations
 
 import contextvars
 import os
-from typing import Any
+from collections.abc import Callable
+from typing import Any, TypeVar
 
 from .errors import Problem
+
+T = TypeVar("T")
 
 LANGS = ("zh", "en")
 """The languages of the catalogue; the first is the one officers read."""
@@ -189,6 +192,19 @@ def reasons_language(locale: object) -> str:
         if choice and choice[:2].lower() in LANGS:
             return choice[:2].lower()
     return "en"
+
+
+def worded_in(lang: str, build: Callable[[], T]) -> Callable[[], T]:
+    """``build``, run with reasons worded in ``lang`` whenever it is called: a batch
+    frame built on first read (its reasons) is worded in the language of the run that
+    made it, not of whatever code reads it later."""
+    def run() -> T:
+        token = LANG.set(lang)
+        try:
+            return build()
+        finally:
+            LANG.reset(token)
+    return run
 
 
 def say(name: str, lang: str | None = None, /, **values: Any) -> str:

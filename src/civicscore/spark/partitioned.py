@@ -52,6 +52,7 @@ import polars as pl
 from ..batch.frames import ROW, UNREADABLE, Numbered, coerce_id, read_source
 from ..batch.result import BatchResult
 from ..errors import UsageError
+from ..messages import LANG, reasons_language
 from ..schemes.base import ONE_GROUP, Split
 from . import json_input
 from .collected import KINDS, SparkBatch
@@ -350,6 +351,10 @@ class _Decide:
         self.json_id = json_id  # the id field, when the rows are JSON text
         #: the extra inputs given: each one's columns, and whether they are JSON text
         self.extra: dict[str, tuple[list[str], bool]] = {}
+        #: the language the driver words reasons in (``--lang``, CIVICSCORE_LANG, the
+        #: policy's locale), fixed here: an executor has neither the driver's ``--lang``
+        #: nor, on a cluster, its environment
+        self.lang = reasons_language(policy.model.policy.locale)
 
     def _extras(self, table: pa.Table | None) -> dict[str, Numbered]:
         """A bucket's rows of every extra input, numbered in their own whole input."""
@@ -417,6 +422,14 @@ class _Decide:
 
     def __call__(self, key: tuple[Any, ...], table: pa.Table,
                  extra: pa.Table | None = None) -> pa.Table:
+        token = LANG.set(self.lang)  # the reasons worded below, in the driver's language
+        try:
+            return self._decide(key, table, extra)
+        finally:
+            LANG.reset(token)
+
+    def _decide(self, key: tuple[Any, ...], table: pa.Table,
+                extra: pa.Table | None = None) -> pa.Table:
         import pyarrow as pa
 
         bucket = key[0].as_py()

@@ -44,6 +44,7 @@ import polars as pl
 from ...batch.frames import ROW, UNREADABLE, coerce_columns, coerce_id, read_source
 from ...batch.result import BatchResult, explain_rejected
 from ...expr.functions import FunctionTable
+from ...messages import reasons_language, worded_in
 from ...plan.polars import Compiled, Later, compile_later, unfit
 from ...plan.rank import quota_frame
 from ...plan.words import Choose, say_frame
@@ -143,12 +144,14 @@ def score_appraisal(scheme: AppraisalScheme, source: Any, *, as_of: dt.date,
     rejected = pl.DataFrame([{c: r[c] for c in REJECT_COLUMNS} for r in reject_rows],
                             schema=REJECT_SCHEMA)
     ref = scheme.ref
+    lang = reasons_language(scheme.model.policy.locale)  # the run's, whenever it is read
     result = AppraisalBatchResult(
         "appraisal", ref, as_of,
-        lambda: _decision_columns(scheme, later, work,  # type: ignore[arg-type]
-                                  reject_rows, fallback, as_of),
+        worded_in(lang, lambda: _decision_columns(  # type: ignore[arg-type]
+            scheme, later, work, reject_rows, fallback, as_of)),
         rejected,
-        lambda: _details(scheme, later, work, fallback, as_of),  # type: ignore[arg-type]
+        worded_in(lang, lambda: _details(  # type: ignore[arg-type]
+            scheme, later, work, fallback, as_of)),
         frame.height, scored_rows=int((~rejected_mask).sum()))
     return result
 

@@ -61,6 +61,7 @@ from ...batch.frames import (
 from ...batch.result import BatchResult, explain_rejected
 from ...errors import RecordError
 from ...plan.polars import with_plan
+from ...messages import reasons_language, worded_in
 from ...plan.words import said_lists
 from ...policy.compile import ensure_in_effect
 from ...policy.model import FactSpec
@@ -97,12 +98,14 @@ def score_civility(scheme: CivilityScheme, source: Any, *, as_of: dt.date,
         "the rejected rows are not the unscored rows in input order"  # a bug
     out = _output(scheme, frame, checked, decided, rejected, as_of)
     ref = scheme.ref
+    lang = reasons_language(scheme.model.policy.locale)  # the run's, whenever it is read
     return CivilityBatchResult(
         "civility", ref, as_of,
-        _Later(lambda: _with_reasons(scheme, out, checked, decided, rejected,  # type: ignore[arg-type]
-                                     as_of)),
+        _Later(worded_in(lang, lambda: _with_reasons(  # type: ignore[arg-type]
+            scheme, out, checked, decided, rejected, as_of))),
         rejected,
-        _Later(lambda: _details(scheme, checked, decided, out, as_of)),  # type: ignore[arg-type]
+        _Later(worded_in(lang, lambda: _details(  # type: ignore[arg-type]
+            scheme, checked, decided, out, as_of))),
         frame.height, scored_rows=int(scored.sum()))
 
 

@@ -52,6 +52,7 @@ from ...batch.result import BatchResult, explain_rejected
 from ...expr.functions import FunctionTable
 from ...plan.frame import group_count_table
 from ...plan.polars import with_plan
+from ...messages import reasons_language, worded_in
 from ...plan.words import reasons_dtype, say_frame
 from ...policy.compile import ensure_in_effect
 from ...policy.model import FactSpec
@@ -192,8 +193,9 @@ def score_visits(scheme: VisitsScheme, source: Any, *, as_of: dt.date) -> BatchR
     scored_n = int(scored.sum())
     # what the words of the reasons read, kept until ``output`` is first read
     decided = decided.select("__scored", "__last", *kept, *worded)
-    output = _Later(lambda: _with_reasons(
-        out, _messages(scheme, decided.filter(ok), read, as_of), scored, rejected_words))
+    lang = reasons_language(scheme.model.policy.locale)  # the run's, whenever it is read
+    output = _Later(worded_in(lang, lambda: _with_reasons(
+        out, _messages(scheme, decided.filter(ok), read, as_of), scored, rejected_words)))
     # mypy types this inherited field's parameter from BatchResult (a DataFrame); the
     # subclass's _Output descriptor takes a _Later too, which mypy's dataclasses cannot say
     result = VisitsBatchResult("visits", ref, as_of, output, rejected,  # type: ignore[arg-type]
