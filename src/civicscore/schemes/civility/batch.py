@@ -60,8 +60,8 @@ from ...batch.frames import (
 )
 from ...batch.result import BatchResult, explain_rejected
 from ...errors import RecordError
-from ...plan.polars import with_plan
 from ...messages import reasons_language, worded_in
+from ...plan.polars import with_plan
 from ...plan.words import said_lists
 from ...policy.compile import ensure_in_effect
 from ...policy.model import FactSpec

@@ -50,9 +50,9 @@ from ...batch.frames import (
 from ...batch.progress import step
 from ...batch.result import BatchResult, explain_rejected
 from ...expr.functions import FunctionTable
+from ...messages import reasons_language, worded_in
 from ...plan.frame import group_count_table
 from ...plan.polars import with_plan
-from ...messages import reasons_language, worded_in
 from ...plan.words import reasons_dtype, say_frame
 from ...policy.compile import ensure_in_effect
 from ...policy.model import FactSpec
