@@ -47,6 +47,23 @@ def test_example_runs_replay_with_zero_differences(tmp_path: Path) -> None:
     assert f"{len(entries)} decisions replayed, 0 differ, 0 could not be replayed" in r.stdout
 
 
+def test_a_run_logged_in_chinese_replays_in_chinese(tmp_path: Path) -> None:
+    """The run's header names the language its reasons were worded in (``--lang zh``
+    here); replay words them so, whatever language the replaying process speaks."""
+    log = tmp_path / "decisions.jsonl"
+    r = CliRunner().invoke(main, ["score", "--lang", "zh", str(EXAMPLE_POLICY),
+                                  str(EXAMPLES / SCHEMES["visits"]), "--scheme", "visits",
+                                  "--as-of", "2025-12-31", "-o", str(tmp_path / "v.csv"),
+                                  "--log", str(log)])
+    assert r.exit_code == 0, r.output
+    entries = [json.loads(line) for line in log.read_text().splitlines()]
+    assert entries[0]["lang"] == "zh"
+    assert any("探访" in m for e in entries for m in (e["result"] or {}).get("reasons", []))
+    r = CliRunner().invoke(main, ["replay", str(log)])  # the suite speaks English
+    assert r.exit_code == 0, r.stdout
+    assert f"{len(entries)} decisions replayed, 0 differ" in r.stdout
+
+
 def test_replay_reports_a_tampered_decision(tmp_path: Path) -> None:
     log = tmp_path / "d.jsonl"
     score("--scheme", "visits", EXAMPLES / SCHEMES["visits"], "-o", tmp_path / "o.csv",

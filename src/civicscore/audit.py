@@ -40,6 +40,7 @@ from typing import Any, Literal
 from .cohort import CohortNote
 from .errors import InputError, ReviewError, UsageError
 from .logchain import ChainReport, Tail, verify_chain
+from .messages import LANG, reasons_language
 from .policy.compile import Policy
 from .provenance import software
 from .results import to_jsonable
@@ -215,6 +216,8 @@ class DecisionLog:
             }
             if index == 1:  # the run's header: the code that made it, beside the policy
                 entry["software"] = software(policy.plugins)
+                # and the language its reasons are worded in (replay words them so)
+                entry["lang"] = reasons_language(policy.model.policy.locale)
             lines.append(json.dumps(entry, ensure_ascii=False))
         append_chained(self.path, lines)
         return len(lines)
@@ -478,13 +481,18 @@ def replay(log: str | Path, policies: Mapping[str, Policy]) -> ReplayReport:
         as_of = dt.date.fromisoformat(first["as_of"])
         scheme = policy.scheme(first["scheme"])
         extra = logged_inputs(policy.spec(first["scheme"]), entries)
-        result = scheme.run(_rebuild(entries, "record"), as_of=as_of, **extra)
+        # worded in the logged run's language (a log without one was worded in English)
+        token = LANG.set(next((e["lang"] for e in entries if "lang" in e), "en"))
+        try:
+            result = scheme.run(_rebuild(entries, "record"), as_of=as_of, **extra)
+            plain = DecisionLog(Path(log))
+            spec = policy.spec(first["scheme"])
+            again = {(d.kind, key): res for d in decisions_of(spec, result)
+                     for key, res in [plain.logged(d)]}
+        finally:
+            LANG.reset(token)
         # The inputs were rebuilt from the log, already redacted, and results only echo
         # them: the replayed results compare with the logged ones as they are.
-        plain = DecisionLog(Path(log))
-        spec = policy.spec(first["scheme"])
-        again = {(d.kind, key): res for d in decisions_of(spec, result)
-                 for key, res in [plain.logged(d)]}
         hidden = sorted({f for e in entries for f in e.get("redacted", ())})
         for e in entries:
             report.replayed += 1
