@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """Points ledger benchmark (issue 14): posting throughput and balance queries.
 
-    python benchmarks/ledger_bench.py [--n 100000] [--pg postgresql://...]
+    python benchmarks/ledger_bench.py [--n 100000] [--runs 1] [--pg postgresql://...]
 
 * **Posting**: N synthetic activity records (N/10 volunteers) are scored once with the
   volunteer scheme, then posted in one batch (one transfer each, its lot in it) into a
@@ -14,6 +14,9 @@
 * **Balance**: the median time of ``balance(volunteer)`` for random volunteers among
   N/10 (target: < 1 ms), side by side with what a balance costs without a ledger:
   re-scoring the full history (the scoring time above, which a statement needs).
+* **Runs**: ``--runs K`` posts the same scored records into K fresh ledgers of each
+  backend (scored once: at 10^6 scoring takes minutes) and prints each run, then the
+  median of each column; a shared machine moves one run by a third.
 * **CPU**: each post's CPU seconds (this process's; a PostgreSQL server's are not in
   it) beside the wall clock, and as a ratio to the floor's: on a loaded machine the
   CPU figures move far less than the wall clock. To compare two versions, run this
@@ -102,12 +105,48 @@ def balance_times(book: Ledger, volunteers: list[str], repeats: int, seed: int
     return times
 
 
+def _empty(url: str) -> None:
+    """Drop what a run left in the PostgreSQL schema of ``url``, for the next run."""
+    import psycopg
+
+    with psycopg.connect(url, autocommit=True) as conn:
+        for view in ("lots",):
+            conn.execute(f"DROP VIEW IF EXISTS {view} CASCADE")
+        for table in ("lot_uses", "transfers", "accounts", "ledger_meta", "lots"):
+            conn.execute(f"DROP TABLE IF EXISTS {table} CASCADE")
+        conn.execute("DROP FUNCTION IF EXISTS ledger_append_only() CASCADE")
+
+
+def _post_once(name: str, url: str, policy: civicscore.Policy, result: object,
+               rows: list[dict[str, str]], args: argparse.Namespace, floor: float,
+               floor_cpu: float, scoring: float) -> list[float]:
+    """One post of every scored record into a fresh ledger, and the balance queries."""
+    with open_ledger(url, create=True) as book:
+        book.migrate()
+        t0, c0 = time.perf_counter(), time.process_time()
+        summary = book.post_result(policy.volunteer, result, rows)  # type: ignore[arg-type]
+        took, cpu = time.perf_counter() - t0, time.process_time() - c0
+        volunteers = book.volunteers()
+        times = sorted(balance_times(book, volunteers, args.repeats, args.seed))
+    median = statistics.median(times)
+    p99 = times[int(len(times) * 0.99) - 1]
+    return [summary.posted, took, summary.posted / took, took / floor, cpu,
+            summary.posted / cpu, cpu / floor_cpu, median * 1e3, p99 * 1e3, scoring / median]
+
+
+def _line(name: str, c: list[float]) -> str:
+    return (f"{name:<10} {c[0]:>9.0f} {c[1]:>8.2f} {c[2]:>12,.0f} {c[3]:>8.1f}x {c[4]:>7.2f} "
+            f"{c[5]:>10,.0f} {c[6]:>12.1f}x {c[7]:>12.3f} ms {c[8]:>6.3f} ms {c[9]:>11,.0f}x")
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--n", type=int, default=100_000, help="activity records")
     parser.add_argument("--pg", default=None, help="an empty PostgreSQL database URL")
     parser.add_argument("--seed", type=int, default=14)
     parser.add_argument("--repeats", type=int, default=1000, help="balance queries timed")
+    parser.add_argument("--runs", type=int, default=1,
+                        help="posts into fresh ledgers of each backend (medians printed)")
     args = parser.parse_args()
     work = Path(tempfile.mkdtemp(prefix="ledger-bench-"))
     (work / "bench.toml").write_text(POLICY, encoding="utf-8")
@@ -129,19 +168,20 @@ def main() -> int:
           f"{'vs floor':>9} {'CPU s':>7} {'per CPU s':>10} {'CPU vs floor':>13} "
           f"{'balance median':>15} {'p99':>9} {'vs re-score':>12}")
     for name, url in targets:
-        with open_ledger(url, create=True) as book:
-            book.migrate()
-            t0, c0 = time.perf_counter(), time.process_time()
-            summary = book.post_result(policy.volunteer, result, rows)
-            took, cpu = time.perf_counter() - t0, time.process_time() - c0
-            volunteers = book.volunteers()
-            times = sorted(balance_times(book, volunteers, args.repeats, args.seed))
-            median = statistics.median(times)
-            p99 = times[int(len(times) * 0.99) - 1]
-            print(f"{name:<10} {summary.posted:>9} {took:>8.2f} {summary.posted / took:>12,.0f} "
-                  f"{took / floor:>8.1f}x {cpu:>7.2f} {summary.posted / cpu:>10,.0f} "
-                  f"{cpu / floor_cpu:>12.1f}x {median * 1e3:>12.3f} ms {p99 * 1e3:>6.3f} ms "
-                  f"{scoring / median:>11,.0f}x")
+        lines = []
+        for run in range(args.runs):
+            if name == "sqlite":
+                url = str(work / f"points{run}.db")
+            elif run:
+                _empty(url)
+            lines.append(_post_once(name, url, policy, result, rows, args, floor, floor_cpu,
+                                    scoring))
+            print(_line(name, lines[-1]), flush=True)
+            if name == "sqlite":  # 10^6 transfers are 400 MB
+                for path in work.glob(f"points{run}.db*"):
+                    path.unlink()
+        if args.runs > 1:
+            print(_line(f"{name} med", [statistics.median(c) for c in zip(*lines, strict=True)]))
     return 0
 
 

@@ -80,6 +80,14 @@ REJECTED = "rejected"  # the status of a rejected ActivityDecision
 CHUNK = 500
 """Ids looked up per ``IN (...)`` query (below every backend's parameter limit)."""
 
+BULK = 10_000
+"""A post of at least this many transfers, and at least as many as the ledger holds,
+builds the volunteer index once after its inserts instead of entry by entry
+(``Tx.insert_new``'s ``rebuild``): a first import of a history, or a big back-fill."""
+BULK_INDEXES = ("transfers_volunteer",)
+"""The index a bulk post rebuilds: (volunteer, seq), where each new transfer lands at a
+random place. The unique index of the ids stays, as it is what refuses a re-used id."""
+
 
 def _now() -> str:
     return dt.datetime.now(dt.UTC).isoformat(timespec="microseconds")
@@ -295,7 +303,8 @@ class Ledger:
         up (a re-post, or a file that overlaps an earlier one)."""
         self._open_accounts(tx, sorted({r[6] for r in rows}))
         before = int(tx.execute("SELECT COALESCE(MAX(seq), 0) FROM transfers")[0][0])
-        if rows and tx.insert_new([("transfers", WRITE_COLUMNS, rows)]):
+        rebuild = BULK_INDEXES if len(rows) >= max(before, BULK) else ()
+        if rows and tx.insert_new([("transfers", WRITE_COLUMNS, rows)], rebuild=rebuild):
             ids = [r[0] for r in rows]
             return len(rows), 0, ids, self._unseen(tx, rows, days, before)
         existing = self._existing(tx, [r[0] for r in rows])

@@ -60,7 +60,10 @@ class _Tx:
                 cur.executemany(_sql(sql), batch)
 
 
-    def insert_new(self, tables: Sequence[tuple[str, Sequence[str], Sequence[Row]]]) -> bool:
+    def insert_new(self, tables: Sequence[tuple[str, Sequence[str], Sequence[Row]]], *,
+                   rebuild: Sequence[str] = ()) -> bool:
+        """``rebuild`` is not taken up: dropping an index in PostgreSQL locks the table
+        against every reader until the commit, and one COPY already keeps its cost low."""
         from psycopg import errors
 
         try:

@@ -36,12 +36,20 @@ class Tx(Protocol):
         """``stored``: the values are already in the backend's stored form
         (``Ledger.store_date`` / ``store_amount``), so nothing is converted."""
 
-    def insert_new(self, tables: Sequence[tuple[str, Sequence[str], Sequence[Row]]]) -> bool:
+    def insert_new(self, tables: Sequence[tuple[str, Sequence[str], Sequence[Row]]], *,
+                   rebuild: Sequence[str] = ()) -> bool:
         """Insert every row (stored form) of each ``(table, columns, rows)``, in one round
         trip per table where the backend can (PostgreSQL: COPY), and return True; or, when
         a row takes a unique key already there, insert none of them and return False (a
         savepoint is rolled back; the transaction goes on). This is posting's fast path: a
-        batch of new ids needs no query to find which ids are new."""
+        batch of new ids needs no query to find which ids are new.
+
+        ``rebuild``: names of (non-unique) indexes of those tables that the backend may
+        drop before the inserts and build again, with the same definition, after them,
+        inside the same savepoint, so no reader or later statement ever sees them missing.
+        The caller passes them only for a batch at least as big as the table: SQLite then
+        builds an index by one sort of its rows in a fraction of what as many inserts at
+        random places in it cost (docs/ledger.md, "Speed")."""
 
 
 def dec(value: Any) -> Decimal:

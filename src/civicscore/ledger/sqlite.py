@@ -67,14 +67,24 @@ class _Tx:
                                                         for row in rows))
 
 
-    def insert_new(self, tables: Sequence[tuple[str, Sequence[str], Sequence[Row]]]) -> bool:
+    def insert_new(self, tables: Sequence[tuple[str, Sequence[str], Sequence[Row]]], *,
+                   rebuild: Sequence[str] = ()) -> bool:
         self.conn.execute("SAVEPOINT insert_new")
         try:
+            built = []  # each index of ``rebuild`` as SQLite stores it, dropped until the end
+            for name in rebuild:
+                found = self.conn.execute("SELECT sql FROM sqlite_master WHERE type = 'index' "
+                                          "AND name = ?", (name,)).fetchall()
+                if found and found[0][0]:
+                    built.append(found[0][0])
+                    self.conn.execute(f'DROP INDEX "{name}"')
             for table, columns, rows in tables:
                 self.conn.executemany(f"INSERT INTO {table} ({', '.join(columns)}) VALUES "
                                       f"({', '.join('?' for _ in columns)})", rows)
+            for sql in built:  # the same definition, built by one sort of every row
+                self.conn.execute(sql)
         except sqlite3.IntegrityError as e:
-            self.conn.execute("ROLLBACK TO insert_new")
+            self.conn.execute("ROLLBACK TO insert_new")  # the dropped indexes come back too
             self.conn.execute("RELEASE insert_new")
             if "UNIQUE" in str(e):
                 return False
