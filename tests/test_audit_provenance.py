@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import datetime as dt
 import importlib
+import importlib.metadata
 import json
 import sys
 import uuid
@@ -203,3 +204,27 @@ def test_every_installed_plugin_is_named_with_its_distribution_and_code() -> Non
     assert [p["name"] for p in record["plugins"]] == sorted(p.name for p in installed)
     for p in record["plugins"]:
         assert p["distribution"] and p["version"] and p["code"].startswith("sha256:"), p
+
+
+def test_a_holidays_release_change_is_named(tmp_path: Path, plugin: ModuleType) -> None:
+    # the days of a national calendar come from the holidays package, not the policy:
+    # a run logged with another release may give other holiday bonuses, same hash
+    log = tmp_path / "d.jsonl"
+    log_run(log, load(tmp_path, plugin))
+    report = verify_chain(log)
+    logged = report.software[0][1]
+    assert logged["holidays"] == importlib.metadata.version("holidays")
+    report.compare(dict(logged, holidays="0.1"))
+    (change,) = report.changes
+    assert change.plugin == "holidays"
+    assert change.en == (f"the run at line 1 was logged with holidays {logged['holidays']}; "
+                         f"this is holidays 0.1: a national calendar may give other days off, "
+                         f"so is_holiday and holiday multipliers may decide differently while "
+                         f"the policy hash is the same")
+    assert change.zh.startswith(f"第 1 行的运行记录时使用 holidays {logged['holidays']}")
+    older = dict(logged)
+    del older["holidays"]  # a record of an older civicscore names no release: not compared
+    report.changes.clear()
+    report.software[0] = (1, older)
+    report.compare(dict(logged, holidays="0.1"))
+    assert report.changes == []

@@ -31,6 +31,14 @@ def test_readme_has_exactly_two_setup_commands_and_ci_runs_the_test_one() -> Non
     assert install_test in ci
 
 
+def test_readme_floors_command_is_the_one_ci_runs() -> None:
+    # the declared minimum versions are proven the way the README says to prove them
+    section = README.split("## Supported versions", 1)[1].split("\n## ", 1)[0]
+    (command,) = re.findall(r"```sh\n(.*?)\n```", section, flags=re.S)
+    assert "--resolution lowest-direct" in command and "pytest" in command
+    assert command in (ROOT / ".ci" / "run").read_text(encoding="utf-8")
+
+
 def test_python_example_runs_and_prints_what_it_says(monkeypatch, capsys) -> None:
     code, batch = blocks("python")
     monkeypatch.chdir(ROOT)

@@ -127,7 +127,8 @@ def _software_line(policy: Policy) -> str:
     record = software(policy.plugins)
     plugins = ", ".join(f"{p['name']} {p['version'] or '?'} ({p['code'][:19] or '-'})"
                         for p in record["plugins"])
-    return f"civicscore {record['civicscore']}" + (f"; {plugins}" if plugins else "")
+    calendars = f"; holidays {record['holidays']}" if record["holidays"] else ""
+    return f"civicscore {record['civicscore']}{calendars}" + (f"; {plugins}" if plugins else "")
 
 
 def _decides(policy: Policy, say: _Say, today: dt.date) -> Iterator[str]:

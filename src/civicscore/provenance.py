@@ -7,7 +7,7 @@ calendar or scheme is code, not policy text: change it, and results change while
 the policy hash stays. So the first entry of every logged run carries a
 ``software`` record (:func:`software`)::
 
-    {"civicscore": "0.1.0",
+    {"civicscore": "0.1.0", "holidays": "0.85",
      "plugins": [{"name": "karamay", "distribution": "civicscore-karamay",
                   "version": "0.1.0", "code": "sha256:..."}]}
 
@@ -19,8 +19,15 @@ out), so the same files give the same hash on any machine. ``replay`` and
 plugin itself is not the one that was logged: a warning beside the replay, since
 the chain itself is intact and the decisions may still replay the same.
 
+The record names the installed ``holidays`` release too: a policy names its national
+calendar by country ("CN"), and the days come from that package, so a release that
+adds or rewrites a year's days off (调休) changes holiday multipliers and
+``is_holiday`` while the policy hash stays. ``changes`` says so when the release
+differs from the logged one.
+
 What it cannot show: code a plugin imports from another package (a library it
-depends on) is not hashed, and civicscore itself is named by its version only.
+depends on) is not hashed, civicscore itself is named by its version only, and
+``holidays`` by its release (its data is not hashed).
 """
 
 from __future__ import annotations
@@ -135,10 +142,22 @@ def civicscore_version() -> str:
     return str(getattr(sys.modules.get(__name__.rpartition(".")[0]), "__version__", ""))
 
 
+def holidays_version() -> str:
+    """The installed ``holidays`` release ("" when it cannot be read), from its metadata:
+    importing the package would cost what ``civicscore.policy.calendar`` defers."""
+    from importlib.metadata import PackageNotFoundError, version
+
+    try:
+        return version("holidays")
+    except PackageNotFoundError:
+        return ""
+
+
 def software(plugins: Iterable[PluginCode]) -> dict[str, Any]:
-    """The ``software`` record of a logged run: civicscore's version and every loaded
-    plugin (besides the built-in one) with its version and code hash, by name."""
-    return {"civicscore": civicscore_version(),
+    """The ``software`` record of a logged run: civicscore's version, the ``holidays``
+    release its national calendars come from, and every loaded plugin (besides the
+    built-in one) with its version and code hash, by name."""
+    return {"civicscore": civicscore_version(), "holidays": holidays_version(),
             "plugins": [p.logged() for p in sorted(plugins, key=lambda p: p.name)
                         if p.name != BUILTIN]}
 
@@ -172,6 +191,16 @@ def changes(logged: Any, now: Mapping[str, Any], where: str, where_zh: str) -> l
             f"{now_version}: a difference may come from civicscore itself"), (
             f"{where_zh}由 civicscore {then_version} 记录，当前为 civicscore {now_version}："
             f"差异可能来自 civicscore 本身")))
+    then_holidays, now_holidays = logged.get("holidays"), now.get("holidays")
+    if then_holidays and then_holidays != now_holidays:
+        out.append(Change("holidays", (
+            f"{where} was logged with holidays {then_holidays}; this is holidays "
+            f"{now_holidays or '(not installed)'}: a national calendar may give other days "
+            f"off, so is_holiday and holiday multipliers may decide differently while the "
+            f"policy hash is the same"), (
+            f"{where_zh}记录时使用 holidays {then_holidays}，当前为 holidays "
+            f"{now_holidays or '（未安装）'}：国家节假日日历可能不同，is_holiday 与节假日倍数"
+            f"可能作出不同决定，而政策哈希不变")))
     current = {p.get("name"): p for p in now.get("plugins", ()) if isinstance(p, Mapping)}
     for then in logged.get("plugins", ()):
         if not isinstance(then, Mapping) or not isinstance(then.get("name"), str):
