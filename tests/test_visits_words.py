@@ -198,7 +198,7 @@ def test_messages_as_written_in_chinese(tmp_path: Path,
     monkeypatch.delenv("CIVICSCORE_LANG", raising=False)
     scheme = _load(tmp_path, PRIORITY_POLICY).visits
     want = [
-        ["归入lonely档 [lonely]，因为条件成立：alone or income_need >= 7（alone = false，"
+        ["归入lonely档 [lonely]，因为条件成立：alone，或 income_need ≥ 7（alone = false，"
          "income_need = 1.23457e+08）；在条件成立的各档中它的优先级最高：needy (5), lonely (9)",
          "上次探访于 0001-01-01，每周探访一次（weekly）：下次探访应于 0001-01-08 前完成",
          "After a discharge：事件发生于 2026-02-27（discharged_on），在上次探访（0001-01-01）之后；"
@@ -207,7 +207,7 @@ def test_messages_as_written_in_chinese(tmp_path: Path,
         ["其他各档的条件均不成立（已检查 needy, lonely；income_need = 1.5，alone = false），"
          "因此归入默认的routine档 [routine]",
          "没有探访记录：首次探访即刻到期（2026-03-01）"],
-        ["归入lonely档 [lonely]，因为条件成立：alone or income_need >= 7（alone = true，"
+        ["归入lonely档 [lonely]，因为条件成立：alone，或 income_need ≥ 7（alone = true，"
          "income_need = 1.5）",
          "上次探访于 2026-02-21，每周探访一次（weekly）：下次探访应于 2026-02-28 前完成",
          "下次探访原应于 2026-02-28 完成，截至 2026-03-01 已逾期 1 天"]]

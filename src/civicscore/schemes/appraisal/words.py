@@ -25,6 +25,7 @@ import math
 from decimal import ROUND_HALF_UP, Decimal
 from typing import TYPE_CHECKING
 
+from ...expr.words import plain_zh
 from ...plan.ops import EXACT_CONTEXT
 from ...plan.words import Choose, Entry, Part, Say, Slot, Words
 from ...plan.words import both_labels as _both
@@ -169,7 +170,8 @@ def veto_choice(scheme: AppraisalScheme, j: int, lang: str = "en") -> Choose:
     item = _name(v.label, v.label_en, v.id, lang)
     worst = _name(lowest.label, lowest.label_en, lowest.id, lang)
     if zh:
-        head = Words.of(f"否决项 {item} 成立（{v.when.text}", *read,
+        said = plain_zh(v.when.node, {n: f.label for n, f in scheme.facts.items()})
+        head = Words.of(f"否决项 {item} 成立（{said}", *read,
                         f"）：无论总分多少，等次均为{worst}（按总分应为")
         return Choose(f"$vb{j}", tuple(
             Words.of(*head.parts, f"{_name(g.label, g.label_en, g.id, lang)}）；{CONFIRM_ZH}")

@@ -62,6 +62,7 @@ from ..._suggest import did_you_mean, one_of
 from ...errors import RecordError
 from ...expr import Expression, FunctionTable, Type
 from ...expr.ir import Name, walk
+from ...expr.words import plain_zh
 from ...messages import reasons_language, say
 from ...plan.ops import (
     AddPeriod,
@@ -529,8 +530,9 @@ class CivilityScheme(BatchEngine):
             if words.lang == "zh":
                 name = s.label or s.label_en or s.id
                 read = f"（{format_values(values)}）" if values else ""
-                message = (f"{name}：符合 — {s.when.text}{read}" if met
-                           else f"{name}：不符合 — {s.when.text} 不成立{read}")
+                said = plain_zh(s.when.node, {n: f.label for n, f in self.facts.items()})
+                message = (f"{name}：符合 — {said}{read}" if met
+                           else f"{name}：不符合 — {said} 不成立{read}")
             else:
                 name = _both(s.label, s.label_en, s.id)
                 read = f" ({format_values(values)})" if values else ""

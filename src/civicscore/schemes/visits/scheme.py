@@ -999,7 +999,8 @@ class VisitsScheme(BatchEngine):
         if lang not in cache:
             assert self.default is not None  # compile refuses a policy without a default
             cache[lang] = visits_words(self.tiers, self.default, self.triggers,
-                                       self._hit_policy, LAST_GIVEN, lang)
+                                       self._hit_policy, LAST_GIVEN, lang,
+                                       {n: f.label for n, f in self.facts.items()})
         words: VisitsWords = cache[lang]
         return words
 

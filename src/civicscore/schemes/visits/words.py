@@ -39,6 +39,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Protocol
 
 from ...expr import Expression
+from ...expr.words import plain_zh
 from ...plan.words import Branch, Choose, Entry, Part, Slot, Words, entry_columns
 
 if TYPE_CHECKING:  # polars is the optional batch extra: imported where batch runs
@@ -215,14 +216,17 @@ def _where(flag: str) -> str:
 
 
 def visits_words(tiers: Sequence[_Tier], default: _Tier, triggers: Sequence[_Trigger],
-                 hit_policy: str, last_given: str, lang: str = "en") -> VisitsWords:
+                 hit_policy: str, last_given: str, lang: str = "en",
+                 labels: Mapping[str, str] | None = None) -> VisitsWords:
     """The templates of a visits section: ``tiers`` with a condition, in policy order,
     then the default tier and the triggers, as ``compile_visits`` made them;
     ``last_given`` names the plan input of the last visit as given. ``lang`` is the
     language of the sentences (``en`` or ``zh``); both read the same columns, so
-    either renders over the same words row or frame."""
+    either renders over the same words row or frame. ``labels`` names the facts in
+    Chinese: the Chinese sentences say each condition in words (``expr.words``)."""
     if lang == "zh":
-        return _visits_words_zh(tiers, default, triggers, hit_policy, last_given)
+        return _visits_words_zh(tiers, default, triggers, hit_policy, last_given,
+                                labels or {})
     note: list[Part] = []
     matching: tuple[str, ...] | None = None
     if hit_policy == "priority":
@@ -263,9 +267,12 @@ def visits_words(tiers: Sequence[_Tier], default: _Tier, triggers: Sequence[_Tri
 
 
 def _visits_words_zh(tiers: Sequence[_Tier], default: _Tier, triggers: Sequence[_Trigger],
-                     hit_policy: str, last_given: str) -> VisitsWords:
+                     hit_policy: str, last_given: str,
+                     labels: Mapping[str, str]) -> VisitsWords:
     """:func:`visits_words` in Chinese: the same reasons, slots and branches, worded for
-    an officer or a household that reads Chinese (dates in ISO form, 从未 for never)."""
+    an officer or a household that reads Chinese (a condition in words, by the facts'
+    labels, then the values it read as the policy names them; dates in ISO form, 从未
+    for never)."""
     note: list[Part] = []
     matching: tuple[str, ...] | None = None
     if hit_policy == "priority":
@@ -281,7 +288,7 @@ def _visits_words_zh(tiers: Sequence[_Tier], default: _Tier, triggers: Sequence[
         assert t.when is not None
         read = list(t.when.reads)
         matched.append(Words.of(
-            f"归入{tier_name(t)}，因为条件成立：{t.when.text}",
+            f"归入{tier_name(t)}，因为条件成立：{plain_zh(t.when.node, labels)}",
             *(("（", *_values(read, "zh"), "）") if read else ()), *note))
     checked = ", ".join(t.id for t in tiers)
     read_any = list(dict.fromkeys(name for t in tiers if t.when is not None
@@ -297,7 +304,7 @@ def _visits_words_zh(tiers: Sequence[_Tier], default: _Tier, triggers: Sequence[
     never = Words.of("没有探访记录：首次探访即刻到期（", Slot("as_of", "text"), "）")
     trigger_words = tuple(Words.of(
         f"{_zh_name(tr.label, tr.label_en, tr.id)}：事件发生于 ", Slot(f"$ev{j}", "date_zh"),
-        f"（{tr.event.text}），",
+        f"（{plain_zh(tr.event.node, labels)}），",
         Branch(VISITED, Words.of("在上次探访（", Slot(last_given, "text"), "）之后"),
                Words.of("此后尚无探访")),
         f"；须在 {tr.within_days} 天内探访，即 ", Slot(f"$deadline{j}", "date_zh"), " 前")
