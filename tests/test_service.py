@@ -573,3 +573,25 @@ def test_a_tokens_file_is_checked_and_serve_answers_other_hosts_only_with_one(
     result = CliRunner().invoke(main, ["serve", "--tokens", str(file)])
     assert result.exit_code == 2 and "roles: expected" in result.output
     assert "Traceback" not in result.output
+
+
+@pytest.mark.parametrize(("ask", "headers"), [
+    ("?lang=zh", {}), ("", {"Accept-Language": "zh-CN,zh;q=0.9,en;q=0.8"}),
+    ("?lang=en", {"Accept-Language": "zh-CN"}),
+])
+def test_the_request_chooses_the_reasons_language(client: Client, ask: str,
+                                                 headers: dict[str, str]) -> None:
+    """``?lang=`` or Accept-Language words the reasons (and the explanation) of a
+    decision and of a batch, in the worker thread that scores them too."""
+    zh = "lang=en" not in ask
+    r = client.post(f"/v1/policies/example-district/volunteer/decide{ask}",
+                    json={"record": RECORD, "as_of": AS_OF}, headers=headers)
+    assert r.status_code == 200, r.text
+    word = "小时" if zh else "hour"  # every row here says its hours
+    reasons = [m for row in r.json()["rows"] for m in row["reasons"]]
+    assert reasons and any(word in m for m in reasons), reasons
+    sep = "&" if ask else "?"
+    r = client.post(f"/v1/policies/example-district/volunteer/batch{ask}{sep}as_of={AS_OF}",
+                    json=[RECORD], headers=headers)
+    reasons = [m for row in r.json()["rows"] for m in row["reasons"]]
+    assert reasons and any(word in m for m in reasons), reasons

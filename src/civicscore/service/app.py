@@ -21,6 +21,9 @@ pages, are described by the OpenAPI document at ``/openapi.json``:
   (:mod:`.review`);
 * ``GET /``: a small page to choose a policy, read it and try a record.
 
+Every route words its reasons in the language the request asks (``?lang=zh|en``,
+else ``Accept-Language``; :mod:`.language`), else as the command line would.
+
 Bodies are read by the routes themselves, bounded by :class:`Limits`, so that
 a too-large body is a 413 whatever route it is sent to. Scoring runs in a
 worker thread (it is CPU work), never on the event loop.
@@ -45,6 +48,7 @@ from .. import __version__
 from .._suggest import did_you_mean
 from .catalog import Catalog, Entry
 from .guard import Guard, json_request, read_body
+from .language import Language
 from .problems import Answer, install, problem_json
 from .scoring import OUTPUT_KINDS, score_file
 from .tokens import Tokens, needs
@@ -111,6 +115,7 @@ def create_app(policy_roots: Sequence[str | Path] = (".",), *,
     install(app, catalog)
     app.add_middleware(Guard, max_body_bytes=limits.max_body_bytes,
                        body_seconds=limits.body_seconds)
+    app.add_middleware(Language)  # ?lang= or Accept-Language: the reasons' language
     app.state.catalog = catalog
     app.state.limits = limits
 
