@@ -159,3 +159,7 @@ def test_reasons_in_chinese_by_the_policys_locale(monkeypatch: pytest.MonkeyPatc
     finally:
         LANG.reset(token)
     assert any("minutes of service counted as 150 minutes" in m for m in english), english
+    record, statement = per.records[0], per.statements["V1"]
+    assert record.explain().startswith("记录 R1（patrol，志愿者 V1，2025-03-03）计入 2.5 小时")
+    assert record.explain("en").startswith("Record R1 (patrol, volunteer V1, 2025-03-03)")
+    assert statement.explain().startswith("志愿者 V1，截至 2025-12-31：余额 ")

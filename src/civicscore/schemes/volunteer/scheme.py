@@ -219,6 +219,8 @@ class ActivityDecision:
     as_of: dt.date
     #: ``points`` in units of ``10**-points_decimals``, exact (``points`` is its float).
     point_units: int = 0
+    #: the language its reasons are worded in (``en`` or ``zh``), and ``explain``'s
+    lang: str = field(default="en", compare=False, repr=False)
 
     @property
     def rejected(self) -> bool:
@@ -228,8 +230,11 @@ class ActivityDecision:
     def reason_codes(self) -> tuple[str, ...]:
         return tuple(r.code for r in self.reasons)
 
-    def explain(self) -> str:
-        """Plain-language account of the decision, for an officer or the volunteer."""
+    def explain(self, lang: str | None = None) -> str:
+        """Plain-language account of the decision, for an officer or the volunteer, in
+        ``lang`` (``zh`` or ``en``; by default the language its reasons are worded in)."""
+        if (lang or self.lang) == "zh":
+            return self._explain_zh()
         head = (f"Record {self.record_id} ({self.activity or '?'}, volunteer "
                 f"{self.volunteer_id or '?'}"
                 + (f", {self.date}" if self.date else "") + ")")
@@ -244,6 +249,22 @@ class ActivityDecision:
             lines.append("  Parameters used:")
             lines += [f"    {p}" for p in self.parameters]
         lines.append(f"  Policy {self.policy}, as of {self.as_of}.")
+        return "\n".join(lines)
+
+    def _explain_zh(self) -> str:
+        """:meth:`explain` in Chinese (the reasons as they are worded)."""
+        head = (f"记录 {self.record_id}（{self.activity or '?'}，志愿者 "
+                f"{self.volunteer_id or '?'}" + (f"，{self.date}" if self.date else "") + "）")
+        if self.rejected:
+            lines = [f"{head}未通过校验："]
+        else:
+            lines = [f"{head}计入 {self.counted_hours:g} 小时，得 {self.points:g} 分"
+                     + (f"；积分于 {self.expires_on} 失效。" if self.expires_on else "。")]
+        lines += [f"  - {r.message}" for r in self.reasons]
+        if self.parameters:
+            lines.append("  所用参数：")
+            lines += [f"    {p}" for p in self.parameters]
+        lines.append(f"  政策 {self.policy}，计算日期 {self.as_of}。")
         return "\n".join(lines)
 
     def to_row(self) -> dict[str, Any]:
@@ -297,6 +318,8 @@ class Statement:
     next_star_hours: float | None
     reasons: tuple[Reason, ...]
     policy: PolicyRef
+    #: the language its reasons are worded in (``en`` or ``zh``), and ``explain``'s
+    lang: str = field(default="en", compare=False, repr=False)
 
     def to_row(self) -> dict[str, Any]:
         return {
@@ -309,7 +332,16 @@ class Statement:
             **policy_columns(self.policy),
         }
 
-    def explain(self) -> str:
+    def explain(self, lang: str | None = None) -> str:
+        """The account in words, in ``lang`` (by default its reasons' language)."""
+        if (lang or self.lang) == "zh":
+            lines = [f"志愿者 {self.volunteer_id}，截至 {self.as_of}：余额 {self.balance:g} 分"
+                     f"（获得 {self.earned:g}，过期 {self.expired:g}，兑换 {self.redeemed:g}）；"
+                     f"服务 {self.hours:g} 小时"
+                     + (f"，{self.star_label}" if self.star_label else "，尚未达到星级") + "。"]
+            lines += [f"  - {r.message}" for r in self.reasons]
+            lines.append(f"  政策 {self.policy}。")
+            return "\n".join(lines)
         lines = [f"Volunteer {self.volunteer_id}, as of {self.as_of}: balance "
                  f"{self.balance:g} points (earned {self.earned:g}, expired {self.expired:g}, "
                  f"redeemed {self.redeemed:g}); {self.hours:g} service hours"
@@ -627,7 +659,7 @@ class VolunteerScheme(BatchEngine):
     def _reject(self, row: int, rid: str, vid: str, activity: str, day: dt.date | None,
                 reasons: Sequence[Reason], as_of: dt.date) -> ActivityDecision:
         return ActivityDecision(row, rid, vid, activity, day, REJECTED, 0.0, 0.0, 0.0, None,
-                                tuple(reasons), (), self.ref, as_of)
+                                tuple(reasons), (), self.ref, as_of, lang=self.lang)
 
     def _check_record(self, row: int, record: Mapping[str, Any], as_of: dt.date,
                       seen_ids: dict[str, int]) -> ActivityDecision | _Pending:
@@ -773,6 +805,7 @@ class VolunteerScheme(BatchEngine):
         taking no part: the decisions and lots, or the position of an eligible record
         found unscorable (to exclude)."""
         rules, caps = self.rules, self.rules.caps
+        lang = self.lang  # the language the reasons below are worded in
         rows: list[dict[str, Any]] = []
         early: list[Reason | None] = []  # unscorable before the hour caps are applied
         for i, p in enumerate(ordered):
@@ -865,7 +898,7 @@ class VolunteerScheme(BatchEngine):
             out[i] = ActivityDecision(p.row, p.record_id, p.volunteer_id, act.id, day, SCORED,
                                       row["service"] / 60, counted / 60, units / self.scale,
                                       expires, tuple(reasons), tuple(p.params), self.ref,
-                                      as_of, units)
+                                      as_of, units, lang)
             if units > 0:
                 scored_lots.append([p.end.date(), p.record_id, units, expires])
         return [d for d in out if d is not None], scored_lots
@@ -1205,7 +1238,7 @@ class VolunteerScheme(BatchEngine):
                          (e - x - r) / self.scale, hours,
                          level.stars if level else 0,
                          _label(level, f"{level.stars} stars") if level else "",
-                         scored, rejected, nxt, tuple(reasons), self.ref)
+                         scored, rejected, nxt, tuple(reasons), self.ref, self.lang)
 
 
 def overlap_reason(record_id: str, start: dt.datetime, latest_id: str,
