@@ -33,7 +33,7 @@ keep exactly the code, rule, facts, threshold and effect they had.
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from functools import cached_property
 from typing import TYPE_CHECKING, Any
@@ -84,19 +84,8 @@ class CivilityWords:
         """The templates for ``titles`` (sorted by ``min_stars``; each has ``min_stars``,
         ``label``, ``label_en``) over ``star_count`` stars, in ``lang`` (``en`` or
         ``zh``: the same items, slots and metas, worded in that language)."""
-        if lang == "zh":
-            return _of_zh(titles, star_count, bar_years, review_years)
-        revoked, why = Slot("revoked_on", "iso"), Slot("revocation_reason")
-        as_of, end, earned = Slot("as_of", "iso"), Slot("bar_end", "iso"), Slot("earned", "int")
-        review, nxt = Slot("review_date", "iso"), Slot("next_review", "iso")
-        entries: list[Entry] = [Choose(REVOCATION, (
-            Words.of("a revocation dated ", revoked, " (", why, ") is after the as-of date ",
-                     as_of, ", so it is not in effect yet"),
-            Words.of("stars revoked on ", revoked, " (", why, "): no stars and no title "
-                     "until ", end, f" ({bar_years} year(s) bar); without the bar the "
-                     "household would hold ", earned, " star(s)"),
-            Words.of("stars were revoked on ", revoked, " (", why, f"); the {bar_years} "
-                     "year(s) bar ended on ", end)))]
+        say = _ZH if lang == "zh" else _EN
+        entries: list[Entry] = [Choose(REVOCATION, say.revocation(bar_years))]
         metas: list[tuple[_Meta, ...]] = [(
             _Meta("REVOCATION_PENDING", "record.revoked_on"),
             _Meta("REVOKED", "civility.bar_years"),
@@ -109,30 +98,22 @@ class CivilityWords:
                 reached = [t for t in titles if t.min_stars <= k]
                 if reached:
                     t = reached[-1]
-                    items.append(Words.of(
-                        f"{k} star(s) reach the title "
-                        f"{_both(t.label, t.label_en, str(t.min_stars))} "
-                        f"(from {t.min_stars} stars)"))
+                    items.append(Words.of(say.title(k, say.name(t), t.min_stars)))
                     title_metas.append(_Meta("TITLE", "civility.titles"))
                     min_stars.append(t.min_stars)
                 else:
-                    items.append(Words.of(
-                        f"{k} star(s): {lowest.min_stars - k} more needed for the title "
-                        f"{_both(lowest.label, lowest.label_en, str(lowest.min_stars))}"))
+                    items.append(Words.of(say.no_title(k, lowest.min_stars - k,
+                                                       say.name(lowest))))
                     title_metas.append(_Meta("NO_TITLE", "civility.titles"))
                     min_stars.append(lowest.min_stars)
             entries.append(Choose(TITLE, tuple(items)))
             metas.append(tuple(title_metas))
-        entries.append(Choose(REVIEW, (
-            Words.of("review due: never reviewed (no review_date)"),
-            Words.of("review due since ", nxt, " (reviewed on ", review, "; stars are valid "
-                     f"{review_years} year(s))"),
-            Words.of("reviewed on ", review, "; next review due on ", nxt))))
+        entries.append(Choose(REVIEW, say.review(review_years)))
         metas.append((_Meta("REVIEW_DUE", "civility.review_years"),
                       _Meta("REVIEW_DUE", "civility.review_years"),
                       _Meta("REVIEW_VALID", "civility.review_years")))
         return CivilityWords(tuple(entries), tuple(metas), bar_years, review_years,
-                             tuple(min_stars))
+                             tuple(min_stars), lang)
 
     # -- per record ------------------------------------------------------------------------
     def reasons(self, trace: Any, as_of: dt.date, revoked: dt.date | None, why: str,
@@ -204,57 +185,57 @@ class CivilityWords:
         return say_frame(self.entries, frame, more)
 
 
+# --- the sentences, per language ------------------------------------------------------
+#
+# The structure above (which items, in which order, with which metas) is written once;
+# only the words differ. Each language's sentences read the same slots.
 
-def _zh_label(label: str, label_en: str, fallback: str) -> str:
-    """A star or title as a Chinese sentence names it: its Chinese label, else the
-    English one, else ``fallback``."""
-    return label or label_en or fallback
+_REVOKED, _WHY = Slot("revoked_on", "iso"), Slot("revocation_reason")
+_AS_OF, _END, _EARNED = Slot("as_of", "iso"), Slot("bar_end", "iso"), Slot("earned", "int")
+_REVIEW, _NEXT = Slot("review_date", "iso"), Slot("next_review", "iso")
 
 
-def _of_zh(titles: Sequence[Any], star_count: int, bar_years: int,
-           review_years: int) -> CivilityWords:
-    """:meth:`CivilityWords.of` in Chinese."""
-    revoked, why = Slot("revoked_on", "iso"), Slot("revocation_reason")
-    as_of, end, earned = Slot("as_of", "iso"), Slot("bar_end", "iso"), Slot("earned", "int")
-    review, nxt = Slot("review_date", "iso"), Slot("next_review", "iso")
-    entries: list[Entry] = [Choose(REVOCATION, (
-        Words.of("撤销记录的日期 ", revoked, "（", why, "）晚于计算日期 ", as_of, "，尚未生效"),
-        Words.of("已于 ", revoked, " 撤销星级（", why, "）：", end, f" 前无星级、无称号（禁评 "
-                 f"{bar_years} 年）；若无禁评，该户可得 ", earned, " 颗星"),
-        Words.of("曾于 ", revoked, " 撤销星级（", why, f"）；{bar_years} 年禁评期已于 ", end,
-                 " 结束")))]
-    metas: list[tuple[_Meta, ...]] = [(
-        _Meta("REVOCATION_PENDING", "record.revoked_on"),
-        _Meta("REVOKED", "civility.bar_years"),
-        _Meta("REVOCATION_ENDED", "civility.bar_years"))]
-    min_stars: list[int] = []
-    if titles:
-        items, title_metas = [], []
-        lowest = titles[0]
-        for k in range(star_count + 1):
-            reached = [t for t in titles if t.min_stars <= k]
-            if reached:
-                t = reached[-1]
-                items.append(Words.of(
-                    f"{k} 颗星，达到称号{_zh_label(t.label, t.label_en, str(t.min_stars))}"
-                    f"（{t.min_stars} 颗星起）"))
-                title_metas.append(_Meta("TITLE", "civility.titles"))
-                min_stars.append(t.min_stars)
-            else:
-                items.append(Words.of(
-                    f"{k} 颗星：还差 {lowest.min_stars - k} 颗星可获称号"
-                    f"{_zh_label(lowest.label, lowest.label_en, str(lowest.min_stars))}"))
-                title_metas.append(_Meta("NO_TITLE", "civility.titles"))
-                min_stars.append(lowest.min_stars)
-        entries.append(Choose(TITLE, tuple(items)))
-        metas.append(tuple(title_metas))
-    entries.append(Choose(REVIEW, (
+@dataclass(frozen=True)
+class _Sentences:
+    """One language's sentences of steps 3 to 5."""
+
+    revocation: Callable[[int], tuple[Words, Words, Words]]  # pending, revoked, ended
+    title: Callable[[int, str, int], str]  # stars, the title's name, its min_stars
+    no_title: Callable[[int, int, str], str]  # stars, how many more, the lowest title
+    review: Callable[[int], tuple[Words, Words, Words]]  # never, due, valid
+    name: Callable[[Any], str]  # a title as a sentence names it
+
+
+_EN = _Sentences(
+    revocation=lambda bar: (
+        Words.of("a revocation dated ", _REVOKED, " (", _WHY, ") is after the as-of date ",
+                 _AS_OF, ", so it is not in effect yet"),
+        Words.of("stars revoked on ", _REVOKED, " (", _WHY, "): no stars and no title "
+                 "until ", _END, f" ({bar} year(s) bar); without the bar the "
+                 "household would hold ", _EARNED, " star(s)"),
+        Words.of("stars were revoked on ", _REVOKED, " (", _WHY, f"); the {bar} "
+                 "year(s) bar ended on ", _END)),
+    title=lambda k, name, low: f"{k} star(s) reach the title {name} (from {low} stars)",
+    no_title=lambda k, more, name: f"{k} star(s): {more} more needed for the title {name}",
+    review=lambda years: (
+        Words.of("review due: never reviewed (no review_date)"),
+        Words.of("review due since ", _NEXT, " (reviewed on ", _REVIEW, "; stars are valid "
+                 f"{years} year(s))"),
+        Words.of("reviewed on ", _REVIEW, "; next review due on ", _NEXT)),
+    name=lambda t: _both(t.label, t.label_en, str(t.min_stars)))
+
+_ZH = _Sentences(
+    revocation=lambda bar: (
+        Words.of("撤销记录的日期 ", _REVOKED, "（", _WHY, "）晚于计算日期 ", _AS_OF, "，尚未生效"),
+        Words.of("已于 ", _REVOKED, " 撤销星级（", _WHY, "）：", _END, f" 前无星级、无称号（禁评 "
+                 f"{bar} 年）；若无禁评，该户可得 ", _EARNED, " 颗星"),
+        Words.of("曾于 ", _REVOKED, " 撤销星级（", _WHY, f"）；{bar} 年禁评期已于 ", _END,
+                 " 结束")),
+    title=lambda k, name, low: f"{k} 颗星，达到称号{name}（{low} 颗星起）",
+    no_title=lambda k, more, name: f"{k} 颗星：还差 {more} 颗星可获称号{name}",
+    review=lambda years: (
         Words.of("需要复评：从未评定（无 review_date）"),
-        Words.of("自 ", nxt, " 起需要复评（上次评定于 ", review,
-                 f"；星级有效期 {review_years} 年）"),
-        Words.of("已于 ", review, " 评定；下次复评日期 ", nxt))))
-    metas.append((_Meta("REVIEW_DUE", "civility.review_years"),
-                  _Meta("REVIEW_DUE", "civility.review_years"),
-                  _Meta("REVIEW_VALID", "civility.review_years")))
-    return CivilityWords(tuple(entries), tuple(metas), bar_years, review_years,
-                         tuple(min_stars), "zh")
+        Words.of("自 ", _NEXT, " 起需要复评（上次评定于 ", _REVIEW,
+                 f"；星级有效期 {years} 年）"),
+        Words.of("已于 ", _REVIEW, " 评定；下次复评日期 ", _NEXT)),
+    name=lambda t: t.label or t.label_en or str(t.min_stars))
