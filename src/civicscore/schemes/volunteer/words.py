@@ -24,7 +24,7 @@ from __future__ import annotations
 
 import bisect
 import datetime as dt
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
@@ -103,13 +103,9 @@ class VolunteerWords:
            multipliers: Sequence[Any], lang: str = "en") -> VolunteerWords:
         """The templates, from the policy (``_Activity`` and ``_Multiplier`` objects), in
         ``lang`` (``en`` or ``zh``: the same entries and slots, worded in that language)."""
-        if lang == "zh":
-            return _volunteer_words_zh(rules, activities, multipliers)
+        say = _ZH if lang == "zh" else _EN
         unit = rules.rounding_minutes
-        rounding = None if unit <= 1 else Words.of(
-            Slot("raw_minutes", "fact"), " minutes of service counted as ",
-            Slot("service", "int"),
-            f" minutes ({unit}-minute units, rounded {rules.rounding})")
+        rounding = None if unit <= 1 else say.rounding(unit, rules.rounding)
         max_hours: list[Words] = []
         max_items: dict[str, int] = {}
         rate: list[Words] = []
@@ -117,38 +113,24 @@ class VolunteerWords:
         for a in activities.values():
             if a.max_hours is not None:
                 max_items[a.id] = len(max_hours)
-                max_hours.append(Words.of(
-                    "at most ", Slot("max_h", "fact"), f" hours of {a.label} count per "
-                    "record; ", Slot("service_h", "fact"), " were served"))
+                max_hours.append(say.max_hours(a.label))
             per = a.per_event if a.per_event is not None else a.per_hour
             for i, v in enumerate(per.values):
                 rate_items[(a.id, i)] = len(rate)
-                if a.per_event is not None:
-                    rate.append(Words.of(f"{a.label}: {_g_points(v)} per event"))
-                else:
-                    rate.append(Words.of(
-                        f"{a.label}: {_g_points(v)} per hour x ", Slot("counted_h", "fact"),
-                        " counted hours = ", Slot("base_points", "fact")))
+                rate.append(say.per_event(a.label, v) if a.per_event is not None
+                            else say.per_hour(a.label, v))
         coefficient: list[Words] = []
         coef_items: dict[tuple[str, int], int] = {}
         for name, cat in rules.categories.items():
             for i, v in enumerate(cat.coefficient.values):
                 coef_items[(name, i)] = len(coefficient)
-                coefficient.append(Words.of(f"category {_label(cat, name)}: x{v:g}"))
-        caps = {name: Words.of(
-            "only ", Slot(f"{name}_left", "fact"), " of the ", Slot(f"{name}_limit", "fact"),
-            f" {noun} allowed ", "on " if per_day else "in ",
-            Slot("day", "text") if per_day else Slot("month", "text"), " were left; ",
-            Slot(f"{name}_amount", "fact"), " reduced to ", Slot(f"{name}_left", "fact"))
-            for name, _, noun, per_day in CAPS}
-        mult = tuple(tuple(Words.of(f"{_label(m, m.id)} applies ({m.when.text}): x{f:g}")
+                coefficient.append(say.coefficient(_label(cat, name), v))
+        caps = {name: say.cap(name, noun, per_day) for name, _, noun, per_day in CAPS}
+        mult = tuple(tuple(say.multiplier(_label(m, m.id), m.when.text, f)
                            for f in m.factor.values) for m in multipliers)
-        rounding_points = Words.of(
-            Slot("rp_points", "fact"), " points rounded half-up to ", Slot("rp_units", "fact"),
-            f" ({rules.points_decimals} decimals)")
         return VolunteerWords(rounding, tuple(max_hours), max_items, caps, tuple(rate),
                               rate_items, tuple(coefficient), coef_items, mult,
-                              rounding_points)
+                              say.rounding_points(rules.points_decimals))
 
     def entries(self) -> tuple[tuple[str, Entry], ...]:
         """Every reason of a scored record as (code, entry), in the order
@@ -169,56 +151,82 @@ class VolunteerWords:
         return tuple(out)
 
 
-_ROUNDING_ZH = {"down": "不足一个单位的舍去", "nearest": "四舍五入到最近的单位",
-                "up": "不足一个单位的按一个单位计"}
+# --- the sentences, per language ------------------------------------------------------
+#
+# The structure of :meth:`VolunteerWords.of` (which items, where) is written once; each
+# language's sentences read the same slots.
+
+def _cap_en(name: str, noun: str, per_day: bool) -> Words:
+    return Words.of(
+        "only ", Slot(f"{name}_left", "fact"), " of the ", Slot(f"{name}_limit", "fact"),
+        f" {noun} allowed ", "on " if per_day else "in ",
+        Slot("day", "text") if per_day else Slot("month", "text"), " were left; ",
+        Slot(f"{name}_amount", "fact"), " reduced to ", Slot(f"{name}_left", "fact"))
+
+
 _NOUN_ZH = {"counted hours": "计入小时", "points": "积分"}
 
 
-def _volunteer_words_zh(rules: Volunteer, activities: Mapping[str, Any],
-                        multipliers: Sequence[Any]) -> VolunteerWords:
-    """:meth:`VolunteerWords.of` in Chinese: the same items, in the same places."""
-    unit = rules.rounding_minutes
-    rounding = None if unit <= 1 else Words.of(
-        Slot("raw_minutes", "fact"), " 分钟的服务按 ", Slot("service", "int"),
-        f" 分钟计（每 {unit} 分钟为一个单位，{_ROUNDING_ZH.get(rules.rounding, rules.rounding)}）")
-    max_hours: list[Words] = []
-    max_items: dict[str, int] = {}
-    rate: list[Words] = []
-    rate_items: dict[tuple[str, int], int] = {}
-    for a in activities.values():
-        if a.max_hours is not None:
-            max_items[a.id] = len(max_hours)
-            max_hours.append(Words.of(
-                f"{a.label}每条记录最多计 ", Slot("max_h", "fact"), " 小时；实际服务 ",
-                Slot("service_h", "fact"), " 小时"))
-        per = a.per_event if a.per_event is not None else a.per_hour
-        for i, v in enumerate(per.values):
-            rate_items[(a.id, i)] = len(rate)
-            if a.per_event is not None:
-                rate.append(Words.of(f"{a.label}：每次 {v:g} 分"))
-            else:
-                rate.append(Words.of(
-                    f"{a.label}：每小时 {v:g} 分 x ", Slot("counted_h", "fact"),
-                    " 计入小时 = ", Slot("base_points", "fact")))
-    coefficient: list[Words] = []
-    coef_items: dict[tuple[str, int], int] = {}
-    for name, cat in rules.categories.items():
-        for i, v in enumerate(cat.coefficient.values):
-            coef_items[(name, i)] = len(coefficient)
-            coefficient.append(Words.of(f"类别 {_label(cat, name)}：x{v:g}"))
-    caps = {name: Words.of(
+def _cap_zh(name: str, noun: str, per_day: bool) -> Words:
+    return Words.of(
         Slot("day", "text") if per_day else Slot("month", "text"),
         " 当日" if per_day else " 当月", "允许的 ", Slot(f"{name}_limit", "fact"),
         f" {_NOUN_ZH[noun]}只剩 ", Slot(f"{name}_left", "fact"), "；",
         Slot(f"{name}_amount", "fact"), " 减为 ", Slot(f"{name}_left", "fact"))
-        for name, _, noun, per_day in CAPS}
-    mult = tuple(tuple(Words.of(f"{_label(m, m.id)}适用（{m.when.text}）：x{f:g}")
-                       for f in m.factor.values) for m in multipliers)
-    rounding_points = Words.of(
+
+
+@dataclass(frozen=True)
+class _Sentences:
+    """One language's sentences of a scored record."""
+
+    rounding: Callable[[int, str], Words]  # the unit in minutes, the rounding rule
+    max_hours: Callable[[str], Words]  # the activity's label
+    per_event: Callable[[str, float], Words]
+    per_hour: Callable[[str, float], Words]
+    coefficient: Callable[[str, float], Words]  # the category's label, the coefficient
+    cap: Callable[[str, str, bool], Words]  # the cap, its noun, whether per day
+    multiplier: Callable[[str, str, float], Words]  # label, condition, factor
+    rounding_points: Callable[[int], Words]  # the decimals
+
+
+_ROUNDING_ZH = {"down": "不足一个单位的舍去", "nearest": "四舍五入到最近的单位",
+                "up": "不足一个单位的按一个单位计"}
+
+_EN = _Sentences(
+    rounding=lambda unit, how: Words.of(
+        Slot("raw_minutes", "fact"), " minutes of service counted as ", Slot("service", "int"),
+        f" minutes ({unit}-minute units, rounded {how})"),
+    max_hours=lambda label: Words.of(
+        "at most ", Slot("max_h", "fact"), f" hours of {label} count per record; ",
+        Slot("service_h", "fact"), " were served"),
+    per_event=lambda label, v: Words.of(f"{label}: {_g_points(v)} per event"),
+    per_hour=lambda label, v: Words.of(
+        f"{label}: {_g_points(v)} per hour x ", Slot("counted_h", "fact"),
+        " counted hours = ", Slot("base_points", "fact")),
+    coefficient=lambda label, v: Words.of(f"category {label}: x{v:g}"),
+    cap=_cap_en,
+    multiplier=lambda label, when, f: Words.of(f"{label} applies ({when}): x{f:g}"),
+    rounding_points=lambda d: Words.of(
+        Slot("rp_points", "fact"), " points rounded half-up to ", Slot("rp_units", "fact"),
+        f" ({d} decimals)"))
+
+_ZH = _Sentences(
+    rounding=lambda unit, how: Words.of(
+        Slot("raw_minutes", "fact"), " 分钟的服务按 ", Slot("service", "int"),
+        f" 分钟计（每 {unit} 分钟为一个单位，{_ROUNDING_ZH.get(how, how)}）"),
+    max_hours=lambda label: Words.of(
+        f"{label}每条记录最多计 ", Slot("max_h", "fact"), " 小时；实际服务 ",
+        Slot("service_h", "fact"), " 小时"),
+    per_event=lambda label, v: Words.of(f"{label}：每次 {v:g} 分"),
+    per_hour=lambda label, v: Words.of(
+        f"{label}：每小时 {v:g} 分 x ", Slot("counted_h", "fact"), " 计入小时 = ",
+        Slot("base_points", "fact")),
+    coefficient=lambda label, v: Words.of(f"类别 {label}：x{v:g}"),
+    cap=_cap_zh,
+    multiplier=lambda label, when, f: Words.of(f"{label}适用（{when}）：x{f:g}"),
+    rounding_points=lambda d: Words.of(
         Slot("rp_points", "fact"), " 分四舍五入为 ", Slot("rp_units", "fact"),
-        f"（保留 {rules.points_decimals} 位小数）")
-    return VolunteerWords(rounding, tuple(max_hours), max_items, caps, tuple(rate),
-                          rate_items, tuple(coefficient), coef_items, mult, rounding_points)
+        f"（保留 {d} 位小数）"))
 
 
 def code_entries(entries: Sequence[tuple[str, Entry]]) -> tuple[Entry, ...]:
