@@ -39,7 +39,7 @@ from pydantic import BaseModel, ValidationError
 
 from .._suggest import did_you_mean, one_of
 from ..errors import PolicyError, Problem
-from .model import PolicyModel
+from .model import PolicyModel, cadence_hint
 from .reads import note_probe, note_read
 
 if TYPE_CHECKING:
@@ -642,6 +642,10 @@ def validation_problems(err: ValidationError, layers: Layers,
             limit = e["ctx"]["max_length"]
             problems.append(layers.problem(loc, f"text is longer than {limit} characters "
                                                 f"({len(e['input'])})", value=True))
+        elif kind == "string_pattern_mismatch" and loc and loc[-1] in (
+                "cadence", "max_interval") and isinstance(e["input"], str):
+            message, hint = cadence_hint(e["input"])
+            problems.append(layers.problem(loc, message, hint, value=True))
         elif kind == "string_pattern_mismatch":
             problems.append(layers.problem(
                 loc, f"{_describe(e['input'])} is not a valid identifier",
