@@ -396,18 +396,22 @@ def _print_warnings(policy: Policy) -> None:
 @click.option("--no-cache", is_flag=True,
               help="Check afresh: neither use nor keep the outcome of an identical earlier "
                    "check (kept in $CIVICSCORE_CACHE_DIR, else $XDG_CACHE_HOME/civicscore).")
+@click.option("--strict", is_flag=True,
+              help="Refuse a policy with warnings too (a tier that can never be chosen, "
+                   "a word that only warns): for CI, so a warning cannot be merged unseen.")
 @_lang_option
 @_verbosity_options
 def check(policies: tuple[str, ...], fmt: str, policy_roots: tuple[str, ...],
-          no_cache: bool) -> None:
-    """Check POLICIES (paths or installed names); exit 1 if any has problems."""
+          no_cache: bool, strict: bool) -> None:
+    """Check POLICIES (paths or installed names); exit 1 if any has problems (or, with
+    --strict, warnings)."""
     ctx = click.get_current_context()
     cache_key = None
     if not no_cache and not ctx.meta.get(LOGGING):
         from . import check_cache
 
         cache_key = check_cache.key({
-            "command": "check", "policies": list(policies), "format": fmt,
+            "command": "check", "policies": list(policies), "format": fmt, "strict": strict,
             "policy_roots": [[r, os.path.realpath(r), os.path.isdir(r)] for r in policy_roots],
             "language": LANG.get(), "verbosity": verbosity()})  # --lang (or none)
         kept = check_cache.get(cache_key) if cache_key else None
@@ -427,7 +431,7 @@ def check(policies: tuple[str, ...], fmt: str, policy_roots: tuple[str, ...],
             click.echo(text, err=err)
             lines.append((err, text))
 
-        failed = _check_all(policies, fmt, policy_roots, reads, echo)
+        failed = _check_all(policies, fmt, policy_roots, reads, echo, strict)
     if failed:
         sys.exit(EXIT_PROBLEMS)
     if cache_key is not None:
@@ -438,8 +442,9 @@ def check(policies: tuple[str, ...], fmt: str, policy_roots: tuple[str, ...],
 
 
 def _check_all(policies: tuple[str, ...], fmt: str, policy_roots: tuple[str, ...],
-               reads: Any, echo: Callable[..., None]) -> int:
-    """Check each policy, printing through ``echo``; the number that failed."""
+               reads: Any, echo: Callable[..., None], strict: bool = False) -> int:
+    """Check each policy, printing through ``echo``; the number that failed (with
+    ``strict``, a policy with warnings fails too)."""
     engine = _engine(policy_roots)  # one set of plugins for all the policies
     failed = 0
     quiet, verbose = verbosity() < 0, verbosity() > 0
@@ -455,9 +460,11 @@ def _check_all(policies: tuple[str, ...], fmt: str, policy_roots: tuple[str, ...
         if verbose:
             for path, _real, digest in reads.files[first_read:]:
                 echo(say("read_file", source=source, path=path, digest=digest[:12]), err=True)
+        refused = strict and policy is not None and bool(policy.warnings)
+        failed += refused
         if fmt == "json":
             echo(json.dumps({
-                "policy": source, "ok": policy is not None,
+                "policy": source, "ok": policy is not None and not refused,
                 "id": policy.id if policy else None,
                 "version": policy.version if policy else None,
                 "hash": policy.hash if policy else None,
@@ -467,7 +474,12 @@ def _check_all(policies: tuple[str, ...], fmt: str, policy_roots: tuple[str, ...
             continue
         for p in problems:
             echo(problem_line(p))
-        if policy is not None:
+        if refused:
+            assert policy is not None
+            for w in policy.warnings:
+                echo(problem_line(w))
+            echo(say("strict_refused", source=source, n=len(policy.warnings)), err=True)
+        elif policy is not None:
             if not quiet:
                 for w in policy.warnings:
                     echo(problem_line(w), err=True)

@@ -38,6 +38,10 @@ MESSAGES: dict[str, dict[str, str]] = {
         "en": "ok: {source}: {ref}",
         "zh": "检查通过：{source}：{ref}",
     },
+    "strict_refused": {
+        "en": "{source}: {n} warning(s); --strict refuses a policy with warnings",
+        "zh": "{source}：共 {n} 处提示；--strict 不接受带提示的政策",
+    },
     "read_file": {
         "en": "{source}: read {path} (sha256 {digest})",
         "zh": "{source}：读取 {path}（sha256 {digest}）",

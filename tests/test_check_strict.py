@@ -1,0 +1,50 @@
+"""``check --strict``: a policy with warnings fails, for CI (issue 13).
+
+A tier placed after one that takes all its households never fires; ``check`` says
+so as a warning and exits 0. Under ``--strict`` the same warning is a refusal,
+printed as a problem, with exit 1, in text and in JSON.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+from click.testing import CliRunner, Result
+
+from civicscore.cli import main
+
+SHADOWED = """
+[policy]
+id = "strict"
+version = "1"
+extends = "karamay"
+
+[[visits.tiers]]
+id = "never"
+cadence = "weekly"
+when = "age_oldest >= 60 and lives_alone and age_oldest >= 200"
+"""
+
+
+def _run(*args: str) -> Result:
+    return CliRunner().invoke(main, ["check", "--no-cache", *args])
+
+
+def test_strict_refuses_a_policy_with_warnings(tmp_path: Path) -> None:
+    path = tmp_path / "strict.toml"
+    path.write_text(SHADOWED, encoding="utf-8")
+    plain = _run(str(path))
+    assert plain.exit_code == 0, plain.output
+    assert "warning" in plain.stderr
+    strict = _run("--strict", str(path))
+    assert strict.exit_code == 1
+    assert "--strict refuses a policy with warnings" in strict.stderr
+    assert f"{path}:" in strict.stdout  # the warning, located
+    as_json = json.loads(_run("--strict", "--format", "json", str(path)).stdout)
+    assert as_json["ok"] is False and as_json["warnings"]
+
+
+def test_strict_passes_a_clean_policy() -> None:
+    r = _run("--strict", "karamay")
+    assert r.exit_code == 0, r.output
