@@ -242,3 +242,14 @@ def test_appeal_command_from_a_log(tmp_path: Path) -> None:
     assert "record 1:" in r.stdout and "tier: 'weekly_care' -> 'routine'" in r.stdout
     r = CliRunner().invoke(main, ["appeal", str(log), "nope", "--set", "a=1"])
     assert r.exit_code == 2 and "is not a record decision" in r.stderr
+
+
+def test_an_empty_log_is_not_a_pass(tmp_path: Path) -> None:
+    """An empty file replays "0 decisions, 0 differ" and verified as fine: it proves
+    nothing, so both commands now say it is empty and exit non-zero."""
+    log = tmp_path / "decisions.jsonl"
+    log.write_text("", encoding="utf-8")
+    r = CliRunner().invoke(main, ["replay", str(log)])
+    assert r.exit_code == 2 and "the decision log is empty" in r.stderr
+    r = CliRunner().invoke(main, ["verify-log", str(log)])
+    assert r.exit_code == 1 and "the log holds no entries" in r.output

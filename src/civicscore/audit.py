@@ -377,6 +377,9 @@ def scan_log(path: str | Path) -> LogContents:
     if not runs and damaged:
         n, _, why = damaged[0]
         raise InputError(f"{path}:{n}: {why}")
+    if not runs and not reviews:  # "0 decisions replayed, 0 differ" would pass it as fine
+        raise InputError(f"{path}: the decision log is empty: it holds no decision to "
+                         f"replay (was it the right file, or was the log cut to nothing?)")
     out = LogContents(reviews=reviews)
     broken: dict[str | None, list[int]] = defaultdict(list)
     for n, run_id, _ in damaged:
