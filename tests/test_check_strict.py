@@ -48,3 +48,19 @@ def test_strict_refuses_a_policy_with_warnings(tmp_path: Path) -> None:
 def test_strict_passes_a_clean_policy() -> None:
     r = _run("--strict", "karamay")
     assert r.exit_code == 0, r.output
+
+
+def test_a_parents_review_date_binds_its_children(tmp_path: Path) -> None:
+    """A parent past its ``review_by`` warns in every policy that extends it, at the
+    child's ``extends`` (a child decides by the parent's rules too)."""
+    (tmp_path / "parent.toml").write_text(
+        '[policy]\nid = "parent"\nversion = "1"\nextends = "karamay"\n'
+        'review_by = 2021-01-01\n', encoding="utf-8")
+    child = tmp_path / "child.toml"
+    child.write_text('[policy]\nid = "child"\nversion = "1"\nextends = "parent.toml"\n',
+                     encoding="utf-8")
+    r = _run("--lang", "en", str(child))
+    assert r.exit_code == 0, r.output
+    assert (f"{child}:4:11: warning: this policy extends 'parent', which was due for review "
+            f"on 2021-01-01") in r.stderr
+    assert _run("--strict", str(child)).exit_code == 1

@@ -503,6 +503,16 @@ def compile_policy(loaded: Loaded, env: Environment, today: dt.date | None = Non
         notes.append(loaded.layers.problem(
             ("policy", "review_by"), f"policy was due for review on {model.policy.review_by}",
             "review it and set a new review_by date", value=True, severity="warning"))
+    # a parent's review date binds its children: they decide by its rules too
+    for ancestor in _ancestors(loaded):
+        due = ancestor.model.policy.review_by if ancestor.model is not None else None
+        if due is not None and due < today:
+            name = ancestor.model.policy.id if ancestor.model is not None else "?"
+            notes.append(loaded.layers.problem(
+                ("policy", "extends"), f"this policy extends {name!r}, which was due for "
+                f"review on {due}: its rules are part of this one's",
+                f"have {name!r} reviewed (and its review_by moved on), or stop extending it",
+                value=True, severity="warning"))
     for note in notes:
         warnings.warn(str(note), PolicyWarning, stacklevel=3)
     return Policy(model, ref, calendar, ctx.functions, compiled, tuple(notes),
@@ -562,3 +572,15 @@ def load_policy(source: str | Path, env: Environment, text: str | bytes | None =
         raw, directory = text, None
     src = read_source(str(source), raw, directory)
     return compile_policy(load_source(src, env.resolver, env.model), env, today)
+
+
+def _ancestors(loaded: Any) -> list[Any]:
+    """Every policy ``loaded`` extends, nearest first (each once)."""
+    out: list[Any] = []
+    todo = list(getattr(loaded, "parents", ()))
+    while todo:
+        parent = todo.pop(0)
+        if all(parent is not seen for seen in out):
+            out.append(parent)
+            todo.extend(getattr(parent, "parents", ()))
+    return out
