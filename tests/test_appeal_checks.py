@@ -37,3 +37,31 @@ def test_an_appeal_from_erased_ids_is_refused_with_the_reason(tmp_path: Path) ->
     r = CliRunner().invoke(main, ["appeal", str(log), did, "--set", "age_oldest=60"])
     assert r.exit_code == 2
     assert "redacted household_id, which the rules read" in r.stderr
+
+
+def test_an_appeal_with_by_and_reason_is_recorded_in_the_chained_log(tmp_path: Path) -> None:
+    """An appeal decided by a person is written to the log: who, when, why, the
+    corrected facts and what changed; the chain still verifies and replay shows it.
+    Without --by and --reason it is a preview, and says it was not recorded."""
+    log, did = log_of(tmp_path)
+    lines = len(log.read_text("utf-8").splitlines())
+    preview = CliRunner().invoke(main, ["appeal", str(log), did, "--set", "age_oldest=55",
+                                        "--set", "lives_alone=no"])
+    assert preview.exit_code == 0, preview.output
+    assert "not recorded: add --by NAME --reason TEXT" in preview.stderr
+    assert len(log.read_text("utf-8").splitlines()) == lines
+    r = CliRunner().invoke(main, ["appeal", str(log), did, "--set", "age_oldest=55",
+                                  "--set", "lives_alone=no", "--by", "王芳",
+                                  "--reason", "户籍复核：年龄登记有误"])
+    assert r.exit_code == 0, r.output
+    assert "recorded: " in r.stderr and "王芳 appealed " + did in r.stderr
+    entries = [json.loads(x) for x in log.read_text("utf-8").splitlines()]
+    assert len(entries) == lines + 1
+    appeal = entries[-1]
+    assert appeal["action"] == "appeal" and appeal["by"] == "王芳"
+    assert appeal["set"] == {"age_oldest": "55", "lives_alone": "no"}
+    assert appeal["after"].get("tier") and appeal["before"]["tier"] != appeal["after"]["tier"]
+    assert CliRunner().invoke(main, ["verify-log", str(log)]).exit_code == 0
+    half = CliRunner().invoke(main, ["appeal", str(log), did, "--set", "age_oldest=55",
+                                     "--by", "王芳"])
+    assert half.exit_code == 2 and "needs both --by NAME and --reason TEXT" in half.stderr

@@ -1118,9 +1118,14 @@ def _candidates(log_file: str, extra: tuple[str, ...],
 @click.option("--policy", "extra_policies", multiple=True,
               help="A policy file (or name) to look for the logged hash in.")
 @_policy_root_option
+@click.option("--by", "by", metavar="NAME",
+              help="Who decides the appeal: with --reason, the appeal is recorded in LOG.")
+@click.option("--reason", metavar="TEXT", help="Why the facts were corrected.")
 def appeal_cmd(log_file: str, decision_id: str, settings: tuple[str, ...],
-               extra_policies: tuple[str, ...], policy_roots: tuple[str, ...]) -> None:
-    """Re-decide a logged run with corrected facts, under the same policy version."""
+               extra_policies: tuple[str, ...], policy_roots: tuple[str, ...],
+               by: str | None, reason: str | None) -> None:
+    """Re-decide a logged run with corrected facts, under the same policy version; with
+    --by and --reason, record the appeal (who, when, why, what changed) in LOG."""
     from .audit import appeal, logged_inputs, policies_by_hash, read_log
 
     entries = read_log(log_file)
@@ -1147,6 +1152,16 @@ def appeal_cmd(log_file: str, decision_id: str, settings: tuple[str, ...],
                     {target["row"]: fixes}, as_of=dt.date.fromisoformat(target["as_of"]),
                     expected_hash=target["policy"]["hash"], logged=run, **extra)
     click.echo(result.explain())
+    if bool(by) != bool(reason):
+        raise click.UsageError("recording an appeal needs both --by NAME and --reason TEXT")
+    if by and reason:
+        from .review import describe, record_appeal
+
+        entry = record_appeal(log_file, target, fixes, result.changes, by=by, reason=reason)
+        click.echo(f"recorded: {describe(entry)}", err=True)
+    else:
+        click.echo("not recorded: add --by NAME --reason TEXT to record this appeal in "
+                   f"{log_file}", err=True)
 
 
 def _check_appeal(policy: Policy, target: dict[str, Any], run: list[dict[str, Any]],

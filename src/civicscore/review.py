@@ -132,6 +132,31 @@ def record_review(log: str | Path, decision_id: str, action: Action, *, by: str,
     return entry
 
 
+def record_appeal(log: str | Path, target: Mapping[str, Any], fixes: Mapping[str, Any],
+                  changes: Mapping[str, Mapping[str, tuple[Any, Any]]], *, by: str,
+                  reason: str, at: dt.datetime | None = None) -> dict[str, Any]:
+    """Append an appeal of logged decision ``target`` to ``log``: who, when, why, the
+    corrected facts and every decision the re-decided run changed (``changes``, from
+    ``audit.appeal``); the appealed decision's new values become its current ones, as
+    an override's do. Returns the entry written."""
+    from .audit import REVIEW_FORMAT, append_chained  # (not for --help)
+
+    person, why = _person(by), _reason(reason)
+    own = f"{target['kind']} {target['key']}"
+    mine = changes.get(own, {})
+    stamp = (at or dt.datetime.now(dt.UTC)).isoformat(timespec="seconds")
+    entry = {"format": REVIEW_FORMAT, "action": "appeal", "decision_id": target["decision_id"],
+             "run_id": target["run_id"], "scheme": target["scheme"],
+             "policy": target["policy"], "by": person, "at": stamp, "reason": why,
+             "set": dict(fixes), "before": {k: a for k, (a, _) in mine.items()},
+             "after": {k: b for k, (_, b) in mine.items()},
+             "also": {key: {k: [a, b] for k, (a, b) in fields.items()}
+                      for key, fields in changes.items() if key != own}}
+    link = append_chained(Path(log), [json.dumps(entry, ensure_ascii=False, default=str)])
+    entry["seq"], entry["prev"] = link.seq, link.prev  # as written (civicscore.logchain)
+    return entry
+
+
 def current_values(reviews: Sequence[Mapping[str, Any]], decision_id: str) -> dict[str, Any]:
     """The values a decision holds after its reviews, in the order they were made."""
     out: dict[str, Any] = {}
@@ -145,7 +170,8 @@ def describe(review: Mapping[str, Any]) -> str:
     """One line a resident can read: who, when, what changed, why, under which policy."""
     changes = "; ".join(f"{k}: {review['before'].get(k)!r} -> {v!r}"
                         for k, v in review.get("after", {}).items())
-    verb = "confirmed" if review.get("action") == "confirm" else "overrode"
+    verb = {"confirm": "confirmed", "appeal": "appealed"}.get(str(review.get("action")),
+                                                              "overrode")
     policy = review.get("policy", {})
     return (f"{review.get('at')} {review.get('by')} {verb} {review.get('decision_id')} "
             f"({changes}) — {review.get('reason')} [policy {policy.get('id')} "
