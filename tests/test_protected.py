@@ -47,6 +47,11 @@ EVASIONS = [
     "minority_group", "prays_daily", "wears_headscarf", "beard", "xinjiao", "drug_user",
     "xidu", "same_sex_partner", "samesexCouple", "taiwan_relatives", "relatives_abroad",
     "clan", "zongzu", "宗族", "waidi_renkou", "floating_population", "nonlocal", "addict",
+    # found by the audit of stop 27: words of ethnicity, origin, foreign ties, belief,
+    # record and party the lists still lacked
+    "回民", "huimin", "新疆籍", "涉疆户", "外籍人员", "华侨", "华侨户", "侨眷", "歸僑", "案底",
+    "邪教", "xiejiao", "斋月", "齋月", "党龄", "xinyang", "信仰自由", "是否工会", "unionised",
+    "老家",
 ]
 
 INNOCENT = [
@@ -57,6 +62,7 @@ INNOCENT = [
     "Multi-party community governance", "grace_period_days", "embrace_count",
     "traceable", "temperature", "nationwide", "volunteer_hours", "weiwen_visits", "慰问",
     "jiguan_departments", "机关", "tuanyuan_dinner", "xingshi", "service_area",
+    "dangling_hours", "群团组织（工会、妇联、青联）", "union_of_sets",
 ]
 
 

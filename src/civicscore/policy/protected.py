@@ -73,7 +73,7 @@ WORDS: dict[str, str] = {
                    RELIGION),
     **dict.fromkeys(("political", "politics", "ideology", "communist", "cpc", "ccp", "kmt",
                      "partisan"), POLITICS),
-    **dict.fromkeys(("unionist",), UNION),
+    **dict.fromkeys(("unionist", "unionised", "unionized"), UNION),
     **dict.fromkeys(("gay", "lesbian", "homosexual", "bisexual", "sexuality", "lgbt",
                      "lgbtq", "lgbtqia", "transgender", "transsexual", "queer", "nonbinary",
                      "intersex"), SEXUALITY),
@@ -120,19 +120,21 @@ JOINABLE = ("ethnicity", "ethnic", "religion", "religious", "muslim", "christian
 CHINESE: dict[str, str] = {
     **dict.fromkeys(("民族", "种族", "族别", "族裔", "汉族", "维吾尔", "回族", "藏族", "蒙古族",
                      "哈萨克", "少数民族", "壮族", "满族", "苗族", "彝族", "土家族", "朝鲜族",
-                     "侗族", "瑶族", "傣族", "黎族", "畲族"), ETHNICITY),
+                     "侗族", "瑶族", "傣族", "黎族", "畲族", "回民", "涉疆"), ETHNICITY),
     **dict.fromkeys(("宗教", "信教", "信仰", "礼拜", "清真", "穆斯林", "基督", "佛教", "伊斯兰",
-                     "道教", "天主教", "教徒", "教会", "寺庙", "教堂", "念经", "法轮"), RELIGION),
+                     "道教", "天主教", "教徒", "教会", "寺庙", "教堂", "念经", "法轮", "邪教",
+                     "斋月"), RELIGION),
     **dict.fromkeys(("政治面貌", "政治", "党员", "党派", "入党", "团员", "党籍", "民主党派",
-                     "共产党", "共青团"), POLITICS),
-    **dict.fromkeys(("工会会员", "工会成员"), UNION),
+                     "共产党", "共青团", "党龄"), POLITICS),
+    **dict.fromkeys(("工会会员", "工会成员", "是否工会", "工会身份"), UNION),
     **dict.fromkeys(("性取向", "同性恋", "跨性别", "性别认同", "双性恋", "性少数"), SEXUALITY),
     **dict.fromkeys(("前科", "犯罪", "刑满释放", "社区矫正", "服刑", "劳改", "判刑", "在押",
-                     "吸毒", "涉罪"), CRIME),
+                     "吸毒", "涉罪", "案底"), CRIME),
     **dict.fromkeys(("上访", "信访", "访民", "缠访", "闹访"), PETITION),
     **dict.fromkeys(("户籍", "户口", "籍贯", "出生地", "原籍", "祖籍", "外地人", "流动人口",
-                     "外来人口", "外地人口"), ORIGIN),
-    **dict.fromkeys(("境外关系", "海外关系", "涉外", "境外人员", "外国亲属", "海外亲属"), FOREIGN),
+                     "外来人口", "外地人口", "新疆籍", "老家"), ORIGIN),
+    **dict.fromkeys(("境外关系", "海外关系", "涉外", "境外人员", "外国亲属", "海外亲属", "外籍",
+                     "华侨", "侨眷", "归侨"), FOREIGN),
     **dict.fromkeys(("姓氏", "宗族"), SURNAME),
 }
 
@@ -154,7 +156,8 @@ PHRASES = ("宗教信仰", "犯罪记录")
 #: Two-character words whose pinyin is looked for too: the others spell common words
 #: (``jidu`` is also 季度, a quarter; ``manzu`` 满足, satisfied; ``zhengzhi`` 整治).
 PINYIN_TWO = ("民族", "宗教", "党员", "党派", "入党", "户口", "上访", "信访", "前科", "犯罪",
-              "汉族", "回族", "藏族", "种族", "信教", "宗族", "吸毒", "管控")
+              "汉族", "回族", "藏族", "种族", "信教", "宗族", "吸毒", "管控", "信仰", "回民",
+              "邪教", "华侨")
 
 #: Health words: a fact that carries health must declare its care concept (then only
 #: visit tiers read it, ``care.outside_care``); undeclared, it is refused wherever it is.
@@ -175,37 +178,43 @@ HEALTH_CHINESE: dict[str, str] = dict.fromkeys(
 
 #: Traditional (and Taiwan and Hong Kong) characters of the Chinese words -> Simplified.
 TRADITIONAL: dict[str, str] = dict(zip(
-    '來係別動勞區員唸單嚴國團壯婦屬廟懷戀戶數會殘況滿漢爾牀狀瑤產癡監矯礙禮種穩經維纏臥薩蘭親記訪認貫'
-    '輪釋錄關雙鬧鬱鮮點黨',
-    '来系别动劳区员念单严国团壮妇属庙怀恋户数会残况满汉尔床状瑶产痴监矫碍礼种稳经维缠卧萨兰亲记访认贯'
-    '轮释录关双闹郁鲜点党', strict=True))
+    '來係僑別動勞區員唸單嚴國團壯婦屬廟懷戀戶數會歸殘況滿漢爾牀狀瑤產癡監矯礙禮種穩經維纏臥華薩'
+    '蘭親記訪認貫輪釋錄關雙鬧鬱鮮點黨齋齡',
+    '来系侨别动劳区员念单严国团壮妇属庙怀恋户数会归残况满汉尔床状瑶产痴监矫碍礼种稳经维缠卧华萨'
+    '兰亲记访认贯轮释录关双闹郁鲜点党斋龄', strict=True))
 
 #: Pinyin of the Chinese words (syllables joined) -> the word.
 PINYIN: dict[str, str] = {
-    'shangfang': '上访', 'yisilan': '伊斯兰', 'xinjiao': '信教', 'xinfang': '信访', 'dangyuan': '党员',
-    'dangpai': '党派', 'rudang': '入党', 'gongchandang': '共产党', 'gongqingtuan': '共青团',
-    'chushengdi': '出生地', 'xingmanshifang': '刑满释放', 'qianke': '前科', 'shuangxinglian': '双性恋',
-    'tongxinglian': '同性恋', 'xidu': '吸毒', 'hasake': '哈萨克', 'huizu': '回族', 'tujiazu': '土家族',
-    'jingwairenyuan': '境外人员', 'jingwaiguanxi': '境外关系', 'waiguoqinshu': '外国亲属',
-    'waidiren': '外地人', 'waidirenkou': '外地人口', 'wailairenkou': '外来人口', 'tianzhujiao': '天主教',
+    'shangfang': '上访', 'yisilan': '伊斯兰', 'xinyang': '信仰', 'xinjiao': '信教',
+    'xinfang': '信访', 'dangyuan': '党员', 'dangpai': '党派', 'rudang': '入党',
+    'gongchandang': '共产党', 'gongqingtuan': '共青团', 'chushengdi': '出生地',
+    'xingmanshifang': '刑满释放', 'qianke': '前科', 'huaqiao': '华侨', 'shuangxinglian': '双性恋',
+    'tongxinglian': '同性恋', 'xidu': '吸毒', 'hasake': '哈萨克', 'huizu': '回族',
+    'huimin': '回民', 'tujiazu': '土家族', 'jingwairenyuan': '境外人员',
+    'jingwaiguanxi': '境外关系', 'waiguoqinshu': '外国亲属', 'waidiren': '外地人',
+    'waidirenkou': '外地人口', 'wailairenkou': '外来人口', 'tianzhujiao': '天主教',
     'zongjiao': '宗教', 'zongzu': '宗族', 'shaoshuminzu': '少数民族', 'gonghuihuiyuan': '工会会员',
-    'gonghuichengyuan': '工会成员', 'xingbierentong': '性别认同', 'xingquxiang': '性取向',
-    'xingshaoshu': '性少数', 'hukou': '户口', 'zhengzhimianmao': '政治面貌', 'chaoxianzu': '朝鲜族',
-    'minzhudangpai': '民主党派', 'minzu': '民族', 'hanzu': '汉族', 'liudongrenkou': '流动人口',
-    'haiwaiqinshu': '海外亲属', 'haiwaiguanxi': '海外关系', 'fanzui': '犯罪',
-    'shequjiaozheng': '社区矫正', 'zhongzu': '种族', 'musilin': '穆斯林', 'guankong': '管控',
-    'weiwuer': '维吾尔', 'mengguzu': '蒙古族', 'zangzu': '藏族', 'kuaxingbie': '跨性别',
-    'zhongdianrenkou': '重点人口', 'zhongdianrenyuan': '重点人员', 'zhongdianguanzhu': '重点关注',
-    'zhongdianhu': '重点户', 'heimingdan': '黑名单',
+    'gonghuichengyuan': '工会成员', 'gonghuishenfen': '工会身份', 'xingbierentong': '性别认同',
+    'xingquxiang': '性取向', 'xingshaoshu': '性少数', 'hukou': '户口',
+    'zhengzhimianmao': '政治面貌', 'xinjiangji': '新疆籍', 'shifougonghui': '是否工会',
+    'chaoxianzu': '朝鲜族', 'minzhudangpai': '民主党派', 'minzu': '民族', 'hanzu': '汉族',
+    'liudongrenkou': '流动人口', 'haiwaiqinshu': '海外亲属', 'haiwaiguanxi': '海外关系',
+    'fanzui': '犯罪', 'shequjiaozheng': '社区矫正', 'zhongzu': '种族', 'musilin': '穆斯林',
+    'guankong': '管控', 'weiwuer': '维吾尔', 'mengguzu': '蒙古族', 'zangzu': '藏族',
+    'kuaxingbie': '跨性别', 'xiejiao': '邪教', 'zhongdianrenkou': '重点人口',
+    'zhongdianrenyuan': '重点人员', 'zhongdianguanzhu': '重点关注', 'zhongdianhu': '重点户',
+    'heimingdan': '黑名单',
 }
 
 #: Pinyin initials, in use as column names (``zzmm`` for 政治面貌) -> the word.
 INITIALS: dict[str, str] = {
-    'jkzk': '健康状况', 'xmsf': '刑满释放', 'jwry': '境外人员', 'jwgx': '境外关系', 'wgqs': '外国亲属',
-    'wdrk': '外地人口', 'wlrk': '外来人口', 'zjxy': '宗教信仰', 'ssmz': '少数民族', 'ghhy': '工会会员',
-    'ghcy': '工会成员', 'xbrt': '性别认同', 'zzmm': '政治面貌', 'mzdp': '民主党派', 'ldrk': '流动人口',
-    'hwqs': '海外亲属', 'hwgx': '海外关系', 'fzjl': '犯罪记录', 'sqjz': '社区矫正', 'jsza': '精神障碍',
-    'zdrk': '重点人口', 'zdry': '重点人员', 'zdgz': '重点关注',
+    'jkzk': '健康状况', 'xmsf': '刑满释放', 'jwry': '境外人员', 'jwgx': '境外关系',
+    'wgqs': '外国亲属', 'wdrk': '外地人口', 'wlrk': '外来人口', 'zjxy': '宗教信仰',
+    'ssmz': '少数民族', 'ghhy': '工会会员', 'ghcy': '工会成员', 'ghsf': '工会身份',
+    'xbrt': '性别认同', 'zzmm': '政治面貌', 'sfgh': '是否工会', 'mzdp': '民主党派',
+    'ldrk': '流动人口', 'hwqs': '海外亲属', 'hwgx': '海外关系', 'fzjl': '犯罪记录',
+    'sqjz': '社区矫正', 'jsza': '精神障碍', 'zdrk': '重点人口', 'zdry': '重点人员',
+    'zdgz': '重点关注',
 }
 
 #: Cyrillic and Greek letters that look like Latin ones (after Unicode's confusables).
