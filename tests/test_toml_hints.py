@@ -54,6 +54,17 @@ def test_unquoted_chinese_key_and_value() -> None:
     assert e.value.problems[0].hint == 'text values need quotes, e.g. label = "巡逻"'
 
 
+def test_unquoted_chinese_key_inside_an_inline_table() -> None:
+    """``input = { 夜间 = true }``: the key of an inline table is a name too (it gave
+    TOML's bare "Invalid initial character for a key part")."""
+    with pytest.raises(PolicyError) as e:
+        read_source("p.toml", HEAD + "input = { age = 80, 夜间 = true }\n", None)
+    (problem,) = e.value.problems
+    assert problem.hint == ('inside { } a key is a name too: write it in English letters, '
+                            'as the policy names the field (e.g. night_patrol), or put it '
+                            'in quotes: "夜间" = ...')
+
+
 def test_check_prints_the_hint_located(tmp_path: Path) -> None:
     path = tmp_path / "p.toml"
     path.write_text(HEAD + 'label ＝ "巡逻"\n', encoding="utf-8")

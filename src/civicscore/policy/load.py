@@ -27,6 +27,7 @@ import datetime as dt
 import hashlib
 import json
 import os
+import re
 import stat
 import sys
 import types
@@ -292,6 +293,12 @@ def _toml_hint(msg: str, line: str = "") -> str:
     if stripped and _cjk(stripped) and stripped[0] not in "\"'[" and "Invalid statement" in msg:
         return (f"keys are written in English letters (e.g. patrol); Chinese goes in quotes "
                 f"as a value: label = \"{stripped}\"")
+    inline = next((k for k in re.findall(r"[{,]\s*([^\s=,{}\"']+)\s*=", line) if _cjk(k)),
+                  None)
+    if inline and "key" in msg.lower():
+        return (f"inside {{ }} a key is a name too: write it in English letters, as the "
+                f"policy names the field (e.g. night_patrol), or put it in quotes: "
+                f"\"{inline}\" = ...")
     if "Invalid value" in msg or "invalid value" in msg:
         if eq and value.strip()[:1] in ("\"", "'"):
             return ""
