@@ -26,3 +26,28 @@ def test_dash_is_standard_output(fmt: str | None) -> None:
     assert plain.exit_code == dashed.exit_code == 0, dashed.stderr
     assert dashed.stdout == plain.stdout and dashed.stdout
 
+
+
+@pytest.mark.parametrize("name", ["visits-households.csv", "json"])
+def test_dash_is_standard_input(name: str, tmp_path: Any) -> None:
+    """``-`` as INPUT reads standard input, its kind told by its first bytes (CSV here,
+    or a JSON array): the same rows, scored and rejected, as the file itself."""
+    import json
+
+    csv_path = EXAMPLES / "visits-households.csv"
+    if name == "json":
+        from civicscore.io import read_records
+
+        data = json.dumps([dict(r) for r in read_records(csv_path)], ensure_ascii=False,
+                          default=str)
+        source = tmp_path / "households.json"
+        source.write_text(data, encoding="utf-8")
+    else:
+        data, source = csv_path.read_text(encoding="utf-8"), csv_path
+    args = ["score", str(EXAMPLE_POLICY), "--scheme", "visits", "--as-of", "2025-12-31",
+            "--format", "json"]
+    piped = CliRunner().invoke(main, [*args[:2], "-", *args[2:]], input=data)
+    direct = CliRunner().invoke(main, [*args[:2], str(source), *args[2:]])
+    assert piped.exit_code == direct.exit_code == 0, piped.output
+    assert json.loads(piped.stdout) == json.loads(direct.stdout)
+    assert "15 of 21 households scored, 6 rejected" in piped.stderr

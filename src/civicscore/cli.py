@@ -22,6 +22,7 @@ import json
 import os
 import re
 import sys
+import tempfile
 import time
 import warnings
 from collections.abc import Callable, Iterator
@@ -569,21 +570,41 @@ def score(policy: str, input_file: str, scheme: str, output: str | None, rejects
           master: str | None, csv_escape: bool, sheet: str | None, encoding: str | None,
           bom: bool,
           policy_roots: tuple[str, ...], as_of: dt.datetime | None) -> None:
-    """Score the records in INPUT (.csv, .xlsx, .jsonl, .json or .parquet) against POLICY
-    with one scheme."""
+    """Score the records in INPUT (.csv, .xlsx, .jsonl, .json or .parquet; - reads standard
+    input) against POLICY with one scheme."""
     from .io import CSV_BOM, INPUT_OPTIONS, InputOptions, text_encoding
 
     if encoding:
         encoding = text_encoding(encoding)
     token = INPUT_OPTIONS.set(InputOptions(encoding=encoding, sheet=sheet))
     bom_token = CSV_BOM.set(bom)
+    staged = None
     try:
+        if input_file == "-":  # standard input: kept whole in a file of its own kind
+            staged = tempfile.TemporaryDirectory(prefix="civicscore-stdin-")
+            input_file = _stdin_file(Path(staged.name))
         _score(policy, input_file, scheme, output, rejects, details, with_inputs,
                redemptions, fmt, log_path, redactions, engine, master, csv_escape, policy_roots,
                as_of)
     finally:
         CSV_BOM.reset(bom_token)
         INPUT_OPTIONS.reset(token)
+        if staged is not None:
+            staged.cleanup()
+
+
+def _stdin_file(folder: Path) -> str:
+    """Standard input written to ``folder/stdin.<kind>``, its kind told by its first bytes:
+    Parquet (``PAR1``), a workbook (a zip), a JSON array (``[``), JSON Lines (``{``), else
+    CSV. Every row of it is then read, counted and rejected as a file's would be."""
+    data = sys.stdin.buffer.read()
+    head = data.lstrip(b"\xef\xbb\xbf \t\r\n")[:4]
+    kind = ("parquet" if head.startswith(b"PAR1") else "xlsx" if head.startswith(b"PK")
+            else "json" if head.startswith(b"[") else "jsonl" if head.startswith(b"{")
+            else "csv")
+    path = folder / f"stdin.{kind}"
+    path.write_bytes(data)
+    return str(path)
 
 
 def _score(policy: str, input_file: str, scheme: str, output: str | None, rejects: str | None,
