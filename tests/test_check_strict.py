@@ -64,3 +64,17 @@ def test_a_parents_review_date_binds_its_children(tmp_path: Path) -> None:
     assert (f"{child}:4:11: warning: this policy extends 'parent', which was due for review "
             f"on 2021-01-01") in r.stderr
     assert _run("--strict", str(child)).exit_code == 1
+
+
+def test_check_reads_a_policy_from_standard_input() -> None:
+    """``check -`` reads the policy's text from standard input (an editor's unsaved
+    draft): its problems are located in ``<stdin>``, and it may extend by name."""
+    draft = ('[policy]\nid = "draft"\nversion = "1"\nextends = "karamay"\n\n'
+             '[[visits.tiers]]\nid = "x"\ncadence = "montly"\nwhen = "age_oldest > 100"\n')
+    r = CliRunner().invoke(main, ["check", "--lang", "en", "-"], input=draft)
+    assert r.exit_code == 1
+    assert "<stdin>:8:11: 'montly' is not a cadence" in r.stdout
+    r = CliRunner().invoke(main, ["check", "--lang", "en", "-"],
+                           input=draft.replace("montly", "monthly"))
+    assert r.exit_code == 0, r.output
+    assert r.stdout.startswith("ok: -: draft 1")

@@ -217,6 +217,10 @@ def _internal(ctx: click.Context, e: BaseException) -> NoReturn:
     ctx.exit(EXIT_INTERNAL)
 
 
+#: How a policy read from standard input (``-``) is named in its problems.
+STDIN_NAME = "<stdin>"
+
+
 def _load(engine: Any, source: str) -> Policy:
     """``engine.load(source)``, and from then on the command speaks the policy's language
     (its ``locale``) unless ``--lang`` or ``CIVICSCORE_LANG`` says another: the officer
@@ -225,9 +229,12 @@ def _load(engine: Any, source: str) -> Policy:
     from .messages import POLICY_LANG, locale_language
 
     try:
-        policy: Policy = engine.load(source)
+        if source == "-":  # the policy's text on standard input (an editor's unsaved draft)
+            policy: Policy = engine.load_text(STDIN_NAME, sys.stdin.buffer.read())
+        else:
+            policy = engine.load(source)
     except PolicyError:
-        POLICY_LANG.set(_stated_language(source))
+        POLICY_LANG.set(_stated_language(source) if source != "-" else None)
         raise
     POLICY_LANG.set(locale_language(policy.model.policy.locale))
     return policy
@@ -408,7 +415,7 @@ def check(policies: tuple[str, ...], fmt: str, policy_roots: tuple[str, ...],
     --strict, warnings)."""
     ctx = click.get_current_context()
     cache_key = None
-    if not no_cache and not ctx.meta.get(LOGGING):
+    if not no_cache and not ctx.meta.get(LOGGING) and "-" not in policies:
         from . import check_cache
 
         cache_key = check_cache.key({

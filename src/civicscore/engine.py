@@ -58,6 +58,18 @@ class Engine:
         finally:
             POLICY_ROOTS.reset(token)
 
+    def load_text(self, name: str, text: str | bytes, *, today: dt.date | None = None
+                  ) -> Policy:
+        """Load, check and compile a policy from its TOML ``text`` (a draft not saved, or
+        standard input), named ``name`` in its problems; it may extend installed policies
+        by name and files under the policy roots, as a file may."""
+        token = POLICY_ROOTS.set(self.policy_roots) if self.policy_roots is not None else None
+        try:
+            return load_policy(name, self._env, text, today=today)
+        finally:
+            if token is not None:
+                POLICY_ROOTS.reset(token)
+
     def _check_within_roots(self, source: str | Path) -> None:
         """A policy given as a path must itself lie under the roots (a name is an
         installed policy)."""
