@@ -78,3 +78,37 @@ def test_check_reads_a_policy_from_standard_input() -> None:
                            input=draft.replace("montly", "monthly"))
     assert r.exit_code == 0, r.output
     assert r.stdout.startswith("ok: -: draft 1")
+
+
+NEVER = """
+[policy]
+id = "never"
+version = "1"
+extends = "karamay"
+
+[[civility.stars]]
+id = "impossible"
+when = "meetings_attended > 5 and meetings_attended < 2"
+
+[[volunteer.multipliers]]
+id = "never"
+when = "hours > 3 and hours < 1"
+factor = 2
+
+[[appraisal.vetoes]]
+id = "never"
+when = "privacy_breaches > 3 and privacy_breaches < 1"
+"""
+
+
+def test_a_rule_that_can_never_apply_warns_in_every_scheme(tmp_path: Path) -> None:
+    """Stars, multipliers and vetoes are analysed as visit tiers are: a condition that
+    holds for no record warns at its line (and --strict refuses it)."""
+    path = tmp_path / "never.toml"
+    path.write_text(NEVER, encoding="utf-8")
+    r = _run("--lang", "en", str(path))
+    assert r.exit_code == 0, r.output
+    for line, what in ((9, "civility star 'impossible'"), (13, "multiplier 'never'"),
+                       (18, "veto 'never'")):
+        assert f"{path}:{line}:8: warning: {what} can never apply" in r.stderr, r.stderr
+    assert _run("--strict", str(path)).exit_code == 1

@@ -94,6 +94,30 @@ class CompileContext:
             note = replace(note, message_zh=zh[0], hint_zh=zh[1])
         self.notes.append(note)
 
+    def warn_never(self, path: KeyPath, what: str, what_zh: str, expr: Any,
+                   entity: str, extra: Mapping[str, Type] | None = None) -> None:
+        """Warn when a rule's condition ``expr`` can hold for no record (``x > 5 and x <
+        2``, ``remote and not remote``): the rule can never apply. Only conditions made of
+        comparisons of a fact with a constant are analysed (``expr.analysis``, as for
+        visit tiers); anything else says nothing. ``what`` names the rule (``civility star
+        'clean'``); ``extra`` gives the types of names a scheme adds to its facts."""
+        from ..expr.analysis import analyse_region, domain_of
+
+        facts = self.model.facts.get(entity, {})
+        added = {"as_of": Type.DATE, **(extra or {})}
+        kinds: dict[str, tuple[Type, Any]] = {}  # only the names it reads: linear in rules
+        for name in expr.reads:
+            if name in facts:
+                kinds[name] = (FACT_TYPES[facts[name].type], facts[name])
+            elif name in added:
+                kinds[name] = (added[name], None)
+        region = analyse_region(expr.node, kinds, {n: domain_of(n, kinds) for n in kinds})
+        if region == []:
+            self.warn(path, f"{what} can never apply: its condition {expr.text!r} holds for "
+                            f"no record", "fix the condition, or remove the rule", value=True,
+                      zh=(f"{what_zh}永远不会生效：它的条件 {expr.text!r} 对任何记录都不成立",
+                          "修改条件，或删除这条规则"))
+
     def section(self, name: str, model: type[SectionT]) -> SectionT | None:
         """The policy's ``[name]`` table as its scheme's model, or None if the policy has none.
 

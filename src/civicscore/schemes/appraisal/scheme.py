@@ -1299,6 +1299,8 @@ def compile_appraisal(ctx: CompileContext) -> AppraisalScheme:
                               ctx.scope(entity, f"veto {v.id!r}"), Type.BOOL)
         if expr is not None:
             vetoes.append(_Veto(v.id, v.label, v.label_en, expr))
+            ctx.warn_never(path + ("when",), f"veto {v.id!r}", f"否决项 {v.id!r} ", expr,
+                           entity)
     # care needs are refused in every rule (care.outside_care) and never read from records
     read = {name: spec for name, spec in facts.items() if not spec.care_need}
     return AppraisalScheme(ctx.model, rules, ctx.ref, indicators, grades, vetoes, read,

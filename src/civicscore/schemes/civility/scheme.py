@@ -713,6 +713,8 @@ def compile_civility(ctx: CompileContext) -> CivilityScheme:
         expr = ctx.expression(path + ("when",), s.when, scope, Type.BOOL)
         if expr is not None:
             stars.append(_Star(s.id, s.label, s.label_en, expr))
+            ctx.warn_never(path + ("when",), f"civility star {s.id!r}", f"文明星 {s.id!r} ",
+                           expr, entity)
     titles: list[_Title] = []
     levels: dict[int, int] = {}
     count = len(rules.stars)

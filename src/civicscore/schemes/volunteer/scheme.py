@@ -1402,6 +1402,8 @@ def compile_volunteer(ctx: CompileContext) -> VolunteerScheme:
         expr = ctx.expression(path + ("when",), m.when, scope, Type.BOOL)
         if expr is not None:
             multipliers.append(_Multiplier(m.id, m.label or m.id, expr, m.factor))
+            ctx.warn_never(path + ("when",), f"multiplier {m.id!r}", f"倍数 {m.id!r} ", expr,
+                           "activity", {"date": Type.DATE, "hours": Type.DECIMAL})
     check_bounds(ctx, rules, activities)
     # care needs are refused in every rule (care.outside_care) and never read from records
     read = {name: spec for name, spec in activity_facts.items() if not spec.care_need}
