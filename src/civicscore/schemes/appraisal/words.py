@@ -25,7 +25,6 @@ import math
 from decimal import ROUND_HALF_UP, Decimal
 from typing import TYPE_CHECKING
 
-from ...expr.words import plain_zh
 from ...plan.ops import EXACT_CONTEXT
 from ...plan.words import Choose, Entry, Part, Say, Slot, Words
 from ...plan.words import both_labels as _both
@@ -170,6 +169,8 @@ def veto_choice(scheme: AppraisalScheme, j: int, lang: str = "en") -> Choose:
     item = _name(v.label, v.label_en, v.id, lang)
     worst = _name(lowest.label, lowest.label_en, lowest.id, lang)
     if zh:
+        from ...expr.words import plain_zh  # only where reasons are worded in Chinese
+
         said = plain_zh(v.when.node, {n: f.label for n, f in scheme.facts.items()})
         head = Words.of(f"否决项 {item} 成立（{said}", *read,
                         f"）：无论总分多少，等次均为{worst}（按总分应为")

@@ -62,7 +62,6 @@ from ..._suggest import did_you_mean, one_of
 from ...errors import RecordError
 from ...expr import Expression, FunctionTable, Type
 from ...expr.ir import Name, walk
-from ...expr.words import plain_zh
 from ...messages import reasons_language, say
 from ...plan.ops import (
     AddPeriod,
@@ -528,6 +527,8 @@ class CivilityScheme(BatchEngine):
             criteria.append(StarResult(s.id, s.label, s.label_en, met is True, values,
                                        s.when.text))
             if words.lang == "zh":
+                from ...expr.words import plain_zh  # only where reasons are in Chinese
+
                 name = s.label or s.label_en or s.id
                 read = f"（{format_values(values)}）" if values else ""
                 said = plain_zh(s.when.node, {n: f.label for n, f in self.facts.items()})

@@ -39,7 +39,6 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Protocol
 
 from ...expr import Expression
-from ...expr.words import plain_zh
 from ...plan.words import Branch, Choose, Entry, Part, Slot, Words, entry_columns
 
 if TYPE_CHECKING:  # polars is the optional batch extra: imported where batch runs
@@ -273,6 +272,8 @@ def _visits_words_zh(tiers: Sequence[_Tier], default: _Tier, triggers: Sequence[
     an officer or a household that reads Chinese (a condition in words, by the facts'
     labels, then the values it read as the policy names them; dates in ISO form, 从未
     for never)."""
+    from ...expr.words import plain_zh  # only where reasons are worded in Chinese
+
     note: list[Part] = []
     matching: tuple[str, ...] | None = None
     if hit_policy == "priority":
