@@ -51,3 +51,19 @@ def test_dash_is_standard_input(name: str, tmp_path: Any) -> None:
     assert piped.exit_code == direct.exit_code == 0, piped.output
     assert json.loads(piped.stdout) == json.loads(direct.stdout)
     assert "15 of 21 households scored, 6 rejected" in piped.stderr
+
+
+def test_standard_input_is_named_as_such_and_never_empty() -> None:
+    """An empty standard input is refused (a pipe that failed upstream); a header that
+    lacks facts, or a file that is not UTF-8, is named "standard input", never the
+    temporary file it was kept in."""
+    args = ["score", str(EXAMPLE_POLICY), "-", "--scheme", "visits", "--as-of", "2025-12-31",
+            "--format", "json"]
+    r = CliRunner().invoke(main, args, input="")
+    assert r.exit_code == 2 and "standard input is empty" in r.stderr
+    r = CliRunner().invoke(main, args, input="a,b\n1,2\n")
+    assert "warning: standard input has no column 'age_oldest'" in r.stderr
+    assert "civicscore-stdin-" not in r.stderr
+    r = CliRunner().invoke(main, args, input=b"\xff\xfe\x00a")
+    assert r.exit_code == 2 and "standard input:1: the file is not UTF-8 text" in r.stderr
+    assert "civicscore-stdin-" not in r.stderr

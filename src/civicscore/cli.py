@@ -33,7 +33,7 @@ from typing import TYPE_CHECKING, Any, NoReturn
 import click
 
 from . import __version__
-from .errors import CivicScoreError, PolicyError, Problem, UsageError
+from .errors import CivicScoreError, InputError, PolicyError, Problem, UsageError
 from .messages import LANG, problem_line, say
 
 if TYPE_CHECKING:
@@ -219,6 +219,8 @@ def _internal(ctx: click.Context, e: BaseException) -> NoReturn:
 
 #: How a policy read from standard input (``-``) is named in its problems.
 STDIN_NAME = "<stdin>"
+#: How records read from standard input (``score POLICY -``) are named in messages.
+STDIN_INPUT = "standard input"
 
 
 def _load(engine: Any, source: str) -> Policy:
@@ -590,9 +592,15 @@ def score(policy: str, input_file: str, scheme: str, output: str | None, rejects
         if input_file == "-":  # standard input: kept whole in a file of its own kind
             staged = tempfile.TemporaryDirectory(prefix="civicscore-stdin-")
             input_file = _stdin_file(Path(staged.name))
-        _score(policy, input_file, scheme, output, rejects, details, with_inputs,
-               redemptions, fmt, log_path, redactions, engine, master, csv_escape, policy_roots,
-               as_of)
+        try:
+            _score(policy, input_file, scheme, output, rejects, details, with_inputs,
+                   redemptions, fmt, log_path, redactions, engine, master, csv_escape,
+                   policy_roots, as_of)
+        except InputError as e:
+            if staged is None:
+                raise
+            # the staged file is named as what it is (the reader named its path)
+            raise InputError(str(e).replace(input_file, STDIN_INPUT)) from None
     finally:
         CSV_BOM.reset(bom_token)
         INPUT_OPTIONS.reset(token)
@@ -605,6 +613,9 @@ def _stdin_file(folder: Path) -> str:
     Parquet (``PAR1``), a workbook (a zip), a JSON array (``[``), JSON Lines (``{``), else
     CSV. Every row of it is then read, counted and rejected as a file's would be."""
     data = sys.stdin.buffer.read()
+    if not data.strip():
+        raise InputError(f"{STDIN_INPUT} is empty: pipe the records in (e.g. cat "
+                         f"households.csv | civicscore score POLICY - ...), or give a file")
     head = data.lstrip(b"\xef\xbb\xbf \t\r\n")[:4]
     kind = ("parquet" if head.startswith(b"PAR1") else "xlsx" if head.startswith(b"PK")
             else "json" if head.startswith(b"[") else "jsonl" if head.startswith(b"{")
@@ -718,7 +729,8 @@ def _score(policy: str, input_file: str, scheme: str, output: str | None, reject
           exit_status=EXIT_ALL_REJECTED if every_row_rejected else 0,
           seconds=round(time.perf_counter() - started, 3))
     if every_row_rejected:
-        click.echo(say("all_rejected", path=input_file, code=EXIT_ALL_REJECTED), err=True)
+        click.echo(say("all_rejected", path=_shown_input(input_file), code=EXIT_ALL_REJECTED),
+                   err=True)
         sys.exit(EXIT_ALL_REJECTED)
 
 
@@ -730,7 +742,14 @@ def _absent_columns(pol: Policy, scheme: str, input_file: str) -> list[str]:
     names = column_names(input_file)
     if names is None:
         return []
-    return [fact.message(input_file) for fact in absent_facts(pol, scheme, names)]
+    return [fact.message(_shown_input(input_file))
+            for fact in absent_facts(pol, scheme, names)]
+
+
+def _shown_input(path: str) -> str:
+    """How ``score`` names its input: its path, or "standard input" for the file that
+    kept what ``-`` read (:func:`_stdin_file`)."""
+    return STDIN_INPUT if Path(path).parent.name.startswith("civicscore-stdin-") else path
 
 
 def _check_paths(inputs: dict[str, str], outputs: dict[str, str | None]) -> None:
