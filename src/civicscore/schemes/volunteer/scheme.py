@@ -973,7 +973,8 @@ class VolunteerScheme(BatchEngine):
 
     def reason_max_hours(self, activity: str, limit: int, service: int) -> list[Reason]:
         act = self.activities[activity]
-        words = self.words.max_hours[self.words.max_items[act.id]]
+        all_words = self.words  # the run's language, resolved once
+        words = all_words.max_hours[all_words.max_items[act.id]]
         return [Reason("MAX_HOURS", f"volunteer.activities.{act.id}.max_hours",
                        words.render({"max_h": limit / 60, "service_h": service / 60}),
                        {"hours": service / 60}, limit / 60,
@@ -985,7 +986,8 @@ class VolunteerScheme(BatchEngine):
         per = act.per_event if act.per_event is not None else act.per_hour
         assert per is not None
         rate = per.value_at(day)
-        words = self.words.rate[self.words.rate_items[(act.id, version(per, day))]]
+        all_words = self.words
+        words = all_words.rate[all_words.rate_items[(act.id, version(per, day))]]
         if act.per_event is not None:
             return [Reason("RATE", f"{base}.points_per_event", words.render({}), {}, rate,
                            f"+{rate:g}")]
@@ -1002,16 +1004,18 @@ class VolunteerScheme(BatchEngine):
         coef = value.value_at(day)
         if coef == 1:
             return []
-        words = self.words.coefficient[self.words.coef_items[(act.category,
-                                                              version(value, day))]]
+        all_words = self.words
+        words = all_words.coefficient[all_words.coef_items[(act.category,
+                                                            version(value, day))]]
         return [Reason("COEFFICIENT", f"volunteer.categories.{act.category}.coefficient",
                        words.render({}), {"category": act.category}, coef, f"x{coef:g}")]
 
     def reason_multipliers(self, day: dt.date, mask: int,
                            env: Mapping[str, Any] | None = None) -> list[Reason]:
         out = []
+        multipliers = self.words.multipliers  # the run's language, resolved once
         for i, m, f in self.chosen_factors_at(day, mask):  # only the factors that count
-            words = self.words.multipliers[i][version(m.factor, day)]
+            words = multipliers[i][version(m.factor, day)]
             out.append(Reason("MULTIPLIER", f"volunteer.multipliers.{m.id}", words.render({}),
                               m.when.values_read(env) if env is not None else {}, f,
                               f"x{f:g}"))
