@@ -8,6 +8,7 @@ import datetime as dt
 import json
 import tempfile
 import threading
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -29,12 +30,16 @@ AS_OF = dt.date(2025, 12, 31)
 VISITS = EXAMPLES / "visits-households.csv"
 
 
-@pytest.fixture(autouse=True)
-def both_languages(monkeypatch: pytest.MonkeyPatch) -> None:
+@pytest.fixture(autouse=True, scope="module")
+def both_languages() -> Iterator[None]:
     """verify-log and replay say a broken chain in both languages when none is asked
     (a log is read by officers and by auditors): these tests read that default, so they
-    ask for no language (the suite's CIVICSCORE_LANG=en removed)."""
-    monkeypatch.delenv("CIVICSCORE_LANG", raising=False)
+    ask for no language (the suite's CIVICSCORE_LANG=en removed). For the whole module:
+    the run the logs hold is decided (its rejections worded) in the language it is
+    logged in, as one command does."""
+    with pytest.MonkeyPatch.context() as patch:
+        patch.delenv("CIVICSCORE_LANG", raising=False)
+        yield
 
 
 def run(*args: object) -> Any:

@@ -65,6 +65,7 @@ class _Index:
                 for g in _grams(name):
                     self.grams.setdefault(g, []).append(i)
         self.hints: dict[str, str] = {}
+        self.suggested: dict[str, str | None] = {}
 
     def hint(self, word: str) -> str:
         found = self.hints.get(word)
@@ -73,14 +74,26 @@ class _Index:
         return found
 
     def _hint(self, word: str) -> str:
+        found = self.suggestion(word)
+        return f"did you mean {found!r}?" if found is not None else ""
+
+    def suggestion(self, word: str) -> str | None:
+        """The choice ``word`` is closest to, as the policy spells it, or None (looked
+        up once per word: a file of 10,000 rows with the same typo costs one lookup)."""
+        if word in self.suggested:
+            return self.suggested[word]
+        found = self.suggested[word] = self._suggestion(word)
+        return found
+
+    def _suggestion(self, word: str) -> str | None:
         COUNTERS.lookups += 1
         if not self.options:
-            return ""
+            return None
         low = word.lower()
         if low in self.lowered and self.lowered[low] != word:
-            return f"did you mean {self.lowered[low]!r}?"
+            return self.lowered[low]
         close = self._closest(low)
-        return f"did you mean {self.lowered[close]!r}?" if close is not None else ""
+        return self.lowered[close] if close is not None else None
 
     def _closest(self, low: str) -> str | None:
         if len(self.names) <= SMALL:
@@ -132,12 +145,21 @@ def did_you_mean(word: str, choices: Iterable[str]) -> str:
     return _index(choices).hint(word)
 
 
-def one_of(choices: Iterable[str], limit: int = 20) -> str:
-    """List allowed values briefly: ``'a', 'b' or 'c'``."""
+def closest(word: str, choices: Iterable[str]) -> str | None:
+    """The choice ``word`` was most likely meant to be (by the rule of
+    :func:`did_you_mean`), or None: for a hint worded in another language."""
+    return _index(choices).suggestion(word)
+
+
+def one_of(choices: Iterable[str], limit: int = 20,
+           words: tuple[str, str] = (", ", " or ")) -> str:
+    """List allowed values briefly: ``'a', 'b' or 'c'`` (``words``: the separator and
+    the last one, ``("、", " 或 ")`` in Chinese)."""
     items = _index(choices).options
     shown = [repr(c) for c in items[:limit]]
     if len(items) > limit:
-        shown.append(f"... ({len(items) - limit} more)")
+        more = len(items) - limit
+        shown.append(f"... ({more} more)" if words[0] == ", " else f"……（另有 {more} 个）")
     if len(shown) == 1:
         return shown[0]
-    return ", ".join(shown[:-1]) + " or " + shown[-1]
+    return words[0].join(shown[:-1]) + words[1] + shown[-1]

@@ -20,6 +20,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
+from .messages import LANG, locale_language
 from .policy.compile import Policy
 from .policy.model import Case
 
@@ -94,6 +95,12 @@ def compare(expected: Mapping[str, Any] | Sequence[Mapping[str, Any]],
     return out
 
 
+def case_language(policy: Policy, case: Case) -> str:
+    """The language a case's expected reasons are written in: its ``lang``, else the
+    policy's ``locale`` (``zh-CN``: Chinese), else English."""
+    return case.lang or locale_language(policy.model.policy.locale) or "en"
+
+
 def run_case(policy: Policy, case: Case, label: str = "") -> CaseResult:
     """Run one case and compare its output; never raises for a failing expectation."""
     scheme = policy.scheme(case.scheme)
@@ -101,11 +108,18 @@ def run_case(policy: Policy, case: Case, label: str = "") -> CaseResult:
     extra: dict[str, Any] = {name: list(rows) for name, rows in case.inputs.items()}
     if case.redemptions:
         extra["redemptions"] = list(case.redemptions)
-    result = scheme.run(records, as_of=case.as_of, **extra)
-    mismatches = compare(case.expect, list(result.output_rows()), case.tolerance, "output")
-    if case.expect_details is not None:
-        mismatches += compare(case.expect_details, list(result.detail_rows()), case.tolerance,
-                              "detail")
+    # decided and compared in the language the case is written in, whatever the officer's
+    # --lang or CIVICSCORE_LANG: a worked example means one thing on every machine
+    token = LANG.set(case_language(policy, case))
+    try:
+        result = scheme.run(records, as_of=case.as_of, **extra)
+        mismatches = compare(case.expect, list(result.output_rows()), case.tolerance,
+                             "output")
+        if case.expect_details is not None:
+            mismatches += compare(case.expect_details, list(result.detail_rows()),
+                                  case.tolerance, "detail")
+    finally:
+        LANG.reset(token)
     explanation = ""
     if mismatches:
         explanation = "\n".join(scheme.explain_record(r, as_of=case.as_of) for r in records)

@@ -36,6 +36,8 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
+from .record_words import say, who
+
 __all__ = [
     "CivicScoreError",
     "ExpressionError",
@@ -118,13 +120,38 @@ class ExpressionError(CivicScoreError, ValueError):
 class RecordError(CivicScoreError, ValueError):
     """One input record is unusable; names the record and the field."""
 
-    def __init__(self, record: str, field: str, message: str, *, code: str = "INVALID_FIELD"):
+    def __init__(self, record: str, field: str, message: str, *, code: str = "INVALID_FIELD",
+                 message_zh: str | None = None):
         self.record = record
         self.field = field
         self.message = message
+        self.message_zh = message_zh
         self.code = code
-        who = record if record.startswith("row ") else f"record {record}"
-        super().__init__(f"{who}: field {field!r}: {message}")
+        super().__init__(say("field", "en", who=who(record, "en"), field=field,
+                             detail=message))
+
+    def detail(self, lang: str) -> str:
+        """What is wrong with the value, in ``lang`` (``zh`` or ``en``; English where no
+        Chinese was given)."""
+        return self.message_zh if lang == "zh" and self.message_zh else self.message
+
+    def text(self, lang: str) -> str:
+        """The whole sentence in ``lang``: ``str(self)`` in English, ``记录 H1：字段“age”：
+        应为整数，实际为 'x'`` in Chinese (``record_words`` holds both frames)."""
+        if lang != "zh":
+            return str(self)
+        return say("field", "zh", who=who(self.record, "zh"), field=self.field,
+                   detail=self.detail("zh"))
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        # a worker process (Spark, a pool) re-raises the error it got with both languages
+        return (_record_error, (self.record, self.field, self.message, self.code,
+                                self.message_zh))
+
+
+def _record_error(record: str, field: str, message: str, code: str,
+                  message_zh: str | None) -> RecordError:
+    return RecordError(record, field, message, code=code, message_zh=message_zh)
 
 
 class InputError(CivicScoreError, ValueError):

@@ -19,10 +19,12 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from ._suggest import did_you_mean, one_of
+from ._suggest import closest, one_of
 from .errors import InputError, RecordError
 from .expr.ir import MAX_SAFE_INT
+from .messages import reasons_language
 from .policy.model import FactSpec
+from .record_words import detail, details
 from .results import Reason
 
 NEVER = dt.date.min
@@ -99,15 +101,34 @@ def shown(value: Any) -> str:
     return text if len(text) <= MAX_SHOWN else text[:MAX_SHOWN - 3] + "...'"
 
 
+def refused(record: str, field: str, kind: str, code: str = "INVALID_FIELD",
+            **values: Any) -> RecordError:
+    """The error for field ``field`` of ``record``: what :data:`record_words.DETAILS`
+    says of ``kind``, in English and Chinese (raise it)."""
+    words = details(kind, **values)
+    return RecordError(record, field, words["en"], code=code, message_zh=words["zh"])
+
+
+def _not_allowed(record: str, field: str, value: str, allowed: list[str]) -> RecordError:
+    """An enum value the fact does not allow, with the closest allowed one (or the list)."""
+    choice = closest(value, allowed)
+    hints = details("did_you_mean", choice=repr(choice)) if choice is not None else {
+        "en": detail("allowed", "en", choices=one_of(allowed)),
+        "zh": detail("allowed", "zh", choices=one_of(allowed, words=("、", " 或 ")))}
+    return RecordError(record, field, detail("not_allowed", "en", value=repr(value),
+                                             hint=hints["en"]), code="INVALID_VALUE",
+                       message_zh=detail("not_allowed", "zh", value=repr(value),
+                                         hint=hints["zh"]))
+
+
 def to_text(value: Any, record: str, field: str) -> str:
     if isinstance(value, bool) or not isinstance(value, (int, str)):
-        raise RecordError(record, field, f"expected text, got {shown(value)}")
+        raise refused(record, field, "expected_text", value=shown(value))
     text = value.strip() if isinstance(value, str) else str(value)
     try:
         text.encode("utf-8")
     except UnicodeEncodeError:
-        raise RecordError(record, field, "contains characters that are not valid text "
-                                         "(a broken UTF-16 surrogate)") from None
+        raise refused(record, field, "broken_text") from None
     return text
 
 
@@ -163,9 +184,7 @@ def to_id(value: Any, record: str, field: str) -> str:
         return text
     ident = normal_id(text)
     if not ident:
-        raise RecordError(record, field, f"{shown(value)} has no visible characters once "
-                                         f"format characters (such as a zero-width space) "
-                                         f"and spaces are removed; an id needs at least one")
+        raise refused(record, field, "invisible_id", value=shown(value))
     return ident
 
 
@@ -186,7 +205,7 @@ def to_bool(value: Any, record: str, field: str) -> bool:
             return True
         if v in _FALSE:
             return False
-    raise RecordError(record, field, f"expected true or false, got {shown(value)}")
+    raise refused(record, field, "expected_bool", value=shown(value))
 
 
 def _finite(value: float | decimal.Decimal) -> bool:
@@ -199,7 +218,7 @@ def _finite(value: float | decimal.Decimal) -> bool:
 def to_int(value: Any, record: str, field: str) -> int:
     """A whole number within the safe-integer range (see ``expr.ir``), or a RecordError."""
     if isinstance(value, bool):
-        raise RecordError(record, field, f"expected a whole number, got {shown(value)}")
+        raise refused(record, field, "expected_int", value=shown(value))
     number: int | None = None
     if isinstance(value, int):
         number = value
@@ -211,16 +230,16 @@ def to_int(value: Any, record: str, field: str) -> int:
         if text is not None and "." not in text and "e" not in text.lower():
             number = int(text) if len(text) <= 20 else MAX_SAFE_INT + 1
     if number is None:
-        raise RecordError(record, field, f"expected a whole number, got {shown(value)}")
+        raise refused(record, field, "expected_int", value=shown(value))
     if not -MAX_SAFE_INT <= number <= MAX_SAFE_INT:
-        raise RecordError(record, field, f"{shown(value)} is too large a whole number (the "
-                                         f"limit is {MAX_SAFE_INT:,})", code="OUT_OF_RANGE")
+        raise refused(record, field, "int_too_large", "OUT_OF_RANGE", value=shown(value),
+                      limit=f"{MAX_SAFE_INT:,}")
     return number
 
 
 def to_decimal(value: Any, record: str, field: str) -> float:
     if isinstance(value, bool):
-        raise RecordError(record, field, f"expected a number, got {shown(value)}")
+        raise refused(record, field, "expected_number", value=shown(value))
     number: float | None = None
     try:
         if isinstance(value, (int, float, decimal.Decimal)):
@@ -234,12 +253,12 @@ def to_decimal(value: Any, record: str, field: str) -> float:
                                            "+infinity", "-infinity"):
                 number = float(value.strip())
     except OverflowError:
-        raise RecordError(record, field, f"{shown(value)} is too large a number",
-                          code="OUT_OF_RANGE") from None
+        raise refused(record, field, "number_too_large", "OUT_OF_RANGE",
+                      value=shown(value)) from None
     if number is None:
-        raise RecordError(record, field, f"expected a number, got {shown(value)}")
+        raise refused(record, field, "expected_number", value=shown(value))
     if not math.isfinite(number):
-        raise RecordError(record, field, f"expected a finite number, got {shown(value)}")
+        raise refused(record, field, "expected_finite", value=shown(value))
     return number
 
 
@@ -290,8 +309,7 @@ def to_date(value: Any, record: str, field: str) -> dt.date:
         spelled = spelled_date(text)
         if spelled is not None:
             return spelled[0]
-    raise RecordError(record, field, f"expected a date YYYY-MM-DD, got {shown(value)}",
-                      code="INVALID_DATE")
+    raise refused(record, field, "expected_date", "INVALID_DATE", value=shown(value))
 
 
 def to_datetime(value: Any, record: str, field: str, *,
@@ -319,8 +337,7 @@ def to_datetime(value: Any, record: str, field: str, *,
             day, time = spelled
             if time is not None:
                 return dt.datetime.combine(day, time)
-    raise RecordError(record, field, f"expected a date and time such as 2025-03-01T09:30, "
-                                     f"got {shown(value)}", code="INVALID_DATETIME")
+    raise refused(record, field, "expected_datetime", "INVALID_DATETIME", value=shown(value))
 
 
 def fact_default(spec: FactSpec) -> bool | int | float | str | dt.date | None:
@@ -340,7 +357,7 @@ def coerce_fact(name: str, spec: FactSpec, record: Mapping[str, Any], record_id:
             return NEVER
         if spec.default is not None:
             return fact_default(spec)
-        raise RecordError(record_id, name, "is required and missing", code="MISSING_FIELD")
+        raise refused(record_id, name, "required", "MISSING_FIELD")
     kind = spec.type
     out: Any
     if kind == "bool":
@@ -354,16 +371,14 @@ def coerce_fact(name: str, spec: FactSpec, record: Mapping[str, Any], record_id:
     else:
         out = to_text(value, record_id, name)
         if kind == "enum" and spec.values is not None and out not in spec.values:
-            hint = did_you_mean(out, spec.values) or "allowed: " + one_of(spec.values)
-            raise RecordError(record_id, name, f"{out!r} is not an allowed value ({hint})",
-                              code="INVALID_VALUE")
+            raise _not_allowed(record_id, name, out, spec.values)
     if kind in ("int", "decimal"):
         if spec.min is not None and out < spec.min:
-            raise RecordError(record_id, name, f"{out} is below the minimum {spec.min:g}",
-                              code="OUT_OF_RANGE")
+            raise refused(record_id, name, "below_min", "OUT_OF_RANGE", value=out,
+                          limit=f"{spec.min:g}")
         if spec.max is not None and out > spec.max:
-            raise RecordError(record_id, name, f"{out} is above the maximum {spec.max:g}",
-                              code="OUT_OF_RANGE")
+            raise refused(record_id, name, "above_max", "OUT_OF_RANGE", value=out,
+                          limit=f"{spec.max:g}")
     return out
 
 
@@ -426,8 +441,10 @@ def _as_written(text: str) -> bool:
 
 
 def coerce_facts(record: Mapping[str, Any], specs: Mapping[str, FactSpec], label: str,
-                 entity: str) -> tuple[dict[str, Any], list[Reason]]:
-    """Every declared fact of a record, and a reason for each one that is unusable.
+                 entity: str, locale: object = None) -> tuple[dict[str, Any], list[Reason]]:
+    """Every declared fact of a record, and a reason for each one that is unusable,
+    worded in the reasons' language (``messages.reasons_language`` of the deciding
+    policy's ``locale``, resolved only when there is something to say).
 
     All facts are tried, so a record with three mistakes is rejected once with
     three reasons rather than three times in three runs.
@@ -438,7 +455,8 @@ def coerce_facts(record: Mapping[str, Any], specs: Mapping[str, FactSpec], label
         try:
             facts[name] = coerce_fact(name, spec, record, label)
         except RecordError as e:
-            reasons.append(Reason(e.code, f"facts.{entity}.{name}", str(e),
+            reasons.append(Reason(e.code, f"facts.{entity}.{name}",
+                                  e.text(reasons_language(locale)),
                                   {name: record.get(name)}))
     return facts, reasons
 

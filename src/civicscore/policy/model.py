@@ -418,6 +418,10 @@ class Case(_Model):
     expect_details: dict[str, Any] | list[dict[str, Any]] | None = Field(
         None, description="Expected detail rows (as written by score --details).")
     tolerance: float = Field(0.0, ge=0, description="Allowed difference for numbers.")
+    lang: Literal["zh", "en"] | None = Field(
+        None, description="The language the expected reasons are written in (default: the "
+                          "policy's locale, else en). The case is decided in it whatever "
+                          "--lang or CIVICSCORE_LANG says, so it means one thing everywhere.")
     tags: list[str] = Field(default_factory=empty_list)
     description: str = ""
 

@@ -687,7 +687,8 @@ class AppraisalScheme(BatchEngine):
                                       {"subject_id": sid}))
             else:
                 seen[sid] = row
-        facts, fact_reasons = coerce_facts(record, self.facts, label, self.rules.entity)
+        facts, fact_reasons = coerce_facts(record, self.facts, label, self.rules.entity,
+                                           self.model.policy.locale)
         reasons += fact_reasons
         sid = sid or f"row {row}"
         if reasons:

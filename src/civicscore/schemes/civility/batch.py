@@ -48,6 +48,7 @@ from typing import Any
 
 import polars as pl
 
+from ... import record_words as rw
 from ...batch.frames import (
     ROW,
     UNREADABLE,
@@ -69,7 +70,10 @@ from ...records import coerce_fact, to_date, to_id, to_text
 from ..base import policy_columns
 from .scheme import (
     REJECTED,
+    REVIEWED_ZH,
+    REVOKED_GIVEN_ZH,
     SCORED,
+    WHY_GIVEN_ZH,
     CivilityScheme,
     _show,
 )
@@ -308,14 +312,9 @@ def _rejections(scheme: CivilityScheme, frame: pl.DataFrame, rejected: pl.Series
     hid_ok = _given(hid) & hid.code.is_null() & readable
     label = pl.select(pl.when(pl.lit(hid_ok)).then(pl.lit(hid.value))
                       .otherwise(pl.format("row {}", pl.lit(rows)))).to_series()
-    # ``RecordError`` says "row N" for a row label, else "record <id>"; the scheme's own
-    # sentences say "record <id>" for a real id
-    err_who = pl.select(pl.when(pl.lit(label).str.starts_with("row "))
-                        .then(pl.lit(label)).otherwise(pl.lit("record ") + pl.lit(label))
-                        ).to_series()
-    who = pl.select(pl.when(pl.lit(hid_ok)).then(pl.lit("record ") + pl.lit(hid.value))
-                    .otherwise(pl.lit(label))).to_series()
-    row_who = pl.format("row {}", pl.lit(rows))
+    lang = reasons_language(scheme.model.policy.locale)
+    who = pl.select(rw.who_expr(label, lang)).to_series()  # "record <id>", or "row N"
+    row_who = rw.who_expr(pl.format("row {}", pl.lit(rows)), lang)
     said: list[_Said] = []
 
     def say(where: pl.Series, code: str | pl.Series, text: pl.Expr | pl.Series) -> None:
@@ -330,8 +329,8 @@ def _rejections(scheme: CivilityScheme, frame: pl.DataFrame, rejected: pl.Series
                 ) -> None:
         """A field's conversion error where ``at``: its code and ``<whom>: field 'x':
         <what records.py says of the value>``."""
-        code, detail = _refusals(work, name, at & readable, convert)
-        say(at, code, pl.concat_str([whom, pl.lit(f": field {name!r}: "), pl.lit(detail)]))
+        code, detail = _refusals(work, name, at & readable, convert, lang)
+        say(at, code, rw.expr("field", lang, who=whom, field=name, detail=detail))
 
     # the row cannot be read: its one reason
     said.append((pl.select(pl.when(~pl.lit(readable)).then(pl.lit("UNREADABLE_ROW"))
@@ -340,16 +339,16 @@ def _rejections(scheme: CivilityScheme, frame: pl.DataFrame, rejected: pl.Series
     refused("household_id", _field_check("household_id", to_id), hid.code.is_not_null(),
             row_who)
     say(~_given(hid) & hid.code.is_null(), "MISSING_FIELD",
-        pl.concat_str([row_who, pl.lit(": field 'household_id' is required and missing")]))
+        rw.expr("missing", lang, who=row_who, field="household_id"))
     first = checked.first_row.filter(bad)
     say(hid_ok & (first != rows).fill_null(False), "DUPLICATE_RECORD",
-        pl.format("household id {} already appears in row {}", pl.lit(hid.value),
-                  pl.lit(first)))
+        rw.expr("duplicate", lang, thing="household", thing_zh=rw.THINGS_ZH["household"],
+                id=hid.value, first=first.cast(pl.String)))
     # the facts, in declared order
     for name, spec in scheme.facts.items():
         c = checked.facts[name]
         refused(name, _fact_check(name, spec), c.code.filter(bad).is_not_null(),
-                pl.lit(err_who))
+                pl.lit(who))
     review = checked.review.filter(bad)
     review_c = coerce_column(work, "review_date", _DATE, missing_ok=True)
     revoked_c = coerce_column(work, "revoked_on", _DATE, missing_ok=True)
@@ -358,16 +357,18 @@ def _rejections(scheme: CivilityScheme, frame: pl.DataFrame, rejected: pl.Series
         ("review_date", review_c, to_date), ("revoked_on", revoked_c, to_date),
         ("revocation_reason", why_c, to_text))
     for name, c, convert in fields:
-        refused(name, _field_check(name, convert), c.code.is_not_null(), pl.lit(err_who))
+        refused(name, _field_check(name, convert), c.code.is_not_null(), pl.lit(who))
     revoked_given = revoked_c.value.is_not_null() | revoked_c.code.is_not_null()
     why_ok = _given(why_c) & why_c.code.is_null()
-    say(revoked_given & ~why_ok, "MISSING_FIELD", pl.concat_str([pl.lit(who), pl.lit(
-        ": field 'revocation_reason' is required when revoked_on is given")]))
-    say(why_ok & ~revoked_given, "MISSING_FIELD", pl.concat_str([pl.lit(who), pl.lit(
-        ": field 'revoked_on' is required when a revocation_reason is given")]))
-    say(review > as_of, "REVIEW_AFTER_AS_OF", pl.concat_str([
-        pl.lit(who), pl.lit(": reviewed on "), iso_frame(pl.lit(review)),
-        pl.lit(f", after the as-of date {iso(as_of)}")]))
+    say(revoked_given & ~why_ok, "MISSING_FIELD", rw.expr(
+        "required_when", lang, who=who, field="revocation_reason", when="revoked_on is given",
+        when_zh=REVOKED_GIVEN_ZH))
+    say(why_ok & ~revoked_given, "MISSING_FIELD", rw.expr(
+        "required_when", lang, who=who, field="revoked_on",
+        when="a revocation_reason is given", when_zh=WHY_GIVEN_ZH))
+    say(review > as_of, "REVIEW_AFTER_AS_OF", rw.expr(
+        "after_as_of", lang, who=who, what="reviewed on", what_zh=REVIEWED_ZH,
+        day=iso_frame(pl.lit(review)), as_of=iso(as_of)))
     codes = said_lists(n, [c for c, _ in said])
     messages = said_lists(n, [m for _, m in said], compact=True)
     step1 = pl.DataFrame({"row": rows, "id": checked.household_id.filter(bad),
@@ -404,7 +405,7 @@ def _field_check(name: str, convert: Callable[[Any, str, str], Any]) -> Callable
 
 
 def _refusals(work: pl.DataFrame, name: str, at: pl.Series,
-              convert: Callable[[Any], Any]) -> tuple[pl.Series, pl.Series]:
+              convert: Callable[[Any], Any], lang: str) -> tuple[pl.Series, pl.Series]:
     """Where ``at``: the code and the words of the ``RecordError`` that ``convert`` (the
     records.py conversion of the per-record path) raises for the row's value of field
     ``name``, computed once per distinct value; null elsewhere."""
@@ -415,7 +416,7 @@ def _refusals(work: pl.DataFrame, name: str, at: pl.Series,
         try:
             convert(v)
         except RecordError as e:
-            return e.code, e.message
+            return e.code, e.detail(lang)
         raise AssertionError(f"field {name!r}: batch refused {v!r}, "  # pragma: no cover
                              f"the per-record path accepts it")
 

@@ -58,6 +58,7 @@ from dataclasses import dataclass, field
 from functools import cached_property
 from typing import Any
 
+from ... import record_words as rw
 from ..._suggest import did_you_mean, one_of
 from ...errors import RecordError
 from ...expr import Expression, FunctionTable, Type
@@ -465,6 +466,7 @@ class CivilityScheme(BatchEngine):
             return self._reject(row, f"row {row}", [unreadable], as_of)
         reasons: list[Reason] = []
         label = f"row {row}"
+        locale = self.model.policy.locale
 
         def field(name: str, convert: Any) -> Any:
             value = record.get(name)
@@ -473,41 +475,38 @@ class CivilityScheme(BatchEngine):
             try:
                 return convert(value, label, name)
             except RecordError as e:
-                reasons.append(Reason(e.code, f"record.{name}", str(e), {name: value}))
+                reasons.append(Reason(e.code, f"record.{name}", e.text(reasons_language(locale)),
+                                      {name: value}))
                 return None
 
         hid = field("household_id", to_id)
         if hid:
-            label, who = hid, f"record {hid}"
+            label = hid
         else:
             if not any(r.rule == "record.household_id" for r in reasons):
-                reasons.append(Reason("MISSING_FIELD", "record.household_id",
-                                      f"{label}: field 'household_id' is required and missing"))
-            hid, who = label, label
+                reasons.append(Reason("MISSING_FIELD", "record.household_id", rw.say(
+                    "missing", reasons_language(locale), who=rw.who(label, reasons_language(
+                        locale)), field="household_id")))
+            hid = label
         if not reasons:  # a real id: the first row with it is the household's
             if hid in seen:
-                reasons.append(Reason("DUPLICATE_RECORD", "record.household_id",
-                                      f"household id {hid} already appears in row {seen[hid]}",
-                                      {"household_id": hid}))
+                reasons.append(Reason("DUPLICATE_RECORD", "record.household_id", rw.say(
+                    "duplicate", reasons_language(locale), thing="household",
+                    thing_zh=rw.THINGS_ZH["household"], id=hid, first=seen[hid]),
+                    {"household_id": hid}))
             else:
                 seen[hid] = row
-        facts, fact_reasons = coerce_facts(record, self.facts, label, self.rules.entity)
+        facts, fact_reasons = coerce_facts(record, self.facts, label, self.rules.entity,
+                                           locale)
         reasons += fact_reasons
         review = field("review_date", to_date)
         revoked = field("revoked_on", to_date)
         why = field("revocation_reason", to_text)
-        if not is_missing(record.get("revoked_on")) and not why:
-            reasons.append(Reason("MISSING_FIELD", "record.revocation_reason",
-                                  f"{who}: field 'revocation_reason' is required when "
-                                  f"revoked_on is given", {"revoked_on": record.get("revoked_on")}))
-        if why and revoked is None and is_missing(record.get("revoked_on")):
-            reasons.append(Reason("MISSING_FIELD", "record.revoked_on",
-                                  f"{who}: field 'revoked_on' is required when a "
-                                  f"revocation_reason is given", {"revocation_reason": why}))
-        if review is not None and review > as_of:
-            reasons.append(Reason("REVIEW_AFTER_AS_OF", "record.review_date",
-                                  f"{who}: reviewed on {review}, after the as-of date "
-                                  f"{as_of}", {"review_date": review}, as_of))
+        given = not is_missing(record.get("revoked_on"))
+        if given != bool(why) or (review is not None and review > as_of):
+            lang = reasons_language(locale)
+            reasons += _step1_checks(label, lang, given, revoked, why, review, as_of,
+                                     record.get("revoked_on"))
         if reasons:
             return self._reject(row, hid, reasons, as_of)
 
@@ -518,7 +517,7 @@ class CivilityScheme(BatchEngine):
         env["revoked_on"] = revoked
         trace = Trace(*self._run(env))
         if trace.failed:
-            return self._reject(row, hid, self._criterion_errors(env, trace, who), as_of)
+            return self._reject(row, hid, self._criterion_errors(env, trace, label), as_of)
         criteria: list[StarResult] = []
         words = self.words
         for s, met in zip(self.stars, trace.met, strict=True):
@@ -554,10 +553,11 @@ class CivilityScheme(BatchEngine):
             tuple(reasons), self.ref, as_of, row, words.lang)
 
     def _criterion_errors(self, env: Mapping[str, Any], trace: Trace,
-                          who: str) -> list[Reason]:
+                          label: str) -> list[Reason]:
         """CRITERION_ERROR for each star the plan could not evaluate, with the error
         (the criterion is evaluated again for its message: a rare, rejected record)."""
         reasons = []
+        lang = reasons_language(self.model.policy.locale)
         for s, met in zip(self.stars, trace.met, strict=True):
             if met is not None:
                 continue
@@ -566,10 +566,40 @@ class CivilityScheme(BatchEngine):
                 error = "it failed in the plan"  # pragma: no cover - both raise alike
             except (ArithmeticError, ValueError) as e:
                 error = str(e)
-            reasons.append(Reason("CRITERION_ERROR", f"civility.stars.{s.id}",
-                                  f"{who}: star {s.id!r} ({s.when.text}) cannot be "
-                                  f"evaluated: {error}", s.when.values_read(env)))
+            reasons.append(Reason("CRITERION_ERROR", f"civility.stars.{s.id}", rw.say(
+                "cannot_evaluate", lang, who=rw.who(label, lang), thing="star",
+                thing_zh="星级", id=s.id, text=s.when.text, error=error),
+                s.when.values_read(env)))
         return reasons
+
+
+def _step1_checks(label: str, lang: str, given: bool, revoked: dt.date | None,
+                  why: str | None, review: dt.date | None, as_of: dt.date, raw_revoked: Any
+                  ) -> list[Reason]:
+    """Step 1's checks of the review and revocation fields that parsed, in order: the
+    reason of each that fails (``batch`` words the same sentences from the same table)."""
+    who = rw.who(label, lang)
+    out: list[Reason] = []
+    if given and not why:
+        out.append(Reason("MISSING_FIELD", "record.revocation_reason", rw.say(
+            "required_when", lang, who=who, field="revocation_reason",
+            when="revoked_on is given", when_zh=REVOKED_GIVEN_ZH), {"revoked_on": raw_revoked}))
+    if why and revoked is None and not given:
+        out.append(Reason("MISSING_FIELD", "record.revoked_on", rw.say(
+            "required_when", lang, who=who, field="revoked_on",
+            when="a revocation_reason is given", when_zh=WHY_GIVEN_ZH),
+            {"revocation_reason": why}))
+    if review is not None and review > as_of:
+        out.append(Reason("REVIEW_AFTER_AS_OF", "record.review_date", rw.say(
+            "after_as_of", lang, who=who, what="reviewed on", what_zh=REVIEWED_ZH, day=review,
+            as_of=as_of), {"review_date": review}, as_of))
+    return out
+
+
+#: The Chinese words of step 1's sentences that name the review and revocation fields.
+REVOKED_GIVEN_ZH = "撤销日期（revoked_on）"
+WHY_GIVEN_ZH = "撤销原因（revocation_reason）"
+REVIEWED_ZH = "评议日期为"
 
 
 # --- steps 2 to 5 as a plan ---------------------------------------------------------------

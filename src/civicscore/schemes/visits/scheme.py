@@ -935,7 +935,8 @@ class VisitsScheme(BatchEngine):
             reasons.append(Reason("AFTER_AS_OF", "record.last_visit",
                                   f"household {hid}: last visit on {last} is after the as-of date "
                                   f"{as_of}", {"last_visit": last}, as_of))
-        facts, fact_reasons = coerce_facts(record, self.facts, hid, self.rules.entity)
+        facts, fact_reasons = coerce_facts(record, self.facts, hid, self.rules.entity,
+                                           self.model.policy.locale)
         reasons += fact_reasons
         if reasons:
             return self._reject(row, hid, lid, last, reasons, as_of)

@@ -68,6 +68,7 @@ from typing import Any, TypeAlias
 
 import polars as pl
 
+from ... import record_words as rw
 from ...batch.expr import PolarsCompiler, exact_divisor
 from ...batch.frames import (
     ROW,
@@ -209,7 +210,7 @@ def score_volunteer(scheme: VolunteerScheme, source: Any, *, as_of: dt.date,
     if hard:
         decisions += _per_record_volunteers(scheme, frame, candidates, hard, as_of, lots)
     settled = settled.filter(~pl.col("__vid").is_in(list(hard)))
-    worded = pl.concat([worded, _overlaps(settled.filter(~pl.col("__acc")))])
+    worded = pl.concat([worded, _overlaps(settled.filter(~pl.col("__acc")), scheme.lang)])
     vector = _vector_rows(scheme, settled.filter(pl.col("__acc")))
     python_rows = _decision_frame(scheme, decisions)
     out = pl.concat([vector.drop("__end_day"), python_rows, worded]).sort("row")
@@ -353,7 +354,7 @@ def _step1_worded(scheme: VolunteerScheme, f: pl.DataFrame, as_of: dt.date) -> p
     """The decision columns of the rows step 1 rejects whose fields all parsed (``f``):
     their codes and messages rendered from the templates ``_check_record`` renders
     (``VolunteerScheme.check_words``), with no Python per row."""
-    rules, words = scheme.rules, scheme.check_words
+    rules, words, lang = scheme.rules, scheme.check_words, scheme.lang
     day, s, e = pl.col("__day"), pl.col("__start"), pl.col("__end")
     known = pl.col("__act").is_in(list(scheme.activities))
     early = pl.lit(False)
@@ -370,9 +371,10 @@ def _step1_worded(scheme: VolunteerScheme, f: pl.DataFrame, as_of: dt.date) -> p
                 pl.lit(words.rate_items[a.id], dtype=pl.Int64))
     distinct = f.filter(~known)["__act"].unique().to_list()
     unknown = pl.DataFrame({"__act": pl.Series(distinct, dtype=pl.String), "unknown": pl.Series(
-        [unknown_activity_text(a, scheme.activities) for a in distinct], dtype=pl.String)})
+        [unknown_activity_text(a, scheme.activities, lang) for a in distinct],
+        dtype=pl.String)})
     trace = f.join(unknown, on="__act", how="left", maintain_order="left").select(
-        ROW, "__vid", "__act", pl.format("record {}", pl.col("__rid")).alias("label"),
+        ROW, "__vid", "__act", rw.who_expr(pl.col("__rid"), lang).alias("label"),
         pl.col("__rid").alias("rid"), pl.col("__first").alias("first"), "unknown",
         s.alias("start"), e.alias("end"), e.dt.date().alias("end_day"),
         pl.lit(as_of, dtype=pl.Date).alias("as_of"), pl.col("__sub").alias("submitted"),
@@ -686,14 +688,15 @@ def _per_record_volunteers(scheme: VolunteerScheme, frame: pl.DataFrame, c: pl.D
     return out
 
 
-def _overlaps(rows: pl.DataFrame) -> pl.DataFrame:
+def _overlaps(rows: pl.DataFrame, lang: str) -> pl.DataFrame:
     """The decision columns of the records the settled passes rejected for overlapping
     (they all did: any other rejection sends the volunteer to the per-record code): the
     per-record ``_reject`` of each with the shared ``overlap_reason``, built as columns
     (no decision object per row; the message is the one ``overlap_reason`` writes)."""
     if not rows.height:  # (and without overlap = "reject" there are no such columns)
         return pl.DataFrame(schema=_DECIDED)
-    reasons = [overlap_reason(rid, start, latest_id, latest) for rid, start, latest_id, latest
+    reasons = [overlap_reason(rid, start, latest_id, latest, lang)
+               for rid, start, latest_id, latest
                in zip(*(rows[c].to_list() for c in ("__rid", "__start", "__latest_id",
                                                     "__latest")), strict=True)]
     return _rejected_columns(

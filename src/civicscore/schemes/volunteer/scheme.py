@@ -54,6 +54,7 @@ from decimal import Decimal
 from fractions import Fraction
 from typing import Any
 
+from ... import record_words as rw
 from ..._suggest import did_you_mean
 from ...errors import RecordError
 from ...expr import Expression, Fact, FunctionTable, Type
@@ -65,6 +66,7 @@ from ...plan import Expr as PlanExpr
 from ...plan.ops import round_div
 from ...plan.python import compile_plan
 from ...plan.scan import CapScan, OverlapScan, Window, cap_scan_rows, overlap_scan_rows
+from ...plan.words import Words
 from ...policy.compile import CompileContext, ensure_in_effect
 from ...policy.dated import DatedValue, NotInForce
 from ...policy.load import KeyPath
@@ -73,6 +75,7 @@ from ...records import (
     UnreadableRow,
     coerce_facts,
     is_missing,
+    refused,
     to_bool,
     to_date,
     to_datetime,
@@ -569,8 +572,8 @@ class VolunteerScheme(BatchEngine):
         #: the service-time plan, compiled once (``service_plan``)
         self._service = compile_plan(service_plan(rules), FunctionTable())
         #: the reasons' templates, built once (both engines render them)
-        self.check_words = CheckWords.of(rules, self.activities)
         self._words: dict[str, tuple[VolunteerWords, StatementWords]] = {}
+        self._check_words: dict[str, CheckWords] = {}
 
     # -- the words, in the language of the run -----------------------------------------
     def _words_in(self, lang: str) -> tuple[VolunteerWords, StatementWords]:
@@ -586,6 +589,14 @@ class VolunteerScheme(BatchEngine):
         reasons_language`: ``--lang``, else ``CIVICSCORE_LANG``, else the policy's
         locale)."""
         return reasons_language(self.model.policy.locale)
+
+    @property
+    def check_words(self) -> CheckWords:
+        """Step 1's sentences in the run's language (both engines render them)."""
+        lang = self.lang
+        if lang not in self._check_words:
+            self._check_words[lang] = CheckWords.of(self.rules, self.activities, lang)
+        return self._check_words[lang]
 
     @property
     def words(self) -> VolunteerWords:
@@ -666,26 +677,27 @@ class VolunteerScheme(BatchEngine):
         if (unreadable := unreadable_reason(row, record)) is not None:
             return self._reject(row, f"row {row}", "", "", None, [unreadable], as_of)
         reasons: list[Reason] = []
-        words = self.check_words
-        label = f"row {row}"  # how messages name the record; "record <id>" once it is known
-        who = label  # what RecordError needs: the bare id, or "row N"
+        who = f"row {row}"  # the record's name (RecordError's): the bare id, or "row N"
+        locale = self.model.policy.locale
 
         def field(name: str, convert: Any, required: bool = True) -> Any:
             value = record.get(name)
             if is_missing(value):
                 if required:
-                    reasons.append(Reason("MISSING_FIELD", f"record.{name}",
-                                          f"{label}: field {name!r} is required and missing"))
+                    lang = reasons_language(locale)
+                    reasons.append(Reason("MISSING_FIELD", f"record.{name}", rw.say(
+                        "missing", lang, who=rw.who(who, lang), field=name)))
                 return None
             try:
                 return convert(value, who, name)
             except RecordError as e:
-                reasons.append(Reason(e.code, f"record.{name}", str(e), {name: value}))
+                reasons.append(Reason(e.code, f"record.{name}",
+                                      e.text(reasons_language(locale)), {name: value}))
                 return None
 
         rid = field("record_id", to_id)
         if rid:
-            label, who = f"record {rid}", rid
+            who = rid
         rid = rid or f"row {row}"
         vid = field("volunteer_id", to_id) or ""
         activity_id = field("activity", to_text) or ""
@@ -701,58 +713,69 @@ class VolunteerScheme(BatchEngine):
             name, t = next((n, t) for n, t in offsets
                            if t.utcoffset() != offsets[0][1].utcoffset())
             first, t0 = offsets[0]
+            lang = reasons_language(locale)
             reasons.append(Reason(
                 "MIXED_UTC_OFFSETS", f"record.{name}",
-                f"{label}: {name!r} ({t.isoformat()}) has a different UTC offset from "
-                f"{first!r} ({t0.isoformat()}); write the record's times in one local time",
-                {first: t0, name: t}))
+                f"{rw.who(who, lang)}：“{name}”（{t.isoformat()}）与“{first}”"
+                f"（{t0.isoformat()}）的 UTC 时差不同；请把本记录的时间都写成同一个当地时间"
+                if lang == "zh" else
+                f"{rw.who(who, lang)}: {name!r} ({t.isoformat()}) has a different UTC offset "
+                f"from {first!r} ({t0.isoformat()}); write the record's times in one local "
+                f"time", {first: t0, name: t}))
         start, end, submitted = (None if t is None else t.replace(tzinfo=None)
                                  for t in (start, end, submitted))
         day = start.date() if start else None
 
         if rid in seen_ids:
             reasons.append(Reason("DUPLICATE_RECORD", "record.record_id",
-                                  words.duplicate.render({"rid": rid,
-                                                          "first": seen_ids[rid]}),
+                                  self.check_words.duplicate.render({"rid": rid,
+                                                                     "first": seen_ids[rid]}),
                                   {"record_id": rid}))
         else:
             seen_ids[rid] = row
         activity = self.activities.get(activity_id) if activity_id else None
         if activity_id and activity is None:
+            lang = reasons_language(locale)
             reasons.append(Reason("UNKNOWN_ACTIVITY", "volunteer.activities",
-                                  words.unknown_activity.render({
-                                      "label": label, "unknown": unknown_activity_text(
-                                          activity_id, self.activities)}),
+                                  self.check_words.unknown_activity.render({
+                                      "label": rw.who(who, lang),
+                                      "unknown": unknown_activity_text(
+                                          activity_id, self.activities, lang)}),
                                   {"activity": activity_id}))
-        facts, fact_reasons = coerce_facts(record, self.activity_facts, who, "activity")
+        facts, fact_reasons = coerce_facts(record, self.activity_facts, who, "activity",
+                                           locale)
         reasons += fact_reasons
+
+        def said(words: Words | None, **slots: Any) -> str:
+            """A sentence of step 1 for this record, in the run's language."""
+            assert words is not None
+            return words.render({"label": rw.who(who, self.lang), **slots})
+
         if start and end:
             if end <= start:
-                reasons.append(Reason("END_NOT_AFTER_START", "record.end",
-                                      words.end_not_after_start.render(
-                                          {"label": label, "end": end, "start": start}),
-                                      {"start": start, "end": end}))
+                reasons.append(Reason("END_NOT_AFTER_START", "record.end", said(
+                    self.check_words.end_not_after_start, end=end, start=start),
+                    {"start": start, "end": end}))
             if end.date() > as_of:
-                reasons.append(Reason("AFTER_AS_OF", "record.end", words.after_as_of.render(
-                    {"label": label, "end_day": end.date(), "as_of": as_of}), {"end": end},
-                    as_of))
+                reasons.append(Reason("AFTER_AS_OF", "record.end", said(
+                    self.check_words.after_as_of, end_day=end.date(), as_of=as_of),
+                    {"end": end}, as_of))
         if self.rules.confirmation_required and confirmed is not True and not any(
                 r.rule == "record.confirmed" for r in reasons):
             reasons.append(Reason("NOT_CONFIRMED", "volunteer.confirmation_required",
-                                  words.not_confirmed.render({"label": label}),
+                                  said(self.check_words.not_confirmed),
                                   {"confirmed": confirmed}))
         window = self.rules.submission_window_days
         if window is not None and submitted and end:
             late = (submitted.date() - end.date()).days
             if submitted < end:
                 reasons.append(Reason("SUBMITTED_BEFORE_END", "record.submitted_at",
-                                      words.submitted_before_end.render(
-                                          {"label": label, "submitted": submitted, "end": end}),
+                                      said(self.check_words.submitted_before_end,
+                                           submitted=submitted, end=end),
                                       {"submitted_at": submitted, "end": end}))
-            elif late > window and words.late_submission is not None:
+            elif late > window:
                 reasons.append(Reason("LATE_SUBMISSION", "volunteer.submission_window_days",
-                                      words.late_submission.render(
-                                          {"label": label, "late": late}),
+                                      said(self.check_words.late_submission, late=late),
                                       {"submitted_at": submitted, "end": end}, window,
                                       "rejected"))
         if activity is not None and day is not None:
@@ -762,11 +785,12 @@ class VolunteerScheme(BatchEngine):
                     try:
                         rate.at(day)
                     except NotInForce:
+                        words = self.check_words
                         item = words.rate_not_in_force[words.rate_items[activity.id]]
                         reasons.append(Reason(
                             "RATE_NOT_IN_FORCE",
                             f"volunteer.activities.{activity.id}.points_{rate_name}",
-                            item.render({"label": label, "day": day}), {"date": day}))
+                            said(item, day=day), {"date": day}))
         if reasons or activity is None or start is None or end is None:
             return self._reject(row, rid, vid, activity_id, day, reasons, as_of)
         return _Pending(row, rid, vid, activity, start, end, facts)
@@ -852,7 +876,7 @@ class VolunteerScheme(BatchEngine):
             if overlaps:
                 out[i] = self._reject(p.row, p.record_id, p.volunteer_id, p.activity.id, day,
                                       [overlap_reason(p.record_id, p.start, latest_id,
-                                                      latest_end)], as_of)
+                                                      latest_end, self.lang)], as_of)
                 continue
             reason = early[i]
             if reason is not None:
@@ -1121,23 +1145,19 @@ class VolunteerScheme(BatchEngine):
                 if isinstance(rec, UnreadableRow):
                     raise RecordError(f"row {row}", "*", rec.message, code="UNREADABLE_ROW")
                 if not isinstance(rec, Mapping):
-                    raise RecordError(f"row {row}", "*", "not a record with named fields",
-                                      code="UNREADABLE_ROW")
+                    raise refused(f"row {row}", "*", "not_a_record", "UNREADABLE_ROW")
                 raw_id = rec.get("redemption_id")
                 rid = (f"row {row}" if is_missing(raw_id)
                        else to_id(raw_id, f"row {row}", "redemption_id"))
                 vid = to_id(rec.get("volunteer_id"), rid, "volunteer_id") if not is_missing(
                     rec.get("volunteer_id")) else ""
                 if not vid:
-                    raise RecordError(rid, "volunteer_id", "is required and missing",
-                                      code="MISSING_FIELD")
+                    raise refused(rid, "volunteer_id", "required", "MISSING_FIELD")
                 if is_missing(rec.get("date")):
-                    raise RecordError(rid, "date", "is required and missing",
-                                      code="MISSING_FIELD")
+                    raise refused(rid, "date", "required", "MISSING_FIELD")
                 day = to_date(rec.get("date"), rid, "date")
                 if is_missing(rec.get("points")):
-                    raise RecordError(rid, "points", "is required and missing",
-                                      code="MISSING_FIELD")
+                    raise refused(rid, "points", "required", "MISSING_FIELD")
                 amount = to_decimal(rec.get("points"), rid, "points")
                 if abs(amount) > 2 * MAX_UNITS / self.scale:  # surely out of range
                     units = MAX_UNITS + 1
@@ -1147,14 +1167,19 @@ class VolunteerScheme(BatchEngine):
                     pd = self.rules.points_decimals
                     raise RecordError(rid, "points", f"{amount!r} points is more than the "
                                       f"{most_points(pd)} points the policy can represent "
-                                      f"with points_decimals = {pd}", code="OUT_OF_RANGE")
+                                      f"with points_decimals = {pd}", code="OUT_OF_RANGE",
+                                      message_zh=f"{amount!r} 分超出本政策在 points_decimals "
+                                                 f"= {pd} 下能表示的 {most_points(pd)} 分")
                 if units <= 0:
                     raise RecordError(rid, "points", f"must be more than 0, got {amount:g}",
-                                      code="OUT_OF_RANGE")
+                                      code="OUT_OF_RANGE",
+                                      message_zh=f"须大于 0，实际为 {amount:g}")
             except RecordError as e:
-                reasons.append(Reason(e.code, f"redemption.{e.field}", str(e)))
+                reasons.append(Reason(e.code, f"redemption.{e.field}", e.text(self.lang)))
             if not reasons and day is not None and day > as_of:
                 reasons.append(Reason("AFTER_AS_OF", "redemption.date",
+                                      f"兑换 {rid} 的日期为 {day}，晚于评定日期 {as_of}"
+                                      if self.lang == "zh" else
                                       f"redemption {rid} is dated {day}, after the as-of date "
                                       f"{as_of}", {"date": day}, as_of))
             if reasons or day is None:
@@ -1164,15 +1189,19 @@ class VolunteerScheme(BatchEngine):
                                               tuple(reasons), units))
             else:
                 parsed.append((day, rid, row, vid, units, rec))
+        lang = self.lang
         for day, rid, row, vid, units, _ in sorted(parsed, key=lambda t: (t[0], t[1])):
             available = [lot for lot in sorted(lots.get(vid, []), key=lambda lot: (lot[0], lot[1]))
                          if lot[0] <= day and (lot[3] is None or lot[3] > day) and lot[2] > 0]
             have = sum(lot[2] for lot in available)
             if units > have:
+                asked, had = f"{units / self.scale:g}", f"{have / self.scale:g}"
                 out.append(RedemptionDecision(row, rid, vid, day, units / self.scale, REJECTED, (
                     Reason("INSUFFICIENT_BALANCE", "volunteer.redemption",
-                           f"redemption {rid} asks for {units / self.scale:g} points on {day}; "
-                           f"only {have / self.scale:g} unexpired points were available",
+                           f"兑换 {rid} 于 {day} 申请 {asked} 分；当时未过期的积分只有 {had} 分"
+                           if lang == "zh" else
+                           f"redemption {rid} asks for {asked} points on {day}; "
+                           f"only {had} unexpired points were available",
                            {"points": units / self.scale}, have / self.scale),), units))
                 continue
             left = units
@@ -1182,10 +1211,12 @@ class VolunteerScheme(BatchEngine):
                 left -= take
                 if left == 0:
                     break
+            spent = f"{units / self.scale:g}"
             out.append(RedemptionDecision(row, rid, vid, day, units / self.scale, APPLIED, (
                 Reason("REDEEMED", "volunteer.redemption",
-                       f"{units / self.scale:g} points redeemed on {day}, oldest points first",
-                       {}, None, f"-{units / self.scale:g}"),), units))
+                       f"{day} 兑换 {spent} 分，先用最早获得的积分" if lang == "zh" else
+                       f"{spent} points redeemed on {day}, oldest points first",
+                       {}, None, f"-{spent}"),), units))
         out.sort(key=lambda r: r.row)
         return out
 
@@ -1246,9 +1277,11 @@ class VolunteerScheme(BatchEngine):
 
 
 def overlap_reason(record_id: str, start: dt.datetime, latest_id: str,
-                   latest_end: dt.datetime) -> Reason:
+                   latest_end: dt.datetime, lang: str = "en") -> Reason:
     """Why a record overlapping an earlier scored one is rejected (shared with batch)."""
     return Reason("OVERLAP", "volunteer.overlap",
+                  f"记录 {record_id} 开始于 {start}，早于同一志愿者的记录 {latest_id} 的结束时间"
+                  f"（{latest_end}）" if lang == "zh" else
                   f"record {record_id} starts at {start}, before record "
                   f"{latest_id} of the same volunteer ends ({latest_end})",
                   {"start": start, "overlaps": latest_id})

@@ -28,6 +28,7 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
+from ... import record_words as rw
 from ...plan.words import Choose, Entry, Say, Slot, Words
 from ...policy.dated import DatedValue
 
@@ -315,27 +316,53 @@ class CheckWords:
     rate_items: Mapping[str, int]
 
     @staticmethod
-    def of(rules: Volunteer, activities: Mapping[str, Any]) -> CheckWords:
+    def of(rules: Volunteer, activities: Mapping[str, Any], lang: str = "en") -> CheckWords:
+        """The sentences in ``lang`` (``label`` then holds the record's name in it:
+        ``record_words.who``)."""
         label = Slot("label", "text")
         window = rules.submission_window_days
+        zh = lang == "zh"
         nif: list[Words] = []
         items: dict[str, int] = {}
         for a in activities.values():
             for rate in (a.per_hour, a.per_event):
                 if rate is not None and a.id not in items:
                     items[a.id] = len(nif)
-                    nif.append(Words.of(label, f": activity {a.id!r} has no rate in force on ",
+                    nif.append(Words.of(label, f"：活动“{a.id}”在 ", Slot("day", "text"),
+                                        f" 没有生效的积分标准（最早的标准自 {rate.starts[0]} "
+                                        f"起生效）") if zh else
+                               Words.of(label, f": activity {a.id!r} has no rate in force on ",
                                         Slot("day", "text"),
                                         f" (its first rate starts {rate.starts[0]})"))
+        if zh:
+            return CheckWords(
+                duplicate=rw.words("duplicate", lang, {
+                    "thing": "record", "thing_zh": rw.THINGS_ZH["record"],
+                    "id": Slot("rid", "text"), "first": Slot("first", "int")}),
+                unknown_activity=Words.of(label, "：未知的活动 ", Slot("unknown", "text")),
+                end_not_after_start=Words.of(label, "：结束时间（", Slot("end", "text"),
+                                             "）不晚于开始时间（", Slot("start", "text"), "）"),
+                after_as_of=rw.words("after_as_of", lang, {
+                    "who": label, "what": AFTER_AS_OF_ZH, "day": Slot("end_day", "text"),
+                    "as_of": Slot("as_of", "text")}),
+                not_confirmed=Words.of(label, "：未经组织方确认"),
+                submitted_before_end=Words.of(label, "：提交时间（", Slot("submitted", "text"),
+                                              "）早于活动结束时间（", Slot("end", "text"),
+                                              "）"),
+                late_submission=None if window is None else Words.of(
+                    label, "：活动结束 ", Slot("late", "int"),
+                    f" 天后才提交；提交期限为 {window} 天"),
+                rate_not_in_force=tuple(nif), rate_items=items)
         return CheckWords(
-            duplicate=Words.of("record id ", Slot("rid", "text"), " already appears in row ",
-                               Slot("first", "int")),
+            duplicate=rw.words("duplicate", lang, {
+                "thing": "record", "id": Slot("rid", "text"), "first": Slot("first", "int")}),
             unknown_activity=Words.of(label, ": unknown activity ", Slot("unknown", "text")),
             end_not_after_start=Words.of(label, ": ends (", Slot("end", "text"),
                                          ") at or before it starts (", Slot("start", "text"),
                                          ")"),
-            after_as_of=Words.of(label, ": ends on ", Slot("end_day", "text"),
-                                 ", after the as-of date ", Slot("as_of", "text")),
+            after_as_of=rw.words("after_as_of", lang, {
+                "who": label, "what": "ends on", "day": Slot("end_day", "text"),
+                "as_of": Slot("as_of", "text")}),
             not_confirmed=Words.of(label, ": not confirmed by the organiser"),
             submitted_before_end=Words.of(label, ": submitted (", Slot("submitted", "text"),
                                           ") before the activity ended (", Slot("end", "text"),
@@ -363,12 +390,24 @@ class CheckWords:
         return tuple(out)
 
 
-def unknown_activity_text(activity_id: str, known: Mapping[str, Any]) -> str:
+def unknown_activity_text(activity_id: str, known: Mapping[str, Any], lang: str = "en"
+                          ) -> str:
     """What UNKNOWN_ACTIVITY says after "unknown activity ": the id and a hint."""
-    from ..._suggest import did_you_mean, one_of
+    from ..._suggest import closest, one_of
 
-    hint = did_you_mean(activity_id, known) or ("known activities: " + one_of(known))
+    choice = closest(activity_id, known)
+    if lang == "zh":
+        hint = (rw.detail("did_you_mean", lang, choice=repr(choice)) if choice is not None
+                else "已有的活动：" + one_of(known, words=("、", " 或 ")))
+        return f"{activity_id!r}（{hint}）"
+    hint = (rw.detail("did_you_mean", lang, choice=repr(choice)) if choice is not None
+            else "known activities: " + one_of(known))
     return f"{activity_id!r} ({hint})"
+
+
+#: What the Chinese AFTER_AS_OF sentence says of an activity's end (record_words'
+#: ``after_as_of``).
+AFTER_AS_OF_ZH = "结束日期为"
 
 
 # --- statements ------------------------------------------------------------------------
