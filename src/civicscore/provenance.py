@@ -7,7 +7,7 @@ calendar or scheme is code, not policy text: change it, and results change while
 the policy hash stays. So the first entry of every logged run carries a
 ``software`` record (:func:`software`)::
 
-    {"civicscore": "0.1.0", "holidays": "0.85",
+    {"civicscore": "0.1.0", "holidays": "0.109",
      "plugins": [{"name": "karamay", "distribution": "civicscore-karamay",
                   "version": "0.1.0", "code": "sha256:..."}]}
 
