@@ -607,7 +607,7 @@ def _finish(loaded: Loaded, env: Environment, ctx: CompileContext, compiled: dic
                 f"have {name!r} reviewed (and its review_by moved on), or stop extending it",
                 value=True, severity="warning"))
     for note in notes:
-        warnings.warn(str(note), PolicyWarning, stacklevel=3)
+        warnings.warn(str(note), PolicyWarning, stacklevel=4)
     return Policy(model, ctx.ref, calendar, ctx.functions, compiled, tuple(notes),
                   dict(env.schemes), tuple(loaded.layers.files), env.plugins)
 
