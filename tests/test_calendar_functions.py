@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import datetime as dt
 import os
+import types
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -20,8 +21,8 @@ from hypothesis import example, given, settings
 from hypothesis import strategies as st
 
 import civicscore
-from civicscore import _entry_points, check_cache
-from civicscore.errors import ExpressionError, PolicyError
+from civicscore import _entry_points, check_cache, hookimpl
+from civicscore.errors import ExpressionError, PluginError, PolicyError
 from civicscore.expr import Fact, Scope, Type, check
 from civicscore.expr.functions import CALENDAR_FUNCTION_NAMES, builtin_functions
 from civicscore.expr.to_python import to_python
@@ -114,7 +115,7 @@ def test_the_three_questions_are_consistent(day: dt.date) -> None:
     holiday, worked, makeup = CN(day), CN.is_workday(day), CN.is_makeup_workday(day)
     assert not (holiday and worked)
     assert makeup == (worked and day.isoweekday() >= 6)
-    assert worked == (day.isoweekday() <= 5 and not holiday or makeup)
+    assert worked == ((day.isoweekday() <= 5 and not holiday) or makeup)
 
 
 def test_a_volunteer_bonus_on_makeup_days_agrees_on_both_engines(
@@ -170,8 +171,40 @@ def test_the_calendar_functions_in_chinese_words() -> None:
     assert plain_zh(check("not is_makeup_workday(d)", SCOPE)) == "并非 d 是调休上班日"
 
 
-def test_a_plugin_may_not_define_a_calendar_function() -> None:
-    assert {"is_workday", "is_makeup_workday"} <= set(CALENDAR_FUNCTION_NAMES)
+def _plugin(name: str, **hooks: object) -> types.ModuleType:
+    module = types.ModuleType(name)
+    for hook, fn in hooks.items():
+        setattr(module, hook, hookimpl(fn))  # type: ignore[arg-type]
+    return module
+
+
+@pytest.mark.parametrize("name", CALENDAR_FUNCTION_NAMES)
+def test_a_plugin_may_not_define_a_calendar_function(name: str) -> None:
+    fn = civicscore.simple_function(name, ["date"], "bool", lambda d: True)
+    p = _plugin("cal_fn_plugin", register_functions=lambda register: register(fn))
+    with pytest.raises(PluginError, match=f"registered function '{name}', which civicscore "
+                                          f"provides from the policy's calendar"):
+        civicscore.Engine(plugins=[p], entry_points=False).policy_names()
+
+
+def test_a_plugin_calendars_own_days_are_asked_and_hashed(
+        write_policy: Callable[..., Path]) -> None:
+    def calendars(days: list[str]) -> Callable[[Any], None]:
+        return lambda register: register("town", workdays=[D(d) for d in days],
+                                          country="CN")
+
+    path = write_policy(NO_CALENDAR.replace('country = "CN"', 'name = "town"').replace(
+        'when = "clean_yard"', 'when = "clean_yard and not is_makeup_workday(as_of)"'))
+    hashes = []
+    for days in (["2025-11-15"], ["2025-11-15", "2025-11-22"]):
+        p = _plugin("town_calendar", register_calendars=calendars(days))
+        policy = civicscore.Engine(plugins=[p], entry_points=False).load(
+            path, today=dt.date(2025, 1, 1))
+        assert policy.calendar.is_makeup_workday(D("2025-11-15"))
+        assert policy.calendar.is_makeup_workday(D("2025-09-28"))  # China's, beneath
+        hashes.append(policy.hash)
+    # the policy file is the same; the plugin's calendar gained a day: another hash
+    assert hashes[0] != hashes[1]
 
 
 # --- the policy hash ------------------------------------------------------------------------
