@@ -208,7 +208,8 @@ def test_every_installed_plugin_is_named_with_its_distribution_and_code() -> Non
 
 def test_a_holidays_release_change_is_named(tmp_path: Path, plugin: ModuleType) -> None:
     # the days of a national calendar come from the holidays package, not the policy:
-    # a run logged with another release may give other holiday bonuses, same hash
+    # a run logged with another release may give other holiday bonuses, and the hash of
+    # a policy that reads the calendar says whether its days moved
     log = tmp_path / "d.jsonl"
     log_run(log, load(tmp_path, plugin))
     report = verify_chain(log)
@@ -218,9 +219,10 @@ def test_a_holidays_release_change_is_named(tmp_path: Path, plugin: ModuleType) 
     (change,) = report.changes
     assert change.plugin == "holidays"
     assert change.en == (f"the run at line 1 was logged with holidays {logged['holidays']}; "
-                         f"this is holidays 0.1: a national calendar may give other days off, "
-                         f"so is_holiday and holiday multipliers may decide differently while "
-                         f"the policy hash is the same")
+                         f"this is holidays 0.1: a national calendar may give other days off; "
+                         f"they are in the hash of a policy that reads its calendar "
+                         f"(is_holiday, is_workday, is_makeup_workday), so where that hash is "
+                         f"as logged its days are too, and where they moved so did the hash")
     assert change.zh.startswith(f"第 1 行的运行记录时使用 holidays {logged['holidays']}")
     older = dict(logged)
     del older["holidays"]  # a record of an older civicscore names no release: not compared

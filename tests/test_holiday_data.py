@@ -5,10 +5,12 @@ days come from the installed ``holidays`` package, and the policy hash cannot se
 them. An older ``holidays`` lacks a year's announced days off (调休): 0.60 and
 earlier have neither 2025's nor 2026's, 0.61-0.84 lack six of 2026's, so a
 clean-up on 2026-02-20 silently earns 2 points instead of the 4 a holiday
-multiplier gives. pyproject's floor (``holidays>=0.85``) is the first release with
-both years whole; these tests fail, naming the installed version, when what is
-installed says otherwise (an older release below the floor, or a later one that
-changed a year already announced).
+multiplier gives. 0.85 is the first release with both years whole, and 0.92 the
+first with 2019's Labour Day extension (05-02 and 05-03 off, Sundays 04-28 and 05-05
+worked): the days are in the hash of every policy that reads its calendar, so the
+hashes docs/ shows hold from pyproject's floor (``holidays>=0.92``) on. These tests
+fail, naming the installed version, when what is installed says otherwise (an older
+release below the floor, or a later one that changed a year already announced).
 """
 
 from __future__ import annotations
@@ -47,7 +49,7 @@ def test_china_public_holidays_of_the_year_are_the_announced_ones(year: int) -> 
     assert got == expected, (
         f"holidays {version('holidays')} does not give China's {year} calendar as announced: "
         f"missing {sorted(str(d) for d in expected - got)}, "
-        f"extra {sorted(str(d) for d in got - expected)}; civicscore needs holidays>=0.85 "
+        f"extra {sorted(str(d) for d in got - expected)}; civicscore needs holidays>=0.92 "
         f"(pyproject.toml), and a later release that changes an announced year changes "
         f"every policy's results without changing its hash")
 
@@ -63,3 +65,28 @@ def test_a_day_off_in_lieu_earns_a_shipped_policys_holiday_bonus() -> None:
     points = {str(d.date): d.points for d in result.records}
     assert points == {"2025-10-07": 4, "2026-02-20": 4, "2026-02-23": 4, "2025-10-09": 2}, (
         f"holidays {version('holidays')}: {points}")
+
+
+#: ``HolidayCalendar("CN").digest()``: China's holidays and make-up working days of
+#: 2000-2040 as holidays 0.92 to 0.109 give them (0.85-0.91 lack 2019's Labour Day days).
+CHINA_DIGEST = "d892671f089d335306f0aae3e02b8886a9263e3b51416497e3e94a8fefe9c59f"
+
+
+def test_2019_labour_day_is_the_extended_one() -> None:
+    calendar = HolidayCalendar("CN")
+    off = [d for d in ("2019-05-01", "2019-05-02", "2019-05-03", "2019-05-06")
+           if calendar(dt.date.fromisoformat(d))]
+    worked = [d for d in ("2019-04-28", "2019-05-05")
+              if calendar.is_makeup_workday(dt.date.fromisoformat(d))]
+    assert (off, worked) == (["2019-05-01", "2019-05-02", "2019-05-03"],
+                             ["2019-04-28", "2019-05-05"]), (
+        f"holidays {version('holidays')}: {off}, {worked}; civicscore needs holidays>=0.92")
+
+
+def test_chinas_days_are_the_ones_the_pinned_hashes_hold() -> None:
+    # a release that moves any day of 2000-2040 moves the hash of every policy that
+    # reads its calendar (example-district's 754572404ea0 in docs/, the localities')
+    assert HolidayCalendar("CN").digest() == CHINA_DIGEST, (
+        f"holidays {version('holidays')} gives China other days in 2000-2040 than "
+        f"0.92-0.109: every policy that reads its calendar has another hash; update "
+        f"CHINA_DIGEST and the hashes docs/ shows, in a commit that names the days")

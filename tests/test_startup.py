@@ -10,12 +10,13 @@ import json
 import subprocess
 import sys
 import textwrap
+from pathlib import Path
 
 import pytest
 
 import civicscore
 
-from .conftest import EXAMPLE_POLICY
+from .conftest import EXAMPLE_POLICY, MINIMAL
 
 HEAVY = ("pydantic", "holidays", "pluggy", "rich", "polars", "pyarrow",
          "civicscore.policy.model", "civicscore.schemes", "civicscore.engine",
@@ -48,18 +49,34 @@ def test_help_loads_nothing_heavy() -> None:
     assert loaded_heavy(modules) == []
 
 
-def test_check_does_not_build_the_national_holiday_calendar() -> None:
+def test_check_of_a_policy_that_never_asks_the_calendar_does_not_build_it(
+        tmp_path: Path) -> None:
     # Checking validates the country code against the holidays registry; the calendar
-    # itself (which imports every country module) waits for a question about a day.
+    # itself (which imports every country module) waits for a question about a day, or
+    # for the hash of a policy whose expressions ask one (below).
+    policy = tmp_path / "no-calendar.toml"
+    policy.write_text(MINIMAL + '[calendar]\ncountry = "CN"\n', encoding="utf-8")
+    modules = imported(f"""
+        from click.testing import CliRunner
+        from civicscore.cli import main
+        result = CliRunner().invoke(main, ["check", {str(policy)!r}])
+        assert result.exit_code == 0, result.output
+    """)
+    assert "holidays.countries" not in modules
+    # nor even the holidays package: the country codes are read from its registry's source
+    assert "holidays" not in modules
+
+
+def test_check_of_a_policy_that_reads_the_calendar_builds_it_for_the_hash() -> None:
+    # example-district's holiday bonus calls is_holiday(date): its hash holds the days of
+    # the calendar (load.policy_hash), so check builds it, and loads nothing else heavy
     modules = imported(f"""
         from click.testing import CliRunner
         from civicscore.cli import main
         result = CliRunner().invoke(main, ["check", {str(EXAMPLE_POLICY)!r}])
         assert result.exit_code == 0, result.output
     """)
-    assert "holidays.countries" not in modules
-    # nor even the holidays package: the country codes are read from its registry's source
-    assert "holidays" not in modules
+    assert "holidays.countries.china" in modules
     assert not {"civicscore.io", "civicscore.audit", "rich", "polars"} & modules
     # the commands in packages of their own load when they are run, not for every command
     assert not {"civicscore.ledger", "civicscore.ledger.cli", "civicscore.events.cli",
@@ -112,9 +129,18 @@ def test_check_of_every_locality_imports_none_of_the_heavy_modules() -> None:
     assert sum(line.startswith("ok: ") for line in lines) == len(sources), run.stdout
     modules = set(json.loads(lines[-1]))
     assert "civicscore.policy.compile" in modules  # the policies were really checked
+    # every locality's policy reads its calendar (a holiday bonus), so its hash holds the
+    # calendar's days (load.policy_hash): holidays is imported, and what it imports itself
+    assert "holidays.countries.china" in modules
     loaded = sorted(m for m in modules
-                    if any(m == h or m.startswith(h + ".") for h in NOT_FOR_CHECK))
+                    if any(m == h or m.startswith(h + ".") for h in NOT_FOR_CHECK
+                           if h not in FOR_THE_CALENDAR))
     assert loaded == []
+
+
+#: What a check imports for the hash of a policy that reads its calendar, and only then:
+#: ``holidays``, and the metadata and e-mail modules it reads its own version with.
+FOR_THE_CALENDAR = ("holidays", "importlib.metadata", "email")
 
 
 def test_every_public_name_resolves_to_its_module() -> None:

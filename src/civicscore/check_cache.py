@@ -54,7 +54,9 @@ FORMAT = 1
 ENV_DIR = "CIVICSCORE_CACHE_DIR"
 
 #: The libraries whose versions can change a check's outcome: the validator of the
-#: policy format, the holiday calendars that codes are checked against, the plugin
+#: policy format, the holiday calendars that codes are checked against and whose days
+#: are in the hash ``ok`` prints for a policy that reads its calendar (a kept line from
+#: before a ``holidays`` upgrade would show a hash the policy no longer has), the plugin
 #: manager, the command line (its messages) and the TOML reader before Python 3.11.
 LIBRARIES = ("pydantic", "pydantic-core", "annotated-types", "typing-extensions",
              "typing-inspection", "holidays", "pluggy", "click", "tomli")

@@ -7,7 +7,7 @@ calendar or scheme is code, not policy text: change it, and results change while
 the policy hash stays. So the first entry of every logged run carries a
 ``software`` record (:func:`software`)::
 
-    {"civicscore": "0.1.0", "holidays": "0.85",
+    {"civicscore": "0.1.0", "holidays": "0.109",
      "plugins": [{"name": "karamay", "distribution": "civicscore-karamay",
                   "version": "0.1.0", "code": "sha256:..."}]}
 
@@ -20,14 +20,16 @@ plugin itself is not the one that was logged: a warning beside the replay, since
 the chain itself is intact and the decisions may still replay the same.
 
 The record names the installed ``holidays`` release too: a policy names its national
-calendar by country ("CN"), and the days come from that package, so a release that
-adds or rewrites a year's days off (调休) changes holiday multipliers and
-``is_holiday`` while the policy hash stays. ``changes`` says so when the release
-differs from the logged one.
+calendar by country ("CN"), and the days come from that package. The days themselves
+are in the hash of every policy that reads its calendar (``is_holiday``,
+``is_workday``, ``is_makeup_workday``, the holiday multipliers written with them;
+``policy.load.policy_hash``): a release that adds or rewrites a year's days off (调休)
+moves that hash, and one that changes no day keeps it. ``changes`` names a release
+that differs from the logged one, and says what the hash then tells.
 
 What it cannot show: code a plugin imports from another package (a library it
 depends on) is not hashed, civicscore itself is named by its version only, and
-``holidays`` by its release (its data is not hashed).
+``holidays`` by its release (its days reach the policy hash, not this record).
 """
 
 from __future__ import annotations
@@ -196,11 +198,13 @@ def changes(logged: Any, now: Mapping[str, Any], where: str, where_zh: str) -> l
         out.append(Change("holidays", (
             f"{where} was logged with holidays {then_holidays}; this is holidays "
             f"{now_holidays or '(not installed)'}: a national calendar may give other days "
-            f"off, so is_holiday and holiday multipliers may decide differently while the "
-            f"policy hash is the same"), (
+            f"off; they are in the hash of a policy that reads its calendar (is_holiday, "
+            f"is_workday, is_makeup_workday), so where that hash is as logged its days are "
+            f"too, and where they moved so did the hash"), (
             f"{where_zh}记录时使用 holidays {then_holidays}，当前为 holidays "
-            f"{now_holidays or '（未安装）'}：国家节假日日历可能不同，is_holiday 与节假日倍数"
-            f"可能作出不同决定，而政策哈希不变")))
+            f"{now_holidays or '（未安装）'}：国家节假日日历可能不同；读取日历（is_holiday、"
+            f"is_workday、is_makeup_workday）的政策，其哈希包含这些日期：哈希与记录时相同，"
+            f"日期即相同，日期有变，哈希随之改变")))
     current = {p.get("name"): p for p in now.get("plugins", ()) if isinstance(p, Mapping)}
     for then in logged.get("plugins", ()):
         if not isinstance(then, Mapping) or not isinstance(then.get("name"), str):

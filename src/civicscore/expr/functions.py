@@ -15,7 +15,7 @@ import datetime as dt
 import math
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Protocol, cast
 
 from ..errors import ExpressionError
 from .ir import MAX_SAFE_INT, Const, Node, Type
@@ -248,16 +248,65 @@ def standard_functions() -> list[Function]:
     ]
 
 
-def calendar_functions(is_holiday: Callable[[dt.date], bool]) -> list[Function]:
-    """Functions bound to one policy's holiday calendar."""
+class WorkCalendar(Protocol):
+    """What the calendar functions ask of a policy's calendar
+    (``civicscore.policy.calendar.HolidayCalendar`` answers all three)."""
+
+    def __call__(self, day: dt.date) -> bool: ...  # is it a public holiday?
+
+    def is_workday(self, day: dt.date) -> bool: ...
+
+    def is_makeup_workday(self, day: dt.date) -> bool: ...
+
+
+class _Holidays:
+    """A bare "is it a holiday?" predicate as a calendar that knows no make-up working
+    days: Monday to Friday are worked unless they are holidays (tests and tools that
+    hand ``builtin_functions`` a predicate)."""
+
+    def __init__(self, is_holiday: Callable[[dt.date], bool]) -> None:
+        self.is_holiday = is_holiday
+
+    def __call__(self, day: dt.date) -> bool:
+        return self.is_holiday(day)
+
+    def is_workday(self, day: dt.date) -> bool:
+        return day.weekday() < 5 and not self.is_holiday(day)
+
+    def is_makeup_workday(self, day: dt.date) -> bool:
+        return False
+
+
+def _calendar(calendar: Callable[[dt.date], bool]) -> WorkCalendar:
+    if hasattr(calendar, "is_workday") and hasattr(calendar, "is_makeup_workday"):
+        return cast(WorkCalendar, calendar)
+    return _Holidays(calendar)
+
+
+def calendar_functions(calendar: Callable[[dt.date], bool]) -> list[Function]:
+    """Functions bound to one policy's holiday calendar: a :class:`WorkCalendar`, or a
+    bare holiday predicate (which knows no make-up working days)."""
+    cal = _calendar(calendar)
     return [
         Function("is_holiday", "is_holiday(d)",
                  "True on a public holiday of the policy's calendar ([calendar] in the policy).",
-                 _dates_to(Type.BOOL, "is_holiday", 1), lambda d: is_holiday(_to_date(d))),
+                 _dates_to(Type.BOOL, "is_holiday", 1), lambda d: cal(_to_date(d))),
+        Function("is_workday", "is_workday(d)",
+                 "True on a day people work: Monday to Friday when it is not a public "
+                 "holiday, and a weekend day declared a working day (调休, e.g. Sunday "
+                 "2025-09-28).",
+                 _dates_to(Type.BOOL, "is_workday", 1), lambda d: cal.is_workday(_to_date(d))),
+        Function("is_makeup_workday", "is_makeup_workday(d)",
+                 "True on a weekend day declared a working day (调休上班, e.g. Saturday "
+                 "2025-10-11).",
+                 _dates_to(Type.BOOL, "is_makeup_workday", 1),
+                 lambda d: cal.is_makeup_workday(_to_date(d))),
     ]
 
 
-CALENDAR_FUNCTION_NAMES = ("is_holiday",)
+#: The functions that read the policy's calendar: a plugin may not define them, and a
+#: policy that calls one has the calendar's days in its hash (``policy.compile``).
+CALENDAR_FUNCTION_NAMES = ("is_holiday", "is_workday", "is_makeup_workday")
 
 
 def builtin_functions(is_holiday: Callable[[dt.date], bool],

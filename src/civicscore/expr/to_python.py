@@ -69,7 +69,8 @@ def _pow(v: Any, n: int) -> Any:
 #: Standard functions whose result is always within range when their arguments are
 #: (they pick, bound or measure their arguments); every other call is range-checked.
 _BOUNDED = frozenset({"min", "max", "abs", "clamp", "days_between", "add_days", "year",
-                      "month", "day", "weekday", "date", "is_holiday"})
+                      "month", "day", "weekday", "date", "is_holiday", "is_workday",
+                      "is_makeup_workday"})
 
 
 class _Renderer:

@@ -134,7 +134,8 @@ def _call(node: Call, labels: Mapping[str, str]) -> str:
         return f"{'、'.join(args)}中{'较小' if f == 'min' else '较大'}者"
     phrases = {"abs": "{0}的绝对值", "year": "{0}的年份", "month": "{0}的月份",
                "day": "{0}是当月第几日", "weekday": "{0}是星期几（1 为星期一）",
-               "is_holiday": "{0}是法定节假日"}
+               "is_holiday": "{0}是法定节假日", "is_workday": "{0}是工作日",
+               "is_makeup_workday": "{0}是调休上班日"}
     if f in phrases and len(args) == 1:
         return phrases[f].format(*args)
     if f == "round_half_up":

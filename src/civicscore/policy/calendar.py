@@ -1,8 +1,16 @@
-"""Holiday calendars for ``is_holiday(d)`` and holiday multipliers.
+"""Holiday calendars for ``is_holiday(d)``, ``is_workday(d)``, ``is_makeup_workday(d)``
+and the holiday multipliers written with them.
 
 National calendars come from the ``holidays`` package rather than a list we
 would have to maintain; a policy adds local holidays and removes make-up
-working days (调休) on top.
+working days (调休) on top. The national make-up working days (a Sunday such as
+2025-09-28 worked in exchange for a day off in National Day week) come from
+``holidays`` too, through its public ``is_working_day`` and ``is_weekend``.
+
+What the days are is part of a policy's meaning, so :meth:`HolidayCalendar.digest`
+condenses them (every holiday and make-up working day of :data:`DIGEST_YEARS`) for
+the policy hash: a ``holidays`` release that moves a day moves the hash of every
+policy that reads the calendar; one that only renames or reformats does not.
 
 ``holidays`` is imported only when a calendar is checked or asked about, and
 a country's calendar is built on the first question: building one imports
@@ -13,8 +21,10 @@ which ``civicscore check`` and ``--help`` have no need to wait for.
 from __future__ import annotations
 
 import datetime as dt
+import hashlib
+import json
 from collections.abc import Iterable
-from functools import lru_cache
+from functools import cache, lru_cache
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
@@ -78,6 +88,12 @@ def _registry_country_codes() -> tuple[str, ...] | None:
     return tuple(codes) if codes and all(isinstance(c, str) for c in codes) else None
 
 
+#: The years whose days :meth:`HolidayCalendar.digest` condenses: those a policy's records
+#: are dated in (a decision about service in 1999 or 2041 is not one civicscore is used
+#: for), each a few hundred microseconds to compute.
+DIGEST_YEARS = range(2000, 2041)
+
+
 def subdivisions(country: str) -> list[str]:
     """The subdivision codes of a supported country (imports the country modules)."""
     import holidays  # lazy: see the module docstring
@@ -86,7 +102,13 @@ def subdivisions(country: str) -> list[str]:
 
 
 class HolidayCalendar:
-    """Answers "is this day a public holiday?" for one policy."""
+    """Answers "is this day a public holiday?" and "do people work on this day?" for
+    one policy.
+
+    A day in ``extra_workdays`` is worked (and no holiday), one in ``extra_holidays``
+    is a holiday (and not worked); every other day is as the national calendar has
+    it, or, without a country, a working day from Monday to Friday.
+    """
 
     def __init__(self, country: str | None, subdivision: str | None = None,
                  extra_holidays: Iterable[dt.date] = (),
@@ -109,6 +131,38 @@ class HolidayCalendar:
             self._built = holidays.country_holidays(self.country, subdiv=self.subdivision)
         return self._built
 
+    def is_workday(self, day: dt.date) -> bool:
+        """A day people work: a weekday that is no holiday, or a make-up working day."""
+        if day in self.extra_workdays:
+            return True
+        if day in self.extra_holidays:
+            return False
+        national = self._national()
+        if national is None:
+            return day.weekday() < 5
+        return bool(national.is_working_day(day))
+
+    def is_weekend(self, day: dt.date) -> bool:
+        """The country's weekend (Saturday and Sunday without a country)."""
+        national = self._national()
+        return bool(national.is_weekend(day)) if national is not None else day.weekday() >= 5
+
+    def is_makeup_workday(self, day: dt.date) -> bool:
+        """A weekend day declared a working day (调休上班), nationally or by the policy."""
+        return self.is_weekend(day) and self.is_workday(day)
+
+    def digest(self) -> str:
+        """SHA-256 of the days this calendar gives over :data:`DIGEST_YEARS`: its public
+        holidays, its weekend days worked, and the local days laid over them (a plugin's
+        calendar lists its own, which the policy file does not). Days, not the
+        ``holidays`` release: a release that changes no day keeps the digest."""
+        national = _national_days(self.country, self.subdivision) if self.country else ""
+        text = json.dumps({"national": national,
+                           "holidays": sorted(d.isoformat() for d in self.extra_holidays),
+                           "workdays": sorted(d.isoformat() for d in self.extra_workdays)},
+                          sort_keys=True, separators=(",", ":"))
+        return hashlib.sha256(text.encode("ascii")).hexdigest()
+
     def __call__(self, day: dt.date) -> bool:
         if day in self.extra_workdays:
             return False
@@ -125,3 +179,23 @@ class HolidayCalendar:
         if national is not None and day not in self.extra_workdays:
             return str(national.get(day) or "")
         return ""
+
+
+@cache
+def _national_days(country: str, subdivision: str | None) -> str:
+    """SHA-256 of a national calendar's holidays and weekend working days over
+    :data:`DIGEST_YEARS`, computed once per process (building a calendar imports every
+    country module of ``holidays``, about a tenth of a second; the days take 10 ms)."""
+    import holidays  # lazy: see the module docstring
+
+    years = DIGEST_YEARS
+    national = holidays.country_holidays(country, subdiv=subdivision, years=years)
+    first, last = dt.date(years.start, 1, 1), dt.date(years.stop - 1, 12, 31)
+    # every holiday of the years (the calendar's keys), and the weekend days it works:
+    # ``is_working_day`` of a weekend day is membership of ``weekend_workdays``
+    days = sorted(d.isoformat() for d in national if first <= d <= last)
+    worked = sorted(d.isoformat() for d in national.weekend_workdays
+                    if first <= d <= last and national.is_weekend(d))
+    text = json.dumps({"country": country, "subdivision": subdivision, "holidays": days,
+                       "workdays": worked}, separators=(",", ":"))
+    return hashlib.sha256(text.encode("ascii")).hexdigest()

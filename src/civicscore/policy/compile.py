@@ -15,7 +15,7 @@ import keyword
 import re
 import warnings
 from collections import ChainMap
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, TypeVar
@@ -26,6 +26,7 @@ from .._suggest import did_you_mean
 from ..errors import ExpressionError, PolicyError, Problem, UsageError
 from ..expr import Expression, Fact, FunctionTable, Scope, Type, builtin_functions
 from ..expr import compile_expression as _compile_expression
+from ..expr.functions import CALENDAR_FUNCTION_NAMES
 from ..provenance import PluginCode
 from ..results import PolicyRef
 from .calendar import HolidayCalendar, subdivisions, supported_countries
@@ -37,6 +38,7 @@ from .load import (
     Resolver,
     SourceFile,
     load_source,
+    policy_hash,
     read_limited,
     read_source,
 )
@@ -476,15 +478,75 @@ def _make_calendar(model: PolicyModel, env: Environment, layers: Layers,
     return HolidayCalendar(country, cal.subdivision, cal.extra_holidays, cal.extra_workdays)
 
 
+def _mentions_calendar(data: Any) -> bool:
+    """Whether any text of the policy (its cases aside) calls a calendar function: the
+    guess, made before compiling, of whether its expressions read the calendar."""
+    stack = [v for k, v in data.items() if k != "case"] if isinstance(data, dict) else [data]
+    while stack:
+        node = stack.pop()
+        if isinstance(node, str):
+            if _CALENDAR_CALL.search(node):
+                return True
+        elif isinstance(node, dict):
+            stack.extend(node.values())
+        elif isinstance(node, list):
+            stack.extend(node)
+    return False
+
+
+_CALENDAR_CALL = re.compile(r"\b(?:" + "|".join(CALENDAR_FUNCTION_NAMES) + r")\s*\(")
+
+
+def _watched(table: FunctionTable) -> tuple[FunctionTable, set[str]]:
+    """A copy of ``table`` whose calendar functions note, when an expression's call of
+    one is checked, that the policy reads the calendar (the set returned)."""
+    calls: set[str] = set()
+    watched = FunctionTable(dict(table.functions))
+    for name in CALENDAR_FUNCTION_NAMES:
+        fn = watched.functions.get(name)
+        if fn is not None:
+            def check(args: Sequence[Any], _rule: Any = fn.check, _name: str = name) -> Type:
+                calls.add(_name)
+                result: Type = _rule(args)
+                return result
+            watched.functions[name] = replace(fn, check=check)
+    return watched, calls
+
+
 def compile_policy(loaded: Loaded, env: Environment, today: dt.date | None = None) -> Policy:
-    """Run the whole-policy checks and each scheme's compiler; raise all problems at once."""
+    """Run the whole-policy checks and each scheme's compiler; raise all problems at once.
+
+    A policy whose expressions call a calendar function (``is_holiday``, ``is_workday``,
+    ``is_makeup_workday``, as holiday multipliers do) decides by the calendar's days, so
+    its hash folds in their digest (``load.policy_hash``). Whether it does is guessed from
+    its text before its schemes are compiled (they keep the policy's reference) and known
+    from its checked calls after: when the two differ (a label that quotes
+    ``is_holiday(date)``, a plugin scheme that writes a call of its own) the schemes are
+    compiled again with the hash the calls call for."""
     model = loaded.model
-    problems = list(loaded.problems)
-    calendar = _make_calendar(model, env, loaded.layers, problems)
-    ref = PolicyRef(model.policy.id, model.policy.version, loaded.content_hash,
-                    loaded.layers.files[0].name)
-    ctx = CompileContext(model, loaded.layers, env.functions(calendar), calendar, ref,
-                         problems)
+    loaded_problems = list(loaded.problems)
+    calendar = _make_calendar(model, env, loaded.layers, loaded_problems)
+    functions, calls = _watched(env.functions(calendar))
+    reads = _mentions_calendar(loaded.data)
+    for _ in range(2):
+        calls.clear()
+        ref = PolicyRef(model.policy.id, model.policy.version,
+                        policy_hash(loaded.content_hash, calendar.digest() if reads else None),
+                        loaded.layers.files[0].name)
+        ctx, compiled = _compile_schemes(loaded, env, functions, calendar, ref,
+                                         list(loaded_problems))
+        if bool(calls) == reads or ctx.problems:
+            break
+        reads = bool(calls)
+    return _finish(loaded, env, ctx, compiled, calendar, today)
+
+
+def _compile_schemes(loaded: Loaded, env: Environment, functions: FunctionTable,
+                     calendar: HolidayCalendar, ref: PolicyRef,
+                     problems: list[Problem]) -> tuple[CompileContext, dict[str, Any]]:
+    """The whole-policy checks and each scheme's compiler, under one reference."""
+    model = loaded.model
+    ctx = CompileContext(model, loaded.layers, functions, calendar, ref, problems)
     _check_facts(ctx)
     _check_texts(ctx, loaded.data, env.schemes)
     compiled: dict[str, Any] = {}
@@ -516,6 +578,13 @@ def compile_policy(loaded: Loaded, env: Environment, today: dt.date | None = Non
         if (case.input is None) == (not case.records):
             ctx.report(("case", i), f"case {case.name!r} needs exactly one of 'input' (one "
                                     f"record) and 'records' (several)", value=False)
+    return ctx, compiled
+
+
+def _finish(loaded: Loaded, env: Environment, ctx: CompileContext, compiled: dict[str, Any],
+            calendar: HolidayCalendar, today: dt.date | None) -> Policy:
+    """Raise the problems found, or warn of the notes and return the policy."""
+    model = loaded.model
     reported = len(loaded.problems)
     problems = ctx.problems[:reported] + [
         p for p in ctx.problems[reported:] if not loaded.is_consequence(p)]
@@ -538,8 +607,8 @@ def compile_policy(loaded: Loaded, env: Environment, today: dt.date | None = Non
                 f"have {name!r} reviewed (and its review_by moved on), or stop extending it",
                 value=True, severity="warning"))
     for note in notes:
-        warnings.warn(str(note), PolicyWarning, stacklevel=3)
-    return Policy(model, ref, calendar, ctx.functions, compiled, tuple(notes),
+        warnings.warn(str(note), PolicyWarning, stacklevel=4)
+    return Policy(model, ctx.ref, calendar, ctx.functions, compiled, tuple(notes),
                   dict(env.schemes), tuple(loaded.layers.files), env.plugins)
 
 

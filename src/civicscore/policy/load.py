@@ -763,6 +763,21 @@ def canonical_hash(data: Any, parent_hashes: Sequence[str] = ()) -> str:
     return h.hexdigest()
 
 
+def policy_hash(content_hash: str, calendar_digest: str | None = None) -> str:
+    """The hash a policy is known by: its content's, and, for a policy that reads its
+    calendar (``is_holiday`` and the like), the digest of the calendar's days with it.
+
+    The days come from the ``holidays`` package, not from the file: a release that
+    moves a day off (调休) changes what such a policy decides, and so its hash; a release
+    that changes no day changes neither. A policy that never asks the calendar keeps its
+    content hash, whatever ``holidays`` says."""
+    if calendar_digest is None:
+        return content_hash
+    h = hashlib.sha256(content_hash.encode("ascii"))
+    h.update(b"+calendar:" + calendar_digest.encode("ascii"))
+    return h.hexdigest()
+
+
 def load_source(src: SourceFile, resolver: Resolver | None = None,
                 model_cls: type[PolicyModel] = PolicyModel,
                 _chain: tuple[str, ...] = (),
