@@ -255,7 +255,9 @@ def hit_steps(table: HitTable, prefix: str) -> tuple[list[Let], HitSteps]:
                                      (Ref(none), Decimal(1)))))
         aggregate = let("aggregate", ExactText(Ref(total), TEXT_PLACES))
     elif table.aggregation in ("min", "max"):
-        aggregate = outputs[0]
+        # the chosen rule's output; a table of no rules has no column, and gives null
+        aggregate = outputs[0] if outputs else let("aggregate", ExactText(
+            Lit(None, EXACT), TEXT_PLACES))
     return steps, HitSteps(hits, chosen, violation, listed, tuple(outputs), aggregate)
 
 
