@@ -48,7 +48,7 @@ and wants to say why reads it from the same steps.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any
@@ -191,15 +191,20 @@ def _lit(value: Any, kind: str | Type) -> Lit:
     return Lit(Decimal(value) if kind == EXACT else value, kind)
 
 
-def hit_steps(table: HitTable, prefix: str) -> tuple[list[Let], HitSteps]:
+def hit_steps(table: HitTable, prefix: str, rename: Mapping[str, str] | None = None
+              ) -> tuple[list[Let], HitSteps]:
     """The steps that give ``table``'s result, named ``prefix`` + a suffix (a prefix no
-    other name of the plan starts with), and their names."""
+    other name of the plan starts with), and their names. ``rename`` gives some steps
+    (by suffix: ``chosen``, ``violation``, ``listed``, ...) the names a plan's other
+    steps and its readers already use."""
     n = len(table.matches)
     steps: list[Let] = []
+    names = dict(rename or {})
 
     def let(suffix: str, op: Op) -> str:
-        steps.append(Let(prefix + suffix, op))
-        return prefix + suffix
+        name = names.get(suffix, prefix + suffix)
+        steps.append(Let(name, op))
+        return name
 
     m = table.matches
     hits = let("hits", CountTrue(m))

@@ -88,12 +88,12 @@ from ...expr.analysis import (
 from ...expr.ir import Const, Name, walk
 from ...messages import reasons_language, say
 from ...plan.frame import GroupCount, RatedSum, group_count_rows
+from ...plan.hit import HitTable, hit_steps
 from ...plan.ops import (
     AddPeriod,
     All,
     AnyOf,
     Codes,
-    CountTrue,
     Expr,
     Failed,
     FirstTrue,
@@ -757,7 +757,8 @@ class VisitsScheme(BatchEngine):
         Built on first use: a section with mistakes is compiled (to report them all)
         but never run."""
         assert self.default is not None  # compile refuses a policy without a default tier
-        return visits_plan(self.tiers, self.default, self.triggers, self._hit_policy)
+        return visits_plan(self.tiers, self.default, self.triggers, self._hit_policy,
+                           self.rules.aggregation)
 
     @cached_property
     def _fast(self) -> Callable[..., tuple[Any, ...] | None]:
@@ -975,8 +976,10 @@ class VisitsScheme(BatchEngine):
             assert t.when is not None
             return self._expr_error(t.when, f"visits.tiers.{t.id}.when", env, hid,
                                     _error_of(t.when, env) or _FAILED_IN_PLAN)
-        if trace[4]:  # unique_violation
+        if trace[4]:  # the hit policy's violation: unique, or any
             matching = [t for t in self.tiers if t.when is not None and t.when(env) is True]
+            if self._hit_policy == "any":
+                return self._any_violation(matching, env, hid)
             return self._unique_violation(matching, env, hid)
         tr = self.triggers[trace[5]]
         error = None if _always_true(tr.when) else _error_of(tr.when, env)
@@ -1000,7 +1003,8 @@ class VisitsScheme(BatchEngine):
             assert self.default is not None  # compile refuses a policy without a default
             cache[lang] = visits_words(self.tiers, self.default, self.triggers,
                                        self._hit_policy, LAST_GIVEN, lang,
-                                       {n: f.label for n, f in self.facts.items()})
+                                       {n: f.label for n, f in self.facts.items()},
+                                       self.rules.aggregation)
         words: VisitsWords = cache[lang]
         return words
 
@@ -1072,6 +1076,26 @@ class VisitsScheme(BatchEngine):
         return Reason("UNIQUE_VIOLATION", "visits.hit_policy",
                       f"household {hid}: {len(matching)} tiers match but hit_policy = 'unique' "
                       f"allows one: {parts}", read, 1)
+
+    def _any_violation(self, matching: Sequence[_Tier], env: Mapping[str, Any],
+                       hid: str) -> Reason:
+        """``any``: the matching tiers call for different cadences, and the policy does
+        not say which the household needs (DMN: a violation, never a guess)."""
+        read: dict[str, Any] = {}
+        for t in matching:
+            read.update(t.when.values_read(env) if t.when else {})
+        if reasons_language(self.model.policy.locale) == "zh":
+            parts = "；".join(f"{t.id}（{t.cadence.describe('zh')}探访一次，{t.cadence.text}）"
+                             for t in matching)
+            message = (f"住户 {hid}：有 {len(matching)} 个档次的条件成立，但探访频率不同，"
+                       f"而 hit_policy = 'any' 要求它们相同：{parts}")
+        else:
+            parts = "; ".join(f"{t.id} (visits {t.cadence.describe()}, {t.cadence.text})"
+                              for t in matching)
+            message = (f"household {hid}: {len(matching)} tiers match with different "
+                       f"cadences, but hit_policy = 'any' needs them to agree: {parts}")
+        return Reason("ANY_VIOLATION", "visits.hit_policy", message, read,
+                      1)
 
     @staticmethod
     def _expr_error(expr: Expression, rule: str, env: Mapping[str, Any], hid: str,
@@ -1343,6 +1367,48 @@ def _refuse_plugin_calls(ctx: CompileContext, path: KeyPath, where: str,
                                      "its care concept, and read the fact")
 
 
+#: The hit policies whose reasons say which other tiers matched (the plan then gives each
+#: tier's condition, ``$c{i}``): all but ``first`` (a later condition is not computed
+#: once one holds) and ``unique`` (two matching tiers reject the household).
+NOTED = frozenset({"priority", "any", "output order", "rule order", "collect"})
+
+#: A month's days as the caseload counts them, exactly (``30.44`` as written).
+_MONTH_DAYS = decimal.Decimal(repr(DAYS_PER_MONTH))
+
+#: The hit policies whose tiers each need a ``priority`` (DMN's output priority order).
+RANKED = frozenset({"priority", "output order"})
+
+#: Why ``collect`` with an aggregation that gives no cadence is refused, and what instead.
+_NO_CADENCE = {
+    "sum": "adds up the matching tiers' cadences",
+    "count": "counts the matching tiers",
+}
+_ONE_CADENCE = ('use aggregation = "max" (the matching tier that visits most often: the '
+                'most care any matching tier calls for) or "min" (the one that visits least '
+                'often), or hit_policy = "rule order" to list every matching tier')
+
+
+def _check_hit_policy(ctx: CompileContext, rules: Visits) -> None:
+    """A household needs one cadence: refuse the hit policy and aggregation pairs that do
+    not give one (collect without an aggregation gives a list; sum and count a number
+    that is no tier's), and an aggregation without collect."""
+    root: KeyPath = ("visits",)
+    policy, aggregation = rules.hit_policy, rules.aggregation
+    if aggregation is not None and policy != "collect":
+        ctx.report(root + ("aggregation",), f"aggregation is only used with hit_policy = "
+                                            f"'collect' (now {policy!r})",
+                   'remove it, or set hit_policy = "collect" with aggregation = '
+                   '"max" or "min"')
+    elif policy == "collect" and aggregation is None:
+        ctx.report(root + ("hit_policy",), "hit_policy = 'collect' without an aggregation "
+                                           "gives a list of tiers, and a household is "
+                                           "visited at one cadence", _ONE_CADENCE)
+    elif policy == "collect" and aggregation in _NO_CADENCE:
+        ctx.report(root + ("aggregation",),
+                   f"aggregation = {aggregation!r} {_NO_CADENCE[aggregation]}: that is not "
+                   f"a cadence, and a household is visited at one cadence", _ONE_CADENCE)
+
+
 def compile_visits(ctx: CompileContext) -> VisitsScheme:
     """Check the [visits] section against the rest of the policy and compile it."""
     rules = ctx.section("visits", Visits)
@@ -1407,6 +1473,8 @@ def compile_visits(ctx: CompileContext) -> VisitsScheme:
         except ValueError as e:
             ctx.report(root + ("max_interval",), str(e))
 
+    _check_hit_policy(ctx, rules)
+
     # tiers
     tier_ids = [t.id for t in rules.tiers]
     default_index: int | None = None
@@ -1441,10 +1509,14 @@ def compile_visits(ctx: CompileContext) -> VisitsScheme:
                        f"{max_interval.text!r} ({max_interval.describe()}, about "
                        f"{max_interval.approx_days:.1f} days)",
                        "shorten the cadence, or raise max_interval")
-        if rules.hit_policy == "priority":
+        if rules.hit_policy in RANKED:
             if not is_default and t.priority is None:
-                ctx.report(path(), f"tier {t.id!r} needs a priority (hit_policy = 'priority')",
-                           "add priority = <number>; the highest matching priority wins",
+                ctx.report(path(), f"tier {t.id!r} needs a priority (hit_policy = "
+                                   f"{rules.hit_policy!r})",
+                           "add priority = <number>; the highest matching priority wins"
+                           if rules.hit_policy == "priority" else
+                           "add priority = <number>; the matching tiers are listed by it, "
+                           "highest first, and the household placed in the first",
                            value=False)
             elif not is_default and t.priority is not None:
                 if t.priority in priorities:
@@ -1456,7 +1528,7 @@ def compile_visits(ctx: CompileContext) -> VisitsScheme:
                     priorities[t.priority] = t.id
         elif t.priority is not None:
             ctx.report(path("priority"), "priority is only used with hit_policy = "
-                                             "'priority'",
+                                             "'priority' or 'output order'",
                        f"remove it, or set hit_policy = \"priority\" (now "
                        f"{rules.hit_policy!r})", value=False)
         when: Expression | None = None
@@ -1553,8 +1625,29 @@ def due_rule_order(triggers: Sequence[_Trigger]) -> tuple[int, ...]:
     return tuple(sorted(range(len(triggers)), key=lambda j: f"visits.triggers.{triggers[j].id}"))
 
 
+def tier_table(tiers: Sequence[_Tier], conds: Sequence[Ref], hit_policy: str,
+               aggregation: str | None) -> HitTable:
+    """The tiers with a condition as a DMN decision table (the default tier is the
+    table's default output: it applies where no rule matches). A tier's output is its
+    cadence, written ``P<months>M<days>D`` (so ``any`` compares cadences, not names).
+    The output order of ``priority`` and ``output order`` is the tiers' ``priority``,
+    highest first. ``collect`` with ``max`` / ``min`` compares how much care a tier
+    calls for, its visits a month: the most is the shortest cadence, so the table's
+    output for it is the cadence's length in days (``30.44`` a month, as the caseload
+    counts) and ``max`` care is the smallest length (``min`` of that output)."""
+    outputs: tuple[tuple[Any, ...], ...]
+    if aggregation in ("max", "min"):
+        outputs = tuple((t.cadence.months * _MONTH_DAYS + t.cadence.days,) for t in tiers)
+        aggregation = "min" if aggregation == "max" else "max"
+    else:
+        outputs = tuple((f"P{t.cadence.months}M{t.cadence.days}D",) for t in tiers)
+    rank = tuple(-(t.priority or 0) for t in tiers) if hit_policy in RANKED else ()
+    return HitTable(hit_policy, tuple(conds), outputs, tuple(t.id for t in tiers), rank,
+                    aggregation)
+
+
 def visits_plan(tiers: Sequence[_Tier], default: _Tier, triggers: Sequence[_Trigger],
-                hit_policy: str) -> Plan:
+                hit_policy: str, aggregation: str | None = None) -> Plan:
     """Steps 2 and 3 of the module docstring as one plan over the facts the conditions
     read, ``as_of``, ``last_visit`` (never: ``NEVER``) and ``LAST_GIVEN`` (nullable).
 
@@ -1583,24 +1676,16 @@ def visits_plan(tiers: Sequence[_Tier], default: _Tier, triggers: Sequence[_Trig
         add(Let(conds[i].name, Expr(t.when.node)))
         add(Let(f"$e{i}", Failed((conds[i].name,))))
     add(Let("$tier_error", FirstTrue(tuple(Ref(f"$e{i}") for i in range(n)))))
-    violation: Operand = Lit(False, Type.BOOL)
-    if hit_policy == "priority":
-        order = sorted(range(n), key=lambda i: -(tiers[i].priority or 0))
-        add(Let("$by_priority", FirstTrue(tuple(conds[i] for i in order))))
-        add(Let("$tier", Pick(Ref("$by_priority"), tuple(
-            Lit(i, Type.INT) for i in (*order, n)))))
-    else:
-        add(Let("$tier", FirstTrue(tuple(conds))))
+    # the hit policy's steps (plan.hit, DMN's semantic written once): the chosen tier
+    # is "$tier", a violated unique / any is "$unique_violation"
+    steps.extend(hit_steps(tier_table(tiers, conds, hit_policy, aggregation), "$hit.",
+                           {"chosen": "$tier", "violation": "$unique_violation",
+                            "listed": "$tiers_matched"})[0])
+    violation: Operand = Ref("$unique_violation")
     if hit_policy == "first":  # a condition is computed only while none before it held
         add(Let("$tier_failed", Cmp("<", Ref("$tier_error"), Ref("$tier"), if_null=True)))
     else:
         add(Let("$tier_failed", Cmp("<", Ref("$tier_error"), Lit(n, Type.INT))))
-    if hit_policy == "unique":
-        add(Let("$matches", CountTrue(tuple(conds))))
-        add(Let("$unique_violation", Cmp(">", Ref("$matches"), Lit(1, Type.INT))))
-        violation = Ref("$unique_violation")
-    else:
-        add(Let("$unique_violation", All((Lit(False, Type.BOOL),))))
     # step 3: the cadence's due date (one date per distinct cadence, picked by tier)
     all_tiers = [*tiers, default]
     cadences = list(dict.fromkeys((t.cadence.months, t.cadence.days) for t in all_tiers))
@@ -1672,5 +1757,5 @@ def visits_plan(tiers: Sequence[_Tier], default: _Tier, triggers: Sequence[_Trig
                                                                   strict=True)))))
     outputs = (*(STEP + f for f in TRACE_FIELDS), *(f.name for f in fired),
                *(e.name for e in events), *(d.name for d in deadlines),
-               *((c.name for c in conds) if hit_policy == "priority" else ()))
+               *((c.name for c in conds) if hit_policy in NOTED else ()))
     return Plan(inputs, tuple(steps), outputs)
