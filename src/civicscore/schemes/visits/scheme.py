@@ -18,13 +18,28 @@ leaves a reason):
    record is one household, so a malformed fact that only civility reads
    still makes the record unusable here). A failing record is *rejected*
    with every reason found; it is never dropped.
-2. The tier, by ``hit_policy`` (DMN names):
+2. The tier, by ``hit_policy`` (DMN's seven, stated once in ``plan.hit``; the
+   tiers are a decision table whose output is the cadence, see ``hits``):
    ``first``: the first tier, in policy order, whose ``when`` holds;
    ``priority``: the highest ``priority`` among the tiers whose ``when`` holds;
    ``unique``: at most one tier's ``when`` may hold; two or more reject the
    record (``UNIQUE_VIOLATION``, naming them all), because the policy does not
-   say which should win.
-   When no condition holds, the default tier applies (it has no ``when``).
+   say which should win;
+   ``any``: every tier whose ``when`` holds must have the same cadence, and the
+   first of them in policy order is named; different cadences reject the record
+   (``ANY_VIOLATION``, naming the tiers and their cadences), for the same reason;
+   ``rule order`` / ``output order``: every matching tier is listed, in policy
+   order / by ``priority`` (highest first), and the household is placed in the
+   first of the list (so ``rule order`` places it as ``first`` does, but its
+   reason names every tier that matched);
+   ``collect`` with ``aggregation = "max"``: the matching tier that visits most
+   often (the most care any matching tier calls for: the shortest cadence, months
+   counted as 30.44 days; on a tie the earlier tier); ``"min"``: the one that
+   visits least often. ``collect`` without an aggregation (a list), or with
+   ``sum`` or ``count`` (a number that is no cadence), is refused at load.
+   When no condition holds, the default tier applies (it has no ``when``): DMN's
+   default output. Under every policy but ``first`` and ``unique`` the tier's
+   reason says which policy chose it among which matching tiers.
 3. The next due date: the last visit plus the tier's cadence (months by the
    calendar, the day clipped to the month's end, then days); a household never
    visited is due on the as-of date. Each trigger whose ``when`` holds and
@@ -54,7 +69,10 @@ leaves a reason):
 At load time, besides the checks on ids, references and cadences, a tier
 that can never be chosen under ``hit_policy = "first"`` because one earlier
 tier already takes every household it matches, and a tier whose own
-condition cannot hold, are reported as warnings. The analysis is exact for
+condition cannot hold, are reported as warnings. Only ``first`` has shadowed
+tiers: under the other policies a tier every household of which an earlier
+tier also matches is still chosen (by priority, by cadence under ``collect``)
+or still listed (``rule order``), so nothing is said of it. The analysis is exact for
 conditions that are conjunctions of single-fact constraints (``age >= 80 and
 lives_alone``, ``70 <= age < 80``, ``kind in ["a", "b"]``); for anything else
 it says nothing rather than guess.
@@ -88,7 +106,7 @@ from ...expr.analysis import (
 from ...expr.ir import Const, Name, walk
 from ...messages import reasons_language, say
 from ...plan.frame import GroupCount, RatedSum, group_count_rows
-from ...plan.hit import HitTable, hit_steps
+from ...plan.hit import hit_steps
 from ...plan.ops import (
     AddPeriod,
     All,
@@ -138,6 +156,7 @@ from ..base import (
     run_summary,
     run_table,
 )
+from .hits import NOTED, RANKED, check_hit_policy, tier_table
 from .words import VisitsWords, visits_words
 
 SCORED = "scored"
@@ -1367,48 +1386,6 @@ def _refuse_plugin_calls(ctx: CompileContext, path: KeyPath, where: str,
                                      "its care concept, and read the fact")
 
 
-#: The hit policies whose reasons say which other tiers matched (the plan then gives each
-#: tier's condition, ``$c{i}``): all but ``first`` (a later condition is not computed
-#: once one holds) and ``unique`` (two matching tiers reject the household).
-NOTED = frozenset({"priority", "any", "output order", "rule order", "collect"})
-
-#: A month's days as the caseload counts them, exactly (``30.44`` as written).
-_MONTH_DAYS = decimal.Decimal(repr(DAYS_PER_MONTH))
-
-#: The hit policies whose tiers each need a ``priority`` (DMN's output priority order).
-RANKED = frozenset({"priority", "output order"})
-
-#: Why ``collect`` with an aggregation that gives no cadence is refused, and what instead.
-_NO_CADENCE = {
-    "sum": "adds up the matching tiers' cadences",
-    "count": "counts the matching tiers",
-}
-_ONE_CADENCE = ('use aggregation = "max" (the matching tier that visits most often: the '
-                'most care any matching tier calls for) or "min" (the one that visits least '
-                'often), or hit_policy = "rule order" to list every matching tier')
-
-
-def _check_hit_policy(ctx: CompileContext, rules: Visits) -> None:
-    """A household needs one cadence: refuse the hit policy and aggregation pairs that do
-    not give one (collect without an aggregation gives a list; sum and count a number
-    that is no tier's), and an aggregation without collect."""
-    root: KeyPath = ("visits",)
-    policy, aggregation = rules.hit_policy, rules.aggregation
-    if aggregation is not None and policy != "collect":
-        ctx.report(root + ("aggregation",), f"aggregation is only used with hit_policy = "
-                                            f"'collect' (now {policy!r})",
-                   'remove it, or set hit_policy = "collect" with aggregation = '
-                   '"max" or "min"')
-    elif policy == "collect" and aggregation is None:
-        ctx.report(root + ("hit_policy",), "hit_policy = 'collect' without an aggregation "
-                                           "gives a list of tiers, and a household is "
-                                           "visited at one cadence", _ONE_CADENCE)
-    elif policy == "collect" and aggregation in _NO_CADENCE:
-        ctx.report(root + ("aggregation",),
-                   f"aggregation = {aggregation!r} {_NO_CADENCE[aggregation]}: that is not "
-                   f"a cadence, and a household is visited at one cadence", _ONE_CADENCE)
-
-
 def compile_visits(ctx: CompileContext) -> VisitsScheme:
     """Check the [visits] section against the rest of the policy and compile it."""
     rules = ctx.section("visits", Visits)
@@ -1473,7 +1450,7 @@ def compile_visits(ctx: CompileContext) -> VisitsScheme:
         except ValueError as e:
             ctx.report(root + ("max_interval",), str(e))
 
-    _check_hit_policy(ctx, rules)
+    check_hit_policy(ctx, rules)
 
     # tiers
     tier_ids = [t.id for t in rules.tiers]
@@ -1623,27 +1600,6 @@ def due_rule_order(triggers: Sequence[_Trigger]) -> tuple[int, ...]:
     whose name sorts first is the one the due date follows (the cadence's or the record's
     own sort before every trigger's: 'record.' and 'visits.tiers.' < 'visits.triggers.')."""
     return tuple(sorted(range(len(triggers)), key=lambda j: f"visits.triggers.{triggers[j].id}"))
-
-
-def tier_table(tiers: Sequence[_Tier], conds: Sequence[Ref], hit_policy: str,
-               aggregation: str | None) -> HitTable:
-    """The tiers with a condition as a DMN decision table (the default tier is the
-    table's default output: it applies where no rule matches). A tier's output is its
-    cadence, written ``P<months>M<days>D`` (so ``any`` compares cadences, not names).
-    The output order of ``priority`` and ``output order`` is the tiers' ``priority``,
-    highest first. ``collect`` with ``max`` / ``min`` compares how much care a tier
-    calls for, its visits a month: the most is the shortest cadence, so the table's
-    output for it is the cadence's length in days (``30.44`` a month, as the caseload
-    counts) and ``max`` care is the smallest length (``min`` of that output)."""
-    outputs: tuple[tuple[Any, ...], ...]
-    if aggregation in ("max", "min"):
-        outputs = tuple((t.cadence.months * _MONTH_DAYS + t.cadence.days,) for t in tiers)
-        aggregation = "min" if aggregation == "max" else "max"
-    else:
-        outputs = tuple((f"P{t.cadence.months}M{t.cadence.days}D",) for t in tiers)
-    rank = tuple(-(t.priority or 0) for t in tiers) if hit_policy in RANKED else ()
-    return HitTable(hit_policy, tuple(conds), outputs, tuple(t.id for t in tiers), rank,
-                    aggregation)
 
 
 def visits_plan(tiers: Sequence[_Tier], default: _Tier, triggers: Sequence[_Trigger],
