@@ -61,7 +61,6 @@ from .ops import (
     Codes,
     Compare,
     CountTrue,
-    Exact,
     ExactPick,
     ExactSum,
     ExactText,
@@ -90,6 +89,21 @@ RANKED = frozenset({"priority", "output order"})
 #: How many decimals an aggregate's text keeps (``ExactText``): a sum of constants has
 #: no more decimals than its terms, so this only bounds what a table may write.
 TEXT_PLACES = 12
+
+#: A numeric output is below this in magnitude (what both backends hold exactly, see
+#: ``plan.ops``' exact decimals), and so is a sum's total: ``ExactText`` writes 10**15
+#: and more with ``%g``, which is not exact.
+LIMIT = Decimal(10) ** 9
+LARGEST = Decimal(10) ** 15
+
+
+def _check_number(v: Decimal) -> None:
+    """A rule's numeric output, as both backends hold it exactly and write it whole."""
+    exponent = v.as_tuple().exponent
+    if not v.is_finite() or abs(v) >= LIMIT or (isinstance(exponent, int)
+                                                  and exponent < -TEXT_PLACES):
+        raise ValueError(f"a numeric output is finite, below {LIMIT} in magnitude, with at "
+                         f"most {TEXT_PLACES} decimals, not {v}")
 
 
 @dataclass(frozen=True, slots=True)
@@ -133,6 +147,14 @@ class HitTable:
                 if any(isinstance(o[0], bool) or not isinstance(o[0], int | Decimal)
                        for o in self.outputs):
                     raise ValueError("sum, min and max aggregate numbers")
+        for out in self.outputs:
+            for v in out:
+                if isinstance(v, int | Decimal) and not isinstance(v, bool):
+                    _check_number(Decimal(v))
+        if self.aggregation == "sum" and sum(abs(Decimal(o[0])) for o in self.outputs) \
+                >= LARGEST:
+            raise ValueError(f"the outputs of a sum add up to {LARGEST} or more: their "
+                             f"sum would not be written exactly")
 
     def order(self) -> tuple[int, ...]:
         """The rules in the order the policy tries them for its single result and
@@ -246,18 +268,20 @@ def hit_steps(table: HitTable, prefix: str, rename: Mapping[str, str] | None = N
     if table.aggregation == "count":
         aggregate = hits
     elif table.aggregation == "sum":
-        # sum(v_i x [rule i matched]); one more term, null where none matched, makes the
-        # sum of no outputs null (FEEL's sum([]))
-        flags = []
+        # sum over the rules of (v_i where rule i matched, else 0), each term an exact
+        # pick of a constant (so it is held at that constant's own scale), and one more
+        # term, null where none matched: the sum of no outputs is null (FEEL's sum([]))
+        terms: list[tuple[Operand, Decimal]] = []
         for i in range(n):
-            one = let(f"one{i}", IfElse(m[i], Lit(1, Type.INT), Lit(0, Type.INT)))
-            flags.append(let(f"flag{i}", Exact(Ref(one))))
+            flag = let(f"flag{i}", IfElse(m[i], Lit(1, Type.INT), Lit(0, Type.INT)))
+            terms.append((Ref(let(f"term{i}", ExactPick(Ref(flag), (
+                Lit(Decimal(0), EXACT), _lit(table.outputs[i][0], EXACT)),
+                Lit(None, EXACT)))), Decimal(1)))
         some = let("some", Compare(">", Ref(hits), Lit(0, Type.INT)))
-        zero = let("zero", IfElse(Ref(some), Lit(0, Type.INT), Lit(None, Type.INT)))
-        none = let("none_null", Exact(Ref(zero)))
-        total = let("sum", ExactSum((*((Ref(f), Decimal(table.outputs[i][0]))
-                                       for i, f in enumerate(flags)),
-                                     (Ref(none), Decimal(1)))))
+        some_flag = let("some_flag", IfElse(Ref(some), Lit(1, Type.INT), Lit(0, Type.INT)))
+        none = let("none_null", ExactPick(Ref(some_flag), (
+            Lit(None, EXACT), Lit(Decimal(0), EXACT)), Lit(None, EXACT)))
+        total = let("sum", ExactSum((*terms, (Ref(none), Decimal(1)))))
         aggregate = let("aggregate", ExactText(Ref(total), TEXT_PLACES))
     elif table.aggregation in ("min", "max"):
         # the chosen rule's output; a table of no rules has no column, and gives null
