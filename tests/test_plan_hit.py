@@ -185,3 +185,16 @@ def test_an_output_outside_its_priority_list_is_refused() -> None:
     with pytest.raises(ValueError, match="'d' is not one of the output values"):
         output_ranks([("a",), ("d",)], [["a", "b"]])
     assert output_ranks([("b", "x"), ("a", "y"), ("b", "z")], [["a", "b"], None]) == (1, 0, 1)
+
+
+def test_a_scheme_pays_only_for_what_it_reads() -> None:
+    """``want``: under first, the chosen rule needs one FirstTrue, and no count, list or
+    output; under unique the violation needs the count, and still no list."""
+    table = HitTable("first", (Ref("r0"), Ref("r1")), (("a",), ("b",)), ("r0", "r1"))
+    steps, names = hit_steps(table, "$h.", want=("chosen", "violation"))
+    assert [type(s.op).__name__ for s in steps] == ["FirstTrue", "All"]
+    unique = HitTable("unique", (Ref("r0"), Ref("r1")), (("a",), ("b",)), ("r0", "r1"))
+    steps, names = hit_steps(unique, "$h.", want=("chosen", "violation"))
+    assert [s.name for s in steps] == [names.hits, names.chosen, names.violation]
+    every, _ = hit_steps(unique, "$h.")
+    assert len(every) > len(steps)

@@ -48,8 +48,8 @@ and wants to say why reads it from the same steps.
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from collections.abc import Collection, Iterator, Mapping, Sequence
+from dataclasses import dataclass, fields
 from decimal import Decimal
 from typing import Any
 
@@ -213,12 +213,45 @@ def _lit(value: Any, kind: str | Type) -> Lit:
     return Lit(Decimal(value) if kind == EXACT else value, kind)
 
 
-def hit_steps(table: HitTable, prefix: str, rename: Mapping[str, str] | None = None
-              ) -> tuple[list[Let], HitSteps]:
+def hit_steps(table: HitTable, prefix: str, rename: Mapping[str, str] | None = None,
+              want: Collection[str] | None = None) -> tuple[list[Let], HitSteps]:
     """The steps that give ``table``'s result, named ``prefix`` + a suffix (a prefix no
     other name of the plan starts with), and their names. ``rename`` gives some steps
     (by suffix: ``chosen``, ``violation``, ``listed``, ...) the names a plan's other
-    steps and its readers already use."""
+    steps and its readers already use. ``want`` (fields of :class:`HitSteps`) keeps
+    only the steps those need: a scheme that reads the chosen rule and the violation
+    does not pay, per record, for a list and outputs it never reads."""
+    steps, names = _hit_steps(table, prefix, rename)
+    if want is None:
+        return steps, names
+    return _needed(steps, {getattr(names, f) for f in want}), names
+
+
+def _needed(steps: list[Let], names: set[str]) -> list[Let]:
+    """The steps the ``names`` read, directly or through other steps, in order."""
+    need = set(names)
+    kept: list[Let] = []
+    for step in reversed(steps):
+        if step.name in need:
+            kept.append(step)
+            need |= set(_refs(step.op))
+    return kept[::-1]
+
+
+def _refs(value: Any) -> Iterator[str]:
+    """The names an op (or a part of one) refers to."""
+    if isinstance(value, Ref):
+        yield value.name
+    elif isinstance(value, tuple):
+        for v in value:
+            yield from _refs(v)
+    elif hasattr(value, "__dataclass_fields__") and not isinstance(value, Lit):
+        for f in fields(value):
+            yield from _refs(getattr(value, f.name))
+
+
+def _hit_steps(table: HitTable, prefix: str, rename: Mapping[str, str] | None
+               ) -> tuple[list[Let], HitSteps]:
     n = len(table.matches)
     steps: list[Let] = []
     names = dict(rename or {})

@@ -1635,8 +1635,8 @@ def visits_plan(tiers: Sequence[_Tier], default: _Tier, triggers: Sequence[_Trig
     # the hit policy's steps (plan.hit, DMN's semantic written once): the chosen tier
     # is "$tier", a violated unique / any is "$unique_violation"
     steps.extend(hit_steps(tier_table(tiers, conds, hit_policy, aggregation), "$hit.",
-                           {"chosen": "$tier", "violation": "$unique_violation",
-                            "listed": "$tiers_matched"})[0])
+                           {"chosen": "$tier", "violation": "$unique_violation"},
+                           want=("chosen", "violation"))[0])
     violation: Operand = Ref("$unique_violation")
     if hit_policy == "first":  # a condition is computed only while none before it held
         add(Let("$tier_failed", Cmp("<", Ref("$tier_error"), Ref("$tier"), if_null=True)))
