@@ -91,11 +91,18 @@ within_days = 7
 """
 
 
+#: Every hit policy a [visits] section takes (collect with each aggregation that gives a
+#: cadence), as ``hit_policy`` and the line after it.
+HITS = {"first": "first", "priority": "priority", "unique": "unique", "any": "any",
+        "rule order": "rule order", "output order": "output order",
+        "collect max": 'collect"\naggregation = "max', "collect min": 'collect"\naggregation = "min'}
+
+
 def _policy(tmp: Path, hit: str) -> civicscore.Policy:
-    prio = {"priority": ["priority = 40", "priority = 30", "priority = 20", "priority = 10"]}
-    lines = prio.get(hit, ["", "", "", ""])
-    text = POLICY.format(hit=hit, p1=lines[0], p2=lines[1], p3=lines[2], p4=lines[3])
-    path = tmp / f"visits-{hit}.toml"
+    ranks = ["priority = 40", "priority = 30", "priority = 20", "priority = 10"]
+    lines = ranks if hit == "priority" else ranks[::-1] if hit == "output order" else [""] * 4
+    text = POLICY.format(hit=HITS[hit], p1=lines[0], p2=lines[1], p3=lines[2], p4=lines[3])
+    path = tmp / f"visits-{hit.replace(' ', '-')}.toml"
     path.write_text(text, encoding="utf-8")
     return civicscore.load(path)
 
@@ -103,7 +110,7 @@ def _policy(tmp: Path, hit: str) -> civicscore.Policy:
 @pytest.fixture(scope="module")
 def policies(tmp_path_factory: pytest.TempPathFactory) -> dict[str, civicscore.Policy]:
     tmp = tmp_path_factory.mktemp("visits-batch")
-    return {hit: _policy(tmp, hit) for hit in ("first", "priority", "unique")}
+    return {hit: _policy(tmp, hit) for hit in HITS}
 
 
 # --- households -----------------------------------------------------------------------------
@@ -191,9 +198,9 @@ OUTPUT_SCHEMA = pl.Schema({
     "as_of": pl.Date})
 
 
-@settings(max_examples=120, deadline=None, suppress_health_check=[HealthCheck.too_slow,
+@settings(max_examples=200, deadline=None, suppress_health_check=[HealthCheck.too_slow,
                                                                    HealthCheck.data_too_large])
-@given(hit=st.sampled_from(["first", "priority", "unique"]), items=rows)
+@given(hit=st.sampled_from(sorted(HITS)), items=rows)
 def test_batch_equals_per_record(policies: dict[str, civicscore.Policy], hit: str,
                                  items: list[Any]) -> None:
     assert_same(policies[hit], _as_input(items))

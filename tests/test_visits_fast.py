@@ -112,12 +112,18 @@ PRIORITY = POLICY.replace('hit_policy = "first"', 'hit_policy = "priority"').rep
     'cadence = "P2M"\n', 'cadence = "P2M"\npriority = 3\n').replace(
     'cadence = "P1M"\n', 'cadence = "P1M"\npriority = 7\n')
 UNIQUE = POLICY.replace('hit_policy = "first"', 'hit_policy = "unique"')
+ANY = POLICY.replace('hit_policy = "first"', 'hit_policy = "any"')
+OUTPUT_ORDER = PRIORITY.replace('hit_policy = "priority"', 'hit_policy = "output order"')
+COLLECT_MAX = POLICY.replace('hit_policy = "first"', 'hit_policy = "collect"\n'
+                                                     'aggregation = "max"')
 
 
 @pytest.fixture(scope="module")
 def schemes(tmp_path_factory: pytest.TempPathFactory) -> list[VisitsScheme]:
     out = []
-    for name, text in (("first", POLICY), ("priority", PRIORITY), ("unique", UNIQUE)):
+    for name, text in (("first", POLICY), ("priority", PRIORITY), ("unique", UNIQUE),
+                       ("any", ANY), ("output-order", OUTPUT_ORDER),
+                       ("collect-max", COLLECT_MAX)):
         path: Path = tmp_path_factory.mktemp("visits-fast") / f"{name}.toml"
         path.write_text(text, encoding="utf-8")
         out.append(civicscore.load(path, today=dt.date(2025, 1, 1)).visits)

@@ -54,13 +54,16 @@ TRIGGER_LABELS = ["", 'label = "出院"\n', 'label_en = "After"\n']
 
 @st.composite
 def policy_texts(draw: st.DrawFn) -> str:
-    hit = draw(st.sampled_from(["first", "priority", "unique"]))
+    hit = draw(st.sampled_from(["first", "priority", "unique", "any", "rule order",
+                                "output order", 'collect"\naggregation = "max',
+                                'collect"\naggregation = "min']))
     n = draw(st.integers(0, 1 if hit == "unique" else 4))
     priorities = draw(st.lists(st.integers(1, 99), min_size=n, max_size=n, unique=True))
     tiers = [f'[[visits.tiers]]\nid = "t{i}"\n{draw(st.sampled_from(LABELS))}'
              f'cadence = "{draw(st.sampled_from(CADENCES))}"\n'
              f'when = "{draw(st.sampled_from(CONDITIONS))}"\n'
-             + (f"priority = {priorities[i]}\n" if hit == "priority" else "")
+             + (f"priority = {priorities[i]}\n" if hit in ("priority", "output order")
+                else "")
              for i in range(n)]
     triggers = [f'[[visits.triggers]]\nid = "g{j}"\n'
                 f"{draw(st.sampled_from(TRIGGER_LABELS))}"
@@ -98,7 +101,7 @@ def _load(tmp: Path, text: str) -> civicscore.Policy:
             reject()  # a policy the loader refuses (tiers overlapping under "unique")
 
 
-@settings(max_examples=12, deadline=None,
+@settings(max_examples=24, deadline=None,
           suppress_health_check=[HealthCheck.too_slow, HealthCheck.function_scoped_fixture])
 @given(text=policy_texts(), items=households)
 @pytest.mark.parametrize("lang", ["en", "zh"])

@@ -787,7 +787,9 @@ def _exact_value(b: _Builder, op: ExactOp) -> tuple[pl.Expr, _Held, pl.Expr]:
                 else e * _i(10 ** (places - h.scale))
             top = h.bound // 10 ** (h.scale - places) + 1 if h.scale > places \
                 else h.bound * 10 ** (places - h.scale)
-            if top <= 10 ** 15:  # at most 15 digits: the nearest double spells it
+            # at most 15 digits and 4 decimals: the nearest double spells it, as polars
+            # writes it positionally (it writes a double below 1e-4 with an exponent)
+            if top <= 10 ** 15 and places <= 4:
                 text = (q.cast(pl.Int64).cast(pl.Float64) / _power(places)).cast(pl.String) \
                     .str.strip_suffix(".0")
             else:

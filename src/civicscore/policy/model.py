@@ -283,7 +283,9 @@ class Tier(Labelled):
                                                 "tier has none.")
     cadence: Cadence
     priority: int | None = Field(None, description="hit_policy = 'priority': the matching "
-                                                   "tier with the highest priority wins.")
+                                                   "tier with the highest priority wins; "
+                                                   "'output order': the matching tiers are "
+                                                   "listed by it, highest first.")
 
 
 class Trigger(Labelled):
@@ -306,7 +308,16 @@ class Visits(_Model):
     """Care visit tiers, chosen from care needs only."""
 
     entity: Id = "household"
-    hit_policy: Literal["first", "priority", "unique"] = "first"
+    hit_policy: Literal["first", "priority", "unique", "any", "rule order", "output order",
+                        "collect"] = Field("first", description=(
+        "How the tier is chosen when several conditions hold (DMN's hit policies): "
+        "first, priority, unique, any (all matching tiers must have the same cadence), "
+        "rule order / output order (every matching tier is listed, the household is "
+        "placed in the first), collect (with aggregation max or min)."))
+    aggregation: Literal["max", "min", "sum", "count"] | None = Field(None, description=(
+        "Only with hit_policy = 'collect': max places a household in the matching tier "
+        "that visits most often (the most care any matching tier calls for), min in the "
+        "one that visits least often. sum and count give no cadence, and are refused."))
     default_tier: Id = Field(description="The tier of a household no other tier matches.")
     max_interval: Cadence | None = Field(None, description="No tier's cadence may be longer "
                                                            "(e.g. P2M: everyone at least every "

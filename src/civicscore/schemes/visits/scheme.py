@@ -18,13 +18,28 @@ leaves a reason):
    record is one household, so a malformed fact that only civility reads
    still makes the record unusable here). A failing record is *rejected*
    with every reason found; it is never dropped.
-2. The tier, by ``hit_policy`` (DMN names):
+2. The tier, by ``hit_policy`` (DMN's seven, stated once in ``plan.hit``; the
+   tiers are a decision table whose output is the cadence, see ``hits``):
    ``first``: the first tier, in policy order, whose ``when`` holds;
    ``priority``: the highest ``priority`` among the tiers whose ``when`` holds;
    ``unique``: at most one tier's ``when`` may hold; two or more reject the
    record (``UNIQUE_VIOLATION``, naming them all), because the policy does not
-   say which should win.
-   When no condition holds, the default tier applies (it has no ``when``).
+   say which should win;
+   ``any``: every tier whose ``when`` holds must have the same cadence, and the
+   first of them in policy order is named; different cadences reject the record
+   (``ANY_VIOLATION``, naming the tiers and their cadences), for the same reason;
+   ``rule order`` / ``output order``: every matching tier is listed, in policy
+   order / by ``priority`` (highest first), and the household is placed in the
+   first of the list (so ``rule order`` places it as ``first`` does, but its
+   reason names every tier that matched);
+   ``collect`` with ``aggregation = "max"``: the matching tier that visits most
+   often (the most care any matching tier calls for: the shortest cadence, months
+   counted as 30.44 days; on a tie the earlier tier); ``"min"``: the one that
+   visits least often. ``collect`` without an aggregation (a list), or with
+   ``sum`` or ``count`` (a number that is no cadence), is refused at load.
+   When no condition holds, the default tier applies (it has no ``when``): DMN's
+   default output. Under every policy but ``first`` and ``unique`` the tier's
+   reason says which policy chose it among which matching tiers.
 3. The next due date: the last visit plus the tier's cadence (months by the
    calendar, the day clipped to the month's end, then days); a household never
    visited is due on the as-of date. Each trigger whose ``when`` holds and
@@ -54,7 +69,10 @@ leaves a reason):
 At load time, besides the checks on ids, references and cadences, a tier
 that can never be chosen under ``hit_policy = "first"`` because one earlier
 tier already takes every household it matches, and a tier whose own
-condition cannot hold, are reported as warnings. The analysis is exact for
+condition cannot hold, are reported as warnings. Only ``first`` has shadowed
+tiers: under the other policies a tier every household of which an earlier
+tier also matches is still chosen (by priority, by cadence under ``collect``)
+or still listed (``rule order``), so nothing is said of it. The analysis is exact for
 conditions that are conjunctions of single-fact constraints (``age >= 80 and
 lives_alone``, ``70 <= age < 80``, ``kind in ["a", "b"]``); for anything else
 it says nothing rather than guess.
@@ -88,12 +106,12 @@ from ...expr.analysis import (
 from ...expr.ir import Const, Name, walk
 from ...messages import reasons_language, say
 from ...plan.frame import GroupCount, RatedSum, group_count_rows
+from ...plan.hit import hit_steps
 from ...plan.ops import (
     AddPeriod,
     All,
     AnyOf,
     Codes,
-    CountTrue,
     Expr,
     Failed,
     FirstTrue,
@@ -138,6 +156,7 @@ from ..base import (
     run_summary,
     run_table,
 )
+from .hits import NOTED, RANKED, check_hit_policy, tier_table
 from .words import VisitsWords, visits_words
 
 SCORED = "scored"
@@ -757,7 +776,8 @@ class VisitsScheme(BatchEngine):
         Built on first use: a section with mistakes is compiled (to report them all)
         but never run."""
         assert self.default is not None  # compile refuses a policy without a default tier
-        return visits_plan(self.tiers, self.default, self.triggers, self._hit_policy)
+        return visits_plan(self.tiers, self.default, self.triggers, self._hit_policy,
+                           self.rules.aggregation)
 
     @cached_property
     def _fast(self) -> Callable[..., tuple[Any, ...] | None]:
@@ -976,8 +996,10 @@ class VisitsScheme(BatchEngine):
             assert t.when is not None
             return self._expr_error(t.when, f"visits.tiers.{t.id}.when", env, hid,
                                     _error_of(t.when, env) or _FAILED_IN_PLAN)
-        if trace[4]:  # unique_violation
+        if trace[4]:  # the hit policy's violation: unique, or any
             matching = [t for t in self.tiers if t.when is not None and t.when(env) is True]
+            if self._hit_policy == "any":
+                return self._any_violation(matching, env, hid)
             return self._unique_violation(matching, env, hid)
         tr = self.triggers[trace[5]]
         error = None if _always_true(tr.when) else _error_of(tr.when, env)
@@ -1001,7 +1023,8 @@ class VisitsScheme(BatchEngine):
             assert self.default is not None  # compile refuses a policy without a default
             cache[lang] = visits_words(self.tiers, self.default, self.triggers,
                                        self._hit_policy, LAST_GIVEN, lang,
-                                       {n: f.label for n, f in self.facts.items()})
+                                       {n: f.label for n, f in self.facts.items()},
+                                       self.rules.aggregation)
         words: VisitsWords = cache[lang]
         return words
 
@@ -1073,6 +1096,26 @@ class VisitsScheme(BatchEngine):
         return Reason("UNIQUE_VIOLATION", "visits.hit_policy",
                       f"household {hid}: {len(matching)} tiers match but hit_policy = 'unique' "
                       f"allows one: {parts}", read, 1)
+
+    def _any_violation(self, matching: Sequence[_Tier], env: Mapping[str, Any],
+                       hid: str) -> Reason:
+        """``any``: the matching tiers call for different cadences, and the policy does
+        not say which the household needs (DMN: a violation, never a guess)."""
+        read: dict[str, Any] = {}
+        for t in matching:
+            read.update(t.when.values_read(env) if t.when else {})
+        if reasons_language(self.model.policy.locale) == "zh":
+            parts = "；".join(f"{t.id}（{t.cadence.describe('zh')}探访一次，{t.cadence.text}）"
+                             for t in matching)
+            message = (f"住户 {hid}：有 {len(matching)} 个档次的条件成立，但探访频率不同，"
+                       f"而 hit_policy = 'any' 要求它们相同：{parts}")
+        else:
+            parts = "; ".join(f"{t.id} (visits {t.cadence.describe()}, {t.cadence.text})"
+                              for t in matching)
+            message = (f"household {hid}: {len(matching)} tiers match with different "
+                       f"cadences, but hit_policy = 'any' needs them to agree: {parts}")
+        return Reason("ANY_VIOLATION", "visits.hit_policy", message, read,
+                      1)
 
     @staticmethod
     def _expr_error(expr: Expression, rule: str, env: Mapping[str, Any], hid: str,
@@ -1408,6 +1451,8 @@ def compile_visits(ctx: CompileContext) -> VisitsScheme:
         except ValueError as e:
             ctx.report(root + ("max_interval",), str(e))
 
+    check_hit_policy(ctx, rules)
+
     # tiers
     tier_ids = [t.id for t in rules.tiers]
     default_index: int | None = None
@@ -1442,10 +1487,14 @@ def compile_visits(ctx: CompileContext) -> VisitsScheme:
                        f"{max_interval.text!r} ({max_interval.describe()}, about "
                        f"{max_interval.approx_days:.1f} days)",
                        "shorten the cadence, or raise max_interval")
-        if rules.hit_policy == "priority":
+        if rules.hit_policy in RANKED:
             if not is_default and t.priority is None:
-                ctx.report(path(), f"tier {t.id!r} needs a priority (hit_policy = 'priority')",
-                           "add priority = <number>; the highest matching priority wins",
+                ctx.report(path(), f"tier {t.id!r} needs a priority (hit_policy = "
+                                   f"{rules.hit_policy!r})",
+                           "add priority = <number>; the highest matching priority wins"
+                           if rules.hit_policy == "priority" else
+                           "add priority = <number>; the matching tiers are listed by it, "
+                           "highest first, and the household placed in the first",
                            value=False)
             elif not is_default and t.priority is not None:
                 if t.priority in priorities:
@@ -1457,7 +1506,7 @@ def compile_visits(ctx: CompileContext) -> VisitsScheme:
                     priorities[t.priority] = t.id
         elif t.priority is not None:
             ctx.report(path("priority"), "priority is only used with hit_policy = "
-                                             "'priority'",
+                                             "'priority' or 'output order'",
                        f"remove it, or set hit_policy = \"priority\" (now "
                        f"{rules.hit_policy!r})", value=False)
         when: Expression | None = None
@@ -1555,7 +1604,7 @@ def due_rule_order(triggers: Sequence[_Trigger]) -> tuple[int, ...]:
 
 
 def visits_plan(tiers: Sequence[_Tier], default: _Tier, triggers: Sequence[_Trigger],
-                hit_policy: str) -> Plan:
+                hit_policy: str, aggregation: str | None = None) -> Plan:
     """Steps 2 and 3 of the module docstring as one plan over the facts the conditions
     read, ``as_of``, ``last_visit`` (never: ``NEVER``) and ``LAST_GIVEN`` (nullable).
 
@@ -1584,24 +1633,16 @@ def visits_plan(tiers: Sequence[_Tier], default: _Tier, triggers: Sequence[_Trig
         add(Let(conds[i].name, Expr(t.when.node)))
         add(Let(f"$e{i}", Failed((conds[i].name,))))
     add(Let("$tier_error", FirstTrue(tuple(Ref(f"$e{i}") for i in range(n)))))
-    violation: Operand = Lit(False, Type.BOOL)
-    if hit_policy == "priority":
-        order = sorted(range(n), key=lambda i: -(tiers[i].priority or 0))
-        add(Let("$by_priority", FirstTrue(tuple(conds[i] for i in order))))
-        add(Let("$tier", Pick(Ref("$by_priority"), tuple(
-            Lit(i, Type.INT) for i in (*order, n)))))
-    else:
-        add(Let("$tier", FirstTrue(tuple(conds))))
+    # the hit policy's steps (plan.hit, DMN's semantic written once): the chosen tier
+    # is "$tier", a violated unique / any is "$unique_violation"
+    steps.extend(hit_steps(tier_table(tiers, conds, hit_policy, aggregation), "$hit.",
+                           {"chosen": "$tier", "violation": "$unique_violation"},
+                           want=("chosen", "violation"))[0])
+    violation: Operand = Ref("$unique_violation")
     if hit_policy == "first":  # a condition is computed only while none before it held
         add(Let("$tier_failed", Cmp("<", Ref("$tier_error"), Ref("$tier"), if_null=True)))
     else:
         add(Let("$tier_failed", Cmp("<", Ref("$tier_error"), Lit(n, Type.INT))))
-    if hit_policy == "unique":
-        add(Let("$matches", CountTrue(tuple(conds))))
-        add(Let("$unique_violation", Cmp(">", Ref("$matches"), Lit(1, Type.INT))))
-        violation = Ref("$unique_violation")
-    else:
-        add(Let("$unique_violation", All((Lit(False, Type.BOOL),))))
     # step 3: the cadence's due date (one date per distinct cadence, picked by tier)
     all_tiers = [*tiers, default]
     cadences = list(dict.fromkeys((t.cadence.months, t.cadence.days) for t in all_tiers))
@@ -1673,5 +1714,5 @@ def visits_plan(tiers: Sequence[_Tier], default: _Tier, triggers: Sequence[_Trig
                                                                   strict=True)))))
     outputs = (*(STEP + f for f in TRACE_FIELDS), *(f.name for f in fired),
                *(e.name for e in events), *(d.name for d in deadlines),
-               *((c.name for c in conds) if hit_policy == "priority" else ()))
+               *((c.name for c in conds) if hit_policy in NOTED else ()))
     return Plan(inputs, tuple(steps), outputs)

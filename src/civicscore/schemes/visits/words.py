@@ -11,13 +11,14 @@ are slots naming columns of its *words row*:
 
 * the plan's outputs (``VisitsScheme.plan``: ``$tier``, ``$cadence_due``,
   ``$next_due``, ``$overdue``, per trigger ``$fired{j}``, ``$ev{j}``,
-  ``$deadline{j}``, per tier under "priority" ``$c{i}``);
+  ``$deadline{j}``, per tier ``$c{i}`` under the hit policies whose reasons name
+  the other matching tiers: all but "first" and "unique");
 * the facts the conditions read, ``as_of``, ``last_visit`` (``NEVER`` where
   never visited) and ``LAST_GIVEN`` (the last visit as given, null if none);
 * a few values derived from those by one small step written for both engines
   side by side (:meth:`VisitsWords.row` and :meth:`VisitsWords.frame`):
-  whether the household was visited, the days a visit is overdue, and under
-  "priority" the tiers that matched.
+  whether the household was visited, the days a visit is overdue, and (those
+  hit policies) the tiers that matched, in the order the policy lists them.
 
 The per-record path renders each reason's template with ``Words.render`` over
 the row (``VisitsScheme._reasons``, on first read); batch renders
@@ -127,9 +128,10 @@ class VisitsWords:
     never: Words  # NEVER_VISITED
     triggers: tuple[Words, ...]  # TRIGGER, per trigger
     overdue: Words  # OVERDUE
-    #: under "priority": ``id (priority)`` of every tier, for the note listing those
-    #: that matched; None under the other hit policies (no note, no ``$c{i}`` columns)
-    matching: tuple[str, ...] | None
+    #: under the hit policies that say which other tiers matched (all but "first" and
+    #: "unique"): ``(i, label)`` of every tier, in the order the note lists those that
+    #: matched (``i`` the tier's ``$c{i}``); None under the others (no note, no columns)
+    matching: tuple[tuple[int, str], ...] | None
     last_given: str  # the plan input of the last visit as given (null: never visited)
     entries: tuple[Entry, ...] = field(init=False)
     #: (flag, its derived index) of every reason said where a flag of the plan holds
@@ -157,7 +159,7 @@ class VisitsWords:
         need = {c for c in entry_columns(self.entries) if not c.startswith("$w.")}
         need |= {self.last_given, "$next_due", "$tier", "as_of", *(f for f, _ in self._wheres)}
         if self.matching is not None:
-            need |= {f"$c{i}" for i in range(len(self.matching))}
+            need |= {f"$c{i}" for i, _ in self.matching}
         return need
 
     # -- the derived values, for both engines -----------------------------------------
@@ -177,7 +179,7 @@ class VisitsWords:
         next_due = row["$next_due"]
         row[DAYS_OVERDUE] = None if next_due is None else (as_of - next_due).days
         if self.matching is not None:
-            held = [label for i, label in enumerate(self.matching) if row[f"$c{i}"] is True]
+            held = [label for i, label in self.matching if row[f"$c{i}"] is True]
             row[SEVERAL] = len(held) > 1
             row[MATCHING] = ", ".join(held)
         return row
@@ -197,10 +199,10 @@ class VisitsWords:
                    (pl.lit(as_of, dtype=pl.Date) - pl.col("$next_due")).dt.total_days()
                    .alias(DAYS_OVERDUE)]
         if self.matching is not None:
-            held = [pl.col(f"$c{i}").fill_null(False) for i in range(len(self.matching))]
+            held = [pl.col(f"$c{i}").fill_null(False) for i, _ in self.matching]
             derived.append((pl.sum_horizontal(h.cast(pl.Int64) for h in held) > 1)
                            .alias(SEVERAL) if held else pl.lit(False).alias(SEVERAL))
-            derived.append(pl.concat_str([pl.when(h).then(pl.lit(label)) for h, label
+            derived.append(pl.concat_str([pl.when(h).then(pl.lit(label)) for h, (_, label)
                                           in zip(held, self.matching, strict=True)],
                                          separator=", ", ignore_nulls=True)
                            .fill_null("").alias(MATCHING) if held
@@ -214,9 +216,61 @@ def _where(flag: str) -> str:
     return f"$w.where {flag}"
 
 
+#: Per hit policy (and collect's aggregation), the note a tier's reason adds when several
+#: tiers matched: which policy chose it among which tiers, in English and in Chinese.
+_NOTES: dict[tuple[str, str | None], tuple[str, str]] = {
+    ("priority", None): ("; it has the highest priority among the matching tiers: ",
+                         "；在条件成立的各档中它的优先级最高："),
+    ("any", None): ("; hit_policy 'any': every matching tier visits at this cadence, and "
+                    "the first in the policy is named: ",
+                    "；hit_policy 'any'：条件成立的各档探访频率相同，取政策中最先的一档："),
+    ("rule order", None): ("; hit_policy 'rule order' lists the matching tiers in policy "
+                           "order and places the household in the first: ",
+                           "；hit_policy 'rule order' 按政策顺序列出条件成立的各档，住户归入"
+                           "第一档："),
+    ("output order", None): ("; hit_policy 'output order' lists the matching tiers by "
+                             "priority, highest first, and places the household in the "
+                             "first: ",
+                             "；hit_policy 'output order' 按优先级从高到低列出条件成立的各档，"
+                             "住户归入第一档："),
+    ("collect", "max"): ("; hit_policy 'collect' with aggregation 'max': of the matching "
+                         "tiers it visits most often (the most care any of them calls "
+                         "for): ",
+                         "；hit_policy 'collect'（aggregation 'max'）：在条件成立的各档中它"
+                         "探访最频繁（其中所需照护最多的一档）："),
+    ("collect", "min"): ("; hit_policy 'collect' with aggregation 'min': of the matching "
+                         "tiers it visits least often: ",
+                         "；hit_policy 'collect'（aggregation 'min'）：在条件成立的各档中它"
+                         "探访最少："),
+}
+
+
+def hit_note(tiers: Sequence[_Tier], hit_policy: str, aggregation: str | None, lang: str
+             ) -> tuple[tuple[tuple[int, str], ...] | None, list[Part]]:
+    """The tiers a reason lists as matched (``(i, label)`` in the order the hit policy
+    lists them) and the note naming the policy, said where several tiers matched; no
+    list and no note under ``first`` and ``unique`` (one tier is all they look at)."""
+    words = _NOTES.get((hit_policy, aggregation))
+    if words is None:
+        return None, []
+    order = list(range(len(tiers)))
+    if hit_policy == "output order":  # the list is in priority order, highest first
+        order.sort(key=lambda i: -(tiers[i].priority or 0))
+    if hit_policy in ("priority", "output order"):
+        labels = [f"{tiers[i].id} ({tiers[i].priority})" for i in order]
+    elif hit_policy == "collect":
+        labels = [f"{tiers[i].id} ({tiers[i].cadence.text})" for i in order]
+    else:
+        labels = [tiers[i].id for i in order]
+    note: list[Part] = [Branch(SEVERAL, Words.of(words[lang == "zh"], Slot(MATCHING)),
+                               Words.of())]
+    return tuple(zip(order, labels, strict=True)), note
+
+
 def visits_words(tiers: Sequence[_Tier], default: _Tier, triggers: Sequence[_Trigger],
                  hit_policy: str, last_given: str, lang: str = "en",
-                 labels: Mapping[str, str] | None = None) -> VisitsWords:
+                 labels: Mapping[str, str] | None = None,
+                 aggregation: str | None = None) -> VisitsWords:
     """The templates of a visits section: ``tiers`` with a condition, in policy order,
     then the default tier and the triggers, as ``compile_visits`` made them;
     ``last_given`` names the plan input of the last visit as given. ``lang`` is the
@@ -225,14 +279,8 @@ def visits_words(tiers: Sequence[_Tier], default: _Tier, triggers: Sequence[_Tri
     Chinese: the Chinese sentences say each condition in words (``expr.words``)."""
     if lang == "zh":
         return _visits_words_zh(tiers, default, triggers, hit_policy, last_given,
-                                labels or {})
-    note: list[Part] = []
-    matching: tuple[str, ...] | None = None
-    if hit_policy == "priority":
-        matching = tuple(f"{t.id} ({t.priority})" for t in tiers)
-        note = [Branch(SEVERAL, Words.of(
-            "; it has the highest priority among the matching tiers: ", Slot(MATCHING)),
-            Words.of())]
+                                labels or {}, aggregation)
+    matching, note = hit_note(tiers, hit_policy, aggregation, "en")
     matched = []
     for t in tiers:
         assert t.when is not None
@@ -267,19 +315,15 @@ def visits_words(tiers: Sequence[_Tier], default: _Tier, triggers: Sequence[_Tri
 
 def _visits_words_zh(tiers: Sequence[_Tier], default: _Tier, triggers: Sequence[_Trigger],
                      hit_policy: str, last_given: str,
-                     labels: Mapping[str, str]) -> VisitsWords:
+                     labels: Mapping[str, str], aggregation: str | None = None
+                     ) -> VisitsWords:
     """:func:`visits_words` in Chinese: the same reasons, slots and branches, worded for
     an officer or a household that reads Chinese (a condition in words, by the facts'
     labels, then the values it read as the policy names them; dates in ISO form, 从未
     for never)."""
     from ...expr.words import plain_zh  # only where reasons are worded in Chinese
 
-    note: list[Part] = []
-    matching: tuple[str, ...] | None = None
-    if hit_policy == "priority":
-        matching = tuple(f"{t.id} ({t.priority})" for t in tiers)
-        note = [Branch(SEVERAL, Words.of(
-            "；在条件成立的各档中它的优先级最高：", Slot(MATCHING)), Words.of())]
+    matching, note = hit_note(tiers, hit_policy, aggregation, "zh")
 
     def tier_name(t: _Tier) -> str:
         return f"{_zh_name(t.label, t.label_en, t.id)}档 [{t.id}]"
