@@ -299,3 +299,34 @@ def test_a_case_is_decided_in_its_own_language(load_text: Any, asked: str | None
         LANG.reset(token)
     assert [(r.case.name, r.passed) for r in results] == [
         ("zh by the locale", True), ("en by its own lang", True)], [r.mismatches for r in results]
+
+
+# --- visits: both engines ------------------------------------------------------------------
+
+HOUSEHOLDS_VISITS: list[dict[str, Any]] = [
+    {"household_id": "H1", "age_oldest": 70, "lives_alone": "no"},
+    {"age_oldest": 70},
+    {"household_id": "H1", "age_oldest": 70},
+    {"household_id": "H3", "age_oldest": 150},
+    {"household_id": "H4", "age_oldest": 70, "lives_alone": "maybe"},
+    {"household_id": "H5", "age_oldest": 70, "last_visit": "2026-01-05"},
+]
+
+VISITS_ZH = [
+    ["第 2 行：字段“household_id”为必填项，但没有填写"],
+    ["住户编号 H1 已在第 1 行出现"],
+    ["记录 H3：字段“age_oldest”：150 高于上限 130"],
+    ["记录 H4：字段“lives_alone”：应为 true 或 false（是/否），实际为 'maybe'"],
+    ["住户 H5：上次探访日期 2026-01-05 晚于评定日期 2025-12-31"],
+]
+
+
+def test_visits_rejections_in_chinese_from_both_engines(zh: None) -> None:
+    policy = civicscore.load(EXAMPLE_POLICY)
+    as_of = dt.date(2025, 12, 31)
+    per = policy.visits.run(HOUSEHOLDS_VISITS, as_of=as_of)
+    batch = policy.visits.batch(pl.DataFrame(HOUSEHOLDS_VISITS, infer_schema_length=None),
+                                as_of=as_of)
+    said = [list(r["reasons"]) for r in per.rejected_rows()]
+    assert said == VISITS_ZH
+    assert [list(r) for r in batch.rejected["reasons"].to_list()] == said

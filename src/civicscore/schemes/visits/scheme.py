@@ -90,6 +90,7 @@ from fractions import Fraction
 from functools import cached_property, partial
 from typing import TYPE_CHECKING, Any
 
+from ... import record_words as rw
 from ..._suggest import did_you_mean, one_of
 from ...errors import RecordError
 from ...expr import Expression, Fact, FunctionTable, Scope, Type
@@ -925,18 +926,21 @@ class VisitsScheme(BatchEngine):
             return self._reject(row, f"row {row}", "", None, [unreadable], as_of)
         reasons: list[Reason] = []
         label = f"row {row}"
+        locale = self.model.policy.locale
 
         def field(name: str, convert: Any, required: bool) -> Any:
             value = record.get(name)
             if is_missing(value):
                 if required:
-                    reasons.append(Reason("MISSING_FIELD", f"record.{name}",
-                                          f"{label}: field {name!r} is required and missing"))
+                    lang = reasons_language(locale)
+                    reasons.append(Reason("MISSING_FIELD", f"record.{name}", rw.say(
+                        "missing", lang, who=rw.who(label, lang), field=name)))
                 return None
             try:
                 return convert(value, label, name)
             except RecordError as e:
-                reasons.append(Reason(e.code, f"record.{name}", str(e), {name: value}))
+                reasons.append(Reason(e.code, f"record.{name}",
+                                      e.text(reasons_language(locale)), {name: value}))
                 return None
 
         hid = field("household_id", to_id, True)
@@ -946,13 +950,16 @@ class VisitsScheme(BatchEngine):
         lid = field("liaison_id", to_id, False) or ""
         last = field("last_visit", to_date, False)
         if hid in seen:
-            reasons.append(Reason("DUPLICATE_RECORD", "record.household_id",
-                                  f"household id {hid} already appears in row {seen[hid]}",
-                                  {"household_id": hid}))
+            reasons.append(Reason("DUPLICATE_RECORD", "record.household_id", rw.say(
+                "duplicate", reasons_language(locale), thing="household",
+                thing_zh=rw.THINGS_ZH["household"], id=hid, first=seen[hid]),
+                {"household_id": hid}))
         else:
             seen[hid] = row
         if last is not None and last > as_of:
             reasons.append(Reason("AFTER_AS_OF", "record.last_visit",
+                                  f"住户 {hid}：上次探访日期 {last} 晚于评定日期 {as_of}"
+                                  if reasons_language(locale) == "zh" else
                                   f"household {hid}: last visit on {last} is after the as-of date "
                                   f"{as_of}", {"last_visit": last}, as_of))
         facts, fact_reasons = coerce_facts(record, self.facts, hid, self.rules.entity,
@@ -1093,6 +1100,11 @@ class VisitsScheme(BatchEngine):
         read: dict[str, Any] = {}
         for t in matching:
             read.update(t.when.values_read(env) if t.when else {})
+        if reasons_language(self.model.policy.locale) == "zh":
+            parts = "；".join(f"{t.id}（{t.when.text if t.when else ''}）" for t in matching)
+            return Reason("UNIQUE_VIOLATION", "visits.hit_policy",
+                          f"住户 {hid}：有 {len(matching)} 个档次的条件成立，而 hit_policy = "
+                          f"'unique' 只允许一个：{parts}", read, 1)
         return Reason("UNIQUE_VIOLATION", "visits.hit_policy",
                       f"household {hid}: {len(matching)} tiers match but hit_policy = 'unique' "
                       f"allows one: {parts}", read, 1)
@@ -1117,9 +1129,11 @@ class VisitsScheme(BatchEngine):
         return Reason("ANY_VIOLATION", "visits.hit_policy", message, read,
                       1)
 
-    @staticmethod
-    def _expr_error(expr: Expression, rule: str, env: Mapping[str, Any], hid: str,
+    def _expr_error(self, expr: Expression, rule: str, env: Mapping[str, Any], hid: str,
                     error: Exception) -> Reason:
+        if reasons_language(self.model.policy.locale) == "zh":
+            return Reason("EXPR_ERROR", rule, f"住户 {hid}：{expr.text!r} 无法计算（{error}）",
+                          expr.values_read(env))
         return Reason("EXPR_ERROR", rule, f"household {hid}: {expr.text!r} could not be "
                                           f"computed ({error})", expr.values_read(env))
 
