@@ -318,58 +318,45 @@ class CheckWords:
     @staticmethod
     def of(rules: Volunteer, activities: Mapping[str, Any], lang: str = "en") -> CheckWords:
         """The sentences in ``lang`` (``label`` then holds the record's name in it:
-        ``record_words.who``)."""
+        ``record_words.who``): the structure once, each language's words from
+        :data:`_CHECKS`, the sentences every scheme says from ``record_words``."""
+        words = _CHECKS[lang]
         label = Slot("label", "text")
         window = rules.submission_window_days
-        zh = lang == "zh"
+
+        def sentence(name: str, *slots: Slot, **values: Any) -> Words:
+            """The record's name, then ``name``'s texts (``values`` filled in) and
+            ``slots`` in turn."""
+            texts = iter(t.format(**values) for t in words[name])
+            parts: list[str | Slot] = [label, next(texts)]
+            for slot in slots:
+                parts += [slot, next(texts)]
+            return Words.of(*parts)
+
         nif: list[Words] = []
         items: dict[str, int] = {}
         for a in activities.values():
             for rate in (a.per_hour, a.per_event):
                 if rate is not None and a.id not in items:
                     items[a.id] = len(nif)
-                    nif.append(Words.of(label, f"：活动“{a.id}”在 ", Slot("day", "text"),
-                                        f" 没有生效的积分标准（最早的标准自 {rate.starts[0]} "
-                                        f"起生效）") if zh else
-                               Words.of(label, f": activity {a.id!r} has no rate in force on ",
-                                        Slot("day", "text"),
-                                        f" (its first rate starts {rate.starts[0]})"))
-        if zh:
-            return CheckWords(
-                duplicate=rw.words("duplicate", lang, {
-                    "thing": "record", "thing_zh": rw.THINGS_ZH["record"],
-                    "id": Slot("rid", "text"), "first": Slot("first", "int")}),
-                unknown_activity=Words.of(label, "：未知的活动 ", Slot("unknown", "text")),
-                end_not_after_start=Words.of(label, "：结束时间（", Slot("end", "text"),
-                                             "）不晚于开始时间（", Slot("start", "text"), "）"),
-                after_as_of=rw.words("after_as_of", lang, {
-                    "who": label, "what": AFTER_AS_OF_ZH, "day": Slot("end_day", "text"),
-                    "as_of": Slot("as_of", "text")}),
-                not_confirmed=Words.of(label, "：未经组织方确认"),
-                submitted_before_end=Words.of(label, "：提交时间（", Slot("submitted", "text"),
-                                              "）早于活动结束时间（", Slot("end", "text"),
-                                              "）"),
-                late_submission=None if window is None else Words.of(
-                    label, "：活动结束 ", Slot("late", "int"),
-                    f" 天后才提交；提交期限为 {window} 天"),
-                rate_not_in_force=tuple(nif), rate_items=items)
+                    nif.append(sentence("rate_not_in_force", Slot("day", "text"), id=a.id,
+                                        start=rate.starts[0]))
+
         return CheckWords(
             duplicate=rw.words("duplicate", lang, {
-                "thing": "record", "id": Slot("rid", "text"), "first": Slot("first", "int")}),
-            unknown_activity=Words.of(label, ": unknown activity ", Slot("unknown", "text")),
-            end_not_after_start=Words.of(label, ": ends (", Slot("end", "text"),
-                                         ") at or before it starts (", Slot("start", "text"),
-                                         ")"),
+                "thing": "record", "thing_zh": rw.THINGS_ZH["record"],
+                "id": Slot("rid", "text"), "first": Slot("first", "int")}),
+            unknown_activity=sentence("unknown_activity", Slot("unknown", "text")),
+            end_not_after_start=sentence("end_not_after_start", Slot("end", "text"),
+                                         Slot("start", "text")),
             after_as_of=rw.words("after_as_of", lang, {
-                "who": label, "what": "ends on", "day": Slot("end_day", "text"),
-                "as_of": Slot("as_of", "text")}),
-            not_confirmed=Words.of(label, ": not confirmed by the organiser"),
-            submitted_before_end=Words.of(label, ": submitted (", Slot("submitted", "text"),
-                                          ") before the activity ended (", Slot("end", "text"),
-                                          ")"),
-            late_submission=None if window is None else Words.of(
-                label, ": submitted ", Slot("late", "int"),
-                f" days after the activity; the window is {window} days"),
+                "who": label, "what": "ends on", "what_zh": AFTER_AS_OF_ZH,
+                "day": Slot("end_day", "text"), "as_of": Slot("as_of", "text")}),
+            not_confirmed=sentence("not_confirmed"),
+            submitted_before_end=sentence("submitted_before_end", Slot("submitted", "text"),
+                                          Slot("end", "text")),
+            late_submission=None if window is None else sentence(
+                "late_submission", Slot("late", "int"), window=window),
             rate_not_in_force=tuple(nif), rate_items=items)
 
     def entries(self) -> tuple[tuple[str, Entry], ...]:
@@ -388,6 +375,32 @@ class CheckWords:
         if self.rate_not_in_force:
             out.append(("RATE_NOT_IN_FORCE", Choose("nif_at", self.rate_not_in_force)))
         return tuple(out)
+
+
+#: Step 1's sentences of an activity record, per language: the literal text between the
+#: record's name and each slot, in order (see ``CheckWords.of``); ``{id}``, ``{start}``
+#: and ``{window}`` are the policy's values, filled in once.
+_CHECKS: dict[str, dict[str, tuple[str, ...]]] = {
+    "en": {
+        "rate_not_in_force": (": activity '{id}' has no rate in force on ",
+                              " (its first rate starts {start})"),
+        "unknown_activity": (": unknown activity ", ""),
+        "end_not_after_start": (": ends (", ") at or before it starts (", ")"),
+        "not_confirmed": (": not confirmed by the organiser",),
+        "submitted_before_end": (": submitted (", ") before the activity ended (", ")"),
+        "late_submission": (": submitted ", " days after the activity; the window is "
+                                             "{window} days"),
+    },
+    "zh": {
+        "rate_not_in_force": ("：活动“{id}”在 ",
+                              " 没有生效的积分标准（最早的标准自 {start} 起生效）"),
+        "unknown_activity": ("：未知的活动 ", ""),
+        "end_not_after_start": ("：结束时间（", "）不晚于开始时间（", "）"),
+        "not_confirmed": ("：未经组织方确认",),
+        "submitted_before_end": ("：提交时间（", "）早于活动结束时间（", "）"),
+        "late_submission": ("：活动结束 ", " 天后才提交；提交期限为 {window} 天"),
+    },
+}
 
 
 def unknown_activity_text(activity_id: str, known: Mapping[str, Any], lang: str = "en"
