@@ -15,14 +15,20 @@ from collections.abc import Iterator
 from typing import Any
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 import civicscore
 from civicscore import record_words as rw
 from civicscore.errors import RecordError
+from civicscore.io import read_records
 from civicscore.messages import LANG
 from civicscore.records import coerce_fact, to_date, to_decimal, to_id, to_int, to_text
 
 from .conftest import EXAMPLE_POLICY
+from .test_bad_records import AS_OF as BAD_AS_OF
+from .test_bad_records import SCHEMES, csv_line, header_of, jsonl_line, valid
+from .test_bad_records import policy as example_policy
 
 pl = pytest.importorskip("polars")
 
@@ -330,3 +336,53 @@ def test_visits_rejections_in_chinese_from_both_engines(zh: None) -> None:
     said = [list(r["reasons"]) for r in per.rejected_rows()]
     assert said == VISITS_ZH
     assert [list(r) for r in batch.rejected["reasons"].to_list()] == said
+
+
+# --- rows that are no record: every reader, every scheme, both engines ---------------------
+
+_slot_text = st.text(st.characters(codec="utf-8", exclude_categories=("Cs",)), max_size=30)
+
+
+@given(row=st.integers(1, 10**9), line=st.integers(1, 10**9), error=_slot_text)
+def test_an_unreadable_row_reads_back_alike_in_python_and_polars(row: int, line: int,
+                                                                 error: str) -> None:
+    """Every reader's sentence, whatever a parser's error says, is worded in Chinese by
+    the Python function and by the polars expression alike, and English is untouched."""
+    said = [rw.say("unreadable_csv", "en", row=row, line=line, error=error),
+            rw.say("unreadable_json", "en", row=row, line=line, error=error),
+            rw.say("unreadable_cells", "en", row=row, line=line, cells=row, header=line),
+            rw.say("unreadable_object_line", "en", row=row, line=line),
+            rw.say("unreadable_object", "en", row=row),
+            rw.say("unreadable_record", "en", row=row), error]
+    zh = [rw.unreadable(m, "zh") for m in said]
+    assert [rw.unreadable(m, "en") for m in said] == said
+    assert zh[:6] == [rw.say(n, "zh", row=row, line=line, error=error, cells=row, header=line)
+                      for n in ("unreadable_csv", "unreadable_json", "unreadable_cells",
+                                "unreadable_object_line", "unreadable_object",
+                                "unreadable_record")]
+    assert zh[6] == error  # not a reader's sentence: as it is
+    polars_said = pl.select(rw.unreadable_expr(pl.Series(said, dtype=pl.String), "zh"))
+    assert polars_said.to_series().to_list() == zh
+
+
+@pytest.mark.parametrize("scheme", SCHEMES)
+def test_unreadable_rows_are_told_in_chinese_by_both_engines(tmp_path: Any, scheme: str,
+                                                             zh: None) -> None:
+    v1, v2, v3 = (valid(scheme, n) for n in (1, 2, 3))
+    ragged = tmp_path / "in.csv"
+    ragged.write_text(header_of(scheme) + csv_line(v1) + csv_line(v2).rstrip("\n")
+                      + ",surplus\n" + csv_line(v3), encoding="utf-8")
+    lines = tmp_path / "in.jsonl"
+    lines.write_text(jsonl_line(v1) + "{not json\n" + "[1, 2]\n", encoding="utf-8")
+    width = len(v1)  # the header's: each scheme's record has its own fields
+    policy = example_policy()
+    for path, expected in (
+            (ragged, [f"第 2 行（文件第 3 行）有 {width + 1} 个单元格，表头有 {width} 个"]),
+            (lines, ["第 2 行（文件第 2 行）不是有效的 JSON：Expecting property name enclosed "
+                     "in double quotes",
+                     "第 3 行（文件第 3 行）不是 JSON 对象"])):
+        per = policy.scheme(scheme).run(read_records(path), as_of=BAD_AS_OF)
+        said = [r["reasons"][0] for r in per.rejected_rows()]
+        assert said == expected
+        batch = policy.scheme(scheme).batch(path, as_of=BAD_AS_OF)
+        assert [r[0] for r in batch.rejected["reasons"].to_list()] == said

@@ -36,6 +36,7 @@ from pathlib import Path
 from typing import IO, Any, TextIO, cast
 
 from .errors import InputError, UsageError
+from .record_words import say
 from .records import UnreadableRow
 from .records import check_column_names as check_column_names  # its home before excel.py
 
@@ -245,14 +246,15 @@ def _read_csv(path: Path, encoding: str | None = None
                                  f"(a \" is missing); the rows after it cannot be read"
                                  ) from None
             row += 1
-            yield UnreadableRow(row, f"row {row} (line {reader.line_num}) cannot be read: {e}")
+            yield UnreadableRow(row, say("unreadable_csv", "en", row=row,
+                                          line=reader.line_num, error=e))
             continue
         if not cells or all(not c.strip() for c in cells):
             continue  # blank line: not a record
         row += 1
         if len(cells) != len(header):
-            yield UnreadableRow(row, f"row {row} (line {reader.line_num}) has {len(cells)} "
-                                     f"cells, the header has {len(header)}")
+            yield UnreadableRow(row, say("unreadable_cells", "en", row=row, line=reader.line_num,
+                                         cells=len(cells), header=len(header)))
             continue
         yield dict(zip(header, cells, strict=True))
 
@@ -267,14 +269,14 @@ def _read_jsonl(path: Path, encoding: str | None = None
         try:
             value = json.loads(line)
         except json.JSONDecodeError as e:
-            yield UnreadableRow(row, f"row {row} (line {n}) is not valid JSON: {e.msg}")
+            yield UnreadableRow(row, say("unreadable_json", "en", row=row, line=n, error=e.msg))
             continue
         except (ValueError, RecursionError) as e:  # 4300+ digit integers, deep nesting
-            yield UnreadableRow(row, f"row {row} (line {n}) cannot be read: "
-                                     f"{type(e).__name__}: {str(e)[:120]}")
+            yield UnreadableRow(row, say("unreadable_csv", "en", row=row, line=n,
+                                         error=f"{type(e).__name__}: {str(e)[:120]}"))
             continue
         if not isinstance(value, dict):
-            yield UnreadableRow(row, f"row {row} (line {n}) is not a JSON object")
+            yield UnreadableRow(row, say("unreadable_object_line", "en", row=row, line=n))
             continue
         yield value
 
@@ -292,7 +294,7 @@ def _read_json(path: Path, encoding: str | None = None
         raise InputError(f"{path}: expected a JSON list of records")
     for row, value in enumerate(data, start=1):
         yield value if isinstance(value, dict) else UnreadableRow(
-            row, f"row {row} is not a JSON object")
+            row, say("unreadable_object", "en", row=row))
 
 
 def parquet_column_names(path: str | Path) -> list[str] | None:

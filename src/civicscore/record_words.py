@@ -98,6 +98,23 @@ SENTENCES: dict[str, dict[str, str]] = {
                         "zh": "{who}：{thing_zh}“{id}”（{text}）无法判定：{error}"},
     "after_as_of": {"en": "{who}: {what} {day}, after the as-of date {as_of}",
                     "zh": "{who}：{what_zh} {day}，晚于评定日期 {as_of}"},
+    # a row a reader cannot turn into a record at all (UNREADABLE_ROW): the readers
+    # write the English sentence, carried as text through frames and Spark; the reason
+    # is worded in the scheme's language by :func:`unreadable`
+    "unreadable_cells": {"en": "row {row} (line {line}) has {cells} cells, the header has "
+                               "{header}",
+                         "zh": "第 {row} 行（文件第 {line} 行）有 {cells} 个单元格，表头有 "
+                               "{header} 个"},
+    "unreadable_csv": {"en": "row {row} (line {line}) cannot be read: {error}",
+                       "zh": "第 {row} 行（文件第 {line} 行）无法读取：{error}"},
+    "unreadable_json": {"en": "row {row} (line {line}) is not valid JSON: {error}",
+                        "zh": "第 {row} 行（文件第 {line} 行）不是有效的 JSON：{error}"},
+    "unreadable_object_line": {"en": "row {row} (line {line}) is not a JSON object",
+                               "zh": "第 {row} 行（文件第 {line} 行）不是 JSON 对象"},
+    "unreadable_object": {"en": "row {row} is not a JSON object",
+                          "zh": "第 {row} 条不是 JSON 对象"},
+    "unreadable_record": {"en": "row {row} is not a record with named fields",
+                          "zh": "第 {row} 条不是带字段名的记录"},
 }
 """The sentences of a rejection, by name, in each language."""
 
@@ -189,3 +206,56 @@ def who_expr(label: pl.Expr | pl.Series, lang: str) -> pl.Expr:
     number = text.str.extract(r"^row (\d+)$", 1)
     return pl.when(number.is_not_null()).then(expr("row", lang, row=number)) \
         .otherwise(expr("record", lang, id=text))
+
+
+_UNREADABLE = ("unreadable_cells", "unreadable_csv", "unreadable_json",
+               "unreadable_object_line", "unreadable_object", "unreadable_record")
+
+
+_META = re.compile(r"([\\.^$|?*+()\[\]{}])")
+
+
+def _pattern(template: str) -> str:
+    """The English ``template`` as a regular expression that Python's ``re`` and polars'
+    (Rust's) both read alike: one named group per slot, the text around it literal."""
+    parts = re.split(r"\{(\w+)\}", template)
+    return "(?s)^" + "".join(_META.sub(r"\\\1", p) if i % 2 == 0 else f"(?P<{p}>.*?)"
+                             for i, p in enumerate(parts)) + "$"
+
+
+_UNREADABLE_PATTERNS = [(name, re.compile(_pattern(SENTENCES[name]["en"])))
+                        for name in _UNREADABLE]
+
+
+def unreadable(message: str, lang: str) -> str:
+    """An ``UNREADABLE_ROW`` message (the English sentence a reader wrote) in ``lang``.
+
+    The readers (CSV, JSON Lines, JSON, and Spark's, which run on workers) write one
+    English sentence from :data:`SENTENCES`, which frames and Arrow batches carry as text;
+    here it is read back into its slots and written in ``lang``, so every engine gives
+    the same words. A parser's own detail (Python's ``csv`` or ``json`` error) stays as
+    the parser wrote it. A message from elsewhere is returned as it is."""
+    if lang == "en":
+        return message
+    for name, pattern in _UNREADABLE_PATTERNS:
+        found = pattern.match(message)
+        if found is not None:
+            return say(name, lang, **found.groupdict())
+    return message
+
+
+def unreadable_expr(message: pl.Expr | pl.Series, lang: str) -> pl.Expr:
+    """:func:`unreadable` of a column of messages, in polars (no Python per row): the
+    same patterns, each replaced by the language's template with its slots refilled."""
+    import polars as pl
+
+    text = pl.lit(message) if isinstance(message, pl.Series) else message
+    if lang == "en":
+        return text
+    out = text
+    for name, _ in reversed(_UNREADABLE_PATTERNS):  # the first pattern that matches wins
+        pattern = _pattern(SENTENCES[name]["en"])
+        target = re.sub(r"\{(\w+)\}", r"${\1}", SENTENCES[name][lang].replace("$", "$$"))
+        out = pl.when(text.str.contains(pattern)) \
+            .then(text.str.replace(pattern, target)).otherwise(out)
+    return out

@@ -19,6 +19,7 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
+from . import record_words as rw
 from ._suggest import closest, one_of
 from .errors import InputError, RecordError
 from .expr.ir import MAX_SAFE_INT
@@ -461,10 +462,11 @@ def coerce_facts(record: Mapping[str, Any], specs: Mapping[str, FactSpec], label
     return facts, reasons
 
 
-def unreadable_reason(row: int, record: Any) -> Reason | None:
-    """The reason a row cannot be read as a record at all, or None when it can."""
+def unreadable_reason(row: int, record: Any, locale: str | None = None) -> Reason | None:
+    """The reason a row cannot be read as a record at all, or None when it can: the
+    reader's sentence in the language of the policy's ``locale`` (its reasons')."""
     if isinstance(record, Mapping):
         return None
     message = (record.message if isinstance(record, UnreadableRow)
-               else f"row {row} is not a record with named fields")
-    return Reason("UNREADABLE_ROW", "input", message)
+               else rw.say("unreadable_record", "en", row=row))
+    return Reason("UNREADABLE_ROW", "input", rw.unreadable(message, reasons_language(locale)))

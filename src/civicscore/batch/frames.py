@@ -37,6 +37,7 @@ import polars as pl
 from ..errors import InputError, RecordError
 from ..expr.ir import MAX_SAFE_INT
 from ..policy.model import FactSpec
+from ..record_words import say
 from ..records import (
     _FALSE,
     _TRUE,
@@ -282,7 +283,7 @@ def _chunk(items: list[Any], start: int) -> pl.DataFrame:
             unreadable.append(None)
         else:
             unreadable.append(item.message if isinstance(item, UnreadableRow)
-                              else f"row {start + i} is not a record with named fields")
+                              else say("unreadable_record", "en", row=start + i))
     columns: dict[str, pl.Series] = {}
     for name in names:
         if name in (ROW, UNREADABLE):

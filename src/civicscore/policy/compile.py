@@ -324,7 +324,8 @@ def _check_facts(ctx: CompileContext) -> None:
                 concept = suggest_concept(name, spec.label, spec.label_en, spec.type)
                 ctx.report(path, f"fact {name!r} is about {why}, but declares no care concept",
                            f'declare it as a care need: concept = "{concept}" (then only visit '
-                           f'tiers read it, to give care; 健康信息只能作为照护需求申报，仅供探访分级使用)'
+                           f'tiers read it, to give care; '
+                           f'健康信息只能作为照护需求申报，仅供探访分级使用)'
                            if concept else "declare it as a care need with the concept it "
                            "carries (civicscore care-vocabulary lists them), or leave it out "
                            "(健康信息只能作为照护需求申报)", value=False)

@@ -32,6 +32,7 @@ from typing import TYPE_CHECKING, Any
 
 from ..batch.frames import ROW, UNREADABLE
 from ..errors import InputError
+from ..record_words import say
 from . import json_input
 from .json_input import LINE, MESSAGE, TEXT
 from .numbering import numbered as _numbered
@@ -115,14 +116,14 @@ def cells_record(header: list[str], text: str, line: int) -> tuple[bool, str | N
     try:
         cells = next(csv.reader([text + "\n"], strict=True))
     except csv.Error as e:
-        return True, None, f"row {_ROW_MARK} (line {line}) cannot be read: {e}"
+        return True, None, say("unreadable_csv", "en", row=_ROW_MARK, line=line, error=e)
     except StopIteration:  # pragma: no cover - a line always gives a row
         cells = []
     if not cells or all(not c.strip() for c in cells):
         return False, None, None  # blank line: not a record
     if len(cells) != len(header):
-        return True, None, (f"row {_ROW_MARK} (line {line}) has {len(cells)} cells, the "
-                            f"header has {len(header)}")
+        return True, None, say("unreadable_cells", "en", row=_ROW_MARK, line=line,
+                               cells=len(cells), header=len(header))
     return True, json.dumps(dict(zip(header, cells, strict=True))), None
 
 

@@ -38,6 +38,7 @@ import polars as pl
 
 from ..batch.frames import ROW, UNREADABLE, Numbered, read_source
 from ..errors import InputError
+from ..record_words import say
 from ..records import UnreadableRow
 from .numbering import numbered as _numbered
 from .numbering import release
@@ -63,12 +64,12 @@ def line_record(text: str, row: int, line: int) -> tuple[Any, str | None]:
     try:
         value = json.loads(text)
     except json.JSONDecodeError as e:
-        return None, f"row {row} (line {line}) is not valid JSON: {e.msg}"
+        return None, say("unreadable_json", "en", row=row, line=line, error=e.msg)
     except (ValueError, RecursionError) as e:  # 4300+ digit integers, deep nesting
-        return None, (f"row {row} (line {line}) cannot be read: "
-                      f"{type(e).__name__}: {str(e)[:120]}")
+        return None, say("unreadable_csv", "en", row=row, line=line,
+                         error=f"{type(e).__name__}: {str(e)[:120]}")
     if not isinstance(value, dict):
-        return None, f"row {row} (line {line}) is not a JSON object"
+        return None, say("unreadable_object_line", "en", row=row, line=line)
     return value, None
 
 

@@ -665,7 +665,7 @@ class AppraisalScheme(BatchEngine):
 
     def _decide(self, row: int, record: Any, as_of: dt.date,
                 seen: dict[str, int]) -> AppraisalDecision:
-        if (unreadable := unreadable_reason(row, record)) is not None:
+        if (unreadable := unreadable_reason(row, record, self.model.policy.locale)) is not None:
             return self._reject(row, f"row {row}", [unreadable], as_of)
         reasons: list[Reason] = []
         sid = ""

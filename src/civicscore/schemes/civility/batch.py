@@ -334,7 +334,8 @@ def _rejections(scheme: CivilityScheme, frame: pl.DataFrame, rejected: pl.Series
 
     # the row cannot be read: its one reason
     said.append((pl.select(pl.when(~pl.lit(readable)).then(pl.lit("UNREADABLE_ROW"))
-                           ).to_series(), work[UNREADABLE]))
+                           ).to_series(),
+                  pl.select(rw.unreadable_expr(work[UNREADABLE], lang)).to_series()))
     # household_id (read before the row has a label other than its number)
     refused("household_id", _field_check("household_id", to_id), hid.code.is_not_null(),
             row_who)

@@ -462,7 +462,7 @@ class CivilityScheme(BatchEngine):
 
     def _decide(self, row: int, record: Any, as_of: dt.date,
                 seen: dict[str, int]) -> CivilityDecision:
-        if (unreadable := unreadable_reason(row, record)) is not None:
+        if (unreadable := unreadable_reason(row, record, self.model.policy.locale)) is not None:
             return self._reject(row, f"row {row}", [unreadable], as_of)
         reasons: list[Reason] = []
         label = f"row {row}"

@@ -922,7 +922,7 @@ class VisitsScheme(BatchEngine):
     def _decide_carefully(self, row: int, record: Any, as_of: dt.date,
                           seen: dict[str, int]) -> VisitDecision:
         """Step 1 value by value, collecting every reason to reject the record."""
-        if (unreadable := unreadable_reason(row, record)) is not None:
+        if (unreadable := unreadable_reason(row, record, self.model.policy.locale)) is not None:
             return self._reject(row, f"row {row}", "", None, [unreadable], as_of)
         reasons: list[Reason] = []
         label = f"row {row}"

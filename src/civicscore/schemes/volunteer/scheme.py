@@ -674,7 +674,7 @@ class VolunteerScheme(BatchEngine):
 
     def _check_record(self, row: int, record: Mapping[str, Any], as_of: dt.date,
                       seen_ids: dict[str, int]) -> ActivityDecision | _Pending:
-        if (unreadable := unreadable_reason(row, record)) is not None:
+        if (unreadable := unreadable_reason(row, record, self.model.policy.locale)) is not None:
             return self._reject(row, f"row {row}", "", "", None, [unreadable], as_of)
         reasons: list[Reason] = []
         who = f"row {row}"  # the record's name (RecordError's): the bare id, or "row N"
