@@ -15,7 +15,7 @@ from collections.abc import Iterator
 from typing import Any
 
 import pytest
-from hypothesis import given
+from hypothesis import example, given
 from hypothesis import strategies as st
 
 import civicscore
@@ -344,6 +344,7 @@ _slot_text = st.text(st.characters(codec="utf-8", exclude_categories=("Cs",)), m
 
 
 @given(row=st.integers(1, 10**9), line=st.integers(1, 10**9), error=_slot_text)
+@example(row=1, line=1, error="\n")  # Python's $ matches before a final newline, Rust's not
 def test_an_unreadable_row_reads_back_alike_in_python_and_polars(row: int, line: int,
                                                                  error: str) -> None:
     """Every reader's sentence, whatever a parser's error says, is worded in Chinese by
@@ -386,3 +387,64 @@ def test_unreadable_rows_are_told_in_chinese_by_both_engines(tmp_path: Any, sche
         assert said == expected
         batch = policy.scheme(scheme).batch(path, as_of=BAD_AS_OF)
         assert [r[0] for r in batch.rejected["reasons"].to_list()] == said
+
+
+# --- an expression that cannot be computed for a record --------------------------------------
+
+
+@pytest.mark.parametrize(("error", "zh_error"), [
+    (ZeroDivisionError("division by zero"), "除数为零"),
+    (ArithmeticError("12345678901234567 is too large a whole number"),
+     "12345678901234567 超出整数的范围"),
+    (ArithmeticError("the number is too large"), "数值过大"),
+    (OverflowError("date value out of range"), "日期超出范围"),
+    (ValueError("something no table knows"), "something no table knows"),
+])
+def test_evaluation_errors_in_chinese(error: Exception, zh_error: str) -> None:
+    assert rw.evaluation_error(error, "zh") == zh_error
+    assert rw.evaluation_error(error, "en") == str(error)
+
+
+def test_expression_errors_in_chinese_from_both_engines(load_text: Any, write_policy: Any,
+                                                        zh: None) -> None:
+    from .test_visits import POLICY as VISITS
+    from .test_visits import hh
+
+    civility = load_text(CIVILITY.replace('when = "hygiene_passed >= 10 and tidy != \\"poor\\""',
+                                          'when = "10 / hygiene_passed > 1"'))
+    records = [{"household_id": "H0", "hygiene_passed": 0}]
+    per = [r["reasons"] for r in civility.civility.run(records, as_of=AS_OF).rejected_rows()]
+    assert per == [["记录 H0：星级“clean”（10 / hygiene_passed > 1）无法判定：除数为零"]]
+    batch = civility.civility.batch(pl.DataFrame(records), as_of=AS_OF)
+    assert [list(r) for r in batch.rejected["reasons"].to_list()] == per
+
+    visits = civicscore.load(write_policy(VISITS.replace('when = "age >= 70 or illness"',
+                                                         'when = "100 / age > 2"')),
+                             today=dt.date(2025, 1, 1))
+    homes = [hh("A", 0), hh("B", 30)]
+    as_of = dt.date(2025, 12, 31)
+    per = [r["reasons"] for r in visits.visits.run(homes, as_of=as_of).rejected_rows()]
+    assert per == [["住户 A：'100 / age > 2' 无法计算（除数为零）"]]
+    batch = visits.visits.batch(pl.DataFrame(homes), as_of=as_of)
+    assert [list(r) for r in batch.rejected["reasons"].to_list()] == per
+
+    volunteer = load_text("""
+[policy]
+id = "t"
+version = "1"
+[facts.activity]
+people = { type = "int", default = 1 }
+[volunteer.activities.a]
+points_per_hour = 1
+[[volunteer.multipliers]]
+id = "per_head"
+when = "10 / people > 1"
+factor = 2
+""")
+    acts = [{"record_id": "x", "volunteer_id": "V1", "activity": "a", "people": 0,
+             "start": "2025-05-01T08:00", "end": "2025-05-01T10:00", "confirmed": "yes",
+             "submitted_at": "2025-05-01T12:00"}]
+    per = [r["reasons"] for r in volunteer.volunteer.run(acts, as_of=as_of).rejected_rows()]
+    assert per == [["记录 x：加分系数“per_head”的条件（10 / people > 1）无法计算：除数为零"]]
+    batch = volunteer.volunteer.batch(pl.DataFrame(acts), as_of=as_of)
+    assert [list(r) for r in batch.rejected["reasons"].to_list()] == per

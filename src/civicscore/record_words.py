@@ -83,6 +83,18 @@ DETAILS: dict[str, dict[str, str]] = {
 """What is wrong with one value, by kind, in each language (``{value}`` is the value as
 ``records.shown`` quotes it)."""
 
+EVALUATION: dict[str, dict[str, str]] = {
+    "division_by_zero": {"en": "division by zero", "zh": "除数为零"},
+    "int_too_large": {"en": "{value} is too large a whole number",
+                      "zh": "{value} 超出整数的范围"},
+    "number_too_large": {"en": "the number is too large", "zh": "数值过大"},
+    "not_finite": {"en": "cannot round a non-finite number", "zh": "无法对非有限数取整"},
+    "date_out_of_range": {"en": "date value out of range", "zh": "日期超出范围"},
+    "year_out_of_range": {"en": "year {value} is out of range", "zh": "年份 {value} 超出范围"},
+}
+"""Why an expression cannot be computed for a record, as the evaluators (and Python's
+``datetime``) say it in English, and in each language (:func:`evaluation_error`)."""
+
 SENTENCES: dict[str, dict[str, str]] = {
     "row": {"en": "row {row}", "zh": "第 {row} 行"},
     "record": {"en": "record {id}", "zh": "记录 {id}"},
@@ -96,6 +108,13 @@ SENTENCES: dict[str, dict[str, str]] = {
                   "zh": "{thing_zh}编号 {id} 已在第 {first} 行出现"},
     "cannot_evaluate": {"en": "{who}: {thing} '{id}' ({text}) cannot be evaluated: {error}",
                         "zh": "{who}：{thing_zh}“{id}”（{text}）无法判定：{error}"},
+    # a policy expression that cannot be computed for a record (each scheme's English
+    # sentence as scripts already match it); {error} is :func:`evaluation_error`'s
+    "multiplier_error": {"en": "record {id}: the condition of multiplier '{rule}' ({text}) "
+                               "cannot be computed: {error}",
+                         "zh": "记录 {id}：加分系数“{rule}”的条件（{text}）无法计算：{error}"},
+    "visit_expr_error": {"en": "household {id}: '{text}' could not be computed ({error})",
+                         "zh": "住户 {id}：'{text}' 无法计算（{error}）"},
     "after_as_of": {"en": "{who}: {what} {day}, after the as-of date {as_of}",
                     "zh": "{who}：{what_zh} {day}，晚于评定日期 {as_of}"},
     # a row a reader cannot turn into a record at all (UNREADABLE_ROW): the readers
@@ -225,6 +244,8 @@ def _pattern(template: str) -> str:
 
 _UNREADABLE_PATTERNS = [(name, re.compile(_pattern(SENTENCES[name]["en"])))
                         for name in _UNREADABLE]
+_EVALUATION_PATTERNS = [(name, re.compile(_pattern(texts["en"])))
+                        for name, texts in EVALUATION.items()]
 
 
 def unreadable(message: str, lang: str) -> str:
@@ -238,7 +259,7 @@ def unreadable(message: str, lang: str) -> str:
     if lang == "en":
         return message
     for name, pattern in _UNREADABLE_PATTERNS:
-        found = pattern.match(message)
+        found = pattern.fullmatch(message)
         if found is not None:
             return say(name, lang, **found.groupdict())
     return message
@@ -259,3 +280,17 @@ def unreadable_expr(message: pl.Expr | pl.Series, lang: str) -> pl.Expr:
         out = pl.when(text.str.contains(pattern)) \
             .then(text.str.replace(pattern, target)).otherwise(out)
     return out
+
+
+def evaluation_error(error: BaseException | str, lang: str) -> str:
+    """Why an expression cannot be computed (an evaluator's ``ArithmeticError`` or
+    ``ValueError``) in ``lang``: the English text read back into :data:`EVALUATION`'s
+    slots; an error it does not know stays as Python wrote it."""
+    message = str(error)
+    if lang == "en":
+        return message
+    for name, pattern in _EVALUATION_PATTERNS:
+        found = pattern.fullmatch(message)
+        if found is not None:
+            return EVALUATION[name][lang].format(**found.groupdict())
+    return message

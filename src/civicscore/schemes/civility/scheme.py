@@ -565,7 +565,7 @@ class CivilityScheme(BatchEngine):
                 s.when(env)
                 error = "it failed in the plan"  # pragma: no cover - both raise alike
             except (ArithmeticError, ValueError) as e:
-                error = str(e)
+                error = rw.evaluation_error(e, lang)
             reasons.append(Reason("CRITERION_ERROR", f"civility.stars.{s.id}", rw.say(
                 "cannot_evaluate", lang, who=rw.who(label, lang), thing="star",
                 thing_zh="星级", id=s.id, text=s.when.text, error=error),

@@ -1131,11 +1131,10 @@ class VisitsScheme(BatchEngine):
 
     def _expr_error(self, expr: Expression, rule: str, env: Mapping[str, Any], hid: str,
                     error: Exception) -> Reason:
-        if reasons_language(self.model.policy.locale) == "zh":
-            return Reason("EXPR_ERROR", rule, f"住户 {hid}：{expr.text!r} 无法计算（{error}）",
-                          expr.values_read(env))
-        return Reason("EXPR_ERROR", rule, f"household {hid}: {expr.text!r} could not be "
-                                          f"computed ({error})", expr.values_read(env))
+        lang = reasons_language(self.model.policy.locale)
+        return Reason("EXPR_ERROR", rule, rw.say(
+            "visit_expr_error", lang, id=hid, text=expr.text,
+            error=rw.evaluation_error(error, lang)), expr.values_read(env))
 
     # -- batch -------------------------------------------------------------------------------
     def decide_one(self, row: int, record: Any, as_of: dt.date,

@@ -1111,9 +1111,10 @@ class VolunteerScheme(BatchEngine):
                 holds = m.when(env)
             except (ArithmeticError, ValueError) as e:
                 raise _Unscorable(Reason(
-                    "EXPR_ERROR", f"volunteer.multipliers.{m.id}",
-                    f"record {p.record_id}: the condition of multiplier {m.id!r} "
-                    f"({m.when.text}) cannot be computed: {e}", m.when.values_read(env))) from None
+                    "EXPR_ERROR", f"volunteer.multipliers.{m.id}", rw.say(
+                        "multiplier_error", self.lang, id=p.record_id, rule=m.id,
+                        text=m.when.text, error=rw.evaluation_error(e, self.lang)),
+                    m.when.values_read(env))) from None
             if holds:
                 try:
                     m.factor.value_at(day)
