@@ -98,9 +98,12 @@ class PolicyError(CivicScoreError, ValueError):
 
     @classmethod
     def single(
-        cls, file: str, line: int, col: int, message: str, *, path: str = "", hint: str = ""
+        cls, file: str, line: int, col: int, message: str, *, path: str = "", hint: str = "",
+        zh: tuple[str, str] = ("", ""),
     ) -> PolicyError:
-        return cls([Problem(file, line, col, message, path, hint)])
+        """One problem; ``zh`` is its message and hint in Chinese, where they are worded."""
+        return cls([Problem(file, line, col, message, path, hint, message_zh=zh[0],
+                            hint_zh=zh[1])])
 
 
 class ExpressionError(CivicScoreError, ValueError):

@@ -31,16 +31,17 @@ import re
 import stat
 import sys
 import types
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any, Union, get_args, get_origin
 
 from pydantic import BaseModel, ValidationError
 
-from .._suggest import did_you_mean, one_of
+from .._suggest import closest, one_of
 from ..errors import PolicyError, Problem
-from .model import PolicyModel, cadence_hint
+from . import problem_words as pw
+from .model import CADENCE_WORDS, CADENCE_ZH, PolicyModel
 from .reads import note_probe, note_read
 
 if TYPE_CHECKING:
@@ -110,11 +111,15 @@ class Layers:
         return _point(best[1], best[2], value)
 
     def problem(self, path: KeyPath, message: str, hint: str = "", *, value: bool = False,
-                offset: int | None = None, severity: str = "error") -> Problem:
+                offset: int | None = None, severity: str = "error",
+                zh: tuple[str, str] = ("", "")) -> Problem:
+        """The problem at ``path``, located; ``zh`` is its message and hint in Chinese
+        (:mod:`.problem_words`), where the check words them so."""
         file, line, col = self.where(path, value=value or offset is not None)
         if offset is not None:
             col += offset + self._quote_width(path, line, col)
-        return Problem(file, line, col, message, dotted(path), hint, severity)
+        return Problem(file, line, col, message, dotted(path), hint, severity,
+                       message_zh=zh[0], hint_zh=zh[1])
 
     def _quote_width(self, path: KeyPath, line: int, col: int) -> int:
         for src in self.files:
@@ -200,8 +205,9 @@ def read_source(name: str, raw: bytes | str, directory: Path | None) -> SourceFi
         except UnicodeDecodeError as e:
             line = raw[: e.start].count(b"\n") + 1
             col = e.start - (raw.rfind(b"\n", 0, e.start) + 1) + 1
-            raise PolicyError.single(name, line, col, "the file is not valid UTF-8 text",
-                                     hint="save it as UTF-8") from None
+            (message, message_zh), (hint, hint_zh) = pw.both("not_utf8"), pw.both("save_utf8")
+            raise PolicyError.single(name, line, col, message, hint=hint,
+                                     zh=(message_zh, hint_zh)) from None
     else:
         text = raw
     try:
@@ -210,15 +216,18 @@ def read_source(name: str, raw: bytes | str, directory: Path | None) -> SourceFi
         line, col, msg = _toml_error_position(e, text)
         lines = text.splitlines()
         source_line = lines[line - 1] if 0 < line <= len(lines) else ""
-        raise PolicyError.single(name, line, col, f"TOML syntax error: {msg}",
-                                 hint=_toml_hint(msg, source_line)) from None
+        message, message_zh = pw.both("toml_syntax", msg=msg, msg_zh=pw.toml_error(msg))
+        hint, hint_zh = _toml_hint(msg, source_line)
+        raise PolicyError.single(name, line, col, message, hint=hint,
+                                 zh=(message_zh, hint_zh)) from None
     except RecursionError:
         from .locate import MAX_DEPTH, too_deep  # lazy: only a problem needs positions
 
         line, col = too_deep(text)
-        raise PolicyError.single(name, line, col, "TOML nesting is too deep",
-                                 hint=f"nest arrays and tables at most {MAX_DEPTH} deep"
-                                 ) from None
+        (message, message_zh), (hint, hint_zh) = (pw.both("too_deep"),
+                                                   pw.both("nest_at_most", depth=MAX_DEPTH))
+        raise PolicyError.single(name, line, col, message, hint=hint,
+                                 zh=(message_zh, hint_zh)) from None
     return SourceFile(name, text, data, directory)
 
 
@@ -278,34 +287,31 @@ def _cjk(text: str) -> bool:
     return any("\u4e00" <= c <= "\u9fff" or "\u3400" <= c <= "\u4dbf" for c in text)
 
 
-def _toml_hint(msg: str, line: str = "") -> str:
-    """A hint for a TOML syntax error, from the message and the line it is on: the
-    half-width line when the officer typed full-width punctuation (the usual cause on a
-    Chinese keyboard), quotes for an unquoted Chinese key or value."""
+def _toml_hint(msg: str, line: str = "") -> tuple[str, str]:
+    """A hint for a TOML syntax error, in English and Chinese, from the message and the
+    line it is on: the half-width line when the officer typed full-width punctuation (the
+    usual cause on a Chinese keyboard), quotes for an unquoted Chinese key or value."""
     fixed, found = _half_width(line)
     if found:
-        shown = " ".join(dict.fromkeys("ideographic space" if c == "\u3000" else c
-                                       for c in found))
-        return (f"did you mean: {fixed.strip()} ({shown} typed on a Chinese keyboard; TOML "
-                f"needs half-width punctuation)")
+        typed = list(dict.fromkeys(found))
+        shown = " ".join("ideographic space" if c == "\u3000" else c for c in typed)
+        shown_zh = " ".join(pw.SPACE_ZH if c == "\u3000" else c for c in typed)
+        return pw.both("full_width", fixed=fixed.strip(), shown=shown, shown_zh=shown_zh)
     key, eq, value = line.partition("=")
     stripped = key.strip()
     if stripped and _cjk(stripped) and stripped[0] not in "\"'[" and "Invalid statement" in msg:
-        return (f"keys are written in English letters (e.g. patrol); Chinese goes in quotes "
-                f"as a value: label = \"{stripped}\"")
+        return pw.both("chinese_key", key=stripped)
     inline = next((k for k in re.findall(r"[{,]\s*([^\s=,{}\"']+)\s*=", line) if _cjk(k)),
                   None)
     if inline and "key" in msg.lower():
-        return (f"inside {{ }} a key is a name too: write it in English letters, as the "
-                f"policy names the field (e.g. night_patrol), or put it in quotes: "
-                f"\"{inline}\" = ...")
+        return pw.both("chinese_inline_key", key=inline)
     if "Invalid value" in msg or "invalid value" in msg:
         if eq and value.strip()[:1] in ("\"", "'"):
-            return ""
-        return "text values need quotes, e.g. label = \"巡逻\""
+            return "", ""
+        return pw.both("quote_text")
     if "Cannot overwrite" in msg or "cannot overwrite" in msg.lower():
-        return "each key may be written once per table"
-    return ""
+        return pw.both("key_once")
+    return "", ""
 
 
 # --- 2. extends --------------------------------------------------------------------
@@ -319,12 +325,19 @@ given them (``policy_roots=``, ``--policy-root``); None for the default (see
 
 
 class _NotFound(Exception):
-    """Why an ``extends`` cannot be followed: the message and hint of its problem."""
+    """Why an ``extends`` cannot be followed: the message and hint of its problem, and
+    the two in Chinese (``zh``) where they are worded."""
 
-    def __init__(self, message: str, hint: str = "") -> None:
+    def __init__(self, message: str, hint: str = "", zh: tuple[str, str] = ("", "")) -> None:
         super().__init__(message)
         self.message = message
         self.hint = hint
+        self.zh = zh
+
+    @classmethod
+    def said(cls, message: tuple[str, str], hint: tuple[str, str]) -> _NotFound:
+        """From a message and a hint, each (English, Chinese)."""
+        return cls(message[0], hint[0], (message[1], hint[1]))
 
 
 def default_roots(directory: Path | None) -> tuple[Path, ...]:
@@ -361,9 +374,8 @@ def _find_parent(child: SourceFile, name: str, resolver: Resolver | None,
         found = resolver(name)
         if found is not None:
             return found[0], found[1], None
-    missing = _NotFound(f"cannot find the policy {name!r} to extend",
-                        "give a .toml path relative to this file, or the name of an "
-                        "installed policy")
+    missing = _NotFound.said(pw.both("extends_missing", name=repr(name)),
+                             pw.both("extends_missing_fix"))
     if child.directory is None or Path(name).is_absolute() or len(name) > 255:
         raise missing  # only relative paths: a policy cannot point the loader anywhere
     base = child.directory / name
@@ -379,9 +391,8 @@ def _find_parent(child: SourceFile, name: str, resolver: Resolver | None,
                             "point 'extends' at a plain .toml file") from None
         if not within(real, roots):
             shown = ", ".join(str(r) for r in roots) or "none"
-            raise _NotFound(f"{name!r} is outside the policy roots ({shown})",
-                            "a policy may extend files under its own directory or an "
-                            "installed policy by name; add a directory with --policy-root")
+            raise _NotFound.said(pw.both("extends_outside", name=repr(name), roots=shown),
+                                 pw.both("extends_outside_fix"))
         if path.suffix == ".toml" and real.suffix == ".toml" and real.is_file():
             return str(path), read_limited(path), path.parent
     raise missing
@@ -434,10 +445,10 @@ def _merge(parent: Any, child: Any, path: KeyPath, overrides: dict[str, bool],
         if key not in parent:
             if _is_fact(path) and key in _FACT_MEANING:  # care_need, concept, type, values
                 if name not in overrides:
-                    problems.append(layers.problem(
-                        p, f"adds {key!r} to fact {dotted(path)!r}, which {parent_name} "
-                           f"declares: that changes what the fact means",
-                        hint=f"to change it on purpose, add {name!r} to [policy] overrides"))
+                    problems.append(_problem(
+                        layers, p, pw.both("adds_meaning", key=repr(key),
+                                           fact=repr(dotted(path)), parent=parent_name),
+                        pw.both("override_it", key=repr(name)), value=False))
                     continue
                 overrides[name] = True
             out[key] = value
@@ -451,10 +462,14 @@ def _merge(parent: Any, child: Any, path: KeyPath, overrides: dict[str, bool],
             out[key] = _merge_by_id(parent[key], value, p, overrides, layers, parent_name,
                                     problems)
         elif parent[key] != value:
-            problems.append(layers.problem(
-                p, f"changes {name!r}, which {parent_name} already defines",
-                hint=f"to change it on purpose, add {name!r} to [policy] overrides"))
+            problems.append(_changes_inherited(layers, p, name, parent_name))
     return out
+
+
+def _changes_inherited(layers: Layers, path: KeyPath, name: str, parent: str) -> Problem:
+    """A child's key that changes what its parent defines, without an override."""
+    return _problem(layers, path, pw.both("changes_inherited", key=repr(name), parent=parent),
+                    pw.both("override_it", key=repr(name)), value=False)
 
 
 #: The keys of a fact that give it its meaning: a child adding one changes an inherited fact.
@@ -500,9 +515,7 @@ def _merge_by_id(parent: list[Any], child: list[Any], path: KeyPath,
             if full in overrides:
                 overrides[full] = True
             elif key in merged and merged[key] != value:
-                problems.append(layers.problem(
-                    (*path, i, key), f"changes {full!r}, which {parent_name} already defines",
-                    hint=f"to change it on purpose, add {full!r} to [policy] overrides"))
+                problems.append(_changes_inherited(layers, (*path, i, key), full, parent_name))
                 continue
             merged[key] = value
         out[index[rid]] = merged
@@ -526,18 +539,22 @@ def _all_paths(data: Any, path: KeyPath = ()) -> list[str]:
 # --- 3. validate ---------------------------------------------------------------------
 
 
-_TYPE_WORDS = {
-    "float_type": "a number",
-    "int_type": "a whole number",
-    "int_from_float": "a whole number",
-    "string_type": "text in quotes",
-    "bool_type": "true or false",
-    "date_type": "a date such as 2025-01-01 (without quotes)",
-    "list_type": "a list [ ... ]",
-    "dict_type": "a table",
-    "model_type": "a table",
-    "model_attributes_type": "a table",
-}
+def _got(value: Any) -> dict[str, str]:
+    """The ``{got}`` slot of a :mod:`.problem_words` sentence: the value described in
+    English (``text '2'``) and in Chinese (``got_zh``: ``文本 '2'``)."""
+    return {"got": _describe(value), "got_zh": _describe_zh(value)}
+
+
+def _describe_zh(value: Any) -> str:
+    if isinstance(value, str):
+        return f"文本 {value!r}"
+    if isinstance(value, dict):
+        return "一个表"
+    if isinstance(value, list):
+        return "一个列表"
+    if isinstance(value, dt.date):
+        return f"日期 {value}"
+    return f" {_describe(value)}"
 
 
 def _describe(value: Any) -> str:
@@ -615,7 +632,8 @@ def _table_type(node: Any) -> Any:
 
 def validation_problems(err: ValidationError, layers: Layers,
                         model_cls: type[PolicyModel] = PolicyModel) -> list[Problem]:
-    """Turn pydantic's errors into messages an officer can act on."""
+    """Turn pydantic's errors into messages an officer can act on, in English and
+    Chinese (:mod:`.problem_words`)."""
     problems: list[Problem] = []
     for e in err.errors(include_url=False):
         loc: KeyPath = tuple(x for x in e["loc"] if isinstance(x, (str, int)))
@@ -624,61 +642,89 @@ def validation_problems(err: ValidationError, layers: Layers,
         if kind == "extra_forbidden":
             allowed = keys_at(model_cls, loc[:-1])
             key = str(loc[-1])
-            hint = did_you_mean(key, allowed) or (
-                ("allowed keys: " + one_of(allowed)) if allowed else "")
-            problems.append(layers.problem(loc, f"unknown key {key!r} in {where}", hint))
+            hint = _did_you_mean(key, allowed)
+            if not hint[0] and allowed:
+                hint = pw.both("allowed_keys", keys=one_of(allowed),
+                               keys_zh=one_of(allowed, words=("、", " 或 ")))
+            message = pw.both("unknown_key", key=repr(key), where=where,
+                              where_zh=pw.where_zh(where))
+            problems.append(_problem(layers, loc, message, hint, value=False))
         elif kind == "missing":
-            problems.append(layers.problem(loc[:-1], f"missing required key {loc[-1]!r} "
-                                                     f"in {where}"))
+            message = pw.both("missing_key", key=repr(loc[-1]), where=where,
+                              where_zh=pw.where_zh(where))
+            problems.append(_problem(layers, loc[:-1], message, value=False))
         elif kind == "literal_error":
             options = [o.strip(" '") for o in e["ctx"]["expected"].replace(" or ", ",")
                        .split(",")]
             got = e["input"]
-            hint = did_you_mean(str(got), options) if isinstance(got, str) else ""
-            problems.append(layers.problem(
-                loc, f"expected {e['ctx']['expected']}, got {_describe(got)}", hint,
-                value=True))
-        elif kind in _TYPE_WORDS:
-            problems.append(layers.problem(
-                loc, f"expected {_TYPE_WORDS[kind]}, got {_describe(e['input'])}",
-                _fix_for(kind, e["input"]), value=True))
+            expected = e["ctx"]["expected"]
+            message = pw.both("expected", what=expected, **_got(got),
+                              what_zh=" " + expected.replace(" or ", " 或 ") + " 之一")
+            hint = _did_you_mean(str(got), options) if isinstance(got, str) else ("", "")
+            problems.append(_problem(layers, loc, message, hint))
+        elif kind in pw.TYPE_WORDS:
+            words = pw.TYPE_WORDS[kind]
+            message = pw.both("expected", what=words["en"], what_zh=words["zh"],
+                              **_got(e["input"]))
+            problems.append(_problem(layers, loc, message, _fix_for(kind, e["input"])))
         elif kind == "value_error":
             msg = str(e["ctx"]["error"]) if "ctx" in e else e["msg"]
             problems.append(layers.problem(loc, msg, value=True))
         elif kind == "string_too_long":
-            limit = e["ctx"]["max_length"]
-            problems.append(layers.problem(loc, f"text is longer than {limit} characters "
-                                                f"({len(e['input'])})", value=True))
+            message = pw.both("too_long", limit=e["ctx"]["max_length"], n=len(e["input"]))
+            problems.append(_problem(layers, loc, message))
         elif kind == "string_pattern_mismatch" and loc and loc[-1] in (
                 "cadence", "max_interval") and isinstance(e["input"], str):
-            message, hint = cadence_hint(e["input"])
-            problems.append(layers.problem(loc, message, hint, value=True))
+            problems.append(_problem(layers, loc, *_cadence_hint(e["input"])))
         elif kind == "string_pattern_mismatch":
-            problems.append(layers.problem(
-                loc, f"{_describe(e['input'])} is not a valid identifier",
-                "use a letter, then letters, digits, '_' or '-' (e.g. 'night_patrol')",
-                value=True))
+            problems.append(_problem(layers, loc, pw.both("not_identifier",
+                                                          **_got(e["input"])),
+                                     pw.both("identifier_fix")))
         else:
-            problems.append(layers.problem(loc, f"{e['msg']} (got {_describe(e['input'])})",
-                                           value=True))
+            problems.append(_problem(layers, loc, pw.both("got_value", msg=e["msg"],
+                                                          **_got(e["input"]))))
     return problems
 
 
-def _fix_for(kind: str, value: Any) -> str:
+def _problem(layers: Layers, loc: KeyPath, message: tuple[str, str],
+             hint: tuple[str, str] = ("", ""), *, value: bool = True) -> Problem:
+    """A located problem from a message and a hint, each (English, Chinese)."""
+    return layers.problem(loc, message[0], hint[0], value=value, zh=(message[1], hint[1]))
+
+
+def _did_you_mean(word: str, choices: Iterable[str]) -> tuple[str, str]:
+    """``did you mean 'x'?`` in English and Chinese, or empty when nothing is close."""
+    found = closest(word, choices)
+    return pw.both("did_you_mean", choice=repr(found)) if found is not None else ("", "")
+
+
+def _cadence_hint(value: str) -> tuple[tuple[str, str], tuple[str, str]]:
+    """The problem and the fix for a cadence that is not one (``montly``, ``每月``)."""
+    message = pw.both("not_a_cadence", got=repr(value))
+    words = CADENCE_ZH.get(value.strip())
+    if words is not None:
+        return message, pw.both("cadence_word", word=repr(words), value=value.strip())
+    hint = _did_you_mean(value, CADENCE_WORDS)
+    return message, (hint if hint[0] else pw.both(
+        "cadence_fix", words=one_of(CADENCE_WORDS),
+        words_zh=one_of(CADENCE_WORDS, words=("、", " 或 "))))
+
+
+def _fix_for(kind: str, value: Any) -> tuple[str, str]:
     """Suggest removing quotes when the quoted text is a valid value of the right type."""
     if not isinstance(value, str):
-        return ""
+        return "", ""
     if len(value) > 100:
-        return ""
+        return "", ""
     try:
         parsed = tomllib.loads(f"x = {value.strip()}")["x"]
     except Exception:  # any text that is not a plain TOML value: no suggestion
-        return ""
+        return "", ""
     fits = {"float_type": (int, float), "int_type": (int,), "bool_type": (bool,),
             "date_type": (dt.date,)}.get(kind, ())
     if isinstance(parsed, fits) and not (kind != "bool_type" and isinstance(parsed, bool)):
-        return f"remove the quotes: {value.strip()}"
-    return ""
+        return pw.both("remove_quotes", value=value.strip())
+    return "", ""
 
 
 # --- the whole load --------------------------------------------------------------------
@@ -796,28 +842,24 @@ def load_source(src: SourceFile, resolver: Resolver | None = None,
     meta: dict[str, Any] = policy_table if isinstance(policy_table, dict) else {}
     parent_name = meta.get("extends")
     if parent_name == "" or (isinstance(parent_name, str) and not parent_name.strip()):
-        raise PolicyError([layers.problem(
-            ("policy", "extends"), "'extends' is empty", "name the policy to extend, or "
-            "remove the key", value=True)])
+        raise PolicyError([_problem(layers, ("policy", "extends"), pw.both("extends_empty"),
+                                    pw.both("extends_empty_fix"))])
     if "overrides" in meta and "extends" not in meta:
-        problems.append(layers.problem(
-            ("policy", "overrides"), "'overrides' without 'extends': there is no inherited "
-            "key to override", "add 'extends', or remove 'overrides'"))
+        problems.append(_problem(layers, ("policy", "overrides"), pw.both("overrides_alone"),
+                                 pw.both("overrides_alone_fix"), value=False))
     if isinstance(parent_name, str) and parent_name:
         if len(_chain) >= MAX_EXTENDS_DEPTH:
-            raise PolicyError([layers.problem(("policy", "extends"),
-                                              f"'extends' goes deeper than "
-                                              f"{MAX_EXTENDS_DEPTH} policies", value=True)])
+            raise PolicyError([_problem(layers, ("policy", "extends"),
+                                        pw.both("extends_deep", depth=MAX_EXTENDS_DEPTH))])
         try:
             pname, raw, pdir = _find_parent(src, parent_name, resolver, _roots)
         except _NotFound as e:
             raise PolicyError([layers.problem(("policy", "extends"), e.message, e.hint,
-                                              value=True)]) from None
+                                              value=True, zh=e.zh)]) from None
         key = str(Path(pname).resolve()) if pdir is not None else pname
         if key in _chain:
-            raise PolicyError([layers.problem(("policy", "extends"),
-                                              f"{parent_name!r} extends this file again "
-                                              f"(a cycle)", value=True)])
+            raise PolicyError([_problem(layers, ("policy", "extends"),
+                                        pw.both("extends_cycle", name=repr(parent_name)))])
         parent = load_source(read_source(pname, raw, pdir), resolver, model_cls,
                              (*_chain, key), _roots)
         parents.append(parent)
@@ -836,13 +878,12 @@ def load_source(src: SourceFile, resolver: Resolver | None = None,
                 if known is None:
                     known = _all_paths(parent_data)
                 if name in known:
-                    why, hint = (f"overrides {name!r}, but this file does not change it",
-                                 "remove it from [policy] overrides, or change the key")
+                    why, hint = (pw.both("override_unused", key=repr(name)),
+                                 pw.both("override_unused_fix"))
                 else:
-                    why, hint = (f"overrides {name!r}, which {pname} does not define",
-                                 did_you_mean(name, known))
-                problems.append(layers.problem(("policy", "overrides", i), why, hint,
-                                               value=True))
+                    why, hint = (pw.both("override_unknown", key=repr(name), parent=pname),
+                                 _did_you_mean(name, known))
+                problems.append(_problem(layers, ("policy", "overrides", i), why, hint))
     pruned: set[str] = set()
     model = _validate(data, layers, problems, pruned, model_cls)
     meaning = {k: v for k, v in data.items() if k != "case"}  # tests do not change decisions

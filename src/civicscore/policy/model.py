@@ -255,19 +255,6 @@ CADENCE_ZH = {"每天": "daily", "每日": "daily", "每周": "weekly", "每星�
               "每年": "yearly"}
 
 
-def cadence_hint(value: str) -> tuple[str, str]:
-    """The problem and the fix for a cadence that is not one (``montly``, ``每月``)."""
-    from .._suggest import did_you_mean, one_of
-
-    message = f"{value!r} is not a cadence"
-    words = CADENCE_ZH.get(value.strip())
-    if words is not None:
-        return message, f"write {words!r} for {value.strip()}"
-    hint = did_you_mean(value, CADENCE_WORDS)
-    return message, (hint or f"write a period such as P7D or P2M, or one of "
-                             f"{one_of(CADENCE_WORDS)}")
-
-
 Cadence = Annotated[str, Field(
     pattern=r"^(P(\d+[YMWD])+|daily|weekly|fortnightly|monthly|bimonthly|quarterly|"
             r"half-yearly|yearly)$",

@@ -1,0 +1,151 @@
+"""A policy file's problems are told in Chinese too: what the loader finds while it reads
+a file (TOML syntax, keys, types, identifiers, cadences) carries its message and hint in
+both languages, ``check --lang zh`` shows the Chinese, and the English words that
+editors and scripts parse did not change."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner
+
+from civicscore.cli import main
+from civicscore.errors import PolicyError, Problem
+from civicscore.messages import problem_line
+from civicscore.policy import problem_words as pw
+from civicscore.policy.load import read_source
+
+HEAD = '[policy]\nid = "t"\nversion = "1"\n'
+
+
+def _slots(template: str) -> set[str]:
+    return {s[:-3] if s.endswith("_zh") else s for s in re.findall(r"(?<!\{)\{(\w+)\}", template)}
+
+
+@pytest.mark.parametrize("name", sorted(pw.SENTENCES))
+def test_every_sentence_is_in_both_languages_with_the_same_slots(name: str) -> None:
+    texts = pw.SENTENCES[name]
+    assert set(texts) == {"en", "zh"}
+    assert _slots(texts["en"]) == _slots(texts["zh"])
+    assert re.search(r"[\u4e00-\u9fff]", texts["zh"]), "the Chinese sentence has no Chinese"
+
+
+def test_every_fixed_tomllib_message_is_known() -> None:
+    """tomllib's fixed messages (a closed list, read from its source) all have Chinese."""
+    import tomllib._parser as parser
+
+    source = Path(parser.__file__).read_text(encoding="utf-8")
+    fixed = set(re.findall(r'suffixed_err\(\s*src,\s*\w+,\s*"([^"{]+)"\s*\)', source))
+    assert fixed, "tomllib's messages were not found: its source changed"
+    assert {m.replace("\\\\", "\\") for m in fixed} <= set(pw.TOML_ERRORS)
+
+
+def _problems(text: str) -> list[Problem]:
+    with pytest.raises(PolicyError) as e:
+        read_source("p.toml", text, None)
+    return list(e.value.problems)
+
+
+@pytest.mark.parametrize(("line", "message_zh", "hint_zh"), [
+    ('label ＝ "巡逻"', "TOML 语法错误：键的后面应为“=”",
+     '是否想写：label = "巡逻"（＝ 是中文输入法下的全角符号；TOML 需要半角（英文）标点）'),
+    ('label\u3000= "巡逻"', "TOML 语法错误：键的后面应为“=”",
+     '是否想写：label = "巡逻"（全角空格 是中文输入法下的全角符号；TOML 需要半角（英文）标点）'),
+    ("巡逻 = 2", "TOML 语法错误：无效的语句",
+     '键名要用英文字母书写（如 patrol）；中文请加引号作为值写入：label = "巡逻"'),
+    ("label = 巡逻", "TOML 语法错误：无效的值", '文本值要加引号，如 label = "巡逻"'),
+    ("x = 1\nx = 2", "TOML 语法错误：不能覆盖已有的值", "同一个表中每个键只能写一次"),
+    ("x = 1 y = 2", "TOML 语法错误：一条语句之后应换行（或文件结束）", ""),
+    ('x = "open', "TOML 语法错误：非法字符 '\\n'", ""),
+])
+def test_toml_syntax_errors_in_chinese(line: str, message_zh: str, hint_zh: str) -> None:
+    (problem,) = _problems(HEAD + line + "\n")
+    assert problem.message.startswith("TOML syntax error: ")
+    assert (problem.message_zh, problem.hint_zh) == (message_zh, hint_zh)
+
+
+def test_a_file_that_is_not_utf8_in_chinese() -> None:
+    (problem,) = _problems_bytes(HEAD.encode() + 'label = "巡逻"\n'.encode("gbk"))
+    assert problem.message == "the file is not valid UTF-8 text"
+    assert problem.message_zh == "文件不是有效的 UTF-8 文本"
+    assert problem.hint_zh.startswith("请另存为 UTF-8 编码")
+
+
+def _problems_bytes(raw: bytes) -> list[Problem]:
+    with pytest.raises(PolicyError) as e:
+        read_source("p.toml", raw, None)
+    return list(e.value.problems)
+
+
+def _check(tmp_path: Path, text: str, lang: str) -> str:
+    path = tmp_path / "p.toml"
+    path.write_text(HEAD + text, encoding="utf-8")
+    r = CliRunner().invoke(main, ["--lang", lang, "check", str(path)])
+    assert r.exit_code == 1, r.output
+    return r.output
+
+
+VOLUNTEER = '[volunteer.activities.patrol]\npoints_per_hour = 1\n'
+
+
+@pytest.mark.parametrize(("text", "en", "zh"), [
+    (VOLUNTEER + "pionts_per_event = 2\n",
+     "unknown key 'pionts_per_event' in volunteer.activities.patrol",
+     "第 6 行第 1 列：[volunteer.activities.patrol] 表中有未知的键 'pionts_per_event' "
+     "[volunteer.activities.patrol.pionts_per_event]（建议：是否想写 'points_per_event'？）"),
+    ("[policy.nonsense]\n", "unknown key 'nonsense' in policy",
+     "[policy] 表中有未知的键 'nonsense' [policy.nonsense]（建议：允许的键：'description'、"
+     "'effective'、'extends'、'id'、'locale'、'overrides'、'references'、'review_by'、"
+     "'title' 或 'version'）"),
+    ('[visits]\ndefault_tier = "w"\n[[visits.tiers]]\nid = "w"\ncadence = "每月"\n',
+     "'每月' is not a cadence",
+     "'每月' 不是有效的探访周期 [visits.tiers[0].cadence]（建议：“每月”请写作 'monthly'）"),
+    ('[visits]\ndefault_tier = "w"\n[[visits.tiers]]\nid = "w"\ncadence = "montly"\n',
+     "'montly' is not a cadence",
+     "'montly' 不是有效的探访周期 [visits.tiers[0].cadence]（建议：是否想写 'monthly'？）"),
+    ('[visits]\n[[visits.tiers]]\nid = "w"\ncadence = "monthly"\n',
+     "missing required key 'default_tier' in visits", "[visits] 表缺少必填的键 'default_tier'"),
+    ('[volunteer]\noverlap = "alow"\n' + VOLUNTEER,
+     "expected 'reject' or 'allow', got text 'alow'",
+     "应为 'reject' 或 'allow' 之一，实际为文本 'alow' [volunteer.overlap]"
+     "（建议：是否想写 'allow'？）"),
+    ('[volunteer]\nconfirmation_required = "true"\n' + VOLUNTEER,
+     "expected true or false, got text 'true'",
+     "应为布尔值 true 或 false，实际为文本 'true' [volunteer.confirmation_required]（建议：去掉引号：true）"),
+    ('[visits]\ndefault_tier = "w"\n[[visits.tiers]]\nid = "weekly visit"\n'
+     'cadence = "weekly"\n', "'weekly visit' is not a valid identifier",
+     "文本 'weekly visit' 不是有效的标识符 [visits.tiers[0].id]（建议：以英文字母开头，后面只用"
+     "字母、数字、“_”或“-”（如 'night_patrol'））"),
+])
+def test_check_says_the_policys_problems_in_chinese(tmp_path: Path, text: str, en: str,
+                                                    zh: str) -> None:
+    assert en in _check(tmp_path, text, "en")
+    said = _check(tmp_path, text, "zh")
+    assert zh in said, said
+    assert "第 " in said and " 列：" in said  # the Chinese frame: 第 N 行第 M 列
+
+
+def test_a_problem_line_falls_back_to_english_inside_the_chinese_frame() -> None:
+    """A check that has no Chinese for its problem still shows it, in the Chinese frame."""
+    p = Problem("p.toml", 3, 5, "something only English says", "a.b", "a hint")
+    assert problem_line(p, "zh") == ("p.toml 第 3 行第 5 列：something only English says [a.b]"
+                                     "（建议：a hint）")
+
+
+@pytest.mark.parametrize(("text", "zh"), [
+    ('extends = "baseline"\n[visits]\nmax_interval = "monthly"\n',
+     "修改了 'visits.max_interval'，但 <civicscore>/baseline 已经规定了它 [visits.max_interval]"
+     "（建议：如确需修改，请把 'visits.max_interval' 加入 [policy] 的 overrides）"),
+    ('extends = "baseline"\noverrides = ["visits.max_intervl"]\n',
+     "overrides 列出了 'visits.max_intervl'，但 <civicscore>/baseline 中没有这个键 "
+     "[policy.overrides[0]]（建议：是否想写 'visits.max_interval'？）"),
+    ('extends = "no-such-policy"\n',
+     "找不到要继承的政策 'no-such-policy' [policy.extends]（建议：请写相对于本文件的 .toml "
+     "路径，或已安装政策的名称）"),
+    ('overrides = ["x"]\n', "有“overrides”却没有“extends”：没有继承来的键可以覆盖"),
+])
+def test_inheritance_problems_in_chinese(tmp_path: Path, text: str, zh: str) -> None:
+    said = _check(tmp_path, text, "zh")
+    assert zh in said, said
