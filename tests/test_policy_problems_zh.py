@@ -149,3 +149,50 @@ def test_a_problem_line_falls_back_to_english_inside_the_chinese_frame() -> None
 def test_inheritance_problems_in_chinese(tmp_path: Path, text: str, zh: str) -> None:
     said = _check(tmp_path, text, "zh")
     assert zh in said, said
+
+
+# --- expressions ------------------------------------------------------------------------
+
+RULES = ('[facts.household]\nage = { type = "int", min = 0 }\n'
+         'tidy = { type = "enum", values = ["good", "poor"] }\n'
+         '[civility]\n[[civility.stars]]\nid = "s"\n')
+
+
+@pytest.mark.parametrize(("when", "en", "zh"), [
+    ("agee >= 70", "unknown name 'agee' in civility star 's'",
+     "未知的名称 'agee' [civility.stars[0].when]（建议：是否想写 'age'？）"),
+    ('age >= "70"', "cannot compare int with string", "不能把整数和文本相比较"),
+    ('tidy == "god"', "'god' is not a value of tidy",
+     "'god' 不是 tidy 的可选值 [civility.stars[0].when]（建议：是否想写 'good'？）"),
+    ("age", "must give bool, this gives int", "这里应得出真假值，这个表达式得出的是整数"),
+    ("true", "(write True or False with a capital letter)",
+     "（建议：真假值要写作 True 或 False（首字母大写））"),
+    ('abs("x") > 1', "argument 1 of abs() must be int or decimal, got string",
+     "abs() 的第 1 个参数应为整数或数字，实际为文本"),
+    ('tidy > "good"', "string values can only be compared with == or !=",
+     "文本只能用 == 或 != 比较"),
+    ("age / 0 > 1", "division by zero", "除数为零"),
+    ("(age > 1", "not a valid expression: '(' was never closed",
+     "不是有效的表达式：“(”没有闭合"),
+    ('tidy = "good"', "(to compare, write == (one = gives a value, which a rule cannot do))",
+     "不是有效的表达式：语法有误 [civility.stars[0].when]（建议：比较是否相等请写“==”"),
+    ("lenn(age) > 1", "unknown function 'lenn'", "未知的函数 'lenn'"),
+    ("age >= 1 # old", "'#' starts a comment", "“#”会开始一段注释，规则里不能使用"),
+])
+def test_expression_refusals_in_chinese(tmp_path: Path, when: str, en: str, zh: str) -> None:
+    text = RULES + f"when = '{when}'\n"
+    assert en in _check(tmp_path, text, "en")
+    said = _check(tmp_path, text, "zh")
+    assert zh in said, said
+
+
+@pytest.mark.parametrize("name", sorted(__import__("civicscore.expr.error_words",
+                                                   fromlist=["SENTENCES"]).SENTENCES))
+def test_every_expression_sentence_is_in_both_languages(name: str) -> None:
+    from civicscore.expr import error_words as ew
+
+    texts = ew.SENTENCES[name]
+    assert set(texts) == {"en", "zh"}
+    zh = _slots(texts["zh"])
+    assert zh <= _slots(texts["en"]), "a Chinese slot the English sentence does not fill"
+    assert re.search(r"[\u4e00-\u9fff]", texts["zh"])

@@ -113,11 +113,20 @@ class ExpressionError(CivicScoreError, ValueError):
     can add it to the column where the string starts in the TOML file.
     """
 
-    def __init__(self, message: str, *, offset: int = 0, hint: str = "") -> None:
+    def __init__(self, message: str, *, offset: int = 0, hint: str = "",
+                 zh: tuple[str, str] = ("", "")) -> None:
         self.message = message
         self.offset = offset
         self.hint = hint
+        #: The message and hint in Chinese, where the checker words them so (else empty).
+        self.message_zh, self.hint_zh = zh
         super().__init__(message + (f" ({hint})" if hint else ""))
+
+    @classmethod
+    def said(cls, message: tuple[str, str], hint: tuple[str, str] = ("", ""), *,
+             offset: int = 0) -> ExpressionError:
+        """From a message and a hint, each (English, Chinese)."""
+        return cls(message[0], offset=offset, hint=hint[0], zh=(message[1], hint[1]))
 
 
 class RecordError(CivicScoreError, ValueError):

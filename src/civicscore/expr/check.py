@@ -17,14 +17,16 @@ from __future__ import annotations
 import ast
 import io
 import math
+import re
 import tokenize
 import unicodedata
 import warnings
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 
-from .._suggest import did_you_mean, one_of
+from .._suggest import closest, one_of
 from ..errors import ExpressionError
+from . import error_words as ew
 from .functions import FunctionTable
 from .ir import Binary as BinaryNode
 from .ir import BoolOp, Call, Compare, Const, IfElse, In, Name, Node, Type, Unary
@@ -100,14 +102,33 @@ def _char_offset(text: str, byte_offset: int | None) -> int:
     return len(text.encode("utf-8")[:byte_offset].decode("utf-8", errors="ignore"))
 
 
+_ZH_LIST = ("、", " 或 ")
+"""How a Chinese sentence lists choices (:func:`~civicscore._suggest.one_of`'s words)."""
+
+_WHAT_ZH = {"the condition of 'x if c else y'": "“x if c else y”的条件",
+            "'and'": "“and”", "'or'": "“or”", "'not'": "“not”"}
+"""What needs true/false, as :meth:`_Checker.want_bool` is told it, in Chinese."""
+
+
+def _did_you_mean(word: str, choices: Iterable[str]) -> tuple[str, str]:
+    """``did you mean 'x'?`` in English and Chinese, or empty when nothing is close."""
+    found = closest(word, choices)
+    return ew.both("did_you_mean", choice=repr(found)) if found is not None else ("", "")
+
+
 class _Checker:
     def __init__(self, text: str, scope: Scope) -> None:
         self.text = text
         self.scope = scope
 
-    def fail(self, node: ast.AST | None, message: str, hint: str = "") -> ExpressionError:
+    def fail(self, node: ast.AST | None, message: str | tuple[str, str],
+             hint: str | tuple[str, str] = "") -> ExpressionError:
+        """The refusal at ``node``: a message and a hint in English, or each as (English,
+        Chinese) from :mod:`.error_words`."""
         offset = _char_offset(self.text, getattr(node, "col_offset", None))
-        return ExpressionError(message, offset=offset, hint=hint)
+        message = (message, "") if isinstance(message, str) else message
+        hint = (hint, "") if isinstance(hint, str) else hint
+        return ExpressionError.said(message, hint, offset=offset)
 
     # -- entry ---------------------------------------------------------------
     def convert(self, node: ast.AST, depth: int = 0) -> Node:
@@ -169,14 +190,16 @@ class _Checker:
         fact = self.scope.names.get(name)
         if fact is None:
             known = list(self.scope.names)
-            hint = did_you_mean(name, known)
-            if not hint and name in ("true", "false", "none", "null"):
-                hint = "write True or False with a capital letter"
-            if not hint and self.scope.functions.get(name):
-                hint = f"{name} is a function: call it as {name}(...)"
-            if not hint and known:
-                hint = "known names: " + one_of(known)
-            raise self.fail(node, f"unknown name {name!r} in {self.scope.where}", hint=hint)
+            hint = _did_you_mean(name, known)
+            if not hint[0] and name in ("true", "false", "none", "null"):
+                hint = ew.both("capital_bool")
+            if not hint[0] and self.scope.functions.get(name):
+                hint = ew.both("is_function", name=name)
+            if not hint[0] and known:
+                hint = ew.both("known_names", names=one_of(known),
+                               names_zh=one_of(known, words=_ZH_LIST))
+            raise self.fail(node, ew.both("unknown_name", name=repr(name),
+                                          where=self.scope.where), hint=hint)
         return Name(fact.type, name)
 
     # -- operators ---------------------------------------------------------------
@@ -205,8 +228,8 @@ class _Checker:
         right = self.convert(node.right, depth)
         for side, n in ((node.left, left), (node.right, right)):
             if not n.type.numeric:
-                raise self.fail(side, f"arithmetic '{op}' needs numbers, got {n.type}",
-                                hint="use days_between() or add_days() for dates")
+                raise self.fail(side, ew.both("needs_numbers", op=op, got=n.type),
+                                hint=ew.both("dates_hint"))
         if op == "**":
             if not (isinstance(right, Const) and right.type is Type.INT
                     and 0 <= right.value <= MAX_POWER):
@@ -215,7 +238,7 @@ class _Checker:
             return BinaryNode(left.type, op, left, right)
         if op == "/":
             if isinstance(right, Const) and right.value == 0:
-                raise self.fail(node.right, "division by zero")
+                raise self.fail(node.right, ew.both("division_by_zero"))
             return BinaryNode(Type.DECIMAL, op, left, right)
         result = Type.INT if left.type is right.type is Type.INT else Type.DECIMAL
         return BinaryNode(result, op, left, right)
@@ -241,7 +264,7 @@ class _Checker:
                 return self.membership(left_ast, left, op_ast, right_ast)
             op = _CMP.get(type(op_ast))
             if op is None:
-                raise self.fail(node, "'is' comparisons are not allowed", hint="use == or !=")
+                raise self.fail(node, ew.both("is_not_allowed"), hint=ew.both("use_equals"))
             right = self.convert(right_ast, depth)
             self.comparable(left_ast, left, op, right_ast, right)
             parts.append(Compare(Type.BOOL, op, left, right))
@@ -250,7 +273,7 @@ class _Checker:
 
     def membership(self, left_ast: ast.AST, left: Node, op: ast.cmpop, options: ast.AST) -> Node:
         if not isinstance(options, (ast.List, ast.Tuple, ast.Set)):
-            raise self.fail(options, "'in' needs a literal list such as [\"a\", \"b\"]")
+            raise self.fail(options, ew.both("in_needs_list"))
         if len(options.elts) > MAX_IN_OPTIONS:
             raise self.fail(options, f"'in' list has more than {MAX_IN_OPTIONS} items")
         values = []
@@ -272,8 +295,7 @@ class _Checker:
         elif then.type.numeric and orelse.type.numeric:
             result = Type.DECIMAL
         else:
-            raise self.fail(node, f"both branches of 'x if c else y' must have the same type, "
-                                  f"got {then.type} and {orelse.type}")
+            raise self.fail(node, ew.both("branches", then=then.type, orelse=orelse.type))
         return IfElse(result, cond, then, orelse)
 
     def _Call(self, node: ast.Call, depth: int) -> Node:
@@ -293,14 +315,17 @@ class _Checker:
             raise self.fail(node, f"{name}() takes positional arguments only")
         fn = self.scope.functions.get(name)
         if fn is None:
-            hint = did_you_mean(name, self.scope.functions.names()) or (
-                "known functions: " + one_of(self.scope.functions.names()))
-            raise self.fail(node, f"unknown function {name!r}", hint=hint)
+            names = list(self.scope.functions.names())
+            hint = _did_you_mean(name, names)
+            if not hint[0]:
+                hint = ew.both("known_functions", names=one_of(names),
+                               names_zh=one_of(names, words=_ZH_LIST))
+            raise self.fail(node, ew.both("unknown_function", name=repr(name)), hint=hint)
         args = tuple(self.convert(a, depth) for a in node.args)
         try:
             result = fn.check(args)
         except ExpressionError as e:
-            raise self.fail(node, e.message, hint=e.hint) from None
+            raise self.fail(node, (e.message, e.message_zh), hint=(e.hint, e.hint_zh)) from None
         if fn.fold is not None:
             return fn.fold(args)
         return Call(result, name, args)
@@ -308,24 +333,26 @@ class _Checker:
     # -- helpers -----------------------------------------------------------------
     def want_bool(self, where: ast.AST, n: Node, what: str) -> None:
         if n.type is not Type.BOOL:
-            raise self.fail(where, f"{what} needs true/false, got {n.type}",
-                            hint="compare it, e.g. x > 0")
+            raise self.fail(where, ew.both("needs_bool", what=what, what_zh=_WHAT_ZH.get(
+                what, what), got=n.type), hint=ew.both("compare_it"))
 
     def comparable(self, la: ast.AST, left: Node, op: str, ra: ast.AST, right: Node) -> None:
         if left.type.numeric and right.type.numeric:
             return
         if left.type is not right.type:
-            raise self.fail(ra, f"cannot compare {left.type} with {right.type}")
+            raise self.fail(ra, ew.both("cannot_compare", left=left.type, right=right.type))
         if left.type in (Type.STRING, Type.BOOL) and op not in ("==", "!="):
-            raise self.fail(ra, f"{left.type} values can only be compared with == or !=")
+            raise self.fail(ra, ew.both("only_equality", kind=left.type))
         for fact_side, lit_side, lit_ast in ((left, right, ra), (right, left, la)):
             if isinstance(fact_side, Name) and isinstance(lit_side, Const):
                 values = self.scope.names[fact_side.name].values
                 if values and lit_side.value not in values:
-                    raise self.fail(lit_ast, f"{lit_side.value!r} is not a value of "
-                                             f"{fact_side.name}", hint=did_you_mean(
-                                                 lit_side.value, values) or
-                                    "allowed: " + one_of(values))
+                    hint = _did_you_mean(lit_side.value, values)
+                    if not hint[0]:
+                        hint = ew.both("allowed", values=one_of(values),
+                                       values_zh=one_of(values, words=_ZH_LIST))
+                    raise self.fail(lit_ast, ew.both("not_a_value", value=repr(lit_side.value),
+                                                     fact=fact_side.name), hint=hint)
 
 
 def check(text: str, scope: Scope, expect: Type | None = None) -> Node:
@@ -335,7 +362,7 @@ def check(text: str, scope: Scope, expect: Type | None = None) -> Node:
     if len(text) > MAX_LENGTH:
         raise ExpressionError(f"expression is longer than {MAX_LENGTH} characters")
     if not text.strip():
-        raise ExpressionError("expression is empty")
+        raise ExpressionError.said(ew.both("empty"))
     lead = len(text) - len(text.lstrip())  # offsets are reported in the text as written
     if "\n" in text.strip() or "\r" in text:
         text, lead = " ".join(text.split()), 0
@@ -346,8 +373,10 @@ def check(text: str, scope: Scope, expect: Type | None = None) -> Node:
             warnings.simplefilter("ignore")
             tree = ast.parse(text, mode="eval")
     except SyntaxError as e:
-        raise ExpressionError(f"not a valid expression: {e.msg}",
-                              offset=lead + _error_column(text, e)) from None
+        hint = ew.both("single_equals") if _SINGLE_EQUALS.search(
+            re.sub(r"\"[^\"]*\"|'[^']*'", "", text)) else ("", "")
+        raise ExpressionError.said(ew.both("not_valid", msg=e.msg, msg_zh=ew.syntax_zh(e.msg)),
+                                   hint, offset=lead + _error_column(text, e)) from None
     except (ValueError, RecursionError, MemoryError):
         raise ExpressionError("expression cannot be parsed (too deeply nested?)") from None
     try:
@@ -355,6 +384,11 @@ def check(text: str, scope: Scope, expect: Type | None = None) -> Node:
     except ExpressionError as e:
         e.offset += lead
         raise
+
+
+_SINGLE_EQUALS = re.compile(r"(?<![=<>!])=(?!=)")
+"""An ``=`` that is not part of ``== <= >= !=``: an officer's comparison, written as in
+a spreadsheet (``tidy = "good"``)."""
 
 
 def _error_column(text: str, error: SyntaxError) -> int:
@@ -388,10 +422,8 @@ def _refuse_comments(text: str, lead: int) -> None:
         return  # ast.parse reports the syntax error with its position
     for tok in tokens:
         if tok.type == tokenize.COMMENT:
-            raise ExpressionError("'#' starts a comment, which is not allowed inside a rule "
-                                  "(it would silently drop what follows)",
-                                  offset=lead + tok.start[1],
-                                  hint="put notes in the rule's description instead")
+            raise ExpressionError.said(ew.both("comment"), ew.both("comment_fix"),
+                                       offset=lead + tok.start[1])
 
 
 def _check_tree(tree: ast.Expression, text: str, scope: Scope, expect: Type | None) -> Node:
@@ -409,7 +441,8 @@ def _check_tree(tree: ast.Expression, text: str, scope: Scope, expect: Type | No
     node = checker.convert(tree.body)
     if expect is not None and node.type is not expect:
         if not (expect is Type.DECIMAL and node.type is Type.INT):
-            raise ExpressionError(f"{scope.where} must give {expect}, this gives {node.type}")
+            raise ExpressionError.said(ew.both("must_give", where=scope.where, expect=expect,
+                                               got=node.type))
     return node
 
 

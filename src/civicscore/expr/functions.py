@@ -18,6 +18,7 @@ from dataclasses import dataclass, field
 from typing import Any, Protocol, cast
 
 from ..errors import ExpressionError
+from . import error_words as ew
 from .ir import MAX_SAFE_INT, Const, Node, Type
 
 TypeRule = Callable[[Sequence[Node]], Type]
@@ -72,13 +73,14 @@ def _arity(name: str, args: Sequence[Node], low: int, high: int | None = None) -
     n = len(args)
     if n < low or n > high:
         want = str(low) if low == high else f"{low} to {high}"
-        raise ExpressionError(f"{name}() takes {want} argument(s), got {n}")
+        raise ExpressionError.said(ew.both("arity", name=name, want=want, n=n))
 
 
 def _want(name: str, i: int, node: Node, *types: Type) -> None:
     if node.type not in types:
         allowed = " or ".join(str(t) for t in types)
-        raise ExpressionError(f"argument {i + 1} of {name}() must be {allowed}, got {node.type}")
+        raise ExpressionError.said(ew.both("argument_type", i=i + 1, name=name, allowed=allowed,
+                                           got=node.type))
 
 
 def _numeric_result(nodes: Sequence[Node]) -> Type:

@@ -162,7 +162,8 @@ class CompileContext:
         try:
             return _compile_expression(text, scope, expect)
         except ExpressionError as e:
-            self.problems.append(self.layers.problem(path, e.message, e.hint, offset=e.offset))
+            self.problems.append(self.layers.problem(path, e.message, e.hint, offset=e.offset,
+                                                     zh=(e.message_zh, e.hint_zh)))
             return None
 
 
