@@ -263,3 +263,56 @@ def test_any_deletion_edit_move_or_copy_is_found(runs: int, kind: str, i: int, j
         changed = next((n for n, (a, b) in enumerate(zip(lines, now, strict=False), 1)
                         if a != b), len(lines) + 1)
         assert report.broken.line <= changed + 1 or report.broken.line == report.head_line
+
+
+# --- a stream as the sink --------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("kind", ["text", "bytes", "gzip"])
+def test_a_log_written_to_a_stream_chains_and_replays(tmp_path: Path, visits: Any,
+                                                      kind: str) -> None:
+    """A decision log can go to any writable stream (a pipe, a socket, an object store's
+    upload, gzip): two runs written to one stream chain as they would in a file, and the
+    bytes it received verify and replay like a file's."""
+    import gzip
+    import io
+
+    from civicscore.audit import policies_by_hash, replay
+
+    policy, records, result = visits
+    if kind == "gzip":
+        buffer = io.BytesIO()
+        sink: Any = gzip.GzipFile(fileobj=buffer, mode="wb")
+    else:
+        sink = io.StringIO() if kind == "text" else io.BytesIO()
+    log = DecisionLog(sink)
+    assert log.write_run(policy, "visits", AS_OF, result, records) == len(result.decisions)
+    log.write_run(policy, "visits", AS_OF, result, records)
+    if kind == "gzip":
+        sink.close()
+        received = gzip.decompress(buffer.getvalue())
+    else:
+        value = sink.getvalue()
+        received = value.encode("utf-8") if kind == "text" else value
+    path = tmp_path / "received.jsonl"
+    path.write_bytes(received)
+    entries = [json.loads(line) for line in received.splitlines()]
+    assert [e["seq"] for e in entries] == list(range(1, 2 * len(result.decisions) + 1))
+    assert entries[0]["prev"] == GENESIS
+    assert verify_chain(path).ok
+    report = replay(path, policies_by_hash([policy]))
+    assert report.ok and report.replayed == 2 * len(result.decisions)
+
+
+def test_a_stream_that_fails_is_a_clear_error(visits: Any) -> None:
+    import io
+
+    from civicscore.errors import UsageError
+
+    class Full(io.StringIO):
+        def write(self, text: str) -> int:
+            raise OSError(28, "No space left on device")
+
+    policy, records, result = visits
+    with pytest.raises(UsageError, match="No space left on device; the run may be partly"):
+        DecisionLog(Full()).write_run(policy, "visits", AS_OF, result, records)

@@ -26,6 +26,7 @@ import datetime as dt
 import errno
 import hashlib
 import hmac
+import io
 import json
 import os
 import re
@@ -35,11 +36,11 @@ from collections import defaultdict
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Literal
+from typing import IO, Any, Literal
 
 from .cohort import CohortNote
 from .errors import InputError, ReviewError, UsageError
-from .logchain import ChainReport, Tail, verify_chain
+from .logchain import GENESIS, ChainReport, Tail, chain_lines, verify_chain
 from .messages import LANG, reasons_language
 from .policy.compile import Policy
 from .provenance import software
@@ -111,7 +112,14 @@ def _digest(*parts: Any) -> str:
 
 @dataclass
 class DecisionLog:
-    """Appends the decisions of runs to a JSON Lines file.
+    """Appends the decisions of runs to a JSON Lines file, or writes them to a stream.
+
+    ``path`` is a file (appended to under a lock, each run whole or not at all, as
+    :func:`append_chained` says), or any writable file-like object, text or binary (a
+    socket's file, a pipe, ``sys.stdout``, a ``gzip`` or object-store stream): its
+    lines are chained from the first run written to it, one run after another, and
+    flushed after each run; a stream that cannot be read back cannot be appended to
+    at a later run's tail, so each ``DecisionLog`` over a stream starts a chain.
 
     ``redact`` maps input field names to ``"erase"`` or ``"hash"`` (HMAC-SHA256
     with the secret key ``salt``, which must be given: equal values stay linkable
@@ -122,12 +130,14 @@ class DecisionLog:
     so instead of reporting a false difference.
     """
 
-    path: Path
+    path: Path | IO[Any]
     redact: Mapping[str, Redaction] = field(default_factory=dict)
     salt: str = ""
+    _tail: Tail = field(default_factory=lambda: Tail(GENESIS, 1), init=False, repr=False)
 
     def __post_init__(self) -> None:
-        self.path = Path(self.path)
+        if not hasattr(self.path, "write"):
+            self.path = Path(self.path)
         for name, how in self.redact.items():
             if how not in ("erase", "hash"):
                 raise UsageError(f"redaction of {name!r} must be 'erase' or 'hash', "
@@ -219,8 +229,29 @@ class DecisionLog:
                 # and the language its reasons are worded in (replay words them so)
                 entry["lang"] = reasons_language(policy.model.policy.locale)
             lines.append(json.dumps(entry, ensure_ascii=False))
-        append_chained(self.path, lines)
+        if isinstance(self.path, Path):
+            append_chained(self.path, lines)
+        else:
+            self._write_to_stream(self.path, lines)
         return len(lines)
+
+    def _write_to_stream(self, sink: IO[Any], lines: Sequence[str]) -> None:
+        """One run's lines, chained after the last run written to ``sink``, and flushed."""
+        data, tail = chain_lines(lines, self._tail)
+        try:
+            mode = getattr(sink, "mode", None)  # 'w', 'ab'; gzip.GzipFile's is a number
+            if isinstance(sink, io.TextIOBase) or (isinstance(mode, str) and "b" not in mode):
+                sink.write(data.decode("utf-8", "surrogateescape"))
+            else:
+                sink.write(data)
+            sink.flush()
+        except OSError as e:  # a stream cannot be cut back: say the run may be part-written
+            name = getattr(sink, "name", None)
+            raise UsageError(f"cannot write the decision log to "
+                             f"{name if isinstance(name, str) else 'its stream'}: "
+                             f"{e.strerror or e}; the run may be partly written there "
+                             f"(replay reports it as incomplete)") from None
+        self._tail = tail
 
 
 def append_whole(path: Path, text: str) -> None:

@@ -65,14 +65,15 @@ def install_review(app: FastAPI, log: DecisionLog | None, *, tokens: Tokens | No
 
     def on_log(fn: Callable[[Path], T]) -> T:
         """``fn`` over the log's path; its refusals as problems that do not name it."""
-        if log is None:
+        if log is None or not isinstance(log.path, Path):  # a stream is not read back
             raise Answer(404, "this service keeps no decision log, so it has nothing to "
                               "review: start it with civicscore serve --log FILE",
                          kind="review-none")
+        path = log.path
         try:
-            return fn(log.path)
+            return fn(path)
         except (ReviewError, InputError) as e:
-            text = str(e).replace(f"{log.path}: ", "").replace(str(log.path), THE_LOG)
+            text = str(e).replace(f"{path}: ", "").replace(str(path), THE_LOG)
             if text == "no such file":  # nothing decided yet
                 text = "no decision is in the log yet"
             unknown = text.startswith("no decision")
