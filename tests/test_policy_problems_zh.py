@@ -196,3 +196,33 @@ def test_every_expression_sentence_is_in_both_languages(name: str) -> None:
     zh = _slots(texts["zh"])
     assert zh <= _slots(texts["en"]), "a Chinese slot the English sentence does not fill"
     assert re.search(r"[\u4e00-\u9fff]", texts["zh"])
+
+
+# --- [facts] and what no policy may read (responsible use) -------------------------------
+
+
+@pytest.mark.parametrize(("text", "zh"), [
+    ('[facts.household]\nethnicity = { type = "string" }\n',
+     "事实 'ethnicity' 属于受保护的个人特征（民族/种族）；政策不得读取 [facts.household.ethnicity]"
+     "（建议：评分认可贡献、按需分配关怀，不按身份区分人）"),
+    ('[facts.household]\nkey_person = { type = "bool", label = "重点人员" }\n',
+     "事实 'key_person' 是管控/重点人员类别；政策不设盯防人员的类别"),
+    ('[facts.household]\ngroup = { type = "enum", values = ["汉族", "维吾尔族"] }\n',
+     "事实 'group' 的取值 '汉族' 属于受保护的个人特征（民族/种族）"),
+    ('[facts.household]\nsize = { type = "enum" }\n',
+     "枚举（enum）类型的事实需要写明可选值 [facts.household.size.type]"
+     "（建议：请加上 values = [\"a\", \"b\"]）"),
+    ('[facts.household]\nsize = { type = "int", min = 5, max = 1 }\n',
+     "下限 min 5 大于上限 max 1"),
+    ('[facts.household]\ntidy = { type = "enum", values = ["good", "poor"], default = "god" }\n',
+     "默认值 'god' 不是可选值之一（可选值：good、poor） [facts.household.tidy.default]"
+     "（建议：是否想写 'good'？）"),
+    ('[facts.household]\nn = { type = "int", optional = true }\n',
+     "只有日期事实可以是可选的（没填日期表示“从未”）"),
+    ('[visits]\ndefault_tier = "r"\n[[visits.tiers]]\nid = "r"\nlabel = "管控户"\n'
+     'cadence = "monthly"\n', "是管控/重点人员类别；探访是分配关怀，不是盯防人员"),
+])
+def test_fact_and_responsible_use_refusals_in_chinese(tmp_path: Path, text: str,
+                                                       zh: str) -> None:
+    said = _check(tmp_path, text, "zh")
+    assert zh in said, said

@@ -22,13 +22,14 @@ from typing import TYPE_CHECKING, Any, TypeVar
 
 from pydantic import BaseModel
 
-from .._suggest import did_you_mean
+from .._suggest import closest, did_you_mean
 from ..errors import ExpressionError, PolicyError, Problem, UsageError
 from ..expr import Expression, Fact, FunctionTable, Scope, Type, builtin_functions
 from ..expr import compile_expression as _compile_expression
 from ..expr.functions import CALENDAR_FUNCTION_NAMES
 from ..provenance import PluginCode
 from ..results import PolicyRef
+from . import problem_words as pw
 from .calendar import HolidayCalendar, subdivisions, supported_countries
 from .care import care_refusals, concept_problem, suggest_concept
 from .load import (
@@ -83,18 +84,24 @@ class CompileContext:
     _facts: dict[str, dict[str, Fact]] = field(default_factory=dict)
     _care: dict[str, dict[str, str]] = field(default_factory=dict)  # entity -> refusals
 
-    def report(self, path: KeyPath, message: str, hint: str = "", *, value: bool = True) -> None:
-        """A mistake: the policy will be refused, with this located message."""
-        self.problems.append(self.layers.problem(path, message, hint, value=value))
+    def report(self, path: KeyPath, message: str | tuple[str, str],
+               hint: str | tuple[str, str] = "", *, value: bool = True) -> None:
+        """A mistake: the policy will be refused, with this located message. The message
+        and the hint are English, or each (English, Chinese) from :mod:`.problem_words`."""
+        (message, message_zh), (hint, hint_zh) = _pair(message), _pair(hint)
+        self.problems.append(self.layers.problem(path, message, hint, value=value,
+                                                 zh=(message_zh, hint_zh)))
 
-    def warn(self, path: KeyPath, message: str, hint: str = "", *, value: bool = False,
+    def warn(self, path: KeyPath, message: str | tuple[str, str],
+             hint: str | tuple[str, str] = "", *, value: bool = False,
              zh: tuple[str, str] = ("", "")) -> None:
         """Worth an officer's attention, but the policy still loads (e.g. a shadowed tier);
-        ``zh`` is the message and hint in Chinese, when the check words them so."""
-        note = self.layers.problem(path, message, hint, value=value, severity="warning")
+        the message and hint as :meth:`report` takes them, or ``zh`` the two in Chinese."""
+        (message, message_zh), (hint, hint_zh) = _pair(message), _pair(hint)
         if zh != ("", ""):
-            note = replace(note, message_zh=zh[0], hint_zh=zh[1])
-        self.notes.append(note)
+            message_zh, hint_zh = zh
+        self.notes.append(self.layers.problem(path, message, hint, value=value,
+                                              severity="warning", zh=(message_zh, hint_zh)))
 
     def warn_never(self, path: KeyPath, what: str, what_zh: str, expr: Any,
                    entity: str, extra: Mapping[str, Type] | None = None) -> None:
@@ -296,6 +303,11 @@ def ensure_in_effect(model: PolicyModel, ref: PolicyRef, as_of: dt.date) -> None
                               f"{eff.from_} to {end}, not on {as_of}")
 
 
+def _pair(text: str | tuple[str, str]) -> tuple[str, str]:
+    """A message or hint as (English, Chinese); English alone has no Chinese."""
+    return (text, "") if isinstance(text, str) else text
+
+
 # --- checks on [facts] ---------------------------------------------------------------
 
 
@@ -303,56 +315,52 @@ def _check_facts(ctx: CompileContext) -> None:
     for entity, facts in ctx.model.facts.items():
         for name, spec in facts.items():
             path: KeyPath = ("facts", entity, name)
+            shown = repr(name)
             if not name.isidentifier() or keyword.iskeyword(name) or name.startswith("_"):
                 fix = re.sub(r"\W", "_", name).strip("_") or "fact"
-                ctx.report(path, f"fact name {name!r} cannot be used in expressions",
-                           f"use a name of letters, digits and '_' that does not start with "
-                           f"'_' or a digit, e.g. {fix!r}" if fix.isidentifier() and not
-                           keyword.iskeyword(fix) else "rename it", value=False)
+                ctx.report(path, pw.both("fact_name", name=shown),
+                           pw.both("fact_name_fix", fix=repr(fix)) if fix.isidentifier()
+                           and not keyword.iskeyword(fix) else pw.both("rename_it"),
+                           value=False)
                 continue
             texts = (name, spec.label, spec.label_en, spec.description)
             why = protected_reason(*texts)
             if why:
-                ctx.report(path, f"fact {name!r} denotes a protected characteristic ({why}); "
-                                 f"policies may not read it", _NOT_WHO, value=False)
+                ctx.report(path, pw.both("fact_protected", name=shown, why=why,
+                                         why_zh=pw.why_zh(why)), _NOT_WHO, value=False)
                 continue
             why = control_reason(*texts)
             if why:
-                ctx.report(path, f"fact {name!r} names {why}; no policy keeps a category of "
-                                 f"people to watch", _NOT_WHO, value=False)
+                ctx.report(path, pw.both("fact_control", name=shown, why=why,
+                                         why_zh=pw.why_zh(why)), _NOT_WHO, value=False)
                 continue
             if not spec.care_need and spec.concept is None and (why := health_reason(*texts)):
                 concept = suggest_concept(name, spec.label, spec.label_en, spec.type)
-                ctx.report(path, f"fact {name!r} is about {why}, but declares no care concept",
-                           f'declare it as a care need: concept = "{concept}" (then only visit '
-                           f'tiers read it, to give care; '
-                           f'健康信息只能作为照护需求申报，仅供探访分级使用)'
-                           if concept else "declare it as a care need with the concept it "
-                           "carries (civicscore care-vocabulary lists them), or leave it out "
-                           "(健康信息只能作为照护需求申报)", value=False)
+                ctx.report(path, pw.both("fact_health", name=shown, why=why,
+                                         why_zh=pw.why_zh(why)),
+                           pw.both("fact_health_fix", concept=concept) if concept
+                           else pw.both("fact_health_fix_any"), value=False)
                 continue
             if spec.values:
                 hit = protected_in(spec.values)
                 if hit:
-                    ctx.report(path + ("values",), f"value {hit[0]!r} of fact {name!r} denotes "
-                                                   f"a protected characteristic ({hit[1]})",
-                               _NOT_WHO)
+                    ctx.report(path + ("values",), pw.both(
+                        "value_protected", value=repr(hit[0]), name=shown, why=hit[1],
+                        why_zh=pw.why_zh(hit[1])), _NOT_WHO)
             if isinstance(spec.default, str) and (hit := protected_in([spec.default])):
-                ctx.report(path + ("default",), f"the default {hit[0]!r} of fact {name!r} "
-                                                f"denotes a protected characteristic ({hit[1]})",
-                           _NOT_WHO)
+                ctx.report(path + ("default",), pw.both(
+                    "default_protected", value=repr(hit[0]), name=shown, why=hit[1],
+                    why_zh=pw.why_zh(hit[1])), _NOT_WHO)
             _check_fact_spec(ctx, path, spec)
             if (wrong := concept_problem(spec.concept, spec.type)) is not None:
                 ctx.report(path + ("concept",), wrong[0], wrong[1])
             elif spec.concept is not None and not spec.care_need:
-                ctx.report(path + ("care_need",), f"fact {name!r} carries the care concept "
-                                                  f"{spec.concept!r} but says care_need = false",
-                           "remove care_need (a concept makes the fact a care need), or "
-                           "remove the concept")
+                ctx.report(path + ("care_need",), pw.both(
+                    "concept_not_care", name=shown, concept=repr(spec.concept)),
+                    pw.both("concept_not_care_fix"))
 
 
-_NOT_WHO = ("scores recognise effort and allocate care by need; they may not sort people by "
-            "who they are (评分认可贡献、按需分配关怀，不按身份区分人)")
+_NOT_WHO = pw.both("not_who")
 
 
 def _check_texts(ctx: CompileContext, data: Mapping[str, Any],
@@ -365,27 +373,25 @@ def _check_texts(ctx: CompileContext, data: Mapping[str, Any],
     ``allocates_care`` even where the section would only warn of a mention."""
 
     def text(path: KeyPath, value: str, *, key: bool, mention: bool, care: bool) -> None:
-        what = f"the name {value!r}" if key else f"the text {value!r}"
+        what = {"what": f"the name {value!r}" if key else f"the text {value!r}",
+                "what_zh": f"名称 {value!r}" if key else f"文字 {value!r}"}
         why = protected_reason(value)
         if why and mention:
-            ctx.warn(path, f"{what} mentions a protected characteristic ({why}); a name of "
-                           f"what people do may, but no rule may read who they are",
-                     value=not key)
+            ctx.warn(path, pw.both("text_mentions_protected", **what, why=why,
+                                   why_zh=pw.why_zh(why)), value=not key)
         elif why:
-            ctx.report(path, f"{what} denotes a protected characteristic ({why}); policies "
-                             f"may not read it", _NOT_WHO, value=not key)
+            ctx.report(path, pw.both("text_protected", **what, why=why, why_zh=pw.why_zh(why)),
+                       _NOT_WHO, value=not key)
         elif (why := control_reason(value)) and mention and not care:
-            ctx.warn(path, f"{what} mentions {why}; a name of what people do may, but no rule "
-                           f"may sort who they are by it", value=not key)
+            ctx.warn(path, pw.both("text_mentions_control", **what, why=why,
+                                   why_zh=pw.why_zh(why)), value=not key)
         elif why and care:
-            ctx.report(path, f"{what} names {why}; visits allocate care, they do not watch "
-                             f"people", "name the tier by the care it gives (每周探访 / weekly "
-                                        "visits), not by whom it watches", value=not key)
+            ctx.report(path, pw.both("text_control_care", **what, why=why,
+                                     why_zh=pw.why_zh(why)),
+                       pw.both("text_control_care_fix"), value=not key)
         elif why:
-            ctx.report(path, f"{what} names {why}; scores recognise what people do, they do "
-                             f"not watch people", "name it by what it recognises (e.g. "
-                                                  "遵纪守法 / law-abiding), not by whom it "
-                                                  "watches (评分不设管控类别)", value=not key)
+            ctx.report(path, pw.both("text_control", **what, why=why, why_zh=pw.why_zh(why)),
+                       pw.both("text_control_fix"), value=not key)
 
     def walk(path: KeyPath, value: Any, *, mention: tuple[str, ...], care: bool,
              docs: bool) -> None:
@@ -415,22 +421,22 @@ _WORDING = ("label", "label_en", "description", "description_en")
 
 
 def _check_fact_spec(ctx: CompileContext, path: KeyPath, spec: FactSpec) -> None:
+    kind = {"kind": spec.type, "kind_zh": pw.FACT_TYPES_ZH.get(spec.type, spec.type)}
     if spec.type == "enum" and not spec.values:
-        ctx.report(path + ("type",), "an enum fact needs its allowed values",
-                   'add values = ["a", "b"]')
+        ctx.report(path + ("type",), pw.both("enum_needs_values"), pw.both("add_values"))
     if spec.type != "enum" and spec.values is not None:
-        ctx.report(path + ("values",), f"'values' only applies to enum facts, this one is "
-                                       f"{spec.type}", 'set type = "enum"')
+        ctx.report(path + ("values",), pw.both("values_only_enum", **kind),
+                   pw.both("set_enum"))
     if (spec.min is not None or spec.max is not None) and spec.type not in ("int", "decimal"):
-        ctx.report(path + ("type",), f"min/max only apply to int and decimal facts, this one "
-                                     f"is {spec.type}")
+        ctx.report(path + ("type",), pw.both("min_max_only_numbers", **kind))
     if spec.min is not None and spec.max is not None and spec.min > spec.max:
-        ctx.report(path + ("min",), f"min {spec.min:g} is greater than max {spec.max:g}")
+        ctx.report(path + ("min",), pw.both("min_above_max", min=f"{spec.min:g}",
+                                            max=f"{spec.max:g}"))
     if spec.optional and spec.type != "date":
-        ctx.report(path + ("optional",), "only date facts can be optional (a missing date "
-                                         "means 'never')", "give the fact a default instead")
+        ctx.report(path + ("optional",), pw.both("optional_only_date"),
+                   pw.both("give_default"))
     if spec.optional and spec.default is not None:
-        ctx.report(path + ("default",), "an optional date fact cannot also have a default")
+        ctx.report(path + ("default",), pw.both("optional_with_default"))
     d = spec.default
     if d is None:
         return
@@ -443,13 +449,16 @@ def _check_fact_spec(ctx: CompileContext, path: KeyPath, spec: FactSpec) -> None
         "date": isinstance(d, dt.date),
     }[spec.type]
     if not ok:
-        hint = did_you_mean(d, spec.values or []) if isinstance(d, str) else ""
-        ctx.report(path + ("default",), f"default {d!r} is not a valid {spec.type} value"
-                   + (f" (allowed: {', '.join(spec.values or [])})" if spec.type == "enum"
-                      else ""), hint)
+        found = closest(d, spec.values or []) if isinstance(d, str) else None
+        allowed = ", ".join(spec.values or [])
+        ctx.report(path + ("default",),
+                   pw.both("default_not_enum", value=repr(d), allowed=allowed,
+                           allowed_zh="、".join(spec.values or []))
+                   if spec.type == "enum" else pw.both("default_invalid", value=repr(d), **kind),
+                   pw.both("did_you_mean", choice=repr(found)) if found is not None else "")
     elif spec.type in ("int", "decimal") and isinstance(d, (int, float)):
         if (spec.min is not None and d < spec.min) or (spec.max is not None and d > spec.max):
-            ctx.report(path + ("default",), f"default {d} is outside min/max")
+            ctx.report(path + ("default",), pw.both("default_outside", value=d))
 
 
 def _make_calendar(model: PolicyModel, env: Environment, layers: Layers,

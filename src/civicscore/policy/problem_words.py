@@ -108,6 +108,97 @@ SENTENCES: dict[str, dict[str, str]] = {
                                   "--policy-root",
                             "zh": "政策只能继承本目录下的文件，或按名称继承已安装的政策；"
                                   "可用 --policy-root 增加目录"},
+    # [facts]: what a fact may be, and what no policy may read
+    "fact_name": {"en": "fact name {name} cannot be used in expressions",
+                  "zh": "事实名 {name} 不能在表达式中使用"},
+    "fact_name_fix": {"en": "use a name of letters, digits and '_' that does not start with "
+                            "'_' or a digit, e.g. {fix}",
+                      "zh": "请用字母、数字和“_”组成名称，不以“_”或数字开头，如 {fix}"},
+    "rename_it": {"en": "rename it", "zh": "请改名"},
+    "fact_protected": {"en": "fact {name} denotes a protected characteristic ({why}); policies "
+                             "may not read it",
+                       "zh": "事实 {name} 属于受保护的个人特征（{why_zh}）；政策不得读取"},
+    "fact_control": {"en": "fact {name} names {why}; no policy keeps a category of people to "
+                           "watch",
+                     "zh": "事实 {name} 是{why_zh}类别；政策不设盯防人员的类别"},
+    "fact_health": {"en": "fact {name} is about {why}, but declares no care concept",
+                    "zh": "事实 {name} 涉及{why_zh}，但没有声明照护概念"},
+    "fact_health_fix": {"en": "declare it as a care need: concept = \"{concept}\" (then only "
+                              "visit tiers read it, to give care; 健康信息只能作为照护需求申报，"
+                              "仅供探访分级使用)",
+                        "zh": "请声明为照护需求：concept = \"{concept}\"（此后只有探访分级能读取"
+                              "它，用于提供关怀；健康信息只能作为照护需求申报，仅供探访分级使用）"},
+    "fact_health_fix_any": {"en": "declare it as a care need with the concept it carries "
+                                  "(civicscore care-vocabulary lists them), or leave it out "
+                                  "(健康信息只能作为照护需求申报)",
+                            "zh": "请声明为照护需求并写明它对应的照护概念（civicscore "
+                                  "care-vocabulary 列出全部概念），或删去这个事实（健康信息只能"
+                                  "作为照护需求申报）"},
+    "value_protected": {"en": "value {value} of fact {name} denotes a protected characteristic "
+                              "({why})",
+                        "zh": "事实 {name} 的取值 {value} 属于受保护的个人特征（{why_zh}）"},
+    "default_protected": {"en": "the default {value} of fact {name} denotes a protected "
+                                "characteristic ({why})",
+                          "zh": "事实 {name} 的默认值 {value} 属于受保护的个人特征（{why_zh}）"},
+    "not_who": {"en": "scores recognise effort and allocate care by need; they may not sort "
+                      "people by who they are (评分认可贡献、按需分配关怀，不按身份区分人)",
+                "zh": "评分认可贡献、按需分配关怀，不按身份区分人"},
+    "concept_not_care": {"en": "fact {name} carries the care concept {concept} but says "
+                               "care_need = false",
+                         "zh": "事实 {name} 带有照护概念 {concept}，却写了 care_need = false"},
+    "concept_not_care_fix": {"en": "remove care_need (a concept makes the fact a care need), "
+                                   "or remove the concept",
+                             "zh": "请删去 care_need（有照护概念的事实即是照护需求），或删去概念"},
+    "text_mentions_protected": {"en": "{what} mentions a protected characteristic ({why}); a "
+                                      "name of what people do may, but no rule may read who "
+                                      "they are",
+                                "zh": "{what_zh}提到了受保护的个人特征（{why_zh}）；活动名称可以"
+                                      "提到，但规则不得读取一个人的身份"},
+    "text_protected": {"en": "{what} denotes a protected characteristic ({why}); policies may "
+                             "not read it",
+                       "zh": "{what_zh}属于受保护的个人特征（{why_zh}）；政策不得读取"},
+    "text_mentions_control": {"en": "{what} mentions {why}; a name of what people do may, but "
+                                    "no rule may sort who they are by it",
+                              "zh": "{what_zh}提到了{why_zh}；活动名称可以提到，但规则不得据此给人"
+                                    "分类"},
+    "text_control_care": {"en": "{what} names {why}; visits allocate care, they do not watch "
+                                "people",
+                          "zh": "{what_zh}是{why_zh}类别；探访是分配关怀，不是盯防人员"},
+    "text_control_care_fix": {"en": "name the tier by the care it gives (每周探访 / weekly "
+                                    "visits), not by whom it watches",
+                              "zh": "请按提供的关怀给等级命名（如“每周探访”），"
+                                    "不要按盯防的对象命名"},
+    "text_control": {"en": "{what} names {why}; scores recognise what people do, they do not "
+                           "watch people",
+                     "zh": "{what_zh}是{why_zh}类别；评分认可人们做的事，不是盯防人员"},
+    "text_control_fix": {"en": "name it by what it recognises (e.g. 遵纪守法 / law-abiding), "
+                               "not by whom it watches (评分不设管控类别)",
+                         "zh": "请按它认可的行为命名（如“遵纪守法”），不要按盯防的对象命名"
+                               "（评分不设管控类别）"},
+    "enum_needs_values": {"en": "an enum fact needs its allowed values",
+                          "zh": "枚举（enum）类型的事实需要写明可选值"},
+    "add_values": {"en": "add values = [\"a\", \"b\"]", "zh": "请加上 values = [\"a\", \"b\"]"},
+    "values_only_enum": {"en": "'values' only applies to enum facts, this one is {kind}",
+                         "zh": "只有枚举（enum）事实才能写“values”，这个事实是{kind_zh}"},
+    "set_enum": {"en": "set type = \"enum\"", "zh": "请写 type = \"enum\""},
+    "min_max_only_numbers": {"en": "min/max only apply to int and decimal facts, this one is "
+                                   "{kind}",
+                             "zh": "只有整数（int）和数字（decimal）事实才能写 min/max，这个事实是"
+                                   "{kind_zh}"},
+    "min_above_max": {"en": "min {min} is greater than max {max}",
+                      "zh": "下限 min {min} 大于上限 max {max}"},
+    "optional_only_date": {"en": "only date facts can be optional (a missing date means "
+                                 "'never')",
+                           "zh": "只有日期事实可以是可选的（没填日期表示“从未”）"},
+    "give_default": {"en": "give the fact a default instead", "zh": "请改为给这个事实一个默认值"},
+    "optional_with_default": {"en": "an optional date fact cannot also have a default",
+                              "zh": "可选的日期事实不能同时有默认值"},
+    "default_invalid": {"en": "default {value} is not a valid {kind} value",
+                        "zh": "默认值 {value} 不是有效的{kind_zh}"},
+    "default_not_enum": {"en": "default {value} is not a valid enum value (allowed: {allowed})",
+                         "zh": "默认值 {value} 不是可选值之一（可选值：{allowed_zh}）"},
+    "default_outside": {"en": "default {value} is outside min/max",
+                        "zh": "默认值 {value} 超出了 min/max 的范围"},
     "got_value": {"en": "{msg} (got {got})", "zh": "{msg}（实际为{got_zh}）"},
 }
 """A policy problem's message or hint, by name, in each language."""
@@ -157,6 +248,11 @@ TYPE_WORDS: dict[str, dict[str, str]] = {
 }
 """What a key expects, by pydantic's error type, in each language."""
 
+FACT_TYPES_ZH = {"bool": "真假值（bool）", "int": "整数（int）", "decimal": "数字（decimal）",
+                 "string": "文本（string）", "enum": "枚举（enum）", "date": "日期（date）",
+                 "datetime": "日期时间（datetime）"}
+"""A fact's ``type`` in Chinese, the TOML word beside it."""
+
 SPACE_ZH = "全角空格"
 """The ideographic space (U+3000), named in a hint (it cannot be seen)."""
 
@@ -179,6 +275,18 @@ def toml_error(message: str) -> str:
         if pattern.fullmatch(message):
             return pattern.sub(zh, message)
     return message
+
+
+def why_zh(why: str) -> str:
+    """What a protected, control or health check found, in Chinese: the category's
+    Chinese name, which :mod:`.protected` writes in brackets after the English
+    (``ethnicity or race (民族/种族)``), and the detail after a colon in words."""
+    head, _, detail = why.partition(": ")
+    found = re.search(r"\(([^()]*)\)\s*$", head)
+    name = found.group(1) if found else head
+    if detail == "the name of an ethnic group":
+        return f"{name}：民族名称"
+    return f"{name}：{detail}" if detail else name
 
 
 def where_zh(where: str) -> str:
