@@ -174,7 +174,7 @@ def test_check_says_it_in_the_officers_language(tmp_path: Path) -> None:
     en = runner.invoke(main, ["check", str(path)])
     assert zh.exit_code == en.exit_code == 1
     line = next(i for i, t in enumerate(path.read_text().splitlines(), 1) if "50 if" in t)
-    assert f"{path} 第 {line} 行第 16 列：indicator 'tidy' may not read 'disabled'" in zh.output
+    assert f"{path} 第 {line} 行第 16 列：这里不能读取 'disabled'：它是照护需求" in zh.output
     assert "照护按需给予" in zh.output and "共 1 处问题" in zh.output
     assert f"{path}:{line}:16: indicator 'tidy' may not read 'disabled'" in en.output
 

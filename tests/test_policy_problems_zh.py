@@ -226,3 +226,18 @@ def test_fact_and_responsible_use_refusals_in_chinese(tmp_path: Path, text: str,
                                                        zh: str) -> None:
     said = _check(tmp_path, text, "zh")
     assert zh in said, said
+
+
+@pytest.mark.parametrize(("text", "zh"), [
+    ('[facts.household]\ndisability = { type = "bool", concept = "disability", default = false }\n'
+     '[civility]\n[[civility.stars]]\nid = "s"\nwhen = "not disability"\n',
+     "这里不能读取 'disability'：它是照护需求（照护概念 'disability'，"),
+    ('[facts.household]\ntidy = { type = "bool", default = false }\n'
+     '[visits]\ndefault_tier = "r"\n[[visits.tiers]]\nid = "w"\nwhen = "tidy"\n'
+     'cadence = "weekly"\n[[visits.tiers]]\nid = "r"\ncadence = "quarterly"\n',
+     "这里不能读取 'tidy'：探访分级只读取照护需求，而事实"),
+])
+def test_care_needs_read_where_they_may_not_be_in_chinese(tmp_path: Path, text: str,
+                                                          zh: str) -> None:
+    said = _check(tmp_path, text, "zh")
+    assert zh in said, said

@@ -79,7 +79,8 @@ class Scope:
     names: Mapping[str, Fact]
     functions: FunctionTable
     where: str = "expression"  # e.g. "visit tier 'weekly'"; used in messages
-    forbidden: Mapping[str, str] = field(default_factory=dict)  # name -> why it may not be read
+    #: name -> why it may not be read: English, or (English, Chinese)
+    forbidden: Mapping[str, str | tuple[str, str]] = field(default_factory=dict)
 
 
 def _script(c: str) -> str:
@@ -185,8 +186,10 @@ class _Checker:
         if name in ("True", "False"):
             return Const(Type.BOOL, name == "True")
         if name in self.scope.forbidden:
-            raise self.fail(node, f"{self.scope.where} may not read {name!r}: "
-                                  f"{self.scope.forbidden[name]}")
+            why = self.scope.forbidden[name]
+            why, why_zh = (why, why) if isinstance(why, str) else why
+            raise self.fail(node, ew.both("may_not_read", where=self.scope.where,
+                                          name=repr(name), why=why, why_zh=why_zh))
         fact = self.scope.names.get(name)
         if fact is None:
             known = list(self.scope.names)
@@ -448,7 +451,7 @@ def _check_tree(tree: ast.Expression, text: str, scope: Scope, expect: Type | No
 
 def scope_of(facts: Mapping[str, Fact], functions: FunctionTable, where: str,
              extra: Mapping[str, Fact] | None = None,
-             forbidden: Mapping[str, str] | None = None) -> Scope:
+             forbidden: Mapping[str, str | tuple[str, str]] | None = None) -> Scope:
     names = dict(facts)
     names.update(extra or {})
     return Scope(names, functions, where, forbidden or {})

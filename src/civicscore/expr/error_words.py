@@ -19,6 +19,8 @@ import re
 from typing import Any
 
 SENTENCES: dict[str, dict[str, str]] = {
+    "may_not_read": {"en": "{where} may not read {name}: {why}",
+                     "zh": "这里不能读取 {name}：{why_zh}"},
     "unknown_name": {"en": "unknown name {name} in {where}", "zh": "未知的名称 {name}"},
     "did_you_mean": {"en": "did you mean {choice}?", "zh": "是否想写 {choice}？"},
     "known_names": {"en": "known names: {names}", "zh": "可用的名称：{names_zh}"},

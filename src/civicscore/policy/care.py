@@ -195,14 +195,20 @@ EVENT_FIX = ("a trigger's event is the date of a care event: declare it as a dat
              "concept = \"hospital_discharge\" }) and write event = \"discharged_on\"")
 
 
-def no_concept(entity: str, name: str, spec: Any) -> str:
-    """Why a care-need fact without a concept may not be read by visit tiers, with the fix."""
+def no_concept(entity: str, name: str, spec: Any) -> tuple[str, str]:
+    """Why a care-need fact without a concept may not be read by visit tiers, with the fix,
+    in English and Chinese."""
     guess = suggest_concept(name, spec.label, spec.label_en, spec.type)
-    return (f"fact {name!r} declares no concept of the care-need vocabulary (expected: every "
-            f"fact visits read names the care need it carries); fix: add concept = "
-            f"\"{guess or '<id>'}\" to {name!r} in [facts.{entity}]"
-            + (f" (did you mean {guess!r}?" if guess else " (") +
-            " `civicscore concepts` lists them all)")
+    en = (f"fact {name!r} declares no concept of the care-need vocabulary (expected: every "
+          f"fact visits read names the care need it carries); fix: add concept = "
+          f"\"{guess or '<id>'}\" to {name!r} in [facts.{entity}]"
+          + (f" (did you mean {guess!r}?" if guess else " (") +
+          " `civicscore concepts` lists them all)")
+    zh = (f"事实 {name!r} 没有声明照护需求词表中的概念（探访读取的每个事实都应写明它代表的照护"
+          f"需求）；修改办法：在 [facts.{entity}] 的 {name!r} 中加上 concept = "
+          f"\"{guess or '<id>'}\""
+          + (f"（是否想写 {guess!r}？" if guess else "（") + "`civicscore concepts` 列出全部概念）")
+    return en, zh
 
 
 def not_events(concepts: Mapping[str, str]) -> dict[str, str]:
@@ -240,10 +246,22 @@ def outside_care(name: str, spec: Any) -> str:
             f"because of it, give it a visit tier in [visits] that reads {name!r}")
 
 
-def care_refusals(facts: Mapping[str, Any]) -> dict[str, str]:
-    """Fact name -> :func:`outside_care` for every care-need fact of an entity (a concept
-    implies ``care_need``): what a scheme's rules may not read unless it allocates care."""
-    return {name: outside_care(name, spec) for name, spec in facts.items() if spec.care_need}
+def outside_care_zh(name: str, spec: Any) -> str:
+    """:func:`outside_care` in Chinese, for an officer who reads Chinese first."""
+    concept = vocabulary().concepts.get(spec.concept or "")
+    what = (f"照护概念 {concept.id!r}，{concept.label}" if concept is not None
+            else "标记了 care_need = true")
+    return (f"它是照护需求（{what}）；这里应读取规则所认可的事实（行为、活动、表现），因为照护需求"
+            f"只由探访分级读取，照护按需给予，不因积分、星级或考核增减；修改办法：从这条规则中删去 "
+            f"{name!r}，如果住户因此需要帮助，请在 [visits] 中设一个读取 {name!r} 的探访等级")
+
+
+def care_refusals(facts: Mapping[str, Any]) -> dict[str, tuple[str, str]]:
+    """Fact name -> :func:`outside_care` (in English and Chinese) for every care-need fact
+    of an entity (a concept implies ``care_need``): what a scheme's rules may not read
+    unless it allocates care."""
+    return {name: (outside_care(name, spec), outside_care_zh(name, spec))
+            for name, spec in facts.items() if spec.care_need}
 
 
 

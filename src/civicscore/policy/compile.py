@@ -82,7 +82,7 @@ class CompileContext:
     problems: list[Problem] = field(default_factory=list)
     notes: list[Problem] = field(default_factory=list)
     _facts: dict[str, dict[str, Fact]] = field(default_factory=dict)
-    _care: dict[str, dict[str, str]] = field(default_factory=dict)  # entity -> refusals
+    _care: dict[str, dict[str, str | tuple[str, str]]] = field(default_factory=dict)  # refusals
 
     def report(self, path: KeyPath, message: str | tuple[str, str],
                hint: str | tuple[str, str] = "", *, value: bool = True) -> None:
@@ -148,7 +148,7 @@ class CompileContext:
         return dict(self._facts[entity])
 
     def scope(self, entity: str, where: str, extra: Mapping[str, Fact] | None = None,
-              forbidden: Mapping[str, str] | None = None) -> Scope:
+              forbidden: Mapping[str, str | tuple[str, str]] | None = None) -> Scope:
         """The names a rule of ``entity`` may read, called ``where`` in messages.
 
         Care-need facts are refused here, for every scheme that compiles through this
@@ -157,11 +157,11 @@ class CompileContext:
         never earned or lost through points, stars or grades (``care.outside_care``)."""
         self.facts(entity)  # builds the cache
         if entity not in self._care:
-            self._care[entity] = care_refusals(self.model.facts.get(entity, {}))
+            self._care[entity] = dict(care_refusals(self.model.facts.get(entity, {})))
         # A view, not a copy: a policy with thousands of facts and rules stays linear.
         names = ChainMap(dict(extra or {}), {"as_of": Fact(Type.DATE)}, self._facts[entity])
-        return Scope(names, self.functions, where,
-                     ChainMap(self._care[entity], dict(forbidden or {})))
+        refusals = ChainMap(self._care[entity], dict(forbidden or {}))
+        return Scope(names, self.functions, where, refusals)
 
     def expression(self, path: KeyPath, text: str, scope: Scope,
                    expect: Type | None = Type.BOOL) -> Expression | None:

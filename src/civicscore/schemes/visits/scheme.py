@@ -1414,7 +1414,7 @@ def compile_visits(ctx: CompileContext) -> VisitsScheme:
 
     # care needs, and only care needs
     names: dict[str, Fact] = {}
-    forbidden: dict[str, str] = {}
+    forbidden: dict[str, str | tuple[str, str]] = {}
     concepts: dict[str, str] = {}  # fact -> its concept in the care-need vocabulary
     vocab = care.vocabulary().concepts
     kinds: dict[str, tuple[Type, FactSpec | None]] = {}
@@ -1423,7 +1423,9 @@ def compile_visits(ctx: CompileContext) -> VisitsScheme:
         if not spec.care_need:
             if name not in BUILTIN_NAMES:
                 forbidden[name] = (f"visit tiers read care needs only, and fact "
-                                   f"{_fact_name(name, spec)} is not marked care_need = true")
+                                   f"{_fact_name(name, spec)} is not marked care_need = true",
+                                   f"探访分级只读取照护需求，而事实 {_fact_name(name, spec)} "
+                                   f"没有标记 care_need = true")
             continue
         if name in BUILTIN_NAMES:
             ctx.report(fact_path, f"fact name {name!r} is reserved in visit expressions",
@@ -1448,7 +1450,7 @@ def compile_visits(ctx: CompileContext) -> VisitsScheme:
     kinds["as_of"] = (Type.DATE, None)
     kinds["last_visit"] = (Type.DATE, None)
     # a trigger's event date is a care event's, nothing else
-    not_events = {**forbidden, **care.not_events(concepts)}
+    not_events: dict[str, str | tuple[str, str]] = {**forbidden, **care.not_events(concepts)}
 
     def scope(where: str) -> Scope:
         return Scope(names, ctx.functions, where, forbidden)
