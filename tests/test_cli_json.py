@@ -366,6 +366,13 @@ def test_a_usage_error_is_an_error_object_with_click_s_exit_status() -> None:
     assert data["code"] == "usage" and "--by" in data["message"]
 
 
+def test_an_unknown_option_before_format_json_is_told_as_json_too() -> None:
+    data = run("explain", "--bogus", "x", "--format", "json", code=2)
+    assert data["code"] == "usage" and "--bogus" in data["message"]
+    data = run("ledger", "verify", "--format=json", "--bogus", code=2)
+    assert data["code"] == "usage" and "--bogus" in data["message"]
+
+
 def test_a_missing_file_is_an_error_object(tmp_path: Path) -> None:
     data = run("verify-log", tmp_path / "none.jsonl", "--format", "json", code=2)
     assert data["schema"] == "civicscore.error/1" and "none.jsonl" in data["message"]

@@ -106,6 +106,12 @@ class _Group(click.Group):
         finally:
             self._listing = False
 
+    def parse_args(self, ctx: click.Context, args: list[str]) -> list[str]:
+        # kept for an error in the command's own arguments (a misspelt option), found
+        # before its --format json was read: it is told as JSON too (_json_error)
+        ctx.meta[ARGS] = list(args)
+        return super().parse_args(ctx, args)
+
     def get_command(self, ctx: click.Context, cmd_name: str) -> click.Command | None:
         if cmd_name in LAZY_COMMANDS and cmd_name not in self.commands:
             if getattr(self, "_listing", False) and cmd_name in LAZY_HELP:
@@ -178,9 +184,13 @@ def _json_error(ctx: click.Context, e: BaseException, code: str | None = None) -
     (the text mode's message still follows on stderr, and the exit status is the same)."""
     from . import cli_json
 
-    if ctx.meta.get(cli_json.WANTED):
+    if ctx.meta.get(cli_json.WANTED) or cli_json.asked(ctx.meta.get(ARGS, ())):
         with contextlib.suppress(BrokenPipeError):
             cli_json.emit_error(e, code)
+
+
+ARGS = "civicscore.args"
+"""Key of ``ctx.meta``: the arguments the group was given."""
 
 
 EXIT_CLOSED_PIPE = 141

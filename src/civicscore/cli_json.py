@@ -23,7 +23,7 @@ from __future__ import annotations
 import dataclasses
 import datetime as dt
 import json
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from decimal import Decimal
 from pathlib import Path
 from typing import Any, TypeVar
@@ -73,6 +73,18 @@ def json_flag(fn: F) -> F:
     return click.option("--json", "as_json", is_flag=True, expose_value=False,
                         is_eager=True, callback=_mark_flag,
                         help="The same as --format json.")(fn)
+
+
+def asked(args: Sequence[str]) -> bool:
+    """Whether command-line ``args`` ask for JSON (``--format json``, ``--format=json``,
+    ``--json``): for an error click finds before the option's callback has run."""
+    for i, arg in enumerate(args):
+        if arg == "--":
+            break
+        if arg in ("--format=json", "--json") or (
+                arg == "--format" and list(args[i + 1:i + 2]) == ["json"]):
+            return True
+    return False
 
 
 def wanted() -> bool:
