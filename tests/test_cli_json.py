@@ -359,6 +359,35 @@ def test_a_bad_record_is_an_error_object_with_exit_2() -> None:
     assert data["code"] == "input"
 
 
+def test_an_unreadable_records_file_is_an_error_object_with_exit_2(tmp_path: Path) -> None:
+    bad = tmp_path / "households.csv"
+    bad.write_bytes(b"household_id,age_oldest\nH1,\xff\xfe\n")
+    data = run("score", POLICY, bad, "--scheme", "visits", "--as-of", AS_OF, "--format",
+               "json", code=2)
+    assert data["code"] == "input" and "not UTF-8" in data["message"]
+
+
+def test_a_record_the_rules_refuse_is_a_rejected_decision_not_an_error() -> None:
+    """As in text mode: explain tells why the record was not scored, exit 0."""
+    data = run("explain", POLICY, "--scheme", "visits", "--as-of", AS_OF, "--record",
+               '{"household_id": "H1", "age_oldest": "abc"}', "--format", "json")
+    assert data["decision"]["status"] == "rejected"
+    [reason] = data["decision"]["reasons"]
+    assert reason["code"] == "INVALID_FIELD" and reason["facts"] == {"age_oldest": "abc"}
+
+
+def test_a_record_error_object_names_the_record_and_the_field() -> None:
+    from civicscore.cli_json import error_object
+    from civicscore.errors import RecordError
+
+    e = RecordError("H1", "age_oldest", "expected an integer, got 'abc'",
+                    message_zh="应为整数，实际为 'abc'")
+    data = error_object(e)
+    assert data["schema"] == "civicscore.error/1" and data["code"] == "INVALID_FIELD"
+    assert data["location"] == {"record": "H1", "field": "age_oldest"}
+    assert "age_oldest" in data["message"] and "应为整数" in data["message_zh"]
+
+
 def test_a_usage_error_is_an_error_object_with_click_s_exit_status() -> None:
     data = run("explain", POLICY, "--format", "json", "--record", "{}", code=2)
     assert data["code"] == "usage" and "--scheme" in data["message"]
