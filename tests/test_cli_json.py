@@ -407,6 +407,26 @@ def test_a_missing_file_is_an_error_object(tmp_path: Path) -> None:
     assert data["schema"] == "civicscore.error/1" and "none.jsonl" in data["message"]
 
 
+@pytest.mark.parametrize("args", [
+    ["explain", "nope.toml", "--scheme", "volunteer", "--record", "{}"],
+    ["explain", POLICY, "--scheme", "volunteer", "--record", "{x"],
+    ["explain", POLICY, "--scheme", "nosuch", "--record", "{}"],
+    ["test", "nope.toml"],
+    ["score", POLICY, "missing.csv", "--scheme", "visits"],
+    ["replay", "missing.jsonl"],
+    ["verify-log", "missing.jsonl"],
+    ["assess", "nope.toml"],
+    ["events", "baseline", "missing.jsonl", "--until", AS_OF],
+    ["ledger", "verify", "--db", "/nonexistent-dir/x.db"],
+], ids=lambda a: " ".join(a[:2]))
+def test_an_error_exits_as_in_text_mode(args: list[str]) -> None:
+    text = CliRunner().invoke(main, args)
+    assert text.exit_code != 0 and text.stdout == "", text.stdout
+    data = run(*args, "--format", "json", code=text.exit_code)
+    assert data["schema"] == "civicscore.error/1" and data["message"]
+    assert set(data) >= {"code", "message", "message_zh", "location"}
+
+
 def test_text_mode_prints_no_json_on_errors() -> None:
     r = CliRunner().invoke(main, ["explain", "nope.toml", "--scheme", "volunteer",
                                   "--record", "{}"])

@@ -11,7 +11,10 @@ The contract scripts rely on:
 * no Python traceback reaches a user for a mistake in their input; an
   internal error says so and exits 70 (set ``CIVICSCORE_DEBUG=1`` to see it);
 * a reader that closes the pipe early (``civicscore score ... | head``) stops the
-  command quietly, with exit status 141 as for any Unix tool stopped by SIGPIPE.
+  command quietly, with exit status 141 as for any Unix tool stopped by SIGPIPE;
+* under ``--format json`` (every command that prints a result takes it) stdout is one
+  JSON object with a ``"schema"`` key, an error included (``civicscore.error/1``,
+  with the exit status of the text mode): see ``civicscore.cli_json``.
 """
 
 from __future__ import annotations
