@@ -113,6 +113,17 @@ def test_test_reports_every_case_and_the_coverage() -> None:
     assert policy["coverage"]["covered"] <= policy["coverage"]["rules"]
 
 
+def test_test_below_the_minimum_coverage_is_not_ok_and_exits_1() -> None:
+    r = CliRunner().invoke(main, ["test", POLICY, "--min-coverage", "100", "--format",
+                                  "json"])
+    assert r.exit_code == 1 and "rule coverage below 100%" in r.stderr  # as in text mode
+    data = json.loads(r.stdout)
+    assert data["ok"] is False and data["failed"] == 0 and data["min_coverage"] == "100"
+    assert data["coverage_below_minimum"] == [POLICY]
+    assert data["policies"][0]["coverage_below_minimum"] is True
+    assert data["policies"][0]["coverage"]["missing"]
+
+
 def test_plugins_and_its_json_alias() -> None:
     data = run("plugins", "--format", "json")
     assert data == run("plugins", "--json")
@@ -170,6 +181,9 @@ def test_impact_prints_the_report() -> None:
     assert data["changed"] <= data["compared"]
     Decimal(data["share_changed"])  # a share is exact text, not a float
     no_floats(data)
+    r = CliRunner().invoke(main, ["impact", "baseline", POLICY, ACTIVITIES, "--scheme",
+                                  "volunteer", "--as-of", AS_OF, "--format", "json"])
+    assert "NEW example-district" in r.stderr  # the sides' counts, as in text mode
 
 
 def test_events_prints_the_actions(tmp_path: Path) -> None:
@@ -184,6 +198,12 @@ def test_events_prints_the_actions(tmp_path: Path) -> None:
     assert [a["action"] for a in data["actions"]] == ["visit_due", "visit_overdue"]
     assert [r["row"] for r in data["rejected"]] == [2]
     assert "1 rejected" in data["summary"]
+    r = CliRunner().invoke(main, ["events", "baseline", str(log), "--until", AS_OF,
+                                  "--format", "json", "-o", str(tmp_path / "a.jsonl")])
+    assert "rejected row 2" in r.stderr and "1 rejected" in r.stderr  # as in text mode
+    written = json.loads(r.stdout)
+    assert written["actions"] is None and written["output"] == str(tmp_path / "a.jsonl")
+    assert len((tmp_path / "a.jsonl").read_text(encoding="utf-8").splitlines()) == 2
 
 
 @pytest.fixture

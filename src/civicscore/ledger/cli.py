@@ -325,14 +325,13 @@ def verify(db: str | None) -> None:
     if cli_json.wanted():
         cli_json.emit("ledger verify", {"ok": not problems, "transfers": count if not
                                         problems else None, "broken": list(problems)})
-        if problems:
-            sys.exit(EXIT_BROKEN)
-        return
     if problems:
         for p in problems:
             click.echo(f"broken: {p}", err=True)
         click.echo(f"{len(problems)} invariant(s) broken", err=True)
         sys.exit(EXIT_BROKEN)
+    if cli_json.wanted():
+        return
     click.echo(f"ok: {count} transfers, every invariant holds")
 
 

@@ -121,9 +121,6 @@ def impact_cmd(old: str, new: str, input_file: str, scheme: str, as_of: dt.datet
         write_text_atomically(json_out, to_json(report))
     if html_out:
         write_text_atomically(html_out, impact_html(report))
-    if cli_json.wanted():  # the whole report on stdout, its shares and decimals as text
-        cli_json.emit("impact", {k: v for k, v in report.items() if k != "schema"})
-        return
     for side in ("old", "new"):
         s = report[side]
         others = "".join(f", {n} {kind} rejected"
@@ -131,6 +128,9 @@ def impact_cmd(old: str, new: str, input_file: str, scheme: str, as_of: dt.datet
         click.echo(f"{side.upper()} {s['policy']['id']} {s['policy']['version']}: "
                    f"{s['rows_in']} rows in, {s['scored']} scored, {s['rejected']} rejected"
                    f"{others}", err=True)
+    if cli_json.wanted():  # the whole report on stdout, its shares and decimals as text
+        cli_json.emit("impact", {k: v for k, v in report.items() if k != "schema"})
+        return
     click.echo(f"{report['changed']} of {report['compared']} {report['noun']} change "
                f"({report['share_changed']:.1%})")
     for name, f in report["fields"].items():
