@@ -396,6 +396,17 @@ def test_a_record_the_rules_refuse_is_a_rejected_decision_not_an_error() -> None
     assert reason["code"] == "INVALID_FIELD" and reason["facts"] == {"age_oldest": "abc"}
 
 
+def test_numbers_are_exact_text_and_dates_iso() -> None:
+    import datetime as dt
+
+    from civicscore.cli_json import jsonable
+
+    assert jsonable({"a": Decimal("19.250"), "b": 2.5, "c": 1e-05, "d": 3, "e": True,
+                     "f": dt.date(2025, 12, 31), "g": (1, {Decimal("1.5")})}) == {
+        "a": "19.250", "b": "2.5", "c": "0.00001", "d": 3, "e": True, "f": "2025-12-31",
+        "g": [1, ["1.5"]]}
+
+
 def test_a_record_error_object_names_the_record_and_the_field() -> None:
     from civicscore.cli_json import error_object
     from civicscore.errors import RecordError

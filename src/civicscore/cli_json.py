@@ -101,8 +101,9 @@ def jsonable(value: Any) -> Any:
         return value
     if isinstance(value, Decimal):
         return format(value, "f") if value.is_finite() else str(value)
-    if isinstance(value, float):
-        return repr(value)
+    if isinstance(value, float):  # its shortest text, in plain notation (1e-05: 0.00001)
+        exact = Decimal(repr(value))
+        return format(exact, "f") if exact.is_finite() else repr(value)
     if isinstance(value, (dt.date, dt.datetime, dt.time)):
         return value.isoformat()
     if isinstance(value, Path):
