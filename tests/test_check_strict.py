@@ -42,6 +42,8 @@ def test_strict_refuses_a_policy_with_warnings(tmp_path: Path) -> None:
     assert "--strict refuses a policy with warnings" in strict.stderr
     assert f"{path}:" in strict.stdout  # the warning, located
     as_json = json.loads(_run("--strict", "--format", "json", str(path)).stdout)
+    assert as_json["schema"] == "civicscore.check/1" and as_json["ok"] is False
+    as_json = as_json["policies"][0]
     assert as_json["ok"] is False and as_json["warnings"]
 
 

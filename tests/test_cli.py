@@ -47,7 +47,10 @@ def test_check_json_output(tmp_path: Path) -> None:
     bad.write_text('[policy]\nid = "x"\nversion = "1"\ntitel = "t"\n', encoding="utf-8")
     r = run("check", "--format", "json", bad, EXAMPLE_POLICY)
     assert r.exit_code == 1
-    first, second = (json.loads(line) for line in r.output.splitlines())
+    document = json.loads(r.stdout)  # one document for the whole run
+    assert document["schema"] == "civicscore.check/1" and document["ok"] is False
+    assert document["failed"] == 1
+    first, second = document["policies"]
     assert first["ok"] is False and first["problems"][0]["hint"] == "did you mean 'title'?"
     assert second["ok"] is True and len(second["hash"]) == 64
 

@@ -311,7 +311,7 @@ def test_the_commands(ledger_url: str) -> None:  # noqa: F811
     r = _cli(["expire", "--on", "2025-12-31"], ledger_url)
     assert r.output == "2 lots expired, 9 points\n"
     r = _cli(["balance", "V01", "--on", "2025-12-31", "--format", "json"], ledger_url)
-    assert json.loads(r.output)[0]["balance"] == "19.25"
+    assert json.loads(r.output)["balances"][0]["balance"] == "19.25"
     r = _cli(["balance", "--on", "2025-12-31", "--format", "csv"], ledger_url)
     lines = r.output.splitlines()
     assert lines[0].startswith("volunteer_id,as_of,earned") and len(lines) == 5

@@ -20,7 +20,7 @@ LOCALITIES = ["karamay", "fangxian", "chengdu", "qingdao", "hengshui"]
 
 def test_plugins_are_installed_and_listed() -> None:
     result = CliRunner().invoke(main, ["plugins", "--json"])
-    listed = {p["name"]: p for p in json.loads(result.stdout)}
+    listed = {p["name"]: p for p in json.loads(result.stdout)["plugins"]}
     missing = [n for n in LOCALITIES if n not in listed]
     assert not missing, f"not installed: {missing} (pip install -r plugins/all.txt)"
     for name in LOCALITIES:

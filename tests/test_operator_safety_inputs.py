@@ -288,7 +288,7 @@ def test_check_json_output_of_a_located_problem_is_valid_json(tmp_path: Path) ->
     child = tmp_path / "c.toml"
     child.write_text(MINIMAL + 'extends = ""\n', encoding="utf-8")
     r = run("check", "--format", "json", child)
-    assert json.loads(r.stdout)["problems"][0]["line"] == 4
+    assert json.loads(r.stdout)["policies"][0]["problems"][0]["line"] == 4
 
 
 def test_replay_with_a_policy_root_loads_no_policy_the_log_names_outside_it(

@@ -297,7 +297,8 @@ def test_plugins_command_lists_json() -> None:
     result = CliRunner().invoke(main, ["plugins", "--json"])
     assert result.exit_code == 0
     data = json.loads(result.stdout)
-    builtin = next(p for p in data if p["name"] == "civicscore")
+    assert data["schema"] == "civicscore.plugins/1"
+    builtin = next(p for p in data["plugins"] if p["name"] == "civicscore")
     assert "baseline" in builtin["policies"] and "register_schemes" in builtin["hooks"]
     text = CliRunner().invoke(main, ["plugins"]).stdout
     assert "policies: baseline" in text

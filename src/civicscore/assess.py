@@ -32,6 +32,7 @@ from typing import TYPE_CHECKING, Any
 
 import click
 
+from . import cli_json
 from .errors import PolicyError, Problem
 from .messages import LANGS, POLICY_LANG, language, problem_line
 from .policy.care import vocabulary
@@ -597,6 +598,7 @@ def _is_care_check(p: Problem) -> bool:
                    "locale).")
 @click.option("-o", "--output", type=click.Path(dir_okay=False),
               help="Write the record to this file (Markdown); default stdout.")
+@cli_json.format_option
 def assess_command(policy_source: str, lang: str | None, output: str | None) -> None:
     """Write an impact assessment record of POLICY: what it decides, from which data, with
     which human review and recourse; refuse a policy that fails the checks."""
@@ -605,10 +607,27 @@ def assess_command(policy_source: str, lang: str | None, output: str | None) -> 
     try:
         policy = Engine().load(policy_source)
     except PolicyError as e:
-        for line in refusal(e.problems, record_language(None, lang)):
+        lines = refusal(e.problems, record_language(None, lang))
+        if cli_json.wanted():
+            cli_json.emit_error(e, "assessment_refused", refusal=lines[-1])
+        for line in lines:
             click.echo(line, err=True)
         raise SystemExit(1) from None
     text = assess(policy, lang)
+    if cli_json.wanted():
+        written = bool(output and output != "-")
+        if written:
+            from .io import cannot_write
+
+            try:
+                Path(str(output)).write_text(text, encoding="utf-8")
+            except OSError as e:
+                raise cannot_write(Path(str(output)), e) from None
+        cli_json.emit("assess", {
+            "policy": cli_json.policy_ref(policy.ref), "format": FORMAT,
+            "lang": record_language(policy, lang), "output": output if written else None,
+            "record": None if written else text})
+        return
     if output and output != "-":
         from .io import cannot_write
 

@@ -11,7 +11,10 @@ The contract scripts rely on:
 * no Python traceback reaches a user for a mistake in their input; an
   internal error says so and exits 70 (set ``CIVICSCORE_DEBUG=1`` to see it);
 * a reader that closes the pipe early (``civicscore score ... | head``) stops the
-  command quietly, with exit status 141 as for any Unix tool stopped by SIGPIPE.
+  command quietly, with exit status 141 as for any Unix tool stopped by SIGPIPE;
+* under ``--format json`` (every command that prints a result takes it) stdout is one
+  JSON object with a ``"schema"`` key, an error included (``civicscore.error/1``,
+  with the exit status of the text mode): see ``civicscore.cli_json``.
 """
 
 from __future__ import annotations
@@ -32,7 +35,7 @@ from typing import TYPE_CHECKING, Any, NoReturn
 
 import click
 
-from . import __version__
+from . import __version__, cli_json
 from .errors import CivicScoreError, InputError, PolicyError, Problem, UsageError
 from .messages import LANG, problem_line, say
 
@@ -106,6 +109,12 @@ class _Group(click.Group):
         finally:
             self._listing = False
 
+    def parse_args(self, ctx: click.Context, args: list[str]) -> list[str]:
+        # kept for an error in the command's own arguments (a misspelt option), found
+        # before its --format json was read: it is told as JSON too (_json_error)
+        ctx.meta[ARGS] = list(args)
+        return super().parse_args(ctx, args)
+
     def get_command(self, ctx: click.Context, cmd_name: str) -> click.Command | None:
         if cmd_name in LAZY_COMMANDS and cmd_name not in self.commands:
             if getattr(self, "_listing", False) and cmd_name in LAZY_HELP:
@@ -134,16 +143,22 @@ class _Group(click.Group):
                 warnings.simplefilter("ignore")  # the CLI prints policy warnings itself
                 return super().invoke(ctx)
         except PolicyError as e:
+            _json_error(ctx, e)
             for p in e.problems:
                 click.echo(problem_line(p), err=True)
             click.echo(say("problems", n=len(e.problems)), err=True)
             ctx.exit(EXIT_PROBLEMS)
         except CivicScoreError as e:
+            _json_error(ctx, e)
             click.echo(say("error", detail=e), err=True)
             ctx.exit(EXIT_INPUT)
-        except (click.exceptions.Exit, click.ClickException, click.Abort):
+        except click.ClickException as e:
+            _json_error(ctx, e)  # then click tells it on stderr, with its exit status
+            raise
+        except (click.exceptions.Exit, click.Abort):
             raise
         except KeyboardInterrupt:
+            _json_error(ctx, KeyboardInterrupt("interrupted"), "interrupted")
             click.echo(say("interrupted"), err=True)
             ctx.exit(130)
         except MemoryError:
@@ -153,6 +168,7 @@ class _Group(click.Group):
         except OSError as e:  # a file or device the operator named: theirs to fix
             if os.environ.get("CIVICSCORE_DEBUG"):
                 raise
+            _json_error(ctx, e)
             where = f"{e.filename}: " if e.filename else ""
             click.echo(say("error", detail=f"{where}{e.strerror or e}"), err=True)
             ctx.exit(EXIT_INPUT)
@@ -164,6 +180,20 @@ class _Group(click.Group):
             if _MEMORY_WORDS.search(str(e)):
                 _out_of_memory(ctx, str(e))
             _internal(ctx, e)
+
+
+def _json_error(ctx: click.Context, e: BaseException, code: str | None = None) -> None:
+    """Under ``--format json``, the error as a ``civicscore.error/1`` object on stdout
+    (the text mode's message still follows on stderr, and the exit status is the same)."""
+    from . import cli_json
+
+    if ctx.meta.get(cli_json.WANTED) or cli_json.asked(ctx.meta.get(ARGS, ())):
+        with contextlib.suppress(BrokenPipeError):
+            cli_json.emit_error(e, code)
+
+
+ARGS = "civicscore.args"
+"""Key of ``ctx.meta``: the arguments the group was given."""
 
 
 EXIT_CLOSED_PIPE = 141
@@ -202,6 +232,7 @@ def _out_of_memory(ctx: click.Context, detail: str) -> NoReturn:
     """Running out of memory is the size of the input against the machine, not a bug:
     say what was being done and what to try."""
     note = f" ({detail.strip()[:200]})" if detail.strip() else ""
+    _json_error(ctx, MemoryError(f"ran out of memory {_ACTIVITY[0]}{note}"), "out_of_memory")
     click.echo(f"civicscore: error: ran out of memory {_ACTIVITY[0]}{note}; try "
                f"--engine per-record, split the input into smaller files, or run on a "
                f"machine with more memory", err=True)
@@ -211,6 +242,7 @@ def _out_of_memory(ctx: click.Context, detail: str) -> NoReturn:
 def _internal(ctx: click.Context, e: BaseException) -> NoReturn:
     if os.environ.get("CIVICSCORE_DEBUG"):
         raise e
+    _json_error(ctx, RuntimeError(f"{type(e).__name__}: {e}"), "internal")
     click.echo(f"civicscore: internal error: {type(e).__name__}: {e}\n"
                f"This is a bug in civicscore, not in your input; please report it "
                f"(run with CIVICSCORE_DEBUG=1 for details).", err=True)
@@ -401,7 +433,8 @@ def _print_warnings(policy: Policy) -> None:
 @main.command()
 @click.argument("policies", nargs=-1, required=True)
 @click.option("--format", "fmt", type=click.Choice(["text", "json"]), default="text",
-              help="json prints one object per policy, for editors and CI.")
+              callback=cli_json.mark,
+              help="json prints one object, with one entry per policy, for editors and CI.")
 @_policy_root_option
 @click.option("--no-cache", is_flag=True,
               help="Check afresh: neither use nor keep the outcome of an identical earlier "
@@ -457,6 +490,7 @@ def _check_all(policies: tuple[str, ...], fmt: str, policy_roots: tuple[str, ...
     ``strict``, a policy with warnings fails too)."""
     engine = _engine(policy_roots)  # one set of plugins for all the policies
     failed = 0
+    checked: list[dict[str, Any]] = []  # --format json: one entry per policy
     quiet, verbose = verbosity() < 0, verbosity() > 0
     for source in policies:
         problems: list[Problem] = []
@@ -473,14 +507,14 @@ def _check_all(policies: tuple[str, ...], fmt: str, policy_roots: tuple[str, ...
         refused = strict and policy is not None and bool(policy.warnings)
         failed += refused
         if fmt == "json":
-            echo(json.dumps({
+            checked.append({
                 "policy": source, "ok": policy is not None and not refused,
                 "id": policy.id if policy else None,
                 "version": policy.version if policy else None,
                 "hash": policy.hash if policy else None,
                 "problems": [vars_of(p) for p in problems],
                 "warnings": [vars_of(w) for w in (policy.warnings if policy else ())],
-            }, ensure_ascii=False))
+            })
             continue
         for p in problems:
             echo(problem_line(p))
@@ -496,6 +530,9 @@ def _check_all(policies: tuple[str, ...], fmt: str, policy_roots: tuple[str, ...
                 echo(say("ok", source=source, ref=policy.ref))
         else:
             echo(say("policy_problems", source=source, n=len(problems)), err=True)
+    if fmt == "json":
+        echo(cli_json.document("check", {"ok": not failed, "failed": failed,
+                                         "policies": checked}))
     return failed
 
 
@@ -535,8 +572,10 @@ def _output_kind(output: str | None, fmt: str | None) -> str:
 @click.option("--redemptions", type=click.Path(dir_okay=False),
               help="Short for --with redemptions=FILE (volunteer points).")
 @click.option("--format", "fmt", type=click.Choice(["table", "csv", "jsonl", "json"]),
+              callback=cli_json.mark,
               help="Format of the results on stdout (default: a table on a terminal, "
-                   "JSON Lines otherwise).")
+                   "JSON Lines otherwise); json is one array of the result rows, as -o "
+                   "FILE.json writes, and an error is a civicscore.error/1 object.")
 @click.option("--log", "log_path", type=click.Path(dir_okay=False),
               help="Append every decision, with its input and reasons, to this JSON Lines "
                    "decision log (for civicscore replay and appeals).")
@@ -1042,6 +1081,7 @@ def _looks_numeric(text: str) -> bool:
               help="The record as JSON, or @file.json.")
 @_policy_root_option
 @_as_of_option
+@cli_json.format_option
 def explain(policy: str, scheme: str, record_json: str, policy_roots: tuple[str, ...],
             as_of: dt.datetime | None) -> None:
     """Explain, in plain language, the decision on one record."""
@@ -1051,7 +1091,18 @@ def explain(policy: str, scheme: str, record_json: str, policy_roots: tuple[str,
     _print_warnings(pol)
     compiled = pol.scheme(scheme)
     record = parse_json_record(record_json)
-    click.echo(compiled.explain_record(record, as_of=_as_of(as_of)))
+    day = _as_of(as_of)
+    explanation = compiled.explain_record(record, as_of=day)
+    if not cli_json.wanted():
+        click.echo(explanation)
+        return
+    from .results import to_jsonable
+
+    decision = compiled.decide(record, as_of=day) if hasattr(compiled, "decide") else None
+    cli_json.emit("explain", {
+        "policy": cli_json.policy_ref(pol.ref), "scheme": scheme, "as_of": day,
+        "explanation": explanation,
+        "decision": to_jsonable(decision) if decision is not None else None})
 
 
 # --- test -------------------------------------------------------------------------------
@@ -1065,6 +1116,7 @@ def explain(policy: str, scheme: str, record_json: str, policy_roots: tuple[str,
               help="Fail when fewer than this percent of the rules are exercised.")
 @click.option("-v", "--verbose", is_flag=True, help="List passing cases too.")
 @_policy_root_option
+@cli_json.format_option
 def test_cmd(policies: tuple[str, ...], pattern: str | None, min_coverage: float | None,
              verbose: bool, policy_roots: tuple[str, ...]) -> None:
     """Run the [[case]] tables of POLICIES (paths or installed names)."""
@@ -1073,9 +1125,30 @@ def test_cmd(policies: tuple[str, ...], pattern: str | None, min_coverage: float
     engine = _engine(policy_roots)
     failed = total = 0
     below = []
+    as_json = cli_json.wanted()
+    tested: list[dict[str, Any]] = []
     for source in policies:
         policy = engine.load(source)
         results, coverage = run_cases(policy, pattern, source)
+        covered = len(coverage.rules) - len(coverage.missing)
+        low = min_coverage is not None and coverage.percent + 1e-9 < min_coverage
+        if as_json:
+            total += len(results)
+            failed += sum(not r.passed for r in results)
+            below += [source] if low else []
+            tested.append({
+                "policy": source, "ref": cli_json.policy_ref(policy.ref),
+                "cases": [{"name": r.name, "passed": r.passed,
+                           "mismatches": [str(m) for m in r.mismatches],
+                           "explanation": None if r.passed else r.explanation}
+                          for r in results],
+                "passed": sum(r.passed for r in results),
+                "failed": sum(not r.passed for r in results),
+                "coverage": {"percent": f"{coverage.percent:.2f}", "covered": covered,
+                             "rules": len(coverage.rules),
+                             "missing": list(coverage.missing)},
+                "coverage_below_minimum": low})
+            continue
         for r in results:
             total += 1
             if r.passed:
@@ -1088,15 +1161,20 @@ def test_cmd(policies: tuple[str, ...], pattern: str | None, min_coverage: float
                 click.echo(f"    {m}")
             for line in r.explanation.splitlines():
                 click.echo(f"    | {line}")
-        covered = len(coverage.rules) - len(coverage.missing)
         click.echo(f"{source}: {len(results)} cases, "
                    f"{sum(r.passed for r in results)} passed; rule coverage "
                    f"{coverage.percent:.0f}% ({covered} of {len(coverage.rules)})")
         if coverage.missing:
             click.echo("    not exercised: " + ", ".join(coverage.missing))
-        if min_coverage is not None and coverage.percent + 1e-9 < min_coverage:
+        if low:
             below.append(source)
-    click.echo(f"{total - failed} passed, {failed} failed")
+    if as_json:
+        cli_json.emit("test", {
+            "ok": not (failed or below), "passed": total - failed, "failed": failed,
+            "min_coverage": None if min_coverage is None else f"{min_coverage:g}",
+            "coverage_below_minimum": below, "policies": tested})
+    else:
+        click.echo(f"{total - failed} passed, {failed} failed")
     if below:
         click.echo(f"rule coverage below {min_coverage:g}% in: {', '.join(below)}", err=True)
     if failed or below:
@@ -1112,6 +1190,7 @@ def test_cmd(policies: tuple[str, ...], pattern: str | None, min_coverage: float
               help="A policy file (or name) to look for the logged hashes in, besides the "
                    "installed ones (repeatable).")
 @_policy_root_option
+@cli_json.format_option
 def replay(log_file: str, extra_policies: tuple[str, ...], policy_roots: tuple[str, ...]
            ) -> None:
     """Re-make every decision in LOG with the policy of the same hash; report differences."""
@@ -1120,6 +1199,23 @@ def replay(log_file: str, extra_policies: tuple[str, ...], policy_roots: tuple[s
 
     report = replay_log(log_file, policies_by_hash(_candidates(log_file, extra_policies,
                                                                   policy_roots)))
+    if cli_json.wanted():
+        from .logchain import chain_object
+        from .review import reviews_object
+
+        cli_json.emit("replay", {
+            "ok": report.ok, "log": log_file, "replayed": report.replayed,
+            "differences": [{"decision_id": d.decision_id, "message": d.message,
+                             "fields": {k: {"logged": old, "now": new}
+                                        for k, (old, new) in d.fields.items()}}
+                            for d in report.differences],
+            "skipped": [{"decision_id": d.decision_id, "message": d.message}
+                        for d in report.skipped],
+            **reviews_object(log_file),
+            "chain": chain_object(report.chain) if report.chain is not None else None})
+        if not report.ok:
+            sys.exit(EXIT_PROBLEMS)
+        return
     for d in report.differences:
         click.echo(f"DIFFERS {d.decision_id}: {d.message}")
         for key, (old, new) in d.fields.items():
@@ -1168,6 +1264,7 @@ def _candidates(log_file: str, extra: tuple[str, ...],
 @click.option("--by", "by", metavar="NAME",
               help="Who decides the appeal: with --reason, the appeal is recorded in LOG.")
 @click.option("--reason", metavar="TEXT", help="Why the facts were corrected.")
+@cli_json.format_option
 def appeal_cmd(log_file: str, decision_id: str, settings: tuple[str, ...],
                extra_policies: tuple[str, ...], policy_roots: tuple[str, ...],
                by: str | None, reason: str | None) -> None:
@@ -1198,15 +1295,29 @@ def appeal_cmd(log_file: str, decision_id: str, settings: tuple[str, ...],
     result = appeal(policy, target["scheme"], [e["input"] for e in run],
                     {target["row"]: fixes}, as_of=dt.date.fromisoformat(target["as_of"]),
                     expected_hash=target["policy"]["hash"], logged=run, **extra)
-    click.echo(result.explain())
+    as_json = cli_json.wanted()
+    if not as_json:
+        click.echo(result.explain())
     if bool(by) != bool(reason):
         raise click.UsageError("recording an appeal needs both --by NAME and --reason TEXT")
+    entry = None
     if by and reason:
         from .review import describe, record_appeal
 
         entry = record_appeal(log_file, target, fixes, result.changes, by=by, reason=reason)
         click.echo(f"recorded: {describe(entry)}", err=True)
-    else:
+    if as_json:
+        cli_json.emit("appeal", {
+            "log": log_file, "decision_id": decision_id, "scheme": target["scheme"],
+            "policy": cli_json.policy_ref(policy.ref), "as_of": result.as_of,
+            "set": fixes, "changed": bool(result.changes),
+            "changes": {key: {k: {"before": old, "after": new}
+                              for k, (old, new) in fields.items()}
+                        for key, fields in result.changes.items()},
+            "notes": [{"en": n.en, "zh": n.zh} for n in result.notes],
+            "explanation": result.explain(), "recorded": entry is not None,
+            "entry": entry})
+    if not (by and reason):
         click.echo("not recorded: add --by NAME --reason TEXT to record this appeal in "
                    f"{log_file}", err=True)
 
@@ -1242,15 +1353,16 @@ def _check_appeal(policy: Policy, target: dict[str, Any], run: list[dict[str, An
 
 
 @main.command()
-@click.option("--json", "as_json", is_flag=True, help="Print JSON, for scripts.")
-def plugins(as_json: bool) -> None:
+@cli_json.json_flag
+@cli_json.format_option
+def plugins() -> None:
     """List installed plugins, their hooks and the policies they provide."""
     from .engine import Engine
 
     engine = Engine()
     infos = engine.plugins
-    if as_json:
-        click.echo(json.dumps([p.to_dict() for p in infos], ensure_ascii=False, indent=2))
+    if cli_json.wanted():
+        cli_json.emit("plugins", {"plugins": [p.to_dict() for p in infos]})
         return
     for p in infos:
         dist = f"{p.distribution} {p.version}".strip()
@@ -1267,11 +1379,19 @@ def plugins(as_json: bool) -> None:
 @click.option("--dir", "directory", type=click.Path(file_okay=False), default=".",
               help="Where to create civicscore-NAME/ (default: here).")
 @click.option("--title", help="The locality's name for titles and docs.")
+@cli_json.format_option
 def new_plugin_cmd(name: str, directory: str, title: str | None) -> None:
     """Create a locality plugin package that installs and passes its own tests."""
     from .scaffold import new_plugin
 
     root = new_plugin(name, Path(directory), title)
+    if cli_json.wanted():
+        cli_json.emit("new-plugin", {
+            "name": name, "directory": root,
+            "files": sorted(str(p.relative_to(root)) for p in root.rglob("*")
+                            if p.is_file()),
+            "next": f"pip install -e {root} && civicscore plugins"})
+        return
     click.echo(f"created {root}\nnext: pip install -e {root} && civicscore plugins")
 
 
@@ -1280,6 +1400,7 @@ def new_plugin_cmd(name: str, directory: str, title: str | None) -> None:
 
 @main.command()
 @click.option("-o", "--output", type=click.Path(dir_okay=False), help="Write to this file.")
+@cli_json.format_option
 def schema(output: str | None) -> None:
     """Print the JSON Schema of the policy format (for editors such as VS Code)."""
     from .policy.schema import policy_json_schema
@@ -1290,5 +1411,8 @@ def schema(output: str | None) -> None:
 
         check_output_target(output)
         write_text(output, text)
-    else:
+    if cli_json.wanted():  # the schema itself under "json_schema", or where it was written
+        cli_json.emit("schema", {"output": output,
+                                 "json_schema": None if output else json.loads(text)})
+    elif not output:
         click.echo(text, nl=False)

@@ -40,6 +40,7 @@ from typing import Any, Literal
 
 import click
 
+from . import cli_json
 from .provenance import Change, changes, software
 
 GENESIS = "sha256:" + "0" * 64
@@ -415,6 +416,23 @@ def report_lines(report: ChainReport, lang: str | None = None) -> list[str]:
     return out
 
 
+def chain_object(report: ChainReport) -> dict[str, Any]:
+    """The chain's state as JSON (``verify-log --format json``, ``replay``): its status,
+    what was found (each with its line, 0 for the log as a whole, in both languages), the
+    head to keep, and how the code at hand differs from the code the runs were made with."""
+    return {
+        "ok": report.ok and report.status != "empty", "status": report.status,
+        "path": report.path, "lines": report.lines, "chained": report.chained,
+        "unchained": report.unchained, "first_chained": report.first_chained,
+        "cut": list(report.cut), "head": report.head,
+        "head_line": report.head_line or None, "anchor_line": report.anchor_line,
+        "broken": ({"line": report.broken.line, "en": report.broken.en,
+                    "zh": report.broken.zh} if report.broken is not None else None),
+        "findings": [{"line": f.line, "en": f.en, "zh": f.zh} for f in report.findings()],
+        "code_changes": [{"plugin": c.plugin, "en": c.en, "zh": c.zh}
+                         for c in report.changes]}
+
+
 def replay_lines(report: ChainReport | None, lang: str | None = None) -> list[str]:
     """What ``replay`` says of the chain: a broken link (replay then exits non-zero),
     an unchained log, or the head to keep."""
@@ -440,6 +458,7 @@ def replay_lines(report: ChainReport | None, lang: str | None = None) -> list[st
                    "line is still in LOG, with nothing before it deleted or changed.")
 @click.option("--lang", type=click.Choice(["zh", "en"]),
               help="Say it in one language (default: CIVICSCORE_LANG, else both).")
+@cli_json.format_option
 def verify_log_command(log_file: str, head: str | None, lang: str | None) -> None:
     """Check the hash chain of decision log LOG: name the first deleted, changed or moved
     entry by line."""
@@ -451,7 +470,10 @@ def verify_log_command(log_file: str, head: str | None, lang: str | None) -> Non
         from .plugins import registry
 
         report.compare(software(p.code() for p in registry().plugins))
-    for line in report_lines(report, lang):
-        click.echo(line)
+    if cli_json.wanted():
+        cli_json.emit("verify-log", chain_object(report))
+    else:
+        for line in report_lines(report, lang):
+            click.echo(line)
     if not report.ok or report.status == "empty":  # nothing vouched for: not a pass
         raise SystemExit(1)

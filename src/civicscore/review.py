@@ -31,6 +31,7 @@ from typing import Any, Literal
 
 import click
 
+from . import cli_json
 from ._suggest import did_you_mean
 from .errors import ReviewError
 
@@ -188,6 +189,23 @@ def review_lines(log: str | Path) -> list[str]:
             *(f"PROPOSED {proposal(e)}" for e in pending(contents.entries, contents.reviews))]
 
 
+def reviews_object(log: str | Path) -> dict[str, Any]:
+    """What ``review_lines`` says, as JSON: every review entry of a log as it was written,
+    and every demotion still only proposed (``replay`` and ``review --format json``)."""
+    from .audit import scan_log
+
+    contents = scan_log(log)
+    return {"reviews": [dict(r) for r in contents.reviews],
+            "proposed": [proposal_object(e)
+                         for e in pending(contents.entries, contents.reviews)]}
+
+
+def proposal_object(entry: Mapping[str, Any]) -> dict[str, Any]:
+    result = entry["result"]
+    return {"decision_id": entry["decision_id"], "grade": result.get("grade"),
+            "computed_grade": result.get("computed_grade"), "message": proposal(entry)}
+
+
 def pending(entries: Sequence[Mapping[str, Any]], reviews: Sequence[Mapping[str, Any]]
             ) -> list[Mapping[str, Any]]:
     """The decisions whose grade is only proposed: a veto or quota demotion
@@ -215,10 +233,16 @@ def proposal(entry: Mapping[str, Any]) -> str:
               help="override: the value a person sets (repeatable).")
 @click.option("--by", "by", metavar="NAME", help="The reviewer's name (required to record).")
 @click.option("--reason", metavar="TEXT", help="Why (required to record).")
+@cli_json.format_option
 def review_command(log_file: str, decision_id: str | None, action: str | None,
                    settings: tuple[str, ...], by: str | None, reason: str | None) -> None:
     """List the reviews in LOG, show decision ID with its reviews, or record a review."""
+    as_json = cli_json.wanted()
     if decision_id is None:
+        if as_json:
+            cli_json.emit("review", {"action": "list", "log": log_file,
+                                     **reviews_object(log_file)})
+            return
         for line in review_lines(log_file):
             click.echo(line)
         return
@@ -230,6 +254,17 @@ def review_command(log_file: str, decision_id: str | None, action: str | None,
         if target is None:
             raise ReviewError(f"{log_file}: no decision {decision_id!r} in the log")
         reviews = [r for r in contents.reviews if r.get("decision_id") == decision_id]
+        if as_json:
+            proposed = bool(pending([target], reviews))
+            cli_json.emit("review", {
+                "action": "show", "log": log_file, "decision_id": decision_id,
+                "scheme": target["scheme"], "as_of": target["as_of"],
+                "policy": target.get("policy"), "result": target["result"],
+                "reviews": [dict(r) for r in reviews],
+                "proposed": proposal_object(target) if proposed else None,
+                "reviewed": bool(reviews),
+                "after_review": current_values(reviews, decision_id)})
+            return
         click.echo(f"{decision_id} ({target['scheme']}, as of {target['as_of']}): "
                    f"{json.dumps(target['result'], ensure_ascii=False, sort_keys=True)}")
         for r in reviews:
@@ -256,4 +291,9 @@ def review_command(log_file: str, decision_id: str | None, action: str | None,
         sets[name.strip()] = value.strip()
     entry = record_review(log_file, decision_id, "confirm" if action == "confirm"
                           else "override", by=by, reason=reason, sets=sets)
+    if as_json:
+        cli_json.emit("review", {"action": action, "log": log_file,
+                                 "decision_id": decision_id, "recorded": entry,
+                                 "description": describe(entry)})
+        return
     click.echo(f"recorded: {describe(entry)}")

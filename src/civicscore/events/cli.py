@@ -13,6 +13,8 @@ import datetime as dt
 
 import click
 
+from .. import cli_json
+
 
 def _until(value: str) -> dt.date | dt.datetime:
     text = value.strip()
@@ -41,6 +43,7 @@ def _until(value: str) -> dt.date | dt.datetime:
               help="Write the actions here (.jsonl, .csv, .json, .parquet); default stdout.")
 @click.option("--rejects", type=click.Path(dir_okay=False),
               help="Write the rejected events here instead of listing them on stderr.")
+@cli_json.format_option
 def events_command(policy: str, events: str, until_text: str, engine: str,
                    output: str | None, rejects: str | None) -> None:
     """Run a log of EVENTS (JSON Lines, CSV or Parquet) through POLICY's [events] rules."""
@@ -51,11 +54,20 @@ def events_command(policy: str, events: str, until_text: str, engine: str,
     loaded = load(policy)
     loaded.check_in_effect(until if not isinstance(until, dt.datetime) else until.date())
     result = loaded.events.run(events, until=until, engine=engine)
-    write_rows(result.actions, output)
+    as_json = cli_json.wanted()
+    if output or not as_json:  # under json, the actions are in the object unless -o
+        write_rows(result.actions, output)
     if rejects:
         write_rows(result.rejected, rejects)
     else:
         for row in result.rejected:
             for reason in row["reasons"]:
                 click.echo(f"rejected row {row['row']}: {reason}", err=True)
+    if as_json:
+        cli_json.emit("events", {
+            "policy": cli_json.policy_ref(loaded.ref), "until": until, "engine": engine,
+            "output": output, "rejects": rejects,
+            "actions": None if output else list(result.actions),
+            "rejected": None if rejects else list(result.rejected),
+            "summary": result.summary()})
     click.echo(result.summary() + f"; policy {loaded.ref}", err=True)

@@ -16,6 +16,7 @@ from typing import Any, TypeVar
 
 import click
 
+from .. import cli_json
 from . import ENV, Ledger, open_ledger
 from .model import statement_row, text
 
@@ -33,7 +34,14 @@ def _db(fn: F) -> F:
 
 def _format(fn: F) -> F:
     return click.option("--format", "fmt", type=click.Choice(["table", "json", "csv"]),
-                        default="table", show_default=True, help="How to print it.")(fn)
+                        default="table", show_default=True, callback=cli_json.mark,
+                        is_eager=True, help="How to print it.")(fn)
+
+
+def _transfer(command: str, t: Any, left: Any) -> None:
+    """``ledger <command> --format json``: the transfer written (or found, when its id was
+    already posted with the same content) and the volunteer's balance after it."""
+    cli_json.emit(f"ledger {command}", {"transfer": t.to_row(), "balance": left.to_row()})
 
 
 def _on(what: str) -> Callable[[F], F]:
@@ -62,10 +70,16 @@ def ledger() -> None:
 
 @ledger.command()
 @_db
+@cli_json.format_option
 def init(db: str | None) -> None:
     """Create the ledger (a SQLite file is created) and its tables; a no-op when it exists."""
     with open_ledger(db, create=True) as book:
         before, after = book.migrate()
+    if cli_json.wanted():
+        cli_json.emit("ledger init", {"schema_version": after, "created": before == 0,
+                                      "migrated_from": before if 0 < before != after
+                                      else None})
+        return
     click.echo(f"ledger at schema version {after}" + (" (created)" if before == 0 else
                                                       " (already there)"
                                                       if before == after else
@@ -74,10 +88,15 @@ def init(db: str | None) -> None:
 
 @ledger.command()
 @_db
+@cli_json.format_option
 def migrate(db: str | None) -> None:
     """Upgrade the ledger's tables to this civicscore's schema version."""
     with open_ledger(db) as book:
         before, after = book.migrate()
+    if cli_json.wanted():
+        cli_json.emit("ledger migrate", {"schema_version": after, "migrated_from": before,
+                                         "migrated": before != after})
+        return
     click.echo(f"ledger migrated from schema version {before} to {after}" if before != after
                else f"ledger already at schema version {after}")
 
@@ -88,6 +107,7 @@ def migrate(db: str | None) -> None:
 @click.option("--as-of", "as_of", type=click.DateTime(formats=["%Y-%m-%d"]), required=True,
               help="Score the records as of this date (YYYY-MM-DD).")
 @_db
+@cli_json.format_option
 def post(policy: str, input_file: str, as_of: dt.datetime, db: str | None) -> None:
     """Score the volunteer records in FILE with POLICY and post the accepted ones."""
     from .. import load
@@ -97,6 +117,14 @@ def post(policy: str, input_file: str, as_of: dt.datetime, db: str | None) -> No
     records = list(read_records(input_file))
     with _open(db) as book:
         summary = book.post(pol, records, as_of=as_of.date())
+    if cli_json.wanted():
+        cli_json.emit("ledger post", {
+            "policy": cli_json.policy_ref(pol.ref), "as_of": as_of.date(),
+            "posted": summary.posted, "unchanged": summary.unchanged,
+            "transfer_ids": list(summary.ids),
+            "rejected": [{"record_id": rid, "reason_codes": list(codes)}
+                         for rid, codes in summary.rejected],
+            "warnings": list(summary.warnings), "summary": str(summary)})
     click.echo(f"{summary} ({pol.ref}, as of {as_of.date()})", err=True)
     for warning in summary.warnings:
         click.echo(f"warning: {warning}", err=True)
@@ -111,12 +139,16 @@ def post(policy: str, input_file: str, as_of: dt.datetime, db: str | None) -> No
 @_on("of the redemption")
 @click.option("--memo", default="", help="What the points bought.")
 @_db
+@cli_json.format_option
 def redeem(volunteer: str, points: str, rid: str, on: str | None, memo: str,
            db: str | None) -> None:
     """Spend POINTS of VOLUNTEER's unexpired points, oldest first."""
     with _open(db) as book:
         t = book.redeem(volunteer, points, id=rid, on=_day(on), memo=memo)
         left = book.balance(volunteer, on=t.effective_on)
+    if cli_json.wanted():
+        _transfer("redeem", t, left)
+        return
     click.echo(f"{t.id}: {text(t.amount)} points of {volunteer} on {t.effective_on}; "
                f"balance {text(left.balance)}")
 
@@ -131,6 +163,7 @@ def redeem(volunteer: str, points: str, rid: str, on: str | None, memo: str,
 @click.option("--expires-on", default=None, metavar="YYYY-MM-DD",
               help="When added points expire (default: never).")
 @_db
+@cli_json.format_option
 def adjust(volunteer: str, points: str, aid: str, by: str, reason: str, on: str | None,
            expires_on: str | None, db: str | None) -> None:
     """Add POINTS to VOLUNTEER's account, or take them (negative POINTS)."""
@@ -138,6 +171,9 @@ def adjust(volunteer: str, points: str, aid: str, by: str, reason: str, on: str 
         t = book.adjust(volunteer, points, id=aid, on=_day(on), by=by, reason=reason,
                         expires_on=expires_on)
         left = book.balance(volunteer, on=t.effective_on)
+    if cli_json.wanted():
+        _transfer("adjust", t, left)
+        return
     sign = "+" if t.credit_account.startswith("volunteer:") else "-"
     click.echo(f"{t.id}: {sign}{text(t.amount)} points for {volunteer} on {t.effective_on}; "
                f"balance {text(left.balance)}")
@@ -152,6 +188,7 @@ def adjust(volunteer: str, points: str, aid: str, by: str, reason: str, on: str 
               help="When the hold lapses if neither captured nor released (default: never).")
 @click.option("--memo", default="", help="What the points are held for.")
 @_db
+@cli_json.format_option
 def hold(volunteer: str, points: str, hid: str, on: str | None, expires_on: str | None,
          memo: str, db: str | None) -> None:
     """Reserve POINTS of VOLUNTEER's unexpired points until captured or released."""
@@ -159,6 +196,9 @@ def hold(volunteer: str, points: str, hid: str, on: str | None, expires_on: str 
         t = book.hold(volunteer, points, id=hid, on=_day(on), expires_on=expires_on,
                       memo=memo)
         left = book.balance(volunteer, on=t.effective_on)
+    if cli_json.wanted():
+        _transfer("hold", t, left)
+        return
     until = f" until {t.expires_on}" if t.expires_on else ""
     click.echo(f"{t.id}: {text(t.amount)} points of {volunteer} held on {t.effective_on}"
                f"{until}; balance {text(left.balance)}")
@@ -169,11 +209,15 @@ def hold(volunteer: str, points: str, hid: str, on: str | None, expires_on: str 
 @_on("of the capture")
 @click.option("--memo", default="", help="What the points bought.")
 @_db
+@cli_json.format_option
 def capture(hold_id: str, on: str | None, memo: str, db: str | None) -> None:
     """Redeem the points of HOLD (hand the goods over)."""
     with _open(db) as book:
         t = book.capture(hold_id, on=_day(on), memo=memo)
         left = book.balance(t.volunteer_id, on=t.effective_on)
+    if cli_json.wanted():
+        _transfer("capture", t, left)
+        return
     click.echo(f"{t.id}: {text(t.amount)} points of {t.volunteer_id} redeemed on "
                f"{t.effective_on}; balance {text(left.balance)}")
 
@@ -183,11 +227,15 @@ def capture(hold_id: str, on: str | None, memo: str, db: str | None) -> None:
 @_on("of the release")
 @click.option("--memo", default="", help="Why the hold is given up.")
 @_db
+@cli_json.format_option
 def release(hold_id: str, on: str | None, memo: str, db: str | None) -> None:
     """Give the points of HOLD back to the volunteer's lots."""
     with _open(db) as book:
         t = book.release(hold_id, on=_day(on), memo=memo)
         left = book.balance(t.volunteer_id, on=t.effective_on)
+    if cli_json.wanted():
+        _transfer("release", t, left)
+        return
     click.echo(f"{t.id}: {text(t.amount)} points of {t.volunteer_id} given back on "
                f"{t.effective_on}; balance {text(left.balance)}")
 
@@ -198,11 +246,15 @@ def release(hold_id: str, on: str | None, memo: str, db: str | None) -> None:
 @click.option("--reason", required=True, help="Why (kept with the reversal).")
 @_on("of the reversal")
 @_db
+@cli_json.format_option
 def reverse(transfer_id: str, by: str, reason: str, on: str | None, db: str | None) -> None:
     """Undo TRANSFER (earn:ID, redeem:ID or adjust:ID) by a linked reversal, once."""
     with _open(db) as book:
         t = book.reverse(transfer_id, on=_day(on), by=by, reason=reason)
         left = book.balance(t.volunteer_id, on=t.effective_on)
+    if cli_json.wanted():
+        _transfer("reverse", t, left)
+        return
     click.echo(f"{t.id}: {text(t.amount)} points of {t.volunteer_id} back from "
                f"{t.debit_account} to {t.credit_account} on {t.effective_on}; balance "
                f"{text(left.balance)}")
@@ -211,11 +263,17 @@ def reverse(transfer_id: str, by: str, reason: str, on: str | None, db: str | No
 @ledger.command()
 @_on("to expire points up to")
 @_db
+@cli_json.format_option
 def expire(on: str | None, db: str | None) -> None:
     """Move every lot expired by --on to the expiry account (a no-op when run again)."""
     with _open(db) as book:
         done = book.expire(_day(on))
     total = sum((t.amount for t in done), start=Decimal(0))
+    if cli_json.wanted():
+        cli_json.emit("ledger expire", {"on": _day(on), "lots": len(done),
+                                        "points": text(total),
+                                        "transfers": [t.to_row() for t in done]})
+        return
     click.echo(f"{len(done)} lots expired, {text(total)} points")
 
 
@@ -229,6 +287,10 @@ def balance(volunteer: str | None, on: str | None, fmt: str, db: str | None) -> 
     with _open(db) as book:
         rows = [b.to_row() for b in ([book.balance(volunteer, on=_day(on))] if volunteer
                                      else book.balances(on=_day(on)))]
+    if fmt == "json":
+        cli_json.emit("ledger balance", {"as_of": _day(on), "volunteer_id": volunteer,
+                                         "balances": rows})
+        return
     _print(rows, fmt, f"Balances as of {_day(on)}")
 
 
@@ -243,10 +305,8 @@ def statement(volunteer: str, on: str | None, fmt: str, db: str | None) -> None:
         head, lines = book.statement(volunteer, on=_day(on))
     rows = [statement_row(t, after) for t, after in lines]
     if fmt == "json":
-        import json
-
-        click.echo(json.dumps({"balance": head.to_row(), "transfers": rows},
-                              ensure_ascii=False, indent=2))
+        cli_json.emit("ledger statement", {"volunteer_id": volunteer, "as_of": _day(on),
+                                           "balance": head.to_row(), "transfers": rows})
         return
     _print(rows, fmt, f"Statement of {volunteer} as of {_day(on)}: balance "
                       f"{text(head.balance)} (earned {text(head.earned)}, adjusted "
@@ -256,16 +316,22 @@ def statement(volunteer: str, on: str | None, fmt: str, db: str | None) -> None:
 
 @ledger.command()
 @_db
+@cli_json.format_option
 def verify(db: str | None) -> None:
     """Check every invariant of the ledger; exit 1 naming each one broken."""
     with _open(db) as book:
         problems = book.verify()
         count = sum(1 for _ in book.transfers()) if not problems else 0
+    if cli_json.wanted():
+        cli_json.emit("ledger verify", {"ok": not problems, "transfers": count if not
+                                        problems else None, "broken": list(problems)})
     if problems:
         for p in problems:
             click.echo(f"broken: {p}", err=True)
         click.echo(f"{len(problems)} invariant(s) broken", err=True)
         sys.exit(EXIT_BROKEN)
+    if cli_json.wanted():
+        return
     click.echo(f"ok: {count} transfers, every invariant holds")
 
 
@@ -273,7 +339,10 @@ def verify(db: str | None) -> None:
 @click.option("-o", "--output", type=click.Path(dir_okay=False), default=None,
               help="Write to this file (default stdout).")
 @click.option("--format", "fmt", type=click.Choice(["jsonl", "csv", "json"]), default=None,
-              help="Default: by the file's extension, JSON Lines on stdout.")
+              callback=cli_json.mark, is_eager=True,
+              help="Default: by the file's extension, JSON Lines on stdout. json on stdout "
+                   "is one object whose \"transfers\" are the rows; with -o, the file is "
+                   "one array of them and stdout says what was written.")
 @_db
 def export(output: str | None, fmt: str | None, db: str | None) -> None:
     """Every transfer, in posting order (amounts as exact decimal text)."""
@@ -281,9 +350,14 @@ def export(output: str | None, fmt: str | None, db: str | None) -> None:
 
     with _open(db) as book:
         rows = [t.to_row() for t in book.transfers()]
+    if fmt == "json" and not output:
+        cli_json.emit("ledger export", {"transfers": rows})
+        return
     n = write_rows(rows, output, fmt or (None if output else "jsonl"))
     if output:
         click.echo(f"{n} transfers written to {output}", err=True)
+        if fmt == "json":
+            cli_json.emit("ledger export", {"output": output, "written": n})
 
 
 def _print(rows: Sequence[dict[str, Any]], fmt: str, title: str) -> None:

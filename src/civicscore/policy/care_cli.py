@@ -6,23 +6,24 @@ Kept apart from ``policy.care`` so that loading a policy never imports click.
 from __future__ import annotations
 
 import dataclasses
-import json
 
 import click
 
+from .. import cli_json
 from .care import vocabulary
 
 
 @click.command("concepts")
-@click.option("--json", "as_json", is_flag=True, help="Print JSON, for scripts.")
-def concepts_command(as_json: bool) -> None:
+@cli_json.json_flag
+@cli_json.format_option
+def concepts_command() -> None:
     """List the care-need concepts a fact may declare (concept = "...")."""
     vocab = vocabulary()
-    if as_json:
-        click.echo(json.dumps({"id": vocab.id, "version": vocab.version,
-                               "concepts": [dataclasses.asdict(c)
-                                            for c in vocab.concepts.values()]},
-                              ensure_ascii=False, indent=2))
+    if cli_json.wanted():
+        cli_json.emit("concepts", {"id": vocab.id, "version": vocab.version,
+                                   "title": vocab.title,
+                                   "concepts": [dataclasses.asdict(c)
+                                                for c in vocab.concepts.values()]})
         return
     click.echo(f"{vocab.title} ({vocab.id} {vocab.version})")
     for c in vocab.concepts.values():

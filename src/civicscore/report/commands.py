@@ -15,6 +15,8 @@ from pathlib import Path
 
 import click
 
+from .. import cli_json
+
 
 def write_text_atomically(path: str | Path, text: str) -> None:
     """Write ``text`` to ``path`` whole or not at all (a failed run leaves no half page)."""
@@ -43,8 +45,10 @@ def _emit(text: str, output: str | None) -> None:
 
 @click.command("render")
 @click.argument("policy")
-@click.option("--format", "fmt", type=click.Choice(["html", "md"]), default="html",
-              show_default=True, help="One static HTML page, or Markdown.")
+@click.option("--format", "fmt", type=click.Choice(["html", "md", "json"]), default="html",
+              show_default=True, callback=cli_json.mark, is_eager=True,
+              help="One static HTML page, or Markdown; json prints one object with the "
+                   "policy and its HTML page (or, with -o, where the page was written).")
 @click.option("-o", "--output", type=click.Path(dir_okay=False),
               help="Write the page to this file (default: stdout).")
 @click.option("--lang", type=click.Choice(["zh", "en"]), default=None,
@@ -60,7 +64,15 @@ def render_cmd(policy: str, fmt: str, output: str | None, lang: str | None) -> N
     engine = Engine()
     pol = engine.load(policy)
     layers = load_layers(policy, engine.registry.environment())
-    _emit(render_policy(pol, layers, fmt, lang), output)
+    page = render_policy(pol, layers, "html" if fmt == "json" else fmt, lang)
+    if fmt == "json":
+        if output:
+            write_text_atomically(output, page)
+        cli_json.emit("render", {"policy": cli_json.policy_ref(pol.ref),
+                                 "page_format": "html", "output": output,
+                                 "page": None if output else page})
+        return
+    _emit(page, output)
 
 
 @click.command("impact")
@@ -84,6 +96,7 @@ def render_cmd(policy: str, fmt: str, output: str | None, lang: str | None) -> N
               help="Write the report as JSON (for applications).")
 @click.option("--html", "html_out", type=click.Path(dir_okay=False),
               help="Write the report as one static HTML page with charts.")
+@cli_json.format_option
 def impact_cmd(old: str, new: str, input_file: str, scheme: str, as_of: dt.datetime,
                with_inputs: tuple[str, ...], redemptions: str | None, by: tuple[str, ...],
                min_group: int,
@@ -115,6 +128,9 @@ def impact_cmd(old: str, new: str, input_file: str, scheme: str, as_of: dt.datet
         click.echo(f"{side.upper()} {s['policy']['id']} {s['policy']['version']}: "
                    f"{s['rows_in']} rows in, {s['scored']} scored, {s['rejected']} rejected"
                    f"{others}", err=True)
+    if cli_json.wanted():  # the whole report on stdout, its shares and decimals as text
+        cli_json.emit("impact", {k: v for k, v in report.items() if k != "schema"})
+        return
     click.echo(f"{report['changed']} of {report['compared']} {report['noun']} change "
                f"({report['share_changed']:.1%})")
     for name, f in report["fields"].items():
