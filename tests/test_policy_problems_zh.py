@@ -241,3 +241,25 @@ def test_care_needs_read_where_they_may_not_be_in_chinese(tmp_path: Path, text: 
                                                           zh: str) -> None:
     said = _check(tmp_path, text, "zh")
     assert zh in said, said
+
+
+VISITS_HEAD = ('[facts.household]\nage = { type = "int", min = 0, max = 130, concept = "age" }\n'
+               '[visits]\n')
+
+
+@pytest.mark.parametrize(("text", "zh"), [
+    ('default_tier = "rutine"\n[[visits.tiers]]\nid = "routine"\ncadence = "quarterly"\n',
+     "默认等级 'rutine' 不在已定义的探访等级中 [visits.default_tier]（建议：是否想写 'routine'？）"),
+    ('default_tier = "r"\n[[visits.tiers]]\nid = "w"\ncadence = "weekly"\n'
+     '[[visits.tiers]]\nid = "r"\ncadence = "quarterly"\n',
+     "等级 'w' 需要“when”条件（只有默认等级 'r' 没有条件）"),
+    ('default_tier = "r"\n[[visits.tiers]]\nid = "d"\nwhen = "age >= 90"\ncadence = "daily"\n'
+     '[[visits.tiers]]\nid = "r"\ncadence = "quarterly"\n',
+     "等级 'd' 每天探访一次（daily）：比每周更频繁的探访，条件中必须要求一项需要密集照护的需求"),
+    ('default_tier = "r"\nmax_interval = "monthly"\n[[visits.tiers]]\nid = "r"\n'
+     'cadence = "quarterly"\n',
+     "等级 'r' 每 3 个月探访一次（quarterly，约 91.3 天），超过了最长间隔 max_interval 'monthly'"),
+])
+def test_visits_problems_in_chinese(tmp_path: Path, text: str, zh: str) -> None:
+    said = _check(tmp_path, VISITS_HEAD + text, "zh")
+    assert zh in said, said

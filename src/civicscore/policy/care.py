@@ -168,8 +168,10 @@ def requires(node: Node, holds: Mapping[str, bool], *, plain: bool) -> bool:
     return any(isinstance(n, Name) and n.name in holds for n in walk(node))
 
 
-def cadence_problem(when: Node | None, concepts: Mapping[str, str]) -> tuple[str, str] | None:
-    """Why a tier visiting more often than weekly may not, or None when it may.
+def cadence_problem(when: Node | None, concepts: Mapping[str, str]
+                    ) -> tuple[str, str, str, str] | None:
+    """Why a tier visiting more often than weekly may not, or None when it may: the
+    message and the fix, then the two in Chinese.
 
     ``concepts``: fact name -> concept id, for the facts the tier may read."""
     vocab = vocabulary().concepts
@@ -178,13 +180,19 @@ def cadence_problem(when: Node | None, concepts: Mapping[str, str]) -> tuple[str
     fix = ("require both in the tier's own condition, e.g. "
            "when = \"bedridden and lives_alone and daily_visits_agreed\" (facts with "
            "concept = \"bedridden\" and concept = \"visit_consent\"), or visit weekly")
+    fix_zh = ("请在等级自己的条件中同时要求这两者，如 when = \"bedridden and lives_alone and "
+              "daily_visits_agreed\"（事实分别带 concept = \"bedridden\" 和 concept = "
+              "\"visit_consent\"），或改为每周探访")
     names = ", ".join(sorted(c.id for c in vocab.values() if c.intensive))
     if when is None or not requires(when, intensive, plain=False):
         return (f"visits more often than weekly need an intensive care need ({names}) "
-                f"that the condition requires", fix)
+                f"that the condition requires", fix,
+                f"比每周更频繁的探访，条件中必须要求一项需要密集照护的需求（{names}）", fix_zh)
     if not requires(when, consent, plain=True):
         return ("visits more often than weekly need the household's recorded consent: "
-                "the condition must require a fact with concept = \"visit_consent\"", fix)
+                "the condition must require a fact with concept = \"visit_consent\"", fix,
+                "比每周更频繁的探访需要住户有记录的同意：条件必须要求一个 concept = "
+                "\"visit_consent\" 的事实", fix_zh)
     return None
 
 
@@ -192,7 +200,10 @@ def cadence_problem(when: Node | None, concepts: Mapping[str, str]) -> tuple[str
 
 EVENT_FIX = ("a trigger's event is the date of a care event: declare it as a date fact "
              "with its concept (e.g. discharged_on = { type = \"date\", optional = true, "
-             "concept = \"hospital_discharge\" }) and write event = \"discharged_on\"")
+             "concept = \"hospital_discharge\" }) and write event = \"discharged_on\"",
+             "触发条件的事件是某个照护事件的日期：请把它声明为带照护概念的日期事实（如 "
+             "discharged_on = { type = \"date\", optional = true, concept = "
+             "\"hospital_discharge\" }），再写 event = \"discharged_on\"")
 
 
 def no_concept(entity: str, name: str, spec: Any) -> tuple[str, str]:

@@ -91,7 +91,7 @@ from functools import cached_property, partial
 from typing import TYPE_CHECKING, Any
 
 from ... import record_words as rw
-from ..._suggest import did_you_mean, one_of
+from ..._suggest import closest, one_of
 from ...errors import RecordError
 from ...expr import Expression, Fact, FunctionTable, Scope, Type
 from ...expr.analysis import (
@@ -1394,10 +1394,13 @@ def _refuse_plugin_calls(ctx: CompileContext, path: KeyPath, where: str,
     """A plugin function's result is no declared care need: tiers and triggers call only
     civicscore's own functions."""
     for name in care.plugin_calls(expression.node) if expression is not None else ():
-        ctx.report(path, f"{where} calls {name}(), a plugin's function: visit tiers and "
-                         f"triggers read declared care needs only, and a function's result "
-                         f"is none", "declare what the function computes as a fact with "
-                                     "its care concept, and read the fact")
+        ctx.report(path, (f"{where} calls {name}(), a plugin's function: visit tiers and "
+                          f"triggers read declared care needs only, and a function's result "
+                          f"is none",
+                          f"这里调用了插件的函数 {name}()：探访等级和触发条件只读取已声明的照护"
+                          f"需求，函数的结果不是照护需求"),
+                   ("declare what the function computes as a fact with its care concept, and "
+                    "read the fact", "请把函数算出的内容声明为带照护概念的事实，再读取该事实"))
 
 
 def compile_visits(ctx: CompileContext) -> VisitsScheme:
@@ -1408,9 +1411,11 @@ def compile_visits(ctx: CompileContext) -> VisitsScheme:
     entity = rules.entity
     facts = ctx.model.facts.get(entity, {})
     if entity not in ctx.model.facts and ctx.model.facts:
-        ctx.report(root + ("entity",), f"no facts are declared for entity {entity!r}",
-                   did_you_mean(entity, ctx.model.facts) or
-                   f"declare them under [facts.{entity}]")
+        found = closest(entity, ctx.model.facts)
+        ctx.report(root + ("entity",), (f"no facts are declared for entity {entity!r}",
+                                        f"没有为对象 {entity!r} 声明事实"),
+                   (f"did you mean {found!r}?", f"是否想写 {found!r}？") if found is not None
+                   else (f"declare them under [facts.{entity}]", f"请在 [facts.{entity}] 中声明"))
 
     # care needs, and only care needs
     names: dict[str, Fact] = {}
@@ -1428,16 +1433,21 @@ def compile_visits(ctx: CompileContext) -> VisitsScheme:
                                    f"没有标记 care_need = true")
             continue
         if name in BUILTIN_NAMES:
-            ctx.report(fact_path, f"fact name {name!r} is reserved in visit expressions",
-                       "rename the fact", value=False)
+            ctx.report(fact_path, (f"fact name {name!r} is reserved in visit expressions",
+                                   f"事实名 {name!r} 在探访表达式中是保留的名称"),
+                       ("rename the fact", "请给这个事实改名"), value=False)
             continue
         word = scheme_result_word(name, spec.label, spec.label_en)
         if word:
-            ctx.report(fact_path, f"fact {name!r} is marked care_need = true but denotes the "
-                                  f"result of another scheme ({word!r}): one scheme's result "
-                                  f"must not change how often a household is visited",
-                       "visit tiers read care needs only; declare the need itself (age, "
-                       "illness, living alone, ...) instead", value=False)
+            ctx.report(fact_path, (f"fact {name!r} is marked care_need = true but denotes the "
+                                   f"result of another scheme ({word!r}): one scheme's result "
+                                   f"must not change how often a household is visited",
+                                   f"事实 {name!r} 标记了 care_need = true，但它是另一项评分的结果"
+                                   f"（{word!r}）：一项评分的结果不得改变一户的探访频次"),
+                       ("visit tiers read care needs only; declare the need itself (age, "
+                        "illness, living alone, ...) instead",
+                        "探访分级只读取照护需求；请改为声明需求本身（年龄、疾病、独居等）"),
+                       value=False)
         if spec.concept is None:
             forbidden[name] = care.no_concept(entity, name, spec)
             continue
@@ -1474,10 +1484,13 @@ def compile_visits(ctx: CompileContext) -> VisitsScheme:
     if rules.default_tier in tier_ids:
         default_index = tier_ids.index(rules.default_tier)
     else:
-        ctx.report(root + ("default_tier",), f"default tier {rules.default_tier!r} is not "
-                                             f"one of the tiers",
-                   did_you_mean(rules.default_tier, tier_ids) or
-                   "tiers: " + one_of(tier_ids))
+        found = closest(rules.default_tier, tier_ids)
+        ctx.report(root + ("default_tier",),
+                   (f"default tier {rules.default_tier!r} is not one of the tiers",
+                    f"默认等级 {rules.default_tier!r} 不在已定义的探访等级中"),
+                   (f"did you mean {found!r}?", f"是否想写 {found!r}？") if found is not None
+                   else ("tiers: " + one_of(tier_ids),
+                         "已定义的等级：" + one_of(tier_ids, words=("、", " 或 "))))
     seen: dict[str, int] = {}
     priorities: dict[int, str] = {}
     tiers: list[_Tier] = []
@@ -1485,8 +1498,10 @@ def compile_visits(ctx: CompileContext) -> VisitsScheme:
     for i, t in enumerate(rules.tiers):
         path = partial(item_path, "tiers", i)
         if t.id in seen:
-            ctx.report(path("id"), f"tier id {t.id!r} is used twice (first in tier "
-                                       f"{seen[t.id] + 1})")
+            ctx.report(path("id"), (f"tier id {t.id!r} is used twice (first in tier "
+                                    f"{seen[t.id] + 1})",
+                                    f"等级编号 {t.id!r} 用了两次（第一次在第 {seen[t.id] + 1} "
+                                    f"个等级）"))
         seen.setdefault(t.id, i)
         is_default = i == default_index
         try:
@@ -1497,41 +1512,60 @@ def compile_visits(ctx: CompileContext) -> VisitsScheme:
         if cadence is not None and max_interval is not None and \
                 cadence.approx_days > max_interval.approx_days:
             ctx.report(path("cadence"),
-                       f"tier {t.id!r} visits {cadence.describe()} ({t.cadence}, about "
-                       f"{cadence.approx_days:.1f} days), longer than max_interval "
-                       f"{max_interval.text!r} ({max_interval.describe()}, about "
-                       f"{max_interval.approx_days:.1f} days)",
-                       "shorten the cadence, or raise max_interval")
+                       (f"tier {t.id!r} visits {cadence.describe()} ({t.cadence}, about "
+                        f"{cadence.approx_days:.1f} days), longer than max_interval "
+                        f"{max_interval.text!r} ({max_interval.describe()}, about "
+                        f"{max_interval.approx_days:.1f} days)",
+                        f"等级 {t.id!r} {cadence.describe('zh')}探访一次（{t.cadence}，约 "
+                        f"{cadence.approx_days:.1f} 天），超过了最长间隔 max_interval "
+                        f"{max_interval.text!r}（{max_interval.describe('zh')}，约 "
+                        f"{max_interval.approx_days:.1f} 天）"),
+                       ("shorten the cadence, or raise max_interval",
+                        "请缩短探访周期，或放宽 max_interval"))
         if rules.hit_policy in RANKED:
             if not is_default and t.priority is None:
-                ctx.report(path(), f"tier {t.id!r} needs a priority (hit_policy = "
-                                   f"{rules.hit_policy!r})",
-                           "add priority = <number>; the highest matching priority wins"
+                ctx.report(path(), (f"tier {t.id!r} needs a priority (hit_policy = "
+                                    f"{rules.hit_policy!r})",
+                                    f"等级 {t.id!r} 需要写优先级 priority（hit_policy = "
+                                    f"{rules.hit_policy!r}）"),
+                           ("add priority = <number>; the highest matching priority wins",
+                            "请加上 priority = <数字>；命中的等级中优先级最高的生效")
                            if rules.hit_policy == "priority" else
-                           "add priority = <number>; the matching tiers are listed by it, "
-                           "highest first, and the household placed in the first",
+                           ("add priority = <number>; the matching tiers are listed by it, "
+                            "highest first, and the household placed in the first",
+                            "请加上 priority = <数字>；命中的等级按它从高到低列出，住户归入第一个"),
                            value=False)
             elif not is_default and t.priority is not None:
                 if t.priority in priorities:
                     ctx.report(path("priority"),
-                               f"tiers {priorities[t.priority]!r} and {t.id!r} have the same "
-                               f"priority {t.priority}",
-                               "give each tier its own priority")
+                               (f"tiers {priorities[t.priority]!r} and {t.id!r} have the same "
+                                f"priority {t.priority}",
+                                f"等级 {priorities[t.priority]!r} 和 {t.id!r} 的优先级相同"
+                                f"（{t.priority}）"),
+                               ("give each tier its own priority", "请给每个等级不同的优先级"))
                 else:
                     priorities[t.priority] = t.id
         elif t.priority is not None:
-            ctx.report(path("priority"), "priority is only used with hit_policy = "
-                                             "'priority' or 'output order'",
-                       f"remove it, or set hit_policy = \"priority\" (now "
-                       f"{rules.hit_policy!r})", value=False)
+            ctx.report(path("priority"), ("priority is only used with hit_policy = "
+                                          "'priority' or 'output order'",
+                                          "只有 hit_policy = 'priority' 或 'output order' 时才用"
+                                          "优先级 priority"),
+                       (f"remove it, or set hit_policy = \"priority\" (now "
+                        f"{rules.hit_policy!r})",
+                        f"请删去它，或设 hit_policy = \"priority\"（现在是 {rules.hit_policy!r}）"),
+                       value=False)
         when: Expression | None = None
         if is_default and t.when is not None:
-            ctx.report(path("when"), f"the default tier {t.id!r} cannot have a condition: "
-                                         f"it applies when no other tier does",
-                       "remove 'when', or make another tier the default_tier", value=False)
+            ctx.report(path("when"), (f"the default tier {t.id!r} cannot have a condition: "
+                                      f"it applies when no other tier does",
+                                      f"默认等级 {t.id!r} 不能有条件：没有其他等级命中时才用它"),
+                       ("remove 'when', or make another tier the default_tier",
+                        "请删去“when”，或把另一个等级设为 default_tier"), value=False)
         elif not is_default and t.when is None:
-            ctx.report(path(), f"tier {t.id!r} needs a 'when' condition (only the default tier "
-                             f"{rules.default_tier!r} has none)", value=False)
+            ctx.report(path(), (f"tier {t.id!r} needs a 'when' condition (only the default tier "
+                                f"{rules.default_tier!r} has none)",
+                                f"等级 {t.id!r} 需要“when”条件（只有默认等级 "
+                                f"{rules.default_tier!r} 没有条件）"), value=False)
         elif t.when is not None:
             when = ctx.expression(path("when"), t.when, scope(f"visit tier {t.id!r}"),
                                   Type.BOOL)
@@ -1540,8 +1574,10 @@ def compile_visits(ctx: CompileContext) -> VisitsScheme:
             continue
         if cadence.approx_days < care.WEEK_DAYS and (is_default or when is not None) and \
                 (why := care.cadence_problem(None if when is None else when.node, concepts)):
-            ctx.report(path("cadence"), f"tier {t.id!r} visits {cadence.describe()} "
-                                        f"({t.cadence}): {why[0]}", why[1])
+            ctx.report(path("cadence"), (f"tier {t.id!r} visits {cadence.describe()} "
+                                         f"({t.cadence}): {why[0]}",
+                                         f"等级 {t.id!r} {cadence.describe('zh')}探访一次"
+                                         f"（{t.cadence}）：{why[2]}"), (why[1], why[3]))
         compiled = _Tier(i, t.id, t.label, t.label_en, when, cadence, t.priority)
         if is_default:
             default = compiled
@@ -1554,13 +1590,17 @@ def compile_visits(ctx: CompileContext) -> VisitsScheme:
     for i, tr in enumerate(rules.triggers):
         tpath = partial(item_path, "triggers", i)
         if tr.id in trigger_ids:
-            ctx.report(tpath("id"), f"trigger id {tr.id!r} is used twice (first in "
-                                       f"trigger {trigger_ids[tr.id] + 1})")
+            ctx.report(tpath("id"), (f"trigger id {tr.id!r} is used twice (first in "
+                                     f"trigger {trigger_ids[tr.id] + 1})",
+                                     f"触发条件编号 {tr.id!r} 用了两次（第一次在第 "
+                                     f"{trigger_ids[tr.id] + 1} 个触发条件）"))
         trigger_ids.setdefault(tr.id, i)
         where = f"visit trigger {tr.id!r}"
         event = ctx.expression(tpath("event"), tr.event, event_scope(where), Type.DATE)
         if event is not None and not any(isinstance(n, Name) for n in walk(event.node)):
-            ctx.report(tpath("event"), f"{where}: the event {tr.event!r} reads no care event",
+            ctx.report(tpath("event"), (f"{where}: the event {tr.event!r} reads no care event",
+                                        f"触发条件 {tr.id!r}：事件 {tr.event!r} "
+                                        f"没有读取任何照护事件"),
                        care.EVENT_FIX)
         cond = ctx.expression(tpath("when"), tr.when, scope(where), Type.BOOL)
         _refuse_plugin_calls(ctx, tpath("event"), where, event)
