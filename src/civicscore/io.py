@@ -210,7 +210,7 @@ def directory_files(directory: str | Path, encoding: str | None = None
     if kind not in ("csv", "parquet"):
         return kind, files
     encoding = encoding or input_options().encoding
-    what = "header" if kind == "csv" else "columns"
+    what, verb = ("header", "differs") if kind == "csv" else ("columns", "differ")
     first: tuple[Path, list[str]] | None = None
     for p in files:
         names = _csv_header(p, encoding) if kind == "csv" else parquet_column_names(p)
@@ -219,7 +219,7 @@ def directory_files(directory: str | Path, encoding: str | None = None
         if first is None:
             first = (p, names)
         elif names != first[1]:
-            raise InputError(f"{p}: its {what} ({', '.join(names)}) differs from the {what} "
+            raise InputError(f"{p}: its {what} ({', '.join(names)}) {verb} from the {what} "
                              f"of {first[0].name} ({', '.join(first[1])}); the files of a "
                              f"directory are read as one input, and must have the same "
                              f"columns in the same order")

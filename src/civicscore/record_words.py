@@ -241,10 +241,12 @@ def who_expr(label: pl.Expr | pl.Series, lang: str) -> pl.Expr:
         .otherwise(expr("record", lang, id=text))
 
 
-_UNREADABLE = ("unreadable_cells", "unreadable_csv", "unreadable_json",
-               "unreadable_object_line", "unreadable_object", "unreadable_record",
-               "unreadable_cells_in", "unreadable_csv_in", "unreadable_json_in",
-               "unreadable_object_line_in", "unreadable_object_in")
+# the sentences naming a file first: "row 7 (f.csv line 3) is not a JSON object" would
+# read as unreadable_object of "row 7 (f.csv line 3)" (the first pattern that matches wins)
+_UNREADABLE = ("unreadable_cells_in", "unreadable_csv_in", "unreadable_json_in",
+               "unreadable_object_line_in", "unreadable_object_in",
+               "unreadable_cells", "unreadable_csv", "unreadable_json",
+               "unreadable_object_line", "unreadable_object", "unreadable_record")
 
 
 def unreadable_row(name: str, file: str | None, **values: Any) -> str:
@@ -259,12 +261,19 @@ def unreadable_row(name: str, file: str | None, **values: Any) -> str:
 _META = re.compile(r"([\\.^$|?*+()\[\]{}])")
 
 
+_NUMBERS = frozenset({"row", "line", "item", "cells", "header"})
+"""Slots that are always a number: matched as digits only, so that a sentence cannot
+be read as another whose slot swallows words (``row 7 (f.csv line 3)`` is no row)."""
+
+
 def _pattern(template: str) -> str:
     """The English ``template`` as a regular expression that Python's ``re`` and polars'
     (Rust's) both read alike: one named group per slot, the text around it literal."""
     parts = re.split(r"\{(\w+)\}", template)
-    return "(?s)^" + "".join(_META.sub(r"\\\1", p) if i % 2 == 0 else f"(?P<{p}>.*?)"
-                             for i, p in enumerate(parts)) + "$"
+    return "(?s)^" + "".join(
+        _META.sub(r"\\\1", p) if i % 2 == 0
+        else f"(?P<{p}>[0-9]+)" if p in _NUMBERS else f"(?P<{p}>.*?)"
+        for i, p in enumerate(parts)) + "$"
 
 
 _UNREADABLE_PATTERNS = [(name, re.compile(_pattern(SENTENCES[name]["en"])))
