@@ -471,3 +471,23 @@ def test_the_command_line_scores_a_directory_alike_on_every_engine(spark: Any,
         written[engine] = (out.read_bytes(), rejects.read_bytes(), result.stderr)
     assert written["per-record"] == written["batch"] == written["spark"]
     assert b"part-00002.csv line 4" in written["spark"][1]
+
+
+def test_a_part_file_whose_cell_holds_a_line_break(spark: Any, policy: Any,
+                                                   tmp_path: Path) -> None:
+    """A part file with a quoted cell over two lines is read on the driver (as one such
+    file is), its rows still numbered after the files before it and its unreadable row
+    naming it; the files around it are read by Spark."""
+    rows = hard_input("civility").write_csv().splitlines()
+    width = rows[0].count(",") + 1
+    folder = tmp_path / "parts"
+    folder.mkdir()
+    (folder / "part-00000.csv").write_text("\n".join(rows[:6]) + "\n")
+    (folder / "part-00001.csv").write_text("\n".join(
+        [rows[0], 'H11,"two\nlines"' + "," * (width - 2), "H12,1", *rows[6:12]]) + "\n")
+    (folder / "part-00002.csv").write_text("\n".join([rows[0], *rows[1:4], "H13"]) + "\n")
+    local = policy.civility.batch(folder, as_of=AS_OF)
+    said = str(local.rejected["reasons"].to_list())
+    assert "row 7 (part-00001.csv line 4) has 2 cells" in said
+    assert "row 17 (part-00002.csv line 5) has 1 cells" in said
+    assert_same(local, cs.score(policy, "civility", str(folder), as_of=AS_OF, partitions=2))
