@@ -204,3 +204,125 @@ def test_a_table_with_two_columns_of_one_name_is_refused_by_batch() -> None:
     with pytest.raises(InputError, match="the pyarrow table: column names appear twice: "
                                          "household_id"):
         policy.visits.batch(table, as_of=dt.date(2025, 12, 31))
+
+
+# --- a directory of files, read as one input ------------------------------------------
+
+
+def test_a_directory_is_its_files_one_after_another(tmp_path: Path) -> None:
+    """Files in name order (``_`` and ``.`` names skipped), each CSV with its own header,
+    rows numbered through the whole input, an unreadable row naming its file and line;
+    local batch numbers and words the rows alike, in English and in Chinese."""
+    from civicscore import record_words as rw
+
+    folder = tmp_path / "parts"
+    folder.mkdir()
+    (folder / "part-00000.csv").write_text(HEADER + GOOD + GOOD.replace("a1", "a2"))
+    (folder / "part-00001.csv").write_bytes(b"")  # an empty file: no rows
+    (folder / "part-00002.csv").write_text(HEADER + "\n" + "a3,v1\n" + GOOD)
+    (folder / "_SUCCESS").write_bytes(b"")
+    (folder / ".part-00000.csv.crc").write_bytes(b"\x00")
+    rows = list(read_records(folder))
+    assert [r["record_id"] for r in rows if not isinstance(r, UnreadableRow)] == ["a1", "a2",
+                                                                                  "a1"]
+    from civicscore.columns import column_names  # for the warning of a column missing
+
+    assert column_names(folder) == HEADER.strip().split(",")
+    bad = rows[2]
+    assert isinstance(bad, UnreadableRow) and bad.row == 3
+    assert bad.message == "row 3 (part-00002.csv line 3) has 2 cells, the header has 7"
+    assert rw.unreadable(bad.message, "zh") == \
+        "第 3 行（part-00002.csv 第 3 行）有 2 个单元格，表头有 7 个"
+    pl = pytest.importorskip("polars")
+    from civicscore.batch.frames import ROW, UNREADABLE, read_source
+
+    frame = read_source(folder)
+    assert frame[ROW].to_list() == [1, 2, 3, 4]
+    assert frame[UNREADABLE].to_list() == [None, None, bad.message, None]
+    said = pl.select(rw.unreadable_expr(pl.Series([bad.message]), "zh")).to_series()
+    assert said.to_list() == [rw.unreadable(bad.message, "zh")]
+
+
+def test_a_directory_of_json_files_and_of_parquet_files(tmp_path: Path) -> None:
+    """``.jsonl`` and ``.ndjson`` are JSON Lines, ``.json`` a JSON list (as each file is
+    read alone); Parquet files are concatenated, in both engines."""
+    lines = tmp_path / "lines"
+    lines.mkdir()
+    (lines / "a.jsonl").write_text('{"record_id": "a1"}\n')
+    (lines / "b.ndjson").write_text('\n[1]\n{"record_id": "a2"}\n')
+    rows = list(read_records(lines))
+    assert isinstance(rows[1], UnreadableRow)
+    assert rows[1].message == "row 2 (b.ndjson line 2) is not a JSON object"
+    assert rows[2] == {"record_id": "a2"}
+    lists = tmp_path / "lists"
+    lists.mkdir()
+    (lists / "a.json").write_text('[{"record_id": "a1"}]')
+    (lists / "b.json").write_text('[{"record_id": "a2"}, 7]')
+    rows = list(read_records(lists))
+    assert isinstance(rows[2], UnreadableRow)
+    assert rows[2].message == "row 3 (b.json item 2) is not a JSON object"
+    pytest.importorskip("pyarrow")
+    pl = pytest.importorskip("polars")
+    from civicscore.batch.frames import ROW, read_source
+
+    tables = tmp_path / "tables"
+    tables.mkdir()
+    pl.DataFrame({"record_id": ["a1", "a2"]}).write_parquet(tables / "part-0.parquet")
+    pl.DataFrame({"record_id": ["a3"]}).write_parquet(tables / "part-1.pq")
+    assert [r["record_id"] for r in read_records(tables)] == ["a1", "a2", "a3"]
+    assert read_source(tables)[ROW].to_list() == [1, 2, 3]
+    pl.DataFrame({"id": ["a4"]}).write_parquet(tables / "part-2.parquet")
+    with pytest.raises(InputError, match=r"part-2.parquet: its columns \(id\) differ from "
+                                         r"the columns of part-0.parquet \(record_id\)"):
+        read_source(tables)
+
+
+@pytest.mark.parametrize(("files", "message"), [
+    ({"a.csv": HEADER, "b.parquet": ""},
+     "{d}: a directory is read as one input when its files are all of one kind, and it "
+     "holds CSV (a.csv) and Parquet (b.parquet); give the files of one kind"),
+    ({"a.jsonl": "", "b.json": "[]"},
+     "{d}: a directory is read as one input when its files are all of one kind, and it "
+     "holds JSON Lines (a.jsonl) and JSON (b.json); give the files of one kind"),
+    ({"a.csv": HEADER, "b.txt": ""},
+     "{d}: b.txt is not a file civicscore reads in a directory (its files are all .csv, "
+     "all .jsonl or .ndjson, all .json or all .parquet)"),
+    ({"a.csv": "a,b\n", "b.csv": "a, b ,c\n"},
+     "{d}/b.csv: its header (a, b, c) differs from the header of a.csv (a, b); the files "
+     "of a directory are read as one input, and must have the same columns in the same "
+     "order"),
+    ({"_SUCCESS": ""},
+     "{d}: a directory with no data files (it holds _SUCCESS; names that start with _ or . "
+     "are skipped, as Spark and Hadoop skip them)"),
+])
+def test_a_directory_that_is_not_one_input_is_refused(tmp_path: Path, files: dict[str, str],
+                                                      message: str) -> None:
+    for name, text in files.items():
+        (tmp_path / name).write_text(text)
+    with pytest.raises(InputError) as e:
+        read_records(tmp_path)
+    assert str(e.value) == message.format(d=tmp_path)
+
+
+def test_the_command_line_scores_a_directory(tmp_path: Path) -> None:
+    """``civicscore score POLICY DIR``: per-record and batch write the same bytes."""
+    pytest.importorskip("polars")
+    from click.testing import CliRunner
+
+    from civicscore.cli import main
+
+    folder = tmp_path / "parts"
+    folder.mkdir()
+    (folder / "part-00000.csv").write_text(HEADER + GOOD)
+    (folder / "part-00001.csv").write_text(HEADER + "a2,v1\n" + GOOD)
+    written = []
+    for engine in ("per-record", "batch"):
+        out, rejects = tmp_path / "out.csv", tmp_path / "rejects.csv"
+        result = CliRunner().invoke(main, [
+            "score", str(EXAMPLE_POLICY), str(folder), "--scheme", "volunteer", "--engine",
+            engine, "--as-of", "2025-12-31", "-o", str(out), "--rejects", str(rejects)])
+        assert result.exit_code == 0, result.output
+        written.append((out.read_bytes(), rejects.read_bytes(), result.stderr))
+    assert written[0] == written[1]
+    assert b"row 2 (part-00001.csv line 2) has 2 cells" in written[0][1]
+    assert b"already appears in row 1" in written[0][1]

@@ -366,6 +366,30 @@ def test_an_unreadable_row_reads_back_alike_in_python_and_polars(row: int, line:
     assert polars_said.to_series().to_list() == zh
 
 
+_file_name = st.text(st.characters(codec="utf-8", exclude_categories=("Cs", "Cc")),
+                    min_size=1, max_size=20)
+
+
+@given(row=st.integers(1, 10**9), line=st.integers(1, 10**9), file=_file_name,
+       error=_slot_text)
+@example(row=7, line=3, file="part-00001.csv", error="line contains NUL")
+def test_an_unreadable_row_of_a_file_of_a_directory_reads_back_alike(
+        row: int, line: int, file: str, error: str) -> None:
+    """The sentences naming a file of a directory (``unreadable_row`` with a file) are
+    worded in Chinese alike by Python and polars, their slots refilled."""
+    names = ("unreadable_csv", "unreadable_json", "unreadable_cells",
+             "unreadable_object_line", "unreadable_object")
+    values = {"row": row, "line": line, "error": error, "cells": row, "header": line}
+    said = [rw.unreadable_row(n, file, **(values if n != "unreadable_object"
+                                          else {"row": row, "item": line})) for n in names]
+    assert said[2] == f"row {row} ({file} line {line}) has {row} cells, the header has {line}"
+    zh = [rw.unreadable(m, "zh") for m in said]
+    if " line " not in file and " item " not in file:  # else the name reads two ways
+        assert zh == [rw.say(n + "_in", "zh", file=file, item=line, **values) for n in names]
+    polars_said = pl.select(rw.unreadable_expr(pl.Series(said, dtype=pl.String), "zh"))
+    assert polars_said.to_series().to_list() == zh
+
+
 @pytest.mark.parametrize("scheme", SCHEMES)
 def test_unreadable_rows_are_told_in_chinese_by_both_engines(tmp_path: Any, scheme: str,
                                                              zh: None) -> None:

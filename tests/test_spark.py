@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import datetime as dt
 import itertools
+import json
 import os
 import shutil
 from collections.abc import Iterator
@@ -284,11 +285,12 @@ def test_a_directory_is_read_as_spark_writes_one(spark: Any, policy: Any,
     (empty / "_SUCCESS").write_bytes(b"")
     with pytest.raises(InputError, match=r"no data files.*_SUCCESS"):
         cs.score(policy, "visits", str(empty), as_of=AS_OF)
-    texts = tmp_path / "texts"
-    texts.mkdir()
-    frame.write_csv(texts / "part-00000.csv")
-    with pytest.raises(InputError, match="Parquet files only"):
-        cs.score(policy, "visits", str(texts), as_of=AS_OF)
+    mixed = tmp_path / "mixed"
+    mixed.mkdir()
+    frame.write_csv(mixed / "part-00000.csv")
+    shutil.copy(folder / "part-00001.parquet", mixed / "part-00001.parquet")
+    with pytest.raises(InputError, match=r"it holds CSV \(part-00000.csv\) and Parquet"):
+        cs.score(policy, "visits", str(mixed), as_of=AS_OF)
     # a file named like one Spark skips, given on its own, is no silent empty input
     for name in ("_households.csv", ".households.parquet"):
         shutil.copy(folder / "part-00000.parquet", tmp_path / name)
@@ -317,3 +319,175 @@ def test_the_command_line_writes_the_same_json_on_spark(spark: Any, scheme: str)
         written[engine] = (result.stdout, result.stderr)
     assert written["spark"] == written["batch"]
     assert written["spark"][0].lstrip().startswith("[")
+
+
+# --- directories of CSV and JSON Lines files, as Spark jobs write them ------------------
+
+
+def part_files(scheme: str, folder: Path, kind: str) -> pl.DataFrame:
+    """``hard_input`` written as part files as a Spark job writes them (with
+    ``_SUCCESS`` and a ``.crc``): the first rows, an empty file, then the rest (every
+    id of the first file repeated), with a blank line and a ragged row (CSV) or a line
+    that is not JSON and one that is no object (JSON Lines, and a fourth file of one
+    line cut short) among them."""
+    frame = hard_input(scheme)
+    folder.mkdir()
+    half = frame.height // 2
+    first, rest = frame.head(half), frame.slice(half)
+    if kind == "csv":
+        (folder / "part-00000.csv").write_text(first.write_csv())
+        (folder / "part-00001.csv").write_bytes(b"")
+        lines = rest.write_csv().splitlines()
+        lines[2:2] = ["", "X1,2"]  # a blank line (3), then a row of two cells (line 4)
+        (folder / "part-00002.csv").write_text("\n".join(lines) + "\n")
+    else:
+        def text(part: pl.DataFrame) -> list[str]:
+            return [json.dumps({k: v for k, v in r.items() if v is not None})
+                    for r in part.to_dicts()]
+
+        (folder / "part-00000.jsonl").write_text("\n".join(text(first)) + "\n")
+        (folder / "part-00001.jsonl").write_bytes(b"")
+        lines = text(rest)
+        lines[1:1] = ["", '{"broken', "[1, 2]"]  # lines 3 and 4 are no record
+        (folder / "part-00002.jsonl").write_text("\n".join(lines) + "\n")
+        # a string cut short at the very end (no line break): another error than "\n"
+        # inside a string, as in line 3
+        (folder / "part-00003.jsonl").write_text('{"cut')
+    (folder / "_SUCCESS").write_bytes(b"")
+    (folder / f".part-00000.{kind}.crc").write_bytes(b"\x00")
+    return first
+
+
+def assert_per_record_agrees(policy: Any, scheme: str, local: Any, folder: Path) -> None:
+    """The per-record run of the directory gives local batch's rows, row for row."""
+    from civicscore.io import read_records
+    from civicscore.testing import first_difference
+
+    per_record = policy.scheme(scheme).run(read_records(folder), as_of=AS_OF)
+    for what, mine, theirs in (
+            ("output", list(per_record.output_rows()), list(local.output_rows())),
+            ("details", list(per_record.detail_rows()), list(local.detail_rows())),
+            ("rejected", per_record.rejected_rows(), local.rejected_rows())):
+        assert first_difference(what, mine, theirs) is None, first_difference(
+            what, mine, theirs)
+    assert per_record.summary() == local.summary()
+
+
+@pytest.mark.parametrize("kind", ["csv", "jsonl"])
+@pytest.mark.parametrize("scheme", ["visits", "civility", "appraisal", "volunteer"])
+def test_a_directory_of_text_files_is_one_input(spark: Any, policy: Any, tmp_path: Path,
+                                                scheme: str, kind: str) -> None:
+    """Three part files (one empty) read as if they were one: rows numbered through the
+    whole input, an unreadable row named by its file and its own line, ids of the
+    first file repeated in the third rejected as duplicates; Spark, local batch and
+    the per-record run give the same rows, over one partition and three."""
+    folder = tmp_path / "part-files"
+    first = part_files(scheme, folder, kind)
+    local = policy.scheme(scheme).batch(folder, as_of=AS_OF)
+    rejected = local.rejected
+    said = dict(zip(rejected["row"].to_list(),
+                    ["; ".join(r) for r in rejected["reasons"].to_list()], strict=True))
+    n = first.height
+    if kind == "csv":
+        cells = first.width
+        assert said[n + 2] == f"row {n + 2} (part-00002.csv line 4) has 2 cells, the " \
+                              f"header has {cells}"
+    else:
+        assert said[n + 2].startswith(f"row {n + 2} (part-00002.jsonl line 3) is not "
+                                      f"valid JSON: ")
+        assert said[n + 3] == f"row {n + 3} (part-00002.jsonl line 4) is not a JSON object"
+        last = hard_input(scheme).height + 3
+        assert said[last] == f"row {last} (part-00003.jsonl line 1) is not valid JSON: " \
+                             f"Unterminated string starting at"
+    first_id = first[IDS[scheme]][0]
+    assert any(f"{first_id} already appears in row 1" in text for text in said.values())
+    assert local.rows_in == hard_input(scheme).height + (1 if kind == "csv" else 3)
+    assert_per_record_agrees(policy, scheme, local, folder)
+    for partitions in (1, 3):
+        assert_same(local, cs.score(policy, scheme, str(folder), as_of=AS_OF,
+                                    partitions=partitions))
+
+
+def test_a_directory_that_is_not_one_input_is_refused_alike(spark: Any, policy: Any,
+                                                            tmp_path: Path) -> None:
+    """Files of two kinds, CSV headers that differ, a subdirectory: the same message from
+    local batch, the per-record reader and Spark, before any row is read."""
+    from civicscore.errors import InputError
+    from civicscore.io import read_records
+
+    rows = hard_input("visits").head(4)
+    cases = {}
+    mixed = tmp_path / "mixed"
+    mixed.mkdir()
+    rows.write_csv(mixed / "part-00000.csv")
+    rows.write_ndjson(mixed / "part-00001.jsonl")
+    cases[mixed] = (f"{mixed}: a directory is read as one input when its files are all of "
+                    f"one kind, and it holds CSV (part-00000.csv) and JSON Lines "
+                    f"(part-00001.jsonl); give the files of one kind")
+    headers = tmp_path / "headers"
+    headers.mkdir()
+    rows.write_csv(headers / "part-00000.csv")
+    (headers / "part-00001.csv").write_bytes(b"")  # an empty file has no header: fine
+    rows.select("household_id", "liaison_id").write_csv(headers / "part-00002.csv")
+    cases[headers] = (f"{headers / 'part-00002.csv'}: its header (household_id, liaison_id) "
+                      f"differs from the header of part-00000.csv ({', '.join(rows.columns)})"
+                      f"; the files of a directory are read as one input, and must have the "
+                      f"same columns in the same order")
+    nested = tmp_path / "nested"
+    (nested / "region=north").mkdir(parents=True)
+    rows.write_csv(nested / "region=north" / "part-00000.csv")
+    rows.write_csv(nested / "part-00000.csv")
+    cases[nested] = (f"{nested}: a directory with subdirectories (region=north); civicscore "
+                     f"reads a directory of files of one kind (CSV, JSON Lines, JSON or "
+                     f"Parquet), not partition subdirectories; give the files in one "
+                     f"directory, or one file")
+    for folder, message in cases.items():
+        for score in (lambda f=folder: policy.visits.batch(f, as_of=AS_OF),
+                      lambda f=folder: list(read_records(f)),
+                      lambda f=folder: cs.score(policy, "visits", str(f), as_of=AS_OF)):
+            with pytest.raises(InputError) as e:
+                score()
+            assert str(e.value) == message
+
+
+def test_the_command_line_scores_a_directory_alike_on_every_engine(spark: Any,
+                                                                   tmp_path: Path) -> None:
+    """``civicscore score POLICY DIR``: the same results and rejects, byte for byte, with
+    --engine per-record, batch and spark."""
+    from click.testing import CliRunner
+
+    from civicscore.cli import main
+
+    folder = tmp_path / "households"
+    part_files("visits", folder, "csv")
+    policy_file = str(ROOT / "policies" / "example-district.toml")
+    written = {}
+    for engine in ("per-record", "batch", "spark"):
+        out, rejects = tmp_path / "out.csv", tmp_path / "rejects.csv"  # named alike
+        result = CliRunner().invoke(main, [
+            "score", policy_file, str(folder), "--scheme", "visits", "--engine", engine,
+            "--as-of", AS_OF.isoformat(), "-o", str(out), "--rejects", str(rejects)])
+        assert result.exit_code == 0, result.output
+        written[engine] = (out.read_bytes(), rejects.read_bytes(), result.stderr)
+    assert written["per-record"] == written["batch"] == written["spark"]
+    assert b"part-00002.csv line 4" in written["spark"][1]
+
+
+def test_a_part_file_whose_cell_holds_a_line_break(spark: Any, policy: Any,
+                                                   tmp_path: Path) -> None:
+    """A part file with a quoted cell over two lines is read on the driver (as one such
+    file is), its rows still numbered after the files before it and its unreadable row
+    naming it; the files around it are read by Spark."""
+    rows = hard_input("civility").write_csv().splitlines()
+    width = rows[0].count(",") + 1
+    folder = tmp_path / "parts"
+    folder.mkdir()
+    (folder / "part-00000.csv").write_text("\n".join(rows[:6]) + "\n")
+    (folder / "part-00001.csv").write_text("\n".join(
+        [rows[0], 'H11,"two\nlines"' + "," * (width - 2), "H12,1", *rows[6:12]]) + "\n")
+    (folder / "part-00002.csv").write_text("\n".join([rows[0], *rows[1:4], "H13"]) + "\n")
+    local = policy.civility.batch(folder, as_of=AS_OF)
+    said = str(local.rejected["reasons"].to_list())
+    assert "row 7 (part-00001.csv line 4) has 2 cells" in said
+    assert "row 17 (part-00002.csv line 5) has 1 cells" in said
+    assert_same(local, cs.score(policy, "civility", str(folder), as_of=AS_OF, partitions=2))

@@ -150,3 +150,22 @@ def test_a_real_replacement_character_is_a_value(spark: Any, policy: Any,
     path.write_text("\n".join(json.dumps(r) for r in rows) + "\n", encoding="utf-8")
     assert_same(policy.visits.batch(path, as_of=AS_OF),
                 cs.score(policy, "visits", str(path), as_of=AS_OF, partitions=2))
+
+
+def test_a_directory_of_json_lists_equal_to_local_batch(spark: Any, policy: Any,
+                                                       tmp_path: Path) -> None:
+    """``.json`` part files are JSON lists, as one ``.json`` file is: read on the driver,
+    their rows numbered through the directory, an item that is no object named by its
+    file and its place in the list."""
+    items: list[Any] = records("volunteer")
+    folder = tmp_path / "lists"
+    folder.mkdir()
+    (folder / "part-0.json").write_text(json.dumps(items[:5]), encoding="utf-8")
+    (folder / "part-1.json").write_text(json.dumps([*items[5:], "no object"]),
+                                        encoding="utf-8")
+    (folder / "_SUCCESS").write_bytes(b"")
+    local = policy.volunteer.batch(folder, as_of=AS_OF)
+    said = str(local.rejected["reasons"].to_list())
+    assert f"row {len(items) + 1} (part-1.json item {len(items) - 4}) is not a JSON " \
+           f"object" in said
+    assert_same(local, cs.score(policy, "volunteer", str(folder), as_of=AS_OF, partitions=2))

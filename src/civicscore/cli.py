@@ -556,7 +556,7 @@ def _output_kind(output: str | None, fmt: str | None) -> str:
 
 @main.command()
 @click.argument("policy")
-@click.argument("input_file", metavar="INPUT", type=click.Path(dir_okay=False))
+@click.argument("input_file", metavar="INPUT", type=click.Path())
 @_scheme_option
 @click.option("-o", "--output", type=click.Path(dir_okay=False),
               help="Where to write the results (.csv, .jsonl, .json, .parquet); default stdout.")
@@ -669,7 +669,7 @@ def _score(policy: str, input_file: str, scheme: str, output: str | None, reject
            fmt: str | None, log_path: str | None, redactions: tuple[str, ...], engine: str,
            master: str | None, csv_escape: bool, policy_roots: tuple[str, ...],
            as_of: dt.datetime | None) -> None:
-    from .io import CSV_ESCAPE, check_input_file, staged_outputs
+    from .io import CSV_ESCAPE, staged_outputs
 
     started = time.perf_counter()
     pol = _load(_engine(policy_roots), policy)
@@ -686,11 +686,10 @@ def _score(policy: str, input_file: str, scheme: str, output: str | None, reject
     # Everything that can be known before the run is checked before it: a run that
     # cannot write its outputs, or would overwrite its own input, does not start.
     inputs = {"INPUT": input_file, **{f"--with {k}": v for k, v in extra_files.items()}}
-    from .io import format_of
+    from .io import check_input
 
     for path in inputs.values():
-        format_of(path)  # an unknown file type first: it says what to give instead
-        check_input_file(path)
+        check_input(path)  # a file of a known type, or a directory of such files
     outputs = {"-o": output if kind != "table" else None, "--details": details,
                "--rejects": rejects, "--log": log_path}
     if Path(policy).is_file():

@@ -64,9 +64,10 @@ def _shown(value: Any) -> str:
 
 
 def column_names(path: str | Path) -> list[str] | None:
-    """The columns of a CSV, workbook or Parquet input, as its reader names them, or None
-    where records carry their own keys (JSON) or the header cannot be read (the reader
-    then says why)."""
+    """The columns of a CSV, workbook or Parquet input (or of a directory of CSV or
+    Parquet files, which all have the same), as its reader names them, or None where
+    records carry their own keys (JSON) or the header cannot be read (the reader then
+    says why)."""
     from .errors import CivicScoreError
     from .io import format_of, input_options, read_records
     from .records import check_column_names
@@ -74,6 +75,13 @@ def column_names(path: str | Path) -> list[str] | None:
     p = Path(path)
     names: list[str] | None = None
     try:
+        if p.is_dir():  # a directory of part files: the columns of its first file
+            from .io import directory_files
+
+            kind, files = directory_files(p)
+            found = (column_names(f) for f in files if f.stat().st_size)
+            return next((n for n in found if n is not None), None) \
+                if kind in ("csv", "parquet") else None
         kind = format_of(p)
         if kind == "parquet":
             from .io import parquet_column_names

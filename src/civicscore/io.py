@@ -29,14 +29,14 @@ import re
 import secrets
 import stat
 import sys
-from collections.abc import Iterable, Iterator, Mapping
+from collections.abc import Generator, Iterable, Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import IO, Any, TextIO, cast
 
 from .errors import InputError, UsageError
-from .record_words import say
+from .record_words import unreadable_row as _unreadable
 from .records import UnreadableRow
 from .records import check_column_names as check_column_names  # its home before excel.py
 
@@ -133,9 +133,114 @@ def output_format(target: str | Path) -> str:
     return kind
 
 
+# --- a directory of files, read as one input -----------------------------------------
+
+DIRECTORY_FORMATS = {".csv": "csv", ".jsonl": "jsonl", ".ndjson": "jsonl", ".json": "json",
+                     ".parquet": "parquet", ".pq": "parquet"}
+"""The files a directory may hold, by extension (as :data:`FORMATS` reads them alone, and
+``.pq``, which Spark writes for Parquet too): all of one format."""
+FORMAT_NAMES = {"csv": "CSV", "jsonl": "JSON Lines", "json": "JSON", "parquet": "Parquet"}
+
+
+def hidden(name: str) -> bool:
+    """Whether a file of a directory is no data: its name starts with ``_`` or ``.``
+    (``_SUCCESS``, ``_committed_*``, ``.part-00000.crc``), as Spark and Hadoop skip it
+    (``FileInputFormat``'s rule)."""
+    return name.startswith(("_", "."))
+
+
+def data_files(directory: str | Path) -> tuple[str, list[Path]]:
+    """The data files of a directory read as one input, in the order their rows are read
+    (by name, as ``ls`` lists them), and their one format: the single definition the
+    local readers and ``civicscore.spark`` share. A file that :func:`hidden` says is no
+    data is skipped; a subdirectory, a file of no format civicscore reads, files of
+    several formats, or no data file at all is an InputError saying what to give."""
+    path = Path(directory)
+    try:
+        entries = sorted(path.iterdir(), key=lambda p: p.name)
+    except OSError as e:
+        raise InputError(f"{path}: cannot be read ({_reason(e)})") from None
+    data = [p for p in entries if not hidden(p.name)]
+    folders = [p for p in data if p.is_dir()]
+    if folders:
+        raise InputError(f"{path}: a directory with subdirectories ({folders[0].name}); "
+                         f"civicscore reads a directory of files of one kind (CSV, JSON "
+                         f"Lines, JSON or Parquet), not partition subdirectories; give the "
+                         f"files in one directory, or one file")
+    if not data:
+        skipped = ", ".join(p.name for p in entries[:3]) or "nothing"
+        raise InputError(f"{path}: a directory with no data files (it holds {skipped}; "
+                         f"names that start with _ or . are skipped, as Spark and Hadoop "
+                         f"skip them)")
+    found: dict[str, Path] = {}
+    for p in data:
+        kind = DIRECTORY_FORMATS.get(p.suffix.lower())
+        if kind is None:
+            raise InputError(f"{path}: {p.name} is not a file civicscore reads in a "
+                             f"directory (its files are all .csv, all .jsonl or .ndjson, "
+                             f"all .json or all .parquet)")
+        found.setdefault(kind, p)
+    if len(found) > 1:
+        kinds = " and ".join(f"{FORMAT_NAMES[k]} ({p.name})" for k, p in found.items())
+        raise InputError(f"{path}: a directory is read as one input when its files are all "
+                         f"of one kind, and it holds {kinds}; give the files of one kind")
+    for p in data:
+        check_input_file(p)
+    return next(iter(found)), data
+
+
+def _csv_header(path: Path, encoding: str | None) -> list[str] | None:
+    """A CSV file's header as :func:`_read_csv` reads it (None: the file is empty)."""
+    lines = _text_lines(path, encoding)
+    try:
+        header = next(csv.reader(lines, strict=True), None)
+    except csv.Error as e:
+        raise InputError(f"{path}:1: the header row cannot be read ({e})") from None
+    finally:
+        lines.close()
+    return None if header is None else [h.strip() for h in header]
+
+
+def directory_files(directory: str | Path, encoding: str | None = None
+                    ) -> tuple[str, list[Path]]:
+    """:func:`data_files`, and every CSV file's header (every Parquet file's columns) the
+    first's: the files are one input, of one set of columns. An empty CSV file has no
+    header, and no rows. ``encoding`` defaults to the run's :data:`INPUT_OPTIONS`."""
+    kind, files = data_files(directory)
+    if kind not in ("csv", "parquet"):
+        return kind, files
+    encoding = encoding or input_options().encoding
+    what, verb = ("header", "differs") if kind == "csv" else ("columns", "differ")
+    first: tuple[Path, list[str]] | None = None
+    for p in files:
+        names = _csv_header(p, encoding) if kind == "csv" else parquet_column_names(p)
+        if names is None:
+            continue
+        if first is None:
+            first = (p, names)
+        elif names != first[1]:
+            raise InputError(f"{p}: its {what} ({', '.join(names)}) {verb} from the {what} "
+                             f"of {first[0].name} ({', '.join(first[1])}); the files of a "
+                             f"directory are read as one input, and must have the same "
+                             f"columns in the same order")
+    return kind, files
+
+
+def check_input(path: str | Path) -> None:
+    """Refuse, before a run, an input that cannot be read: a file of an unknown type, a
+    file that is missing or not a regular file, or a directory whose files are not one
+    input (:func:`directory_files`)."""
+    if Path(path).is_dir():
+        directory_files(path)
+        return
+    format_of(path)  # an unknown file type first: it says what to give instead
+    check_input_file(path)
+
+
 def read_records(path: str | Path, *, encoding: str | None = None, sheet: str | None = None
                  ) -> Iterator[Mapping[str, Any] | UnreadableRow]:
-    """Stream the rows of a CSV, JSON Lines, JSON (a list), Parquet or Excel file.
+    """Stream the rows of a CSV, JSON Lines, JSON (a list), Parquet or Excel file, or of
+    a directory of such files (:func:`read_directory`).
 
     ``encoding`` (text files) and ``sheet`` (workbooks) default to the run's
     :data:`INPUT_OPTIONS`."""
@@ -145,10 +250,46 @@ def read_records(path: str | Path, *, encoding: str | None = None, sheet: str | 
     if encoding:
         text_encoding(encoding)  # an unknown name is refused before anything is read
     p = Path(path)
-    kind = format_of(p)
+    if p.is_dir():
+        return read_directory(p, encoding)
+    return _read_file(p, format_of(p), encoding, sheet, shown=path)
+
+
+def read_directory(path: str | Path, encoding: str | None = None
+                   ) -> Iterator[Mapping[str, Any] | UnreadableRow]:
+    """The rows of a directory's data files (:func:`directory_files`, checked before the
+    first row), file after file, as if the files were one: rows are numbered through
+    the whole input (row N of the second file is the first file's rows + N), and an
+    unreadable row's message names its file and the file's own line."""
+    kind, files = directory_files(path, encoding)
+
+    def rows() -> Iterator[Mapping[str, Any] | UnreadableRow]:
+        start = 0
+        for p in files:
+            for item in read_part(p, kind, start, encoding):
+                start += 1
+                yield item
+
+    return rows()
+
+
+def read_part(path: Path, kind: str, start: int, encoding: str | None = None
+              ) -> Iterator[Mapping[str, Any] | UnreadableRow]:
+    """The rows of one file of a directory, the first numbered ``start + 1``, its
+    unreadable rows naming the file (for :func:`read_directory` and Spark's readers)."""
+    return _read_file(path, kind, encoding or input_options().encoding, None, start,
+                      path.name)
+
+
+def _read_file(p: Path, kind: str, encoding: str | None, sheet: str | None, start: int = 0,
+               file: str | None = None, shown: str | Path | None = None
+               ) -> Iterator[Mapping[str, Any] | UnreadableRow]:
+    """The rows of one file of format ``kind`` (``shown``: its path as the caller gave
+    it, for the messages)."""
+    shown = p if shown is None else shown
     info = check_input_file(p)
     if kind == "json" and info.st_size > MAX_JSON_BYTES:
-        raise InputError(f"{path}: a .json input is read whole and this one is larger than "
+        raise InputError(f"{shown}: a .json input is read whole and this one is larger than "
                          f"{MAX_JSON_BYTES >> 20} MiB; write it as JSON Lines (.jsonl) or CSV")
     if kind == "parquet":
         return _read_parquet(p)
@@ -159,12 +300,12 @@ def read_records(path: str | Path, *, encoding: str | None = None, sheet: str | 
     try:
         p.open("rb").close()
     except OSError as e:
-        raise InputError(f"{path}: cannot be read ({e.strerror})") from None
+        raise InputError(f"{shown}: cannot be read ({e.strerror})") from None
     if kind == "csv":
-        return _read_csv(p, encoding)
+        return _read_csv(p, encoding, start, file)
     if kind == "json":
-        return _read_json(p, encoding)
-    return _read_jsonl(p, encoding)
+        return _read_json(p, encoding, start, file)
+    return _read_jsonl(p, encoding, start, file)
 
 
 def text_encoding(name: str) -> str:
@@ -197,7 +338,7 @@ def _guess(raw: bytes) -> str | None:
     return None
 
 
-def _text_lines(path: Path, encoding: str | None = None) -> Iterator[str]:
+def _text_lines(path: Path, encoding: str | None = None) -> Generator[str, None, None]:
     """The lines of a text input: UTF-8 (a byte-order mark allowed) unless ``encoding``
     says otherwise. A line that is not valid text is an InputError naming the line, and,
     when the file is not UTF-8 but reads as Chinese in GB18030 or Big5, the option that
@@ -222,7 +363,7 @@ def _text_lines(path: Path, encoding: str | None = None) -> Iterator[str]:
             yield line[1:] if n == 1 and line.startswith("\ufeff") else line
 
 
-def _read_csv(path: Path, encoding: str | None = None
+def _read_csv(path: Path, encoding: str | None = None, start: int = 0, file: str | None = None
               ) -> Iterator[Mapping[str, Any] | UnreadableRow]:
     reader = csv.reader(_text_lines(path, encoding), strict=True)
     try:
@@ -233,7 +374,7 @@ def _read_csv(path: Path, encoding: str | None = None
         raise InputError(f"{path}:1: the header row cannot be read ({e})") from None
     header = [h.strip() for h in header]
     check_column_names(path, header, ":1")
-    row = 0
+    row = start
     while True:
         starts_at = reader.line_num + 1
         try:
@@ -246,22 +387,23 @@ def _read_csv(path: Path, encoding: str | None = None
                                  f"(a \" is missing); the rows after it cannot be read"
                                  ) from None
             row += 1
-            yield UnreadableRow(row, say("unreadable_csv", "en", row=row,
-                                          line=reader.line_num, error=e))
+            yield UnreadableRow(row, _unreadable("unreadable_csv", file, row=row,
+                                                 line=reader.line_num, error=e))
             continue
         if not cells or all(not c.strip() for c in cells):
             continue  # blank line: not a record
         row += 1
         if len(cells) != len(header):
-            yield UnreadableRow(row, say("unreadable_cells", "en", row=row, line=reader.line_num,
-                                         cells=len(cells), header=len(header)))
+            yield UnreadableRow(row, _unreadable("unreadable_cells", file, row=row,
+                                                 line=reader.line_num, cells=len(cells),
+                                                 header=len(header)))
             continue
         yield dict(zip(header, cells, strict=True))
 
 
-def _read_jsonl(path: Path, encoding: str | None = None
-                ) -> Iterator[Mapping[str, Any] | UnreadableRow]:
-    row = 0
+def _read_jsonl(path: Path, encoding: str | None = None, start: int = 0,
+                file: str | None = None) -> Iterator[Mapping[str, Any] | UnreadableRow]:
+    row = start
     for n, line in enumerate(_text_lines(path, encoding), start=1):
         if not line.strip():
             continue
@@ -269,20 +411,22 @@ def _read_jsonl(path: Path, encoding: str | None = None
         try:
             value = json.loads(line)
         except json.JSONDecodeError as e:
-            yield UnreadableRow(row, say("unreadable_json", "en", row=row, line=n, error=e.msg))
+            yield UnreadableRow(row, _unreadable("unreadable_json", file, row=row, line=n,
+                                                 error=e.msg))
             continue
         except (ValueError, RecursionError) as e:  # 4300+ digit integers, deep nesting
-            yield UnreadableRow(row, say("unreadable_csv", "en", row=row, line=n,
-                                         error=f"{type(e).__name__}: {str(e)[:120]}"))
+            yield UnreadableRow(row, _unreadable("unreadable_csv", file, row=row, line=n,
+                                                 error=f"{type(e).__name__}: {str(e)[:120]}"))
             continue
         if not isinstance(value, dict):
-            yield UnreadableRow(row, say("unreadable_object_line", "en", row=row, line=n))
+            yield UnreadableRow(row, _unreadable("unreadable_object_line", file, row=row,
+                                                 line=n))
             continue
         yield value
 
 
-def _read_json(path: Path, encoding: str | None = None
-               ) -> Iterator[Mapping[str, Any] | UnreadableRow]:
+def _read_json(path: Path, encoding: str | None = None, start: int = 0,
+               file: str | None = None) -> Iterator[Mapping[str, Any] | UnreadableRow]:
     try:
         data = json.loads("".join(_text_lines(path, encoding)))
     except json.JSONDecodeError as e:
@@ -292,9 +436,11 @@ def _read_json(path: Path, encoding: str | None = None
                          f"{str(e)[:120]})") from None
     if not isinstance(data, list):
         raise InputError(f"{path}: expected a JSON list of records")
-    for row, value in enumerate(data, start=1):
+    for item, value in enumerate(data, start=1):
+        row = start + item
         yield value if isinstance(value, dict) else UnreadableRow(
-            row, say("unreadable_object", "en", row=row))
+            row, _unreadable("unreadable_object", file, row=row,
+                             **({} if file is None else {"item": item})))
 
 
 def parquet_column_names(path: str | Path) -> list[str] | None:

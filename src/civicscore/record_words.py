@@ -134,6 +134,20 @@ SENTENCES: dict[str, dict[str, str]] = {
                           "zh": "第 {row} 条不是 JSON 对象"},
     "unreadable_record": {"en": "row {row} is not a record with named fields",
                           "zh": "第 {row} 条不是带字段名的记录"},
+    # the same, for a row of one file of a directory read as one input: {row} counts
+    # through the whole input, {line} (or {item}, of a JSON list) is the file's own
+    "unreadable_cells_in": {"en": "row {row} ({file} line {line}) has {cells} cells, the "
+                                  "header has {header}",
+                            "zh": "第 {row} 行（{file} 第 {line} 行）有 {cells} 个单元格，"
+                                  "表头有 {header} 个"},
+    "unreadable_csv_in": {"en": "row {row} ({file} line {line}) cannot be read: {error}",
+                          "zh": "第 {row} 行（{file} 第 {line} 行）无法读取：{error}"},
+    "unreadable_json_in": {"en": "row {row} ({file} line {line}) is not valid JSON: {error}",
+                           "zh": "第 {row} 行（{file} 第 {line} 行）不是有效的 JSON：{error}"},
+    "unreadable_object_line_in": {"en": "row {row} ({file} line {line}) is not a JSON object",
+                                  "zh": "第 {row} 行（{file} 第 {line} 行）不是 JSON 对象"},
+    "unreadable_object_in": {"en": "row {row} ({file} item {item}) is not a JSON object",
+                             "zh": "第 {row} 条（{file} 第 {item} 条）不是 JSON 对象"},
 }
 """The sentences of a rejection, by name, in each language."""
 
@@ -227,19 +241,39 @@ def who_expr(label: pl.Expr | pl.Series, lang: str) -> pl.Expr:
         .otherwise(expr("record", lang, id=text))
 
 
-_UNREADABLE = ("unreadable_cells", "unreadable_csv", "unreadable_json",
+# the sentences naming a file first: "row 7 (f.csv line 3) is not a JSON object" would
+# read as unreadable_object of "row 7 (f.csv line 3)" (the first pattern that matches wins)
+_UNREADABLE = ("unreadable_cells_in", "unreadable_csv_in", "unreadable_json_in",
+               "unreadable_object_line_in", "unreadable_object_in",
+               "unreadable_cells", "unreadable_csv", "unreadable_json",
                "unreadable_object_line", "unreadable_object", "unreadable_record")
 
 
+def unreadable_row(name: str, file: str | None, **values: Any) -> str:
+    """The English sentence ``name`` of an ``UNREADABLE_ROW`` as a reader writes it: as it
+    is for a file read alone, or its ``_in`` variant naming ``file`` (the name of one
+    file of a directory read as one input, whose ``{line}`` or ``{item}`` it is)."""
+    if file is None:
+        return say(name, "en", **values)
+    return say(name + "_in", "en", file=file, **values)
+
+
 _META = re.compile(r"([\\.^$|?*+()\[\]{}])")
+
+
+_NUMBERS = frozenset({"row", "line", "item", "cells", "header"})
+"""Slots that are always a number: matched as digits only, so that a sentence cannot
+be read as another whose slot swallows words (``row 7 (f.csv line 3)`` is no row)."""
 
 
 def _pattern(template: str) -> str:
     """The English ``template`` as a regular expression that Python's ``re`` and polars'
     (Rust's) both read alike: one named group per slot, the text around it literal."""
     parts = re.split(r"\{(\w+)\}", template)
-    return "(?s)^" + "".join(_META.sub(r"\\\1", p) if i % 2 == 0 else f"(?P<{p}>.*?)"
-                             for i, p in enumerate(parts)) + "$"
+    return "(?s)^" + "".join(
+        _META.sub(r"\\\1", p) if i % 2 == 0
+        else f"(?P<{p}>[0-9]+)" if p in _NUMBERS else f"(?P<{p}>.*?)"
+        for i, p in enumerate(parts)) + "$"
 
 
 _UNREADABLE_PATTERNS = [(name, re.compile(_pattern(SENTENCES[name]["en"])))

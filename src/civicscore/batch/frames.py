@@ -218,31 +218,47 @@ def _numbered(frame: pl.DataFrame, where: Path | str = "the input",
 
 
 def _read_path(path: Path) -> pl.DataFrame:
-    from ..io import check_column_names, format_of, parquet_column_names, read_records
+    from ..io import directory_files, format_of, read_records
 
+    if path.is_dir():  # its files as one input, in order (io.read_directory)
+        kind, files = directory_files(path)
+        if kind != "parquet":
+            return _from_records(read_records(path))
+        frames = [_parquet(p) for p in files]
+        for p, frame in zip(files, frames, strict=True):
+            _check_dates(p, frame)  # naming the file
+        return _numbered(pl.concat(frames, how="vertical_relaxed"), path)
     if format_of(path) == "parquet":
         if not path.is_file():
             raise InputError(f"{path}: no such file")
-        # polars reads the file, and only a file it refuses is opened by pyarrow (for its
-        # column names, duplicates kept, or its own words of what is wrong): importing
-        # pyarrow costs half a second that a readable file need not pay
-        try:
-            frame = pl.read_parquet(path)
-        except pl.exceptions.DuplicateError as e:
-            names = parquet_column_names(path)
-            if names is not None:
-                check_column_names(path, names)
-            found = re.search(r"name '(.*)' has more than one", str(e))  # no pyarrow
-            check_column_names(path, [found.group(1)] * 2 if found else [])
-            raise InputError(f"{path}: column names appear twice ({e})") from None
-        except (pl.exceptions.PolarsError, OSError) as e:
-            names = parquet_column_names(path)  # pyarrow's message for a file it refuses
-            if names is not None:
-                check_column_names(path, names)
-            raise InputError(f"{path}: not a readable Parquet file ({e})") from None
-        check_column_names(path, frame.columns)  # names alike once stripped, or blank
-        return _numbered(frame, path)
+        return _numbered(_parquet(path), path)
     return _from_records(read_records(path))
+
+
+def _parquet(path: Path) -> pl.DataFrame:
+    """A Parquet file as a frame, its column names checked as the per-record reader
+    checks them."""
+    from ..io import check_column_names, parquet_column_names
+
+    # polars reads the file, and only a file it refuses is opened by pyarrow (for its
+    # column names, duplicates kept, or its own words of what is wrong): importing
+    # pyarrow costs half a second that a readable file need not pay
+    try:
+        frame = pl.read_parquet(path)
+    except pl.exceptions.DuplicateError as e:
+        names = parquet_column_names(path)
+        if names is not None:
+            check_column_names(path, names)
+        found = re.search(r"name '(.*)' has more than one", str(e))  # no pyarrow
+        check_column_names(path, [found.group(1)] * 2 if found else [])
+        raise InputError(f"{path}: column names appear twice ({e})") from None
+    except (pl.exceptions.PolarsError, OSError) as e:
+        names = parquet_column_names(path)  # pyarrow's message for a file it refuses
+        if names is not None:
+            check_column_names(path, names)
+        raise InputError(f"{path}: not a readable Parquet file ({e})") from None
+    check_column_names(path, frame.columns)  # names alike once stripped, or blank
+    return frame
 
 
 def _check_dates(path: Path | str, frame: pl.DataFrame) -> None:

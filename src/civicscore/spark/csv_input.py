@@ -32,7 +32,7 @@ from typing import TYPE_CHECKING, Any
 
 from ..batch.frames import ROW, UNREADABLE
 from ..errors import InputError
-from ..record_words import say
+from ..record_words import unreadable_row
 from . import json_input
 from .json_input import LINE, MESSAGE, TEXT
 from .numbering import numbered as _numbered
@@ -47,23 +47,20 @@ _ROW_MARK = "\x00row\x00"
 SCHEMA = "__json string, __json_unreadable string, __row bigint"
 
 
-def read(spark: SparkSession, path: str, kept: list[DataFrame], reserved: tuple[str, ...] = ()
-         ) -> tuple[DataFrame, int]:
+def read(spark: SparkSession, path: str, kept: list[DataFrame], reserved: tuple[str, ...] = (),
+         start: int = 0, file: str | None = None) -> tuple[DataFrame, int]:
     """The rows of a CSV file as (``__json`` text, ``__json_unreadable`` message,
     ``__row``), numbered as the per-record reader numbers them, and how many there are;
     the frame they are persisted in is added to ``kept`` (``numbering.numbered``).
-    ``reserved``: names civicscore's Spark steps use, refused as column names."""
+    ``reserved``: names civicscore's Spark steps use, refused as column names. ``start``
+    and ``file``: the file is one of a directory, its rows numbered from ``start + 1``
+    and its unreadable rows naming it ``file`` (as ``io.read_directory`` does)."""
     from pyspark.sql import functions as F
-
-    from ..io import input_options
 
     local = "://" not in path
     if local and not Path(path).exists():
         raise InputError(f"{path}: no such file")
-    encoding = input_options().encoding
-    if encoding and encoding.replace("-", "").replace("_", "").lower() != "utf8":
-        raise InputError(f"{path}: Spark reads CSV as UTF-8 only; save the file as UTF-8, "
-                         f"or score it with --engine batch (which reads {encoding})")
+    json_input.utf8_only(path, "CSV")
     text = spark.read.option("lineSep", "\n").text(path).withColumnRenamed("value", TEXT)
     own: list[DataFrame] = []
     try:
@@ -77,13 +74,15 @@ def read(spark: SparkSession, path: str, kept: list[DataFrame], reserved: tuple[
         first = lines.filter(F.col(LINE) == 1).select(TEXT).collect()[0][TEXT]
         quotes = F.length(F.col(TEXT)) - F.length(F.regexp_replace(F.col(TEXT), '"', ""))
         if lines.filter(quotes % 2 == 1).limit(1).count():  # a cell goes on to the next line
-            return json_input._array(spark, path)
+            return json_input._array(spark, path, "csv", start, file)
         header = _header(path, first[1:] if first.startswith("\ufeff") else first, reserved)
         cells = lines.filter(F.col(LINE) > 1).mapInArrow(
-            _Cells(header), "__json string, __json_unreadable string, __line bigint")
+            _Cells(header, file), "__json string, __json_unreadable string, __line bigint")
         numbered, total = _numbered(cells, kept)
     finally:
         release(own)
+    if start:
+        numbered = numbered.withColumn(ROW, F.col(ROW) + F.lit(start).cast("long"))
     return numbered.mapInArrow(_Numbers(), SCHEMA), total
 
 
@@ -109,29 +108,32 @@ def _header(path: str, line: str, reserved: tuple[str, ...]) -> list[str]:
     return header
 
 
-def cells_record(header: list[str], text: str, line: int) -> tuple[bool, str | None, str | None]:
+def cells_record(header: list[str], text: str, line: int, file: str | None = None
+                 ) -> tuple[bool, str | None, str | None]:
     """One line (not the header) of a CSV whose cells stay on their line, as
     ``io._read_csv`` reads it: (is a row, the record as JSON text, the message of its
-    ``UNREADABLE_ROW`` with :data:`_ROW_MARK` for its row number)."""
+    ``UNREADABLE_ROW`` with :data:`_ROW_MARK` for its row number, naming ``file``, one
+    file of a directory)."""
     try:
         cells = next(csv.reader([text + "\n"], strict=True))
     except csv.Error as e:
-        return True, None, say("unreadable_csv", "en", row=_ROW_MARK, line=line, error=e)
+        return True, None, unreadable_row("unreadable_csv", file, row=_ROW_MARK, line=line,
+                                          error=e)
     except StopIteration:  # pragma: no cover - a line always gives a row
         cells = []
     if not cells or all(not c.strip() for c in cells):
         return False, None, None  # blank line: not a record
     if len(cells) != len(header):
-        return True, None, say("unreadable_cells", "en", row=_ROW_MARK, line=line,
-                               cells=len(cells), header=len(header))
+        return True, None, unreadable_row("unreadable_cells", file, row=_ROW_MARK, line=line,
+                                          cells=len(cells), header=len(header))
     return True, json.dumps(dict(zip(header, cells, strict=True))), None
 
 
 class _Cells:
     """Every line after the header parsed; the blank ones dropped."""
 
-    def __init__(self, header: list[str]) -> None:
-        self.header = header
+    def __init__(self, header: list[str], file: str | None = None) -> None:
+        self.header, self.file = header, file
 
     def __call__(self, batches: Iterator[pa.RecordBatch]) -> Iterator[pa.RecordBatch]:
         import pyarrow as pa
@@ -141,7 +143,8 @@ class _Cells:
             numbers: list[Any] = batch.column(LINE).to_pylist()
             out: list[list[Any]] = [[], [], []]
             for text, line in zip(texts, numbers, strict=True):
-                is_row, record, message = cells_record(self.header, str(text), int(line))
+                is_row, record, message = cells_record(self.header, str(text), int(line),
+                                                         self.file)
                 if is_row:
                     for column, value in zip(out, (record, message, line), strict=True):
                         column.append(value)

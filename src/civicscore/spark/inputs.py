@@ -7,13 +7,18 @@ file (:mod:`civicscore.spark.json_input`). CSV and JSON rows travel as JSON text
 are built into a frame by the batch reader in each part (``Input.json``); the others
 travel as their columns.
 
-A directory is read as Spark and Hadoop read one: a file whose name starts with ``_``
-or ``.`` is not data (``_SUCCESS``, ``_committed_*``, ``.part-00000.crc``) and is
-skipped; the other files, in name order, are the rows, numbered across the files in
-that order (the order a person reads ``ls`` in; Spark's own would be by file size). A
-directory with no data file, or with subdirectories (partition columns, which local
-batch has no equivalent of), or of CSV or JSON files (each with its own header and
-line numbers) is refused, naming what to give instead.
+A directory is read as the local readers read one (``io.data_files``, the one
+definition both share): a file whose name starts with ``_`` or ``.`` is not data
+(``_SUCCESS``, ``_committed_*``, ``.part-00000.crc``) and is skipped; the other files,
+all of one kind (CSV, JSON Lines, JSON or Parquet), in name order, are the rows,
+numbered across the files in that order (the order a person reads ``ls`` in; Spark's
+own would be by file size), as if the files were one. Each CSV or JSON Lines file is
+read as one file is (its own header, its own line numbers, which an unreadable row's
+message names with the file), its rows numbered from the rows of the files before it;
+a directory of JSON lists is read on the driver (``io.read_directory``), as one list
+is. A directory with no data file, with subdirectories (partition columns, which local
+batch has no equivalent of), of files of several kinds, or of CSV files whose headers
+differ is refused with local batch's message.
 """
 
 from __future__ import annotations
@@ -26,6 +31,8 @@ import polars as pl
 
 from ..batch.frames import ROW, UNREADABLE
 from ..errors import InputError
+from ..io import FORMAT_NAMES, data_files, directory_files
+from ..io import hidden as hidden
 from . import csv_input, json_input
 from .numbering import numbered as _numbered
 
@@ -51,11 +58,6 @@ class Input:
     empty: pl.DataFrame
 
 
-def hidden(name: str) -> bool:
-    """Whether Spark and Hadoop skip a file of a directory (``FileInputFormat``'s rule)."""
-    return name.startswith(("_", "."))
-
-
 def read_input(spark: SparkSession, source: Any, reserved: tuple[str, ...],
                kept: list[DataFrame]) -> Input:
     """``source`` numbered over the whole of it (its persisted frame added to ``kept``);
@@ -63,7 +65,11 @@ def read_input(spark: SparkSession, source: Any, reserved: tuple[str, ...],
     never overwritten."""
     reserved = (*reserved, *TEXT_COLUMNS, _FILE, _INDEX)
     if isinstance(source, (str, Path)) and "://" not in str(source) and Path(source).is_dir():
-        frame = _directory(spark, Path(source))
+        found, files = data_files(Path(source))
+        if found != "parquet":
+            return _text_directory(spark, Path(source), found, files, kept, reserved)
+        directory_files(Path(source))  # the same columns in every file
+        frame = _directory(spark, files)
     elif isinstance(source, (str, Path)) and hidden(Path(str(source)).name) \
             and Path(str(source)).suffix.lower() in FILE_SUFFIXES:
         # Spark reads such a file, named on its own, as no rows at all, and says nothing
@@ -119,27 +125,35 @@ def read(spark: SparkSession, source: Any) -> DataFrame:
                      f"Spark DataFrame, a Parquet, CSV or JSON path, or a table name")
 
 
-def _directory(spark: SparkSession, path: Path) -> DataFrame:
-    """The data files of a directory as one frame, file after file in name order."""
+def _text_directory(spark: SparkSession, path: Path, kind: str, files: list[Path],
+                    kept: list[DataFrame], reserved: tuple[str, ...]) -> Input:
+    """A directory of CSV, JSON Lines or JSON files as ``io.read_directory`` reads it:
+    each file read as one file is, its rows numbered after the files before it."""
+    if kind != "json":
+        json_input.utf8_only(str(path), FORMAT_NAMES[kind])
+    directory_files(path)  # every CSV header the first's (on the driver, as locally)
+    if kind == "json":  # JSON lists are read whole on the driver, as one list is
+        rows, total = json_input.read(spark, str(path), "json", kept)
+    else:
+        parts, total = [], 0
+        for p in files:
+            if kind == "csv":
+                part, n = csv_input.read(spark, str(p), kept, reserved, total, p.name)
+            else:
+                part, n = json_input.read(spark, str(p), kind, kept, total, p.name)
+            parts.append(part)
+            total += n
+        rows = parts[0]
+        for part in parts[1:]:
+            rows = rows.unionByName(part)
+    return Input(rows, total, [json_input.TEXT, json_input.MESSAGE], True, pl.DataFrame())
+
+
+def _directory(spark: SparkSession, files: list[Path]) -> DataFrame:
+    """The Parquet files of a directory as one frame, file after file in name order."""
     from pyspark.sql import functions as F
 
-    entries = sorted(path.iterdir(), key=lambda p: p.name)
-    data = [p for p in entries if not hidden(p.name)]
-    folders = [p for p in data if p.is_dir()]
-    if folders:
-        raise InputError(f"{path}: a directory with subdirectories ({folders[0].name}); "
-                         f"give a directory of Parquet files, or one file")
-    if not data:
-        skipped = ", ".join(p.name for p in entries[:3]) or "nothing"
-        raise InputError(f"{path}: a directory with no data files (it holds {skipped}; Spark "
-                         f"skips names that start with _ or ., as Hadoop does)")
-    kinds = {p.suffix.lower() for p in data}
-    if kinds - {".parquet", ".pq"}:
-        other = next(p for p in data if p.suffix.lower() not in (".parquet", ".pq"))
-        raise InputError(f"{path}: a directory is read on Spark when it holds Parquet files "
-                         f"only, and it holds {other.name}; give a CSV or JSON input as "
-                         f"one file (each file has its own header and line numbers)")
-    frame = spark.read.parquet(*(str(p) for p in data))
+    frame = spark.read.parquet(*(str(p) for p in files))
     # Spark orders a directory's splits by size: the rows are put in name order again
     ordered = frame.select("*", F.col("_metadata.file_name").alias(_FILE),
                            F.col("_metadata.row_index").alias(_INDEX))

@@ -38,7 +38,7 @@ import polars as pl
 
 from ..batch.frames import ROW, UNREADABLE, Numbered, read_source
 from ..errors import InputError
-from ..record_words import say
+from ..record_words import unreadable_row
 from ..records import UnreadableRow
 from .numbering import numbered as _numbered
 from .numbering import release
@@ -58,43 +58,52 @@ def kind_of(source: Any) -> str | None:
     return None
 
 
-def line_record(text: str, row: int, line: int) -> tuple[Any, str | None]:
+def line_record(text: str, row: int, line: int, file: str | None = None
+                ) -> tuple[Any, str | None]:
     """One non-blank line of JSON Lines as ``io.read_records`` reads it: the record, or
-    None and the message of its ``UNREADABLE_ROW``."""
+    None and the message of its ``UNREADABLE_ROW`` (naming ``file``, one file of a
+    directory, as ``io.read_directory`` does)."""
     try:
         value = json.loads(text)
     except json.JSONDecodeError as e:
-        return None, say("unreadable_json", "en", row=row, line=line, error=e.msg)
+        return None, unreadable_row("unreadable_json", file, row=row, line=line, error=e.msg)
     except (ValueError, RecursionError) as e:  # 4300+ digit integers, deep nesting
-        return None, say("unreadable_csv", "en", row=row, line=line,
-                         error=f"{type(e).__name__}: {str(e)[:120]}")
+        return None, unreadable_row("unreadable_csv", file, row=row, line=line,
+                                    error=f"{type(e).__name__}: {str(e)[:120]}")
     if not isinstance(value, dict):
-        return None, say("unreadable_object_line", "en", row=row, line=line)
+        return None, unreadable_row("unreadable_object_line", file, row=row, line=line)
     return value, None
 
 
-def read(spark: SparkSession, path: str, kind: str, kept: list[DataFrame]
-         ) -> tuple[DataFrame, int]:
-    """The rows of a JSON input as (``__json`` text, ``__json_unreadable`` message,
-    ``__row``), numbered over the whole input, and how many rows there are; the frame
-    the rows are persisted in is added to ``kept`` (``numbering.numbered``)."""
+def utf8_only(path: str, what: str) -> None:
+    """Refuse an ``--encoding`` other than UTF-8: Spark reads text as UTF-8 only."""
     from ..io import input_options
 
+    encoding = input_options().encoding
+    if encoding and encoding.replace("-", "").replace("_", "").lower() != "utf8":
+        raise InputError(f"{path}: Spark reads {what} as UTF-8 only; save the file as "
+                         f"UTF-8, or score it with --engine batch (which reads {encoding})")
+
+
+def read(spark: SparkSession, path: str, kind: str, kept: list[DataFrame], start: int = 0,
+         file: str | None = None) -> tuple[DataFrame, int]:
+    """The rows of a JSON input as (``__json`` text, ``__json_unreadable`` message,
+    ``__row``), numbered over the whole input, and how many rows there are; the frame
+    the rows are persisted in is added to ``kept`` (``numbering.numbered``). ``start``
+    and ``file``: the file is one of a directory, its rows numbered from ``start + 1``
+    and its unreadable rows naming it ``file``."""
     local = "://" not in path
     if local and not Path(path).exists():
         raise InputError(f"{path}: no such file")
     if kind == "json":
-        return _array(spark, path)
-    encoding = input_options().encoding
-    if encoding and encoding.replace("-", "").replace("_", "").lower() != "utf8":
-        raise InputError(f"{path}: Spark reads JSON Lines as UTF-8 only; save the file as "
-                         f"UTF-8, or score it with --engine batch (which reads {encoding})")
+        return _array(spark, path, kind, start, file)
+    utf8_only(path, "JSON Lines")
     from pyspark.sql import functions as F
 
     text = spark.read.option("lineSep", "\n").text(path).withColumnRenamed("value", TEXT)
     own: list[DataFrame] = []
     try:
-        lines, _ = _numbered(text, own)
+        lines, total_lines = _numbered(text, own)
         lines = lines.withColumnRenamed(ROW, LINE)
         bad = lines.filter(~F.is_valid_utf8(F.col(TEXT))).select(LINE).limit(1).collect()
         if bad:
@@ -104,8 +113,14 @@ def read(spark: SparkSession, path: str, kind: str, kept: list[DataFrame]
         numbered, total = _numbered(records, kept)
     finally:
         release(own)
-    parsed = numbered.mapInArrow(_Parse(), "__json string, __json_unreadable string, "
-                                           "__row bigint")
+    if start:
+        numbered = numbered.withColumn(ROW, F.col(ROW) + F.lit(start).cast("long"))
+    # the reader parses a line with its line break ("\n" inside a string is another
+    # error than a string cut short); Spark gives the line without it, and the last
+    # line of a file that does not end with one has none
+    bare = total_lines if local and not _ends_with_newline(path) else 0
+    parsed = numbered.mapInArrow(_Parse(file, bare), "__json string, __json_unreadable "
+                                                     "string, __row bigint")
     return parsed, total
 
 
@@ -139,8 +154,23 @@ class _NotBlank:
             yield batch.filter(pa.array(keep, pa.bool_()))
 
 
+def _ends_with_newline(path: str) -> bool:
+    """Whether a (local) file's last byte is ``\n`` (an empty file: True)."""
+    with open(path, "rb") as f:
+        f.seek(0, 2)
+        if not f.tell():
+            return True
+        f.seek(-1, 2)
+        return f.read(1) == b"\n"
+
+
 class _Parse:
-    """Each record line parsed: kept as text when it is an object, else the message."""
+    """Each record line parsed, with its line break as the reader reads it (but line
+    ``bare``, the last of a file with no line break at its end): kept as text when it is
+    an object, else the message (naming ``file``, one file of a directory)."""
+
+    def __init__(self, file: str | None = None, bare: int = 0) -> None:
+        self.file, self.bare = file, bare
 
     def __call__(self, batches: Iterator[pa.RecordBatch]) -> Iterator[pa.RecordBatch]:
         import pyarrow as pa
@@ -148,19 +178,26 @@ class _Parse:
         for batch in batches:
             texts, lines, rows = (list[Any](batch.column(c).to_pylist())
                                   for c in (TEXT, LINE, ROW))
-            messages = [line_record(str(t), int(r), int(n))[1]
+            messages = [line_record(str(t) if n == self.bare else str(t) + "\n", int(r),
+                                    int(n), self.file)[1]
                         for t, r, n in zip(texts, rows, lines, strict=True)]
             texts = [None if m else t for t, m in zip(texts, messages, strict=True)]
             yield pa.record_batch([pa.array(texts, pa.string()), pa.array(messages, pa.string()),
                                    pa.array(rows, pa.int64())], names=[TEXT, MESSAGE, ROW])
 
 
-def _array(spark: SparkSession, path: str) -> tuple[DataFrame, int]:
-    from ..io import read_records
+def _array(spark: SparkSession, path: str, kind: str | None = None, start: int = 0,
+           file: str | None = None) -> tuple[DataFrame, int]:
+    """The rows of ``path`` read on the driver by the per-record reader (a file, or a
+    directory: ``io.read_directory``); for one file of a directory (``file``), by
+    ``io.read_part``, numbered from ``start + 1``."""
+    from ..io import read_part, read_records
 
     texts: list[str | None] = []
     messages: list[str | None] = []
-    for item in read_records(path):
+    items = read_records(path) if file is None or kind is None \
+        else read_part(Path(path), kind, start)
+    for item in items:
         if isinstance(item, UnreadableRow):
             texts.append(None)
             messages.append(item.message)
@@ -170,7 +207,7 @@ def _array(spark: SparkSession, path: str) -> tuple[DataFrame, int]:
     import pyarrow as pa
 
     table = pa.table({TEXT: pa.array(texts, pa.string()), MESSAGE: pa.array(messages, pa.string()),
-                      ROW: pa.array(range(1, len(texts) + 1), pa.int64())})
+                      ROW: pa.array(range(start + 1, start + len(texts) + 1), pa.int64())})
     schema = "__json string, __json_unreadable string, __row bigint"
     return spark.createDataFrame(table, schema), len(texts)
 
