@@ -263,3 +263,19 @@ VISITS_HEAD = ('[facts.household]\nage = { type = "int", min = 0, max = 130, con
 def test_visits_problems_in_chinese(tmp_path: Path, text: str, zh: str) -> None:
     said = _check(tmp_path, VISITS_HEAD + text, "zh")
     assert zh in said, said
+
+
+@pytest.mark.parametrize(("text", "zh"), [
+    ('[volunteer.activities.patrol]\npoints_per_hour = 1\npoints_per_event = 2\n',
+     "活动 'patrol' 需要且只能有 points_per_hour（按小时）和 points_per_event（按次）中的一个"),
+    ('[volunteer.categories.care]\ncoefficient = 1\n[volunteer.activities.patrol]\n'
+     'points_per_hour = 1\ncategory = "cares"\n',
+     "未知的活动类别 'cares' [volunteer.activities.patrol.category]（建议：是否想写 'care'？）"),
+    ('[volunteer.activities.patrol]\npoints_per_hour = -1\n', "points_per_hour 不能为负数"),
+    ('[facts.household]\nn = { type = "int", min = 0 }\n[civility]\n[[civility.stars]]\n'
+     'id = "s"\nwhen = "n > 1"\n[[civility.titles]]\nmin_stars = 3\nlabel = "三星户"\n',
+     "称号 '三星户' 需要 3 颗星，但一共只有 1 颗星，永远达不到"),
+])
+def test_volunteer_and_civility_problems_in_chinese(tmp_path: Path, text: str, zh: str) -> None:
+    said = _check(tmp_path, text, "zh")
+    assert zh in said, said

@@ -59,7 +59,7 @@ from functools import cached_property
 from typing import Any
 
 from ... import record_words as rw
-from ..._suggest import did_you_mean, one_of
+from ..._suggest import closest, one_of
 from ...errors import RecordError
 from ...expr import Expression, FunctionTable, Type
 from ...expr.ir import Name, walk
@@ -718,15 +718,20 @@ def compile_civility(ctx: CompileContext) -> CivilityScheme:
     declared = ctx.model.facts.get(entity)
     if declared is None:
         known = list(ctx.model.facts)
-        ctx.report(root + ("entity",), f"no facts are declared for entity {entity!r}",
-                   did_you_mean(entity, known) or (
-                       f"declare them under [facts.{entity}]" if not known
-                       else "entities with facts: " + one_of(known)))
+        found = closest(entity, known)
+        ctx.report(root + ("entity",), (f"no facts are declared for entity {entity!r}",
+                                        f"没有为对象 {entity!r} 声明事实"),
+                   (f"did you mean {found!r}?", f"是否想写 {found!r}？") if found is not None
+                   else (f"declare them under [facts.{entity}]", f"请在 [facts.{entity}] 中声明")
+                   if not known else ("entities with facts: " + one_of(known),
+                                      "已声明事实的对象：" + one_of(known, words=("、", " 或 "))))
     declared = declared or {}
     for name in declared:
         if name in RECORD_FIELDS:
-            ctx.report(("facts", entity, name), f"fact name {name!r} is a field of civility "
-                                                f"records", "rename the fact", value=False)
+            ctx.report(("facts", entity, name), (f"fact name {name!r} is a field of civility "
+                                                 f"records",
+                                                 f"事实名 {name!r} 是文明户记录自带的字段"),
+                       ("rename the fact", "请给这个事实改名"), value=False)
     # care needs are refused by the scope (care.outside_care) and never read from records
     facts = {name: spec for name, spec in declared.items() if not spec.care_need}
     stars: list[_Star] = []
@@ -734,8 +739,10 @@ def compile_civility(ctx: CompileContext) -> CivilityScheme:
     for i, s in enumerate(rules.stars):
         path: tuple[str | int, ...] = root + ("stars", i)
         if s.id in seen:
-            ctx.report(path + ("id",), f"star id {s.id!r} is used twice (first in star "
-                                       f"{seen[s.id] + 1})")
+            ctx.report(path + ("id",), (f"star id {s.id!r} is used twice (first in star "
+                                        f"{seen[s.id] + 1})",
+                                        f"星级编号 {s.id!r} 用了两次（第一次在第 {seen[s.id] + 1} "
+                                        f"颗星）"))
         else:
             seen[s.id] = i
         if ctx.model.facts.get(entity) is None:
@@ -752,15 +759,20 @@ def compile_civility(ctx: CompileContext) -> CivilityScheme:
     for i, t in enumerate(rules.titles):
         path = root + ("titles", i, "min_stars")
         if t.min_stars in levels:
-            ctx.report(path, f"two titles start at {t.min_stars} stars (titles "
-                             f"{levels[t.min_stars] + 1} and {i + 1})",
-                       "give each title its own min_stars")
+            ctx.report(path, (f"two titles start at {t.min_stars} stars (titles "
+                              f"{levels[t.min_stars] + 1} and {i + 1})",
+                              f"有两个称号都从 {t.min_stars} 颗星起（第 {levels[t.min_stars] + 1} "
+                              f"和第 {i + 1} 个称号）"),
+                       ("give each title its own min_stars", "请给每个称号不同的 min_stars"))
         else:
             levels[t.min_stars] = i
         if t.min_stars > count:
-            ctx.report(path, f"title {_both(t.label, t.label_en, str(i + 1))!r} needs "
-                             f"{t.min_stars} stars but there are only {count} stars; it can "
-                             f"never be reached",
-                       f"use a min_stars from 0 to {count}")
+            title = _both(t.label, t.label_en, str(i + 1))
+            ctx.report(path, (f"title {title!r} needs {t.min_stars} stars but there are only "
+                              f"{count} stars; it can never be reached",
+                              f"称号 {title!r} 需要 {t.min_stars} 颗星，但一共只有 {count} 颗星，"
+                              f"永远达不到"),
+                       (f"use a min_stars from 0 to {count}",
+                        f"请把 min_stars 设在 0 到 {count} 之间"))
         titles.append(_Title(t.min_stars, t.label, t.label_en))
     return CivilityScheme(ctx.model, rules, ctx.ref, stars, titles, facts, ctx.functions)

@@ -55,7 +55,7 @@ from fractions import Fraction
 from typing import Any
 
 from ... import record_words as rw
-from ..._suggest import did_you_mean
+from ..._suggest import closest
 from ...errors import RecordError
 from ...expr import Expression, Fact, FunctionTable, Type
 from ...expr.ir import MAX_SAFE_INT, Binary, Const, Name
@@ -1387,40 +1387,48 @@ def compile_volunteer(ctx: CompileContext) -> VolunteerScheme:
     root: KeyPath = ("volunteer",)
     for cid, cat in rules.categories.items():
         if any(v < 0 for v in cat.coefficient.values):
-            ctx.report(root + ("categories", cid, "coefficient"), "a coefficient cannot be "
-                                                                  "negative")
+            ctx.report(root + ("categories", cid, "coefficient"),
+                       ("a coefficient cannot be negative", "类别系数不能为负数"))
     activities: dict[str, _Activity] = {}
     for aid, a in rules.activities.items():
         path = root + ("activities", aid)
         if (a.points_per_hour is None) == (a.points_per_event is None):
-            ctx.report(path, f"activity {aid!r} needs exactly one of points_per_hour and "
-                             f"points_per_event", value=False)
+            ctx.report(path, (f"activity {aid!r} needs exactly one of points_per_hour and "
+                              f"points_per_event",
+                              f"活动 {aid!r} 需要且只能有 points_per_hour（按小时）和 "
+                              f"points_per_event（按次）中的一个"), value=False)
             continue
         for key in ("points_per_hour", "points_per_event", "max_hours"):
             if any(v < 0 for v in _dated_values(getattr(a, key))):
-                ctx.report(path + (key,), f"{key} cannot be negative")
+                ctx.report(path + (key,), (f"{key} cannot be negative", f"{key} 不能为负数"))
         if a.category is not None and a.category not in rules.categories:
-            ctx.report(path + ("category",), f"unknown category {a.category!r}",
-                       did_you_mean(a.category, rules.categories) or (
-                           "declare it under [volunteer.categories." + a.category + "]"))
+            found = closest(a.category, rules.categories)
+            ctx.report(path + ("category",), (f"unknown category {a.category!r}",
+                                              f"未知的活动类别 {a.category!r}"),
+                       (f"did you mean {found!r}?", f"是否想写 {found!r}？") if found is not None
+                       else ("declare it under [volunteer.categories." + a.category + "]",
+                             "请在 [volunteer.categories." + a.category + "] 中声明它"))
             continue
         activities[aid] = _Activity(aid, a.label or aid, a.category or "", a.points_per_hour,
                                     a.points_per_event, a.max_hours)
     for key in ("hours_per_day", "points_per_day", "hours_per_month", "points_per_month"):
         if any(v < 0 for v in _dated_values(getattr(rules.caps, key))):
-            ctx.report(root + ("caps", key), f"{key} cannot be negative")
+            ctx.report(root + ("caps", key), (f"{key} cannot be negative", f"{key} 不能为负数"))
     previous = None
     for i, s in enumerate(rules.star_levels):
         if previous is not None and (s.hours <= previous.hours or s.stars <= previous.stars):
-            ctx.report(root + ("star_levels", i), "star levels must be listed with increasing "
-                                                  "stars and hours", value=False)
+            ctx.report(root + ("star_levels", i), ("star levels must be listed with increasing "
+                                                   "stars and hours",
+                                                   "星级须按星数和时数从小到大排列"), value=False)
         previous = s
     activity_facts = ctx.model.facts.get("activity", {})
     for name in activity_facts:
         if name in BUILTIN_NAMES:
-            ctx.report(("facts", "activity", name), f"fact name {name!r} is reserved in "
-                                                    f"volunteer expressions",
-                       "rename the fact", value=False)
+            ctx.report(("facts", "activity", name), (f"fact name {name!r} is reserved in "
+                                                     f"volunteer expressions",
+                                                     f"事实名 {name!r} 在志愿积分表达式中"
+                                                     f"是保留的名称"),
+                       ("rename the fact", "请给这个事实改名"), value=False)
     extra = {
         "activity": Fact(Type.STRING, tuple(rules.activities)),
         "category": Fact(Type.STRING, (*rules.categories, "")),
@@ -1432,10 +1440,12 @@ def compile_volunteer(ctx: CompileContext) -> VolunteerScheme:
     for i, m in enumerate(rules.multipliers):
         path = root + ("multipliers", i)
         if m.id in seen:
-            ctx.report(path + ("id",), f"multiplier id {m.id!r} is used twice")
+            ctx.report(path + ("id",), (f"multiplier id {m.id!r} is used twice",
+                                        f"加分系数编号 {m.id!r} 用了两次"))
         seen.add(m.id)
         if any(v <= 0 for v in m.factor.values):
-            ctx.report(path + ("factor",), "a multiplier factor must be more than 0")
+            ctx.report(path + ("factor",), ("a multiplier factor must be more than 0",
+                                            "加分系数必须大于 0"))
         scope = ctx.scope("activity", f"multiplier {m.id!r}", extra)
         expr = ctx.expression(path + ("when",), m.when, scope, Type.BOOL)
         if expr is not None:
