@@ -37,7 +37,7 @@ import click
 
 from . import __version__, cli_json
 from .errors import CivicScoreError, InputError, PolicyError, Problem, UsageError
-from .messages import LANG, problem_line, say
+from .messages import LANG, error_text, problem_line, say
 
 if TYPE_CHECKING:
     from .policy.compile import Policy
@@ -150,7 +150,7 @@ class _Group(click.Group):
             ctx.exit(EXIT_PROBLEMS)
         except CivicScoreError as e:
             _json_error(ctx, e)
-            click.echo(say("error", detail=e), err=True)
+            click.echo(say("error", detail=error_text(e)), err=True)
             ctx.exit(EXIT_INPUT)
         except click.ClickException as e:
             _json_error(ctx, e)  # then click tells it on stderr, with its exit status
@@ -170,7 +170,7 @@ class _Group(click.Group):
                 raise
             _json_error(ctx, e)
             where = f"{e.filename}: " if e.filename else ""
-            click.echo(say("error", detail=f"{where}{e.strerror or e}"), err=True)
+            click.echo(say("error", detail=error_text(f"{where}{e.strerror or e}")), err=True)
             ctx.exit(EXIT_INPUT)
         except Exception as e:
             _internal(ctx, e)

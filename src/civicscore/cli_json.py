@@ -157,7 +157,7 @@ def error_object(e: BaseException, code: str | None = None) -> dict[str, Any]:
         ReviewError,
         UsageError,
     )
-    from .messages import problem_line
+    from .messages import error_text, problem_line
 
     extra: dict[str, Any] = {}
     location: dict[str, Any] | None = None
@@ -195,6 +195,8 @@ def error_object(e: BaseException, code: str | None = None) -> dict[str, Any]:
         kind = next((k for cls, k in kinds if isinstance(e, cls)), "error")
         message = str(e)
         message_zh = getattr(e, "message_zh", None) or None
+        if message_zh is None and (said := error_text(e, "zh")) != message:
+            message_zh = said
     return {"schema": ERROR_SCHEMA, "code": code or kind, "message": message,
             "message_zh": message_zh, "location": location, **extra}
 

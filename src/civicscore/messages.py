@@ -217,6 +217,21 @@ def say(name: str, lang: str | None = None, /, **values: Any) -> str:
     return MESSAGES[name][language(lang)].format(**values)
 
 
+def error_text(error: BaseException | str, lang: str | None = None) -> str:
+    """An error that stops a command, in the officer's language: a record's in its own
+    words (``RecordError.text``), an input or usage error by :mod:`.usage_words`, else
+    as it was raised."""
+    chosen = language(lang)
+    text = getattr(error, "text", None)
+    if callable(text) and not isinstance(error, str):
+        return str(text(chosen))
+    if chosen == "en":
+        return str(error)
+    from .usage_words import zh
+
+    return zh(str(error))
+
+
 def problem_line(p: Problem, lang: str | None = None) -> str:
     """One located policy problem as a line for a person. English is the problem's own
     ``str`` (what editors and scripts parse: ``file:line:col: message``); Chinese puts

@@ -266,7 +266,7 @@ _NUMBERS = frozenset({"row", "line", "item", "cells", "header"})
 be read as another whose slot swallows words (``row 7 (f.csv line 3)`` is no row)."""
 
 
-def _pattern(template: str) -> str:
+def template_pattern(template: str) -> str:
     """The English ``template`` as a regular expression that Python's ``re`` and polars'
     (Rust's) both read alike: one named group per slot, the text around it literal."""
     parts = re.split(r"\{(\w+)\}", template)
@@ -276,9 +276,9 @@ def _pattern(template: str) -> str:
         for i, p in enumerate(parts)) + "$"
 
 
-_UNREADABLE_PATTERNS = [(name, re.compile(_pattern(SENTENCES[name]["en"])))
+_UNREADABLE_PATTERNS = [(name, re.compile(template_pattern(SENTENCES[name]["en"])))
                         for name in _UNREADABLE]
-_EVALUATION_PATTERNS = [(name, re.compile(_pattern(texts["en"])))
+_EVALUATION_PATTERNS = [(name, re.compile(template_pattern(texts["en"])))
                         for name, texts in EVALUATION.items()]
 
 
@@ -309,7 +309,7 @@ def unreadable_expr(message: pl.Expr | pl.Series, lang: str) -> pl.Expr:
         return text
     out = text
     for name, _ in reversed(_UNREADABLE_PATTERNS):  # the first pattern that matches wins
-        pattern = _pattern(SENTENCES[name]["en"])
+        pattern = template_pattern(SENTENCES[name]["en"])
         target = re.sub(r"\{(\w+)\}", r"${\1}", SENTENCES[name][lang].replace("$", "$$"))
         out = pl.when(text.str.contains(pattern)) \
             .then(text.str.replace(pattern, target)).otherwise(out)
