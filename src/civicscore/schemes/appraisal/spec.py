@@ -17,7 +17,9 @@ def check_grade(policy: Any, decision: Any, value: Any) -> None:
     """A reviewer's grade: one of the policy's grade bands."""
     section: Appraisal | None = policy.model.appraisal
     if section is not None:
-        check_one_of(policy, "grade", [g.id for g in section.grades], value)
+        cards: list[Any] = [*section.scorecard] or [section]
+        grades = [g.id for card in cards for g in card.grades]
+        check_one_of(policy, "grade", list(dict.fromkeys(grades)), value)
 
 
 SPEC = SchemeSpec(
