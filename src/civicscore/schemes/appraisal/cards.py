@@ -10,10 +10,15 @@ scorecard appraises a whole run (``AppraisalScheme``: its plan, its quota op). S
 nothing of a scorecard's meaning is written here, only which cohort a subject is in:
 
 * **Route.** Every scorecard's ``applies_to`` is evaluated over the facts it reads
-  (coerced as the scorecard's entity declares them; a value that cannot be read, or a
-  condition that cannot be computed, does not apply). A subject no scorecard applies
-  to is rejected ``NO_SCORECARD``, one two apply to ``SCORECARD_AMBIGUOUS``, each
-  naming the record and the fields the conditions read, in the reasons' language.
+  (coerced as its ``[facts.<entity>]`` declares them; a value that cannot be read, or a
+  condition that cannot be computed, does not apply). A subject none applies to goes
+  to ``[appraisal]``'s own scorecard when it has one (its indicators and grades
+  written beside the ``[[appraisal.scorecard]]`` tables), else it is rejected
+  ``NO_SCORECARD``; one two apply to is rejected ``SCORECARD_AMBIGUOUS`` (two
+  scorecards with the same condition are refused when the policy is checked). Each
+  names the record and the fields the conditions read, in the reasons' language.
+  A scorecard may name its own ``entity`` (``[facts.project]``): its subjects are
+  checked for those facts, so each kind of subject carries its own.
 * **Cohort.** A subject whose scorecard's quota has ``cohort_by`` and that lacks a
   value of one of those facts (and the fact has no default) is rejected
   ``COHORT_MISSING`` (besides whatever else its scorecard finds).
@@ -95,11 +100,13 @@ class Scorecards(BatchEngine):
         #: several ``[[appraisal.scorecard]]`` (decisions name theirs), or the one of
         #: ``[appraisal]`` with a quota per cohort
         self.several = any(c.card is not None for c in self.cards)
+        #: [appraisal]'s own scorecard, for the subjects no other applies to (or None)
+        self.default = next((k for k, e in enumerate(self.applies) if e is None), None)
 
     def scorecard(self, card_id: str) -> AppraisalScheme:
         """The scorecard of that id."""
         for c in self.cards:
-            if c.card is not None and c.card.id == card_id:
+            if c.card_id == card_id:
                 return c
         raise KeyError(card_id)
 
@@ -141,25 +148,23 @@ class Scorecards(BatchEngine):
     def _route(self, row: int, record: Mapping[str, Any]) -> Route:
         sid = _sid(row, record)
         label = sid or f"row {row}"
-        if len(self.cards) == 1 and self.applies[0] is None:
-            hits = [0]
-        else:
-            hits = [k for k in range(len(self.cards)) if self._applies(k, record, label)]
+        hits = [k for k in range(len(self.cards)) if self._applies(k, record, label)]
+        if not hits and self.default is not None:
+            hits = [self.default]
         if len(hits) != 1:
             lang = self._lang()
             fields = sorted({n for e in self.applies if e is not None for n in e.reads})
             reads = {n: record.get(n) for n in fields}
             who = rw.who(label, lang)
             if not hits:
-                tests = "; ".join(f"{c.card.id if c.card else '-'}: {e.text}"
+                tests = "; ".join(f"{c.card_id}: {e.text}"
                                   for c, e in zip(self.cards, self.applies, strict=True)
                                   if e is not None)
                 text = rw.say("no_scorecard", lang, who=who, fields=", ".join(fields),
                               tests=tests)
                 return Route(None, reason=Reason("NO_SCORECARD", "appraisal.scorecard",
                                                  text, reads))
-            cards = ", ".join(c.card.id if c.card else "-"
-                              for c in (self.cards[k] for k in hits))
+            cards = ", ".join(self.cards[k].card_id for k in hits)
             text = rw.say("two_scorecards", lang, who=who, cards=cards,
                           fields=", ".join(fields))
             return Route(None, reason=Reason("SCORECARD_AMBIGUOUS", "appraisal.scorecard",
@@ -175,7 +180,7 @@ class Scorecards(BatchEngine):
                 unplaced = True
                 if reason is None:
                     text = rw.say("cohort_missing", self._lang(), who=rw.who(label, self._lang()),
-                                  field=name, card=c.card.id if c.card else "appraisal")
+                                  field=name, card=c.card_id)
                     reason = Reason("COHORT_MISSING", f"facts.{c.entity}.{name}", text,
                                     {name: record.get(name)})
                 key.append(None)
@@ -210,10 +215,10 @@ class Scorecards(BatchEngine):
     def _stamp(self, d: AppraisalDecision, c: AppraisalScheme | None) -> AppraisalDecision:
         if not self.several:
             return d
-        if c is None or c.card is None:
+        if c is None:
             return replace(d, scorecard="")
-        return replace(d, scorecard=c.card.id, scorecard_label=c.card.label,
-                       scorecard_label_en=c.card.label_en)
+        return replace(d, scorecard=c.card_id, scorecard_label=c.card_label,
+                       scorecard_label_en=c.card_label_en, rule_root=c.rule_root)
 
     def decide_routed(self, row: int, record: Any, route: Route, as_of: dt.date,
                       seen: dict[str, int]) -> AppraisalDecision:
@@ -263,7 +268,7 @@ class Scorecards(BatchEngine):
                 decisions[i] = d
             if not outcome.cohort:  # only rejected rows (an unreadable one): no cohort
                 continue
-            outcomes.append(replace(outcome, scorecard=c.card.id if c.card else None,
+            outcomes.append(replace(outcome, scorecard=c.card_id if self.several else None,
                                     cohort_key=key))
         return AppraisalResult(as_of, self.ref, tuple(decisions),
                                outcomes[0] if len(outcomes) == 1 else None, self,

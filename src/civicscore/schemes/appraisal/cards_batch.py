@@ -71,8 +71,7 @@ def score_scorecards(scheme: Scorecards, source: Any, *, as_of: dt.date,
     for k, result in results:
         out = _plain(result.output)
         if scheme.several:
-            card = scheme.cards[k].card
-            out = out.with_columns(scorecard=pl.lit(card.id if card else "", pl.String))
+            out = out.with_columns(scorecard=pl.lit(scheme.cards[k].card_id, pl.String))
         outputs.append(out)
         details.append(_plain(result.details))
         rejected.append(_plain(result.rejected))

@@ -244,6 +244,8 @@ class AppraisalDecision:
     scorecard: str | None = None
     scorecard_label: str = ""
     scorecard_label_en: str = ""
+    #: where its scorecard's rules are: ``appraisal``, or ``appraisal.scorecard.<id>``
+    rule_root: str = field(default="appraisal", compare=False, repr=False)
     #: the language its reasons are worded in (``en`` or ``zh``), and ``explain``'s
     lang: str = field(default="en", compare=False, repr=False)
 
@@ -338,11 +340,6 @@ class AppraisalDecision:
             **policy_columns(self.policy), "as_of": self.as_of,
             **({} if self.scorecard is None else {"scorecard": self.scorecard}),
         }
-
-    @property
-    def rule_root(self) -> str:
-        """Where its rules are: ``appraisal``, or ``appraisal.scorecard.<id>``."""
-        return f"appraisal.scorecard.{self.scorecard}" if self.scorecard else "appraisal"
 
 
 @dataclass(frozen=True, slots=True)
@@ -627,6 +624,11 @@ class AppraisalScheme(BatchEngine):
         self.rule_root = rule_root
         #: its ``[[appraisal.scorecard]]`` (None: the scorecard of ``[appraisal]``)
         self.card = card
+        #: its id and names, as decisions name it (``[appraisal] id`` for its own)
+        named: Appraisal | Scorecard = card if card is not None else rules
+        self.card_id: str = named.id
+        self.card_label: str = named.label
+        self.card_label_en: str = named.label_en
         self.ref = ref
         self.indicators = tuple(indicators)
         self.grades = tuple(grades)
@@ -1207,20 +1209,24 @@ def compile_appraisal(ctx: CompileContext) -> AppraisalScheme | Scorecards:
 
     rules = ctx.section("appraisal", Appraisal)
     assert rules is not None
-    if not rules.scorecard:
-        one = _compile_card(ctx, rules, ("appraisal",), rules.entity)
-        _check_cohort_by(ctx, one, ("appraisal",))
-        if rules.quota is not None and rules.quota.cohort_by:
-            return Scorecards(ctx.model, ctx.ref, [one], [None])
-        return one
     cards: list[AppraisalScheme] = []
     applies: list[Expression | None] = []
+    if rules.has_own:
+        own = _compile_card(ctx, rules, ("appraisal",), rules.entity)
+        _check_cohort_by(ctx, own, ("appraisal",))
+        if not rules.scorecard and (rules.quota is None or not rules.quota.cohort_by):
+            return own
+        cards.append(own)
+        applies.append(None)
     seen: dict[str, int] = {}
+    texts: dict[str, str] = {}
     for k, card in enumerate(rules.scorecard):
         root: tuple[str | int, ...] = ("appraisal", "scorecard", k)
-        if card.id in seen:
+        if card.id in seen or (rules.has_own and card.id == rules.id):
+            first = (f"scorecard {seen[card.id] + 1}" if card.id in seen
+                     else "[appraisal] itself")
             ctx.report(root + ("id",), f"scorecard id {card.id!r} is used twice (first in "
-                                       f"scorecard {seen[card.id] + 1})")
+                                       f"{first})")
         seen.setdefault(card.id, k)
         entity = card.entity or rules.entity
         compiled = _compile_card(ctx, card, root, entity, f"appraisal.scorecard.{card.id}",
@@ -1228,9 +1234,18 @@ def compile_appraisal(ctx: CompileContext) -> AppraisalScheme | Scorecards:
         _check_cohort_by(ctx, compiled, root)
         expr = ctx.expression(root + ("applies_to",), card.applies_to,
                               ctx.scope(entity, f"scorecard {card.id!r}"), Type.BOOL)
-        if expr is not None:
-            cards.append(compiled)
-            applies.append(expr)
+        if expr is None:
+            continue
+        said = f"{entity}: {expr.text}"
+        if said in texts:
+            ctx.report(root + ("applies_to",), f"scorecard {card.id!r} applies to the same "
+                                               f"subjects as scorecard {texts[said]!r} "
+                                               f"({expr.text}): every one of them would be "
+                                               f"rejected SCORECARD_AMBIGUOUS",
+                       "give each scorecard a condition of its own")
+        texts.setdefault(said, card.id)
+        cards.append(compiled)
+        applies.append(expr)
     return Scorecards(ctx.model, ctx.ref, cards, applies)
 
 
@@ -1259,7 +1274,8 @@ def _check_cohort_by(ctx: CompileContext, card: AppraisalScheme,
 def _compile_card(ctx: CompileContext, rules: Appraisal | Scorecard,
                   root: tuple[str | int, ...], entity: str, rule_root: str = "appraisal",
                   card: Scorecard | None = None) -> AppraisalScheme:
-    """One scorecard: [appraisal] itself, or one [[appraisal.scorecard]] (at ``root``)."""
+    """One scorecard: [appraisal] itself, or one [[appraisal.scorecard]] (at ``root``),
+    whose records carry the facts of ``entity``."""
     facts = ctx.model.facts.get(entity, {})
     if entity not in ctx.model.facts:
         ctx.report(root + ("entity",), f"no facts are declared for entity {entity!r}",

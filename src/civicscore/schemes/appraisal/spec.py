@@ -22,6 +22,11 @@ def check_grade(policy: Any, decision: Any, value: Any) -> None:
         check_one_of(policy, "grade", list(dict.fromkeys(grades)), value)
 
 
+def scorecard_entities(section: Any) -> list[str]:
+    """The entities of its [[appraisal.scorecard]] tables that name their own."""
+    return [c.entity for c in getattr(section, "scorecard", ()) if c.entity]
+
+
 SPEC = SchemeSpec(
     "appraisal", compile_appraisal, Appraisal, entity_key="entity",
     record_fields=("subject_id",), input_kind="subjects", noun="subjects",
@@ -29,4 +34,5 @@ SPEC = SchemeSpec(
     details="the trace of every indicator of every subject",
     result_type=AppraisalResult, scheme_type=AppraisalScheme,
     decision_type="AppraisalDecision", overridable={"grade": check_grade},
-    split=Split("subject_id", group_by=ONE_GROUP))  # the quota ranks the whole cohort
+    split=Split("subject_id", group_by=ONE_GROUP),  # the quota ranks the whole cohort
+    more_entities=scorecard_entities)
