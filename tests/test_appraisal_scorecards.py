@@ -27,6 +27,7 @@ from hypothesis import strategies as st
 
 import civicscore
 from civicscore.messages import LANG
+from civicscore.testing import assert_evaluators_agree
 from civicscore.schemes.appraisal.cards import Scorecards
 from civicscore.schemes.appraisal.scheme import AppraisalScheme
 
@@ -206,6 +207,7 @@ def test_the_engines_agree_on_several_scorecards(two: civicscore.Policy,
                                                  items: list[Any]) -> None:
     for policy in (two, three):
         assert_agree(policy.appraisal, items)
+        assert_evaluators_agree(policy, "appraisal", items, as_of=AS_OF)  # summary, table
 
 
 @given(items=RUNS)

@@ -459,7 +459,21 @@ class AppraisalPresenter(Presenter):
         if vetoed:
             notes.append(say("note_vetoed", n=vetoed))
         q = self.scheme.quota
-        if q is not None:
+        cards = getattr(self.scheme, "cards", None)  # several scorecards, or cohort_by
+        if cards is not None:
+            codes, statuses = output("reason_codes"), output("status")
+            names = output("scorecard") if self.scheme.several else [None] * len(codes)
+            for c in cards:
+                mine = [cs for cs, n, st in zip(codes, names, statuses, strict=True)
+                        if st == SCORED and n == (c.card_id if self.scheme.several else None)]
+                if c.quota is None or not mine:
+                    continue
+                by = ", ".join(c.quota.cohort_by)
+                notes.append(say(
+                    "note_card_quota_by" if by else "note_card_quota", grade=c.quota.grade,
+                    card=c.card_id, by=by, kept=sum("QUOTA_KEPT" in x for x in mine),
+                    demoted=sum("QUOTA_DEMOTED" in x for x in mine)))
+        elif q is not None:
             cohort = sum(s == SCORED for s in output("status"))
             codes = output("reason_codes")
             kept = sum("QUOTA_KEPT" in c for c in codes)
