@@ -27,9 +27,9 @@ from hypothesis import strategies as st
 
 import civicscore
 from civicscore.messages import LANG
-from civicscore.testing import assert_evaluators_agree
 from civicscore.schemes.appraisal.cards import Scorecards
 from civicscore.schemes.appraisal.scheme import AppraisalScheme
+from civicscore.testing import assert_evaluators_agree
 
 from .test_batch_appraisal import assert_agree
 
