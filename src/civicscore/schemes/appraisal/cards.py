@@ -42,10 +42,10 @@ from typing import Any
 
 from ... import record_words as rw
 from ...errors import RecordError
-from ...expr import Expression
+from ...expr import Expression, Type
 from ...messages import reasons_language
-from ...policy.compile import ensure_in_effect
-from ...policy.model import PolicyModel
+from ...policy.compile import CompileContext, ensure_in_effect
+from ...policy.model import Appraisal, PolicyModel
 from ...records import coerce_fact, is_missing, to_id, unreadable_reason
 from ...results import PolicyRef, Reason
 from ..base import BatchEngine
@@ -56,6 +56,8 @@ from .scheme import (
     AppraisalResult,
     AppraisalScheme,
     QuotaOutcome,
+    _check_cohort_by,
+    _compile_card,
 )
 
 
@@ -92,9 +94,11 @@ class Scorecards(BatchEngine):
     quota = None
 
     def __init__(self, model: PolicyModel, ref: PolicyRef, cards: Sequence[AppraisalScheme],
-                 applies: Sequence[Expression | None]) -> None:
+                 applies: Sequence[Expression | None], rules: Appraisal) -> None:
         self.model = model
         self.ref = ref
+        #: the [appraisal] section (``entity``: the entity of its own scorecard)
+        self.rules = rules
         self.cards = tuple(cards)
         self.applies = tuple(applies)
         #: several ``[[appraisal.scorecard]]`` (decisions name theirs), or the one of
@@ -296,3 +300,52 @@ def _sid(row: int, record: Any) -> str | None:
         return to_id(raw, f"row {row}", "subject_id")
     except RecordError:
         return None
+
+
+# --- compile ----------------------------------------------------------------------------
+
+
+def compile_appraisal(ctx: CompileContext) -> AppraisalScheme | Scorecards:
+    """Check the [appraisal] section against the rest of the policy and compile it: one
+    scorecard (``AppraisalScheme``), or several, or one with a quota per cohort
+    (``cards.Scorecards``, which splits a run into the cohorts each scorecard appraises)."""
+    rules = ctx.section("appraisal", Appraisal)
+    assert rules is not None
+    cards: list[AppraisalScheme] = []
+    applies: list[Expression | None] = []
+    if rules.has_own:
+        own = _compile_card(ctx, rules, ("appraisal",), rules.entity)
+        _check_cohort_by(ctx, own, ("appraisal",))
+        if not rules.scorecard and (rules.quota is None or not rules.quota.cohort_by):
+            return own
+        cards.append(own)
+        applies.append(None)
+    seen: dict[str, int] = {}
+    texts: dict[str, str] = {}
+    for k, card in enumerate(rules.scorecard):
+        root: tuple[str | int, ...] = ("appraisal", "scorecard", k)
+        if card.id in seen or (rules.has_own and card.id == rules.id):
+            first = (f"scorecard {seen[card.id] + 1}" if card.id in seen
+                     else "[appraisal] itself")
+            ctx.report(root + ("id",), f"scorecard id {card.id!r} is used twice (first in "
+                                       f"{first})")
+        seen.setdefault(card.id, k)
+        entity = card.entity or rules.entity
+        compiled = _compile_card(ctx, card, root, entity, f"appraisal.scorecard.{card.id}",
+                                 card)
+        _check_cohort_by(ctx, compiled, root)
+        expr = ctx.expression(root + ("applies_to",), card.applies_to,
+                              ctx.scope(entity, f"scorecard {card.id!r}"), Type.BOOL)
+        if expr is None:
+            continue
+        said = f"{entity}: {expr.text}"
+        if said in texts:
+            ctx.report(root + ("applies_to",), f"scorecard {card.id!r} applies to the same "
+                                               f"subjects as scorecard {texts[said]!r} "
+                                               f"({expr.text}): every one of them would be "
+                                               f"rejected SCORECARD_AMBIGUOUS",
+                       "give each scorecard a condition of its own")
+        texts.setdefault(said, card.id)
+        cards.append(compiled)
+        applies.append(expr)
+    return Scorecards(ctx.model, ctx.ref, cards, applies, rules)

@@ -10,7 +10,8 @@ from typing import Any
 
 from ...policy.model import Appraisal
 from ..base import ONE_GROUP, SchemeSpec, Split, check_one_of
-from .scheme import AppraisalResult, AppraisalScheme, compile_appraisal
+from .cards import compile_appraisal
+from .scheme import AppraisalResult, AppraisalScheme
 
 
 def check_grade(policy: Any, decision: Any, value: Any) -> None:
