@@ -93,12 +93,18 @@ def test_policy_schemes_are_typed_and_any_scheme_is_reachable() -> None:
     from civicscore.policy.compile import Policy
 
     # the annotations name the scheme classes (imported for type checkers only)
+    from civicscore.schemes.appraisal.cards import Scorecards
+
     types = {n: getattr(civicscore, n) for n in ("VolunteerScheme", "CivilityScheme",
                                                  "VisitsScheme", "AppraisalScheme")}
     for name, cls in (("volunteer", "VolunteerScheme"), ("civility", "CivilityScheme"),
-                      ("visits", "VisitsScheme"), ("appraisal", "AppraisalScheme")):
+                      ("visits", "VisitsScheme")):
         hints = typing.get_type_hints(getattr(Policy, name).fget, localns=types)
         assert hints["return"] is types[cls]
+    # a policy of several scorecards (or a quota per cohort) compiles to Scorecards
+    hints = typing.get_type_hints(Policy.appraisal.fget,
+                                  localns={**types, "Scorecards": Scorecards})
+    assert hints["return"] == civicscore.AppraisalScheme | Scorecards
     policy = civicscore.load("baseline")
     assert isinstance(policy.visits, civicscore.VisitsScheme)
     assert policy.scheme("visits") is policy.visits

@@ -29,7 +29,7 @@ SHIPPED = [
     (str(ROOT / "policies" / "example-district.toml"), sorted((ROOT / "examples").glob("*.csv"))),
     ("baseline", sorted((ROOT / "examples").glob("*.csv"))),
     *[(name, sorted((ROOT / "plugins" / f"civicscore-{plugin}" / "examples").glob("*.csv")))
-      for name, plugin in [("karamay", "karamay"), ("karamay-projects", "karamay"),
+      for name, plugin in [("karamay", "karamay"),
                            ("fangxian", "fangxian"), ("chengdu", "chengdu"),
                            ("qingdao", "qingdao"), ("hengshui", "hengshui")]],
 ]

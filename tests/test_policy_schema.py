@@ -64,7 +64,7 @@ def errors(schema: dict[str, Any], data: dict[str, Any]) -> list[Any]:
 
 def test_every_kind_of_shipped_policy_is_found() -> None:
     names = {p.name for p in SHIPPED}
-    assert {"baseline.toml", "example-district.toml", "projects.toml"} <= names
+    assert {"baseline.toml", "example-district.toml", "policy.toml"} <= names
     assert sum(1 for p in SHIPPED if "plugins" in p.parts) >= 5
 
 

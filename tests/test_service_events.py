@@ -30,6 +30,39 @@ from civicscore.service import Limits, create_app
 
 from .test_service import POLICIES, Client, _problem, tokens_of
 
+#: A policy with no [events] (appraisal only): asking it for events is a 404.
+NO_EVENTS = """
+[policy]
+id = "appraisal-only"
+version = "1"
+effective = { from = 2025-01-01 }
+
+[facts.subject]
+done = { type = "decimal", min = 0, max = 100 }
+
+[appraisal]
+
+[[appraisal.indicators]]
+id = "done"
+weight = 1
+value = "done"
+normalise = { method = "none" }
+
+[[appraisal.grades]]
+id = "good"
+min_score = 50
+
+[[appraisal.grades]]
+id = "poor"
+min_score = 0
+"""
+
+
+def no_events_client(tmp_path: Path) -> Client:
+    """A service over one policy, ``appraisal-only``, that has no [events]."""
+    (tmp_path / "appraisal-only.toml").write_text(NO_EVENTS.lstrip(), encoding="utf-8")
+    return Client(create_app([tmp_path]))
+
 RUN = "/v1/policies/baseline/events/run"
 UNTIL = "2025-12-31"
 
@@ -127,7 +160,7 @@ def test_until_may_be_a_time_and_a_deadline_after_it_is_still_open(client: Clien
     assert before["until"] == "2025-03-02T09:59:00"
 
 
-def test_bad_requests_are_problems_naming_the_field(client: Client) -> None:
+def test_bad_requests_are_problems_naming_the_field(client: Client, tmp_path: Path) -> None:
     log = [ev("d1", "discharged", "h1", "2025-03-01T10:00:00")]
     body = _problem(client.post(f"{RUN}?until=yesterday", json=log), 422)
     assert body["field"] == "until" and "'yesterday'" in body["detail"]
@@ -140,8 +173,8 @@ def test_bad_requests_are_problems_naming_the_field(client: Client) -> None:
     assert body["fields"][0]["field"] == "query.engine"
     body = _problem(client.post(f"{RUN}?until={UNTIL}&format=xml", json=log), 422)
     assert body["fields"][0]["field"] == "query.format"
-    body = _problem(client.post(f"/v1/policies/karamay-projects/events/run?until={UNTIL}",
-                                json=log), 404)
+    body = _problem(no_events_client(tmp_path).post(
+        f"/v1/policies/appraisal-only/events/run?until={UNTIL}", json=log), 404)
     assert body["type"].endswith("/scheme-unknown") and "appraisal" in body["detail"]
     body = _problem(client.post(f"/v1/policies/baseline-x/events/run?until={UNTIL}",
                                 json=log), 404)

@@ -24,7 +24,7 @@ from civicscore.events.core import action_order
 from civicscore.service import create_app
 
 from .test_service import POLICIES, Client, _problem, tokens_of
-from .test_service_events import LOG, UNTIL, ev
+from .test_service_events import LOG, UNTIL, ev, no_events_client
 
 OPEN = f"/v1/policies/baseline/events/sessions?until={UNTIL}"
 
@@ -56,7 +56,7 @@ def test_a_session_gives_the_actions_of_a_whole_run(client: Client) -> None:
     assert body["type"].endswith("/session-unknown")
 
 
-def test_an_array_of_events_and_a_heartbeat(client: Client) -> None:
+def test_an_array_of_events_and_a_heartbeat(client: Client, tmp_path: Path) -> None:
     key = client.post(OPEN).json()["id"]
     first = client.post(f"/v1/events/sessions/{key}/events", json=[
         ev("d1", "discharged", "h1", "2025-03-01T10:00:00"),
@@ -70,8 +70,8 @@ def test_an_array_of_events_and_a_heartbeat(client: Client) -> None:
     body = _problem(client.post(f"/v1/events/sessions/{key}/events", content=b"{",
                                 headers={"Content-Type": "application/json"}), 400)
     assert "not valid JSON" in body["detail"]
-    body = _problem(client.post("/v1/policies/karamay-projects/events/sessions?until="
-                                + UNTIL), 404)
+    body = _problem(no_events_client(tmp_path).post(
+        "/v1/policies/appraisal-only/events/sessions?until=" + UNTIL), 404)
     assert body["type"].endswith("/scheme-unknown")
     assert _problem(client.post("/v1/policies/baseline/events/sessions?until=x"),
                     422)["field"] == "until"

@@ -491,3 +491,21 @@ def test_a_part_file_whose_cell_holds_a_line_break(spark: Any, policy: Any,
     assert "row 7 (part-00001.csv line 4) has 2 cells" in said
     assert "row 17 (part-00002.csv line 5) has 1 cells" in said
     assert_same(local, cs.score(policy, "civility", str(folder), as_of=AS_OF, partitions=2))
+
+
+def test_several_scorecards_equal_to_local_batch(spark: Any) -> None:
+    """karamay's two scorecards (liaisons, and projects of their own entity) in one input:
+    one cohort per scorecard, both in the one bucket an appraisal is decided in."""
+    kara = ROOT / "plugins" / "civicscore-karamay" / "examples"
+    liaisons = pl.read_csv(kara / "liaisons.csv", infer_schema=False)
+    projects = pl.read_csv(kara / "projects.csv", infer_schema=False)
+    across = projects.head(1).with_columns(pl.lit("L01").alias("subject_id"))
+    frame = pl.concat([projects, liaisons, projects.head(2), liaisons.head(1), across],
+                      how="diagonal")  # the repeats are duplicates, one across scorecards
+    policy = civicscore.load("karamay")
+    local = policy.appraisal.batch(frame, as_of=AS_OF)
+    assert set(local.output["scorecard"]) == {"liaisons", "projects"}
+    for pieces, partitions in ((3, 1), (4, 2)):
+        remote = cs.score(policy, "appraisal", spark_frame(spark, frame, pieces), as_of=AS_OF,
+                          partitions=partitions)
+        assert_same(local, remote)

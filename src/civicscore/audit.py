@@ -205,8 +205,9 @@ class DecisionLog:
                "source": policy.ref.source}
         decisions = decisions_of(spec, result)
         # only declared facts and the fields the scheme reads itself reach the log
-        entity = spec.entity_of(getattr(policy.model, scheme, None))
-        declared = frozenset((*policy.model.facts.get(entity or "", {}), *spec.record_fields))
+        entities = spec.entities_of(getattr(policy.model, scheme, None))
+        declared = frozenset((*(f for e in entities for f in policy.model.facts.get(e, {})),
+                              *spec.record_fields))
         lines = []
         for index, d in enumerate(decisions, start=1):
             source = extra.get(spec.log_inputs.get(d.kind, ""), records) \

@@ -129,6 +129,11 @@ def absent_facts(policy: Policy, scheme: str, columns: list[str]) -> list[Absent
     entity = spec.entity_of(section)
     if entity is None or section is None:
         return []
+    if len(spec.entities_of(section)) > 1:
+        # rows of several kinds (appraisal scorecards of their own entities): a column
+        # one kind lacks is not missing from the rows of another, and which row is
+        # which kind is for the rules to say
+        return []
     dumped = section.model_dump(mode="json") if hasattr(section, "model_dump") else {}
     words = {w for text in _texts(dumped) for w in re.findall(r"[^\W\d]\w*", text)}
     present = set(columns)

@@ -191,8 +191,8 @@ def compare(old: Policy, new: Policy, scheme: str, records: Iterable[Any], *,
     entity_facts: set[str] = set()
     for pol in (old, new):
         section = getattr(pol.model, scheme, None)
-        entity = pol.spec(scheme).entity_of(section)
-        entity_facts |= set(pol.model.facts.get(entity or "", {}))
+        for entity in pol.spec(scheme).entities_of(section):
+            entity_facts |= set(pol.model.facts.get(entity, {}))
     for column in by:
         if column in spec.record_fields or column in entity_facts:
             raise UsageError(f"--by {column}: the policy reads {column!r} (a field of its "
@@ -308,11 +308,11 @@ def _policy_changes(old: Policy, new: Policy, scheme: str) -> list[dict[str, Any
     at its default counts as not written (so a new key reads "added")."""
     def meaning(p: Policy) -> dict[str, Any]:
         section = getattr(p.model, scheme, None)
-        entity = p.spec(scheme).entity_of(section)
+        entities = p.spec(scheme).entities_of(section)
         data = p.model.model_dump(by_alias=True, exclude_defaults=True,
                                   include={scheme, "facts", "calendar"})
         facts = data.get("facts", {})
-        data["facts"] = {entity: facts[entity]} if entity in facts else {}
+        data["facts"] = {e: facts[e] for e in entities if e in facts}
         return data
 
     return [{"path": c.path, "kind": c.kind, "old": _jsonable(c.old), "new": _jsonable(c.new)}

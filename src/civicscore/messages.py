@@ -126,6 +126,14 @@ MESSAGES: dict[str, dict[str, str]] = {
         "zh": "{grade} 名额：已计分 {cohort} 个，名额 {places} 个，保留 {kept} 个，"
               "降档 {demoted} 个",
     },
+    "note_card_quota": {
+        "en": "quota on {grade} ({card}): {kept} kept, {demoted} moved down",
+        "zh": "{grade} 名额（{card}）：保留 {kept} 个，降档 {demoted} 个",
+    },
+    "note_card_quota_by": {
+        "en": "quota on {grade} ({card}, per {by}): {kept} kept, {demoted} moved down",
+        "zh": "{grade} 名额（{card}，按 {by} 分组）：保留 {kept} 个，降档 {demoted} 个",
+    },
     "note_confirm": {
         "en": "{n} need a person's confirmation",
         "zh": "{n} 个需人工确认",

@@ -148,6 +148,15 @@ SENTENCES: dict[str, dict[str, str]] = {
                                   "zh": "第 {row} 行（{file} 第 {line} 行）不是 JSON 对象"},
     "unreadable_object_in": {"en": "row {row} ({file} item {item}) is not a JSON object",
                              "zh": "第 {row} 条（{file} 第 {item} 条）不是 JSON 对象"},
+    "no_scorecard": {"en": "{who}: no scorecard applies to it (fields {fields}: {tests})",
+                     "zh": "{who}：没有适用的考核表（字段 {fields}：{tests_zh}）"},
+    "two_scorecards": {"en": "{who}: scorecards {cards} all apply to it (fields {fields}); "
+                             "exactly one must",
+                       "zh": "{who}：考核表 {cards} 同时适用（字段 {fields}），只能适用一个"},
+    "cohort_missing": {"en": "{who}: field '{field}' is required to place it in a quota cohort "
+                             "(cohort_by of scorecard {card}) and is missing",
+                       "zh": "{who}：字段“{field}”缺失，无法确定其名额限制的分组（考核表 {card} "
+                             "的 cohort_by）"},
 }
 """The sentences of a rejection, by name, in each language."""
 

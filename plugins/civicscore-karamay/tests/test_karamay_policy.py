@@ -4,12 +4,14 @@ pytest also collects the TOML cases directly (one test per case); the tests
 here check what the reports say Karamay does: its four care tiers and their
 cadences, the two-month maximum interval, one liaison per grid of about a
 hundred households, the "five hundreds" (五百) scorecard, the elder-service
-activities and the venture-philanthropy fund's project appraisal.
+activities and the venture-philanthropy fund's project appraisal (a second
+scorecard of ``karamay``; ``karamay-projects`` is a deprecated name of it).
 """
 
 from __future__ import annotations
 
 import datetime as dt
+import warnings
 from collections.abc import Iterator
 from typing import Any
 
@@ -33,8 +35,11 @@ def policy(engine: civicscore.Engine) -> civicscore.Policy:
 
 
 @pytest.fixture(scope="module")
-def projects(engine: civicscore.Engine) -> civicscore.Policy:
-    return engine.load("karamay-projects", today=dt.date(2025, 12, 31))
+def projects(policy: civicscore.Policy) -> Any:
+    """The funded projects' scorecard of ``karamay``."""
+    card = policy.model.appraisal.scorecard[0]
+    assert card.id == "projects"
+    return card
 
 
 @pytest.fixture(scope="module")
@@ -45,7 +50,7 @@ def baseline(engine: civicscore.Engine) -> civicscore.Policy:
 # --- the scaffold's test, for both policies ------------------------------------------
 
 
-@pytest.mark.parametrize("name", ["karamay", "karamay-projects"])
+@pytest.mark.parametrize("name", ["karamay"])
 def test_policy_loads_and_cases_pass(engine: civicscore.Engine, name: str) -> None:
     policy = engine.load(name)
     assert policy.id == name
@@ -60,7 +65,22 @@ def test_plugin_registers_both_policies(engine: civicscore.Engine) -> None:
     assert {"karamay", "karamay-projects"} <= set(engine.policy_names())
 
 
-@pytest.mark.parametrize("name", ["karamay", "karamay-projects"])
+def test_karamay_projects_is_a_deprecated_name_of_karamay() -> None:
+    fresh = civicscore.Engine(plugins=[civicscore_karamay], entry_points=False)
+    with pytest.warns(civicscore_karamay.DeprecatedPolicyName,
+                      match="karamay's 'projects' scorecard"):
+        old = fresh.load("karamay-projects", today=AS_OF)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        new = fresh.load("karamay", today=AS_OF)
+    assert old.id == "karamay" and old.hash == new.hash
+    # the old policy's example, now with kind = "project", is scored on the projects card
+    d = old.appraisal.evaluate_many(
+        [{"kind": "project", **PROJECT, "subject_id": "P1"}], as_of=AS_OF).decisions[0]
+    assert (d.status, d.scorecard, d.total) == ("scored", "projects", 98)
+
+
+@pytest.mark.parametrize("name", ["karamay"])
 def test_metadata_and_no_warnings(engine: civicscore.Engine, name: str) -> None:
     policy = engine.load(name, today=dt.date(2025, 12, 31))
     meta = policy.model.policy
@@ -78,15 +98,14 @@ def test_karamay_covers_all_four_schemes(policy: civicscore.Policy) -> None:
 
 
 def test_every_added_rule_and_fact_is_bilingual(policy: civicscore.Policy,
-                                                projects: civicscore.Policy) -> None:
+                                                projects: Any) -> None:
     m = policy.model
     labelled: list[Any] = [*m.visits.tiers, *m.visits.triggers, *m.appraisal.indicators,
                            *m.appraisal.vetoes, *m.volunteer.activities.values()]
     for entity in ("household", "subject"):
         labelled += list(m.facts[entity].values())
-    p = projects.model
-    labelled += [*p.appraisal.indicators, *p.appraisal.vetoes, *p.appraisal.grades,
-                 *p.appraisal.groups.values(), *p.facts["project"].values()]
+    labelled += [m.appraisal, projects, *projects.indicators, *projects.vetoes,
+                 *projects.grades, *projects.groups.values(), *m.facts["project"].values()]
     unlabelled = [x for x in labelled if not (x.label and x.label_en)]
     assert not unlabelled
 
@@ -233,13 +252,15 @@ def test_no_difficulty_reported_counts_as_all_solved(policy: civicscore.Policy) 
 # --- the venture-philanthropy fund's projects -------------------------------------------
 
 
-def test_project_grant_cannot_exceed_the_annual_fund(projects: civicscore.Policy) -> None:
-    assert projects.model.facts["project"]["grant_yuan"].max == 1_000_000
-    assert projects.model.appraisal.entity == "project"
+def test_project_grant_cannot_exceed_the_annual_fund(policy: civicscore.Policy,
+                                                    projects: Any) -> None:
+    assert policy.model.facts["project"]["grant_yuan"].max == 1_000_000
+    assert projects.entity == "project"
+    assert projects.applies_to == 'kind == "project"'
 
 
-def test_project_scorecard(projects: civicscore.Policy) -> None:
-    a = projects.model.appraisal
+def test_project_scorecard(projects: Any) -> None:
+    a = projects
     assert {i.id: (i.group, i.weight) for i in a.indicators} == {
         "delivery": ("tasks", 0.5),
         "beneficiaries_reached": ("tasks", 0.5),
@@ -249,10 +270,10 @@ def test_project_scorecard(projects: civicscore.Policy) -> None:
                                         "privacy_breach"}
 
 
-def test_project_appraisal_restates_the_baseline(projects: civicscore.Policy,
+def test_project_appraisal_restates_the_baseline(projects: Any,
                                                   baseline: civicscore.Policy) -> None:
     """The report is silent on grades, quota, group weights and raters: keep the baseline's."""
-    mine, base = projects.model.appraisal, baseline.model.appraisal
+    mine, base = projects, baseline.model.appraisal
     assert mine.grades == base.grades
     assert mine.quota == base.quota
     assert {g: x.weight for g, x in mine.groups.items()} == \
@@ -262,12 +283,34 @@ def test_project_appraisal_restates_the_baseline(projects: civicscore.Policy,
     assert rater == base_rater
 
 
-def test_liaisons_and_projects_are_separate_cohorts(policy: civicscore.Policy,
-                                                    projects: civicscore.Policy) -> None:
-    # a project record is not a liaison record: it is rejected, not scored on the wrong card
+def test_liaisons_and_projects_are_separate_cohorts(policy: civicscore.Policy) -> None:
+    # a project record that does not say kind = "project" is a liaison's: it is
+    # rejected for the liaison's facts it lacks, not scored on the wrong card
     d = policy.appraisal.evaluate({"subject_id": "P1", "grant_yuan": 50000}, as_of=AS_OF)
-    assert d.status == "rejected"
+    assert d.status == "rejected" and d.scorecard == "liaisons"
     assert "MISSING_FIELD" in d.reason_codes
+    # each scorecard has its own 20 % excellent quota: five of each, one place each
+    liaison = {"tasks_completed_pct": 100, "grid_households": 100, "households_visited": 100,
+               "households_known": 100, "requests_resolved_pct": 100,
+               "difficulties_reported": 0, "satisfaction_staff": 100,
+               "satisfaction_users": 100, "satisfaction_departments": 100,
+               "satisfaction_leaders": 100}
+    run = [*({"subject_id": f"L{i}", **liaison} for i in range(5)),
+           *({"subject_id": f"P{i}", "kind": "project", **PROJECT} for i in range(5))]
+    result = policy.appraisal.evaluate_many(run, as_of=AS_OF)
+    kept = {d.subject_id: d.scorecard for d in result.decisions if "QUOTA_KEPT" in d.reason_codes}
+    assert kept == {"L0": "liaisons", "P0": "projects"}
+    assert {(q.scorecard, q.cohort, q.places) for q in result.quotas} == {
+        ("liaisons", 5, 1), ("projects", 5, 1)}
+    assert "考核表：公益创投项目考评（projects）" in result.decisions[5].explain("zh")
+    assert "Scorecard: 关爱居民联络员考评（五百工作法） (Care liaisons (the five hundreds))" \
+        in result.decisions[0].explain("en")
+
+
+PROJECT = {"grant_yuan": 120000, "milestones_planned": 10, "milestones_delivered": 10,
+           "beneficiaries_planned": 300, "beneficiaries_reached": 320,
+           "satisfaction_staff": 96, "satisfaction_users": 96, "satisfaction_departments": 96,
+           "satisfaction_leaders": 96}
 
 
 # --- helpers --------------------------------------------------------------------------

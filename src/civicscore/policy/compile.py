@@ -49,6 +49,7 @@ from .reads import note_probe
 
 if TYPE_CHECKING:  # the schemes import this module: only type checkers follow these
     from ..events.scheme import EventsScheme
+    from ..schemes.appraisal.cards import Scorecards
     from ..schemes.appraisal.scheme import AppraisalScheme
     from ..schemes.base import SchemeSpec
     from ..schemes.civility.scheme import CivilityScheme
@@ -277,9 +278,11 @@ class Policy:
         return scheme
 
     @property
-    def appraisal(self) -> AppraisalScheme:
-        """The [appraisal] scheme: scorecards, grades, vetoes and the quota."""
-        scheme: AppraisalScheme = self.scheme("appraisal")  # (as schemes/builtins registers it)
+    def appraisal(self) -> AppraisalScheme | Scorecards:
+        """The [appraisal] scheme: scorecards, grades, vetoes and the quota (``Scorecards``
+        for a policy of several scorecards, or of a quota per cohort)."""
+        # (as schemes/builtins registers it)
+        scheme: AppraisalScheme | Scorecards = self.scheme("appraisal")
         return scheme
 
     @property

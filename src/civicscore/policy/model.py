@@ -377,17 +377,73 @@ class Quota(_Model):
         default_factory=lambda: ["total", "subject_id"],
         description="Order for keeping the grade: 'total' (higher first), "
                     "'indicator:<id>' (higher score first), 'subject_id' (ascending).")
+    cohort_by: list[Id] = Field(
+        default_factory=empty_list,
+        description="Facts whose values split the cohort, e.g. [\"street\"]: the share "
+                    "applies within each street separately. A subject lacking a value is "
+                    "rejected (COHORT_MISSING).")
 
 
-class Appraisal(_Model):
-    """Weighted indicator scorecards with grade bands, vetoes and a quota."""
+class Scorecard(Labelled):
+    """One of several scorecards in one policy (``[[appraisal.scorecard]]``): the
+    subjects its ``applies_to`` holds for are scored by its own indicators, grades,
+    vetoes and quota (two scorecards never share a quota). Its subjects carry the
+    facts of its ``entity`` (by default the appraisal's)."""
 
-    entity: Id = "subject"
+    id: Id
+    applies_to: Expr = Field(description="Which subjects this scorecard appraises: a "
+                                          "condition over the subject's facts, e.g. "
+                                          "kind == \"project\".")
+    entity: Id | None = Field(None, description="The [facts.<entity>] its subjects carry "
+                                                "(default: the appraisal's entity).")
     indicators: list[Indicator] = Field(min_length=1)
     groups: dict[str, Group] = Field(default_factory=empty_dict)
     grades: list[Grade] = Field(min_length=2)
     vetoes: list[Veto] = Field(default_factory=empty_list)
     quota: Quota | None = None
+
+
+class Appraisal(_Model):
+    """Weighted indicator scorecards with grade bands, vetoes and a quota: one scorecard
+    written in [appraisal] itself, several as [[appraisal.scorecard]], or both (then
+    [appraisal]'s own is for the subjects no [[appraisal.scorecard]] applies to)."""
+
+    entity: Id = "subject"
+    id: Id = Field("main", description="The id of [appraisal]'s own scorecard, as decisions "
+                                       "name it when the policy has [[appraisal.scorecard]] "
+                                       "tables too.")
+    label: str = Field("", description="The name of [appraisal]'s own scorecard (policy "
+                                       "locale).")
+    label_en: str = Field("", description="Its English name.")
+    indicators: list[Indicator] = Field(default_factory=empty_list)
+    groups: dict[str, Group] = Field(default_factory=empty_dict)
+    grades: list[Grade] = Field(default_factory=empty_list)
+    vetoes: list[Veto] = Field(default_factory=empty_list)
+    quota: Quota | None = None
+    scorecard: list[Scorecard] = Field(
+        default_factory=empty_list,
+        description="Several scorecards, each for the subjects its applies_to holds for.")
+
+    @property
+    def has_own(self) -> bool:
+        """Whether [appraisal] holds a scorecard itself (indicators or grades written)."""
+        return bool(self.indicators or self.grades)
+
+    @model_validator(mode="after")
+    def _one_form(self) -> "Appraisal":
+        if self.scorecard and not self.has_own:
+            written = [k for k in ("groups", "vetoes", "quota") if k in self.model_fields_set]
+            if written:
+                raise ValueError(f"[appraisal] has {', '.join(written)} but no indicators or "
+                                 f"grades of its own: put them inside each "
+                                 f"[[appraisal.scorecard]]")
+            return self
+        if not self.indicators:
+            raise ValueError("[appraisal] needs at least 1 indicator "
+                             "([[appraisal.indicators]]), or [[appraisal.scorecard]] tables")
+        if len(self.grades) < 2:
+            raise ValueError("[appraisal] needs at least 2 grades ([[appraisal.grades]])")
+        return self
 
 
 # --- [[case]]: policy tests as data ----------------------------------------------

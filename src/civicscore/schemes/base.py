@@ -222,7 +222,9 @@ class SchemeSpec:
     * ``allocates_care``: its section allocates care (visit tiers), so wording of
       control or surveillance (管控, key person) is refused in it too;
     * ``split``: which rows must be decided together when the input is split over
-      machines (:class:`Split`); None: the input is never split.
+      machines (:class:`Split`); None: the input is never split;
+    * ``more_entities``: the other entities a section's records may carry facts of
+      (``entities_of``), for a section whose rules name several.
     """
 
     name: str
@@ -247,6 +249,18 @@ class SchemeSpec:
     mentions: tuple[str, ...] = ()
     allocates_care: bool = False
     split: Split | None = None
+    #: every ``[facts.<entity>]`` its records may carry, when a section names more than
+    #: one (appraisal scorecards of other subjects); None: just ``entity_of``'s
+    more_entities: Callable[[Any], Iterable[str]] | None = None
+
+    def entities_of(self, section: Any) -> tuple[str, ...]:
+        """Every ``[facts.<entity>]`` the records of this section may carry: its entity
+        first, then any others it names (``more_entities``)."""
+        first = self.entity_of(section)
+        out = [first] if first is not None else []
+        if self.more_entities is not None and section is not None:
+            out += [e for e in self.more_entities(section) if e not in out]
+        return tuple(out)
 
     def entity_of(self, section: Any) -> str | None:
         """Which ``[facts.<entity>]`` the records of this (validated) section carry."""

@@ -12,6 +12,7 @@ One scheme, one package, read top to bottom:
   per-record path never loads it.
 """
 
-from .scheme import AppraisalDecision, AppraisalResult, AppraisalScheme, compile_appraisal
+from .cards import compile_appraisal
+from .scheme import AppraisalDecision, AppraisalResult, AppraisalScheme
 
 __all__ = ['AppraisalDecision', 'AppraisalResult', 'AppraisalScheme', 'compile_appraisal']

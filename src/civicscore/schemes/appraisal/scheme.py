@@ -99,7 +99,7 @@ import math
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from decimal import ROUND_HALF_UP, Decimal
-from typing import Any, NamedTuple
+from typing import TYPE_CHECKING, Any, NamedTuple
 
 from ..._suggest import did_you_mean, one_of
 from ...errors import RecordError
@@ -135,7 +135,7 @@ from ...plan.rank import Quota, Rank, SortKey, places, quota_rows
 from ...plan.words import Choose, Words
 from ...policy import care
 from ...policy.compile import CompileContext, ensure_in_effect
-from ...policy.model import Appraisal, FactSpec, Normalise, PolicyModel
+from ...policy.model import Appraisal, FactSpec, Normalise, PolicyModel, Scorecard
 from ...records import coerce_facts, is_missing, to_id, unreadable_reason
 from ...results import INTERNAL, PolicyRef, Reason, to_jsonable
 from ..base import (
@@ -161,6 +161,9 @@ from .words import (
     veto_choice,
     veto_reads,
 )
+
+if TYPE_CHECKING:
+    from .cards import Scorecards
 
 SCORED = "scored"
 REJECTED = "rejected"
@@ -235,6 +238,14 @@ class AppraisalDecision:
     quota_note: str = ""
     computed_grade_label: str = ""
     computed_grade_label_en: str = ""
+    #: the scorecard that appraised it (``[[appraisal.scorecard]]``): its id and labels;
+    #: None for a policy of one scorecard written in ``[appraisal]`` itself, "" for a
+    #: subject no scorecard (or two) applied to
+    scorecard: str | None = None
+    scorecard_label: str = ""
+    scorecard_label_en: str = ""
+    #: where its scorecard's rules are: ``appraisal``, or ``appraisal.scorecard.<id>``
+    rule_root: str = field(default="appraisal", compare=False, repr=False)
     #: the language its reasons are worded in (``en`` or ``zh``), and ``explain``'s
     lang: str = field(default="en", compare=False, repr=False)
 
@@ -276,6 +287,10 @@ class AppraisalDecision:
                         if self.needs_confirmation else f"grade {grade}.")]
             lines.append("  How the total was reached (raw -> normalised 0-100 x weight x "
                          "group weight = weighted):")
+        if self.scorecard:
+            lines.insert(1, "  Scorecard: " + _both(self.scorecard_label,
+                                                     self.scorecard_label_en,
+                                                     self.scorecard) + ".")
         lines += [f"  - {r.message}" for r in self.reasons]
         if self.needs_confirmation:
             band = _both(self.computed_grade_label, self.computed_grade_label_en,
@@ -299,6 +314,9 @@ class AppraisalDecision:
                      + (f"建议等次{grade}，须经人工确认。" if self.needs_confirmation
                         else f"等次{grade}。")]
             lines.append("  总分的计算（原始值 -> 换算为 0-100 分 x 权重 x 分组权重 = 加权得分）：")
+        if self.scorecard:
+            card = self.scorecard_label or self.scorecard_label_en or self.scorecard
+            lines.insert(1, f"  考核表：{card}（{self.scorecard}）。")
         lines += [f"  - {r.message}" for r in self.reasons]
         if self.needs_confirmation:
             band = (self.computed_grade_label or self.computed_grade_label_en
@@ -320,6 +338,7 @@ class AppraisalDecision:
             "reason_codes": list(self.reason_codes),
             "reasons": [r.message for r in self.reasons],
             **policy_columns(self.policy), "as_of": self.as_of,
+            **({} if self.scorecard is None else {"scorecard": self.scorecard}),
         }
 
 
@@ -335,6 +354,10 @@ class QuotaOutcome:
     candidates: int
     kept: tuple[str, ...]
     demoted: tuple[str, ...]
+    #: the scorecard (None: the one of ``[appraisal]``) and the cohort's values of
+    #: ``cohort_by`` (empty: the whole run is one cohort)
+    scorecard: str | None = None
+    cohort_key: tuple[Any, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -345,11 +368,14 @@ class AppraisalResult:
     policy: PolicyRef
     decisions: tuple[AppraisalDecision, ...]
     quota: QuotaOutcome | None
-    scheme: AppraisalScheme = field(repr=False, compare=False, metadata=INTERNAL)
+    scheme: AppraisalScheme | Scorecards = field(repr=False, compare=False,
+                                                 metadata=INTERNAL)
+    #: every cohort's quota (one per scorecard and value of ``cohort_by``), in order
+    quotas: tuple[QuotaOutcome, ...] = ()
 
     def fired_rules(self) -> set[str]:
         """Indicators scored, vetoes that held and grades given (for test coverage)."""
-        fired = {f"appraisal.grades.{d.grade}" for d in self.scored}
+        fired = {f"{d.rule_root}.grades.{d.grade}" for d in self.scored}
         fired |= {r.rule for d in self.scored for r in d.reasons
                   if r.code in ("INDICATOR", "VETO")}
         return fired
@@ -433,7 +459,21 @@ class AppraisalPresenter(Presenter):
         if vetoed:
             notes.append(say("note_vetoed", n=vetoed))
         q = self.scheme.quota
-        if q is not None:
+        cards = getattr(self.scheme, "cards", None)  # several scorecards, or cohort_by
+        if cards is not None:
+            codes, statuses = output("reason_codes"), output("status")
+            names = output("scorecard") if self.scheme.several else [None] * len(codes)
+            for c in cards:
+                mine = [cs for cs, n, st in zip(codes, names, statuses, strict=True)
+                        if st == SCORED and n == (c.card_id if self.scheme.several else None)]
+                if c.quota is None or not mine:
+                    continue
+                by = ", ".join(c.quota.cohort_by)
+                notes.append(say(
+                    "note_card_quota_by" if by else "note_card_quota", grade=c.quota.grade,
+                    card=c.card_id, by=by, kept=sum("QUOTA_KEPT" in x for x in mine),
+                    demoted=sum("QUOTA_DEMOTED" in x for x in mine)))
+        elif q is not None:
             cohort = sum(s == SCORED for s in output("status"))
             codes = output("reason_codes")
             kept = sum("QUOTA_KEPT" in c for c in codes)
@@ -585,12 +625,24 @@ class AppraisalScheme(BatchEngine):
 
     extra_inputs: tuple[str, ...] = ()
 
-    def __init__(self, model: PolicyModel, rules: Appraisal, ref: PolicyRef,
+    def __init__(self, model: PolicyModel, rules: Appraisal | Scorecard, ref: PolicyRef,
                  indicators: Sequence[_Indicator], grades: Sequence[_Grade],
                  vetoes: Sequence[_Veto], facts: Mapping[str, FactSpec],
-                 functions: FunctionTable | None = None) -> None:
+                 functions: FunctionTable | None = None, *, entity: str | None = None,
+                 rule_root: str = "appraisal", card: Scorecard | None = None) -> None:
         self.model = model
         self.rules = rules
+        self.entity = entity if entity is not None else (
+            rules.entity if isinstance(rules, Appraisal) else "subject")
+        #: where its rules are (``appraisal``, or ``appraisal.scorecard.<id>``)
+        self.rule_root = rule_root
+        #: its ``[[appraisal.scorecard]]`` (None: the scorecard of ``[appraisal]``)
+        self.card = card
+        #: its id and names, as decisions name it (``[appraisal] id`` for its own)
+        named: Appraisal | Scorecard = card if card is not None else rules
+        self.card_id: str = named.id
+        self.card_label: str = named.label
+        self.card_label_en: str = named.label_en
         self.ref = ref
         self.indicators = tuple(indicators)
         self.grades = tuple(grades)
@@ -601,9 +653,9 @@ class AppraisalScheme(BatchEngine):
 
     def rule_ids(self) -> set[str]:
         """Every indicator, veto and grade, for ``civicscore test`` coverage."""
-        return ({f"appraisal.indicators.{i.id}" for i in self.indicators}
-                | {f"appraisal.vetoes.{v.id}" for v in self.vetoes}
-                | {f"appraisal.grades.{g.id}" for g in self.grades})
+        return ({f"{self.rule_root}.indicators.{i.id}" for i in self.indicators}
+                | {f"{self.rule_root}.vetoes.{v.id}" for v in self.vetoes}
+                | {f"{self.rule_root}.grades.{g.id}" for g in self.grades})
 
     # -- public API --------------------------------------------------------------------
     def decide(self, subject: Mapping[str, Any], *, as_of: dt.date) -> AppraisalDecision:
@@ -632,7 +684,8 @@ class AppraisalScheme(BatchEngine):
         outcome = None
         if self.quota is not None:
             decisions, outcome = self._apply_quota(decisions)
-        return AppraisalResult(as_of, self.ref, tuple(decisions), outcome, self)
+        return AppraisalResult(as_of, self.ref, tuple(decisions), outcome, self,
+                               (outcome,) if outcome is not None else ())
 
     #: The names of the first API (README, tests and plugins use them): the same methods.
     evaluate = decide
@@ -687,7 +740,7 @@ class AppraisalScheme(BatchEngine):
                                       {"subject_id": sid}))
             else:
                 seen[sid] = row
-        facts, fact_reasons = coerce_facts(record, self.facts, label, self.rules.entity,
+        facts, fact_reasons = coerce_facts(record, self.facts, label, self.entity,
                                            self.model.policy.locale)
         reasons += fact_reasons
         sid = sid or f"row {row}"
@@ -715,7 +768,7 @@ class AppraisalScheme(BatchEngine):
                 if v.when(env):
                     held.append((v, v.when.values_read(env)))
             except (ArithmeticError, ValueError) as e:
-                reasons.append(Reason("EXPR_ERROR", f"appraisal.vetoes.{v.id}",
+                reasons.append(Reason("EXPR_ERROR", f"{self.rule_root}.vetoes.{v.id}",
                                       f"subject {label}: veto item {v.id!r} ({v.when.text}) "
                                       f"could not be computed: {e}",
                                       v.when.values_read(env)))
@@ -761,7 +814,7 @@ class AppraisalScheme(BatchEngine):
 
     def _indicator(self, ind: _Indicator, env: Mapping[str, Any], label: str
                    ) -> tuple[IndicatorTrace, _Exact]:
-        rule = f"appraisal.indicators.{ind.id}"
+        rule = f"{self.rule_root}.indicators.{ind.id}"
         raters: tuple[RaterValue, ...] = ()
         read: dict[str, Any] | None = None
         try:
@@ -830,7 +883,7 @@ class AppraisalScheme(BatchEngine):
         # method = "none": the raw value is the score
         if not 0 <= raw <= 100:
             raise _Rejected(Reason(
-                "SCORE_OUT_OF_RANGE", f"appraisal.indicators.{ind.id}.normalise",
+                "SCORE_OUT_OF_RANGE", f"{self.rule_root}.indicators.{ind.id}.normalise",
                 f"subject {label}: indicator {ind.id!r} gives {_fmt(raw)}, but with method = "
                 f"'none' the value is the score and must be between 0 and 100",
                 {"raw": float(raw)}, (0, 100)))
@@ -878,16 +931,16 @@ class AppraisalScheme(BatchEngine):
             facts: dict[str, Any] = dict(t.facts or {})
             facts.update({r.fact: r.value for r in t.raters})
             weighted = said[f"$tW{i}"]
-            reasons.append(Reason("INDICATOR", f"appraisal.indicators.{t.id}",
+            reasons.append(Reason("INDICATOR", f"{self.rule_root}.indicators.{t.id}",
                                   words.indicators[i].render(said), facts, None,
                                   f"+{weighted}"))
             flag = words.flags[i]
             if t.flag and flag is not None:
-                reasons.append(Reason(t.flag, f"appraisal.indicators.{t.id}.normalise",
+                reasons.append(Reason(t.flag, f"{self.rule_root}.indicators.{t.id}.normalise",
                                       flag.render(said), {"raw": t.raw}))
-        reasons.append(Reason("TOTAL", "appraisal.indicators", words.total.render(said),
+        reasons.append(Reason("TOTAL", f"{self.rule_root}.indicators", words.total.render(said),
                               {t.id: t.weighted for t in traces}))
-        reasons.append(Reason("GRADE", f"appraisal.grades.{band.id}",
+        reasons.append(Reason("GRADE", f"{self.rule_root}.grades.{band.id}",
                               words.grade.items[bix].render(said),
                               {"total": total}, band.min_score, band.id))
         grade = band
@@ -896,7 +949,7 @@ class AppraisalScheme(BatchEngine):
         for v, read in held:
             j = by_id[v.id]
             said.update({f"$read:{n}": read.get(n) for n in words.veto_reads[j]})
-            reasons.append(Reason("VETO", f"appraisal.vetoes.{v.id}",
+            reasons.append(Reason("VETO", f"{self.rule_root}.vetoes.{v.id}",
                                   words.vetoes[j].items[bix].render(said),
                                   read, None, f"grade -> {lowest.id}"))
             grade = lowest
@@ -970,14 +1023,14 @@ class AppraisalScheme(BatchEngine):
         for rank, d in enumerate(candidates, start=1):
             if rank <= k:
                 kept.append(d.subject_id)
-                reason = Reason("QUOTA_KEPT", "appraisal.quota",
+                reason = Reason("QUOTA_KEPT", f"{self.rule_root}.quota",
                                 said.items[0].render({"$rank": rank}),
                                 {**facts, "rank": rank, "total": d.total}, k)
                 changed[d.row] = replace(d, reasons=d.reasons + (reason,), rank=rank,
                                          quota_applied=True)
             else:
                 demoted.append(d.subject_id)
-                reason = Reason("QUOTA_DEMOTED", "appraisal.quota",
+                reason = Reason("QUOTA_DEMOTED", f"{self.rule_root}.quota",
                                 said.items[1].render({"$rank": rank}),
                                 {**facts, "rank": rank, "total": d.total}, k,
                                 f"grade -> {lower.id}")
@@ -1109,9 +1162,9 @@ def _check_normalise(ctx: CompileContext, path: tuple[Any, ...], ind_id: str,
     return ok
 
 
-def _check_weights(ctx: CompileContext, rules: Appraisal) -> dict[str, float]:
+def _check_weights(ctx: CompileContext, rules: Appraisal | Scorecard,
+                   root: tuple[str | int, ...] = ("appraisal",)) -> dict[str, float]:
     """Groups declared and used, weights summing to 1; returns the usable group weights."""
-    root = ("appraisal",)
     inds = rules.indicators
     grouped = [i for i, ind in enumerate(inds) if ind.group is not None]
     declared = ", ".join(rules.groups) or "none declared"
@@ -1162,12 +1215,33 @@ def _check_sum(ctx: CompileContext, what: str, items: list[tuple[Any, str, float
                                        f"sum to 1")
 
 
-def compile_appraisal(ctx: CompileContext) -> AppraisalScheme:
-    """Check the [appraisal] section against the rest of the policy and compile it."""
-    rules = ctx.section("appraisal", Appraisal)
-    assert rules is not None
-    root = ("appraisal",)
-    entity = rules.entity
+def _check_cohort_by(ctx: CompileContext, card: AppraisalScheme,
+                     root: tuple[str | int, ...]) -> None:
+    """``cohort_by`` names declared facts of the scorecard's entity, none a care need."""
+    q = card.quota
+    if q is None:
+        return
+    declared = ctx.model.facts.get(card.entity, {})
+    for j, name in enumerate(q.cohort_by):
+        path = root + ("quota", "cohort_by", j)
+        if name not in declared:
+            ctx.report(path, f"unknown fact {name!r} in cohort_by",
+                       did_you_mean(name, declared) or f"declare it under "
+                                                       f"[facts.{card.entity}]")
+        elif declared[name].care_need:
+            ctx.report(path, f"the quota may not split cohorts by {name!r}: "
+                             f"{care.outside_care(name, declared[name])}", value=False)
+        elif declared[name].type not in ("string", "enum", "int", "bool"):
+            ctx.report(path, f"cohort_by fact {name!r} is a {declared[name].type} fact; "
+                             f"cohorts are split by text, enum, int or bool facts",
+                       value=False)
+
+
+def _compile_card(ctx: CompileContext, rules: Appraisal | Scorecard,
+                  root: tuple[str | int, ...], entity: str, rule_root: str = "appraisal",
+                  card: Scorecard | None = None) -> AppraisalScheme:
+    """One scorecard: [appraisal] itself, or one [[appraisal.scorecard]] (at ``root``),
+    whose records carry the facts of ``entity``."""
     facts = ctx.model.facts.get(entity, {})
     if entity not in ctx.model.facts:
         ctx.report(root + ("entity",), f"no facts are declared for entity {entity!r}",
@@ -1180,7 +1254,7 @@ def compile_appraisal(ctx: CompileContext) -> AppraisalScheme:
                        "rename the fact", value=False)
     numeric = [f for f, s in facts.items() if s.type in NUMERIC]
 
-    group_weights = _check_weights(ctx, rules)
+    group_weights = _check_weights(ctx, rules, root)
     indicators: list[_Indicator] = []
     seen: dict[str, int] = {}
     for i, ind in enumerate(rules.indicators):
@@ -1305,7 +1379,7 @@ def compile_appraisal(ctx: CompileContext) -> AppraisalScheme:
     # care needs are refused in every rule (care.outside_care) and never read from records
     read = {name: spec for name, spec in facts.items() if not spec.care_need}
     return AppraisalScheme(ctx.model, rules, ctx.ref, indicators, grades, vetoes, read,
-                           ctx.functions)
+                           ctx.functions, entity=entity, rule_root=rule_root, card=card)
 
 
 # --- steps 2-5 and 7 as a plan ----------------------------------------------------------

@@ -10,14 +10,22 @@ from typing import Any
 
 from ...policy.model import Appraisal
 from ..base import ONE_GROUP, SchemeSpec, Split, check_one_of
-from .scheme import AppraisalResult, AppraisalScheme, compile_appraisal
+from .cards import compile_appraisal
+from .scheme import AppraisalResult, AppraisalScheme
 
 
 def check_grade(policy: Any, decision: Any, value: Any) -> None:
     """A reviewer's grade: one of the policy's grade bands."""
     section: Appraisal | None = policy.model.appraisal
     if section is not None:
-        check_one_of(policy, "grade", [g.id for g in section.grades], value)
+        cards: list[Any] = [*section.scorecard] or [section]
+        grades = [g.id for card in cards for g in card.grades]
+        check_one_of(policy, "grade", list(dict.fromkeys(grades)), value)
+
+
+def scorecard_entities(section: Any) -> list[str]:
+    """The entities of its [[appraisal.scorecard]] tables that name their own."""
+    return [c.entity for c in getattr(section, "scorecard", ()) if c.entity]
 
 
 SPEC = SchemeSpec(
@@ -27,4 +35,5 @@ SPEC = SchemeSpec(
     details="the trace of every indicator of every subject",
     result_type=AppraisalResult, scheme_type=AppraisalScheme,
     decision_type="AppraisalDecision", overridable={"grade": check_grade},
-    split=Split("subject_id", group_by=ONE_GROUP))  # the quota ranks the whole cohort
+    split=Split("subject_id", group_by=ONE_GROUP),  # the quota ranks the whole cohort
+    more_entities=scorecard_entities)
