@@ -65,3 +65,24 @@ def test_an_appeal_with_by_and_reason_is_recorded_in_the_chained_log(tmp_path: P
     half = CliRunner().invoke(main, ["appeal", str(log), did, "--set", "age_oldest=55",
                                      "--by", "王芳"])
     assert half.exit_code == 2 and "needs both --by NAME and --reason TEXT" in half.stderr
+
+
+def test_an_appeal_may_correct_a_fact_of_any_scorecards_subject(tmp_path: Path) -> None:
+    """karamay appraises projects on a scorecard of their own entity ([facts.project]): an
+    appeal of a project's decision may correct a project fact, and a typo in one is still
+    refused with did-you-mean."""
+    projects = (Path(__file__).parents[1] / "plugins" / "civicscore-karamay" / "examples"
+                / "projects.csv")
+    log = tmp_path / "d.jsonl"
+    r = CliRunner().invoke(main, ["score", "karamay", "--scheme", "appraisal", str(projects),
+                                  "-o", str(tmp_path / "o.csv"), "--as-of", "2025-12-31",
+                                  "--log", str(log)])
+    assert r.exit_code == 0, r.output
+    did = json.loads(log.read_text("utf-8").splitlines()[0])["decision_id"]
+    ok = CliRunner().invoke(main, ["appeal", str(log), did, "--set",
+                                   "beneficiaries_reached=100"])
+    assert ok.exit_code == 0, ok.output
+    typo = CliRunner().invoke(main, ["appeal", str(log), did, "--set",
+                                     "beneficiaries_reachd=100"])
+    assert typo.exit_code == 2
+    assert "did you mean 'beneficiaries_reached'?" in typo.stderr

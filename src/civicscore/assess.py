@@ -507,12 +507,13 @@ def _readers(policy: Policy) -> dict[tuple[str, str], list[str]]:
     out: dict[tuple[str, str], list[str]] = {}
     for name in policy.schemes:
         section = getattr(policy.model, name, None)
-        entity = policy.specs[name].entity_of(section)
-        declared = policy.model.facts.get(entity or "", {})
         data = section.model_dump(by_alias=True) if section is not None else {}
-        for fact in dict.fromkeys(_expression_names(data)):
-            if fact in declared:
-                out.setdefault((entity or "", fact), []).append(name)
+        read = dict.fromkeys(_expression_names(data))
+        for entity in policy.specs[name].entities_of(section) or ("",):
+            declared = policy.model.facts.get(entity, {})
+            for fact in read:
+                if fact in declared:
+                    out.setdefault((entity, fact), []).append(name)
     return out
 
 

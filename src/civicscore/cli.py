@@ -1329,8 +1329,8 @@ def _check_appeal(policy: Policy, target: dict[str, Any], run: list[dict[str, An
     from ._suggest import did_you_mean
 
     spec = policy.spec(target["scheme"])
-    entity = spec.entity_of(getattr(policy.model, target["scheme"], None))
-    facts = set(policy.model.facts.get(entity or "", {}))
+    entities = spec.entities_of(getattr(policy.model, target["scheme"], None))
+    facts = {f for entity in entities for f in policy.model.facts.get(entity, {})}
     known = {*facts, *spec.record_fields, *(target["input"] or {})}
     for name in fixes:
         if name not in known:

@@ -638,23 +638,27 @@ def _check_record_fields(ctx: CompileContext, specs: Mapping[str, SchemeSpec],
     seen = {(p.file, p.line, p.col) for p in ctx.problems}
     for name in compiled:
         spec = specs[name]
-        entity = spec.entity_of(getattr(ctx.model, name, None))
-        facts = ctx.model.facts.get(entity or "", {})
-        for field_name in spec.record_fields:
-            if field_name not in facts:
-                continue
-            path: KeyPath = ("facts", entity or "", field_name)
-            problem = ctx.layers.problem(
-                path, f"fact name {field_name!r} is a field the {name} scheme reads from every "
-                      f"record itself ({', '.join(spec.record_fields)}); a fact of that name "
-                      f"would be read from the same column and reject the records it does "
-                      f"not fit",
-                f"rename the fact (e.g. {field_name + '_value'!r}) and its column in the "
-                f"input files")
-            where = (problem.file, problem.line, problem.col)
-            if where not in seen:
-                seen.add(where)
-                ctx.problems.append(problem)
+        for entity in spec.entities_of(getattr(ctx.model, name, None)):
+            facts = ctx.model.facts.get(entity, {})
+            for field_name in spec.record_fields:
+                if field_name not in facts:
+                    continue
+                path: KeyPath = ("facts", entity, field_name)
+                problem = ctx.layers.problem(
+                    path, f"fact name {field_name!r} is a field the {name} scheme reads from "
+                          f"every record itself ({', '.join(spec.record_fields)}); a fact of "
+                          f"that name would be read from the same column and reject the "
+                          f"records it does not fit",
+                    f"rename the fact (e.g. {field_name + '_value'!r}) and its column in the "
+                    f"input files",
+                    zh=(f"事实名 {field_name!r} 是 {name} 评分方案从每条记录直接读取的字段"
+                        f"（{'、'.join(spec.record_fields)}）；同名的事实会读同一列，并拒收不合"
+                        f"它要求的记录",
+                        f"请给这个事实和输入文件中的列改名（如 {field_name + '_value'!r}）"))
+                where = (problem.file, problem.line, problem.col)
+                if where not in seen:
+                    seen.add(where)
+                    ctx.problems.append(problem)
 
 
 def load_policy(source: str | Path, env: Environment, text: str | bytes | None = None,

@@ -211,7 +211,7 @@ class _Page:
             d.p(" ".join(doc.split()))
         if spec is not None:
             fields = ", ".join(spec.record_fields)
-            facts = f"[facts.{entity}]" if entity else ""
+            facts = ", ".join(f"[facts.{e}]" for e in spec.entities_of(section))
             d.p((self.w["input"] + ": ", "b"), (fields, "code") if fields else ("", ""),
                 f" + {facts}" if facts and fields else facts,
                 *([("; " + self.w["extra"] + ": ", ""), (", ".join(spec.extra_inputs), "code")]
