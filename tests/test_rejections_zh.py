@@ -472,3 +472,33 @@ factor = 2
     assert per == [["记录 x：加分系数“per_head”的条件（10 / people > 1）无法计算：除数为零"]]
     batch = volunteer.volunteer.batch(pl.DataFrame(acts), as_of=as_of)
     assert [list(r) for r in batch.rejected["reasons"].to_list()] == per
+
+
+# --- appraisal: both engines -------------------------------------------------------------
+
+PCTS = ("tasks_completed_pct", "requests_resolved_pct", "satisfaction_staff",
+        "satisfaction_users", "satisfaction_departments", "satisfaction_leaders")
+
+SUBJECTS: list[dict[str, Any]] = [
+    {"subject_id": "W1", **dict.fromkeys(PCTS, 90)},
+    dict.fromkeys(PCTS, 90),                                              # no id
+    {"subject_id": "W1", **dict.fromkeys(PCTS, 90)},                      # duplicate
+    {"subject_id": "W3", **dict.fromkeys(PCTS, 90), "tasks_completed_pct": "九十"},
+]
+
+APPRAISAL_ZH = [
+    ["第 2 行：字段“subject_id”为必填项，但没有填写"],
+    ["被考核对象编号 W1 已在第 1 行出现"],
+    ["记录 W3：字段“tasks_completed_pct”：应为数字，实际为 '九十'"],
+]
+
+
+def test_appraisal_rejections_in_chinese_from_both_engines(zh: None) -> None:
+    policy = civicscore.load(EXAMPLE_POLICY)
+    as_of = dt.date(2025, 12, 31)
+    per = policy.appraisal.run(SUBJECTS, as_of=as_of)
+    said = [list(r["reasons"]) for r in per.rejected_rows()]
+    assert said == APPRAISAL_ZH
+    frame = pl.DataFrame(SUBJECTS, infer_schema_length=None, strict=False)
+    batch = policy.appraisal.batch(frame, as_of=as_of)
+    assert [list(r) for r in batch.rejected["reasons"].to_list()] == said

@@ -91,6 +91,8 @@ EVALUATION: dict[str, dict[str, str]] = {
     "not_finite": {"en": "cannot round a non-finite number", "zh": "无法对非有限数取整"},
     "date_out_of_range": {"en": "date value out of range", "zh": "日期超出范围"},
     "year_out_of_range": {"en": "year {value} is out of range", "zh": "年份 {value} 超出范围"},
+    "value_not_finite": {"en": "the value is not a finite number ({value})",
+                         "zh": "结果不是有限的数（{value}）"},
 }
 """Why an expression cannot be computed for a record, as the evaluators (and Python's
 ``datetime``) say it in English, and in each language (:func:`evaluation_error`)."""
@@ -113,6 +115,12 @@ SENTENCES: dict[str, dict[str, str]] = {
     "multiplier_error": {"en": "record {id}: the condition of multiplier '{rule}' ({text}) "
                                "cannot be computed: {error}",
                          "zh": "记录 {id}：加分系数“{rule}”的条件（{text}）无法计算：{error}"},
+    "veto_error": {"en": "subject {id}: veto item '{rule}' ({text}) could not be computed: "
+                         "{error}",
+                   "zh": "被考核对象 {id}：否决项“{rule}”（{text}）无法计算：{error}"},
+    "indicator_error": {"en": "subject {id}: indicator '{rule}' ({text}) could not be computed: "
+                              "{error}",
+                        "zh": "被考核对象 {id}：指标“{rule}”（{text}）无法计算：{error}"},
     "visit_expr_error": {"en": "household {id}: '{text}' could not be computed ({error})",
                          "zh": "住户 {id}：'{text}' 无法计算（{error}）"},
     "after_as_of": {"en": "{who}: {what} {day}, after the as-of date {as_of}",

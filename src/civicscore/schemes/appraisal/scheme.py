@@ -101,6 +101,7 @@ from dataclasses import dataclass, field, replace
 from decimal import ROUND_HALF_UP, Decimal
 from typing import TYPE_CHECKING, Any, NamedTuple
 
+from ... import record_words as rw
 from ..._suggest import did_you_mean, one_of
 from ...errors import RecordError
 from ...expr import Expression, FunctionTable, Type
@@ -722,22 +723,23 @@ class AppraisalScheme(BatchEngine):
             return self._reject(row, f"row {row}", [unreadable], as_of)
         reasons: list[Reason] = []
         sid = ""
+        lang = reasons_language(self.model.policy.locale)
         raw_id = record.get("subject_id")
         if is_missing(raw_id):
-            reasons.append(Reason("MISSING_FIELD", "record.subject_id",
-                                  f"row {row}: field 'subject_id' is required and missing"))
+            reasons.append(Reason("MISSING_FIELD", "record.subject_id", rw.say(
+                "missing", lang, who=rw.who(f"row {row}", lang), field="subject_id")))
         else:
             try:
                 sid = to_id(raw_id, f"row {row}", "subject_id")
             except RecordError as e:
-                reasons.append(Reason(e.code, "record.subject_id", str(e),
+                reasons.append(Reason(e.code, "record.subject_id", e.text(lang),
                                       {"subject_id": raw_id}))
         label = sid or f"row {row}"
         if sid:
             if sid in seen:
-                reasons.append(Reason("DUPLICATE_RECORD", "record.subject_id",
-                                      f"subject id {sid} already appears in row {seen[sid]}",
-                                      {"subject_id": sid}))
+                reasons.append(Reason("DUPLICATE_RECORD", "record.subject_id", rw.say(
+                    "duplicate", lang, thing="subject", thing_zh=rw.THINGS_ZH["subject"],
+                    id=sid, first=seen[sid]), {"subject_id": sid}))
             else:
                 seen[sid] = row
         facts, fact_reasons = coerce_facts(record, self.facts, label, self.entity,
@@ -768,10 +770,9 @@ class AppraisalScheme(BatchEngine):
                 if v.when(env):
                     held.append((v, v.when.values_read(env)))
             except (ArithmeticError, ValueError) as e:
-                reasons.append(Reason("EXPR_ERROR", f"{self.rule_root}.vetoes.{v.id}",
-                                      f"subject {label}: veto item {v.id!r} ({v.when.text}) "
-                                      f"could not be computed: {e}",
-                                      v.when.values_read(env)))
+                reasons.append(Reason("EXPR_ERROR", f"{self.rule_root}.vetoes.{v.id}", rw.say(
+                    "veto_error", lang, id=label, rule=v.id, text=v.when.text,
+                    error=rw.evaluation_error(e, lang)), v.when.values_read(env)))
         if reasons:
             return self._reject(row, sid, reasons, as_of)
         return self._grade_subject(row, sid, traces, exact, held, as_of)
@@ -829,10 +830,12 @@ class AppraisalScheme(BatchEngine):
                                for f, w in ind.raters)
                 raw = rater_mean([(env[f], w) for f, w in ind.raters])
         except (ArithmeticError, ValueError) as e:
-            text = ind.value.text if ind.value is not None else "rater-weighted mean"
-            raise _Rejected(Reason("EXPR_ERROR", f"{rule}.value",
-                                   f"subject {label}: indicator {ind.id!r} ({text}) could not be "
-                                   f"computed: {e}", read or {})) from None
+            lang = reasons_language(self.model.policy.locale)
+            text = ind.value.text if ind.value is not None else (
+                "rater-weighted mean" if lang == "en" else "评价人加权平均")
+            raise _Rejected(Reason("EXPR_ERROR", f"{rule}.value", rw.say(
+                "indicator_error", lang, id=label, rule=ind.id, text=text,
+                error=rw.evaluation_error(e, lang)), read or {})) from None
         score, how, flag = self._normalise(ind, raw, label)
         weighted = EXACT.multiply(score, ind.wg)
         trace = IndicatorTrace(ind.id, ind.label, ind.label_en, ind.group, ind.norm.method,
