@@ -32,7 +32,7 @@ from typing import TYPE_CHECKING, Any
 
 import click
 
-from . import cli_json
+from . import cli_json, completion
 from .errors import PolicyError, Problem
 from .messages import LANGS, POLICY_LANG, language, problem_line
 from .policy.care import vocabulary
@@ -593,7 +593,7 @@ def _is_care_check(p: Problem) -> bool:
 
 
 @click.command("assess")
-@click.argument("policy_source", metavar="POLICY")
+@click.argument("policy_source", metavar="POLICY", shell_complete=completion.policies)
 @click.option("--lang", type=click.Choice(list(LANGS)), default=None,
               help="Language of the record (default: CIVICSCORE_LANG, else the policy's "
                    "locale).")

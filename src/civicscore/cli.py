@@ -35,7 +35,7 @@ from typing import TYPE_CHECKING, Any, NoReturn
 
 import click
 
-from . import __version__, cli_json
+from . import __version__, cli_json, completion
 from .errors import CivicScoreError, InputError, PolicyError, Problem, UsageError
 from .messages import LANG, error_text, problem_line, say
 
@@ -417,7 +417,7 @@ def _engine(policy_roots: tuple[str, ...]) -> Any:
 
 
 _scheme_option = click.option(
-    "--scheme", required=True, metavar="NAME",
+    "--scheme", required=True, metavar="NAME", shell_complete=completion.schemes,
     help="Which scheme to evaluate: a section of the policy (built-in or a plugin's; "
          "civicscore plugins lists them).")
 
@@ -431,7 +431,7 @@ def _print_warnings(policy: Policy) -> None:
 
 
 @main.command()
-@click.argument("policies", nargs=-1, required=True)
+@click.argument("policies", nargs=-1, required=True, shell_complete=completion.policies)
 @click.option("--format", "fmt", type=click.Choice(["text", "json"]), default="text",
               callback=cli_json.mark,
               help="json prints one object, with one entry per policy, for editors and CI.")
@@ -555,7 +555,7 @@ def _output_kind(output: str | None, fmt: str | None) -> str:
 
 
 @main.command()
-@click.argument("policy")
+@click.argument("policy", shell_complete=completion.policies)
 @click.argument("input_file", metavar="INPUT", type=click.Path())
 @_scheme_option
 @click.option("-o", "--output", type=click.Path(dir_okay=False),
@@ -1074,7 +1074,7 @@ def _looks_numeric(text: str) -> bool:
 
 
 @main.command()
-@click.argument("policy")
+@click.argument("policy", shell_complete=completion.policies)
 @_scheme_option
 @click.option("--record", "record_json", required=True,
               help="The record as JSON, or @file.json.")
@@ -1108,7 +1108,7 @@ def explain(policy: str, scheme: str, record_json: str, policy_roots: tuple[str,
 
 
 @main.command("test")
-@click.argument("policies", nargs=-1, required=True)
+@click.argument("policies", nargs=-1, required=True, shell_complete=completion.policies)
 @click.option("-k", "pattern", help="Run only cases whose name or tags match (substring or "
                                     "glob).")
 @click.option("--min-coverage", type=click.FloatRange(0, 100), default=None,

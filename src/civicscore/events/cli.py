@@ -13,7 +13,7 @@ import datetime as dt
 
 import click
 
-from .. import cli_json
+from .. import cli_json, completion
 
 
 def _until(value: str) -> dt.date | dt.datetime:
@@ -31,7 +31,7 @@ def _until(value: str) -> dt.date | dt.datetime:
 
 
 @click.command("events")
-@click.argument("policy")
+@click.argument("policy", shell_complete=completion.policies)
 @click.argument("events", type=click.Path(dir_okay=False))
 @click.option("--until", "until_text", required=True, metavar="DATE",
               help="The end of the run: deadlines up to then fire (a date means its "

@@ -16,7 +16,7 @@ from typing import Any, TypeVar
 
 import click
 
-from .. import cli_json
+from .. import cli_json, completion
 from . import ENV, Ledger, open_ledger
 from .model import statement_row, text
 
@@ -102,7 +102,7 @@ def migrate(db: str | None) -> None:
 
 
 @ledger.command()
-@click.argument("policy")
+@click.argument("policy", shell_complete=completion.policies)
 @click.argument("input_file", metavar="FILE", type=click.Path(dir_okay=False))
 @click.option("--as-of", "as_of", type=click.DateTime(formats=["%Y-%m-%d"]), required=True,
               help="Score the records as of this date (YYYY-MM-DD).")

@@ -15,7 +15,7 @@ from pathlib import Path
 
 import click
 
-from .. import cli_json
+from .. import cli_json, completion
 
 
 def write_text_atomically(path: str | Path, text: str) -> None:
@@ -44,7 +44,7 @@ def _emit(text: str, output: str | None) -> None:
 
 
 @click.command("render")
-@click.argument("policy")
+@click.argument("policy", shell_complete=completion.policies)
 @click.option("--format", "fmt", type=click.Choice(["html", "md", "json"]), default="html",
               show_default=True, callback=cli_json.mark, is_eager=True,
               help="One static HTML page, or Markdown; json prints one object with the "
