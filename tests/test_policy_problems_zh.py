@@ -279,3 +279,27 @@ def test_visits_problems_in_chinese(tmp_path: Path, text: str, zh: str) -> None:
 def test_volunteer_and_civility_problems_in_chinese(tmp_path: Path, text: str, zh: str) -> None:
     said = _check(tmp_path, text, "zh")
     assert zh in said, said
+
+
+APPRAISAL_HEAD = ('[facts.subject]\na = { type = "decimal", min = 0, max = 100 }\n'
+                  'b = { type = "decimal", min = 0, max = 100 }\n[appraisal]\n')
+TWO = ('[[appraisal.indicators]]\nid = "a"\nweight = 0.5\nvalue = "a"\n'
+       'normalise = { method = "none" }\n'
+       '[[appraisal.indicators]]\nid = "b"\nweight = 0.4\nvalue = "b"\n'
+       'normalise = { method = "none" }\n')
+GRADES = ('[[appraisal.grades]]\nid = "good"\nmin_score = 60\n'
+          '[[appraisal.grades]]\nid = "fail"\nmin_score = 0\n')
+
+
+@pytest.mark.parametrize(("text", "zh"), [
+    (TWO + GRADES, "指标权重之和为 0.9（a 0.5, b 0.4）；权重之和必须为 1"),
+    (TWO.replace("0.4", "0.5") + GRADES.replace("min_score = 0", "min_score = 10"),
+     "最后一个等级（fail）的 min_score 必须为 0，这样每个总分都有等级"),
+    (TWO.replace("0.4", "0.5") + GRADES + '[appraisal.quota]\ngrade = "god"\nmax_share = 0.2\n',
+     "未知的等级 'god' [appraisal.quota.grade]（建议：是否想写 'good'？）"),
+    (TWO.replace("0.4", "0.5").replace('value = "b"\n', "") + GRADES,
+     "指标 'b' 需要取值表达式 value 或评价人 raters"),
+])
+def test_appraisal_problems_in_chinese(tmp_path: Path, text: str, zh: str) -> None:
+    said = _check(tmp_path, APPRAISAL_HEAD + text, "zh")
+    assert zh in said, said

@@ -102,7 +102,7 @@ from decimal import ROUND_HALF_UP, Decimal
 from typing import TYPE_CHECKING, Any, NamedTuple
 
 from ... import record_words as rw
-from ..._suggest import did_you_mean, one_of
+from ..._suggest import closest, did_you_mean, one_of
 from ...errors import RecordError
 from ...expr import Expression, FunctionTable, Type
 from ...expr.ir import Name, walk
@@ -1079,9 +1079,12 @@ def _check_normalise(ctx: CompileContext, path: tuple[Any, ...], ind_id: str,
     if n.method == "linear":
         if n.floor is None or n.target is None:
             missing = " and ".join(k for k in ("floor", "target") if getattr(n, k) is None)
-            ctx.report(path, f"method = 'linear' needs {missing} (floor: the value scoring "
-                             f"0; target: the value scoring 100)",
-                       "e.g. { method = \"linear\", floor = 60, target = 100 }", value=False)
+            ctx.report(path, (f"method = 'linear' needs {missing} (floor: the value scoring "
+                              f"0; target: the value scoring 100)",
+                              f"method = 'linear' 需要写 {missing.replace(' and ', ' 和 ')}"
+                              f"（floor：得 0 分的值；target：得 100 分的值）"),
+                       ("e.g. { method = \"linear\", floor = 60, target = 100 }",
+                        "如 { method = \"linear\", floor = 60, target = 100 }"), value=False)
             return False
         if n.floor == n.target:
             ctx.report(path + ("target",), f"target {n.target:g} equals floor {n.floor:g}; "
@@ -1183,7 +1186,7 @@ def _check_weights(ctx: CompileContext, rules: Appraisal | Scorecard,
             ctx.report(root + ("groups",), "groups are declared but no indicator names one",
                        "give each indicator a group, or remove [appraisal.groups]",
                        value=False)
-        _check_sum(ctx, "indicator weights", [(i, inds[i].id, inds[i].weight)
+        _check_sum(ctx, ("indicator weights", "指标权重"), [(i, inds[i].id, inds[i].weight)
                                               for i in range(len(inds))],
                    lambda i: root + ("indicators", i, "weight"))
         return {}
@@ -1191,31 +1194,43 @@ def _check_weights(ctx: CompileContext, rules: Appraisal | Scorecard,
         g = inds[i].group
         assert g is not None
         if g not in rules.groups:
-            ctx.report(root + ("indicators", i, "group"), f"unknown group {g!r}",
-                       did_you_mean(g, rules.groups) or f"declare it under "
-                                                        f"[appraisal.groups.{g}]")
+            ctx.report(root + ("indicators", i, "group"), (f"unknown group {g!r}",
+                                                           f"未知的分组 {g!r}"),
+                       _did(g, rules.groups, (f"declare it under [appraisal.groups.{g}]",
+                                              f"请在 [appraisal.groups.{g}] 中声明它")))
     for gid in rules.groups:
         members = [(i, inds[i].id, inds[i].weight) for i in grouped if inds[i].group == gid]
         if not members:
             ctx.report(root + ("groups", gid), f"group {gid!r} has no indicators",
                        "remove it, or give it indicators", value=False)
             continue
-        _check_sum(ctx, f"weights of group {gid!r}", members,
+        _check_sum(ctx, (f"weights of group {gid!r}", f"分组 {gid!r} 的指标权重"), members,
                    lambda i: root + ("indicators", i, "weight"))
-    _check_sum(ctx, "group weights", [(g, g, grp.weight) for g, grp in rules.groups.items()],
+    _check_sum(ctx, ("group weights", "分组权重"),
+               [(g, g, grp.weight) for g, grp in rules.groups.items()],
                lambda g: root + ("groups", g, "weight"))
     return {g: grp.weight for g, grp in rules.groups.items()}
 
 
-def _check_sum(ctx: CompileContext, what: str, items: list[tuple[Any, str, float]],
-               where: Any) -> None:
+def _did(word: str, choices: Iterable[str], otherwise: tuple[str, str]) -> tuple[str, str]:
+    """``did you mean 'x'?`` in English and Chinese, or ``otherwise`` when nothing is close."""
+    found = closest(word, choices)
+    return (f"did you mean {found!r}?", f"是否想写 {found!r}？") if found is not None \
+        else otherwise
+
+
+def _check_sum(ctx: CompileContext, what: tuple[str, str],
+               items: list[tuple[Any, str, float]], where: Any) -> None:
+    """Weights that must sum to 1; ``what`` names them in English and Chinese."""
     if not items:
         return
     total = math.fsum(w for _, _, w in items)
     if abs(total - 1) > TOLERANCE:
         parts = ", ".join(f"{name} {_num(w)}" for _, name, w in items)
-        ctx.report(where(items[0][0]), f"{what} sum to {_num(total)} ({parts}); they must "
-                                       f"sum to 1")
+        ctx.report(where(items[0][0]), (f"{what[0]} sum to {_num(total)} ({parts}); they must "
+                                        f"sum to 1",
+                                        f"{what[1]}之和为 {_num(total)}（{parts}）；"
+                                        f"权重之和必须为 1"))
 
 
 def _check_cohort_by(ctx: CompileContext, card: AppraisalScheme,
@@ -1228,12 +1243,15 @@ def _check_cohort_by(ctx: CompileContext, card: AppraisalScheme,
     for j, name in enumerate(q.cohort_by):
         path = root + ("quota", "cohort_by", j)
         if name not in declared:
-            ctx.report(path, f"unknown fact {name!r} in cohort_by",
-                       did_you_mean(name, declared) or f"declare it under "
-                                                       f"[facts.{card.entity}]")
+            ctx.report(path, (f"unknown fact {name!r} in cohort_by",
+                              f"cohort_by 中有未知的事实 {name!r}"),
+                       _did(name, declared, (f"declare it under [facts.{card.entity}]",
+                                             f"请在 [facts.{card.entity}] 中声明它")))
         elif declared[name].care_need:
-            ctx.report(path, f"the quota may not split cohorts by {name!r}: "
-                             f"{care.outside_care(name, declared[name])}", value=False)
+            ctx.report(path, (f"the quota may not split cohorts by {name!r}: "
+                              f"{care.outside_care(name, declared[name])}",
+                              f"名额限制不能按 {name!r} 分组："
+                              f"{care.outside_care_zh(name, declared[name])}"), value=False)
         elif declared[name].type not in ("string", "enum", "int", "bool"):
             ctx.report(path, f"cohort_by fact {name!r} is a {declared[name].type} fact; "
                              f"cohorts are split by text, enum, int or bool facts",
@@ -1247,9 +1265,10 @@ def _compile_card(ctx: CompileContext, rules: Appraisal | Scorecard,
     whose records carry the facts of ``entity``."""
     facts = ctx.model.facts.get(entity, {})
     if entity not in ctx.model.facts:
-        ctx.report(root + ("entity",), f"no facts are declared for entity {entity!r}",
-                   did_you_mean(entity, ctx.model.facts) or f"declare them under "
-                                                            f"[facts.{entity}]")
+        ctx.report(root + ("entity",), (f"no facts are declared for entity {entity!r}",
+                                        f"没有为对象 {entity!r} 声明事实"),
+                   _did(entity, ctx.model.facts, (f"declare them under [facts.{entity}]",
+                                                  f"请在 [facts.{entity}] 中声明")))
     for name in RESERVED:
         if name in facts:
             ctx.report(("facts", entity, name), f"fact name {name!r} is reserved: it is the "
@@ -1263,20 +1282,27 @@ def _compile_card(ctx: CompileContext, rules: Appraisal | Scorecard,
     for i, ind in enumerate(rules.indicators):
         path: tuple[str | int, ...] = root + ("indicators", i)
         if ind.id in seen:
-            ctx.report(path + ("id",), f"indicator id {ind.id!r} is used twice (first in "
-                                       f"indicator {seen[ind.id] + 1})")
+            ctx.report(path + ("id",), (f"indicator id {ind.id!r} is used twice (first in "
+                                        f"indicator {seen[ind.id] + 1})",
+                                        f"指标编号 {ind.id!r} 用了两次（第一次在第 "
+                                        f"{seen[ind.id] + 1} 个指标）"))
         seen.setdefault(ind.id, i)
         usable = _check_normalise(ctx, path + ("normalise",), ind.id, ind.normalise)
         value: Expression | None = None
         raters: list[tuple[str, float]] = []
         if (ind.value is None) == (not ind.raters):
             if ind.value is None:
-                ctx.report(path + ("id",), f"indicator {ind.id!r} needs a value expression "
-                                           f"or raters", "add value = \"some_fact\"",
+                ctx.report(path + ("id",), (f"indicator {ind.id!r} needs a value expression "
+                                            f"or raters",
+                                            f"指标 {ind.id!r} 需要取值表达式 value "
+                                            f"或评价人 raters"),
+                           ("add value = \"some_fact\"", "请加上 value = \"某个事实\""),
                            value=False)
             else:
-                ctx.report(path + ("raters",), f"indicator {ind.id!r} has both value and "
-                                               f"raters; give exactly one", value=False)
+                ctx.report(path + ("raters",), (f"indicator {ind.id!r} has both value and "
+                                                f"raters; give exactly one",
+                                                f"指标 {ind.id!r} 同时写了 value 和 raters；"
+                                                f"只能写一个"), value=False)
             usable = False
         elif ind.value is not None:
             scope = ctx.scope(entity, f"indicator {ind.id!r}")
@@ -1285,16 +1311,18 @@ def _compile_card(ctx: CompileContext, rules: Appraisal | Scorecard,
         else:
             for fact, w in ind.raters.items():
                 if fact not in facts:
-                    ctx.report(path + ("raters", fact), f"unknown fact {fact!r}",
-                               did_you_mean(fact, numeric) or f"declare it under "
-                                                              f"[facts.{entity}]",
+                    ctx.report(path + ("raters", fact), (f"unknown fact {fact!r}",
+                                                         f"未知的事实 {fact!r}"),
+                               _did(fact, numeric, (f"declare it under [facts.{entity}]",
+                                                    f"请在 [facts.{entity}] 中声明它")),
                                value=False)
                     usable = False
                 elif facts[fact].care_need:
-                    ctx.report(path + ("raters", fact), f"indicator {ind.id!r} may not read "
-                                                        f"{fact!r}: "
-                                                        f"{care.outside_care(fact, facts[fact])}",
-                               value=False)
+                    ctx.report(path + ("raters", fact), (
+                        f"indicator {ind.id!r} may not read {fact!r}: "
+                        f"{care.outside_care(fact, facts[fact])}",
+                        f"指标 {ind.id!r} 不能读取 {fact!r}："
+                        f"{care.outside_care_zh(fact, facts[fact])}"), value=False)
                     usable = False
                 elif facts[fact].type not in NUMERIC:
                     ctx.report(path + ("raters", fact), f"rater fact {fact!r} is a "
@@ -1327,26 +1355,33 @@ def _compile_card(ctx: CompileContext, rules: Appraisal | Scorecard,
     for j, g in enumerate(rules.grades):
         path = root + ("grades", j)
         if g.id in seen_grades:
-            ctx.report(path + ("id",), f"grade id {g.id!r} is used twice")
+            ctx.report(path + ("id",), (f"grade id {g.id!r} is used twice",
+                                        f"等级编号 {g.id!r} 用了两次"))
         seen_grades.setdefault(g.id, j)
         if grades and g.min_score >= grades[-1].min_score:
             ctx.report(path + ("min_score",),
-                       f"grades must be written best first with decreasing min_score: "
-                       f"{g.min_score:g} is not below {grades[-1].min_score:g} "
-                       f"({grades[-1].id})")
+                       (f"grades must be written best first with decreasing min_score: "
+                        f"{g.min_score:g} is not below {grades[-1].min_score:g} "
+                        f"({grades[-1].id})",
+                        f"等级须从最好的写起，min_score 依次减小：{g.min_score:g} 不低于 "
+                        f"{grades[-1].min_score:g}（{grades[-1].id}）"))
         grades.append(_Grade(g.id, g.label, g.label_en, g.min_score))
     if rules.grades and rules.grades[-1].min_score != 0:
         last = len(rules.grades) - 1
         ctx.report(root + ("grades", last, "min_score"),
-                   f"the last grade ({rules.grades[-1].id}) must have min_score = 0, so that "
-                   f"every total has a grade")
+                   (f"the last grade ({rules.grades[-1].id}) must have min_score = 0, so that "
+                    f"every total has a grade",
+                    f"最后一个等级（{rules.grades[-1].id}）的 min_score 必须为 0，"
+                    f"这样每个总分都有等级"))
 
     q = rules.quota
     if q is not None:
         ids = [g.id for g in rules.grades]
         if q.grade not in ids:
-            ctx.report(root + ("quota", "grade"), f"unknown grade {q.grade!r}",
-                       did_you_mean(q.grade, ids) or "grades: " + one_of(ids))
+            ctx.report(root + ("quota", "grade"), (f"unknown grade {q.grade!r}",
+                                                   f"未知的等级 {q.grade!r}"),
+                       _did(q.grade, ids, ("grades: " + one_of(ids),
+                                           "已定义的等级：" + one_of(ids, words=("、", " 或 ")))))
         elif ids.index(q.grade) == len(ids) - 1:
             ctx.report(root + ("quota", "grade"), f"the quota cannot apply to the lowest "
                                                   f"grade {q.grade!r}: there is no grade below "
@@ -1371,7 +1406,8 @@ def _compile_card(ctx: CompileContext, rules: Appraisal | Scorecard,
     for j, v in enumerate(rules.vetoes):
         path = root + ("vetoes", j)
         if v.id in seen_vetoes:
-            ctx.report(path + ("id",), f"veto id {v.id!r} is used twice")
+            ctx.report(path + ("id",), (f"veto id {v.id!r} is used twice",
+                                        f"否决项编号 {v.id!r} 用了两次"))
         seen_vetoes.add(v.id)
         expr = ctx.expression(path + ("when",), v.when,
                               ctx.scope(entity, f"veto {v.id!r}"), Type.BOOL)
