@@ -303,3 +303,19 @@ GRADES = ('[[appraisal.grades]]\nid = "good"\nmin_score = 60\n'
 def test_appraisal_problems_in_chinese(tmp_path: Path, text: str, zh: str) -> None:
     said = _check(tmp_path, APPRAISAL_HEAD + text, "zh")
     assert zh in said, said
+
+
+@pytest.mark.parametrize(("normalise", "zh"), [
+    ('{ method = "linear", floor = 60, target = 60 }', "target 60 与 floor 60 相等；两者必须不同"),
+    ('{ method = "linear", floor = 100, target = 60 }',
+     "target 60 低于 floor 100，但 higher_is_better 为 true：floor 是最差的值，target 是最好的值"),
+    ('{ method = "bands", bands = [{ from = 0, to = 60, score = 50 }, '
+     '{ from = 50, to = 101, score = 100 }] }',
+     "第 2 段 [50, 101) 与第 1 段 [0, 60) 重叠"),
+    ('{ method = "none", floor = 1 }', "'floor' 只在 method = 'linear' 时使用"),
+])
+def test_normalisation_problems_in_chinese(tmp_path: Path, normalise: str, zh: str) -> None:
+    text = (APPRAISAL_HEAD + f'[[appraisal.indicators]]\nid = "a"\nweight = 1\nvalue = "a"\n'
+            f'normalise = {normalise}\n' + GRADES)
+    said = _check(tmp_path, text, "zh")
+    assert zh in said, said

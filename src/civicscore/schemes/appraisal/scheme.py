@@ -1061,6 +1061,10 @@ _KEY_USE = {
 NUMERIC = ("int", "decimal")
 
 
+_NEVER_LESS = ("a better value must never score less; fix the scores, or set "
+               "higher_is_better", "更好的值得分不能更少；请修改得分，或设置 higher_is_better")
+
+
 def _check_normalise(ctx: CompileContext, path: tuple[Any, ...], ind_id: str,
                      n: Normalise) -> bool:
     """Report every problem of one indicator's normalise table; True when it is usable."""
@@ -1069,11 +1073,14 @@ def _check_normalise(ctx: CompileContext, path: tuple[Any, ...], ind_id: str,
         if key in n.model_fields_set and n.method not in _KEY_USE[key]:
             uses = _KEY_USE[key]
             if len(uses) == 1:
-                msg = f"{key!r} is only used with method = {uses[0]!r}"
+                msg = (f"{key!r} is only used with method = {uses[0]!r}",
+                       f"{key!r} 只在 method = {uses[0]!r} 时使用")
             else:
                 msg = (f"{key!r} is not used with method = {n.method!r} (the raw value is "
-                       f"the score, so higher is always better)")
-            ctx.report(path + (key,), msg, "remove it, or change the method", value=False)
+                       f"the score, so higher is always better)",
+                       f"method = {n.method!r} 时不用 {key!r}（原始值就是得分，所以总是越高越好）")
+            ctx.report(path + (key,), msg, ("remove it, or change the method",
+                                            "请删去它，或改用其他 method"), value=False)
             ok = False
     better = "higher" if n.higher_is_better else "lower"
     if n.method == "linear":
@@ -1087,29 +1094,38 @@ def _check_normalise(ctx: CompileContext, path: tuple[Any, ...], ind_id: str,
                         "如 { method = \"linear\", floor = 60, target = 100 }"), value=False)
             return False
         if n.floor == n.target:
-            ctx.report(path + ("target",), f"target {n.target:g} equals floor {n.floor:g}; "
-                                           f"they must differ")
+            ctx.report(path + ("target",), (f"target {n.target:g} equals floor {n.floor:g}; "
+                                            f"they must differ",
+                                            f"target {n.target:g} 与 floor {n.floor:g} 相等；"
+                                            f"两者必须不同"))
             return False
         if n.higher_is_better != (n.target > n.floor):
             ctx.report(path + ("target",),
-                       f"target {n.target:g} is {'below' if n.target < n.floor else 'above'} "
-                       f"floor {n.floor:g}, but higher_is_better is "
-                       f"{str(n.higher_is_better).lower()}: the floor is the worst value "
-                       f"and the target the best",
-                       "swap floor and target, or set higher_is_better = "
-                       f"{str(not n.higher_is_better).lower()}")
+                       (f"target {n.target:g} is {'below' if n.target < n.floor else 'above'} "
+                        f"floor {n.floor:g}, but higher_is_better is "
+                        f"{str(n.higher_is_better).lower()}: the floor is the worst value "
+                        f"and the target the best",
+                        f"target {n.target:g} {'低于' if n.target < n.floor else '高于'} floor "
+                        f"{n.floor:g}，但 higher_is_better 为 {str(n.higher_is_better).lower()}："
+                        f"floor 是最差的值，target 是最好的值"),
+                       ("swap floor and target, or set higher_is_better = "
+                        f"{str(not n.higher_is_better).lower()}",
+                        "请对调 floor 和 target，或设 higher_is_better = "
+                        f"{str(not n.higher_is_better).lower()}"))
             ok = False
     elif n.method == "thresholds":
         if not n.steps:
-            ctx.report(path, f"indicator {ind_id!r}: method = 'thresholds' needs at least one "
-                             f"step", "steps = [{ at = 90, score = 100 }, { at = 0, score = 60 }]",
-                       value=False)
+            ctx.report(path, (f"indicator {ind_id!r}: method = 'thresholds' needs at least one "
+                              f"step", f"指标 {ind_id!r}：method = 'thresholds' 至少需要一个台阶"),
+                       "steps = [{ at = 90, score = 100 }, { at = 0, score = 60 }]", value=False)
             return False
         seen: dict[float, int] = {}
         for j, s in enumerate(n.steps):
             if s.at in seen:
-                ctx.report(path + ("steps", j, "at"), f"two steps are at {s.at:g} (steps "
-                                                      f"{seen[s.at] + 1} and {j + 1})")
+                ctx.report(path + ("steps", j, "at"), (f"two steps are at {s.at:g} (steps "
+                                                       f"{seen[s.at] + 1} and {j + 1})",
+                                                       f"有两个台阶都在 {s.at:g}（第 "
+                                                       f"{seen[s.at] + 1} 和第 {j + 1} 个）"))
                 ok = False
             seen.setdefault(s.at, j)
         order = sorted(range(len(n.steps)), key=lambda j: n.steps[j].at)
@@ -1120,24 +1136,29 @@ def _check_normalise(ctx: CompileContext, path: tuple[Any, ...], ind_id: str,
             if (hi.score < lo.score) if n.higher_is_better else (hi.score > lo.score):
                 worse, other = (b, a) if n.higher_is_better else (a, b)
                 ctx.report(path + ("steps", worse, "score"),
-                           f"the step at {n.steps[worse].at:g} scores "
-                           f"{n.steps[worse].score:g}, less than the step at "
-                           f"{n.steps[other].at:g} ({n.steps[other].score:g}), but "
-                           f"{better} values are better (higher_is_better = "
-                           f"{str(n.higher_is_better).lower()})",
-                           "a better value must never score less; fix the scores, or set "
-                           "higher_is_better")
+                           (f"the step at {n.steps[worse].at:g} scores "
+                            f"{n.steps[worse].score:g}, less than the step at "
+                            f"{n.steps[other].at:g} ({n.steps[other].score:g}), but "
+                            f"{better} values are better (higher_is_better = "
+                            f"{str(n.higher_is_better).lower()})",
+                            f"{n.steps[worse].at:g} 处的台阶得 {n.steps[worse].score:g} 分，少于 "
+                            f"{n.steps[other].at:g} 处的台阶（{n.steps[other].score:g} 分），但值"
+                            f"{'越高' if n.higher_is_better else '越低'}越好（higher_is_better = "
+                            f"{str(n.higher_is_better).lower()}）"), _NEVER_LESS)
                 ok = False
     elif n.method == "bands":
         if not n.bands:
-            ctx.report(path, f"indicator {ind_id!r}: method = 'bands' needs at least one band",
+            ctx.report(path, (f"indicator {ind_id!r}: method = 'bands' needs at least one band",
+                              f"指标 {ind_id!r}：method = 'bands' 至少需要一个分段"),
                        "bands = [{ from = 0, to = 60, score = 50 }, ...]", value=False)
             return False
         for j, band in enumerate(n.bands):
             if not band.from_ < band.to:
-                ctx.report(path + ("bands", j, "to"), f"band {j + 1} goes from {band.from_:g} "
-                                                      f"to {band.to:g}; 'from' must be below "
-                                                      f"'to'")
+                ctx.report(path + ("bands", j, "to"), (f"band {j + 1} goes from {band.from_:g} "
+                                                       f"to {band.to:g}; 'from' must be below "
+                                                       f"'to'",
+                                                       f"第 {j + 1} 段从 {band.from_:g} 到 "
+                                                       f"{band.to:g}；from 必须小于 to"))
                 ok = False
         if not ok:
             return False
@@ -1146,24 +1167,29 @@ def _check_normalise(ctx: CompileContext, path: tuple[Any, ...], ind_id: str,
             below, above = n.bands[a], n.bands[b]
             if above.from_ < below.to:
                 ctx.report(path + ("bands", b, "from"),
-                           f"band {b + 1} [{above.from_:g}, {above.to:g}) overlaps band {a + 1} "
-                           f"[{below.from_:g}, {below.to:g})", "bands include 'from' and "
-                                                               "exclude 'to': make one start "
-                                                               "where the other ends")
+                           (f"band {b + 1} [{above.from_:g}, {above.to:g}) overlaps band {a + 1} "
+                            f"[{below.from_:g}, {below.to:g})",
+                            f"第 {b + 1} 段 [{above.from_:g}, {above.to:g}) 与第 {a + 1} 段 "
+                            f"[{below.from_:g}, {below.to:g}) 重叠"),
+                           ("bands include 'from' and exclude 'to': make one start where the "
+                            "other ends", "分段包含 from、不含 to：让一段从另一段结束处开始"))
                 ok = False
             elif above.from_ > below.to:
                 ctx.warn(path + ("bands", b, "from"),
-                         f"values from {below.to:g} up to {above.from_:g} fall in no band and "
-                         f"score 0")
+                         (f"values from {below.to:g} up to {above.from_:g} fall in no band and "
+                          f"score 0", f"从 {below.to:g} 到 {above.from_:g} 的值不在任何分段内，"
+                                      f"得 0 分"))
             if ((above.score < below.score) if n.higher_is_better
                     else (above.score > below.score)):
                 worse, other = (b, a) if n.higher_is_better else (a, b)
                 ctx.report(path + ("bands", worse, "score"),
-                           f"band {worse + 1} scores {n.bands[worse].score:g}, less than band "
-                           f"{other + 1} ({n.bands[other].score:g}), but {better} values are "
-                           f"better (higher_is_better = {str(n.higher_is_better).lower()})",
-                           "a better value must never score less; fix the scores, or set "
-                           "higher_is_better")
+                           (f"band {worse + 1} scores {n.bands[worse].score:g}, less than band "
+                            f"{other + 1} ({n.bands[other].score:g}), but {better} values are "
+                            f"better (higher_is_better = {str(n.higher_is_better).lower()})",
+                            f"第 {worse + 1} 段得 {n.bands[worse].score:g} 分，少于第 {other + 1} "
+                            f"段（{n.bands[other].score:g} 分），但值"
+                            f"{'越高' if n.higher_is_better else '越低'}越好（higher_is_better = "
+                            f"{str(n.higher_is_better).lower()}）"), _NEVER_LESS)
                 ok = False
     return ok
 
