@@ -319,3 +319,15 @@ def test_normalisation_problems_in_chinese(tmp_path: Path, normalise: str, zh: s
             f'normalise = {normalise}\n' + GRADES)
     said = _check(tmp_path, text, "zh")
     assert zh in said, said
+
+
+@pytest.mark.parametrize(("text", "zh"), [
+    ('[calendar]\ncountry = "XQ"\n', "不认识的节假日日历国家代码 'XQ'"),
+    (VOLUNTEER + '[[case]]\nname = "c"\nscheme = "volunter"\nas_of = 2025-01-01\n'
+     'input = { record_id = "a" }\nexpect = { status = "scored" }\n',
+     "案例 'c' 针对评分方案 'volunter'，但本政策没有定义它 [case[0].scheme]"
+     "（建议：是否想写 'volunteer'？）"),
+])
+def test_calendar_and_case_problems_in_chinese(tmp_path: Path, text: str, zh: str) -> None:
+    said = _check(tmp_path, text, "zh")
+    assert zh in said, said

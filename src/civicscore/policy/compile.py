@@ -472,7 +472,9 @@ def _make_calendar(model: PolicyModel, env: Environment, layers: Layers,
             problems.append(layers.problem(("calendar", "name"),
                                            f"no installed plugin provides the calendar "
                                            f"{cal.name!r}",
-                                           did_you_mean(cal.name, env.calendars), value=True))
+                                           did_you_mean(cal.name, env.calendars), value=True,
+                                           zh=(f"没有已安装的插件提供日历 {cal.name!r}",
+                                               _did_you_mean_zh(cal.name, env.calendars))))
             return HolidayCalendar(None)
         return env.calendars[cal.name](cal.extra_holidays, cal.extra_workdays)
     countries = supported_countries()
@@ -480,16 +482,26 @@ def _make_calendar(model: PolicyModel, env: Environment, layers: Layers,
     if country is not None and country not in countries:
         problems.append(layers.problem(("calendar", "country"),
                                        f"unknown holiday calendar country {country!r}",
-                                       did_you_mean(country, countries), value=True))
+                                       did_you_mean(country, countries), value=True,
+                                       zh=(f"不认识的节假日日历国家代码 {country!r}",
+                                           _did_you_mean_zh(country, countries))))
         country = None
     if country and cal.subdivision:
         known = subdivisions(country)
         if cal.subdivision not in known:
             problems.append(layers.problem(("calendar", "subdivision"),
                                            f"{country} has no subdivision {cal.subdivision!r}",
-                                           did_you_mean(cal.subdivision, known), value=True))
+                                           did_you_mean(cal.subdivision, known), value=True,
+                                           zh=(f"{country} 没有地区代码 {cal.subdivision!r}",
+                                               _did_you_mean_zh(cal.subdivision, known))))
             return HolidayCalendar(country, None, cal.extra_holidays, cal.extra_workdays)
     return HolidayCalendar(country, cal.subdivision, cal.extra_holidays, cal.extra_workdays)
+
+
+def _did_you_mean_zh(word: str, choices: Any) -> str:
+    """``did_you_mean``'s hint in Chinese (是否想写 'x'？), or "" when nothing is close."""
+    found = closest(word, choices)
+    return f"是否想写 {found!r}？" if found is not None else ""
 
 
 def _mentions_calendar(data: Any) -> bool:
@@ -570,9 +582,13 @@ def _compile_schemes(loaded: Loaded, env: Environment, functions: FunctionTable,
     _check_record_fields(ctx, env.schemes, compiled)
     for i, case in enumerate(model.case):
         if case.scheme not in compiled:
-            ctx.report(("case", i, "scheme"), f"case {case.name!r} is for scheme "
-                                              f"{case.scheme!r}, which this policy does not define",
-                       did_you_mean(case.scheme, compiled))
+            ctx.report(("case", i, "scheme"), (f"case {case.name!r} is for scheme "
+                                               f"{case.scheme!r}, which this policy does not "
+                                               f"define",
+                                               f"案例 {case.name!r} 针对评分方案 {case.scheme!r}，"
+                                               f"但本政策没有定义它"),
+                       (did_you_mean(case.scheme, compiled),
+                        _did_you_mean_zh(case.scheme, compiled)))
         else:
             accepts = env.schemes[case.scheme].extra_inputs
             given = [*(["redemptions"] if case.redemptions else []), *case.inputs]
@@ -590,8 +606,10 @@ def _compile_schemes(loaded: Loaded, env: Environment, functions: FunctionTable,
                            f"case {case.name!r} gives redemptions twice",
                            "write them once, as redemptions = [...]", value=False)
         if (case.input is None) == (not case.records):
-            ctx.report(("case", i), f"case {case.name!r} needs exactly one of 'input' (one "
-                                    f"record) and 'records' (several)", value=False)
+            ctx.report(("case", i), (f"case {case.name!r} needs exactly one of 'input' (one "
+                                     f"record) and 'records' (several)",
+                                     f"案例 {case.name!r} 需要且只能有 input（一条记录）和 records"
+                                     f"（多条记录）中的一个"), value=False)
     return ctx, compiled
 
 
