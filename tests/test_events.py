@@ -497,3 +497,37 @@ def test_a_condition_reads_only_the_fields_of_its_event(load_text: Any) -> None:
            "type 'activity' do not carry it" in str(e.value)
     with pytest.raises(civicscore.PolicyError, match="did you mean 'hours'"):
         load_text(policy_text.replace('when = "hours >= 4"', 'when = "hour >= 4"'))
+
+
+def test_mistakes_in_events_are_told_in_chinese_too(load_text: Any) -> None:
+    """The same mistakes carry their Chinese, which check --lang zh shows."""
+    text = """
+    [policy]
+    id = "t"
+    version = "1"
+
+    [facts.event]
+    hours = { type = "decimal" }
+
+    [events.types.activity]
+    fields = ["hour"]
+
+    [[events.rules]]
+    id = "idle"
+    form = "inactive"
+    on = "activty"
+    period = "P0D"
+    action = "penalty"
+    effect = "restriction"
+    explain = "x"
+    explain_en = "y"
+    """
+    with pytest.raises(civicscore.PolicyError) as e:
+        load_text(text)
+    said = {p.message_zh: p.hint_zh for p in e.value.problems}
+    assert said["事件类型 'activity' 带有 'hour'，但 [facts.event] 中没有声明它"] == \
+        "是否想写 'hours'？"
+    assert said["'activty' 不是 [events.types] 中的事件类型"] == "是否想写 'activity'？"
+    assert "period 'P0D' 的时长为零" in said
+    assert said["长时间没有活动只能给出提醒，不能处罚，也不能布置针对此人的任务"] == \
+        '请设 effect = "notice"（温和的提醒）'

@@ -25,7 +25,8 @@ from collections.abc import Iterable, Iterator, Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from .._suggest import did_you_mean
+from .._suggest import closest, did_you_mean
+from ..policy import problem_words as pw
 from ..policy.compile import CompileContext
 from ..policy.model import FactSpec
 from ..policy.protected import protected_reason
@@ -151,27 +152,40 @@ def _check_types(ctx: CompileContext, section: Events) -> dict[str, dict[str, Fa
     for name, spec in section.types.items():
         path = ("events", "types", name)
         if not _ID.match(name):
-            ctx.report(path, f"event type {name!r} is not a valid identifier",
-                       "use a letter, then letters, digits, '_' or '-'", value=False)
+            ctx.report(path, (f"event type {name!r} is not a valid identifier",
+                              f"事件类型 {name!r} 不是有效的标识符"),
+                       ("use a letter, then letters, digits, '_' or '-'",
+                        "以英文字母开头，后面只用字母、数字、“_”或“-”"), value=False)
             continue
         why = protected_reason(name, spec.label, spec.label_en, spec.description)
         if why:
-            ctx.report(path, f"event type {name!r} denotes a protected characteristic "
-                             f"({why})", value=False)
+            ctx.report(path, (f"event type {name!r} denotes a protected characteristic "
+                              f"({why})",
+                              f"事件类型 {name!r} 属于受保护的个人特征（{pw.why_zh(why)}）"),
+                       value=False)
         fields: dict[str, FactSpec] = {}
         for i, f in enumerate(spec.fields):
             where = (*path, "fields", i)
             if f in EVENT_FIELDS:
-                ctx.report(where, f"{f!r} is a column every event has; list only declared "
-                                  f"fields here", "remove it")
+                ctx.report(where, (f"{f!r} is a column every event has; list only declared "
+                                   f"fields here",
+                                   f"{f!r} 是每个事件都有的列；这里只列已声明的字段"),
+                           ("remove it", "请删去它"))
             elif f not in declared:
-                ctx.report(where, f"event type {name!r} carries {f!r}, which "
-                                  f"[facts.{section.entity}] does not declare",
-                           did_you_mean(f, declared) or
-                           f"declare it: [facts.{section.entity}] {f} = {{ type = \"...\" }}")
+                found = closest(f, declared)
+                ctx.report(where, (f"event type {name!r} carries {f!r}, which "
+                                   f"[facts.{section.entity}] does not declare",
+                                   f"事件类型 {name!r} 带有 {f!r}，但 [facts.{section.entity}] "
+                                   f"中没有声明它"),
+                           (f"did you mean {found!r}?", f"是否想写 {found!r}？")
+                           if found is not None else
+                           (f"declare it: [facts.{section.entity}] {f} = {{ type = \"...\" }}",
+                            f"请声明：[facts.{section.entity}] {f} = {{ type = \"...\" }}"))
             elif declared[f].care_need:
-                ctx.report(where, f"{f!r} is a care-need fact; only visit tiers may read "
-                                  f"care needs, not event rules")
+                ctx.report(where, (f"{f!r} is a care-need fact; only visit tiers may read "
+                                   f"care needs, not event rules",
+                                   f"{f!r} 是照护需求事实；只有探访分级能读取照护需求，"
+                                   f"事件规则不能"))
             else:
                 fields[f] = declared[f]
         types[name] = fields
@@ -181,9 +195,11 @@ def _check_types(ctx: CompileContext, section: Events) -> dict[str, dict[str, Fa
 def _type_ref(ctx: CompileContext, path: tuple[Any, ...], name: str | None,
               types: Mapping[str, Any], section: Events) -> None:
     if name is not None and name not in section.types:
-        ctx.report(path, f"{name!r} is not an event type of [events.types]",
-                   did_you_mean(name, section.types) or
-                   f"declare it: [events.types.{name}]")
+        found = closest(name, section.types)
+        ctx.report(path, (f"{name!r} is not an event type of [events.types]",
+                          f"{name!r} 不是 [events.types] 中的事件类型"),
+                   (f"did you mean {found!r}?", f"是否想写 {found!r}？") if found is not None
+                   else (f"declare it: [events.types.{name}]", f"请声明：[events.types.{name}]"))
 
 
 def _check_rule(ctx: CompileContext, i: int, r: EventRule, section: Events,
@@ -198,30 +214,41 @@ def _check_rule(ctx: CompileContext, i: int, r: EventRule, section: Events,
     for key in _OPTIONAL_KEYS:
         value = getattr(r, key)
         if key not in allowed and value not in (None, []):
-            ctx.report((*path, key), f"{key!r} does not apply to a {r.form!r} rule",
-                       f"a {r.form} rule takes: {', '.join(allowed)}", value=False)
+            ctx.report((*path, key), (f"{key!r} does not apply to a {r.form!r} rule",
+                                      f"{key!r} 不适用于 {r.form!r} 类规则"),
+                       (f"a {r.form} rule takes: {', '.join(allowed)}",
+                        f"{r.form} 类规则可写：{'、'.join(allowed)}"), value=False)
     for key in _REQUIRED[r.form]:
         if getattr(r, key) is None:
-            ctx.report(path, f"rule {r.id!r} ({r.form}) needs {key!r}", value=False)
+            ctx.report(path, (f"rule {r.id!r} ({r.form}) needs {key!r}",
+                              f"规则 {r.id!r}（{r.form}）需要写 {key!r}"), value=False)
     for key in ("window", "period"):
         text = getattr(r, key)
         if text is not None and Span.parse(text).is_zero:
-            ctx.report((*path, key), f"{key} {text!r} is no time at all",
-                       "give an amount, e.g. PT24H or P180D")
+            ctx.report((*path, key), (f"{key} {text!r} is no time at all",
+                                      f"{key} {text!r} 的时长为零"),
+                       ("give an amount, e.g. PT24H or P180D",
+                        "请写一个时长，如 PT24H（24 小时）或 P180D（180 天）"))
     if r.form == "within" and r.expect is not None and r.expect == r.on:
-        ctx.report((*path, "expect"), "a rule cannot wait for the event that opened it",
-                   "name another event type")
+        ctx.report((*path, "expect"), ("a rule cannot wait for the event that opened it",
+                                       "规则不能等待开启它的同一个事件"),
+                   ("name another event type", "请写另一个事件类型"))
     if r.form == "streak" and r.on in r.reset_by:
-        ctx.report((*path, "reset_by"), f"{r.on!r} cannot both count and break the streak")
+        ctx.report((*path, "reset_by"), (f"{r.on!r} cannot both count and break the streak",
+                                         f"{r.on!r} 不能既计入连续次数又打断连续"))
     if r.form == "inactive" and r.effect != "notice":
-        ctx.report((*path, "effect"), "inactivity may only give a notice, never a penalty "
-                                      "or a task against the person",
-                   'set effect = "notice" (a gentle reminder)')
+        ctx.report((*path, "effect"), ("inactivity may only give a notice, never a penalty "
+                                       "or a task against the person",
+                                       "长时间没有活动只能给出提醒，不能处罚，也不能布置针对此人的任务"),
+                   ('set effect = "notice" (a gentle reminder)',
+                    '请设 effect = "notice"（温和的提醒）'))
     if r.missed_action is not None:
         for key in ("missed_explain", "missed_explain_en"):
             if getattr(r, key) is None:
-                ctx.report(path, f"rule {r.id!r} names a missed_action, so it needs "
-                                 f"{key!r} too", value=False)
+                ctx.report(path, (f"rule {r.id!r} names a missed_action, so it needs "
+                                  f"{key!r} too",
+                                  f"规则 {r.id!r} 写了 missed_action，所以也需要 {key!r}"),
+                           value=False)
     for key in ("explain", "explain_en", "missed_explain", "missed_explain_en"):
         text = getattr(r, key)
         if text is not None and (problem := placeholder_problem(text)):
@@ -229,9 +256,10 @@ def _check_rule(ctx: CompileContext, i: int, r: EventRule, section: Events,
     why = protected_reason(r.label, r.label_en, r.description, r.action, r.missed_action,
                            r.explain_en, r.missed_explain_en)
     if why:
-        ctx.report(path, f"rule {r.id!r} names a protected characteristic ({why})",
-                   "rules over events act on what people did, not on who they are",
-                   value=False)
+        ctx.report(path, (f"rule {r.id!r} names a protected characteristic ({why})",
+                          f"规则 {r.id!r} 提到了受保护的个人特征（{pw.why_zh(why)}）"),
+                   ("rules over events act on what people did, not on who they are",
+                    "事件规则针对人们做了什么，而不是他们是谁"), value=False)
     when = None
     if r.when is not None and r.on in types:
         carried = types[r.on]
@@ -263,8 +291,9 @@ def compile_events(ctx: CompileContext) -> EventsScheme | None:
     seen: dict[str, int] = {}
     for i, r in enumerate(section.rules):
         if r.id in seen:
-            ctx.report(("events", "rules", i, "id"), f"rule id {r.id!r} is used twice",
-                       "give each rule its own id")
+            ctx.report(("events", "rules", i, "id"), (f"rule id {r.id!r} is used twice",
+                                                      f"规则编号 {r.id!r} 用了两次"),
+                       ("give each rule its own id", "请给每条规则不同的编号"))
             continue
         seen[r.id] = i
         compiled = _check_rule(ctx, i, r, section, types)
