@@ -509,3 +509,22 @@ def test_several_scorecards_equal_to_local_batch(spark: Any) -> None:
         remote = cs.score(policy, "appraisal", spark_frame(spark, frame, pieces), as_of=AS_OF,
                           partitions=partitions)
         assert_same(local, remote)
+
+
+def test_results_written_by_the_executors_equal_local_batch(spark: Any, policy: Any,
+                                                           tmp_path: Path) -> None:
+    """A result too large for the driver is written from the executors (run().write):
+    read back and put in local batch's order, each frame equals local batch's, with the
+    columns Spark cannot hold as polars types them (an unsigned count, a Categorical)
+    in the signed and plain types that hold them (it failed on an unsigned count)."""
+    rows = pl.read_csv(ROOT / "examples" / EXAMPLES["visits"], infer_schema=False)
+    local = policy.visits.batch(rows, as_of=AS_OF)
+    batch = cs.run(policy, "visits", spark_frame(spark, rows, 3), as_of=AS_OF, partitions=2)
+    template = batch._template()
+    for kind in ("output", "details", "rejected"):
+        batch.write(kind, str(tmp_path / kind))
+        written = pl.read_parquet(tmp_path / kind / "*.parquet")
+        want = getattr(local, kind)
+        got = written.cast(getattr(template, kind).schema, strict=False) if want.width \
+            else written
+        assert_frame_equal(want, got.sort(*batch.order(kind, got), maintain_order=True))

@@ -142,10 +142,20 @@ class SparkBatch:
 
 
 def _plain(schema: pa.Schema) -> pa.Schema:
-    """Arrow's large and view types (what polars writes) as the plain ones Spark reads."""
+    """Arrow's large and view types (what polars writes) as the plain ones Spark reads,
+    and its unsigned integers (a polars count is UInt32) as the signed type that holds
+    every value (UInt64 as Int64: a count beyond 2^63 is not a count of records), since
+    Spark has no unsigned types; a dictionary (Categorical) as its values."""
     import pyarrow as pa
 
+    signed = {pa.uint8(): pa.int16(), pa.uint16(): pa.int32(), pa.uint32(): pa.int64(),
+              pa.uint64(): pa.int64()}
+
     def plain(t: pa.DataType) -> pa.DataType:
+        if t in signed:
+            return signed[t]
+        if pa.types.is_dictionary(t):
+            return plain(t.value_type)
         if pa.types.is_large_string(t) or pa.types.is_string_view(t):
             return pa.string()
         if pa.types.is_large_list(t) or pa.types.is_list_view(t):
