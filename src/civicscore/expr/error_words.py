@@ -18,6 +18,8 @@ from __future__ import annotations
 import re
 from typing import Any
 
+from .._bilingual import fill_both
+
 SENTENCES: dict[str, dict[str, str]] = {
     "may_not_read": {"en": "{where} may not read {name}: {why}",
                      "zh": "这里不能读取 {name}：{why_zh}"},
@@ -111,10 +113,7 @@ def both(sentence: str, /, **values: Any) -> tuple[str, str]:
     """The ``sentence`` in English and Chinese; a Chinese ``{x_zh}`` slot takes ``x_zh``
     when given, else the type ``x`` in Chinese (:func:`type_zh`), which is ``x`` itself
     for anything that is not a type."""
-    texts = SENTENCES[sentence]
-    zh_values = {**values, **{f"{k}_zh": type_zh(v) for k, v in values.items()
-                              if f"{k}_zh" not in values}}
-    return texts["en"].format(**values), texts["zh"].format(**zh_values)
+    return fill_both(SENTENCES[sentence], values, type_zh)
 
 
 __all__ = ["SENTENCES", "TYPES_ZH", "both", "type_zh"]

@@ -21,6 +21,8 @@ from __future__ import annotations
 import re
 from typing import Any
 
+from .._bilingual import fill_both
+
 SENTENCES: dict[str, dict[str, str]] = {
     # reading the file
     "not_utf8": {"en": "the file is not valid UTF-8 text",
@@ -260,10 +262,7 @@ SPACE_ZH = "全角空格"
 def both(sentence: str, /, **values: Any) -> tuple[str, str]:
     """The ``sentence`` in English and in Chinese, with ``values`` filled in; a Chinese
     ``{x_zh}`` slot takes ``x_zh`` when given, else ``x``."""
-    texts = SENTENCES[sentence]
-    zh_values = {**values, **{f"{k}_zh": v for k, v in values.items()
-                              if f"{k}_zh" not in values}}
-    return texts["en"].format(**values), texts["zh"].format(**zh_values)
+    return fill_both(SENTENCES[sentence], values)
 
 
 def toml_error(message: str) -> str:
