@@ -331,3 +331,18 @@ def test_normalisation_problems_in_chinese(tmp_path: Path, normalise: str, zh: s
 def test_calendar_and_case_problems_in_chinese(tmp_path: Path, text: str, zh: str) -> None:
     said = _check(tmp_path, text, "zh")
     assert zh in said, said
+
+
+def test_a_review_date_passed_is_told_in_chinese_too(tmp_path: Path) -> None:
+    import datetime as dt
+
+    import civicscore
+
+    path = tmp_path / "p.toml"
+    path.write_text(HEAD.replace('version = "1"\n', 'version = "1"\nreview_by = 2025-01-01\n')
+                    + VOLUNTEER, encoding="utf-8")
+    with pytest.warns(UserWarning):
+        policy = civicscore.load(path, today=dt.date(2026, 1, 1))
+    (due,) = [w for w in policy.warnings if w.path == "policy.review_by"]
+    assert (due.message_zh, due.hint_zh) == ("本政策应在 2025-01-01 复审，已经过期",
+                                             "请复审，并设定新的 review_by 日期")

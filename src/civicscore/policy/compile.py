@@ -596,10 +596,14 @@ def _compile_schemes(loaded: Loaded, env: Environment, functions: FunctionTable,
                 if key not in accepts:
                     where = ("case", i, key) if key == "redemptions" else ("case", i, "inputs",
                                                                          key)
-                    ctx.report(where, f"case {case.name!r}: scheme {case.scheme!r} takes no "
-                                      f"{key!r} input",
-                               f"it takes: {', '.join(accepts)}" if accepts else
-                               f"remove it; {case.scheme} reads only its records",
+                    ctx.report(where, (f"case {case.name!r}: scheme {case.scheme!r} takes no "
+                                       f"{key!r} input",
+                                       f"案例 {case.name!r}：评分方案 {case.scheme!r} 没有 {key!r} "
+                                       f"这项输入"),
+                               (f"it takes: {', '.join(accepts)}",
+                                f"它可以读取：{'、'.join(accepts)}") if accepts else
+                               (f"remove it; {case.scheme} reads only its records",
+                                f"请删去它；{case.scheme} 只读取它自己的记录"),
                                value=False)
             if "redemptions" in case.inputs and case.redemptions:
                 ctx.report(("case", i, "inputs", "redemptions"),
@@ -627,7 +631,9 @@ def _finish(loaded: Loaded, env: Environment, ctx: CompileContext, compiled: dic
     if model.policy.review_by is not None and model.policy.review_by < today:
         notes.append(loaded.layers.problem(
             ("policy", "review_by"), f"policy was due for review on {model.policy.review_by}",
-            "review it and set a new review_by date", value=True, severity="warning"))
+            "review it and set a new review_by date", value=True, severity="warning",
+            zh=(f"本政策应在 {model.policy.review_by} 复审，已经过期",
+                "请复审，并设定新的 review_by 日期")))
     # a parent's review date binds its children: they decide by its rules too
     for ancestor in _ancestors(loaded):
         due = ancestor.model.policy.review_by if ancestor.model is not None else None
@@ -637,7 +643,9 @@ def _finish(loaded: Loaded, env: Environment, ctx: CompileContext, compiled: dic
                 ("policy", "extends"), f"this policy extends {name!r}, which was due for "
                 f"review on {due}: its rules are part of this one's",
                 f"have {name!r} reviewed (and its review_by moved on), or stop extending it",
-                value=True, severity="warning"))
+                value=True, severity="warning",
+                zh=(f"本政策继承的 {name!r} 应在 {due} 复审，已经过期：它的规则也是本政策的规则",
+                    f"请让 {name!r} 复审（并延后它的 review_by），或不再继承它")))
     for note in notes:
         warnings.warn(str(note), PolicyWarning, stacklevel=4)
     return Policy(model, ctx.ref, calendar, ctx.functions, compiled, tuple(notes),

@@ -327,8 +327,9 @@ def compile_appraisal(ctx: CompileContext) -> AppraisalScheme | Scorecards:
         if card.id in seen or (rules.has_own and card.id == rules.id):
             first = (f"scorecard {seen[card.id] + 1}" if card.id in seen
                      else "[appraisal] itself")
-            ctx.report(root + ("id",), f"scorecard id {card.id!r} is used twice (first in "
-                                       f"{first})")
+            ctx.report(root + ("id",), (f"scorecard id {card.id!r} is used twice (first in "
+                                        f"{first})", f"考核表编号 {card.id!r} 用了两次"
+                                                     f"（第一次在 {first}）"))
         seen.setdefault(card.id, k)
         entity = card.entity or rules.entity
         compiled = _compile_card(ctx, card, root, entity, f"appraisal.scorecard.{card.id}",
@@ -340,11 +341,14 @@ def compile_appraisal(ctx: CompileContext) -> AppraisalScheme | Scorecards:
             continue
         said = f"{entity}: {expr.text}"
         if said in texts:
-            ctx.report(root + ("applies_to",), f"scorecard {card.id!r} applies to the same "
-                                               f"subjects as scorecard {texts[said]!r} "
-                                               f"({expr.text}): every one of them would be "
-                                               f"rejected SCORECARD_AMBIGUOUS",
-                       "give each scorecard a condition of its own")
+            ctx.report(root + ("applies_to",), (
+                f"scorecard {card.id!r} applies to the same subjects as scorecard "
+                f"{texts[said]!r} ({expr.text}): every one of them would be rejected "
+                f"SCORECARD_AMBIGUOUS",
+                f"考核表 {card.id!r} 与考核表 {texts[said]!r} 适用于同样的对象（{expr.text}）："
+                f"这些对象都会因 SCORECARD_AMBIGUOUS 被拒收"),
+                       ("give each scorecard a condition of its own",
+                        "请给每张考核表不同的适用条件"))
         texts.setdefault(said, card.id)
         cards.append(compiled)
         applies.append(expr)

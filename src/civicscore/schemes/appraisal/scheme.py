@@ -102,7 +102,7 @@ from decimal import ROUND_HALF_UP, Decimal
 from typing import TYPE_CHECKING, Any, NamedTuple
 
 from ... import record_words as rw
-from ..._suggest import closest, did_you_mean, one_of
+from ..._suggest import closest, one_of
 from ...errors import RecordError
 from ...expr import Expression, FunctionTable, Type
 from ...expr.ir import Name, walk
@@ -1204,9 +1204,11 @@ def _check_weights(ctx: CompileContext, rules: Appraisal | Scorecard,
         for i, ind in enumerate(inds):
             if ind.group is None:
                 ctx.report(root + ("indicators", i, "id"),
-                           f"indicator {ind.id!r} has no group; when any indicator has a "
-                           f"group, all must", f"add group = \"...\" (groups: {declared})",
-                           value=False)
+                           (f"indicator {ind.id!r} has no group; when any indicator has a "
+                            f"group, all must",
+                            f"指标 {ind.id!r} 没有分组；只要有一个指标分了组，所有指标都要分组"),
+                           (f"add group = \"...\" (groups: {declared})",
+                            f"请加上 group = \"...\"（已有分组：{declared}）"), value=False)
     if not grouped:
         if rules.groups:
             ctx.report(root + ("groups",), "groups are declared but no indicator names one",
@@ -1279,9 +1281,10 @@ def _check_cohort_by(ctx: CompileContext, card: AppraisalScheme,
                               f"名额限制不能按 {name!r} 分组："
                               f"{care.outside_care_zh(name, declared[name])}"), value=False)
         elif declared[name].type not in ("string", "enum", "int", "bool"):
-            ctx.report(path, f"cohort_by fact {name!r} is a {declared[name].type} fact; "
-                             f"cohorts are split by text, enum, int or bool facts",
-                       value=False)
+            ctx.report(path, (f"cohort_by fact {name!r} is a {declared[name].type} fact; "
+                              f"cohorts are split by text, enum, int or bool facts",
+                              f"cohort_by 的事实 {name!r} 是 {declared[name].type} 类型；"
+                              f"只能按文本、枚举、整数或真假值分组"), value=False)
 
 
 def _compile_card(ctx: CompileContext, rules: Appraisal | Scorecard,
@@ -1297,9 +1300,11 @@ def _compile_card(ctx: CompileContext, rules: Appraisal | Scorecard,
                                                   f"请在 [facts.{entity}] 中声明")))
     for name in RESERVED:
         if name in facts:
-            ctx.report(("facts", entity, name), f"fact name {name!r} is reserved: it is the "
-                                                f"record's id in appraisal records",
-                       "rename the fact", value=False)
+            ctx.report(("facts", entity, name), (f"fact name {name!r} is reserved: it is the "
+                                                 f"record's id in appraisal records",
+                                                 f"事实名 {name!r} 是保留的名称："
+                                                 f"它是考核记录的编号"),
+                       ("rename the fact", "请给这个事实改名"), value=False)
     numeric = [f for f, s in facts.items() if s.type in NUMERIC]
 
     group_weights = _check_weights(ctx, rules, root)
@@ -1351,14 +1356,15 @@ def _compile_card(ctx: CompileContext, rules: Appraisal | Scorecard,
                         f"{care.outside_care_zh(fact, facts[fact])}"), value=False)
                     usable = False
                 elif facts[fact].type not in NUMERIC:
-                    ctx.report(path + ("raters", fact), f"rater fact {fact!r} is a "
-                                                        f"{facts[fact].type} fact; raters "
-                                                        f"read int or decimal facts",
-                               value=False)
+                    ctx.report(path + ("raters", fact), (
+                        f"rater fact {fact!r} is a {facts[fact].type} fact; raters read int or "
+                        f"decimal facts", f"评价人事实 {fact!r} 是 {facts[fact].type} 类型；"
+                                          f"评价人只读取整数或数字事实"), value=False)
                     usable = False
                 if not (math.isfinite(w) and w > 0):
-                    ctx.report(path + ("raters", fact), f"rater weight {w:g} of {fact!r} must "
-                                                        f"be more than 0")
+                    ctx.report(path + ("raters", fact), (
+                        f"rater weight {w:g} of {fact!r} must be more than 0",
+                        f"{fact!r} 的评价人权重 {w:g} 必须大于 0"))
                     usable = False
                 raters.append((fact, w))
         group = ind.group
@@ -1409,9 +1415,10 @@ def _compile_card(ctx: CompileContext, rules: Appraisal | Scorecard,
                        _did(q.grade, ids, ("grades: " + one_of(ids),
                                            "已定义的等级：" + one_of(ids, words=("、", " 或 ")))))
         elif ids.index(q.grade) == len(ids) - 1:
-            ctx.report(root + ("quota", "grade"), f"the quota cannot apply to the lowest "
-                                                  f"grade {q.grade!r}: there is no grade below "
-                                                  f"it for the others to move to")
+            ctx.report(root + ("quota", "grade"), (
+                f"the quota cannot apply to the lowest grade {q.grade!r}: there is no grade "
+                f"below it for the others to move to",
+                f"名额限制不能用于最低等级 {q.grade!r}：没有更低的等级可以让其余的人降入"))
         known = [ind.id for ind in rules.indicators]
         for j, item in enumerate(q.tie_break):
             path = root + ("quota", "tie_break", j)
@@ -1420,12 +1427,17 @@ def _compile_card(ctx: CompileContext, rules: Appraisal | Scorecard,
             if item.startswith("indicator:"):
                 iid = item.split(":", 1)[1]
                 if iid not in known:
-                    ctx.report(path, f"unknown indicator {iid!r} in tie_break",
-                               did_you_mean(iid, known) or "indicators: " + one_of(known))
+                    ctx.report(path, (f"unknown indicator {iid!r} in tie_break",
+                                      f"tie_break 中有未知的指标 {iid!r}"),
+                               _did(iid, known, (
+                                   "indicators: " + one_of(known),
+                                   "已有指标：" + one_of(known, words=("、", " 或 ")))))
                 continue
-            ctx.report(path, f"unknown tie_break entry {item!r}",
-                       did_you_mean(item, ["total", "subject_id"])
-                       or "use 'total', 'subject_id' or 'indicator:<id>'")
+            ctx.report(path, (f"unknown tie_break entry {item!r}",
+                              f"tie_break 中有未知的项 {item!r}"),
+                       _did(item, ["total", "subject_id"],
+                            ("use 'total', 'subject_id' or 'indicator:<id>'",
+                             "请用 'total'、'subject_id' 或 'indicator:<指标编号>'")))
 
     vetoes: list[_Veto] = []
     seen_vetoes: set[str] = set()

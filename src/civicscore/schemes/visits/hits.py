@@ -43,7 +43,9 @@ _NO_CADENCE = {
 }
 _ONE_CADENCE = ('use aggregation = "max" (the matching tier that visits most often: the '
                 'most care any matching tier calls for) or "min" (the one that visits least '
-                'often), or hit_policy = "rule order" to list every matching tier')
+                'often), or hit_policy = "rule order" to list every matching tier',
+                '请用 aggregation = "max"（命中的等级中探访最频繁的：命中等级所要求的最多关怀）'
+                '或 "min"（探访最少的），或用 hit_policy = "rule order" 列出全部命中的等级')
 
 
 def check_hit_policy(ctx: CompileContext, rules: Visits) -> None:
@@ -53,18 +55,25 @@ def check_hit_policy(ctx: CompileContext, rules: Visits) -> None:
     root: KeyPath = ("visits",)
     policy, aggregation = rules.hit_policy, rules.aggregation
     if aggregation is not None and policy != "collect":
-        ctx.report(root + ("aggregation",), f"aggregation is only used with hit_policy = "
-                                            f"'collect' (now {policy!r})",
-                   'remove it, or set hit_policy = "collect" with aggregation = '
-                   '"max" or "min"')
+        ctx.report(root + ("aggregation",), (f"aggregation is only used with hit_policy = "
+                                             f"'collect' (now {policy!r})",
+                                             f"只有 hit_policy = 'collect' 时才用 aggregation"
+                                             f"（现在是 {policy!r}）"),
+                   ('remove it, or set hit_policy = "collect" with aggregation = '
+                    '"max" or "min"', '请删去它，或设 hit_policy = "collect" 并写 aggregation = '
+                                      '"max" 或 "min"'))
     elif policy == "collect" and aggregation is None:
-        ctx.report(root + ("hit_policy",), "hit_policy = 'collect' without an aggregation "
-                                           "gives a list of tiers, and a household is "
-                                           "visited at one cadence", _ONE_CADENCE)
+        ctx.report(root + ("hit_policy",), ("hit_policy = 'collect' without an aggregation "
+                                            "gives a list of tiers, and a household is "
+                                            "visited at one cadence",
+                                            "不写 aggregation 的 hit_policy = 'collect' 会得出"
+                                            "一串等级，而一户只能按一个周期探访"), _ONE_CADENCE)
     elif policy == "collect" and aggregation in _NO_CADENCE:
         ctx.report(root + ("aggregation",),
-                   f"aggregation = {aggregation!r} {_NO_CADENCE[aggregation]}: that is not "
-                   f"a cadence, and a household is visited at one cadence", _ONE_CADENCE)
+                   (f"aggregation = {aggregation!r} {_NO_CADENCE[aggregation]}: that is not "
+                    f"a cadence, and a household is visited at one cadence",
+                    f"aggregation = {aggregation!r} 得出的不是探访周期，而一户只能按一个周期探访"),
+                   _ONE_CADENCE)
 
 
 def tier_table(tiers: Sequence[_Tier], conds: Sequence[Ref], hit_policy: str,
