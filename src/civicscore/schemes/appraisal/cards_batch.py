@@ -38,7 +38,7 @@ from ...plan.ops import Input, Let, Plan
 from ...plan.polars import compile_later
 from ...policy.compile import ensure_in_effect
 from ..base import REJECT_COLUMNS, reject_row
-from .batch import REJECT_SCHEMA, score_appraisal
+from .batch import REJECT_SCHEMA, AppraisalBatchResult, score_appraisal
 from .cards import Scorecards, _sid
 from .scheme import AppraisalScheme
 
@@ -151,14 +151,7 @@ def score_scorecards(scheme: Scorecards, source: Any, *, as_of: dt.date,
     if not results:  # every row decided alone: an empty part gives the frames' schemas
         results.append((0, score_appraisal(scheme.cards[0], Numbered(frame.head(0)),
                                            as_of=as_of)))
-    outputs, details, rejected = [], [], []
-    for k, result in results:
-        out = _plain(result.output)
-        if scheme.several:
-            out = out.with_columns(scorecard=pl.lit(scheme.cards[k].card_id, pl.String))
-        outputs.append(out)
-        details.append(_plain(result.details))
-        rejected.append(_plain(result.rejected))
+    rejected = [_plain(result.rejected) for _, result in results]
     decided = []
     alone = routes.filter(pl.col("alone"))
     firsts = dict(zip(alone[ROW].to_list(), alone["first"].to_list(), strict=True))
@@ -170,21 +163,39 @@ def score_scorecards(scheme: Scorecards, source: Any, *, as_of: dt.date,
         seen = {} if route.first is None else {_sid_of(scheme, row, record): route.first}
         decided.append(scheme.decide_routed(row, record, route, as_of, seen))
     if decided:
-        schema = outputs[0].schema
-        shaped = [d.to_row() for d in decided]
-        outputs.append(pl.DataFrame({c: [r[c] for r in shaped] for c in schema},
-                                    schema=schema))
         rejects = [reject_row("subjects", d.row, d.subject_id, d.reason_codes,
                            [r.message for r in d.reasons]) for d in decided]
         rejected.append(pl.DataFrame({c: [r[c] for r in rejects] for c in REJECT_COLUMNS},
                                      schema=REJECT_SCHEMA))
-    output = pl.concat(outputs, how="vertical").sort("row", maintain_order=True)
-    detail = pl.concat(details, how="vertical").sort("row", maintain_order=True)
     reject = pl.concat([r.select(REJECT_COLUMNS).cast(dict(REJECT_SCHEMA))  # type: ignore[arg-type]
                         for r in rejected],
                        how="vertical").sort("row", maintain_order=True)
-    return BatchResult("appraisal", scheme.ref, as_of, output, reject, detail, frame.height,
-                       categorical_reasons=False)
+
+    def output() -> pl.DataFrame:
+        """Every cohort's decisions, then those decided alone, in row order: built on
+        first read, as one scorecard's are (their reasons are most of the run's cost)."""
+        outputs = []
+        for k, result in results:
+            out = _plain(result.output)
+            if scheme.several:
+                out = out.with_columns(scorecard=pl.lit(scheme.cards[k].card_id, pl.String))
+            outputs.append(out)
+        if decided:
+            schema = outputs[0].schema
+            shaped = [d.to_row() for d in decided]
+            outputs.append(pl.DataFrame({c: [r[c] for r in shaped] for c in schema},
+                                        schema=schema))
+        return pl.concat(outputs, how="vertical").sort("row", maintain_order=True)
+
+    def details() -> pl.DataFrame:
+        return pl.concat([_plain(result.details) for _, result in results],
+                         how="vertical").sort("row", maintain_order=True)
+
+    scored = sum(result.scored_count for _, result in results) + sum(
+        not d.rejected for d in decided)
+    return AppraisalBatchResult("appraisal", scheme.ref, as_of, output,  # type: ignore[arg-type]
+                                reject, details, frame.height,  # type: ignore[arg-type]
+                                scored_rows=scored)
 
 
 def _sid_of(scheme: Scorecards, row: int, record: Any) -> str:
