@@ -88,6 +88,10 @@ def _only_where(cond: pl.Expr, error: pl.Expr | None) -> pl.Expr | None:
     return None if error is None else cond & error
 
 
+FLIPPED = {"<": ">", "<=": ">=", ">": "<", ">=": "<=", "==": "==", "!=": "!="}
+"""A comparison with its sides swapped: ``a < b`` is ``b > a``."""
+
+
 class PolarsCompiler:
     """Compiles checked IR for one policy's function table.
 
@@ -118,6 +122,12 @@ class PolarsCompiler:
             case Binary():
                 return self._binary(node)
             case Compare(op=op, left=a, right=b):
+                if isinstance(a, Const) and not isinstance(b, Const):
+                    # the literal second: polars' optimiser folds `"low" == (s if p
+                    # else "low")` over a frame where p is all false into one value
+                    # (a frame of one row), not a value per row (found by the parity
+                    # property test; polars 2.0 and 2.1)
+                    a, b, op = b, a, FLIPPED[op]
                 ca, cb = self.compile(a), self.compile(b)
                 la = _comparable(ca.value, a.type, b.type)
                 lb = _comparable(cb.value, b.type, a.type)

@@ -20,7 +20,7 @@ from typing import Any, NamedTuple, TypeVar
 
 import polars as pl
 
-from ..batch.expr import DTYPES, PolarsCompiler, either
+from ..batch.expr import DTYPES, FLIPPED, PolarsCompiler, either
 from ..expr.functions import FunctionTable
 from ..expr.ir import Name, Type, walk
 from .ops import (
@@ -162,6 +162,8 @@ class _Builder:
             case IsNull(item=i):
                 return o(i).is_null()
             case Compare(op=cmp, left=a, right=b, if_null=if_null):
+                if isinstance(a, Lit) and not isinstance(b, Lit):
+                    a, b, cmp = b, a, FLIPPED[cmp]  # the literal second (see FLIPPED)
                 x, y = o(a), o(b)
                 test = {"<": x < y, "<=": x <= y, ">": x > y, ">=": x >= y, "==": x == y,
                         "!=": x != y}[cmp]
