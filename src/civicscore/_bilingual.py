@@ -21,4 +21,9 @@ def fill_both(texts: Mapping[str, str], values: Mapping[str, Any],
     return texts["en"].format(**values), texts["zh"].format(**zh_values)
 
 
-__all__ = ["fill_both"]
+def as_pair(text: str | tuple[str, str]) -> tuple[str, str]:
+    """A message or hint as (English, Chinese); English alone has no Chinese ("")."""
+    return (text, "") if isinstance(text, str) else text
+
+
+__all__ = ["as_pair", "fill_both"]

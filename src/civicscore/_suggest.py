@@ -145,6 +145,15 @@ def did_you_mean(word: str, choices: Iterable[str]) -> str:
     return _index(choices).hint(word)
 
 
+def did_you_mean_both(word: str, choices: Iterable[str],
+                      otherwise: tuple[str, str] = ("", "")) -> tuple[str, str]:
+    """:func:`did_you_mean`'s hint in English and in Chinese (是否想写 'x'？), or
+    ``otherwise`` (English, Chinese) when nothing is close enough."""
+    found = closest(word, choices)
+    return (f"did you mean {found!r}?", f"是否想写 {found!r}？") if found is not None \
+        else otherwise
+
+
 def closest(word: str, choices: Iterable[str]) -> str | None:
     """The choice ``word`` was most likely meant to be (by the rule of
     :func:`did_you_mean`), or None: for a hint worded in another language."""

@@ -28,7 +28,7 @@ other reason; the English words are the ones scripts already match and do not ch
 from __future__ import annotations
 
 import re
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:  # polars is the optional batch extra
@@ -293,10 +293,29 @@ def template_pattern(template: str) -> str:
         for i, p in enumerate(parts)) + "$"
 
 
-_UNREADABLE_PATTERNS = [(name, re.compile(template_pattern(SENTENCES[name]["en"])))
-                        for name in _UNREADABLE]
-_EVALUATION_PATTERNS = [(name, re.compile(template_pattern(texts["en"])))
-                        for name, texts in EVALUATION.items()]
+Patterns = list[tuple[str, re.Pattern[str]]]
+
+
+def patterns_of(table: Mapping[str, Mapping[str, str]],
+                names: Iterable[str] | None = None) -> Patterns:
+    """The English templates of ``table`` (those of ``names``, in that order) as
+    :func:`template_pattern`, for :func:`read_back`."""
+    return [(name, re.compile(template_pattern(table[name]["en"])))
+            for name in (table if names is None else names)]
+
+
+def read_back(message: str, patterns: Patterns) -> tuple[str, dict[str, str]] | None:
+    """The template an English ``message`` was written from (the first of ``patterns``
+    that matches it whole) and the values of its slots; None when none matches."""
+    for name, pattern in patterns:
+        found = pattern.fullmatch(message)
+        if found is not None:
+            return name, found.groupdict()
+    return None
+
+
+_UNREADABLE_PATTERNS = patterns_of(SENTENCES, _UNREADABLE)
+_EVALUATION_PATTERNS = patterns_of(EVALUATION)
 
 
 def unreadable(message: str, lang: str) -> str:
@@ -307,13 +326,9 @@ def unreadable(message: str, lang: str) -> str:
     here it is read back into its slots and written in ``lang``, so every engine gives
     the same words. A parser's own detail (Python's ``csv`` or ``json`` error) stays as
     the parser wrote it. A message from elsewhere is returned as it is."""
-    if lang == "en":
+    if lang == "en" or (said := read_back(message, _UNREADABLE_PATTERNS)) is None:
         return message
-    for name, pattern in _UNREADABLE_PATTERNS:
-        found = pattern.fullmatch(message)
-        if found is not None:
-            return say(name, lang, **found.groupdict())
-    return message
+    return say(said[0], lang, **said[1])
 
 
 def unreadable_expr(message: pl.Expr | pl.Series, lang: str) -> pl.Expr:
@@ -338,10 +353,6 @@ def evaluation_error(error: BaseException | str, lang: str) -> str:
     ``ValueError``) in ``lang``: the English text read back into :data:`EVALUATION`'s
     slots; an error it does not know stays as Python wrote it."""
     message = str(error)
-    if lang == "en":
+    if lang == "en" or (said := read_back(message, _EVALUATION_PATTERNS)) is None:
         return message
-    for name, pattern in _EVALUATION_PATTERNS:
-        found = pattern.fullmatch(message)
-        if found is not None:
-            return EVALUATION[name][lang].format(**found.groupdict())
-    return message
+    return EVALUATION[said[0]][lang].format(**said[1])

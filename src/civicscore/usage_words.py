@@ -14,9 +14,7 @@ that the table does not follow fails there, not silently in front of an officer.
 
 from __future__ import annotations
 
-import re
-
-from .record_words import template_pattern
+from .record_words import patterns_of, read_back
 
 ERRORS: dict[str, dict[str, str]] = {
     "no_such_file": {"en": "{path}: no such file", "zh": "{path}：文件不存在"},
@@ -83,19 +81,18 @@ WHY_ZH = {
 """The reasons the operating system (and :func:`civicscore.io.cannot_write`) gives, in
 Chinese, for the ``{why}`` slot."""
 
-_PATTERNS = [(name, re.compile(template_pattern(texts["en"]))) for name, texts in ERRORS.items()]
+_PATTERNS = patterns_of(ERRORS)
 
 
 def zh(message: str) -> str:
     """An input or usage error's English ``message`` in Chinese, or as it is."""
-    for name, pattern in _PATTERNS:
-        found = pattern.fullmatch(message)
-        if found is not None:
-            values = found.groupdict()
-            if "why" in values:
-                values["why_zh"] = WHY_ZH.get(values["why"], values["why"])
-            return ERRORS[name]["zh"].format(**values)
-    return message
+    said = read_back(message, _PATTERNS)
+    if said is None:
+        return message
+    name, values = said
+    if "why" in values:
+        values["why_zh"] = WHY_ZH.get(values["why"], values["why"])
+    return ERRORS[name]["zh"].format(**values)
 
 
 __all__ = ["ERRORS", "WHY_ZH", "zh"]

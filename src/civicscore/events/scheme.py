@@ -25,7 +25,7 @@ from collections.abc import Iterable, Iterator, Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from .._suggest import closest, did_you_mean
+from .._suggest import did_you_mean, did_you_mean_both
 from ..policy import problem_words as pw
 from ..policy.compile import CompileContext
 from ..policy.model import FactSpec
@@ -172,15 +172,13 @@ def _check_types(ctx: CompileContext, section: Events) -> dict[str, dict[str, Fa
                                    f"{f!r} 是每个事件都有的列；这里只列已声明的字段"),
                            ("remove it", "请删去它"))
             elif f not in declared:
-                found = closest(f, declared)
                 ctx.report(where, (f"event type {name!r} carries {f!r}, which "
                                    f"[facts.{section.entity}] does not declare",
                                    f"事件类型 {name!r} 带有 {f!r}，但 [facts.{section.entity}] "
                                    f"中没有声明它"),
-                           (f"did you mean {found!r}?", f"是否想写 {found!r}？")
-                           if found is not None else
-                           (f"declare it: [facts.{section.entity}] {f} = {{ type = \"...\" }}",
-                            f"请声明：[facts.{section.entity}] {f} = {{ type = \"...\" }}"))
+                           did_you_mean_both(f, declared, (
+                               f"declare it: [facts.{section.entity}] {f} = {{ type = \"...\" }}",
+                               f"请声明：[facts.{section.entity}] {f} = {{ type = \"...\" }}")))
             elif declared[f].care_need:
                 ctx.report(where, (f"{f!r} is a care-need fact; only visit tiers may read "
                                    f"care needs, not event rules",
@@ -195,11 +193,10 @@ def _check_types(ctx: CompileContext, section: Events) -> dict[str, dict[str, Fa
 def _type_ref(ctx: CompileContext, path: tuple[Any, ...], name: str | None,
               types: Mapping[str, Any], section: Events) -> None:
     if name is not None and name not in section.types:
-        found = closest(name, section.types)
         ctx.report(path, (f"{name!r} is not an event type of [events.types]",
                           f"{name!r} 不是 [events.types] 中的事件类型"),
-                   (f"did you mean {found!r}?", f"是否想写 {found!r}？") if found is not None
-                   else (f"declare it: [events.types.{name}]", f"请声明：[events.types.{name}]"))
+                   did_you_mean_both(name, section.types, (f"declare it: [events.types.{name}]",
+                                                           f"请声明：[events.types.{name}]")))
 
 
 def _check_rule(ctx: CompileContext, i: int, r: EventRule, section: Events,

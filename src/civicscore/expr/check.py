@@ -21,10 +21,10 @@ import re
 import tokenize
 import unicodedata
 import warnings
-from collections.abc import Iterable, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 
-from .._suggest import closest, one_of
+from .._suggest import did_you_mean_both, one_of
 from ..errors import ExpressionError
 from . import error_words as ew
 from .functions import FunctionTable
@@ -111,12 +111,6 @@ _WHAT_ZH = {"the condition of 'x if c else y'": "“x if c else y”的条件",
 """What needs true/false, as :meth:`_Checker.want_bool` is told it, in Chinese."""
 
 
-def _did_you_mean(word: str, choices: Iterable[str]) -> tuple[str, str]:
-    """``did you mean 'x'?`` in English and Chinese, or empty when nothing is close."""
-    found = closest(word, choices)
-    return ew.both("did_you_mean", choice=repr(found)) if found is not None else ("", "")
-
-
 class _Checker:
     def __init__(self, text: str, scope: Scope) -> None:
         self.text = text
@@ -193,7 +187,7 @@ class _Checker:
         fact = self.scope.names.get(name)
         if fact is None:
             known = list(self.scope.names)
-            hint = _did_you_mean(name, known)
+            hint = did_you_mean_both(name, known)
             if not hint[0] and name in ("true", "false", "none", "null"):
                 hint = ew.both("capital_bool")
             if not hint[0] and self.scope.functions.get(name):
@@ -319,7 +313,7 @@ class _Checker:
         fn = self.scope.functions.get(name)
         if fn is None:
             names = list(self.scope.functions.names())
-            hint = _did_you_mean(name, names)
+            hint = did_you_mean_both(name, names)
             if not hint[0]:
                 hint = ew.both("known_functions", names=one_of(names),
                                names_zh=one_of(names, words=_ZH_LIST))
@@ -350,7 +344,7 @@ class _Checker:
             if isinstance(fact_side, Name) and isinstance(lit_side, Const):
                 values = self.scope.names[fact_side.name].values
                 if values and lit_side.value not in values:
-                    hint = _did_you_mean(lit_side.value, values)
+                    hint = did_you_mean_both(lit_side.value, values)
                     if not hint[0]:
                         hint = ew.both("allowed", values=one_of(values),
                                        values_zh=one_of(values, words=_ZH_LIST))

@@ -24,7 +24,6 @@ SENTENCES: dict[str, dict[str, str]] = {
     "may_not_read": {"en": "{where} may not read {name}: {why}",
                      "zh": "这里不能读取 {name}：{why_zh}"},
     "unknown_name": {"en": "unknown name {name} in {where}", "zh": "未知的名称 {name}"},
-    "did_you_mean": {"en": "did you mean {choice}?", "zh": "是否想写 {choice}？"},
     "known_names": {"en": "known names: {names}", "zh": "可用的名称：{names_zh}"},
     "capital_bool": {"en": "write True or False with a capital letter",
                      "zh": "真假值要写作 True 或 False（首字母大写）"},

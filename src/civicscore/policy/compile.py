@@ -22,7 +22,8 @@ from typing import TYPE_CHECKING, Any, TypeVar
 
 from pydantic import BaseModel
 
-from .._suggest import closest, did_you_mean
+from .._bilingual import as_pair
+from .._suggest import did_you_mean, did_you_mean_both
 from ..errors import ExpressionError, PolicyError, Problem, UsageError
 from ..expr import Expression, Fact, FunctionTable, Scope, Type, builtin_functions
 from ..expr import compile_expression as _compile_expression
@@ -89,20 +90,17 @@ class CompileContext:
                hint: str | tuple[str, str] = "", *, value: bool = True) -> None:
         """A mistake: the policy will be refused, with this located message. The message
         and the hint are English, or each (English, Chinese) from :mod:`.problem_words`."""
-        (message, message_zh), (hint, hint_zh) = _pair(message), _pair(hint)
-        self.problems.append(self.layers.problem(path, message, hint, value=value,
-                                                 zh=(message_zh, hint_zh)))
+        self.problems.append(self.layers.problem(path, message, hint, value=value))
 
     def warn(self, path: KeyPath, message: str | tuple[str, str],
              hint: str | tuple[str, str] = "", *, value: bool = False,
              zh: tuple[str, str] = ("", "")) -> None:
         """Worth an officer's attention, but the policy still loads (e.g. a shadowed tier);
         the message and hint as :meth:`report` takes them, or ``zh`` the two in Chinese."""
-        (message, message_zh), (hint, hint_zh) = _pair(message), _pair(hint)
         if zh != ("", ""):
-            message_zh, hint_zh = zh
+            message, hint = (as_pair(message)[0], zh[0]), (as_pair(hint)[0], zh[1])
         self.notes.append(self.layers.problem(path, message, hint, value=value,
-                                              severity="warning", zh=(message_zh, hint_zh)))
+                                              severity="warning"))
 
     def warn_never(self, path: KeyPath, what: str, what_zh: str, expr: Any,
                    entity: str, extra: Mapping[str, Type] | None = None) -> None:
@@ -170,8 +168,8 @@ class CompileContext:
         try:
             return _compile_expression(text, scope, expect)
         except ExpressionError as e:
-            self.problems.append(self.layers.problem(path, e.message, e.hint, offset=e.offset,
-                                                     zh=(e.message_zh, e.hint_zh)))
+            self.problems.append(self.layers.problem(path, (e.message, e.message_zh),
+                                                     (e.hint, e.hint_zh), offset=e.offset))
             return None
 
 
@@ -304,11 +302,6 @@ def ensure_in_effect(model: PolicyModel, ref: PolicyRef, as_of: dt.date) -> None
         end = eff.to.isoformat() if eff.to else "open-ended"
         raise UsageError(f"policy {ref.id} {ref.version} is in effect from "
                               f"{eff.from_} to {end}, not on {as_of}")
-
-
-def _pair(text: str | tuple[str, str]) -> tuple[str, str]:
-    """A message or hint as (English, Chinese); English alone has no Chinese."""
-    return (text, "") if isinstance(text, str) else text
 
 
 # --- checks on [facts] ---------------------------------------------------------------
@@ -452,13 +445,12 @@ def _check_fact_spec(ctx: CompileContext, path: KeyPath, spec: FactSpec) -> None
         "date": isinstance(d, dt.date),
     }[spec.type]
     if not ok:
-        found = closest(d, spec.values or []) if isinstance(d, str) else None
         allowed = ", ".join(spec.values or [])
         ctx.report(path + ("default",),
                    pw.both("default_not_enum", value=repr(d), allowed=allowed,
                            allowed_zh="、".join(spec.values or []))
                    if spec.type == "enum" else pw.both("default_invalid", value=repr(d), **kind),
-                   pw.both("did_you_mean", choice=repr(found)) if found is not None else "")
+                   did_you_mean_both(d, spec.values or []) if isinstance(d, str) else "")
     elif spec.type in ("int", "decimal") and isinstance(d, (int, float)):
         if (spec.min is not None and d < spec.min) or (spec.max is not None and d > spec.max):
             ctx.report(path + ("default",), pw.both("default_outside", value=d))
@@ -469,39 +461,30 @@ def _make_calendar(model: PolicyModel, env: Environment, layers: Layers,
     cal = model.calendar
     if cal.name is not None:
         if cal.name not in env.calendars:
-            problems.append(layers.problem(("calendar", "name"),
-                                           f"no installed plugin provides the calendar "
-                                           f"{cal.name!r}",
-                                           did_you_mean(cal.name, env.calendars), value=True,
-                                           zh=(f"没有已安装的插件提供日历 {cal.name!r}",
-                                               _did_you_mean_zh(cal.name, env.calendars))))
+            problems.append(layers.problem(
+                ("calendar", "name"), (f"no installed plugin provides the calendar "
+                                       f"{cal.name!r}", f"没有已安装的插件提供日历 {cal.name!r}"),
+                did_you_mean_both(cal.name, env.calendars), value=True))
             return HolidayCalendar(None)
         return env.calendars[cal.name](cal.extra_holidays, cal.extra_workdays)
     countries = supported_countries()
     country = None if (cal.country or "").strip().lower() in ("", "none") else cal.country
     if country is not None and country not in countries:
-        problems.append(layers.problem(("calendar", "country"),
-                                       f"unknown holiday calendar country {country!r}",
-                                       did_you_mean(country, countries), value=True,
-                                       zh=(f"不认识的节假日日历国家代码 {country!r}",
-                                           _did_you_mean_zh(country, countries))))
+        problems.append(layers.problem(
+            ("calendar", "country"), (f"unknown holiday calendar country {country!r}",
+                                      f"不认识的节假日日历国家代码 {country!r}"),
+            did_you_mean_both(country, countries), value=True))
         country = None
     if country and cal.subdivision:
         known = subdivisions(country)
         if cal.subdivision not in known:
-            problems.append(layers.problem(("calendar", "subdivision"),
-                                           f"{country} has no subdivision {cal.subdivision!r}",
-                                           did_you_mean(cal.subdivision, known), value=True,
-                                           zh=(f"{country} 没有地区代码 {cal.subdivision!r}",
-                                               _did_you_mean_zh(cal.subdivision, known))))
+            problems.append(layers.problem(
+                ("calendar", "subdivision"), (f"{country} has no subdivision "
+                                              f"{cal.subdivision!r}",
+                                              f"{country} 没有地区代码 {cal.subdivision!r}"),
+                did_you_mean_both(cal.subdivision, known), value=True))
             return HolidayCalendar(country, None, cal.extra_holidays, cal.extra_workdays)
     return HolidayCalendar(country, cal.subdivision, cal.extra_holidays, cal.extra_workdays)
-
-
-def _did_you_mean_zh(word: str, choices: Any) -> str:
-    """``did_you_mean``'s hint in Chinese (是否想写 'x'？), or "" when nothing is close."""
-    found = closest(word, choices)
-    return f"是否想写 {found!r}？" if found is not None else ""
 
 
 def _mentions_calendar(data: Any) -> bool:
@@ -587,8 +570,7 @@ def _compile_schemes(loaded: Loaded, env: Environment, functions: FunctionTable,
                                                f"define",
                                                f"案例 {case.name!r} 针对评分方案 {case.scheme!r}，"
                                                f"但本政策没有定义它"),
-                       (did_you_mean(case.scheme, compiled),
-                        _did_you_mean_zh(case.scheme, compiled)))
+                       did_you_mean_both(case.scheme, compiled))
         else:
             accepts = env.schemes[case.scheme].extra_inputs
             given = [*(["redemptions"] if case.redemptions else []), *case.inputs]
@@ -630,22 +612,23 @@ def _finish(loaded: Loaded, env: Environment, ctx: CompileContext, compiled: dic
     today = today or dt.date.today()
     if model.policy.review_by is not None and model.policy.review_by < today:
         notes.append(loaded.layers.problem(
-            ("policy", "review_by"), f"policy was due for review on {model.policy.review_by}",
-            "review it and set a new review_by date", value=True, severity="warning",
-            zh=(f"本政策应在 {model.policy.review_by} 复审，已经过期",
-                "请复审，并设定新的 review_by 日期")))
+            ("policy", "review_by"), (f"policy was due for review on {model.policy.review_by}",
+                                      f"本政策应在 {model.policy.review_by} 复审，已经过期"),
+            ("review it and set a new review_by date", "请复审，并设定新的 review_by 日期"),
+            value=True, severity="warning"))
     # a parent's review date binds its children: they decide by its rules too
     for ancestor in _ancestors(loaded):
         due = ancestor.model.policy.review_by if ancestor.model is not None else None
         if due is not None and due < today:
             name = ancestor.model.policy.id if ancestor.model is not None else "?"
             notes.append(loaded.layers.problem(
-                ("policy", "extends"), f"this policy extends {name!r}, which was due for "
-                f"review on {due}: its rules are part of this one's",
-                f"have {name!r} reviewed (and its review_by moved on), or stop extending it",
-                value=True, severity="warning",
-                zh=(f"本政策继承的 {name!r} 应在 {due} 复审，已经过期：它的规则也是本政策的规则",
-                    f"请让 {name!r} 复审（并延后它的 review_by），或不再继承它")))
+                ("policy", "extends"),
+                (f"this policy extends {name!r}, which was due for review on {due}: its rules "
+                 f"are part of this one's",
+                 f"本政策继承的 {name!r} 应在 {due} 复审，已经过期：它的规则也是本政策的规则"),
+                (f"have {name!r} reviewed (and its review_by moved on), or stop extending it",
+                 f"请让 {name!r} 复审（并延后它的 review_by），或不再继承它"),
+                value=True, severity="warning"))
     for note in notes:
         warnings.warn(str(note), PolicyWarning, stacklevel=4)
     return Policy(model, ctx.ref, calendar, ctx.functions, compiled, tuple(notes),
@@ -671,16 +654,16 @@ def _check_record_fields(ctx: CompileContext, specs: Mapping[str, SchemeSpec],
                     continue
                 path: KeyPath = ("facts", entity, field_name)
                 problem = ctx.layers.problem(
-                    path, f"fact name {field_name!r} is a field the {name} scheme reads from "
-                          f"every record itself ({', '.join(spec.record_fields)}); a fact of "
-                          f"that name would be read from the same column and reject the "
-                          f"records it does not fit",
-                    f"rename the fact (e.g. {field_name + '_value'!r}) and its column in the "
-                    f"input files",
-                    zh=(f"事实名 {field_name!r} 是 {name} 评分方案从每条记录直接读取的字段"
-                        f"（{'、'.join(spec.record_fields)}）；同名的事实会读同一列，并拒收不合"
-                        f"它要求的记录",
-                        f"请给这个事实和输入文件中的列改名（如 {field_name + '_value'!r}）"))
+                    path, (f"fact name {field_name!r} is a field the {name} scheme reads from "
+                           f"every record itself ({', '.join(spec.record_fields)}); a fact of "
+                           f"that name would be read from the same column and reject the "
+                           f"records it does not fit",
+                           f"事实名 {field_name!r} 是 {name} 评分方案从每条记录直接读取的字段"
+                           f"（{'、'.join(spec.record_fields)}）；同名的事实会读同一列，并拒收不合"
+                           f"它要求的记录"),
+                    (f"rename the fact (e.g. {field_name + '_value'!r}) and its column in the "
+                     f"input files",
+                     f"请给这个事实和输入文件中的列改名（如 {field_name + '_value'!r}）"))
                 where = (problem.file, problem.line, problem.col)
                 if where not in seen:
                     seen.add(where)

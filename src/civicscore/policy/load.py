@@ -31,14 +31,15 @@ import re
 import stat
 import sys
 import types
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any, Union, get_args, get_origin
 
 from pydantic import BaseModel, ValidationError
 
-from .._suggest import closest, one_of
+from .._bilingual import as_pair
+from .._suggest import did_you_mean_both, one_of
 from ..errors import PolicyError, Problem
 from . import problem_words as pw
 from .model import CADENCE_WORDS, CADENCE_ZH, PolicyModel
@@ -110,16 +111,17 @@ class Layers:
             return (self.files[0].name if self.files else "<policy>", 1, 1)
         return _point(best[1], best[2], value)
 
-    def problem(self, path: KeyPath, message: str, hint: str = "", *, value: bool = False,
-                offset: int | None = None, severity: str = "error",
-                zh: tuple[str, str] = ("", "")) -> Problem:
-        """The problem at ``path``, located; ``zh`` is its message and hint in Chinese
-        (:mod:`.problem_words`), where the check words them so."""
+    def problem(self, path: KeyPath, message: str | tuple[str, str],
+                hint: str | tuple[str, str] = "", *, value: bool = False,
+                offset: int | None = None, severity: str = "error") -> Problem:
+        """The problem at ``path``, located. The message and the hint are English, or each
+        (English, Chinese) where the check words them so (:mod:`.problem_words`)."""
+        (message, message_zh), (hint, hint_zh) = as_pair(message), as_pair(hint)
         file, line, col = self.where(path, value=value or offset is not None)
         if offset is not None:
             col += offset + self._quote_width(path, line, col)
         return Problem(file, line, col, message, dotted(path), hint, severity,
-                       message_zh=zh[0], hint_zh=zh[1])
+                       message_zh=message_zh, hint_zh=hint_zh)
 
     def _quote_width(self, path: KeyPath, line: int, col: int) -> int:
         for src in self.files:
@@ -445,8 +447,8 @@ def _merge(parent: Any, child: Any, path: KeyPath, overrides: dict[str, bool],
         if key not in parent:
             if _is_fact(path) and key in _FACT_MEANING:  # care_need, concept, type, values
                 if name not in overrides:
-                    problems.append(_problem(
-                        layers, p, pw.both("adds_meaning", key=repr(key),
+                    problems.append(layers.problem(
+                        p, pw.both("adds_meaning", key=repr(key),
                                            fact=repr(dotted(path)), parent=parent_name),
                         pw.both("override_it", key=repr(name)), value=False))
                     continue
@@ -468,7 +470,7 @@ def _merge(parent: Any, child: Any, path: KeyPath, overrides: dict[str, bool],
 
 def _changes_inherited(layers: Layers, path: KeyPath, name: str, parent: str) -> Problem:
     """A child's key that changes what its parent defines, without an override."""
-    return _problem(layers, path, pw.both("changes_inherited", key=repr(name), parent=parent),
+    return layers.problem(path, pw.both("changes_inherited", key=repr(name), parent=parent),
                     pw.both("override_it", key=repr(name)), value=False)
 
 
@@ -642,17 +644,17 @@ def validation_problems(err: ValidationError, layers: Layers,
         if kind == "extra_forbidden":
             allowed = keys_at(model_cls, loc[:-1])
             key = str(loc[-1])
-            hint = _did_you_mean(key, allowed)
+            hint = did_you_mean_both(key, allowed)
             if not hint[0] and allowed:
                 hint = pw.both("allowed_keys", keys=one_of(allowed),
                                keys_zh=one_of(allowed, words=("、", " 或 ")))
             message = pw.both("unknown_key", key=repr(key), where=where,
                               where_zh=pw.where_zh(where))
-            problems.append(_problem(layers, loc, message, hint, value=False))
+            problems.append(layers.problem(loc, message, hint, value=False))
         elif kind == "missing":
             message = pw.both("missing_key", key=repr(loc[-1]), where=where,
                               where_zh=pw.where_zh(where))
-            problems.append(_problem(layers, loc[:-1], message, value=False))
+            problems.append(layers.problem(loc[:-1], message, value=False))
         elif kind == "literal_error":
             options = [o.strip(" '") for o in e["ctx"]["expected"].replace(" or ", ",")
                        .split(",")]
@@ -660,42 +662,31 @@ def validation_problems(err: ValidationError, layers: Layers,
             expected = e["ctx"]["expected"]
             message = pw.both("expected", what=expected, **_got(got),
                               what_zh=" " + expected.replace(" or ", " 或 ") + " 之一")
-            hint = _did_you_mean(str(got), options) if isinstance(got, str) else ("", "")
-            problems.append(_problem(layers, loc, message, hint))
+            hint = did_you_mean_both(str(got), options) if isinstance(got, str) else ("", "")
+            problems.append(layers.problem(loc, message, hint, value=True))
         elif kind in pw.TYPE_WORDS:
             words = pw.TYPE_WORDS[kind]
             message = pw.both("expected", what=words["en"], what_zh=words["zh"],
                               **_got(e["input"]))
-            problems.append(_problem(layers, loc, message, _fix_for(kind, e["input"])))
+            problems.append(layers.problem(loc, message, _fix_for(kind, e["input"]),
+                                           value=True))
         elif kind == "value_error":
             msg = str(e["ctx"]["error"]) if "ctx" in e else e["msg"]
             problems.append(layers.problem(loc, msg, value=True))
         elif kind == "string_too_long":
             message = pw.both("too_long", limit=e["ctx"]["max_length"], n=len(e["input"]))
-            problems.append(_problem(layers, loc, message))
+            problems.append(layers.problem(loc, message, value=True))
         elif kind == "string_pattern_mismatch" and loc and loc[-1] in (
                 "cadence", "max_interval") and isinstance(e["input"], str):
-            problems.append(_problem(layers, loc, *_cadence_hint(e["input"])))
+            problems.append(layers.problem(loc, *_cadence_hint(e["input"]), value=True))
         elif kind == "string_pattern_mismatch":
-            problems.append(_problem(layers, loc, pw.both("not_identifier",
+            problems.append(layers.problem(loc, pw.both("not_identifier",
                                                           **_got(e["input"])),
-                                     pw.both("identifier_fix")))
+                                     pw.both("identifier_fix"), value=True))
         else:
-            problems.append(_problem(layers, loc, pw.both("got_value", msg=e["msg"],
-                                                          **_got(e["input"]))))
+            problems.append(layers.problem(loc, pw.both("got_value", msg=e["msg"],
+                                                          **_got(e["input"])), value=True))
     return problems
-
-
-def _problem(layers: Layers, loc: KeyPath, message: tuple[str, str],
-             hint: tuple[str, str] = ("", ""), *, value: bool = True) -> Problem:
-    """A located problem from a message and a hint, each (English, Chinese)."""
-    return layers.problem(loc, message[0], hint[0], value=value, zh=(message[1], hint[1]))
-
-
-def _did_you_mean(word: str, choices: Iterable[str]) -> tuple[str, str]:
-    """``did you mean 'x'?`` in English and Chinese, or empty when nothing is close."""
-    found = closest(word, choices)
-    return pw.both("did_you_mean", choice=repr(found)) if found is not None else ("", "")
 
 
 def _cadence_hint(value: str) -> tuple[tuple[str, str], tuple[str, str]]:
@@ -704,7 +695,7 @@ def _cadence_hint(value: str) -> tuple[tuple[str, str], tuple[str, str]]:
     words = CADENCE_ZH.get(value.strip())
     if words is not None:
         return message, pw.both("cadence_word", word=repr(words), value=value.strip())
-    hint = _did_you_mean(value, CADENCE_WORDS)
+    hint = did_you_mean_both(value, CADENCE_WORDS)
     return message, (hint if hint[0] else pw.both(
         "cadence_fix", words=one_of(CADENCE_WORDS),
         words_zh=one_of(CADENCE_WORDS, words=("、", " 或 "))))
@@ -842,24 +833,26 @@ def load_source(src: SourceFile, resolver: Resolver | None = None,
     meta: dict[str, Any] = policy_table if isinstance(policy_table, dict) else {}
     parent_name = meta.get("extends")
     if parent_name == "" or (isinstance(parent_name, str) and not parent_name.strip()):
-        raise PolicyError([_problem(layers, ("policy", "extends"), pw.both("extends_empty"),
-                                    pw.both("extends_empty_fix"))])
+        raise PolicyError([layers.problem(("policy", "extends"), pw.both("extends_empty"),
+                                    pw.both("extends_empty_fix"), value=True)])
     if "overrides" in meta and "extends" not in meta:
-        problems.append(_problem(layers, ("policy", "overrides"), pw.both("overrides_alone"),
+        problems.append(layers.problem(("policy", "overrides"), pw.both("overrides_alone"),
                                  pw.both("overrides_alone_fix"), value=False))
     if isinstance(parent_name, str) and parent_name:
         if len(_chain) >= MAX_EXTENDS_DEPTH:
-            raise PolicyError([_problem(layers, ("policy", "extends"),
-                                        pw.both("extends_deep", depth=MAX_EXTENDS_DEPTH))])
+            raise PolicyError([layers.problem(("policy", "extends"),
+                                        pw.both("extends_deep", depth=MAX_EXTENDS_DEPTH),
+                                        value=True)])
         try:
             pname, raw, pdir = _find_parent(src, parent_name, resolver, _roots)
         except _NotFound as e:
-            raise PolicyError([layers.problem(("policy", "extends"), e.message, e.hint,
-                                              value=True, zh=e.zh)]) from None
+            raise PolicyError([layers.problem(("policy", "extends"), (e.message, e.zh[0]),
+                                              (e.hint, e.zh[1]), value=True)]) from None
         key = str(Path(pname).resolve()) if pdir is not None else pname
         if key in _chain:
-            raise PolicyError([_problem(layers, ("policy", "extends"),
-                                        pw.both("extends_cycle", name=repr(parent_name)))])
+            raise PolicyError([layers.problem(("policy", "extends"),
+                                        pw.both("extends_cycle", name=repr(parent_name)),
+                                        value=True)])
         parent = load_source(read_source(pname, raw, pdir), resolver, model_cls,
                              (*_chain, key), _roots)
         parents.append(parent)
@@ -882,8 +875,9 @@ def load_source(src: SourceFile, resolver: Resolver | None = None,
                                  pw.both("override_unused_fix"))
                 else:
                     why, hint = (pw.both("override_unknown", key=repr(name), parent=pname),
-                                 _did_you_mean(name, known))
-                problems.append(_problem(layers, ("policy", "overrides", i), why, hint))
+                                 did_you_mean_both(name, known))
+                problems.append(layers.problem(("policy", "overrides", i), why, hint,
+                                               value=True))
     pruned: set[str] = set()
     model = _validate(data, layers, problems, pruned, model_cls)
     meaning = {k: v for k, v in data.items() if k != "case"}  # tests do not change decisions

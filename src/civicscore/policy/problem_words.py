@@ -56,7 +56,6 @@ SENTENCES: dict[str, dict[str, str]] = {
     "unknown_key": {"en": "unknown key {key} in {where}",
                     "zh": "{where_zh}中有未知的键 {key}"},
     "allowed_keys": {"en": "allowed keys: {keys}", "zh": "允许的键：{keys_zh}"},
-    "did_you_mean": {"en": "did you mean {choice}?", "zh": "是否想写 {choice}？"},
     "missing_key": {"en": "missing required key {key} in {where}",
                     "zh": "{where_zh}缺少必填的键 {key}"},
     "expected": {"en": "expected {what}, got {got}", "zh": "应为{what_zh}，实际为{got_zh}"},

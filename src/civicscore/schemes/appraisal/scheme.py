@@ -102,7 +102,7 @@ from decimal import ROUND_HALF_UP, Decimal
 from typing import TYPE_CHECKING, Any, NamedTuple
 
 from ... import record_words as rw
-from ..._suggest import closest, one_of
+from ..._suggest import did_you_mean_both, one_of
 from ...errors import RecordError
 from ...expr import Expression, FunctionTable, Type
 from ...expr.ir import Name, walk
@@ -1224,8 +1224,9 @@ def _check_weights(ctx: CompileContext, rules: Appraisal | Scorecard,
         if g not in rules.groups:
             ctx.report(root + ("indicators", i, "group"), (f"unknown group {g!r}",
                                                            f"未知的分组 {g!r}"),
-                       _did(g, rules.groups, (f"declare it under [appraisal.groups.{g}]",
-                                              f"请在 [appraisal.groups.{g}] 中声明它")))
+                       did_you_mean_both(g, rules.groups,
+                                         (f"declare it under [appraisal.groups.{g}]",
+                                          f"请在 [appraisal.groups.{g}] 中声明它")))
     for gid in rules.groups:
         members = [(i, inds[i].id, inds[i].weight) for i in grouped if inds[i].group == gid]
         if not members:
@@ -1238,13 +1239,6 @@ def _check_weights(ctx: CompileContext, rules: Appraisal | Scorecard,
                [(g, g, grp.weight) for g, grp in rules.groups.items()],
                lambda g: root + ("groups", g, "weight"))
     return {g: grp.weight for g, grp in rules.groups.items()}
-
-
-def _did(word: str, choices: Iterable[str], otherwise: tuple[str, str]) -> tuple[str, str]:
-    """``did you mean 'x'?`` in English and Chinese, or ``otherwise`` when nothing is close."""
-    found = closest(word, choices)
-    return (f"did you mean {found!r}?", f"是否想写 {found!r}？") if found is not None \
-        else otherwise
 
 
 def _check_sum(ctx: CompileContext, what: tuple[str, str],
@@ -1273,8 +1267,9 @@ def _check_cohort_by(ctx: CompileContext, card: AppraisalScheme,
         if name not in declared:
             ctx.report(path, (f"unknown fact {name!r} in cohort_by",
                               f"cohort_by 中有未知的事实 {name!r}"),
-                       _did(name, declared, (f"declare it under [facts.{card.entity}]",
-                                             f"请在 [facts.{card.entity}] 中声明它")))
+                       did_you_mean_both(name, declared,
+                                         (f"declare it under [facts.{card.entity}]",
+                                          f"请在 [facts.{card.entity}] 中声明它")))
         elif declared[name].care_need:
             ctx.report(path, (f"the quota may not split cohorts by {name!r}: "
                               f"{care.outside_care(name, declared[name])}",
@@ -1296,8 +1291,9 @@ def _compile_card(ctx: CompileContext, rules: Appraisal | Scorecard,
     if entity not in ctx.model.facts:
         ctx.report(root + ("entity",), (f"no facts are declared for entity {entity!r}",
                                         f"没有为对象 {entity!r} 声明事实"),
-                   _did(entity, ctx.model.facts, (f"declare them under [facts.{entity}]",
-                                                  f"请在 [facts.{entity}] 中声明")))
+                   did_you_mean_both(entity, ctx.model.facts,
+                                     (f"declare them under [facts.{entity}]",
+                                      f"请在 [facts.{entity}] 中声明")))
     for name in RESERVED:
         if name in facts:
             ctx.report(("facts", entity, name), (f"fact name {name!r} is reserved: it is the "
@@ -1344,8 +1340,9 @@ def _compile_card(ctx: CompileContext, rules: Appraisal | Scorecard,
                 if fact not in facts:
                     ctx.report(path + ("raters", fact), (f"unknown fact {fact!r}",
                                                          f"未知的事实 {fact!r}"),
-                               _did(fact, numeric, (f"declare it under [facts.{entity}]",
-                                                    f"请在 [facts.{entity}] 中声明它")),
+                               did_you_mean_both(fact, numeric,
+                                                 (f"declare it under [facts.{entity}]",
+                                                  f"请在 [facts.{entity}] 中声明它")),
                                value=False)
                     usable = False
                 elif facts[fact].care_need:
@@ -1412,7 +1409,7 @@ def _compile_card(ctx: CompileContext, rules: Appraisal | Scorecard,
         if q.grade not in ids:
             ctx.report(root + ("quota", "grade"), (f"unknown grade {q.grade!r}",
                                                    f"未知的等级 {q.grade!r}"),
-                       _did(q.grade, ids, ("grades: " + one_of(ids),
+                       did_you_mean_both(q.grade, ids, ("grades: " + one_of(ids),
                                            "已定义的等级：" + one_of(ids, words=("、", " 或 ")))))
         elif ids.index(q.grade) == len(ids) - 1:
             ctx.report(root + ("quota", "grade"), (
@@ -1429,13 +1426,13 @@ def _compile_card(ctx: CompileContext, rules: Appraisal | Scorecard,
                 if iid not in known:
                     ctx.report(path, (f"unknown indicator {iid!r} in tie_break",
                                       f"tie_break 中有未知的指标 {iid!r}"),
-                               _did(iid, known, (
+                               did_you_mean_both(iid, known, (
                                    "indicators: " + one_of(known),
                                    "已有指标：" + one_of(known, words=("、", " 或 ")))))
                 continue
             ctx.report(path, (f"unknown tie_break entry {item!r}",
                               f"tie_break 中有未知的项 {item!r}"),
-                       _did(item, ["total", "subject_id"],
+                       did_you_mean_both(item, ["total", "subject_id"],
                             ("use 'total', 'subject_id' or 'indicator:<id>'",
                              "请用 'total'、'subject_id' 或 'indicator:<指标编号>'")))
 

@@ -59,7 +59,7 @@ from functools import cached_property
 from typing import Any
 
 from ... import record_words as rw
-from ..._suggest import closest, one_of
+from ..._suggest import did_you_mean_both, one_of
 from ...errors import RecordError
 from ...expr import Expression, FunctionTable, Type
 from ...expr.ir import Name, walk
@@ -718,13 +718,13 @@ def compile_civility(ctx: CompileContext) -> CivilityScheme:
     declared = ctx.model.facts.get(entity)
     if declared is None:
         known = list(ctx.model.facts)
-        found = closest(entity, known)
         ctx.report(root + ("entity",), (f"no facts are declared for entity {entity!r}",
                                         f"没有为对象 {entity!r} 声明事实"),
-                   (f"did you mean {found!r}?", f"是否想写 {found!r}？") if found is not None
-                   else (f"declare them under [facts.{entity}]", f"请在 [facts.{entity}] 中声明")
-                   if not known else ("entities with facts: " + one_of(known),
-                                      "已声明事实的对象：" + one_of(known, words=("、", " 或 "))))
+                   did_you_mean_both(entity, known, (
+                       f"declare them under [facts.{entity}]", f"请在 [facts.{entity}] 中声明")
+                       if not known else ("entities with facts: " + one_of(known),
+                                          "已声明事实的对象："
+                                          + one_of(known, words=("、", " 或 ")))))
     declared = declared or {}
     for name in declared:
         if name in RECORD_FIELDS:

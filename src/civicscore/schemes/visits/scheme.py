@@ -91,7 +91,7 @@ from functools import cached_property, partial
 from typing import TYPE_CHECKING, Any
 
 from ... import record_words as rw
-from ..._suggest import closest, one_of
+from ..._suggest import did_you_mean_both, one_of
 from ...errors import RecordError
 from ...expr import Expression, Fact, FunctionTable, Scope, Type
 from ...expr.analysis import (
@@ -1411,11 +1411,11 @@ def compile_visits(ctx: CompileContext) -> VisitsScheme:
     entity = rules.entity
     facts = ctx.model.facts.get(entity, {})
     if entity not in ctx.model.facts and ctx.model.facts:
-        found = closest(entity, ctx.model.facts)
         ctx.report(root + ("entity",), (f"no facts are declared for entity {entity!r}",
                                         f"没有为对象 {entity!r} 声明事实"),
-                   (f"did you mean {found!r}?", f"是否想写 {found!r}？") if found is not None
-                   else (f"declare them under [facts.{entity}]", f"请在 [facts.{entity}] 中声明"))
+                   did_you_mean_both(entity, ctx.model.facts,
+                                     (f"declare them under [facts.{entity}]",
+                                      f"请在 [facts.{entity}] 中声明")))
 
     # care needs, and only care needs
     names: dict[str, Fact] = {}
@@ -1484,13 +1484,12 @@ def compile_visits(ctx: CompileContext) -> VisitsScheme:
     if rules.default_tier in tier_ids:
         default_index = tier_ids.index(rules.default_tier)
     else:
-        found = closest(rules.default_tier, tier_ids)
         ctx.report(root + ("default_tier",),
                    (f"default tier {rules.default_tier!r} is not one of the tiers",
                     f"默认等级 {rules.default_tier!r} 不在已定义的探访等级中"),
-                   (f"did you mean {found!r}?", f"是否想写 {found!r}？") if found is not None
-                   else ("tiers: " + one_of(tier_ids),
-                         "已定义的等级：" + one_of(tier_ids, words=("、", " 或 "))))
+                   did_you_mean_both(rules.default_tier, tier_ids, (
+                       "tiers: " + one_of(tier_ids),
+                       "已定义的等级：" + one_of(tier_ids, words=("、", " 或 ")))))
     seen: dict[str, int] = {}
     priorities: dict[int, str] = {}
     tiers: list[_Tier] = []

@@ -55,7 +55,7 @@ from fractions import Fraction
 from typing import Any
 
 from ... import record_words as rw
-from ..._suggest import closest
+from ..._suggest import did_you_mean_both
 from ...errors import RecordError
 from ...expr import Expression, Fact, FunctionTable, Type
 from ...expr.ir import MAX_SAFE_INT, Binary, Const, Name
@@ -1402,12 +1402,11 @@ def compile_volunteer(ctx: CompileContext) -> VolunteerScheme:
             if any(v < 0 for v in _dated_values(getattr(a, key))):
                 ctx.report(path + (key,), (f"{key} cannot be negative", f"{key} 不能为负数"))
         if a.category is not None and a.category not in rules.categories:
-            found = closest(a.category, rules.categories)
             ctx.report(path + ("category",), (f"unknown category {a.category!r}",
                                               f"未知的活动类别 {a.category!r}"),
-                       (f"did you mean {found!r}?", f"是否想写 {found!r}？") if found is not None
-                       else ("declare it under [volunteer.categories." + a.category + "]",
-                             "请在 [volunteer.categories." + a.category + "] 中声明它"))
+                       did_you_mean_both(a.category, rules.categories, (
+                           "declare it under [volunteer.categories." + a.category + "]",
+                           "请在 [volunteer.categories." + a.category + "] 中声明它")))
             continue
         activities[aid] = _Activity(aid, a.label or aid, a.category or "", a.points_per_hour,
                                     a.points_per_event, a.max_hours)
